@@ -1,0 +1,1 @@
+"""Connectors: one module per system, all behind ``connectors.base.Connector``."""

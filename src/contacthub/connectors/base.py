@@ -1,0 +1,181 @@
+"""The connector interface: the only way the engine reaches a system.
+
+A connector is one address book in one system. It reads with ``pull`` (changes since a
+cursor, or a listing compared with the versions the hub already knows), writes with
+``write`` (a batch of creates, updates and deletes, so bulk APIs can be used), reads one
+record with ``get``, finds one by match key with ``find``, and says what it can do in
+``capabilities``. Records cross this boundary already mapped to the canonical flat fields
+of ``contacthub.model``; native formats never leak into the engine.
+
+Capabilities are enforced in one place, ``check_ops`` below, which the engine calls before
+every write: a connector never sees an operation it said it cannot do.
+
+Adding a system means one module that subclasses ``Connector`` and registers its type in
+``contacthub.connectors.registry``; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from contacthub.errors import ConfigError, RecordError
+from contacthub.model import DEFAULT_REGION, Fields
+
+OpKind = Literal["create", "update", "delete", "deactivate"]
+
+
+@dataclass(slots=True)
+class Record:
+    """A contact as a connector holds it, already mapped to canonical fields.
+
+    ``version`` changes whenever the native record changes (etag, updated_at, mtime+size).
+    ``hub_id`` is the hub contact id the record carries, when the system can store ours
+    (a vCard UID we wrote, Procore's ``origin_id``): it finds again a record whose create
+    was not recorded because a run was killed. ``where`` tells a person where it lives.
+    """
+
+    native_id: str
+    version: str
+    fields: Fields
+    modified: datetime | None = None
+    hub_id: str | None = None
+    where: str = ""
+
+
+@dataclass(slots=True)
+class Pull:
+    """What a pull found.
+
+    ``records`` yields new and changed records lazily (the engine consumes it in chunks so a
+    large address book never sits in memory twice); a record that cannot be read is yielded
+    as a ``RecordError`` and skipped. ``deleted`` holds native ids the hub knew that are gone.
+    Only a ``complete`` listing may report deletions by absence; ``listed`` is then the number
+    of records it saw, which lets the engine refuse to take an empty listing as "delete all".
+    ``cursor`` is read after ``records`` is exhausted and saved only once the run is applied.
+    """
+
+    records: Iterator[Record | RecordError]
+    deleted: set[str] = field(default_factory=set)
+    complete: bool = True
+    listed: int = 0
+    cursor: str | None = None
+
+
+@dataclass(slots=True)
+class WriteOp:
+    """One write. ``fields`` is the whole desired record (projected on the fields the
+    connector holds); ``version`` is the version the hub last saw, or ``None`` to write
+    without a version check; ``hub_id`` is ours, for systems that can keep it."""
+
+    kind: OpKind
+    hub_id: str
+    fields: Fields = field(default_factory=dict)
+    native_id: str | None = None
+    version: str | None = None
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """The outcome of one ``WriteOp``: the record as it now reads back, or an error."""
+
+    op: WriteOp
+    native_id: str | None = None
+    version: str | None = None
+    fields: Fields | None = None
+    error: RecordError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a connector type can do; ``batch_size`` is the largest batch ``write`` takes."""
+
+    create: bool = True
+    update: bool = True
+    delete: bool = True
+    deactivate: bool = False
+    delta: bool = False
+    batch_size: int = 500
+
+
+@dataclass(slots=True)
+class ConnectorConfig:
+    """Everything a connector is built from: its settings from the hub file (secrets already
+    decrypted), the user's field mapping, and the hub's default phone region."""
+
+    name: str
+    settings: dict[str, Any]
+    mapping: dict[str, str] = field(default_factory=dict)
+    region: str = DEFAULT_REGION
+
+
+class Connector(ABC):
+    """One address book in one system. Subclasses set ``type`` and ``capabilities``."""
+
+    type: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: settings keys that are credentials: stored encrypted, never shown
+    secret_settings: ClassVar[frozenset[str]] = frozenset()
+    #: the default mapping (canonical field -> native field) users override per connector
+    default_mapping: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+        self.name = config.name
+
+    @property
+    def fields(self) -> frozenset[str] | None:
+        """The canonical fields this connector holds (``custom.*`` meaning any custom field);
+        ``None`` means all. The engine compares and writes only these, so a system that has
+        no room for a field never looks changed because of it."""
+        return None
+
+    @abstractmethod
+    def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        """New and changed records since ``cursor``, or since the ``known`` versions
+        (native id -> version) for systems that list instead of keeping a change feed."""
+
+    @abstractmethod
+    def get(self, native_id: str) -> Record:
+        """One record; ``RecordNotFoundError`` when there is none."""
+
+    @abstractmethod
+    def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply a batch; one result per op, in order. A refused record is a result with an
+        ``error``, not an exception: the rest of the batch goes on."""
+
+    def find(self, keys: Sequence[str]) -> Record | None:
+        """A record carrying one of the match keys (``model.match_keys``), or None.
+
+        The default lists everything; systems with a search API do better."""
+        wanted = set(keys)
+        from contacthub.model import match_keys
+
+        for item in self.pull(None, {}).records:
+            if isinstance(item, Record) and wanted.intersection(match_keys(item.fields)):
+                return item
+        return None
+
+    def check(self) -> None:
+        """Raise ``FatalConnectorError`` with a remedy when the connector cannot work."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:
+    """The one place capabilities are enforced: refuse an op the connector cannot do."""
+    caps = connector.capabilities
+    for op in ops:
+        if not getattr(caps, op.kind):
+            raise ConfigError(f"{connector.type} connectors cannot {op.kind} records", connector.name)
+        if op.kind != "create" and not op.native_id:
+            raise ValueError(f"{op.kind} without a native id")
+
+
+def error_for(connector: Connector, where: str, message: str) -> RecordError:
+    """A skippable error about one record, tagged with the connector's name."""
+    return RecordError(message, where, connector.name)

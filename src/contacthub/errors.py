@@ -1,0 +1,79 @@
+"""Every error contacthub raises on purpose, grouped by what to do about it.
+
+    ContacthubError
+    ├── UserError                 the person must change something; the CLI prints it, no traceback
+    │   ├── ConfigError           a hub file, setting, filter or mapping is wrong (says where)
+    │   └── NotFoundError         an unknown hub, connector, run or conflict
+    └── ConnectorError            raised at a connector boundary (vendor errors are wrapped
+        │                         there with ``raise ... from exc``)
+        ├── FatalConnectorError   the connector cannot work at all this run (missing folder,
+        │                         refused credentials): the run fails, nothing is written
+        ├── RetriableError        try again later (a timeout, a rate limit); nothing is lost
+        └── RecordError           one record is bad or refused: it is reported with where it
+            │                     is and skipped, the rest of the run goes on
+            ├── StaleVersionError the record changed since it was read; it is merged on the
+            │                     next pull, never overwritten
+            └── RecordNotFoundError
+
+The grouping follows Meltano's fatal / retriable / skippable split: the engine decides what
+to do from the class alone, so connectors never need to know how a run is driven.
+"""
+
+from __future__ import annotations
+
+
+class ContacthubError(Exception):
+    """Base of all errors contacthub raises on purpose."""
+
+
+class UserError(ContacthubError):
+    """Something a person has to fix; ``where`` says which file, field or object."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(UserError):
+    """A hub file, setting, filter or mapping is invalid."""
+
+
+class NotFoundError(UserError):
+    """An unknown hub, connector, run or conflict."""
+
+
+class ConnectorError(ContacthubError):
+    """Raised at the boundary of a connector."""
+
+    def __init__(self, message: str, connector: str | None = None) -> None:
+        self.message = message
+        self.connector = connector
+        super().__init__(message)
+
+
+class FatalConnectorError(ConnectorError):
+    """The connector cannot work this run; the run fails before anything is written."""
+
+
+class RetriableError(ConnectorError):
+    """A temporary failure; a later run will succeed."""
+
+
+class RecordError(ConnectorError):
+    """One record is bad or was refused; it is skipped and reported with where it is."""
+
+    def __init__(self, message: str, record: str, connector: str | None = None) -> None:
+        self.record = record
+        super().__init__(message, connector)
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.message}"
+
+
+class StaleVersionError(RecordError):
+    """The record changed since it was read (If-Match failed): re-read and merge, never overwrite."""
+
+
+class RecordNotFoundError(RecordError):
+    """The record does not exist (any more)."""
