@@ -1,0 +1,439 @@
+"""The vCard content-line layer: bytes <-> cards of properties, nothing about meaning.
+
+vobject costs ~0.65 ms a card, more than a whole vdirsyncer run spends per contact, so this is
+a small parser of our own tuned for the common case (ASCII or UTF-8, few quotes, few escapes)
+and tolerant of what real producers write (see the corpus in ``../shared/corpus``).
+
+Bytes are decoded as latin-1 first: that maps every byte to one character, so line endings,
+folds and quoted-printable soft breaks are undone at the byte level (a fold may split a UTF-8
+character) with fast ``str`` operations. Each logical line is then re-decoded as UTF-8, or
+its CHARSET, or the fallback encoding. The physical lines of a property are kept (``raw``)
+when they were valid UTF-8 and not quoted-printable, so that properties the hub does not
+model are written back byte for byte.
+
+``Property.value`` is always in escaped form (backslash escapes as in the file, never a
+literal line break); ``unescape``/``components`` give the text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from dataclasses import dataclass, field
+
+from contacthub.errors import RecordError
+
+PRODID = "-//contacthub//contacthub//EN"
+MAX_OCTETS = 75
+
+_BARE_ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
+
+
+@dataclass(slots=True)
+class Property:
+    """One content line. ``params`` maps upper-case names to values (2.1 bare params such as
+    ``TEL;WORK`` become ``TYPE``); ``raw`` holds the original physical lines while the
+    property is unchanged and safe to copy (set it to ``None`` after changing anything)."""
+
+    name: str
+    value: str
+    params: dict[str, list[str]] = field(default_factory=dict)
+    group: str = ""
+    raw: list[str] | None = None
+
+    def param(self, name: str) -> list[str]:
+        return self.params.get(name, [])
+
+    def types(self) -> list[str]:
+        """TYPE values, lower-cased, one per item (``TYPE="WORK,VOICE"`` is two)."""
+        out: list[str] = []
+        for value in self.params.get("TYPE", ()):
+            out.extend(t.strip().lower() for t in value.split(",") if t.strip())
+        return out
+
+
+@dataclass(slots=True)
+class Card:
+    """A vCard: its properties in file order (BEGIN/END excluded, VERSION included)."""
+
+    properties: list[Property] = field(default_factory=list)
+    version: str | None = None
+
+    def first(self, name: str) -> Property | None:
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        return None
+
+
+# --- text values ------------------------------------------------------------------------
+
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+_UNESCAPED = {"n": "\n", "N": "\n", "\\": "\\", ",": ",", ";": ";", ":": ":"}
+_ESCAPE = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n"})
+
+
+def _unescape_match(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return _UNESCAPED.get(char, match.group(0))
+
+
+def unescape(value: str) -> str:
+    """Text of an escaped value. Unknown escapes (``\\.``) are kept as written: dropping the
+    backslash would guess at what a broken producer meant."""
+    if "\\" not in value:
+        return value
+    return _UNESCAPE.sub(_unescape_match, value)
+
+
+def escape(text: str) -> str:
+    """The escaped form of a text value or component (RFC 6350 3.4)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.translate(_ESCAPE)
+
+
+def split_unescaped(value: str, sep: str = ";") -> list[str]:
+    """Split on ``sep`` where it is not backslash-escaped; parts stay escaped."""
+    if "\\" not in value:
+        return value.split(sep)
+    parts: list[str] = []
+    start = 0
+    i = 0
+    n = len(value)
+    while i < n:
+        char = value[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == sep:
+            parts.append(value[start:i])
+            start = i + 1
+        i += 1
+    parts.append(value[start:])
+    return parts
+
+
+def components(value: str) -> list[str]:
+    """The unescaped components of a structured value (N, ADR, ORG)."""
+    return [unescape(part) for part in split_unescaped(value, ";")]
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def _split_quoted(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside double quotes (only called when there is a quote)."""
+    parts: list[str] = []
+    start = 0
+    quoted = False
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char == sep and not quoted:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _colon_outside_quotes(line: str) -> int:
+    quoted = False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return i
+    return -1
+
+
+def _caret_decode(value: str) -> str:
+    """RFC 6868: ``^n`` newline, ``^'`` double quote, ``^^`` caret."""
+    out: list[str] = []
+    i = 0
+    n = len(value)
+    while i < n:
+        char = value[i]
+        if char == "^" and i + 1 < n and value[i + 1] in "n'^":
+            out.append({"n": "\n", "'": '"', "^": "^"}[value[i + 1]])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _parse_params(parts: list[str], quoted: bool) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        eq = part.find("=")
+        if eq < 0:
+            upper = part.upper()
+            name = "ENCODING" if upper in _BARE_ENCODINGS else "TYPE"
+            values = [part]
+        else:
+            name = part[:eq].strip().upper()
+            text = part[eq + 1 :]
+            pieces = _split_quoted(text, ",") if quoted and '"' in text else text.split(",")
+            values = []
+            for piece in pieces:
+                piece = piece.strip()
+                if len(piece) >= 2 and piece[0] == '"' and piece[-1] == '"':
+                    piece = piece[1:-1]
+                    if name == "TYPE" and "," in piece:
+                        values.extend(p.strip() for p in piece.split(",") if p.strip())
+                        continue
+                if "^" in piece:
+                    piece = _caret_decode(piece)
+                if piece:
+                    values.append(piece)
+            if not name or not values:
+                continue
+        params.setdefault(name, []).extend(values)
+    return params
+
+
+def _decode(data: bytes, charset: str | None, fallback: str) -> tuple[str, bool]:
+    """Text of a value's bytes and whether they were UTF-8. UTF-8 is tried first even when a
+    CHARSET says otherwise: producers mislabel, and valid multi-byte UTF-8 by accident is rare."""
+    try:
+        return data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        pass
+    for encoding in (charset, fallback, "windows-1252"):
+        if encoding:
+            try:
+                return data.decode(encoding), False
+            except (UnicodeDecodeError, LookupError):
+                continue
+    return data.decode("latin-1"), False
+
+
+def _is_qp_head(line: str) -> bool:
+    colon = line.find(":")
+    return "QUOTED-PRINTABLE" in line[: colon if colon >= 0 else len(line)].upper()
+
+
+def _logical_lines(text: str) -> list[list[str]]:
+    """Group physical lines into logical ones: folds (leading space or tab) and 2.1
+    quoted-printable soft breaks (``=`` at the end of a line)."""
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for line in text.split("\n"):
+        if not line:
+            current = None
+            continue
+        first = line[0]
+        if first == " " or first == "\t":
+            if current is not None:
+                current.append(line)
+            continue
+        if current is not None and current[-1][-1:] == "=" and _is_qp_head(current[0]):
+            current.append(line)
+            continue
+        current = [line]
+        groups.append(current)
+    return groups
+
+
+def _unfold(parts: list[str]) -> str:
+    """The logical line: a fold drops the line break and one space or tab; a QP soft break
+    (``=`` at the end of a line of a quoted-printable property) drops the ``=`` and the break."""
+    if len(parts) == 1:
+        return parts[0]
+    qp = any(part.endswith("=") for part in parts[:-1]) and _is_qp_head(parts[0])
+    out = [parts[0]]
+    for part in parts[1:]:
+        if qp and out[-1].endswith("="):
+            out[-1] = out[-1][:-1]
+            out.append(part)
+        elif part[0] == " " or part[0] == "\t":
+            out.append(part[1:])
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | None:
+    """One property from its physical lines (latin-1 text); ``None`` for junk lines."""
+    line = _unfold(parts)
+    colon = line.find(":")
+    if colon < 0:
+        return None
+    quote = line.find('"', 0, colon)
+    if quote >= 0:
+        colon = _colon_outside_quotes(line)
+        if colon < 0:
+            return None
+    head = line[:colon]
+    value = line[colon + 1 :]
+    if ";" in head:
+        pieces = _split_quoted(head, ";") if quote >= 0 else head.split(";")
+        name = pieces[0]
+        params = _parse_params(pieces[1:], quote >= 0)
+    else:
+        name = head
+        params = {}
+    group = ""
+    if "." in name:
+        group, _, name = name.rpartition(".")
+    name = name.strip().upper()
+    if not name or not name.isascii() or not name.replace("-", "").isalnum():
+        return None
+    raw: list[str] | None = parts
+    charset = params.get("CHARSET")
+    encoding = params.get("ENCODING")
+    if encoding and encoding[0].upper() == "QUOTED-PRINTABLE":
+        data = binascii.a2b_qp(value.encode("latin-1"))
+        value, _ = _decode(data, charset[0] if charset else None, fallback)
+        if "\n" in value or "\r" in value:
+            value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+        del params["ENCODING"]
+        params.pop("CHARSET", None)
+        raw = None
+    elif not line.isascii():
+        data = value.encode("latin-1")
+        value, utf8 = _decode(data, charset[0] if charset else None, fallback)
+        if not utf8:
+            raw = None
+            params.pop("CHARSET", None)
+        if any(not p.isascii() for vs in params.values() for p in vs):
+            params = {
+                k: [_decode(p.encode("latin-1"), None, fallback)[0] for p in vs]
+                for k, vs in params.items()
+            }
+    return Property(name, value, params, group, raw)
+
+
+def _to_text(data: bytes) -> str:
+    """Bytes as latin-1 text with ``\\n`` line ends; UTF-16 (BOM or not) becomes UTF-8 first."""
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = data.decode("utf-16", errors="replace").encode("utf-8")
+    elif len(data) >= 2 and (data[0] == 0) != (data[1] == 0):
+        codec = "utf-16-be" if data[0] == 0 else "utf-16-le"
+        data = data.decode(codec, errors="replace").encode("utf-8")
+    text = data.decode("latin-1")
+    if "\r" in text:
+        text = text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
+    """Every card in ``data``, nested cards after their parent. A card without END runs to
+    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) only when
+    no card with at least one property can be found."""
+    text = _to_text(data)
+    cards: list[Card] = []
+    stack: list[Card] = []
+    current: Card | None = None
+    saw_begin = False
+    for parts in _logical_lines(text):
+        first = parts[0]
+        if len(first) < 24 and len(parts) == 1:
+            upper = first.strip().upper()
+            if upper == "BEGIN:VCARD":
+                saw_begin = True
+                if current is not None:
+                    stack.append(current)
+                current = Card()
+                cards.append(current)
+                continue
+            if upper == "END:VCARD":
+                current = stack.pop() if stack else None
+                continue
+        if current is None:
+            continue
+        prop = parse_line(parts, fallback)
+        if prop is None:
+            continue
+        if prop.name == "VERSION":
+            current.version = prop.value.strip()
+        current.properties.append(prop)
+    found = [c for c in cards if any(p.name != "VERSION" for p in c.properties)]
+    if not found:
+        if not saw_begin:
+            raise RecordError("not a vCard: no BEGIN:VCARD line", where)
+        raise RecordError("no vCard with any property could be read", where)
+    return found
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def fold(line: str) -> bytes:
+    """A content line as CRLF-terminated bytes folded at 75 octets, never inside a UTF-8
+    character (the continuation's leading space counts toward its 75)."""
+    data = line.encode("utf-8")
+    if len(data) <= MAX_OCTETS:
+        return data + b"\r\n"
+    chunks: list[bytes] = []
+    start = 0
+    limit = MAX_OCTETS
+    while len(data) - start > limit:
+        end = start + limit
+        while data[end] & 0xC0 == 0x80:
+            end -= 1
+        chunks.append(data[start:end])
+        start = end
+        limit = MAX_OCTETS - 1
+    chunks.append(data[start:])
+    return b"\r\n ".join(chunks) + b"\r\n"
+
+
+_PARAM_SPECIAL = re.compile(r'[;:,"^\n\r]')
+
+
+def _param_value(value: str) -> str:
+    if not _PARAM_SPECIAL.search(value):
+        return value
+    value = value.replace("^", "^^").replace('"', "^'")
+    value = value.replace("\r\n", "^n").replace("\n", "^n").replace("\r", "^n")
+    return f'"{value}"' if any(c in value for c in ";:,") else value
+
+
+def format_property(prop: Property) -> str:
+    """The unfolded content line of a property written from its parsed form."""
+    head = f"{prop.group}.{prop.name}" if prop.group else prop.name
+    value = prop.value
+    params = prop.params
+    for name, values in params.items():
+        if name == "CHARSET" or not values:
+            continue
+        if name == "ENCODING":
+            if values[0].upper() not in ("BASE64", "B"):
+                continue
+            values = ["b"]
+            value = "".join(value.split())
+        head += f";{name}=" + ",".join(_param_value(v) for v in values)
+    if "\n" in value or "\r" in value:
+        value = value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    return f"{head}:{value}"
+
+
+def serialize_card(card: Card, version: str | None = None) -> bytes:
+    """A card as bytes. ``version`` defaults to the card's own (3.0 for 2.1 or none: we do
+    not write quoted-printable). Unchanged properties are copied from their original lines
+    when the version is kept."""
+    out_version = version or ("4.0" if card.version == "4.0" else "3.0")
+    reuse = card.version == out_version
+    chunks = [b"BEGIN:VCARD\r\n"]
+    version_line = f"VERSION:{out_version}\r\n".encode()
+    if out_version == "4.0" or not any(p.name == "VERSION" for p in card.properties):
+        chunks.append(version_line)
+        version_line = b""
+    for prop in card.properties:
+        if prop.name == "VERSION":
+            if version_line:
+                chunks.append(version_line)
+                version_line = b""
+        elif reuse and prop.raw is not None:
+            chunks.append("\r\n".join(prop.raw).encode("latin-1") + b"\r\n")
+        else:
+            chunks.append(fold(format_property(prop)))
+    chunks.append(b"END:VCARD\r\n")
+    return b"".join(chunks)
