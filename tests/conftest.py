@@ -23,6 +23,7 @@ import contextlib
 import os
 import pwd
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -172,6 +173,24 @@ class _PostgresServer:
     def stop(self) -> None:
         self.run("pg_ctl", "stop", "-m", "immediate", "-D", str(self.datadir), check=False)
 
+    def watchdog(self) -> subprocess.Popen[bytes]:
+        """A detached process that stops the server and removes its files if this test
+        process dies without running its teardown (SIGKILL, timeout, ...)."""
+        stop = [str(self.bindir / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.datadir)]
+        if self.run_as is not None:
+            stop = ["runuser", "-u", self.run_as, "--", *stop]
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{shlex.join(stop)}; rm -rf {shlex.quote(str(self.root))}"
+        )
+        return subprocess.Popen(
+            ["sh", "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
 
 def _chown_for(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
@@ -194,6 +213,7 @@ def _throwaway_server(bindir: Path) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="contacthub-pg-"))
     server = _PostgresServer(bindir, root, run_as)
     started = False
+    watchdog = server.watchdog()
     try:
         server.sockdir.mkdir()
         if run_as is not None:
@@ -214,6 +234,8 @@ def _throwaway_server(bindir: Path) -> Iterator[str]:
         server.run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, TEST_DATABASE)
         yield f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/{TEST_DATABASE}"
     finally:
+        watchdog.kill()
+        watchdog.wait()
         if started:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
