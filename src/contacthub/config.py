@@ -1,0 +1,201 @@
+"""The hub file: TOML declaring hubs and their connectors, validated, then applied to the store.
+
+    [hubs.team]
+    conflict = "newest"          # newest | priority | manual
+    delete_threshold = "10%"     # or a count
+    phone_region = "US"          # for numbers written without a country code
+
+    [[hubs.team.connectors]]
+    name = "phones"
+    type = "vcard-dir"
+    path = "/srv/contacts/phones"
+    direction = "two-way"        # two-way | to-hub | from-hub
+    operations = ["create", "update", "delete"]
+    on_delete = "delete"         # delete | ignore | deactivate
+    filter = {all = [{field = "email", op = "ends_with", value = "@example.com"}]}
+    mapping = {"custom.trade" = "X-TRADE"}
+
+Every other key of a connector is a setting of its type. ``apply`` is declarative: the hub
+ends up exactly as the file says, connectors the file no longer names are removed, and
+it reports each change. Connector order in the file is their priority.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Engine, delete, insert, select, update
+
+from contacthub.connectors.registry import connector_class
+from contacthub.engine.run import check_threshold
+from contacthub.errors import ConfigError
+from contacthub.filters import compile_filter
+from contacthub.model import is_known_field
+from contacthub.store import secrets
+from contacthub.store import tables as t
+from contacthub.store.repo import dumps, loads, now
+
+OPERATIONS = ("create", "update", "delete")
+
+
+class ConnectorSpec(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: str
+    direction: Literal["two-way", "to-hub", "from-hub"] = "two-way"
+    operations: list[Literal["create", "update", "delete"]] = Field(default_factory=lambda: list(OPERATIONS))
+    on_delete: Literal["delete", "ignore", "deactivate"] = "delete"
+    filter: dict[str, Any] | None = None
+    mapping: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class HubSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conflict: Literal["newest", "priority", "manual"] = "newest"
+    delete_threshold: str | int = "10%"
+    phone_region: str = "US"
+    connectors: list[ConnectorSpec] = Field(default_factory=list)
+
+    @field_validator("delete_threshold")
+    @classmethod
+    def _threshold(cls, value: str | int) -> str:
+        return check_threshold(str(value))
+
+
+class HubFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hubs: dict[str, HubSpec]
+
+
+def load(path: Path) -> HubFile:
+    """Read and validate a hub file; every problem is a ``ConfigError`` saying where."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("file not found", str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", str(path)) from None
+    try:
+        spec = HubFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{first['msg']} (at {where})", str(path)) from None
+    except ConfigError as exc:
+        raise ConfigError(exc.message, str(path)) from None
+    for hub_name, hub in spec.hubs.items():
+        names = [c.name for c in hub.connectors]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"hub {hub_name!r} names a connector twice", str(path))
+        for i, conn in enumerate(hub.connectors):
+            where = f"{path}: hubs.{hub_name}.connectors[{i}] ({conn.name})"
+            cls = connector_class_or_error(conn.type, where)
+            compile_filter(conn.filter, f"{where} filter")
+            for field in conn.mapping:
+                if not is_known_field(field):
+                    raise ConfigError(f"mapping names unknown field {field!r}", where)
+            if conn.on_delete == "deactivate" and not cls.capabilities.deactivate:
+                raise ConfigError(f"{conn.type} connectors cannot deactivate records; use delete or ignore", where)
+    return spec
+
+
+def connector_class_or_error(type_name: str, where: str) -> Any:
+    try:
+        return connector_class(type_name)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where) from None
+
+
+def apply(engine: Engine, spec: HubFile) -> list[str]:
+    """Make the store match the file; returns one line per change made."""
+    lines: list[str] = []
+    with engine.begin() as conn:
+        for hub_name, hub in spec.hubs.items():
+            values = {
+                "conflict": hub.conflict,
+                "delete_threshold": str(hub.delete_threshold),
+                "settings": dumps({"phone_region": hub.phone_region}),
+            }
+            row = conn.execute(select(t.hubs).where(t.hubs.c.name == hub_name)).first()
+            if row is None:
+                hub_id = conn.execute(
+                    insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
+                ).inserted_primary_key[0]  # type: ignore[index]
+                lines.append(f"hub {hub_name}: created")
+            else:
+                hub_id = row.id
+                diff = [f"{k} {getattr(row, k)!r} -> {v!r}" for k, v in values.items() if getattr(row, k) != v]
+                if diff:
+                    conn.execute(update(t.hubs).where(t.hubs.c.id == hub_id).values(updated_at=now(), **values))
+                    lines.append(f"hub {hub_name}: " + ", ".join(diff))
+            lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors)
+    return lines
+
+
+def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
+    lines: list[str] = []
+    existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
+    for position, spec in enumerate(specs):
+        cls = connector_class(spec.type)
+        settings = spec.settings
+        secret = {k: v for k, v in settings.items() if k in cls.secret_settings}
+        plain = {k: v for k, v in settings.items() if k not in cls.secret_settings}
+        values = {
+            "position": position,
+            "type": spec.type,
+            "direction": spec.direction,
+            "operations": dumps(spec.operations),
+            "on_delete": spec.on_delete,
+            "filter": dumps(spec.filter),
+            "mapping": dumps(spec.mapping),
+            "settings": dumps(plain),
+        }
+        row = existing.pop(spec.name, None)
+        label = f"connector {hub_name}/{spec.name}"
+        if row is None:
+            conn.execute(
+                insert(t.connectors).values(
+                    hub_id=hub_id, name=spec.name, secrets=secrets.encrypt(secret),
+                    created_at=now(), updated_at=now(), **values,
+                )
+            )
+            lines.append(f"{label}: created ({spec.type}, {spec.direction})")
+            continue
+        if row.type != spec.type:
+            raise ConfigError(
+                f"cannot change the type of connector {spec.name!r} from {row.type} to {spec.type}; "
+                "give the new connector another name", f"hubs.{hub_name}"
+            )
+        diff = [k for k, v in values.items() if _differs(getattr(row, k), v)]
+        old_secret = secrets.decrypt(row.secrets, label) if secret else {}
+        if secret and old_secret != secret:
+            diff.append("credentials")
+            values["secrets"] = secrets.encrypt(secret)
+        if diff:
+            conn.execute(update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values))
+            lines.append(f"{label}: changed " + ", ".join(diff))
+    for name, row in existing.items():
+        conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
+        lines.append(f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)")
+    return lines
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if isinstance(new, str) and isinstance(old, str) and new[:1] in "[{n":
+        try:
+            return bool(loads(old) != loads(new))
+        except ValueError:
+            return old != new
+    return bool(old != new)

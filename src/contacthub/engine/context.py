@@ -1,0 +1,146 @@
+"""What one run carries around: the hub, its connectors as spokes, the report being built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contacthub.connectors.base import Connector
+from contacthub.filters import Predicate
+from contacthub.store.repo import HubRow, Store, dumps
+
+Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
+
+OP_COUNT = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
+
+
+@dataclass(slots=True)
+class Spoke:
+    """A connector of the hub as one run sees it."""
+
+    id: int
+    name: str
+    position: int
+    direction: str
+    operations: frozenset[str]
+    on_delete: str
+    connector: Connector
+    predicate: Predicate | None
+    held: frozenset[str] | None
+    active_links: int = 0
+    #: deletions here were rejected by a person: detach instead of deleting
+    keep_records: bool = False
+    # filled by the pull
+    deleted: set[str] = field(default_factory=set)
+    complete: bool = False
+    listed: int = 0
+    cursor: str | None = None
+    pulled: bool = False
+
+    @property
+    def readable(self) -> bool:
+        """Its edits flow into the hub."""
+        return self.direction in ("two-way", "to-hub")
+
+    @property
+    def writable(self) -> bool:
+        """The hub writes into it."""
+        return self.direction in ("two-way", "from-hub")
+
+    def passes(self, fields: dict[str, Any]) -> bool:
+        return self.predicate is None or self.predicate(fields)
+
+
+@dataclass(slots=True)
+class Options:
+    dry_run: bool = False
+    #: connector id -> deletions a person approved (a held run's figures)
+    approved: dict[int, int] = field(default_factory=dict)
+    #: connector ids whose deletions a person rejected: restore instead of delete
+    rejected: frozenset[int] = frozenset()
+    #: skip the delete hold (undo: a person asked for exactly this)
+    no_hold: bool = False
+
+
+@dataclass(slots=True)
+class Report:
+    """Counts and errors of a run, in the shape ``contacthub sync --json`` prints."""
+
+    run_id: int
+    status: str = "running"
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    conflicts: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    message: str | None = None
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, name: str, op: str, n: int = 1) -> None:
+        kind = OP_COUNT.get(op)
+        if kind:
+            self.changes.setdefault(name, {"create": 0, "update": 0, "delete": 0})[kind] += n
+
+    def error(self, connector: str, record: str, message: str) -> None:
+        self.errors.append({"connector": connector, "record": record, "message": message})
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "run": self.run_id,
+            "status": self.status,
+            "changes": self.changes,
+            "conflicts": self.conflicts,
+            "errors": self.errors,
+        }
+        return out
+
+
+@dataclass(slots=True)
+class RunContext:
+    store: Store
+    hub: HubRow
+    spokes: list[Spoke]
+    run_id: int
+    started: str  # ISO time of the run start, UTC
+    options: Options
+    report: Report
+    progress: Progress | None = None
+    #: journal rows written during the inbound phase, kept to re-record a plan that is not applied
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    match_index: dict[str, str] | None = None
+    open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def positions(self) -> dict[int, int]:
+        return {s.id: s.position for s in self.spokes}
+
+    def spoke_name(self, connector_id: int | None) -> str:
+        for spoke in self.spokes:
+            if spoke.id == connector_id:
+                return spoke.name
+        return "hub"
+
+    def change_row(
+        self,
+        spoke: Spoke | None,
+        op: str,
+        contact_id: str | None,
+        before: Any,
+        after: Any,
+        status: str,
+        native_id: str | None = None,
+    ) -> dict[str, Any]:
+        from contacthub.store.repo import now
+
+        return {
+            "run_id": self.run_id,
+            "connector_id": spoke.id if spoke else None,
+            "connector_name": spoke.name if spoke else "hub",
+            "contact_id": contact_id,
+            "native_id": native_id,
+            "op": op,
+            "before": None if before is None else dumps(before),
+            "after": None if after is None else dumps(after),
+            "status": status,
+            "error": None,
+            "at": now(),
+        }

@@ -1,0 +1,310 @@
+"""Steps 1-5 of a run: pull, filter, match, merge, and deletions seen at the connectors.
+
+Records arrive in chunks so that memory stays bounded however large an address book is:
+each chunk costs a few bulk queries (its links, its hub contacts) and a few bulk writes, all
+inside the run's inbound transaction, which commits only if the run goes on to apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC
+from itertools import islice
+from typing import Any
+
+from contacthub.connectors.base import Record
+from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.merge import Side, merge
+from contacthub.errors import RecordError
+from contacthub.model import fields_equal, match_keys, project
+from contacthub.store.repo import ContactRow, LinkRow, dumps
+
+CHUNK = 500
+
+
+def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
+    while True:
+        part = list(islice(items, size))
+        if not part:
+            return
+        yield part
+
+
+class Inbound:
+    """Pulls every connector and folds what changed into the hub contacts."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+
+    # --- pull ---------------------------------------------------------------------------
+
+    def pull_all(self) -> None:
+        for spoke in self.ctx.spokes:
+            self.pull(spoke)
+
+    def pull(self, spoke: Spoke) -> None:
+        ctx = self.ctx
+        spoke.active_links = self.store.count_links(spoke.id)
+        known = self.store.link_versions(spoke.id)
+        cursor = self.store.cursor(spoke.id)
+        pull = spoke.connector.pull(cursor, known)
+        done = 0
+        for part in _chunks(iter(pull.records)):
+            records: list[Record] = []
+            for item in part:
+                if isinstance(item, RecordError):
+                    ctx.report.error(spoke.name, item.record, item.message)
+                else:
+                    records.append(item)
+            self._chunk(spoke, records)
+            done += len(part)
+            if ctx.progress:
+                ctx.progress(f"reading {spoke.name}", done, None)
+        spoke.deleted = set(pull.deleted)
+        spoke.complete = pull.complete
+        spoke.listed = pull.listed
+        spoke.cursor = pull.cursor
+        spoke.pulled = True
+
+    # --- one chunk of records -------------------------------------------------------------
+
+    def _chunk(self, spoke: Spoke, records: list[Record]) -> None:
+        if not records:
+            return
+        ctx, store = self.ctx, self.store
+        links = store.links_by_native(spoke.id, [r.native_id for r in records])
+        contacts = store.contacts(link.contact_id for link in links.values())
+        new_contacts: list[ContactRow] = []
+        changed: dict[str, ContactRow] = {}
+        new_links: list[LinkRow] = []
+        upd_links: list[LinkRow] = []
+        keys: dict[str, list[str]] = {}
+        for record in records:
+            theirs = project(record.fields, spoke.held)
+            link = links.get(record.native_id)
+            if link is None:
+                self._unlinked(spoke, record, theirs, contacts, new_contacts, changed, new_links, keys)
+                continue
+            link.version = record.version
+            upd_links.append(link)
+            if link.state in ("detached", "excluded"):
+                continue
+            contact = contacts.get(link.contact_id)
+            if contact is None:
+                continue
+            if not spoke.passes(record.fields):
+                if link.state == "active":
+                    link.state = "filtered"
+                    ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id))
+                continue
+            link.state = "active"
+            if not spoke.readable:
+                # from-hub: the target's edits do not flow in; remember what it holds so
+                # the plan puts the hub's values back where they drifted
+                link.baseline = theirs
+                if not fields_equal(project(contact.data, spoke.held), theirs):
+                    link.synced_rev = 0
+                continue
+            if contact.deleted:
+                if link.baseline is not None and fields_equal(theirs, link.baseline):
+                    continue  # unchanged record of a deleted contact: the plan deletes it
+                contact.deleted = False  # modification beats deletion
+                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, None, "done"))
+                ctx.report.count("hub", "create")
+            self._merge(spoke, record, theirs, link, contact, changed, keys)
+        store.insert_contacts(ctx.hub.id, new_contacts)
+        store.update_contacts([c for c in changed.values() if c.id not in {n.id for n in new_contacts}])
+        store.set_match_keys(ctx.hub.id, keys)
+        store.insert_links(new_links)
+        store.update_links(upd_links)
+        self._flush_journal()
+
+    def _merge(
+        self,
+        spoke: Spoke,
+        record: Record,
+        theirs: dict[str, Any],
+        link: LinkRow,
+        contact: ContactRow,
+        changed: dict[str, ContactRow],
+        keys: dict[str, list[str]],
+    ) -> None:
+        ctx = self.ctx
+        side = Side(spoke.id, spoke.position, _iso(record) or ctx.started)
+        result = merge(
+            link.baseline, contact.data, theirs, spoke.held, contact.sources, side,
+            ctx.hub.conflict, ctx.positions,
+        )
+        self._conflicts(spoke, contact, result.conflicts)
+        link.baseline = theirs
+        if result.changed:
+            before = {k: contact.data.get(k) for k in result.changed}
+            after = {k: result.fields.get(k) for k in result.changed}
+            contact.data, contact.sources = result.fields, result.sources
+            contact.rev += 1
+            changed[contact.id] = contact
+            keys[contact.id] = match_keys(contact.data)
+            ctx.journal.append(ctx.change_row(None, "update", contact.id, before, after, "done"))
+            ctx.report.count("hub", "update")
+        # agreed when the hub now holds exactly what the record holds
+        if fields_equal(project(contact.data, spoke.held), theirs):
+            link.synced_rev = contact.rev
+        else:
+            link.synced_rev = min(link.synced_rev, contact.rev - 1)
+
+    def _unlinked(
+        self,
+        spoke: Spoke,
+        record: Record,
+        theirs: dict[str, Any],
+        contacts: dict[str, ContactRow],
+        new_contacts: list[ContactRow],
+        changed: dict[str, ContactRow],
+        new_links: list[LinkRow],
+        keys: dict[str, list[str]],
+    ) -> None:
+        """A record the hub has no link for: match it to a hub contact or create one."""
+        ctx = self.ctx
+        if not spoke.passes(record.fields):
+            return
+        contact = self._match(spoke, record, contacts, new_links)
+        link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active")
+        if contact is None:
+            if not spoke.readable:
+                return  # a target's own record the hub never had: not ours to touch
+            contact = ContactRow(str(uuid.uuid4()), dict(theirs), {}, 1, False)
+            at = _iso(record) or ctx.started
+            contact.sources = {k: [spoke.id, at] for k in theirs}
+            new_contacts.append(contact)
+            contacts[contact.id] = contact
+            keys[contact.id] = match_keys(theirs)
+            for key in keys[contact.id]:
+                self._index().setdefault(key, contact.id)
+            ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
+            ctx.report.count("hub", "create")
+            link.contact_id, link.baseline, link.synced_rev = contact.id, theirs, 1
+        else:
+            link.contact_id = contact.id
+            ctx.journal.append(ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id))
+            if spoke.readable:
+                self._merge(spoke, record, theirs, link, contact, changed, keys)
+            else:
+                link.baseline = theirs
+        new_links.append(link)
+
+    def _index(self) -> dict[str, str]:
+        if self.ctx.match_index is None:
+            self.ctx.match_index = self.store.match_index(self.ctx.hub.id)
+        return self.ctx.match_index
+
+    def _match(
+        self, spoke: Spoke, record: Record, contacts: dict[str, ContactRow], new_links: list[LinkRow]
+    ) -> ContactRow | None:
+        """The hub contact this record is, if any: by the hub id it carries, then by match
+        keys. A contact that already has a record in this connector is not matched again."""
+        candidates: list[str] = []
+        if record.hub_id:
+            candidates.append(record.hub_id)
+        index = self._index()
+        candidates += [index[k] for k in match_keys(record.fields) if k in index]
+        if not candidates:
+            return None
+        taken = {link.contact_id for link in new_links}
+        linked = self.store.links_by_contact(spoke.id, candidates)
+        missing = [c for c in candidates if c not in contacts]
+        contacts.update(self.store.contacts(missing))
+        for cid in candidates:
+            contact = contacts.get(cid)
+            if contact is None or contact.deleted or cid in taken:
+                continue
+            if cid in linked and linked[cid].state != "excluded":
+                continue
+            if cid in linked:  # an 'excluded' marker: the record is here after all
+                self.store.delete_links([linked[cid].id])
+            return contact
+        return None
+
+    def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> None:
+        ctx = self.ctx
+        rows = []
+        from contacthub.store.repo import now
+
+        for c in conflicts:
+            ctx.report.conflicts += 1
+            existing = ctx.open_conflicts.get(contact.id, {}).get(c.field)
+            if existing is not None and c.winner == "open":
+                self.store.update_open_conflict(existing, c.theirs, c.ours, ctx.run_id)
+                continue
+            rows.append(
+                {
+                    "hub_id": ctx.hub.id, "contact_id": contact.id, "run_id": ctx.run_id, "field": c.field,
+                    "hub_value": dumps(c.ours), "hub_source": ctx.spoke_name(c.ours_source),
+                    "value": dumps(c.theirs), "source": spoke.name, "policy": ctx.hub.conflict,
+                    "status": "open" if c.winner == "open" else "auto",
+                    "winner": None if c.winner == "open" else (spoke.name if c.winner == "incoming" else "hub"),
+                    "created_at": now(), "resolved_at": None,
+                }
+            )
+            if c.winner == "open":
+                ctx.open_conflicts.setdefault(contact.id, {})[c.field] = -1
+        self.store.add_conflicts(rows)
+
+    def _flush_journal(self) -> None:
+        """Journal rows go to the database now; a copy stays in memory in case the run ends
+        held or planned and its transaction is rolled back (see ``engine.run``)."""
+        pending = [r for r in self.ctx.journal if "_saved" not in r]
+        for row in pending:
+            row["_saved"] = True
+        self.store.add_changes([{k: v for k, v in r.items() if k != "_saved"} for r in pending])
+
+    # --- deletions ----------------------------------------------------------------------
+
+    def deletions(self, spoke: Spoke) -> int:
+        """Handle records gone from ``spoke``; returns how many hub contacts that deletes."""
+        ctx, store = self.ctx, self.store
+        if not spoke.deleted:
+            return 0
+        links = store.links_by_native(spoke.id, sorted(spoke.deleted))
+        contacts = store.contacts(link.contact_id for link in links.values())
+        drop: list[int] = []
+        gone: list[ContactRow] = []
+        for nid, link in links.items():
+            drop.append(link.id)
+            contact = contacts.get(link.contact_id)
+            if link.state != "active" or contact is None or contact.deleted:
+                continue
+            hub_view = project(contact.data, spoke.held)
+            restore = (
+                not spoke.readable
+                or spoke.id in ctx.options.rejected
+                or link.baseline is None
+                or not fields_equal(hub_view, link.baseline)
+            )
+            if restore:
+                # modification beats deletion (or a person rejected it): keep the hub
+                # contact; without the link the plan creates the record again
+                ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
+                continue
+            ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
+            ctx.report.count("hub", "delete")
+            contact.deleted = True
+            contact.rev += 1
+            gone.append(contact)
+        store.delete_links(drop)
+        store.update_contacts(gone)
+        if self.ctx.match_index is not None:
+            dead = {c.id for c in gone}
+            self.ctx.match_index = {k: v for k, v in self.ctx.match_index.items() if v not in dead}
+        self._flush_journal()
+        return len(gone)
+
+
+def _iso(record: Record) -> str | None:
+    if record.modified is None:
+        return None
+    moment = record.modified
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()

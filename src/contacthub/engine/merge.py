@@ -1,0 +1,161 @@
+"""The per-field three-way merge of one incoming record into its hub contact.
+
+Inputs: the baseline (what this connector and the hub last agreed on, ``None`` for a record
+seen for the first time), ours (the hub contact now) and theirs (the record now). Per field:
+
+- theirs equals the baseline: this side did not change it, keep ours;
+- ours equals the baseline: only this side changed it, take theirs;
+- both equal: nothing to decide (a false conflict);
+- multi-valued fields merge as sets: elements theirs added are added, elements theirs
+  removed are removed, whatever ours did meanwhile; so edits on both sides both survive;
+- otherwise a conflict, settled by the hub's policy: ``newest`` (the later modification
+  time), ``priority`` (the connector earlier in the hub's list), ``manual`` (the hub keeps its
+  value and the conflict waits for a person). The losing value is kept in the conflict.
+
+With no baseline (a first link, or lost state) nothing is ever taken as a deletion: empty
+fields are filled from the other side, sets are united, and differing values are conflicts.
+Pure logic: no I/O, no clock; the caller passes the times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from contacthub.model import MULTI_FIELDS, Fields, element_key, field_equal, normalize_multi
+
+Sources = dict[str, list[Any]]  # field -> [connector id, ISO time the value was set]
+
+
+@dataclass(slots=True)
+class Side:
+    """Who brings ``theirs``: connector id, its position in the hub, the record's time."""
+
+    connector_id: int
+    position: int
+    modified: str  # ISO 8601, comparable as text (always UTC)
+
+
+@dataclass(slots=True)
+class Conflict:
+    field: str
+    ours: Any
+    theirs: Any
+    ours_source: int | None
+    winner: str  # "hub" | "incoming" | "open"
+
+
+@dataclass(slots=True)
+class MergeResult:
+    fields: Fields
+    sources: Sources
+    changed: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def merge_sets(name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None) -> list[Any]:
+    """Apply theirs' additions, removals and element edits (relative to base) to ours."""
+    base_by = {element_key(name, e): e for e in base or ()}
+    theirs_by = {element_key(name, e): e for e in theirs or ()}
+    removed = base_by.keys() - theirs_by.keys()
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, ...]] = set()
+    for item in ours or ():
+        key = element_key(name, item)
+        if key in removed:
+            continue
+        seen.add(key)
+        mine = theirs_by.get(key)
+        old = base_by.get(key)
+        # an element edited on their side only (a new type, say) takes their edit
+        if mine is not None and old is not None and mine != old and item == old:
+            out.append(dict(mine))
+        else:
+            out.append(dict(item))
+    for key, item in theirs_by.items():
+        if key not in seen and key not in base_by:
+            out.append(dict(item))
+    # theirs moved the primary: follow it
+    their_primary = next((element_key(name, e) for e in theirs or () if e.get("primary")), None)
+    base_primary = next((element_key(name, e) for e in base or () if e.get("primary")), None)
+    if their_primary is not None and their_primary != base_primary:
+        for item in out:
+            item["primary"] = element_key(name, item) == their_primary
+    return normalize_multi(name, out)
+
+
+def merge(
+    base: Fields | None,
+    ours: Fields,
+    theirs: Fields,
+    held: frozenset[str] | None,
+    sources: Sources,
+    side: Side,
+    policy: str,
+    positions: dict[int, int],
+) -> MergeResult:
+    """Merge ``theirs`` into ``ours``; see the module docstring. ``held`` limits the fields
+    looked at to those the connector holds, so a field it cannot store is never taken as
+    deleted there. ``positions`` maps connector ids to their order in the hub."""
+    result = dict(ours)
+    new_sources = {k: list(v) for k, v in sources.items()}
+    out = MergeResult(result, new_sources)
+    keys = set(theirs) | set(ours) | (set(base) if base else set())
+    if held is not None:
+        wildcard = "custom.*" in held
+        keys = {k for k in keys if k in held or (wildcard and k.startswith("custom."))}
+
+    def take(k: str, value: Any) -> None:
+        if _empty(value):
+            result.pop(k, None)
+        else:
+            result[k] = value
+        new_sources[k] = [side.connector_id, side.modified]
+        out.changed.append(k)
+
+    for k in sorted(keys):
+        o, t = ours.get(k), theirs.get(k)
+        if base is None:
+            if _empty(t) or field_equal(k, o, t):
+                continue
+            if _empty(o):
+                take(k, t)
+                continue
+            if k in MULTI_FIELDS:
+                merged = merge_sets(k, None, o, t)
+                if not field_equal(k, merged, o):
+                    take(k, merged)
+                continue
+        else:
+            b = base.get(k)
+            if field_equal(k, t, b) or field_equal(k, o, t):
+                continue
+            if field_equal(k, o, b):
+                take(k, t)
+                continue
+            if k in MULTI_FIELDS:
+                merged = merge_sets(k, b, o, t)
+                if not field_equal(k, merged, o):
+                    take(k, merged)
+                continue
+        # a true conflict on a single value
+        winner = _decide(policy, sources.get(k), side, positions)
+        out.conflicts.append(Conflict(k, o, t, (sources.get(k) or [None])[0], winner))
+        if winner == "incoming":
+            take(k, t)
+    return out
+
+
+def _decide(policy: str, source: list[Any] | None, side: Side, positions: dict[int, int]) -> str:
+    if policy == "manual":
+        return "open"
+    if policy == "priority":
+        holder = positions.get(source[0]) if source else None
+        return "incoming" if holder is None or side.position < holder else "hub"
+    # newest: the record's own modification time against the time the hub value was set
+    held_at = source[1] if source else None
+    return "incoming" if held_at is None or side.modified > held_at else "hub"

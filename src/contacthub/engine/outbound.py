@@ -1,0 +1,217 @@
+"""Steps 6 and 8 of a run: plan what each writable connector needs, then apply it.
+
+The plan walks, per connector, the links whose hub contact moved on since they were agreed
+(``synced_rev < rev``) and the live hub contacts the connector has no record of, in pages,
+so it never holds the whole hub in memory. ``plan_link`` and ``plan_missing`` decide one
+contact at a time and do no I/O.
+
+Apply follows the journal-first rule: a page of intended changes is committed as
+``pending`` before the connector is called, and links, baselines and the journal are
+updated in the transaction after it answers. A run killed in between leaves ``pending``
+rows; the next run marks them interrupted and plans again from the links, and a create
+that did reach the system is found again by the hub id it carries or by its match keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from contacthub.connectors.base import WriteOp, check_ops
+from contacthub.engine.context import RunContext, Spoke
+from contacthub.model import fields_equal, project
+from contacthub.store.repo import ContactRow, LinkRow
+
+PAGE = 500
+
+
+@dataclass(slots=True)
+class Step:
+    """One planned thing for one contact: a write, or only a change to the link."""
+
+    contact: ContactRow
+    link: LinkRow | None
+    op: WriteOp | None = None
+    link_state: str | None = None  # new state when no write is needed ("drop": remove the link)
+
+
+def desired(spoke: Spoke, contact: ContactRow, link: LinkRow | None, open_fields: dict[str, int]) -> dict[str, Any]:
+    """The record the connector should hold. A field with an open (manual) conflict keeps
+    what the connector has until a person decides."""
+    want = project(contact.data, spoke.held)
+    if link is not None and link.baseline is not None:
+        for name in open_fields:
+            if name in link.baseline:
+                want[name] = link.baseline[name]
+            else:
+                want.pop(name, None)
+    return want
+
+
+def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dict[str, int]) -> Step:
+    """A linked record whose hub contact changed or was deleted."""
+    step = Step(contact, link)
+    ops = spoke.operations
+    caps = spoke.connector.capabilities
+    if contact.deleted:
+        if link.state != "active":
+            step.link_state = "drop"
+        elif spoke.keep_records:
+            step.link_state = "detached"  # a person rejected these deletions
+        elif spoke.on_delete == "delete" and "delete" in ops and caps.delete:
+            step.op = WriteOp("delete", contact.id, {}, link.native_id, link.version)
+        elif spoke.on_delete == "deactivate" and "delete" in ops and caps.deactivate:
+            step.op = WriteOp("deactivate", contact.id, {}, link.native_id, link.version)
+        else:
+            step.link_state = "detached"  # on_delete = ignore: the record stays, unlinked
+        return step
+    if not spoke.passes(contact.data):
+        step.link_state = "filtered"  # left the filter: unlinked, never deleted
+        return step
+    want = desired(spoke, contact, link, open_fields)
+    if link.baseline is not None and fields_equal(want, link.baseline):
+        step.link_state = "active"
+    elif "update" in ops and caps.update:
+        step.op = WriteOp("update", contact.id, want, link.native_id, link.version)
+    else:
+        step.link_state = "active"
+    return step
+
+
+def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
+    """A live hub contact the connector has no record of."""
+    step = Step(contact, None)
+    if not spoke.passes(contact.data) or "create" not in spoke.operations or not spoke.connector.capabilities.create:
+        step.link_state = "excluded"
+        return step
+    step.op = WriteOp("create", contact.id, project(contact.data, spoke.held))
+    return step
+
+
+def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
+    """Every step for ``spoke``, a page at a time (keyset paging, so pages never repeat)."""
+    store = ctx.store
+    after_link = 0
+    while True:
+        rows = store.dirty_links(spoke.id, after_link, PAGE)
+        if not rows:
+            break
+        after_link = rows[-1][0].id
+        yield [plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {})) for link, c in rows]
+    after_contact = ""
+    while True:
+        contacts = store.unlinked_contacts(ctx.hub.id, spoke.id, after_contact, PAGE)
+        if not contacts:
+            break
+        after_contact = contacts[-1].id
+        existing = store.links_by_contact(spoke.id, [c.id for c in contacts])
+        steps = []
+        for contact in contacts:
+            step = plan_missing(spoke, contact)
+            step.link = existing.get(contact.id)  # an out-of-date 'excluded' marker
+            steps.append(step)
+        yield steps
+
+
+def describe(step: Step) -> tuple[str, Any, Any]:
+    """(op, before, after) of a planned write, for the journal: only the fields that change."""
+    op = step.op
+    assert op is not None
+    if op.kind == "create":
+        return "create", None, op.fields
+    base = (step.link.baseline if step.link else None) or {}
+    if op.kind == "update":
+        keys = [k for k in sorted(set(base) | set(op.fields)) if not fields_equal({k: base.get(k)}, {k: op.fields.get(k)})]
+        return "update", {k: base.get(k) for k in keys}, {k: op.fields.get(k) for k in keys}
+    return op.kind, base, None
+
+
+def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str, Any]]:
+    """Record the steps that need no write: links that agree, leave a filter, or detach.
+    Returns the journal rows of the unlinks."""
+    store = ctx.store
+    notes: list[dict[str, Any]] = []
+    drop: list[int] = []
+    update: list[LinkRow] = []
+    insert: list[LinkRow] = []
+    for step in steps:
+        if step.op is not None or step.link_state is None:
+            continue
+        link, contact = step.link, step.contact
+        if step.link_state == "drop":
+            if link is not None:
+                drop.append(link.id)
+            continue
+        if link is None:
+            insert.append(LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state))
+            continue
+        if step.link_state in ("filtered", "detached") and link.state == "active":
+            notes.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id))
+        link.state = step.link_state
+        link.synced_rev = contact.rev
+        update.append(link)
+    store.delete_links(drop)
+    store.update_links(update)
+    store.insert_links(insert)
+    return notes
+
+
+def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> None:
+    """Journal the page's writes, make them, and record the outcome (see module docstring)."""
+    store = ctx.store
+    writes = [s for s in steps if s.op is not None]
+    store.add_changes(link_only(ctx, spoke, steps))
+    if not writes:
+        commit()
+        return
+    ops = [s.op for s in writes if s.op is not None]
+    check_ops(spoke.connector, ops)
+    rows = []
+    for step in writes:
+        op, before, after = describe(step)
+        rows.append(ctx.change_row(spoke, op, step.contact.id, before, after, "pending", step.op.native_id if step.op else None))
+    change_ids = store.add_changes(rows)
+    commit()  # the intent is durable before the system is touched
+    results = []
+    size = max(1, spoke.connector.capabilities.batch_size)
+    for i in range(0, len(ops), size):
+        results += spoke.connector.write(ops[i : i + size])
+    statuses = []
+    drop: list[int] = []
+    update: list[LinkRow] = []
+    insert: list[LinkRow] = []
+    for step, result, change_id in zip(writes, results, change_ids, strict=True):
+        op = result.op
+        if result.error is not None:
+            statuses.append((change_id, "failed", str(result.error.message), op.native_id))
+            ctx.report.error(spoke.name, result.error.record, result.error.message)
+            continue
+        statuses.append((change_id, "done", None, result.native_id))
+        ctx.report.count(spoke.name, op.kind)
+        link = step.link
+        if op.kind == "delete":
+            if link is not None:
+                drop.append(link.id)
+            continue
+        if op.kind == "deactivate":
+            assert link is not None
+            link.state, link.version = "detached", result.version
+            update.append(link)
+            continue
+        baseline = result.fields if result.fields is not None else op.fields
+        if link is None or link.state == "excluded":
+            if link is not None:
+                drop.append(link.id)
+            insert.append(
+                LinkRow(0, spoke.id, step.contact.id, result.native_id, result.version, baseline, step.contact.rev, "active")
+            )
+        else:
+            link.native_id, link.version, link.baseline = result.native_id or link.native_id, result.version, baseline
+            link.synced_rev, link.state = step.contact.rev, "active"
+            update.append(link)
+    store.delete_links(drop)
+    store.update_links(update)
+    store.insert_links(insert)
+    store.set_change_status(statuses)
+    commit()

@@ -1,0 +1,250 @@
+"""One run of one hub, start to end: the order of the steps and what commits when.
+
+    1. record the run (and mark runs a killed process left behind as interrupted)
+    2. build the connectors; a connector that cannot work fails the run before any write
+    3. inbound transaction: pull, filter, match, merge, deletions seen at the connectors
+    4. hold check: too many deletions, or a connector that suddenly lists nothing
+    5. dry run or held: the plan is recorded, the inbound transaction is rolled back, so
+       nothing is written anywhere and no cursor moves
+    6. otherwise commit the inbound work, then plan and apply page by page
+       (``engine.outbound``), then save cursors and close the run
+
+A record that is bad or refused is reported and skipped; the run still ends ``applied``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from contacthub.connectors.base import Connector, ConnectorConfig
+from contacthub.connectors.registry import build
+from contacthub.engine.context import Options, Progress, Report, RunContext, Spoke
+from contacthub.engine.inbound import Inbound
+from contacthub.engine.outbound import apply_page, describe, link_only, plan_pages
+from contacthub.errors import ConfigError, ConnectorError, RecordError, UserError
+from contacthub.filters import compile_filter
+from contacthub.store import secrets
+from contacthub.store.repo import ConnectorRow, HubRow, Store, loads
+
+Prepare = Callable[[RunContext], None]
+
+
+def over_threshold(threshold: str, count: int, linked: int) -> bool:
+    """Whether ``count`` deletions among ``linked`` records need a person's approval.
+
+    ``"10%"`` means more than 10 % of the linked records and at least 5; ``"50"`` means more
+    than 50."""
+    text = threshold.strip()
+    if text.endswith("%"):
+        share = float(text[:-1])
+        return count >= 5 and count > linked * share / 100
+    return count > int(text)
+
+
+def connector_for(row: ConnectorRow, hub: HubRow) -> Connector:
+    settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
+    config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
+    return build(row.type, config)
+
+
+def _spokes(hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spoke]:
+    spokes = []
+    for row in rows:
+        connector = connector_for(row, hub)
+        spokes.append(
+            Spoke(
+                row.id, row.name, row.position, row.direction, frozenset(row.operations), row.on_delete,
+                connector, compile_filter(row.filter, f"connector {row.name!r} filter"), connector.fields,
+                keep_records=row.id in options.rejected,
+            )
+        )
+    return spokes
+
+
+class _Tx:
+    """The current transaction on the run's connection, re-opened after each commit."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.trans = conn.begin()
+
+    def commit(self) -> None:
+        self.trans.commit()
+        self.trans = self.conn.begin()
+
+    def rollback(self) -> None:
+        if self.trans.is_active:
+            self.trans.rollback()
+
+
+def run_hub(
+    engine: Engine,
+    hub_name: str,
+    *,
+    kind: str = "sync",
+    options: Options | None = None,
+    parent_id: int | None = None,
+    prepare: Prepare | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """One run; see the module docstring. Returns the report whatever the outcome."""
+    options = options or Options()
+    with engine.begin() as conn:
+        store = Store(conn)
+        hub = store.hub(hub_name)
+        store.interrupted_runs(hub.id)
+        run_id = store.start_run(hub.id, "dry-run" if options.dry_run else kind, parent_id)
+        rows = store.connectors(hub.id)
+    report = Report(run_id)
+    started = datetime.now(UTC).isoformat()
+    try:
+        spokes = _spokes(hub, rows, options)
+        for spoke in spokes:
+            spoke.connector.check()
+    except (UserError, ConnectorError) as exc:
+        return _fail(engine, report, _message(exc))
+    conn = engine.connect()
+    tx = _Tx(conn)
+    ctx = RunContext(Store(conn), hub, spokes, run_id, started, options, report, progress)
+    try:
+        ctx.open_conflicts = ctx.store.open_conflicts(hub.id)
+        if prepare is not None:
+            prepare(ctx)
+        inbound = Inbound(ctx)
+        inbound.pull_all()
+        deleted_by = {s.id: inbound.deletions(s) for s in spokes}
+        holds = [] if options.no_hold else _holds(ctx, deleted_by)
+        if options.dry_run or holds:
+            plan = _plan_only(ctx)
+            tx.rollback()
+            report.held = holds
+            return _record_plan(engine, ctx, plan, "held" if holds else "planned")
+        ctx.store.set_run_status(run_id, "applying")
+        tx.commit()
+        for spoke in spokes:
+            if not spoke.writable:
+                continue
+            for page in plan_pages(ctx, spoke):
+                apply_page(ctx, spoke, page, tx.commit)
+                if progress:
+                    progress(f"writing {spoke.name}", len(page), None)
+        for spoke in spokes:
+            if spoke.pulled:
+                ctx.store.set_cursor(spoke.id, spoke.cursor)
+        report.status = "applied"
+        ctx.store.finish_run(run_id, "applied", _counts(report), report.errors)
+        tx.commit()
+        return report
+    except (UserError, ConnectorError) as exc:
+        tx.rollback()
+        return _fail(engine, report, _message(exc))
+    finally:
+        tx.rollback()
+        conn.close()
+        for spoke in spokes:
+            spoke.connector.close()
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ConnectorError) and exc.connector and not isinstance(exc, RecordError):
+        return f"connector {exc.connector!r}: {exc.message}"
+    return str(exc)
+
+
+def _fail(engine: Engine, report: Report, message: str) -> Report:
+    report.status = "failed"
+    report.message = message
+    report.error(message.split(":")[0] if message.startswith("connector") else "hub", "", message)
+    with engine.begin() as conn:
+        Store(conn).finish_run(report.run_id, "failed", _counts(report), report.errors, message)
+    return report
+
+
+def _counts(report: Report) -> dict[str, Any]:
+    return {"changes": report.changes, "conflicts": report.conflicts, "held": report.held}
+
+
+def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
+    """Why this run needs a person before it writes anything (empty: it does not)."""
+    holds: list[dict[str, Any]] = []
+    threshold = ctx.hub.delete_threshold
+    approved = ctx.options.approved
+    for spoke in ctx.spokes:
+        linked = spoke.active_links
+        if spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0 and spoke.id not in approved:
+            holds.append(
+                {"connector": spoke.name, "connector_id": spoke.id, "deletes": linked,
+                 "reason": f"{spoke.name} listed no records where it had {linked} before"}
+            )
+            continue
+        gone = deleted_by.get(spoke.id, 0)
+        if over_threshold(threshold, gone, linked) and gone > approved.get(spoke.id, -1):
+            holds.append(
+                {"connector": spoke.name, "connector_id": spoke.id, "deletes": gone,
+                 "reason": f"{gone} of {linked} records deleted in {spoke.name} (threshold {threshold})"}
+            )
+    for spoke in ctx.spokes:
+        if not spoke.writable or spoke.on_delete == "ignore" or "delete" not in spoke.operations:
+            continue
+        outgoing = ctx.store.count_deleted_linked(spoke.id)
+        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
+            holds.append(
+                {"connector": spoke.name, "connector_id": spoke.id, "deletes": outgoing,
+                 "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name} "
+                 f"(threshold {threshold})"}
+            )
+    return holds
+
+
+def _plan_only(ctx: RunContext) -> list[dict[str, Any]]:
+    """The outbound plan as journal rows, without writing anything."""
+    rows: list[dict[str, Any]] = []
+    for spoke in ctx.spokes:
+        if not spoke.writable:
+            continue
+        for page in plan_pages(ctx, spoke):
+            rows += link_only(ctx, spoke, page)
+            for step in page:
+                if step.op is None:
+                    continue
+                op, before, after = describe(step)
+                rows.append(ctx.change_row(spoke, op, step.contact.id, before, after, "planned", step.op.native_id))
+                ctx.report.count(spoke.name, op)
+    return rows
+
+
+def _record_plan(engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str) -> Report:
+    report = ctx.report
+    report.status = status
+    rows = [{k: v for k, v in r.items() if k != "_saved"} for r in [*ctx.journal, *plan]]
+    for row in rows:
+        row["status"] = "planned"
+    message = "; ".join(h["reason"] for h in report.held) if report.held else None
+    report.message = message
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.add_changes(rows)
+        store.finish_run(report.run_id, status, _counts(report), report.errors, message)
+    return report
+
+
+def held_figures(counts_json: str) -> dict[int, int]:
+    """connector id -> deletions, from a held run's stored counts (for ``approve``)."""
+    counts = loads(counts_json) or {}
+    return {int(h["connector_id"]): int(h["deletes"]) for h in counts.get("held", [])}
+
+
+def check_threshold(value: str) -> str:
+    """Validate a ``delete_threshold`` setting: ``"10%"`` or a count."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) if text.endswith("%") else int(text)
+    except ValueError:
+        raise ConfigError(f"delete_threshold must be a percentage like '10%' or a count like 50, not {value!r}") from None
+    if number < 0:
+        raise ConfigError("delete_threshold cannot be negative")
+    return text

@@ -1,0 +1,134 @@
+"""Filters: which contacts a connector lets in and out.
+
+A filter is a tree of conditions written in the hub file::
+
+    filter = {all = [{field = "email", op = "ends_with", value = "@example.com"},
+                     {any = [{field = "custom.trade", op = "in", value = ["Electrical", "HVAC"]},
+                             {field = "job_title", op = "matches", value = "(?i)foreman"}]}]}
+
+``compile_filter`` validates the whole tree once (unknown field, unknown operator, bad regex:
+a ``ConfigError`` that says where), so a run never fails half-way on a typo.
+
+Text comparisons ignore case (``matches`` excepted: write ``(?i)`` for that), because people
+type "ACME" and "Acme" for the same company. On multi-valued fields (emails, phones,
+websites, addresses) a condition holds when any value satisfies it; ``not_equals`` holds when
+none equals, and ``is_empty`` when there is no value at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from contacthub.errors import ConfigError
+from contacthub.model import ADDRESS_PARTS, CUSTOM_PREFIX, SCALAR_FIELDS
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+OPERATORS = (
+    "equals",
+    "not_equals",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "in",
+    "is_empty",
+    "is_not_empty",
+    "matches",
+)
+
+_MULTI_ALIASES = {
+    "email": "emails",
+    "emails": "emails",
+    "phone": "phones",
+    "phones": "phones",
+    "website": "websites",
+    "websites": "websites",
+}
+
+
+def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
+    """A function returning the text values of field ``name`` of a flat contact."""
+    if name in _MULTI_ALIASES:
+        key = _MULTI_ALIASES[name]
+        return lambda f: [str(e["value"]) for e in f.get(key, ())]
+    if name in ("address", "addresses"):
+        return lambda f: [
+            ", ".join(str(a.get(p, "")) for p in ADDRESS_PARTS if a.get(p)) for a in f.get("addresses", ())
+        ]
+    part = name.removeprefix("address.")
+    if part in ADDRESS_PARTS:
+        return lambda f: [str(a[part]) for a in f.get("addresses", ()) if a.get(part)]
+    if name == "name":
+        name = "display_name"
+    if name in SCALAR_FIELDS or (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX)):
+        return lambda f: [str(f[name])] if f.get(name) else []
+    known = ", ".join(
+        [*SCALAR_FIELDS, "name", "email", "phone", "website", "address", "address.<part>", "custom.<name>"]
+    )
+    raise ConfigError(f"unknown field {name!r} (fields: {known})")
+
+
+def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
+    """The test one operator applies to a field's list of values."""
+    if op in ("is_empty", "is_not_empty"):
+        return (lambda vs: not vs) if op == "is_empty" else (lambda vs: bool(vs))
+    if op == "in":
+        if not isinstance(value, list) or not value:
+            raise ConfigError("'in' needs a non-empty list as value", where)
+        choices = {str(v).casefold() for v in value}
+        return lambda vs: any(v.casefold() in choices for v in vs)
+    if value is None or isinstance(value, (list, dict)):
+        raise ConfigError(f"{op!r} needs a text value", where)
+    text = str(value)
+    if op == "matches":
+        try:
+            pattern = re.compile(text)
+        except re.error as exc:
+            raise ConfigError(f"invalid regular expression {text!r}: {exc}", where) from exc
+        return lambda vs: any(pattern.search(v) for v in vs)
+    folded = text.casefold()
+    tests: dict[str, Callable[[list[str]], bool]] = {
+        "equals": lambda vs: any(v.casefold() == folded for v in vs),
+        "not_equals": lambda vs: all(v.casefold() != folded for v in vs),
+        "contains": lambda vs: any(folded in v.casefold() for v in vs),
+        "starts_with": lambda vs: any(v.casefold().startswith(folded) for v in vs),
+        "ends_with": lambda vs: any(v.casefold().endswith(folded) for v in vs),
+    }
+    if op not in tests:
+        raise ConfigError(f"unknown operator {op!r} (operators: {', '.join(OPERATORS)})", where)
+    return tests[op]
+
+
+def compile_filter(spec: Mapping[str, Any] | None, where: str = "filter") -> Predicate | None:
+    """A predicate over flat contacts, or None for "no filter" (everything passes)."""
+    if not spec:
+        return None
+    return _compile(spec, where)
+
+
+def _compile(spec: Any, where: str) -> Predicate:
+    if not isinstance(spec, Mapping):
+        raise ConfigError("a condition must be a table such as {field=..., op=..., value=...}", where)
+    groups = [k for k in ("all", "any") if k in spec]
+    if groups:
+        if len(spec) != 1:
+            raise ConfigError("a group holds only 'all' or only 'any'", where)
+        kind = groups[0]
+        items = spec[kind]
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"'{kind}' needs a non-empty list of conditions", where)
+        parts = [_compile(item, f"{where}.{kind}[{i}]") for i, item in enumerate(items)]
+        if kind == "all":
+            return lambda f: all(p(f) for p in parts)
+        return lambda f: any(p(f) for p in parts)
+    unknown = set(spec) - {"field", "op", "value"}
+    if unknown or "field" not in spec or "op" not in spec:
+        raise ConfigError("a condition needs 'field', 'op' and (mostly) 'value'", where)
+    try:
+        values = _values(str(spec["field"]))
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where) from None
+    test = _test(str(spec["op"]), spec.get("value"), where)
+    return lambda f: test(values(f))

@@ -1,0 +1,97 @@
+"""Opening the database: the URL, SQLite's settings, and migrating to the newest schema.
+
+The URL comes from ``--database``, else ``CONTACTHUB_DATABASE_URL``, else a SQLite file in the
+user's data directory (the embedded default). Migrations run through Alembic, but only when
+the recorded revision differs from the newest one: importing Alembic costs start-up time that
+a no-op sync should not pay.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from contacthub.errors import ConfigError
+
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def data_dir() -> Path:
+    """Where the embedded default keeps its files (``CONTACTHUB_HOME`` overrides it)."""
+    home = os.environ.get("CONTACTHUB_HOME")
+    if home:
+        return Path(home)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("contacthub", appauthor=False))
+
+
+def default_url() -> str:
+    return os.environ.get("CONTACTHUB_DATABASE_URL") or f"sqlite:///{data_dir() / 'contacthub.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
+    """An engine on ``url`` (default: see module docstring), migrated to the newest schema."""
+    url = url or default_url()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    try:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
+        raise ConfigError(f"cannot open database {_safe(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if migrate:
+        try:
+            upgrade(engine)
+        except SQLAlchemyError as exc:
+            raise ConfigError(f"cannot open database {_safe(url)}: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+    return engine
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL must still give a message
+        return "<unparseable URL>"
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except SQLAlchemyError:
+            return None
+        return str(row[0]) if row else None
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to ``HEAD_REVISION`` with Alembic (a no-op check when it is there)."""
+    if current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

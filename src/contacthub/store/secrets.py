@@ -1,0 +1,67 @@
+"""Connector credentials, encrypted at rest with Fernet (``cryptography``).
+
+The key is ``CONTACTHUB_SECRET_KEY`` (a Fernet key, or any passphrase, stretched with
+SHA-256); without it, a key file is created once in the data directory, readable only by its
+owner. Secrets are decrypted only to build a connector and never written to logs, errors or
+output: ``redact`` is what every listing shows instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Any
+
+import orjson
+
+from contacthub.errors import ConfigError
+
+REDACTED = "********"
+
+
+def _fernet() -> Any:
+    from cryptography.fernet import Fernet
+
+    raw = os.environ.get("CONTACTHUB_SECRET_KEY")
+    if raw:
+        try:
+            return Fernet(raw.encode())
+        except ValueError:
+            return Fernet(base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest()))
+    from contacthub.store.db import data_dir
+
+    path = data_dir() / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(Fernet.generate_key())
+    return Fernet(path.read_bytes().strip())
+
+
+def encrypt(values: dict[str, Any]) -> str | None:
+    if not values:
+        return None
+    token: bytes = _fernet().encrypt(orjson.dumps(values))
+    return token.decode()
+
+
+def decrypt(token: str | None, where: str = "connector") -> dict[str, Any]:
+    if not token:
+        return {}
+    from cryptography.fernet import InvalidToken
+
+    try:
+        data: dict[str, Any] = orjson.loads(_fernet().decrypt(token.encode()))
+    except InvalidToken:
+        raise ConfigError(
+            "stored credentials cannot be decrypted: CONTACTHUB_SECRET_KEY differs from the key "
+            "they were saved with; set it back, or apply the hub file again with the credentials",
+            where,
+        ) from None
+    return data
+
+
+def redact(settings: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, Any]:
+    return {k: (REDACTED if k in secret_keys else v) for k, v in settings.items()}

@@ -1,0 +1,160 @@
+"""The tables, as SQLAlchemy Core metadata.
+
+JSON values are kept in TEXT columns and encoded with orjson by ``store.repo``: one explicit,
+fast encoding that behaves the same on SQLite and PostgreSQL. The schema itself is created
+and changed only by the Alembic migrations in ``store/migrations``; this module must match
+the newest of them (``tests/store`` checks that it does).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+hubs = Table(
+    "hubs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("conflict", String(20), nullable=False, default="newest"),
+    Column("delete_threshold", String(20), nullable=False, default="10%"),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hub_id", Integer, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("direction", String(20), nullable=False),
+    Column("operations", Text, nullable=False),
+    Column("on_delete", String(20), nullable=False),
+    Column("filter", Text, nullable=False, default="null"),
+    Column("mapping", Text, nullable=False, default="{}"),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("secrets", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("hub_id", "name", name="uq_connectors_hub_name"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("hub_id", Integer, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("sources", Text, nullable=False, default="{}"),
+    Column("rev", Integer, nullable=False, default=1),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_contacts_hub", "hub_id", "deleted"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", String(36), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("native_id", String(500), nullable=True),
+    Column("version", String(200), nullable=True),
+    Column("baseline", Text, nullable=True),
+    Column("synced_rev", Integer, nullable=False, default=0),
+    Column("state", String(20), nullable=False, default="active"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("connector_id", "native_id", name="uq_links_connector_native"),
+    Index("ix_links_contact", "contact_id", "connector_id"),
+)
+
+match_keys = Table(
+    "match_keys",
+    metadata,
+    Column("hub_id", Integer, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(600), nullable=False),
+    Column("contact_id", String(36), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_match_keys_hub_key", "hub_id", "key"),
+    Index("ix_match_keys_contact", "contact_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hub_id", Integer, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("parent_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("errors", Text, nullable=False, default="[]"),
+    Column("message", Text, nullable=True),
+    Index("ix_runs_hub", "hub_id", "id"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="SET NULL"), nullable=True),
+    Column("connector_name", String(200), nullable=False),
+    Column("contact_id", String(36), nullable=True),
+    Column("native_id", String(500), nullable=True),
+    Column("op", String(20), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_changes_run", "run_id", "id"),
+    Index("ix_changes_contact", "contact_id"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hub_id", Integer, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", String(36), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("field", String(200), nullable=False),
+    Column("hub_value", Text, nullable=True),
+    Column("hub_source", String(200), nullable=True),
+    Column("value", Text, nullable=True),
+    Column("source", String(200), nullable=False),
+    Column("policy", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("winner", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_conflicts_hub", "hub_id", "status"),
+)
