@@ -1,0 +1,437 @@
+"""One CSV file as an address book: Outlook, Google and Thunderbird exports, or our own format.
+
+Settings: ``path`` (required); ``format`` = ``auto`` (default: chosen from the header) |
+``plain`` | ``outlook`` | ``google`` | ``thunderbird``; ``encoding`` = ``auto`` (BOM, then
+UTF-8, then Shift_JIS when the bytes read as Japanese, then cp1252) or a codec name;
+``delimiter`` (default: whichever of comma, semicolon or tab the header uses most);
+``create = true`` to start an empty file when there is none. The file is written back in the
+encoding, BOM, delimiter and line ending it was read with.
+
+The plain format's header is canonical field names (``id, display_name, given_name, ...,
+emails, phones, addresses, websites, notes, birthday, custom.<name>``). A multi-valued cell
+holds ``type:value`` items separated by ``;``, the first being the primary one, e.g.
+``work:ann@example.com; home:ann@home.example``. A backslash escapes ``;``, ``|`` and
+itself; an item without a type is the bare value (written ``:value`` when the value itself
+looks like ``word:...``); an address is ``type:street|city|region|postal code|country``.
+
+Native ids: the plain format's ``id`` column (the hub id for rows this connector creates; a
+row with an empty id gets one the next time the file is written). Outlook, Google and
+Thunderbird files have no id column and must stay importable by those programs, so their
+id is derived: the primary email when no earlier row already claimed it, else ``name-`` and a
+hash of the name (``-2``, ``-3``... for repeats, in file order). The trade-off: editing a
+row's primary email or name, or deleting the earlier of two rows sharing one, changes the
+id, which the hub sees as one record deleted and another created (then matched by email).
+
+A row's version is a hash of its non-empty cells, so an edit changes that row's version only.
+Every cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR is written after a single
+quote so spreadsheets never run it as a formula; reading removes that quote again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contacthub.connectors.base import (
+    Capabilities,
+    Connector,
+    ConnectorConfig,
+    Pull,
+    Record,
+    WriteOp,
+    WriteResult,
+)
+from contacthub.errors import (
+    ConfigError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
+from contacthub.formats.csv_columns import (
+    DEFAULT_HEADERS,
+    FORMATS,
+    detect,
+    handlers_for,
+    missing_columns,
+    protect,
+    read_row,
+    render,
+    unprotect,
+)
+from contacthub.model import MULTI_FIELDS, Fields, name_key
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    cells: list[str]
+    problem: str = ""
+
+
+@dataclass(slots=True)
+class _Table:
+    """The whole file in memory, with how it was spelled so it is written back the same."""
+
+    header: list[str]
+    rows: list[_Row]
+    fmt: str
+    codec: str = "utf-8"
+    bom: bytes = b""
+    newline: str = "\r\n"
+    delimiter: str = ","
+
+
+@dataclass(slots=True)
+class _Entry:
+    row: _Row
+    native_id: str = ""
+    version: str = ""
+    fields: Fields = field(default_factory=dict)
+    hub_id: str | None = None
+    error: str = ""
+
+
+def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
+    """Text, codec and BOM. Bytes no codec accepts become lone surrogates (surrogateescape):
+    their rows are reported as errors and written back byte for byte."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom) and (setting == "auto" or setting.startswith(codec[:6])):
+            return data[len(bom) :].decode(codec), codec, bom
+    if setting != "auto":
+        strict = setting.lower().replace("_", "-").startswith("utf-16")
+        return data.decode(setting, "strict" if strict else "surrogateescape"), setting, b""
+    if len(data) >= 4 and data[0] and not data[1] and data[2] and not data[3]:
+        return data.decode("utf-16-le"), "utf-16-le", b""
+    if len(data) >= 4 and not data[0] and data[1] and not data[2] and data[3]:
+        return data.decode("utf-16-be"), "utf-16-be", b""
+    with contextlib.suppress(UnicodeDecodeError):
+        return data.decode("utf-8"), "utf-8", b""
+    with contextlib.suppress(UnicodeDecodeError):
+        text = data.decode("cp932")
+        if _JAPANESE.search(text) and not re.search(r"[\uff61-\uff9f]", text):
+            return text, "cp932", b""
+    text = data.decode("utf-8", "surrogateescape")
+    bad = sum(1 for c in text if "\udc80" <= c <= "\udcff")
+    if sum(1 for c in text if ord(c) > 127) - bad >= bad:
+        return text, "utf-8", b""
+    return data.decode("cp1252", "surrogateescape"), "cp1252", b""
+
+
+def _sniff(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def row_version(header: Sequence[str], cells: Sequence[str]) -> str:
+    """Empty cells are left out so that a column added to the file changes no version."""
+    pairs = "\x1e".join(f"{h}\x1f{c}" for h, c in zip(header, cells, strict=False) if c)
+    return hashlib.sha1(pairs.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class CsvConnector(Connector):
+    type = "csv"
+    capabilities = Capabilities(batch_size=10_000)
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        super().__init__(config)
+        settings = config.settings
+        if not settings.get("path"):
+            raise ConfigError("a csv connector needs a 'path' setting", config.name)
+        self.path = Path(str(settings["path"])).expanduser()
+        self.format = str(settings.get("format", "auto"))
+        if self.format not in ("auto", *FORMATS):
+            known = ", ".join(("auto", *FORMATS))
+            raise ConfigError(f"unknown csv format {self.format!r} (known: {known})", config.name)
+        self.encoding = str(settings.get("encoding", "auto"))
+        delimiter = settings.get("delimiter")
+        self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
+        self.create = bool(settings.get("create", False))
+        self._header_cache: tuple[str, str, list[str]] | None = None
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _read_bytes(self) -> bytes:
+        """The one place the file's contents are read (tests patch it to prove a no-op pull
+        reads nothing)."""
+        return self.path.read_bytes()
+
+    def _stat_key(self) -> str | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            if not self.create:
+                raise FatalConnectorError(f"{self.path}: no such file", self.name) from None
+            return None
+        return f"{st.st_mtime_ns}-{st.st_size}"
+
+    def _load(self) -> _Table | None:
+        """The table, or None for a missing file that ``create`` allows."""
+        if self._stat_key() is None:
+            return None
+        try:
+            data = self._read_bytes()
+            text, codec, bom = decode(data, self.encoding)
+        except (OSError, UnicodeError, LookupError) as exc:
+            raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
+        first = text.split("\n", 1)[0]
+        delimiter = self.delimiter or _sniff(first)
+        newline = "\r\n" if first.endswith("\r") else "\n"
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            header = next(reader, [])
+            rows, line = [], reader.line_num + 1
+            for cells in reader:
+                if any(cells):
+                    rows.append(_Row(line, cells))
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise FatalConnectorError(f"{self.path}:{reader.line_num}: {exc}", self.name) from exc
+        table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
+        for row in rows:
+            while len(row.cells) > len(header) and not row.cells[-1]:
+                row.cells.pop()
+            if len(row.cells) != len(header):
+                row.problem = f"{len(row.cells)} cells where the header has {len(header)}"
+            elif any("\udc80" <= c <= "\udcff" for cell in row.cells for c in cell):
+                row.problem = f"bytes that are not {codec}"
+        return table
+
+    def _format_of(self, header: list[str]) -> str:
+        if self.format != "auto":
+            return self.format
+        if not header:
+            return "plain"
+        fmt, score = detect(header)
+        if not score and not set(self.config.mapping.values()) & set(header):
+            raise FatalConnectorError(
+                f"{self.path}: no known column in the header; set 'format' or a mapping",
+                self.name,
+            )
+        return fmt
+
+    def _new_table(self) -> _Table:
+        fmt = "plain" if self.format == "auto" else self.format
+        codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
+        return _Table(
+            list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ","
+        )
+
+    def _index(self, table: _Table) -> list[_Entry]:
+        """Map every row and give it its id; explicit ids are claimed before derived ones so
+        a derived id never takes an id a row carries."""
+        handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        id_col = table.header.index("id") if table.fmt == "plain" and "id" in table.header else -1
+        entries, used = [], set()
+        for row in table.rows:
+            entry = _Entry(row, error=row.problem)
+            entries.append(entry)
+            if entry.error:
+                continue
+            try:
+                view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
+                entry.fields = read_row(handlers, view).to_fields(self.config.region)
+            except Exception as exc:  # one bad row must not stop the file
+                entry.error = f"cannot map row: {exc}"
+                continue
+            entry.version = row_version(table.header, row.cells)
+            if id_col >= 0 and row.cells[id_col].strip():
+                entry.native_id = entry.hub_id = row.cells[id_col].strip()
+                if entry.native_id in used:
+                    entry.error = f"duplicate id {entry.native_id!r}"
+                used.add(entry.native_id)
+        for entry in entries:
+            if not entry.error and not entry.native_id:
+                entry.native_id = self._derive_id(entry.fields, used)
+                used.add(entry.native_id)
+        return entries
+
+    @staticmethod
+    def _derive_id(fields: Fields, used: set[str]) -> str:
+        emails = fields.get("emails") or []
+        if emails and emails[0]["value"] not in used:
+            return str(emails[0]["value"])
+        key = name_key(fields) or fields.get("organization", "") or repr(sorted(fields.items()))
+        base = "name-" + hashlib.sha1(str(key).encode()).hexdigest()[:12]
+        n, candidate = 1, base
+        while candidate in used:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def _record(self, entry: _Entry) -> Record:
+        where = f"{self.path}:{entry.row.line}"
+        return Record(
+            entry.native_id, entry.version, entry.fields, hub_id=entry.hub_id, where=where
+        )
+
+    def _error(self, entry: _Entry) -> RecordError:
+        return RecordError(entry.error, f"{self.path}:{entry.row.line}", self.name)
+
+    @property
+    def fields(self) -> frozenset[str] | None:
+        """Plain files hold everything; exports hold what their columns can (Google's
+        numbered slots grow, so it holds every multi-valued field and custom fields)."""
+        key = self._stat_key()
+        if self._header_cache is None or self._header_cache[0] != key:
+            table = self._load() or self._new_table()
+            self._header_cache = (str(key), table.fmt, table.header)
+        _, fmt, header = self._header_cache
+        if fmt == "plain":
+            return None
+        held = {h.field for h in handlers_for(fmt, header, self.config.mapping)}
+        held |= set(self.config.mapping)
+        if fmt == "google":
+            held |= {*MULTI_FIELDS, "custom.*"}
+        return frozenset(held)
+
+    def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        key = self._stat_key()
+        if key is None:
+            return Pull(iter(()), deleted=set(known), complete=True, listed=0, cursor="missing")
+        if cursor == key:
+            return Pull(iter(()), complete=False, cursor=key)
+        table = self._load()
+        entries = self._index(table) if table else []
+        items: list[Record | RecordError] = []
+        seen: set[str] = set()
+        for entry in entries:
+            if entry.error:
+                items.append(self._error(entry))
+                continue
+            seen.add(entry.native_id)
+            if known.get(entry.native_id) != entry.version:
+                items.append(self._record(entry))
+        # A row that cannot be read may be a known record: absence then proves nothing.
+        complete = not any(e.error for e in entries)
+        deleted = set(known) - seen if complete else set()
+        return Pull(iter(items), deleted, complete, len(seen), key)
+
+    def get(self, native_id: str) -> Record:
+        table = self._load()
+        for entry in self._index(table) if table else []:
+            if entry.native_id == native_id and not entry.error:
+                return self._record(entry)
+        raise RecordNotFoundError(f"no row with id {native_id!r}", str(self.path), self.name)
+
+    def check(self) -> None:
+        self._load()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        table = self._load() or self._new_table()
+        entries = {e.native_id: e for e in self._index(table) if not e.error}
+        done: list[tuple[WriteOp, _Row | None, RecordError | None]] = []
+        for op in ops:
+            try:
+                done.append((op, self._apply(table, entries, op), None))
+            except RecordError as exc:
+                done.append((op, None, exc))
+        if any(err is None for _, _, err in done):
+            if table.fmt == "plain" and "id" in table.header:
+                self._fill_ids(table)
+            self._save(table)
+        final = {id(e.row): e for e in self._index(table)}
+        results = []
+        for op, row, err in done:
+            entry = final.get(id(row)) if row else None
+            if err or op.kind == "delete" or entry is None:
+                results.append(WriteResult(op, op.native_id, None, None, err))
+            else:
+                results.append(WriteResult(op, entry.native_id, entry.version, entry.fields))
+        return results
+
+    def _apply(self, table: _Table, entries: dict[str, _Entry], op: WriteOp) -> _Row | None:
+        where = f"{self.path}:{op.native_id}"
+        if op.kind == "create":
+            row = _Row(0, [""] * len(table.header))
+            if table.fmt == "plain" and "id" in table.header:
+                if op.hub_id in entries:
+                    raise RecordError(f"id {op.hub_id!r} is already in the file", where, self.name)
+                row.cells[table.header.index("id")] = op.hub_id
+                entries[op.hub_id] = _Entry(row, op.hub_id)
+            self._fill(table, row, op.fields)
+            table.rows.append(row)
+            row.line = len(table.rows) + 1
+            return row
+        entry = entries.get(op.native_id or "")
+        if entry is None or entry.row not in table.rows:
+            raise RecordNotFoundError(f"no row with id {op.native_id!r}", where, self.name)
+        current = row_version(table.header, entry.row.cells)
+        if op.version is not None and op.version != current:
+            raise StaleVersionError("the row changed since it was read", where, self.name)
+        if op.kind == "delete":
+            table.rows.remove(entry.row)
+            return None
+        if op.kind != "update":
+            raise RecordError(f"csv files cannot {op.kind} a row", where, self.name)
+        self._fill(table, entry.row, op.fields)
+        return entry.row
+
+    def _fill(self, table: _Table, row: _Row, fields: Fields) -> None:
+        """Write ``fields`` into the columns that hold them; every other cell stays as is."""
+        for column in missing_columns(table.fmt, table.header, fields, self.config.mapping):
+            table.header.append(column)
+            for other in table.rows:
+                if not other.problem:
+                    other.cells.append("")
+            if row not in table.rows:
+                row.cells.append("")
+        handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
+        cells = list(row.cells)
+        for column, value in render(handlers, fields, view, self.config.region).items():
+            cells[table.header.index(column)] = protect(value)
+        try:
+            "\x1f".join(cells).encode(table.codec)
+        except UnicodeEncodeError as exc:
+            msg = f"a value cannot be written in the file's encoding {table.codec}: {exc.reason}"
+            raise RecordError(msg, f"{self.path}:{row.line}", self.name) from exc
+        row.cells = cells
+
+    def _fill_ids(self, table: _Table) -> None:
+        """Rows added by hand without an id keep the derived one from now on."""
+        col = table.header.index("id")
+        for entry in self._index(table):
+            if not entry.error and not entry.row.cells[col].strip():
+                entry.row.cells[col] = entry.native_id
+
+    def _save(self, table: _Table) -> None:
+        """Replace the file in one step: readers see the old file or the new, never half."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
+        writer.writerow(table.header)
+        writer.writerows(row.cells for row in table.rows)
+        strict = table.codec.startswith("utf-16")
+        data = table.bom + buf.getvalue().encode(
+            table.codec, "strict" if strict else "surrogateescape"
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, self.path.stat().st_mode & 0o7777)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
