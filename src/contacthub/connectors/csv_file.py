@@ -73,11 +73,14 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Row:
+    """Rows compare by identity: two rows with the same cells are still two rows."""
+
     line: int
     cells: list[str]
     problem: str = ""
+    gone: bool = False
 
 
 @dataclass(slots=True)
@@ -122,9 +125,10 @@ def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
         text = data.decode("cp932")
         if _JAPANESE.search(text) and not re.search(r"[\uff61-\uff9f]", text):
             return text, "cp932", b""
+    # Legacy 8-bit text almost never forms a valid UTF-8 sequence by chance: one valid
+    # non-ASCII character means a UTF-8 file with a few bad bytes.
     text = data.decode("utf-8", "surrogateescape")
-    bad = sum(1 for c in text if "\udc80" <= c <= "\udcff")
-    if sum(1 for c in text if ord(c) > 127) - bad >= bad:
+    if any(ord(c) > 127 and not "\udc80" <= c <= "\udcff" for c in text):
         return text, "utf-8", b""
     return data.decode("cp1252", "surrogateescape"), "cp1252", b""
 
@@ -175,7 +179,8 @@ class CsvConnector(Connector):
             if not self.create:
                 raise FatalConnectorError(f"{self.path}: no such file", self.name) from None
             return None
-        return f"{st.st_mtime_ns}-{st.st_size}"
+        # The inode too: mtimes tick coarsely, and every write of ours is a new inode.
+        return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
     def _load(self) -> _Table | None:
         """The table, or None for a missing file that ``create`` allows."""
@@ -340,6 +345,7 @@ class CsvConnector(Connector):
                 done.append((op, self._apply(table, entries, op), None))
             except RecordError as exc:
                 done.append((op, None, exc))
+        table.rows = [row for row in table.rows if not row.gone]
         if any(err is None for _, _, err in done):
             if table.fmt == "plain" and "id" in table.header:
                 self._fill_ids(table)
@@ -363,32 +369,32 @@ class CsvConnector(Connector):
                     raise RecordError(f"id {op.hub_id!r} is already in the file", where, self.name)
                 row.cells[table.header.index("id")] = op.hub_id
                 entries[op.hub_id] = _Entry(row, op.hub_id)
-            self._fill(table, row, op.fields)
+            self._fill(table, row, op.fields, new=True)
             table.rows.append(row)
             row.line = len(table.rows) + 1
             return row
         entry = entries.get(op.native_id or "")
-        if entry is None or entry.row not in table.rows:
+        if entry is None or entry.row.gone:
             raise RecordNotFoundError(f"no row with id {op.native_id!r}", where, self.name)
         current = row_version(table.header, entry.row.cells)
         if op.version is not None and op.version != current:
             raise StaleVersionError("the row changed since it was read", where, self.name)
         if op.kind == "delete":
-            table.rows.remove(entry.row)
+            entry.row.gone = True
             return None
         if op.kind != "update":
             raise RecordError(f"csv files cannot {op.kind} a row", where, self.name)
         self._fill(table, entry.row, op.fields)
         return entry.row
 
-    def _fill(self, table: _Table, row: _Row, fields: Fields) -> None:
+    def _fill(self, table: _Table, row: _Row, fields: Fields, new: bool = False) -> None:
         """Write ``fields`` into the columns that hold them; every other cell stays as is."""
         for column in missing_columns(table.fmt, table.header, fields, self.config.mapping):
             table.header.append(column)
             for other in table.rows:
                 if not other.problem:
                     other.cells.append("")
-            if row not in table.rows:
+            if new:
                 row.cells.append("")
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
         view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}

@@ -1,0 +1,265 @@
+"""The CSV connector: conformance on our plain format and on Outlook files, every real export
+in the shared corpus, and the file-level promises (formula injection, atomic replace, no-op
+pulls that read nothing, bad rows reported with file:line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contacthub.connectors.base import Connector, ConnectorConfig, Record, WriteOp
+from contacthub.connectors.csv_file import CsvConnector
+from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError
+from tests.connectors.conformance import ConnectorConformance, create, sample
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "csv"
+
+
+def connector_for(path: Path, **settings: Any) -> CsvConnector:
+    mapping = settings.pop("mapping", {})
+    return CsvConnector(ConnectorConfig("csv", {"path": str(path), **settings}, mapping))
+
+
+def records(connector: Connector) -> list[Record]:
+    out = []
+    for item in connector.pull(None, {}).records:
+        assert isinstance(item, Record), item
+        out.append(item)
+    return out
+
+
+class TestCsvConformance(ConnectorConformance):
+    @pytest.fixture
+    def connector(self, tmp_path: Path) -> CsvConnector:
+        return connector_for(tmp_path / "book.csv", create=True)
+
+
+def _without_email_types(fields: dict[str, Any]) -> dict[str, Any]:
+    emails = [{**e, "type": ""} for e in fields.get("emails", [])]
+    return {**fields, "emails": emails} if emails else fields
+
+
+class TestCsvOutlookConformance(ConnectorConformance):
+    """Outlook's e-mail columns carry no type (its ``E-mail Type`` says SMTP), so the two
+    tests comparing with what was asked compare emails without their type."""
+
+    @pytest.fixture
+    def connector(self, tmp_path: Path) -> CsvConnector:
+        return connector_for(tmp_path / "outlook.csv", create=True, format="outlook")
+
+    def test_write_result_matches_what_was_asked(self, connector: Connector) -> None:
+        wanted = sample(1)
+        result = create(connector, wanted)
+        assert result.fields is not None
+        got = {k: v for k, v in result.fields.items() if k in (connector.fields or ())}
+        want = {k: v for k, v in wanted.items() if k in (connector.fields or ())}
+        assert got == _without_email_types(want)
+
+    @pytest.mark.parametrize(
+        "given,family,notes",
+        [("Zoë", "Ångström-Łukasiewicz", "Résumé"), ("太郎", "山田", "東京都千代田区")],
+    )
+    def test_unicode(self, connector: Connector, given: str, family: str, notes: str) -> None:
+        result = create(connector, sample(7, given_name=given, family_name=family, notes=notes))
+        got = connector.get(result.native_id or "").fields
+        assert (got["given_name"], got["family_name"], got["notes"]) == (given, family, notes)
+        assert connector.fields is not None and "display_name" not in connector.fields
+
+
+# --- the real exports --------------------------------------------------------------------------
+
+
+def corpus(name: str) -> Path:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"corpus file {path} is missing")
+    return path
+
+
+def only(name: str) -> Record:
+    [record] = records(connector_for(corpus(name)))
+    return record
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.csv")) if CORPUS.exists() else [])
+def test_every_corpus_file_reads(path: Path) -> None:
+    pull = connector_for(path).pull(None, {})
+    items = list(pull.records)
+    assert items and all(isinstance(i, Record) for i in items)
+    assert pull.complete and pull.listed == len(items)
+
+
+def test_google_legacy() -> None:
+    f = only("google-legacy__roundcube_gmail.csv").fields
+    assert f["display_name"] == "Prefix Firstname Middle Lastname Suffix"
+    assert (f["given_name"], f["middle_name"], f["family_name"]) == (
+        "Firstname",
+        "Middle",
+        "Lastname",
+    )
+    assert f["emails"][0] == {"value": "home@aaa.pl", "type": "home", "primary": True}
+    assert {e["value"] for e in f["emails"]} >= {"work@email.pl", "other@email.com"}
+    assert {"value": "mobile", "type": "cell", "primary": False} in f["phones"]
+    assert f["notes"] == 'note"note' and f["birthday"] == "1975-12-12"
+    assert (f["organization"], f["job_title"]) == ("company", "jobtitle")
+    home = f["addresses"][0]
+    assert (home["street"], home["city"], home["type"]) == ("home_street", "home_city", "home")
+
+
+def test_outlook_email_only() -> None:
+    record = only("outlook-email-only__roundcube_outlook.csv")
+    assert record.native_id == "test1@domain.tld"
+    assert [e["value"] for e in record.fields["emails"]] == [
+        f"test{i}@domain.tld" for i in (1, 2, 3)
+    ]
+
+
+def test_outlook_japanese_headers() -> None:
+    f = only("outlook-japanese__ox_jpcontact.csv").fields
+    assert (f["given_name"], f["family_name"]) == ("Max", "Mustermann")
+    assert f["emails"][0]["value"] == "max.mustermann@invalid.domain.ox"
+    assert f["birthday"] == "1990-01-01"
+    assert f["addresses"][0]["city"] == "Olpe" and f["addresses"][0]["type"] == "home"
+
+
+def test_thunderbird_shift_jis_and_utf16() -> None:
+    sjis = only("thunderbird-shiftjis__tb_shiftjis_addressbook.csv").fields
+    assert (sjis["given_name"], sjis["family_name"]) == ("権兵衛", "名無し")
+    assert sjis["display_name"] == "名無しの権兵衛"
+    utf16 = only("thunderbird-utf16le__tb_utf16_addressbook.csv").fields
+    assert (
+        utf16["display_name"] == "John Doe"
+        and utf16["emails"][0]["value"] == "johndoe@host.invalid"
+    )
+
+
+def test_thunderbird_quoting_and_birthday() -> None:
+    one, two = records(connector_for(corpus("thunderbird__tb_export.csv")))
+    assert one.fields["display_name"] == "contact number one"
+    assert two.fields["job_title"] == '"worker"' and two.fields["custom.custom1"] == "custom, 1"
+    assert two.fields["notes"] == "here's some unicode text…"
+    plain = only("thunderbird__roundcube_tb_plain.csv").fields
+    assert plain["birthday"] == "1970-11-15" and plain["emails"][1]["value"] == "next@domain.tld"
+    acer = only("thunderbird__tb_quote.csv")
+    assert acer.fields["organization"] == "Acer America" and acer.native_id.startswith("name-")
+
+
+def test_write_back_keeps_encoding(tmp_path: Path) -> None:
+    for name, bom in [
+        ("thunderbird-shiftjis__tb_shiftjis_addressbook.csv", b""),
+        ("thunderbird-utf16le__tb_utf16_addressbook.csv", b"\xff\xfe"),
+    ]:
+        path = tmp_path / name
+        original = corpus(name).read_bytes()
+        path.write_bytes(original)
+        connector = connector_for(path)
+        [record] = records(connector)
+        fields = {**record.fields, "notes": "メモ"}
+        [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+        assert res.error is None and res.fields is not None and res.fields["notes"] == "メモ"
+        assert path.read_bytes().startswith(bom) and path.read_bytes()[:2] == original[:2]
+        assert records(connector)[0].fields["given_name"] == record.fields["given_name"]
+
+
+# --- file-level promises -----------------------------------------------------------------------
+
+
+def test_formula_injection(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    connector = connector_for(path, create=True)
+    evil = '=HYPERLINK("http://evil")'
+    result = create(connector, sample(1, notes=evil, organization="@SUM(A1)"))
+    text = path.read_text("utf-8")
+    assert "'=HYPERLINK" in text and "'@SUM(A1)" in text
+    assert not any(
+        cell.startswith(("=", "@")) for line in text.splitlines() for cell in line.split(",")
+    )
+    got = connector.get(result.native_id or "").fields
+    assert (got["notes"], got["organization"]) == (evil, "@SUM(A1)")
+
+
+def test_outlook_phone_with_plus_round_trips(tmp_path: Path) -> None:
+    connector = connector_for(tmp_path / "o.csv", create=True, format="outlook")
+    result = create(connector, sample(3))
+    assert "'+12025551003" in (tmp_path / "o.csv").read_text("utf-8-sig")
+    assert connector.get(result.native_id or "").fields["phones"][0]["value"] == "+12025551003"
+
+
+def test_unknown_columns_survive_update(tmp_path: Path) -> None:
+    path = tmp_path / "tb.csv"
+    path.write_bytes(corpus("thunderbird__roundcube_tb_plain.csv").read_bytes())
+    connector = connector_for(path)
+    [record] = records(connector)
+    fields = {**record.fields, "job_title": "boss"}
+    [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert res.error is None and res.version != record.version
+    line = path.read_text().splitlines()[1]
+    assert ",Nick," in line and "boss" in line and "phone work" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["tb.csv"]
+
+
+def test_plain_custom_fields_and_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    connector = connector_for(path, create=True, mapping={"custom.trade": "Trade"})
+    result = create(connector, sample(1, **{"custom.trade": "plumber", "custom.site": "North"}))
+    assert result.fields is not None and result.fields["custom.trade"] == "plumber"
+    header = path.read_text().splitlines()[0].split(",")
+    assert "Trade" in header and "custom.site" in header and header[0] == "id"
+    assert connector.get("hub-1").fields["custom.site"] == "North"
+
+
+def test_noop_pull_reads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = connector_for(tmp_path / "p.csv", create=True)
+    create(connector, sample(1))
+    first = connector.pull(None, {})
+    known = {r.native_id: r.version for r in first.records if isinstance(r, Record)}
+
+    def refuse(self: CsvConnector) -> bytes:
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(CsvConnector, "_read_bytes", refuse)
+    again = connector.pull(first.cursor, known)
+    assert list(again.records) == [] and again.deleted == set()
+
+
+def test_bad_row_is_reported_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "id,given_name,emails\n1,Ann,a@x.com\n2,Bob\n3,Cy,c@x.com\n1,Dup,d@x.com\n", "utf-8"
+    )
+    pull = connector_for(path).pull(None, {"9": "v"})
+    items = list(pull.records)
+    errors = [i for i in items if isinstance(i, RecordError)]
+    assert [e.record for e in errors] == [f"{path}:3", f"{path}:5"]
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["1", "3"]
+    assert pull.deleted == set()  # an unreadable row might be the known one
+
+
+def test_undecodable_row(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("id,given_name\n1,Zoë\n2,".encode() + b"\xff\xfe\n")
+    connector = connector_for(path)
+    items = list(connector.pull(None, {}).records)
+    assert isinstance(items[1], RecordError) and items[1].record.endswith(":3")
+    connector.write([WriteOp("update", "h", {"given_name": "Zoe"}, "1", None)])
+    assert path.read_bytes().endswith(b"2,\xff\xfe\n")  # the bad row is kept byte for byte
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FatalConnectorError, match=r"nope\.csv"):
+        connector_for(tmp_path / "nope.csv").pull(None, {})
+    with pytest.raises(RecordNotFoundError):
+        connector_for(tmp_path / "nope.csv", create=True).get("x")
+
+
+def test_semicolon_file_and_derived_ids(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text("First Name;Last Name;E-mail Address\nAnn;Lee;ann@x.com\nAnn;Lee;ann@x.com\n")
+    a, b = records(connector_for(path))
+    assert a.native_id == "ann@x.com" and b.native_id.startswith("name-") and a.hub_id is None
+    connector_for(path).write(
+        [WriteOp("update", "h", {"given_name": "Bo"}, b.native_id, b.version)]
+    )
+    assert path.read_text().splitlines()[2] == "Bo;;"
