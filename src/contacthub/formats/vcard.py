@@ -1,0 +1,105 @@
+"""vCard files <-> canonical fields: the one entry point connectors use.
+
+The work is split in two layers so each stays small and testable: ``vcard_lines`` (bytes,
+folding, escapes, charsets; knows nothing about contacts) and ``vcard_map`` (which property
+holds which canonical field). ``VCardCodec`` binds them to one connector's settings (its
+mapping, phone region, output version and fallback encoding), so callers never repeat them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contacthub.formats.vcard_lines import (
+    PRODID,
+    Card,
+    Property,
+    components,
+    escape,
+    fold,
+    parse_cards,
+    serialize_card,
+    split_unescaped,
+    unescape,
+)
+from contacthub.formats.vcard_map import (
+    FieldMap,
+    apply_fields,
+    new_card,
+    parse_bday,
+    parse_rev,
+    read_fields,
+    rev_of,
+    uid_of,
+)
+from contacthub.model import DEFAULT_REGION, Fields
+
+__all__ = [
+    "PRODID",
+    "Card",
+    "FieldMap",
+    "ParsedCard",
+    "Property",
+    "VCardCodec",
+    "components",
+    "escape",
+    "fold",
+    "parse_bday",
+    "parse_cards",
+    "parse_rev",
+    "serialize_card",
+    "split_unescaped",
+    "unescape",
+]
+
+
+@dataclass(slots=True)
+class ParsedCard:
+    """A card with what a connector needs from it."""
+
+    card: Card
+    fields: Fields
+    uid: str | None
+    rev: datetime | None
+
+
+class VCardCodec:
+    """Reads and writes cards for one connector's settings."""
+
+    def __init__(
+        self,
+        mapping: Mapping[str, str] | None = None,
+        region: str = DEFAULT_REGION,
+        version: str | None = None,
+        fallback_encoding: str = "windows-1252",
+    ) -> None:
+        self.fmap = FieldMap(mapping)
+        self.region = region
+        self.version = version
+        self.fallback = fallback_encoding
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return self.fmap.fields
+
+    def parse(self, data: bytes, where: str = "") -> list[ParsedCard]:
+        """Every card of a file; ``RecordError`` naming ``where`` if none can be read."""
+        return [self.parsed(card) for card in parse_cards(data, where, self.fallback)]
+
+    def parsed(self, card: Card) -> ParsedCard:
+        return ParsedCard(
+            card, read_fields(card, self.fmap, self.region), uid_of(card), rev_of(card)
+        )
+
+    def create(self, fields: Mapping[str, Any], uid: str) -> bytes:
+        card = new_card(fields, self.fmap, uid, self.version or "3.0", self.region)
+        return serialize_card(card)
+
+    def update(self, cards: list[Card], fields: Mapping[str, Any]) -> bytes:
+        """The file again with its first card made to say ``fields``; the other cards of a
+        multi-card file, and everything unmodelled, are written back as they were."""
+        apply_fields(cards[0], fields, self.fmap, self.region)
+        return b"".join(serialize_card(card) for card in cards)

@@ -1,0 +1,409 @@
+"""vCard cards <-> canonical flat fields, in both directions.
+
+Reading builds a ``Contact`` and lets ``to_fields`` normalise it, so vCard records compare
+with every other connector's. Writing into an existing card changes only the properties
+whose canonical value differs from what the card already says, and within a multi-valued
+field only the elements that differ: an unchanged ``item1.EMAIL`` keeps its group, params
+and original bytes, and everything the hub does not model is never touched.
+
+A user mapping (canonical field -> property name) redirects a scalar field to another
+property holding plain text (``department -> X-DEPARTMENT``) or gives a custom field a
+home (``custom.trade -> X-TRADE``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contacthub.errors import ConfigError
+from contacthub.formats.vcard_lines import PRODID, Card, Property, components, escape, unescape
+from contacthub.formats.vcard_lines import split_unescaped as _split
+from contacthub.model import (
+    CUSTOM_PREFIX,
+    DEFAULT_REGION,
+    MULTI_FIELDS,
+    SCALAR_FIELDS,
+    Address,
+    Contact,
+    Email,
+    Fields,
+    Phone,
+    Website,
+    display_name_of,
+    element_key,
+    field_equal,
+    is_known_field,
+)
+
+_TEXT_DEFAULTS = {"FN": "display_name", "TITLE": "job_title", "NOTE": "notes", "BDAY": "birthday"}
+_STRUCT_DEFAULTS: dict[str, tuple[str | None, ...]] = {
+    "N": ("family_name", "given_name", "middle_name", "name_prefix", "name_suffix"),
+    "ORG": ("organization", "department"),
+}
+_MULTI_PROPS = {"emails": "EMAIL", "phones": "TEL", "addresses": "ADR", "websites": "URL"}
+_RESERVED = frozenset({"BEGIN", "END", "VERSION", "UID", "PRODID", "REV", *_MULTI_PROPS.values()})
+_NAME = re.compile(r"[A-Za-z0-9-]+")
+#: TYPE values that say nothing the canonical model keeps
+_NOISE = {
+    "EMAIL": frozenset({"pref", "internet", "x400"}),
+    "TEL": frozenset({"pref", "voice"}),
+    "ADR": frozenset({"pref", "postal", "parcel", "dom", "intl"}),
+    "URL": frozenset({"pref"}),
+}
+_PLACES = ("home", "work", "other")
+
+
+class FieldMap:
+    """Where each canonical field lives in a card: text properties (whole value), structured
+    properties (one component each) and the multi-valued EMAIL/TEL/ADR/URL."""
+
+    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
+        self.text: dict[str, str] = dict(_TEXT_DEFAULTS)
+        self.struct: dict[str, list[str | None]] = {k: list(v) for k, v in _STRUCT_DEFAULTS.items()}
+        targets: dict[str, str] = {}
+        for canonical, target in (mapping or {}).items():
+            prop = target.strip().upper()
+            if not is_known_field(canonical) or canonical in MULTI_FIELDS:
+                raise ConfigError(f"cannot map {canonical!r}: not a scalar or custom field")
+            if not _NAME.fullmatch(prop) or prop in _RESERVED or prop in self.struct:
+                raise ConfigError(f"cannot map {canonical!r} to vCard property {target!r}")
+            if prop in targets.values():
+                raise ConfigError(f"vCard property {target!r} is mapped twice")
+            targets[canonical] = prop
+        # take every redirected field out of its default place first, then give it its new one
+        self.text = {k: v for k, v in self.text.items() if v not in targets}
+        for slots in self.struct.values():
+            slots[:] = [None if s in targets else s for s in slots]
+        for canonical, prop in targets.items():
+            if prop in self.text:
+                raise ConfigError(f"vCard property {prop!r} already holds {self.text[prop]!r}")
+            self.text[prop] = canonical
+        custom = [c for c in targets if c.startswith(CUSTOM_PREFIX)]
+        self.fields = frozenset((*SCALAR_FIELDS, *MULTI_FIELDS, *custom))
+
+
+# --- values -----------------------------------------------------------------------------
+
+_DATE = re.compile(r"(?:(\d{4})|--)-?(\d\d)-?(\d\d)(?:[T ].*)?")
+_ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d|--\d\d-\d\d")
+_STAMP = re.compile(
+    r"(\d{4})-?(\d\d)-?(\d\d)(?:T(\d\d):?(\d\d):?(\d\d)?(?:[.,]\d+)?(Z|[+-]\d\d:?\d\d)?)?"
+)
+
+
+def parse_bday(text: str) -> str:
+    """``YYYY-MM-DD`` or ``--MM-DD`` (year 1604 or 0000 marks "no year", as CardBook and
+    Apple write it); anything else is kept as the text it is."""
+    text = text.strip()
+    match = _DATE.fullmatch(text.replace("/", "-"))
+    if not match:
+        return text
+    year, month, day = match.groups()
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        return text
+    if year is None or year in ("1604", "0000"):
+        return f"--{month}-{day}"
+    return f"{year}-{month}-{day}"
+
+
+def format_bday(value: str, version: str) -> tuple[str, dict[str, list[str]]]:
+    """A canonical birthday as a BDAY value and params (4.0 allows only basic ISO dates)."""
+    if _ISO_DAY.fullmatch(value):
+        if version != "4.0":
+            return value, {}
+        if value[0] == "-":
+            return "--" + value[2:].replace("-", ""), {}
+        return value.replace("-", ""), {}
+    return escape(value), ({"VALUE": ["text"]} if version == "4.0" else {})
+
+
+def parse_rev(text: str) -> datetime | None:
+    """A REV timestamp as an aware UTC datetime, or None when it does not parse."""
+    match = _STAMP.fullmatch(text.strip())
+    if not match:
+        return None
+    y, mo, d, h, mi, s, zone = match.groups()
+    try:
+        stamp = datetime(
+            int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        stamp = stamp - offset if zone[0] == "+" else stamp + offset
+    return stamp
+
+
+def _type_of(prop: Property) -> tuple[str, bool]:
+    """The canonical type word(s) and whether the property claims to be preferred."""
+    types = prop.types()
+    pref = "pref" in types or prop.params.get("PREF", [""])[0] == "1"
+    noise = _NOISE[prop.name]
+    kept = sorted({t for t in types if t not in noise}, key=lambda t: (t not in _PLACES, t))
+    return " ".join(kept), pref
+
+
+def _address(prop: Property) -> Address:
+    parts = components(prop.value) + [""] * 7
+    street = "\n".join(p for p in (parts[1].strip(), parts[2].strip()) if p)
+    return Address(street, parts[3], parts[4], parts[5], parts[6], _type_of(prop)[0])
+
+
+def uid_of(card: Card) -> str | None:
+    prop = card.first("UID")
+    return (unescape(prop.value).strip() or None) if prop else None
+
+
+def rev_of(card: Card) -> datetime | None:
+    prop = card.first("REV")
+    return parse_rev(prop.value) if prop else None
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def read_contact(card: Card, fmap: FieldMap) -> Contact:
+    """The typed view of a card; the first FN/N/ORG/TITLE/NOTE/BDAY wins."""
+    contact = Contact()
+    seen: set[str] = set()
+    text_map = fmap.text
+    struct_map = fmap.struct
+    for prop in card.properties:
+        name = prop.name
+        if name == "EMAIL":
+            type_, pref = _type_of(prop)
+            contact.emails.append(Email(unescape(prop.value), type_, pref))
+        elif name == "TEL":
+            type_, pref = _type_of(prop)
+            contact.phones.append(Phone(unescape(prop.value), type_, pref))
+        elif name == "ADR":
+            contact.addresses.append(_address(prop))
+        elif name == "URL":
+            contact.websites.append(Website(unescape(prop.value), _type_of(prop)[0]))
+        elif name in seen:
+            continue
+        elif name in text_map:
+            seen.add(name)
+            _set(contact, text_map[name], unescape(prop.value))
+        elif name in struct_map:
+            seen.add(name)
+            for slot, value in zip(struct_map[name], components(prop.value), strict=False):
+                if slot:
+                    _set(contact, slot, value)
+    if contact.birthday:
+        contact.birthday = parse_bday(contact.birthday)
+    return contact
+
+
+def _set(contact: Contact, canonical: str, value: str) -> None:
+    if canonical.startswith(CUSTOM_PREFIX):
+        contact.custom[canonical[len(CUSTOM_PREFIX) :]] = value
+    else:
+        setattr(contact, canonical, value)
+
+
+def read_fields(card: Card, fmap: FieldMap, region: str = DEFAULT_REGION) -> Fields:
+    """The canonical flat fields of a card."""
+    return read_contact(card, fmap).to_fields(region)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+_ADR_PARTS = ("street", "city", "region", "postal_code", "country")
+
+
+def _params(type_: str, pref: bool, version: str) -> dict[str, list[str]]:
+    types = type_.split()
+    if pref and version != "4.0":
+        types.append("pref")
+    params: dict[str, list[str]] = {"TYPE": types} if types else {}
+    if pref and version == "4.0":
+        params["PREF"] = ["1"]
+    return params
+
+
+def _element_prop(kind: str, item: Mapping[str, Any], version: str, group: str) -> Property:
+    """A new EMAIL/TEL/ADR/URL property for one canonical element."""
+    type_ = str(item.get("type", ""))
+    if kind == "addresses":
+        value = ";;" + ";".join(escape(str(item.get(p, ""))) for p in _ADR_PARTS)
+        return Property("ADR", value, _params(type_, False, version), group)
+    text = str(item["value"])
+    # URLs are URIs, not text: escaping their commas would change them for strict readers
+    value = text.replace("\n", " ") if kind == "websites" else escape(text)
+    return Property(
+        _MULTI_PROPS[kind], value, _params(type_, bool(item.get("primary")), version), group
+    )
+
+
+def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
+    """One property as the normalised element ``to_fields`` would make of it, with
+    ``primary`` meaning "the property itself claims it" rather than "first in the list"."""
+    contact = Contact()
+    if kind == "emails":
+        type_, pref = _type_of(prop)
+        contact.emails.append(Email(unescape(prop.value), type_, pref))
+    elif kind == "phones":
+        type_, pref = _type_of(prop)
+        contact.phones.append(Phone(unescape(prop.value), type_, pref))
+    elif kind == "addresses":
+        contact.addresses.append(_address(prop))
+    else:
+        contact.websites.append(Website(unescape(prop.value), _type_of(prop)[0]))
+    items = contact.to_fields(region).get(kind)
+    if not items:
+        return None
+    item: dict[str, Any] = items[0]
+    if kind in ("emails", "phones"):
+        item["primary"] = _type_of(prop)[1]
+    return item
+
+
+def _apply_multi(
+    card: Card, kind: str, wanted: list[dict[str, Any]], version: str, region: str
+) -> None:
+    """Keep the properties whose element is wanted as is, rewrite (in place, same group)
+    those whose type or preference changed, drop the rest, add the new ones after them."""
+    name = _MULTI_PROPS[kind]
+    want = {element_key(kind, item): item for item in wanted}
+    used: set[tuple[str, ...]] = set()
+    out: list[Property] = []
+    last = -1
+    for prop in card.properties:
+        if prop.name != name:
+            out.append(prop)
+            continue
+        last = len(out)
+        item = _element(kind, prop, region)
+        if item is None:
+            continue  # an empty value means nothing; the hub asked for the whole list
+        key = element_key(kind, item)
+        target = want.get(key)
+        if target is None or key in used:
+            continue
+        used.add(key)
+        out.append(
+            prop if item == dict(target) else _element_prop(kind, target, version, prop.group)
+        )
+        last = len(out)
+    extra = [
+        _element_prop(kind, item, version, "") for key, item in want.items() if key not in used
+    ]
+    position = last if last >= 0 else len(out)
+    out[position:position] = extra
+    card.properties = out
+
+
+def _kept_params(old: Property | None, drop: tuple[str, ...]) -> dict[str, list[str]]:
+    """The params of a property being rewritten, minus those its new value would make wrong."""
+    if old is None:
+        return {}
+    gone = {"CHARSET", "ENCODING", *drop}
+    return {k: v for k, v in old.params.items() if k not in gone}
+
+
+def _replace_first(
+    card: Card, name: str, make: Callable[[Property | None], Property | None]
+) -> None:
+    """Replace the first ``name`` property with ``make(it)``; ``None`` removes every one of
+    them, so that a cleared field does not read back as a duplicate hiding behind it."""
+    index = next((i for i, p in enumerate(card.properties) if p.name == name), -1)
+    new = make(card.properties[index] if index >= 0 else None)
+    if new is None:
+        card.properties = [p for p in card.properties if p.name != name]
+    elif index >= 0:
+        card.properties[index] = new
+    else:
+        card.properties.append(new)
+
+
+def _struct_maker(
+    name: str, slots: list[str | None], fields: Mapping[str, Any]
+) -> Callable[[Property | None], Property | None]:
+    def make(old: Property | None) -> Property | None:
+        parts = _split(old.value) if old else []
+        size = 5 if name == "N" else 1 + max(i for i, s in enumerate(slots) if s)
+        parts += [""] * (size - len(parts))
+        for i, slot in enumerate(slots):
+            if slot:
+                parts[i] = escape(str(fields.get(slot, "")))
+        if name != "N":  # components beyond the ones we manage (ORG units) are kept
+            while len(parts) > 1 and not parts[-1]:
+                parts.pop()
+            if not any(parts):
+                return None
+        params = _kept_params(old, ("SORT-AS",))
+        return Property(name, ";".join(parts), params, old.group if old else "")
+
+    return make
+
+
+def _text_maker(
+    name: str, text: str, fields: Mapping[str, Any], version: str
+) -> Callable[[Property | None], Property | None]:
+    def make(old: Property | None) -> Property | None:
+        value = text
+        if name == "FN" and not value:
+            value = display_name_of(fields)  # FN is required: derive it, even if empty
+        elif not value:
+            return None
+        params = _kept_params(old, ("VALUE", "X-APPLE-OMIT-YEAR"))
+        if name == "BDAY":
+            value, extra = format_bday(value, version)
+            params.update(extra)
+        else:
+            value = escape(value)
+        return Property(name, value, params, old.group if old else "")
+
+    return make
+
+
+def apply_fields(
+    card: Card,
+    fields: Mapping[str, Any],
+    fmap: FieldMap,
+    region: str = DEFAULT_REGION,
+    version: str | None = None,
+) -> None:
+    """Make ``card`` say ``fields`` (the whole desired record), touching only what differs."""
+    version = version or ("4.0" if card.version == "4.0" else "3.0")
+    current = read_fields(card, fmap, region)
+    changed = {
+        f for f in (*fmap.fields, *fields) if not field_equal(f, current.get(f), fields.get(f))
+    }
+    for prop_name, slots in fmap.struct.items():
+        if changed.intersection(s for s in slots if s):
+            _replace_first(card, prop_name, _struct_maker(prop_name, slots, fields))
+    for prop_name, canonical in fmap.text.items():
+        if canonical in changed:
+            text = str(fields.get(canonical, ""))
+            _replace_first(card, prop_name, _text_maker(prop_name, text, fields, version))
+    for kind in MULTI_FIELDS:
+        if kind in changed:
+            _apply_multi(card, kind, list(fields.get(kind) or []), version, region)
+    if card.first("FN") is None:
+        card.properties.append(Property("FN", escape(display_name_of(fields))))
+    if card.first("N") is None and version != "4.0":
+        card.properties.append(Property("N", ";;;;"))  # required in 3.0
+
+
+def new_card(
+    fields: Mapping[str, Any],
+    fmap: FieldMap,
+    uid: str,
+    version: str = "3.0",
+    region: str = DEFAULT_REGION,
+) -> Card:
+    """A fresh card for ``fields``: VERSION, PRODID, UID, FN, N, then the rest."""
+    props = [Property("VERSION", version), Property("PRODID", PRODID)]
+    props += [Property("UID", escape(uid)), Property("FN", escape(display_name_of(fields)))]
+    if version != "4.0":
+        props.append(Property("N", ";;;;"))
+    card = Card(props, version)
+    apply_fields(card, fields, fmap, region, version)
+    return card
