@@ -1,0 +1,3 @@
+from contacthub.cli import main
+
+main()

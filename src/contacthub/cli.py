@@ -1,0 +1,294 @@
+"""The command line. Every user error ends in one message saying what and where, and a
+non-zero exit; never a traceback. Heavy modules are imported inside the commands so that
+``contacthub sync`` on an unchanged hub spends its time syncing, not importing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from contacthub.engine.context import Report
+
+app = typer.Typer(
+    help="contacthub: keep contacts in sync across address books, directories and CRMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_HELD = 3
+EXIT_USER = 2
+
+
+class State:
+    database: str | None = None
+
+
+def fail(message: str, code: int = EXIT_USER) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def db() -> Engine:
+    from contacthub.store.db import open_database
+
+    return open_database(State.database)
+
+
+@app.callback()
+def main_options(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
+    ] = None,
+) -> None:
+    State.database = database
+
+
+def _progress() -> Any:
+    """A rich progress display on a terminal; nothing when output is piped."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"),
+                   TimeElapsedColumn(), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        if phase.startswith("writing"):
+            bar.advance(tasks[phase], done)
+        else:
+            bar.update(tasks[phase], completed=done)
+
+    return bar, update
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"run {report.run_id}: [bold]{report.status}[/bold]", highlight=False)
+    if report.message:
+        console.print(report.message, markup=False, highlight=False)
+    if report.changes:
+        table = Table("where", "create", "update", "delete")
+        for name, c in sorted(report.changes.items()):
+            table.add_row(name, str(c["create"]), str(c["update"]), str(c["delete"]))
+        console.print(table)
+    else:
+        console.print("no changes")
+    if report.conflicts:
+        console.print(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    for err in report.errors:
+        console.print(f"skipped {err['connector']}: {err['record']}: {err['message']}", markup=False, highlight=False)
+    if report.status == "held":
+        console.print(f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
+                      f"'contacthub reject {report.run_id}' to keep the records.")
+
+
+def _guard(func: Any) -> Any:
+    """Turn our errors into one line and an exit code."""
+    from functools import wraps
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from contacthub.errors import ContacthubError
+
+        try:
+            return func(*args, **kwargs)
+        except ContacthubError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def _exit_for(report: Report) -> None:
+    if report.status == "held":
+        raise typer.Exit(EXIT_HELD)
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def apply(file: Annotated[Path, typer.Argument(help="TOML hub file")]) -> None:
+    """Create or update the hubs and connectors declared in a TOML file."""
+    from contacthub import config
+
+    spec = config.load(file)
+    lines = config.apply(db(), spec)
+    for line in lines or ["nothing changed"]:
+        typer.echo(line)
+
+
+@app.command()
+@_guard
+def sync(
+    hub: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run one sync of HUB."""
+    from contacthub import service
+
+    engine = db()
+    bar, update = (None, None) if as_json else _progress()
+    if bar is not None:
+        with bar:
+            report = service.sync(engine, hub, dry_run=dry_run, progress=update)
+    else:
+        report = service.sync(engine, hub, dry_run=dry_run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the runs of HUB, newest first."""
+    from contacthub import service
+
+    items = service.runs(db(), hub)
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "kind", "status", "started", "changes", "conflicts", "errors")
+    for r in items:
+        total = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
+        table.add_row(str(r["id"]), r["kind"], r["status"], (r["started_at"] or "")[:19],
+                      "+{create} ~{update} -{delete}".format(**total), str(r["conflicts"]), str(len(r["errors"])))
+    Console().print(table)
+
+
+@app.command()
+@_guard
+def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show RUN with every change and its values before and after."""
+    from contacthub import service
+
+    data = service.show_run(db(), run)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False)
+    if data["message"]:
+        console.print(data["message"], markup=False)
+    for c in data["journal"]:
+        head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
+        console.print(head, markup=False)
+        if c["op"] == "update":
+            for name, value in (c["after"] or {}).items():
+                before = (c["before"] or {}).get(name)
+                console.print(f"            {name}: {_short(before)} -> {_short(value)}", markup=False)
+        if c["error"]:
+            console.print(f"            error: {c['error']}", markup=False)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+@app.command()
+@_guard
+def conflicts(
+    hub: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include conflicts settled by the policy.")] = False,
+) -> None:
+    """List the conflicts of HUB that wait for a person."""
+    from contacthub import service
+
+    items = service.conflicts(db(), hub, include_settled=show_all)
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    if not items:
+        typer.echo("no open conflicts")
+    for c in items:
+        typer.echo(f"conflict {c['id']} [{c['status']}] {c['name']}: {c['field']}")
+        typer.echo(f"    {c['hub_source'] or 'hub'}: {_short(c['hub'])}")
+        typer.echo(f"    {c['source']}: {_short(c['incoming'])}")
+
+
+@app.command()
+@_guard
+def resolve(conflict: int, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]) -> None:
+    """Settle CONFLICT with the value from connector NAME."""
+    from contacthub import service
+
+    result = service.resolve(db(), conflict, take)
+    typer.echo(f"conflict {conflict}: {result['field']} = {_short(result['value'])}; the next sync carries it")
+
+
+@app.command()
+@_guard
+def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Approve a held RUN: sync again, allowing the deletions it held."""
+    from contacthub import service
+
+    report = service.approve(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Reject a held RUN: keep the records it would have deleted."""
+    from contacthub import service
+
+    report = service.reject(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Undo RUN: apply the inverse of its changes as a new run."""
+    from contacthub import service
+
+    report = service.undo(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def demo(
+    folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+) -> None:
+    """Create a demo hub with two vCard folders and a CSV file, and sync it."""
+    from contacthub.demo import run_demo
+
+    run_demo(State.database, folder)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Undo: the inverse of a run's changes to the hub, applied as a new run.
+
+A run's journal holds every change it made to hub contacts with the values before and
+after. Undo walks them newest first and puts the "before" back: a created contact is
+deleted, a deleted one restored, each updated field set back. The new run then carries
+those hub changes to every connector exactly as it carries any other edit, so the systems
+follow without a special path.
+
+A field that changed again after the undone run is left alone (a later edit wins over an
+old undo) and reported; so is a contact a later run deleted or re-created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from contacthub.engine.context import RunContext
+from contacthub.model import field_equal, match_keys
+from contacthub.store import tables as t
+from contacthub.store.repo import loads
+
+
+def undo_preparer(run_id: int) -> Any:
+    """A ``prepare`` hook for ``run_hub`` that reverts the hub changes of ``run_id``."""
+
+    def prepare(ctx: RunContext) -> None:
+        store = ctx.store
+        rows = store.conn.execute(
+            select(t.changes)
+            .where(t.changes.c.run_id == run_id, t.changes.c.connector_id.is_(None), t.changes.c.status == "done")
+            .order_by(t.changes.c.id.desc())
+        ).all()
+        contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
+        touched: dict[str, Any] = {}
+        for row in rows:
+            contact = contacts.get(row.contact_id)
+            if contact is None:
+                continue
+            before, after = loads(row.before), loads(row.after)
+            if row.op == "create":
+                if contact.deleted:
+                    continue
+                ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
+                ctx.report.count("hub", "delete")
+                contact.deleted = True
+            elif row.op == "delete":
+                if not contact.deleted:
+                    continue
+                contact.deleted = False
+                contact.data = dict(before or contact.data)
+                store.conn.execute(  # records kept by on_delete = ignore rejoin their contact
+                    update(t.links)
+                    .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
+                    .values(state="active", synced_rev=0)
+                )
+                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
+                ctx.report.count("hub", "create")
+            elif row.op == "update":
+                reverted_before: dict[str, Any] = {}
+                reverted_after: dict[str, Any] = {}
+                for name, new_value in (after or {}).items():
+                    if not field_equal(name, contact.data.get(name), new_value):
+                        ctx.report.error("hub", contact.id, f"{name} changed again since run {run_id}; kept")
+                        continue
+                    old_value = (before or {}).get(name)
+                    reverted_before[name] = new_value
+                    reverted_after[name] = old_value
+                    if old_value in (None, "", []):
+                        contact.data.pop(name, None)
+                    else:
+                        contact.data[name] = old_value
+                    contact.sources.pop(name, None)
+                if not reverted_after:
+                    continue
+                ctx.journal.append(
+                    ctx.change_row(None, "update", contact.id, reverted_before, reverted_after, "done")
+                )
+                ctx.report.count("hub", "update")
+            else:
+                continue
+            contact.rev += 1
+            touched[contact.id] = contact
+        store.update_contacts(list(touched.values()))
+        store.set_match_keys(ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted})
+        store.add_changes([{k: v for k, v in r.items() if k != "_saved"} for r in ctx.journal])
+        for r in ctx.journal:
+            r["_saved"] = True
+
+    return prepare
