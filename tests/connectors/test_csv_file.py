@@ -11,7 +11,12 @@ import pytest
 
 from contacthub.connectors.base import Connector, ConnectorConfig, Record, WriteOp
 from contacthub.connectors.csv_file import CsvConnector
-from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError
+from contacthub.errors import (
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    RetriableError,
+)
 from tests.connectors.conformance import ConnectorConformance, create, sample
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "csv"
@@ -263,3 +268,38 @@ def test_semicolon_file_and_derived_ids(tmp_path: Path) -> None:
         [WriteOp("update", "h", {"given_name": "Bo"}, b.native_id, b.version)]
     )
     assert path.read_text().splitlines()[2] == "Bo;;"
+
+
+def test_plain_file_without_ids_gets_them(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("given_name,emails\nAnn,a@x.com\nBob,\n", "utf-8")
+    connector = connector_for(path)
+    ann, bob = records(connector)
+    assert ann.native_id == "a@x.com" and bob.native_id.startswith("name-")
+    [res] = connector.write([WriteOp("create", "hub-9", sample(9))])
+    assert res.native_id == "hub-9"
+    ids = {r.native_id: r.version for r in records(connector)}
+    assert set(ids) == {"a@x.com", bob.native_id, "hub-9"} and ids["a@x.com"] != ann.version
+    assert (
+        path.read_text().splitlines()[1] == "Ann,work:a@x.com,a@x.com"
+        or "a@x.com" in path.read_text()
+    )
+
+
+def test_concurrent_edit_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.csv"
+    connector = connector_for(path, create=True)
+    create(connector, sample(1))
+    load = CsvConnector._load
+
+    def load_then_edit(self: CsvConnector) -> Any:
+        table = load(self)
+        path.write_text(path.read_text() + "late,edit\n")
+        return table
+
+    monkeypatch.setattr(CsvConnector, "_load", load_then_edit)
+    with pytest.raises(RetriableError):
+        connector.write([WriteOp("create", "hub-2", sample(2))])
+    assert path.read_text().endswith("late,edit\n")

@@ -54,6 +54,7 @@ from contacthub.errors import (
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
+    RetriableError,
     StaleVersionError,
 )
 from contacthub.formats.csv_columns import (
@@ -94,6 +95,7 @@ class _Table:
     bom: bytes = b""
     newline: str = "\r\n"
     delimiter: str = ","
+    stamp: str | None = None
 
 
 @dataclass(slots=True)
@@ -184,7 +186,8 @@ class CsvConnector(Connector):
 
     def _load(self) -> _Table | None:
         """The table, or None for a missing file that ``create`` allows."""
-        if self._stat_key() is None:
+        stamp = self._stat_key()
+        if stamp is None:
             return None
         try:
             data = self._read_bytes()
@@ -205,6 +208,7 @@ class CsvConnector(Connector):
         except csv.Error as exc:
             raise FatalConnectorError(f"{self.path}:{reader.line_num}: {exc}", self.name) from exc
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
+        table.stamp = stamp
         for row in rows:
             while len(row.cells) > len(header) and not row.cells[-1]:
                 row.cells.pop()
@@ -338,6 +342,11 @@ class CsvConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
+        if table.fmt == "plain" and "id" not in table.header:
+            table.header.append("id")  # a plain file we write always has ids
+            for old in table.rows:
+                if not old.problem:
+                    old.cells.append("")
         entries = {e.native_id: e for e in self._index(table) if not e.error}
         done: list[tuple[WriteOp, _Row | None, RecordError | None]] = []
         for op in ops:
@@ -416,7 +425,10 @@ class CsvConnector(Connector):
                 entry.row.cells[col] = entry.native_id
 
     def _save(self, table: _Table) -> None:
-        """Replace the file in one step: readers see the old file or the new, never half."""
+        """Replace the file in one step: readers see the old file or the new, never half.
+        An edit made by someone else since the file was read is never overwritten."""
+        if self._stat_key() != table.stamp:
+            raise RetriableError(f"{self.path} changed while it was being written", self.name)
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
         writer.writerow(table.header)

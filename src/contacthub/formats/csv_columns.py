@@ -227,19 +227,32 @@ _GOOGLE_ADDRESS = {
 }
 
 PLAIN_COLUMNS = ("id", *SCALAR_FIELDS[:10], *MULTI_FIELDS, *SCALAR_FIELDS[10:])
+_OUTLOOK_ORDER = (
+    "Title,First Name,Middle Name,Last Name,Suffix,Company,Department,Job Title,"
+    + ",".join(f"{a} {p}" for a, _ in _OUTLOOK_AREAS for p in _OUTLOOK_ADDRESS)
+    + ",Business Fax,Business Phone,Business Phone 2,Car Phone,Company Main Phone,Home Fax,"
+    "Home Phone,Home Phone 2,Mobile Phone,Other Fax,Other Phone,Pager,Primary Phone,Birthday,"
+    "E-mail Address,E-mail 2 Address,E-mail 3 Address,Notes,User 1,User 2,User 3,User 4,Web Page"
+)
+_THUNDERBIRD_ORDER = (
+    "First Name,Last Name,Display Name,Nickname,Primary Email,Secondary Email,Screen Name,"
+    "Work Phone,Home Phone,Fax Number,Pager Number,Mobile Number,Home Address,Home Address 2,"
+    "Home City,Home State,Home ZipCode,Home Country,Work Address,Work Address 2,Work City,"
+    "Work State,Work ZipCode,Work Country,Job Title,Department,Organization,Web Page 1,"
+    "Web Page 2,Birth Year,Birth Month,Birth Day,Custom 1,Custom 2,Custom 3,Custom 4,Notes"
+)
+_GOOGLE_ORDER = (
+    "First Name,Middle Name,Last Name,Name Prefix,Name Suffix,Organization Name,"
+    "Organization Title,Organization Department,Birthday,Notes,"
+    "E-mail 1 - Label,E-mail 1 - Value,Phone 1 - Label,Phone 1 - Value"
+)
+#: the header of a file this connector starts: each program's own columns in its own order
 DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
     "plain": PLAIN_COLUMNS,
-    "outlook": (*_OUTLOOK_SCALARS, *_OUTLOOK_EMAILS, "Web Page",
-                *(p for p, _ in _OUTLOOK_PHONES),
-                *(f"{a} {p}" for a, _ in _OUTLOOK_AREAS for p in _OUTLOOK_ADDRESS)),
-    "google": ("First Name", "Middle Name", "Last Name", "Name Prefix", "Name Suffix",
-               "Organization Name", "Organization Title", "Organization Department",
-               "Birthday", "Notes", "E-mail 1 - Label", "E-mail 1 - Value", "Phone 1 - Label",
-               "Phone 1 - Value"),
-    "thunderbird": (*_TB_SCALARS, "Primary Email", "Secondary Email",
-                    *(p for p, _ in _TB_PHONES), "Web Page 1", "Web Page 2",
-                    "Birth Year", "Birth Month", "Birth Day"),
-}  # fmt: skip
+    "outlook": tuple(_OUTLOOK_ORDER.split(",")),
+    "google": tuple(_GOOGLE_ORDER.split(",")),
+    "thunderbird": tuple(_THUNDERBIRD_ORDER.split(",")),
+}
 FORMATS = tuple(DEFAULT_HEADERS)
 
 
