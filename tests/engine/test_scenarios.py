@@ -1,0 +1,323 @@
+"""Acceptance scenarios for the engine (after vdirsyncer's test_sync.py), on memory books and
+a real store, over SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from contacthub import service
+from contacthub.model import Contact, Email, Phone
+from contacthub.store import tables as t
+from tests.engine.harness import Hub
+from tests.memory_connector import same_people
+
+
+def person(i: int, **extra: object) -> dict:
+    fields = Contact(
+        given_name=f"Given{i}", family_name=f"Family{i}", emails=[Email(f"p{i}@example.com", "work")]
+    ).to_fields()
+    fields.update(extra)
+    return fields
+
+
+def only(book) -> dict:
+    [item] = book.items.values()
+    return item.fields
+
+
+def test_upload_and_update(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    assert hub.sync().status == "applied"
+    [bid] = b.items
+    b.edit(bid, job_title="Foreman")
+    hub.sync()
+    assert only(a)["job_title"] == "Foreman"
+    b.put("y", person(2))
+    hub.sync()
+    assert len(a.items) == 2
+    a.edit("x", notes="updated in a")
+    hub.sync()
+    assert b.items[bid].fields["notes"] == "updated in a"
+
+
+def test_already_synced_writes_nothing(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(5):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    writes = (a.writes, b.writes)
+    report = hub.sync()
+    assert report.changes == {}
+    assert (a.writes, b.writes) == writes
+
+
+def test_matching_links_instead_of_duplicating(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b", "c"])
+    hub.book("a").put("a1", person(1, job_title="Engineer"))
+    hub.book("b").put("b1", {**person(1, organization="ACME"), "emails": [{"value": "p1@example.com", "type": "", "primary": True}]})
+    phone = {"value": "+12025550100", "type": "cell", "primary": True}
+    hub.book("c").put("c1", {"given_name": "Given1", "family_name": "Family1", "display_name": "Given1 Family1", "phones": [phone]})
+    hub.book("a").edit("a1", phones=[phone])
+    report = hub.sync()
+    assert report.changes["hub"]["create"] == 1
+    for name in "abc":
+        assert len(hub.book(name).items) == 1, name
+    merged = only(hub.book("c"))
+    assert merged["organization"] == "ACME" and merged["job_title"] == "Engineer"
+    assert merged["emails"][0]["value"] == "p1@example.com"
+
+
+def test_field_edits_on_both_sides_merge(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", job_title="Site manager")
+    b.edit(bid, organization="Builders Inc")
+    report = hub.sync()
+    assert report.conflicts == 0
+    for book in (a, b):
+        fields = only(book)
+        assert fields["job_title"] == "Site manager" and fields["organization"] == "Builders Inc"
+
+
+def test_emails_added_on_both_sides_both_survive(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", emails=[*only(a)["emails"], {"value": "home@a.example", "type": "home", "primary": False}])
+    b.edit(bid, emails=[*only(b)["emails"], {"value": "other@b.example", "type": "", "primary": False}])
+    hub.sync()
+    for book in (a, b):
+        values = {e["value"] for e in only(book)["emails"]}
+        assert values == {"p1@example.com", "home@a.example", "other@b.example"}
+    # a removal on one side removes it everywhere
+    a.edit("x", emails=[e for e in only(a)["emails"] if e["value"] != "other@b.example"])
+    hub.sync()
+    assert {e["value"] for e in only(b)["emails"]} == {"p1@example.com", "home@a.example"}
+
+
+@pytest.mark.parametrize("policy,expect", [("newest", "from b"), ("priority", "from a")])
+def test_conflict_policies(database_url: str, policy: str, expect: str) -> None:
+    hub = Hub(database_url, ["a", "b"], conflict=policy)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", job_title="from a")
+    b.edit(bid, job_title="from b")  # later, so newer
+    report = hub.sync()
+    assert report.conflicts == 1
+    assert only(a)["job_title"] == only(b)["job_title"] == expect
+    settled = service.conflicts(hub.engine, "h", include_settled=True)
+    assert settled[0]["status"] == "auto"
+    assert {settled[0]["hub"], settled[0]["incoming"]} == {"from a", "from b"}  # the loser is kept
+
+
+def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], conflict="manual")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", job_title="from a")
+    b.edit(bid, job_title="from b")
+    hub.sync()
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    # until a person decides, each side keeps its own value: nothing is overwritten
+    assert only(a)["job_title"] == "from a" and only(b)["job_title"] == "from b"
+    service.resolve(hub.engine, conflict["id"], conflict["source"])
+    hub.sync()
+    assert only(a)["job_title"] == only(b)["job_title"] == conflict["incoming"]
+    assert service.conflicts(hub.engine, "h") == []
+
+
+def test_deletion_propagates(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [bx] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    del b.items[bx]
+    hub.sync()
+    assert [i.fields["given_name"] for i in a.items.values()] == ["Given2"]
+
+
+def test_modification_beats_deletion(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [bid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    a.edit("x", notes="edited")
+    del b.items[bid]
+    assert hub.sync().status == "applied"
+    assert a.items["x"].fields["notes"] == "edited"
+    assert len(b.items) == 2
+    assert [i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"] == ["edited"]
+
+
+def test_delete_hold_approve_and_reject(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:6]:  # 30 % > 10 % and >= 5
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held" and held.held
+    assert len(a.items) == 20  # nothing written
+    rejected = service.reject(hub.engine, held.run_id)
+    assert rejected.status == "applied"
+    assert len(a.items) == 20 and len(b.items) == 20  # put back
+    for nid in list(b.items)[:6]:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied", approved
+    assert len(a.items) == 14 and len(b.items) == 14
+
+
+def test_emptied_connector_is_held_not_wiped(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="1000")
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(3):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    b.items.clear()
+    report = hub.sync()
+    assert report.status == "held" and "listed no records" in (report.message or "")
+    assert len(a.items) == 3
+
+
+def test_dry_run_writes_nothing(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    report = hub.sync(dry_run=True)
+    assert report.status == "planned"
+    assert report.changes["b"]["create"] == 1
+    assert b.items == {}
+    shown = service.show_run(hub.engine, report.run_id)
+    assert [c["op"] for c in shown["journal"] if c["connector"] == "b"] == ["create"]
+    assert all(c["status"] == "planned" for c in shown["journal"])
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(t.contacts)).first() is None
+    assert hub.sync().changes["b"]["create"] == 1
+
+
+def test_undo_reverts_a_run(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Old"))
+    hub.sync()
+    a.edit("x", job_title="New")
+    a.put("y", person(2))
+    run = hub.sync()
+    assert len(b.items) == 2
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied", undone
+    assert [i.fields.get("job_title") for i in b.items.values()] == ["Old"]
+    assert [i.fields.get("job_title") for i in a.items.values()] == ["Old"]
+
+
+def test_filters_unlink_never_delete(database_url: str) -> None:
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=flt)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", {**person(2), "emails": [{"value": "p2@other.org", "type": "", "primary": True}]})
+    hub.sync()
+    assert [i.fields["given_name"] for i in b.items.values()] == ["Given1"]
+    a.edit("x", emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub.sync()
+    assert len(b.items) == 1  # left the filter: unlinked, not deleted
+    assert only(b)["emails"][0]["value"] == "p1@example.com"
+
+
+def test_directions(database_url: str) -> None:
+    hub = Hub(database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"})
+    src, dst = hub.book("src"), hub.book("dst")
+    src.put("s", person(1))
+    hub.sync()
+    [did] = dst.items
+    dst.edit(did, job_title="drift")  # the target's edits are put back
+    hub.sync()
+    assert "job_title" not in dst.items[did].fields
+    assert "job_title" not in only(src)
+    dst.put("own", person(9))  # a target's own record is left alone
+    hub.sync()
+    assert len(src.items) == 1 and "own" in dst.items
+
+
+def test_operations_limit_writes(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], b={"operations": ["create"]}, threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    a.edit("x", job_title="changed")
+    hub.sync()
+    assert "job_title" not in only(b)
+    del a.items["x"]
+    hub.sync()
+    assert len(b.items) == 1
+
+
+def test_on_delete_ignore_keeps_record(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], b={"on_delete": "ignore"}, threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    del a.items["x"]
+    hub.sync()
+    assert len(b.items) == 1
+    hub.sync()
+    assert len(a.items) == 0  # and it does not come back either
+
+
+def test_bad_write_is_reported_and_run_goes_on(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b", "c"])
+    hub.book("a").put("x", person(1))
+    hub.book("c").fail_writes = True
+    report = hub.sync()
+    assert report.status == "applied"
+    assert len(hub.book("b").items) == 1
+    assert report.errors and report.errors[0]["connector"] == "c"
+    hub.book("c").fail_writes = False
+    hub.sync()
+    assert len(hub.book("c").items) == 1
+
+
+def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "display_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Kept", phones=[{"value": "+12025550100", "type": "", "primary": True}]))
+    hub.sync()
+    assert "job_title" not in only(b)
+    [bid] = b.items
+    b.edit(bid, given_name="Renamed")
+    hub.sync()
+    assert only(a)["given_name"] == "Renamed" and only(a)["job_title"] == "Kept"
+    assert same_people(a, a)
+
+
+def test_phone_normalised_match(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()
+    b_fields = Contact(given_name="ann", family_name="LEE", phones=[Phone("+1 202 555 0100")]).to_fields()
+    hub.book("a").put("x", a_fields)
+    hub.book("b").put("y", b_fields)
+    hub.sync()
+    assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
