@@ -98,8 +98,12 @@ class VCardCodec:
         card = new_card(fields, self.fmap, uid, self.version or "3.0", self.region)
         return serialize_card(card)
 
-    def update(self, cards: list[Card], fields: Mapping[str, Any]) -> bytes:
+    def update(self, cards: list[Card], fields: Mapping[str, Any], uid: str | None = None) -> bytes:
         """The file again with its first card made to say ``fields``; the other cards of a
-        multi-card file, and everything unmodelled, are written back as they were."""
-        apply_fields(cards[0], fields, self.fmap, self.region)
-        return b"".join(serialize_card(card) for card in cards)
+        multi-card file, and everything unmodelled, are written back as they were. A card
+        without UID gets ``uid``, so the record can be found again by its hub id."""
+        card = cards[0]
+        apply_fields(card, fields, self.fmap, self.region)
+        if uid and card.first("UID") is None:
+            card.properties.append(Property("UID", escape(uid)))
+        return b"".join(serialize_card(c) for c in cards)

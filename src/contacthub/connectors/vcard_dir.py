@@ -1,0 +1,320 @@
+"""A folder of vCard files, one contact per file (the vdirsyncer / Radicale / khard layout).
+
+The version of a record is its file's ``mtime_ns-size``, so a pull with nothing new is one
+``os.scandir`` and a comparison with the versions the hub already knows: no file is opened.
+Only new or changed files are read, lazily, as the engine consumes the records.
+
+Writes never leave a half-written file: the new content goes to a hidden temporary file in
+the same folder that then replaces the target (``os.replace``), or is hard-linked to a new
+name (which fails, rather than overwrites, if the name was taken meanwhile). A file that
+changed since the hub read it is refused (``StaleVersionError``), never overwritten.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import stat
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from contacthub.connectors.base import (
+    Capabilities,
+    Connector,
+    ConnectorConfig,
+    Pull,
+    Record,
+    WriteOp,
+    WriteResult,
+)
+from contacthub.errors import (
+    ConfigError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
+from contacthub.formats.vcard import ParsedCard, VCardCodec
+
+#: hub ids that can be used as file names as they are
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
+_SEPARATORS = frozenset(filter(None, ("/", "\\", "\0", os.sep, os.altsep)))
+
+
+def file_version(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}-{st.st_size}"
+
+
+class VCardDirConnector(Connector):
+    """Settings: ``path`` (required), ``version`` ("3.0" or "4.0" for new cards), ``extension``
+    (".vcf"), ``encoding`` (for files that are not UTF-8; default windows-1252), ``create``
+    (make a missing folder instead of failing), ``fsync`` (default true)."""
+
+    type: ClassVar[str] = "vcard-dir"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
+    )
+    default_mapping: ClassVar[Mapping[str, str]] = {
+        "display_name": "FN",
+        "job_title": "TITLE",
+        "notes": "NOTE",
+        "birthday": "BDAY",
+    }
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        super().__init__(config)
+        settings = config.settings
+        if not settings.get("path"):
+            raise ConfigError("the setting 'path' (the vCard folder) is required", config.name)
+        self.root = Path(str(settings["path"])).expanduser()
+        version = settings.get("version")
+        if version is not None:
+            version = str(version)
+            if version not in ("3.0", "4.0"):
+                raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", config.name)
+        extension = str(settings.get("extension", ".vcf"))
+        self.extension = extension if extension.startswith(".") else f".{extension}"
+        encoding = str(settings.get("encoding", "windows-1252"))
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"unknown encoding {encoding!r}", config.name) from None
+        self.create_missing = bool(settings.get("create", False))
+        self.fsync = bool(settings.get("fsync", True))
+        self.codec = VCardCodec(config.mapping, config.region, version, encoding)
+
+    @property
+    def fields(self) -> frozenset[str] | None:
+        return self.codec.fields
+
+    # --- reading ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        if self.root.is_dir():
+            return
+        if self.root.exists():
+            raise FatalConnectorError(
+                f"{self.root} is not a folder: fix the 'path' setting", self.name
+            )
+        if self.create_missing:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise FatalConnectorError(f"cannot create {self.root}: {exc}", self.name) from exc
+            return
+        raise FatalConnectorError(
+            f"the vCard folder {self.root} does not exist: create it, fix the 'path' setting,"
+            " or set create = true",
+            self.name,
+        )
+
+    def _scan(self) -> dict[str, str]:
+        """File name -> version of every contact file; stats only, no content."""
+        found: dict[str, str] = {}
+        ext = self.extension.lower()
+        try:
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name[0] == "." or not name.lower().endswith(ext):
+                        continue
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    if stat.S_ISREG(st.st_mode):
+                        found[name] = file_version(st)
+        except OSError as exc:
+            raise FatalConnectorError(f"cannot list {self.root}: {exc}", self.name) from exc
+        return found
+
+    def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        self.check()
+        listing = self._scan()
+        deleted = {name for name in known if name not in listing}
+        changed = [name for name, version in listing.items() if known.get(name) != version]
+        return Pull(self._records(changed), deleted, True, len(listing), None)
+
+    def _records(self, names: list[str]) -> Iterator[Record | RecordError]:
+        for name in names:
+            try:
+                yield self._record(name)
+            except RecordNotFoundError:
+                continue  # removed since the listing: the next pull reports it
+            except RecordError as exc:
+                yield exc
+            except OSError as exc:
+                yield RecordError(f"cannot read: {exc}", str(self.root / name), self.name)
+
+    def _path(self, native_id: str) -> Path:
+        """The file of a native id; refuses anything that could leave the folder."""
+        if not native_id or native_id[0] == "." or _SEPARATORS.intersection(native_id):
+            raise RecordError("not a file name in the vCard folder", native_id, self.name)
+        return self.root / native_id
+
+    def _read(self, path: Path) -> tuple[bytes, os.stat_result]:
+        """The bytes of a file and the stat of exactly those bytes: re-read if the file
+        changed while it was read, so a record's version never runs ahead of its fields."""
+        for _attempt in range(3):
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            except (FileNotFoundError, NotADirectoryError):
+                raise RecordNotFoundError("no such file", str(path), self.name) from None
+            with open(fd, "rb") as handle:
+                before = os.fstat(fd)
+                data = handle.read()
+                after = os.fstat(fd)
+            if file_version(before) == file_version(after):
+                return data, after
+        return data, before  # still changing: an older version only means a re-read later
+
+    def _parse(self, data: bytes, path: Path) -> list[ParsedCard]:
+        try:
+            return self.codec.parse(data, str(path))
+        except RecordError as exc:
+            raise RecordError(exc.message, str(path), self.name) from exc
+
+    def _record(self, native_id: str) -> Record:
+        path = self._path(native_id)
+        data, st = self._read(path)
+        return self._to_record(native_id, path, self._parse(data, path)[0], st)
+
+    def _to_record(
+        self, native_id: str, path: Path, parsed: ParsedCard, st: os.stat_result
+    ) -> Record:
+        modified = parsed.rev or datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
+        return Record(native_id, file_version(st), parsed.fields, modified, parsed.uid, str(path))
+
+    def get(self, native_id: str) -> Record:
+        return self._record(native_id)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        self.check()
+        results: list[WriteResult] = []
+        for op in ops:
+            try:
+                if op.kind == "create":
+                    result = self._create(op)
+                elif op.kind == "update":
+                    result = self._update(op)
+                elif op.kind == "delete":
+                    result = self._delete(op)
+                else:
+                    raise RecordError(f"vCard folders cannot {op.kind}", op.hub_id, self.name)
+            except RecordError as exc:
+                result = WriteResult(op, op.native_id, error=exc)
+            except OSError as exc:
+                where = str(self.root / (op.native_id or op.hub_id))
+                error = RecordError(f"cannot write: {exc}", where, self.name)
+                result = WriteResult(op, op.native_id, error=error)
+            results.append(result)
+        return results
+
+    def _create(self, op: WriteOp) -> WriteResult:
+        ext = self.extension
+        safe = _SAFE_NAME.fullmatch(op.hub_id) and not op.hub_id.endswith(".")
+        name = f"{op.hub_id}{ext}" if safe else f"{uuid.uuid4().hex}{ext}"
+        path = self.root / name
+        if os.path.lexists(path):
+            try:
+                existing = self._record(name)
+            except RecordError:
+                existing = None
+            if existing is not None and existing.hub_id == op.hub_id:
+                # a create replayed after a crash: it happened, report what is there
+                return WriteResult(op, name, existing.version, existing.fields)
+        data = self.codec.create(op.fields, op.hub_id)
+        fields = self._parse(data, path)[0].fields
+        for _attempt in range(5):
+            try:
+                st = self._write_new(path, data)
+                return WriteResult(op, path.name, file_version(st), fields)
+            except FileExistsError:
+                path = self.root / f"{uuid.uuid4().hex}{ext}"
+        raise RecordError("could not find a free file name", str(path), self.name)
+
+    def _update(self, op: WriteOp) -> WriteResult:
+        path = self._path(op.native_id or "")
+        data, st = self._read(path)
+        self._check_version(op, st, path)
+        cards = [parsed.card for parsed in self._parse(data, path)]
+        new = self.codec.update(cards, op.fields, uid=op.hub_id)
+        fields = self._parse(new, path)[0].fields
+        if new == data:
+            return WriteResult(op, path.name, file_version(st), fields)
+        st = self._replace(path, new, st)
+        return WriteResult(op, path.name, file_version(st), fields)
+
+    def _delete(self, op: WriteOp) -> WriteResult:
+        path = self._path(op.native_id or "")
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return WriteResult(op, path.name)  # already gone: a replayed delete is done
+        self._check_version(op, st, path)
+        path.unlink(missing_ok=True)
+        return WriteResult(op, path.name)
+
+    def _check_version(self, op: WriteOp, st: os.stat_result, path: Path) -> None:
+        if op.version is not None and op.version != file_version(st):
+            raise StaleVersionError(
+                f"changed since it was read (version {file_version(st)}, expected {op.version})",
+                str(path),
+                self.name,
+            )
+
+    def _temp(self, path: Path, data: bytes, mode: int = 0o666) -> Path:
+        """A hidden temporary file next to ``path`` holding ``data`` (ignored by listings)."""
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        return temp
+
+    def _write_new(self, path: Path, data: bytes) -> os.stat_result:
+        """Write a new file; ``FileExistsError`` if the name is taken (never overwrite)."""
+        temp = self._temp(path, data)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FUSE file systems)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+            with open(fd, "wb") as handle:
+                handle.write(data)
+        finally:
+            temp.unlink(missing_ok=True)
+        return os.stat(path)
+
+    def _replace(self, path: Path, data: bytes, old: os.stat_result) -> os.stat_result:
+        """Atomically replace ``path``, refusing if it changed since ``old`` was taken."""
+        temp = self._temp(path, data, stat.S_IMODE(old.st_mode))
+        try:
+            new = os.stat(temp)
+            if (new.st_mtime_ns, new.st_size) == (old.st_mtime_ns, old.st_size):
+                # same size within one clock tick: the version must still change
+                os.utime(temp, ns=(new.st_atime_ns, old.st_mtime_ns + 1))
+                new = os.stat(temp)
+            current = os.stat(path)
+            if file_version(current) != file_version(old):
+                raise StaleVersionError("changed while being written", str(path), self.name)
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return new
