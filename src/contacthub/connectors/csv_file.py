@@ -60,6 +60,7 @@ from contacthub.errors import (
 from contacthub.formats.csv_columns import (
     DEFAULT_HEADERS,
     FORMATS,
+    Handler,
     detect,
     handlers_for,
     missing_columns,
@@ -71,6 +72,7 @@ from contacthub.formats.csv_columns import (
 from contacthub.model import MULTI_FIELDS, Fields, name_key
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -82,6 +84,8 @@ class _Row:
     cells: list[str]
     problem: str = ""
     gone: bool = False
+    #: the cells last mapped and what they mapped to: a write maps each row once
+    cache: tuple[list[str], Fields] | None = None
 
 
 @dataclass(slots=True)
@@ -209,12 +213,13 @@ class CsvConnector(Connector):
             raise FatalConnectorError(f"{self.path}:{reader.line_num}: {exc}", self.name) from exc
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
         table.stamp = stamp
+        undecodable = _UNDECODED.search(text) is not None
         for row in rows:
             while len(row.cells) > len(header) and not row.cells[-1]:
                 row.cells.pop()
             if len(row.cells) != len(header):
                 row.problem = f"{len(row.cells)} cells where the header has {len(header)}"
-            elif any("\udc80" <= c <= "\udcff" for cell in row.cells for c in cell):
+            elif undecodable and _UNDECODED.search("".join(row.cells)):
                 row.problem = f"bytes that are not {codec}"
         return table
 
@@ -250,8 +255,7 @@ class CsvConnector(Connector):
             if entry.error:
                 continue
             try:
-                view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
-                entry.fields = read_row(handlers, view).to_fields(self.config.region)
+                entry.fields = self._map(table, handlers, row)
             except Exception as exc:  # one bad row must not stop the file
                 entry.error = f"cannot map row: {exc}"
                 continue
@@ -266,6 +270,12 @@ class CsvConnector(Connector):
                 entry.native_id = self._derive_id(entry.fields, used)
                 used.add(entry.native_id)
         return entries
+
+    def _map(self, table: _Table, handlers: list[Handler], row: _Row) -> Fields:
+        if row.cache is None or row.cache[0] != row.cells:
+            view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True) if c}
+            row.cache = (list(row.cells), read_row(handlers, view).to_fields(self.config.region))
+        return dict(row.cache[1])
 
     @staticmethod
     def _derive_id(fields: Fields, used: set[str]) -> str:

@@ -66,6 +66,8 @@ def _esc(text: str) -> str:
 
 def _split(text: str, sep: str, unescape: bool) -> list[str]:
     """Split on ``sep`` where no backslash escapes it; ``unescape`` drops the backslashes."""
+    if "\\" not in text:
+        return text.split(sep)
     parts: list[str] = []
     cur: list[str] = []
     i = 0
@@ -379,36 +381,40 @@ def _label_type(label: str) -> tuple[str, bool]:
 
 
 def read_row(handlers: list[Handler], row: Row) -> Contact:
-    """The contact these columns hold (not yet normalised: call ``to_fields``)."""
+    """The contact these columns hold (not yet normalised: call ``to_fields``). Empty slots
+    add nothing: an Outlook row has a dozen phone columns and usually one number."""
     c = Contact()
     for h in handlers:
-
-        def get(role: str, h: Handler = h) -> str:
-            return row.get(h.col(role) or "", "")
-
+        cells = {role: row.get(column, "") for role, column in h.cols}
+        if not any(cells.values()):
+            continue
+        get = cells.get
         if h.kind == "scalar":
-            value = get("value")
+            value = cells["value"]
             if h.field.startswith(CUSTOM_PREFIX):
                 c.custom[h.field[len(CUSTOM_PREFIX) :]] = value
-            elif value and not getattr(c, h.field):
+            elif not getattr(c, h.field):
                 setattr(c, h.field, parse_date(value) if h.field == "birthday" else value)
         elif h.kind == "cell":
-            for item in decode_items(h.field, get("value")):
+            for item in decode_items(h.field, cells["value"]):
                 _add(c, h.field, item)
         elif h.kind == "slot":
-            kind, primary = _label_type(get("type")) if h.col("type") else (h.fixed_type, False)
+            kind, primary = (
+                _label_type(get("type", "")) if "type" in cells else (h.fixed_type, False)
+            )
             if h.field == "addresses":
-                street = "\n".join(s for s in (get("street"), get("street2"), get("street3")) if s)
-                parts = {p: get(p) for p in ADDRESS_PARTS[1:]}
+                street = "\n".join(filter(None, (get(f"street{n}", "") for n in ("", "2", "3"))))
+                parts = {p: get(p, "") for p in ADDRESS_PARTS[1:]}
                 _add(c, h.field, {"street": street, **parts, "type": kind})
                 continue
-            values = get("value").split(" ::: ") if h.split else [get("value")]
-            for i, value in enumerate(values):
-                _add(c, h.field, {"value": value, "type": kind, "primary": primary and not i})
+            value = get("value", "")
+            for i, text in enumerate(value.split(" ::: ") if h.split else [value]):
+                _add(c, h.field, {"value": text, "type": kind, "primary": primary and not i})
         elif h.kind == "parts":
-            c.birthday = c.birthday or _join_birthday(get("year"), get("month"), get("day"))
+            date = _join_birthday(get("year", ""), get("month", ""), get("day", ""))
+            c.birthday = c.birthday or date
         elif h.kind == "pair" and get("label"):
-            c.custom[get("label")] = get("value")
+            c.custom[cells["label"]] = get("value", "")
     return c
 
 
