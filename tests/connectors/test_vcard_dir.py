@@ -29,3 +29,199 @@ class TestVCardDirConformance40(ConnectorConformance):
     @pytest.fixture
     def connector(self, tmp_path: Path) -> VCardDirConnector:
         return make(tmp_path, version="4.0")
+
+
+CARD_WITH_EXTRAS = (
+    b"BEGIN:VCARD\r\n"
+    b"VERSION:3.0\r\n"
+    b"PRODID:-//Apple Inc.//iOS 5.0.1//EN\r\n"
+    b"UID:ext-1\r\n"
+    b"N:Doe;John;;;\r\n"
+    b"FN:John Doe\r\n"
+    b"ORG:Acme;\r\n"
+    b"item1.EMAIL;type=INTERNET;type=pref:john@example.com\r\n"
+    b"item1.X-ABLabel:_$!<Other>!$_\r\n"
+    b"TEL;type=CELL:+1 202 555 0101\r\n"
+    b"CATEGORIES:friends,work\\, mostly\r\n"
+    b"X-SOCIALPROFILE;type=twitter;x-user=jd:http://twitter.com/jd\r\n"
+    b"IMPP;X-SERVICE-TYPE=Skype;type=HOME:skype:john.doe\r\n"
+    b"PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQg\r\n"
+    b" KCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/yQALCAABAAEBAREA/8wABgAQ\r\n"
+    b" EAX/2gAIAQEAAD8A0s8g/9k=\r\n"
+    b"X-FOLDED:a long unmodelled value that is folded by its producer in a way we w\r\n"
+    b" ould never fold it ourselves\r\n"
+    b"REV:2021-03-14T09:28:38Z\r\n"
+    b"END:VCARD\r\n"
+)
+
+
+def unmodelled_lines(data: bytes) -> list[bytes]:
+    keep = (b"PRODID", b"item1.X-ABLabel", b"CATEGORIES", b"X-SOCIALPROFILE", b"IMPP")
+    keep += (b"PHOTO", b" ", b"X-FOLDED", b"REV", b"UID", b"item1.EMAIL")
+    return [line for line in data.split(b"\r\n") if line.startswith(keep)]
+
+
+def test_unknown_properties_survive_an_update_byte_for_byte(tmp_path: Path) -> None:
+    (tmp_path / "ext-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    connector = make(tmp_path)
+    record = connector.get("ext-1.vcf")
+    assert record.hub_id == "ext-1"
+    assert record.modified is not None and record.modified.year == 2021
+    fields = dict(record.fields, job_title="Boss", notes="new note; with, specials")
+    [result] = connector.write([WriteOp("update", "h", fields, "ext-1.vcf", record.version)])
+    assert result.error is None, result.error
+    written = (tmp_path / "ext-1.vcf").read_bytes()
+    assert unmodelled_lines(written) == unmodelled_lines(CARD_WITH_EXTRAS)
+    assert b"TITLE:Boss\r\n" in written
+    assert b"NOTE:new note\\; with\\, specials\r\n" in written
+    got = connector.get("ext-1.vcf")
+    assert got.fields["job_title"] == "Boss"
+    assert got.fields["emails"] == record.fields["emails"]
+    assert result.fields == got.fields and result.version == got.version
+
+
+def test_changed_email_keeps_its_group(tmp_path: Path) -> None:
+    (tmp_path / "ext-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    connector = make(tmp_path)
+    record = connector.get("ext-1.vcf")
+    emails = [{"value": "john@example.com", "type": "work", "primary": True}]
+    fields = dict(record.fields, emails=emails)
+    [result] = connector.write([WriteOp("update", "h", fields, "ext-1.vcf", record.version)])
+    assert result.error is None
+    written = (tmp_path / "ext-1.vcf").read_bytes()
+    assert b"item1.EMAIL;TYPE=work,pref:john@example.com\r\n" in written
+    assert b"item1.X-ABLabel:_$!<Other>!$_\r\n" in written
+
+
+def test_no_op_pull_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = make(tmp_path)
+    made = [create(connector, sample(i), f"hub-{i}") for i in range(5)]
+    known = {r.native_id or "": r.version or "" for r in made}
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a no-op pull opened a file")
+
+    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(builtins, "open", refuse)
+    pull = connector.pull(None, known)
+    assert list(pull.records) == []
+    assert pull.deleted == set() and pull.complete and pull.listed == 5
+
+
+def test_touched_file_yields_identical_fields(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    made = create(connector, sample(1))
+    path = tmp_path / (made.native_id or "")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    [record] = connector.pull(None, {made.native_id or "": made.version or ""}).records
+    assert isinstance(record, Record)
+    assert record.version != made.version
+    assert record.fields == made.fields
+
+
+def test_bad_file_is_a_record_error_and_others_are_read(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    create(connector, sample(1), "good")
+    (tmp_path / "bad.vcf").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "empty.vcf").write_bytes(b"")
+    (tmp_path / ".hidden.vcf").write_bytes(b"junk")
+    (tmp_path / "notes.txt").write_bytes(b"junk")
+    pull = connector.pull(None, {})
+    items = list(pull.records)
+    errors = [i for i in items if isinstance(i, RecordError)]
+    records = [i for i in items if isinstance(i, Record)]
+    assert [r.native_id for r in records] == ["good.vcf"]
+    assert sorted(e.record for e in errors) == [
+        str(tmp_path / "bad.vcf"),
+        str(tmp_path / "empty.vcf"),
+    ]
+    assert all(e.connector == "t" for e in errors)
+    assert pull.listed == 3
+
+
+@pytest.mark.parametrize("native_id", ["../x.vcf", "..", "a/b.vcf", "a\\b.vcf", ".hidden.vcf", ""])
+def test_unsafe_native_ids_are_refused(tmp_path: Path, native_id: str) -> None:
+    (tmp_path / "sub").mkdir()
+    connector = make(tmp_path / "sub")
+    with pytest.raises(RecordError) as info:
+        connector.get(native_id)
+    assert not isinstance(info.value, RecordNotFoundError)
+    [result] = connector.write([WriteOp("update", "h", sample(1), native_id, None)])
+    assert isinstance(result.error, RecordError)
+    [result] = connector.write([WriteOp("delete", "h", {}, native_id, None)])
+    assert isinstance(result.error, RecordError)
+
+
+def test_missing_folder_is_fatal_and_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+    connector = make(missing)
+    for action in (connector.check, lambda: connector.pull(None, {})):
+        with pytest.raises(FatalConnectorError) as info:
+            action()
+        assert str(missing) in str(info.value) and "create" in str(info.value)
+    assert not missing.exists()
+    make(missing, create=True).check()
+    assert missing.is_dir()
+
+
+def test_replayed_create_is_not_duplicated(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    first = create(connector, sample(1), "hub-1")
+    again = create(connector, sample(1), "hub-1")
+    assert again.native_id == first.native_id and again.version == first.version
+    assert [p.name for p in tmp_path.iterdir()] == ["hub-1.vcf"]
+
+
+def test_create_does_not_overwrite_a_foreign_file_of_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "hub-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    connector = make(tmp_path)
+    made = create(connector, sample(1), "hub-1")
+    assert made.native_id != "hub-1.vcf"
+    assert (tmp_path / "hub-1.vcf").read_bytes() == CARD_WITH_EXTRAS
+    assert connector.get(made.native_id or "").hub_id == "hub-1"
+
+
+def test_unsafe_hub_id_gets_a_generated_name(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    made = create(connector, sample(1), "../../etc/passwd")
+    assert made.native_id and "/" not in made.native_id and made.native_id.endswith(".vcf")
+    assert connector.get(made.native_id).hub_id == "../../etc/passwd"
+
+
+def test_same_size_rewrite_still_changes_the_version(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    made = create(connector, sample(1, notes="aaaa"))
+    [upd] = connector.write(
+        [WriteOp("update", "hub-1", sample(1, notes="bbbb"), made.native_id, made.version)]
+    )
+    assert upd.error is None and upd.version != made.version
+
+
+def test_multi_card_file_keeps_its_other_cards(tmp_path: Path) -> None:
+    second = CARD_WITH_EXTRAS.replace(b"ext-1", b"ext-2")
+    (tmp_path / "two.vcf").write_bytes(CARD_WITH_EXTRAS + second)
+    connector = make(tmp_path)
+    record = connector.get("two.vcf")
+    assert record.hub_id == "ext-1"
+    fields = dict(record.fields, job_title="Boss")
+    [result] = connector.write([WriteOp("update", "h", fields, "two.vcf", record.version)])
+    assert result.error is None
+    assert (tmp_path / "two.vcf").read_bytes().endswith(second)
+
+
+def test_custom_mapping(tmp_path: Path) -> None:
+    config = ConnectorConfig(
+        "t",
+        {"path": str(tmp_path)},
+        mapping={"custom.trade": "X-TRADE", "department": "X-DEPARTMENT"},
+    )
+    connector = VCardDirConnector(config)
+    assert connector.fields is not None
+    assert {"custom.trade", "department", "emails"} <= connector.fields
+    made = create(connector, sample(1, **{"custom.trade": "Plumbing", "department": "Ops"}))
+    data = (tmp_path / (made.native_id or "")).read_bytes()
+    assert b"X-TRADE:Plumbing\r\n" in data and b"X-DEPARTMENT:Ops\r\n" in data
+    assert b"ORG:Org 1\r\n" in data
+    got = connector.get(made.native_id or "")
+    assert got.fields["custom.trade"] == "Plumbing" and got.fields["department"] == "Ops"

@@ -220,6 +220,8 @@ def _is_qp_head(line: str) -> bool:
 def _logical_lines(text: str) -> list[list[str]]:
     """Group physical lines into logical ones: folds (leading space or tab) and 2.1
     quoted-printable soft breaks (``=`` at the end of a line)."""
+    if "\n " not in text and "\n\t" not in text and "=\n" not in text:
+        return [[line] for line in text.split("\n") if line]  # nothing folded: the usual case
     groups: list[list[str]] = []
     current: list[str] | None = None
     for line in text.split("\n"):
@@ -257,55 +259,100 @@ def _unfold(parts: list[str]) -> str:
     return "".join(out)
 
 
-def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | None:
-    """One property from its physical lines (latin-1 text); ``None`` for junk lines."""
-    line = _unfold(parts)
-    colon = line.find(":")
-    if colon < 0:
-        return None
-    quote = line.find('"', 0, colon)
-    if quote >= 0:
-        colon = _colon_outside_quotes(line)
-        if colon < 0:
-            return None
-    head = line[:colon]
-    value = line[colon + 1 :]
-    if ";" in head:
-        pieces = _split_quoted(head, ";") if quote >= 0 else head.split(";")
-        name = pieces[0]
-        params = _parse_params(pieces[1:], quote >= 0)
-    else:
-        name = head
-        params = {}
+#: Small memo tables for what repeats across thousands of cards (property names, param
+#: strings). Bounded, so hostile input with endless distinct names cannot grow them.
+_MEMO_LIMIT = 4096
+_NAME_MEMO: dict[str, tuple[str, str] | None] = {}
+_PARAM_MEMO: dict[str, dict[str, list[str]]] = {}
+
+
+def _name_of(raw: str) -> tuple[str, str] | None:
+    """(group, NAME) of a property name as written, or None when it is not a name."""
     group = ""
+    name = raw
     if "." in name:
         group, _, name = name.rpartition(".")
     name = name.strip().upper()
     if not name or not name.isascii() or not name.replace("-", "").isalnum():
         return None
-    raw: list[str] | None = parts
+    return group, name
+
+
+def _params_of(text: str, quoted: bool) -> dict[str, list[str]]:
+    """Params of the text after the name; a fresh dict (its lists are shared: replace a
+    list rather than mutate it)."""
+    params = _PARAM_MEMO.get(text)
+    if params is None:
+        parts = _split_quoted(text, ";") if quoted else text.split(";")
+        params = _parse_params(parts, quoted)
+        if len(_PARAM_MEMO) < _MEMO_LIMIT:
+            _PARAM_MEMO[text] = params
+    return dict(params)
+
+
+def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | None:
+    """One property from its physical lines (latin-1 text); ``None`` for junk lines."""
+    line = parts[0] if len(parts) == 1 else _unfold(parts)
+    colon = line.find(":")
+    if colon < 0:
+        return None
+    quoted = '"' in line and line.find('"', 0, colon) >= 0
+    if quoted:
+        colon = _colon_outside_quotes(line)
+        if colon < 0:
+            return None
+    head = line[:colon]
+    semi = head.find(";")
+    if semi >= 0:
+        raw_name = head[:semi]
+        params = _params_of(head[semi + 1 :], quoted)
+    else:
+        raw_name = head
+        params = {}
+    try:
+        names = _NAME_MEMO[raw_name]
+    except KeyError:
+        names = _name_of(raw_name)
+        if len(_NAME_MEMO) < _MEMO_LIMIT:
+            _NAME_MEMO[raw_name] = names
+    if names is None:
+        return None
+    prop = Property(names[1], line[colon + 1 :], params, names[0], parts)
+    if (params and ("ENCODING" in params or "CHARSET" in params)) or not line.isascii():
+        _decode_property(prop, fallback)
+    return prop
+
+
+def _decode_property(prop: Property, fallback: str) -> None:
+    """Undo quoted-printable and non-UTF-8 charsets; such a property loses its raw lines
+    (they would not be valid in the UTF-8, QP-free 3.0/4.0 we write)."""
+    params = prop.params
     charset = params.get("CHARSET")
     encoding = params.get("ENCODING")
     if encoding and encoding[0].upper() == "QUOTED-PRINTABLE":
-        data = binascii.a2b_qp(value.encode("latin-1"))
+        data = binascii.a2b_qp(prop.value.encode("latin-1"))
         value, _ = _decode(data, charset[0] if charset else None, fallback)
         if "\n" in value or "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+        prop.value = value
         del params["ENCODING"]
         params.pop("CHARSET", None)
-        raw = None
-    elif not line.isascii():
-        data = value.encode("latin-1")
-        value, utf8 = _decode(data, charset[0] if charset else None, fallback)
+        prop.raw = None
+    elif not prop.value.isascii():
+        value, utf8 = _decode(
+            prop.value.encode("latin-1"), charset[0] if charset else None, fallback
+        )
+        prop.value = value
         if not utf8:
-            raw = None
+            prop.raw = None
             params.pop("CHARSET", None)
-        if any(not p.isascii() for vs in params.values() for p in vs):
-            params = {
-                k: [_decode(p.encode("latin-1"), None, fallback)[0] for p in vs]
-                for k, vs in params.items()
-            }
-    return Property(name, value, params, group, raw)
+    if any(not p.isascii() for values in params.values() for p in values):
+        prop.params = {
+            k: [_decode(p.encode("latin-1"), None, fallback)[0] for p in values]
+            for k, values in params.items()
+        }
+    if prop.group and not prop.group.isascii():
+        prop.group = _decode(prop.group.encode("latin-1"), None, fallback)[0]
 
 
 def _to_text(data: bytes) -> str:
@@ -327,24 +374,27 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
     """Every card in ``data``, nested cards after their parent. A card without END runs to
     the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) only when
     no card with at least one property can be found."""
-    text = _to_text(data)
     cards: list[Card] = []
     stack: list[Card] = []
     current: Card | None = None
+    props: list[Property] = []
     saw_begin = False
-    for parts in _logical_lines(text):
+    for parts in _logical_lines(_to_text(data)):
         first = parts[0]
-        if len(first) < 24 and len(parts) == 1:
+        if first[0] in "BbEe" and len(first) < 24 and len(parts) == 1:
             upper = first.strip().upper()
             if upper == "BEGIN:VCARD":
                 saw_begin = True
                 if current is not None:
                     stack.append(current)
                 current = Card()
+                props = current.properties
                 cards.append(current)
                 continue
             if upper == "END:VCARD":
                 current = stack.pop() if stack else None
+                if current is not None:
+                    props = current.properties
                 continue
         if current is None:
             continue
@@ -353,7 +403,7 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
             continue
         if prop.name == "VERSION":
             current.version = prop.value.strip()
-        current.properties.append(prop)
+        props.append(prop)
     found = [c for c in cards if any(p.name != "VERSION" for p in c.properties)]
     if not found:
         if not saw_begin:

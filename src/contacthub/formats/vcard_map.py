@@ -139,13 +139,27 @@ def parse_rev(text: str) -> datetime | None:
     return stamp
 
 
+_TYPE_MEMO: dict[tuple[str, tuple[str, ...], str], tuple[str, bool]] = {}
+
+
 def _type_of(prop: Property) -> tuple[str, bool]:
-    """The canonical type word(s) and whether the property claims to be preferred."""
+    """The canonical type word(s) and whether the property claims to be preferred.
+    Memoised: a few dozen TYPE combinations cover whole address books."""
+    params = prop.params
+    if not params:
+        return "", False
+    key = (prop.name, tuple(params.get("TYPE", ())), params.get("PREF", ("",))[0])
+    found = _TYPE_MEMO.get(key)
+    if found is not None:
+        return found
     types = prop.types()
-    pref = "pref" in types or prop.params.get("PREF", [""])[0] == "1"
+    pref = "pref" in types or key[2] == "1"
     noise = _NOISE[prop.name]
     kept = sorted({t for t in types if t not in noise}, key=lambda t: (t not in _PLACES, t))
-    return " ".join(kept), pref
+    found = (" ".join(kept), pref)
+    if len(_TYPE_MEMO) < 4096:
+        _TYPE_MEMO[key] = found
+    return found
 
 
 def _address(prop: Property) -> Address:
