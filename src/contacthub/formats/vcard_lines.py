@@ -26,6 +26,8 @@ from contacthub.errors import RecordError
 PRODID = "-//contacthub//contacthub//EN"
 MAX_OCTETS = 75
 
+#: only ASCII blanks: in the latin-1 view, 0x85 and 0xA0 are bytes of UTF-8 characters
+_WS = " \t"
 _BARE_ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 
 
@@ -166,25 +168,23 @@ def _caret_decode(value: str) -> str:
 def _parse_params(parts: list[str], quoted: bool) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     for part in parts:
-        part = part.strip()
-        if not part:
+        if not part.strip(_WS):
             continue
         eq = part.find("=")
         if eq < 0:
-            upper = part.upper()
-            name = "ENCODING" if upper in _BARE_ENCODINGS else "TYPE"
-            values = [part]
+            bare = part.strip(_WS)
+            name = "ENCODING" if bare.upper() in _BARE_ENCODINGS else "TYPE"
+            values = [bare]
         else:
-            name = part[:eq].strip().upper()
+            name = part[:eq].strip(_WS).upper()
             text = part[eq + 1 :]
             pieces = _split_quoted(text, ",") if quoted and '"' in text else text.split(",")
             values = []
             for piece in pieces:
-                piece = piece.strip()
                 if len(piece) >= 2 and piece[0] == '"' and piece[-1] == '"':
                     piece = piece[1:-1]
                     if name == "TYPE" and "," in piece:
-                        values.extend(p.strip() for p in piece.split(",") if p.strip())
+                        values.extend(p.strip(_WS) for p in piece.split(",") if p.strip(_WS))
                         continue
                 if "^" in piece:
                     piece = _caret_decode(piece)
@@ -272,7 +272,7 @@ def _name_of(raw: str) -> tuple[str, str] | None:
     name = raw
     if "." in name:
         group, _, name = name.rpartition(".")
-    name = name.strip().upper()
+    name = name.strip(_WS).upper()
     if not name or not name.isascii() or not name.replace("-", "").isalnum():
         return None
     return group, name
@@ -440,7 +440,7 @@ _PARAM_SPECIAL = re.compile(r'[;:,"^\n\r]')
 
 def _param_value(value: str) -> str:
     if not _PARAM_SPECIAL.search(value):
-        return value
+        return f'"{value}"' if value != value.strip(_WS) else value
     value = value.replace("^", "^^").replace('"', "^'")
     value = value.replace("\r\n", "^n").replace("\n", "^n").replace("\r", "^n")
     return f'"{value}"' if any(c in value for c in ";:,") else value

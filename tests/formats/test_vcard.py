@@ -1,0 +1,330 @@
+"""The vCard reader and writer against real files from 20+ producers, vobject as a
+reference, and generated values."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contacthub.errors import RecordError
+from contacthub.formats.vcard import (
+    Card,
+    FieldMap,
+    Property,
+    VCardCodec,
+    components,
+    escape,
+    fold,
+    parse_bday,
+    parse_cards,
+    parse_rev,
+    serialize_card,
+    unescape,
+)
+from contacthub.model import Contact, Email, Phone, normalize_phone, phone_key
+
+CODEC = VCardCodec()
+
+
+@pytest.fixture(scope="module")
+def vcards(corpus_dir: Path) -> Path:
+    return corpus_dir / "vcards"
+
+
+def one(data: bytes) -> dict[str, Any]:
+    [parsed] = CODEC.parse(data)
+    return parsed.fields
+
+
+def test_every_corpus_file_parses(vcards: Path) -> None:
+    cards = 0
+    errors = []
+    for path in sorted(vcards.glob("*.vcf")):
+        try:
+            parsed = CODEC.parse(path.read_bytes(), str(path))
+        except RecordError as exc:
+            assert exc.record == str(path)
+            errors.append(path.name)
+            continue
+        cards += len(parsed)
+        for item in parsed:
+            serialize_card(item.card)  # and every card can be written back
+    assert errors == ["broken__3.0__eds_vcard_7.vcf"]  # no BEGIN:VCARD at all
+    assert cards >= 135
+
+
+def _vobject_key(card: Any) -> tuple[Any, ...]:
+    fn = card.fn.value if hasattr(card, "fn") else None
+    emails = sorted(
+        {e.value.strip().lower() for e in card.contents.get("email", []) if e.value.strip()}
+    )
+    phones = {phone_key(normalize_phone(t.value)) or t.value for t in card.contents.get("tel", [])}
+    org = None
+    if hasattr(card, "org"):
+        value = card.org.value
+        while isinstance(value, list):  # vobject splits on "," too
+            value = value[0] if value else ""
+        org = value
+    return fn, emails, len(phones), org
+
+
+def test_key_fields_agree_with_vobject(vcards: Path) -> None:
+    vobject = pytest.importorskip("vobject")
+    logging.getLogger("vobject").setLevel(logging.CRITICAL)
+    compared = 0
+    for path in sorted(vcards.glob("*.vcf")):
+        data = path.read_bytes()
+        try:
+            ours = CODEC.parse(data)
+            theirs = list(vobject.readComponents(data.decode("utf-8"), ignoreUnreadable=True))
+        except Exception:  # ours raising is caught by the test above; vobject cannot read it
+            continue
+        if len(theirs) != len(ours):
+            continue
+        for mine, other in zip(ours, theirs, strict=True):
+            try:
+                fn, emails, phones, org = _vobject_key(other)
+            except Exception:
+                continue
+            fields = mine.fields
+            raw_fn = mine.card.first("FN")
+            if fn and raw_fn is not None and "," not in raw_fn.value:  # vobject splits FN on ","
+                assert fields.get("display_name") == fn.strip(), path.name
+            assert sorted(e["value"] for e in fields.get("emails", [])) == emails, path.name
+            assert len(fields.get("phones", [])) == phones, path.name
+            if org and org.strip():
+                assert str(fields.get("organization")).startswith(org.strip()), path.name
+            compared += 1
+    assert compared >= 100
+
+
+def test_cr_cr_lf_ios(vcards: Path) -> None:
+    fields = one((vcards / "apple-ios-6.1.3__3.0__aosp_v30_ios_613_multiline.vcf").read_bytes())
+    assert fields["display_name"] == "Bob Smith" and fields["given_name"] == "Bob"
+    assert fields["emails"][0]["value"] == "bob@smithauto.com"
+    assert fields["organization"] == "Smith Auto Repair"
+
+
+def test_quoted_printable_soft_breaks(vcards: Path) -> None:
+    cards = CODEC.parse((vcards / "unknown-2.1-qp__2.1__kcontacts_vcard10.multi.vcf").read_bytes())
+    assert cards[0].fields["addresses"][0]["street"] == "DDDDDDDDDDDDDDD-Staße 2\n00000 DDDDDDDDDD"
+    assert cards[1].fields["addresses"][0]["street"] == "AAAAAAA-AäAAAAA 11"
+    assert cards[1].fields["websites"][0]["value"] == "http://some-webseite.com"
+    assert cards[3].fields["job_title"] == "Facharzt für Allgemeinmedizin"
+    assert cards[3].fields["notes"].startswith("Sprechzeiten:\nMo   8–12, 15–18\nDi")
+    comment = one((vcards / "android-aosp__2.1__aosp_v21_invalid_comment_line.vcf").read_bytes())
+    assert (
+        comment["notes"]
+        == "This is an (sharp ->#<- sharp) example. This message must NOT be ignored."
+    )
+
+
+def test_shift_jis(vcards: Path) -> None:
+    fields = one((vcards / "japanese-feature-phone__2.1__aosp_v21_japanese_2.vcf").read_bytes())
+    assert fields["display_name"] == "安藤 ロイド 1"
+    assert fields["family_name"] == "安藤" and fields["given_name"] == "ロイド1"
+    assert fields["addresses"][0]["street"] == "東京都渋谷区桜丘町26-1セルリアンタワー6階"
+    assert fields["notes"] == "メモ"
+
+
+def test_utf16_and_windows_1252(vcards: Path) -> None:
+    fields = one((vcards / "utf16be__3.0__roundcube_utf-16_sample.vcf").read_bytes())
+    assert fields["display_name"] == "Ǽgean ĽdaMonté"
+    assert fields["addresses"][0]["country"] == "Perú"
+    with_bom = "\ufeffBEGIN:VCARD\r\nFN:Zoë\r\nEND:VCARD\r\n".encode("utf-16-le")
+    assert one(with_bom)["display_name"] == "Zoë"
+    fields = one((vcards / "windows-1252__2.1__roundcube_johndoe.vcf").read_bytes())
+    assert fields["display_name"] == "John Doë"
+    assert fields["emails"][0] == {"value": "roundcube@gmail.com", "type": "home", "primary": True}
+
+
+def test_fold_splitting_a_utf8_character(vcards: Path) -> None:
+    data = (vcards / "owncloud__3.0__kcontacts_vcard9.vcf").read_bytes()
+    fields = one(data)
+    assert fields["display_name"] == "βγδεαβγδ1" * 11
+    assert fields["notes"].startswith("Длинный комментарий") and fields["notes"].endswith(
+        "70 символов."
+    )
+    assert "\ufffd" not in str(fields)
+
+
+def test_rfc6868_carets(vcards: Path) -> None:
+    [parsed] = CODEC.parse((vcards / "unknown__4.0__ezvcard_issue114.vcf").read_bytes())
+    adr = parsed.card.first("ADR")
+    assert adr is not None
+    assert adr.params["LABEL"] == ['Dummy-Dummy-Strasse 1 61352 Bad Homburg\nGERMANY"']
+    assert parsed.fields["display_name"] == "Dummy, Dummy"
+    assert parsed.fields["phones"][0] == {"value": "+49123456789", "type": "cell", "primary": True}
+
+
+def test_escaped_semicolons(vcards: Path) -> None:
+    fields = one((vcards / "nextcloud__3.0__icaljs_escape_semicolon.vcf").read_bytes())
+    assert {"value": "205246;;,;", "type": "work fax", "primary": False} in fields["phones"]
+    assert fields["addresses"][1]["country"] == "Germany work"
+    assert fields["birthday"] == "2019-02-10"
+
+
+def test_oddities() -> None:
+    text = (
+        b"junk before\nBEGIN:vCard\nVERSION:2.1\nTEL;WORK;VOICE:+1 202 555 0100\n"
+        b"this line has no colon\nEMAIL;PREF;INTERNET:A@Example.com\nN:Doe;Jane\n"
+    )
+    fields = one(text)  # no END: the card runs to the end of the data
+    assert fields["phones"] == [{"value": "+12025550100", "type": "work", "primary": True}]
+    assert fields["emails"] == [{"value": "a@example.com", "type": "", "primary": True}]
+    assert fields["display_name"] == "Jane Doe"
+    with pytest.raises(RecordError):
+        parse_cards(b"\x00\x01\x02 garbage", "x.vcf")
+    with pytest.raises(RecordError):
+        parse_cards(b"BEGIN:VCARD\r\nVERSION:3.0\r\nEND:VCARD\r\n", "x.vcf")
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("19800115", "1980-01-15"),
+        ("1980-01-15", "1980-01-15"),
+        ("--0115", "--01-15"),
+        ("--01-15", "--01-15"),
+        ("1980-01-15T10:00:00Z", "1980-01-15"),
+        ("16040101", "--01-01"),
+        ("1995/05/05", "1995-05-05"),
+        ("circa 1800", "circa 1800"),
+        ("19801315", "19801315"),
+    ],
+)
+def test_birthdays(raw: str, expected: str) -> None:
+    assert parse_bday(raw) == expected
+
+
+def test_rev() -> None:
+    assert parse_rev("20210314T092838Z") == parse_rev("2021-03-14T09:28:38Z")
+    assert parse_rev("2021-03-14T11:28:38+02:00") == parse_rev("2021-03-14T09:28:38Z")
+    assert parse_rev("2014722T222710Z") is None
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def test_fold_never_exceeds_75_octets_nor_splits_characters() -> None:
+    for text in ("a" * 500, "é" * 300, "😀x" * 100, "東京" * 90):
+        data = fold("NOTE:" + text)
+        lines = data.split(b"\r\n")[:-1]
+        assert all(len(line) <= 75 for line in lines)
+        for line in lines:
+            line.decode("utf-8")  # every physical line is whole UTF-8
+        assert (
+            b"".join(line[1:] if i else line for i, line in enumerate(lines))
+            == ("NOTE:" + text).encode()
+        )
+
+
+def test_escaping() -> None:
+    assert escape("a,b;c\\d\ne\r\nf") == "a\\,b\\;c\\\\d\\ne\\nf"
+    assert unescape("a\\,b\\;c\\\\d\\ne\\Nf\\:g") == "a,b;c\\d\ne\nf:g"
+    assert components("Doe\\;Smith;John\\,Jr;;") == ["Doe;Smith", "John,Jr", "", ""]
+
+
+text_values = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), max_size=200
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_values, text_values, text_values)
+def test_round_trip_of_text_values(note: str, org: str, family: str) -> None:
+    card = Card(
+        [
+            Property("VERSION", "3.0"),
+            Property("NOTE", escape(note)),
+            Property("ORG", escape(org) + ";" + escape(family)),
+            Property("X-THING", escape(family), {"X-LABEL": [note or "x"]}),
+        ],
+        "3.0",
+    )
+    [back] = parse_cards(serialize_card(card))
+    assert [(p.name, p.value) for p in back.properties] == [
+        (p.name, p.value) for p in card.properties
+    ]
+    assert unescape(back.properties[1].value) == note
+    assert components(back.properties[2].value) == [org, family]
+    assert back.properties[3].params["X-LABEL"] == [note or "x"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(text_values, text_values)
+def test_round_trip_of_fields(notes: str, title: str) -> None:
+    fields = Contact(
+        given_name="Zoë",
+        family_name="O'Neil; Jr",
+        notes=notes,
+        job_title=title,
+        emails=[Email("z@example.com", "work", True)],
+        phones=[Phone("+1 202 555 0100", "cell")],
+    ).to_fields()
+    for version in ("3.0", "4.0"):
+        codec = VCardCodec(version=version)
+        [parsed] = codec.parse(codec.create(fields, "uid-1"))
+        assert parsed.fields == fields
+        assert parsed.uid == "uid-1"
+
+
+def test_update_changes_only_what_differs() -> None:
+    source = (
+        b'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Jane Doe\r\nN;SORT-AS="Doe,Jane":Doe;Jane;;;\r\n'
+        b"EMAIL;TYPE=work;PREF=1:jane@example.com\r\nEMAIL;TYPE=home:old@example.com\r\n"
+        b"X-KEEP;X-P=1:keep me\r\nBDAY:--0115\r\nEND:VCARD\r\n"
+    )
+    cards = [p.card for p in CODEC.parse(source)]
+    fields = one(source)
+    assert fields["birthday"] == "--01-15"
+    fields["emails"] = [
+        fields["emails"][0],
+        {"value": "new@example.com", "type": "home", "primary": False},
+    ]
+    out = CODEC.update(cards, fields)
+    assert out.startswith(
+        b'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Jane Doe\r\nN;SORT-AS="Doe,Jane":Doe;Jane;;;\r\n'
+    )
+    assert b"EMAIL;TYPE=work;PREF=1:jane@example.com\r\nEMAIL;TYPE=home:new@example.com\r\n" in out
+    assert b"old@example.com" not in out and b"X-KEEP;X-P=1:keep me\r\n" in out
+    assert b"BDAY:--0115\r\n" in out
+    assert one(out) == fields
+
+
+def test_field_map_validation() -> None:
+    from contacthub.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        FieldMap({"emails": "X-EMAIL"})
+    with pytest.raises(ConfigError):
+        FieldMap({"notes": "EMAIL"})
+    with pytest.raises(ConfigError):
+        FieldMap({"custom.a": "X-A", "custom.b": "X-A"})
+    fmap = FieldMap({"job_title": "ROLE"})
+    assert "ROLE" in fmap.text and "TITLE" not in fmap.text
+
+
+def test_speed_print() -> None:
+    fields = Contact(
+        given_name="Given",
+        family_name="Family",
+        organization="Org",
+        job_title="Engineer",
+        notes="A note, with; specials",
+        emails=[Email("a@example.com", "work", True)],
+        phones=[Phone("+1 202 555 0100", "cell"), Phone("+1 202 555 0101", "work")],
+    ).to_fields()
+    data = CODEC.create(fields, "uid")
+    count = 2000
+    start = time.perf_counter()
+    for _ in range(count):
+        CODEC.parse(data)
+    elapsed = time.perf_counter() - start
+    print(f"vCard parse+map: {elapsed / count * 1e6:.1f} µs/card")
