@@ -328,3 +328,21 @@ def test_speed_print() -> None:
         CODEC.parse(data)
     elapsed = time.perf_counter() - start
     print(f"vCard parse+map: {elapsed / count * 1e6:.1f} µs/card")
+
+
+def test_fast_path_reads_like_the_general_one(vcards: Path) -> None:
+    from contacthub.formats.vcard_lines import _fast_cards, _slow_cards, _to_text
+
+    def key(cards: list[Card]) -> list[Any]:
+        return [[(p.group, p.name, p.value, p.params, p.raw) for p in c.properties] for c in cards]
+
+    checked = 0
+    for path in sorted(vcards.glob("*.vcf")):
+        text = _to_text(path.read_bytes())
+        if "\n " in text or "\n\t" in text or "=\n" in text:
+            continue  # the fast path is only for unfolded text
+        assert key(_fast_cards(text, "windows-1252")[0]) == key(
+            _slow_cards(text, "windows-1252")[0]
+        ), path.name
+        checked += 1
+    assert checked >= 20

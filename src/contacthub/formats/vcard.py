@@ -31,9 +31,8 @@ from contacthub.formats.vcard_map import (
     new_card,
     parse_bday,
     parse_rev,
+    read_card,
     read_fields,
-    rev_of,
-    uid_of,
 )
 from contacthub.model import DEFAULT_REGION, Fields
 
@@ -50,6 +49,7 @@ __all__ = [
     "parse_bday",
     "parse_cards",
     "parse_rev",
+    "read_fields",
     "serialize_card",
     "split_unescaped",
     "unescape",
@@ -90,9 +90,8 @@ class VCardCodec:
         return [self.parsed(card) for card in parse_cards(data, where, self.fallback)]
 
     def parsed(self, card: Card) -> ParsedCard:
-        return ParsedCard(
-            card, read_fields(card, self.fmap, self.region), uid_of(card), rev_of(card)
-        )
+        contact, uid, rev = read_card(card, self.fmap)
+        return ParsedCard(card, contact.to_fields(self.region), uid, rev)
 
     def create(self, fields: Mapping[str, Any], uid: str) -> bytes:
         card = new_card(fields, self.fmap, uid, self.version or "3.0", self.region)

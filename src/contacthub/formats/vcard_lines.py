@@ -370,16 +370,85 @@ def _to_text(data: bytes) -> str:
     return text
 
 
-def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
-    """Every card in ``data``, nested cards after their parent. A card without END runs to
-    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) only when
-    no card with at least one property can be found."""
+#: one content line in the simple case (unfolded, no quotes before the colon): the whole
+#: line, group, name, ";params" and value. Lines it does not match are junk.
+_SIMPLE_LINE = re.compile(r"^(([A-Za-z0-9_-]+\.)?([A-Za-z0-9-]+)(;[^:\n]*)?:(.*))$", re.M)
+
+
+def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
+    """``parse_cards`` for text without folds or soft breaks, the common case: one regex
+    pass in C finds every line's parts, so the Python loop only builds properties."""
     cards: list[Card] = []
     stack: list[Card] = []
     current: Card | None = None
     props: list[Property] = []
     saw_begin = False
-    for parts in _logical_lines(_to_text(data)):
+    names = _NAME_MEMO
+    for line, group, raw_name, head, value in _SIMPLE_LINE.findall(text):
+        try:
+            found = names[raw_name]
+        except KeyError:
+            found = _name_of(raw_name)
+            if len(names) < _MEMO_LIMIT:
+                names[raw_name] = found
+        if found is None:
+            continue
+        name = found[1]
+        if (name == "BEGIN" or name == "END") and value.strip(_WS).upper() == "VCARD":
+            if name == "BEGIN":
+                saw_begin = True
+                if current is not None:
+                    stack.append(current)
+                current = Card()
+                props = current.properties
+                cards.append(current)
+            else:
+                current = stack.pop() if stack else None
+                if current is not None:
+                    props = current.properties
+            continue
+        if current is None:
+            continue
+        if head and '"' in head:
+            prop = parse_line([line], fallback)  # quoted params may hold ':' or ';'
+            if prop is None:
+                continue
+        else:
+            params = _params_of(head[1:], False) if head else {}
+            prop = Property(name, value, params, group[:-1], [line])
+            if (params and ("ENCODING" in params or "CHARSET" in params)) or not line.isascii():
+                _decode_property(prop, fallback)
+        if name == "VERSION":
+            current.version = prop.value.strip()
+        props.append(prop)
+    return cards, saw_begin
+
+
+def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
+    """Every card in ``data``, nested cards after their parent. A card without END runs to
+    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) only when
+    no card with at least one property can be found."""
+    text = _to_text(data)
+    if "\n " not in text and "\n\t" not in text and "=\n" not in text:
+        cards, saw_begin = _fast_cards(text, fallback)
+    else:
+        cards, saw_begin = _slow_cards(text, fallback)
+    found = [c for c in cards if any(p.name != "VERSION" for p in c.properties)]
+    if not found:
+        if not saw_begin:
+            raise RecordError("not a vCard: no BEGIN:VCARD line", where)
+        raise RecordError("no vCard with any property could be read", where)
+    return found
+
+
+def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
+    """``parse_cards`` for text with folds or quoted-printable soft breaks."""
+    cards: list[Card] = []
+    stack: list[Card] = []
+    current: Card | None = None
+    props: list[Property] = []
+    saw_begin = False
+    for parts in _logical_lines(text):
         first = parts[0]
         if first[0] in "BbEe" and len(first) < 24 and len(parts) == 1:
             upper = first.strip().upper()
@@ -404,12 +473,7 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
         if prop.name == "VERSION":
             current.version = prop.value.strip()
         props.append(prop)
-    found = [c for c in cards if any(p.name != "VERSION" for p in c.properties)]
-    if not found:
-        if not saw_begin:
-            raise RecordError("not a vCard: no BEGIN:VCARD line", where)
-        raise RecordError("no vCard with any property could be read", where)
-    return found
+    return cards, saw_begin
 
 
 # --- writing ----------------------------------------------------------------------------

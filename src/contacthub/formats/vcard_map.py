@@ -183,7 +183,14 @@ def rev_of(card: Card) -> datetime | None:
 
 def read_contact(card: Card, fmap: FieldMap) -> Contact:
     """The typed view of a card; the first FN/N/ORG/TITLE/NOTE/BDAY wins."""
+    return read_card(card, fmap)[0]
+
+
+def read_card(card: Card, fmap: FieldMap) -> tuple[Contact, str | None, datetime | None]:
+    """The typed view of a card, its UID and its REV, in one pass over the properties."""
     contact = Contact()
+    uid: str | None = None
+    rev: str | None = None
     seen: set[str] = set()
     text_map = fmap.text
     struct_map = fmap.struct
@@ -201,6 +208,12 @@ def read_contact(card: Card, fmap: FieldMap) -> Contact:
             contact.websites.append(Website(unescape(prop.value), _type_of(prop)[0]))
         elif name in seen:
             continue
+        elif name == "UID":
+            seen.add(name)
+            uid = unescape(prop.value).strip() or None
+        elif name == "REV":
+            seen.add(name)
+            rev = prop.value
         elif name in text_map:
             seen.add(name)
             _set(contact, text_map[name], unescape(prop.value))
@@ -211,7 +224,7 @@ def read_contact(card: Card, fmap: FieldMap) -> Contact:
                     _set(contact, slot, value)
     if contact.birthday:
         contact.birthday = parse_bday(contact.birthday)
-    return contact
+    return contact, uid, parse_rev(rev) if rev else None
 
 
 def _set(contact: Contact, canonical: str, value: str) -> None:
