@@ -17,7 +17,7 @@ from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.merge import Side, merge
 from contacthub.errors import RecordError
-from contacthub.model import fields_equal, match_keys, project
+from contacthub.model import display_name_of, fields_equal, match_keys, project
 from contacthub.store.repo import ContactRow, LinkRow, dumps
 
 CHUNK = 500
@@ -142,7 +142,7 @@ class Inbound:
         if result.changed:
             before = {k: contact.data.get(k) for k in result.changed}
             after = {k: result.fields.get(k) for k in result.changed}
-            contact.data, contact.sources = result.fields, result.sources
+            contact.data, contact.sources = _named(result.fields), result.sources
             contact.rev += 1
             changed[contact.id] = contact
             keys[contact.id] = match_keys(contact.data)
@@ -174,7 +174,7 @@ class Inbound:
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
-            contact = ContactRow(str(uuid.uuid4()), dict(theirs), {}, 1, False)
+            contact = ContactRow(str(uuid.uuid4()), _named(theirs), {}, 1, False)
             at = _iso(record) or ctx.started
             contact.sources = {k: [spoke.id, at] for k in theirs}
             new_contacts.append(contact)
@@ -299,6 +299,15 @@ class Inbound:
             self.ctx.match_index = {k: v for k, v in self.ctx.match_index.items() if v not in dead}
         self._flush_journal()
         return len(gone)
+
+
+def _named(fields: dict[str, Any]) -> dict[str, Any]:
+    """Every hub contact has a name to show, even when its source has no such field."""
+    if not fields.get("display_name"):
+        name = display_name_of(fields)
+        if name:
+            return {**fields, "display_name": name}
+    return dict(fields)
 
 
 def _iso(record: Record) -> str | None:
