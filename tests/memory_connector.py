@@ -79,7 +79,14 @@ class MemoryConnector(Connector):
     def _record(self, nid: str, item: Item) -> Record:
         from contacthub.model import project
 
-        return Record(nid, item.version, project(item.fields, self._fields), item.modified, item.hub_id, f"memory:{nid}")
+        return Record(
+            nid,
+            item.version,
+            project(item.fields, self._fields),
+            item.modified,
+            item.hub_id,
+            f"memory:{nid}",
+        )
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         items = dict(self.book.items)
@@ -101,10 +108,19 @@ class MemoryConnector(Connector):
                 out.append(WriteResult(op, error=StaleVersionError("writes fail", nid, self.name)))
                 continue
             if op.kind != "create" and item is None:
-                out.append(WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name)))
+                out.append(
+                    WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name))
+                )
                 continue
-            if op.kind != "create" and op.version is not None and item is not None and item.version != op.version:
-                out.append(WriteResult(op, error=StaleVersionError("changed since read", nid, self.name)))
+            if (
+                op.kind != "create"
+                and op.version is not None
+                and item is not None
+                and item.version != op.version
+            ):
+                out.append(
+                    WriteResult(op, error=StaleVersionError("changed since read", nid, self.name))
+                )
                 continue
             if op.kind == "delete":
                 del self.book.items[nid]

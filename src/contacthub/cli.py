@@ -46,7 +46,9 @@ def db() -> Engine:
 def main_options(
     database: Annotated[
         str | None,
-        typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
+        typer.Option(
+            "--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."
+        ),
     ] = None,
 ) -> None:
     State.database = database
@@ -58,8 +60,14 @@ def _progress() -> Any:
         return None, None
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"),
-                   TimeElapsedColumn(), transient=True)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int | None) -> None:
@@ -94,10 +102,16 @@ def _print_report(report: Report, as_json: bool) -> None:
     if report.conflicts:
         console.print(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
     for err in report.errors:
-        console.print(f"skipped {err['connector']}: {err['record']}: {err['message']}", markup=False, highlight=False)
+        console.print(
+            f"skipped {err['connector']}: {err['record']}: {err['message']}",
+            markup=False,
+            highlight=False,
+        )
     if report.status == "held":
-        console.print(f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
-                      f"'contacthub reject {report.run_id}' to keep the records.")
+        console.print(
+            f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
+            f"'contacthub reject {report.run_id}' to keep the records."
+        )
 
 
 def _guard(func: Any) -> Any:
@@ -171,9 +185,18 @@ def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
     table = Table("run", "kind", "status", "started", "changes", "conflicts", "errors")
     for r in items:
-        total = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
-        table.add_row(str(r["id"]), r["kind"], r["status"], (r["started_at"] or "")[:19],
-                      "+{create} ~{update} -{delete}".format(**total), str(r["conflicts"]), str(len(r["errors"])))
+        total = {
+            k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")
+        }
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            (r["started_at"] or "")[:19],
+            "+{create} ~{update} -{delete}".format(**total),
+            str(r["conflicts"]),
+            str(len(r["errors"])),
+        )
     Console().print(table)
 
 
@@ -190,7 +213,9 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     from rich.console import Console
 
     console = Console(highlight=False)
-    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False)
+    console.print(
+        f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False
+    )
     if data["message"]:
         console.print(data["message"], markup=False)
     for c in data["journal"]:
@@ -199,14 +224,19 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         if c["op"] == "update":
             for name, value in (c["after"] or {}).items():
                 before = (c["before"] or {}).get(name)
-                console.print(f"            {name}: {_short(before)} -> {_short(value)}", markup=False)
+                console.print(
+                    f"            {name}: {_short(before)} -> {_short(value)}", markup=False
+                )
         if c["error"]:
             console.print(f"            error: {c['error']}", markup=False)
 
 
 def _short(value: Any) -> str:
     if isinstance(value, list):
-        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
+        return (
+            ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value)
+            or "-"
+        )
     return "-" if value in (None, "") else str(value)
 
 
@@ -215,7 +245,9 @@ def _short(value: Any) -> str:
 def conflicts(
     hub: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    show_all: Annotated[bool, typer.Option("--all", help="Include conflicts settled by the policy.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Include conflicts settled by the policy.")
+    ] = False,
 ) -> None:
     """List the conflicts of HUB that wait for a person."""
     from contacthub import service
@@ -234,12 +266,16 @@ def conflicts(
 
 @app.command()
 @_guard
-def resolve(conflict: int, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]) -> None:
+def resolve(
+    conflict: int, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]
+) -> None:
     """Settle CONFLICT with the value from connector NAME."""
     from contacthub import service
 
     result = service.resolve(db(), conflict, take)
-    typer.echo(f"conflict {conflict}: {result['field']} = {_short(result['value'])}; the next sync carries it")
+    typer.echo(
+        f"conflict {conflict}: {result['field']} = {_short(result['value'])}; the next sync carries it"
+    )
 
 
 @app.command()
@@ -278,7 +314,9 @@ def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 @app.command()
 @_guard
 def demo(
-    folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="Where to put the demo files.")
+    ] = None,
 ) -> None:
     """Create a demo hub with two vCard folders and a CSV file, and sync it."""
     from contacthub.demo import run_demo

@@ -38,7 +38,11 @@ from contacthub.store import secrets
 from contacthub.store import tables as t
 from contacthub.store.repo import dumps, loads, now
 
-OPERATIONS = ("create", "update", "delete")
+Operation = Literal["create", "update", "delete"]
+
+
+def _all_operations() -> list[Operation]:
+    return ["create", "update", "delete"]
 
 
 class ConnectorSpec(BaseModel):
@@ -47,7 +51,7 @@ class ConnectorSpec(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     type: str
     direction: Literal["two-way", "to-hub", "from-hub"] = "two-way"
-    operations: list[Literal["create", "update", "delete"]] = Field(default_factory=lambda: list(OPERATIONS))
+    operations: list[Operation] = Field(default_factory=_all_operations)
     on_delete: Literal["delete", "ignore", "deactivate"] = "delete"
     filter: dict[str, Any] | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
@@ -107,7 +111,9 @@ def load(path: Path) -> HubFile:
                 if not is_known_field(field):
                     raise ConfigError(f"mapping names unknown field {field!r}", where)
             if conn.on_delete == "deactivate" and not cls.capabilities.deactivate:
-                raise ConfigError(f"{conn.type} connectors cannot deactivate records; use delete or ignore", where)
+                raise ConfigError(
+                    f"{conn.type} connectors cannot deactivate records; use delete or ignore", where
+                )
     return spec
 
 
@@ -131,22 +137,36 @@ def apply(engine: Engine, spec: HubFile) -> list[str]:
             row = conn.execute(select(t.hubs).where(t.hubs.c.name == hub_name)).first()
             if row is None:
                 hub_id = conn.execute(
-                    insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
+                    insert(t.hubs).values(
+                        name=hub_name, created_at=now(), updated_at=now(), **values
+                    )
                 ).inserted_primary_key[0]  # type: ignore[index]
                 lines.append(f"hub {hub_name}: created")
             else:
                 hub_id = row.id
-                diff = [f"{k} {getattr(row, k)!r} -> {v!r}" for k, v in values.items() if getattr(row, k) != v]
+                diff = [
+                    f"{k} {getattr(row, k)!r} -> {v!r}"
+                    for k, v in values.items()
+                    if getattr(row, k) != v
+                ]
                 if diff:
-                    conn.execute(update(t.hubs).where(t.hubs.c.id == hub_id).values(updated_at=now(), **values))
+                    conn.execute(
+                        update(t.hubs)
+                        .where(t.hubs.c.id == hub_id)
+                        .values(updated_at=now(), **values)
+                    )
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
             lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors)
     return lines
 
 
-def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
+def _apply_connectors(
+    conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]
+) -> list[str]:
     lines: list[str] = []
-    existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
+    existing = {
+        r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))
+    }
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
         settings = spec.settings
@@ -167,8 +187,12 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if row is None:
             conn.execute(
                 insert(t.connectors).values(
-                    hub_id=hub_id, name=spec.name, secrets=secrets.encrypt(secret),
-                    created_at=now(), updated_at=now(), **values,
+                    hub_id=hub_id,
+                    name=spec.name,
+                    secrets=secrets.encrypt(secret),
+                    created_at=now(),
+                    updated_at=now(),
+                    **values,
                 )
             )
             lines.append(f"{label}: created ({spec.type}, {spec.direction})")
@@ -176,7 +200,8 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if row.type != spec.type:
             raise ConfigError(
                 f"cannot change the type of connector {spec.name!r} from {row.type} to {spec.type}; "
-                "give the new connector another name", f"hubs.{hub_name}"
+                "give the new connector another name",
+                f"hubs.{hub_name}",
             )
         diff = [k for k, v in values.items() if _differs(getattr(row, k), v)]
         old_secret = secrets.decrypt(row.secrets, label) if secret else {}
@@ -184,11 +209,17 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             diff.append("credentials")
             values["secrets"] = secrets.encrypt(secret)
         if diff:
-            conn.execute(update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values))
+            conn.execute(
+                update(t.connectors)
+                .where(t.connectors.c.id == row.id)
+                .values(updated_at=now(), **values)
+            )
             lines.append(f"{label}: changed " + ", ".join(diff))
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
-        lines.append(f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)")
+        lines.append(
+            f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)"
+        )
     return lines
 
 

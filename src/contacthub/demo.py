@@ -84,7 +84,8 @@ def write_files(folder: Path) -> Path:
     csv_path.write_text(CSV_EXPORT, encoding="utf-8", newline="")
     hub_file = folder / "hub.toml"
     hub_file.write_text(
-        HUB_FILE.format(phone=phone.as_posix(), office=office.as_posix(), csv=csv_path.as_posix()), encoding="utf-8"
+        HUB_FILE.format(phone=phone.as_posix(), office=office.as_posix(), csv=csv_path.as_posix()),
+        encoding="utf-8",
     )
     return hub_file
 
@@ -107,7 +108,9 @@ def run_demo(database: str | None, folder: Path | None) -> None:
     report = service.sync(engine, "demo")
     typer.echo(f"\nsync run {report.run_id}: {report.status}")
     for name, counts in sorted(report.changes.items()):
-        typer.echo(f"  {name:<8} created {counts['create']}, updated {counts['update']}, deleted {counts['delete']}")
+        typer.echo(
+            f"  {name:<8} created {counts['create']}, updated {counts['update']}, deleted {counts['delete']}"
+        )
     for err in report.errors:
         typer.echo(f"  skipped {err['connector']}: {err['record']}: {err['message']}")
     people = service.contacts_of(engine, "demo")

@@ -55,7 +55,8 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
         return lambda f: [str(e["value"]) for e in f.get(key, ())]
     if name in ("address", "addresses"):
         return lambda f: [
-            ", ".join(str(a.get(p, "")) for p in ADDRESS_PARTS if a.get(p)) for a in f.get("addresses", ())
+            ", ".join(str(a.get(p, "")) for p in ADDRESS_PARTS if a.get(p))
+            for a in f.get("addresses", ())
         ]
     part = name.removeprefix("address.")
     if part in ADDRESS_PARTS:
@@ -65,7 +66,16 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
     if name in SCALAR_FIELDS or (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX)):
         return lambda f: [str(f[name])] if f.get(name) else []
     known = ", ".join(
-        [*SCALAR_FIELDS, "name", "email", "phone", "website", "address", "address.<part>", "custom.<name>"]
+        [
+            *SCALAR_FIELDS,
+            "name",
+            "email",
+            "phone",
+            "website",
+            "address",
+            "address.<part>",
+            "custom.<name>",
+        ]
     )
     raise ConfigError(f"unknown field {name!r} (fields: {known})")
 
@@ -110,7 +120,9 @@ def compile_filter(spec: Mapping[str, Any] | None, where: str = "filter") -> Pre
 
 def _compile(spec: Any, where: str) -> Predicate:
     if not isinstance(spec, Mapping):
-        raise ConfigError("a condition must be a table such as {field=..., op=..., value=...}", where)
+        raise ConfigError(
+            "a condition must be a table such as {field=..., op=..., value=...}", where
+        )
     groups = [k for k in ("all", "any") if k in spec]
     if groups:
         if len(spec) != 1:

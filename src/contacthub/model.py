@@ -85,7 +85,7 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     compact = _PHONE_PUNCT.sub("", text)
     if _E164.fullmatch(compact):
         return compact
-    import phonenumbers  # noqa: PLC0415 - lazy: the import costs start-up time
+    import phonenumbers
 
     try:
         number = phonenumbers.parse(text, region or None)
@@ -183,7 +183,11 @@ class Contact:
             if derived:
                 out["display_name"] = derived
         emails = [
-            {"value": normalize_email(e.value), "type": normalize_type(e.type), "primary": e.primary}
+            {
+                "value": normalize_email(e.value),
+                "type": normalize_type(e.type),
+                "primary": e.primary,
+            }
             for e in self.emails
         ]
         phones = [
@@ -201,7 +205,9 @@ class Contact:
             }
             for a in self.addresses
         ]
-        websites = [{"value": clean_text(w.value), "type": normalize_type(w.type)} for w in self.websites]
+        websites = [
+            {"value": clean_text(w.value), "type": normalize_type(w.type)} for w in self.websites
+        ]
         for name, items in (
             ("emails", emails),
             ("phones", phones),
@@ -305,7 +311,9 @@ def field_equal(name: str, a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def fields_equal(a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str] | None = None) -> bool:
+def fields_equal(
+    a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str] | None = None
+) -> bool:
     """Equality of two flat contacts over ``names`` (default: every field either has)."""
     keys = set(names) if names is not None else set(a) | set(b)
     return all(field_equal(k, a.get(k), b.get(k)) for k in keys)
@@ -328,5 +336,9 @@ def match_keys(fields: Mapping[str, Any]) -> list[str]:
     keys = [f"email:{e['value']}" for e in fields.get("emails", ())]
     name = name_key(fields)
     if name:
-        keys += [f"phone+name:{phone_key(p['value'])}|{name}" for p in fields.get("phones", ()) if phone_key(p["value"])]
+        keys += [
+            f"phone+name:{phone_key(p['value'])}|{name}"
+            for p in fields.get("phones", ())
+            if phone_key(p["value"])
+        ]
     return keys

@@ -16,7 +16,9 @@ from contacthub.store import tables as t
 from contacthub.store.repo import Store, loads, now
 
 
-def sync(engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None) -> Report:
+def sync(
+    engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None
+) -> Report:
     return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress)
 
 
@@ -49,7 +51,10 @@ def runs(engine: Engine, hub: str, limit: int = 50) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         rows = conn.execute(
-            select(t.runs).where(t.runs.c.hub_id == hub_row.id).order_by(t.runs.c.id.desc()).limit(limit)
+            select(t.runs)
+            .where(t.runs.c.hub_id == hub_row.id)
+            .order_by(t.runs.c.id.desc())
+            .limit(limit)
         ).all()
         return [_run_dict(r, hub) for r in rows]
 
@@ -82,7 +87,9 @@ def show_run(engine: Engine, run_id: int) -> dict[str, Any]:
 def conflicts(engine: Engine, hub: str, include_settled: bool = False) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
-        query = select(t.conflicts, t.contacts.c.data).join(t.contacts, t.contacts.c.id == t.conflicts.c.contact_id)
+        query = select(t.conflicts, t.contacts.c.data).join(
+            t.contacts, t.contacts.c.id == t.conflicts.c.contact_id
+        )
         query = query.where(t.conflicts.c.hub_id == hub_row.id)
         if not include_settled:
             query = query.where(t.conflicts.c.status == "open")
@@ -116,12 +123,16 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         if row is None:
             raise NotFoundError(f"no conflict {conflict_id}")
         if row.status != "open":
-            raise UserError(f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})")
+            raise UserError(
+                f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})"
+            )
         choices = {row.source: loads(row.value), "hub": None}
         if row.hub_source and row.hub_source != "hub":
             choices[row.hub_source] = loads(row.hub_value)
         if take not in choices:
-            raise UserError(f"conflict {conflict_id} is between {', '.join(sorted(choices))}; --take one of them")
+            raise UserError(
+                f"conflict {conflict_id} is between {', '.join(sorted(choices))}; --take one of them"
+            )
         store = Store(conn)
         contact = store.contacts([row.contact_id])[row.contact_id]
         before = contact.data.get(row.field)
@@ -139,20 +150,34 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         store.add_changes(
             [
                 {
-                    "run_id": run_id, "connector_id": None, "connector_name": "hub", "contact_id": contact.id,
-                    "native_id": None, "op": "update", "before": _dump({row.field: before}),
-                    "after": _dump({row.field: contact.data.get(row.field)}), "status": "done", "error": None,
+                    "run_id": run_id,
+                    "connector_id": None,
+                    "connector_name": "hub",
+                    "contact_id": contact.id,
+                    "native_id": None,
+                    "op": "update",
+                    "before": _dump({row.field: before}),
+                    "after": _dump({row.field: contact.data.get(row.field)}),
+                    "status": "done",
+                    "error": None,
                     "at": now(),
                 }
             ]
         )
-        store.finish_run(run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, [])
+        store.finish_run(
+            run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, []
+        )
         conn.execute(
             update(t.conflicts)
             .where(t.conflicts.c.id == conflict_id)
             .values(status="resolved", winner=take, resolved_at=now())
         )
-        return {"conflict": conflict_id, "field": row.field, "value": contact.data.get(row.field), "run": run_id}
+        return {
+            "conflict": conflict_id,
+            "field": row.field,
+            "value": contact.data.get(row.field),
+            "run": run_id,
+        }
 
 
 def _dump(value: Any) -> str:
@@ -165,7 +190,9 @@ def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
     with engine.begin() as conn:
         row = _run_row(conn, run_id)
         if row.status != "held":
-            raise UserError(f"run {run_id} is {row.status}, not held; only a held run can be approved or rejected")
+            raise UserError(
+                f"run {run_id} is {row.status}, not held; only a held run can be approved or rejected"
+            )
         conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=new_status))
         return Store(conn).hub_by_id(row.hub_id).name, row
 
@@ -174,7 +201,9 @@ def approve(engine: Engine, run_id: int, progress: Progress | None = None) -> Re
     """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
     hub, row = _held(engine, run_id, "approved")
     options = Options(approved=held_figures(row.counts))
-    return run_hub(engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress)
+    return run_hub(
+        engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress
+    )
 
 
 def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
@@ -182,7 +211,14 @@ def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Rep
     the connectors it would have deleted in keep their records (unlinked)."""
     hub, row = _held(engine, run_id, "rejected")
     ids = frozenset(held_figures(row.counts))
-    return run_hub(engine, hub, kind="reject", options=Options(rejected=ids), parent_id=run_id, progress=progress)
+    return run_hub(
+        engine,
+        hub,
+        kind="reject",
+        options=Options(rejected=ids),
+        parent_id=run_id,
+        progress=progress,
+    )
 
 
 def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
@@ -192,8 +228,13 @@ def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Repor
             raise UserError(f"run {run_id} is {row.status}; only an applied run can be undone")
         hub = Store(conn).hub_by_id(row.hub_id).name
     return run_hub(
-        engine, hub, kind="undo", options=Options(no_hold=True), parent_id=run_id,
-        prepare=undo_preparer(run_id), progress=progress,
+        engine,
+        hub,
+        kind="undo",
+        options=Options(no_hold=True),
+        parent_id=run_id,
+        prepare=undo_preparer(run_id),
+        progress=progress,
     )
 
 

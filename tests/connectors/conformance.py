@@ -107,7 +107,11 @@ class ConnectorConformance:
         )
         assert first.error is None
         [stale] = connector.write(
-            [WriteOp("update", "hub-1", sample(1, notes="second"), result.native_id, result.version)]
+            [
+                WriteOp(
+                    "update", "hub-1", sample(1, notes="second"), result.native_id, result.version
+                )
+            ]
         )
         assert isinstance(stale.error, StaleVersionError)
         assert connector.get(result.native_id or "").fields.get("notes") == "first"
@@ -195,9 +199,9 @@ class ConnectorConformance:
     @pytest.mark.parametrize(
         "text",
         [
-            "Smith, Jr.; \"Bob\" \\ O'Neil",
+            'Smith, Jr.; "Bob" \\ O\'Neil',
             "line one\nline two\r\nline three",
-            "=HYPERLINK(\"http://evil\")",
+            '=HYPERLINK("http://evil")',
             "+1+2",
             "-cmd",
             "@SUM(A1)",

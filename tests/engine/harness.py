@@ -17,8 +17,14 @@ from tests.memory_connector import BOOKS, Book, register
 class Hub:
     """``Hub(url, ["a", "b"])``: a hub named ``h`` syncing memory books a and b."""
 
-    def __init__(self, url: str, names: list[str], conflict: str = "newest", threshold: str = "10%",
-                 **per_connector: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        url: str,
+        names: list[str],
+        conflict: str = "newest",
+        threshold: str = "10%",
+        **per_connector: dict[str, Any],
+    ) -> None:
         register()
         self.prefix = uuid.uuid4().hex[:8]
         self.engine: Engine = open_database(url)
@@ -31,10 +37,19 @@ class Hub:
     def apply(self, **per_connector: dict[str, Any]) -> None:
         self.per.update(per_connector)
         connectors = [
-            {"name": n, "type": "memory", "book": f"{self.prefix}-{n}", **self.per.get(n, {})} for n in self.names
+            {"name": n, "type": "memory", "book": f"{self.prefix}-{n}", **self.per.get(n, {})}
+            for n in self.names
         ]
         spec = config.HubFile.model_validate(
-            {"hubs": {"h": {"conflict": self.conflict, "delete_threshold": self.threshold, "connectors": connectors}}}
+            {
+                "hubs": {
+                    "h": {
+                        "conflict": self.conflict,
+                        "delete_threshold": self.threshold,
+                        "connectors": connectors,
+                    }
+                }
+            }
         )
         config.apply(self.engine, spec)
 

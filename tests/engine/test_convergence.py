@@ -29,7 +29,9 @@ counter = itertools.count()
 @dataclass
 class Person:
     email: str
-    values: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (record time, value)
+    values: dict[str, tuple[int, str]] = field(
+        default_factory=dict
+    )  # field -> (record time, value)
     extra: set[str] = field(default_factory=set)
     pending_extra: dict[str, set[str]] = field(default_factory=dict)  # book -> emails added
     deleted_by: set[str] = field(default_factory=set)
@@ -92,7 +94,10 @@ class SyncMachine(RuleBasedStateMachine):
         if nid is None:
             return
         extra = f"extra{next(counter)}@example.org"
-        emails = [*self.hub.book(book).items[nid].fields["emails"], {"value": extra, "type": "", "primary": False}]
+        emails = [
+            *self.hub.book(book).items[nid].fields["emails"],
+            {"value": extra, "type": "", "primary": False},
+        ]
         self.hub.book(book).edit(nid, emails=emails)
         self.people[email].pending_extra.setdefault(book, set()).add(extra)
         self.people[email].edited_by.add(book)
@@ -144,7 +149,11 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def never_duplicated(self) -> None:
         for name in self.names:
-            primaries = [i.fields["emails"][0]["value"] for i in self.hub.book(name).items.values() if i.fields.get("emails")]
+            primaries = [
+                i.fields["emails"][0]["value"]
+                for i in self.hub.book(name).items.values()
+                if i.fields.get("emails")
+            ]
             assert len(primaries) == len(set(primaries)), name
 
     @rule()
@@ -168,6 +177,9 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 SyncMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestConvergence = SyncMachine.TestCase

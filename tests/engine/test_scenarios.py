@@ -15,7 +15,9 @@ from tests.memory_connector import same_people
 
 def person(i: int, **extra: object) -> dict:
     fields = Contact(
-        given_name=f"Given{i}", family_name=f"Family{i}", emails=[Email(f"p{i}@example.com", "work")]
+        given_name=f"Given{i}",
+        family_name=f"Family{i}",
+        emails=[Email(f"p{i}@example.com", "work")],
     ).to_fields()
     fields.update(extra)
     return fields
@@ -58,9 +60,23 @@ def test_already_synced_writes_nothing(database_url: str) -> None:
 def test_matching_links_instead_of_duplicating(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b", "c"])
     hub.book("a").put("a1", person(1, job_title="Engineer"))
-    hub.book("b").put("b1", {**person(1, organization="ACME"), "emails": [{"value": "p1@example.com", "type": "", "primary": True}]})
+    hub.book("b").put(
+        "b1",
+        {
+            **person(1, organization="ACME"),
+            "emails": [{"value": "p1@example.com", "type": "", "primary": True}],
+        },
+    )
     phone = {"value": "+12025550100", "type": "cell", "primary": True}
-    hub.book("c").put("c1", {"given_name": "Given1", "family_name": "Family1", "display_name": "Given1 Family1", "phones": [phone]})
+    hub.book("c").put(
+        "c1",
+        {
+            "given_name": "Given1",
+            "family_name": "Family1",
+            "display_name": "Given1 Family1",
+            "phones": [phone],
+        },
+    )
     hub.book("a").edit("a1", phones=[phone])
     report = hub.sync()
     assert report.changes["hub"]["create"] == 1
@@ -92,8 +108,13 @@ def test_emails_added_on_both_sides_both_survive(database_url: str) -> None:
     a.put("x", person(1))
     hub.sync()
     [bid] = b.items
-    a.edit("x", emails=[*only(a)["emails"], {"value": "home@a.example", "type": "home", "primary": False}])
-    b.edit(bid, emails=[*only(b)["emails"], {"value": "other@b.example", "type": "", "primary": False}])
+    a.edit(
+        "x",
+        emails=[*only(a)["emails"], {"value": "home@a.example", "type": "home", "primary": False}],
+    )
+    b.edit(
+        bid, emails=[*only(b)["emails"], {"value": "other@b.example", "type": "", "primary": False}]
+    )
     hub.sync()
     for book in (a, b):
         values = {e["value"] for e in only(book)["emails"]}
@@ -164,7 +185,9 @@ def test_modification_beats_deletion(database_url: str) -> None:
     assert hub.sync().status == "applied"
     assert a.items["x"].fields["notes"] == "edited"
     assert len(b.items) == 2
-    assert [i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"] == ["edited"]
+    assert [
+        i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"
+    ] == ["edited"]
 
 
 def test_delete_hold_approve_and_reject(database_url: str) -> None:
@@ -248,7 +271,9 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
 
 
 def test_directions(database_url: str) -> None:
-    hub = Hub(database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"})
+    hub = Hub(
+        database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"}
+    )
     src, dst = hub.book("src"), hub.book("dst")
     src.put("s", person(1))
     hub.sync()
@@ -301,9 +326,18 @@ def test_bad_write_is_reported_and_run_goes_on(database_url: str) -> None:
 
 
 def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> None:
-    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "display_name", "emails"]})
+    hub = Hub(
+        database_url,
+        ["a", "b"],
+        b={"fields": ["given_name", "family_name", "display_name", "emails"]},
+    )
     a, b = hub.book("a"), hub.book("b")
-    a.put("x", person(1, job_title="Kept", phones=[{"value": "+12025550100", "type": "", "primary": True}]))
+    a.put(
+        "x",
+        person(
+            1, job_title="Kept", phones=[{"value": "+12025550100", "type": "", "primary": True}]
+        ),
+    )
     hub.sync()
     assert "job_title" not in only(b)
     [bid] = b.items
@@ -315,8 +349,12 @@ def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> No
 
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
-    a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()
-    b_fields = Contact(given_name="ann", family_name="LEE", phones=[Phone("+1 202 555 0100")]).to_fields()
+    a_fields = Contact(
+        given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]
+    ).to_fields()
+    b_fields = Contact(
+        given_name="ann", family_name="LEE", phones=[Phone("+1 202 555 0100")]
+    ).to_fields()
     hub.book("a").put("x", a_fields)
     hub.book("b").put("y", b_fields)
     hub.sync()

@@ -4,6 +4,7 @@ from tests.memory_connector import same_people
 
 def person(i, **extra):
     from contacthub.model import Contact, Email
+
     f = Contact(given_name=f"G{i}", family_name=f"F{i}", emails=[Email(f"p{i}@x.com")]).to_fields()
     f.update(extra)
     return f
@@ -22,4 +23,4 @@ def test_two_books_converge(sqlite_url):
     assert same_people(a, b)
     assert any(i.fields.get("job_title") == "Boss" for i in a.items.values())
     rep2 = hub.sync()
-    assert rep2.changes == {} , rep2.changes
+    assert rep2.changes == {}, rep2.changes

@@ -161,9 +161,11 @@ class Connector(ABC):
 
     def check(self) -> None:
         """Raise ``FatalConnectorError`` with a remedy when the connector cannot work."""
+        return None
 
     def close(self) -> None:
         """Release connections and files."""
+        return None
 
 
 def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:
@@ -171,7 +173,9 @@ def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:
     caps = connector.capabilities
     for op in ops:
         if not getattr(caps, op.kind):
-            raise ConfigError(f"{connector.type} connectors cannot {op.kind} records", connector.name)
+            raise ConfigError(
+                f"{connector.type} connectors cannot {op.kind} records", connector.name
+            )
         if op.kind != "create" and not op.native_id:
             raise ValueError(f"{op.kind} without a native id")
 

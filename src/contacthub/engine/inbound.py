@@ -23,7 +23,9 @@ from contacthub.store.repo import ContactRow, LinkRow, dumps
 CHUNK = 500
 
 
-def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
+def _chunks(
+    items: Iterator[Record | RecordError], size: int = CHUNK
+) -> Iterator[list[Record | RecordError]]:
     while True:
         part = list(islice(items, size))
         if not part:
@@ -85,7 +87,9 @@ class Inbound:
             theirs = project(record.fields, spoke.held)
             link = links.get(record.native_id)
             if link is None:
-                self._unlinked(spoke, record, theirs, contacts, new_contacts, changed, new_links, keys)
+                self._unlinked(
+                    spoke, record, theirs, contacts, new_contacts, changed, new_links, keys
+                )
                 continue
             link.version = record.version
             upd_links.append(link)
@@ -97,7 +101,11 @@ class Inbound:
             if not spoke.passes(record.fields):
                 if link.state == "active":
                     link.state = "filtered"
-                    ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id))
+                    ctx.journal.append(
+                        ctx.change_row(
+                            spoke, "unlink", contact.id, None, None, "done", record.native_id
+                        )
+                    )
                 continue
             link.state = "active"
             if not spoke.readable:
@@ -115,7 +123,9 @@ class Inbound:
                 ctx.report.count("hub", "create")
             self._merge(spoke, record, theirs, link, contact, changed, keys)
         store.insert_contacts(ctx.hub.id, new_contacts)
-        store.update_contacts([c for c in changed.values() if c.id not in {n.id for n in new_contacts}])
+        store.update_contacts(
+            [c for c in changed.values() if c.id not in {n.id for n in new_contacts}]
+        )
         store.set_match_keys(ctx.hub.id, keys)
         store.insert_links(new_links)
         store.update_links(upd_links)
@@ -134,8 +144,14 @@ class Inbound:
         ctx = self.ctx
         side = Side(spoke.id, spoke.position, _iso(record) or ctx.started)
         result = merge(
-            link.baseline, contact.data, theirs, spoke.held, contact.sources, side,
-            ctx.hub.conflict, ctx.positions,
+            link.baseline,
+            contact.data,
+            theirs,
+            spoke.held,
+            contact.sources,
+            side,
+            ctx.hub.conflict,
+            ctx.positions,
         )
         self._conflicts(spoke, contact, result.conflicts)
         link.baseline = theirs
@@ -187,7 +203,9 @@ class Inbound:
             link.contact_id, link.baseline, link.synced_rev = contact.id, theirs, 1
         else:
             link.contact_id = contact.id
-            ctx.journal.append(ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id))
+            ctx.journal.append(
+                ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id)
+            )
             if spoke.readable:
                 self._merge(spoke, record, theirs, link, contact, changed, keys)
             else:
@@ -200,7 +218,11 @@ class Inbound:
         return self.ctx.match_index
 
     def _match(
-        self, spoke: Spoke, record: Record, contacts: dict[str, ContactRow], new_links: list[LinkRow]
+        self,
+        spoke: Spoke,
+        record: Record,
+        contacts: dict[str, ContactRow],
+        new_links: list[LinkRow],
     ) -> ContactRow | None:
         """The hub contact this record is, if any: by the hub id it carries, then by match
         keys. A contact that already has a record in this connector is not matched again."""
@@ -239,12 +261,21 @@ class Inbound:
                 continue
             rows.append(
                 {
-                    "hub_id": ctx.hub.id, "contact_id": contact.id, "run_id": ctx.run_id, "field": c.field,
-                    "hub_value": dumps(c.ours), "hub_source": ctx.spoke_name(c.ours_source),
-                    "value": dumps(c.theirs), "source": spoke.name, "policy": ctx.hub.conflict,
+                    "hub_id": ctx.hub.id,
+                    "contact_id": contact.id,
+                    "run_id": ctx.run_id,
+                    "field": c.field,
+                    "hub_value": dumps(c.ours),
+                    "hub_source": ctx.spoke_name(c.ours_source),
+                    "value": dumps(c.theirs),
+                    "source": spoke.name,
+                    "policy": ctx.hub.conflict,
                     "status": "open" if c.winner == "open" else "auto",
-                    "winner": None if c.winner == "open" else (spoke.name if c.winner == "incoming" else "hub"),
-                    "created_at": now(), "resolved_at": None,
+                    "winner": None
+                    if c.winner == "open"
+                    else (spoke.name if c.winner == "incoming" else "hub"),
+                    "created_at": now(),
+                    "resolved_at": None,
                 }
             )
             if c.winner == "open":
@@ -285,9 +316,13 @@ class Inbound:
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub
                 # contact; without the link the plan creates the record again
-                ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
+                ctx.journal.append(
+                    ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid)
+                )
                 continue
-            ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
+            ctx.journal.append(
+                ctx.change_row(None, "delete", contact.id, contact.data, None, "done")
+            )
             ctx.report.count("hub", "delete")
             contact.deleted = True
             contact.rev += 1

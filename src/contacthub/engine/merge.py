@@ -57,7 +57,9 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def merge_sets(name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None) -> list[Any]:
+def merge_sets(
+    name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None
+) -> list[Any]:
     """Apply theirs' additions, removals and element edits (relative to base) to ours."""
     base_by = {element_key(name, e): e for e in base or ()}
     theirs_by = {element_key(name, e): e for e in theirs or ()}

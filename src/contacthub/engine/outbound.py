@@ -36,7 +36,9 @@ class Step:
     link_state: str | None = None  # new state when no write is needed ("drop": remove the link)
 
 
-def desired(spoke: Spoke, contact: ContactRow, link: LinkRow | None, open_fields: dict[str, int]) -> dict[str, Any]:
+def desired(
+    spoke: Spoke, contact: ContactRow, link: LinkRow | None, open_fields: dict[str, int]
+) -> dict[str, Any]:
     """The record the connector should hold. A field with an open (manual) conflict keeps
     what the connector has until a person decides."""
     want = project(contact.data, spoke.held)
@@ -49,7 +51,9 @@ def desired(spoke: Spoke, contact: ContactRow, link: LinkRow | None, open_fields
     return want
 
 
-def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dict[str, int]) -> Step:
+def plan_link(
+    spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dict[str, int]
+) -> Step:
     """A linked record whose hub contact changed or was deleted."""
     step = Step(contact, link)
     ops = spoke.operations
@@ -82,7 +86,11 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
 def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     """A live hub contact the connector has no record of."""
     step = Step(contact, None)
-    if not spoke.passes(contact.data) or "create" not in spoke.operations or not spoke.connector.capabilities.create:
+    if (
+        not spoke.passes(contact.data)
+        or "create" not in spoke.operations
+        or not spoke.connector.capabilities.create
+    ):
         step.link_state = "excluded"
         return step
     step.op = WriteOp("create", contact.id, project(contact.data, spoke.held))
@@ -122,7 +130,11 @@ def describe(step: Step) -> tuple[str, Any, Any]:
         return "create", None, op.fields
     base = (step.link.baseline if step.link else None) or {}
     if op.kind == "update":
-        keys = [k for k in sorted(set(base) | set(op.fields)) if not fields_equal({k: base.get(k)}, {k: op.fields.get(k)})]
+        keys = [
+            k
+            for k in sorted(set(base) | set(op.fields))
+            if not fields_equal({k: base.get(k)}, {k: op.fields.get(k)})
+        ]
         return "update", {k: base.get(k) for k in keys}, {k: op.fields.get(k) for k in keys}
     return op.kind, base, None
 
@@ -144,10 +156,14 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
                 drop.append(link.id)
             continue
         if link is None:
-            insert.append(LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state))
+            insert.append(
+                LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state)
+            )
             continue
         if step.link_state in ("filtered", "detached") and link.state == "active":
-            notes.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id))
+            notes.append(
+                ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id)
+            )
         link.state = step.link_state
         link.synced_rev = contact.rev
         update.append(link)
@@ -157,7 +173,9 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
     return notes
 
 
-def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> None:
+def apply_page(
+    ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]
+) -> None:
     """Journal the page's writes, make them, and record the outcome (see module docstring)."""
     store = ctx.store
     writes = [s for s in steps if s.op is not None]
@@ -169,15 +187,25 @@ def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callabl
     check_ops(spoke.connector, ops)
     rows = []
     for step in writes:
-        op, before, after = describe(step)
-        rows.append(ctx.change_row(spoke, op, step.contact.id, before, after, "pending", step.op.native_id if step.op else None))
+        kind, before, after = describe(step)
+        rows.append(
+            ctx.change_row(
+                spoke,
+                kind,
+                step.contact.id,
+                before,
+                after,
+                "pending",
+                step.op.native_id if step.op else None,
+            )
+        )
     change_ids = store.add_changes(rows)
     commit()  # the intent is durable before the system is touched
     results = []
     size = max(1, spoke.connector.capabilities.batch_size)
     for i in range(0, len(ops), size):
         results += spoke.connector.write(ops[i : i + size])
-    statuses = []
+    statuses: list[tuple[int, str, str | None, str | None]] = []
     drop: list[int] = []
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
@@ -204,10 +232,23 @@ def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callabl
             if link is not None:
                 drop.append(link.id)
             insert.append(
-                LinkRow(0, spoke.id, step.contact.id, result.native_id, result.version, baseline, step.contact.rev, "active")
+                LinkRow(
+                    0,
+                    spoke.id,
+                    step.contact.id,
+                    result.native_id,
+                    result.version,
+                    baseline,
+                    step.contact.rev,
+                    "active",
+                )
             )
         else:
-            link.native_id, link.version, link.baseline = result.native_id or link.native_id, result.version, baseline
+            link.native_id, link.version, link.baseline = (
+                result.native_id or link.native_id,
+                result.version,
+                baseline,
+            )
             link.synced_rev, link.state = step.contact.rev, "active"
             update.append(link)
     store.delete_links(drop)

@@ -47,7 +47,9 @@ def over_threshold(threshold: str, count: int, linked: int) -> bool:
 
 def connector_for(row: ConnectorRow, hub: HubRow) -> Connector:
     settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
-    config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
+    config = ConnectorConfig(
+        row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US")
+    )
     return build(row.type, config)
 
 
@@ -57,8 +59,15 @@ def _spokes(hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spo
         connector = connector_for(row, hub)
         spokes.append(
             Spoke(
-                row.id, row.name, row.position, row.direction, frozenset(row.operations), row.on_delete,
-                connector, compile_filter(row.filter, f"connector {row.name!r} filter"), connector.fields,
+                row.id,
+                row.name,
+                row.position,
+                row.direction,
+                frozenset(row.operations),
+                row.on_delete,
+                connector,
+                compile_filter(row.filter, f"connector {row.name!r} filter"),
+                connector.fields,
                 keep_records=row.id in options.rejected,
             )
         )
@@ -175,27 +184,47 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
     approved = ctx.options.approved
     for spoke in ctx.spokes:
         linked = spoke.active_links
-        if spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0 and spoke.id not in approved:
+        if (
+            spoke.pulled
+            and spoke.complete
+            and spoke.listed == 0
+            and linked > 0
+            and spoke.id not in approved
+        ):
             holds.append(
-                {"connector": spoke.name, "connector_id": spoke.id, "deletes": linked,
-                 "reason": f"{spoke.name} listed no records where it had {linked} before"}
+                {
+                    "connector": spoke.name,
+                    "connector_id": spoke.id,
+                    "deletes": linked,
+                    "reason": f"{spoke.name} listed no records where it had {linked} before",
+                }
             )
             continue
         gone = deleted_by.get(spoke.id, 0)
         if over_threshold(threshold, gone, linked) and gone > approved.get(spoke.id, -1):
             holds.append(
-                {"connector": spoke.name, "connector_id": spoke.id, "deletes": gone,
-                 "reason": f"{gone} of {linked} records deleted in {spoke.name} (threshold {threshold})"}
+                {
+                    "connector": spoke.name,
+                    "connector_id": spoke.id,
+                    "deletes": gone,
+                    "reason": f"{gone} of {linked} records deleted in {spoke.name} (threshold {threshold})",
+                }
             )
     for spoke in ctx.spokes:
         if not spoke.writable or spoke.on_delete == "ignore" or "delete" not in spoke.operations:
             continue
         outgoing = ctx.store.count_deleted_linked(spoke.id)
-        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
+        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(
+            spoke.id, -1
+        ):
             holds.append(
-                {"connector": spoke.name, "connector_id": spoke.id, "deletes": outgoing,
-                 "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name} "
-                 f"(threshold {threshold})"}
+                {
+                    "connector": spoke.name,
+                    "connector_id": spoke.id,
+                    "deletes": outgoing,
+                    "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name} "
+                    f"(threshold {threshold})",
+                }
             )
     return holds
 
@@ -212,12 +241,18 @@ def _plan_only(ctx: RunContext) -> list[dict[str, Any]]:
                 if step.op is None:
                     continue
                 op, before, after = describe(step)
-                rows.append(ctx.change_row(spoke, op, step.contact.id, before, after, "planned", step.op.native_id))
+                rows.append(
+                    ctx.change_row(
+                        spoke, op, step.contact.id, before, after, "planned", step.op.native_id
+                    )
+                )
                 ctx.report.count(spoke.name, op)
     return rows
 
 
-def _record_plan(engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str) -> Report:
+def _record_plan(
+    engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str
+) -> Report:
     report = ctx.report
     report.status = status
     rows = [{k: v for k, v in r.items() if k != "_saved"} for r in [*ctx.journal, *plan]]
@@ -244,7 +279,9 @@ def check_threshold(value: str) -> str:
     try:
         number = float(text[:-1]) if text.endswith("%") else int(text)
     except ValueError:
-        raise ConfigError(f"delete_threshold must be a percentage like '10%' or a count like 50, not {value!r}") from None
+        raise ConfigError(
+            f"delete_threshold must be a percentage like '10%' or a count like 50, not {value!r}"
+        ) from None
     if number < 0:
         raise ConfigError("delete_threshold cannot be negative")
     return text

@@ -29,7 +29,11 @@ def undo_preparer(run_id: int) -> Any:
         store = ctx.store
         rows = store.conn.execute(
             select(t.changes)
-            .where(t.changes.c.run_id == run_id, t.changes.c.connector_id.is_(None), t.changes.c.status == "done")
+            .where(
+                t.changes.c.run_id == run_id,
+                t.changes.c.connector_id.is_(None),
+                t.changes.c.status == "done",
+            )
             .order_by(t.changes.c.id.desc())
         ).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
@@ -42,7 +46,9 @@ def undo_preparer(run_id: int) -> Any:
             if row.op == "create":
                 if contact.deleted:
                     continue
-                ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
+                ctx.journal.append(
+                    ctx.change_row(None, "delete", contact.id, contact.data, None, "done")
+                )
                 ctx.report.count("hub", "delete")
                 contact.deleted = True
             elif row.op == "delete":
@@ -55,14 +61,18 @@ def undo_preparer(run_id: int) -> Any:
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
                     .values(state="active", synced_rev=0)
                 )
-                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
+                ctx.journal.append(
+                    ctx.change_row(None, "restore", contact.id, None, contact.data, "done")
+                )
                 ctx.report.count("hub", "create")
             elif row.op == "update":
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
                 for name, new_value in (after or {}).items():
                     if not field_equal(name, contact.data.get(name), new_value):
-                        ctx.report.error("hub", contact.id, f"{name} changed again since run {run_id}; kept")
+                        ctx.report.error(
+                            "hub", contact.id, f"{name} changed again since run {run_id}; kept"
+                        )
                         continue
                     old_value = (before or {}).get(name)
                     reverted_before[name] = new_value
@@ -75,7 +85,9 @@ def undo_preparer(run_id: int) -> Any:
                 if not reverted_after:
                     continue
                 ctx.journal.append(
-                    ctx.change_row(None, "update", contact.id, reverted_before, reverted_after, "done")
+                    ctx.change_row(
+                        None, "update", contact.id, reverted_before, reverted_after, "done"
+                    )
                 )
                 ctx.report.count("hub", "update")
             else:
@@ -83,7 +95,9 @@ def undo_preparer(run_id: int) -> Any:
             contact.rev += 1
             touched[contact.id] = contact
         store.update_contacts(list(touched.values()))
-        store.set_match_keys(ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted})
+        store.set_match_keys(
+            ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted}
+        )
         store.add_changes([{k: v for k, v in r.items() if k != "_saved"} for r in ctx.journal])
         for r in ctx.journal:
             r["_saved"] = True

@@ -60,7 +60,9 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         try:
             upgrade(engine)
         except SQLAlchemyError as exc:
-            raise ConfigError(f"cannot open database {_safe(url)}: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+            raise ConfigError(
+                f"cannot open database {_safe(url)}: {getattr(exc, 'orig', None) or exc}"
+            ) from None
     return engine
 
 
@@ -70,7 +72,7 @@ def _safe(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL must still give a message
+    except Exception:
         return "<unparseable URL>"
 
 

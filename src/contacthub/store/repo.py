@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from contacthub.errors import NotFoundError
 from contacthub.store import tables as t
@@ -90,16 +101,31 @@ def _contact(row: Any) -> ContactRow:
 
 def _link(row: Any) -> LinkRow:
     return LinkRow(
-        row.id, row.connector_id, row.contact_id, row.native_id, row.version,
-        loads(row.baseline), row.synced_rev, row.state,
+        row.id,
+        row.connector_id,
+        row.contact_id,
+        row.native_id,
+        row.version,
+        loads(row.baseline),
+        row.synced_rev,
+        row.state,
     )
 
 
 def _connector(row: Any) -> ConnectorRow:
     return ConnectorRow(
-        row.id, row.hub_id, row.name, row.position, row.type, row.direction,
-        loads(row.operations), row.on_delete, loads(row.filter), loads(row.mapping),
-        loads(row.settings), row.secrets,
+        row.id,
+        row.hub_id,
+        row.name,
+        row.position,
+        row.type,
+        row.direction,
+        loads(row.operations),
+        row.on_delete,
+        loads(row.filter),
+        loads(row.mapping),
+        loads(row.settings),
+        row.secrets,
     )
 
 
@@ -125,11 +151,15 @@ class Store:
 
     def hubs(self) -> list[HubRow]:
         rows = self.conn.execute(select(t.hubs).order_by(t.hubs.c.name)).all()
-        return [HubRow(r.id, r.name, r.conflict, r.delete_threshold, loads(r.settings)) for r in rows]
+        return [
+            HubRow(r.id, r.name, r.conflict, r.delete_threshold, loads(r.settings)) for r in rows
+        ]
 
     def connectors(self, hub_id: int) -> list[ConnectorRow]:
         rows = self.conn.execute(
-            select(t.connectors).where(t.connectors.c.hub_id == hub_id).order_by(t.connectors.c.position)
+            select(t.connectors)
+            .where(t.connectors.c.hub_id == hub_id)
+            .order_by(t.connectors.c.position)
         ).all()
         return [_connector(r) for r in rows]
 
@@ -150,8 +180,14 @@ class Store:
             insert(t.contacts),
             [
                 {
-                    "id": c.id, "hub_id": hub_id, "data": dumps(c.data), "sources": dumps(c.sources),
-                    "rev": c.rev, "deleted": c.deleted, "created_at": at, "updated_at": at,
+                    "id": c.id,
+                    "hub_id": hub_id,
+                    "data": dumps(c.data),
+                    "sources": dumps(c.sources),
+                    "rev": c.rev,
+                    "deleted": c.deleted,
+                    "created_at": at,
+                    "updated_at": at,
                 }
                 for c in rows
             ],
@@ -164,13 +200,20 @@ class Store:
             update(t.contacts)
             .where(t.contacts.c.id == bindparam("b_id"))
             .values(
-                data=bindparam("b_data"), sources=bindparam("b_sources"), rev=bindparam("b_rev"),
-                deleted=bindparam("b_deleted"), updated_at=bindparam("b_at"),
+                data=bindparam("b_data"),
+                sources=bindparam("b_sources"),
+                rev=bindparam("b_rev"),
+                deleted=bindparam("b_deleted"),
+                updated_at=bindparam("b_at"),
             ),
             [
                 {
-                    "b_id": c.id, "b_data": dumps(c.data), "b_sources": dumps(c.sources),
-                    "b_rev": c.rev, "b_deleted": c.deleted, "b_at": now(),
+                    "b_id": c.id,
+                    "b_data": dumps(c.data),
+                    "b_sources": dumps(c.sources),
+                    "b_rev": c.rev,
+                    "b_deleted": c.deleted,
+                    "b_at": now(),
                 }
                 for c in rows
             ],
@@ -212,7 +255,9 @@ class Store:
     def links_by_native(self, connector_id: int, native_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
         for part in chunks(list(native_ids)):
-            query = select(t.links).where(t.links.c.connector_id == connector_id, t.links.c.native_id.in_(part))
+            query = select(t.links).where(
+                t.links.c.connector_id == connector_id, t.links.c.native_id.in_(part)
+            )
             for row in self.conn.execute(query):
                 out[row.native_id] = _link(row)
         return out
@@ -220,7 +265,9 @@ class Store:
     def links_by_contact(self, connector_id: int, contact_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
         for part in chunks(list(set(contact_ids))):
-            query = select(t.links).where(t.links.c.connector_id == connector_id, t.links.c.contact_id.in_(part))
+            query = select(t.links).where(
+                t.links.c.connector_id == connector_id, t.links.c.contact_id.in_(part)
+            )
             for row in self.conn.execute(query):
                 out[row.contact_id] = _link(row)
         return out
@@ -230,7 +277,9 @@ class Store:
         return [_link(r) for r in rows]
 
     def count_links(self, connector_id: int, state: str = "active") -> int:
-        query = select(func.count()).where(t.links.c.connector_id == connector_id, t.links.c.state == state)
+        query = select(func.count()).where(
+            t.links.c.connector_id == connector_id, t.links.c.state == state
+        )
         return int(self.conn.execute(query.select_from(t.links)).scalar_one())
 
     def insert_links(self, rows: Sequence[LinkRow]) -> None:
@@ -240,9 +289,14 @@ class Store:
                 insert(t.links),
                 [
                     {
-                        "connector_id": r.connector_id, "contact_id": r.contact_id, "native_id": r.native_id,
-                        "version": r.version, "baseline": None if r.baseline is None else dumps(r.baseline),
-                        "synced_rev": r.synced_rev, "state": r.state, "updated_at": at,
+                        "connector_id": r.connector_id,
+                        "contact_id": r.contact_id,
+                        "native_id": r.native_id,
+                        "version": r.version,
+                        "baseline": None if r.baseline is None else dumps(r.baseline),
+                        "synced_rev": r.synced_rev,
+                        "state": r.state,
+                        "updated_at": at,
                     }
                     for r in rows
                 ],
@@ -254,15 +308,22 @@ class Store:
                 update(t.links)
                 .where(t.links.c.id == bindparam("b_id"))
                 .values(
-                    native_id=bindparam("b_native"), version=bindparam("b_version"),
-                    baseline=bindparam("b_baseline"), synced_rev=bindparam("b_rev"),
-                    state=bindparam("b_state"), updated_at=bindparam("b_at"),
+                    native_id=bindparam("b_native"),
+                    version=bindparam("b_version"),
+                    baseline=bindparam("b_baseline"),
+                    synced_rev=bindparam("b_rev"),
+                    state=bindparam("b_state"),
+                    updated_at=bindparam("b_at"),
                 ),
                 [
                     {
-                        "b_id": r.id, "b_native": r.native_id, "b_version": r.version,
+                        "b_id": r.id,
+                        "b_native": r.native_id,
+                        "b_version": r.version,
                         "b_baseline": None if r.baseline is None else dumps(r.baseline),
-                        "b_rev": r.synced_rev, "b_state": r.state, "b_at": now(),
+                        "b_rev": r.synced_rev,
+                        "b_state": r.state,
+                        "b_at": now(),
                     }
                     for r in rows
                 ],
@@ -274,7 +335,9 @@ class Store:
 
     # --- what the plan looks at ----------------------------------------------------------
 
-    def dirty_links(self, connector_id: int, after: int, limit: int) -> list[tuple[LinkRow, ContactRow]]:
+    def dirty_links(
+        self, connector_id: int, after: int, limit: int
+    ) -> list[tuple[LinkRow, ContactRow]]:
         """Links whose hub contact moved on since they were last agreed, or was deleted."""
         c, lk = t.contacts, t.links
         query = (
@@ -291,11 +354,15 @@ class Store:
         )
         out = []
         for row in self.conn.execute(query):
-            contact = ContactRow(row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted)
+            contact = ContactRow(
+                row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted
+            )
             out.append((_link(row), contact))
         return out
 
-    def unlinked_contacts(self, hub_id: int, connector_id: int, after: str, limit: int) -> list[ContactRow]:
+    def unlinked_contacts(
+        self, hub_id: int, connector_id: int, after: str, limit: int
+    ) -> list[ContactRow]:
         """Live hub contacts the connector has no record of (or excluded before a change)."""
         c, lk = t.contacts, t.links
         has_link = exists().where(
@@ -329,26 +396,44 @@ class Store:
 
     def set_cursor(self, connector_id: int, value: str | None) -> None:
         self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
-        self.conn.execute(insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now()))
+        self.conn.execute(
+            insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now())
+        )
 
     # --- runs and the journal -----------------------------------------------------------
 
     def start_run(self, hub_id: int, kind: str, parent_id: int | None = None) -> int:
         result = self.conn.execute(
             insert(t.runs).values(
-                hub_id=hub_id, kind=kind, status="running", parent_id=parent_id, started_at=now(),
-                counts="{}", errors="[]",
+                hub_id=hub_id,
+                kind=kind,
+                status="running",
+                parent_id=parent_id,
+                started_at=now(),
+                counts="{}",
+                errors="[]",
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(
-        self, run_id: int, status: str, counts: dict[str, Any], errors: list[Any], message: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, Any],
+        errors: list[Any],
+        message: str | None = None,
     ) -> None:
         self.conn.execute(
             update(t.runs)
             .where(t.runs.c.id == run_id)
-            .values(status=status, finished_at=now(), counts=dumps(counts), errors=dumps(errors), message=message)
+            .values(
+                status=status,
+                finished_at=now(),
+                counts=dumps(counts),
+                errors=dumps(errors),
+                message=message,
+            )
         )
 
     def set_run_status(self, run_id: int, status: str, message: str | None = None) -> None:
@@ -361,14 +446,20 @@ class Store:
         """Runs of the hub left 'running' by a process that died: marked failed here."""
         ids = list(
             self.conn.execute(
-                select(t.runs.c.id).where(t.runs.c.hub_id == hub_id, t.runs.c.status.in_(("running", "applying")))
+                select(t.runs.c.id).where(
+                    t.runs.c.hub_id == hub_id, t.runs.c.status.in_(("running", "applying"))
+                )
             ).scalars()
         )
         if ids:
             self.conn.execute(
                 update(t.runs)
                 .where(t.runs.c.id.in_(ids))
-                .values(status="failed", finished_at=now(), message="interrupted; recovered by the next run")
+                .values(
+                    status="failed",
+                    finished_at=now(),
+                    message="interrupted; recovered by the next run",
+                )
             )
             self.conn.execute(
                 update(t.changes)
@@ -391,7 +482,11 @@ class Store:
             self.conn.execute(
                 update(t.changes)
                 .where(t.changes.c.id == bindparam("b_id"))
-                .values(status=bindparam("b_status"), error=bindparam("b_error"), native_id=bindparam("b_native")),
+                .values(
+                    status=bindparam("b_status"),
+                    error=bindparam("b_error"),
+                    native_id=bindparam("b_native"),
+                ),
                 [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
             )
 
@@ -411,7 +506,9 @@ class Store:
         if rows:
             self.conn.execute(insert(t.conflicts), list(rows))
 
-    def update_open_conflict(self, conflict_id: int, value: Any, hub_value: Any, run_id: int) -> None:
+    def update_open_conflict(
+        self, conflict_id: int, value: Any, hub_value: Any, run_id: int
+    ) -> None:
         self.conn.execute(
             update(t.conflicts)
             .where(and_(t.conflicts.c.id == conflict_id, t.conflicts.c.status == "open"))

@@ -74,7 +74,9 @@ links = Table(
     "links",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("contact_id", String(36), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("native_id", String(500), nullable=True),
     Column("version", String(200), nullable=True),
@@ -99,7 +101,9 @@ match_keys = Table(
 cursors = Table(
     "cursors",
     metadata,
-    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("value", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -125,7 +129,9 @@ changes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="SET NULL"), nullable=True),
+    Column(
+        "connector_id", Integer, ForeignKey("connectors.id", ondelete="SET NULL"), nullable=True
+    ),
     Column("connector_name", String(200), nullable=False),
     Column("contact_id", String(36), nullable=True),
     Column("native_id", String(500), nullable=True),
