@@ -224,6 +224,7 @@ def _logical_lines(text: str) -> list[list[str]]:
         return [[line] for line in text.split("\n") if line]  # nothing folded: the usual case
     groups: list[list[str]] = []
     current: list[str] | None = None
+    qp: bool | None = None  # whether the current line is quoted-printable, once looked at
     for line in text.split("\n"):
         if not line:
             current = None
@@ -233,10 +234,14 @@ def _logical_lines(text: str) -> list[list[str]]:
             if current is not None:
                 current.append(line)
             continue
-        if current is not None and current[-1][-1:] == "=" and _is_qp_head(current[0]):
-            current.append(line)
-            continue
+        if current is not None and current[-1][-1:] == "=":
+            if qp is None:
+                qp = _is_qp_head(current[0])
+            if qp:
+                current.append(line)
+                continue
         current = [line]
+        qp = None
         groups.append(current)
     return groups
 
@@ -339,9 +344,7 @@ def _decode_property(prop: Property, fallback: str) -> None:
         params.pop("CHARSET", None)
         prop.raw = None
     elif not prop.value.isascii():
-        value, utf8 = _decode(
-            prop.value.encode("latin-1"), charset[0] if charset else None, fallback
-        )
+        value, utf8 = _decode(prop.value.encode("latin-1"), charset[0] if charset else None, fallback)
         prop.value = value
         if not utf8:
             prop.raw = None
