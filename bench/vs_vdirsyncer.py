@@ -96,9 +96,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -
         tempfile.NamedTemporaryFile("r", suffix=".rusage") as rusage,
     ):
         launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, rusage.name, exe, *cmd[1:]]
-        proc = subprocess.run(
-            launcher, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
+        proc = subprocess.run(launcher, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
@@ -333,8 +331,7 @@ def plan_changes(uids: list[str], master: Path, seed: int) -> ChangeSet:
     changes = ChangeSet(
         deletions=deletions,
         deleted_keys=[
-            content_key(unfold((master / f"{uid}.vcf").read_text(encoding="utf-8")))
-            for uid in deletions
+            content_key(unfold((master / f"{uid}.vcf").read_text(encoding="utf-8"))) for uid in deletions
         ],
     )
     for i, uid in enumerate(chosen[:n_edit]):
@@ -359,9 +356,7 @@ def apply_changes(folder: Path, changes: ChangeSet) -> None:
             if prop_name(line) == target:
                 lines[i] = line[: len(line) - len(edit.old)] + gen_contacts.escape(edit.new)
                 break
-        path.write_text(
-            "".join(gen_contacts.fold(line) for line in lines), encoding="utf-8", newline=""
-        )
+        path.write_text("".join(gen_contacts.fold(line) for line in lines), encoding="utf-8", newline="")
         mtime = max(now, path.stat().st_mtime) + 1
         os.utime(path, (mtime, mtime))
     for uid in changes.deletions:
@@ -417,9 +412,7 @@ def check_folders(tool: Tool, phase: str, changes: ChangeSet) -> tuple[list[str]
         keys_a = Counter(cards_a.keys())
         index_b = {uid: [lines] for uid, lines in cards_b.items()}
     else:
-        notes.append(
-            f"B keeps {common} of A's {len(cards_a)} UIDs: contacts matched by name and emails"
-        )
+        notes.append(f"B keeps {common} of A's {len(cards_a)} UIDs: contacts matched by name and emails")
         keys_a = Counter(content_key(lines) for lines in cards_a.values())
         index_b = {}
         for lines in cards_b.values():
@@ -443,9 +436,7 @@ def check_folders(tool: Tool, phase: str, changes: ChangeSet) -> tuple[list[str]
     wrong = [
         edit
         for edit in changes.edits
-        if not any(
-            has_edit(lines, edit) for lines in index_b.get(edit.uid if by_uid else edit.key, [])
-        )
+        if not any(has_edit(lines, edit) for lines in index_b.get(edit.uid if by_uid else edit.key, []))
     ]
     if wrong:
         problems.append(
@@ -460,9 +451,7 @@ def check_folders(tool: Tool, phase: str, changes: ChangeSet) -> tuple[list[str]
 
 @dataclass
 class ToolResult:
-    samples: dict[str, list[dict[str, float]]] = field(
-        default_factory=lambda: {p: [] for p in PHASES}
-    )
+    samples: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {p: [] for p in PHASES})
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
