@@ -61,9 +61,7 @@ def test_every_corpus_file_parses(vcards: Path) -> None:
 
 def _vobject_key(card: Any) -> tuple[Any, ...]:
     fn = card.fn.value if hasattr(card, "fn") else None
-    emails = sorted(
-        {e.value.strip().lower() for e in card.contents.get("email", []) if e.value.strip()}
-    )
+    emails = sorted({e.value.strip().lower() for e in card.contents.get("email", []) if e.value.strip()})
     phones = {phone_key(normalize_phone(t.value)) or t.value for t in card.contents.get("tel", [])}
     org = None
     if hasattr(card, "org"):
@@ -119,10 +117,7 @@ def test_quoted_printable_soft_breaks(vcards: Path) -> None:
     assert cards[3].fields["job_title"] == "Facharzt für Allgemeinmedizin"
     assert cards[3].fields["notes"].startswith("Sprechzeiten:\nMo   8–12, 15–18\nDi")
     comment = one((vcards / "android-aosp__2.1__aosp_v21_invalid_comment_line.vcf").read_bytes())
-    assert (
-        comment["notes"]
-        == "This is an (sharp ->#<- sharp) example. This message must NOT be ignored."
-    )
+    assert comment["notes"] == "This is an (sharp ->#<- sharp) example. This message must NOT be ignored."
 
 
 def test_shift_jis(vcards: Path) -> None:
@@ -148,9 +143,7 @@ def test_fold_splitting_a_utf8_character(vcards: Path) -> None:
     data = (vcards / "owncloud__3.0__kcontacts_vcard9.vcf").read_bytes()
     fields = one(data)
     assert fields["display_name"] == "βγδεαβγδ1" * 11
-    assert fields["notes"].startswith("Длинный комментарий") and fields["notes"].endswith(
-        "70 символов."
-    )
+    assert fields["notes"].startswith("Длинный комментарий") and fields["notes"].endswith("70 символов.")
     assert "\ufffd" not in str(fields)
 
 
@@ -219,10 +212,7 @@ def test_fold_never_exceeds_75_octets_nor_splits_characters() -> None:
         assert all(len(line) <= 75 for line in lines)
         for line in lines:
             line.decode("utf-8")  # every physical line is whole UTF-8
-        assert (
-            b"".join(line[1:] if i else line for i, line in enumerate(lines))
-            == ("NOTE:" + text).encode()
-        )
+        assert b"".join(line[1:] if i else line for i, line in enumerate(lines)) == ("NOTE:" + text).encode()
 
 
 def test_escaping() -> None:
@@ -249,9 +239,7 @@ def test_round_trip_of_text_values(note: str, org: str, family: str) -> None:
         "3.0",
     )
     [back] = parse_cards(serialize_card(card))
-    assert [(p.name, p.value) for p in back.properties] == [
-        (p.name, p.value) for p in card.properties
-    ]
+    assert [(p.name, p.value) for p in back.properties] == [(p.name, p.value) for p in card.properties]
     assert unescape(back.properties[1].value) == note
     assert components(back.properties[2].value) == [org, family]
     assert back.properties[3].params["X-LABEL"] == [note or "x"]
@@ -341,8 +329,17 @@ def test_fast_path_reads_like_the_general_one(vcards: Path) -> None:
         text = _to_text(path.read_bytes())
         if "\n " in text or "\n\t" in text or "=\n" in text:
             continue  # the fast path is only for unfolded text
-        assert key(_fast_cards(text, "windows-1252")[0]) == key(
-            _slow_cards(text, "windows-1252")[0]
-        ), path.name
+        assert key(_fast_cards(text, "windows-1252")[0]) == key(_slow_cards(text, "windows-1252")[0]), (
+            path.name
+        )
         checked += 1
     assert checked >= 20
+
+
+def test_redirected_display_name_is_written_and_fn_kept() -> None:
+    codec = VCardCodec({"display_name": "X-SHOWN"})
+    fields = Contact(given_name="Ann", family_name="Lee", display_name="Ann Lee").to_fields()
+    data = codec.create(fields, "u")
+    assert b"X-SHOWN:Ann Lee\r\n" in data and b"FN:Ann Lee\r\n" in data
+    [parsed] = codec.parse(data)
+    assert parsed.fields == fields

@@ -89,9 +89,7 @@ class FieldMap:
 
 _DATE = re.compile(r"(?:(\d{4})|--)-?(\d\d)-?(\d\d)(?:[T ].*)?")
 _ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d|--\d\d-\d\d")
-_STAMP = re.compile(
-    r"(\d{4})-?(\d\d)-?(\d\d)(?:T(\d\d):?(\d\d):?(\d\d)?(?:[.,]\d+)?(Z|[+-]\d\d:?\d\d)?)?"
-)
+_STAMP = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)(?:T(\d\d):?(\d\d):?(\d\d)?(?:[.,]\d+)?(Z|[+-]\d\d:?\d\d)?)?")
 
 
 def parse_bday(text: str) -> str:
@@ -127,9 +125,7 @@ def parse_rev(text: str) -> datetime | None:
         return None
     y, mo, d, h, mi, s, zone = match.groups()
     try:
-        stamp = datetime(
-            int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC
-        )
+        stamp = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC)
     except ValueError:
         return None
     if zone and zone != "Z":
@@ -263,9 +259,7 @@ def _element_prop(kind: str, item: Mapping[str, Any], version: str, group: str) 
     text = str(item["value"])
     # URLs are URIs, not text: escaping their commas would change them for strict readers
     value = text.replace("\n", " ") if kind == "websites" else escape(text)
-    return Property(
-        _MULTI_PROPS[kind], value, _params(type_, bool(item.get("primary")), version), group
-    )
+    return Property(_MULTI_PROPS[kind], value, _params(type_, bool(item.get("primary")), version), group)
 
 
 def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
@@ -291,9 +285,7 @@ def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
     return item
 
 
-def _apply_multi(
-    card: Card, kind: str, wanted: list[dict[str, Any]], version: str, region: str
-) -> None:
+def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: str, region: str) -> None:
     """Keep the properties whose element is wanted as is, rewrite (in place, same group)
     those whose type or preference changed, drop the rest, add the new ones after them."""
     name = _MULTI_PROPS[kind]
@@ -314,13 +306,9 @@ def _apply_multi(
         if target is None or key in used:
             continue
         used.add(key)
-        out.append(
-            prop if item == dict(target) else _element_prop(kind, target, version, prop.group)
-        )
+        out.append(prop if item == dict(target) else _element_prop(kind, target, version, prop.group))
         last = len(out)
-    extra = [
-        _element_prop(kind, item, version, "") for key, item in want.items() if key not in used
-    ]
+    extra = [_element_prop(kind, item, version, "") for key, item in want.items() if key not in used]
     position = last if last >= 0 else len(out)
     out[position:position] = extra
     card.properties = out
@@ -334,9 +322,7 @@ def _kept_params(old: Property | None, drop: tuple[str, ...]) -> dict[str, list[
     return {k: v for k, v in old.params.items() if k not in gone}
 
 
-def _replace_first(
-    card: Card, name: str, make: Callable[[Property | None], Property | None]
-) -> None:
+def _replace_first(card: Card, name: str, make: Callable[[Property | None], Property | None]) -> None:
     """Replace the first ``name`` property with ``make(it)``; ``None`` removes every one of
     them, so that a cleared field does not read back as a duplicate hiding behind it."""
     index = next((i for i, p in enumerate(card.properties) if p.name == name), -1)
@@ -396,13 +382,14 @@ def apply_fields(
     fmap: FieldMap,
     region: str = DEFAULT_REGION,
     version: str | None = None,
+    current: Fields | None = None,
 ) -> None:
-    """Make ``card`` say ``fields`` (the whole desired record), touching only what differs."""
+    """Make ``card`` say ``fields`` (the whole desired record), touching only what differs
+    from ``current`` (what the card says now; read from it when not given)."""
     version = version or ("4.0" if card.version == "4.0" else "3.0")
-    current = read_fields(card, fmap, region)
-    changed = {
-        f for f in (*fmap.fields, *fields) if not field_equal(f, current.get(f), fields.get(f))
-    }
+    if current is None:
+        current = read_fields(card, fmap, region)
+    changed = {f for f in (*fmap.fields, *fields) if not field_equal(f, current.get(f), fields.get(f))}
     for prop_name, slots in fmap.struct.items():
         if changed.intersection(s for s in slots if s):
             _replace_first(card, prop_name, _struct_maker(prop_name, slots, fields))
@@ -432,5 +419,8 @@ def new_card(
     if version != "4.0":
         props.append(Property("N", ";;;;"))
     card = Card(props, version)
-    apply_fields(card, fields, fmap, region, version)
+    # FN is already what apply_fields would derive, so the card counts as saying nothing else
+    derived = display_name_of(fields)
+    current = {"display_name": derived} if derived and fmap.text.get("FN") == "display_name" else {}
+    apply_fields(card, fields, fmap, region, version, current)
     return card
