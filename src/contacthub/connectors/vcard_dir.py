@@ -97,9 +97,7 @@ class VCardDirConnector(Connector):
         if self.root.is_dir():
             return
         if self.root.exists():
-            raise FatalConnectorError(
-                f"{self.root} is not a folder: fix the 'path' setting", self.name
-            )
+            raise FatalConnectorError(f"{self.root} is not a folder: fix the 'path' setting", self.name)
         if self.create_missing:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -183,9 +181,7 @@ class VCardDirConnector(Connector):
         data, st = self._read(path)
         return self._to_record(native_id, path, self._parse(data, path)[0], st)
 
-    def _to_record(
-        self, native_id: str, path: Path, parsed: ParsedCard, st: os.stat_result
-    ) -> Record:
+    def _to_record(self, native_id: str, path: Path, parsed: ParsedCard, st: os.stat_result) -> Record:
         modified = parsed.rev or datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
         return Record(native_id, file_version(st), parsed.fields, modified, parsed.uid, str(path))
 
