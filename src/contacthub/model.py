@@ -48,6 +48,7 @@ def is_known_field(name: str) -> bool:
 # --- normalisation -------------------------------------------------------------------------
 
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -56,9 +57,9 @@ def clean_text(value: object) -> str:
     """Trim a value and drop control characters other than newlines and tabs."""
     if value is None:
         return ""
-    text = str(value)
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        text = "".join(c for c in text if ord(c) >= 32 or c in "\n\t")
+    text = value if type(value) is str else str(value)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
     return text.strip()
 
 

@@ -23,9 +23,7 @@ from contacthub.store.repo import ContactRow, LinkRow, dumps
 CHUNK = 500
 
 
-def _chunks(
-    items: Iterator[Record | RecordError], size: int = CHUNK
-) -> Iterator[list[Record | RecordError]]:
+def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
     while True:
         part = list(islice(items, size))
         if not part:
@@ -78,6 +76,7 @@ class Inbound:
         ctx, store = self.ctx, self.store
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
         contacts = store.contacts(link.contact_id for link in links.values())
+        linked_here = self._prefetch(spoke, records, links, contacts)
         new_contacts: list[ContactRow] = []
         changed: dict[str, ContactRow] = {}
         new_links: list[LinkRow] = []
@@ -88,7 +87,7 @@ class Inbound:
             link = links.get(record.native_id)
             if link is None:
                 self._unlinked(
-                    spoke, record, theirs, contacts, new_contacts, changed, new_links, keys
+                    spoke, record, theirs, contacts, new_contacts, changed, new_links, keys, linked_here
                 )
                 continue
             link.version = record.version
@@ -102,9 +101,7 @@ class Inbound:
                 if link.state == "active":
                     link.state = "filtered"
                     ctx.journal.append(
-                        ctx.change_row(
-                            spoke, "unlink", contact.id, None, None, "done", record.native_id
-                        )
+                        ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id)
                     )
                 continue
             link.state = "active"
@@ -123,9 +120,7 @@ class Inbound:
                 ctx.report.count("hub", "create")
             self._merge(spoke, record, theirs, link, contact, changed, keys)
         store.insert_contacts(ctx.hub.id, new_contacts)
-        store.update_contacts(
-            [c for c in changed.values() if c.id not in {n.id for n in new_contacts}]
-        )
+        store.update_contacts([c for c in changed.values() if c.id not in {n.id for n in new_contacts}])
         store.set_match_keys(ctx.hub.id, keys)
         store.insert_links(new_links)
         store.update_links(upd_links)
@@ -180,12 +175,13 @@ class Inbound:
         changed: dict[str, ContactRow],
         new_links: list[LinkRow],
         keys: dict[str, list[str]],
+        linked: dict[str, LinkRow],
     ) -> None:
         """A record the hub has no link for: match it to a hub contact or create one."""
         ctx = self.ctx
         if not spoke.passes(record.fields):
             return
-        contact = self._match(spoke, record, contacts, new_links)
+        contact = self._match(spoke, record, contacts, new_links, linked)
         link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active")
         if contact is None:
             if not spoke.readable:
@@ -217,12 +213,32 @@ class Inbound:
             self.ctx.match_index = self.store.match_index(self.ctx.hub.id)
         return self.ctx.match_index
 
+    def _prefetch(
+        self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
+    ) -> dict[str, LinkRow]:
+        """Load, in two queries for the whole chunk, every hub contact an unlinked record
+        could match and that contact's link here, so matching costs no query per record."""
+        index = self._index()
+        wanted: set[str] = set()
+        for record in records:
+            if record.native_id in links:
+                continue
+            if record.hub_id:
+                wanted.add(record.hub_id)
+            wanted.update(index[k] for k in match_keys(record.fields) if k in index)
+        wanted -= contacts.keys()
+        if not wanted:
+            return {}
+        contacts.update(self.store.contacts(wanted))
+        return self.store.links_by_contact(spoke.id, wanted)
+
     def _match(
         self,
         spoke: Spoke,
         record: Record,
         contacts: dict[str, ContactRow],
         new_links: list[LinkRow],
+        linked: dict[str, LinkRow],
     ) -> ContactRow | None:
         """The hub contact this record is, if any: by the hub id it carries, then by match
         keys. A contact that already has a record in this connector is not matched again."""
@@ -234,9 +250,6 @@ class Inbound:
         if not candidates:
             return None
         taken = {link.contact_id for link in new_links}
-        linked = self.store.links_by_contact(spoke.id, candidates)
-        missing = [c for c in candidates if c not in contacts]
-        contacts.update(self.store.contacts(missing))
         for cid in candidates:
             contact = contacts.get(cid)
             if contact is None or contact.deleted or cid in taken:
@@ -244,7 +257,7 @@ class Inbound:
             if cid in linked and linked[cid].state != "excluded":
                 continue
             if cid in linked:  # an 'excluded' marker: the record is here after all
-                self.store.delete_links([linked[cid].id])
+                self.store.delete_links([linked.pop(cid).id])
             return contact
         return None
 
@@ -316,13 +329,9 @@ class Inbound:
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub
                 # contact; without the link the plan creates the record again
-                ctx.journal.append(
-                    ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid)
-                )
+                ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
                 continue
-            ctx.journal.append(
-                ctx.change_row(None, "delete", contact.id, contact.data, None, "done")
-            )
+            ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
             ctx.report.count("hub", "delete")
             contact.deleted = True
             contact.rev += 1

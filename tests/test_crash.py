@@ -1,0 +1,124 @@
+"""Crash safety: a sync killed with SIGKILL at any moment, then run again, ends with no
+duplicate and no lost edit. The sync runs as a real subprocess of the command line."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import card, read_cards
+
+pytestmark = pytest.mark.slow
+
+N = 1500
+
+
+def start(db: str, hub: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", hub, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def sync(db: str, hub: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", hub, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready: callable, deadline: float = 60) -> bool:
+    """SIGKILL ``proc`` as soon as ``ready()`` holds; False when it finished first."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        if ready():
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.005)
+    proc.kill()
+    raise AssertionError("sync neither finished nor reached the kill point")
+
+
+def setup_hub(tmp_path: Path) -> tuple[str, Path, Path]:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for i in range(N):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Given{i}", f"Family{i}", f"p{i}@example.com"))
+    hub_file = tmp_path / "hub.toml"
+    hub_file.write_text(
+        f'[hubs.h]\ndelete_threshold = "10%"\n'
+        f'[[hubs.h.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.h.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    subprocess.run([sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub_file)], check=True)
+    return db, a, b
+
+
+def check_converged(db: str, a: Path, b: Path, expect: int) -> tuple[dict, dict]:
+    sync(db, "h")
+    out = sync(db, "h")
+    assert '"changes": {}' in out, out  # settled: a further run changes nothing
+    cards_a, cards_b = read_cards(a), read_cards(b)
+    emails_a = [c["email"] for c in cards_a.values()]
+    emails_b = [c["email"] for c in cards_b.values()]
+    assert len(emails_a) == len(set(emails_a)) == expect  # no duplicate
+    assert len(emails_b) == len(set(emails_b)) == expect
+    return cards_a, cards_b
+
+
+def test_killed_initial_copy_recovers_without_duplicates(tmp_path: Path) -> None:
+    db, a, b = setup_hub(tmp_path)
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(4):  # kill it several times at different moments of the apply
+        before = len(os.listdir(b))
+        target = before + rng.randint(1, 400)
+        proc = start(db, "h")
+        if kill_when(proc, lambda t=target: len(os.listdir(b)) >= t):
+            kills += 1
+    assert kills >= 1
+    check_converged(db, a, b, N)
+
+
+def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
+    db, a, b = setup_hub(tmp_path)
+    sync(db, "h")
+    by_email_b = {c["email"]: path for path, c in read_cards(b).items()}
+    edits_a, edits_b = {}, {}
+    for i in range(0, N, 3):
+        text = (a / f"p{i}.vcf").read_text().replace("END:VCARD", f"TITLE:title-{i}\r\nEND:VCARD")
+        (a / f"p{i}.vcf").write_text(text)
+        edits_a[f"p{i}@example.com"] = f"title-{i}"
+    for i in range(1, N, 3):
+        path = by_email_b[f"p{i}@example.com"]
+        text = path.read_text().replace("END:VCARD", f"NOTE:note-{i}\r\nEND:VCARD")
+        path.write_text(text)
+        edits_b[f"p{i}@example.com"] = f"note-{i}"
+    mtimes = {p: p.stat().st_mtime_ns for p in b.iterdir()}
+    proc = start(db, "h")
+    # kill once the run has started writing the first edits into b
+    kill_when(proc, lambda: sum(1 for p in b.iterdir() if p.stat().st_mtime_ns != mtimes.get(p)) >= 20)
+    cards_a, cards_b = check_converged(db, a, b, N)
+    for cards in (cards_a, cards_b):
+        got = {c["email"]: c for c in cards.values()}
+        for email, title in edits_a.items():
+            assert got[email]["title"] == title
+        for email, note in edits_b.items():
+            assert got[email]["note"] == note
