@@ -111,10 +111,21 @@ def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
         text = path.read_text().replace("END:VCARD", f"NOTE:note-{i}\r\nEND:VCARD")
         path.write_text(text)
         edits_b[f"p{i}@example.com"] = f"note-{i}"
-    mtimes = {p: p.stat().st_mtime_ns for p in b.iterdir()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in b.glob("*.vcf")}
+
+    def rewritten() -> int:
+        count = 0
+        for entry in os.scandir(b):
+            try:
+                if entry.name in mtimes and entry.stat().st_mtime_ns != mtimes[entry.name]:
+                    count += 1
+            except FileNotFoundError:  # a temporary file renamed meanwhile
+                pass
+        return count
+
     proc = start(db, "h")
     # kill once the run has started writing the first edits into b
-    kill_when(proc, lambda: sum(1 for p in b.iterdir() if p.stat().st_mtime_ns != mtimes.get(p)) >= 20)
+    assert kill_when(proc, lambda: rewritten() >= 20), "the run finished before it could be killed"
     cards_a, cards_b = check_converged(db, a, b, N)
     for cards in (cards_a, cards_b):
         got = {c["email"]: c for c in cards.values()}

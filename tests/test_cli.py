@@ -1,0 +1,273 @@
+"""The command line end to end, on temporary vCard folders and CSV files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from contacthub.cli import app
+
+runner = CliRunner()
+
+
+def card(uid: str, given: str, family: str, email: str, **extra: str) -> str:
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"UID:{uid}",
+        f"FN:{given} {family}",
+        f"N:{family};{given};;;",
+        f"EMAIL;TYPE=work:{email}",
+        *(f"{k}:{v}" for k, v in extra.items()),
+        "END:VCARD",
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
+def read_cards(folder: Path) -> dict[Path, dict[str, str]]:
+    """A plain reading of a folder of cards, independent of contacthub's own parser."""
+    out = {}
+    for path in sorted(folder.glob("*.vcf")):
+        text = path.read_text(encoding="utf-8").replace("\r\n ", "")
+        props: dict[str, str] = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            key = name.split(";")[0].lower()
+            props.setdefault(key, value)
+        out[path] = props
+    return out
+
+
+def cli(*args: str, db: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--database", db, *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[str, Path, Path, Path]:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f"""
+[hubs.team]
+conflict = "newest"
+delete_threshold = "10%"
+
+[[hubs.team.connectors]]
+name = "phones"
+type = "vcard-dir"
+path = "{a}"
+mapping = {{"custom.trade" = "X-TRADE"}}
+
+[[hubs.team.connectors]]
+name = "laptop"
+type = "vcard-dir"
+path = "{b}"
+"""
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    code, out = cli("apply", str(hub), db=db)
+    assert code == 0, out
+    assert "hub team: created" in out and "connector team/phones: created" in out
+    return db, a, b, hub
+
+
+def test_apply_is_idempotent(setup: tuple[str, Path, Path, Path]) -> None:
+    db, _, _, hub = setup
+    code, out = cli("apply", str(hub), db=db)
+    assert code == 0 and "nothing changed" in out
+
+
+def test_sync_json_and_history(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, b, _ = setup
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", **{"X-TRADE": "Electrical"}))
+    (b / "bob.vcf").write_text(card("bob", "Bob", "Roe", "bob@example.com"))
+    code, out = cli("sync", "team", "--json", db=db)
+    assert code == 0, out
+    report = json.loads(out)
+    assert set(report) == {"run", "status", "changes", "conflicts", "errors"}
+    assert report["status"] == "applied"
+    assert report["changes"]["phones"]["create"] == 1 and report["changes"]["laptop"]["create"] == 1
+    assert report["changes"]["hub"]["create"] == 2
+    assert {c["email"] for c in read_cards(b).values()} == {"ann@example.com", "bob@example.com"}
+    # an edit on one side reaches the other
+    path = a / "ann.vcf"
+    path.write_text(path.read_text().replace("END:VCARD", "TITLE:Foreman\r\nEND:VCARD"))
+    code, out = cli("sync", "team", "--json", db=db)
+    run_id = json.loads(out)["run"]
+    assert json.loads(out)["changes"]["laptop"]["update"] == 1
+    ann_b = next(c for c in read_cards(b).values() if c["email"] == "ann@example.com")
+    assert ann_b["title"] == "Foreman"
+    code, out = cli("show", str(run_id), "--json", db=db)
+    shown = json.loads(out)
+    update = next(c for c in shown["journal"] if c["connector"] == "laptop")
+    assert update["op"] == "update" and update["after"] == {"job_title": "Foreman"}
+    assert update["before"] == {"job_title": None}
+    code, out = cli("runs", "team", "--json", db=db)
+    assert [r["id"] for r in json.loads(out)][:2] == [run_id, run_id - 1]
+    code, out = cli("show", str(run_id), db=db)
+    assert "job_title: - -> Foreman" in out
+
+
+def test_unknown_properties_survive(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, b, _ = setup
+    text = card("ann", "Ann", "Lee", "ann@example.com", **{"X-CUSTOM-THING": "keep me", "CATEGORIES": "a,b"})
+    (a / "ann.vcf").write_text(text)
+    cli("sync", "team", db=db)
+    [copy] = b.glob("*.vcf")
+    copy.write_text(copy.read_text().replace("END:VCARD", "NOTE:from laptop\r\nEND:VCARD"))
+    cli("sync", "team", db=db)
+    after = (a / "ann.vcf").read_text()
+    assert "X-CUSTOM-THING:keep me" in after and "CATEGORIES:a,b" in after
+    assert "NOTE:from laptop" in after
+
+
+def test_dry_run_and_hold_exit_codes(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, b, _ = setup
+    for i in range(10):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"P{i}", "X", f"p{i}@example.com"))
+    code, out = cli("sync", "team", "--dry-run", "--json", db=db)
+    assert code == 0 and json.loads(out)["status"] == "planned"
+    assert list(b.iterdir()) == []
+    cli("sync", "team", db=db)
+    assert len(list(b.glob("*.vcf"))) == 10
+    for path in list(a.glob("*.vcf"))[:6]:
+        path.unlink()
+    code, out = cli("sync", "team", "--json", db=db)
+    assert code == 3 and json.loads(out)["status"] == "held"
+    assert len(list(b.glob("*.vcf"))) == 10
+    held = json.loads(out)["run"]
+    code, out = cli("approve", str(held), "--json", db=db)
+    assert code == 0, out
+    assert len(list(b.glob("*.vcf"))) == 4
+    code, out = cli("undo", str(json.loads(out)["run"]), "--json", db=db)
+    assert code == 0, out
+    assert len(list(b.glob("*.vcf"))) == 10 and len(list(a.glob("*.vcf"))) == 10
+
+
+def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f'[hubs.m]\nconflict = "manual"\n[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.m.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    cli("apply", str(hub), db=db)
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    cli("sync", "m", db=db)
+    [copy] = b.glob("*.vcf")
+    (a / "ann.vcf").write_text((a / "ann.vcf").read_text().replace("END:VCARD", "TITLE:Boss\r\nEND:VCARD"))
+    copy.write_text(copy.read_text().replace("END:VCARD", "TITLE:Chief\r\nEND:VCARD"))
+    code, out = cli("sync", "m", "--json", db=db)
+    assert json.loads(out)["conflicts"] == 1
+    code, out = cli("conflicts", "m", "--json", db=db)
+    [conflict] = json.loads(out)
+    assert conflict["field"] == "job_title" and {conflict["hub"], conflict["incoming"]} == {"Boss", "Chief"}
+    code, out = cli("resolve", str(conflict["id"]), "--take", "b", db=db)
+    assert code == 0, out
+    cli("sync", "m", db=db)
+    assert {c["title"] for c in read_cards(a).values()} == {"Chief"}
+    assert {c["title"] for c in read_cards(b).values()} == {"Chief"}
+
+
+def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, b, _ = setup
+    (a / "good.vcf").write_text(card("good", "Good", "One", "good@example.com"))
+    (a / "bad.vcf").write_bytes(b"\x00\x01garbage without any card\xff")
+    code, out = cli("sync", "team", "--json", db=db)
+    report = json.loads(out)
+    assert code == 0 and report["status"] == "applied"
+    assert [e["connector"] for e in report["errors"]] == ["phones"]
+    assert "bad.vcf" in report["errors"][0]["record"]
+    assert len(list(b.glob("*.vcf"))) == 1
+    assert (a / "bad.vcf").read_bytes() == b"\x00\x01garbage without any card\xff"
+
+
+@pytest.mark.parametrize(
+    "toml,expect",
+    [
+        ("[hubs.x\n", "invalid TOML"),
+        ('[hubs.x]\n[[hubs.x.connectors]]\nname = "c"\ntype = "nope"\n', "unknown connector type 'nope'"),
+        (
+            '[hubs.x]\n[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\n'
+            'filter = {field = "email", op = "matches", value = "(unclosed"}\n',
+            "invalid regular expression",
+        ),
+        ('[hubs.x]\nconflict = "loudest"\n', "conflict"),
+        ('[hubs.x]\n[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\ndirection = "sideways"\n', "direction"),
+    ],
+)
+def test_user_errors_are_one_clear_line(tmp_path: Path, toml: str, expect: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contacthub",
+            "--database",
+            f"sqlite:///{tmp_path / 'h.db'}",
+            "apply",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert expect in proc.stderr and str(path) in proc.stderr
+
+
+def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", "ghost"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "no hub named 'ghost'" in proc.stderr and "Traceback" not in proc.stderr
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f'[hubs.h]\n[[hubs.h.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "nope"}"\n'
+    )
+    subprocess.run([sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub)], check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", "h", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["status"] == "failed" and str(tmp_path / "nope") in report["errors"][0]["message"]
+
+
+def test_demo(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "demo"], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "the hub now holds 5 people" in proc.stdout
+    demo = tmp_path / "home" / "demo"
+    emails = {c["email"].lower() for c in read_cards(demo / "phone").values()}
+    assert "alan@bletchley.example" in emails  # from the CSV export, now on the phone
+    assert "Grace,Hopper,US Navy" in (demo / "outlook.csv").read_text()
+    again = subprocess.run(
+        [sys.executable, "-m", "contacthub", "sync", "demo", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert json.loads(again.stdout)["changes"] == {}
