@@ -160,7 +160,8 @@ def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
     b.mkdir()
     hub = tmp_path / "hub.toml"
     hub.write_text(
-        f'[hubs.m]\nconflict = "manual"\n[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[hubs.m]\nconflict = "manual"\n'
+        f'[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
         f'[[hubs.m.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
     )
     db = f"sqlite:///{tmp_path / 'hub.db'}"
