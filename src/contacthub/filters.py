@@ -55,8 +55,7 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
         return lambda f: [str(e["value"]) for e in f.get(key, ())]
     if name in ("address", "addresses"):
         return lambda f: [
-            ", ".join(str(a.get(p, "")) for p in ADDRESS_PARTS if a.get(p))
-            for a in f.get("addresses", ())
+            ", ".join(str(a.get(p, "")) for p in ADDRESS_PARTS if a.get(p)) for a in f.get("addresses", ())
         ]
     part = name.removeprefix("address.")
     if part in ADDRESS_PARTS:
@@ -82,6 +81,8 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
 
 def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
     """The test one operator applies to a field's list of values."""
+    if op not in OPERATORS:
+        raise ConfigError(f"unknown operator {op!r} (operators: {', '.join(OPERATORS)})", where)
     if op in ("is_empty", "is_not_empty"):
         return (lambda vs: not vs) if op == "is_empty" else (lambda vs: bool(vs))
     if op == "in":
@@ -106,8 +107,6 @@ def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
         "starts_with": lambda vs: any(v.casefold().startswith(folded) for v in vs),
         "ends_with": lambda vs: any(v.casefold().endswith(folded) for v in vs),
     }
-    if op not in tests:
-        raise ConfigError(f"unknown operator {op!r} (operators: {', '.join(OPERATORS)})", where)
     return tests[op]
 
 
@@ -120,9 +119,7 @@ def compile_filter(spec: Mapping[str, Any] | None, where: str = "filter") -> Pre
 
 def _compile(spec: Any, where: str) -> Predicate:
     if not isinstance(spec, Mapping):
-        raise ConfigError(
-            "a condition must be a table such as {field=..., op=..., value=...}", where
-        )
+        raise ConfigError("a condition must be a table such as {field=..., op=..., value=...}", where)
     groups = [k for k in ("all", "any") if k in spec]
     if groups:
         if len(spec) != 1:
