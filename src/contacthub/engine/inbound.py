@@ -37,6 +37,7 @@ class Inbound:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.store = ctx.store
+        self._taken: set[str] = set()  # hub contacts linked to a record of the current chunk
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -77,6 +78,7 @@ class Inbound:
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
         contacts = store.contacts(link.contact_id for link in links.values())
         linked_here = self._prefetch(spoke, records, links, contacts)
+        self._taken = set()
         new_contacts: list[ContactRow] = []
         changed: dict[str, ContactRow] = {}
         new_links: list[LinkRow] = []
@@ -207,6 +209,7 @@ class Inbound:
             else:
                 link.baseline = theirs
         new_links.append(link)
+        self._taken.add(link.contact_id)
 
     def _index(self) -> dict[str, str]:
         if self.ctx.match_index is None:
@@ -249,7 +252,7 @@ class Inbound:
         candidates += [index[k] for k in match_keys(record.fields) if k in index]
         if not candidates:
             return None
-        taken = {link.contact_id for link in new_links}
+        taken = self._taken
         for cid in candidates:
             contact = contacts.get(cid)
             if contact is None or contact.deleted or cid in taken:
@@ -301,7 +304,9 @@ class Inbound:
         pending = [r for r in self.ctx.journal if "_saved" not in r]
         for row in pending:
             row["_saved"] = True
-        self.store.add_changes([{k: v for k, v in r.items() if k != "_saved"} for r in pending])
+        self.store.add_changes(
+            [{k: v for k, v in r.items() if k != "_saved"} for r in pending], returning=False
+        )
 
     # --- deletions ----------------------------------------------------------------------
 

@@ -51,9 +51,7 @@ def desired(
     return want
 
 
-def plan_link(
-    spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dict[str, int]
-) -> Step:
+def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dict[str, int]) -> Step:
     """A linked record whose hub contact changed or was deleted."""
     step = Step(contact, link)
     ops = spoke.operations
@@ -156,14 +154,10 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
                 drop.append(link.id)
             continue
         if link is None:
-            insert.append(
-                LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state)
-            )
+            insert.append(LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state))
             continue
         if step.link_state in ("filtered", "detached") and link.state == "active":
-            notes.append(
-                ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id)
-            )
+            notes.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id))
         link.state = step.link_state
         link.synced_rev = contact.rev
         update.append(link)
@@ -173,9 +167,7 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
     return notes
 
 
-def apply_page(
-    ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]
-) -> None:
+def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> None:
     """Journal the page's writes, make them, and record the outcome (see module docstring)."""
     store = ctx.store
     writes = [s for s in steps if s.op is not None]

@@ -47,9 +47,7 @@ def over_threshold(threshold: str, count: int, linked: int) -> bool:
 
 def connector_for(row: ConnectorRow, hub: HubRow) -> Connector:
     settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
-    config = ConnectorConfig(
-        row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US")
-    )
+    config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
     return build(row.type, config)
 
 
@@ -184,13 +182,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
     approved = ctx.options.approved
     for spoke in ctx.spokes:
         linked = spoke.active_links
-        if (
-            spoke.pulled
-            and spoke.complete
-            and spoke.listed == 0
-            and linked > 0
-            and spoke.id not in approved
-        ):
+        if spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0 and spoke.id not in approved:
             holds.append(
                 {
                     "connector": spoke.name,
@@ -214,9 +206,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
         if not spoke.writable or spoke.on_delete == "ignore" or "delete" not in spoke.operations:
             continue
         outgoing = ctx.store.count_deleted_linked(spoke.id)
-        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(
-            spoke.id, -1
-        ):
+        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
             holds.append(
                 {
                     "connector": spoke.name,
@@ -242,17 +232,13 @@ def _plan_only(ctx: RunContext) -> list[dict[str, Any]]:
                     continue
                 op, before, after = describe(step)
                 rows.append(
-                    ctx.change_row(
-                        spoke, op, step.contact.id, before, after, "planned", step.op.native_id
-                    )
+                    ctx.change_row(spoke, op, step.contact.id, before, after, "planned", step.op.native_id)
                 )
                 ctx.report.count(spoke.name, op)
     return rows
 
 
-def _record_plan(
-    engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str
-) -> Report:
+def _record_plan(engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str) -> Report:
     report = ctx.report
     report.status = status
     rows = [{k: v for k, v in r.items() if k != "_saved"} for r in [*ctx.journal, *plan]]

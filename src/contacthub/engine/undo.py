@@ -46,9 +46,7 @@ def undo_preparer(run_id: int) -> Any:
             if row.op == "create":
                 if contact.deleted:
                     continue
-                ctx.journal.append(
-                    ctx.change_row(None, "delete", contact.id, contact.data, None, "done")
-                )
+                ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
                 ctx.report.count("hub", "delete")
                 contact.deleted = True
             elif row.op == "delete":
@@ -61,18 +59,14 @@ def undo_preparer(run_id: int) -> Any:
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
                     .values(state="active", synced_rev=0)
                 )
-                ctx.journal.append(
-                    ctx.change_row(None, "restore", contact.id, None, contact.data, "done")
-                )
+                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             elif row.op == "update":
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
                 for name, new_value in (after or {}).items():
                     if not field_equal(name, contact.data.get(name), new_value):
-                        ctx.report.error(
-                            "hub", contact.id, f"{name} changed again since run {run_id}; kept"
-                        )
+                        ctx.report.error("hub", contact.id, f"{name} changed again since run {run_id}; kept")
                         continue
                     old_value = (before or {}).get(name)
                     reverted_before[name] = new_value
@@ -85,9 +79,7 @@ def undo_preparer(run_id: int) -> Any:
                 if not reverted_after:
                     continue
                 ctx.journal.append(
-                    ctx.change_row(
-                        None, "update", contact.id, reverted_before, reverted_after, "done"
-                    )
+                    ctx.change_row(None, "update", contact.id, reverted_before, reverted_after, "done")
                 )
                 ctx.report.count("hub", "update")
             else:

@@ -151,15 +151,11 @@ class Store:
 
     def hubs(self) -> list[HubRow]:
         rows = self.conn.execute(select(t.hubs).order_by(t.hubs.c.name)).all()
-        return [
-            HubRow(r.id, r.name, r.conflict, r.delete_threshold, loads(r.settings)) for r in rows
-        ]
+        return [HubRow(r.id, r.name, r.conflict, r.delete_threshold, loads(r.settings)) for r in rows]
 
     def connectors(self, hub_id: int) -> list[ConnectorRow]:
         rows = self.conn.execute(
-            select(t.connectors)
-            .where(t.connectors.c.hub_id == hub_id)
-            .order_by(t.connectors.c.position)
+            select(t.connectors).where(t.connectors.c.hub_id == hub_id).order_by(t.connectors.c.position)
         ).all()
         return [_connector(r) for r in rows]
 
@@ -277,9 +273,7 @@ class Store:
         return [_link(r) for r in rows]
 
     def count_links(self, connector_id: int, state: str = "active") -> int:
-        query = select(func.count()).where(
-            t.links.c.connector_id == connector_id, t.links.c.state == state
-        )
+        query = select(func.count()).where(t.links.c.connector_id == connector_id, t.links.c.state == state)
         return int(self.conn.execute(query.select_from(t.links)).scalar_one())
 
     def insert_links(self, rows: Sequence[LinkRow]) -> None:
@@ -335,9 +329,7 @@ class Store:
 
     # --- what the plan looks at ----------------------------------------------------------
 
-    def dirty_links(
-        self, connector_id: int, after: int, limit: int
-    ) -> list[tuple[LinkRow, ContactRow]]:
+    def dirty_links(self, connector_id: int, after: int, limit: int) -> list[tuple[LinkRow, ContactRow]]:
         """Links whose hub contact moved on since they were last agreed, or was deleted."""
         c, lk = t.contacts, t.links
         query = (
@@ -354,15 +346,11 @@ class Store:
         )
         out = []
         for row in self.conn.execute(query):
-            contact = ContactRow(
-                row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted
-            )
+            contact = ContactRow(row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted)
             out.append((_link(row), contact))
         return out
 
-    def unlinked_contacts(
-        self, hub_id: int, connector_id: int, after: str, limit: int
-    ) -> list[ContactRow]:
+    def unlinked_contacts(self, hub_id: int, connector_id: int, after: str, limit: int) -> list[ContactRow]:
         """Live hub contacts the connector has no record of (or excluded before a change)."""
         c, lk = t.contacts, t.links
         has_link = exists().where(
@@ -396,9 +384,7 @@ class Store:
 
     def set_cursor(self, connector_id: int, value: str | None) -> None:
         self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
-        self.conn.execute(
-            insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now())
-        )
+        self.conn.execute(insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now()))
 
     # --- runs and the journal -----------------------------------------------------------
 
@@ -468,8 +454,12 @@ class Store:
             )
         return ids
 
-    def add_changes(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+    def add_changes(self, rows: Sequence[dict[str, Any]], returning: bool = True) -> list[int]:
+        """Journal rows; their ids in order when ``returning`` (the apply step needs them)."""
         if not rows:
+            return []
+        if not returning:
+            self.conn.execute(insert(t.changes), list(rows))
             return []
         result = self.conn.execute(
             insert(t.changes).returning(t.changes.c.id, sort_by_parameter_order=True), list(rows)
@@ -506,9 +496,7 @@ class Store:
         if rows:
             self.conn.execute(insert(t.conflicts), list(rows))
 
-    def update_open_conflict(
-        self, conflict_id: int, value: Any, hub_value: Any, run_id: int
-    ) -> None:
+    def update_open_conflict(self, conflict_id: int, value: Any, hub_value: Any, run_id: int) -> None:
         self.conn.execute(
             update(t.conflicts)
             .where(and_(t.conflicts.c.id == conflict_id, t.conflicts.c.status == "open"))

@@ -68,15 +68,15 @@ contacts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_contacts_hub", "hub_id", "deleted"),
+    Index("ix_contacts_hub_live", "hub_id", "deleted", "id", "rev"),
+    Index("ix_contacts_rev", "id", "rev", "deleted"),
 )
 
 links = Table(
     "links",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False),
     Column("contact_id", String(36), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("native_id", String(500), nullable=True),
     Column("version", String(200), nullable=True),
@@ -86,6 +86,7 @@ links = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("connector_id", "native_id", name="uq_links_connector_native"),
     Index("ix_links_contact", "contact_id", "connector_id"),
+    Index("ix_links_plan", "connector_id", "state", "contact_id", "synced_rev", "id"),
 )
 
 match_keys = Table(
@@ -101,9 +102,7 @@ match_keys = Table(
 cursors = Table(
     "cursors",
     metadata,
-    Column(
-        "connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True),
     Column("value", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -129,9 +128,7 @@ changes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "connector_id", Integer, ForeignKey("connectors.id", ondelete="SET NULL"), nullable=True
-    ),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="SET NULL"), nullable=True),
     Column("connector_name", String(200), nullable=False),
     Column("contact_id", String(36), nullable=True),
     Column("native_id", String(500), nullable=True),
