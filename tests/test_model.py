@@ -1,0 +1,401 @@
+"""The canonical model: normalisation, multi-valued fields, equality, match keys and the flat
+form. The hot-path functions are also checked against a verbatim copy of their first, plain
+implementation (``_ref_*``), so that speed-ups cannot change a result."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contacthub.model import (
+    ADDRESS_PARTS,
+    SCALAR_FIELDS,
+    Address,
+    Contact,
+    Email,
+    Phone,
+    Website,
+    clean_text,
+    display_name_of,
+    element_key,
+    field_equal,
+    fields_equal,
+    is_known_field,
+    match_keys,
+    name_key,
+    normalize_email,
+    normalize_multi,
+    normalize_phone,
+    normalize_type,
+    phone_key,
+    project,
+)
+
+# --- the reference: the model's first implementation, kept as the definition ----------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def _ref_phone_key(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _ref_element_key(field_name: str, item: dict[str, Any]) -> tuple[str, ...]:
+    if field_name == "addresses":
+        return tuple(_SPACES.sub(" ", str(item.get(p, ""))).casefold() for p in ADDRESS_PARTS)
+    if field_name == "phones":
+        return (_ref_phone_key(item["value"]) or str(item["value"]).casefold(),)
+    return (str(item["value"]).casefold(),)
+
+
+def _ref_normalize_multi(field_name: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, ...]] = set()
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if field_name == "addresses":
+            if not any(item.get(p) for p in ADDRESS_PARTS):
+                continue
+        elif not item.get("value"):
+            continue
+        key = _ref_element_key(field_name, item)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(dict(item))
+    if field_name in ("emails", "phones") and out:
+        index = next((i for i, e in enumerate(out) if e.get("primary")), 0)
+        for i, e in enumerate(out):
+            e["primary"] = i == index
+        if index:
+            out.insert(0, out.pop(index))
+    return out
+
+
+def _ref_to_fields(contact: Contact, region: str = "US") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in SCALAR_FIELDS:
+        value = clean_text(getattr(contact, name))
+        if value:
+            out[name] = value
+    if "display_name" not in out:
+        derived = display_name_of(out)
+        if derived:
+            out["display_name"] = derived
+    emails = [
+        {"value": normalize_email(e.value), "type": normalize_type(e.type), "primary": e.primary}
+        for e in contact.emails
+    ]
+    phones = [
+        {"value": normalize_phone(p.value, region), "type": normalize_type(p.type), "primary": p.primary}
+        for p in contact.phones
+    ]
+    addresses = [
+        {**{part: clean_text(getattr(a, part)) for part in ADDRESS_PARTS}, "type": normalize_type(a.type)}
+        for a in contact.addresses
+    ]
+    websites = [{"value": clean_text(w.value), "type": normalize_type(w.type)} for w in contact.websites]
+    for name, items in (
+        ("emails", emails),
+        ("phones", phones),
+        ("addresses", addresses),
+        ("websites", websites),
+    ):
+        normal = _ref_normalize_multi(name, items)
+        if normal:
+            out[name] = normal
+    for key, value in contact.custom.items():
+        text = clean_text(value)
+        name = clean_text(key)
+        if text and name:
+            out["custom." + name] = text
+    return out
+
+
+# --- normalisation ----------------------------------------------------------------------------
+
+
+def test_clean_text() -> None:
+    assert clean_text(None) == ""
+    assert clean_text(5) == "5"
+    assert clean_text("  a\x00b\tc\n ") == "ab\tc"
+    assert clean_text("line one\nline two") == "line one\nline two"
+    assert clean_text("x\x7fy\x1b") == "xy"
+    assert clean_text("\u00a0é\u00a0") == "é"  # str.strip() knows Unicode spaces
+
+
+def test_normalize_email() -> None:
+    assert normalize_email("  Ann.Lee@Example.COM ") == "ann.lee@example.com"
+    assert normalize_email("MAILTO:ann@example.com") == "ann@example.com"
+    assert normalize_email("") == ""
+
+
+def test_normalize_phone_e164_with_region() -> None:
+    assert normalize_phone("+1 202-555-0147") == "+12025550147"
+    assert normalize_phone("(202) 555-0147") == "+12025550147"
+    assert normalize_phone("(202) 555-0147", "GB") == "+442025550147"
+    assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
+    assert normalize_phone("tel:+44 20 7946 0958") == "+442079460958"
+    assert normalize_phone(" +49 (30) 123456 ") == "+4930123456"
+
+
+def test_normalize_phone_keeps_what_does_not_parse() -> None:
+    assert normalize_phone("020 7946 0958") == "020 7946 0958"  # not a possible US number
+    assert normalize_phone("call me") == "call me"
+    assert normalize_phone(" 12 ") == "12"
+    assert normalize_phone("") == ""
+    assert normalize_phone("tel:") == ""
+
+
+def test_normalize_type() -> None:
+    assert normalize_type(None) == ""
+    assert normalize_type("  Work \n Cell ") == "work cell"
+
+
+def test_phone_key() -> None:
+    assert phone_key("+1 (202) 555-0147") == "12025550147"
+    assert phone_key("call me") == ""
+    assert phone_key("") == ""
+    assert phone_key("٣٤٥") == _ref_phone_key("٣٤٥")  # Unicode digits count as digits
+
+
+@given(st.text())
+def test_phone_key_matches_reference(value: str) -> None:
+    assert phone_key(value) == _ref_phone_key(value)
+
+
+def test_name_key() -> None:
+    assert name_key({"given_name": "Ann", "family_name": "LEE", "display_name": "X"}) == "ann lee"
+    assert name_key({"display_name": "  Dr.  Ann   Lee "}) == "dr. ann lee"
+    assert name_key({}) == ""
+
+
+def test_is_known_field() -> None:
+    assert is_known_field("emails")
+    assert is_known_field("custom.trade")
+    assert not is_known_field("custom.")
+    assert not is_known_field("nickname")
+
+
+# --- multi-valued fields ----------------------------------------------------------------------
+
+
+def test_normalize_multi_primary_first_and_unique() -> None:
+    items = [
+        {"value": "a@x", "type": "", "primary": False},
+        {"value": "b@x", "type": "", "primary": True},
+        {"value": "A@x", "type": "work", "primary": True},  # a repeat of a@x: dropped
+        {"value": "", "type": "home", "primary": False},  # empty: dropped
+    ]
+    assert normalize_multi("emails", items) == [
+        {"value": "b@x", "type": "", "primary": True},
+        {"value": "a@x", "type": "", "primary": False},
+    ]
+
+
+def test_normalize_multi_first_is_primary_when_none_claims() -> None:
+    out = normalize_multi("phones", [{"value": "+1", "primary": False}, {"value": "+2"}])
+    assert [p["primary"] for p in out] == [True, False]
+
+
+def test_normalize_multi_first_claim_wins() -> None:
+    items = [{"value": "1"}, {"value": "2", "primary": True}, {"value": "3", "primary": True}]
+    out = normalize_multi("phones", items)
+    assert [(p["value"], p["primary"]) for p in out] == [("2", True), ("1", False), ("3", False)]
+
+
+def test_normalize_multi_phones_by_digits_addresses_by_parts() -> None:
+    phones = normalize_multi("phones", [{"value": "+1 202 555 0147"}, {"value": "+12025550147"}])
+    assert len(phones) == 1
+    addresses = [
+        {"street": "1 Main  St", "city": "Springfield", "type": "home"},
+        {"street": "1 main st", "city": "SPRINGFIELD", "type": "work"},
+        {"street": "", "city": "", "type": "home"},
+    ]
+    out = normalize_multi("addresses", addresses)
+    assert out == [addresses[0]]
+    assert out[0] is not addresses[0]  # copies, never the caller's dicts
+    assert "primary" not in out[0]
+
+
+def test_normalize_multi_websites_have_no_primary() -> None:
+    out = normalize_multi("websites", [{"value": "https://a", "type": ""}])
+    assert out == [{"value": "https://a", "type": ""}]
+
+
+def test_element_key() -> None:
+    assert element_key("emails", {"value": "A@X"}) == ("a@x",)
+    assert element_key("phones", {"value": "+1 202"}) == ("1202",)
+    assert element_key("phones", {"value": "Call ME"}) == ("call me",)
+    assert element_key("addresses", {"street": "A  b", "city": "C"}) == ("a b", "c", "", "", "")
+
+
+_items = st.lists(
+    st.fixed_dictionaries(
+        {"value": st.sampled_from(["", "a", "A", "+1 2", "12", "x y", "٣"]) | st.text(max_size=5)},
+        optional={"type": st.sampled_from(["", "work"]), "primary": st.booleans()},
+    ),
+    max_size=6,
+)
+_addresses = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={p: st.sampled_from(["", "a", "A ", "a\tb", "a  b"]) for p in (*ADDRESS_PARTS, "type")},
+    ),
+    max_size=5,
+)
+
+
+@given(st.sampled_from(["emails", "phones", "websites"]), _items)
+def test_normalize_multi_matches_reference(kind: str, items: list[dict[str, Any]]) -> None:
+    assert normalize_multi(kind, items) == _ref_normalize_multi(kind, items)
+    for item in items:
+        if item.get("value"):
+            assert element_key(kind, item) == _ref_element_key(kind, item)
+
+
+@given(_addresses)
+def test_normalize_multi_addresses_match_reference(items: list[dict[str, Any]]) -> None:
+    assert normalize_multi("addresses", items) == _ref_normalize_multi("addresses", items)
+    for item in items:
+        assert element_key("addresses", item) == _ref_element_key("addresses", item)
+
+
+# --- equality ---------------------------------------------------------------------------------
+
+
+def test_field_equal_scalars_and_empties() -> None:
+    assert field_equal("display_name", "Ann", "Ann")
+    assert not field_equal("display_name", "Ann", "ann")
+    assert field_equal("notes", None, "")
+    assert field_equal("emails", [], None)
+    assert not field_equal("notes", None, "x")
+    assert not field_equal("notes", "x", None)
+
+
+def test_field_equal_multi_is_a_set() -> None:
+    a = [{"value": "a@x", "type": "", "primary": True}, {"value": "b@x", "type": "", "primary": False}]
+    b = list(reversed(a))
+    assert field_equal("emails", a, b)
+    moved = [{**a[0], "primary": False}, {**a[1], "primary": True}]
+    assert not field_equal("emails", a, moved)  # which one is primary matters
+    assert not field_equal("emails", a, a[:1])
+    assert not field_equal("emails", a, [*a, {"value": "c@x", "type": "", "primary": False}])
+
+
+def test_fields_equal_and_project() -> None:
+    a = {"display_name": "Ann", "custom.x": "1", "notes": ""}
+    assert fields_equal(a, {"display_name": "Ann", "custom.x": "1"})
+    assert not fields_equal(a, {"display_name": "Ann"})
+    assert fields_equal(a, {"display_name": "Ann"}, names=["display_name"])
+    assert project(a, None) == a and project(a, None) is not a
+    assert project(a, frozenset({"display_name"})) == {"display_name": "Ann"}
+    assert project(a, frozenset({"custom.*"})) == {"custom.x": "1"}
+
+
+def test_match_keys() -> None:
+    fields = {
+        "given_name": "Ann",
+        "family_name": "Lee",
+        "emails": [{"value": "ann@x", "type": "", "primary": True}],
+        "phones": [{"value": "+12025550147"}, {"value": "call me"}],
+    }
+    assert match_keys(fields) == ["email:ann@x", "phone+name:12025550147|ann lee"]
+    assert match_keys({"phones": [{"value": "+1"}]}) == []  # a phone alone matches nobody
+    assert match_keys({}) == []
+
+
+# --- the flat form ----------------------------------------------------------------------------
+
+
+def _contact() -> Contact:
+    return Contact(
+        given_name=" Ann ",
+        family_name="Lee",
+        name_prefix="Dr.",
+        name_suffix="PhD",
+        organization="ACME\x00",
+        birthday="1980-02-03",
+        emails=[Email("ANN@X.COM", "Work"), Email("b@x.com", "", True), Email("ann@x.com")],
+        phones=[Phone("(202) 555-0147", "cell"), Phone("call me"), Phone("", "home")],
+        addresses=[Address(street="1 Main St", city="Springfield", type="HOME"), Address()],
+        websites=[Website(" https://ann.example ")],
+        custom={"trade": " plumber ", " ": "x", "empty": " "},
+    )
+
+
+def test_to_fields() -> None:
+    assert _contact().to_fields() == {
+        "display_name": "Dr. Ann Lee, PhD",
+        "given_name": "Ann",
+        "family_name": "Lee",
+        "name_prefix": "Dr.",
+        "name_suffix": "PhD",
+        "organization": "ACME",
+        "birthday": "1980-02-03",
+        "emails": [
+            {"value": "b@x.com", "type": "", "primary": True},
+            {"value": "ann@x.com", "type": "work", "primary": False},
+        ],
+        "phones": [
+            {"value": "+12025550147", "type": "cell", "primary": True},
+            {"value": "call me", "type": "", "primary": False},
+        ],
+        "addresses": [
+            {
+                "street": "1 Main St",
+                "city": "Springfield",
+                "region": "",
+                "postal_code": "",
+                "country": "",
+                "type": "home",
+            }
+        ],
+        "websites": [{"value": "https://ann.example", "type": ""}],
+        "custom.trade": "plumber",
+    }
+
+
+def test_to_fields_display_name_fallbacks() -> None:
+    assert Contact(organization="ACME").to_fields()["display_name"] == "ACME"
+    # the name is derived from the scalar fields only: an email alone gives none
+    assert "display_name" not in Contact(emails=[Email("a@x")]).to_fields()
+    assert Contact().to_fields() == {}
+    assert Contact(display_name="Boss", given_name="Ann").to_fields()["display_name"] == "Boss"
+
+
+def test_to_fields_from_fields_round_trip() -> None:
+    fields = _contact().to_fields("GB")
+    assert Contact.from_fields(fields).to_fields("GB") == fields
+
+
+_text = st.sampled_from(["", " ", "a", "Ann", "ÉLODIE", "x\x00y", " two  words ", "a\nb"]) | st.text(
+    max_size=8
+)
+_phone_text = st.sampled_from(["+1 202-555-0147", "(202) 555-0147", "020 7946 0958", "12", "x", ""])
+
+
+@settings(max_examples=200)
+@given(
+    st.builds(
+        Contact,
+        display_name=_text,
+        given_name=_text,
+        family_name=_text,
+        organization=_text,
+        notes=_text,
+        emails=st.lists(st.builds(Email, _text, _text, st.booleans()), max_size=3),
+        phones=st.lists(st.builds(Phone, _phone_text | _text, _text, st.booleans()), max_size=3),
+        addresses=st.lists(st.builds(Address, _text, _text, _text, _text, _text, _text), max_size=2),
+        websites=st.lists(st.builds(Website, _text, _text), max_size=2),
+        custom=st.dictionaries(_text, _text, max_size=2),
+    ),
+    st.sampled_from(["US", "GB", ""]),
+)
+def test_to_fields_matches_reference(contact: Contact, region: str) -> None:
+    fields = contact.to_fields(region)
+    assert fields == _ref_to_fields(contact, region)
+    assert list(fields) == list(_ref_to_fields(contact, region))
+    assert Contact.from_fields(fields).to_fields(region) == fields
