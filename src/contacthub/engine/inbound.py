@@ -38,6 +38,7 @@ class Inbound:
         self.ctx = ctx
         self.store = ctx.store
         self._taken: set[str] = set()  # hub contacts linked to a record of the current chunk
+        self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -77,8 +78,9 @@ class Inbound:
         ctx, store = self.ctx, self.store
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
         contacts = store.contacts(link.contact_id for link in links.values())
-        linked_here = self._prefetch(spoke, records, links, contacts)
         self._taken = set()
+        self._keys = {}
+        linked_here = self._prefetch(spoke, records, links, contacts)
         new_contacts: list[ContactRow] = []
         changed: dict[str, ContactRow] = {}
         new_links: list[LinkRow] = []
@@ -193,7 +195,8 @@ class Inbound:
             contact.sources = {k: [spoke.id, at] for k in theirs}
             new_contacts.append(contact)
             contacts[contact.id] = contact
-            keys[contact.id] = match_keys(theirs)
+            cached = self._keys.get(record.native_id) if spoke.held is None else None
+            keys[contact.id] = cached if cached is not None else match_keys(theirs)
             for key in keys[contact.id]:
                 self._index().setdefault(key, contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
@@ -228,7 +231,8 @@ class Inbound:
                 continue
             if record.hub_id:
                 wanted.add(record.hub_id)
-            wanted.update(index[k] for k in match_keys(record.fields) if k in index)
+            record_keys = self._keys[record.native_id] = match_keys(record.fields)
+            wanted.update(index[k] for k in record_keys if k in index)
         wanted -= contacts.keys()
         if not wanted:
             return {}
@@ -249,7 +253,10 @@ class Inbound:
         if record.hub_id:
             candidates.append(record.hub_id)
         index = self._index()
-        candidates += [index[k] for k in match_keys(record.fields) if k in index]
+        record_keys = self._keys.get(record.native_id)
+        if record_keys is None:
+            record_keys = match_keys(record.fields)
+        candidates += [index[k] for k in record_keys if k in index]
         if not candidates:
             return None
         taken = self._taken
