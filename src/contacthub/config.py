@@ -72,7 +72,10 @@ class HubSpec(BaseModel):
     @field_validator("delete_threshold")
     @classmethod
     def _threshold(cls, value: str | int) -> str:
-        return check_threshold(str(value))
+        try:
+            return check_threshold(str(value))
+        except ConfigError as exc:  # a ValueError lets pydantic say where (hubs.NAME.delete_threshold)
+            raise ValueError(exc.message) from None
 
 
 class HubFile(BaseModel):
@@ -137,36 +140,26 @@ def apply(engine: Engine, spec: HubFile) -> list[str]:
             row = conn.execute(select(t.hubs).where(t.hubs.c.name == hub_name)).first()
             if row is None:
                 hub_id = conn.execute(
-                    insert(t.hubs).values(
-                        name=hub_name, created_at=now(), updated_at=now(), **values
-                    )
+                    insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
                 ).inserted_primary_key[0]  # type: ignore[index]
                 lines.append(f"hub {hub_name}: created")
             else:
                 hub_id = row.id
                 diff = [
-                    f"{k} {getattr(row, k)!r} -> {v!r}"
-                    for k, v in values.items()
-                    if getattr(row, k) != v
+                    f"{k} {getattr(row, k)!r} -> {v!r}" for k, v in values.items() if getattr(row, k) != v
                 ]
                 if diff:
                     conn.execute(
-                        update(t.hubs)
-                        .where(t.hubs.c.id == hub_id)
-                        .values(updated_at=now(), **values)
+                        update(t.hubs).where(t.hubs.c.id == hub_id).values(updated_at=now(), **values)
                     )
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
             lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors)
     return lines
 
 
-def _apply_connectors(
-    conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]
-) -> list[str]:
+def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
     lines: list[str] = []
-    existing = {
-        r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))
-    }
+    existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
         settings = spec.settings
@@ -204,15 +197,16 @@ def _apply_connectors(
                 f"hubs.{hub_name}",
             )
         diff = [k for k, v in values.items() if _differs(getattr(row, k), v)]
-        old_secret = secrets.decrypt(row.secrets, label) if secret else {}
+        try:
+            old_secret = secrets.decrypt(row.secrets, label) if secret else {}
+        except ConfigError:
+            old_secret = None  # saved under another key: the file's credentials replace them
         if secret and old_secret != secret:
             diff.append("credentials")
             values["secrets"] = secrets.encrypt(secret)
         if diff:
             conn.execute(
-                update(t.connectors)
-                .where(t.connectors.c.id == row.id)
-                .values(updated_at=now(), **values)
+                update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values)
             )
             lines.append(f"{label}: changed " + ", ".join(diff))
     for name, row in existing.items():

@@ -1,0 +1,428 @@
+"""Unit tests for config.py: loading and validating hub files, applying them, secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import Engine, select
+
+from contacthub import config
+from contacthub.connectors import registry
+from contacthub.connectors.base import ConnectorConfig
+from contacthub.engine.context import Options
+from contacthub.engine.run import connector_for, run_hub
+from contacthub.errors import ConfigError
+from contacthub.store import secrets
+from contacthub.store import tables as t
+from contacthub.store.db import open_database
+from contacthub.store.repo import Store
+from tests.memory_connector import MemoryConnector, register
+
+TOKEN = "tok-3f9a-very-secret"
+
+
+class SecretMemoryConnector(MemoryConnector):
+    """A memory connector whose ``token`` setting is a credential."""
+
+    type = "memory-secret"
+    secret_settings: ClassVar[frozenset[str]] = frozenset({"token"})
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        super().__init__(config)
+        SecretMemoryConnector.seen.append(dict(config.settings))
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    register()
+    monkeypatch.setitem(registry.TYPES, "memory-secret", f"{__name__}:SecretMemoryConnector")
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CONTACTHUB_SECRET_KEY", "first passphrase")
+    monkeypatch.delenv("CONTACTHUB_DATABASE_URL", raising=False)
+    SecretMemoryConnector.seen.clear()
+    yield
+
+
+def write(tmp_path: Path, text: str, name: str = "hubs.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    err = info.value
+    assert str(path) in str(err), "the error names the file"
+    return err
+
+
+MINIMAL = """
+[hubs.team]
+
+[[hubs.team.connectors]]
+name = "a"
+type = "memory"
+book = "book-a"
+"""
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def test_defaults(tmp_path: Path) -> None:
+    spec = config.load(write(tmp_path, MINIMAL))
+    hub = spec.hubs["team"]
+    assert hub.conflict == "newest"
+    assert hub.delete_threshold == "10%"
+    assert hub.phone_region == "US"
+    [conn] = hub.connectors
+    assert conn.direction == "two-way"
+    assert conn.operations == ["create", "update", "delete"]
+    assert conn.on_delete == "delete"
+    assert conn.filter is None and conn.mapping == {}
+    assert conn.settings == {"book": "book-a"}
+
+
+def test_full_file(tmp_path: Path) -> None:
+    text = """
+[hubs.team]
+conflict = "priority"
+delete_threshold = 50
+phone_region = "GB"
+
+[[hubs.team.connectors]]
+name = "a"
+type = "memory"
+book = "x"
+direction = "to-hub"
+operations = ["create"]
+on_delete = "deactivate"
+filter = {all = [{field = "email", op = "ends_with", value = "@example.com"}]}
+mapping = {"custom.trade" = "X-TRADE"}
+"""
+    hub = config.load(write(tmp_path, text)).hubs["team"]
+    assert (hub.conflict, hub.delete_threshold, hub.phone_region) == ("priority", "50", "GB")
+    conn = hub.connectors[0]
+    assert conn.direction == "to-hub" and conn.operations == ["create"]
+    assert conn.on_delete == "deactivate" and conn.mapping == {"custom.trade": "X-TRADE"}
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    err = load_error(tmp_path / "nope.toml")
+    assert "not found" in err.message
+
+
+def test_unreadable_path(tmp_path: Path) -> None:
+    (tmp_path / "dir.toml").mkdir()
+    err = load_error(tmp_path / "dir.toml")
+    assert "cannot read" in err.message
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[hubs.caf\xe9]\n".encode("latin-1"))
+    err = load_error(path)
+    assert "cannot read" in err.message
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    err = load_error(write(tmp_path, "[hubs.team]\nconflict = \n"))
+    assert "invalid TOML" in err.message and "line 2" in err.message
+
+
+@pytest.mark.parametrize(
+    "text,location",
+    [
+        ("[hub.team]\n", "hubs"),  # a typo in the top-level key
+        ("hubs = 3\n", "hubs"),
+        ("[hubs.team]\nconflict = 'oldest'\n", "hubs.team.conflict"),
+        ("[hubs.team]\ncolour = 'red'\n", "hubs.team.colour"),
+        ("[hubs.team]\nphone_region = 1\n", "hubs.team.phone_region"),
+        (MINIMAL + "direction = 'sideways'\n", "hubs.team.connectors.0.direction"),
+        (MINIMAL + "operations = ['create', 'explode']\n", "hubs.team.connectors.0.operations.1"),
+        (MINIMAL + "on_delete = 'shred'\n", "hubs.team.connectors.0.on_delete"),
+        (MINIMAL + "mapping = {notes = 3}\n", "hubs.team.connectors.0.mapping.notes"),
+        (MINIMAL + "filter = 'email'\n", "hubs.team.connectors.0.filter"),
+        ("[[hubs.team.connectors]]\ntype = 'memory'\n", "hubs.team.connectors.0.name"),
+        ("[[hubs.team.connectors]]\nname = 'a'\n", "hubs.team.connectors.0.type"),
+        ("[[hubs.team.connectors]]\nname = ''\ntype = 'memory'\n", "hubs.team.connectors.0.name"),
+    ],
+)
+def test_schema_errors_name_the_location(tmp_path: Path, text: str, location: str) -> None:
+    err = load_error(write(tmp_path, text))
+    assert f"(at {location})" in err.message
+
+
+@pytest.mark.parametrize("value", ["'ten'", "'-5'", "'%'", "-3"])
+def test_bad_delete_threshold_names_the_location(tmp_path: Path, value: str) -> None:
+    err = load_error(write(tmp_path, f"[hubs.team]\ndelete_threshold = {value}\n"))
+    assert "delete_threshold" in err.message
+    assert "hubs.team" in str(err), "says which hub"
+
+
+def test_connector_named_twice(tmp_path: Path) -> None:
+    err = load_error(write(tmp_path, MINIMAL + MINIMAL.replace("[hubs.team]\n", "")))
+    assert "'team'" in err.message and "twice" in err.message
+
+
+def test_unknown_connector_type(tmp_path: Path) -> None:
+    err = load_error(write(tmp_path, MINIMAL.replace('"memory"', '"carrier-pigeon"')))
+    assert "unknown connector type 'carrier-pigeon'" in err.message and "vcard-dir" in err.message
+    assert "hubs.team.connectors[0] (a)" in str(err)
+
+
+def test_invalid_filter_names_the_connector_and_condition(tmp_path: Path) -> None:
+    text = MINIMAL + "filter = {any = [{field = 'notes', op = 'matches', value = '(['}]}\n"
+    err = load_error(write(tmp_path, text))
+    assert "invalid regular expression" in err.message
+    assert "hubs.team.connectors[0] (a) filter.any[0]" in str(err)
+
+
+def test_unknown_field_in_filter(tmp_path: Path) -> None:
+    text = MINIMAL + "filter = {field = 'shoe_size', op = 'equals', value = '9'}\n"
+    err = load_error(write(tmp_path, text))
+    assert "shoe_size" in err.message and "connectors[0] (a) filter" in str(err)
+
+
+def test_unknown_field_in_mapping(tmp_path: Path) -> None:
+    err = load_error(write(tmp_path, MINIMAL + "mapping = {shoe_size = 'X-SHOE'}\n"))
+    assert "mapping names unknown field 'shoe_size'" in err.message
+    assert "connectors[0] (a)" in str(err)
+
+
+def test_deactivate_where_the_type_cannot(tmp_path: Path) -> None:
+    text = f"""
+[[hubs.team.connectors]]
+name = "export"
+type = "csv"
+path = "{tmp_path / "x.csv"}"
+on_delete = "deactivate"
+"""
+    err = load_error(write(tmp_path, text))
+    assert "cannot deactivate" in err.message and "connectors[0] (export)" in str(err)
+
+
+def test_second_hub_errors_name_that_hub(tmp_path: Path) -> None:
+    text = MINIMAL + "\n[[hubs.other.connectors]]\nname = 'b'\ntype = 'nope'\n"
+    err = load_error(write(tmp_path, text))
+    assert "hubs.other.connectors[0] (b)" in str(err)
+
+
+# --- apply ------------------------------------------------------------------------------------
+
+
+def spec_of(connectors: list[dict[str, Any]], **hub: Any) -> config.HubFile:
+    return config.HubFile.model_validate({"hubs": {"team": {**hub, "connectors": connectors}}})
+
+
+def memory(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": "memory", "book": f"book-{name}", **extra}
+
+
+def rows(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        hub = Store(conn).hub("team")
+        return {"hub": hub, **{c.name: c for c in Store(conn).connectors(hub.id)}}
+
+
+def test_apply_creates_updates_removes(database_url: str) -> None:
+    engine = open_database(database_url)
+    lines = config.apply(engine, spec_of([memory("a"), memory("b", direction="from-hub")]))
+    assert lines == [
+        "hub team: created",
+        "connector team/a: created (memory, two-way)",
+        "connector team/b: created (memory, from-hub)",
+    ]
+    stored = rows(engine)
+    a, b = stored["a"], stored["b"]
+    assert (a.position, a.direction, a.operations, a.on_delete) == (
+        0,
+        "two-way",
+        ["create", "update", "delete"],
+        "delete",
+    )
+    assert a.filter is None and a.mapping == {} and a.settings == {"book": "book-a"}
+    assert a.secrets is None
+    assert (b.position, b.direction) == (1, "from-hub")
+    assert stored["hub"].conflict == "newest" and stored["hub"].delete_threshold == "10%"
+
+    # applying the same file again changes nothing
+    assert config.apply(engine, spec_of([memory("a"), memory("b", direction="from-hub")])) == []
+
+    # update the hub and one connector, drop the other
+    flt = {"all": [{"field": "email", "op": "ends_with", "value": "@x.org"}]}
+    lines = config.apply(
+        engine,
+        spec_of(
+            [memory("a", direction="to-hub", filter=flt, mapping={"notes": "NOTE"})],
+            conflict="manual",
+            delete_threshold=20,
+        ),
+    )
+    assert lines[0] == "hub team: conflict 'newest' -> 'manual', delete_threshold '10%' -> '20'"
+    assert lines[1] == "connector team/a: changed direction, filter, mapping"
+    assert lines[2].startswith("connector team/b: removed")
+    assert len(lines) == 3
+    stored = rows(engine)
+    assert "b" not in stored
+    assert stored["a"].direction == "to-hub" and stored["a"].filter == flt
+    assert stored["a"].mapping == {"notes": "NOTE"}
+    assert stored["hub"].conflict == "manual" and stored["hub"].delete_threshold == "20"
+
+
+def test_apply_reorders_priority(database_url: str) -> None:
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([memory("a"), memory("b")]))
+    lines = config.apply(engine, spec_of([memory("b"), memory("a")]))
+    assert sorted(lines) == ["connector team/a: changed position", "connector team/b: changed position"]
+    stored = rows(engine)
+    assert (stored["b"].position, stored["a"].position) == (0, 1)
+
+
+def test_apply_settings_change(database_url: str) -> None:
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([memory("a")]))
+    assert config.apply(engine, spec_of([memory("a", book="elsewhere")])) == [
+        "connector team/a: changed settings"
+    ]
+    assert rows(engine)["a"].settings == {"book": "elsewhere"}
+
+
+def test_apply_refuses_a_type_change(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([memory("a")]))
+    changed = spec_of([{"name": "a", "type": "csv", "path": str(tmp_path / "a.csv")}])
+    with pytest.raises(ConfigError) as info:
+        config.apply(engine, changed)
+    assert "cannot change the type of connector 'a'" in info.value.message
+    assert rows(engine)["a"].type == "memory"  # nothing half-applied
+
+
+def test_apply_is_one_transaction(sqlite_url: str, tmp_path: Path) -> None:
+    """A failure in the second hub leaves the first one as it was."""
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([memory("a")]))
+    spec = config.HubFile.model_validate(
+        {
+            "hubs": {
+                "new": {"connectors": [memory("n")]},
+                "team": {"connectors": [{"name": "a", "type": "csv", "path": str(tmp_path / "x")}]},
+            }
+        }
+    )
+    with pytest.raises(ConfigError):
+        config.apply(engine, spec)
+    with engine.connect() as conn:
+        assert [h.name for h in Store(conn).hubs()] == ["team"]
+
+
+def test_loaded_file_applies(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    lines = config.apply(engine, config.load(write(tmp_path, MINIMAL)))
+    assert lines == ["hub team: created", "connector team/a: created (memory, two-way)"]
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def secret_connector(token: str = TOKEN, **extra: Any) -> dict[str, Any]:
+    return {"name": "s", "type": "memory-secret", "book": "book-s", "token": token, **extra}
+
+
+def raw_connector(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(t.connectors).where(t.connectors.c.name == "s")).one()
+
+
+def test_secret_is_encrypted_at_rest_and_given_to_the_connector(database_url: str) -> None:
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    raw = raw_connector(engine)
+    assert TOKEN not in raw.settings and "token" not in raw.settings
+    assert raw.secrets and TOKEN not in raw.secrets
+    for column in raw._mapping.values():
+        assert TOKEN not in str(column)
+    assert secrets.decrypt(raw.secrets) == {"token": TOKEN}
+
+    stored = rows(engine)
+    connector = connector_for(stored["s"], stored["hub"])
+    assert connector.config.settings == {"book": "book-s", "token": TOKEN}
+
+    # a run builds the connector with the decrypted token
+    report = run_hub(engine, "team", options=Options())
+    assert report.status == "applied", report
+    assert SecretMemoryConnector.seen[-1]["token"] == TOKEN
+
+
+def test_same_secret_again_changes_nothing_new_secret_is_reported(database_url: str) -> None:
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    before = raw_connector(engine).secrets
+    assert config.apply(engine, spec_of([secret_connector()])) == []
+    assert raw_connector(engine).secrets == before
+    lines = config.apply(engine, spec_of([secret_connector("new-token-value")]))
+    assert lines == ["connector team/s: changed credentials"]
+    assert all("new-token-value" not in line for line in lines)
+    assert secrets.decrypt(raw_connector(engine).secrets) == {"token": "new-token-value"}
+
+
+def test_wrong_secret_key_is_a_clear_error(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    monkeypatch.setenv("CONTACTHUB_SECRET_KEY", "another passphrase")
+    stored = rows(engine)
+    with pytest.raises(ConfigError) as info:
+        connector_for(stored["s"], stored["hub"])
+    assert "CONTACTHUB_SECRET_KEY" in info.value.message
+    assert "'s'" in str(info.value)
+    assert TOKEN not in str(info.value)
+    report = run_hub(engine, "team", options=Options())
+    assert report.status == "failed" and "CONTACTHUB_SECRET_KEY" in (report.message or "")
+
+
+def test_reapplying_credentials_under_a_new_key_recovers(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wrong-key message says 'apply the hub file again with the credentials': that must work."""
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    monkeypatch.setenv("CONTACTHUB_SECRET_KEY", "another passphrase")
+    lines = config.apply(engine, spec_of([secret_connector()]))
+    assert lines == ["connector team/s: changed credentials"]
+    assert secrets.decrypt(raw_connector(engine).secrets) == {"token": TOKEN}
+
+
+def test_a_fernet_key_is_used_as_is(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    monkeypatch.setenv("CONTACTHUB_SECRET_KEY", key.decode())
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    token = raw_connector(engine).secrets
+    assert Fernet(key).decrypt(token.encode()) == b'{"token":"' + TOKEN.encode() + b'"}'
+
+
+def test_without_a_key_a_private_key_file_is_made(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CONTACTHUB_SECRET_KEY")
+    engine = open_database(sqlite_url)
+    config.apply(engine, spec_of([secret_connector()]))
+    key_file = tmp_path / "home" / "secret.key"
+    assert key_file.exists()
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert secrets.decrypt(raw_connector(engine).secrets) == {"token": TOKEN}
+
+
+def test_redact() -> None:
+    shown = secrets.redact({"book": "b", "token": TOKEN}, frozenset({"token"}))
+    assert shown == {"book": "b", "token": secrets.REDACTED}
+    assert secrets.encrypt({}) is None and secrets.decrypt(None) == {}
