@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
@@ -104,10 +106,48 @@ class RunContext:
     options: Options
     report: Report
     progress: Progress | None = None
-    #: journal rows written during the inbound phase, kept to re-record a plan that is not applied
+    #: journal rows not yet written (see ``flush_journal``)
     journal: list[dict[str, Any]] = field(default_factory=list)
+    #: every row flushed so far, spilled to a temporary file: if the run ends held or planned,
+    #: its transaction is rolled back and these rows are recorded again from here, without
+    #: keeping a large run's journal in memory
+    spill: IO[bytes] | None = None
     match_index: dict[str, str] | None = None
     open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def flush_journal(self) -> None:
+        """Write the pending journal rows (one bulk insert) and spill a copy."""
+        if not self.journal:
+            return
+        self.store.add_changes(self.journal, returning=False)
+        self.spill_rows(self.journal)
+        self.journal = []
+
+    def spill_rows(self, rows: list[dict[str, Any]]) -> None:
+        import orjson
+
+        if self.spill is None:
+            self.spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the run ends
+        for row in rows:
+            self.spill.write(orjson.dumps({**row, "at": row["at"].isoformat()}) + b"\n")
+
+    def spilled(self, size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """The spilled rows again, in batches, in the order they were written."""
+        import orjson
+
+        if self.spill is None:
+            return
+        self.spill.seek(0)
+        batch: list[dict[str, Any]] = []
+        for line in self.spill:
+            row = orjson.loads(line)
+            row["at"] = datetime.fromisoformat(row["at"])
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     @property
     def positions(self) -> dict[int, int]:

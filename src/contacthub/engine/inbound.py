@@ -306,14 +306,7 @@ class Inbound:
         self.store.add_conflicts(rows)
 
     def _flush_journal(self) -> None:
-        """Journal rows go to the database now; a copy stays in memory in case the run ends
-        held or planned and its transaction is rolled back (see ``engine.run``)."""
-        pending = [r for r in self.ctx.journal if "_saved" not in r]
-        for row in pending:
-            row["_saved"] = True
-        self.store.add_changes(
-            [{k: v for k, v in r.items() if k != "_saved"} for r in pending], returning=False
-        )
+        self.ctx.flush_journal()
 
     # --- deletions ----------------------------------------------------------------------
 

@@ -126,10 +126,11 @@ def run_hub(
         deleted_by = {s.id: inbound.deletions(s) for s in spokes}
         holds = [] if options.no_hold else _holds(ctx, deleted_by)
         if options.dry_run or holds:
-            plan = _plan_only(ctx)
+            ctx.flush_journal()
+            _plan_only(ctx)
             tx.rollback()
             report.held = holds
-            return _record_plan(engine, ctx, plan, "held" if holds else "planned")
+            return _record_plan(engine, ctx, "held" if holds else "planned")
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         for spoke in spokes:
@@ -152,6 +153,8 @@ def run_hub(
     finally:
         tx.rollback()
         conn.close()
+        if ctx.spill is not None:
+            ctx.spill.close()
         for spoke in spokes:
             spoke.connector.close()
 
@@ -219,14 +222,13 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
     return holds
 
 
-def _plan_only(ctx: RunContext) -> list[dict[str, Any]]:
-    """The outbound plan as journal rows, without writing anything."""
-    rows: list[dict[str, Any]] = []
+def _plan_only(ctx: RunContext) -> None:
+    """The outbound plan as journal rows (spilled with the rest), without writing anything."""
     for spoke in ctx.spokes:
         if not spoke.writable:
             continue
         for page in plan_pages(ctx, spoke):
-            rows += link_only(ctx, spoke, page)
+            rows = link_only(ctx, spoke, page)
             for step in page:
                 if step.op is None:
                     continue
@@ -235,20 +237,21 @@ def _plan_only(ctx: RunContext) -> list[dict[str, Any]]:
                     ctx.change_row(spoke, op, step.contact.id, before, after, "planned", step.op.native_id)
                 )
                 ctx.report.count(spoke.name, op)
-    return rows
+            ctx.spill_rows(rows)
 
 
-def _record_plan(engine: Engine, ctx: RunContext, plan: list[dict[str, Any]], status: str) -> Report:
+def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
+    """Record the journal of a run that is not applied, every row ``planned``."""
     report = ctx.report
     report.status = status
-    rows = [{k: v for k, v in r.items() if k != "_saved"} for r in [*ctx.journal, *plan]]
-    for row in rows:
-        row["status"] = "planned"
     message = "; ".join(h["reason"] for h in report.held) if report.held else None
     report.message = message
     with engine.begin() as conn:
         store = Store(conn)
-        store.add_changes(rows)
+        for rows in ctx.spilled():
+            for row in rows:
+                row["status"] = "planned"
+            store.add_changes(rows, returning=False)
         store.finish_run(report.run_id, status, _counts(report), report.errors, message)
     return report
 

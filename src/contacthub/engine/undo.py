@@ -90,8 +90,6 @@ def undo_preparer(run_id: int) -> Any:
         store.set_match_keys(
             ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted}
         )
-        store.add_changes([{k: v for k, v in r.items() if k != "_saved"} for r in ctx.journal])
-        for r in ctx.journal:
-            r["_saved"] = True
+        ctx.flush_journal()
 
     return prepare
