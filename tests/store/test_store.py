@@ -1,0 +1,458 @@
+"""Unit tests for the store: migrations vs tables.py, opening databases, the bulk repository."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, String, inspect, select
+
+from contacthub import config
+from contacthub.errors import ConfigError, NotFoundError
+from contacthub.store import db
+from contacthub.store import tables as t
+from contacthub.store.db import HEAD_REVISION, current_revision, open_database
+from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
+from tests.memory_connector import register
+
+# --- the schema ---------------------------------------------------------------------------
+
+
+def test_migrations_create_exactly_the_tables_of_tables_py(database_url: str) -> None:
+    engine = open_database(database_url)
+    inspector = inspect(engine)
+    assert set(inspector.get_table_names()) == set(t.metadata.tables) | {"alembic_version"}
+    for name, table in t.metadata.tables.items():
+        reflected = {c["name"]: c for c in inspector.get_columns(name)}
+        assert list(reflected) == [c.name for c in table.columns], name
+        for column in table.columns:
+            got = reflected[column.name]
+            assert got["nullable"] == column.nullable, f"{name}.{column.name} nullable"
+            if isinstance(column.type, String) and column.type.length:
+                assert getattr(got["type"], "length", None) == column.type.length, f"{name}.{column.name}"
+            assert column.type._type_affinity is got["type"]._type_affinity or (  # type: ignore[attr-defined]
+                # SQLite and PostgreSQL reflect DateTime / Boolean with their own classes
+                got["type"].python_type is column.type.python_type
+            ), f"{name}.{column.name}: {got['type']!r} vs {column.type!r}"
+        pk = inspector.get_pk_constraint(name)["constrained_columns"]
+        assert pk == [c.name for c in table.primary_key.columns], name
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
+        # PostgreSQL lists unique constraints as indexes too; SQLite does not
+        uniques = {u["name"]: u["column_names"] for u in inspector.get_unique_constraints(name)}
+        expected_indexes = {i.name: [c.name for c in i.columns] for i in table.indexes}
+        assert {k: v for k, v in indexes.items() if k not in uniques} == expected_indexes, name
+        expected_uniques = {
+            tuple(c.name for c in u.columns)
+            for u in table.constraints
+            if u.__class__.__name__ == "UniqueConstraint"
+        } | {(c.name,) for c in table.columns if c.unique}
+        assert {tuple(v) for v in uniques.values()} == expected_uniques, name
+        fks = {
+            (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+            for f in inspector.get_foreign_keys(name)
+        }
+        expected_fks = {
+            ((fk.parent.name,), fk.column.table.name, (fk.column.name,)) for fk in table.foreign_keys
+        }
+        assert fks == expected_fks, name
+
+
+def test_migrations_match_tables_per_alembic(database_url: str) -> None:
+    """Alembic's own autogenerate comparison finds nothing to change."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = open_database(database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, t.metadata) == []
+
+
+def test_head_revision_is_the_newest_migration(sqlite_url: str) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+    assert current_revision(open_database(sqlite_url)) == HEAD_REVISION
+
+
+def test_open_database_twice_is_a_no_op(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = open_database(database_url)
+    with first.begin() as conn:
+        conn.execute(
+            t.hubs.insert().values(
+                name="keep", conflict="newest", delete_threshold="10%", created_at=now(), updated_at=now()
+            )
+        )
+    first.dispose()
+    import alembic.command
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("migrations ran again")
+
+    monkeypatch.setattr(alembic.command, "upgrade", refuse)
+    second = open_database(database_url)
+    with second.connect() as conn:
+        assert [r.name for r in conn.execute(select(t.hubs))] == ["keep"]
+        assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar_one() == 1
+    assert current_revision(second) == HEAD_REVISION
+
+
+def test_migrate_false_leaves_an_empty_database(sqlite_url: str) -> None:
+    engine = open_database(sqlite_url, migrate=False)
+    assert inspect(engine).get_table_names() == []
+    assert current_revision(engine) is None
+
+
+# --- which database -------------------------------------------------------------------------
+
+
+def test_environment_url_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "from-env" / "env.db"
+    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    engine = open_database()
+    assert engine.url.database == str(path)
+    assert path.exists()
+    assert not (tmp_path / "home" / "contacthub.db").exists()
+
+
+def test_explicit_url_beats_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    engine = open_database(f"sqlite:///{tmp_path}/explicit.db")
+    assert engine.url.database == f"{tmp_path}/explicit.db"
+    assert not (tmp_path / "env.db").exists()
+
+
+def test_default_is_sqlite_in_the_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CONTACTHUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    engine = open_database()
+    assert engine.dialect.name == "sqlite"
+    assert (tmp_path / "home" / "contacthub.db").exists()
+
+
+def test_sqlite_pragmas(sqlite_url: str) -> None:
+    engine = open_database(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+
+
+def test_postgresql_url_uses_psycopg() -> None:
+    engine = open_database("postgresql://u@127.0.0.1:1/x", migrate=False)
+    assert engine.url.drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:s3cret@127.0.0.1:1/x",
+        "postgresql+psycopg://user:s3cret@127.0.0.1:1/x",
+        "nosuchdb://user:s3cret@127.0.0.1:1/x",
+        "mysql+nosuchdriver://user:s3cret@127.0.0.1:1/x",
+        "postgresql://user:s3cret@127.0.0.1:notaport/x",
+        "not a url user:s3cret@",
+    ],
+)
+def test_passwords_never_appear_in_errors(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_database(url)
+    text = f"{info.value} {info.value.message} {info.value.where} {info.value!r}"
+    assert "s3cret" not in text
+    assert "cannot open database" in info.value.message
+
+
+def test_unreachable_server_error_says_which() -> None:
+    with pytest.raises(ConfigError) as info:
+        open_database("postgresql://user:s3cret@127.0.0.1:1/x")
+    assert "127.0.0.1" in info.value.message and "***" in info.value.message
+
+
+# --- the repository -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub_engine(database_url: str) -> tuple[Engine, int, list[int]]:
+    """A store with hub 'h' and memory connectors a and b: (engine, hub id, connector ids)."""
+    register()
+    engine = open_database(database_url)
+    prefix = uuid.uuid4().hex[:8]
+    spec = config.HubFile.model_validate(
+        {
+            "hubs": {
+                "h": {
+                    "connectors": [
+                        {"name": "a", "type": "memory", "book": f"{prefix}-a"},
+                        {"name": "b", "type": "memory", "book": f"{prefix}-b"},
+                    ]
+                }
+            }
+        }
+    )
+    config.apply(engine, spec)
+    with engine.connect() as conn:
+        store = Store(conn)
+        hub = store.hub("h")
+        return engine, hub.id, [c.id for c in store.connectors(hub.id)]
+
+
+def contact(i: int, **data: Any) -> ContactRow:
+    return ContactRow(f"c-{i:05d}", {"display_name": f"Person {i}", **data}, {}, 1, False)
+
+
+def test_hub_lookup(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, _ = hub_engine
+    with engine.connect() as conn:
+        store = Store(conn)
+        hub = store.hub("h")
+        assert (hub.id, hub.conflict, hub.delete_threshold) == (hub_id, "newest", "10%")
+        assert hub.settings == {"phone_region": "US"}
+        assert store.hub_by_id(hub_id).name == "h"
+        assert [h.name for h in store.hubs()] == ["h"]
+        assert [(c.name, c.position) for c in store.connectors(hub_id)] == [("a", 0), ("b", 1)]
+        with pytest.raises(NotFoundError) as info:
+            store.hub("nope")
+        assert "'nope'" in info.value.message and "hubs: h" in info.value.message
+
+
+def test_contacts_round_trip_in_bulk(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, _ = hub_engine
+    count = CHUNK * 2 + 17  # more than one IN-list
+    rows = [contact(i, emails=[{"value": f"p{i}@x.org", "type": "", "primary": True}]) for i in range(count)]
+    rows[3].sources = {"display_name": [1, "2026-01-01T00:00:00+00:00"]}
+    rows[4].deleted = True
+    with engine.begin() as conn:
+        Store(conn).insert_contacts(hub_id, rows)
+    with engine.connect() as conn:
+        got = Store(conn).contacts([r.id for r in rows] + ["missing"])
+    assert len(got) == count
+    assert got[rows[3].id] == rows[3]
+    assert got[rows[4].id].deleted is True
+    assert got[rows[10].id].data["emails"][0]["value"] == "p10@x.org"
+
+    changed = [
+        ContactRow(r.id, {**r.data, "notes": 'é ✓ "quoted"'}, {"notes": [2, "t"]}, 2, True)
+        for r in rows[:600]
+    ]
+    with engine.begin() as conn:
+        Store(conn).update_contacts(changed)
+    with engine.connect() as conn:
+        got = Store(conn).contacts(r.id for r in rows)
+    assert got[rows[0].id] == changed[0] and got[rows[599].id] == changed[599]
+    assert got[rows[600].id] == rows[600]  # untouched
+
+
+def test_empty_bulk_calls_do_nothing(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, _ = hub_engine
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.insert_contacts(hub_id, [])
+        store.update_contacts([])
+        store.insert_links([])
+        store.update_links([])
+        store.delete_links([])
+        assert store.add_changes([]) == []
+        store.set_change_status([])
+        store.add_conflicts([])
+        store.set_match_keys(hub_id, {})
+        assert store.contacts([]) == {}
+
+
+def test_match_index_skips_deleted_contacts(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, _ = hub_engine
+    live, gone = contact(1), contact(2)
+    gone.deleted = True
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.insert_contacts(hub_id, [live, gone])
+        store.set_match_keys(
+            hub_id, {live.id: ["email:a@x.org", "email:a@x.org"], gone.id: ["email:b@x.org"]}
+        )
+        assert store.match_index(hub_id) == {"email:a@x.org": live.id}
+        store.set_match_keys(hub_id, {live.id: ["email:new@x.org"]})  # replaces
+        assert store.match_index(hub_id) == {"email:new@x.org": live.id}
+
+
+def link(connector_id: int, contact_id: str, native: str | None, **kw: Any) -> LinkRow:
+    values: dict[str, Any] = {
+        "version": "v1",
+        "baseline": {"display_name": "x"},
+        "synced_rev": 1,
+        "state": "active",
+    }
+    values.update(kw)
+    return LinkRow(0, connector_id, contact_id, native, **values)
+
+
+def test_links_round_trip(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, (a, b) = hub_engine
+    people = [contact(i) for i in range(CHUNK + 5)]
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.insert_contacts(hub_id, people)
+        store.insert_links([link(a, p.id, f"n{i}") for i, p in enumerate(people)])
+        store.insert_links([link(b, people[0].id, None, baseline=None, state="excluded")])
+    with engine.connect() as conn:
+        store = Store(conn)
+        by_native = store.links_by_native(a, [f"n{i}" for i in range(len(people))])
+        assert len(by_native) == len(people)
+        first = by_native["n0"]
+        assert (first.contact_id, first.version, first.baseline, first.state) == (
+            people[0].id,
+            "v1",
+            {"display_name": "x"},
+            "active",
+        )
+        assert set(store.links_by_contact(a, [p.id for p in people])) == {p.id for p in people}
+        assert store.link_versions(a) == {f"n{i}": "v1" for i in range(len(people))}
+        assert store.link_versions(b) == {}  # no native id
+        assert store.count_links(a) == len(people) and store.count_links(b) == 0
+        assert store.count_links(b, "excluded") == 1
+        assert {lk.connector_id for lk in store.links_of_contact(people[0].id)} == {a, b}
+        assert store.links_by_native(b, ["n0"]) == {}
+
+    first.version, first.baseline, first.synced_rev, first.state = "v2", None, 7, "filtered"
+    with engine.begin() as conn:
+        Store(conn).update_links([first])
+    with engine.connect() as conn:
+        again = Store(conn).links_by_native(a, ["n0"])["n0"]
+    assert again == first
+
+    with engine.begin() as conn:
+        Store(conn).delete_links([lk.id for lk in by_native.values()])
+    with engine.connect() as conn:
+        assert Store(conn).count_links(a) == 0
+
+
+def test_unique_native_id_per_connector(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    engine, hub_id, (a, b) = hub_engine
+    with engine.begin() as conn:
+        Store(conn).insert_contacts(hub_id, [contact(1), contact(2)])
+        Store(conn).insert_links([link(a, "c-00001", "same"), link(b, "c-00002", "same")])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        Store(conn).insert_links([link(a, "c-00002", "same")])
+
+
+def test_what_the_plan_reads(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, (a, b) = hub_engine
+    synced, moved, deleted, unlinked = contact(1), contact(2), contact(3), contact(4)
+    moved.rev, deleted.deleted = 2, True
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.insert_contacts(hub_id, [synced, moved, deleted, unlinked])
+        store.insert_links([link(a, c.id, f"n{c.id}") for c in (synced, moved, deleted)])
+        dirty = store.dirty_links(a, 0, 100)
+        assert sorted(c.id for _, c in dirty) == sorted([moved.id, deleted.id])
+        assert [c.id for c in store.unlinked_contacts(hub_id, a, "", 100)] == [unlinked.id]
+        assert len(store.unlinked_contacts(hub_id, b, "", 100)) == 3  # deleted one excluded
+        assert [c.id for c in store.unlinked_contacts(hub_id, b, synced.id, 1)] == [moved.id]
+        assert store.count_deleted_linked(a) == 1 and store.count_deleted_linked(b) == 0
+
+
+def test_cursors(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, _, (a, b) = hub_engine
+    with engine.begin() as conn:
+        store = Store(conn)
+        assert store.cursor(a) is None
+        store.set_cursor(a, "token-1")
+        store.set_cursor(a, "token-2")
+        store.set_cursor(b, None)
+    with engine.connect() as conn:
+        store = Store(conn)
+        assert store.cursor(a) == "token-2" and store.cursor(b) is None
+        assert len(conn.execute(select(t.cursors)).all()) == 2
+
+
+def change(run_id: int, connector_id: int | None, i: int, status: str = "pending") -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "connector_id": connector_id,
+        "connector_name": "a" if connector_id else "hub",
+        "contact_id": f"c-{i:05d}",
+        "native_id": f"n{i}",
+        "op": "update",
+        "before": '{"notes": "old"}',
+        "after": '{"notes": "new"}',
+        "status": status,
+        "error": None,
+        "at": now(),
+    }
+
+
+def test_changes_return_their_ids_in_order(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, (a, _) = hub_engine
+    with engine.begin() as conn:
+        store = Store(conn)
+        run_id = store.start_run(hub_id, "sync")
+        ids = store.add_changes([change(run_id, a if i % 2 else None, i) for i in range(1200)])
+        assert len(ids) == 1200 and len(set(ids)) == 1200
+        natives = dict(conn.execute(select(t.changes.c.id, t.changes.c.native_id)).all())
+        assert [natives[i] for i in ids] == [f"n{i}" for i in range(1200)]
+        store.set_change_status([(ids[0], "failed", "refused", None), (ids[1], "done", None, "native-9")])
+        got = {r.id: r for r in conn.execute(select(t.changes).where(t.changes.c.id.in_(ids[:3])))}
+    assert (got[ids[0]].status, got[ids[0]].error, got[ids[0]].native_id) == ("failed", "refused", None)
+    assert (got[ids[1]].status, got[ids[1]].native_id) == ("done", "native-9")
+    assert got[ids[2]].status == "pending"
+
+
+def test_runs_and_interrupted_runs(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, (a, _) = hub_engine
+    with engine.begin() as conn:
+        store = Store(conn)
+        done = store.start_run(hub_id, "sync")
+        store.add_changes([change(done, a, 1, "done")])
+        store.finish_run(done, "applied", {"changes": {"a": {"create": 1}}}, [{"connector": "a"}], "ok")
+        running = store.start_run(hub_id, "sync")
+        applying = store.start_run(hub_id, "approve", parent_id=done)
+        store.set_run_status(applying, "applying")
+        store.add_changes([change(running, a, 2), change(running, a, 3, "done"), change(applying, a, 4)])
+    with engine.begin() as conn:
+        assert sorted(Store(conn).interrupted_runs(hub_id)) == sorted([running, applying])
+    with engine.connect() as conn:
+        runs = {r.id: r for r in conn.execute(select(t.runs))}
+        changes = {r.native_id: r.status for r in conn.execute(select(t.changes))}
+        assert Store(conn).interrupted_runs(hub_id) == []
+    assert runs[done].status == "applied" and runs[done].message == "ok"
+    assert runs[done].counts == '{"changes":{"a":{"create":1}}}'
+    assert runs[done].finished_at is not None
+    assert runs[running].status == runs[applying].status == "failed"
+    assert "interrupted" in (runs[running].message or "")
+    assert runs[applying].parent_id == done
+    assert changes == {"n1": "done", "n2": "interrupted", "n3": "done", "n4": "interrupted"}
+
+
+def test_conflicts(hub_engine: tuple[Engine, int, list[int]]) -> None:
+    engine, hub_id, _ = hub_engine
+    person = contact(1)
+    with engine.begin() as conn:
+        store = Store(conn)
+        store.insert_contacts(hub_id, [person])
+        run_id = store.start_run(hub_id, "sync")
+        row = {
+            "hub_id": hub_id,
+            "contact_id": person.id,
+            "run_id": run_id,
+            "hub_value": '"A"',
+            "hub_source": "a",
+            "value": '"B"',
+            "source": "b",
+            "policy": "manual",
+            "created_at": now(),
+        }
+        store.add_conflicts(
+            [{**row, "field": "job_title", "status": "open"}, {**row, "field": "notes", "status": "auto"}]
+        )
+        open_ = store.open_conflicts(hub_id)
+        assert list(open_) == [person.id] and list(open_[person.id]) == ["job_title"]
+        store.update_open_conflict(open_[person.id]["job_title"], "C", "A", run_id)
+        value = conn.execute(
+            select(t.conflicts.c.value).where(t.conflicts.c.field == "job_title")
+        ).scalar_one()
+        assert value == '"C"'
