@@ -227,10 +227,13 @@ class Store:
             index.setdefault(key, contact_id)
         return index
 
-    def set_match_keys(self, hub_id: int, keys: dict[str, list[str]]) -> None:
+    def set_match_keys(
+        self, hub_id: int, keys: dict[str, list[str]], new: frozenset[str] = frozenset()
+    ) -> None:
+        """Replace the match keys of these contacts (``new`` ones have none to delete)."""
         if not keys:
             return
-        for part in chunks(list(keys)):
+        for part in chunks([cid for cid in keys if cid not in new]):
             self.conn.execute(delete(t.match_keys).where(t.match_keys.c.contact_id.in_(part)))
         rows = [
             {"hub_id": hub_id, "key": k[:600], "contact_id": cid}
