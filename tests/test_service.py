@@ -1,0 +1,243 @@
+"""Unit tests for service.py: listing and deciding runs and conflicts, and their error paths,
+on hubs of memory connectors over a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from contacthub import service
+from contacthub.errors import NotFoundError, UserError
+from contacthub.model import Contact, Email
+from contacthub.store import tables as t
+from tests.engine.harness import Hub
+
+
+def person(i: int, **extra: Any) -> dict[str, Any]:
+    fields = Contact(
+        given_name=f"Given{i}", family_name=f"Family{i}", emails=[Email(f"p{i}@example.com", "work")]
+    ).to_fields()
+    fields.update(extra)
+    return fields
+
+
+def only(hub: Hub, name: str) -> dict[str, Any]:
+    [item] = hub.book(name).items.values()
+    return item.fields
+
+
+def manual_conflict(url: str) -> tuple[Hub, dict[str, Any]]:
+    hub = Hub(url, ["a", "b"], conflict="manual")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", job_title="from a")
+    b.edit(bid, job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    return hub, conflict
+
+
+def held_run(url: str) -> tuple[Hub, int]:
+    hub = Hub(url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:5]:
+        del b.items[nid]
+    report = hub.sync()
+    assert report.status == "held"
+    return hub, report.run_id
+
+
+def status_of(hub: Hub, run_id: int) -> str:
+    with hub.engine.connect() as conn:
+        return str(conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id)).scalar_one())
+
+
+# --- unknown things ---------------------------------------------------------------------------
+
+
+def test_unknown_hub(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a"])
+    for call in (
+        lambda: service.runs(hub.engine, "nope"),
+        lambda: service.conflicts(hub.engine, "nope"),
+        lambda: service.contacts_of(hub.engine, "nope"),
+        lambda: service.sync(hub.engine, "nope"),
+    ):
+        with pytest.raises(NotFoundError) as info:
+            call()
+        assert "'nope'" in info.value.message and "hubs: h" in info.value.message
+
+
+def test_unknown_run(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a"])
+    for call in (service.show_run, service.approve, service.reject, service.undo):
+        with pytest.raises(NotFoundError) as info:
+            call(hub.engine, 999)
+        assert info.value.message == "no run 999"
+
+
+def test_unknown_conflict(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a"])
+    with pytest.raises(NotFoundError, match="no conflict 42"):
+        service.resolve(hub.engine, 42, "a")
+
+
+# --- runs and show_run --------------------------------------------------------------------------
+
+
+def test_runs_newest_first_and_show_run(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    first = hub.sync()
+    second = hub.sync()
+    listed = service.runs(hub.engine, "h")
+    assert [r["id"] for r in listed] == [second.run_id, first.run_id]
+    assert listed[1]["status"] == "applied" and listed[1]["hub"] == "h" and listed[1]["kind"] == "sync"
+    assert listed[1]["changes"]["b"]["create"] == 1
+    assert listed[0]["changes"] == {}
+    assert service.runs(hub.engine, "h", limit=1) == listed[:1]
+    shown = service.show_run(hub.engine, first.run_id)
+    ops = {(c["connector"], c["op"]) for c in shown["journal"]}
+    assert ops == {("hub", "create"), ("b", "create")}
+    [created] = [c for c in shown["journal"] if c["connector"] == "b"]
+    assert created["status"] == "done" and created["after"]["given_name"] == "Given1"
+    assert created["record"] in hub.book("b").items
+    assert service.show_run(hub.engine, second.run_id)["journal"] == []
+
+
+# --- conflicts and resolve ----------------------------------------------------------------------
+
+
+def test_resolve_with_a_name_that_is_not_a_side(database_url: str) -> None:
+    hub, conflict = manual_conflict(database_url)
+    with pytest.raises(UserError) as info:
+        service.resolve(hub.engine, conflict["id"], "c")
+    message = info.value.message
+    assert not isinstance(info.value, NotFoundError)
+    assert f"conflict {conflict['id']} is between" in message
+    assert "a" in message.split("between")[1] and "b, hub" in message
+    # nothing changed: the conflict is still open
+    assert [c["id"] for c in service.conflicts(hub.engine, "h")] == [conflict["id"]]
+
+
+def test_resolve_twice(database_url: str) -> None:
+    hub, conflict = manual_conflict(database_url)
+    result = service.resolve(hub.engine, conflict["id"], conflict["source"])
+    assert result["value"] == conflict["incoming"] and result["field"] == "job_title"
+    with pytest.raises(UserError) as info:
+        service.resolve(hub.engine, conflict["id"], "hub")
+    assert "already settled" in info.value.message and conflict["source"] in info.value.message
+    [settled] = service.conflicts(hub.engine, "h", include_settled=True)
+    assert settled["status"] == "resolved" and settled["winner"] == conflict["source"]
+
+
+def test_resolve_keeping_the_hub_value(database_url: str) -> None:
+    hub, conflict = manual_conflict(database_url)
+    kept = conflict["hub"]
+    result = service.resolve(hub.engine, conflict["id"], "hub")
+    assert result["value"] == kept
+    runs = service.runs(hub.engine, "h")
+    assert runs[0]["id"] == result["run"] and runs[0]["kind"] == "resolve"
+    journal = service.show_run(hub.engine, result["run"])["journal"]
+    assert journal[0]["before"] == {"job_title": kept} and journal[0]["after"] == {"job_title": kept}
+    hub.sync()
+    assert only(hub, "a")["job_title"] == only(hub, "b")["job_title"] == kept
+
+
+def test_conflict_listing(database_url: str) -> None:
+    _, conflict = manual_conflict(database_url)
+    assert conflict["field"] == "job_title" and conflict["status"] == "open"
+    assert conflict["name"] == "Given1 Family1"
+    assert set(conflict["values"].values()) == {"from a", "from b"}
+    assert conflict["winner"] is None
+
+
+# --- held runs: approve and reject --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decide", [service.approve, service.reject])
+def test_only_a_held_run_can_be_decided(sqlite_url: str, decide: Any) -> None:
+    hub = Hub(sqlite_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    applied = hub.sync()
+    with pytest.raises(UserError) as info:
+        decide(hub.engine, applied.run_id)
+    assert f"run {applied.run_id} is applied, not held" in info.value.message
+    assert status_of(hub, applied.run_id) == "applied"
+    planned = hub.sync(dry_run=True)
+    with pytest.raises(UserError, match="is planned, not held"):
+        decide(hub.engine, planned.run_id)
+
+
+def test_approve_then_approve_again(database_url: str) -> None:
+    hub, run_id = held_run(database_url)
+    report = service.approve(hub.engine, run_id)
+    assert report.status == "applied"
+    assert status_of(hub, run_id) == "approved"
+    assert len(hub.book("a").items) == 5
+    with pytest.raises(UserError, match="is approved, not held"):
+        service.approve(hub.engine, run_id)
+    with pytest.raises(UserError, match="is approved, not held"):
+        service.reject(hub.engine, run_id)
+    [latest, *_] = service.runs(hub.engine, "h")
+    assert latest["kind"] == "approve" and latest["parent"] == run_id
+
+
+def test_reject_then_approve(database_url: str) -> None:
+    hub, run_id = held_run(database_url)
+    assert service.reject(hub.engine, run_id).status == "applied"
+    assert status_of(hub, run_id) == "rejected"
+    assert len(hub.book("a").items) == len(hub.book("b").items) == 10
+    with pytest.raises(UserError, match="is rejected, not held"):
+        service.approve(hub.engine, run_id)
+
+
+# --- undo -----------------------------------------------------------------------------------------
+
+
+def test_only_an_applied_run_can_be_undone(sqlite_url: str, tmp_path: Path) -> None:
+    hub, run_id = held_run(sqlite_url)
+    with pytest.raises(UserError, match=f"run {run_id} is held; only an applied run"):
+        service.undo(hub.engine, run_id)
+    other = Hub(f"sqlite:///{tmp_path}/other.db", ["a", "b"])
+    other.book("a").put("x", person(1))
+    planned = other.sync(dry_run=True)
+    assert planned.status == "planned"
+    with pytest.raises(UserError, match="is planned; only an applied run"):
+        service.undo(other.engine, planned.run_id)
+
+
+def test_undo_is_a_new_run(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a", "b"])
+    hub.book("a").put("x", person(1, job_title="Old"))
+    hub.sync()
+    hub.book("a").edit("x", job_title="New")
+    run = hub.sync()
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied" and undone.run_id != run.run_id
+    [latest, *_] = service.runs(hub.engine, "h")
+    assert latest["kind"] == "undo" and latest["parent"] == run.run_id
+    assert only(hub, "b")["job_title"] == "Old"
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+def test_contacts_of_with_search(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a"])
+    hub.book("a").put("x", person(2, organization="ACME"))
+    hub.book("a").put("y", person(1))
+    hub.sync()
+    everyone = service.contacts_of(hub.engine, "h")
+    assert [c["display_name"] for c in everyone] == ["Given1 Family1", "Given2 Family2"]
+    assert all(c["id"] for c in everyone)
+    assert [c["given_name"] for c in service.contacts_of(hub.engine, "h", "acme")] == ["Given2"]
+    assert service.contacts_of(hub.engine, "h", "nobody") == []
