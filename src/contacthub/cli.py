@@ -46,9 +46,7 @@ def db() -> Engine:
 def main_options(
     database: Annotated[
         str | None,
-        typer.Option(
-            "--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."
-        ),
+        typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
     ] = None,
 ) -> None:
     State.database = database
@@ -58,6 +56,7 @@ def _progress() -> Any:
     """A rich progress display on a terminal; nothing when output is piped."""
     if not sys.stderr.isatty():
         return None, None
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = Progress(
@@ -66,6 +65,7 @@ def _progress() -> Any:
         BarColumn(),
         TextColumn("{task.completed}"),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         transient=True,
     )
     tasks: dict[str, Any] = {}
@@ -185,9 +185,7 @@ def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
     table = Table("run", "kind", "status", "started", "changes", "conflicts", "errors")
     for r in items:
-        total = {
-            k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")
-        }
+        total = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
         table.add_row(
             str(r["id"]),
             r["kind"],
@@ -213,9 +211,7 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     from rich.console import Console
 
     console = Console(highlight=False)
-    console.print(
-        f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False
-    )
+    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False)
     if data["message"]:
         console.print(data["message"], markup=False)
     for c in data["journal"]:
@@ -224,19 +220,14 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         if c["op"] == "update":
             for name, value in (c["after"] or {}).items():
                 before = (c["before"] or {}).get(name)
-                console.print(
-                    f"            {name}: {_short(before)} -> {_short(value)}", markup=False
-                )
+                console.print(f"            {name}: {_short(before)} -> {_short(value)}", markup=False)
         if c["error"]:
             console.print(f"            error: {c['error']}", markup=False)
 
 
 def _short(value: Any) -> str:
     if isinstance(value, list):
-        return (
-            ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value)
-            or "-"
-        )
+        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
     return "-" if value in (None, "") else str(value)
 
 
@@ -245,9 +236,7 @@ def _short(value: Any) -> str:
 def conflicts(
     hub: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    show_all: Annotated[
-        bool, typer.Option("--all", help="Include conflicts settled by the policy.")
-    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include conflicts settled by the policy.")] = False,
 ) -> None:
     """List the conflicts of HUB that wait for a person."""
     from contacthub import service
@@ -314,9 +303,7 @@ def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 @app.command()
 @_guard
 def demo(
-    folder: Annotated[
-        Path | None, typer.Option("--dir", help="Where to put the demo files.")
-    ] = None,
+    folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
 ) -> None:
     """Create a demo hub with two vCard folders and a CSV file, and sync it."""
     from contacthub.demo import run_demo
