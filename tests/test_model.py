@@ -399,3 +399,38 @@ def test_to_fields_matches_reference(contact: Contact, region: str) -> None:
     assert fields == _ref_to_fields(contact, region)
     assert list(fields) == list(_ref_to_fields(contact, region))
     assert Contact.from_fields(fields).to_fields(region) == fields
+
+
+def _ref_normalize_phone(value: str, region: str) -> str:
+    import phonenumbers
+
+    text = clean_text(value)
+    if text[:4].lower() == "tel:":
+        text = text[4:]
+    if not text:
+        return ""
+    compact = re.sub(r"[\s().\-/]", "", text)
+    if re.fullmatch(r"\+[1-9]\d{6,14}", compact):
+        return compact
+    try:
+        number = phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(number):
+        return text
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@settings(max_examples=1500)
+@given(
+    st.from_regex(r"\(?[0-9]{3}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}", fullmatch=True)
+    | st.from_regex(
+        r"\+1 ?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4} ?(ext\.?|x|X|EXT) ?[0-9]{1,7}", fullmatch=True
+    )
+    | st.from_regex(r"0[0-9 ().-]{5,14}", fullmatch=True)
+    | st.text(alphabet="0123456789 ().-+/xet", min_size=7, max_size=16),
+    st.sampled_from(["US", "GB", "CA", ""]),
+)
+def test_normalize_phone_matches_reference(text: str, region: str) -> None:
+    """The shortcuts (``+<digits>``, US national numbers) give what phonenumbers gives."""
+    assert normalize_phone(text, region) == _ref_normalize_phone(text, region)

@@ -51,6 +51,12 @@ _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+#: a US number without country code, in the notations people write it in
+_NANP_NATIONAL = re.compile(r"\(?[2-9][0-9]{2}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}")
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+_NANP_EXTENSION = re.compile(r"(\+1[ (]*[2-9][0-9 ().-]*?) *(?:ext\.?|x) *[0-9]{1,6}", re.I)
+_DIALLED = re.compile(r"[0-9 ().-]+")
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
 
 
 def clean_text(value: object) -> str:
@@ -76,7 +82,12 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     original text, trimmed, where it does not.
 
     Numbers already written as ``+<digits>`` skip phonenumbers: it costs ~27 µs a call and the
-    result would be the same digits, which matters at 50,000 contacts.
+    result would be the same digits, which matters at 50,000 contacts. So do US national
+    numbers in their usual notations (``(202) 555-0147``, ``202.555.0147``): ten digits not
+    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; a NANP
+    number with an extension (E.164 drops it); and, with region US, digits starting with a
+    0 that cannot be a US number (neither 7 nor 10 of them, no 011 prefix) stay as written.
+    The tests check these shortcuts against phonenumbers.
     """
     text = clean_text(value)
     if text[:4].lower() == "tel:":
@@ -86,6 +97,21 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     compact = _PHONE_PUNCT.sub("", text)
     if _E164.fullmatch(compact):
         return compact
+    if region == "US":
+        if _NANP_NATIONAL.fullmatch(text):
+            return "+1" + compact
+        if (
+            text[0] == "0"
+            and _DIALLED.fullmatch(text)
+            and len(compact) not in (7, 10)
+            and compact[:3] != "011"
+        ):
+            return text  # a foreign national number: not a possible US number
+        ext = _NANP_EXTENSION.fullmatch(text)
+        if ext is not None:
+            head = _PHONE_PUNCT.sub("", ext.group(1))
+            if _NANP_E164.fullmatch(head):
+                return head  # E.164 has no extensions
     import phonenumbers
 
     try:
@@ -99,7 +125,18 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
 
 def normalize_type(value: str | None) -> str:
     """Types (work, home, cell...) are lower-case single words; empty means unspecified."""
-    return _SPACES.sub(" ", clean_text(value)).lower()
+    if value is None or value == "":
+        return ""
+    found = _TYPE_MEMO.get(value) if type(value) is str else None
+    if found is None:
+        found = _SPACES.sub(" ", clean_text(value)).lower()
+        if type(value) is str and len(_TYPE_MEMO) < 4096:
+            _TYPE_MEMO[value] = found
+    return found
+
+
+#: a few dozen type strings cover whole address books; bounded against hostile input
+_TYPE_MEMO: dict[str, str] = {}
 
 
 def email_key(value: str) -> str:
@@ -108,7 +145,9 @@ def email_key(value: str) -> str:
 
 def phone_key(value: str) -> str:
     """A match key for a phone: its digits (an E.164 value already is one)."""
-    return "".join(c for c in value if c.isdigit())
+    if value.isascii():
+        return _NOT_ASCII_DIGIT.sub("", value)
+    return "".join(c for c in value if c.isdigit())  # str.isdigit: Unicode digits too
 
 
 def name_key(fields: Mapping[str, Any]) -> str:
@@ -174,56 +213,15 @@ class Contact:
 
     def to_fields(self, region: str = DEFAULT_REGION) -> Fields:
         """The normalised flat form; see the module docstring."""
-        out: Fields = {}
-        for name in SCALAR_FIELDS:
-            value = clean_text(getattr(self, name))
-            if value:
-                out[name] = value
-        if "display_name" not in out:
-            derived = display_name_of(out)
-            if derived:
-                out["display_name"] = derived
-        emails = [
-            {
-                "value": normalize_email(e.value),
-                "type": normalize_type(e.type),
-                "primary": e.primary,
-            }
-            for e in self.emails
-        ]
-        phones = [
-            {
-                "value": normalize_phone(p.value, region),
-                "type": normalize_type(p.type),
-                "primary": p.primary,
-            }
-            for p in self.phones
-        ]
-        addresses = [
-            {
-                **{part: clean_text(getattr(a, part)) for part in ADDRESS_PARTS},
-                "type": normalize_type(a.type),
-            }
-            for a in self.addresses
-        ]
-        websites = [
-            {"value": clean_text(w.value), "type": normalize_type(w.type)} for w in self.websites
-        ]
-        for name, items in (
-            ("emails", emails),
-            ("phones", phones),
-            ("addresses", addresses),
-            ("websites", websites),
-        ):
-            normal = normalize_multi(name, items)
-            if normal:
-                out[name] = normal
-        for key, value in self.custom.items():
-            text = clean_text(value)
-            name = clean_text(key)
-            if text and name:
-                out[CUSTOM_PREFIX + name] = text
-        return out
+        return flat_fields(
+            {name: getattr(self, name) for name in SCALAR_FIELDS},
+            [(e.value, e.type, e.primary) for e in self.emails],
+            [(p.value, p.type, p.primary) for p in self.phones],
+            [(a.street, a.city, a.region, a.postal_code, a.country, a.type) for a in self.addresses],
+            [(w.value, w.type) for w in self.websites],
+            self.custom,
+            region,
+        )
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Contact:
@@ -254,16 +252,101 @@ def display_name_of(fields: Mapping[str, Any]) -> str:
     return str(emails[0]["value"]) if emails else ""
 
 
+def flat_fields(
+    scalars: Mapping[str, Any],
+    emails: Iterable[tuple[str, str | None, bool]] = (),
+    phones: Iterable[tuple[str, str | None, bool]] = (),
+    addresses: Iterable[tuple[str, str, str, str, str, str | None]] = (),
+    websites: Iterable[tuple[str, str | None]] = (),
+    custom: Mapping[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+) -> Fields:
+    """``Contact.to_fields`` without the ``Contact``: the normalised flat form of raw values
+    (scalar field -> text, absent meaning empty; (value, type, primary) per email and phone;
+    (street, city, region, postal code, country, type) per address; (value, type) per
+    website; custom name -> text). Readers on the hot path call it directly."""
+    out: Fields = {}
+    for name in SCALAR_FIELDS:
+        value = scalars.get(name)
+        if value is None or value == "":
+            continue
+        value = clean_text(value)
+        if value:
+            out[name] = value
+    if "display_name" not in out:
+        derived = display_name_of(out)
+        if derived:
+            out["display_name"] = derived
+    items: list[dict[str, Any]]
+    if emails:
+        items = [
+            {"value": normalize_email(value), "type": normalize_type(type_), "primary": primary}
+            for value, type_, primary in emails
+        ]
+        items = _normalize_owned("emails", items)
+        if items:
+            out["emails"] = items
+    if phones:
+        items = [
+            {"value": normalize_phone(value, region), "type": normalize_type(type_), "primary": primary}
+            for value, type_, primary in phones
+        ]
+        items = _normalize_owned("phones", items)
+        if items:
+            out["phones"] = items
+    if addresses:
+        items = [
+            {
+                "street": clean_text(street),
+                "city": clean_text(city),
+                "region": clean_text(area),
+                "postal_code": clean_text(code),
+                "country": clean_text(country),
+                "type": normalize_type(type_),
+            }
+            for street, city, area, code, country, type_ in addresses
+        ]
+        items = _normalize_owned("addresses", items)
+        if items:
+            out["addresses"] = items
+    if websites:
+        items = [{"value": clean_text(value), "type": normalize_type(type_)} for value, type_ in websites]
+        items = _normalize_owned("websites", items)
+        if items:
+            out["websites"] = items
+    if custom:
+        for key, value in custom.items():
+            text = clean_text(value)
+            name = clean_text(key)
+            if text and name:
+                out[CUSTOM_PREFIX + name] = text
+    return out
+
+
 # --- multi-valued fields ----------------------------------------------------------------------
 
 
 def element_key(field_name: str, item: Mapping[str, Any]) -> tuple[str, ...]:
     """What makes two elements of a multi-valued field the same element (the set identity)."""
     if field_name == "addresses":
-        return tuple(_SPACES.sub(" ", str(item.get(p, ""))).casefold() for p in ADDRESS_PARTS)
+        return _address_key(item)
+    value = item["value"]
     if field_name == "phones":
-        return (phone_key(item["value"]) or str(item["value"]).casefold(),)
-    return (str(item["value"]).casefold(),)
+        return (phone_key(value) or str(value).casefold(),)
+    return (str(value).casefold(),)
+
+
+def _address_key(item: Mapping[str, Any]) -> tuple[str, ...]:
+    key = []
+    for part in ADDRESS_PARTS:
+        text = str(item.get(part, ""))
+        if text:
+            text = _SPACES.sub(" ", text).casefold() if _ANY_SPACE.search(text) else text.casefold()
+        key.append(text)
+    return tuple(key)
+
+
+_ANY_SPACE = re.compile(r"\s")
 
 
 def normalize_multi(field_name: str, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -272,23 +355,40 @@ def normalize_multi(field_name: str, items: Iterable[Mapping[str, Any]]) -> list
     Emails and phones carry ``primary``; the first element that claims it keeps it (or the
     first element, when none does), so that equal sets normalise to equal lists.
     """
-    seen: set[tuple[str, ...]] = set()
+    return _normalize_owned(field_name, [dict(item) for item in items])
+
+
+def _normalize_owned(field_name: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``normalize_multi`` of dicts the caller gives away (kept and changed, not copied)."""
     out: list[dict[str, Any]] = []
-    for item in items:
-        if field_name == "addresses":
+    if field_name == "addresses":
+        seen_parts: set[tuple[str, ...]] = set()
+        for item in items:
             if not any(item.get(p) for p in ADDRESS_PARTS):
                 continue
-        elif not item.get("value"):
+            parts = _address_key(item)
+            if parts not in seen_parts:
+                seen_parts.add(parts)
+                out.append(item)
+        return out
+    seen: set[str] = set()
+    phones = field_name == "phones"
+    for item in items:
+        value = item.get("value")
+        if not value:
             continue
-        key = element_key(field_name, item)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(dict(item))
-    if field_name in ("emails", "phones") and out:
-        index = next((i for i, e in enumerate(out) if e.get("primary")), 0)
-        for i, e in enumerate(out):
-            e["primary"] = i == index
+        key = (phone_key(value) or str(value).casefold()) if phones else str(value).casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    if out and (phones or field_name == "emails"):
+        index = 0
+        for i, item in enumerate(out):
+            if item.get("primary"):
+                index = i
+                break
+        for i, item in enumerate(out):
+            item["primary"] = i == index
         if index:
             out.insert(0, out.pop(index))
     return out
@@ -312,9 +412,7 @@ def field_equal(name: str, a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def fields_equal(
-    a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str] | None = None
-) -> bool:
+def fields_equal(a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str] | None = None) -> bool:
     """Equality of two flat contacts over ``names`` (default: every field either has)."""
     keys = set(names) if names is not None else set(a) | set(b)
     return all(field_equal(k, a.get(k), b.get(k)) for k in keys)
@@ -325,9 +423,7 @@ def project(fields: Mapping[str, Any], held: frozenset[str] | None) -> Fields:
     if held is None:
         return dict(fields)
     return {
-        k: v
-        for k, v in fields.items()
-        if k in held or (k.startswith(CUSTOM_PREFIX) and "custom.*" in held)
+        k: v for k, v in fields.items() if k in held or (k.startswith(CUSTOM_PREFIX) and "custom.*" in held)
     }
 
 
