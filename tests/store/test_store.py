@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, inspect, select
+from sqlalchemy import Engine, String, UniqueConstraint, inspect, select
 
 from contacthub import config
 from contacthub.errors import ConfigError, NotFoundError
@@ -32,7 +32,7 @@ def test_migrations_create_exactly_the_tables_of_tables_py(database_url: str) ->
             assert got["nullable"] == column.nullable, f"{name}.{column.name} nullable"
             if isinstance(column.type, String) and column.type.length:
                 assert getattr(got["type"], "length", None) == column.type.length, f"{name}.{column.name}"
-            assert column.type._type_affinity is got["type"]._type_affinity or (  # type: ignore[attr-defined]
+            assert column.type._type_affinity is got["type"]._type_affinity or (
                 # SQLite and PostgreSQL reflect DateTime / Boolean with their own classes
                 got["type"].python_type is column.type.python_type
             ), f"{name}.{column.name}: {got['type']!r} vs {column.type!r}"
@@ -44,9 +44,7 @@ def test_migrations_create_exactly_the_tables_of_tables_py(database_url: str) ->
         expected_indexes = {i.name: [c.name for c in i.columns] for i in table.indexes}
         assert {k: v for k, v in indexes.items() if k not in uniques} == expected_indexes, name
         expected_uniques = {
-            tuple(c.name for c in u.columns)
-            for u in table.constraints
-            if u.__class__.__name__ == "UniqueConstraint"
+            tuple(c.name for c in u.columns) for u in table.constraints if isinstance(u, UniqueConstraint)
         } | {(c.name,) for c in table.columns if c.unique}
         assert {tuple(v) for v in uniques.values()} == expected_uniques, name
         fks = {
