@@ -262,11 +262,6 @@ def test_primary_moved_on_their_side_is_followed() -> None:
     assert values_of(merged) == {"a@x.org", "b@x.org", "hub@x.org"}
 
 
-@pytest.mark.xfail(
-    reason="merge_sets compares whole elements, 'primary' included: when the hub moved the primary "
-    "onto an element, an attribute edit of that element on the other side is dropped",
-    strict=True,
-)
 def test_element_edit_survives_a_primary_move_on_our_side() -> None:
     base = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org", types={"b@x.org": "work"})}
     ours = {"emails": emails("a@x.org", "b@x.org", primary="b@x.org", types={"b@x.org": "work"})}

@@ -57,6 +57,11 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from ``primary``, which is settled separately below."""
+    return {k: v for k, v in a.items() if k != "primary"} == {k: v for k, v in b.items() if k != "primary"}
+
+
 def merge_sets(
     name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None
 ) -> list[Any]:
@@ -74,8 +79,8 @@ def merge_sets(
         mine = theirs_by.get(key)
         old = base_by.get(key)
         # an element edited on their side only (a new type, say) takes their edit
-        if mine is not None and old is not None and mine != old and item == old:
-            out.append(dict(mine))
+        if mine is not None and old is not None and not _same(mine, old) and _same(item, old):
+            out.append({**mine, "primary": item.get("primary", False)} if "primary" in mine else dict(mine))
         else:
             out.append(dict(item))
     for key, item in theirs_by.items():
