@@ -272,3 +272,27 @@ def test_demo(tmp_path: Path) -> None:
         env=env,
     )
     assert json.loads(again.stdout)["changes"] == {}
+
+
+def test_copies_keep_the_uid_and_two_hubs_share_a_folder(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for folder in (a, b, c):
+        folder.mkdir()
+    (a / "ann.vcf").write_text(card("ann-uid-1", "Ann", "Lee", "ann@example.com"))
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        "".join(
+            f'[[hubs.{h}.connectors]]\nname = "src"\ntype = "vcard-dir"\npath = "{a}"\n'
+            f'[[hubs.{h}.connectors]]\nname = "dst"\ntype = "vcard-dir"\npath = "{d}"\n'
+            for h, d in (("one", b), ("two", c))
+        )
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    for name in ("one", "two"):
+        code, out = cli("sync", name, "--json", db=db)
+        assert code == 0 and json.loads(out)["changes"]["dst"]["create"] == 1, out
+    assert [c["uid"] for c in read_cards(b).values()] == ["ann-uid-1"]
+    assert [c["uid"] for c in read_cards(c).values()] == ["ann-uid-1"]
+    for name in ("one", "two"):
+        assert json.loads(cli("sync", name, "--json", db=db)[1])["changes"] == {}

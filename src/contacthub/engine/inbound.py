@@ -39,6 +39,8 @@ class Inbound:
         self.store = ctx.store
         self._taken: set[str] = set()  # hub contacts linked to a record of the current chunk
         self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
+        self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
+        self._uids: set[str] = set()  # uids given to new contacts in this chunk
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class Inbound:
         contacts = store.contacts(link.contact_id for link in links.values())
         self._taken = set()
         self._keys = {}
+        self._uids = set()
         linked_here = self._prefetch(spoke, records, links, contacts)
         new_contacts: list[ContactRow] = []
         changed: dict[str, ContactRow] = {}
@@ -191,7 +194,7 @@ class Inbound:
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
-            contact = ContactRow(str(uuid.uuid4()), _named(theirs), {}, 1, False)
+            contact = ContactRow(str(uuid.uuid4()), _named(theirs), {}, 1, False, self._new_uid(record))
             at = _iso(record) or ctx.started
             contact.sources = {k: [spoke.id, at] for k in theirs}
             new_contacts.append(contact)
@@ -215,6 +218,15 @@ class Inbound:
         new_links.append(link)
         self._taken.add(link.contact_id)
 
+    def _new_uid(self, record: Record) -> str | None:
+        """A new hub contact keeps the id its record carries (a vCard UID), so the copies
+        written elsewhere carry it too; not when another contact of the hub has it."""
+        uid = record.hub_id
+        if not uid or len(uid) > 255 or uid in self._by_ref or uid in self._uids:
+            return None
+        self._uids.add(uid)
+        return uid
+
     def _index(self) -> dict[str, str]:
         if self.ctx.match_index is None:
             self.ctx.match_index = self.store.match_index(self.ctx.hub.id)
@@ -223,21 +235,28 @@ class Inbound:
     def _prefetch(
         self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
     ) -> dict[str, LinkRow]:
-        """Load, in two queries for the whole chunk, every hub contact an unlinked record
-        could match and that contact's link here, so matching costs no query per record."""
+        """Load, in a few queries for the whole chunk, every hub contact an unlinked record
+        could match (by the id it carries, by match keys) and that contact's link here, so
+        matching costs no query per record."""
         index = self._index()
         wanted: set[str] = set()
+        refs: set[str] = set()
         for record in records:
             if record.native_id in links:
                 continue
             if record.hub_id:
-                wanted.add(record.hub_id)
+                refs.add(record.hub_id)
             record_keys = self._keys[record.native_id] = match_keys(record.fields)
             wanted.update(index[k] for k in record_keys if k in index)
-        wanted -= contacts.keys()
+        self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs) if refs else {}
+        for contact in self._by_ref.values():
+            contacts.setdefault(contact.id, contact)
+            wanted.add(contact.id)
+        missing = wanted - contacts.keys()
+        if missing:
+            contacts.update(self.store.contacts(missing))
         if not wanted:
             return {}
-        contacts.update(self.store.contacts(wanted))
         return self.store.links_by_contact(spoke.id, wanted)
 
     def _match(
@@ -251,8 +270,9 @@ class Inbound:
         """The hub contact this record is, if any: by the hub id it carries, then by match
         keys. A contact that already has a record in this connector is not matched again."""
         candidates: list[str] = []
-        if record.hub_id:
-            candidates.append(record.hub_id)
+        by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
+        if by_ref is not None:
+            candidates.append(by_ref.id)
         index = self._index()
         record_keys = self._keys.get(record.native_id)
         if record_keys is None:

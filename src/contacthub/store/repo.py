@@ -81,6 +81,12 @@ class ContactRow:
     sources: dict[str, list[Any]]
     rev: int
     deleted: bool
+    uid: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The id records of this contact carry (``WriteOp.hub_id``)."""
+        return self.uid or self.id
 
 
 @dataclass(slots=True)
@@ -96,7 +102,7 @@ class LinkRow:
 
 
 def _contact(row: Any) -> ContactRow:
-    return ContactRow(row.id, loads(row.data), loads(row.sources), row.rev, row.deleted)
+    return ContactRow(row.id, loads(row.data), loads(row.sources), row.rev, row.deleted, row.uid)
 
 
 def _link(row: Any) -> LinkRow:
@@ -168,6 +174,17 @@ class Store:
                 out[row.id] = _contact(row)
         return out
 
+    def contacts_by_ref(self, hub_id: int, refs: Iterable[str]) -> dict[str, ContactRow]:
+        """The hub's contacts whose id or uid is one of ``refs``, by that ref."""
+        out: dict[str, ContactRow] = {}
+        c = t.contacts
+        for part in chunks(list(set(refs))):
+            wanted = set(part)
+            query = select(c).where(c.c.hub_id == hub_id, or_(c.c.id.in_(part), c.c.uid.in_(part)))
+            for row in self.conn.execute(query):
+                out[row.uid if row.uid in wanted else row.id] = _contact(row)
+        return out
+
     def insert_contacts(self, hub_id: int, rows: Sequence[ContactRow]) -> None:
         if not rows:
             return
@@ -182,6 +199,7 @@ class Store:
                     "sources": dumps(c.sources),
                     "rev": c.rev,
                     "deleted": c.deleted,
+                    "uid": c.uid,
                     "created_at": at,
                     "updated_at": at,
                 }
@@ -336,7 +354,7 @@ class Store:
         """Links whose hub contact moved on since they were last agreed, or was deleted."""
         c, lk = t.contacts, t.links
         query = (
-            select(lk, c.c.data, c.c.sources, c.c.rev, c.c.deleted)
+            select(lk, c.c.data, c.c.sources, c.c.rev, c.c.deleted, c.c.uid)
             .join(c, c.c.id == lk.c.contact_id)
             .where(
                 lk.c.connector_id == connector_id,
@@ -349,7 +367,9 @@ class Store:
         )
         out = []
         for row in self.conn.execute(query):
-            contact = ContactRow(row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted)
+            contact = ContactRow(
+                row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted, row.uid
+            )
             out.append((_link(row), contact))
         return out
 

@@ -67,9 +67,11 @@ contacts = Table(
     Column("deleted", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("uid", String(255), nullable=True),
     Index("ix_contacts_hub", "hub_id", "deleted"),
     Index("ix_contacts_hub_live", "hub_id", "deleted", "id", "rev"),
     Index("ix_contacts_rev", "id", "rev", "deleted"),
+    Index("ix_contacts_hub_uid", "hub_id", "uid"),
 )
 
 links = Table(
