@@ -343,3 +343,100 @@ def test_redirected_display_name_is_written_and_fn_kept() -> None:
     assert b"X-SHOWN:Ann Lee\r\n" in data and b"FN:Ann Lee\r\n" in data
     [parsed] = codec.parse(data)
     assert parsed.fields == fields
+
+
+# --- the reading hot path and the create shortcut against the general reader -----------------
+
+_MAPPINGS: list[dict[str, str] | None] = [
+    None,
+    {"department": "X-DEPARTMENT", "custom.trade": "X-CUSTOM-TRADE", "display_name": "X-SHOWN"},
+]
+
+
+def _check_read_and_create(codec: VCardCodec, data: bytes) -> None:
+    from contacthub.formats.vcard_map import read_card
+
+    try:
+        parsed = codec.parse(data)
+    except RecordError:
+        with pytest.raises(RecordError):
+            codec.read(data)
+        return
+    first = parsed[0]
+    contact, uid, rev = read_card(first.card, codec.fmap)
+    assert (first.fields, first.uid, first.rev) == (contact.to_fields(codec.region), uid, rev)
+    assert codec.read(data) == (first.fields, first.uid, first.rev)
+    made, fields = codec.create_read(first.fields, "uid-1")
+    assert codec.parse(made)[0].fields == fields
+    assert codec.read(made)[0] == fields
+
+
+@pytest.mark.parametrize("mapping", _MAPPINGS)
+def test_read_and_create_shortcuts_agree_with_the_general_reader(
+    vcards: Path, mapping: dict[str, str] | None, tmp_path: Path
+) -> None:
+    """``read`` (the line reader that builds no cards) and ``create_read`` (fields of the
+    card before it is written) give what parsing the bytes gives, on every corpus file and
+    on generated cards."""
+    import subprocess
+    import sys
+
+    codec = VCardCodec(mapping)
+    for path in sorted(vcards.glob("*.vcf")):
+        _check_read_and_create(codec, path.read_bytes())
+    gen = Path(__file__).parents[2] / "bench" / "gen_contacts.py"
+    subprocess.run(
+        [sys.executable, str(gen), str(tmp_path), "--count", "300"], check=True, capture_output=True
+    )
+    for path in sorted(tmp_path.glob("*.vcf")):
+        _check_read_and_create(codec, path.read_bytes())
+
+
+_odd_lines = st.sampled_from(
+    [
+        "BEGIN:VCARD",
+        "END:VCARD",
+        "begin:vcard",
+        "BEGIN:VCARD  ",
+        "x.BEGIN:VCARD",
+        "BEGIN;X=1:VCARD",
+        "END:VCARD\x0c",
+        "BEGIN:VCALENDAR",
+        "VERSION:3.0",
+        "FN:Ann Lee",
+        "FN :Ann",
+        "fn:ann",
+        "N:Lee;Ann;;;",
+        "EMAIL;TYPE=work:ann@x.example",
+        'EMAIL;X-A="a:b";TYPE=home:b@x.example',
+        "EMAIL;TYPE=INTERNET,pref:c@x.example",
+        "item1.TEL;TYPE=cell:(202) 555-0147",
+        "it em.TEL:+1 202 555 0100",
+        "TEL;CHARSET=UTF-8:+44 20 7946 0958",
+        "NOTE;ENCODING=QUOTED-PRINTABLE:a=3Db=",
+        "ADR;TYPE=home:;;1 Main St;Springfield;;12345;US",
+        "URL:https://a.example",
+        "UID:u-1",
+        "REV:20220101T000000Z",
+        "ORG:ACME;IT",
+        "TITLE:Boss",
+        "X-DEPARTMENT:Sales",
+        "X-CUSTOM-TRADE:roofer",
+        "junk line",
+        "",
+        " continued",
+        "\tcontinued",
+        "NOTE:caf\xc3\xa9",
+        "NOTE:caf\xe9",
+        "BDAY:1980-02-03",
+        "PHOTO;ENCODING=b:AAAA==",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_odd_lines, max_size=14), st.sampled_from(["\r\n", "\n", "\r"]))
+def test_read_agrees_with_parse_on_odd_input(lines: list[str], eol: str) -> None:
+    data = eol.join(["BEGIN:VCARD", *lines, "END:VCARD"]).encode("latin-1")
+    for mapping in _MAPPINGS:
+        _check_read_and_create(VCardCodec(mapping), data)

@@ -19,6 +19,7 @@ from contacthub.formats.vcard_lines import (
     Property,
     components,
     escape,
+    first_card_items,
     fold,
     parse_cards,
     serialize_card,
@@ -28,10 +29,11 @@ from contacthub.formats.vcard_lines import (
 from contacthub.formats.vcard_map import (
     FieldMap,
     apply_fields,
+    card_fields,
+    items_fields,
     new_card,
     parse_bday,
     parse_rev,
-    read_card,
     read_fields,
 )
 from contacthub.model import DEFAULT_REGION, Fields
@@ -80,6 +82,10 @@ class VCardCodec:
         self.region = region
         self.version = version
         self.fallback = fallback_encoding
+        #: the properties reading looks at (``first_card_items`` skips the others)
+        self.names = frozenset(
+            {"EMAIL", "TEL", "ADR", "URL", "UID", "REV", *self.fmap.text, *self.fmap.struct}
+        )
 
     @property
     def fields(self) -> frozenset[str]:
@@ -90,12 +96,25 @@ class VCardCodec:
         return [self.parsed(card) for card in parse_cards(data, where, self.fallback)]
 
     def parsed(self, card: Card) -> ParsedCard:
-        contact, uid, rev = read_card(card, self.fmap)
-        return ParsedCard(card, contact.to_fields(self.region), uid, rev)
+        return ParsedCard(card, *card_fields(card, self.fmap, self.region))
+
+    def read(self, data: bytes, where: str = "") -> tuple[Fields, str | None, datetime | None]:
+        """The fields, UID and REV of a file's first card: ``parse(data)[0]`` without the
+        card, for the reading hot path. ``RecordError`` naming ``where`` if none can be read."""
+        items = first_card_items(data, self.names, self.fallback)
+        if items is not None:
+            return items_fields(items, self.fmap, self.region)
+        card = parse_cards(data, where, self.fallback)[0]
+        return card_fields(card, self.fmap, self.region)
 
     def create(self, fields: Mapping[str, Any], uid: str) -> bytes:
+        return self.create_read(fields, uid)[0]
+
+    def create_read(self, fields: Mapping[str, Any], uid: str) -> tuple[bytes, Fields]:
+        """A new card's bytes and the fields that reading them gives, without reading them:
+        taken from the card before it is written, which reads the same (tested)."""
         card = new_card(fields, self.fmap, uid, self.version or "3.0", self.region)
-        return serialize_card(card)
+        return serialize_card(card), card_fields(card, self.fmap, self.region)[0]
 
     def update(self, cards: list[Card], fields: Mapping[str, Any], uid: str | None = None) -> bytes:
         """The file again with its first card made to say ``fields``; the other cards of a

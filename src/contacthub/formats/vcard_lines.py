@@ -444,6 +444,104 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
     return found
 
 
+Item = tuple[str, dict[str, list[str]], str]
+
+#: what comes before a line's first colon, when the line is one ``_SIMPLE_LINE`` matches
+_HEAD = re.compile(r"(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9-]+)(;[^:\n]*)?")
+#: a BEGIN or END line followed by a continuation line (searched in "\n" + text)
+_FOLDED_EDGE = re.compile(r"\n(?:[^\n:;]*\.)?(?:BEGIN|END)\b[^\n]*\n[ \t]", re.I)
+_EMPTY_PARAMS: dict[str, list[str]] = {}
+#: head -> (group, NAME, params or None when quoted), or None for a junk line
+_Head = tuple[str, str, "dict[str, list[str]] | None"] | None
+_HEAD_MEMO: dict[str, _Head] = {}
+
+
+def _head_of(head: str) -> _Head:
+    match = _HEAD.fullmatch(head)
+    if match is None:
+        return None
+    group, raw_name, params_text = match.groups()
+    found = _name_of(raw_name)
+    if found is None:
+        return None
+    if params_text is None:
+        params: dict[str, list[str]] | None = _EMPTY_PARAMS
+    elif '"' in params_text:
+        params = None  # quoted params may hold ':' or ';': parse_line reads the whole line
+    else:
+        params = _params_of(params_text[1:], False)
+    return group or "", found[1], params
+
+
+def first_card_items(data: bytes, names: frozenset[str], fallback: str = "windows-1252") -> list[Item] | None:
+    """The properties named in ``names`` (upper case) of ``parse_cards(data)[0]``, in order,
+    as (NAME, params, escaped value), without building the cards: the reading hot path.
+
+    ``None`` when the data is not the simple case, where a caller uses ``parse_cards``: a
+    nested card, a first card with none of ``names``, quoted-printable soft breaks, and,
+    in folded data (which ``parse_cards`` reads line by line, with its own rules for odd
+    lines), any line that the two readers could take differently. The params dicts may be
+    shared: do not change them."""
+    text = _to_text(data)
+    if "=\n" in text:
+        return None
+    folded = "\n " in text or "\n\t" in text
+    if folded:
+        if text[:1] in (" ", "\t") or "\n\n " in text or "\n\n\t" in text or _FOLDED_EDGE.search("\n" + text):
+            return None
+        text = text.replace("\n ", "").replace("\n\t", "")
+    items: list[Item] = []
+    inside = False
+    memo = _HEAD_MEMO
+    for line in text.split("\n"):
+        colon = line.find(":")
+        if colon < 0:
+            if folded and line:
+                return None  # a junk line: the line-by-line reader has its own rules
+            continue
+        head = line[:colon]
+        try:
+            info = memo[head]
+        except KeyError:
+            info = _head_of(head)
+            if len(memo) < _MEMO_LIMIT:
+                memo[head] = info
+        if info is None:
+            if folded:
+                return None
+            continue
+        group, name, params = info
+        if name == "BEGIN" or name == "END":
+            value = line[colon + 1 :]
+            if value.strip(_WS).upper() == "VCARD":
+                if folded and (head.upper() != name or len(line) >= 24):
+                    return None  # the line-by-line reader would not take it as BEGIN/END
+                if name == "END":
+                    if inside:
+                        break
+                    continue
+                if inside:
+                    return None  # a nested card
+                inside = True
+                continue
+            if folded and "VCARD" in value.upper():
+                return None
+            continue  # a BEGIN or END property: not one a caller reads (they are reserved)
+        if not inside or name not in names:
+            continue
+        if params is None:
+            prop = parse_line([line], fallback)
+            if prop is not None:
+                items.append((prop.name, prop.params, prop.value))
+        elif (params and ("ENCODING" in params or "CHARSET" in params)) or not line.isascii():
+            prop = Property(name, line[colon + 1 :], dict(params), group, [line])
+            _decode_property(prop, fallback)
+            items.append((name, prop.params, prop.value))
+        else:
+            items.append((name, params, line[colon + 1 :]))
+    return items or None
+
+
 def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
     """``parse_cards`` for text with folds or quoted-printable soft breaks."""
     cards: list[Card] = []

@@ -14,7 +14,7 @@ home (``custom.trade -> X-TRADE``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from contacthub.model import (
     display_name_of,
     element_key,
     field_equal,
+    flat_fields,
     is_known_field,
 )
 
@@ -84,6 +85,8 @@ class FieldMap:
         custom = [c for c in targets if c.startswith(CUSTOM_PREFIX)]
         self.fields = frozenset((*SCALAR_FIELDS, *MULTI_FIELDS, *custom))
 
+
+_MULTI_ONLY = FieldMap()  # for single EMAIL/TEL/ADR/URL properties: any map reads them alike
 
 # --- values -----------------------------------------------------------------------------
 
@@ -139,23 +142,34 @@ _TYPE_MEMO: dict[tuple[str, tuple[str, ...], str], tuple[str, bool]] = {}
 
 
 def _type_of(prop: Property) -> tuple[str, bool]:
-    """The canonical type word(s) and whether the property claims to be preferred.
-    Memoised: a few dozen TYPE combinations cover whole address books."""
-    params = prop.params
+    """The canonical type word(s) and whether the property claims to be preferred."""
+    return _type_info(prop.name, prop.params)
+
+
+def _type_info(name: str, params: dict[str, list[str]]) -> tuple[str, bool]:
+    """``_type_of`` from a property's name and params. Memoised: a few dozen TYPE
+    combinations cover whole address books."""
     if not params:
         return "", False
-    key = (prop.name, tuple(params.get("TYPE", ())), params.get("PREF", ("",))[0])
+    key = (name, tuple(params.get("TYPE", ())), params.get("PREF", ("",))[0])
     found = _TYPE_MEMO.get(key)
     if found is not None:
         return found
-    types = prop.types()
+    types = Property(name, "", params).types()
     pref = "pref" in types or key[2] == "1"
-    noise = _NOISE[prop.name]
+    noise = _NOISE[name]
     kept = sorted({t for t in types if t not in noise}, key=lambda t: (t not in _PLACES, t))
     found = (" ".join(kept), pref)
     if len(_TYPE_MEMO) < 4096:
         _TYPE_MEMO[key] = found
     return found
+
+
+def _address_parts(params: dict[str, list[str]], value: str) -> tuple[str, str, str, str, str, str]:
+    """(street, city, region, postal code, country, type) of an ADR value."""
+    parts = components(value) + [""] * 7
+    street = "\n".join(p for p in (parts[1].strip(), parts[2].strip()) if p)
+    return street, parts[3], parts[4], parts[5], parts[6], _type_info("ADR", params)[0]
 
 
 def _address(prop: Property) -> Address:
@@ -232,7 +246,74 @@ def _set(contact: Contact, canonical: str, value: str) -> None:
 
 def read_fields(card: Card, fmap: FieldMap, region: str = DEFAULT_REGION) -> Fields:
     """The canonical flat fields of a card."""
-    return read_contact(card, fmap).to_fields(region)
+    return card_fields(card, fmap, region)[0]
+
+
+Item = tuple[str, dict[str, list[str]], str]
+
+
+def card_fields(
+    card: Card, fmap: FieldMap, region: str = DEFAULT_REGION
+) -> tuple[Fields, str | None, datetime | None]:
+    """The canonical flat fields of a card, its UID and its REV: ``read_card`` followed by
+    ``Contact.to_fields``, without building the ``Contact``."""
+    return items_fields([(p.name, p.params, p.value) for p in card.properties], fmap, region)
+
+
+def items_fields(
+    items: Iterable[Item], fmap: FieldMap, region: str = DEFAULT_REGION
+) -> tuple[Fields, str | None, datetime | None]:
+    """``card_fields`` of a card's properties given as (NAME, params, escaped value); the
+    properties of names the map does not read may be left out."""
+    scalars: dict[str, str] = {}
+    custom: dict[str, str] = {}
+    emails: list[tuple[str, str, bool]] = []
+    phones: list[tuple[str, str, bool]] = []
+    addresses: list[tuple[str, str, str, str, str, str]] = []
+    websites: list[tuple[str, str]] = []
+    uid: str | None = None
+    rev: str | None = None
+    seen: set[str] = set()
+    text_map = fmap.text
+    struct_map = fmap.struct
+    for name, params, value in items:
+        if name == "EMAIL":
+            type_, pref = _type_info(name, params) if params else ("", False)
+            emails.append((unescape(value), type_, pref))
+        elif name == "TEL":
+            type_, pref = _type_info(name, params) if params else ("", False)
+            phones.append((unescape(value), type_, pref))
+        elif name == "ADR":
+            addresses.append(_address_parts(params, value))
+        elif name == "URL":
+            websites.append((unescape(value), _type_info(name, params)[0] if params else ""))
+        elif name in seen:
+            continue
+        elif name == "UID":
+            seen.add(name)
+            uid = unescape(value).strip() or None
+        elif name == "REV":
+            seen.add(name)
+            rev = value
+        elif name in text_map:
+            seen.add(name)
+            canonical = text_map[name]
+            if canonical[:7] == CUSTOM_PREFIX:
+                custom[canonical[7:]] = unescape(value)
+            else:
+                scalars[canonical] = unescape(value)
+        elif name in struct_map:
+            seen.add(name)
+            for slot, part in zip(struct_map[name], components(value), strict=False):
+                if slot:
+                    if slot[:7] == CUSTOM_PREFIX:
+                        custom[slot[7:]] = part
+                    else:
+                        scalars[slot] = part
+    if scalars.get("birthday"):
+        scalars["birthday"] = parse_bday(scalars["birthday"])
+    fields = flat_fields(scalars, emails, phones, addresses, websites, custom, region)
+    return fields, uid, parse_rev(rev) if rev else None
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -265,18 +346,7 @@ def _element_prop(kind: str, item: Mapping[str, Any], version: str, group: str) 
 def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
     """One property as the normalised element ``to_fields`` would make of it, with
     ``primary`` meaning "the property itself claims it" rather than "first in the list"."""
-    contact = Contact()
-    if kind == "emails":
-        type_, pref = _type_of(prop)
-        contact.emails.append(Email(unescape(prop.value), type_, pref))
-    elif kind == "phones":
-        type_, pref = _type_of(prop)
-        contact.phones.append(Phone(unescape(prop.value), type_, pref))
-    elif kind == "addresses":
-        contact.addresses.append(_address(prop))
-    else:
-        contact.websites.append(Website(unescape(prop.value), _type_of(prop)[0]))
-    items = contact.to_fields(region).get(kind)
+    items = items_fields([(prop.name, prop.params, prop.value)], _MULTI_ONLY, region)[0].get(kind)
     if not items:
         return None
     item: dict[str, Any] = items[0]
