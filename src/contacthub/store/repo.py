@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     Connection,
+    DateTime,
     and_,
     bindparam,
     delete,
@@ -140,6 +142,42 @@ class Store:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._native = conn.dialect.name in ("sqlite", "postgresql")
+
+    # --- bulk statements straight to the driver -------------------------------------------
+
+    def _many(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """INSERT many rows. On SQLite and PostgreSQL the statement goes to the driver's
+        executemany as is: SQLAlchemy's per-row parameter processing costs more than the
+        database itself for the tens of thousands of rows of a first sync."""
+        if not rows:
+            return
+        if not self._native:
+            self.conn.execute(insert(table), list(rows))
+            return
+        cols = list(rows[0])
+        quote = self.conn.dialect.identifier_preparer.quote
+        sqlite = self.conn.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+            f"VALUES ({', '.join([mark] * len(cols))})"
+        )
+        get = itemgetter(*cols)
+        params: list[Any] = [get(r) for r in rows] if len(cols) > 1 else [(r[cols[0]],) for r in rows]
+        stamps = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, DateTime)]
+        if sqlite and stamps:  # SQLite keeps datetimes as text, in SQLAlchemy's format
+            text: dict[datetime, str] = {}
+            for n, values in enumerate(params):
+                values = list(values)
+                for i in stamps:
+                    moment = values[i]
+                    if moment is not None:
+                        if moment not in text:
+                            text[moment] = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+                        values[i] = text[moment]
+                params[n] = tuple(values)
+        self.conn.exec_driver_sql(sql, params)
 
     # --- hubs and connectors ------------------------------------------------------------
 
@@ -189,8 +227,8 @@ class Store:
         if not rows:
             return
         at = now()
-        self.conn.execute(
-            insert(t.contacts),
+        self._many(
+            t.contacts,
             [
                 {
                     "id": c.id,
@@ -258,8 +296,7 @@ class Store:
             for cid, ks in keys.items()
             for k in dict.fromkeys(ks)
         ]
-        if rows:
-            self.conn.execute(insert(t.match_keys), rows)
+        self._many(t.match_keys, rows)
 
     # --- links --------------------------------------------------------------------------
 
@@ -300,8 +337,8 @@ class Store:
     def insert_links(self, rows: Sequence[LinkRow]) -> None:
         if rows:
             at = now()
-            self.conn.execute(
-                insert(t.links),
+            self._many(
+                t.links,
                 [
                     {
                         "connector_id": r.connector_id,
@@ -482,7 +519,7 @@ class Store:
         if not rows:
             return []
         if not returning:
-            self.conn.execute(insert(t.changes), list(rows))
+            self._many(t.changes, rows)
             return []
         result = self.conn.execute(
             insert(t.changes).returning(t.changes.c.id, sort_by_parameter_order=True), list(rows)
@@ -491,17 +528,21 @@ class Store:
 
     def set_change_status(self, updates: Sequence[tuple[int, str, str | None, str | None]]) -> None:
         """(change id, status, error, native id) for each change."""
-        if updates:
-            self.conn.execute(
-                update(t.changes)
-                .where(t.changes.c.id == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    error=bindparam("b_error"),
-                    native_id=bindparam("b_native"),
-                ),
-                [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
-            )
+        if not updates:
+            return
+        if self._native:
+            mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
+            sql = f"UPDATE changes SET status = {mark}, error = {mark}, native_id = {mark} WHERE id = {mark}"
+            self.conn.exec_driver_sql(sql, [(s, e, n, i) for i, s, e, n in updates])
+            return
+        self.conn.execute(
+            update(t.changes)
+            .where(t.changes.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"), error=bindparam("b_error"), native_id=bindparam("b_native")
+            ),
+            [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
+        )
 
     # --- conflicts ----------------------------------------------------------------------
 
