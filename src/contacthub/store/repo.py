@@ -521,6 +521,19 @@ class Store:
         if not returning:
             self._many(t.changes, rows)
             return []
+        run_ids = {r["run_id"] for r in rows}
+        if self.conn.dialect.name == "sqlite" and len(run_ids) == 1:
+            # SQLite answers RETURNING for executemany one row at a time; instead insert in
+            # bulk and read the ids back: the transaction holds the database's write lock
+            # from the insert on, so the newest ids of this run are exactly these rows
+            self._many(t.changes, rows)
+            query = (
+                select(t.changes.c.id)
+                .where(t.changes.c.run_id == run_ids.pop())
+                .order_by(t.changes.c.id.desc())
+                .limit(len(rows))
+            )
+            return sorted(int(i) for i in self.conn.execute(query).scalars())
         result = self.conn.execute(
             insert(t.changes).returning(t.changes.c.id, sort_by_parameter_order=True), list(rows)
         )
