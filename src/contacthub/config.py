@@ -209,12 +209,26 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
                 update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values)
             )
             lines.append(f"{label}: changed " + ", ".join(diff))
+            if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
+                _reconsider(conn, row.id)
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
         lines.append(
             f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)"
         )
     return lines
+
+
+def _reconsider(conn: Any, connector_id: int) -> None:
+    """After a change of how a connector syncs, the next run looks at every record again:
+    versions are forgotten so each record is re-read (a new mapping brings new fields in),
+    links are marked behind so each is re-planned (a new filter lets people in or out), and
+    'excluded' markers go so excluded people are considered again. Merges are idempotent,
+    so this costs one full read, never a spurious change."""
+    conn.execute(
+        update(t.links).where(t.links.c.connector_id == connector_id).values(version="", synced_rev=0)
+    )
+    conn.execute(delete(t.links).where(t.links.c.connector_id == connector_id, t.links.c.state == "excluded"))
 
 
 def _differs(old: Any, new: Any) -> bool:

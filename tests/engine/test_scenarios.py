@@ -359,3 +359,20 @@ def test_phone_normalised_match(database_url: str) -> None:
     hub.book("b").put("y", b_fields)
     hub.sync()
     assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
+
+
+def test_changing_a_filter_reconsiders_everyone(database_url: str) -> None:
+    only_example = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=only_example)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", {**person(2), "emails": [{"value": "p2@other.org", "type": "", "primary": True}]})
+    hub.sync()
+    assert len(b.items) == 1
+    hub.apply(b={"filter": {"all": [{"field": "email", "op": "ends_with", "value": ".org"}]}})
+    hub.sync()
+    # the newly admitted person is created; the one who left the filter is unlinked, not deleted
+    assert {i.fields["given_name"] for i in b.items.values()} == {"Given1", "Given2"}
+    a.edit("x", job_title="only in a")
+    hub.sync()
+    assert all("job_title" not in i.fields for i in b.items.values())
