@@ -376,3 +376,17 @@ def test_changing_a_filter_reconsiders_everyone(database_url: str) -> None:
     a.edit("x", job_title="only in a")
     hub.sync()
     assert all("job_title" not in i.fields for i in b.items.values())
+
+
+def test_a_dry_run_is_never_held(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:6]:
+        del b.items[nid]
+    report = hub.sync(dry_run=True)
+    assert report.status == "planned" and "would be held" in (report.message or "")
+    assert report.changes["a"]["delete"] == 6 and len(a.items) == 10  # planned, not done
+    assert hub.sync().status == "held"

@@ -130,7 +130,8 @@ def run_hub(
             _plan_only(ctx)
             tx.rollback()
             report.held = holds
-            return _record_plan(engine, ctx, "held" if holds else "planned")
+            # a dry run is never held: nothing would be approved from it
+            return _record_plan(engine, ctx, "planned" if options.dry_run else "held")
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         for spoke in spokes:
@@ -245,6 +246,8 @@ def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
     report = ctx.report
     report.status = status
     message = "; ".join(h["reason"] for h in report.held) if report.held else None
+    if message and status == "planned":
+        message = f"a real run would be held: {message}"
     report.message = message
     with engine.begin() as conn:
         store = Store(conn)
