@@ -112,9 +112,7 @@ def test_emails_added_on_both_sides_both_survive(database_url: str) -> None:
         "x",
         emails=[*only(a)["emails"], {"value": "home@a.example", "type": "home", "primary": False}],
     )
-    b.edit(
-        bid, emails=[*only(b)["emails"], {"value": "other@b.example", "type": "", "primary": False}]
-    )
+    b.edit(bid, emails=[*only(b)["emails"], {"value": "other@b.example", "type": "", "primary": False}])
     hub.sync()
     for book in (a, b):
         values = {e["value"] for e in only(book)["emails"]}
@@ -185,9 +183,9 @@ def test_modification_beats_deletion(database_url: str) -> None:
     assert hub.sync().status == "applied"
     assert a.items["x"].fields["notes"] == "edited"
     assert len(b.items) == 2
-    assert [
-        i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"
-    ] == ["edited"]
+    assert [i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"] == [
+        "edited"
+    ]
 
 
 def test_delete_hold_approve_and_reject(database_url: str) -> None:
@@ -271,9 +269,7 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
 
 
 def test_directions(database_url: str) -> None:
-    hub = Hub(
-        database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"}
-    )
+    hub = Hub(database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"})
     src, dst = hub.book("src"), hub.book("dst")
     src.put("s", person(1))
     hub.sync()
@@ -334,9 +330,7 @@ def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> No
     a, b = hub.book("a"), hub.book("b")
     a.put(
         "x",
-        person(
-            1, job_title="Kept", phones=[{"value": "+12025550100", "type": "", "primary": True}]
-        ),
+        person(1, job_title="Kept", phones=[{"value": "+12025550100", "type": "", "primary": True}]),
     )
     hub.sync()
     assert "job_title" not in only(b)
@@ -349,12 +343,8 @@ def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> No
 
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
-    a_fields = Contact(
-        given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]
-    ).to_fields()
-    b_fields = Contact(
-        given_name="ann", family_name="LEE", phones=[Phone("+1 202 555 0100")]
-    ).to_fields()
+    a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()
+    b_fields = Contact(given_name="ann", family_name="LEE", phones=[Phone("+1 202 555 0100")]).to_fields()
     hub.book("a").put("x", a_fields)
     hub.book("b").put("y", b_fields)
     hub.sync()
@@ -390,3 +380,23 @@ def test_a_dry_run_is_never_held(database_url: str) -> None:
     assert report.status == "planned" and "would be held" in (report.message or "")
     assert report.changes["a"]["delete"] == 6 and len(a.items) == 10  # planned, not done
     assert hub.sync().status == "held"
+
+
+def test_an_edit_to_a_record_of_a_deleted_person_restores_them(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [bx] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    del a.items["x"]
+    b.fail_writes = True  # the deletion cannot reach b this time
+    report = hub.sync()
+    assert report.errors and bx in b.items
+    b.fail_writes = False
+    b.edit(bx, notes="still here")
+    hub.sync()
+    assert [i.fields.get("notes") for i in a.items.values() if i.fields["given_name"] == "Given1"] == [
+        "still here"
+    ]
+    assert hub.sync().changes == {}

@@ -123,7 +123,10 @@ class Inbound:
                 if link.baseline is not None and fields_equal(theirs, link.baseline):
                     continue  # unchanged record of a deleted contact: the plan deletes it
                 contact.deleted = False  # modification beats deletion
-                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, None, "done"))
+                contact.rev += 1
+                changed[contact.id] = contact
+                keys[contact.id] = match_keys(contact.data)
+                ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             self._merge(spoke, record, theirs, link, contact, changed, keys)
         new_ids = frozenset(c.id for c in new_contacts)
