@@ -33,6 +33,8 @@ class Spoke:
     active_links: int = 0
     #: deletions here were rejected by a person: detach instead of deleting
     keep_records: bool = False
+    #: nothing changed since the connector was last fully in step: no plan needed
+    in_step: bool = False
     # filled by the pull
     deleted: set[str] = field(default_factory=set)
     complete: bool = False

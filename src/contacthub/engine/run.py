@@ -124,6 +124,10 @@ def run_hub(
         inbound = Inbound(ctx)
         inbound.pull_all()
         deleted_by = {s.id: inbound.deletions(s) for s in spokes}
+        for spoke in spokes:
+            if spoke.writable:
+                stored = ctx.store.stored_plan_mark(spoke.id)
+                spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
         holds = [] if options.no_hold else _holds(ctx, deleted_by)
         if options.dry_run or holds:
             ctx.flush_journal()
@@ -135,12 +139,17 @@ def run_hub(
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         for spoke in spokes:
-            if not spoke.writable:
+            if not spoke.writable or spoke.in_step:
                 continue
+            errors = len(report.errors)
             for page in plan_pages(ctx, spoke):
                 apply_page(ctx, spoke, page, tx.commit)
                 if progress:
                     progress(f"writing {spoke.name}", len(page), None)
+            # in step only when every write went through; otherwise plan again next time
+            clean = len(report.errors) == errors
+            ctx.store.set_plan_mark(spoke.id, ctx.store.plan_mark(hub.id, spoke.id) if clean else None)
+            tx.commit()
         for spoke in spokes:
             if spoke.pulled:
                 ctx.store.set_cursor(spoke.id, spoke.cursor)
@@ -207,7 +216,12 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
                 }
             )
     for spoke in ctx.spokes:
-        if not spoke.writable or spoke.on_delete == "ignore" or "delete" not in spoke.operations:
+        if (
+            spoke.in_step
+            or not spoke.writable
+            or spoke.on_delete == "ignore"
+            or "delete" not in spoke.operations
+        ):
             continue
         outgoing = ctx.store.count_deleted_linked(spoke.id)
         if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
@@ -226,7 +240,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
 def _plan_only(ctx: RunContext) -> None:
     """The outbound plan as journal rows (spilled with the rest), without writing anything."""
     for spoke in ctx.spokes:
-        if not spoke.writable:
+        if not spoke.writable or spoke.in_step:
             continue
         for page in plan_pages(ctx, spoke):
             rows = link_only(ctx, spoke, page)

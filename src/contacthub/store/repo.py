@@ -435,6 +435,41 @@ class Store:
         )
         return int(self.conn.execute(query).scalar_one())
 
+    # --- plan marks ---------------------------------------------------------------------
+
+    def plan_mark(self, hub_id: int, connector_id: int) -> str:
+        """A fingerprint of everything the plan of a connector depends on: its hub's contacts
+        (count, sum of revisions, deletions), its links (count, sum of synced revisions,
+        states) and its own settings (updated_at). Any change to a contact raises its rev,
+        so an unchanged mark means the plan would find nothing to do."""
+        c, lk, cn = t.contacts, t.links, t.connectors
+        contacts = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.c.rev), 0)).where(c.c.hub_id == hub_id)
+        ).one()
+        deleted = self.conn.execute(
+            select(func.count()).where(c.c.hub_id == hub_id, c.c.deleted.is_(True)).select_from(c)
+        ).scalar_one()
+        links = self.conn.execute(
+            select(lk.c.state, func.count(), func.coalesce(func.sum(lk.c.synced_rev), 0))
+            .where(lk.c.connector_id == connector_id)
+            .group_by(lk.c.state)
+            .order_by(lk.c.state)
+        ).all()
+        updated = self.conn.execute(select(cn.c.updated_at).where(cn.c.id == connector_id)).scalar_one()
+        parts = [str(contacts[0]), str(contacts[1]), str(deleted), str(updated)]
+        parts += [f"{state}:{n}:{total}" for state, n, total in links]
+        return "|".join(parts)
+
+    def stored_plan_mark(self, connector_id: int) -> str | None:
+        query = select(t.plan_marks.c.mark).where(t.plan_marks.c.connector_id == connector_id)
+        value = self.conn.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_plan_mark(self, connector_id: int, mark: str | None) -> None:
+        self.conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
+        if mark is not None:
+            self.conn.execute(insert(t.plan_marks).values(connector_id=connector_id, mark=mark))
+
     # --- cursors ------------------------------------------------------------------------
 
     def cursor(self, connector_id: int) -> str | None:

@@ -109,6 +109,13 @@ cursors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+plan_marks = Table(
+    "plan_marks",
+    metadata,
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True),
+    Column("mark", Text, nullable=False),
+)
+
 runs = Table(
     "runs",
     metadata,
