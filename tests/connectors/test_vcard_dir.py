@@ -63,6 +63,7 @@ def unmodelled_lines(data: bytes) -> list[bytes]:
 
 def test_unknown_properties_survive_an_update_byte_for_byte(tmp_path: Path) -> None:
     (tmp_path / "ext-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    os.utime(tmp_path / "ext-1.vcf", (1.5e9, 1.5e9))  # 2017: the REV (2021) is later
     connector = make(tmp_path)
     record = connector.get("ext-1.vcf")
     assert record.hub_id == "ext-1"
@@ -225,3 +226,45 @@ def test_custom_mapping(tmp_path: Path) -> None:
     assert b"ORG:Org 1\r\n" in data
     got = connector.get(made.native_id or "")
     assert got.fields["custom.trade"] == "Plumbing" and got.fields["department"] == "Ops"
+
+
+def test_modified_is_the_later_of_rev_and_mtime(tmp_path: Path) -> None:
+    """A person editing a file in a text editor leaves REV old: the edit must count as new
+    for the ``newest`` conflict policy; a REV ahead of the mtime (a copied file) still wins."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "a.vcf"
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nREV:2020-01-01T00:00:00Z\r\nEND:VCARD\r\n")
+    edited = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    os.utime(path, ns=(0, int(edited.timestamp()) * 10**9))
+    conn = make(tmp_path)
+    assert conn.get("a.vcf").modified == edited
+    old = datetime(2019, 1, 1, tzinfo=UTC)
+    os.utime(path, ns=(0, int(old.timestamp()) * 10**9))
+    assert conn.get("a.vcf").modified == datetime(2020, 1, 1, tzinfo=UTC)
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nEND:VCARD\r\n")
+    os.utime(path, ns=(0, int(edited.timestamp()) * 10**9))
+    assert conn.get("a.vcf").modified == edited  # no REV: the mtime
+
+
+def test_create_leaves_no_temporary_file_and_never_overwrites(tmp_path: Path) -> None:
+    conn = make(tmp_path)
+    [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])
+    assert result.error is None and result.native_id == "h-1.vcf"
+    st = (tmp_path / "h-1.vcf").stat()
+    assert result.version == f"{st.st_mtime_ns}-{st.st_size}"
+    assert result.fields == conn.get("h-1.vcf").fields
+    (tmp_path / "h-2.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Other\r\nUID:x\r\nEND:VCARD\r\n")
+    [result] = conn.write([WriteOp("create", "h-2", {"given_name": "Bob"})])
+    assert result.error is None and result.native_id != "h-2.vcf"
+    assert b"FN:Other" in (tmp_path / "h-2.vcf").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_create_without_tmpfile_support(tmp_path: Path) -> None:
+    """The temporary-file way, where O_TMPFILE or /proc is missing, writes the same."""
+    conn = make(tmp_path)
+    conn._tmpfile = False
+    [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])
+    assert result.error is None and result.fields == conn.get("h-1.vcf").fields
+    assert [p.name for p in tmp_path.iterdir()] == ["h-1.vcf"]

@@ -52,6 +52,9 @@ from contacthub.formats.vcard import ParsedCard, VCardCodec
 _BINARY = getattr(os, "O_BINARY", 0)
 _READ_FLAGS = os.O_RDONLY | _BINARY
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
+#: an unnamed file in a folder, linked under its name once written (Linux 3.11+)
+_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_TMPFILE_FLAGS = _TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 
 #: hub ids that can be used as file names as they are
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
@@ -119,6 +122,8 @@ class VCardDirConnector(Connector):
         self.create_missing = bool(settings.get("create", False))
         self.fsync = bool(settings.get("fsync", True))
         self._sync_each = False  # fsync every file: where the file system cannot be synced
+        #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
+        self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
         self.codec = VCardCodec(config.mapping, config.region, version, encoding)
 
     @property
@@ -232,7 +237,10 @@ class VCardDirConnector(Connector):
             fields, uid, rev = self.codec.read(data, str(path))
         except RecordError as exc:
             raise RecordError(exc.message, str(path), self.name) from exc
-        modified = rev or datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
+        # the later of REV and the file's mtime: an edit in a text editor leaves REV as it was
+        modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
+        if rev is not None and rev > modified:
+            modified = rev
         return Record(native_id, file_version(st), fields, modified, uid, str(path))
 
     def get(self, native_id: str) -> Record:
@@ -242,43 +250,52 @@ class VCardDirConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         self.check()
-        results = self._write_all(ops)
-        if (
-            self.fsync
-            and not self._sync_each
-            and any(r.error is None and r.op.kind != "delete" for r in results)
-        ):
-            try:
-                fd = os.open(self.root, os.O_RDONLY)
-                try:
-                    synced = _syncfs(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                synced = False
-            if not synced:
-                if hasattr(os, "sync"):
-                    os.sync()
-                else:  # no way to flush a whole file system: fsync each file from now on
-                    self._sync_each = True
-                    for result in results:
-                        if result.error is None and result.native_id and result.op.kind != "delete":
-                            try:
-                                fd = os.open(self.root / result.native_id, os.O_RDONLY | _BINARY)
-                            except OSError:
-                                continue
-                            try:
-                                os.fsync(fd)
-                            finally:
-                                os.close(fd)
+        try:
+            dir_fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            dir_fd = None  # (Windows: no directory fds) paths then
+        try:
+            results = self._write_all(ops, dir_fd)
+            if (
+                self.fsync
+                and not self._sync_each
+                and any(r.error is None and r.op.kind != "delete" for r in results)
+            ):
+                self._flush(results, dir_fd)
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
         return results
 
-    def _write_all(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    def _flush(self, results: list[WriteResult], dir_fd: int | None) -> None:
+        """Flush the folder's file system once for a batch of writes (see the module docstring)."""
+        try:
+            synced = dir_fd is not None and _syncfs(dir_fd)
+        except OSError:
+            synced = False
+        if synced:
+            return
+        if hasattr(os, "sync"):
+            os.sync()
+            return
+        self._sync_each = True  # no way to flush a whole file system: fsync each file from now on
+        for result in results:
+            if result.error is None and result.native_id and result.op.kind != "delete":
+                try:
+                    fd = os.open(self.root / result.native_id, os.O_RDONLY | _BINARY)
+                except OSError:
+                    continue
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+    def _write_all(self, ops: Sequence[WriteOp], dir_fd: int | None = None) -> list[WriteResult]:
         results: list[WriteResult] = []
         for op in ops:
             try:
                 if op.kind == "create":
-                    result = self._create(op)
+                    result = self._create(op, dir_fd)
                 elif op.kind == "update":
                     result = self._update(op)
                 elif op.kind == "delete":
@@ -294,28 +311,28 @@ class VCardDirConnector(Connector):
             results.append(result)
         return results
 
-    def _create(self, op: WriteOp) -> WriteResult:
+    def _create(self, op: WriteOp, dir_fd: int | None = None) -> WriteResult:
         ext = self.extension
-        safe = _SAFE_NAME.fullmatch(op.hub_id) and not op.hub_id.endswith(".")
-        name = f"{op.hub_id}{ext}" if safe else f"{uuid.uuid4().hex}{ext}"
-        path = self.root / name
-        # the fields a read of the new file gives, taken from the card before it is written
-        data, fields = self.codec.create_read(op.fields, op.hub_id)
+        hub_id = op.hub_id
+        safe = _SAFE_NAME.fullmatch(hub_id) and hub_id[-1] != "."
+        name = f"{hub_id}{ext}" if safe else f"{uuid.uuid4().hex}{ext}"
+        # the fields a read of the new file gives, known from building it (tested)
+        data, fields = self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):
             try:
-                st = self._write_new(path, data)
-                return WriteResult(op, path.name, file_version(st), fields)
+                st = self._write_new(name, data, dir_fd)
+                return WriteResult(op, name, f"{st.st_mtime_ns}-{st.st_size}", fields)
             except FileExistsError:
                 if attempt == 0:
                     try:
-                        existing = self._record(path.name)
+                        existing = self._record(name)
                     except RecordError:
                         existing = None
-                    if existing is not None and existing.hub_id == op.hub_id:
+                    if existing is not None and existing.hub_id == hub_id:
                         # a create replayed after a crash: it happened, report what is there
-                        return WriteResult(op, path.name, existing.version, existing.fields)
-                path = self.root / f"{uuid.uuid4().hex}{ext}"
-        raise RecordError("could not find a free file name", str(path), self.name)
+                        return WriteResult(op, name, existing.version, existing.fields)
+                name = f"{uuid.uuid4().hex}{ext}"
+        raise RecordError("could not find a free file name", str(self.root / name), self.name)
 
     def _update(self, op: WriteOp) -> WriteResult:
         path = self._path(op.native_id or "")
@@ -356,14 +373,7 @@ class VCardDirConnector(Connector):
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
         fd = os.open(temp, _WRITE_FLAGS, mode)
         try:
-            written = os.write(fd, data)
-            if written < len(data):
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(fd, view) :]
-            if self._sync_each:
-                os.fsync(fd)
-            st = os.fstat(fd)
+            st = self._fill(fd, data)
         except BaseException:
             os.close(fd)
             temp.unlink(missing_ok=True)
@@ -371,11 +381,35 @@ class VCardDirConnector(Connector):
         os.close(fd)
         return temp, st
 
-    def _write_new(self, path: Path, data: bytes) -> os.stat_result:
-        """Write a new file; ``FileExistsError`` if the name is taken (never overwrite)."""
+    def _write_new(self, name: str, data: bytes, dir_fd: int | None = None) -> os.stat_result:
+        """Write a new file ``name`` in the folder; ``FileExistsError`` if the name is taken
+        (never overwrite), and never a partly written file under that name.
+
+        Where the file system allows (Linux, ``O_TMPFILE``), the data goes to an unnamed
+        file in the folder that is then linked under its name: open, write, fstat, link,
+        close. Elsewhere to a hidden temporary file that is hard-linked, then unlinked."""
+        if dir_fd is not None and self._tmpfile:
+            try:
+                fd = os.open(".", _TMPFILE_FLAGS, 0o666, dir_fd=dir_fd)
+            except OSError:
+                self._tmpfile = False  # not supported by this kernel or file system
+            else:
+                try:
+                    st = self._fill(fd, data)
+                    try:
+                        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+                    except FileExistsError:
+                        raise
+                    except OSError:  # no /proc, or no links here: the temporary file way
+                        self._tmpfile = False
+                    else:
+                        return st  # a link keeps the inode's mtime and size: ``st`` stays right
+                finally:
+                    os.close(fd)
+        path = self.root / name
         temp, st = self._temp(path, data)
         try:
-            os.link(temp, path)  # a link keeps the inode's mtime and size: ``st`` stays right
+            os.link(temp, path)
         except FileExistsError:
             raise
         except OSError:  # no hard links here (some network or FUSE file systems)
@@ -387,6 +421,17 @@ class VCardDirConnector(Connector):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
         return st
+
+    def _fill(self, fd: int, data: bytes) -> os.stat_result:
+        """Write ``data`` to a new file's ``fd``; its stat once written."""
+        written = os.write(fd, data)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
+        if self._sync_each:
+            os.fsync(fd)
+        return os.fstat(fd)
 
     def _replace(self, path: Path, data: bytes, old: os.stat_result) -> os.stat_result:
         """Atomically replace ``path``, refusing if it changed since ``old`` was taken."""

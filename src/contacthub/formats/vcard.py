@@ -29,9 +29,9 @@ from contacthub.formats.vcard_lines import (
 from contacthub.formats.vcard_map import (
     FieldMap,
     apply_fields,
+    build_card,
     card_fields,
     items_fields,
-    new_card,
     parse_bday,
     parse_rev,
     read_fields,
@@ -112,9 +112,9 @@ class VCardCodec:
 
     def create_read(self, fields: Mapping[str, Any], uid: str) -> tuple[bytes, Fields]:
         """A new card's bytes and the fields that reading them gives, without reading them:
-        taken from the card before it is written, which reads the same (tested)."""
-        card = new_card(fields, self.fmap, uid, self.version or "3.0", self.region)
-        return serialize_card(card), card_fields(card, self.fmap, self.region)[0]
+        ``build_card`` writes what ``new_card`` + ``serialize_card`` would, directly, and
+        knows what each value reads back as (both tested against the general path)."""
+        return build_card(fields, self.fmap, uid, self.version or "3.0", self.region)
 
     def update(self, cards: list[Card], fields: Mapping[str, Any], uid: str | None = None) -> bytes:
         """The file again with its first card made to say ``fields``; the other cards of a
