@@ -5,7 +5,8 @@
 Generates N cards with ``gen_contacts.py`` into a temporary folder on /dev/shm and times, per
 card (best of R): ``read`` (open + read the file), ``parse`` (bytes -> canonical fields, what a
 pull does per changed file), ``connector read`` (``VCardDirConnector`` records, all of it),
-``create`` (fields -> bytes + the fields a write reports) and ``connector create`` (a folder
+``create`` (fields -> bytes + the fields a write reports; ``create, general path`` is the same
+through ``new_card`` + ``serialize_card`` + ``card_fields``) and ``connector create`` (a folder
 written by ``VCardDirConnector.write``, file system included).
 """
 
@@ -23,7 +24,8 @@ from pathlib import Path
 
 from contacthub.connectors.base import ConnectorConfig, WriteOp
 from contacthub.connectors.vcard_dir import VCardDirConnector
-from contacthub.formats.vcard import VCardCodec
+from contacthub.formats import vcard_map
+from contacthub.formats.vcard import VCardCodec, serialize_card
 
 
 def best(repeat: int, func: Callable[[], object]) -> float:
@@ -77,6 +79,17 @@ def main() -> None:
         figures["create (fields -> bytes)"] = best(
             args.repeat, lambda: [codec.create(f, f"id{i}") for i, f in enumerate(fields)]
         )
+        if hasattr(vcard_map, "build_card"):  # the general path build_card replaces, for comparison
+            figures["create, general path"] = best(
+                args.repeat,
+                lambda: [
+                    (
+                        serialize_card(c := vcard_map.new_card(f, codec.fmap, f"id{i}")),
+                        vcard_map.card_fields(c, codec.fmap),
+                    )
+                    for i, f in enumerate(fields)
+                ],
+            )
         ops = [WriteOp("create", f"hub{i:06d}", f) for i, f in enumerate(fields)]
 
         def connector_create() -> None:
