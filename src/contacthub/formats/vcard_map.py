@@ -582,7 +582,8 @@ def build_card(
     lines = ["BEGIN:VCARD", "VERSION:4.0" if v4 else "VERSION:3.0", "PRODID:" + PRODID, "UID:" + escape(uid)]
     get = fields.get
     text_map = fmap.text
-    read: dict[str, str] = {}  # canonical field -> its text as a reader gets it, in card order
+    # canonical field -> its text as written (a reader gets it with CR and CRLF as LF), in card order
+    read: dict[str, str] = {}
 
     # FN, always written; what ``apply_fields`` makes of it when it holds a field
     fn = display_name_of(fields)
@@ -595,7 +596,7 @@ def build_card(
             changed = not (value is None or value == "" or value == [])
         if changed:
             fn = str(get(fn_field, "")) or display_name_of(fields)
-        read[fn_field] = _crlf_as_lf(fn)
+        read[fn_field] = fn
     lines.append("FN:" + escape(fn))
 
     # N and ORG (N stays where new_card put it in 3.0, where it is required)
@@ -614,7 +615,7 @@ def build_card(
             if slot:
                 text = str(get(slot, ""))
                 parts.append(escape(text))
-                read[slot] = _crlf_as_lf(text)
+                read[slot] = text
             else:
                 parts.append("")
         if prop_name != "N":
@@ -638,14 +639,17 @@ def build_card(
             read[canonical] = unescape(written)
         else:
             lines.append(prop_name + ":" + escape(text))
-            read[canonical] = _crlf_as_lf(text)
+            read[canonical] = text
 
     # the scalar and custom fields of the result (``flat_fields``: always exact)
     out: Fields = {}
+    plain = _CONTROL.search("".join(read.values())) is None  # then clean_text is strip (and no CR)
+    if not plain:
+        for canonical, value in read.items():
+            read[canonical] = _crlf_as_lf(value)
     birthday = read.get("birthday")
     if birthday:
         read["birthday"] = parse_bday(birthday)
-    plain = _CONTROL.search("".join(read.values())) is None  # then clean_text is strip
     for name in SCALAR_FIELDS:
         value = read.get(name)
         if value:
@@ -683,7 +687,8 @@ def build_card(
                 type_ = str(type_)
             if kind == "addresses":
                 texts = [str(item.get(p, "")) for p in _ADR_PARTS]
-                head, _, type_norm, _ = _element_head("ADR", type_, False, v4)
+                found = _HEADS.get(("ADR", type_, False, v4)) or _element_head("ADR", type_, False, v4)
+                head, _, type_norm, _ = found
                 lines.append(head + ":;;" + ";".join([escape(t) for t in texts]))
                 if normal:
                     checked += texts
@@ -706,7 +711,8 @@ def build_card(
             text = item["value"]
             if type(text) is not str:
                 text = str(text)
-            head, _, type_norm, pref = _element_head(prop_name, type_, bool(item.get("primary")), v4)
+            key = (prop_name, type_, bool(item.get("primary")), v4)
+            head, _, type_norm, pref = _HEADS.get(key) or _element_head(*key)
             if kind == "websites":
                 value = text.replace("\n", " ")
                 if "\r" in value:
@@ -766,8 +772,16 @@ def _read_fields(data: bytes, fmap: FieldMap, region: str) -> Fields:
 
 def _fold_lines(lines: list[str]) -> bytes:
     """The lines as CRLF-terminated UTF-8, each folded as ``fold`` does."""
-    data = "\r\n".join(lines).encode("utf-8")
-    segments = data.split(b"\r\n")
-    if max(map(len, segments)) > MAX_OCTETS:
-        data = b"\r\n".join([s if len(s) <= MAX_OCTETS else fold_bytes(s)[:-2] for s in segments])
-    return data + b"\r\n"
+    text = "\r\n".join(lines)
+    if text.isascii():
+        if max(map(len, lines)) <= MAX_OCTETS:
+            return (text + "\r\n").encode("ascii")
+        segments = [line.encode("ascii") for line in lines]
+    else:
+        segments = text.encode("utf-8").split(b"\r\n")
+        if max(map(len, segments)) <= MAX_OCTETS:
+            return b"\r\n".join(segments) + b"\r\n"
+    for i, segment in enumerate(segments):
+        if len(segment) > MAX_OCTETS:
+            segments[i] = fold_bytes(segment)[:-2]
+    return b"\r\n".join(segments) + b"\r\n"
