@@ -261,7 +261,7 @@ def test_empty_bulk_calls_do_nothing(hub_engine: tuple[Engine, int, list[int]]) 
         assert store.contacts([]) == {}
 
 
-def test_match_index_skips_deleted_contacts(hub_engine: tuple[Engine, int, list[int]]) -> None:
+def test_match_lookup_skips_deleted_contacts(hub_engine: tuple[Engine, int, list[int]]) -> None:
     engine, hub_id, _ = hub_engine
     live, gone = contact(1), contact(2)
     gone.deleted = True
@@ -271,9 +271,10 @@ def test_match_index_skips_deleted_contacts(hub_engine: tuple[Engine, int, list[
         store.set_match_keys(
             hub_id, {live.id: ["email:a@x.org", "email:a@x.org"], gone.id: ["email:b@x.org"]}
         )
-        assert store.match_index(hub_id) == {"email:a@x.org": live.id}
+        keys = {"email:a@x.org", "email:b@x.org", "email:new@x.org"}
+        assert store.match_lookup(hub_id, keys) == {"email:a@x.org": live.id}
         store.set_match_keys(hub_id, {live.id: ["email:new@x.org"]})  # replaces
-        assert store.match_index(hub_id) == {"email:new@x.org": live.id}
+        assert store.match_lookup(hub_id, keys) == {"email:new@x.org": live.id}
 
 
 def link(connector_id: int, contact_id: str, native: str | None, **kw: Any) -> LinkRow:

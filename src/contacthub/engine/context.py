@@ -114,7 +114,6 @@ class RunContext:
     #: its transaction is rolled back and these rows are recorded again from here, without
     #: keeping a large run's journal in memory
     spill: IO[bytes] | None = None
-    match_index: dict[str, str] | None = None
     open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def flush_journal(self) -> None:

@@ -41,6 +41,7 @@ class Inbound:
         self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
         self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
+        self._index: dict[str, str] = {}  # match key -> live contact, for the chunk's records
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class Inbound:
             cached = self._keys.get(record.native_id) if spoke.held is None else None
             keys[contact.id] = cached if cached is not None else match_keys(theirs)
             for key in keys[contact.id]:
-                self._index().setdefault(key, contact.id)
+                self._index.setdefault(key, contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
             ctx.report.count("hub", "create")
             link.contact_id, link.baseline, link.synced_rev = contact.id, theirs, 1
@@ -230,27 +231,24 @@ class Inbound:
         self._uids.add(uid)
         return uid
 
-    def _index(self) -> dict[str, str]:
-        if self.ctx.match_index is None:
-            self.ctx.match_index = self.store.match_index(self.ctx.hub.id)
-        return self.ctx.match_index
-
     def _prefetch(
         self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
     ) -> dict[str, LinkRow]:
         """Load, in a few queries for the whole chunk, every hub contact an unlinked record
         could match (by the id it carries, by match keys) and that contact's link here, so
         matching costs no query per record."""
-        index = self._index()
-        wanted: set[str] = set()
-        refs: set[str] = set()
-        for record in records:
-            if record.native_id in links:
-                continue
-            if record.hub_id:
-                refs.add(record.hub_id)
-            record_keys = self._keys[record.native_id] = match_keys(record.fields)
-            wanted.update(index[k] for k in record_keys if k in index)
+        unlinked = [r for r in records if r.native_id not in links]
+        self._by_ref, self._index = {}, {}
+        if not unlinked:
+            return {}
+        refs = {r.hub_id for r in unlinked if r.hub_id}
+        for record in unlinked:
+            self._keys[record.native_id] = match_keys(record.fields)
+        # only the keys this chunk asks for: a few new records never load the whole hub
+        index = self._index = self.store.match_lookup(
+            self.ctx.hub.id, {k for r in unlinked for k in self._keys[r.native_id]}
+        )
+        wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
         self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs) if refs else {}
         for contact in self._by_ref.values():
             contacts.setdefault(contact.id, contact)
@@ -276,7 +274,7 @@ class Inbound:
         by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
         if by_ref is not None:
             candidates.append(by_ref.id)
-        index = self._index()
+        index = self._index
         record_keys = self._keys.get(record.native_id)
         if record_keys is None:
             record_keys = match_keys(record.fields)
@@ -367,9 +365,6 @@ class Inbound:
             gone.append(contact)
         store.delete_links(drop)
         store.update_contacts(gone)
-        if self.ctx.match_index is not None:
-            dead = {c.id for c in gone}
-            self.ctx.match_index = {k: v for k, v in self.ctx.match_index.items() if v not in dead}
         self._flush_journal()
         return len(gone)
 

@@ -271,16 +271,22 @@ class Store:
             ],
         )
 
-    def match_index(self, hub_id: int) -> dict[str, str]:
-        """Match key -> live hub contact id, for the whole hub (keys are short)."""
-        query = (
-            select(t.match_keys.c.key, t.match_keys.c.contact_id)
-            .join(t.contacts, t.contacts.c.id == t.match_keys.c.contact_id)
-            .where(t.match_keys.c.hub_id == hub_id, t.contacts.c.deleted.is_(False))
-        )
+    def match_lookup(self, hub_id: int, keys: Iterable[str]) -> dict[str, str]:
+        """Match key -> a live hub contact with that key, for these keys."""
         index: dict[str, str] = {}
-        for key, contact_id in self.conn.execute(query):
-            index.setdefault(key, contact_id)
+        for part in chunks(sorted(keys)):
+            query = (
+                select(t.match_keys.c.key, t.match_keys.c.contact_id)
+                .join(t.contacts, t.contacts.c.id == t.match_keys.c.contact_id)
+                .where(
+                    t.match_keys.c.hub_id == hub_id,
+                    t.match_keys.c.key.in_(part),
+                    t.contacts.c.deleted.is_(False),
+                )
+                .order_by(t.match_keys.c.contact_id)
+            )
+            for key, contact_id in self.conn.execute(query):
+                index.setdefault(key, contact_id)
         return index
 
     def set_match_keys(
