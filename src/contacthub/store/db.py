@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -68,7 +68,6 @@ contacts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("uid", String(255), nullable=True),
-    Index("ix_contacts_hub", "hub_id", "deleted"),
     Index("ix_contacts_hub_live", "hub_id", "deleted", "id", "rev"),
     Index("ix_contacts_rev", "id", "rev", "deleted"),
     Index("ix_contacts_hub_uid", "hub_id", "uid"),
@@ -87,8 +86,8 @@ links = Table(
     Column("state", String(20), nullable=False, default="active"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("connector_id", "native_id", name="uq_links_connector_native"),
-    Index("ix_links_contact", "contact_id", "connector_id"),
-    Index("ix_links_plan", "connector_id", "state", "contact_id", "synced_rev", "id"),
+    Index("ix_links_contact", "contact_id", "connector_id", "state", "synced_rev"),
+    Index("ix_links_plan", "connector_id", "id", "state", "synced_rev", "contact_id"),
 )
 
 match_keys = Table(
