@@ -7,6 +7,7 @@ inside the run's inbound transaction, which commits only if the run goes on to a
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC
@@ -198,7 +199,7 @@ class Inbound:
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
-            contact = ContactRow(str(uuid.uuid4()), _named(theirs), {}, 1, False, self._new_uid(record))
+            contact = ContactRow(new_contact_id(), _named(theirs), {}, 1, False, self._new_uid(record))
             at = _iso(record) or ctx.started
             contact.sources = {k: [spoke.id, at] for k in theirs}
             new_contacts.append(contact)
@@ -367,6 +368,16 @@ class Inbound:
         store.update_contacts(gone)
         self._flush_journal()
         return len(gone)
+
+
+def new_contact_id() -> str:
+    """A UUID whose first 48 bits are the time in milliseconds (the layout of UUIDv7):
+    ids made one after another sort together, so the many indexes keyed by contact id grow
+    at their end instead of at random places, which keeps large first syncs fast."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis << 80) | (0x7 << 76) | (uuid.uuid4().int & ((1 << 76) - 1))
+    value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
+    return str(uuid.UUID(int=value))
 
 
 def _named(fields: dict[str, Any]) -> dict[str, Any]:
