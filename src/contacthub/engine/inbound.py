@@ -43,6 +43,7 @@ class Inbound:
         self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
         self._index: dict[str, str] = {}  # match key -> live contact, for the chunk's records
+        self._matchable: int | None = None  # live contacts the pulled connector has no record of
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ class Inbound:
         known = self.store.link_versions(spoke.id)
         cursor = self.store.cursor(spoke.id)
         pull = spoke.connector.pull(cursor, known)
+        self._matchable = None  # counted when the first unlinked record shows up
         done = 0
         for part in _chunks(iter(pull.records)):
             records: list[Record] = []
@@ -245,10 +247,14 @@ class Inbound:
         refs = {r.hub_id for r in unlinked if r.hub_id}
         for record in unlinked:
             self._keys[record.native_id] = match_keys(record.fields)
+        if self._matchable is None:
+            # records of a connector only match contacts it has no record of; contacts made
+            # during this pull all have one, so one count per pull tells whether any can
+            # match at all (not on a first import into an empty hub, say)
+            self._matchable = self.store.count_matchable(self.ctx.hub.id, spoke.id)
         # only the keys this chunk asks for: a few new records never load the whole hub
-        index = self._index = self.store.match_lookup(
-            self.ctx.hub.id, {k for r in unlinked for k in self._keys[r.native_id]}
-        )
+        keys = {k for r in unlinked for k in self._keys[r.native_id]}
+        index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if self._matchable else {}
         wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
         self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs) if refs else {}
         for contact in self._by_ref.values():

@@ -433,6 +433,20 @@ class Store:
         )
         return [_contact(r) for r in self.conn.execute(query)]
 
+    def count_matchable(self, hub_id: int, connector_id: int) -> int:
+        """Live contacts of the hub that have no record in the connector (or only an
+        'excluded' marker): the only ones a record of that connector may be matched to."""
+        c, lk = t.contacts, t.links
+        has_record = exists().where(
+            lk.c.contact_id == c.c.id, lk.c.connector_id == connector_id, lk.c.state != "excluded"
+        )
+        query = (
+            select(func.count())
+            .select_from(c)
+            .where(c.c.hub_id == hub_id, c.c.deleted.is_(False), ~has_record)
+        )
+        return int(self.conn.execute(query).scalar_one())
+
     def count_deleted_linked(self, connector_id: int) -> int:
         c, lk = t.contacts, t.links
         query = (
