@@ -203,7 +203,7 @@ class Inbound:
                 return  # a target's own record the hub never had: not ours to touch
             contact = ContactRow(new_contact_id(), _named(theirs), {}, 1, False, self._new_uid(record))
             at = _iso(record) or ctx.started
-            contact.sources = {k: [spoke.id, at] for k in theirs}
+            contact.sources = {"*": [spoke.id, at]}
             new_contacts.append(contact)
             contacts[contact.id] = contact
             cached = self._keys.get(record.native_id) if spoke.held is None else None
@@ -256,7 +256,10 @@ class Inbound:
         keys = {k for r in unlinked for k in self._keys[r.native_id]}
         index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if self._matchable else {}
         wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
-        self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs) if refs else {}
+        # by uid always (a uid stays unique in the hub); by our id only when a match is possible
+        self._by_ref = (
+            self.store.contacts_by_ref(self.ctx.hub.id, refs, bool(self._matchable)) if refs else {}
+        )
         for contact in self._by_ref.values():
             contacts.setdefault(contact.id, contact)
             wanted.add(contact.id)

@@ -24,7 +24,13 @@ from typing import Any
 
 from contacthub.model import MULTI_FIELDS, Fields, element_key, field_equal, normalize_multi
 
-Sources = dict[str, list[Any]]  # field -> [connector id, ISO time the value was set]
+#: field -> [connector id, ISO time the value was set]; the key "*" holds the source of
+#: every field without its own entry (a contact made from one record has only "*")
+Sources = dict[str, list[Any]]
+
+
+def source_of(sources: Sources, field_name: str) -> list[Any] | None:
+    return sources.get(field_name) or sources.get("*")
 
 
 @dataclass(slots=True)
@@ -150,8 +156,9 @@ def merge(
                     take(k, merged)
                 continue
         # a true conflict on a single value
-        winner = _decide(policy, sources.get(k), side, positions)
-        out.conflicts.append(Conflict(k, o, t, (sources.get(k) or [None])[0], winner))
+        source = source_of(sources, k)
+        winner = _decide(policy, source, side, positions)
+        out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
     return out

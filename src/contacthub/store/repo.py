@@ -212,13 +212,13 @@ class Store:
                 out[row.id] = _contact(row)
         return out
 
-    def contacts_by_ref(self, hub_id: int, refs: Iterable[str]) -> dict[str, ContactRow]:
+    def contacts_by_ref(self, hub_id: int, refs: Iterable[str], by_id: bool = True) -> dict[str, ContactRow]:
         """The hub's contacts whose id or uid is one of ``refs``, by that ref. Two indexed
         lookups: an OR of both would make the database scan the whole hub."""
         out: dict[str, ContactRow] = {}
         c = t.contacts
         for part in chunks(list(set(refs))):
-            for column in (c.c.id, c.c.uid):
+            for column in (c.c.id, c.c.uid) if by_id else (c.c.uid,):
                 query = select(c).where(c.c.hub_id == hub_id, column.in_(part))
                 for row in self.conn.execute(query):
                     out[row.uid if column is c.c.uid else row.id] = _contact(row)
