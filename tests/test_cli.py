@@ -296,3 +296,25 @@ def test_copies_keep_the_uid_and_two_hubs_share_a_folder(tmp_path: Path) -> None
     assert [c["uid"] for c in read_cards(c).values()] == ["ann-uid-1"]
     for name in ("one", "two"):
         assert json.loads(cli("sync", name, "--json", db=db)[1])["changes"] == {}
+
+
+def test_names_people_typed_are_printed_as_text(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x.vcf").write_text(card("x", "[bold]Ann[/]", "<b>Lee</b>", "ann@example.com"))
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f'[[hubs.h.connectors]]\nname = "[/oops]"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.h.connectors]]\nname = "[red]b"\ntype = "vcard-dir"\npath = "{b}"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    code, out = cli("sync", "h", db=db)
+    assert code == 0, out
+    assert "[red]b" in out and "Traceback" not in out
+    run_id = json.loads(cli("runs", "h", "--json", db=db)[1])[0]["id"]
+    code, out = cli("show", str(run_id), db=db)
+    assert code == 0 and "[red]b" in out
+    [copy] = read_cards(b).values()
+    assert copy["fn"] == "[bold]Ann[/] <b>Lee</b>"

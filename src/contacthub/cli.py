@@ -87,6 +87,7 @@ def _print_report(report: Report, as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # names people typed are shown as text, never as markup
 
     console = Console()
     console.print(f"run {report.run_id}: [bold]{report.status}[/bold]", highlight=False)
@@ -95,7 +96,7 @@ def _print_report(report: Report, as_json: bool) -> None:
     if report.changes:
         table = Table("where", "create", "update", "delete")
         for name, c in sorted(report.changes.items()):
-            table.add_row(name, str(c["create"]), str(c["update"]), str(c["delete"]))
+            table.add_row(Text(name), str(c["create"]), str(c["update"]), str(c["delete"]))
         console.print(table)
     else:
         console.print("no changes")
