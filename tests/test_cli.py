@@ -318,3 +318,15 @@ def test_names_people_typed_are_printed_as_text(tmp_path: Path) -> None:
     assert code == 0 and "[red]b" in out
     [copy] = read_cards(b).values()
     assert copy["fn"] == "[bold]Ann[/] <b>Lee</b>"
+
+
+def test_hubs_lists_connectors(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, _, _ = setup
+    code, out = cli("hubs", "--json", db=db)
+    [hub] = json.loads(out)
+    assert hub["name"] == "team" and hub["last_run"] is None
+    assert [c["name"] for c in hub["connectors"]] == ["phones", "laptop"]
+    assert hub["connectors"][0]["mapping"] == {"custom.trade": "X-TRADE"}
+    cli("sync", "team", db=db)
+    code, out = cli("hubs", db=db)
+    assert code == 0 and "team: conflict newest" in out and "last run 1 applied" in out and str(a) in out

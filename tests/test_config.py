@@ -360,6 +360,14 @@ def test_secret_is_encrypted_at_rest_and_given_to_the_connector(database_url: st
     assert report.status == "applied", report
     assert SecretMemoryConnector.seen[-1]["token"] == TOKEN
 
+    # listings show that there is a credential, never what it is
+    from contacthub import service
+
+    listed = service.hubs(engine)
+    assert TOKEN not in str(listed) and TOKEN not in str(report.as_json())
+    [hub] = listed
+    assert hub["connectors"][0]["settings"]["token"] == secrets.REDACTED
+
 
 def test_same_secret_again_changes_nothing_new_secret_is_reported(database_url: str) -> None:
     engine = open_database(database_url)

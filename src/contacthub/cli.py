@@ -152,6 +152,29 @@ def apply(file: Annotated[Path, typer.Argument(help="TOML hub file")]) -> None:
 
 @app.command()
 @_guard
+def hubs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the hubs, their connectors and their last run (credentials are never shown)."""
+    from contacthub import service
+
+    items = service.hubs(db())
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    if not items:
+        typer.echo("no hubs yet: create one with 'contacthub apply FILE'")
+    for hub in items:
+        last = hub["last_run"]
+        state = f"last run {last['id']} {last['status']}" if last else "never synced"
+        typer.echo(
+            f"{hub['name']}: conflict {hub['conflict']}, delete threshold {hub['delete_threshold']}, {state}"
+        )
+        for c in hub["connectors"]:
+            where = c["settings"].get("path") or c["settings"].get("url") or ""
+            typer.echo(f"  {c['name']} ({c['type']}, {c['direction']}) {where}")
+
+
+@app.command()
+@_guard
 def sync(
     hub: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,

@@ -16,9 +16,7 @@ from contacthub.store import tables as t
 from contacthub.store.repo import Store, loads, now
 
 
-def sync(
-    engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None
-) -> Report:
+def sync(engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None) -> Report:
     return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress)
 
 
@@ -51,10 +49,7 @@ def runs(engine: Engine, hub: str, limit: int = 50) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         rows = conn.execute(
-            select(t.runs)
-            .where(t.runs.c.hub_id == hub_row.id)
-            .order_by(t.runs.c.id.desc())
-            .limit(limit)
+            select(t.runs).where(t.runs.c.hub_id == hub_row.id).order_by(t.runs.c.id.desc()).limit(limit)
         ).all()
         return [_run_dict(r, hub) for r in rows]
 
@@ -123,9 +118,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         if row is None:
             raise NotFoundError(f"no conflict {conflict_id}")
         if row.status != "open":
-            raise UserError(
-                f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})"
-            )
+            raise UserError(f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})")
         choices = {row.source: loads(row.value), "hub": None}
         if row.hub_source and row.hub_source != "hub":
             choices[row.hub_source] = loads(row.hub_value)
@@ -164,9 +157,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                 }
             ]
         )
-        store.finish_run(
-            run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, []
-        )
+        store.finish_run(run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, [])
         conn.execute(
             update(t.conflicts)
             .where(t.conflicts.c.id == conflict_id)
@@ -201,9 +192,7 @@ def approve(engine: Engine, run_id: int, progress: Progress | None = None) -> Re
     """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
     hub, row = _held(engine, run_id, "approved")
     options = Options(approved=held_figures(row.counts))
-    return run_hub(
-        engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress
-    )
+    return run_hub(engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress)
 
 
 def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
@@ -236,6 +225,54 @@ def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Repor
         prepare=undo_preparer(run_id),
         progress=progress,
     )
+
+
+def hubs(engine: Engine) -> list[dict[str, Any]]:
+    """Every hub with its connectors and their settings; credentials are never included,
+    only the names of the settings that hold one."""
+    from contacthub.connectors.registry import TYPES, connector_class
+    from contacthub.store.secrets import REDACTED
+
+    out = []
+    with engine.connect() as conn:
+        store = Store(conn)
+        for hub in store.hubs():
+            connectors = []
+            for row in store.connectors(hub.id):
+                settings = dict(row.settings)
+                if row.secrets and row.type in TYPES:
+                    settings.update({k: REDACTED for k in connector_class(row.type).secret_settings})
+                connectors.append(
+                    {
+                        "name": row.name,
+                        "type": row.type,
+                        "direction": row.direction,
+                        "operations": row.operations,
+                        "on_delete": row.on_delete,
+                        "filter": row.filter,
+                        "mapping": row.mapping,
+                        "settings": settings,
+                    }
+                )
+            last = conn.execute(
+                select(t.runs.c.id, t.runs.c.status, t.runs.c.started_at)
+                .where(t.runs.c.hub_id == hub.id)
+                .order_by(t.runs.c.id.desc())
+                .limit(1)
+            ).first()
+            out.append(
+                {
+                    "name": hub.name,
+                    "conflict": hub.conflict,
+                    "delete_threshold": hub.delete_threshold,
+                    "settings": hub.settings,
+                    "connectors": connectors,
+                    "last_run": None
+                    if last is None
+                    else {"id": last.id, "status": last.status, "started_at": last.started_at.isoformat()},
+                }
+            )
+    return out
 
 
 def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dict[str, Any]]:
