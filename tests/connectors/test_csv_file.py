@@ -116,9 +116,7 @@ def test_google_legacy() -> None:
 def test_outlook_email_only() -> None:
     record = only("outlook-email-only__roundcube_outlook.csv")
     assert record.native_id == "test1@domain.tld"
-    assert [e["value"] for e in record.fields["emails"]] == [
-        f"test{i}@domain.tld" for i in (1, 2, 3)
-    ]
+    assert [e["value"] for e in record.fields["emails"]] == [f"test{i}@domain.tld" for i in (1, 2, 3)]
 
 
 def test_outlook_japanese_headers() -> None:
@@ -134,10 +132,7 @@ def test_thunderbird_shift_jis_and_utf16() -> None:
     assert (sjis["given_name"], sjis["family_name"]) == ("権兵衛", "名無し")
     assert sjis["display_name"] == "名無しの権兵衛"
     utf16 = only("thunderbird-utf16le__tb_utf16_addressbook.csv").fields
-    assert (
-        utf16["display_name"] == "John Doe"
-        and utf16["emails"][0]["value"] == "johndoe@host.invalid"
-    )
+    assert utf16["display_name"] == "John Doe" and utf16["emails"][0]["value"] == "johndoe@host.invalid"
 
 
 def test_thunderbird_quoting_and_birthday() -> None:
@@ -178,9 +173,7 @@ def test_formula_injection(tmp_path: Path) -> None:
     result = create(connector, sample(1, notes=evil, organization="@SUM(A1)"))
     text = path.read_text("utf-8")
     assert "'=HYPERLINK" in text and "'@SUM(A1)" in text
-    assert not any(
-        cell.startswith(("=", "@")) for line in text.splitlines() for cell in line.split(",")
-    )
+    assert not any(cell.startswith(("=", "@")) for line in text.splitlines() for cell in line.split(","))
     got = connector.get(result.native_id or "").fields
     assert (got["notes"], got["organization"]) == (evil, "@SUM(A1)")
 
@@ -231,9 +224,7 @@ def test_noop_pull_reads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_bad_row_is_reported_and_the_rest_read(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text(
-        "id,given_name,emails\n1,Ann,a@x.com\n2,Bob\n3,Cy,c@x.com\n1,Dup,d@x.com\n", "utf-8"
-    )
+    path.write_text("id,given_name,emails\n1,Ann,a@x.com\n2,Bob\n3,Cy,c@x.com\n1,Dup,d@x.com\n", "utf-8")
     pull = connector_for(path).pull(None, {"9": "v"})
     items = list(pull.records)
     errors = [i for i in items if isinstance(i, RecordError)]
@@ -264,9 +255,7 @@ def test_semicolon_file_and_derived_ids(tmp_path: Path) -> None:
     path.write_text("First Name;Last Name;E-mail Address\nAnn;Lee;ann@x.com\nAnn;Lee;ann@x.com\n")
     a, b = records(connector_for(path))
     assert a.native_id == "ann@x.com" and b.native_id.startswith("name-") and a.hub_id is None
-    connector_for(path).write(
-        [WriteOp("update", "h", {"given_name": "Bo"}, b.native_id, b.version)]
-    )
+    connector_for(path).write([WriteOp("update", "h", {"given_name": "Bo"}, b.native_id, b.version)])
     assert path.read_text().splitlines()[2] == "Bo;;"
 
 
@@ -283,9 +272,7 @@ def test_plain_file_without_ids_gets_them(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[1].startswith("Ann,a@x.com,a@x.com,")  # id filled in
 
 
-def test_concurrent_edit_is_not_overwritten(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_concurrent_edit_is_not_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "p.csv"
     connector = connector_for(path, create=True)
     create(connector, sample(1))
@@ -300,3 +287,18 @@ def test_concurrent_edit_is_not_overwritten(
     with pytest.raises(RetriableError):
         connector.write([WriteOp("create", "hub-2", sample(2))])
     assert path.read_text().endswith("late,edit\n")
+
+
+def test_rows_carry_the_file_time_as_modified(tmp_path: Path) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    from contacthub.connectors.base import ConnectorConfig, Record
+    from contacthub.connectors.csv_file import CsvConnector
+
+    path = tmp_path / "x.csv"
+    path.write_text("id,given_name,emails\n1,Ann,:ann@example.com\n", encoding="utf-8")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    connector = CsvConnector(ConnectorConfig("c", {"path": str(path)}))
+    [record] = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
+    assert record.modified == datetime.fromtimestamp(1_700_000_000, UTC)

@@ -38,6 +38,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from contacthub.connectors.base import (
@@ -161,6 +162,7 @@ class CsvConnector(Connector):
         if not settings.get("path"):
             raise ConfigError("a csv connector needs a 'path' setting", config.name)
         self.path = Path(str(settings["path"])).expanduser()
+        self._mtime: datetime | None = None
         self.format = str(settings.get("format", "auto"))
         if self.format not in ("auto", *FORMATS):
             known = ", ".join(("auto", *FORMATS))
@@ -185,6 +187,9 @@ class CsvConnector(Connector):
             if not self.create:
                 raise FatalConnectorError(f"{self.path}: no such file", self.name) from None
             return None
+        # a row has no time of its own: the file's is the best "modified" there is (for the
+        # newest conflict policy), and never later than the edit it stands for
+        self._mtime = datetime.fromtimestamp(st.st_mtime, UTC)
         # The inode too: mtimes tick coarsely, and every write of ours is a new inode.
         return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
@@ -239,9 +244,7 @@ class CsvConnector(Connector):
     def _new_table(self) -> _Table:
         fmt = "plain" if self.format == "auto" else self.format
         codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
-        return _Table(
-            list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ","
-        )
+        return _Table(list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ",")
 
     def _index(self, table: _Table) -> list[_Entry]:
         """Map every row and give it its id; explicit ids are claimed before derived ones so
@@ -293,7 +296,7 @@ class CsvConnector(Connector):
     def _record(self, entry: _Entry) -> Record:
         where = f"{self.path}:{entry.row.line}"
         return Record(
-            entry.native_id, entry.version, entry.fields, hub_id=entry.hub_id, where=where
+            entry.native_id, entry.version, entry.fields, self._mtime, hub_id=entry.hub_id, where=where
         )
 
     def _error(self, entry: _Entry) -> RecordError:
@@ -444,13 +447,9 @@ class CsvConnector(Connector):
         writer.writerow(table.header)
         writer.writerows(row.cells for row in table.rows)
         strict = table.codec.startswith("utf-16")
-        data = table.bom + buf.getvalue().encode(
-            table.codec, "strict" if strict else "surrogateescape"
-        )
+        data = table.bom + buf.getvalue().encode(table.codec, "strict" if strict else "surrogateescape")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
