@@ -252,6 +252,7 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     report = json.loads(proc.stdout)
     assert report["status"] == "failed" and str(tmp_path / "nope") in report["errors"][0]["message"]
+    assert report["errors"][0]["connector"] == "c"  # a connector's name, as --json promises
 
 
 def test_demo(tmp_path: Path) -> None:

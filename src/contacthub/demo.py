@@ -95,7 +95,7 @@ def run_demo(database: str | None, folder: Path | None) -> None:
 
     from contacthub import config, service
     from contacthub.store import tables as t
-    from contacthub.store.db import data_dir, default_url, open_database
+    from contacthub.store.db import data_dir, default_url, open_database, safe_url
 
     folder = (folder or data_dir() / "demo").resolve()
     hub_file = write_files(folder)
@@ -120,13 +120,7 @@ def run_demo(database: str | None, folder: Path | None) -> None:
         typer.echo(f"  {person.get('display_name', '?'):<20} {emails}")
     typer.echo(
         f"\nfiles:    {folder}\n  phone:  {folder / 'phone'}\n  office: {folder / 'office'}\n"
-        f"  csv:    {folder / 'outlook.csv'}\n  hub:    {hub_file}\ndatabase: {_safe(url)}\n"
-        f"\ntry: edit a file, then 'contacthub --database {_safe(url)} sync demo'; "
+        f"  csv:    {folder / 'outlook.csv'}\n  hub:    {hub_file}\ndatabase: {safe_url(url)}\n"
+        f"\ntry: edit a file, then 'contacthub --database {safe_url(url)} sync demo'; "
         f"'contacthub runs demo'; 'contacthub show {report.run_id}'"
     )
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -139,10 +139,6 @@ def normalize_type(value: str | None) -> str:
 _TYPE_MEMO: dict[str, str] = {}
 
 
-def email_key(value: str) -> str:
-    return normalize_email(value)
-
-
 def phone_key(value: str) -> str:
     """A match key for a phone: its digits (an E.164 value already is one)."""
     if value.isascii():

@@ -13,7 +13,7 @@ from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
 from contacthub.model import match_keys
 from contacthub.store import tables as t
-from contacthub.store.repo import Store, loads, now
+from contacthub.store.repo import Store, dumps, loads, now
 
 
 def sync(engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None) -> Report:
@@ -149,8 +149,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                     "contact_id": contact.id,
                     "native_id": None,
                     "op": "update",
-                    "before": _dump({row.field: before}),
-                    "after": _dump({row.field: contact.data.get(row.field)}),
+                    "before": dumps({row.field: before}),
+                    "after": dumps({row.field: contact.data.get(row.field)}),
                     "status": "done",
                     "error": None,
                     "at": now(),
@@ -169,12 +169,6 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             "value": contact.data.get(row.field),
             "run": run_id,
         }
-
-
-def _dump(value: Any) -> str:
-    from contacthub.store.repo import dumps
-
-    return dumps(value)
 
 
 def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:

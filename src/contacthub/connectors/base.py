@@ -173,13 +173,6 @@ def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:
     caps = connector.capabilities
     for op in ops:
         if not getattr(caps, op.kind):
-            raise ConfigError(
-                f"{connector.type} connectors cannot {op.kind} records", connector.name
-            )
+            raise ConfigError(f"{connector.type} connectors cannot {op.kind} records", connector.name)
         if op.kind != "create" and not op.native_id:
             raise ValueError(f"{op.kind} without a native id")
-
-
-def error_for(connector: Connector, where: str, message: str) -> RecordError:
-    """A skippable error about one record, tagged with the connector's name."""
-    return RecordError(message, where, connector.name)

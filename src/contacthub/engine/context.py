@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
-from contacthub.store.repo import HubRow, Store, dumps
+from contacthub.store.repo import HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
 
@@ -170,8 +170,6 @@ class RunContext:
         status: str,
         native_id: str | None = None,
     ) -> dict[str, Any]:
-        from contacthub.store.repo import now
-
         return {
             "run_id": self.run_id,
             "connector_id": spoke.id if spoke else None,

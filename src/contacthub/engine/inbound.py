@@ -19,7 +19,7 @@ from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.merge import Side, merge
 from contacthub.errors import RecordError
 from contacthub.model import display_name_of, fields_equal, match_keys, project
-from contacthub.store.repo import ContactRow, LinkRow, dumps
+from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
 CHUNK = 500
 
@@ -139,7 +139,7 @@ class Inbound:
         store.set_match_keys(ctx.hub.id, keys, new_ids)
         store.insert_links(new_links)
         store.update_links(upd_links)
-        self._flush_journal()
+        self.ctx.flush_journal()
 
     def _merge(
         self,
@@ -306,8 +306,6 @@ class Inbound:
     def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> None:
         ctx = self.ctx
         rows = []
-        from contacthub.store.repo import now
-
         for c in conflicts:
             ctx.report.conflicts += 1
             existing = ctx.open_conflicts.get(contact.id, {}).get(c.field)
@@ -336,9 +334,6 @@ class Inbound:
             if c.winner == "open":
                 ctx.open_conflicts.setdefault(contact.id, {})[c.field] = -1
         self.store.add_conflicts(rows)
-
-    def _flush_journal(self) -> None:
-        self.ctx.flush_journal()
 
     # --- deletions ----------------------------------------------------------------------
 
@@ -375,7 +370,7 @@ class Inbound:
             gone.append(contact)
         store.delete_links(drop)
         store.update_contacts(gone)
-        self._flush_journal()
+        self.ctx.flush_journal()
         return len(gone)
 
 

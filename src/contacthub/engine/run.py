@@ -113,7 +113,7 @@ def run_hub(
         for spoke in spokes:
             spoke.connector.check()
     except (UserError, ConnectorError) as exc:
-        return _fail(engine, report, _message(exc))
+        return _fail(engine, report, exc)
     conn = engine.connect()
     tx = _Tx(conn)
     ctx = RunContext(Store(conn), hub, spokes, run_id, started, options, report, progress)
@@ -159,7 +159,7 @@ def run_hub(
         return report
     except (UserError, ConnectorError) as exc:
         tx.rollback()
-        return _fail(engine, report, _message(exc))
+        return _fail(engine, report, exc)
     finally:
         tx.rollback()
         conn.close()
@@ -169,16 +169,13 @@ def run_hub(
             spoke.connector.close()
 
 
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ConnectorError) and exc.connector and not isinstance(exc, RecordError):
-        return f"connector {exc.connector!r}: {exc.message}"
-    return str(exc)
-
-
-def _fail(engine: Engine, report: Report, message: str) -> Report:
+def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Report:
+    """End the run as failed, the error attributed to its connector (else to the hub)."""
+    name = exc.connector if isinstance(exc, ConnectorError) and not isinstance(exc, RecordError) else None
+    message = f"connector {name!r}: {exc.message}" if name else str(exc)
     report.status = "failed"
     report.message = message
-    report.error(message.split(":")[0] if message.startswith("connector") else "hub", "", message)
+    report.error(name or "hub", "", message)
     with engine.begin() as conn:
         Store(conn).finish_run(report.run_id, "failed", _counts(report), report.errors, message)
     return report

@@ -53,7 +53,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot open database {_safe(url)}: {exc}") from None
+        raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
@@ -61,12 +61,12 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
             upgrade(engine)
         except SQLAlchemyError as exc:
             raise ConfigError(
-                f"cannot open database {_safe(url)}: {getattr(exc, 'orig', None) or exc}"
+                f"cannot open database {safe_url(url)}: {getattr(exc, 'orig', None) or exc}"
             ) from None
     return engine
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
 

@@ -143,6 +143,7 @@ class Store:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._native = conn.dialect.name in ("sqlite", "postgresql")
+        self._mark = "?" if conn.dialect.name == "sqlite" else "%s"  # the driver's placeholder
 
     # --- bulk statements straight to the driver -------------------------------------------
 
@@ -158,10 +159,9 @@ class Store:
         cols = list(rows[0])
         quote = self.conn.dialect.identifier_preparer.quote
         sqlite = self.conn.dialect.name == "sqlite"
-        mark = "?" if sqlite else "%s"
         sql = (
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-            f"VALUES ({', '.join([mark] * len(cols))})"
+            f"VALUES ({', '.join([self._mark] * len(cols))})"
         )
         get = itemgetter(*cols)
         params: list[Any] = [get(r) for r in rows] if len(cols) > 1 else [(r[cols[0]],) for r in rows]
@@ -600,7 +600,7 @@ class Store:
         if not updates:
             return
         if self._native:
-            mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
+            mark = self._mark
             sql = f"UPDATE changes SET status = {mark}, error = {mark}, native_id = {mark} WHERE id = {mark}"
             self.conn.exec_driver_sql(sql, [(s, e, n, i) for i, s, e, n in updates])
             return
