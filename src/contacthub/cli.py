@@ -326,6 +326,40 @@ def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
 @app.command()
 @_guard
+def connect(
+    hub: str,
+    connector: str,
+    invite: Annotated[
+        bool, typer.Option("--invite", help="Ask another organisation's admin to consent (partner tenants).")
+    ] = False,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open sign-in links in a browser.")
+    ] = True,
+) -> None:
+    """Sign a connector in (OAuth) and keep its tokens, encrypted, in the store."""
+    from contacthub import service
+    from contacthub.signin import TerminalUI
+
+    service.connect(db(), hub, connector, TerminalUI(browser), invite=invite)
+    typer.echo(f"connector {hub}/{connector}: signed in")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@_guard
+def emulate(
+    ctx: typer.Context, system: Annotated[str, typer.Argument(help="procore, pipedrive or m365")]
+) -> None:
+    """Run an emulator of a hosted API on 127.0.0.1 (see `contacthub emulate SYSTEM --help`)."""
+    from contacthub.emulators import main as run_emulator
+
+    run_emulator(system, list(ctx.args))
+
+
+@app.command()
+@_guard
 def demo(
     folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
 ) -> None:

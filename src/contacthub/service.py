@@ -3,7 +3,7 @@ later the web API) share. Each takes an engine and returns plain data, never pri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
 
@@ -14,6 +14,9 @@ from contacthub.errors import NotFoundError, UserError
 from contacthub.model import match_keys
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
+
+if TYPE_CHECKING:
+    from contacthub.connectors.base import ConnectUI
 
 
 def sync(engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None) -> Report:
@@ -285,3 +288,22 @@ def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dic
             continue
         out.append({"id": contact_id, **(loads(data) or {})})
     return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
+
+
+def connect(
+    engine: Engine, hub_name: str, connector_name: str, ui: ConnectUI, *, invite: bool = False
+) -> None:
+    """Sign a connector in interactively; its tokens go to the store, encrypted."""
+    from contacthub.connectors.registry import connector_class
+    from contacthub.engine.run import connector_for
+
+    with engine.connect() as conn:
+        store = Store(conn)
+        hub = store.hub(hub_name)
+        rows = {row.name: row for row in store.connectors(hub.id)}
+    if connector_name not in rows:
+        raise NotFoundError(f"hub {hub_name!r} has no connector {connector_name!r}")
+    row = rows[connector_name]
+    cls = connector_class(row.type)
+    config = connector_for(row, hub, engine).config
+    cls.connect(config, ui, invite=invite)

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from contacthub.errors import ConfigError, RecordError
 from contacthub.model import DEFAULT_REGION, Fields
@@ -101,15 +101,58 @@ class Capabilities:
     batch_size: int = 500
 
 
+class Credentials(Protocol):
+    """What a connector obtained by signing in (tokens, a tenant id), kept encrypted by the
+    store (``store.credentials``). ``save`` returns only once the values are durable: a
+    rotated refresh token is saved before it is used."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, values: dict[str, Any]) -> None: ...
+
+
+class MemoryCredentials:
+    """Credentials held in memory: for tests and connectors built outside a hub."""
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self.values = dict(values or {})
+        self.saves = 0
+
+    def load(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def save(self, values: dict[str, Any]) -> None:
+        self.values = dict(values)
+        self.saves += 1
+
+
+class ConnectUI(Protocol):
+    """How ``Connector.connect`` talks to the person signing in (the CLI, or the dashboard)."""
+
+    def echo(self, text: str) -> None: ...
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str: ...
+
+    def open_link(self, url: str) -> None:
+        """Show a sign-in or consent link (and open a browser where there is one)."""
+
+    def wait_for_redirect(self, redirect_uri: str, state: str, timeout: float = 600) -> dict[str, str]:
+        """Listen at ``redirect_uri`` until a request carrying ``state`` arrives; its query
+        parameters. A request with another state is refused (``UserError``)."""
+        ...
+
+
 @dataclass(slots=True)
 class ConnectorConfig:
     """Everything a connector is built from: its settings from the hub file (secrets already
-    decrypted), the user's field mapping, and the hub's default phone region."""
+    decrypted), the user's field mapping, the hub's default phone region, and where the
+    tokens it obtains by signing in are kept."""
 
     name: str
     settings: dict[str, Any]
     mapping: dict[str, str] = field(default_factory=dict)
     region: str = DEFAULT_REGION
+    credentials: Credentials = field(default_factory=MemoryCredentials)
 
 
 class Connector(ABC):
@@ -160,8 +203,23 @@ class Connector(ABC):
         return None
 
     def check(self) -> None:
-        """Raise ``FatalConnectorError`` with a remedy when the connector cannot work."""
+        """Raise ``FatalConnectorError`` with a remedy when the connector cannot work.
+
+        Called before a run's transaction opens: connectors that sign in refresh their
+        tokens here, so a mid-run refresh is the exception."""
         return None
+
+    @classmethod
+    def connect(cls, config: ConnectorConfig, ui: ConnectUI, *, invite: bool = False) -> None:
+        """Sign in interactively (``contacthub connect``) and ``config.credentials.save`` the
+        result; ``invite`` asks another organisation's admin instead (a partner tenant's
+        consent). Connectors whose settings are complete in the hub file need no sign-in."""
+        raise ConfigError(f"{cls.type} connectors need no sign-in: their settings are in the hub file")
+
+    def api_calls(self) -> dict[str, int]:
+        """Calls made to the system's API so far, by HTTP method (empty for local files):
+        reported by runs and benchmarks."""
+        return {}
 
     def close(self) -> None:
         """Release connections and files."""

@@ -45,16 +45,22 @@ def over_threshold(threshold: str, count: int, linked: int) -> bool:
     return count > int(text)
 
 
-def connector_for(row: ConnectorRow, hub: HubRow) -> Connector:
+def connector_for(row: ConnectorRow, hub: HubRow, engine: Engine | None = None) -> Connector:
+    """The connector of a stored row, its secrets decrypted; with ``engine``, the tokens it
+    obtains by signing in are kept in the store (``store.credentials``)."""
     settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
     config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
+    if engine is not None:
+        from contacthub.store.credentials import StoredCredentials
+
+        config.credentials = StoredCredentials(engine, row.id, f"connector {row.name!r}")
     return build(row.type, config)
 
 
-def _spokes(hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spoke]:
+def _spokes(engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spoke]:
     spokes = []
     for row in rows:
-        connector = connector_for(row, hub)
+        connector = connector_for(row, hub, engine)
         spokes.append(
             Spoke(
                 row.id,
@@ -109,7 +115,7 @@ def run_hub(
     report = Report(run_id)
     started = datetime.now(UTC).isoformat()
     try:
-        spokes = _spokes(hub, rows, options)
+        spokes = _spokes(engine, hub, rows, options)
         for spoke in spokes:
             spoke.connector.check()
     except (UserError, ConnectorError) as exc:
@@ -167,6 +173,9 @@ def run_hub(
             ctx.spill.close()
         for spoke in spokes:
             spoke.connector.close()
+            flush = getattr(spoke.connector.config.credentials, "flush", None)
+            if flush is not None:
+                flush()  # a token refreshed mid-run, saved aside while the run held SQLite
 
 
 def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Report:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -169,3 +169,11 @@ conflicts = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Index("ix_conflicts_hub", "hub_id", "status"),
 )
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

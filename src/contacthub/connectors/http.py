@@ -1,0 +1,309 @@
+"""The HTTP client every API connector uses: retries, rate limits, one refresh on 401, and
+vendor errors translated into ``contacthub.errors`` at this one boundary.
+
+Why one client: every hosted API we speak (Procore, Pipedrive, Microsoft Graph, CardDAV
+servers) fails in the same few ways, and each way has one right answer:
+
+    transport error, 500/502/504   retry with exponential backoff, then ``RetriableError``
+    429, 503                       wait ``Retry-After`` (seconds or an HTTP date), then retry
+    401                            ask the ``Auth`` to refresh once, then ``FatalConnectorError``
+    any other status               returned; ``error_for`` turns it into the right error
+
+Rate limits are read from the response headers the vendor names (``RateHeaders``): when the
+remaining budget reaches ``reserve`` the client sleeps until the window resets instead of
+running into a 429. Failed calls count too, because vendors count them. ``calls`` counts
+requests by method for benchmarks and metrics; ``waited`` is the time spent sleeping.
+
+Nothing here logs a header or a body: tokens never leave this module except on the wire.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from contacthub.errors import (
+    ConnectorError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    RetriableError,
+    StaleVersionError,
+)
+
+
+class Auth(Protocol):
+    """Credentials for requests: ``headers`` to send, ``refresh`` after a 401 (False when
+    there is nothing to refresh, which makes the 401 fatal)."""
+
+    def headers(self) -> dict[str, str]: ...
+
+    def refresh(self) -> bool: ...
+
+
+class NoAuth:
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def refresh(self) -> bool:
+        return False
+
+
+class HeaderAuth:
+    """A fixed credential in a header: an API token, a basic-auth pair, a static bearer."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self._header = {name: value}
+
+    def headers(self) -> dict[str, str]:
+        return dict(self._header)
+
+    def refresh(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class RateHeaders:
+    """The names of a vendor's rate-limit headers, and whether ``reset`` is a Unix time
+    (Procore) or seconds from now (Pipedrive)."""
+
+    limit: str = "X-Rate-Limit-Limit"
+    remaining: str = "X-Rate-Limit-Remaining"
+    reset: str = "X-Rate-Limit-Reset"
+    reset_is_epoch: bool = True
+
+
+RETRY_STATUSES = frozenset({429, 503})
+BACKOFF_STATUSES = frozenset({500, 502, 504})
+
+
+class ApiClient:
+    """One API's client; see the module docstring. ``sleep`` and ``clock`` are injectable so
+    tests of waiting take no time."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connector: str,
+        auth: Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        rate_headers: RateHeaders | None = None,
+        reserve: int = 1,
+        max_attempts: int = 6,
+        max_wait: float = 120.0,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connector = connector
+        self.auth: Auth = auth or NoAuth()
+        self.rate_headers = rate_headers
+        self.reserve = reserve
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.calls: Counter[str] = Counter()
+        self.waited = 0.0
+        self.remaining: int | None = None
+        self.reset_at: float | None = None
+        self._http = httpx.Client(
+            base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport
+        )
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request with the retries of the module docstring; the response of any
+        status that is not retried (the caller checks it, ``error_for`` translates it)."""
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            self._wait_for_budget()
+            merged = {**self.auth.headers(), **(headers or {})}
+            self.calls[method.upper()] += 1
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    files=files,
+                    content=content,
+                    headers=merged,
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self.max_attempts:
+                    raise RetriableError(
+                        f"{self._host()} cannot be reached ({type(exc).__name__}); try again later",
+                        self.connector,
+                    ) from exc
+                self._pause(self._backoff(attempt))
+                continue
+            self._read_budget(response)
+            status = response.status_code
+            if status == 401 and not refreshed:
+                refreshed = True
+                if self.auth.refresh():
+                    attempt -= 1
+                    continue
+            if status == 401:
+                raise FatalConnectorError(
+                    f"{self._host()} refused the credentials ({message_of(response)}); "
+                    "check them in the hub file or sign in again with `contacthub connect`",
+                    self.connector,
+                )
+            if status in RETRY_STATUSES or status in BACKOFF_STATUSES:
+                if attempt >= self.max_attempts:
+                    raise RetriableError(
+                        f"{self._host()} answered {status} {attempt} times ({message_of(response)}); "
+                        "the next run will try again",
+                        self.connector,
+                    )
+                delay = retry_after(response, self.clock()) if status in RETRY_STATUSES else None
+                self._pause(self._backoff(attempt) if delay is None else delay)
+                continue
+            return response
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _host(self) -> str:
+        return str(self._http.base_url.copy_with(path="/", query=None)).rstrip("/")
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.max_wait, 0.5 * 2 ** (attempt - 1) * (1 + random.random() / 4)))
+
+    def _pause(self, seconds: float) -> None:
+        seconds = max(0.0, min(seconds, self.max_wait))
+        if seconds:
+            self.waited += seconds
+            self.sleep(seconds)
+
+    def _read_budget(self, response: httpx.Response) -> None:
+        names = self.rate_headers
+        if names is None:
+            return
+        remaining = _int(response.headers.get(names.remaining))
+        reset = _float(response.headers.get(names.reset))
+        if remaining is None:
+            return
+        self.remaining = remaining
+        if reset is not None:
+            self.reset_at = reset if names.reset_is_epoch else self.clock() + reset
+
+    def _wait_for_budget(self) -> None:
+        if self.remaining is None or self.remaining > self.reserve or self.reset_at is None:
+            return
+        delay = self.reset_at - self.clock()
+        self.remaining = None
+        if delay > 0:
+            self._pause(delay + 0.05)
+
+
+def retry_after(response: httpx.Response, now: float) -> float | None:
+    """``Retry-After`` in seconds from now (it may be a number or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    number = _float(value)
+    if number is not None:
+        return max(0.0, number)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def message_of(response: httpx.Response) -> str:
+    """The vendor's own words for an error, short: the common JSON error shapes of the APIs
+    we speak, else the start of the body, else the status text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:200] if text and "<" not in text[:1] else f"HTTP {response.status_code}"
+    found = _find_message(body)
+    return (found or f"HTTP {response.status_code}")[:300]
+
+
+def _find_message(body: Any) -> str | None:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        parts = [m for m in (_find_message(item) for item in body[:3]) if m]
+        return "; ".join(parts) or None
+    if not isinstance(body, dict):
+        return None
+    for key in ("error_description", "message", "error", "errors", "error_info", "detail"):
+        if body.get(key):
+            value = body[key]
+            if isinstance(value, dict) and not any(k in value for k in ("message", "error", "detail")):
+                return "; ".join(f"{k} {_find_message(v) or v}" for k, v in list(value.items())[:5])
+            found = _find_message(value)
+            if found:
+                return found
+    return None
+
+
+def error_for(
+    response: httpx.Response, connector: str, *, record: str | None = None, what: str = ""
+) -> ConnectorError:
+    """The ``contacthub.errors`` error for a response the caller did not expect.
+
+    With ``record`` (a write or a read of one record) a refusal is that record's problem and
+    the run goes on; without it (a listing, the company, the address book) 403 and 404 mean
+    the connector cannot work, naming ``what`` it could not reach."""
+    status = response.status_code
+    message = message_of(response)
+    if record is not None:
+        if status == 404 or status == 410:
+            return RecordNotFoundError(f"not found ({message})", record, connector)
+        if status == 412 or status == 409:
+            return StaleVersionError(f"changed by someone else ({message})", record, connector)
+        if 400 <= status < 500:
+            return RecordError(f"refused with {status}: {message}", record, connector)
+        return RetriableError(f"{status} while writing {record}: {message}", connector)
+    target = what or "the API"
+    if status == 403:
+        return FatalConnectorError(f"access to {target} was refused (403: {message})", connector)
+    if status == 404:
+        return FatalConnectorError(f"{target} was not found (404: {message}); check the settings", connector)
+    if 400 <= status < 500:
+        return FatalConnectorError(f"{target} refused the request ({status}: {message})", connector)
+    return RetriableError(f"{target} answered {status} ({message}); the next run will try again", connector)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

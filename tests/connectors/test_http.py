@@ -1,0 +1,161 @@
+"""The shared API client: retries, Retry-After, rate budgets, one refresh on 401, errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contacthub.connectors.http import ApiClient, RateHeaders, error_for, message_of, retry_after
+from contacthub.errors import (
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    RetriableError,
+    StaleVersionError,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def client(handler, clock: Clock, **kwargs) -> ApiClient:  # type: ignore[no-untyped-def]
+    return ApiClient(
+        "http://api.test",
+        connector="c",
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock.time,
+        **kwargs,
+    )
+
+
+def test_429_waits_retry_after_then_succeeds() -> None:
+    clock = Clock()
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={"ok": 1})])
+    api = client(lambda request: next(answers), clock)
+    assert api.request("GET", "/x").json() == {"ok": 1}
+    assert clock.slept == [7.0]
+    assert api.calls["GET"] == 2 and api.waited == 7.0
+
+
+def test_5xx_backs_off_and_gives_up_as_retriable() -> None:
+    clock = Clock()
+    api = client(lambda request: httpx.Response(502, json={"message": "bad gateway"}), clock, max_attempts=3)
+    with pytest.raises(RetriableError) as info:
+        api.request("GET", "/x")
+    assert "502" in info.value.message and "bad gateway" in info.value.message
+    assert len(clock.slept) == 2 and clock.slept[1] > clock.slept[0]
+
+
+def test_transport_errors_are_retried() -> None:
+    clock = Clock()
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) < 3:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(204)
+
+    assert client(handler, clock).request("DELETE", "/x").status_code == 204
+
+
+def test_budget_headers_make_the_client_wait_before_the_limit() -> None:
+    clock = Clock()
+    reset = clock.now + 10
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"X-Rate-Limit-Remaining": "1", "X-Rate-Limit-Reset": str(reset)})
+
+    api = client(handler, clock, rate_headers=RateHeaders())
+    api.request("GET", "/a")
+    api.request("GET", "/b")
+    assert clock.slept and 10 <= clock.slept[0] < 10.5
+
+
+def test_relative_reset_headers() -> None:
+    clock = Clock()
+    names = RateHeaders(
+        "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", reset_is_epoch=False
+    )
+    api = client(
+        lambda r: httpx.Response(200, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "2"}),
+        clock,
+        rate_headers=names,
+    )
+    api.request("GET", "/a")
+    api.request("GET", "/b")
+    assert clock.slept and 2 <= clock.slept[0] < 2.5
+
+
+class Refreshing:
+    def __init__(self) -> None:
+        self.token = "old"
+        self.refreshes = 0
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def refresh(self) -> bool:
+        self.refreshes += 1
+        self.token = "new"
+        return True
+
+
+def test_401_refreshes_once_and_retries_with_the_new_token() -> None:
+    auth = Refreshing()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ok = request.headers["Authorization"] == "Bearer new"
+        return httpx.Response(200 if ok else 401)
+
+    assert client(handler, Clock(), auth=auth).request("GET", "/me").status_code == 200
+    assert auth.refreshes == 1
+
+
+def test_401_after_refresh_is_fatal_and_names_no_token() -> None:
+    auth = Refreshing()
+    api = client(lambda r: httpx.Response(401, json={"error": "invalid_token"}), Clock(), auth=auth)
+    with pytest.raises(FatalConnectorError) as info:
+        api.request("GET", "/me")
+    assert auth.refreshes == 1
+    assert "new" not in str(info.value) and "contacthub connect" in str(info.value)
+
+
+def test_retry_after_as_http_date() -> None:
+    response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"})
+    assert retry_after(response, 1445412480.0) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(404, RecordNotFoundError), (412, StaleVersionError), (422, RecordError), (500, RetriableError)],
+)
+def test_errors_for_one_record(status: int, kind: type[Exception]) -> None:
+    error = error_for(httpx.Response(status, json={"errors": {"email": ["is invalid"]}}), "c", record="42")
+    assert type(error) is kind
+    if status == 422:
+        assert "email is invalid" in str(error) or "is invalid" in str(error)
+
+
+def test_errors_for_the_connector_name_what() -> None:
+    error = error_for(httpx.Response(403, json={"message": "no access"}), "c", what="company 7")
+    assert (
+        isinstance(error, FatalConnectorError)
+        and "company 7" in error.message
+        and "no access" in error.message
+    )
+
+
+def test_message_of_html_body_is_not_echoed() -> None:
+    assert message_of(httpx.Response(502, text="<html>proxy</html>")) == "HTTP 502"
