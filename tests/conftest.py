@@ -39,6 +39,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# the tests never touch the user's data directory (secret key, pending credentials)
+os.environ.setdefault("CONTACTHUB_HOME", tempfile.mkdtemp(prefix="contacthub-home-"))
 TEST_DATABASE = "contacthub_test"
 POSTGRES_URL_ENV = "CONTACTHUB_TEST_POSTGRES_URL"
 PG_USER = "postgres"
