@@ -223,10 +223,15 @@ def test_daily_token_budget_by_documented_cost() -> None:
         assert made.headers["x-daily-requests-left"] == "9999"  # writes, API token only
         assert "x-daily-requests-left" not in got.headers
         assert got.headers["x-daily-ratelimit-token-remaining"] == "14"
-        c.get("/api/v2/persons", headers=H)
-        refused = c.get("/api/v2/persons", headers=H)
+        last = c.get("/api/v2/persons", headers=H)
+        assert last.status_code == 200 and last.headers["x-daily-ratelimit-token-remaining"] == "4"
+        served = c.get(f"/api/v2/persons/{made.json()['data']['id']}", headers=H)
+        assert served.status_code == 200
+        drained = c.get("/api/v2/persons", headers=H)  # 3 left, costs 10: served, then none
+        assert drained.status_code == 200 and drained.headers["x-daily-ratelimit-token-remaining"] == "0"
+        refused = c.get("/api/v2/persons/1", headers=H)
     assert refused.status_code == 429
-    assert refused.headers["x-daily-ratelimit-token-remaining"] == "4"
+    assert refused.headers["x-daily-ratelimit-token-remaining"] == "0"
     assert int(refused.headers["Retry-After"]) > 0
 
 
@@ -256,6 +261,13 @@ def test_oauth_code_then_refresh_basic_auth_form_only() -> None:
         assert bad.status_code == 400 and "refresh_token is invalid" in bad.json()["message"]
         settings.faults.expire_tokens = True
         assert c.get("/api/v2/persons", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code == 401
+
+
+def test_storm_switch_answers_burst_429s() -> None:
+    with TestClient(create_app(Settings(api_token=TOKEN, storm=1.0, storm_wait=3), Company())) as c:
+        r = c.get("/api/v2/persons", headers=H)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "3"
+    assert r.headers["x-ratelimit-remaining"] == "0"
 
 
 def test_server_error_fault_switch() -> None:

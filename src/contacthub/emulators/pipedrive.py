@@ -91,6 +91,8 @@ class Settings:
     client_secret: str = "pd-client-secret"
     burst: int = 40  # per 2 s for API tokens (Growth plan); OAuth tokens get 4x
     daily_tokens: int = 300_000  # 30,000 x Growth multiplier 2 x 5 seats
+    storm: float = 0.0  # share of requests refused with a burst 429 whatever the window says
+    storm_wait: int = 1  # the Retry-After and x-ratelimit-reset of those
     faults: Faults = field(default_factory=Faults)
 
 
@@ -119,15 +121,15 @@ class State:
             return self.windows[token]
 
     def charge(self, cost: int, write: bool) -> tuple[bool, int]:
-        """Spend ``cost`` tokens of today's budget: (allowed, remaining)."""
+        """Spend ``cost`` tokens of today's budget: (allowed, remaining). A call is served
+        while anything is left; once nothing is, every call is refused until midnight."""
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         with self.lock:
             if today != self.day:
                 self.day, self.spent, self.writes_left = today, 0, 10_000
-            remaining = self.settings.daily_tokens - self.spent
-            if remaining < cost:
-                return False, max(0, remaining)
-            self.spent += cost
+            if self.spent >= self.settings.daily_tokens:
+                return False, 0
+            self.spent = min(self.settings.daily_tokens, self.spent + cost)
             if write:
                 self.writes_left = max(0, self.writes_left - 1)
             return True, self.settings.daily_tokens - self.spent
@@ -214,7 +216,11 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
             "x-ratelimit-remaining": str(remaining),
             "x-ratelimit-reset": str(max(1, math.ceil(reset - time.time()))),
         }
-        if not allowed:
+        stormy = state.settings.storm > 0 and faults._random.random() < state.settings.storm
+        if stormy:
+            headers["x-ratelimit-remaining"] = "0"
+            headers["x-ratelimit-reset"] = str(state.settings.storm_wait)
+        if not allowed or stormy:
             state.rate_limited += 1
             response: Response = error(429, "Request over limit")
             response.headers.update(headers)
@@ -569,12 +575,13 @@ def run(
     daily_tokens: Annotated[int, typer.Option(help="the company's daily token budget")] = 300_000,
     contact_sync: Annotated[bool, typer.Option(help="show contact-sync fields (job_title, notes...)")] = False,
     error_rate: Annotated[float, typer.Option(help="share of requests answered 500/503")] = 0.0,
+    storm: Annotated[float, typer.Option(help="share of requests answered 429 (burst)")] = 0.0,
     slow: Annotated[float, typer.Option(help="seconds before every answer")] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed for the data and faults")] = 7,
 ) -> None:
     """Serve the emulator; the first stdout line is JSON with everything a connector needs."""
     settings = Settings(
-        api_token, client_id, client_secret, burst, daily_tokens, Faults(error_rate, slow, seed=seed)
+        api_token, client_id, client_secret, burst, daily_tokens, storm, 1, Faults(error_rate, slow, seed=seed)
     )
     company = Company(contact_sync=contact_sync)
     company.seed(persons, seed)
