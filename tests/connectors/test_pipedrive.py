@@ -73,14 +73,27 @@ def key_of(state: State, name: str) -> str:
 def test_custom_fields_by_name_and_mapped_canonical_fields(emulator: tuple[str, State]) -> None:
     url, state = emulator
     connector = make(url)
-    assert {"job_title", "department", "notes", "birthday", "custom.Customer type"} <= (connector.fields or set())
-    wanted = sample(1, birthday="1984-02-29", department="Estimating", **{"custom.Customer type": "partner", "custom.Annual value": "2300 EUR"})
+    assert {"job_title", "department", "notes", "birthday", "custom.Customer type"} <= (
+        connector.fields or set()
+    )
+    wanted = sample(
+        1,
+        birthday="1984-02-29",
+        department="Estimating",
+        **{"custom.Customer type": "partner", "custom.Annual value": "2300 EUR"},
+    )
     made = create(connector, wanted)
     [person] = persons_of(state)
     custom = person["custom_fields"]
     assert custom[key_of(state, "Job title")] == "Engineer"
     assert custom[key_of(state, "Birthday")] == "1984-02-29"
-    partner = next(o["id"] for f in state.company.fields if f["name"] == "Customer type" for o in f["options"] if o["label"] == "Partner")
+    partner = next(
+        o["id"]
+        for f in state.company.fields
+        if f["name"] == "Customer type"
+        for o in f["options"]
+        if o["label"] == "Partner"
+    )
     assert custom[key_of(state, "Customer type")] == partner  # the option's id, found by its label
     assert custom[key_of(state, "Annual value")] == {"value": 2300, "currency": "EUR"}
     got = connector.get(made.native_id or "")
@@ -106,7 +119,11 @@ def test_unknown_option_refuses_that_record_only(emulator: tuple[str, State]) ->
 
 def test_a_mapping_to_a_missing_field_is_not_held(emulator: tuple[str, State]) -> None:
     connector = PipedriveConnector(
-        ConnectorConfig("pd", {"base_url": emulator[0], "api_token": TOKEN}, mapping={"notes": "Remarks", "custom.trade": "Preferred language"})
+        ConnectorConfig(
+            "pd",
+            {"base_url": emulator[0], "api_token": TOKEN},
+            mapping={"notes": "Remarks", "custom.trade": "Preferred language"},
+        )
     )
     held = connector.fields or set()
     assert "notes" not in held and "custom.trade" in held and "custom.Preferred language" not in held
@@ -138,7 +155,10 @@ def test_organizations_are_found_by_name_created_once_and_cached(emulator: tuple
     # a fresh run reads names through one listing of the organizations, not one call per person
     reader = make(url)
     records = all_records(reader)
-    assert {r.fields.get("organization") for r in records.values()} == {"Bäckerei Müller GmbH", "New Partner Ltd"}
+    assert {r.fields.get("organization") for r in records.values()} == {
+        "Bäckerei Müller GmbH",
+        "New Partner Ltd",
+    }
     assert reader.api_calls()["GET"] == 3  # personFields, organizations, persons
 
 
@@ -234,7 +254,7 @@ def test_daily_budget_defers_writes_and_the_next_day_finishes_them(emulator: tup
 
 
 def test_max_tokens_per_run(emulator: tuple[str, State]) -> None:
-    url, state = emulator
+    url = emulator[0]
     connector = make(url, max_tokens_per_run=40, create_organizations=False)
     results = connector.write([WriteOp("create", f"h{i}", sample(i)) for i in range(10)])
     assert 0 < sum(r.error is None for r in results) < 10
@@ -253,7 +273,9 @@ def test_an_exhausted_budget_fails_a_read_fast_and_clearly(emulator: tuple[str, 
 
 
 def test_a_wrong_token_is_fatal_and_never_shown(emulator: tuple[str, State]) -> None:
-    connector = PipedriveConnector(ConnectorConfig("pd", {"base_url": emulator[0], "api_token": "wrong-secret"}))
+    connector = PipedriveConnector(
+        ConnectorConfig("pd", {"base_url": emulator[0], "api_token": "wrong-secret"})
+    )
     with pytest.raises(FatalConnectorError) as info:
         connector.check()
     assert "wrong-secret" not in str(info.value) and "unauthorized" in str(info.value)
@@ -301,7 +323,12 @@ def test_oauth_connect_then_sync_and_refresh(emulator: tuple[str, State]) -> Non
     url, state = emulator
     state.settings.client_id, state.settings.client_secret = "cid", "csecret"
     creds = MemoryCredentials()
-    settings = {"oauth_url": url, "client_id": "cid", "client_secret": "csecret", "redirect_uri": f"http://127.0.0.1:{free_port()}/callback"}
+    settings = {
+        "oauth_url": url,
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "redirect_uri": f"http://127.0.0.1:{free_port()}/callback",
+    }
     config = ConnectorConfig("pd", settings, credentials=creds)
     ui = FollowingUI()
     PipedriveConnector.connect(config, ui)

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine
 
 from contacthub import config
-from contacthub.engine.context import Options, Report
-from contacthub.engine.run import run_hub
 from contacthub.emulators.base import background
 from contacthub.emulators.pipedrive import Settings, State, create_app
 from contacthub.emulators.pipedrive_data import Company
+from contacthub.engine.context import Options, Report
+from contacthub.engine.run import run_hub
 from contacthub.store.db import open_database
 
 TOKEN = "sync-token"
@@ -48,7 +48,13 @@ class Hub:
                     "crm": {
                         "conflict": "newest",
                         "connectors": [
-                            {"name": "pipedrive", "type": "pipedrive", "base_url": url, "api_token": TOKEN, **pipedrive},
+                            {
+                                "name": "pipedrive",
+                                "type": "pipedrive",
+                                "base_url": url,
+                                "api_token": TOKEN,
+                                **pipedrive,
+                            },
                             {"name": "cards", "type": "vcard-dir", "path": str(folder)},
                         ],
                     }
@@ -81,12 +87,25 @@ def primary_email(person: dict[str, Any]) -> str:
     return str(next(e["value"] for e in person["emails"] if e["primary"])).lower()
 
 
-def test_two_way_sync_with_a_vcard_folder(emulator: tuple[str, State], sqlite_url: str, tmp_path: Path) -> None:
+def test_two_way_sync_with_a_vcard_folder(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
     url, state = emulator
     folder = tmp_path / "cards"
     folder.mkdir()
     shared = primary_email(state.company.persons[2])
-    (folder / "a.vcf").write_text(card("a", "Ines", "Brandão", "ines@obra.example", "ORG:Obras Brandão Lda", "TITLE:Architect", "TEL;TYPE=CELL:+351 912 345 678"), encoding="utf-8")
+    (folder / "a.vcf").write_text(
+        card(
+            "a",
+            "Ines",
+            "Brandão",
+            "ines@obra.example",
+            "ORG:Obras Brandão Lda",
+            "TITLE:Architect",
+            "TEL;TYPE=CELL:+351 912 345 678",
+        ),
+        encoding="utf-8",
+    )
     (folder / "b.vcf").write_text(card("b", "Chloé", "Nowak", shared, "NOTE:met in Lisbon"), encoding="utf-8")
     hub = Hub(url, sqlite_url, folder, full_every_hours=0)
     first = hub.sync()
@@ -113,7 +132,10 @@ def test_two_way_sync_with_a_vcard_folder(emulator: tuple[str, State], sqlite_ur
 
     # an edit in Pipedrive reaches the card; an edit on a card reaches Pipedrive
     state.company.update_person(3, {"custom_fields": {job: "Chief estimator"}})
-    (folder / "a.vcf").write_text(card("a", "Ines", "Brandão", "ines@obra.example", "ORG:Obras Brandão Lda", "TITLE:Partner"), encoding="utf-8")
+    (folder / "a.vcf").write_text(
+        card("a", "Ines", "Brandão", "ines@obra.example", "ORG:Obras Brandão Lda", "TITLE:Partner"),
+        encoding="utf-8",
+    )
     edits = hub.sync()
     assert edits.errors == [], edits.errors
     assert "TITLE:Chief estimator" in cards(folder)[primary_email(seeded)]
@@ -136,7 +158,9 @@ def test_a_429_storm_converges(emulator: tuple[str, State], sqlite_url: str, tmp
     folder = tmp_path / "cards"
     folder.mkdir()
     for i in range(12):
-        (folder / f"c{i}.vcf").write_text(card(f"c{i}", f"Given{i}", "Storm", f"storm{i}@example.com"), encoding="utf-8")
+        (folder / f"c{i}.vcf").write_text(
+            card(f"c{i}", f"Given{i}", "Storm", f"storm{i}@example.com"), encoding="utf-8"
+        )
     state.settings.storm, state.settings.storm_wait = 0.5, 0
     hub = Hub(url, sqlite_url, folder, page_size=5)
     reports = []
@@ -151,7 +175,9 @@ def test_a_429_storm_converges(emulator: tuple[str, State], sqlite_url: str, tmp
     assert len(cards(folder)) == 42
 
 
-def test_a_refused_record_leaves_the_others_synced(emulator: tuple[str, State], sqlite_url: str, tmp_path: Path) -> None:
+def test_a_refused_record_leaves_the_others_synced(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
     url, state = emulator
     folder = tmp_path / "cards"
     folder.mkdir()
@@ -166,12 +192,16 @@ def test_a_refused_record_leaves_the_others_synced(emulator: tuple[str, State], 
     assert len(cards(folder)) == 32
 
 
-def test_a_small_daily_budget_spreads_the_first_sync_over_runs(emulator: tuple[str, State], sqlite_url: str, tmp_path: Path) -> None:
+def test_a_small_daily_budget_spreads_the_first_sync_over_runs(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
     url, state = emulator
     folder = tmp_path / "cards"
     folder.mkdir()
     for i in range(40):
-        (folder / f"c{i}.vcf").write_text(card(f"c{i}", f"Given{i}", "Budget", f"budget{i}@example.com"), encoding="utf-8")
+        (folder / f"c{i}.vcf").write_text(
+            card(f"c{i}", f"Given{i}", "Budget", f"budget{i}@example.com"), encoding="utf-8"
+        )
     state.settings.daily_tokens = 200
     hub = Hub(url, sqlite_url, folder, daily_reserve=20, create_organizations=False)
     day = hub.sync()

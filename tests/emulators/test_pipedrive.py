@@ -69,7 +69,11 @@ def test_v2_list_pages_with_a_cursor_and_matches_the_spec(client: TestClient) ->
     assert pages == 3 and seen == list(range(1, 121))
     person = client.get("/api/v2/persons/1", headers=H).json()["data"]
     assert len(next(iter(person["custom_fields"]))) == 40
-    assert any(e["label"] == "home" for p in range(1, 10) for e in client.get(f"/api/v2/persons/{p}", headers=H).json()["data"]["emails"])
+    assert any(
+        e["label"] == "home"
+        for p in range(1, 10)
+        for e in client.get(f"/api/v2/persons/{p}", headers=H).json()["data"]["emails"]
+    )
 
 
 def test_limit_over_500_is_refused(client: TestClient) -> None:
@@ -113,7 +117,10 @@ def test_crud_and_soft_delete_match_the_spec(client: TestClient) -> None:
         ({"name": "A", "org_id": 99999}, "Organization"),
         ({"name": "A", "custom_fields": {"f" * 40: "x"}}, "custom field"),
         ({"name": "x" * 256}, "255"),
-        ({"name": "A", "phones": [{"value": "1", "primary": True}, {"value": "2", "primary": True}]}, "primary"),
+        (
+            {"name": "A", "phones": [{"value": "1", "primary": True}, {"value": "2", "primary": True}]},
+            "primary",
+        ),
     ],
 )
 def test_validation_errors_use_the_error_envelope(client: TestClient, body: Any, words: str) -> None:
@@ -151,7 +158,9 @@ def test_organizations_and_search_match_the_spec(client: TestClient) -> None:
     made = client.post("/api/v2/organizations", json={"name": "New Org"}, headers=H).json()
     assert spec_errors("pipedrive-persons.json", "/organizations", "post", 200, made) == []
     email = client.get("/api/v2/persons/2", headers=H).json()["data"]["emails"][0]["value"]
-    found = client.get("/api/v2/persons/search", params={"term": email, "fields": "email", "exact_match": "true"}, headers=H).json()
+    found = client.get(
+        "/api/v2/persons/search", params={"term": email, "fields": "email", "exact_match": "true"}, headers=H
+    ).json()
     assert spec_errors("pipedrive-persons.json", "/persons/search", "get", 200, found) == []
     assert [i["item"]["id"] for i in found["data"]["items"]] == [2]
 
@@ -160,7 +169,12 @@ def test_person_fields_v1_shape_and_paging(client: TestClient) -> None:
     r = client.get("/v1/personFields", params={"start": 0, "limit": 5}, headers=H)
     body = r.json()
     assert spec_errors("pipedrive-persons.json", "/personFields", "get", 200, body) == []
-    assert body["additional_data"]["pagination"] == {"start": 0, "limit": 5, "more_items_in_collection": True, "next_start": 5}
+    assert body["additional_data"]["pagination"] == {
+        "start": 0,
+        "limit": 5,
+        "more_items_in_collection": True,
+        "next_start": 5,
+    }
     every = client.get("/api/v1/personFields", params={"limit": 500}, headers=H).json()["data"]
     custom = [f for f in every if f["edit_flag"]]
     assert {f["name"] for f in custom} >= {"Job title", "Customer type"}
@@ -173,12 +187,18 @@ def test_v1_persons_for_older_clients(client: TestClient) -> None:
     r = client.get("/v1/persons", params={"start": 100, "limit": 50}, headers=H)
     body = r.json()
     assert spec_errors("pipedrive-persons-v1.json", "/persons", "get", 200, body) == []
-    assert len(body["data"]) == 20 and body["additional_data"]["pagination"]["more_items_in_collection"] is False
+    assert (
+        len(body["data"]) == 20 and body["additional_data"]["pagination"]["more_items_in_collection"] is False
+    )
     one = client.get("/v1/persons/2", headers=H).json()
     assert spec_errors("pipedrive-persons-v1.json", "/persons/{id}", "get", 200, one) == []
     assert one["data"]["org_id"]["value"] == 2 and " " in one["data"]["add_time"]
-    job_key = next(f["key"] for f in client.get("/v1/personFields", headers=H).json()["data"] if f["name"] == "Job title")
-    made = client.post("/v1/persons", json={"name": "Old Client", "email": "old@example.com", job_key: "Buyer"}, headers=H)
+    job_key = next(
+        f["key"] for f in client.get("/v1/personFields", headers=H).json()["data"] if f["name"] == "Job title"
+    )
+    made = client.post(
+        "/v1/persons", json={"name": "Old Client", "email": "old@example.com", job_key: "Buyer"}, headers=H
+    )
     assert made.status_code == 201
     assert spec_errors("pipedrive-persons-v1.json", "/persons", "post", 201, made.json()) == []
     pid = made.json()["data"]["id"]
@@ -239,14 +259,24 @@ def test_oauth_code_then_refresh_basic_auth_form_only() -> None:
     settings = Settings(api_token=TOKEN, client_id="cid", client_secret="csecret")
     basic = {"Authorization": "Basic " + base64.b64encode(b"cid:csecret").decode()}
     with TestClient(create_app(settings, Company())) as c:
-        r = c.get("/oauth/authorize", params={"client_id": "cid", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1"}, follow_redirects=False)
+        r = c.get(
+            "/oauth/authorize",
+            params={"client_id": "cid", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1"},
+            follow_redirects=False,
+        )
         assert r.status_code == 302
         location = httpx.URL(r.headers["location"])
         assert location.params["state"] == "s1"
         code = location.params["code"]
-        as_json = c.post("/oauth/token", json={"grant_type": "authorization_code", "code": code}, headers=basic)
+        as_json = c.post(
+            "/oauth/token", json={"grant_type": "authorization_code", "code": code}, headers=basic
+        )
         assert as_json.status_code == 400 and "x-www-form-urlencoded" in as_json.json()["message"]
-        wrong = c.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"}, headers={"Authorization": "Basic " + base64.b64encode(b"cid:nope").decode()})
+        wrong = c.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"},
+            headers={"Authorization": "Basic " + base64.b64encode(b"cid:nope").decode()},
+        )
         assert wrong.status_code == 401
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"}
         tokens = c.post("/oauth/token", data=form, headers=basic).json()
@@ -255,12 +285,24 @@ def test_oauth_code_then_refresh_basic_auth_form_only() -> None:
         assert c.post("/oauth/token", data=form, headers=basic).status_code == 400  # codes are single use
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert c.get("/api/v2/persons", headers=bearer).headers["x-ratelimit-limit"] == "160"
-        again = c.post("/oauth/token/", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, headers=basic).json()
-        assert again["refresh_token"] == tokens["refresh_token"] and again["access_token"] != tokens["access_token"]
-        bad = c.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "nope"}, headers=basic)
+        again = c.post(
+            "/oauth/token/",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            headers=basic,
+        ).json()
+        assert (
+            again["refresh_token"] == tokens["refresh_token"]
+            and again["access_token"] != tokens["access_token"]
+        )
+        bad = c.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "nope"}, headers=basic
+        )
         assert bad.status_code == 400 and "refresh_token is invalid" in bad.json()["message"]
         settings.faults.expire_tokens = True
-        assert c.get("/api/v2/persons", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code == 401
+        assert (
+            c.get("/api/v2/persons", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code
+            == 401
+        )
 
 
 def test_storm_switch_answers_burst_429s() -> None:

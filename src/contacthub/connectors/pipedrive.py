@@ -37,9 +37,9 @@ import httpx
 
 from contacthub.connectors.base import (
     Capabilities,
-    ConnectUI,
     Connector,
     ConnectorConfig,
+    ConnectUI,
     Pull,
     Record,
     WriteOp,
@@ -95,7 +95,9 @@ class PipedriveConnector(Connector):
         try:
             float(reserve.rstrip("%"))
         except ValueError:
-            raise ConfigError(f"daily_reserve must be a count or a percentage, not {reserve!r}", config.name) from None
+            raise ConfigError(
+                f"daily_reserve must be a count or a percentage, not {reserve!r}", config.name
+            ) from None
         self.budget = Budget(reserve, _int_setting(s, "max_tokens_per_run", 0, config.name))
         self.session: OAuthSession | None = None
         auth: Auth
@@ -238,7 +240,9 @@ class PipedriveConnector(Connector):
                     try:
                         record = self._record(person)
                     except (KeyError, TypeError, ValueError) as exc:
-                        yield RecordError(f"cannot read this person ({exc})", f"pipedrive person {pid}", self.name)
+                        yield RecordError(
+                            f"cannot read this person ({exc})", f"pipedrive person {pid}", self.name
+                        )
                         continue
                     if known.get(pid) != record.version:
                         yield record
@@ -246,7 +250,9 @@ class PipedriveConnector(Connector):
                 result.deleted |= set(known) - seen
             result.deleted &= set(known)
             result.listed = len(seen)
-            result.cursor = json.dumps({"since": since or "", "full": started if full else state.get("full", 0) if state else 0})
+            result.cursor = json.dumps(
+                {"since": since or "", "full": started if full else state.get("full", 0) if state else 0}
+            )
 
         result.records = records()
         return result
@@ -296,16 +302,26 @@ class PipedriveConnector(Connector):
         results: list[WriteResult] = []
         stop: str | None = None
         for op in ops:
-            where = f"pipedrive person {op.native_id}" if op.native_id else f"new pipedrive person for {op.hub_id}"
+            where = (
+                f"pipedrive person {op.native_id}"
+                if op.native_id
+                else f"new pipedrive person for {op.hub_id}"
+            )
             if stop is None and not self.budget.allows(WRITE_COST[op.kind]):
-                stop = f"deferred to the next run: Pipedrive's daily token budget is nearly used ({self.budget.describe()})"
+                stop = (
+                    "deferred to the next run: Pipedrive's daily token budget is nearly used "
+                    f"({self.budget.describe()})"
+                )
             if stop is not None:
                 results.append(WriteResult(op, error=RecordError(stop, where, self.name)))
                 continue
             try:
                 results.append(self._write_one(op, where))
             except BudgetExhausted:
-                stop = "deferred to the next run: Pipedrive's daily token budget is used up (it resets at midnight)"
+                stop = (
+                    "deferred to the next run: Pipedrive's daily token budget is used up "
+                    "(it resets at midnight)"
+                )
                 results.append(WriteResult(op, error=RecordError(stop, where, self.name)))
             except Unwritable as exc:
                 results.append(WriteResult(op, error=RecordError(str(exc), where, self.name)))
@@ -360,4 +376,3 @@ def _int_setting(settings: Mapping[str, Any], name: str, default: int, where: st
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {value!r}", where) from None
-

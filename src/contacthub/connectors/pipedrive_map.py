@@ -27,7 +27,9 @@ DEFAULT_MAPPING: dict[str, str] = {
     "birthday": "Birthday",
 }
 #: custom field types whose values round-trip as text; others are read but never written
-WRITABLE_TYPES = frozenset({"varchar", "varchar_auto", "text", "phone", "date", "double", "enum", "set", "monetary"})
+WRITABLE_TYPES = frozenset(
+    {"varchar", "varchar_auto", "text", "phone", "date", "double", "enum", "set", "monetary"}
+)
 PHONE_LABELS = {"work": "work", "home": "home", "cell": "mobile", "mobile": "mobile", "other": "other"}
 EMAIL_LABELS = {"work": "work", "home": "home", "other": "other"}
 
@@ -132,7 +134,11 @@ def to_fields(person: Mapping[str, Any], schema: PersonSchema, org_name: str, re
             if isinstance(e, dict)
         ],
         phones=[
-            Phone(str(p.get("value", "")), "cell" if p.get("label") == "mobile" else str(p.get("label") or ""), bool(p.get("primary")))
+            Phone(
+                str(p.get("value", "")),
+                "cell" if p.get("label") == "mobile" else str(p.get("label") or ""),
+                bool(p.get("primary")),
+            )
             for p in person.get("phones") or []
             if isinstance(p, dict)
         ],
@@ -196,11 +202,19 @@ def to_body(fields: Mapping[str, Any], schema: PersonSchema, org_id: int | None)
     else:
         body["name"] = display_name_of(fields) or "(no name)"
     body["emails"] = [
-        {"value": e["value"], "primary": bool(e.get("primary")), "label": EMAIL_LABELS.get(e.get("type") or "work", "other")}
+        {
+            "value": e["value"],
+            "primary": bool(e.get("primary")),
+            "label": EMAIL_LABELS.get(e.get("type") or "work", "other"),
+        }
         for e in fields.get("emails", ())
     ]
     body["phones"] = [
-        {"value": p["value"], "primary": bool(p.get("primary")), "label": PHONE_LABELS.get(p.get("type") or "work", "other")}
+        {
+            "value": p["value"],
+            "primary": bool(p.get("primary")),
+            "label": PHONE_LABELS.get(p.get("type") or "work", "other"),
+        }
         for p in fields.get("phones", ())
     ]
     body["org_id"] = org_id

@@ -140,7 +140,13 @@ def envelope(data: Any, additional: Any = None, status: int = 200, **extra: Any)
 
 
 def error(status: int, message: str, info: str = "Please check developers.pipedrive.com") -> JSONResponse:
-    body: dict[str, Any] = {"success": False, "error": message, "error_info": info, "data": None, "additional_data": None}
+    body: dict[str, Any] = {
+        "success": False,
+        "error": message,
+        "error_info": info,
+        "data": None,
+        "additional_data": None,
+    }
     if status == 401:
         body["errorCode"] = 401
     return JSONResponse(body, status)
@@ -234,8 +240,12 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
             headers["x-daily-requests-left"] = str(state.writes_left)
         if not ok:
             state.rate_limited += 1
-            midnight = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            response = error(429, "Request over limit", "Daily token budget is used up; it resets at midnight")
+            midnight = (datetime.now(UTC) + timedelta(days=1)).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            response = error(
+                429, "Request over limit", "Daily token budget is used up; it resets at midnight"
+            )
             response.headers.update(headers)
             response.headers["Retry-After"] = str(int((midnight - datetime.now(UTC)).total_seconds()) + 1)
             return response
@@ -439,7 +449,20 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
                 if not o["is_deleted"] and (o["name"].lower() == term if exact else term in o["name"].lower())
             ]
         items = [
-            {"result_score": 1.0, "item": {"id": o["id"], "type": "organization", "name": o["name"], "address": (o["address"] or {}).get("value"), "visible_to": o["visible_to"], "owner": {"id": o["owner_id"]}, "custom_fields": [], "notes": []}, "id": o["id"]}
+            {
+                "result_score": 1.0,
+                "item": {
+                    "id": o["id"],
+                    "type": "organization",
+                    "name": o["name"],
+                    "address": (o["address"] or {}).get("value"),
+                    "visible_to": o["visible_to"],
+                    "owner": {"id": o["owner_id"]},
+                    "custom_fields": [],
+                    "notes": [],
+                },
+                "id": o["id"],
+            }
             for o in hits
         ]
         chunk, next_cursor = page(items, request, "id")
@@ -573,7 +596,9 @@ def run(
     client_secret: Annotated[str, typer.Option(help="OAuth client secret")] = "pd-client-secret",
     burst: Annotated[int, typer.Option(help="requests per 2 s per API token (OAuth: 4x)")] = 40,
     daily_tokens: Annotated[int, typer.Option(help="the company's daily token budget")] = 300_000,
-    contact_sync: Annotated[bool, typer.Option(help="show contact-sync fields (job_title, notes...)")] = False,
+    contact_sync: Annotated[
+        bool, typer.Option(help="show contact-sync fields (job_title, notes...)")
+    ] = False,
     error_rate: Annotated[float, typer.Option(help="share of requests answered 500/503")] = 0.0,
     storm: Annotated[float, typer.Option(help="share of requests answered 429 (burst)")] = 0.0,
     slow: Annotated[float, typer.Option(help="seconds before every answer")] = 0.0,
@@ -581,7 +606,14 @@ def run(
 ) -> None:
     """Serve the emulator; the first stdout line is JSON with everything a connector needs."""
     settings = Settings(
-        api_token, client_id, client_secret, burst, daily_tokens, storm, 1, Faults(error_rate, slow, seed=seed)
+        api_token,
+        client_id,
+        client_secret,
+        burst,
+        daily_tokens,
+        storm,
+        1,
+        Faults(error_rate, slow, seed=seed),
     )
     company = Company(contact_sync=contact_sync)
     company.seed(persons, seed)
@@ -595,12 +627,12 @@ def run(
     }
     # serve() prints the JSON line on stdout; the block for people goes to stderr
     typer.echo(
-        "\n[[hubs.HUB.connectors]]\nname = \"pipedrive\"\ntype = \"pipedrive\"\n"
-        "base_url = \"<url from the line above>\"\n"
-        f"api_token = \"{api_token}\"\n",
+        '\n[[hubs.HUB.connectors]]\nname = "pipedrive"\ntype = "pipedrive"\n'
+        'base_url = "<url from the line above>"\n'
+        f'api_token = "{api_token}"\n',
         err=True,
     )
     serve(app, port, info)
 
 
-__all__ = ["COSTS", "Company", "Settings", "State", "cli", "create_app", "cost_of", "v1time"]
+__all__ = ["COSTS", "Company", "Settings", "State", "cli", "cost_of", "create_app", "v1time"]

@@ -207,8 +207,9 @@ class Company:
             raise Invalid("Organization name is required")
         with self.lock:
             t = self.now()
-            org = {
-                "id": self.next_org,
+            oid = self.next_org
+            org: dict[str, Any] = {
+                "id": oid,
                 "name": name.strip(),
                 "owner_id": OWNER["id"],
                 "add_time": t,
@@ -219,7 +220,7 @@ class Company:
                 "label_ids": [],
                 "custom_fields": {},
             }
-            self.orgs[org["id"]] = org
+            self.orgs[oid] = org
             self.next_org += 1
             return org
 
@@ -278,7 +279,9 @@ class Company:
             raise Invalid(f"Name is longer than {MAX_NAME} characters")
         if "org_id" in body:
             org = body["org_id"]
-            if org is not None and (type(org) is not int or org not in self.orgs or self.orgs[org]["is_deleted"]):
+            if org is not None and (
+                type(org) is not int or org not in self.orgs or self.orgs[org]["is_deleted"]
+            ):
                 raise Invalid(f"Organization with id {org!r} was not found")
             changes["org_id"] = org
         for key in ("owner_id", "visible_to"):
@@ -460,7 +463,11 @@ class Company:
         for i in range(persons):
             given, family = rng.choice(GIVEN), rng.choice(FAMILY)
             org = orgs[i % len(orgs)] if i % 5 else None
-            domain = org["name"].lower().split()[0].replace("é", "e").replace("ü", "u") + ".example" if org else "mail.example"
+            domain = (
+                org["name"].lower().split()[0].replace("é", "e").replace("ü", "u") + ".example"
+                if org
+                else "mail.example"
+            )
             login = f"{ascii_of(given)}.{ascii_of(family)}{i}".lower()
             emails = [{"value": f"{login}@{domain}", "label": "work", "primary": True}]
             if i % 3 == 0:
