@@ -318,3 +318,21 @@ def test_server_error_fault_switch() -> None:
     with TestClient(create_app(settings, Company())) as c:
         r = c.get("/api/v2/persons", headers=H)
     assert r.status_code in (500, 503) and r.json()["error"] == "Requested service is not available"
+
+
+def test_contacthub_emulate_pipedrive_announces_itself_first() -> None:
+    import json
+    import subprocess
+
+    command = [sys.executable, "-m", "contacthub", "emulate", "pipedrive", "--port", "0", "--persons", "3"]
+    command += ["--api-token", "cli-token"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["api_token"] == "cli-token" and info["url"].startswith("http://127.0.0.1:")
+        body = httpx.get(f"{info['url']}/api/v2/persons", headers={"x-api-token": "cli-token"}).json()
+        assert len(body["data"]) == 3 and body["success"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -15,7 +15,6 @@ but leaves the lists.
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from datetime import UTC, datetime
@@ -454,71 +453,7 @@ class Company:
     # --- seed -----------------------------------------------------------------------------
 
     def seed(self, persons: int, seed: int = 7) -> None:
-        """Realistic CRM data: organizations, labelled emails and phones, accents, numbers
-        from several countries, some custom field values."""
-        rng = random.Random(seed)
-        orgs = [self.add_org(name, addr) for name, addr in ORGS]
-        by_name = {f["name"]: f for f in self.custom_fields()}
-        kinds = by_name["Customer type"]["options"]
-        for i in range(persons):
-            given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-            org = orgs[i % len(orgs)] if i % 5 else None
-            domain = (
-                org["name"].lower().split()[0].replace("é", "e").replace("ü", "u") + ".example"
-                if org
-                else "mail.example"
-            )
-            login = f"{ascii_of(given)}.{ascii_of(family)}{i}".lower()
-            emails = [{"value": f"{login}@{domain}", "label": "work", "primary": True}]
-            if i % 3 == 0:
-                emails.append({"value": f"{login}@home.example", "label": "home", "primary": False})
-            country, fmt = PHONES[i % len(PHONES)]
-            phones = [{"value": fmt.format(n=1000 + i % 9000), "label": "work", "primary": True}]
-            if i % 4 == 0:
-                phones.append({"value": fmt.format(n=2000 + i % 7000), "label": "mobile", "primary": False})
-            custom: dict[str, Any] = {
-                by_name["Job title"]["key"]: rng.choice(TITLES),
-                by_name["Customer type"]["key"]: kinds[i % len(kinds)]["id"],
-            }
-            if i % 7 == 0:
-                custom[by_name["Annual value"]["key"]] = {"value": 1000 * (i % 50 + 1), "currency": "EUR"}
-            body: dict[str, Any] = {
-                "name": f"{given} {family}",
-                "emails": emails,
-                "phones": phones,
-                "custom_fields": custom,
-            }
-            if org:
-                body["org_id"] = org["id"]
-            person = self.create_person(body)
-            if self.contact_sync:
-                person["job_title"] = custom[by_name["Job title"]["key"]]
-                person["notes"] = f"Met at the {country} trade fair"
+        """Realistic CRM data (``pipedrive_seed``)."""
+        from contacthub.emulators.pipedrive_seed import seed_company
 
-
-def ascii_of(text: str) -> str:
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(c for c in folded if c.isalnum()) or "person"
-
-
-ORGS = [
-    ("Bäckerei Müller GmbH", "Hauptstraße 12, 80331 München, Germany"),
-    ("Société Générale d'Électricité", "15 rue de la Paix, 75002 Paris, France"),
-    ("Acme Construction Inc.", "6309 Carpinteria Ave, Carpinteria, CA 93013, USA"),
-    ("Nordic Timber AB", "Kungsgatan 4, 111 43 Stockholm, Sweden"),
-    ("Construções Lusitânia Lda", "Avenida da Liberdade 110, 1250-146 Lisboa, Portugal"),
-    ("Tanaka Kōgyō K.K.", "1-1 Marunouchi, Chiyoda-ku, Tokyo, Japan"),
-]
-GIVEN = ["Zoë", "José", "Ana", "Łukasz", "Søren", "Chloé", "Jürgen", "Aiko", "Brian", "Fatima", "Nuno", "Eva"]
-FAMILY = ["García", "Müller", "Nowak", "O'Brien", "Ångström", "Dubois", "Silva", "Tanaka", "Smith", "Haddad"]
-TITLES = ["Site manager", "Buyer", "Project engineer", "CFO", "Office manager", "Estimator"]
-PHONES = [
-    ("US", "+1 202 555 {n:04d}"),
-    ("DE", "+49 30 1234{n:04d}"),
-    ("FR", "+33 1 42 68 {n:04d}"),
-    ("GB", "+44 20 7946 {n:04d}"),
-    ("PT", "+351 21 345 {n:04d}"),
-    ("JP", "+81 3-1234-{n:04d}"),
-]
+        seed_company(self, persons, seed)
