@@ -336,3 +336,18 @@ def test_contacthub_emulate_pipedrive_announces_itself_first() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_emulator_sockets_send_at_once() -> None:
+    """Answers are not held back by Nagle's algorithm (a 40 ms stall per kept-alive request
+    against the client's delayed ACK): the listening socket has TCP_NODELAY, which accepted
+    connections inherit."""
+    import socket
+
+    from contacthub.emulators.base import _bind
+
+    sock = _bind(0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()

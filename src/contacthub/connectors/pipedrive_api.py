@@ -22,6 +22,7 @@ The burst limit (``x-ratelimit-*``, a 2-second window per token) is ``ApiClient`
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -36,6 +37,9 @@ RATE_HEADERS = RateHeaders(
     reset="x-ratelimit-reset",
     reset_is_epoch=False,
 )
+#: without it a small JSON body waits for the ACK of the headers (Nagle vs. delayed ACK):
+#: 40 ms on every create and update
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 DAILY_LIMIT = "x-daily-ratelimit-token-limit"
 DAILY_REMAINING = "x-daily-ratelimit-token-remaining"
 
@@ -144,7 +148,7 @@ class PipedriveApi:
             auth=auth,
             headers={"Accept": "application/json"},
             rate_headers=RATE_HEADERS,
-            transport=_Watch(transport or httpx.HTTPTransport(), budget),
+            transport=_Watch(transport or httpx.HTTPTransport(socket_options=NODELAY), budget),
             **client_options,
         )
 
