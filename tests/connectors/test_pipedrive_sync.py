@@ -110,6 +110,7 @@ def test_two_way_sync_with_a_vcard_folder(
     hub = Hub(url, sqlite_url, folder, full_every_hours=0)
     first = hub.sync()
     assert first.status == "applied" and first.errors == [], first.errors
+    assert first.api_calls["pipedrive"]["GET"] >= 3 and first.api_calls["pipedrive"]["POST"] >= 2
     persons = live(state)
     on_cards = cards(folder)
     assert len(persons) == 31 and len(on_cards) == 31  # 30 + Ines; the shared person merged
@@ -219,3 +220,41 @@ def test_a_small_daily_budget_spreads_the_first_sync_over_runs(
     assert report.errors == []
     emails = sorted(primary_email(p) for p in live(state))
     assert len(emails) == len(set(emails)) == 70
+
+
+def test_oauth_sign_in_through_the_store_then_sync(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    from contacthub import service
+    from tests.connectors.test_pipedrive import FollowingUI, free_port
+
+    url, state = emulator
+    state.settings.client_id, state.settings.client_secret = "cid", "csecret"
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    engine = open_database(sqlite_url)
+    settings = {
+        "name": "pipedrive",
+        "type": "pipedrive",
+        "oauth_url": url,
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "redirect_uri": f"http://127.0.0.1:{free_port()}/callback",
+    }
+    spec = {
+        "hubs": {
+            "crm": {"connectors": [settings, {"name": "cards", "type": "vcard-dir", "path": str(folder)}]}
+        }
+    }
+    config.apply(engine, config.HubFile.model_validate(spec))
+    before = run_hub(engine, "crm", options=Options())
+    assert before.status == "failed" and "contacthub connect" in (before.message or "")
+    service.connect(engine, "crm", "pipedrive", FollowingUI())
+    report = run_hub(engine, "crm", options=Options())
+    assert report.status == "applied" and report.errors == [], report.message
+    assert len(cards(folder)) == 30
+    state.access.clear()  # the access token expires: the stored refresh token renews it
+    (folder / "new.vcf").write_text(card("new", "Nova", "Pessoa", "nova@example.pt"), encoding="utf-8")
+    again = run_hub(engine, "crm", options=Options())
+    assert again.status == "applied" and again.errors == [], again.message
+    assert "nova@example.pt" in {primary_email(p) for p in live(state)}

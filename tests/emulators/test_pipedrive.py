@@ -277,7 +277,7 @@ def test_oauth_code_then_refresh_basic_auth_form_only() -> None:
             data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"},
             headers={"Authorization": "Basic " + base64.b64encode(b"cid:nope").decode()},
         )
-        assert wrong.status_code == 401
+        assert wrong.status_code == 400 and "client is invalid" in wrong.json()["message"]
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"}
         tokens = c.post("/oauth/token", data=form, headers=basic).json()
         assert spec_errors("pipedrive-persons.json", "/oauth/token", "post", 200, tokens) == []

@@ -29,6 +29,7 @@ with the base URL, the API token and the OAuth client, then a hub-file block.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
             return await call_next(request)
         faults = state.settings.faults
         if faults.slow_seconds:
-            time.sleep(faults.slow_seconds)
+            await asyncio.sleep(faults.slow_seconds)
         token, oauth = token_of(request)
         if token is None or not valid(state, token, oauth):
             return error(401, "unauthorized access")

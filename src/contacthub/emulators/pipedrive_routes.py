@@ -59,7 +59,7 @@ def add_oauth(app: FastAPI, state: State) -> None:
                 pair = ":"
             client = tuple(pair.split(":", 1)) if ":" in pair else ("", "")  # type: ignore[assignment]
         if client != (state.settings.client_id, state.settings.client_secret):
-            return refuse("Invalid client: client is invalid", 401)
+            return refuse("Invalid client: client is invalid")
         grant = form.get("grant_type")
         now = time.time()
         with state.lock:
