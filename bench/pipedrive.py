@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 from typing import Any
 
