@@ -40,7 +40,7 @@ def emulator(server: tuple[str, State]) -> tuple[str, State]:
     with company.lock:
         company.persons.clear()
         company.orgs.clear()
-    state.spent = 0
+    state.spent, state.writes_left = 0, 10_000
     state.windows.clear()
     state.settings.daily_tokens = 300_000
     state.settings.faults.error_rate = 0.0
@@ -251,6 +251,18 @@ def test_daily_budget_defers_writes_and_the_next_day_finishes_them(emulator: tup
     again = make(url, daily_reserve=20, create_organizations=False).write([r.op for r in deferred])
     assert all(r.error is None for r in again)
     assert sorted(p["first_name"] for p in persons_of(state)) == sorted(f"Given{i}" for i in range(20))
+
+
+def test_no_writes_left_today_defers_writes(emulator: tuple[str, State]) -> None:
+    url, state = emulator
+    connector = make(url, create_organizations=False)
+    first = create(connector, sample(1), "h1")
+    assert connector.budget.writes_left == 9999
+    state.writes_left = 1  # the documented per-day POST/PUT count for API tokens
+    results = connector.write([WriteOp("create", f"h{i}", sample(i)) for i in range(2, 5)])
+    assert [r.error is None for r in results] == [True, False, False]
+    assert results[1].error is not None and "deferred" in results[1].error.message
+    assert first.native_id and len(persons_of(state)) == 2
 
 
 def test_max_tokens_per_run(emulator: tuple[str, State]) -> None:

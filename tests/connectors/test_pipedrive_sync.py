@@ -154,7 +154,10 @@ def test_two_way_sync_with_a_vcard_folder(
     assert len(live(state)) == len(cards(folder)) == 29
 
 
-def test_a_429_storm_converges(emulator: tuple[str, State], sqlite_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault", ["429 storm", "server errors"])
+def test_a_storm_of_refusals_converges(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path, fault: str
+) -> None:
     url, state = emulator
     folder = tmp_path / "cards"
     folder.mkdir()
@@ -162,14 +165,18 @@ def test_a_429_storm_converges(emulator: tuple[str, State], sqlite_url: str, tmp
         (folder / f"c{i}.vcf").write_text(
             card(f"c{i}", f"Given{i}", "Storm", f"storm{i}@example.com"), encoding="utf-8"
         )
-    state.settings.storm, state.settings.storm_wait = 0.5, 0
+    if fault == "429 storm":
+        state.settings.storm, state.settings.storm_wait = 0.5, 0
+    else:
+        state.settings.faults.error_rate = 0.15
     hub = Hub(url, sqlite_url, folder, page_size=5)
     reports = []
     for _ in range(8):
         reports.append(hub.sync())
         if reports[-1].status == "applied" and not reports[-1].errors:
             break
-    assert state.rate_limited > 10
+    if fault == "429 storm":
+        assert state.rate_limited > 10
     assert reports[-1].status == "applied" and reports[-1].errors == []
     emails = sorted(primary_email(p) for p in live(state))
     assert len(emails) == len(set(emails)) == 42  # nobody twice

@@ -307,7 +307,7 @@ class PipedriveConnector(Connector):
                 if op.native_id
                 else f"new pipedrive person for {op.hub_id}"
             )
-            if stop is None and not self.budget.allows(WRITE_COST[op.kind]):
+            if stop is None and not self.budget.allows(WRITE_COST[op.kind], write=True):
                 stop = (
                     "deferred to the next run: Pipedrive's daily token budget is nearly used "
                     f"({self.budget.describe()})"

@@ -42,6 +42,8 @@ RATE_HEADERS = RateHeaders(
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 DAILY_LIMIT = "x-daily-ratelimit-token-limit"
 DAILY_REMAINING = "x-daily-ratelimit-token-remaining"
+#: documented, API tokens only: POST/PUT requests left today (the older 10,000 a day rule)
+WRITES_LEFT = "x-daily-requests-left"
 
 #: documented token costs (``x-token-cost``) of the calls the connector makes
 COSTS: list[tuple[str, re.Pattern[str], int]] = [
@@ -79,6 +81,7 @@ class Budget:
         self.max_per_run = max_per_run
         self.limit: int | None = None
         self.remaining: int | None = None
+        self.writes_left: int | None = None
         self.spent = 0
 
     def reserve_tokens(self) -> int:
@@ -88,13 +91,16 @@ class Budget:
         return int(self.reserve)
 
     def observe(self, headers: httpx.Headers) -> None:
-        for name, attr in ((DAILY_LIMIT, "limit"), (DAILY_REMAINING, "remaining")):
+        pairs = ((DAILY_LIMIT, "limit"), (DAILY_REMAINING, "remaining"), (WRITES_LEFT, "writes_left"))
+        for name, attr in pairs:
             value = headers.get(name)
             if value is not None and value.strip().isdigit():
                 setattr(self, attr, int(value))
 
-    def allows(self, cost: int) -> bool:
+    def allows(self, cost: int, write: bool = False) -> bool:
         if self.max_per_run and self.spent + cost > self.max_per_run:
+            return False
+        if write and self.writes_left is not None and self.writes_left <= 0:
             return False
         return self.remaining is None or self.remaining - cost >= self.reserve_tokens()
 
