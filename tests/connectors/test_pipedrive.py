@@ -130,6 +130,27 @@ def test_a_mapping_to_a_missing_field_is_not_held(emulator: tuple[str, State]) -
     assert connector.schema().missing == ["Remarks"]
 
 
+def test_hub_id_kept_in_a_custom_field(emulator: tuple[str, State]) -> None:
+    url, state = emulator
+    field = state.company.add_field("contacthub id", "varchar", [])
+    try:
+        connector = make(url, hub_id_field="contacthub id")
+        assert "custom.contacthub id" not in (connector.fields or set())
+        made = create(connector, sample(1), "0190-hub-contact")
+        record = all_records(make(url, hub_id_field="contacthub id"))[made.native_id or ""]
+        assert record.hub_id == "0190-hub-contact"
+        assert (
+            state.company.persons[int(made.native_id or 0)]["custom_fields"][field["key"]]
+            == "0190-hub-contact"
+        )
+        # an update leaves it alone
+        connector.write([WriteOp("update", "other", sample(1, notes="n"), made.native_id, made.version)])
+        assert connector.get(made.native_id or "").hub_id == "0190-hub-contact"
+        assert make(url, hub_id_field="no such field").schema().missing == ["no such field"]
+    finally:
+        state.company.fields.remove(field)
+
+
 def test_person_fields_past_the_first_hundred(emulator: tuple[str, State]) -> None:
     url, state = emulator
     added = [state.company.add_field(f"Extra {i}", "varchar", []) for i in range(120)]

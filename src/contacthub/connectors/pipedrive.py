@@ -6,7 +6,8 @@ themselves); ``base_url`` (default ``https://api.pipedrive.com``, or the company
 sign-in answered), ``oauth_url`` (``https://oauth.pipedrive.com``), ``redirect_uri``,
 ``page_size`` (<= 500), ``create_organizations`` (default true), ``daily_reserve`` (tokens
 of the company's daily budget left untouched: a count, or ``"10%"``, the default),
-``max_tokens_per_run`` (0: no cap), ``full_every_hours`` (24).
+``max_tokens_per_run`` (0: no cap), ``full_every_hours`` (24), ``hub_id_field`` (the name
+of a text custom field to keep the hub's contact id in; see ``pipedrive_map``).
 
 How a run reads: with no cursor, one listing of every person (500 a page, 10 tokens a page),
 compared with the versions the hub knows; afterwards only persons changed since the last
@@ -116,6 +117,7 @@ class PipedriveConnector(Connector):
         base = s.get("base_url") or tokens.get("api_domain") or "https://api.pipedrive.com"
         self.base_url = str(base).rstrip("/")
         self.mapping = {**DEFAULT_MAPPING, **config.mapping}
+        self.hub_id_field = str(s.get("hub_id_field") or "")
         self.api = PipedriveApi(self.base_url, auth, config.name, self.budget, transport)
         self._schema: PersonSchema | None = None
         self._org_names: dict[int, str] | None = None
@@ -153,7 +155,7 @@ class PipedriveConnector(Connector):
             fields: list[dict[str, Any]] = []
             for chunk in self.api.offset_pages("/v1/personFields", "the person fields"):
                 fields += chunk
-            self._schema = PersonSchema(fields, self.mapping)
+            self._schema = PersonSchema(fields, self.mapping, self.hub_id_field)
         return self._schema
 
     @property
@@ -206,8 +208,11 @@ class PipedriveConnector(Connector):
     # --- reading --------------------------------------------------------------------------
 
     def _record(self, person: Mapping[str, Any]) -> Record:
-        fields = to_fields(person, self.schema(), self._org_name(person.get("org_id")), self.config.region)
+        schema = self.schema()
+        fields = to_fields(person, schema, self._org_name(person.get("org_id")), self.config.region)
+        hub_id = (person.get("custom_fields") or {}).get(schema.hub_id_key) if schema.hub_id_key else None
         return Record(
+            hub_id=str(hub_id) if hub_id else None,
             native_id=str(person["id"]),
             version=version_of(person.get("update_time"), fields),
             fields=fields,
@@ -336,7 +341,8 @@ class PipedriveConnector(Connector):
 
     def _write_one(self, op: WriteOp, where: str) -> WriteResult:
         if op.kind == "create":
-            body = to_body(op.fields, self.schema(), self._org_id(op.fields.get("organization", ""), where))
+            org_id = self._org_id(op.fields.get("organization", ""), where)
+            body = to_body(op.fields, self.schema(), org_id, op.hub_id)
             person = self.api.raw("POST", PERSONS, json=body, record=where)["data"]
         else:
             native_id = op.native_id or ""

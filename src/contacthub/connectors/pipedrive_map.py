@@ -7,6 +7,10 @@ those canonical fields map to *custom* person fields found by name (the default 
 "Job title", "Department", "Notes", "Birthday"); any other custom field is
 ``custom.<its name>``. A mapped name the company has no custom field for is simply not held:
 the connector neither reads nor writes it (``PersonSchema.missing`` names them).
+
+A text field named by the ``hub_id_field`` setting keeps the hub's id of the contact a person
+was created for, so a create whose answer was lost (a run killed mid-write) is recognised by
+the next pull even for a person without an email or phone to match on.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ class PersonSchema:
     """The company's custom person fields, resolved once per run: which canonical field
     each one carries (mapping first, else ``custom.<name>``)."""
 
-    def __init__(self, fields: list[dict[str, Any]], mapping: Mapping[str, str]) -> None:
+    def __init__(
+        self, fields: list[dict[str, Any]], mapping: Mapping[str, str], hub_id_field: str = ""
+    ) -> None:
         custom = [
             f
             for f in fields
@@ -53,6 +59,15 @@ class PersonSchema:
         self.by_canonical: dict[str, dict[str, Any]] = {}
         self.missing: list[str] = []
         claimed: set[str] = set()
+        #: the custom field that keeps our contact id (``hub_id_field``), when there is one
+        self.hub_id_key = ""
+        if hub_id_field:
+            found = by_name.get(hub_id_field.strip().casefold())
+            if found is None:
+                self.missing.append(hub_id_field)
+            else:
+                self.hub_id_key = str(found["key"])
+                claimed.add(self.hub_id_key)
         for canonical, name in mapping.items():
             if not name:
                 continue
@@ -193,8 +208,11 @@ def _value(text: str, field: Mapping[str, Any]) -> Any:
     return text
 
 
-def to_body(fields: Mapping[str, Any], schema: PersonSchema, org_id: int | None) -> dict[str, Any]:
-    """The v2 create/update body for a whole desired record (fields left out are cleared)."""
+def to_body(
+    fields: Mapping[str, Any], schema: PersonSchema, org_id: int | None, hub_id: str | None = None
+) -> dict[str, Any]:
+    """The v2 create/update body for a whole desired record (fields left out are cleared);
+    ``hub_id`` goes to the hub id field on creates."""
     body: dict[str, Any] = {}
     given, family = str(fields.get("given_name", "")), str(fields.get("family_name", ""))
     if given or family:
@@ -222,6 +240,8 @@ def to_body(fields: Mapping[str, Any], schema: PersonSchema, org_id: int | None)
     for canonical, field in schema.by_canonical.items():
         text = fields.get(canonical)
         custom[field["key"]] = _value(str(text), field) if text else None
+    if hub_id and schema.hub_id_key:
+        custom[schema.hub_id_key] = hub_id
     if custom:
         body["custom_fields"] = custom
     return body
