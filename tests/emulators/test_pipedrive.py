@@ -212,6 +212,16 @@ def test_v1_persons_for_older_clients(client: TestClient) -> None:
     assert client.get(f"/v1/persons/{pid}", headers=H).json()["data"]["active_flag"] is False
 
 
+def test_unknown_paths_methods_and_parameters_use_the_envelope(client: TestClient) -> None:
+    for response, status in [
+        (client.get("/api/v2/persons/abc", headers=H), 400),
+        (client.get("/api/v2/nothing", headers=H), 404),
+        (client.put("/api/v2/persons/1", json={}, headers=H), 405),
+    ]:
+        assert response.status_code == status
+        assert response.json()["success"] is False and response.json()["data"] is None
+
+
 def test_auth_header_legacy_query_and_refusals(client: TestClient) -> None:
     assert client.get("/api/v2/persons/1", params={"api_token": TOKEN}).status_code == 200
     r = client.get("/api/v2/persons/1", headers={"x-api-token": "wrong"})

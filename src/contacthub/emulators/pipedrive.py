@@ -39,7 +39,9 @@ from typing import Annotated
 
 import typer
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contacthub.emulators.base import Faults, serve
 from contacthub.emulators.pipedrive_data import Company, Invalid, parse_time
@@ -120,6 +122,17 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
     @app.exception_handler(Invalid)
     async def invalid(request: Request, exc: Invalid) -> JSONResponse:
         return error(400, str(exc), "Validation failed")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = ".".join(str(part) for part in (exc.errors() or [{}])[0].get("loc", ()))
+        return error(400, f"Validation failed: {where or 'request'} is not valid", "Validation failed")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error(404, "Unknown method .")
+        return error(exc.status_code, str(exc.detail))
 
     add_oauth(app, state)
     add_v1(app, state)
