@@ -348,6 +348,34 @@ def test_contacthub_emulate_pipedrive_announces_itself_first() -> None:
         proc.wait(timeout=10)
 
 
+def test_state_file_keeps_the_data_across_restarts(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    state = tmp_path / "pd.json"
+    command = [sys.executable, "-m", "contacthub", "emulate", "pipedrive", "--port", "0", "--persons", "4"]
+    command += ["--api-token", "t", "--state", str(state)]
+    made = 0
+    for round_ in range(2):
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert proc.stdout is not None
+            url = json.loads(proc.stdout.readline())["url"]
+            client = httpx.Client(base_url=url, headers={"x-api-token": "t"})
+            if round_ == 0:
+                made = client.post("/api/v2/persons", json={"name": "Kept Person"}).json()["data"]["id"]
+                client.delete("/api/v2/persons/1")
+            else:
+                names = [p["name"] for p in client.get("/api/v2/persons").json()["data"]]
+                assert len(names) == 4 and "Kept Person" in names
+                assert client.get("/api/v2/persons/1").json()["data"]["is_deleted"] is True
+                again = client.post("/api/v2/persons", json={"name": "Next"}).json()["data"]["id"]
+                assert again == made + 1
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def test_emulator_sockets_send_at_once() -> None:
     """Answers are not held back by Nagle's algorithm (a 40 ms stall per kept-alive request
     against the client's delayed ACK): the listening socket has TCP_NODELAY, which accepted

@@ -35,6 +35,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -116,6 +117,8 @@ def create_app(settings: Settings | None = None, company: Company | None = None)
             response = error(503 if state.requests % 2 else 500, "Requested service is not available")
         else:
             response = await call_next(request)
+            if state.state_file is not None and request.method != "GET" and response.status_code < 300:
+                state.company.save(state.state_file)
         response.headers.update(headers)
         return response
 
@@ -315,6 +318,9 @@ def run(
     storm: Annotated[float, typer.Option(help="share of requests answered 429 (burst)")] = 0.0,
     slow: Annotated[float, typer.Option(help="seconds before every answer")] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed for the data and faults")] = 7,
+    state: Annotated[
+        Path | None, typer.Option(help="keep the data in this JSON file (loaded when it exists)")
+    ] = None,
 ) -> None:
     """Serve the emulator; the first stdout line is JSON with everything a connector needs."""
     settings = Settings(
@@ -328,8 +334,14 @@ def run(
         Faults(error_rate, slow, seed=seed),
     )
     company = Company(contact_sync=contact_sync)
-    company.seed(persons, seed)
+    if state is not None and state.exists():
+        company.load(state)
+    else:
+        company.seed(persons, seed)
+        if state is not None:
+            company.save(state)
     app = create_app(settings, company)
+    app.state.pd.state_file = state
     info = {
         "system": "pipedrive",
         "api_token": api_token,

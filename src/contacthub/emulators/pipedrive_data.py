@@ -15,9 +15,12 @@ but leaves the lists.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 EMAIL_LABELS = ("work", "home", "other")
@@ -449,6 +452,34 @@ class Company:
         if custom:
             out["custom_fields"] = custom
         return out
+
+    # --- persistence (``--state FILE``: the demo keeps its data across restarts) --------
+
+    def save(self, path: Path) -> None:
+        """Write the company to ``path`` atomically (a crash leaves the previous file)."""
+        with self.lock:
+            data = {
+                "persons": list(self.persons.values()),
+                "orgs": list(self.orgs.values()),
+                "fields": self.fields,
+                "next_person": self.next_person,
+                "next_org": self.next_org,
+                "last_time": self._last_time,
+            }
+            text = json.dumps(data, ensure_ascii=False)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+    def load(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with self.lock:
+            self.persons = {int(p["id"]): p for p in data["persons"]}
+            self.orgs = {int(o["id"]): o for o in data["orgs"]}
+            self.fields = list(data["fields"])
+            self.next_person = int(data["next_person"])
+            self.next_org = int(data["next_org"])
+            self._last_time = float(data["last_time"])
 
     # --- seed -----------------------------------------------------------------------------
 

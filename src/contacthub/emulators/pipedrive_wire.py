@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -82,6 +83,7 @@ class State:
         self.spent = 0
         self.writes_left = 10_000
         self.requests = 0
+        self.state_file: Path | None = None  # saved after every write when set
         self.rate_limited = 0
 
     def window(self, token: str, oauth: bool) -> RateWindow:
