@@ -5,6 +5,7 @@ large first sync over runs without losing or doubling anyone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,27 @@ def test_oauth_sign_in_through_the_store_then_sync(
     again = run_hub(engine, "crm", options=Options())
     assert again.status == "applied" and again.errors == [], again.message
     assert "nova@example.pt" in {primary_email(p) for p in live(state)}
+
+
+def test_the_token_never_shows_in_output(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    Hub(url, sqlite_url, folder)
+    runner = CliRunner()
+    synced = runner.invoke(app, ["--database", sqlite_url, "sync", "crm", "--json"])
+    assert synced.exit_code == 0, synced.output
+    assert json.loads(synced.output)["status"] == "applied"
+    listed = runner.invoke(app, ["--database", sqlite_url, "hubs", "--json"])
+    assert listed.exit_code == 0 and "pipedrive" in listed.output
+    state.settings.api_token = "rotated"  # the stored token is now refused
+    failed = runner.invoke(app, ["--database", sqlite_url, "sync", "crm", "--json"])
+    assert failed.exit_code != 0 and "refused the credentials" in failed.output
+    for output in (synced.output, listed.output, failed.output):
+        assert TOKEN not in output
