@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from contacthub.emulators.pipedrive_data import Invalid
+from contacthub.emulators.pipedrive_data import COMPANY_ID, OWNER, Company, Invalid, v1time
 from contacthub.emulators.pipedrive_wire import (
     ACCESS_TTL,
     MAX_LIMIT,
@@ -130,21 +130,21 @@ def add_v1(app: FastAPI, state: State) -> None:
         pagination: dict[str, Any] = {"start": start, "limit": limit, "more_items_in_collection": more}
         if more:
             pagination["next_start"] = start + limit
-        return envelope([data.person_v1(p) for p in chunk], {"pagination": pagination}, related_objects={})
+        return envelope([person_v1(data, p) for p in chunk], {"pagination": pagination}, related_objects={})
 
     def v1_get(pid: int) -> JSONResponse:
         person = data.persons.get(pid)
         if person is None:
             return not_found()
-        return envelope(data.person_v1(person), {}, related_objects={})
+        return envelope(person_v1(data, person), {}, related_objects={})
 
     async def v1_create(request: Request) -> JSONResponse:
-        person = data.create_person(data.v1_body_to_v2(await v1_body(request)))
-        return envelope(data.person_v1(person), {}, 201, related_objects={})
+        person = data.create_person(v1_body_to_v2(data, await v1_body(request)))
+        return envelope(person_v1(data, person), {}, 201, related_objects={})
 
     async def v1_update(pid: int, request: Request) -> JSONResponse:
-        person = data.update_person(pid, data.v1_body_to_v2(await v1_body(request)))
-        return not_found() if person is None else envelope(data.person_v1(person), {}, related_objects={})
+        person = data.update_person(pid, v1_body_to_v2(data, await v1_body(request)))
+        return not_found() if person is None else envelope(person_v1(data, person), {}, related_objects={})
 
     def v1_delete(pid: int) -> JSONResponse:
         return envelope({"id": pid}) if data.delete_person(pid) else not_found()
@@ -158,3 +158,73 @@ def add_v1(app: FastAPI, state: State) -> None:
         app.add_api_route(prefix + "/persons/{pid}", v1_get, methods=["GET"])
         app.add_api_route(prefix + "/persons/{pid}", v1_update, methods=["PUT"])
         app.add_api_route(prefix + "/persons/{pid}", v1_delete, methods=["DELETE"])
+
+
+def person_v1(company: Company, p: dict[str, Any]) -> dict[str, Any]:
+    org = company.orgs.get(p["org_id"]) if p["org_id"] else None
+    emails = [dict(e) for e in p["emails"]] or [{"value": "", "primary": True}]
+    phones = [dict(x) for x in p["phones"]] or [{"value": "", "primary": True}]
+    out: dict[str, Any] = {
+        "id": p["id"],
+        "company_id": COMPANY_ID,
+        "owner_id": {**OWNER, "has_pic": 0, "pic_hash": None, "active_flag": True, "value": OWNER["id"]},
+        "org_id": None
+        if org is None
+        else {
+            "name": org["name"],
+            "people_count": sum(1 for q in company.persons.values() if q["org_id"] == org["id"]),
+            "owner_id": org["owner_id"],
+            "address": (org["address"] or {}).get("value", ""),
+            "cc_email": "org@pipedrivemail.com",
+            "active_flag": not org["is_deleted"],
+            "value": org["id"],
+        },
+        "name": p["name"],
+        "first_name": p["first_name"],
+        "last_name": p["last_name"],
+        "active_flag": not p["is_deleted"],
+        "phone": phones,
+        "email": emails,
+        "primary_email": next((e["value"] for e in p["emails"] if e["primary"]), None),
+        "first_char": p["name"][:1].lower(),
+        "add_time": v1time(p["add_time"]),
+        "update_time": v1time(p["update_time"]),
+        "visible_to": str(p["visible_to"]),
+        "picture_id": None,
+        "label": p["label_ids"][0] if p["label_ids"] else None,
+        "label_ids": list(p["label_ids"]),
+        "org_name": org["name"] if org else None,
+        "owner_name": OWNER["name"],
+        "cc_email": "company@pipedrivemail.com",
+    }
+    for f in company.custom_fields():
+        value = p["custom_fields"].get(f["key"])
+        if f["field_type"] == "monetary":
+            out[f["key"]] = value["value"] if value else None
+            out[f["key"] + "_currency"] = value.get("currency") if value else None
+        else:
+            out[f["key"]] = value
+    return out
+
+
+def v1_body_to_v2(company: Company, body: dict[str, Any]) -> dict[str, Any]:
+    """v1 create/update (``email``/``phone`` as a string or list, custom fields as
+    top-level keys, ``visible_to`` as a string) in the v2 form ``apply_body`` checks."""
+    out: dict[str, Any] = {}
+    custom_keys = {f["key"] for f in company.custom_fields()}
+    custom: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("email", "phone"):
+            items = [{"value": value}] if isinstance(value, str) else value
+            out[key + "s"] = items
+        elif key == "visible_to":
+            out[key] = int(value) if str(value).isdigit() else value
+        elif key in ("org_id", "owner_id") and isinstance(value, str) and value.isdigit():
+            out[key] = int(value)
+        elif key in custom_keys:
+            custom[key] = value
+        else:
+            out[key] = value
+    if custom:
+        out["custom_fields"] = custom
+    return out
