@@ -292,7 +292,7 @@ def chart(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Bars of creates, updates and deletes per run, oldest on the left, for an inline SVG."""
     bars = []
     for run in reversed(runs):
-        if run["kind"] == "dry-run":
+        if run["status"] != "applied":  # previews, held and failed runs changed nothing
             continue
         totals = {"create": 0, "update": 0, "delete": 0}
         for counts in run["changes"].values():
