@@ -66,7 +66,12 @@ def test_connector_settings_filter_and_mapping(alice: Person, folders: tuple[Pat
     flt = {"all": [{"field": "email", "op": "ends_with", "value": "1@example.com"}]}
     changed = c.patch(
         f"/api/v1/connectors/{b['id']}",
-        json={"direction": "from-hub", "operations": ["create"], "filter": flt, "mapping": {"custom.trade": "X-TRADE"}},
+        json={
+            "direction": "from-hub",
+            "operations": ["create"],
+            "filter": flt,
+            "mapping": {"custom.trade": "X-TRADE"},
+        },
         headers=auth,
     )
     assert changed.status_code == 200, changed.text
@@ -76,7 +81,9 @@ def test_connector_settings_filter_and_mapping(alice: Person, folders: tuple[Pat
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     assert run["changes"]["b"]["create"] == 1  # only p1 passes the filter
     bad = c.patch(
-        f"/api/v1/connectors/{b['id']}", json={"filter": {"all": [{"field": "email", "op": "nope"}]}}, headers=auth
+        f"/api/v1/connectors/{b['id']}",
+        json={"filter": {"all": [{"field": "email", "op": "nope"}]}},
+        headers=auth,
     )
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
     bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"mapping": {"shoe_size": "X"}}, headers=auth)
@@ -136,7 +143,12 @@ def test_errors_are_json_a_person_can_act_on(alice: Person) -> None:
 def test_openapi_document_lists_the_api(alice: Person) -> None:
     doc = TestClient(alice.client.app).get("/api/v1/openapi.json").json()
     paths = set(doc["paths"])
-    for path in ("/api/v1/hubs", "/api/v1/hubs/{hub_id}/runs", "/api/v1/runs/{run_id}/undo",
-                 "/api/v1/conflicts/{conflict_id}/resolve", "/api/v1/contacts/{contact_id}"):
+    for path in (
+        "/api/v1/hubs",
+        "/api/v1/hubs/{hub_id}/runs",
+        "/api/v1/runs/{run_id}/undo",
+        "/api/v1/conflicts/{conflict_id}/resolve",
+        "/api/v1/contacts/{contact_id}",
+    ):
         assert path in paths
     assert not any(not p.startswith("/api/v1/") for p in paths)

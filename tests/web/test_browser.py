@@ -23,9 +23,11 @@ CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 
 def chromium_path() -> str:
-    found = os.environ.get("CONTACTHUB_CHROMIUM") or next(
-        (p for p in CHROMIUM_PATHS if Path(p).exists()), None
-    ) or shutil.which("chromium")
+    found = (
+        os.environ.get("CONTACTHUB_CHROMIUM")
+        or next((p for p in CHROMIUM_PATHS if Path(p).exists()), None)
+        or shutil.which("chromium")
+    )
     if found:
         return found
     message = "Debian's chromium is not installed (scripts/test.sh installs it: apt-get install chromium)"

@@ -22,9 +22,7 @@ SECRET = "s3cr3t-TOKEN-value-9f8e7d"
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:
     """Every operation of the OpenAPI document (which is the whole API under /api/v1)."""
     return [
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        for method in operations
+        (method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations
     ]
 
 
@@ -40,7 +38,9 @@ def test_every_api_route_needs_a_session_or_token(app: FastAPI, alice: Person) -
         answer = anonymous.request(method, fill(path, {}), json={})
         assert answer.status_code == 401, (method, path, answer.text)
         assert "token" in answer.json()["error"]
-        wrong = anonymous.request(method, fill(path, {}), json={}, headers={"Authorization": "Bearer chub_nope"})
+        wrong = anonymous.request(
+            method, fill(path, {}), json={}, headers={"Authorization": "Bearer chub_nope"}
+        )
         assert wrong.status_code == 401, (method, path)
     # and the pages send a stranger to the sign-in page
     for page in ("/", "/hubs/1", "/runs/1", "/contacts/x", "/connectors/1"):
@@ -109,18 +109,30 @@ def test_nobody_reaches_another_users_objects(
             assert answer.status_code == 404, (how, method, url, answer.text)
             assert "Bob" not in answer.text and "bobs" not in answer.text
     assert alice.client.get("/api/v1/hubs", headers=alice.auth).json() == []
-    pages = ["/hubs/{hub_id}", "/connectors/{connector_id}", "/runs/{run_id}", "/contacts/{contact_id}",
-             "/hubs/{hub_id}/contacts"]
+    pages = [
+        "/hubs/{hub_id}",
+        "/connectors/{connector_id}",
+        "/runs/{run_id}",
+        "/contacts/{contact_id}",
+        "/hubs/{hub_id}/contacts",
+    ]
     for page in pages:
         assert alice.client.get(fill(page, bobs_things)).status_code == 404
-    for action in ("/runs/{held_id}/approve", "/runs/{run_id}/undo", "/conflicts/{conflict_id}/resolve",
-                   "/hubs/{hub_id}/sync", "/connectors/{connector_id}/delete"):
+    for action in (
+        "/runs/{held_id}/approve",
+        "/runs/{run_id}/undo",
+        "/conflicts/{conflict_id}/resolve",
+        "/hubs/{hub_id}/sync",
+        "/connectors/{connector_id}/delete",
+    ):
         answer = alice.client.post(fill(action, bobs_things), data={"csrf": alice.csrf(), "take": "a"})
         assert answer.status_code == 404, action
     # nothing of bob's changed: his held run is still held, his conflict still open
     run = bob.client.get(f"/api/v1/runs/{bobs_things['held_id']}", headers=bob.auth).json()
     assert run["status"] == "held"
-    assert len(bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}/conflicts", headers=bob.auth).json()) == 1
+    assert (
+        len(bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}/conflicts", headers=bob.auth).json()) == 1
+    )
     # an admin sees everyone's hubs
     admin = make_person(app, engine, "root@example.com", admin=True)
     assert [h["name"] for h in admin.client.get("/api/v1/hubs", headers=admin.auth).json()] == ["bobs"]
@@ -136,7 +148,9 @@ def test_changes_without_the_csrf_token_are_refused(app: FastAPI, alice: Person)
     assert c.get("/api/v1/hubs", headers=alice.auth).json() == []
     good = c.post("/hubs", data={"name": "x", "csrf": alice.csrf()})
     assert good.status_code == 303
-    assert c.post("/api/v1/hubs", json={"name": "y"}, headers={"X-CSRF-Token": alice.csrf()}).status_code == 201
+    assert (
+        c.post("/api/v1/hubs", json={"name": "y"}, headers={"X-CSRF-Token": alice.csrf()}).status_code == 201
+    )
     # sign-in and first-run forms carry a token too
     stranger = client_for(app)
     stranger.get("/login")
@@ -146,7 +160,9 @@ def test_changes_without_the_csrf_token_are_refused(app: FastAPI, alice: Person)
 
 def test_markup_in_a_name_is_shown_as_text(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
-    (folders[0] / "evil.vcf").write_text(card("evil", "<script>alert(1)</script> <b>x</b>", "evil@example.com"))
+    (folders[0] / "evil.vcf").write_text(
+        card("evil", "<script>alert(1)</script> <b>x</b>", "evil@example.com")
+    )
     hub = c.post("/api/v1/hubs", json={"name": "<img src=x onerror=alert(2)>"}, headers=auth).json()
     c.post(
         f"/api/v1/hubs/{hub['id']}/connectors",
@@ -155,8 +171,13 @@ def test_markup_in_a_name_is_shown_as_text(alice: Person, folders: tuple[Path, P
     )
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     [evil] = c.get(f"/api/v1/hubs/{hub['id']}/contacts", params={"q": "script"}, headers=auth).json()
-    for page in ("/", f"/hubs/{hub['id']}", f"/hubs/{hub['id']}/contacts?q=script", f"/contacts/{evil['id']}",
-                 f"/runs/{run['run']}"):
+    for page in (
+        "/",
+        f"/hubs/{hub['id']}",
+        f"/hubs/{hub['id']}/contacts?q=script",
+        f"/contacts/{evil['id']}",
+        f"/runs/{run['run']}",
+    ):
         html = c.get(page).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<i>a</i>" not in html, page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;img src=x" in html, page
@@ -170,7 +191,11 @@ def test_no_secret_in_any_response(
     hub = c.post("/api/v1/hubs", json={"name": "s"}, headers=auth).json()
     made = c.post(
         f"/api/v1/hubs/{hub['id']}/connectors",
-        json={"name": "x", "type": "secret-vcard", "settings": {"path": str(folders[0]), "api_token": SECRET}},
+        json={
+            "name": "x",
+            "type": "secret-vcard",
+            "settings": {"path": str(folders[0]), "api_token": SECRET},
+        },
         headers=auth,
     )
     assert made.status_code == 201
@@ -181,14 +206,23 @@ def test_no_secret_in_any_response(
     responses.append(c.patch(f"/api/v1/connectors/{cid}", json={"direction": "to-hub"}, headers=auth))
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
     responses.append(run)
-    for url in (f"/api/v1/hubs/{hub['id']}", "/api/v1/hubs", f"/api/v1/connectors/{cid}",
-                f"/api/v1/hubs/{hub['id']}/connectors", f"/api/v1/runs/{run.json()['run']}"):
+    for url in (
+        f"/api/v1/hubs/{hub['id']}",
+        "/api/v1/hubs",
+        f"/api/v1/connectors/{cid}",
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        f"/api/v1/runs/{run.json()['run']}",
+    ):
         responses.append(c.get(url, headers=auth))
     for page in ("/", f"/hubs/{hub['id']}", f"/connectors/{cid}"):
         responses.append(c.get(page))
     # a request refused for its shape does not echo what was sent (a password, a token)
     responses.append(
-        c.post(f"/api/v1/hubs/{hub['id']}/connectors", json={"name": 5, "settings": SECRET, "x": PASSWORD}, headers=auth)
+        c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": 5, "settings": SECRET, "x": PASSWORD},
+            headers=auth,
+        )
     )
     responses.append(c.post("/setup", data={"email": "e@example.com", "password": PASSWORD}))
     for answer in responses:
@@ -213,7 +247,9 @@ def test_session_cookie_flags_and_sign_out(app: FastAPI, engine: Engine) -> None
     page = client.get("/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token
-    answer = client.post("/login", data={"email": "carol@example.com", "password": PASSWORD, "csrf": token.group(1)})
+    answer = client.post(
+        "/login", data={"email": "carol@example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
     cookie = answer.headers["set-cookie"]
     assert "contacthub_session=" in cookie
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
@@ -230,10 +266,16 @@ def test_sign_in_is_throttled(app: FastAPI, engine: Engine) -> None:
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     assert token
     for _ in range(5):
-        wrong = client.post("/login", data={"email": "dave@example.com", "password": "guess123", "csrf": token.group(1)})
+        wrong = client.post(
+            "/login", data={"email": "dave@example.com", "password": "guess123", "csrf": token.group(1)}
+        )
         assert wrong.status_code == 401 and "wrong email or password" in wrong.text
-    blocked = client.post("/login", data={"email": "dave@example.com", "password": PASSWORD, "csrf": token.group(1)})
-    assert blocked.status_code == 429 and "too many" in blocked.text and int(blocked.headers["retry-after"]) > 0
+    blocked = client.post(
+        "/login", data={"email": "dave@example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    assert (
+        blocked.status_code == 429 and "too many" in blocked.text and int(blocked.headers["retry-after"]) > 0
+    )
     # another email from elsewhere is not blocked by dave's failures... but this address is
     other = create_app(engine)
     assert sign_in(other, "dave@example.com").get("/").status_code == 200
@@ -244,7 +286,9 @@ def test_first_run_page_creates_the_admin(app: FastAPI, engine: Engine) -> None:
     assert client.get("/").headers["location"] == "/setup"
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/setup").text)
     assert token
-    done = client.post("/setup", data={"email": "First@Example.com", "password": PASSWORD, "csrf": token.group(1)})
+    done = client.post(
+        "/setup", data={"email": "First@Example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
     assert done.status_code == 303
     assert client.get("/").status_code == 200
     [user] = accounts.users(engine)
