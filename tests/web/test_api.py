@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from contacthub.store.db import open_database
 from tests.web.conftest import Person, card
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The API tests run on SQLite and on PostgreSQL (the other web tests on SQLite)."""
+    engine = open_database(database_url)
+    yield engine
+    engine.dispose()
 
 
 def make_hub(person: Person, folders: tuple[Path, Path], **hub: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from contacthub import service
 from contacthub.errors import UserError
@@ -111,7 +112,8 @@ def _login_form(request: Request, template: str, status: int = 200, **context: A
 
 def _start_session(request: Request, user: accounts.User, target: str) -> Response:
     token, _csrf = accounts.create_session(state(request).engine, user)
-    response = go(target if target.startswith("/") and not target.startswith("//") else "/")
+    local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target
+    response = go(target if local else "/")  # never an open redirect to another site
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -328,7 +330,7 @@ def new_connector_page(request: Request, hub_id: Id, who: Viewer, type: str = ""
 @router.post("/hubs/{hub_id}/connectors")
 async def add_connector(request: Request, hub_id: Id, who: Changer) -> Response:
     engine = state(request).engine
-    hub_name = access.hub(engine, who.user, hub_id)
+    hub_name = await run_in_threadpool(access.hub, engine, who.user, hub_id)
     form = await request.form()
     type_name = str(form.get("type") or "")
     settings = parse_settings(str(form.get("settings") or ""))
@@ -342,7 +344,7 @@ async def add_connector(request: Request, hub_id: Id, who: Changer) -> Response:
         "operations": [str(op) for op in form.getlist("operations")],
         "on_delete": str(form.get("on_delete") or "delete"),
     }
-    connector_id = service.add_connector(engine, hub_name, values, settings)
+    connector_id = await run_in_threadpool(service.add_connector, engine, hub_name, values, settings)
     return go(f"/connectors/{connector_id}")
 
 
@@ -378,7 +380,7 @@ def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
 
 @router.post("/connectors/{connector_id}")
 async def save_connector(request: Request, connector_id: Id, who: Changer) -> Response:
-    _connector(request, who, connector_id)
+    await run_in_threadpool(_connector, request, who, connector_id)
     form = await request.form()
     settings = parse_settings(str(form.get("settings") or ""))
     for key, value in form.multi_items():
@@ -391,7 +393,7 @@ async def save_connector(request: Request, connector_id: Id, who: Changer) -> Re
         "filter": parse_filter(form),
         "mapping": parse_mapping(form),
     }
-    service.update_connector(state(request).engine, connector_id, values, settings)
+    await run_in_threadpool(service.update_connector, state(request).engine, connector_id, values, settings)
     return go(f"/connectors/{connector_id}?saved=1")
 
 
