@@ -164,3 +164,16 @@ def test_openapi_document_lists_the_api(alice: Person) -> None:
     ):
         assert path in paths
     assert not any(not p.startswith("/api/v1/") for p in paths)
+
+
+def test_a_hub_runs_once_at_a_time(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    web = c.app.state.web  # type: ignore[attr-defined]
+    with web.running(hub["id"]):  # as while another request's run is in progress
+        busy = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+        assert busy.status_code == 409 and "running now" in busy.json()["error"]
+        page = c.post(f"/hubs/{hub['id']}/sync", data={"csrf": alice.csrf()})
+        assert page.status_code == 409
+    assert list(folders[1].iterdir()) == []
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["status"] == "applied"

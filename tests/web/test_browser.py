@@ -75,6 +75,7 @@ def test_whole_flow_in_a_browser(
     (a / "evil.vcf").write_text(card("evil", "<script>alert(1)</script> Mallory", "mallory@example.com"))
     accounts.add_user(engine, "admin@example.com", PASSWORD, admin=True)
     n = 0
+    visited: list[str] = []
 
     def shot(name: str) -> None:
         nonlocal n
@@ -114,6 +115,7 @@ def test_whole_flow_in_a_browser(
             result = tab.wait_for_selector("#test-result")
             assert "11 record(s)" in result.inner_text()
             shot("connector-settings")
+            visited.append(tab.url)
     tab.goto(hub_url)
     assert tab.locator("text=phones").count() and tab.locator("text=laptop").count()
     shot("hub-with-connectors")
@@ -124,6 +126,7 @@ def test_whole_flow_in_a_browser(
     assert tab.locator("h2:text-is('laptop') + section td.op-create").count() == 11
     assert list(b.iterdir()) == []
     shot("preview")
+    visited.append(tab.url)
 
     # sync, and see the changes
     tab.click("#sync-now")
@@ -183,11 +186,14 @@ def test_whole_flow_in_a_browser(
     assert tab.inner_text("#contact-name") == "<script>alert(1)</script> Mallory"
     assert "phones" in tab.inner_text("#provenance")
     shot("contact")
+    visited.append(tab.url)
     assert dialogs == []
 
-    # narrow screens: nothing wider than the window
+    # narrow screens: no page is wider than a phone's window
     tab.set_viewport_size({"width": 380, "height": 800})
-    tab.goto(hub_url)
-    width = tab.evaluate("document.documentElement.scrollWidth")
-    assert width <= 380
-    shot("hub-narrow")
+    for where, name in zip(
+        (url + "/", hub_url, *visited), ("hubs", "hub", "connector", "preview", "contact")
+    ):
+        tab.goto(where)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 380, where
+        shot("narrow-" + name)

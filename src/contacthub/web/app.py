@@ -10,8 +10,9 @@ the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``).
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,26 @@ class WebState:
     signins: SignIns = field(default_factory=SignIns)
     #: hub id -> when it runs next; set by the scheduler when one is plugged in
     next_run: Callable[[int], Any] | None = None
+    _running: set[int] = field(default_factory=set)
+    _running_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def running(self, hub_id: int) -> Iterator[None]:
+        """One run of a hub at a time from this server: a second click answers 409 at once
+        instead of queueing behind the first on the database's write lock."""
+        with self._running_lock:
+            if hub_id in self._running:
+                raise Busy(f"hub {hub_id} is running now: wait for that run to finish, then try again")
+            self._running.add(hub_id)
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running.discard(hub_id)
+
+
+class Busy(UserError):
+    """A run of the hub is in progress (409)."""
 
 
 class Unauthorized(Exception):
@@ -139,9 +160,10 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
+        status = 409 if isinstance(exc, Busy) else 400
         if _wants_page(request):
-            return pages.message_page(request, 400, str(exc))
-        return _error(400, str(exc))
+            return pages.message_page(request, status, str(exc))
+        return _error(status, str(exc))
 
     @app.exception_handler(ConnectorError)
     async def connector_error(request: Request, exc: ConnectorError) -> Response:

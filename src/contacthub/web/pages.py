@@ -279,14 +279,18 @@ def hub_settings(
 @router.post("/hubs/{hub_id}/preview")
 def preview(request: Request, hub_id: Id, who: Changer) -> Response:
     engine = state(request).engine
-    report = service.sync(engine, access.hub(engine, who.user, hub_id), dry_run=True)
+    name = access.hub(engine, who.user, hub_id)
+    with state(request).running(hub_id):
+        report = service.sync(engine, name, dry_run=True)
     return go(f"/runs/{report.run_id}")
 
 
 @router.post("/hubs/{hub_id}/sync")
 def sync_now(request: Request, hub_id: Id, who: Changer) -> Response:
     engine = state(request).engine
-    report = service.sync(engine, access.hub(engine, who.user, hub_id))
+    name = access.hub(engine, who.user, hub_id)
+    with state(request).running(hub_id):
+        report = service.sync(engine, name)
     return go(f"/runs/{report.run_id}")
 
 
@@ -439,11 +443,12 @@ def run_page(request: Request, run_id: Id, who: Viewer) -> Response:
 @router.post("/runs/{run_id}/{action}")
 def run_action(request: Request, run_id: Id, action: str, who: Changer) -> Response:
     engine = state(request).engine
-    access.hub_of(engine, who.user, "run", run_id)
+    hub_id, _ = access.hub_of(engine, who.user, "run", run_id)
     actions = {"approve": service.approve, "reject": service.reject, "undo": service.undo}
     if action not in actions:
         raise UserError(f"unknown action {action!r}")
-    report = actions[action](engine, run_id)
+    with state(request).running(hub_id):
+        report = actions[action](engine, run_id)
     return go(f"/runs/{report.run_id}")
 
 
