@@ -192,7 +192,7 @@ def test_whole_flow_in_a_browser(
     # narrow screens: no page is wider than a phone's window
     tab.set_viewport_size({"width": 380, "height": 800})
     for where, name in zip(
-        (url + "/", hub_url, *visited), ("hubs", "hub", "connector", "preview", "contact")
+        (url + "/", hub_url, *visited), ("hubs", "hub", "connector", "preview", "contact"), strict=True
     ):
         tab.goto(where)
         assert tab.evaluate("document.documentElement.scrollWidth") <= 380, where
