@@ -7,6 +7,7 @@ is enough for them because they carry 256 random bits; only guessable secrets ne
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -30,8 +31,13 @@ TOKEN_PREFIX = "chub_"
 MIN_PASSWORD = 8
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _hasher = PasswordHasher()
-# verified against when the email is unknown, so that a wrong email costs as long as a wrong password
-_DUMMY_HASH = _hasher.hash("contacthub-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that a wrong email costs as long as a
+    wrong password (made on first use: hashing costs start-up time)."""
+    return _hasher.hash("contacthub-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +99,7 @@ def authenticate(engine: Engine, email: str, password: str) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None:
