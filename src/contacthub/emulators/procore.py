@@ -20,6 +20,7 @@ import asyncio
 import html
 import json
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -78,6 +79,7 @@ class ProcoreEmulator:
         self.hourly = RateWindow(rate_hour, 3600, clock=self.state.clock)
         self.faults = faults or Faults()
         self.throttled = 0  # 429s answered
+        self.log: deque[tuple[str, str, str]] = deque(maxlen=10_000)  # method, path, query
         self.app = build_app(self)
 
     def rate(self) -> tuple[bool, dict[str, str]]:
@@ -230,6 +232,7 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         state.calls[f"{request.method} {path}"] += 1
+        emu.log.append((request.method, path, str(request.url.query)))
         if emu.faults.slow_seconds:
             await asyncio.sleep(emu.faults.slow_seconds)
         if not path.startswith("/rest/"):
