@@ -420,7 +420,7 @@ class ProcoreConnector(Connector):
         where = op.native_id or f"new Procore user for {op.hub_id}"
         if op.kind == "create":
             response = self.client.request("POST", self.users_path, json={"user": attrs})
-            if response.status_code == 409:  # our origin_id is there: a create whose answer was lost
+            if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
                 found = next(self._list(self.users_path, {"filters[origin_id]": op.hub_id}, self._what()), None)
                 if found is not None:
                     attrs.pop("origin_id", None)
