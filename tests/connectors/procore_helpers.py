@@ -43,7 +43,9 @@ class Served:
         return ProcoreConnector(config)
 
     def api_calls(self, method: str, fragment: str) -> int:
-        return sum(n for key, n in self.state.calls.items() if key.startswith(method + " ") and fragment in key)
+        return sum(
+            n for key, n in self.state.calls.items() if key.startswith(method + " ") and fragment in key
+        )
 
 
 @contextmanager

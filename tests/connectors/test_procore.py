@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import html
+import re
+import socket
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
+from sqlalchemy import select
 
+from contacthub import config as hubconfig
+from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.procore import ProcoreConnector
-from tests.connectors.conformance import ConnectorConformance
-from tests.connectors.procore_helpers import Served, served
+from contacthub.engine.run import run_hub
+from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError
+from contacthub.signin import TerminalUI
+from contacthub.store import tables
+from contacthub.store.credentials import StoredCredentials
+from contacthub.store.db import open_database
+from tests.connectors.conformance import ConnectorConformance, sample
+from tests.connectors.procore_helpers import CLIENT_ID, CLIENT_SECRET, Served, served
 
 
 @pytest.fixture
@@ -27,30 +44,10 @@ class TestProcoreConformance(ConnectorConformance):
 
 # --- what only Procore does ------------------------------------------------------------------
 
-import html  # noqa: E402
-import re  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
-import httpx  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from contacthub import config as hubconfig  # noqa: E402
-from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp  # noqa: E402
-from contacthub.engine.run import run_hub  # noqa: E402
-from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError  # noqa: E402
-from contacthub.signin import TerminalUI  # noqa: E402
-from contacthub.store import tables  # noqa: E402
-from contacthub.store.credentials import StoredCredentials  # noqa: E402
-from contacthub.store.db import open_database  # noqa: E402
-from tests.connectors.conformance import sample  # noqa: E402
-from tests.connectors.procore_helpers import CLIENT_ID, CLIENT_SECRET  # noqa: E402
-
-
-def records(conn: ProcoreConnector, cursor: str | None = None, known: dict[str, str] | None = None) -> tuple[list[Record], Any]:
+def records(
+    conn: ProcoreConnector, cursor: str | None = None, known: dict[str, str] | None = None
+) -> tuple[list[Record], Any]:
     pull = conn.pull(cursor, known or {})
     items = [r for r in pull.records if isinstance(r, Record)]
     return items, pull
@@ -107,8 +104,17 @@ def test_vendor_names_are_organizations_and_vendors_are_contacts() -> None:
         # an organization-only contact becomes a vendor, a person without email a reference person
         [made_vendor, made_person] = conn.write(
             [
-                WriteOp("create", "hub-v", {"organization": "Łódź Formwork Sp. z o.o.", "emails": [{"value": "biuro@lodz.example.pl", "type": "work", "primary": True}]}),
-                WriteOp("create", "hub-p", {"given_name": "Ana", "family_name": "Costa", "job_title": "Laborer"}),
+                WriteOp(
+                    "create",
+                    "hub-v",
+                    {
+                        "organization": "Łódź Formwork Sp. z o.o.",
+                        "emails": [{"value": "biuro@lodz.example.pl", "type": "work", "primary": True}],
+                    },
+                ),
+                WriteOp(
+                    "create", "hub-p", {"given_name": "Ana", "family_name": "Costa", "job_title": "Laborer"}
+                ),
             ]
         )
         assert made_vendor.native_id and made_vendor.native_id.startswith("vendor:")
@@ -146,7 +152,9 @@ def test_a_lost_create_is_found_by_origin_id() -> None:
         # the answer was lost: the engine retries the same create, alone and in a batch
         [again] = conn.write([WriteOp("create", "hub-7", sample(7, job_title="Site manager"))])
         assert again.error is None and again.native_id == first.native_id
-        batch = conn.write([WriteOp("create", "hub-7", sample(7, notes="n")), WriteOp("create", "hub-8", sample(8))])
+        batch = conn.write(
+            [WriteOp("create", "hub-7", sample(7, notes="n")), WriteOp("create", "hub-8", sample(8))]
+        )
         assert [r.error for r in batch] == [None, None] and batch[0].native_id == first.native_id
         assert len(srv.state.users) == 2
         assert srv.state.users[int(first.native_id or 0)]["notes"] == "n"
@@ -156,23 +164,37 @@ def test_batches_go_through_sync_and_refusals_stay_per_record() -> None:
     with served(users=0) as srv:
         conn = srv.connector()
         ops = [WriteOp("create", f"hub-{i}", sample(i)) for i in range(5)]
-        ops.append(WriteOp("create", "hub-bad", sample(9, emails=[{"value": "not-an-email", "type": "work", "primary": True}])))
+        ops.append(
+            WriteOp(
+                "create",
+                "hub-bad",
+                sample(9, emails=[{"value": "not-an-email", "type": "work", "primary": True}]),
+            )
+        )
         ops.append(WriteOp("create", "hub-nomail", {"given_name": "No", "family_name": "Mail"}))
         results = conn.write(ops)
         assert [r.error is None for r in results] == [True] * 5 + [False, False]
-        assert isinstance(results[5].error, RecordError) and "email_address is invalid" in results[5].error.message
+        assert (
+            isinstance(results[5].error, RecordError)
+            and "email_address is invalid" in results[5].error.message
+        )
         assert "need an email address" in (results[6].error.message if results[6].error else "")
         assert srv.api_calls("PATCH", "/users/sync") == 1 and srv.api_calls("POST", "/users") == 0
         # updates in a batch: one listing for the version check, one sync call
         srv.emu.log.clear()
-        updates = [WriteOp("update", r.op.hub_id, sample(i, job_title="Foreman"), r.native_id, r.version) for i, r in enumerate(results[:5])]
+        updates = [
+            WriteOp("update", r.op.hub_id, sample(i, job_title="Foreman"), r.native_id, r.version)
+            for i, r in enumerate(results[:5])
+        ]
         srv.state.update_user(int(results[0].native_id or 0), {"notes": "changed meanwhile"})
         done = conn.write(updates)
         assert isinstance(done[0].error, StaleVersionError)
         assert [r.error for r in done[1:]] == [None] * 4
         assert [m for m, _, _ in srv.emu.log] == ["GET", "PATCH"]
         # single ops on a single-record refusal: 422 from POST
-        [bad] = conn.write([WriteOp("create", "hub-x", sample(1, emails=[{"value": "x@@", "type": "", "primary": True}]))])
+        [bad] = conn.write(
+            [WriteOp("create", "hub-x", sample(1, emails=[{"value": "x@@", "type": "", "primary": True}]))]
+        )
         assert isinstance(bad.error, RecordError) and "422" in bad.error.message
 
 
@@ -241,7 +263,9 @@ def test_connect_with_the_authorization_code_flow() -> None:
         assert len(records(conn)[0]) == 4
 
 
-def test_refresh_rotation_survives_a_crash_before_the_database_has_it(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresh_rotation_survives_a_crash_before_the_database_has_it(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The refresh answered (the old refresh token is dead) and the process dies while
     saving: the new pair is already in the side file, and the next run signs in with it."""
     with served(users=5) as srv:
@@ -250,11 +274,22 @@ def test_refresh_rotation_survives_a_crash_before_the_database_has_it(sqlite_url
         folder = tmp_path / "cards"
         folder.mkdir()
         spec = hubconfig.HubFile.model_validate(
-            {"hubs": {"site": {"connectors": [{"name": "procore", "type": "procore", **settings}, {"name": "cards", "type": "vcard-dir", "path": str(folder)}]}}}
+            {
+                "hubs": {
+                    "site": {
+                        "connectors": [
+                            {"name": "procore", "type": "procore", **settings},
+                            {"name": "cards", "type": "vcard-dir", "path": str(folder)},
+                        ]
+                    }
+                }
+            }
         )
         hubconfig.apply(engine, spec)
         with engine.connect() as db:
-            connector_id = db.execute(select(tables.connectors.c.id).where(tables.connectors.c.name == "procore")).scalar_one()
+            connector_id = db.execute(
+                select(tables.connectors.c.id).where(tables.connectors.c.name == "procore")
+            ).scalar_one()
         stored = StoredCredentials(engine, connector_id, "connector 'procore'")
         first = srv.state.issue_tokens(CLIENT_ID, refresh=True)
         stored.save({**first, "expires_at": 0, "client_secret": CLIENT_SECRET})  # the access token is spent
@@ -274,7 +309,9 @@ def test_refresh_rotation_survives_a_crash_before_the_database_has_it(sqlite_url
         assert report.errors == [] and len(list(folder.glob("*.vcf"))) == 5
         assert not stored.side_file.exists()
         saved = StoredCredentials(engine, connector_id, "connector 'procore'").load()
-        assert saved["refresh_token"] != first["refresh_token"] and saved["refresh_token"] in srv.state.refresh
+        assert (
+            saved["refresh_token"] != first["refresh_token"] and saved["refresh_token"] in srv.state.refresh
+        )
 
 
 def test_settings_are_checked() -> None:
@@ -286,6 +323,8 @@ def test_settings_are_checked() -> None:
         ProcoreConnector(ConnectorConfig("p", {"company_id": 1, "full_every": "soon"}))
     with pytest.raises(Exception, match="can be mapped"):
         ProcoreConnector(ConnectorConfig("p", {"company_id": 1}, mapping={"custom.x": "password"}))
-    conn = ProcoreConnector(ConnectorConfig("p", {"company_id": 1}, mapping={"custom.employee_id": "employee_id"}))
+    conn = ProcoreConnector(
+        ConnectorConfig("p", {"company_id": 1}, mapping={"custom.employee_id": "employee_id"})
+    )
     assert conn.base_url == "https://api.procore.com" and conn.login_url == "https://login.procore.com"
     assert "custom.employee_id" in conn.fields

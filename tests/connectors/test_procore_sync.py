@@ -62,9 +62,7 @@ class Site:
 
     def list_queries(self, fragment: str = "/users") -> list[dict[str, list[str]]]:
         return [
-            parse_qs(q)
-            for method, path, q in self.srv.emu.log
-            if method == "GET" and path.endswith(fragment)
+            parse_qs(q) for method, path, q in self.srv.emu.log if method == "GET" and path.endswith(fragment)
         ]
 
 
@@ -106,14 +104,18 @@ def test_two_way_create_edit_deactivate(site: Site) -> None:
     path = site.card_path(other["email_address"].lower())
     path.write_text(path.read_text(encoding="utf-8").replace("TITLE:", "TITLE:Night ", 1), encoding="utf-8")
     if "TITLE:Night" not in path.read_text(encoding="utf-8"):
-        path.write_text(path.read_text(encoding="utf-8").replace("END:VCARD", "TITLE:Night Foreman\r\nEND:VCARD"))
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("END:VCARD", "TITLE:Night Foreman\r\nEND:VCARD")
+        )
     report = site.sync()
     assert report.errors == []
     assert state.users[other["id"]]["job_title"].startswith("Night")
 
     # a new card becomes a Procore user carrying our hub id as origin_id
     (site.folder / "new.vcf").write_text(
-        card("new-1", "Zoë", "Łukasiewicz", "zoe.l@example.com", TEL="+44 20 7946 0000", ORG="Summit Builders")
+        card(
+            "new-1", "Zoë", "Łukasiewicz", "zoe.l@example.com", TEL="+44 20 7946 0000", ORG="Summit Builders"
+        )
     )
     site.sync()
     created = active_users(site.srv)["zoe.l@example.com"]

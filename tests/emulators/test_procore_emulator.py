@@ -83,17 +83,27 @@ def test_users_list_show_create_update_sync_conform(emu: tuple[ProcoreEmulator, 
     assert "permission_template" not in show.json() and "is_insurance_manager" in show.json()
     made = client.post(
         "/rest/v1.0/companies/1/users",
-        json={"user": {"first_name": "Søren", "last_name": "Kierkegaard", "email_address": "soren@example.dk"}},
+        json={
+            "user": {"first_name": "Søren", "last_name": "Kierkegaard", "email_address": "soren@example.dk"}
+        },
     )
     assert made.status_code == 201
     conforms("/rest/v1.0/companies/{company_id}/users", "post", 201, made.json())
-    changed = client.patch(f"/rest/v1.0/companies/1/users/{made.json()['id']}", json={"user": {"job_title": "Foreman"}})
+    changed = client.patch(
+        f"/rest/v1.0/companies/1/users/{made.json()['id']}", json={"user": {"job_title": "Foreman"}}
+    )
     assert changed.status_code == 200 and changed.json()["job_title"] == "Foreman"
     assert changed.json()["last_name"] == "Kierkegaard"  # PATCH is partial
     conforms("/rest/v1.0/companies/{company_id}/users/{id}", "patch", 200, changed.json())
     sync = client.patch(
         "/rest/v1.0/companies/1/users/sync",
-        json={"updates": [{"id": first["id"], "job_title": "PM"}, {"id": 999999}, {"last_name": "New", "email_address": "n@example.com", "origin_id": "x-1"}]},
+        json={
+            "updates": [
+                {"id": first["id"], "job_title": "PM"},
+                {"id": 999999},
+                {"last_name": "New", "email_address": "n@example.com", "origin_id": "x-1"},
+            ]
+        },
     )
     assert sync.status_code == 200
     conforms("/rest/v1.0/companies/{company_id}/users/sync", "patch", 200, sync.json())
@@ -125,7 +135,9 @@ def test_vendors_people_projects_me_companies_conform(emu: tuple[ProcoreEmulator
     people = client.get("/rest/v1.0/companies/1/people").json()
     assert len(people) == 33  # 30 users and 3 people without a login
     conforms("/rest/v1.0/companies/{company_id}/people", "get", 200, people)
-    refs = client.get("/rest/v1.0/companies/1/people", params={"filters[reference_users_only]": "true", "view": "extended"}).json()
+    refs = client.get(
+        "/rest/v1.0/companies/1/people", params={"filters[reference_users_only]": "true", "view": "extended"}
+    ).json()
     assert len(refs) == 3 and all(p["user_id"] is None and p["reference_user"] for p in refs)
     pid = sorted(emulator.state.projects)[0]
     members = client.get(f"/rest/v1.0/projects/{pid}/users").json()
@@ -170,7 +182,10 @@ def test_filters(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
 def test_rate_limit_headers_and_429() -> None:
     emulator = ProcoreEmulator(ProcoreState(users=1, client_id=CID, client_secret=SECRET), rate_10s=5)
     with background(emulator.app) as url:
-        token = httpx.post(f"{url}/oauth/token", json={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET}).json()["access_token"]
+        token = httpx.post(
+            f"{url}/oauth/token",
+            json={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET},
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": "1"}
         answers = [httpx.get(f"{url}/rest/v1.0/companies/1/users", headers=headers) for _ in range(6)]
     assert [a.status_code for a in answers] == [200] * 5 + [429]
@@ -185,8 +200,13 @@ def test_company_header_and_bad_tokens(emu: tuple[ProcoreEmulator, httpx.Client]
     emulator, client = emu
     missing = client.get("/rest/v1.0/companies/1/users", headers={"Procore-Company-Id": ""})
     assert missing.status_code == 403
-    no_header = httpx.get(f"{str(client.base_url).rstrip('/')}/rest/v1.0/companies/1/users", headers={"Authorization": client.headers["Authorization"]})
-    assert no_header.status_code == 400 and no_header.json() == {"errors": "Missing Procore-Company-Id header!"}
+    no_header = httpx.get(
+        f"{str(client.base_url).rstrip('/')}/rest/v1.0/companies/1/users",
+        headers={"Authorization": client.headers["Authorization"]},
+    )
+    assert no_header.status_code == 400 and no_header.json() == {
+        "errors": "Missing Procore-Company-Id header!"
+    }
     other = client.get("/rest/v1.0/companies/2/users", headers={"Procore-Company-Id": "2"})
     assert other.status_code == 403
     emulator.faults.expire_tokens = True
@@ -197,32 +217,84 @@ def test_company_header_and_bad_tokens(emu: tuple[ProcoreEmulator, httpx.Client]
 def test_oauth_code_flow_with_rotation_and_body_formats(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
     base = str(client.base_url).rstrip("/")
-    page = httpx.get(f"{base}/oauth/authorize", params={"response_type": "code", "client_id": CID, "redirect_uri": "http://127.0.0.1:9/cb", "state": "s-1"})
+    page = httpx.get(
+        f"{base}/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": CID,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "state": "s-1",
+        },
+    )
     assert page.status_code == 200 and "<form" in page.text
-    approve = httpx.post(f"{base}/oauth/authorize", data={"client_id": CID, "redirect_uri": "http://127.0.0.1:9/cb", "state": "s-1", "response_type": "code"})
+    approve = httpx.post(
+        f"{base}/oauth/authorize",
+        data={
+            "client_id": CID,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "state": "s-1",
+            "response_type": "code",
+        },
+    )
     assert approve.status_code == 302
     query = parse_qs(urlsplit(approve.headers["location"]).query)
     assert query["state"] == ["s-1"]
     code = query["code"][0]
     # multipart, as Procore's curl examples send it
-    first = httpx.post(f"{base}/oauth/token", files={"grant_type": (None, "authorization_code"), "code": (None, code), "client_id": (None, CID), "client_secret": (None, SECRET), "redirect_uri": (None, "http://127.0.0.1:9/cb")})
+    first = httpx.post(
+        f"{base}/oauth/token",
+        files={
+            "grant_type": (None, "authorization_code"),
+            "code": (None, code),
+            "client_id": (None, CID),
+            "client_secret": (None, SECRET),
+            "redirect_uri": (None, "http://127.0.0.1:9/cb"),
+        },
+    )
     assert first.status_code == 200
     tokens = first.json()
     assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 5400 and tokens["refresh_token"]
     assert validator().response_errors(SPEC, "/oauth/token", "post", 200, tokens) == []
-    again = httpx.post(f"{base}/oauth/token", data={"grant_type": "authorization_code", "code": code, "client_id": CID, "client_secret": SECRET})
+    again = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": CID, "client_secret": SECRET},
+    )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # codes are single use
-    rotated = httpx.post(f"{base}/oauth/token", json={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": CID, "client_secret": SECRET})
+    rotated = httpx.post(
+        f"{base}/oauth/token",
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": CID,
+            "client_secret": SECRET,
+        },
+    )
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
-    reused = httpx.post(f"{base}/oauth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": CID, "client_secret": SECRET})
+    reused = httpx.post(
+        f"{base}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": CID,
+            "client_secret": SECRET,
+        },
+    )
     assert reused.status_code == 400 and reused.json()["error_description"] == "The refresh token is invalid"
-    wrong = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials", "client_id": CID, "client_secret": "nope"})
+    wrong = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": CID, "client_secret": "nope"},
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
-    dmsa = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET}).json()
+    dmsa = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET},
+    ).json()
     assert "refresh_token" not in dmsa
     me = httpx.get(f"{base}/rest/v1.0/me", headers={"Authorization": f"Bearer {dmsa['access_token']}"})
     assert me.status_code == 400  # a service account sends Procore-Company-Id even here
-    me = httpx.get(f"{base}/rest/v1.0/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"})
+    me = httpx.get(
+        f"{base}/rest/v1.0/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}
+    )
     assert me.status_code == 200
 
 
@@ -232,12 +304,19 @@ def test_faults_and_state_file(tmp_path: Path) -> None:
     emulator = ProcoreEmulator(state)
     emulator.faults.error_rate = 1.0
     with background(emulator.app) as url:
-        token = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET}).json()["access_token"]
+        token = httpx.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET},
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": "1"}
         failing = httpx.get(f"{url}/rest/v1.0/companies/1/users", headers=headers)
         assert failing.status_code == 503 and failing.headers["Retry-After"] == "1"
         emulator.faults.error_rate = 0.0
-        httpx.post(f"{url}/rest/v1.0/companies/1/users", headers=headers, json={"user": {"last_name": "Kept", "email_address": "kept@example.com"}})
+        httpx.post(
+            f"{url}/rest/v1.0/companies/1/users",
+            headers=headers,
+            json={"user": {"last_name": "Kept", "email_address": "kept@example.com"}},
+        )
     reloaded = ProcoreState(state_file=str(state_file))
     assert "kept@example.com" in {u["email_address"] for u in reloaded.users.values()}
 
@@ -263,7 +342,19 @@ def test_listening_sockets_disable_nagle() -> None:
 
 def test_command_line_prints_connection_details_first() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contacthub", "emulate", "procore", "--port", "0", "--users", "3", "--client-secret", "s3"],
+        [
+            sys.executable,
+            "-m",
+            "contacthub",
+            "emulate",
+            "procore",
+            "--port",
+            "0",
+            "--users",
+            "3",
+            "--client-secret",
+            "s3",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -271,8 +362,14 @@ def test_command_line_prints_connection_details_first() -> None:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert info["base_url"] == info["url"] and info["company_id"] == 1 and info["client_secret"] == "s3"
-        token = httpx.post(f"{info['login_url']}/oauth/token", data={"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": "s3"}).json()
-        users = httpx.get(f"{info['base_url']}/rest/v1.0/companies/1/users", headers={"Authorization": f"Bearer {token['access_token']}", "Procore-Company-Id": "1"})
+        token = httpx.post(
+            f"{info['login_url']}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": "s3"},
+        ).json()
+        users = httpx.get(
+            f"{info['base_url']}/rest/v1.0/companies/1/users",
+            headers={"Authorization": f"Bearer {token['access_token']}", "Procore-Company-Id": "1"},
+        )
         assert len(users.json()) == 3
     finally:
         proc.terminate()

@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -115,7 +115,9 @@ class ProcoreConnector(Connector):
         self.objects = tuple(s.get("objects", ["users"]))
         unknown = [o for o in self.objects if o not in OBJECTS]
         if unknown or not self.objects:
-            raise ConfigError(f"objects must be among {', '.join(OBJECTS)} (got {unknown or 'none'})", self.name)
+            raise ConfigError(
+                f"objects must be among {', '.join(OBJECTS)} (got {unknown or 'none'})", self.name
+            )
         self.full_every = parse_duration(s.get("full_every", "24h"))
         self.create_vendors = bool(s.get("create_vendors", True))
         self.base_url = str(s.get("base_url", "https://api.procore.com")).rstrip("/")
@@ -133,7 +135,7 @@ class ProcoreConnector(Connector):
         tokens = config.credentials.load()
         client_id = str(s.get("client_id") or tokens.get("client_id") or "")
         secret = str(s.get("client_secret") or tokens.get("client_secret") or "")
-        grant = s.get("grant") or (
+        grant: Literal["authorization_code", "client_credentials"] = s.get("grant") or (
             "authorization_code" if tokens.get("refresh_token") or not secret else "client_credentials"
         )
         if grant not in ("authorization_code", "client_credentials"):
@@ -231,7 +233,9 @@ class ProcoreConnector(Connector):
         if kind == "users":
             yield from self._list(self.users_path, params, self._what())
         elif kind == "vendors":
-            yield from self._list("/rest/v1.0/vendors", {**params, "company_id": self.company_id}, self._what())
+            yield from self._list(
+                "/rest/v1.0/vendors", {**params, "company_id": self.company_id}, self._what()
+            )
         else:
             yield from self._list(f"/rest/v1.0/companies/{self.company_id}/people", params, self._what())
 
@@ -366,12 +370,16 @@ class ProcoreConnector(Connector):
                 oldest = max(oldest, self._pulled_at - OVERLAP)
             current = {
                 r.native_id: r.version
-                for r in (self._record(kind, n) for n in self._source(kind, stamp(oldest), stamp(time.time() + 5)))
+                for r in (
+                    self._record(kind, n) for n in self._source(kind, stamp(oldest), stamp(time.time() + 5))
+                )
             }
             for i, op in mine:
                 now = current.get(op.native_id or "")
                 if now is not None and now != op.version:
-                    out[i] = StaleVersionError("changed in Procore since it was read", op.native_id or "", self.name)
+                    out[i] = StaleVersionError(
+                        "changed in Procore since it was read", op.native_id or "", self.name
+                    )
         return out
 
     def _vendor_id(self, name: str | None) -> int | None:
@@ -400,10 +408,16 @@ class ProcoreConnector(Connector):
         attrs = user_attrs(op.fields, self.mapping)
         attrs["vendor_id"] = self._vendor_id(op.fields.get("organization"))
         if op.kind == "create":
-            missing = [n for n, a in (("an email address", "email_address"), ("a last name", "last_name")) if not attrs.get(a)]
+            missing = [
+                n
+                for n, a in (("an email address", "email_address"), ("a last name", "last_name"))
+                if not attrs.get(a)
+            ]
             if missing:
                 raise RecordError(
-                    f"Procore users need {' and '.join(missing)}", f"new Procore user for {op.hub_id}", self.name
+                    f"Procore users need {' and '.join(missing)}",
+                    f"new Procore user for {op.hub_id}",
+                    self.name,
                 )
             attrs["origin_id"] = op.hub_id
         return attrs
@@ -413,7 +427,9 @@ class ProcoreConnector(Connector):
         if op.kind in ("delete", "deactivate"):
             return WriteResult(op, record.native_id, record.version)
         if not native.get("is_active", True):
-            return WriteResult(op, error=RecordNotFoundError("deactivated in Procore", record.native_id, self.name))
+            return WriteResult(
+                op, error=RecordNotFoundError("deactivated in Procore", record.native_id, self.name)
+            )
         return WriteResult(op, record.native_id, record.version, record.fields)
 
     def _write_user(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult:
@@ -421,14 +437,20 @@ class ProcoreConnector(Connector):
         if op.kind == "create":
             response = self.client.request("POST", self.users_path, json={"user": attrs})
             if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
-                found = next(self._list(self.users_path, {"filters[origin_id]": op.hub_id}, self._what()), None)
+                found = next(
+                    self._list(self.users_path, {"filters[origin_id]": op.hub_id}, self._what()), None
+                )
                 if found is not None:
                     attrs.pop("origin_id", None)
-                    response = self.client.request("PATCH", f"{self.users_path}/{found['id']}", json={"user": attrs})
+                    response = self.client.request(
+                        "PATCH", f"{self.users_path}/{found['id']}", json={"user": attrs}
+                    )
         else:
             response = self.client.request("PATCH", f"{self.users_path}/{op.native_id}", json={"user": attrs})
         if response.status_code not in (200, 201):
-            return WriteResult(op, error=_record_error(error_for(response, self.name, record=where), where, self.name))
+            return WriteResult(
+                op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
+            )
         result = self._user_result(op, response.json())
         if op.kind == "create" and result.error is None and self.projects:
             self._add_to_projects(int(response.json()["id"]))
@@ -444,12 +466,17 @@ class ProcoreConnector(Connector):
         response = self.client.request("PATCH", f"{self.users_path}/sync", json={"updates": updates})
         if response.status_code != 200:
             error = error_for(response, self.name, what=self._what())
-            return {i: WriteResult(op, error=_record_error(error, op.native_id or op.hub_id, self.name)) for i, op, _ in batch}
+            return {
+                i: WriteResult(op, error=_record_error(error, op.native_id or op.hub_id, self.name))
+                for i, op, _ in batch
+            }
         body = response.json()
         by_id = {int(e["id"]): e for e in body.get("entities") or []}
         by_origin = {str(e["origin_id"]): e for e in body.get("entities") or [] if e.get("origin_id")}
         failed_id = {int(e["id"]): e for e in body.get("errors") or [] if e.get("id")}
-        failed_origin = {str(e["origin_id"]): e for e in body.get("errors") or [] if e.get("origin_id") and not e.get("id")}
+        failed_origin = {
+            str(e["origin_id"]): e for e in body.get("errors") or [] if e.get("origin_id") and not e.get("id")
+        }
         out: dict[int, WriteResult] = {}
         for i, op, _ in batch:
             where = op.native_id or f"new Procore user for {op.hub_id}"
@@ -471,14 +498,18 @@ class ProcoreConnector(Connector):
 
     def _add_to_projects(self, user_id: int) -> None:
         for pid in self.projects:
-            response = self.client.request("POST", f"/rest/v1.0/projects/{pid}/users/{user_id}/actions/add", json={})
+            response = self.client.request(
+                "POST", f"/rest/v1.0/projects/{pid}/users/{user_id}/actions/add", json={}
+            )
             if response.status_code not in (200, 201):
                 raise error_for(response, self.name, what=f"Procore project {pid}")
 
     def _write_other(self, kind: str, op: WriteOp, number: int | None, where: str) -> WriteResult:
         """Vendors and people, one call each (they are few)."""
         if kind == "vendors":
-            attrs = {"is_active": False} if op.kind in ("delete", "deactivate") else vendor_attrs(op.fields)
+            attrs: dict[str, Any] = (
+                {"is_active": False} if op.kind in ("delete", "deactivate") else vendor_attrs(op.fields)
+            )
             if op.kind == "create":
                 attrs["origin_id"] = op.hub_id
                 response = self.client.request(
@@ -486,10 +517,13 @@ class ProcoreConnector(Connector):
                 )
             else:
                 response = self.client.request(
-                    "PATCH", f"/rest/v1.0/vendors/{number}", json={"company_id": self.company_id, "vendor": attrs}
+                    "PATCH",
+                    f"/rest/v1.0/vendors/{number}",
+                    json={"company_id": self.company_id, "vendor": attrs},
                 )
         else:
-            attrs = {"active": False} if op.kind in ("delete", "deactivate") else person_attrs(op.fields)
+            gone = op.kind in ("delete", "deactivate")
+            attrs = {"active": False} if gone else person_attrs(op.fields)
             base = f"/rest/v1.0/companies/{self.company_id}/people"
             if op.kind == "create":
                 attrs["origin_id"] = op.hub_id
@@ -497,11 +531,12 @@ class ProcoreConnector(Connector):
             else:
                 response = self.client.request("PATCH", f"{base}/{number}", json={"person": attrs})
         if response.status_code not in (200, 201):
-            return WriteResult(op, error=_record_error(error_for(response, self.name, record=where), where, self.name))
+            return WriteResult(
+                op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
+            )
         native = response.json()
-        if kind == "vendors" and native.get("name"):
-            if self._vendor_names is not None:
-                self._vendor_names[str(native["name"]).casefold()] = int(native["id"])
+        if kind == "vendors" and native.get("name") and self._vendor_names is not None:
+            self._vendor_names[str(native["name"]).casefold()] = int(native["id"])
         record = self._record(kind, native)
         if op.kind in ("delete", "deactivate"):
             return WriteResult(op, record.native_id, record.version)
@@ -560,6 +595,7 @@ def _record_error(error: Exception, where: str, connector: str) -> RecordError:
 def _sync_message(failure: Mapping[str, Any]) -> str:
     errors = failure.get("errors")
     if isinstance(errors, dict):
-        return "; ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
+        return "; ".join(
+            f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
+        )
     return str(errors)
-

@@ -32,10 +32,24 @@ USER_SCALARS: dict[str, str] = {
 }
 #: native text attributes a custom mapping may name (``"custom.employee_id" = "employee_id"``)
 USER_MAPPABLE = frozenset(
-    {"first_name", "last_name", "job_title", "notes", "employee_id", "email_signature", "initials", "origin_data"}
+    {
+        "first_name",
+        "last_name",
+        "job_title",
+        "notes",
+        "employee_id",
+        "email_signature",
+        "initials",
+        "origin_data",
+    }
 )
 PHONE_SLOTS = (("business_phone", "work"), ("mobile_phone", "cell"), ("fax_number", "fax"))
-PHONE_TYPES = {"work": "business_phone", "cell": "mobile_phone", "mobile": "mobile_phone", "fax": "fax_number"}
+PHONE_TYPES = {
+    "work": "business_phone",
+    "cell": "mobile_phone",
+    "mobile": "mobile_phone",
+    "fax": "fax_number",
+}
 
 COUNTRIES = {
     "united states": "US", "united states of america": "US", "usa": "US", "u.s.a.": "US",
@@ -78,7 +92,7 @@ def _address(native: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, s
 
 
 def _phones(native: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
-    out = []
+    out: list[tuple[str, str, bool]] = []
     for slot, kind in PHONE_SLOTS:
         value = native.get(slot)
         if value:
@@ -87,11 +101,17 @@ def _phones(native: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
 
 
 def user_fields(native: Mapping[str, Any], mapping: Mapping[str, str], region: str) -> Fields:
-    scalars: dict[str, Any] = {canon: native.get(attr) for canon, attr in mapping.items() if not canon.startswith("custom.")}
+    scalars: dict[str, Any] = {
+        canon: native.get(attr) for canon, attr in mapping.items() if not canon.startswith("custom.")
+    }
     vendor = native.get("vendor") or {}
     scalars["organization"] = vendor.get("name") if isinstance(vendor, dict) else None
     email = native.get("email_address")
-    custom = {canon[7:]: str(native.get(attr) or "") for canon, attr in mapping.items() if canon.startswith("custom.")}
+    custom = {
+        canon[7:]: str(native.get(attr) or "")
+        for canon, attr in mapping.items()
+        if canon.startswith("custom.")
+    }
     return flat_fields(
         scalars,
         [(str(email), "work", True)] if email else [],
@@ -107,7 +127,11 @@ def vendor_fields(native: Mapping[str, Any], region: str) -> Fields:
     website = native.get("website")
     custom = {"trade": str(native.get("trade_name") or "")}
     return flat_fields(
-        {"organization": native.get("name"), "display_name": native.get("name"), "notes": native.get("notes")},
+        {
+            "organization": native.get("name"),
+            "display_name": native.get("name"),
+            "notes": native.get("notes"),
+        },
         [(str(email), "work", True)] if email else [],
         _phones(native),
         _address(native),

@@ -43,6 +43,7 @@ INVALID_CLIENT = (
     "Client authentication failed due to unknown client, no client authentication included, "
     "or unsupported authentication method."
 )
+UNSUPPORTED_GRANT = "The authorization grant type is not supported by the authorization server."
 RATE_TEXT = "You have surpassed the max number of requests for an hour. Please wait until your limit resets."
 NO_COMPANY_HEADER = ("/rest/v1.0/me", "/rest/v1.0/companies")
 
@@ -86,7 +87,9 @@ class ProcoreEmulator:
         """Count one call in both windows; the headers describe the tighter one."""
         windows = [(w, *w.hit()) for w in (self.spike, self.hourly)]
         allowed = all(ok for _, ok, _, _ in windows)
-        active = [(w, rem, reset) for w, _, rem, reset in windows if w.limit] or [(self.hourly, 1_000_000, 0.0)]
+        active = [(w, rem, reset) for w, _, rem, reset in windows if w.limit] or [
+            (self.hourly, 1_000_000, 0.0)
+        ]
         window, remaining, reset = min(active, key=lambda item: item[1] / max(item[0].limit, 1))
         limit = window.limit or 1_000_000
         reset_at = math.ceil(reset) if reset else int(self.state.clock()) + 3600
@@ -157,7 +160,9 @@ def nest(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
-def page_of(request: Request, items: list[Any], serialize: Callable[[Any], Any], max_per_page: int) -> Response:
+def page_of(
+    request: Request, items: list[Any], serialize: Callable[[Any], Any], max_per_page: int
+) -> Response:
     """One page with Procore's ``Link``, ``Total`` and ``Per-Page`` headers."""
     query = request.query_params
     try:
@@ -279,7 +284,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     async def authorize_page(request: Request) -> Response:
         q = request.query_params
         if q.get("client_id") not in state.clients or q.get("response_type") != "code":
-            return HTMLResponse("<!doctype html><p>Client authentication failed or response_type is not code.", 400)
+            return HTMLResponse(
+                "<!doctype html><p>Client authentication failed or response_type is not code.", 400
+            )
         fields = "".join(
             f'<input type="hidden" name="{k}" value="{html.escape(q.get(k) or "")}">'
             for k in ("client_id", "redirect_uri", "state", "response_type")
@@ -320,16 +327,26 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
             return json_response(state.issue_tokens(str(client_id), refresh=True))
         if grant == "refresh_token":
             if not state.take_refresh(str(body.get("refresh_token") or ""), str(client_id)):
-                return json_response({"error": "invalid_grant", "error_description": "The refresh token is invalid"}, 400)
+                return json_response(
+                    {"error": "invalid_grant", "error_description": "The refresh token is invalid"}, 400
+                )
             return json_response(state.issue_tokens(str(client_id), refresh=True))
-        return json_response({"error": "unsupported_grant_type", "error_description": "The authorization grant type is not supported by the authorization server."}, 400)
+        return json_response(
+            {
+                "error": "unsupported_grant_type",
+                "error_description": UNSUPPORTED_GRANT,
+            },
+            400,
+        )
 
     @app.get("/oauth/token/info")
     async def token_info(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         grant = state.token_info(auth[7:] if auth.lower().startswith("bearer ") else None)
         if grant is None:
-            return json_response({"error": "invalid_token", "error_description": "The access token is invalid"}, 401)
+            return json_response(
+                {"error": "invalid_token", "error_description": "The access token is invalid"}, 401
+            )
         return json_response(
             {
                 "resource_owner_id": state.me["id"],
@@ -368,7 +385,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     async def company_me(v: str, cid: int) -> Response:
         version(v)
         company(cid)
-        return json_response({"id": state.me["id"], "name": state.me["name"], "email_address": state.me["login"]})
+        return json_response(
+            {"id": state.me["id"], "name": state.me["name"], "email_address": state.me["login"]}
+        )
 
     # --- company users ------------------------------------------------------------------------
 
@@ -388,7 +407,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     @app.get("/rest/v1.0/companies/{cid}/users/inactive")
     async def users_inactive(cid: int, request: Request) -> Response:
         company(cid)
-        return page_of(request, filtered(user_rows(False), request, user_search), user_by_id, state.max_per_page)
+        return page_of(
+            request, filtered(user_rows(False), request, user_search), user_by_id, state.max_per_page
+        )
 
     @app.patch("/rest/v1.0/companies/{cid}/users/inactive/{uid}")
     async def user_reactivate(cid: int, uid: int) -> Response:
@@ -419,7 +440,13 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
         company(cid)
         rows = filtered(user_rows(True), request, user_search)
         if request.query_params.get("sort") in ("name", "full_name"):
-            rows.sort(key=lambda r: ((r.get("last_name") or "").casefold(), (r.get("first_name") or "").casefold(), r["id"]))
+            rows.sort(
+                key=lambda r: (
+                    (r.get("last_name") or "").casefold(),
+                    (r.get("first_name") or "").casefold(),
+                    r["id"],
+                )
+            )
         return page_of(request, rows, user_by_id, state.max_per_page)
 
     @app.get("/rest/{v}/companies/{cid}/users/{uid}")
@@ -480,7 +507,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     @app.get("/rest/v1.0/vendors")
     async def vendors_list(request: Request) -> Response:
         vendor_company(request)
-        return page_of(request, filtered(vendor_rows(True), request, vendor_search), vendor_by_id, state.max_per_page)
+        return page_of(
+            request, filtered(vendor_rows(True), request, vendor_search), vendor_by_id, state.max_per_page
+        )
 
     @app.patch("/rest/v1.0/vendors/sync")
     async def vendors_sync(request: Request) -> Response:
@@ -493,13 +522,24 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
         for item in updates:
             try:
                 if item.get("id"):
-                    vendor = state.update_vendor(int(item["id"]), {k: v for k, v in item.items() if k != "id"})
+                    vendor = state.update_vendor(
+                        int(item["id"]), {k: v for k, v in item.items() if k != "id"}
+                    )
                 else:
-                    found = next((v for v in state.vendors.values() if item.get("origin_id") and v.get("origin_id") == str(item["origin_id"])), None)
+                    found = next(
+                        (
+                            v
+                            for v in state.vendors.values()
+                            if item.get("origin_id") and v.get("origin_id") == str(item["origin_id"])
+                        ),
+                        None,
+                    )
                     vendor = state.update_vendor(found["id"], item) if found else state.create_vendor(item)
                 entities.append(state.vendor_json(vendor))
             except Refused as exc:
-                detail = exc.errors if isinstance(exc.errors, dict) else {"id": ["Entity with this ID not found"]}
+                detail = (
+                    exc.errors if isinstance(exc.errors, dict) else {"id": ["Entity with this ID not found"]}
+                )
                 errors.append({**item, "errors": detail})
         return json_response({"entities": entities, "errors": errors})
 
@@ -538,7 +578,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     @app.get("/rest/v1.0/companies/{cid}/vendors/inactive")
     async def vendors_inactive(cid: int, request: Request) -> Response:
         company(cid)
-        return page_of(request, filtered(vendor_rows(False), request, vendor_search), vendor_by_id, state.max_per_page)
+        return page_of(
+            request, filtered(vendor_rows(False), request, vendor_search), vendor_by_id, state.max_per_page
+        )
 
     @app.patch("/rest/v1.0/companies/{cid}/vendors/inactive/{vid}")
     async def vendor_reactivate(cid: int, vid: int) -> Response:
@@ -562,7 +604,11 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
         view = q.get("view", "normal")
         search = (q.get("filters[search]") or "").casefold()
         if search:
-            rows = [r for r in rows if search in json.dumps(state.person_json(r, "extended"), ensure_ascii=False).casefold()]
+            rows = [
+                r
+                for r in rows
+                if search in json.dumps(state.person_json(r, "extended"), ensure_ascii=False).casefold()
+            ]
         rows.sort(key=lambda r: r["id"])
         return page_of(request, rows, lambda r: state.person_json(r, view), state.max_per_page)
 
@@ -682,7 +728,9 @@ def main(
         token_lifetime=token_lifetime,
         state_file=state_file or None,
     )
-    emu = ProcoreEmulator(state, rate_10s=rate_10s, rate_hour=rate_hour, faults=Faults(error_rate=error_rate, slow_seconds=slow))
+    emu = ProcoreEmulator(
+        state, rate_10s=rate_10s, rate_hour=rate_hour, faults=Faults(error_rate=error_rate, slow_seconds=slow)
+    )
     sock = _bind(port)
     bound = sock.getsockname()[1]
     url = f"http://{HOST}:{bound}"
@@ -698,7 +746,7 @@ def main(
     }
     print(json.dumps(info), flush=True)
     print(
-        "\n# paste into a hub file:\n[[hubs.site.connectors]]\nname = \"procore\"\ntype = \"procore\"\n"
+        '\n# paste into a hub file:\n[[hubs.site.connectors]]\nname = "procore"\ntype = "procore"\n'
         f'base_url = "{url}"\nlogin_url = "{url}"\ncompany_id = {company_id}\n'
         f'client_id = "{client_id}"\nclient_secret = "{client_secret}"\nobjects = ["users"]\n',
         flush=True,

@@ -28,28 +28,115 @@ TRADES = [
 ]
 
 VENDOR_STEMS = [
-    "Müller", "Nordström", "O'Brien", "García", "Dubois", "Kowalski", "Nguyễn", "Okafor",
-    "Søndergaard", "Rossi", "Tanaka", "Fernández", "MacLeod", "Havel", "Aalto", "Brennan",
+    "Müller",
+    "Nordström",
+    "O'Brien",
+    "García",
+    "Dubois",
+    "Kowalski",
+    "Nguyễn",
+    "Okafor",
+    "Søndergaard",
+    "Rossi",
+    "Tanaka",
+    "Fernández",
+    "MacLeod",
+    "Havel",
+    "Aalto",
+    "Brennan",
 ]
 
 FIRST = [
-    "José", "Zoë", "Łukasz", "Søren", "Françoise", "Björn", "Aoife", "Siobhán", "Renée",
-    "Mateo", "Amélie", "Jürgen", "Chloé", "Ana", "Oğuz", "Ngozi", "Priya", "Wei", "Kenji",
-    "Maria", "Carl", "Dana", "Luis", "Fatima", "Emeka", "Olivia", "Noah", "Hannah", "Ivan",
-    "Marta", "Tomás", "Leila", "Sean", "Agnieszka", "Pierre", "Giulia", "Kwame", "Ines",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Françoise",
+    "Björn",
+    "Aoife",
+    "Siobhán",
+    "Renée",
+    "Mateo",
+    "Amélie",
+    "Jürgen",
+    "Chloé",
+    "Ana",
+    "Oğuz",
+    "Ngozi",
+    "Priya",
+    "Wei",
+    "Kenji",
+    "Maria",
+    "Carl",
+    "Dana",
+    "Luis",
+    "Fatima",
+    "Emeka",
+    "Olivia",
+    "Noah",
+    "Hannah",
+    "Ivan",
+    "Marta",
+    "Tomás",
+    "Leila",
+    "Sean",
+    "Agnieszka",
+    "Pierre",
+    "Giulia",
+    "Kwame",
+    "Ines",
 ]
 
 LAST = [
-    "Müller", "O'Neil", "García Márquez", "Nowak", "Dubois", "Jensen", "Lindqvist", "Ó Súilleabháin",
-    "Rossi", "Kim", "Nguyen", "Okonkwo", "Sharma", "Chen", "Yamamoto", "Silva", "Contractor",
-    "Smith", "Johnson", "Brown", "Williams", "Martínez", "Kowalczyk", "Fischer", "Dupont",
-    "Andersson", "Papadopoulos", "Haddad", "Mensah", "Costa", "Łukasiewicz", "Ferreira",
+    "Müller",
+    "O'Neil",
+    "García Márquez",
+    "Nowak",
+    "Dubois",
+    "Jensen",
+    "Lindqvist",
+    "Ó Súilleabháin",
+    "Rossi",
+    "Kim",
+    "Nguyen",
+    "Okonkwo",
+    "Sharma",
+    "Chen",
+    "Yamamoto",
+    "Silva",
+    "Contractor",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Williams",
+    "Martínez",
+    "Kowalczyk",
+    "Fischer",
+    "Dupont",
+    "Andersson",
+    "Papadopoulos",
+    "Haddad",
+    "Mensah",
+    "Costa",
+    "Łukasiewicz",
+    "Ferreira",
 ]
 
 TITLES = [
-    "Superintendent", "Project Manager", "Assistant Project Manager", "Foreman",
-    "General Foreman", "Estimator", "Safety Manager", "Site Engineer", "Project Engineer",
-    "Field Engineer", "Office Manager", "Owner", "Quality Manager", "BIM Coordinator",
+    "Superintendent",
+    "Project Manager",
+    "Assistant Project Manager",
+    "Foreman",
+    "General Foreman",
+    "Estimator",
+    "Safety Manager",
+    "Site Engineer",
+    "Project Engineer",
+    "Field Engineer",
+    "Office Manager",
+    "Owner",
+    "Quality Manager",
+    "BIM Coordinator",
 ]
 
 # (country_code, state_code, city, street, zip, phone formats)
@@ -68,7 +155,9 @@ PLACES: list[tuple[str, str, str, str, str, list[str]]] = [
 
 def _phone(rng: random.Random, formats: list[str]) -> str:
     a = rng.randrange(100, 9999)
-    return rng.choice(formats).format(a=a, b=rng.randrange(10, 99), c=rng.randrange(10, 99), d=rng.randrange(10, 99))
+    return rng.choice(formats).format(
+        a=a, b=rng.randrange(10, 99), c=rng.randrange(10, 99), d=rng.randrange(10, 99)
+    )
 
 
 def _slug(text: str) -> str:
@@ -84,9 +173,13 @@ def seed_vendors(count: int, rng: random.Random) -> list[dict[str, Any]]:
     for i in range(count):
         trade, word = TRADES[i % len(TRADES)]
         stem = VENDOR_STEMS[(i // len(TRADES)) % len(VENDOR_STEMS)]
-        suffix = "" if i < len(TRADES) * len(VENDOR_STEMS) else f" {i // (len(TRADES) * len(VENDOR_STEMS)) + 1}"
+        suffix = (
+            "" if i < len(TRADES) * len(VENDOR_STEMS) else f" {i // (len(TRADES) * len(VENDOR_STEMS)) + 1}"
+        )
         country, state, city, street, zip_code, formats = PLACES[i % len(PLACES)]
-        name = f"{stem} {word}{suffix}" + (" Ltd" if country in ("GB", "IE") else " GmbH" if country == "DE" else " Inc.")
+        name = f"{stem} {word}{suffix}" + (
+            " Ltd" if country in ("GB", "IE") else " GmbH" if country == "DE" else " Inc."
+        )
         domain = f"{_slug(stem)}{_slug(word)}{i}.example.com"
         out.append(
             {
@@ -107,7 +200,9 @@ def seed_vendors(count: int, rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
-def seed_people(count: int, vendors: list[dict[str, Any]], rng: random.Random, *, start: int = 0) -> list[dict[str, Any]]:
+def seed_people(
+    count: int, vendors: list[dict[str, Any]], rng: random.Random, *, start: int = 0
+) -> list[dict[str, Any]]:
     """User attributes; roughly a third work for the company itself (employees), the rest for
     a vendor. ``vendor_index`` refers to ``vendors``."""
     out = []
@@ -121,7 +216,13 @@ def seed_people(count: int, vendors: list[dict[str, Any]], rng: random.Random, *
             domain = "summitbuilders.example.com"
         else:
             v = vendors[vendor_index]
-            country, state, city, street, zip_code = v["country_code"], v["state_code"], v["city"], v["address"], v["zip"]
+            country, state, city, street, zip_code = (
+                v["country_code"],
+                v["state_code"],
+                v["city"],
+                v["address"],
+                v["zip"],
+            )
             formats, domain = v["_formats"], v["_domain"]
         person: dict[str, Any] = {
             "first_name": first,
@@ -138,7 +239,7 @@ def seed_people(count: int, vendors: list[dict[str, Any]], rng: random.Random, *
             "country_code": country,
             "is_employee": employee,
             "employee_id": f"E{i:05d}" if employee else None,
-            "notes": "Site access badge #%d" % (1000 + i) if rng.random() < 0.1 else None,
+            "notes": f"Site access badge #{1000 + i}" if rng.random() < 0.1 else None,
             "vendor_index": vendor_index,
         }
         out.append(person)

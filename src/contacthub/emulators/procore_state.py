@@ -35,8 +35,8 @@ USER_TEXT = (
     "country_code", "state_code", "initials", "origin_id", "origin_data",
 )  # fmt: skip
 USER_WRITABLE = frozenset(
-    USER_TEXT
-    + (
+    (
+        *USER_TEXT,
         "business_phone_extension", "is_active", "is_employee", "vendor_id",
         "default_permission_template_id", "company_permission_template_id",
         "work_classification_id", "add_to_new_projects", "id",
@@ -150,7 +150,10 @@ class ProcoreState:
             "users": list(self.users.values()),
             "vendors": list(self.vendors.values()),
             "people": list(self.people.values()),
-            "projects": [{**p, "user_ids": sorted(p["user_ids"]), "vendor_ids": sorted(p["vendor_ids"])} for p in self.projects.values()],
+            "projects": [
+                {**p, "user_ids": sorted(p["user_ids"]), "vendor_ids": sorted(p["vendor_ids"])}
+                for p in self.projects.values()
+            ],
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -165,7 +168,8 @@ class ProcoreState:
         self.vendors = {v["id"]: v for v in data["vendors"]}
         self.people = {p["id"]: p for p in data["people"]}
         self.projects = {
-            p["id"]: {**p, "user_ids": set(p["user_ids"]), "vendor_ids": set(p["vendor_ids"])} for p in data["projects"]
+            p["id"]: {**p, "user_ids": set(p["user_ids"]), "vendor_ids": set(p["vendor_ids"])}
+            for p in data["projects"]
         }
 
     def _seed(self, users: int, vendors: int, reference_people: int, projects: int, seed: int) -> None:
@@ -193,7 +197,12 @@ class ProcoreState:
                 "vendor_id": vendor_ids[index] if index is not None else None,
             }
             self._new_person(person, created)
-        names = ["Harbor View Medical Center", "Riverside Lofts", "Eastgate Logistics Hub", "Northside School"]
+        names = [
+            "Harbor View Medical Center",
+            "Riverside Lofts",
+            "Eastgate Logistics Hub",
+            "Northside School",
+        ]
         for p in range(projects):
             pid = self.next_id()
             members = {uid for uid in self.users if rng.random() < 0.5}
@@ -212,7 +221,11 @@ class ProcoreState:
     def issue_code(self, client_id: str, redirect_uri: str) -> str:
         code = secrets.token_urlsafe(24)
         with self.lock:
-            self.codes[code] = {"client_id": client_id, "redirect_uri": redirect_uri, "expires_at": self.clock() + 600}
+            self.codes[code] = {
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "expires_at": self.clock() + 600,
+            }
         return code
 
     def issue_tokens(self, client_id: str, *, refresh: bool) -> dict[str, Any]:
@@ -325,7 +338,9 @@ class ProcoreState:
             elif key in ("vendor_id", "business_phone_extension", "work_classification_id"):
                 user[key] = int(value) if value not in (None, "") else None
         if user.get("initials") is None:
-            user["initials"] = "".join((user.get(n) or "")[:1] for n in ("first_name", "last_name")).upper() or None
+            user["initials"] = (
+                "".join((user.get(n) or "")[:1] for n in ("first_name", "last_name")).upper() or None
+            )
 
     def validate_user(self, attrs: dict[str, Any], current: dict[str, Any] | None) -> None:
         errors: dict[str, list[str]] = {}
@@ -521,7 +536,9 @@ class ProcoreState:
             vendor_group=None,
             primary_contact=None,
             project_ids=sorted(p["id"] for p in self.projects.values() if vendor["id"] in p["vendor_ids"]),
-            trades=[{"id": zlib.crc32(vendor["trade_name"].encode()) % 1000, "name": vendor["trade_name"]}] if vendor.get("trade_name") else [],
+            trades=[{"id": zlib.crc32(vendor["trade_name"].encode()) % 1000, "name": vendor["trade_name"]}]
+            if vendor.get("trade_name")
+            else [],
             created_at=iso(vendor["created_at"]),
             updated_at=iso(vendor["updated_at"]),
         )
