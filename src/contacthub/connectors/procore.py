@@ -163,7 +163,8 @@ class ProcoreConnector(Connector):
 
     @property
     def fields(self) -> frozenset[str]:
-        held = {*self.mapping, "display_name", "organization", "emails", "phones", "addresses"}
+        # no display_name: Procore derives ``name`` from the name parts and keeps no other
+        held = {*self.mapping, "organization", "emails", "phones", "addresses"}
         if "vendors" in self.objects:
             held |= {"websites", "custom.trade", "notes"}
         return frozenset(held)
@@ -255,14 +256,17 @@ class ProcoreConnector(Connector):
             new_state: dict[str, Any] = {}
             for kind, since in plan.items():
                 seen: set[str] = set()
+                names: dict[str, int] = {}
                 for native in self._source(kind, since, now):
-                    if kind == "vendors" and self._vendor_names is not None and native.get("name"):
-                        self._vendor_names[str(native["name"]).casefold()] = int(native["id"])
+                    if kind == "vendors" and native.get("name"):
+                        names.setdefault(str(native["name"]).casefold(), int(native["id"]))
                     record = self._record(kind, native)
                     seen.add(record.native_id)
                     if known.get(record.native_id) != record.version:
                         yield record
                 listed += len(seen)
+                if kind == "vendors" and since is None:
+                    self._vendor_names = names  # every vendor: no listing needed to resolve names
                 if since is None:  # a full listing: what the hub knew and is gone was deactivated
                     pull.deleted |= {n for n in known if kind_of(n)[0] == kind and n not in seen}
                     full = now_ts

@@ -278,6 +278,11 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     def refused(exc: Refused) -> ApiError:
         return ApiError(exc.status, {"errors": exc.errors})
 
+    @app.get("/_emulator/calls")
+    async def emulator_calls() -> Response:
+        """The emulator's own counters (not part of Procore's API), for benchmarks."""
+        return json_response({"calls": dict(state.calls), "throttled": emu.throttled})
+
     # --- OAuth ------------------------------------------------------------------------------
 
     @app.get("/oauth/authorize")
