@@ -162,7 +162,9 @@ path = "{folder}"
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
-        if not args.keep:
+        if args.keep:
+            print(f"kept {root}")
+        else:
             shutil.rmtree(root, ignore_errors=True)
     target = math.ceil(args.users / args.per_page)
     print(f"Procore emulator -> hub -> vCard folder: {args.users} users, {args.vendors} vendors, per_page {args.per_page}")
