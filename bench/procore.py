@@ -94,7 +94,9 @@ def edit_cards(folder: Path, share: float, seed: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--vendors", type=int, default=200)
     parser.add_argument("--per-page", type=int, default=1000)
@@ -167,13 +169,17 @@ path = "{folder}"
         else:
             shutil.rmtree(root, ignore_errors=True)
     target = math.ceil(args.users / args.per_page)
-    print(f"Procore emulator -> hub -> vCard folder: {args.users} users, {args.vendors} vendors, per_page {args.per_page}")
+    print(
+        f"Procore emulator -> hub -> vCard folder: {args.users} users, {args.vendors} vendors, per_page {args.per_page}"
+    )
     print(f"cards in folder after the runs: {cards}; target list calls on the initial run: {target}")
     print(f"{'phase':<8} {'wall s':>7} {'peak MB':>8}  api calls")
     for r in results:
         api = ", ".join(f"{k} {v}" for k, v in sorted(r["api"].items()))
         extra = f"  (edited {r['edited']} cards)" if r["edited"] else ""
-        print(f"{r['phase']:<8} {r['seconds']:>7.2f} {r['peak_mb']:>8.1f}  {api}; errors {r['errors']}{extra}")
+        print(
+            f"{r['phase']:<8} {r['seconds']:>7.2f} {r['peak_mb']:>8.1f}  {api}; errors {r['errors']}{extra}"
+        )
     OUT.mkdir(exist_ok=True)
     (OUT / f"procore-{args.users}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 

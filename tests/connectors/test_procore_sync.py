@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,42 @@ def test_rate_limit_is_respected(sqlite_url: str, tmp_path: Path) -> None:
         assert len(list(folder.glob("*.vcf"))) == 2000
         assert len(site.list_queries()) == 80
         assert srv.emu.throttled <= 1
+
+
+def test_the_hub_file_and_command_line(tmp_path: Path) -> None:
+    """The TOML block the emulator prints works as written, and the secret is never shown."""
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    runner = CliRunner()
+    with served(users=6, vendors=2) as srv:
+        folder = tmp_path / "cards"
+        hub = tmp_path / "hub.toml"
+        hub.write_text(
+            f"""[hubs.site]
+[[hubs.site.connectors]]
+name = "procore"
+type = "procore"
+base_url = "{srv.url}"
+login_url = "{srv.url}"
+company_id = 1
+client_id = "test-client"
+client_secret = "test-secret-value"
+objects = ["users", "vendors"]
+
+[[hubs.site.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{folder}"
+create = true
+"""
+        )
+        db = f"sqlite:///{tmp_path / 'hub.db'}"
+        applied = runner.invoke(app, ["--database", db, "apply", str(hub)])
+        assert applied.exit_code == 0, applied.output
+        synced = runner.invoke(app, ["--database", db, "sync", "site", "--json"])
+        assert synced.exit_code == 0, synced.output
+        assert json.loads(synced.output)["changes"]["cards"]["create"] == 8  # 6 users, 2 vendors
+        listed = runner.invoke(app, ["--database", db, "hubs"])
+        assert "procore" in listed.output and "test-secret-value" not in listed.output
