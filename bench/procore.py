@@ -170,7 +170,8 @@ path = "{folder}"
             shutil.rmtree(root, ignore_errors=True)
     target = math.ceil(args.users / args.per_page)
     print(
-        f"Procore emulator -> hub -> vCard folder: {args.users} users, {args.vendors} vendors, per_page {args.per_page}"
+        f"Procore emulator -> hub -> vCard folder: {args.users} users, {args.vendors} vendors, "
+        f"per_page {args.per_page}"
     )
     print(f"cards in folder after the runs: {cards}; target list calls on the initial run: {target}")
     print(f"{'phase':<8} {'wall s':>7} {'peak MB':>8}  api calls")
