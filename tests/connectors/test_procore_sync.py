@@ -226,3 +226,20 @@ create = true
         assert json.loads(synced.output)["changes"]["cards"]["create"] == 8  # 6 users, 2 vendors
         listed = runner.invoke(app, ["--database", db, "hubs"])
         assert "procore" in listed.output and "test-secret-value" not in listed.output
+
+
+def test_a_user_reactivated_in_procore_comes_back(site: Site) -> None:
+    """With the default ``on_delete = "delete"`` (which deactivates in Procore). With
+    ``"deactivate"`` the engine detaches the link, and a detached record stays detached."""
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    site.sync()
+    assert state.users[user["id"]]["is_active"] is False
+    state.update_user(user["id"], {"is_active": True})  # reactivated by someone in Procore
+    report = site.sync()
+    assert report.errors == []
+    assert email in site.cards()
+    assert state.users[user["id"]]["is_active"] is True
