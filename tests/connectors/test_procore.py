@@ -328,3 +328,16 @@ def test_settings_are_checked() -> None:
     )
     assert conn.base_url == "https://api.procore.com" and conn.login_url == "https://login.procore.com"
     assert "custom.employee_id" in conn.fields
+
+
+def test_connect_a_service_account() -> None:
+    with served(users=2) as srv:
+        creds = MemoryCredentials()
+        settings = {k: v for k, v in srv.settings(grant="client_credentials").items() if k != "client_id"}
+        ui = BrowserUI({"client id": CLIENT_ID})
+        ProcoreConnector.connect(ConnectorConfig("procore", settings, credentials=creds), ui)
+        assert ui.asked == ["Procore app client id"]
+        assert creds.values["access_token"] and "refresh_token" not in creds.values
+        assert creds.values["client_id"] == CLIENT_ID and "client_secret" not in creds.values
+        conn = ProcoreConnector(ConnectorConfig("procore", settings, credentials=creds))
+        assert len(records(conn)[0]) == 2 and conn.session.refreshes == 0  # the saved token served

@@ -506,15 +506,14 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     def vendor_rows(active: bool) -> list[dict[str, Any]]:
         return [v for v in state.vendors.values() if v["is_active"] == active]
 
-    def vendor_by_id(row: dict[str, Any]) -> dict[str, Any]:
-        return state.vendor_json(row)
+    def vendor_page(request: Request, rows: list[dict[str, Any]]) -> Response:
+        counts = state.contact_counts()
+        return page_of(request, rows, lambda row: state.vendor_json(row, counts), state.max_per_page)
 
     @app.get("/rest/v1.0/vendors")
     async def vendors_list(request: Request) -> Response:
         vendor_company(request)
-        return page_of(
-            request, filtered(vendor_rows(True), request, vendor_search), vendor_by_id, state.max_per_page
-        )
+        return vendor_page(request, filtered(vendor_rows(True), request, vendor_search))
 
     @app.patch("/rest/v1.0/vendors/sync")
     async def vendors_sync(request: Request) -> Response:
@@ -583,9 +582,7 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
     @app.get("/rest/v1.0/companies/{cid}/vendors/inactive")
     async def vendors_inactive(cid: int, request: Request) -> Response:
         company(cid)
-        return page_of(
-            request, filtered(vendor_rows(False), request, vendor_search), vendor_by_id, state.max_per_page
-        )
+        return vendor_page(request, filtered(vendor_rows(False), request, vendor_search))
 
     @app.patch("/rest/v1.0/companies/{cid}/vendors/inactive/{vid}")
     async def vendor_reactivate(cid: int, vid: int) -> Response:
@@ -673,7 +670,7 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
             raise not_found()
         members = project(pid)["vendor_ids"]
         rows = [r for r in vendor_rows(True) if r["id"] in members]
-        return page_of(request, filtered(rows, request, vendor_search), vendor_by_id, state.max_per_page)
+        return vendor_page(request, filtered(rows, request, vendor_search))
 
     @app.post("/rest/v1.0/projects/{pid}/users/{uid}/actions/add")
     async def project_user_add(pid: int, uid: int) -> Response:

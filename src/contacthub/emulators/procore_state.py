@@ -513,9 +513,13 @@ class ProcoreState:
             self.save()
             return vendor
 
-    def vendor_json(self, vendor: dict[str, Any]) -> dict[str, Any]:
+    def contact_counts(self) -> Counter[int]:
+        """Active users per vendor, counted once per listing rather than once per vendor."""
+        return Counter(u["vendor_id"] for u in self.users.values() if u["vendor_id"] and u["is_active"])
+
+    def vendor_json(self, vendor: dict[str, Any], counts: Counter[int] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {name: vendor.get(name) for name in VENDOR_TEXT}
-        members = [u for u in self.users.values() if u.get("vendor_id") == vendor["id"] and u["is_active"]]
+        counts = self.contact_counts() if counts is None else counts
         out.update(
             id=vendor["id"],
             is_active=vendor["is_active"],
@@ -530,7 +534,7 @@ class ProcoreState:
             business_id=None,
             business_register=None,
             attachments=[],
-            contact_count=len(members),
+            contact_count=counts[vendor["id"]],
             children_count=0,
             parent=None,
             vendor_group=None,
