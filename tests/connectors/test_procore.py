@@ -341,3 +341,27 @@ def test_connect_a_service_account() -> None:
         assert creds.values["client_id"] == CLIENT_ID and "client_secret" not in creds.values
         conn = ProcoreConnector(ConnectorConfig("procore", settings, credentials=creds))
         assert len(records(conn)[0]) == 2 and conn.session.refreshes == 0  # the saved token served
+
+
+def test_an_update_procore_has_no_room_for_makes_no_call() -> None:
+    with served(users=0) as srv:
+        conn = srv.connector()
+        [made] = conn.write([WriteOp("create", "hub-1", sample(1))])
+        assert made.fields is not None
+        more = {
+            **made.fields,
+            "emails": [
+                *made.fields["emails"],
+                {"value": "home@example.com", "type": "home", "primary": False},
+            ],
+            "websites": [{"value": "https://example.com", "type": ""}],
+        }
+        srv.emu.log.clear()
+        [same] = conn.write([WriteOp("update", "hub-1", more, made.native_id, made.version)])
+        assert same.error is None and same.version == made.version and same.fields == made.fields
+        assert list(srv.emu.log) == []  # no version check either: nothing is written
+        [real] = conn.write(
+            [WriteOp("update", "hub-1", {**more, "job_title": "Foreman"}, made.native_id, made.version)]
+        )
+        assert real.error is None and real.version != made.version
+        assert srv.state.users[int(made.native_id or 0)]["job_title"] == "Foreman"

@@ -333,22 +333,35 @@ class ProcoreConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
-        stale = self._stale(ops)
-        users: list[tuple[int, WriteOp, dict[str, Any]]] = []
-        for i, op in enumerate(ops):
+        bodies: dict[int, dict[str, Any]] = {}
+        for i, op in enumerate(ops):  # refusals we can tell without a call, and no-op updates
             kind = self._kind_for_create(op.fields) if op.kind == "create" else kind_of(op.native_id or "")[0]
-            number = kind_of(op.native_id or "")[1]
             where = op.native_id or f"new Procore {kind} for {op.hub_id}"
-            if op.kind != "create" and number is None:
+            if op.kind != "create" and kind_of(op.native_id or "")[1] is None:
                 results[i] = WriteResult(op, error=RecordNotFoundError("not a Procore id", where, self.name))
-            elif i in stale:
-                results[i] = WriteResult(op, error=stale[i])
             elif kind == "users":
                 try:
-                    users.append((i, op, self._user_body(op)))
+                    bodies[i] = self._user_body(op)
                 except RecordError as exc:
                     results[i] = WriteResult(op, error=exc)
+                    continue
+                unchanged = self._unchanged(op, bodies[i])
+                if unchanged is not None:
+                    results[i] = unchanged
+        pending = [i for i in range(len(ops)) if i not in results]
+        stale = self._stale([(i, ops[i]) for i in pending])
+        users: list[tuple[int, WriteOp, dict[str, Any]]] = []
+        for i in pending:
+            op = ops[i]
+            if i in stale:
+                results[i] = WriteResult(op, error=stale[i])
+            elif i in bodies:
+                users.append((i, op, bodies[i]))
             else:
+                kind, number = kind_of(op.native_id or "")
+                if op.kind == "create":
+                    kind = self._kind_for_create(op.fields)
+                where = op.native_id or f"new Procore {kind} for {op.hub_id}"
                 results[i] = self._write_other(kind, op, number, where)
         if len(users) == 1:
             i, op, body = users[0]
@@ -358,11 +371,11 @@ class ProcoreConnector(Connector):
                 results.update(self._sync_users(users[start : start + SYNC_LIMIT]))
         return [results[i] for i in range(len(ops))]
 
-    def _stale(self, ops: Sequence[WriteOp]) -> dict[int, StaleVersionError]:
+    def _stale(self, ops: Sequence[tuple[int, WriteOp]]) -> dict[int, StaleVersionError]:
         """Ops whose record changed since the version they carry. One filtered listing per
         object type: everything updated since the oldest version (or since this instance's
         last pull, which saw everything older)."""
-        checked = [(i, op) for i, op in enumerate(ops) if op.kind != "create" and op.version and op.native_id]
+        checked = [(i, op) for i, op in ops if op.kind != "create" and op.version and op.native_id]
         out: dict[int, StaleVersionError] = {}
         for kind in ("users", "vendors"):
             mine = [(i, op) for i, op in checked if kind_of(op.native_id or "")[0] == kind]
@@ -425,6 +438,21 @@ class ProcoreConnector(Connector):
                 )
             attrs["origin_id"] = op.hub_id
         return attrs
+
+    def _unchanged(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult | None:
+        """An update that would write what the user already holds (the hub changed a field
+        Procore has no room for) is answered without a call: the version's digest is of
+        the record's mapped fields, so equal digests mean an equal record."""
+        if op.kind != "update" or not op.version or "~" not in op.version:
+            return None
+        native = {
+            **attrs,
+            "vendor": {"name": op.fields.get("organization")} if attrs.get("vendor_id") else None,
+        }
+        fields = user_fields(native, self.mapping, self.config.region)
+        if version_of(updated_of(op.version), fields) != op.version:
+            return None
+        return WriteResult(op, op.native_id, op.version, fields)
 
     def _user_result(self, op: WriteOp, native: Mapping[str, Any]) -> WriteResult:
         record = self._record("users", native)
