@@ -14,80 +14,31 @@ import json
 import os
 import random
 import re
-import secrets
 import threading
 import time
-import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from contacthub.emulators.procore_grants import OAuthGrants
+from contacthub.emulators.procore_partners import PartnerRecords
 from contacthub.emulators.procore_seed import seed_people, seed_vendors
+from contacthub.emulators.procore_values import (
+    ACCESS_LIFETIME,
+    EMAIL,
+    USER_TEXT,
+    USER_WRITABLE,
+    Refused,
+    as_bool,
+    iso,
+    parse_range,
+)
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ACCESS_LIFETIME = 5400
-
-USER_TEXT = (
-    "first_name", "last_name", "job_title", "address", "city", "zip", "business_phone",
-    "mobile_phone", "fax_number", "email_address", "email_signature", "employee_id", "notes",
-    "country_code", "state_code", "initials", "origin_id", "origin_data",
-)  # fmt: skip
-USER_WRITABLE = frozenset(
-    (
-        *USER_TEXT,
-        "business_phone_extension", "is_active", "is_employee", "vendor_id",
-        "default_permission_template_id", "company_permission_template_id",
-        "work_classification_id", "add_to_new_projects", "id",
-    )
-)  # fmt: skip
-VENDOR_TEXT = (
-    "name", "abbreviated_name", "address", "city", "state_code", "zip", "country_code",
-    "business_phone", "mobile_phone", "fax_number", "email_address", "website", "notes",
-    "origin_id", "origin_data", "origin_code", "trade_name", "legal_name", "license_number",
-    "labor_union",
-)  # fmt: skip
-PERSON_TEXT = ("first_name", "last_name", "employee_id", "origin_id", "job_title", "email_address")
+__all__ = ["ProcoreState", "Refused", "parse_range"]
 
 
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str, end: bool = False) -> float:
-    """One side of a Procore date range: a date, or a date-time with ``Z`` or an offset."""
-    text = text.strip().strip('"').strip("'")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return day.timestamp() + (86399 if end else 0)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    """``START...END`` (three dots, optionally quoted); ``ValueError`` when malformed."""
-    text = text.strip().strip('"')
-    start, sep, end = text.partition("...")
-    if not sep:
-        raise ValueError(text)
-    return parse_time(start), parse_time(end, end=True)
-
-
-class Refused(Exception):
-    """A write Procore refuses: ``status`` and the ``errors`` object of its body."""
-
-    def __init__(self, status: int, errors: dict[str, list[str]] | str) -> None:
-        super().__init__(str(errors))
-        self.status = status
-        self.errors = errors
-
-
-class ProcoreState:
+class ProcoreState(OAuthGrants, PartnerRecords):
     """One company's directory and the OAuth grants of its app registrations."""
 
     def __init__(
@@ -213,76 +164,6 @@ class ProcoreState:
                 "vendor_ids": {self.users[u]["vendor_id"] for u in members if self.users[u]["vendor_id"]},
             }
 
-    # --- OAuth --------------------------------------------------------------------------------
-
-    def client_ok(self, client_id: str | None, secret: str | None) -> bool:
-        return bool(client_id) and self.clients.get(client_id or "") == secret
-
-    def issue_code(self, client_id: str, redirect_uri: str) -> str:
-        code = secrets.token_urlsafe(24)
-        with self.lock:
-            self.codes[code] = {
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "expires_at": self.clock() + 600,
-            }
-        return code
-
-    def issue_tokens(self, client_id: str, *, refresh: bool) -> dict[str, Any]:
-        access = secrets.token_urlsafe(32)
-        now = self.clock()
-        with self.lock:
-            self.access[access] = {
-                "client_id": client_id,
-                "expires_at": now + self.token_lifetime,
-                "dmsa": not refresh,
-                "created_at": int(now),
-            }
-            answer: dict[str, Any] = {
-                "access_token": access,
-                "token_type": "bearer",
-                "expires_in": self.token_lifetime,
-                "created_at": int(now),
-            }
-            if refresh:
-                token = secrets.token_urlsafe(32)
-                self.refresh[token] = {"client_id": client_id}
-                answer["refresh_token"] = token
-        return answer
-
-    def take_code(self, code: str, client_id: str, redirect_uri: str | None) -> bool:
-        with self.lock:
-            grant = self.codes.pop(code, None)
-        return bool(
-            grant
-            and grant["client_id"] == client_id
-            and grant["expires_at"] > self.clock()
-            and (redirect_uri is None or redirect_uri == grant["redirect_uri"])
-        )
-
-    def take_refresh(self, token: str, client_id: str) -> bool:
-        """Single use: the token is gone the moment it is presented, answer lost or not."""
-        with self.lock:
-            grant = self.refresh.pop(token, None)
-        return bool(grant and grant["client_id"] == client_id)
-
-    def token_info(self, token: str | None) -> dict[str, Any] | None:
-        grant = self.access.get(token or "")
-        if grant is None or grant["expires_at"] <= self.clock():
-            return None
-        return grant
-
-    def expire_tokens(self) -> None:
-        """Fault switch: every access token handed out so far is expired now."""
-        with self.lock:
-            for grant in self.access.values():
-                grant["expires_at"] = 0.0
-
-    def revoke(self, token: str) -> None:
-        with self.lock:
-            self.access.pop(token, None)
-            self.refresh.pop(token, None)
-
     # --- users ----------------------------------------------------------------------------------
 
     def _new_user(self, attrs: dict[str, Any], when: float | None = None) -> dict[str, Any]:
@@ -334,7 +215,7 @@ class ProcoreState:
             elif key in ("is_active", "is_employee"):
                 if key == "is_active" and bool(value) and not user.get("is_active"):
                     user["last_activated_at"] = self.now()
-                user[key] = _bool(value)
+                user[key] = as_bool(value)
             elif key in ("vendor_id", "business_phone_extension", "work_classification_id"):
                 user[key] = int(value) if value not in (None, "") else None
         if user.get("initials") is None:
@@ -467,201 +348,3 @@ class ProcoreState:
                 company_permission_template_id=None,
             )
         return out
-
-    # --- vendors ------------------------------------------------------------------------------
-
-    def _new_vendor(self, attrs: dict[str, Any], when: float | None = None) -> dict[str, Any]:
-        when = self.now() if when is None else when
-        vendor: dict[str, Any] = {name: None for name in VENDOR_TEXT}
-        vendor.update(id=self.next_id(), is_active=True, created_at=when, updated_at=when)
-        self._apply_vendor(vendor, attrs)
-        self.vendors[vendor["id"]] = vendor
-        return vendor
-
-    def _apply_vendor(self, vendor: dict[str, Any], attrs: dict[str, Any]) -> None:
-        for key, value in attrs.items():
-            if key in VENDOR_TEXT:
-                vendor[key] = None if value in (None, "") else str(value)
-            elif key == "is_active":
-                vendor[key] = _bool(value)
-
-    def validate_vendor(self, attrs: dict[str, Any], current: dict[str, Any] | None) -> None:
-        errors: dict[str, list[str]] = {}
-        if (current is None or "name" in attrs) and not str(attrs.get("name") or "").strip():
-            errors["name"] = ["can't be blank"]
-        email = attrs.get("email_address")
-        if email and not EMAIL.match(str(email)):
-            errors["email_address"] = ["is invalid"]
-        if errors:
-            raise Refused(422 if current is not None or "name" in attrs else 400, errors)
-
-    def create_vendor(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            self.validate_vendor(attrs, None)
-            vendor = self._new_vendor(attrs)
-            self.save()
-            return vendor
-
-    def update_vendor(self, vid: int, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            vendor = self.vendors.get(vid)
-            if vendor is None:
-                raise Refused(404, "Not Found")
-            self.validate_vendor(attrs, vendor)
-            self._apply_vendor(vendor, attrs)
-            vendor["updated_at"] = self.now()
-            self.save()
-            return vendor
-
-    def contact_counts(self) -> Counter[int]:
-        """Active users per vendor, counted once per listing rather than once per vendor."""
-        return Counter(u["vendor_id"] for u in self.users.values() if u["vendor_id"] and u["is_active"])
-
-    def vendor_json(self, vendor: dict[str, Any], counts: Counter[int] | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {name: vendor.get(name) for name in VENDOR_TEXT}
-        counts = self.contact_counts() if counts is None else counts
-        out.update(
-            id=vendor["id"],
-            is_active=vendor["is_active"],
-            company=vendor.get("name"),
-            is_connected=False,
-            authorized_bidder=True,
-            prequalified=False,
-            union_member=False,
-            non_union_prevailing_wage=False,
-            synced_to_erp=False,
-            logo=None,
-            business_id=None,
-            business_register=None,
-            attachments=[],
-            contact_count=counts[vendor["id"]],
-            children_count=0,
-            parent=None,
-            vendor_group=None,
-            primary_contact=None,
-            project_ids=sorted(p["id"] for p in self.projects.values() if vendor["id"] in p["vendor_ids"]),
-            trades=[{"id": zlib.crc32(vendor["trade_name"].encode()) % 1000, "name": vendor["trade_name"]}]
-            if vendor.get("trade_name")
-            else [],
-            created_at=iso(vendor["created_at"]),
-            updated_at=iso(vendor["updated_at"]),
-        )
-        return out
-
-    # --- people ---------------------------------------------------------------------------------
-
-    def _new_person(self, attrs: dict[str, Any], when: float | None = None) -> dict[str, Any]:
-        when = self.now() if when is None else when
-        person: dict[str, Any] = {name: None for name in PERSON_TEXT}
-        person.update(
-            id=self.next_id(), is_employee=False, active=True, vendor_id=None, mobile_phone=None,
-            business_phone=None, created_at=when, updated_at=when,
-        )  # fmt: skip
-        self._apply_person(person, attrs)
-        self.people[person["id"]] = person
-        return person
-
-    def _apply_person(self, person: dict[str, Any], attrs: dict[str, Any]) -> None:
-        for key, value in attrs.items():
-            if key in PERSON_TEXT or key in ("mobile_phone", "business_phone"):
-                person[key] = None if value in (None, "") else str(value)
-            elif key in ("is_employee", "active"):
-                person[key] = _bool(value)
-            elif key == "vendor_id":
-                person[key] = int(value) if value not in (None, "") else None
-
-    def create_person(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            if not str(attrs.get("last_name") or "").strip():
-                raise Refused(400, {"last_name": ["can't be blank"]})
-            person = self._new_person(attrs)
-            self.save()
-            return person
-
-    def update_person(self, pid: int, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            person = self.people.get(pid)
-            if person is None:
-                raise Refused(404, "Not Found")
-            if "last_name" in attrs and not str(attrs.get("last_name") or "").strip():
-                raise Refused(422, {"last_name": ["can't be blank"]})
-            self._apply_person(person, attrs)
-            person["updated_at"] = self.now()
-            self.save()
-            return person
-
-    def people_rows(self, active: bool) -> Iterable[dict[str, Any]]:
-        """Company people: every user (as the person it is) and every reference person."""
-        for user in self.users.values():
-            if user["is_active"] == active:
-                yield {"_user": user, "id": user["contact_id"]}
-        for person in self.people.values():
-            if person["active"] == active:
-                yield person
-
-    def person_json(self, row: dict[str, Any], view: str = "normal") -> dict[str, Any]:
-        user = row.get("_user")
-        if user is not None:
-            base = {
-                "id": row["id"],
-                "first_name": user.get("first_name"),
-                "last_name": user.get("last_name"),
-                "is_employee": user["is_employee"],
-                "employee_id": user.get("employee_id"),
-                "user_id": user["id"],
-                "user_uuid": user["id"],
-                "work_classification_id": user.get("work_classification_id"),
-                "origin_id": user.get("origin_id"),
-                "contact": {"is_active": user["is_active"], "email": user.get("email_address")},
-            }
-            extra = {
-                "vendor_id": user.get("vendor_id"),
-                "email": user.get("email_address"),
-                "mobile_phone": user.get("mobile_phone"),
-                "business_phone": user.get("business_phone"),
-                "job_title": user.get("job_title"),
-                "created_at": user["created_at"],
-                "updated_at": user["updated_at"],
-            }
-        else:
-            base = {
-                "id": row["id"],
-                "first_name": row.get("first_name"),
-                "last_name": row.get("last_name"),
-                "is_employee": row["is_employee"],
-                "employee_id": row.get("employee_id"),
-                "user_id": None,
-                "user_uuid": None,
-                "work_classification_id": None,
-                "origin_id": row.get("origin_id"),
-                "contact": {"is_active": row["active"], "email": row.get("email_address")},
-            }
-            extra = {
-                "vendor_id": row.get("vendor_id"),
-                "email": row.get("email_address"),
-                "mobile_phone": row.get("mobile_phone"),
-                "business_phone": row.get("business_phone"),
-                "job_title": row.get("job_title"),
-                "created_at": row["created_at"],
-                "updated_at": row["updated_at"],
-            }
-        if view != "extended":
-            return base
-        vendor = self.vendors.get(extra["vendor_id"]) if extra["vendor_id"] else None
-        base.update(
-            reference_user=user is None,
-            vendor={"id": vendor["id"], "name": vendor["name"]} if vendor else None,
-            email=extra["email"],
-            mobile_phone=extra["mobile_phone"],
-            business_phone=extra["business_phone"],
-            job_title=extra["job_title"],
-            created_at=iso(extra["created_at"]),
-            updated_at=iso(extra["updated_at"]),
-        )
-        return base
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
