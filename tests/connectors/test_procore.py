@@ -132,6 +132,13 @@ def test_projects_limit_the_directory() -> None:
         assert {int(r.native_id) for r in items} == srv.state.projects[pid]["user_ids"]
         [made] = conn.write([WriteOp("create", "hub-new", sample(3))])
         assert made.error is None and int(made.native_id or 0) in srv.state.projects[pid]["user_ids"]
+        # a user who leaves the project is not deleted; one deactivated in the company is
+        known = {r.native_id: r.version for r in items}
+        members = sorted(srv.state.projects[pid]["user_ids"] - {int(made.native_id or 0)})
+        srv.state.projects[pid]["user_ids"].discard(members[0])
+        srv.state.update_user(members[1], {"is_active": False})
+        _, pull = records(srv.connector(projects=[pid]), None, known)
+        assert pull.deleted == {str(members[1])}
         missing = srv.connector(projects=[424242])
         with pytest.raises(FatalConnectorError, match="Procore project 424242"):
             records(missing)

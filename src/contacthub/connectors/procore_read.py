@@ -225,7 +225,9 @@ class ProcoreReader(Connector):
                 if kind == "vendors" and since is None:
                     self._vendor_names = names  # every vendor: no listing needed to resolve names
                 if since is None:  # a full listing: what the hub knew and is gone was deactivated
-                    pull.deleted |= {n for n in known if kind_of(n)[0] == kind and n not in seen}
+                    pull.deleted |= self._gone(
+                        kind, {n for n in known if kind_of(n)[0] == kind and n not in seen}
+                    )
                     full = now_ts
                 else:
                     full = float(state[kind]["full"])
@@ -237,6 +239,16 @@ class ProcoreReader(Connector):
 
         pull.records = records()
         return pull
+
+    def _gone(self, kind: str, missing: set[str]) -> set[str]:
+        """Of the records a full listing no longer shows, those that were deleted. Within
+        ``projects`` a person may only have left the projects: only those in the company's
+        inactive list count as deleted; the others are left as they are."""
+        if not missing or not self.projects:
+            return missing
+        path = f"/rest/v1.0/companies/{self.company_id}/{kind}/inactive"
+        inactive = {PREFIX[kind] + str(item["id"]) for item in self._list(path, {}, self._what())}
+        return missing & inactive
 
     def get(self, native_id: str) -> Record:
         kind, number = kind_of(native_id)
