@@ -374,18 +374,3 @@ def test_state_file_keeps_the_data_across_restarts(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-
-
-def test_emulator_sockets_send_at_once() -> None:
-    """Answers are not held back by Nagle's algorithm (a 40 ms stall per kept-alive request
-    against the client's delayed ACK): the listening socket has TCP_NODELAY, which accepted
-    connections inherit."""
-    import socket
-
-    from contacthub.emulators.base import _bind
-
-    sock = _bind(0)
-    try:
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-    finally:
-        sock.close()
