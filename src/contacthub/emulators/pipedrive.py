@@ -61,9 +61,13 @@ from contacthub.emulators.pipedrive_wire import (
 )
 
 
-def create_app(settings: Settings | None = None, company: Company | None = None) -> FastAPI:
-    """The emulator as an ASGI app; ``app.state.pd`` is its ``State`` for tests."""
+def create_app(
+    settings: Settings | None = None, company: Company | None = None, state_file: Path | None = None
+) -> FastAPI:
+    """The emulator as an ASGI app; ``app.state.pd`` is its ``State`` for tests. With
+    ``state_file`` the company is saved there after every write (``Company.load`` reads it)."""
     state = State(settings or Settings(), company or Company())
+    state.state_file = state_file
     app = FastAPI(title="Pipedrive emulator", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.pd = state
     data = state.company
@@ -340,8 +344,7 @@ def run(
         company.seed(persons, seed)
         if state is not None:
             company.save(state)
-    app = create_app(settings, company)
-    app.state.pd.state_file = state
+    app = create_app(settings, company, state)
     info = {
         "system": "pipedrive",
         "api_token": api_token,
