@@ -60,11 +60,12 @@ class Emulator:
         consent: str = "home",
         seed_value: int = 7,
         page_size: int = 200,
+        cert: ClientCert | None = None,
     ) -> None:
         rng = random.Random(seed_value)
         self.client_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         self.client_secret = secrets.token_urlsafe(30)
-        self.cert: ClientCert = client_cert()
+        self.cert: ClientCert = cert or client_cert()
         self.tenants: list[Tenant] = []
         for i in range(tenants):
             tid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -179,7 +180,8 @@ def create_app(emu: Emulator) -> FastAPI:
             return _login_error(
                 400,
                 "invalid_tenant",
-                f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+                f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct "
+                "tenant ID "
                 "and are signing into the correct cloud.",
                 [90002],
             )
@@ -189,7 +191,11 @@ def create_app(emu: Emulator) -> FastAPI:
         return JSONResponse(
             {
                 "token_endpoint": f"{base}/{key}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
                 "jwks_uri": f"{base}/{key}/discovery/v2.0/keys",
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
@@ -204,7 +210,7 @@ def create_app(emu: Emulator) -> FastAPI:
                 "tenant_region_scope": "NA",
                 "cloud_instance_name": "microsoftonline.com",
             }
-        )  # fmt: skip
+        )
 
     @app.post("/{tenant}/oauth2/v2.0/token")
     async def token(tenant: str, request: Request) -> Response:
@@ -218,64 +224,89 @@ def create_app(emu: Emulator) -> FastAPI:
         if grant == "authorization_code":
             code_tenant = emu.codes.pop(str(form.get("code", "")), None)
             if code_tenant is None:
-                return _login_error(400, "invalid_grant", "AADSTS70000: The provided authorization code is invalid.", [70000])  # noqa: E501
+                return _login_error(
+                    400, "invalid_grant", "AADSTS70000: The provided authorization code is invalid.", [70000]
+                )
         elif grant != "client_credentials":
             return _login_error(
-                400, "unsupported_grant_type",
-                f"AADSTS70003: The app requested an unsupported grant type '{grant}'.", [70003],
-            )  # fmt: skip
+                400,
+                "unsupported_grant_type",
+                f"AADSTS70003: The app requested an unsupported grant type '{grant}'.",
+                [70003],
+            )
         if client_id != emu.client_id:
             return _login_error(
-                400, "unauthorized_client",
+                400,
+                "unauthorized_client",
                 f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
-                f"'{found.domain}'.", [700016],
-            )  # fmt: skip
+                f"'{found.domain}'.",
+                [700016],
+            )
         problem = _check_client(emu, form, f"{_base(request)}/{tenant}/oauth2/v2.0/token")
         if problem is not None:
             return problem
         if emu.client_id not in found.consented:
             return _login_error(
-                400, "unauthorized_client",
+                400,
+                "unauthorized_client",
                 f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
                 f"'{found.domain}'. This can happen if the application has not been installed by the "
-                "administrator of the tenant or consented to by any user in the tenant.", [700016],
-            )  # fmt: skip
+                "administrator of the tenant or consented to by any user in the tenant.",
+                [700016],
+            )
         scope = str(form.get("scope", ""))
         resources = [s for s in scope.split() if s.endswith("/.default")]
         if grant == "client_credentials" and len(resources) != 1:
             return _login_error(
-                400, "invalid_scope",
+                400,
+                "invalid_scope",
                 f"AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows "
-                "must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+                "must have a scope value with /.default suffixed to the resource identifier "
+                "(application ID URI).",
                 [1002012],
-            )  # fmt: skip
+            )
         audience = resources[0][: -len("/.default")] if resources else _base(request)
         access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0." + secrets.token_urlsafe(40)
         emu.tokens[access] = (found.id, audience.rstrip("/"), time.time() + emu.token_lifetime)
         return JSONResponse(
-            {"token_type": "Bearer", "expires_in": emu.token_lifetime, "ext_expires_in": emu.token_lifetime,
-             "access_token": access}  # fmt: skip
+            {
+                "token_type": "Bearer",
+                "expires_in": emu.token_lifetime,
+                "ext_expires_in": emu.token_lifetime,
+                "access_token": access,
+            }
         )
 
     @app.get("/{tenant}/oauth2/v2.0/authorize")
     def authorize(tenant: str, redirect_uri: str, state: str = "", client_id: str = "") -> Response:
         found = emu.tenant(tenant) or (emu.tenants[0] if tenant in ("common", "organizations") else None)
         if found is None or client_id != emu.client_id:
-            return _login_error(400, "invalid_request", "AADSTS900144: The request body must contain client_id.", [900144])  # noqa: E501
+            return _login_error(
+                400, "invalid_request", "AADSTS900144: The request body must contain client_id.", [900144]
+            )
         code = secrets.token_urlsafe(24)
         emu.codes[code] = found.id
-        return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302)
+        return RedirectResponse(
+            f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302
+        )
 
     @app.get("/{tenant}/adminconsent")
     @app.get("/{tenant}/v2.0/adminconsent")
     def adminconsent(tenant: str, client_id: str, redirect_uri: str, state: str = "") -> Response:
         if client_id != emu.client_id:
-            query = {"error": "unauthorized_client",
-                     "error_description": f"AADSTS700016: Application with identifier '{client_id}' was not found.",
-                     "state": state}  # fmt: skip
+            query = {
+                "error": "unauthorized_client",
+                "error_description": f"AADSTS700016: Application with identifier '{client_id}' "
+                "was not found.",
+                "state": state,
+            }
             return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
         if emu.decline_consent:
-            query = {"error": "access_denied", "error_description": "The admin canceled the request", "state": state}
+            query = {
+                "error": "access_denied",
+                "error_description": "The admin canceled the request",
+                "state": state,
+            }
             return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
         found = emu.tenant(tenant)
         if found is None and tenant in ("common", "organizations"):
@@ -297,7 +328,9 @@ def create_app(emu: Emulator) -> FastAPI:
             return error(401, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed.")
         tid, audience, expiry = entry
         if emu.expire_tokens or expiry < time.time():
-            return error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+            return error(
+                401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+            )
         if audience != _base(request):
             return error(401, "InvalidAuthenticationToken", "Invalid audience.")
         found = emu.tenant(tid)
@@ -345,25 +378,46 @@ def create_app(emu: Emulator) -> FastAPI:
         storm = emu.throttle_rate > 0 and emu.random.random() < emu.throttle_rate
         if storm:
             return _json(
-                Reply(429, {"error": {"code": "TooManyRequests", "message": "Too many requests. Please try again later."}},
-                      {"Retry-After": str(emu.retry_after)})  # fmt: skip
+                Reply(
+                    429,
+                    {
+                        "error": {
+                            "code": "TooManyRequests",
+                            "message": "Too many requests. Please try again later.",
+                        }
+                    },
+                    {"Retry-After": str(emu.retry_after)},
+                )
             )
-        _, remaining, reset = window.hit()
+        _, remaining, _ = window.hit()
         try:
             body = await request.json()
         except ValueError:
             return _json(error(400, "BadRequest", "Invalid JSON."))
         reply = emu.exchange.invoke(
-            who, _base(request), body, request.query_params.get("$skiptoken"), request.headers.get("prefer", "")
+            who,
+            _base(request),
+            body,
+            request.query_params.get("$skiptoken"),
+            request.headers.get("prefer", ""),
         )
-        reply.headers.update({"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": str(min(remaining, 29999))})
+        reply.headers.update(
+            {"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": str(min(remaining, 29999))}
+        )
         return _json(reply)
 
     @app.post("/_emulator/faults")
     async def faults(request: Request) -> Response:
         body = await request.json()
-        allowed = {"throttle_rate", "retry_after", "graph_limit", "expire_delta", "decline_consent",
-                   "error_rate", "expire_tokens"}  # fmt: skip
+        allowed = {
+            "throttle_rate",
+            "retry_after",
+            "graph_limit",
+            "expire_delta",
+            "decline_consent",
+            "error_rate",
+            "expire_tokens",
+        }
         for key, value in body.items():
             if key in allowed:
                 setattr(emu, key, value)
@@ -376,36 +430,52 @@ def _check_client(emu: Emulator, form: dict[str, Any], audience: str) -> Respons
     """The app proves who it is with its secret or a JWT signed by its certificate's key."""
     if form.get("client_assertion"):
         if form.get("client_assertion_type") != ASSERTION_TYPE:
-            return _login_error(400, "invalid_request", "AADSTS50027: Invalid client assertion type.", [50027])
+            return _login_error(
+                400, "invalid_request", "AADSTS50027: Invalid client assertion type.", [50027]
+            )
         assertion = str(form["client_assertion"])
         try:
             header = jwt.get_unverified_header(assertion)
-            public = x509.load_pem_x509_certificate(emu.cert.certificate_pem.encode()).public_key()
+            public: Any = x509.load_pem_x509_certificate(emu.cert.certificate_pem.encode()).public_key()
             claims = jwt.decode(
-                assertion, public, algorithms=["RS256", "PS256"], audience=audience,  # type: ignore[arg-type]
+                assertion,
+                public,
+                algorithms=["RS256", "PS256"],
+                audience=audience,
                 options={"require": ["exp", "aud", "iss", "sub"]},
-            )  # fmt: skip
+            )
         except jwt.PyJWTError as exc:
             return _login_error(
-                401, "invalid_client", f"AADSTS700027: Client assertion failed signature validation. ({exc})", [700027]
-            )  # fmt: skip
+                401,
+                "invalid_client",
+                f"AADSTS700027: Client assertion failed signature validation. ({exc})",
+                [700027],
+            )
         thumb = header.get("x5t")
         import base64
 
         expected = base64.urlsafe_b64encode(bytes.fromhex(emu.cert.thumbprint)).decode().rstrip("=")
-        if thumb and thumb != expected:
-            return _login_error(401, "invalid_client", "AADSTS700027: The certificate is not registered.", [700027])
+        if thumb and str(thumb).rstrip("=") != expected:
+            return _login_error(
+                401, "invalid_client", "AADSTS700027: The certificate is not registered.", [700027]
+            )
         if claims.get("iss") != emu.client_id or claims.get("sub") != emu.client_id:
-            return _login_error(401, "invalid_client", "AADSTS700021: Client assertion application identifier "
-                                "doesn't match 'client_id' parameter.", [700021])  # fmt: skip
+            return _login_error(
+                401,
+                "invalid_client",
+                "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.",
+                [700021],
+            )
         return None
     if form.get("client_secret") != emu.client_secret:
         return _login_error(
-            401, "invalid_client",
-            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
+            401,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request "
+            "is the "
             f"client secret value, not the client secret ID, for a secret added to app '{emu.client_id}'.",
             [7000215],
-        )  # fmt: skip
+        )
     return None
 
 
@@ -416,9 +486,13 @@ def _uvicorn(app: FastAPI, cert: ServerCert) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off",
-        ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file),
-    )  # fmt: skip
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=str(cert.cert_file),
+        ssl_keyfile=str(cert.key_file),
+    )
     return uvicorn.Server(config)
 
 
@@ -440,6 +514,7 @@ def running(emu: Emulator, folder: Path | None = None) -> Iterator[dict[str, Any
             yield emu.info(f"https://{HOST}:{port}", cert)
         finally:
             server.should_exit = True
+            server.force_exit = True  # clients may keep connections alive: do not wait for them
             thread.join(timeout=10)
             sock.close()
 

@@ -24,19 +24,52 @@ from typing import Any
 #: invisible to Graph delta queries)
 GRAPH_VISIBLE = frozenset(
     {
-        "FirstName", "LastName", "DisplayName", "ExternalEmailAddress", "EmailAddresses", "Title",
-        "Department", "Company", "Office", "StreetAddress", "City", "StateOrProvince", "PostalCode",
-        "CountryOrRegion", "Phone", "MobilePhone", "Fax", "Alias",
+        "FirstName",
+        "LastName",
+        "DisplayName",
+        "ExternalEmailAddress",
+        "EmailAddresses",
+        "Title",
+        "Department",
+        "Company",
+        "Office",
+        "StreetAddress",
+        "City",
+        "StateOrProvince",
+        "PostalCode",
+        "CountryOrRegion",
+        "Phone",
+        "MobilePhone",
+        "Fax",
+        "Alias",
     }
-)  # fmt: skip
+)
 
 CONTACT_PROPS = (
-    "Name", "Alias", "DisplayName", "FirstName", "LastName", "Initials", "ExternalEmailAddress",
-    "Title", "Department", "Company", "Office", "StreetAddress", "City", "StateOrProvince",
-    "PostalCode", "CountryOrRegion", "Phone", "MobilePhone", "Fax", "Notes", "WebPage",
+    "Name",
+    "Alias",
+    "DisplayName",
+    "FirstName",
+    "LastName",
+    "Initials",
+    "ExternalEmailAddress",
+    "Title",
+    "Department",
+    "Company",
+    "Office",
+    "StreetAddress",
+    "City",
+    "StateOrProvince",
+    "PostalCode",
+    "CountryOrRegion",
+    "Phone",
+    "MobilePhone",
+    "Fax",
+    "Notes",
+    "WebPage",
     "HiddenFromAddressListsEnabled",
     *(f"CustomAttribute{i}" for i in range(1, 16)),
-)  # fmt: skip
+)
 
 
 @dataclass(slots=True)
@@ -174,8 +207,58 @@ def graph_contact(obj: Obj) -> dict[str, Any]:
 
 # --- seed data ---------------------------------------------------------------------------
 
-GIVEN = "Adele Alex Ben Chloe Diego Emma Farah Grady Hana Isaiah Johanna Kenji Lee Lidia Megan Nestor Olga Pradeep Quinn Raul Sofia Tomás Uma Victor Wen Xavier Yuki Zoë".split()  # noqa: E501
-FAMILY = "Vance Wilber Okafor Müller Nakamura Lindqvist García Patel Dubois Kowalski Rossi O'Neil Hansen Ibrahim Kim Novak Silva Tanaka Weber Young".split()  # noqa: E501
+GIVEN = [
+    "Adele",
+    "Alex",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Emma",
+    "Farah",
+    "Grady",
+    "Hana",
+    "Isaiah",
+    "Johanna",
+    "Kenji",
+    "Lee",
+    "Lidia",
+    "Megan",
+    "Nestor",
+    "Olga",
+    "Pradeep",
+    "Quinn",
+    "Raul",
+    "Sofia",
+    "Tomás",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Xavier",
+    "Yuki",
+    "Zoë",
+]
+FAMILY = [
+    "Vance",
+    "Wilber",
+    "Okafor",
+    "Müller",
+    "Nakamura",
+    "Lindqvist",
+    "García",
+    "Patel",
+    "Dubois",
+    "Kowalski",
+    "Rossi",
+    "O'Neil",
+    "Hansen",
+    "Ibrahim",
+    "Kim",
+    "Novak",
+    "Silva",
+    "Tanaka",
+    "Weber",
+    "Young",
+]
 TITLES = ["Engineer", "Site manager", "Accountant", "Project manager", "Estimator", "Foreman", "Designer"]
 DEPARTMENTS = ["Operations", "Finance", "Engineering", "Sales", "Field", "HR"]
 CITIES = [("Seattle", "WA", "98101"), ("Bellevue", "WA", "98004"), ("Austin", "TX", "73301")]
@@ -219,9 +302,7 @@ def seed(tenant: Tenant, users: int, contacts: int, rng: random.Random) -> None:
         obj = tenant.add_user(props)
         member_ids.append(obj.id)
     staff = Group(str(uuid.UUID(int=rng.getrandbits(128), version=4)), "All Staff", list(member_ids))
-    field_team = Group(
-        str(uuid.UUID(int=rng.getrandbits(128), version=4)), "Field Team", member_ids[::3]
-    )
+    field_team = Group(str(uuid.UUID(int=rng.getrandbits(128), version=4)), "Field Team", member_ids[::3])
     tenant.groups = {g.id: g for g in (staff, field_team)}
     for i in range(contacts):
         given, family = GIVEN[(i + 5) % len(GIVEN)], FAMILY[(i + 3) % len(FAMILY)]

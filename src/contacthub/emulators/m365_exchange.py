@@ -24,18 +24,40 @@ from contacthub.emulators.m365_graph import Reply, decode_token, encode_token
 
 SET_CONTACT = frozenset(
     {
-        "FirstName", "LastName", "Initials", "DisplayName", "Name", "Title", "Department", "Company",
-        "Office", "StreetAddress", "City", "StateOrProvince", "PostalCode", "CountryOrRegion", "Phone",
-        "MobilePhone", "Fax", "Notes", "WebPage",
+        "FirstName",
+        "LastName",
+        "Initials",
+        "DisplayName",
+        "Name",
+        "Title",
+        "Department",
+        "Company",
+        "Office",
+        "StreetAddress",
+        "City",
+        "StateOrProvince",
+        "PostalCode",
+        "CountryOrRegion",
+        "Phone",
+        "MobilePhone",
+        "Fax",
+        "Notes",
+        "WebPage",
     }
-)  # fmt: skip
+)
 SET_MAIL_CONTACT = frozenset(
     {
-        "Alias", "DisplayName", "Name", "ExternalEmailAddress", "HiddenFromAddressListsEnabled",
-        "EmailAddresses", "PrimarySmtpAddress", "MailTip",
+        "Alias",
+        "DisplayName",
+        "Name",
+        "ExternalEmailAddress",
+        "HiddenFromAddressListsEnabled",
+        "EmailAddresses",
+        "PrimarySmtpAddress",
+        "MailTip",
         *(f"CustomAttribute{i}" for i in range(1, 16)),
     }
-)  # fmt: skip
+)
 NEW_MAIL_CONTACT = frozenset(
     {"Name", "ExternalEmailAddress", "DisplayName", "FirstName", "LastName", "Initials", "Alias"}
 )
@@ -124,13 +146,25 @@ class ExchangeApi:
         self.calls += 1
         cmd = body.get("CmdletInput") if isinstance(body, dict) else None
         if not isinstance(cmd, dict) or not isinstance(cmd.get("CmdletName"), str):
-            return Reply(400, {"error": {"code": "BadRequest", "message": "Invalid Operation",
-                                         "innererror": {"message": "Invalid Operation",
-                                                        "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"}}})  # fmt: skip  # noqa: E501
+            return Reply(
+                400,
+                {
+                    "error": {
+                        "code": "BadRequest",
+                        "message": "Invalid Operation",
+                        "innererror": {
+                            "message": "Invalid Operation",
+                            "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                        },
+                    }
+                },
+            )
         name = cmd["CmdletName"]
         params = cmd.get("Parameters") or {}
         if not isinstance(params, dict):
-            return cmdlet_error(400, "BadRequest", "Parameters must be an object.", "System.ArgumentException")
+            return cmdlet_error(
+                400, "BadRequest", "Parameters must be an object.", "System.ArgumentException"
+            )
         handler = {
             "New-MailContact": self._new,
             "Set-Contact": self._set_contact,
@@ -160,7 +194,9 @@ class ExchangeApi:
             size = max(1, min(size, int(match.group(1))))
         start = int((decode_token(skiptoken) or {}).get("o", 0)) if skiptoken else 0
         body: dict[str, Any] = {
-            "@odata.context": f"{base}/adminapi/beta/{tenant.domain}/$metadata#Collection(Exchange.GenericHashTable)",
+            "@odata.context": (
+                f"{base}/adminapi/beta/{tenant.domain}/$metadata#Collection(Exchange.GenericHashTable)"
+            ),
             "adminapi.warnings@odata.type": "#Collection(String)",
             "@adminapi.warnings": [],
             "value": rows[start : start + size],
@@ -222,7 +258,8 @@ class ExchangeApi:
                     400,
                     "BadRequest",
                     f'The proxy address "SMTP:{_plain(mail)}" is already being used by the proxy addresses '
-                    f'or LegacyExchangeDN of "{other.props.get("Name")}". Please choose another proxy address.',
+                    f'or LegacyExchangeDN of "{other.props.get("Name")}". '
+                    "Please choose another proxy address.",
                     "Microsoft.Exchange.Data.Directory.ProxyAddressExistsException",
                 )
         return None
@@ -244,14 +281,19 @@ class ExchangeApi:
         name, mail = str(params["Name"]), str(params["ExternalEmailAddress"])
         if len(name) > 64:
             return cmdlet_error(
-                400, "BadRequest",
-                f"The length of the property is too long. The maximum length is 64 and the length of the value "
-                f"provided is {len(name)}.", "Microsoft.Exchange.Data.DataValidationException",
-            )  # fmt: skip
+                400,
+                "BadRequest",
+                "The length of the property is too long. The maximum length is 64 and the length of "
+                f"the value "
+                f"provided is {len(name)}.",
+                "Microsoft.Exchange.Data.DataValidationException",
+            )
         clash = self._clash(tenant, name, mail, None)
         if clash:
             return clash
-        alias = params.get("Alias") or re.sub(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]", "", name)[:64] or "contact"
+        alias = (
+            params.get("Alias") or re.sub(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]", "", name)[:64] or "contact"
+        )
         props = {k: params.get(k) for k in NEW_MAIL_CONTACT if params.get(k) is not None}
         props.update(Alias=alias, DisplayName=params.get("DisplayName") or name)
         props["ExternalEmailAddress"] = f"SMTP:{_plain(mail)}"
@@ -269,7 +311,7 @@ class ExchangeApi:
         for key in ("HiddenFromAddressListsEnabled",):
             if key in changes and not isinstance(changes[key], bool):
                 changes[key] = str(changes[key]).lower() in ("true", "$true", "1")
-        if "ExternalEmailAddress" in changes and changes["ExternalEmailAddress"]:
+        if changes.get("ExternalEmailAddress"):
             changes["ExternalEmailAddress"] = f"SMTP:{_plain(str(changes['ExternalEmailAddress']))}"
         clash = self._clash(tenant, changes.get("Name"), changes.get("ExternalEmailAddress"), found.id)
         if clash:
@@ -277,9 +319,11 @@ class ExchangeApi:
         for name, value in changes.items():
             if name in CONTACT_PROPS and isinstance(value, str) and len(value) > 1024:
                 return cmdlet_error(
-                    400, "BadRequest", f"The length of the property {name} is too long.",
+                    400,
+                    "BadRequest",
+                    f"The length of the property {name} is too long.",
                     "Microsoft.Exchange.Data.DataValidationException",
-                )  # fmt: skip
+                )
         tenant.update_contact(found.id, {k: (v if v != "" else None) for k, v in changes.items()})
         return Reply(200, [])
 
@@ -302,9 +346,11 @@ class ExchangeApi:
                 match = _CLAUSE.fullmatch(clause)
                 if match is None:
                     return cmdlet_error(
-                        400, "BadRequest", f"Cannot bind parameter 'Filter' to the target. Invalid filter: {text}",
+                        400,
+                        "BadRequest",
+                        f"Cannot bind parameter 'Filter' to the target. Invalid filter: {text}",
                         "Microsoft.Exchange.Management.Tasks.ParameterBindingException",
-                    )  # fmt: skip
+                    )
                 tests.append((match.group(1), match.group(2).lower(), match.group(3).replace("''", "'")))
             rows = [o for o in rows if all(_test(o, *t) for t in tests)]
         size = str(params.get("ResultSize") or "")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -27,16 +28,42 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from contacthub.emulators.m365_data import Obj, Tenant, graph_contact
 
 USER_DEFAULT = (
-    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
-)  # fmt: skip
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+)
 USER_WRITABLE = frozenset(
     {
-        "displayName", "givenName", "surname", "jobTitle", "department", "companyName", "officeLocation",
-        "streetAddress", "city", "state", "postalCode", "country", "businessPhones", "mobilePhone",
-        "faxNumber", "mail", "accountEnabled", "usageLocation", "employeeId", "preferredLanguage",
+        "displayName",
+        "givenName",
+        "surname",
+        "jobTitle",
+        "department",
+        "companyName",
+        "officeLocation",
+        "streetAddress",
+        "city",
+        "state",
+        "postalCode",
+        "country",
+        "businessPhones",
+        "mobilePhone",
+        "faxNumber",
+        "mail",
+        "accountEnabled",
+        "usageLocation",
+        "employeeId",
+        "preferredLanguage",
     }
-)  # fmt: skip
+)
 ON_PREM_MESSAGE = (
     "Unable to update the specified properties for on-premises mastered Directory Sync objects "
     "or objects currently undergoing migration."
@@ -164,7 +191,7 @@ class GraphApi:
 
     # --- reads --------------------------------------------------------------------------
 
-    def _top(self, query: dict[str, str]) -> int | Reply:
+    def _top(self, query: dict[str, str]) -> Any:
         raw = query.get("$top")
         if raw is None:
             return 100
@@ -185,19 +212,26 @@ class GraphApi:
         skip = decode_token(query["$skiptoken"]) if "$skiptoken" in query else {}
         if skip is None:
             return error(400, "Request_BadRequest", "Invalid skip token.")
-        top = int(skip["top"]) if skip else self._top(query)  # type: ignore[arg-type]
+        top = int(skip["top"]) if skip else self._top(query)
         if isinstance(top, Reply):
             return top
         select = skip.get("sel", select) if skip else select
         after = str(skip.get("after", "")) if skip else ""
+        wanted = skip.get("filter") if skip else query.get("$filter")
         live = sorted((o for o in self._store(tenant, kind).values() if not o.deleted), key=lambda o: o.id)
+        if wanted:
+            match = re.fullmatch(r"(\w+) eq '((?:[^']|'')*)'", wanted)
+            if match is None:
+                return error(400, "Request_UnsupportedQuery", "Unsupported Query.")
+            name, value = match.group(1), match.group(2).replace("''", "'").lower()
+            live = [o for o in live if str(self._view(kind, o, [name]).get(name) or "").lower() == value]
         page = [o for o in live if o.id > after][:top]
         body: dict[str, Any] = {
             "@odata.context": self._context(base, kind, select),
             "value": [self._view(kind, o, select) for o in page],
         }
         if page and page[-1].id != live[-1].id:
-            token = encode_token({"after": page[-1].id, "top": top, "sel": select})
+            token = encode_token({"after": page[-1].id, "top": top, "sel": select, "filter": wanted})
             body["@odata.nextLink"] = f"{base}/v1.0/{kind}?$skiptoken={quote(token)}"
         return Reply(200, body)
 
@@ -212,13 +246,19 @@ class GraphApi:
 
     def _delta(self, tenant: Tenant, base: str, kind: str, query: dict[str, str]) -> Reply:
         now = self.clock()
+        token: dict[str, Any]
         if "$skiptoken" in query or "$deltatoken" in query:
             raw = query.get("$skiptoken") or query.get("$deltatoken") or ""
             if raw == "latest":
-                token = {"since": tenant.seq, "upto": tenant.seq, "sel": self._select(query), "t": now}
-                link = self._delta_link(base, kind, tenant.seq, token["sel"], now)
-                return Reply(200, {"@odata.context": self._context(base, kind, None), "value": [],
-                                   "@odata.deltaLink": link})  # fmt: skip
+                link = self._delta_link(base, kind, tenant.seq, self._select(query), now)
+                return Reply(
+                    200,
+                    {
+                        "@odata.context": self._context(base, kind, None),
+                        "value": [],
+                        "@odata.deltaLink": link,
+                    },
+                )
             decoded = decode_token(raw)
             if decoded is None or "since" not in decoded:
                 return error(400, "Request_BadRequest", "Invalid delta token.")
@@ -232,8 +272,13 @@ class GraphApi:
                         "from the beginning (a full resync).",
                         {"Location": location},
                     )
-                decoded = {"since": decoded["since"], "upto": tenant.seq, "sel": decoded.get("sel"),
-                           "after": "", "t": now}  # fmt: skip
+                decoded = {
+                    "since": decoded["since"],
+                    "upto": tenant.seq,
+                    "sel": decoded.get("sel"),
+                    "after": "",
+                    "t": now,
+                }
             token = decoded
         else:
             token = {"since": 0, "upto": tenant.seq, "sel": self._select(query), "after": "", "t": now}
@@ -285,7 +330,7 @@ class GraphApi:
         select = self._select(query) or ["id"]
         skip = decode_token(query["$skiptoken"]) if "$skiptoken" in query else {}
         start = int((skip or {}).get("o", 0))
-        top = int((skip or {}).get("top", 0)) or self._top(query)  # type: ignore[arg-type]
+        top = int((skip or {}).get("top", 0)) or self._top(query)
         if isinstance(top, Reply):
             return top
         ids = group.members[start : start + top]
@@ -323,11 +368,15 @@ class GraphApi:
         phones = body.get("businessPhones")
         if phones is not None and (not isinstance(phones, list) or len(phones) > 1):
             return error(
-                400, "Request_BadRequest", "Invalid value specified for property 'businessPhones' of resource 'User'."
+                400,
+                "Request_BadRequest",
+                "Invalid value specified for property 'businessPhones' of resource 'User'.",
             )
         if "displayName" in body and not body["displayName"]:
             return error(
-                400, "Request_BadRequest", "Invalid value specified for property 'displayName' of resource 'User'."
+                400,
+                "Request_BadRequest",
+                "Invalid value specified for property 'displayName' of resource 'User'.",
             )
         tenant.update_user(uid, dict(body))
         return Reply(204)

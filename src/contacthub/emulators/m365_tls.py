@@ -112,5 +112,5 @@ def client_cert(common: str = "contacthub app") -> ClientCert:
     return ClientCert(
         pem_key,
         cert.public_bytes(serialization.Encoding.PEM).decode(),
-        cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - the thumbprint Entra uses
+        cert.fingerprint(hashes.SHA1()).hex().upper(),
     )
