@@ -81,7 +81,7 @@ def _ctx(info: dict[str, Any]) -> Any:
 
 
 def test_users_pages_and_schema(env: Any) -> None:
-    emu, _, graph, _ = env
+    _emu, _, graph, _ = env
     first = graph.get("/v1.0/users", params={"$top": "10", "$select": "id,displayName,mail,accountEnabled"})
     assert first.status_code == 200
     check("/users", "get", first)
@@ -139,7 +139,7 @@ def test_delta_rounds_removed_and_410(env: Any) -> None:
 
 
 def test_contacts_delta_shape(env: Any) -> None:
-    emu, _, graph, _ = env
+    _emu, _, graph, _ = env
     page = graph.get("/v1.0/contacts/delta?$select=id,displayName,mail,phones,addresses")
     check("/contacts/delta()", "get", page)
     one = page.json()["value"][0]
@@ -172,7 +172,7 @@ def test_group_members_and_batch(env: Any) -> None:
                  "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "Lead"}},
                 {"id": "2", "method": "PATCH", "url": f"/users/{synced.id}",
                  "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "Lead"}},
-                {"id": "3", "method": "GET", "url": f"/users/{cloud.id}?$select=jobTitle", "dependsOn": ["2"]},
+                {"id": "3", "method": "GET", "url": f"/users/{cloud.id}", "dependsOn": ["2"]},
             ]
         },
     )  # fmt: skip
@@ -196,7 +196,7 @@ def test_throttling_answers_429_with_retry_after(env: Any) -> None:
     statuses = [graph.get("/v1.0/users", params={"$top": "1"}).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
     refused = graph.get("/v1.0/users")
-    assert refused.headers["Retry-After"] == "1"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 10  # when the 10-second window has room again
     assert refused.json()["error"]["code"] == "TooManyRequests"
     check("/users", "get", refused)
 
@@ -247,7 +247,7 @@ def test_invoke_command_cmdlets_and_errors(env: Any) -> None:
 
 
 def test_sign_in_and_consent(env: Any) -> None:
-    emu, info, _, _ = env
+    _emu, info, _, _ = env
     partner = info["tenants"][1]["tenant_id"]
     form = {
         "grant_type": "client_credentials",

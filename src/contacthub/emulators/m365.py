@@ -22,6 +22,7 @@ Fault switches (attributes of ``Emulator``; also ``POST /_emulator/faults`` with
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
 import tempfile
@@ -80,6 +81,7 @@ class Emulator:
         self.throttle_rate = 0.0
         self.retry_after = 1
         self.graph_limit = 0
+        self.graph_window = 10.0  # seconds of the graph_limit window
         self.error_rate = 0.0
         self.expire_tokens = False
         self.decline_consent = False
@@ -91,6 +93,7 @@ class Emulator:
         self.graph = GraphApi(page_size=page_size, throttle=self._throttle)
         self.exchange = ExchangeApi()
         self.token_requests = 0
+        self.throttled = 0  # 429 answers given
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -108,12 +111,14 @@ class Emulator:
 
     def _throttle(self, tenant: Tenant) -> Reply | None:
         with self.lock:
-            window = self.windows.setdefault(tenant.id, RateWindow(self.graph_limit, 10.0))
-            window.limit = self.graph_limit
-            allowed, _, _ = window.hit()
+            window = self.windows.setdefault(tenant.id, RateWindow(self.graph_limit, self.graph_window))
+            window.limit, window.period = self.graph_limit, self.graph_window
+            allowed, _, reset = window.hit()
             storm = self.throttle_rate > 0 and self.random.random() < self.throttle_rate
         if allowed and not storm:
             return None
+        self.throttled += 1
+        wait = self.retry_after if storm else max(self.retry_after, math.ceil(reset - time.time()))
         scope = f"Tenant_Application/ReadWrite/{self.client_id}/{tenant.id}"
         return error(
             429,
@@ -121,7 +126,7 @@ class Emulator:
             f"Too many requests from Identifier:{self.client_id}+{tenant.id} under category:"
             "throttle.aad.ags.ResourceUnitLimitExceeded. Please try again later.",
             {
-                "Retry-After": str(self.retry_after),
+                "Retry-After": str(wait),
                 "x-ms-throttle-scope": scope,
                 "x-ms-throttle-information": "ResourceUnitLimitExceeded",
             },
@@ -377,6 +382,7 @@ def create_app(emu: Emulator) -> FastAPI:
             window = emu.exchange_window.setdefault(who.id, RateWindow(0, 60.0))
         storm = emu.throttle_rate > 0 and emu.random.random() < emu.throttle_rate
         if storm:
+            emu.throttled += 1
             return _json(
                 Reply(
                     429,
