@@ -114,8 +114,14 @@ def test_410_starts_a_full_resync_that_loses_nothing(env: Any) -> None:
     users = sorted(u for u in tenant.users if f"users/{u}" in known)
     tenant.update_user(users[0], {"department": "Estimating"})
     tenant.delete_user(users[1])
-    added = tenant.add_user({"displayName": "New Person", "mail": "new@contoso.example", "accountEnabled": True,
-                             "userType": "Member"})  # fmt: skip
+    added = tenant.add_user(
+        {
+            "displayName": "New Person",
+            "mail": "new@contoso.example",
+            "accountEnabled": True,
+            "userType": "Member",
+        }
+    )
     emu.expire_delta = True
     changed, resync = pull_all(conn, pull.cursor, known)
     emu.expire_delta = False
@@ -340,7 +346,7 @@ def test_invitation_through_the_terminal_listener(env: Any) -> None:
     """The CLI's own redirect listener (``contacthub connect --invite``) receives the answer."""
     from contacthub.signin import TerminalUI
 
-    emu, info = env
+    _emu, info = env
     config = partner_config(info)
     with socket_port() as port:
         config.settings["redirect_uri"] = f"http://127.0.0.1:{port}/m365/consent"

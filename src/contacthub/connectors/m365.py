@@ -209,7 +209,9 @@ class M365GalConnector(Connector):
         return self._signin
 
     def _client(self, base: str, scope: str) -> ApiClient:
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
+        verify: ssl.SSLContext | bool = True
+        if self.ca_file:
+            verify = ssl.create_default_context(cafile=self.ca_file)
         transport = httpx.HTTPTransport(verify=verify)
         api = ApiClient(base, connector=self.name, auth=TokenAuth(self.signin(), scope), transport=transport)
         self._clients.append(api)

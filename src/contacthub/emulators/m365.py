@@ -419,6 +419,7 @@ def create_app(emu: Emulator) -> FastAPI:
             "throttle_rate",
             "retry_after",
             "graph_limit",
+            "graph_window",
             "expire_delta",
             "decline_consent",
             "error_rate",
