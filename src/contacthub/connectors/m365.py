@@ -73,6 +73,7 @@ from contacthub.connectors.m365_map import (
 from contacthub.errors import (
     ConfigError,
     FatalConnectorError,
+    ReadOnlyRecordError,
     RecordError,
     RecordNotFoundError,
     StaleVersionError,
@@ -85,6 +86,10 @@ log = logging.getLogger(__name__)
 DEFAULT_REDIRECT = "http://127.0.0.1:8765/m365/consent"
 KINDS = ("users", "contacts")
 ON_PREM = "on-premises mastered"
+ON_PREM_TEXT = (
+    "this user is synced from on-premises Active Directory and cannot be changed in Microsoft 365; "
+    "change it in the on-premises directory"
+)
 
 
 def consent_link(
@@ -516,11 +521,15 @@ class M365GalConnector(Connector):
             raise RecordNotFoundError("the contact is no longer in the GAL", record, self.name)
         mail_row, row = current
         if self.owner_of(mail_row) is None:
-            raise RecordError(
+            theirs = self._exchange_fields(row, False)
+            error = ReadOnlyRecordError(
                 f"this GAL contact was not created by contacthub (no {self.anchor_name} anchor): "
                 "it is never changed, hidden or removed",
                 record,
                 self.name,
+            )
+            return WriteResult(
+                op, native_id=op.native_id, version=version_of(theirs), fields=theirs, error=error
             )
         fields = self._exchange_fields(row, True)
         if op.version is not None and version_of(fields) != op.version:
@@ -602,83 +611,58 @@ class M365GalConnector(Connector):
             raise error_of(exc, self.name, record) from None
 
     def _write_users(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Directory users: only updates, only with ``write_users``, in ``$batch``es."""
+        """Directory users: read in ``$batch``es, then only updates, only with
+        ``write_users``, only to users mastered in the cloud, PATCHed in ``$batch``es. A
+        refusal for good carries the user as it is (``ReadOnlyRecordError``), so the engine
+        does not try again until the hub contact changes again."""
         results: list[WriteResult | None] = [None] * len(ops)
-        todo: list[int] = []
-        for i, op in enumerate(ops):
-            record = op.native_id or op.hub_id
-            if op.kind != "update":
-                results[i] = WriteResult(
-                    op,
-                    error=RecordError(
-                        "contacthub never deletes or disables directory users", record, self.name
-                    ),
-                )
-            elif not self.write_users:
-                results[i] = WriteResult(
-                    op,
-                    error=RecordError(
-                        "directory users are read-only for this connector (write_users = false)",
-                        record,
-                        self.name,
-                    ),
-                )
-            else:
-                todo.append(i)
-        if not todo:
-            return [r for r in results if r is not None]
-        graph = self.graph()
         select = ",".join(USER_SELECT)
-        reads = graph.batch(
-            [
-                {"method": "GET", "url": f"/users/{ops[i].native_id.partition('/')[2]}?$select={select}"}  # type: ignore[union-attr]
-                for i in todo
-            ]
+        reads = self.graph().batch(
+            [{"method": "GET", "url": f"/users/{(op.native_id or '')[6:]}?$select={select}"} for op in ops]
         )
         patches: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-        for i, answer in zip(todo, reads, strict=True):
-            op = ops[i]
+        for i, (op, answer) in enumerate(zip(ops, reads, strict=True)):
             record = op.native_id or op.hub_id
             status = int(answer.get("status", 500))
             current = answer.get("body") or {}
             if status == 404:
-                results[i] = WriteResult(
-                    op, error=RecordNotFoundError("no such user in the tenant", record, self.name)
-                )
+                error: RecordError = RecordNotFoundError("no such user in the tenant", record, self.name)
+                results[i] = WriteResult(op, error=error)
                 continue
             if status != 200:
-                results[i] = WriteResult(
-                    op, error=RecordError(f"reading the user failed ({status})", record, self.name)
-                )
+                error = RecordError(f"reading the user failed ({status})", record, self.name)
+                results[i] = WriteResult(op, error=error)
                 continue
             fields = user_fields(current, self.config.region)
-            if op.version is not None and version_of(fields) != op.version:
-                results[i] = WriteResult(
-                    op,
-                    error=StaleVersionError(
-                        "the user changed in the directory since the hub read it", record, self.name
-                    ),
+            version = version_of(fields)
+            if op.version is not None and version != op.version:
+                error = StaleVersionError(
+                    "the user changed in the directory since the hub read it", record, self.name
                 )
+                results[i] = WriteResult(op, error=error)
                 continue
-            if current.get("onPremisesSyncEnabled"):
-                results[i] = WriteResult(op, error=_on_prem(record, self.name))
+            refusal = None
+            if op.kind != "update":
+                refusal = "contacthub never deletes or disables directory users"
+            elif not self.write_users:
+                refusal = "directory users are read-only for this connector (write_users = false)"
+            elif current.get("onPremisesSyncEnabled"):
+                refusal = ON_PREM_TEXT
+            if refusal:
+                error = ReadOnlyRecordError(refusal, record, self.name)
+                results[i] = WriteResult(
+                    op, native_id=op.native_id, version=version, fields=fields, error=error
+                )
                 continue
             body = {k: v for k, v in user_patch(op.fields).items() if current.get(k) != v}
             if not body:
-                results[i] = WriteResult(
-                    op, native_id=op.native_id, version=version_of(fields), fields=fields
-                )
+                results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields)
                 continue
             patches.append((i, current, body))
         if patches:
             self.budget().spend(len(patches))
-            answers = graph.batch(
-                [
-                    {"method": "PATCH", "url": f"/users/{current['id']}", "body": body}
-                    for _, current, body in patches
-                ]
-            )
-            for (i, current, body), done in zip(patches, answers, strict=True):
+            requests = [{"method": "PATCH", "url": f"/users/{c['id']}", "body": b} for _, c, b in patches]
+            for (i, current, body), done in zip(patches, self.graph().batch(requests), strict=True):
                 op = ops[i]
                 record = op.native_id or op.hub_id
                 status = int(done.get("status", 500))
@@ -689,12 +673,15 @@ class M365GalConnector(Connector):
                     )
                     continue
                 message = str(((done.get("body") or {}).get("error") or {}).get("message") or status)
-                error = (
-                    _on_prem(record, self.name)
-                    if ON_PREM in message
-                    else RecordError(f"Graph refused the update ({status}: {message})", record, self.name)
-                )
-                results[i] = WriteResult(op, error=error)
+                if ON_PREM in message:
+                    fields = user_fields(current, self.config.region)
+                    error = ReadOnlyRecordError(ON_PREM_TEXT, record, self.name)
+                    results[i] = WriteResult(
+                        op, native_id=op.native_id, version=version_of(fields), fields=fields, error=error
+                    )
+                else:
+                    error = RecordError(f"Graph refused the update ({status}: {message})", record, self.name)
+                    results[i] = WriteResult(op, error=error)
         return [r for r in results if r is not None]
 
     # --- signing in a partner tenant ----------------------------------------------------------
@@ -730,15 +717,6 @@ class M365GalConnector(Connector):
             probe.close()
         config.credentials.save(saved)
         ui.echo(f"tenant {tenant} consented; {config.name} reads its address list from now on")
-
-
-def _on_prem(record: str, connector: str) -> RecordError:
-    return RecordError(
-        "this user is synced from on-premises Active Directory and cannot be changed in Microsoft 365; "
-        "change it in the on-premises directory",
-        record,
-        connector,
-    )
 
 
 def error_of(exc: CmdletError, connector: str, record: str) -> RecordError:
