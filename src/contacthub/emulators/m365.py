@@ -17,6 +17,7 @@ Fault switches (attributes of ``Emulator``; also ``POST /_emulator/faults`` with
 ``throttle_rate`` (share of Graph and Exchange calls answered 429 with ``Retry-After``),
 ``retry_after`` (seconds), ``graph_limit`` (calls per 10 s per tenant), ``expire_delta``
 (delta tokens answer 410 Gone), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``.
+``GET /_emulator/stats`` counts the Graph and Exchange calls served (for benchmarks).
 """
 
 from __future__ import annotations
@@ -430,6 +431,17 @@ def create_app(emu: Emulator) -> FastAPI:
                 setattr(emu, key, value)
         return JSONResponse({k: getattr(emu, k) for k in sorted(allowed)})
 
+    @app.get("/_emulator/stats")
+    def stats() -> Response:
+        return JSONResponse(
+            {
+                "graph_calls": emu.graph.calls,
+                "exchange_calls": emu.exchange.calls,
+                "token_requests": emu.token_requests,
+                "throttled": emu.throttled,
+            }
+        )
+
     return app
 
 
@@ -497,6 +509,7 @@ def _uvicorn(app: FastAPI, cert: ServerCert) -> Any:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=1,
         ssl_certfile=str(cert.cert_file),
         ssl_keyfile=str(cert.key_file),
     )
@@ -536,10 +549,13 @@ def main(
     users: Annotated[int, typer.Option(help="Users per tenant.")] = 20,
     contacts: Annotated[int, typer.Option(help="External mail contacts per tenant.")] = 5,
     consent: Annotated[str, typer.Option(help="'home': only the first tenant consented; 'all'.")] = "home",
+    page_size: Annotated[int, typer.Option(help="Items per Graph delta page.")] = 200,
     state_dir: Annotated[Path | None, typer.Option(help="Where to write the TLS certificate.")] = None,
 ) -> None:
     """Serve until stopped; the first stdout line is JSON with everything a connector needs."""
-    emu = Emulator(tenants=max(1, tenants), users=users, contacts=contacts, consent=consent)
+    emu = Emulator(
+        tenants=max(1, tenants), users=users, contacts=contacts, consent=consent, page_size=page_size
+    )
     folder = state_dir or Path(tempfile.mkdtemp(prefix="m365-emu-"))
     cert = server_cert(folder)
     key_file = folder / "app-key.pem"
