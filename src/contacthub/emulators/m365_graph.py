@@ -15,6 +15,7 @@ client is paging is not lost: it falls after the window and comes in the next ro
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import re
 import time
@@ -124,6 +125,7 @@ class GraphApi:
         self.throttle = throttle
         self.clock = clock
         self.expire_delta = False  # fault switch: every delta token answers 410 Gone
+        self._rounds: dict[tuple[str, str, int, int], list[str]] = {}
         self.calls = 0
 
     def call(
@@ -284,14 +286,16 @@ class GraphApi:
             token = {"since": 0, "upto": tenant.seq, "sel": self._select(query), "after": "", "t": now}
         since, upto, select = int(token["since"]), int(token["upto"]), token.get("sel")
         after = str(token.get("after", ""))
-        changed = sorted(
-            (
-                o
-                for o in self._store(tenant, kind).values()
-                if since < o.seen <= upto and o.id > after and not (since == 0 and o.deleted)
-            ),
-            key=lambda o: o.id,
-        )
+        store = self._store(tenant, kind)
+        ids = self._round_ids(tenant.id, kind, since, upto, store)
+        start = bisect.bisect_right(ids, after) if after else 0
+        changed = []
+        for oid in ids[start:]:
+            obj = store[oid]
+            if since < obj.seen <= upto:  # changed again since the round began: the next round has it
+                changed.append(obj)
+                if len(changed) > self.page_size:
+                    break
         page = changed[: self.page_size]
         value: list[dict[str, Any]] = []
         for obj in page:
@@ -306,6 +310,20 @@ class GraphApi:
         else:
             body["@odata.deltaLink"] = self._delta_link(base, kind, upto, select, now)
         return Reply(200, body)
+
+    def _round_ids(self, tid: str, kind: str, since: int, upto: int, store: dict[str, Obj]) -> list[str]:
+        """The sorted ids of a delta round, computed once per round (paging a 50,000-object
+        round must not sort the directory again for every page)."""
+        key = (tid, kind, since, upto)
+        ids = self._rounds.get(key)
+        if ids is None:
+            ids = sorted(
+                o.id for o in store.values() if since < o.seen <= upto and not (since == 0 and o.deleted)
+            )
+            self._rounds[key] = ids
+            while len(self._rounds) > 16:
+                self._rounds.pop(next(iter(self._rounds)))
+        return ids
 
     def _delta_link(self, base: str, kind: str, upto: int, select: Any, now: float) -> str:
         token = encode_token({"since": upto, "sel": select, "t": now})
