@@ -168,14 +168,24 @@ def test_group_members_and_batch(env: Any) -> None:
         "/v1.0/$batch",
         json={
             "requests": [
-                {"id": "1", "method": "PATCH", "url": f"/users/{cloud.id}",
-                 "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "Lead"}},
-                {"id": "2", "method": "PATCH", "url": f"/users/{synced.id}",
-                 "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "Lead"}},
+                {
+                    "id": "1",
+                    "method": "PATCH",
+                    "url": f"/users/{cloud.id}",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"jobTitle": "Lead"},
+                },
+                {
+                    "id": "2",
+                    "method": "PATCH",
+                    "url": f"/users/{synced.id}",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"jobTitle": "Lead"},
+                },
                 {"id": "3", "method": "GET", "url": f"/users/{cloud.id}", "dependsOn": ["2"]},
             ]
         },
-    )  # fmt: skip
+    )
     assert batch.status_code == 200
     answers = {a["id"]: a for a in batch.json()["responses"]}
     assert answers["1"]["status"] == 204 and cloud.props["jobTitle"] == "Lead"
@@ -279,3 +289,44 @@ def test_sign_in_and_consent(env: Any) -> None:
         f"{info['authority_url']}/{partner}/v2.0/.well-known/openid-configuration", verify=_ctx(info)
     ).json()
     assert config["token_endpoint"].endswith(f"/{partner}/oauth2/v2.0/token")
+
+
+def test_contacthub_emulate_m365_announces_itself() -> None:
+    """``contacthub emulate m365``: the first stdout line is JSON with everything a connector
+    needs; the TLS certificate it names is the one the server presents."""
+    import json
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "contacthub",
+        "emulate",
+        "m365",
+        "--port",
+        "0",
+        "--tenants",
+        "2",
+        "--users",
+        "3",
+        "--contacts",
+        "1",
+        "--consent",
+        "all",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        assert {"authority_url", "graph_url", "exchange_url", "ca_file", "client_id", "client_secret"} <= set(
+            info
+        )
+        assert [t["consented"] for t in info["tenants"]] == [True, True]
+        tenant = info["tenants"][1]["tenant_id"]
+        answer = httpx.get(
+            f"{info['authority_url']}/{tenant}/v2.0/.well-known/openid-configuration", verify=_ctx(info)
+        )
+        assert answer.status_code == 200 and answer.json()["issuer"].endswith(f"/{tenant}/v2.0")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
