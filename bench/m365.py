@@ -74,10 +74,10 @@ def edit_users(info: dict[str, Any], client: httpx.Client, count: int) -> None:
         },
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    users = client.get("/v1.0/users?$top=999&$select=id,onPremisesSyncEnabled", headers=headers).json()[
-        "value"
-    ]
-    cloud = [u["id"] for u in users if not u.get("onPremisesSyncEnabled")][:count]
+    url = "/v1.0/users?$top=999&$select=id,onPremisesSyncEnabled,accountEnabled"
+    users = client.get(url, headers=headers).json()["value"]
+    # users the connector reads (enabled) and Graph lets an app change (not synced from AD)
+    cloud = [u["id"] for u in users if u.get("accountEnabled") and not u.get("onPremisesSyncEnabled")][:count]
     for start in range(0, len(cloud), 20):
         requests = [
             {
