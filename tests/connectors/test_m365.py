@@ -382,3 +382,77 @@ class socket_port:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def test_contacthub_connect_invite_from_the_command_line(
+    env: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``contacthub connect HUB gal --invite``: the link goes to the 'browser' (the partner's
+    admin here), the CLI's listener gets the answer, the tenant id is stored encrypted, and
+    ``contacthub sync`` then reads the partner's GAL."""
+    import json
+    import ssl
+    import webbrowser
+
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    emu, info = env
+    with socket_port() as port:
+        redirect = f"http://127.0.0.1:{port}/m365/consent"
+    values = settings(info, 1, redirect_uri=redirect, objects=["users"])
+    values.pop("tenant_id")
+    block = "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items())
+    hub_file = tmp_path / "hub.toml"
+    hub_file.write_text(
+        f'[hubs.p]\n[[hubs.p.connectors]]\nname = "gal"\ntype = "m365-gal"\ndirection = "to-hub"\n{block}\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+
+    def admin(url: str, *args: Any, **kwargs: Any) -> bool:
+        def follow() -> None:
+            answer = httpx.get(url, verify=ssl.create_default_context(cafile=info["ca_file"]))
+            for _ in range(100):
+                try:
+                    httpx.get(answer.headers["location"])
+                    return
+                except httpx.TransportError:
+                    time.sleep(0.05)
+
+        threading.Thread(target=follow, daemon=True).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", admin)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--database", db, "apply", str(hub_file)]).exit_code == 0
+    result = runner.invoke(app, ["--database", db, "connect", "p", "gal", "--invite"])
+    assert result.exit_code == 0, result.output
+    assert info["client_secret"] not in result.output
+    result = runner.invoke(app, ["--database", db, "sync", "p", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["changes"]["hub"]["create"] == len(in_scope_users(emu, 1))
+
+
+def test_write_budget_waits_for_room() -> None:
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365 import WriteBudget
+
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    api = ApiClient(
+        "https://example.invalid", connector="t", sleep=sleep, clock=lambda: now[0], max_wait=1000
+    )
+    budget = WriteBudget(3, 150.0, api)
+    budget.spend(3)
+    assert slept == []
+    now[0] += 10
+    budget.spend()
+    assert slept == [pytest.approx(140.0)]
+    api.close()
