@@ -217,8 +217,10 @@ def test_users_are_patched_in_batches_only_when_allowed(env: Any) -> None:
     )
     assert refused.error is not None and "write_users" in refused.error.message
     writer = connector(info, objects=["users"], write_users=True)
-    ops = [WriteOp("update", f"h{i}", {**r.fields, "job_title": f"Title {i}"}, r.native_id, r.version)
-           for i, r in enumerate(cloud)]  # fmt: skip
+    ops = [
+        WriteOp("update", f"h{i}", {**r.fields, "job_title": f"Title {i}"}, r.native_id, r.version)
+        for i, r in enumerate(cloud)
+    ]
     ops.append(
         WriteOp("update", "hs", {**synced.fields, "job_title": "Nope"}, synced.native_id, synced.version)
     )
@@ -253,6 +255,28 @@ def test_a_throttling_storm_converges(env: Any) -> None:
     )
     assert emu.throttled > 10
     conn.close()
+
+
+def test_throttled_requests_inside_a_batch_are_sent_again(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    writer = connector(info, objects=["users"], write_users=True)
+    records, _ = pull_all(writer, None, {})
+    cloud = [r for r in records if not tenant.users[r.native_id[6:]].props.get("onPremisesSyncEnabled")][:30]
+    emu.retry_after, emu.throttle_rate = 0, 0.4
+    before = emu.throttled
+    ops = [
+        WriteOp("update", f"h{i}", {**r.fields, "department": f"Dept {i}"}, r.native_id, r.version)
+        for i, r in enumerate(cloud)
+    ]
+    results = writer.write(ops)
+    emu.throttle_rate = 0.0
+    assert [r.error for r in results] == [None] * 30
+    assert [tenant.users[r.native_id[6:]].props["department"] for r in cloud] == [
+        f"Dept {i}" for i in range(30)
+    ]
+    assert emu.throttled - before > 5
+    writer.close()
 
 
 def test_retry_after_is_honoured(env: Any) -> None:

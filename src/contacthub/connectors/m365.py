@@ -38,6 +38,7 @@ import json
 import logging
 import secrets
 import ssl
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -182,6 +183,7 @@ class M365GalConnector(Connector):
         self._exchange: ExchangeClient | None = None
         self._budget: WriteBudget | None = None
         self._clients: list[ApiClient] = []
+        self._all_notes: dict[str, str] | None = None
 
     @property
     def fields(self) -> frozenset[str]:
@@ -305,6 +307,7 @@ class M365GalConnector(Connector):
                 state = {}
             if not isinstance(state, dict) or state.get("scope") != self._scope_key():
                 state = {}  # settings changed what is read: start over with a full round
+        self._all_notes = None
         pull = Pull(iter(()), set(), complete=True, listed=0)
         pull.records = self._pull(state, known, pull)
         return pull
@@ -401,13 +404,14 @@ class M365GalConnector(Connector):
             return {}
         exchange = self.exchange()
         if len(ids) > 20:
-            wanted = set(ids)
-            rows = exchange.run("Get-Contact", ResultSize="Unlimited")
-            return {
-                str(r["ExternalDirectoryObjectId"]): str(r.get("Notes") or "")
-                for r in rows
-                if r.get("ExternalDirectoryObjectId") in wanted
-            }
+            if self._all_notes is None:  # many changed: one listing for the whole pull
+                rows = exchange.run("Get-Contact", ResultSize="Unlimited")
+                self._all_notes = {
+                    str(r["ExternalDirectoryObjectId"]): str(r.get("Notes") or "")
+                    for r in rows
+                    if r.get("ExternalDirectoryObjectId")
+                }
+            return {oid: self._all_notes.get(oid, "") for oid in ids}
         out = {}
         for oid in ids:
             try:
@@ -708,15 +712,25 @@ class M365GalConnector(Connector):
         params = ui.wait_for_redirect(redirect_uri, state)
         tenant = complete_consent(params, state)
         saved = {**config.credentials.load(), "tenant_id": tenant}
-        probe = cls(
-            ConnectorConfig(config.name, {**config.settings, "tenant_id": tenant}, region=config.region)
-        )
-        try:
-            probe.check()
-        finally:
-            probe.close()
+        _prove_consent(cls, ConnectorConfig(config.name, {**config.settings, "tenant_id": tenant}))
         config.credentials.save(saved)
         ui.echo(f"tenant {tenant} consented; {config.name} reads its address list from now on")
+
+
+def _prove_consent(cls: type[M365GalConnector], config: ConnectorConfig, attempts: int = 5) -> None:
+    """Ask a token for the consenting tenant: the redirect alone is not trusted. Entra may
+    take a few seconds to create the app's service principal after a consent."""
+    for attempt in range(attempts):
+        probe = cls(config)
+        try:
+            probe.check()
+            return
+        except FatalConnectorError as exc:
+            if "AADSTS700016" not in exc.message or attempt == attempts - 1:
+                raise
+        finally:
+            probe.close()
+        time.sleep(3)
 
 
 def error_of(exc: CmdletError, connector: str, record: str) -> RecordError:

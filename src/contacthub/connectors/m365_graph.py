@@ -20,6 +20,9 @@ from contacthub.connectors.http import ApiClient, error_for, retry_after
 from contacthub.errors import RetriableError
 
 BATCH_SIZE = 20
+#: throttled requests inside a batch are sent again this many times (each batch call itself
+#: also gets ApiClient's retries); what is still refused is that record's error this run
+INNER_ATTEMPTS = 10
 
 
 class ResyncNeeded(Exception):
@@ -100,7 +103,7 @@ class GraphClient:
                 for item in response.json().get("responses", []):
                     index = int(item["id"])
                     status = int(item.get("status", 500))
-                    if status in (429, 503) and attempt < self.api.max_attempts:
+                    if status in (429, 503) and attempt < INNER_ATTEMPTS:
                         retry.append(index)
                         fake = httpx.Response(status, headers=item.get("headers") or {})
                         delay = retry_after(fake, self.api.clock())
