@@ -480,3 +480,42 @@ def test_write_budget_waits_for_room() -> None:
     budget.spend()
     assert slept == [pytest.approx(140.0)]
     api.close()
+
+
+def test_exchange_errors_are_read_from_the_cmdlet_details() -> None:
+    """The cmdlet's own message and type name hide in ``error.details[].message`` as JSON;
+    a 403 means the app lacks its Exchange role: the connector cannot work at all."""
+    import json
+
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        name = json.loads(request.content)["CmdletInput"]["CmdletName"]
+        if name == "Get-Mailbox":
+            return httpx.Response(403, json={"error": {"code": "Forbidden", "message": "Access denied"}})
+        detail = json.dumps(
+            {
+                "Message": "The object 'x' couldn't be found.",
+                "TypeName": "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            }
+        )
+        return httpx.Response(
+            404,
+            json={
+                "error": {
+                    "code": "NotFound",
+                    "message": "Error executing cmdlet",
+                    "details": [{"code": "Context", "message": detail}],
+                }
+            },
+        )
+
+    api = ApiClient("https://exchange.invalid", connector="t", transport=httpx.MockTransport(answer))
+    client = ExchangeClient(api, "tid", "t")
+    with pytest.raises(CmdletError) as info:
+        client.run("Get-MailContact", Identity="x")
+    assert info.value.not_found and info.value.message == "The object 'x' couldn't be found."
+    with pytest.raises(FatalConnectorError, match="Exchange Recipient Administrator"):
+        client.run("Get-Mailbox")
+    api.close()

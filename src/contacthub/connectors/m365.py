@@ -281,9 +281,14 @@ class M365GalConnector(Connector):
     def owned(self) -> dict[str, str]:
         """Mail contacts we created: Graph id -> hub id (one paged Exchange listing)."""
         pattern = _opath(self.anchor_prefix + ":*")
-        rows = self.exchange().run(
-            "Get-MailContact", Filter=f"{self.anchor_name} -like {pattern}", ResultSize="Unlimited"
-        )
+        try:
+            rows = self.exchange().run(
+                "Get-MailContact", Filter=f"{self.anchor_name} -like {pattern}", ResultSize="Unlimited"
+            )
+        except CmdletError as exc:
+            raise FatalConnectorError(
+                f"Exchange could not list our contacts ({exc.message})", self.name
+            ) from None
         out = {}
         for row in rows:
             hub_id = self.owner_of(row)
@@ -405,7 +410,12 @@ class M365GalConnector(Connector):
         exchange = self.exchange()
         if len(ids) > 20:
             if self._all_notes is None:  # many changed: one listing for the whole pull
-                rows = exchange.run("Get-Contact", ResultSize="Unlimited")
+                try:
+                    rows = exchange.run("Get-Contact", ResultSize="Unlimited")
+                except CmdletError as exc:
+                    raise FatalConnectorError(
+                        f"Exchange could not list contacts ({exc.message})", self.name
+                    ) from None
                 self._all_notes = {
                     str(r["ExternalDirectoryObjectId"]): str(r.get("Notes") or "")
                     for r in rows

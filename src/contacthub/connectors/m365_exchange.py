@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from contacthub.connectors.http import ApiClient, message_of
-from contacthub.errors import RetriableError
+from contacthub.errors import FatalConnectorError, RetriableError
 
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 NOT_FOUND = "ManagementObjectNotFoundException"
@@ -63,6 +63,13 @@ class ExchangeClient:
             if response.status_code >= 500:
                 raise RetriableError(
                     f"Exchange answered {response.status_code} to {cmdlet} ({message_of(response)})",
+                    self.connector,
+                )
+            if response.status_code == 403:
+                raise FatalConnectorError(
+                    f"Exchange refused access (403: {message_of(response)}); the app needs the "
+                    "Exchange.ManageAsApp permission and the Exchange Recipient Administrator role "
+                    "in this tenant to write GAL contacts",
                     self.connector,
                 )
             if response.status_code != 200:
