@@ -33,15 +33,11 @@ Settings::
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import secrets
 import ssl
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -57,6 +53,9 @@ from contacthub.connectors.base import (
 )
 from contacthub.connectors.http import ApiClient, error_for
 from contacthub.connectors.m365_auth import TenantSignIn, TokenAuth, client_credential
+from contacthub.connectors.m365_consent import admin_consent
+from contacthub.connectors.m365_consent import complete_consent as complete_consent
+from contacthub.connectors.m365_consent import consent_link as consent_link
 from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient
 from contacthub.connectors.m365_graph import GraphClient, ResyncNeeded
 from contacthub.connectors.m365_map import (
@@ -78,49 +77,17 @@ from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
     StaleVersionError,
-    UserError,
 )
 from contacthub.model import Fields, display_name_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REDIRECT = "http://127.0.0.1:8765/m365/consent"
 KINDS = ("users", "contacts")
 ON_PREM = "on-premises mastered"
 ON_PREM_TEXT = (
     "this user is synced from on-premises Active Directory and cannot be changed in Microsoft 365; "
     "change it in the on-premises directory"
 )
-
-
-def consent_link(
-    authority_url: str, client_id: str, redirect_uri: str, state: str, tenant: str = "organizations"
-) -> str:
-    """The admin-consent link for another organisation's admin (Entra's ``/adminconsent``)."""
-    query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "state": state})
-    return f"{authority_url.rstrip('/')}/{tenant}/adminconsent?{query}"
-
-
-def complete_consent(params: Mapping[str, str], expected_state: str) -> str:
-    """Check the admin-consent redirect's query parameters; the consenting tenant's id.
-
-    For the dashboard's callback endpoint as much as for the CLI: a wrong ``state`` (the
-    answer to a request we did not make), a declined consent, or an answer without
-    ``admin_consent=True`` and a tenant id is a ``UserError`` saying which."""
-    state = str(params.get("state") or "")
-    if not state or not hmac.compare_digest(state, expected_state):
-        raise UserError(
-            "the consent answer carried another state: it was not started here; send a new invitation"
-        )
-    if params.get("error"):
-        reason = params.get("error_description") or params["error"]
-        raise UserError(f"the other organisation's admin did not grant access ({params['error']}: {reason})")
-    if str(params.get("admin_consent", "")).lower() != "true":
-        raise UserError("the consent answer did not say admin_consent=True; nothing was granted")
-    tenant = str(params.get("tenant") or "").strip()
-    if not tenant:
-        raise UserError("the consent answer named no tenant")
-    return tenant
 
 
 class WriteBudget:
@@ -698,49 +665,13 @@ class M365GalConnector(Connector):
                     results[i] = WriteResult(op, error=error)
         return [r for r in results if r is not None]
 
-    # --- signing in a partner tenant ----------------------------------------------------------
+    # --- signing in a partner tenant ----------------------------------------------------
 
     @classmethod
     def connect(cls, config: ConnectorConfig, ui: ConnectUI, *, invite: bool = False) -> None:
-        """Admin consent: the link for the tenant's admin (another organisation's with
-        ``invite``), the redirect checked, the tenant id saved, then a token asked for that
-        tenant to prove the consent is real (the redirect alone is not trusted)."""
-        connector = cls(config)
-        if not connector.client_id:
-            raise ConfigError("client_id is required (the app registration's id)", config.name)
-        client_credential(config.settings, config.name)
-        redirect_uri = str(config.settings.get("redirect_uri") or DEFAULT_REDIRECT)
-        state = secrets.token_urlsafe(24)
-        tenant_hint = "organizations" if invite else str(config.settings.get("tenant_id") or "organizations")
-        link = consent_link(connector.authority_url, connector.client_id, redirect_uri, state, tenant_hint)
-        if invite:
-            ui.echo(
-                "Send this link to the other organisation's Microsoft 365 admin. They sign in with their own "
-                "account and grant read access to their address list; no password is shared."
-            )
-        ui.open_link(link)
-        params = ui.wait_for_redirect(redirect_uri, state)
-        tenant = complete_consent(params, state)
-        saved = {**config.credentials.load(), "tenant_id": tenant}
-        _prove_consent(cls, ConnectorConfig(config.name, {**config.settings, "tenant_id": tenant}))
-        config.credentials.save(saved)
-        ui.echo(f"tenant {tenant} consented; {config.name} reads its address list from now on")
-
-
-def _prove_consent(cls: type[M365GalConnector], config: ConnectorConfig, attempts: int = 5) -> None:
-    """Ask a token for the consenting tenant: the redirect alone is not trusted. Entra may
-    take a few seconds to create the app's service principal after a consent."""
-    for attempt in range(attempts):
-        probe = cls(config)
-        try:
-            probe.check()
-            return
-        except FatalConnectorError as exc:
-            if "AADSTS700016" not in exc.message or attempt == attempts - 1:
-                raise
-        finally:
-            probe.close()
-        time.sleep(3)
+        """Admin consent for the tenant (another organisation's with ``invite``); see
+        ``m365_consent``."""
+        admin_consent(cls(config), ui, invite=invite)
 
 
 def error_of(exc: CmdletError, connector: str, record: str) -> RecordError:
