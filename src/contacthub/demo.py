@@ -145,6 +145,23 @@ def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
                 "objects": ["users"],
             }
         )
+        from contacthub.emulators.m365 import Emulator, running
+
+        gal = stack.enter_context(running(Emulator(tenants=2, users=8, contacts=3, consent="all"), state))
+        for tenant, name in zip(gal["tenants"], ("gal-own", "gal-partner"), strict=False):
+            connectors.append(
+                {
+                    "name": name,
+                    "type": "m365-gal",
+                    "tenant_id": tenant["tenant_id"],
+                    "client_id": gal["client_id"],
+                    "client_secret": gal["client_secret"],
+                    "authority_url": gal["authority_url"],
+                    "graph_url": gal["graph_url"],
+                    "exchange_url": gal["exchange_url"],
+                    "ca_file": gal["ca_file"],
+                }
+            )
         yield connectors
 
 

@@ -75,7 +75,7 @@ class Emulator:
             tenant = Tenant(tid, f"{name.lower()}.onmicrosoft.com", name)
             if i == 0 or consent == "all":
                 tenant.consented.add(self.client_id)
-            seed(tenant, users, contacts, rng)
+            seed(tenant, users, contacts, rng, offset=7 * i)
             self.tenants.append(tenant)
         self.tokens: dict[str, tuple[str, str, float]] = {}  # token -> (tenant id, audience, expiry)
         self.codes: dict[str, str] = {}

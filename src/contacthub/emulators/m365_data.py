@@ -264,13 +264,14 @@ DEPARTMENTS = ["Operations", "Finance", "Engineering", "Sales", "Field", "HR"]
 CITIES = [("Seattle", "WA", "98101"), ("Bellevue", "WA", "98004"), ("Austin", "TX", "73301")]
 
 
-def seed(tenant: Tenant, users: int, contacts: int, rng: random.Random) -> None:
+def seed(tenant: Tenant, users: int, contacts: int, rng: random.Random, offset: int = 0) -> None:
     """Fill a tenant with people, a few of them synced from on-premises AD, guests or
-    disabled, two groups, and external mail contacts nobody in contacthub created."""
+    disabled, two groups, and external mail contacts nobody in contacthub created.
+    ``offset`` shifts the family names so that two tenants hold different people."""
     domain = tenant.domain
     member_ids: list[str] = []
     for i in range(users):
-        given, family = GIVEN[i % len(GIVEN)], FAMILY[(i // len(GIVEN)) % len(FAMILY)]
+        given, family = GIVEN[i % len(GIVEN)], FAMILY[(i // len(GIVEN) + offset) % len(FAMILY)]
         nick = f"{given}.{family}{i}".lower().replace("'", "").replace(" ", "")
         city, state, code = CITIES[i % len(CITIES)]
         guest = i % 25 == 24
