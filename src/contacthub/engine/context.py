@@ -78,6 +78,10 @@ class Report:
     errors: list[dict[str, str]] = field(default_factory=list)
     message: str | None = None
     held: list[dict[str, Any]] = field(default_factory=list)
+    #: per connector: API calls by HTTP method, and seconds spent waiting (rate limits,
+    #: retries); filled when the run closes its connectors, read by metrics
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    waited: dict[str, float] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)
