@@ -39,6 +39,7 @@ QUEUED_TTL = 120  # seconds a queued-marker lives if its message is lost
 RETRY = 2.0  # seconds before a request that found its hub busy tries again
 VISIBILITY = 120  # seconds before a message reserved by a dead worker is delivered again
 TICK = 5.0  # seconds between schedule checks by beat
+GAP = 5.0  # seconds at least between a run's start and a run asked for by a notification
 
 log = logging.getLogger("contacthub.scheduler")
 
@@ -100,6 +101,10 @@ def _queued_key(hub: str) -> str:
     return f"contacthub:queued:{hub}"
 
 
+def _started_key(hub: str) -> str:
+    return f"contacthub:started:{hub}"
+
+
 def enqueue(
     hub: str, *, delay: float = 0.0, requested_at: float | None = None, origin: str = "queue"
 ) -> bool:
@@ -108,6 +113,9 @@ def enqueue(
     from contacthub.scheduler import metrics
 
     requested = time.time() if requested_at is None else requested_at
+    if origin == "notification":  # a stream of notifications: one run per GAP at most
+        left = _redis().pttl(_started_key(hub))
+        delay = max(delay, left / 1000 if left and left > 0 else 0.0)
     if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
         metrics.REQUESTS.labels(origin, "coalesced").inc()
         return False
@@ -137,7 +145,10 @@ class CeleryDispatcher:
 def sync_task(hub: str, requested_at: float, origin: str = "queue") -> dict[str, Any]:
     from contacthub.scheduler.runner import run_requested
 
-    _redis().delete(_queued_key(hub))  # from now on a new request needs a new run
+    pipe = _redis().pipeline()
+    pipe.delete(_queued_key(hub))  # from now on a new request needs a new run
+    pipe.set(_started_key(hub), "1", px=int(GAP * 1000))
+    pipe.execute()
     outcome = run_requested(_engine(), hub, requested_at, origin=origin)
     if outcome.result == "busy":
         enqueue(hub, delay=RETRY, requested_at=requested_at, origin=origin)

@@ -38,6 +38,8 @@ class InProcessScheduler:
 
     ``workers``: runs at the same time (on SQLite keep 1: it has one writer at a time).
     ``debounce``: seconds a notification waits, so that a burst gives one run.
+    ``gap``: seconds at least between the start of a run and a run asked for by a
+    notification, so that a long stream of notifications gives one run per ``gap``.
     """
 
     def __init__(
@@ -48,12 +50,15 @@ class InProcessScheduler:
         tick: float = 5.0,
         debounce: float = 2.0,
         retry: float = 2.0,
+        gap: float = 5.0,
     ) -> None:
         self.engine = engine
         self.workers = workers or (1 if engine.dialect.name == "sqlite" else 4)
         self.tick = tick
         self.debounce = debounce
         self.retry = retry
+        self.gap = gap
+        self._started: dict[str, float] = {}  # hub -> monotonic time its last run started
         self._queue: dict[str, _Request] = {}
         self._running: set[str] = set()
         self._guard = threading.Lock()
@@ -89,11 +94,15 @@ class InProcessScheduler:
         """Ask for a run of ``hub`` in ``delay`` seconds (default ``debounce``); ``False``
         when an earlier request is still waiting (this one is coalesced into it)."""
         wait = self.debounce if delay is None else delay
+        now = time.monotonic()
         with self._guard:
             if hub in self._queue:
                 metrics.REQUESTS.labels(origin, "coalesced").inc()
                 return False
-            self._queue[hub] = _Request(time.monotonic() + wait, time.time(), origin)
+            due = now + wait
+            if origin == "notification" and hub in self._started:
+                due = max(due, self._started[hub] + self.gap)
+            self._queue[hub] = _Request(due, time.time(), origin)
         self._wake.set()
         return True
 
@@ -137,6 +146,7 @@ class InProcessScheduler:
             for _, hub in ready[: max(0, free)]:
                 request = self._queue.pop(hub)
                 self._running.add(hub)
+                self._started[hub] = now
                 assert self._pool is not None
                 self._pool.submit(self._run, hub, request)
 
