@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_hubs_run_on_their_interval(sqlite_url: str, tmp_path: Path) -> None:
         runs = runs_of(engine, hub)
         assert {status for status, _, _ in runs} == {"applied"}
         starts = [start for _, start, _ in runs]
-        assert all(later > earlier for earlier, later in zip(starts, starts[1:], strict=False))
+        assert all(later > earlier for earlier, later in itertools.pairwise(starts))
         assert sorted(uids(b)) == sorted(f"{hub}-{n}" for n in range(5))
 
 

@@ -85,7 +85,7 @@ def test_due_hubs_follow_the_runs_table(database_url: str, tmp_path: Path) -> No
     assert due_hubs(engine) == ["hub000", "hub001", "hub002"]  # never ran: due at once
     for hub in ("hub000", "hub001"):
         run_hub(engine, hub)
-    run_hub(engine, "hub002", options=None, kind="sync")
+    run_hub(engine, "hub002")
     assert due_hubs(engine) == []
     later = datetime.now(UTC) + timedelta(minutes=11)
     assert due_hubs(engine, later) == ["hub000", "hub001", "hub002"]
