@@ -78,10 +78,6 @@ def configure(broker: str | None = None, tick: float | None = None) -> Celery:
     return app
 
 
-if broker_url():
-    configure()
-
-
 @cache
 def _redis() -> Any:
     import redis
@@ -190,3 +186,7 @@ def worker_argv(concurrency: int, loglevel: str, hostname: str | None) -> list[s
 
 def beat_argv(loglevel: str, schedule_file: str) -> list[str]:
     return ["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"]
+
+
+if broker_url():  # ``celery -A contacthub.scheduler.celery_app`` works as well
+    configure()

@@ -46,10 +46,12 @@ def run_requested(engine: Engine, hub: str, requested_at: float, *, origin: str 
         metrics.REQUESTS.labels(origin, "satisfied").inc()
         return Outcome(hub, "satisfied")
     start = time.monotonic()
+    log.info("hub %s: run starting", hub, extra={"hub": hub, "origin": origin, "event": "start"})
     try:
         report = run_hub(engine, hub, lock_wait=0)
     except HubBusy:
         metrics.REQUESTS.labels(origin, "busy").inc()
+        log.info("hub %s: busy, run deferred", hub, extra={"hub": hub, "origin": origin, "event": "busy"})
         return Outcome(hub, "busy")
     except NotFoundError:
         # the hub was removed after the request was made
@@ -76,6 +78,7 @@ def run_requested(engine: Engine, hub: str, requested_at: float, *, origin: str 
             "changes": changes,
             "errors": len(report.errors),
             "origin": origin,
+            "event": "end",
         },
     )
     return Outcome(hub, "ran", report)
