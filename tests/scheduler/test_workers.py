@@ -9,6 +9,7 @@ run, without a duplicate; a burst of 50 webhook calls for one hub gives at most 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -216,7 +217,7 @@ def test_two_workers_twenty_hubs_kill_and_burst(postgres_url: str, redis_url: st
     for hub in [h for h in folders if h != "burst000"]:
         assert len(by_hub.get(hub, [])) >= 2, f"{hub} ran {len(by_hub.get(hub, []))} time(s)"
     for hub, hub_runs in by_hub.items():
-        for earlier, later in zip(hub_runs, hub_runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(hub_runs):
             assert earlier.finished_at is not None and earlier.finished_at <= later.started_at, (
                 f"{hub}: run {earlier.id} ({earlier.started_at}-{earlier.finished_at}) overlaps "
                 f"run {later.id} (from {later.started_at})"
