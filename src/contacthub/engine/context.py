@@ -78,9 +78,9 @@ class Report:
     errors: list[dict[str, str]] = field(default_factory=list)
     message: str | None = None
     held: list[dict[str, Any]] = field(default_factory=list)
-    #: per connector: API calls by HTTP method, and seconds spent waiting (rate limits,
-    #: retries); filled when the run closes its connectors, read by metrics
+    #: requests each connector made to its system's API, by HTTP method
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: seconds each connector's API clients waited (rate limits, retries), read by metrics
     waited: dict[str, float] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
@@ -99,6 +99,8 @@ class Report:
             "conflicts": self.conflicts,
             "errors": self.errors,
         }
+        if self.api_calls:
+            out["api_calls"] = self.api_calls
         return out
 
 

@@ -158,6 +158,7 @@ def _run_hub(
         if options.dry_run or holds:
             ctx.flush_journal()
             _plan_only(ctx)
+            _note_calls(report, spokes)
             tx.rollback()
             report.held = holds
             # a dry run is never held: nothing would be approved from it
@@ -180,11 +181,13 @@ def _run_hub(
             if spoke.pulled:
                 ctx.store.set_cursor(spoke.id, spoke.cursor)
         report.status = "applied"
+        _note_calls(report, spokes)
         ctx.store.finish_run(run_id, "applied", _counts(report), report.errors)
         tx.commit()
         return report
     except (UserError, ConnectorError) as exc:
         tx.rollback()
+        _note_calls(report, spokes)
         return _fail(engine, report, exc)
     finally:
         tx.rollback()
@@ -192,8 +195,9 @@ def _run_hub(
         if ctx.spill is not None:
             ctx.spill.close()
         for spoke in spokes:
-            report.api_calls[spoke.name] = dict(spoke.connector.api_calls())
-            report.waited[spoke.name] = _waited(spoke.connector)
+            waited = _waited(spoke.connector)
+            if waited:
+                report.waited[spoke.name] = waited
             spoke.connector.close()
             flush = getattr(spoke.connector.config.credentials, "flush", None)
             if flush is not None:
@@ -224,7 +228,17 @@ def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Re
 
 
 def _counts(report: Report) -> dict[str, Any]:
-    return {"changes": report.changes, "conflicts": report.conflicts, "held": report.held}
+    counts = {"changes": report.changes, "conflicts": report.conflicts, "held": report.held}
+    if report.api_calls:
+        counts["api_calls"] = report.api_calls
+    return counts
+
+
+def _note_calls(report: Report, spokes: list[Spoke]) -> None:
+    for spoke in spokes:
+        calls = spoke.connector.api_calls()
+        if calls:
+            report.api_calls[spoke.name] = dict(calls)
 
 
 def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
