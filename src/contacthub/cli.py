@@ -465,27 +465,37 @@ def webhooks(
     base_url: Annotated[
         str, typer.Option("--base-url", help="Where the vendors reach 'contacthub serve'.")
     ] = "https://contacthub.example.com",
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print the secret parts (to paste into the vendor's settings).")
+    ] = False,
 ) -> None:
-    """Print the change-notification receiver of each connector of HUB, with the values to
-    give the vendor (they are secrets: paste them into the vendor's webhook settings only)."""
+    """Print the change-notification receivers of each connector of HUB and the values to
+    give the vendor; their secret parts are masked unless --reveal is given."""
     from contacthub.store.repo import Store
+    from contacthub.store.secrets import REDACTED
     from contacthub.webhooks import tokens
+
+    def shown(value: str) -> str:
+        return value if reveal else REDACTED
 
     engine = db()
     with engine.connect() as conn:
         store = Store(conn)
         rows = store.connectors(store.hub(hub).id)
+    root = base_url.rstrip("/")
     for row in rows:
+        token = shown(tokens.url_token(hub, row.name))
         typer.echo(f"{row.name} ({row.type}):")
-        typer.echo(f"  procore:   {tokens.receiver_url(base_url, 'procore', hub, row.name)}")
-        typer.echo(f"             destination_headers Authorization: Bearer {tokens.bearer(hub, row.name)}")
-        typer.echo(f"  graph:     {tokens.receiver_url(base_url, 'graph', hub, row.name)}")
-        typer.echo(f"             clientState: {tokens.client_state(hub, row.name)}")
-        typer.echo(f"  pipedrive: {tokens.receiver_url(base_url, 'pipedrive', hub, row.name)}")
-        typer.echo(
-            f"             http_auth_user: {tokens.BASIC_USER}  "
-            f"http_auth_password: {tokens.basic_password(hub, row.name)}"
-        )
+        typer.echo(f"  procore:   {root}/hooks/procore/{token}")
+        bearer = shown(tokens.bearer(hub, row.name))
+        typer.echo(f"             destination_headers Authorization: Bearer {bearer}")
+        typer.echo(f"  graph:     {root}/hooks/graph/{token}")
+        typer.echo(f"             clientState: {shown(tokens.client_state(hub, row.name))}")
+        typer.echo(f"  pipedrive: {root}/hooks/pipedrive/{token}")
+        password = shown(tokens.basic_password(hub, row.name))
+        typer.echo(f"             http_auth_user: {tokens.BASIC_USER}  http_auth_password: {password}")
+    if not reveal:
+        typer.echo("secret parts are masked: add --reveal to print them")
 
 
 def main() -> None:

@@ -95,9 +95,13 @@ def test_no_secret_reaches_a_log_line(fmt: str) -> None:
 def test_webhooks_command_prints_each_connectors_receivers(sqlite_url: str, tmp_path: Path) -> None:
     engine = open_database(sqlite_url)
     make_hubs(engine, tmp_path, 1, 1, prefix="hooked")
-    result = CliRunner().invoke(
-        cli_app, ["--database", sqlite_url, "webhooks", "hooked000", "--base-url", "https://hub.example.org/"]
-    )
+    args = ["--database", sqlite_url, "webhooks", "hooked000", "--base-url", "https://hub.example.org/"]
+    masked = CliRunner().invoke(cli_app, args)
+    assert masked.exit_code == 0, masked.output
+    assert "https://hub.example.org/hooks/graph/********" in masked.output
+    for secret in (tokens.url_token("hooked000", "a"), tokens.client_state("hooked000", "b")):
+        assert secret not in masked.output
+    result = CliRunner().invoke(cli_app, [*args, "--reveal"])
     assert result.exit_code == 0, result.output
     assert f"https://hub.example.org/hooks/procore/{tokens.url_token('hooked000', 'a')}" in result.output
     assert tokens.client_state("hooked000", "b") in result.output
@@ -121,8 +125,9 @@ def test_sync_queue_enqueues_once(sqlite_url: str, tmp_path: Path, redis_url: st
     make_hubs(engine, tmp_path, 1, 1, prefix="queued")
     env = {"CONTACTHUB_BROKER_URL": redis_url}
     runner = CliRunner()
-    first = runner.invoke(cli_app, ["--database", sqlite_url, "sync", "queued000", "--queue", "--json"], env=env)
-    again = runner.invoke(cli_app, ["--database", sqlite_url, "sync", "queued000", "--queue", "--json"], env=env)
+    args = ["--database", sqlite_url, "sync", "queued000", "--queue", "--json"]
+    first = runner.invoke(cli_app, args, env=env)
+    again = runner.invoke(cli_app, args, env=env)
     assert json.loads(first.output) == {"hub": "queued000", "queued": True}
     assert json.loads(again.output) == {"hub": "queued000", "queued": False}
     client = redis.Redis.from_url(redis_url)
@@ -131,3 +136,27 @@ def test_sync_queue_enqueues_once(sqlite_url: str, tmp_path: Path, redis_url: st
         client.delete("contacthub", "contacthub:queued:queued000")
     finally:
         client.close()
+
+
+def test_rate_limit_waits_reach_the_metrics() -> None:
+    """``run_hub`` reads the waits of a connector's API clients as it closes it."""
+    from contacthub.connectors.http import ApiClient
+    from contacthub.engine.context import Report
+    from contacthub.engine.run import _waited
+
+    class WithClient:
+        def __init__(self) -> None:
+            self.client = ApiClient("http://127.0.0.1:9", connector="crm", sleep=lambda _s: None)
+            self.other = "not a client"
+
+    connector = WithClient()
+    connector.client._pause(1.5)  # what a Retry-After of 1.5 s does
+    assert _waited(connector) == 1.5  # type: ignore[arg-type]
+    assert _waited(object()) == 0.0  # type: ignore[arg-type]
+    connector.client.close()
+    before = sample("contacthub_rate_limit_wait_seconds_total", hub="team", connector="crm")
+    calls = sample("contacthub_api_calls_total", hub="team", connector="crm", method="GET")
+    report = Report(1, status="applied", api_calls={"crm": {"GET": 3}}, waited={"crm": 1.5})
+    metrics.observe_run("team", report, 0.2)
+    assert sample("contacthub_rate_limit_wait_seconds_total", hub="team", connector="crm") == before + 1.5
+    assert sample("contacthub_api_calls_total", hub="team", connector="crm", method="GET") == calls + 3
