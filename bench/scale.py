@@ -292,14 +292,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacing", type=float, default=0.5, help="seconds between latency samples")
     parser.add_argument("--debounce", type=float, default=1.0, help="receiver debounce, seconds")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--workdir",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the folders go (default /dev/shm: a RAM-backed tmpfs, as disks add noise)",
+    )
     parser.add_argument("--database-url", help="an existing PostgreSQL server (default: start one)")
     parser.add_argument("--redis-url", help="an existing Redis (default: start one)")
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.workers.split(",") if x.strip()]
     print(f"scale benchmark: {args.hubs} hubs x {args.contacts} contacts (vCard folders), workers {counts}")
     print(f"  {os.cpu_count()} CPUs; webhook samples {args.samples}, debounce {args.debounce}s", flush=True)
+    print(f"  folders under {args.workdir or tempfile.gettempdir()}", flush=True)
     results = []
-    with tempfile.TemporaryDirectory(prefix="contacthub-scale-template-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="contacthub-scale-template-", dir=args.workdir) as tmp:
         started = time.monotonic()
         template = make_template(Path(tmp), args.hubs, args.contacts)
         print(
