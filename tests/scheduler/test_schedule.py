@@ -103,3 +103,26 @@ def select_hub_id(conn: object, name: str) -> int:
 
     value: int = conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).scalar_one()  # type: ignore[attr-defined]
     return value
+
+
+def test_next_run_for_the_dashboard(sqlite_url: str, tmp_path: Path) -> None:
+    from contacthub.scheduler.schedule import next_run
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path / "on", 1, 1, interval="10m")
+    make_hubs(engine, tmp_path / "off", 1, 1, interval="off", prefix="manual")
+    ids = {h: select_hub_id_of(engine, h) for h in ("hub000", "manual000")}
+    now = datetime.now(UTC)
+    assert next_run(engine, ids["hub000"], now) == now  # never ran: due now
+    assert next_run(engine, ids["manual000"], now) is None
+    report = run_hub(engine, "hub000")
+    assert report.status == "applied"
+    upcoming = next_run(engine, ids["hub000"])
+    assert upcoming is not None
+    assert timedelta(minutes=9) < upcoming - datetime.now(UTC) <= timedelta(minutes=10)
+    assert next_run(engine, 999) is None
+
+
+def select_hub_id_of(engine: object, name: str) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return select_hub_id(conn, name)

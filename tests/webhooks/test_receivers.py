@@ -252,3 +252,20 @@ def test_for_serve_without_broker_mounts_metrics_and_receivers(engine: Engine) -
         assert "contacthub_queue_depth 1.0" in text
     finally:
         parts.stop()
+
+
+def test_lifespan_hook_starts_the_scheduler_and_tells_the_dashboard(engine: Engine) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    parts = for_serve(engine, broker=None)
+    app = FastAPI()
+    app.state.web = SimpleNamespace(next_run=None)  # what the dashboard's state offers
+
+    async def serve_once() -> None:
+        async with parts.lifespan(app):
+            assert app.state.web.next_run is not None
+            assert app.state.web.next_run(1) is None  # "off": manual only
+            assert parts.router.routes  # /metrics and /hooks
+
+    asyncio.run(serve_once())

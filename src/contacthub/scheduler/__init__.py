@@ -4,9 +4,11 @@ scheduler and the Celery workers.
 ``contacthub serve`` takes what it needs from ``for_serve``::
 
     parts = for_serve(engine)
-    app.include_router(parts.router)      # /metrics and /hooks/...
-    parts.start()                         # on start-up
-    parts.stop()                          # on shutdown
+    create_app(engine, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan])
+
+``parts.router`` holds ``/metrics`` and ``/hooks/...``; ``parts.lifespan`` starts the
+scheduler at start-up, stops it at shut-down and tells the dashboard when each hub runs next
+(``app.state.web.next_run``). ``parts.start()`` / ``parts.stop()`` do the same by hand.
 
 With ``CONTACTHUB_BROKER_URL`` set, notifications are sent to the Celery workers and the
 schedule is ``contacthub beat``'s; without it, both run inside the serving process.
@@ -14,10 +16,13 @@ schedule is ``contacthub beat``'s; without it, both run inside the serving proce
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 
@@ -26,6 +31,30 @@ class ServeParts:
     router: APIRouter
     start: Callable[[], None]
     stop: Callable[[], None]
+    engine: Engine
+
+    def next_run(self, hub_id: int) -> datetime | None:
+        from contacthub.scheduler.schedule import next_run
+
+        return next_run(self.engine, hub_id)
+
+    def lifespan(self, app: FastAPI) -> Any:
+        """An async context manager for the web app's lifespan hooks."""
+
+        @asynccontextmanager
+        async def running() -> AsyncIterator[None]:
+            import asyncio
+
+            web = getattr(app.state, "web", None)
+            if web is not None and hasattr(web, "next_run"):
+                web.next_run = self.next_run
+            self.start()
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(self.stop)  # waits for runs in progress
+
+        return running()
 
 
 def for_serve(engine: Engine, *, broker: str | None = None, debounce: float = 2.0) -> ServeParts:
@@ -48,9 +77,9 @@ def for_serve(engine: Engine, *, broker: str | None = None, debounce: float = 2.
         def start() -> None:
             metrics.set_queue_depth_source(celery.queue_depth)
 
-        return ServeParts(router, start, lambda: None)
+        return ServeParts(router, start, lambda: None, engine)
     from contacthub.scheduler.inprocess import InProcessScheduler
 
     scheduler = InProcessScheduler(engine, debounce=debounce)
     router.include_router(webhook_router(engine, scheduler))
-    return ServeParts(router, scheduler.start, scheduler.stop)
+    return ServeParts(router, scheduler.start, scheduler.stop, engine)

@@ -129,3 +129,25 @@ def last_started(engine: Engine, hub: str) -> datetime | None:
     with engine.connect() as conn:
         value = conn.execute(query).scalar()
     return None if value is None else _aware(value)
+
+
+def next_run(engine: Engine, hub_id: int, at: datetime | None = None) -> datetime | None:
+    """When the hub's schedule runs it next (``None``: manual only); a hub that is due
+    already, or never ran, answers ``at`` (now)."""
+    at = at or datetime.now(UTC)
+    with engine.connect() as conn:
+        settings = conn.execute(select(t.hubs.c.settings).where(t.hubs.c.id == hub_id)).scalar()
+        if settings is None:
+            return None
+        last = conn.execute(
+            select(func.max(t.runs.c.started_at)).where(
+                t.runs.c.hub_id == hub_id, t.runs.c.kind.in_(SCHEDULED_KINDS)
+            )
+        ).scalar()
+    schedule = Schedule.of(loads(settings) or {})
+    if schedule.interval is None and schedule.cron is None:
+        return None
+    if last is None:
+        return at
+    nxt = schedule.next_after(_aware(last))
+    return None if nxt is None else max(nxt, at)
