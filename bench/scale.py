@@ -192,11 +192,13 @@ def edit_card(folder: Path, marker: str) -> tuple[Path, str]:
 
 
 def written(folder: Path, uid: str, marker: str) -> bool:
-    for path in folder.glob("*.vcf"):
-        text = path.read_text(encoding="utf-8")
-        if f"UID:{uid}" in text:
-            return marker in text.replace("\r\n ", "")
-    return False
+    """Whether the card of ``uid`` in ``folder`` holds ``marker``. contacthub names the
+    cards it creates after the contact's UID, so one file is read, not the folder."""
+    try:
+        text = (folder / f"{uid}.vcf").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    return marker in text.replace("\r\n ", "")
 
 
 def latency_samples(
@@ -219,7 +221,7 @@ def latency_samples(
             if time.monotonic() - started > timeout:
                 print(f"  sample {i} ({hub}) not written within {timeout}s", file=sys.stderr)
                 return
-            time.sleep(0.05)
+            time.sleep(0.02)
         with lock:
             results.append(time.monotonic() - started)
 
@@ -243,7 +245,7 @@ def bench_round(
 ) -> dict[str, Any]:
     with (
         _fresh_postgres_database(server) as db,
-        tempfile.TemporaryDirectory(prefix="contacthub-scale-") as tmp,
+        tempfile.TemporaryDirectory(prefix="contacthub-scale-", dir=args.workdir) as tmp,
     ):
         work = Path(tmp)
         engine = open_database(db)
