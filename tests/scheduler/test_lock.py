@@ -104,3 +104,13 @@ def test_run_hub_takes_the_lock(database_url: str, tmp_path: Path) -> None:
     report = run_hub(engine, "hub000", lock_wait=0)
     assert report.status == "applied"
     assert report.changes["b"]["create"] == 3
+
+
+def test_service_sync_can_refuse_instead_of_waiting(sqlite_url: str, tmp_path: Path) -> None:
+    from contacthub import service
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2)
+    with hub_lock(engine, "hub000"), pytest.raises(HubBusy, match="being synced by another run"):
+        service.sync(engine, "hub000", lock_wait=0)
+    assert service.sync(engine, "hub000", lock_wait=0).status == "applied"
