@@ -371,11 +371,15 @@ def emulate(
 @_guard
 def demo(
     folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the emulated systems and the dashboard running.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Dashboard port with --serve.")] = 8080,
 ) -> None:
-    """Create a demo hub with two vCard folders and a CSV file, and sync it."""
+    """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it."""
     from contacthub.demo import run_demo
 
-    run_demo(State.database, folder)
+    run_demo(State.database, folder, serve=serve, port=port)
 
 
 @app.command()
