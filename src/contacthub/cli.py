@@ -394,12 +394,21 @@ def serve(
             help="Mark cookies Secure (HTTPS only). Default: on, except on a loopback address.",
         ),
     ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")
+    ] = "text",
 ) -> None:
-    """Serve the dashboard and the REST API (/api/v1, documented at /api/docs)."""
+    """Serve the dashboard, the REST API (/api/v1, documented at /api/docs), the webhook
+    receivers and /metrics, and run the hubs' schedules (in this process, or on Celery
+    workers when CONTACTHUB_BROKER_URL is set)."""
     import uvicorn
 
+    from contacthub.scheduler import for_serve, logs
     from contacthub.web import create_app
 
+    if log_format not in ("text", "json"):
+        fail(f"--log-format {log_format!r}: use text or json")
+    logs.configure(log_format, "INFO")
     engine = db()
     loopback = host in ("127.0.0.1", "localhost", "::1")
     secure = (not loopback) if secure_cookies is None else secure_cookies
@@ -409,7 +418,12 @@ def serve(
         typer.echo(f"no user yet: open http://{host}:{port}/setup or run 'contacthub user add EMAIL --admin'")
     if secure and not loopback:
         typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
-    uvicorn.run(create_app(engine, secure_cookies=secure), host=host, port=port, proxy_headers=True)
+    parts = for_serve(engine)
+    web = create_app(
+        engine, secure_cookies=secure, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
+    # no access log: webhook receiver paths carry their token
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
 
 
 user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)

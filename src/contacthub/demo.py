@@ -227,4 +227,10 @@ def _serve(engine: Any, port: int) -> None:
         accounts.add_user(engine, "demo@example.com", password, admin=True)
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
-    uvicorn.run(create_app(engine, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
+    from contacthub.scheduler import for_serve
+
+    parts = for_serve(engine)
+    web = create_app(
+        engine, secure_cookies=False, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)
