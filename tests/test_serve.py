@@ -28,9 +28,11 @@ def test_serve_runs_dashboard_api_metrics_and_schedules(tmp_path: Path) -> None:
     )
     hub = tmp_path / "hub.toml"
     hub.write_text(
-        f'[hubs.s]\ninterval = "off"\n[[hubs.s.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{folder}"\n'
+        f'[hubs.s]\ninterval = "off"\n'
+        f'[[hubs.s.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{folder}"\n'
         f'[[hubs.s.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{tmp_path / "b"}"\ncreate = true\n'
-        f'[hubs.t]\ninterval = "1s"\n[[hubs.t.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{folder}"\n'
+        f'[hubs.t]\ninterval = "1s"\n'
+        f'[[hubs.t.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{folder}"\n'
         f'[[hubs.t.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "c"}"\ncreate = true\n'
     )
     env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
