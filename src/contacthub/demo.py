@@ -145,6 +145,23 @@ def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
                 "objects": ["users"],
             }
         )
+        from contacthub.emulators.m365 import Emulator, running
+
+        gal = stack.enter_context(running(Emulator(tenants=2, users=8, contacts=3, consent="all"), state))
+        for tenant, name in zip(gal["tenants"], ("gal-own", "gal-partner"), strict=False):
+            connectors.append(
+                {
+                    "name": name,
+                    "type": "m365-gal",
+                    "tenant_id": tenant["tenant_id"],
+                    "client_id": gal["client_id"],
+                    "client_secret": gal["client_secret"],
+                    "authority_url": gal["authority_url"],
+                    "graph_url": gal["graph_url"],
+                    "exchange_url": gal["exchange_url"],
+                    "ca_file": gal["ca_file"],
+                }
+            )
         yield connectors
 
 
@@ -210,4 +227,10 @@ def _serve(engine: Any, port: int) -> None:
         accounts.add_user(engine, "demo@example.com", password, admin=True)
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
-    uvicorn.run(create_app(engine, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
+    from contacthub.scheduler import for_serve
+
+    parts = for_serve(engine)
+    web = create_app(
+        engine, secure_cookies=False, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)
