@@ -11,6 +11,7 @@ from contacthub.errors import ConfigError
 TYPES: dict[str, str] = {
     "vcard-dir": "contacthub.connectors.vcard_dir:VCardDirConnector",
     "csv": "contacthub.connectors.csv_file:CsvConnector",
+    "pipedrive": "contacthub.connectors.pipedrive:PipedriveConnector",
     "m365-gal": "contacthub.connectors.m365:M365GalConnector",
     "procore": "contacthub.connectors.procore:ProcoreConnector",
 }

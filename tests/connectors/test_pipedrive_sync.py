@@ -1,0 +1,292 @@
+"""Two-way sync between the Pipedrive emulator and a vCard folder through the real engine and
+store: the first sync merges both sides, edits flow both ways, deletions follow, a 429 storm
+converges, a refused record leaves the others synced, and a small daily budget spreads a
+large first sync over runs without losing or doubling anyone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from contacthub import config
+from contacthub.emulators.base import background
+from contacthub.emulators.pipedrive import Settings, State, create_app
+from contacthub.emulators.pipedrive_data import Company
+from contacthub.engine.context import Options, Report
+from contacthub.engine.run import run_hub
+from contacthub.store.db import open_database
+
+TOKEN = "sync-token"
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[str, State]]:
+    company = Company()
+    company.seed(30)
+    app = create_app(Settings(api_token=TOKEN, burst=400), company)
+    with background(app) as url:
+        yield url, app.state.pd
+
+
+def card(uid: str, given: str, family: str, email: str, *extra: str) -> str:
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"FN:{given} {family}", f"N:{family};{given};;;"]
+    lines += [f"EMAIL;TYPE=work:{email}", *extra, "END:VCARD", ""]
+    return "\r\n".join(lines)
+
+
+class Hub:
+    def __init__(self, url: str, sqlite_url: str, folder: Path, **pipedrive: Any) -> None:
+        self.engine: Engine = open_database(sqlite_url)
+        self.folder = folder
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "crm": {
+                        "conflict": "newest",
+                        "connectors": [
+                            {
+                                "name": "pipedrive",
+                                "type": "pipedrive",
+                                "base_url": url,
+                                "api_token": TOKEN,
+                                **pipedrive,
+                            },
+                            {"name": "cards", "type": "vcard-dir", "path": str(folder)},
+                        ],
+                    }
+                }
+            }
+        )
+        config.apply(self.engine, spec)
+
+    def sync(self) -> Report:
+        return run_hub(self.engine, "crm", options=Options())
+
+
+def cards(folder: Path) -> dict[str, str]:
+    """email -> the card's text, read plainly (not through contacthub's parser)."""
+    out = {}
+    for path in folder.glob("*.vcf"):
+        text = path.read_text(encoding="utf-8").replace("\r\n ", "")
+        for line in text.splitlines():
+            if line.upper().startswith("EMAIL") or ".EMAIL" in line.upper().split(":")[0]:
+                out.setdefault(line.split(":", 1)[1].lower(), text)
+                break
+    return out
+
+
+def live(state: State) -> list[dict[str, Any]]:
+    return [p for p in state.company.persons.values() if not p["is_deleted"]]
+
+
+def primary_email(person: dict[str, Any]) -> str:
+    return str(next(e["value"] for e in person["emails"] if e["primary"])).lower()
+
+
+def test_two_way_sync_with_a_vcard_folder(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    shared = primary_email(state.company.persons[2])
+    (folder / "a.vcf").write_text(
+        card(
+            "a",
+            "Ines",
+            "Brandão",
+            "ines@obra.example",
+            "ORG:Obras Brandão Lda",
+            "TITLE:Architect",
+            "TEL;TYPE=CELL:+351 912 345 678",
+        ),
+        encoding="utf-8",
+    )
+    (folder / "b.vcf").write_text(card("b", "Chloé", "Nowak", shared, "NOTE:met in Lisbon"), encoding="utf-8")
+    hub = Hub(url, sqlite_url, folder, full_every_hours=0)
+    first = hub.sync()
+    assert first.status == "applied" and first.errors == [], first.errors
+    assert first.api_calls["pipedrive"]["GET"] >= 3 and first.api_calls["pipedrive"]["POST"] >= 2
+    persons = live(state)
+    on_cards = cards(folder)
+    assert len(persons) == 31 and len(on_cards) == 31  # 30 + Ines; the shared person merged
+    assert {primary_email(p) for p in persons} == set(on_cards)
+    ines = next(p for p in persons if primary_email(p) == "ines@obra.example")
+    assert state.company.orgs[ines["org_id"]]["name"] == "Obras Brandão Lda"
+    assert ines["phones"] == [{"value": "+351912345678", "primary": True, "label": "mobile"}]
+    job = next(f["key"] for f in state.company.fields if f["name"] == "Job title" and f["edit_flag"])
+    assert ines["custom_fields"][job] == "Architect"
+    notes = next(f["key"] for f in state.company.fields if f["name"] == "Notes" and f["edit_flag"])
+    assert state.company.persons[2]["custom_fields"][notes] == "met in Lisbon"
+    seeded = state.company.persons[3]
+    text = on_cards[primary_email(seeded)]
+    assert f"TITLE:{seeded['custom_fields'][job]}" in text
+    assert f"ORG:{state.company.orgs[seeded['org_id']]['name']}" in text.replace("\\", "")
+
+    quiet = hub.sync()
+    assert quiet.status == "applied" and quiet.errors == []
+    assert all(sum(c.values()) == 0 for c in quiet.changes.values()), quiet.changes
+
+    # an edit in Pipedrive reaches the card; an edit on a card reaches Pipedrive
+    state.company.update_person(3, {"custom_fields": {job: "Chief estimator"}})
+    (folder / "a.vcf").write_text(
+        card("a", "Ines", "Brandão", "ines@obra.example", "ORG:Obras Brandão Lda", "TITLE:Partner"),
+        encoding="utf-8",
+    )
+    edits = hub.sync()
+    assert edits.errors == [], edits.errors
+    assert "TITLE:Chief estimator" in cards(folder)[primary_email(seeded)]
+    assert state.company.persons[ines["id"]]["custom_fields"][job] == "Partner"
+    assert state.company.persons[ines["id"]]["phones"] == []
+
+    # a person deleted in Pipedrive goes from the folder; a card deleted goes from Pipedrive
+    state.company.delete_person(5)
+    gone_email = primary_email(state.company.persons[5])
+    (folder / "a.vcf").unlink()
+    deletions = hub.sync()
+    assert deletions.status == "applied" and deletions.errors == [], deletions.errors
+    assert gone_email not in cards(folder)
+    assert state.company.persons[ines["id"]]["is_deleted"] is True
+    assert len(live(state)) == len(cards(folder)) == 29
+
+
+@pytest.mark.parametrize("fault", ["429 storm", "server errors"])
+def test_a_storm_of_refusals_converges(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path, fault: str
+) -> None:
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"c{i}.vcf").write_text(
+            card(f"c{i}", f"Given{i}", "Storm", f"storm{i}@example.com"), encoding="utf-8"
+        )
+    if fault == "429 storm":
+        state.settings.storm, state.settings.storm_wait = 0.5, 0
+    else:
+        state.settings.faults.error_rate = 0.15
+    hub = Hub(url, sqlite_url, folder, page_size=5)
+    reports = []
+    for _ in range(8):
+        reports.append(hub.sync())
+        if reports[-1].status == "applied" and not reports[-1].errors:
+            break
+    if fault == "429 storm":
+        assert state.rate_limited > 10
+    assert reports[-1].status == "applied" and reports[-1].errors == []
+    emails = sorted(primary_email(p) for p in live(state))
+    assert len(emails) == len(set(emails)) == 42  # nobody twice
+    assert len(cards(folder)) == 42
+
+
+def test_a_refused_record_leaves_the_others_synced(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "long.vcf").write_text(card("long", "L" * 300, "Name", "long@example.com"), encoding="utf-8")
+    (folder / "ok.vcf").write_text(card("ok", "Fine", "Person", "fine@example.com"), encoding="utf-8")
+    report = Hub(url, sqlite_url, folder).sync()
+    assert report.status == "applied"
+    assert [e["connector"] for e in report.errors] == ["pipedrive"]
+    assert "255" in report.errors[0]["message"]
+    emails = {primary_email(p) for p in live(state)}
+    assert "fine@example.com" in emails and "long@example.com" not in emails
+    assert len(cards(folder)) == 32
+
+
+def test_a_small_daily_budget_spreads_the_first_sync_over_runs(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"c{i}.vcf").write_text(
+            card(f"c{i}", f"Given{i}", "Budget", f"budget{i}@example.com"), encoding="utf-8"
+        )
+    state.settings.daily_tokens = 200
+    hub = Hub(url, sqlite_url, folder, daily_reserve=20, create_organizations=False)
+    day = hub.sync()
+    assert day.status == "applied"
+    deferred = [e for e in day.errors if "deferred" in e["message"]]
+    assert deferred and len(deferred) == len(day.errors)
+    written = len(live(state)) - 30
+    assert 0 < written < 40 and written + len(deferred) == 40
+    assert len(cards(folder)) == 70  # the other direction was not held back
+    for _ in range(3):  # midnight, run again
+        state.spent = 0
+        report = hub.sync()
+        if not report.errors:
+            break
+    assert report.errors == []
+    emails = sorted(primary_email(p) for p in live(state))
+    assert len(emails) == len(set(emails)) == 70
+
+
+def test_oauth_sign_in_through_the_store_then_sync(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    from contacthub import service
+    from tests.connectors.test_pipedrive import FollowingUI, free_port
+
+    url, state = emulator
+    state.settings.client_id, state.settings.client_secret = "cid", "csecret"
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    engine = open_database(sqlite_url)
+    settings = {
+        "name": "pipedrive",
+        "type": "pipedrive",
+        "oauth_url": url,
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "redirect_uri": f"http://127.0.0.1:{free_port()}/callback",
+    }
+    spec = {
+        "hubs": {
+            "crm": {"connectors": [settings, {"name": "cards", "type": "vcard-dir", "path": str(folder)}]}
+        }
+    }
+    config.apply(engine, config.HubFile.model_validate(spec))
+    before = run_hub(engine, "crm", options=Options())
+    assert before.status == "failed" and "contacthub connect" in (before.message or "")
+    service.connect(engine, "crm", "pipedrive", FollowingUI())
+    report = run_hub(engine, "crm", options=Options())
+    assert report.status == "applied" and report.errors == [], report.message
+    assert len(cards(folder)) == 30
+    state.access.clear()  # the access token expires: the stored refresh token renews it
+    (folder / "new.vcf").write_text(card("new", "Nova", "Pessoa", "nova@example.pt"), encoding="utf-8")
+    again = run_hub(engine, "crm", options=Options())
+    assert again.status == "applied" and again.errors == [], again.message
+    assert "nova@example.pt" in {primary_email(p) for p in live(state)}
+
+
+def test_the_token_never_shows_in_output(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    Hub(url, sqlite_url, folder)
+    runner = CliRunner()
+    synced = runner.invoke(app, ["--database", sqlite_url, "sync", "crm", "--json"])
+    assert synced.exit_code == 0, synced.output
+    assert json.loads(synced.output)["status"] == "applied"
+    listed = runner.invoke(app, ["--database", sqlite_url, "hubs", "--json"])
+    assert listed.exit_code == 0 and "pipedrive" in listed.output
+    state.settings.api_token = "rotated"  # the stored token is now refused
+    failed = runner.invoke(app, ["--database", sqlite_url, "sync", "crm", "--json"])
+    assert failed.exit_code != 0 and "refused the credentials" in failed.output
+    for output in (synced.output, listed.output, failed.output):
+        assert TOKEN not in output
