@@ -11,6 +11,7 @@ from contacthub.errors import ConfigError
 TYPES: dict[str, str] = {
     "vcard-dir": "contacthub.connectors.vcard_dir:VCardDirConnector",
     "csv": "contacthub.connectors.csv_file:CsvConnector",
+    "carddav": "contacthub.connectors.carddav:CardDavConnector",
 }
 
 
