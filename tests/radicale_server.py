@@ -15,9 +15,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -116,3 +119,15 @@ class Radicale:
 
     def book_folder(self, user: str, name: str) -> Path:
         return self.storage / "collection-root" / user / name
+
+
+def serve(factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """A fixture body: one Radicale server, ended afterwards."""
+    server = Radicale(factory.mktemp("radicale")).start()
+    yield server
+    server.stop()
+
+
+def new_book(server: Radicale, user: str = "alice") -> str:
+    """A new empty address book of ``user``'s: its URL."""
+    return server.make_book(user, f"b{uuid.uuid4().hex[:10]}")
