@@ -46,6 +46,7 @@ from contacthub.connectors.base import (
     WriteOp,
     WriteResult,
 )
+from contacthub.connectors.carddav_session import DavSession
 from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, error_for
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.errors import (
@@ -60,7 +61,6 @@ from contacthub.formats.vcard import VCardCodec
 #: hub ids usable as member names as they are (others get a random name)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 _VCARD = "text/vcard; charset=utf-8"
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: answers to a sync-collection meaning "this server or collection cannot do it"
 _NO_SYNC = frozenset({400, 403, 404, 405, 409, 412, 415, 422, 501})
 
@@ -92,7 +92,6 @@ class CardDavConnector(Connector):
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigError(f"'url' must be an http:// or https:// URL, not {raw!r}", self.name)
         self.url = url
-        self.origin = url.copy_with(path="/", query=None, fragment=None)
         version = settings.get("version")
         if version is not None and str(version) not in ("3.0", "4.0"):
             raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", self.name)
@@ -104,13 +103,14 @@ class CardDavConnector(Connector):
         verify = settings.get("verify", True)
         transport = httpx.HTTPTransport(verify=verify if isinstance(verify, str | bool) else True)
         self.client = ApiClient(
-            str(self.origin),
+            str(url.copy_with(path="/", query=None, fragment=None)),
             connector=self.name,
             auth=self._auth(),
             timeout=float(settings.get("timeout", 60)),
             transport=transport,
             max_attempts=int(settings.get("attempts", 6)),
         )
+        self.dav = DavSession(self.client, url, self.username, self.name)
         self.book: httpx.URL | None = None  # the address book, once known
 
     def _auth(self) -> Auth:
@@ -134,38 +134,13 @@ class CardDavConnector(Connector):
     def close(self) -> None:
         self.client.close()
 
-    # --- requests -------------------------------------------------------------------------
-
-    def _request(
-        self, method: str, url: httpx.URL, body: str | bytes | None = None, **headers: str
-    ) -> httpx.Response:
-        """One request; a refused login becomes one clear fatal error (no credential in it)."""
-        if isinstance(body, str):
-            headers.setdefault("Content-Type", "application/xml; charset=utf-8")
-            body = body.encode("utf-8")
-        try:
-            return self.client.request(method, str(url), content=body, headers=headers)
-        except FatalConnectorError as exc:  # only a 401 is fatal in ApiClient.request
-            who = f"user {self.username!r}" if self.username else "the credentials"
-            raise FatalConnectorError(
-                f"the CardDAV server {self.origin} refused {who} (401): check 'username' and "
-                "'password' (or 'token') in the hub file, or give the password again with "
-                "`contacthub connect`",
-                self.name,
-            ) from exc
-
-    def _multistatus(
-        self, method: str, url: httpx.URL, body: str, depth: str, what: str
-    ) -> tuple[httpx.Response, dav.MultiStatus | None]:
-        response = self._request(method, url, body, Depth=depth)
-        if response.status_code != 207:
-            return response, None
-        return response, dav.parse_multistatus(response.content, what, self.name, url.path)
-
-    def _at(self, path: str) -> httpx.URL:
-        return self.origin.copy_with(path=dav.quote_path(path))
+    def _book(self) -> httpx.URL:
+        if self.book is None:
+            self.book = self.dav.discover(self.addressbook, self.create_missing)
+        return self.book
 
     def _member_url(self, native_id: str) -> httpx.URL:
+        """A member's URL: a native id is its name in the address book (or a path)."""
         if not native_id or native_id in (".", ".."):
             raise RecordError("not a member of the address book", native_id, self.name)
         book = self._book()
@@ -173,101 +148,15 @@ class CardDavConnector(Connector):
             return book.copy_with(path=dav.quote_path(native_id))
         if "/" in native_id:
             raise RecordError("not a member of the address book", native_id, self.name)
-        return book.copy_with(path=book.path + dav.quote_path(native_id))
+        return book.copy_with(path=dav.quote_path(book.path + native_id))
 
     def _native_id(self, path: str) -> str:
-        """A member's native id: its name inside the address book (its path elsewhere)."""
-        book = self._book()
-        prefix = httpx.URL(str(book)).path
-        decoded = dav.href_path(prefix)
-        if path.startswith(decoded) and "/" not in path[len(decoded) :]:
-            return path[len(decoded) :]
+        """The native id of a member's decoded path: its name inside the address book (its
+        path when it lives elsewhere)."""
+        prefix = self._book().path
+        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+            return path[len(prefix) :]
         return path
-
-    # --- discovery ------------------------------------------------------------------------
-
-    def _book(self) -> httpx.URL:
-        if self.book is None:
-            self.book = self._discover()
-        return self.book
-
-    def _propfind0(self, path: str) -> tuple[str, dav.Member | None]:
-        """PROPFIND Depth 0 of ``path`` following redirects: the final path and its member
-        (``None`` when there is nothing there)."""
-        for _hop in range(6):
-            url = self._at(path)
-            response, status = self._multistatus("PROPFIND", url, dav.PROPFIND_DISCOVERY, "0", str(url))
-            if response.status_code in _REDIRECTS and response.headers.get("Location"):
-                target = url.join(response.headers["Location"])
-                self.origin = target.copy_with(path="/", query=None, fragment=None)
-                path = dav.href_path(target.path or "/")
-                continue
-            missing = response.status_code in (404, 405, 410)
-            if missing or (response.status_code == 403 and path.startswith("/.well-known/")):
-                return path, None
-            if status is None:
-                raise error_for(response, self.name, what=str(url))
-            member = status.members[0] if status.members else None
-            return path, member
-        raise FatalConnectorError(f"{self.url} redirects too often", self.name)
-
-    def _discover(self) -> httpx.URL:
-        path = dav.href_path(self.url.path or "/") or "/"
-        if path == "/":
-            found, member = self._propfind0("/.well-known/carddav")
-            if member is None:
-                found, member = self._propfind0("/")
-        else:
-            found, member = self._propfind0(path)
-        if member is None:
-            if path != "/" and self.create_missing:
-                return self._mkcol(path if path.endswith("/") else path + "/")
-            raise FatalConnectorError(
-                f"nothing was found at {self.url} (check 'url'; or set create = true to make "
-                "the address book there)",
-                self.name,
-            )
-        if member.addressbook and not self.addressbook:
-            return self._at(found if found.endswith("/") else found + "/")
-        home = member.home
-        if home is None and member.principal:
-            _, principal = self._propfind0(member.principal)
-            home = principal.home if principal else None
-        home = home or found
-        home = home if home.endswith("/") else home + "/"
-        _, listing = self._multistatus("PROPFIND", self._at(home), dav.PROPFIND_DISCOVERY, "1", home)
-        books = sorted(
-            (
-                m
-                for m in (listing.members if listing else [])
-                if m.addressbook and m.href.rstrip("/") != home.rstrip("/")
-            ),
-            key=lambda m: m.href,
-        )
-        wanted = self.addressbook
-        if wanted:
-            books = [
-                m for m in books if m.href.rstrip("/").rsplit("/", 1)[-1] == wanted or m.displayname == wanted
-            ]
-        if books:
-            chosen = books[0].href
-            return self._at(chosen if chosen.endswith("/") else chosen + "/")
-        if self.create_missing:
-            return self._mkcol(f"{home}{wanted or 'contacts'}/")
-        named = f"no address book {wanted!r}" if wanted else "no address book"
-        raise FatalConnectorError(
-            f"{named} was found under {self.origin.join(dav.quote_path(home))}: set 'addressbook', "
-            "give the address book's URL as 'url', or set create = true",
-            self.name,
-        )
-
-    def _mkcol(self, path: str) -> httpx.URL:
-        url = self._at(path)
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        response = self._request("MKCOL", url, dav.mkcol_addressbook(name))
-        if response.status_code not in (200, 201, 204):
-            raise error_for(response, self.name, what=f"creating the address book {url}")
-        return url
 
     # --- reading --------------------------------------------------------------------------
 
@@ -319,7 +208,7 @@ class CardDavConnector(Connector):
         (no sync support, or a token it no longer knows)."""
         changes: dict[str, str | None] = {}
         for _page in range(10_000):
-            response, status = self._multistatus("REPORT", book, dav.sync_collection(token), "0", str(book))
+            response, status = self.dav.multistatus("REPORT", book, dav.sync_collection(token), "0")
             if status is None:
                 if response.status_code in _NO_SYNC:
                     return None
@@ -337,7 +226,7 @@ class CardDavConnector(Connector):
         raise FatalConnectorError(f"{book} keeps truncating its changes", self.name)
 
     def _propfind_etags(self, book: httpx.URL) -> Iterator[tuple[str, str | None]]:
-        response, status = self._multistatus("PROPFIND", book, dav.PROPFIND_ETAGS, "1", str(book))
+        response, status = self.dav.multistatus("PROPFIND", book, dav.PROPFIND_ETAGS, "1")
         if status is None:
             raise error_for(response, self.name, what=f"the address book {book}")
         for member in status.members:
@@ -366,7 +255,7 @@ class CardDavConnector(Connector):
         if not urls:
             return {}
         body = dav.multiget(u.raw_path.decode("ascii") for u in urls.values())
-        response, status = self._multistatus("REPORT", book, body, "1", str(book))
+        response, status = self.dav.multistatus("REPORT", book, body, "1")
         if status is None:
             raise error_for(response, self.name, what=f"the address book {book}")
         by_id = {self._native_id(m.href): m for m in status.members}
@@ -413,7 +302,7 @@ class CardDavConnector(Connector):
 
     def get(self, native_id: str) -> Record:
         url = self._member_url(native_id)
-        response = self._request("GET", url)
+        response = self.dav.request("GET", url)
         if response.status_code != 200:
             raise error_for(response, self.name, record=str(url))
         etag = response.headers.get("ETag")
@@ -433,7 +322,7 @@ class CardDavConnector(Connector):
 
         book = self._book()
         for key in (k for k in keys if k.startswith("email:")):
-            _, status = self._multistatus("REPORT", book, dav.query_email(key[6:]), "1", str(book))
+            _, status = self.dav.multistatus("REPORT", book, dav.query_email(key[6:]), "1")
             if status is None:
                 return super().find(keys)
             for member in status.members:
@@ -491,7 +380,7 @@ class CardDavConnector(Connector):
                 )
 
     def _put(self, url: httpx.URL, data: bytes, **headers: str) -> httpx.Response:
-        return self._request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
+        return self.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
 
     def _create(self, op: WriteOp) -> WriteResult:
         hub_id = op.hub_id
@@ -538,7 +427,7 @@ class CardDavConnector(Connector):
     def _delete(self, op: WriteOp) -> WriteResult:
         url = self._member_url(op.native_id or "")
         headers = {"If-Match": op.version} if op.version else {}
-        response = self._request("DELETE", url, **headers)
+        response = self.dav.request("DELETE", url, **headers)
         if response.status_code in (200, 204, 404, 410):
             return WriteResult(op, op.native_id)  # 404: already gone, a replayed delete is done
         raise error_for(response, self.name, record=str(url))
