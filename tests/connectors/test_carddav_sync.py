@@ -138,11 +138,12 @@ def setup(tmp_path: Path, radicale: Radicale, book: str) -> Setup:
 def test_two_way_sync_between_radicale_and_a_folder(setup: Setup) -> None:
     setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "X-TRADE:Electrical", "CATEGORIES:a,b"))
     (setup.folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com", "TITLE:Welder"))
+    (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
     report = setup.sync()
     assert report["status"] == "applied", report
-    assert report["changes"]["dav"]["create"] == 1 and report["changes"]["folder"]["create"] == 1
+    assert report["changes"]["dav"]["create"] == 2 and report["changes"]["folder"]["create"] == 1
     on_server = server_cards(setup.radicale, setup.book)
-    assert set(on_server) == {"ann@example.com", "bob@example.com"}
+    assert set(on_server) == {"ann@example.com", "bob@example.com", "cy@example.com"}
     assert on_server["bob@example.com"]["TITLE"] == "Welder"
     assert folder_cards(setup.folder)["ann@example.com"]["X-TRADE"] == "Electrical"
 
@@ -166,7 +167,12 @@ def test_two_way_sync_between_radicale_and_a_folder(setup: Setup) -> None:
         assert http.delete(f"{setup.book}ann.vcf").status_code == 200
     report = setup.sync()
     assert report["changes"]["folder"]["delete"] == 1
-    assert set(folder_cards(setup.folder)) == {"bob@example.com"}
+    assert set(folder_cards(setup.folder)) == {"bob@example.com", "cy@example.com"}
+    # and one in the folder reaches the server
+    (setup.folder / "bob.vcf").unlink()
+    report = setup.sync()
+    assert report["changes"]["dav"]["delete"] == 1 and report["errors"] == []
+    assert set(server_cards(setup.radicale, setup.book)) == {"cy@example.com"}
 
     # the password is stored, never shown
     code, out = setup.cli("hubs", "--json")
@@ -284,3 +290,46 @@ def test_config_apply_keeps_the_password_encrypted(tmp_path: Path, radicale: Rad
             text("select settings, secrets from connectors where name='dav'")
         ).one()
     assert "password" not in settings and setup.password not in secrets
+
+
+class PasswordUI:
+    """A person at the terminal typing ``password`` when asked."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.said: list[str] = []
+
+    def echo(self, text: str) -> None:
+        self.said.append(text)
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str:
+        assert secret and "alice" in prompt
+        return self.password
+
+    def open_link(self, url: str) -> None:
+        raise AssertionError("no link to open")
+
+    def wait_for_redirect(self, redirect_uri: str, state: str, timeout: float = 600) -> dict[str, str]:
+        raise AssertionError("no redirect to wait for")
+
+
+def test_password_given_with_connect_instead_of_the_hub_file(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    from contacthub import service
+    from contacthub.errors import FatalConnectorError
+
+    setup = Setup(tmp_path, radicale, book)
+    setup.toml.write_text(setup.toml.read_text().replace(f'password = "{setup.password}"\n', ""))
+    code, out = setup.cli("apply", str(setup.toml))
+    assert code == 0, out
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com"))
+    engine = open_database(setup.db)
+    with pytest.raises(FatalConnectorError):
+        service.connect(engine, "team", "dav", PasswordUI("wrong-one-77"))  # checked before saved
+    ui = PasswordUI(setup.password)
+    service.connect(engine, "team", "dav", ui)
+    assert ui.said == ["the server accepted the password"]
+    assert setup.sync()["changes"]["folder"]["create"] == 1
+    raw = Path(setup.db.removeprefix("sqlite:///")).read_bytes()
+    assert setup.password.encode() not in raw and b"wrong-one-77" not in raw
