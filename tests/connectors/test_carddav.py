@@ -66,6 +66,23 @@ def test_no_op_pull_is_one_report(book: str, radicale: Radicale) -> None:
     assert again.api_calls() == {"REPORT": 1}
 
 
+def test_forgotten_versions_mean_a_full_listing(book: str, radicale: Radicale) -> None:
+    """After a settings change the engine forgets the links' versions ("") so that every
+    record is read again: a delta would not list the unchanged ones."""
+    connector = make(book, radicale)
+    a = create(connector, sample(1), "hub-a")
+    b = create(connector, sample(2), "hub-b")
+    first = connector.pull(None, {})
+    list(first.records)
+    pull = make(book, radicale).pull(
+        first.cursor, {a.native_id or "": "", b.native_id or "": b.version or ""}
+    )
+    assert [r.native_id for r in pull.records if isinstance(r, Record)] == [a.native_id]
+    assert pull.complete and pull.listed == 2
+    with pytest.raises(FatalConnectorError):  # another address book asked for: found again
+        make(book, radicale, addressbook="x").pull(first.cursor, {})
+
+
 def test_delta_after_foreign_changes(book: str, radicale: Radicale) -> None:
     connector = make(book, radicale)
     a = create(connector, sample(1), "hub-a")
@@ -109,7 +126,7 @@ def test_propfind_listing_when_the_server_has_no_sync(book: str, radicale: Radic
     connector = make(book, radicale)
     a = create(connector, sample(1), "hub-a")
     create(connector, sample(2), "hub-b")
-    cursor = f'{{"url": "{book}", "book": "{book}", "token": null, "sync": false}}'
+    cursor = f'{{"from": "{book}#", "book": "{book}", "token": null, "sync": false}}'
     connector = make(book, radicale)
     pull = connector.pull(cursor, {a.native_id or "": a.version or "", "gone.vcf": '"x"'})
     records = [r for r in pull.records if isinstance(r, Record)]

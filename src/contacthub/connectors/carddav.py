@@ -160,15 +160,20 @@ class CardDavConnector(Connector):
 
     # --- reading --------------------------------------------------------------------------
 
+    def _where(self) -> str:
+        """What the cursor's address book was found from: another ``url`` or ``addressbook``
+        setting means discovering it again."""
+        return f"{self.url}#{self.addressbook or ''}"
+
     def _state(self, cursor: str | None) -> dict[str, Any]:
-        """The cursor's book and token, when it was made for this connector's ``url``."""
+        """The cursor's book and token, when it was made for these settings."""
         if not cursor:
             return {}
         try:
             state = json.loads(cursor)
         except ValueError:
             return {}
-        if not isinstance(state, dict) or state.get("url") != str(self.url) or not state.get("book"):
+        if not isinstance(state, dict) or state.get("from") != self._where() or not state.get("book"):
             return {}
         return state
 
@@ -178,6 +183,10 @@ class CardDavConnector(Connector):
             self.book = httpx.URL(str(state["book"]))
         book = self._book()
         token = state.get("token") if isinstance(state.get("token"), str) else None
+        if token and "" in known.values():
+            # versions forgotten (the connector's settings changed): every record must be
+            # read again, which only a full listing can tell
+            token = None
         listing: dict[str, str | None] | None = None
         complete = True
         new_token: str | None = None
@@ -199,7 +208,7 @@ class CardDavConnector(Connector):
             deleted |= {nid for nid in known if nid not in listing}
         changed = [nid for nid, etag in listing.items() if etag is not None and known.get(nid) != etag]
         listed = sum(1 for etag in listing.values() if etag is not None) if complete else 0
-        cursor_out = json.dumps({"url": str(self.url), "book": str(book), "token": new_token, "sync": sync})
+        cursor_out = json.dumps({"from": self._where(), "book": str(book), "token": new_token, "sync": sync})
         return Pull(self._fetch(changed, known, deleted), deleted, complete, listed, cursor_out)
 
     def _sync(self, book: httpx.URL, token: str | None) -> tuple[dict[str, str | None], str] | None:
