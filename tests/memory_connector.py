@@ -71,6 +71,10 @@ class MemoryConnector(Connector):
         self.book = BOOKS.setdefault(config.settings["book"], Book())
         held = config.settings.get("fields")
         self._fields = frozenset(held) if held else None
+        self.calls = {"LIST": 0, "WRITE": 0}
+
+    def api_calls(self) -> dict[str, int]:
+        return {k: v for k, v in self.calls.items() if v}
 
     @property
     def fields(self) -> frozenset[str] | None:
@@ -89,6 +93,7 @@ class MemoryConnector(Connector):
         )
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        self.calls["LIST"] += 1
         items = dict(self.book.items)
         changed = [self._record(n, i) for n, i in items.items() if known.get(n) != i.version]
         return Pull(iter(changed), set(known) - set(items), True, len(items), None)
@@ -99,6 +104,7 @@ class MemoryConnector(Connector):
         return self._record(native_id, self.book.items[native_id])
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        self.calls["WRITE"] += 1
         out = []
         for op in ops:
             self.book.writes += 1

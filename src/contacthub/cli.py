@@ -102,6 +102,9 @@ def _print_report(report: Report, as_json: bool) -> None:
         console.print("no changes")
     if report.conflicts:
         console.print(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    for name, calls in sorted(report.api_calls.items()):
+        spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
+        console.print(Text(f"{name}: API calls {spent}"))
     for err in report.errors:
         console.print(
             f"skipped {err['connector']}: {err['record']}: {err['message']}",

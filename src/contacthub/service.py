@@ -43,6 +43,7 @@ def _run_dict(row: Any, hub_name: str) -> dict[str, Any]:
         "changes": counts.get("changes", {}),
         "conflicts": counts.get("conflicts", 0),
         "held": counts.get("held", []),
+        "api_calls": counts.get("api_calls", {}),
         "errors": loads(row.errors) or [],
         "message": row.message,
     }

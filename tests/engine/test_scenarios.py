@@ -57,6 +57,18 @@ def test_already_synced_writes_nothing(database_url: str) -> None:
     assert (a.writes, b.writes) == writes
 
 
+def test_runs_report_the_api_calls_of_each_connector(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    report = hub.sync()
+    assert report.api_calls == {"a": {"LIST": 1}, "b": {"LIST": 1, "WRITE": 1}}
+    assert report.as_json()["api_calls"] == report.api_calls
+    [shown] = [r for r in service.runs(hub.engine, "h") if r["id"] == report.run_id]
+    assert shown["api_calls"]["b"]["WRITE"] == 1
+    dry = hub.sync(dry_run=True)
+    assert dry.api_calls == {"a": {"LIST": 1}, "b": {"LIST": 1}}
+
+
 def test_matching_links_instead_of_duplicating(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b", "c"])
     hub.book("a").put("a1", person(1, job_title="Engineer"))

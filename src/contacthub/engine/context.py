@@ -78,6 +78,8 @@ class Report:
     errors: list[dict[str, str]] = field(default_factory=list)
     message: str | None = None
     held: list[dict[str, Any]] = field(default_factory=list)
+    #: requests each connector made to its system's API, by HTTP method
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)
@@ -95,6 +97,8 @@ class Report:
             "conflicts": self.conflicts,
             "errors": self.errors,
         }
+        if self.api_calls:
+            out["api_calls"] = self.api_calls
         return out
 
 

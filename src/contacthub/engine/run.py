@@ -138,6 +138,7 @@ def run_hub(
         if options.dry_run or holds:
             ctx.flush_journal()
             _plan_only(ctx)
+            _note_calls(report, spokes)
             tx.rollback()
             report.held = holds
             # a dry run is never held: nothing would be approved from it
@@ -160,11 +161,13 @@ def run_hub(
             if spoke.pulled:
                 ctx.store.set_cursor(spoke.id, spoke.cursor)
         report.status = "applied"
+        _note_calls(report, spokes)
         ctx.store.finish_run(run_id, "applied", _counts(report), report.errors)
         tx.commit()
         return report
     except (UserError, ConnectorError) as exc:
         tx.rollback()
+        _note_calls(report, spokes)
         return _fail(engine, report, exc)
     finally:
         tx.rollback()
@@ -191,7 +194,17 @@ def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Re
 
 
 def _counts(report: Report) -> dict[str, Any]:
-    return {"changes": report.changes, "conflicts": report.conflicts, "held": report.held}
+    counts = {"changes": report.changes, "conflicts": report.conflicts, "held": report.held}
+    if report.api_calls:
+        counts["api_calls"] = report.api_calls
+    return counts
+
+
+def _note_calls(report: Report, spokes: list[Spoke]) -> None:
+    for spoke in spokes:
+        calls = spoke.connector.api_calls()
+        if calls:
+            report.api_calls[spoke.name] = dict(calls)
 
 
 def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
