@@ -147,9 +147,10 @@ def test_two_way_sync_between_radicale_and_a_folder(setup: Setup) -> None:
     assert on_server["bob@example.com"]["TITLE"] == "Welder"
     assert folder_cards(setup.folder)["ann@example.com"]["X-TRADE"] == "Electrical"
 
-    # nothing changed: nothing written
+    # nothing changed: nothing written, one request (the server's sync-token says so)
     report = setup.sync()
     assert report["changes"] == {} and report["errors"] == []
+    assert report["api_calls"]["dav"] == {"REPORT": 1}
 
     # an edit in the folder reaches the server; one on the server reaches the folder
     path = next(p for p in setup.folder.glob("*.vcf") if b"bob@example.com" in p.read_bytes())
