@@ -45,9 +45,8 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO_DIR))
 
 import gen_contacts  # noqa: E402
-from vs_vdirsyncer import contacthub_command, ensure_vdirsyncer, vdirsyncer_bin  # noqa: E402
-
 from tests.radicale_server import Radicale  # noqa: E402
+from vs_vdirsyncer import contacthub_command, ensure_vdirsyncer, vdirsyncer_bin  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-pass-1"
 HUB = "bench"
@@ -85,7 +84,9 @@ class BenchError(Exception):
 def measured(cmd: list[str], cwd: Path) -> tuple[float, float, float, str]:
     with tempfile.NamedTemporaryFile("r", suffix=".rusage") as usage, tempfile.TemporaryFile() as err:
         launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, usage.name, *cmd]
-        proc = subprocess.run(launcher, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            launcher, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
+        )
         fields = usage.read().split()
         err.seek(0)
         output = err.read().decode("utf-8", "replace")
@@ -252,7 +253,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"  {size:>6} {name:<8} {tool.name:<11} {figures.row()}", flush=True)
 
     try:
-        print(f"  {'size':>6} {'phase':<8} {'tool':<11} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'HTTP':>7}")
+        print(
+            f"  {'size':>6} {'phase':<8} {'tool':<11} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'HTTP':>7}"
+        )
         small = root / f"master-{args.small}"
         gen_contacts.write_cards(small, args.small)
         for name in tools:
@@ -282,7 +285,15 @@ def run(args: argparse.Namespace) -> None:
     out = BENCH_DIR / "out"
     out.mkdir(exist_ok=True)
     rows = [
-        {"size": s, "phase": p, "tool": t, "wall": f.wall, "cpu": f.cpu, "peak_mb": f.peak_mb, "requests": f.requests}
+        {
+            "size": s,
+            "phase": p,
+            "tool": t,
+            "wall": f.wall,
+            "cpu": f.cpu,
+            "peak_mb": f.peak_mb,
+            "requests": f.requests,
+        }
         for s, p, t, f in results
     ]
     (out / "carddav.json").write_text(json.dumps(rows, indent=1))

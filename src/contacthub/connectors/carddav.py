@@ -257,8 +257,9 @@ class CardDavConnector(Connector):
                     continue
                 yield found
 
-    def _cards(self, names: Sequence[str]) -> dict[str, tuple[bytes, str] | None]:
-        """One ``addressbook-multiget``: native id -> (card bytes, etag), None when missing."""
+    def _cards(self, names: Sequence[str]) -> dict[str, tuple[bytes, str, str | None] | None]:
+        """One ``addressbook-multiget``: native id -> (card bytes, etag, last modified), None
+        when missing."""
         book = self._book()
         urls = {nid: self._member_url(nid) for nid in names}
         if not urls:
@@ -268,13 +269,13 @@ class CardDavConnector(Connector):
         if status is None:
             raise error_for(response, self.name, what=f"the address book {book}")
         by_id = {self._native_id(m.href): m for m in status.members}
-        out: dict[str, tuple[bytes, str] | None] = {}
+        out: dict[str, tuple[bytes, str, str | None] | None] = {}
         for nid in urls:
             member = by_id.get(nid)
-            ok = member is not None and 200 <= member.status < 300 and member.data is not None
-            out[nid] = (
-                (member.data.encode("utf-8"), member.etag or "") if ok and member and member.data else None
-            )
+            if member is None or not 200 <= member.status < 300 or not member.data:
+                out[nid] = None
+                continue
+            out[nid] = (member.data.encode("utf-8"), member.etag or "", member.last_modified)
         return out
 
     def _multiget(self, names: Sequence[str]) -> dict[str, Record | RecordError]:
@@ -413,11 +414,11 @@ class CardDavConnector(Connector):
             name = f"{uuid.uuid4().hex}.vcf"  # someone else's card has that name
         raise RecordError("could not find a free name in the address book", str(url), self.name)
 
-    def _update(self, op: WriteOp, current: tuple[bytes, str] | None) -> WriteResult:
+    def _update(self, op: WriteOp, current: tuple[bytes, str, str | None] | None) -> WriteResult:
         url = self._member_url(op.native_id or "")
         if current is None:
             raise RecordNotFoundError("not found", str(url), self.name)
-        old, etag = current
+        old, etag, _ = current
         expected = op.version or etag
         if etag != expected:
             raise StaleVersionError(

@@ -50,7 +50,8 @@ def multiget(hrefs: Iterable[str]) -> str:
     refs = "".join(f"<d:href>{escape(h)}</d:href>" for h in hrefs)
     return (
         f'{_HEAD}<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="{CARD}">'
-        f"<d:prop><d:getetag/><c:address-data/></d:prop>{refs}</c:addressbook-multiget>"
+        f"<d:prop><d:getetag/><d:getlastmodified/><c:address-data/></d:prop>{refs}"
+        "</c:addressbook-multiget>"
     )
 
 
@@ -87,6 +88,7 @@ class Member:
     collection: bool = False
     addressbook: bool = False
     data: str | None = None
+    last_modified: str | None = None
     displayname: str | None = None
     principal: str | None = None
     home: str | None = None
@@ -174,6 +176,8 @@ def _read_props(prop: ET.Element, member: Member) -> None:
             member.etag = (child.text or "").strip() or None
         elif tag == f"{_C}address-data":
             member.data = child.text or ""
+        elif tag == f"{_D}getlastmodified":
+            member.last_modified = (child.text or "").strip() or None
         elif tag == f"{_D}getcontenttype":
             member.content_type = (child.text or "").strip() or None
         elif tag == f"{_D}resourcetype":
