@@ -12,7 +12,13 @@ import pytest
 
 from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.carddav import CardDavConnector
-from contacthub.errors import ConfigError, FatalConnectorError, RecordNotFoundError, StaleVersionError
+from contacthub.errors import (
+    ConfigError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
 from tests.connectors.conformance import ConnectorConformance, all_records, create, sample
 from tests.radicale_server import Radicale, new_book, serve
 
@@ -269,6 +275,14 @@ def test_create_does_not_overwrite_a_foreign_card(book: str, radicale: Radicale)
     assert connector.get("hub-1.vcf").fields["given_name"] == "Theo"
 
 
+def test_create_of_a_uid_the_book_has_under_another_name(book: str, radicale: Radicale) -> None:
+    with radicale.client() as http:
+        assert http.put(f"{book}theirs.vcf", content=card("hub-1", "Theo")).status_code == 201
+    [result] = make(book, radicale).write([WriteOp("create", "hub-1", sample(1))])
+    assert isinstance(result.error, RecordError) and not isinstance(result.error, StaleVersionError)
+    assert "UID hub-1" in result.error.message
+
+
 @pytest.mark.parametrize("setting", [{"password": "wrong-secret-123"}, {"username": "mallory"}])
 def test_wrong_password_is_a_clear_fatal_error(
     book: str, radicale: Radicale, setting: dict[str, str]
@@ -310,3 +324,18 @@ def test_get_missing_and_delete_missing(book: str, radicale: Radicale) -> None:
         connector.get("nope.vcf")
     [result] = connector.write([WriteOp("delete", "h", {}, "nope.vcf", '"x"')])
     assert result.error is None  # already gone: a replayed delete is done
+
+
+@pytest.mark.parametrize("native_id", ["../x.vcf", "..", "a/b.vcf", "/alice/other/x.vcf", ""])
+def test_ids_outside_the_address_book_are_refused(book: str, radicale: Radicale, native_id: str) -> None:
+    connector = make(book, radicale)
+    with pytest.raises(RecordError) as info:
+        connector.get(native_id)
+    assert not isinstance(info.value, RecordNotFoundError)
+    for op in (
+        WriteOp("update", "h", sample(1), native_id, '"x"'),
+        WriteOp("delete", "h", {}, native_id, '"x"'),
+    ):
+        [result] = connector.write([op])
+        assert isinstance(result.error, RecordError)
+    assert set(connector.api_calls()) <= {"PROPFIND"}  # nothing but discovery was sent

@@ -140,23 +140,26 @@ class CardDavConnector(Connector):
         return self.book
 
     def _member_url(self, native_id: str) -> httpx.URL:
-        """A member's URL: a native id is its name in the address book (or a path)."""
-        if not native_id or native_id in (".", ".."):
+        """A member's URL; a native id is its name in the address book, nothing else (so
+        no answer of a server can make us write outside the address book)."""
+        if not native_id or native_id in (".", "..") or "/" in native_id:
             raise RecordError("not a member of the address book", native_id, self.name)
         book = self._book()
-        if native_id.startswith("/"):
-            return book.copy_with(path=dav.quote_path(native_id))
-        if "/" in native_id:
-            raise RecordError("not a member of the address book", native_id, self.name)
         return book.copy_with(path=dav.quote_path(book.path + native_id))
 
-    def _native_id(self, path: str) -> str:
-        """The native id of a member's decoded path: its name inside the address book (its
-        path when it lives elsewhere)."""
+    def _is_member(self, native_id: str) -> bool:
+        try:
+            self._member_url(native_id)
+        except RecordError:
+            return False
+        return True
+
+    def _native_id(self, path: str) -> str | None:
+        """The native id of a member's decoded path: its name inside the address book
+        (``None`` for anything else, which is skipped)."""
         prefix = self._book().path
-        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-            return path[len(prefix) :]
-        return path
+        name = path[len(prefix) :] if path.startswith(prefix) else ""
+        return name if name and "/" not in name and name not in (".", "..") else None
 
     # --- reading --------------------------------------------------------------------------
 
@@ -223,9 +226,9 @@ class CardDavConnector(Connector):
                     return None
                 raise error_for(response, self.name, what=f"the address book {book}")
             for member in status.members:
-                if member.collection or member.href.endswith("/"):
-                    continue
                 nid = self._native_id(member.href)
+                if member.collection or nid is None:
+                    continue
                 changes[nid] = member.etag if 200 <= member.status < 300 else None
             if status.sync_token is None:
                 return None
@@ -239,11 +242,12 @@ class CardDavConnector(Connector):
         if status is None:
             raise error_for(response, self.name, what=f"the address book {book}")
         for member in status.members:
-            if member.collection or member.href.endswith("/") or not 200 <= member.status < 300:
+            nid = self._native_id(member.href)
+            if member.collection or nid is None or not 200 <= member.status < 300:
                 continue
             if member.content_type and "vcard" not in member.content_type.lower():
                 continue
-            yield self._native_id(member.href), member.etag or ""
+            yield nid, member.etag or ""
 
     def _fetch(
         self, names: list[str], known: Mapping[str, str], deleted: set[str]
@@ -339,6 +343,8 @@ class CardDavConnector(Connector):
                 if member.data is None or not 200 <= member.status < 300:
                     continue
                 nid = self._native_id(member.href)
+                if nid is None:
+                    continue
                 try:
                     record = self._record(
                         nid, str(self._member_url(nid)), member.data.encode(), member.etag or ""
@@ -355,7 +361,8 @@ class CardDavConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         self._book()
-        current = self._cards([op.native_id for op in ops if op.kind == "update" and op.native_id])
+        updates = [op.native_id for op in ops if op.kind == "update" and op.native_id]
+        current = self._cards([nid for nid in updates if self._is_member(nid)])
         results: list[WriteResult] = []
         for op in ops:
             try:
@@ -402,6 +409,13 @@ class CardDavConnector(Connector):
             response = self._put(url, data, **{"If-None-Match": "*"})
             if response.status_code in (200, 201, 204):
                 return WriteResult(op, name, response.headers.get("ETag"), fields)
+            if response.status_code == 409 and b"uid-conflict" in response.content:
+                raise RecordError(
+                    f"the address book already has a card with UID {hub_id} under another name; "
+                    "the next run reads it and links it",
+                    str(url),
+                    self.name,
+                )
             if response.status_code != 412:
                 raise error_for(response, self.name, record=str(url))
             if attempt == 0:
