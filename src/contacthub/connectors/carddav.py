@@ -97,7 +97,7 @@ class CardDavConnector(Connector):
             raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", self.name)
         self.addressbook = str(settings.get("addressbook") or "").strip("/") or None
         self.create_missing = bool(settings.get("create", False))
-        self.batch = max(1, int(settings.get("batch", 100)))
+        self.batch = max(1, int(settings.get("batch", 500)))
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
         verify = settings.get("verify", True)
@@ -112,6 +112,8 @@ class CardDavConnector(Connector):
         )
         self.dav = DavSession(self.client, url, self.username, self.name)
         self.book: httpx.URL | None = None  # the address book, once known
+        self._base = ""  # its URL as text, members' URLs are this + their quoted name
+        self._prefix = ""  # its decoded path, members' paths are this + their name
 
     def _auth(self) -> Auth:
         settings = self.config.settings
@@ -136,16 +138,23 @@ class CardDavConnector(Connector):
 
     def _book(self) -> httpx.URL:
         if self.book is None:
-            self.book = self.dav.discover(self.addressbook, self.create_missing)
+            self._set_book(self.dav.discover(self.addressbook, self.create_missing))
+        assert self.book is not None
         return self.book
 
-    def _member_url(self, native_id: str) -> httpx.URL:
+    def _set_book(self, url: httpx.URL) -> None:
+        self.book = url
+        self._base = str(url.copy_with(query=None, fragment=None))
+        self._prefix = url.path
+
+    def _member_url(self, native_id: str) -> str:
         """A member's URL; a native id is its name in the address book, nothing else (so
-        no answer of a server can make us write outside the address book)."""
+        no answer of a server can make us write outside the address book). Built as text:
+        an ``httpx.URL`` per card costs more than parsing the card."""
         if not native_id or native_id in (".", "..") or "/" in native_id:
             raise RecordError("not a member of the address book", native_id, self.name)
-        book = self._book()
-        return book.copy_with(path=dav.quote_path(book.path + native_id))
+        self._book()
+        return self._base + dav.quote_path(native_id)
 
     def _is_member(self, native_id: str) -> bool:
         try:
@@ -157,7 +166,8 @@ class CardDavConnector(Connector):
     def _native_id(self, path: str) -> str | None:
         """The native id of a member's decoded path: its name inside the address book
         (``None`` for anything else, which is skipped)."""
-        prefix = self._book().path
+        self._book()
+        prefix = self._prefix
         name = path[len(prefix) :] if path.startswith(prefix) else ""
         return name if name and "/" not in name and name not in (".", "..") else None
 
@@ -183,7 +193,7 @@ class CardDavConnector(Connector):
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         state = self._state(cursor)
         if self.book is None and state:
-            self.book = httpx.URL(str(state["book"]))
+            self._set_book(httpx.URL(str(state["book"])))
         book = self._book()
         token = state.get("token") if isinstance(state.get("token"), str) else None
         if token and "" in known.values():
@@ -268,7 +278,7 @@ class CardDavConnector(Connector):
         urls = {nid: self._member_url(nid) for nid in names}
         if not urls:
             return {}
-        body = dav.multiget(u.raw_path.decode("ascii") for u in urls.values())
+        body = dav.multiget(dav.path_of(u) for u in urls.values())
         response, status = self.dav.multistatus("REPORT", book, body, "1")
         if status is None:
             raise error_for(response, self.name, what=f"the address book {book}")
@@ -287,7 +297,7 @@ class CardDavConnector(Connector):
         ``RecordError`` for one that cannot be read."""
         out: dict[str, Record | RecordError] = {}
         for nid, found in self._cards(names).items():
-            where = str(self._member_url(nid))
+            where = self._member_url(nid)
             if found is None:
                 out[nid] = RecordNotFoundError("not found", where, self.name)
                 continue
@@ -318,16 +328,14 @@ class CardDavConnector(Connector):
         url = self._member_url(native_id)
         response = self.dav.request("GET", url)
         if response.status_code != 200:
-            raise error_for(response, self.name, record=str(url))
+            raise error_for(response, self.name, record=url)
         etag = response.headers.get("ETag")
         if etag is None:  # a server that does not give it on GET: the multiget does
             found = self._multiget([native_id])[native_id]
             if isinstance(found, RecordError):
                 raise found
             return found
-        return self._record(
-            native_id, str(url), response.content, etag, response.headers.get("Last-Modified")
-        )
+        return self._record(native_id, url, response.content, etag, response.headers.get("Last-Modified"))
 
     def find(self, keys: Sequence[str]) -> Record | None:
         """Email keys are looked up on the server (``addressbook-query``); the others
@@ -346,9 +354,7 @@ class CardDavConnector(Connector):
                 if nid is None:
                     continue
                 try:
-                    record = self._record(
-                        nid, str(self._member_url(nid)), member.data.encode(), member.etag or ""
-                    )
+                    record = self._record(nid, self._member_url(nid), member.data.encode(), member.etag or "")
                 except RecordError:
                     continue
                 if key in match_keys(record.fields):
@@ -396,7 +402,7 @@ class CardDavConnector(Connector):
                     "not found after writing", str(result.native_id), self.name
                 )
 
-    def _put(self, url: httpx.URL, data: bytes, **headers: str) -> httpx.Response:
+    def _put(self, url: str, data: bytes, **headers: str) -> httpx.Response:
         return self.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
 
     def _create(self, op: WriteOp) -> WriteResult:
@@ -413,11 +419,11 @@ class CardDavConnector(Connector):
                 raise RecordError(
                     f"the address book already has a card with UID {hub_id} under another name; "
                     "the next run reads it and links it",
-                    str(url),
+                    url,
                     self.name,
                 )
             if response.status_code != 412:
-                raise error_for(response, self.name, record=str(url))
+                raise error_for(response, self.name, record=url)
             if attempt == 0:
                 try:
                     existing = self.get(name)
@@ -426,26 +432,26 @@ class CardDavConnector(Connector):
                 if existing is not None and existing.hub_id == hub_id:
                     return WriteResult(op, name, existing.version, existing.fields)  # a replayed create
             name = f"{uuid.uuid4().hex}.vcf"  # someone else's card has that name
-        raise RecordError("could not find a free name in the address book", str(url), self.name)
+        raise RecordError("could not find a free name in the address book", url, self.name)
 
     def _update(self, op: WriteOp, current: tuple[bytes, str, str | None] | None) -> WriteResult:
         url = self._member_url(op.native_id or "")
         if current is None:
-            raise RecordNotFoundError("not found", str(url), self.name)
+            raise RecordNotFoundError("not found", url, self.name)
         old, etag, _ = current
         expected = op.version or etag
         if etag != expected:
             raise StaleVersionError(
                 f"changed by someone else since it was read (etag {etag}, expected {expected})",
-                str(url),
+                url,
                 self.name,
             )
-        cards = [parsed.card for parsed in self.codec.parse(old, str(url))]
+        cards = [parsed.card for parsed in self.codec.parse(old, url)]
         new = self.codec.update(cards, op.fields, uid=op.hub_id)
-        fields = self.codec.read(new, str(url))[0]
+        fields = self.codec.read(new, url)[0]
         response = self._put(url, new, **{"If-Match": expected})
         if response.status_code not in (200, 201, 204):
-            raise error_for(response, self.name, record=str(url))
+            raise error_for(response, self.name, record=url)
         return WriteResult(op, op.native_id, response.headers.get("ETag"), fields)
 
     def _delete(self, op: WriteOp) -> WriteResult:
@@ -454,7 +460,7 @@ class CardDavConnector(Connector):
         response = self.dav.request("DELETE", url, **headers)
         if response.status_code in (200, 204, 404, 410):
             return WriteResult(op, op.native_id)  # 404: already gone, a replayed delete is done
-        raise error_for(response, self.name, record=str(url))
+        raise error_for(response, self.name, record=url)
 
     # --- signing in -----------------------------------------------------------------------
 

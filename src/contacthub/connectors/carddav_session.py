@@ -29,7 +29,7 @@ class DavSession:
         self.name = connector
 
     def request(
-        self, method: str, url: httpx.URL, body: str | bytes | None = None, **headers: str
+        self, method: str, url: httpx.URL | str, body: str | bytes | None = None, **headers: str
     ) -> httpx.Response:
         """One request; a refused login becomes one clear fatal error (no credential in it)."""
         if isinstance(body, str):

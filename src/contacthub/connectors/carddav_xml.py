@@ -103,8 +103,19 @@ class MultiStatus:
 
 
 def href_path(href: str) -> str:
-    """The percent-decoded path of an href, absolute or relative to the server."""
-    return unquote(urlsplit(href.strip()).path)
+    """The percent-decoded path of an href, absolute or relative to the server (the
+    common case, a path, without a URL parser: this runs once per member)."""
+    href = href.strip()
+    if href.startswith("/") and not href.startswith("//"):
+        path = href.partition("?")[0].partition("#")[0]
+    else:
+        path = urlsplit(href).path
+    return unquote(path) if "%" in path else path
+
+
+def path_of(url: str) -> str:
+    """The (quoted) path of a URL given as text."""
+    return urlsplit(url).path
 
 
 def quote_path(path: str) -> str:
