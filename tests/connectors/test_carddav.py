@@ -89,6 +89,23 @@ def test_forgotten_versions_mean_a_full_listing(book: str, radicale: Radicale) -
         make(book, radicale, addressbook="x").pull(first.cursor, {})
 
 
+def test_address_book_gone_is_found_again(radicale: Radicale) -> None:
+    """The cursor names an address book that was deleted since: discovery runs again and,
+    with ``create = true``, makes a new one (a full listing: the old records are gone)."""
+    name = f"gone{uuid.uuid4().hex[:6]}"
+    connector = make(radicale.url, radicale, addressbook=name, create=True)
+    made = create(connector, sample(1), "hub-a")
+    first = connector.pull(None, {})
+    list(first.records)
+    with radicale.client() as http:
+        assert http.delete(f"/alice/{name}/").status_code == 200
+    again = make(radicale.url, radicale, addressbook=name, create=True)
+    pull = again.pull(first.cursor, {made.native_id or "": made.version or ""})
+    assert list(pull.records) == [] and pull.complete and pull.listed == 0
+    assert pull.deleted == {made.native_id}
+    assert again.api_calls()["MKCOL"] == 1
+
+
 def test_delta_after_foreign_changes(book: str, radicale: Radicale) -> None:
     connector = make(book, radicale)
     a = create(connector, sample(1), "hub-a")

@@ -194,6 +194,15 @@ class CardDavConnector(Connector):
         state = self._state(cursor)
         if self.book is None and state:
             self._set_book(httpx.URL(str(state["book"])))
+            try:
+                return self._pull(state, known)
+            except FatalConnectorError:
+                # the address book the cursor names is gone (deleted, moved): find it again
+                self.book = None
+                state = {}
+        return self._pull(state, known)
+
+    def _pull(self, state: dict[str, Any], known: Mapping[str, str]) -> Pull:
         book = self._book()
         token = state.get("token") if isinstance(state.get("token"), str) else None
         if token and "" in known.values():
