@@ -6,6 +6,7 @@
 #   2. pip install -e '.[test]' into it,
 #   3. makes sure PostgreSQL server binaries exist under /usr/lib/postgresql/*/bin
 #      (installs the Debian 'postgresql' package when they do not; needs root or sudo),
+#      and Debian's 'chromium' for the Playwright browser tests (same rule),
 #   4. ruff check, 5. mypy (configured in pyproject.toml), 6. pytest.
 # Steps 4-6 all run even when one fails; the exit status is non-zero if any step failed.
 # The tests start their own throwaway PostgreSQL server (tests/conftest.py); nothing is
@@ -119,6 +120,22 @@ else
     fi
 fi
 step_done "postgresql" 0
+
+# ---------------------------------------------------------------------------------------
+section "3b/6 Chromium for the browser tests (Debian's package; never a downloaded browser)"
+if CHROMIUM=$(command -v chromium); then
+    echo "found $CHROMIUM"
+else
+    echo "no chromium: installing the Debian 'chromium' package"
+    if apt_install chromium && CHROMIUM=$(command -v chromium); then
+        echo "installed $CHROMIUM"
+    elif [ -n "${CI:-}" ]; then
+        die "could not install chromium (root or passwordless sudo and apt-get are needed)"
+    else
+        echo "WARNING: could not install chromium; the browser tests will be skipped" >&2
+    fi
+fi
+step_done "chromium" 0
 
 # ---------------------------------------------------------------------------------------
 section "4/6 ruff check"

@@ -372,6 +372,92 @@ def demo(
     run_demo(State.database, folder)
 
 
+@app.command()
+@_guard
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark cookies Secure (HTTPS only). Default: on, except on a loopback address.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the dashboard and the REST API (/api/v1, documented at /api/docs)."""
+    import uvicorn
+
+    from contacthub.web import create_app
+
+    engine = db()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    secure = (not loopback) if secure_cookies is None else secure_cookies
+    from contacthub.web import accounts
+
+    if accounts.user_count(engine) == 0:
+        typer.echo(f"no user yet: open http://{host}:{port}/setup or run 'contacthub user add EMAIL --admin'")
+    if secure and not loopback:
+        typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
+    uvicorn.run(create_app(engine, secure_cookies=secure), host=host, port=port, proxy_headers=True)
+
+
+user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@user_app.command("add")
+@_guard
+def user_add(
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin sees and changes every hub.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user who signs in to the dashboard (the password is asked for, never an argument)."""
+    from contacthub.web import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = accounts.add_user(db(), email, password, admin=admin)
+    typer.echo(f"user {user.email} added{' (admin)' if user.is_admin else ''}")
+
+
+@token_app.command("create")
+@_guard
+def token_create(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Whose token (needed when there are several users).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label to recognise it by.")] = "api",
+) -> None:
+    """Create an API token (Authorization: Bearer TOKEN). It is printed once and kept only hashed."""
+    from contacthub.errors import UserError
+    from contacthub.web import accounts
+
+    engine = db()
+    if user:
+        owner = accounts.find_user(engine, user)
+        if owner is None:
+            raise UserError(f"no user {user}: add one with 'contacthub user add EMAIL'")
+    else:
+        everyone = accounts.users(engine)
+        if len(everyone) != 1:
+            raise UserError(
+                "say whose token with --user EMAIL"
+                if everyone
+                else "no user yet: add one with 'contacthub user add EMAIL'"
+            )
+        owner = everyone[0]
+    typer.echo(accounts.create_token(engine, owner, name))
+    typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)
+
+
 def main() -> None:
     import gc
 

@@ -12,6 +12,7 @@ TYPES: dict[str, str] = {
     "vcard-dir": "contacthub.connectors.vcard_dir:VCardDirConnector",
     "csv": "contacthub.connectors.csv_file:CsvConnector",
     "carddav": "contacthub.connectors.carddav:CardDavConnector",
+    "procore": "contacthub.connectors.procore:ProcoreConnector",
 }
 
 

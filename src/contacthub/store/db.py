@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

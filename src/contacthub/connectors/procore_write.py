@@ -1,0 +1,304 @@
+"""Procore connector, part two: writes. One user goes through POST/PATCH, more through
+``users/sync``; vendors and people one call each; deletion deactivates. See ``procore.py``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from contacthub.connectors.base import (
+    WriteOp,
+    WriteResult,
+)
+from contacthub.connectors.http import error_for
+from contacthub.connectors.procore_map import (
+    parse_time,
+    person_attrs,
+    updated_of,
+    user_attrs,
+    user_fields,
+    vendor_attrs,
+    version_of,
+)
+from contacthub.connectors.procore_read import OVERLAP, SYNC_LIMIT, ProcoreReader, kind_of, stamp
+from contacthub.errors import (
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
+from contacthub.model import Fields
+
+
+class ProcoreWriter(ProcoreReader):
+    # --- writing ----------------------------------------------------------------------------
+
+    def _kind_for_create(self, fields: Fields) -> str:
+        named = fields.get("given_name") or fields.get("family_name")
+        if not named and fields.get("organization") and "vendors" in self.objects:
+            return "vendors"
+        if "users" in self.objects and fields.get("emails") and fields.get("family_name"):
+            return "users"
+        if "people" in self.objects and fields.get("family_name"):
+            return "people"
+        return "users" if "users" in self.objects else self.objects[0]
+
+    def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        results: dict[int, WriteResult] = {}
+        bodies: dict[int, dict[str, Any]] = {}
+        for i, op in enumerate(ops):  # refusals we can tell without a call, and no-op updates
+            kind = self._kind_for_create(op.fields) if op.kind == "create" else kind_of(op.native_id or "")[0]
+            where = op.native_id or f"new Procore {kind} for {op.hub_id}"
+            if op.kind != "create" and kind_of(op.native_id or "")[1] is None:
+                results[i] = WriteResult(op, error=RecordNotFoundError("not a Procore id", where, self.name))
+            elif kind == "users":
+                try:
+                    bodies[i] = self._user_body(op)
+                except RecordError as exc:
+                    results[i] = WriteResult(op, error=exc)
+                    continue
+                unchanged = self._unchanged(op, bodies[i])
+                if unchanged is not None:
+                    results[i] = unchanged
+        pending = [i for i in range(len(ops)) if i not in results]
+        stale = self._stale([(i, ops[i]) for i in pending])
+        users: list[tuple[int, WriteOp, dict[str, Any]]] = []
+        for i in pending:
+            op = ops[i]
+            if i in stale:
+                results[i] = WriteResult(op, error=stale[i])
+            elif i in bodies:
+                users.append((i, op, bodies[i]))
+            else:
+                kind, number = kind_of(op.native_id or "")
+                if op.kind == "create":
+                    kind = self._kind_for_create(op.fields)
+                where = op.native_id or f"new Procore {kind} for {op.hub_id}"
+                results[i] = self._write_other(kind, op, number, where)
+        if len(users) == 1:
+            i, op, body = users[0]
+            results[i] = self._write_user(op, body)
+        elif users:
+            for start in range(0, len(users), SYNC_LIMIT):
+                results.update(self._sync_users(users[start : start + SYNC_LIMIT]))
+        return [results[i] for i in range(len(ops))]
+
+    def _stale(self, ops: Sequence[tuple[int, WriteOp]]) -> dict[int, StaleVersionError]:
+        """Ops whose record changed since the version they carry. One filtered listing per
+        object type: everything updated since the oldest version (or since this instance's
+        last pull, which saw everything older)."""
+        checked = [(i, op) for i, op in ops if op.kind != "create" and op.version and op.native_id]
+        out: dict[int, StaleVersionError] = {}
+        for kind in ("users", "vendors"):
+            mine = [(i, op) for i, op in checked if kind_of(op.native_id or "")[0] == kind]
+            if not mine:
+                continue
+            times = [parse_time(updated_of(op.version)) for _, op in mine]
+            oldest = min((t.timestamp() for t in times if t), default=time.time() - 86400)
+            if kind == "users" and self._pulled_at is not None:
+                oldest = max(oldest, self._pulled_at - OVERLAP)
+            current = {
+                r.native_id: r.version
+                for r in (
+                    self._record(kind, n) for n in self._source(kind, stamp(oldest), stamp(time.time() + 5))
+                )
+            }
+            for i, op in mine:
+                now = current.get(op.native_id or "")
+                if now is not None and now != op.version:
+                    out[i] = StaleVersionError(
+                        "changed in Procore since it was read", op.native_id or "", self.name
+                    )
+        return out
+
+    def _vendor_id(self, name: str | None) -> int | None:
+        """The vendor named ``name`` (case-insensitively), created when missing."""
+        if not name:
+            return None
+        if self._vendor_names is None:
+            self._vendor_names = {}
+            for native in self._list("/rest/v1.0/vendors", {"company_id": self.company_id}, self._what()):
+                if native.get("name"):
+                    self._vendor_names.setdefault(str(native["name"]).casefold(), int(native["id"]))
+        found = self._vendor_names.get(name.casefold())
+        if found is not None or not self.create_vendors:
+            return found
+        body = {"company_id": self.company_id, "vendor": {"name": name}}
+        response = self.client.request("POST", "/rest/v1.0/vendors", json=body)
+        if response.status_code not in (200, 201):
+            raise error_for(response, self.name, record=f"vendor {name!r}")
+        vid = int(response.json()["id"])
+        self._vendor_names[name.casefold()] = vid
+        return vid
+
+    def _user_body(self, op: WriteOp) -> dict[str, Any]:
+        if op.kind in ("delete", "deactivate"):
+            return {"is_active": False}
+        attrs = user_attrs(op.fields, self.mapping)
+        attrs["vendor_id"] = self._vendor_id(op.fields.get("organization"))
+        if op.kind == "create":
+            missing = [
+                n
+                for n, a in (("an email address", "email_address"), ("a last name", "last_name"))
+                if not attrs.get(a)
+            ]
+            if missing:
+                raise RecordError(
+                    f"Procore users need {' and '.join(missing)}",
+                    f"new Procore user for {op.hub_id}",
+                    self.name,
+                )
+            attrs["origin_id"] = op.hub_id
+        return attrs
+
+    def _unchanged(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult | None:
+        """An update that would write what the user already holds (the hub changed a field
+        Procore has no room for) is answered without a call: the version's digest is of
+        the record's mapped fields, so equal digests mean an equal record."""
+        if op.kind != "update" or not op.version or "~" not in op.version:
+            return None
+        native = {
+            **attrs,
+            "vendor": {"name": op.fields.get("organization")} if attrs.get("vendor_id") else None,
+        }
+        fields = user_fields(native, self.mapping, self.config.region)
+        if version_of(updated_of(op.version), fields) != op.version:
+            return None
+        return WriteResult(op, op.native_id, op.version, fields)
+
+    def _user_result(self, op: WriteOp, native: Mapping[str, Any]) -> WriteResult:
+        record = self._record("users", native)
+        if op.kind in ("delete", "deactivate"):
+            return WriteResult(op, record.native_id, record.version)
+        if not native.get("is_active", True):
+            return WriteResult(
+                op, error=RecordNotFoundError("deactivated in Procore", record.native_id, self.name)
+            )
+        return WriteResult(op, record.native_id, record.version, record.fields)
+
+    def _write_user(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult:
+        where = op.native_id or f"new Procore user for {op.hub_id}"
+        if op.kind == "create":
+            response = self.client.request("POST", self.users_path, json={"user": attrs})
+            if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
+                found = next(
+                    self._list(self.users_path, {"filters[origin_id]": op.hub_id}, self._what()), None
+                )
+                if found is not None:
+                    attrs.pop("origin_id", None)
+                    response = self.client.request(
+                        "PATCH", f"{self.users_path}/{found['id']}", json={"user": attrs}
+                    )
+        else:
+            response = self.client.request("PATCH", f"{self.users_path}/{op.native_id}", json={"user": attrs})
+        if response.status_code not in (200, 201):
+            return WriteResult(
+                op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
+            )
+        result = self._user_result(op, response.json())
+        if op.kind == "create" and result.error is None and self.projects:
+            self._add_to_projects(int(response.json()["id"]))
+        return result
+
+    def _sync_users(self, batch: list[tuple[int, WriteOp, dict[str, Any]]]) -> dict[int, WriteResult]:
+        updates = []
+        for _, op, attrs in batch:
+            item = dict(attrs)
+            if op.kind != "create":
+                item["id"] = int(op.native_id or 0)
+            updates.append(item)
+        response = self.client.request("PATCH", f"{self.users_path}/sync", json={"updates": updates})
+        if response.status_code != 200:
+            error = error_for(response, self.name, what=self._what())
+            return {
+                i: WriteResult(op, error=_record_error(error, op.native_id or op.hub_id, self.name))
+                for i, op, _ in batch
+            }
+        body = response.json()
+        by_id = {int(e["id"]): e for e in body.get("entities") or []}
+        by_origin = {str(e["origin_id"]): e for e in body.get("entities") or [] if e.get("origin_id")}
+        failed_id = {int(e["id"]): e for e in body.get("errors") or [] if e.get("id")}
+        failed_origin = {
+            str(e["origin_id"]): e for e in body.get("errors") or [] if e.get("origin_id") and not e.get("id")
+        }
+        out: dict[int, WriteResult] = {}
+        for i, op, _ in batch:
+            where = op.native_id or f"new Procore user for {op.hub_id}"
+            if op.kind == "create":
+                native, failure = by_origin.get(op.hub_id), failed_origin.get(op.hub_id)
+            else:
+                native, failure = by_id.get(int(op.native_id or 0)), failed_id.get(int(op.native_id or 0))
+            if native is not None:
+                out[i] = self._user_result(op, native)
+                if op.kind == "create" and self.projects and out[i].error is None:
+                    self._add_to_projects(int(native["id"]))
+            else:
+                message = _sync_message(failure) if failure else "no answer for this record"
+                if failure and "not found" in message.lower():
+                    out[i] = WriteResult(op, error=RecordNotFoundError(message, where, self.name))
+                else:
+                    out[i] = WriteResult(op, error=RecordError(f"refused: {message}", where, self.name))
+        return out
+
+    def _add_to_projects(self, user_id: int) -> None:
+        for pid in self.projects:
+            response = self.client.request(
+                "POST", f"/rest/v1.0/projects/{pid}/users/{user_id}/actions/add", json={}
+            )
+            if response.status_code not in (200, 201):
+                raise error_for(response, self.name, what=f"Procore project {pid}")
+
+    def _write_other(self, kind: str, op: WriteOp, number: int | None, where: str) -> WriteResult:
+        """Vendors and people, one call each (they are few)."""
+        if kind == "vendors":
+            attrs: dict[str, Any] = (
+                {"is_active": False} if op.kind in ("delete", "deactivate") else vendor_attrs(op.fields)
+            )
+            if op.kind == "create":
+                attrs["origin_id"] = op.hub_id
+                response = self.client.request(
+                    "POST", "/rest/v1.0/vendors", json={"company_id": self.company_id, "vendor": attrs}
+                )
+            else:
+                response = self.client.request(
+                    "PATCH",
+                    f"/rest/v1.0/vendors/{number}",
+                    json={"company_id": self.company_id, "vendor": attrs},
+                )
+        else:
+            gone = op.kind in ("delete", "deactivate")
+            attrs = {"active": False} if gone else person_attrs(op.fields)
+            base = f"/rest/v1.0/companies/{self.company_id}/people"
+            if op.kind == "create":
+                attrs["origin_id"] = op.hub_id
+                response = self.client.request("POST", base, json={"person": attrs})
+            else:
+                response = self.client.request("PATCH", f"{base}/{number}", json={"person": attrs})
+        if response.status_code not in (200, 201):
+            return WriteResult(
+                op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
+            )
+        native = response.json()
+        if kind == "vendors" and native.get("name") and self._vendor_names is not None:
+            self._vendor_names[str(native["name"]).casefold()] = int(native["id"])
+        record = self._record(kind, native)
+        if op.kind in ("delete", "deactivate"):
+            return WriteResult(op, record.native_id, record.version)
+        return WriteResult(op, record.native_id, record.version, record.fields)
+
+
+def _record_error(error: Exception, where: str, connector: str) -> RecordError:
+    """A refusal of this record; anything else (the service failing) stops the run, and the
+    next run tries again."""
+    if isinstance(error, RecordError):
+        return error
+    raise error
+
+
+def _sync_message(failure: Mapping[str, Any]) -> str:
+    errors = failure.get("errors")
+    if isinstance(errors, dict):
+        return "; ".join(
+            f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
+        )
+    return str(errors)

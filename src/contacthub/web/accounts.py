@@ -1,0 +1,229 @@
+"""Users, sessions, API tokens and login throttling for the dashboard and the REST API.
+
+Passwords are kept as argon2id hashes. Session cookies and API tokens are random strings the
+server keeps only as SHA-256 hashes: a copy of the database lets nobody sign in. (A fast hash
+is enough for them because they carry 256 random bits; only guessable secrets need argon2.)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from contacthub.errors import UserError
+from contacthub.store import tables as t
+from contacthub.store.repo import now
+
+SESSION_DAYS = 14
+TOKEN_PREFIX = "chub_"
+MIN_PASSWORD = 8
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that a wrong email costs as long as a
+    wrong password (made on first use: hashing costs start-up time)."""
+    return _hasher.hash("contacthub-no-such-user")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    is_admin: bool
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: object) -> User:
+    return User(row.id, row.email, bool(row.is_admin))  # type: ignore[attr-defined]
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise UserError(f"{email[:80]!r} is not an email address")
+    return email
+
+
+def add_user(engine: Engine, email: str, password: str, *, admin: bool = False) -> User:
+    email = normalize_email(email)
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    try:
+        with engine.begin() as conn:
+            user_id = conn.execute(
+                insert(t.users).values(
+                    email=email, password_hash=_hasher.hash(password), is_admin=admin, created_at=now()
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+    except IntegrityError:
+        raise UserError(f"a user {email} exists already") from None
+    return User(int(user_id), email, admin)
+
+
+def user_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.users)).scalar_one())
+
+
+def users(engine: Engine) -> list[User]:
+    with engine.connect() as conn:
+        return [_user(r) for r in conn.execute(select(t.users).order_by(t.users.c.id))]
+
+
+def find_user(engine: Engine, email: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
+    return None if row is None else _user(row)
+
+
+def authenticate(engine: Engine, email: str, password: str) -> User | None:
+    """The user when the password is right, else None (the same time either way)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
+    try:
+        _hasher.verify(row.password_hash if row else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):
+        with engine.begin() as conn:
+            conn.execute(
+                update(t.users).where(t.users.c.id == row.id).values(password_hash=_hasher.hash(password))
+            )
+    return _user(row)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def create_session(engine: Engine, user: User) -> tuple[str, str]:
+    """A new session: (cookie token, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(delete(t.sessions).where(t.sessions.c.expires_at < now()))
+        conn.execute(
+            insert(t.sessions).values(
+                id=_digest(token),
+                user_id=user.id,
+                csrf=csrf,
+                created_at=now(),
+                expires_at=now() + timedelta(days=SESSION_DAYS),
+            )
+        )
+    return token, csrf
+
+
+def session_user(engine: Engine, token: str) -> tuple[User, str] | None:
+    """The user and CSRF token of a live session, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.users, t.sessions.c.csrf, t.sessions.c.expires_at)
+            .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
+            .where(t.sessions.c.id == _digest(token))
+        ).first()
+    if row is None:
+        return None
+    expires = row.expires_at
+    if expires.tzinfo is None:  # SQLite hands times back naive; they are stored in UTC
+        expires = expires.replace(tzinfo=now().tzinfo)
+    if expires < now():
+        return None
+    return _user(row), str(row.csrf)
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(t.sessions).where(t.sessions.c.id == _digest(token)))
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def create_token(engine: Engine, user: User, name: str = "api") -> str:
+    """A new API token for ``user``; only its hash is kept, so this is the one time it is seen."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.api_tokens).values(
+                user_id=user.id, name=name[:200], token_hash=_digest(token), created_at=now()
+            )
+        )
+    return token
+
+
+def token_user(engine: Engine, token: str) -> User | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    digest = _digest(token)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(t.users)
+            .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+            .where(t.api_tokens.c.token_hash == digest)
+        ).first()
+        if row is not None:
+            conn.execute(
+                update(t.api_tokens).where(t.api_tokens.c.token_hash == digest).values(last_used_at=now())
+            )
+    return None if row is None else _user(row)
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+
+class Throttle:
+    """At most ``limit`` failed sign-ins per ``window`` seconds for one email, and for one
+    client address. Kept in memory: one ``contacthub serve`` process answers the logins."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, moment: float) -> deque[float]:
+        stamps = self._failures.setdefault(key, deque())
+        while stamps and stamps[0] <= moment - self.window:
+            stamps.popleft()
+        return stamps
+
+    def wait(self, *keys: str) -> float:
+        """Seconds before another attempt is allowed for these keys (0: now)."""
+        moment = time.monotonic()
+        with self._lock:
+            waits = [
+                stamps[0] + self.window - moment
+                for key in keys
+                if len(stamps := self._recent(key, moment)) >= self.limit
+            ]
+        return max(waits, default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        moment = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, moment).append(moment)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)

@@ -1,0 +1,156 @@
+"""What the dashboard's forms send, turned into the shapes the service takes: settings typed as
+``key = value`` lines, the filter builder's rows and groups, the mapping editor's pairs."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from contacthub.errors import UserError
+from contacthub.filters import OPERATORS
+from contacthub.model import ALL_FIELDS
+
+FIELD_CHOICES = (*ALL_FIELDS, "email", "phone", "address.city", "address.country")
+SETTING_HINTS = {
+    "vcard-dir": "path = /srv/contacts/team",
+    "csv": "path = /srv/contacts/people.csv",
+}
+
+
+def type_info() -> list[dict[str, Any]]:
+    """Every connector type with what a person needs to set one up."""
+    from contacthub.connectors.registry import TYPES, connector_class
+
+    out = []
+    for name in sorted(TYPES):
+        cls = connector_class(name)
+        caps = cls.capabilities
+        out.append(
+            {
+                "type": name,
+                "secret_settings": sorted(cls.secret_settings),
+                "default_mapping": dict(cls.default_mapping),
+                "can": [op for op in ("create", "update", "delete", "deactivate") if getattr(caps, op)],
+                "signs_in": cls.connect.__func__ is not _base_connect(),  # type: ignore[attr-defined]
+                "hint": SETTING_HINTS.get(name, "url = https://..."),
+            }
+        )
+    return out
+
+
+def _base_connect() -> Any:
+    from contacthub.connectors.base import Connector
+
+    return Connector.connect.__func__  # type: ignore[attr-defined]
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """``key = value`` per line; a value is TOML when it parses as TOML (``true``, ``3``,
+    ``"quoted"``), else the text as typed (so a path needs no quotes)."""
+    out: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise UserError(f"settings line {number}: write it as 'name = value'")
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    return "\n".join(f"{k} = {v if isinstance(v, str) else repr(v).lower()}" for k, v in settings.items())
+
+
+def parse_filter(form: FormData) -> dict[str, Any] | None:
+    """The filter builder: rows (group number, field, operator, value) and each group's
+    mode (all / any); groups are combined by the top mode. Empty rows are ignored."""
+    fields = form.getlist("f_field")
+    ops = form.getlist("f_op")
+    values = form.getlist("f_value")
+    groups = form.getlist("f_group")
+    modes = form.getlist("g_mode")
+    top = str(form.get("filter_mode") or "all")
+    if top not in ("all", "any"):
+        raise UserError("the filter combines its groups with 'all' or 'any'")
+    by_group: dict[int, list[dict[str, Any]]] = {}
+    for i, field in enumerate(fields):
+        field = str(field).strip()
+        if not field:
+            continue
+        op = str(ops[i]) if i < len(ops) else "equals"
+        if op not in OPERATORS:
+            raise UserError(f"unknown filter operator {op!r}")
+        raw = str(values[i]) if i < len(values) else ""
+        condition: dict[str, Any] = {"field": field, "op": op}
+        if op == "in":
+            condition["value"] = [v.strip() for v in raw.split(",") if v.strip()]
+        elif op not in ("is_empty", "is_not_empty"):
+            condition["value"] = raw
+        try:
+            group = int(str(groups[i])) if i < len(groups) else 0
+        except ValueError:
+            group = 0
+        by_group.setdefault(group, []).append(condition)
+    if not by_group:
+        return None
+    parts: list[dict[str, Any]] = []
+    for number in sorted(by_group):
+        mode = str(modes[number]) if number < len(modes) else "all"
+        mode = mode if mode in ("all", "any") else "all"
+        rows = by_group[number]
+        parts.append(rows[0] if len(rows) == 1 else {mode: rows})
+    return {top: parts}
+
+
+def filter_rows(tree: dict[str, Any] | None) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """The builder's view of a stored filter: (top mode, group modes, rows with group numbers).
+    Filters written by hand deeper than two levels are shown flattened to their leaves."""
+    if not tree:
+        return "all", ["all"], []
+    top = "any" if "any" in tree else "all"
+    modes: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for item in tree.get(top, []):
+        group = len(modes)
+        if "field" in item:
+            modes.append("all")
+            rows.append({**item, "group": group})
+            continue
+        mode = "any" if "any" in item else "all"
+        modes.append(mode)
+        for leaf in _leaves(item):
+            rows.append({**leaf, "group": group})
+    for row in rows:
+        value = row.get("value", "")
+        row["text"] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return top, modes or ["all"], rows
+
+
+def _leaves(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if "field" in node:
+        return [node]
+    out: list[dict[str, Any]] = []
+    for child in node.get("all", node.get("any", [])):
+        out += _leaves(child)
+    return out
+
+
+def parse_mapping(form: FormData) -> dict[str, str]:
+    """The mapping editor: pairs of canonical field (``custom.x`` for a custom field) and
+    the connector's own field name."""
+    out: dict[str, str] = {}
+    for canonical, native in zip(form.getlist("m_field"), form.getlist("m_native"), strict=False):
+        canonical, native = str(canonical).strip(), str(native).strip()
+        if canonical and native:
+            out[canonical] = native
+        elif canonical or native:
+            raise UserError("each mapping row needs both a hub field and the connector's field")
+    return out

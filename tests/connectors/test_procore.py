@@ -1,0 +1,374 @@
+"""The Procore connector against the emulator: conformance, then what only Procore does."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from contacthub import config as hubconfig
+from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
+from contacthub.connectors.procore import ProcoreConnector
+from contacthub.engine.run import run_hub
+from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError
+from contacthub.signin import TerminalUI
+from contacthub.store import tables
+from contacthub.store.credentials import StoredCredentials
+from contacthub.store.db import open_database
+from tests.connectors.conformance import ConnectorConformance, sample
+from tests.connectors.procore_helpers import CLIENT_ID, CLIENT_SECRET, Served, served
+
+
+@pytest.fixture
+def emulator() -> Iterator[Served]:
+    with served() as srv:
+        yield srv
+
+
+class TestProcoreConformance(ConnectorConformance):
+    @pytest.fixture
+    def connector(self, emulator: Served) -> Iterator[ProcoreConnector]:
+        conn = emulator.connector()
+        yield conn
+        conn.close()
+
+
+# --- what only Procore does ------------------------------------------------------------------
+
+
+def records(
+    conn: ProcoreConnector, cursor: str | None = None, known: dict[str, str] | None = None
+) -> tuple[list[Record], Any]:
+    pull = conn.pull(cursor, known or {})
+    items = [r for r in pull.records if isinstance(r, Record)]
+    return items, pull
+
+
+def test_paging_follows_link_with_the_largest_page() -> None:
+    with served(users=25) as srv:
+        conn = srv.connector(per_page=10)
+        items, pull = records(conn)
+        assert len({r.native_id for r in items}) == 25 and pull.complete and pull.listed == 25
+        assert srv.api_calls("GET", "/users") == 3
+        conn = srv.connector()  # default: 1000 a page
+        records(conn)
+        assert srv.api_calls("GET", "/users") == 4
+
+
+def test_no_op_run_is_one_call_per_object_type() -> None:
+    with served(users=30, vendors=5, people=4) as srv:
+        conn = srv.connector(objects=["users", "vendors", "people"])
+        items, pull = records(conn)
+        kinds = {r.native_id.split(":")[0] if ":" in r.native_id else "user" for r in items}
+        assert kinds == {"user", "vendor", "person"} and len(items) == 39
+        known = {r.native_id: r.version for r in items}
+        srv.emu.log.clear()
+        again, second = records(conn, pull.cursor, known)
+        assert again == [] and second.deleted == set() and not second.complete
+        assert len(srv.emu.log) == 3
+        queries = {path: parse_qs(q) for _, path, q in srv.emu.log}
+        assert "filters[updated_at]" in queries["/rest/v1.0/companies/1/users"]
+        assert "filters[updated_at]" in queries["/rest/v1.0/vendors"]
+        # an edit is all the next run reads
+        uid = next(iter(srv.state.users))
+        srv.state.update_user(uid, {"job_title": "Crane Operator"})
+        changed, _ = records(conn, second.cursor, known)
+        assert [r.native_id for r in changed] == [str(uid)]
+        assert changed[0].fields["job_title"] == "Crane Operator"
+
+
+def test_vendor_names_are_organizations_and_vendors_are_contacts() -> None:
+    with served(users=12, vendors=3, people=2) as srv:
+        conn = srv.connector(objects=["users", "vendors", "people"])
+        items, _ = records(conn)
+        by_id = {r.native_id: r for r in items}
+        for user in srv.state.users.values():
+            record = by_id[str(user["id"])]
+            vendor = srv.state.vendors.get(user["vendor_id"]) if user["vendor_id"] else None
+            assert record.fields.get("organization") == (vendor["name"] if vendor else None)
+        vendor = next(iter(srv.state.vendors.values()))
+        org = by_id[f"vendor:{vendor['id']}"].fields
+        assert org["organization"] == vendor["name"] and org["custom.trade"] == vendor["trade_name"]
+        assert org["websites"][0]["value"] == vendor["website"] and "given_name" not in org
+        people = [r for r in items if r.native_id.startswith("person:")]
+        assert len(people) == 2 and all(p.fields["emails"] for p in people)
+        # an organization-only contact becomes a vendor, a person without email a reference person
+        [made_vendor, made_person] = conn.write(
+            [
+                WriteOp(
+                    "create",
+                    "hub-v",
+                    {
+                        "organization": "Łódź Formwork Sp. z o.o.",
+                        "emails": [{"value": "biuro@lodz.example.pl", "type": "work", "primary": True}],
+                    },
+                ),
+                WriteOp(
+                    "create", "hub-p", {"given_name": "Ana", "family_name": "Costa", "job_title": "Laborer"}
+                ),
+            ]
+        )
+        assert made_vendor.native_id and made_vendor.native_id.startswith("vendor:")
+        assert made_person.native_id and made_person.native_id.startswith("person:")
+        [gone] = conn.write([WriteOp("delete", "hub-v", {}, made_vendor.native_id, made_vendor.version)])
+        assert gone.error is None
+        assert not srv.state.vendors[int(made_vendor.native_id[7:])]["is_active"]
+
+
+def test_projects_limit_the_directory() -> None:
+    with served(users=20, vendors=3, projects=2) as srv:
+        pid = sorted(srv.state.projects)[0]
+        conn = srv.connector(projects=[pid])
+        items, _ = records(conn)
+        assert {int(r.native_id) for r in items} == srv.state.projects[pid]["user_ids"]
+        [made] = conn.write([WriteOp("create", "hub-new", sample(3))])
+        assert made.error is None and int(made.native_id or 0) in srv.state.projects[pid]["user_ids"]
+        # a user who leaves the project is not deleted; one deactivated in the company is
+        known = {r.native_id: r.version for r in items}
+        members = sorted(srv.state.projects[pid]["user_ids"] - {int(made.native_id or 0)})
+        srv.state.projects[pid]["user_ids"].discard(members[0])
+        srv.state.update_user(members[1], {"is_active": False})
+        _, pull = records(srv.connector(projects=[pid]), None, known)
+        assert pull.deleted == {str(members[1])}
+        missing = srv.connector(projects=[424242])
+        with pytest.raises(FatalConnectorError, match="Procore project 424242"):
+            records(missing)
+
+
+def test_wrong_company_is_named() -> None:
+    with served(users=2) as srv:
+        conn = srv.connector(company_id=99)
+        with pytest.raises(FatalConnectorError, match="Procore company 99") as info:
+            records(conn)
+        assert "refused" in info.value.message
+
+
+def test_a_lost_create_is_found_by_origin_id() -> None:
+    with served(users=0) as srv:
+        conn = srv.connector()
+        [first] = conn.write([WriteOp("create", "hub-7", sample(7))])
+        # the answer was lost: the engine retries the same create, alone and in a batch
+        [again] = conn.write([WriteOp("create", "hub-7", sample(7, job_title="Site manager"))])
+        assert again.error is None and again.native_id == first.native_id
+        batch = conn.write(
+            [WriteOp("create", "hub-7", sample(7, notes="n")), WriteOp("create", "hub-8", sample(8))]
+        )
+        assert [r.error for r in batch] == [None, None] and batch[0].native_id == first.native_id
+        assert len(srv.state.users) == 2
+        assert srv.state.users[int(first.native_id or 0)]["notes"] == "n"
+
+
+def test_batches_go_through_sync_and_refusals_stay_per_record() -> None:
+    with served(users=0) as srv:
+        conn = srv.connector()
+        ops = [WriteOp("create", f"hub-{i}", sample(i)) for i in range(5)]
+        ops.append(
+            WriteOp(
+                "create",
+                "hub-bad",
+                sample(9, emails=[{"value": "not-an-email", "type": "work", "primary": True}]),
+            )
+        )
+        ops.append(WriteOp("create", "hub-nomail", {"given_name": "No", "family_name": "Mail"}))
+        results = conn.write(ops)
+        assert [r.error is None for r in results] == [True] * 5 + [False, False]
+        assert (
+            isinstance(results[5].error, RecordError)
+            and "email_address is invalid" in results[5].error.message
+        )
+        assert "need an email address" in (results[6].error.message if results[6].error else "")
+        assert srv.api_calls("PATCH", "/users/sync") == 1 and srv.api_calls("POST", "/users") == 0
+        # updates in a batch: one listing for the version check, one sync call
+        srv.emu.log.clear()
+        updates = [
+            WriteOp("update", r.op.hub_id, sample(i, job_title="Foreman"), r.native_id, r.version)
+            for i, r in enumerate(results[:5])
+        ]
+        srv.state.update_user(int(results[0].native_id or 0), {"notes": "changed meanwhile"})
+        done = conn.write(updates)
+        assert isinstance(done[0].error, StaleVersionError)
+        assert [r.error for r in done[1:]] == [None] * 4
+        assert [m for m, _, _ in srv.emu.log] == ["GET", "PATCH"]
+        # single ops on a single-record refusal: 422 from POST
+        [bad] = conn.write(
+            [WriteOp("create", "hub-x", sample(1, emails=[{"value": "x@@", "type": "", "primary": True}]))]
+        )
+        assert isinstance(bad.error, RecordError) and "422" in bad.error.message
+
+
+def test_expired_token_is_refreshed_once() -> None:
+    with served(users=3) as srv:
+        conn = srv.connector()
+        records(conn)
+        srv.emu.faults.expire_tokens = True
+        items, _ = records(conn)
+        assert len(items) == 3 and conn.session.refreshes == 2
+
+
+def test_server_errors_are_retried() -> None:
+    with served(users=30) as srv:
+        conn = srv.connector(per_page=5)
+        waits: list[float] = []
+        conn.client.sleep = waits.append
+        srv.emu.faults.error_rate = 0.5
+        items, _ = records(conn)
+        assert len(items) == 30 and waits and conn.client.calls["GET"] > 6
+
+
+class BrowserUI(TerminalUI):
+    """The terminal's sign-in with a scripted browser that clicks "Allow"."""
+
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        super().__init__(browser=False)
+        self.answers = answers or {}
+        self.asked: list[str] = []
+
+    def echo(self, text: str) -> None:
+        pass
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str:
+        self.asked.append(prompt)
+        return next(v for k, v in self.answers.items() if k in prompt)
+
+    def open_link(self, url: str) -> None:
+        def browse() -> None:
+            page = httpx.get(url)
+            form = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)}
+            approve = httpx.post(url.split("?")[0], data=form)
+            httpx.get(approve.headers["location"])
+
+        threading.Thread(target=browse, daemon=True).start()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connect_with_the_authorization_code_flow() -> None:
+    with served(users=4) as srv:
+        creds = MemoryCredentials()
+        redirect = f"http://127.0.0.1:{free_port()}/callback"
+        settings = srv.settings(redirect_uri=redirect)
+        del settings["client_secret"]
+        ui = BrowserUI({"secret": CLIENT_SECRET})
+        ProcoreConnector.connect(ConnectorConfig("procore", settings, credentials=creds), ui)
+        assert ui.asked == ["Procore app client secret"]
+        assert creds.values["refresh_token"] and creds.values["client_secret"] == CLIENT_SECRET
+        conn = ProcoreConnector(ConnectorConfig("procore", settings, credentials=creds))
+        assert conn.session.grant == "authorization_code"
+        assert len(records(conn)[0]) == 4
+
+
+def test_refresh_rotation_survives_a_crash_before_the_database_has_it(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh answered (the old refresh token is dead) and the process dies while
+    saving: the new pair is already in the side file, and the next run signs in with it."""
+    with served(users=5) as srv:
+        engine = open_database(sqlite_url)
+        settings = {k: v for k, v in srv.settings(grant="authorization_code").items() if k != "client_secret"}
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        spec = hubconfig.HubFile.model_validate(
+            {
+                "hubs": {
+                    "site": {
+                        "connectors": [
+                            {"name": "procore", "type": "procore", **settings},
+                            {"name": "cards", "type": "vcard-dir", "path": str(folder)},
+                        ]
+                    }
+                }
+            }
+        )
+        hubconfig.apply(engine, spec)
+        with engine.connect() as db:
+            connector_id = db.execute(
+                select(tables.connectors.c.id).where(tables.connectors.c.name == "procore")
+            ).scalar_one()
+        stored = StoredCredentials(engine, connector_id, "connector 'procore'")
+        first = srv.state.issue_tokens(CLIENT_ID, refresh=True)
+        stored.save({**first, "expires_at": 0, "client_secret": CLIENT_SECRET})  # the access token is spent
+
+        class Killed(BaseException):
+            pass
+
+        def crash(self: StoredCredentials) -> None:
+            raise Killed
+
+        monkeypatch.setattr(StoredCredentials, "flush", crash)
+        with pytest.raises(Killed):
+            run_hub(engine, "site")
+        monkeypatch.undo()
+        assert not srv.state.take_refresh(first["refresh_token"], CLIENT_ID)  # rotated: dead
+        report = run_hub(engine, "site")
+        assert report.errors == [] and len(list(folder.glob("*.vcf"))) == 5
+        assert not stored.side_file.exists()
+        saved = StoredCredentials(engine, connector_id, "connector 'procore'").load()
+        assert (
+            saved["refresh_token"] != first["refresh_token"] and saved["refresh_token"] in srv.state.refresh
+        )
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(Exception, match="company_id"):
+        ProcoreConnector(ConnectorConfig("p", {}))
+    with pytest.raises(Exception, match="objects"):
+        ProcoreConnector(ConnectorConfig("p", {"company_id": 1, "objects": ["invoices"]}))
+    with pytest.raises(Exception, match="full_every"):
+        ProcoreConnector(ConnectorConfig("p", {"company_id": 1, "full_every": "soon"}))
+    with pytest.raises(Exception, match="can be mapped"):
+        ProcoreConnector(ConnectorConfig("p", {"company_id": 1}, mapping={"custom.x": "password"}))
+    conn = ProcoreConnector(
+        ConnectorConfig("p", {"company_id": 1}, mapping={"custom.employee_id": "employee_id"})
+    )
+    assert conn.base_url == "https://api.procore.com" and conn.login_url == "https://login.procore.com"
+    assert "custom.employee_id" in conn.fields
+
+
+def test_connect_a_service_account() -> None:
+    with served(users=2) as srv:
+        creds = MemoryCredentials()
+        settings = {k: v for k, v in srv.settings(grant="client_credentials").items() if k != "client_id"}
+        ui = BrowserUI({"client id": CLIENT_ID})
+        ProcoreConnector.connect(ConnectorConfig("procore", settings, credentials=creds), ui)
+        assert ui.asked == ["Procore app client id"]
+        assert creds.values["access_token"] and "refresh_token" not in creds.values
+        assert creds.values["client_id"] == CLIENT_ID and "client_secret" not in creds.values
+        conn = ProcoreConnector(ConnectorConfig("procore", settings, credentials=creds))
+        assert len(records(conn)[0]) == 2 and conn.session.refreshes == 0  # the saved token served
+
+
+def test_an_update_procore_has_no_room_for_makes_no_call() -> None:
+    with served(users=0) as srv:
+        conn = srv.connector()
+        [made] = conn.write([WriteOp("create", "hub-1", sample(1))])
+        assert made.fields is not None
+        more = {
+            **made.fields,
+            "emails": [
+                *made.fields["emails"],
+                {"value": "home@example.com", "type": "home", "primary": False},
+            ],
+            "websites": [{"value": "https://example.com", "type": ""}],
+        }
+        srv.emu.log.clear()
+        [same] = conn.write([WriteOp("update", "hub-1", more, made.native_id, made.version)])
+        assert same.error is None and same.version == made.version and same.fields == made.fields
+        assert list(srv.emu.log) == []  # no version check either: nothing is written
+        [real] = conn.write(
+            [WriteOp("update", "hub-1", {**more, "job_title": "Foreman"}, made.native_id, made.version)]
+        )
+        assert real.error is None and real.version != made.version
+        assert srv.state.users[int(made.native_id or 0)]["job_title"] == "Foreman"

@@ -1,0 +1,245 @@
+"""Procore <-> vCard folder through the real engine and store, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from sqlalchemy import Engine
+
+from contacthub import config
+from contacthub.engine.context import Report
+from contacthub.engine.run import run_hub
+from contacthub.store.db import open_database
+from tests.connectors.procore_helpers import Served, served
+
+
+class Site:
+    """A hub ``site``: one emulated Procore company and one vCard folder, both two-way."""
+
+    def __init__(self, url: str, srv: Served, folder: Path, **procore: Any) -> None:
+        self.srv = srv
+        self.folder = folder
+        self.engine: Engine = open_database(url)
+        self.apply(**procore)
+
+    def apply(self, **procore: Any) -> None:
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "site": {
+                        "connectors": [
+                            {"name": "procore", "type": "procore", **self.srv.settings(**procore)},
+                            {"name": "cards", "type": "vcard-dir", "path": str(self.folder)},
+                        ]
+                    }
+                }
+            }
+        )
+        config.apply(self.engine, spec)
+
+    def sync(self) -> Report:
+        return run_hub(self.engine, "site")
+
+    def cards(self) -> dict[str, str]:
+        """email -> card text, read plainly."""
+        out = {}
+        for path in self.folder.glob("*.vcf"):
+            text = path.read_text(encoding="utf-8").replace("\r\n ", "")
+            for line in text.splitlines():
+                if line.upper().startswith("EMAIL"):
+                    out[line.split(":", 1)[1].lower()] = text
+        return out
+
+    def card_path(self, email: str) -> Path:
+        for path in self.folder.glob("*.vcf"):
+            if email in path.read_text(encoding="utf-8").replace("\r\n ", "").lower():
+                return path
+        raise KeyError(email)
+
+    def list_queries(self, fragment: str = "/users") -> list[dict[str, list[str]]]:
+        return [
+            parse_qs(q) for method, path, q in self.srv.emu.log if method == "GET" and path.endswith(fragment)
+        ]
+
+
+def card(uid: str, given: str, family: str, email: str, **extra: str) -> str:
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"FN:{given} {family}", f"N:{family};{given};;;"]
+    lines += [f"EMAIL;TYPE=work:{email}", *(f"{k}:{v}" for k, v in extra.items()), "END:VCARD", ""]
+    return "\r\n".join(lines)
+
+
+@pytest.fixture
+def site(sqlite_url: str, tmp_path: Path) -> Iterator[Site]:
+    with served(users=20, vendors=4, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        yield Site(sqlite_url, srv, folder)
+
+
+def active_users(srv: Served) -> dict[str, dict[str, Any]]:
+    return {u["email_address"].lower(): u for u in srv.state.users.values() if u["is_active"]}
+
+
+def test_two_way_create_edit_deactivate(site: Site) -> None:
+    state = site.srv.state
+    first = site.sync()
+    assert first.errors == []
+    people = active_users(site.srv)
+    assert set(site.cards()) == set(people)
+    somebody = next(iter(people.values()))
+    text = site.cards()[somebody["email_address"].lower()]
+    assert f"N:{somebody['last_name']};{somebody['first_name']}" in text.replace("\\,", ",")
+
+    # an edit in Procore reaches the card
+    state.update_user(somebody["id"], {"job_title": "Chief Estimator"})
+    site.sync()
+    assert "TITLE:Chief Estimator" in site.cards()[somebody["email_address"].lower()]
+
+    # an edit in the card reaches Procore, as a PATCH of that user
+    other = list(people.values())[1]
+    path = site.card_path(other["email_address"].lower())
+    path.write_text(path.read_text(encoding="utf-8").replace("TITLE:", "TITLE:Night ", 1), encoding="utf-8")
+    if "TITLE:Night" not in path.read_text(encoding="utf-8"):
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("END:VCARD", "TITLE:Night Foreman\r\nEND:VCARD")
+        )
+    report = site.sync()
+    assert report.errors == []
+    assert state.users[other["id"]]["job_title"].startswith("Night")
+
+    # a new card becomes a Procore user carrying our hub id as origin_id
+    (site.folder / "new.vcf").write_text(
+        card(
+            "new-1", "Zoë", "Łukasiewicz", "zoe.l@example.com", TEL="+44 20 7946 0000", ORG="Summit Builders"
+        )
+    )
+    site.sync()
+    created = active_users(site.srv)["zoe.l@example.com"]
+    assert created["first_name"] == "Zoë" and created["origin_id"] == "new-1"
+    assert created["business_phone"] == "+442079460000"
+    assert state.vendors[created["vendor_id"]]["name"] == "Summit Builders"  # the vendor was made
+
+    # a new Procore user becomes a card
+    state.create_user({"first_name": "Ngozi", "last_name": "Okafor", "email_address": "ngozi@example.com"})
+    site.sync()
+    assert "ngozi@example.com" in site.cards()
+
+    # deleting the card deactivates the user (Procore deletes nothing)
+    site.card_path("zoe.l@example.com").unlink()
+    report = site.sync()
+    assert report.errors == []
+    assert state.users[created["id"]]["is_active"] is False
+
+    # a user deactivated in Procore is seen by the next full listing: its card goes
+    state.update_user(somebody["id"], {"is_active": False})
+    site.apply(full_every="0s")
+    site.sync()
+    assert somebody["email_address"].lower() not in site.cards()
+    assert "ngozi@example.com" in site.cards()
+
+
+def test_incremental_runs_ask_for_updated_at_only(site: Site) -> None:
+    site.sync()
+    full = site.list_queries()
+    assert full and all("filters[updated_at]" not in q for q in full)
+    site.srv.emu.log.clear()
+    report = site.sync()
+    assert report.errors == []
+    queries = site.list_queries()
+    assert len(queries) == 1  # a run with nothing new: one list call
+    [window] = queries[0]["filters[updated_at]"]
+    since, _, until = window.partition("...")
+    assert since < until and until.endswith("Z")
+    changed = report.changes.get("cards", {})
+    assert not any(changed.values())
+
+
+def test_a_refused_record_leaves_the_others_synced(site: Site) -> None:
+    site.sync()
+    for i, email in enumerate(["ok.one@example.com", "broken@nowhere", "ok.two@example.com"]):
+        (site.folder / f"n{i}.vcf").write_text(card(f"n{i}", "New", f"Person{i}", email))
+    report = site.sync()
+    emails = active_users(site.srv)
+    assert "ok.one@example.com" in emails and "ok.two@example.com" in emails
+    assert "broken@nowhere" not in emails
+    [error] = [e for e in report.errors if e["connector"] == "procore"]
+    assert "email_address is invalid" in error["message"]
+    # the refused card is still there and the next run tries again, still only that one
+    again = site.sync()
+    assert [e["connector"] for e in again.errors] == ["procore"]
+    assert (site.folder / "n1.vcf").exists()
+
+
+def test_rate_limit_is_respected(sqlite_url: str, tmp_path: Path) -> None:
+    """2,000 users read 25 a page (80 calls) under 60 calls per 10 s: the client slows down
+    from the X-Rate-Limit headers and never runs into a 429."""
+    with served(users=2000, vendors=10, rate_10s=60) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, per_page=25)
+        report = site.sync()
+        assert report.errors == []
+        assert len(list(folder.glob("*.vcf"))) == 2000
+        assert len(site.list_queries()) == 80
+        assert srv.emu.throttled <= 1
+
+
+def test_the_hub_file_and_command_line(tmp_path: Path) -> None:
+    """The TOML block the emulator prints works as written, and the secret is never shown."""
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    runner = CliRunner()
+    with served(users=6, vendors=2) as srv:
+        folder = tmp_path / "cards"
+        hub = tmp_path / "hub.toml"
+        hub.write_text(
+            f"""[hubs.site]
+[[hubs.site.connectors]]
+name = "procore"
+type = "procore"
+base_url = "{srv.url}"
+login_url = "{srv.url}"
+company_id = 1
+client_id = "test-client"
+client_secret = "test-secret-value"
+objects = ["users", "vendors"]
+
+[[hubs.site.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{folder}"
+create = true
+"""
+        )
+        db = f"sqlite:///{tmp_path / 'hub.db'}"
+        applied = runner.invoke(app, ["--database", db, "apply", str(hub)])
+        assert applied.exit_code == 0, applied.output
+        synced = runner.invoke(app, ["--database", db, "sync", "site", "--json"])
+        assert synced.exit_code == 0, synced.output
+        assert json.loads(synced.output)["changes"]["cards"]["create"] == 8  # 6 users, 2 vendors
+        listed = runner.invoke(app, ["--database", db, "hubs"])
+        assert "procore" in listed.output and "test-secret-value" not in listed.output
+
+
+def test_a_user_reactivated_in_procore_comes_back(site: Site) -> None:
+    """With the default ``on_delete = "delete"`` (which deactivates in Procore). With
+    ``"deactivate"`` the engine detaches the link, and a detached record stays detached."""
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    site.sync()
+    assert state.users[user["id"]]["is_active"] is False
+    state.update_user(user["id"], {"is_active": True})  # reactivated by someone in Procore
+    report = site.sync()
+    assert report.errors == []
+    assert email in site.cards()
+    assert state.users[user["id"]]["is_active"] is True

@@ -1,0 +1,179 @@
+"""The REST API end to end over a real store: hubs, connectors, runs, conflicts, contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from contacthub.store.db import open_database
+from tests.web.conftest import Person, card
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The API tests run on SQLite and on PostgreSQL (the other web tests on SQLite)."""
+    engine = open_database(database_url)
+    yield engine
+    engine.dispose()
+
+
+def make_hub(person: Person, folders: tuple[Path, Path], **hub: Any) -> dict[str, Any]:
+    c = person.client
+    answer = c.post("/api/v1/hubs", json={"name": hub.pop("name", "team"), **hub}, headers=person.auth)
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    for name, path in zip(("a", "b"), folders, strict=True):
+        r = c.post(
+            f"/api/v1/hubs/{created['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(path)}},
+            headers=person.auth,
+        )
+        assert r.status_code == 201, r.text
+    return dict(c.get(f"/api/v1/hubs/{created['id']}", headers=person.auth).json())
+
+
+def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    assert [x["name"] for x in hub["connectors"]] == ["a", "b"]
+    assert hub["connectors"][0]["settings"] == {"path": str(folders[0])}
+
+    test = c.post(f"/api/v1/connectors/{hub['connectors'][0]['id']}/test", headers=auth).json()
+    assert test["ok"] and test["listed"] == 10
+
+    preview = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={"dry_run": True}, headers=auth).json()
+    assert preview["status"] == "planned"
+    assert preview["changes"]["b"]["create"] == 10
+    assert list(folders[1].iterdir()) == []  # a preview writes nothing
+    plan = c.get(f"/api/v1/runs/{preview['run']}", headers=auth).json()
+    assert {ch["op"] for ch in plan["journal"] if ch["connector"] == "b"} == {"create"}
+
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert run["status"] == "applied"
+    assert len(list(folders[1].iterdir())) == 10
+    runs = c.get(f"/api/v1/hubs/{hub['id']}/runs", headers=auth).json()
+    assert [r["id"] for r in runs] == [run["run"], preview["run"]]
+
+    found = c.get(f"/api/v1/hubs/{hub['id']}/contacts", params={"q": "person3"}, headers=auth).json()
+    assert [f["display_name"] for f in found] == ["Person3 Family3"]
+    one = c.get(f"/api/v1/contacts/{found[0]['id']}", headers=auth).json()
+    assert one["provenance"]["display_name"]["connector"] == "a"
+    assert {r["connector"] for r in one["records"]} == {"a", "b"}
+    assert any(h["op"] == "create" and h["connector"] == "b" for h in one["history"])
+
+    undone = c.post(f"/api/v1/runs/{run['run']}/undo", headers=auth).json()
+    assert undone["status"] == "applied"
+    assert list(folders[1].iterdir()) == []
+
+
+def test_connector_settings_filter_and_mapping(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    b = hub["connectors"][1]
+    flt = {"all": [{"field": "email", "op": "ends_with", "value": "1@example.com"}]}
+    changed = c.patch(
+        f"/api/v1/connectors/{b['id']}",
+        json={
+            "direction": "from-hub",
+            "operations": ["create"],
+            "filter": flt,
+            "mapping": {"custom.trade": "X-TRADE"},
+        },
+        headers=auth,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["direction"], body["operations"], body["filter"]) == ("from-hub", ["create"], flt)
+    assert body["mapping"] == {"custom.trade": "X-TRADE"}
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert run["changes"]["b"]["create"] == 1  # only p1 passes the filter
+    bad = c.patch(
+        f"/api/v1/connectors/{b['id']}",
+        json={"filter": {"all": [{"field": "email", "op": "nope"}]}},
+        headers=auth,
+    )
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]
+    bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"mapping": {"shoe_size": "X"}}, headers=auth)
+    assert bad.status_code == 400 and "shoe_size" in bad.json()["error"]
+
+
+def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders, conflict="manual")
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    a_file = folders[0] / "p2.vcf"
+    a_file.write_text(card("p2", "Person2 Family2", "p2@example.com", "TITLE:From A\r\n"))
+    [b_file] = [p for p in folders[1].iterdir() if "Person2" in p.read_text()]
+    b_file.write_text(b_file.read_text().replace("END:VCARD", "TITLE:From B\r\nEND:VCARD"))
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    [conflict] = c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json()
+    assert conflict["field"] == "job_title"
+    wrong = c.post(f"/api/v1/conflicts/{conflict['id']}/resolve", json={"take": "zzz"}, headers=auth)
+    assert wrong.status_code == 400 and "between" in wrong.json()["error"]
+    done = c.post(f"/api/v1/conflicts/{conflict['id']}/resolve", json={"take": "b"}, headers=auth).json()
+    assert done["value"] == "From B"
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    assert "TITLE:From B" in a_file.read_text()
+
+
+def test_held_run_approved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    for p in list(folders[0].iterdir())[:5]:
+        p.unlink()
+    held = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert held["status"] == "held"
+    assert len(list(folders[1].iterdir())) == 10
+    again = c.post(f"/api/v1/runs/{held['run']}/approve", headers=auth).json()
+    assert again["status"] == "applied"
+    assert len(list(folders[1].iterdir())) == 5
+    refused = c.post(f"/api/v1/runs/{held['run']}/approve", headers=auth)
+    assert refused.status_code == 400 and "not held" in refused.json()["error"]
+
+
+def test_errors_are_json_a_person_can_act_on(alice: Person) -> None:
+    c, auth = alice.client, alice.auth
+    r = c.post("/api/v1/hubs", json={"name": "x", "delete_threshold": "lots"}, headers=auth)
+    assert r.status_code == 400 and "threshold" in r.json()["error"]
+    r = c.post("/api/v1/hubs", json={"name": ""}, headers=auth)
+    assert r.status_code == 422 and r.json()["error"].startswith("body.name")
+    r = c.get("/api/v1/runs/999", headers=auth)
+    assert r.status_code == 404 and r.json() == {"error": "no run 999"}
+    hub = c.post("/api/v1/hubs", json={"name": "h"}, headers=auth).json()
+    r = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors", json={"name": "x", "type": "fax-machine"}, headers=auth
+    )
+    assert r.status_code == 400 and "known: " in r.json()["error"]
+
+
+def test_openapi_document_lists_the_api(alice: Person) -> None:
+    doc = TestClient(alice.client.app).get("/api/v1/openapi.json").json()
+    paths = set(doc["paths"])
+    for path in (
+        "/api/v1/hubs",
+        "/api/v1/hubs/{hub_id}/runs",
+        "/api/v1/runs/{run_id}/undo",
+        "/api/v1/conflicts/{conflict_id}/resolve",
+        "/api/v1/contacts/{contact_id}",
+    ):
+        assert path in paths
+    assert not any(not p.startswith("/api/v1/") for p in paths)
+
+
+def test_a_hub_runs_once_at_a_time(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    web = c.app.state.web  # type: ignore[attr-defined]
+    with web.running(hub["id"]):  # as while another request's run is in progress
+        busy = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+        assert busy.status_code == 409 and "running now" in busy.json()["error"]
+        page = c.post(f"/hubs/{hub['id']}/sync", data={"csrf": alice.csrf()})
+        assert page.status_code == 409
+    assert list(folders[1].iterdir()) == []
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["status"] == "applied"

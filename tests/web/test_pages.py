@@ -1,0 +1,139 @@
+"""Dashboard pages without a browser: the filter builder, the mapping editor, the settings
+lines, the preview's before -> after, and where the forms send people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.datastructures import FormData
+
+from contacthub.errors import UserError
+from contacthub.web.forms import filter_rows, parse_filter, parse_mapping, parse_settings
+from tests.web.conftest import Person, card
+
+
+def test_filter_builder_rows_and_groups() -> None:
+    form = FormData(
+        [
+            ("filter_mode", "any"),
+            ("g_mode", "all"),
+            ("g_mode", "any"),
+            ("f_group", "0"), ("f_field", "email"), ("f_op", "ends_with"), ("f_value", "@acme.com"),
+            ("f_group", "1"), ("f_field", "custom.trade"), ("f_op", "in"), ("f_value", "HVAC, Electrical"),
+            ("f_group", "1"), ("f_field", "job_title"), ("f_op", "is_not_empty"), ("f_value", "ignored"),
+            ("f_group", "0"), ("f_field", ""), ("f_op", "equals"), ("f_value", ""),
+        ]
+    )  # fmt: skip
+    tree = parse_filter(form)
+    assert tree == {
+        "any": [
+            {"field": "email", "op": "ends_with", "value": "@acme.com"},
+            {"any": [
+                {"field": "custom.trade", "op": "in", "value": ["HVAC", "Electrical"]},
+                {"field": "job_title", "op": "is_not_empty"},
+            ]},
+        ]
+    }  # fmt: skip
+    top, modes, rows = filter_rows(tree)
+    assert (top, modes) == ("any", ["all", "any"])
+    assert [(r["group"], r["field"], r["text"]) for r in rows] == [
+        (0, "email", "@acme.com"),
+        (1, "custom.trade", "HVAC, Electrical"),
+        (1, "job_title", ""),
+    ]
+    assert parse_filter(FormData([("f_field", ""), ("f_op", "equals")])) is None
+    with pytest.raises(UserError, match="operator"):
+        parse_filter(FormData([("f_field", "email"), ("f_op", "drop table")]))
+
+
+def test_mapping_and_settings_lines() -> None:
+    pairs = FormData(
+        [("m_field", "custom.trade"), ("m_native", "X-TRADE"), ("m_field", ""), ("m_native", "")]
+    )
+    assert parse_mapping(pairs) == {"custom.trade": "X-TRADE"}
+    with pytest.raises(UserError, match="both"):
+        parse_mapping(FormData([("m_field", "custom.trade"), ("m_native", "")]))
+    text = 'path = /srv/my contacts\ncreate_missing = true\n# a comment\nlimit = 3\nname = "quoted"'
+    assert parse_settings(text) == {
+        "path": "/srv/my contacts",
+        "create_missing": True,
+        "limit": 3,
+        "name": "quoted",
+    }
+    with pytest.raises(UserError, match="line 1"):
+        parse_settings("just words")
+
+
+def test_connector_form_saves_filter_and_mapping(alice: Person, folders: tuple[Path, Path]) -> None:
+    c = alice.client
+    hub = c.post("/hubs", data={"name": "team", "csrf": alice.csrf()})
+    hub_url = hub.headers["location"]
+    made = c.post(
+        f"{hub_url}/connectors",
+        data={"csrf": alice.csrf(), "type": "vcard-dir", "name": "a", "settings": f"path = {folders[0]}",
+              "direction": "to-hub", "operations": ["create", "update"], "on_delete": "ignore"},
+    )  # fmt: skip
+    assert made.status_code == 303
+    connector_url = made.headers["location"]
+    cid = connector_url.rsplit("/", 1)[1]
+    saved = c.post(
+        connector_url,
+        data={"csrf": alice.csrf(), "settings": f"path = {folders[0]}", "direction": "two-way",
+              "operations": ["create"], "on_delete": "delete", "filter_mode": "all", "g_mode": ["all"],
+              "f_group": ["0"], "f_field": ["email"], "f_op": ["contains"], "f_value": ["p1"],
+              "m_field": ["custom.trade", ""], "m_native": ["X-TRADE", ""]},
+    )  # fmt: skip
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?saved=1")
+    api = c.get(f"/api/v1/connectors/{cid}", headers=alice.auth).json()
+    assert api["filter"] == {"all": [{"field": "email", "op": "contains", "value": "p1"}]}
+    assert api["mapping"] == {"custom.trade": "X-TRADE"}
+    assert (api["direction"], api["operations"]) == ("two-way", ["create"])
+    page = c.get(saved.headers["location"]).text
+    assert 'value="X-TRADE"' in page and 'value="p1"' in page and "Saved." in page
+    # a bad row comes back as a message, and nothing is changed
+    bad = c.post(
+        connector_url,
+        data={"csrf": alice.csrf(), "settings": f"path = {folders[0]}", "f_field": ["nosuchfield"],
+              "f_op": ["equals"], "f_value": ["x"]},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "unknown field" in bad.text
+    assert c.get(f"/api/v1/connectors/{cid}", headers=alice.auth).json()["filter"] == api["filter"]
+
+
+def test_preview_shows_before_and_after(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    for name, folder in zip("ab", folders, strict=True):
+        c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(folder)}},
+            headers=auth,
+        )
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    (folders[0] / "p4.vcf").write_text(card("p4", "Person4 Family4", "p4@example.com", "TITLE:Chief\r\n"))
+    preview = c.post(f"/hubs/{hub['id']}/preview", data={"csrf": alice.csrf()})
+    page = c.get(preview.headers["location"]).text
+    assert "Preview" in page and "nothing was written" in page
+    assert "<strong>job_title</strong>: (empty) → Chief" in page
+    assert "TITLE" not in next(p for p in folders[1].iterdir() if "Person4" in p.read_text()).read_text()
+
+
+def test_sign_in_goes_back_only_to_this_site(alice: Person) -> None:
+    from tests.web.conftest import sign_in
+
+    app = alice.client.app
+    client = sign_in(app, "alice@example.com")  # next defaults to /
+    import re
+
+    for target, expected in (("/hubs/1", "/hubs/1"), ("//evil.example", "/"), ("/\\evil.example", "/"),
+                             ("https://evil.example", "/")):  # fmt: skip
+        page = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token
+        answer = client.post(
+            "/login",
+            data={"email": "alice@example.com", "password": "correct horse battery", "csrf": token.group(1),
+                  "next": target},
+        )  # fmt: skip
+        assert answer.headers["location"] == expected, target

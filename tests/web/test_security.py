@@ -1,0 +1,302 @@
+"""Security of the web app: authentication on every API route, ownership (404 for other
+people's objects), CSRF on every change, markup shown as text, secrets never sent back,
+cookie flags and sign-in throttling."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from contacthub.connectors.registry import TYPES
+from contacthub.web import accounts, create_app
+from tests.web.conftest import PASSWORD, Person, card, client_for, make_person, sign_in
+
+SECRET = "s3cr3t-TOKEN-value-9f8e7d"
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every operation of the OpenAPI document (which is the whole API under /api/v1)."""
+    return [
+        (method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations
+    ]
+
+
+def fill(path: str, ids: dict[str, Any]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), 1)), path)
+
+
+def test_every_api_route_needs_a_session_or_token(app: FastAPI, alice: Person) -> None:
+    anonymous = client_for(app)
+    routes = api_routes(app)
+    assert len(routes) >= 20
+    for method, path in routes:
+        answer = anonymous.request(method, fill(path, {}), json={})
+        assert answer.status_code == 401, (method, path, answer.text)
+        assert "token" in answer.json()["error"]
+        wrong = anonymous.request(
+            method, fill(path, {}), json={}, headers={"Authorization": "Bearer chub_nope"}
+        )
+        assert wrong.status_code == 401, (method, path)
+    # and the pages send a stranger to the sign-in page
+    for page in ("/", "/hubs/1", "/runs/1", "/contacts/x", "/connectors/1"):
+        answer = anonymous.get(page)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+@pytest.fixture
+def bobs_things(bob: Person, tmp_path: Path) -> dict[str, Any]:
+    """Bob's hub with a connector, runs, a held run, an open conflict and contacts."""
+    c, auth = bob.client, bob.auth
+    a, b = tmp_path / "bob-a", tmp_path / "bob-b"
+    a.mkdir()
+    b.mkdir()
+    for i in range(10):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Bob{i} Friend{i}", f"b{i}@example.com"))
+    hub = c.post("/api/v1/hubs", json={"name": "bobs", "conflict": "manual"}, headers=auth).json()
+    ids = []
+    for name, path in (("a", a), ("b", b)):
+        made = c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(path)}},
+            headers=auth,
+        )
+        ids.append(made.json()["id"])
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    (a / "p1.vcf").write_text(card("p1", "Bob1 Friend1", "b1@example.com", "TITLE:A\r\n"))
+    [bfile] = [p for p in b.iterdir() if "Bob1" in p.read_text()]
+    bfile.write_text(bfile.read_text().replace("END:VCARD", "TITLE:B\r\nEND:VCARD"))
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    [conflict] = c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json()
+    for p in sorted(a.iterdir())[5:]:
+        p.unlink()
+    held = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert held["status"] == "held"
+    contact = c.get(f"/api/v1/hubs/{hub['id']}/contacts", headers=auth).json()[0]
+    return {
+        "hub_id": hub["id"],
+        "connector_id": ids[0],
+        "run_id": run["run"],
+        "held_id": held["run"],
+        "conflict_id": conflict["id"],
+        "contact_id": contact["id"],
+    }
+
+
+VALID_BODIES: dict[str, Any] = {  # valid requests: a refusal must come from ownership, not shape
+    "/api/v1/conflicts/{conflict_id}/resolve": {"take": "a"},
+    "/api/v1/hubs/{hub_id}/connectors": {"name": "n", "type": "vcard-dir", "settings": {"path": "/tmp"}},
+    "/api/v1/connectors/{connector_id}": {"direction": "to-hub"},
+    "/api/v1/hubs/{hub_id}": {"conflict": "newest"},
+}
+
+
+def test_nobody_reaches_another_users_objects(
+    app: FastAPI, engine: Engine, alice: Person, bob: Person, bobs_things: dict[str, Any]
+) -> None:
+    for method, path in api_routes(app):
+        if "{" not in path:
+            continue
+        url = fill(path, bobs_things)
+        body = VALID_BODIES.get(path, {}) if method in ("POST", "PATCH") else None
+        for how in ("token", "session"):
+            headers = alice.auth if how == "token" else {"X-CSRF-Token": alice.csrf()}
+            answer = alice.client.request(method, url, json=body, headers=headers)
+            assert answer.status_code == 404, (how, method, url, answer.text)
+            assert "Bob" not in answer.text and "bobs" not in answer.text
+    assert alice.client.get("/api/v1/hubs", headers=alice.auth).json() == []
+    pages = [
+        "/hubs/{hub_id}",
+        "/connectors/{connector_id}",
+        "/runs/{run_id}",
+        "/contacts/{contact_id}",
+        "/hubs/{hub_id}/contacts",
+    ]
+    for page in pages:
+        assert alice.client.get(fill(page, bobs_things)).status_code == 404
+    for action in (
+        "/runs/{held_id}/approve",
+        "/runs/{run_id}/undo",
+        "/conflicts/{conflict_id}/resolve",
+        "/hubs/{hub_id}/sync",
+        "/connectors/{connector_id}/delete",
+    ):
+        answer = alice.client.post(fill(action, bobs_things), data={"csrf": alice.csrf(), "take": "a"})
+        assert answer.status_code == 404, action
+    # nothing of bob's changed: his held run is still held, his conflict still open
+    run = bob.client.get(f"/api/v1/runs/{bobs_things['held_id']}", headers=bob.auth).json()
+    assert run["status"] == "held"
+    assert (
+        len(bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}/conflicts", headers=bob.auth).json()) == 1
+    )
+    # an admin sees everyone's hubs
+    admin = make_person(app, engine, "root@example.com", admin=True)
+    assert [h["name"] for h in admin.client.get("/api/v1/hubs", headers=admin.auth).json()] == ["bobs"]
+    assert admin.client.get(fill("/api/v1/runs/{run_id}", bobs_things), headers=admin.auth).status_code == 200
+
+
+def test_changes_without_the_csrf_token_are_refused(app: FastAPI, alice: Person) -> None:
+    c = alice.client
+    assert c.post("/hubs", data={"name": "x"}).status_code == 403
+    assert c.post("/hubs", data={"name": "x", "csrf": "forged"}).status_code == 403
+    assert c.post("/api/v1/hubs", json={"name": "x"}).status_code == 403  # cookie without the header
+    assert c.post("/logout").status_code == 403
+    assert c.get("/api/v1/hubs", headers=alice.auth).json() == []
+    good = c.post("/hubs", data={"name": "x", "csrf": alice.csrf()})
+    assert good.status_code == 303
+    assert (
+        c.post("/api/v1/hubs", json={"name": "y"}, headers={"X-CSRF-Token": alice.csrf()}).status_code == 201
+    )
+    # sign-in and first-run forms carry a token too
+    stranger = client_for(app)
+    stranger.get("/login")
+    refused = stranger.post("/login", data={"email": "alice@example.com", "password": PASSWORD})
+    assert refused.status_code == 403 and "contacthub_session" not in refused.headers.get("set-cookie", "")
+
+
+def test_markup_in_a_name_is_shown_as_text(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    (folders[0] / "evil.vcf").write_text(
+        card("evil", "<script>alert(1)</script> <b>x</b>", "evil@example.com")
+    )
+    hub = c.post("/api/v1/hubs", json={"name": "<img src=x onerror=alert(2)>"}, headers=auth).json()
+    c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "<i>a</i>", "type": "vcard-dir", "settings": {"path": str(folders[0])}},
+        headers=auth,
+    )
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    [evil] = c.get(f"/api/v1/hubs/{hub['id']}/contacts", params={"q": "script"}, headers=auth).json()
+    for page in (
+        "/",
+        f"/hubs/{hub['id']}",
+        f"/hubs/{hub['id']}/contacts?q=script",
+        f"/contacts/{evil['id']}",
+        f"/runs/{run['run']}",
+    ):
+        html = c.get(page).text
+        assert "<script>alert" not in html and "<img src=x" not in html and "<i>a</i>" not in html, page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;img src=x" in html, page
+
+
+def test_no_secret_in_any_response(
+    app: FastAPI, alice: Person, folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(TYPES, "secret-vcard", "tests.web.secret_connector:SecretVCardConnector")
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "s"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={
+            "name": "x",
+            "type": "secret-vcard",
+            "settings": {"path": str(folders[0]), "api_token": SECRET},
+        },
+        headers=auth,
+    )
+    assert made.status_code == 201
+    body = made.json()
+    assert body["secrets"] == ["api_token"] and "api_token" not in body["settings"]
+    cid = body["id"]
+    responses = [made]
+    responses.append(c.patch(f"/api/v1/connectors/{cid}", json={"direction": "to-hub"}, headers=auth))
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    responses.append(run)
+    for url in (
+        f"/api/v1/hubs/{hub['id']}",
+        "/api/v1/hubs",
+        f"/api/v1/connectors/{cid}",
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        f"/api/v1/runs/{run.json()['run']}",
+    ):
+        responses.append(c.get(url, headers=auth))
+    for page in ("/", f"/hubs/{hub['id']}", f"/connectors/{cid}"):
+        responses.append(c.get(page))
+    # a request refused for its shape does not echo what was sent (a password, a token)
+    responses.append(
+        c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": 5, "settings": SECRET, "x": PASSWORD},
+            headers=auth,
+        )
+    )
+    responses.append(c.post("/setup", data={"email": "e@example.com", "password": PASSWORD}))
+    for answer in responses:
+        assert SECRET not in answer.text and PASSWORD not in answer.text, answer.request.url
+        assert alice.token not in answer.text
+    # the secret is kept, encrypted, and still used: the stored value survives an edit
+    with app.state.web.engine.connect() as conn:
+        from sqlalchemy import text
+
+        stored = conn.execute(text("SELECT secrets FROM connectors WHERE id = :i"), {"i": cid}).scalar_one()
+        hashes = conn.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+        pw = conn.execute(text("SELECT password_hash FROM users")).scalars().all()
+    assert SECRET not in stored and alice.token not in hashes and all(h.startswith("$argon2id$") for h in pw)
+    from contacthub.store import secrets
+
+    assert secrets.decrypt(stored, "x")["api_token"] == SECRET
+
+
+def test_session_cookie_flags_and_sign_out(app: FastAPI, engine: Engine) -> None:
+    accounts.add_user(engine, "carol@example.com", PASSWORD)
+    client = client_for(app)
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    answer = client.post(
+        "/login", data={"email": "carol@example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    cookie = answer.headers["set-cookie"]
+    assert "contacthub_session=" in cookie
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    csrf = re.search(r'<meta name="csrf" content="([^"]+)"', client.get("/").text)
+    assert csrf
+    assert client.post("/logout", data={"csrf": csrf.group(1)}).status_code == 303
+    client.cookies.set("contacthub_session", cookie.split(";")[0].split("=", 1)[1])
+    assert client.get("/").status_code == 303  # the session is gone on the server too
+
+
+def test_sign_in_is_throttled(app: FastAPI, engine: Engine) -> None:
+    accounts.add_user(engine, "dave@example.com", PASSWORD)
+    client = client_for(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token
+    for _ in range(5):
+        wrong = client.post(
+            "/login", data={"email": "dave@example.com", "password": "guess123", "csrf": token.group(1)}
+        )
+        assert wrong.status_code == 401 and "wrong email or password" in wrong.text
+    blocked = client.post(
+        "/login", data={"email": "dave@example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    assert (
+        blocked.status_code == 429 and "too many" in blocked.text and int(blocked.headers["retry-after"]) > 0
+    )
+    # the address is throttled too: another account from it waits as well
+    accounts.add_user(engine, "erin@example.com", PASSWORD)
+    erin = client.post(
+        "/login", data={"email": "erin@example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    assert erin.status_code == 429
+    # the count is kept in memory by the serving process: a restarted server lets dave in
+    assert sign_in(create_app(engine), "dave@example.com").get("/").status_code == 200
+
+
+def test_first_run_page_creates_the_admin(app: FastAPI, engine: Engine) -> None:
+    client = client_for(app)
+    assert client.get("/").headers["location"] == "/setup"
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/setup").text)
+    assert token
+    done = client.post(
+        "/setup", data={"email": "First@Example.com", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    assert done.status_code == 303
+    assert client.get("/").status_code == 200
+    [user] = accounts.users(engine)
+    assert (user.email, user.is_admin) == ("first@example.com", True)
+    # once there is a user, the first-run page is closed
+    assert client_for(app).get("/setup").headers["location"] == "/login"
