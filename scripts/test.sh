@@ -6,6 +6,7 @@
 #   2. pip install -e '.[test]' into it,
 #   3. makes sure PostgreSQL server binaries exist under /usr/lib/postgresql/*/bin
 #      (installs the Debian 'postgresql' package when they do not; needs root or sudo),
+#      Debian's redis-server (for the scale-out tests),
 #      and Debian's 'chromium' for the Playwright browser tests (same rule),
 #   4. ruff check, 5. mypy (configured in pyproject.toml), 6. pytest.
 # Steps 4-6 all run even when one fails; the exit status is non-zero if any step failed.
@@ -118,6 +119,15 @@ else
     else
         echo "WARNING: could not install PostgreSQL; the postgres tests will be skipped" >&2
     fi
+fi
+if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then
+    echo "found redis-server ($(/usr/bin/redis-server --version 2>/dev/null || redis-server --version))"
+elif apt_install redis-server; then
+    echo "installed redis-server"
+elif [ -n "${CI:-}" ]; then
+    die "could not install redis-server (root or passwordless sudo and apt-get are needed)"
+else
+    echo "WARNING: could not install redis-server; the scale-out tests will be skipped" >&2
 fi
 step_done "postgresql" 0
 

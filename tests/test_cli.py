@@ -261,10 +261,15 @@ def test_demo(tmp_path: Path) -> None:
         [sys.executable, "-m", "contacthub", "demo"], capture_output=True, text=True, env=env
     )
     assert proc.returncode == 0, proc.stderr
-    assert "the hub now holds 5 people" in proc.stdout
+    assert "sync demo-cloud, run 2: applied" in proc.stdout
     demo = tmp_path / "home" / "demo"
     emails = {c["email"].lower() for c in read_cards(demo / "phone").values()}
     assert "alan@bletchley.example" in emails  # from the CSV export, now on the phone
+    local = {"ada@analytical.example", "grace@navy.example", "linus@kernel.example"}
+    local |= {"margaret@apollo.example", "alan@bletchley.example"}
+    from_cloud = emails - local
+    assert from_cloud, "people of the emulated Procore company reach the phone's folder"
+    assert f"hub demo now holds {len(emails)} people" in proc.stdout
     assert "Grace,Hopper,US Navy" in (demo / "outlook.csv").read_text()
     again = subprocess.run(
         [sys.executable, "-m", "contacthub", "sync", "demo", "--json"],

@@ -182,11 +182,17 @@ def sync(
     hub: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Hand the run to the workers (CONTACTHUB_BROKER_URL) and return.")
+    ] = False,
 ) -> None:
-    """Run one sync of HUB."""
+    """Run one sync of HUB (waits while another run of it ends)."""
     from contacthub import service
 
     engine = db()
+    if queue:
+        _enqueue(engine, hub, dry_run, as_json)
+        return
     bar, update = (None, None) if as_json else _progress()
     if bar is not None:
         with bar:
@@ -365,11 +371,15 @@ def emulate(
 @_guard
 def demo(
     folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the emulated systems and the dashboard running.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Dashboard port with --serve.")] = 8080,
 ) -> None:
-    """Create a demo hub with two vCard folders and a CSV file, and sync it."""
+    """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it."""
     from contacthub.demo import run_demo
 
-    run_demo(State.database, folder)
+    run_demo(State.database, folder, serve=serve, port=port)
 
 
 @app.command()
@@ -384,12 +394,21 @@ def serve(
             help="Mark cookies Secure (HTTPS only). Default: on, except on a loopback address.",
         ),
     ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")
+    ] = "text",
 ) -> None:
-    """Serve the dashboard and the REST API (/api/v1, documented at /api/docs)."""
+    """Serve the dashboard, the REST API (/api/v1, documented at /api/docs), the webhook
+    receivers and /metrics, and run the hubs' schedules (in this process, or on Celery
+    workers when CONTACTHUB_BROKER_URL is set)."""
     import uvicorn
 
+    from contacthub.scheduler import for_serve, logs
     from contacthub.web import create_app
 
+    if log_format not in ("text", "json"):
+        fail(f"--log-format {log_format!r}: use text or json")
+    logs.configure(log_format, "INFO")
     engine = db()
     loopback = host in ("127.0.0.1", "localhost", "::1")
     secure = (not loopback) if secure_cookies is None else secure_cookies
@@ -399,7 +418,12 @@ def serve(
         typer.echo(f"no user yet: open http://{host}:{port}/setup or run 'contacthub user add EMAIL --admin'")
     if secure and not loopback:
         typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
-    uvicorn.run(create_app(engine, secure_cookies=secure), host=host, port=port, proxy_headers=True)
+    parts = for_serve(engine)
+    web = create_app(
+        engine, secure_cookies=secure, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
+    # no access log: webhook receiver paths carry their token
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
 
 
 user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
@@ -456,6 +480,126 @@ def token_create(
         owner = everyone[0]
     typer.echo(accounts.create_token(engine, owner, name))
     typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)
+
+
+def _enqueue(engine: Engine, hub: str, dry_run: bool, as_json: bool) -> None:
+    from contacthub.scheduler import celery_app
+    from contacthub.store.repo import Store
+
+    if dry_run:
+        fail("--queue runs real syncs; a dry run is done here, without --queue")
+    with engine.connect() as conn:
+        Store(conn).hub(hub)  # a clear error for a name that is not a hub
+    celery_app.configure()
+    queued = celery_app.enqueue(hub, origin="cli")
+    if as_json:
+        typer.echo(json.dumps({"hub": hub, "queued": queued}))
+    else:
+        said = "run queued" if queued else "a run is already queued; it covers this one"
+        typer.echo(f"hub {hub}: {said}")
+
+
+LogFormat = Annotated[str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")]
+
+
+def _worker_env(log_format: str, log_level: str) -> None:
+    """What a long-running process needs: logging set up, and the database URL given with
+    --database visible to code that opens the store by itself (the Celery tasks)."""
+    import os
+
+    from contacthub.scheduler import logs
+
+    if log_format not in ("text", "json"):
+        fail(f"--log-format {log_format!r}: use text or json")
+    logs.configure(log_format, log_level.upper())
+    if State.database:
+        os.environ["CONTACTHUB_DATABASE_URL"] = State.database
+
+
+@app.command()
+@_guard
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Hubs this worker runs at the same time.")] = 1,
+    name: Annotated[str | None, typer.Option(help="Celery node name (default: celery@HOST).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+    ] = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "info",
+) -> None:
+    """Run a Celery worker for hub runs (needs CONTACTHUB_BROKER_URL=redis://...)."""
+    _worker_env(log_format, log_level)
+    from contacthub.scheduler import celery_app
+
+    app_ = celery_app.configure()
+    db()  # migrate the store once, before any task opens it
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from contacthub.scheduler import metrics
+
+        metrics.set_queue_depth_source(celery_app.queue_depth)
+        start_http_server(metrics_port, addr="127.0.0.1")
+    app_.worker_main(celery_app.worker_argv(max(1, concurrency), log_level.upper(), name))
+
+
+@app.command()
+@_guard
+def beat(
+    tick: Annotated[float, typer.Option(help="Seconds between looks at the hubs' schedules.")] = 5.0,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the schedule: every TICK seconds, queue the hubs that are due (one beat only)."""
+    _worker_env(log_format, log_level)
+    from contacthub.scheduler import celery_app
+    from contacthub.store.db import data_dir
+
+    app_ = celery_app.configure(tick=tick)
+    db()
+    data_dir().mkdir(parents=True, exist_ok=True)
+    app_.start(celery_app.beat_argv(log_level.upper(), str(data_dir() / "celerybeat-schedule")))
+
+
+@app.command()
+@_guard
+def webhooks(
+    hub: str,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="Where the vendors reach 'contacthub serve'.")
+    ] = "https://contacthub.example.com",
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print the secret parts (to paste into the vendor's settings).")
+    ] = False,
+) -> None:
+    """Print the change-notification receivers of each connector of HUB and the values to
+    give the vendor; their secret parts are masked unless --reveal is given."""
+    from contacthub.store.repo import Store
+    from contacthub.store.secrets import REDACTED
+    from contacthub.webhooks import tokens
+
+    def shown(value: str) -> str:
+        return value if reveal else REDACTED
+
+    engine = db()
+    with engine.connect() as conn:
+        store = Store(conn)
+        rows = store.connectors(store.hub(hub).id)
+    root = base_url.rstrip("/")
+    for row in rows:
+        token = shown(tokens.url_token(hub, row.name))
+        typer.echo(f"{row.name} ({row.type}):")
+        typer.echo(f"  procore:   {root}/hooks/procore/{token}")
+        bearer = shown(tokens.bearer(hub, row.name))
+        typer.echo(f"             destination_headers Authorization: Bearer {bearer}")
+        typer.echo(f"  graph:     {root}/hooks/graph/{token}")
+        typer.echo(f"             clientState: {shown(tokens.client_state(hub, row.name))}")
+        typer.echo(f"  pipedrive: {root}/hooks/pipedrive/{token}")
+        password = shown(tokens.basic_password(hub, row.name))
+        typer.echo(f"             http_auth_user: {tokens.BASIC_USER}  http_auth_password: {password}")
+    if not reveal:
+        typer.echo("secret parts are masked: add --reveal to print them")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
     conflict = "newest"          # newest | priority | manual
     delete_threshold = "10%"     # or a count
     phone_region = "US"          # for numbers written without a country code
+    interval = "15m"             # or cron = "*/5 * * * *"; interval = "off": manual only
 
     [[hubs.team.connectors]]
     name = "phones"
@@ -26,7 +27,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, delete, insert, select, update
 
 from contacthub.connectors.registry import connector_class
@@ -67,7 +68,47 @@ class HubSpec(BaseModel):
     conflict: Literal["newest", "priority", "manual"] = "newest"
     delete_threshold: str | int = "10%"
     phone_region: str = "US"
+    interval: str | None = None  # default 15 minutes (scheduler.schedule)
+    cron: str | None = None
     connectors: list[ConnectorSpec] = Field(default_factory=list)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        from contacthub.scheduler.schedule import parse_interval
+
+        if value is None:
+            return None
+        try:
+            return value if parse_interval(value) is not None else "off"
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from contacthub.scheduler.schedule import check_cron
+
+        try:
+            return None if value is None else check_cron(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> HubSpec:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("give either interval or cron, not both")
+        return self
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What the store keeps in ``hubs.settings`` (schedule keys only when given)."""
+        out: dict[str, Any] = {"phone_region": self.phone_region}
+        if self.interval is not None:
+            out["interval"] = self.interval
+        if self.cron is not None:
+            out["cron"] = self.cron
+        return out
 
     @field_validator("delete_threshold")
     @classmethod
@@ -135,7 +176,7 @@ def apply(engine: Engine, spec: HubFile) -> list[str]:
             values = {
                 "conflict": hub.conflict,
                 "delete_threshold": str(hub.delete_threshold),
-                "settings": dumps({"phone_region": hub.phone_region}),
+                "settings": dumps(hub.settings),
             }
             row = conn.execute(select(t.hubs).where(t.hubs.c.name == hub_name)).first()
             if row is None:

@@ -2,13 +2,23 @@
 
 Two vCard folders (a phone's address book and a shared office folder) and an Outlook CSV
 export hold some of the same people with different details: a phone number only on the
-phone, a job title only in the export, an email in two places. One sync links them into one
-hub contact each and writes the merged person back to all three.
+phone, a job title only in the export, an email in two places: hub ``demo``. Emulated
+hosted systems (``demo_cloud``: a Procore company, a Pipedrive CRM, two Microsoft 365
+tenants, served on 127.0.0.1 while the demo runs) form hub ``demo-cloud`` with the office
+folder, which the two hubs share. Syncing demo, demo-cloud and demo again links everyone
+into one contact per person and writes the merged people back everywhere.
+
+The emulators live as long as the command: ``contacthub demo --serve`` keeps them (and the
+dashboard) running. Hub ``demo`` needs nothing running, so it keeps working afterwards.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -71,8 +81,9 @@ path = "{csv}"
 """
 
 
-def write_files(folder: Path) -> Path:
-    """Lay out the demo's address books under ``folder``; returns the hub file."""
+def write_files(folder: Path, cloud: list[dict[str, Any]] | None = None) -> Path:
+    """Lay out the demo's address books under ``folder``; returns the hub file. ``cloud``
+    holds the settings of emulated connectors to add to the hub."""
     phone, office = folder / "phone", folder / "office"
     for path, cards in ((phone, PHONE_CARDS), (office, OFFICE_CARDS)):
         path.mkdir(parents=True, exist_ok=True)
@@ -83,14 +94,78 @@ def write_files(folder: Path) -> Path:
     csv_path = folder / "outlook.csv"
     csv_path.write_text(CSV_EXPORT, encoding="utf-8", newline="")
     hub_file = folder / "hub.toml"
-    hub_file.write_text(
-        HUB_FILE.format(phone=phone.as_posix(), office=office.as_posix(), csv=csv_path.as_posix()),
-        encoding="utf-8",
-    )
+    text = HUB_FILE.format(phone=phone.as_posix(), office=office.as_posix(), csv=csv_path.as_posix())
+    if cloud:
+        text += '\n[hubs.demo-cloud]\nconflict = "newest"\n\n[[hubs.demo-cloud.connectors]]\n'
+        text += f'name = "office"\ntype = "vcard-dir"\npath = "{office.as_posix()}"\n'
+    for settings in cloud or []:
+        text += "\n[[hubs.demo-cloud.connectors]]\n" + "".join(
+            f"{key} = {json.dumps(value)}\n" for key, value in settings.items()
+        )
+    hub_file.write_text(text, encoding="utf-8")
     return hub_file
 
 
-def run_demo(database: str | None, folder: Path | None) -> None:
+@contextmanager
+def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
+    """Start the emulated hosted systems in this process; yields their connector settings
+    (JSON strings are valid TOML strings, so they go into the hub file as they are)."""
+    from contacthub.emulators.base import background
+    from contacthub.emulators.procore import ProcoreEmulator
+    from contacthub.emulators.procore_state import ProcoreState
+
+    with ExitStack() as stack:
+        connectors: list[dict[str, Any]] = []
+        state = folder / "emulators"
+        state.mkdir(parents=True, exist_ok=True)
+        for old in state.iterdir():
+            if old.is_file():
+                old.unlink()
+
+        client_id, client_secret = "demo-procore-app", "demo-procore-secret"
+        procore = ProcoreEmulator(
+            ProcoreState(
+                users=12,
+                vendors=4,
+                client_id=client_id,
+                client_secret=client_secret,
+                state_file=str(state / "procore.json"),
+            )
+        )
+        url = stack.enter_context(background(procore.app))
+        connectors.append(
+            {
+                "name": "procore",
+                "type": "procore",
+                "base_url": url,
+                "login_url": url,
+                "company_id": procore.state.company_id,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "objects": ["users"],
+            }
+        )
+        from contacthub.emulators.m365 import Emulator, running
+
+        gal = stack.enter_context(running(Emulator(tenants=2, users=8, contacts=3, consent="all"), state))
+        for tenant, name in zip(gal["tenants"], ("gal-own", "gal-partner"), strict=False):
+            connectors.append(
+                {
+                    "name": name,
+                    "type": "m365-gal",
+                    "tenant_id": tenant["tenant_id"],
+                    "client_id": gal["client_id"],
+                    "client_secret": gal["client_secret"],
+                    "authority_url": gal["authority_url"],
+                    "graph_url": gal["graph_url"],
+                    "exchange_url": gal["exchange_url"],
+                    "ca_file": gal["ca_file"],
+                }
+            )
+        yield connectors
+
+
+def run_demo(database: str | None, folder: Path | None, serve: bool = False, port: int = 8080) -> None:
     from sqlalchemy import delete
 
     from contacthub import config, service
@@ -98,29 +173,64 @@ def run_demo(database: str | None, folder: Path | None) -> None:
     from contacthub.store.db import data_dir, default_url, open_database, safe_url
 
     folder = (folder or data_dir() / "demo").resolve()
-    hub_file = write_files(folder)
     url = database or default_url()
     engine = open_database(url)
-    with engine.begin() as conn:  # a fresh demo every time: the old demo hub goes
-        conn.execute(delete(t.hubs).where(t.hubs.c.name == "demo"))
-    for line in config.apply(engine, config.load(hub_file)):
-        typer.echo(line)
-    report = service.sync(engine, "demo")
-    typer.echo(f"\nsync run {report.run_id}: {report.status}")
-    for name, counts in sorted(report.changes.items()):
+    with demo_cloud(folder) as cloud:
+        hub_file = write_files(folder, cloud)
+        with engine.begin() as conn:  # a fresh demo every time: the old demo hubs go
+            conn.execute(delete(t.hubs).where(t.hubs.c.name.in_(["demo", "demo-cloud"])))
+        for line in config.apply(engine, config.load(hub_file)):
+            typer.echo(line)
+        for hub in ("demo", "demo-cloud", "demo"):
+            report = service.sync(engine, hub)
+            typer.echo(f"\nsync {hub}, run {report.run_id}: {report.status}")
+            if report.message:
+                typer.echo(f"  {report.message}")
+            for name, counts in sorted(report.changes.items()):
+                typer.echo(
+                    f"  {name:<10} created {counts['create']}, updated {counts['update']}, "
+                    f"deleted {counts['delete']}"
+                )
+            for err in report.errors:
+                typer.echo(f"  skipped {err['connector']}: {err['record']}: {err['message']}")
+        people = service.contacts_of(engine, "demo")
+        typer.echo(f"\nhub demo now holds {len(people)} people, for example:")
+        for person in people[:8]:
+            emails = ", ".join(e["value"] for e in person.get("emails", []))
+            typer.echo(f"  {person.get('display_name', '?'):<24} {emails}")
+        emulated = ", ".join(f"{c['name']} ({c['type']})" for c in cloud)
         typer.echo(
-            f"  {name:<8} created {counts['create']}, updated {counts['update']}, deleted {counts['delete']}"
+            f"\nfiles:    {folder}\n  phone:  {folder / 'phone'}\n  office: {folder / 'office'}\n"
+            f"  csv:    {folder / 'outlook.csv'}\n  hub:    {hub_file}\ndatabase: {safe_url(url)}\n"
+            f"emulated: {emulated}"
         )
-    for err in report.errors:
-        typer.echo(f"  skipped {err['connector']}: {err['record']}: {err['message']}")
-    people = service.contacts_of(engine, "demo")
-    typer.echo(f"\nthe hub now holds {len(people)} people:")
-    for person in people:
-        emails = ", ".join(e["value"] for e in person.get("emails", []))
-        typer.echo(f"  {person.get('display_name', '?'):<20} {emails}")
+        if serve:
+            _serve(engine, port)
+            return
     typer.echo(
-        f"\nfiles:    {folder}\n  phone:  {folder / 'phone'}\n  office: {folder / 'office'}\n"
-        f"  csv:    {folder / 'outlook.csv'}\n  hub:    {hub_file}\ndatabase: {safe_url(url)}\n"
-        f"\ntry: edit a file, then 'contacthub --database {safe_url(url)} sync demo'; "
-        f"'contacthub runs demo'; 'contacthub show {report.run_id}'"
+        f"\nthe emulated systems of hub demo-cloud stopped with this command; 'contacthub demo "
+        f"--serve' keeps them and the dashboard running.\ntry: edit a file, then 'contacthub sync "
+        f"demo'; 'contacthub runs demo'; 'contacthub show {report.run_id}'"
     )
+
+
+def _serve(engine: Any, port: int) -> None:
+    """Keep the emulators up and serve the dashboard; a first admin is created for the demo."""
+    import secrets
+
+    import uvicorn
+
+    from contacthub.web import accounts, create_app
+
+    if accounts.user_count(engine) == 0:
+        password = secrets.token_urlsafe(12)
+        accounts.add_user(engine, "demo@example.com", password, admin=True)
+        typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
+    typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
+    from contacthub.scheduler import for_serve
+
+    parts = for_serve(engine)
+    web = create_app(
+        engine, secure_cookies=False, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -13,6 +13,8 @@
             │                     is and skipped, the rest of the run goes on
             ├── StaleVersionError the record changed since it was read; it is merged on the
             │                     next pull, never overwritten
+            ├── ReadOnlyRecordError the system refuses changes to this record for good (a
+            │                     user synced from on-premises AD, a contact we did not create)
             └── RecordNotFoundError
 
 The grouping follows Meltano's fatal / retriable / skippable split: the engine decides what
@@ -73,6 +75,12 @@ class RecordError(ConnectorError):
 
 class StaleVersionError(RecordError):
     """The record changed since it was read (If-Match failed): re-read and merge, never overwrite."""
+
+
+class ReadOnlyRecordError(RecordError):
+    """The system will never accept a change to this record. Reported like any refusal; a
+    connector that returns the record as it is (``WriteResult.fields``) with this error lets
+    the engine agree on it, so the write is tried again only after the hub contact changes."""
 
 
 class RecordNotFoundError(RecordError):

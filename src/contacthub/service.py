@@ -20,8 +20,17 @@ if TYPE_CHECKING:
     from contacthub.connectors.base import ConnectUI
 
 
-def sync(engine: Engine, hub: str, *, dry_run: bool = False, progress: Progress | None = None) -> Report:
-    return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress)
+def sync(
+    engine: Engine,
+    hub: str,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    lock_wait: float | None = None,
+) -> Report:
+    """One run of ``hub``; ``lock_wait``: seconds to wait for a run of it in progress
+    elsewhere (``None``: until it ends; ``0``: raise ``HubBusy`` at once)."""
+    return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress, lock_wait=lock_wait)
 
 
 def _run_row(conn: Any, run_id: int) -> Any:

@@ -80,6 +80,8 @@ class Report:
     held: list[dict[str, Any]] = field(default_factory=list)
     #: requests each connector made to its system's API, by HTTP method
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: seconds each connector's API clients waited (rate limits, retries), read by metrics
+    waited: dict[str, float] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)

@@ -20,6 +20,7 @@ from typing import Any
 
 from contacthub.connectors.base import WriteOp, check_ops
 from contacthub.engine.context import RunContext, Spoke
+from contacthub.errors import ReadOnlyRecordError
 from contacthub.model import fields_equal, project
 from contacthub.store.repo import ContactRow, LinkRow
 
@@ -206,6 +207,12 @@ def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callabl
         if result.error is not None:
             statuses.append((change_id, "failed", str(result.error.message), op.native_id))
             ctx.report.error(spoke.name, result.error.record, result.error.message)
+            if isinstance(result.error, ReadOnlyRecordError) and step.link and result.fields is not None:
+                # refused for good: agree on the record as it is, so the refusal is not
+                # repeated every run, only when the hub contact changes again
+                kept = step.link
+                kept.version, kept.baseline, kept.synced_rev = result.version, result.fields, step.contact.rev
+                update.append(kept)
             continue
         statuses.append((change_id, "done", None, result.native_id))
         ctx.report.count(spoke.name, op.kind)

@@ -103,8 +103,28 @@ def run_hub(
     parent_id: int | None = None,
     prepare: Prepare | None = None,
     progress: Progress | None = None,
+    lock_wait: float | None = None,
 ) -> Report:
-    """One run; see the module docstring. Returns the report whatever the outcome."""
+    """One run; see the module docstring. Returns the report whatever the outcome.
+
+    The whole run holds the hub's lock (``scheduler.lock``), so a hub never runs twice at
+    once whoever starts it; ``lock_wait`` is how long to wait for a run in progress
+    (``None``: until it ends), after which ``HubBusy`` is raised and nothing is recorded."""
+    from contacthub.scheduler.lock import hub_lock
+
+    with hub_lock(engine, hub_name, wait=lock_wait):
+        return _run_hub(engine, hub_name, kind, options, parent_id, prepare, progress)
+
+
+def _run_hub(
+    engine: Engine,
+    hub_name: str,
+    kind: str,
+    options: Options | None,
+    parent_id: int | None,
+    prepare: Prepare | None,
+    progress: Progress | None,
+) -> Report:
     options = options or Options()
     with engine.begin() as conn:
         store = Store(conn)
@@ -175,10 +195,24 @@ def run_hub(
         if ctx.spill is not None:
             ctx.spill.close()
         for spoke in spokes:
+            waited = _waited(spoke.connector)
+            if waited:
+                report.waited[spoke.name] = waited
             spoke.connector.close()
             flush = getattr(spoke.connector.config.credentials, "flush", None)
             if flush is not None:
                 flush()  # a token refreshed mid-run, saved aside while the run held SQLite
+
+
+def _waited(connector: Connector) -> float:
+    """Seconds the connector's API clients slept for rate limits and retries (for metrics)."""
+    import sys
+
+    http = sys.modules.get("contacthub.connectors.http")  # not loaded: no API client exists
+    if http is None:
+        return 0.0
+    attrs = getattr(connector, "__dict__", {}).values()
+    return float(sum(v.waited for v in attrs if isinstance(v, http.ApiClient)))
 
 
 def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Report:

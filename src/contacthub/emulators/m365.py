@@ -1,0 +1,577 @@
+"""A Microsoft 365 emulator: Entra sign-in, Microsoft Graph and Exchange's InvokeCommand, for
+several tenants, over TLS (msal insists on https). For tests, benchmarks and the demo.
+
+``contacthub emulate m365 --port 0 --tenants 2 --users 50 --contacts 10`` prints one JSON line
+with everything a connector needs (authority, Graph and Exchange URLs, the CA file to trust,
+the app's client id, secret and certificate, the tenants), then a ready-to-paste TOML block.
+
+One app registration exists (``client_id``), registered in the first tenant ("home"). Other
+tenants are partners: they accept tokens only after their admin consented at
+``/{tenant}/adminconsent`` (``--consent all`` consents every tenant from the start). The
+emulator plays the admin: a consent request is granted by the tenant named in the path (or,
+for ``common``/``organizations``, the first one not consented yet) and redirected as
+Microsoft does, ``?admin_consent=True&tenant=...&state=...``; ``decline_consent`` answers
+``?error=access_denied&error_description=...`` instead.
+
+Fault switches (attributes of ``Emulator``; also ``POST /_emulator/faults`` with JSON):
+``throttle_rate`` (share of Graph and Exchange calls answered 429 with ``Retry-After``),
+``retry_after`` (seconds), ``graph_limit`` (calls per 10 s per tenant), ``expire_delta``
+(delta tokens answer 410 Gone), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``.
+``GET /_emulator/stats`` counts the Graph and Exchange calls served (for benchmarks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import secrets
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jwt
+import typer
+from cryptography import x509
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from contacthub.emulators.base import HOST, RateWindow, _bind
+from contacthub.emulators.m365_data import Tenant, seed
+from contacthub.emulators.m365_exchange import ExchangeApi
+from contacthub.emulators.m365_graph import GraphApi, Reply, error
+from contacthub.emulators.m365_tls import ClientCert, ServerCert, client_cert, server_cert
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class Emulator:
+    """The state behind the app: tenants, the app registration, issued tokens, switches."""
+
+    def __init__(
+        self,
+        tenants: int = 2,
+        users: int = 20,
+        contacts: int = 5,
+        consent: str = "home",
+        seed_value: int = 7,
+        page_size: int = 200,
+        cert: ClientCert | None = None,
+    ) -> None:
+        rng = random.Random(seed_value)
+        self.client_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        self.client_secret = secrets.token_urlsafe(30)
+        self.cert: ClientCert = cert or client_cert()
+        self.tenants: list[Tenant] = []
+        for i in range(tenants):
+            tid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            name = "Contoso" if i == 0 else f"Fabrikam{i if i > 1 else ''}"
+            tenant = Tenant(tid, f"{name.lower()}.onmicrosoft.com", name)
+            if i == 0 or consent == "all":
+                tenant.consented.add(self.client_id)
+            seed(tenant, users, contacts, rng, offset=7 * i)
+            self.tenants.append(tenant)
+        self.tokens: dict[str, tuple[str, str, float]] = {}  # token -> (tenant id, audience, expiry)
+        self.codes: dict[str, str] = {}
+        self.throttle_rate = 0.0
+        self.retry_after = 1
+        self.graph_limit = 0
+        self.graph_window = 10.0  # seconds of the graph_limit window
+        self.error_rate = 0.0
+        self.expire_tokens = False
+        self.decline_consent = False
+        self.token_lifetime = 3599
+        self.windows: dict[str, RateWindow] = {}
+        self.exchange_window: dict[str, RateWindow] = {}
+        self.random = random.Random(seed_value)
+        self.lock = threading.Lock()
+        self.graph = GraphApi(page_size=page_size, throttle=self._throttle)
+        self.exchange = ExchangeApi()
+        self.token_requests = 0
+        self.throttled = 0  # 429 answers given
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def tenant(self, key: str) -> Tenant | None:
+        low = key.lower()
+        return next((t for t in self.tenants if low in (t.id, t.domain)), None)
+
+    @property
+    def expire_delta(self) -> bool:
+        return self.graph.expire_delta
+
+    @expire_delta.setter
+    def expire_delta(self, value: bool) -> None:
+        self.graph.expire_delta = value
+
+    def _throttle(self, tenant: Tenant) -> Reply | None:
+        with self.lock:
+            window = self.windows.setdefault(tenant.id, RateWindow(self.graph_limit, self.graph_window))
+            window.limit, window.period = self.graph_limit, self.graph_window
+            allowed, _, reset = window.hit()
+            storm = self.throttle_rate > 0 and self.random.random() < self.throttle_rate
+        if allowed and not storm:
+            return None
+        self.throttled += 1
+        wait = self.retry_after if storm else max(self.retry_after, math.ceil(reset - time.time()))
+        scope = f"Tenant_Application/ReadWrite/{self.client_id}/{tenant.id}"
+        return error(
+            429,
+            "TooManyRequests",
+            f"Too many requests from Identifier:{self.client_id}+{tenant.id} under category:"
+            "throttle.aad.ags.ResourceUnitLimitExceeded. Please try again later.",
+            {
+                "Retry-After": str(wait),
+                "x-ms-throttle-scope": scope,
+                "x-ms-throttle-information": "ResourceUnitLimitExceeded",
+            },
+        )
+
+    def info(self, base: str, cert: ServerCert) -> dict[str, Any]:
+        exchange = base.replace(HOST, "localhost")
+        return {
+            "authority_url": base,
+            "graph_url": base,
+            "exchange_url": exchange,
+            "ca_file": str(cert.cert_file),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "certificate_thumbprint": self.cert.thumbprint,
+            "certificate_key_file": str(cert.cert_file.parent / "app-key.pem"),
+            "tenants": [
+                {"tenant_id": t.id, "domain": t.domain, "name": t.name, "consented": bool(t.consented)}
+                for t in self.tenants
+            ],
+        }
+
+
+def _json(reply: Reply) -> Response:
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=reply.headers)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _login_error(status: int, code: str, description: str, codes: list[int]) -> JSONResponse:
+    body = {
+        "error": code,
+        "error_description": description,
+        "error_codes": codes,
+        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+        "trace_id": str(uuid.uuid4()),
+        "correlation_id": str(uuid.uuid4()),
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(emu: Emulator) -> FastAPI:
+    app = FastAPI(title="Microsoft 365 emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.emulator = emu
+
+    # --- Entra sign-in ------------------------------------------------------------------
+
+    @app.get("/{tenant}/v2.0/.well-known/openid-configuration")
+    def openid(tenant: str, request: Request) -> Response:
+        found = emu.tenant(tenant)
+        if found is None and tenant not in ("common", "organizations"):
+            return _login_error(
+                400,
+                "invalid_tenant",
+                f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct "
+                "tenant ID "
+                "and are signing into the correct cloud.",
+                [90002],
+            )
+        base = _base(request)
+        tid = found.id if found else "{tenantid}"
+        key = tenant if found is None else found.id
+        return JSONResponse(
+            {
+                "token_endpoint": f"{base}/{key}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "jwks_uri": f"{base}/{key}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": f"{base}/{tid}/v2.0",
+                "request_uri_parameter_supported": False,
+                "authorization_endpoint": f"{base}/{key}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/{key}/oauth2/v2.0/devicecode",
+                "end_session_endpoint": f"{base}/{key}/oauth2/v2.0/logout",
+                "tenant_region_scope": "NA",
+                "cloud_instance_name": "microsoftonline.com",
+            }
+        )
+
+    @app.post("/{tenant}/oauth2/v2.0/token")
+    async def token(tenant: str, request: Request) -> Response:
+        emu.token_requests += 1
+        form = dict((await request.form()).items())
+        found = emu.tenant(tenant)
+        if found is None:
+            return _login_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.", [90002])
+        grant = str(form.get("grant_type", ""))
+        client_id = str(form.get("client_id", ""))
+        if grant == "authorization_code":
+            code_tenant = emu.codes.pop(str(form.get("code", "")), None)
+            if code_tenant is None:
+                return _login_error(
+                    400, "invalid_grant", "AADSTS70000: The provided authorization code is invalid.", [70000]
+                )
+        elif grant != "client_credentials":
+            return _login_error(
+                400,
+                "unsupported_grant_type",
+                f"AADSTS70003: The app requested an unsupported grant type '{grant}'.",
+                [70003],
+            )
+        if client_id != emu.client_id:
+            return _login_error(
+                400,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
+                f"'{found.domain}'.",
+                [700016],
+            )
+        problem = _check_client(emu, form, f"{_base(request)}/{tenant}/oauth2/v2.0/token")
+        if problem is not None:
+            return problem
+        if emu.client_id not in found.consented:
+            return _login_error(
+                400,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
+                f"'{found.domain}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant.",
+                [700016],
+            )
+        scope = str(form.get("scope", ""))
+        resources = [s for s in scope.split() if s.endswith("/.default")]
+        if grant == "client_credentials" and len(resources) != 1:
+            return _login_error(
+                400,
+                "invalid_scope",
+                f"AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows "
+                "must have a scope value with /.default suffixed to the resource identifier "
+                "(application ID URI).",
+                [1002012],
+            )
+        audience = resources[0][: -len("/.default")] if resources else _base(request)
+        access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0." + secrets.token_urlsafe(40)
+        emu.tokens[access] = (found.id, audience.rstrip("/"), time.time() + emu.token_lifetime)
+        return JSONResponse(
+            {
+                "token_type": "Bearer",
+                "expires_in": emu.token_lifetime,
+                "ext_expires_in": emu.token_lifetime,
+                "access_token": access,
+            }
+        )
+
+    @app.get("/{tenant}/oauth2/v2.0/authorize")
+    def authorize(tenant: str, redirect_uri: str, state: str = "", client_id: str = "") -> Response:
+        found = emu.tenant(tenant) or (emu.tenants[0] if tenant in ("common", "organizations") else None)
+        if found is None or client_id != emu.client_id:
+            return _login_error(
+                400, "invalid_request", "AADSTS900144: The request body must contain client_id.", [900144]
+            )
+        code = secrets.token_urlsafe(24)
+        emu.codes[code] = found.id
+        return RedirectResponse(
+            f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302
+        )
+
+    @app.get("/{tenant}/adminconsent")
+    @app.get("/{tenant}/v2.0/adminconsent")
+    def adminconsent(tenant: str, client_id: str, redirect_uri: str, state: str = "") -> Response:
+        if client_id != emu.client_id:
+            query = {
+                "error": "unauthorized_client",
+                "error_description": f"AADSTS700016: Application with identifier '{client_id}' "
+                "was not found.",
+                "state": state,
+            }
+            return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
+        if emu.decline_consent:
+            query = {
+                "error": "access_denied",
+                "error_description": "The admin canceled the request",
+                "state": state,
+            }
+            return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
+        found = emu.tenant(tenant)
+        if found is None and tenant in ("common", "organizations"):
+            found = next((t for t in emu.tenants if emu.client_id not in t.consented), emu.tenants[0])
+        if found is None:
+            return _login_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.", [90002])
+        found.consented.add(emu.client_id)
+        query = {"admin_consent": "True", "tenant": found.id, "state": state}
+        return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
+
+    # --- Graph --------------------------------------------------------------------------
+
+    def signed_in(request: Request) -> Tenant | Reply:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer ") or not header[7:].strip():
+            return error(401, "InvalidAuthenticationToken", "Access token is empty.")
+        entry = emu.tokens.get(header[7:].strip())
+        if entry is None:
+            return error(401, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed.")
+        tid, audience, expiry = entry
+        if emu.expire_tokens or expiry < time.time():
+            return error(
+                401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+            )
+        if audience != _base(request):
+            return error(401, "InvalidAuthenticationToken", "Invalid audience.")
+        found = emu.tenant(tid)
+        assert found is not None
+        if emu.error_rate and emu.random.random() < emu.error_rate:
+            return error(503, "serviceNotAvailable", "Service unavailable.", {"Retry-After": "0"})
+        return found
+
+    @app.post("/v1.0/$batch")
+    async def batch(request: Request) -> Response:
+        who = signed_in(request)
+        if isinstance(who, Reply):
+            return _json(who)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json(error(400, "BadRequest", "Invalid JSON."))
+        return _json(emu.graph.batch(who, _base(request), body))
+
+    @app.api_route("/v1.0/{path:path}", methods=["GET", "PATCH", "POST", "DELETE"])
+    async def graph(path: str, request: Request) -> Response:
+        who = signed_in(request)
+        if isinstance(who, Reply):
+            return _json(who)
+        body = None
+        if request.method in ("PATCH", "POST"):
+            try:
+                body = await request.json()
+            except ValueError:
+                return _json(error(400, "BadRequest", "Invalid JSON."))
+        url = "/" + path + (f"?{request.url.query}" if request.url.query else "")
+        return _json(emu.graph.call(who, _base(request), request.method, url, body))
+
+    # --- Exchange -----------------------------------------------------------------------
+
+    @app.post("/adminapi/beta/{tenant}/InvokeCommand")
+    async def invoke(tenant: str, request: Request) -> Response:
+        who = signed_in(request)
+        if isinstance(who, Reply):
+            return _json(who)
+        if emu.tenant(tenant) is not who:
+            return _json(error(403, "Forbidden", "The user is not authorized for this tenant."))
+        with emu.lock:
+            window = emu.exchange_window.setdefault(who.id, RateWindow(0, 60.0))
+        storm = emu.throttle_rate > 0 and emu.random.random() < emu.throttle_rate
+        if storm:
+            emu.throttled += 1
+            return _json(
+                Reply(
+                    429,
+                    {
+                        "error": {
+                            "code": "TooManyRequests",
+                            "message": "Too many requests. Please try again later.",
+                        }
+                    },
+                    {"Retry-After": str(emu.retry_after)},
+                )
+            )
+        _, remaining, _ = window.hit()
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json(error(400, "BadRequest", "Invalid JSON."))
+        reply = emu.exchange.invoke(
+            who,
+            _base(request),
+            body,
+            request.query_params.get("$skiptoken"),
+            request.headers.get("prefer", ""),
+        )
+        reply.headers.update(
+            {"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": str(min(remaining, 29999))}
+        )
+        return _json(reply)
+
+    @app.post("/_emulator/faults")
+    async def faults(request: Request) -> Response:
+        body = await request.json()
+        allowed = {
+            "throttle_rate",
+            "retry_after",
+            "graph_limit",
+            "graph_window",
+            "expire_delta",
+            "decline_consent",
+            "error_rate",
+            "expire_tokens",
+        }
+        for key, value in body.items():
+            if key in allowed:
+                setattr(emu, key, value)
+        return JSONResponse({k: getattr(emu, k) for k in sorted(allowed)})
+
+    @app.get("/_emulator/stats")
+    def stats() -> Response:
+        return JSONResponse(
+            {
+                "graph_calls": emu.graph.calls,
+                "exchange_calls": emu.exchange.calls,
+                "token_requests": emu.token_requests,
+                "throttled": emu.throttled,
+            }
+        )
+
+    return app
+
+
+def _check_client(emu: Emulator, form: dict[str, Any], audience: str) -> Response | None:
+    """The app proves who it is with its secret or a JWT signed by its certificate's key."""
+    if form.get("client_assertion"):
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return _login_error(
+                400, "invalid_request", "AADSTS50027: Invalid client assertion type.", [50027]
+            )
+        assertion = str(form["client_assertion"])
+        try:
+            header = jwt.get_unverified_header(assertion)
+            public: Any = x509.load_pem_x509_certificate(emu.cert.certificate_pem.encode()).public_key()
+            claims = jwt.decode(
+                assertion,
+                public,
+                algorithms=["RS256", "PS256"],
+                audience=audience,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            return _login_error(
+                401,
+                "invalid_client",
+                f"AADSTS700027: Client assertion failed signature validation. ({exc})",
+                [700027],
+            )
+        thumb = header.get("x5t")
+        import base64
+
+        expected = base64.urlsafe_b64encode(bytes.fromhex(emu.cert.thumbprint)).decode().rstrip("=")
+        if thumb and str(thumb).rstrip("=") != expected:
+            return _login_error(
+                401, "invalid_client", "AADSTS700027: The certificate is not registered.", [700027]
+            )
+        if claims.get("iss") != emu.client_id or claims.get("sub") != emu.client_id:
+            return _login_error(
+                401,
+                "invalid_client",
+                "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.",
+                [700021],
+            )
+        return None
+    if form.get("client_secret") != emu.client_secret:
+        return _login_error(
+            401,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request "
+            "is the "
+            f"client secret value, not the client secret ID, for a secret added to app '{emu.client_id}'.",
+            [7000215],
+        )
+    return None
+
+
+# --- running it ----------------------------------------------------------------------------
+
+
+def _uvicorn(app: FastAPI, cert: ServerCert) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ssl_certfile=str(cert.cert_file),
+        ssl_keyfile=str(cert.key_file),
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def running(emu: Emulator, folder: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Serve ``emu`` over TLS in a daemon thread; yields its ``info`` (URLs, CA file, app)."""
+    with tempfile.TemporaryDirectory(prefix="m365-emu-") as tmp:
+        cert = server_cert(folder or Path(tmp))
+        (cert.cert_file.parent / "app-key.pem").write_text(emu.cert.private_key_pem)
+        sock = _bind(0)
+        port = sock.getsockname()[1]
+        server = _uvicorn(create_app(emu), cert)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            yield emu.info(f"https://{HOST}:{port}", cert)
+        finally:
+            server.should_exit = True
+            server.force_exit = True  # clients may keep connections alive: do not wait for them
+            thread.join(timeout=10)
+            sock.close()
+
+
+cli = typer.Typer(add_completion=False, help="Run the Microsoft 365 emulator (Entra, Graph, Exchange).")
+
+
+@cli.command()
+def main(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    tenants: Annotated[int, typer.Option(help="How many tenants (the first is the app's home).")] = 2,
+    users: Annotated[int, typer.Option(help="Users per tenant.")] = 20,
+    contacts: Annotated[int, typer.Option(help="External mail contacts per tenant.")] = 5,
+    consent: Annotated[str, typer.Option(help="'home': only the first tenant consented; 'all'.")] = "home",
+    page_size: Annotated[int, typer.Option(help="Items per Graph delta page.")] = 200,
+    state_dir: Annotated[Path | None, typer.Option(help="Where to write the TLS certificate.")] = None,
+) -> None:
+    """Serve until stopped; the first stdout line is JSON with everything a connector needs."""
+    emu = Emulator(
+        tenants=max(1, tenants), users=users, contacts=contacts, consent=consent, page_size=page_size
+    )
+    folder = state_dir or Path(tempfile.mkdtemp(prefix="m365-emu-"))
+    cert = server_cert(folder)
+    key_file = folder / "app-key.pem"
+    key_file.write_text(emu.cert.private_key_pem)
+    key_file.chmod(0o600)
+    sock = _bind(port)
+    bound = sock.getsockname()[1]
+    info = emu.info(f"https://{HOST}:{bound}", cert)
+    print(json.dumps({"url": info["graph_url"], "port": bound, **info}), flush=True)
+    for t in info["tenants"]:
+        print(
+            f'\n[[hubs.HUB.connectors]]\nname = "gal-{t["name"].lower()}"\ntype = "m365-gal"\n'
+            f'tenant_id = "{t["tenant_id"]}"\nclient_id = "{info["client_id"]}"\n'
+            f'client_secret = "{info["client_secret"]}"\nauthority_url = "{info["authority_url"]}"\n'
+            f'graph_url = "{info["graph_url"]}"\nexchange_url = "{info["exchange_url"]}"\n'
+            f'ca_file = "{info["ca_file"]}"',
+            flush=True,
+        )
+    _uvicorn(create_app(emu), cert).run(sockets=[sock])

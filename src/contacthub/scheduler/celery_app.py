@@ -1,0 +1,192 @@
+"""Scale-out: Celery workers on Redis, with PostgreSQL as the store.
+
+- ``contacthub worker`` runs ``worker_main`` on this app; each worker process runs one hub
+  at a time (``--concurrency`` for more threads).
+- ``contacthub beat`` runs Celery beat with one entry: ``contacthub.tick`` every few
+  seconds, which enqueues the hubs whose schedule is due (``scheduler.schedule``): the
+  schedules live in the database, so changing a hub file needs no restart of beat.
+- ``enqueue(hub)`` (``contacthub sync HUB --queue``, the webhook receivers) sends
+  ``contacthub.sync``.
+
+Coalescing has two layers. In Redis, ``contacthub:queued:HUB`` is set (NX, with a TTL)
+when a request is sent, and deleted by the task when it starts: while one request waits
+in the queue, more are dropped. In the task, a request already satisfied by a run that
+started after it is skipped (``runner.run_requested``). A task that finds the hub locked
+sends itself again after ``RETRY`` seconds instead of blocking a worker.
+
+A worker killed mid-run loses its task (acknowledged on receipt): its PostgreSQL session
+ends, which frees the hub's advisory lock, and the hub's next scheduled run marks the
+killed run interrupted and completes its journal. Messages the dead worker had reserved
+come back after ``VISIBILITY`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from functools import cache
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import Engine
+
+from contacthub.errors import ConfigError
+
+BROKER_ENV = "CONTACTHUB_BROKER_URL"
+QUEUE = "contacthub"
+QUEUED_TTL = 120  # seconds a queued-marker lives if its message is lost
+RETRY = 2.0  # seconds before a request that found its hub busy tries again
+VISIBILITY = 120  # seconds before a message reserved by a dead worker is delivered again
+TICK = 5.0  # seconds between schedule checks by beat
+GAP = 5.0  # seconds at least between a run's start and a run asked for by a notification
+
+log = logging.getLogger("contacthub.scheduler")
+
+app = Celery("contacthub")
+app.conf.update(
+    task_default_queue=QUEUE,
+    task_ignore_result=True,
+    task_acks_late=False,
+    worker_prefetch_multiplier=1,
+    worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": VISIBILITY},
+    task_serializer="json",
+    accept_content=["json"],
+    timezone="UTC",
+    beat_schedule={"contacthub-tick": {"task": "contacthub.tick", "schedule": TICK}},
+)
+
+
+def broker_url() -> str | None:
+    return os.environ.get(BROKER_ENV) or None
+
+
+def configure(broker: str | None = None, tick: float | None = None) -> Celery:
+    """Point the app at the broker (default ``CONTACTHUB_BROKER_URL``)."""
+    url = broker or broker_url()
+    if not url:
+        raise ConfigError(f"no broker: set {BROKER_ENV}=redis://HOST:PORT/0")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{BROKER_ENV} must be a redis:// URL")
+    app.conf.broker_url = url
+    if tick is not None:
+        app.conf.beat_schedule = {"contacthub-tick": {"task": "contacthub.tick", "schedule": tick}}
+    _redis.cache_clear()
+    return app
+
+
+@cache
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5)
+
+
+@cache
+def _engine() -> Engine:
+    """The store of this worker process (``CONTACTHUB_DATABASE_URL``), opened once."""
+    from contacthub.store.db import open_database
+
+    return open_database()
+
+
+def _queued_key(hub: str) -> str:
+    return f"contacthub:queued:{hub}"
+
+
+def _started_key(hub: str) -> str:
+    return f"contacthub:started:{hub}"
+
+
+def enqueue(
+    hub: str, *, delay: float = 0.0, requested_at: float | None = None, origin: str = "queue"
+) -> bool:
+    """Send a run request for ``hub`` (after ``delay`` seconds); ``False`` when one is
+    already waiting in the queue, which will serve this one too."""
+    from contacthub.scheduler import metrics
+
+    requested = time.time() if requested_at is None else requested_at
+    if origin == "notification":  # a stream of notifications: one run per GAP at most
+        left = _redis().pttl(_started_key(hub))
+        delay = max(delay, left / 1000 if left and left > 0 else 0.0)
+    if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
+        metrics.REQUESTS.labels(origin, "coalesced").inc()
+        return False
+    sync_task.apply_async((hub, requested, origin), countdown=delay or None)
+    return True
+
+
+def queue_depth() -> int:
+    """Messages waiting in the broker's queue (not those a worker holds for later)."""
+    return int(_redis().llen(QUEUE))
+
+
+class CeleryDispatcher:
+    """What the webhook receivers call when a broker is configured."""
+
+    def __init__(self, debounce: float = 2.0) -> None:
+        self.debounce = debounce
+
+    def request(self, hub: str, *, delay: float | None = None, origin: str = "notification") -> bool:
+        return enqueue(hub, delay=self.debounce if delay is None else delay, origin=origin)
+
+    def queue_depth(self) -> int:
+        return queue_depth()
+
+
+@app.task(name="contacthub.sync")  # type: ignore[untyped-decorator]
+def sync_task(hub: str, requested_at: float, origin: str = "queue") -> dict[str, Any]:
+    from contacthub.scheduler.runner import run_requested
+
+    pipe = _redis().pipeline()
+    pipe.delete(_queued_key(hub))  # from now on a new request needs a new run
+    pipe.set(_started_key(hub), "1", px=int(GAP * 1000))
+    pipe.execute()
+    outcome = run_requested(_engine(), hub, requested_at, origin=origin)
+    if outcome.result == "busy":
+        enqueue(hub, delay=RETRY, requested_at=requested_at, origin=origin)
+    report = outcome.report
+    return {
+        "hub": hub,
+        "result": outcome.result,
+        "run": report.run_id if report else None,
+        "status": report.status if report else None,
+    }
+
+
+@app.task(name="contacthub.tick")  # type: ignore[untyped-decorator]
+def tick_task() -> list[str]:
+    """Enqueue every hub whose schedule is due."""
+    from contacthub.scheduler.schedule import due_hubs
+
+    sent = []
+    for hub in due_hubs(_engine()):
+        if enqueue(hub, origin="schedule"):
+            sent.append(hub)
+    return sent
+
+
+def worker_argv(concurrency: int, loglevel: str, hostname: str | None) -> list[str]:
+    argv = [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--pool={'solo' if concurrency == 1 else 'threads'}",
+        f"--loglevel={loglevel}",
+        f"--queues={QUEUE}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    return argv
+
+
+def beat_argv(loglevel: str, schedule_file: str) -> list[str]:
+    return ["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"]
+
+
+if broker_url():  # ``celery -A contacthub.scheduler.celery_app`` works as well
+    configure()

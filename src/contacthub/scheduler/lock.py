@@ -1,0 +1,135 @@
+"""One run per hub at a time, across threads, processes and machines.
+
+The lock lives where every process that can run a hub already meets: the database.
+
+- PostgreSQL: a session-level advisory lock on its own connection, keyed by the hub's
+  name. The server drops it when the session ends, so a worker killed with SIGKILL (or a
+  machine that vanishes, once TCP notices) never leaves a hub locked.
+- SQLite: an exclusive ``flock`` on a file next to the database, one per hub. The kernel
+  drops it when the process dies. (SQLite is one machine by construction.)
+- Anything else (an in-memory SQLite database): a lock inside this process.
+
+The lock is held for the whole run, from before the run's row is written (which is also
+where runs left behind by a dead process are marked interrupted) to after it is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from contacthub.errors import UserError
+
+POLL = 0.2  # seconds between attempts while waiting for a busy hub
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_guard = threading.Lock()
+
+
+class HubBusy(UserError):
+    """Another run of the hub holds the lock (and the caller would not wait longer)."""
+
+
+def lock_key(hub_name: str) -> int:
+    """A signed 64-bit key for ``pg_advisory_lock``, stable across processes and versions."""
+    digest = hashlib.blake2b(f"contacthub:hub:{hub_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_dir(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database + ".locks")
+
+
+@contextlib.contextmanager
+def hub_lock(engine: Engine, hub_name: str, *, wait: float | None = None) -> Iterator[None]:
+    """Hold the hub's lock for the body. ``wait``: seconds to wait for a busy hub (``None``:
+    as long as it takes, ``0``: not at all); ``HubBusy`` when it stays busy."""
+    deadline = None if wait is None else time.monotonic() + wait
+    if engine.dialect.name == "postgresql":
+        with _postgres_lock(engine, hub_name, deadline):
+            yield
+        return
+    directory = _lock_dir(engine)
+    if directory is not None:
+        with _file_lock(directory, hub_name, deadline):
+            yield
+        return
+    with _process_lock(hub_name, deadline):
+        yield
+
+
+def _busy(hub_name: str) -> HubBusy:
+    return HubBusy(f"hub {hub_name!r} is being synced by another run; try again when it ends")
+
+
+def _wait_more(deadline: float | None) -> bool:
+    if deadline is not None and time.monotonic() >= deadline:
+        return False
+    time.sleep(POLL if deadline is None else max(0.0, min(POLL, deadline - time.monotonic())))
+    return True
+
+
+@contextlib.contextmanager
+def _postgres_lock(engine: Engine, hub_name: str, deadline: float | None) -> Iterator[None]:
+    key = lock_key(hub_name)
+    conn = engine.connect()
+    try:
+        while True:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+            conn.commit()  # no transaction stays open while the run goes on
+            if got:
+                break
+            if not _wait_more(deadline):
+                raise _busy(hub_name)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _file_lock(directory: Path, hub_name: str, deadline: float | None) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (hashlib.sha256(hub_name.encode()).hexdigest()[:32] + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not _wait_more(deadline):
+                    raise _busy(hub_name) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _process_lock(hub_name: str, deadline: float | None) -> Iterator[None]:
+    with _local_guard:
+        lock = _local_locks.setdefault(hub_name, threading.Lock())
+    timeout = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+    if not lock.acquire(timeout=timeout):
+        raise _busy(hub_name)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,84 @@
+"""Turning a request for a run into at most one run: the part every driver shares (the
+in-process scheduler, the Celery task).
+
+A request carries the time it was made. It is satisfied by any run of the hub that started
+after that time: such a run saw every change the request was about. So duplicated
+requests (two webhooks, a webhook and the schedule, a message delivered twice) cost one
+query, not one run. A request that finds the hub busy is handed back to its driver to try
+again shortly; by then the run in progress may have satisfied it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from contacthub.engine.context import Report
+from contacthub.errors import NotFoundError
+from contacthub.scheduler import metrics
+from contacthub.scheduler.lock import HubBusy
+from contacthub.scheduler.schedule import last_started
+
+log = logging.getLogger("contacthub.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    hub: str
+    result: str  # ran | satisfied | busy | missing
+    report: Report | None = None
+
+
+def run_requested(engine: Engine, hub: str, requested_at: float, *, origin: str = "queue") -> Outcome:
+    """Run ``hub`` unless a run started after ``requested_at`` (epoch seconds) already did;
+    never waits for a busy hub."""
+    from contacthub.engine.run import run_hub
+
+    try:
+        last = last_started(engine, hub)
+    except NotFoundError:
+        last = None
+    if last is not None and last >= datetime.fromtimestamp(requested_at, UTC):
+        metrics.REQUESTS.labels(origin, "satisfied").inc()
+        return Outcome(hub, "satisfied")
+    start = time.monotonic()
+    log.info("hub %s: run starting", hub, extra={"hub": hub, "origin": origin, "event": "start"})
+    try:
+        report = run_hub(engine, hub, lock_wait=0)
+    except HubBusy:
+        metrics.REQUESTS.labels(origin, "busy").inc()
+        log.info("hub %s: busy, run deferred", hub, extra={"hub": hub, "origin": origin, "event": "busy"})
+        return Outcome(hub, "busy")
+    except NotFoundError:
+        # the hub was removed after the request was made
+        metrics.REQUESTS.labels(origin, "missing").inc()
+        log.warning("run requested for hub %s, which no longer exists", hub, extra={"hub": hub})
+        return Outcome(hub, "missing")
+    seconds = time.monotonic() - start
+    metrics.REQUESTS.labels(origin, "ran").inc()
+    metrics.observe_run(hub, report, seconds)
+    changes = sum(sum(c.values()) for c in report.changes.values())
+    log.info(
+        "hub %s: run %s %s in %.2fs, %d change(s), %d error(s)",
+        hub,
+        report.run_id,
+        report.status,
+        seconds,
+        changes,
+        len(report.errors),
+        extra={
+            "hub": hub,
+            "run": report.run_id,
+            "status": report.status,
+            "seconds": round(seconds, 3),
+            "changes": changes,
+            "errors": len(report.errors),
+            "origin": origin,
+            "event": "end",
+        },
+    )
+    return Outcome(hub, "ran", report)

@@ -1,0 +1,153 @@
+"""When each hub runs on its own: an interval (default 15 minutes) or a cron expression.
+
+Both live in the hub's settings (``interval = "15m"`` or ``cron = "*/5 * * * *"`` in the
+hub file). A hub is due when its last scheduled kind of run started at least one interval
+ago (or the cron expression has fired since); a hub that never ran is due at once.
+``interval = "off"`` leaves a hub to manual runs and change notifications only.
+
+The times come from the runs table, so every process (the in-process scheduler, ``beat``)
+agrees on them and a restart neither skips nor repeats a run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from contacthub.errors import ConfigError
+from contacthub.store import tables as t
+from contacthub.store.repo import loads
+
+DEFAULT_INTERVAL = timedelta(minutes=15)
+#: run kinds that count as "the hub ran" for its schedule (a dry run writes nothing)
+SCHEDULED_KINDS = ("sync", "approve", "reject", "undo")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+
+
+def parse_interval(text: str) -> timedelta | None:
+    """``"15m"``, ``"1h30m"``, ``"90s"``, ``"2d"``, a bare number of seconds, or ``"off"``
+    (``None``: never on a schedule)."""
+    value = text.strip().lower()
+    if value in ("off", "never", "none"):
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        seconds = float(value)
+    else:
+        compact = value.replace(" ", "")
+        parts = _PART.findall(compact)
+        if not parts or "".join(n + u for n, u in parts) != compact:
+            raise ConfigError(f"interval {text!r} is not like '15m', '1h30m', '90s' or 'off'")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds < 1:
+        raise ConfigError(f"interval {text!r} is shorter than one second")
+    return timedelta(seconds=seconds)
+
+
+def check_cron(expression: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(expression):
+        raise ConfigError(f"cron expression {expression!r} is not valid (e.g. '*/15 * * * *')")
+    return expression
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    interval: timedelta | None = DEFAULT_INTERVAL
+    cron: str | None = None
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> Schedule:
+        if settings.get("cron"):
+            return cls(None, str(settings["cron"]))
+        if settings.get("interval"):
+            return cls(parse_interval(str(settings["interval"])))
+        return cls()
+
+    def next_after(self, last: datetime) -> datetime | None:
+        """When a hub last run at ``last`` is due again (``None``: not on a schedule)."""
+        if self.cron:
+            from croniter import croniter
+
+            nxt: datetime = croniter(self.cron, last).get_next(datetime)
+            return nxt
+        if self.interval is None:
+            return None
+        return last + self.interval
+
+    def describe(self) -> str:
+        if self.cron:
+            return f"cron {self.cron}"
+        return "manual only" if self.interval is None else f"every {self.interval}"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
+    """Names of the hubs whose schedule says they should run now."""
+    at = at or datetime.now(UTC)
+    last_run = (
+        select(t.runs.c.hub_id, func.max(t.runs.c.started_at).label("last"))
+        .where(t.runs.c.kind.in_(SCHEDULED_KINDS))
+        .group_by(t.runs.c.hub_id)
+        .subquery()
+    )
+    query = select(t.hubs.c.name, t.hubs.c.settings, last_run.c.last).outerjoin(
+        last_run, last_run.c.hub_id == t.hubs.c.id
+    )
+    due = []
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(t.hubs.c.name)).all()
+    for name, settings, last in rows:
+        schedule = Schedule.of(loads(settings) or {})
+        if schedule.interval is None and schedule.cron is None:
+            continue
+        if last is None:
+            due.append(name)
+            continue
+        nxt = schedule.next_after(_aware(last))
+        if nxt is not None and nxt <= at:
+            due.append(name)
+    return due
+
+
+def last_started(engine: Engine, hub: str) -> datetime | None:
+    """When the hub's newest scheduled-kind run started (any outcome)."""
+    query = (
+        select(func.max(t.runs.c.started_at))
+        .select_from(t.runs.join(t.hubs, t.hubs.c.id == t.runs.c.hub_id))
+        .where(t.hubs.c.name == hub, t.runs.c.kind.in_(SCHEDULED_KINDS))
+    )
+    with engine.connect() as conn:
+        value = conn.execute(query).scalar()
+    return None if value is None else _aware(value)
+
+
+def next_run(engine: Engine, hub_id: int, at: datetime | None = None) -> datetime | None:
+    """When the hub's schedule runs it next (``None``: manual only); a hub that is due
+    already, or never ran, answers ``at`` (now)."""
+    at = at or datetime.now(UTC)
+    with engine.connect() as conn:
+        settings = conn.execute(select(t.hubs.c.settings).where(t.hubs.c.id == hub_id)).scalar()
+        if settings is None:
+            return None
+        last = conn.execute(
+            select(func.max(t.runs.c.started_at)).where(
+                t.runs.c.hub_id == hub_id, t.runs.c.kind.in_(SCHEDULED_KINDS)
+            )
+        ).scalar()
+    schedule = Schedule.of(loads(settings) or {})
+    if schedule.interval is None and schedule.cron is None:
+        return None
+    if last is None:
+        return at
+    nxt = schedule.next_after(_aware(last))
+    return None if nxt is None else max(nxt, at)

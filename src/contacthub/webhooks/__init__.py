@@ -1,0 +1,1 @@
+"""Change notification receivers (``router``) and the identity of each receiver (``tokens``)."""

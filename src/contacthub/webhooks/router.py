@@ -1,0 +1,177 @@
+"""Receivers for change notifications: Procore webhooks, Microsoft Graph change
+notifications and Pipedrive webhooks.
+
+A notification is a hint that something changed, not the change: each receiver checks
+that it comes from the sender we registered (``tokens``), asks the dispatcher for a run of
+the connector's hub (after a short debounce, so a burst gives one run) and answers at
+once; it never syncs while the sender waits (Procore allows 5 s, Pipedrive 10 s, Graph
+3 s for notifications and 10 s for the validation handshake). Duplicates and losses are
+expected and harmless: requests coalesce, and the hub's schedule still runs full
+reconciliations.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any, Protocol
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import Engine
+
+from contacthub.scheduler import metrics
+from contacthub.webhooks import tokens
+from contacthub.webhooks.tokens import Directory, Target
+
+log = logging.getLogger("contacthub.webhooks")
+
+MAX_BODY = 1_000_000  # bytes; notifications are small, anything larger is not one
+PROCORE_RESOURCES = {"companyusers", "companyvendors", "projectusers", "projectvendors", "users", "vendors"}
+PROCORE_EVENTS = {"create", "update", "delete"}
+PIPEDRIVE_ACTIONS = {"create", "change", "delete", "added", "updated", "deleted", "merged"}
+
+
+class Dispatcher(Protocol):
+    def request(self, hub: str, *, delay: float | None = None, origin: str = "notification") -> bool: ...
+
+
+def _accepted(source: str, target: Target, dispatcher: Dispatcher, status: int = 200) -> Response:
+    queued = dispatcher.request(target.hub, origin=source)
+    metrics.NOTIFICATIONS.labels(source, "accepted").inc()
+    log.info(
+        "%s notification for hub %s connector %s: %s",
+        source,
+        target.hub,
+        target.connector,
+        "run requested" if queued else "coalesced with a waiting request",
+        extra={"hub": target.hub, "connector": target.connector, "source": source},
+    )
+    return JSONResponse({"accepted": True, "queued": queued}, status_code=status)
+
+
+def _ignored(source: str, why: str, status: int = 200) -> Response:
+    metrics.NOTIFICATIONS.labels(source, "ignored").inc()
+    return JSONResponse({"accepted": False, "ignored": why}, status_code=status)
+
+
+def _reject(source: str, status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
+    metrics.NOTIFICATIONS.labels(source, "rejected").inc()
+    return HTTPException(status, detail, headers=headers)
+
+
+async def _json(request: Request, source: str) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise _reject(source, 413, "notification too large")
+    try:
+        import orjson
+
+        return orjson.loads(body)
+    except ValueError:
+        raise _reject(source, 400, "the body is not JSON") from None
+
+
+def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
+    """The receivers under ``/hooks``; ``dispatcher`` is the in-process scheduler or the
+    Celery dispatcher (``scheduler.for_serve`` picks)."""
+    router = APIRouter(prefix="/hooks", tags=["webhooks"])
+    directory = Directory(engine)
+
+    def target(source: str, token: str) -> Target:
+        found = directory.find(token)
+        if found is None:
+            raise _reject(source, 404, "unknown receiver")
+        return found
+
+    @router.post("/procore/{token}")
+    async def procore(token: str, request: Request) -> Response:
+        found = target("procore", token)
+        auth = request.headers.get("authorization")
+        if auth is not None and not tokens.same(auth, f"Bearer {tokens.bearer(found.hub, found.connector)}"):
+            raise _reject("procore", 401, "wrong Authorization header")
+        event = await _json(request, "procore")
+        if not isinstance(event, dict):
+            raise _reject("procore", 400, "expected one event object")
+        resource = str(event.get("resource_name") or event.get("resource_type") or "")
+        kind = str(event.get("event_type") or event.get("reason") or "")
+        if resource.replace(" ", "").replace("_", "").lower() not in PROCORE_RESOURCES:
+            return _ignored("procore", f"resource {resource!r} is not a directory resource")
+        if kind not in PROCORE_EVENTS:
+            return _ignored("procore", f"event {kind!r}")
+        return _accepted("procore", found, dispatcher)
+
+    @router.post("/pipedrive/{token}")
+    async def pipedrive(token: str, request: Request) -> Response:
+        found = target("pipedrive", token)
+        user, password = _basic(request.headers.get("authorization"))
+        expected = tokens.basic_password(found.hub, found.connector)
+        if not (tokens.same(user, tokens.BASIC_USER) and tokens.same(password, expected)):
+            raise _reject(
+                "pipedrive", 401, "basic auth required", {"WWW-Authenticate": 'Basic realm="contacthub"'}
+            )
+        event = await _json(request, "pipedrive")
+        meta = event.get("meta") if isinstance(event, dict) else None
+        if not isinstance(meta, dict):
+            raise _reject("pipedrive", 400, "expected a webhook payload with 'meta'")
+        entity = str(meta.get("entity") or meta.get("object") or "")
+        action = str(meta.get("action") or "")
+        if entity != "person":
+            return _ignored("pipedrive", f"entity {entity!r}")
+        if action not in PIPEDRIVE_ACTIONS:
+            return _ignored("pipedrive", f"action {action!r}")
+        return _accepted("pipedrive", found, dispatcher)
+
+    @router.post("/graph/{token}")
+    async def graph(token: str, request: Request) -> Response:
+        found = target("graph", token)
+        validation = request.query_params.get("validationToken")
+        if validation is not None:
+            # subscription creation or renewal: echo the token, as plain text, at once
+            metrics.NOTIFICATIONS.labels("graph", "validation").inc()
+            return PlainTextResponse(validation, status_code=200)
+        payload = await _json(request, "graph")
+        items = payload.get("value") if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            raise _reject("graph", 400, "expected a change notification collection ('value')")
+        expected = tokens.client_state(found.hub, found.connector)
+        genuine = [
+            item
+            for item in items
+            if isinstance(item, dict) and tokens.same(str(item.get("clientState") or ""), expected)
+        ]
+        if len(genuine) < len(items):
+            metrics.NOTIFICATIONS.labels("graph", "rejected").inc(len(items) - len(genuine))
+            log.warning(
+                "graph: %d notification(s) for hub %s with a wrong clientState were dropped",
+                len(items) - len(genuine),
+                found.hub,
+                extra={"hub": found.hub, "connector": found.connector},
+            )
+        for item in genuine:
+            if item.get("lifecycleEvent"):
+                log.warning(
+                    "graph subscription %s of hub %s: %s",
+                    item.get("subscriptionId"),
+                    found.hub,
+                    item.get("lifecycleEvent"),
+                    extra={"hub": found.hub, "connector": found.connector},
+                )
+        if not genuine:
+            # Graph retries anything but 2xx; a forged notification gets nothing either way
+            return _ignored("graph", "no notification with the expected clientState", 202)
+        return _accepted("graph", found, dispatcher, status=202)
+
+    return router
+
+
+def _basic(header: str | None) -> tuple[str, str]:
+    if not header or not header.lower().startswith("basic "):
+        return "", ""
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    user, _, password = decoded.partition(":")
+    return user, password

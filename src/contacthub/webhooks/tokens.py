@@ -1,0 +1,89 @@
+"""Which hub and connector a change notification is for, and how the sender proves it.
+
+Every connector has its own receiver URL, ``/hooks/<source>/<token>``, where the token is
+derived from the secret key and the hub and connector names (``secrets.derive``): nothing
+to store, nothing to guess, and a new secret key changes every URL. The vendors add their
+own checks on top: Microsoft Graph echoes the subscription's ``clientState`` (derived the
+same way) in every notification; Pipedrive sends HTTP Basic credentials we gave it (user
+``contacthub``, derived password); Procore sends the ``Authorization`` header we gave it
+(``Bearer`` + derived value), checked when present.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from contacthub.store import secrets
+from contacthub.store import tables as t
+
+SOURCES = ("procore", "graph", "pipedrive")
+BASIC_USER = "contacthub"
+
+
+def url_token(hub: str, connector: str) -> str:
+    return secrets.derive(f"webhook-url:{hub}\x00{connector}")
+
+
+def client_state(hub: str, connector: str) -> str:
+    """The ``clientState`` of a connector's Graph subscriptions."""
+    return secrets.derive(f"graph-client-state:{hub}\x00{connector}")
+
+
+def basic_password(hub: str, connector: str) -> str:
+    """The HTTP Basic password Pipedrive sends to a connector's receiver."""
+    return secrets.derive(f"pipedrive-basic:{hub}\x00{connector}")
+
+
+def bearer(hub: str, connector: str) -> str:
+    """The ``Authorization: Bearer`` value of a connector's Procore hook."""
+    return secrets.derive(f"procore-bearer:{hub}\x00{connector}")
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def receiver_url(base_url: str, source: str, hub: str, connector: str) -> str:
+    return f"{base_url.rstrip('/')}/hooks/{source}/{url_token(hub, connector)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    hub: str
+    connector: str
+    type: str
+
+
+class Directory:
+    """Token -> connector, read from the store and refreshed when an unknown token comes
+    (at most every ``refresh`` seconds, so unknown tokens cannot hammer the database)."""
+
+    def __init__(self, engine: Engine, refresh: float = 5.0) -> None:
+        self.engine = engine
+        self.refresh = refresh
+        self._targets: dict[str, Target] = {}
+        self._loaded = float("-inf")
+        self._guard = threading.Lock()
+
+    def find(self, token: str) -> Target | None:
+        target = self._targets.get(token)
+        if target is not None:
+            return target
+        with self._guard:
+            if time.monotonic() - self._loaded >= self.refresh:
+                self._targets = self._load()
+                self._loaded = time.monotonic()
+        return self._targets.get(token)
+
+    def _load(self) -> dict[str, Target]:
+        query = select(t.hubs.c.name, t.connectors.c.name, t.connectors.c.type).join(
+            t.connectors, t.connectors.c.hub_id == t.hubs.c.id
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {url_token(hub, name): Target(hub, name, kind) for hub, name, kind in rows}

@@ -1,0 +1,521 @@
+"""The GAL connector against the emulator: delta reads, deletions, resync, scope, writes that
+never touch what is not ours, users, throttling, and inviting a partner tenant."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
+from contacthub.connectors.m365 import M365GalConnector, complete_consent
+from contacthub.emulators.m365 import Emulator
+from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError, UserError
+from tests.connectors.conformance import sample
+from tests.connectors.m365_support import connector, emulator, served, settings
+
+
+@pytest.fixture
+def env() -> Iterator[tuple[Emulator, dict[str, Any]]]:
+    emu = emulator(tenants=2, users=40, contacts=6, page_size=15)
+    with served(emu) as info:
+        yield emu, info
+
+
+def pull_all(conn: M365GalConnector, cursor: str | None, known: dict[str, str]) -> tuple[list[Record], Any]:
+    pull = conn.pull(cursor, known)
+    records = [r for r in pull.records if isinstance(r, Record)]
+    return records, pull
+
+
+def in_scope_users(emu: Emulator, tenant: int = 0) -> set[str]:
+    return {
+        f"users/{u.id}"
+        for u in emu.tenants[tenant].users.values()
+        if not u.deleted and u.props["accountEnabled"]
+    }
+
+
+def test_first_pull_lists_users_and_contacts_then_a_noop_costs_one_call_per_type(env: Any) -> None:
+    emu, info = env
+    conn = connector(info)
+    records, pull = pull_all(conn, None, {})
+    ids = {r.native_id for r in records}
+    contacts = {f"contacts/{c.id}" for c in emu.tenants[0].contacts.values()}
+    assert ids == in_scope_users(emu) | contacts  # the disabled account is left out
+    assert pull.complete and pull.listed == len(ids) and pull.deleted == set()
+    adele = next(r for r in records if r.native_id.startswith("users/") and r.fields.get("job_title"))
+    assert adele.fields["emails"][0]["type"] == "work" and adele.fields["phones"][0]["value"].startswith(
+        "+1206"
+    )
+    known = {r.native_id: r.version for r in records}
+    before = conn.graph_calls()
+    again, quiet = pull_all(conn, pull.cursor, known)
+    assert again == [] and quiet.deleted == set() and not quiet.complete
+    assert conn.graph_calls() - before == 2  # one delta call per object type
+    assert conn.api_calls().get("POST", 0) == 1  # Exchange: our own contacts, listed once on the first pull
+    conn.close()
+
+
+def test_delta_after_three_edits_fetches_only_those_three(env: Any) -> None:
+    emu, info = env
+    conn = connector(info)
+    records, pull = pull_all(conn, None, {})
+    known = {r.native_id: r.version for r in records}
+    tenant = emu.tenants[0]
+    users = sorted(u for u in tenant.users if f"users/{u}" in known)[:2]
+    tenant.update_user(users[0], {"jobTitle": "Chief Estimator"})
+    tenant.update_user(users[1], {"mobilePhone": "+1 425 555 9999"})
+    external = sorted(tenant.contacts)[0]
+    tenant.update_contact(external, {"Title": "Buyer"})
+    served_before = emu.graph.calls
+    changed, later = pull_all(conn, pull.cursor, known)
+    assert sorted(r.native_id for r in changed) == sorted(
+        [f"users/{users[0]}", f"users/{users[1]}", f"contacts/{external}"]
+    )
+    assert emu.graph.calls - served_before == 2
+    by_id = {r.native_id: r for r in changed}
+    assert by_id[f"users/{users[0]}"].fields["job_title"] == "Chief Estimator"
+    assert by_id[f"contacts/{external}"].fields["job_title"] == "Buyer"
+    assert by_id[f"contacts/{external}"].hub_id is None  # not ours
+    assert later.cursor != pull.cursor
+    conn.close()
+
+
+def test_removed_items_are_deletions_and_leaving_the_scope_too(env: Any) -> None:
+    emu, info = env
+    conn = connector(info)
+    records, pull = pull_all(conn, None, {})
+    known = {r.native_id: r.version for r in records}
+    tenant = emu.tenants[0]
+    users = sorted(u for u in tenant.users if f"users/{u}" in known)
+    tenant.delete_user(users[0])
+    tenant.update_user(users[1], {"accountEnabled": False})
+    contact = sorted(tenant.contacts)[0]
+    tenant.delete_contact(contact)
+    changed, later = pull_all(conn, pull.cursor, known)
+    assert changed == []
+    assert later.deleted == {f"users/{users[0]}", f"users/{users[1]}", f"contacts/{contact}"}
+    conn.close()
+
+
+def test_410_starts_a_full_resync_that_loses_nothing(env: Any) -> None:
+    emu, info = env
+    conn = connector(info)
+    records, pull = pull_all(conn, None, {})
+    known = {r.native_id: r.version for r in records}
+    tenant = emu.tenants[0]
+    users = sorted(u for u in tenant.users if f"users/{u}" in known)
+    tenant.update_user(users[0], {"department": "Estimating"})
+    tenant.delete_user(users[1])
+    added = tenant.add_user(
+        {
+            "displayName": "New Person",
+            "mail": "new@contoso.example",
+            "accountEnabled": True,
+            "userType": "Member",
+        }
+    )
+    emu.expire_delta = True
+    changed, resync = pull_all(conn, pull.cursor, known)
+    emu.expire_delta = False
+    assert sorted(r.native_id for r in changed) == sorted([f"users/{users[0]}", f"users/{added.id}"])
+    assert resync.deleted == {f"users/{users[1]}"}
+    for record in changed:
+        known[record.native_id] = record.version
+    known.pop(f"users/{users[1]}")
+    again, quiet = pull_all(conn, resync.cursor, known)
+    assert again == [] and quiet.deleted == set()
+    conn.close()
+
+
+def test_member_of_reads_only_the_group_and_follows_membership(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    group = next(g for g in tenant.groups.values() if g.display_name == "Field Team")
+    conn = connector(info, objects=["users"], member_of=["Field Team"])
+    records, pull = pull_all(conn, None, {})
+    enabled = {u.id for u in tenant.users.values() if u.props["accountEnabled"]}
+    assert {r.native_id for r in records} == {f"users/{m}" for m in group.members if m in enabled}
+    known = {r.native_id: r.version for r in records}
+    leaving = group.members[0]
+    joining = next(u for u in sorted(enabled) if u not in group.members)
+    group.members.remove(leaving)
+    group.members.append(joining)
+    changed, later = pull_all(conn, pull.cursor, known)
+    assert [r.native_id for r in changed] == [f"users/{joining}"]
+    assert later.deleted == {f"users/{leaving}"}
+    conn.close()
+
+
+def test_contacts_not_ours_are_never_written(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    conn = connector(info)
+    records, _ = pull_all(conn, None, {})
+    theirs = [r for r in records if r.native_id.startswith("contacts/")]
+    before = copy.deepcopy({c.id: c.props for c in tenant.contacts.values()})
+    ops = []
+    for record in theirs[:3]:
+        ops.append(
+            WriteOp(
+                "update", "h", {**record.fields, "job_title": "Changed"}, record.native_id, record.version
+            )
+        )
+    ops.append(WriteOp("delete", "h", {}, theirs[3].native_id, theirs[3].version))
+    ops.append(WriteOp("deactivate", "h", {}, theirs[4].native_id, theirs[4].version))
+    results = conn.write(ops)
+    assert all(isinstance(r.error, RecordError) for r in results)
+    assert all("not created by contacthub" in str(r.error) for r in results)
+    assert {c.id: c.props for c in tenant.contacts.values()} == before
+    assert not any(c.deleted for c in tenant.contacts.values())
+    conn.close()
+
+
+def test_our_contacts_carry_the_anchor_hide_on_deactivate_and_come_back(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    conn = connector(info, anchor_attribute=7, anchor_prefix="hubA")
+    [made] = conn.write([WriteOp("create", "hub-42", sample(3, notes="met at expo"))])
+    assert made.error is None and made.native_id
+    oid = made.native_id.split("/")[1]
+    assert tenant.contacts[oid].props["CustomAttribute7"] == "hubA:hub-42"
+    assert conn.get(made.native_id).hub_id == "hub-42"
+    assert conn.get(made.native_id).fields["notes"] == "met at expo"
+    [hidden] = conn.write([WriteOp("deactivate", "hub-42", {}, made.native_id, made.version)])
+    assert hidden.error is None and tenant.contacts[oid].props["HiddenFromAddressListsEnabled"] is True
+    [back] = conn.write([WriteOp("create", "hub-42", sample(3, notes="met at expo"))])  # replayed / restored
+    assert back.native_id == made.native_id
+    assert tenant.contacts[oid].props["HiddenFromAddressListsEnabled"] is False
+    assert len([c for c in tenant.live_contacts() if c.props.get("CustomAttribute7")]) == 1
+    other = connector(info, anchor_attribute=7, anchor_prefix="hubB")
+    [refused] = other.write([WriteOp("delete", "x", {}, made.native_id, None)])
+    assert (
+        isinstance(refused.error, RecordError) and oid in tenant.contacts and not tenant.contacts[oid].deleted
+    )
+    [nomail] = conn.write([WriteOp("create", "hub-43", {"given_name": "No", "family_name": "Mail"})])
+    assert nomail.error is not None and "email" in nomail.error.message
+    conn.close()
+    other.close()
+
+
+def test_users_are_patched_in_batches_only_when_allowed(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    reader = connector(info, objects=["users"])
+    records, _ = pull_all(reader, None, {})
+    cloud = [r for r in records if not tenant.users[r.native_id[6:]].props.get("onPremisesSyncEnabled")][:25]
+    synced = next(r for r in records if tenant.users[r.native_id[6:]].props.get("onPremisesSyncEnabled"))
+    [refused] = reader.write(
+        [WriteOp("update", "h", {**cloud[0].fields, "job_title": "X"}, cloud[0].native_id, None)]
+    )
+    assert refused.error is not None and "write_users" in refused.error.message
+    writer = connector(info, objects=["users"], write_users=True)
+    ops = [
+        WriteOp("update", f"h{i}", {**r.fields, "job_title": f"Title {i}"}, r.native_id, r.version)
+        for i, r in enumerate(cloud)
+    ]
+    ops.append(
+        WriteOp("update", "hs", {**synced.fields, "job_title": "Nope"}, synced.native_id, synced.version)
+    )
+    ops.append(WriteOp("delete", "hd", {}, cloud[0].native_id, None))
+    posts = writer.api_calls().get("POST", 0)
+    results = writer.write(ops)
+    assert [r.error is None for r in results] == [True] * 25 + [False, False]
+    assert "on-premises Active Directory" in str(results[25].error)
+    assert tenant.users[synced.native_id[6:]].props["jobTitle"] != "Nope"
+    assert tenant.users[cloud[7].native_id[6:]].props["jobTitle"] == "Title 7"
+    assert writer.api_calls()["POST"] - posts == 4  # 25 reads and 25 patches, 20 per $batch
+    assert writer.get(cloud[7].native_id).version == results[7].version
+    [stale] = writer.write([WriteOp("update", "h", cloud[1].fields, cloud[1].native_id, cloud[1].version)])
+    assert isinstance(stale.error, StaleVersionError)
+    reader.close()
+    writer.close()
+
+
+def test_a_throttling_storm_converges(env: Any) -> None:
+    emu, info = env
+    emu.retry_after = 0
+    emu.throttle_rate = 0.35
+    conn = connector(info)
+    records, _ = pull_all(conn, None, {})
+    assert len(records) == len(in_scope_users(emu)) + 6
+    results = conn.write([WriteOp("create", f"hub-{i}", sample(i)) for i in range(8)])
+    assert [r.error for r in results] == [None] * 8
+    emu.throttle_rate = 0.0
+    ours = [c for c in emu.tenants[0].live_contacts() if c.props.get("CustomAttribute15")]
+    assert sorted(c.props["CustomAttribute15"] for c in ours) == sorted(
+        f"contacthub:hub-{i}" for i in range(8)
+    )
+    assert emu.throttled > 10
+    conn.close()
+
+
+def test_throttled_requests_inside_a_batch_are_sent_again(env: Any) -> None:
+    emu, info = env
+    tenant = emu.tenants[0]
+    writer = connector(info, objects=["users"], write_users=True)
+    records, _ = pull_all(writer, None, {})
+    cloud = [r for r in records if not tenant.users[r.native_id[6:]].props.get("onPremisesSyncEnabled")][:30]
+    emu.retry_after, emu.throttle_rate = 0, 0.4
+    before = emu.throttled
+    ops = [
+        WriteOp("update", f"h{i}", {**r.fields, "department": f"Dept {i}"}, r.native_id, r.version)
+        for i, r in enumerate(cloud)
+    ]
+    results = writer.write(ops)
+    emu.throttle_rate = 0.0
+    assert [r.error for r in results] == [None] * 30
+    assert [tenant.users[r.native_id[6:]].props["department"] for r in cloud] == [
+        f"Dept {i}" for i in range(30)
+    ]
+    assert emu.throttled - before > 5
+    writer.close()
+
+
+def test_retry_after_is_honoured(env: Any) -> None:
+    emu, info = env
+    emu.graph_limit, emu.graph_window = 2, 1.0  # the third call within a second waits
+    emu.retry_after = 1
+    conn = connector(info, objects=["users"])
+    started = time.monotonic()
+    records, _ = pull_all(conn, None, {})
+    assert records and conn.graph().api.waited >= 1 and time.monotonic() - started >= 1
+    conn.close()
+
+
+# --- partner tenants by invitation ---------------------------------------------------------
+
+
+class ConsentUI:
+    """Plays the other organisation's admin: opens the consent link and follows it."""
+
+    def __init__(self, info: dict[str, Any], state: str | None = None) -> None:
+        self.info = info
+        self.forced_state = state
+        self.links: list[str] = []
+        self.said: list[str] = []
+
+    def echo(self, text: str) -> None:
+        self.said.append(text)
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str:
+        raise AssertionError("no question may be asked: no password of the other organisation")
+
+    def open_link(self, url: str) -> None:
+        self.links.append(url)
+
+    def wait_for_redirect(self, redirect_uri: str, state: str, timeout: float = 600) -> dict[str, str]:
+        import ssl
+
+        answer = httpx.get(self.links[-1], verify=ssl.create_default_context(cafile=self.info["ca_file"]))
+        assert answer.status_code == 302
+        location = answer.headers["location"]
+        assert location.startswith(redirect_uri)
+        params = dict(parse_qsl(urlsplit(location).query))
+        if self.forced_state is not None:
+            params["state"] = self.forced_state
+        return params
+
+
+def partner_config(info: dict[str, Any]) -> ConnectorConfig:
+    values = settings(info, 1)
+    values.pop("tenant_id")
+    return ConnectorConfig("partner", values, credentials=MemoryCredentials())
+
+
+def test_invitation_round_trip(env: Any) -> None:
+    emu, info = env
+    partner = info["tenants"][1]["tenant_id"]
+    config = partner_config(info)
+    blocked = M365GalConnector(ConnectorConfig("partner", settings(info, 1)))
+    with pytest.raises(FatalConnectorError, match="AADSTS700016"):
+        blocked.check()
+    blocked.close()
+    with pytest.raises(FatalConnectorError, match="--invite"):
+        M365GalConnector(config).check()
+    ui = ConsentUI(info)
+    M365GalConnector.connect(config, ui, invite=True)
+    link = urlsplit(ui.links[0])
+    assert link.path == "/organizations/adminconsent"
+    assert set(dict(parse_qsl(link.query))) == {"client_id", "redirect_uri", "state"}
+    assert config.credentials.load() == {"tenant_id": partner}
+    conn = M365GalConnector(config)
+    records, _ = pull_all(conn, None, {})
+    assert {r.native_id for r in records if r.native_id.startswith("users/")} == in_scope_users(emu, 1)
+    conn.close()
+
+
+def test_declined_or_mismatched_consent_is_a_clear_error(env: Any) -> None:
+    emu, info = env
+    emu.decline_consent = True
+    config = partner_config(info)
+    with pytest.raises(UserError, match="did not grant access"):
+        M365GalConnector.connect(config, ConsentUI(info), invite=True)
+    emu.decline_consent = False
+    with pytest.raises(UserError, match="another state"):
+        M365GalConnector.connect(config, ConsentUI(info, state="forged"), invite=True)
+    assert config.credentials.load() == {}
+    with pytest.raises(UserError, match="admin_consent"):
+        complete_consent({"state": "s", "tenant": "t"}, "s")
+
+
+def test_invitation_through_the_terminal_listener(env: Any) -> None:
+    """The CLI's own redirect listener (``contacthub connect --invite``) receives the answer."""
+    from contacthub.signin import TerminalUI
+
+    _emu, info = env
+    config = partner_config(info)
+    with socket_port() as port:
+        config.settings["redirect_uri"] = f"http://127.0.0.1:{port}/m365/consent"
+
+    class Admin(TerminalUI):
+        def open_link(self, url: str) -> None:
+            super().open_link(url)
+            threading.Thread(target=follow, args=(url,), daemon=True).start()
+
+    def follow(url: str) -> None:
+        import ssl
+
+        answer = httpx.get(url, verify=ssl.create_default_context(cafile=info["ca_file"]))
+        for _ in range(100):
+            try:
+                httpx.get(answer.headers["location"])
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    M365GalConnector.connect(config, Admin(browser=False), invite=True)
+    assert config.credentials.load()["tenant_id"] == info["tenants"][1]["tenant_id"]
+
+
+class socket_port:
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        port: int = self.sock.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def test_contacthub_connect_invite_from_the_command_line(
+    env: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``contacthub connect HUB gal --invite``: the link goes to the 'browser' (the partner's
+    admin here), the CLI's listener gets the answer, the tenant id is stored encrypted, and
+    ``contacthub sync`` then reads the partner's GAL."""
+    import json
+    import ssl
+    import webbrowser
+
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    emu, info = env
+    with socket_port() as port:
+        redirect = f"http://127.0.0.1:{port}/m365/consent"
+    values = settings(info, 1, redirect_uri=redirect, objects=["users"])
+    values.pop("tenant_id")
+    block = "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items())
+    hub_file = tmp_path / "hub.toml"
+    hub_file.write_text(
+        f'[hubs.p]\n[[hubs.p.connectors]]\nname = "gal"\ntype = "m365-gal"\ndirection = "to-hub"\n{block}\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+
+    def admin(url: str, *args: Any, **kwargs: Any) -> bool:
+        def follow() -> None:
+            answer = httpx.get(url, verify=ssl.create_default_context(cafile=info["ca_file"]))
+            for _ in range(100):
+                try:
+                    httpx.get(answer.headers["location"])
+                    return
+                except httpx.TransportError:
+                    time.sleep(0.05)
+
+        threading.Thread(target=follow, daemon=True).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", admin)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--database", db, "apply", str(hub_file)]).exit_code == 0
+    result = runner.invoke(app, ["--database", db, "connect", "p", "gal", "--invite"])
+    assert result.exit_code == 0, result.output
+    assert info["client_secret"] not in result.output
+    result = runner.invoke(app, ["--database", db, "sync", "p", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["changes"]["hub"]["create"] == len(in_scope_users(emu, 1))
+
+
+def test_write_budget_waits_for_room() -> None:
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365 import WriteBudget
+
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    api = ApiClient(
+        "https://example.invalid", connector="t", sleep=sleep, clock=lambda: now[0], max_wait=1000
+    )
+    budget = WriteBudget(3, 150.0, api)
+    budget.spend(3)
+    assert slept == []
+    now[0] += 10
+    budget.spend()
+    assert slept == [pytest.approx(140.0)]
+    api.close()
+
+
+def test_exchange_errors_are_read_from_the_cmdlet_details() -> None:
+    """The cmdlet's own message and type name hide in ``error.details[].message`` as JSON;
+    a 403 means the app lacks its Exchange role: the connector cannot work at all."""
+    import json
+
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        name = json.loads(request.content)["CmdletInput"]["CmdletName"]
+        if name == "Get-Mailbox":
+            return httpx.Response(403, json={"error": {"code": "Forbidden", "message": "Access denied"}})
+        detail = json.dumps(
+            {
+                "Message": "The object 'x' couldn't be found.",
+                "TypeName": "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            }
+        )
+        return httpx.Response(
+            404,
+            json={
+                "error": {
+                    "code": "NotFound",
+                    "message": "Error executing cmdlet",
+                    "details": [{"code": "Context", "message": detail}],
+                }
+            },
+        )
+
+    api = ApiClient("https://exchange.invalid", connector="t", transport=httpx.MockTransport(answer))
+    client = ExchangeClient(api, "tid", "t")
+    with pytest.raises(CmdletError) as info:
+        client.run("Get-MailContact", Identity="x")
+    assert info.value.not_found and info.value.message == "The object 'x' couldn't be found."
+    with pytest.raises(FatalConnectorError, match="Exchange Recipient Administrator"):
+        client.run("Get-Mailbox")
+    api.close()

@@ -1,0 +1,120 @@
+"""vCard <-> GAL, two-way, through the real engine and store: the GAL's people reach the
+vCard folder, the folder's people become mail contacts in the GAL, edits travel both ways,
+deletions follow the hub's rules, and contacts the hub did not create are never written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from contacthub import config
+from contacthub.connectors.base import ConnectorConfig
+from contacthub.connectors.vcard_dir import VCardDirConnector
+from contacthub.engine.context import Options
+from contacthub.engine.run import run_hub
+from contacthub.store.db import open_database
+from tests.connectors.m365_support import emulator, served, settings
+
+
+def card(uid: str, given: str, family: str, email: str, title: str = "") -> str:
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"N:{family};{given};;;", f"FN:{given} {family}"]
+    lines += [f"EMAIL;TYPE=work:{email}"] + ([f"TITLE:{title}"] if title else []) + ["END:VCARD", ""]
+    return "\r\n".join(lines)
+
+
+def cards(folder: Path) -> dict[str, dict[str, Any]]:
+    """Primary email -> fields of every card in the folder."""
+    conn = VCardDirConnector(ConnectorConfig("read", {"path": str(folder)}))
+    out = {}
+    for record in conn.pull(None, {}).records:
+        assert not isinstance(record, Exception), record
+        out[record.fields["emails"][0]["value"]] = {**record.fields, "_file": record.native_id}
+    return out
+
+
+def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
+    emu = emulator(tenants=1, users=6, contacts=2)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    matched = next(iter(tenant.users.values())).props
+    (folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@partner.example", "Buyer"))
+    (folder / "bob.vcf").write_text(card("bob", "Bob", "Ng", "bob@partner.example"))
+    (folder / "same.vcf").write_text(card("same", matched["givenName"], matched["surname"], matched["mail"]))
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "h": {
+                        "delete_threshold": "100%",
+                        "connectors": [
+                            {"name": "phones", "type": "vcard-dir", "path": str(folder)},
+                            {"name": "gal", "type": "m365-gal", "on_delete": "deactivate", **settings(info)},
+                        ],
+                    }
+                }
+            }
+        )
+        config.apply(engine, spec)
+
+        def sync() -> Any:
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied", report.as_json()
+            return report
+
+        first = sync()
+        assert first.errors == []
+        book = cards(folder)
+        people = {u.props["mail"].lower() for u in tenant.users.values()}
+        externals = {c.props["ExternalEmailAddress"][5:].lower() for c in tenant.contacts.values()}
+        assert set(book) == people | externals | {"ann@partner.example", "bob@partner.example"}
+        assert len(book) == 6 + 2 + 2  # the card of a GAL user matched that user: no duplicate
+        ours = {
+            c.props["ExternalEmailAddress"][5:]: c
+            for c in tenant.live_contacts()
+            if c.props["CustomAttribute15"]
+        }
+        assert set(ours) == {"ann@partner.example", "bob@partner.example"}
+        ann = ours["ann@partner.example"]
+        assert ann.props["Title"] == "Buyer" and ann.props["FirstName"] == "Ann"
+        assert ann.props["CustomAttribute15"].startswith("contacthub:")
+        assert sync().changes == {}  # nothing moves: no ping-pong
+
+        # an edit in the folder reaches the GAL, an edit in the GAL reaches the folder
+        path = folder / "ann.vcf"
+        path.write_text(card("ann", "Ann", "Lee", "ann@partner.example", "Head buyer"))
+        sync()
+        assert ann.props["Title"] == "Head buyer"
+        user = next(u for u in tenant.users.values() if u.props["mail"] != matched["mail"])
+        tenant.update_user(user.id, {"jobTitle": "Site lead"})
+        tenant.update_contact(ann.id, {"Department": "Purchasing"})
+        sync()
+        book = cards(folder)
+        assert book[user.props["mail"].lower()]["job_title"] == "Site lead"
+        assert book["ann@partner.example"]["department"] == "Purchasing"
+
+        # a user removed from the tenant (@removed) is deleted from the folder
+        tenant.delete_user(user.id)
+        sync()
+        assert user.props["mail"].lower() not in cards(folder)
+
+        # a card deleted from the folder hides our contact from the address lists
+        (folder / "bob.vcf").unlink()
+        sync()
+        bob = ours["bob@partner.example"]
+        assert not bob.deleted and bob.props["HiddenFromAddressListsEnabled"] is True
+
+        # contacts the hub did not create are never written, whatever the folder says
+        foreign = next(c for c in tenant.live_contacts() if not c.props["CustomAttribute15"])
+        before = dict(foreign.props)
+        entry = cards(folder)[foreign.props["ExternalEmailAddress"][5:].lower()]
+        text = (folder / entry["_file"]).read_text()
+        assert "TITLE:" in text
+        edited = re.sub(r"TITLE:[^\r\n]*", "TITLE:Changed here", text)
+        (folder / entry["_file"]).write_text(edited)
+        report = sync()
+        assert foreign.props == before
+        assert any("not created by contacthub" in e["message"] for e in report.errors)
+        assert sync().errors == []  # refused for good: not tried again until the hub contact changes

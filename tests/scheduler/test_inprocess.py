@@ -1,0 +1,80 @@
+"""The in-process scheduler runs hubs on their schedules and coalesces requests."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from contacthub.scheduler.inprocess import InProcessScheduler
+from contacthub.scheduler.lock import hub_lock
+from contacthub.store import tables as t
+from contacthub.store.db import open_database
+from tests.scheduler.fleet import make_hubs, uids, write_people
+
+
+def runs_of(engine: object, hub: str) -> list[tuple[str, object, object]]:
+    query = (
+        select(t.runs.c.status, t.runs.c.started_at, t.runs.c.finished_at)
+        .join(t.hubs, t.hubs.c.id == t.runs.c.hub_id)
+        .where(t.hubs.c.name == hub)
+        .order_by(t.runs.c.id)
+    )
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return [tuple(r) for r in conn.execute(query)]
+
+
+def wait_for(condition: object, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_hubs_run_on_their_interval(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    folders = make_hubs(engine, tmp_path, 2, 5, interval="1s")
+    scheduler = InProcessScheduler(engine, tick=0.2)
+    scheduler.start()
+    try:
+        wait_for(lambda: all(len(runs_of(engine, h)) >= 3 for h in folders), 30)
+    finally:
+        scheduler.stop()
+    for hub, (_a, b) in folders.items():
+        runs = runs_of(engine, hub)
+        assert {status for status, _, _ in runs} == {"applied"}
+        starts = [start for _, start, _ in runs]
+        assert all(later > earlier for earlier, later in itertools.pairwise(starts))
+        assert sorted(uids(b)) == sorted(f"{hub}-{n}" for n in range(5))
+
+
+def test_a_burst_of_requests_gives_one_run_and_a_follow_up(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    folders = make_hubs(engine, tmp_path, 1, 2, interval="off")
+    scheduler = InProcessScheduler(engine, tick=0.2, debounce=0.5)
+    scheduler.start()
+    try:
+        results = [scheduler.request("hub000") for _ in range(20)]
+        assert results.count(True) == 1  # the rest were coalesced into the waiting one
+        wait_for(lambda: len(runs_of(engine, "hub000")) == 1 and not scheduler.running())
+        time.sleep(1.0)
+        assert len(runs_of(engine, "hub000")) == 1  # "off": no schedule, nothing more
+        # while a run goes on (held here by the lock, as a run elsewhere would), requests
+        # wait and become exactly one run once the hub is free
+        write_people(folders["hub000"][0], "late", 1)
+        with hub_lock(engine, "hub000"):
+            for _ in range(10):
+                scheduler.request("hub000", delay=0)
+                time.sleep(0.05)
+            time.sleep(1.0)
+            assert len(runs_of(engine, "hub000")) == 1
+        wait_for(lambda: len(runs_of(engine, "hub000")) == 2 and not scheduler.running())
+        time.sleep(0.5)
+        assert len(runs_of(engine, "hub000")) == 2
+    finally:
+        scheduler.stop()
+    assert "late-0" in uids(folders["hub000"][1])

@@ -1,0 +1,116 @@
+"""The per-hub lock: one run at a time across threads and processes, freed when its
+holder dies, and taken by every run (run_hub), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from contacthub.engine.run import run_hub
+from contacthub.scheduler.lock import HubBusy, hub_lock, lock_key
+from contacthub.store import tables as t
+from contacthub.store.db import open_database
+from tests.scheduler.fleet import make_hubs
+
+HOLD = """
+import sys, time
+from contacthub.store.db import open_database
+from contacthub.scheduler.lock import hub_lock
+engine = open_database(sys.argv[1])
+with hub_lock(engine, sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_lock_keys_are_stable_and_distinct() -> None:
+    assert lock_key("team") == lock_key("team")
+    assert lock_key("team") != lock_key("team2")
+    assert -(2**63) <= lock_key("team") < 2**63
+
+
+def test_second_holder_waits_or_is_refused(database_url: str) -> None:
+    engine = open_database(database_url)
+    with hub_lock(engine, "team"):
+        with pytest.raises(HubBusy), hub_lock(engine, "team", wait=0):
+            pass
+        started = time.monotonic()
+        with pytest.raises(HubBusy), hub_lock(engine, "team", wait=0.5):
+            pass
+        assert time.monotonic() - started >= 0.45
+        with hub_lock(engine, "other", wait=0):  # another hub is free
+            pass
+    with hub_lock(engine, "team", wait=0):  # released
+        pass
+
+
+def test_waiter_gets_the_lock_when_the_holder_ends(database_url: str) -> None:
+    engine = open_database(database_url)
+    order: list[str] = []
+    held = threading.Event()
+
+    def holder() -> None:
+        with hub_lock(engine, "team"):
+            held.set()
+            time.sleep(0.5)
+            order.append("first done")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    with hub_lock(engine, "team", wait=10):
+        order.append("second in")
+    thread.join()
+    assert order == ["first done", "second in"]
+
+
+def test_lock_of_a_killed_process_is_freed(database_url: str) -> None:
+    engine = open_database(database_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, database_url, "team"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(HubBusy), hub_lock(engine, "team", wait=0):
+            pass
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # PostgreSQL ends the session when its socket closes; flock goes with the process
+        with hub_lock(engine, "team", wait=10):
+            pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_run_hub_takes_the_lock(database_url: str, tmp_path: Path) -> None:
+    engine = open_database(database_url)
+    make_hubs(engine, tmp_path, 1, 3)
+    with hub_lock(engine, "hub000"):
+        with pytest.raises(HubBusy):
+            run_hub(engine, "hub000", lock_wait=0)
+        with engine.connect() as conn:  # a refused run leaves no trace
+            assert conn.execute(select(t.runs)).all() == []
+    report = run_hub(engine, "hub000", lock_wait=0)
+    assert report.status == "applied"
+    assert report.changes["b"]["create"] == 3
+
+
+def test_service_sync_can_refuse_instead_of_waiting(sqlite_url: str, tmp_path: Path) -> None:
+    from contacthub import service
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2)
+    with hub_lock(engine, "hub000"), pytest.raises(HubBusy, match="being synced by another run"):
+        service.sync(engine, "hub000", lock_wait=0)
+    assert service.sync(engine, "hub000", lock_wait=0).status == "applied"

@@ -1,0 +1,162 @@
+"""Metrics after real runs, JSON logs, and no secret in any log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from contacthub.cli import app as cli_app
+from contacthub.scheduler import logs, metrics
+from contacthub.scheduler.runner import run_requested
+from contacthub.store.db import open_database
+from contacthub.webhooks import tokens
+from tests.scheduler.fleet import make_hubs, write_people
+
+
+def sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_runs_are_counted_and_timed(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    folders = make_hubs(engine, tmp_path, 1, 4, prefix="metered")
+    applied = sample("contacthub_runs_total", status="applied")
+    created = sample("contacthub_changes_total", hub="metered000", connector="b", kind="create")
+    timed = sample("contacthub_run_duration_seconds_count")
+    first = run_requested(engine, "metered000", 0.0)
+    assert first.result == "ran"
+    assert sample("contacthub_runs_total", status="applied") == applied + 1
+    assert sample("contacthub_changes_total", hub="metered000", connector="b", kind="create") == created + 4
+    assert sample("contacthub_run_duration_seconds_count") == timed + 1
+    # a request made before that run started is already served by it
+    assert run_requested(engine, "metered000", 0.0).result == "satisfied"
+    write_people(folders["metered000"][0], "new", 1)
+    import time
+
+    assert run_requested(engine, "metered000", time.time()).result == "ran"
+    assert sample("contacthub_changes_total", hub="metered000", connector="b", kind="create") == created + 5
+    assert run_requested(engine, "gone", time.time()).result == "missing"
+    api = FastAPI()
+    api.include_router(metrics.metrics_router())
+    text = TestClient(api).get("/metrics").text
+    assert 'contacthub_changes_total{connector="b",hub="metered000",kind="create"} ' in text
+    assert "contacthub_queue_depth" in text
+
+
+SECRETS = [
+    "redis://:hunter2pass@127.0.0.1:6379/0",
+    "postgresql+psycopg://app:s3cretPW@db:5432/contacthub",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig",
+    "client_secret=abcDEF123456",
+    'refresh_token": "rt-0123456789"',
+    "POST /hooks/procore/" + "A" * 32 + " HTTP/1.1",
+]
+LEAKS = ["hunter2pass", "s3cretPW", "eyJhbGciOiJIUzI1NiJ9", "abcDEF123456", "rt-0123456789", "A" * 32]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_secret_reaches_a_log_line(fmt: str) -> None:
+    stream = io.StringIO()
+    logs.configure(fmt, "INFO")
+    handler = logging.getLogger().handlers[0]
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        log = logging.getLogger("contacthub.test")
+        for text in SECRETS:
+            log.info("seen %s", text, extra={"hub": "team", "detail": text})
+        log.warning("plain %s", "message")
+        try:
+            raise RuntimeError("cannot reach " + SECRETS[0])
+        except RuntimeError:
+            log.exception("failure")
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "%s" 200', SECRETS[-1])
+    finally:
+        logging.getLogger().handlers.clear()
+    output = stream.getvalue()
+    for leak in LEAKS:
+        assert leak not in output
+    assert "plain message" in output
+    if fmt == "json":
+        lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        assert {"time", "level", "logger", "message"} <= set(lines[0])
+        assert lines[0]["hub"] == "team"
+        assert any("error" in line for line in lines)
+
+
+def test_webhooks_command_prints_each_connectors_receivers(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, prefix="hooked")
+    args = ["--database", sqlite_url, "webhooks", "hooked000", "--base-url", "https://hub.example.org/"]
+    masked = CliRunner().invoke(cli_app, args)
+    assert masked.exit_code == 0, masked.output
+    assert "https://hub.example.org/hooks/graph/********" in masked.output
+    for secret in (tokens.url_token("hooked000", "a"), tokens.client_state("hooked000", "b")):
+        assert secret not in masked.output
+    result = CliRunner().invoke(cli_app, [*args, "--reveal"])
+    assert result.exit_code == 0, result.output
+    assert f"https://hub.example.org/hooks/procore/{tokens.url_token('hooked000', 'a')}" in result.output
+    assert tokens.client_state("hooked000", "b") in result.output
+    assert tokens.basic_password("hooked000", "a") in result.output
+    missing = CliRunner().invoke(cli_app, ["--database", sqlite_url, "webhooks", "nope"])
+    assert missing.exit_code != 0 and "no hub named 'nope'" in missing.output
+
+
+def test_sync_queue_needs_a_broker(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, prefix="queued")
+    monkeypatch.delenv("CONTACTHUB_BROKER_URL", raising=False)
+    result = CliRunner().invoke(cli_app, ["--database", sqlite_url, "sync", "queued000", "--queue"])
+    assert result.exit_code != 0 and "CONTACTHUB_BROKER_URL" in result.output
+
+
+def test_sync_queue_enqueues_once(sqlite_url: str, tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, prefix="queued")
+    env = {"CONTACTHUB_BROKER_URL": redis_url}
+    runner = CliRunner()
+    args = ["--database", sqlite_url, "sync", "queued000", "--queue", "--json"]
+    first = runner.invoke(cli_app, args, env=env)
+    again = runner.invoke(cli_app, args, env=env)
+    assert json.loads(first.output) == {"hub": "queued000", "queued": True}
+    assert json.loads(again.output) == {"hub": "queued000", "queued": False}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.llen("contacthub") >= 1
+        client.delete("contacthub", "contacthub:queued:queued000")
+    finally:
+        client.close()
+
+
+def test_rate_limit_waits_reach_the_metrics() -> None:
+    """``run_hub`` reads the waits of a connector's API clients as it closes it."""
+    from contacthub.connectors.http import ApiClient
+    from contacthub.engine.context import Report
+    from contacthub.engine.run import _waited
+
+    class WithClient:
+        def __init__(self) -> None:
+            self.client = ApiClient("http://127.0.0.1:9", connector="crm", sleep=lambda _s: None)
+            self.other = "not a client"
+
+    connector = WithClient()
+    connector.client._pause(1.5)  # what a Retry-After of 1.5 s does
+    assert _waited(connector) == 1.5  # type: ignore[arg-type]
+    assert _waited(object()) == 0.0  # type: ignore[arg-type]
+    connector.client.close()
+    before = sample("contacthub_rate_limit_wait_seconds_total", hub="team", connector="crm")
+    calls = sample("contacthub_api_calls_total", hub="team", connector="crm", method="GET")
+    report = Report(1, status="applied", api_calls={"crm": {"GET": 3}}, waited={"crm": 1.5})
+    metrics.observe_run("team", report, 0.2)
+    assert sample("contacthub_rate_limit_wait_seconds_total", hub="team", connector="crm") == before + 1.5
+    assert sample("contacthub_api_calls_total", hub="team", connector="crm", method="GET") == calls + 3

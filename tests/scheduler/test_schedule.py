@@ -1,0 +1,128 @@
+"""Schedules in the hub file, and which hubs are due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from contacthub import config
+from contacthub.engine.run import run_hub
+from contacthub.errors import ConfigError
+from contacthub.scheduler.schedule import Schedule, due_hubs, parse_interval
+from contacthub.store import tables as t
+from contacthub.store.db import open_database
+from contacthub.store.repo import loads
+from tests.scheduler.fleet import make_hubs
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("15m", 900),
+        ("1h30m", 5400),
+        ("90s", 90),
+        ("2d", 172800),
+        ("45", 45),
+        ("1.5h", 5400),
+        ("1h 30m", 5400),
+    ],
+)
+def test_intervals(text: str, seconds: int) -> None:
+    assert parse_interval(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "15x", "m15", "0s", "0.5s", "15m garbage", "-5m"])
+def test_bad_intervals(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_interval(text)
+
+
+def test_off_means_manual_only() -> None:
+    assert parse_interval("off") is None
+    assert Schedule.of({"interval": "off"}).next_after(datetime.now(UTC)) is None
+
+
+def test_default_is_fifteen_minutes_and_cron_fires_on_its_minutes() -> None:
+    last = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)
+    assert Schedule.of({}).next_after(last) == last + timedelta(minutes=15)
+    assert Schedule.of({"cron": "*/10 * * * *"}).next_after(last) == datetime(2026, 1, 1, 10, 10, tzinfo=UTC)
+
+
+def _hub_file(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "hub.toml"
+    folder = tmp_path / "a"
+    folder.mkdir(exist_ok=True)
+    path.write_text(
+        f'[hubs.team]\n{extra}\n[[hubs.team.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{folder}"\n'
+    )
+    return path
+
+
+def test_hub_file_schedule_is_validated_and_stored(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    with pytest.raises(ConfigError, match="interval"):
+        config.load(_hub_file(tmp_path, 'interval = "soon"'))
+    with pytest.raises(ConfigError, match="cron"):
+        config.load(_hub_file(tmp_path, 'cron = "every day"'))
+    with pytest.raises(ConfigError, match="either interval or cron"):
+        config.load(_hub_file(tmp_path, 'interval = "5m"\ncron = "* * * * *"'))
+    config.apply(engine, config.load(_hub_file(tmp_path, 'cron = "*/5 * * * *"')))
+    with engine.connect() as conn:
+        settings = loads(conn.execute(t.hubs.select()).one().settings)
+    assert settings == {"phone_region": "US", "cron": "*/5 * * * *"}
+    lines = config.apply(engine, config.load(_hub_file(tmp_path, "")))
+    assert any("settings" in line for line in lines)  # back to the default, reported
+    with engine.connect() as conn:
+        assert loads(conn.execute(t.hubs.select()).one().settings) == {"phone_region": "US"}
+
+
+def test_due_hubs_follow_the_runs_table(database_url: str, tmp_path: Path) -> None:
+    engine = open_database(database_url)
+    make_hubs(engine, tmp_path, 3, 1, interval="10m")
+    assert due_hubs(engine) == ["hub000", "hub001", "hub002"]  # never ran: due at once
+    for hub in ("hub000", "hub001"):
+        run_hub(engine, hub)
+    run_hub(engine, "hub002")
+    assert due_hubs(engine) == []
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    assert due_hubs(engine, later) == ["hub000", "hub001", "hub002"]
+    with engine.begin() as conn:  # hub001's last run was long ago
+        conn.execute(
+            update(t.runs)
+            .where(t.runs.c.hub_id == select_hub_id(conn, "hub001"))
+            .values(started_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    assert due_hubs(engine) == ["hub001"]
+
+
+def select_hub_id(conn: object, name: str) -> int:
+    from sqlalchemy import select
+
+    value: int = conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).scalar_one()  # type: ignore[attr-defined]
+    return value
+
+
+def test_next_run_for_the_dashboard(sqlite_url: str, tmp_path: Path) -> None:
+    from contacthub.scheduler.schedule import next_run
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path / "on", 1, 1, interval="10m")
+    make_hubs(engine, tmp_path / "off", 1, 1, interval="off", prefix="manual")
+    ids = {h: select_hub_id_of(engine, h) for h in ("hub000", "manual000")}
+    now = datetime.now(UTC)
+    assert next_run(engine, ids["hub000"], now) == now  # never ran: due now
+    assert next_run(engine, ids["manual000"], now) is None
+    report = run_hub(engine, "hub000")
+    assert report.status == "applied"
+    upcoming = next_run(engine, ids["hub000"])
+    assert upcoming is not None
+    assert timedelta(minutes=9) < upcoming - datetime.now(UTC) <= timedelta(minutes=10)
+    assert next_run(engine, 999) is None
+
+
+def select_hub_id_of(engine: object, name: str) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return select_hub_id(conn, name)
