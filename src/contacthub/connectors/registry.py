@@ -12,6 +12,7 @@ TYPES: dict[str, str] = {
     "vcard-dir": "contacthub.connectors.vcard_dir:VCardDirConnector",
     "csv": "contacthub.connectors.csv_file:CsvConnector",
     "pipedrive": "contacthub.connectors.pipedrive:PipedriveConnector",
+    "carddav": "contacthub.connectors.carddav:CardDavConnector",
     "m365-gal": "contacthub.connectors.m365:M365GalConnector",
     "procore": "contacthub.connectors.procore:ProcoreConnector",
 }

@@ -1,0 +1,336 @@
+"""Two-way sync between a real Radicale address book and a vCard folder, through the real
+engine and command line: edits both ways, a concurrent edit on the server during a run
+(the 412 path), an expired sync-token, unknown properties, a wrong password."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from contacthub.cli import app
+from contacthub.engine.context import Options, Report
+from contacthub.engine.run import run_hub
+from contacthub.store.db import open_database
+from tests.radicale_server import Radicale, new_book, serve
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    yield from serve(tmp_path_factory)
+
+
+@pytest.fixture
+def book(radicale: Radicale) -> str:
+    return new_book(radicale)
+
+
+def card(uid: str, given: str, family: str, email: str, *extra: str) -> bytes:
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"FN:{given} {family}", f"N:{family};{given};;;"]
+    lines += [f"EMAIL;TYPE=work:{email}", *extra, "END:VCARD", ""]
+    return "\r\n".join(lines).encode()
+
+
+def props(data: str | bytes) -> dict[str, str]:
+    """A plain reading of one card (first value of each property, names upper-cased),
+    independent of contacthub's parser."""
+    text = data.decode() if isinstance(data, bytes) else data
+    out: dict[str, str] = {}
+    for line in text.replace("\r\n ", "").replace("\n ", "").splitlines():
+        head, _, value = line.partition(":")
+        out.setdefault(head.split(";")[0].upper(), value)
+    return out
+
+
+def server_cards(radicale: Radicale, book: str) -> dict[str, dict[str, str]]:
+    """Email -> properties of every card in the address book, read with a plain PROPFIND+GET."""
+    with radicale.client() as http:
+        listing = http.request("PROPFIND", book, headers={"Depth": "1"}).text
+        hrefs = [h for h in _hrefs(listing) if h.endswith(".vcf")]
+        cards = [props(http.get(h).text) for h in hrefs]
+    return {c["EMAIL"]: c for c in cards}
+
+
+def _hrefs(xml: str) -> list[str]:
+    import re
+
+    return re.findall(r"<[^>]*href>([^<]+)</[^>]*href>", xml)
+
+
+def folder_cards(folder: Path) -> dict[str, dict[str, str]]:
+    cards = [props(p.read_bytes()) for p in sorted(folder.glob("*.vcf"))]
+    return {c["EMAIL"]: c for c in cards}
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, radicale: Radicale, book: str, password: str | None = None) -> None:
+        self.radicale, self.book = radicale, book
+        self.folder = tmp_path / "folder"
+        self.folder.mkdir()
+        self.db = f"sqlite:///{tmp_path / 'hub.db'}"
+        self.password = password or radicale.users["alice"]
+        self.toml = tmp_path / "hub.toml"
+        self.toml.write_text(
+            f"""
+[hubs.team]
+conflict = "newest"
+
+[[hubs.team.connectors]]
+name = "dav"
+type = "carddav"
+url = "{radicale.url}"
+addressbook = "{book.rstrip("/").rsplit("/", 1)[-1]}"
+username = "alice"
+password = "{self.password}"
+mapping = {{"custom.trade" = "X-TRADE"}}
+
+[[hubs.team.connectors]]
+name = "folder"
+type = "vcard-dir"
+path = "{self.folder}"
+mapping = {{"custom.trade" = "X-TRADE"}}
+"""
+        )
+        code, out = self.cli("apply", str(self.toml))
+        assert code == 0, out
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["--database", self.db, *args])
+        return result.exit_code, result.output
+
+    def sync(self) -> dict[str, Any]:
+        code, out = self.cli("sync", "team", "--json")
+        report: dict[str, Any] = json.loads(out)
+        assert code == 0, out
+        return report
+
+    def sync_with(self, progress: Any) -> Report:
+        """A run through the engine, with a hook called as the run progresses."""
+        return run_hub(open_database(self.db), "team", options=Options(), progress=progress)
+
+    def put(self, name: str, data: bytes) -> None:
+        with self.radicale.client() as http:
+            assert http.put(f"{self.book}{name}", content=data).status_code in (201, 204)
+
+    def edit_on_server(self, email: str, old: str, new: str) -> None:
+        with self.radicale.client() as http:
+            listing = http.request("PROPFIND", self.book, headers={"Depth": "1"}).text
+            for href in (h for h in _hrefs(listing) if h.endswith(".vcf")):
+                text = http.get(href).text
+                if props(text)["EMAIL"] == email:
+                    assert old in text
+                    assert http.put(href, content=text.replace(old, new).encode()).status_code == 204
+                    return
+        raise AssertionError(f"no card for {email}")
+
+
+@pytest.fixture
+def setup(tmp_path: Path, radicale: Radicale, book: str) -> Setup:
+    return Setup(tmp_path, radicale, book)
+
+
+def test_two_way_sync_between_radicale_and_a_folder(setup: Setup) -> None:
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "X-TRADE:Electrical", "CATEGORIES:a,b"))
+    (setup.folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com", "TITLE:Welder"))
+    (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
+    report = setup.sync()
+    assert report["status"] == "applied", report
+    assert report["changes"]["dav"]["create"] == 2 and report["changes"]["folder"]["create"] == 1
+    on_server = server_cards(setup.radicale, setup.book)
+    assert set(on_server) == {"ann@example.com", "bob@example.com", "cy@example.com"}
+    assert on_server["bob@example.com"]["TITLE"] == "Welder"
+    assert folder_cards(setup.folder)["ann@example.com"]["X-TRADE"] == "Electrical"
+
+    # nothing changed: nothing written, one request (the server's sync-token says so)
+    report = setup.sync()
+    assert report["changes"] == {} and report["errors"] == []
+    assert report["api_calls"]["dav"] == {"REPORT": 1}
+
+    # an edit in the folder reaches the server; one on the server reaches the folder
+    path = next(p for p in setup.folder.glob("*.vcf") if b"bob@example.com" in p.read_bytes())
+    path.write_bytes(path.read_bytes().replace(b"TITLE:Welder", b"TITLE:Foreman"))
+    setup.edit_on_server("ann@example.com", "X-TRADE:Electrical", "X-TRADE:Plumbing")
+    report = setup.sync()
+    assert report["changes"]["dav"]["update"] == 1 and report["changes"]["folder"]["update"] == 1
+    assert server_cards(setup.radicale, setup.book)["bob@example.com"]["TITLE"] == "Foreman"
+    assert folder_cards(setup.folder)["ann@example.com"]["X-TRADE"] == "Plumbing"
+    # the server's own properties the hub does not model are still there
+    assert server_cards(setup.radicale, setup.book)["ann@example.com"]["CATEGORIES"] == "a,b"
+
+    # a deletion on the server reaches the folder
+    with setup.radicale.client() as http:
+        assert http.delete(f"{setup.book}ann.vcf").status_code == 200
+    report = setup.sync()
+    assert report["changes"]["folder"]["delete"] == 1
+    assert set(folder_cards(setup.folder)) == {"bob@example.com", "cy@example.com"}
+    # and one in the folder reaches the server
+    (setup.folder / "bob.vcf").unlink()
+    report = setup.sync()
+    assert report["changes"]["dav"]["delete"] == 1 and report["errors"] == []
+    assert set(server_cards(setup.radicale, setup.book)) == {"cy@example.com"}
+
+    # the password is stored, never shown
+    code, out = setup.cli("hubs", "--json")
+    assert code == 0 and setup.password not in out
+    raw = Path(setup.db.removeprefix("sqlite:///")).read_bytes()
+    assert setup.password.encode() not in raw
+
+
+def test_unknown_properties_survive_round_trips(setup: Setup) -> None:
+    extras = ("X-SOCIALPROFILE;TYPE=twitter:http://twitter.com/ann", "IMPP:skype:ann.lee", "CATEGORIES:x,y")
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "NOTE:first", *extras))
+    extras_f = ("X-PHONETIC-FIRST-NAME:Bobby", "item1.URL:http://bob.example.com", "item1.X-ABLabel:blog")
+    (setup.folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com", *extras_f))
+    setup.sync()
+    # edits on each side, then again the other way
+    setup.edit_on_server("bob@example.com", "END:VCARD", "TITLE:Welder\r\nEND:VCARD")
+    path = next(p for p in setup.folder.glob("*.vcf") if b"ann@example.com" in p.read_bytes())
+    path.write_bytes(path.read_bytes().replace(b"END:VCARD", b"TITLE:Manager\r\nEND:VCARD"))
+    setup.sync()
+    setup.edit_on_server("ann@example.com", "NOTE:first", "NOTE:second")
+    setup.sync()
+    ann = server_cards(setup.radicale, setup.book)["ann@example.com"]
+    assert ann["TITLE"] == "Manager" and ann["NOTE"] == "second"
+    assert ann["X-SOCIALPROFILE"] == "http://twitter.com/ann" and ann["IMPP"] == "skype:ann.lee"
+    assert ann["CATEGORIES"] == "x,y"
+    bob = folder_cards(setup.folder)["bob@example.com"]
+    assert bob["TITLE"] == "Welder" and bob["X-PHONETIC-FIRST-NAME"] == "Bobby"
+    assert bob["ITEM1.X-ABLABEL"] == "blog"
+    assert folder_cards(setup.folder)["ann@example.com"]["NOTE"] == "second"
+
+
+def test_concurrent_edit_on_the_server_during_a_run(setup: Setup) -> None:
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Clerk"))
+    setup.sync()
+    path = next(setup.folder.glob("*.vcf"))
+    path.write_bytes(path.read_bytes().replace(b"END:VCARD", b"NOTE:from the folder\r\nEND:VCARD"))
+    edited: list[str] = []
+
+    def meanwhile(phase: str, done: int, total: int | None) -> None:
+        # the folder is read after the server: its pull is over, its write not begun
+        if phase == "reading folder" and not edited:
+            setup.edit_on_server("ann@example.com", "TITLE:Clerk", "TITLE:Director")
+            edited.append(phase)
+
+    report = setup.sync_with(meanwhile)
+    assert edited and report.status == "applied"
+    assert [e["connector"] for e in report.errors] == ["dav"]
+    assert "changed by someone else" in report.errors[0]["message"]
+    ann = server_cards(setup.radicale, setup.book)["ann@example.com"]
+    assert ann["TITLE"] == "Director" and "NOTE" not in ann  # nothing overwritten
+    # the next run reads the server's edit and merges both
+    report_json = setup.sync()
+    assert report_json["errors"] == []
+    ann = server_cards(setup.radicale, setup.book)["ann@example.com"]
+    assert ann["TITLE"] == "Director" and ann["NOTE"] == "from the folder"
+    folder = folder_cards(setup.folder)["ann@example.com"]
+    assert folder["TITLE"] == "Director" and folder["NOTE"] == "from the folder"
+
+
+def test_expired_sync_token_loses_nothing(setup: Setup) -> None:
+    for i in range(6):
+        setup.put(f"p{i}.vcf", card(f"p{i}", f"P{i}", "Doe", f"p{i}@example.com"))
+    setup.sync()
+    assert len(list(setup.folder.glob("*.vcf"))) == 6
+    # changes on the server, then the server forgets the token the hub holds
+    setup.edit_on_server("p1@example.com", "END:VCARD", "TITLE:Changed\r\nEND:VCARD")
+    with setup.radicale.client() as http:
+        assert http.delete(f"{setup.book}p2.vcf").status_code == 200
+    setup.put("p9.vcf", card("p9", "P9", "Doe", "p9@example.com"))
+    name = setup.book.rstrip("/").rsplit("/", 1)[-1]
+    tokens = setup.radicale.book_folder("alice", name) / ".Radicale.cache" / "sync-token"
+    for token in tokens.iterdir():
+        token.unlink()
+    report = setup.sync()
+    assert report["errors"] == []
+    assert report["changes"]["folder"] == {"create": 1, "update": 1, "delete": 1}
+    cards = folder_cards(setup.folder)
+    assert set(cards) == {f"p{i}@example.com" for i in (0, 1, 3, 4, 5, 9)}
+    assert cards["p1@example.com"]["TITLE"] == "Changed"
+    assert setup.sync()["changes"] == {}
+
+
+def test_wrong_password_fails_the_run_clearly(tmp_path: Path, radicale: Radicale, book: str) -> None:
+    bad = Setup(tmp_path, radicale, book, password="not-the-Password-42")
+    (bad.folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com"))
+    code, out = bad.cli("sync", "team", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["status"] == "failed"
+    message = report["errors"][0]["message"]
+    assert "dav" in message and "refused user 'alice'" in message and "password" in message
+    assert "not-the-Password-42" not in out
+    assert list(bad.folder.glob("*.vcf")) == [bad.folder / "bob.vcf"]  # nothing written
+    code, out = bad.cli("sync", "team")
+    assert code == 1 and "refused" in out and "not-the-Password-42" not in out
+
+
+def test_same_people_are_matched_not_duplicated(setup: Setup) -> None:
+    setup.put("ann.vcf", card("ann-server", "Ann", "Lee", "ann@example.com", "TITLE:Clerk"))
+    (setup.folder / "ann.vcf").write_bytes(card("ann-folder", "Ann", "Lee", "ANN@example.com", "NOTE:hi"))
+    setup.sync()
+    assert len(server_cards(setup.radicale, setup.book)) == 1
+    assert len(list(setup.folder.glob("*.vcf"))) == 1
+    ann = server_cards(setup.radicale, setup.book)["ann@example.com"]
+    assert ann["NOTE"] == "hi" and ann["TITLE"] == "Clerk"
+
+
+def test_config_apply_keeps_the_password_encrypted(tmp_path: Path, radicale: Radicale, book: str) -> None:
+    setup = Setup(tmp_path, radicale, book)
+    engine = open_database(setup.db)
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        settings, secrets = conn.execute(
+            text("select settings, secrets from connectors where name='dav'")
+        ).one()
+    assert "password" not in settings and setup.password not in secrets
+
+
+class PasswordUI:
+    """A person at the terminal typing ``password`` when asked."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.said: list[str] = []
+
+    def echo(self, text: str) -> None:
+        self.said.append(text)
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str:
+        assert secret and "alice" in prompt
+        return self.password
+
+    def open_link(self, url: str) -> None:
+        raise AssertionError("no link to open")
+
+    def wait_for_redirect(self, redirect_uri: str, state: str, timeout: float = 600) -> dict[str, str]:
+        raise AssertionError("no redirect to wait for")
+
+
+def test_password_given_with_connect_instead_of_the_hub_file(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    from contacthub import service
+    from contacthub.errors import FatalConnectorError
+
+    setup = Setup(tmp_path, radicale, book)
+    setup.toml.write_text(setup.toml.read_text().replace(f'password = "{setup.password}"\n', ""))
+    code, out = setup.cli("apply", str(setup.toml))
+    assert code == 0, out
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com"))
+    engine = open_database(setup.db)
+    with pytest.raises(FatalConnectorError):
+        service.connect(engine, "team", "dav", PasswordUI("wrong-one-77"))  # checked before saved
+    ui = PasswordUI(setup.password)
+    service.connect(engine, "team", "dav", ui)
+    assert ui.said == ["the server accepted the password"]
+    assert setup.sync()["changes"]["folder"]["create"] == 1
+    raw = Path(setup.db.removeprefix("sqlite:///")).read_bytes()
+    assert setup.password.encode() not in raw and b"wrong-one-77" not in raw
