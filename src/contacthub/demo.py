@@ -145,6 +145,18 @@ def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
                 "objects": ["users"],
             }
         )
+        from contacthub.emulators.pipedrive import create_app as pipedrive_app
+        from contacthub.emulators.pipedrive_data import Company
+        from contacthub.emulators.pipedrive_wire import Settings
+
+        crm = Company()
+        crm.seed(10, 7)
+        token = "demo-pipedrive-token"
+        url = stack.enter_context(
+            background(pipedrive_app(Settings(api_token=token), crm, state / "pipedrive.json"))
+        )
+        connectors.append({"name": "pipedrive", "type": "pipedrive", "base_url": url, "api_token": token})
+
         from contacthub.emulators.m365 import Emulator, running
 
         gal = stack.enter_context(running(Emulator(tenants=2, users=8, contacts=3, consent="all"), state))
@@ -160,6 +172,8 @@ def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
                     "graph_url": gal["graph_url"],
                     "exchange_url": gal["exchange_url"],
                     "ca_file": gal["ca_file"],
+                    # the partner's address list is read, never written
+                    **({"direction": "to-hub"} if name == "gal-partner" else {}),
                 }
             )
         yield connectors
