@@ -398,9 +398,7 @@ def serve(
         str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")
     ] = "text",
 ) -> None:
-    """Serve the dashboard, the REST API (/api/v1, documented at /api/docs), the webhook
-    receivers and /metrics, and run the hubs' schedules (in this process, or on Celery
-    workers when CONTACTHUB_BROKER_URL is set)."""
+    """Serve the dashboard, the REST API (/api/docs), webhooks and /metrics, and run the schedules."""
     import uvicorn
 
     from contacthub.scheduler import for_serve, logs
@@ -573,8 +571,7 @@ def webhooks(
         bool, typer.Option("--reveal", help="Print the secret parts (to paste into the vendor's settings).")
     ] = False,
 ) -> None:
-    """Print the change-notification receivers of each connector of HUB and the values to
-    give the vendor; their secret parts are masked unless --reveal is given."""
+    """Print the webhook receivers of HUB's connectors (secret parts masked unless --reveal)."""
     from contacthub.store.repo import Store
     from contacthub.store.secrets import REDACTED
     from contacthub.webhooks import tokens
