@@ -159,3 +159,27 @@ def test_errors_for_the_connector_name_what() -> None:
 
 def test_message_of_html_body_is_not_echoed() -> None:
     assert message_of(httpx.Response(502, text="<html>proxy</html>")) == "HTTP 502"
+
+
+def test_a_post_is_not_repeated_after_a_5xx_or_a_lost_answer() -> None:
+    clock = Clock()
+    sent = []
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        return httpx.Response(502)
+
+    with pytest.raises(RetriableError):
+        client(failing, clock).request("POST", "/persons", json={"name": "x"})
+    assert sent == ["POST"]
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        sent.append("lost")
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    with pytest.raises(RetriableError):
+        client(lost, clock).request("POST", "/persons", json={"name": "x"})
+    assert sent.count("lost") == 1
+
+    answers = iter([httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(201, json={"id": 1})])
+    assert client(lambda r: next(answers), clock).request("POST", "/persons").status_code == 201

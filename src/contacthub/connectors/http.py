@@ -5,6 +5,7 @@ Why one client: every hosted API we speak (Procore, Pipedrive, Microsoft Graph, 
 servers) fails in the same few ways, and each way has one right answer:
 
     transport error, 500/502/504   retry with exponential backoff, then ``RetriableError``
+                                   (a POST only when it was never sent: it may have created)
     429, 503                       wait ``Retry-After`` (seconds or an HTTP date), then retry
     401                            ask the ``Auth`` to refresh once, then ``FatalConnectorError``
     any other status               returned; ``error_for`` turns it into the right error
@@ -153,7 +154,8 @@ class ApiClient:
                     headers=merged,
                 )
             except httpx.TransportError as exc:
-                if attempt >= self.max_attempts:
+                sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt >= self.max_attempts or (sent and not self._may_repeat(method)):
                     raise RetriableError(
                         f"{self._host()} cannot be reached ({type(exc).__name__}); try again later",
                         self.connector,
@@ -174,7 +176,9 @@ class ApiClient:
                     self.connector,
                 )
             if status in RETRY_STATUSES or status in BACKOFF_STATUSES:
-                if attempt >= self.max_attempts:
+                # a 500/502/504 may come after the server did the work: a POST is not sent twice
+                unsafe = status in BACKOFF_STATUSES and not self._may_repeat(method)
+                if attempt >= self.max_attempts or unsafe:
                     raise RetriableError(
                         f"{self._host()} answered {status} {attempt} times ({message_of(response)}); "
                         "the next run will try again",
@@ -187,6 +191,13 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @staticmethod
+    def _may_repeat(method: str) -> bool:
+        """Whether a request whose answer was lost may be sent again: not a POST, which may
+        have created something (a second create would be a duplicate). 429 and 503 say the
+        server did nothing, so those are retried for every method."""
+        return method.upper() != "POST"
 
     def _host(self) -> str:
         return str(self._http.base_url.copy_with(path="/", query=None)).rstrip("/")
