@@ -401,7 +401,8 @@ def serve(
     """Serve the dashboard, the REST API (/api/docs), webhooks and /metrics, and run the schedules."""
     import uvicorn
 
-    from contacthub.scheduler import for_serve, logs
+    from contacthub.scheduler import logs
+    from contacthub.scheduler.serve import for_serve
     from contacthub.web import create_app
 
     if log_format not in ("text", "json"):

@@ -241,7 +241,7 @@ def _serve(engine: Any, port: int) -> None:
         accounts.add_user(engine, "demo@example.com", password, admin=True)
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
-    from contacthub.scheduler import for_serve
+    from contacthub.scheduler.serve import for_serve
 
     parts = for_serve(engine)
     web = create_app(

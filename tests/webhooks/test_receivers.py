@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 from contacthub.connectors.http import ApiClient, HeaderAuth
 from contacthub.emulators.base import background
 from contacthub.errors import FatalConnectorError
-from contacthub.scheduler import for_serve
 from contacthub.scheduler.inprocess import InProcessScheduler
+from contacthub.scheduler.serve import for_serve
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
 from contacthub.webhooks import graph, tokens
