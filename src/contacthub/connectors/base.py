@@ -153,6 +153,8 @@ class ConnectorConfig:
     mapping: dict[str, str] = field(default_factory=dict)
     region: str = DEFAULT_REGION
     credentials: Credentials = field(default_factory=MemoryCredentials)
+    #: the hub's name, for what a connector registers elsewhere (a webhook receiver URL)
+    hub: str = ""
 
 
 class Connector(ABC):

@@ -72,6 +72,7 @@ from contacthub.connectors.m365_map import (
 )
 from contacthub.errors import (
     ConfigError,
+    ConnectorError,
     FatalConnectorError,
     ReadOnlyRecordError,
     RecordError,
@@ -210,6 +211,37 @@ class M365GalConnector(Connector):
 
     def check(self) -> None:
         self.signin().token(self.graph_scope)
+        notify = str(self.config.settings.get("notify_url") or "")
+        if notify and self.config.hub:
+            self.keep_subscription(notify)
+
+    def keep_subscription(self, notify_url: str) -> None:
+        """Keep a Graph change-notification subscription on users pointing at this hub's
+        receiver under ``contacthub serve`` (``notify_url`` is its public address): created
+        when missing, renewed before it ends, at the start of every run. Notifications are
+        only hints, so a failure here is logged and the run goes on."""
+        from contacthub.webhooks import graph as graph_hooks
+
+        saved = self.config.credentials.load()
+        current = None
+        if isinstance(saved.get("graph_subscription"), dict):
+            current = graph_hooks.Subscription.of(saved["graph_subscription"])
+        api = self._client(self.graph_url.rstrip("/") + "/v1.0", self.graph_scope)
+        try:
+            kept = graph_hooks.keep(
+                api, current, base_url=notify_url, hub=self.config.hub, connector=self.name
+            )
+        except ConnectorError as exc:
+            log.warning("connector %s: Graph subscription not kept: %s", self.name, exc.message)
+            return
+        if kept != current:
+            expires = kept.expires.isoformat().replace("+00:00", "Z")
+            saved["graph_subscription"] = {
+                "id": kept.id,
+                "resource": kept.resource,
+                "expirationDateTime": expires,
+            }
+            self.config.credentials.save(saved)
 
     def api_calls(self) -> dict[str, int]:
         total: dict[str, int] = {}

@@ -46,6 +46,7 @@ from contacthub.emulators.base import HOST, RateWindow, _bind
 from contacthub.emulators.m365_data import Tenant, seed
 from contacthub.emulators.m365_exchange import ExchangeApi
 from contacthub.emulators.m365_graph import GraphApi, Reply, error
+from contacthub.emulators.m365_subscriptions import Subscriptions
 from contacthub.emulators.m365_tls import ClientCert, ServerCert, client_cert, server_cert
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -93,6 +94,7 @@ class Emulator:
         self.lock = threading.Lock()
         self.graph = GraphApi(page_size=page_size, throttle=self._throttle)
         self.exchange = ExchangeApi()
+        self.subscriptions = Subscriptions()
         self.token_requests = 0
         self.throttled = 0  # 429 answers given
 
@@ -355,6 +357,25 @@ def create_app(emu: Emulator) -> FastAPI:
         except ValueError:
             return _json(error(400, "BadRequest", "Invalid JSON."))
         return _json(emu.graph.batch(who, _base(request), body))
+
+    @app.post("/v1.0/subscriptions")
+    async def subscribe(request: Request) -> Response:
+        who = signed_in(request)
+        if isinstance(who, Reply):
+            return _json(who)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json(error(400, "BadRequest", "Invalid JSON."))
+        return _json(await emu.subscriptions.create(who, body))
+
+    @app.api_route("/v1.0/subscriptions/{sid}", methods=["GET", "PATCH", "DELETE"])
+    async def subscription(sid: str, request: Request) -> Response:
+        who = signed_in(request)
+        if isinstance(who, Reply):
+            return _json(who)
+        body = await request.json() if request.method == "PATCH" else None
+        return _json(emu.subscriptions.change(who, sid, request.method, body))
 
     @app.api_route("/v1.0/{path:path}", methods=["GET", "PATCH", "POST", "DELETE"])
     async def graph(path: str, request: Request) -> Response:

@@ -50,6 +50,7 @@ def connector_for(row: ConnectorRow, hub: HubRow, engine: Engine | None = None) 
     obtains by signing in are kept in the store (``store.credentials``)."""
     settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
     config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
+    config.hub = hub.name
     if engine is not None:
         from contacthub.store.credentials import StoredCredentials
 
