@@ -14,7 +14,8 @@ For each worker count it measures:
     python bench/scale.py                       # 200 hubs x 1,000 contacts (the issue's size)
     python bench/scale.py --hubs 40 --contacts 1000 --samples 40 --workers 1,2
 
-Hosted-API emulators are not part of this benchmark yet: the hubs are vCard folders.
+The first ``--procore-hubs`` hubs (default 20) also sync an emulated Procore company of
+their own (``--procore-users``, default 100), served from this process.
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ def redis(url: str | None) -> Iterator[str]:
         yield server
 
 
+@contextlib.contextmanager
+def procore_company(users: int) -> Iterator[str]:
+    """An emulated Procore company of its own, served from this process."""
+    from contacthub.emulators.procore import ProcoreEmulator
+    from contacthub.emulators.procore_state import ProcoreState
+
+    state = ProcoreState(users=users, vendors=5, client_id="bench-client", client_secret="bench-secret")
+    with background(ProcoreEmulator(state).app) as url:
+        yield url
+
+
 def make_template(root: Path, hubs: int, contacts: int) -> list[Path]:
     """One folder of cards per hub (different seeds), generated once and copied per round."""
     folders = []
@@ -90,10 +102,14 @@ def make_template(root: Path, hubs: int, contacts: int) -> list[Path]:
     return folders
 
 
-def setup_round(engine: Engine, work: Path, template: list[Path]) -> dict[str, tuple[Path, Path]]:
+def setup_round(
+    engine: Engine, work: Path, template: list[Path], procore: list[str] | None = None
+) -> dict[str, tuple[Path, Path]]:
+    """The hubs: folders ``a`` and ``b``; the first hubs also get a Procore company of their
+    own (``procore``: the emulators' base URLs, one per hub)."""
     folders: dict[str, tuple[Path, Path]] = {}
     blocks = []
-    for source in template:
+    for i, source in enumerate(template):
         name = source.name
         a, b = work / name / "a", work / name / "b"
         shutil.copytree(source, a)
@@ -104,6 +120,12 @@ def setup_round(engine: Engine, work: Path, template: list[Path]) -> dict[str, t
             f'[[hubs.{name}.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
             f'[[hubs.{name}.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
         )
+        if procore and i < len(procore):
+            blocks[-1] += (
+                f'[[hubs.{name}.connectors]]\nname = "procore"\ntype = "procore"\n'
+                f'base_url = "{procore[i]}"\nlogin_url = "{procore[i]}"\ncompany_id = 1\n'
+                f'client_id = "bench-client"\nclient_secret = "bench-secret"\n'
+            )
     hub_file = work / "hubs.toml"
     hub_file.write_text("\n".join(blocks))
     config.apply(engine, config.load(hub_file))
@@ -123,6 +145,9 @@ def all_runs(engine: Engine) -> list[Any]:
 def wait_runs(engine: Engine, target: int, timeout: float) -> float:
     started = time.monotonic()
     while applied_runs(engine) < target:
+        failed = [r for r in all_runs(engine) if r.status == "failed"]
+        if failed:
+            raise SystemExit(f"a run failed: {failed[0].message}")
         if time.monotonic() - started > timeout:
             failed = [r for r in all_runs(engine) if r.status != "applied"]
             raise SystemExit(f"timed out waiting for {target} runs; not applied: {failed[:5]}")
@@ -248,8 +273,14 @@ def bench_round(
         tempfile.TemporaryDirectory(prefix="contacthub-scale-", dir=args.workdir) as tmp,
     ):
         work = Path(tmp)
+        # the workers decrypt the connectors' secrets (Procore's client secret) with this key
+        os.environ.setdefault("CONTACTHUB_SECRET_KEY", "contacthub-scale-benchmark")
         engine = open_database(db)
-        folders = setup_round(engine, work, template)
+        emulators = contextlib.ExitStack()
+        procore = [
+            emulators.enter_context(procore_company(args.procore_users)) for _ in range(args.procore_hubs)
+        ]
+        folders = setup_round(engine, work, template, procore)
         celery_app.configure(redis_url)
         celery_app._redis().flushdb()
         env = {**os.environ, "CONTACTHUB_BROKER_URL": redis_url, "CONTACTHUB_HOME": str(work)}
@@ -270,6 +301,7 @@ def bench_round(
         finally:
             pool.stop()
             engine.dispose()
+            emulators.close()
     hubs_n = len(folders)
     return {
         "workers": workers,
@@ -299,11 +331,19 @@ def main(argv: list[str] | None = None) -> int:
         default="/dev/shm" if os.path.isdir("/dev/shm") else None,
         help="where the folders go (default /dev/shm: a RAM-backed tmpfs, as disks add noise)",
     )
+    parser.add_argument(
+        "--procore-hubs", type=int, default=20, help="hubs that also sync an emulated Procore company"
+    )
+    parser.add_argument("--procore-users", type=int, default=100, help="users of each Procore company")
     parser.add_argument("--database-url", help="an existing PostgreSQL server (default: start one)")
     parser.add_argument("--redis-url", help="an existing Redis (default: start one)")
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.workers.split(",") if x.strip()]
-    print(f"scale benchmark: {args.hubs} hubs x {args.contacts} contacts (vCard folders), workers {counts}")
+    print(
+        f"scale benchmark: {args.hubs} hubs x {args.contacts} contacts (vCard folders), "
+        f"{args.procore_hubs} of them also with a Procore emulator of {args.procore_users} users; "
+        f"workers {counts}"
+    )
     print(f"  {os.cpu_count()} CPUs; webhook samples {args.samples}, debounce {args.debounce}s", flush=True)
     print(f"  folders under {args.workdir or tempfile.gettempdir()}", flush=True)
     results = []
