@@ -18,6 +18,7 @@ from contacthub.emulators.procore_http import (
     page_of,
     read_body,
     refused,
+    required,
 )
 from contacthub.emulators.procore_state import ProcoreState, Refused
 
@@ -67,9 +68,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         version(v)
         company(cid)
         body = await read_body(request)
-        updates = body.get("updates")
-        if not isinstance(updates, list):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: updates"})
+        updates = required(body, "updates", list)
         if len(updates) > 1000:
             raise ApiError(400, {"errors": "updates can hold at most 1000 items"})
         return json_response(state.sync_users(updates))
@@ -103,9 +102,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         version(v)
         company(cid)
         body = await read_body(request)
-        attrs = body.get("user")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: user"})
+        attrs = required(body, "user")
         try:
             return json_response(state.user_json(state.create_user(attrs), view="show"), 201)
         except Refused as exc:
@@ -116,9 +113,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         version(v)
         company(cid)
         body = await read_body(request)
-        attrs = body.get("user")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: user"})
+        attrs = required(body, "user")
         try:
             return json_response(state.user_json(state.update_user(uid, attrs), view="show"))
         except Refused as exc:
@@ -194,9 +189,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     async def vendor_create(request: Request) -> Response:
         body = await read_body(request)
         vendor_company(request, body)
-        attrs = body.get("vendor")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: vendor"})
+        attrs = required(body, "vendor")
         try:
             return json_response(state.vendor_json(state.create_vendor(attrs)), 201)
         except Refused as exc:
@@ -206,9 +199,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     async def vendor_update(vid: int, request: Request) -> Response:
         body = await read_body(request)
         vendor_company(request, body)
-        attrs = body.get("vendor")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: vendor"})
+        attrs = required(body, "vendor")
         try:
             return json_response(state.vendor_json(state.update_vendor(vid, attrs)))
         except Refused as exc:
@@ -262,9 +253,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     @app.post("/rest/v1.0/companies/{cid}/people")
     async def person_create(cid: int, request: Request) -> Response:
         company(cid)
-        attrs = (await read_body(request)).get("person")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: person"})
+        attrs = required(await read_body(request), "person")
         try:
             return json_response(state.person_json(state.create_person(attrs), "extended"), 201)
         except Refused as exc:
@@ -273,9 +262,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     @app.patch("/rest/v1.0/companies/{cid}/people/{pid}")
     async def person_update(cid: int, pid: int, request: Request) -> Response:
         company(cid)
-        attrs = (await read_body(request)).get("person")
-        if not isinstance(attrs, dict):
-            raise ApiError(400, {"errors": "param is missing or the value is empty: person"})
+        attrs = required(await read_body(request), "person")
         try:
             return json_response(state.person_json(state.update_person(pid, attrs), "extended"))
         except Refused as exc:

@@ -42,6 +42,14 @@ def check_version(v: str) -> None:
         raise not_found()
 
 
+def required(body: dict[str, Any], key: str, kind: type = dict) -> Any:
+    """``body[key]`` when it is a ``kind``; otherwise Procore's answer to a missing param."""
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise ApiError(400, {"errors": f"param is missing or the value is empty: {key}"})
+    return value
+
+
 def refused(exc: Refused) -> ApiError:
     return ApiError(exc.status, {"errors": exc.errors})
 
