@@ -25,7 +25,6 @@ import pwd
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -37,6 +36,8 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,11 +88,6 @@ def _missing_postgres(reason: str) -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -225,7 +221,7 @@ def _throwaway_server(bindir: Path) -> Iterator[str]:
         server.initdb()
         attempts = 5  # the free port may be taken between probe and bind
         for attempt in range(attempts):
-            port = _free_port()
+            port = free_port()
             try:
                 server.start(port)
             except RuntimeError:

@@ -17,6 +17,7 @@ from contacthub.connectors.oauth import OAuthClient, OAuthSession, authorize
 from contacthub.emulators.base import background
 from contacthub.errors import FatalConnectorError, UserError
 from contacthub.signin import wait_for_redirect
+from tests.net import free_port
 
 
 def token_server() -> tuple[FastAPI, dict[str, Any]]:
@@ -133,14 +134,6 @@ class BrowserUI:
 
         threading.Thread(target=visit, daemon=True).start()
         return wait_for_redirect(redirect_uri, state, timeout=10)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_authorization_code_flow_through_the_local_listener(server: Any) -> None:

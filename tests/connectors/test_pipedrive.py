@@ -4,7 +4,6 @@ incremental pulls, OAuth, and the daily token budget."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from contacthub.emulators.pipedrive_data import Company
 from contacthub.errors import ConfigError, FatalConnectorError, RetriableError
 from contacthub.signin import wait_for_redirect
 from tests.connectors.conformance import ConnectorConformance, all_records, create, sample
+from tests.net import free_port
 
 TOKEN = "test-token"
 
@@ -344,12 +344,6 @@ class FollowingUI:
 
         threading.Thread(target=visit, daemon=True).start()
         return wait_for_redirect(redirect_uri, state, timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_oauth_connect_then_sync_and_refresh(emulator: tuple[str, State]) -> None:

@@ -234,7 +234,8 @@ def test_oauth_sign_in_through_the_store_then_sync(
     emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
 ) -> None:
     from contacthub import service
-    from tests.connectors.test_pipedrive import FollowingUI, free_port
+    from tests.connectors.test_pipedrive import FollowingUI
+    from tests.net import free_port
 
     url, state = emulator
     state.settings.client_id, state.settings.client_secret = "cid", "csecret"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from contacthub.store.credentials import StoredCredentials
 from contacthub.store.db import open_database
 from tests.connectors.conformance import ConnectorConformance, sample
 from tests.connectors.procore_helpers import CLIENT_ID, CLIENT_SECRET, Served, served
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -247,12 +247,6 @@ class BrowserUI(TerminalUI):
             httpx.get(approve.headers["location"])
 
         threading.Thread(target=browse, daemon=True).start()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_connect_with_the_authorization_code_flow() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from contacthub import config
+from tests.net import free_port
 
 
 def card(uid: str, n: int, note: str = "") -> str:
@@ -72,13 +72,6 @@ def uids(folder: Path) -> list[str]:
             if line.startswith("UID:"):
                 out.append(line[4:])
     return out
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def redis_binary() -> str | None:
