@@ -41,27 +41,46 @@ def serve(app: Any, port: int = 0, info: dict[str, Any] | None = None) -> None:
     sock = _bind(port)
     bound = sock.getsockname()[1]
     print(json.dumps({"url": f"http://{HOST}:{bound}", "port": bound, **(info or {})}), flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(server_config(app))
     server.run(sockets=[sock])
 
 
+def server_config(app: Any, tls: tuple[str, str] | None = None) -> Any:
+    """uvicorn's settings for an emulator: quiet, no lifespan, a short graceful shutdown;
+    ``tls`` is (certificate file, key file) for the emulators that must speak https."""
+    import uvicorn
+
+    certfile, keyfile = tls or (None, None)
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
+
+
 @contextmanager
-def background(app: Any) -> Iterator[str]:
-    """Run ``app`` in a daemon thread on a free port; yields its base URL."""
+def background(app: Any, tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Run ``app`` in a daemon thread on a free port; yields its base URL (https with
+    ``tls``, see ``server_config``)."""
     import uvicorn
 
     sock = _bind(0)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(server_config(app, tls))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
-        yield f"http://{HOST}:{port}"
+        yield f"{'https' if tls else 'http'}://{HOST}:{port}"
     finally:
         server.should_exit = True
+        server.force_exit = True  # clients may keep connections alive: do not wait for them
         thread.join(timeout=10)
         sock.close()
 

@@ -42,7 +42,7 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from contacthub.emulators.base import HOST, RateWindow, _bind
+from contacthub.emulators.base import HOST, RateWindow, _bind, background, server_config
 from contacthub.emulators.m365_data import Tenant, seed
 from contacthub.emulators.m365_exchange import ExchangeApi
 from contacthub.emulators.m365_graph import GraphApi, Reply, error
@@ -522,42 +522,14 @@ def _check_client(emu: Emulator, form: dict[str, Any], audience: str) -> Respons
 # --- running it ----------------------------------------------------------------------------
 
 
-def _uvicorn(app: FastAPI, cert: ServerCert) -> Any:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-        ssl_certfile=str(cert.cert_file),
-        ssl_keyfile=str(cert.key_file),
-    )
-    return uvicorn.Server(config)
-
-
 @contextmanager
 def running(emu: Emulator, folder: Path | None = None) -> Iterator[dict[str, Any]]:
     """Serve ``emu`` over TLS in a daemon thread; yields its ``info`` (URLs, CA file, app)."""
     with tempfile.TemporaryDirectory(prefix="m365-emu-") as tmp:
         cert = server_cert(folder or Path(tmp))
         (cert.cert_file.parent / "app-key.pem").write_text(emu.cert.private_key_pem)
-        sock = _bind(0)
-        port = sock.getsockname()[1]
-        server = _uvicorn(create_app(emu), cert)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        try:
-            yield emu.info(f"https://{HOST}:{port}", cert)
-        finally:
-            server.should_exit = True
-            server.force_exit = True  # clients may keep connections alive: do not wait for them
-            thread.join(timeout=10)
-            sock.close()
+        with background(create_app(emu), (str(cert.cert_file), str(cert.key_file))) as url:
+            yield emu.info(url, cert)
 
 
 cli = typer.Typer(add_completion=False, help="Run the Microsoft 365 emulator (Entra, Graph, Exchange).")
@@ -595,4 +567,8 @@ def main(
             f'ca_file = "{info["ca_file"]}"',
             flush=True,
         )
-    _uvicorn(create_app(emu), cert).run(sockets=[sock])
+    import uvicorn
+
+    uvicorn.Server(server_config(create_app(emu), (str(cert.cert_file), str(cert.key_file)))).run(
+        sockets=[sock]
+    )

@@ -295,7 +295,7 @@ def main(
     """Serve the emulator; the first stdout line is JSON with everything a connector needs."""
     import uvicorn
 
-    from contacthub.emulators.base import HOST, _bind
+    from contacthub.emulators.base import HOST, _bind, server_config
 
     state = ProcoreState(
         company_id=company_id,
@@ -334,5 +334,5 @@ def main(
         f'client_id = "{client_id}"\nclient_secret = "{client_secret}"\nobjects = ["users"]\n',
         flush=True,
     )
-    server = uvicorn.Server(uvicorn.Config(emu.app, log_level="warning", access_log=False))
+    server = uvicorn.Server(server_config(emu.app))
     server.run(sockets=[sock])
