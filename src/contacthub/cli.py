@@ -402,8 +402,7 @@ def serve(
     import uvicorn
 
     from contacthub.scheduler import logs
-    from contacthub.scheduler.serve import for_serve
-    from contacthub.web import create_app
+    from contacthub.scheduler.serve import served_app
 
     if log_format not in ("text", "json"):
         fail(f"--log-format {log_format!r}: use text or json")
@@ -417,11 +416,8 @@ def serve(
         typer.echo(f"no user yet: open http://{host}:{port}/setup or run 'contacthub user add EMAIL --admin'")
     if secure and not loopback:
         typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
-    parts = for_serve(engine)
-    web = create_app(
-        engine, secure_cookies=secure, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
-    )
     # no access log: webhook receiver paths carry their token
+    web = served_app(engine, secure_cookies=secure)
     uvicorn.run(web, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
 
 

@@ -234,17 +234,13 @@ def _serve(engine: Any, port: int) -> None:
 
     import uvicorn
 
-    from contacthub.web import accounts, create_app
+    from contacthub.scheduler.serve import served_app
+    from contacthub.web import accounts
 
     if accounts.user_count(engine) == 0:
         password = secrets.token_urlsafe(12)
         accounts.add_user(engine, "demo@example.com", password, admin=True)
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
-    from contacthub.scheduler.serve import for_serve
-
-    parts = for_serve(engine)
-    web = create_app(
-        engine, secure_cookies=False, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
-    )
+    web = served_app(engine, secure_cookies=False)
     uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)

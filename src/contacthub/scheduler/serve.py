@@ -70,3 +70,14 @@ def for_serve(engine: Engine, *, broker: str | None = None, debounce: float = 2.
     scheduler = InProcessScheduler(engine, debounce=debounce)
     router.include_router(webhook_router(engine, scheduler))
     return ServeParts(router, scheduler.start, scheduler.stop, engine)
+
+
+def served_app(engine: Engine, *, secure_cookies: bool) -> FastAPI:
+    """The whole app ``contacthub serve`` runs: the dashboard and API with this module's
+    router (webhooks, ``/metrics``) and the scheduler in their lifespan."""
+    from contacthub.web import create_app
+
+    parts = for_serve(engine)
+    return create_app(
+        engine, secure_cookies=secure_cookies, extra_routers=[parts.router], lifespan_hooks=[parts.lifespan]
+    )
