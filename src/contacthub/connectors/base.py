@@ -110,6 +110,9 @@ class Credentials(Protocol):
 
     def save(self, values: dict[str, Any]) -> None: ...
 
+    def flush(self) -> None:
+        """Make durable in the store what ``save`` had to put aside while a run held it."""
+
 
 class MemoryCredentials:
     """Credentials held in memory: for tests and connectors built outside a hub."""
@@ -124,6 +127,9 @@ class MemoryCredentials:
     def save(self, values: dict[str, Any]) -> None:
         self.values = dict(values)
         self.saves += 1
+
+    def flush(self) -> None:
+        return None
 
 
 class ConnectUI(Protocol):

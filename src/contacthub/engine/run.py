@@ -200,9 +200,7 @@ def _run_hub(
             if waited:
                 report.waited[spoke.name] = waited
             spoke.connector.close()
-            flush = getattr(spoke.connector.config.credentials, "flush", None)
-            if flush is not None:
-                flush()  # a token refreshed mid-run, saved aside while the run held SQLite
+            spoke.connector.config.credentials.flush()  # a token refreshed while the run held SQLite
 
 
 def _waited(connector: Connector) -> float:
