@@ -40,6 +40,7 @@ from contacthub.connectors.base import (
     WriteOp,
     WriteResult,
 )
+from contacthub.connectors.readahead import read_ahead
 from contacthub.errors import (
     ConfigError,
     FatalConnectorError,
@@ -177,15 +178,28 @@ class VCardDirConnector(Connector):
         return Pull(self._records(changed), deleted, True, len(listing), None)
 
     def _records(self, names: list[str]) -> Iterator[Record | RecordError]:
+        """The records of ``names``, read and parsed ahead on the other core when there are
+        many (``connectors.readahead``: a first sync spends half its time here)."""
+        for item in read_ahead(self._read_batch, names):
+            if isinstance(item, tuple):
+                yield RecordError(item[0], item[1], self.name)
+            else:
+                yield item
+
+    def _read_batch(self, names: list[str]) -> list[Record | tuple[str, str]]:
+        """Records, and (message, where) for each file that cannot be read: plain values, as
+        they may come back from the read-ahead worker."""
+        out: list[Record | tuple[str, str]] = []
         for name in names:
             try:
-                yield self._record(name)
+                out.append(self._record(name))
             except RecordNotFoundError:
                 continue  # removed since the listing: the next pull reports it
             except RecordError as exc:
-                yield exc
+                out.append((exc.message, exc.record))
             except OSError as exc:
-                yield RecordError(f"cannot read: {exc}", str(self.root / name), self.name)
+                out.append((f"cannot read: {exc}", str(self.root / name)))
+        return out
 
     def _path(self, native_id: str) -> Path:
         """The file of a native id; refuses anything that could leave the folder."""
