@@ -14,7 +14,9 @@ tests) that both tools talk to, each tool with its own address book and its own 
 
 Each sync runs as a subprocess, measured by a small launcher with ``os.wait4``: wall
 seconds, the client's CPU seconds (user + system) and its peak RSS. HTTP requests by
-method are counted on the server side, from Radicale's request log, for both tools alike.
+method are counted on the server side, from Radicale's request log, for both tools alike,
+with the seconds Radicale itself took to answer them ("server s", from the same log) and
+the rest of the wall time ("rest s": the client's own work, start-up included).
 The address book is checked after every phase. Nothing here asserts on timings.
 
     .venv/bin/python bench/carddav.py [--small 1000] [--large 10000] [--tool both]
@@ -70,11 +72,15 @@ class Figures:
     cpu: float
     peak_mb: float
     requests: Counter[str] = field(default_factory=Counter)
+    server: float = 0.0  # seconds Radicale spent answering, by its own log
 
     def row(self) -> str:
         calls = " ".join(f"{m} {n}" for m, n in sorted(self.requests.items()))
         total = sum(self.requests.values())
-        return f"{self.wall:8.2f} {self.cpu:8.2f} {self.peak_mb:8.1f} {total:7d}  {calls}"
+        return (
+            f"{self.wall:8.2f} {self.server:8.2f} {self.wall - self.server:8.2f} {self.cpu:8.2f}"
+            f" {self.peak_mb:8.1f} {total:7d}  {calls}"
+        )
 
 
 class BenchError(Exception):
@@ -96,6 +102,7 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, float, float, str]:
 
 
 _REQUEST = re.compile(r"\b([A-Z]+) request for '")
+_ANSWERED = re.compile(r"\b[A-Z]+ response status for '.*? in ([0-9.]+) seconds")
 
 
 class Server:
@@ -108,11 +115,12 @@ class Server:
     def mark(self) -> None:
         self.offset = self.radicale.log.stat().st_size
 
-    def requests(self) -> Counter[str]:
+    def requests(self) -> tuple[Counter[str], float]:
+        """Requests by method since ``mark``, and the seconds Radicale took to answer them."""
         with open(self.radicale.log, "rb") as log:
             log.seek(self.offset)
             text = log.read().decode("utf-8", "replace")
-        return Counter(_REQUEST.findall(text))
+        return Counter(_REQUEST.findall(text)), sum(float(s) for s in _ANSWERED.findall(text))
 
     def book(self, name: str, cards: Path | None = None) -> str:
         url = self.radicale.make_book(USER, name)
@@ -162,7 +170,7 @@ class Tool:
         self.server.mark()
         wall, cpu, peak, _ = measured(self.command(), self.root)
         time.sleep(0.2)  # the last log lines
-        return Figures(wall, cpu, peak, self.server.requests())
+        return Figures(wall, cpu, peak, *self.server.requests())
 
 
 class Contacthub(Tool):
@@ -254,7 +262,8 @@ def run(args: argparse.Namespace) -> None:
 
     try:
         print(
-            f"  {'size':>6} {'phase':<8} {'tool':<11} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'HTTP':>7}"
+            f"  {'size':>6} {'phase':<8} {'tool':<11} {'wall s':>8} {'server s':>8} {'rest s':>8}"
+            f" {'cpu s':>8} {'peak MB':>8} {'HTTP':>7}"
         )
         small = root / f"master-{args.small}"
         gen_contacts.write_cards(small, args.small)
@@ -293,6 +302,7 @@ def run(args: argparse.Namespace) -> None:
             "cpu": f.cpu,
             "peak_mb": f.peak_mb,
             "requests": f.requests,
+            "server": f.server,
         }
         for s, p, t, f in results
     ]

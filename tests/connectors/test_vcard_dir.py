@@ -109,6 +109,26 @@ def test_no_op_pull_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert pull.deleted == set() and pull.complete and pull.listed == 5
 
 
+def test_pull_tells_new_changed_and_gone_files_apart(tmp_path: Path) -> None:
+    connector = make(tmp_path)
+    made = [create(connector, sample(i), f"hub-{i}") for i in range(6)]
+    known = {r.native_id or "": r.version or "" for r in made}
+    known["forgotten.vcf"] = "1-1"  # a link whose file went while nobody looked
+    (tmp_path / (made[0].native_id or "")).unlink()
+    (tmp_path / (made[1].native_id or "")).write_bytes(
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Changed\r\nEND:VCARD\r\n"
+    )
+    (tmp_path / "new.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:New\r\nEND:VCARD\r\n")
+    (tmp_path / ".hidden.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Hidden\r\nEND:VCARD\r\n")
+    (tmp_path / "notes.txt").write_text("not a card")
+    pull = connector.pull(None, known)
+    assert sorted(r.native_id for r in pull.records if isinstance(r, Record)) == sorted(
+        [made[1].native_id, "new.vcf"]
+    )
+    assert pull.deleted == {made[0].native_id, "forgotten.vcf"}
+    assert pull.listed == 6
+
+
 def test_touched_file_yields_identical_fields(tmp_path: Path) -> None:
     connector = make(tmp_path)
     made = create(connector, sample(1))

@@ -150,32 +150,47 @@ class VCardDirConnector(Connector):
             self.name,
         )
 
-    def _scan(self) -> dict[str, str]:
-        """File name -> version of every contact file; stats only, no content."""
-        found: dict[str, str] = {}
+    def _contact_files(self) -> Iterator[os.DirEntry[str]]:
         ext = self.extension.lower()
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                name = entry.name
+                if name[0] != "." and name.lower().endswith(ext):
+                    yield entry
+
+    def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int]:
+        """The files new or changed since ``known`` (name -> version), the known names no
+        longer there, and how many contact files there are. Stats only, no content; and no
+        copy of the listing is kept: when every known name is still there (the usual run)
+        nothing else is needed, otherwise a second listing of names finds the gone ones."""
+        changed: list[str] = []
+        listed = still_there = 0
         try:
-            with os.scandir(self.root) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name[0] == "." or not name.lower().endswith(ext):
-                        continue
-                    try:
-                        st = entry.stat()
-                    except FileNotFoundError:
-                        continue
-                    if stat.S_ISREG(st.st_mode):
-                        found[name] = file_version(st)
+            for entry in self._contact_files():
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                listed += 1
+                name = entry.name
+                old = known.get(name)
+                if old is not None:
+                    still_there += 1
+                if old != file_version(st):
+                    changed.append(name)
+            if still_there == len(known):
+                return changed, set(), listed
+            present = {entry.name for entry in self._contact_files() if entry.is_file()}
         except OSError as exc:
             raise FatalConnectorError(f"cannot list {self.root}: {exc}", self.name) from exc
-        return found
+        return changed, {name for name in known if name not in present}, listed
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self.check()
-        listing = self._scan()
-        deleted = {name for name in known if name not in listing}
-        changed = [name for name, version in listing.items() if known.get(name) != version]
-        return Pull(self._records(changed), deleted, True, len(listing), None)
+        changed, deleted, listed = self._scan(known)
+        return Pull(self._records(changed), deleted, True, listed, None)
 
     def _records(self, names: list[str]) -> Iterator[Record | RecordError]:
         """The records of ``names``, read and parsed ahead on the other core when there are
