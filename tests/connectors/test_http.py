@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contacthub.connectors.http import ApiClient, RateHeaders, error_for, message_of, retry_after
+from contacthub.connectors.http import ApiClient, RateHeaders, Transport, error_for, message_of, retry_after
 from contacthub.errors import (
     FatalConnectorError,
     RecordError,
@@ -183,3 +183,25 @@ def test_a_post_is_not_repeated_after_a_5xx_or_a_lost_answer() -> None:
 
     answers = iter([httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(201, json={"id": 1})])
     assert client(lambda r: next(answers), clock).request("POST", "/persons").status_code == 201
+
+
+def test_transport_loads_certificates_only_for_https(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain http:// never builds the verifying transport (whose certificate store costs
+    50-90 ms a connector); https:// gets one, with the caller's ``verify``."""
+    made: list[dict[str, object]] = []
+
+    class Recording(httpx.BaseTransport):
+        def __init__(self, **options: object) -> None:
+            made.append(options)
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, request=request, text=str(len(made)))
+
+    monkeypatch.setattr(httpx, "HTTPTransport", Recording)
+    with httpx.Client(transport=Transport(verify="/etc/ca.pem", retries=2)) as client:
+        client.get("http://127.0.0.1:9/a")
+        client.get("http://127.0.0.1:9/b")
+        assert made == [{"verify": False, "retries": 2}]
+        client.get("https://contacts.example.test/")
+        client.get("https://contacts.example.test/again")
+    assert made == [{"verify": False, "retries": 2}, {"verify": "/etc/ca.pem", "retries": 2}]

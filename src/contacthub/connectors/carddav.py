@@ -47,7 +47,7 @@ from contacthub.connectors.base import (
     WriteResult,
 )
 from contacthub.connectors.carddav_session import DavSession
-from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, error_for
+from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, Transport, error_for
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.errors import (
     ConfigError,
@@ -101,7 +101,7 @@ class CardDavConnector(Connector):
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
         verify = settings.get("verify", True)
-        transport = httpx.HTTPTransport(verify=verify if isinstance(verify, str | bool) else True)
+        transport = Transport(verify=verify if isinstance(verify, str | bool) else True)
         self.client = ApiClient(
             str(url.copy_with(path="/", query=None, fragment=None)),
             connector=self.name,

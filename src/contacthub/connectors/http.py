@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -38,6 +39,35 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
+
+
+class Transport(httpx.BaseTransport):
+    """httpx's own transport, with the part that speaks TLS built on the first https://
+    request. An ``httpx.HTTPTransport`` loads the whole certificate store when it is made
+    (50-90 ms), which a run against a plain-HTTP server (a Radicale on the LAN, an emulator)
+    never uses: plain requests go through a transport without one. ``verify`` is httpx's
+    (True, a CA bundle path, an ``ssl.SSLContext``); ``options`` go to both transports."""
+
+    def __init__(self, verify: ssl.SSLContext | str | bool = True, **options: Any) -> None:
+        self.verify = verify
+        self.options = options
+        self._plain: httpx.HTTPTransport | None = None
+        self._tls: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            if self._tls is None:
+                self._tls = httpx.HTTPTransport(verify=self.verify, **self.options)
+            return self._tls.handle_request(request)
+        if self._plain is None:
+            # no TLS is ever spoken here: the schemes decide, and proxies have their own
+            self._plain = httpx.HTTPTransport(verify=False, **self.options)
+        return self._plain.handle_request(request)
+
+    def close(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                transport.close()
 
 
 class Auth(Protocol):
@@ -118,7 +148,10 @@ class ApiClient:
         self.remaining: int | None = None
         self.reset_at: float | None = None
         self._http = httpx.Client(
-            base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=transport or Transport(),
         )
 
     def request(

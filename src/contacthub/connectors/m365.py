@@ -39,8 +39,6 @@ import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from contacthub.connectors.base import (
     Capabilities,
     Connector,
@@ -51,7 +49,7 @@ from contacthub.connectors.base import (
     WriteOp,
     WriteResult,
 )
-from contacthub.connectors.http import ApiClient, error_for
+from contacthub.connectors.http import ApiClient, Transport, error_for
 from contacthub.connectors.m365_auth import TenantSignIn, TokenAuth, client_credential
 from contacthub.connectors.m365_consent import admin_consent
 from contacthub.connectors.m365_consent import complete_consent as complete_consent
@@ -187,7 +185,7 @@ class M365GalConnector(Connector):
         verify: ssl.SSLContext | bool = True
         if self.ca_file:
             verify = ssl.create_default_context(cafile=self.ca_file)
-        transport = httpx.HTTPTransport(verify=verify)
+        transport = Transport(verify=verify)
         api = ApiClient(base, connector=self.name, auth=TokenAuth(self.signin(), scope), transport=transport)
         self._clients.append(api)
         return api

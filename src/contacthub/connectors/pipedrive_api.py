@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from contacthub.connectors.http import ApiClient, Auth, RateHeaders, error_for
+from contacthub.connectors.http import ApiClient, Auth, RateHeaders, Transport, error_for
 from contacthub.errors import RetriableError
 
 RATE_HEADERS = RateHeaders(
@@ -154,7 +154,7 @@ class PipedriveApi:
             auth=auth,
             headers={"Accept": "application/json"},
             rate_headers=RATE_HEADERS,
-            transport=_Watch(transport or httpx.HTTPTransport(socket_options=NODELAY), budget),
+            transport=_Watch(transport or Transport(socket_options=NODELAY), budget),
             **client_options,
         )
 
