@@ -1,9 +1,11 @@
 """vCard files <-> canonical fields: the one entry point connectors use.
 
-The work is split in two layers so each stays small and testable: ``vcard_lines`` (bytes,
-folding, escapes, charsets; knows nothing about contacts) and ``vcard_map`` (which property
-holds which canonical field). ``VCardCodec`` binds them to one connector's settings (its
-mapping, phone region, output version and fallback encoding), so callers never repeat them.
+The work is split in layers so each stays small and testable: ``vcard_lines`` (bytes,
+folding, escapes, charsets; knows nothing about contacts), ``vcard_map`` (which property
+holds which canonical field, and reading cards into fields), ``vcard_apply`` (updating an
+existing card in place) and ``vcard_build`` (a new card's bytes, directly). ``VCardCodec``
+binds them to one connector's settings (its mapping, phone region, output version and
+fallback encoding), so callers never repeat them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contacthub.formats.vcard_apply import apply_fields
+from contacthub.formats.vcard_build import build_card
 from contacthub.formats.vcard_lines import (
     PRODID,
     Card,
@@ -28,8 +32,6 @@ from contacthub.formats.vcard_lines import (
 )
 from contacthub.formats.vcard_map import (
     FieldMap,
-    apply_fields,
-    build_card,
     card_fields,
     items_fields,
     parse_bday,

@@ -1,0 +1,235 @@
+"""Canonical fields -> an existing vCard card, changed in place as little as possible.
+
+Writing into an existing card changes only the properties whose canonical value differs from
+what the card already says, and within a multi-valued field only the elements that differ: an
+unchanged ``item1.EMAIL`` keeps its group, params and original bytes, and everything the hub
+does not model (PHOTO, X-..., CATEGORIES, groups) is never touched. ``new_card`` is the same
+path started from an empty card; it is the reference that ``vcard_build`` (the fast way to
+a new card) is tested against, and the property makers here are shared with it.
+
+Apart from ``vcard_map`` (reading) because updating is its own job with its own helpers
+(diffing elements, keeping params, the per-property makers), none of which reading needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from contacthub.formats.vcard_lines import (
+    PRODID,
+    Card,
+    Property,
+    escape,
+)
+from contacthub.formats.vcard_lines import split_unescaped as _split
+from contacthub.formats.vcard_map import (
+    _MULTI_ONLY,
+    _MULTI_PROPS,
+    FieldMap,
+    _type_of,
+    items_fields,
+    read_fields,
+)
+from contacthub.model import (
+    DEFAULT_REGION,
+    MULTI_FIELDS,
+    Fields,
+    display_name_of,
+    element_key,
+    field_equal,
+)
+
+# --- values and properties ----------------------------------------------------------------
+
+_ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d|--\d\d-\d\d")
+
+
+def format_bday(value: str, version: str) -> tuple[str, dict[str, list[str]]]:
+    """A canonical birthday as a BDAY value and params (4.0 allows only basic ISO dates)."""
+    if _ISO_DAY.fullmatch(value):
+        if version != "4.0":
+            return value, {}
+        if value[0] == "-":
+            return "--" + value[2:].replace("-", ""), {}
+        return value.replace("-", ""), {}
+    return escape(value), ({"VALUE": ["text"]} if version == "4.0" else {})
+
+
+_ADR_PARTS = ("street", "city", "region", "postal_code", "country")
+
+
+def _params(type_: str, pref: bool, version: str) -> dict[str, list[str]]:
+    types = type_.split()
+    if pref and version != "4.0":
+        types.append("pref")
+    params: dict[str, list[str]] = {"TYPE": types} if types else {}
+    if pref and version == "4.0":
+        params["PREF"] = ["1"]
+    return params
+
+
+def _element_prop(kind: str, item: Mapping[str, Any], version: str, group: str) -> Property:
+    """A new EMAIL/TEL/ADR/URL property for one canonical element."""
+    type_ = str(item.get("type", ""))
+    if kind == "addresses":
+        value = ";;" + ";".join(escape(str(item.get(p, ""))) for p in _ADR_PARTS)
+        return Property("ADR", value, _params(type_, False, version), group)
+    text = str(item["value"])
+    # URLs are URIs, not text: escaping their commas would change them for strict readers
+    value = text.replace("\n", " ") if kind == "websites" else escape(text)
+    return Property(_MULTI_PROPS[kind], value, _params(type_, bool(item.get("primary")), version), group)
+
+
+def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
+    """One property as the normalised element ``to_fields`` would make of it, with
+    ``primary`` meaning "the property itself claims it" rather than "first in the list"."""
+    items = items_fields([(prop.name, prop.params, prop.value)], _MULTI_ONLY, region)[0].get(kind)
+    if not items:
+        return None
+    item: dict[str, Any] = items[0]
+    if kind in ("emails", "phones"):
+        item["primary"] = _type_of(prop)[1]
+    return item
+
+
+def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: str, region: str) -> None:
+    """Keep the properties whose element is wanted as is, rewrite (in place, same group)
+    those whose type or preference changed, drop the rest, add the new ones after them."""
+    name = _MULTI_PROPS[kind]
+    want = {element_key(kind, item): item for item in wanted}
+    used: set[tuple[str, ...]] = set()
+    out: list[Property] = []
+    last = -1
+    for prop in card.properties:
+        if prop.name != name:
+            out.append(prop)
+            continue
+        last = len(out)
+        item = _element(kind, prop, region)
+        if item is None:
+            continue  # an empty value means nothing; the hub asked for the whole list
+        key = element_key(kind, item)
+        target = want.get(key)
+        if target is None or key in used:
+            continue
+        used.add(key)
+        out.append(prop if item == dict(target) else _element_prop(kind, target, version, prop.group))
+        last = len(out)
+    extra = [_element_prop(kind, item, version, "") for key, item in want.items() if key not in used]
+    position = last if last >= 0 else len(out)
+    out[position:position] = extra
+    card.properties = out
+
+
+def _kept_params(old: Property | None, drop: tuple[str, ...]) -> dict[str, list[str]]:
+    """The params of a property being rewritten, minus those its new value would make wrong."""
+    if old is None:
+        return {}
+    gone = {"CHARSET", "ENCODING", *drop}
+    return {k: v for k, v in old.params.items() if k not in gone}
+
+
+def _replace_first(card: Card, name: str, make: Callable[[Property | None], Property | None]) -> None:
+    """Replace the first ``name`` property with ``make(it)``; ``None`` removes every one of
+    them, so that a cleared field does not read back as a duplicate hiding behind it."""
+    index = next((i for i, p in enumerate(card.properties) if p.name == name), -1)
+    new = make(card.properties[index] if index >= 0 else None)
+    if new is None:
+        card.properties = [p for p in card.properties if p.name != name]
+    elif index >= 0:
+        card.properties[index] = new
+    else:
+        card.properties.append(new)
+
+
+def _struct_maker(
+    name: str, slots: list[str | None], fields: Mapping[str, Any]
+) -> Callable[[Property | None], Property | None]:
+    def make(old: Property | None) -> Property | None:
+        parts = _split(old.value) if old else []
+        size = 5 if name == "N" else 1 + max(i for i, s in enumerate(slots) if s)
+        parts += [""] * (size - len(parts))
+        for i, slot in enumerate(slots):
+            if slot:
+                parts[i] = escape(str(fields.get(slot, "")))
+        if name != "N":  # components beyond the ones we manage (ORG units) are kept
+            while len(parts) > 1 and not parts[-1]:
+                parts.pop()
+            if not any(parts):
+                return None
+        params = _kept_params(old, ("SORT-AS",))
+        return Property(name, ";".join(parts), params, old.group if old else "")
+
+    return make
+
+
+def _text_maker(
+    name: str, text: str, fields: Mapping[str, Any], version: str
+) -> Callable[[Property | None], Property | None]:
+    def make(old: Property | None) -> Property | None:
+        value = text
+        if name == "FN" and not value:
+            value = display_name_of(fields)  # FN is required: derive it, even if empty
+        elif not value:
+            return None
+        params = _kept_params(old, ("VALUE", "X-APPLE-OMIT-YEAR"))
+        if name == "BDAY":
+            value, extra = format_bday(value, version)
+            params.update(extra)
+        else:
+            value = escape(value)
+        return Property(name, value, params, old.group if old else "")
+
+    return make
+
+
+def apply_fields(
+    card: Card,
+    fields: Mapping[str, Any],
+    fmap: FieldMap,
+    region: str = DEFAULT_REGION,
+    version: str | None = None,
+    current: Fields | None = None,
+) -> None:
+    """Make ``card`` say ``fields`` (the whole desired record), touching only what differs
+    from ``current`` (what the card says now; read from it when not given)."""
+    version = version or ("4.0" if card.version == "4.0" else "3.0")
+    if current is None:
+        current = read_fields(card, fmap, region)
+    changed = {f for f in (*fmap.fields, *fields) if not field_equal(f, current.get(f), fields.get(f))}
+    for prop_name, slots in fmap.struct.items():
+        if changed.intersection(s for s in slots if s):
+            _replace_first(card, prop_name, _struct_maker(prop_name, slots, fields))
+    for prop_name, canonical in fmap.text.items():
+        if canonical in changed:
+            text = str(fields.get(canonical, ""))
+            _replace_first(card, prop_name, _text_maker(prop_name, text, fields, version))
+    for kind in MULTI_FIELDS:
+        if kind in changed:
+            _apply_multi(card, kind, list(fields.get(kind) or []), version, region)
+    if card.first("FN") is None:
+        card.properties.append(Property("FN", escape(display_name_of(fields))))
+    if card.first("N") is None and version != "4.0":
+        card.properties.append(Property("N", ";;;;"))  # required in 3.0
+
+
+def new_card(
+    fields: Mapping[str, Any],
+    fmap: FieldMap,
+    uid: str,
+    version: str = "3.0",
+    region: str = DEFAULT_REGION,
+) -> Card:
+    """A fresh card for ``fields``: VERSION, PRODID, UID, FN, N, then the rest."""
+    props = [Property("VERSION", version), Property("PRODID", PRODID)]
+    props += [Property("UID", escape(uid)), Property("FN", escape(display_name_of(fields)))]
+    if version != "4.0":
+        props.append(Property("N", ";;;;"))
+    card = Card(props, version)
+    # FN is already what apply_fields would derive, so the card counts as saying nothing else
+    derived = display_name_of(fields)
+    current = {"display_name": derived} if derived and fmap.text.get("FN") == "display_name" else {}
+    apply_fields(card, fields, fmap, region, version, current)
+    return card
