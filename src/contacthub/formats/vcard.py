@@ -1,11 +1,12 @@
 """vCard files <-> canonical fields: the one entry point connectors use.
 
-The work is split in layers so each stays small and testable: ``vcard_lines`` (bytes,
-folding, escapes, charsets; knows nothing about contacts), ``vcard_map`` (which property
-holds which canonical field, and reading cards into fields), ``vcard_apply`` (updating an
-existing card in place) and ``vcard_build`` (a new card's bytes, directly). ``VCardCodec``
-binds them to one connector's settings (its mapping, phone region, output version and
-fallback encoding), so callers never repeat them.
+The work is split in layers so each stays small and testable: the content lines, which
+know nothing about contacts (``vcard_card``: the card model, escapes, folding and writing;
+``vcard_lines``: parsing bytes, charsets and folds into cards), then ``vcard_map`` (which
+property holds which canonical field, and reading cards into fields), ``vcard_apply``
+(updating an existing card in place) and ``vcard_build`` (a new card's bytes, directly).
+``VCardCodec`` binds them to one connector's settings (its mapping, phone region, output
+version and fallback encoding), so callers never repeat them.
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ from typing import Any
 
 from contacthub.formats.vcard_apply import apply_fields
 from contacthub.formats.vcard_build import build_card
-from contacthub.formats.vcard_lines import (
+from contacthub.formats.vcard_card import (
     PRODID,
     Card,
     Property,
     components,
     escape,
-    first_card_items,
     fold,
-    parse_cards,
     serialize_card,
     split_unescaped,
     unescape,
+)
+from contacthub.formats.vcard_lines import (
+    first_card_items,
+    parse_cards,
 )
 from contacthub.formats.vcard_map import (
     FieldMap,

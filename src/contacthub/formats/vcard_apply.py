@@ -17,13 +17,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from contacthub.formats.vcard_lines import (
+from contacthub.formats.vcard_card import (
     PRODID,
     Card,
     Property,
     escape,
 )
-from contacthub.formats.vcard_lines import split_unescaped as _split
+from contacthub.formats.vcard_card import split_unescaped as _split
 from contacthub.formats.vcard_map import (
     _MULTI_ONLY,
     _MULTI_PROPS,

@@ -14,17 +14,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from contacthub.formats.vcard_apply import _ADR_PARTS, _params, format_bday
-from contacthub.formats.vcard_lines import (
+from contacthub.formats.vcard_card import (
     MAX_OCTETS,
     PRODID,
     Property,
     escape,
-    first_card_items,
     fold,
     fold_bytes,
     format_property,
-    parse_cards,
     unescape,
+)
+from contacthub.formats.vcard_lines import (
+    first_card_items,
+    parse_cards,
 )
 from contacthub.formats.vcard_map import (
     FieldMap,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contacthub.errors import ConfigError
-from contacthub.formats.vcard_lines import (
+from contacthub.formats.vcard_card import (
     Card,
     Property,
     components,
