@@ -104,7 +104,9 @@ class Inbound:
             # a record this connector deactivated for a deleted hub contact, changed since:
             # someone brought it back (reactivated it), which restores the contact
             came_back = (
-                link.state == "detached" and spoke.on_delete == "deactivate" and link.version != record.version
+                link.state == "detached"
+                and spoke.on_delete == "deactivate"
+                and link.version != record.version
             )
             link.version = record.version
             upd_links.append(link)
