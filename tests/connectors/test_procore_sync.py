@@ -229,8 +229,8 @@ create = true
 
 
 def test_a_user_reactivated_in_procore_comes_back(site: Site) -> None:
-    """With the default ``on_delete = "delete"`` (which deactivates in Procore). With
-    ``"deactivate"`` the engine detaches the link, and a detached record stays detached."""
+    """With the default ``on_delete = "delete"`` (which deactivates in Procore); for
+    ``"deactivate"`` see the next test."""
     state = site.srv.state
     site.sync()
     user = next(iter(active_users(site.srv).values()))
@@ -243,3 +243,39 @@ def test_a_user_reactivated_in_procore_comes_back(site: Site) -> None:
     assert report.errors == []
     assert email in site.cards()
     assert state.users[user["id"]]["is_active"] is True
+
+
+def test_with_deactivate_a_user_reactivated_in_procore_restores_its_contact(site: Site) -> None:
+    """``on_delete = "deactivate"`` detaches the link after deactivating; a reactivation seen
+    by the next run (an incremental one: no full listing in between) restores the hub
+    contact itself, with no duplicate, and its card comes back."""
+    site.apply(on_delete="deactivate")
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    report = site.sync()
+    assert report.changes["procore"]["delete"] == 1
+    assert state.users[user["id"]]["is_active"] is False
+    assert email not in site.cards()
+    before = hub_contacts(site, email)
+    assert [deleted for _, deleted in before] == [True]
+    state.update_user(user["id"], {"is_active": True, "job_title": "Back on site"})
+    report = site.sync()
+    assert report.errors == []
+    assert hub_contacts(site, email) == [(before[0][0], False)]  # the same contact, live again
+    assert "Back on site" in site.cards()[email]
+    assert state.users[user["id"]]["is_active"] is True
+    assert site.sync().changes.get("procore", {}).get("delete", 0) == 0  # and it stays active
+
+
+def hub_contacts(site: Site, email: str) -> list[tuple[str, bool]]:
+    """(id, deleted) of the hub contacts holding ``email``."""
+    from sqlalchemy import select
+
+    from contacthub.store import tables as t
+
+    with site.engine.connect() as conn:
+        rows = conn.execute(select(t.contacts.c.id, t.contacts.c.deleted, t.contacts.c.data)).all()
+    return [(cid, bool(deleted)) for cid, deleted, data in rows if email in str(data).lower()]

@@ -25,14 +25,17 @@ The order of the results is the order of the items, whichever way they were made
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# ``multiprocessing`` and ``concurrent.futures`` are imported when a worker is about to be
+# forked: a run that reads a few files (most runs) does not pay for them at start-up
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +66,8 @@ def usable_cores() -> int:
 
 def can_fork() -> bool:
     """Whether a worker may be forked from this process now (see the module docstring)."""
+    import multiprocessing
+
     return (
         "fork" in multiprocessing.get_all_start_methods()
         and usable_cores() > 1
@@ -90,6 +95,10 @@ def read_ahead(
         for part in batches:
             yield from task(part)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("fork"),

@@ -101,12 +101,19 @@ class Inbound:
                     spoke, record, theirs, contacts, new_contacts, changed, new_links, keys, linked_here
                 )
                 continue
+            # a record this connector deactivated for a deleted hub contact, changed since:
+            # someone brought it back (reactivated it), which restores the contact
+            came_back = (
+                link.state == "detached"
+                and spoke.on_delete == "deactivate"
+                and link.version != record.version
+            )
             link.version = record.version
             upd_links.append(link)
-            if link.state in ("detached", "excluded"):
-                continue
             contact = contacts.get(link.contact_id)
-            if contact is None:
+            if link.state == "excluded" or (link.state == "detached" and not came_back):
+                continue
+            if contact is None or (came_back and not contact.deleted):
                 continue
             if not spoke.passes(record.fields):
                 if link.state == "active":
@@ -124,7 +131,7 @@ class Inbound:
                     link.synced_rev = 0
                 continue
             if contact.deleted:
-                if link.baseline is not None and fields_equal(theirs, link.baseline):
+                if not came_back and link.baseline is not None and fields_equal(theirs, link.baseline):
                     continue  # unchanged record of a deleted contact: the plan deletes it
                 contact.deleted = False  # modification beats deletion
                 contact.rev += 1
