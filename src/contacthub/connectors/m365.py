@@ -29,16 +29,22 @@ Settings::
     ca_file          an extra CA certificate to trust (a proxy, the emulator)
     write_budget     writes per 150 s for this tenant (3000, Graph's app+tenant write limit)
     redirect_uri     where the admin-consent answer comes back (contacthub connect)
+
+This module is the connector class (the entry point ``registry.py`` names): its settings, its
+clients (sign-in, Graph, Exchange, the write budget), the Graph subscription kept by
+``check``, and the ownership anchor that reading and writing share. Reading is in
+``m365_read.py``, writing in ``m365_write.py``; the Graph, Exchange, sign-in, consent and
+field-mapping pieces each have their own ``m365_*.py``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contacthub.connectors import m365_read, m365_write
 from contacthub.connectors.base import (
     Capabilities,
     Connector,
@@ -49,65 +55,23 @@ from contacthub.connectors.base import (
     WriteOp,
     WriteResult,
 )
-from contacthub.connectors.http import ApiClient, Transport, error_for
+from contacthub.connectors.http import ApiClient, Transport
 from contacthub.connectors.m365_auth import TenantSignIn, TokenAuth, client_credential
 from contacthub.connectors.m365_consent import admin_consent
 from contacthub.connectors.m365_consent import complete_consent as complete_consent
 from contacthub.connectors.m365_consent import consent_link as consent_link
-from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient
-from contacthub.connectors.m365_graph import GraphClient, ResyncNeeded
-from contacthub.connectors.m365_map import (
-    CONTACT_SELECT,
-    HELD,
-    USER_SELECT,
-    contact_params,
-    exchange_fields,
-    org_contact_fields,
-    primary_email,
-    user_fields,
-    user_patch,
-    version_of,
-)
-from contacthub.errors import (
-    ConfigError,
-    ConnectorError,
-    FatalConnectorError,
-    ReadOnlyRecordError,
-    RecordError,
-    RecordNotFoundError,
-    StaleVersionError,
-)
-from contacthub.model import Fields, display_name_of
+from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient, opath
+from contacthub.connectors.m365_exchange import error_of as error_of
+from contacthub.connectors.m365_graph import GraphClient
+from contacthub.connectors.m365_map import HELD, exchange_fields
+from contacthub.connectors.m365_read import KINDS as KINDS
+from contacthub.connectors.m365_write import ON_PREM as ON_PREM
+from contacthub.connectors.m365_write import ON_PREM_TEXT as ON_PREM_TEXT
+from contacthub.connectors.m365_write import WriteBudget as WriteBudget
+from contacthub.errors import ConfigError, ConnectorError, FatalConnectorError
+from contacthub.model import Fields
 
 log = logging.getLogger(__name__)
-
-KINDS = ("users", "contacts")
-ON_PREM = "on-premises mastered"
-ON_PREM_TEXT = (
-    "this user is synced from on-premises Active Directory and cannot be changed in Microsoft 365; "
-    "change it in the on-premises directory"
-)
-
-
-class WriteBudget:
-    """At most ``limit`` writes per ``period`` seconds for this tenant: Graph and Exchange
-    throttle writes per app and tenant, so the connector waits instead of running into it."""
-
-    def __init__(self, limit: int, period: float, api: ApiClient) -> None:
-        self.limit = limit
-        self.period = period
-        self.api = api
-        self.times: list[float] = []
-
-    def spend(self, count: int = 1) -> None:
-        if self.limit <= 0:
-            return
-        for _ in range(count):
-            now = self.api.clock()
-            self.times = [t for t in self.times if t > now - self.period]
-            if len(self.times) >= self.limit:
-                self.api._pause(self.times[0] + self.period - now)
-            self.times.append(self.api.clock())
 
 
 class M365GalConnector(Connector):
@@ -277,7 +241,7 @@ class M365GalConnector(Connector):
 
     def owned(self) -> dict[str, str]:
         """Mail contacts we created: Graph id -> hub id (one paged Exchange listing)."""
-        pattern = _opath(self.anchor_prefix + ":*")
+        pattern = opath(self.anchor_prefix + ":*")
         try:
             rows = self.exchange().run(
                 "Get-MailContact", Filter=f"{self.anchor_name} -like {pattern}", ResultSize="Unlimited"
@@ -293,183 +257,7 @@ class M365GalConnector(Connector):
                 out[str(row["ExternalDirectoryObjectId"])] = hub_id
         return out
 
-    # --- reading ------------------------------------------------------------------------
-
-    def _scope_key(self) -> str:
-        return json.dumps(
-            [sorted(self.objects), sorted(self.member_of), sorted(self.user_types), self.include_disabled]
-        )
-
-    def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
-        state: dict[str, Any] = {}
-        if cursor:
-            try:
-                state = json.loads(cursor)
-            except ValueError:
-                state = {}
-            if not isinstance(state, dict) or state.get("scope") != self._scope_key():
-                state = {}  # settings changed what is read: start over with a full round
-        self._all_notes = None
-        pull = Pull(iter(()), set(), complete=True, listed=0)
-        pull.records = self._pull(state, known, pull)
-        return pull
-
-    def _pull(self, state: dict[str, Any], known: Mapping[str, str], pull: Pull) -> Iterator[Record]:
-        new_state: dict[str, Any] = {"scope": self._scope_key()}
-        complete = True
-        members = self._members() if self.member_of and "users" in self.objects else None
-        for kind in self.objects:
-            link = state.get(kind)
-            seen: set[str] = set()
-            try:
-                yield from self._round(kind, link, known, pull, seen, members, new_state)
-            except ResyncNeeded:
-                log.warning(
-                    "%s: Graph lost the %s delta state (410): reading everything again", self.name, kind
-                )
-                link = None
-                seen.clear()
-                yield from self._round(kind, None, known, pull, seen, members, new_state)
-            if link is None:
-                prefix = kind + "/"
-                pull.deleted.update(n for n in known if n.startswith(prefix) and n not in seen)
-                pull.listed += len(seen)
-            else:
-                complete = False
-            if kind == "users" and members is not None and link is not None:
-                yield from self._membership_changes(members, known, pull)
-        pull.complete = complete
-        pull.cursor = json.dumps(new_state)
-
-    def _members(self) -> set[str]:
-        graph = self.graph()
-        out: set[str] = set()
-        for gid in graph.group_ids(self.member_of):
-            out |= graph.members(gid)
-        return out
-
-    def _in_scope(self, user: Mapping[str, Any], members: set[str] | None) -> bool:
-        if members is not None and str(user.get("id")) not in members:
-            return False
-        if user.get("userType") and str(user["userType"]) not in self.user_types:
-            return False
-        return self.include_disabled or user.get("accountEnabled") is not False
-
-    def _round(
-        self,
-        kind: str,
-        link: str | None,
-        known: Mapping[str, str],
-        pull: Pull,
-        seen: set[str],
-        members: set[str] | None,
-        new_state: dict[str, Any],
-    ) -> Iterator[Record]:
-        select = USER_SELECT if kind == "users" else CONTACT_SELECT
-        owned: dict[str, str] | None = None
-        region = self.config.region
-        for page in self.graph().delta(kind, select, link):
-            items = page.get("value") or []
-            if kind == "contacts" and items and owned is None:
-                owned = self.owned()
-            notes = self._notes(
-                [i["id"] for i in items if owned and i.get("id") in owned and "@removed" not in i]
-            )
-            for item in items:
-                oid = str(item.get("id") or "")
-                nid = f"{kind}/{oid}"
-                if "@removed" in item:
-                    if nid in known:
-                        pull.deleted.add(nid)
-                    continue
-                if kind == "users":
-                    if not self._in_scope(item, members):
-                        if nid in known:
-                            pull.deleted.add(nid)  # left the scope (disabled, left the group...)
-                        continue
-                    fields = user_fields(item, region)
-                    hub_id = None
-                else:
-                    hub_id = (owned or {}).get(oid)
-                    fields = org_contact_fields(item, notes.get(oid, "") if hub_id else "", region)
-                seen.add(nid)
-                version = version_of(fields)
-                if known.get(nid) == version:
-                    continue
-                yield Record(nid, version, fields, hub_id=hub_id, where=f"{self.name}: {kind} {oid}")
-            if page.get("@odata.deltaLink"):
-                new_state[kind] = page["@odata.deltaLink"]
-
-    def _notes(self, ids: Sequence[str]) -> dict[str, str]:
-        """Exchange-only ``Notes`` of our own contacts (Graph does not show them)."""
-        if not ids:
-            return {}
-        exchange = self.exchange()
-        if len(ids) > 20:
-            if self._all_notes is None:  # many changed: one listing for the whole pull
-                try:
-                    rows = exchange.run("Get-Contact", ResultSize="Unlimited")
-                except CmdletError as exc:
-                    raise FatalConnectorError(
-                        f"Exchange could not list contacts ({exc.message})", self.name
-                    ) from None
-                self._all_notes = {
-                    str(r["ExternalDirectoryObjectId"]): str(r.get("Notes") or "")
-                    for r in rows
-                    if r.get("ExternalDirectoryObjectId")
-                }
-            return {oid: self._all_notes.get(oid, "") for oid in ids}
-        out = {}
-        for oid in ids:
-            try:
-                [row] = exchange.run("Get-Contact", Identity=oid)
-            except CmdletError as exc:
-                if exc.not_found:
-                    continue
-                raise error_of(exc, self.name, f"contacts/{oid}") from None
-            out[oid] = str(row.get("Notes") or "")
-        return out
-
-    def _membership_changes(
-        self, members: set[str], known: Mapping[str, str], pull: Pull
-    ) -> Iterator[Record]:
-        """Users who joined or left ``member_of`` groups without changing themselves."""
-        known_users = {n[len("users/") :] for n in known if n.startswith("users/")}
-        for oid in known_users - members:
-            pull.deleted.add(f"users/{oid}")
-        joined = sorted(members - known_users)
-        select = ",".join(USER_SELECT)
-        answers = self.graph().batch(
-            [{"method": "GET", "url": f"/users/{oid}?$select={select}"} for oid in joined]
-        )
-        for oid, reply in zip(joined, answers, strict=True):
-            body = reply.get("body") or {}
-            if reply.get("status") != 200 or not self._in_scope(body, members):
-                continue
-            fields = user_fields(body, self.config.region)
-            yield Record(f"users/{oid}", version_of(fields), fields, where=f"{self.name}: users {oid}")
-
-    def get(self, native_id: str) -> Record:
-        kind, _, oid = native_id.partition("/")
-        if kind not in KINDS or not oid:
-            raise RecordNotFoundError("not a GAL record id", native_id, self.name)
-        if kind == "users":
-            response = self.graph().get("users", oid, USER_SELECT)
-            if response.status_code == 404:
-                raise RecordNotFoundError("no such user in the tenant", native_id, self.name)
-            if response.status_code != 200:
-                raise error_for(response, self.name, record=native_id)
-            fields = user_fields(response.json(), self.config.region)
-            return Record(native_id, version_of(fields), fields, where=f"{self.name}: users {oid}")
-        current = self._contact(oid, native_id)
-        if current is None:
-            raise RecordNotFoundError("no such contact in the GAL", native_id, self.name)
-        mail_row, row = current
-        hub_id = self.owner_of(mail_row)
-        fields = self._exchange_fields(row, hub_id is not None)
-        return Record(
-            native_id, version_of(fields), fields, hub_id=hub_id, where=f"{self.name}: contacts {oid}"
-        )
+    # --- one mail contact, as reading and writing both see it ---------------------------
 
     def _exchange_fields(self, row: Mapping[str, Any], ours: bool) -> Fields:
         fields = exchange_fields(row, self.config.region)
@@ -489,211 +277,19 @@ class M365GalConnector(Connector):
             raise error_of(exc, self.name, native_id) from None
         return mail_row, row
 
-    def find(self, keys: Sequence[str]) -> Record | None:
-        for key in keys:
-            if not key.startswith("email:"):
-                continue
-            mail = key[len("email:") :].replace("'", "''")
-            for kind in self.objects:
-                select = ",".join(USER_SELECT if kind == "users" else ("id",))
-                for item in self.graph().items(f"/v1.0/{kind}?$filter=mail eq '{mail}'&$select={select}"):
-                    return self.get(f"{kind}/{item['id']}")
-        return None
+    # --- reading (m365_read.py) and writing (m365_write.py) -----------------------------
 
-    # --- writing ------------------------------------------------------------------------
+    def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        return m365_read.pull(self, cursor, known)
+
+    def get(self, native_id: str) -> Record:
+        return m365_read.get(self, native_id)
+
+    def find(self, keys: Sequence[str]) -> Record | None:
+        return m365_read.find(self, keys)
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        results: dict[int, WriteResult] = {}
-        user_ops: list[tuple[int, WriteOp]] = []
-        for index, op in enumerate(ops):
-            if op.kind != "create" and (op.native_id or "").startswith("users/"):
-                user_ops.append((index, op))
-                continue
-            try:
-                results[index] = self._write_contact(op)
-            except RecordError as exc:
-                results[index] = WriteResult(op, error=exc)
-        if user_ops:
-            for (index, _), result in zip(
-                user_ops, self._write_users([op for _, op in user_ops]), strict=True
-            ):
-                results[index] = result
-        return [results[i] for i in range(len(ops))]
-
-    def _write_contact(self, op: WriteOp) -> WriteResult:
-        record = op.native_id or op.hub_id
-        if op.kind == "create":
-            return self._create(op)
-        kind, _, oid = (op.native_id or "").partition("/")
-        if kind != "contacts" or not oid:
-            raise RecordNotFoundError("not a GAL contact id", record, self.name)
-        current = self._contact(oid, record)
-        if current is None:
-            raise RecordNotFoundError("the contact is no longer in the GAL", record, self.name)
-        mail_row, row = current
-        if self.owner_of(mail_row) is None:
-            theirs = self._exchange_fields(row, False)
-            error = ReadOnlyRecordError(
-                f"this GAL contact was not created by contacthub (no {self.anchor_name} anchor): "
-                "it is never changed, hidden or removed",
-                record,
-                self.name,
-            )
-            return WriteResult(
-                op, native_id=op.native_id, version=version_of(theirs), fields=theirs, error=error
-            )
-        fields = self._exchange_fields(row, True)
-        if op.version is not None and version_of(fields) != op.version:
-            raise StaleVersionError("the contact changed in the GAL since the hub read it", record, self.name)
-        exchange = self.exchange()
-        try:
-            if op.kind == "delete":
-                self.budget().spend()
-                exchange.run("Remove-MailContact", Identity=oid, Confirm=False)
-                return WriteResult(op, native_id=op.native_id)
-            if op.kind == "deactivate":
-                self.budget().spend()
-                exchange.run("Set-MailContact", Identity=oid, HiddenFromAddressListsEnabled=True)
-                return WriteResult(op, native_id=op.native_id, version=version_of(fields), fields=fields)
-            return self._apply(op, oid, row, mail_row)
-        except CmdletError as exc:
-            raise error_of(exc, self.name, record) from None
-
-    def _apply(
-        self, op: WriteOp, oid: str, row: Mapping[str, Any], mail_row: Mapping[str, Any]
-    ) -> WriteResult:
-        """Make the mail contact ``oid`` hold ``op.fields``; only what differs is sent."""
-        exchange = self.exchange()
-        email = primary_email(op.fields)
-        if not email:
-            raise RecordError("a GAL contact needs an email address", op.native_id or op.hub_id, self.name)
-        mail_changes: dict[str, Any] = {}
-        if email.lower() != str(row.get("WindowsEmailAddress") or "").lower():
-            mail_changes["ExternalEmailAddress"] = email
-        if mail_row.get("HiddenFromAddressListsEnabled"):
-            mail_changes["HiddenFromAddressListsEnabled"] = False  # back in the hub: visible again
-        if mail_changes:
-            self.budget().spend()
-            exchange.run("Set-MailContact", Identity=oid, **mail_changes)
-        wanted = contact_params(op.fields)
-        changes = {k: v for k, v in wanted.items() if str(row.get(k) or "") != v}
-        if changes:
-            self.budget().spend()
-            exchange.run("Set-Contact", Identity=oid, **changes)
-        [after] = exchange.run("Get-Contact", Identity=oid)
-        fields = self._exchange_fields(after, True)
-        return WriteResult(op, native_id=f"contacts/{oid}", version=version_of(fields), fields=fields)
-
-    def _create(self, op: WriteOp) -> WriteResult:
-        record = op.hub_id
-        exchange = self.exchange()
-        email = primary_email(op.fields)
-        if not email:
-            raise RecordError("a GAL contact needs an email address", record, self.name)
-        anchor = self.anchor(op.hub_id)
-        try:
-            found = exchange.run("Get-MailContact", Filter=f"{self.anchor_name} -eq {_opath(anchor)}")
-            if found:  # a create whose answer was lost: it is ours already
-                oid = str(found[0]["ExternalDirectoryObjectId"])
-                [row] = exchange.run("Get-Contact", Identity=oid)
-                return self._apply(op, oid, row, found[0])
-            display = display_name_of(op.fields) or email
-            base = {
-                "DisplayName": display[:256],
-                "ExternalEmailAddress": email,
-                "FirstName": str(op.fields.get("given_name") or ""),
-                "LastName": str(op.fields.get("family_name") or ""),
-            }
-            base = {k: v for k, v in base.items() if v}
-            self.budget().spend()
-            try:
-                [made] = exchange.run("New-MailContact", Name=_name(display), **base)
-            except CmdletError as exc:
-                if not (exc.exists and "ADObjectAlreadyExists" in exc.type_name):
-                    raise
-                self.budget().spend()  # another recipient has that name: make ours unique
-                [made] = exchange.run("New-MailContact", Name=_name(display, op.hub_id), **base)
-            oid = str(made["ExternalDirectoryObjectId"])
-            self.budget().spend()
-            exchange.run("Set-MailContact", Identity=oid, **{self.anchor_name: anchor})
-            [row] = exchange.run("Get-Contact", Identity=oid)
-            return self._apply(op, oid, row, {**made, self.anchor_name: anchor})
-        except CmdletError as exc:
-            raise error_of(exc, self.name, record) from None
-
-    def _write_users(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Directory users: read in ``$batch``es, then only updates, only with
-        ``write_users``, only to users mastered in the cloud, PATCHed in ``$batch``es. A
-        refusal for good carries the user as it is (``ReadOnlyRecordError``), so the engine
-        does not try again until the hub contact changes again."""
-        results: list[WriteResult | None] = [None] * len(ops)
-        select = ",".join(USER_SELECT)
-        reads = self.graph().batch(
-            [{"method": "GET", "url": f"/users/{(op.native_id or '')[6:]}?$select={select}"} for op in ops]
-        )
-        patches: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-        for i, (op, answer) in enumerate(zip(ops, reads, strict=True)):
-            record = op.native_id or op.hub_id
-            status = int(answer.get("status", 500))
-            current = answer.get("body") or {}
-            if status == 404:
-                error: RecordError = RecordNotFoundError("no such user in the tenant", record, self.name)
-                results[i] = WriteResult(op, error=error)
-                continue
-            if status != 200:
-                error = RecordError(f"reading the user failed ({status})", record, self.name)
-                results[i] = WriteResult(op, error=error)
-                continue
-            fields = user_fields(current, self.config.region)
-            version = version_of(fields)
-            if op.version is not None and version != op.version:
-                error = StaleVersionError(
-                    "the user changed in the directory since the hub read it", record, self.name
-                )
-                results[i] = WriteResult(op, error=error)
-                continue
-            refusal = None
-            if op.kind != "update":
-                refusal = "contacthub never deletes or disables directory users"
-            elif not self.write_users:
-                refusal = "directory users are read-only for this connector (write_users = false)"
-            elif current.get("onPremisesSyncEnabled"):
-                refusal = ON_PREM_TEXT
-            if refusal:
-                error = ReadOnlyRecordError(refusal, record, self.name)
-                results[i] = WriteResult(
-                    op, native_id=op.native_id, version=version, fields=fields, error=error
-                )
-                continue
-            body = {k: v for k, v in user_patch(op.fields).items() if current.get(k) != v}
-            if not body:
-                results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields)
-                continue
-            patches.append((i, current, body))
-        if patches:
-            self.budget().spend(len(patches))
-            requests = [{"method": "PATCH", "url": f"/users/{c['id']}", "body": b} for _, c, b in patches]
-            for (i, current, body), done in zip(patches, self.graph().batch(requests), strict=True):
-                op = ops[i]
-                record = op.native_id or op.hub_id
-                status = int(done.get("status", 500))
-                if status in (200, 204):
-                    fields = user_fields({**current, **body}, self.config.region)
-                    results[i] = WriteResult(
-                        op, native_id=op.native_id, version=version_of(fields), fields=fields
-                    )
-                    continue
-                message = str(((done.get("body") or {}).get("error") or {}).get("message") or status)
-                if ON_PREM in message:
-                    fields = user_fields(current, self.config.region)
-                    error = ReadOnlyRecordError(ON_PREM_TEXT, record, self.name)
-                    results[i] = WriteResult(
-                        op, native_id=op.native_id, version=version_of(fields), fields=fields, error=error
-                    )
-                else:
-                    error = RecordError(f"Graph refused the update ({status}: {message})", record, self.name)
-                    results[i] = WriteResult(op, error=error)
-        return [r for r in results if r is not None]
+        return m365_write.write(self, ops)
 
     # --- signing in a partner tenant ----------------------------------------------------
 
@@ -702,25 +298,6 @@ class M365GalConnector(Connector):
         """Admin consent for the tenant (another organisation's with ``invite``); see
         ``m365_consent``."""
         admin_consent(cls(config), ui, invite=invite)
-
-
-def error_of(exc: CmdletError, connector: str, record: str) -> RecordError:
-    if exc.not_found:
-        return RecordNotFoundError(exc.message, record, connector)
-    return RecordError(f"Exchange refused it: {exc.message}", record, connector)
-
-
-def _opath(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _name(display: str, hub_id: str | None = None) -> str:
-    """An Exchange object ``Name`` (64 characters, unique in the tenant)."""
-    text = " ".join(display.split()) or "contact"
-    if hub_id is None:
-        return text[:64]
-    suffix = f" ({hub_id[-8:]})"
-    return text[: 64 - len(suffix)] + suffix
 
 
 def _names(value: Any, setting: str, where: str, empty: bool = False) -> list[str]:

@@ -9,7 +9,8 @@ and removing them goes through the admin REST endpoint Exchange Online PowerShel
 
 A cmdlet's own error hides in ``error.details[].message`` as JSON with ``Message`` and
 ``TypeName``; ``CmdletError`` carries both, so callers branch on the type name (not found,
-already exists) rather than on words.
+already exists) rather than on words. ``error_of`` makes one a record's error, and ``opath``
+quotes a value for a cmdlet's ``-Filter``; reading and writing both use them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 from typing import Any
 
 from contacthub.connectors.http import ApiClient, message_of
-from contacthub.errors import FatalConnectorError, RetriableError
+from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError, RetriableError
 
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 NOT_FOUND = "ManagementObjectNotFoundException"
@@ -78,6 +79,17 @@ class ExchangeClient:
             rows.extend(page.get("value") or [])
             url = page.get("@odata.nextLink") or ""
         return rows
+
+
+def error_of(exc: CmdletError, connector: str, record: str) -> RecordError:
+    if exc.not_found:
+        return RecordNotFoundError(exc.message, record, connector)
+    return RecordError(f"Exchange refused it: {exc.message}", record, connector)
+
+
+def opath(value: str) -> str:
+    """``value`` quoted for a cmdlet's ``-Filter`` (OPATH: single quotes, doubled inside)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _error(status: int, response: Any) -> CmdletError:

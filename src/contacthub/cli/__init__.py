@@ -1,0 +1,63 @@
+"""The command line. Every user error ends in one message saying what and where, and a
+non-zero exit; never a traceback. Heavy modules are imported inside the commands so that
+``contacthub sync`` on an unchanged hub spends its time syncing, not importing.
+
+The commands live in modules by what they are about (``syncing``: hubs and runs; ``server``:
+servers, workers, emulators; ``users``: accounts and tokens), sharing ``common``. This module
+is the entry point (``main``) and re-exports the names ``contacthub.cli`` always had."""
+
+from __future__ import annotations
+
+# isort: off
+# Importing a module registers its commands on ``app``; ``contacthub --help`` lists them in
+# the order the modules are imported here.
+from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, db, fail, main_options
+from contacthub.cli.syncing import apply, approve, conflicts, hubs, reject, resolve, runs, show, sync, undo
+from contacthub.cli.server import LogFormat, LogLevel, beat, connect, demo, emulate, serve, webhooks, worker
+from contacthub.cli.users import token_app, token_create, user_add, user_app
+
+# isort: on
+
+__all__ = [
+    "EXIT_HELD",
+    "EXIT_USER",
+    "LogFormat",
+    "LogLevel",
+    "State",
+    "app",
+    "apply",
+    "approve",
+    "beat",
+    "conflicts",
+    "connect",
+    "db",
+    "demo",
+    "emulate",
+    "fail",
+    "hubs",
+    "main",
+    "main_options",
+    "reject",
+    "resolve",
+    "runs",
+    "serve",
+    "show",
+    "sync",
+    "token_app",
+    "token_create",
+    "undo",
+    "user_add",
+    "user_app",
+    "webhooks",
+    "worker",
+]
+
+
+def main() -> None:
+    import gc
+
+    # a run allocates many small dicts that live until it ends; the cyclic collector would
+    # walk them again and again for nothing (our data has no reference cycles to free)
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    app()

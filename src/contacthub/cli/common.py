@@ -1,0 +1,64 @@
+"""What every command shares: the Typer ``app`` and its global ``--database`` option, the exit
+codes, one-line failures (``fail`` and the ``_guard`` decorator) and opening the store. It is
+separate so the command modules can register on ``app`` without importing one another, and it
+imports nothing heavy: every command module imports it at start-up."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+app = typer.Typer(
+    help="contacthub: keep contacts in sync across address books, directories and CRMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_HELD = 3
+EXIT_USER = 2
+
+
+class State:
+    database: str | None = None
+
+
+def fail(message: str, code: int = EXIT_USER) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def db() -> Engine:
+    from contacthub.store.db import open_database
+
+    return open_database(State.database)
+
+
+@app.callback()
+def main_options(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
+    ] = None,
+) -> None:
+    State.database = database
+
+
+def _guard(func: Any) -> Any:
+    """Turn our errors into one line and an exit code."""
+    from functools import wraps
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from contacthub.errors import ContacthubError
+
+        try:
+            return func(*args, **kwargs)
+        except ContacthubError as exc:
+            fail(str(exc))
+
+    return wrapper

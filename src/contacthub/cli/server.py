@@ -1,0 +1,203 @@
+"""The commands that run something beside a sync: signing a connector in, the emulators and the
+demo, the web server, the Celery worker and beat, and printing the webhook receivers the
+server answers on. Each imports its server stack (uvicorn, celery, the web app) only when it
+runs, so the sync commands never pay for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contacthub.cli.common import State, _guard, app, db, fail
+
+
+@app.command()
+@_guard
+def connect(
+    hub: str,
+    connector: str,
+    invite: Annotated[
+        bool, typer.Option("--invite", help="Ask another organisation's admin to consent (partner tenants).")
+    ] = False,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open sign-in links in a browser.")
+    ] = True,
+) -> None:
+    """Sign a connector in (OAuth) and keep its tokens, encrypted, in the store."""
+    from contacthub import service
+    from contacthub.signin import TerminalUI
+
+    service.connect(db(), hub, connector, TerminalUI(browser), invite=invite)
+    typer.echo(f"connector {hub}/{connector}: signed in")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@_guard
+def emulate(
+    ctx: typer.Context, system: Annotated[str, typer.Argument(help="procore, pipedrive or m365")]
+) -> None:
+    """Run an emulator of a hosted API on 127.0.0.1 (see `contacthub emulate SYSTEM --help`)."""
+    from contacthub.emulators import main as run_emulator
+
+    run_emulator(system, list(ctx.args))
+
+
+@app.command()
+@_guard
+def demo(
+    folder: Annotated[Path | None, typer.Option("--dir", help="Where to put the demo files.")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the emulated systems and the dashboard running.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Dashboard port with --serve.")] = 8080,
+) -> None:
+    """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it."""
+    from contacthub.demo import run_demo
+
+    run_demo(State.database, folder, serve=serve, port=port)
+
+
+@app.command()
+@_guard
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark cookies Secure (HTTPS only). Default: on, except on a loopback address.",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")
+    ] = "text",
+) -> None:
+    """Serve the dashboard, the REST API (/api/docs), webhooks and /metrics, and run the schedules."""
+    import uvicorn
+
+    from contacthub.scheduler import logs
+    from contacthub.scheduler.serve import served_app
+
+    if log_format not in ("text", "json"):
+        fail(f"--log-format {log_format!r}: use text or json")
+    logs.configure(log_format, "INFO")
+    engine = db()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    secure = (not loopback) if secure_cookies is None else secure_cookies
+    from contacthub.web import accounts
+
+    if accounts.user_count(engine) == 0:
+        typer.echo(f"no user yet: open http://{host}:{port}/setup or run 'contacthub user add EMAIL --admin'")
+    if secure and not loopback:
+        typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
+    # no access log: webhook receiver paths carry their token
+    web = served_app(engine, secure_cookies=secure)
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+
+
+LogFormat = Annotated[str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")]
+
+
+def _worker_env(log_format: str, log_level: str) -> None:
+    """What a long-running process needs: logging set up, and the database URL given with
+    --database visible to code that opens the store by itself (the Celery tasks)."""
+    import os
+
+    from contacthub.scheduler import logs
+
+    if log_format not in ("text", "json"):
+        fail(f"--log-format {log_format!r}: use text or json")
+    logs.configure(log_format, log_level.upper())
+    if State.database:
+        os.environ["CONTACTHUB_DATABASE_URL"] = State.database
+
+
+@app.command()
+@_guard
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Hubs this worker runs at the same time.")] = 1,
+    name: Annotated[str | None, typer.Option(help="Celery node name (default: celery@HOST).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+    ] = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "info",
+) -> None:
+    """Run a Celery worker for hub runs (needs CONTACTHUB_BROKER_URL=redis://...)."""
+    _worker_env(log_format, log_level)
+    from contacthub.scheduler import celery_app
+
+    app_ = celery_app.configure()
+    db()  # migrate the store once, before any task opens it
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from contacthub.scheduler import metrics
+
+        metrics.set_queue_depth_source(celery_app.queue_depth)
+        start_http_server(metrics_port, addr="127.0.0.1")
+    app_.worker_main(celery_app.worker_argv(max(1, concurrency), log_level.upper(), name))
+
+
+@app.command()
+@_guard
+def beat(
+    tick: Annotated[float, typer.Option(help="Seconds between looks at the hubs' schedules.")] = 5.0,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the schedule: every TICK seconds, queue the hubs that are due (one beat only)."""
+    _worker_env(log_format, log_level)
+    from contacthub.scheduler import celery_app
+    from contacthub.store.db import data_dir
+
+    app_ = celery_app.configure(tick=tick)
+    db()
+    data_dir().mkdir(parents=True, exist_ok=True)
+    app_.start(celery_app.beat_argv(log_level.upper(), str(data_dir() / "celerybeat-schedule")))
+
+
+@app.command()
+@_guard
+def webhooks(
+    hub: str,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="Where the vendors reach 'contacthub serve'.")
+    ] = "https://contacthub.example.com",
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print the secret parts (to paste into the vendor's settings).")
+    ] = False,
+) -> None:
+    """Print the webhook receivers of HUB's connectors (secret parts masked unless --reveal)."""
+    from contacthub.store.repo import Store
+    from contacthub.store.secrets import REDACTED
+    from contacthub.webhooks import tokens
+
+    def shown(value: str) -> str:
+        return value if reveal else REDACTED
+
+    engine = db()
+    with engine.connect() as conn:
+        store = Store(conn)
+        rows = store.connectors(store.hub(hub).id)
+    root = base_url.rstrip("/")
+    for row in rows:
+        token = shown(tokens.url_token(hub, row.name))
+        typer.echo(f"{row.name} ({row.type}):")
+        typer.echo(f"  procore:   {root}/hooks/procore/{token}")
+        bearer = shown(tokens.bearer(hub, row.name))
+        typer.echo(f"             destination_headers Authorization: Bearer {bearer}")
+        typer.echo(f"  graph:     {root}/hooks/graph/{token}")
+        typer.echo(f"             clientState: {shown(tokens.client_state(hub, row.name))}")
+        typer.echo(f"  pipedrive: {root}/hooks/pipedrive/{token}")
+        password = shown(tokens.basic_password(hub, row.name))
+        typer.echo(f"             http_auth_user: {tokens.BASIC_USER}  http_auth_password: {password}")
+    if not reveal:
+        typer.echo("secret parts are masked: add --reveal to print them")

@@ -1,0 +1,302 @@
+"""The commands about hubs and their runs: apply a hub file, list hubs, sync, look at runs and
+conflicts, settle conflicts, approve or reject a held run, undo one. They share how a run's
+report is shown and its exit code, which live here with them; the commands that start servers
+and workers are in ``server.py``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from contacthub.cli.common import EXIT_HELD, _guard, app, db, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from contacthub.engine.context import Report
+
+
+def _progress() -> Any:
+    """A rich progress display on a terminal; nothing when output is piped."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        if phase.startswith("writing"):
+            bar.advance(tasks[phase], done)
+        else:
+            bar.update(tasks[phase], completed=done)
+
+    return bar, update
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text  # names people typed are shown as text, never as markup
+
+    console = Console()
+    console.print(f"run {report.run_id}: [bold]{report.status}[/bold]", highlight=False)
+    if report.message:
+        console.print(report.message, markup=False, highlight=False)
+    if report.changes:
+        table = Table("where", "create", "update", "delete")
+        for name, c in sorted(report.changes.items()):
+            table.add_row(Text(name), str(c["create"]), str(c["update"]), str(c["delete"]))
+        console.print(table)
+    else:
+        console.print("no changes")
+    if report.conflicts:
+        console.print(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    for name, calls in sorted(report.api_calls.items()):
+        spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
+        console.print(Text(f"{name}: API calls {spent}"))
+    for err in report.errors:
+        console.print(
+            f"skipped {err['connector']}: {err['record']}: {err['message']}",
+            markup=False,
+            highlight=False,
+        )
+    if report.status == "held":
+        console.print(
+            f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
+            f"'contacthub reject {report.run_id}' to keep the records."
+        )
+
+
+def _exit_for(report: Report) -> None:
+    if report.status == "held":
+        raise typer.Exit(EXIT_HELD)
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def apply(file: Annotated[Path, typer.Argument(help="TOML hub file")]) -> None:
+    """Create or update the hubs and connectors declared in a TOML file."""
+    from contacthub import config
+
+    spec = config.load(file)
+    lines = config.apply(db(), spec)
+    for line in lines or ["nothing changed"]:
+        typer.echo(line)
+
+
+@app.command()
+@_guard
+def hubs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the hubs, their connectors and their last run (credentials are never shown)."""
+    from contacthub import service
+
+    items = service.hubs(db())
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    if not items:
+        typer.echo("no hubs yet: create one with 'contacthub apply FILE'")
+    for hub in items:
+        last = hub["last_run"]
+        state = f"last run {last['id']} {last['status']}" if last else "never synced"
+        typer.echo(
+            f"{hub['name']}: conflict {hub['conflict']}, delete threshold {hub['delete_threshold']}, {state}"
+        )
+        for c in hub["connectors"]:
+            where = c["settings"].get("path") or c["settings"].get("url") or ""
+            typer.echo(f"  {c['name']} ({c['type']}, {c['direction']}) {where}")
+
+
+@app.command()
+@_guard
+def sync(
+    hub: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Hand the run to the workers (CONTACTHUB_BROKER_URL) and return.")
+    ] = False,
+) -> None:
+    """Run one sync of HUB (waits while another run of it ends)."""
+    from contacthub import service
+
+    engine = db()
+    if queue:
+        _enqueue(engine, hub, dry_run, as_json)
+        return
+    bar, update = (None, None) if as_json else _progress()
+    if bar is not None:
+        with bar:
+            report = service.sync(engine, hub, dry_run=dry_run, progress=update)
+    else:
+        report = service.sync(engine, hub, dry_run=dry_run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the runs of HUB, newest first."""
+    from contacthub import service
+
+    items = service.runs(db(), hub)
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "kind", "status", "started", "changes", "conflicts", "errors")
+    for r in items:
+        total = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            (r["started_at"] or "")[:19],
+            "+{create} ~{update} -{delete}".format(**total),
+            str(r["conflicts"]),
+            str(len(r["errors"])),
+        )
+    Console().print(table)
+
+
+@app.command()
+@_guard
+def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show RUN with every change and its values before and after."""
+    from contacthub import service
+
+    data = service.show_run(db(), run)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False)
+    if data["message"]:
+        console.print(data["message"], markup=False)
+    for c in data["journal"]:
+        head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
+        console.print(head, markup=False)
+        if c["op"] == "update":
+            for name, value in (c["after"] or {}).items():
+                before = (c["before"] or {}).get(name)
+                console.print(f"            {name}: {_short(before)} -> {_short(value)}", markup=False)
+        if c["error"]:
+            console.print(f"            error: {c['error']}", markup=False)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+@app.command()
+@_guard
+def conflicts(
+    hub: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Include conflicts settled by the policy.")] = False,
+) -> None:
+    """List the conflicts of HUB that wait for a person."""
+    from contacthub import service
+
+    items = service.conflicts(db(), hub, include_settled=show_all)
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    if not items:
+        typer.echo("no open conflicts")
+    for c in items:
+        typer.echo(f"conflict {c['id']} [{c['status']}] {c['name']}: {c['field']}")
+        typer.echo(f"    {c['hub_source'] or 'hub'}: {_short(c['hub'])}")
+        typer.echo(f"    {c['source']}: {_short(c['incoming'])}")
+
+
+@app.command()
+@_guard
+def resolve(
+    conflict: int, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]
+) -> None:
+    """Settle CONFLICT with the value from connector NAME."""
+    from contacthub import service
+
+    result = service.resolve(db(), conflict, take)
+    typer.echo(
+        f"conflict {conflict}: {result['field']} = {_short(result['value'])}; the next sync carries it"
+    )
+
+
+@app.command()
+@_guard
+def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Approve a held RUN: sync again, allowing the deletions it held."""
+    from contacthub import service
+
+    report = service.approve(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Reject a held RUN: keep the records it would have deleted."""
+    from contacthub import service
+
+    report = service.reject(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+@app.command()
+@_guard
+def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Undo RUN: apply the inverse of its changes as a new run."""
+    from contacthub import service
+
+    report = service.undo(db(), run)
+    _print_report(report, as_json)
+    _exit_for(report)
+
+
+def _enqueue(engine: Engine, hub: str, dry_run: bool, as_json: bool) -> None:
+    from contacthub.scheduler import celery_app
+    from contacthub.store.repo import Store
+
+    if dry_run:
+        fail("--queue runs real syncs; a dry run is done here, without --queue")
+    with engine.connect() as conn:
+        Store(conn).hub(hub)  # a clear error for a name that is not a hub
+    celery_app.configure()
+    queued = celery_app.enqueue(hub, origin="cli")
+    if as_json:
+        typer.echo(json.dumps({"hub": hub, "queued": queued}))
+    else:
+        said = "run queued" if queued else "a run is already queued; it covers this one"
+        typer.echo(f"hub {hub}: {said}")

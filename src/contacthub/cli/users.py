@@ -1,0 +1,66 @@
+"""The ``user`` and ``token`` command groups: the people who sign in to the dashboard and the
+API tokens they use. Separate because they manage accounts, not hubs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from contacthub.cli.common import _guard, app, db
+
+user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@user_app.command("add")
+@_guard
+def user_add(
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin sees and changes every hub.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user who signs in to the dashboard (the password is asked for, never an argument)."""
+    from contacthub.web import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = accounts.add_user(db(), email, password, admin=admin)
+    typer.echo(f"user {user.email} added{' (admin)' if user.is_admin else ''}")
+
+
+@token_app.command("create")
+@_guard
+def token_create(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Whose token (needed when there are several users).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label to recognise it by.")] = "api",
+) -> None:
+    """Create an API token (Authorization: Bearer TOKEN). It is printed once and kept only hashed."""
+    from contacthub.errors import UserError
+    from contacthub.web import accounts
+
+    engine = db()
+    if user:
+        owner = accounts.find_user(engine, user)
+        if owner is None:
+            raise UserError(f"no user {user}: add one with 'contacthub user add EMAIL'")
+    else:
+        everyone = accounts.users(engine)
+        if len(everyone) != 1:
+            raise UserError(
+                "say whose token with --user EMAIL"
+                if everyone
+                else "no user yet: add one with 'contacthub user add EMAIL'"
+            )
+        owner = everyone[0]
+    typer.echo(accounts.create_token(engine, owner, name))
+    typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)

@@ -1,0 +1,269 @@
+"""Writing to the Global Address List: mail contacts through Exchange cmdlets, directory
+users through Graph ``$batch`` PATCHes, both within the tenant's write budget.
+
+Mail contacts are created with ``New-MailContact`` and marked as ours with the anchor right
+away; before any change, hide or removal the contact is read again, must carry our anchor
+and must still have the version the hub saw (directory objects have no ETag). A create first
+looks for its anchor, so a create whose answer was lost is not made twice. Users are read in
+``$batch``es and PATCHed in ``$batch``es, only with ``write_users`` and only when mastered in
+the cloud; a refusal for good is a ``ReadOnlyRecordError`` carrying the record as it is.
+
+Separate from ``m365.py`` (settings, clients, ownership) and ``m365_read.py`` because writing
+has its own rules (ownership checks, stale versions, the write budget) and its own
+endpoints; plain functions taking the connector, which keeps a thin ``write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from contacthub.connectors.base import WriteOp, WriteResult
+from contacthub.connectors.http import ApiClient
+from contacthub.connectors.m365_exchange import CmdletError, error_of, opath
+from contacthub.connectors.m365_map import (
+    USER_SELECT,
+    contact_params,
+    primary_email,
+    user_fields,
+    user_patch,
+    version_of,
+)
+from contacthub.errors import (
+    ReadOnlyRecordError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
+from contacthub.model import display_name_of
+
+if TYPE_CHECKING:
+    from contacthub.connectors.m365 import M365GalConnector
+
+ON_PREM = "on-premises mastered"
+ON_PREM_TEXT = (
+    "this user is synced from on-premises Active Directory and cannot be changed in Microsoft 365; "
+    "change it in the on-premises directory"
+)
+
+
+class WriteBudget:
+    """At most ``limit`` writes per ``period`` seconds for this tenant: Graph and Exchange
+    throttle writes per app and tenant, so the connector waits instead of running into it."""
+
+    def __init__(self, limit: int, period: float, api: ApiClient) -> None:
+        self.limit = limit
+        self.period = period
+        self.api = api
+        self.times: list[float] = []
+
+    def spend(self, count: int = 1) -> None:
+        if self.limit <= 0:
+            return
+        for _ in range(count):
+            now = self.api.clock()
+            self.times = [t for t in self.times if t > now - self.period]
+            if len(self.times) >= self.limit:
+                self.api._pause(self.times[0] + self.period - now)
+            self.times.append(self.api.clock())
+
+
+def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    results: dict[int, WriteResult] = {}
+    user_ops: list[tuple[int, WriteOp]] = []
+    for index, op in enumerate(ops):
+        if op.kind != "create" and (op.native_id or "").startswith("users/"):
+            user_ops.append((index, op))
+            continue
+        try:
+            results[index] = _write_contact(conn, op)
+        except RecordError as exc:
+            results[index] = WriteResult(op, error=exc)
+    if user_ops:
+        for (index, _), result in zip(user_ops, _write_users(conn, [op for _, op in user_ops]), strict=True):
+            results[index] = result
+    return [results[i] for i in range(len(ops))]
+
+
+def _write_contact(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+    record = op.native_id or op.hub_id
+    if op.kind == "create":
+        return _create(conn, op)
+    kind, _, oid = (op.native_id or "").partition("/")
+    if kind != "contacts" or not oid:
+        raise RecordNotFoundError("not a GAL contact id", record, conn.name)
+    current = conn._contact(oid, record)
+    if current is None:
+        raise RecordNotFoundError("the contact is no longer in the GAL", record, conn.name)
+    mail_row, row = current
+    if conn.owner_of(mail_row) is None:
+        theirs = conn._exchange_fields(row, False)
+        error = ReadOnlyRecordError(
+            f"this GAL contact was not created by contacthub (no {conn.anchor_name} anchor): "
+            "it is never changed, hidden or removed",
+            record,
+            conn.name,
+        )
+        return WriteResult(op, native_id=op.native_id, version=version_of(theirs), fields=theirs, error=error)
+    fields = conn._exchange_fields(row, True)
+    if op.version is not None and version_of(fields) != op.version:
+        raise StaleVersionError("the contact changed in the GAL since the hub read it", record, conn.name)
+    exchange = conn.exchange()
+    try:
+        if op.kind == "delete":
+            conn.budget().spend()
+            exchange.run("Remove-MailContact", Identity=oid, Confirm=False)
+            return WriteResult(op, native_id=op.native_id)
+        if op.kind == "deactivate":
+            conn.budget().spend()
+            exchange.run("Set-MailContact", Identity=oid, HiddenFromAddressListsEnabled=True)
+            return WriteResult(op, native_id=op.native_id, version=version_of(fields), fields=fields)
+        return _apply(conn, op, oid, row, mail_row)
+    except CmdletError as exc:
+        raise error_of(exc, conn.name, record) from None
+
+
+def _apply(
+    conn: M365GalConnector, op: WriteOp, oid: str, row: Mapping[str, Any], mail_row: Mapping[str, Any]
+) -> WriteResult:
+    """Make the mail contact ``oid`` hold ``op.fields``; only what differs is sent."""
+    exchange = conn.exchange()
+    email = primary_email(op.fields)
+    if not email:
+        raise RecordError("a GAL contact needs an email address", op.native_id or op.hub_id, conn.name)
+    mail_changes: dict[str, Any] = {}
+    if email.lower() != str(row.get("WindowsEmailAddress") or "").lower():
+        mail_changes["ExternalEmailAddress"] = email
+    if mail_row.get("HiddenFromAddressListsEnabled"):
+        mail_changes["HiddenFromAddressListsEnabled"] = False  # back in the hub: visible again
+    if mail_changes:
+        conn.budget().spend()
+        exchange.run("Set-MailContact", Identity=oid, **mail_changes)
+    wanted = contact_params(op.fields)
+    changes = {k: v for k, v in wanted.items() if str(row.get(k) or "") != v}
+    if changes:
+        conn.budget().spend()
+        exchange.run("Set-Contact", Identity=oid, **changes)
+    [after] = exchange.run("Get-Contact", Identity=oid)
+    fields = conn._exchange_fields(after, True)
+    return WriteResult(op, native_id=f"contacts/{oid}", version=version_of(fields), fields=fields)
+
+
+def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+    record = op.hub_id
+    exchange = conn.exchange()
+    email = primary_email(op.fields)
+    if not email:
+        raise RecordError("a GAL contact needs an email address", record, conn.name)
+    anchor = conn.anchor(op.hub_id)
+    try:
+        found = exchange.run("Get-MailContact", Filter=f"{conn.anchor_name} -eq {opath(anchor)}")
+        if found:  # a create whose answer was lost: it is ours already
+            oid = str(found[0]["ExternalDirectoryObjectId"])
+            [row] = exchange.run("Get-Contact", Identity=oid)
+            return _apply(conn, op, oid, row, found[0])
+        display = display_name_of(op.fields) or email
+        base = {
+            "DisplayName": display[:256],
+            "ExternalEmailAddress": email,
+            "FirstName": str(op.fields.get("given_name") or ""),
+            "LastName": str(op.fields.get("family_name") or ""),
+        }
+        base = {k: v for k, v in base.items() if v}
+        conn.budget().spend()
+        try:
+            [made] = exchange.run("New-MailContact", Name=_name(display), **base)
+        except CmdletError as exc:
+            if not (exc.exists and "ADObjectAlreadyExists" in exc.type_name):
+                raise
+            conn.budget().spend()  # another recipient has that name: make ours unique
+            [made] = exchange.run("New-MailContact", Name=_name(display, op.hub_id), **base)
+        oid = str(made["ExternalDirectoryObjectId"])
+        conn.budget().spend()
+        exchange.run("Set-MailContact", Identity=oid, **{conn.anchor_name: anchor})
+        [row] = exchange.run("Get-Contact", Identity=oid)
+        return _apply(conn, op, oid, row, {**made, conn.anchor_name: anchor})
+    except CmdletError as exc:
+        raise error_of(exc, conn.name, record) from None
+
+
+def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    """Directory users: read in ``$batch``es, then only updates, only with
+    ``write_users``, only to users mastered in the cloud, PATCHed in ``$batch``es. A
+    refusal for good carries the user as it is (``ReadOnlyRecordError``), so the engine
+    does not try again until the hub contact changes again."""
+    results: list[WriteResult | None] = [None] * len(ops)
+    select = ",".join(USER_SELECT)
+    reads = conn.graph().batch(
+        [{"method": "GET", "url": f"/users/{(op.native_id or '')[6:]}?$select={select}"} for op in ops]
+    )
+    patches: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for i, (op, answer) in enumerate(zip(ops, reads, strict=True)):
+        record = op.native_id or op.hub_id
+        status = int(answer.get("status", 500))
+        current = answer.get("body") or {}
+        if status == 404:
+            error: RecordError = RecordNotFoundError("no such user in the tenant", record, conn.name)
+            results[i] = WriteResult(op, error=error)
+            continue
+        if status != 200:
+            error = RecordError(f"reading the user failed ({status})", record, conn.name)
+            results[i] = WriteResult(op, error=error)
+            continue
+        fields = user_fields(current, conn.config.region)
+        version = version_of(fields)
+        if op.version is not None and version != op.version:
+            error = StaleVersionError(
+                "the user changed in the directory since the hub read it", record, conn.name
+            )
+            results[i] = WriteResult(op, error=error)
+            continue
+        refusal = None
+        if op.kind != "update":
+            refusal = "contacthub never deletes or disables directory users"
+        elif not conn.write_users:
+            refusal = "directory users are read-only for this connector (write_users = false)"
+        elif current.get("onPremisesSyncEnabled"):
+            refusal = ON_PREM_TEXT
+        if refusal:
+            error = ReadOnlyRecordError(refusal, record, conn.name)
+            results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=error)
+            continue
+        body = {k: v for k, v in user_patch(op.fields).items() if current.get(k) != v}
+        if not body:
+            results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields)
+            continue
+        patches.append((i, current, body))
+    if patches:
+        conn.budget().spend(len(patches))
+        requests = [{"method": "PATCH", "url": f"/users/{c['id']}", "body": b} for _, c, b in patches]
+        for (i, current, body), done in zip(patches, conn.graph().batch(requests), strict=True):
+            op = ops[i]
+            record = op.native_id or op.hub_id
+            status = int(done.get("status", 500))
+            if status in (200, 204):
+                fields = user_fields({**current, **body}, conn.config.region)
+                results[i] = WriteResult(
+                    op, native_id=op.native_id, version=version_of(fields), fields=fields
+                )
+                continue
+            message = str(((done.get("body") or {}).get("error") or {}).get("message") or status)
+            if ON_PREM in message:
+                fields = user_fields(current, conn.config.region)
+                error = ReadOnlyRecordError(ON_PREM_TEXT, record, conn.name)
+                results[i] = WriteResult(
+                    op, native_id=op.native_id, version=version_of(fields), fields=fields, error=error
+                )
+            else:
+                error = RecordError(f"Graph refused the update ({status}: {message})", record, conn.name)
+                results[i] = WriteResult(op, error=error)
+    return [r for r in results if r is not None]
+
+
+def _name(display: str, hub_id: str | None = None) -> str:
+    """An Exchange object ``Name`` (64 characters, unique in the tenant)."""
+    text = " ".join(display.split()) or "contact"
+    if hub_id is None:
+        return text[:64]
+    suffix = f" ({hub_id[-8:]})"
+    return text[: 64 - len(suffix)] + suffix

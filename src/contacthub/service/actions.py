@@ -1,0 +1,164 @@
+"""What a person does to a hub's contacts: sync it, settle a conflict, approve or reject a held
+run, undo a run, sign a connector in. Every one but ``resolve`` and ``connect`` is a run of
+the engine (``engine/run.py``) with the options that say what kind of run it is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select, update
+
+from contacthub.engine.context import Options, Progress, Report
+from contacthub.engine.run import held_figures, run_hub
+from contacthub.engine.undo import undo_preparer
+from contacthub.errors import NotFoundError, UserError
+from contacthub.model import match_keys
+from contacthub.service.views import _run_row
+from contacthub.store import tables as t
+from contacthub.store.repo import Store, dumps, loads, now
+
+if TYPE_CHECKING:
+    from contacthub.connectors.base import ConnectUI
+
+
+def sync(
+    engine: Engine,
+    hub: str,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    lock_wait: float | None = None,
+) -> Report:
+    """One run of ``hub``; ``lock_wait``: seconds to wait for a run of it in progress
+    elsewhere (``None``: until it ends; ``0``: raise ``HubBusy`` at once)."""
+    return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress, lock_wait=lock_wait)
+
+
+def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
+    """Settle an open conflict with the value of connector ``take`` (or ``hub``: keep it).
+    The hub contact changes now; the next sync carries the value everywhere."""
+    with engine.begin() as conn:
+        row = conn.execute(select(t.conflicts).where(t.conflicts.c.id == conflict_id)).first()
+        if row is None:
+            raise NotFoundError(f"no conflict {conflict_id}")
+        if row.status != "open":
+            raise UserError(f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})")
+        choices = {row.source: loads(row.value), "hub": None}
+        if row.hub_source and row.hub_source != "hub":
+            choices[row.hub_source] = loads(row.hub_value)
+        if take not in choices:
+            raise UserError(
+                f"conflict {conflict_id} is between {', '.join(sorted(choices))}; --take one of them"
+            )
+        store = Store(conn)
+        contact = store.contacts([row.contact_id])[row.contact_id]
+        before = contact.data.get(row.field)
+        if take != "hub":
+            value = choices[take]
+            if value in (None, "", []):
+                contact.data.pop(row.field, None)
+            else:
+                contact.data[row.field] = value
+            contact.sources[row.field] = [None, now().isoformat()]
+        contact.rev += 1
+        store.update_contacts([contact])
+        store.set_match_keys(row.hub_id, {contact.id: match_keys(contact.data)})
+        run_id = store.start_run(row.hub_id, "resolve")
+        store.add_changes(
+            [
+                {
+                    "run_id": run_id,
+                    "connector_id": None,
+                    "connector_name": "hub",
+                    "contact_id": contact.id,
+                    "native_id": None,
+                    "op": "update",
+                    "before": dumps({row.field: before}),
+                    "after": dumps({row.field: contact.data.get(row.field)}),
+                    "status": "done",
+                    "error": None,
+                    "at": now(),
+                }
+            ]
+        )
+        store.finish_run(run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, [])
+        conn.execute(
+            update(t.conflicts)
+            .where(t.conflicts.c.id == conflict_id)
+            .values(status="resolved", winner=take, resolved_at=now())
+        )
+        return {
+            "conflict": conflict_id,
+            "field": row.field,
+            "value": contact.data.get(row.field),
+            "run": run_id,
+        }
+
+
+def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
+    with engine.begin() as conn:
+        row = _run_row(conn, run_id)
+        if row.status != "held":
+            raise UserError(
+                f"run {run_id} is {row.status}, not held; only a held run can be approved or rejected"
+            )
+        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=new_status))
+        return Store(conn).hub_by_id(row.hub_id).name, row
+
+
+def approve(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+    """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
+    hub, row = _held(engine, run_id, "approved")
+    options = Options(approved=held_figures(row.counts))
+    return run_hub(engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress)
+
+
+def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+    """Refuse a held run's deletions: records that vanished are put back from the hub, and
+    the connectors it would have deleted in keep their records (unlinked)."""
+    hub, row = _held(engine, run_id, "rejected")
+    ids = frozenset(held_figures(row.counts))
+    return run_hub(
+        engine,
+        hub,
+        kind="reject",
+        options=Options(rejected=ids),
+        parent_id=run_id,
+        progress=progress,
+    )
+
+
+def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+    with engine.connect() as conn:
+        row = _run_row(conn, run_id)
+        if row.status != "applied":
+            raise UserError(f"run {run_id} is {row.status}; only an applied run can be undone")
+        hub = Store(conn).hub_by_id(row.hub_id).name
+    return run_hub(
+        engine,
+        hub,
+        kind="undo",
+        options=Options(no_hold=True),
+        parent_id=run_id,
+        prepare=undo_preparer(run_id),
+        progress=progress,
+    )
+
+
+def connect(
+    engine: Engine, hub_name: str, connector_name: str, ui: ConnectUI, *, invite: bool = False
+) -> None:
+    """Sign a connector in interactively; its tokens go to the store, encrypted."""
+    from contacthub.connectors.registry import connector_class
+    from contacthub.engine.run import connector_for
+
+    with engine.connect() as conn:
+        store = Store(conn)
+        hub = store.hub(hub_name)
+        rows = {row.name: row for row in store.connectors(hub.id)}
+    if connector_name not in rows:
+        raise NotFoundError(f"hub {hub_name!r} has no connector {connector_name!r}")
+    row = rows[connector_name]
+    cls = connector_class(row.type)
+    config = connector_for(row, hub, engine).config
+    cls.connect(config, ui, invite=invite)

@@ -1,0 +1,251 @@
+"""Hubs and connectors changed one at a time, as the web API does (hub files use
+``config.apply``): create and change hubs, add, change, remove and test connectors. Every
+value is checked as a hub file's would be (``config.HubSpec``, ``config.ConnectorSpec``), and
+secret settings are stored encrypted. Separate because it edits configuration, not contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from contacthub.errors import NotFoundError, UserError
+from contacthub.store import tables as t
+from contacthub.store.repo import Store, dumps, loads, now
+
+CONNECTOR_KEYS = frozenset({"name", "type", "direction", "operations", "on_delete", "filter", "mapping"})
+
+
+def create_hub(
+    engine: Engine,
+    name: str,
+    *,
+    conflict: str = "newest",
+    delete_threshold: str = "10%",
+    phone_region: str = "US",
+    owner_id: int | None = None,
+) -> int:
+    """A new empty hub; its id. Hub names are unique across the store (the CLI names hubs)."""
+    from sqlalchemy import insert
+
+    from contacthub.config import HubSpec
+
+    spec = _hub_spec(HubSpec, conflict=conflict, delete_threshold=delete_threshold, phone_region=phone_region)
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise UserError("a hub needs a name of 1 to 200 characters")
+    with engine.begin() as conn:
+        if conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).first() is not None:
+            raise UserError(f"a hub named {name!r} exists already: choose another name")
+        hub_id = conn.execute(
+            insert(t.hubs).values(
+                name=name,
+                conflict=spec.conflict,
+                delete_threshold=str(spec.delete_threshold),
+                settings=dumps({"phone_region": spec.phone_region}),
+                owner_id=owner_id,
+                created_at=now(),
+                updated_at=now(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(hub_id)
+
+
+def update_hub(engine: Engine, hub: str, changes: dict[str, Any]) -> None:
+    """Change a hub's conflict policy, deletion threshold or phone region."""
+    from contacthub.config import HubSpec
+
+    with engine.begin() as conn:
+        row = Store(conn).hub(hub)
+        current = {
+            "conflict": row.conflict,
+            "delete_threshold": row.delete_threshold,
+            "phone_region": row.settings.get("phone_region", "US"),
+        }
+        spec = _hub_spec(HubSpec, **{**current, **{k: v for k, v in changes.items() if v is not None}})
+        conn.execute(
+            update(t.hubs)
+            .where(t.hubs.c.id == row.id)
+            .values(
+                conflict=spec.conflict,
+                delete_threshold=str(spec.delete_threshold),
+                settings=dumps({**row.settings, "phone_region": spec.phone_region}),
+                updated_at=now(),
+            )
+        )
+
+
+def _hub_spec(cls: Any, **values: Any) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+
+def _connector_spec(values: dict[str, Any], where: str) -> Any:
+    """A validated ``config.ConnectorSpec`` (type, filter and mapping checked as a hub file's)."""
+    from contacthub.config import ConnectorSpec, connector_class_or_error
+    from contacthub.filters import compile_filter
+    from contacthub.model import is_known_field
+
+    spec = _hub_spec(ConnectorSpec, **values)
+    cls = connector_class_or_error(spec.type, where)
+    compile_filter(spec.filter, f"{where} filter")
+    for field in spec.mapping:
+        if not is_known_field(field):
+            raise UserError(f"mapping names unknown field {field!r}", where)
+    if spec.on_delete == "deactivate" and not cls.capabilities.deactivate:
+        raise UserError(f"{spec.type} connectors cannot deactivate records; use delete or ignore", where)
+    return spec
+
+
+def add_connector(engine: Engine, hub: str, values: dict[str, Any], settings: dict[str, Any]) -> int:
+    """A new connector at the end of the hub (lowest priority); its id. ``settings`` are the
+    type's settings; those the type declares secret are stored encrypted."""
+    from sqlalchemy import func, insert
+
+    from contacthub.connectors.registry import connector_class
+    from contacthub.store import secrets
+
+    clash = CONNECTOR_KEYS & set(settings)
+    if clash:
+        raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
+    spec = _connector_spec({**values, **settings}, f"connector {values.get('name')!r}")
+    cls = connector_class(spec.type)
+    secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
+    plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
+    with engine.begin() as conn:
+        row = Store(conn).hub(hub)
+        query = select(t.connectors.c.name).where(t.connectors.c.hub_id == row.id)
+        names = set(conn.execute(query).scalars())
+        if spec.name in names:
+            raise UserError(f"hub {hub!r} has a connector named {spec.name!r} already: choose another name")
+        position = conn.execute(
+            select(func.coalesce(func.max(t.connectors.c.position) + 1, 0)).where(
+                t.connectors.c.hub_id == row.id
+            )
+        ).scalar_one()
+        connector_id = conn.execute(
+            insert(t.connectors).values(
+                hub_id=row.id,
+                name=spec.name,
+                position=position,
+                type=spec.type,
+                direction=spec.direction,
+                operations=dumps(spec.operations),
+                on_delete=spec.on_delete,
+                filter=dumps(spec.filter),
+                mapping=dumps(spec.mapping),
+                settings=dumps(plain),
+                secrets=secrets.encrypt(secret),
+                created_at=now(),
+                updated_at=now(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(connector_id)
+
+
+def update_connector(
+    engine: Engine, connector_id: int, values: dict[str, Any], settings: dict[str, Any] | None = None
+) -> None:
+    """Change how a connector syncs (direction, operations, on_delete, filter, mapping) and,
+    with ``settings``, its settings: keys given replace the old values, a secret left out
+    keeps its stored value (secrets are never sent back to be edited). Its type stays."""
+    from contacthub.config import _reconsider
+    from contacthub.connectors.registry import connector_class
+    from contacthub.store import secrets
+
+    with engine.begin() as conn:
+        row = conn.execute(select(t.connectors).where(t.connectors.c.id == connector_id)).first()
+        if row is None:
+            raise NotFoundError(f"no connector {connector_id}")
+        cls = connector_class(row.type)
+        label = f"connector {row.name!r}"
+        old_plain = loads(row.settings) or {}
+        old_secret = secrets.decrypt(row.secrets, label) if row.secrets else {}
+        current = {
+            "name": row.name,
+            "type": row.type,
+            "direction": row.direction,
+            "operations": loads(row.operations),
+            "on_delete": row.on_delete,
+            "filter": loads(row.filter),
+            "mapping": loads(row.mapping),
+        }
+        new_settings = {**old_plain, **old_secret, **(settings or {})}
+        clash = CONNECTOR_KEYS & set(settings or {})
+        if clash:
+            raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
+        if "type" in values and values["type"] != row.type:
+            raise UserError("the type of a connector cannot change: add a new connector instead")
+        if "name" in values and values["name"] != row.name:
+            taken = conn.execute(
+                select(t.connectors.c.id).where(
+                    t.connectors.c.hub_id == row.hub_id, t.connectors.c.name == values["name"]
+                )
+            ).first()
+            if taken is not None:
+                raise UserError(f"this hub has a connector named {values['name']!r} already")
+        spec = _connector_spec({**current, **values, **new_settings}, label)
+        secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
+        plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
+        conn.execute(
+            update(t.connectors)
+            .where(t.connectors.c.id == connector_id)
+            .values(
+                name=spec.name,
+                direction=spec.direction,
+                operations=dumps(spec.operations),
+                on_delete=spec.on_delete,
+                filter=dumps(spec.filter),
+                mapping=dumps(spec.mapping),
+                settings=dumps(plain),
+                secrets=secrets.encrypt(secret) if secret != old_secret else row.secrets,
+                updated_at=now(),
+            )
+        )
+        _reconsider(conn, connector_id)
+
+
+def remove_connector(engine: Engine, connector_id: int) -> None:
+    """Forget a connector and its links; the records stay in the system."""
+    from sqlalchemy import delete
+
+    with engine.begin() as conn:
+        conn.execute(delete(t.connectors).where(t.connectors.c.id == connector_id))
+
+
+def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
+    """Reach the connector's system (sign-in, folder, server) and read one record: what a
+    person wants to know before the first sync. Never raises for the system's answer."""
+    from contacthub.connectors.base import Record
+    from contacthub.engine.run import connector_for
+    from contacthub.errors import ContacthubError
+
+    with engine.connect() as conn:
+        store = Store(conn)
+        row = conn.execute(select(t.connectors.c.hub_id).where(t.connectors.c.id == connector_id)).first()
+        if row is None:
+            raise NotFoundError(f"no connector {connector_id}")
+        hub = store.hub_by_id(row.hub_id)
+        [crow] = [c for c in store.connectors(hub.id) if c.id == connector_id]
+    try:
+        connector = connector_for(crow, hub, engine)
+    except ContacthubError as exc:
+        return {"ok": False, "message": str(exc)}
+    try:
+        connector.check()
+        pull = connector.pull(None, {})
+        first = next((r for r in pull.records if isinstance(r, Record)), None)
+        listed = pull.listed
+    except ContacthubError as exc:
+        return {"ok": False, "message": str(exc)}
+    finally:
+        connector.close()
+    if first is None:
+        return {"ok": True, "message": "connected; no contacts there yet", "listed": listed}
+    name = str(first.fields.get("display_name") or first.native_id)
+    return {"ok": True, "message": f"connected; {listed} record(s), e.g. {name}", "listed": listed}

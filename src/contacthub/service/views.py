@@ -1,0 +1,237 @@
+"""The reads: hubs with their connectors, runs and one run's journal, the conflicts of a hub,
+its contacts and one contact's provenance and history. Each returns plain data and changes
+nothing; what changes the hubs is in ``actions.py`` and ``editing.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from contacthub.errors import NotFoundError
+from contacthub.store import tables as t
+from contacthub.store.repo import Store, loads
+
+
+def _run_row(conn: Any, run_id: int) -> Any:
+    row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"no run {run_id}")
+    return row
+
+
+def _run_dict(row: Any, hub_name: str) -> dict[str, Any]:
+    counts = loads(row.counts) or {}
+    return {
+        "id": row.id,
+        "hub": hub_name,
+        "kind": row.kind,
+        "status": row.status,
+        "parent": row.parent_id,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "changes": counts.get("changes", {}),
+        "conflicts": counts.get("conflicts", 0),
+        "held": counts.get("held", []),
+        "api_calls": counts.get("api_calls", {}),
+        "errors": loads(row.errors) or [],
+        "message": row.message,
+    }
+
+
+def runs(engine: Engine, hub: str, limit: int = 50) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        hub_row = Store(conn).hub(hub)
+        rows = conn.execute(
+            select(t.runs).where(t.runs.c.hub_id == hub_row.id).order_by(t.runs.c.id.desc()).limit(limit)
+        ).all()
+        return [_run_dict(r, hub) for r in rows]
+
+
+def show_run(engine: Engine, run_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = _run_row(conn, run_id)
+        hub = Store(conn).hub_by_id(row.hub_id)
+        out = _run_dict(row, hub.name)
+        changes = conn.execute(
+            select(t.changes).where(t.changes.c.run_id == run_id).order_by(t.changes.c.id)
+        ).all()
+        out["journal"] = [
+            {
+                "id": c.id,
+                "connector": c.connector_name,
+                "contact": c.contact_id,
+                "record": c.native_id,
+                "op": c.op,
+                "status": c.status,
+                "before": loads(c.before),
+                "after": loads(c.after),
+                "error": c.error,
+            }
+            for c in changes
+        ]
+        return out
+
+
+def conflicts(engine: Engine, hub: str, include_settled: bool = False) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        hub_row = Store(conn).hub(hub)
+        query = select(t.conflicts, t.contacts.c.data).join(
+            t.contacts, t.contacts.c.id == t.conflicts.c.contact_id
+        )
+        query = query.where(t.conflicts.c.hub_id == hub_row.id)
+        if not include_settled:
+            query = query.where(t.conflicts.c.status == "open")
+        out = []
+        for r in conn.execute(query.order_by(t.conflicts.c.id)):
+            data = loads(r.data) or {}
+            out.append(
+                {
+                    "id": r.id,
+                    "contact": r.contact_id,
+                    "name": data.get("display_name", ""),
+                    "field": r.field,
+                    "status": r.status,
+                    "values": {r.hub_source or "hub": loads(r.hub_value), r.source: loads(r.value)},
+                    "hub": loads(r.hub_value),
+                    "hub_source": r.hub_source,
+                    "incoming": loads(r.value),
+                    "source": r.source,
+                    "winner": r.winner,
+                    "run": r.run_id,
+                }
+            )
+        return out
+
+
+def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """Every hub (or those whose id is in ``only``) with its connectors and their settings;
+    credentials are never included, only the names of the settings that hold one."""
+    from contacthub.connectors.registry import TYPES, connector_class
+    from contacthub.store.secrets import REDACTED
+
+    out = []
+    with engine.connect() as conn:
+        store = Store(conn)
+        for hub in store.hubs():
+            if only is not None and hub.id not in only:
+                continue
+            connectors = []
+            for row in store.connectors(hub.id):
+                settings = dict(row.settings)
+                if row.secrets and row.type in TYPES:
+                    settings.update({k: REDACTED for k in connector_class(row.type).secret_settings})
+                connectors.append(
+                    {
+                        "id": row.id,
+                        "name": row.name,
+                        "type": row.type,
+                        "direction": row.direction,
+                        "operations": row.operations,
+                        "on_delete": row.on_delete,
+                        "filter": row.filter,
+                        "mapping": row.mapping,
+                        "settings": settings,
+                    }
+                )
+            last = conn.execute(
+                select(t.runs.c.id, t.runs.c.status, t.runs.c.started_at)
+                .where(t.runs.c.hub_id == hub.id)
+                .order_by(t.runs.c.id.desc())
+                .limit(1)
+            ).first()
+            out.append(
+                {
+                    "id": hub.id,
+                    "name": hub.name,
+                    "conflict": hub.conflict,
+                    "delete_threshold": hub.delete_threshold,
+                    "settings": hub.settings,
+                    "connectors": connectors,
+                    "last_run": None
+                    if last is None
+                    else {"id": last.id, "status": last.status, "started_at": last.started_at.isoformat()},
+                }
+            )
+    return out
+
+
+def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dict[str, Any]]:
+    """The live hub contacts (``search``: a case-insensitive text anywhere in them)."""
+    with engine.connect() as conn:
+        hub_row = Store(conn).hub(hub)
+        rows = conn.execute(
+            select(t.contacts.c.id, t.contacts.c.data).where(
+                t.contacts.c.hub_id == hub_row.id, t.contacts.c.deleted.is_(False)
+            )
+        ).all()
+    out = []
+    needle = (search or "").casefold()
+    for contact_id, data in rows:
+        if needle and needle not in data.casefold():
+            continue
+        out.append({"id": contact_id, **(loads(data) or {})})
+    return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
+
+
+def contact(engine: Engine, contact_id: str) -> dict[str, Any]:
+    """One hub contact: its fields, which connector supplied each field and when
+    (``sources``), the records linked to it, and its history of changes, newest first."""
+    with engine.connect() as conn:
+        row = conn.execute(select(t.contacts).where(t.contacts.c.id == contact_id)).first()
+        if row is None:
+            raise NotFoundError(f"no contact {contact_id}")
+        names = dict(
+            conn.execute(
+                select(t.connectors.c.id, t.connectors.c.name).where(t.connectors.c.hub_id == row.hub_id)
+            ).all()
+        )
+        links = conn.execute(
+            select(t.links.c.connector_id, t.links.c.native_id, t.links.c.state).where(
+                t.links.c.contact_id == contact_id
+            )
+        ).all()
+        history = conn.execute(
+            select(t.changes, t.runs.c.kind, t.runs.c.status.label("run_status"))
+            .join(t.runs, t.runs.c.id == t.changes.c.run_id)
+            .where(t.changes.c.contact_id == contact_id)
+            .order_by(t.changes.c.id.desc())
+            .limit(200)
+        ).all()
+    data = loads(row.data) or {}
+    sources: dict[str, list[Any]] = loads(row.sources) or {}
+    everywhere = sources.get("*")  # a new contact's compact provenance: every field from one source
+    provenance = {}
+    for field in data:
+        source = sources.get(field) or everywhere or [None, None]
+        by = source[0]
+        provenance[field] = {
+            "connector": "hub" if by is None else names.get(by, f"removed connector {by}"),
+            "at": source[1] if len(source) > 1 else None,
+        }
+    return {
+        "id": row.id,
+        "hub_id": row.hub_id,
+        "deleted": bool(row.deleted),
+        "fields": data,
+        "provenance": provenance,
+        "records": [
+            {"connector": names.get(link.connector_id, "?"), "record": link.native_id, "state": link.state}
+            for link in links
+        ],
+        "history": [
+            {
+                "run": h.run_id,
+                "run_kind": h.kind,
+                "run_status": h.run_status,
+                "at": h.at.isoformat(),
+                "connector": h.connector_name,
+                "op": h.op,
+                "status": h.status,
+                "before": loads(h.before),
+                "after": loads(h.after),
+            }
+            for h in history
+        ],
+    }
