@@ -73,11 +73,6 @@ def _crlf_as_lf(text: str) -> str:
     return text
 
 
-def _clean(text: str) -> str:
-    """``clean_text`` of a str, without the call in the usual case."""
-    return text.strip() if _CONTROL.search(text) is None else clean_text(text)
-
-
 def _element_head(name: str, type_: str, pref: bool, v4: bool) -> tuple[str, str, str, bool]:
     """The head (name and params) ``_element_prop`` + ``format_property`` write for an
     element, with the type (as read, and normalised) and the preference a reader takes from
