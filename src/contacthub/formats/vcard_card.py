@@ -46,6 +46,10 @@ class Property:
         return out
 
 
+#: one property as the reading hot path passes it on: (NAME, params, escaped value)
+Item = tuple[str, dict[str, list[str]], str]
+
+
 @dataclass(slots=True)
 class Card:
     """A vCard: its properties in file order (BEGIN/END excluded, VERSION included)."""

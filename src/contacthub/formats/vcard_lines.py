@@ -28,6 +28,7 @@ from contacthub.errors import RecordError
 from contacthub.formats.vcard_card import (
     _WS,
     Card,
+    Item,
     Property,
 )
 
@@ -365,8 +366,6 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
         raise RecordError("no vCard with any property could be read", where)
     return found
 
-
-Item = tuple[str, dict[str, list[str]], str]
 
 #: what comes before a line's first colon, when the line is one ``_SIMPLE_LINE`` matches
 _HEAD = re.compile(r"(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9-]+)(;[^:\n]*)?")

@@ -22,6 +22,7 @@ from typing import Any
 from contacthub.errors import ConfigError
 from contacthub.formats.vcard_card import (
     Card,
+    Item,
     Property,
     components,
     unescape,
@@ -238,8 +239,6 @@ def read_fields(card: Card, fmap: FieldMap, region: str = DEFAULT_REGION) -> Fie
     """The canonical flat fields of a card."""
     return card_fields(card, fmap, region)[0]
 
-
-Item = tuple[str, dict[str, list[str]], str]
 
 
 def card_fields(
