@@ -1,0 +1,127 @@
+"""The hub pages: the overview of the hubs a user may see, creating a hub, a hub's page (recent
+runs with a chart of what they changed, runs held for approval, open conflicts), its settings,
+and starting a preview or a sync from it. Runs are shown by ``pages_runs``; a hub's connectors
+and contacts have their own modules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from contacthub import service
+from contacthub.web import access
+from contacthub.web.app import state
+from contacthub.web.forms import type_info
+from contacthub.web.pages_common import Changer, Id, Viewer, go, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def overview(request: Request, who: Viewer) -> Response:
+    engine = state(request).engine
+    hubs = service.hubs(engine, only=access.visible_hub_ids(engine, who.user))
+    next_run = state(request).next_run
+    for hub in hubs:
+        hub["next_run"] = next_run(hub["id"]) if next_run else None
+        hub["open_conflicts"] = len(service.conflicts(engine, hub["name"]))
+    return render(request, "hubs.html", who, hubs=hubs)
+
+
+@router.post("/hubs")
+def create_hub(
+    request: Request,
+    who: Changer,
+    name: Annotated[str, Form(max_length=200)],
+    conflict: Annotated[str, Form(max_length=20)] = "newest",
+    delete_threshold: Annotated[str, Form(max_length=20)] = "10%",
+) -> Response:
+    hub_id = service.create_hub(
+        state(request).engine,
+        name,
+        conflict=conflict,
+        delete_threshold=delete_threshold,
+        owner_id=who.user.id,
+    )
+    return go(f"/hubs/{hub_id}")
+
+
+@router.get("/hubs/{hub_id}")
+def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
+    engine = state(request).engine
+    name = access.hub(engine, who.user, hub_id)
+    [hub] = service.hubs(engine, only=[hub_id])
+    runs = service.runs(engine, name, 200)
+    return render(
+        request,
+        "hub.html",
+        who,
+        hub=hub,
+        runs=runs[:30],
+        held=[r for r in runs if r["status"] == "held"],
+        conflicts=service.conflicts(engine, name),
+        chart=chart(runs[:60]),
+        types=type_info(),
+    )
+
+
+@router.post("/hubs/{hub_id}/settings")
+def hub_settings(
+    request: Request,
+    hub_id: Id,
+    who: Changer,
+    conflict: Annotated[str, Form(max_length=20)],
+    delete_threshold: Annotated[str, Form(max_length=20)],
+    phone_region: Annotated[str, Form(max_length=2)] = "US",
+) -> Response:
+    engine = state(request).engine
+    name = access.hub(engine, who.user, hub_id)
+    service.update_hub(
+        engine,
+        name,
+        {"conflict": conflict, "delete_threshold": delete_threshold, "phone_region": phone_region},
+    )
+    return go(f"/hubs/{hub_id}")
+
+
+@router.post("/hubs/{hub_id}/preview")
+def preview(request: Request, hub_id: Id, who: Changer) -> Response:
+    engine = state(request).engine
+    name = access.hub(engine, who.user, hub_id)
+    with state(request).running(hub_id):
+        report = service.sync(engine, name, dry_run=True)
+    return go(f"/runs/{report.run_id}")
+
+
+@router.post("/hubs/{hub_id}/sync")
+def sync_now(request: Request, hub_id: Id, who: Changer) -> Response:
+    engine = state(request).engine
+    name = access.hub(engine, who.user, hub_id)
+    with state(request).running(hub_id):
+        report = service.sync(engine, name)
+    return go(f"/runs/{report.run_id}")
+
+
+def chart(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bars of creates, updates and deletes per run, oldest on the left, for an inline SVG."""
+    bars = []
+    for run in reversed(runs):
+        if run["status"] != "applied":  # previews, held and failed runs changed nothing
+            continue
+        totals = {"create": 0, "update": 0, "delete": 0}
+        for counts in run["changes"].values():
+            for op in totals:
+                totals[op] += int(counts.get(op, 0))
+        bars.append({"id": run["id"], "at": (run["started_at"] or "")[:16], **totals})
+    peak = max((b["create"] + b["update"] + b["delete"] for b in bars), default=0) or 1
+    width = 14
+    for i, bar in enumerate(bars):
+        bar["x"] = i * (width + 4)
+        y = 100.0
+        for op in ("create", "update", "delete"):
+            h = 100.0 * bar[op] / peak
+            y -= h
+            bar[f"{op}_y"], bar[f"{op}_h"] = round(y, 1), round(h, 1)
+    return {"bars": bars, "width": width, "total_width": max(len(bars) * (width + 4), width), "peak": peak}
