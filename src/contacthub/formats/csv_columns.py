@@ -1,10 +1,11 @@
 """Column dialects of contact CSV files: which header means which canonical field.
 
-A dialect turns a file's header into *handlers*, each owning some columns and one canonical
-field (or ``custom.*``). Reading asks every handler for its part of a ``Contact``; writing asks
-every handler whose field changed to fill its columns, so a cell whose meaning did not change
-keeps its original spelling (a phone stays ``(800) 000-0000`` instead of becoming E.164) and
-columns no handler owns are never touched.
+A dialect turns a file's header into *handlers* (``csv_rows.Handler``), each owning some
+columns and one canonical field (or ``custom.*``); ``csv_rows`` reads and writes rows through
+them and ``csv_cells`` spells single cells. This module holds the dialects: their header
+tables, which handlers a header gets (``handlers_for``), which dialect a header is
+(``detect``) and which columns to add so the fields fit (``missing_columns``). The names of
+the other two that callers import from here are re-exported.
 
 Dialects: ``outlook`` (English and Japanese headers), ``google`` (the legacy ``Name, Given
 Name, ... E-mail 1 - Type`` and the current ``First Name, ... E-mail 1 - Label`` exports, whose
@@ -16,141 +17,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from contacthub.formats.csv_cells import decode_items, encode_items, parse_date, protect, unprotect
+from contacthub.formats.csv_rows import Handler, Row, read_row, render
 from contacthub.model import (
     ADDRESS_PARTS,
     CUSTOM_PREFIX,
     MULTI_FIELDS,
     SCALAR_FIELDS,
-    Address,
-    Contact,
-    Email,
     Fields,
-    Phone,
-    Website,
-    field_equal,
 )
 
-Row = Mapping[str, str]
-
-# --- cells ----------------------------------------------------------------------------------
-
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _needs_quote(value: str) -> bool:
-    return value.startswith(_TRIGGERS) or (value[:1] == "'" and value[1:2].startswith(_TRIGGERS)
-                                           and value[1:2] != "")  # fmt: skip
-
-
-def protect(value: str) -> str:
-    """OWASP CSV injection defence: a leading quote makes spreadsheets show text, not run a
-    formula. A value that itself starts with a quote before a trigger gets one more, so
-    ``unprotect`` gives back every value exactly (``+1 202 555 0100`` included)."""
-    return "'" + value if value and _needs_quote(value) else value
-
-
-def unprotect(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and _needs_quote(cell[1:]) else cell
-
-
-_TYPE_PREFIX = re.compile(r"((?!\d)\w[\w .-]{0,29}):(?!//)")
-_NOT_TYPES = {"mailto", "tel", "http", "https", "sip", "xmpp"}
-
-
-def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace("|", "\\|")
-
-
-def _split(text: str, sep: str, unescape: bool) -> list[str]:
-    """Split on ``sep`` where no backslash escapes it; ``unescape`` drops the backslashes."""
-    if "\\" not in text:
-        return text.split(sep)
-    parts: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            cur.append(text[i + 1] if unescape else text[i : i + 2])
-            i += 2
-            continue
-        if text[i] == sep:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(text[i])
-        i += 1
-    return [*parts, "".join(cur)]
-
-
-def encode_items(field: str, items: list[dict[str, Any]]) -> str:
-    """The plain format's multi-valued cell: ``type:value; type:value``, primary first."""
-    out = []
-    for item in items:
-        if field == "addresses":
-            body = "|".join(_esc(str(item.get(p, ""))) for p in ADDRESS_PARTS)
-        else:
-            body = _esc(str(item["value"]))
-        kind = re.sub(r"[^\w .-]", "-", str(item.get("type", "")))
-        if kind or _TYPE_PREFIX.match(body) or body.startswith(":"):
-            body = f"{kind}:{body}"
-        out.append(body)
-    return "; ".join(out)
-
-
-def decode_items(field: str, text: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for raw in _split(text, ";", unescape=False):
-        raw = raw.strip()
-        kind = ""
-        m = _TYPE_PREFIX.match(raw)
-        if raw.startswith(":"):
-            raw = raw[1:]
-        elif m and m.group(1).lower() not in _NOT_TYPES:
-            kind, raw = m.group(1), raw[m.end() :]
-        if not raw:
-            continue
-        if field == "addresses":
-            parts = [*_split(raw, "|", unescape=True), "", "", "", "", ""][: len(ADDRESS_PARTS)]
-            items.append({**dict(zip(ADDRESS_PARTS, parts, strict=True)), "type": kind})
-        else:
-            value = _split(raw, ";", unescape=True)[0]
-            items.append({"value": value, "type": kind, "primary": not items})
-    return items
-
-
-def parse_date(text: str) -> str:
-    """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy`` and European ``d.m.yyyy``; Outlook's
-    ``0/0/00`` means no date; anything else is kept as written."""
-    m = re.fullmatch(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})", text.strip())
-    if not m:
-        return text
-    a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
-    month, day = (a, b) if m.group(2) == "/" else (b, a)
-    if not (1 <= month <= 12 and 1 <= day <= 31) or len(year) != 4:
-        return "" if a == b == 0 else text
-    return f"{year}-{month:02d}-{day:02d}"
-
-
-@dataclass(frozen=True, slots=True)
-class Handler:
-    """Columns (``role -> header``) that together hold one canonical field.
-
-    kinds: ``scalar`` (one cell, one field), ``cell`` (a plain-format multi-valued cell),
-    ``slot`` (one element of a multi-valued field), ``parts`` (Thunderbird's birthday in three
-    columns), ``pair`` (Google's ``Custom Field n`` label + value)."""
-
-    kind: str
-    field: str
-    cols: tuple[tuple[str, str], ...]
-    fixed_type: str = ""
-    split: bool = False
-
-    def col(self, role: str) -> str | None:
-        return next((c for r, c in self.cols if r == role), None)
-
+__all__ = [
+    "ALIASES",
+    "DEFAULT_HEADERS",
+    "FORMATS",
+    "PLAIN_COLUMNS",
+    "Handler",
+    "Row",
+    "canonical_header",
+    "decode_items",
+    "detect",
+    "encode_items",
+    "handlers_for",
+    "missing_columns",
+    "parse_date",
+    "protect",
+    "read_row",
+    "render",
+    "unprotect",
+]
 
 # --- dialect specifications (English headers; localised ones are aliased below) --------------
 
@@ -366,166 +263,7 @@ def detect(header: list[str]) -> tuple[str, int]:
     return best, scores[best]
 
 
-# --- reading --------------------------------------------------------------------------------
-
-_GOOGLE_TYPES = {"mobile": "cell"}
-_TYPE_LABELS = {"cell": "Mobile"}
-
-
-def _label_type(label: str) -> tuple[str, bool]:
-    """Google marks the primary element with ``* `` before its label (``* Home``)."""
-    primary = label.startswith("* ")
-    text = label[2:] if primary else label
-    text = text.strip().lower()
-    return _GOOGLE_TYPES.get(text, text), primary
-
-
-def read_row(handlers: list[Handler], row: Row) -> Contact:
-    """The contact these columns hold (not yet normalised: call ``to_fields``). Empty slots
-    add nothing: an Outlook row has a dozen phone columns and usually one number."""
-    c = Contact()
-    for h in handlers:
-        cells = {role: row.get(column, "") for role, column in h.cols}
-        if not any(cells.values()):
-            continue
-        get = cells.get
-        if h.kind == "scalar":
-            value = cells["value"]
-            if h.field.startswith(CUSTOM_PREFIX):
-                c.custom[h.field[len(CUSTOM_PREFIX) :]] = value
-            elif not getattr(c, h.field):
-                setattr(c, h.field, parse_date(value) if h.field == "birthday" else value)
-        elif h.kind == "cell":
-            for item in decode_items(h.field, cells["value"]):
-                _add(c, h.field, item)
-        elif h.kind == "slot":
-            kind, primary = (
-                _label_type(get("type", "")) if "type" in cells else (h.fixed_type, False)
-            )
-            if h.field == "addresses":
-                street = "\n".join(filter(None, (get(f"street{n}", "") for n in ("", "2", "3"))))
-                parts = {p: get(p, "") for p in ADDRESS_PARTS[1:]}
-                _add(c, h.field, {"street": street, **parts, "type": kind})
-                continue
-            value = get("value", "")
-            for i, text in enumerate(value.split(" ::: ") if h.split else [value]):
-                _add(c, h.field, {"value": text, "type": kind, "primary": primary and not i})
-        elif h.kind == "parts":
-            date = _join_birthday(get("year", ""), get("month", ""), get("day", ""))
-            c.birthday = c.birthday or date
-        elif h.kind == "pair" and get("label"):
-            c.custom[cells["label"]] = get("value", "")
-    return c
-
-
-def _add(c: Contact, field: str, item: dict[str, Any]) -> None:
-    if field == "emails":
-        c.emails.append(Email(item["value"], item.get("type", ""), item.get("primary", False)))
-    elif field == "phones":
-        c.phones.append(Phone(item["value"], item.get("type", ""), item.get("primary", False)))
-    elif field == "websites":
-        c.websites.append(Website(item["value"], item.get("type", "")))
-    else:
-        c.addresses.append(Address(**{k: item.get(k, "") for k in (*ADDRESS_PARTS, "type")}))
-
-
-def _join_birthday(year: str, month: str, day: str) -> str:
-    if not (month.isdigit() and day.isdigit()):
-        return year.strip()
-    return f"{year.strip() or '-'}-{int(month):02d}-{int(day):02d}"
-
-
-# --- writing --------------------------------------------------------------------------------
-
-
-def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> dict[str, str]:
-    """New values of the columns whose field changed, given the row's current cells."""
-    before = read_row(handlers, old).to_fields(region)
-    out: dict[str, str] = {}
-    groups: dict[str, list[Handler]] = {}
-    for h in handlers:
-        groups.setdefault(h.field, []).append(h)
-    for field, group in groups.items():
-        if field == "custom.*":
-            new = {k: v for k, v in fields.items() if k.startswith(CUSTOM_PREFIX)}
-            if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX)}:
-                _write_pairs(group, new, out)
-        elif not field_equal(field, fields.get(field), before.get(field)):
-            _write_group(group, fields.get(field), out)
-    return out
-
-
-def _write_group(group: list[Handler], value: Any, out: dict[str, str]) -> None:
-    first = group[0]
-    if first.kind == "scalar":
-        for h in group:
-            out[h.cols[0][1]] = str(value or "")
-    elif first.kind == "cell":
-        out[first.cols[0][1]] = encode_items(first.field, value or [])
-    elif first.kind == "parts":
-        m = re.fullmatch(r"(\d{4}|-)?-?(\d{2})-(\d{2})", str(value or ""))
-        parts = {"year": "", "month": "", "day": ""}
-        if m:
-            parts = {"year": (m.group(1) or "").strip("-"), "month": m.group(2), "day": m.group(3)}
-        elif value:
-            parts["year"] = str(value)
-        for role, column in first.cols:
-            out[column] = parts[role]
-    else:
-        _write_slots(group, list(value or []), out)
-
-
-def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str]) -> None:
-    """Typed slots take elements of their type; then untyped or labelled slots take the rest
-    in order. Elements with no room left are dropped: the read-back shows what the file kept."""
-    chosen: dict[int, dict[str, Any]] = {}
-    rest: list[dict[str, Any]] = []
-    for item in items:
-        kind = item.get("type", "")
-        typed = (i for i, s in enumerate(slots) if s.fixed_type == kind and not s.col("type"))
-        i = next((i for i in typed if kind and i not in chosen), None)
-        if i is None:
-            rest.append(item)
-        else:
-            chosen[i] = item
-    free = [
-        i for i, s in enumerate(slots) if i not in chosen and (s.col("type") or not s.fixed_type)
-    ]
-    chosen.update(zip(free, rest, strict=False))
-    for i, slot in enumerate(slots):
-        item = chosen.get(i, {})
-        for role, column in slot.cols:
-            out[column] = _slot_cell(role, item)
-        if "street" in item and slot.col("street2"):
-            out[slot.col("street") or ""] = item["street"]  # whole street in the first column
-
-
-def _slot_cell(role: str, item: Mapping[str, Any]) -> str:
-    if not item:
-        return ""
-    if role == "type":
-        label = _TYPE_LABELS.get(item.get("type", ""), str(item.get("type", "")).title())
-        return f"* {label}" if item.get("primary") else label
-    if role == "formatted":
-        lines = [item.get("street", ""), " ".join(item.get(p, "") for p in ADDRESS_PARTS[1:4])]
-        return "\n".join(x.strip() for x in [*lines, item.get("country", "")] if x.strip())
-    if role in ("street2", "street3"):
-        return ""
-    return str(item.get(role, ""))
-
-
-def _write_pairs(pairs: list[Handler], custom: Mapping[str, str], out: dict[str, str]) -> None:
-    items = sorted(custom.items())
-    for i, h in enumerate(pairs):
-        label, value = items[i] if i < len(items) else ("", "")
-        out[h.col("label") or ""] = label[len(CUSTOM_PREFIX) :]
-        out[h.col("value") or ""] = value
-    out.pop("", None)
-
-
-def missing_columns(
-    fmt: str, header: list[str], fields: Fields, mapping: Mapping[str, str]
-) -> list[str]:
+def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mapping[str, str]) -> list[str]:
     """Columns to add so ``fields`` fit: mapped and plain columns, more Google slots."""
     want = [c for f, c in mapping.items() if f in fields and c not in header]
     if fmt == "plain":

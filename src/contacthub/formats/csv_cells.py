@@ -1,0 +1,108 @@
+"""Single cells of contact CSV files: the spreadsheet formula-injection guard
+(``protect``/``unprotect``), the plain format's multi-valued cell (``type:value; type:value``,
+addresses as ``|``-separated parts) and dates as programs write them. Kept apart from the
+dialects and the row handlers because these are about one cell's text and know nothing
+about headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from contacthub.model import ADDRESS_PARTS
+
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_quote(value: str) -> bool:
+    return value.startswith(_TRIGGERS) or (value[:1] == "'" and value[1:2].startswith(_TRIGGERS)
+                                           and value[1:2] != "")  # fmt: skip
+
+
+def protect(value: str) -> str:
+    """OWASP CSV injection defence: a leading quote makes spreadsheets show text, not run a
+    formula. A value that itself starts with a quote before a trigger gets one more, so
+    ``unprotect`` gives back every value exactly (``+1 202 555 0100`` included)."""
+    return "'" + value if value and _needs_quote(value) else value
+
+
+def unprotect(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and _needs_quote(cell[1:]) else cell
+
+
+_TYPE_PREFIX = re.compile(r"((?!\d)\w[\w .-]{0,29}):(?!//)")
+_NOT_TYPES = {"mailto", "tel", "http", "https", "sip", "xmpp"}
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace("|", "\\|")
+
+
+def _split(text: str, sep: str, unescape: bool) -> list[str]:
+    """Split on ``sep`` where no backslash escapes it; ``unescape`` drops the backslashes."""
+    if "\\" not in text:
+        return text.split(sep)
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            cur.append(text[i + 1] if unescape else text[i : i + 2])
+            i += 2
+            continue
+        if text[i] == sep:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(text[i])
+        i += 1
+    return [*parts, "".join(cur)]
+
+
+def encode_items(field: str, items: list[dict[str, Any]]) -> str:
+    """The plain format's multi-valued cell: ``type:value; type:value``, primary first."""
+    out = []
+    for item in items:
+        if field == "addresses":
+            body = "|".join(_esc(str(item.get(p, ""))) for p in ADDRESS_PARTS)
+        else:
+            body = _esc(str(item["value"]))
+        kind = re.sub(r"[^\w .-]", "-", str(item.get("type", "")))
+        if kind or _TYPE_PREFIX.match(body) or body.startswith(":"):
+            body = f"{kind}:{body}"
+        out.append(body)
+    return "; ".join(out)
+
+
+def decode_items(field: str, text: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for raw in _split(text, ";", unescape=False):
+        raw = raw.strip()
+        kind = ""
+        m = _TYPE_PREFIX.match(raw)
+        if raw.startswith(":"):
+            raw = raw[1:]
+        elif m and m.group(1).lower() not in _NOT_TYPES:
+            kind, raw = m.group(1), raw[m.end() :]
+        if not raw:
+            continue
+        if field == "addresses":
+            parts = [*_split(raw, "|", unescape=True), "", "", "", "", ""][: len(ADDRESS_PARTS)]
+            items.append({**dict(zip(ADDRESS_PARTS, parts, strict=True)), "type": kind})
+        else:
+            value = _split(raw, ";", unescape=True)[0]
+            items.append({"value": value, "type": kind, "primary": not items})
+    return items
+
+
+def parse_date(text: str) -> str:
+    """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy`` and European ``d.m.yyyy``; Outlook's
+    ``0/0/00`` means no date; anything else is kept as written."""
+    m = re.fullmatch(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})", text.strip())
+    if not m:
+        return text
+    a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
+    month, day = (a, b) if m.group(2) == "/" else (b, a)
+    if not (1 <= month <= 12 and 1 <= day <= 31) or len(year) != 4:
+        return "" if a == b == 0 else text
+    return f"{year}-{month:02d}-{day:02d}"
