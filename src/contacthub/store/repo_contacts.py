@@ -1,0 +1,246 @@
+"""Hubs, connectors, contacts, their match keys and their links to connector records.
+
+Separate from the plan's queries and the journal: these are the reads and writes of what
+the hub holds (inbound merges into contacts and links; the service reads hubs and
+connectors), each on many rows at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import bindparam, delete, func, select, update
+
+from contacthub.errors import NotFoundError
+from contacthub.store import tables as t
+from contacthub.store.repo_base import StoreBase
+from contacthub.store.rows import (
+    ConnectorRow,
+    ContactRow,
+    HubRow,
+    LinkRow,
+    _connector,
+    _contact,
+    _link,
+    chunks,
+    dumps,
+    loads,
+    now,
+)
+
+
+class ContactsMixin(StoreBase):
+    """Hubs, connectors, contacts, match keys and links of a ``Store``."""
+
+    # --- hubs and connectors ------------------------------------------------------------
+
+    def hub(self, name: str) -> HubRow:
+        row = self.conn.execute(select(t.hubs).where(t.hubs.c.name == name)).first()
+        if row is None:
+            names = self.conn.execute(select(t.hubs.c.name).order_by(t.hubs.c.name)).scalars().all()
+            known = ", ".join(names) or "none yet: create one with 'contacthub apply FILE'"
+            raise NotFoundError(f"no hub named {name!r} (hubs: {known})")
+        return HubRow(row.id, row.name, row.conflict, row.delete_threshold, loads(row.settings))
+
+    def hub_by_id(self, hub_id: int) -> HubRow:
+        name = self.conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == hub_id)).scalar_one()
+        return self.hub(name)
+
+    def hubs(self) -> list[HubRow]:
+        rows = self.conn.execute(select(t.hubs).order_by(t.hubs.c.name)).all()
+        return [HubRow(r.id, r.name, r.conflict, r.delete_threshold, loads(r.settings)) for r in rows]
+
+    def connectors(self, hub_id: int) -> list[ConnectorRow]:
+        rows = self.conn.execute(
+            select(t.connectors).where(t.connectors.c.hub_id == hub_id).order_by(t.connectors.c.position)
+        ).all()
+        return [_connector(r) for r in rows]
+
+    # --- contacts -----------------------------------------------------------------------
+
+    def contacts(self, ids: Iterable[str]) -> dict[str, ContactRow]:
+        out: dict[str, ContactRow] = {}
+        for part in chunks(list(set(ids))):
+            for row in self.conn.execute(select(t.contacts).where(t.contacts.c.id.in_(part))):
+                out[row.id] = _contact(row)
+        return out
+
+    def contacts_by_ref(self, hub_id: int, refs: Iterable[str], by_id: bool = True) -> dict[str, ContactRow]:
+        """The hub's contacts whose id or uid is one of ``refs``, by that ref. Two indexed
+        lookups: an OR of both would make the database scan the whole hub."""
+        out: dict[str, ContactRow] = {}
+        c = t.contacts
+        for part in chunks(list(set(refs))):
+            for column in (c.c.id, c.c.uid) if by_id else (c.c.uid,):
+                query = select(c).where(c.c.hub_id == hub_id, column.in_(part))
+                for row in self.conn.execute(query):
+                    out[row.uid if column is c.c.uid else row.id] = _contact(row)
+        return out
+
+    def insert_contacts(self, hub_id: int, rows: Sequence[ContactRow]) -> None:
+        if not rows:
+            return
+        at = now()
+        self._many(
+            t.contacts,
+            [
+                {
+                    "id": c.id,
+                    "hub_id": hub_id,
+                    "data": dumps(c.data),
+                    "sources": dumps(c.sources),
+                    "rev": c.rev,
+                    "deleted": c.deleted,
+                    "uid": c.uid,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for c in rows
+            ],
+        )
+
+    def update_contacts(self, rows: Sequence[ContactRow]) -> None:
+        if not rows:
+            return
+        self.conn.execute(
+            update(t.contacts)
+            .where(t.contacts.c.id == bindparam("b_id"))
+            .values(
+                data=bindparam("b_data"),
+                sources=bindparam("b_sources"),
+                rev=bindparam("b_rev"),
+                deleted=bindparam("b_deleted"),
+                updated_at=bindparam("b_at"),
+            ),
+            [
+                {
+                    "b_id": c.id,
+                    "b_data": dumps(c.data),
+                    "b_sources": dumps(c.sources),
+                    "b_rev": c.rev,
+                    "b_deleted": c.deleted,
+                    "b_at": now(),
+                }
+                for c in rows
+            ],
+        )
+
+    def match_lookup(self, hub_id: int, keys: Iterable[str]) -> dict[str, str]:
+        """Match key -> a live hub contact with that key, for these keys."""
+        index: dict[str, str] = {}
+        for part in chunks(sorted(keys)):
+            query = (
+                select(t.match_keys.c.key, t.match_keys.c.contact_id)
+                .join(t.contacts, t.contacts.c.id == t.match_keys.c.contact_id)
+                .where(
+                    t.match_keys.c.hub_id == hub_id,
+                    t.match_keys.c.key.in_(part),
+                    t.contacts.c.deleted.is_(False),
+                )
+                .order_by(t.match_keys.c.contact_id)
+            )
+            for key, contact_id in self.conn.execute(query):
+                index.setdefault(key, contact_id)
+        return index
+
+    def set_match_keys(
+        self, hub_id: int, keys: dict[str, list[str]], new: frozenset[str] = frozenset()
+    ) -> None:
+        """Replace the match keys of these contacts (``new`` ones have none to delete)."""
+        if not keys:
+            return
+        for part in chunks([cid for cid in keys if cid not in new]):
+            self.conn.execute(delete(t.match_keys).where(t.match_keys.c.contact_id.in_(part)))
+        rows = [
+            {"hub_id": hub_id, "key": k[:600], "contact_id": cid}
+            for cid, ks in keys.items()
+            for k in dict.fromkeys(ks)
+        ]
+        self._many(t.match_keys, rows)
+
+    # --- links --------------------------------------------------------------------------
+
+    def link_versions(self, connector_id: int) -> dict[str, str]:
+        query = select(t.links.c.native_id, t.links.c.version).where(
+            t.links.c.connector_id == connector_id, t.links.c.native_id.is_not(None)
+        )
+        return {nid: version or "" for nid, version in self.conn.execute(query)}
+
+    def links_by_native(self, connector_id: int, native_ids: Iterable[str]) -> dict[str, LinkRow]:
+        out: dict[str, LinkRow] = {}
+        for part in chunks(list(native_ids)):
+            query = select(t.links).where(
+                t.links.c.connector_id == connector_id, t.links.c.native_id.in_(part)
+            )
+            for row in self.conn.execute(query):
+                out[row.native_id] = _link(row)
+        return out
+
+    def links_by_contact(self, connector_id: int, contact_ids: Iterable[str]) -> dict[str, LinkRow]:
+        out: dict[str, LinkRow] = {}
+        for part in chunks(list(set(contact_ids))):
+            query = select(t.links).where(
+                t.links.c.connector_id == connector_id, t.links.c.contact_id.in_(part)
+            )
+            for row in self.conn.execute(query):
+                out[row.contact_id] = _link(row)
+        return out
+
+    def links_of_contact(self, contact_id: str) -> list[LinkRow]:
+        rows = self.conn.execute(select(t.links).where(t.links.c.contact_id == contact_id)).all()
+        return [_link(r) for r in rows]
+
+    def count_links(self, connector_id: int, state: str = "active") -> int:
+        query = select(func.count()).where(t.links.c.connector_id == connector_id, t.links.c.state == state)
+        return int(self.conn.execute(query.select_from(t.links)).scalar_one())
+
+    def insert_links(self, rows: Sequence[LinkRow]) -> None:
+        if rows:
+            at = now()
+            self._many(
+                t.links,
+                [
+                    {
+                        "connector_id": r.connector_id,
+                        "contact_id": r.contact_id,
+                        "native_id": r.native_id,
+                        "version": r.version,
+                        "baseline": None if r.baseline is None else dumps(r.baseline),
+                        "synced_rev": r.synced_rev,
+                        "state": r.state,
+                        "updated_at": at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def update_links(self, rows: Sequence[LinkRow]) -> None:
+        if rows:
+            self.conn.execute(
+                update(t.links)
+                .where(t.links.c.id == bindparam("b_id"))
+                .values(
+                    native_id=bindparam("b_native"),
+                    version=bindparam("b_version"),
+                    baseline=bindparam("b_baseline"),
+                    synced_rev=bindparam("b_rev"),
+                    state=bindparam("b_state"),
+                    updated_at=bindparam("b_at"),
+                ),
+                [
+                    {
+                        "b_id": r.id,
+                        "b_native": r.native_id,
+                        "b_version": r.version,
+                        "b_baseline": None if r.baseline is None else dumps(r.baseline),
+                        "b_rev": r.synced_rev,
+                        "b_state": r.state,
+                        "b_at": now(),
+                    }
+                    for r in rows
+                ],
+            )
+
+    def delete_links(self, ids: Sequence[int]) -> None:
+        for part in chunks(list(ids)):
+            self.conn.execute(delete(t.links).where(t.links.c.id.in_(part)))

@@ -1,0 +1,155 @@
+"""Runs, the journal of changes, and conflicts: the record of what each run did.
+
+Separate from the contacts and links: these rows describe runs rather than the hub's data,
+and the journal is written first and then its statuses set as each change is applied, so
+that an interrupted run can be recovered and a finished one undone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
+
+from contacthub.store import tables as t
+from contacthub.store.repo_base import StoreBase
+from contacthub.store.rows import dumps, now
+
+
+class JournalMixin(StoreBase):
+    """Runs, changes and conflicts of a ``Store``."""
+
+    # --- runs and the journal -----------------------------------------------------------
+
+    def start_run(self, hub_id: int, kind: str, parent_id: int | None = None) -> int:
+        result = self.conn.execute(
+            insert(t.runs).values(
+                hub_id=hub_id,
+                kind=kind,
+                status="running",
+                parent_id=parent_id,
+                started_at=now(),
+                counts="{}",
+                errors="[]",
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, Any],
+        errors: list[Any],
+        message: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            update(t.runs)
+            .where(t.runs.c.id == run_id)
+            .values(
+                status=status,
+                finished_at=now(),
+                counts=dumps(counts),
+                errors=dumps(errors),
+                message=message,
+            )
+        )
+
+    def set_run_status(self, run_id: int, status: str, message: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if message is not None:
+            values["message"] = message
+        self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+
+    def interrupted_runs(self, hub_id: int) -> list[int]:
+        """Runs of the hub left 'running' by a process that died: marked failed here."""
+        ids = list(
+            self.conn.execute(
+                select(t.runs.c.id).where(
+                    t.runs.c.hub_id == hub_id, t.runs.c.status.in_(("running", "applying"))
+                )
+            ).scalars()
+        )
+        if ids:
+            self.conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id.in_(ids))
+                .values(
+                    status="failed",
+                    finished_at=now(),
+                    message="interrupted; recovered by the next run",
+                )
+            )
+            self.conn.execute(
+                update(t.changes)
+                .where(t.changes.c.run_id.in_(ids), t.changes.c.status == "pending")
+                .values(status="interrupted")
+            )
+        return ids
+
+    def add_changes(self, rows: Sequence[dict[str, Any]], returning: bool = True) -> list[int]:
+        """Journal rows; their ids in order when ``returning`` (the apply step needs them)."""
+        if not rows:
+            return []
+        if not returning:
+            self._many(t.changes, rows)
+            return []
+        run_ids = {r["run_id"] for r in rows}
+        if self.conn.dialect.name == "sqlite" and len(run_ids) == 1:
+            # SQLite answers RETURNING for executemany one row at a time; instead insert in
+            # bulk and read the ids back: the transaction holds the database's write lock
+            # from the insert on, so the newest ids of this run are exactly these rows
+            self._many(t.changes, rows)
+            query = (
+                select(t.changes.c.id)
+                .where(t.changes.c.run_id == run_ids.pop())
+                .order_by(t.changes.c.id.desc())
+                .limit(len(rows))
+            )
+            return sorted(int(i) for i in self.conn.execute(query).scalars())
+        result = self.conn.execute(
+            insert(t.changes).returning(t.changes.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return [int(r[0]) for r in result]
+
+    def set_change_status(self, updates: Sequence[tuple[int, str, str | None, str | None]]) -> None:
+        """(change id, status, error, native id) for each change."""
+        if not updates:
+            return
+        if self._native:
+            mark = self._mark
+            sql = f"UPDATE changes SET status = {mark}, error = {mark}, native_id = {mark} WHERE id = {mark}"
+            self.conn.exec_driver_sql(sql, [(s, e, n, i) for i, s, e, n in updates])
+            return
+        self.conn.execute(
+            update(t.changes)
+            .where(t.changes.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"), error=bindparam("b_error"), native_id=bindparam("b_native")
+            ),
+            [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
+        )
+
+    # --- conflicts ----------------------------------------------------------------------
+
+    def open_conflicts(self, hub_id: int) -> dict[str, dict[str, int]]:
+        """contact id -> field -> open conflict id."""
+        query = select(t.conflicts.c.id, t.conflicts.c.contact_id, t.conflicts.c.field).where(
+            t.conflicts.c.hub_id == hub_id, t.conflicts.c.status == "open"
+        )
+        out: dict[str, dict[str, int]] = {}
+        for cid, contact_id, field in self.conn.execute(query):
+            out.setdefault(contact_id, {})[field] = cid
+        return out
+
+    def add_conflicts(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(t.conflicts), list(rows))
+
+    def update_open_conflict(self, conflict_id: int, value: Any, hub_value: Any, run_id: int) -> None:
+        self.conn.execute(
+            update(t.conflicts)
+            .where(and_(t.conflicts.c.id == conflict_id, t.conflicts.c.status == "open"))
+            .values(value=dumps(value), hub_value=dumps(hub_value), run_id=run_id)
+        )

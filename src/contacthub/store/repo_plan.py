@@ -1,0 +1,129 @@
+"""What the outbound plan reads, and the marks a run leaves per connector.
+
+Separate because these queries join contacts to links to find the work of one connector
+(dirty links, unlinked contacts; the counts behind matching and the deletion hold), and
+the plan mark and pull cursor say where a connector stood when a run ended, so that the
+next run can skip its plan or resume its pull.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, func, insert, or_, select
+
+from contacthub.store import tables as t
+from contacthub.store.repo_base import StoreBase
+from contacthub.store.rows import ContactRow, LinkRow, _contact, _link, loads, now
+
+
+class PlanMixin(StoreBase):
+    """The plan's queries, plan marks and cursors of a ``Store``."""
+
+    # --- what the plan looks at ----------------------------------------------------------
+
+    def dirty_links(self, connector_id: int, after: int, limit: int) -> list[tuple[LinkRow, ContactRow]]:
+        """Links whose hub contact moved on since they were last agreed, or was deleted."""
+        c, lk = t.contacts, t.links
+        query = (
+            select(lk, c.c.data, c.c.sources, c.c.rev, c.c.deleted, c.c.uid)
+            .join(c, c.c.id == lk.c.contact_id)
+            .where(
+                lk.c.connector_id == connector_id,
+                lk.c.id > after,
+                lk.c.state.in_(("active", "filtered")),
+                or_(lk.c.synced_rev < c.c.rev, c.c.deleted.is_(True)),
+            )
+            .order_by(lk.c.id)
+            .limit(limit)
+        )
+        out = []
+        for row in self.conn.execute(query):
+            contact = ContactRow(
+                row.contact_id, loads(row.data), loads(row.sources), row.rev, row.deleted, row.uid
+            )
+            out.append((_link(row), contact))
+        return out
+
+    def unlinked_contacts(self, hub_id: int, connector_id: int, after: str, limit: int) -> list[ContactRow]:
+        """Live hub contacts the connector has no record of (or excluded before a change)."""
+        c, lk = t.contacts, t.links
+        has_link = exists().where(
+            lk.c.contact_id == c.c.id,
+            lk.c.connector_id == connector_id,
+            or_(lk.c.state != "excluded", lk.c.synced_rev >= c.c.rev),
+        )
+        query = (
+            select(c)
+            .where(c.c.hub_id == hub_id, c.c.deleted.is_(False), c.c.id > after, ~has_link)
+            .order_by(c.c.id)
+            .limit(limit)
+        )
+        return [_contact(r) for r in self.conn.execute(query)]
+
+    def count_matchable(self, hub_id: int, connector_id: int) -> int:
+        """Live contacts of the hub that have no record in the connector (or only an
+        'excluded' marker): the only ones a record of that connector may be matched to."""
+        c, lk = t.contacts, t.links
+        has_record = exists().where(
+            lk.c.contact_id == c.c.id, lk.c.connector_id == connector_id, lk.c.state != "excluded"
+        )
+        query = (
+            select(func.count())
+            .select_from(c)
+            .where(c.c.hub_id == hub_id, c.c.deleted.is_(False), ~has_record)
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def count_deleted_linked(self, connector_id: int) -> int:
+        c, lk = t.contacts, t.links
+        query = (
+            select(func.count())
+            .select_from(lk.join(c, c.c.id == lk.c.contact_id))
+            .where(lk.c.connector_id == connector_id, lk.c.state == "active", c.c.deleted.is_(True))
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    # --- plan marks ---------------------------------------------------------------------
+
+    def plan_mark(self, hub_id: int, connector_id: int) -> str:
+        """A fingerprint of everything the plan of a connector depends on: its hub's contacts
+        (count, sum of revisions, deletions), its links (count, sum of synced revisions,
+        states) and its own settings (updated_at). Any change to a contact raises its rev,
+        so an unchanged mark means the plan would find nothing to do."""
+        c, lk, cn = t.contacts, t.links, t.connectors
+        contacts = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.c.rev), 0)).where(c.c.hub_id == hub_id)
+        ).one()
+        deleted = self.conn.execute(
+            select(func.count()).where(c.c.hub_id == hub_id, c.c.deleted.is_(True)).select_from(c)
+        ).scalar_one()
+        links = self.conn.execute(
+            select(lk.c.state, func.count(), func.coalesce(func.sum(lk.c.synced_rev), 0))
+            .where(lk.c.connector_id == connector_id)
+            .group_by(lk.c.state)
+            .order_by(lk.c.state)
+        ).all()
+        updated = self.conn.execute(select(cn.c.updated_at).where(cn.c.id == connector_id)).scalar_one()
+        parts = [str(contacts[0]), str(contacts[1]), str(deleted), str(updated)]
+        parts += [f"{state}:{n}:{total}" for state, n, total in links]
+        return "|".join(parts)
+
+    def stored_plan_mark(self, connector_id: int) -> str | None:
+        query = select(t.plan_marks.c.mark).where(t.plan_marks.c.connector_id == connector_id)
+        value = self.conn.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_plan_mark(self, connector_id: int, mark: str | None) -> None:
+        self.conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
+        if mark is not None:
+            self.conn.execute(insert(t.plan_marks).values(connector_id=connector_id, mark=mark))
+
+    # --- cursors ------------------------------------------------------------------------
+
+    def cursor(self, connector_id: int) -> str | None:
+        query = select(t.cursors.c.value).where(t.cursors.c.connector_id == connector_id)
+        value = self.conn.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_cursor(self, connector_id: int, value: str | None) -> None:
+        self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
+        self.conn.execute(insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now()))

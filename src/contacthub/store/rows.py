@@ -1,0 +1,120 @@
+"""The rows the store hands out, and the JSON and batching helpers every part of it uses.
+
+Separate from the ``Store`` because the engine, the service and the config code pass these
+rows and helpers around without touching the database: they need the shapes and the
+encoding (orjson into TEXT columns, see ``tables``), not a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+CHUNK = 500  # rows per IN-list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@dataclass(slots=True)
+class HubRow:
+    id: int
+    name: str
+    conflict: str
+    delete_threshold: str
+    settings: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ConnectorRow:
+    id: int
+    hub_id: int
+    name: str
+    position: int
+    type: str
+    direction: str
+    operations: list[str]
+    on_delete: str
+    filter: dict[str, Any] | None
+    mapping: dict[str, str]
+    settings: dict[str, Any]
+    secrets: str | None
+
+
+@dataclass(slots=True)
+class ContactRow:
+    id: str
+    data: dict[str, Any]
+    sources: dict[str, list[Any]]
+    rev: int
+    deleted: bool
+    uid: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The id records of this contact carry (``WriteOp.hub_id``)."""
+        return self.uid or self.id
+
+
+@dataclass(slots=True)
+class LinkRow:
+    id: int
+    connector_id: int
+    contact_id: str
+    native_id: str | None
+    version: str | None
+    baseline: dict[str, Any] | None
+    synced_rev: int
+    state: str
+
+
+def _contact(row: Any) -> ContactRow:
+    return ContactRow(row.id, loads(row.data), loads(row.sources), row.rev, row.deleted, row.uid)
+
+
+def _link(row: Any) -> LinkRow:
+    return LinkRow(
+        row.id,
+        row.connector_id,
+        row.contact_id,
+        row.native_id,
+        row.version,
+        loads(row.baseline),
+        row.synced_rev,
+        row.state,
+    )
+
+
+def _connector(row: Any) -> ConnectorRow:
+    return ConnectorRow(
+        row.id,
+        row.hub_id,
+        row.name,
+        row.position,
+        row.type,
+        row.direction,
+        loads(row.operations),
+        row.on_delete,
+        loads(row.filter),
+        loads(row.mapping),
+        loads(row.settings),
+        row.secrets,
+    )
