@@ -1,0 +1,252 @@
+"""Reading a CardDAV address book: sync-collection with a PROPFIND fallback, multiget,
+``get`` and ``find``.
+
+The cursor holds the address book's URL (found once by discovery) and the server's
+sync-token, so a run with nothing new is one ``sync-collection`` REPORT (RFC 6578)
+answering "no change". Changed members come back with their etags only; the cards whose
+etag differs from the one the hub knows are fetched with ``addressbook-multiget`` in
+batches. A token the server no longer accepts (expired, or the collection was recreated)
+means a full listing: the same REPORT without a token, compared with the known etags, so
+nothing is lost and deletions are seen by absence. Servers without sync support are
+listed with a PROPFIND of etags (Depth 1).
+
+Separate from ``carddav.py`` (settings, discovery, member addressing) and
+``carddav_write.py`` because reading is its own path: cursors, listings and the
+multiget of cards, which writing only borrows (``cards``, ``multiget``) to rewrite a card
+and to read back one stored without an ETag. Plain functions taking the connector, which
+keeps a thin ``pull``/``get``/``find``, as ``m365_read.py`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from contacthub.connectors import carddav_xml as dav
+from contacthub.connectors.base import Connector, Pull, Record
+from contacthub.connectors.http import error_for
+from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError
+
+if TYPE_CHECKING:
+    from contacthub.connectors.carddav import CardDavConnector
+
+#: answers to a sync-collection meaning "this server or collection cannot do it"
+_NO_SYNC = frozenset({400, 403, 404, 405, 409, 412, 415, 422, 501})
+
+
+def _where(conn: CardDavConnector) -> str:
+    """What the cursor's address book was found from: another ``url`` or ``addressbook``
+    setting means discovering it again."""
+    return f"{conn.url}#{conn.addressbook or ''}"
+
+
+def _state(conn: CardDavConnector, cursor: str | None) -> dict[str, Any]:
+    """The cursor's book and token, when it was made for these settings."""
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return {}
+    if not isinstance(state, dict) or state.get("from") != _where(conn) or not state.get("book"):
+        return {}
+    return state
+
+
+def pull(conn: CardDavConnector, cursor: str | None, known: Mapping[str, str]) -> Pull:
+    state = _state(conn, cursor)
+    if conn.book is None and state:
+        conn._set_book(httpx.URL(str(state["book"])))
+        try:
+            return _pull(conn, state, known)
+        except FatalConnectorError:
+            # the address book the cursor names is gone (deleted, moved): find it again
+            conn.book = None
+            state = {}
+    return _pull(conn, state, known)
+
+
+def _pull(conn: CardDavConnector, state: dict[str, Any], known: Mapping[str, str]) -> Pull:
+    book = conn._book()
+    token = state.get("token") if isinstance(state.get("token"), str) else None
+    if token and "" in known.values():
+        # versions forgotten (the connector's settings changed): every record must be
+        # read again, which only a full listing can tell
+        token = None
+    listing: dict[str, str | None] | None = None
+    complete = True
+    new_token: str | None = None
+    if state.get("sync", True):
+        if token:
+            synced = _sync(conn, book, token)
+            if synced is not None:
+                listing, new_token = synced
+                complete = False
+        if listing is None:
+            synced = _sync(conn, book, None)  # a full listing: first run, or token refused
+            if synced is not None:
+                listing, new_token = synced
+    sync = listing is not None
+    if listing is None:
+        listing = dict(_propfind_etags(conn, book))
+    deleted = {nid for nid, etag in listing.items() if etag is None and nid in known}
+    if complete:
+        deleted |= {nid for nid in known if nid not in listing}
+    changed = [nid for nid, etag in listing.items() if etag is not None and known.get(nid) != etag]
+    listed = sum(1 for etag in listing.values() if etag is not None) if complete else 0
+    cursor_out = json.dumps({"from": _where(conn), "book": str(book), "token": new_token, "sync": sync})
+    return Pull(_fetch(conn, changed, known, deleted), deleted, complete, listed, cursor_out)
+
+
+def _sync(
+    conn: CardDavConnector, book: httpx.URL, token: str | None
+) -> tuple[dict[str, str | None], str] | None:
+    """Members changed since ``token`` (all members without one): native id -> etag,
+    ``None`` for a member gone; and the new token. ``None`` when the server refuses
+    (no sync support, or a token it no longer knows)."""
+    changes: dict[str, str | None] = {}
+    for _page in range(10_000):
+        response, status = conn.dav.multistatus("REPORT", book, dav.sync_collection(token), "0")
+        if status is None:
+            if response.status_code in _NO_SYNC:
+                return None
+            raise error_for(response, conn.name, what=f"the address book {book}")
+        for member in status.members:
+            nid = conn._native_id(member.href)
+            if member.collection or nid is None:
+                continue
+            changes[nid] = member.etag if 200 <= member.status < 300 else None
+        if status.sync_token is None:
+            return None
+        token = status.sync_token
+        if not status.truncated:
+            return changes, token
+    raise FatalConnectorError(f"{book} keeps truncating its changes", conn.name)
+
+
+def _propfind_etags(conn: CardDavConnector, book: httpx.URL) -> Iterator[tuple[str, str | None]]:
+    response, status = conn.dav.multistatus("PROPFIND", book, dav.PROPFIND_ETAGS, "1")
+    if status is None:
+        raise error_for(response, conn.name, what=f"the address book {book}")
+    for member in status.members:
+        nid = conn._native_id(member.href)
+        if member.collection or nid is None or not 200 <= member.status < 300:
+            continue
+        if member.content_type and "vcard" not in member.content_type.lower():
+            continue
+        yield nid, member.etag or ""
+
+
+def _fetch(
+    conn: CardDavConnector, names: list[str], known: Mapping[str, str], deleted: set[str]
+) -> Iterator[Record | RecordError]:
+    for start in range(0, len(names), conn.batch):
+        part = names[start : start + conn.batch]
+        for nid, found in multiget(conn, part).items():
+            if isinstance(found, RecordNotFoundError):
+                if nid in known:
+                    deleted.add(nid)  # gone since the listing (read after the records)
+                continue
+            yield found
+
+
+def cards(conn: CardDavConnector, names: Sequence[str]) -> dict[str, tuple[bytes, str, str | None] | None]:
+    """One ``addressbook-multiget``: native id -> (card bytes, etag, last modified), None
+    when missing."""
+    book = conn._book()
+    urls = {nid: conn._member_url(nid) for nid in names}
+    if not urls:
+        return {}
+    body = dav.multiget(dav.path_of(u) for u in urls.values())
+    response, status = conn.dav.multistatus("REPORT", book, body, "1")
+    if status is None:
+        raise error_for(response, conn.name, what=f"the address book {book}")
+    by_id = {conn._native_id(m.href): m for m in status.members}
+    out: dict[str, tuple[bytes, str, str | None] | None] = {}
+    for nid in urls:
+        member = by_id.get(nid)
+        if member is None or not 200 <= member.status < 300 or not member.data:
+            out[nid] = None
+            continue
+        out[nid] = (member.data.encode("utf-8"), member.etag or "", member.last_modified)
+    return out
+
+
+def multiget(conn: CardDavConnector, names: Sequence[str]) -> dict[str, Record | RecordError]:
+    """The records of ``names``: a ``RecordNotFoundError`` for a missing one and a
+    ``RecordError`` for one that cannot be read."""
+    out: dict[str, Record | RecordError] = {}
+    for nid, found in cards(conn, names).items():
+        where = conn._member_url(nid)
+        if found is None:
+            out[nid] = RecordNotFoundError("not found", where, conn.name)
+            continue
+        try:
+            out[nid] = _record(conn, nid, where, *found)
+        except RecordError as exc:
+            out[nid] = exc
+    return out
+
+
+def _record(
+    conn: CardDavConnector, nid: str, where: str, data: bytes, etag: str, last_modified: str | None = None
+) -> Record:
+    try:
+        fields, uid, rev = conn.codec.read(data, where)
+    except RecordError as exc:
+        raise RecordError(exc.message, where, conn.name) from exc
+    modified: datetime | None = rev
+    if last_modified:
+        try:
+            stamp = parsedate_to_datetime(last_modified)
+        except (TypeError, ValueError):
+            stamp = None
+        if stamp is not None and (modified is None or stamp > modified):
+            modified = stamp
+    return Record(nid, etag, fields, modified, uid, where)
+
+
+def get(conn: CardDavConnector, native_id: str) -> Record:
+    url = conn._member_url(native_id)
+    response = conn.dav.request("GET", url)
+    if response.status_code != 200:
+        raise error_for(response, conn.name, record=url)
+    etag = response.headers.get("ETag")
+    if etag is None:  # a server that does not give it on GET: the multiget does
+        found = multiget(conn, [native_id])[native_id]
+        if isinstance(found, RecordError):
+            raise found
+        return found
+    return _record(conn, native_id, url, response.content, etag, response.headers.get("Last-Modified"))
+
+
+def find(conn: CardDavConnector, keys: Sequence[str]) -> Record | None:
+    """Email keys are looked up on the server (``addressbook-query``); the others
+    (phone + name), or all of them on a server without queries, with a listing."""
+    from contacthub.model import match_keys
+
+    book = conn._book()
+    for key in (k for k in keys if k.startswith("email:")):
+        _, status = conn.dav.multistatus("REPORT", book, dav.query_email(key[6:]), "1")
+        if status is None:
+            return Connector.find(conn, keys)
+        for member in status.members:
+            if member.data is None or not 200 <= member.status < 300:
+                continue
+            nid = conn._native_id(member.href)
+            if nid is None:
+                continue
+            try:
+                record = _record(conn, nid, conn._member_url(nid), member.data.encode(), member.etag or "")
+            except RecordError:
+                continue
+            if key in match_keys(record.fields):
+                return record
+    if all(k.startswith("email:") for k in keys):
+        return None
+    return Connector.find(conn, keys)

@@ -1,0 +1,140 @@
+"""Writing to a CardDAV address book: PUT with ``If-None-Match`` / ``If-Match``, DELETE,
+and what a 412 means.
+
+A create is a PUT with ``If-None-Match: *`` (never replaces a card someone else made under
+that name), an update a PUT with ``If-Match`` of the etag the hub last read, a deletion a
+DELETE with ``If-Match``. A 412 is a ``StaleVersionError``: someone changed the card since
+the hub read it, so it is left as it is and the next pull merges it. An update rewrites the
+server's own card (fetched with one multiget per batch), so every property the hub does not
+model (PHOTO, X-..., groups, CATEGORIES) survives, as in ``vcard_dir``. Writes whose answer
+had no ETag are read back with one multiget (``_complete``).
+
+Separate from ``carddav.py`` (settings, discovery, member addressing) and
+``carddav_read.py`` because writing has its own rules (conditional requests, names for new
+cards, replayed creates); plain functions taking the connector, which keeps a thin
+``write``, as ``m365_write.py`` does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import httpx
+
+from contacthub.connectors import carddav_read
+from contacthub.connectors.base import Record, WriteOp, WriteResult
+from contacthub.connectors.http import error_for
+from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
+
+if TYPE_CHECKING:
+    from contacthub.connectors.carddav import CardDavConnector
+
+#: hub ids usable as member names as they are (others get a random name)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
+_VCARD = "text/vcard; charset=utf-8"
+
+
+def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    conn._book()
+    updates = [op.native_id for op in ops if op.kind == "update" and op.native_id]
+    current = carddav_read.cards(conn, [nid for nid in updates if conn._is_member(nid)])
+    results: list[WriteResult] = []
+    for op in ops:
+        try:
+            if op.kind == "create":
+                result = _create(conn, op)
+            elif op.kind == "update":
+                result = _update(conn, op, current.get(op.native_id or ""))
+            elif op.kind == "delete":
+                result = _delete(conn, op)
+            else:
+                raise RecordError(f"CardDAV address books cannot {op.kind}", op.hub_id, conn.name)
+        except RecordError as exc:
+            result = WriteResult(op, op.native_id, error=exc)
+        results.append(result)
+    _complete(conn, results)
+    return results
+
+
+def _complete(conn: CardDavConnector, results: list[WriteResult]) -> None:
+    """Writes whose answer had no ETag (a server that changed the card as it stored it)
+    read back the stored card with one multiget."""
+    missing = [r for r in results if r.error is None and r.op.kind != "delete" and not r.version]
+    if not missing:
+        return
+    found = carddav_read.multiget(conn, [r.native_id or "" for r in missing])
+    for result in missing:
+        record = found.get(result.native_id or "")
+        if isinstance(record, Record):
+            result.version, result.fields = record.version, record.fields
+        else:
+            result.error = record or RecordError("not found after writing", str(result.native_id), conn.name)
+
+
+def _put(conn: CardDavConnector, url: str, data: bytes, **headers: str) -> httpx.Response:
+    return conn.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
+
+
+def _create(conn: CardDavConnector, op: WriteOp) -> WriteResult:
+    hub_id = op.hub_id
+    safe = _SAFE_NAME.fullmatch(hub_id) and not hub_id.endswith(".")
+    name = f"{hub_id}.vcf" if safe else f"{uuid.uuid4().hex}.vcf"
+    data, fields = conn.codec.create_read(op.fields, hub_id)
+    for attempt in range(3):
+        url = conn._member_url(name)
+        response = _put(conn, url, data, **{"If-None-Match": "*"})
+        if response.status_code in (200, 201, 204):
+            return WriteResult(op, name, response.headers.get("ETag"), fields)
+        if response.status_code == 409 and b"uid-conflict" in response.content:
+            raise RecordError(
+                f"the address book already has a card with UID {hub_id} under another name; "
+                "the next run reads it and links it",
+                url,
+                conn.name,
+            )
+        if response.status_code != 412:
+            raise error_for(response, conn.name, record=url)
+        if attempt == 0:
+            try:
+                existing = conn.get(name)
+            except RecordNotFoundError:
+                existing = None
+            if existing is not None and existing.hub_id == hub_id:
+                return WriteResult(op, name, existing.version, existing.fields)  # a replayed create
+        name = f"{uuid.uuid4().hex}.vcf"  # someone else's card has that name
+    raise RecordError("could not find a free name in the address book", url, conn.name)
+
+
+def _update(
+    conn: CardDavConnector, op: WriteOp, current: tuple[bytes, str, str | None] | None
+) -> WriteResult:
+    url = conn._member_url(op.native_id or "")
+    if current is None:
+        raise RecordNotFoundError("not found", url, conn.name)
+    old, etag, _ = current
+    expected = op.version or etag
+    if etag != expected:
+        raise StaleVersionError(
+            f"changed by someone else since it was read (etag {etag}, expected {expected})",
+            url,
+            conn.name,
+        )
+    cards = [parsed.card for parsed in conn.codec.parse(old, url)]
+    new = conn.codec.update(cards, op.fields, uid=op.hub_id)
+    fields = conn.codec.read(new, url)[0]
+    response = _put(conn, url, new, **{"If-Match": expected})
+    if response.status_code not in (200, 201, 204):
+        raise error_for(response, conn.name, record=url)
+    return WriteResult(op, op.native_id, response.headers.get("ETag"), fields)
+
+
+def _delete(conn: CardDavConnector, op: WriteOp) -> WriteResult:
+    url = conn._member_url(op.native_id or "")
+    headers = {"If-Match": op.version} if op.version else {}
+    response = conn.dav.request("DELETE", url, **headers)
+    if response.status_code in (200, 204, 404, 410):
+        return WriteResult(op, op.native_id)  # 404: already gone, a replayed delete is done
+    raise error_for(response, conn.name, record=url)
