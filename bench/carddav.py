@@ -48,7 +48,12 @@ sys.path.insert(0, str(REPO_DIR))
 
 import gen_contacts  # noqa: E402
 from tests.radicale_server import Radicale  # noqa: E402
-from vs_vdirsyncer import contacthub_command, ensure_vdirsyncer, vdirsyncer_bin  # noqa: E402
+from vs_vdirsyncer import (  # noqa: E402
+    compile_sources,
+    contacthub_command,
+    ensure_vdirsyncer,
+    vdirsyncer_bin,
+)
 
 USER, PASSWORD = "bench", "bench-pass-1"
 HUB = "bench"
@@ -249,6 +254,8 @@ def run(args: argparse.Namespace) -> None:
     tools = ["contacthub", "vdirsyncer"] if args.tool == "both" else [args.tool]
     if "vdirsyncer" in tools:
         print(f"vdirsyncer {ensure_vdirsyncer('vdirsyncer==0.21.0')}")
+    if "contacthub" in tools:
+        compile_sources()
     print(f"working folders and Radicale storage in {root}")
     server = Server(root)
     results: list[tuple[str, str, str, Figures]] = []

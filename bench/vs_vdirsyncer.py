@@ -159,7 +159,6 @@ def compile_sources() -> None:
 
 def contacthub_command(explicit: str | None) -> list[str]:
     """The command that runs contacthub: the console script next to sys.executable first."""
-    compile_sources()
     if explicit:
         return [explicit]
     candidates = [
@@ -644,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"vdirsyncer {versions['vdirsyncer']}: {vdirsyncer_bin()}")
     if "contacthub" in tools:
+        compile_sources()
         args.contacthub_cmd = contacthub_command(args.contacthub)
         versions["contacthub"] = contacthub_version(args.contacthub_cmd)
         print(f"contacthub: {versions['contacthub']}")
