@@ -46,10 +46,11 @@ from fastapi.responses import JSONResponse, Response
 from contacthub.emulators.base import HOST, RateWindow, _bind, background, server_config
 from contacthub.emulators.m365_data import Tenant, seed
 from contacthub.emulators.m365_exchange import ExchangeApi
-from contacthub.emulators.m365_graph import GraphApi, Reply, error
+from contacthub.emulators.m365_graph import GraphApi
 from contacthub.emulators.m365_signin import _base, add_signin_routes
 from contacthub.emulators.m365_subscriptions import Subscriptions
 from contacthub.emulators.m365_tls import ClientCert, ServerCert, client_cert, server_cert
+from contacthub.emulators.m365_wire import Reply, error
 
 
 class Emulator:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from contacthub.emulators.m365_data import CONTACT_PROPS, Obj, Tenant
-from contacthub.emulators.m365_graph import Reply, decode_token, encode_token
+from contacthub.emulators.m365_wire import Reply, decode_token, encode_token
 
 SET_CONTACT = frozenset(
     {

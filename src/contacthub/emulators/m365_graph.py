@@ -14,19 +14,17 @@ client is paging is not lost: it falls after the window and comes in the next ro
 
 from __future__ import annotations
 
-import base64
 import bisect
-import json
 import re
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from contacthub.emulators.m365_data import Obj, Tenant, graph_contact
+from contacthub.emulators.m365_wire import Reply, decode_token, encode_token, error, not_found
+
+__all__ = ["GraphApi", "Reply", "decode_token", "encode_token", "error", "not_found"]
 
 USER_DEFAULT = (
     "businessPhones",
@@ -70,46 +68,6 @@ ON_PREM_MESSAGE = (
     "or objects currently undergoing migration."
 )
 TOKEN_LIFETIME = 7 * 24 * 3600.0
-
-
-@dataclass(slots=True)
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    """Graph's error envelope (``microsoft.graph.ODataErrors.ODataError``)."""
-    request_id = str(uuid.uuid4())
-    inner = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": request_id,
-        "client-request-id": request_id,
-    }
-    body = {"error": {"code": code, "message": message, "innerError": inner}}
-    return Reply(status, body, {"request-id": request_id, **(headers or {})})
-
-
-def not_found(oid: str) -> Reply:
-    return error(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{oid}' does not exist or one of its queried reference-property objects are not present.",
-    )
-
-
-def encode_token(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class GraphApi:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contacthub.emulators.m365_data import Tenant
-from contacthub.emulators.m365_graph import Reply, error
+from contacthub.emulators.m365_wire import Reply, error
 
 MAX_MINUTES = 41_760
 RESOURCES = ("users", "contacts", "groups")
