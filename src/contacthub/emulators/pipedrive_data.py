@@ -1,15 +1,13 @@
-"""The Pipedrive emulator's company: persons, organizations, person fields, and how they are
-shown in API v2 and v1 and validated on write.
+"""The Pipedrive emulator's company: persons, organizations and person fields as it stores
+them, their times and v2 shapes, and the ``--state`` file that keeps them across restarts.
 
 Why a separate module: the wire shapes (v2 flat ids and RFC 3339 times, v1 nested owner and
 organization with ``YYYY-MM-DD HH:MM:SS`` times and custom fields as top-level 40-character
-keys) and the write rules are most of what makes the emulator faithful, and they are easier
-to check when the routes in ``emulators.pipedrive`` stay thin.
+keys) are most of what makes the emulator faithful, and they are easier to check when the
+routes in ``emulators.pipedrive`` stay thin. What a write body may hold is checked by
+``PersonRules`` (``pipedrive_rules``), mixed into ``Company``.
 
-Where Pipedrive's documentation is silent the emulator picks the stricter reading, so a
-connector that works here works there: unknown body keys are refused, numbers are never
-coerced from strings, and a soft-deleted person stays readable by id (``is_deleted: true``)
-but leaves the lists.
+A soft-deleted person stays readable by id (``is_deleted: true``) but leaves the lists.
 """
 
 from __future__ import annotations
@@ -23,32 +21,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-EMAIL_LABELS = ("work", "home", "other")
-PHONE_LABELS = ("work", "home", "mobile", "other")
-PERSON_BODY_KEYS = frozenset(
-    {
-        "name",
-        "first_name",
-        "last_name",
-        "owner_id",
-        "org_id",
-        "add_time",
-        "update_time",
-        "emails",
-        "phones",
-        "visible_to",
-        "label_ids",
-        "marketing_status",
-        "custom_fields",
-    }
+from contacthub.emulators.pipedrive_rules import (
+    EMAIL_LABELS,
+    MAX_NAME,
+    PERSON_BODY_KEYS,
+    PHONE_LABELS,
+    Invalid,
+    PersonRules,
 )
-MAX_NAME = 255
+
+__all__ = [
+    "BUILTIN_FIELDS",
+    "COMPANY_ID",
+    "CUSTOM_FIELDS",
+    "EMAIL_LABELS",
+    "MAX_NAME",
+    "OWNER",
+    "PERSON_BODY_KEYS",
+    "PHONE_LABELS",
+    "Company",
+    "Invalid",
+    "field_key",
+    "parse_time",
+    "rfc3339",
+    "v1time",
+]
+
 OWNER = {"id": 12001, "name": "Alex Seller", "email": "alex.seller@example.com"}
 COMPANY_ID = 7001
-
-
-class Invalid(Exception):
-    """A request Pipedrive refuses with 400 and this message."""
 
 
 def rfc3339(ts: float) -> str:
@@ -100,7 +100,7 @@ CUSTOM_FIELDS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-class Company:
+class Company(PersonRules):
     """One Pipedrive company's data, shared by every request (a lock keeps writes whole)."""
 
     def __init__(self, contact_sync: bool = False) -> None:
@@ -158,41 +158,6 @@ class Company:
     def custom_fields(self) -> list[dict[str, Any]]:
         return [f for f in self.fields if f["edit_flag"] and f["active_flag"]]
 
-    def _check_custom(self, values: Any) -> dict[str, Any]:
-        if not isinstance(values, dict):
-            raise Invalid("custom_fields must be an object")
-        by_key = {f["key"]: f for f in self.custom_fields()}
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            field = by_key.get(key)
-            if field is None:
-                raise Invalid(f"Unknown custom field key: {key}")
-            if value is None:
-                out[key] = None
-                continue
-            kind = field["field_type"]
-            if kind == "enum":
-                ids = {o["id"] for o in field.get("options", [])}
-                if type(value) is not int or value not in ids:
-                    raise Invalid(f"Invalid option id for custom field {field['name']!r}: {value!r}")
-            elif kind == "monetary":
-                if not (isinstance(value, dict) and isinstance(value.get("value"), int | float)):
-                    raise Invalid(f"Monetary field {field['name']!r} needs {{value, currency}}")
-            elif kind == "date":
-                try:
-                    datetime.strptime(str(value), "%Y-%m-%d")
-                except ValueError:
-                    raise Invalid(f"Invalid date for custom field {field['name']!r}: {value!r}") from None
-            elif kind == "double":
-                if type(value) not in (int, float):
-                    raise Invalid(f"Numeric field {field['name']!r} needs a number")
-            elif not isinstance(value, str):
-                raise Invalid(f"Text field {field['name']!r} needs a string")
-            elif kind == "varchar" and len(value) > 255:
-                raise Invalid(f"Value of {field['name']!r} is longer than 255 characters")
-            out[key] = value
-        return out
-
     # --- time -----------------------------------------------------------------------------
 
     def now(self) -> float:
@@ -233,86 +198,6 @@ class Company:
         return out
 
     # --- persons: writes ------------------------------------------------------------------
-
-    def _items(self, values: Any, what: str, labels: tuple[str, ...]) -> list[dict[str, Any]]:
-        if not isinstance(values, list):
-            raise Invalid(f"{what} must be an array")
-        out = []
-        for item in values:
-            if not isinstance(item, dict) or not isinstance(item.get("value"), str):
-                raise Invalid(f"{what}: every item needs a string value")
-            label = item.get("label", "work")
-            if label not in labels:
-                raise Invalid(f"{what}: label must be one of {', '.join(labels)}")
-            primary = item.get("primary", False)
-            if type(primary) is not bool:
-                raise Invalid(f"{what}: primary must be a boolean")
-            out.append({"value": item["value"], "primary": primary, "label": label})
-        if sum(1 for i in out if i["primary"]) > 1:
-            raise Invalid(f"{what}: only one item can be primary")
-        if out and not any(i["primary"] for i in out):
-            out[0]["primary"] = True
-        return out
-
-    def apply_body(self, person: dict[str, Any], body: Any, *, creating: bool) -> None:
-        """Check a v2 create/update body and apply it; ``Invalid`` before any change."""
-        if not isinstance(body, dict):
-            raise Invalid("Request body must be a JSON object")
-        unknown = set(body) - PERSON_BODY_KEYS
-        if unknown:
-            raise Invalid(f"Unknown parameter(s): {', '.join(sorted(unknown))}")
-        changes: dict[str, Any] = {}
-        for key in ("name", "first_name", "last_name"):
-            if key in body and not isinstance(body[key], str):
-                raise Invalid(f"{key} must be a string")
-        if "name" in body:
-            name = body["name"].strip()
-            first, _, last = name.partition(" ")
-            changes.update(name=name, first_name=first, last_name=last.strip())
-        elif "first_name" in body or "last_name" in body:
-            first = body.get("first_name", person.get("first_name", "")).strip()
-            last = body.get("last_name", person.get("last_name", "")).strip()
-            changes.update(name=" ".join(p for p in (first, last) if p), first_name=first, last_name=last)
-        if creating and not changes.get("name"):
-            raise Invalid("Either name or first_name and last_name must be given")
-        if "name" in changes and not changes["name"]:
-            raise Invalid("Name cannot be empty")
-        if len(changes.get("name", "")) > MAX_NAME:
-            raise Invalid(f"Name is longer than {MAX_NAME} characters")
-        if "org_id" in body:
-            org = body["org_id"]
-            if org is not None and (
-                type(org) is not int or org not in self.orgs or self.orgs[org]["is_deleted"]
-            ):
-                raise Invalid(f"Organization with id {org!r} was not found")
-            changes["org_id"] = org
-        for key in ("owner_id", "visible_to"):
-            if key in body:
-                if type(body[key]) is not int:
-                    raise Invalid(f"{key} must be an integer")
-                if key == "visible_to" and body[key] not in (1, 3, 5, 7):
-                    raise Invalid("visible_to must be 1, 3, 5 or 7")
-                changes[key] = body[key]
-        if "emails" in body:
-            changes["emails"] = self._items(body["emails"], "emails", EMAIL_LABELS)
-        if "phones" in body:
-            changes["phones"] = self._items(body["phones"], "phones", PHONE_LABELS)
-        if "label_ids" in body:
-            if not isinstance(body["label_ids"], list) or any(type(x) is not int for x in body["label_ids"]):
-                raise Invalid("label_ids must be an array of integers")
-            changes["label_ids"] = body["label_ids"]
-        if "custom_fields" in body:
-            custom = dict(person.get("custom_fields", {}))
-            custom.update(self._check_custom(body["custom_fields"]))
-            changes["custom_fields"] = custom
-        if "marketing_status" in body and body["marketing_status"] not in (
-            "no_consent",
-            "unsubscribed",
-            "subscribed",
-            "archived",
-        ):
-            raise Invalid("marketing_status is not valid")
-        person.update(changes)
 
     def create_person(self, body: Any) -> dict[str, Any]:
         with self.lock:
