@@ -23,6 +23,8 @@ to do from the class alone, so connectors never need to know how a run is driven
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ContacthubError(Exception):
     """Base of all errors contacthub raises on purpose."""
@@ -35,6 +37,9 @@ class UserError(ContacthubError):
         self.message = message
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (picklable: errors come back from workers)
+        return (type(self), (self.message, self.where), self.__dict__)
 
 
 class ConfigError(UserError):
@@ -53,6 +58,9 @@ class ConnectorError(ContacthubError):
         self.connector = connector
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.connector), self.__dict__)
+
 
 class FatalConnectorError(ConnectorError):
     """The connector cannot work this run; the run fails before anything is written."""
@@ -68,6 +76,9 @@ class RecordError(ConnectorError):
     def __init__(self, message: str, record: str, connector: str | None = None) -> None:
         self.record = record
         super().__init__(message, connector)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.record, self.connector), self.__dict__)
 
     def __str__(self) -> str:
         return f"{self.record}: {self.message}"

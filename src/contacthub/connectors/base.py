@@ -17,7 +17,7 @@ Adding a system means one module that subclasses ``Connector`` and registers its
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -197,6 +197,17 @@ class Connector(ABC):
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Apply a batch; one result per op, in order. A refused record is a result with an
         ``error``, not an exception: the rest of the batch goes on."""
+
+    def write_behind(self, ops: Sequence[WriteOp]) -> Callable[[], list[WriteResult]] | None:
+        """Start ``write(ops)`` in the background and return what waits for its results, or
+        None: then the engine calls ``write`` itself (the default, and right for most).
+
+        For connectors whose writes cost CPU in this process (building and writing vCard
+        files): the engine plans and records the pages around one being written behind.
+        ``ops`` is at most a page. Pages are started in order and their results taken in
+        order; the next page is started before the results of the one before are taken, so
+        two can be in flight (a single worker writes them one after the other)."""
+        return None
 
     def find(self, keys: Sequence[str]) -> Record | None:
         """A record carrying one of the match keys (``model.match_keys``), or None.

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -43,13 +45,25 @@ R = TypeVar("R")
 #: a read shorter than this is done in process
 MINIMUM = 2000
 
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _TASK: list[Callable[[Any], Any]] = []  # the task, in the worker (inherited through the fork)
 
 
-def _install(task: Callable[[Any], Any]) -> None:
+def _install(task: Callable[[Any], Any], parent: int) -> None:
     """Worker start-up: remember the task; no garbage collection, so that no object copied
-    from the parent (a database connection among them) is ever finalised in the worker."""
+    from the parent (a database connection among them) is ever finalised in the worker; and
+    die with the parent: a worker left running after its run was killed would go on writing
+    files while the next run reads them."""
     gc.disable()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # killed before the line above took effect
+        os._exit(1)
     _TASK.append(task)
 
 
@@ -103,7 +117,7 @@ def read_ahead(
         max_workers=1,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_install,
-        initargs=(task,),
+        initargs=(task, os.getpid()),
     )
     pending: deque[Future[list[R]]] = deque()
     done = 0  # batches whose results have been yielded

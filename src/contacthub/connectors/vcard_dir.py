@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -35,6 +35,7 @@ from contacthub.connectors.base import (
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles
 from contacthub.connectors.vcard_files import file_version as file_version
+from contacthub.connectors.writebehind import WriteBehind
 from contacthub.errors import (
     ConfigError,
     FatalConnectorError,
@@ -43,10 +44,13 @@ from contacthub.errors import (
     StaleVersionError,
 )
 from contacthub.formats.vcard import ParsedCard, VCardCodec
+from contacthub.model import Fields
 
 #: hub ids that can be used as file names as they are
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 _SEPARATORS = frozenset(filter(None, ("/", "\\", "\0", os.sep, os.altsep)))
+#: a write as it comes back from the write-behind worker: name, version, fields, error
+_Written = tuple[str | None, str | None, Fields | None, RecordError | None]
 
 
 class VCardDirConnector(VCardFiles, Connector):
@@ -89,6 +93,7 @@ class VCardDirConnector(VCardFiles, Connector):
         self._sync_each = False  # fsync every file: where the file system cannot be synced
         #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
+        self._behind: WriteBehind[tuple[WriteOp, str], _Written] | None = None
         self.codec = VCardCodec(config.mapping, config.region, version, encoding)
 
     @property
@@ -211,13 +216,62 @@ class VCardDirConnector(VCardFiles, Connector):
     # --- writing ----------------------------------------------------------------------
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        return self._write(ops)
+
+    def write_behind(self, ops: Sequence[WriteOp]) -> Callable[[], list[WriteResult]] | None:
+        """A page of new cards is built and written in a forked worker
+        (``connectors.writebehind``; a first copy into the folder spends a third of its time
+        here). Each card's file name is chosen here, before the worker has it, so that a page
+        written again in process after the worker failed writes the same files."""
+        if not ops or any(op.kind != "create" for op in ops):
+            return None
+        if self._behind is None:
+            self._behind = WriteBehind(self._create_page)
+        named = [(op, self._new_name(op.hub_id)) for op in ops]
+        waiter = self._behind.submit(named)
+        if waiter is None:
+            return None
+        page = list(ops)
+
+        def results() -> list[WriteResult]:
+            return [
+                WriteResult(op, name, version, op.fields if fields is None else fields, error)
+                for op, (name, version, fields, error) in zip(page, waiter(), strict=True)
+            ]
+
+        return results
+
+    def _create_page(self, named: list[tuple[WriteOp, str]]) -> list[_Written]:
+        """The worker's task: ``write`` of a page of creates under the names given, each
+        result as plain values, and the fields only where they differ from the op's (the
+        usual case sends back no fields at all)."""
+        ops = [op for op, _ in named]
+        out: list[_Written] = []
+        for result in self._write(ops, [name for _, name in named]):
+            fields = result.fields
+            out.append(
+                (
+                    result.native_id,
+                    result.version,
+                    None if fields == result.op.fields else fields,
+                    result.error,
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        if self._behind is not None:
+            self._behind.close()
+            self._behind = None
+
+    def _write(self, ops: Sequence[WriteOp], names: Sequence[str] | None = None) -> list[WriteResult]:
         self.check()
         try:
             dir_fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             dir_fd = None  # (Windows: no directory fds) paths then
         try:
-            results = self._write_all(ops, dir_fd)
+            results = self._write_all(ops, dir_fd, names)
             if (
                 self.fsync
                 and not self._sync_each
@@ -229,12 +283,14 @@ class VCardDirConnector(VCardFiles, Connector):
                 os.close(dir_fd)
         return results
 
-    def _write_all(self, ops: Sequence[WriteOp], dir_fd: int | None = None) -> list[WriteResult]:
+    def _write_all(
+        self, ops: Sequence[WriteOp], dir_fd: int | None = None, names: Sequence[str] | None = None
+    ) -> list[WriteResult]:
         results: list[WriteResult] = []
-        for op in ops:
+        for i, op in enumerate(ops):
             try:
                 if op.kind == "create":
-                    result = self._create(op, dir_fd)
+                    result = self._create(op, dir_fd, names[i] if names else None)
                 elif op.kind == "update":
                     result = self._update(op)
                 elif op.kind == "delete":
@@ -250,11 +306,17 @@ class VCardDirConnector(VCardFiles, Connector):
             results.append(result)
         return results
 
-    def _create(self, op: WriteOp, dir_fd: int | None = None) -> WriteResult:
+    def _new_name(self, hub_id: str) -> str:
+        """The file name of a new card: its hub id where that is a safe name."""
+        if _SAFE_NAME.fullmatch(hub_id) and hub_id[-1] != ".":
+            return f"{hub_id}{self.extension}"
+        return f"{uuid.uuid4().hex}{self.extension}"
+
+    def _create(self, op: WriteOp, dir_fd: int | None = None, name: str | None = None) -> WriteResult:
         ext = self.extension
         hub_id = op.hub_id
-        safe = _SAFE_NAME.fullmatch(hub_id) and hub_id[-1] != "."
-        name = f"{hub_id}{ext}" if safe else f"{uuid.uuid4().hex}{ext}"
+        if name is None:
+            name = self._new_name(hub_id)
         # the fields a read of the new file gives, known from building it (tested)
         data, fields = self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):

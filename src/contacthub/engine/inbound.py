@@ -7,8 +7,8 @@ inside the run's inbound transaction, which commits only if the run goes on to a
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC
 from itertools import islice
@@ -30,6 +30,11 @@ def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterato
         if not part:
             return
         yield part
+
+
+#: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
+#: holds them all, so the keys found for matching serve for the new contact too
+KEY_FIELDS = frozenset({"emails", "phones", "given_name", "family_name", "display_name"})
 
 
 class Inbound:
@@ -213,7 +218,8 @@ class Inbound:
             contact.sources = {"*": [spoke.id, at]}
             new_contacts.append(contact)
             contacts[contact.id] = contact
-            cached = self._keys.get(record.native_id) if spoke.held is None else None
+            exact = spoke.held is None or spoke.held >= KEY_FIELDS  # keys of theirs = the record's
+            cached = self._keys.get(record.native_id) if exact else None
             keys[contact.id] = cached if cached is not None else match_keys(theirs)
             for key in keys[contact.id]:
                 self._index.setdefault(key, contact.id)
@@ -386,9 +392,10 @@ def new_contact_id() -> str:
     ids made one after another sort together, so the many indexes keyed by contact id grow
     at their end instead of at random places, which keeps large first syncs fast."""
     millis = time.time_ns() // 1_000_000
-    value = (millis << 80) | (0x7 << 76) | (uuid.uuid4().int & ((1 << 76) - 1))
+    value = (millis << 80) | (0x7 << 76) | (int.from_bytes(os.urandom(10)) & ((1 << 76) - 1))
     value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"  # (str(uuid.UUID(int=value)), without two objects per contact)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _named(fields: dict[str, Any]) -> dict[str, Any]:

@@ -14,11 +14,11 @@ that did reach the system is found again by the hub id it carries or by its matc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from contacthub.connectors.base import WriteOp, check_ops
+from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import ReadOnlyRecordError
 from contacthub.model import fields_equal, project
@@ -168,14 +168,70 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
     return notes
 
 
+@dataclass(slots=True)
+class Started:
+    """A page whose intended writes are journalled and committed, waiting for results."""
+
+    writes: list[Step]
+    ops: list[WriteOp]
+    change_ids: list[int]
+
+
+def apply_pages(
+    ctx: RunContext,
+    spoke: Spoke,
+    pages: Iterable[list[Step]],
+    commit: Callable[[], None],
+    done: Callable[[int], None] | None = None,
+) -> None:
+    """Apply every page, in order. Where the connector writes a page behind
+    (``Connector.write_behind``: a first copy into a vCard folder, say), the next page is
+    planned and journalled, and the page before recorded, while it is written; the
+    journal-first rule holds for each page all the same."""
+    behind: tuple[Started, Callable[[], list[WriteResult]], int] | None = None
+    for page in pages:
+        started = start_page(ctx, spoke, page, commit)
+        waiter = spoke.connector.write_behind(started.ops) if started.ops else None
+        if behind is not None:
+            finish_page(ctx, spoke, behind[0], behind[1](), commit)
+            if done:
+                done(behind[2])
+            behind = None
+        if waiter is not None:
+            behind = (started, waiter, len(page))
+            continue
+        finish_page(ctx, spoke, started, write_now(spoke, started.ops), commit)
+        if done:
+            done(len(page))
+    if behind is not None:
+        finish_page(ctx, spoke, behind[0], behind[1](), commit)
+        if done:
+            done(behind[2])
+
+
 def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> None:
     """Journal the page's writes, make them, and record the outcome (see module docstring)."""
+    started = start_page(ctx, spoke, steps, commit)
+    finish_page(ctx, spoke, started, write_now(spoke, started.ops), commit)
+
+
+def write_now(spoke: Spoke, ops: list[WriteOp]) -> list[WriteResult]:
+    results: list[WriteResult] = []
+    size = max(1, spoke.connector.capabilities.batch_size)
+    for i in range(0, len(ops), size):
+        results += spoke.connector.write(ops[i : i + size])
+    return results
+
+
+def start_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> Started:
+    """Record the steps that need no write, and commit the page's intended writes as
+    ``pending`` journal rows: the intent is durable before the system is touched."""
     store = ctx.store
     writes = [s for s in steps if s.op is not None]
     store.add_changes(link_only(ctx, spoke, steps))
     if not writes:
         commit()
-        return
+        return Started([], [], [])
     ops = [s.op for s in writes if s.op is not None]
     check_ops(spoke.connector, ops)
     rows = []
@@ -193,16 +249,22 @@ def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callabl
             )
         )
     change_ids = store.add_changes(rows)
-    commit()  # the intent is durable before the system is touched
-    results = []
-    size = max(1, spoke.connector.capabilities.batch_size)
-    for i in range(0, len(ops), size):
-        results += spoke.connector.write(ops[i : i + size])
+    commit()
+    return Started(writes, ops, change_ids)
+
+
+def finish_page(
+    ctx: RunContext, spoke: Spoke, started: Started, results: list[WriteResult], commit: Callable[[], None]
+) -> None:
+    """Record what the system answered: links, baselines and the journal rows' status."""
+    if not started.writes:
+        return
+    store = ctx.store
     statuses: list[tuple[int, str, str | None, str | None]] = []
     drop: list[int] = []
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
-    for step, result, change_id in zip(writes, results, change_ids, strict=True):
+    for step, result, change_id in zip(started.writes, results, started.change_ids, strict=True):
         op = result.op
         if result.error is not None:
             statuses.append((change_id, "failed", str(result.error.message), op.native_id))

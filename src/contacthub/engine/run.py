@@ -24,7 +24,7 @@ from contacthub.connectors.base import Connector, ConnectorConfig
 from contacthub.connectors.registry import build
 from contacthub.engine.context import Options, Progress, Report, RunContext, Spoke
 from contacthub.engine.inbound import Inbound
-from contacthub.engine.outbound import apply_page, describe, link_only, plan_pages
+from contacthub.engine.outbound import apply_pages, describe, link_only, plan_pages
 from contacthub.errors import ConfigError, ConnectorError, RecordError, UserError
 from contacthub.filters import compile_filter
 from contacthub.store import secrets
@@ -170,10 +170,7 @@ def _run_hub(
             if not spoke.writable or spoke.in_step:
                 continue
             errors = len(report.errors)
-            for page in plan_pages(ctx, spoke):
-                apply_page(ctx, spoke, page, tx.commit)
-                if progress:
-                    progress(f"writing {spoke.name}", len(page), None)
+            apply_pages(ctx, spoke, plan_pages(ctx, spoke), tx.commit, _written(progress, spoke))
             # in step only when every write went through; otherwise plan again next time
             clean = len(report.errors) == errors
             ctx.store.set_plan_mark(spoke.id, ctx.store.plan_mark(hub.id, spoke.id) if clean else None)
@@ -201,6 +198,14 @@ def _run_hub(
                 report.waited[spoke.name] = waited
             spoke.connector.close()
             spoke.connector.config.credentials.flush()  # a token refreshed while the run held SQLite
+
+
+def _written(progress: Progress | None, spoke: Spoke) -> Callable[[int], None] | None:
+    """What the progress bar hears of each page written."""
+    if progress is None:
+        return None
+    label = f"writing {spoke.name}"
+    return lambda count: progress(label, count, None)
 
 
 def _waited(connector: Connector) -> float:

@@ -1,0 +1,90 @@
+"""Writing behind on the other core: a forked worker makes a page of writes while the engine
+records the page before and plans the page after.
+
+The mirror of ``readahead``. A first copy into a vCard folder spends a third of its time
+building and writing the new cards, CPU-bound Python that a thread could not overlap with
+the engine's own work; a forked worker can, on the second core, and starts in milliseconds
+with everything imported and the connector built. Only the page of writes goes to it and
+only the results come back, pickled.
+
+The worker is forked when the first big page comes (``MINIMUM`` writes: a page of a run
+with more to come), only where ``readahead.can_fork`` says it is safe, and is kept for the
+rest of the run (``close`` stops it). Small pages, and every page once the worker failed,
+are written in process: the engine is told so (``submit`` returns None) and calls
+``write`` itself.
+
+A task given to ``WriteBehind`` must be safe to repeat: when the worker dies, or a result
+cannot be sent back, the page is written again in process, and some of its writes may
+have happened already (a new vCard file is found again by its name and UID, and reported
+as written). An error of the task itself is raised there, as it would be without a worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from contacthub.connectors.readahead import _call, _install, can_fork
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: a page shorter than this is written in process (a run this small gains nothing)
+MINIMUM = 400
+
+
+class WriteBehind(Generic[T, R]):
+    """A one-worker pool running ``task`` over pages, forked on first use."""
+
+    def __init__(self, task: Callable[[list[T]], list[R]], minimum: int | None = None) -> None:
+        self._task = task
+        self._minimum = MINIMUM if minimum is None else minimum
+        self._pool: ProcessPoolExecutor | None = None
+        self._off = False  # no worker for this run: it could not be forked, or it failed
+
+    def submit(self, page: list[T]) -> Callable[[], list[R]] | None:
+        """Start ``task(page)`` in the worker; what waits for its results, or None when the
+        page is to be done in process (see the module docstring)."""
+        if self._off or len(page) < self._minimum:
+            return None
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self._pool is None:
+            if not can_fork():
+                self._off = True
+                return None
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_install,
+                initargs=(self._task, os.getpid()),
+            )
+        try:
+            future = self._pool.submit(_call, page)
+        except (BrokenProcessPool, OSError, RuntimeError):
+            self._off = True
+            return None
+
+        def wait() -> list[R]:
+            try:
+                results: list[R] = future.result()
+            except Exception:
+                # the worker died, a result could not be sent back, or the task failed:
+                # this page again in process, and no worker for the rest of the run
+                self._off = True
+                return self._task(page)
+            return results
+
+        return wait
+
+    def close(self) -> None:
+        """Stop the worker, after the page it is writing (a write is never cut short)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
