@@ -11,6 +11,10 @@ field that the merge treats as a unit, JSON-ready, already normalised.
 The flat dict is what the store keeps as baselines and hub values and what the merge walks,
 so it is deliberately plain: no classes to rebuild on the hot path, and one JSON encode away
 from the database. ``Contact`` is the typed view connectors use to build those dicts.
+
+Normalising one value (text, email, phone, type) and the phone and name match keys live in
+``model_normalize``; they are re-exported here, so ``contacthub.model`` stays the one place
+callers import the model from.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from contacthub.model_normalize import _SPACES
+from contacthub.model_normalize import DEFAULT_REGION as DEFAULT_REGION
+from contacthub.model_normalize import clean_text as clean_text
+from contacthub.model_normalize import name_key as name_key
+from contacthub.model_normalize import normalize_email as normalize_email
+from contacthub.model_normalize import normalize_phone as normalize_phone
+from contacthub.model_normalize import normalize_type as normalize_type
+from contacthub.model_normalize import phone_key as phone_key
 
 Fields = dict[str, Any]
 
@@ -37,120 +50,10 @@ ADDRESS_PARTS = ("street", "city", "region", "postal_code", "country")
 CUSTOM_PREFIX = "custom."
 ALL_FIELDS = (*SCALAR_FIELDS, *MULTI_FIELDS)
 
-DEFAULT_REGION = "US"
-
 
 def is_known_field(name: str) -> bool:
     """Whether ``name`` is a canonical field (``custom.<anything>`` included)."""
     return name in ALL_FIELDS or (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX))
-
-
-# --- normalisation -------------------------------------------------------------------------
-
-_SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PHONE_PUNCT = re.compile(r"[\s().\-/]")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-#: a US number without country code, in the notations people write it in
-_NANP_NATIONAL = re.compile(r"\(?[2-9][0-9]{2}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}")
-_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
-_NANP_EXTENSION = re.compile(r"(\+1[ (]*[2-9][0-9 ().-]*?) *(?:ext\.?|x) *[0-9]{1,6}", re.I)
-_DIALLED = re.compile(r"[0-9 ().-]+")
-_NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
-
-
-def clean_text(value: object) -> str:
-    """Trim a value and drop control characters other than newlines and tabs."""
-    if value is None:
-        return ""
-    text = value if type(value) is str else str(value)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub("", text)
-    return text.strip()
-
-
-def normalize_email(value: str) -> str:
-    """Emails compare case-insensitively and without surrounding space or ``mailto:``."""
-    text = clean_text(value)
-    if text[:7].lower() == "mailto:":
-        text = text[7:]
-    return text.lower()
-
-
-def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
-    """E.164 where the number parses (``region`` for numbers without a country code); the
-    original text, trimmed, where it does not.
-
-    Numbers already written as ``+<digits>`` skip phonenumbers: it costs ~27 µs a call and the
-    result would be the same digits, which matters at 50,000 contacts. So do US national
-    numbers in their usual notations (``(202) 555-0147``, ``202.555.0147``): ten digits not
-    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; a NANP
-    number with an extension (E.164 drops it); and, with region US, digits starting with a
-    0 that cannot be a US number (neither 7 nor 10 of them, no 011 prefix) stay as written.
-    The tests check these shortcuts against phonenumbers.
-    """
-    text = clean_text(value)
-    if text[:4].lower() == "tel:":
-        text = text[4:]
-    if not text:
-        return ""
-    compact = _PHONE_PUNCT.sub("", text)
-    if _E164.fullmatch(compact):
-        return compact
-    if region == "US":
-        if _NANP_NATIONAL.fullmatch(text):
-            return "+1" + compact
-        if (
-            text[0] == "0"
-            and _DIALLED.fullmatch(text)
-            and len(compact) not in (7, 10)
-            and compact[:3] != "011"
-        ):
-            return text  # a foreign national number: not a possible US number
-        ext = _NANP_EXTENSION.fullmatch(text)
-        if ext is not None:
-            head = _PHONE_PUNCT.sub("", ext.group(1))
-            if _NANP_E164.fullmatch(head):
-                return head  # E.164 has no extensions
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(text, region or None)
-    except phonenumbers.NumberParseException:
-        return text
-    if not phonenumbers.is_possible_number(number):
-        return text
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-
-
-def normalize_type(value: str | None) -> str:
-    """Types (work, home, cell...) are lower-case single words; empty means unspecified."""
-    if value is None or value == "":
-        return ""
-    found = _TYPE_MEMO.get(value) if type(value) is str else None
-    if found is None:
-        found = _SPACES.sub(" ", clean_text(value)).lower()
-        if type(value) is str and len(_TYPE_MEMO) < 4096:
-            _TYPE_MEMO[value] = found
-    return found
-
-
-#: a few dozen type strings cover whole address books; bounded against hostile input
-_TYPE_MEMO: dict[str, str] = {}
-
-
-def phone_key(value: str) -> str:
-    """A match key for a phone: its digits (an E.164 value already is one)."""
-    if value.isascii():
-        return _NOT_ASCII_DIGIT.sub("", value)
-    return "".join(c for c in value if c.isdigit())  # str.isdigit: Unicode digits too
-
-
-def name_key(fields: Mapping[str, Any]) -> str:
-    """A match key for a name: given + family, else the display name, case- and space-folded."""
-    parts = [fields.get("given_name", ""), fields.get("family_name", "")]
-    text = " ".join(p for p in parts if p) or fields.get("display_name", "")
-    return _SPACES.sub(" ", str(text)).strip().casefold()
 
 
 # --- the typed view ---------------------------------------------------------------------------

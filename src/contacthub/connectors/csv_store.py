@@ -1,0 +1,208 @@
+"""The CSV file itself: reading it into a table in memory and writing that table back.
+
+Reading finds the encoding (``decode``: BOM, UTF-8, Shift_JIS, cp1252; undecodable bytes
+kept as lone surrogates), the delimiter (``_sniff``), the line ending and the dialect of the
+header, and marks rows that cannot be trusted (wrong number of cells, undecodable bytes).
+Writing puts the table back in the same encoding, BOM, delimiter and line ending, in one
+atomic replace, and refuses when the file changed since it was read (the ``stamp``: mtime,
+size and inode).
+
+Separate from ``csv_file.py`` (the connector: settings, ids and versions of rows, pull,
+get, write ops) because this is the one place that knows about bytes, codecs, the csv
+module and the file system. It is a mixin of the connector, as ``vcard_files`` is of the
+vCard folder, so the connector's calls (``self._load``, ``self._save``) stay plain method
+calls and tests can still patch them on ``CsvConnector``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contacthub.connectors.base import ConnectorConfig
+from contacthub.errors import FatalConnectorError, RetriableError
+from contacthub.formats.csv_columns import DEFAULT_HEADERS, detect
+from contacthub.model import Fields
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@dataclass(slots=True, eq=False)
+class _Row:
+    """Rows compare by identity: two rows with the same cells are still two rows."""
+
+    line: int
+    cells: list[str]
+    problem: str = ""
+    gone: bool = False
+    #: the cells last mapped and what they mapped to: a write maps each row once
+    cache: tuple[list[str], Fields] | None = None
+
+
+@dataclass(slots=True)
+class _Table:
+    """The whole file in memory, with how it was spelled so it is written back the same."""
+
+    header: list[str]
+    rows: list[_Row]
+    fmt: str
+    codec: str = "utf-8"
+    bom: bytes = b""
+    newline: str = "\r\n"
+    delimiter: str = ","
+    stamp: str | None = None
+
+
+def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
+    """Text, codec and BOM. Bytes no codec accepts become lone surrogates (surrogateescape):
+    their rows are reported as errors and written back byte for byte."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom) and (setting == "auto" or setting.startswith(codec[:6])):
+            return data[len(bom) :].decode(codec), codec, bom
+    if setting != "auto":
+        strict = setting.lower().replace("_", "-").startswith("utf-16")
+        return data.decode(setting, "strict" if strict else "surrogateescape"), setting, b""
+    if len(data) >= 4 and data[0] and not data[1] and data[2] and not data[3]:
+        return data.decode("utf-16-le"), "utf-16-le", b""
+    if len(data) >= 4 and not data[0] and data[1] and not data[2] and data[3]:
+        return data.decode("utf-16-be"), "utf-16-be", b""
+    with contextlib.suppress(UnicodeDecodeError):
+        return data.decode("utf-8"), "utf-8", b""
+    with contextlib.suppress(UnicodeDecodeError):
+        text = data.decode("cp932")
+        if _JAPANESE.search(text) and not re.search(r"[\uff61-\uff9f]", text):
+            return text, "cp932", b""
+    # Legacy 8-bit text almost never forms a valid UTF-8 sequence by chance: one valid
+    # non-ASCII character means a UTF-8 file with a few bad bytes.
+    text = data.decode("utf-8", "surrogateescape")
+    if any(ord(c) > 127 and not "\udc80" <= c <= "\udcff" for c in text):
+        return text, "utf-8", b""
+    return data.decode("cp1252", "surrogateescape"), "cp1252", b""
+
+
+def _sniff(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class CsvStore:
+    """The file operations of ``CsvConnector`` (its mixin): what they need of it is set by
+    its ``__init__``: the path and the settings that say how to read the file, and the
+    connector's name and mapping (the mapping can make an unknown header readable)."""
+
+    name: str
+    config: ConnectorConfig
+    path: Path
+    format: str
+    encoding: str
+    delimiter: str | None
+    create: bool
+    #: the file's modification time as of the last stat
+    _mtime: datetime | None
+
+    def _read_bytes(self) -> bytes:
+        """The one place the file's contents are read (tests patch it to prove a no-op pull
+        reads nothing)."""
+        return self.path.read_bytes()
+
+    def _stat_key(self) -> str | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            if not self.create:
+                raise FatalConnectorError(f"{self.path}: no such file", self.name) from None
+            return None
+        # a row has no time of its own: the file's is the best "modified" there is (for the
+        # newest conflict policy), and never later than the edit it stands for
+        self._mtime = datetime.fromtimestamp(st.st_mtime, UTC)
+        # The inode too: mtimes tick coarsely, and every write of ours is a new inode.
+        return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
+
+    def _load(self) -> _Table | None:
+        """The table, or None for a missing file that ``create`` allows."""
+        stamp = self._stat_key()
+        if stamp is None:
+            return None
+        try:
+            data = self._read_bytes()
+            text, codec, bom = decode(data, self.encoding)
+        except (OSError, UnicodeError, LookupError) as exc:
+            raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
+        first = text.split("\n", 1)[0]
+        delimiter = self.delimiter or _sniff(first)
+        newline = "\r\n" if first.endswith("\r") else "\n"
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            header = next(reader, [])
+            rows, line = [], reader.line_num + 1
+            for cells in reader:
+                if any(cells):
+                    rows.append(_Row(line, cells))
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise FatalConnectorError(f"{self.path}:{reader.line_num}: {exc}", self.name) from exc
+        table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
+        table.stamp = stamp
+        undecodable = _UNDECODED.search(text) is not None
+        for row in rows:
+            while len(row.cells) > len(header) and not row.cells[-1]:
+                row.cells.pop()
+            if len(row.cells) != len(header):
+                row.problem = f"{len(row.cells)} cells where the header has {len(header)}"
+            elif undecodable and _UNDECODED.search("".join(row.cells)):
+                row.problem = f"bytes that are not {codec}"
+        return table
+
+    def _format_of(self, header: list[str]) -> str:
+        if self.format != "auto":
+            return self.format
+        if not header:
+            return "plain"
+        fmt, score = detect(header)
+        if not score and not set(self.config.mapping.values()) & set(header):
+            raise FatalConnectorError(
+                f"{self.path}: no known column in the header; set 'format' or a mapping",
+                self.name,
+            )
+        return fmt
+
+    def _new_table(self) -> _Table:
+        fmt = "plain" if self.format == "auto" else self.format
+        codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
+        return _Table(list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ",")
+
+    def _save(self, table: _Table) -> None:
+        """Replace the file in one step: readers see the old file or the new, never half.
+        An edit made by someone else since the file was read is never overwritten."""
+        if self._stat_key() != table.stamp:
+            raise RetriableError(f"{self.path} changed while it was being written", self.name)
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
+        writer.writerow(table.header)
+        writer.writerows(row.cells for row in table.rows)
+        strict = table.codec.startswith("utf-16")
+        data = table.bom + buf.getvalue().encode(table.codec, "strict" if strict else "surrogateescape")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, self.path.stat().st_mode & 0o7777)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
