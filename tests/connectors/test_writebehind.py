@@ -48,6 +48,38 @@ def test_pages_are_done_in_the_worker_in_order() -> None:
     assert not multiprocessing.active_children()
 
 
+def slow_in_the_worker(page: list[int]) -> list[tuple[int, int]]:
+    if os.getpid() != PARENT:
+        time.sleep(0.002 * len(page))
+    return square_with_pid(page)
+
+
+def slow_here(page: list[int]) -> list[tuple[int, int]]:
+    if os.getpid() == PARENT:
+        time.sleep(0.002 * len(page))
+    return square_with_pid(page)
+
+
+@needs_fork
+@pytest.mark.parametrize(("task", "moves"), [(slow_in_the_worker, "here"), (slow_here, "there")])
+def test_the_page_is_shared_towards_the_faster_side(task: object, moves: str) -> None:
+    behind = WriteBehind(task, minimum=0)  # type: ignore[arg-type]
+    out: list[tuple[int, int]] = []
+    try:
+        for i in range(0, 400, 40):
+            waiter = behind.submit(list(range(i, i + 40)))
+            assert waiter is not None
+            out += waiter()
+    finally:
+        behind.close()
+    assert [v for v, _ in out] == [n * n for n in range(400)]
+    here = sum(1 for _, pid in out[-40:] if pid == PARENT)
+    if moves == "here":
+        assert behind._share > writebehind.FIRST_SHARE and here > 10
+    else:
+        assert behind._share < writebehind.FIRST_SHARE and here < 10
+
+
 def test_a_short_page_is_left_to_the_caller() -> None:
     behind = WriteBehind(square_with_pid, minimum=100)
     assert behind.submit(list(range(99))) is None
