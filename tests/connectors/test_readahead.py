@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,21 @@ def test_results_come_in_order_from_a_worker() -> None:
     out = list(read_ahead(square_with_pid, range(1000), batch=7, depth=3, minimum=0))
     assert [v for v, _ in out] == [n * n for n in range(1000)]
     assert {pid for _, pid in out} - {PARENT}, "nothing was computed in the worker"
+    assert not multiprocessing.active_children()
+
+
+def slow_in_the_worker(batch: list[int]) -> list[tuple[int, int]]:
+    if os.getpid() != PARENT:
+        time.sleep(0.02)
+    return square_with_pid(batch)
+
+
+@needs_fork
+def test_this_process_reads_batches_too_when_the_worker_is_behind() -> None:
+    out = list(read_ahead(slow_in_the_worker, range(600), batch=10, depth=3, minimum=0))
+    assert [v for v, _ in out] == [n * n for n in range(600)]
+    pids = [pid for _, pid in out]
+    assert PARENT in pids and set(pids) - {PARENT}, "both sides should have read"
     assert not multiprocessing.active_children()
 
 

@@ -19,7 +19,9 @@ work in process instead when it is not:
   included, are done in process, so a record is never lost or read twice (and an error of
   the task itself is raised there, as it would have been without a worker).
 
-The order of the results is the order of the items, whichever way they were made.
+When the worker falls behind (the engine is waiting for its next batch), this process
+reads the next batch itself instead of waiting, so both cores stay busy whichever side is
+faster. The order of the results is the order of the items, whichever way they were made.
 """
 
 from __future__ import annotations
@@ -119,20 +121,36 @@ def read_ahead(
         initializer=_install,
         initargs=(task, os.getpid()),
     )
-    pending: deque[Future[list[R]]] = deque()
+    # in order: batches given to the worker (futures) and batches read here (their results)
+    pending: deque[Future[list[R]] | list[R]] = deque()
+    given = 0  # batches handed out, to the worker or read here
     done = 0  # batches whose results have been yielded
     try:
         try:
-            for part in batches[:depth]:
-                pending.append(pool.submit(_call, part))
+            while given < min(depth, len(batches)):
+                pending.append(pool.submit(_call, batches[given]))
+                given += 1
         except (BrokenProcessPool, OSError):
             pending.clear()  # the worker could not start: all in process
+            given = 0
         while pending:
+            head = pending[0]
+            if (
+                not isinstance(head, list)
+                and not head.done()
+                and given < len(batches)
+                and len(pending) <= depth
+            ):
+                # the worker is behind: read the next batch here rather than wait for it
+                pending.append(task(batches[given]))
+                given += 1
+                continue
             try:
-                results = pending.popleft().result()
-                ahead = done + len(pending) + 1
-                if ahead < len(batches):
-                    pending.append(pool.submit(_call, batches[ahead]))
+                results = head if isinstance(head, list) else head.result()
+                pending.popleft()
+                if given < len(batches) and sum(not isinstance(p, list) for p in pending) < depth:
+                    pending.append(pool.submit(_call, batches[given]))
+                    given += 1
             except Exception:
                 # the worker died, or a result could not be sent back, or the task failed:
                 # the rest in process, from this batch on (where a failing task fails again)
