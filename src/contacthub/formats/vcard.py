@@ -2,9 +2,10 @@
 
 The work is split in layers so each stays small and testable: the content lines, which
 know nothing about contacts (``vcard_card``: the card model, escapes, folding and writing;
-``vcard_lines``: parsing bytes, charsets and folds into cards), then ``vcard_map`` (which
-property holds which canonical field, and reading cards into fields), ``vcard_apply``
-(updating an existing card in place) and ``vcard_build`` (a new card's bytes, directly).
+``vcard_props``: one content line, its folds, params and charset, into a ``Property``;
+``vcard_lines``: bytes into cards), then ``vcard_map`` (which property holds which canonical
+field, and reading cards into fields), ``vcard_apply`` (updating an existing card in place)
+and ``vcard_build`` (a new card's bytes, directly).
 ``VCardCodec`` binds them to one connector's settings (its mapping, phone region, output
 version and fallback encoding), so callers never repeat them.
 """

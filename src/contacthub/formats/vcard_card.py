@@ -6,9 +6,9 @@ literal line break); ``unescape``/``components`` give the text. A property keeps
 physical lines (``raw``) while unchanged, and ``serialize_card`` copies those back byte for
 byte, so that properties the hub does not model survive a rewrite.
 
-Apart from the parser (``vcard_lines``) because it is the other half of the content-line
-layer: what a card is and how it is written, which the field reader (``vcard_map``) and the
-in-place update (``vcard_apply``) need without any of the parsing.
+Apart from the parser (``vcard_lines``, ``vcard_props``) because it is the other half of the
+content-line layer: what a card is and how it is written, which the field reader (``vcard_map``)
+and the in-place update (``vcard_apply``) need without any of the parsing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The vCard content-line parser: bytes -> cards of properties, nothing about meaning.
+"""The vCard parser: bytes -> cards of properties, nothing about meaning.
 
 vobject costs ~0.65 ms a card, more than a whole vdirsyncer run spends per contact, so this is
 a small parser of our own tuned for the common case (ASCII or UTF-8, few quotes, few escapes)
@@ -6,22 +6,23 @@ and tolerant of what real producers write (see the corpus in ``../shared/corpus`
 
 Bytes are decoded as latin-1 first: that maps every byte to one character, so line endings,
 folds and quoted-printable soft breaks are undone at the byte level (a fold may split a UTF-8
-character) with fast ``str`` operations. Each logical line is then re-decoded as UTF-8, or
-its CHARSET, or the fallback encoding. The physical lines of a property are kept (``raw``)
-when they were valid UTF-8 and not quoted-printable, so that properties the hub does not
-model are written back byte for byte.
+character) with fast ``str`` operations. This module finds the cards in that text (BEGIN and
+END, nesting, junk between cards) and collects their properties: ``parse_cards`` (one regex
+pass for unfolded text, the common case, and line by line otherwise) and ``first_card_items``
+(the reading hot path, which builds no cards). Grouping physical lines into content lines and
+reading one into a ``Property`` (params, names, charsets, quoted-printable) are in
+``vcard_props``.
 
 ``Property.value`` is always in escaped form (backslash escapes as in the file, never a
 literal line break); ``unescape``/``components`` give the text.
 
-This module is the parsing only. The card model (``Property``, ``Card``), the escapes and
-the writing are in ``vcard_card``, so that a reader of either finds one job in each; they
-stay importable from here, where they were first.
+The card model (``Property``, ``Card``), the escapes and the writing are in ``vcard_card``,
+so that a reader of either finds one job in each; they stay importable from here, where they
+were first, as does ``parse_line``.
 """
 
 from __future__ import annotations
 
-import binascii
 import re
 
 from contacthub.errors import RecordError
@@ -43,242 +44,17 @@ from contacthub.formats.vcard_card import format_property as format_property
 from contacthub.formats.vcard_card import serialize_card as serialize_card
 from contacthub.formats.vcard_card import split_unescaped as split_unescaped
 from contacthub.formats.vcard_card import unescape as unescape
+from contacthub.formats.vcard_props import (
+    _MEMO_LIMIT,
+    _NAME_MEMO,
+    _decode_property,
+    _logical_lines,
+    _name_of,
+    _params_of,
+)
 
-_BARE_ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
-
-
-def _split_quoted(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside double quotes (only called when there is a quote)."""
-    parts: list[str] = []
-    start = 0
-    quoted = False
-    for i, char in enumerate(text):
-        if char == '"':
-            quoted = not quoted
-        elif char == sep and not quoted:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
-
-
-def _colon_outside_quotes(line: str) -> int:
-    quoted = False
-    for i, char in enumerate(line):
-        if char == '"':
-            quoted = not quoted
-        elif char == ":" and not quoted:
-            return i
-    return -1
-
-
-def _caret_decode(value: str) -> str:
-    """RFC 6868: ``^n`` newline, ``^'`` double quote, ``^^`` caret."""
-    out: list[str] = []
-    i = 0
-    n = len(value)
-    while i < n:
-        char = value[i]
-        if char == "^" and i + 1 < n and value[i + 1] in "n'^":
-            out.append({"n": "\n", "'": '"', "^": "^"}[value[i + 1]])
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _parse_params(parts: list[str], quoted: bool) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for part in parts:
-        if not part.strip(_WS):
-            continue
-        eq = part.find("=")
-        if eq < 0:
-            bare = part.strip(_WS)
-            name = "ENCODING" if bare.upper() in _BARE_ENCODINGS else "TYPE"
-            values = [bare]
-        else:
-            name = part[:eq].strip(_WS).upper()
-            text = part[eq + 1 :]
-            pieces = _split_quoted(text, ",") if quoted and '"' in text else text.split(",")
-            values = []
-            for piece in pieces:
-                if len(piece) >= 2 and piece[0] == '"' and piece[-1] == '"':
-                    piece = piece[1:-1]
-                    if name == "TYPE" and "," in piece:
-                        values.extend(p.strip(_WS) for p in piece.split(",") if p.strip(_WS))
-                        continue
-                if "^" in piece:
-                    piece = _caret_decode(piece)
-                if piece:
-                    values.append(piece)
-            if not name or not values:
-                continue
-        params.setdefault(name, []).extend(values)
-    return params
-
-
-def _decode(data: bytes, charset: str | None, fallback: str) -> tuple[str, bool]:
-    """Text of a value's bytes and whether they were UTF-8. UTF-8 is tried first even when a
-    CHARSET says otherwise: producers mislabel, and valid multi-byte UTF-8 by accident is rare."""
-    try:
-        return data.decode("utf-8"), True
-    except UnicodeDecodeError:
-        pass
-    for encoding in (charset, fallback, "windows-1252"):
-        if encoding:
-            try:
-                return data.decode(encoding), False
-            except (UnicodeDecodeError, LookupError):
-                continue
-    return data.decode("latin-1"), False
-
-
-def _is_qp_head(line: str) -> bool:
-    colon = line.find(":")
-    return "QUOTED-PRINTABLE" in line[: colon if colon >= 0 else len(line)].upper()
-
-
-def _logical_lines(text: str) -> list[list[str]]:
-    """Group physical lines into logical ones: folds (leading space or tab) and 2.1
-    quoted-printable soft breaks (``=`` at the end of a line)."""
-    if "\n " not in text and "\n\t" not in text and "=\n" not in text:
-        return [[line] for line in text.split("\n") if line]  # nothing folded: the usual case
-    groups: list[list[str]] = []
-    current: list[str] | None = None
-    qp: bool | None = None  # whether the current line is quoted-printable, once looked at
-    for line in text.split("\n"):
-        if not line:
-            current = None
-            continue
-        first = line[0]
-        if first == " " or first == "\t":
-            if current is not None:
-                current.append(line)
-            continue
-        if current is not None and current[-1][-1:] == "=":
-            if qp is None:
-                qp = _is_qp_head(current[0])
-            if qp:
-                current.append(line)
-                continue
-        current = [line]
-        qp = None
-        groups.append(current)
-    return groups
-
-
-def _unfold(parts: list[str]) -> str:
-    """The logical line: a fold drops the line break and one space or tab; a QP soft break
-    (``=`` at the end of a line of a quoted-printable property) drops the ``=`` and the break."""
-    if len(parts) == 1:
-        return parts[0]
-    qp = any(part.endswith("=") for part in parts[:-1]) and _is_qp_head(parts[0])
-    out = [parts[0]]
-    for part in parts[1:]:
-        if qp and out[-1].endswith("="):
-            out[-1] = out[-1][:-1]
-            out.append(part)
-        elif part[0] == " " or part[0] == "\t":
-            out.append(part[1:])
-        else:
-            out.append(part)
-    return "".join(out)
-
-
-#: Small memo tables for what repeats across thousands of cards (property names, param
-#: strings). Bounded, so hostile input with endless distinct names cannot grow them.
-_MEMO_LIMIT = 4096
-_NAME_MEMO: dict[str, tuple[str, str] | None] = {}
-_PARAM_MEMO: dict[str, dict[str, list[str]]] = {}
-
-
-def _name_of(raw: str) -> tuple[str, str] | None:
-    """(group, NAME) of a property name as written, or None when it is not a name."""
-    group = ""
-    name = raw
-    if "." in name:
-        group, _, name = name.rpartition(".")
-    name = name.strip(_WS).upper()
-    if not name or not name.isascii() or not name.replace("-", "").isalnum():
-        return None
-    return group, name
-
-
-def _params_of(text: str, quoted: bool) -> dict[str, list[str]]:
-    """Params of the text after the name; a fresh dict (its lists are shared: replace a
-    list rather than mutate it)."""
-    params = _PARAM_MEMO.get(text)
-    if params is None:
-        parts = _split_quoted(text, ";") if quoted else text.split(";")
-        params = _parse_params(parts, quoted)
-        if len(_PARAM_MEMO) < _MEMO_LIMIT:
-            _PARAM_MEMO[text] = params
-    return dict(params)
-
-
-def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | None:
-    """One property from its physical lines (latin-1 text); ``None`` for junk lines."""
-    line = parts[0] if len(parts) == 1 else _unfold(parts)
-    colon = line.find(":")
-    if colon < 0:
-        return None
-    quoted = '"' in line and line.find('"', 0, colon) >= 0
-    if quoted:
-        colon = _colon_outside_quotes(line)
-        if colon < 0:
-            return None
-    head = line[:colon]
-    semi = head.find(";")
-    if semi >= 0:
-        raw_name = head[:semi]
-        params = _params_of(head[semi + 1 :], quoted)
-    else:
-        raw_name = head
-        params = {}
-    try:
-        names = _NAME_MEMO[raw_name]
-    except KeyError:
-        names = _name_of(raw_name)
-        if len(_NAME_MEMO) < _MEMO_LIMIT:
-            _NAME_MEMO[raw_name] = names
-    if names is None:
-        return None
-    prop = Property(names[1], line[colon + 1 :], params, names[0], parts)
-    if (params and ("ENCODING" in params or "CHARSET" in params)) or not line.isascii():
-        _decode_property(prop, fallback)
-    return prop
-
-
-def _decode_property(prop: Property, fallback: str) -> None:
-    """Undo quoted-printable and non-UTF-8 charsets; such a property loses its raw lines
-    (they would not be valid in the UTF-8, QP-free 3.0/4.0 we write)."""
-    params = prop.params
-    charset = params.get("CHARSET")
-    encoding = params.get("ENCODING")
-    if encoding and encoding[0].upper() == "QUOTED-PRINTABLE":
-        data = binascii.a2b_qp(prop.value.encode("latin-1"))
-        value, _ = _decode(data, charset[0] if charset else None, fallback)
-        if "\n" in value or "\r" in value:
-            value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-        prop.value = value
-        del params["ENCODING"]
-        params.pop("CHARSET", None)
-        prop.raw = None
-    elif not prop.value.isascii():
-        value, utf8 = _decode(prop.value.encode("latin-1"), charset[0] if charset else None, fallback)
-        prop.value = value
-        if not utf8:
-            prop.raw = None
-            params.pop("CHARSET", None)
-    if any(not p.isascii() for values in params.values() for p in values):
-        prop.params = {
-            k: [_decode(p.encode("latin-1"), None, fallback)[0] for p in values]
-            for k, values in params.items()
-        }
-    if prop.group and not prop.group.isascii():
-        prop.group = _decode(prop.group.encode("latin-1"), None, fallback)[0]
+# one content line into a Property, importable from here as it always was
+from contacthub.formats.vcard_props import parse_line as parse_line
 
 
 def _to_text(data: bytes) -> str:
