@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacthub.engine.inbound import KEY_FIELDS
+from contacthub.engine.matching import KEY_FIELDS
 from contacthub.model import match_keys, project
 
 texts = st.text(alphabet="AbcÉé 1+-.@", max_size=12)

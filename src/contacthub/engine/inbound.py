@@ -16,6 +16,7 @@ from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import Side, merge
 from contacthub.errors import RecordError
 from contacthub.model import display_name_of, fields_equal, match_keys, project
@@ -32,12 +33,7 @@ def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterato
         yield part
 
 
-#: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
-#: holds them all, so the keys found for matching serve for the new contact too
-KEY_FIELDS = frozenset({"emails", "phones", "given_name", "family_name", "display_name"})
-
-
-class Inbound:
+class Inbound(Matching):
     """Pulls every connector and folds what changed into the hub contacts."""
 
     def __init__(self, ctx: RunContext) -> None:
@@ -237,84 +233,6 @@ class Inbound:
                 link.baseline = theirs
         new_links.append(link)
         self._taken.add(link.contact_id)
-
-    def _new_uid(self, record: Record) -> str | None:
-        """A new hub contact keeps the id its record carries (a vCard UID), so the copies
-        written elsewhere carry it too; not when another contact of the hub has it."""
-        uid = record.hub_id
-        if not uid or len(uid) > 255 or uid in self._by_ref or uid in self._uids:
-            return None
-        self._uids.add(uid)
-        return uid
-
-    def _prefetch(
-        self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
-    ) -> dict[str, LinkRow]:
-        """Load, in a few queries for the whole chunk, every hub contact an unlinked record
-        could match (by the id it carries, by match keys) and that contact's link here, so
-        matching costs no query per record."""
-        unlinked = [r for r in records if r.native_id not in links]
-        self._by_ref, self._index = {}, {}
-        if not unlinked:
-            return {}
-        refs = {r.hub_id for r in unlinked if r.hub_id}
-        for record in unlinked:
-            self._keys[record.native_id] = match_keys(record.fields)
-        if self._matchable is None:
-            # records of a connector only match contacts it has no record of; contacts made
-            # during this pull all have one, so one count per pull tells whether any can
-            # match at all (not on a first import into an empty hub, say)
-            self._matchable = self.store.count_matchable(self.ctx.hub.id, spoke.id)
-        # only the keys this chunk asks for: a few new records never load the whole hub
-        keys = {k for r in unlinked for k in self._keys[r.native_id]}
-        index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if self._matchable else {}
-        wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
-        # by uid always (a uid stays unique in the hub); by our id only when a match is possible
-        self._by_ref = (
-            self.store.contacts_by_ref(self.ctx.hub.id, refs, bool(self._matchable)) if refs else {}
-        )
-        for contact in self._by_ref.values():
-            contacts.setdefault(contact.id, contact)
-            wanted.add(contact.id)
-        missing = wanted - contacts.keys()
-        if missing:
-            contacts.update(self.store.contacts(missing))
-        if not wanted:
-            return {}
-        return self.store.links_by_contact(spoke.id, wanted)
-
-    def _match(
-        self,
-        spoke: Spoke,
-        record: Record,
-        contacts: dict[str, ContactRow],
-        new_links: list[LinkRow],
-        linked: dict[str, LinkRow],
-    ) -> ContactRow | None:
-        """The hub contact this record is, if any: by the hub id it carries, then by match
-        keys. A contact that already has a record in this connector is not matched again."""
-        candidates: list[str] = []
-        by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
-        if by_ref is not None:
-            candidates.append(by_ref.id)
-        index = self._index
-        record_keys = self._keys.get(record.native_id)
-        if record_keys is None:
-            record_keys = match_keys(record.fields)
-        candidates += [index[k] for k in record_keys if k in index]
-        if not candidates:
-            return None
-        taken = self._taken
-        for cid in candidates:
-            contact = contacts.get(cid)
-            if contact is None or contact.deleted or cid in taken:
-                continue
-            if cid in linked and linked[cid].state != "excluded":
-                continue
-            if cid in linked:  # an 'excluded' marker: the record is here after all
-                self.store.delete_links([linked.pop(cid).id])
-            return contact
-        return None
 
     def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> None:
         ctx = self.ctx

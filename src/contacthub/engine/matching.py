@@ -1,0 +1,110 @@
+"""Matching a record the hub has no link for to the hub contact it is, if any.
+
+Apart from ``inbound`` because it is a job of its own with its own state: per chunk, the
+hub contacts an unlinked record could be (by the hub id or UID it carries, by its match
+keys) are loaded in a few bulk queries, so that matching a record costs no query; and a
+contact already linked in the pulled connector is never matched twice. A mixin of
+``Inbound``, whose per-record code calls these methods directly.
+"""
+
+from __future__ import annotations
+
+from contacthub.connectors.base import Record
+from contacthub.engine.context import RunContext, Spoke
+from contacthub.model import match_keys
+from contacthub.store.repo import ContactRow, LinkRow, Store
+
+#: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
+#: holds them all, so the keys found for matching serve for the new contact too
+KEY_FIELDS = frozenset({"emails", "phones", "given_name", "family_name", "display_name"})
+
+
+class Matching:
+    """The matching half of ``Inbound``; its state is set up by ``Inbound.__init__``."""
+
+    ctx: RunContext
+    store: Store
+    _taken: set[str]  # hub contacts linked to a record of the current chunk
+    _keys: dict[str, list[str]]  # native id -> match keys, for the current chunk
+    _by_ref: dict[str, ContactRow]  # contacts by the ids records of the chunk carry
+    _uids: set[str]  # uids given to new contacts in this chunk
+    _index: dict[str, str]  # match key -> live contact, for the chunk's records
+    _matchable: int | None  # live contacts the pulled connector has no record of
+
+    def _new_uid(self, record: Record) -> str | None:
+        """A new hub contact keeps the id its record carries (a vCard UID), so the copies
+        written elsewhere carry it too; not when another contact of the hub has it."""
+        uid = record.hub_id
+        if not uid or len(uid) > 255 or uid in self._by_ref or uid in self._uids:
+            return None
+        self._uids.add(uid)
+        return uid
+
+    def _prefetch(
+        self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
+    ) -> dict[str, LinkRow]:
+        """Load, in a few queries for the whole chunk, every hub contact an unlinked record
+        could match (by the id it carries, by match keys) and that contact's link here, so
+        matching costs no query per record."""
+        unlinked = [r for r in records if r.native_id not in links]
+        self._by_ref, self._index = {}, {}
+        if not unlinked:
+            return {}
+        refs = {r.hub_id for r in unlinked if r.hub_id}
+        for record in unlinked:
+            self._keys[record.native_id] = match_keys(record.fields)
+        if self._matchable is None:
+            # records of a connector only match contacts it has no record of; contacts made
+            # during this pull all have one, so one count per pull tells whether any can
+            # match at all (not on a first import into an empty hub, say)
+            self._matchable = self.store.count_matchable(self.ctx.hub.id, spoke.id)
+        # only the keys this chunk asks for: a few new records never load the whole hub
+        keys = {k for r in unlinked for k in self._keys[r.native_id]}
+        index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if self._matchable else {}
+        wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
+        # by uid always (a uid stays unique in the hub); by our id only when a match is possible
+        self._by_ref = (
+            self.store.contacts_by_ref(self.ctx.hub.id, refs, bool(self._matchable)) if refs else {}
+        )
+        for contact in self._by_ref.values():
+            contacts.setdefault(contact.id, contact)
+            wanted.add(contact.id)
+        missing = wanted - contacts.keys()
+        if missing:
+            contacts.update(self.store.contacts(missing))
+        if not wanted:
+            return {}
+        return self.store.links_by_contact(spoke.id, wanted)
+
+    def _match(
+        self,
+        spoke: Spoke,
+        record: Record,
+        contacts: dict[str, ContactRow],
+        new_links: list[LinkRow],
+        linked: dict[str, LinkRow],
+    ) -> ContactRow | None:
+        """The hub contact this record is, if any: by the hub id it carries, then by match
+        keys. A contact that already has a record in this connector is not matched again."""
+        candidates: list[str] = []
+        by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
+        if by_ref is not None:
+            candidates.append(by_ref.id)
+        index = self._index
+        record_keys = self._keys.get(record.native_id)
+        if record_keys is None:
+            record_keys = match_keys(record.fields)
+        candidates += [index[k] for k in record_keys if k in index]
+        if not candidates:
+            return None
+        taken = self._taken
+        for cid in candidates:
+            contact = contacts.get(cid)
+            if contact is None or contact.deleted or cid in taken:
+                continue
+            if cid in linked and linked[cid].state != "excluded":
+                continue
+            if cid in linked:  # an 'excluded' marker: the record is here after all
+                self.store.delete_links([linked.pop(cid).id])
+            return contact
+        return None
