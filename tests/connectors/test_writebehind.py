@@ -204,6 +204,27 @@ def test_a_vcard_folder_writes_the_same_behind(tmp_path: Path) -> None:
         assert behind.get(result.native_id or "").version == result.version
 
 
+@needs_fork
+def test_a_refused_card_comes_back_from_the_worker_as_its_error(tmp_path: Path) -> None:
+    here, behind = _folder(tmp_path / "here"), _folder(tmp_path / "behind")
+    for folder in ("here", "behind"):
+        (tmp_path / folder / "hub-0003.vcf").mkdir()  # the card's file name is taken by a folder
+    ops = _ops(20)
+    in_process = here.write(ops)
+    behind._behind = WriteBehind(behind._create_page, minimum=0)
+    waiter = behind.write_behind(ops)
+    assert waiter is not None
+    results = waiter()
+    behind.close()
+    failed = [r for r in results if r.error is not None]
+    assert [r.op.hub_id for r in failed] == ["hub-0003"]
+    error = failed[0].error
+    assert isinstance(error, RecordError) and error.connector == "folder"
+    expected = next(r.error for r in in_process if r.error is not None)
+    assert str(error).replace("/behind/", "/here/") == str(expected)
+    assert len(os.listdir(tmp_path / "behind")) == 20  # 19 cards and the folder in the way
+
+
 def test_only_a_page_of_creates_goes_behind(tmp_path: Path) -> None:
     folder = _folder(tmp_path / "f")
     folder._behind = WriteBehind(folder._create_page, minimum=0)
