@@ -209,12 +209,6 @@ def apply_pages(
             done(behind[2])
 
 
-def apply_page(ctx: RunContext, spoke: Spoke, steps: list[Step], commit: Callable[[], None]) -> None:
-    """Journal the page's writes, make them, and record the outcome (see module docstring)."""
-    started = start_page(ctx, spoke, steps, commit)
-    finish_page(ctx, spoke, started, write_now(spoke, started.ops), commit)
-
-
 def write_now(spoke: Spoke, ops: list[WriteOp]) -> list[WriteResult]:
     results: list[WriteResult] = []
     size = max(1, spoke.connector.capabilities.batch_size)
