@@ -61,7 +61,7 @@ class ContactsMixin(StoreBase):
     def contacts(self, ids: Iterable[str]) -> dict[str, ContactRow]:
         out: dict[str, ContactRow] = {}
         for part in chunks(list(set(ids))):
-            for row in self.conn.execute(select(t.contacts).where(t.contacts.c.id.in_(part))):
+            for row in self.conn.execute(select(*t.CONTACT_ROW).where(t.contacts.c.id.in_(part))):
                 out[row.id] = _contact(row)
         return out
 
@@ -72,7 +72,7 @@ class ContactsMixin(StoreBase):
         c = t.contacts
         for part in chunks(list(set(refs))):
             for column in (c.c.id, c.c.uid) if by_id else (c.c.uid,):
-                query = select(c).where(c.c.hub_id == hub_id, column.in_(part))
+                query = select(*t.CONTACT_ROW).where(c.c.hub_id == hub_id, column.in_(part))
                 for row in self.conn.execute(query):
                     out[row.uid if column is c.c.uid else row.id] = _contact(row)
         return out

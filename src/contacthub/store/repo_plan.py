@@ -52,7 +52,7 @@ class PlanMixin(StoreBase):
             or_(lk.c.state != "excluded", lk.c.synced_rev >= c.c.rev),
         )
         query = (
-            select(c)
+            select(*t.CONTACT_ROW)
             .where(c.c.hub_id == hub_id, c.c.deleted.is_(False), c.c.id > after, ~has_link)
             .order_by(c.c.id)
             .limit(limit)
