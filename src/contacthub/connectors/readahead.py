@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # ``multiprocessing`` and ``concurrent.futures`` are imported when a worker is about to be
 # forked: a run that reads a few files (most runs) does not pay for them at start-up
@@ -71,6 +71,25 @@ def _install(task: Callable[[Any], Any], parent: int) -> None:
 
 def _call(batch: Any) -> Any:
     return _TASK[0](batch)
+
+
+def worker_pool(task: Callable[[Any], Any]) -> ProcessPoolExecutor:
+    """A one-worker pool, forked (check ``can_fork`` first), whose worker runs ``task``:
+    give it a batch with ``in_worker``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_install,
+        initargs=(task, os.getpid()),
+    )
+
+
+def in_worker(pool: ProcessPoolExecutor, batch: Any) -> Future[Any]:
+    """``task(batch)`` in the worker of a ``worker_pool``."""
+    return pool.submit(_call, batch)
 
 
 def usable_cores() -> int:
@@ -111,16 +130,9 @@ def read_ahead(
         for part in batches:
             yield from task(part)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_install,
-        initargs=(task, os.getpid()),
-    )
+    pool = worker_pool(task)
     # in order: batches given to the worker (futures) and batches read here (their results)
     pending: deque[Future[list[R]] | list[R]] = deque()
     given = 0  # batches handed out, to the worker or read here
@@ -128,7 +140,7 @@ def read_ahead(
     try:
         try:
             while given < min(depth, len(batches)):
-                pending.append(pool.submit(_call, batches[given]))
+                pending.append(in_worker(pool, batches[given]))
                 given += 1
         except (BrokenProcessPool, OSError):
             pending.clear()  # the worker could not start: all in process
@@ -149,7 +161,7 @@ def read_ahead(
                 results = head if isinstance(head, list) else head.result()
                 pending.popleft()
                 if given < len(batches) and sum(not isinstance(p, list) for p in pending) < depth:
-                    pending.append(pool.submit(_call, batches[given]))
+                    pending.append(in_worker(pool, batches[given]))
                     given += 1
             except Exception:
                 # the worker died, or a result could not be sent back, or the task failed:

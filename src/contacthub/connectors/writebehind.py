@@ -27,11 +27,10 @@ raised there, as it would be without a worker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from contacthub.connectors.readahead import _call, _install, can_fork
+from contacthub.connectors.readahead import can_fork, in_worker, worker_pool
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -60,26 +59,19 @@ class WriteBehind(Generic[T, R]):
         page is to be done in process (see the module docstring)."""
         if self._off or len(page) < self._minimum:
             return None
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         if self._pool is None:
             if not can_fork():
                 self._off = True
                 return None
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_install,
-                initargs=(self._task, os.getpid()),
-            )
+            self._pool = worker_pool(self._task)
         # the worker takes the head of the page; the tail is done in process when the
         # results are waited for, so neither side idles (see ``_balance``)
         cut = len(page) - int(len(page) * self._share)
         head, tail = page[:cut], page[cut:]
         try:
-            future = self._pool.submit(_call, head)
+            future = in_worker(self._pool, head)
         except (BrokenProcessPool, OSError, RuntimeError):
             self._off = True
             return None
