@@ -188,25 +188,25 @@ def apply_pages(
     (``Connector.write_behind``: a first copy into a vCard folder, say), the next page is
     planned and journalled, and the page before recorded, while it is written; the
     journal-first rule holds for each page all the same."""
+
+    def finish(started: Started, results: list[WriteResult], count: int) -> None:
+        finish_page(ctx, spoke, started, results, commit)
+        if done:
+            done(count)
+
     behind: tuple[Started, Callable[[], list[WriteResult]], int] | None = None
     for page in pages:
         started = start_page(ctx, spoke, page, commit)
         waiter = spoke.connector.write_behind(started.ops) if started.ops else None
         if behind is not None:
-            finish_page(ctx, spoke, behind[0], behind[1](), commit)
-            if done:
-                done(behind[2])
+            finish(behind[0], behind[1](), behind[2])
             behind = None
-        if waiter is not None:
+        if waiter is None:
+            finish(started, write_now(spoke, started.ops), len(page))
+        else:
             behind = (started, waiter, len(page))
-            continue
-        finish_page(ctx, spoke, started, write_now(spoke, started.ops), commit)
-        if done:
-            done(len(page))
     if behind is not None:
-        finish_page(ctx, spoke, behind[0], behind[1](), commit)
-        if done:
-            done(behind[2])
+        finish(behind[0], behind[1](), behind[2])
 
 
 def write_now(spoke: Spoke, ops: list[WriteOp]) -> list[WriteResult]:
