@@ -17,21 +17,13 @@ import pytest
 from contacthub import config
 from contacthub.connectors import writebehind
 from contacthub.connectors.base import ConnectorConfig, WriteOp, WriteResult
-from contacthub.connectors.readahead import can_fork
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.connectors.writebehind import WriteBehind
 from contacthub.engine.context import Report
 from contacthub.engine.run import run_hub
 from contacthub.errors import ConfigError, RecordError, StaleVersionError
 from contacthub.store.db import open_database
-
-needs_fork = pytest.mark.skipif(not can_fork(), reason="no second core or no fork here")
-
-PARENT = os.getpid()
-
-
-def square_with_pid(page: list[int]) -> list[tuple[int, int]]:
-    return [(n * n, os.getpid()) for n in page]
+from tests.connectors.test_readahead import PARENT, needs_fork, square_with_pid, unpicklable
 
 
 @needs_fork
@@ -120,12 +112,6 @@ def test_a_dead_worker_loses_no_page_and_the_rest_is_done_in_process() -> None:
     assert [v for v, _ in out] == [n * n for n in range(60)]
     pids = [pid for _, pid in out]
     assert set(pids[:30]) - {PARENT} and set(pids[30:]) == {PARENT}
-
-
-def unpicklable(page: list[int]) -> list[object]:
-    if os.getpid() != PARENT:
-        return [lambda n=n: n for n in page]  # cannot be sent back
-    return list(page)
 
 
 @needs_fork
