@@ -246,9 +246,25 @@ def test_dry_run_writes_nothing(database_url: str) -> None:
     shown = service.show_run(hub.engine, report.run_id)
     assert [c["op"] for c in shown["journal"] if c["connector"] == "b"] == ["create"]
     assert all(c["status"] == "planned" for c in shown["journal"])
+    # the pull's rows (read back before the rollback) come first, then the plan's
+    assert [(c["connector"], c["op"]) for c in shown["journal"]] == [("hub", "create"), ("b", "create")]
+    assert shown["journal"][0]["after"]["emails"] == person(1)["emails"]
     with hub.engine.connect() as conn:
         assert conn.execute(select(t.contacts)).first() is None
     assert hub.sync().changes["b"]["create"] == 1
+
+
+def test_a_held_run_keeps_its_whole_journal_in_order(database_url: str) -> None:
+    """More journal rows than one page of ``journal_pages``: all recorded, in order."""
+    hub = Hub(database_url, ["a", "b"])
+    a = hub.book("a")
+    for i in range(1203):
+        a.put(f"x{i}", person(i))
+    report = hub.sync(dry_run=True)
+    shown = service.show_run(hub.engine, report.run_id)
+    hub_rows = [c for c in shown["journal"] if c["connector"] == "hub"]
+    assert len(hub_rows) == 1203 and len(shown["journal"]) == 2 * 1203
+    assert [c["after"]["emails"] for c in hub_rows] == [person(i)["emails"] for i in range(1203)]
 
 
 def test_undo_reverts_a_run(database_url: str) -> None:

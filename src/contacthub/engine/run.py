@@ -157,7 +157,7 @@ def _run_hub(
                 spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
         holds = [] if options.no_hold else _holds(ctx, deleted_by)
         if options.dry_run or holds:
-            ctx.flush_journal()
+            ctx.spill_journal()
             _plan_only(ctx)
             _note_calls(report, spokes)
             tx.rollback()

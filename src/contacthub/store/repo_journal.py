@@ -7,7 +7,7 @@ that an interrupted run can be recovered and a finished one undone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -112,6 +112,26 @@ class JournalMixin(StoreBase):
             insert(t.changes).returning(t.changes.c.id, sort_by_parameter_order=True), list(rows)
         )
         return [int(r[0]) for r in result]
+
+    def journal_pages(self, run_id: int, size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """A run's journal rows in the order they were written, ``size`` at a time, as
+        ``add_changes`` takes them (without their ids). Read by id ranges, so no cursor stays
+        open between pages and a large run is never held in memory whole."""
+        columns = [c for c in t.changes.c if c.name != "id"]
+        names = [str(c.name) for c in columns]  # plain str: a column's name is a subclass
+        last = 0
+        while True:
+            query = (
+                select(t.changes.c.id, *columns)
+                .where(t.changes.c.run_id == run_id, t.changes.c.id > last)
+                .order_by(t.changes.c.id)
+                .limit(size)
+            )
+            rows = self.conn.execute(query).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [dict(zip(names, row[1:], strict=True)) for row in rows]
 
     def set_change_status(self, updates: Sequence[tuple[int, str, str | None, str | None]]) -> None:
         """(change id, status, error, native id) for each change."""
