@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -336,3 +337,38 @@ def test_hubs_lists_connectors(setup: tuple[str, Path, Path, Path]) -> None:
     cli("sync", "team", db=db)
     code, out = cli("hubs", db=db)
     assert code == 0 and "team: conflict newest" in out and "last run 1 applied" in out and str(a) in out
+
+
+@pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
+def test_real_cards_with_a_csv_file_lose_nothing(tmp_path: Path, corpus_dir: Path, fmt: str) -> None:
+    """Every corpus card, two-way with a new CSV file, three runs. Cards with nothing a CSV
+    column holds (only a photo, only X- properties) once went out as blank rows, which read
+    back as deleted rows: the second run then deleted their files from the folder."""
+    folder = tmp_path / "cards"
+    shutil.copytree(corpus_dir / "vcards", folder)
+    names = sorted(p.name for p in folder.iterdir())
+    sheet = tmp_path / "sheet.csv"
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f"""
+[[hubs.real.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{folder}"
+
+[[hubs.real.connectors]]
+name = "sheet"
+type = "csv"
+path = "{sheet}"
+format = "{fmt}"
+create = true
+"""
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    first = json.loads(cli("sync", "real", "--json", db=db)[1])
+    assert first["status"] == "applied" and first["changes"]["sheet"]["create"] > 40
+    for _ in range(2):
+        code, out = cli("sync", "real", "--json", db=db)
+        assert code == 0 and json.loads(out)["changes"] == {}, out
+    assert sorted(p.name for p in folder.iterdir()) == names

@@ -326,6 +326,12 @@ def project(fields: Mapping[str, Any], held: frozenset[str] | None) -> Fields:
     }
 
 
+def holds_nothing(fields: Mapping[str, Any]) -> bool:
+    """No field has a value: written out, such a record is an empty card or a blank row
+    (which CSV readers, ours included, skip, so it would read back as deleted)."""
+    return all(v is None or v == "" or v == [] or v == {} for v in fields.values())
+
+
 def match_keys(fields: Mapping[str, Any]) -> list[str]:
     """Keys that identify a person across systems, strongest first: ``email:<addr>`` for
     every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name."""

@@ -166,6 +166,28 @@ def test_write_back_keeps_encoding(tmp_path: Path) -> None:
 # --- file-level promises -----------------------------------------------------------------------
 
 
+def test_a_row_with_no_values_is_refused(tmp_path: Path) -> None:
+    """A row with no values is a blank line, which reading skips: written, the record would
+    read back as deleted. Neither a create nor an update may leave one; the file stays as
+    it was."""
+    path = tmp_path / "tb.csv"
+    connector = connector_for(path, create=True, format="thunderbird")
+    [made] = connector.write([WriteOp("create", "h1", sample(1))])
+    assert made.error is None and made.native_id
+    before = path.read_bytes()
+    emptied = {k: [] if isinstance(v, list) else "" for k, v in sample(1).items()}
+    [create, update] = connector.write(
+        [
+            WriteOp("create", "h2", {"custom.colour": "blue"}),  # no column holds it
+            WriteOp("update", "h1", emptied, made.native_id, made.version),
+        ]
+    )
+    for result in (create, update):
+        assert isinstance(result.error, RecordError) and "nothing to write" in result.error.message
+    assert path.read_bytes() == before
+    assert [r.native_id for r in records(connector)] == [made.native_id]
+
+
 def test_formula_injection(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     connector = connector_for(path, create=True)

@@ -369,6 +369,24 @@ def test_fields_a_connector_cannot_hold_are_not_deleted(database_url: str) -> No
     assert same_people(a, a)
 
 
+def test_a_contact_with_nothing_a_connector_holds_is_not_written_there(database_url: str) -> None:
+    """No empty record is made (a CSV file reads a blank row back as no row, so the contact
+    came back deleted and the deletion reached its source); once the contact has something
+    the connector holds, it is created there."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("photo-only", {"job_title": "Site lead"})  # nothing b holds
+    a.put("nothing", {})
+    a.put("x", person(1))
+    report = hub.sync()
+    assert report.changes["b"]["create"] == 1 and len(b.items) == 1
+    assert hub.sync().changes == {} and len(a.items) == 3
+    a.edit("photo-only", given_name="Ada")
+    assert hub.sync().changes["b"]["create"] == 1
+    assert sorted(f.get("given_name", "") for f in b.by_hub().values()) == ["Ada", "Given1"]
+    assert hub.sync().changes == {} and len(a.items) == 3
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

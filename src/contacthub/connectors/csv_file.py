@@ -278,6 +278,11 @@ class CsvConnector(CsvStore, Connector):
         cells = list(row.cells)
         for column, value in render(handlers, fields, view, self.config.region).items():
             cells[table.header.index(column)] = protect(value)
+        if not any(cells):
+            # a row with no values is a blank line, which reading skips: the record would
+            # come back as deleted on the next run
+            msg = "nothing to write: none of the contact's values has a column in this file"
+            raise RecordError(msg, f"{self.path}:{row.line}", self.name)
         try:
             "\x1f".join(cells).encode(table.codec)
         except UnicodeEncodeError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import ReadOnlyRecordError
-from contacthub.model import fields_equal, project
+from contacthub.model import fields_equal, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
 
 PAGE = 500
@@ -92,7 +92,13 @@ def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     ):
         step.link_state = "excluded"
         return step
-    step.op = WriteOp("create", contact.ref, project(contact.data, spoke.held))
+    fields = project(contact.data, spoke.held)
+    if holds_nothing(fields):
+        # nothing this connector holds (a card with only a photo, say): an empty record
+        # there helps no one, and some systems could not even list it back
+        step.link_state = "excluded"
+        return step
+    step.op = WriteOp("create", contact.ref, fields)
     return step
 
 
