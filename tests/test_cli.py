@@ -132,6 +132,26 @@ def test_unknown_properties_survive(setup: tuple[str, Path, Path, Path]) -> None
     assert "NOTE:from laptop" in after
 
 
+def test_a_renamed_card_file_is_the_same_card(setup: tuple[str, Path, Path, Path]) -> None:
+    """Renaming a file is not deleting a person: the copy in the other folder, with what
+    only it holds (a photo added on a phone, say), stays where it is."""
+    db, a, b, _ = setup
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    cli("sync", "team", db=db)
+    [copy] = b.glob("*.vcf")
+    copy.write_text(
+        copy.read_text().replace("END:VCARD", "PHOTO;VALUE=uri:https://x.example/a.jpg\r\nEND:VCARD")
+    )
+    cli("sync", "team", db=db)
+    (a / "ann.vcf").rename(a / "ann-lee.vcf")
+    code, out = cli("sync", "team", "--json", db=db)
+    assert code == 0 and json.loads(out)["changes"] == {}, out
+    assert list(b.glob("*.vcf")) == [copy] and "PHOTO;VALUE=uri:https://x.example/a.jpg" in copy.read_text()
+    (a / "ann-lee.vcf").write_text(card("ann", "Ann", "Lee-Ray", "ann@example.com"))
+    assert json.loads(cli("sync", "team", "--json", db=db)[1])["changes"]["laptop"]["update"] == 1
+    assert "Lee-Ray" in copy.read_text() and "PHOTO" in copy.read_text()
+
+
 def test_dry_run_and_hold_exit_codes(setup: tuple[str, Path, Path, Path]) -> None:
     db, a, b, _ = setup
     for i in range(10):

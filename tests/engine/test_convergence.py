@@ -112,6 +112,18 @@ class SyncMachine(RuleBasedStateMachine):
             del self.hub.book(book).items[nid]
             self.people[email].deleted_by.add(book)
 
+    @precondition(lambda self: self.people)
+    @rule(data=st.data())
+    def rename(self, data: st.DataObject) -> None:
+        """The same record under a new id (a card file renamed): not a new person, and not
+        a deletion either."""
+        email = data.draw(st.sampled_from(sorted(self.people)))
+        book = data.draw(st.sampled_from(self.names))
+        nid = self._find(book, email)
+        if nid is not None:
+            items = self.hub.book(book).items
+            items[f"r{next(counter)}"] = items.pop(nid)
+
     @rule()
     def sync(self) -> None:
         self._settle_model()  # what the books hold now decides what the run must produce

@@ -45,6 +45,10 @@ class Inbound(Matching):
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
         self._index: dict[str, str] = {}  # match key -> live contact, for the chunk's records
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
+        self._moved_from: LinkRow | None = None
+        self._settling = False
+        #: records that may have moved from another id, with that id's link (``Matching``)
+        self._set_aside: list[tuple[Record, LinkRow]] = []
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -72,10 +76,38 @@ class Inbound(Matching):
             if ctx.progress:
                 ctx.progress(f"reading {spoke.name}", done, None)
         spoke.deleted = set(pull.deleted)
+        self._settle_moves(spoke)
         spoke.complete = pull.complete
         spoke.listed = pull.listed
         spoke.cursor = pull.cursor
         spoke.pulled = True
+
+    def _settle_moves(self, spoke: Spoke) -> None:
+        """Place the records set aside by matching, now that the pull has said which ids
+        are gone: a record whose contact's id here is gone is that record, moved (the link
+        takes its new id and it merges like any linked record); any other is read again as
+        the new record it is."""
+        aside, self._set_aside = self._set_aside, []
+        if not aside:
+            return
+        moved: list[LinkRow] = []
+        for record, link in aside:
+            old = link.native_id
+            if old is not None and old in spoke.deleted:
+                spoke.deleted.discard(old)  # claimed: a second record of it is a new one
+                link.native_id = record.native_id
+                moved.append(link)
+                self.ctx.journal.append(
+                    self.ctx.change_row(spoke, "link", link.contact_id, None, None, "done", record.native_id)
+                )
+        self.store.update_links(moved)
+        self._settling = True
+        try:
+            records = [record for record, _ in aside]
+            for start in range(0, len(records), CHUNK):
+                self._chunk(spoke, records[start : start + CHUNK])
+        finally:
+            self._settling = False
 
     # --- one chunk of records -------------------------------------------------------------
 
@@ -205,6 +237,9 @@ class Inbound(Matching):
         if not spoke.passes(record.fields):
             return
         contact = self._match(spoke, record, contacts, new_links, linked)
+        if contact is None and self._moved_from is not None:
+            self._set_aside.append((record, self._moved_from))  # see ``_settle_moves``
+            return
         link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active")
         if contact is None:
             if not spoke.readable:

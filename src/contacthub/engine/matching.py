@@ -20,10 +20,21 @@ KEY_FIELDS = frozenset({"emails", "phones", "given_name", "family_name", "displa
 
 
 class Matching:
-    """The matching half of ``Inbound``; its state is set up by ``Inbound.__init__``."""
+    """The matching half of ``Inbound``; its state is set up by ``Inbound.__init__``.
+
+    A record can also be one this connector already has under another id: a card file
+    renamed, a CSV row whose derived id (its email) was edited. Its contact is linked here
+    to the old id, so it is no match; ``_match`` then notes that link in ``_moved_from``,
+    and ``Inbound`` sets the record aside until the pull has ended. If the old id is gone
+    by then, the link follows the record (``Inbound._settle_moves``); otherwise they are two
+    records after all. Without this, the rename was a deletion plus a new person, and the
+    deletion reached every other connector (with what the hub does not model in its copy
+    there, a photo say)."""
 
     ctx: RunContext
     store: Store
+    _moved_from: LinkRow | None  # set by ``_match``: the link this record may have moved from
+    _settling: bool  # records set aside are being placed: no more setting aside
     _taken: set[str]  # hub contacts linked to a record of the current chunk
     _keys: dict[str, list[str]]  # native id -> match keys, for the current chunk
     _by_ref: dict[str, ContactRow]  # contacts by the ids records of the chunk carry
@@ -58,14 +69,14 @@ class Matching:
             # during this pull all have one, so one count per pull tells whether any can
             # match at all (not on a first import into an empty hub, say)
             self._matchable = self.store.count_matchable(self.ctx.hub.id, spoke.id)
+        # a record may also have moved here from another id (see the class docstring)
+        lookup = bool(self._matchable) or (spoke.active_links > 0 and not self._settling)
         # only the keys this chunk asks for: a few new records never load the whole hub
         keys = {k for r in unlinked for k in self._keys[r.native_id]}
-        index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if self._matchable else {}
+        index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if lookup else {}
         wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
         # by uid always (a uid stays unique in the hub); by our id only when a match is possible
-        self._by_ref = (
-            self.store.contacts_by_ref(self.ctx.hub.id, refs, bool(self._matchable)) if refs else {}
-        )
+        self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs, lookup) if refs else {}
         for contact in self._by_ref.values():
             contacts.setdefault(contact.id, contact)
             wanted.add(contact.id)
@@ -85,7 +96,9 @@ class Matching:
         linked: dict[str, LinkRow],
     ) -> ContactRow | None:
         """The hub contact this record is, if any: by the hub id it carries, then by match
-        keys. A contact that already has a record in this connector is not matched again."""
+        keys. A contact that already has a record in this connector is not matched again;
+        the first such record's link is left in ``_moved_from``."""
+        self._moved_from = None
         candidates: list[str] = []
         by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
         if by_ref is not None:
@@ -103,6 +116,9 @@ class Matching:
             if contact is None or contact.deleted or cid in taken:
                 continue
             if cid in linked and linked[cid].state != "excluded":
+                here = linked[cid]
+                if self._moved_from is None and here.state == "active" and not self._settling:
+                    self._moved_from = here
                 continue
             if cid in linked:  # an 'excluded' marker: the record is here after all
                 self.store.delete_links([linked.pop(cid).id])
