@@ -231,6 +231,24 @@ def test_multi_card_file_keeps_its_other_cards(tmp_path: Path) -> None:
     assert (tmp_path / "two.vcf").read_bytes().endswith(second)
 
 
+def test_a_file_of_several_cards_is_read_and_the_others_reported(tmp_path: Path, corpus_dir: Path) -> None:
+    """An address book exported whole and dropped into the folder: its first card is read,
+    and the pull says the file holds more, which are not synced. A card nested in another
+    (a vCard 2.1 AGENT) is part of it, not another card."""
+    for name in (
+        "google-takeout__3.0__audriga_google_takeout_contacts.multi.vcf",
+        "android-aosp__2.1__aosp_v21_nest.vcf",
+    ):
+        (tmp_path / name).write_bytes((corpus_dir / "vcards" / name).read_bytes())
+    items = list(make(tmp_path).pull(None, {}).records)
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == sorted(
+        p.name for p in tmp_path.iterdir()
+    )
+    [error] = [i for i in items if isinstance(i, RecordError)]
+    assert error.record.endswith("google_takeout_contacts.multi.vcf")
+    assert "holds 9 cards" in error.message and "only the first is synced" in error.message
+
+
 def test_custom_mapping(tmp_path: Path) -> None:
     config = ConnectorConfig(
         "t",

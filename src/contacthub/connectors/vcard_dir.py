@@ -176,7 +176,16 @@ class VCardDirConnector(VCardFiles, Connector):
         out: list[Record | tuple[str, str]] = []
         for name in names:
             try:
-                out.append(self._record(name))
+                record, more = self._read_record(name)
+                out.append(record)
+                if more:
+                    # a folder keeps one card per file: an address book exported whole and
+                    # dropped in would otherwise sync one person, and say nothing
+                    message = (
+                        f"the file holds {more + 1} cards; a vCard folder keeps one card per "
+                        "file, so only the first is synced: split the file to sync the others"
+                    )
+                    out.append((message, record.where or name))
             except RecordNotFoundError:
                 continue  # removed since the listing: the next pull reports it
             except RecordError as exc:
@@ -198,6 +207,10 @@ class VCardDirConnector(VCardFiles, Connector):
             raise RecordError(exc.message, str(path), self.name) from exc
 
     def _record(self, native_id: str) -> Record:
+        return self._read_record(native_id)[0]
+
+    def _read_record(self, native_id: str) -> tuple[Record, int]:
+        """A file's record, and how many cards the file holds after its first."""
         path = self._path(native_id)
         data, st = self._read(path)
         try:
@@ -208,7 +221,7 @@ class VCardDirConnector(VCardFiles, Connector):
         modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
         if rev is not None and rev > modified:
             modified = rev
-        return Record(native_id, file_version(st), fields, modified, uid, str(path))
+        return Record(native_id, file_version(st), fields, modified, uid, str(path)), _cards_after_first(data)
 
     def get(self, native_id: str) -> Record:
         return self._record(native_id)
@@ -367,3 +380,20 @@ class VCardDirConnector(VCardFiles, Connector):
                 str(path),
                 self.name,
             )
+
+
+def _cards_after_first(data: bytes) -> int:
+    """The cards a file holds after its first, at the top level: a vCard 2.1 AGENT card
+    nested in another is part of it. (Files in UTF-16 are not looked into.)"""
+    upper = data.upper()
+    if upper.count(b"BEGIN:VCARD") < 2:
+        return 0
+    depth = cards = 0
+    for line in upper.splitlines():
+        line = line.strip()
+        if line == b"BEGIN:VCARD":
+            cards += depth == 0
+            depth += 1
+        elif line == b"END:VCARD" and depth:
+            depth -= 1
+    return max(cards - 1, 0)
