@@ -392,3 +392,43 @@ create = true
         code, out = cli("sync", "real", "--json", db=db)
         assert code == 0 and json.loads(out)["changes"] == {}, out
     assert sorted(p.name for p in folder.iterdir()) == names
+
+
+@pytest.mark.parametrize("fmt", ["google", "outlook", "thunderbird", "plain"])
+def test_a_row_deleted_from_a_csv_file_deletes_the_card(tmp_path: Path, fmt: str) -> None:
+    """The CSV baseline is what the row holds of the columns the file has: a display name
+    derived on reading (Google's file has no column for it) once made every deleted row
+    look edited, so it was written back instead of deleted."""
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    for i in range(1, 7):
+        (folder / f"p{i}.vcf").write_text(card(f"p{i}", "Person", str(i), f"p{i}@example.com"))
+    sheet = tmp_path / "sheet.csv"
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f"""
+[[hubs.rows.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{folder}"
+
+[[hubs.rows.connectors]]
+name = "sheet"
+type = "csv"
+path = "{sheet}"
+format = "{fmt}"
+create = true
+"""
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    assert json.loads(cli("sync", "rows", "--json", db=db)[1])["changes"]["sheet"]["create"] == 6
+    lines = sheet.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    sheet.write_text("".join(line for line in lines if "p3@example.com" not in line), encoding="utf-8")
+    code, out = cli("sync", "rows", "--json", db=db)
+    assert code == 0 and json.loads(out)["changes"] == {
+        "hub": {"create": 0, "update": 0, "delete": 1},
+        "cards": {"create": 0, "update": 0, "delete": 1},
+    }, out
+    assert sorted(p.name for p in folder.iterdir()) == ["p1.vcf", "p2.vcf", "p4.vcf", "p5.vcf", "p6.vcf"]
+    assert json.loads(cli("sync", "rows", "--json", db=db)[1])["changes"] == {}

@@ -317,12 +317,17 @@ class Inbound(Matching):
             contact = contacts.get(link.contact_id)
             if link.state != "active" or contact is None or contact.deleted:
                 continue
-            hub_view = project(contact.data, spoke.held)
+            hub_view, baseline = project(contact.data, spoke.held), project(link.baseline or {}, spoke.held)
+            # edited since this connector last agreed with the hub: the contact's rev moved on
+            # (comparing values alone is not enough: a connector may hold a value only in
+            # part, as an Outlook file holds no email types, and then it never compares
+            # equal) and what the connector holds of it differs (the rev alone is not enough
+            # either: a changed connector setting re-plans its links from rev 0)
             restore = (
                 not spoke.readable
                 or spoke.id in ctx.options.rejected
                 or link.baseline is None
-                or not fields_equal(hub_view, link.baseline)
+                or (contact.rev > link.synced_rev and not fields_equal(hub_view, baseline))
             )
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub

@@ -73,7 +73,7 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
         step.link_state = "filtered"  # left the filter: unlinked, never deleted
         return step
     want = desired(spoke, contact, link, open_fields)
-    if link.baseline is not None and fields_equal(want, link.baseline):
+    if link.baseline is not None and fields_equal(want, project(link.baseline, spoke.held)):
         step.link_state = "active"
     elif "update" in ops and caps.update:
         step.op = WriteOp("update", contact.ref, want, link.native_id, link.version)
@@ -273,7 +273,8 @@ def finish_page(
                 # refused for good: agree on the record as it is, so the refusal is not
                 # repeated every run, only when the hub contact changes again
                 kept = step.link
-                kept.version, kept.baseline, kept.synced_rev = result.version, result.fields, step.contact.rev
+                kept.version, kept.synced_rev = result.version, step.contact.rev
+                kept.baseline = project(result.fields, spoke.held)
                 update.append(kept)
             continue
         statuses.append((change_id, "done", None, result.native_id))
@@ -288,7 +289,11 @@ def finish_page(
             link.state, link.version = "detached", result.version
             update.append(link)
             continue
-        baseline = result.fields if result.fields is not None else op.fields
+        # what the record holds of the fields the connector holds: a record read back may
+        # say more (a display name derived from the name parts, say), which would never
+        # compare equal to the hub's projection (and made a deleted CSV row come back)
+        fields = result.fields
+        baseline = op.fields if fields is None or fields is op.fields else project(fields, spoke.held)
         if link is None or link.state == "excluded":
             if link is not None:
                 drop.append(link.id)
