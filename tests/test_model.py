@@ -143,6 +143,11 @@ def test_normalize_phone_e164_with_region() -> None:
 
 def test_normalize_phone_keeps_what_does_not_parse() -> None:
     assert normalize_phone("020 7946 0958") == "020 7946 0958"  # not a possible US number
+    # E.164 would lose what these say: an extension; the area code a local number lacks
+    assert normalize_phone("(202) 555-0199 ext. 12") == "(202) 555-0199 ext. 12"
+    assert normalize_phone("+1 202 555 0199 x12") == "+1 202 555 0199 x12"
+    assert normalize_phone("555-0100") == "555-0100"
+    assert normalize_phone("7946 0958", "GB") == "7946 0958"
     assert normalize_phone("call me") == "call me"
     assert normalize_phone(" 12 ") == "12"
     assert normalize_phone("") == ""
@@ -416,7 +421,9 @@ def _ref_normalize_phone(value: str, region: str) -> str:
         number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         return text
-    if not phonenumbers.is_possible_number(number):
+    if number.extension:
+        return text
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return text
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

@@ -23,8 +23,6 @@ _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 #: a US number without country code, in the notations people write it in
 _NANP_NATIONAL = re.compile(r"\(?[2-9][0-9]{2}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}")
-_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
-_NANP_EXTENSION = re.compile(r"(\+1[ (]*[2-9][0-9 ().-]*?) *(?:ext\.?|x) *[0-9]{1,6}", re.I)
 _DIALLED = re.compile(r"[0-9 ().-]+")
 _NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
 
@@ -54,10 +52,15 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     Numbers already written as ``+<digits>`` skip phonenumbers: it costs ~27 µs a call and the
     result would be the same digits, which matters at 50,000 contacts. So do US national
     numbers in their usual notations (``(202) 555-0147``, ``202.555.0147``): ten digits not
-    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; a NANP
-    number with an extension (E.164 drops it); and, with region US, digits starting with a
-    0 that cannot be a US number (neither 7 nor 10 of them, no 011 prefix) stay as written.
-    The tests check these shortcuts against phonenumbers.
+    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; and, with
+    region US, digits starting with a 0 that cannot be a US number (neither 7 nor 10 of
+    them, no 011 prefix) stay as written. The tests check these shortcuts against
+    phonenumbers.
+
+    Two kinds of numbers that parse stay as written too, because E.164 would lose what
+    they say: a number with an extension (E.164 has none: ``ext. 12`` was dropped), and a
+    number that is possible only locally (``555-0100`` without its area code became
+    ``+15550100``, a number that does not exist).
     """
     text = clean_text(value)
     if text[:4].lower() == "tel:":
@@ -77,20 +80,18 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
             and compact[:3] != "011"
         ):
             return text  # a foreign national number: not a possible US number
-        ext = _NANP_EXTENSION.fullmatch(text)
-        if ext is not None:
-            head = _PHONE_PUNCT.sub("", ext.group(1))
-            if _NANP_E164.fullmatch(head):
-                return head  # E.164 has no extensions
     import phonenumbers
 
     try:
         number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         return text
-    if not phonenumbers.is_possible_number(number):
+    if number.extension or phonenumbers.is_possible_number_with_reason(number) != _POSSIBLE:
         return text
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+_POSSIBLE = 0  # phonenumbers.ValidationResult.IS_POSSIBLE (imported lazily: 0.1 s)
 
 
 def normalize_type(value: str | None) -> str:
