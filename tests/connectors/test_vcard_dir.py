@@ -249,6 +249,21 @@ def test_a_file_of_several_cards_is_read_and_the_others_reported(tmp_path: Path,
     assert "holds 9 cards" in error.message and "only the first is synced" in error.message
 
 
+def test_deleting_the_record_of_a_file_of_several_cards_keeps_the_others(tmp_path: Path) -> None:
+    """Only the first card is the record: the others go on as they were, byte for byte,
+    and the file's next first card is read as a record of its own."""
+    second = CARD_WITH_EXTRAS.replace(b"ext-1", b"ext-2").replace(b"John", b"Tim")
+    (tmp_path / "two.vcf").write_bytes(CARD_WITH_EXTRAS + second)
+    connector = make(tmp_path)
+    record = connector.get("two.vcf")
+    [result] = connector.write([WriteOp("delete", "h", {}, "two.vcf", record.version)])
+    assert result.error is None
+    assert (tmp_path / "two.vcf").read_bytes() == second
+    assert connector.get("two.vcf").hub_id == "ext-2"
+    [alone] = connector.write([WriteOp("delete", "h", {}, "two.vcf", None)])
+    assert alone.error is None and not (tmp_path / "two.vcf").exists()
+
+
 def test_custom_mapping(tmp_path: Path) -> None:
     config = ConnectorConfig(
         "t",

@@ -370,7 +370,13 @@ class VCardDirConnector(VCardFiles, Connector):
         except FileNotFoundError:
             return WriteResult(op, path.name)  # already gone: a replayed delete is done
         self._check_version(op, st, path)
-        path.unlink(missing_ok=True)
+        data = path.read_bytes()
+        if _cards_after_first(data):
+            # the other cards of the file were never the hub's to delete: only the record's
+            # card goes, and the next pull reads the file's new first card as a new record
+            self._replace(path, _without_first_card(data), st)
+        else:
+            path.unlink(missing_ok=True)
         return WriteResult(op, path.name)
 
     def _check_version(self, op: WriteOp, st: os.stat_result, path: Path) -> None:
@@ -385,15 +391,31 @@ class VCardDirConnector(VCardFiles, Connector):
 def _cards_after_first(data: bytes) -> int:
     """The cards a file holds after its first, at the top level: a vCard 2.1 AGENT card
     nested in another is part of it. (Files in UTF-16 are not looked into.)"""
-    upper = data.upper()
-    if upper.count(b"BEGIN:VCARD") < 2:
+    if data.upper().count(b"BEGIN:VCARD") < 2:
         return 0
-    depth = cards = 0
-    for line in upper.splitlines():
-        line = line.strip()
+    return max(sum(1 for depth, ended in _card_lines(data) if depth == 1 and not ended) - 1, 0)
+
+
+def _without_first_card(data: bytes) -> bytes:
+    """The file's bytes after its first top-level card, exactly as they were."""
+    lines = data.splitlines(keepends=True)
+    for index, (depth, ended) in enumerate(_card_lines(data)):
+        if ended and depth == 0:
+            return b"".join(lines[index + 1 :])
+    return b""
+
+
+def _card_lines(data: bytes) -> Iterator[tuple[int, bool]]:
+    """Per line: the card depth a BEGIN:VCARD line opens (else 0), and whether it is an
+    END:VCARD line, with the depth it returns to."""
+    depth = 0
+    for raw in data.splitlines():
+        line = raw.strip().upper()
         if line == b"BEGIN:VCARD":
-            cards += depth == 0
             depth += 1
+            yield depth, False
         elif line == b"END:VCARD" and depth:
             depth -= 1
-    return max(cards - 1, 0)
+            yield depth, True
+        else:
+            yield 0, False
