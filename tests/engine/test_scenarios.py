@@ -235,6 +235,21 @@ def test_emptied_connector_is_held_not_wiped(database_url: str) -> None:
     assert len(a.items) == 3
 
 
+def test_rejecting_an_emptied_connector_writes_its_records_back(database_url: str) -> None:
+    """The reject run is not held again for the same empty listing (it was, forever)."""
+    hub = Hub(database_url, ["a", "b"], threshold="1000")
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(3):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    b.items.clear()
+    held = hub.sync()
+    rejected = service.reject(hub.engine, held.run_id)
+    assert rejected.status == "applied", rejected.message
+    assert len(b.items) == 3 and len(a.items) == 3
+    assert hub.sync().changes == {}
+
+
 def test_dry_run_writes_nothing(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")

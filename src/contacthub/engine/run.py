@@ -249,10 +249,12 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
     """Why this run needs a person before it writes anything (empty: it does not)."""
     holds: list[dict[str, Any]] = []
     threshold = ctx.hub.delete_threshold
-    approved = ctx.options.approved
+    approved, rejected = ctx.options.approved, ctx.options.rejected
     for spoke in ctx.spokes:
         linked = spoke.active_links
-        if spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0 and spoke.id not in approved:
+        emptied = spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0
+        # a rejected one writes the records back: nothing of it is deleted to hold
+        if emptied and spoke.id not in approved and spoke.id not in rejected:
             holds.append(
                 {
                     "connector": spoke.name,
