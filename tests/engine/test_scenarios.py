@@ -297,6 +297,24 @@ def test_undo_reverts_a_run(database_url: str) -> None:
     assert [i.fields.get("job_title") for i in a.items.values()] == ["Old"]
 
 
+def test_undo_of_an_undo_deletes_again(database_url: str) -> None:
+    """Undoing a deletion restores the person; undoing that undo deletes them again."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    del a.items["y"]
+    deleted = hub.sync()
+    assert len(b.items) == 1
+    restored = service.undo(hub.engine, deleted.run_id)
+    assert restored.status == "applied" and len(b.items) == 2 and len(a.items) == 2
+    again = service.undo(hub.engine, restored.run_id)
+    assert again.status == "applied", again
+    assert [i.fields["given_name"] for i in b.items.values()] == ["Given1"]
+    assert [i.fields["given_name"] for i in a.items.values()] == ["Given1"]
+
+
 def test_filters_unlink_never_delete(database_url: str) -> None:
     flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
     hub = Hub(database_url, ["a", "b"], b=flt)

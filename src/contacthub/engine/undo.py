@@ -43,7 +43,7 @@ def undo_preparer(run_id: int) -> Any:
             if contact is None:
                 continue
             before, after = loads(row.before), loads(row.after)
-            if row.op == "create":
+            if row.op in ("create", "restore"):  # a restore is undone as a create is
                 if contact.deleted:
                     continue
                 ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
