@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -432,3 +433,42 @@ create = true
     }, out
     assert sorted(p.name for p in folder.iterdir()) == ["p1.vcf", "p2.vcf", "p4.vcf", "p5.vcf", "p6.vcf"]
     assert json.loads(cli("sync", "rows", "--json", db=db)[1])["changes"] == {}
+
+
+def test_a_column_removed_from_a_plain_csv_file_empties_nothing(tmp_path: Path) -> None:
+    """Removing the notes column says the file no longer holds notes, not that everyone's
+    notes were deleted (which emptied NOTE in every card)."""
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    for i in range(1, 4):
+        (folder / f"p{i}.vcf").write_text(
+            card(f"p{i}", "Person", str(i), f"p{i}@example.com", NOTE=f"note {i}")
+        )
+    sheet = tmp_path / "sheet.csv"
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f"""
+[[hubs.cols.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{folder}"
+
+[[hubs.cols.connectors]]
+name = "sheet"
+type = "csv"
+path = "{sheet}"
+format = "plain"
+create = true
+"""
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    assert json.loads(cli("sync", "cols", "--json", db=db)[1])["changes"]["sheet"]["create"] == 3
+    rows = list(csv.reader(sheet.read_text(encoding="utf-8").splitlines()))
+    drop = rows[0].index("notes")
+    with sheet.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([cell for n, cell in enumerate(row) if n != drop] for row in rows)
+    for _ in range(2):
+        code, out = cli("sync", "cols", "--json", db=db)
+        assert code == 0 and json.loads(out)["changes"] == {}, out
+    assert all(f"NOTE:note {i}" in (folder / f"p{i}.vcf").read_text() for i in range(1, 4))

@@ -159,19 +159,21 @@ class CsvConnector(CsvStore, Connector):
 
     @property
     def fields(self) -> frozenset[str] | None:
-        """Plain files hold everything; exports hold what their columns can (Google's
-        numbered slots grow, so it holds every multi-valued field and custom fields)."""
+        """What the file's columns can hold (Google's numbered slots grow, so it holds every
+        multi-valued field and custom fields; a plain file gains a column for each new
+        custom field). A column removed from a plain file is a field it no longer holds:
+        read as "every value removed", it emptied that field in every other connector."""
         key = self._stat_key()
         if self._header_cache is None or self._header_cache[0] != key:
             table = self._load() or self._new_table()
             self._header_cache = (str(key), table.fmt, table.header)
         _, fmt, header = self._header_cache
-        if fmt == "plain":
-            return None
         held = {h.field for h in handlers_for(fmt, header, self.config.mapping)}
         held |= set(self.config.mapping)
         if fmt == "google":
             held |= {*MULTI_FIELDS, "custom.*"}
+        if fmt == "plain":
+            held.add("custom.*")
         return frozenset(held)
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
