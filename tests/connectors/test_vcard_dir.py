@@ -90,8 +90,40 @@ def test_changed_email_keeps_its_group(tmp_path: Path) -> None:
     [result] = connector.write([WriteOp("update", "h", fields, "ext-1.vcf", record.version)])
     assert result.error is None
     written = (tmp_path / "ext-1.vcf").read_bytes()
-    assert b"item1.EMAIL;TYPE=work,pref:john@example.com\r\n" in written
+    # INTERNET says nothing the hub keeps, so it stays; the type and preference change
+    assert b"item1.EMAIL;TYPE=INTERNET,work,pref:john@example.com\r\n" in written
     assert b"item1.X-ABLabel:_$!<Other>!$_\r\n" in written
+
+
+def test_an_edited_address_keeps_its_line(tmp_path: Path) -> None:
+    """An address edited elsewhere is a removal and an addition to the model, but one line
+    to the person who edited it: the line keeps its group, its PO box and the extended part
+    of its street, and only the city changes."""
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:adr-1\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\n"
+        b"monkey.ADR;TYPE=WORK:Postfach 314;Floor 2;Main St 22;Berlin;;10115;Germany\r\n"
+        b"monkey.X-ABLabel:Monkey Tree\r\n"
+        b"EMAIL;TYPE=INTERNET:ann@example.com\r\nTEL:555-010-1234\r\nEND:VCARD\r\n"
+    )
+    (tmp_path / "adr-1.vcf").write_bytes(card)
+    connector = make(tmp_path)
+    record = connector.get("adr-1.vcf")
+    [address] = record.fields["addresses"]
+    extra_email = {"value": "ann@work.example", "type": "", "primary": False}
+    fields = dict(
+        record.fields,
+        addresses=[{**address, "city": "Potsdam"}],
+        emails=[*record.fields["emails"], extra_email],
+    )
+    [result] = connector.write([WriteOp("update", "h", fields, "adr-1.vcf", record.version)])
+    assert result.error is None
+    written = (tmp_path / "adr-1.vcf").read_bytes()
+    assert b"monkey.ADR;TYPE=work:Postfach 314;Floor 2;Main St 22;Potsdam;;10115;Germany\r\n" in written
+    assert b"monkey.X-ABLabel:Monkey Tree\r\n" in written
+    # adding an email rewrites no other line
+    assert b"EMAIL;TYPE=INTERNET:ann@example.com\r\n" in written
+    assert b"TEL:555-010-1234\r\n" in written
+    assert connector.get("adr-1.vcf").fields["addresses"][0]["city"] == "Potsdam"
 
 
 def test_no_op_pull_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,12 +21,14 @@ from contacthub.formats.vcard_card import (
     PRODID,
     Card,
     Property,
+    components,
     escape,
 )
 from contacthub.formats.vcard_card import split_unescaped as _split
 from contacthub.formats.vcard_map import (
     _MULTI_ONLY,
     _MULTI_PROPS,
+    _NOISE,
     FieldMap,
     _type_of,
     items_fields,
@@ -95,12 +97,18 @@ def _element(kind: str, prop: Property, region: str) -> dict[str, Any] | None:
 
 
 def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: str, region: str) -> None:
-    """Keep the properties whose element is wanted as is, rewrite (in place, same group)
-    those whose type or preference changed, drop the rest, add the new ones after them."""
+    """Keep the properties whose element is wanted as is, rewrite (in place) those whose
+    type or preference changed, and write each new element over a property no longer
+    wanted (one of the same type first: an edited address or email is a removal and an
+    addition to the model, but one line to the person who edited it), so its group, its
+    unmodelled params and an address's PO box stay. What is left is dropped or added
+    after the last such property."""
     name = _MULTI_PROPS[kind]
     want = {element_key(kind, item): item for item in wanted}
     used: set[tuple[str, ...]] = set()
     out: list[Property] = []
+    free: list[tuple[int, Property, str]] = []  # (place in out, property no longer wanted, its type)
+    implicit: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # wanted primary, said without pref
     last = -1
     for prop in card.properties:
         if prop.name != name:
@@ -113,14 +121,78 @@ def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: s
         key = element_key(kind, item)
         target = want.get(key)
         if target is None or key in used:
+            free.append((len(out), prop, str(item.get("type", ""))))
+            out.append(prop)  # a placeholder until the new elements are placed
+            last = len(out)
             continue
         used.add(key)
-        out.append(prop if item == dict(target) else _element_prop(kind, target, version, prop.group))
+        if item == dict(target):
+            out.append(prop)
+        elif target.get("primary") and {**item, "primary": True} == dict(target):
+            # primary only by being first: no rewrite needed if it stays first (below)
+            implicit[id(prop)] = (target, item)
+            out.append(prop)
+        else:
+            out.append(_rewrite(kind, target, version, prop, item))
         last = len(out)
-    extra = [_element_prop(kind, item, version, "") for key, item in want.items() if key not in used]
+    extra = [item for key, item in want.items() if key not in used]
+    for same_type in (True, False):
+        for item in list(extra):
+            spot = next((f for f in free if not same_type or f[2] == item.get("type", "")), None)
+            if spot is None:
+                continue
+            free.remove(spot)
+            extra.remove(item)
+            out[spot[0]] = _rewrite(kind, item, version, spot[1], None)
     position = last if last >= 0 else len(out)
-    out[position:position] = extra
+    out[position:position] = [_element_prop(kind, item, version, "") for item in extra]
+    gone = {id(prop) for _, prop, _ in free}  # placeholders no new element took
+    out = [p for p in out if id(p) not in gone]
+    first = next((i for i, p in enumerate(out) if p.name == name), -1)
+    for i, p in enumerate(out):
+        if id(p) in implicit and i != first:  # not first any more: it must say it
+            target, said = implicit[id(p)]
+            out[i] = _rewrite(kind, target, version, p, said)
     card.properties = out
+
+
+def _rewrite(
+    kind: str, target: Mapping[str, Any], version: str, old: Property, said: Mapping[str, Any] | None
+) -> Property:
+    """``target`` written over ``old``, which said ``said`` (None: another element). Kept
+    from ``old``: its group, its params other than the type and preference, the TYPE
+    values the model ignores (INTERNET, VOICE, POSTAL...), an address's PO box and the
+    extended part of its street, and the value's own text where the value did not change
+    (a phone in its notation, not E.164)."""
+    new = _element_prop(kind, target, version, old.group)
+    same_value = said is not None and all(
+        said.get(part) == target.get(part) for part in ("value", *_ADR_PARTS) if part in target
+    )
+    drop = ("TYPE", "PREF") if same_value else ("TYPE", "PREF", "VALUE", "LABEL")
+    params = _kept_params(old, drop)
+    if "CHARSET" in old.params or "ENCODING" in old.params:
+        same_value = False  # the old text is in its transfer encoding: write it plainly
+    noise = _NOISE[_MULTI_PROPS[kind]]
+    types = [
+        t.strip() for v in old.params.get("TYPE", ()) for t in v.split(",") if t.strip().lower() in noise
+    ]
+    types = [t for t in types if t.lower() != "pref"] + new.params.get("TYPE", [])
+    if types:
+        params["TYPE"] = types
+    if "PREF" in new.params:
+        params["PREF"] = new.params["PREF"]
+    value = old.value if same_value else new.value
+    if kind == "addresses" and not same_value:
+        was = components(old.value) + [""] * 7
+        street = str(target.get("street", ""))
+        extended = was[1].strip()
+        if extended and street.startswith(extended + "\n"):
+            street = street[len(extended) + 1 :]
+        else:
+            extended = ""
+        parts = [was[0], extended, street, *(str(target.get(p, "")) for p in _ADR_PARTS[1:])]
+        value = ";".join(escape(part) for part in parts)
+    return Property(new.name, value, params, old.group)
 
 
 def _kept_params(old: Property | None, drop: tuple[str, ...]) -> dict[str, list[str]]:
