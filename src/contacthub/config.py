@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from contacthub.connectors.registry import connector_class
 from contacthub.engine.run import check_threshold
@@ -251,7 +251,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             )
             lines.append(f"{label}: changed " + ", ".join(diff))
             if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
-                _reconsider(conn, row.id)
+                _reconsider(conn, row.id, _forgotten(row, values))
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
         lines.append(
@@ -260,16 +260,54 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     return lines
 
 
-def _reconsider(conn: Any, connector_id: int) -> None:
+#: settings that say which address book a connector is: another value is another book
+LOCATION_SETTINGS = ("path", "url", "addressbook", "base_url", "company_id", "tenant_id", "format")
+
+
+def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
+    """The fields whose baselines a change makes meaningless (``None``: all of them)."""
+    old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
+    if any(old_settings.get(k) != new_settings.get(k) for k in LOCATION_SETTINGS):
+        return None
+    old_map, new_map = loads(row.mapping) or {}, loads(values["mapping"]) or {}
+    return frozenset(k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k))
+
+
+def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = frozenset()) -> None:
     """After a change of how a connector syncs, the next run looks at every record again:
-    versions are forgotten so each record is re-read (a new mapping brings new fields in),
-    links are marked behind so each is re-planned (a new filter lets people in or out), and
-    'excluded' markers go so excluded people are considered again. Merges are idempotent,
-    so this costs one full read, never a spurious change."""
-    conn.execute(
-        update(t.links).where(t.links.c.connector_id == connector_id).values(version="", synced_rev=0)
+    versions and the cursor are forgotten so each record is re-read (a new mapping brings
+    new fields in), links are marked behind so each is re-planned (a new filter lets people
+    in or out), and 'excluded' markers go so excluded people are considered again.
+
+    Baselines of the fields in ``forget`` go too (``None``: whole baselines, for another
+    address book): a field mapped to another column reads empty until it is written there,
+    and a record of a book that is not there any more reads as deleted, which against the
+    old baseline were a removal to spread everywhere; with no baseline they are first
+    sightings, which take nothing away."""
+    links = t.links.c
+    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
+    conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
+    conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
+    conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
+    if forget is None:
+        conn.execute(update(t.links).where(links.connector_id == connector_id).values(baseline=None))
+        return
+    if not forget:
+        return
+    query = select(links.id, links.baseline).where(
+        links.connector_id == connector_id, links.baseline.is_not(None)
     )
-    conn.execute(delete(t.links).where(t.links.c.connector_id == connector_id, t.links.c.state == "excluded"))
+    changed = []
+    for link_id, text in conn.execute(query).all():
+        baseline = loads(text) or {}
+        if forget & baseline.keys():
+            kept = {k: v for k, v in baseline.items() if k not in forget}
+            changed.append({"b_id": link_id, "b_baseline": dumps(kept)})
+    if changed:
+        conn.execute(
+            update(t.links).where(links.id == bindparam("b_id")).values(baseline=bindparam("b_baseline")),
+            changed,
+        )
 
 
 def _differs(old: Any, new: Any) -> bool:
