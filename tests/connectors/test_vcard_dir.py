@@ -296,6 +296,18 @@ def test_deleting_the_record_of_a_file_of_several_cards_keeps_the_others(tmp_pat
     assert alone.error is None and not (tmp_path / "two.vcf").exists()
 
 
+def test_a_card_cut_off_while_written_is_an_error_not_a_shorter_card(tmp_path: Path) -> None:
+    """Read as it is, a half-written card says everything after the cut was removed, and a
+    sync would remove it everywhere. A card whose producer left out END:VCARD still reads."""
+    (tmp_path / "cut.vcf").write_bytes(CARD_WITH_EXTRAS[:90])
+    (tmp_path / "no-end.vcf").write_bytes(CARD_WITH_EXTRAS.replace(b"END:VCARD\r\n", b""))
+    items = list(make(tmp_path).pull(None, {}).records)
+    [error] = [i for i in items if isinstance(i, RecordError)]
+    assert error.record.endswith("cut.vcf") and "cut off" in error.message
+    [record] = [i for i in items if isinstance(i, Record)]
+    assert record.native_id == "no-end.vcf" and record.fields["emails"][0]["value"] == "john@example.com"
+
+
 def test_custom_mapping(tmp_path: Path) -> None:
     config = ConnectorConfig(
         "t",

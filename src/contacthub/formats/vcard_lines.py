@@ -128,9 +128,11 @@ def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
 
 def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
     """Every card in ``data``, nested cards after their parent. A card without END runs to
-    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) only when
-    no card with at least one property can be found."""
+    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) when no
+    card with at least one property can be found, or when the data was cut off."""
     text = _to_text(data)
+    if _cut_off(text):
+        raise RecordError("the file ends in the middle of a card: cut off while being written?", where)
     if "\n " not in text and "\n\t" not in text and "=\n" not in text:
         cards, saw_begin = _fast_cards(text, fallback)
     else:
@@ -141,6 +143,15 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
             raise RecordError("not a vCard: no BEGIN:VCARD line", where)
         raise RecordError("no vCard with any property could be read", where)
     return found
+
+
+def _cut_off(text: str) -> bool:
+    """Data that stops inside a line, with no END:VCARD: what a writer that died halfway
+    leaves. Read as it is, it would say that every property after the cut was removed.
+    (A card that only lacks its END, written so by its producer, still reads.)"""
+    if not text or text[-1] in "\r\n":
+        return False
+    return text.rsplit("\n", 1)[-1].strip().upper() != "END:VCARD"
 
 
 #: what comes before a line's first colon, when the line is one ``_SIMPLE_LINE`` matches
@@ -180,7 +191,7 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
     lines), any line that the two readers could take differently. The params dicts may be
     shared: do not change them."""
     text = _to_text(data)
-    if "=\n" in text:
+    if "=\n" in text or _cut_off(text):
         return None
     folded = "\n " in text or "\n\t" in text
     if folded:
