@@ -188,6 +188,28 @@ def test_a_row_with_no_values_is_refused(tmp_path: Path) -> None:
     assert [r.native_id for r in records(connector)] == [made.native_id]
 
 
+def test_rows_sharing_an_email_keep_their_ids_when_one_goes(tmp_path: Path) -> None:
+    """An export's row id is its email, else a hash of its name. When the first of two rows
+    sharing an email is deleted, the second row, unchanged, keeps the id the hub knows it
+    by: the deleted row is the one reported gone (the hub took the second for it)."""
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "First Name,Last Name,E-mail Address\r\nPerson,Five,p5@example.com\r\nGus,Shared,p5@example.com\r\n",
+        encoding="utf-8",
+    )
+    connector = connector_for(path)
+    first = {r.native_id: r for r in records(connector)}
+    gus = next(nid for nid, r in first.items() if r.fields["given_name"] == "Gus")
+    five = next(nid for nid, r in first.items() if r.fields["given_name"] == "Person")
+    path.write_text("First Name,Last Name,E-mail Address\r\nGus,Shared,p5@example.com\r\n", encoding="utf-8")
+    pull = connector.pull(None, {nid: r.version for nid, r in first.items()})
+    assert list(pull.records) == [] and pull.deleted == {five}
+    # a write keeps using the ids the hub knows
+    fields = dict(first[gus].fields, family_name="Shared-Smith")
+    [result] = connector.write([WriteOp("update", "h", fields, gus, first[gus].version)])
+    assert result.error is None and "Gus,Shared-Smith,p5@example.com" in path.read_text()
+
+
 def test_formula_injection(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     connector = connector_for(path, create=True)

@@ -18,9 +18,11 @@ Native ids: the plain format's ``id`` column (the hub id for rows this connector
 row with an empty id gets one the next time the file is written). Outlook, Google and
 Thunderbird files have no id column and must stay importable by those programs, so their
 id is derived: the primary email when no earlier row already claimed it, else ``name-`` and a
-hash of the name (``-2``, ``-3``... for repeats, in file order). The trade-off: editing a
-row's primary email or name, or deleting the earlier of two rows sharing one, changes the
-id, which the hub sees as one record deleted and another created (then matched by email).
+hash of the name (``-2``, ``-3``... for repeats, in file order). A row unchanged since the
+hub last saw it keeps the id the hub knows it by, so deleting the earlier of two rows
+sharing an email moves no id to the other. The trade-off left: editing a row's primary
+email or name changes its id, which the engine recognises as a moved record when it still
+matches (by another key, or by enough of its values: ``engine/matching``).
 
 A row's version is a hash of its non-empty cells, so an edit changes that row's version only.
 Every cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR is written after a single
@@ -98,6 +100,8 @@ class CsvConnector(CsvStore, Connector):
         self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
         self.create = bool(settings.get("create", False))
         self._header_cache: tuple[str, str, list[str]] | None = None
+        #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
+        self._known: dict[str, str] = {}
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -123,6 +127,18 @@ class CsvConnector(CsvStore, Connector):
                 if entry.native_id in used:
                     entry.error = f"duplicate id {entry.native_id!r}"
                 used.add(entry.native_id)
+        # a row unchanged since the hub last saw it keeps the id it was known by: the
+        # derived ids of rows sharing an email shift when the first of them is deleted or
+        # edited, and the hub took the next row for the one that changed
+        by_version: dict[str, str | None] = {}
+        for nid, version in self._known.items():
+            by_version[version] = None if version in by_version else nid  # None: ambiguous
+        for entry in entries:
+            if not entry.error and not entry.native_id:
+                claimed = by_version.get(entry.version)
+                if claimed is not None and claimed not in used:
+                    entry.native_id = claimed
+                    used.add(claimed)
         for entry in entries:
             if not entry.error and not entry.native_id:
                 entry.native_id = self._derive_id(entry.fields, used)
@@ -177,6 +193,7 @@ class CsvConnector(CsvStore, Connector):
         return frozenset(held)
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        self._known = dict(known)
         key = self._stat_key()
         if key is None:
             return Pull(iter(()), deleted=set(known), complete=True, listed=0, cursor="missing")
@@ -233,9 +250,12 @@ class CsvConnector(CsvStore, Connector):
         results = []
         for op, row, err in done:
             entry = final.get(id(row)) if row else None
+            if err is None and op.native_id:
+                self._known.pop(op.native_id, None)
             if err or op.kind == "delete" or entry is None:
                 results.append(WriteResult(op, op.native_id, None, None, err))
             else:
+                self._known[entry.native_id] = entry.version
                 results.append(WriteResult(op, entry.native_id, entry.version, entry.fields))
         return results
 
