@@ -457,6 +457,47 @@ def test_a_record_moved_and_edited_matches_by_its_other_keys(database_url: str) 
     assert list(b.items) == ["new@example.com"]
 
 
+def test_a_record_moved_with_its_name_edited_is_found_by_its_values(database_url: str) -> None:
+    """A CSV row without an email has an id made from its name: fixing a typo in the name
+    moves it, and no key matches any more. It still shares its phone and family name with
+    the record gone, so it is that record: the other side is updated, not remade."""
+    phone = [{"value": "+12025550111", "type": "cell", "primary": True}]
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("card", {"given_name": "Fay", "family_name": "Nomail", "phones": phone})
+    hub.sync()
+    [bid] = b.items
+    b.put("name-faye", {**b.items.pop(bid).fields, "given_name": "Faye", "display_name": "Faye Nomail"})
+    report = hub.sync()
+    assert report.changes["a"] == {"create": 0, "update": 1, "delete": 0}, report.changes
+    assert list(a.items) == ["card"] and only(a)["given_name"] == "Faye"
+    assert hub.sync().changes == {}
+
+
+def test_a_new_record_like_a_gone_one_in_one_value_only_is_a_new_person(database_url: str) -> None:
+    """Sharing the office phone is not enough to be the same person; nor is being as like
+    a gone record as another new record is (a tie is no pair)."""
+    office = [{"value": "+12025550199", "type": "work", "primary": True}]
+    hub = Hub(database_url, ["a", "b"], threshold="100")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", {"given_name": "Ann", "family_name": "Lee", "phones": office})
+    hub.sync()
+    [bid] = b.items
+    del b.items[bid]
+    b.put("bob", {"given_name": "Bob", "family_name": "Ray", "phones": office})
+    hub.sync()
+    assert sorted(i.fields["given_name"] for i in a.items.values()) == ["Bob"]
+    a.put("cy", {"given_name": "Cy", "family_name": "Lee", "phones": office})
+    hub.sync()
+    [cy_b] = [nid for nid, i in b.items.items() if i.fields["given_name"] == "Cy"]
+    del b.items[cy_b]
+    for nid in ("cy1", "cy2"):  # two new records, each as like the gone one
+        b.put(nid, {"given_name": "Cyd", "family_name": "Lee", "phones": office})
+    hub.sync()
+    assert "cy" not in a.items  # deleted as it was, not taken over by a guess
+    assert sorted(i.fields["given_name"] for i in a.items.values()) == ["Bob", "Cyd", "Cyd"]
+
+
 def test_a_second_record_of_the_same_person_is_not_taken_for_a_move(database_url: str) -> None:
     """Two records sharing an email in one connector, both still there: two contacts, as
     before moves were recognised (the one set aside is placed once the pull has ended)."""

@@ -48,7 +48,7 @@ class Inbound(Matching):
         self._moved_from: LinkRow | None = None
         self._settling = False
         #: records that may have moved from another id, with that id's link (``Matching``)
-        self._set_aside: list[tuple[Record, LinkRow]] = []
+        self._set_aside: list[tuple[Record, LinkRow | None]] = []
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -84,23 +84,12 @@ class Inbound(Matching):
 
     def _settle_moves(self, spoke: Spoke) -> None:
         """Place the records set aside by matching, now that the pull has said which ids
-        are gone: a record whose contact's id here is gone is that record, moved (the link
-        takes its new id and it merges like any linked record); any other is read again as
-        the new record it is."""
+        are gone (``Matching._moves``): moved ones merge like any linked record, the others
+        are read again as the new records they are."""
         aside, self._set_aside = self._set_aside, []
         if not aside:
             return
-        moved: list[LinkRow] = []
-        for record, link in aside:
-            old = link.native_id
-            if old is not None and old in spoke.deleted:
-                spoke.deleted.discard(old)  # claimed: a second record of it is a new one
-                link.native_id = record.native_id
-                moved.append(link)
-                self.ctx.journal.append(
-                    self.ctx.change_row(spoke, "link", link.contact_id, None, None, "done", record.native_id)
-                )
-        self.store.update_links(moved)
+        self._moves(spoke, aside)
         self._settling = True
         try:
             records = [record for record, _ in aside]
@@ -237,7 +226,7 @@ class Inbound(Matching):
         if not spoke.passes(record.fields):
             return
         contact = self._match(spoke, record, contacts, new_links, linked)
-        if contact is None and self._moved_from is not None:
+        if contact is None and (self._moved_from is not None or self._may_have_moved(spoke)):
             self._set_aside.append((record, self._moved_from))  # see ``_settle_moves``
             return
         link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active")

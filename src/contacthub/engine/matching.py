@@ -9,9 +9,12 @@ contact already linked in the pulled connector is never matched twice. A mixin o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.model import match_keys
+from contacthub.model import element_key, match_keys, project
 from contacthub.store.repo import ContactRow, LinkRow, Store
 
 #: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
@@ -23,24 +26,59 @@ class Matching:
     """The matching half of ``Inbound``; its state is set up by ``Inbound.__init__``.
 
     A record can also be one this connector already has under another id: a card file
-    renamed, a CSV row whose derived id (its email) was edited. Its contact is linked here
-    to the old id, so it is no match; ``_match`` then notes that link in ``_moved_from``,
-    and ``Inbound`` sets the record aside until the pull has ended. If the old id is gone
-    by then, the link follows the record (``Inbound._settle_moves``); otherwise they are two
-    records after all. Without this, the rename was a deletion plus a new person, and the
-    deletion reached every other connector (with what the hub does not model in its copy
-    there, a photo say)."""
+    renamed, a CSV row whose derived id (its email, else its name) was edited. Its contact
+    is linked here to the old id, so it is no match; ``_match`` then notes that link in
+    ``_moved_from``, and ``Inbound`` sets the record aside until the pull has ended, as it
+    does (up to ``SET_ASIDE``) with any record that matched nothing while this connector has
+    links. Then (``_moves``) a record whose noted id is gone is that record, moved; and one
+    that matched nothing is the record of a gone id whose baseline it resembles most, and
+    enough: an email or phone and one more value in common, each the other's best. Without
+    this, the rename was a deletion plus a new person, and the deletion reached every other
+    connector (with what the hub does not model in its copy there, a photo say)."""
 
     ctx: RunContext
     store: Store
     _moved_from: LinkRow | None  # set by ``_match``: the link this record may have moved from
     _settling: bool  # records set aside are being placed: no more setting aside
+    _set_aside: list[tuple[Record, LinkRow | None]]
     _taken: set[str]  # hub contacts linked to a record of the current chunk
     _keys: dict[str, list[str]]  # native id -> match keys, for the current chunk
     _by_ref: dict[str, ContactRow]  # contacts by the ids records of the chunk carry
     _uids: set[str]  # uids given to new contacts in this chunk
     _index: dict[str, str]  # match key -> live contact, for the chunk's records
     _matchable: int | None  # live contacts the pulled connector has no record of
+
+    def _may_have_moved(self, spoke: Spoke) -> bool:
+        """Whether a record that matched nothing is set aside, to be compared with the
+        records gone from this connector when the pull ends."""
+        return spoke.active_links > 0 and not self._settling and len(self._set_aside) < SET_ASIDE
+
+    def _moves(self, spoke: Spoke, aside: list[tuple[Record, LinkRow | None]]) -> None:
+        """Re-link the records set aside that are records gone from ``spoke`` under another
+        id (see the class docstring), and take their old ids out of its deletions."""
+        moved: list[tuple[Record, LinkRow]] = []
+        loose: list[Record] = []
+        for record, link in aside:
+            if link is not None and link.native_id is not None and link.native_id in spoke.deleted:
+                spoke.deleted.discard(link.native_id)  # claimed: a second record of it is new
+                moved.append((record, link))
+            else:
+                loose.append(record)
+        if loose and spoke.deleted:
+            gone = [
+                link
+                for link in self.store.links_by_native(spoke.id, sorted(spoke.deleted)).values()
+                if link.state == "active" and link.baseline
+            ]
+            for record, link in _pairs(loose, gone, spoke.held):
+                spoke.deleted.discard(link.native_id or "")
+                moved.append((record, link))
+        for record, link in moved:
+            link.native_id = record.native_id
+            self.ctx.journal.append(
+                self.ctx.change_row(spoke, "link", link.contact_id, None, None, "done", record.native_id)
+            )
+        self.store.update_links([link for _, link in moved])
 
     def _new_uid(self, record: Record) -> str | None:
         """A new hub contact keeps the id its record carries (a vCard UID), so the copies
@@ -124,3 +162,74 @@ class Matching:
                 self.store.delete_links([linked.pop(cid).id])
             return contact
         return None
+
+
+def likeness(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[int, bool]:
+    """How many values two records have in common, and whether one of them is an email or
+    a phone (a value that points at one person more than a name or a company does)."""
+    shared = sum(1 for name in _LIKENESS_SCALARS if a.get(name) and a.get(name) == b.get(name))
+    strong = False
+    for kind in ("emails", "phones", "addresses", "websites"):
+        mine = {element_key(kind, item) for item in a.get(kind) or ()}
+        common = len(mine.intersection(element_key(kind, item) for item in b.get(kind) or ()))
+        shared += common
+        strong = strong or (common > 0 and kind in ("emails", "phones"))
+    return shared, strong
+
+
+def _pairs(
+    records: list[Record], links: list[LinkRow], held: frozenset[str] | None
+) -> list[tuple[Record, LinkRow]]:
+    """Each record with the gone record's link it resembles enough, when each is the
+    other's best (a tie is no pair: a guess could join two people). Only links sharing an
+    email or a phone with a record are compared, so the work stays small."""
+    by_key: dict[tuple[str, ...], list[int]] = {}
+    for k, link in enumerate(links):
+        for kind in ("emails", "phones"):
+            for item in (link.baseline or {}).get(kind) or ():
+                by_key.setdefault((kind, *element_key(kind, item)), []).append(k)
+    scores: dict[tuple[int, int], int] = {}
+    for r, record in enumerate(records):
+        fields = project(record.fields, held)
+        near = {
+            k
+            for kind in ("emails", "phones")
+            for item in fields.get(kind) or ()
+            for k in by_key.get((kind, *element_key(kind, item)), ())
+        }
+        for k in near:
+            shared, strong = likeness(fields, links[k].baseline or {})
+            if strong and shared >= 2:
+                scores[(r, k)] = shared
+    best_of_record: dict[int, list[tuple[int, int]]] = {}
+    best_of_link: dict[int, list[tuple[int, int]]] = {}
+    for (r, k), score in scores.items():
+        best_of_record.setdefault(r, []).append((score, k))
+        best_of_link.setdefault(k, []).append((score, r))
+    out = []
+    for r, options in best_of_record.items():
+        chosen = _only_best(options)
+        if chosen is not None and _only_best(best_of_link[chosen]) == r:
+            out.append((records[r], links[chosen]))
+    return out
+
+
+def _only_best(options: list[tuple[int, int]]) -> int | None:
+    """The one option with the highest score; ``None`` on a tie."""
+    top = max(score for score, _ in options)
+    winners = [which for score, which in options if score == top]
+    return winners[0] if len(winners) == 1 else None
+
+
+#: values that count towards ``likeness`` (not the display name: it repeats the name parts)
+_LIKENESS_SCALARS = (
+    "given_name",
+    "family_name",
+    "middle_name",
+    "organization",
+    "department",
+    "job_title",
+    "birthday",
+)
+#: records that matched nothing, set aside per pull at most (kept in memory until it ends)
+SET_ASIDE = 1000
