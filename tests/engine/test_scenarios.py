@@ -511,6 +511,23 @@ def test_a_second_record_of_the_same_person_is_not_taken_for_a_move(database_url
     assert len(a.items) == 2 and hub.sync().changes == {}
 
 
+def test_a_display_name_made_from_the_name_follows_a_rename(database_url: str) -> None:
+    """A connector without a display name (an Outlook file) renames someone: the display
+    name made from the old name parts follows; one someone chose is kept."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", {**person(1), "given_name": "Ann", "family_name": "Smith", "display_name": "Ann Smith"})
+    a.put("bob", {**person(2), "given_name": "Bob", "family_name": "Ray", "display_name": "Bobby (site)"})
+    hub.sync()
+    for nid, item in list(b.items.items()):
+        b.edit(nid, family_name="Jones" if item.fields["given_name"] == "Ann" else "Ray-Lee")
+    hub.sync()
+    assert a.items["ann"].fields["display_name"] == "Ann Jones"
+    assert a.items["bob"].fields["display_name"] == "Bobby (site)"
+    assert a.items["bob"].fields["family_name"] == "Ray-Lee"
+    assert hub.sync().changes == {}
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

@@ -17,9 +17,9 @@ from typing import Any
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.matching import KEY_FIELDS, Matching
-from contacthub.engine.merge import Side, merge
+from contacthub.engine.merge import MergeResult, Side, merge
 from contacthub.errors import RecordError
-from contacthub.model import display_name_of, fields_equal, match_keys, project
+from contacthub.model import NAME_FIELDS, display_name_of, fields_equal, match_keys, project
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
 CHUNK = 500
@@ -193,6 +193,7 @@ class Inbound(Matching):
             ctx.positions,
         )
         self._conflicts(spoke, contact, result.conflicts)
+        _rename(spoke, contact.data, result)
         link.baseline = theirs
         if result.changed:
             before = {k: contact.data.get(k) for k in result.changed}
@@ -343,6 +344,19 @@ def new_contact_id() -> str:
     value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
     h = f"{value:032x}"  # (str(uuid.UUID(int=value)), without two objects per contact)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
+    """A display name made from the name parts follows them when a connector without one
+    (an Outlook file) renames someone: else every card went on showing the old name."""
+    if spoke.held is None or "display_name" in spoke.held or not set(NAME_FIELDS) & set(result.changed):
+        return
+    if before.get("display_name") != display_name_of({**before, "display_name": ""}):
+        return  # a name someone chose: kept
+    name = display_name_of({**result.fields, "display_name": ""})
+    if name and name != result.fields.get("display_name"):
+        result.fields["display_name"] = name
+        result.changed.append("display_name")
 
 
 def _named(fields: dict[str, Any]) -> dict[str, Any]:
