@@ -472,3 +472,15 @@ create = true
         code, out = cli("sync", "cols", "--json", db=db)
         assert code == 0 and json.loads(out)["changes"] == {}, out
     assert all(f"NOTE:note {i}" in (folder / f"p{i}.vcf").read_text() for i in range(1, 4))
+
+
+def test_a_store_that_refuses_writes_is_one_error_line(setup: tuple[str, Path, Path, Path]) -> None:
+    db, a, _, _ = setup
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    read_only = "sqlite:///file:" + db.removeprefix("sqlite:///") + "?mode=ro&uri=true"
+    code, out = cli("sync", "team", db=read_only)
+    assert code != 0 and "Traceback" not in out
+    assert (
+        out.strip().splitlines()[-1]
+        == "error: the store cannot be used: attempt to write a readonly database"
+    )

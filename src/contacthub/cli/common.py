@@ -54,11 +54,17 @@ def _guard(func: Any) -> Any:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import OperationalError
+
         from contacthub.errors import ContacthubError
 
         try:
             return func(*args, **kwargs)
         except ContacthubError as exc:
             fail(str(exc))
+        except OperationalError as exc:
+            # the store itself refused (read-only, full disk, server gone): the driver's own
+            # words, never the statement or the URL, which may hold a password
+            fail(f"the store cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}")
 
     return wrapper
