@@ -230,6 +230,18 @@ def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -
         ),
         ('[hubs.x]\nconflict = "loudest"\n', "conflict"),
         ('[hubs.x]\n[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\ndirection = "sideways"\n', "direction"),
+        # connector settings are checked by apply, not found by the first sync
+        (
+            '[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npth = "/x.csv"\n',
+            "connectors[0] (c): the setting 'path'",
+        ),
+        ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/x.csv"\ndelimiter = ";;"\n', "delimiter"),
+        ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = 5\n', "'path'"),
+        ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\ncreate = "yes"\n', "'create'"),
+        (
+            '[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\nversion = "2.1"\n',
+            "3.0 or 4.0",
+        ),
     ],
 )
 def test_user_errors_are_one_clear_line(tmp_path: Path, toml: str, expect: str) -> None:

@@ -145,8 +145,9 @@ def load(path: Path) -> HubFile:
         raise ConfigError(exc.message, str(path)) from None
     for hub_name, hub in spec.hubs.items():
         names = [c.name for c in hub.connectors]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"hub {hub_name!r} names a connector twice", str(path))
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"hub {hub_name!r} names the connector {twice[0]!r} twice", str(path))
         for i, conn in enumerate(hub.connectors):
             where = f"{path}: hubs.{hub_name}.connectors[{i}] ({conn.name})"
             cls = connector_class_or_error(conn.type, where)
@@ -158,6 +159,7 @@ def load(path: Path) -> HubFile:
                 raise ConfigError(
                     f"{conn.type} connectors cannot deactivate records; use delete or ignore", where
                 )
+            _check_settings(cls, conn, hub_name, where)
     return spec
 
 
@@ -204,6 +206,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
         settings = spec.settings
+        _check_settings(cls, spec, hub_name, f"hubs.{hub_name}, connector {spec.name!r}")
         secret = {k: v for k, v in settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in settings.items() if k not in cls.secret_settings}
         values = {
@@ -258,6 +261,18 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)"
         )
     return lines
+
+
+def _check_settings(cls: Any, spec: ConnectorSpec, hub_name: str, where: str) -> None:
+    """Build the connector once, without I/O, so that a bad setting (a missing path, a
+    delimiter of two characters, ``create = "yes"``) is refused by ``apply``, not found by
+    the first sync."""
+    from contacthub.connectors.base import ConnectorConfig
+
+    try:
+        cls(ConnectorConfig(spec.name, dict(spec.settings), dict(spec.mapping), hub=hub_name)).close()
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where) from exc
 
 
 #: settings that say which address book a connector is: another value is another book

@@ -245,6 +245,22 @@ class Connector(ABC):
         return None
 
 
+def path_setting(config: ConnectorConfig, what: str) -> str:
+    """A required path setting, as text (``path = 5`` in a hub file is a mistake, not "5")."""
+    value = config.settings.get("path")
+    if not value or not isinstance(value, str):
+        raise ConfigError(f"the setting 'path' ({what}) is required, as text", config.name)
+    return value
+
+
+def flag_setting(config: ConnectorConfig, key: str, default: bool) -> bool:
+    """A true/false setting (``create = "yes"`` is a mistake, not true)."""
+    value = config.settings.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"the setting {key!r} must be true or false, not {value!r}", config.name)
+    return value
+
+
 def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:
     """The one place capabilities are enforced: refuse an op the connector cannot do."""
     caps = connector.capabilities

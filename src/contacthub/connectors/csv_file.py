@@ -48,6 +48,8 @@ from contacthub.connectors.base import (
     Record,
     WriteOp,
     WriteResult,
+    flag_setting,
+    path_setting,
 )
 from contacthub.connectors.csv_store import CsvStore, _Row, _Table
 from contacthub.errors import ConfigError, RecordError, RecordNotFoundError, StaleVersionError
@@ -87,9 +89,7 @@ class CsvConnector(CsvStore, Connector):
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)
         settings = config.settings
-        if not settings.get("path"):
-            raise ConfigError("a csv connector needs a 'path' setting", config.name)
-        self.path = Path(str(settings["path"])).expanduser()
+        self.path = Path(path_setting(config, "the CSV file")).expanduser()
         self._mtime: datetime | None = None
         self.format = str(settings.get("format", "auto"))
         if self.format not in ("auto", *FORMATS):
@@ -98,7 +98,11 @@ class CsvConnector(CsvStore, Connector):
         self.encoding = str(settings.get("encoding", "auto"))
         delimiter = settings.get("delimiter")
         self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
-        self.create = bool(settings.get("create", False))
+        if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):
+            raise ConfigError(
+                f"the delimiter must be one character (or 'tab'), not {delimiter!r}", config.name
+            )
+        self.create = flag_setting(config, "create", False)
         self._header_cache: tuple[str, str, list[str]] | None = None
         #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
         self._known: dict[str, str] = {}

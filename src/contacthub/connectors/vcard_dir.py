@@ -31,6 +31,8 @@ from contacthub.connectors.base import (
     Record,
     WriteOp,
     WriteResult,
+    flag_setting,
+    path_setting,
 )
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles
@@ -73,9 +75,7 @@ class VCardDirConnector(VCardFiles, Connector):
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)
         settings = config.settings
-        if not settings.get("path"):
-            raise ConfigError("the setting 'path' (the vCard folder) is required", config.name)
-        self.root = Path(str(settings["path"])).expanduser()
+        self.root = Path(path_setting(config, "the vCard folder")).expanduser()
         version = settings.get("version")
         if version is not None:
             version = str(version)
@@ -88,8 +88,8 @@ class VCardDirConnector(VCardFiles, Connector):
             codecs.lookup(encoding)
         except LookupError:
             raise ConfigError(f"unknown encoding {encoding!r}", config.name) from None
-        self.create_missing = bool(settings.get("create", False))
-        self.fsync = bool(settings.get("fsync", True))
+        self.create_missing = flag_setting(config, "create", False)
+        self.fsync = flag_setting(config, "fsync", True)
         self._sync_each = False  # fsync every file: where the file system cannot be synced
         #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
