@@ -496,3 +496,28 @@ def test_a_store_that_refuses_writes_is_one_error_line(setup: tuple[str, Path, P
         out.strip().splitlines()[-1]
         == "error: the store cannot be used: attempt to write a readonly database"
     )
+
+
+def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -> None:
+    """Stored encrypted with the other credentials, never listed, never in the settings."""
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        '[[hubs.s.connectors]]\nname = "dav"\ntype = "carddav"\n'
+        'url = "https://alice:S3cret%40PW@dav.example.com/books/"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    for args in (("hubs",), ("hubs", "--json")):
+        code, out = cli(*args, db=db)
+        assert code == 0 and "S3cret" not in out and "dav.example.com/books/" in out
+    assert b"S3cret" not in (tmp_path / "hub.db").read_bytes()
+    assert cli("apply", str(hub), db=db)[1].strip() == "nothing changed"  # applied again
+    from contacthub.store import secrets
+    from contacthub.store.db import open_database
+    from contacthub.store.repo import Store
+
+    with open_database(db).connect() as conn:
+        store = Store(conn)
+        [row] = store.connectors(store.hub("s").id)
+    assert secrets.decrypt(row.secrets, "dav") == {"password": "S3cret@PW"}
+    assert row.settings == {"url": "https://dav.example.com/books/", "username": "alice"}

@@ -29,6 +29,7 @@ _PATTERNS = [
         rf"\1\2{MASK}",
     ),
     (re.compile(r"(/hooks/[a-z0-9-]+/)[A-Za-z0-9_-]{8,}"), rf"\1{MASK}"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # https://user:password@host
 ]
 
 # attributes every LogRecord has; anything else was passed with ``extra=`` and is kept

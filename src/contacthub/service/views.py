@@ -109,7 +109,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
     """Every hub (or those whose id is in ``only``) with its connectors and their settings;
     credentials are never included, only the names of the settings that hold one."""
     from contacthub.connectors.registry import TYPES, connector_class
-    from contacthub.store.secrets import REDACTED
+    from contacthub.store.secrets import REDACTED, hide_url_password
 
     out = []
     with engine.connect() as conn:
@@ -119,7 +119,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
                 continue
             connectors = []
             for row in store.connectors(hub.id):
-                settings = dict(row.settings)
+                settings = {k: hide_url_password(v) for k, v in row.settings.items()}
                 if row.secrets and row.type in TYPES:
                     settings.update({k: REDACTED for k in connector_class(row.type).secret_settings})
                 connectors.append(

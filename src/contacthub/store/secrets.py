@@ -83,3 +83,34 @@ def decrypt(token: str | None, where: str = "connector") -> dict[str, Any]:
 
 def redact(settings: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, Any]:
     return {k: (REDACTED if k in secret_keys else v) for k, v in settings.items()}
+
+
+def hide_url_password(value: Any) -> Any:
+    """A URL with a password in it (``https://user:pw@host/``) as shown: the password masked."""
+    if not isinstance(value, str) or "://" not in value or "@" not in value:
+        return value
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}").geturl()
+
+
+def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings with a password written into a URL moved out of it into ``username`` and
+    ``password`` (which a connector keeps encrypted): the URL is stored without it."""
+    from urllib.parse import unquote, urlsplit
+
+    out = dict(settings)
+    for key, value in settings.items():
+        if not isinstance(value, str) or "://" not in value or "@" not in value:
+            continue
+        parts = urlsplit(value)
+        if parts.password is None:
+            continue
+        out[key] = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+        out.setdefault("username", unquote(parts.username or ""))
+        out.setdefault("password", unquote(parts.password))
+    return out
