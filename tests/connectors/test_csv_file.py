@@ -210,6 +210,32 @@ def test_rows_sharing_an_email_keep_their_ids_when_one_goes(tmp_path: Path) -> N
     assert result.error is None and "Gus,Shared-Smith,p5@example.com" in path.read_text()
 
 
+@pytest.mark.parametrize("fmt", ["thunderbird", "outlook"])
+def test_untyped_phones_and_addresses_find_a_slot(tmp_path: Path, fmt: str) -> None:
+    """Every phone and address slot of these files has a type: an untyped element takes a
+    free one ('other' first) instead of being dropped."""
+    connector = connector_for(tmp_path / "f.csv", create=True, format=fmt)
+    fields = {
+        "given_name": "Bob",
+        "family_name": "Jones",
+        "phones": [{"value": "+12025550102", "type": "", "primary": True}],
+        "addresses": [
+            {
+                "street": "1 Main St",
+                "city": "Springfield",
+                "region": "IL",
+                "postal_code": "62701",
+                "country": "USA",
+                "type": "",
+            }
+        ],
+    }
+    [result] = connector.write([WriteOp("create", "h1", fields)])
+    assert result.error is None and result.fields is not None
+    assert [p["value"] for p in result.fields["phones"]] == ["+12025550102"]
+    assert [a["city"] for a in result.fields["addresses"]] == ["Springfield"]
+
+
 def test_formula_injection(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     connector = connector_for(path, create=True)

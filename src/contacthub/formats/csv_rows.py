@@ -157,7 +157,9 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str]) -> None:
 
 def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str]) -> None:
     """Typed slots take elements of their type; then untyped or labelled slots take the rest
-    in order. Elements with no room left are dropped: the read-back shows what the file kept."""
+    in order; then what is still left takes a free typed slot, an 'other' one first (an
+    untyped phone or address went nowhere in a file whose slots all have a type). Elements
+    with no room left are dropped: the read-back shows what the file kept."""
     chosen: dict[int, dict[str, Any]] = {}
     rest: list[dict[str, Any]] = []
     for item in items:
@@ -170,12 +172,22 @@ def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[st
             chosen[i] = item
     free = [i for i, s in enumerate(slots) if i not in chosen and (s.col("type") or not s.fixed_type)]
     chosen.update(zip(free, rest, strict=False))
+    left = rest[len(free) :]
+    spare = sorted(
+        (i for i, s in enumerate(slots) if i not in chosen and s.fixed_type in _SPARE),
+        key=lambda i: _SPARE.index(slots[i].fixed_type or ""),
+    )
+    chosen.update(zip(spare, left, strict=False))
     for i, slot in enumerate(slots):
         item = chosen.get(i, {})
         for role, column in slot.cols:
             out[column] = _slot_cell(role, item)
         if "street" in item and slot.col("street2"):
             out[slot.col("street") or ""] = item["street"]  # whole street in the first column
+
+
+#: typed slots an element of no slot's type may take, best first (never fax or pager)
+_SPARE = ("other", "work", "cell", "home")
 
 
 def _slot_cell(role: str, item: Mapping[str, Any]) -> str:
