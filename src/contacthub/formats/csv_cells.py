@@ -7,6 +7,7 @@ about headers."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from contacthub.model import ADDRESS_PARTS
@@ -97,7 +98,8 @@ def decode_items(field: str, text: str) -> list[dict[str, Any]]:
 
 def parse_date(text: str) -> str:
     """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy`` and European ``d.m.yyyy``; Outlook's
-    ``0/0/00`` means no date; anything else is kept as written."""
+    ``0/0/00`` means no date; anything else, a day that does not exist (2/29/2001)
+    included, is kept as written."""
     m = re.fullmatch(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})", text.strip())
     if not m:
         return text
@@ -105,4 +107,8 @@ def parse_date(text: str) -> str:
     month, day = (a, b) if m.group(2) == "/" else (b, a)
     if not (1 <= month <= 12 and 1 <= day <= 31) or len(year) != 4:
         return "" if a == b == 0 else text
+    try:
+        date(int(year), month, day)
+    except ValueError:
+        return text
     return f"{year}-{month:02d}-{day:02d}"
