@@ -126,6 +126,19 @@ def test_an_edited_address_keeps_its_line(tmp_path: Path) -> None:
     assert connector.get("adr-1.vcf").fields["addresses"][0]["city"] == "Potsdam"
 
 
+def test_a_removed_grouped_email_takes_its_label_along(tmp_path: Path) -> None:
+    (tmp_path / "ext-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    connector = make(tmp_path)
+    record = connector.get("ext-1.vcf")
+    [result] = connector.write(
+        [WriteOp("update", "h", dict(record.fields, emails=[]), "ext-1.vcf", record.version)]
+    )
+    assert result.error is None
+    written = (tmp_path / "ext-1.vcf").read_bytes()
+    assert b"item1." not in written  # no X-ABLabel left labelling nothing
+    assert b"X-SOCIALPROFILE" in written and b"PHOTO" in written
+
+
 def test_no_op_pull_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     connector = make(tmp_path)
     made = [create(connector, sample(i), f"hub-{i}") for i in range(5)]

@@ -147,7 +147,12 @@ def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: s
     position = last if last >= 0 else len(out)
     out[position:position] = [_element_prop(kind, item, version, "") for item in extra]
     gone = {id(prop) for _, prop, _ in free}  # placeholders no new element took
+    emptied = {prop.group.upper() for _, prop, _ in free if prop.group}
     out = [p for p in out if id(p) not in gone]
+    if emptied:
+        # a group's label (Apple's itemN.X-ABLabel) goes with the last line it labelled
+        still = {p.group.upper() for p in out if p.group and not p.name.startswith("X-AB")}
+        out = [p for p in out if not (p.group.upper() in emptied - still and p.name.startswith("X-AB"))]
     first = next((i for i, p in enumerate(out) if p.name == name), -1)
     for i, p in enumerate(out):
         if id(p) in implicit and i != first:  # not first any more: it must say it
