@@ -521,3 +521,13 @@ def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -
         [row] = store.connectors(store.hub("s").id)
     assert secrets.decrypt(row.secrets, "dav") == {"password": "S3cret@PW"}
     assert row.settings == {"url": "https://dav.example.com/books/", "username": "alice"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["apply", "sync", "runs", "show", "conflicts", "resolve", "approve", "reject", "undo", "demo", "emulate"],
+)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"contacthub {command}" in result.output

@@ -44,6 +44,9 @@ def emulate(
     """Run an emulator of a hosted API on 127.0.0.1 (see `contacthub emulate SYSTEM --help`)."""
     from contacthub.emulators import main as run_emulator
 
+    if system in ("--help", "-h"):  # help is the system's own, so the option is off here
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
     run_emulator(system, list(ctx.args))
 
 
