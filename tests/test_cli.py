@@ -528,6 +528,6 @@ def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -
     ["apply", "sync", "runs", "show", "conflicts", "resolve", "approve", "reject", "undo", "demo", "emulate"],
 )
 def test_every_command_has_help(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [command, "--help"], prog_name="contacthub")
     assert result.exit_code == 0, result.output
-    assert f"contacthub {command}" in result.output
+    assert f"Usage: contacthub {command}" in result.output
