@@ -46,6 +46,7 @@ from contacthub.errors import (
     StaleVersionError,
 )
 from contacthub.formats.vcard import ParsedCard, VCardCodec
+from contacthub.formats.vcard_lines import cards_after_first, without_first_card
 from contacthub.model import Fields
 
 #: hub ids that can be used as file names as they are
@@ -221,7 +222,7 @@ class VCardDirConnector(VCardFiles, Connector):
         modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
         if rev is not None and rev > modified:
             modified = rev
-        return Record(native_id, file_version(st), fields, modified, uid, str(path)), _cards_after_first(data)
+        return Record(native_id, file_version(st), fields, modified, uid, str(path)), cards_after_first(data)
 
     def get(self, native_id: str) -> Record:
         return self._record(native_id)
@@ -371,10 +372,10 @@ class VCardDirConnector(VCardFiles, Connector):
             return WriteResult(op, path.name)  # already gone: a replayed delete is done
         self._check_version(op, st, path)
         data = path.read_bytes()
-        if _cards_after_first(data):
+        if cards_after_first(data):
             # the other cards of the file were never the hub's to delete: only the record's
             # card goes, and the next pull reads the file's new first card as a new record
-            self._replace(path, _without_first_card(data), st)
+            self._replace(path, without_first_card(data), st)
         else:
             path.unlink(missing_ok=True)
         return WriteResult(op, path.name)
@@ -386,36 +387,3 @@ class VCardDirConnector(VCardFiles, Connector):
                 str(path),
                 self.name,
             )
-
-
-def _cards_after_first(data: bytes) -> int:
-    """The cards a file holds after its first, at the top level: a vCard 2.1 AGENT card
-    nested in another is part of it. (Files in UTF-16 are not looked into.)"""
-    if data.upper().count(b"BEGIN:VCARD") < 2:
-        return 0
-    return max(sum(1 for depth, ended in _card_lines(data) if depth == 1 and not ended) - 1, 0)
-
-
-def _without_first_card(data: bytes) -> bytes:
-    """The file's bytes after its first top-level card, exactly as they were."""
-    lines = data.splitlines(keepends=True)
-    for index, (depth, ended) in enumerate(_card_lines(data)):
-        if ended and depth == 0:
-            return b"".join(lines[index + 1 :])
-    return b""
-
-
-def _card_lines(data: bytes) -> Iterator[tuple[int, bool]]:
-    """Per line: the card depth a BEGIN:VCARD line opens (else 0), and whether it is an
-    END:VCARD line, with the depth it returns to."""
-    depth = 0
-    for raw in data.splitlines():
-        line = raw.strip().upper()
-        if line == b"BEGIN:VCARD":
-            depth += 1
-            yield depth, False
-        elif line == b"END:VCARD" and depth:
-            depth -= 1
-            yield depth, True
-        else:
-            yield 0, False

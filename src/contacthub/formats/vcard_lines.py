@@ -24,6 +24,7 @@ were first, as does ``parse_line``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from contacthub.errors import RecordError
 from contacthub.formats.vcard_card import (
@@ -283,3 +284,39 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
             current.version = prop.value.strip()
         props.append(prop)
     return cards, saw_begin
+
+
+# --- files of several cards (a folder keeps one card per file) ----------------------------
+
+
+def cards_after_first(data: bytes) -> int:
+    """The cards a file holds after its first, at the top level: a vCard 2.1 AGENT card
+    nested in another is part of it. (Files in UTF-16 are not looked into.)"""
+    if data.upper().count(b"BEGIN:VCARD") < 2:
+        return 0
+    return max(sum(1 for depth, ended in _card_lines(data) if depth == 1 and not ended) - 1, 0)
+
+
+def without_first_card(data: bytes) -> bytes:
+    """The file's bytes after its first top-level card, exactly as they were."""
+    lines = data.splitlines(keepends=True)
+    for index, (depth, ended) in enumerate(_card_lines(data)):
+        if ended and depth == 0:
+            return b"".join(lines[index + 1 :])
+    return b""
+
+
+def _card_lines(data: bytes) -> Iterator[tuple[int, bool]]:
+    """Per line: the card depth a BEGIN:VCARD line opens (else 0), and whether it is an
+    END:VCARD line, with the depth it returns to."""
+    depth = 0
+    for raw in data.splitlines():
+        line = raw.strip().upper()
+        if line == b"BEGIN:VCARD":
+            depth += 1
+            yield depth, False
+        elif line == b"END:VCARD" and depth:
+            depth -= 1
+            yield depth, True
+        else:
+            yield 0, False
