@@ -443,7 +443,7 @@ create = true
         "hub": {"create": 0, "update": 0, "delete": 1},
         "cards": {"create": 0, "update": 0, "delete": 1},
     }, out
-    assert sorted(p.name for p in folder.iterdir()) == ["p1.vcf", "p2.vcf", "p4.vcf", "p5.vcf", "p6.vcf"]
+    assert sorted(p.name for p in folder.glob("*.vcf")) == ["p1.vcf", "p2.vcf", "p4.vcf", "p5.vcf", "p6.vcf"]
     assert json.loads(cli("sync", "rows", "--json", db=db)[1])["changes"] == {}
 
 
@@ -531,3 +531,24 @@ def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], prog_name="contacthub")
     assert result.exit_code == 0, result.output
     assert f"Usage: contacthub {command}" in result.output
+
+
+def test_undoing_a_deletion_brings_the_cards_back_whole(setup: tuple[str, Path, Path, Path]) -> None:
+    """What only the laptop's copy held (a photo added there) is back after the undo."""
+    db, a, b, _ = setup
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    (a / "bob.vcf").write_text(card("bob", "Bob", "Ray", "bob@example.com"))
+    cli("sync", "team", db=db)
+    copy = next(p for p in b.glob("*.vcf") if "Ann" in p.read_text())
+    copy.write_text(
+        copy.read_text().replace("END:VCARD", "PHOTO;VALUE=uri:https://x.example/ann.jpg\r\nEND:VCARD")
+    )
+    cli("sync", "team", db=db)
+    (a / "ann.vcf").unlink()
+    deleted = json.loads(cli("sync", "team", "--json", db=db)[1])
+    assert deleted["changes"]["laptop"]["delete"] == 1 and not copy.exists()
+    code, out = cli("undo", str(deleted["run"]), db=db)
+    assert code == 0, out
+    [back] = [p for p in b.glob("*.vcf") if "Ann" in p.read_text()]
+    assert "PHOTO;VALUE=uri:https://x.example/ann.jpg" in back.read_text()
+    assert (a / "ann.vcf").exists() or any("Ann" in p.read_text() for p in a.glob("*.vcf"))

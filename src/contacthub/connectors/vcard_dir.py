@@ -37,6 +37,7 @@ from contacthub.connectors.base import (
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles
 from contacthub.connectors.vcard_files import file_version as file_version
+from contacthub.connectors.vcard_trash import Trash
 from contacthub.connectors.writebehind import WriteBehind
 from contacthub.errors import (
     ConfigError,
@@ -96,6 +97,8 @@ class VCardDirConnector(VCardFiles, Connector):
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
         self._behind: WriteBehind[tuple[WriteOp, str], _Written] | None = None
         self.codec = VCardCodec(config.mapping, config.region, version, encoding)
+        self.trash = Trash.of(self.root, settings.get("trash_days", 30), config.name)
+        self._trash_present = False
 
     @property
     def fields(self) -> frozenset[str] | None:
@@ -301,6 +304,7 @@ class VCardDirConnector(VCardFiles, Connector):
         self, ops: Sequence[WriteOp], dir_fd: int | None = None, names: Sequence[str] | None = None
     ) -> list[WriteResult]:
         results: list[WriteResult] = []
+        self._trash_present = any(op.kind == "create" for op in ops) and self.trash.present()
         for i, op in enumerate(ops):
             try:
                 if op.kind == "create":
@@ -331,12 +335,14 @@ class VCardDirConnector(VCardFiles, Connector):
         hub_id = op.hub_id
         if name is None:
             name = self._new_name(hub_id)
+        restored = self.trash.restored(hub_id, op.fields, self.codec) if self._trash_present else None
         # the fields a read of the new file gives, known from building it (tested)
-        data, fields = self.codec.create_read(op.fields, hub_id)
+        data, fields = restored or self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):
             try:
                 st = self._write_new(name, data, dir_fd)
-                return WriteResult(op, name, f"{st.st_mtime_ns}-{st.st_size}", fields)
+                result = WriteResult(op, name, f"{st.st_mtime_ns}-{st.st_size}", fields)
+                break
             except FileExistsError:
                 if attempt == 0:
                     try:
@@ -345,9 +351,14 @@ class VCardDirConnector(VCardFiles, Connector):
                         existing = None
                     if existing is not None and existing.hub_id == hub_id:
                         # a create replayed after a crash: it happened, report what is there
-                        return WriteResult(op, name, existing.version, existing.fields)
+                        result = WriteResult(op, name, existing.version, existing.fields)
+                        break
                 name = f"{uuid.uuid4().hex}{ext}"
-        raise RecordError("could not find a free file name", str(self.root / name), self.name)
+        else:
+            raise RecordError("could not find a free file name", str(self.root / name), self.name)
+        if restored is not None:
+            self.trash.drop(hub_id)
+        return result
 
     def _update(self, op: WriteOp) -> WriteResult:
         path = self._path(op.native_id or "")
@@ -377,7 +388,7 @@ class VCardDirConnector(VCardFiles, Connector):
             # card goes, and the next pull reads the file's new first card as a new record
             self._replace(path, without_first_card(data), st)
         else:
-            path.unlink(missing_ok=True)
+            self.trash.keep(path, op.hub_id)  # kept a while, for an undo (``vcard_trash``)
         return WriteResult(op, path.name)
 
     def _check_version(self, op: WriteOp, st: os.stat_result, path: Path) -> None:

@@ -48,6 +48,8 @@ def _lock_dir(engine: Engine) -> Path | None:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
+    if database.startswith("file:"):  # a URI filename: its path, without the query
+        database = database.removeprefix("file:").split("?", 1)[0]
     return Path(database + ".locks")
 
 

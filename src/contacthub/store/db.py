@@ -49,8 +49,9 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = url.removeprefix("sqlite:///")
+        if url.startswith("sqlite:///") and path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # (a file: URI names its own)
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None

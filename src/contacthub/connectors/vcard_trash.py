@@ -1,0 +1,105 @@
+"""Cards a vCard folder deleted for the hub, kept a while so that an undo brings them back whole.
+
+The hub does not model a card's PHOTO, X- properties or groups, so a card made again from
+the hub's fields alone would lack them: an undo of a deletion, or a person rejecting it
+after the fact, brought back a card without its photo. Instead, a card the hub deletes is
+moved (one rename, atomic) into the folder's hidden ``.contacthub-trash``, under a name made
+from its hub id; a create for that hub id takes it back, with the hub's fields written into
+it as into any existing card. Cards stay ``trash_days`` (default 30; 0 deletes at once) and
+are pruned when the folder next deletes. Other programs reading the folder skip the trash:
+it is a folder, and its name starts with a dot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from contacthub.errors import ConfigError, RecordError
+from contacthub.formats.vcard import VCardCodec
+from contacthub.model import Fields
+
+TRASH = ".contacthub-trash"
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
+
+
+class Trash:
+    def __init__(self, root: Path, days: float) -> None:
+        self.dir = root / TRASH
+        self.days = days
+        self._pruned = False
+
+    @classmethod
+    def of(cls, root: Path, days: Any, connector: str) -> Trash:
+        """The trash of the folder ``root`` for its ``trash_days`` setting."""
+        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            raise ConfigError(f"trash_days must be a number of days (0: none), not {days!r}", connector)
+        return cls(root, float(days))
+
+    def present(self) -> bool:
+        """Whether anything can be in the trash (one stat, once per batch of writes)."""
+        return self.days > 0 and self.dir.is_dir()
+
+    def keep(self, path: Path, hub_id: str) -> None:
+        """Move the card at ``path`` into the trash, or delete it when the trash is off."""
+        if self.days <= 0:
+            path.unlink(missing_ok=True)
+            return
+        self.dir.mkdir(exist_ok=True)
+        target = self.dir / _name(hub_id)
+        os.replace(path, target)
+        os.utime(target)  # when it was deleted, for pruning (a rename keeps the old time)
+        if not self._pruned:
+            self._pruned = True
+            self.prune()
+
+    def find(self, hub_id: str) -> bytes | None:
+        """The card kept for ``hub_id``, if there is one."""
+        try:
+            return (self.dir / _name(hub_id)).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def restored(
+        self, hub_id: str, fields: Mapping[str, Any], codec: VCardCodec
+    ) -> tuple[bytes, Fields] | None:
+        """The card kept for ``hub_id`` with ``fields`` written into it, as into any existing
+        card, and the fields it reads as; ``None`` if none is kept or it cannot be read."""
+        kept = self.find(hub_id)
+        if kept is None:
+            return None
+        try:
+            cards = [parsed.card for parsed in codec.parse(kept, TRASH)]
+            data = codec.update(cards, fields, uid=hub_id)
+            return data, codec.read(data, TRASH)[0]
+        except RecordError:
+            return None
+
+    def drop(self, hub_id: str) -> None:
+        (self.dir / _name(hub_id)).unlink(missing_ok=True)
+
+    def prune(self, now: float | None = None) -> None:
+        """Delete the cards kept longer than ``days``."""
+        limit = (now if now is not None else time.time()) - self.days * 86400
+        try:
+            entries = list(os.scandir(self.dir))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_file() and entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+
+
+def _name(hub_id: str) -> str:
+    """A file name for a hub id: itself where that is safe, else a hash of it."""
+    if _SAFE.fullmatch(hub_id) and hub_id[-1] != ".":
+        return f"{hub_id}.vcf"
+    return hashlib.sha256(hub_id.encode("utf-8", "surrogatepass")).hexdigest()[:40] + ".vcf"
