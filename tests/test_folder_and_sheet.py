@@ -1,0 +1,109 @@
+"""A vCard folder two-way with a CSV file, end to end through the command line.
+
+Each test is a case that once lost or damaged something: a blank row read back as a
+deleted person, a deleted row written back instead of deleted, a removed column read as
+everyone's values removed, a connector pointed elsewhere deleting its old people, a field
+mapped to another column emptied everywhere, and edits that never arrived after a filter
+came and went on an unchanged file.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.sheets import site
+
+
+@pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
+def test_real_cards_with_a_csv_file_lose_nothing(tmp_path: Path, corpus_dir: Path, fmt: str) -> None:
+    """Every corpus card, three runs. Cards with nothing a CSV column holds (only a photo,
+    only X- properties) once went out as blank rows, which read back as deleted rows: the
+    second run then deleted their files from the folder."""
+    shutil.copytree(corpus_dir / "vcards", tmp_path / "cards")
+    hub = site(tmp_path, f'format = "{fmt}"')
+    names = sorted(p.name for p in hub.folder.iterdir())
+    first = hub.sync()
+    assert first["status"] == "applied" and first["changes"]["sheet"]["create"] > 40
+    hub.settled()
+    hub.settled()
+    assert sorted(p.name for p in hub.folder.iterdir()) == names
+
+
+@pytest.mark.parametrize("fmt", ["google", "outlook", "thunderbird", "plain"])
+def test_a_row_deleted_from_a_csv_file_deletes_the_card(tmp_path: Path, fmt: str) -> None:
+    """The CSV baseline is what the row holds of the columns the file has: a display name
+    derived on reading (Google's file has no column for it), or an email type an Outlook
+    file cannot hold, once made every deleted row look edited, so it was written back."""
+    hub = site(tmp_path, f'format = "{fmt}"', people=6)
+    assert hub.sync()["changes"]["sheet"]["create"] == 6
+    lines = hub.sheet.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    hub.sheet.write_text("".join(line for line in lines if "p3@example.com" not in line), encoding="utf-8")
+    assert hub.sync()["changes"] == {
+        "hub": {"create": 0, "update": 0, "delete": 1},
+        "cards": {"create": 0, "update": 0, "delete": 1},
+    }
+    assert hub.cards() == ["p1.vcf", "p2.vcf", "p4.vcf", "p5.vcf", "p6.vcf"]
+    hub.settled()
+
+
+def test_a_column_removed_from_a_plain_csv_file_empties_nothing(tmp_path: Path) -> None:
+    """Removing the notes column says the file no longer holds notes, not that everyone's
+    notes were deleted (which emptied NOTE in every card)."""
+    hub = site(tmp_path, 'format = "plain"', people=3, NOTE="note {i}")
+    assert hub.sync()["changes"]["sheet"]["create"] == 3
+    rows = list(csv.reader(hub.sheet.read_text(encoding="utf-8").splitlines()))
+    drop = rows[0].index("notes")
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([cell for n, cell in enumerate(row) if n != drop] for row in rows)
+    hub.settled()
+    hub.settled()
+    assert all(f"NOTE:note {i}" in (hub.folder / f"p{i}.vcf").read_text() for i in range(1, 4))
+
+
+def test_pointing_a_connector_at_another_file_deletes_no_one(tmp_path: Path) -> None:
+    hub = site(tmp_path, people=4, **{"X-KEEP": "x"})
+    hub.sync()
+    other = tmp_path / "new.csv"
+    other.write_text("display_name,emails\nOther Person,work:other@example.com\n")
+    hub.apply(sheet=other)
+    report = hub.sync()
+    assert report["status"] == "applied", report
+    assert all(counts["delete"] == 0 for counts in report["changes"].values()), report
+    assert len(hub.cards()) == 5  # the four, and the new file's person
+    assert all("X-KEEP:x" in (hub.folder / f"p{i}.vcf").read_text() for i in range(1, 5))
+    assert all(f"p{i}@example.com" in other.read_text() for i in range(1, 5))
+    hub.settled()
+
+
+def test_a_field_mapped_to_another_column_is_emptied_nowhere(tmp_path: Path) -> None:
+    cards = 'mapping = {"custom.trade" = "X-TRADE"}'
+    hub = site(tmp_path, 'mapping = {"custom.trade" = "Trade"}', cards, people=4, **{"X-TRADE": "trade{i}"})
+    hub.sync()
+    assert "trade1" in hub.sheet.read_text()
+    hub.apply('mapping = {"custom.trade" = "Job"}', cards)
+    hub.sync()
+    hub.settled()
+    assert all(f"X-TRADE:trade{i}" in (hub.folder / f"p{i}.vcf").read_text() for i in range(1, 5))
+    header, *rows = hub.sheet.read_text().splitlines()
+    job = header.split(",").index("Job")
+    assert sorted(row.split(",")[job] for row in rows) == ["trade1", "trade2", "trade3", "trade4"]
+
+
+def test_edits_arrive_after_a_filter_comes_and_goes_on_an_unchanged_file(tmp_path: Path) -> None:
+    hub = site(tmp_path, people=4, NOTE="note {i}")
+    hub.sync()
+    hub.apply('filter = {all = [{field = "email", op = "equals", value = "p1@example.com"}]}')
+    hub.sync()
+    hub.sheet.write_text(hub.sheet.read_text().replace("note 2", "note 2 edited in the sheet"))
+    card = hub.folder / "p3.vcf"
+    card.write_text(card.read_text().replace("note 3", "note 3 edited in the card"))
+    hub.sync()
+    hub.apply()
+    assert hub.sync()["errors"] == []
+    hub.settled()
+    assert "note 2 edited in the sheet" in (hub.folder / "p2.vcf").read_text()
+    assert "note 3 edited in the card" in hub.sheet.read_text()
