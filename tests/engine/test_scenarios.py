@@ -223,19 +223,7 @@ def test_delete_hold_approve_and_reject(database_url: str) -> None:
     assert len(a.items) == 14 and len(b.items) == 14
 
 
-def test_emptied_connector_is_held_not_wiped(database_url: str) -> None:
-    hub = Hub(database_url, ["a", "b"], threshold="1000")
-    a, b = hub.book("a"), hub.book("b")
-    for i in range(3):
-        a.put(f"a{i}", person(i))
-    hub.sync()
-    b.items.clear()
-    report = hub.sync()
-    assert report.status == "held" and "listed no records" in (report.message or "")
-    assert len(a.items) == 3
-
-
-def test_rejecting_an_emptied_connector_writes_its_records_back(database_url: str) -> None:
+def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(database_url: str) -> None:
     """The reject run is not held again for the same empty listing (it was, forever)."""
     hub = Hub(database_url, ["a", "b"], threshold="1000")
     a, b = hub.book("a"), hub.book("b")
@@ -244,6 +232,8 @@ def test_rejecting_an_emptied_connector_writes_its_records_back(database_url: st
     hub.sync()
     b.items.clear()
     held = hub.sync()
+    assert held.status == "held" and "listed no records" in (held.message or "")
+    assert len(a.items) == 3
     rejected = service.reject(hub.engine, held.run_id)
     assert rejected.status == "applied", rejected.message
     assert len(b.items) == 3 and len(a.items) == 3
