@@ -321,7 +321,7 @@ def _first_copy(where: Path, count: int) -> tuple[Report, Report, list[bytes]]:
     again = run_hub(engine, "h")
     engine.dispose()
     assert sum(pages) == count
-    return first, again, sorted(p.read_bytes() for p in b.iterdir())
+    return first, again, sorted(p.read_bytes() for p in b.glob("*.vcf"))
 
 
 @needs_fork

@@ -49,13 +49,13 @@ def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[
     preview = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={"dry_run": True}, headers=auth).json()
     assert preview["status"] == "planned"
     assert preview["changes"]["b"]["create"] == 10
-    assert list(folders[1].iterdir()) == []  # a preview writes nothing
+    assert list(folders[1].glob("*.vcf")) == []  # a preview writes nothing
     plan = c.get(f"/api/v1/runs/{preview['run']}", headers=auth).json()
     assert {ch["op"] for ch in plan["journal"] if ch["connector"] == "b"} == {"create"}
 
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     assert run["status"] == "applied"
-    assert len(list(folders[1].iterdir())) == 10
+    assert len(list(folders[1].glob("*.vcf"))) == 10
     runs = c.get(f"/api/v1/hubs/{hub['id']}/runs", headers=auth).json()
     assert [r["id"] for r in runs] == [run["run"], preview["run"]]
 
@@ -68,7 +68,7 @@ def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[
 
     undone = c.post(f"/api/v1/runs/{run['run']}/undo", headers=auth).json()
     assert undone["status"] == "applied"
-    assert list(folders[1].iterdir()) == []
+    assert list(folders[1].glob("*.vcf")) == []
 
 
 def test_connector_settings_filter_and_mapping(alice: Person, folders: tuple[Path, Path]) -> None:
@@ -108,7 +108,7 @@ def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, P
     c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
     a_file = folders[0] / "p2.vcf"
     a_file.write_text(card("p2", "Person2 Family2", "p2@example.com", "TITLE:From A\r\n"))
-    [b_file] = [p for p in folders[1].iterdir() if "Person2" in p.read_text()]
+    [b_file] = [p for p in folders[1].glob("*.vcf") if "Person2" in p.read_text()]
     b_file.write_text(b_file.read_text().replace("END:VCARD", "TITLE:From B\r\nEND:VCARD"))
     c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
     [conflict] = c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json()
@@ -125,14 +125,14 @@ def test_held_run_approved_through_the_api(alice: Person, folders: tuple[Path, P
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders)
     c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
-    for p in list(folders[0].iterdir())[:5]:
+    for p in list(folders[0].glob("*.vcf"))[:5]:
         p.unlink()
     held = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     assert held["status"] == "held"
-    assert len(list(folders[1].iterdir())) == 10
+    assert len(list(folders[1].glob("*.vcf"))) == 10
     again = c.post(f"/api/v1/runs/{held['run']}/approve", headers=auth).json()
     assert again["status"] == "applied"
-    assert len(list(folders[1].iterdir())) == 5
+    assert len(list(folders[1].glob("*.vcf"))) == 5
     refused = c.post(f"/api/v1/runs/{held['run']}/approve", headers=auth)
     assert refused.status_code == 400 and "not held" in refused.json()["error"]
 
@@ -175,5 +175,5 @@ def test_a_hub_runs_once_at_a_time(alice: Person, folders: tuple[Path, Path]) ->
         assert busy.status_code == 409 and "running now" in busy.json()["error"]
         page = c.post(f"/hubs/{hub['id']}/sync", data={"csrf": alice.csrf()})
         assert page.status_code == 409
-    assert list(folders[1].iterdir()) == []
+    assert list(folders[1].glob("*.vcf")) == []
     assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["status"] == "applied"

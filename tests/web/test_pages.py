@@ -116,7 +116,7 @@ def test_preview_shows_before_and_after(alice: Person, folders: tuple[Path, Path
     page = c.get(preview.headers["location"]).text
     assert "Preview" in page and "nothing was written" in page
     assert "<strong>job_title</strong>: (empty) → Chief" in page
-    assert "TITLE" not in next(p for p in folders[1].iterdir() if "Person4" in p.read_text()).read_text()
+    assert "TITLE" not in next(p for p in folders[1].glob("*.vcf") if "Person4" in p.read_text()).read_text()
 
 
 def test_sign_in_goes_back_only_to_this_site(alice: Person) -> None:

@@ -68,11 +68,11 @@ def bobs_things(bob: Person, tmp_path: Path) -> dict[str, Any]:
         ids.append(made.json()["id"])
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     (a / "p1.vcf").write_text(card("p1", "Bob1 Friend1", "b1@example.com", "TITLE:A\r\n"))
-    [bfile] = [p for p in b.iterdir() if "Bob1" in p.read_text()]
+    [bfile] = [p for p in b.glob("*.vcf") if "Bob1" in p.read_text()]
     bfile.write_text(bfile.read_text().replace("END:VCARD", "TITLE:B\r\nEND:VCARD"))
     c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
     [conflict] = c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json()
-    for p in sorted(a.iterdir())[5:]:
+    for p in sorted(a.glob("*.vcf"))[5:]:
         p.unlink()
     held = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
     assert held["status"] == "held"
