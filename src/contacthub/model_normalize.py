@@ -23,6 +23,8 @@ _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 #: a US number without country code, in the notations people write it in
 _NANP_NATIONAL = re.compile(r"\(?[2-9][0-9]{2}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}")
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+_NANP_EXTENSION = re.compile(r"(\+1[ (]*[2-9][0-9 ().-]*?) *(?:ext\.?|x) *[0-9]{1,6}", re.I)
 _DIALLED = re.compile(r"[0-9 ().-]+")
 _NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
 
@@ -52,9 +54,10 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     Numbers already written as ``+<digits>`` skip phonenumbers: it costs ~27 µs a call and the
     result would be the same digits, which matters at 50,000 contacts. So do US national
     numbers in their usual notations (``(202) 555-0147``, ``202.555.0147``): ten digits not
-    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; and, with
-    region US, digits starting with a 0 that cannot be a US number (neither 7 nor 10 of
-    them, no 011 prefix) stay as written. The tests check these shortcuts against
+    starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; a NANP
+    number with an extension stays as written (below); and, with region US, digits starting
+    with a 0 that cannot be a US number (neither 7 nor 10 of them, no 011 prefix) stay as
+    written. The tests check these shortcuts against
     phonenumbers.
 
     Two kinds of numbers that parse stay as written too, because E.164 would lose what
@@ -80,6 +83,9 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
             and compact[:3] != "011"
         ):
             return text  # a foreign national number: not a possible US number
+        ext = _NANP_EXTENSION.fullmatch(text)
+        if ext is not None and _NANP_E164.fullmatch(_PHONE_PUNCT.sub("", ext.group(1))):
+            return text  # a NANP number with an extension: kept as written (see above)
     import phonenumbers
 
     try:
