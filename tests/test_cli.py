@@ -270,12 +270,20 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2 and "no hub named 'ghost'" in proc.stderr and "Traceback" not in proc.stderr
+    # a store that is not there is a mistyped path, not an empty store to make
+    assert proc.returncode == 2 and f"no store at {tmp_path / 'h.db'}" in proc.stderr
+    assert not (tmp_path / "h.db").exists()
     hub = tmp_path / "hub.toml"
     hub.write_text(
         f'[hubs.h]\n[[hubs.h.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "nope"}"\n'
     )
     subprocess.run([sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub)], check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", "ghost"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "no hub named 'ghost'" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "contacthub", "--database", db, "sync", "h", "--json"],
         capture_output=True,

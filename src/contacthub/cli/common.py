@@ -5,6 +5,7 @@ imports nothing heavy: every command module imports it at start-up."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -32,10 +33,17 @@ def fail(message: str, code: int = EXIT_USER) -> NoReturn:
     raise typer.Exit(code)
 
 
-def db() -> Engine:
+def db(create: bool = True) -> Engine:
+    """The store; with ``create=False``, a store file named with ``--database`` must exist
+    (a mistyped path made an empty store, and the user saw "no hubs yet")."""
     from contacthub.store.db import open_database
 
-    return open_database(State.database)
+    url = State.database
+    if not create and url and url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0].removeprefix("file:")
+        if path != ":memory:" and not Path(path).exists():
+            fail(f"no store at {path} (mistyped? `contacthub apply` creates one)")
+    return open_database(url)
 
 
 @app.callback()

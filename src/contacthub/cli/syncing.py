@@ -111,7 +111,7 @@ def hubs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the hubs, their connectors and their last run (credentials are never shown)."""
     from contacthub import service
 
-    items = service.hubs(db())
+    items = service.hubs(db(create=False))
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False))
         return
@@ -141,7 +141,7 @@ def sync(
     """Run one sync of HUB (waits while another run of it ends)."""
     from contacthub import service
 
-    engine = db()
+    engine = db(create=False)
     if queue:
         _enqueue(engine, hub, dry_run, as_json)
         return
@@ -161,7 +161,7 @@ def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     """List the runs of HUB, newest first."""
     from contacthub import service
 
-    items = service.runs(db(), hub)
+    items = service.runs(db(create=False), hub)
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False))
         return
@@ -189,7 +189,7 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     """Show RUN with every change and its values before and after."""
     from contacthub import service
 
-    data = service.show_run(db(), run)
+    data = service.show_run(db(create=False), run)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -226,7 +226,7 @@ def conflicts(
     """List the conflicts of HUB that wait for a person."""
     from contacthub import service
 
-    items = service.conflicts(db(), hub, include_settled=show_all)
+    items = service.conflicts(db(create=False), hub, include_settled=show_all)
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False))
         return
@@ -246,7 +246,7 @@ def resolve(
     """Settle CONFLICT with the value from connector NAME."""
     from contacthub import service
 
-    result = service.resolve(db(), conflict, take)
+    result = service.resolve(db(create=False), conflict, take)
     typer.echo(
         f"conflict {conflict}: {result['field']} = {_short(result['value'])}; the next sync carries it"
     )
@@ -258,7 +258,7 @@ def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) 
     """Approve a held RUN: sync again, allowing the deletions it held."""
     from contacthub import service
 
-    report = service.approve(db(), run)
+    report = service.approve(db(create=False), run)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -269,7 +269,7 @@ def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -
     """Reject a held RUN: keep the records it would have deleted."""
     from contacthub import service
 
-    report = service.reject(db(), run)
+    report = service.reject(db(create=False), run)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -280,7 +280,7 @@ def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     """Undo RUN: apply the inverse of its changes as a new run."""
     from contacthub import service
 
-    report = service.undo(db(), run)
+    report = service.undo(db(create=False), run)
     _print_report(report, as_json)
     _exit_for(report)
 
