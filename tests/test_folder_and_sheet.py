@@ -107,3 +107,18 @@ def test_edits_arrive_after_a_filter_comes_and_goes_on_an_unchanged_file(tmp_pat
     hub.settled()
     assert "note 2 edited in the sheet" in (hub.folder / "p2.vcf").read_text()
     assert "note 3 edited in the card" in hub.sheet.read_text()
+
+
+def test_a_folder_pointed_at_an_empty_one_gets_everyone_without_a_hold(tmp_path: Path) -> None:
+    """A new, empty folder is not an emptied one: the hub's people are written into it."""
+    hub = site(tmp_path, people=6)
+    hub.sync()
+    empty = tmp_path / "new-cards"
+    empty.mkdir()
+    hub.folder, old = empty, hub.folder
+    hub.apply()
+    report = hub.sync()
+    assert report["status"] == "applied", report
+    assert report["changes"]["cards"]["create"] == 6
+    assert len(list(empty.glob("*.vcf"))) == 6 and len(list(old.glob("*.vcf"))) == 6
+    hub.settled()

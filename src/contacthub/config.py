@@ -296,18 +296,21 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
     new fields in), links are marked behind so each is re-planned (a new filter lets people
     in or out), and 'excluded' markers go so excluded people are considered again.
 
-    Baselines of the fields in ``forget`` go too (``None``: whole baselines, for another
-    address book): a field mapped to another column reads empty until it is written there,
-    and a record of a book that is not there any more reads as deleted, which against the
-    old baseline were a removal to spread everywhere; with no baseline they are first
-    sightings, which take nothing away."""
+    Baselines of the fields in ``forget`` go too (``None``: the links themselves, for
+    another address book): a field mapped to another column reads empty until it is
+    written there, which against the old baseline was a removal to spread everywhere; with
+    no baseline it is a first sighting, which takes nothing away. And the records of a book
+    the connector no longer points at are not deletions at all."""
     links = t.links.c
     conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
     conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
     conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
     conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
     if forget is None:
-        conn.execute(update(t.links).where(links.connector_id == connector_id).values(baseline=None))
+        # another address book: none of its links holds, and a book that lists nothing yet
+        # is no "emptied" connector to hold; its records are matched afresh, the hub's
+        # people written into it, and the book it left keeps its own
+        conn.execute(delete(t.links).where(links.connector_id == connector_id))
         return
     if not forget:
         return

@@ -486,6 +486,15 @@ def test_a_new_record_like_a_gone_one_in_one_value_only_is_a_new_person(database
     hub.sync()
     assert "cy" not in a.items  # deleted as it was, not taken over by a guess
     assert sorted(i.fields["given_name"] for i in a.items.values()) == ["Bob", "Cyd", "Cyd"]
+    # a household: the same phone and family name, but Mary is not John's record renamed
+    a.put("john", {"given_name": "John", "family_name": "Miller", "phones": office, "job_title": "Chef"})
+    hub.sync()
+    [john_b] = [nid for nid, i in b.items.items() if i.fields["given_name"] == "John"]
+    del b.items[john_b]
+    b.put("mary", {"given_name": "Mary", "family_name": "Miller", "phones": office})
+    hub.sync()
+    assert "john" not in a.items
+    assert "Mary" in [i.fields["given_name"] for i in a.items.values()]
 
 
 def test_a_second_record_of_the_same_person_is_not_taken_for_a_move(database_url: str) -> None:

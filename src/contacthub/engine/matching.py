@@ -10,11 +10,12 @@ contact already linked in the pulled connector is never matched twice. A mixin o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from difflib import SequenceMatcher
 from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.model import element_key, match_keys, project
+from contacthub.model import element_key, match_keys, name_key, project
 from contacthub.store.repo import ContactRow, LinkRow, Store
 
 #: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
@@ -32,7 +33,8 @@ class Matching:
     does (up to ``SET_ASIDE``) with any record that matched nothing while this connector has
     links. Then (``_moves``) a record whose noted id is gone is that record, moved; and one
     that matched nothing is the record of a gone id whose baseline it resembles most, and
-    enough: an email or phone and one more value in common, each the other's best. Without
+    enough: an email or phone and one more value in common, a name at most a typo away,
+    each the other's best. Without
     this, the rename was a deletion plus a new person, and the deletion reached every other
     connector (with what the hub does not model in its copy there, a photo say)."""
 
@@ -198,8 +200,9 @@ def _pairs(
             for k in by_key.get((kind, *element_key(kind, item)), ())
         }
         for k in near:
-            shared, strong = likeness(fields, links[k].baseline or {})
-            if strong and shared >= 2:
+            baseline = links[k].baseline or {}
+            shared, strong = likeness(fields, baseline)
+            if strong and shared >= 2 and _names_close(fields, baseline):
                 scores[(r, k)] = shared
     best_of_record: dict[int, list[tuple[int, int]]] = {}
     best_of_link: dict[int, list[tuple[int, int]]] = {}
@@ -212,6 +215,15 @@ def _pairs(
         if chosen is not None and _only_best(best_of_link[chosen]) == r:
             out.append((records[r], links[chosen]))
     return out
+
+
+def _names_close(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same name, or one a typo away (Fay, Faye): a household or a company shares a
+    phone, a family name, an address, and a wife is not her husband's card renamed."""
+    mine, theirs = name_key(a), name_key(b)
+    if not mine or not theirs:
+        return True
+    return SequenceMatcher(None, mine, theirs).ratio() >= 0.8
 
 
 def _only_best(options: list[tuple[int, int]]) -> int | None:
