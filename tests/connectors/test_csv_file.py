@@ -236,6 +236,16 @@ def test_untyped_phones_and_addresses_find_a_slot(tmp_path: Path, fmt: str) -> N
     assert [a["city"] for a in result.fields["addresses"]] == ["Springfield"]
 
 
+def test_a_format_the_header_does_not_fit_is_refused(tmp_path: Path) -> None:
+    """A plain file set to format = "outlook" matches no Outlook column: read so, every
+    row was a person with no known value, and junk people spread to every connector."""
+    path = tmp_path / "plain.csv"
+    path.write_text("id,display_name,emails\nu1,Ann Lee,work:ann@example.com\n", encoding="utf-8")
+    with pytest.raises(FatalConnectorError, match=r"no outlook column .* reads as plain"):
+        list(connector_for(path, format="outlook").pull(None, {}).records)
+    assert [r.fields["display_name"] for r in records(connector_for(path, format="plain"))] == ["Ann Lee"]
+
+
 def test_formula_injection(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     connector = connector_for(path, create=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from contacthub.connectors.base import ConnectorConfig
 from contacthub.errors import FatalConnectorError, RetriableError
-from contacthub.formats.csv_columns import DEFAULT_HEADERS, detect
+from contacthub.formats.csv_columns import DEFAULT_HEADERS, detect, handlers_for
 from contacthub.model import Fields
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -164,11 +164,19 @@ class CsvStore:
         return table
 
     def _format_of(self, header: list[str]) -> str:
-        if self.format != "auto":
-            return self.format
         if not header:
-            return "plain"
+            return "plain" if self.format == "auto" else self.format
         fmt, score = detect(header)
+        if self.format != "auto":
+            if score and not any(handlers_for(self.format, header, {})):
+                # read as that format, every row would be a person of no known column: junk
+                # people spread everywhere (a plain file set to format = "outlook", say)
+                raise FatalConnectorError(
+                    f"{self.path}: the header has no {self.format} column (it reads as {fmt}); "
+                    f"set format = '{fmt}' or 'auto'",
+                    self.name,
+                )
+            return self.format
         if not score and not set(self.config.mapping.values()) & set(header):
             raise FatalConnectorError(
                 f"{self.path}: no known column in the header; set 'format' or a mapping",
