@@ -302,8 +302,6 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
     no baseline it is a first sighting, which takes nothing away. And the records of a book
     the connector no longer points at are not deletions at all."""
     links = t.links.c
-    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
-    conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
     conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
     conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
     if forget is None:
@@ -312,6 +310,8 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
         # people written into it, and the book it left keeps its own
         conn.execute(delete(t.links).where(links.connector_id == connector_id))
         return
+    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
+    conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
     if not forget:
         return
     query = select(links.id, links.baseline).where(

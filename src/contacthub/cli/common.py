@@ -5,7 +5,6 @@ imports nothing heavy: every command module imports it at start-up."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -36,13 +35,12 @@ def fail(message: str, code: int = EXIT_USER) -> NoReturn:
 def db(create: bool = True) -> Engine:
     """The store; with ``create=False``, a store file named with ``--database`` must exist
     (a mistyped path made an empty store, and the user saw "no hubs yet")."""
-    from contacthub.store.db import open_database
+    from contacthub.store.db import open_database, sqlite_path
 
     url = State.database
-    if not create and url and url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///").split("?", 1)[0].removeprefix("file:")
-        if path != ":memory:" and not Path(path).exists():
-            fail(f"no store at {path} (mistyped? `contacthub apply` creates one)")
+    path = sqlite_path(url) if url and not create else None
+    if path is not None and not path.exists():
+        fail(f"no store at {path} (mistyped? `contacthub apply` creates one)")
     return open_database(url)
 
 

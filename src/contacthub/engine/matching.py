@@ -34,9 +34,9 @@ class Matching:
     links. Then (``_moves``) a record whose noted id is gone is that record, moved; and one
     that matched nothing is the record of a gone id whose baseline it resembles most, and
     enough: an email or phone and one more value in common, a name at most a typo away,
-    each the other's best. Without
-    this, the rename was a deletion plus a new person, and the deletion reached every other
-    connector (with what the hub does not model in its copy there, a photo say)."""
+    each the other's best. Without this, the rename was a deletion plus a new person, and
+    the deletion reached every other connector (with what the hub does not model in its
+    copy there, a photo say)."""
 
     ctx: RunContext
     store: Store

@@ -45,12 +45,10 @@ def lock_key(hub_name: str) -> int:
 
 
 def _lock_dir(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):  # a URI filename: its path, without the query
-        database = database.removeprefix("file:").split("?", 1)[0]
-    return Path(database + ".locks")
+    from contacthub.store.db import sqlite_path
+
+    database = sqlite_path(engine.url)
+    return None if database is None else Path(f"{database}.locks")
 
 
 @contextlib.contextmanager

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
@@ -28,6 +28,19 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("contacthub", appauthor=False))
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (a ``file:`` URI's path, without its query); ``None``
+    for another database, an in-memory one, or no URL at all (``open_database`` says why)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database.removeprefix("file:").split("?", 1)[0])
 
 
 def default_url() -> str:
@@ -49,9 +62,9 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
-        path = url.removeprefix("sqlite:///")
-        if url.startswith("sqlite:///") and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)  # (a file: URI names its own)
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from typing import Any
+from urllib.parse import SplitResult
 
 import orjson
 
@@ -87,30 +88,37 @@ def redact(settings: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, A
 
 def hide_url_password(value: Any) -> Any:
     """A URL with a password in it (``https://user:pw@host/``) as shown: the password masked."""
-    if not isinstance(value, str) or "://" not in value or "@" not in value:
+    parts = _with_password(value)
+    if parts is None:
         return value
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.password is None:
-        return value
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}").geturl()
+    return parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
 
 
 def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings with a password written into a URL moved out of it into ``username`` and
     ``password`` (which a connector keeps encrypted): the URL is stored without it."""
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import unquote
 
     out = dict(settings)
     for key, value in settings.items():
-        if not isinstance(value, str) or "://" not in value or "@" not in value:
+        parts = _with_password(value)
+        if parts is None:
             continue
-        parts = urlsplit(value)
-        if parts.password is None:
-            continue
-        out[key] = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+        out[key] = parts._replace(netloc=_host(parts)).geturl()
         out.setdefault("username", unquote(parts.username or ""))
-        out.setdefault("password", unquote(parts.password))
+        out.setdefault("password", unquote(parts.password or ""))
     return out
+
+
+def _with_password(value: Any) -> SplitResult | None:
+    """``value`` split as a URL, if it is one with a password in it."""
+    if not isinstance(value, str) or "://" not in value or "@" not in value:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    return parts if parts.password is not None else None
+
+
+def _host(parts: SplitResult) -> str:
+    return parts.netloc.rsplit("@", 1)[1]
