@@ -237,6 +237,10 @@ def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = 5\n', "'path'"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\ncreate = "yes"\n', "'create'"),
         (
+            '[[hubs.x.connectors]]\nname = "c"\ntype = "carddav"\nurl = "https://d.x/"\ncreate = "yes"\n',
+            "'create'",
+        ),
+        (
             '[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\nversion = "2.1"\n',
             "3.0 or 4.0",
         ),

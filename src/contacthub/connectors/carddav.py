@@ -32,6 +32,7 @@ from contacthub.connectors.base import (
     Record,
     WriteOp,
     WriteResult,
+    flag_setting,
 )
 from contacthub.connectors.carddav_session import DavSession
 from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, Transport
@@ -71,7 +72,7 @@ class CardDavConnector(Connector):
         if version is not None and str(version) not in ("3.0", "4.0"):
             raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", self.name)
         self.addressbook = str(settings.get("addressbook") or "").strip("/") or None
-        self.create_missing = bool(settings.get("create", False))
+        self.create_missing = flag_setting(config, "create", False)
         self.batch = max(1, int(settings.get("batch", 500)))
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
