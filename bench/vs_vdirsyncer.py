@@ -435,6 +435,9 @@ def check_folders(tool: Tool, phase: str, changes: ChangeSet) -> tuple[list[str]
     if extra:
         example = sorted(extra)[0].replace("\x1f", " ")
         problems.append(f"{extra.total()} {what} in B are not in A (e.g. {example})")
+    if by_uid and phase == "initial":
+        whole = sum(1 for uid, lines in cards_a.items() if cards_b.get(uid) == lines)
+        notes.append(f"{whole} of {len(cards_a)} cards of B are A's card line for line")
     if phase != "changes":
         return problems, notes
     deleted = changes.deletions if by_uid else changes.deleted_keys

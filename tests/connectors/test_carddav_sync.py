@@ -205,6 +205,25 @@ def test_unknown_properties_survive_round_trips(setup: Setup) -> None:
     assert folder_cards(setup.folder)["ann@example.com"]["NOTE"] == "second"
 
 
+def test_a_card_of_the_folder_arrives_on_the_server_whole(setup: Setup) -> None:
+    """A new card on the server starts from the folder's card: what the hub does not model
+    (a photo, IMPP, groups, X- properties) arrives too, where it was once left behind."""
+    extras = (
+        "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQIAHAAcAAD/2wBDAAMCAgICAgMC",
+        "IMPP;X-SERVICE-TYPE=Skype:skype:bob.roe",
+        "item1.URL:http://bob.example.com",
+        "item1.X-ABLabel:blog",
+        "X-TRADE:Welding",
+    )
+    (setup.folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com", *extras))
+    assert setup.sync()["changes"]["dav"]["create"] == 1
+    bob = server_cards(setup.radicale, setup.book)["bob@example.com"]
+    assert bob["PHOTO"].startswith("/9j/4AAQ")
+    assert bob["IMPP"] == "skype:bob.roe" and bob["ITEM1.X-ABLABEL"] == "blog"
+    assert bob["X-TRADE"] == "Welding" and bob["UID"] == "bob"
+    assert setup.sync()["changes"] == {}
+
+
 def test_concurrent_edit_on_the_server_during_a_run(setup: Setup) -> None:
     setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Clerk"))
     setup.sync()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
+from contacthub.connectors.card_source import CardSource
 from contacthub.errors import ConfigError, RecordError
 from contacthub.model import DEFAULT_REGION, Fields
 
@@ -69,13 +70,16 @@ class Pull:
 class WriteOp:
     """One write. ``fields`` is the whole desired record (projected on the fields the
     connector holds); ``version`` is the version the hub last saw, or ``None`` to write
-    without a version check; ``hub_id`` is ours, for systems that can keep it."""
+    without a version check; ``hub_id`` is ours, for systems that can keep it. A create may
+    carry ``source``: the same person's card in another connector of the hub, for a new
+    vCard to start from (``connectors.card_source``)."""
 
     kind: OpKind
     hub_id: str
     fields: Fields = field(default_factory=dict)
     native_id: str | None = None
     version: str | None = None
+    source: CardSource | None = None
 
 
 @dataclass(slots=True)
@@ -182,6 +186,20 @@ class Connector(ABC):
         """The canonical fields this connector holds (``custom.*`` meaning any custom field);
         ``None`` means all. The engine compares and writes only these, so a system that has
         no room for a field never looks changed because of it."""
+        return None
+
+    @property
+    def card_settings(self) -> tuple[Any, ...] | None:
+        """For connectors whose records are vCards: the settings that decide how a card reads
+        (mapping, phone region, fallback encoding...), so that two connectors with equal
+        settings read the same bytes as the same fields. Such a connector starts a new card
+        from a ``WriteOp.source`` when it has one. ``None`` (the default): not vCards."""
+        return None
+
+    def card_source(self, native_id: str, version: str, exact: bool) -> CardSource | None:
+        """Where another connector can read this connector's record ``native_id`` as a vCard,
+        at ``version``, to start a new card from (``connectors.card_source``); ``None`` (the
+        default) where records are not vCard files."""
         return None
 
     @abstractmethod

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -105,6 +105,10 @@ class CardDavConnector(Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self.codec.fields
+
+    @property
+    def card_settings(self) -> tuple[Any, ...] | None:
+        return self.codec.settings
 
     def api_calls(self) -> dict[str, int]:
         return dict(self.client.calls)

@@ -82,7 +82,12 @@ def _create(conn: CardDavConnector, op: WriteOp) -> WriteResult:
     hub_id = op.hub_id
     safe = _SAFE_NAME.fullmatch(hub_id) and not hub_id.endswith(".")
     name = f"{hub_id}.vcf" if safe else f"{uuid.uuid4().hex}.vcf"
-    data, fields = conn.codec.create_read(op.fields, hub_id)
+    copied = None
+    if op.source is not None:  # the person's card in a vCard folder of the hub
+        template = op.source.read()
+        if template is not None:
+            copied = conn.codec.create_from(template, op.fields, hub_id, op.source.exact)
+    data, fields = copied or conn.codec.create_read(op.fields, hub_id)
     for attempt in range(3):
         url = conn._member_url(name)
         response = _put(conn, url, data, **{"If-None-Match": "*"})

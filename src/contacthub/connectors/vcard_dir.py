@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from contacthub.connectors.base import (
     Capabilities,
@@ -34,6 +34,7 @@ from contacthub.connectors.base import (
     flag_setting,
     path_setting,
 )
+from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles
 from contacthub.connectors.vcard_files import file_version as file_version
@@ -78,6 +79,7 @@ class VCardDirConnector(VCardFiles, Connector):
         super().__init__(config)
         settings = config.settings
         self.root = Path(path_setting(config, "the vCard folder")).expanduser()
+        self._root_text = str(self.root.absolute())
         version = settings.get("version")
         if version is not None:
             version = str(version)
@@ -103,6 +105,16 @@ class VCardDirConnector(VCardFiles, Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self.codec.fields
+
+    @property
+    def card_settings(self) -> tuple[Any, ...] | None:
+        return self.codec.settings
+
+    def card_source(self, native_id: str, version: str, exact: bool) -> CardSource | None:
+        if not native_id or native_id[0] == "." or _SEPARATORS.intersection(native_id):
+            return None
+        # a string join: a Path per card costs more than the rest of this together
+        return CardSource(os.path.join(self._root_text, native_id), version, exact)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -336,8 +348,13 @@ class VCardDirConnector(VCardFiles, Connector):
         if name is None:
             name = self._new_name(hub_id)
         restored = self.trash.restored(hub_id, op.fields, self.codec) if self._trash_present else None
+        copied = None
+        if restored is None and op.source is not None:
+            template = op.source.read()  # the person's card in another folder of the hub
+            if template is not None:
+                copied = self.codec.create_from(template, op.fields, hub_id, op.source.exact)
         # the fields a read of the new file gives, known from building it (tested)
-        data, fields = restored or self.codec.create_read(op.fields, hub_id)
+        data, fields = restored or copied or self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):
             try:
                 st = self._write_new(name, data, dir_fd)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
+from contacthub.connectors.card_source import CardSource
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import ReadOnlyRecordError
 from contacthub.model import fields_equal, holds_nothing, project
@@ -113,18 +114,54 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         after_link = rows[-1][0].id
         yield [plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {})) for link, c in rows]
     after_contact = ""
+    sources = card_sources(ctx, spoke)
     while True:
         contacts = store.unlinked_contacts(ctx.hub.id, spoke.id, after_contact, PAGE)
         if not contacts:
             break
         after_contact = contacts[-1].id
-        existing = store.links_by_contact(spoke.id, [c.id for c in contacts])
+        ids = [c.id for c in contacts]
+        existing = store.links_by_contact(spoke.id, ids)
+        held_elsewhere = store.record_links(list(sources), ids) if sources else {}
         steps = []
         for contact in contacts:
             step = plan_missing(spoke, contact)
             step.link = existing.get(contact.id)  # an out-of-date 'excluded' marker
+            if step.op is not None and contact.id in held_elsewhere:
+                step.op.source = card_source(spoke, contact, held_elsewhere[contact.id], sources)
             steps.append(step)
         yield steps
+
+
+def card_sources(ctx: RunContext, spoke: Spoke) -> dict[int, tuple[Spoke, bool]]:
+    """The other connectors of the hub whose cards a new card of ``spoke`` can start from
+    (``connectors.card_source``), by id, in hub order, each with whether its cards read
+    exactly as they would here (the same fields held, the same reading settings)."""
+    settings = spoke.connector.card_settings
+    if settings is None:
+        return {}
+    return {
+        other.id: (other, other.held == spoke.held and other.connector.card_settings == settings)
+        for other in ctx.spokes
+        if other is not spoke and other.connector.card_settings is not None
+    }
+
+
+def card_source(
+    spoke: Spoke,
+    contact: ContactRow,
+    records: list[tuple[int, str, str, int]],
+    sources: dict[int, tuple[Spoke, bool]],
+) -> CardSource | None:
+    """The first card of ``contact`` elsewhere that can be read. It is exact when its link
+    agreed on the contact's current revision: the card at that version holds exactly the
+    contact's fields, which are what the new card is to hold."""
+    for connector_id, native_id, version, synced_rev in records:
+        other, same = sources[connector_id]
+        found = other.connector.card_source(native_id, version, same and synced_rev == contact.rev)
+        if found is not None:
+            return found
+    return None
 
 
 def describe(step: Step) -> tuple[str, Any, Any]:

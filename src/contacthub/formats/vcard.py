@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contacthub.errors import RecordError
 from contacthub.formats.vcard_apply import apply_fields
 from contacthub.formats.vcard_build import build_card
 from contacthub.formats.vcard_card import (
@@ -85,6 +86,7 @@ class VCardCodec:
         fallback_encoding: str = "windows-1252",
     ) -> None:
         self.fmap = FieldMap(mapping)
+        self.mapping = dict(mapping or {})
         self.region = region
         self.version = version
         self.fallback = fallback_encoding
@@ -96,6 +98,11 @@ class VCardCodec:
     @property
     def fields(self) -> frozenset[str]:
         return self.fmap.fields
+
+    @property
+    def settings(self) -> tuple[Any, ...]:
+        """What decides the fields a card reads as: equal settings, equal fields."""
+        return (tuple(sorted(self.mapping.items())), self.region, self.fallback)
 
     def parse(self, data: bytes, where: str = "") -> list[ParsedCard]:
         """Every card of a file; ``RecordError`` naming ``where`` if none can be read."""
@@ -122,6 +129,37 @@ class VCardCodec:
         knows what each value reads back as (both tested against the general path)."""
         return build_card(fields, self.fmap, uid, self.version or "3.0", self.region)
 
+    def create_from(
+        self, template: bytes, fields: Fields, uid: str, exact: bool = False
+    ) -> tuple[bytes, Fields] | None:
+        """A new card made from another card of the same person (``template``): its first
+        card with ``fields`` written into it, as into any existing card, and UID ``uid``, so
+        that everything the hub does not model is copied too; and the fields it reads as.
+
+        ``exact`` (the caller knows the template reads as ``fields`` under these settings)
+        copies the bytes as they are when the template is one card whose UID is ``uid``: no
+        parsing, as a plain file copy. ``None`` when the template cannot be read, or is not
+        of a version a new card may have (3.0 or 4.0, or the ``version`` set for new cards;
+        a 2.1 card is built anew rather than copied into a CardDAV book that refuses it)."""
+        wanted = (self.version,) if self.version else ("3.0", "4.0")
+        if not any(b"\nVERSION:" + v.encode() in template for v in wanted):
+            return None
+        if exact and _one_card_with_uid(template, uid):
+            return template, fields
+        try:
+            cards = parse_cards(template, "", self.fallback)
+        except RecordError:
+            return None
+        card = cards[0]
+        if card.version not in wanted:
+            return None
+        card.properties = [p for p in card.properties if p.name != "UID"]
+        at = next((i + 1 for i, p in enumerate(card.properties) if p.name == "VERSION"), 0)
+        card.properties.insert(at, Property("UID", escape(uid)))
+        apply_fields(card, fields, self.fmap, self.region)
+        data = serialize_card(card)
+        return data, self.read(data)[0]
+
     def update(self, cards: list[Card], fields: Mapping[str, Any], uid: str | None = None) -> bytes:
         """The file again with its first card made to say ``fields``; the other cards of a
         multi-card file, and everything unmodelled, are written back as they were. A card
@@ -131,3 +169,12 @@ class VCardCodec:
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))
         return b"".join(serialize_card(c) for c in cards)
+
+
+def _one_card_with_uid(data: bytes, uid: str) -> bool:
+    """Whether ``data`` is one card whose one UID line says exactly ``uid`` (found as bytes:
+    a UID with params, folded or escaped is simply not taken as exact)."""
+    if data.count(b"BEGIN:VCARD") != 1 or data.count(b"\nUID") != 1:
+        return False
+    line = b"\nUID:" + uid.encode()
+    return data.find(line + b"\r\n") >= 0 or data.find(line + b"\n") >= 0

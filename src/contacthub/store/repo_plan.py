@@ -12,7 +12,7 @@ from sqlalchemy import delete, exists, func, insert, or_, select
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
-from contacthub.store.rows import ContactRow, LinkRow, _contact, _link, loads, now
+from contacthub.store.rows import ContactRow, LinkRow, _contact, _link, chunks, loads, now
 
 
 class PlanMixin(StoreBase):
@@ -58,6 +58,33 @@ class PlanMixin(StoreBase):
             .limit(limit)
         )
         return [_contact(r) for r in self.conn.execute(query)]
+
+    def record_links(
+        self, connector_ids: list[int], contact_ids: list[str]
+    ) -> dict[str, list[tuple[int, str, str, int]]]:
+        """The active records the connectors hold of these contacts, per contact: (connector
+        id, native id, version, synced rev), in the order of ``connector_ids``; for a new
+        card to start from the same person's card elsewhere (``connectors.card_source``)."""
+        lk = t.links
+        out: dict[str, list[tuple[int, str, str, int]]] = {}
+        if not connector_ids or not contact_ids:
+            return out
+        for part in chunks(contact_ids):
+            query = select(
+                lk.c.contact_id, lk.c.connector_id, lk.c.native_id, lk.c.version, lk.c.synced_rev
+            ).where(
+                lk.c.connector_id.in_(connector_ids),
+                lk.c.contact_id.in_(part),
+                lk.c.state == "active",
+                lk.c.native_id.is_not(None),
+                lk.c.version.is_not(None),
+            )
+            for contact_id, connector_id, native_id, version, synced_rev in self.conn.execute(query):
+                out.setdefault(contact_id, []).append((connector_id, native_id, version, synced_rev))
+        order = {cid: i for i, cid in enumerate(connector_ids)}
+        for found in out.values():
+            found.sort(key=lambda row: order[row[0]])
+        return out
 
     def count_matchable(self, hub_id: int, connector_id: int) -> int:
         """Live contacts of the hub that have no record in the connector (or only an

@@ -1,0 +1,61 @@
+"""The card a new card starts from: the same person's card in another connector of the hub.
+
+A card made from the hub's fields alone has only what the hub models: a first copy of a
+phone's folder into a new folder or CardDAV book left every PHOTO, NICKNAME, IMPP, X-
+property and Apple group behind, where vdirsyncer copies the card whole. So when the plan
+creates a card for a contact that a vCard folder of the same hub already holds, the create
+carries a ``CardSource``: where that card is and the version the hub agreed on. The
+connector writing the new card reads it (``read``) and writes the hub's fields into it as
+into any existing card (``VCardCodec.create_from``); everything the hub does not model is
+copied as it is. ``exact`` says the card, at that version, reads as exactly the fields to
+write under the same settings (the link agreed on the contact's current revision): the
+bytes are then copied without parsing, the way vdirsyncer copies them.
+
+The source is only a starting point: a card that changed, went away or cannot be read is
+ignored and the new card is built from the fields, as before.
+
+Apart from ``base`` because it is file I/O, which the interface module has none of.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo album?)
+
+
+@dataclass(frozen=True, slots=True)
+class CardSource:
+    """A vCard file another connector of the hub holds: its path, the version (``mtime_ns-
+    size``) the hub agreed on, and whether it reads as exactly the fields to write."""
+
+    path: str
+    version: str
+    exact: bool = False
+
+    def read(self) -> bytes | None:
+        """The card's bytes if the file is still at ``version``, else None (it changed since
+        the hub read it, so it may no longer say what the hub agreed on)."""
+        try:
+            fd = os.open(self.path, _FLAGS)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if f"{st.st_mtime_ns}-{st.st_size}" != self.version or st.st_size > _LARGEST:
+                return None
+            chunks = []
+            left = st.st_size
+            while left > 0:
+                chunk = os.read(fd, left)
+                if not chunk:
+                    return None
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)

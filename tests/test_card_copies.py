@@ -1,0 +1,219 @@
+"""A new card starts from the same person's card in another vCard folder of the hub.
+
+A card built from the hub's fields alone has only what the hub models: a first sync of a
+phone's folder into an empty folder or CardDAV book once left every photo, nickname, IMPP,
+X- property and Apple group behind. These tests hold the copy to vdirsyncer's standard
+(the card whole, byte for byte when nothing else changed) and check the cases where the
+source cannot be copied as it is: merged with another system's values, changed since it
+was read, another version, another mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from contacthub.cli import app
+from contacthub.connectors.card_source import CardSource
+from contacthub.formats.vcard import VCardCodec
+
+runner = CliRunner()
+
+PHOTO = "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQIAHAAcAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD"
+
+
+def rich_card(uid: str = "ann-1", version: str = "3.0", email: str = "ann@example.com") -> bytes:
+    """A card with much the hub does not model, as a phone writes it."""
+    lines = [
+        "BEGIN:VCARD",
+        f"VERSION:{version}",
+        "PRODID:-//Apple Inc.//iPhone OS 17.1//EN",
+        f"UID:{uid}",
+        "FN:Ann Example",
+        "N:Example;Ann;;;",
+        "NICKNAME:Annie",
+        f"item1.EMAIL;TYPE=INTERNET:{email}",
+        "item1.X-ABLabel:_$!<Other>!$_",
+        "TEL;TYPE=CELL:+1 202-555-0147",
+        "IMPP;X-SERVICE-TYPE=Skype:skype:ann.example",
+        "CATEGORIES:Friends,Climbing",
+        "X-ABUID:5C1F2B1E-0F0E-4C3F-9B5E-1F2D3C4B5A69:ABPerson",
+        PHOTO,
+        "END:VCARD",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+# --- the codec ------------------------------------------------------------------------
+
+
+def test_an_exact_source_is_copied_byte_for_byte() -> None:
+    codec = VCardCodec()
+    data = rich_card()
+    fields, _, _ = codec.read(data)
+    made = codec.create_from(data, fields, "ann-1", exact=True)
+    assert made is not None and made[0] == data and made[1] is fields
+
+
+def test_an_exact_source_with_another_uid_is_rewritten_with_the_hub_id() -> None:
+    codec = VCardCodec()
+    data = rich_card(uid="phone-uid")
+    fields, _, _ = codec.read(data)
+    made = codec.create_from(data, fields, "hub-7", exact=True)
+    assert made is not None
+    text = made[0].decode()
+    assert "UID:hub-7\r\n" in text and "phone-uid" not in text
+    assert PHOTO in text and "X-ABUID:" in text and "item1.X-ABLabel" in text
+    assert made[1] == codec.read(made[0])[0]
+
+
+def test_fields_that_differ_are_written_into_the_copy_and_the_rest_kept() -> None:
+    codec = VCardCodec()
+    data = rich_card()
+    fields, _, _ = codec.read(data)
+    fields = {**fields, "job_title": "Guide", "phones": [*fields["phones"], {"value": "+12025550199", "type": "home"}]}
+    made = codec.create_from(data, fields, "ann-1", exact=False)
+    assert made is not None
+    text, read = made[0].decode(), made[1]
+    assert read["job_title"] == "Guide" and len(read["phones"]) == 2
+    for kept in ("NICKNAME:Annie", "CATEGORIES:Friends,Climbing", PHOTO, "item1.EMAIL;TYPE=INTERNET:ann@example.com"):
+        assert kept in text
+    assert "TEL;TYPE=CELL:+1 202-555-0147" in text  # an unchanged phone keeps its notation
+
+
+def test_only_the_first_card_of_a_file_is_copied() -> None:
+    codec = VCardCodec()
+    data = rich_card() + rich_card(uid="bob-2", email="bob@example.com").replace(b"Ann", b"Bob")
+    fields, _, _ = codec.read(data)
+    made = codec.create_from(data, fields, "ann-1", exact=True)
+    assert made is not None
+    assert made[0].count(b"BEGIN:VCARD") == 1 and b"bob@example.com" not in made[0]
+    assert made[1]["emails"] == fields["emails"]
+
+
+@pytest.mark.parametrize(
+    ("source_version", "target_version"), [("2.1", None), ("3.0", "4.0"), ("4.0", "3.0")]
+)
+def test_a_card_of_another_version_is_not_a_source(source_version: str, target_version: str | None) -> None:
+    """A 2.1 card is built anew (CardDAV books need 3.0 or 4.0), and a folder set to write
+    new cards in one version does not get copies in another."""
+    codec = VCardCodec(version=target_version)
+    data = rich_card(version=source_version)
+    fields, _, _ = VCardCodec().read(data)
+    assert codec.create_from(data, fields, "ann-1", exact=True) is None
+
+
+def test_a_template_that_is_not_a_card_is_not_a_source() -> None:
+    assert VCardCodec().create_from(b"VERSION:3.0\nnot a card\n", {}, "x", exact=False) is None
+
+
+def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "ann.vcf"
+    path.write_bytes(rich_card())
+    st = path.stat()
+    source = CardSource(str(path), f"{st.st_mtime_ns}-{st.st_size}", True)
+    assert source.read() == rich_card()
+    path.write_bytes(rich_card(email="ann@elsewhere.example"))
+    os.utime(path, ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))
+    assert source.read() is None
+    path.unlink()
+    assert source.read() is None
+
+
+# --- through the command line -------------------------------------------------------
+
+
+class Hub:
+    """A hub ``h`` of vCard folders (and optionally a CSV file), driven by the CLI."""
+
+    def __init__(self, tmp_path: Path, *folders: str, extra: str = "") -> None:
+        self.tmp = tmp_path
+        self.db = f"sqlite:///{tmp_path / 'hub.db'}"
+        parts = []
+        for name in folders:
+            (tmp_path / name).mkdir(exist_ok=True)
+            parts.append(f'[[hubs.h.connectors]]\nname = "{name}"\ntype = "vcard-dir"\npath = "{tmp_path / name}"\n')
+        (tmp_path / "hub.toml").write_text("\n".join(parts) + extra)
+        self.cli("apply", str(tmp_path / "hub.toml"))
+
+    def cli(self, *args: str) -> str:
+        result = runner.invoke(app, ["--database", self.db, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def sync(self) -> dict[str, Any]:
+        return json.loads(self.cli("sync", "h", "--json"))
+
+    def files(self, folder: str) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted((self.tmp / folder).glob("*.vcf"))}
+
+
+def test_a_first_copy_of_a_folder_keeps_every_card_whole(tmp_path: Path, corpus_dir: Path) -> None:
+    """Every single-card 3.0/4.0 corpus card arrives in the empty folder byte for byte,
+    under the same name where the name is its UID; the next runs change nothing."""
+    hub = Hub(tmp_path, "a", "b")
+    for path in sorted((corpus_dir / "vcards").glob("*.vcf")):
+        shutil.copy(path, tmp_path / "a" / path.name)
+    (tmp_path / "a" / "ann.vcf").write_bytes(rich_card())
+    first = hub.sync()
+    assert first["status"] == "applied"
+    made = hub.files("b")
+    assert made[next(n for n in made if b"UID:ann-1" in made[n])] == rich_card()
+    copied = 0
+    for data in hub.files("a").values():
+        one_card = data.count(b"BEGIN:VCARD") == 1 and data.count(b"\nUID") == 1
+        modern = b"\nVERSION:3.0" in data or b"\nVERSION:4.0" in data
+        if one_card and modern and data in made.values():
+            copied += 1
+    assert copied >= 20, f"only {copied} corpus cards were copied whole"
+    assert hub.sync()["changes"] == {}
+    assert hub.sync()["changes"] == {}
+
+
+def test_a_card_merged_with_another_system_starts_from_the_card(tmp_path: Path) -> None:
+    """The hub contact holds more than the card (a phone from the CSV file): the third
+    folder's card is the card, photo and all, with the phone written into it."""
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("given_name,family_name,emails,phones\nAnn,Example,ann@example.com,home:+1 202 555 0199\n")
+    extra = f'\n[[hubs.h.connectors]]\nname = "sheet"\ntype = "csv"\npath = "{sheet}"\nformat = "plain"\n'
+    hub = Hub(tmp_path, "a", extra=extra)
+    (tmp_path / "a" / "ann.vcf").write_bytes(rich_card())
+    assert hub.sync()["status"] == "applied"
+    assert b"5550199" in (tmp_path / "a" / "ann.vcf").read_bytes()  # the two were one person
+    # a third folder joins the hub later
+    (tmp_path / "hub.toml").write_text(
+        (tmp_path / "hub.toml").read_text()
+        + f'\n[[hubs.h.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "c"}"\ncreate = true\n'
+    )
+    hub.cli("apply", str(tmp_path / "hub.toml"))
+    assert hub.sync()["changes"]["c"]["create"] == 1
+    (made,) = hub.files("c").values()
+    text = made.decode()
+    for kept in (PHOTO, "NICKNAME:Annie", "X-ABUID:", "IMPP;X-SERVICE-TYPE=Skype:skype:ann.example"):
+        assert kept in text
+    assert "5550199" in text.replace("-", "").replace(" ", "")
+    assert hub.sync()["changes"] == {}
+
+
+def test_a_folder_with_its_own_mapping_gets_a_copy_read_its_own_way(tmp_path: Path) -> None:
+    """Settings that read cards differently make the copy go through the fields: the custom
+    field lands in the target's own property, and the source's stays as an unmodelled line."""
+    hub = Hub(tmp_path, "a")
+    (tmp_path / "a" / "ann.vcf").write_bytes(rich_card().replace(b"END:VCARD", b"X-TRADE:Rigging\r\nEND:VCARD"))
+    toml = (tmp_path / "hub.toml").read_text().replace(
+        'path = "' + str(tmp_path / "a") + '"', 'path = "' + str(tmp_path / "a") + '"\nmapping = {"custom.trade" = "X-TRADE"}'
+    )
+    toml += f'\n[[hubs.h.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{tmp_path / "b"}"\ncreate = true\nmapping = {{"custom.trade" = "X-JOB"}}\n'
+    (tmp_path / "hub.toml").write_text(toml)
+    hub.cli("apply", str(tmp_path / "hub.toml"))
+    assert hub.sync()["changes"]["b"]["create"] == 1
+    (made,) = hub.files("b").values()
+    assert b"X-JOB:Rigging" in made and PHOTO.encode() in made
+    assert hub.sync()["changes"] == {}
