@@ -53,7 +53,12 @@ class Inbound(Matching):
     # --- pull ---------------------------------------------------------------------------
 
     def pull_all(self) -> None:
-        for spoke in self.ctx.spokes:
+        """Every connector, in hub order, but those whose edits flow into the hub first: a
+        ``from-hub`` connector's records are only matched to hub contacts, never made into
+        new ones, so they are matched once every other connector's records are in (pulled
+        first, a folder's card of a person the CSV file was about to bring was not matched,
+        and the hub then wrote that person into the folder a second time)."""
+        for spoke in sorted(self.ctx.spokes, key=lambda s: not s.readable):
             self.pull(spoke)
 
     def pull(self, spoke: Spoke) -> None:

@@ -136,14 +136,15 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
 def card_sources(ctx: RunContext, spoke: Spoke) -> dict[int, tuple[Spoke, bool]]:
     """The other connectors of the hub whose cards a new card of ``spoke`` can start from
     (``connectors.card_source``), by id, in hub order, each with whether its cards read
-    exactly as they would here (the same fields held, the same reading settings)."""
+    exactly as they would here (the same fields held, the same reading settings). Only
+    connectors whose edits flow into the hub: a ``from-hub`` folder's cards are not read."""
     settings = spoke.connector.card_settings
     if settings is None:
         return {}
     return {
         other.id: (other, other.held == spoke.held and other.connector.card_settings == settings)
         for other in ctx.spokes
-        if other is not spoke and other.connector.card_settings is not None
+        if other is not spoke and other.readable and other.connector.card_settings is not None
     }
 
 
