@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from contacthub.formats.vcard_card import (
@@ -286,10 +287,22 @@ def apply_fields(
     for kind in MULTI_FIELDS:
         if kind in changed:
             _apply_multi(card, kind, list(fields.get(kind) or []), version, region)
+    if changed:
+        _touch_rev(card)
     if card.first("FN") is None:
         card.properties.append(Property("FN", escape(display_name_of(fields))))
     if card.first("N") is None and version != "4.0":
         card.properties.append(Property("N", ";;;;"))  # required in 3.0
+
+
+def _touch_rev(card: Card) -> None:
+    """A card that says REV says when it last changed: programs that keep the newer of two
+    copies by REV would otherwise take ours, just written, for the older one."""
+    rev = card.first("REV")
+    if rev is not None:
+        rev.value = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        rev.params.pop("VALUE", None)
+        rev.raw = None
 
 
 def new_card(
