@@ -564,3 +564,20 @@ def test_build_card_with_odd_mappings() -> None:
             _check_build(codec, fields, version)
             _check_build(codec, {}, version)
             _check_build(codec, {"emails": [{"value": "a@b.example", "type": "", "primary": False}]}, version)
+
+
+def test_a_value_rewritten_out_of_its_charset_loses_its_value_type() -> None:
+    """A phone in a CHARSET-tagged ``VALUE=uri`` line, its type changed: the value is
+    written plainly (no transfer encoding), so ``VALUE=uri`` no longer says what it is.
+    It was kept, leaving a plain number marked as a URI."""
+    codec = VCardCodec()
+    data = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:A B\r\nN:B;A;;;\r\n"
+        b"TEL;VALUE=uri;CHARSET=UTF-8;TYPE=cell:tel:+12025550147\r\nEND:VCARD\r\n"
+    )
+    fields = codec.read(data)[0]
+    fields["phones"] = [dict(fields["phones"][0], type="work")]
+    out = codec.update([p.card for p in codec.parse(data)], fields)
+    (line,) = [ln for ln in out.split(b"\r\n") if ln.startswith(b"TEL")]
+    assert b"VALUE=uri" not in line and line.endswith(b":+12025550147")
+    assert codec.read(out)[0]["phones"] == fields["phones"]

@@ -174,10 +174,10 @@ def _rewrite(
     same_value = said is not None and all(
         said.get(part) == target.get(part) for part in ("value", *_ADR_PARTS) if part in target
     )
-    drop = ("TYPE", "PREF") if same_value else ("TYPE", "PREF", "VALUE", "LABEL")
-    params = _kept_params(old, drop)
     if "CHARSET" in old.params or "ENCODING" in old.params:
         same_value = False  # the old text is in its transfer encoding: write it plainly
+    drop = ("TYPE", "PREF") if same_value else ("TYPE", "PREF", "VALUE", "LABEL")
+    params = _kept_params(old, drop)
     noise = _NOISE[_MULTI_PROPS[kind]]
     types = [
         t.strip() for v in old.params.get("TYPE", ()) for t in v.split(",") if t.strip().lower() in noise
