@@ -314,6 +314,22 @@ def test_deleting_the_record_of_a_file_of_several_cards_keeps_the_others(tmp_pat
     assert alone.error is None and not (tmp_path / "two.vcf").exists()
 
 
+def test_a_card_deleted_from_a_file_of_several_comes_back_whole(tmp_path: Path) -> None:
+    """The card taken out of a file of several waits in the trash like a whole file: an
+    undo brings it back with its photo and unmodelled lines (it was built anew, without)."""
+    second = CARD_WITH_EXTRAS.replace(b"ext-1", b"ext-2").replace(b"John", b"Tim")
+    (tmp_path / "two.vcf").write_bytes(CARD_WITH_EXTRAS + second)
+    connector = make(tmp_path)
+    record = connector.get("two.vcf")
+    [gone] = connector.write([WriteOp("delete", "ext-1", {}, "two.vcf", record.version)])
+    assert gone.error is None and (tmp_path / "two.vcf").read_bytes() == second
+    [back] = connector.write([WriteOp("create", "ext-1", record.fields)])
+    assert back.error is None and back.native_id is not None
+    data = (tmp_path / back.native_id).read_bytes()
+    assert unmodelled_lines(data) == unmodelled_lines(CARD_WITH_EXTRAS)
+    assert data.count(b"BEGIN:VCARD") == 1
+
+
 def test_a_card_cut_off_while_written_is_an_error_not_a_shorter_card(tmp_path: Path) -> None:
     """Read as it is, a half-written card says everything after the cut was removed, and a
     sync would remove it everywhere. A card whose producer left out END:VCARD still reads."""

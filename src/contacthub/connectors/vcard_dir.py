@@ -402,8 +402,11 @@ class VCardDirConnector(VCardFiles, Connector):
         data = path.read_bytes()
         if cards_after_first(data):
             # the other cards of the file were never the hub's to delete: only the record's
-            # card goes, and the next pull reads the file's new first card as a new record
-            self._replace(path, without_first_card(data), st)
+            # card goes, and the next pull reads the file's new first card as a new record;
+            # the card is kept in the trash as a whole file would be, for an undo
+            rest = without_first_card(data)
+            self._replace(path, rest, st)
+            self.trash.keep_card(data[: len(data) - len(rest)], op.hub_id)
         else:
             self.trash.keep(path, op.hub_id)  # kept a while, for an undo (``vcard_trash``)
         return WriteResult(op, path.name)

@@ -58,6 +58,19 @@ class Trash:
             self._pruned = True
             self.prune()
 
+    def keep_card(self, data: bytes, hub_id: str) -> None:
+        """Keep ``data``, one card taken out of a file of several, as ``keep`` keeps a file."""
+        if self.days <= 0:
+            return
+        self.dir.mkdir(exist_ok=True)
+        target = self.dir / _name(hub_id)
+        part = target.with_name(f".{target.name}.part")
+        part.write_bytes(data)
+        os.replace(part, target)
+        if not self._pruned:
+            self._pruned = True
+            self.prune()
+
     def find(self, hub_id: str) -> bytes | None:
         """The card kept for ``hub_id``, if there is one."""
         try:
