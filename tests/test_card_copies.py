@@ -92,6 +92,21 @@ def test_fields_that_differ_are_written_into_the_copy_and_the_rest_kept() -> Non
     assert "TEL;TYPE=CELL:+1 202-555-0147" in text  # an unchanged phone keeps its notation
 
 
+def test_apples_escaped_colon_is_written_plainly_in_a_copy() -> None:
+    """iOS writes ``http\\://``, an escape vCard does not have. Copied as it is into a
+    CardDAV book, Radicale stored it with the backslash escaped, and the next reading of
+    the card there spread ``http\\://`` into every connector."""
+    codec = VCardCodec()
+    data = rich_card().replace(b"END:VCARD", b"item2.URL;type=pref:http\\://www.ibm.com\r\nEND:VCARD")
+    fields, _, _ = codec.read(data)
+    assert fields["websites"][0]["value"] == "http://www.ibm.com"
+    for exact in (True, False):
+        made = codec.create_from(data, fields, "ann-1", exact=exact)
+        assert made is not None
+        assert b"item2.URL;type=pref:http://www.ibm.com\r\n" in made[0] and b"\\:" not in made[0]
+        assert codec.read(made[0])[0] == fields
+
+
 def test_only_the_first_card_of_a_file_is_copied() -> None:
     codec = VCardCodec()
     data = rich_card() + rich_card(uid="bob-2", email="bob@example.com").replace(b"Ann", b"Bob")
@@ -137,11 +152,11 @@ def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> 
 class Hub:
     """A hub ``h`` of connectors added one by one, driven through the command line."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, conflict: str = "newest") -> None:
         self.tmp = tmp_path
         self.db = f"sqlite:///{tmp_path / 'hub.db'}"
         self.toml = tmp_path / "hub.toml"
-        self.toml.write_text("")
+        self.toml.write_text(f'[hubs.h]\nconflict = "{conflict}"\n')
 
     def add(self, name: str, type_: str = "vcard-dir", **settings: str) -> Path:
         """Add a connector (a folder ``name`` unless ``path`` is given) and apply the file."""
@@ -239,3 +254,30 @@ def test_a_folder_the_hub_only_writes_to_is_not_copied_from(tmp_path: Path) -> N
     assert hub.sync()["changes"]["c"]["create"] == 1
     (made,) = hub.files("c").values()
     assert b"ann@example.com" in made and b"PHOTO" not in made and b"NICKNAME" not in made
+
+
+def test_a_new_card_never_copies_the_losing_side_of_an_open_conflict(tmp_path: Path) -> None:
+    """Under ``manual``, a folder whose title lost an open conflict still agrees with the
+    hub (it keeps its value until a person decides). A folder added then got that card
+    byte for byte, with the losing title, and kept it after the conflict was resolved."""
+    hub = Hub(tmp_path, conflict="manual")
+    sheet = tmp_path / "people.csv"
+    hub.add("sheet", "csv", path=str(sheet), format='"plain"', create="true")
+    c = hub.add("c")
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:ann-1", "FN:Ann Lee", "N:Lee;Ann;;;"]
+    lines += ["EMAIL:ann@example.com", "TITLE:Engineer", PHOTO, "END:VCARD", ""]
+    (c / "ann.vcf").write_bytes("\r\n".join(lines).encode())
+    assert hub.sync()["status"] == "applied"
+    sheet.write_text(sheet.read_text().replace("Engineer", "Manager"))
+    (c / "ann.vcf").write_bytes((c / "ann.vcf").read_bytes().replace(b"Engineer", b"Director"))
+    assert hub.sync()["conflicts"] == 1
+    hub.add("b")
+    assert hub.sync()["changes"]["b"]["create"] == 1
+    (made,) = hub.files("b").values()
+    assert b"TITLE:Manager" in made and PHOTO.encode() in made  # the hub's value, in C's card
+    conflict = json.loads(hub.cli("conflicts", "h", "--json"))[0]["id"]
+    hub.cli("resolve", str(conflict), "--take", "sheet")
+    hub.sync()
+    assert b"TITLE:Manager" in (c / "ann.vcf").read_bytes()
+    assert b"TITLE:Manager" in next(iter(hub.files("b").values()))
+    assert hub.sync()["changes"] == {}

@@ -224,6 +224,22 @@ def test_a_card_of_the_folder_arrives_on_the_server_whole(setup: Setup) -> None:
     assert setup.sync()["changes"] == {}
 
 
+def test_a_card_of_the_server_arrives_in_the_folder_whole(setup: Setup) -> None:
+    """The other way: a new card in the folder starts from the server's card (fetched with
+    one multiget per page), byte for byte where it says exactly the hub's fields."""
+    extras = ("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQIAHAAcAAD/2wBDAAMCAgICAgMC", "NICKNAME:Cy")
+    setup.put("cy.vcf", card("cy", "Cy", "Poe", "cy@example.com", *extras))
+    setup.put("di.vcf", card("di", "Di", "Fox", "di@example.com", "PHOTO;VALUE=uri:https://x.test/di.jpg"))
+    assert setup.sync()["changes"]["folder"]["create"] == 2
+    made = {p.name: p.read_bytes() for p in setup.folder.glob("*.vcf")}
+    with setup.radicale.client() as http:
+        stored = http.get(f"{setup.book}cy.vcf").content  # as Radicale keeps it (reordered)
+    assert made["cy.vcf"] == stored.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert b"NICKNAME:Cy" in made["cy.vcf"] and b"PHOTO;ENCODING=b;TYPE=JPEG:/9j/" in made["cy.vcf"]
+    assert b"PHOTO;VALUE=uri:https://x.test/di.jpg" in made["di.vcf"]
+    assert setup.sync()["changes"] == {}
+
+
 def test_concurrent_edit_on_the_server_during_a_run(setup: Setup) -> None:
     setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Clerk"))
     setup.sync()

@@ -196,11 +196,12 @@ class Connector(ABC):
         from a ``WriteOp.source`` when it has one. ``None`` (the default): not vCards."""
         return None
 
-    def card_source(self, native_id: str, version: str, exact: bool) -> CardSource | None:
-        """Where another connector can read this connector's record ``native_id`` as a vCard,
-        at ``version``, to start a new card from (``connectors.card_source``); ``None`` (the
-        default) where records are not vCard files."""
-        return None
+    def card_sources(self, wanted: Sequence[tuple[str, str, bool]]) -> dict[str, CardSource]:
+        """For (native id, version, exact) of some of this connector's records: where another
+        connector can read each as a vCard at that version, to start a new card from
+        (``connectors.card_source``), by native id; records that cannot be are left out
+        (all of them by default: records that are not vCards)."""
+        return {}
 
     @abstractmethod
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:

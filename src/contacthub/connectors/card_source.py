@@ -3,8 +3,9 @@
 A card made from the hub's fields alone has only what the hub models: a first copy of a
 phone's folder into a new folder or CardDAV book left every PHOTO, NICKNAME, IMPP, X-
 property and Apple group behind, where vdirsyncer copies the card whole. So when the plan
-creates a card for a contact that a vCard folder of the same hub already holds, the create
-carries a ``CardSource``: where that card is and the version the hub agreed on. The
+creates a card for a contact that a vCard folder or CardDAV book of the same hub holds, the create
+carries a ``CardSource``: where that card is and the version the hub agreed on (or, for
+a CardDAV book, the card itself, fetched with one multiget per page). The
 connector writing the new card reads it (``read``) and writes the hub's fields into it as
 into any existing card (``VCardCodec.create_from``); everything the hub does not model is
 copied as it is. ``exact`` says the card, at that version, reads as exactly the fields to
@@ -28,16 +29,21 @@ _LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo al
 
 @dataclass(frozen=True, slots=True)
 class CardSource:
-    """A vCard file another connector of the hub holds: its path, the version (``mtime_ns-
-    size``) the hub agreed on, and whether it reads as exactly the fields to write."""
+    """A card another connector of the hub holds, at the version the hub agreed on, and
+    whether it reads as exactly the fields to write: a vCard file's path (read when the new
+    card is written, by whichever process writes it), or a card's bytes already fetched (a
+    CardDAV book's, fetched a page at a time, at that version)."""
 
     path: str
     version: str
     exact: bool = False
+    data: bytes | None = None
 
     def read(self) -> bytes | None:
         """The card's bytes if the file is still at ``version``, else None (it changed since
         the hub read it, so it may no longer say what the hub agreed on)."""
+        if self.data is not None:
+            return self.data
         try:
             fd = os.open(self.path, _FLAGS)
         except OSError:

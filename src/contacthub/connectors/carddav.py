@@ -34,10 +34,11 @@ from contacthub.connectors.base import (
     WriteResult,
     flag_setting,
 )
+from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.carddav_session import DavSession
 from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, Transport
 from contacthub.connectors.vcard_dir import VCardDirConnector
-from contacthub.errors import ConfigError, RecordError
+from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
 
 
@@ -166,6 +167,27 @@ class CardDavConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         return carddav_write.write(self, ops)
+
+    def card_sources(self, wanted: Sequence[tuple[str, str, bool]]) -> dict[str, CardSource]:
+        """The cards themselves, one multiget per ``batch``, for the connector writing the
+        new cards (maybe in another process) to start from; a card whose etag moved on
+        since the hub agreed on it is left out. A server that fails here fails nothing:
+        the new cards are then built from the hub's fields."""
+        want = {nid: (version, exact) for nid, version, exact in wanted if self._is_member(nid)}
+        names = list(want)
+        out: dict[str, CardSource] = {}
+        for start in range(0, len(names), self.batch):
+            try:
+                found = carddav_read.cards(self, names[start : start + self.batch])
+            except ConnectorError:
+                return out
+            for nid, got in found.items():
+                if got is not None and got[1] == want[nid][0]:
+                    data = got[0]
+                    if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
+                        data = data.replace(b"\n", b"\r\n")
+                    out[nid] = CardSource(self._member_url(nid), got[1], want[nid][1], data)
+        return out
 
     # --- signing in -----------------------------------------------------------------------
 

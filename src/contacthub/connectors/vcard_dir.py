@@ -110,11 +110,15 @@ class VCardDirConnector(VCardFiles, Connector):
     def card_settings(self) -> tuple[Any, ...] | None:
         return self.codec.settings
 
-    def card_source(self, native_id: str, version: str, exact: bool) -> CardSource | None:
-        if not native_id or native_id[0] == "." or _SEPARATORS.intersection(native_id):
-            return None
-        # a string join: a Path per card costs more than the rest of this together
-        return CardSource(os.path.join(self._root_text, native_id), version, exact)
+    def card_sources(self, wanted: Sequence[tuple[str, str, bool]]) -> dict[str, CardSource]:
+        # string joins (a Path per card costs more than the rest of this together); the
+        # files are read by the process that writes the new cards
+        root, join = self._root_text, os.path.join
+        return {
+            nid: CardSource(join(root, nid), version, exact)
+            for nid, version, exact in wanted
+            if nid and nid[0] != "." and not _SEPARATORS.intersection(nid)
+        }
 
     # --- reading ----------------------------------------------------------------------
 

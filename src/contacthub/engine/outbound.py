@@ -14,12 +14,11 @@ that did reach the system is found again by the hub id it carries or by its matc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
-from contacthub.connectors.card_source import CardSource
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import ReadOnlyRecordError
 from contacthub.model import fields_equal, holds_nothing, project
@@ -127,9 +126,9 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         for contact in contacts:
             step = plan_missing(spoke, contact)
             step.link = existing.get(contact.id)  # an out-of-date 'excluded' marker
-            if step.op is not None and contact.id in held_elsewhere:
-                step.op.source = card_source(spoke, contact, held_elsewhere[contact.id], sources)
             steps.append(step)
+        if held_elsewhere:
+            start_from_cards(steps, held_elsewhere, sources, ctx.open_conflicts)
         yield steps
 
 
@@ -148,21 +147,34 @@ def card_sources(ctx: RunContext, spoke: Spoke) -> dict[int, tuple[Spoke, bool]]
     }
 
 
-def card_source(
-    spoke: Spoke,
-    contact: ContactRow,
-    records: list[tuple[int, str, str, int]],
+def start_from_cards(
+    steps: list[Step],
+    held_elsewhere: dict[str, list[tuple[int, str, str, int]]],
     sources: dict[int, tuple[Spoke, bool]],
-) -> CardSource | None:
-    """The first card of ``contact`` elsewhere that can be read. It is exact when its link
-    agreed on the contact's current revision: the card at that version holds exactly the
-    contact's fields, which are what the new card is to hold."""
-    for connector_id, native_id, version, synced_rev in records:
-        other, same = sources[connector_id]
-        found = other.connector.card_source(native_id, version, same and synced_rev == contact.rev)
-        if found is not None:
-            return found
-    return None
+    open_conflicts: Mapping[str, Mapping[str, int]],
+) -> None:
+    """Give each create of a page the first card of its contact elsewhere that can be read,
+    asking each source connector once for the page. A card is exact when its link agreed on
+    the contact's current revision: at that version it holds exactly the contact's fields,
+    which are what the new card is to hold. Not while the contact has an open (manual)
+    conflict: a link then agrees while its record keeps its own value of the field, which
+    may be the one the hub did not keep (a new folder got the losing value, for good)."""
+    waiting = {s.contact.id: s for s in steps if s.op is not None and s.contact.id in held_elsewhere}
+    for source_id, (other, same) in sources.items():
+        if not waiting:
+            return
+        asked: dict[str, Step] = {}  # by native id there
+        wanted = []
+        for contact_id, step in waiting.items():
+            for connector_id, native_id, version, synced_rev in held_elsewhere[contact_id]:
+                if connector_id == source_id:
+                    asked[native_id] = step
+                    exact = same and synced_rev == step.contact.rev and contact_id not in open_conflicts
+                    wanted.append((native_id, version, exact))
+        for native_id, found in other.connector.card_sources(wanted).items():
+            step = asked[native_id]
+            if step.op is not None and waiting.pop(step.contact.id, None) is not None:
+                step.op.source = found
 
 
 def describe(step: Step) -> tuple[str, Any, Any]:

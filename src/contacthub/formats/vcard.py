@@ -12,6 +12,7 @@ version and fallback encoding), so callers never repeat them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,7 +141,11 @@ class VCardCodec:
         copies the bytes as they are when the template is one card whose UID is ``uid``: no
         parsing, as a plain file copy. ``None`` when the template cannot be read, or is not
         of a version a new card may have (3.0 or 4.0, or the ``version`` set for new cards;
-        a 2.1 card is built anew rather than copied into a CardDAV book that refuses it)."""
+        a 2.1 card is built anew rather than copied into a CardDAV book that refuses it).
+        Apple's ``http\\://`` (an escape vCard does not have) is written ``http://``: a
+        server that stores the card through another parser (Radicale) keeps the backslash,
+        and the next reading of the card spread a URL with a backslash everywhere."""
+        template = _plain_colons(template)
         wanted = (self.version,) if self.version else ("3.0", "4.0")
         if not any(b"\nVERSION:" + v.encode() in template for v in wanted):
             return None
@@ -169,6 +174,16 @@ class VCardCodec:
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))
         return b"".join(serialize_card(c) for c in cards)
+
+
+_ESCAPE = re.compile(rb"\\(.)")
+
+
+def _plain_colons(data: bytes) -> bytes:
+    """``data`` with every ``\\:`` written as ``:`` (other escapes left as they are)."""
+    if b"\\:" not in data:
+        return data
+    return _ESCAPE.sub(lambda m: b":" if m.group(1) == b":" else m.group(0), data)
 
 
 def _one_card_with_uid(data: bytes, uid: str) -> bool:
