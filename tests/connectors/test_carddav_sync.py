@@ -5,6 +5,7 @@ engine and command line: edits both ways, a concurrent edit on the server during
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,22 @@ def test_a_card_of_the_server_arrives_in_the_folder_whole(setup: Setup) -> None:
     assert made["cy.vcf"] == stored.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     assert b"NICKNAME:Cy" in made["cy.vcf"] and b"PHOTO;ENCODING=b;TYPE=JPEG:/9j/" in made["cy.vcf"]
     assert b"PHOTO;VALUE=uri:https://x.test/di.jpg" in made["di.vcf"]
+    assert setup.sync()["changes"] == {}
+
+
+def test_newest_weighs_a_card_without_a_time_fairly(setup: Setup) -> None:
+    """Radicale gives no getlastmodified in a multiget, and this card has no REV: its edit
+    was taken as made when the run started, so it beat a later edit in the folder."""
+    setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "ORG:First"))
+    setup.sync()
+    setup.edit_on_server("ann@example.com", "ORG:First", "ORG:Server")
+    time.sleep(1.1)
+    path = next(setup.folder.glob("*.vcf"))
+    path.write_bytes(path.read_bytes().replace(b"ORG:First", b"ORG:Folder"))
+    report = setup.sync()
+    assert report["conflicts"] == 1
+    assert folder_cards(setup.folder)["ann@example.com"]["ORG"] == "Folder"
+    assert server_cards(setup.radicale, setup.book)["ann@example.com"]["ORG"] == "Folder"
     assert setup.sync()["changes"] == {}
 
 

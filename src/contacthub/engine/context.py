@@ -41,6 +41,8 @@ class Spoke:
     listed: int = 0
     cursor: str | None = None
     pulled: bool = False
+    #: the end of its last applied run: when its records without a time of their own changed
+    seen_at: str | None = None
 
     @property
     def readable(self) -> bool:

@@ -66,6 +66,7 @@ class Inbound(Matching):
         spoke.active_links = self.store.count_links(spoke.id)
         known = self.store.link_versions(spoke.id)
         cursor = self.store.cursor(spoke.id)
+        spoke.seen_at = self.store.cursor_time(spoke.id)
         pull = spoke.connector.pull(cursor, known)
         self._matchable = None  # counted when the first unlinked record shows up
         done = 0
@@ -186,7 +187,10 @@ class Inbound(Matching):
         keys: dict[str, list[str]],
     ) -> None:
         ctx = self.ctx
-        side = Side(spoke.id, spoke.position, _iso(record) or ctx.started)
+        # a record without a modification time of its own (a CardDAV card without REV, on a
+        # server that gives no getlastmodified) changed after the hub last read its connector,
+        # not now: taken as now, it won every `newest` conflict against later timed edits
+        side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or ctx.started)
         result = merge(
             link.baseline,
             contact.data,

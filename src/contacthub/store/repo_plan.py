@@ -8,6 +8,8 @@ next run can skip its plan or resume its pull.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlalchemy import delete, exists, func, insert, or_, select
 
 from contacthub.store import tables as t
@@ -150,6 +152,17 @@ class PlanMixin(StoreBase):
         query = select(t.cursors.c.value).where(t.cursors.c.connector_id == connector_id)
         value = self.conn.execute(query).scalar_one_or_none()
         return None if value is None else str(value)
+
+    def cursor_time(self, connector_id: int) -> str | None:
+        """When the cursor was last saved (the end of the connector's last applied run), as
+        ISO text in UTC; None before its first."""
+        query = select(t.cursors.c.updated_at).where(t.cursors.c.connector_id == connector_id)
+        value = self.conn.execute(query).scalar_one_or_none()
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite gives back naive datetimes
+            value = value.replace(tzinfo=UTC)
+        return str(value.astimezone(UTC).isoformat())
 
     def set_cursor(self, connector_id: int, value: str | None) -> None:
         self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
