@@ -10,6 +10,7 @@ came and went on an unchanged file.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,25 @@ def test_a_folder_pointed_at_an_empty_one_gets_everyone_without_a_hold(tmp_path:
     assert report["changes"]["cards"]["create"] == 6
     assert len(list(empty.glob("*.vcf"))) == 6 and len(list(old.glob("*.vcf"))) == 6
     hub.settled()
+
+
+def test_a_failed_run_counts_only_what_it_kept(tmp_path: Path) -> None:
+    """The sheet fails the run after the folder was read: the hub's creates were rolled
+    back with it, yet the run's report and ``runs`` said "hub create 3"."""
+    from contacthub.engine.context import Options
+    from contacthub.engine.run import run_hub
+    from contacthub.errors import FatalConnectorError
+    from contacthub.store.db import open_database
+
+    hub = site(tmp_path, people=3)
+    hub.sheet.write_text("given_name,family_name,emails\nZed,Roe,zed@example.com\n", encoding="utf-8")
+
+    def progress(label: str, done: int, total: int | None) -> None:
+        if label == "reading sheet":  # the sheet's system going away after the folder was read
+            raise FatalConnectorError("the file server went away", "sheet")
+
+    report = run_hub(open_database(hub.db), "h", options=Options(), progress=progress)
+    assert report.status == "failed" and report.changes == {}
+    runs = json.loads(hub.cli("runs", "h", "--json"))
+    assert runs[0]["status"] == "failed" and not runs[0]["changes"]
+    assert hub.sync()["changes"]["hub"]["create"] == 4  # nothing was kept: all of it again

@@ -80,15 +80,20 @@ def _spokes(engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Opti
 
 
 class _Tx:
-    """The current transaction on the run's connection, re-opened after each commit."""
+    """The current transaction on the run's connection, re-opened after each commit; it
+    remembers the report's counts as of the last commit, which are what a run that fails
+    afterwards kept (it showed the hub's creates of a pull that was rolled back)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, report: Report) -> None:
         self.conn = conn
         self.trans = conn.begin()
+        self.report = report
+        self.kept: dict[str, dict[str, int]] = {}
 
     def commit(self) -> None:
         self.trans.commit()
         self.trans = self.conn.begin()
+        self.kept = {name: dict(counts) for name, counts in self.report.changes.items()}
 
     def rollback(self) -> None:
         if self.trans.is_active:
@@ -142,7 +147,7 @@ def _run_hub(
     except (UserError, ConnectorError) as exc:
         return _fail(engine, report, exc)
     conn = engine.connect()
-    tx = _Tx(conn)
+    tx = _Tx(conn, report)
     ctx = RunContext(Store(conn), hub, spokes, run_id, started, options, report, progress)
     try:
         ctx.open_conflicts = ctx.store.open_conflicts(hub.id)
@@ -185,6 +190,7 @@ def _run_hub(
         return report
     except (UserError, ConnectorError) as exc:
         tx.rollback()
+        report.changes = tx.kept
         _note_calls(report, spokes)
         return _fail(engine, report, exc)
     finally:
