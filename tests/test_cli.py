@@ -162,8 +162,20 @@ def test_dry_run_and_hold_exit_codes(setup: tuple[str, Path, Path, Path]) -> Non
     assert len(list(b.glob("*.vcf"))) == 10
     for path in list(a.glob("*.vcf"))[:6]:
         path.unlink()
+    # a dry run is never held, but says what a real run would hold
+    code, out = cli("sync", "team", "--dry-run", "--json", db=db)
+    assert code == 0 and json.loads(out)["status"] == "planned"
+    assert json.loads(out)["held"] == [
+        {"connector": "phones", "deletes": 6, "reason": "6 of 10 records deleted in phones (threshold 10%)"},
+        {
+            "connector": "laptop",
+            "deletes": 6,
+            "reason": "would delete 6 of 10 records in laptop (threshold 10%)",
+        },
+    ]
     code, out = cli("sync", "team", "--json", db=db)
     assert code == 3 and json.loads(out)["status"] == "held"
+    assert json.loads(out)["held"][0]["deletes"] == 6
     assert len(list(b.glob("*.vcf"))) == 10
     held = json.loads(out)["run"]
     code, out = cli("approve", str(held), "--json", db=db)

@@ -103,6 +103,11 @@ class Report:
         }
         if self.api_calls:
             out["api_calls"] = self.api_calls
+        if self.held:  # a held run's reasons, or a dry run's: what a real run would hold
+            out["held"] = [
+                {"connector": h["connector"], "deletes": h["deletes"], "reason": h["reason"]}
+                for h in self.held
+            ]
         return out
 
 
