@@ -284,7 +284,12 @@ def test_undo_reverts_a_run(database_url: str) -> None:
     undone = service.undo(hub.engine, run.run_id)
     assert undone.status == "applied", undone
     assert [i.fields.get("job_title") for i in b.items.values()] == ["Old"]
-    assert [i.fields.get("job_title") for i in a.items.values()] == ["Old"]
+    # the run made y's copy in b, not y itself: a person put y in a, and it stays there,
+    # detached (it was deleted from a too, destroying what the person had made)
+    assert sorted((k, i.fields.get("job_title")) for k, i in a.items.items()) == [("x", "Old"), ("y", None)]
+    assert hub.sync().changes == {} and len(b.items) == 1  # not taken in again
+    again = service.undo(hub.engine, undone.run_id)  # undoing the undo brings y back
+    assert again.status == "applied" and len(b.items) == 2 and len(a.items) == 2
 
 
 def test_undo_of_an_undo_deletes_again(database_url: str) -> None:

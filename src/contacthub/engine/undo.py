@@ -2,7 +2,8 @@
 
 A run's journal holds every change it made to hub contacts with the values before and
 after. Undo walks them newest first and puts the "before" back: a created contact is
-deleted, a deleted one restored, each updated field set back. The new run then carries
+deleted (its records in the systems it was read from are kept, detached: the run did not
+make them), a deleted one restored, each updated field set back. The new run then carries
 those hub changes to every connector exactly as it carries any other edit, so the systems
 follow without a special path.
 
@@ -37,6 +38,17 @@ def undo_preparer(run_id: int) -> Any:
             .order_by(t.changes.c.id.desc())
         ).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
+        written = {  # (contact, connector) of each record the run itself created
+            (r.contact_id, r.connector_id)
+            for r in store.conn.execute(
+                select(t.changes.c.contact_id, t.changes.c.connector_id).where(
+                    t.changes.c.run_id == run_id,
+                    t.changes.c.connector_id.is_not(None),
+                    t.changes.c.op == "create",
+                    t.changes.c.status == "done",
+                )
+            )
+        }
         touched: dict[str, Any] = {}
         for row in rows:
             contact = contacts.get(row.contact_id)
@@ -49,6 +61,7 @@ def undo_preparer(run_id: int) -> Any:
                 ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
                 ctx.report.count("hub", "delete")
                 contact.deleted = True
+                _keep_records_it_found(ctx, contact.id, written)
             elif row.op == "delete":
                 if not contact.deleted:
                     continue
@@ -93,3 +106,15 @@ def undo_preparer(run_id: int) -> Any:
         ctx.flush_journal()
 
     return prepare
+
+
+def _keep_records_it_found(ctx: RunContext, contact_id: str, written: set[tuple[str, int]]) -> None:
+    """The records a contact was made from (a card typed into a phone, a row of a CSV file,
+    a server's card) were there before the run: undoing it takes back what it wrote
+    elsewhere, not them. They are detached, as ``on_delete = "ignore"`` leaves a record,
+    so they stay where they are and are not taken in again; an undo of this undo brings
+    them back with their contact. (Deleting them destroyed what a person had made.)"""
+    links = ctx.store.links_of_contact(contact_id)
+    found = [lk.id for lk in links if lk.state == "active" and (contact_id, lk.connector_id) not in written]
+    if found:
+        ctx.store.conn.execute(update(t.links).where(t.links.c.id.in_(found)).values(state="detached"))
