@@ -145,3 +145,33 @@ def test_a_failed_run_counts_only_what_it_kept(tmp_path: Path) -> None:
     runs = json.loads(hub.cli("runs", "h", "--json"))
     assert runs[0]["status"] == "failed" and not runs[0]["changes"]
     assert hub.sync()["changes"]["hub"]["create"] == 4  # nothing was kept: all of it again
+
+
+def test_a_thunderbird_home_country_is_synced_both_ways(tmp_path: Path) -> None:
+    """Thunderbird's "Home Country" column is also an old Outlook name, read as Outlook's
+    "Home Country/Region": every home country going through Thunderbird was dropped."""
+    from contacthub.formats.csv_columns import DEFAULT_HEADERS
+
+    header = list(DEFAULT_HEADERS["thunderbird"])
+    hub = site(tmp_path, 'format = "thunderbird"')
+    row = {name: "" for name in header}
+    row.update({"First Name": "Ola", "Last Name": "Nordmann", "Primary Email": "ola@example.com"})
+    row.update({"Home Address": "1 Main St", "Home City": "Oslo", "Home ZipCode": "0150"})
+    row.update({"Home Country": "Norway"})
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, header)
+        writer.writeheader()
+        writer.writerow(row)
+    (hub.folder / "kari.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:kari\r\nFN:Kari Nordmann\r\nN:Nordmann;Kari;;;\r\n"
+        "EMAIL:kari@example.com\r\nADR;TYPE=home:;;2 Side St;Bergen;;5003;Norway\r\nEND:VCARD\r\n"
+    )
+    hub.sync()
+    (ola,) = [p.read_text() for p in hub.folder.glob("*.vcf") if "ola@" in p.read_text()]
+    assert ";Oslo;;0150;Norway" in ola
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    assert {r["Primary Email"]: r["Home Country"] for r in rows} == {
+        "ola@example.com": "Norway",
+        "kari@example.com": "Norway",
+    }
+    hub.settled()

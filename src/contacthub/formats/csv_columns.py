@@ -203,6 +203,10 @@ def _outlook_handlers(cols: dict[str, str]) -> list[Handler]:
 
 
 def _thunderbird_handlers(cols: dict[str, str]) -> list[Handler]:
+    if "Home Country/Region" in cols:
+        # Thunderbird's own "Home Country" is also an old Outlook spelling, which ALIASES
+        # reads as "Home Country/Region": unmapped, every home country was dropped
+        cols = {**cols, "Home Country": cols["Home Country/Region"]}
     out = [Handler("scalar", f, (("value", cols[c]),)) for c, f in _TB_SCALARS.items()
            if c in cols]  # fmt: skip
     out += _fixed_slots(cols, "emails", [("Primary Email", ""), ("Secondary Email", "")])
