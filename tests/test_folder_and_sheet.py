@@ -175,3 +175,28 @@ def test_a_thunderbird_home_country_is_synced_both_ways(tmp_path: Path) -> None:
         "kari@example.com": "Norway",
     }
     hub.settled()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "want"),
+    [
+        ("outlook", {"Business Phone": "9515", "Business Fax": "9564", "Home Fax": "9999"}),
+        ("thunderbird", {"Work Phone": "9515", "Fax Number": "9564"}),
+    ],
+)
+def test_fax_numbers_go_to_fax_columns_only(tmp_path: Path, fmt: str, want: dict[str, str]) -> None:
+    """A "work fax" matched no column of type "fax", so faxes went to Other Phone, Primary
+    Phone, even Thunderbird's Mobile Number: a fax machine to be called. A fax with no fax
+    column left stays out of the file (Thunderbird has one)."""
+    hub = site(tmp_path, f'format = "{fmt}"')
+    (hub.folder / "frank.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:frank\r\nFN:Frank Dawson\r\nN:Dawson;Frank;;;\r\n"
+        "EMAIL:frank@example.com\r\nTEL;TYPE=WORK,VOICE:+1-919-676-9515\r\n"
+        "TEL;TYPE=WORK,FAX:+1-919-676-9564\r\nTEL;TYPE=HOME,FAX:+1-919-676-9999\r\nEND:VCARD\r\n"
+    )
+    hub.sync()
+    (row,) = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    phones = {k: v[-4:] for k, v in row.items() if v and ("Phone" in k or "Fax" in k or "Number" in k)}
+    assert phones == want
+    hub.settled()
+    assert "TEL;TYPE=HOME,FAX:+1-919-676-9999" in (hub.folder / "frank.vcf").read_text()

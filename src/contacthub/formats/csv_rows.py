@@ -164,14 +164,23 @@ def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[st
     rest: list[dict[str, Any]] = []
     for item in items:
         kind = item.get("type", "")
-        typed = (i for i, s in enumerate(slots) if s.fixed_type == kind and not s.col("type"))
-        i = next((i for i in typed if kind and i not in chosen), None)
-        if i is None:
-            rest.append(item)
+        fits = [
+            (_fit(s.fixed_type or "", kind), -i)
+            for i, s in enumerate(slots)
+            if i not in chosen and s.fixed_type and not s.col("type")
+        ]
+        best = max(fits, default=(0, 0))
+        if kind and best[0]:
+            chosen[-best[1]] = item
         else:
-            chosen[i] = item
+            rest.append(item)
+    # a fax or pager number in a column for calls would be called: it waits for its own
+    # kind of column, or stays out of the file
+    rest, machines = [r for r in rest if not _machine(r)], [r for r in rest if _machine(r)]
     free = [i for i, s in enumerate(slots) if i not in chosen and (s.col("type") or not s.fixed_type)]
+    typed_free = [i for i in free if slots[i].col("type")]
     chosen.update(zip(free, rest, strict=False))
+    chosen.update(zip([i for i in typed_free if i not in chosen], machines, strict=False))
     left = rest[len(free) :]
     spare = sorted(
         (i for i, s in enumerate(slots) if i not in chosen and s.fixed_type in _SPARE),
@@ -188,6 +197,28 @@ def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[st
 
 #: typed slots an element of no slot's type may take, best first (never fax or pager)
 _SPARE = ("other", "work", "cell", "home")
+#: words of a phone type saying what answers it, rather than where it is
+_MACHINES = frozenset({"fax", "pager"})
+
+
+def _machine(item: Mapping[str, Any]) -> bool:
+    return bool(_MACHINES.intersection(str(item.get("type", "")).split()))
+
+
+def _fit(slot: str, kind: str) -> int:
+    """How well an element of type ``kind`` ("work fax") fits a column of type ``slot``:
+    3 the same type; 2 the column's kind of phone is the element's (Business Fax for a work
+    fax); 1 only its place (Business Phone for a "work x-useless" phone); 0 not at all,
+    and never a fax or pager number in a column for calls."""
+    if slot == kind:
+        return 3
+    words, have = set(kind.split()), set(slot.split())
+    if not have <= words:
+        return 0
+    machines = words & _MACHINES
+    if machines and not machines <= have:
+        return 0
+    return 2 if have & _MACHINES else 1
 
 
 def _slot_cell(role: str, item: Mapping[str, Any]) -> str:
