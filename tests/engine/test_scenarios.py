@@ -532,6 +532,33 @@ def test_a_display_name_made_from_the_name_follows_a_rename(database_url: str) -
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize(
+    ("shown", "renamed"),
+    [
+        ("Smith, Cy", "Jones, Cy"),  # family first, as KAddressBook and Outlook file them
+        ("Dr. Cy Smith Jr.", "Dr. Cy Jones Jr."),  # a suffix without a comma
+        ("Cy Smith (Acme)", "Cy Jones (Acme)"),
+        ("Smith Smith", "Smith Smith"),  # the old part twice: which one? kept
+        ("Boss", "Boss"),  # a name someone chose: kept
+    ],
+)
+def test_a_display_name_written_another_way_follows_a_rename(
+    database_url: str, shown: str, renamed: str
+) -> None:
+    """It followed only when it was exactly the hub's own composition of the parts: the
+    card went on showing "Smith, Cy" after the family name became Jones in an Outlook file."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("cy", {**person(1), "given_name": "Cy", "family_name": "Smith", "display_name": shown})
+    hub.sync()
+    (nid,) = b.items
+    b.edit(nid, family_name="Jones")
+    hub.sync()
+    assert a.items["cy"].fields["display_name"] == renamed
+    assert a.items["cy"].fields["family_name"] == "Jones"
+    assert hub.sync().changes == {}
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

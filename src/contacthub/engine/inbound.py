@@ -8,6 +8,7 @@ inside the run's inbound transaction, which commits only if the run goes on to a
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC
@@ -360,12 +361,31 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     (an Outlook file) renames someone: else every card went on showing the old name."""
     if spoke.held is None or "display_name" in spoke.held or not set(NAME_FIELDS) & set(result.changed):
         return
-    if before.get("display_name") != display_name_of({**before, "display_name": ""}):
-        return  # a name someone chose: kept
-    name = display_name_of({**result.fields, "display_name": ""})
+    shown = before.get("display_name") or ""
+    if shown == display_name_of({**before, "display_name": ""}):
+        name = display_name_of({**result.fields, "display_name": ""})
+    else:  # written another way ("Berg, Anna", "Mr. John Doe Sr."): the changed parts in it
+        name = _respelled(shown, before, result.fields) or ""
     if name and name != result.fields.get("display_name"):
         result.fields["display_name"] = name
         result.changed.append("display_name")
+
+
+def _respelled(shown: str, before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """``shown`` with each changed name part replaced where it stands in it as a word, once;
+    None when a part was added or removed, or does not stand in it once: a name someone
+    chose ("Boss") is kept."""
+    for part in NAME_FIELDS:
+        old, new = str(before.get(part) or ""), str(after.get(part) or "")
+        if old == new:
+            continue
+        if not old or not new:
+            return None
+        word = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)")
+        if len(word.findall(shown)) != 1:
+            return None
+        shown = word.sub(new.replace("\\", "\\\\"), shown)  # (a backslash is special there)
+    return shown
 
 
 def _named(fields: dict[str, Any]) -> dict[str, Any]:
