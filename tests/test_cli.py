@@ -215,6 +215,46 @@ def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
     assert {c["title"] for c in read_cards(b).values()} == {"Chief"}
 
 
+@pytest.mark.parametrize("same_run", [True, False])
+def test_a_manual_conflict_of_three_sides_keeps_every_value(tmp_path: Path, same_run: bool) -> None:
+    """Three folders change one title: the third side's value was dropped (same run) or
+    written over the second's under the second's name (a later run); either way a person
+    could not pick it, and resolving the conflict overwrote it unseen."""
+    dirs = [tmp_path / n for n in "abc"]
+    hub = tmp_path / "hub.toml"
+    text = '[hubs.m]\nconflict = "manual"\n'
+    for d in dirs:
+        d.mkdir()
+        text += f'[[hubs.m.connectors]]\nname = "{d.name}"\ntype = "vcard-dir"\npath = "{d}"\n'
+    hub.write_text(text)
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    cli("apply", str(hub), db=db)
+    (dirs[0] / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", TITLE="Base"))
+    cli("sync", "m", db=db)
+
+    def retitle(d: Path) -> None:
+        (path,) = d.glob("*.vcf")
+        path.write_text(path.read_text().replace("TITLE:Base", f"TITLE:Title-{d.name}"))
+
+    retitle(dirs[0])
+    retitle(dirs[1])
+    if not same_run:
+        cli("sync", "m", db=db)
+    retitle(dirs[2])
+    cli("sync", "m", db=db)
+    found = json.loads(cli("conflicts", "m", "--json", db=db)[1])
+    values = {c["incoming"] for c in found} | {c["hub"] for c in found}
+    assert {"Title-a", "Title-b", "Title-c"} <= values
+    (with_c,) = [c for c in found if c["incoming"] == "Title-c"]
+    code, out = cli("resolve", str(with_c["id"]), "--take", "c", db=db)
+    assert code == 0, out
+    assert json.loads(cli("conflicts", "m", "--json", db=db)[1]) == []  # the field is decided
+    cli("sync", "m", db=db)
+    for d in dirs:
+        assert {c["title"] for c in read_cards(d).values()} == {"Title-c"}
+    assert json.loads(cli("sync", "m", "--json", db=db)[1])["changes"] == {}
+
+
 def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -> None:
     db, a, b, _ = setup
     (a / "good.vcf").write_text(card("good", "Good", "One", "good@example.com"))

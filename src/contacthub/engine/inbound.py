@@ -276,8 +276,13 @@ class Inbound(Matching):
             ctx.report.conflicts += 1
             existing = ctx.open_conflicts.get(contact.id, {}).get(c.field)
             if existing is not None and c.winner == "open":
-                self.store.update_open_conflict(existing, c.theirs, c.ours, ctx.run_id)
-                continue
+                # the side's own open conflict takes its new value; another side's value is
+                # a conflict of its own (a third side's was dropped, or written over the
+                # second's under the second's name)
+                mine = self.store.open_conflict_from(contact.id, c.field, spoke.name)
+                if mine is not None:
+                    self.store.update_open_conflict(mine, c.theirs, c.ours, ctx.run_id)
+                    continue
             rows.append(
                 {
                     "hub_id": ctx.hub.id,

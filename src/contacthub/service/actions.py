@@ -82,9 +82,15 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             ]
         )
         store.finish_run(run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, [])
+        # the field is decided: its other open conflicts (other sides' values) with it
+        c = t.conflicts.c
         conn.execute(
             update(t.conflicts)
-            .where(t.conflicts.c.id == conflict_id)
+            .where(
+                c.contact_id == row.contact_id,
+                c.field == row.field,
+                (c.id == conflict_id) | (c.status == "open"),
+            )
             .values(status="resolved", winner=take, resolved_at=now())
         )
         return {

@@ -167,6 +167,15 @@ class JournalMixin(StoreBase):
         if rows:
             self.conn.execute(insert(t.conflicts), list(rows))
 
+    def open_conflict_from(self, contact_id: str, field: str, source: str) -> int | None:
+        """The open conflict on a contact's field that holds ``source``'s value, if any."""
+        c = t.conflicts.c
+        query = select(c.id).where(
+            c.contact_id == contact_id, c.field == field, c.source == source, c.status == "open"
+        )
+        found = self.conn.execute(query.order_by(c.id.desc()).limit(1)).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def update_open_conflict(self, conflict_id: int, value: Any, hub_value: Any, run_id: int) -> None:
         self.conn.execute(
             update(t.conflicts)
