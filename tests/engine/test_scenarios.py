@@ -240,6 +240,32 @@ def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(databa
     assert hub.sync().changes == {}
 
 
+def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(database_url: str) -> None:
+    """An approved run whose deletions in c did not all happen (failed, or the run was
+    killed) leaves them for the next run, which holds them: rejecting that hold (keep c's
+    records) was itself held, because the hold counted c's deletions that the reject turns
+    into detaches; every run after it was held too."""
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(a.items)[:6]:
+        del a.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    c.fail_writes = True
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied" and len(b.items) == 4 and len(c.items) == 10
+    c.fail_writes = False
+    again = hub.sync()
+    assert again.status == "held" and [h["connector"] for h in again.held] == ["c"]
+    rejected = service.reject(hub.engine, again.run_id)
+    assert rejected.status == "applied", rejected.message
+    assert len(c.items) == 10 and len(a.items) == 4 and len(b.items) == 4  # c keeps its records
+    assert hub.sync().status == "applied" and hub.sync().changes == {}
+
+
 def test_dry_run_writes_nothing(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")

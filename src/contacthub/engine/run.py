@@ -286,6 +286,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
             or not spoke.writable
             or spoke.on_delete == "ignore"
             or "delete" not in spoke.operations
+            or spoke.keep_records  # a person rejected its deletions: they become detaches
         ):
             continue
         outgoing = ctx.store.count_deleted_linked(spoke.id)
