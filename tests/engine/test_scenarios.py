@@ -336,6 +336,26 @@ def test_undo_of_an_undo_deletes_again(database_url: str) -> None:
     assert [i.fields["given_name"] for i in a.items.values()] == ["Given1"]
 
 
+def test_undoing_a_deletion_after_the_person_came_back_makes_no_duplicate(database_url: str) -> None:
+    """Deleted, then added again as a new record (same email), then the deletion undone:
+    the restore made the person twice everywhere, for good. It is reported and skipped."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    del a.items["y"]
+    deleted = hub.sync()
+    b.put("y2", person(2, job_title="Back"))
+    hub.sync()
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied"
+    assert any("added again" in e["message"] for e in undone.errors)
+    assert len(a.items) == 2 and len(b.items) == 2
+    assert sorted(i.fields.get("job_title", "") for i in a.items.values()) == ["", "Back"]
+    assert hub.sync().changes == {}
+
+
 def test_filters_unlink_never_delete(database_url: str) -> None:
     flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
     hub = Hub(database_url, ["a", "b"], b=flt)

@@ -8,7 +8,8 @@ those hub changes to every connector exactly as it carries any other edit, so th
 follow without a special path.
 
 A field that changed again after the undone run is left alone (a later edit wins over an
-old undo) and reported; so is a contact a later run deleted or re-created.
+old undo) and reported; so is a contact a later run deleted or re-created, and a deleted
+person who was added again since (another contact now has their email or phone and name).
 """
 
 from __future__ import annotations
@@ -65,8 +66,16 @@ def undo_preparer(run_id: int) -> Any:
             elif row.op == "delete":
                 if not contact.deleted:
                     continue
+                data = dict(before or contact.data)
+                again = set(store.match_lookup(ctx.hub.id, match_keys(data)).values()) - {contact.id}
+                if again:
+                    # the person was added again since (a new card, same email): restoring
+                    # them too made them twice in every connector
+                    name = data.get("display_name") or contact.id
+                    ctx.report.error("hub", contact.id, f"{name} was added again since run {run_id}; kept")
+                    continue
                 contact.deleted = False
-                contact.data = dict(before or contact.data)
+                contact.data = data
                 store.conn.execute(  # records kept by on_delete = ignore rejoin their contact
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
