@@ -3,6 +3,8 @@ a real store, over SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -264,6 +266,44 @@ def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(da
     assert rejected.status == "applied", rejected.message
     assert len(c.items) == 10 and len(a.items) == 4 and len(b.items) == 4  # c keeps its records
     assert hub.sync().status == "applied" and hub.sync().changes == {}
+
+
+class Killed(BaseException):
+    """What a SIGKILL is to a run: nothing of it runs after, not even its error handling."""
+
+
+def test_an_approve_killed_halfway_goes_on_in_the_next_run(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the hub's side was committed and b's deletions made, before c's: the
+    next sync held c's deletions again, asking a person to approve what they approved."""
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(a.items)[:6]:
+        del a.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    write = MemoryConnector.write
+
+    def dies_in_c(self: MemoryConnector, ops: Any) -> Any:
+        if self.book is c:
+            raise Killed
+        return write(self, ops)
+
+    monkeypatch.setattr(MemoryConnector, "write", dies_in_c)
+    with pytest.raises(Killed):
+        service.approve(hub.engine, held.run_id)
+    monkeypatch.setattr(MemoryConnector, "write", write)
+    assert len(b.items) == 4 and len(c.items) == 10
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(c.items) == 4 and len(a.items) == 4 and len(b.items) == 4
+    assert hub.sync().changes == {}
 
 
 def test_dry_run_writes_nothing(database_url: str) -> None:

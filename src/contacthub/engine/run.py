@@ -135,6 +135,7 @@ def _run_hub(
     with engine.begin() as conn:
         store = Store(conn)
         hub = store.hub(hub_name)
+        options = _carried(store, hub.id, options)
         store.interrupted_runs(hub.id)
         run_id = store.start_run(hub.id, "dry-run" if options.dry_run else kind, parent_id)
         rows = store.connectors(hub.id)
@@ -337,6 +338,27 @@ def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
             store.add_changes(rows, returning=False)
         store.finish_run(report.run_id, status, _counts(report), report.errors, message)
     return report
+
+
+def _carried(store: Store, hub_id: int, options: Options) -> Options:
+    """A person's decision that a killed run was carrying out goes on in the next run: an
+    approve (or reject, or undo) killed after it had committed the hub's side left the rest
+    of its writes to the next sync, which held them again, and a reject of that hold was
+    held too (only a second approve got out)."""
+    rows = store.killed_while_applying(hub_id)
+    if not rows or options.dry_run:
+        return options
+    approved, rejected, no_hold = dict(options.approved), set(options.rejected), options.no_hold
+    for kind, parent_counts in rows:
+        figures = held_figures(parent_counts) if parent_counts else {}
+        if kind == "approve":
+            for connector_id, deletes in figures.items():
+                approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+        elif kind == "reject":
+            rejected.update(figures)
+        elif kind == "undo":
+            no_hold = True
+    return Options(options.dry_run, approved, frozenset(rejected), no_hold)
 
 
 def held_figures(counts_json: str) -> dict[int, int]:

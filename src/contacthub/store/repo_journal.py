@@ -62,6 +62,17 @@ class JournalMixin(StoreBase):
             values["message"] = message
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
+    def killed_while_applying(self, hub_id: int) -> list[tuple[str, str | None]]:
+        """(kind, the stored counts of its parent run) of each run of the hub a dead process
+        left 'applying': its hub side committed, its writes maybe not all done."""
+        runs, parents = t.runs, t.runs.alias("parent")
+        query = (
+            select(runs.c.kind, parents.c.counts)
+            .select_from(runs.outerjoin(parents, parents.c.id == runs.c.parent_id))
+            .where(runs.c.hub_id == hub_id, runs.c.status == "applying")
+        )
+        return [(str(kind), counts) for kind, counts in self.conn.execute(query)]
+
     def interrupted_runs(self, hub_id: int) -> list[int]:
         """Runs of the hub left 'running' by a process that died: marked failed here."""
         ids = list(
