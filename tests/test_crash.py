@@ -124,8 +124,9 @@ def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
         return count
 
     proc = start(db, "h")
-    # kill once the run has started writing the first edits into b
-    assert kill_when(proc, lambda: rewritten() >= 20), "the run finished before it could be killed"
+    # kill once the run has started writing the edits into b (at the first one seen: on a
+    # loaded machine, waiting for 20 let a run write all 500 of a page between two looks)
+    assert kill_when(proc, lambda: rewritten() >= 1), "the run finished before it could be killed"
     cards_a, cards_b = check_converged(db, a, b, N)
     for cards in (cards_a, cards_b):
         got = {c["email"]: c for c in cards.values()}
