@@ -270,6 +270,29 @@ def test_with_deactivate_a_user_reactivated_in_procore_restores_its_contact(site
     assert site.sync().changes.get("procore", {}).get("delete", 0) == 0  # and it stays active
 
 
+def test_a_reactivation_after_full_listings_restores_the_same_contact(site: Site) -> None:
+    """Full listings in between (``full_every = "0s"``: every run) no longer list the
+    inactive user: its detached link was dropped as gone, and the reactivated user became a
+    new person. A reactivation with nothing else changed, in the second the hub deactivated
+    it, kept its version and was never read at all."""
+    site.apply(on_delete="deactivate", full_every="0s")
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    assert site.sync().changes["procore"]["delete"] == 1
+    before = hub_contacts(site, email)
+    site.sync()
+    site.sync()
+    state.update_user(user["id"], {"is_active": True})  # nothing else changed
+    report = site.sync()
+    assert report.errors == []
+    assert hub_contacts(site, email) == [(before[0][0], False)]  # the same contact, live again
+    assert email in site.cards()
+    assert site.sync().changes == {}
+
+
 def hub_contacts(site: Site, email: str) -> list[tuple[str, bool]]:
     """(id, deleted) of the hub contacts holding ``email``."""
     from sqlalchemy import select

@@ -66,10 +66,13 @@ CODE = re.compile(r"[A-Za-z]{2}")
 STATE = re.compile(r"[A-Za-z0-9]{1,3}")
 
 
-def version_of(updated_at: str | None, fields: Fields) -> str:
+def version_of(updated_at: str | None, fields: Fields, active: bool = True) -> str:
     """``updated_at`` has one-second resolution; the digest of what we read tells two edits
-    within the same second apart."""
-    digest = hashlib.blake2b(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
+    within the same second apart, and an inactive record from the same one active (a user
+    reactivated the second the hub deactivated it kept its version, so the reactivation
+    was never read and the person never came back)."""
+    payload = fields if active else {**fields, "~inactive": True}
+    digest = hashlib.blake2b(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
     return f"{updated_at or ''}~{digest}"
 
 

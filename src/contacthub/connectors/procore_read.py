@@ -162,7 +162,7 @@ class ProcoreReader(Connector):
         native_id = PREFIX[kind] + str(native["id"])
         return Record(
             native_id=native_id,
-            version=version_of(updated, fields),
+            version=version_of(updated, fields, native.get("is_active") is not False),
             fields=fields,
             modified=parse_time(updated),
             hub_id=native.get("origin_id") or None,

@@ -318,8 +318,13 @@ class Inbound(Matching):
         drop: list[int] = []
         gone: list[ContactRow] = []
         for nid, link in links.items():
-            drop.append(link.id)
             contact = contacts.get(link.contact_id)
+            if link.state == "detached" and spoke.on_delete == "deactivate" and contact is not None:
+                # the record this connector deactivated for a deleted contact is no longer
+                # listed, being inactive: the link stays, so that a reactivation restores
+                # that same contact (dropped, the reactivated record became a new person)
+                continue
+            drop.append(link.id)
             if link.state != "active" or contact is None or contact.deleted:
                 continue
             hub_view, baseline = project(contact.data, spoke.held), project(link.baseline or {}, spoke.held)
