@@ -70,7 +70,8 @@ def make_person(app: FastAPI, engine: Engine, email: str, admin: bool = False) -
 
 @pytest.fixture
 def alice(app: FastAPI, engine: Engine) -> Person:
-    return make_person(app, engine, "alice@example.com")
+    """An admin: she sets up hubs of folders, whose paths only an admin may give."""
+    return make_person(app, engine, "alice@example.com", admin=True)
 
 
 @pytest.fixture

@@ -49,9 +49,11 @@ def test_every_api_route_needs_a_session_or_token(app: FastAPI, alice: Person) -
 
 
 @pytest.fixture
-def bobs_things(bob: Person, tmp_path: Path) -> dict[str, Any]:
-    """Bob's hub with a connector, runs, a held run, an open conflict and contacts."""
+def bobs_things(app: FastAPI, engine: Engine, bob: Person, tmp_path: Path) -> dict[str, Any]:
+    """Bob's hub with a connector, runs, a held run, an open conflict and contacts (its
+    folders set up by an admin: only an admin may give paths)."""
     c, auth = bob.client, bob.auth
+    ops = make_person(app, engine, "ops@example.com", admin=True)
     a, b = tmp_path / "bob-a", tmp_path / "bob-b"
     a.mkdir()
     b.mkdir()
@@ -60,10 +62,10 @@ def bobs_things(bob: Person, tmp_path: Path) -> dict[str, Any]:
     hub = c.post("/api/v1/hubs", json={"name": "bobs", "conflict": "manual"}, headers=auth).json()
     ids = []
     for name, path in (("a", a), ("b", b)):
-        made = c.post(
+        made = ops.client.post(
             f"/api/v1/hubs/{hub['id']}/connectors",
             json={"name": name, "type": "vcard-dir", "settings": {"path": str(path)}},
-            headers=auth,
+            headers=ops.auth,
         )
         ids.append(made.json()["id"])
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
@@ -96,19 +98,20 @@ VALID_BODIES: dict[str, Any] = {  # valid requests: a refusal must come from own
 
 
 def test_nobody_reaches_another_users_objects(
-    app: FastAPI, engine: Engine, alice: Person, bob: Person, bobs_things: dict[str, Any]
+    app: FastAPI, engine: Engine, bob: Person, bobs_things: dict[str, Any]
 ) -> None:
+    eve = make_person(app, engine, "eve@example.com")  # a user who is not an admin
     for method, path in api_routes(app):
         if "{" not in path:
             continue
         url = fill(path, bobs_things)
         body = VALID_BODIES.get(path, {}) if method in ("POST", "PATCH") else None
         for how in ("token", "session"):
-            headers = alice.auth if how == "token" else {"X-CSRF-Token": alice.csrf()}
-            answer = alice.client.request(method, url, json=body, headers=headers)
+            headers = eve.auth if how == "token" else {"X-CSRF-Token": eve.csrf()}
+            answer = eve.client.request(method, url, json=body, headers=headers)
             assert answer.status_code == 404, (how, method, url, answer.text)
             assert "Bob" not in answer.text and "bobs" not in answer.text
-    assert alice.client.get("/api/v1/hubs", headers=alice.auth).json() == []
+    assert eve.client.get("/api/v1/hubs", headers=eve.auth).json() == []
     pages = [
         "/hubs/{hub_id}",
         "/connectors/{connector_id}",
@@ -117,7 +120,7 @@ def test_nobody_reaches_another_users_objects(
         "/hubs/{hub_id}/contacts",
     ]
     for page in pages:
-        assert alice.client.get(fill(page, bobs_things)).status_code == 404
+        assert eve.client.get(fill(page, bobs_things)).status_code == 404
     for action in (
         "/runs/{held_id}/approve",
         "/runs/{run_id}/undo",
@@ -125,7 +128,7 @@ def test_nobody_reaches_another_users_objects(
         "/hubs/{hub_id}/sync",
         "/connectors/{connector_id}/delete",
     ):
-        answer = alice.client.post(fill(action, bobs_things), data={"csrf": alice.csrf(), "take": "a"})
+        answer = eve.client.post(fill(action, bobs_things), data={"csrf": eve.csrf(), "take": "a"})
         assert answer.status_code == 404, action
     # nothing of bob's changed: his held run is still held, his conflict still open
     run = bob.client.get(f"/api/v1/runs/{bobs_things['held_id']}", headers=bob.auth).json()
@@ -300,3 +303,108 @@ def test_first_run_page_creates_the_admin(app: FastAPI, engine: Engine) -> None:
     assert (user.email, user.is_admin) == ("first@example.com", True)
     # once there is a user, the first-run page is closed
     assert client_for(app).get("/setup").headers["location"] == "/login"
+
+
+def test_only_an_admin_gives_a_connector_a_file_or_an_address(
+    app: FastAPI, engine: Engine, alice: Person, tmp_path: Path
+) -> None:
+    """A user who is not an admin pointed a CSV connector of their own hub at /etc/passwd
+    (and read it as contacts), or a folder at another user's cards, or an API connector at
+    an internal address: the server opened them. Now only an admin gives such settings."""
+    eve = make_person(app, engine, "eve@example.com")
+    hub = eve.client.post("/api/v1/hubs", json={"name": "eves"}, headers=eve.auth).json()
+    for kind, settings in (
+        ("csv", {"path": "/etc/passwd", "format": "plain"}),
+        ("vcard-dir", {"path": str(tmp_path)}),
+        ("carddav", {"url": "http://127.0.0.1:1/"}),
+        ("procore", {"company_id": 1, "base_url": "http://169.254.169.254/"}),
+    ):
+        answer = eve.client.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": "x", "type": kind, "settings": settings},
+            headers=eve.auth,
+        )
+        assert answer.status_code == 400 and "only an admin" in answer.json()["error"], answer.text
+    page = eve.client.post(
+        f"/hubs/{hub['id']}/connectors",
+        data={"csrf": eve.csrf(), "type": "csv", "name": "x", "settings": 'path = "/etc/passwd"'},
+    )
+    assert page.status_code == 400 and "only an admin" in page.text
+    # an admin sets the folder up; its user may then change how it syncs, and send the
+    # settings back unchanged (the dashboard's form does), but not move it elsewhere
+    folder = tmp_path / "eve"
+    folder.mkdir()
+    made = alice.client.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "cards", "type": "vcard-dir", "settings": {"path": str(folder)}},
+        headers=alice.auth,
+    ).json()
+    url = f"/api/v1/connectors/{made['id']}"
+    same = {"direction": "to-hub", "settings": {"path": str(folder)}}
+    assert eve.client.patch(url, json=same, headers=eve.auth).status_code == 200
+    moved = eve.client.patch(url, json={"settings": {"path": "/etc"}}, headers=eve.auth)
+    assert moved.status_code == 400 and "only an admin" in moved.json()["error"]
+    assert eve.client.get(url, headers=eve.auth).json()["settings"]["path"] == str(folder)
+
+
+def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
+    engine: Engine, alice: Person, tmp_path: Path
+) -> None:
+    """``apply`` took it out of the URL and encrypted it; the API and the dashboard stored
+    the URL as given, and saving the dashboard's form (which shows it masked) then wrote
+    the mask as the password."""
+    from sqlalchemy import select
+
+    from contacthub.store import secrets
+    from contacthub.store import tables as t
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "dav"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "book", "type": "carddav", "settings": {"url": "http://bob:HunterPW42@127.0.0.1:9/"}},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    assert "HunterPW42" not in made.text and "password" in made.json()["secrets"]
+
+    def stored() -> tuple[str, dict[str, object]]:
+        with engine.connect() as conn:
+            row = conn.execute(select(t.connectors).where(t.connectors.c.id == made.json()["id"])).one()
+        return row.settings, secrets.decrypt(row.secrets, "test")
+
+    plain, secret = stored()
+    assert "HunterPW42" not in plain and secret["password"] == "HunterPW42"
+    page = c.get(f"/connectors/{made.json()['id']}")
+    at = page.text.find("HunterPW42")
+    assert at < 0, page.text[max(0, at - 300) : at + 50]
+    text = re.search(r'<textarea[^>]*name="settings"[^>]*>([^<]*)</textarea>', page.text)
+    assert text is not None
+    import html
+
+    saved = c.post(
+        f"/connectors/{made.json()['id']}",
+        data={"csrf": alice.csrf(), "settings": html.unescape(text.group(1)), "direction": "to-hub"},
+    )
+    assert saved.status_code == 303, saved.text
+    plain, secret = stored()
+    assert secret["password"] == "HunterPW42" and "********" not in plain
+    # a URL sent back as shown masked elsewhere (``hubs``, logs) keeps the password
+    masked = {"settings": {"url": "http://bob:********@127.0.0.1:9/"}}
+    assert c.patch(f"/api/v1/connectors/{made.json()['id']}", json=masked, headers=auth).status_code == 200
+    plain, secret = stored()
+    assert secret["password"] == "HunterPW42" and "********" not in plain
+
+
+def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> None:
+    """Stored as given, they failed the hub's every run, its good connectors with it."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "bad"}, headers=auth).json()
+    for settings in ({}, {"path": 123}, {"path": ["a"]}):
+        answer = c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": "x", "type": "csv", "settings": settings},
+            headers=auth,
+        )
+        assert answer.status_code == 400 and "path" in answer.json()["error"], answer.text
+    assert c.get(f"/api/v1/hubs/{hub['id']}/connectors", headers=auth).json() == []

@@ -14,6 +14,57 @@ from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
 
 CONNECTOR_KEYS = frozenset({"name", "type", "direction", "operations", "on_delete", "filter", "mapping"})
+#: settings naming a file, folder or address that the server itself opens: an admin's to
+#: set (a user pointed a CSV connector at /etc/passwd, a folder at another user's cards,
+#: or an API connector at an internal address, and the server read and wrote them)
+SERVER_SIDE = frozenset(
+    {
+        "path", "url", "base_url", "login_url", "oauth_url", "api_domain", "authority_url",
+        "graph_url", "exchange_url", "ca_file", "certificate_key_file", "notify_url",
+        "redirect_uri", "verify",
+    }
+)  # fmt: skip
+
+
+def _admin_only(settings: dict[str, Any], old: dict[str, Any], admin: bool, where: str) -> None:
+    """Refuse a non-admin's change of a ``SERVER_SIDE`` setting (unchanged ones may be sent
+    back, as the dashboard's settings box does)."""
+    if admin:
+        return
+    changed = sorted(k for k in SERVER_SIDE & set(settings) if settings[k] != old.get(k))
+    if changed:
+        raise UserError(
+            f"only an admin may set {', '.join(changed)}: they name files or addresses the server opens",
+            where,
+        )
+
+
+def _settings_in(cls: Any, settings: dict[str, Any], old_secret: dict[str, Any]) -> dict[str, Any]:
+    """Settings as stored: a password written into a URL taken out of it (kept encrypted,
+    as ``apply`` does), and a masked one (the dashboard shows ``user:********@``) read as
+    "unchanged"."""
+    from contacthub.store import secrets
+
+    if "password" not in cls.secret_settings:
+        return dict(settings)
+    out = secrets.url_credentials(settings)
+    if out.get("password") == secrets.REDACTED:
+        out.pop("password")
+        if "password" in old_secret:
+            out["password"] = old_secret["password"]
+    return out
+
+
+def _checked(cls: Any, spec: Any, settings: dict[str, Any], hub: str, where: str) -> None:
+    """The connector built once from its settings, without I/O, as ``apply`` does: a bad
+    setting is refused now, not by the hub's next run (which then failed for every one)."""
+    from contacthub.connectors.base import ConnectorConfig
+    from contacthub.errors import ConfigError
+
+    try:
+        cls(ConnectorConfig(spec.name, dict(settings), dict(spec.mapping), hub=hub)).close()
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where) from exc
 
 
 def create_hub(
@@ -102,9 +153,12 @@ def _connector_spec(values: dict[str, Any], where: str) -> Any:
     return spec
 
 
-def add_connector(engine: Engine, hub: str, values: dict[str, Any], settings: dict[str, Any]) -> int:
+def add_connector(
+    engine: Engine, hub: str, values: dict[str, Any], settings: dict[str, Any], *, admin: bool = True
+) -> int:
     """A new connector at the end of the hub (lowest priority); its id. ``settings`` are the
-    type's settings; those the type declares secret are stored encrypted."""
+    type's settings; those the type declares secret are stored encrypted. Settings naming
+    files or addresses the server opens are an ``admin``'s to give."""
     from sqlalchemy import func, insert
 
     from contacthub.connectors.registry import connector_class
@@ -113,10 +167,14 @@ def add_connector(engine: Engine, hub: str, values: dict[str, Any], settings: di
     clash = CONNECTOR_KEYS & set(settings)
     if clash:
         raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
-    spec = _connector_spec({**values, **settings}, f"connector {values.get('name')!r}")
+    where = f"connector {values.get('name')!r}"
+    _admin_only(settings, {}, admin, where)
+    spec = _connector_spec({**values, **settings}, where)
     cls = connector_class(spec.type)
-    secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
-    plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
+    stored = _settings_in(cls, spec.settings, {})
+    _checked(cls, spec, stored, hub, where)
+    secret = {k: v for k, v in stored.items() if k in cls.secret_settings}
+    plain = {k: v for k, v in stored.items() if k not in cls.secret_settings}
     with engine.begin() as conn:
         row = Store(conn).hub(hub)
         query = select(t.connectors.c.name).where(t.connectors.c.hub_id == row.id)
@@ -149,12 +207,18 @@ def add_connector(engine: Engine, hub: str, values: dict[str, Any], settings: di
 
 
 def update_connector(
-    engine: Engine, connector_id: int, values: dict[str, Any], settings: dict[str, Any] | None = None
+    engine: Engine,
+    connector_id: int,
+    values: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+    *,
+    admin: bool = True,
 ) -> None:
     """Change how a connector syncs (direction, operations, on_delete, filter, mapping) and,
     with ``settings``, its settings: keys given replace the old values, a secret left out
-    keeps its stored value (secrets are never sent back to be edited). Its type stays."""
-    from contacthub.config import _reconsider
+    keeps its stored value (secrets are never sent back to be edited). Its type stays.
+    A change of location (path, URL...) forgets its links, as in ``apply``."""
+    from contacthub.config import _forgotten, _reconsider
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -175,10 +239,12 @@ def update_connector(
             "filter": loads(row.filter),
             "mapping": loads(row.mapping),
         }
-        new_settings = {**old_plain, **old_secret, **(settings or {})}
         clash = CONNECTOR_KEYS & set(settings or {})
         if clash:
             raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
+        given = _settings_in(cls, settings or {}, old_secret)
+        _admin_only(given, old_plain, admin, label)
+        new_settings = {**old_plain, **old_secret, **given}
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
         if "name" in values and values["name"] != row.name:
@@ -190,6 +256,8 @@ def update_connector(
             if taken is not None:
                 raise UserError(f"this hub has a connector named {values['name']!r} already")
         spec = _connector_spec({**current, **values, **new_settings}, label)
+        hub_name = conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == row.hub_id)).scalar_one()
+        _checked(cls, spec, spec.settings, hub_name, label)
         secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
         conn.execute(
@@ -207,7 +275,8 @@ def update_connector(
                 updated_at=now(),
             )
         )
-        _reconsider(conn, connector_id)
+        stored = {"settings": dumps(plain), "mapping": dumps(spec.mapping)}
+        _reconsider(conn, connector_id, _forgotten(row, stored))
 
 
 def remove_connector(engine: Engine, connector_id: int) -> None:

@@ -182,7 +182,8 @@ def list_connectors(hub_id: Id, who: Who, db: Db) -> list[dict[str, Any]]:
 @router.post("/hubs/{hub_id}/connectors", status_code=201, summary="Add a connector to a hub")
 def add_connector(hub_id: Id, body: ConnectorIn, who: Who, db: Db) -> dict[str, Any]:
     name = access.hub(db, who.user, hub_id)
-    connector_id = service.add_connector(db, name, body.model_dump(exclude={"settings"}), body.settings)
+    values = body.model_dump(exclude={"settings"})
+    connector_id = service.add_connector(db, name, values, body.settings, admin=who.user.is_admin)
     return connector_dict(db, hub_id, connector_id)
 
 
@@ -201,7 +202,7 @@ def patch_connector(connector_id: Id, body: ConnectorPatch, who: Who, db: Db) ->
     values = body.model_dump(exclude_none=True, exclude={"settings", "clear_filter"})
     if body.clear_filter:
         values["filter"] = None
-    service.update_connector(db, connector_id, values, body.settings)
+    service.update_connector(db, connector_id, values, body.settings, admin=who.user.is_admin)
     return connector_dict(db, hub_id, connector_id)
 
 

@@ -5,6 +5,7 @@ connector's sign-in (OAuth, partner consent) lives in ``pages_signin``."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -57,7 +58,9 @@ async def add_connector(request: Request, hub_id: Id, who: Changer) -> Response:
         "operations": [str(op) for op in form.getlist("operations")],
         "on_delete": str(form.get("on_delete") or "delete"),
     }
-    connector_id = await run_in_threadpool(service.add_connector, engine, hub_name, values, settings)
+    connector_id = await run_in_threadpool(
+        partial(service.add_connector, admin=who.user.is_admin), engine, hub_name, values, settings
+    )
     return go(f"/connectors/{connector_id}")
 
 
@@ -106,7 +109,13 @@ async def save_connector(request: Request, connector_id: Id, who: Changer) -> Re
         "filter": parse_filter(form),
         "mapping": parse_mapping(form),
     }
-    await run_in_threadpool(service.update_connector, state(request).engine, connector_id, values, settings)
+    await run_in_threadpool(
+        partial(service.update_connector, admin=who.user.is_admin),
+        state(request).engine,
+        connector_id,
+        values,
+        settings,
+    )
     return go(f"/connectors/{connector_id}?saved=1")
 
 
