@@ -241,3 +241,6 @@ def test_contacts_of_with_search(sqlite_url: str) -> None:
     assert all(c["id"] for c in everyone)
     assert [c["given_name"] for c in service.contacts_of(hub.engine, "h", "acme")] == ["Given2"]
     assert service.contacts_of(hub.engine, "h", "nobody") == []
+    # the names of the fields are not the contact's text: "value" or "primary" found everyone
+    for word in ("value", "primary", "given_name", "true"):
+        assert service.contacts_of(hub.engine, "h", word) == [], word

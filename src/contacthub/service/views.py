@@ -4,7 +4,7 @@ nothing; what changes the hubs is in ``actions.py`` and ``editing.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -170,9 +170,25 @@ def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dic
     needle = (search or "").casefold()
     for contact_id, data in rows:
         if needle and needle not in data.casefold():
-            continue
-        out.append({"id": contact_id, **(loads(data) or {})})
+            continue  # (a quick no on the stored text; then the values themselves)
+        fields = loads(data) or {}
+        if needle and needle not in "\n".join(_texts(fields)).casefold():
+            continue  # only in a field's name ("work", "primary"): every contact matched
+        out.append({"id": contact_id, **fields})
     return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every text a contact's fields hold, without their names (types included: a search
+    for "fax" finds fax numbers)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, str):
+        yield value
 
 
 def contact(engine: Engine, contact_id: str) -> dict[str, Any]:
