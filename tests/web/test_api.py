@@ -177,3 +177,24 @@ def test_a_hub_runs_once_at_a_time(alice: Person, folders: tuple[Path, Path]) ->
         assert page.status_code == 409
     assert list(folders[1].glob("*.vcf")) == []
     assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["status"] == "applied"
+
+
+def test_runs_started_from_the_api_reach_the_metrics(alice: Person, folders: tuple[Path, Path]) -> None:
+    """Only the scheduler's runs were counted: a sync, approve, reject or undo from the
+    dashboard or the API left /metrics as it was."""
+    from prometheus_client import REGISTRY
+
+    def created(hub: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "contacthub_changes_total", {"hub": hub, "connector": "b", "kind": "create"}
+        )
+        return value or 0.0
+
+    hub = make_hub(alice, folders, name="metered")
+    before = created("metered")
+    run = alice.client.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=alice.auth)
+    assert run.status_code == 201 and run.json()["changes"]["b"]["create"] == 10
+    assert created("metered") == before + 10
+    undone = alice.client.post(f"/api/v1/runs/{run.json()['run']}/undo", headers=alice.auth)
+    assert undone.status_code == 200, undone.text
+    assert (REGISTRY.get_sample_value("contacthub_runs_total", {"status": "applied"}) or 0) >= 2

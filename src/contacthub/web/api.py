@@ -232,8 +232,7 @@ def list_runs(
 @router.post("/hubs/{hub_id}/runs", status_code=201, summary="Sync now, or preview (dry run)")
 def start_run(request: Request, hub_id: Id, body: RunIn, who: Who, db: Db) -> dict[str, Any]:
     name = access.hub(db, who.user, hub_id)
-    with state(request).running(hub_id):
-        return report_dict(service.sync(db, name, dry_run=body.dry_run))
+    return report_dict(state(request).run(hub_id, name, lambda: service.sync(db, name, dry_run=body.dry_run)))
 
 
 @router.get("/runs/{run_id}", summary="One run with its changes (field values before and after)")
@@ -244,23 +243,20 @@ def get_run(run_id: Id, who: Who, db: Db) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/approve", summary="Let a held run's deletions happen")
 def approve_run(request: Request, run_id: Id, who: Who, db: Db) -> dict[str, Any]:
-    hub_id, _ = access.hub_of(db, who.user, "run", run_id)
-    with state(request).running(hub_id):
-        return report_dict(service.approve(db, run_id))
+    hub_id, name = access.hub_of(db, who.user, "run", run_id)
+    return report_dict(state(request).run(hub_id, name, lambda: service.approve(db, run_id)))
 
 
 @router.post("/runs/{run_id}/reject", summary="Refuse a held run's deletions")
 def reject_run(request: Request, run_id: Id, who: Who, db: Db) -> dict[str, Any]:
-    hub_id, _ = access.hub_of(db, who.user, "run", run_id)
-    with state(request).running(hub_id):
-        return report_dict(service.reject(db, run_id))
+    hub_id, name = access.hub_of(db, who.user, "run", run_id)
+    return report_dict(state(request).run(hub_id, name, lambda: service.reject(db, run_id)))
 
 
 @router.post("/runs/{run_id}/undo", summary="Undo an applied run")
 def undo_run(request: Request, run_id: Id, who: Who, db: Db) -> dict[str, Any]:
-    hub_id, _ = access.hub_of(db, who.user, "run", run_id)
-    with state(request).running(hub_id):
-        return report_dict(service.undo(db, run_id))
+    hub_id, name = access.hub_of(db, who.user, "run", run_id)
+    return report_dict(state(request).run(hub_id, name, lambda: service.undo(db, run_id)))
 
 
 # --- conflicts ------------------------------------------------------------------------------

@@ -90,8 +90,7 @@ def hub_settings(
 def preview(request: Request, hub_id: Id, who: Changer) -> Response:
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    with state(request).running(hub_id):
-        report = service.sync(engine, name, dry_run=True)
+    report = state(request).run(hub_id, name, lambda: service.sync(engine, name, dry_run=True))
     return go(f"/runs/{report.run_id}")
 
 
@@ -99,8 +98,7 @@ def preview(request: Request, hub_id: Id, who: Changer) -> Response:
 def sync_now(request: Request, hub_id: Id, who: Changer) -> Response:
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    with state(request).running(hub_id):
-        report = service.sync(engine, name)
+    report = state(request).run(hub_id, name, lambda: service.sync(engine, name))
     return go(f"/runs/{report.run_id}")
 
 

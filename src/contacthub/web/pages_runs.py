@@ -32,12 +32,11 @@ def run_page(request: Request, run_id: Id, who: Viewer) -> Response:
 @router.post("/runs/{run_id}/{action}")
 def run_action(request: Request, run_id: Id, action: str, who: Changer) -> Response:
     engine = state(request).engine
-    hub_id, _ = access.hub_of(engine, who.user, "run", run_id)
+    hub_id, name = access.hub_of(engine, who.user, "run", run_id)
     actions = {"approve": service.approve, "reject": service.reject, "undo": service.undo}
     if action not in actions:
         raise UserError(f"unknown action {action!r}")
-    with state(request).running(hub_id):
-        report = actions[action](engine, run_id)
+    report = state(request).run(hub_id, name, lambda: actions[action](engine, run_id))
     return go(f"/runs/{report.run_id}")
 
 
