@@ -51,6 +51,39 @@ def test_user_add_and_token_create(sqlite_url: str) -> None:
     engine.dispose()
 
 
+def test_tokens_revoked_and_users_removed(sqlite_url: str, app: FastAPI) -> None:
+    """A leaked token, or a person who left, stayed valid until someone edited the database."""
+    from tests.web.conftest import sign_in
+
+    engine = open_database(sqlite_url)
+    ann = accounts.add_user(engine, "ann@example.com", PASSWORD, admin=True)
+    ben = accounts.add_user(engine, "ben@example.com", PASSWORD)
+    kept, leaked = accounts.create_token(engine, ann, "ci"), accounts.create_token(engine, ann, "laptop")
+    bens = accounts.create_token(engine, ben)
+    listed = runner.invoke(cli, ["--database", sqlite_url, "token", "list", "--user", "ann@example.com"])
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split("\t") for line in listed.output.splitlines()]
+    assert [(r[1], r[2], r[4]) for r in rows] == [
+        ("ann@example.com", "ci", "never used"),
+        ("ann@example.com", "laptop", "never used"),
+    ]
+    assert kept not in listed.output and leaked not in listed.output
+    gone = runner.invoke(cli, ["--database", sqlite_url, "token", "revoke", rows[1][0]])
+    assert gone.exit_code == 0, gone.output
+    assert accounts.token_user(engine, leaked) is None and accounts.token_user(engine, kept) is not None
+    assert runner.invoke(cli, ["--database", sqlite_url, "token", "revoke", rows[1][0]]).exit_code == 2
+    # ben is signed in and has a token; removed, he has neither
+    ben_web = sign_in(app, "ben@example.com")
+    assert ben_web.get("/api/v1/hubs").status_code == 200
+    removed = runner.invoke(cli, ["--database", sqlite_url, "user", "remove", "ben@example.com"])
+    assert removed.exit_code == 0, removed.output
+    assert accounts.token_user(engine, bens) is None
+    assert ben_web.get("/api/v1/hubs").status_code == 401
+    users = runner.invoke(cli, ["--database", sqlite_url, "user", "list"])
+    assert users.output.splitlines() == ["ann@example.com (admin)"]
+    engine.dispose()
+
+
 @pytest.mark.parametrize("invite", [False, True])
 def test_sign_in_from_the_dashboard(
     app: FastAPI, alice: Person, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invite: bool

@@ -64,3 +64,58 @@ def token_create(
         owner = everyone[0]
     typer.echo(accounts.create_token(engine, owner, name))
     typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)
+
+
+@user_app.command("list")
+@_guard
+def user_list() -> None:
+    """The users, admins marked."""
+    from contacthub.web import accounts
+
+    for user in accounts.users(db(create=False)):
+        typer.echo(f"{user.email}{' (admin)' if user.is_admin else ''}")
+
+
+@user_app.command("remove")
+@_guard
+def user_remove(email: str) -> None:
+    """Remove a user: signed out everywhere, their API tokens revoked; their hubs stay, for
+    admins to see."""
+    from contacthub.errors import UserError
+    from contacthub.web import accounts
+
+    if not accounts.remove_user(db(create=False), email):
+        raise UserError(f"no user {email}")
+    typer.echo(f"user {email} removed, with their sessions and API tokens")
+
+
+@token_app.command("list")
+@_guard
+def token_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+) -> None:
+    """The API tokens: id, whose, label, made, last used (the tokens themselves are never kept)."""
+    from contacthub.errors import UserError
+    from contacthub.web import accounts
+
+    engine = db(create=False)
+    owner = None
+    if user:
+        owner = accounts.find_user(engine, user)
+        if owner is None:
+            raise UserError(f"no user {user}")
+    for row in accounts.tokens(engine, owner):
+        used = row["last_used_at"] or "never used"
+        typer.echo(f"{row['id']}\t{row['email']}\t{row['name']}\tmade {row['created_at']}\t{used}")
+
+
+@token_app.command("revoke")
+@_guard
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token by its id (see 'token list'): it stops working at once."""
+    from contacthub.errors import UserError
+    from contacthub.web import accounts
+
+    if not accounts.revoke_token(db(create=False), token_id):
+        raise UserError(f"no API token {token_id}: see 'contacthub token list'")
+    typer.echo(f"token {token_id} revoked")

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -185,6 +186,47 @@ def token_user(engine: Engine, token: str) -> User | None:
                 update(t.api_tokens).where(t.api_tokens.c.token_hash == digest).values(last_used_at=now())
             )
     return None if row is None else _user(row)
+
+
+def tokens(engine: Engine, user: User | None = None) -> list[dict[str, Any]]:
+    """The API tokens (never the tokens themselves: only their hash is kept), of ``user``
+    or of everyone: id, whose, label, when made and last used."""
+    query = (
+        select(
+            t.api_tokens.c.id,
+            t.users.c.email,
+            t.api_tokens.c.name,
+            t.api_tokens.c.created_at,
+            t.api_tokens.c.last_used_at,
+        )
+        .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
+        .order_by(t.api_tokens.c.id)
+    )
+    if user is not None:
+        query = query.where(t.api_tokens.c.user_id == user.id)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def revoke_token(engine: Engine, token_id: int) -> bool:
+    """Make an API token useless at once (a leaked one, say); False when there is none."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(t.api_tokens).where(t.api_tokens.c.id == token_id)).rowcount
+    return bool(gone)
+
+
+def remove_user(engine: Engine, email: str) -> bool:
+    """Remove a user with their sessions (signed out everywhere) and API tokens; their hubs
+    stay, seen by admins only (an id reused by a later user must not hand them over)."""
+    with engine.begin() as conn:
+        row = conn.execute(select(t.users.c.id).where(t.users.c.email == normalize_email(email))).first()
+        if row is None:
+            return False
+        conn.execute(delete(t.sessions).where(t.sessions.c.user_id == row.id))
+        conn.execute(delete(t.api_tokens).where(t.api_tokens.c.user_id == row.id))
+        conn.execute(update(t.hubs).where(t.hubs.c.owner_id == row.id).values(owner_id=None))
+        conn.execute(delete(t.users).where(t.users.c.id == row.id))
+    return True
 
 
 # --- throttling -----------------------------------------------------------------------------
