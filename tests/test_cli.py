@@ -255,6 +255,35 @@ def test_a_manual_conflict_of_three_sides_keeps_every_value(tmp_path: Path, same
     assert json.loads(cli("sync", "m", "--json", db=db)[1])["changes"] == {}
 
 
+def test_resolving_for_a_side_that_edited_again_takes_its_newest_value(tmp_path: Path) -> None:
+    """The conflict kept the side's first value as the hub's; the side edited again (the
+    hub took it), and resolving for that side wrote its older value back everywhere."""
+    dirs = [tmp_path / n for n in "ab"]
+    hub = tmp_path / "hub.toml"
+    text = '[hubs.m]\nconflict = "manual"\n'
+    for d in dirs:
+        d.mkdir()
+        text += f'[[hubs.m.connectors]]\nname = "{d.name}"\ntype = "vcard-dir"\npath = "{d}"\n'
+    hub.write_text(text)
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    cli("apply", str(hub), db=db)
+    (dirs[0] / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", TITLE="Base"))
+    cli("sync", "m", db=db)
+    for d in dirs:
+        (path,) = d.glob("*.vcf")
+        path.write_text(path.read_text().replace("TITLE:Base", f"TITLE:T-{d.name}"))
+    cli("sync", "m", db=db)
+    path = dirs[0] / "ann.vcf"
+    path.write_text(path.read_text().replace("TITLE:T-a", "TITLE:T-a-newer"))
+    cli("sync", "m", db=db)
+    (conflict,) = json.loads(cli("conflicts", "m", "--json", db=db)[1])
+    assert conflict["hub"] == "T-a-newer"
+    assert cli("resolve", str(conflict["id"]), "--take", "a", db=db)[0] == 0
+    cli("sync", "m", db=db)
+    for d in dirs:
+        assert {c["title"] for c in read_cards(d).values()} == {"T-a-newer"}
+
+
 def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -> None:
     db, a, b, _ = setup
     (a / "good.vcf").write_text(card("good", "Good", "One", "good@example.com"))

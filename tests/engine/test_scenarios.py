@@ -396,6 +396,26 @@ def test_undoing_a_deletion_after_the_person_came_back_makes_no_duplicate(databa
     assert hub.sync().changes == {}
 
 
+def test_undoing_a_run_that_deleted_and_took_a_person_in_again_restores_them(database_url: str) -> None:
+    """Run 2 deleted Ann (gone from a) and took her in again from a new record in c: its
+    undo deleted the new Ann, then skipped the old one as "added again since" (the new
+    one, which it had just deleted): no Ann anywhere, for good."""
+    hub = Hub(database_url, ["a", "b", "c"], threshold="50")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("ann", person(1))
+    a.put("bob", person(2))
+    hub.sync()
+    del a.items["ann"]
+    c.put("ann-new", person(1, job_title="New"))
+    run = hub.sync()
+    assert run.status == "applied" and run.changes["hub"]["delete"] == 1
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    anns = [i.fields for i in b.items.values() if i.fields["given_name"] == "Given1"]
+    assert len(anns) == 1 and "job_title" not in anns[0]  # the old Ann, back, once
+    assert hub.sync().changes == {}
+
+
 def test_filters_unlink_never_delete(database_url: str) -> None:
     flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
     hub = Hub(database_url, ["a", "b"], b=flt)

@@ -137,3 +137,13 @@ def test_sign_in_goes_back_only_to_this_site(alice: Person) -> None:
                   "next": target},
         )  # fmt: skip
         assert answer.headers["location"] == expected, target
+
+
+def test_settings_shown_on_a_page_read_back_the_same() -> None:
+    """A tab delimiter was shown as a bare tab, which reading the form stripped: saving the
+    page unchanged sent an empty delimiter, refused; a leading space or "inf" were lost."""
+    from contacthub.web.forms import parse_settings, settings_text
+
+    settings = {"delimiter": "\t", "path": "/srv/a b", "anchor_prefix": " x", "p": "inf", "n": 3, "on": True}
+    assert parse_settings(settings_text(settings)) == settings
+    assert "path = /srv/a b" in settings_text(settings)  # a path stays as typed

@@ -213,6 +213,11 @@ class Inbound(Matching):
             changed[contact.id] = contact
             keys[contact.id] = match_keys(contact.data)
             ctx.journal.append(ctx.change_row(None, "update", contact.id, before, after, "done"))
+            opened = ctx.open_conflicts.get(contact.id, {})
+            for name in set(result.changed) & set(opened):
+                # the side whose value the hub holds edited it again: its open conflicts
+                # offer that value now (resolving for it took back its older one, everywhere)
+                self.store.update_conflict_hub_value(contact.id, name, spoke.name, contact.data.get(name))
             ctx.report.count("hub", "update")
         # agreed when the hub now holds exactly what the record holds
         if fields_equal(project(contact.data, spoke.held), theirs):

@@ -51,6 +51,11 @@ def undo_preparer(run_id: int) -> Any:
             )
         }
         touched: dict[str, Any] = {}
+        undone_creates = {  # contacts this undo deletes (the run created or restored them)
+            r.contact_id
+            for r in rows
+            if r.op in ("create", "restore") and not getattr(contacts.get(r.contact_id), "deleted", True)
+        }
         for row in rows:
             contact = contacts.get(row.contact_id)
             if contact is None:
@@ -67,7 +72,8 @@ def undo_preparer(run_id: int) -> Any:
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                again = set(store.match_lookup(ctx.hub.id, match_keys(data)).values()) - {contact.id}
+                found = set(store.match_lookup(ctx.hub.id, match_keys(data)).values()) - {contact.id}
+                again = found - undone_creates  # not a person the undone run itself took in
                 if again:
                     # the person was added again since (a new card, same email): restoring
                     # them too made them twice in every connector

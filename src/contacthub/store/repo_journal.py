@@ -187,6 +187,15 @@ class JournalMixin(StoreBase):
         found = self.conn.execute(query.order_by(c.id.desc()).limit(1)).scalar_one_or_none()
         return None if found is None else int(found)
 
+    def update_conflict_hub_value(self, contact_id: str, field: str, source: str, value: Any) -> None:
+        """The open conflicts on a contact's field whose hub side is ``source``: its new value."""
+        c = t.conflicts.c
+        self.conn.execute(
+            update(t.conflicts)
+            .where(c.contact_id == contact_id, c.field == field, c.hub_source == source, c.status == "open")
+            .values(hub_value=dumps(value))
+        )
+
     def update_open_conflict(self, conflict_id: int, value: Any, hub_value: Any, run_id: int) -> None:
         self.conn.execute(
             update(t.conflicts)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from typing import Any
 
@@ -66,7 +67,20 @@ def parse_settings(text: str) -> dict[str, Any]:
 
 
 def settings_text(settings: dict[str, Any]) -> str:
-    return "\n".join(f"{k} = {v if isinstance(v, str) else repr(v).lower()}" for k, v in settings.items())
+    """The settings as ``parse_settings`` reads them back: a text as typed where it reads
+    back the same (a path), quoted where it would not (a tab delimiter, a leading space,
+    "inf"), so that saving the page unchanged changes nothing."""
+    return "\n".join(f"{k} = {_shown(v)}" for k, v in settings.items())
+
+
+def _shown(value: Any) -> str:
+    if not isinstance(value, str):
+        return repr(value).lower()
+    try:
+        back = parse_settings(f"v = {value}").get("v")
+    except UserError:
+        back = None
+    return value if back == value else json.dumps(value, ensure_ascii=False)
 
 
 def parse_filter(form: FormData) -> dict[str, Any] | None:
