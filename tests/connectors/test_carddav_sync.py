@@ -257,6 +257,31 @@ def test_newest_weighs_a_card_without_a_time_fairly(setup: Setup) -> None:
     assert setup.sync()["changes"] == {}
 
 
+def test_a_book_never_read_loses_conflicts_to_values_with_a_time(setup: Setup, radicale: Radicale) -> None:
+    """The connector pointed at another book (its links and cursor forgotten) finds the
+    same person there with an older title and no time of its own: taken as made when the
+    run started, it beat the folder's edit and overwrote it everywhere."""
+    (setup.folder / "ann.vcf").write_bytes(card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Old"))
+    setup.sync()
+    path = setup.folder / "ann.vcf"
+    path.write_bytes(path.read_bytes().replace(b"TITLE:Old", b"TITLE:Folder edit"))
+    setup.sync()  # the hub holds the folder's edit, with its time
+    other = new_book(radicale)
+    with radicale.client() as http:
+        data = card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Old")
+        assert http.put(f"{other}ann.vcf", content=data).status_code == 201
+    setup.toml.write_text(
+        setup.toml.read_text().replace(
+            setup.book.rstrip("/").rsplit("/", 1)[-1], other.rstrip("/").rsplit("/", 1)[-1]
+        )
+    )
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    setup.sync()
+    assert folder_cards(setup.folder)["ann@example.com"]["TITLE"] == "Folder edit"
+    assert server_cards(radicale, other)["ann@example.com"]["TITLE"] == "Folder edit"
+    assert setup.sync()["changes"] == {}
+
+
 def test_concurrent_edit_on_the_server_during_a_run(setup: Setup) -> None:
     setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Clerk"))
     setup.sync()

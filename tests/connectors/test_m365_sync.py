@@ -118,3 +118,13 @@ def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
         assert foreign.props == before
         assert any("not created by contacthub" in e["message"] for e in report.errors)
         assert sync().errors == []  # refused for good: not tried again until the hub contact changes
+
+        # the card of a directory user deleted: the user is never deleted, and the refusal is
+        # said once (it was retried, and reported, on every run after)
+        alive = next(u for u in tenant.users.values() if u.props["mail"].lower() in cards(folder))
+        (folder / cards(folder)[alive.props["mail"].lower()]["_file"]).unlink()
+        report = sync()
+        assert any("never deletes or disables" in e["message"] for e in report.errors), report.errors
+        assert alive.id in tenant.users and alive.props.get("accountEnabled", True) is not False
+        again = sync()
+        assert again.errors == [] and again.changes == {}

@@ -189,9 +189,11 @@ class Inbound(Matching):
     ) -> None:
         ctx = self.ctx
         # a record without a modification time of its own (a CardDAV card without REV, on a
-        # server that gives no getlastmodified) changed after the hub last read its connector,
-        # not now: taken as now, it won every `newest` conflict against later timed edits
-        side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or ctx.started)
+        # server that gives no getlastmodified; a directory user) changed after the hub last
+        # read its connector, not now: taken as now, it won every `newest` conflict against
+        # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
+        # has no time at all ("", before every time): a value whose time is known wins
+        side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or "")
         result = merge(
             link.baseline,
             contact.data,

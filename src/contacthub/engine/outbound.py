@@ -319,7 +319,13 @@ def finish_page(
         if result.error is not None:
             statuses.append((change_id, "failed", str(result.error.message), op.native_id))
             ctx.report.error(spoke.name, result.error.record, result.error.message)
-            if isinstance(result.error, ReadOnlyRecordError) and step.link and result.fields is not None:
+            refused = isinstance(result.error, ReadOnlyRecordError) and step.link is not None
+            if refused and step.link and op.kind in ("delete", "deactivate"):
+                # a deletion refused for good (a directory user is never deleted): the record
+                # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
+                step.link.state = "detached"
+                update.append(step.link)
+            elif refused and step.link and result.fields is not None:
                 # refused for good: agree on the record as it is, so the refusal is not
                 # repeated every run, only when the hub contact changes again
                 kept = step.link
