@@ -24,3 +24,27 @@ def test_two_books_converge(sqlite_url):
     assert any(i.fields.get("job_title") == "Boss" for i in a.items.values())
     rep2 = hub.sync()
     assert rep2.changes == {}, rep2.changes
+
+
+def test_a_forgotten_version_is_no_version_to_check() -> None:
+    """A settings change forgets link versions ("") so records are read again; a record
+    that is never read (an M365 mail contact under objects = ["users"]) kept "" as the
+    version its update was checked against, which never matched: refused on every run."""
+    from contacthub.connectors.base import Capabilities
+    from contacthub.engine.context import Spoke
+    from contacthub.engine.outbound import plan_link
+    from contacthub.store.repo import ContactRow, LinkRow
+
+    class Writable:
+        capabilities = Capabilities()
+
+    spoke = Spoke(
+        1, "gal", 0, "two-way", frozenset({"create", "update", "delete"}), "delete", Writable(), None, None
+    )  # type: ignore[arg-type]
+    contact = ContactRow("c1", {"given_name": "Zoe", "job_title": "Guide"}, {}, 3, False, "zoe")
+    link = LinkRow(7, 1, "c1", "contacts/1", "", {"given_name": "Zoe"}, 0, "active")
+    step = plan_link(spoke, link, contact, {})
+    assert step.op is not None and step.op.kind == "update" and step.op.version is None
+    contact.deleted = True
+    gone = plan_link(spoke, link, contact, {})
+    assert gone.op is not None and gone.op.kind == "delete" and gone.op.version is None

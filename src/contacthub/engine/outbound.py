@@ -63,9 +63,9 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
         elif spoke.keep_records:
             step.link_state = "detached"  # a person rejected these deletions
         elif spoke.on_delete == "delete" and "delete" in ops and caps.delete:
-            step.op = WriteOp("delete", contact.ref, {}, link.native_id, link.version)
+            step.op = WriteOp("delete", contact.ref, {}, link.native_id, link.version or None)
         elif spoke.on_delete == "deactivate" and "delete" in ops and caps.deactivate:
-            step.op = WriteOp("deactivate", contact.ref, {}, link.native_id, link.version)
+            step.op = WriteOp("deactivate", contact.ref, {}, link.native_id, link.version or None)
         else:
             step.link_state = "detached"  # on_delete = ignore: the record stays, unlinked
         return step
@@ -76,7 +76,7 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
     if link.baseline is not None and fields_equal(want, project(link.baseline, spoke.held)):
         step.link_state = "active"
     elif "update" in ops and caps.update:
-        step.op = WriteOp("update", contact.ref, want, link.native_id, link.version)
+        step.op = WriteOp("update", contact.ref, want, link.native_id, link.version or None)
     else:
         step.link_state = "active"
     return step
