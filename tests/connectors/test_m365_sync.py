@@ -128,3 +128,47 @@ def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
         assert alive.id in tenant.users and alive.props.get("accountEnabled", True) is not False
         again = sync()
         assert again.errors == [] and again.changes == {}
+
+
+def test_a_disabled_user_kept_by_an_edit_is_not_added_as_a_contact(tmp_path: Path, sqlite_url: str) -> None:
+    """Disabled while their card was edited, the person stays in the hub (modification
+    beats deletion), and the hub wrote them into their own tenant as a mail contact; once
+    re-enabled, the user became a second person everywhere."""
+    emu = emulator(tenants=1, users=4, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        gal = {"name": "gal", "type": "m365-gal", **settings(info)}
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "h": {"connectors": [{"name": "phones", "type": "vcard-dir", "path": str(folder)}, gal]}
+                }
+            }
+        )
+        config.apply(engine, spec)
+
+        def sync() -> Any:
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied", report.as_json()
+            return report
+
+        sync()
+        user = next(iter(tenant.users.values()))
+        mail = user.props["mail"].lower()
+        path = folder / cards(folder)[mail]["_file"]
+        tenant.update_user(user.id, {"accountEnabled": False})
+        path.write_text(path.read_text().replace("END:VCARD", "NOTE:met on site\r\nEND:VCARD"))
+        kept = sync()
+        assert any("does not add a user of the tenant" in e["message"] for e in kept.errors), kept.errors
+        assert [
+            c for c in tenant.live_contacts() if mail in str(c.props.get("ExternalEmailAddress", "")).lower()
+        ] == []
+        assert sync().errors == []  # said once
+        tenant.update_user(user.id, {"accountEnabled": True})
+        sync()
+        assert [m for m in cards(folder) if m == mail] == [mail]  # one person, not two
+        assert len(list(folder.glob("*.vcf"))) == 4
+        assert sync().changes == {}

@@ -61,6 +61,12 @@ class GraphClient:
             yield from page.get("value", [])
             url = page.get("@odata.nextLink") or ""
 
+    def user_with_mail(self, email: str) -> dict[str, Any] | None:
+        """The directory user whose mail is ``email`` (enabled or not), if there is one."""
+        value = email.replace("'", "''")
+        url = f"/v1.0/users?$filter=mail eq '{quote(value)}'&$select=id,userPrincipalName"
+        return next(iter(self.items(url)), None)
+
     def group_ids(self, wanted: Sequence[str]) -> list[str]:
         """Group ids for ``member_of`` entries (ids as they are, names looked up)."""
         out = []

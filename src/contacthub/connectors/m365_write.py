@@ -162,6 +162,17 @@ def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
             oid = str(found[0]["ExternalDirectoryObjectId"])
             [row] = exchange.run("Get-Contact", Identity=oid)
             return _apply(conn, op, oid, row, found[0])
+        user = conn.graph().user_with_mail(email)
+        if user is not None:
+            # a person of the tenant (disabled, say, while their card was edited): never
+            # added to their own GAL as an outside contact, which made them twice there
+            # and, once re-enabled, twice in the hub
+            raise ReadOnlyRecordError(
+                f"{email} is the directory user {user.get('userPrincipalName') or user['id']}: "
+                "contacthub does not add a user of the tenant as a mail contact",
+                record,
+                conn.name,
+            )
         display = display_name_of(op.fields) or email
         base = {
             "DisplayName": display[:256],

@@ -319,8 +319,15 @@ def finish_page(
         if result.error is not None:
             statuses.append((change_id, "failed", str(result.error.message), op.native_id))
             ctx.report.error(spoke.name, result.error.record, result.error.message)
-            refused = isinstance(result.error, ReadOnlyRecordError) and step.link is not None
-            if refused and step.link and op.kind in ("delete", "deactivate"):
+            refused = isinstance(result.error, ReadOnlyRecordError)
+            if refused and op.kind == "create" and step.link is None:
+                # a create refused for good: the contact is excluded here until it changes
+                # again (else it was tried, and reported, on every run); it can still be
+                # matched to a record this connector lists later
+                insert.append(
+                    LinkRow(0, spoke.id, step.contact.id, None, None, None, step.contact.rev, "excluded")
+                )
+            elif refused and step.link and op.kind in ("delete", "deactivate"):
                 # a deletion refused for good (a directory user is never deleted): the record
                 # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
                 step.link.state = "detached"
