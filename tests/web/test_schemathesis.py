@@ -6,6 +6,7 @@ a store holding a real hub (two vCard folders, synced once) so that ids lead som
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,14 @@ def test_generated_requests_find_no_server_error(tmp_path: Path) -> None:
     # exit: stopped here, so that the read-ahead and write-behind tests that run next in this
     # process may fork their workers (never done while other threads run)
     schemathesis_asgi._shutdown()
+    # an AnyIO worker thread of the last requests may still wait for work: AnyIO stops its
+    # workers when their event loop's root task ends, which a stopped loop may never see
+    for thread in threading.enumerate():
+        if type(thread).__name__ == "WorkerThread" and hasattr(thread, "stop"):
+            thread.stop()
+    until = time.monotonic() + 15
+    while threading.active_count() > 1 and time.monotonic() < until:
+        time.sleep(0.05)
     assert threading.active_count() == 1, threading.enumerate()
     print(f"schemathesis: {calls} requests over {len(operations)} operations")
     assert calls >= len(operations) * 2
