@@ -198,3 +198,25 @@ def test_runs_started_from_the_api_reach_the_metrics(alice: Person, folders: tup
     undone = alice.client.post(f"/api/v1/runs/{run.json()['run']}/undo", headers=alice.auth)
     assert undone.status_code == 200, undone.text
     assert (REGISTRY.get_sample_value("contacthub_runs_total", {"status": "applied"}) or 0) >= 2
+
+
+def test_a_connector_pointed_elsewhere_through_the_api_is_a_new_book(
+    alice: Person, folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``apply`` forgot a connector's links when its path changed; the API kept them, so
+    the new folder's absence of everyone read as deletions (held, and approving deleted
+    everyone everywhere)."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders, name="moving")
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["status"] == "applied"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    b = next(x for x in hub["connectors"] if x["name"] == "b")
+    moved = c.patch(
+        f"/api/v1/connectors/{b['id']}", json={"settings": {"path": str(elsewhere)}}, headers=auth
+    )
+    assert moved.status_code == 200, moved.text
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert run["status"] == "applied", run
+    assert run["changes"]["b"]["create"] == 10 and "hub" not in run["changes"]
+    assert len(list(elsewhere.glob("*.vcf"))) == 10 and len(list(folders[1].glob("*.vcf"))) == 10
