@@ -215,22 +215,28 @@ def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
     assert {c["title"] for c in read_cards(b).values()} == {"Chief"}
 
 
+def manual_folders(tmp_path: Path, names: str) -> tuple[str, list[Path]]:
+    """A hub ``m`` (conflict = "manual") of one folder per letter of ``names``, synced once
+    with Ann (TITLE:Base) in the first: the store's URL and the folders."""
+    dirs = [tmp_path / n for n in names]
+    text = '[hubs.m]\nconflict = "manual"\n'
+    for d in dirs:
+        d.mkdir()
+        text += f'[[hubs.m.connectors]]\nname = "{d.name}"\ntype = "vcard-dir"\npath = "{d}"\n'
+    (tmp_path / "hub.toml").write_text(text)
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    cli("apply", str(tmp_path / "hub.toml"), db=db)
+    (dirs[0] / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", TITLE="Base"))
+    cli("sync", "m", db=db)
+    return db, dirs
+
+
 @pytest.mark.parametrize("same_run", [True, False])
 def test_a_manual_conflict_of_three_sides_keeps_every_value(tmp_path: Path, same_run: bool) -> None:
     """Three folders change one title: the third side's value was dropped (same run) or
     written over the second's under the second's name (a later run); either way a person
     could not pick it, and resolving the conflict overwrote it unseen."""
-    dirs = [tmp_path / n for n in "abc"]
-    hub = tmp_path / "hub.toml"
-    text = '[hubs.m]\nconflict = "manual"\n'
-    for d in dirs:
-        d.mkdir()
-        text += f'[[hubs.m.connectors]]\nname = "{d.name}"\ntype = "vcard-dir"\npath = "{d}"\n'
-    hub.write_text(text)
-    db = f"sqlite:///{tmp_path / 'hub.db'}"
-    cli("apply", str(hub), db=db)
-    (dirs[0] / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", TITLE="Base"))
-    cli("sync", "m", db=db)
+    db, dirs = manual_folders(tmp_path, "abc")
 
     def retitle(d: Path) -> None:
         (path,) = d.glob("*.vcf")
@@ -258,17 +264,7 @@ def test_a_manual_conflict_of_three_sides_keeps_every_value(tmp_path: Path, same
 def test_resolving_for_a_side_that_edited_again_takes_its_newest_value(tmp_path: Path) -> None:
     """The conflict kept the side's first value as the hub's; the side edited again (the
     hub took it), and resolving for that side wrote its older value back everywhere."""
-    dirs = [tmp_path / n for n in "ab"]
-    hub = tmp_path / "hub.toml"
-    text = '[hubs.m]\nconflict = "manual"\n'
-    for d in dirs:
-        d.mkdir()
-        text += f'[[hubs.m.connectors]]\nname = "{d.name}"\ntype = "vcard-dir"\npath = "{d}"\n'
-    hub.write_text(text)
-    db = f"sqlite:///{tmp_path / 'hub.db'}"
-    cli("apply", str(hub), db=db)
-    (dirs[0] / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com", TITLE="Base"))
-    cli("sync", "m", db=db)
+    db, dirs = manual_folders(tmp_path, "ab")
     for d in dirs:
         (path,) = d.glob("*.vcf")
         path.write_text(path.read_text().replace("TITLE:Base", f"TITLE:T-{d.name}"))

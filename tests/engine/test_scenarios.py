@@ -242,13 +242,10 @@ def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(databa
     assert hub.sync().changes == {}
 
 
-def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(database_url: str) -> None:
-    """An approved run whose deletions in c did not all happen (failed, or the run was
-    killed) leaves them for the next run, which holds them: rejecting that hold (keep c's
-    records) was itself held, because the hold counted c's deletions that the reject turns
-    into detaches; every run after it was held too."""
+def held_deletions(database_url: str) -> tuple[Hub, Any]:
+    """Books a, b, c of 10 people, of whom 6 were then deleted from a: the run that held it."""
     hub = Hub(database_url, ["a", "b", "c"])
-    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a = hub.book("a")
     for i in range(10):
         a.put(f"a{i}", person(i))
     hub.sync()
@@ -256,6 +253,16 @@ def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(da
         del a.items[nid]
     held = hub.sync()
     assert held.status == "held"
+    return hub, held
+
+
+def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(database_url: str) -> None:
+    """An approved run whose deletions in c did not all happen (failed, or the run was
+    killed) leaves them for the next run, which holds them: rejecting that hold (keep c's
+    records) was itself held, because the hold counted c's deletions that the reject turns
+    into detaches; every run after it was held too."""
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
     c.fail_writes = True
     approved = service.approve(hub.engine, held.run_id)
     assert approved.status == "applied" and len(b.items) == 4 and len(c.items) == 10
@@ -279,15 +286,8 @@ def test_an_approve_killed_halfway_goes_on_in_the_next_run(
     next sync held c's deletions again, asking a person to approve what they approved."""
     from tests.memory_connector import MemoryConnector
 
-    hub = Hub(database_url, ["a", "b", "c"])
+    hub, held = held_deletions(database_url)
     a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
-    for i in range(10):
-        a.put(f"a{i}", person(i))
-    hub.sync()
-    for nid in list(a.items)[:6]:
-        del a.items[nid]
-    held = hub.sync()
-    assert held.status == "held"
     write = MemoryConnector.write
 
     def dies_in_c(self: MemoryConnector, ops: Any) -> Any:
