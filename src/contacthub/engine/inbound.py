@@ -66,8 +66,7 @@ class Inbound(Matching):
         ctx = self.ctx
         spoke.active_links = self.store.count_links(spoke.id)
         known = self.store.link_versions(spoke.id)
-        cursor = self.store.cursor(spoke.id)
-        spoke.seen_at = self.store.cursor_time(spoke.id)
+        cursor, spoke.seen_at = self.store.cursor_saved(spoke.id)
         pull = spoke.connector.pull(cursor, known)
         self._matchable = None  # counted when the first unlinked record shows up
         done = 0

@@ -65,8 +65,8 @@ class PlanMixin(StoreBase):
         self, connector_ids: list[int], contact_ids: list[str]
     ) -> dict[str, list[tuple[int, str, str, int]]]:
         """The active records the connectors hold of these contacts, per contact: (connector
-        id, native id, version, synced rev), in the order of ``connector_ids``; for a new
-        card to start from the same person's card elsewhere (``connectors.card_source``)."""
+        id, native id, version, synced rev); for a new card to start from the same person's
+        card elsewhere (``connectors.card_source``)."""
         lk = t.links
         out: dict[str, list[tuple[int, str, str, int]]] = {}
         if not connector_ids or not contact_ids:
@@ -83,9 +83,6 @@ class PlanMixin(StoreBase):
             )
             for contact_id, connector_id, native_id, version, synced_rev in self.conn.execute(query):
                 out.setdefault(contact_id, []).append((connector_id, native_id, version, synced_rev))
-        order = {cid: i for i, cid in enumerate(connector_ids)}
-        for found in out.values():
-            found.sort(key=lambda row: order[row[0]])
         return out
 
     def count_matchable(self, hub_id: int, connector_id: int) -> int:
@@ -149,20 +146,21 @@ class PlanMixin(StoreBase):
     # --- cursors ------------------------------------------------------------------------
 
     def cursor(self, connector_id: int) -> str | None:
-        query = select(t.cursors.c.value).where(t.cursors.c.connector_id == connector_id)
-        value = self.conn.execute(query).scalar_one_or_none()
-        return None if value is None else str(value)
+        return self.cursor_saved(connector_id)[0]
 
-    def cursor_time(self, connector_id: int) -> str | None:
-        """When the cursor was last saved (the end of the connector's last applied run), as
-        ISO text in UTC; None before its first."""
-        query = select(t.cursors.c.updated_at).where(t.cursors.c.connector_id == connector_id)
-        value = self.conn.execute(query).scalar_one_or_none()
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite gives back naive datetimes
-            value = value.replace(tzinfo=UTC)
-        return str(value.astimezone(UTC).isoformat())
+    def cursor_saved(self, connector_id: int) -> tuple[str | None, str | None]:
+        """The cursor, and when it was last saved (the end of the connector's last applied
+        run) as ISO text in UTC; (None, None) before its first."""
+        query = select(t.cursors.c.value, t.cursors.c.updated_at).where(
+            t.cursors.c.connector_id == connector_id
+        )
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None, None
+        value, saved = row
+        if saved.tzinfo is None:  # SQLite gives back naive datetimes
+            saved = saved.replace(tzinfo=UTC)
+        return (None if value is None else str(value)), str(saved.astimezone(UTC).isoformat())
 
     def set_cursor(self, connector_id: int, value: str | None) -> None:
         self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
