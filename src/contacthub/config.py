@@ -265,14 +265,17 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     return lines
 
 
-def _check_settings(cls: Any, spec: ConnectorSpec, hub_name: str, where: str) -> None:
+def _check_settings(
+    cls: Any, spec: ConnectorSpec, hub_name: str, where: str, settings: dict[str, Any] | None = None
+) -> None:
     """Build the connector once, without I/O, so that a bad setting (a missing path, a
-    delimiter of two characters, ``create = "yes"``) is refused by ``apply``, not found by
-    the first sync."""
+    delimiter of two characters, ``create = "yes"``) is refused by ``apply`` (and by the
+    web's ``service.editing``, with the ``settings`` it stores), not found by the first sync."""
     from contacthub.connectors.base import ConnectorConfig
 
+    given = dict(spec.settings if settings is None else settings)
     try:
-        cls(ConnectorConfig(spec.name, dict(spec.settings), dict(spec.mapping), hub=hub_name)).close()
+        cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name)).close()
     except ConfigError as exc:
         raise ConfigError(exc.message, where) from exc
 

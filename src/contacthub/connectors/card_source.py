@@ -22,9 +22,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: the codec is the one of the connector writing the card
+    from contacthub.formats.vcard import VCardCodec
+    from contacthub.model import Fields
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo album?)
+
+
+def file_version(st: os.stat_result) -> str:
+    """The version of a vCard file: its ``mtime_ns-size`` (here, where both the folder
+    connector and the sources it hands out need it)."""
+    return f"{st.st_mtime_ns}-{st.st_size}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +61,7 @@ class CardSource:
             return None
         try:
             st = os.fstat(fd)
-            if f"{st.st_mtime_ns}-{st.st_size}" != self.version or st.st_size > _LARGEST:
+            if file_version(st) != self.version or st.st_size > _LARGEST:
                 return None
             chunks = []
             left = st.st_size
@@ -65,3 +76,9 @@ class CardSource:
             return None
         finally:
             os.close(fd)
+
+    def card(self, codec: VCardCodec, fields: Fields, uid: str) -> tuple[bytes, Fields] | None:
+        """The new card made from this one with ``codec`` (``VCardCodec.create_from``): its
+        bytes and the fields they read as; None when the card cannot be read or used."""
+        template = self.read()
+        return None if template is None else codec.create_from(template, fields, uid, self.exact)

@@ -82,11 +82,7 @@ def _create(conn: CardDavConnector, op: WriteOp) -> WriteResult:
     hub_id = op.hub_id
     safe = _SAFE_NAME.fullmatch(hub_id) and not hub_id.endswith(".")
     name = f"{hub_id}.vcf" if safe else f"{uuid.uuid4().hex}.vcf"
-    copied = None
-    if op.source is not None:  # the person's card in a vCard folder of the hub
-        template = op.source.read()
-        if template is not None:
-            copied = conn.codec.create_from(template, op.fields, hub_id, op.source.exact)
+    copied = op.source.card(conn.codec, op.fields, hub_id) if op.source is not None else None
     data, fields = copied or conn.codec.create_read(op.fields, hub_id)
     for attempt in range(3):
         url = conn._member_url(name)

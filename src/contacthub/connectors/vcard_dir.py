@@ -353,10 +353,8 @@ class VCardDirConnector(VCardFiles, Connector):
             name = self._new_name(hub_id)
         restored = self.trash.restored(hub_id, op.fields, self.codec) if self._trash_present else None
         copied = None
-        if restored is None and op.source is not None:
-            template = op.source.read()  # the person's card in another folder of the hub
-            if template is not None:
-                copied = self.codec.create_from(template, op.fields, hub_id, op.source.exact)
+        if restored is None and op.source is not None:  # the person's card elsewhere
+            copied = op.source.card(self.codec, op.fields, hub_id)
         # the fields a read of the new file gives, known from building it (tested)
         data, fields = restored or copied or self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):

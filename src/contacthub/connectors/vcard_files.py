@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 
 from contacthub.connectors.base import WriteResult
+from contacthub.connectors.card_source import file_version as file_version
 from contacthub.errors import RecordNotFoundError, StaleVersionError
 
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -40,10 +41,6 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
 #: an unnamed file in a folder, linked under its name once written (Linux 3.11+)
 _TMPFILE = getattr(os, "O_TMPFILE", 0)
 _TMPFILE_FLAGS = _TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
-
-
-def file_version(st: os.stat_result) -> str:
-    return f"{st.st_mtime_ns}-{st.st_size}"
 
 
 _SYNCFS: list[object] = []  # memo of libc's syncfs, or None where there is none

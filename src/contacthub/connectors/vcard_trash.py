@@ -50,23 +50,28 @@ class Trash:
         if self.days <= 0:
             path.unlink(missing_ok=True)
             return
-        self.dir.mkdir(exist_ok=True)
-        target = self.dir / _name(hub_id)
+        target = self._place(hub_id)
         os.replace(path, target)
         os.utime(target)  # when it was deleted, for pruning (a rename keeps the old time)
-        if not self._pruned:
-            self._pruned = True
-            self.prune()
+        self._prune_once()
 
     def keep_card(self, data: bytes, hub_id: str) -> None:
         """Keep ``data``, one card taken out of a file of several, as ``keep`` keeps a file."""
         if self.days <= 0:
             return
-        self.dir.mkdir(exist_ok=True)
-        target = self.dir / _name(hub_id)
+        target = self._place(hub_id)
         part = target.with_name(f".{target.name}.part")
         part.write_bytes(data)
         os.replace(part, target)
+        self._prune_once()
+
+    def _place(self, hub_id: str) -> Path:
+        """Where the trash keeps the card of ``hub_id`` (the trash made if need be)."""
+        self.dir.mkdir(exist_ok=True)
+        return self.dir / _name(hub_id)
+
+    def _prune_once(self) -> None:
+        """Prune when this folder first deletes in a run, not on every deletion."""
         if not self._pruned:
             self._pruned = True
             self.prune()

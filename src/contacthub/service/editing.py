@@ -55,18 +55,6 @@ def _settings_in(cls: Any, settings: dict[str, Any], old_secret: dict[str, Any])
     return out
 
 
-def _checked(cls: Any, spec: Any, settings: dict[str, Any], hub: str, where: str) -> None:
-    """The connector built once from its settings, without I/O, as ``apply`` does: a bad
-    setting is refused now, not by the hub's next run (which then failed for every one)."""
-    from contacthub.connectors.base import ConnectorConfig
-    from contacthub.errors import ConfigError
-
-    try:
-        cls(ConnectorConfig(spec.name, dict(settings), dict(spec.mapping), hub=hub)).close()
-    except ConfigError as exc:
-        raise ConfigError(exc.message, where) from exc
-
-
 def create_hub(
     engine: Engine,
     name: str,
@@ -161,6 +149,7 @@ def add_connector(
     files or addresses the server opens are an ``admin``'s to give."""
     from sqlalchemy import func, insert
 
+    from contacthub.config import _check_settings
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -172,7 +161,7 @@ def add_connector(
     spec = _connector_spec({**values, **settings}, where)
     cls = connector_class(spec.type)
     stored = _settings_in(cls, spec.settings, {})
-    _checked(cls, spec, stored, hub, where)
+    _check_settings(cls, spec, hub, where, stored)
     secret = {k: v for k, v in stored.items() if k in cls.secret_settings}
     plain = {k: v for k, v in stored.items() if k not in cls.secret_settings}
     with engine.begin() as conn:
@@ -218,7 +207,7 @@ def update_connector(
     with ``settings``, its settings: keys given replace the old values, a secret left out
     keeps its stored value (secrets are never sent back to be edited). Its type stays.
     A change of location (path, URL...) forgets its links, as in ``apply``."""
-    from contacthub.config import _forgotten, _reconsider
+    from contacthub.config import _check_settings, _forgotten, _reconsider
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -257,7 +246,7 @@ def update_connector(
                 raise UserError(f"this hub has a connector named {values['name']!r} already")
         spec = _connector_spec({**current, **values, **new_settings}, label)
         hub_name = conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == row.hub_id)).scalar_one()
-        _checked(cls, spec, spec.settings, hub_name, label)
+        _check_settings(cls, spec, hub_name, label)
         secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
         conn.execute(
