@@ -21,12 +21,10 @@ def person_card(i: int, **extra: str) -> str:
     return "BEGIN:VCARD\r\nVERSION:3.0\r\n" + "".join(f"{x}\r\n" for x in lines) + "END:VCARD\r\n"
 
 
-@dataclass
-class Site:
+class HubCli:
+    """The command line on the store ``db``, for a hub named ``h``."""
+
     db: str
-    folder: Path
-    sheet: Path
-    hub: Path
 
     def cli(self, *args: str) -> str:
         result = runner.invoke(app, ["--database", self.db, *args])
@@ -35,6 +33,14 @@ class Site:
 
     def sync(self) -> dict[str, Any]:
         return json.loads(self.cli("sync", "h", "--json"))
+
+
+@dataclass
+class Site(HubCli):
+    db: str
+    folder: Path
+    sheet: Path
+    hub: Path
 
     def settled(self) -> None:
         """A run with no edits changes nothing."""

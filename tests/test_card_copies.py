@@ -14,16 +14,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from contacthub.cli import app
 from contacthub.connectors.card_source import CardSource
 from contacthub.formats.vcard import VCardCodec
-
-runner = CliRunner()
+from tests.sheets import HubCli
 
 PHOTO = (
     "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQIAHAAcAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUG"
@@ -149,7 +145,7 @@ def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> 
 # --- through the command line -------------------------------------------------------
 
 
-class Hub:
+class Hub(HubCli):
     """A hub ``h`` of connectors added one by one, driven through the command line."""
 
     def __init__(self, tmp_path: Path, conflict: str = "newest") -> None:
@@ -168,14 +164,6 @@ class Hub:
         self.toml.write_text(self.toml.read_text() + "\n[[hubs.h.connectors]]\n" + "\n".join(lines) + "\n")
         self.cli("apply", str(self.toml))
         return path
-
-    def cli(self, *args: str) -> str:
-        result = runner.invoke(app, ["--database", self.db, *args])
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    def sync(self) -> dict[str, Any]:
-        return json.loads(self.cli("sync", "h", "--json"))
 
     def files(self, folder: str) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in sorted((self.tmp / folder).glob("*.vcf"))}

@@ -358,15 +358,21 @@ def test_undo_reverts_a_run(database_url: str) -> None:
     assert again.status == "applied" and len(b.items) == 2 and len(a.items) == 2
 
 
-def test_undo_of_an_undo_deletes_again(database_url: str) -> None:
-    """Undoing a deletion restores the person; undoing that undo deletes them again."""
+def y_deleted(database_url: str) -> tuple[Hub, Any]:
+    """Books a and b of x and y, then y deleted from a: the run that deleted y."""
     hub = Hub(database_url, ["a", "b"], threshold="50")
-    a, b = hub.book("a"), hub.book("b")
+    a = hub.book("a")
     a.put("x", person(1))
     a.put("y", person(2))
     hub.sync()
     del a.items["y"]
-    deleted = hub.sync()
+    return hub, hub.sync()
+
+
+def test_undo_of_an_undo_deletes_again(database_url: str) -> None:
+    """Undoing a deletion restores the person; undoing that undo deletes them again."""
+    hub, deleted = y_deleted(database_url)
+    a, b = hub.book("a"), hub.book("b")
     assert len(b.items) == 1
     restored = service.undo(hub.engine, deleted.run_id)
     assert restored.status == "applied" and len(b.items) == 2 and len(a.items) == 2
@@ -379,13 +385,8 @@ def test_undo_of_an_undo_deletes_again(database_url: str) -> None:
 def test_undoing_a_deletion_after_the_person_came_back_makes_no_duplicate(database_url: str) -> None:
     """Deleted, then added again as a new record (same email), then the deletion undone:
     the restore made the person twice everywhere, for good. It is reported and skipped."""
-    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub, deleted = y_deleted(database_url)
     a, b = hub.book("a"), hub.book("b")
-    a.put("x", person(1))
-    a.put("y", person(2))
-    hub.sync()
-    del a.items["y"]
-    deleted = hub.sync()
     b.put("y2", person(2, job_title="Back"))
     hub.sync()
     undone = service.undo(hub.engine, deleted.run_id)
