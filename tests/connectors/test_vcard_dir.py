@@ -179,6 +179,25 @@ def test_pull_tells_new_changed_and_gone_files_apart(tmp_path: Path) -> None:
     assert pull.listed == 6
 
 
+def test_a_link_to_a_card_of_the_folder_is_not_a_second_card(tmp_path: Path) -> None:
+    """A symlink naming a card of the same folder is one person, read once; a link to a
+    card elsewhere, a dangling link and a loop of links are read, skipped and skipped."""
+    folder, elsewhere = tmp_path / "cards", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    connector = make(folder)
+    made = create(connector, sample(1))
+    (folder / "alias.vcf").symlink_to(made.native_id or "")
+    (elsewhere / "far.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Far\r\nEND:VCARD\r\n")
+    (folder / "far.vcf").symlink_to(elsewhere / "far.vcf")
+    (folder / "dangling.vcf").symlink_to(folder / "missing.vcf")
+    (folder / "loop.vcf").symlink_to(folder / "loop.vcf")
+    pull = connector.pull(None, {})
+    names = sorted(r.native_id or "" for r in pull.records if isinstance(r, Record))
+    assert names == sorted([made.native_id or "", "far.vcf"])
+    assert pull.listed == 2
+
+
 def test_touched_file_yields_identical_fields(tmp_path: Path) -> None:
     connector = make(tmp_path)
     made = create(connector, sample(1))

@@ -145,7 +145,22 @@ class VCardDirConnector(VCardFiles, Connector):
             for entry in entries:
                 name = entry.name
                 if name[0] != "." and name.lower().endswith(ext):
+                    if entry.is_symlink() and self._names_a_file_here(entry.path):
+                        continue
                     yield entry
+
+    def _names_a_file_here(self, link: str) -> bool:
+        """Whether a symlink points at another contact file of this folder: that card is
+        read under its own name, and reading it again under the link's made a second
+        person of it (a link to a card elsewhere is a card of this folder, and is kept)."""
+        target = Path(os.path.realpath(link))
+        ext = self.extension.lower()
+        return (
+            target.parent == Path(os.path.realpath(self.root))
+            and target.name[0] != "."
+            and target.name.lower().endswith(ext)
+            and target.is_file()
+        )
 
     def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int]:
         """The files new or changed since ``known`` (name -> version), the known names no
@@ -158,7 +173,7 @@ class VCardDirConnector(VCardFiles, Connector):
             for entry in self._contact_files():
                 try:
                     st = entry.stat()
-                except FileNotFoundError:
+                except OSError:  # gone since listed, a dangling link, a loop of links
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
