@@ -326,6 +326,26 @@ def project(fields: Mapping[str, Any], held: frozenset[str] | None) -> Fields:
     }
 
 
+def held_view(data: Mapping[str, Any], held: frozenset[str] | None) -> Fields:
+    """What a connector should hold of a hub contact: ``project``, except that a person
+    known only by a display name ("Cher", "Front Desk") keeps it as the given name in a
+    connector with name parts but no display name (an Outlook or Google file, a Procore
+    user), where the record had no name at all. A company's own contact, whose display
+    name is its organization, is shown by that instead."""
+    view = project(data, held)
+    shown = data.get("display_name")
+    if (
+        held is not None
+        and shown
+        and "given_name" in held
+        and "display_name" not in held
+        and shown != data.get("organization")
+        and not any(data.get(n) for n in NAME_FIELDS)
+    ):
+        view["given_name"] = shown
+    return view
+
+
 def holds_nothing(fields: Mapping[str, Any]) -> bool:
     """No field has a value: written out, such a record is an empty card or a blank row
     (which CSV readers, ours included, skip, so it would read back as deleted)."""

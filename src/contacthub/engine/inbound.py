@@ -20,7 +20,7 @@ from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import MergeResult, Side, merge
 from contacthub.errors import RecordError
-from contacthub.model import NAME_FIELDS, display_name_of, fields_equal, match_keys, project
+from contacthub.model import NAME_FIELDS, display_name_of, fields_equal, held_view, match_keys, project
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
 CHUNK = 500
@@ -155,7 +155,7 @@ class Inbound(Matching):
                 # from-hub: the target's edits do not flow in; remember what it holds so
                 # the plan puts the hub's values back where they drifted
                 link.baseline = theirs
-                if not fields_equal(project(contact.data, spoke.held), theirs):
+                if not fields_equal(held_view(contact.data, spoke.held), theirs):
                     link.synced_rev = 0
                 continue
             if contact.deleted:
@@ -221,7 +221,7 @@ class Inbound(Matching):
                 self.store.update_conflict_hub_value(contact.id, name, spoke.name, contact.data.get(name))
             ctx.report.count("hub", "update")
         # agreed when the hub now holds exactly what the record holds
-        if fields_equal(project(contact.data, spoke.held), theirs):
+        if fields_equal(held_view(contact.data, spoke.held), theirs):
             link.synced_rev = contact.rev
         else:
             link.synced_rev = min(link.synced_rev, contact.rev - 1)
@@ -333,7 +333,7 @@ class Inbound(Matching):
             drop.append(link.id)
             if link.state != "active" or contact is None or contact.deleted:
                 continue
-            hub_view, baseline = project(contact.data, spoke.held), project(link.baseline or {}, spoke.held)
+            hub_view, baseline = held_view(contact.data, spoke.held), project(link.baseline or {}, spoke.held)
             # edited since this connector last agreed with the hub: the contact's rev moved on
             # (comparing values alone is not enough: a connector may hold a value only in
             # part, as an Outlook file holds no email types, and then it never compares
@@ -378,6 +378,8 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     if spoke.held is None or "display_name" in spoke.held or not set(NAME_FIELDS) & set(result.changed):
         return
     shown = before.get("display_name") or ""
+    if not any(before.get(n) for n in NAME_FIELDS):  # shown there as its given name, or not
+        before = {**before, "given_name": held_view(before, spoke.held).get("given_name")}
     if shown == display_name_of({**before, "display_name": ""}):
         name = display_name_of({**result.fields, "display_name": ""})
     else:  # written another way ("Berg, Anna", "Mr. John Doe Sr."): the changed parts in it

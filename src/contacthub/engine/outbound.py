@@ -21,7 +21,7 @@ from typing import Any
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import ReadOnlyRecordError
-from contacthub.model import fields_equal, holds_nothing, project
+from contacthub.model import fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
 
 PAGE = 500
@@ -42,7 +42,7 @@ def desired(
 ) -> dict[str, Any]:
     """The record the connector should hold. A field with an open (manual) conflict keeps
     what the connector has until a person decides."""
-    want = project(contact.data, spoke.held)
+    want = held_view(contact.data, spoke.held)
     if link is not None and link.baseline is not None:
         for name in open_fields:
             if name in link.baseline:
@@ -92,7 +92,7 @@ def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     ):
         step.link_state = "excluded"
         return step
-    fields = project(contact.data, spoke.held)
+    fields = held_view(contact.data, spoke.held)
     if holds_nothing(fields):
         # nothing this connector holds (a card with only a photo, say): an empty record
         # there helps no one, and some systems could not even list it back
