@@ -64,6 +64,7 @@ BOOKS: dict[str, Book] = {}
 
 class MemoryConnector(Connector):
     type = "memory"
+    known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields"})
     capabilities: ClassVar[Capabilities] = Capabilities(deactivate=True, batch_size=7)
 
     def __init__(self, config: Any) -> None:

@@ -209,6 +209,50 @@ on_delete = "deactivate"
     assert "cannot deactivate" in err.message and "connectors[0] (export)" in str(err)
 
 
+@pytest.mark.parametrize(
+    "line,key,hint",
+    [
+        ('fliter = {field = "email", op = "ends_with", value = "@example.com"}', "fliter", "'filter'"),
+        ('opertions = ["update"]', "opertions", "'operations'"),
+        ('delimeter = ";"', "delimeter", "'delimiter'"),
+        ("encodng = 'utf-8'", "encodng", "'encoding'"),
+        ("colour = 'red'", "colour", "its settings are create, delimiter, encoding, format, path"),
+    ],
+)
+def test_a_misspelt_connector_key_is_refused(tmp_path: Path, line: str, key: str, hint: str) -> None:
+    """Every key that is not one of a connector's own (name, filter...) is a setting of its
+    type: one the type does not read was stored unread, and the export got everyone."""
+    text = f'[[hubs.team.connectors]]\nname = "export"\ntype = "csv"\npath = "{tmp_path / "x.csv"}"\n{line}\n'
+    err = load_error(write(tmp_path, text))
+    assert f"unknown setting {key!r} in connector 'export' (csv) of hub 'team'" in err.message
+    assert hint in err.message
+    with pytest.raises(ConfigError, match=f"unknown setting {key!r}"):  # apply checks it too
+        config.apply(open_database("sqlite://"), config.HubFile.model_validate(_toml(text)))
+
+
+def _toml(text: str) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def test_every_setting_the_readme_names_is_taken() -> None:
+    """The README's table of connector types lists each type's settings: none is refused."""
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([\w-]+)` \|.*\| (.*) \|$", readme, re.M)
+    assert {name for name, _ in rows} == set(registry.TYPES) - {"memory", "memory-secret"}
+    for name, column in rows:
+        cls = registry.connector_class(name)
+        named = set(re.findall(r"`([a-z_]+)", column))
+        # values of settings and commands the column also names
+        words = {"auto", "plain", "outlook", "google", "thunderbird", "users", "vendors", "people"}
+        refused = named - words - {"contacthub", "connect"} - cls.known_settings - cls.secret_settings
+        assert not refused, f"{name}: the README names {sorted(refused)}"
+    assert "certificate_key_file" in registry.connector_class("m365-gal").known_settings
+
+
 def test_second_hub_errors_name_that_hub(tmp_path: Path) -> None:
     text = MINIMAL + "\n[[hubs.other.connectors]]\nname = 'b'\ntype = 'nope'\n"
     err = load_error(write(tmp_path, text))

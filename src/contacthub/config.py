@@ -16,13 +16,15 @@
     filter = {all = [{field = "email", op = "ends_with", value = "@example.com"}]}
     mapping = {"custom.trade" = "X-TRADE"}
 
-Every other key of a connector is a setting of its type. ``apply`` is declarative: the hub
-ends up exactly as the file says, connectors the file no longer names are removed, and
-it reports each change. Connector order in the file is their priority.
+Every other key of a connector is a setting of its type, which must be one the type
+declares (``Connector.known_settings``): a misspelt key is refused, not stored unread.
+``apply`` is declarative: the hub ends up exactly as the file says, connectors the file no
+longer names are removed, and it reports each change. Connector order in the file is their priority.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -274,10 +276,24 @@ def _check_settings(
     from contacthub.connectors.base import ConnectorConfig
 
     given = dict(spec.settings if settings is None else settings)
+    _check_keys(cls, given, spec.name, hub_name, where)
     try:
         cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name)).close()
     except ConfigError as exc:
         raise ConfigError(exc.message, where) from exc
+
+
+def _check_keys(cls: Any, given: dict[str, Any], name: str, hub_name: str, where: str) -> None:
+    """Refuse a key the type does not read (``Connector.known_settings``): every key of a
+    connector that is not one of ``ConnectorSpec``'s is taken as a setting, so a misspelt
+    ``fliter`` would otherwise be stored, never read, and the connector run unfiltered."""
+    taken = cls.known_settings | cls.secret_settings
+    for key in sorted(set(given) - taken):
+        close = difflib.get_close_matches(key, sorted(taken | ConnectorSpec.model_fields.keys()), 1, 0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"its settings are {', '.join(sorted(taken))}"
+        raise ConfigError(
+            f"unknown setting {key!r} in connector {name!r} ({cls.type}) of hub {hub_name!r}; {hint}", where
+        )
 
 
 #: settings that say which address book a connector is: another value is another book

@@ -102,6 +102,22 @@ def test_connector_settings_filter_and_mapping(alice: Person, folders: tuple[Pat
     assert bad.status_code == 400 and "shoe_size" in bad.json()["error"]
 
 
+def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
+    """The web checks settings as apply does: a key the type does not read is refused."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "x", "type": "csv", "settings": {"path": str(folders[0] / "x.csv"), "delimeter": ";"}},
+        headers=auth,
+    )
+    assert made.status_code == 400 and "unknown setting 'delimeter'" in made.json()["error"]
+    assert "did you mean 'delimiter'?" in made.json()["error"]
+    b = hub["connectors"][1]
+    bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"trash_dys": 3}}, headers=auth)
+    assert bad.status_code == 400 and "did you mean 'trash_days'?" in bad.json()["error"]
+
+
 def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders, conflict="manual")

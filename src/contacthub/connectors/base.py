@@ -174,6 +174,10 @@ class Connector(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: settings keys that are credentials: stored encrypted, never shown
     secret_settings: ClassVar[frozenset[str]] = frozenset()
+    #: every settings key this type reads (``secret_settings`` are added to it): the hub
+    #: file and the web refuse any other key (``config._check_settings``), so a misspelt
+    #: ``fliter`` or ``delimeter`` is an error instead of a setting nothing ever reads
+    known_settings: ClassVar[frozenset[str]] = frozenset()
     #: the default mapping (canonical field -> native field) users override per connector
     default_mapping: ClassVar[Mapping[str, str]] = {}
 

@@ -54,6 +54,9 @@ class CardDavConnector(Connector):
         create=True, update=True, delete=True, deactivate=False, delta=True, batch_size=100
     )
     secret_settings: ClassVar[frozenset[str]] = frozenset({"password", "token"})
+    known_settings: ClassVar[frozenset[str]] = frozenset(
+        {"url", "username", "addressbook", "create", "version", "batch", "verify", "timeout", "attempts"}
+    )
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
 
     def __init__(self, config: ConnectorConfig) -> None:

@@ -84,6 +84,7 @@ def row_version(header: Sequence[str], cells: Sequence[str]) -> str:
 
 class CsvConnector(CsvStore, Connector):
     type = "csv"
+    known_settings = frozenset({"path", "format", "encoding", "delimiter", "create"})
     capabilities = Capabilities(batch_size=10_000)
 
     def __init__(self, config: ConnectorConfig) -> None:

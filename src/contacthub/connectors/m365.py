@@ -80,6 +80,14 @@ class M365GalConnector(Connector):
         create=True, update=True, delete=True, deactivate=True, delta=True, batch_size=100
     )
     secret_settings = frozenset({"client_secret", "certificate_key"})
+    known_settings = frozenset(
+        {
+            "tenant_id", "client_id", "certificate_key_file", "certificate_thumbprint", "objects",
+            "member_of", "user_types", "include_disabled", "write_users", "anchor_attribute",
+            "anchor_prefix", "authority_url", "graph_url", "exchange_url", "graph_scope",
+            "exchange_scope", "ca_file", "write_budget", "redirect_uri", "notify_url",
+        }
+    )  # fmt: skip
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)

@@ -37,6 +37,12 @@ class ProcoreConnector(ProcoreWriter):
         create=True, update=True, delete=True, deactivate=True, delta=True, batch_size=SYNC_LIMIT
     )
     secret_settings = frozenset({"client_secret"})
+    known_settings = frozenset(
+        {
+            "company_id", "client_id", "grant", "redirect_uri", "objects", "projects", "per_page",
+            "full_every", "create_vendors", "base_url", "login_url", "rate_reserve",
+        }
+    )  # fmt: skip
     default_mapping = USER_SCALARS
 
     @property

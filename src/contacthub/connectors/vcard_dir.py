@@ -65,6 +65,9 @@ class VCardDirConnector(VCardFiles, Connector):
     on disk before ``write`` returns; see ``vcard_files.py``)."""
 
     type: ClassVar[str] = "vcard-dir"
+    known_settings: ClassVar[frozenset[str]] = frozenset(
+        {"path", "version", "extension", "encoding", "create", "fsync", "trash_days"}
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
     )
