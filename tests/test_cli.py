@@ -358,7 +358,17 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     hub.write_text(
         f'[hubs.h]\n[[hubs.h.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "nope"}"\n'
     )
-    subprocess.run([sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub)], check=True)
+    apply = [sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub)]
+    proc = subprocess.run(apply, capture_output=True, text=True)
+    # apply refuses a folder that is not there, as the first run would (a mistyped path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert (
+        f"the vCard folder {tmp_path / 'nope'} does not exist" in proc.stderr
+        and "create = true" in proc.stderr
+    )
+    (tmp_path / "nope").mkdir()
+    subprocess.run(apply, check=True)
+    (tmp_path / "nope").rmdir()  # gone after apply (an unmounted disk): the run says so
     proc = subprocess.run(
         [sys.executable, "-m", "contacthub", "--database", db, "sync", "ghost"],
         capture_output=True,

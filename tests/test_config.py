@@ -145,6 +145,8 @@ def test_invalid_toml_says_where(tmp_path: Path) -> None:
         ("[hubs.team]\nconflict = 'oldest'\n", "hubs.team.conflict"),
         ("[hubs.team]\ncolour = 'red'\n", "hubs.team.colour"),
         ("[hubs.team]\nphone_region = 1\n", "hubs.team.phone_region"),
+        ("[hubs.team]\nphone_region = 'XX'\n", "hubs.team.phone_region"),
+        ("[hubs.team]\nphone_region = 'USA'\n", "hubs.team.phone_region"),
         (MINIMAL + "direction = 'sideways'\n", "hubs.team.connectors.0.direction"),
         (MINIMAL + "operations = ['create', 'explode']\n", "hubs.team.connectors.0.operations.1"),
         (MINIMAL + "on_delete = 'shred'\n", "hubs.team.connectors.0.on_delete"),
@@ -160,7 +162,7 @@ def test_schema_errors_name_the_location(tmp_path: Path, text: str, location: st
     assert f"(at {location})" in err.message
 
 
-@pytest.mark.parametrize("value", ["'ten'", "'-5'", "'%'", "-3"])
+@pytest.mark.parametrize("value", ["'ten'", "'-5'", "'%'", "-3", "'150%'", "'-1%'"])
 def test_bad_delete_threshold_names_the_location(tmp_path: Path, value: str) -> None:
     err = load_error(write(tmp_path, f"[hubs.team]\ndelete_threshold = {value}\n"))
     assert "delete_threshold" in err.message
@@ -253,6 +255,47 @@ def test_every_setting_the_readme_names_is_taken() -> None:
     assert "certificate_key_file" in registry.connector_class("m365-gal").known_settings
 
 
+def test_hub_values_at_the_edges(tmp_path: Path) -> None:
+    """100% is the most a threshold can say; a region is read as phonenumbers spells it."""
+    hub = config.load(write(tmp_path, "[hubs.team]\ndelete_threshold = '100%'\nphone_region = 'gb'\n"))
+    assert (hub.hubs["team"].delete_threshold, hub.hubs["team"].phone_region) == ("100%", "GB")
+
+
+@pytest.mark.parametrize("kind", ["vcard-dir", "csv"])
+def test_an_unknown_encoding_is_refused(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "cards").mkdir()
+    path = tmp_path / ("cards" if kind == "vcard-dir" else "x.csv")
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "{kind}"\npath = "{path}"\ncreate = true\n'
+    config.load(write(tmp_path, text + 'encoding = "utf-8"\n'))
+    err = load_error(write(tmp_path, text + 'encoding = "klingon"\n'))
+    assert "unknown encoding 'klingon'" in err.message and "connectors[0] (c)" in str(err)
+
+
+def test_a_folder_or_file_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    """What the first run would refuse for want of its folder or file, apply refuses; with
+    create = true the run makes it, so apply takes it (and makes nothing itself)."""
+
+    def block(kind: str, path: Path, extra: str = "") -> str:
+        return f'[[hubs.team.connectors]]\nname = "c"\ntype = "{kind}"\npath = "{path}"\n{extra}'
+
+    err = load_error(write(tmp_path, block("vcard-dir", tmp_path / "nope")))
+    assert f"the vCard folder {tmp_path / 'nope'} does not exist" in err.message
+    assert "create = true" in err.message and "connectors[0] (c)" in str(err)
+    err = load_error(write(tmp_path, block("csv", tmp_path / "nope.csv")))
+    assert f"the CSV file {tmp_path / 'nope.csv'} does not exist" in err.message
+    (tmp_path / "file").write_text("x")
+    err = load_error(write(tmp_path, block("vcard-dir", tmp_path / "file", "create = true\n")))
+    assert "is not a folder" in err.message
+    err = load_error(write(tmp_path, block("csv", tmp_path, "create = true\n")))
+    assert "is a folder" in err.message
+    config.load(write(tmp_path, block("vcard-dir", tmp_path / "new", "create = true\n")))
+    config.load(write(tmp_path, block("csv", tmp_path / "new.csv", "create = true\n")))
+    assert not (tmp_path / "new").exists() and not (tmp_path / "new.csv").exists()
+    engine = open_database("sqlite://")
+    with pytest.raises(ConfigError, match="does not exist"):  # apply checks it too
+        config.apply(engine, spec_of([{"name": "c", "type": "vcard-dir", "path": str(tmp_path / "nope")}]))
+
+
 def test_second_hub_errors_name_that_hub(tmp_path: Path) -> None:
     text = MINIMAL + "\n[[hubs.other.connectors]]\nname = 'b'\ntype = 'nope'\n"
     err = load_error(write(tmp_path, text))
@@ -342,7 +385,7 @@ def test_apply_settings_change(database_url: str) -> None:
 def test_apply_refuses_a_type_change(sqlite_url: str, tmp_path: Path) -> None:
     engine = open_database(sqlite_url)
     config.apply(engine, spec_of([memory("a")]))
-    changed = spec_of([{"name": "a", "type": "csv", "path": str(tmp_path / "a.csv")}])
+    changed = spec_of([{"name": "a", "type": "csv", "path": str(tmp_path / "a.csv"), "create": True}])
     with pytest.raises(ConfigError) as info:
         config.apply(engine, changed)
     assert "cannot change the type of connector 'a'" in info.value.message

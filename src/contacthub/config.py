@@ -116,9 +116,26 @@ class HubSpec(BaseModel):
     @classmethod
     def _threshold(cls, value: str | int) -> str:
         try:
-            return check_threshold(str(value))
+            text = check_threshold(str(value))
         except ConfigError as exc:  # a ValueError lets pydantic say where (hubs.NAME.delete_threshold)
             raise ValueError(exc.message) from None
+        if text.endswith("%") and float(text[:-1]) > 100:
+            # no run deletes more than all of a connector's records: "150%" was a typo that
+            # turned the safety off without saying so
+            raise ValueError(f"delete_threshold cannot be more than 100%, not {text!r}")
+        return text
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        """A region phonenumbers knows (``gb`` is read as ``GB``), or "" for none: with an
+        unknown one every number written without a country code silently stayed as typed."""
+        import phonenumbers
+
+        region = value.strip().upper()
+        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"phone_region must be a country code such as US, GB or DE, not {value!r}")
+        return region
 
 
 class HubFile(BaseModel):
@@ -270,15 +287,20 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
 def _check_settings(
     cls: Any, spec: ConnectorSpec, hub_name: str, where: str, settings: dict[str, Any] | None = None
 ) -> None:
-    """Build the connector once, without I/O, so that a bad setting (a missing path, a
-    delimiter of two characters, ``create = "yes"``) is refused by ``apply`` (and by the
-    web's ``service.editing``, with the ``settings`` it stores), not found by the first sync."""
+    """Build the connector once, without reaching its system, so that a bad setting (a
+    missing path, a delimiter of two characters, ``create = "yes"``, a folder that is not
+    there: ``Connector.check_location``) is refused by ``apply`` (and by the web's
+    ``service.editing``, with the ``settings`` it stores), not found by the first sync."""
     from contacthub.connectors.base import ConnectorConfig
 
     given = dict(spec.settings if settings is None else settings)
     _check_keys(cls, given, spec.name, hub_name, where)
     try:
-        cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name)).close()
+        connector = cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name))
+        try:
+            connector.check_location()
+        finally:
+            connector.close()
     except ConfigError as exc:
         raise ConfigError(exc.message, where) from exc
 

@@ -116,6 +116,11 @@ def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: t
     b = hub["connectors"][1]
     bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"trash_dys": 3}}, headers=auth)
     assert bad.status_code == 400 and "did you mean 'trash_days'?" in bad.json()["error"]
+    gone = str(folders[0] / "nope")
+    bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"path": gone}}, headers=auth)
+    assert bad.status_code == 400 and f"the vCard folder {gone} does not exist" in bad.json()["error"]
+    bad = c.patch(f"/api/v1/hubs/{hub['id']}", json={"phone_region": "XX"}, headers=auth)
+    assert bad.status_code == 400 and "phone_region" in bad.json()["error"]
 
 
 def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:

@@ -258,6 +258,13 @@ class Connector(ABC):
         consent). Connectors whose settings are complete in the hub file need no sign-in."""
         raise ConfigError(f"{cls.type} connectors need no sign-in: their settings are in the hub file")
 
+    def check_location(self) -> None:
+        """Raise ``ConfigError`` when the settings name a local file or folder that is not
+        there (and that the connector is not told to create): called by ``apply`` and the
+        web before a connector is stored, so a mistyped path is refused at once rather than
+        by the first run. Systems reached over the network have nothing to check here."""
+        return None
+
     def api_calls(self) -> dict[str, int]:
         """Calls made to the system's API so far, by HTTP method (empty for local files):
         reported by runs and benchmarks."""

@@ -34,6 +34,7 @@ How the file is read into a table and written back (codecs, delimiter, atomic re
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,11 @@ class CsvConnector(CsvStore, Connector):
             known = ", ".join(("auto", *FORMATS))
             raise ConfigError(f"unknown csv format {self.format!r} (known: {known})", config.name)
         self.encoding = str(settings.get("encoding", "auto"))
+        if self.encoding != "auto":
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(f"unknown encoding {self.encoding!r}", config.name) from None
         delimiter = settings.get("delimiter")
         self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
         if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):
@@ -229,6 +235,15 @@ class CsvConnector(CsvStore, Connector):
 
     def check(self) -> None:
         self._load()
+
+    def check_location(self) -> None:
+        if self.path.is_dir():
+            raise ConfigError(f"{self.path} is a folder: 'path' names the CSV file", self.name)
+        if not self.create and not self.path.exists():
+            raise ConfigError(
+                f"the CSV file {self.path} does not exist: fix the 'path' setting, or set create = true",
+                self.name,
+            )
 
     # --- writing ----------------------------------------------------------------------------
 

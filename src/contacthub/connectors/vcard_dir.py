@@ -125,6 +125,14 @@ class VCardDirConnector(VCardFiles, Connector):
 
     # --- reading ----------------------------------------------------------------------
 
+    def check_location(self) -> None:
+        # what ``check`` would refuse, said by apply (a folder create = true makes is fine)
+        if not self.root.is_dir() and (self.root.exists() or not self.create_missing):
+            try:
+                self.check()
+            except FatalConnectorError as exc:
+                raise ConfigError(exc.message, self.name) from None
+
     def check(self) -> None:
         if self.root.is_dir():
             return
