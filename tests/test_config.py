@@ -296,6 +296,33 @@ def test_a_folder_or_file_that_is_not_there_is_refused(tmp_path: Path) -> None:
         config.apply(engine, spec_of([{"name": "c", "type": "vcard-dir", "path": str(tmp_path / "nope")}]))
 
 
+def test_two_connectors_of_a_hub_on_one_place_are_refused(tmp_path: Path) -> None:
+    """Each would read the cards the other wrote as new people: a copy more every run."""
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "cards")
+
+    def hub(*blocks: str, name: str = "team") -> str:
+        return "".join(f'[[hubs.{name}.connectors]]\nname = "c{i}"\n{b}\n' for i, b in enumerate(blocks))
+
+    folder = f'type = "vcard-dir"\npath = "{tmp_path / "cards"}"'
+    for same in (f"{tmp_path / 'cards'}/", f"{tmp_path / 'link'}", f"{tmp_path}/x/../cards"):
+        err = load_error(write(tmp_path, hub(folder, f'type = "vcard-dir"\npath = "{same}"')))
+        assert f"connectors 'c0' and 'c1' of hub 'team' both use {tmp_path / 'cards'}" in err.message
+    sheet = f'type = "csv"\npath = "{tmp_path / "x.csv"}"\ncreate = true'
+    err = load_error(write(tmp_path, hub(sheet, folder, sheet.replace("x.csv", "./x.csv"))))
+    assert f"connectors 'c0' and 'c2' of hub 'team' both use {tmp_path / 'x.csv'}" in err.message
+    dav = 'type = "carddav"\nurl = "https://dav.example.com/books"\naddressbook = "team"'
+    other = 'type = "carddav"\nurl = "https://ann:pw@DAV.example.com/books/"\naddressbook = "team/"'
+    err = load_error(write(tmp_path, hub(dav, other)))
+    assert "both use https://dav.example.com/books (address book 'team')" in err.message
+    assert "pw" not in str(err), "a password in a URL is never shown"
+    # other places, or the same folder in two hubs (tests/test_cli.py shares one so)
+    config.load(write(tmp_path, hub(dav, other.replace('"team/"', '"private"'), folder, sheet)))
+    config.load(write(tmp_path, hub(folder) + hub(folder, name="other")))
+    with pytest.raises(ConfigError, match="both use"):  # apply checks it too
+        config.apply(open_database("sqlite://"), config.HubFile.model_validate(_toml(hub(folder, folder))))
+
+
 def test_second_hub_errors_name_that_hub(tmp_path: Path) -> None:
     text = MINIMAL + "\n[[hubs.other.connectors]]\nname = 'b'\ntype = 'nope'\n"
     err = load_error(write(tmp_path, text))

@@ -167,6 +167,7 @@ def load(path: Path) -> HubFile:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ConfigError(f"hub {hub_name!r} names the connector {twice[0]!r} twice", str(path))
+        check_locations(hub_name, [(c.name, c.settings) for c in hub.connectors], str(path))
         for i, conn in enumerate(hub.connectors):
             where = f"{path}: hubs.{hub_name}.connectors[{i}] ({conn.name})"
             cls = connector_class_or_error(conn.type, where)
@@ -221,6 +222,7 @@ def apply(engine: Engine, spec: HubFile) -> list[str]:
 
 def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
     lines: list[str] = []
+    check_locations(hub_name, [(s.name, s.settings) for s in specs], f"hubs.{hub_name}")
     existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
@@ -316,6 +318,47 @@ def _check_keys(cls: Any, given: dict[str, Any], name: str, hub_name: str, where
         raise ConfigError(
             f"unknown setting {key!r} in connector {name!r} ({cls.type}) of hub {hub_name!r}; {hint}", where
         )
+
+
+def location_of(settings: dict[str, Any]) -> tuple[str, ...] | None:
+    """Where a connector's records live, comparable between connectors: the resolved
+    ``path`` of a folder or file (``cards`` and ``cards/``, a symlink and its target are
+    one), or a CardDAV ``url`` (scheme, host, port and path, no user) with its
+    ``addressbook``. None for the others (their accounts are not told apart here)."""
+    path = settings.get("path")
+    if isinstance(path, str) and path:
+        return ("path", str(Path(path).expanduser().resolve()))
+    url = settings.get("url")
+    if isinstance(url, str) and url:
+        import httpx
+
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            return None  # refused by the connector itself
+        book = str(settings.get("addressbook") or "").strip("/")
+        port = f":{parsed.port}" if parsed.port else ""  # no user: a URL may carry a password
+        return ("url", f"{parsed.scheme}://{parsed.host}{port}{parsed.path.rstrip('/')}", book)
+    return None
+
+
+def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]], where: str) -> None:
+    """Refuse two connectors of one hub on the same folder, file or address book: each run
+    read the cards the other had written as new people, and wrote them back again (a
+    copy more each run, then an IntegrityError)."""
+    seen: dict[tuple[str, ...], str] = {}
+    for name, settings in connectors:
+        place = location_of(settings)
+        if place is None:
+            continue
+        if place in seen:
+            what = place[1] + (f" (address book {place[2]!r})" if place[0] == "url" and place[2] else "")
+            raise ConfigError(
+                f"connectors {seen[place]!r} and {name!r} of hub {hub_name!r} both use {what}: "
+                "each would take the other's records for new people; give each its own",
+                where,
+            )
+        seen[place] = name
 
 
 #: settings that say which address book a connector is: another value is another book

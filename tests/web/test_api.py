@@ -123,6 +123,28 @@ def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: t
     assert bad.status_code == 400 and "phone_region" in bad.json()["error"]
 
 
+def test_a_connector_on_another_ones_folder_is_refused(alice: Person, folders: tuple[Path, Path]) -> None:
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "x", "type": "vcard-dir", "settings": {"path": f"{folders[0]}/"}},
+        headers=auth,
+    )
+    assert (
+        made.status_code == 400 and f"connectors 'a' and 'x' of hub 'team' both use {folders[0]}" in made.text
+    )
+    b = hub["connectors"][1]
+    moved = c.patch(
+        f"/api/v1/connectors/{b['id']}", json={"settings": {"path": str(folders[0])}}, headers=auth
+    )
+    assert moved.status_code == 400 and "both use" in moved.json()["error"]
+    same = c.patch(
+        f"/api/v1/connectors/{b['id']}", json={"settings": {"path": f"{folders[1]}/"}}, headers=auth
+    )
+    assert same.status_code == 200, same.text  # its own folder again is no clash with itself
+
+
 def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders, conflict="manual")

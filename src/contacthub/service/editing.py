@@ -170,6 +170,7 @@ def add_connector(
         names = set(conn.execute(query).scalars())
         if spec.name in names:
             raise UserError(f"hub {hub!r} has a connector named {spec.name!r} already: choose another name")
+        _same_place(conn, row.id, hub, None, spec.name, plain, where)
         position = conn.execute(
             select(func.coalesce(func.max(t.connectors.c.position) + 1, 0)).where(
                 t.connectors.c.hub_id == row.id
@@ -249,6 +250,7 @@ def update_connector(
         _check_settings(cls, spec, hub_name, label)
         secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
+        _same_place(conn, row.hub_id, hub_name, connector_id, spec.name, plain, label)
         conn.execute(
             update(t.connectors)
             .where(t.connectors.c.id == connector_id)
@@ -266,6 +268,20 @@ def update_connector(
         )
         stored = {"settings": dumps(plain), "mapping": dumps(spec.mapping)}
         _reconsider(conn, connector_id, _forgotten(row, stored))
+
+
+def _same_place(
+    conn: Any, hub_id: int, hub: str, connector_id: int | None, name: str, plain: dict[str, Any], where: str
+) -> None:
+    """Refuse a connector on the folder, file or address book of another of its hub
+    (``config.check_locations``, as ``apply`` does)."""
+    from contacthub.config import check_locations
+
+    query = select(t.connectors.c.name, t.connectors.c.settings).where(
+        t.connectors.c.hub_id == hub_id, t.connectors.c.id != (connector_id or -1)
+    )
+    others = [(other, loads(text) or {}) for other, text in conn.execute(query)]
+    check_locations(hub, [*others, (name, plain)], where)
 
 
 def remove_connector(engine: Engine, connector_id: int) -> None:
