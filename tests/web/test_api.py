@@ -145,6 +145,27 @@ def test_a_connector_on_another_ones_folder_is_refused(alice: Person, folders: t
     assert same.status_code == 200, same.text  # its own folder again is no clash with itself
 
 
+def test_a_setting_stored_before_it_was_refused_goes(
+    alice: Person, folders: tuple[Path, Path], engine: Engine
+) -> None:
+    """A key stored before types declared their settings was never read; it does not stop
+    the connector from being edited (the web cannot remove a key, only replace it)."""
+    from sqlalchemy import update
+
+    from contacthub.store import tables as t
+    from contacthub.store.repo import dumps
+
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    b = hub["connectors"][1]
+    stale = {"path": str(folders[1]), "fliter": {"field": "email", "op": "is_empty"}}
+    with engine.begin() as conn:
+        conn.execute(update(t.connectors).where(t.connectors.c.id == b["id"]).values(settings=dumps(stale)))
+    changed = c.patch(f"/api/v1/connectors/{b['id']}", json={"direction": "from-hub"}, headers=auth)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["settings"] == {"path": str(folders[1])}
+
+
 def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders, conflict="manual")

@@ -234,7 +234,10 @@ def update_connector(
             raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
         given = _settings_in(cls, settings or {}, old_secret)
         _admin_only(given, old_plain, admin, label)
-        new_settings = {**old_plain, **old_secret, **given}
+        # a key stored before types declared their settings (a misspelt ``fliter``) was
+        # never read: it is dropped, not refused, or the connector could not be edited here
+        taken = cls.known_settings | cls.secret_settings
+        new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in taken} | given
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
         if "name" in values and values["name"] != row.name:
