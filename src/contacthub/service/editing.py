@@ -236,8 +236,8 @@ def update_connector(
         _admin_only(given, old_plain, admin, label)
         # a key stored before types declared their settings (a misspelt ``fliter``) was
         # never read: it is dropped, not refused, or the connector could not be edited here
-        taken = cls.known_settings | cls.secret_settings
-        new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in taken} | given
+        keys = cls.known_settings | cls.secret_settings
+        new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in keys} | given
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
         if "name" in values and values["name"] != row.name:
