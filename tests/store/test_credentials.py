@@ -17,7 +17,7 @@ from contacthub.store.db import open_database
 def hub_with_connector(url: str, tmp_path: Path) -> tuple[object, int]:
     engine = open_database(url)
     spec = config.HubFile.model_validate(
-        {"hubs": {"h": {"connectors": [{"name": "a", "type": "vcard-dir", "path": str(tmp_path / "a")}]}}}
+        {"hubs": {"h": {"connectors": [{"name": "a", "type": "vcard-dir", "path": str(tmp_path)}]}}}
     )
     config.apply(engine, spec)
     with engine.connect() as conn:
