@@ -202,6 +202,28 @@ def test_modification_beats_deletion(database_url: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("when", ["runs before", "same run"])
+def test_a_deletion_in_a_to_hub_connector_after_an_edit_elsewhere(database_url: str, when: str) -> None:
+    """A to-hub connector never gets the hub's edits, so it never agrees with the hub once
+    someone edits elsewhere: its later deletions were all taken for "modification beats
+    deletion" and never arrived. Only an edit seen in the same run still wins."""
+    hub = Hub(database_url, ["dst", "src"], src={"direction": "to-hub"}, threshold="50")
+    src, dst = hub.book("src"), hub.book("dst")
+    for i in range(3):
+        src.put(f"s{i}", person(i))
+    hub.sync()
+    [pid] = [n for n, i in dst.items.items() if i.fields["given_name"] == "Given0"]
+    dst.edit(pid, job_title="edited in dst")
+    if when == "runs before":
+        hub.sync()
+        hub.sync()
+    del src.items["s0"], src.items["s1"]
+    hub.sync()
+    left = sorted(i.fields["given_name"] for i in dst.items.values())
+    assert left == (["Given2"] if when == "runs before" else ["Given0", "Given2"])
+    assert hub.sync().changes == {}
+
+
 def test_delete_hold_approve_and_reject(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")
