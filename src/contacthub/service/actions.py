@@ -137,8 +137,10 @@ def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Rep
 def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
-        if row.status != "applied":
-            raise UserError(f"run {run_id} is {row.status}; only an applied run can be undone")
+        if row.status not in ("applied", "failed"):
+            # a failed run may have kept part of its changes (pages are committed as they
+            # go); undo takes back exactly those. Held and planned runs changed nothing.
+            raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
         hub = Store(conn).hub_by_id(row.hub_id).name
     return run_hub(
         engine,
