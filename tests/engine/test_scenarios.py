@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from contacthub import service
+from contacthub.errors import UserError
 from contacthub.model import Contact, Email, Phone
 from contacthub.store import tables as t
 from tests.engine.harness import Hub
@@ -171,6 +172,51 @@ def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub.sync()
     assert only(a)["job_title"] == only(b)["job_title"] == conflict["incoming"]
     assert service.conflicts(hub.engine, "h") == []
+
+
+def open_manual_conflict(database_url: str) -> tuple[Hub, Any]:
+    hub = Hub(database_url, ["a", "b"], conflict="manual", threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [bid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    a.edit("x", job_title="from a")
+    b.edit(bid, job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    return hub, conflict
+
+
+def test_a_conflict_closes_when_its_person_is_deleted(database_url: str) -> None:
+    """It stayed listed as open for good, and resolving it said the next sync carried it."""
+    hub, conflict = open_manual_conflict(database_url)
+    del hub.book("a").items["x"]
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    with pytest.raises(UserError, match="already settled"):
+        service.resolve(hub.engine, conflict["id"], conflict["source"])
+
+
+def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_url: str) -> None:
+    """Switched to "newest", the open conflict kept the field waiting for a person, and a
+    later edit on one side never arrived on the other."""
+    hub, _ = open_manual_conflict(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    hub.conflict = "newest"
+    hub.apply()
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"]
+    a.edit("x", job_title="newest in a")
+    hub.sync()
+    assert only_given(b, "Given1")["job_title"] == "newest in a"
+    assert hub.sync().changes == {}
+
+
+def only_given(book: Any, given: str) -> dict:
+    [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
+    return fields
 
 
 def test_deletion_propagates(database_url: str) -> None:

@@ -52,6 +52,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             )
         store = Store(conn)
         contact = store.contacts([row.contact_id])[row.contact_id]
+        if contact.deleted:
+            raise UserError(f"conflict {conflict_id} is on a person deleted since; the next sync closes it")
         before = contact.data.get(row.field)
         if take != "hub":
             value = choices[take]

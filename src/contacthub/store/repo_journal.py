@@ -193,6 +193,27 @@ class JournalMixin(StoreBase):
             out.setdefault(contact_id, {})[field] = cid
         return out
 
+    def close_conflicts(self, hub_id: int, of_deleted: bool = False) -> None:
+        """Close the hub's open conflicts (``of_deleted``: only those of deleted people),
+        the hub's value kept: status ``closed``, no person decided. The live people's revs
+        move on, so the next plan writes the hub's value where a side kept its own."""
+        c = t.conflicts.c
+        where = [c.hub_id == hub_id, c.status == "open"]
+        if of_deleted:
+            gone = select(t.contacts.c.id).where(t.contacts.c.hub_id == hub_id, t.contacts.c.deleted)
+            where.append(c.contact_id.in_(gone))
+        else:
+            people = select(c.contact_id).where(*where)
+            contacts = t.contacts.c
+            self.conn.execute(
+                update(t.contacts)
+                .where(contacts.id.in_(people))
+                .values(rev=contacts.rev + 1, updated_at=now())
+            )
+        self.conn.execute(
+            update(t.conflicts).where(*where).values(status="closed", winner="hub", resolved_at=now())
+        )
+
     def add_conflicts(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.conn.execute(insert(t.conflicts), list(rows))
