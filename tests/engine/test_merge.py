@@ -262,6 +262,17 @@ def test_primary_moved_on_their_side_is_followed() -> None:
     assert values_of(merged) == {"a@x.org", "b@x.org", "hub@x.org"}
 
 
+def test_a_record_seen_for_the_first_time_does_not_move_the_primary() -> None:
+    """Linked without a baseline, nothing of it moved: a Thunderbird file whose Work Phone
+    column comes first made that number the person's primary, and their card said pref."""
+    ours = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org")}
+    theirs = {"emails": emails("b@x.org", "c@x.org", primary="b@x.org")}
+    result = run(None, ours, theirs)
+    merged = result.fields["emails"]
+    assert [e["value"] for e in merged if e["primary"]] == ["a@x.org"]
+    assert values_of(merged) == {"a@x.org", "b@x.org", "c@x.org"}
+
+
 def test_element_edit_survives_a_primary_move_on_our_side() -> None:
     base = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org", types={"b@x.org": "work"})}
     ours = {"emails": emails("a@x.org", "b@x.org", primary="b@x.org", types={"b@x.org": "work"})}

@@ -69,9 +69,16 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def merge_sets(
-    name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None
+    name: str,
+    base: list[Any] | None,
+    ours: list[Any] | None,
+    theirs: list[Any] | None,
+    follow_primary: bool = True,
 ) -> list[Any]:
-    """Apply theirs' additions, removals and element edits (relative to base) to ours."""
+    """Apply theirs' additions, removals and element edits (relative to base) to ours.
+    Without ``follow_primary`` (a record seen for the first time: nothing of it moved) the
+    primary stays ours: a file whose Work Phone column comes first made that number the
+    person's primary, and wrote ``pref`` into their card, when it was merely linked."""
     base_by = {element_key(name, e): e for e in base or ()}
     theirs_by = {element_key(name, e): e for e in theirs or ()}
     removed = base_by.keys() - theirs_by.keys()
@@ -95,7 +102,7 @@ def merge_sets(
     # theirs moved the primary: follow it
     their_primary = next((element_key(name, e) for e in theirs or () if e.get("primary")), None)
     base_primary = next((element_key(name, e) for e in base or () if e.get("primary")), None)
-    if their_primary is not None and their_primary != base_primary:
+    if follow_primary and their_primary is not None and their_primary != base_primary:
         for item in out:
             item["primary"] = element_key(name, item) == their_primary
     return normalize_multi(name, out)
@@ -139,7 +146,7 @@ def merge(
                 take(k, t)
                 continue
             if k in MULTI_FIELDS:
-                merged = merge_sets(k, None, o, t)
+                merged = merge_sets(k, None, o, t, follow_primary=False)
                 if not field_equal(k, merged, o):
                     take(k, merged)
                 continue
