@@ -347,10 +347,7 @@ class Inbound(Matching):
                 # was there when it was last read, and its deletion is newer)
                 edited = edited and contact.id in ctx.edited
             restore = (
-                not spoke.readable
-                or spoke.id in ctx.options.rejected
-                or link.baseline is None
-                or edited
+                not spoke.readable or spoke.id in ctx.options.rejected or link.baseline is None or edited
             )
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub
