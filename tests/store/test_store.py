@@ -13,7 +13,7 @@ from contacthub import config
 from contacthub.errors import ConfigError, NotFoundError
 from contacthub.store import db
 from contacthub.store import tables as t
-from contacthub.store.db import HEAD_REVISION, current_revision, open_database
+from contacthub.store.db import HEAD_REVISION, current_revision, open_database, safe_url
 from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
 from tests.memory_connector import register
 
@@ -155,6 +155,9 @@ def test_postgresql_url_uses_psycopg() -> None:
         "mysql+nosuchdriver://user:s3cret@127.0.0.1:1/x",
         "postgresql://user:s3cret@127.0.0.1:notaport/x",
         "not a url user:s3cret@",
+        # libpq takes the password as a query parameter too (and the TLS key's passphrase)
+        "postgresql+psycopg://user@127.0.0.1:1/x?password=s3cret",
+        "postgresql://user@127.0.0.1:1/x?sslmode=disable&sslpassword=s3cret",
     ],
 )
 def test_passwords_never_appear_in_errors(url: str) -> None:
@@ -163,6 +166,14 @@ def test_passwords_never_appear_in_errors(url: str) -> None:
     text = f"{info.value} {info.value.message} {info.value.where} {info.value!r}"
     assert "s3cret" not in text
     assert "cannot open database" in info.value.message
+
+
+def test_safe_url_masks_a_password_given_as_a_query_parameter() -> None:
+    shown = safe_url("postgresql+psycopg://u:pw1@db.example:5432/hub?password=s3cret&sslmode=require")
+    assert "s3cret" not in shown and "pw1" not in shown
+    assert shown.startswith("postgresql+psycopg://u:***@db.example:5432/hub?")
+    assert "password=***" in shown and "sslmode=require" in shown  # the rest stays readable
+    assert "brokerpw" not in safe_url("redis://:brokerpw@127.0.0.1:6379/0")
 
 
 def test_unreachable_server_error_says_which() -> None:
