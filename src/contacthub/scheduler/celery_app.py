@@ -22,6 +22,7 @@ come back after ``VISIBILITY`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -31,7 +32,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import Engine
 
-from contacthub.errors import ConfigError
+from contacthub.errors import ConfigError, UnavailableError
 
 BROKER_ENV = "CONTACTHUB_BROKER_URL"
 QUEUE = "contacthub"
@@ -105,18 +106,50 @@ def enqueue(
     hub: str, *, delay: float = 0.0, requested_at: float | None = None, origin: str = "queue"
 ) -> bool:
     """Send a run request for ``hub`` (after ``delay`` seconds); ``False`` when one is
-    already waiting in the queue, which will serve this one too."""
+    already waiting in the queue, which will serve this one too.
+
+    An unreachable broker raises ``UnavailableError`` (one line naming the broker, its
+    password masked) rather than Redis's or kombu's own error: the caller says so, and a
+    marker set before the message failed to go is taken back, or it would swallow every
+    request for ``QUEUED_TTL`` seconds."""
+    from kombu.exceptions import OperationalError as KombuOperationalError
+    from redis.exceptions import RedisError
+
     from contacthub.scheduler import metrics
 
     requested = time.time() if requested_at is None else requested_at
-    if origin == "notification":  # a stream of notifications: one run per GAP at most
-        left = _redis().pttl(_started_key(hub))
-        delay = max(delay, left / 1000 if left and left > 0 else 0.0)
-    if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
-        metrics.REQUESTS.labels(origin, "coalesced").inc()
-        return False
-    sync_task.apply_async((hub, requested, origin), countdown=delay or None)
+    try:
+        if origin == "notification":  # a stream of notifications: one run per GAP at most
+            left = _redis().pttl(_started_key(hub))
+            delay = max(delay, left / 1000 if left and left > 0 else 0.0)
+        if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
+            metrics.REQUESTS.labels(origin, "coalesced").inc()
+            return False
+        try:
+            sync_task.apply_async((hub, requested, origin), countdown=delay or None)
+        except KombuOperationalError:
+            with contextlib.suppress(RedisError):
+                _release(hub, requested)
+            raise
+    except (RedisError, KombuOperationalError) as exc:
+        from contacthub.scheduler.logs import redact
+        from contacthub.store.db import safe_url
+
+        reason = redact(str(exc).strip() or type(exc).__name__)
+        raise UnavailableError(f"cannot reach the broker {safe_url(app.conf.broker_url)}: {reason}") from None
     return True
+
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _release(hub: str, requested: float) -> bool:
+    """Delete the hub's queued-marker if it is still the one set for the request made at
+    ``requested`` (one atomic step); a newer request's marker stays."""
+    return bool(_redis().eval(_RELEASE, 1, _queued_key(hub), str(requested)))
 
 
 def queue_depth() -> int:
