@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, UniqueConstraint, inspect, select
+from sqlalchemy import Engine, String, UniqueConstraint, inspect, select, text
 
 from contacthub import config
 from contacthub.errors import ConfigError, NotFoundError
@@ -15,6 +15,7 @@ from contacthub.store import db
 from contacthub.store import tables as t
 from contacthub.store.db import HEAD_REVISION, current_revision, open_database, safe_url
 from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
+from tests.conftest import _admin_connect, _fresh_postgres_database
 from tests.memory_connector import register
 
 # --- the schema ---------------------------------------------------------------------------
@@ -180,6 +181,23 @@ def test_unreachable_server_error_says_which() -> None:
     with pytest.raises(ConfigError) as info:
         open_database("postgresql://user:s3cret@127.0.0.1:1/x")
     assert "127.0.0.1" in info.value.message and "***" in info.value.message
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_is_replaced_not_failed(postgres_url: str) -> None:
+    """As after a PostgreSQL restart: the pooled connection is dead (AdminShutdown); the
+    next use of the engine must get a fresh one instead of failing."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        try:
+            with engine.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with _admin_connect(url) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        finally:
+            engine.dispose()
 
 
 # --- the repository -----------------------------------------------------------------------------

@@ -14,6 +14,11 @@ in the queue, more are dropped. In the task, a request already satisfied by a ru
 started after it is skipped (``runner.run_requested``). A task that finds the hub locked
 sends itself again after ``RETRY`` seconds instead of blocking a worker.
 
+A request that finds the database unreachable (a restart, a failover) is sent again, with
+its marker, after 5, 10, 20, 40, then 60 s, ``DB_RETRIES`` times: its message is acknowledged
+already, so dropping it would lose the request. (A pooled connection the server dropped is
+never seen: the engine pre-pings.)
+
 A worker killed mid-run loses its task (acknowledged on receipt): its PostgreSQL session
 ends, which frees the hub's advisory lock, and the hub's next scheduled run marks the
 killed run interrupted and completes its journal. Messages the dead worker had reserved
@@ -40,6 +45,7 @@ QUEUED_TTL = 120  # seconds a queued-marker lives if its message is lost
 RETRY = 2.0  # seconds before a request that found its hub busy tries again
 VISIBILITY = 120  # seconds before a message reserved by a dead worker is delivered again
 TICK = 5.0  # seconds between schedule checks by beat
+DB_RETRIES = 8  # times a request that found the database unreachable is sent again
 GAP = 5.0  # seconds at least between a run's start and a run asked for by a notification
 
 log = logging.getLogger("contacthub.scheduler")
@@ -88,10 +94,16 @@ def _redis() -> Any:
 
 @cache
 def _engine() -> Engine:
-    """The store of this worker process (``CONTACTHUB_DATABASE_URL``), opened once."""
-    from contacthub.store.db import open_database
+    """The store of this worker process (``CONTACTHUB_DATABASE_URL``), opened once.
 
-    return open_database()
+    Migrating is done here rather than by ``open_database`` so that a database that cannot
+    be reached raises SQLAlchemy's own error, which ``sync_task`` retries, and nothing is
+    cached until it worked."""
+    from contacthub.store.db import open_database, upgrade
+
+    engine = open_database(migrate=False)
+    upgrade(engine)
+    return engine
 
 
 def _queued_key(hub: str) -> str:
@@ -103,7 +115,12 @@ def _started_key(hub: str) -> str:
 
 
 def enqueue(
-    hub: str, *, delay: float = 0.0, requested_at: float | None = None, origin: str = "queue"
+    hub: str,
+    *,
+    delay: float = 0.0,
+    requested_at: float | None = None,
+    origin: str = "queue",
+    attempt: int = 0,
 ) -> bool:
     """Send a run request for ``hub`` (after ``delay`` seconds); ``False`` when one is
     already waiting in the queue, which will serve this one too.
@@ -126,7 +143,8 @@ def enqueue(
             metrics.REQUESTS.labels(origin, "coalesced").inc()
             return False
         try:
-            sync_task.apply_async((hub, requested, origin), countdown=delay or None)
+            kwargs = {"attempt": attempt} if attempt else None
+            sync_task.apply_async((hub, requested, origin), kwargs, countdown=delay or None)
         except KombuOperationalError:
             with contextlib.suppress(RedisError):
                 _release(hub, requested)
@@ -170,15 +188,59 @@ class CeleryDispatcher:
         return queue_depth()
 
 
+def _lost_database(exc: Exception) -> bool:
+    """The database could not be reached or dropped the connection: worth trying again
+    (a restart, a failover), unlike an error in a statement."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
+def db_retry_delay(attempt: int) -> float:
+    """Seconds before try ``attempt`` (1, 2, ...) of a request that found the database
+    unreachable: 5, 10, 20, 40, then every 60 s (about 6 minutes over ``DB_RETRIES``)."""
+    return min(5.0 * 2.0 ** (attempt - 1), 60.0)
+
+
 @app.task(name="contacthub.sync")  # type: ignore[untyped-decorator]
-def sync_task(hub: str, requested_at: float, origin: str = "queue") -> dict[str, Any]:
+def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int = 0) -> dict[str, Any]:
     from contacthub.scheduler.runner import run_requested
 
     pipe = _redis().pipeline()
     pipe.delete(_queued_key(hub))  # from now on a new request needs a new run
     pipe.set(_started_key(hub), "1", px=int(GAP * 1000))
     pipe.execute()
-    outcome = run_requested(_engine(), hub, requested_at, origin=origin)
+    try:
+        outcome = run_requested(_engine(), hub, requested_at, origin=origin)
+    except Exception as exc:
+        # The message is acknowledged already: without sending the request again, it
+        # would be lost (a hub with interval "off" would never get the change). A run the
+        # failure cut short is marked interrupted and completed by the next one.
+        if not _lost_database(exc):
+            raise
+        if attempt >= DB_RETRIES:
+            log.error(
+                "hub %s: the database stayed unreachable; run request dropped after %d tries "
+                "(the schedule runs the hub again)",
+                hub,
+                attempt + 1,
+                extra={"hub": hub, "origin": origin},
+            )
+            raise
+        delay = db_retry_delay(attempt + 1)
+        log.warning(
+            "hub %s: the database cannot be reached (%s); request kept, try %d of %d in %.0fs",
+            hub,
+            (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0],
+            attempt + 1,
+            DB_RETRIES,
+            delay,
+            extra={"hub": hub, "origin": origin, "event": "retry"},
+        )
+        enqueue(hub, delay=delay, requested_at=requested_at, origin=origin, attempt=attempt + 1)
+        return {"hub": hub, "result": "retry", "run": None, "status": None}
     if outcome.result == "busy":
         enqueue(hub, delay=RETRY, requested_at=requested_at, origin=origin)
     report = outcome.report

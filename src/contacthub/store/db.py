@@ -65,7 +65,10 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
+        # timeout) is replaced at checkout instead of failing the next query of a long-lived
+        # process (serve, a worker); SQLite has no server to lose
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
