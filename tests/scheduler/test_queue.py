@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ import redis
 from sqlalchemy.exc import OperationalError
 
 from contacthub.scheduler import celery_app
+from contacthub.store.db import open_database
 from tests.net import free_port
+from tests.scheduler.fleet import make_hubs
 
 
 @pytest.fixture
@@ -63,3 +66,38 @@ def test_the_retries_end(broker: redis.Redis) -> None:
     assert broker.get("contacthub:queued:h") is None
     delays = [celery_app.db_retry_delay(n) for n in range(1, celery_app.DB_RETRIES + 1)]
     assert delays == sorted(delays) and 120 < sum(delays) < 900  # minutes, not forever
+
+
+def test_a_message_delivered_again_leaves_a_newer_request_waiting(
+    redis_url: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead worker's message comes back after the visibility timeout, its request long
+    satisfied: it must run nothing, keep the marker of the request waiting behind it, and
+    hold no notification back."""
+    make_hubs(open_database(sqlite_url), tmp_path, 1, 1, interval="off", prefix="again")
+    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", sqlite_url)
+    celery_app.configure(redis_url)
+    celery_app._engine.cache_clear()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        first = time.time()
+        assert celery_app.sync_task("again000", first, "queue")["result"] == "ran"
+        client.delete("contacthub:started:again000")
+        assert celery_app.enqueue("again000", origin="cli")  # a newer request, waiting
+        newer = client.get("contacthub:queued:again000")
+
+        assert celery_app.sync_task("again000", first, "queue")["result"] == "satisfied"
+        assert client.get("contacthub:queued:again000") == newer
+        assert client.get("contacthub:started:again000") is None
+        assert celery_app.enqueue("again000", origin="cli") is False  # still coalesces
+
+        # the newer request's own message takes its marker and runs
+        (args, _kwargs), *_ = sent(client)
+        assert celery_app.sync_task(*args)["result"] == "ran"
+        assert client.get("contacthub:queued:again000") is None
+        assert client.pttl("contacthub:started:again000") > 0
+    finally:
+        client.flushdb()
+        client.close()
+        celery_app._engine.cache_clear()

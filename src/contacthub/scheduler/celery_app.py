@@ -9,20 +9,25 @@
   ``contacthub.sync``.
 
 Coalescing has two layers. In Redis, ``contacthub:queued:HUB`` is set (NX, with a TTL)
-when a request is sent, and deleted by the task when it starts: while one request waits
-in the queue, more are dropped. In the task, a request already satisfied by a run that
-started after it is skipped (``runner.run_requested``). A task that finds the hub locked
-sends itself again after ``RETRY`` seconds instead of blocking a worker.
+to the request's time when a request is sent, and deleted by the task when it starts, if
+it still holds that time: while one request waits in the queue, more are dropped. In the
+task, a request already satisfied by a run that started after it is skipped
+(``runner.run_requested``). A task that finds the hub locked sends itself again after
+``RETRY`` seconds instead of blocking a worker.
 
 A request that finds the database unreachable (a restart, a failover) is sent again, with
 its marker, after 5, 10, 20, 40, then 60 s, ``DB_RETRIES`` times: its message is acknowledged
 already, so dropping it would lose the request. (A pooled connection the server dropped is
 never seen: the engine pre-pings.)
 
-A worker killed mid-run loses its task (acknowledged on receipt): its PostgreSQL session
-ends, which frees the hub's advisory lock, and the hub's next scheduled run marks the
-killed run interrupted and completes its journal. Messages the dead worker had reserved
-come back after ``VISIBILITY`` seconds.
+A worker killed mid-run: its PostgreSQL session ends, which frees the hub's advisory lock,
+and the hub's next run marks the killed run interrupted and completes its journal. Celery
+asks for acknowledgement on receipt (``task_acks_late=False``), but on Redis the message
+of the task being run stays in the transport's ``unacked`` hash until the task returns
+(observed with Celery and kombu 5.7), so the killed run's message, like any other the dead
+worker held, is delivered again after ``VISIBILITY`` seconds. That is harmless by design:
+its request is satisfied by the killed run (which started after it), so nothing runs; it
+takes back only its own queued-marker and starts no notification gap.
 """
 
 from __future__ import annotations
@@ -208,12 +213,15 @@ def db_retry_delay(attempt: int) -> float:
 def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int = 0) -> dict[str, Any]:
     from contacthub.scheduler.runner import run_requested
 
-    pipe = _redis().pipeline()
-    pipe.delete(_queued_key(hub))  # from now on a new request needs a new run
-    pipe.set(_started_key(hub), "1", px=int(GAP * 1000))
-    pipe.execute()
+    # From now on a new request needs a new run. Only this request's marker goes: a message
+    # delivered again (a dead worker's, after VISIBILITY) must not free a newer request's.
+    _release(hub, requested_at)
+
+    def starting() -> None:
+        _redis().set(_started_key(hub), "1", px=int(GAP * 1000))
+
     try:
-        outcome = run_requested(_engine(), hub, requested_at, origin=origin)
+        outcome = run_requested(_engine(), hub, requested_at, origin=origin, on_start=starting)
     except Exception as exc:
         # The message is acknowledged already: without sending the request again, it
         # would be lost (a hub with interval "off" would never get the change). A run the
