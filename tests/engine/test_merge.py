@@ -432,3 +432,26 @@ def test_merging_again_is_stable(base: Fields | None, ours: Fields, theirs: Fiel
     }
     assert keys_of(second.fields.get("emails")) == keys_of(first.fields.get("emails"))
     assert second.conflicts == []
+
+
+def test_an_element_edited_there_keeps_the_type_ours_gave_it() -> None:
+    """The baseline holds the type a file's slot reads as ("other": Outlook's Other address
+    columns), the hub the type a person chose ("work"). An edit of the city there (to the
+    set: one address removed, one added) kept the slot's type; theirs did not change the
+    type, so ours stays. A type theirs did change is still theirs."""
+    a = {"street": "1 A St", "city": "NYC", "region": "", "postal_code": "", "country": ""}
+    b = {**a, "street": "2 B St"}
+    base = [{**a, "type": "work"}, {**b, "type": "other"}]
+    ours = [{**a, "type": "work"}, {**b, "type": "work"}]
+    theirs = [{**a, "type": "work"}, {**b, "city": "Brooklyn", "type": "other"}]
+    merged = merge_sets("addresses", base, ours, theirs)
+    assert merged == [{**a, "type": "work"}, {**b, "city": "Brooklyn", "type": "work"}]
+    theirs[1]["type"] = "home"
+    assert merge_sets("addresses", base, ours, theirs)[1] == {**b, "city": "Brooklyn", "type": "home"}
+
+
+def test_an_element_removed_there_with_another_added_of_another_type_is_not_paired() -> None:
+    base = emails("a@x.org", types={"a@x.org": ""})
+    ours = emails("a@x.org", types={"a@x.org": "work"})
+    theirs = emails("b@x.org", types={"b@x.org": "home"})
+    assert merge_sets("emails", base, ours, theirs) == theirs
