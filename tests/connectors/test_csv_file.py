@@ -449,3 +449,16 @@ def test_a_value_no_reader_would_read_back_is_refused(
     assert isinstance(first.error, RecordError) and "1000 characters" in str(first.error)
     assert second.error is None
     assert [r.fields["given_name"] for r in records(connector_for(path))] == ["Bob"]
+
+
+def test_a_delimiter_the_file_does_not_use_is_refused_not_read_as_one_column(tmp_path: Path) -> None:
+    """Set to ";" on a comma file, every row read as one cell: every person looked deleted
+    everywhere else and came back as a junk contact."""
+    path = tmp_path / "people.csv"
+    path.write_text("id,given_name,emails\nu1,Ann,ann@x.example\n")
+    with pytest.raises(FatalConnectorError, match="delimiter setting"):
+        connector_for(path, delimiter=";").pull(None, {"u1": "v"})
+    assert [r.fields["given_name"] for r in records(connector_for(path, delimiter=","))] == ["Ann"]
+    one_column = tmp_path / "names.csv"
+    one_column.write_text("given_name\nAnn\n")  # truly one column: nothing to refuse
+    assert [r.fields["given_name"] for r in records(connector_for(one_column, delimiter=";"))] == ["Ann"]

@@ -212,6 +212,14 @@ class CsvStore:
         delimiter = self.delimiter or _sniff(first)
         newline = "\r\n" if first.endswith("\r") else "\n"
         header, rows = _parse(text, delimiter, f"{self.path}", self.name)
+        if self.delimiter and len(header) == 1 and _sniff(first) in first.replace(self.delimiter, ""):
+            # a delimiter set to one the file does not use reads every row as one cell:
+            # every person would look deleted and come back as a junk contact
+            raise FatalConnectorError(
+                f"{self.path}: the header is one column with delimiter {self.delimiter!r}, but the "
+                f"file looks {_sniff(first)!r}-separated: check the connector's delimiter setting",
+                self.name,
+            )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
         table.stamp = stamp
         undecodable = _UNDECODED.search(text) is not None
