@@ -426,6 +426,25 @@ def test_undo_reverts_a_run(database_url: str) -> None:
     assert again.status == "applied" and len(b.items) == 2 and len(a.items) == 2
 
 
+def test_undoing_a_run_that_merged_two_records_gives_each_back_what_it_held(database_url: str) -> None:
+    """The run found the same person in both books and wrote b's phone and title into a's
+    record; its undo detached both records but left a's with b's values."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    b.put("y", person(1, job_title="Chef", phones=[{"value": "+12125550111", "type": "cell", "primary": True}]))
+    before_a, before_b = dict(a.items["x"].fields), dict(b.items["y"].fields)
+    run = hub.sync()
+    assert a.items["x"].fields.get("job_title") == "Chef"
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied", undone
+    assert a.items["x"].fields == before_a
+    assert b.items["y"].fields == before_b
+    assert hub.sync().changes == {}
+    again = service.undo(hub.engine, undone.run_id)  # the undo of the undo merges them again
+    assert again.status == "applied" and a.items["x"].fields.get("job_title") == "Chef"
+
+
 def y_deleted(database_url: str) -> tuple[Hub, Any]:
     """Books a and b of x and y, then y deleted from a: the run that deleted y."""
     hub = Hub(database_url, ["a", "b"], threshold="50")
