@@ -432,7 +432,8 @@ def test_undoing_a_run_that_merged_two_records_gives_each_back_what_it_held(data
     hub = Hub(database_url, ["a", "b"], threshold="50")
     a, b = hub.book("a"), hub.book("b")
     a.put("x", person(1))
-    b.put("y", person(1, job_title="Chef", phones=[{"value": "+12125550111", "type": "cell", "primary": True}]))
+    cell = {"value": "+12125550111", "type": "cell", "primary": True}
+    b.put("y", person(1, job_title="Chef", phones=[cell]))
     before_a, before_b = dict(a.items["x"].fields), dict(b.items["y"].fields)
     run = hub.sync()
     assert a.items["x"].fields.get("job_title") == "Chef"
