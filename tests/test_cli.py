@@ -384,6 +384,9 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     report = json.loads(proc.stdout)
     assert report["status"] == "failed" and str(tmp_path / "nope") in report["errors"][0]["message"]
     assert report["errors"][0]["connector"] == "c"  # a connector's name, as --json promises
+    code, out = cli("sync", "h", db=db)
+    # the summary names the connector once, with no empty record before the message
+    assert code == 1 and "skipped c: connector 'c': " in out and ": : " not in out
 
 
 def test_demo(tmp_path: Path) -> None:

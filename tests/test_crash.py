@@ -97,6 +97,33 @@ def test_killed_initial_copy_recovers_without_duplicates(tmp_path: Path) -> None
     check_converged(db, a, b, N)
 
 
+def test_a_killed_run_counts_what_it_kept_and_can_be_undone(tmp_path: Path) -> None:
+    """A killed first sync had created hundreds of people and said +0 once recovered, and
+    undo refused it for being failed: those creates belonged to no run one could undo."""
+    import json
+
+    db, _, b = setup_hub(tmp_path)
+    proc = start(db, "h")
+    assert kill_when(proc, lambda: len(os.listdir(b)) >= 200)
+    sync(db, "h")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "contacthub", "--database", db, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    runs = {r["id"]: r for r in json.loads(cli("runs", "h", "--json").stdout)}
+    killed = runs[min(runs)]
+    assert killed["status"] == "failed"
+    journal = json.loads(cli("show", str(killed["id"]), "--json").stdout)
+    hub_creates = [c for c in journal["journal"] if c["connector"] == "hub" and c["op"] == "create"]
+    made = sum(c["status"] == "done" for c in hub_creates)
+    assert made > 0
+    assert killed["changes"]["hub"]["create"] == made
+    undo = cli("undo", str(killed["id"]), "--json")
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert json.loads(undo.stdout)["changes"]["hub"]["delete"] == made
+
+
 def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
     db, a, b = setup_hub(tmp_path)
     sync(db, "h")

@@ -200,3 +200,32 @@ def test_fax_numbers_go_to_fax_columns_only(tmp_path: Path, fmt: str, want: dict
     assert phones == want
     hub.settled()
     assert "TEL;TYPE=HOME,FAX:+1-919-676-9999" in (hub.folder / "frank.vcf").read_text()
+
+
+def test_an_edit_in_a_slot_of_another_type_keeps_the_type(tmp_path: Path) -> None:
+    """A second work address goes to Outlook's Other columns and a third work phone to Other
+    Phone (Business is taken): editing its city or number there made the address "other"
+    and the phone untyped in every connector. The slot is where the file put it; the type
+    stays what it was."""
+    hub = site(tmp_path, 'format = "outlook"')
+    (hub.folder / "rich.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:rich\r\nFN:Rich Man\r\nN:Man;Rich;;;\r\n"
+        "EMAIL:rich@example.com\r\nTEL;TYPE=work:+12125550101\r\nTEL;TYPE=work:+12125550102\r\n"
+        "TEL;TYPE=work:+12125550103\r\nADR;TYPE=work:;;1 A St;NYC;NY;10001;US\r\n"
+        "ADR;TYPE=work:;;2 B St;NYC;NY;10002;US\r\nEND:VCARD\r\n"
+    )
+    hub.sync()
+    hub.settled()
+    (row,) = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert (row["Other Street"], row["Other Phone"]) == ("2 B St", "'+12125550103")
+    row.update({"Other City": "Brooklyn", "Other Phone": "+12125550199"})
+    with hub.sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.DictWriter(out, list(row))
+        writer.writeheader()
+        writer.writerow(row)
+    hub.sync()
+    card = (hub.folder / "rich.vcf").read_text()
+    assert "ADR;TYPE=work:;;2 B St;Brooklyn;NY;10002;US" in card
+    assert "TEL;TYPE=work:+12125550199" in card and "+12125550103" not in card
+    assert "TYPE=other" not in card
+    hub.settled()

@@ -205,13 +205,13 @@ def test_reject_then_approve(database_url: str) -> None:
 
 def test_only_an_applied_run_can_be_undone(sqlite_url: str, tmp_path: Path) -> None:
     hub, run_id = held_run(sqlite_url)
-    with pytest.raises(UserError, match=f"run {run_id} is held; only an applied run"):
+    with pytest.raises(UserError, match=f"run {run_id} is held; only an applied or failed run"):
         service.undo(hub.engine, run_id)
     other = Hub(f"sqlite:///{tmp_path}/other.db", ["a", "b"])
     other.book("a").put("x", person(1))
     planned = other.sync(dry_run=True)
     assert planned.status == "planned"
-    with pytest.raises(UserError, match="is planned; only an applied run"):
+    with pytest.raises(UserError, match="is planned; only an applied or failed run"):
         service.undo(other.engine, planned.run_id)
 
 

@@ -4,6 +4,8 @@
     ├── UserError                 the person must change something; the CLI prints it, no traceback
     │   ├── ConfigError           a hub file, setting, filter or mapping is wrong (says where)
     │   └── NotFoundError         an unknown hub, connector, run or conflict
+    ├── UnavailableError          a service contacthub itself needs (the queue's broker) does
+    │                             not answer: try again later; the request was not taken
     └── ConnectorError            raised at a connector boundary (vendor errors are wrapped
         │                         there with ``raise ... from exc``)
         ├── FatalConnectorError   the connector cannot work at all this run (missing folder,
@@ -48,6 +50,11 @@ class ConfigError(UserError):
 
 class NotFoundError(UserError):
     """An unknown hub, connector, run or conflict."""
+
+
+class UnavailableError(ContacthubError):
+    """A service of contacthub's own (the broker) cannot be reached; nothing was done, so
+    the caller can try again (the CLI says so in one line, a webhook receiver answers 503)."""
 
 
 class ConnectorError(ContacthubError):

@@ -4,6 +4,9 @@ pulls that read nothing, bad rows reported with file:line)."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +385,80 @@ def test_rows_carry_the_file_time_as_modified(tmp_path: Path) -> None:
     connector = CsvConnector(ConnectorConfig("c", {"path": str(path)}))
     [record] = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
     assert record.modified == datetime.fromtimestamp(1_700_000_000, UTC)
+
+
+@pytest.mark.parametrize("fmt", ["plain", "outlook"])
+def test_a_note_longer_than_the_csv_default_limit_reads_back(tmp_path: Path, fmt: str) -> None:
+    """A 140,000-character note (the csv module refuses cells over 131,072 by default) was
+    written, and then the file could not be read at all: every run failed."""
+    path = tmp_path / "long.csv"
+    note = "abcdefghij" * 14_000
+    email = {"value": "long@example.com", "type": "", "primary": True}
+    fields = {"given_name": "Long", "family_name": "Value", "emails": [email], "notes": note}
+    (result,) = connector_for(path, create=True, format=fmt).write([WriteOp("create", "h1", fields)])
+    assert result.error is None
+    (record,) = records(connector_for(path))
+    assert record.fields["notes"] == note
+
+
+@contextlib.contextmanager
+def csv_limit(limit: int) -> Iterator[None]:
+    """The csv module's limit is process-wide: lowered for one test, then put back."""
+    old = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def test_a_row_the_csv_module_refuses_is_an_error_of_that_row(tmp_path: Path) -> None:
+    """A cell over the limit failed the whole file (and the hub's run). Now it is that row's
+    error, the rows after it (the refused cell spans lines) are read as before, and the row is
+    written back byte for byte."""
+    path = tmp_path / "p.csv"
+    big = "x" * 1500 + '\r\nstill, the "note"\r\n' + "y" * 10
+    path.write_bytes(
+        ('id,given_name,notes\r\n1,Ann,short\r\n2,Bob,"' + big.replace('"', '""') + '"\r\n3,Cy,\r\n').encode()
+    )
+    before = path.read_bytes()
+    with csv_limit(1000):
+        connector = connector_for(path)
+        pull = connector.pull(None, {"2": "v"})
+        items = list(pull.records)
+        (error,) = [i for i in items if isinstance(i, RecordError)]
+        assert error.record == f"{path}:3" and "field larger than field limit" in str(error)
+        assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["1", "3"]
+        assert pull.deleted == set()  # the unreadable row may be the known one
+        connector.write([WriteOp("update", "h", {"given_name": "Anna", "notes": "short"}, "1", None)])
+    assert path.read_bytes() == before.replace(b"1,Ann,", b"1,Anna,")
+    (bob,) = [r for r in records(connector_for(path)) if r.native_id == "2"]
+    assert bob.fields["notes"] == big.replace("\r\n", "\n")
+
+
+def test_a_value_no_reader_would_read_back_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cell over the reader's limit makes a file no run can read: that record is refused."""
+    monkeypatch.setattr("contacthub.connectors.csv_file.FIELD_LIMIT", 1000)
+    path = tmp_path / "p.csv"
+    ops = [
+        WriteOp("create", "a", {"given_name": "Ann", "notes": "n" * 1001}),
+        WriteOp("create", "b", {"given_name": "Bob"}),
+    ]
+    first, second = connector_for(path, create=True).write(ops)
+    assert isinstance(first.error, RecordError) and "1000 characters" in str(first.error)
+    assert second.error is None
+    assert [r.fields["given_name"] for r in records(connector_for(path))] == ["Bob"]
+
+
+def test_a_delimiter_the_file_does_not_use_is_refused_not_read_as_one_column(tmp_path: Path) -> None:
+    """Set to ";" on a comma file, every row read as one cell: every person looked deleted
+    everywhere else and came back as a junk contact."""
+    path = tmp_path / "people.csv"
+    path.write_text("id,given_name,emails\nu1,Ann,ann@x.example\n")
+    with pytest.raises(FatalConnectorError, match="delimiter setting"):
+        connector_for(path, delimiter=";").pull(None, {"u1": "v"})
+    assert [r.fields["given_name"] for r in records(connector_for(path, delimiter=","))] == ["Ann"]
+    one_column = tmp_path / "names.csv"
+    one_column.write_text("given_name\nAnn\n")  # truly one column: nothing to refuse
+    assert [r.fields["given_name"] for r in records(connector_for(one_column, delimiter=";"))] == ["Ann"]

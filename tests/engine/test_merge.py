@@ -262,6 +262,17 @@ def test_primary_moved_on_their_side_is_followed() -> None:
     assert values_of(merged) == {"a@x.org", "b@x.org", "hub@x.org"}
 
 
+def test_a_record_seen_for_the_first_time_does_not_move_the_primary() -> None:
+    """Linked without a baseline, nothing of it moved: a Thunderbird file whose Work Phone
+    column comes first made that number the person's primary, and their card said pref."""
+    ours = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org")}
+    theirs = {"emails": emails("b@x.org", "c@x.org", primary="b@x.org")}
+    result = run(None, ours, theirs)
+    merged = result.fields["emails"]
+    assert [e["value"] for e in merged if e["primary"]] == ["a@x.org"]
+    assert values_of(merged) == {"a@x.org", "b@x.org", "c@x.org"}
+
+
 def test_element_edit_survives_a_primary_move_on_our_side() -> None:
     base = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org", types={"b@x.org": "work"})}
     ours = {"emails": emails("a@x.org", "b@x.org", primary="b@x.org", types={"b@x.org": "work"})}
@@ -421,3 +432,26 @@ def test_merging_again_is_stable(base: Fields | None, ours: Fields, theirs: Fiel
     }
     assert keys_of(second.fields.get("emails")) == keys_of(first.fields.get("emails"))
     assert second.conflicts == []
+
+
+def test_an_element_edited_there_keeps_the_type_ours_gave_it() -> None:
+    """The baseline holds the type a file's slot reads as ("other": Outlook's Other address
+    columns), the hub the type a person chose ("work"). An edit of the city there (to the
+    set: one address removed, one added) kept the slot's type; theirs did not change the
+    type, so ours stays. A type theirs did change is still theirs."""
+    a = {"street": "1 A St", "city": "NYC", "region": "", "postal_code": "", "country": ""}
+    b = {**a, "street": "2 B St"}
+    base = [{**a, "type": "work"}, {**b, "type": "other"}]
+    ours = [{**a, "type": "work"}, {**b, "type": "work"}]
+    theirs = [{**a, "type": "work"}, {**b, "city": "Brooklyn", "type": "other"}]
+    merged = merge_sets("addresses", base, ours, theirs)
+    assert merged == [{**a, "type": "work"}, {**b, "city": "Brooklyn", "type": "work"}]
+    theirs[1]["type"] = "home"
+    assert merge_sets("addresses", base, ours, theirs)[1] == {**b, "city": "Brooklyn", "type": "home"}
+
+
+def test_an_element_removed_there_with_another_added_of_another_type_is_not_paired() -> None:
+    base = emails("a@x.org", types={"a@x.org": ""})
+    ours = emails("a@x.org", types={"a@x.org": "work"})
+    theirs = emails("b@x.org", types={"b@x.org": "home"})
+    assert merge_sets("emails", base, ours, theirs) == theirs

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from contacthub import service
+from contacthub.errors import UserError
 from contacthub.model import Contact, Email, Phone
 from contacthub.store import tables as t
 from tests.engine.harness import Hub
@@ -173,6 +174,51 @@ def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     assert service.conflicts(hub.engine, "h") == []
 
 
+def open_manual_conflict(database_url: str) -> tuple[Hub, Any]:
+    hub = Hub(database_url, ["a", "b"], conflict="manual", threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [bid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    a.edit("x", job_title="from a")
+    b.edit(bid, job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    return hub, conflict
+
+
+def test_a_conflict_closes_when_its_person_is_deleted(database_url: str) -> None:
+    """It stayed listed as open for good, and resolving it said the next sync carried it."""
+    hub, conflict = open_manual_conflict(database_url)
+    del hub.book("a").items["x"]
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    with pytest.raises(UserError, match="already settled"):
+        service.resolve(hub.engine, conflict["id"], conflict["source"])
+
+
+def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_url: str) -> None:
+    """Switched to "newest", the open conflict kept the field waiting for a person, and a
+    later edit on one side never arrived on the other."""
+    hub, _ = open_manual_conflict(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    hub.conflict = "newest"
+    hub.apply()
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"]
+    a.edit("x", job_title="newest in a")
+    hub.sync()
+    assert only_given(b, "Given1")["job_title"] == "newest in a"
+    assert hub.sync().changes == {}
+
+
+def only_given(book: Any, given: str) -> dict:
+    [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
+    return fields
+
+
 def test_deletion_propagates(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], threshold="50")
     a, b = hub.book("a"), hub.book("b")
@@ -200,6 +246,28 @@ def test_modification_beats_deletion(database_url: str) -> None:
     assert [i.fields.get("notes") for i in b.items.values() if i.fields["given_name"] == "Given1"] == [
         "edited"
     ]
+
+
+@pytest.mark.parametrize("when", ["runs before", "same run"])
+def test_a_deletion_in_a_to_hub_connector_after_an_edit_elsewhere(database_url: str, when: str) -> None:
+    """A to-hub connector never gets the hub's edits, so it never agrees with the hub once
+    someone edits elsewhere: its later deletions were all taken for "modification beats
+    deletion" and never arrived. Only an edit seen in the same run still wins."""
+    hub = Hub(database_url, ["dst", "src"], src={"direction": "to-hub"}, threshold="50")
+    src, dst = hub.book("src"), hub.book("dst")
+    for i in range(3):
+        src.put(f"s{i}", person(i))
+    hub.sync()
+    [pid] = [n for n, i in dst.items.items() if i.fields["given_name"] == "Given0"]
+    dst.edit(pid, job_title="edited in dst")
+    if when == "runs before":
+        hub.sync()
+        hub.sync()
+    del src.items["s0"], src.items["s1"]
+    hub.sync()
+    left = sorted(i.fields["given_name"] for i in dst.items.values())
+    assert left == (["Given2"] if when == "runs before" else ["Given0", "Given2"])
+    assert hub.sync().changes == {}
 
 
 def test_delete_hold_approve_and_reject(database_url: str) -> None:
@@ -356,6 +424,26 @@ def test_undo_reverts_a_run(database_url: str) -> None:
     assert hub.sync().changes == {} and len(b.items) == 1  # not taken in again
     again = service.undo(hub.engine, undone.run_id)  # undoing the undo brings y back
     assert again.status == "applied" and len(b.items) == 2 and len(a.items) == 2
+
+
+def test_undoing_a_run_that_merged_two_records_gives_each_back_what_it_held(database_url: str) -> None:
+    """The run found the same person in both books and wrote b's phone and title into a's
+    record; its undo detached both records but left a's with b's values."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    cell = {"value": "+12125550111", "type": "cell", "primary": True}
+    b.put("y", person(1, job_title="Chef", phones=[cell]))
+    before_a, before_b = dict(a.items["x"].fields), dict(b.items["y"].fields)
+    run = hub.sync()
+    assert a.items["x"].fields.get("job_title") == "Chef"
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied", undone
+    assert a.items["x"].fields == before_a
+    assert b.items["y"].fields == before_b
+    assert hub.sync().changes == {}
+    again = service.undo(hub.engine, undone.run_id)  # the undo of the undo merges them again
+    assert again.status == "applied" and a.items["x"].fields.get("job_title") == "Chef"
 
 
 def y_deleted(database_url: str) -> tuple[Hub, Any]:

@@ -17,6 +17,7 @@ from contacthub.scheduler import logs, metrics
 from contacthub.scheduler.runner import run_requested
 from contacthub.store.db import open_database
 from contacthub.webhooks import tokens
+from tests.net import free_port
 from tests.scheduler.fleet import make_hubs, write_people
 
 
@@ -116,6 +117,45 @@ def test_sync_queue_needs_a_broker(sqlite_url: str, tmp_path: Path, monkeypatch:
     monkeypatch.delenv("CONTACTHUB_BROKER_URL", raising=False)
     result = CliRunner().invoke(cli_app, ["--database", sqlite_url, "sync", "queued000", "--queue"])
     assert result.exit_code != 0 and "CONTACTHUB_BROKER_URL" in result.output
+
+
+def test_sync_queue_with_the_broker_down_says_so_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, prefix="queued")
+    broker = f"redis://:brokerpw@127.0.0.1:{free_port()}/0"  # nothing listens there
+    args = ["--database", sqlite_url, "sync", "queued000", "--queue"]
+    result = CliRunner().invoke(cli_app, args, env={"CONTACTHUB_BROKER_URL": broker})
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the broker redis://:***@127.0.0.1:")
+    assert "brokerpw" not in result.output
+
+
+def test_a_message_that_could_not_be_sent_leaves_no_queued_marker(
+    sqlite_url: str, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis answers but publishing fails (kombu's error, as when the broker goes away
+    between the two): the marker must go, or it would swallow every request for minutes."""
+    import redis
+    from kombu.exceptions import OperationalError
+
+    from contacthub.errors import UnavailableError
+    from contacthub.scheduler import celery_app
+
+    celery_app.configure(redis_url)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(celery_app.sync_task, "apply_async", refuse)
+    with pytest.raises(UnavailableError, match="cannot reach the broker"):
+        celery_app.enqueue("lost", origin="cli")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.get("contacthub:queued:lost") is None
+    finally:
+        client.close()
 
 
 def test_sync_queue_enqueues_once(sqlite_url: str, tmp_path: Path, redis_url: str) -> None:

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, UniqueConstraint, inspect, select
+from sqlalchemy import Engine, String, UniqueConstraint, inspect, select, text
 
 from contacthub import config
 from contacthub.errors import ConfigError, NotFoundError
 from contacthub.store import db
 from contacthub.store import tables as t
-from contacthub.store.db import HEAD_REVISION, current_revision, open_database
+from contacthub.store.db import HEAD_REVISION, current_revision, open_database, safe_url
 from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
+from tests.conftest import _admin_connect, _fresh_postgres_database
 from tests.memory_connector import register
 
 # --- the schema ---------------------------------------------------------------------------
@@ -155,6 +156,9 @@ def test_postgresql_url_uses_psycopg() -> None:
         "mysql+nosuchdriver://user:s3cret@127.0.0.1:1/x",
         "postgresql://user:s3cret@127.0.0.1:notaport/x",
         "not a url user:s3cret@",
+        # libpq takes the password as a query parameter too (and the TLS key's passphrase)
+        "postgresql+psycopg://user@127.0.0.1:1/x?password=s3cret",
+        "postgresql://user@127.0.0.1:1/x?sslmode=disable&sslpassword=s3cret",
     ],
 )
 def test_passwords_never_appear_in_errors(url: str) -> None:
@@ -165,10 +169,35 @@ def test_passwords_never_appear_in_errors(url: str) -> None:
     assert "cannot open database" in info.value.message
 
 
+def test_safe_url_masks_a_password_given_as_a_query_parameter() -> None:
+    shown = safe_url("postgresql+psycopg://u:pw1@db.example:5432/hub?password=s3cret&sslmode=require")
+    assert "s3cret" not in shown and "pw1" not in shown
+    assert shown.startswith("postgresql+psycopg://u:***@db.example:5432/hub?")
+    assert "password=***" in shown and "sslmode=require" in shown  # the rest stays readable
+    assert "brokerpw" not in safe_url("redis://:brokerpw@127.0.0.1:6379/0")
+
+
 def test_unreachable_server_error_says_which() -> None:
     with pytest.raises(ConfigError) as info:
         open_database("postgresql://user:s3cret@127.0.0.1:1/x")
     assert "127.0.0.1" in info.value.message and "***" in info.value.message
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_is_replaced_not_failed(postgres_url: str) -> None:
+    """As after a PostgreSQL restart: the pooled connection is dead (AdminShutdown); the
+    next use of the engine must get a fresh one instead of failing."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        try:
+            with engine.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with _admin_connect(url) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        finally:
+            engine.dispose()
 
 
 # --- the repository -----------------------------------------------------------------------------

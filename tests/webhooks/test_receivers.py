@@ -25,6 +25,7 @@ from contacthub.store import tables as t
 from contacthub.store.db import open_database
 from contacthub.webhooks import graph, tokens
 from contacthub.webhooks.router import webhook_router
+from tests.net import free_port
 from tests.scheduler.fleet import make_hubs, uids, write_people
 
 
@@ -252,6 +253,18 @@ def test_for_serve_without_broker_mounts_metrics_and_receivers(engine: Engine) -
         assert "contacthub_queue_depth 1.0" in text
     finally:
         parts.stop()
+
+
+def test_with_the_broker_down_a_receiver_answers_503_so_the_sender_sends_again(engine: Engine) -> None:
+    parts = for_serve(engine, broker=f"redis://:brokerpw@127.0.0.1:{free_port()}/0")
+    app = FastAPI()
+    app.include_router(parts.router)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post(hook("procore", "hub000"), json=PROCORE_EVENT)
+    assert response.status_code == 503
+    assert response.json()["accepted"] is False and "unavailable" in response.json()["error"]
+    assert int(response.headers["retry-after"]) > 0
+    assert "brokerpw" not in response.text
 
 
 def test_lifespan_hook_starts_the_scheduler_and_tells_the_dashboard(engine: Engine) -> None:

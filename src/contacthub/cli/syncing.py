@@ -74,8 +74,10 @@ def _print_report(report: Report, as_json: bool) -> None:
         spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
         console.print(Text(f"{name}: API calls {spent}"))
     for err in report.errors:
+        # an error of a whole connector has no record: no empty place before its message
+        where = f"{err['record']}: " if err["record"] else ""
         console.print(
-            f"skipped {err['connector']}: {err['record']}: {err['message']}",
+            f"skipped {err['connector']}: {where}{err['message']}",
             markup=False,
             highlight=False,
         )

@@ -52,7 +52,7 @@ from contacthub.connectors.base import (
     flag_setting,
     path_setting,
 )
-from contacthub.connectors.csv_store import CsvStore, _Row, _Table
+from contacthub.connectors.csv_store import FIELD_LIMIT, CsvStore, _Row, _Table
 from contacthub.errors import ConfigError, RecordError, RecordNotFoundError, StaleVersionError
 from contacthub.formats.csv_columns import (
     FORMATS,
@@ -324,6 +324,10 @@ class CsvConnector(CsvStore, Connector):
             # a row with no values is a blank line, which reading skips: the record would
             # come back as deleted on the next run
             msg = "nothing to write: none of the contact's values has a column in this file"
+            raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+        if max(map(len, cells), default=0) > FIELD_LIMIT:
+            # a longer cell is one no reader of this file would read back
+            msg = f"a value is longer than the {FIELD_LIMIT} characters a CSV cell may hold"
             raise RecordError(msg, f"{self.path}:{row.line}", self.name)
         try:
             "\x1f".join(cells).encode(table.codec)

@@ -2,7 +2,8 @@
 
 Reading finds the encoding (``decode``: BOM, UTF-8, Shift_JIS, cp1252; undecodable bytes
 kept as lone surrogates), the delimiter (``_sniff``), the line ending and the dialect of the
-header, and marks rows that cannot be trusted (wrong number of cells, undecodable bytes).
+header, and marks rows that cannot be trusted (wrong number of cells, undecodable bytes, a
+cell the csv module refuses: such a row is kept as its raw text and written back unchanged).
 Writing puts the table back in the same encoding, BOM, delimiter and line ending, in one
 atomic replace, and refuses when the file changed since it was read (the ``stamp``: mtime,
 size and inode).
@@ -35,6 +36,16 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
+#: The longest cell the csv module reads, in characters. Its default (131,072) refused a
+#: note our own write had put in the file, and with it the whole file, every run after.
+#: The limit is process-wide, hence set once here, where every CSV of the process is read.
+#: It stays bounded: a quote left open makes the rest of a file one cell, and a cell is
+#: held in memory whole; 16 Mi characters is far beyond any note a person writes. A value
+#: longer than the limit is refused on writing (``CsvConnector._fill``), so a file we write
+#: can always be read back.
+FIELD_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(FIELD_LIMIT)
+
 
 @dataclass(slots=True, eq=False)
 class _Row:
@@ -46,6 +57,9 @@ class _Row:
     gone: bool = False
     #: the cells last mapped and what they mapped to: a write maps each row once
     cache: tuple[list[str], Fields] | None = None
+    #: the row's text as in the file, for a row the csv module could not read: written back
+    #: as it was, never as cells (it has none)
+    raw: str | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +109,62 @@ def _sniff(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+class _Lines:
+    """The file's lines, as the csv module splits them (on CR, LF and CRLF), counted and kept
+    since ``start``, so a row the reader gives up on can still be found and kept whole."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.count = 0
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        self.taken.append(line)
+        return line
+
+    def start(self) -> int:
+        """The number of the line the next row starts on."""
+        self.taken = []
+        return self.count + 1
+
+
+def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[str], list[_Row]]:
+    """The header and the non-blank rows. A row the csv module refuses (a cell over
+    ``FIELD_LIMIT``) becomes a row with a problem, reported for its line, and reading goes on
+    after it: the reader drops the rest of the line it failed on, and the lines after it that
+    are still inside a quoted cell (an odd number of quotes so far) are that row's too, not
+    rows of their own. Only a header that cannot be read fails the file."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise FatalConnectorError(f"{path}:1: {exc}", connector) from exc
+    rows: list[_Row] = []
+    while True:
+        line = lines.start()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return header, rows
+        except csv.Error as exc:
+            raw = "".join(lines.taken)
+            while raw.count('"') % 2:
+                more = next(lines, None)
+                if more is None:
+                    break
+                raw += more
+            rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw))
+            continue
+        if any(cells):
+            rows.append(_Row(line, cells))
+
+
 class CsvStore:
     """The file operations of ``CsvConnector`` (its mixin): what they need of it is set by
     its ``__init__``: the path and the settings that say how to read the file, and the
@@ -141,20 +211,21 @@ class CsvStore:
         first = text.split("\n", 1)[0]
         delimiter = self.delimiter or _sniff(first)
         newline = "\r\n" if first.endswith("\r") else "\n"
-        try:
-            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-            header = next(reader, [])
-            rows, line = [], reader.line_num + 1
-            for cells in reader:
-                if any(cells):
-                    rows.append(_Row(line, cells))
-                line = reader.line_num + 1
-        except csv.Error as exc:
-            raise FatalConnectorError(f"{self.path}:{reader.line_num}: {exc}", self.name) from exc
+        header, rows = _parse(text, delimiter, f"{self.path}", self.name)
+        if self.delimiter and len(header) == 1 and _sniff(first) in first.replace(self.delimiter, ""):
+            # a delimiter set to one the file does not use reads every row as one cell:
+            # every person would look deleted and come back as a junk contact
+            raise FatalConnectorError(
+                f"{self.path}: the header is one column with delimiter {self.delimiter!r}, but the "
+                f"file looks {_sniff(first)!r}-separated: check the connector's delimiter setting",
+                self.name,
+            )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
         table.stamp = stamp
         undecodable = _UNDECODED.search(text) is not None
         for row in rows:
+            if row.problem:
+                continue
             while len(row.cells) > len(header) and not row.cells[-1]:
                 row.cells.pop()
             if len(row.cells) != len(header):
@@ -197,7 +268,11 @@ class CsvStore:
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
         writer.writerow(table.header)
-        writer.writerows(row.cells for row in table.rows)
+        for row in table.rows:
+            if row.raw is None:
+                writer.writerow(row.cells)
+            else:  # as it was read; the last line of a file may have had no line ending
+                buf.write(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
         strict = table.codec.startswith("utf-16")
         data = table.bom + buf.getvalue().encode(table.codec, "strict" if strict else "surrogateescape")
         self.path.parent.mkdir(parents=True, exist_ok=True)

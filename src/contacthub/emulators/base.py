@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,14 +33,20 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, port: int = 0, info: dict[str, Any] | None = None) -> None:
+def serve(
+    app: Any, port: int = 0, info: dict[str, Any] | None = None, block: Callable[[str], str] | None = None
+) -> None:
     """Serve ``app`` on 127.0.0.1:``port`` (0 picks a free one) until stopped; the first line
-    on stdout is ``{"url": ..., "port": ..., **info}``."""
+    on stdout is ``{"url": ..., "port": ..., **info}``, then ``block(url)``: a hub-file block
+    to paste, with the address filled in once it is known."""
     import uvicorn
 
     sock = _bind(port)
     bound = sock.getsockname()[1]
-    print(json.dumps({"url": f"http://{HOST}:{bound}", "port": bound, **(info or {})}), flush=True)
+    url = f"http://{HOST}:{bound}"
+    print(json.dumps({"url": url, "port": bound, **(info or {})}), flush=True)
+    if block is not None:
+        print(block(url), flush=True)
     server = uvicorn.Server(server_config(app))
     server.run(sockets=[sock])
 

@@ -352,11 +352,12 @@ def run(
         "client_secret": client_secret,
         "persons": persons,
     }
-    # serve() prints the JSON line on stdout; the block for people goes to stderr
-    typer.echo(
-        '\n[[hubs.HUB.connectors]]\nname = "pipedrive"\ntype = "pipedrive"\n'
-        'base_url = "<url from the line above>"\n'
-        f'api_token = "{api_token}"\n',
-        err=True,
+    serve(
+        app,
+        port,
+        info,
+        lambda url: (
+            f'\n[[hubs.HUB.connectors]]\nname = "pipedrive"\ntype = "pipedrive"\n'
+            f'base_url = "{url}"\napi_token = "{api_token}"'
+        ),
     )
-    serve(app, port, info)

@@ -128,6 +128,10 @@ class RunContext:
     #: keeping a large run's journal in memory
     spill: IO[bytes] | None = None
     open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: hub contacts an earlier pull of this run changed (see ``Inbound.deletions``)
+    edited: set[str] = field(default_factory=set)
+    #: link id -> what its record held before the run an undo takes back (``engine.undo``)
+    reverts: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def flush_journal(self) -> None:
         """Write the pending journal rows (one bulk insert)."""

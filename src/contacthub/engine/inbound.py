@@ -212,6 +212,7 @@ class Inbound(Matching):
             contact.data, contact.sources = _named(result.fields), result.sources
             contact.rev += 1
             changed[contact.id] = contact
+            ctx.edited.add(contact.id)
             keys[contact.id] = match_keys(contact.data)
             ctx.journal.append(ctx.change_row(None, "update", contact.id, before, after, "done"))
             opened = ctx.open_conflicts.get(contact.id, {})
@@ -339,11 +340,14 @@ class Inbound(Matching):
             # part, as an Outlook file holds no email types, and then it never compares
             # equal) and what the connector holds of it differs (the rev alone is not enough
             # either: a changed connector setting re-plans its links from rev 0)
+            edited = contact.rev > link.synced_rev and not fields_equal(hub_view, baseline)
+            if not spoke.writable:
+                # a to-hub connector never gets the hub's edits, so it never agrees: only an
+                # edit seen in this run can be one its deletion did not know of (an older one
+                # was there when it was last read, and its deletion is newer)
+                edited = edited and contact.id in ctx.edited
             restore = (
-                not spoke.readable
-                or spoke.id in ctx.options.rejected
-                or link.baseline is None
-                or (contact.rev > link.synced_rev and not fields_equal(hub_view, baseline))
+                not spoke.readable or spoke.id in ctx.options.rejected or link.baseline is None or edited
             )
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub

@@ -7,7 +7,8 @@ seen for the first time), ours (the hub contact now) and theirs (the record now)
 - ours equals the baseline: only this side changed it, take theirs;
 - both equal: nothing to decide (a false conflict);
 - multi-valued fields merge as sets: elements theirs added are added, elements theirs
-  removed are removed, whatever ours did meanwhile; so edits on both sides both survive;
+  removed are removed, whatever ours did meanwhile; so edits on both sides both survive
+  (an element theirs edited keeps the type ours gave it when theirs left the type as it was);
 - otherwise a conflict, settled by the hub's policy: ``newest`` (the later modification
   time), ``priority`` (the connector earlier in the hub's list), ``manual`` (the hub keeps its
   value and the conflict waits for a person). The losing value is kept in the conflict.
@@ -69,9 +70,16 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def merge_sets(
-    name: str, base: list[Any] | None, ours: list[Any] | None, theirs: list[Any] | None
+    name: str,
+    base: list[Any] | None,
+    ours: list[Any] | None,
+    theirs: list[Any] | None,
+    follow_primary: bool = True,
 ) -> list[Any]:
-    """Apply theirs' additions, removals and element edits (relative to base) to ours."""
+    """Apply theirs' additions, removals and element edits (relative to base) to ours.
+    Without ``follow_primary`` (a record seen for the first time: nothing of it moved) the
+    primary stays ours: a file whose Work Phone column comes first made that number the
+    person's primary, and wrote ``pref`` into their card, when it was merely linked."""
     base_by = {element_key(name, e): e for e in base or ()}
     theirs_by = {element_key(name, e): e for e in theirs or ()}
     removed = base_by.keys() - theirs_by.keys()
@@ -89,16 +97,44 @@ def merge_sets(
             out.append({**mine, "primary": item.get("primary", False)} if "primary" in mine else dict(mine))
         else:
             out.append(dict(item))
+    retyped = _types_kept(name, base_by, theirs_by, removed, ours)
     for key, item in theirs_by.items():
         if key not in seen and key not in base_by:
-            out.append(dict(item))
+            out.append({**item, "type": retyped[key]} if key in retyped else dict(item))
     # theirs moved the primary: follow it
     their_primary = next((element_key(name, e) for e in theirs or () if e.get("primary")), None)
     base_primary = next((element_key(name, e) for e in base or () if e.get("primary")), None)
-    if their_primary is not None and their_primary != base_primary:
+    if follow_primary and their_primary is not None and their_primary != base_primary:
         for item in out:
             item["primary"] = element_key(name, item) == their_primary
     return normalize_multi(name, out)
+
+
+def _types_kept(
+    name: str,
+    base_by: dict[tuple[str, ...], Any],
+    theirs_by: dict[tuple[str, ...], Any],
+    removed: set[tuple[str, ...]],
+    ours: list[Any] | None,
+) -> dict[tuple[str, ...], str]:
+    """Elements theirs edited (a new city, a new number: to the set, one removed and one
+    added) keep the type ours gives them when theirs left the type as it was. A file slot's
+    type is where the file put the element, not a type someone chose: a second work address
+    written to Outlook's "Other" columns reads back as "other", and editing its city there
+    made it "other" everywhere. A removed element and an added one of the same type are
+    paired in list order; the added one's key -> ours' type, for pairs whose type ours
+    changed (a type the connector cannot hold, or a new type set elsewhere since)."""
+    ours_type = {element_key(name, e): e.get("type", "") for e in ours or ()}
+    added = [(k, e) for k, e in theirs_by.items() if k not in base_by]
+    out: dict[tuple[str, ...], str] = {}
+    for key, old in base_by.items():
+        kind = old.get("type", "")
+        if key not in removed or key not in ours_type or ours_type[key] == kind:
+            continue
+        new = next((k for k, e in added if e.get("type", "") == kind and k not in out), None)
+        if new is not None:
+            out[new] = ours_type[key]
+    return out
 
 
 def merge(
@@ -139,7 +175,7 @@ def merge(
                 take(k, t)
                 continue
             if k in MULTI_FIELDS:
-                merged = merge_sets(k, None, o, t)
+                merged = merge_sets(k, None, o, t, follow_primary=False)
                 if not field_equal(k, merged, o):
                     take(k, merged)
                 continue

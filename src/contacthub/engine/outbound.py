@@ -82,6 +82,15 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
     return step
 
 
+def revert(spoke: Spoke, link: LinkRow, contact: ContactRow, fields: dict[str, Any]) -> Step:
+    """A record an undone run found and changed, whose contact the undo deletes: it gets
+    back what it held before, then stays, detached (``engine.undo``)."""
+    step = Step(contact, link, link_state="detached")
+    if "update" in spoke.operations and spoke.connector.capabilities.update:
+        step.op = WriteOp("update", contact.ref, fields, link.native_id, link.version or None)
+    return step
+
+
 def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     """A live hub contact the connector has no record of."""
     step = Step(contact, None)
@@ -111,7 +120,12 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         if not rows:
             break
         after_link = rows[-1][0].id
-        yield [plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {})) for link, c in rows]
+        yield [
+            revert(spoke, link, c, ctx.reverts[link.id])
+            if link.id in ctx.reverts
+            else plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {}))
+            for link, c in rows
+        ]
     after_contact = ""
     sources = card_sources(ctx, spoke)
     while True:
@@ -332,6 +346,11 @@ def finish_page(
                 # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
                 step.link.state = "detached"
                 update.append(step.link)
+            elif step.link and step.contact.deleted and op.kind == "update":
+                # an undo's revert (``revert``) that failed: the record stays as it is,
+                # detached; never linked to a deleted contact, which would delete it
+                step.link.state = "detached"
+                update.append(step.link)
             elif refused and step.link and result.fields is not None:
                 # refused for good: agree on the record as it is, so the refusal is not
                 # repeated every run, only when the hub contact changes again
@@ -378,7 +397,8 @@ def finish_page(
                 result.version,
                 baseline,
             )
-            link.synced_rev, link.state = step.contact.rev, "active"
+            link.synced_rev = step.contact.rev
+            link.state = "detached" if step.contact.deleted else "active"  # an undo's revert
             update.append(link)
     store.delete_links(drop)
     store.update_links(update)

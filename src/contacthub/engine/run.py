@@ -151,12 +151,17 @@ def _run_hub(
     tx = _Tx(conn, report)
     ctx = RunContext(Store(conn), hub, spokes, run_id, started, options, report, progress)
     try:
+        if hub.conflict != "manual":
+            # left open under "manual" before the policy changed: the hub keeps its value
+            # and edits merge by the new policy (they stayed waiting for a person)
+            ctx.store.close_conflicts(hub.id)
         ctx.open_conflicts = ctx.store.open_conflicts(hub.id)
         if prepare is not None:
             prepare(ctx)
         inbound = Inbound(ctx)
         inbound.pull_all()
         deleted_by = {s.id: inbound.deletions(s) for s in spokes}
+        ctx.store.close_conflicts(hub.id, of_deleted=True)  # nothing left to decide
         for spoke in spokes:
             if spoke.writable:
                 stored = ctx.store.stored_plan_mark(spoke.id)

@@ -39,17 +39,26 @@ def undo_preparer(run_id: int) -> Any:
             .order_by(t.changes.c.id.desc())
         ).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
-        written = {  # (contact, connector) of each record the run itself created
-            (r.contact_id, r.connector_id)
-            for r in store.conn.execute(
-                select(t.changes.c.contact_id, t.changes.c.connector_id).where(
-                    t.changes.c.run_id == run_id,
-                    t.changes.c.connector_id.is_not(None),
-                    t.changes.c.op == "create",
-                    t.changes.c.status == "done",
-                )
+        written: set[tuple[str, int]] = set()  # (contact, connector) of each record it created
+        changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # ... it changed: (before, after)
+        for r in store.conn.execute(
+            select(
+                t.changes.c.contact_id,
+                t.changes.c.connector_id,
+                t.changes.c.op,
+                t.changes.c.before,
+                t.changes.c.after,
+            ).where(
+                t.changes.c.run_id == run_id,
+                t.changes.c.connector_id.is_not(None),
+                t.changes.c.op.in_(("create", "update")),
+                t.changes.c.status == "done",
             )
-        }
+        ):
+            if r.op == "create":
+                written.add((r.contact_id, r.connector_id))
+            else:
+                changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
         touched: dict[str, Any] = {}
         undone_creates = {  # contacts this undo deletes (the run created or restored them)
             r.contact_id
@@ -67,7 +76,7 @@ def undo_preparer(run_id: int) -> Any:
                 ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
                 ctx.report.count("hub", "delete")
                 contact.deleted = True
-                _keep_records_it_found(ctx, contact.id, written)
+                _keep_records_it_found(ctx, contact.id, written, changed)
             elif row.op == "delete":
                 if not contact.deleted:
                     continue
@@ -123,13 +132,36 @@ def undo_preparer(run_id: int) -> Any:
     return prepare
 
 
-def _keep_records_it_found(ctx: RunContext, contact_id: str, written: set[tuple[str, int]]) -> None:
+def _keep_records_it_found(
+    ctx: RunContext,
+    contact_id: str,
+    written: set[tuple[str, int]],
+    changed: dict[tuple[str, int], tuple[Any, Any]],
+) -> None:
     """The records a contact was made from (a card typed into a phone, a row of a CSV file,
     a server's card) were there before the run: undoing it takes back what it wrote
     elsewhere, not them. They are detached, as ``on_delete = "ignore"`` leaves a record,
     so they stay where they are and are not taken in again; an undo of this undo brings
-    them back with their contact. (Deleting them destroyed what a person had made.)"""
-    links = ctx.store.links_of_contact(contact_id)
-    found = [lk.id for lk in links if lk.state == "active" and (contact_id, lk.connector_id) not in written]
+    them back with their contact. (Deleting them destroyed what a person had made.) One
+    the run changed (the card a CSV row's phone was merged into) first gets back what it
+    held before, where nothing changed it again since (``outbound.revert``)."""
+    found = []
+    for link in ctx.store.links_of_contact(contact_id):
+        if link.state != "active" or (contact_id, link.connector_id) in written:
+            continue
+        before, after = changed.get((contact_id, link.connector_id), (None, None))
+        current = link.baseline or {}
+        target = dict(current)
+        for name, new_value in (after or {}).items():
+            if field_equal(name, current.get(name), new_value):  # else changed again since
+                old_value = (before or {}).get(name)
+                if old_value in (None, "", []):
+                    target.pop(name, None)
+                else:
+                    target[name] = old_value
+        if target != current:
+            ctx.reverts[link.id] = target
+        else:
+            found.append(link.id)
     if found:
         ctx.store.conn.execute(update(t.links).where(t.links.c.id.in_(found)).values(state="detached"))

@@ -9,19 +9,30 @@
   ``contacthub.sync``.
 
 Coalescing has two layers. In Redis, ``contacthub:queued:HUB`` is set (NX, with a TTL)
-when a request is sent, and deleted by the task when it starts: while one request waits
-in the queue, more are dropped. In the task, a request already satisfied by a run that
-started after it is skipped (``runner.run_requested``). A task that finds the hub locked
-sends itself again after ``RETRY`` seconds instead of blocking a worker.
+to the request's time when a request is sent, and deleted by the task when it starts, if
+it still holds that time: while one request waits in the queue, more are dropped. In the
+task, a request already satisfied by a run that started after it is skipped
+(``runner.run_requested``). A task that finds the hub locked sends itself again after
+``RETRY`` seconds instead of blocking a worker.
 
-A worker killed mid-run loses its task (acknowledged on receipt): its PostgreSQL session
-ends, which frees the hub's advisory lock, and the hub's next scheduled run marks the
-killed run interrupted and completes its journal. Messages the dead worker had reserved
-come back after ``VISIBILITY`` seconds.
+A request that finds the database unreachable (a restart, a failover) is sent again, with
+its marker, after 5, 10, 20, 40, then 60 s, ``DB_RETRIES`` times: its message is acknowledged
+already, so dropping it would lose the request. (A pooled connection the server dropped is
+never seen: the engine pre-pings.)
+
+A worker killed mid-run: its PostgreSQL session ends, which frees the hub's advisory lock,
+and the hub's next run marks the killed run interrupted and completes its journal. Celery
+asks for acknowledgement on receipt (``task_acks_late=False``), but on Redis the message
+of the task being run stays in the transport's ``unacked`` hash until the task returns
+(observed with Celery and kombu 5.7), so the killed run's message, like any other the dead
+worker held, is delivered again after ``VISIBILITY`` seconds. That is harmless by design:
+its request is satisfied by the killed run (which started after it), so nothing runs; it
+takes back only its own queued-marker and starts no notification gap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -31,7 +42,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import Engine
 
-from contacthub.errors import ConfigError
+from contacthub.errors import ConfigError, UnavailableError
 
 BROKER_ENV = "CONTACTHUB_BROKER_URL"
 QUEUE = "contacthub"
@@ -39,6 +50,7 @@ QUEUED_TTL = 120  # seconds a queued-marker lives if its message is lost
 RETRY = 2.0  # seconds before a request that found its hub busy tries again
 VISIBILITY = 120  # seconds before a message reserved by a dead worker is delivered again
 TICK = 5.0  # seconds between schedule checks by beat
+DB_RETRIES = 8  # times a request that found the database unreachable is sent again
 GAP = 5.0  # seconds at least between a run's start and a run asked for by a notification
 
 log = logging.getLogger("contacthub.scheduler")
@@ -87,10 +99,16 @@ def _redis() -> Any:
 
 @cache
 def _engine() -> Engine:
-    """The store of this worker process (``CONTACTHUB_DATABASE_URL``), opened once."""
-    from contacthub.store.db import open_database
+    """The store of this worker process (``CONTACTHUB_DATABASE_URL``), opened once.
 
-    return open_database()
+    Migrating is done here rather than by ``open_database`` so that a database that cannot
+    be reached raises SQLAlchemy's own error, which ``sync_task`` retries, and nothing is
+    cached until it worked."""
+    from contacthub.store.db import open_database, upgrade
+
+    engine = open_database(migrate=False)
+    upgrade(engine)
+    return engine
 
 
 def _queued_key(hub: str) -> str:
@@ -102,21 +120,59 @@ def _started_key(hub: str) -> str:
 
 
 def enqueue(
-    hub: str, *, delay: float = 0.0, requested_at: float | None = None, origin: str = "queue"
+    hub: str,
+    *,
+    delay: float = 0.0,
+    requested_at: float | None = None,
+    origin: str = "queue",
+    attempt: int = 0,
 ) -> bool:
     """Send a run request for ``hub`` (after ``delay`` seconds); ``False`` when one is
-    already waiting in the queue, which will serve this one too."""
+    already waiting in the queue, which will serve this one too.
+
+    An unreachable broker raises ``UnavailableError`` (one line naming the broker, its
+    password masked) rather than Redis's or kombu's own error: the caller says so, and a
+    marker set before the message failed to go is taken back, or it would swallow every
+    request for ``QUEUED_TTL`` seconds."""
+    from kombu.exceptions import OperationalError as KombuOperationalError
+    from redis.exceptions import RedisError
+
     from contacthub.scheduler import metrics
 
     requested = time.time() if requested_at is None else requested_at
-    if origin == "notification":  # a stream of notifications: one run per GAP at most
-        left = _redis().pttl(_started_key(hub))
-        delay = max(delay, left / 1000 if left and left > 0 else 0.0)
-    if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
-        metrics.REQUESTS.labels(origin, "coalesced").inc()
-        return False
-    sync_task.apply_async((hub, requested, origin), countdown=delay or None)
+    try:
+        if origin == "notification":  # a stream of notifications: one run per GAP at most
+            left = _redis().pttl(_started_key(hub))
+            delay = max(delay, left / 1000 if left and left > 0 else 0.0)
+        if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):
+            metrics.REQUESTS.labels(origin, "coalesced").inc()
+            return False
+        try:
+            kwargs = {"attempt": attempt} if attempt else None
+            sync_task.apply_async((hub, requested, origin), kwargs, countdown=delay or None)
+        except KombuOperationalError:
+            with contextlib.suppress(RedisError):
+                _release(hub, requested)
+            raise
+    except (RedisError, KombuOperationalError) as exc:
+        from contacthub.scheduler.logs import redact
+        from contacthub.store.db import safe_url
+
+        reason = redact(str(exc).strip() or type(exc).__name__)
+        raise UnavailableError(f"cannot reach the broker {safe_url(app.conf.broker_url)}: {reason}") from None
     return True
+
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _release(hub: str, requested: float) -> bool:
+    """Delete the hub's queued-marker if it is still the one set for the request made at
+    ``requested`` (one atomic step); a newer request's marker stays."""
+    return bool(_redis().eval(_RELEASE, 1, _queued_key(hub), str(requested)))
 
 
 def queue_depth() -> int:
@@ -137,15 +193,62 @@ class CeleryDispatcher:
         return queue_depth()
 
 
+def _lost_database(exc: Exception) -> bool:
+    """The database could not be reached or dropped the connection: worth trying again
+    (a restart, a failover), unlike an error in a statement."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
+def db_retry_delay(attempt: int) -> float:
+    """Seconds before try ``attempt`` (1, 2, ...) of a request that found the database
+    unreachable: 5, 10, 20, 40, then every 60 s (about 6 minutes over ``DB_RETRIES``)."""
+    return min(5.0 * 2.0 ** (attempt - 1), 60.0)
+
+
 @app.task(name="contacthub.sync")  # type: ignore[untyped-decorator]
-def sync_task(hub: str, requested_at: float, origin: str = "queue") -> dict[str, Any]:
+def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int = 0) -> dict[str, Any]:
     from contacthub.scheduler.runner import run_requested
 
-    pipe = _redis().pipeline()
-    pipe.delete(_queued_key(hub))  # from now on a new request needs a new run
-    pipe.set(_started_key(hub), "1", px=int(GAP * 1000))
-    pipe.execute()
-    outcome = run_requested(_engine(), hub, requested_at, origin=origin)
+    # From now on a new request needs a new run. Only this request's marker goes: a message
+    # delivered again (a dead worker's, after VISIBILITY) must not free a newer request's.
+    _release(hub, requested_at)
+
+    def starting() -> None:
+        _redis().set(_started_key(hub), "1", px=int(GAP * 1000))
+
+    try:
+        outcome = run_requested(_engine(), hub, requested_at, origin=origin, on_start=starting)
+    except Exception as exc:
+        # The message is acknowledged already: without sending the request again, it
+        # would be lost (a hub with interval "off" would never get the change). A run the
+        # failure cut short is marked interrupted and completed by the next one.
+        if not _lost_database(exc):
+            raise
+        if attempt >= DB_RETRIES:
+            log.error(
+                "hub %s: the database stayed unreachable; run request dropped after %d tries "
+                "(the schedule runs the hub again)",
+                hub,
+                attempt + 1,
+                extra={"hub": hub, "origin": origin},
+            )
+            raise
+        delay = db_retry_delay(attempt + 1)
+        log.warning(
+            "hub %s: the database cannot be reached (%s); request kept, try %d of %d in %.0fs",
+            hub,
+            (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0],
+            attempt + 1,
+            DB_RETRIES,
+            delay,
+            extra={"hub": hub, "origin": origin, "event": "retry"},
+        )
+        enqueue(hub, delay=delay, requested_at=requested_at, origin=origin, attempt=attempt + 1)
+        return {"hub": hub, "result": "retry", "run": None, "status": None}
     if outcome.result == "busy":
         enqueue(hub, delay=RETRY, requested_at=requested_at, origin=origin)
     report = outcome.report

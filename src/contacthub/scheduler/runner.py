@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,9 +34,18 @@ class Outcome:
     report: Report | None = None
 
 
-def run_requested(engine: Engine, hub: str, requested_at: float, *, origin: str = "queue") -> Outcome:
+def run_requested(
+    engine: Engine,
+    hub: str,
+    requested_at: float,
+    *,
+    origin: str = "queue",
+    on_start: Callable[[], object] | None = None,
+) -> Outcome:
     """Run ``hub`` unless a run started after ``requested_at`` (epoch seconds) already did;
-    never waits for a busy hub."""
+    never waits for a busy hub. ``on_start`` is called just before a run is tried (not for
+    a request already satisfied): the Celery task starts its notification gap there, so a
+    message delivered a second time, long satisfied, holds nothing back."""
     from contacthub.engine.run import run_hub
 
     try:
@@ -47,6 +57,8 @@ def run_requested(engine: Engine, hub: str, requested_at: float, *, origin: str 
         return Outcome(hub, "satisfied")
     start = time.monotonic()
     log.info("hub %s: run starting", hub, extra={"hub": hub, "origin": origin, "event": "start"})
+    if on_start is not None:
+        on_start()
     try:
         report = run_hub(engine, hub, lock_wait=0)
     except HubBusy:

@@ -52,6 +52,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             )
         store = Store(conn)
         contact = store.contacts([row.contact_id])[row.contact_id]
+        if contact.deleted:
+            raise UserError(f"conflict {conflict_id} is on a person deleted since; the next sync closes it")
         before = contact.data.get(row.field)
         if take != "hub":
             value = choices[take]
@@ -137,8 +139,10 @@ def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Rep
 def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
-        if row.status != "applied":
-            raise UserError(f"run {run_id} is {row.status}; only an applied run can be undone")
+        if row.status not in ("applied", "failed"):
+            # a failed run may have kept part of its changes (pages are committed as they
+            # go); undo takes back exactly those. Held and planned runs changed nothing.
+            raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
         hub = Store(conn).hub_by_id(row.hub_id).name
     return run_hub(
         engine,

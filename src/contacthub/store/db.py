@@ -65,7 +65,10 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
+        # timeout) is replaced at checkout instead of failing the next query of a long-lived
+        # process (serve, a worker); SQLite has no server to lose
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
@@ -80,12 +83,25 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     return engine
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
+# query parameters that carry a secret: libpq (and psycopg) take ``password`` and
+# ``sslpassword`` in the query as well as in ``user:password@``; redis-py takes ``password``
+_SECRET_PARAMS = ("password", "passwd", "secret", "token")
 
+
+def safe_url(url: str | URL) -> str:
+    """The URL without its password, for messages (a database's or the broker's).
+
+    ``render_as_string(hide_password=True)`` hides only ``user:password@``: a password given
+    as ``?password=...`` would be printed in clear, so secret query parameters are masked too.
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        hidden = "MASKED0SECRET"  # rendered unquoted, then shown as ``***`` like the password
+        query = {
+            key: hidden if any(word in key.lower() for word in _SECRET_PARAMS) else value
+            for key, value in parsed.query.items()
+        }
+        return parsed.set(query=query).render_as_string(hide_password=True).replace(hidden, "***")
     except Exception:
         return "<unparseable URL>"
 

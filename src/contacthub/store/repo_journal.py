@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
-from contacthub.store.rows import dumps, now
+from contacthub.store.rows import dumps, loads, now
+
+#: journal ops as a run counts them (``engine.context.OP_COUNT``; the store imports no engine)
+_COUNTED = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
 
 
 class JournalMixin(StoreBase):
@@ -74,29 +77,45 @@ class JournalMixin(StoreBase):
         return [(str(kind), counts) for kind, counts in self.conn.execute(query)]
 
     def interrupted_runs(self, hub_id: int) -> list[int]:
-        """Runs of the hub left 'running' by a process that died: marked failed here."""
-        ids = list(
-            self.conn.execute(
-                select(t.runs.c.id).where(
-                    t.runs.c.hub_id == hub_id, t.runs.c.status.in_(("running", "applying"))
-                )
-            ).scalars()
+        """Runs of the hub left 'running' by a process that died: marked failed here, with
+        the changes they kept counted from their journal (a killed first sync had created
+        hundreds of people and said +0; and ``undo`` takes a failed run's kept changes back)."""
+        runs = self.conn.execute(
+            select(t.runs.c.id, t.runs.c.counts).where(
+                t.runs.c.hub_id == hub_id, t.runs.c.status.in_(("running", "applying"))
+            )
+        ).all()
+        ids = [int(r.id) for r in runs]
+        if not ids:
+            return ids
+        kept: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
+        query = (
+            select(t.changes.c.run_id, t.changes.c.connector_name, t.changes.c.op, func.count())
+            .where(t.changes.c.run_id.in_(ids), t.changes.c.status == "done")
+            .group_by(t.changes.c.run_id, t.changes.c.connector_name, t.changes.c.op)
         )
-        if ids:
+        for run_id, name, op, n in self.conn.execute(query):
+            kind = _COUNTED.get(op)
+            if kind:
+                counts = kept[run_id].setdefault(name, {"create": 0, "update": 0, "delete": 0})
+                counts[kind] += n
+        for run in runs:
+            counts = loads(run.counts) or {}
             self.conn.execute(
                 update(t.runs)
-                .where(t.runs.c.id.in_(ids))
+                .where(t.runs.c.id == run.id)
                 .values(
                     status="failed",
                     finished_at=now(),
                     message="interrupted; recovered by the next run",
+                    counts=dumps({**counts, "changes": kept[run.id]}),
                 )
             )
-            self.conn.execute(
-                update(t.changes)
-                .where(t.changes.c.run_id.in_(ids), t.changes.c.status == "pending")
-                .values(status="interrupted")
-            )
+        self.conn.execute(
+            update(t.changes)
+            .where(t.changes.c.run_id.in_(ids), t.changes.c.status == "pending")
+            .values(status="interrupted")
+        )
         return ids
 
     def add_changes(self, rows: Sequence[dict[str, Any]], returning: bool = True) -> list[int]:
@@ -173,6 +192,27 @@ class JournalMixin(StoreBase):
         for cid, contact_id, field in self.conn.execute(query):
             out.setdefault(contact_id, {})[field] = cid
         return out
+
+    def close_conflicts(self, hub_id: int, of_deleted: bool = False) -> None:
+        """Close the hub's open conflicts (``of_deleted``: only those of deleted people),
+        the hub's value kept: status ``closed``, no person decided. The live people's revs
+        move on, so the next plan writes the hub's value where a side kept its own."""
+        c = t.conflicts.c
+        where = [c.hub_id == hub_id, c.status == "open"]
+        if of_deleted:
+            gone = select(t.contacts.c.id).where(t.contacts.c.hub_id == hub_id, t.contacts.c.deleted)
+            where.append(c.contact_id.in_(gone))
+        else:
+            people = select(c.contact_id).where(*where)
+            contacts = t.contacts.c
+            self.conn.execute(
+                update(t.contacts)
+                .where(contacts.id.in_(people))
+                .values(rev=contacts.rev + 1, updated_at=now())
+            )
+        self.conn.execute(
+            update(t.conflicts).where(*where).values(status="closed", winner="hub", resolved_at=now())
+        )
 
     def add_conflicts(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

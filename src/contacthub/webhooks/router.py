@@ -21,12 +21,14 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
 
+from contacthub.errors import UnavailableError
 from contacthub.scheduler import metrics
 from contacthub.webhooks import tokens
 from contacthub.webhooks.tokens import Directory, Target
 
 log = logging.getLogger("contacthub.webhooks")
 
+RETRY_AFTER = 30  # seconds a sender is asked to wait while the broker is unreachable
 MAX_BODY = 1_000_000  # bytes; notifications are small, anything larger is not one
 PROCORE_RESOURCES = {"companyusers", "companyvendors", "projectusers", "projectvendors", "users", "vendors"}
 PROCORE_EVENTS = {"create", "update", "delete"}
@@ -38,7 +40,25 @@ class Dispatcher(Protocol):
 
 
 def _accepted(source: str, target: Target, dispatcher: Dispatcher, status: int = 200) -> Response:
-    queued = dispatcher.request(target.hub, origin=source)
+    try:
+        queued = dispatcher.request(target.hub, origin=source)
+    except UnavailableError as exc:
+        # the broker is down: the request cannot be kept here, so the sender must keep it.
+        # Every vendor sends a notification again after an answer other than 2xx.
+        metrics.NOTIFICATIONS.labels(source, "unavailable").inc()
+        log.error(
+            "%s notification for hub %s connector %s not taken: %s",
+            source,
+            target.hub,
+            target.connector,
+            exc,
+            extra={"hub": target.hub, "connector": target.connector, "source": source},
+        )
+        return JSONResponse(
+            {"accepted": False, "error": "the run queue is unavailable; send the notification again later"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
     metrics.NOTIFICATIONS.labels(source, "accepted").inc()
     log.info(
         "%s notification for hub %s connector %s: %s",
