@@ -779,6 +779,45 @@ def test_a_person_known_only_by_a_display_name_keeps_it_where_there_is_none(data
     assert hub.sync().changes == {}
 
 
+def test_one_person_in_three_books_each_knowing_part_of_them_is_one_contact(database_url: str) -> None:
+    """a knows only the email, b only the phone and name, c both: b matched nothing when
+    it was read, and c then linked to a's contact: two contacts, copied everywhere for
+    good. Folded into one once every connector is read (``engine.twins``)."""
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    email = [{"value": "zed@nu.example", "type": "", "primary": True}]
+    phone = [{"value": "+16465550199", "type": "cell", "primary": True}]
+    a.put("za", {"display_name": "Zed Nu", "emails": email})
+    zed = {"given_name": "Zed", "family_name": "Nu", "display_name": "Zed Nu"}
+    b.put("zb", {**zed, "phones": phone})
+    c.put("zc", {**zed, "emails": email, "phones": phone})
+    a.put("other", person(7))  # unrelated: untouched
+    report = hub.sync()
+    assert report.changes["hub"]["create"] == 2
+    assert [len(book.items) for book in (a, b, c)] == [2, 2, 2]
+    for book, nid in ((a, "za"), (b, "zb"), (c, "zc")):
+        assert book.items[nid].fields["emails"][0]["value"] == "zed@nu.example"
+        assert book.items[nid].fields["phones"][0]["value"] == "+16465550199"
+    assert hub.sync().changes == {}
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(t.contacts.c.id)).all().__len__() == 2
+
+
+def test_two_records_of_one_book_are_never_folded_into_one_contact(database_url: str) -> None:
+    """Twins in one connector are two people there (or a duplicate a person keeps)."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    email = [{"value": "zed@nu.example", "type": "", "primary": True}]
+    phone = [{"value": "+16465550199", "type": "cell", "primary": True}]
+    a.put("z1", {"display_name": "Zed Nu", "emails": email})
+    zed = {"given_name": "Zed", "family_name": "Nu", "display_name": "Zed Nu"}
+    a.put("z2", {**zed, "phones": phone})
+    b.put("z3", {**zed, "emails": email, "phones": phone})
+    hub.sync()
+    assert len(a.items) == 2
+    assert hub.sync().changes == {}
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

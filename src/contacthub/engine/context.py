@@ -130,6 +130,8 @@ class RunContext:
     open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
     #: hub contacts an earlier pull of this run changed (see ``Inbound.deletions``)
     edited: set[str] = field(default_factory=set)
+    #: hub contacts made in this run (``engine.twins``)
+    created: set[str] = field(default_factory=set)
     #: link id -> what its record held before the run an undo takes back (``engine.undo``)
     reverts: dict[int, dict[str, Any]] = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import MergeResult, Side, merge
+from contacthub.engine.twins import twins
 from contacthub.errors import RecordError
 from contacthub.model import NAME_FIELDS, display_name_of, fields_equal, held_view, match_keys, project
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
@@ -103,6 +104,48 @@ class Inbound(Matching):
                 self._chunk(spoke, records[start : start + CHUNK])
         finally:
             self._settling = False
+
+    def join_twins(self) -> None:
+        """Fold each contact this run made that shares a match key with another contact
+        into that one (``engine.twins``): its records merge into it as records seen for
+        the first time do, unless one connector holds records of both (two people there)."""
+        ctx, store = self.ctx, self.store
+        if not ctx.created or not ctx.edited:
+            # twins arise when a merge gives a contact keys another one has (otherwise the
+            # record had matched it, or both are records of one connector)
+            return
+        pairs = twins(store.sharing_keys(ctx.hub.id, ctx.edited), ctx.created)
+        if not pairs:
+            return
+        contacts = store.contacts({cid for pair in pairs for cid in pair})
+        found = store.links_of_contacts(contacts)
+        links = {cid: found.get(cid, []) for cid in contacts}
+        spokes = {s.id: s for s in ctx.spokes}
+        changed: dict[str, ContactRow] = {}
+        keys: dict[str, list[str]] = {}
+        moved: list[LinkRow] = []
+        for keep_id, fold_id in pairs:
+            keep, fold = contacts.get(keep_id), contacts.get(fold_id)
+            if keep is None or fold is None or keep.deleted or fold.deleted:
+                continue
+            if {lk.connector_id for lk in links[keep_id]} & {lk.connector_id for lk in links[fold_id]}:
+                continue
+            store.fold_contact(ctx.run_id, fold.id, keep.id)
+            ctx.report.count("hub", "create", -1)
+            for link in links.pop(fold_id):
+                spoke, theirs = spokes[link.connector_id], link.baseline or {}
+                link.contact_id, link.baseline = keep.id, None
+                ctx.journal.append(ctx.change_row(spoke, "link", keep.id, None, None, "done", link.native_id))
+                if spoke.readable and link.state == "active":
+                    record = Record(link.native_id or "", link.version or "", theirs)
+                    self._merge(spoke, record, theirs, link, keep, changed, keys)
+                link.baseline = theirs
+                links[keep_id].append(link)
+                moved.append(link)
+        store.update_contacts(list(changed.values()))
+        store.set_match_keys(ctx.hub.id, keys)
+        store.update_links(moved)
+        ctx.flush_journal()
 
     # --- one chunk of records -------------------------------------------------------------
 
@@ -263,6 +306,7 @@ class Inbound(Matching):
                 self._index.setdefault(key, contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
             ctx.report.count("hub", "create")
+            ctx.created.add(contact.id)
             link.contact_id, link.baseline, link.synced_rev = contact.id, theirs, 1
         else:
             link.contact_id = contact.id

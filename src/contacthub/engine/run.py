@@ -160,6 +160,7 @@ def _run_hub(
             prepare(ctx)
         inbound = Inbound(ctx)
         inbound.pull_all()
+        inbound.join_twins()
         deleted_by = {s.id: inbound.deletions(s) for s in spokes}
         ctx.store.close_conflicts(hub.id, of_deleted=True)  # nothing left to decide
         for spoke in spokes:

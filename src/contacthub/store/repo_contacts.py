@@ -158,6 +158,44 @@ class ContactsMixin(StoreBase):
         ]
         self._many(t.match_keys, rows)
 
+    def sharing_keys(self, hub_id: int, contact_ids: Iterable[str]) -> list[list[str]]:
+        """For each match key of these contacts that another live contact of the hub holds
+        too, the contacts holding it (``engine.twins``)."""
+        mk, mine, c = t.match_keys.c, t.match_keys.alias("mine").c, t.contacts.c
+        groups: dict[str, set[str]] = {}
+        for part in chunks(sorted(contact_ids)):
+            theirs = select(mine.key).where(mine.hub_id == hub_id, mine.contact_id.in_(part))
+            query = (
+                select(mk.key, mk.contact_id)
+                .join(t.contacts, c.id == mk.contact_id)
+                .where(mk.hub_id == hub_id, mk.key.in_(theirs), c.deleted.is_(False))
+            )
+            for key, cid in self.conn.execute(query):
+                groups.setdefault(key, set()).add(cid)
+        return [sorted(group) for group in groups.values() if len(group) > 1]
+
+    def links_of_contacts(self, contact_ids: Iterable[str]) -> dict[str, list[LinkRow]]:
+        out: dict[str, list[LinkRow]] = {}
+        for part in chunks(sorted(contact_ids)):
+            for row in self.conn.execute(select(t.links).where(t.links.c.contact_id.in_(part))):
+                out.setdefault(row.contact_id, []).append(_link(row))
+        return out
+
+    def fold_contact(self, run_id: int, fold: str, keep: str) -> None:
+        """Make ``fold``, a contact made in run ``run_id``, never have been: its links,
+        conflicts and the run's journal rows of its records go to ``keep``, the run's rows
+        of its making go, and so do its keys and itself."""
+        changes, links, conflicts = t.changes.c, t.links.c, t.conflicts.c
+        self.conn.execute(update(t.links).where(links.contact_id == fold).values(contact_id=keep))
+        self.conn.execute(update(t.conflicts).where(conflicts.contact_id == fold).values(contact_id=keep))
+        ours = (changes.run_id == run_id, changes.contact_id == fold)
+        self.conn.execute(
+            update(t.changes).where(*ours, changes.connector_id.is_not(None)).values(contact_id=keep)
+        )
+        self.conn.execute(delete(t.changes).where(*ours, changes.connector_id.is_(None)))
+        self.conn.execute(delete(t.match_keys).where(t.match_keys.c.contact_id == fold))
+        self.conn.execute(delete(t.contacts).where(t.contacts.c.id == fold))
+
     # --- links --------------------------------------------------------------------------
 
     def link_versions(self, connector_id: int) -> dict[str, str]:
