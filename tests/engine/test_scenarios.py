@@ -446,6 +446,25 @@ def test_undoing_a_run_that_merged_two_records_gives_each_back_what_it_held(data
     assert again.status == "applied" and a.items["x"].fields.get("job_title") == "Chef"
 
 
+def test_undoing_a_merge_keeps_an_edit_made_since(database_url: str) -> None:
+    """The revert wrote a's record back as it was before the run, over an email added to
+    it since: the edit brings the person back (modification beats deletion) and stands."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    b.put("y", person(1, job_title="Chef"))
+    before_b = dict(b.items["y"].fields)
+    run = hub.sync()
+    home = {"value": "home@example.com", "type": "home", "primary": False}
+    a.edit("x", emails=[*a.items["x"].fields["emails"], home])
+    undone = service.undo(hub.engine, run.run_id)
+    assert undone.status == "applied", undone
+    assert "home@example.com" in {e["value"] for e in a.items["x"].fields["emails"]}
+    assert b.items["y"].fields == before_b
+    assert hub.sync().changes == {}
+    assert "home@example.com" in {e["value"] for e in a.items["x"].fields["emails"]}
+
+
 def y_deleted(database_url: str) -> tuple[Hub, Any]:
     """Books a and b of x and y, then y deleted from a: the run that deleted y."""
     hub = Hub(database_url, ["a", "b"], threshold="50")

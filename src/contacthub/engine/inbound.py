@@ -181,6 +181,7 @@ class Inbound(Matching):
             )
             link.version = record.version
             upd_links.append(link)
+            ctx.reverts.pop(link.id, None)  # edited since the run an undo takes back: kept
             contact = contacts.get(link.contact_id)
             if link.state == "excluded" or (link.state == "detached" and not came_back):
                 continue

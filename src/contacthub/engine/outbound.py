@@ -84,7 +84,9 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
 
 def revert(spoke: Spoke, link: LinkRow, contact: ContactRow, fields: dict[str, Any]) -> Step:
     """A record an undone run found and changed, whose contact the undo deletes: it gets
-    back what it held before, then stays, detached (``engine.undo``)."""
+    back what it held before, then stays, detached (``engine.undo``); also when an edit
+    of another of their records brought the contact back. A record edited itself since
+    has no revert (``Inbound`` drops it): its edit stands."""
     step = Step(contact, link, link_state="detached")
     if "update" in spoke.operations and spoke.connector.capabilities.update:
         step.op = WriteOp("update", contact.ref, fields, link.native_id, link.version or None)
@@ -346,7 +348,7 @@ def finish_page(
                 # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
                 step.link.state = "detached"
                 update.append(step.link)
-            elif step.link and step.contact.deleted and op.kind == "update":
+            elif step.link and step.link_state == "detached" and op.kind == "update":
                 # an undo's revert (``revert``) that failed: the record stays as it is,
                 # detached; never linked to a deleted contact, which would delete it
                 step.link.state = "detached"
@@ -398,7 +400,7 @@ def finish_page(
                 baseline,
             )
             link.synced_rev = step.contact.rev
-            link.state = "detached" if step.contact.deleted else "active"  # an undo's revert
+            link.state = "detached" if step.link_state == "detached" else "active"  # a revert
             update.append(link)
     store.delete_links(drop)
     store.update_links(update)
