@@ -340,6 +340,7 @@ def held_view(data: Mapping[str, Any], held: frozenset[str] | None) -> Fields:
         and "given_name" in held
         and "display_name" not in held
         and shown != data.get("organization")
+        and "@" not in shown  # an email standing in for a name is no first name
         and not any(data.get(n) for n in NAME_FIELDS)
     ):
         view["given_name"] = shown

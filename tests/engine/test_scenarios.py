@@ -773,28 +773,38 @@ def test_a_display_name_written_another_way_follows_a_rename(
     assert hub.sync().changes == {}
 
 
-def test_a_person_known_only_by_a_display_name_keeps_it_where_there_is_none(database_url: str) -> None:
+@pytest.mark.parametrize("policy", ["newest", "priority", "manual"])
+def test_a_person_known_only_by_a_display_name_keeps_it_where_there_is_none(
+    database_url: str, policy: str
+) -> None:
     """A connector with name parts but no display name (an Outlook or Google file) got a
     row with no name at all for "Cher" or "Front Desk"; it gets the display name as the
-    given name now, without giving the card a given name, and a rename there follows. A
-    company's own contact is shown by its organization, which that connector holds."""
-    hub = Hub(database_url, ["a", "b"], b={"fields": ["given_name", "family_name", "organization", "emails"]})
+    given name now, without giving the card a given name, and a rename there follows under
+    every policy (it was a conflict with the hub's "no given name", which priority and
+    manual kept). A company's own contact is shown by its organization, which that
+    connector holds; an email standing in for a name stays out of the name."""
+    fields = ["given_name", "family_name", "organization", "emails"]
+    hub = Hub(database_url, ["a", "b"], conflict=policy, b={"fields": fields})
     a, b = hub.book("a"), hub.book("b")
     mail = lambda who: [{"value": f"{who}@x.example", "type": "", "primary": True}]  # noqa: E731
     a.put("cher", {"display_name": "Cher", "emails": mail("cher")})
     a.put("desk", {"display_name": "Front Desk", "emails": mail("desk")})
     a.put("globex", {"display_name": "Globex", "organization": "Globex", "emails": mail("info")})
+    a.put("zed", {"display_name": "zed@x.example", "emails": mail("zed")})
     hub.sync()
     by_mail = {i.fields["emails"][0]["value"]: (nid, i.fields) for nid, i in b.items.items()}
     assert by_mail["cher@x.example"][1].get("given_name") == "Cher"
     assert by_mail["desk@x.example"][1].get("given_name") == "Front Desk"
     assert not by_mail["info@x.example"][1].get("given_name")
+    assert not by_mail["zed@x.example"][1].get("given_name")
     assert hub.sync().changes == {}
     assert "given_name" not in a.items["cher"].fields and "given_name" not in a.items["desk"].fields
     b.edit(by_mail["desk@x.example"][0], given_name="Help Desk")
     hub.sync()
     assert a.items["desk"].fields["display_name"] == "Help Desk"
     assert a.items["cher"].fields["display_name"] == "Cher"
+    assert b.items[by_mail["desk@x.example"][0]].fields["given_name"] == "Help Desk"
+    assert service.conflicts(hub.engine, "h") == []
     assert hub.sync().changes == {}
 
 

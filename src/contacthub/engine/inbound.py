@@ -237,10 +237,19 @@ class Inbound(Matching):
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
         side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or "")
+        base, mine = link.baseline, theirs
+        stand_in = (
+            None if contact.data.get("given_name") else held_view(contact.data, spoke.held).get("given_name")
+        )
+        if stand_in:
+            # the display name it holds as the given name (``held_view``) is no given name
+            # of the hub's: unchanged, nothing to merge; changed, a rename to take (compared
+            # as it is, the hub seemed to have removed it, a conflict the hub's side won)
+            base, mine = _without_given(base, stand_in), _without_given(theirs, stand_in) or {}
         result = merge(
-            link.baseline,
+            base,
             contact.data,
-            theirs,
+            mine,
             spoke.held,
             contact.sources,
             side,
@@ -419,6 +428,12 @@ def new_contact_id() -> str:
     value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
     h = f"{value:032x}"  # (str(uuid.UUID(int=value)), without two objects per contact)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, Any] | None:
+    if fields is None or fields.get("given_name") != stand_in:
+        return fields
+    return {k: v for k, v in fields.items() if k != "given_name"}
 
 
 def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
