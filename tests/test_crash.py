@@ -122,6 +122,9 @@ def test_a_killed_run_counts_what_it_kept_and_can_be_undone(tmp_path: Path) -> N
     undo = cli("undo", str(killed["id"]), "--json")
     assert undo.returncode == 0, undo.stdout + undo.stderr
     assert json.loads(undo.stdout)["changes"]["hub"]["delete"] == made
+    # every copy of those people goes, also those the run after it wrote or found again
+    # by the hub id they carry (the run had left their creates "interrupted")
+    assert len(list(b.glob("*.vcf"))) == N - made
 
 
 def test_killed_run_loses_no_edit(tmp_path: Path) -> None:

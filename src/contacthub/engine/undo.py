@@ -14,6 +14,7 @@ person who was added again since (another contact now has their email or phone a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,7 +22,7 @@ from sqlalchemy import select, update
 from contacthub.engine.context import RunContext
 from contacthub.model import field_equal, match_keys
 from contacthub.store import tables as t
-from contacthub.store.repo import loads
+from contacthub.store.repo import chunks, loads
 
 
 def undo_preparer(run_id: int) -> Any:
@@ -39,26 +40,19 @@ def undo_preparer(run_id: int) -> Any:
             .order_by(t.changes.c.id.desc())
         ).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
-        written: set[tuple[str, int]] = set()  # (contact, connector) of each record it created
-        changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # ... it changed: (before, after)
+        written = _copies(store, contacts)
+        changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
         for r in store.conn.execute(
             select(
-                t.changes.c.contact_id,
-                t.changes.c.connector_id,
-                t.changes.c.op,
-                t.changes.c.before,
-                t.changes.c.after,
+                t.changes.c.contact_id, t.changes.c.connector_id, t.changes.c.before, t.changes.c.after
             ).where(
                 t.changes.c.run_id == run_id,
                 t.changes.c.connector_id.is_not(None),
-                t.changes.c.op.in_(("create", "update")),
+                t.changes.c.op == "update",
                 t.changes.c.status == "done",
             )
         ):
-            if r.op == "create":
-                written.add((r.contact_id, r.connector_id))
-            else:
-                changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
+            changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
         touched: dict[str, Any] = {}
         undone_creates = {  # contacts this undo deletes (the run created or restored them)
             r.contact_id
@@ -130,6 +124,24 @@ def undo_preparer(run_id: int) -> Any:
         ctx.flush_journal()
 
     return prepare
+
+
+def _copies(store: Any, contact_ids: Iterable[str]) -> set[tuple[str, int]]:
+    """(contact, connector) of each record contacthub wrote for these contacts, in any run:
+    a copy goes with its contact, whichever run made it (a copy written for the person by a
+    later run stayed, as did one whose create a killed run left "interrupted" and the run
+    after it found by the hub id it carries)."""
+    c = t.changes.c
+    out: set[tuple[str, int]] = set()
+    for part in chunks(sorted(contact_ids)):
+        query = select(c.contact_id, c.connector_id).where(
+            c.contact_id.in_(part),
+            c.connector_id.is_not(None),
+            c.op == "create",
+            c.status.in_(("done", "interrupted")),
+        )
+        out.update((cid, int(conn_id)) for cid, conn_id in store.conn.execute(query))
+    return out
 
 
 def _keep_records_it_found(
