@@ -34,3 +34,18 @@ contacts = st.fixed_dictionaries(
 def test_the_keys_come_from_the_key_fields_alone(fields: dict[str, Any]) -> None:
     assert match_keys(project(fields, KEY_FIELDS)) == match_keys(fields)
     assert match_keys(project(fields, KEY_FIELDS | {"organization"})) == match_keys(fields)
+
+
+def test_a_name_that_only_adds_words_is_close_enough_to_be_the_record_moved() -> None:
+    """A family name typed into an Outlook row that had the first name alone changed the
+    row's derived id: "Cher" against "Cher Bono" was too far, and the card was deleted and
+    written again (its UID and unmodelled properties gone)."""
+    from contacthub.engine.matching import _names_close
+
+    def name(given: str = "", family: str = "") -> dict[str, str]:
+        return {"given_name": given, "family_name": family}
+
+    assert _names_close(name("Cher"), name("Cher", "Bono"))
+    assert _names_close(name("Fay", "Lee"), name("Faye", "Lee"))
+    assert not _names_close(name("Ann", "Lee"), name("Bob", "Lee"))
+    assert not _names_close(name(family="Lee"), name("Ann", "Lee"))

@@ -806,6 +806,11 @@ def test_a_person_known_only_by_a_display_name_keeps_it_where_there_is_none(
     assert b.items[by_mail["desk@x.example"][0]].fields["given_name"] == "Help Desk"
     assert service.conflicts(hub.engine, "h") == []
     assert hub.sync().changes == {}
+    b.edit(by_mail["cher@x.example"][0], family_name="Bono")  # the first name is one now
+    hub.sync()
+    cher = a.items["cher"].fields
+    assert (cher["given_name"], cher["family_name"], cher["display_name"]) == ("Cher", "Bono", "Cher Bono")
+    assert hub.sync().changes == {}
 
 
 def test_one_person_in_three_books_each_knowing_part_of_them_is_one_contact(database_url: str) -> None:

@@ -244,8 +244,11 @@ class Inbound(Matching):
         if stand_in:
             # the display name it holds as the given name (``held_view``) is no given name
             # of the hub's: unchanged, nothing to merge; changed, a rename to take (compared
-            # as it is, the hub seemed to have removed it, a conflict the hub's side won)
-            base, mine = _without_given(base, stand_in), _without_given(theirs, stand_in) or {}
+            # as it is, the hub seemed to have removed it, a conflict the hub's side won);
+            # with a family name added there, a given name after all
+            base = _without_given(base, stand_in)
+            if not any(theirs.get(n) for n in NAME_FIELDS if n != "given_name"):
+                mine = _without_given(theirs, stand_in) or {}  # else it is a given name now
         result = merge(
             base,
             contact.data,

@@ -218,10 +218,15 @@ def _pairs(
 
 
 def _names_close(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """The same name, or one a typo away (Fay, Faye): a household or a company shares a
-    phone, a family name, an address, and a wife is not her husband's card renamed."""
+    """The same name, one a typo away (Fay, Faye), or one that only adds words to the
+    other (Cher, Cher Bono: a family name typed into a file that had the first name
+    alone): a household or a company shares a phone, a family name, an address, and a
+    wife is not her husband's card renamed."""
     mine, theirs = name_key(a), name_key(b)
     if not mine or not theirs:
+        return True
+    short, long = sorted((mine.split(), theirs.split()), key=len)
+    if long[: len(short)] == short:
         return True
     return SequenceMatcher(None, mine, theirs).ratio() >= 0.8
 
