@@ -198,6 +198,23 @@ def test_a_conflict_closes_when_its_person_is_deleted(database_url: str) -> None
         service.resolve(hub.engine, conflict["id"], conflict["source"])
 
 
+def test_undoing_the_deletion_that_closed_a_conflict_opens_it_again(database_url: str) -> None:
+    """The person came back with the hub's value everywhere, and the other side's value
+    was gone with nothing left to resolve: the conflict offers it again."""
+    hub, conflict = open_manual_conflict(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    del a.items["x"]
+    deleted = hub.sync()
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied", undone
+    [again] = service.conflicts(hub.engine, "h")
+    assert again["id"] == conflict["id"] and again["incoming"] == "from b"
+    service.resolve(hub.engine, again["id"], again["source"])  # b's value is still there to take
+    hub.sync()
+    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"] == "from b"
+    assert hub.sync().changes == {}
+
+
 def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_url: str) -> None:
     """Switched to "newest", the open conflict kept the field waiting for a person, and a
     later edit on one side never arrived on the other."""

@@ -155,9 +155,9 @@ def _run_hub(
             # left open under "manual" before the policy changed: the hub keeps its value
             # and edits merge by the new policy (they stayed waiting for a person)
             ctx.store.close_conflicts(hub.id)
-        ctx.open_conflicts = ctx.store.open_conflicts(hub.id)
         if prepare is not None:
             prepare(ctx)
+        ctx.open_conflicts = ctx.store.open_conflicts(hub.id)  # an undo may reopen some
         inbound = Inbound(ctx)
         inbound.pull_all()
         inbound.join_twins()

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from contacthub.engine.context import RunContext
 from contacthub.model import field_equal, match_keys
 from contacthub.store import tables as t
-from contacthub.store.repo import chunks, loads
+from contacthub.store.repo import chunks, loads, now
 
 
 def undo_preparer(run_id: int) -> Any:
@@ -85,6 +85,7 @@ def undo_preparer(run_id: int) -> Any:
                     continue
                 contact.deleted = False
                 contact.data = data
+                _reopen_conflicts(ctx, contact.id, run_id)
                 store.conn.execute(  # records kept by on_delete = ignore rejoin their contact
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
@@ -124,6 +125,22 @@ def undo_preparer(run_id: int) -> Any:
         ctx.flush_journal()
 
     return prepare
+
+
+def _reopen_conflicts(ctx: RunContext, contact_id: str, run_id: int) -> None:
+    """The conflicts of a restored person that the undone run's deletion closed are open
+    again: each side's value is still in its connector, waiting for a person to decide
+    (closed, the next run wrote the hub's value over the other side's)."""
+    run = ctx.store.conn.execute(
+        select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
+    ).one()
+    c = t.conflicts.c
+    ctx.store.conn.execute(
+        update(t.conflicts)
+        .where(c.contact_id == contact_id, c.status == "closed", c.resolved_at >= run.started_at)
+        .where(c.resolved_at <= (run.finished_at or now()))
+        .values(status="open", winner=None, resolved_at=None)
+    )
 
 
 def _copies(store: Any, contact_ids: Iterable[str]) -> set[tuple[str, int]]:
