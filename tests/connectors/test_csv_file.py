@@ -435,6 +435,23 @@ def test_a_row_the_csv_module_refuses_is_an_error_of_that_row(tmp_path: Path) ->
     assert bob.fields["notes"] == big.replace("\r\n", "\n")
 
 
+def test_a_row_with_a_quote_left_open_is_written_back_as_it_was(tmp_path: Path) -> None:
+    """The csv module reads a quote left open to the end of the file (the rows after it in
+    its cell): a row of too few cells, which the next write put back as cells, adding a
+    line of one quote that became a broken row of its own once the quote was closed."""
+    path = tmp_path / "p.csv"
+    path.write_bytes(b'id,given_name,notes\n1,Ann,a\n2,"Bob,b\n3,Cy,c\n')
+    before = path.read_bytes()
+    connector = connector_for(path)
+    pull = connector.pull(None, {"1": "v", "2": "v", "3": "v"})
+    items = list(pull.records)
+    assert [i.native_id for i in items if isinstance(i, Record)] == ["1"]
+    assert [i.record for i in items if isinstance(i, RecordError)] == [f"{path}:3"]
+    assert pull.deleted == set()
+    connector.write([WriteOp("update", "h", {"given_name": "Anna", "notes": "a"}, "1", None)])
+    assert path.read_bytes() == before.replace(b"1,Ann,", b"1,Anna,")
+
+
 def test_a_value_no_reader_would_read_back_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,8 +57,9 @@ class _Row:
     gone: bool = False
     #: the cells last mapped and what they mapped to: a write maps each row once
     cache: tuple[list[str], Fields] | None = None
-    #: the row's text as in the file, for a row the csv module could not read: written back
-    #: as it was, never as cells (it has none)
+    #: the row's text as in the file, for a row with a problem (the csv module could not
+    #: read it; it has more or fewer cells than the header, as when a quote left open took
+    #: the rows after it in): written back as it was, never as cells, which would change it
     raw: str | None = None
 
 
@@ -162,7 +163,7 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw))
             continue
         if any(cells):
-            rows.append(_Row(line, cells))
+            rows.append(_Row(line, cells, raw="".join(lines.taken)))  # kept if it is wrong
 
 
 class CsvStore:
@@ -232,6 +233,8 @@ class CsvStore:
                 row.problem = f"{len(row.cells)} cells where the header has {len(header)}"
             elif undecodable and _UNDECODED.search("".join(row.cells)):
                 row.problem = f"bytes that are not {codec}"
+            else:
+                row.raw = None  # a good row is written from its cells
         return table
 
     def _format_of(self, header: list[str]) -> str:
