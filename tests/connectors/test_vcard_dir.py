@@ -193,9 +193,16 @@ def test_a_link_to_a_card_of_the_folder_is_not_a_second_card(tmp_path: Path) -> 
     (folder / "dangling.vcf").symlink_to(folder / "missing.vcf")
     (folder / "loop.vcf").symlink_to(folder / "loop.vcf")
     pull = connector.pull(None, {})
-    names = sorted(r.native_id or "" for r in pull.records if isinstance(r, Record))
-    assert names == sorted([made.native_id or "", "far.vcf"])
+    records = {r.native_id: r for r in pull.records if isinstance(r, Record)}
+    assert sorted(records) == sorted([made.native_id or "", "far.vcf"])
     assert pull.listed == 2
+    far = records["far.vcf"]
+    [result] = connector.write(
+        [WriteOp("update", "h", {**far.fields, "job_title": "Far away"}, "far.vcf", far.version)]
+    )
+    assert result.error is None
+    assert (folder / "far.vcf").is_symlink()  # written through the link, which stays
+    assert "TITLE:Far away" in (elsewhere / "far.vcf").read_text()
 
 
 def test_touched_file_yields_identical_fields(tmp_path: Path) -> None:

@@ -195,7 +195,11 @@ class VCardFiles:
         return os.fstat(fd)
 
     def _replace(self, path: Path, data: bytes, old: os.stat_result) -> os.stat_result:
-        """Atomically replace ``path``, refusing if it changed since ``old`` was taken."""
+        """Atomically replace ``path``, refusing if it changed since ``old`` was taken. A
+        symlink to a card kept elsewhere is written through: the card it names is replaced
+        and the link stays (replaced itself, the card there kept the old data)."""
+        if path.is_symlink():
+            path = Path(os.path.realpath(path))
         temp, new = self._temp(path, data, stat.S_IMODE(old.st_mode))
         try:
             if (new.st_mtime_ns, new.st_size) == (old.st_mtime_ns, old.st_size):
