@@ -251,6 +251,16 @@ def test_element_edit_on_our_side_is_kept_when_theirs_did_not_touch_it() -> None
     assert set(by_value) == {"a@x.org", "b@x.org", "c@x.org"}
 
 
+def test_a_type_the_file_could_not_hold_is_no_edit_of_ours() -> None:
+    """A third work phone sits in Outlook's untyped Other Phone (baseline: no type); moved
+    there to Home Phone, it is home: the hub's "work" was where the file could not say it,
+    not an edit, and it won, putting the number back in Other Phone every run."""
+    base = {"emails": emails("a@x.org", types={"a@x.org": ""})}
+    ours = {"emails": emails("a@x.org", types={"a@x.org": "work"})}
+    theirs = {"emails": emails("a@x.org", types={"a@x.org": "home"})}
+    assert run(base, ours, theirs).fields["emails"][0]["type"] == "home"
+
+
 def test_primary_moved_on_their_side_is_followed() -> None:
     base = {"emails": emails("a@x.org", "b@x.org", primary="a@x.org")}
     ours = {"emails": emails("a@x.org", "b@x.org", "hub@x.org", primary="a@x.org")}

@@ -69,6 +69,10 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k != "primary"} == {k: v for k, v in b.items() if k != "primary"}
 
 
+def _same_but_type(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return _same({**a, "type": ""}, {**b, "type": ""})
+
+
 def merge_sets(
     name: str,
     base: list[Any] | None,
@@ -92,8 +96,11 @@ def merge_sets(
         seen.add(key)
         mine = theirs_by.get(key)
         old = base_by.get(key)
-        # an element edited on their side only (a new type, say) takes their edit
-        if mine is not None and old is not None and not _same(mine, old) and _same(item, old):
+        # an element edited on their side only (a new type, say) takes their edit; ours
+        # differing from the baseline only in its type is no edit of ours but where the
+        # file could hold it (a third work phone in Outlook's untyped Other Phone): moved
+        # there to Home Phone, it is home (it went back to work, Other Phone, every run)
+        if mine is not None and old is not None and not _same(mine, old) and _same_but_type(item, old):
             out.append({**mine, "primary": item.get("primary", False)} if "primary" in mine else dict(mine))
         else:
             out.append(dict(item))
