@@ -452,6 +452,24 @@ def test_a_row_with_a_quote_left_open_is_written_back_as_it_was(tmp_path: Path) 
     assert path.read_bytes() == before.replace(b"1,Ann,", b"1,Anna,")
 
 
+def test_a_row_of_one_cell_too_many_stays_an_error_when_the_hub_writes(tmp_path: Path) -> None:
+    """Written back as its text while the header gained the id column, it read as a good
+    row: "Acme", a company typed one cell too far, became the person's id."""
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"given_name,emails\nAnn,ann@x.example\nBob,bob@x.example,Acme\n")
+    connector = connector_for(path)
+    (ann,) = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
+    anna = {"given_name": "Anna", "emails": ann.fields["emails"]}  # what the file holds
+    [result] = connector.write([WriteOp("update", "h", anna, ann.native_id, None)])
+    assert result.error is None
+    assert path.read_bytes() == b"given_name,emails\nAnna,ann@x.example\nBob,bob@x.example,Acme\n"
+    items = list(connector_for(path).pull(None, {}).records)
+    assert [i.record for i in items if isinstance(i, RecordError)] == [f"{path}:3"]
+    (read,) = [i for i in items if isinstance(i, Record)]
+    [refused] = connector.write([WriteOp("update", "h", {**anna, "job_title": "Boss"}, read.native_id, None)])
+    assert isinstance(refused.error, RecordError) and "line 3" in str(refused.error)
+
+
 def test_a_value_no_reader_would_read_back_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
