@@ -854,6 +854,27 @@ def test_one_person_in_three_books_each_knowing_part_of_them_is_one_contact(data
         assert conn.execute(select(t.contacts.c.id)).all().__len__() == 2
 
 
+def test_a_household_email_does_not_fold_one_person_into_another(database_url: str) -> None:
+    """John and Jane share a household email in x; Jane's phone, from z, makes her card's
+    contact Jane's row of y too. Folding along the chain made John's card Jane's."""
+    hub = Hub(database_url, ["y", "x", "z"])
+    y, x, z = hub.book("y"), hub.book("x"), hub.book("z")
+    family = [{"value": "family@smith.example", "type": "", "primary": True}]
+    phone = [{"value": "+15550000333", "type": "cell", "primary": True}]
+    jane = {"given_name": "Jane", "family_name": "Smith", "display_name": "Jane Smith"}
+    john = {"given_name": "John", "family_name": "Smith", "display_name": "John Smith"}
+    y.put("jane-row", {**jane, "phones": phone})
+    x.put("a-john", {**john, "emails": family}, hub_id="john-uid")
+    x.put("b-jane", {**jane, "emails": family}, hub_id="jane-uid")
+    z.put("jane", {**jane, "emails": family, "phones": phone}, hub_id="jane-uid")
+    hub.sync()
+    assert x.items["a-john"].fields["given_name"] == "John"
+    assert "phones" not in x.items["a-john"].fields
+    for book in (y, x, z):
+        assert sorted(i.fields["given_name"] for i in book.items.values()) == ["Jane", "John"]
+    assert hub.sync().changes == {}
+
+
 def test_two_records_of_one_book_are_never_folded_into_one_contact(database_url: str) -> None:
     """Twins in one connector are two people there (or a duplicate a person keeps)."""
     hub = Hub(database_url, ["a", "b"])

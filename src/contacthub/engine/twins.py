@@ -7,34 +7,31 @@ last, links to the first and makes it share a key with the second. Nothing writt
 holds the second one, so it is folded into the first once every connector is read
 (``Inbound.join_twins``) instead of being copied everywhere as a duplicate for good.
 
-Only contacts made in this run are folded, never into one of their own: a contact of an
+Only a contact made in this run is folded, into the older of the pair: a contact of an
 earlier run has copies in other connectors, and joining two such is a person's decision.
+Never when one connector holds a record of each: that is two people there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+
+def order(created: set[str]) -> Callable[[str], tuple[bool, str]]:
+    """Oldest first: contacts of earlier runs, then those of this run as they were made
+    (ids sort by time of making)."""
+    return lambda cid: (cid in created, cid)
 
 
 def twins(groups: Iterable[list[str]], created: set[str]) -> list[tuple[str, str]]:
-    """(keep, fold) pairs from groups of contact ids that share a match key: each contact
-    made in this run (``created``) folds into the oldest contact of its group, a contact
-    of an earlier run first, else the first made (ids sort by time of making); groups that
-    share a contact join (a chain of shared keys is one person)."""
-    parent: dict[str, str] = {}
-
-    def root(cid: str) -> str:
-        while parent.get(cid, cid) != cid:
-            cid = parent[cid]
-        return cid
-
-    def order(cid: str) -> tuple[bool, str]:
-        return (cid in created, cid)
-
+    """Pairs of contacts that share a match key directly, at least one made in this run,
+    the older first, from groups of contacts holding one key each. Only direct pairs: two
+    people who each share a key with a third (a household's email, the second one's
+    phone) are no pair, and folding along a chain joined them."""
+    oldest = order(created)
+    out: set[tuple[str, str]] = set()
     for group in groups:
-        members = sorted({root(cid) for cid in group}, key=order)
+        members = sorted(set(group), key=oldest)
         keep = members[0]
-        for cid in members[1:]:
-            if cid in created:
-                parent[cid] = keep
-    return [(root(cid), cid) for cid in sorted(parent, key=order)]
+        out.update((keep, cid) for cid in members[1:] if cid in created)
+    return sorted(out, key=lambda pair: (oldest(pair[0]), oldest(pair[1])))

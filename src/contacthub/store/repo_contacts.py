@@ -181,13 +181,14 @@ class ContactsMixin(StoreBase):
                 out.setdefault(row.contact_id, []).append(_link(row))
         return out
 
-    def fold_contact(self, run_id: int, fold: str, keep: str) -> None:
-        """Make ``fold``, a contact made in run ``run_id``, never have been: its links,
-        conflicts and the run's journal rows of its records go to ``keep``, the run's rows
-        of its making go, and so do its keys and itself."""
-        changes, links, conflicts = t.changes.c, t.links.c, t.conflicts.c
+    def fold_contact(self, run_id: int, fold: str, keep: str) -> int:
+        """Make ``fold``, a contact made in run ``run_id``, never have been: its links and
+        the run's journal rows of its records go to ``keep``, the run's rows of its making
+        go, and so do its conflicts (merging its records into ``keep`` raises those that
+        still stand), its keys and itself. Returns how many conflicts went."""
+        changes, links = t.changes.c, t.links.c
         self.conn.execute(update(t.links).where(links.contact_id == fold).values(contact_id=keep))
-        self.conn.execute(update(t.conflicts).where(conflicts.contact_id == fold).values(contact_id=keep))
+        gone = self.conn.execute(delete(t.conflicts).where(t.conflicts.c.contact_id == fold)).rowcount
         ours = (changes.run_id == run_id, changes.contact_id == fold)
         self.conn.execute(
             update(t.changes).where(*ours, changes.connector_id.is_not(None)).values(contact_id=keep)
@@ -195,6 +196,7 @@ class ContactsMixin(StoreBase):
         self.conn.execute(delete(t.changes).where(*ours, changes.connector_id.is_(None)))
         self.conn.execute(delete(t.match_keys).where(t.match_keys.c.contact_id == fold))
         self.conn.execute(delete(t.contacts).where(t.contacts.c.id == fold))
+        return int(gone or 0)
 
     # --- links --------------------------------------------------------------------------
 
