@@ -112,18 +112,20 @@ class Inbound(Matching):
         checked as it stands after the folds before it (a contact folded already stands
         for the one it went into)."""
         ctx, store = self.ctx, self.store
-        if not ctx.created or not ctx.edited:
+        if not ctx.made or not ctx.edited:
             # twins arise when a merge gives a contact keys another one has (otherwise the
             # record had matched it, or both are records of one connector)
             return
-        pairs = twins(store.sharing_keys(ctx.hub.id, ctx.edited), ctx.created)
+        groups = store.sharing_keys(ctx.hub.id, ctx.edited)
+        created = store.made_in_run(ctx.run_id, {cid for group in groups for cid in group})
+        pairs = twins(groups, created)
         if not pairs:
             return
         contacts = store.contacts({cid for pair in pairs for cid in pair})
         found = store.links_of_contacts(contacts)
         links = {cid: found.get(cid, []) for cid in contacts}
         spokes = {s.id: s for s in ctx.spokes}
-        oldest = order(ctx.created)
+        oldest = order(created)
         into: dict[str, str] = {}  # folded -> the contact it went into
         changed: dict[str, ContactRow] = {}
         keys: dict[str, list[str]] = {}
@@ -137,7 +139,7 @@ class Inbound(Matching):
             keep, fold = contacts.get(keep_id), contacts.get(fold_id)
             if keep is None or fold is None or keep.deleted or fold.deleted or keep is fold:
                 continue
-            if fold_id not in ctx.created:
+            if fold_id not in created:
                 continue
             if {lk.connector_id for lk in links[keep_id]} & {lk.connector_id for lk in links[fold_id]}:
                 continue
@@ -336,7 +338,7 @@ class Inbound(Matching):
                 self._index.setdefault(key, contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
             ctx.report.count("hub", "create")
-            ctx.created.add(contact.id)
+            ctx.made += 1
             link.contact_id, link.baseline, link.synced_rev = contact.id, theirs, 1
         else:
             link.contact_id = contact.id

@@ -174,6 +174,17 @@ class ContactsMixin(StoreBase):
                 groups.setdefault(key, set()).add(cid)
         return [sorted(group) for group in groups.values() if len(group) > 1]
 
+    def made_in_run(self, run_id: int, contact_ids: Iterable[str]) -> set[str]:
+        """Which of these contacts run ``run_id`` made (its journal's hub creates)."""
+        c = t.changes.c
+        out: set[str] = set()
+        for part in chunks(sorted(contact_ids)):
+            query = select(c.contact_id).where(
+                c.run_id == run_id, c.connector_id.is_(None), c.op == "create", c.contact_id.in_(part)
+            )
+            out.update(self.conn.execute(query).scalars())
+        return out
+
     def links_of_contacts(self, contact_ids: Iterable[str]) -> dict[str, list[LinkRow]]:
         out: dict[str, list[LinkRow]] = {}
         for part in chunks(sorted(contact_ids)):
