@@ -162,7 +162,7 @@ def test_schema_errors_name_the_location(tmp_path: Path, text: str, location: st
     assert f"(at {location})" in err.message
 
 
-@pytest.mark.parametrize("value", ["'ten'", "'-5'", "'%'", "-3", "'150%'", "'-1%'"])
+@pytest.mark.parametrize("value", ["'ten'", "'-5'", "'%'", "-3", "'150%'", "'-1%'", "'nan%'", "'inf%'"])
 def test_bad_delete_threshold_names_the_location(tmp_path: Path, value: str) -> None:
     err = load_error(write(tmp_path, f"[hubs.team]\ndelete_threshold = {value}\n"))
     assert "delete_threshold" in err.message

@@ -119,10 +119,6 @@ class HubSpec(BaseModel):
             text = check_threshold(str(value))
         except ConfigError as exc:  # a ValueError lets pydantic say where (hubs.NAME.delete_threshold)
             raise ValueError(exc.message) from None
-        if text.endswith("%") and float(text[:-1]) > 100:
-            # no run deletes more than all of a connector's records: "150%" was a typo that
-            # turned the safety off without saying so
-            raise ValueError(f"delete_threshold cannot be more than 100%, not {text!r}")
         return text
 
     @field_validator("phone_region")

@@ -14,6 +14,7 @@ A record that is bad or refused is reported and skipped; the run still ends ``ap
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -382,6 +383,11 @@ def check_threshold(value: str) -> str:
         raise ConfigError(
             f"delete_threshold must be a percentage like '10%' or a count like 50, not {value!r}"
         ) from None
-    if number < 0:
-        raise ConfigError("delete_threshold cannot be negative")
+    if not math.isfinite(number) or number < 0:
+        # "nan%" compared false with every count: the hold was silently off
+        raise ConfigError(f"delete_threshold must be a count or percentage from 0, not {value!r}")
+    if text.endswith("%") and number > 100:
+        # no run deletes more than all of a connector's records: "150%" was a typo that
+        # turned the safety off without saying so
+        raise ConfigError(f"delete_threshold cannot be more than 100%, not {text!r}")
     return text
