@@ -161,9 +161,21 @@ def test_a_setting_stored_before_it_was_refused_goes(
     stale = {"path": str(folders[1]), "fliter": {"field": "email", "op": "is_empty"}}
     with engine.begin() as conn:
         conn.execute(update(t.connectors).where(t.connectors.c.id == b["id"]).values(settings=dumps(stale)))
+    # sent back as it is shown (the dashboard's form sends the settings box it showed)
+    shown = c.get(f"/api/v1/connectors/{b['id']}", headers=auth).json()["settings"]
+    assert shown["fliter"] == stale["fliter"]
+    again = c.patch(
+        f"/api/v1/connectors/{b['id']}", json={"settings": shown, "direction": "to-hub"}, headers=auth
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["settings"] == {"path": str(folders[1])} and again.json()["direction"] == "to-hub"
+    with engine.begin() as conn:
+        conn.execute(update(t.connectors).where(t.connectors.c.id == b["id"]).values(settings=dumps(stale)))
     changed = c.patch(f"/api/v1/connectors/{b['id']}", json={"direction": "from-hub"}, headers=auth)
     assert changed.status_code == 200, changed.text
     assert changed.json()["settings"] == {"path": str(folders[1])}
+    typed = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"fliter": "new"}}, headers=auth)
+    assert typed.status_code == 400 and "did you mean 'filter'" in typed.text
 
 
 def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:

@@ -232,11 +232,14 @@ def update_connector(
         clash = CONNECTOR_KEYS & set(settings or {})
         if clash:
             raise UserError(f"{', '.join(sorted(clash))} is not a setting; give it beside the settings")
-        given = _settings_in(cls, settings or {}, old_secret)
-        _admin_only(given, old_plain, admin, label)
         # a key stored before types declared their settings (a misspelt ``fliter``) was
-        # never read: it is dropped, not refused, or the connector could not be edited here
+        # never read: it is dropped, not refused, or the connector could not be edited here;
+        # also when sent back as it is shown (the dashboard's form, a client that PATCHes
+        # what it GETs); given another value, it is refused like any unknown key
         keys = cls.known_settings | cls.secret_settings
+        sent = {k: v for k, v in (settings or {}).items() if k in keys or old_plain.get(k, object()) != v}
+        given = _settings_in(cls, sent, old_secret)
+        _admin_only(given, old_plain, admin, label)
         new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in keys} | given
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
