@@ -949,3 +949,15 @@ def test_an_edit_to_a_record_of_a_deleted_person_restores_them(database_url: str
         "still here"
     ]
     assert hub.sync().changes == {}
+
+
+def test_an_undo_reverts_a_value_the_system_read_back_with_another_label() -> None:
+    """Pipedrive labels an email it was sent untyped "work": the undo took the labelled
+    email for an edit made since, and left the merged email in the CRM for good."""
+    from contacthub.engine.undo import _same_values
+
+    sent = [{"value": "dana@example.com", "type": "", "primary": True}]
+    read_back = [{"value": "dana@example.com", "type": "work", "primary": True}]
+    assert _same_values("emails", read_back, sent)
+    assert not _same_values("emails", read_back, [{**sent[0], "value": "other@example.com"}])
+    assert _same_values("job_title", "Chef", "Chef") and not _same_values("job_title", "Chef", "Cook")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from contacthub.engine.context import RunContext
-from contacthub.model import field_equal, match_keys
+from contacthub.model import MULTI_FIELDS, element_key, field_equal, match_keys
 from contacthub.store import tables as t
 from contacthub.store.repo import chunks, loads, now
 
@@ -143,6 +143,15 @@ def _reopen_conflicts(ctx: RunContext, contact_id: str, run_id: int) -> None:
     )
 
 
+def _same_values(name: str, a: Any, b: Any) -> bool:
+    """What the run wrote is what the record holds: the same values, whatever type or
+    label the system read them back with (Pipedrive labels an email it was sent untyped
+    "work", and the email merged in stayed after the undo, taken for an edit since)."""
+    if name in MULTI_FIELDS:
+        return {element_key(name, e) for e in a or ()} == {element_key(name, e) for e in b or ()}
+    return field_equal(name, a, b)
+
+
 def _copies(store: Any, contact_ids: Iterable[str]) -> set[tuple[str, int]]:
     """(contact, connector) of each record contacthub wrote for these contacts, in any run:
     a copy goes with its contact, whichever run made it (a copy written for the person by a
@@ -182,7 +191,7 @@ def _keep_records_it_found(
         current = link.baseline or {}
         target = dict(current)
         for name, new_value in (after or {}).items():
-            if field_equal(name, current.get(name), new_value):  # else changed again since
+            if _same_values(name, current.get(name), new_value):  # else changed again since
                 old_value = (before or {}).get(name)
                 if old_value in (None, "", []):
                     target.pop(name, None)
