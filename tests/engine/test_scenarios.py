@@ -890,6 +890,31 @@ def test_two_records_of_one_book_are_never_folded_into_one_contact(database_url:
     assert hub.sync().changes == {}
 
 
+def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(database_url: str) -> None:
+    """Pipedrive splits "Loading Dock" into first and last name. Under manual, its rename
+    to "Dock Office" opened two name conflicts the card never made; the split alone
+    gave the card name parts."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual")
+    a, b = hub.book("a"), hub.book("b")
+    a.put(
+        "dock",
+        {
+            "display_name": "Loading Dock",
+            "emails": [{"value": "dock@x.example", "type": "", "primary": True}],
+        },
+    )
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, given_name="Loading", family_name="Dock")  # as the system reads it back
+    hub.sync()
+    assert "given_name" not in a.items["dock"].fields and "family_name" not in a.items["dock"].fields
+    b.edit(nid, display_name="Dock Office", given_name="Dock", family_name="Office")
+    hub.sync()
+    assert a.items["dock"].fields["display_name"] == "Dock Office"
+    assert "given_name" not in a.items["dock"].fields
+    assert service.conflicts(hub.engine, "h") == []
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

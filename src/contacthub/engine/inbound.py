@@ -207,6 +207,11 @@ class Inbound(Matching, Twins):
             base = _without_given(base, stand_in)
             if not any(theirs.get(n) for n in NAME_FIELDS if n != "given_name"):
                 mine = _without_given(theirs, stand_in) or {}  # else it is a given name now
+        if not any(contact.data.get(n) for n in NAME_FIELDS):
+            # name parts a system split out of the display name it was sent (Pipedrive's
+            # "Loading Dock" -> first "Loading", last "Dock") are none of the hub's: a
+            # rename there is a new display name, not two name conflicts nobody made
+            base, mine = _split_dropped(base), _split_dropped(mine) or {}
         result = merge(
             base,
             contact.data,
@@ -389,6 +394,18 @@ def new_contact_id() -> str:
     value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
     h = f"{value:032x}"  # (str(uuid.UUID(int=value)), without two objects per contact)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _split_dropped(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``fields`` without name parts that only spell out its display name."""
+    if fields is None or not fields.get("display_name") or not any(fields.get(n) for n in NAME_FIELDS):
+        return fields
+    if (
+        display_name_of({**{n: fields.get(n) for n in NAME_FIELDS}, "display_name": ""})
+        != fields["display_name"]
+    ):
+        return fields
+    return {k: v for k, v in fields.items() if k not in NAME_FIELDS}
 
 
 def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, Any] | None:
