@@ -915,6 +915,23 @@ def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(databa
     assert service.conflicts(hub.engine, "h") == []
 
 
+def test_a_company_renamed_where_there_is_no_display_name_is_shown_by_its_new_name(
+    database_url: str,
+) -> None:
+    """A Procore vendor renamed: the card kept FN:Acme Plumbing beside the new ORG."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["organization", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    mail = [{"value": "office@acme.example", "type": "", "primary": True}]
+    a.put("acme", {"display_name": "Acme Plumbing", "organization": "Acme Plumbing", "emails": mail})
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, organization="Acme Plumbing & Heating")
+    hub.sync()
+    assert a.items["acme"].fields["display_name"] == "Acme Plumbing & Heating"
+    assert a.items["acme"].fields["organization"] == "Acme Plumbing & Heating"
+    assert hub.sync().changes == {}
+
+
 def test_phone_normalised_match(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a_fields = Contact(given_name="Ann", family_name="Lee", phones=[Phone("(202) 555-0100")]).to_fields()

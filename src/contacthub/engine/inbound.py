@@ -416,8 +416,23 @@ def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, An
 
 def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     """A display name made from the name parts follows them when a connector without one
-    (an Outlook file) renames someone: else every card went on showing the old name."""
-    if spoke.held is None or "display_name" in spoke.held or not set(NAME_FIELDS) & set(result.changed):
+    (an Outlook file) renames someone: else every card went on showing the old name. So
+    does a company's own contact's, shown by its organization, when that is renamed."""
+    if spoke.held is None or "display_name" in spoke.held:
+        return
+    company, renamed = before.get("organization"), result.fields.get("organization")
+    if (
+        "organization" in result.changed
+        and company
+        and renamed
+        and before.get("display_name") == company
+        and not any(before.get(n) for n in NAME_FIELDS)
+    ):
+        # a company's own contact, renamed where it holds no display name (a Procore vendor):
+        # the name it is shown by follows (the card kept the old one beside the new ORG)
+        result.fields["display_name"] = renamed
+        result.changed.append("display_name")
+    if not set(NAME_FIELDS) & set(result.changed):
         return
     shown = before.get("display_name") or ""
     if not any(before.get(n) for n in NAME_FIELDS):  # shown there as its given name, or not
