@@ -172,3 +172,50 @@ def test_a_disabled_user_kept_by_an_edit_is_not_added_as_a_contact(tmp_path: Pat
         assert [m for m in cards(folder) if m == mail] == [mail]  # one person, not two
         assert len(list(folder.glob("*.vcf"))) == 4
         assert sync().changes == {}
+
+
+def test_a_person_without_an_email_is_said_once_and_added_once_they_have_one(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A GAL contact needs an email: the refusal was repeated on every run."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        "UID:desk",
+        "FN:Front Desk",
+        "TEL;TYPE=work:+12025550100",
+        "END:VCARD",
+        "",
+    ]
+    (folder / "desk.vcf").write_text("\r\n".join(lines))
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        gal = {"name": "gal", "type": "m365-gal", **settings(info)}
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "h": {"connectors": [{"name": "phones", "type": "vcard-dir", "path": str(folder)}, gal]}
+                }
+            }
+        )
+        config.apply(engine, spec)
+
+        def sync() -> Any:
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied", report.as_json()
+            return report
+
+        first = sync()
+        assert any("needs an email address" in e["message"] for e in first.errors), first.errors
+        assert sync().errors == []  # said once
+        text = (
+            (folder / "desk.vcf").read_text().replace("END:VCARD", "EMAIL:desk@partner.example\r\nEND:VCARD")
+        )
+        (folder / "desk.vcf").write_text(text)
+        sync()
+        emails = [str(c.props.get("ExternalEmailAddress", "")).lower() for c in tenant.live_contacts()]
+        assert any("desk@partner.example" in e for e in emails), emails

@@ -154,7 +154,9 @@ def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
     exchange = conn.exchange()
     email = primary_email(op.fields)
     if not email:
-        raise RecordError("a GAL contact needs an email address", record, conn.name)
+        # refused until the person has one: the engine leaves it out until they change
+        # (said on every run before, with the calls of a run that had nothing to do)
+        raise ReadOnlyRecordError("a GAL contact needs an email address", record, conn.name)
     anchor = conn.anchor(op.hub_id)
     try:
         found = exchange.run("Get-MailContact", Filter=f"{conn.anchor_name} -eq {opath(anchor)}")
