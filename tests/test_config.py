@@ -311,6 +311,10 @@ def test_two_connectors_of_a_hub_on_one_place_are_refused(tmp_path: Path) -> Non
     sheet = f'type = "csv"\npath = "{tmp_path / "x.csv"}"\ncreate = true'
     err = load_error(write(tmp_path, hub(sheet, folder, sheet.replace("x.csv", "./x.csv"))))
     assert f"connectors 'c0' and 'c2' of hub 'team' both use {tmp_path / 'x.csv'}" in err.message
+    (tmp_path / "x.csv").write_text("given_name\nAnn\n")
+    os.link(tmp_path / "x.csv", tmp_path / "hard.csv")  # the same file by another name
+    err = load_error(write(tmp_path, hub(sheet, sheet.replace("x.csv", "hard.csv"))))
+    assert f"both use {tmp_path / 'x.csv'} (as {tmp_path / 'hard.csv'})" in err.message
     dav = 'type = "carddav"\nurl = "https://dav.example.com/books"\naddressbook = "team"'
     other = 'type = "carddav"\nurl = "https://ann:pw@DAV.example.com/books/"\naddressbook = "team/"'
     err = load_error(write(tmp_path, hub(dav, other)))

@@ -24,7 +24,9 @@ longer names are removed, and it reports each change. Connector order in the fil
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -342,19 +344,28 @@ def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]],
     """Refuse two connectors of one hub on the same folder, file or address book: each run
     read the cards the other had written as new people, and wrote them back again (a
     copy more each run, then an IntegrityError)."""
-    seen: dict[tuple[str, ...], str] = {}
+    seen: dict[tuple[str, ...], tuple[str, str]] = {}  # place -> connector, how it was named
     for name, settings in connectors:
         place = location_of(settings)
         if place is None:
             continue
-        if place in seen:
-            what = place[1] + (f" (address book {place[2]!r})" if place[0] == "url" and place[2] else "")
-            raise ConfigError(
-                f"connectors {seen[place]!r} and {name!r} of hub {hub_name!r} both use {what}: "
-                "each would take the other's records for new people; give each its own",
-                where,
-            )
-        seen[place] = name
+        what = place[1] + (f" (address book {place[2]!r})" if place[0] == "url" and place[2] else "")
+        same = [place]
+        if place[0] == "path":
+            with contextlib.suppress(OSError):  # a hard link is the same file by another name
+                st = os.stat(place[1])
+                same.append(("inode", str(st.st_dev), str(st.st_ino)))
+        for key in same:
+            if key in seen:
+                other, named = seen[key]
+                raise ConfigError(
+                    f"connectors {other!r} and {name!r} of hub {hub_name!r} both use "
+                    f"{what if named == what else f'{named} (as {what})'}: "
+                    "each would take the other's records for new people; give each its own",
+                    where,
+                )
+        for key in same:
+            seen[key] = (name, what)
 
 
 #: settings that say which address book a connector is: another value is another book
