@@ -10,11 +10,9 @@ from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
-from contacthub.store.repo import HubRow, Store, dumps, now
+from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
-
-OP_COUNT = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
 
 
 @dataclass(slots=True)

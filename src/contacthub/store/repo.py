@@ -18,6 +18,7 @@ from contacthub.store.repo_journal import JournalMixin
 from contacthub.store.repo_plan import PlanMixin
 from contacthub.store.rows import (
     CHUNK,
+    OP_COUNT,
     ConnectorRow,
     ContactRow,
     HubRow,
@@ -30,6 +31,7 @@ from contacthub.store.rows import (
 
 __all__ = [
     "CHUNK",
+    "OP_COUNT",
     "ConnectorRow",
     "ContactRow",
     "HubRow",

@@ -14,10 +14,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
-from contacthub.store.rows import dumps, loads, now
-
-#: journal ops as a run counts them (``engine.context.OP_COUNT``; the store imports no engine)
-_COUNTED = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
+from contacthub.store.rows import OP_COUNT, dumps, loads, now
 
 
 class JournalMixin(StoreBase):
@@ -95,7 +92,7 @@ class JournalMixin(StoreBase):
             .group_by(t.changes.c.run_id, t.changes.c.connector_name, t.changes.c.op)
         )
         for run_id, name, op, n in self.conn.execute(query):
-            kind = _COUNTED.get(op)
+            kind = OP_COUNT.get(op)
             if kind:
                 counts = kept[run_id].setdefault(name, {"create": 0, "update": 0, "delete": 0})
                 counts[kind] += n

@@ -16,6 +16,9 @@ import orjson
 
 CHUNK = 500  # rows per IN-list: well under SQLite's and PostgreSQL's parameter limits
 
+#: journal ops as a run counts them in its ``changes`` (a deactivation is a deletion there)
+OP_COUNT = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
+
 
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
