@@ -40,6 +40,9 @@ def undo_preparer(run_id: int) -> Any:
             .order_by(t.changes.c.id.desc())
         ).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
+        undone = store.conn.execute(
+            select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
+        ).one()
         written = _copies(store, contacts)
         changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
         for r in store.conn.execute(
@@ -85,7 +88,7 @@ def undo_preparer(run_id: int) -> Any:
                     continue
                 contact.deleted = False
                 contact.data = data
-                _reopen_conflicts(ctx, contact.id, run_id)
+                _reopen_conflicts(ctx, contact.id, undone)
                 store.conn.execute(  # records kept by on_delete = ignore rejoin their contact
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
@@ -127,13 +130,10 @@ def undo_preparer(run_id: int) -> Any:
     return prepare
 
 
-def _reopen_conflicts(ctx: RunContext, contact_id: str, run_id: int) -> None:
-    """The conflicts of a restored person that the undone run's deletion closed are open
+def _reopen_conflicts(ctx: RunContext, contact_id: str, run: Any) -> None:
+    """The conflicts of a restored person that the undone ``run``'s deletion closed are open
     again: each side's value is still in its connector, waiting for a person to decide
     (closed, the next run wrote the hub's value over the other side's)."""
-    run = ctx.store.conn.execute(
-        select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
-    ).one()
     c = t.conflicts.c
     ctx.store.conn.execute(
         update(t.conflicts)
