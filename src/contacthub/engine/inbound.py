@@ -196,18 +196,16 @@ class Inbound(Matching, Twins):
         # has no time at all ("", before every time): a value whose time is known wins
         side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or "")
         base, mine = link.baseline, theirs
-        stand_in = (
-            None if contact.data.get("given_name") else held_view(contact.data, spoke.held).get("given_name")
-        )
-        if stand_in:
-            # the display name it holds as the given name (``held_view``) is no given name
-            # of the hub's: unchanged, nothing to merge; changed, a rename to take (compared
-            # as it is, the hub seemed to have removed it, a conflict the hub's side won);
-            # with a family name added there, a given name after all
-            base = _without_given(base, stand_in)
-            if not any(theirs.get(n) for n in NAME_FIELDS if n != "given_name"):
-                mine = _without_given(theirs, stand_in) or {}  # else it is a given name now
-        if not any(contact.data.get(n) for n in NAME_FIELDS):
+        if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only
+            stand_in = held_view(contact.data, spoke.held).get("given_name")
+            if stand_in:
+                # the display name it holds as the given name (``held_view``) is no given
+                # name of the hub's: unchanged, nothing to merge; changed, a rename to take
+                # (compared as it is, the hub seemed to have removed it, a conflict the
+                # hub's side won); with a family name added there, a given name after all
+                base = _without_given(base, stand_in)
+                if not any(theirs.get(n) for n in NAME_FIELDS if n != "given_name"):
+                    mine = _without_given(theirs, stand_in) or {}  # else a given name now
             # name parts a system split out of the display name it was sent (Pipedrive's
             # "Loading Dock" -> first "Loading", last "Dock") are none of the hub's: a
             # rename there is a new display name, not two name conflicts nobody made
