@@ -5,6 +5,7 @@ deletions follow the hub's rules, and contacts the hub did not create are never 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,21 @@ def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
         assert again.errors == [] and again.changes == {}
 
 
+def folder_and_gal(sqlite_url: str, folder: Path, info: dict[str, Any]) -> Callable[[], Any]:
+    """Hub "h" of a vCard folder and the GAL; a function that syncs it and checks the run."""
+    engine = open_database(sqlite_url)
+    gal = {"name": "gal", "type": "m365-gal", **settings(info)}
+    phones = {"name": "phones", "type": "vcard-dir", "path": str(folder)}
+    config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": [phones, gal]}}}))
+
+    def sync() -> Any:
+        report = run_hub(engine, "h", options=Options())
+        assert report.status == "applied", report.as_json()
+        return report
+
+    return sync
+
+
 def test_a_disabled_user_kept_by_an_edit_is_not_added_as_a_contact(tmp_path: Path, sqlite_url: str) -> None:
     """Disabled while their card was edited, the person stays in the hub (modification
     beats deletion), and the hub wrote them into their own tenant as a mail contact; once
@@ -139,21 +155,7 @@ def test_a_disabled_user_kept_by_an_edit_is_not_added_as_a_contact(tmp_path: Pat
     folder = tmp_path / "cards"
     folder.mkdir()
     with served(emu) as info:
-        engine = open_database(sqlite_url)
-        gal = {"name": "gal", "type": "m365-gal", **settings(info)}
-        spec = config.HubFile.model_validate(
-            {
-                "hubs": {
-                    "h": {"connectors": [{"name": "phones", "type": "vcard-dir", "path": str(folder)}, gal]}
-                }
-            }
-        )
-        config.apply(engine, spec)
-
-        def sync() -> Any:
-            report = run_hub(engine, "h", options=Options())
-            assert report.status == "applied", report.as_json()
-            return report
+        sync = folder_and_gal(sqlite_url, folder, info)
 
         sync()
         user = next(iter(tenant.users.values()))
@@ -193,21 +195,7 @@ def test_a_person_without_an_email_is_said_once_and_added_once_they_have_one(
     ]
     (folder / "desk.vcf").write_text("\r\n".join(lines))
     with served(emu) as info:
-        engine = open_database(sqlite_url)
-        gal = {"name": "gal", "type": "m365-gal", **settings(info)}
-        spec = config.HubFile.model_validate(
-            {
-                "hubs": {
-                    "h": {"connectors": [{"name": "phones", "type": "vcard-dir", "path": str(folder)}, gal]}
-                }
-            }
-        )
-        config.apply(engine, spec)
-
-        def sync() -> Any:
-            report = run_hub(engine, "h", options=Options())
-            assert report.status == "applied", report.as_json()
-            return report
+        sync = folder_and_gal(sqlite_url, folder, info)
 
         first = sync()
         assert any("needs an email address" in e["message"] for e in first.errors), first.errors
