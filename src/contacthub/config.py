@@ -118,10 +118,9 @@ class HubSpec(BaseModel):
     @classmethod
     def _threshold(cls, value: str | int) -> str:
         try:
-            text = check_threshold(str(value))
+            return check_threshold(str(value))
         except ConfigError as exc:  # a ValueError lets pydantic say where (hubs.NAME.delete_threshold)
             raise ValueError(exc.message) from None
-        return text
 
     @field_validator("phone_region")
     @classmethod
