@@ -249,8 +249,7 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
-        broken = next((row.line for row in table.rows if row.problem), None)
-        if table.fmt == "plain" and "id" not in table.header and broken is None:
+        if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
             table.header.append("id")  # a plain file we write always has ids
             for old in table.rows:
                 if not old.problem:
@@ -310,10 +309,8 @@ class CsvConnector(CsvStore, Connector):
     def _fill(self, table: _Table, row: _Row, fields: Fields, new: bool = False) -> None:
         """Write ``fields`` into the columns that hold them; every other cell stays as is."""
         for column in missing_columns(table.fmt, table.header, fields, self.config.mapping):
-            broken = next((other.line for other in table.rows if other.problem), None)
+            broken = table.broken_line()
             if broken is not None:
-                # a row kept as its text keeps its cells: with one more column, a row of
-                # one cell too many would read as a good row, its last value misplaced
                 msg = f"needs a new column {column!r}, which waits until line {broken} can be read"
                 raise RecordError(msg, f"{self.path}:{row.line}", self.name)
             table.header.append(column)

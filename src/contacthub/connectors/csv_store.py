@@ -76,6 +76,11 @@ class _Table:
     delimiter: str = ","
     stamp: str | None = None
 
+    def broken_line(self) -> int | None:
+        """The line of the first row with a problem: while there is one, no column is added
+        (kept as its text, a row of one cell too many then read as a good row)."""
+        return next((row.line for row in self.rows if row.problem), None)
+
 
 def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
     """Text, codec and BOM. Bytes no codec accepts become lone surrogates (surrogateescape):
