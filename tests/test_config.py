@@ -269,6 +269,10 @@ def test_an_unknown_encoding_is_refused(tmp_path: Path, kind: str) -> None:
     config.load(write(tmp_path, text + 'encoding = "utf-8"\n'))
     err = load_error(write(tmp_path, text + 'encoding = "klingon"\n'))
     assert "unknown encoding 'klingon'" in err.message and "connectors[0] (c)" in str(err)
+    # codecs knows these too, but they turn text into something no program reads
+    for name in ("rot13", "base64", "zlib"):
+        err = load_error(write(tmp_path, text + f'encoding = "{name}"\n'))
+        assert f"{name!r} is not a text encoding" in err.message
 
 
 def test_a_folder_or_file_that_is_not_there_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ Adding a system means one module that subclasses ``Connector`` and registers its
 
 from __future__ import annotations
 
+import codecs
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,6 +290,22 @@ def flag_setting(config: ConnectorConfig, key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"the setting {key!r} must be true or false, not {value!r}", config.name)
     return value
+
+
+def encoding_setting(config: ConnectorConfig, default: str) -> str:
+    """The ``encoding`` setting, refused unless it is a text encoding: ``codecs.lookup``
+    also knows ``rot13``, ``base64`` and ``zlib``, which would turn every card or row into
+    something no program reads (or fail on every file with a message about bytes)."""
+    name = str(config.settings.get("encoding", default))
+    if name == "auto":
+        return name
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ConfigError(f"unknown encoding {name!r}", config.name) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ConfigError(f"{name!r} is not a text encoding", config.name)
+    return name
 
 
 def check_ops(connector: Connector, ops: Sequence[WriteOp]) -> None:

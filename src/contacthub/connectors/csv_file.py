@@ -34,7 +34,6 @@ How the file is read into a table and written back (codecs, delimiter, atomic re
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from contacthub.connectors.base import (
     Record,
     WriteOp,
     WriteResult,
+    encoding_setting,
     flag_setting,
     path_setting,
 )
@@ -97,12 +97,7 @@ class CsvConnector(CsvStore, Connector):
         if self.format not in ("auto", *FORMATS):
             known = ", ".join(("auto", *FORMATS))
             raise ConfigError(f"unknown csv format {self.format!r} (known: {known})", config.name)
-        self.encoding = str(settings.get("encoding", "auto"))
-        if self.encoding != "auto":
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ConfigError(f"unknown encoding {self.encoding!r}", config.name) from None
+        self.encoding = encoding_setting(config, "auto")
         delimiter = settings.get("delimiter")
         self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
         if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):

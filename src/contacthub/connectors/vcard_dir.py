@@ -13,7 +13,6 @@ the scan of the folder, pull and records, and the write operations.
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import stat
@@ -31,6 +30,7 @@ from contacthub.connectors.base import (
     Record,
     WriteOp,
     WriteResult,
+    encoding_setting,
     flag_setting,
     path_setting,
 )
@@ -90,11 +90,7 @@ class VCardDirConnector(VCardFiles, Connector):
                 raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", config.name)
         extension = str(settings.get("extension", ".vcf"))
         self.extension = extension if extension.startswith(".") else f".{extension}"
-        encoding = str(settings.get("encoding", "windows-1252"))
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ConfigError(f"unknown encoding {encoding!r}", config.name) from None
+        encoding = encoding_setting(config, "windows-1252")
         self.create_missing = flag_setting(config, "create", False)
         self.fsync = flag_setting(config, "fsync", True)
         self._sync_each = False  # fsync every file: where the file system cannot be synced
