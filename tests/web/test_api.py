@@ -195,6 +195,12 @@ def test_conflict_resolved_through_the_api(alice: Person, folders: tuple[Path, P
     assert done["value"] == "From B"
     c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
     assert "TITLE:From B" in a_file.read_text()
+    # settled, it leaves the open list and is shown on the hub's page among the settled ones
+    assert c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json() == []
+    page = c.get(f"/hubs/{hub['id']}").text
+    settled = page[page.index('id="settled"') :]
+    assert "Nothing to settle." in page and "job_title" in settled and "by a person" in settled
+    assert "From A" in settled and "From B" in settled and "<td>b</td>" in settled
 
 
 def test_held_run_approved_through_the_api(alice: Person, folders: tuple[Path, Path]) -> None:

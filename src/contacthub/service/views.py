@@ -74,17 +74,26 @@ def show_run(engine: Engine, run_id: int) -> dict[str, Any]:
         return out
 
 
-def conflicts(engine: Engine, hub: str, include_settled: bool = False) -> list[dict[str, Any]]:
+def conflicts(
+    engine: Engine, hub: str, include_settled: bool = False, *, settled_only: int | None = None
+) -> list[dict[str, Any]]:
+    """The hub's open conflicts, oldest first (``include_settled``: every conflict).
+    ``settled_only=N``: the N most recently settled, newest first, what the dashboard shows
+    under the open ones: with ``newest`` or ``priority`` every differing edit is settled
+    at once, so a busy hub has many and the page needs only the last."""
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         query = select(t.conflicts, t.contacts.c.data).join(
             t.contacts, t.contacts.c.id == t.conflicts.c.contact_id
         )
         query = query.where(t.conflicts.c.hub_id == hub_row.id)
-        if not include_settled:
+        if settled_only is not None:
+            query = query.where(t.conflicts.c.status != "open")
+            query = query.order_by(t.conflicts.c.id.desc()).limit(settled_only)
+        elif not include_settled:
             query = query.where(t.conflicts.c.status == "open")
         out = []
-        for r in conn.execute(query.order_by(t.conflicts.c.id)):
+        for r in conn.execute(query if settled_only is not None else query.order_by(t.conflicts.c.id)):
             data = loads(r.data) or {}
             out.append(
                 {

@@ -48,6 +48,9 @@ def create_hub(
     return go(f"/hubs/{hub_id}")
 
 
+SETTLED_SHOWN = 50  # settled conflicts on a hub's page, newest first (all: the API's include_settled)
+
+
 @router.get("/hubs/{hub_id}")
 def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
     engine = state(request).engine
@@ -62,6 +65,7 @@ def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
         runs=runs[:30],
         held=[r for r in runs if r["status"] == "held"],
         conflicts=service.conflicts(engine, name),
+        settled=service.conflicts(engine, name, settled_only=SETTLED_SHOWN),
         chart=chart(runs[:60]),
         types=type_info(),
     )
