@@ -358,14 +358,20 @@ def test_a_card_deleted_from_a_file_of_several_comes_back_whole(tmp_path: Path) 
 
 def test_a_card_cut_off_while_written_is_an_error_not_a_shorter_card(tmp_path: Path) -> None:
     """Read as it is, a half-written card says everything after the cut was removed, and a
-    sync would remove it everywhere. A card whose producer left out END:VCARD still reads."""
+    sync would remove it everywhere: cut inside a line or at a line's end, it has no
+    END:VCARD. Junk after the END does not make a card cut off."""
     (tmp_path / "cut.vcf").write_bytes(CARD_WITH_EXTRAS[:90])
+    at_line = CARD_WITH_EXTRAS[: CARD_WITH_EXTRAS.index(b"TEL;")]
+    assert at_line.endswith(b"\r\n")
+    (tmp_path / "cut-at-line.vcf").write_bytes(at_line)
     (tmp_path / "no-end.vcf").write_bytes(CARD_WITH_EXTRAS.replace(b"END:VCARD\r\n", b""))
+    (tmp_path / "tail.vcf").write_bytes(CARD_WITH_EXTRAS + b"\r\n\r\n")
     items = list(make(tmp_path).pull(None, {}).records)
-    [error] = [i for i in items if isinstance(i, RecordError)]
-    assert error.record.endswith("cut.vcf") and "cut off" in error.message
+    errors = {Path(i.record).name: i.message for i in items if isinstance(i, RecordError)}
+    assert sorted(errors) == ["cut-at-line.vcf", "cut.vcf", "no-end.vcf"]
+    assert all("no END:VCARD" in m for m in errors.values())
     [record] = [i for i in items if isinstance(i, Record)]
-    assert record.native_id == "no-end.vcf" and record.fields["emails"][0]["value"] == "john@example.com"
+    assert record.native_id == "tail.vcf" and record.fields["emails"][0]["value"] == "john@example.com"
 
 
 def test_a_card_deleted_for_the_hub_comes_back_whole(tmp_path: Path) -> None:

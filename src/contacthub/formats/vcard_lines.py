@@ -128,12 +128,16 @@ def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
 
 
 def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
-    """Every card in ``data``, nested cards after their parent. A card without END runs to
-    the end of the data; junk lines are skipped. ``RecordError`` (with ``where``) when no
-    card with at least one property can be found, or when the data was cut off."""
+    """Every card in ``data``, nested cards after their parent; junk lines are skipped.
+    ``RecordError`` (with ``where``) when no card with at least one property can be found,
+    or when the last card has no END (``_cut_off``)."""
     text = _to_text(data)
     if _cut_off(text):
-        raise RecordError("the file ends in the middle of a card: cut off while being written?", where)
+        raise RecordError(
+            "the card has no END:VCARD line: cut off while being written? (add END:VCARD "
+            "at its end to have it read)",
+            where,
+        )
     if "\n " not in text and "\n\t" not in text and "=\n" not in text:
         cards, saw_begin = _fast_cards(text, fallback)
     else:
@@ -147,12 +151,16 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
 
 
 def _cut_off(text: str) -> bool:
-    """Data that stops inside a line, with no END:VCARD: what a writer that died halfway
-    leaves. Read as it is, it would say that every property after the cut was removed.
-    (A card that only lacks its END, written so by its producer, still reads.)"""
-    if not text or text[-1] in "\r\n":
+    """Data whose last card has no END:VCARD: what a writer that died halfway leaves, in
+    the middle of a line or at a line's end. Read as it is, it would say that every
+    property after the cut was removed, and a sync would remove them everywhere. A card
+    its producer wrote without END is refused the same way: the two cannot be told apart,
+    and an error the user can mend costs less than data lost."""
+    if text.rstrip()[-9:].upper() == "END:VCARD":  # the usual case, read from the tail only
         return False
-    return text.rsplit("\n", 1)[-1].strip().upper() != "END:VCARD"
+    upper = text.upper()
+    begin = upper.rfind("BEGIN:VCARD")
+    return begin >= 0 and upper.find("END:VCARD", begin) < 0
 
 
 #: what comes before a line's first colon, when the line is one ``_SIMPLE_LINE`` matches
