@@ -307,6 +307,26 @@ def test_multi_card_file_keeps_its_other_cards(tmp_path: Path) -> None:
     assert (tmp_path / "two.vcf").read_bytes().endswith(second)
 
 
+def test_editing_the_first_card_keeps_the_other_cards_byte_for_byte(tmp_path: Path, corpus_dir: Path) -> None:
+    """The other cards of a file are not synced: an update of the first leaves them as
+    they were. They were written again from their parsed form, a 2.1 card as 3.0
+    (``TEL;WORK;VOICE`` became ``TEL;TYPE=WORK,VOICE``, its long lines folded)."""
+    name = "mixed__mixed__nodevcf_multiple.multi.vcf"
+    data = (corpus_dir / "vcards" / name).read_bytes()
+    (tmp_path / name).write_bytes(data)
+    connector = make(tmp_path)
+    record = connector.get(name)
+    fields = dict(record.fields, job_title="Chefredaktion")
+    [result] = connector.write([WriteOp("update", "h", fields, name, record.version)])
+    assert result.error is None, result.error
+    written = (tmp_path / name).read_bytes()
+    others = data[data.index(b"END:VCARD\r\n") + 11 :]
+    assert b"VERSION:2.1\r\n" in others and b"TEL;WORK;VOICE:(0221) 9999123\r\n" in others
+    assert written.endswith(b"END:VCARD\r\n" + others)
+    assert b"TITLE:Chefredaktion\r\n" in written[: len(written) - len(others)]
+    assert connector.get(name).fields == result.fields
+
+
 def test_a_file_of_several_cards_is_read_and_the_others_reported(tmp_path: Path, corpus_dir: Path) -> None:
     """An address book exported whole and dropped into the folder: its first card is read,
     and the pull says the file holds more, which are not synced. A card nested in another

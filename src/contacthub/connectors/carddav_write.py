@@ -124,7 +124,7 @@ def _update(
             conn.name,
         )
     cards = [parsed.card for parsed in conn.codec.parse(old, url)]
-    new = conn.codec.update(cards, op.fields, uid=op.hub_id)
+    new = conn.codec.update(cards, op.fields, uid=op.hub_id, data=old)
     fields = conn.codec.read(new, url)[0]
     response = _put(conn, url, new, **{"If-Match": expected})
     if response.status_code not in (200, 201, 204):

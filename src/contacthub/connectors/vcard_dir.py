@@ -406,7 +406,7 @@ class VCardDirConnector(VCardFiles, Connector):
         data, st = self._read(path)
         self._check_version(op, st, path)
         cards = [parsed.card for parsed in self._parse(data, path)]
-        new = self.codec.update(cards, op.fields, uid=op.hub_id)
+        new = self.codec.update(cards, op.fields, uid=op.hub_id, data=data)
         try:
             fields = self.codec.read(new, str(path))[0]
         except RecordError as exc:

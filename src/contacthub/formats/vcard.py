@@ -33,8 +33,10 @@ from contacthub.formats.vcard_card import (
     unescape,
 )
 from contacthub.formats.vcard_lines import (
+    cards_after_first,
     first_card_items,
     parse_cards,
+    without_first_card,
 )
 from contacthub.formats.vcard_map import (
     FieldMap,
@@ -165,15 +167,47 @@ class VCardCodec:
         data = serialize_card(card)
         return data, self.read(data)[0]
 
-    def update(self, cards: list[Card], fields: Mapping[str, Any], uid: str | None = None) -> bytes:
-        """The file again with its first card made to say ``fields``; the other cards of a
-        multi-card file, and everything unmodelled, are written back as they were. A card
-        without UID gets ``uid``, so the record can be found again by its hub id."""
+    def update(
+        self,
+        cards: list[Card],
+        fields: Mapping[str, Any],
+        uid: str | None = None,
+        data: bytes | None = None,
+    ) -> bytes:
+        """The file again with its first card made to say ``fields``; everything unmodelled
+        is written back as it was. A card without UID gets ``uid``, so the record can be
+        found again by its hub id.
+
+        ``data``, the file ``cards`` were parsed from, lets the other top-level cards of a
+        multi-card file be copied as they were, byte for byte: they are not synced, and
+        written again from their parsed form a 2.1 card became 3.0 (params, folds,
+        quoted-printable). Without it (or when the file's first top-level card is not the
+        first card read, an empty one) every card is written again."""
         card = cards[0]
         apply_fields(card, fields, self.fmap, self.region)
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))
-        return b"".join(serialize_card(c) for c in cards)
+        rest = _other_cards(data, len(cards), self.fallback) if data is not None else None
+        if rest is None:
+            return b"".join(serialize_card(c) for c in cards)
+        nested, tail = rest
+        return b"".join(serialize_card(c) for c in cards[: 1 + nested]) + tail
+
+
+def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | None:
+    """How many of the ``count`` cards read from ``data`` are nested in its first top-level
+    card, and the bytes after that card as they are; ``None`` when the file holds no
+    other top-level card, or its first top-level card is not the first card read."""
+    if count < 2 or not cards_after_first(data):
+        return None
+    tail = without_first_card(data)
+    try:
+        first = parse_cards(data[: len(data) - len(tail)], "", fallback)
+    except RecordError:
+        return None  # the first top-level card is empty: the record's card is in ``tail``
+    if len(first) > count:
+        return None  # read otherwise than as part of the whole file: no guess
+    return len(first) - 1, tail
 
 
 _ESCAPE = re.compile(rb"\\(.)")
