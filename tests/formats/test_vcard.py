@@ -582,3 +582,30 @@ def test_a_value_rewritten_out_of_its_charset_loses_its_value_type() -> None:
     (line,) = [ln for ln in out.split(b"\r\n") if ln.startswith(b"TEL")]
     assert b"VALUE=uri" not in line and line.endswith(b":+12025550147")
     assert codec.read(out)[0]["phones"] == fields["phones"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "apple-addressbook__3.0__roundcube_apple.vcf",
+        "apple-macos__3.0__ezvcard_John_Doe_MAC_ADDRESS_BOOK.vcf",
+    ],
+)
+def test_a_copy_writes_only_a_urls_escaped_colon_plainly(vcards: Path, name: str) -> None:
+    """Apple's ``http\\://`` is written ``http://`` in a copy (see ``create_from``); every
+    other ``\\:`` is kept as it was: the unmodelled ``X-ABUID:...\\:ABPerson`` and a NOTE's
+    ``Color\\: Blue`` lost their backslash too."""
+    data = (vcards / name).read_bytes()
+    fields = CODEC.read(data)[0]
+    made = CODEC.create_from(data, fields, "ann-1")
+    assert made is not None
+    copy, read = made
+    assert read == fields == CODEC.read(copy)[0]
+    copied = set(copy.splitlines())
+    for line in data.splitlines():
+        if b"http\\://" in line:
+            assert line.replace(b"http\\://", b"http://") in copied
+        elif not line.startswith((b"UID", b"PRODID", b"REV")):
+            assert line in copied
+    assert any(b"\\:ABPerson" in line for line in copied)
+    assert b"\\://" not in copy

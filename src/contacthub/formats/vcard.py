@@ -210,14 +210,18 @@ def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | 
     return len(first) - 1, tail
 
 
-_ESCAPE = re.compile(rb"\\(.)")
+#: a content line whose value is a URL written with Apple's escaped colon (``http\\://``):
+#: the head (no quotes, no colon), the scheme, and the rest from ``//``
+_ESCAPED_URL = re.compile(rb"^([^:\"\r\n]*:[A-Za-z][A-Za-z0-9+.-]*)\\:(//)", re.M)
 
 
 def _plain_colons(data: bytes) -> bytes:
-    """``data`` with every ``\\:`` written as ``:`` (other escapes left as they are)."""
-    if b"\\:" not in data:
+    """``data`` with the ``\\:`` after the scheme of a value that is a URL written as ``:``.
+    Only there: any other ``\\:`` (Apple's ``X-ABUID:...\\:ABPerson``, a colon in a NOTE)
+    is a property the copy keeps byte for byte, and reads the same either way."""
+    if b"\\://" not in data:
         return data
-    return _ESCAPE.sub(lambda m: b":" if m.group(1) == b":" else m.group(0), data)
+    return _ESCAPED_URL.sub(rb"\1:\2", data)
 
 
 def _one_card_with_uid(data: bytes, uid: str) -> bool:
