@@ -609,3 +609,17 @@ def test_a_copy_writes_only_a_urls_escaped_colon_plainly(vcards: Path, name: str
             assert line in copied
     assert any(b"\\:ABPerson" in line for line in copied)
     assert b"\\://" not in copy
+
+
+def test_a_rewritten_address_or_website_keeps_its_pref(vcards: Path) -> None:
+    """The model says which email and phone is preferred, not which address or website:
+    Apple's ``item1.ADR;type=WORK;type=pref``, its city edited, lost its ``pref``."""
+    data = (vcards / "apple-addressbook__3.0__roundcube_apple.vcf").read_bytes()
+    fields = CODEC.read(data)[0]
+    fields["addresses"] = [dict(fields["addresses"][0], city="Zürich")]
+    fields["websites"] = [dict(fields["websites"][0], type="work")]
+    out = CODEC.update([p.card for p in CODEC.parse(data)], fields, data=data)
+    lines = out.split(b"\r\n")
+    assert "item1.ADR;TYPE=pref,work:;;Birgistrasse 4a;Zürich;;8304;Switzerland".encode() in lines
+    assert b"item2.URL;TYPE=pref,work:http\\://www.apple.ch" in lines
+    assert CODEC.read(out)[0] == fields

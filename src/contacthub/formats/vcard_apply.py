@@ -166,8 +166,9 @@ def _rewrite(
     kind: str, target: Mapping[str, Any], version: str, old: Property, said: Mapping[str, Any] | None
 ) -> Property:
     """``target`` written over ``old``, which said ``said`` (None: another element). Kept
-    from ``old``: its group, its params other than the type and preference, the TYPE
-    values the model ignores (INTERNET, VOICE, POSTAL...), an address's PO box and the
+    from ``old``: its group, its params other than the type and (for an email or phone,
+    whose preference the model holds) the preference, the TYPE values the model ignores
+    (INTERNET, VOICE, POSTAL...; an address's or website's ``pref``), an address's PO box and the
     extended part of its street, and the value's own text where the value did not change
     (a phone in its notation, not E.164)."""
     new = _element_prop(kind, target, version, old.group)
@@ -176,13 +177,16 @@ def _rewrite(
     )
     if "CHARSET" in old.params or "ENCODING" in old.params:
         same_value = False  # the old text is in its transfer encoding: write it plainly
-    drop = ("TYPE", "PREF") if same_value else ("TYPE", "PREF", "VALUE", "LABEL")
-    params = _kept_params(old, drop)
+    # the model says which email and phone is preferred, not which address or website: an
+    # address's ``pref`` (TYPE or PREF) is the card's to keep, as an unmodelled param is
+    ours = kind in ("emails", "phones")
+    drop = ("TYPE", "PREF") if ours else ("TYPE",)
+    params = _kept_params(old, drop if same_value else (*drop, "VALUE", "LABEL"))
     noise = _NOISE[_MULTI_PROPS[kind]]
     types = [
         t.strip() for v in old.params.get("TYPE", ()) for t in v.split(",") if t.strip().lower() in noise
     ]
-    types = [t for t in types if t.lower() != "pref"] + new.params.get("TYPE", [])
+    types = [t for t in types if not ours or t.lower() != "pref"] + new.params.get("TYPE", [])
     if types:
         params["TYPE"] = types
     if "PREF" in new.params:
