@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,37 @@ def test_editing_the_first_card_keeps_the_other_cards_byte_for_byte(tmp_path: Pa
     assert b"VERSION:2.1\r\n" in others and b"TEL;WORK;VOICE:(0221) 9999123\r\n" in others
     assert written.endswith(b"END:VCARD\r\n" + others)
     assert b"TITLE:Chefredaktion\r\n" in written[: len(written) - len(others)]
+    assert connector.get(name).fields == result.fields
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "apple-addressbook__3.0__roundcube_apple.vcf",  # CRLF lines, its photo folded with LF
+        "apple-ios5__3.0__ezvcard_John_Doe_IPHONE.vcf",  # every line ended with \r\r\n
+        "apple-macos-10.11__3.0__kcontacts_vcardwithitemasapplesupport.vcf",  # LF only
+    ],
+)
+def test_an_update_keeps_the_line_ends_of_the_lines_it_does_not_edit(
+    tmp_path: Path, corpus_dir: Path, name: str
+) -> None:
+    """Every line was written with CRLF, so that one edited field rewrote the whole file;
+    the lines written anew end as the file's first line does."""
+    data = (corpus_dir / "vcards" / name).read_bytes()
+    (tmp_path / name).write_bytes(data)
+    connector = make(tmp_path)
+    record = connector.get(name)
+    [result] = connector.write([WriteOp("update", "h", dict(record.fields, job_title="Boss"), name, None)])
+    assert result.error is None, result.error
+    written = (tmp_path / name).read_bytes()
+    ends = re.compile(rb"[^\r\n]*(?:\r\r\n|\r\n|\n|\r)")
+    before, after = ends.findall(data), ends.findall(written)
+    first_end = before[0][len(b"BEGIN:VCARD") :]
+    assert [line for line in before if line not in after and not line.startswith((b"TITLE", b"REV"))] == []
+    new = [line for line in after if line not in before]
+    assert new and all(line.startswith((b"TITLE", b"REV", b"UID")) for line in new)
+    assert all(line.endswith(first_end) and not line.endswith(b"\r" + first_end) for line in new)
+    assert b"TITLE:Boss" + first_end in written
     assert connector.get(name).fields == result.fields
 
 

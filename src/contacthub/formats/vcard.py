@@ -13,6 +13,7 @@ version and fallback encoding), so callers never repeat them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,16 +183,20 @@ class VCardCodec:
         multi-card file be copied as they were, byte for byte: they are not synced, and
         written again from their parsed form a 2.1 card became 3.0 (params, folds,
         quoted-printable). Without it (or when the file's first top-level card is not the
-        first card read, an empty one) every card is written again."""
+        first card read, an empty one) every card is written again. With it, the lines the
+        update did not edit also keep their line ends (``_keep_line_ends``)."""
         card = cards[0]
         apply_fields(card, fields, self.fmap, self.region)
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))
-        rest = _other_cards(data, len(cards), self.fallback) if data is not None else None
-        if rest is None:
+        if data is None:
             return b"".join(serialize_card(c) for c in cards)
+        rest = _other_cards(data, len(cards), self.fallback)
+        if rest is None:
+            return _keep_line_ends(b"".join(serialize_card(c) for c in cards), data)
         nested, tail = rest
-        return b"".join(serialize_card(c) for c in cards[: 1 + nested]) + tail
+        new = b"".join(serialize_card(c) for c in cards[: 1 + nested])
+        return _keep_line_ends(new, data[: len(data) - len(tail)]) + tail
 
 
 def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | None:
@@ -208,6 +213,36 @@ def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | 
     if len(first) > count:
         return None  # read otherwise than as part of the whole file: no guess
     return len(first) - 1, tail
+
+
+#: a physical line and its ending (some iPhones end theirs with ``\\r\\r\\n``)
+_PHYSICAL_LINE = re.compile(rb"([^\r\n]*)(\r\r\n|\r\n|\n|\r)")
+
+
+def _keep_line_ends(new: bytes, old: bytes) -> bytes:
+    """``new`` (written with CRLF) with each line that ``old`` has too, in the same order,
+    ending as it did in ``old``, and the others as ``old``'s first line does. A write
+    changes the lines it edits only: a file of LF lines, an Apple photo folded with LF in
+    a card of CRLF lines or an iPhone's ``\\r\\r\\n`` had every line rewritten. (The
+    reader takes any of these endings; UTF-16 data is written as UTF-8, all lines new.)"""
+    if b"\0" in old or old.count(b"\r\n") == old.count(b"\n") == old.count(b"\r"):
+        return new  # all CRLF already (the usual case), or UTF-16
+    olds = _PHYSICAL_LINE.findall(old)
+    where: dict[bytes, list[int]] = {}
+    for index, (line, _) in enumerate(olds):
+        where.setdefault(line, []).append(index)
+    default = olds[0][1] if olds else b"\r\n"
+    out: list[bytes] = []
+    at = 0
+    for line in new.split(b"\r\n")[:-1]:
+        found = where.get(line)
+        i = bisect_left(found, at) if found else 0
+        if found and i < len(found):
+            at = found[i] + 1
+            out.append(line + olds[found[i]][1])
+        else:
+            out.append(line + default)
+    return b"".join(out)
 
 
 #: a content line whose value is a URL written with Apple's escaped colon (``http\\://``):
