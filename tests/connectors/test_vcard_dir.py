@@ -377,6 +377,21 @@ def test_a_file_of_several_cards_is_read_and_the_others_reported(tmp_path: Path,
     assert "holds 9 cards" in error.message and "only the first is synced" in error.message
 
 
+def test_a_file_of_several_cards_starting_with_a_bom_is_one_of_several(tmp_path: Path) -> None:
+    """A UTF-8 BOM before the first BEGIN:VCARD: the file was taken for one card, so the
+    pull did not report the others and a delete sent them all to the trash."""
+    second = CARD_WITH_EXTRAS.replace(b"ext-1", b"ext-2").replace(b"John", b"Tim")
+    (tmp_path / "two.vcf").write_bytes(b"\xef\xbb\xbf" + CARD_WITH_EXTRAS + second)
+    connector = make(tmp_path)
+    items = list(connector.pull(None, {}).records)
+    [error] = [i for i in items if isinstance(i, RecordError)]
+    assert "holds 2 cards" in error.message
+    record = connector.get("two.vcf")
+    [result] = connector.write([WriteOp("delete", "h", {}, "two.vcf", record.version)])
+    assert result.error is None
+    assert (tmp_path / "two.vcf").read_bytes() == second
+
+
 def test_deleting_the_record_of_a_file_of_several_cards_keeps_the_others(tmp_path: Path) -> None:
     """Only the first card is the record: the others go on as they were, byte for byte,
     and the file's next first card is read as a record of its own."""

@@ -316,9 +316,11 @@ def without_first_card(data: bytes) -> bytes:
 
 def _card_lines(data: bytes) -> Iterator[tuple[int, bool]]:
     """Per line: the card depth a BEGIN:VCARD line opens (else 0), and whether it is an
-    END:VCARD line, with the depth it returns to."""
+    END:VCARD line, with the depth it returns to. A UTF-8 BOM (which the parser skips) is
+    skipped here too: its first line was not seen as BEGIN, so a file of two cards was
+    taken for one, and deleting its first card's person removed the whole file."""
     depth = 0
-    for raw in data.splitlines():
+    for raw in data.removeprefix(b"\xef\xbb\xbf").splitlines():
         line = raw.strip().upper()
         if line == b"BEGIN:VCARD":
             depth += 1
