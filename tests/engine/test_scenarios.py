@@ -391,6 +391,34 @@ def test_an_approve_killed_halfway_goes_on_in_the_next_run(
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_killed_before_it_wrote_anything_goes_on_in_the_next_run(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, decision: str
+) -> None:
+    """Killed while still reading (the run left 'running', nothing of it committed), the
+    held run was marked decided already: the next sync held the same deletions again, and
+    the held run could no longer be approved or rejected."""
+    from tests.memory_connector import MemoryConnector
+
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    pull = MemoryConnector.pull
+
+    def dies(self: MemoryConnector, cursor: Any, known: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(MemoryConnector, "pull", dies)
+    with pytest.raises(Killed):
+        getattr(service, decision)(hub.engine, held.run_id)
+    monkeypatch.setattr(MemoryConnector, "pull", pull)
+    assert len(b.items) == 10 and len(c.items) == 10
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    expected = 4 if decision == "approve" else 10
+    assert len(a.items) == len(b.items) == len(c.items) == expected
+    assert hub.sync().changes == {}
+
+
 def test_dry_run_writes_nothing(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")
