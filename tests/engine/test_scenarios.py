@@ -583,6 +583,27 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
     assert only(b)["emails"][0]["value"] == "p1@example.com"
 
 
+def test_a_record_outside_the_filter_of_a_deleted_person_stays_unlinked(database_url: str) -> None:
+    """Its link was dropped when the person was deleted: the record was then a stranger,
+    and the next edit of it brought the deleted person back everywhere."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=flt)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    a.edit("x", emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub.sync()  # x left b's filter: b's record stays, unlinked
+    del a.items["x"]
+    assert hub.sync().status == "applied"
+    assert list(a.items) == ["y"] and len(b.items) == 2  # b's record is not b's to delete
+    [nid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    b.edit(nid, job_title="Edited later")
+    again = hub.sync()
+    assert again.status == "applied" and list(a.items) == ["y"], again.changes
+    assert hub.sync().changes == {}
+
+
 def test_directions(database_url: str) -> None:
     hub = Hub(database_url, ["src", "dst"], src={"direction": "to-hub"}, dst={"direction": "from-hub"})
     src, dst = hub.book("src"), hub.book("dst")
