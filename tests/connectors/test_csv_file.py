@@ -533,3 +533,22 @@ def test_two_fields_mapped_onto_one_column_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         connector_for(tmp_path / "p.csv", create=True, mapping=twice)
     assert "'custom.a' and 'custom.b' in the same CSV column 'Trade'" in info.value.message
+
+
+def test_a_mapped_custom_field_stays_out_of_google_custom_field_pairs(tmp_path: Path) -> None:
+    """Written to its column and to a ``Custom Field n`` pair as well, a mapped field lived
+    in two places: cleared in its column, it came back from the stale pair."""
+    path = tmp_path / "g.csv"
+    connector = connector_for(path, create=True, format="google", mapping={"custom.trade": "Trade"})
+    result = create(connector, sample(1, **{"custom.trade": "plumber", "custom.site": "North"}))
+    header, row = (line.split(",") for line in path.read_text().splitlines())
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Trade"] == "plumber" and "trade" not in row
+    assert cells["Custom Field 1 - Label"] == "site" and "Custom Field 2 - Label" not in header
+    # a file that still has the pair from before: the column alone says what the trade is
+    path.write_text(
+        "First Name,E-mail 1 - Value,Trade,Custom Field 1 - Label,Custom Field 1 - Value\r\n"
+        "Ann,ann@example.com,,trade,plumber\r\n"
+    )
+    [record] = records(connector)
+    assert "custom.trade" not in record.fields and result.error is None

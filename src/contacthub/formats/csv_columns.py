@@ -297,7 +297,7 @@ def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mappin
         for kind, field in _GOOGLE_KINDS.items():
             have = sum(h.field == field for h in handlers)
             need = len(fields.get(field) or []) if field != "custom.*" else sum(
-                k.startswith(CUSTOM_PREFIX) for k in fields)  # fmt: skip
+                k.startswith(CUSTOM_PREFIX) and k not in mapping for k in fields)  # fmt: skip
             roles = ["Label" if kind == "Custom Field" else style, "Value"]
             if kind == "Address":
                 roles = [style, "Formatted", *(r for r in _GOOGLE_ADDRESS if r != "Formatted")]
