@@ -556,3 +556,23 @@ def test_redact() -> None:
     shown = secrets.redact({"book": "b", "token": TOKEN}, frozenset({"token"}))
     assert shown == {"book": "b", "token": secrets.REDACTED}
     assert secrets.encrypt({}) is None and secrets.decrypt(None) == {}
+
+
+def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
+    """Both fields were read from the column and each write overwrote the other; a field
+    mapped onto a column the format reads itself (Outlook's ``User 1``) is taken."""
+    path = tmp_path / "c.csv"
+    path.write_text("First Name,User 1\r\nAnn,plumber\r\n")
+
+    def block(mapping: str) -> str:
+        head = '[hubs.team]\n[[hubs.team.connectors]]\nname = "c"\ntype = "csv"\n'
+        return f'{head}path = "{path}"\nmapping = {mapping}\n'
+
+    err = load_error(write(tmp_path, block('{"custom.a" = "User 1", "custom.b" = "User 1"}')))
+    assert "connectors[0] (c)" in str(err)
+    assert "'custom.a' and 'custom.b' in the same CSV column 'User 1'" in err.message
+    config.load(write(tmp_path, block('{"custom.trade" = "User 1"}')))
+    engine = open_database("sqlite://")
+    twice = {"custom.a": "Trade", "custom.b": "Trade"}
+    with pytest.raises(ConfigError, match="same CSV column 'Trade'"):  # apply checks it too
+        config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": twice}]))

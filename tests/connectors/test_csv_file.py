@@ -15,6 +15,7 @@ import pytest
 from contacthub.connectors.base import Connector, ConnectorConfig, Record, WriteOp
 from contacthub.connectors.csv_file import CsvConnector
 from contacthub.errors import (
+    ConfigError,
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
@@ -497,3 +498,57 @@ def test_a_delimiter_the_file_does_not_use_is_refused_not_read_as_one_column(tmp
     one_column = tmp_path / "names.csv"
     one_column.write_text("given_name\nAnn\n")  # truly one column: nothing to refuse
     assert [r.fields["given_name"] for r in records(connector_for(one_column, delimiter=";"))] == ["Ann"]
+
+
+def test_a_mapped_column_the_format_reads_holds_only_the_mapped_field(tmp_path: Path) -> None:
+    """Mapped onto Outlook's ``User 1``, ``Notes`` or an address part, the column is the
+    mapped field's alone: it was also read as ``custom.user1`` (or ``notes``), and a write of
+    that second field overwrote the mapped one."""
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "First Name,E-mail Address,User 1,Notes,Business Street,Business City\r\n"
+        "Ann,ann@example.com,plumber,gate code 4,1 Main St,Springfield\r\n"
+    )
+    mapping = {"custom.trade": "User 1", "custom.gate": "Notes", "custom.site": "Business City"}
+    connector = connector_for(path, mapping=mapping)
+    [record] = records(connector)
+    fields = record.fields
+    assert fields["custom.trade"] == "plumber" and fields["custom.gate"] == "gate code 4"
+    assert fields["custom.site"] == "Springfield"
+    assert "custom.user1" not in fields and "notes" not in fields
+    assert fields["addresses"] == [{**fields["addresses"][0], "street": "1 Main St", "city": ""}]
+    held = connector.fields or frozenset()
+    assert {"custom.trade", "custom.gate", "addresses"} <= held
+    assert "custom.user1" not in held and "notes" not in held
+    # a stale second field from elsewhere in the hub cannot reach the mapped column
+    new = {**fields, "custom.trade": "welder", "custom.user1": "XXX", "notes": "other"}
+    [res] = connector.write([WriteOp("update", "h", new, record.native_id, record.version)])
+    assert res.error is None
+    assert path.read_text().splitlines()[1] == "Ann,ann@example.com,welder,gate code 4,1 Main St,Springfield"
+    assert connector.get(record.native_id).fields["custom.trade"] == "welder"
+
+
+def test_two_fields_mapped_onto_one_column_are_refused(tmp_path: Path) -> None:
+    twice = {"custom.a": "Trade", "custom.b": "Trade"}
+    with pytest.raises(ConfigError) as info:
+        connector_for(tmp_path / "p.csv", create=True, mapping=twice)
+    assert "'custom.a' and 'custom.b' in the same CSV column 'Trade'" in info.value.message
+
+
+def test_a_mapped_custom_field_stays_out_of_google_custom_field_pairs(tmp_path: Path) -> None:
+    """Written to its column and to a ``Custom Field n`` pair as well, a mapped field lived
+    in two places: cleared in its column, it came back from the stale pair."""
+    path = tmp_path / "g.csv"
+    connector = connector_for(path, create=True, format="google", mapping={"custom.trade": "Trade"})
+    result = create(connector, sample(1, **{"custom.trade": "plumber", "custom.site": "North"}))
+    header, row = (line.split(",") for line in path.read_text().splitlines())
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Trade"] == "plumber" and "trade" not in row
+    assert cells["Custom Field 1 - Label"] == "site" and "Custom Field 2 - Label" not in header
+    # a file that still has the pair from before: the column alone says what the trade is
+    path.write_text(
+        "First Name,E-mail 1 - Value,Trade,Custom Field 1 - Label,Custom Field 1 - Value\r\n"
+        "Ann,ann@example.com,,trade,plumber\r\n"
+    )
+    [record] = records(connector)
+    assert "custom.trade" not in record.fields and result.error is None

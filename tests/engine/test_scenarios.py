@@ -391,6 +391,34 @@ def test_an_approve_killed_halfway_goes_on_in_the_next_run(
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_killed_before_it_wrote_anything_goes_on_in_the_next_run(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, decision: str
+) -> None:
+    """Killed while still reading (the run left 'running', nothing of it committed), the
+    held run was marked decided already: the next sync held the same deletions again, and
+    the held run could no longer be approved or rejected."""
+    from tests.memory_connector import MemoryConnector
+
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    pull = MemoryConnector.pull
+
+    def dies(self: MemoryConnector, cursor: Any, known: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(MemoryConnector, "pull", dies)
+    with pytest.raises(Killed):
+        getattr(service, decision)(hub.engine, held.run_id)
+    monkeypatch.setattr(MemoryConnector, "pull", pull)
+    assert len(b.items) == 10 and len(c.items) == 10
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    expected = 4 if decision == "approve" else 10
+    assert len(a.items) == len(b.items) == len(c.items) == expected
+    assert hub.sync().changes == {}
+
+
 def test_dry_run_writes_nothing(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")
@@ -553,6 +581,27 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
     hub.sync()
     assert len(b.items) == 1  # left the filter: unlinked, not deleted
     assert only(b)["emails"][0]["value"] == "p1@example.com"
+
+
+def test_a_record_outside_the_filter_of_a_deleted_person_stays_unlinked(database_url: str) -> None:
+    """Its link was dropped when the person was deleted: the record was then a stranger,
+    and the next edit of it brought the deleted person back everywhere."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=flt)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    a.edit("x", emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub.sync()  # x left b's filter: b's record stays, unlinked
+    del a.items["x"]
+    assert hub.sync().status == "applied"
+    assert list(a.items) == ["y"] and len(b.items) == 2  # b's record is not b's to delete
+    [nid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    b.edit(nid, job_title="Edited later")
+    again = hub.sync()
+    assert again.status == "applied" and list(a.items) == ["y"], again.changes
+    assert hub.sync().changes == {}
 
 
 def test_directions(database_url: str) -> None:

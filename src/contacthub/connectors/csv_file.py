@@ -105,6 +105,18 @@ class CsvConnector(CsvStore, Connector):
                 f"the delimiter must be one character (or 'tab'), not {delimiter!r}", config.name
             )
         self.create = flag_setting(config, "create", False)
+        # a column holds one field: two fields mapped onto it were both read from it, and the
+        # write of either overwrote the other (a column the format itself reads, like
+        # Outlook's ``User 1``, is the mapped field's alone: ``handlers_for``)
+        owner: dict[str, str] = {}
+        for canonical, column in config.mapping.items():
+            if column in owner:
+                raise ConfigError(
+                    f"the mapping puts {owner[column]!r} and {canonical!r} in the same CSV "
+                    f"column {column!r}; a column holds one field",
+                    config.name,
+                )
+            owner[column] = canonical
         self._header_cache: tuple[str, str, list[str]] | None = None
         #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
         self._known: dict[str, str] = {}

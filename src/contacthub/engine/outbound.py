@@ -34,7 +34,7 @@ class Step:
     contact: ContactRow
     link: LinkRow | None
     op: WriteOp | None = None
-    link_state: str | None = None  # new state when no write is needed ("drop": remove the link)
+    link_state: str | None = None  # new state when no write is needed
 
 
 def desired(
@@ -59,7 +59,9 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
     caps = spoke.connector.capabilities
     if contact.deleted:
         if link.state != "active":
-            step.link_state = "drop"
+            # a record outside the filter stays as it was, unlinked: dropping its link made
+            # it a stranger, and its next edit brought the deleted person back everywhere
+            step.link_state = "detached"
         elif spoke.keep_records:
             step.link_state = "detached"  # a person rejected these deletions
         elif spoke.on_delete == "delete" and "delete" in ops and caps.delete:
@@ -215,17 +217,12 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
     Returns the journal rows of the unlinks."""
     store = ctx.store
     notes: list[dict[str, Any]] = []
-    drop: list[int] = []
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
     for step in steps:
         if step.op is not None or step.link_state is None:
             continue
         link, contact = step.link, step.contact
-        if step.link_state == "drop":
-            if link is not None:
-                drop.append(link.id)
-            continue
         if link is None:
             insert.append(LinkRow(0, spoke.id, contact.id, None, None, None, contact.rev, step.link_state))
             continue
@@ -234,7 +231,6 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
         link.state = step.link_state
         link.synced_rev = contact.rev
         update.append(link)
-    store.delete_links(drop)
     store.update_links(update)
     store.insert_links(insert)
     return notes

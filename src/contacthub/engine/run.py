@@ -351,8 +351,10 @@ def _carried(store: Store, hub_id: int, options: Options) -> Options:
     """A person's decision that a killed run was carrying out goes on in the next run: an
     approve (or reject, or undo) killed after it had committed the hub's side left the rest
     of its writes to the next sync, which held them again, and a reject of that hold was
-    held too (only a second approve got out)."""
-    rows = store.killed_while_applying(hub_id)
+    held too (only a second approve got out). An approve or reject killed before it
+    committed anything goes on the same way: its held run is marked decided already. (An
+    undo killed then did nothing, and can simply be asked for again.)"""
+    rows = store.killed_decisions(hub_id)
     if not rows or options.dry_run:
         return options
     approved, rejected, no_hold = dict(options.approved), set(options.rejected), options.no_hold

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from contacthub.formats.csv_cells import decode_items, encode_items, parse_date, protect, unprotect
@@ -246,15 +247,33 @@ def _google_handlers(cols: dict[str, str]) -> list[Handler]:
 
 def handlers_for(fmt: str, header: list[str], mapping: Mapping[str, str]) -> list[Handler]:
     """The handlers of ``fmt`` for this header; the user's mapping replaces the handlers of
-    the fields it names (a multi-valued field mapped to one column uses the plain spelling)."""
+    the fields it names (a multi-valued field mapped to one column uses the plain spelling)
+    and owns the columns it names: mapped onto Outlook's ``User 1``, a field is that
+    column's only meaning (``_without``), else the column was also read as
+    ``custom.user1`` and an edit to either field overwrote the other."""
     cols = _present(header)
     build = {"plain": _plain_handlers, "outlook": _outlook_handlers,
              "google": _google_handlers, "thunderbird": _thunderbird_handlers}[fmt]  # fmt: skip
-    out = [h for h in build(cols) if h.field not in mapping]
+    taken = {column for column in mapping.values() if column in header}
+    out = [h for h in _without(build(cols), taken) if h.field not in mapping]
     for field, column in mapping.items():
         if column in header:
             kind = "cell" if field in MULTI_FIELDS else "scalar"
             out.append(Handler(kind, field, (("value", column),)))
+    return out
+
+
+def _without(handlers: list[Handler], taken: set[str]) -> list[Handler]:
+    """The handlers minus the columns in ``taken``: a handler keeps the rest of its columns
+    (an address mapped away from its city still has its street), and goes when nothing it
+    needs is left (a slot or pair without its value column)."""
+    out = []
+    for h in handlers:
+        kept = tuple((role, c) for role, c in h.cols if c not in taken)
+        if kept == h.cols:
+            out.append(h)
+        elif kept and (h.col("value") is None or any(role == "value" for role, _ in kept)):
+            out.append(replace(h, cols=kept))
     return out
 
 
@@ -278,7 +297,7 @@ def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mappin
         for kind, field in _GOOGLE_KINDS.items():
             have = sum(h.field == field for h in handlers)
             need = len(fields.get(field) or []) if field != "custom.*" else sum(
-                k.startswith(CUSTOM_PREFIX) for k in fields)  # fmt: skip
+                k.startswith(CUSTOM_PREFIX) and k not in mapping for k in fields)  # fmt: skip
             roles = ["Label" if kind == "Custom Field" else style, "Value"]
             if kind == "Address":
                 roles = [style, "Formatted", *(r for r in _GOOGLE_ADDRESS if r != "Formatted")]

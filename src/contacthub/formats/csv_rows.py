@@ -66,6 +66,7 @@ def read_row(handlers: list[Handler], row: Row) -> Contact:
     """The contact these columns hold (not yet normalised: call ``to_fields``). Empty slots
     add nothing: an Outlook row has a dozen phone columns and usually one number."""
     c = Contact()
+    own = _custom_in_columns(handlers)
     for h in handlers:
         cells = {role: row.get(column, "") for role, column in h.cols}
         if not any(cells.values()):
@@ -93,9 +94,16 @@ def read_row(handlers: list[Handler], row: Row) -> Contact:
         elif h.kind == "parts":
             date = _join_birthday(get("year", ""), get("month", ""), get("day", ""))
             c.birthday = c.birthday or date
-        elif h.kind == "pair" and get("label"):
+        elif h.kind == "pair" and get("label") and CUSTOM_PREFIX + cells["label"] not in own:
             c.custom[cells["label"]] = get("value", "")
     return c
+
+
+def _custom_in_columns(handlers: list[Handler]) -> set[str]:
+    """The custom fields a column of their own holds (a mapping's): Google's ``Custom Field
+    n`` pairs leave them out, else the field lived in two places and a value cleared or
+    edited in its column came back from the stale pair."""
+    return {h.field for h in handlers if h.kind == "scalar" and h.field.startswith(CUSTOM_PREFIX)}
 
 
 def _add(c: Contact, field: str, item: dict[str, Any]) -> None:
@@ -121,14 +129,15 @@ def _join_birthday(year: str, month: str, day: str) -> str:
 def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> dict[str, str]:
     """New values of the columns whose field changed, given the row's current cells."""
     before = read_row(handlers, old).to_fields(region)
+    own = _custom_in_columns(handlers)
     out: dict[str, str] = {}
     groups: dict[str, list[Handler]] = {}
     for h in handlers:
         groups.setdefault(h.field, []).append(h)
     for field, group in groups.items():
         if field == "custom.*":
-            new = {k: v for k, v in fields.items() if k.startswith(CUSTOM_PREFIX)}
-            if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX)}:
+            new = {k: v for k, v in fields.items() if k.startswith(CUSTOM_PREFIX) and k not in own}
+            if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX) and k not in own}:
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
             _write_group(group, fields.get(field), out)

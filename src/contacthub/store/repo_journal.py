@@ -62,14 +62,20 @@ class JournalMixin(StoreBase):
             values["message"] = message
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
-    def killed_while_applying(self, hub_id: int) -> list[tuple[str, str | None]]:
+    def killed_decisions(self, hub_id: int) -> list[tuple[str, str | None]]:
         """(kind, the stored counts of its parent run) of each run of the hub a dead process
-        left 'applying': its hub side committed, its writes maybe not all done."""
+        left 'applying' (its hub side committed, its writes maybe not all done), and of each
+        approve or reject it left 'running' (nothing of it committed, but its held run was
+        marked decided before it started, and could not be decided again)."""
         runs, parents = t.runs, t.runs.alias("parent")
         query = (
             select(runs.c.kind, parents.c.counts)
             .select_from(runs.outerjoin(parents, parents.c.id == runs.c.parent_id))
-            .where(runs.c.hub_id == hub_id, runs.c.status == "applying")
+            .where(
+                runs.c.hub_id == hub_id,
+                (runs.c.status == "applying")
+                | ((runs.c.status == "running") & runs.c.kind.in_(("approve", "reject"))),
+            )
         )
         return [(str(kind), counts) for kind, counts in self.conn.execute(query)]
 
