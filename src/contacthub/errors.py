@@ -103,3 +103,8 @@ class ReadOnlyRecordError(RecordError):
 
 class RecordNotFoundError(RecordError):
     """The record does not exist (any more)."""
+
+
+class NotAPersonError(RecordNotFoundError):
+    """The record is no person (a contact group card): it is left alone, as if it were not
+    there, never synced as a person named after the group."""

@@ -532,3 +532,34 @@ def test_create_without_tmpfile_support(tmp_path: Path) -> None:
     [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])
     assert result.error is None and result.fields == conn.get("h-1.vcf").fields
     assert [p.name for p in tmp_path.iterdir()] == ["h-1.vcf"]
+
+
+APPLE_GROUP = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//AddressBook 6.1//EN\r\nN:Friends\r\n"
+    b"FN:Friends\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n"
+    b"X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:ext-1\r\nUID:group-1\r\nEND:VCARD\r\n"
+)
+V4_GROUP = (
+    b"BEGIN:VCARD\r\nVERSION:4.0\r\nkind:Group\r\nFN:Site crew\r\n"
+    b"MEMBER:urn:uuid:ext-1\r\nUID:group-2\r\nEND:VCARD\r\n"
+)
+
+
+def test_a_contact_group_card_is_no_person(tmp_path: Path) -> None:
+    """Apple Contacts and iCloud keep groups as cards of their own: read as people, a CSV
+    or a CRM got a person named Friends. They are left alone, neither records nor errors;
+    a person's card of another KIND, and one whose NOTE speaks of a group, are people."""
+    (tmp_path / "person.vcf").write_bytes(CARD_WITH_EXTRAS)
+    (tmp_path / "group.vcf").write_bytes(APPLE_GROUP)
+    (tmp_path / "group4.vcf").write_bytes(V4_GROUP)
+    (tmp_path / "org.vcf").write_bytes(
+        b"BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:org\r\nFN:Acme\r\nORG:Acme\r\n"
+        b"NOTE:KIND:group is what Apple writes\r\nEND:VCARD\r\n"
+    )
+    connector = make(tmp_path)
+    items = list(connector.pull(None, {}).records)
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["org.vcf", "person.vcf"]
+    assert [i for i in items if isinstance(i, RecordError)] == []
+    with pytest.raises(RecordNotFoundError):
+        connector.get("group.vcf")
+    assert (tmp_path / "group.vcf").read_bytes() == APPLE_GROUP

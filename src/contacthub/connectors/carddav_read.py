@@ -30,7 +30,7 @@ import httpx
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import Connector, Pull, Record
 from contacthub.connectors.http import error_for
-from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError
+from contacthub.errors import FatalConnectorError, NotAPersonError, RecordError, RecordNotFoundError
 
 if TYPE_CHECKING:
     from contacthub.connectors.carddav import CardDavConnector
@@ -198,6 +198,8 @@ def _record(
 ) -> Record:
     try:
         fields, uid, rev = conn.codec.read(data, where)
+    except NotAPersonError as exc:  # a contact group: as if it were not there
+        raise NotAPersonError(exc.message, where, conn.name) from exc
     except RecordError as exc:
         raise RecordError(exc.message, where, conn.name) from exc
     modified: datetime | None = rev

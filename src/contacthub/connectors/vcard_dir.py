@@ -43,6 +43,7 @@ from contacthub.connectors.writebehind import WriteBehind
 from contacthub.errors import (
     ConfigError,
     FatalConnectorError,
+    NotAPersonError,
     RecordError,
     RecordNotFoundError,
     StaleVersionError,
@@ -257,6 +258,8 @@ class VCardDirConnector(VCardFiles, Connector):
         data, st = self._read(path)
         try:
             fields, uid, rev = self.codec.read(data, str(path))
+        except NotAPersonError as exc:  # a contact group: not listed as a record
+            raise NotAPersonError(exc.message, str(path), self.name) from exc
         except RecordError as exc:
             raise RecordError(exc.message, str(path), self.name) from exc
         # the later of REV and the file's mtime: an edit in a text editor leaves REV as it was

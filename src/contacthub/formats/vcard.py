@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contacthub.errors import RecordError
+from contacthub.errors import NotAPersonError, RecordError
 from contacthub.formats.vcard_apply import apply_fields
 from contacthub.formats.vcard_build import build_card
 from contacthub.formats.vcard_card import (
@@ -117,7 +117,10 @@ class VCardCodec:
 
     def read(self, data: bytes, where: str = "") -> tuple[Fields, str | None, datetime | None]:
         """The fields, UID and REV of a file's first card: ``parse(data)[0]`` without the
-        card, for the reading hot path. ``RecordError`` naming ``where`` if none can be read."""
+        card, for the reading hot path. ``RecordError`` naming ``where`` if none can be read;
+        ``NotAPersonError`` for a contact group's card (``is_group``)."""
+        if is_group(data):
+            raise NotAPersonError("a contact group (KIND:group), not a person: left as it is", where)
         items = first_card_items(data, self.names, self.fallback)
         if items is not None:
             return items_fields(items, self.fmap, self.region)
@@ -213,6 +216,27 @@ def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | 
     if len(first) > count:
         return None  # read otherwise than as part of the whole file: no guess
     return len(first) - 1, tail
+
+
+#: a card's KIND line saying it is a group (vCard 4; Apple's X-ADDRESSBOOKSERVER-KIND in 3.0)
+_GROUP_KIND = re.compile(
+    rb"^(?:[A-Za-z0-9-]+\.)?(?:X-ADDRESSBOOKSERVER-)?KIND:[ \t]*group[ \t]*\r?$", re.I | re.M
+)
+_END = re.compile(rb"^END:VCARD", re.I | re.M)
+
+
+def is_group(data: bytes) -> bool:
+    """Whether the first card of ``data`` is a contact group (Apple Contacts and iCloud keep
+    groups as cards of their own, with MEMBER lines): no person, so a CSV, a CRM or a
+    directory would get a "person" named Friends. Looked for only when the data says KIND
+    at all, so the reading hot path pays one substring search."""
+    if b"KIND" not in data and b"kind" not in data and b"Kind" not in data:
+        return False
+    found = _GROUP_KIND.search(data)
+    if found is None:
+        return False
+    end = _END.search(data)
+    return end is None or found.start() < end.start()
 
 
 #: a physical line and its ending (some iPhones end theirs with ``\\r\\r\\n``)
