@@ -231,6 +231,42 @@ def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_
     assert hub.sync().changes == {}
 
 
+def three_sides_in_conflict(database_url: str) -> tuple[Hub, Any, Any, Any]:
+    """a says "from a" (the hub keeps it), b "from b", c still the old "Engineer"."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, job_title="Engineer"))
+    hub.sync()
+    a.edit("x", job_title="from a")
+    b.edit(next(iter(b.items)), job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    assert (conflict["hub"], conflict["incoming"]) == ("from a", "from b")
+    return hub, a, b, c
+
+
+def test_a_side_that_comes_round_to_the_hubs_value_closes_its_conflict(database_url: str) -> None:
+    """b's user typed a's value back: the conflict kept offering b's abandoned "from b", and
+    resolving it for b wrote that everywhere, over what the person had just typed."""
+    hub, a, b, c = three_sides_in_conflict(database_url)
+    b.edit(next(iter(b.items)), job_title="from a")
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only(a)["job_title"] == only(b)["job_title"] == only(c)["job_title"] == "from a"
+    assert hub.sync().changes == {}
+
+
+def test_the_hubs_side_taking_the_other_value_closes_the_conflict(database_url: str) -> None:
+    """a (whose value the hub held) took b's: the conflict stayed open as "from b" against
+    "from b", and c kept its old value until someone resolved it."""
+    hub, a, b, c = three_sides_in_conflict(database_url)
+    a.edit("x", job_title="from b")
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only(a)["job_title"] == only(b)["job_title"] == only(c)["job_title"] == "from b"
+    assert hub.sync().changes == {}
+
+
 def only_given(book: Any, given: str) -> dict:
     [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
     return fields
