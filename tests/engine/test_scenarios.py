@@ -231,6 +231,28 @@ def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("synced", [False, True])
+def test_undoing_a_resolve_opens_its_conflict_again(database_url: str, synced: bool) -> None:
+    """Undone, the resolve stayed resolved and the hub's old value went to every side, over
+    the value of the side that had been chosen: the decision is taken back instead."""
+    hub, conflict = open_manual_conflict(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    done = service.resolve(hub.engine, conflict["id"], conflict["source"])
+    if synced:
+        hub.sync()
+    assert service.undo(hub.engine, done["run"]).status == "applied"
+    hub.sync()
+    [again] = service.conflicts(hub.engine, "h")
+    assert again["id"] == conflict["id"] and (again["hub"], again["incoming"]) == ("from a", "from b")
+    assert only_given(b, "Given1")["job_title"] == "from b"  # the chosen side keeps its value
+    if not synced:  # nothing was carried yet: every side still holds its own
+        assert only_given(a, "Given1")["job_title"] == "from a"
+    service.resolve(hub.engine, again["id"], "a")  # a person decides again
+    hub.sync()
+    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"] == "from a"
+    assert hub.sync().changes == {}
+
+
 def three_sides_in_conflict(database_url: str) -> tuple[Hub, Any, Any, Any]:
     """a says "from a" (the hub keeps it), b "from b", c still the old "Engineer"."""
     hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
