@@ -231,6 +231,64 @@ def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("synced", [False, True])
+def test_undoing_a_resolve_opens_its_conflict_again(database_url: str, synced: bool) -> None:
+    """Undone, the resolve stayed resolved and the hub's old value went to every side, over
+    the value of the side that had been chosen: the decision is taken back instead."""
+    hub, conflict = open_manual_conflict(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    done = service.resolve(hub.engine, conflict["id"], conflict["source"])
+    if synced:
+        hub.sync()
+    assert service.undo(hub.engine, done["run"]).status == "applied"
+    hub.sync()
+    [again] = service.conflicts(hub.engine, "h")
+    assert again["id"] == conflict["id"] and (again["hub"], again["incoming"]) == ("from a", "from b")
+    assert only_given(b, "Given1")["job_title"] == "from b"  # the chosen side keeps its value
+    if not synced:  # nothing was carried yet: every side still holds its own
+        assert only_given(a, "Given1")["job_title"] == "from a"
+    service.resolve(hub.engine, again["id"], "a")  # a person decides again
+    hub.sync()
+    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"] == "from a"
+    assert hub.sync().changes == {}
+
+
+def three_sides_in_conflict(database_url: str) -> tuple[Hub, Any, Any, Any]:
+    """a says "from a" (the hub keeps it), b "from b", c still the old "Engineer"."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, job_title="Engineer"))
+    hub.sync()
+    a.edit("x", job_title="from a")
+    b.edit(next(iter(b.items)), job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    assert (conflict["hub"], conflict["incoming"]) == ("from a", "from b")
+    return hub, a, b, c
+
+
+def test_a_side_that_comes_round_to_the_hubs_value_closes_its_conflict(database_url: str) -> None:
+    """b's user typed a's value back: the conflict kept offering b's abandoned "from b", and
+    resolving it for b wrote that everywhere, over what the person had just typed."""
+    hub, a, b, c = three_sides_in_conflict(database_url)
+    b.edit(next(iter(b.items)), job_title="from a")
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only(a)["job_title"] == only(b)["job_title"] == only(c)["job_title"] == "from a"
+    assert hub.sync().changes == {}
+
+
+def test_the_hubs_side_taking_the_other_value_closes_the_conflict(database_url: str) -> None:
+    """a (whose value the hub held) took b's: the conflict stayed open as "from b" against
+    "from b", and c kept its old value until someone resolved it."""
+    hub, a, b, c = three_sides_in_conflict(database_url)
+    a.edit("x", job_title="from b")
+    hub.sync()
+    assert service.conflicts(hub.engine, "h") == []
+    assert only(a)["job_title"] == only(b)["job_title"] == only(c)["job_title"] == "from b"
+    assert hub.sync().changes == {}
+
+
 def only_given(book: Any, given: str) -> dict:
     [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
     return fields

@@ -21,7 +21,15 @@ from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import MergeResult, Side, merge
 from contacthub.engine.twins import Twins
 from contacthub.errors import RecordError
-from contacthub.model import NAME_FIELDS, display_name_of, fields_equal, held_view, match_keys, project
+from contacthub.model import (
+    NAME_FIELDS,
+    display_name_of,
+    field_equal,
+    fields_equal,
+    held_view,
+    match_keys,
+    project,
+)
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
 CHUNK = 500
@@ -238,11 +246,42 @@ class Inbound(Matching, Twins):
                 # offer that value now (resolving for it took back its older one, everywhere)
                 self.store.update_conflict_hub_value(contact.id, name, spoke.name, contact.data.get(name))
             ctx.report.count("hub", "update")
+        self._agreed(spoke, contact, result, changed)
         # agreed when the hub now holds exactly what the record holds
         if fields_equal(held_view(contact.data, spoke.held), theirs):
             link.synced_rev = contact.rev
         else:
             link.synced_rev = min(link.synced_rev, contact.rev - 1)
+
+    def _agreed(
+        self, spoke: Spoke, contact: ContactRow, result: MergeResult, changed: dict[str, ContactRow]
+    ) -> None:
+        """Open conflicts no side disagrees with any more are closed. A side that changed its
+        value to the hub's (nothing to merge) gets that value in its own row, as any later
+        value of its does (left with its old one, ``resolve --take`` it wrote back what the
+        person had just undone); then every open row of the field whose value is the hub's
+        (that side came round, or the hub's side took the other's value) is closed. With
+        none left open, the contact's rev moves on, so the plan writes the agreed value to
+        the sides that kept their own while it was open (a third side, a CSV file)."""
+        opened = self.ctx.open_conflicts.get(contact.id)
+        if not opened:
+            return
+        store = self.store
+        for name in sorted((set(result.agreed) | set(result.changed)) & set(opened)):
+            value = contact.data.get(name)
+            if name in result.agreed:
+                mine = store.open_conflict_from(contact.id, name, spoke.name)
+                if mine is not None:
+                    store.update_open_conflict(mine, value, value, self.ctx.run_id)
+            rows = store.open_conflict_values(contact.id, name)
+            done = [i for i, theirs in rows if field_equal(name, theirs, value)]
+            store.close_conflict_ids(done)
+            if len(done) == len(rows):
+                del opened[name]
+                if not opened:
+                    del self.ctx.open_conflicts[contact.id]
+                contact.rev += 1
+                changed[contact.id] = contact
 
     def _unlinked(
         self,

@@ -5,7 +5,8 @@ seen for the first time), ours (the hub contact now) and theirs (the record now)
 
 - theirs equals the baseline: this side did not change it, keep ours;
 - ours equals the baseline: only this side changed it, take theirs;
-- both equal: nothing to decide (a false conflict);
+- both equal: nothing to decide (a false conflict); when theirs changed to ours' value it
+  is noted (``agreed``): an open manual conflict of that side's may be over;
 - multi-valued fields merge as sets: elements theirs added are added, elements theirs
   removed are removed, whatever ours did meanwhile; so edits on both sides both survive
   (an element theirs edited keeps the type ours gave it when theirs left the type as it was);
@@ -58,6 +59,9 @@ class MergeResult:
     sources: Sources
     changed: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    #: fields theirs changed to the value ours already holds (nothing to merge, but a side
+    #: of an open conflict on it came round to the hub's value: ``Inbound._agreed``)
+    agreed: list[str] = field(default_factory=list)
 
 
 def _empty(value: Any) -> bool:
@@ -188,7 +192,10 @@ def merge(
                 continue
         else:
             b = base.get(k)
-            if field_equal(k, t, b) or field_equal(k, o, t):
+            if field_equal(k, t, b):
+                continue
+            if field_equal(k, o, t):
+                out.agreed.append(k)
                 continue
             if field_equal(k, o, b):
                 take(k, t)

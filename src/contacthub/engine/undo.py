@@ -113,6 +113,7 @@ def undo_preparer(run_id: int) -> Any:
                     contact.sources.pop(name, None)
                 if not reverted_after:
                     continue
+                _reopen_resolved(ctx, contact.id, list(reverted_after), run_id)
                 ctx.journal.append(
                     ctx.change_row(None, "update", contact.id, reverted_before, reverted_after, "done")
                 )
@@ -139,6 +140,20 @@ def _reopen_conflicts(ctx: RunContext, contact_id: str, run: Any) -> None:
         update(t.conflicts)
         .where(c.contact_id == contact_id, c.status == "closed", c.resolved_at >= run.started_at)
         .where(c.resolved_at <= (run.finished_at or now()))
+        .values(status="open", winner=None, resolved_at=None)
+    )
+
+
+def _reopen_resolved(ctx: RunContext, contact_id: str, fields: list[str], run_id: int) -> None:
+    """The conflicts on these fields that the undone run resolved (``service.resolve`` names
+    its run in them) are open again: its decision is taken back, so each side keeps its
+    own value until a person decides again (left resolved, the hub's old value went to
+    every side, over the value of the side that had been chosen). A field changed again
+    since is not reverted, and its conflicts stay settled."""
+    c = t.conflicts.c
+    ctx.store.conn.execute(
+        update(t.conflicts)
+        .where(c.contact_id == contact_id, c.field.in_(fields), c.run_id == run_id, c.status == "resolved")
         .values(status="open", winner=None, resolved_at=None)
     )
 

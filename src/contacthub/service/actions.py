@@ -84,7 +84,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             ]
         )
         store.finish_run(run_id, "applied", {"changes": {"hub": {"create": 0, "update": 1, "delete": 0}}}, [])
-        # the field is decided: its other open conflicts (other sides' values) with it
+        # the field is decided: its other open conflicts (other sides' values) with it; each
+        # names this run, so undoing the run opens them again (``engine.undo``)
         c = t.conflicts.c
         conn.execute(
             update(t.conflicts)
@@ -93,7 +94,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                 c.field == row.field,
                 (c.id == conflict_id) | (c.status == "open"),
             )
-            .values(status="resolved", winner=take, resolved_at=now())
+            .values(status="resolved", winner=take, resolved_at=now(), run_id=run_id)
         )
         return {
             "conflict": conflict_id,

@@ -245,3 +245,20 @@ class JournalMixin(StoreBase):
             .where(and_(t.conflicts.c.id == conflict_id, t.conflicts.c.status == "open"))
             .values(value=dumps(value), hub_value=dumps(hub_value), run_id=run_id)
         )
+
+    def open_conflict_values(self, contact_id: str, field: str) -> list[tuple[int, Any]]:
+        """(id, the side's value) of each open conflict on a contact's field."""
+        c = t.conflicts.c
+        query = select(c.id, c.value).where(c.contact_id == contact_id, c.field == field, c.status == "open")
+        return [(int(i), loads(v)) for i, v in self.conn.execute(query)]
+
+    def close_conflict_ids(self, ids: Sequence[int]) -> None:
+        """Close open conflicts nobody needs to decide any more (their side came round to the
+        hub's value): ``closed``, the hub's value kept, as ``close_conflicts`` leaves them."""
+        if ids:
+            c = t.conflicts.c
+            self.conn.execute(
+                update(t.conflicts)
+                .where(c.id.in_(list(ids)), c.status == "open")
+                .values(status="closed", winner="hub", resolved_at=now())
+            )
