@@ -411,3 +411,42 @@ def test_password_given_with_connect_instead_of_the_hub_file(
     assert setup.sync()["changes"]["folder"]["create"] == 1
     raw = Path(setup.db.removeprefix("sqlite:///")).read_bytes()
     assert setup.password.encode() not in raw and b"wrong-one-77" not in raw
+
+
+def test_an_undone_deletion_brings_the_server_card_back_whole(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    """A card the hub deletes on the server is kept (``trash_days``) in the hub's data
+    directory; undoing the run puts it back with its photo and X- properties, and the
+    folder's new copy (the user deleted theirs, so the folder kept none) starts from it:
+    both once came back with the hub's fields only. The folder is first in the hub, so this
+    also checks that the book that puts a card back writes first."""
+    setup = Setup(tmp_path, radicale, book)
+    text = setup.toml.read_text()
+    dav, folder = text.split("[[hubs.team.connectors]]")[1:]
+    setup.toml.write_text(
+        '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
+        + folder
+        + "[[hubs.team.connectors]]"
+        + dav
+    )
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    extras = ("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf", "X-FAV:blue")
+    (setup.folder / "paula.vcf").write_bytes(card("pic-1", "Paula", "Pic", "paula@example.org", *extras))
+    (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
+    assert setup.sync()["changes"]["dav"]["create"] == 2
+    assert server_cards(setup.radicale, setup.book)["paula@example.org"]["X-FAV"] == "blue"
+
+    (setup.folder / "paula.vcf").unlink()  # the user deletes it by mistake
+    report = setup.sync()
+    assert report["changes"]["dav"]["delete"] == 1
+    assert set(server_cards(setup.radicale, setup.book)) == {"cy@example.com"}
+
+    code, out = setup.cli("undo", str(report["run"]))
+    assert code == 0, out
+    setup.sync()
+    for where in (server_cards(setup.radicale, setup.book), folder_cards(setup.folder)):
+        paula = where["paula@example.org"]
+        assert paula["X-FAV"] == "blue" and paula["PHOTO"].startswith("iVBORw0KGgo"), paula
+        assert paula["FN"] == "Paula Pic"
+    assert setup.sync()["changes"] == {}
