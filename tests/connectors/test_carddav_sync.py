@@ -450,3 +450,31 @@ def test_an_undone_deletion_brings_the_server_card_back_whole(
         assert paula["X-FAV"] == "blue" and paula["PHOTO"].startswith("iVBORw0KGgo"), paula
         assert paula["FN"] == "Paula Pic"
     assert setup.sync()["changes"] == {}
+
+
+@pytest.mark.parametrize("kept", ['password = "typo-pass-31"', 'token = "stale-token-31"'])
+def test_a_password_given_with_connect_replaces_one_kept_from_the_file(
+    tmp_path: Path, radicale: Radicale, book: str, kept: str
+) -> None:
+    """A wrong password (or a token) applied once stays stored when the file leaves it out
+    later; ``connect`` with the right password checks that one alone and replaces it: the
+    stored one was preferred, so every sync failed after the server accepted the new one."""
+    from contacthub import service
+
+    setup = Setup(tmp_path, radicale, book)
+    with_right = setup.toml.read_text()
+    setup.toml.write_text(with_right.replace(f'password = "{setup.password}"', kept))
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    (setup.folder / "ann.vcf").write_bytes(card("ann", "Ann", "Lee", "ann@example.com"))
+    assert setup.cli("sync", "team")[0] == 1
+    setup.toml.write_text(with_right.replace(f'password = "{setup.password}"\n', ""))
+    code, out = setup.cli("apply", str(setup.toml))
+    assert code == 0 and "nothing changed" in out  # the stored secret is kept: still wrong
+    ui = PasswordUI(setup.password)
+    service.connect(open_database(setup.db), "team", "dav", ui)
+    assert ui.said == ["the server accepted the password"]
+    assert setup.sync()["changes"]["dav"]["create"] == 1
+    # the file's password, given again later, is the newest word again
+    setup.toml.write_text(with_right.replace(setup.password, "typo-again-32"))
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    assert setup.cli("sync", "team")[0] == 1

@@ -179,6 +179,10 @@ class Connector(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: settings keys that are credentials: stored encrypted, never shown
     secret_settings: ClassVar[frozenset[str]] = frozenset()
+    #: the ``secret_settings`` a successful ``connect`` replaces (a password it asked for
+    #: and checked): their stored values, kept from an earlier hub file, are then dropped,
+    #: so that the word given last is the one used (``service.actions.connect``)
+    connect_replaces: ClassVar[frozenset[str]] = frozenset()
     #: every settings key this type reads (``secret_settings`` are added to it): the hub
     #: file and the web refuse any other key (``config._check_settings``), so a misspelt
     #: ``fliter`` or ``delimeter`` is an error instead of a setting nothing ever reads

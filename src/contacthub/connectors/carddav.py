@@ -56,6 +56,7 @@ class CardDavConnector(Connector):
         create=True, update=True, delete=True, deactivate=False, delta=True, batch_size=100
     )
     secret_settings: ClassVar[frozenset[str]] = frozenset({"password", "token"})
+    connect_replaces: ClassVar[frozenset[str]] = secret_settings
     known_settings: ClassVar[frozenset[str]] = frozenset(
         {
             "url",
@@ -218,13 +219,16 @@ class CardDavConnector(Connector):
     @classmethod
     def connect(cls, config: ConnectorConfig, ui: ConnectUI, *, invite: bool = False) -> None:
         """Ask for the password once and keep it, encrypted, in the store (so the hub file
-        need not hold it); checked against the server before it is saved."""
+        need not hold it); checked against the server before it is saved. It replaces a
+        password or token kept from an earlier hub file (``connect_replaces``)."""
         if invite:
             raise ConfigError("CardDAV connectors have no invitation flow", config.name)
         password = ui.ask(
             f"password for {config.settings.get('username') or 'the CardDAV server'}", secret=True
         )
-        probe = cls(ConnectorConfig(config.name, {**config.settings, "password": password}, config.mapping))
+        # the password alone is checked (a stored bearer token would be sent instead of it)
+        given = {k: v for k, v in config.settings.items() if k != "token"}
+        probe = cls(ConnectorConfig(config.name, {**given, "password": password}, config.mapping))
         try:
             probe._book()
         finally:
