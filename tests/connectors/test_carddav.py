@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -356,3 +357,41 @@ def test_ids_outside_the_address_book_are_refused(book: str, radicale: Radicale,
         [result] = connector.write([op])
         assert isinstance(result.error, RecordError)
     assert set(connector.api_calls()) <= {"PROPFIND"}  # nothing but discovery was sent
+
+
+def test_a_deleted_card_is_kept_for_a_create_of_the_same_person(
+    book: str, radicale: Radicale, tmp_path: Path
+) -> None:
+    """A card the hub deletes is kept in the connector's own directory; a create for the
+    same hub id puts it back whole with the hub's fields written in. A refused DELETE keeps
+    nothing, nor does ``trash_days = 0`` or a connector built outside a hub."""
+    with radicale.client() as http:
+        assert http.put(f"{book}ext-1.vcf", content=EXTRAS.encode()).status_code == 201
+    config = ConnectorConfig("dav", {"url": book, "username": "alice", "password": radicale.users["alice"]})
+    config.local_dir = tmp_path / "dav"
+    connector = CardDavConnector(config)
+    record = connector.get("ext-1.vcf")
+    [stale] = connector.write([WriteOp("delete", "h-1", {}, "ext-1.vcf", '"not-its-etag"')])
+    assert isinstance(stale.error, StaleVersionError)
+    assert not list((tmp_path / "dav").rglob("*.vcf"))
+    [deleted] = connector.write([WriteOp("delete", "h-1", {}, "ext-1.vcf", record.version)])
+    assert deleted.error is None and connector.keeps_deleted_cards
+    with pytest.raises(RecordNotFoundError):
+        connector.get("ext-1.vcf")
+    [back] = connector.write([WriteOp("create", "h-1", dict(record.fields, job_title="Boss"))])
+    assert back.error is None, back.error
+    with radicale.client() as http:
+        stored = set(unfolded(http.get(f"{book}{back.native_id}").text))
+    kept = [line for line in unfolded(EXTRAS) if not line.startswith(("TITLE", "ITEM1.EMAIL"))]
+    assert [line for line in kept if line not in stored] == [] and "TITLE:Boss" in stored
+    assert "UID:ext-1" in stored and not list((tmp_path / "dav").rglob("*.vcf"))  # taken back
+
+    off = ConnectorConfig("dav", {**config.settings, "trash_days": 0}, local_dir=tmp_path / "off")
+    outside = make(book, radicale)
+    for connector in (CardDavConnector(off), outside):
+        made = create(connector, sample(1), "h-2")
+        [gone] = connector.write([WriteOp("delete", "h-2", {}, made.native_id, made.version)])
+        assert gone.error is None and not connector.keeps_deleted_cards
+    assert not (tmp_path / "off").exists()
+    with pytest.raises(ConfigError):
+        CardDavConnector(ConnectorConfig("dav", {**config.settings, "trash_days": "forever"}))

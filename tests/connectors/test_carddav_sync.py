@@ -411,3 +411,70 @@ def test_password_given_with_connect_instead_of_the_hub_file(
     assert setup.sync()["changes"]["folder"]["create"] == 1
     raw = Path(setup.db.removeprefix("sqlite:///")).read_bytes()
     assert setup.password.encode() not in raw and b"wrong-one-77" not in raw
+
+
+def test_an_undone_deletion_brings_the_server_card_back_whole(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    """A card the hub deletes on the server is kept (``trash_days``) in the hub's data
+    directory; undoing the run puts it back with its photo and X- properties, and the
+    folder's new copy (the user deleted theirs, so the folder kept none) starts from it:
+    both once came back with the hub's fields only. The folder is first in the hub, so this
+    also checks that the book that puts a card back writes first."""
+    setup = Setup(tmp_path, radicale, book)
+    text = setup.toml.read_text()
+    dav, folder = text.split("[[hubs.team.connectors]]")[1:]
+    setup.toml.write_text(
+        '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
+        + folder
+        + "[[hubs.team.connectors]]"
+        + dav
+    )
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    extras = ("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf", "X-FAV:blue")
+    (setup.folder / "paula.vcf").write_bytes(card("pic-1", "Paula", "Pic", "paula@example.org", *extras))
+    (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
+    assert setup.sync()["changes"]["dav"]["create"] == 2
+    assert server_cards(setup.radicale, setup.book)["paula@example.org"]["X-FAV"] == "blue"
+
+    (setup.folder / "paula.vcf").unlink()  # the user deletes it by mistake
+    report = setup.sync()
+    assert report["changes"]["dav"]["delete"] == 1
+    assert set(server_cards(setup.radicale, setup.book)) == {"cy@example.com"}
+
+    code, out = setup.cli("undo", str(report["run"]))
+    assert code == 0, out
+    setup.sync()
+    for where in (server_cards(setup.radicale, setup.book), folder_cards(setup.folder)):
+        paula = where["paula@example.org"]
+        assert paula["X-FAV"] == "blue" and paula["PHOTO"].startswith("iVBORw0KGgo"), paula
+        assert paula["FN"] == "Paula Pic"
+    assert setup.sync()["changes"] == {}
+
+
+@pytest.mark.parametrize("kept", ['password = "typo-pass-31"', 'token = "stale-token-31"'])
+def test_a_password_given_with_connect_replaces_one_kept_from_the_file(
+    tmp_path: Path, radicale: Radicale, book: str, kept: str
+) -> None:
+    """A wrong password (or a token) applied once stays stored when the file leaves it out
+    later; ``connect`` with the right password checks that one alone and replaces it: the
+    stored one was preferred, so every sync failed after the server accepted the new one."""
+    from contacthub import service
+
+    setup = Setup(tmp_path, radicale, book)
+    with_right = setup.toml.read_text()
+    setup.toml.write_text(with_right.replace(f'password = "{setup.password}"', kept))
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    (setup.folder / "ann.vcf").write_bytes(card("ann", "Ann", "Lee", "ann@example.com"))
+    assert setup.cli("sync", "team")[0] == 1
+    setup.toml.write_text(with_right.replace(f'password = "{setup.password}"\n', ""))
+    code, out = setup.cli("apply", str(setup.toml))
+    assert code == 0 and "nothing changed" in out  # the stored secret is kept: still wrong
+    ui = PasswordUI(setup.password)
+    service.connect(open_database(setup.db), "team", "dav", ui)
+    assert ui.said == ["the server accepted the password"]
+    assert setup.sync()["changes"]["dav"]["create"] == 1
+    # the file's password, given again later, is the newest word again
+    setup.toml.write_text(with_right.replace(setup.password, "typo-again-32"))
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    assert setup.cli("sync", "team")[0] == 1

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from contacthub.connectors.card_source import CardSource
@@ -166,6 +167,9 @@ class ConnectorConfig:
     credentials: Credentials = field(default_factory=MemoryCredentials)
     #: the hub's name, for what a connector registers elsewhere (a webhook receiver URL)
     hub: str = ""
+    #: this connector's own directory in the hub's data directory, for what it keeps on
+    #: this machine (the cards a CardDAV book deleted, for an undo); ``None`` outside a hub
+    local_dir: Path | None = None
 
 
 class Connector(ABC):
@@ -175,6 +179,10 @@ class Connector(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: settings keys that are credentials: stored encrypted, never shown
     secret_settings: ClassVar[frozenset[str]] = frozenset()
+    #: the ``secret_settings`` a successful ``connect`` replaces (a password it asked for
+    #: and checked): their stored values, kept from an earlier hub file, are then dropped,
+    #: so that the word given last is the one used (``service.actions.connect``)
+    connect_replaces: ClassVar[frozenset[str]] = frozenset()
     #: every settings key this type reads (``secret_settings`` are added to it): the hub
     #: file and the web refuse any other key (``config._check_settings``), so a misspelt
     #: ``fliter`` or ``delimeter`` is an error instead of a setting nothing ever reads
@@ -200,6 +208,14 @@ class Connector(ABC):
         settings read the same bytes as the same fields. Such a connector starts a new card
         from a ``WriteOp.source`` when it has one. ``None`` (the default): not vCards."""
         return None
+
+    @property
+    def keeps_deleted_cards(self) -> bool:
+        """Whether this connector may hold cards it deleted, which a create for the same
+        person brings back whole (``connectors.vcard_trash``). A run writes to such
+        connectors first, so that the other connectors' new copies of a restored person
+        start from the card put back, with its photo, instead of the hub's fields alone."""
+        return False
 
     def card_sources(self, wanted: Sequence[tuple[str, str, bool]]) -> dict[str, CardSource]:
         """For (native id, version, exact) of some of this connector's records: where another

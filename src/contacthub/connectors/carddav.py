@@ -38,6 +38,7 @@ from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.carddav_session import DavSession
 from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, Transport
 from contacthub.connectors.vcard_dir import VCardDirConnector
+from contacthub.connectors.vcard_trash import Trash
 from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
 
@@ -47,15 +48,28 @@ class CardDavConnector(Connector):
     the password may also be given once with ``contacthub connect``) or ``token`` (bearer),
     ``addressbook`` (which one, by path name or display name), ``create`` (make it when
     missing), ``version`` (3.0 or 4.0 for new cards), ``batch`` (cards per multiget),
-    ``verify`` (false, or a CA bundle path, for self-signed servers), ``timeout``."""
+    ``verify`` (false, or a CA bundle path, for self-signed servers), ``timeout``,
+    ``trash_days`` (how long a card the hub deleted is kept for an undo; 30, 0: not kept)."""
 
     type: ClassVar[str] = "carddav"
     capabilities: ClassVar[Capabilities] = Capabilities(
         create=True, update=True, delete=True, deactivate=False, delta=True, batch_size=100
     )
     secret_settings: ClassVar[frozenset[str]] = frozenset({"password", "token"})
+    connect_replaces: ClassVar[frozenset[str]] = secret_settings
     known_settings: ClassVar[frozenset[str]] = frozenset(
-        {"url", "username", "addressbook", "create", "version", "batch", "verify", "timeout", "attempts"}
+        {
+            "url",
+            "username",
+            "addressbook",
+            "create",
+            "version",
+            "batch",
+            "verify",
+            "timeout",
+            "attempts",
+            "trash_days",
+        }
     )
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
 
@@ -80,6 +94,10 @@ class CardDavConnector(Connector):
         self.batch = max(1, int(settings.get("batch", 500)))
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
+        # cards the hub deletes are kept on this machine, so that an undo puts them back
+        # whole (``carddav_write``; the server keeps nothing once a card is deleted)
+        trash_dir = config.local_dir / "trash" if config.local_dir is not None else None
+        self.trash = Trash.at(trash_dir, settings.get("trash_days", 30), self.name)
         verify = settings.get("verify", True)
         transport = Transport(verify=verify if isinstance(verify, str | bool) else True)
         self.client = ApiClient(
@@ -109,6 +127,10 @@ class CardDavConnector(Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self.codec.fields
+
+    @property
+    def keeps_deleted_cards(self) -> bool:
+        return self.trash.present()
 
     @property
     def card_settings(self) -> tuple[Any, ...] | None:
@@ -197,13 +219,16 @@ class CardDavConnector(Connector):
     @classmethod
     def connect(cls, config: ConnectorConfig, ui: ConnectUI, *, invite: bool = False) -> None:
         """Ask for the password once and keep it, encrypted, in the store (so the hub file
-        need not hold it); checked against the server before it is saved."""
+        need not hold it); checked against the server before it is saved. It replaces a
+        password or token kept from an earlier hub file (``connect_replaces``)."""
         if invite:
             raise ConfigError("CardDAV connectors have no invitation flow", config.name)
         password = ui.ask(
             f"password for {config.settings.get('username') or 'the CardDAV server'}", secret=True
         )
-        probe = cls(ConnectorConfig(config.name, {**config.settings, "password": password}, config.mapping))
+        # the password alone is checked (a stored bearer token would be sent instead of it)
+        given = {k: v for k, v in config.settings.items() if k != "token"}
+        probe = cls(ConnectorConfig(config.name, {**given, "password": password}, config.mapping))
         try:
             probe._book()
         finally:

@@ -7,7 +7,10 @@ DELETE with ``If-Match``. A 412 is a ``StaleVersionError``: someone changed the 
 the hub read it, so it is left as it is and the next pull merges it. An update rewrites the
 server's own card (fetched with one multiget per batch), so every property the hub does not
 model (PHOTO, X-..., groups, CATEGORIES) survives, as in ``vcard_dir``. Writes whose answer
-had no ETag are read back with one multiget (``_complete``).
+had no ETag are read back with one multiget (``_complete``). A card the hub deletes is
+fetched first (one multiget per batch) and kept in the connector's trash
+(``vcard_trash.Trash.at``): a create for that hub id (an undo, a restore) puts it back
+whole, as a vCard folder's trash does, instead of a card with only the hub's fields.
 
 Separate from ``carddav.py`` (settings, discovery, member addressing) and
 ``carddav_read.py`` because writing has its own rules (conditional requests, names for new
@@ -41,15 +44,17 @@ def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     conn._book()
     updates = [op.native_id for op in ops if op.kind == "update" and op.native_id]
     current = carddav_read.cards(conn, [nid for nid in updates if conn._is_member(nid)])
+    kept = _to_keep(conn, ops)
+    restoring = any(op.kind == "create" for op in ops) and conn.trash.present()
     results: list[WriteResult] = []
     for op in ops:
         try:
             if op.kind == "create":
-                result = _create(conn, op)
+                result = _create(conn, op, restoring)
             elif op.kind == "update":
                 result = _update(conn, op, current.get(op.native_id or ""))
             elif op.kind == "delete":
-                result = _delete(conn, op)
+                result = _delete(conn, op, kept.get(op.native_id or ""))
             else:
                 raise RecordError(f"CardDAV address books cannot {op.kind}", op.hub_id, conn.name)
         except RecordError as exc:
@@ -78,16 +83,38 @@ def _put(conn: CardDavConnector, url: str, data: bytes, **headers: str) -> httpx
     return conn.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
 
 
-def _create(conn: CardDavConnector, op: WriteOp) -> WriteResult:
+def _to_keep(conn: CardDavConnector, ops: Sequence[WriteOp]) -> dict[str, bytes]:
+    """The cards the batch deletes, by native id, fetched for the trash (none when it is off)."""
+    if conn.trash.days <= 0:
+        return {}
+    names = [op.native_id for op in ops if op.kind == "delete" and op.native_id]
+    found = carddav_read.cards(conn, [nid for nid in names if conn._is_member(nid)])
+    out = {}
+    for nid, got in found.items():
+        if got is not None:
+            data = got[0]
+            if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
+                data = data.replace(b"\n", b"\r\n")
+            out[nid] = data
+    return out
+
+
+def _create(conn: CardDavConnector, op: WriteOp, restoring: bool = False) -> WriteResult:
     hub_id = op.hub_id
     safe = _SAFE_NAME.fullmatch(hub_id) and not hub_id.endswith(".")
     name = f"{hub_id}.vcf" if safe else f"{uuid.uuid4().hex}.vcf"
-    copied = op.source.card(conn.codec, op.fields, hub_id) if op.source is not None else None
-    data, fields = copied or conn.codec.create_read(op.fields, hub_id)
+    # the card this book deleted for the person (an undo, a restore) comes back whole
+    restored = conn.trash.restored(hub_id, op.fields, conn.codec) if restoring else None
+    copied = None
+    if restored is None and op.source is not None:
+        copied = op.source.card(conn.codec, op.fields, hub_id)
+    data, fields = restored or copied or conn.codec.create_read(op.fields, hub_id)
     for attempt in range(3):
         url = conn._member_url(name)
         response = _put(conn, url, data, **{"If-None-Match": "*"})
         if response.status_code in (200, 201, 204):
+            if restored is not None:
+                conn.trash.drop(hub_id)
             return WriteResult(op, name, response.headers.get("ETag"), fields)
         if response.status_code == 409 and b"uid-conflict" in response.content:
             raise RecordError(
@@ -132,10 +159,16 @@ def _update(
     return WriteResult(op, op.native_id, response.headers.get("ETag"), fields)
 
 
-def _delete(conn: CardDavConnector, op: WriteOp) -> WriteResult:
+def _delete(conn: CardDavConnector, op: WriteOp, card: bytes | None = None) -> WriteResult:
+    """Delete the card, kept first in the trash (``card``, fetched for the batch) so that a
+    crash between the two loses nothing; a refused DELETE takes it out again."""
     url = conn._member_url(op.native_id or "")
     headers = {"If-Match": op.version} if op.version else {}
+    if card is not None:
+        conn.trash.keep_card(card, op.hub_id)
     response = conn.dav.request("DELETE", url, **headers)
     if response.status_code in (200, 204, 404, 410):
         return WriteResult(op, op.native_id)  # 404: already gone, a replayed delete is done
+    if card is not None:
+        conn.trash.drop(op.hub_id)
     raise error_for(response, conn.name, record=url)

@@ -107,6 +107,10 @@ class VCardDirConnector(VCardFiles, Connector):
         return self.codec.fields
 
     @property
+    def keeps_deleted_cards(self) -> bool:
+        return self.trash.present()
+
+    @property
     def card_settings(self) -> tuple[Any, ...] | None:
         return self.codec.settings
 

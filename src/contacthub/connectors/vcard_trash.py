@@ -8,6 +8,10 @@ from its hub id; a create for that hub id takes it back, with the hub's fields w
 it as into any existing card. Cards stay ``trash_days`` (default 30; 0 deletes at once) and
 are pruned when the folder next deletes. Other programs reading the folder skip the trash:
 it is a folder, and its name starts with a dot.
+
+A CardDAV book has no folder of ours to hide a trash in: its connector keeps the cards it
+deletes in the same kind of trash in the hub's data directory (``Trash.at``, private to
+the user), the bytes fetched before the DELETE.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 
 
 class Trash:
-    def __init__(self, root: Path, days: float) -> None:
-        self.dir = root / TRASH
+    def __init__(self, root: Path, days: float, *, directory: Path | None = None) -> None:
+        self.dir = directory if directory is not None else root / TRASH
         self.days = days
         self._pruned = False
+        #: a trash outside the folder (``at``) is made with its parents, readable only by us
+        self._private = directory is not None
 
     @classmethod
     def of(cls, root: Path, days: Any, connector: str) -> Trash:
@@ -40,6 +46,15 @@ class Trash:
         if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
             raise ConfigError(f"trash_days must be a number of days (0: none), not {days!r}", connector)
         return cls(root, float(days))
+
+    @classmethod
+    def at(cls, directory: Path | None, days: Any, connector: str) -> Trash:
+        """A trash in ``directory`` itself (a connector's own directory in the hub's data
+        directory); ``None`` (a connector built outside a hub) keeps nothing."""
+        checked = cls.of(Path(), days, connector).days
+        if directory is None:
+            return cls(Path(), 0.0, directory=Path(TRASH))  # never made nor read: days is 0
+        return cls(directory, checked, directory=directory)
 
     def present(self) -> bool:
         """Whether anything can be in the trash (one stat, once per batch of writes)."""
@@ -67,7 +82,10 @@ class Trash:
 
     def _place(self, hub_id: str) -> Path:
         """Where the trash keeps the card of ``hub_id`` (the trash made if need be)."""
-        self.dir.mkdir(exist_ok=True)
+        if self._private:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
+            self.dir.mkdir(exist_ok=True)
         return self.dir / _name(hub_id)
 
     def _prune_once(self) -> None:

@@ -14,9 +14,11 @@ A record that is bad or refused is reported and skipped; the run still ends ``ap
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -56,7 +58,17 @@ def connector_for(row: ConnectorRow, hub: HubRow, engine: Engine | None = None) 
         from contacthub.store.credentials import StoredCredentials
 
         config.credentials = StoredCredentials(engine, row.id, f"connector {row.name!r}")
+        config.local_dir = local_dir(engine, row.id)
     return build(row.type, config)
+
+
+def local_dir(engine: Engine, connector_id: int) -> Path:
+    """A connector's own directory in the data directory, named after the database and the
+    connector's id (as its credentials' side file is), so two hubs' stores never share one."""
+    from contacthub.store.db import data_dir
+
+    key = f"{engine.url.render_as_string(hide_password=True)}#{connector_id}"
+    return data_dir() / "connectors" / hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _spokes(engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spoke]:
@@ -179,7 +191,9 @@ def _run_hub(
             return _record_plan(engine, ctx, "planned" if options.dry_run else "held")
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
-        for spoke in spokes:
+        # connectors that put deleted cards back whole write first: a restored person's new
+        # copies elsewhere then start from the card with its photo (``start_from_cards``)
+        for spoke in sorted(spokes, key=lambda s: not s.connector.keeps_deleted_cards):
             if not spoke.writable or spoke.in_step:
                 continue
             errors = len(report.errors)

@@ -173,3 +173,27 @@ def connect(
     cls = connector_class(row.type)
     config = connector_for(row, hub, engine).config
     cls.connect(config, ui, invite=invite)
+    _drop_replaced_secrets(engine, row.id, cls.connect_replaces, f"connector {row.name!r}")
+
+
+def _drop_replaced_secrets(engine: Engine, connector_id: int, names: frozenset[str], label: str) -> None:
+    """Forget the stored hub-file secrets that a successful sign-in replaced: a password
+    the hub file once held is kept when the file later leaves it out (``config``), and the
+    connector prefers it to the one saved by ``connect``, so a corrected password given
+    with ``connect`` was never used. The word given last wins: a later ``apply`` of a file
+    that holds the password again stores it again."""
+    if not names:
+        return
+    from contacthub.store import secrets
+
+    with engine.begin() as conn:
+        query = select(t.connectors.c.secrets).where(t.connectors.c.id == connector_id)
+        stored = secrets.decrypt(conn.execute(query).scalar(), label)
+        if not names & set(stored):
+            return
+        kept = {k: v for k, v in stored.items() if k not in names}
+        conn.execute(
+            update(t.connectors)
+            .where(t.connectors.c.id == connector_id)
+            .values(secrets=secrets.encrypt(kept), updated_at=now())
+        )
