@@ -572,6 +572,8 @@ def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
     assert "connectors[0] (c)" in str(err)
     assert "'custom.a' and 'custom.b' in the same CSV column 'User 1'" in err.message
     config.load(write(tmp_path, block('{"custom.trade" = "User 1"}')))
+    err = load_error(write(tmp_path, block('{"custom.code" = "id"}')))  # a plain file's record ids
+    assert "'custom.code' in the column 'id'" in err.message
     engine = open_database("sqlite://")
     twice = {"custom.a": "Trade", "custom.b": "Trade"}
     with pytest.raises(ConfigError, match="same CSV column 'Trade'"):  # apply checks it too

@@ -110,6 +110,14 @@ class CsvConnector(CsvStore, Connector):
         # Outlook's ``User 1``, is the mapped field's alone: ``handlers_for``)
         owner: dict[str, str] = {}
         for canonical, column in config.mapping.items():
+            if column == "id":
+                # a plain file's ``id`` column holds the record ids: a field written there
+                # changed every row's id (and detection takes an ``id`` column for plain)
+                raise ConfigError(
+                    f"the mapping puts {canonical!r} in the column 'id', which holds the "
+                    "records' ids; choose another column name",
+                    config.name,
+                )
             if column in owner:
                 raise ConfigError(
                     f"the mapping puts {owner[column]!r} and {canonical!r} in the same CSV "
