@@ -392,6 +392,18 @@ def test_a_file_of_several_cards_starting_with_a_bom_is_one_of_several(tmp_path:
     assert (tmp_path / "two.vcf").read_bytes() == second
 
 
+def test_an_update_keeps_a_utf8_byte_order_mark(tmp_path: Path) -> None:
+    """Windows programs write one, and some of them look for it to read the file as UTF-8."""
+    (tmp_path / "bom.vcf").write_bytes(b"\xef\xbb\xbf" + CARD_WITH_EXTRAS)
+    connector = make(tmp_path)
+    record = connector.get("bom.vcf")
+    fields = {**record.fields, "job_title": "Señor engineer"}
+    [result] = connector.write([WriteOp("update", "h", fields, "bom.vcf", record.version)])
+    assert result.error is None
+    data = (tmp_path / "bom.vcf").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfBEGIN:VCARD") and "TITLE:Señor engineer".encode() in data
+
+
 def test_deleting_the_record_of_a_file_of_several_cards_keeps_the_others(tmp_path: Path) -> None:
     """Only the first card is the record: the others go on as they were, byte for byte,
     and the file's next first card is read as a record of its own."""

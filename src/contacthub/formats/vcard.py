@@ -194,12 +194,17 @@ class VCardCodec:
             card.properties.append(Property("UID", escape(uid)))
         if data is None:
             return b"".join(serialize_card(c) for c in cards)
+        # a UTF-8 byte-order mark stays: the file's other readers may look for it
+        bom = _BOM if data.startswith(_BOM) else b""
         rest = _other_cards(data, len(cards), self.fallback)
         if rest is None:
-            return _keep_line_ends(b"".join(serialize_card(c) for c in cards), data)
+            return bom + _keep_line_ends(b"".join(serialize_card(c) for c in cards), data)
         nested, tail = rest
         new = b"".join(serialize_card(c) for c in cards[: 1 + nested])
-        return _keep_line_ends(new, data[: len(data) - len(tail)]) + tail
+        return bom + _keep_line_ends(new, data[: len(data) - len(tail)]) + tail
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _other_cards(data: bytes, count: int, fallback: str) -> tuple[int, bytes] | None:
