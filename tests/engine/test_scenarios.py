@@ -641,6 +641,23 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
     assert only(b)["emails"][0]["value"] == "p1@example.com"
 
 
+def test_a_filter_on_a_field_the_connector_cannot_hold_reads_the_hubs(database_url: str) -> None:
+    """b holds no custom fields but its filter asks for the trade: each record b edited
+    left the filter (no trade in it), and its edit never reached the hub."""
+    flt = {"filter": {"all": [{"field": "custom.trade", "op": "equals", "value": "plumber"}]}}
+    held = ["given_name", "family_name", "display_name", "emails", "job_title"]
+    hub = Hub(database_url, ["a", "b"], b={**flt, "fields": held})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", {**person(1), "custom.trade": "plumber"})
+    a.put("y", {**person(2), "custom.trade": "welder"})
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, job_title="Foreman")
+    hub.sync()
+    assert a.items["x"].fields["job_title"] == "Foreman"
+    assert hub.sync().changes == {}
+
+
 def test_a_record_outside_the_filter_of_a_deleted_person_stays_unlinked(database_url: str) -> None:
     """Its link was dropped when the person was deleted: the record was then a stranger,
     and the next edit of it brought the deleted person back everywhere."""

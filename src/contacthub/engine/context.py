@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
+from contacthub.model import project
 from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
@@ -54,6 +55,20 @@ class Spoke:
 
     def passes(self, fields: dict[str, Any]) -> bool:
         return self.predicate is None or self.predicate(fields)
+
+    def record_passes(self, fields: dict[str, Any], hub: Mapping[str, Any]) -> bool:
+        """Whether a linked record is in this connector's filter: its own fields, and the
+        hub's for the fields it cannot hold. A filter on ``custom.trade`` of a folder that
+        maps no X-TRADE saw no trade in any card: each edited card left the filter, and
+        its edit was never synced (the plan, which sees the hub's, took it back in)."""
+        if self.predicate is None:
+            return True
+        if self.held is None:
+            return self.predicate(fields)
+        own = project(hub, self.held)
+        view = {k: v for k, v in hub.items() if k not in own}
+        view.update(fields)
+        return self.predicate(view)
 
 
 @dataclass(slots=True)

@@ -153,7 +153,7 @@ class Inbound(Matching, Twins):
                 continue
             if contact is None or (came_back and not contact.deleted):
                 continue
-            if not spoke.passes(record.fields):
+            if not spoke.record_passes(record.fields, contact.data):
                 if link.state == "active":
                     link.state = "filtered"
                     ctx.journal.append(
