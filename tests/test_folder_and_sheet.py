@@ -229,3 +229,32 @@ def test_an_edit_in_a_slot_of_another_type_keeps_the_type(tmp_path: Path) -> Non
     assert "TEL;TYPE=work:+12125550199" in card and "+12125550103" not in card
     assert "TYPE=other" not in card
     hub.settled()
+
+
+def test_one_person_written_differently_in_a_card_and_a_row_is_one(tmp_path: Path) -> None:
+    """Each pair made two people: a name with a decomposed accent (as macOS tools write
+    it) and the same phone; an Outlook cell's "Name <address>"; the trunk prefix "(0)"
+    after a country code, which also put a wrong number into every copy."""
+    hub = site(tmp_path, 'format = "outlook"')
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{0}\r\nFN:{1}\r\nN:{2};{3};;;\r\n{4}\r\nEND:VCARD\r\n"
+    cards = [
+        ("jose", "José García", "García", "José", "TEL;TYPE=CELL:+1 202 555 0111"),
+        ("bob", "Bob Roe", "Roe", "Bob", "EMAIL:bob@example.com"),
+        ("olly", "Olly Hart", "Hart", "Olly", "TEL;TYPE=CELL:+44 7700 900123"),
+    ]
+    for uid, *values in cards:
+        (hub.folder / f"{uid}.vcf").write_text(card.format(uid, *values), encoding="utf-8")
+    rows = [
+        ("Jose\u0301", "Garci\u0301a", "", "(202) 555-0111"),
+        ("Bob", "Roe", "Bob Roe <bob@example.com>", ""),
+        ("Olly", "Hart", "", "+44 (0)7700 900123"),
+    ]
+    with hub.sheet.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["First Name", "Last Name", "E-mail Address", "Mobile Phone"])
+        writer.writerows(rows)
+    report = hub.sync()
+    assert report["changes"]["hub"]["create"] == 3, report
+    assert "sheet" not in report["changes"] and hub.cards() == ["bob.vcf", "jose.vcf", "olly.vcf"]
+    assert "+4407700900123" not in (hub.folder / "olly.vcf").read_text()
+    hub.settled()

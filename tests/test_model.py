@@ -124,6 +124,24 @@ def test_clean_text() -> None:
     assert clean_text("line one\nline two") == "line one\nline two"
     assert clean_text("x\x7fy\x1b") == "xy"
     assert clean_text("\u00a0é\u00a0") == "é"  # str.strip() knows Unicode spaces
+    assert clean_text("Jose\u0301") == "José"  # e + combining accent, as macOS writes it
+
+
+def test_one_value_in_its_other_spellings_is_one_value() -> None:
+    """Each of these made a second person of someone already in the hub."""
+    assert normalize_email("Bob Roe <bob@example.com>") == "bob@example.com"  # an Outlook cell
+    assert normalize_email('"Roe, Bob" < CEM@Example.com >') == "cem@example.com"
+    assert normalize_email("İLKAY@EXAMPLE.COM") == normalize_email("ilkay@example.com") == "ilkay@example.com"
+    assert normalize_email("JOERG@MÜNCHEN.DE") == normalize_email("joerg@xn--mnchen-3ya.de")
+    assert normalize_email("a@xn--zz.example") == "a@xn--zz.example"  # no punycode: as written
+    assert normalize_email("a<b>@c.example") == "a<b>@c.example"
+    # the trunk prefix in brackets after the country code is no digit of the number
+    assert normalize_phone("+44 (0)7700 900123", "GB") == normalize_phone("07700 900123", "GB")
+    assert normalize_phone("+49 (0)89 7654321", "DE") == "+49897654321"
+    assert normalize_phone("+1 (202) 555-0147") == "+12025550147"
+    assert name_key({"given_name": "Ｋｅｎ", "family_name": "Ｓａｔｏ"}) == name_key(
+        {"display_name": "Ken Sato"}
+    )
 
 
 def test_normalize_email() -> None:

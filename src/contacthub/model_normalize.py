@@ -12,6 +12,7 @@ callers keep importing them from ``contacthub.model``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,11 @@ _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+#: the trunk prefix written in brackets after a country code ("+44 (0)7700 900123"): part
+#: of no number, which phonenumbers leaves out and the ``+digits`` shortcut kept
+_TRUNK = re.compile(r"\(\s*0\s*\)")
+#: an address written with a name or in angle brackets: "Bob Roe <bob@example.com>"
+_ANGLED = re.compile(r"[^<>]*<\s*([^<>\s]+@[^<>\s]+)\s*>")
 #: a US number without country code, in the notations people write it in
 _NANP_NATIONAL = re.compile(r"\(?[2-9][0-9]{2}\)?[ .-]?[ ]?[0-9]{3}[ .-]?[0-9]{4}")
 _NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
@@ -36,15 +42,40 @@ def clean_text(value: object) -> str:
     text = value if type(value) is str else str(value)
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        # "é" as one code point or as e + accent (macOS tools write the second) is one
+        # value: unequal, the same name or email made two people
+        text = unicodedata.normalize("NFC", text)
     return text.strip()
 
 
 def normalize_email(value: str) -> str:
-    """Emails compare case-insensitively and without surrounding space or ``mailto:``."""
+    """Emails compare case-insensitively and without surrounding space, ``mailto:``, or a
+    name around them ("Bob Roe <bob@example.com>", which Outlook cells hold). A Turkish
+    dotted capital I lower-cases to a plain i (``str.lower`` adds a combining dot no
+    address has), and a domain written in punycode (``xn--mnchen-3ya.de``) is read as the
+    name it encodes (``münchen.de``), so both spellings of one address are one."""
     text = clean_text(value)
     if text[:7].lower() == "mailto:":
-        text = text[7:]
-    return text.lower()
+        text = text[7:].strip()
+    if text.endswith(">"):
+        angled = _ANGLED.fullmatch(text)
+        if angled is not None:
+            text = angled.group(1)
+    text = text.lower()
+    if text.isascii():
+        return _unicode_domain(text) if "xn--" in text else text
+    return text.replace("i\u0307", "i")
+
+
+def _unicode_domain(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return address  # not valid punycode: kept as written
 
 
 def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
@@ -71,7 +102,7 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     if not text:
         return ""
     compact = _PHONE_PUNCT.sub("", text)
-    if _E164.fullmatch(compact):
+    if _E164.fullmatch(compact) and not _TRUNK.search(text):
         return compact
     if region == "US":
         if _NANP_NATIONAL.fullmatch(text):
@@ -124,7 +155,11 @@ def phone_key(value: str) -> str:
 
 
 def name_key(fields: Mapping[str, Any]) -> str:
-    """A match key for a name: given + family, else the display name, case- and space-folded."""
+    """A match key for a name: given + family, else the display name, case- and space-folded,
+    and in compatibility form (NFKC): a Japanese address book's full-width "Ｋｅｎ Ｓａｔｏ" is
+    Ken Sato."""
     parts = [fields.get("given_name", ""), fields.get("family_name", "")]
-    text = " ".join(p for p in parts if p) or fields.get("display_name", "")
-    return _SPACES.sub(" ", str(text)).strip().casefold()
+    text = str(" ".join(p for p in parts if p) or fields.get("display_name", ""))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _SPACES.sub(" ", text).strip().casefold()
