@@ -578,3 +578,15 @@ def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
     twice = {"custom.a": "Trade", "custom.b": "Trade"}
     with pytest.raises(ConfigError, match="same CSV column 'Trade'"):  # apply checks it too
         config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": twice}]))
+
+
+def test_a_connector_cannot_be_named_hub(tmp_path: Path) -> None:
+    """The journal and the run reports call the hub's own changes "hub"."""
+    (tmp_path / "cards").mkdir()
+    err = load_error(
+        write(
+            tmp_path,
+            f'[[hubs.team.connectors]]\nname = "Hub"\ntype = "vcard-dir"\npath = "{tmp_path / "cards"}"\n',
+        )
+    )
+    assert "'hub' names the hub's own changes" in str(err)

@@ -61,6 +61,14 @@ class ConnectorSpec(BaseModel):
     filter: dict[str, Any] | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _not_hub(cls, value: str) -> str:
+        # the journal and the run reports call the hub's own changes "hub"
+        if value.strip().casefold() == "hub":
+            raise ValueError("'hub' names the hub's own changes in the journal; choose another name")
+        return value
+
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -221,6 +229,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     lines: list[str] = []
     check_locations(hub_name, [(s.name, s.settings) for s in specs], f"hubs.{hub_name}")
     existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
+    renamed = _renamed(existing, specs)
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
         settings = spec.settings
@@ -239,8 +248,11 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             "mapping": dumps(spec.mapping),
             "settings": dumps(plain),
         }
-        row = existing.pop(spec.name, None)
+        row = existing.pop(spec.name, None) or renamed.get(spec.name)
         label = f"connector {hub_name}/{spec.name}"
+        if row is not None and row.name != spec.name:
+            values["name"] = spec.name
+            lines.append(f"{label}: renamed from {row.name!r}")
         if row is None:
             conn.execute(
                 insert(t.connectors).values(
@@ -260,7 +272,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
                 "give the new connector another name",
                 f"hubs.{hub_name}",
             )
-        diff = [k for k, v in values.items() if _differs(getattr(row, k), v)]
+        diff = [k for k, v in values.items() if k != "name" and _differs(getattr(row, k), v)]
         try:
             old_secret = secrets.decrypt(row.secrets, label) if secret else {}
         except ConfigError:
@@ -268,10 +280,11 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if secret and old_secret != secret:
             diff.append("credentials")
             values["secrets"] = secrets.encrypt(secret)
-        if diff:
+        if diff or "name" in values:
             conn.execute(
                 update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values)
             )
+        if diff:
             lines.append(f"{label}: changed " + ", ".join(diff))
             if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
                 _reconsider(conn, row.id, _forgotten(row, values))
@@ -281,6 +294,28 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)"
         )
     return lines
+
+
+def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, Any]:
+    """new name -> stored row, for each connector the file names anew whose type and place
+    (folder, file, address book: ``location_of``) are those of a stored connector it no
+    longer names: a rename, which keeps its links, history and credentials. Taken for a
+    removal and a new connector, the records were linked again without a write, but an
+    undo of an older run no longer knew which of them it had written (it deleted people
+    everywhere, or left copies behind). ``existing`` loses the rows taken."""
+    named = {spec.name for spec in specs}
+    gone = {name: row for name, row in existing.items() if name not in named}
+    out: dict[str, Any] = {}
+    for spec in specs:
+        place = location_of(spec.settings) if spec.name not in existing else None
+        if place is None:
+            continue
+        for old, row in gone.items():
+            if row.type == spec.type and location_of(loads(row.settings) or {}) == place:
+                out[spec.name] = existing.pop(old)
+                del gone[old]
+                break
+    return out
 
 
 def _check_settings(

@@ -34,7 +34,10 @@ def undo_preparer(run_id: int) -> Any:
             select(t.changes)
             .where(
                 t.changes.c.run_id == run_id,
+                # the hub's own rows: a removed connector's rows lose their connector id
+                # too, and were taken for hub changes (its creates undone as people's)
                 t.changes.c.connector_id.is_(None),
+                t.changes.c.connector_name == "hub",
                 t.changes.c.status == "done",
             )
             .order_by(t.changes.c.id.desc())
@@ -167,28 +170,39 @@ def _same_values(name: str, a: Any, b: Any) -> bool:
     return field_equal(name, a, b)
 
 
-def _copies(store: Any, contact_ids: Iterable[str]) -> set[tuple[str, int]]:
-    """(contact, connector) of each record contacthub wrote for these contacts, in any run:
-    a copy goes with its contact, whichever run made it (a copy written for the person by a
-    later run stayed, as did one whose create a killed run left "interrupted" and the run
-    after it found by the hub id it carries)."""
+#: (contact, connector, native id) of a record contacthub wrote; native id None: any record
+#: of that connector (a create a killed run left without the id it got)
+Written = set[tuple[str, int, str | None]]
+
+
+def _copies(store: Any, contact_ids: Iterable[str]) -> Written:
+    """Each record contacthub wrote for these contacts, in any run: a copy goes with its
+    contact, whichever run made it (a copy written for the person by a later run stayed,
+    as did one whose create a killed run left "interrupted" and the run after it found by
+    the hub id it carries). Per record, not per connector: a connector pointed at another
+    folder and back got a copy there, and its own card, the one the person was read from,
+    was then taken for a copy and deleted."""
     c = t.changes.c
-    out: set[tuple[str, int]] = set()
+    out: Written = set()
     for part in chunks(sorted(contact_ids)):
-        query = select(c.contact_id, c.connector_id).where(
+        query = select(c.contact_id, c.connector_id, c.native_id).where(
             c.contact_id.in_(part),
             c.connector_id.is_not(None),
             c.op == "create",
             c.status.in_(("done", "interrupted")),
         )
-        out.update((cid, int(conn_id)) for cid, conn_id in store.conn.execute(query))
+        out.update((cid, int(conn_id), native) for cid, conn_id, native in store.conn.execute(query))
     return out
+
+
+def _wrote(written: Written, contact_id: str, connector_id: int, native_id: str | None) -> bool:
+    return (contact_id, connector_id, native_id) in written or (contact_id, connector_id, None) in written
 
 
 def _keep_records_it_found(
     ctx: RunContext,
     contact_id: str,
-    written: set[tuple[str, int]],
+    written: Written,
     changed: dict[tuple[str, int], tuple[Any, Any]],
 ) -> None:
     """The records a contact was made from (a card typed into a phone, a row of a CSV file,
@@ -200,7 +214,7 @@ def _keep_records_it_found(
     held before, where nothing changed it again since (``outbound.revert``)."""
     found = []
     for link in ctx.store.links_of_contact(contact_id):
-        if link.state != "active" or (contact_id, link.connector_id) in written:
+        if link.state != "active" or _wrote(written, contact_id, link.connector_id, link.native_id):
             continue
         before, after = changed.get((contact_id, link.connector_id), (None, None))
         current = link.baseline or {}

@@ -1,0 +1,102 @@
+"""Undo after the hub's connectors changed: one renamed, removed, or pointed elsewhere and
+back. Each made an undo of an older run take the wrong records for the ones it wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from contacthub.cli import app
+
+runner = CliRunner()
+
+
+def card(uid: str, name: str, email: str, extra: str = "") -> str:
+    return f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nEMAIL:{email}\r\n{extra}END:VCARD\r\n"
+
+
+class Hub:
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path
+        self.db = f"sqlite:///{tmp_path / 'hub.db'}"
+
+    def cli(self, *args: str) -> str:
+        result = runner.invoke(app, ["--database", self.db, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def apply(self, *connectors: tuple[str, str]) -> str:
+        text = "[hubs.h]\n" + "".join(
+            f'[[hubs.h.connectors]]\nname = "{name}"\ntype = "vcard-dir"\npath = "{self.root / folder}"\n'
+            "create = true\n"
+            for name, folder in connectors
+        )
+        (self.root / "hub.toml").write_text(text)
+        return self.cli("apply", str(self.root / "hub.toml"))
+
+    def sync(self) -> dict:
+        return json.loads(self.cli("sync", "h", "--json"))
+
+    def files(self, folder: str) -> list[str]:
+        return sorted(p.name for p in (self.root / folder).glob("*.vcf"))
+
+
+def test_undoing_a_run_that_wrote_into_a_removed_connector_deletes_no_one(tmp_path: Path) -> None:
+    """Its rows lost their connector id with the connector, and were taken for the hub's:
+    the undo deleted the three people, and their cards in y."""
+    hub = Hub(tmp_path)
+    (tmp_path / "X").mkdir()
+    for i in (1, 2, 3):
+        (tmp_path / "X" / f"p{i}.vcf").write_text(card(f"p{i}", f"Pat {i}", f"pat{i}@x.test"))
+    hub.apply(("x", "X"), ("y", "Y"))
+    hub.sync()
+    hub.apply(("x", "X"), ("y", "Y"), ("z", "Z"))
+    second = hub.sync()
+    assert second["changes"] == {"z": {"create": 3, "update": 0, "delete": 0}}
+    hub.apply(("x", "X"), ("y", "Y"))
+    hub.cli("undo", str(second["run"]))
+    assert hub.sync()["changes"] == {}
+    assert hub.files("X") == ["p1.vcf", "p2.vcf", "p3.vcf"] and len(hub.files("Y")) == 3
+
+
+def test_a_renamed_connector_keeps_its_links_and_an_undo_takes_back_its_copies(tmp_path: Path) -> None:
+    """Taken for a removal and a new connector, the copy written under the old name was
+    no longer known as one: the undo left it behind, detached, for good."""
+    hub = Hub(tmp_path)
+    (tmp_path / "Y").mkdir()
+    (tmp_path / "Y" / "typed.vcf").write_text(card("src-1", "Dora New", "dora@d.test"))
+    hub.apply(("x", "X"), ("y", "Y"))
+    first = hub.sync()
+    assert hub.files("X") == ["src-1.vcf"]
+    printed = hub.apply(("xfolder", "X"), ("y", "Y"))
+    assert "renamed from 'x'" in printed and "removed" not in printed
+    assert hub.sync()["changes"] == {}
+    hub.cli("undo", str(first["run"]))
+    hub.sync()
+    assert hub.files("X") == [] and hub.files("Y") == ["typed.vcf"]
+    assert hub.sync()["changes"] == {}
+
+
+def test_an_undo_keeps_the_card_a_person_was_read_from_after_its_folder_moved_and_back(
+    tmp_path: Path,
+) -> None:
+    """y pointed at another folder got a copy there; back on its own folder, its card (the
+    one the person was read from) was taken for that copy, and the undo deleted it."""
+    hub = Hub(tmp_path)
+    (tmp_path / "Y").mkdir()
+    (tmp_path / "Y" / "typed-by-hand.vcf").write_text(
+        card("src-1", "Dora New", "dora@d.test", "X-ONLY-HERE:precious\r\n")
+    )
+    hub.apply(("x", "X"), ("y", "Y"))
+    first = hub.sync()
+    hub.apply(("x", "X"), ("y", "Z"))
+    hub.sync()
+    hub.apply(("x", "X"), ("y", "Y"))
+    hub.sync()
+    hub.cli("undo", str(first["run"]))
+    hub.sync()
+    assert hub.files("Y") == ["typed-by-hand.vcf"] and hub.files("X") == []
+    assert "X-ONLY-HERE:precious" in (tmp_path / "Y" / "typed-by-hand.vcf").read_text()
+    assert hub.sync()["changes"] == {}
