@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -258,3 +259,30 @@ def test_one_person_written_differently_in_a_card_and_a_row_is_one(tmp_path: Pat
     assert "sheet" not in report["changes"] and hub.cards() == ["bob.vcf", "jose.vcf", "olly.vcf"]
     assert "+4407700900123" not in (hub.folder / "olly.vcf").read_text()
     hub.settled()
+
+
+def test_a_group_card_linked_as_a_person_before_is_never_deleted(tmp_path: Path) -> None:
+    """Hubs synced before groups were told apart have a "person" for each group card: that
+    person deleted elsewhere deleted the group card and its list of members."""
+    hub = site(tmp_path, people=6)
+    hub.sync()
+    group = hub.folder / "p3.vcf"
+    # the card linked as a person is a group, as the hub saw it (same size and time): an
+    # older contacthub linked it so; and the same once it changed since, below
+    st = group.stat()
+    data = group.read_bytes().replace(b"FN:Person 3\r\n", b"KIND:group \r\n")
+    assert len(data) == st.st_size
+    group.write_bytes(data)
+    os.utime(group, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert hub.sync()["changes"] == {}
+    lines = hub.sheet.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    hub.sheet.write_text("".join(line for line in lines if "p3@example.com" not in line), encoding="utf-8")
+    report = hub.sync()
+    assert report["changes"]["hub"]["delete"] == 1 and "cards" not in report["changes"]
+    assert [e["record"] for e in report["errors"]] == [str(group)]
+    assert group.read_bytes() == data
+    hub.settled()
+    edited = data.replace(b"END:VCARD", b"NOTE:members changed\r\nEND:VCARD")
+    group.write_bytes(edited)
+    hub.settled()
+    assert group.read_bytes() == edited

@@ -30,7 +30,8 @@ import httpx
 from contacthub.connectors import carddav_read
 from contacthub.connectors.base import Record, WriteOp, WriteResult
 from contacthub.connectors.http import error_for
-from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.errors import NotAPersonError, RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.formats.vcard import is_group
 
 if TYPE_CHECKING:
     from contacthub.connectors.carddav import CardDavConnector
@@ -143,6 +144,8 @@ def _update(
     if current is None:
         raise RecordNotFoundError("not found", url, conn.name)
     old, etag, _ = current
+    if is_group(old):  # see vcard_dir._no_group
+        raise NotAPersonError("a contact group's card, not a person: left as it is", url, conn.name)
     expected = op.version or etag
     if etag != expected:
         raise StaleVersionError(
@@ -163,6 +166,8 @@ def _delete(conn: CardDavConnector, op: WriteOp, card: bytes | None = None) -> W
     """Delete the card, kept first in the trash (``card``, fetched for the batch) so that a
     crash between the two loses nothing; a refused DELETE takes it out again."""
     url = conn._member_url(op.native_id or "")
+    if card is not None and is_group(card):  # see vcard_dir._no_group
+        raise NotAPersonError("a contact group's card, not a person: left as it is", url, conn.name)
     headers = {"If-Match": op.version} if op.version else {}
     if card is not None:
         conn.trash.keep_card(card, op.hub_id)

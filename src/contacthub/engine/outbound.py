@@ -20,7 +20,7 @@ from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.errors import ReadOnlyRecordError
+from contacthub.errors import NotAPersonError, ReadOnlyRecordError
 from contacthub.model import fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
 
@@ -332,7 +332,12 @@ def finish_page(
             statuses.append((change_id, "failed", str(result.error.message), op.native_id))
             ctx.report.error(spoke.name, result.error.record, result.error.message)
             refused = isinstance(result.error, ReadOnlyRecordError)
-            if refused and op.kind == "create" and step.link is None:
+            if isinstance(result.error, NotAPersonError) and step.link is not None:
+                # a record linked as a person that is none (a contact group's card): it
+                # stays as it is, unlinked, never written (it was retried every run)
+                step.link.state = "detached"
+                update.append(step.link)
+            elif refused and op.kind == "create" and step.link is None:
                 # a create refused for good: the contact is excluded here until it changes
                 # again (else it was tried, and reported, on every run); it can still be
                 # matched to a record this connector lists later
