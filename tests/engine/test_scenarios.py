@@ -470,6 +470,10 @@ def test_a_decision_killed_before_it_wrote_anything_goes_on_in_the_next_run(
         getattr(service, decision)(hub.engine, held.run_id)
     monkeypatch.setattr(MemoryConnector, "pull", pull)
     assert len(b.items) == 10 and len(c.items) == 10
+    # a look first changes nothing, and shows what will happen: the decision goes on
+    planned = hub.sync(dry_run=True)
+    assert planned.status == "planned", planned.message
+    assert len(b.items) == 10 and len(c.items) == 10
     after = hub.sync()
     assert after.status == "applied", after.message
     expected = 4 if decision == "approve" else 10

@@ -149,7 +149,8 @@ def _run_hub(
         store = Store(conn)
         hub = store.hub(hub_name)
         options = _carried(store, hub.id, options)
-        store.interrupted_runs(hub.id)
+        if not options.dry_run:  # a dry run changes nothing: the next real run recovers them
+            store.interrupted_runs(hub.id)
         run_id = store.start_run(hub.id, "dry-run" if options.dry_run else kind, parent_id)
         rows = store.connectors(hub.id)
     report = Report(run_id)
@@ -369,7 +370,7 @@ def _carried(store: Store, hub_id: int, options: Options) -> Options:
     committed anything goes on the same way: its held run is marked decided already. (An
     undo killed then did nothing, and can simply be asked for again.)"""
     rows = store.killed_decisions(hub_id)
-    if not rows or options.dry_run:
+    if not rows:
         return options
     approved, rejected, no_hold = dict(options.approved), set(options.rejected), options.no_hold
     for kind, parent_counts in rows:
