@@ -662,6 +662,28 @@ def test_a_filter_on_a_field_the_connector_cannot_hold_reads_the_hubs(database_u
     assert hub.sync().changes == {}
 
 
+def test_undoing_a_deletion_merges_an_edit_made_to_a_record_it_left_in_place(database_url: str) -> None:
+    """b keeps its records of deleted people (on_delete = ignore); one edited since went
+    back to the restored person's old values, its edit gone without a trace."""
+    hub = Hub(database_url, ["a", "b"], b={"on_delete": "ignore"})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Old"))
+    a.put("y", person(2))
+    hub.sync()
+    del a.items["x"]
+    deleted = hub.sync()
+    [nid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    b.edit(nid, job_title="Edited while detached")
+    assert hub.sync().changes == {}  # detached: its edit is b's own business
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied", undone.message
+    assert b.items[nid].fields["job_title"] == "Edited while detached"
+    assert a.items and [
+        i.fields["job_title"] for i in a.items.values() if i.fields["given_name"] == "Given1"
+    ] == ["Edited while detached"]
+    assert hub.sync().changes == {}
+
+
 def test_a_record_outside_the_filter_of_a_deleted_person_stays_unlinked(database_url: str) -> None:
     """Its link was dropped when the person was deleted: the record was then a stranger,
     and the next edit of it brought the deleted person back everywhere."""

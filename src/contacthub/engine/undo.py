@@ -92,10 +92,13 @@ def undo_preparer(run_id: int) -> Any:
                 contact.deleted = False
                 contact.data = data
                 _reopen_conflicts(ctx, contact.id, undone)
-                store.conn.execute(  # records kept by on_delete = ignore rejoin their contact
+                # records the deletion left where they were (on_delete = ignore, outside a
+                # filter) rejoin their contact, read again: an edit made to one while it was
+                # detached is merged, not overwritten by the restored values
+                store.conn.execute(
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
-                    .values(state="active", synced_rev=0)
+                    .values(state="active", synced_rev=0, version=None)
                 )
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
