@@ -155,6 +155,29 @@ def test_conflict_policies(database_url: str, policy: str, expect: str) -> None:
     assert {settled[0]["hub"], settled[0]["incoming"]} == {"from a", "from b"}  # the loser is kept
 
 
+def test_resolving_one_part_of_a_name_decides_the_whole_name(database_url: str) -> None:
+    """A family name edited on two sides opens a conflict on it and one on the display
+    name: resolving one left the other open, and the books showed the chosen family name
+    under another full name until a second decision."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, display_name="Given1 Family1"))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", family_name="Rossi", display_name="Given1 Rossi")
+    b.edit(bid, family_name="Lee", display_name="Given1 Lee")
+    hub.sync()
+    open_ = service.conflicts(hub.engine, "h")
+    assert sorted(x["field"] for x in open_) == ["display_name", "family_name"]
+    [family] = [x for x in open_ if x["field"] == "family_name"]
+    service.resolve(hub.engine, family["id"], "b")
+    assert service.conflicts(hub.engine, "h") == []
+    hub.sync()
+    for book in (a, b, c):
+        assert (only(book)["family_name"], only(book)["display_name"]) == ("Lee", "Given1 Lee")
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

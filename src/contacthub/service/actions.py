@@ -12,7 +12,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import match_keys
+from contacthub.model import NAME_FIELDS, match_keys
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -54,14 +54,17 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         contact = store.contacts([row.contact_id])[row.contact_id]
         if contact.deleted:
             raise UserError(f"conflict {conflict_id} is on a person deleted since; the next sync closes it")
-        before = contact.data.get(row.field)
+        chosen = {row.field: choices.get(take)}
+        if row.field in _NAME_GROUP:
+            chosen.update(_name_companions(conn, row, take))
+        before = {name: contact.data.get(name) for name in chosen}
         if take != "hub":
-            value = choices[take]
-            if value in (None, "", []):
-                contact.data.pop(row.field, None)
-            else:
-                contact.data[row.field] = value
-            contact.sources[row.field] = [None, now().isoformat()]
+            for name, value in chosen.items():
+                if value in (None, "", []):
+                    contact.data.pop(name, None)
+                else:
+                    contact.data[name] = value
+                contact.sources[name] = [None, now().isoformat()]
         contact.rev += 1
         store.update_contacts([contact])
         store.set_match_keys(row.hub_id, {contact.id: match_keys(contact.data)})
@@ -75,8 +78,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                     "contact_id": contact.id,
                     "native_id": None,
                     "op": "update",
-                    "before": dumps({row.field: before}),
-                    "after": dumps({row.field: contact.data.get(row.field)}),
+                    "before": dumps(before),
+                    "after": dumps({name: contact.data.get(name) for name in chosen}),
                     "status": "done",
                     "error": None,
                     "at": now(),
@@ -91,7 +94,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             update(t.conflicts)
             .where(
                 c.contact_id == row.contact_id,
-                c.field == row.field,
+                c.field.in_(list(chosen)),
                 (c.id == conflict_id) | (c.status == "open"),
             )
             .values(status="resolved", winner=take, resolved_at=now(), run_id=run_id)
@@ -102,6 +105,32 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             "value": contact.data.get(row.field),
             "run": run_id,
         }
+
+
+#: one name, told in parts and as a display name: one edit of it opens a conflict on each
+_NAME_GROUP = ("display_name", *NAME_FIELDS)
+
+
+def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
+    """The other open name conflicts of the person, decided the same way: a family name
+    edited on two sides opened one on ``family_name`` and one on ``display_name``, and
+    resolving one left the other open, the books showing the chosen family name under
+    another full name. A field whose conflicts ``take`` is no side of stays open."""
+    c = t.conflicts.c
+    query = select(c.field, c.source, c.value, c.hub_source, c.hub_value).where(
+        c.contact_id == row.contact_id,
+        c.status == "open",
+        c.field.in_([name for name in _NAME_GROUP if name != row.field]),
+    )
+    out: dict[str, Any] = {}
+    for field, source, value, hub_source, hub_value in conn.execute(query):
+        if take == "hub":
+            out[field] = None
+        elif source == take:
+            out[field] = loads(value)
+        elif hub_source == take and field not in out:
+            out[field] = loads(hub_value)
+    return out
 
 
 def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
