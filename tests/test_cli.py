@@ -438,7 +438,15 @@ def test_copies_keep_the_uid_and_two_hubs_share_a_folder(tmp_path: Path) -> None
         assert json.loads(cli("sync", name, "--json", db=db)[1])["changes"] == {}
 
 
-def test_names_people_typed_are_printed_as_text(tmp_path: Path) -> None:
+@pytest.mark.parametrize("terminal", [True, False])
+def test_names_people_typed_are_printed_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    """On a terminal the report is a rich table, where a name is never markup; piped, the
+    same in plain text."""
+    from contacthub.cli import syncing
+
+    monkeypatch.setattr(syncing, "_terminal", lambda: terminal)
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
@@ -453,6 +461,11 @@ def test_names_people_typed_are_printed_as_text(tmp_path: Path) -> None:
     code, out = cli("sync", "h", db=db)
     assert code == 0, out
     assert "[red]b" in out and "Traceback" not in out
+    if not terminal:
+        assert (
+            "where   create  update  delete\n[red]b       1       0       0\nhub          1       0       0\n"
+            in out
+        )
     run_id = json.loads(cli("runs", "h", "--json", db=db)[1])[0]["id"]
     code, out = cli("show", str(run_id), db=db)
     assert code == 0 and "[red]b" in out

@@ -50,8 +50,34 @@ def _progress() -> Any:
 
 
 def _print_report(report: Report, as_json: bool) -> None:
+    """The run's report: a rich table on a terminal; piped, the same lines as plain text
+    (rich costs a sync run a tenth of a second and 2 MB of memory for nothing to see)."""
     if as_json:
         typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    rows = [(name, c["create"], c["update"], c["delete"]) for name, c in sorted(report.changes.items())]
+    after = []
+    if report.conflicts:
+        after.append(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    for name, calls in sorted(report.api_calls.items()):
+        spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
+        after.append(f"{name}: API calls {spent}")
+    for err in report.errors:
+        # an error of a whole connector has no record: no empty place before its message
+        where = f"{err['record']}: " if err["record"] else ""
+        after.append(f"skipped {err['connector']}: {where}{err['message']}")
+    if report.status == "held":
+        after.append(
+            f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
+            f"'contacthub reject {report.run_id}' to keep the records."
+        )
+    if not _terminal():
+        typer.echo(f"run {report.run_id}: {report.status}")
+        if report.message:
+            typer.echo(report.message)
+        typer.echo(_plain_table(rows) if rows else "no changes")
+        for line in after:
+            typer.echo(line)
         return
     from rich.console import Console
     from rich.table import Table
@@ -61,31 +87,28 @@ def _print_report(report: Report, as_json: bool) -> None:
     console.print(f"run {report.run_id}: [bold]{report.status}[/bold]", highlight=False)
     if report.message:
         console.print(report.message, markup=False, highlight=False)
-    if report.changes:
+    if rows:
         table = Table("where", "create", "update", "delete")
-        for name, c in sorted(report.changes.items()):
-            table.add_row(Text(name), str(c["create"]), str(c["update"]), str(c["delete"]))
+        for name, *counts in rows:
+            table.add_row(Text(name), *(str(n) for n in counts))
         console.print(table)
     else:
         console.print("no changes")
-    if report.conflicts:
-        console.print(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
-    for name, calls in sorted(report.api_calls.items()):
-        spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
-        console.print(Text(f"{name}: API calls {spent}"))
-    for err in report.errors:
-        # an error of a whole connector has no record: no empty place before its message
-        where = f"{err['record']}: " if err["record"] else ""
-        console.print(
-            f"skipped {err['connector']}: {where}{err['message']}",
-            markup=False,
-            highlight=False,
-        )
-    if report.status == "held":
-        console.print(
-            f"nothing was written. 'contacthub approve {report.run_id}' to go ahead, "
-            f"'contacthub reject {report.run_id}' to keep the records."
-        )
+    for line in after:
+        console.print(line, markup=False, highlight=False)
+
+
+def _terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _plain_table(rows: list[tuple[str, int, int, int]]) -> str:
+    """The changes per connector as aligned columns of plain text."""
+    head = ("where", "create", "update", "delete")
+    width = max(len(head[0]), *(len(r[0]) for r in rows))
+    lines = [f"{head[0]:<{width}}  {head[1]:>6}  {head[2]:>6}  {head[3]:>6}"]
+    lines += [f"{name:<{width}}  {c:>6}  {u:>6}  {d:>6}" for name, c, u, d in rows]
+    return "\n".join(lines)
 
 
 def _exit_for(report: Report) -> None:
