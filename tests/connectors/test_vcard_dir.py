@@ -455,16 +455,18 @@ def test_a_card_cut_off_while_written_is_an_error_not_a_shorter_card(tmp_path: P
 
 def test_a_card_deleted_for_the_hub_comes_back_whole(tmp_path: Path) -> None:
     """Deleted cards wait in the folder's hidden trash; a create for the same hub id (an
-    undo) takes the card back, photo and all, with the hub's fields written into it."""
-    (tmp_path / "ext-1.vcf").write_bytes(CARD_WITH_EXTRAS)
+    undo) takes the card back, photo and all, with the hub's fields written into it, under
+    its own file name (it came back under the hub id's)."""
+    (tmp_path / "John Doe.vcf").write_bytes(CARD_WITH_EXTRAS)
     connector = make(tmp_path)
-    record = connector.get("ext-1.vcf")
-    [gone] = connector.write([WriteOp("delete", "ext-1", {}, "ext-1.vcf", record.version)])
-    assert gone.error is None and not (tmp_path / "ext-1.vcf").exists()
+    record = connector.get("John Doe.vcf")
+    [gone] = connector.write([WriteOp("delete", "ext-1", {}, "John Doe.vcf", record.version)])
+    assert gone.error is None and not (tmp_path / "John Doe.vcf").exists()
     assert list(connector.pull(None, {}).records) == []  # the trash is not read
     fields = dict(record.fields, job_title="Back")
     [back] = connector.write([WriteOp("create", "ext-1", fields)])
     assert back.error is None and back.fields is not None and back.fields["job_title"] == "Back"
+    assert back.native_id == "John Doe.vcf"
     data = (tmp_path / back.native_id).read_bytes()
     assert unmodelled_lines(data) == unmodelled_lines(CARD_WITH_EXTRAS)
     assert not any((tmp_path / ".contacthub-trash").iterdir())
@@ -478,11 +480,11 @@ def test_the_trash_can_be_off_and_is_pruned(tmp_path: Path) -> None:
     (tmp_path / "a.vcf").write_bytes(CARD_WITH_EXTRAS)
     kept = make(tmp_path, trash_days=2)
     kept.write([WriteOp("delete", "ext-1", {}, "a.vcf", None)])
-    [card] = (tmp_path / ".contacthub-trash").iterdir()
+    [card] = (tmp_path / ".contacthub-trash").glob("*.vcf")
     kept.trash.prune(now=card.stat().st_mtime + 86400)
-    assert card.exists()
+    assert card.exists() and kept.trash.origin("ext-1") == "a.vcf"
     kept.trash.prune(now=card.stat().st_mtime + 3 * 86400)
-    assert not card.exists()
+    assert not any((tmp_path / ".contacthub-trash").iterdir())  # its name went with it
     with pytest.raises(ConfigError):
         make(tmp_path, trash_days="forever")
 

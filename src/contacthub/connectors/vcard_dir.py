@@ -381,6 +381,8 @@ class VCardDirConnector(VCardFiles, Connector):
         if name is None:
             name = self._new_name(hub_id)
         restored = self.trash.restored(hub_id, op.fields, self.codec) if self._trash_present else None
+        if restored is not None:
+            name = self.trash.origin(hub_id) or name  # back under its own file name
         copied = None
         if restored is None and op.source is not None:  # the person's card elsewhere
             copied = op.source.card(self.codec, op.fields, hub_id)

@@ -68,6 +68,9 @@ class Trash:
         target = self._place(hub_id)
         os.replace(path, target)
         os.utime(target)  # when it was deleted, for pruning (a rename keeps the old time)
+        # its file name, so that a restore puts it back under it (it came back under the
+        # hub id's name: a phone's "Ann.vcf" as "01a2...vcf"); pruned with the card
+        self._origin(hub_id).write_text(path.name, encoding="utf-8")
         self._prune_once()
 
     def keep_card(self, data: bytes, hub_id: str) -> None:
@@ -94,6 +97,17 @@ class Trash:
             self._pruned = True
             self.prune()
 
+    def _origin(self, hub_id: str) -> Path:
+        return self.dir / f".{_name(hub_id)}.name"
+
+    def origin(self, hub_id: str) -> str | None:
+        """The file name the card kept for ``hub_id`` had in its folder, if known."""
+        try:
+            name = self._origin(hub_id).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return name if name and "/" not in name and not name.startswith(".") else None
+
     def find(self, hub_id: str) -> bytes | None:
         """The card kept for ``hub_id``, if there is one."""
         try:
@@ -111,13 +125,14 @@ class Trash:
             return None
         try:
             cards = [parsed.card for parsed in codec.parse(kept, TRASH)]
-            data = codec.update(cards, fields, uid=hub_id)
+            data = codec.update(cards, fields, uid=hub_id, data=kept)
             return data, codec.read(data, TRASH)[0]
         except RecordError:
             return None
 
     def drop(self, hub_id: str) -> None:
         (self.dir / _name(hub_id)).unlink(missing_ok=True)
+        self._origin(hub_id).unlink(missing_ok=True)
 
     def prune(self, now: float | None = None) -> None:
         """Delete the cards kept longer than ``days``."""
