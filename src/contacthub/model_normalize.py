@@ -63,18 +63,22 @@ def normalize_email(value: str) -> str:
         if angled is not None:
             text = angled.group(1)
     text = text.lower()
-    if text.isascii():
-        return _unicode_domain(text) if "xn--" in text else text
-    return text.replace("i\u0307", "i")
+    if not text.isascii():
+        text = text.replace("i\u0307", "i")
+    return _unicode_domain(text) if "xn--" in text else text
 
 
 def _unicode_domain(address: str) -> str:
+    """The address with a punycode domain read as its name, by IDNA 2008 (the ``idna``
+    package: Python's own codec is IDNA 2003, which cannot read ``straße.de``)."""
     local, at, domain = address.rpartition("@")
-    if not at:
+    if not at or not domain.isascii():
         return address
+    import idna
+
     try:
-        return f"{local}@{domain.encode('ascii').decode('idna')}"
-    except UnicodeError:
+        return f"{local}@{idna.decode(domain)}"
+    except (idna.IDNAError, UnicodeError, ValueError):
         return address  # not valid punycode: kept as written
 
 
