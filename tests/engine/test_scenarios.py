@@ -178,6 +178,34 @@ def test_resolving_one_part_of_a_name_decides_the_whole_name(database_url: str) 
     assert hub.sync().changes == {}
 
 
+def test_resolving_a_name_takes_the_parts_the_chosen_side_left_as_they_were(database_url: str) -> None:
+    """b changed only the family name; a and c changed the given name too. Taking b's
+    name left the given-name conflict (a against c) open, and cards read "Jones;Alicia"."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, given_name="Alice", family_name="Smith", display_name="Alice Smith"))
+    hub.sync()
+    [bid], [cid] = b.items, c.items
+    a.edit("x", given_name="Alicia", display_name="Alicia Smith")
+    b.edit(bid, family_name="Jones", display_name="Alice Jones")
+    c.edit(cid, given_name="Ali", family_name="Smyth", display_name="Ali Smyth")
+    hub.sync()
+    open_ = service.conflicts(hub.engine, "h")
+    assert {x["field"] for x in open_} == {"display_name", "given_name", "family_name"}
+    [display] = [x for x in open_ if x["field"] == "display_name" and "b" in x["values"]]
+    service.resolve(hub.engine, display["id"], "b")
+    assert service.conflicts(hub.engine, "h") == []
+    hub.sync()
+    for book in (a, b, c):
+        name = only(book)
+        assert (name["given_name"], name["family_name"], name["display_name"]) == (
+            "Alice",
+            "Jones",
+            "Alice Jones",
+        )
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

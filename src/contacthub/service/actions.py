@@ -115,7 +115,8 @@ def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
     """The other open name conflicts of the person, decided the same way: a family name
     edited on two sides opened one on ``family_name`` and one on ``display_name``, and
     resolving one left the other open, the books showing the chosen family name under
-    another full name. A field whose conflicts ``take`` is no side of stays open."""
+    another full name. A field whose conflicts ``take`` is no side of (that side left it as
+    it was, the others changed it) gets what ``take``'s record holds of it."""
     c = t.conflicts.c
     query = select(c.field, c.source, c.value, c.hub_source, c.hub_value).where(
         c.contact_id == row.contact_id,
@@ -123,14 +124,32 @@ def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
         c.field.in_([name for name in _NAME_GROUP if name != row.field]),
     )
     out: dict[str, Any] = {}
+    fields = set()
     for field, source, value, hub_source, hub_value in conn.execute(query):
+        fields.add(field)
         if take == "hub":
             out[field] = None
         elif source == take:
             out[field] = loads(value)
         elif hub_source == take and field not in out:
             out[field] = loads(hub_value)
+    if fields - set(out):
+        held = _record_of(conn, row.contact_id, row.hub_id, take)
+        if held is not None:
+            out.update({field: held.get(field) for field in fields - set(out)})
     return out
+
+
+def _record_of(conn: Any, contact_id: str, hub_id: int, connector: str) -> dict[str, Any] | None:
+    """What connector ``connector``'s record of the contact held when last read."""
+    lk, cn = t.links.c, t.connectors.c
+    query = (
+        select(lk.baseline)
+        .join(t.connectors, cn.id == lk.connector_id)
+        .where(lk.contact_id == contact_id, cn.hub_id == hub_id, cn.name == connector, lk.state == "active")
+    )
+    found = conn.execute(query).first()
+    return None if found is None else (loads(found.baseline) or {})
 
 
 def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
