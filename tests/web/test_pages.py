@@ -147,3 +147,43 @@ def test_settings_shown_on_a_page_read_back_the_same() -> None:
     settings = {"delimiter": "\t", "path": "/srv/a b", "anchor_prefix": " x", "p": "inf", "n": 3, "on": True}
     assert parse_settings(settings_text(settings)) == settings
     assert "path = /srv/a b" in settings_text(settings)  # a path stays as typed
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        {"field": "email", "op": "ends_with", "value": "@example.com"},  # one bare condition
+        {"any": [{"field": "organization", "op": "equals", "value": "Acme"},
+                 {"all": [{"field": "email", "op": "contains", "value": "@"},
+                          {"any": [{"field": "job_title", "op": "equals", "value": "CEO"},
+                                   {"field": "job_title", "op": "equals", "value": "CTO"}]}]}]},
+        {"all": [{"field": "family_name", "op": "in", "value": ["Smith, Jr", "Doe"]}]},
+    ],
+)  # fmt: skip
+def test_saving_the_page_keeps_a_filter_the_rows_show_flattened(
+    alice: Person, folders: tuple[Path, Path], written: dict
+) -> None:
+    """Save (for another setting) stored what the rows showed: a single condition became no
+    filter at all, a deeper filter was flattened into another meaning, a list value was
+    split at its comma. Rows left as shown keep the filter as written; edited, they win."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}, "filter": written},
+        headers=auth,
+    ).json()
+    page = c.get(f"/connectors/{made['id']}").text
+    assert 'id="filter-flattened"' in page
+    top, modes, rows = filter_rows(written)
+    form = {"csrf": alice.csrf(), "settings": f"path = {folders[0]}", "direction": "to-hub",
+            "operations": ["create", "update", "delete"], "on_delete": "delete", "filter_mode": top,
+            "g_mode": modes, "f_group": [str(r["group"]) for r in rows],
+            "f_field": [r["field"] for r in rows], "f_op": [r["op"] for r in rows],
+            "f_value": [r["text"] for r in rows]}  # fmt: skip
+    assert c.post(f"/connectors/{made['id']}", data=form).status_code == 303
+    stored = c.get(f"/api/v1/connectors/{made['id']}", headers=auth).json()
+    assert (stored["filter"], stored["direction"]) == (written, "to-hub")
+    form["f_value"] = ["changed", *form["f_value"][1:]]
+    c.post(f"/connectors/{made['id']}", data=form)
+    assert c.get(f"/api/v1/connectors/{made['id']}", headers=auth).json()["filter"] != written

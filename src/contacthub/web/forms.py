@@ -90,45 +90,54 @@ def parse_filter(form: FormData) -> dict[str, Any] | None:
     ops = form.getlist("f_op")
     values = form.getlist("f_value")
     groups = form.getlist("f_group")
-    modes = form.getlist("g_mode")
-    top = str(form.get("filter_mode") or "all")
+    rows = []
+    for i, field in enumerate(fields):
+        try:
+            group = int(str(groups[i])) if i < len(groups) else 0
+        except ValueError:
+            group = 0
+        op = str(ops[i]) if i < len(ops) else "equals"
+        rows.append((group, str(field), op, str(values[i]) if i < len(values) else ""))
+    modes = [str(m) for m in form.getlist("g_mode")]
+    return _build_filter(str(form.get("filter_mode") or "all"), modes, rows)
+
+
+def _build_filter(top: str, modes: list[str], rows: list[tuple[int, str, str, str]]) -> dict[str, Any] | None:
+    """A filter from the builder's rows (group, field, operator, value as typed)."""
     if top not in ("all", "any"):
         raise UserError("the filter combines its groups with 'all' or 'any'")
     by_group: dict[int, list[dict[str, Any]]] = {}
-    for i, field in enumerate(fields):
-        field = str(field).strip()
+    for group, field, op, raw in rows:
+        field = field.strip()
         if not field:
             continue
-        op = str(ops[i]) if i < len(ops) else "equals"
         if op not in OPERATORS:
             raise UserError(f"unknown filter operator {op!r}")
-        raw = str(values[i]) if i < len(values) else ""
         condition: dict[str, Any] = {"field": field, "op": op}
         if op == "in":
             condition["value"] = [v.strip() for v in raw.split(",") if v.strip()]
         elif op not in ("is_empty", "is_not_empty"):
             condition["value"] = raw
-        try:
-            group = int(str(groups[i])) if i < len(groups) else 0
-        except ValueError:
-            group = 0
         by_group.setdefault(group, []).append(condition)
     if not by_group:
         return None
     parts: list[dict[str, Any]] = []
     for number in sorted(by_group):
-        mode = str(modes[number]) if number < len(modes) else "all"
+        mode = modes[number] if number < len(modes) else "all"
         mode = mode if mode in ("all", "any") else "all"
-        rows = by_group[number]
-        parts.append(rows[0] if len(rows) == 1 else {mode: rows})
+        items = by_group[number]
+        parts.append(items[0] if len(items) == 1 else {mode: items})
     return {top: parts}
 
 
 def filter_rows(tree: dict[str, Any] | None) -> tuple[str, list[str], list[dict[str, Any]]]:
     """The builder's view of a stored filter: (top mode, group modes, rows with group numbers).
-    Filters written by hand deeper than two levels are shown flattened to their leaves."""
+    Filters written by hand deeper than two levels are shown flattened to their leaves
+    (``shown_filter`` says whether the rows say the same as the filter)."""
     if not tree:
         return "all", ["all"], []
+    if "field" in tree:  # one condition, not in a group (the API and hub files allow it)
+        tree = {"all": [tree]}
     top = "any" if "any" in tree else "all"
     modes: list[str] = []
     rows: list[dict[str, Any]] = []
@@ -146,6 +155,15 @@ def filter_rows(tree: dict[str, Any] | None) -> tuple[str, list[str], list[dict[
         value = row.get("value", "")
         row["text"] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     return top, modes or ["all"], rows
+
+
+def shown_filter(tree: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What saving the builder's rows of ``tree`` unchanged would store. Where it is not
+    ``tree`` (nested deeper than the builder shows, a list value holding a comma), a save
+    that leaves the rows as they are keeps ``tree``: a Save of the page for another
+    setting flattened such a filter, or dropped a single condition, unasked."""
+    top, modes, rows = filter_rows(tree)
+    return _build_filter(top, modes, [(r["group"], r["field"], r["op"], r["text"]) for r in rows])
 
 
 def _leaves(node: dict[str, Any]) -> list[dict[str, Any]]:

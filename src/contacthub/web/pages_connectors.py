@@ -23,6 +23,7 @@ from contacthub.web.forms import (
     parse_mapping,
     parse_settings,
     settings_text,
+    shown_filter,
     type_info,
 )
 from contacthub.web.pages_common import Changer, Id, Viewer, go, render
@@ -72,10 +73,18 @@ def _connector(request: Request, who: Caller, connector_id: int) -> tuple[int, d
     return hub_id, connector_dict(engine, hub_id, connector_id)
 
 
+def _filter_saved(form: Any, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The builder's filter, or the stored one where the rows were left as they showed it
+    (a filter the rows can only show flattened stays as it was written)."""
+    built = parse_filter(form)
+    return stored if built == shown_filter(stored) else built
+
+
 @router.get("/connectors/{connector_id}")
 def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
     hub_id, connector = _connector(request, who, connector_id)
     top, modes, rows = filter_rows(connector["filter"])
+    flattened = shown_filter(connector["filter"]) != connector["filter"]
     info = next((t for t in type_info() if t["type"] == connector["type"]), None)
     return render(
         request,
@@ -88,6 +97,7 @@ def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
         filter_top=top,
         group_modes=modes,
         filter_rows=rows,
+        filter_flattened=flattened,
         operators=OPERATORS,
         fields=FIELD_CHOICES,
         signin=state(request).signins.status(connector_id),
@@ -96,7 +106,7 @@ def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
 
 @router.post("/connectors/{connector_id}")
 async def save_connector(request: Request, connector_id: Id, who: Changer) -> Response:
-    await run_in_threadpool(_connector, request, who, connector_id)
+    _, current = await run_in_threadpool(_connector, request, who, connector_id)
     form = await request.form()
     settings = parse_settings(str(form.get("settings") or ""))
     for key, value in form.multi_items():
@@ -106,7 +116,7 @@ async def save_connector(request: Request, connector_id: Id, who: Changer) -> Re
         "direction": str(form.get("direction") or "two-way"),
         "operations": [str(op) for op in form.getlist("operations")],
         "on_delete": str(form.get("on_delete") or "delete"),
-        "filter": parse_filter(form),
+        "filter": _filter_saved(form, current["filter"]),
         "mapping": parse_mapping(form),
     }
     await run_in_threadpool(
