@@ -67,7 +67,7 @@ class ConnectorSpec(BaseModel):
         # the journal and the run reports call the hub's own changes "hub"
         if value.strip().casefold() == "hub":
             raise ValueError("'hub' names the hub's own changes in the journal; choose another name")
-        return value
+        return check_name(value)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -147,6 +147,21 @@ class HubFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hubs: dict[str, HubSpec]
+
+    @field_validator("hubs")
+    @classmethod
+    def _hub_names(cls, value: dict[str, HubSpec]) -> dict[str, HubSpec]:
+        for name in value:
+            check_name(name)
+        return value
+
+
+def check_name(name: str) -> str:
+    """A hub's or connector's name: no control characters (a line break printed broken
+    lines in every listing, and the name could not be typed back to ``sync``)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValueError(f"the name {name!r} holds a control character (a line break, a tab...)")
+    return name
 
 
 def load(path: Path) -> HubFile:

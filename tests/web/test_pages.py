@@ -187,3 +187,24 @@ def test_saving_the_page_keeps_a_filter_the_rows_show_flattened(
     form["f_value"] = ["changed", *form["f_value"][1:]]
     c.post(f"/connectors/{made['id']}", data=form)
     assert c.get(f"/api/v1/connectors/{made['id']}", headers=auth).json()["filter"] != written
+
+
+def test_a_name_with_a_control_character_is_refused_by_the_forms(
+    alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """The API refused them; the forms stored "bad\\nname", which printed broken lines."""
+    c = alice.client
+    bad = c.post("/hubs", data={"name": "bad\nname", "csrf": alice.csrf()})
+    assert bad.status_code == 400 and "control character" in bad.text
+    hub = c.post("/hubs", data={"name": "team", "csrf": alice.csrf()})
+    made = c.post(
+        f"{hub.headers['location']}/connectors",
+        data={
+            "csrf": alice.csrf(),
+            "type": "vcard-dir",
+            "name": "X\x07\nY",
+            "settings": f"path = {folders[0]}",
+        },
+    )
+    assert made.status_code == 400 and "control character" in made.text
+    assert [h["name"] for h in c.get("/api/v1/hubs", headers=alice.auth).json()] == ["team"]

@@ -67,12 +67,16 @@ def create_hub(
     """A new empty hub; its id. Hub names are unique across the store (the CLI names hubs)."""
     from sqlalchemy import insert
 
-    from contacthub.config import HubSpec
+    from contacthub.config import HubSpec, check_name
 
     spec = _hub_spec(HubSpec, conflict=conflict, delete_threshold=delete_threshold, phone_region=phone_region)
     name = name.strip()
     if not name or len(name) > 200:
         raise UserError("a hub needs a name of 1 to 200 characters")
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     with engine.begin() as conn:
         if conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).first() is not None:
             raise UserError(f"a hub named {name!r} exists already: choose another name")
