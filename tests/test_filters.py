@@ -338,3 +338,16 @@ def test_multi_valued_not_equals_is_none_equal(values: list[str], probe: str) ->
     ne = cond("email", "not_equals", probe)(fields)
     assert ne is not eq
     assert cond("email", "is_empty")(fields) is (not values)
+
+
+def test_a_regex_is_matched_in_linear_time() -> None:
+    """``(a+)+$`` on a note of a's and a b backtracked in Python's ``re`` for minutes (any
+    user may set a filter): RE2 answers at once, and refuses what it cannot do in linear
+    time (a backreference, lookaround) with a message saying so."""
+    for pattern in (r"(a)\1", r"(?<=a)b"):
+        err = error_of({"field": "notes", "op": "matches", "value": pattern})
+        assert "invalid regular expression" in err.message and "no backreferences" in err.message
+    evil = cond("notes", "matches", "(a+)+$")
+    note = Contact(display_name="X", notes="a" * 5000 + "b").to_fields()
+    assert not evil(note)
+    assert evil(Contact(display_name="X", notes="aaaa").to_fields())
