@@ -153,8 +153,7 @@ def _regex(text: str, where: str) -> Callable[[str], object]:
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ConfigError(
-            f"invalid regular expression {text!r}: {reason} (RE2 syntax: no backreferences "
-            "or lookaround)",
+            f"invalid regular expression {text!r}: {reason} (RE2 syntax: no backreferences or lookaround)",
             where,
         ) from None
     return pattern.search  # type: ignore[no-any-return]
