@@ -117,7 +117,7 @@ def conflicts(
 def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, Any]]:
     """Every hub (or those whose id is in ``only``) with its connectors and their settings;
     credentials are never included, only the names of the settings that hold one."""
-    from contacthub.connectors.registry import TYPES, connector_class
+    from contacthub.connectors.registry import TYPES
     from contacthub.store.secrets import REDACTED, hide_url_password
 
     out = []
@@ -130,7 +130,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
             for row in store.connectors(hub.id):
                 settings = {k: hide_url_password(v) for k, v in row.settings.items()}
                 if row.secrets and row.type in TYPES:
-                    settings.update({k: REDACTED for k in connector_class(row.type).secret_settings})
+                    settings.update({k: REDACTED for k in _stored_secrets(row)})
                 connectors.append(
                     {
                         "id": row.id,
@@ -260,3 +260,19 @@ def contact(engine: Engine, contact_id: str) -> dict[str, Any]:
             for h in history
         ],
     }
+
+
+def _stored_secrets(row: Any) -> list[str]:
+    """The names of the secret settings the connector holds a value for (never the values):
+    every secret of its type was listed as stored, and the page offered to keep a
+    ``client_secret`` that was never given. Undecryptable (another key): all of them."""
+    from contacthub.connectors.registry import connector_class
+    from contacthub.errors import ConfigError
+    from contacthub.store.secrets import decrypt
+
+    names = connector_class(row.type).secret_settings
+    try:
+        held = decrypt(row.secrets, f"connector {row.name!r}")
+    except ConfigError:
+        return sorted(names)
+    return sorted(k for k in names if held.get(k) not in (None, ""))
