@@ -41,7 +41,7 @@ from contacthub.filters import compile_filter
 from contacthub.model import is_known_field
 from contacthub.store import secrets
 from contacthub.store import tables as t
-from contacthub.store.repo import dumps, loads, now
+from contacthub.store.repo import Store, dumps, loads, now
 
 Operation = Literal["create", "update", "delete"]
 
@@ -267,6 +267,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         label = f"connector {hub_name}/{spec.name}"
         if row is not None and row.name != spec.name:
             values["name"] = spec.name
+            Store(conn).rename_in_conflicts(hub_id, row.name, spec.name)
             lines.append(f"{label}: renamed from {row.name!r}")
         if row is None:
             conn.execute(

@@ -302,3 +302,25 @@ def test_a_connector_pointed_elsewhere_through_the_api_is_a_new_book(
     assert run["status"] == "applied", run
     assert run["changes"]["b"]["create"] == 10 and "hub" not in run["changes"]
     assert len(list(elsewhere.glob("*.vcf"))) == 10 and len(list(folders[1].glob("*.vcf"))) == 10
+
+
+def test_a_renamed_connector_is_named_so_in_its_open_conflicts(
+    alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """Conflicts name their sides: after a rename they still offered the old name, resolve
+    refused the new one, and a connector given the old name later seemed to be a side."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders, conflict="manual")
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    (folders[0] / "p2.vcf").write_text(card("p2", "Person2 Family2", "p2@example.com", "TITLE:From A\r\n"))
+    [b_file] = [p for p in folders[1].glob("*.vcf") if "Person2" in p.read_text()]
+    b_file.write_text(b_file.read_text().replace("END:VCARD", "TITLE:From B\r\nEND:VCARD"))
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    b = next(
+        x for x in c.get(f"/api/v1/hubs/{hub['id']}", headers=auth).json()["connectors"] if x["name"] == "b"
+    )
+    assert c.patch(f"/api/v1/connectors/{b['id']}", json={"name": "laptop"}, headers=auth).status_code == 200
+    [conflict] = c.get(f"/api/v1/hubs/{hub['id']}/conflicts", headers=auth).json()
+    assert "laptop" in conflict["values"] and "b" not in conflict["values"]
+    done = c.post(f"/api/v1/conflicts/{conflict['id']}/resolve", json={"take": "laptop"}, headers=auth)
+    assert done.status_code == 200 and done.json()["value"] == "From B"

@@ -48,7 +48,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             choices[row.hub_source] = loads(row.hub_value)
         if take not in choices:
             raise UserError(
-                f"conflict {conflict_id} is between {', '.join(sorted(choices))}; --take one of them"
+                f"conflict {conflict_id} is between {', '.join(sorted(choices))}: take one of them"
             )
         store = Store(conn)
         contact = store.contacts([row.contact_id])[row.contact_id]

@@ -261,6 +261,7 @@ def update_connector(
         secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
         _same_place(conn, row.hub_id, hub_name, connector_id, spec.name, plain, label)
+        Store(conn).rename_in_conflicts(row.hub_id, row.name, spec.name)
         conn.execute(
             update(t.connectors)
             .where(t.connectors.c.id == connector_id)

@@ -262,3 +262,15 @@ class JournalMixin(StoreBase):
                 .where(c.id.in_(list(ids)), c.status == "open")
                 .values(status="closed", winner="hub", resolved_at=now())
             )
+
+    def rename_in_conflicts(self, hub_id: int, old: str, new: str) -> None:
+        """A renamed connector's conflicts name it by its new name: their sides are names,
+        and a conflict kept offering the old one (``resolve`` refused the new name, and a
+        connector given the old name later seemed to be a side)."""
+        if old == new:
+            return
+        c = t.conflicts.c
+        for column in ("source", "hub_source", "winner"):
+            self.conn.execute(
+                update(t.conflicts).where(c.hub_id == hub_id, c[column] == old).values({column: new})
+            )
