@@ -302,3 +302,49 @@ def hub_contacts(site: Site, email: str) -> list[tuple[str, bool]]:
     with site.engine.connect() as conn:
         rows = conn.execute(select(t.contacts.c.id, t.contacts.c.deleted, t.contacts.c.data)).all()
     return [(cid, bool(deleted)) for cid, deleted, data in rows if email in str(data).lower()]
+
+
+def test_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
+    """The deletion deactivated the user; the undo's create found it (email taken) but left
+    it inactive, and every run after failed on "deactivated in Procore"."""
+    from contacthub import service
+
+    state = site.srv.state
+    site.sync()
+    (site.folder / "solo.vcf").write_text(card("card-solo", "Solo", "Folder", "solo@folder.example"))
+    site.sync()
+    [solo] = [u for u in state.users.values() if u["email_address"] == "solo@folder.example"]
+    site.card_path("solo@folder.example").unlink()
+    deleted = site.sync()
+    assert state.users[solo["id"]]["is_active"] is False
+    undone = service.undo(site.engine, deleted.run_id)
+    assert undone.errors == [] and undone.status == "applied"
+    assert state.users[solo["id"]]["is_active"] is True
+    assert "solo@folder.example" in site.cards()
+    assert [u["id"] for u in state.users.values() if u["email_address"] == "solo@folder.example"] == [
+        solo["id"]
+    ]
+    after = site.sync()
+    assert after.errors == [] and after.changes == {}
+
+
+def test_rejecting_deactivations_reactivates_the_users(site: Site) -> None:
+    """Five users deactivated in Procore hold the run; rejecting it writes them back from
+    the hub, which for Procore is a reactivation: the writes found the users (their emails
+    taken) but left them inactive, and every later run failed on them."""
+    from contacthub import service
+
+    state = site.srv.state
+    site.apply(full_every="0s")
+    site.sync()
+    gone = [u["id"] for u in list(active_users(site.srv).values())[:5]]
+    for uid in gone:
+        state.update_user(uid, {"is_active": False})
+    held = site.sync()
+    assert held.status == "held"
+    rejected = service.reject(site.engine, held.run_id)
+    assert rejected.errors == [], rejected.errors
+    assert all(state.users[uid]["is_active"] for uid in gone)
+    assert len(site.cards()) == len(active_users(site.srv))
+    after = site.sync()
+    assert after.errors == [] and after.changes == {}

@@ -167,6 +167,8 @@ class ProcoreWriter(ProcoreReader):
         return WriteResult(op, op.native_id, op.version, fields)
 
     def _user_result(self, op: WriteOp, native: Mapping[str, Any]) -> WriteResult:
+        if op.kind in ("create", "update") and native.get("is_active") is False:
+            native = self._reactivated(native)
         record = self._record("users", native)
         if op.kind in ("delete", "deactivate"):
             return WriteResult(op, record.native_id, record.version)
@@ -176,14 +178,39 @@ class ProcoreWriter(ProcoreReader):
             )
         return WriteResult(op, record.native_id, record.version, record.fields)
 
+    def _reactivated(self, native: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A user the hub writes for a live person, found deactivated (an undo of their
+        deletion, a person rejecting the deactivations, a create whose user the hub once
+        deactivated), reactivated with Procore's own call for it: the write alone left them
+        inactive, and every run after failed on "deactivated in Procore". Refused, the
+        user is as it was, and the caller reports that."""
+        response = self.client.request("PATCH", f"{self.users_path}/inactive/{native['id']}")
+        if response.status_code != 200:
+            return native
+        return {**native, **response.json()}
+
+    def _inactive_user(self, hub_id: str, email: Any) -> dict[str, Any] | None:
+        """The deactivated user that is this person: ours (its origin_id is the hub id) or
+        the one with their email. Procore's inactive listing takes no filters, so it is
+        read through and matched here."""
+        wanted = str(email or "").casefold()
+        for user in self._list(f"{self.users_path}/inactive", {}, self._what()):
+            if str(user.get("origin_id") or "") == hub_id:
+                return user
+            if wanted and str(user.get("email_address") or "").casefold() == wanted:
+                return user
+        return None
+
     def _write_user(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult:
         where = op.native_id or f"new Procore user for {op.hub_id}"
         if op.kind == "create":
             response = self.client.request("POST", self.users_path, json={"user": attrs})
             if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
-                found = next(
-                    self._list(self.users_path, {"filters[origin_id]": op.hub_id}, self._what()), None
-                )
+                # or a deactivated user of the person (deleted, now restored or kept)
+                mine = {"filters[origin_id]": op.hub_id}
+                found = next(self._list(self.users_path, mine, self._what()), None)
+                if found is None:
+                    found = self._inactive_user(op.hub_id, attrs.get("email_address"))
                 if found is not None:
                     attrs.pop("origin_id", None)
                     response = self.client.request(
@@ -222,7 +249,7 @@ class ProcoreWriter(ProcoreReader):
             str(e["origin_id"]): e for e in body.get("errors") or [] if e.get("origin_id") and not e.get("id")
         }
         out: dict[int, WriteResult] = {}
-        for i, op, _ in batch:
+        for i, op, attrs in batch:
             where = op.native_id or f"new Procore user for {op.hub_id}"
             if op.kind == "create":
                 native, failure = by_origin.get(op.hub_id), failed_origin.get(op.hub_id)
@@ -234,7 +261,11 @@ class ProcoreWriter(ProcoreReader):
                     self._add_to_projects(int(native["id"]))
             else:
                 message = _sync_message(failure) if failure else "no answer for this record"
-                if failure and "not found" in message.lower():
+                if op.kind == "create" and failure and "taken" in message.lower():
+                    # the person's user is there, deactivated (a deletion undone or
+                    # rejected): the one-record path finds and reactivates it
+                    out[i] = self._write_user(op, dict(attrs))
+                elif failure and "not found" in message.lower():
                     out[i] = WriteResult(op, error=RecordNotFoundError(message, where, self.name))
                 else:
                     out[i] = WriteResult(op, error=RecordError(f"refused: {message}", where, self.name))

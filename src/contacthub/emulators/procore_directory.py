@@ -47,10 +47,10 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
 
     @app.get("/rest/v1.0/companies/{cid}/users/inactive")
     async def users_inactive(cid: int, request: Request) -> Response:
+        # Procore documents no filters on this listing (page, per_page, sort only): a
+        # client that sends them gets every inactive user
         company(cid)
-        return page_of(
-            request, filtered(user_rows(False), request, user_search), user_by_id, state.max_per_page
-        )
+        return page_of(request, user_rows(False), user_by_id, state.max_per_page)
 
     @app.patch("/rest/v1.0/companies/{cid}/users/inactive/{uid}")
     async def user_reactivate(cid: int, uid: int) -> Response:
