@@ -314,24 +314,37 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
 
 def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, Any]:
     """new name -> stored row, for each connector the file names anew whose type and place
-    (folder, file, address book: ``location_of``) are those of a stored connector it no
-    longer names: a rename, which keeps its links, history and credentials. Taken for a
-    removal and a new connector, the records were linked again without a write, but an
-    undo of an older run no longer knew which of them it had written (it deleted people
-    everywhere, or left copies behind). ``existing`` loses the rows taken."""
+    (``_place``) are those of a stored connector it no longer names: a rename, which keeps
+    its links, history and credentials. Taken for a removal and a new connector, the
+    records were linked again without a write, but an undo of an older run no longer knew
+    which of them it had written (it deleted people everywhere, or left copies behind),
+    and a CRM's record deleted or detached meanwhile was taken in again. Only a place one
+    old and one new connector share is a rename. ``existing`` loses the rows taken."""
     named = {spec.name for spec in specs}
-    gone = {name: row for name, row in existing.items() if name not in named}
-    out: dict[str, Any] = {}
+    old_at: dict[tuple[Any, ...], list[str]] = {}
+    for name, row in existing.items():
+        if name not in named:
+            old_at.setdefault(_place(row.type, loads(row.settings) or {}), []).append(name)
+    new_at: dict[tuple[Any, ...], list[str]] = {}
     for spec in specs:
-        place = location_of(spec.settings) if spec.name not in existing else None
-        if place is None:
-            continue
-        for old, row in gone.items():
-            if row.type == spec.type and location_of(loads(row.settings) or {}) == place:
-                out[spec.name] = existing.pop(old)
-                del gone[old]
-                break
+        if spec.name not in existing:
+            new_at.setdefault(_place(spec.type, spec.settings), []).append(spec.name)
+    out: dict[str, Any] = {}
+    for place, new in new_at.items():
+        old = old_at.get(place, [])
+        if len(new) == 1 and len(old) == 1:
+            out[new[0]] = existing.pop(old[0])
     return out
+
+
+def _place(kind: str, settings: dict[str, Any]) -> tuple[Any, ...]:
+    """Where a connector's records live, to tell a rename: its folder, file or address book
+    (``location_of``), else the settings that name its account (a CRM's base URL, a
+    company or tenant id)."""
+    place = location_of(settings)
+    if place is not None:
+        return (kind, *place)
+    return (kind, *(str(settings.get(k)) for k in LOCATION_SETTINGS))
 
 
 def _check_settings(

@@ -291,3 +291,33 @@ def test_the_token_never_shows_in_output(
     assert failed.exit_code != 0 and "refused the credentials" in failed.output
     for output in (synced.output, listed.output, failed.output):
         assert TOKEN not in output
+
+
+def test_renaming_the_connector_keeps_its_links(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """A rename was a removal and a new connector: its records were linked again by email,
+    and a person deleted in Pipedrive but not yet seen (until the next full listing) was
+    written back there, a record an undo had left detached taken in again."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    hub = Hub(url, sqlite_url, folder)
+    hub.sync()
+    renamed = config.HubFile.model_validate(
+        {
+            "hubs": {
+                "crm": {
+                    "connectors": [
+                        {"name": "sales", "type": "pipedrive", "base_url": url, "api_token": TOKEN},
+                        {"name": "cards", "type": "vcard-dir", "path": str(folder)},
+                    ]
+                }
+            }
+        }
+    )
+    printed = config.apply(hub.engine, renamed)
+    assert any("renamed from 'pipedrive'" in line for line in printed), printed
+    report = hub.sync()
+    assert report.changes == {} and report.errors == []
+    assert len(live(state)) == len(cards(folder))
