@@ -206,6 +206,32 @@ def test_resolving_a_name_takes_the_parts_the_chosen_side_left_as_they_were(data
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("take", ["a", "b"])
+def test_a_name_is_decided_whole(database_url: str, take: str) -> None:
+    """b's rename also dropped the accent of the given name, which a did not change: it
+    merged at once, on its own, and taking a's name left "Chloe" under "Chloé Nowak-Smith"
+    everywhere. A part only one side changed is part of that side's rival name."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, given_name="Chloé", family_name="Nowak", display_name="Chloé Nowak"))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", family_name="Nowak-Smith", display_name="Chloé Nowak-Smith")
+    b.edit(bid, given_name="Chloe", family_name="Nowakowska", display_name="Chloe Nowakowska")
+    hub.sync()
+    assert only(a)["given_name"] == "Chloé" and only(b)["given_name"] == "Chloe"  # each keeps its name
+    [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
+    service.resolve(hub.engine, family["id"], take)
+    assert service.conflicts(hub.engine, "h") == []
+    hub.sync()
+    want = {"a": ("Chloé", "Nowak-Smith"), "b": ("Chloe", "Nowakowska")}[take]
+    for book in (a, b):
+        name = only(book)
+        assert (name["given_name"], name["family_name"]) == want
+        assert name["display_name"] == " ".join(want)
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

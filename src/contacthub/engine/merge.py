@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacthub.model import MULTI_FIELDS, Fields, element_key, field_equal, normalize_multi
+from contacthub.model import MULTI_FIELDS, NAME_FIELDS, Fields, element_key, field_equal, normalize_multi
 
 #: field -> [connector id, ISO time the value was set]; the key "*" holds the source of
 #: every field without its own entry (a contact made from one record has only "*")
@@ -177,6 +177,8 @@ def merge(
         new_sources[k] = [side.connector_id, side.modified]
         out.changed.append(k)
 
+    name_taken: list[str] = []  # parts of the name only theirs changed
+
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
         if base is None:
@@ -199,6 +201,8 @@ def merge(
                 continue
             if field_equal(k, o, b):
                 take(k, t)
+                if k in NAME_GROUP:
+                    name_taken.append(k)
                 continue
             if k in MULTI_FIELDS:
                 merged = merge_sets(k, b, o, t)
@@ -211,7 +215,39 @@ def merge(
         out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
+    _one_name(out, name_taken, ours, theirs, sources)
     return out
+
+
+#: one name, in parts and as a display name: one edit of a name changes several of them
+NAME_GROUP = frozenset({"display_name", *NAME_FIELDS})
+
+
+def _one_name(
+    out: MergeResult, taken: list[str], ours: Fields, theirs: Fields, sources: Sources
+) -> None:
+    """A name is decided whole: when its parts conflict, a part only theirs changed is part
+    of the same rival name, decided as the conflict is (kept open under ``manual``, the
+    hub's kept when the hub's name wins). Taken alone, theirs' "Chloe" (an accent dropped
+    in a rename) went everywhere under the other side's "Chloé Nowak-Smith", and choosing
+    that side's name later could not bring the accent back."""
+    rival = next((c for c in out.conflicts if c.field in NAME_GROUP), None)
+    if rival is None or not taken:
+        return
+    for k in taken:
+        source = source_of(sources, k)
+        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], rival.winner))
+        if rival.winner == "incoming":
+            continue
+        if _empty(ours.get(k)):
+            out.fields.pop(k, None)
+        else:
+            out.fields[k] = ours[k]
+        if k in sources:
+            out.sources[k] = list(sources[k])
+        else:
+            out.sources.pop(k, None)
+        out.changed.remove(k)
 
 
 def _decide(policy: str, source: list[Any] | None, side: Side, positions: dict[int, int]) -> str:
