@@ -100,3 +100,26 @@ def test_an_undo_keeps_the_card_a_person_was_read_from_after_its_folder_moved_an
     assert hub.files("Y") == ["typed-by-hand.vcf"] and hub.files("X") == []
     assert "X-ONLY-HERE:precious" in (tmp_path / "Y" / "typed-by-hand.vcf").read_text()
     assert hub.sync()["changes"] == {}
+
+
+def test_an_undo_after_two_connectors_swapped_folders_deletes_no_ones_own_card(tmp_path: Path) -> None:
+    """Each connector then pointed at the other's folder, where the copy it had written
+    bore the same file name as the card a person was read from: the journal took the
+    originals for copies, and the undo deleted them. A link now says whether we made it."""
+    hub = Hub(tmp_path)
+    for folder, uid, name in (("P1", "a", "Alice Smith"), ("P2", "c", "Carol White")):
+        (tmp_path / folder).mkdir()
+        extra = "X-MY-NOTE:only here\r\n"
+        (tmp_path / folder / f"{uid}.vcf").write_text(card(uid, name, f"{uid}@x.test", extra))
+    hub.apply(("one", "P1"), ("two", "P2"))
+    first = hub.sync()
+    assert hub.files("P1") == hub.files("P2") == ["a.vcf", "c.vcf"]
+    hub.apply(("two", "P1"), ("one", "P2"))
+    hub.sync()
+    hub.cli("undo", str(first["run"]))
+    hub.sync()
+    # each person's own card is kept; no original went to the trash
+    assert "a.vcf" in hub.files("P1") and "c.vcf" in hub.files("P2")
+    assert "X-MY-NOTE:only here" in (tmp_path / "P1" / "a.vcf").read_text()
+    assert "X-MY-NOTE:only here" in (tmp_path / "P2" / "c.vcf").read_text()
+    assert hub.sync()["changes"] == {}

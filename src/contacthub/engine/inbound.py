@@ -303,7 +303,11 @@ class Inbound(Matching, Twins):
         if contact is None and (self._moved_from is not None or self._may_have_moved(spoke)):
             self._set_aside.append((record, self._moved_from))  # see ``_settle_moves``
             return
-        link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active")
+        link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active", made=False)
+        if contact is not None and record.hub_id and self._by_ref.get(record.hub_id) is contact:
+            # found by the hub id it carries: a killed run's copy, or the person's own card
+            # (its UID is theirs); only the journal can tell, and only for a killed create
+            link.made = None if self.store.interrupted_create(contact.id, spoke.id) else False
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch

@@ -392,6 +392,7 @@ def finish_page(
                     baseline,
                     step.contact.rev,
                     "active",
+                    made=True,  # a copy: an undo of the person's creation deletes it
                 )
             )
         else:

@@ -217,8 +217,10 @@ def _keep_records_it_found(
     held before, where nothing changed it again since (``outbound.revert``)."""
     found = []
     for link in ctx.store.links_of_contact(contact_id):
-        if link.state != "active" or _wrote(written, contact_id, link.connector_id, link.native_id):
-            continue
+        if link.state != "active" or link.made is True:
+            continue  # a copy contacthub wrote: it goes with the person
+        if link.made is None and _wrote(written, contact_id, link.connector_id, link.native_id):
+            continue  # a link older than ``made``, or found by the hub id: the journal says
         before, after = changed.get((contact_id, link.connector_id), (None, None))
         current = link.baseline or {}
         target = dict(current)

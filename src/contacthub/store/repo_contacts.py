@@ -174,6 +174,18 @@ class ContactsMixin(StoreBase):
                 groups.setdefault(key, set()).add(cid)
         return [sorted(group) for group in groups.values() if len(group) > 1]
 
+    def interrupted_create(self, contact_id: str, connector_id: int) -> bool:
+        """Whether a killed run left a create of this contact in this connector unconfirmed:
+        a record found there by the hub id it carries may be that create's copy."""
+        c = t.changes.c
+        query = select(c.id).where(
+            c.contact_id == contact_id,
+            c.connector_id == connector_id,
+            c.op == "create",
+            c.status.in_(("interrupted", "pending")),
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
+
     def made_in_run(self, run_id: int, contact_ids: Iterable[str]) -> set[str]:
         """Which of these contacts run ``run_id`` made (its journal's hub creates)."""
         c = t.changes.c
@@ -260,6 +272,7 @@ class ContactsMixin(StoreBase):
                         "synced_rev": r.synced_rev,
                         "state": r.state,
                         "updated_at": at,
+                        "made": r.made,
                     }
                     for r in rows
                 ],

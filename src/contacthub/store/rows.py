@@ -87,6 +87,8 @@ class LinkRow:
     baseline: dict[str, Any] | None
     synced_rev: int
     state: str
+    #: contacthub wrote the record (True), found it (False), or it is not known (None)
+    made: bool | None = None
 
 
 def _contact(row: Any) -> ContactRow:
@@ -103,6 +105,7 @@ def _link(row: Any) -> LinkRow:
         loads(row.baseline),
         row.synced_rev,
         row.state,
+        row.made,
     )
 
 

@@ -100,6 +100,10 @@ links = Table(
     Column("synced_rev", Integer, nullable=False, default=0),
     Column("state", String(20), nullable=False, default="active"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # whether contacthub wrote the record (a copy) or found it there (None: not known, a
+    # link older than the column or found by the hub id it carries): an undo of a person's
+    # creation deletes the copies and never the records they were read from
+    Column("made", Boolean, nullable=True),
     UniqueConstraint("connector_id", "native_id", name="uq_links_connector_native"),
     Index("ix_links_contact", "contact_id", "connector_id", "state", "synced_rev"),
     Index("ix_links_plan", "connector_id", "id", "state", "synced_rev", "contact_id"),
