@@ -208,3 +208,19 @@ def test_a_name_with_a_control_character_is_refused_by_the_forms(
     )
     assert made.status_code == 400 and "control character" in made.text
     assert [h["name"] for h in c.get("/api/v1/hubs", headers=alice.auth).json()] == ["team"]
+
+
+def test_a_filter_of_more_than_ten_groups_is_shown_whole(alice: Person, folders: tuple[Path, Path]) -> None:
+    """The page offered ten groups: rows of groups 11 and 12 were posted as group 1, and a
+    save for another setting stored another filter, without a warning."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    written = {"any": [{"field": "organization", "op": "equals", "value": f"Org{i}"} for i in range(12)]}
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}, "filter": written},
+        headers=auth,
+    ).json()
+    page = c.get(f"/connectors/{made['id']}").text
+    assert '<option value="11" selected>group 12</option>' in page
+    assert page.count('name="g_mode"') == 12 and 'id="filter-flattened"' not in page

@@ -98,6 +98,7 @@ def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
         group_modes=modes,
         filter_rows=rows,
         filter_flattened=flattened,
+        group_count=max(10, len(modes)),  # a filter of more groups keeps them all
         operators=OPERATORS,
         fields=FIELD_CHOICES,
         signin=state(request).signins.status(connector_id),
