@@ -328,23 +328,38 @@ def test_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
     assert after.errors == [] and after.changes == {}
 
 
-def test_rejecting_deactivations_reactivates_the_users(site: Site) -> None:
-    """Five users deactivated in Procore hold the run; rejecting it writes them back from
-    the hub, which for Procore is a reactivation: the writes found the users (their emails
-    taken) but left them inactive, and every later run failed on them."""
+def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
+    """Users the hub made, deactivated in Procore, hold the run; rejecting it writes them
+    back, which for Procore is a reactivation: the writes found them (their emails taken)
+    but left them inactive, and every later run failed on them. A user a Procore admin
+    deactivated that the hub never made stays inactive, whatever card has their email."""
     from contacthub import service
 
     state = site.srv.state
     site.apply(full_every="0s")
+    for i in range(6):
+        (site.folder / f"n{i}.vcf").write_text(card(f"n{i}", f"New{i}", "Person", f"n{i}@example.com"))
     site.sync()
-    gone = [u["id"] for u in list(active_users(site.srv).values())[:5]]
-    for uid in gone:
+    ours = [u["id"] for u in state.users.values() if (u.get("origin_id") or "").startswith("n")]
+    assert len(ours) == 6
+    for uid in ours[:5]:
         state.update_user(uid, {"is_active": False})
     held = site.sync()
     assert held.status == "held"
     rejected = service.reject(site.engine, held.run_id)
     assert rejected.errors == [], rejected.errors
-    assert all(state.users[uid]["is_active"] for uid in gone)
-    assert len(site.cards()) == len(active_users(site.srv))
+    assert all(state.users[uid]["is_active"] for uid in ours)
     after = site.sync()
     assert after.errors == [] and after.changes == {}
+    # an admin's deactivation of a user we never made is not undone by a card of theirs
+    theirs = next(u for u in state.users.values() if not u.get("origin_id") and u["is_active"])
+    state.update_user(theirs["id"], {"is_active": False})
+    site.sync()
+    phone = state.users[theirs["id"]].get("mobile_phone")
+    (site.folder / "same.vcf").write_text(
+        card("same-1", "Same", "Email", theirs["email_address"], **{"TEL;TYPE=CELL": "+1 805 555 0000"})
+    )
+    report = site.sync()
+    assert state.users[theirs["id"]]["is_active"] is False
+    assert state.users[theirs["id"]].get("mobile_phone") == phone
+    assert any("taken" in e["message"] for e in report.errors)

@@ -189,15 +189,13 @@ class ProcoreWriter(ProcoreReader):
             return native
         return {**native, **response.json()}
 
-    def _inactive_user(self, hub_id: str, email: Any) -> dict[str, Any] | None:
-        """The deactivated user that is this person: ours (its origin_id is the hub id) or
-        the one with their email. Procore's inactive listing takes no filters, so it is
-        read through and matched here."""
-        wanted = str(email or "").casefold()
+    def _inactive_user(self, hub_id: str) -> dict[str, Any] | None:
+        """The deactivated user we made for this person (its origin_id is the hub id). Not
+        one that only shares their email: a user a Procore admin deactivated is theirs to
+        bring back, and its answer to the create ("email taken") is the error reported.
+        Procore's inactive listing takes no filters, so it is read through here."""
         for user in self._list(f"{self.users_path}/inactive", {}, self._what()):
             if str(user.get("origin_id") or "") == hub_id:
-                return user
-            if wanted and str(user.get("email_address") or "").casefold() == wanted:
                 return user
         return None
 
@@ -206,11 +204,11 @@ class ProcoreWriter(ProcoreReader):
         if op.kind == "create":
             response = self.client.request("POST", self.users_path, json={"user": attrs})
             if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
-                # or a deactivated user of the person (deleted, now restored or kept)
+                # or our user of the person, deactivated (deleted, now restored or kept)
                 mine = {"filters[origin_id]": op.hub_id}
                 found = next(self._list(self.users_path, mine, self._what()), None)
                 if found is None:
-                    found = self._inactive_user(op.hub_id, attrs.get("email_address"))
+                    found = self._inactive_user(op.hub_id)
                 if found is not None:
                     attrs.pop("origin_id", None)
                     response = self.client.request(
