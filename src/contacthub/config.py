@@ -314,37 +314,53 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
 
 def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, Any]:
     """new name -> stored row, for each connector the file names anew whose type and place
-    (``_place``) are those of a stored connector it no longer names: a rename, which keeps
-    its links, history and credentials. Taken for a removal and a new connector, the
-    records were linked again without a write, but an undo of an older run no longer knew
-    which of them it had written (it deleted people everywhere, or left copies behind),
-    and a CRM's record deleted or detached meanwhile was taken in again. Only a place one
-    old and one new connector share is a rename. ``existing`` loses the rows taken."""
+    (``_place``) are those of a stored connector it no longer names, with no credential
+    that differs: a rename, which keeps its links, history and credentials. Taken for a
+    removal and a new connector, the records were linked again without a write, but an
+    undo of an older run no longer knew which of them it had written (it deleted people
+    everywhere, or left copies behind), and a CRM's record deleted or detached meanwhile
+    was taken in again. Only a place one old and one new connector share is a rename.
+    ``existing`` loses the rows taken."""
     named = {spec.name for spec in specs}
-    old_at: dict[tuple[Any, ...], list[str]] = {}
-    for name, row in existing.items():
-        if name not in named:
-            old_at.setdefault(_place(row.type, loads(row.settings) or {}), []).append(name)
-    new_at: dict[tuple[Any, ...], list[str]] = {}
-    for spec in specs:
-        if spec.name not in existing:
-            new_at.setdefault(_place(spec.type, spec.settings), []).append(spec.name)
+    gone = [(name, row) for name, row in existing.items() if name not in named]
+    new = [spec for spec in specs if spec.name not in existing]
     out: dict[str, Any] = {}
-    for place, new in new_at.items():
-        old = old_at.get(place, [])
-        if len(new) == 1 and len(old) == 1:
-            out[new[0]] = existing.pop(old[0])
+    for spec in new:
+        place = _place(spec.type, spec.settings)
+        rivals = [s for s in new if _place(s.type, s.settings) == place]
+        old = [
+            name
+            for name, row in gone
+            if _place(row.type, loads(row.settings) or {}) == place and _same_secrets(spec, row)
+        ]
+        if len(rivals) == 1 and len(old) == 1 and old[0] in existing:
+            out[spec.name] = existing.pop(old[0])
     return out
 
 
 def _place(kind: str, settings: dict[str, Any]) -> tuple[Any, ...]:
     """Where a connector's records live, to tell a rename: its folder, file or address book
     (``location_of``), else the settings that name its account (a CRM's base URL, a
-    company or tenant id)."""
+    company or tenant id; a URL with or without its last slash)."""
     place = location_of(settings)
     if place is not None:
         return (kind, *place)
-    return (kind, *(str(settings.get(k)) for k in LOCATION_SETTINGS))
+    values = (settings.get(k) for k in LOCATION_SETTINGS)
+    return (kind, *(v.rstrip("/") if isinstance(v, str) else str(v) for v in values))
+
+
+def _same_secrets(spec: ConnectorSpec, row: Any) -> bool:
+    """No credential the file gives differs from the one stored: another API token on the
+    same URL is another company's account, not a rename."""
+    cls = connector_class(spec.type)
+    given = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
+    if not given:
+        return True
+    try:
+        stored = secrets.decrypt(row.secrets, f"connector {row.name!r}")
+    except ConfigError:
+        return False
+    return all(stored.get(k) in (None, v) for k, v in given.items())
 
 
 def _check_settings(

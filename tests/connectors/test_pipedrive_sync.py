@@ -304,19 +304,18 @@ def test_renaming_the_connector_keeps_its_links(
     folder.mkdir()
     hub = Hub(url, sqlite_url, folder)
     hub.sync()
-    renamed = config.HubFile.model_validate(
-        {
-            "hubs": {
-                "crm": {
-                    "connectors": [
-                        {"name": "sales", "type": "pipedrive", "base_url": url, "api_token": TOKEN},
-                        {"name": "cards", "type": "vcard-dir", "path": str(folder)},
-                    ]
-                }
-            }
-        }
-    )
-    printed = config.apply(hub.engine, renamed)
+
+    def named(name: str, base_url: str, token: str) -> config.HubFile:
+        crm = {"name": name, "type": "pipedrive", "base_url": base_url, "api_token": token}
+        cards = {"name": "cards", "type": "vcard-dir", "path": str(folder)}
+        return config.HubFile.model_validate({"hubs": {"crm": {"connectors": [crm, cards]}}})
+
+    # another token on the same URL is another company: a new connector, not a rename
+    other = config.apply(hub.engine, named("other", url, "another-company-token"))
+    assert any("other: created" in line for line in other) and any("removed" in line for line in other)
+    config.apply(hub.engine, named("pipedrive", url, TOKEN))  # back (a new connector again)
+    hub.sync()
+    printed = config.apply(hub.engine, named("sales", url + "/", TOKEN))  # its last slash aside
     assert any("renamed from 'pipedrive'" in line for line in printed), printed
     report = hub.sync()
     assert report.changes == {} and report.errors == []
