@@ -347,6 +347,10 @@ def test_a_regex_is_matched_in_linear_time() -> None:
     for pattern in (r"(a)\1", r"(?<=a)b"):
         err = error_of({"field": "notes", "op": "matches", "value": pattern})
         assert "invalid regular expression" in err.message and "no backreferences" in err.message
+    err = error_of({"field": "notes", "op": "matches", "value": "(" * 1500 + ")" * 1500})
+    assert "at most 2000 characters" in err.message
+    groups = cond("notes", "matches", "(" * 900 + "a" + ")" * 900)  # no groups are kept
+    assert groups(Contact(display_name="X", notes="a").to_fields())
     evil = cond("notes", "matches", "(a+)+$")
     note = Contact(display_name="X", notes="a" * 5000 + "b").to_fields()
     assert not evil(note)

@@ -139,6 +139,10 @@ def _compile(spec: Any, where: str) -> Predicate:
     return lambda f: test(values(f))
 
 
+#: the longest ``matches`` pattern: what a person writes for a filter is far shorter
+MAX_PATTERN = 2000
+
+
 def _regex(text: str, where: str) -> Callable[[str], object]:
     """A ``matches`` pattern, compiled by RE2, whose time is linear in the text: Python's
     ``re`` backtracks, and a pattern like ``(a+)+$`` (any user may set a filter through
@@ -146,8 +150,15 @@ def _regex(text: str, where: str) -> Callable[[str], object]:
     has no backreferences or lookaround; such a pattern is refused, saying so."""
     import re2
 
+    if len(text) > MAX_PATTERN:
+        raise ConfigError(
+            f"a regular expression may have at most {MAX_PATTERN} characters, not {len(text)}", where
+        )
     options = re2.Options()
     options.log_errors = False  # the error is the user's, told below, not a line on stderr
+    # a filter asks whether the text matches, never for groups: with 10,000 of them, each
+    # search took seconds, whatever the text
+    options.never_capture = True
     try:
         pattern = re2.compile(text, options)
     except re2.error as exc:
