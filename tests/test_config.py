@@ -590,3 +590,6 @@ def test_a_connector_cannot_be_named_hub(tmp_path: Path) -> None:
         )
     )
     assert "'hub' names the hub's own changes" in str(err)
+    for name in (r"a\nb", r"a\u0085b", r"a\u2028b"):  # TOML escapes of line breaks, Unicode's too
+        err = load_error(write(tmp_path, f'[[hubs.team.connectors]]\nname = "{name}"\ntype = "csv"\n'))
+        assert "control character" in str(err)

@@ -28,6 +28,7 @@ import contextlib
 import difflib
 import os
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -159,7 +160,7 @@ class HubFile(BaseModel):
 def check_name(name: str) -> str:
     """A hub's or connector's name: no control characters (a line break printed broken
     lines in every listing, and the name could not be typed back to ``sync``)."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         raise ValueError(f"the name {name!r} holds a control character (a line break, a tab...)")
     return name
 
