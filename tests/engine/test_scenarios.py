@@ -232,6 +232,33 @@ def test_a_name_is_decided_whole(database_url: str, take: str) -> None:
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("take", ["a", "b", None])
+def test_two_sides_renaming_different_parts_make_no_mixed_name(database_url: str, take: str | None) -> None:
+    """a changed the given name, b the family name, in one run: the hub's new given name
+    went into b's card under b's new family name, "Alicia Smith", a name nobody typed,
+    and stayed after b's name was chosen. Under ``newest`` (None) b, edited last, wins."""
+    hub = Hub(database_url, ["a", "b"], conflict="newest" if take is None else "manual")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, given_name="Alice", family_name="Jones", display_name="Alice Jones"))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", given_name="Alicia", display_name="Alicia Jones")
+    b.edit(bid, family_name="Smith", display_name="Alice Smith")
+    hub.sync()
+    if take is not None:
+        assert (only(a)["display_name"], only(b)["display_name"]) == ("Alicia Jones", "Alice Smith")
+        assert (only(b)["given_name"], only(b)["family_name"]) == ("Alice", "Smith")  # b's name, whole
+        [display] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "display_name"]
+        service.resolve(hub.engine, display["id"], take)
+        assert service.conflicts(hub.engine, "h") == []
+        hub.sync()
+    want = {"a": ("Alicia", "Jones"), "b": ("Alice", "Smith"), None: ("Alice", "Smith")}[take]
+    for book in (a, b):
+        name = only(book)
+        assert (name["given_name"], name["family_name"], name["display_name"]) == (*want, " ".join(want))
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

@@ -178,6 +178,7 @@ def merge(
         out.changed.append(k)
 
     name_taken: list[str] = []  # parts of the name only theirs changed
+    name_kept: list[str] = []  # parts of the name only the hub changed since theirs agreed
 
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
@@ -195,6 +196,8 @@ def merge(
         else:
             b = base.get(k)
             if field_equal(k, t, b):
+                if k in NAME_GROUP and not field_equal(k, o, b):
+                    name_kept.append(k)
                 continue
             if field_equal(k, o, t):
                 out.agreed.append(k)
@@ -215,7 +218,7 @@ def merge(
         out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
-    _one_name(out, name_taken, ours, theirs, sources)
+    _one_name(out, name_taken, name_kept, ours, theirs, sources, side)
     return out
 
 
@@ -224,16 +227,33 @@ NAME_GROUP = frozenset({"display_name", *NAME_FIELDS})
 
 
 def _one_name(
-    out: MergeResult, taken: list[str], ours: Fields, theirs: Fields, sources: Sources
+    out: MergeResult,
+    taken: list[str],
+    kept: list[str],
+    ours: Fields,
+    theirs: Fields,
+    sources: Sources,
+    side: Side,
 ) -> None:
-    """A name is decided whole: when its parts conflict, a part only theirs changed is part
-    of the same rival name, decided as the conflict is (kept open under ``manual``, the
-    hub's kept when the hub's name wins). Taken alone, theirs' "Chloe" (an accent dropped
-    in a rename) went everywhere under the other side's "Chloé Nowak-Smith", and choosing
-    that side's name later could not bring the accent back."""
+    """A name is decided whole: when its parts conflict, a part only one side changed is
+    part of that side's rival name, decided as the conflict is (kept open under
+    ``manual``). Taken alone, theirs' "Chloe" (an accent dropped in a rename) went
+    everywhere under the other side's "Chloé Nowak-Smith"; kept alone, the hub's new given
+    name (from another side) went under theirs' new family name: "Alicia Smith", a name
+    nobody typed."""
     rival = next((c for c in out.conflicts if c.field in NAME_GROUP), None)
-    if rival is None or not taken:
+    if rival is None:
         return
+    for k in kept:
+        source = source_of(sources, k)
+        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], rival.winner))
+        if rival.winner == "incoming":  # theirs' whole name: its part as it is there
+            if _empty(theirs.get(k)):
+                out.fields.pop(k, None)
+            else:
+                out.fields[k] = theirs[k]
+            out.sources[k] = [side.connector_id, side.modified]
+            out.changed.append(k)
     for k in taken:
         source = source_of(sources, k)
         out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], rival.winner))
