@@ -259,6 +259,27 @@ def test_two_sides_renaming_different_parts_make_no_mixed_name(database_url: str
     assert hub.sync().changes == {}
 
 
+def test_taking_the_name_of_a_file_without_display_names_renames_the_person(database_url: str) -> None:
+    """c (an Outlook file) holds no display name: taking its given name left the display
+    name made from the old parts, every card reading "Alicia Jones" over given name Ally."""
+    held = ["given_name", "family_name", "emails"]
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual", c={"fields": held})
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, given_name="Alice", family_name="Jones", display_name="Alice Jones"))
+    hub.sync()
+    [cid] = c.items
+    a.edit("x", given_name="Alicia", display_name="Alicia Jones")
+    c.edit(cid, given_name="Ally")
+    hub.sync()
+    [given] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "given_name"]
+    service.resolve(hub.engine, given["id"], "c")
+    hub.sync()
+    for book in (a, b):
+        assert (only(book)["given_name"], only(book)["display_name"]) == ("Ally", "Ally Jones")
+    assert only(c)["given_name"] == "Ally"
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

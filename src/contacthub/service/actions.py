@@ -12,7 +12,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import NAME_FIELDS, match_keys
+from contacthub.model import NAME_FIELDS, display_name_of, match_keys
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -59,12 +59,25 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             chosen.update(_name_companions(conn, row, take))
         before = {name: contact.data.get(name) for name in chosen}
         if take != "hub":
+            old = dict(contact.data)
             for name, value in chosen.items():
                 if value in (None, "", []):
                     contact.data.pop(name, None)
                 else:
                     contact.data[name] = value
                 contact.sources[name] = [None, now().isoformat()]
+            shown = old.get("display_name") or ""
+            if (
+                "display_name" not in chosen
+                and set(chosen) & set(NAME_FIELDS)
+                and shown == display_name_of({**old, "display_name": ""})
+            ):
+                # a display name made from the name parts follows the parts chosen (taken
+                # from a file with no display name, they went under the old one: "Alicia
+                # Jones" over given name Ally), as it does when such a file renames someone
+                before["display_name"] = shown
+                contact.data["display_name"] = display_name_of({**contact.data, "display_name": ""})
+                chosen["display_name"] = contact.data["display_name"]
         contact.rev += 1
         store.update_contacts([contact])
         store.set_match_keys(row.hub_id, {contact.id: match_keys(contact.data)})
