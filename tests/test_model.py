@@ -135,6 +135,8 @@ def test_one_value_in_its_other_spellings_is_one_value() -> None:
     assert normalize_email("JOERG@MÜNCHEN.DE") == normalize_email("joerg@xn--mnchen-3ya.de")
     assert normalize_email("hans@xn--strae-oqa.de") == "hans@straße.de"  # IDNA 2008
     assert normalize_email("jörg@xn--mnchen-3ya.de") == "jörg@münchen.de"
+    assert normalize_email("ann@xn--ls8h.la") == normalize_email("ann@💩.la")  # IDNA 2003 only
+    assert normalize_email("bob@bücher.xn--80akhbyknj4f") == normalize_email("bob@xn--bcher-kva.испытание")
     assert normalize_email("a@xn--zz.example") == "a@xn--zz.example"  # no punycode: as written
     assert normalize_email("a<b>@c.example") == "a<b>@c.example"
     # the trunk prefix in brackets after the country code is no digit of the number

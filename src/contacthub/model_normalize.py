@@ -11,6 +11,7 @@ callers keep importing them from ``contacthub.model``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -69,17 +70,25 @@ def normalize_email(value: str) -> str:
 
 
 def _unicode_domain(address: str) -> str:
-    """The address with a punycode domain read as its name, by IDNA 2008 (the ``idna``
-    package: Python's own codec is IDNA 2003, which cannot read ``straße.de``)."""
+    """The address with each punycode label of its domain read as the name it encodes, by
+    IDNA 2008 (the ``idna`` package: Python's own codec is IDNA 2003, which cannot read
+    ``straße.de``), else by IDNA 2003 (which reads the emoji and symbol domains 2008
+    refuses: ``xn--ls8h.la``); a label neither reads is kept as written."""
     local, at, domain = address.rpartition("@")
-    if not at or not domain.isascii():
+    if not at:
         return address
     import idna
 
-    try:
-        return f"{local}@{idna.decode(domain)}"
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return address  # not valid punycode: kept as written
+    labels = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = idna.decode(label)
+            except (idna.IDNAError, UnicodeError, ValueError):
+                with contextlib.suppress(UnicodeError):
+                    label = label.encode("ascii").decode("idna")
+        labels.append(label)
+    return f"{local}@{'.'.join(labels)}"
 
 
 def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
