@@ -280,6 +280,49 @@ def test_taking_the_name_of_a_file_without_display_names_renames_the_person(data
     assert hub.sync().changes == {}
 
 
+def test_priority_decides_a_name_whole(database_url: str) -> None:
+    """The given name was held by c, the family and display names by a: b (to-hub, so it
+    never agreed since) renaming the whole person won the given name only, against c's
+    lower priority, and every card read "Alicia Jones" over given name Bob."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="priority", b={"direction": "to-hub"})
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, given_name="Alice", family_name="Smith", display_name="Alice Smith"))
+    b.put("y", person(1, given_name="Alice", family_name="Smith", display_name="Alice Smith"))
+    hub.sync()
+    [cid] = c.items
+    c.edit(cid, given_name="Alicia", display_name="Alicia Smith")
+    hub.sync()
+    a.edit("x", family_name="Jones", display_name="Alicia Jones")
+    hub.sync()
+    b.edit("y", given_name="Bob", family_name="Brown", display_name="Bob Brown")
+    hub.sync()
+    names = {
+        (only(book)["given_name"], only(book)["family_name"], only(book)["display_name"]) for book in (a, c)
+    }
+    assert len(names) == 1
+    [(given, family, shown)] = names
+    assert shown == f"{given} {family}" and (given, family) in {("Alicia", "Jones"), ("Bob", "Brown")}
+    assert hub.sync().changes == {}
+
+
+def test_a_file_without_display_names_renaming_another_part_opens_a_conflict(database_url: str) -> None:
+    """c holds no display name, so no display-name conflict showed the rival names: a's new
+    family name and c's new given name merged into "Ally Jones" with no conflict at all."""
+    held = ["given_name", "family_name", "emails"]
+    hub = Hub(database_url, ["a", "c"], conflict="manual", c={"fields": held})
+    a, c = hub.book("a"), hub.book("c")
+    a.put("x", person(1, given_name="Alice", family_name="Smith", display_name="Alice Smith"))
+    hub.sync()
+    [cid] = c.items
+    a.edit("x", family_name="Jones", display_name="Alice Jones")
+    c.edit(cid, given_name="Ally")
+    hub.sync()
+    assert {x["field"] for x in service.conflicts(hub.engine, "h")} == {"given_name", "family_name"}
+    assert (only(a)["given_name"], only(a)["family_name"]) == ("Alice", "Jones")  # each keeps its name
+    assert (only(c)["given_name"], only(c)["family_name"]) == ("Ally", "Smith")
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

@@ -21,6 +21,7 @@ Pure logic: no I/O, no clock; the caller passes the times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,7 +219,10 @@ def merge(
         out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
-    _one_name(out, name_taken, name_kept, ours, theirs, sources, side)
+    _one_name(
+        out, name_taken, name_kept, ours, theirs, sources, side,
+        lambda source: _decide(policy, source, side, positions),
+    )  # fmt: skip
     return out
 
 
@@ -234,39 +238,53 @@ def _one_name(
     theirs: Fields,
     sources: Sources,
     side: Side,
+    decide: Callable[[list[Any] | None], str],
 ) -> None:
-    """A name is decided whole: when its parts conflict, a part only one side changed is
-    part of that side's rival name, decided as the conflict is (kept open under
-    ``manual``). Taken alone, theirs' "Chloe" (an accent dropped in a rename) went
-    everywhere under the other side's "Chloé Nowak-Smith"; kept alone, the hub's new given
-    name (from another side) went under theirs' new family name: "Alicia Smith", a name
-    nobody typed."""
-    rival = next((c for c in out.conflicts if c.field in NAME_GROUP), None)
-    if rival is None:
+    """A name is decided whole, by one winner. When its parts conflict, or theirs changed a
+    part while the hub changed another (a file with no display name has no display-name
+    conflict to show it), a part only one side changed is part of that side's rival name,
+    and every part is decided as the first conflict is (kept open under ``manual``).
+    Decided part by part, theirs' "Chloe" (an accent dropped in a rename) went under the
+    other side's "Chloé Nowak-Smith"; the hub's new given name (from another side) went
+    under theirs' new family name, "Alicia Smith"; and ``priority`` took each part from
+    whichever side had set it, "Jones;Bob" under "Alicia Jones"."""
+    rivals = [c for c in out.conflicts if c.field in NAME_GROUP]
+    if not rivals and not (taken and kept):
         return
+    winner = rivals[0].winner if rivals else decide(source_of(sources, kept[0]))
+    for c in rivals[1:]:
+        if c.winner != winner:
+            c.winner = winner
+            _set(out, c.field, theirs if winner == "incoming" else ours, sources, side, winner)
     for k in kept:
         source = source_of(sources, k)
-        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], rival.winner))
-        if rival.winner == "incoming":  # theirs' whole name: its part as it is there
-            if _empty(theirs.get(k)):
-                out.fields.pop(k, None)
-            else:
-                out.fields[k] = theirs[k]
-            out.sources[k] = [side.connector_id, side.modified]
-            out.changed.append(k)
+        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], winner))
+        if winner == "incoming":  # theirs' whole name: its part as it is there
+            _set(out, k, theirs, sources, side, winner)
     for k in taken:
         source = source_of(sources, k)
-        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], rival.winner))
-        if rival.winner == "incoming":
-            continue
-        if _empty(ours.get(k)):
-            out.fields.pop(k, None)
-        else:
-            out.fields[k] = ours[k]
-        if k in sources:
-            out.sources[k] = list(sources[k])
-        else:
-            out.sources.pop(k, None)
+        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], winner))
+        if winner != "incoming":
+            _set(out, k, ours, sources, side, winner)
+
+
+def _set(out: MergeResult, k: str, values: Fields, sources: Sources, side: Side, winner: str) -> None:
+    """Field ``k`` of the result as ``values`` holds it (theirs for an incoming winner, else
+    ours), with its source and its place among the changed fields to match."""
+    if _empty(values.get(k)):
+        out.fields.pop(k, None)
+    else:
+        out.fields[k] = values[k]
+    if winner == "incoming":
+        out.sources[k] = [side.connector_id, side.modified]
+        if k not in out.changed:
+            out.changed.append(k)
+        return
+    if k in sources:
+        out.sources[k] = list(sources[k])
+    else:
+        out.sources.pop(k, None)
+    if k in out.changed:
         out.changed.remove(k)
 
 
