@@ -149,6 +149,18 @@ def test_settings_shown_on_a_page_read_back_the_same() -> None:
     assert "path = /srv/a b" in settings_text(settings)  # a path stays as typed
 
 
+def filtered_connector(alice: Person, folder: Path, written: dict) -> tuple[dict, str]:
+    """A connector made through the API with the filter ``written``, and its page."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folder)}, "filter": written},
+        headers=auth,
+    ).json()
+    return made, c.get(f"/connectors/{made['id']}").text
+
+
 @pytest.mark.parametrize(
     "written",
     [
@@ -167,13 +179,7 @@ def test_saving_the_page_keeps_a_filter_the_rows_show_flattened(
     filter at all, a deeper filter was flattened into another meaning, a list value was
     split at its comma. Rows left as shown keep the filter as written; edited, they win."""
     c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
-    made = c.post(
-        f"/api/v1/hubs/{hub['id']}/connectors",
-        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}, "filter": written},
-        headers=auth,
-    ).json()
-    page = c.get(f"/connectors/{made['id']}").text
+    made, page = filtered_connector(alice, folders[0], written)
     assert 'id="filter-flattened"' in page
     top, modes, rows = filter_rows(written)
     form = {"csrf": alice.csrf(), "settings": f"path = {folders[0]}", "direction": "to-hub",
@@ -213,14 +219,7 @@ def test_a_name_with_a_control_character_is_refused_by_the_forms(
 def test_a_filter_of_more_than_ten_groups_is_shown_whole(alice: Person, folders: tuple[Path, Path]) -> None:
     """The page offered ten groups: rows of groups 11 and 12 were posted as group 1, and a
     save for another setting stored another filter, without a warning."""
-    c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
     written = {"any": [{"field": "organization", "op": "equals", "value": f"Org{i}"} for i in range(12)]}
-    made = c.post(
-        f"/api/v1/hubs/{hub['id']}/connectors",
-        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}, "filter": written},
-        headers=auth,
-    ).json()
-    page = c.get(f"/connectors/{made['id']}").text
+    _, page = filtered_connector(alice, folders[0], written)
     assert '<option value="11" selected>group 12</option>' in page
     assert page.count('name="g_mode"') == 12 and 'id="filter-flattened"' not in page
