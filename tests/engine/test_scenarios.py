@@ -323,6 +323,41 @@ def test_a_file_without_display_names_renaming_another_part_opens_a_conflict(dat
     assert hub.sync().changes == {}
 
 
+def test_a_side_outside_a_name_conflict_keeps_its_whole_name_until_it_is_decided(
+    database_url: str,
+) -> None:
+    """o's new given name and g's new family name wait for a person; v, which edited
+    nothing, got the display name made from o's given name over its own parts: "Alicia
+    Smith" over "Smith;Alice"."""
+    held = {"fields": ["given_name", "family_name", "emails"]}
+    hub = Hub(database_url, ["v", "o", "g"], conflict="manual", o=held, g=held)
+    v, o, g = hub.book("v"), hub.book("o"), hub.book("g")
+    v.put("x", person(1, given_name="Alice", family_name="Smith", display_name="Alice Smith"))
+    hub.sync()
+    [oid], [gid] = o.items, g.items
+    o.edit(oid, given_name="Alicia")
+    g.edit(gid, family_name="Jones")
+    hub.sync()
+    assert service.conflicts(hub.engine, "h")
+    card = only(v)
+    assert (card["given_name"], card["family_name"], card["display_name"]) == (
+        "Alice",
+        "Smith",
+        "Alice Smith",
+    )
+    assert hub.sync().changes == {}
+    [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
+    service.resolve(hub.engine, family["id"], "g")
+    hub.sync()
+    card = only(v)
+    assert (card["given_name"], card["family_name"], card["display_name"]) == (
+        "Alice",
+        "Jones",
+        "Alice Jones",
+    )
+    assert hub.sync().changes == {}
+
+
 def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"], conflict="manual")
     a, b = hub.book("a"), hub.book("b")

@@ -20,6 +20,7 @@ from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.merge import NAME_GROUP
 from contacthub.errors import NotAPersonError, ReadOnlyRecordError
 from contacthub.model import fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
@@ -44,7 +45,13 @@ def desired(
     what the connector has until a person decides."""
     want = held_view(contact.data, spoke.held)
     if link is not None and link.baseline is not None:
-        for name in open_fields:
+        held_back = set(open_fields)
+        if held_back & NAME_GROUP:
+            # a name is decided whole: while a part of it waits for a person, the record
+            # keeps all of its own name (it got the display name made from the hub's new
+            # given name over its own parts: "Alicia Smith" over "Smith;Alice")
+            held_back |= NAME_GROUP
+        for name in held_back:
             if name in link.baseline:
                 want[name] = link.baseline[name]
             else:
