@@ -116,6 +116,9 @@ def test_sync_json_and_history(setup: tuple[str, Path, Path, Path]) -> None:
     assert [r["id"] for r in json.loads(out)][:2] == [run_id, run_id - 1]
     code, out = cli("show", str(run_id), db=db)
     assert "job_title: - -> Foreman" in out
+    first = json.loads(cli("runs", "team", "--json", db=db)[1])[-1]["id"]
+    code, out = cli("show", str(first), db=db)  # a create shows the values it made
+    assert code == 0 and "emails: - -> ann@example.com" in out and "given_name: - -> Ann" in out
 
 
 def test_unknown_properties_survive(setup: tuple[str, Path, Path, Path]) -> None:

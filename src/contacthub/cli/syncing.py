@@ -227,10 +227,12 @@ def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     for c in data["journal"]:
         head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
         console.print(head, markup=False)
-        if c["op"] == "update":
-            for name, value in (c["after"] or {}).items():
-                before = (c["before"] or {}).get(name)
-                console.print(f"            {name}: {_short(before)} -> {_short(value)}", markup=False)
+        # every change with its values: an update's fields, a create's (or restore's) new
+        # values, a deletion's last ones
+        before, after = c["before"] or {}, c["after"] or {}
+        for name in [*after, *(k for k in before if k not in after)]:
+            old, new = before.get(name), after.get(name)
+            console.print(f"            {name}: {_short(old)} -> {_short(new)}", markup=False)
         if c["error"]:
             console.print(f"            error: {c['error']}", markup=False)
 
