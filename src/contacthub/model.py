@@ -36,6 +36,8 @@ from contacthub.model_normalize import phone_key as phone_key
 Fields = dict[str, Any]
 
 NAME_FIELDS = ("given_name", "family_name", "middle_name", "name_prefix", "name_suffix")
+#: one name, in parts and as a display name: one edit of a name changes several of them
+NAME_GROUP = frozenset({"display_name", *NAME_FIELDS})
 SCALAR_FIELDS = (
     "display_name",
     *NAME_FIELDS,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacthub.model import MULTI_FIELDS, NAME_FIELDS, Fields, element_key, field_equal, normalize_multi
+from contacthub.model import MULTI_FIELDS, NAME_GROUP, Fields, element_key, field_equal, normalize_multi
 
 #: field -> [connector id, ISO time the value was set]; the key "*" holds the source of
 #: every field without its own entry (a contact made from one record has only "*")
@@ -226,10 +226,6 @@ def merge(
     return out
 
 
-#: one name, in parts and as a display name: one edit of a name changes several of them
-NAME_GROUP = frozenset({"display_name", *NAME_FIELDS})
-
-
 def _one_name(
     out: MergeResult,
     taken: list[str],
@@ -252,20 +248,14 @@ def _one_name(
     if not rivals and not (taken and kept):
         return
     winner = rivals[0].winner if rivals else decide(source_of(sources, kept[0]))
-    for c in rivals[1:]:
-        if c.winner != winner:
-            c.winner = winner
-            _set(out, c.field, theirs if winner == "incoming" else ours, sources, side, winner)
-    for k in kept:
+    for c in rivals:
+        c.winner = winner
+    for k in (*kept, *taken):
         source = source_of(sources, k)
         out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], winner))
-        if winner == "incoming":  # theirs' whole name: its part as it is there
-            _set(out, k, theirs, sources, side, winner)
-    for k in taken:
-        source = source_of(sources, k)
-        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], winner))
-        if winner != "incoming":
-            _set(out, k, ours, sources, side, winner)
+    # every part as the winning side holds it (``_set`` leaves one already so as it is)
+    for k in {c.field for c in rivals} | {*kept, *taken}:
+        _set(out, k, theirs if winner == "incoming" else ours, sources, side, winner)
 
 
 def _set(out: MergeResult, k: str, values: Fields, sources: Sources, side: Side, winner: str) -> None:

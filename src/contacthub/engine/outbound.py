@@ -20,9 +20,8 @@ from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.engine.merge import NAME_GROUP
 from contacthub.errors import NotAPersonError, ReadOnlyRecordError
-from contacthub.model import fields_equal, held_view, holds_nothing, project
+from contacthub.model import NAME_GROUP, fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
 
 PAGE = 500

@@ -12,7 +12,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import NAME_FIELDS, display_name_of, match_keys
+from contacthub.model import NAME_FIELDS, NAME_GROUP, display_name_of, match_keys
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -55,7 +55,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         if contact.deleted:
             raise UserError(f"conflict {conflict_id} is on a person deleted since; the next sync closes it")
         chosen = {row.field: choices.get(take)}
-        if row.field in _NAME_GROUP:
+        if row.field in NAME_GROUP:
             chosen.update(_name_companions(conn, row, take))
         before = {name: contact.data.get(name) for name in chosen}
         if take != "hub":
@@ -120,10 +120,6 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         }
 
 
-#: one name, told in parts and as a display name: one edit of it opens a conflict on each
-_NAME_GROUP = ("display_name", *NAME_FIELDS)
-
-
 def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
     """The other open name conflicts of the person, decided the same way: a family name
     edited on two sides opened one on ``family_name`` and one on ``display_name``, and
@@ -134,7 +130,7 @@ def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
     query = select(c.field, c.source, c.value, c.hub_source, c.hub_value).where(
         c.contact_id == row.contact_id,
         c.status == "open",
-        c.field.in_([name for name in _NAME_GROUP if name != row.field]),
+        c.field.in_(sorted(NAME_GROUP - {row.field})),
     )
     out: dict[str, Any] = {}
     fields = set()
