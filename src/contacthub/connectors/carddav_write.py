@@ -30,8 +30,8 @@ import httpx
 from contacthub.connectors import carddav_read
 from contacthub.connectors.base import Record, WriteOp, WriteResult
 from contacthub.connectors.http import error_for
-from contacthub.errors import NotAPersonError, RecordError, RecordNotFoundError, StaleVersionError
-from contacthub.formats.vcard import is_group
+from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.formats.vcard import refuse_group
 
 if TYPE_CHECKING:
     from contacthub.connectors.carddav import CardDavConnector
@@ -43,9 +43,14 @@ _VCARD = "text/vcard; charset=utf-8"
 
 def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     conn._book()
-    updates = [op.native_id for op in ops if op.kind == "update" and op.native_id]
-    current = carddav_read.cards(conn, [nid for nid in updates if conn._is_member(nid)])
-    kept = _to_keep(conn, ops)
+    # one multiget for the cards the batch updates and, when the trash is on, deletes
+    keeping = conn.trash.days > 0
+    wanted = [
+        op.native_id
+        for op in ops
+        if op.native_id and (op.kind == "update" or (op.kind == "delete" and keeping))
+    ]
+    current = carddav_read.cards(conn, [nid for nid in dict.fromkeys(wanted) if conn._is_member(nid)])
     restoring = any(op.kind == "create" for op in ops) and conn.trash.present()
     results: list[WriteResult] = []
     for op in ops:
@@ -55,7 +60,7 @@ def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
             elif op.kind == "update":
                 result = _update(conn, op, current.get(op.native_id or ""))
             elif op.kind == "delete":
-                result = _delete(conn, op, kept.get(op.native_id or ""))
+                result = _delete(conn, op, _to_keep(current.get(op.native_id or "")))
             else:
                 raise RecordError(f"CardDAV address books cannot {op.kind}", op.hub_id, conn.name)
         except RecordError as exc:
@@ -84,20 +89,14 @@ def _put(conn: CardDavConnector, url: str, data: bytes, **headers: str) -> httpx
     return conn.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
 
 
-def _to_keep(conn: CardDavConnector, ops: Sequence[WriteOp]) -> dict[str, bytes]:
-    """The cards the batch deletes, by native id, fetched for the trash (none when it is off)."""
-    if conn.trash.days <= 0:
-        return {}
-    names = [op.native_id for op in ops if op.kind == "delete" and op.native_id]
-    found = carddav_read.cards(conn, [nid for nid in names if conn._is_member(nid)])
-    out = {}
-    for nid, got in found.items():
-        if got is not None:
-            data = got[0]
-            if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
-                data = data.replace(b"\n", b"\r\n")
-            out[nid] = data
-    return out
+def _to_keep(found: tuple[bytes, str, str | None] | None) -> bytes | None:
+    """A card the batch deletes, as fetched, for the trash."""
+    if found is None:
+        return None
+    data = found[0]
+    if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
+        data = data.replace(b"\n", b"\r\n")
+    return data
 
 
 def _create(conn: CardDavConnector, op: WriteOp, restoring: bool = False) -> WriteResult:
@@ -144,8 +143,7 @@ def _update(
     if current is None:
         raise RecordNotFoundError("not found", url, conn.name)
     old, etag, _ = current
-    if is_group(old):  # see vcard_dir._no_group
-        raise NotAPersonError("a contact group's card, not a person: left as it is", url, conn.name)
+    refuse_group(old, url, conn.name)
     expected = op.version or etag
     if etag != expected:
         raise StaleVersionError(
@@ -166,8 +164,8 @@ def _delete(conn: CardDavConnector, op: WriteOp, card: bytes | None = None) -> W
     """Delete the card, kept first in the trash (``card``, fetched for the batch) so that a
     crash between the two loses nothing; a refused DELETE takes it out again."""
     url = conn._member_url(op.native_id or "")
-    if card is not None and is_group(card):  # see vcard_dir._no_group
-        raise NotAPersonError("a contact group's card, not a person: left as it is", url, conn.name)
+    if card is not None:
+        refuse_group(card, url, conn.name)
     headers = {"If-Match": op.version} if op.version else {}
     if card is not None:
         conn.trash.keep_card(card, op.hub_id)

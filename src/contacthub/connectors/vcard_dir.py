@@ -48,7 +48,7 @@ from contacthub.errors import (
     RecordNotFoundError,
     StaleVersionError,
 )
-from contacthub.formats.vcard import ParsedCard, VCardCodec, is_group
+from contacthub.formats.vcard import ParsedCard, VCardCodec, refuse_group
 from contacthub.formats.vcard_lines import cards_after_first, without_first_card
 from contacthub.model import Fields
 
@@ -413,7 +413,7 @@ class VCardDirConnector(VCardFiles, Connector):
     def _update(self, op: WriteOp) -> WriteResult:
         path = self._path(op.native_id or "")
         data, st = self._read(path)
-        _no_group(data, str(path), self.name)
+        refuse_group(data, str(path), self.name)
         self._check_version(op, st, path)
         cards = [parsed.card for parsed in self._parse(data, path)]
         new = self.codec.update(cards, op.fields, uid=op.hub_id, data=data)
@@ -433,7 +433,7 @@ class VCardDirConnector(VCardFiles, Connector):
         except FileNotFoundError:
             return WriteResult(op, path.name)  # already gone: a replayed delete is done
         data = path.read_bytes()
-        _no_group(data, str(path), self.name)
+        refuse_group(data, str(path), self.name)
         self._check_version(op, st, path)
         if cards_after_first(data):
             # the other cards of the file were never the hub's to delete: only the record's
@@ -453,11 +453,3 @@ class VCardDirConnector(VCardFiles, Connector):
                 str(path),
                 self.name,
             )
-
-
-def _no_group(data: bytes, where: str, connector: str) -> None:
-    """Refuse to write a contact group's card: linked as a person before groups were told
-    apart, its "person" deleted elsewhere deleted the group and its members list (the
-    engine detaches the record instead, ``outbound``)."""
-    if is_group(data):
-        raise NotAPersonError("a contact group's card, not a person: left as it is", where, connector)

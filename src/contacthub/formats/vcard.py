@@ -119,8 +119,7 @@ class VCardCodec:
         """The fields, UID and REV of a file's first card: ``parse(data)[0]`` without the
         card, for the reading hot path. ``RecordError`` naming ``where`` if none can be read;
         ``NotAPersonError`` for a contact group's card (``is_group``)."""
-        if is_group(data):
-            raise NotAPersonError("a contact group (KIND:group), not a person: left as it is", where)
+        refuse_group(data, where)
         items = first_card_items(data, self.names, self.fallback)
         if items is not None:
             return items_fields(items, self.fmap, self.region)
@@ -242,6 +241,15 @@ def is_group(data: bytes) -> bool:
         return False
     end = _END.search(data)
     return end is None or found.start() < end.start()
+
+
+def refuse_group(data: bytes, where: str, connector: str = "") -> None:
+    """``NotAPersonError`` for a contact group's card: not read as a person, and never
+    written or deleted as one (a group an older hub linked as a person is detached)."""
+    if is_group(data):
+        raise NotAPersonError(
+            "a contact group's card (KIND:group), not a person: left as it is", where, connector
+        )
 
 
 #: a physical line and its ending (some iPhones end theirs with ``\\r\\r\\n``)
