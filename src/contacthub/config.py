@@ -323,18 +323,17 @@ def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, 
     was taken in again. Only a place one old and one new connector share is a rename.
     ``existing`` loses the rows taken."""
     named = {spec.name for spec in specs}
-    gone = [(name, row) for name, row in existing.items() if name not in named]
-    new = [spec for spec in specs if spec.name not in existing]
+    gone = {
+        name: _place(row.type, loads(row.settings) or {})
+        for name, row in existing.items()
+        if name not in named
+    }
+    new = {spec.name: (spec, _place(spec.type, spec.settings)) for spec in specs if spec.name not in existing}
     out: dict[str, Any] = {}
-    for spec in new:
-        place = _place(spec.type, spec.settings)
-        rivals = [s for s in new if _place(s.type, s.settings) == place]
-        old = [
-            name
-            for name, row in gone
-            if _place(row.type, loads(row.settings) or {}) == place and _same_secrets(spec, row)
-        ]
-        if len(rivals) == 1 and len(old) == 1 and old[0] in existing:
+    for spec, place in new.values():
+        rivals = sum(1 for _, other in new.values() if other == place)
+        old = [name for name, at in gone.items() if at == place and _same_secrets(spec, existing[name])]
+        if rivals == 1 and len(old) == 1:  # one old and one new connector at the place
             out[spec.name] = existing.pop(old[0])
     return out
 
