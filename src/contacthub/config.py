@@ -248,10 +248,10 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     renamed = _renamed(existing, specs)
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
-        settings = spec.settings
-        if "password" in cls.secret_settings:
-            settings = secrets.url_credentials(settings)  # a password in a URL is one too
-        _check_settings(cls, spec, hub_name, f"hubs.{hub_name}, connector {spec.name!r}")
+        where = f"hubs.{hub_name}, connector {spec.name!r}"
+        # a password in a URL is a secret too
+        settings = secrets.settings_credentials(spec.settings, cls.secret_settings, where)
+        _check_settings(cls, spec, hub_name, where)
         secret = {k: v for k, v in settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in settings.items() if k not in cls.secret_settings}
         values = {

@@ -397,6 +397,32 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     assert secret["password"] == "HunterPW42" and "********" not in plain
 
 
+def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused_by_the_api(alice: Person) -> None:
+    """Stored in clear before, and printed in the connector's errors and test answers."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "crm"}, headers=auth).json()
+    sent = {"name": "pd", "type": "pipedrive", "settings": {"base_url": "http://u:SECRETX7@127.0.0.1:9/"}}
+    made = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=sent, headers=auth)
+    assert made.status_code == 400 and "base_url holds a password" in made.json()["error"]
+    assert "SECRETX7" not in made.text
+    fine = {
+        "name": "pd",
+        "type": "pipedrive",
+        "settings": {"base_url": "http://127.0.0.1:9/", "api_token": "t"},
+    }
+    made = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=fine, headers=auth)
+    assert made.status_code == 201, made.text
+    patched = c.patch(
+        f"/api/v1/connectors/{made.json()['id']}",
+        json={"settings": {"base_url": "http://u:SECRETX7@127.0.0.1:9/"}},
+        headers=auth,
+    )
+    assert patched.status_code == 400 and "SECRETX7" not in patched.text
+    assert c.get(f"/api/v1/connectors/{made.json()['id']}", headers=auth).json()["settings"]["base_url"] == (
+        "http://127.0.0.1:9/"
+    )
+
+
 def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> None:
     """Stored as given, they failed the hub's every run, its good connectors with it."""
     c, auth = alice.client, alice.auth

@@ -45,9 +45,7 @@ def _settings_in(cls: Any, settings: dict[str, Any], old_secret: dict[str, Any])
     "unchanged"."""
     from contacthub.store import secrets
 
-    if "password" not in cls.secret_settings:
-        return dict(settings)
-    out = secrets.url_credentials(settings)
+    out = secrets.settings_credentials(settings, cls.secret_settings, "settings")
     if out.get("password") == secrets.REDACTED:
         out.pop("password")
         if "password" in old_secret:
