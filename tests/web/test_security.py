@@ -5,6 +5,7 @@ cookie flags and sign-in throttling."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +436,30 @@ def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> N
         )
         assert answer.status_code == 400 and "path" in answer.json()["error"], answer.text
     assert c.get(f"/api/v1/hubs/{hub['id']}/connectors", headers=auth).json() == []
+
+
+def test_an_api_body_over_the_limit_is_refused_before_it_is_read(alice: Person) -> None:
+    """A 30 MB token was stored (encrypted) and every listing of hubs then took seconds."""
+    from contacthub.web.app import MAX_API_BODY
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "big"}, headers=auth).json()
+    huge = {"name": "pd", "type": "pipedrive", "settings": {"api_token": "x" * (MAX_API_BODY + 10)}}
+    answer = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=huge, headers=auth)
+    assert answer.status_code == 413 and "request body is over" in answer.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it comes
+        yield b'{"name": "pd", "type": "pipedrive", "settings": {"api_token": "'
+        for _ in range(MAX_API_BODY // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    streamed = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        content=chunks(),
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert c.get(f"/api/v1/hubs/{hub['id']}", headers=auth).json()["connectors"] == []
+    fine = {"name": "pd", "type": "pipedrive", "settings": {"api_token": "t" * 1000}}
+    assert c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=fine, headers=auth).status_code == 201
