@@ -228,6 +228,16 @@ def test_undo_is_a_new_run(sqlite_url: str) -> None:
     assert only(hub, "b")["job_title"] == "Old"
 
 
+def test_a_run_that_changed_nothing_has_nothing_to_undo(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    hub.sync()
+    quiet = hub.sync()
+    with pytest.raises(UserError, match=f"run {quiet.run_id} changed nothing: there is nothing to undo"):
+        service.undo(hub.engine, quiet.run_id)
+    assert [r["id"] for r in service.runs(hub.engine, "h")][0] == quiet.run_id  # no new run
+
+
 def test_a_run_undone_is_not_undone_twice_until_its_undo_is(database_url: str) -> None:
     """A second undo of a run found every change "changed again since" (by the first
     undo) and made an empty run whose error blamed the user's edits."""

@@ -220,6 +220,11 @@ def undo(
             # a failed run may have kept part of its changes (pages are committed as they
             # go); undo takes back exactly those. Held and planned runs changed nothing.
             raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
+        kept = conn.execute(
+            select(t.changes.c.id).where(t.changes.c.run_id == run_id, t.changes.c.status == "done").limit(1)
+        ).first()
+        if kept is None:  # an undo would only have been one more sync
+            raise UserError(f"run {run_id} changed nothing: there is nothing to undo")
         undone_by = _standing_undo(conn, run_id)
         if undone_by is not None:
             raise UserError(
