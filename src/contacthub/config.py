@@ -480,7 +480,15 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
         # people written into it, and the book it left keeps its own
         conn.execute(delete(t.links).where(links.connector_id == connector_id))
         return
-    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
+    # behind: ``-synced_rev`` is below every rev, so each link is planned again, and it still
+    # says which rev the connector last agreed with (``Inbound.deletions`` needs that: a
+    # record deleted just then is not taken for one the hub edited since)
+    conn.execute(
+        update(t.links)
+        .where(links.connector_id == connector_id, links.synced_rev > 0)
+        .values(synced_rev=-links.synced_rev)
+    )
+    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version=""))
     conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
     if not forget:
         return

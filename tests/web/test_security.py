@@ -143,6 +143,46 @@ def test_nobody_reaches_another_users_objects(
     assert admin.client.get(fill("/api/v1/runs/{run_id}", bobs_things), headers=admin.auth).status_code == 200
 
 
+def test_a_hub_name_another_user_has_is_refused_without_telling_of_their_hub(
+    app: FastAPI, engine: Engine, bob: Person, bobs_things: dict[str, Any]
+) -> None:
+    """Hub names are unique across users (``hubs.name``): taking one another user has is
+    refused with a neutral "not available" (it said "a hub named 'bobs' exists already"),
+    and that name opens nothing of theirs anywhere, in the API or the dashboard."""
+    eve = make_person(app, engine, "eve@example.com")
+    answer = eve.client.post("/api/v1/hubs", json={"name": "bobs"}, headers=eve.auth)
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["error"]
+    assert "not available" in message and "choose another" in message
+    assert "exists" not in message and "Bob" not in answer.text
+    page = eve.client.post("/hubs", data={"csrf": eve.csrf(), "name": " bobs "})
+    assert page.status_code == 400 and "not available" in page.text and "exists" not in page.text
+    assert eve.client.get("/api/v1/hubs", headers=eve.auth).json() == []
+    # bob's own duplicate is named as his
+    own = bob.client.post("/api/v1/hubs", json={"name": "bobs"}, headers=bob.auth)
+    assert own.status_code == 400 and "you have a hub named 'bobs'" in own.json()["error"]
+    # the name in place of an id reaches nothing
+    for method, path in api_routes(app):
+        if "{hub_id}" not in path:
+            continue
+        url = path.replace("{hub_id}", "bobs")
+        body = VALID_BODIES.get(path, {}) if method in ("POST", "PATCH") else None
+        got = eve.client.request(method, url, json=body, headers=eve.auth)
+        assert got.status_code in (404, 422), (method, url, got.text)
+        assert "Bob0" not in got.text and "b0@example.com" not in got.text
+    for page_path in ("/hubs/bobs", "/hubs/bobs/contacts"):
+        assert eve.client.get(page_path).status_code in (404, 422)
+    for action in ("/hubs/bobs/sync", "/hubs/bobs/preview", "/hubs/bobs/settings"):
+        got = eve.client.post(
+            action, data={"csrf": eve.csrf(), "conflict": "newest", "delete_threshold": "1"}
+        )
+        assert got.status_code in (404, 422), action
+    runs = bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}/runs", headers=bob.auth).json()
+    assert len(runs) == 3  # eve started none
+    hub = bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}", headers=bob.auth).json()
+    assert hub["conflict"] == "manual"
+
+
 def test_changes_without_the_csrf_token_are_refused(app: FastAPI, alice: Person) -> None:
     c = alice.client
     assert c.post("/hubs", data={"name": "x"}).status_code == 403
