@@ -150,13 +150,19 @@ def test_a_second_sync_says_it_waits(sqlite_url: str, tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.0)
-        assert sync.poll() is None  # waiting
+        # the holder goes after 60 s whatever happens: without the message the line read
+        # below would wait for the holder's whole 600 s
+        safety = threading.Timer(60, proc.kill)
+        safety.start()
+        assert sync.stderr is not None
+        said = sync.stderr.readline()  # before the holder lets go: it is waiting
+        assert sync.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
-        out, err = sync.communicate(timeout=60)
+        out, _ = sync.communicate(timeout=60)
+        safety.cancel()
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-    assert "another run of this hub is in progress; waiting for it to end" in err
+    assert "another run of this hub is in progress; waiting for it to end" in said
     assert json.loads(out)["status"] == "applied"
