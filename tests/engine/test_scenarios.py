@@ -1356,3 +1356,65 @@ def test_an_undo_reverts_a_value_the_system_read_back_with_another_label() -> No
     assert _same_values("emails", read_back, sent)
     assert not _same_values("emails", read_back, [{**sent[0], "value": "other@example.com"}])
     assert _same_values("job_title", "Chef", "Chef") and not _same_values("job_title", "Chef", "Cook")
+
+
+def test_a_name_written_without_its_accents_is_the_same_person_by_phone(database_url: str) -> None:
+    """ "José Pérez" in one book and "Jose Perez" with the same phone in another were two
+    hub contacts: the phone+name key compares names without their accents. Only the key:
+    each side keeps the name as it wrote it."""
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("b").put(
+        "y", Contact(given_name="Jose", family_name="Perez", phones=[Phone("(202) 555-0147")]).to_fields()
+    )
+    hub.book("a").put(  # the newer: its name is the person's
+        "x", Contact(given_name="José", family_name="Pérez", phones=[Phone("+1 202 555 0147")]).to_fields()
+    )
+    hub.sync()
+    assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
+    assert only(hub.book("a"))["family_name"] == only(hub.book("b"))["family_name"] == "Pérez"
+    with hub.engine.connect() as conn:
+        assert (
+            conn.execute(select(t.contacts.c.id).where(t.contacts.c.deleted.is_(False))).all().__len__() == 1
+        )
+
+
+def test_a_hub_with_phone_name_keys_made_the_old_way_still_finds_its_people(database_url: str) -> None:
+    """A hub made before accents were left out of the phone+name key holds keys with them
+    ("josé pérez"): migration 0009 rewrites them, so "Jose Perez" synced after the upgrade
+    in a connector added after the upgrade is found, not made a second person. Email keys
+    are left as they were."""
+    from alembic import command
+    from alembic.config import Config
+
+    from contacthub.store import db
+
+    hub = Hub(database_url, ["a"])
+    fields = Contact(given_name="José", family_name="Pérez", phones=[Phone("+1 202 555 0147")]).to_fields()
+    fields["emails"] = [{"value": "josé@example.com", "type": ""}]
+    hub.book("a").put("x", fields)
+    hub.sync()
+    with hub.engine.begin() as conn:
+        [(contact_id, hub_id)] = conn.execute(select(t.contacts.c.id, t.contacts.c.hub_id)).all()
+        new_keys = sorted(k for (k,) in conn.execute(select(t.match_keys.c.key)))
+        # the keys as the code before 0009 made them, and the schema back at 0008
+        conn.execute(t.match_keys.delete())
+        old = ["email:josé@example.com", "phone+name:12025550147|josé pérez"]
+        conn.execute(
+            t.match_keys.insert(), [{"hub_id": hub_id, "key": k, "contact_id": contact_id} for k in old]
+        )
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
+    assert new_keys == ["email:josé@example.com", "phone+name:12025550147|jose perez"]
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    with hub.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with hub.engine.connect() as conn:
+        assert sorted(k for (k,) in conn.execute(select(t.match_keys.c.key))) == new_keys
+    hub.names.append("b")
+    hub.apply()
+    hub.book("b").put(
+        "y", Contact(given_name="Jose", family_name="Perez", phones=[Phone("202 555 0147")]).to_fields()
+    )
+    hub.sync()
+    assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
