@@ -317,9 +317,56 @@ def test_a_file_without_display_names_renaming_another_part_opens_a_conflict(dat
     a.edit("x", family_name="Jones", display_name="Alice Jones")
     c.edit(cid, given_name="Ally")
     hub.sync()
-    assert {x["field"] for x in service.conflicts(hub.engine, "h")} == {"given_name", "family_name"}
+    # (and a's new display name against c's name as the hub would show it)
+    rivals = {(x["field"], x["values"]["c"]) for x in service.conflicts(hub.engine, "h")}
+    assert rivals == {("given_name", "Ally"), ("family_name", "Smith"), ("display_name", "Ally Smith")}
     assert (only(a)["given_name"], only(a)["family_name"]) == ("Alice", "Jones")  # each keeps its name
     assert (only(c)["given_name"], only(c)["family_name"]) == ("Ally", "Smith")
+    assert hub.sync().changes == {}
+
+
+@pytest.mark.parametrize("policy", ["newest", "priority", "manual"])
+def test_a_new_display_name_and_a_new_family_name_elsewhere_make_no_mixed_name(
+    database_url: str, policy: str
+) -> None:
+    """a changed only the display name, "Ally Smith"; b (a file with no display name) the
+    family name, "Jones", in the same run. b's new family name went into a's display name,
+    "Ally Jones", a name nobody typed. One side's name wins whole: b under ``newest`` (edited
+    last), its display name made from its parts as it holds none; a under ``priority``
+    (first in the hub); under ``manual`` a conflict, each side keeping its own name."""
+    held = ["given_name", "family_name", "emails"]
+    hub = Hub(database_url, ["a", "b"], conflict=policy, b={"fields": held})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, given_name="Alicia", family_name="Smith", display_name="Alicia Smith"))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", display_name="Ally Smith")
+    b.edit(bid, family_name="Jones")
+    hub.sync()
+    names = {
+        book: (
+            only(hub.book(book))["display_name"] if book == "a" else None,
+            only(hub.book(book))["family_name"],
+        )
+        for book in "ab"
+    }
+    if policy == "newest":
+        assert names == {"a": ("Alicia Jones", "Jones"), "b": (None, "Jones")}
+    elif policy == "priority":
+        assert names == {"a": ("Ally Smith", "Smith"), "b": (None, "Smith")}
+    else:
+        assert names == {"a": ("Ally Smith", "Smith"), "b": (None, "Jones")}
+        hub.sync()  # open until a person decides: b's rival name shown as it would read
+        rival = {(x["field"], x["values"]["b"]) for x in service.conflicts(hub.engine, "h")}
+        assert rival == {("family_name", "Jones"), ("display_name", "Alicia Jones")}
+        [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
+        service.resolve(hub.engine, family["id"], "b")
+        hub.sync()
+        assert (only(a)["display_name"], only(a)["family_name"], only(b)["family_name"]) == (
+            "Alicia Jones",
+            "Jones",
+            "Jones",
+        )
     assert hub.sync().changes == {}
 
 
