@@ -32,6 +32,7 @@ from contacthub.model_normalize import normalize_email as normalize_email
 from contacthub.model_normalize import normalize_phone as normalize_phone
 from contacthub.model_normalize import normalize_type as normalize_type
 from contacthub.model_normalize import phone_key as phone_key
+from contacthub.model_normalize import unaccented_name_key as unaccented_name_key
 
 Fields = dict[str, Any]
 
@@ -357,9 +358,10 @@ def holds_nothing(fields: Mapping[str, Any]) -> bool:
 
 def match_keys(fields: Mapping[str, Any]) -> list[str]:
     """Keys that identify a person across systems, strongest first: ``email:<addr>`` for
-    every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name."""
+    every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name
+    (the name without its accents: ``unaccented_name_key``)."""
     keys = [f"email:{e['value']}" for e in fields.get("emails", ())]
-    name = name_key(fields)
+    name = unaccented_name_key(fields)
     if name:
         keys += [
             f"phone+name:{phone_key(p['value'])}|{name}"

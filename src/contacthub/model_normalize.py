@@ -176,3 +176,21 @@ def name_key(fields: Mapping[str, Any]) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return _SPACES.sub(" ", text).strip().casefold()
+
+
+#: the accents of Latin, Greek and Cyrillic letters once decomposed (NFKD): U+0300-U+036F
+#: only, not every combining mark, as a kana's voicing mark (ガ, カ) or a Devanagari virama
+#: makes another letter or word rather than an accented one
+_ACCENTS = re.compile("[\u0300-\u036f]")
+
+
+def unaccented_name_key(fields: Mapping[str, Any]) -> str:
+    """``name_key`` with the accents left out, for the phone+name match key: "José Pérez"
+    in one system and "Jose Perez" with the same phone in another (typed on a keyboard
+    without accents, or by a system that drops them) are one person. Only the key: names
+    keep their accents, and ``name_key`` (a CSV row's id) is unchanged. Stored keys made
+    before this were rewritten by migration 0009."""
+    key = name_key(fields)
+    if key.isascii():
+        return key
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFKD", key)))

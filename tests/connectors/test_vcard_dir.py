@@ -392,6 +392,44 @@ def test_a_file_of_several_cards_starting_with_a_bom_is_one_of_several(tmp_path:
     assert (tmp_path / "two.vcf").read_bytes() == second
 
 
+@pytest.mark.parametrize(
+    ("codec", "bom"), [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"), ("utf-16-be", b"")]
+)
+def test_a_utf16_file_of_several_cards_is_one_of_several(
+    tmp_path: Path, corpus_dir: Path, codec: str, bom: bytes
+) -> None:
+    """A file in UTF-16 was not looked into for more cards: a pull did not report the
+    others, an edit of the first wrote every card again (in UTF-8) and a delete sent them
+    all to the trash. Now as a UTF-8 file of several cards: the others stay byte for byte,
+    and the file stays in UTF-16, its byte-order mark (if any) kept."""
+    sample = (corpus_dir / "vcards" / "utf16be__3.0__roundcube_utf-16_sample.vcf").read_bytes()
+    second = sample.decode("utf-16-be")  # Roundcube's card (BOM-less), with letters beyond latin-1
+    first = CARD_WITH_EXTRAS.replace(b"John", "Jöhn".encode()).decode()
+    other = second.encode(codec)
+    (tmp_path / "two.vcf").write_bytes(bom + (first + second).encode(codec))
+    connector = make(tmp_path)
+    items = list(connector.pull(None, {}).records)
+    [error] = [i for i in items if isinstance(i, RecordError)]
+    assert "holds 2 cards" in error.message
+    record = connector.get("two.vcf")
+    assert record.hub_id == "ext-1" and record.fields["display_name"] == "Jöhn Doe"
+
+    fields = dict(record.fields, job_title="Señor engineer")
+    [result] = connector.write([WriteOp("update", "h", fields, "two.vcf", record.version)])
+    assert result.error is None, result.error
+    written = (tmp_path / "two.vcf").read_bytes()
+    assert written.startswith(bom) and written.endswith(other)
+    text = written[len(bom) :].decode(codec)
+    assert "TITLE:Señor engineer\r\n" in text and text.count("BEGIN:VCARD") == 2
+    assert connector.get("two.vcf").fields == result.fields
+
+    record = connector.get("two.vcf")
+    [gone] = connector.write([WriteOp("delete", "ext-1", {}, "two.vcf", record.version)])
+    assert gone.error is None
+    assert (tmp_path / "two.vcf").read_bytes() == bom + other
+    assert connector.get("two.vcf").fields["display_name"] == "Ǽgean ĽdaMonté"
+
+
 def test_an_update_keeps_a_utf8_byte_order_mark(tmp_path: Path) -> None:
     """Windows programs write one, and some of them look for it to read the file as UTF-8."""
     (tmp_path / "bom.vcf").write_bytes(b"\xef\xbb\xbf" + CARD_WITH_EXTRAS)

@@ -49,3 +49,20 @@ def test_a_name_that_only_adds_words_is_close_enough_to_be_the_record_moved() ->
     assert _names_close(name("Fay", "Lee"), name("Faye", "Lee"))
     assert not _names_close(name("Ann", "Lee"), name("Bob", "Lee"))
     assert not _names_close(name(family="Lee"), name("Ann", "Lee"))
+
+
+def test_the_phone_and_name_key_leaves_accents_out_and_nothing_else() -> None:
+    """ "José Pérez" and "JOSE PEREZ" with one phone are one person; the email key keeps its
+    accents, and a kana's voicing mark is a letter of its own, not an accent (ガ is not カ)."""
+
+    def keys(given: str, family: str, email: str = "") -> list[str]:
+        fields: dict[str, Any] = {"given_name": given, "family_name": family}
+        fields["phones"] = [{"value": "+12025550147", "type": ""}]
+        if email:
+            fields["emails"] = [{"value": email, "type": ""}]
+        return match_keys(fields)
+
+    assert keys("José", "Pérez") == keys("JOSE", "PEREZ") == ["phone+name:12025550147|jose perez"]
+    assert keys("Nguyễn", "Thị") == keys("Nguyen", "Thi")
+    assert keys("Jo", "Lee", "josé@example.com")[0] == "email:josé@example.com"
+    assert keys("ガク", "") != keys("カク", "")

@@ -317,9 +317,56 @@ def test_a_file_without_display_names_renaming_another_part_opens_a_conflict(dat
     a.edit("x", family_name="Jones", display_name="Alice Jones")
     c.edit(cid, given_name="Ally")
     hub.sync()
-    assert {x["field"] for x in service.conflicts(hub.engine, "h")} == {"given_name", "family_name"}
+    # (and a's new display name against c's name as the hub would show it)
+    rivals = {(x["field"], x["values"]["c"]) for x in service.conflicts(hub.engine, "h")}
+    assert rivals == {("given_name", "Ally"), ("family_name", "Smith"), ("display_name", "Ally Smith")}
     assert (only(a)["given_name"], only(a)["family_name"]) == ("Alice", "Jones")  # each keeps its name
     assert (only(c)["given_name"], only(c)["family_name"]) == ("Ally", "Smith")
+    assert hub.sync().changes == {}
+
+
+@pytest.mark.parametrize("policy", ["newest", "priority", "manual"])
+def test_a_new_display_name_and_a_new_family_name_elsewhere_make_no_mixed_name(
+    database_url: str, policy: str
+) -> None:
+    """a changed only the display name, "Ally Smith"; b (a file with no display name) the
+    family name, "Jones", in the same run. b's new family name went into a's display name,
+    "Ally Jones", a name nobody typed. One side's name wins whole: b under ``newest`` (edited
+    last), its display name made from its parts as it holds none; a under ``priority``
+    (first in the hub); under ``manual`` a conflict, each side keeping its own name."""
+    held = ["given_name", "family_name", "emails"]
+    hub = Hub(database_url, ["a", "b"], conflict=policy, b={"fields": held})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, given_name="Alicia", family_name="Smith", display_name="Alicia Smith"))
+    hub.sync()
+    [bid] = b.items
+    a.edit("x", display_name="Ally Smith")
+    b.edit(bid, family_name="Jones")
+    hub.sync()
+    names = {
+        book: (
+            only(hub.book(book))["display_name"] if book == "a" else None,
+            only(hub.book(book))["family_name"],
+        )
+        for book in "ab"
+    }
+    if policy == "newest":
+        assert names == {"a": ("Alicia Jones", "Jones"), "b": (None, "Jones")}
+    elif policy == "priority":
+        assert names == {"a": ("Ally Smith", "Smith"), "b": (None, "Smith")}
+    else:
+        assert names == {"a": ("Ally Smith", "Smith"), "b": (None, "Jones")}
+        hub.sync()  # open until a person decides: b's rival name shown as it would read
+        rival = {(x["field"], x["values"]["b"]) for x in service.conflicts(hub.engine, "h")}
+        assert rival == {("family_name", "Jones"), ("display_name", "Alicia Jones")}
+        [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
+        service.resolve(hub.engine, family["id"], "b")
+        hub.sync()
+        assert (only(a)["display_name"], only(a)["family_name"], only(b)["family_name"]) == (
+            "Alicia Jones",
+            "Jones",
+            "Jones",
+        )
     assert hub.sync().changes == {}
 
 
@@ -1356,3 +1403,65 @@ def test_an_undo_reverts_a_value_the_system_read_back_with_another_label() -> No
     assert _same_values("emails", read_back, sent)
     assert not _same_values("emails", read_back, [{**sent[0], "value": "other@example.com"}])
     assert _same_values("job_title", "Chef", "Chef") and not _same_values("job_title", "Chef", "Cook")
+
+
+def test_a_name_written_without_its_accents_is_the_same_person_by_phone(database_url: str) -> None:
+    """ "José Pérez" in one book and "Jose Perez" with the same phone in another were two
+    hub contacts: the phone+name key compares names without their accents. Only the key:
+    each side keeps the name as it wrote it."""
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("b").put(
+        "y", Contact(given_name="Jose", family_name="Perez", phones=[Phone("(202) 555-0147")]).to_fields()
+    )
+    hub.book("a").put(  # the newer: its name is the person's
+        "x", Contact(given_name="José", family_name="Pérez", phones=[Phone("+1 202 555 0147")]).to_fields()
+    )
+    hub.sync()
+    assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
+    assert only(hub.book("a"))["family_name"] == only(hub.book("b"))["family_name"] == "Pérez"
+    with hub.engine.connect() as conn:
+        assert (
+            conn.execute(select(t.contacts.c.id).where(t.contacts.c.deleted.is_(False))).all().__len__() == 1
+        )
+
+
+def test_a_hub_with_phone_name_keys_made_the_old_way_still_finds_its_people(database_url: str) -> None:
+    """A hub made before accents were left out of the phone+name key holds keys with them
+    ("josé pérez"): migration 0009 rewrites them, so "Jose Perez" synced after the upgrade
+    in a connector added after the upgrade is found, not made a second person. Email keys
+    are left as they were."""
+    from alembic import command
+    from alembic.config import Config
+
+    from contacthub.store import db
+
+    hub = Hub(database_url, ["a"])
+    fields = Contact(given_name="José", family_name="Pérez", phones=[Phone("+1 202 555 0147")]).to_fields()
+    fields["emails"] = [{"value": "josé@example.com", "type": ""}]
+    hub.book("a").put("x", fields)
+    hub.sync()
+    with hub.engine.begin() as conn:
+        [(contact_id, hub_id)] = conn.execute(select(t.contacts.c.id, t.contacts.c.hub_id)).all()
+        new_keys = sorted(k for (k,) in conn.execute(select(t.match_keys.c.key)))
+        # the keys as the code before 0009 made them, and the schema back at 0008
+        conn.execute(t.match_keys.delete())
+        old = ["email:josé@example.com", "phone+name:12025550147|josé pérez"]
+        conn.execute(
+            t.match_keys.insert(), [{"hub_id": hub_id, "key": k, "contact_id": contact_id} for k in old]
+        )
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
+    assert new_keys == ["email:josé@example.com", "phone+name:12025550147|jose perez"]
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    with hub.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with hub.engine.connect() as conn:
+        assert sorted(k for (k,) in conn.execute(select(t.match_keys.c.key))) == new_keys
+    hub.names.append("b")
+    hub.apply()
+    hub.book("b").put(
+        "y", Contact(given_name="Jose", family_name="Perez", phones=[Phone("202 555 0147")]).to_fields()
+    )
+    hub.sync()
+    assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1

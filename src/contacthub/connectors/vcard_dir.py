@@ -49,7 +49,7 @@ from contacthub.errors import (
     StaleVersionError,
 )
 from contacthub.formats.vcard import ParsedCard, VCardCodec, refuse_group
-from contacthub.formats.vcard_lines import cards_after_first, without_first_card
+from contacthub.formats.vcard_lines import cards_after_first, utf16_as_utf8, without_first_card
 from contacthub.model import Fields
 
 #: hub ids that can be used as file names as they are
@@ -440,7 +440,9 @@ class VCardDirConnector(VCardFiles, Connector):
             # card goes, and the next pull reads the file's new first card as a new record;
             # the card is kept in the trash as a whole file would be, for an undo
             rest = without_first_card(data)
-            self._replace(path, rest, st)
+            # a UTF-16 file's byte-order mark stays with the cards left: it says how to read them
+            utf16 = utf16_as_utf8(data)
+            self._replace(path, (utf16[2] if utf16 else b"") + rest, st)
             self.trash.keep_card(data[: len(data) - len(rest)], op.hub_id)
         else:
             self.trash.keep(path, op.hub_id)  # kept a while, for an undo (``vcard_trash``)

@@ -143,6 +143,10 @@ class RunContext:
     open_conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
     #: hub contacts an earlier pull of this run changed (see ``Inbound.deletions``)
     edited: set[str] = field(default_factory=set)
+    #: hub contact -> the connector whose record changed its display name earlier in this
+    #: run: a connector holding none that renames the person then is a rival name
+    #: (``Inbound._merge``), not one to spell into that display name
+    shown_by: dict[str, int] = field(default_factory=dict)
     #: how many hub contacts this run made (``engine.twins``; which ones, the journal says:
     #: a set of 50,000 ids was 6 MB of a first sync's peak)
     made: int = 0

@@ -218,6 +218,10 @@ class Inbound(Matching, Twins):
             # "Loading Dock" -> first "Loading", last "Dock") are none of the hub's: a
             # rename there is a new display name, not two name conflicts nobody made
             base, mine = _split_dropped(base), _split_dropped(mine) or {}
+        # a display name another record changed in this run, where this one holds none:
+        # a rename here is a rival name (else its new part went into that display name)
+        shown_by = ctx.shown_by.get(contact.id, spoke.id)
+        unheld = spoke.held is not None and "display_name" not in spoke.held and shown_by != spoke.id
         result = merge(
             base,
             contact.data,
@@ -227,14 +231,18 @@ class Inbound(Matching, Twins):
             side,
             ctx.hub.conflict,
             ctx.positions,
+            frozenset({"display_name"}) if unheld else frozenset(),
         )
         self._conflicts(spoke, contact, result.conflicts)
         _rename(spoke, contact.data, result)
+        if "display_name" in result.changed:
+            ctx.shown_by[contact.id] = spoke.id
         link.baseline = theirs
         if result.changed:
             before = {k: contact.data.get(k) for k in result.changed}
-            after = {k: result.fields.get(k) for k in result.changed}
-            contact.data, contact.sources = _named(result.fields), result.sources
+            named = _named(result.fields)  # (a display name the merge dropped, made again)
+            after = {k: named.get(k) for k in result.changed}
+            contact.data, contact.sources = named, result.sources
             contact.rev += 1
             changed[contact.id] = contact
             ctx.edited.add(contact.id)
@@ -463,8 +471,8 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     """A display name made from the name parts follows them when a connector without one
     (an Outlook file) renames someone: else every card went on showing the old name. So
     does a company's own contact's, shown by its organization, when that is renamed."""
-    if spoke.held is None or "display_name" in spoke.held:
-        return
+    if spoke.held is None or "display_name" in spoke.held or "display_name" in result.changed:
+        return  # (changed: decided by the merge with the rest of the name, ``merge._one_name``)
     company, renamed = before.get("organization"), result.fields.get("organization")
     if (
         "organization" in result.changed

@@ -25,7 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacthub.model import MULTI_FIELDS, NAME_GROUP, Fields, element_key, field_equal, normalize_multi
+from contacthub.model import (
+    MULTI_FIELDS,
+    NAME_GROUP,
+    Fields,
+    display_name_of,
+    element_key,
+    field_equal,
+    normalize_multi,
+)
 
 #: field -> [connector id, ISO time the value was set]; the key "*" holds the source of
 #: every field without its own entry (a contact made from one record has only "*")
@@ -158,10 +166,14 @@ def merge(
     side: Side,
     policy: str,
     positions: dict[int, int],
+    unheld_renamed: frozenset[str] = frozenset(),
 ) -> MergeResult:
     """Merge ``theirs`` into ``ours``; see the module docstring. ``held`` limits the fields
     looked at to those the connector holds, so a field it cannot store is never taken as
-    deleted there. ``positions`` maps connector ids to their order in the hub."""
+    deleted there. ``positions`` maps connector ids to their order in the hub.
+    ``unheld_renamed``: parts of the name the connector does not hold that the hub changed
+    since it agreed (a display name another side changed in this run): a rename of theirs
+    then rivals that name (``_one_name``)."""
     result = dict(ours)
     new_sources = {k: list(v) for k, v in sources.items()}
     out = MergeResult(result, new_sources)
@@ -220,8 +232,8 @@ def merge(
         if winner == "incoming":
             take(k, t)
     _one_name(
-        out, name_taken, name_kept, ours, theirs, sources, side,
-        lambda source: _decide(policy, source, side, positions),
+        out, name_taken, [*name_kept, *sorted(unheld_renamed)], ours, theirs, sources, side,
+        lambda source: _decide(policy, source, side, positions), unheld_renamed,
     )  # fmt: skip
     return out
 
@@ -235,6 +247,7 @@ def _one_name(
     sources: Sources,
     side: Side,
     decide: Callable[[list[Any] | None], str],
+    unheld: frozenset[str] = frozenset(),
 ) -> None:
     """A name is decided whole, by one winner. When its parts conflict, or theirs changed a
     part while the hub changed another (a file with no display name has no display-name
@@ -243,7 +256,12 @@ def _one_name(
     Decided part by part, theirs' "Chloe" (an accent dropped in a rename) went under the
     other side's "Chloé Nowak-Smith"; the hub's new given name (from another side) went
     under theirs' new family name, "Alicia Smith"; and ``priority`` took each part from
-    whichever side had set it, "Jones;Bob" under "Alicia Jones"."""
+    whichever side had set it, "Jones;Bob" under "Alicia Jones". A part theirs does not
+    hold (``unheld``: a display name another side changed, "Ally Smith") rivals theirs' new
+    part the same way, its conflict offering theirs' name as the hub shows a name without
+    one ("Alicia Jones", which a ``resolve`` for them takes along); an incoming winner drops
+    it, and the hub makes it again from the winning parts (else "Ally Jones", a name
+    nobody typed)."""
     rivals = [c for c in out.conflicts if c.field in NAME_GROUP]
     if not rivals and not (taken and kept):
         return
@@ -252,7 +270,9 @@ def _one_name(
         c.winner = winner
     for k in (*kept, *taken):
         source = source_of(sources, k)
-        out.conflicts.append(Conflict(k, ours.get(k), theirs.get(k), (source or [None])[0], winner))
+        # a display name theirs does not hold: their name as the hub would show it
+        value = display_name_of({**theirs, "display_name": ""}) if k in unheld else theirs.get(k)
+        out.conflicts.append(Conflict(k, ours.get(k), value, (source or [None])[0], winner))
     # every part as the winning side holds it (``_set`` leaves one already so as it is)
     for k in {c.field for c in rivals} | {*kept, *taken}:
         _set(out, k, theirs if winner == "incoming" else ours, sources, side, winner)

@@ -37,6 +37,7 @@ from contacthub.formats.vcard_lines import (
     cards_after_first,
     first_card_items,
     parse_cards,
+    utf16_as_utf8,
     without_first_card,
 )
 from contacthub.formats.vcard_map import (
@@ -193,6 +194,16 @@ class VCardCodec:
             card.properties.append(Property("UID", escape(uid)))
         if data is None:
             return b"".join(serialize_card(c) for c in cards)
+        utf16 = utf16_as_utf8(data)
+        if utf16 is not None:
+            # written back in UTF-16, as UTF-8 is: the other cards stay as they were, and a
+            # program that wrote UTF-16 (Windows, Outlook) reads its file again
+            utf8, codec, mark = utf16
+            return mark + self._write_back(cards, utf8).decode("utf-8").encode(codec)
+        return self._write_back(cards, data)
+
+    def _write_back(self, cards: list[Card], data: bytes) -> bytes:
+        """``update``'s file from its cards, ``data`` being the file as it was (in UTF-8)."""
         # a UTF-8 byte-order mark stays: the file's other readers may look for it
         bom = _BOM if data.startswith(_BOM) else b""
         rest = _other_cards(data, len(cards), self.fallback)
@@ -261,7 +272,7 @@ def _keep_line_ends(new: bytes, old: bytes) -> bytes:
     ending as it did in ``old``, and the others as ``old``'s first line does. A write
     changes the lines it edits only: a file of LF lines, an Apple photo folded with LF in
     a card of CRLF lines or an iPhone's ``\\r\\r\\n`` had every line rewritten. (The
-    reader takes any of these endings; UTF-16 data is written as UTF-8, all lines new.)"""
+    reader takes any of these endings; UTF-16 data comes here as UTF-8.)"""
     if b"\0" in old or old.count(b"\r\n") == old.count(b"\n") == old.count(b"\r"):
         return new  # all CRLF already (the usual case), or UTF-16
     olds = _PHYSICAL_LINE.findall(old)

@@ -297,16 +297,45 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
 # --- files of several cards (a folder keeps one card per file) ----------------------------
 
 
+def utf16_as_utf8(data: bytes) -> tuple[bytes, str, bytes] | None:
+    """UTF-16 data (as ``_to_text`` tells it: a BOM, or a zero byte in one of the first two)
+    as UTF-8, with its codec and byte-order mark (``b""`` if none), so that what looks for
+    cards in bytes can look into it; ``None`` for other data, or UTF-16 that does not
+    decode (then not looked into: the bytes could not be given back as they were)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        bom = data[:2]
+        codec = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
+    elif len(data) >= 2 and (data[0] == 0) != (data[1] == 0):
+        bom, codec = b"", "utf-16-be" if data[0] == 0 else "utf-16-le"
+    else:
+        return None
+    try:
+        return data[len(bom) :].decode(codec).encode("utf-8"), codec, bom
+    except UnicodeError:
+        return None
+
+
 def cards_after_first(data: bytes) -> int:
     """The cards a file holds after its first, at the top level: a vCard 2.1 AGENT card
-    nested in another is part of it. (Files in UTF-16 are not looked into.)"""
+    nested in another is part of it. A file in UTF-16 is looked into as UTF-8: its other
+    cards were not seen, so an edit of its first rewrote them all, and a delete of its
+    person trashed the whole file."""
+    utf16 = utf16_as_utf8(data)
+    if utf16 is not None:
+        data = utf16[0]
     if data.upper().count(b"BEGIN:VCARD") < 2:
         return 0
     return max(sum(1 for depth, ended in _card_lines(data) if depth == 1 and not ended) - 1, 0)
 
 
 def without_first_card(data: bytes) -> bytes:
-    """The file's bytes after its first top-level card, exactly as they were."""
+    """The file's bytes after its first top-level card, exactly as they were (for UTF-16,
+    found in its UTF-8 form and given back in the file's codec: the same bytes, as the
+    decoding was strict; without the file's byte-order mark)."""
+    utf16 = utf16_as_utf8(data)
+    if utf16 is not None:
+        utf8, codec, _ = utf16
+        return without_first_card(utf8).decode("utf-8").encode(codec)
     lines = data.splitlines(keepends=True)
     for index, (depth, ended) in enumerate(_card_lines(data)):
         if ended and depth == 0:
