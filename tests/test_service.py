@@ -235,7 +235,7 @@ def test_a_run_that_changed_nothing_has_nothing_to_undo(sqlite_url: str) -> None
     quiet = hub.sync()
     with pytest.raises(UserError, match=f"run {quiet.run_id} changed nothing: there is nothing to undo"):
         service.undo(hub.engine, quiet.run_id)
-    assert [r["id"] for r in service.runs(hub.engine, "h")][0] == quiet.run_id  # no new run
+    assert service.runs(hub.engine, "h")[0]["id"] == quiet.run_id  # no new run
 
 
 def test_a_run_undone_is_not_undone_twice_until_its_undo_is(database_url: str) -> None:

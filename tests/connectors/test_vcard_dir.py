@@ -615,3 +615,15 @@ def test_a_contact_group_card_is_no_person(tmp_path: Path) -> None:
     with pytest.raises(RecordNotFoundError):
         connector.get("group.vcf")
     assert (tmp_path / "group.vcf").read_bytes() == APPLE_GROUP
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_a_contact_group_card_in_utf16_is_no_person(tmp_path: Path, codec: str) -> None:
+    data = APPLE_GROUP.decode().encode(codec)
+    (tmp_path / "group.vcf").write_bytes(data)
+    connector = make(tmp_path)
+    items = list(connector.pull(None, {}).records)
+    assert items == []
+    with pytest.raises(RecordNotFoundError):
+        connector.get("group.vcf")
+    assert (tmp_path / "group.vcf").read_bytes() == data

@@ -244,7 +244,11 @@ def is_group(data: bytes) -> bool:
     """Whether the first card of ``data`` is a contact group (Apple Contacts and iCloud keep
     groups as cards of their own, with MEMBER lines): no person, so a CSV, a CRM or a
     directory would get a "person" named Friends. Looked for only when the data says KIND
-    at all, so the reading hot path pays one substring search."""
+    at all, so the reading hot path pays one substring search. UTF-16 is looked into as
+    UTF-8 (a group in a UTF-16 file was read as a person)."""
+    utf16 = utf16_as_utf8(data)
+    if utf16 is not None:
+        data = utf16[0]
     if b"KIND" not in data and b"kind" not in data and b"Kind" not in data:
         return False
     found = _GROUP_KIND.search(data)
