@@ -192,13 +192,30 @@ def test_a_refused_record_leaves_the_others_synced(
     folder.mkdir()
     (folder / "long.vcf").write_text(card("long", "L" * 300, "Name", "long@example.com"), encoding="utf-8")
     (folder / "ok.vcf").write_text(card("ok", "Fine", "Person", "fine@example.com"), encoding="utf-8")
-    report = Hub(url, sqlite_url, folder).sync()
+    hub = Hub(url, sqlite_url, folder)
+    report = hub.sync()
     assert report.status == "applied"
     assert [e["connector"] for e in report.errors] == ["pipedrive"]
     assert "255" in report.errors[0]["message"]
     emails = {primary_email(p) for p in live(state)}
     assert "fine@example.com" in emails and "long@example.com" not in emails
     assert len(cards(folder)) == 32
+
+    # refused as invalid (400): not POSTed again on every run, only once the card changes
+    again = hub.sync()
+    assert again.errors == [] and again.api_calls["pipedrive"].get("POST", 0) == 0, again
+    # an update refused as invalid: reported once, not PATCHed again until the card changes
+    (folder / "ok.vcf").write_text(card("ok", "Fine", "F" * 300, "fine@example.com"), encoding="utf-8")
+    refused = hub.sync()
+    assert ["255" in e["message"] for e in refused.errors] == [True]
+    again = hub.sync()
+    assert again.errors == [] and again.api_calls["pipedrive"].get("PATCH", 0) == 0, again
+    (folder / "long.vcf").write_text(card("long", "Lo", "Name", "long@example.com"), encoding="utf-8")
+    (folder / "ok.vcf").write_text(card("ok", "Fine", "Again", "fine@example.com"), encoding="utf-8")
+    fixed = hub.sync()
+    assert fixed.errors == [] and fixed.changes["pipedrive"] == {"create": 1, "update": 1, "delete": 0}
+    names = {primary_email(p): (p["first_name"], p["last_name"]) for p in live(state)}
+    assert names["long@example.com"] == ("Lo", "Name") and names["fine@example.com"] == ("Fine", "Again")
 
 
 def test_a_small_daily_budget_spreads_the_first_sync_over_runs(
