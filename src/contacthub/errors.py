@@ -20,7 +20,8 @@
             ├── RejectedRecordError the system refuses the record's values as invalid (HTTP
             │                     400/422: a name over 255 characters): not retried until
             │                     the hub contact changes
-            └── RecordNotFoundError
+            └── RecordNotFoundError the record is gone: a write that finds so takes it for the
+                │                 record's deletion there (its link goes)
                 └── NotAPersonError the record is no person (a contact group card): left alone
 
 The grouping follows Meltano's fatal / retriable / skippable split: the engine decides what

@@ -23,6 +23,8 @@ from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import (
     NotAPersonError,
     ReadOnlyRecordError,
+    RecordError,
+    RecordNotFoundError,
     RejectedRecordError,
 )
 from contacthub.model import NAME_GROUP, fields_equal, held_view, holds_nothing, project
@@ -336,9 +338,27 @@ def finish_page(
     drop: list[int] = []
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
+    notes: list[dict[str, Any]] = []
     for step, result, change_id in zip(started.writes, results, started.change_ids, strict=True):
         op = result.op
         error = result.error
+        if error is not None and gone(error) and step.link is not None:
+            # the record was deleted at the system and its listing did not say so yet (an
+            # incremental listing that leaves deletions out): taken as that deletion. Its
+            # link goes; a delete is done, and the contact of an update is created there
+            # again (modification beats deletion), later in this run where the plan has not
+            # yet passed it, else in the next; never the same error on every run
+            drop.append(step.link.id)
+            if op.kind in ("delete", "deactivate"):
+                statuses.append((change_id, "done", None, op.native_id))
+                ctx.report.count(spoke.name, op.kind)
+            else:  # the update did not happen: its row says so, an unlink row says why
+                spoke.found_gone = True
+                statuses.append((change_id, "failed", str(error.message), op.native_id))
+                notes.append(
+                    ctx.change_row(spoke, "unlink", step.contact.id, None, None, "done", op.native_id)
+                )
+            continue
         if error is not None:
             statuses.append((change_id, "failed", str(error.message), op.native_id))
             ctx.report.error(spoke.name, error.record, error.message)
@@ -432,4 +452,11 @@ def finish_page(
     store.update_links(update)
     store.insert_links(insert)
     store.set_change_status(statuses)
+    store.add_changes(notes)
     commit()
+
+
+def gone(error: RecordError) -> bool:
+    """A write that found its record deleted at the system (not a record that is no person,
+    which is left alone, ``NotAPersonError``)."""
+    return isinstance(error, RecordNotFoundError) and not isinstance(error, NotAPersonError)
