@@ -87,3 +87,39 @@ def test_a_record_gone_when_written_is_created_again(sqlite_url: str, tmp_path: 
     assert "NOTE:edited" in (folder / "u1.vcf").read_text(encoding="utf-8")
     quiet = sync()
     assert quiet.errors == [] and all(sum(c.values()) == 0 for c in quiet.changes.values()), quiet.changes
+
+
+def test_a_deletion_whose_record_is_already_gone_is_done(sqlite_url: str, tmp_path: Path) -> None:
+    """A card deleted, and its person's row removed from the sheet after the sheet was read:
+    the row's deletion finds no row, which is what it wanted (it failed on every run)."""
+    folder, sheet = tmp_path / "cards", tmp_path / "people.csv"
+    folder.mkdir()
+    for i in (1, 2):
+        text = CARD.format(note="first").replace("u1", f"u{i}").replace("delme", f"p{i}")
+        (folder / f"u{i}.vcf").write_text(text.replace("FN:Del Me", f"FN:Del Me{i}"), encoding="utf-8")
+    sheet.write_text("id,first_name,last_name,email,notes\r\n", encoding="utf-8")
+    cards = {"name": "cards", "type": "vcard-dir", "path": str(folder)}
+    table = {"name": "sheet", "type": "csv", "path": str(sheet), "format": "plain"}
+    engine = open_database(sqlite_url)
+    config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": [table, cards]}}}))
+    assert run_hub(engine, "h", options=Options()).errors == []
+    assert len(rows(sheet)) == 2
+
+    def progress(label: str, done: int, total: int | None) -> None:
+        if label == "reading cards" and done:  # the sheet was read: its u1 row goes now
+            keep = [r for r in rows(sheet) if r["id"] != "u1"]
+            with sheet.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, list(keep[0]))
+                writer.writeheader()
+                writer.writerows(keep)
+
+    (folder / "u1.vcf").unlink()
+    (folder / "u2.vcf").write_text(
+        (folder / "u2.vcf").read_text(encoding="utf-8").replace("first", "edited"), encoding="utf-8"
+    )
+    report = run_hub(engine, "h", options=Options(), progress=progress)
+    assert report.status == "applied" and report.errors == [], report.errors
+    assert report.changes["sheet"] == {"create": 0, "update": 1, "delete": 1}
+    assert [(r["id"], r["notes"]) for r in rows(sheet)] == [("u2", "edited")]
+    quiet = run_hub(engine, "h", options=Options())
+    assert quiet.errors == [] and all(sum(c.values()) == 0 for c in quiet.changes.values()), quiet.changes
