@@ -525,6 +525,21 @@ def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -
     assert row.settings == {"url": "https://dav.example.com/books/", "username": "alice"}
 
 
+def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused(tmp_path: Path) -> None:
+    """A Pipedrive ``base_url`` with ``user:password@`` was stored in clear and its password
+    printed in every error that named the address."""
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        '[[hubs.s.connectors]]\nname = "pd"\ntype = "pipedrive"\napi_token = "tok"\n'
+        'base_url = "http://user:HUNTER2PW@127.0.0.1:9/"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    code, out = cli("apply", str(hub), db=db)
+    assert code != 0 and "HUNTER2PW" not in out and "Traceback" not in out
+    assert "connector 'pd': base_url holds a password" in out
+    assert not (tmp_path / "hub.db").exists() or b"HUNTER2PW" not in (tmp_path / "hub.db").read_bytes()
+
+
 @pytest.mark.parametrize(
     "command",
     ["apply", "sync", "runs", "show", "conflicts", "resolve", "approve", "reject", "undo", "demo", "emulate"],

@@ -228,6 +228,34 @@ def test_undo_is_a_new_run(sqlite_url: str) -> None:
     assert only(hub, "b")["job_title"] == "Old"
 
 
+def test_a_run_that_changed_nothing_has_nothing_to_undo(sqlite_url: str) -> None:
+    hub = Hub(sqlite_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    hub.sync()
+    quiet = hub.sync()
+    with pytest.raises(UserError, match=f"run {quiet.run_id} changed nothing: there is nothing to undo"):
+        service.undo(hub.engine, quiet.run_id)
+    assert [r["id"] for r in service.runs(hub.engine, "h")][0] == quiet.run_id  # no new run
+
+
+def test_a_run_undone_is_not_undone_twice_until_its_undo_is(database_url: str) -> None:
+    """A second undo of a run found every change "changed again since" (by the first
+    undo) and made an empty run whose error blamed the user's edits."""
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("a").put("x", person(1, job_title="Old"))
+    hub.sync()
+    hub.book("a").edit("x", job_title="New")
+    run = hub.sync()
+    first = service.undo(hub.engine, run.run_id)
+    with pytest.raises(UserError, match=f"run {run.run_id} is already undone \\(by run {first.run_id}\\)"):
+        service.undo(hub.engine, run.run_id)
+    redo = service.undo(hub.engine, first.run_id)  # the undo taken back: the run stands again
+    assert redo.status == "applied" and only(hub, "b")["job_title"] == "New"
+    again = service.undo(hub.engine, run.run_id)
+    assert again.status == "applied" and not again.errors
+    assert only(hub, "b")["job_title"] == "Old"
+
+
 # --- contacts -----------------------------------------------------------------------------------
 
 

@@ -248,10 +248,10 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
     renamed = _renamed(existing, specs)
     for position, spec in enumerate(specs):
         cls = connector_class(spec.type)
-        settings = spec.settings
-        if "password" in cls.secret_settings:
-            settings = secrets.url_credentials(settings)  # a password in a URL is one too
-        _check_settings(cls, spec, hub_name, f"hubs.{hub_name}, connector {spec.name!r}")
+        where = f"hubs.{hub_name}, connector {spec.name!r}"
+        # a password in a URL is a secret too
+        settings = secrets.settings_credentials(spec.settings, cls.secret_settings, where)
+        _check_settings(cls, spec, hub_name, where)
         secret = {k: v for k, v in settings.items() if k in cls.secret_settings}
         plain = {k: v for k, v in settings.items() if k not in cls.secret_settings}
         values = {
@@ -480,7 +480,15 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
         # people written into it, and the book it left keeps its own
         conn.execute(delete(t.links).where(links.connector_id == connector_id))
         return
-    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version="", synced_rev=0))
+    # behind: ``-synced_rev`` is below every rev, so each link is planned again, and it still
+    # says which rev the connector last agreed with (``Inbound.deletions`` needs that: a
+    # record deleted just then is not taken for one the hub edited since)
+    conn.execute(
+        update(t.links)
+        .where(links.connector_id == connector_id, links.synced_rev > 0)
+        .values(synced_rev=-links.synced_rev)
+    )
+    conn.execute(update(t.links).where(links.connector_id == connector_id).values(version=""))
     conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
     if not forget:
         return

@@ -372,3 +372,31 @@ def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
     assert state.users[theirs["id"]]["is_active"] is False
     assert state.users[theirs["id"]].get("mobile_phone") == phone
     assert any("taken" in e["message"] for e in report.errors)
+
+
+@pytest.mark.parametrize("change", [{"full_every": "0s"}, {"per_page": 50}])
+def test_a_user_deactivated_just_after_a_settings_change_stays_deactivated(
+    site: Site, change: dict[str, Any]
+) -> None:
+    """A user we made (origin_id) that a Procore admin deactivates, seen by the full listing
+    a settings change brings, is a deletion: its card goes and the user is not written back
+    (the create, matched on origin_id, reactivated it)."""
+    state = site.srv.state
+    site.sync()
+    (site.folder / "new.vcf").write_text(
+        card(
+            "new-1", "Zoë", "Łukasiewicz", "zoe.l@example.com", TEL="+44 20 7946 0000", ORG="Summit Builders"
+        )
+    )
+    assert site.sync().errors == []
+    made = active_users(site.srv)["zoe.l@example.com"]
+    assert made["origin_id"] == "new-1"
+    site.sync()
+    state.update_user(made["id"], {"is_active": False})  # an admin deactivates it
+    site.apply(**change)
+    report = site.sync()
+    assert report.errors == []
+    assert state.users[made["id"]]["is_active"] is False
+    assert "zoe.l@example.com" not in site.cards()
+    site.sync()
+    assert state.users[made["id"]]["is_active"] is False

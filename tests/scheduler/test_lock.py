@@ -114,3 +114,49 @@ def test_service_sync_can_refuse_instead_of_waiting(sqlite_url: str, tmp_path: P
     with hub_lock(engine, "hub000"), pytest.raises(HubBusy, match="being synced by another run"):
         service.sync(engine, "hub000", lock_wait=0)
     assert service.sync(engine, "hub000", lock_wait=0).status == "applied"
+
+
+def test_a_waiter_is_told_once_and_a_free_hub_says_nothing(database_url: str) -> None:
+    engine = open_database(database_url)
+    told: list[str] = []
+    with hub_lock(engine, "team", on_wait=lambda: told.append("free")):
+        pass
+    assert told == []  # free: nothing to say
+    with hub_lock(engine, "team"):
+        with pytest.raises(HubBusy), hub_lock(engine, "team", wait=0, on_wait=lambda: told.append("0")):
+            pass
+        assert told == []  # refused at once: it never waited
+        with pytest.raises(HubBusy), hub_lock(engine, "team", wait=0.6, on_wait=lambda: told.append("w")):
+            pass
+    assert told == ["w"]  # once, however many times it polled
+
+
+def test_a_second_sync_says_it_waits(sqlite_url: str, tmp_path: Path) -> None:
+    """The second ``contacthub sync`` of a busy hub says on stderr why it sits there, and
+    keeps stdout one JSON object."""
+    import json
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, sqlite_url, "hub000"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
+        sync = subprocess.Popen(
+            [sys.executable, "-m", "contacthub", "--database", sqlite_url, "sync", "hub000", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2.0)
+        assert sync.poll() is None  # waiting
+        os.kill(proc.pid, signal.SIGKILL)
+        out, err = sync.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert "another run of this hub is in progress; waiting for it to end" in err
+    assert json.loads(out)["status"] == "applied"

@@ -93,21 +93,86 @@ def test_no_secret_reaches_a_log_line(fmt: str) -> None:
         assert any("error" in line for line in lines)
 
 
-def test_webhooks_command_prints_each_connectors_receivers(sqlite_url: str, tmp_path: Path) -> None:
-    engine = open_database(sqlite_url)
-    make_hubs(engine, tmp_path, 1, 1, prefix="hooked")
-    args = ["--database", sqlite_url, "webhooks", "hooked000", "--base-url", "https://hub.example.org/"]
-    masked = CliRunner().invoke(cli_app, args)
+WEBHOOK_HUBS = """
+[hubs.hooked]
+[[hubs.hooked.connectors]]
+name = "site"
+type = "procore"
+company_id = 1
+client_id = "app"
+client_secret = "app-secret"
+[[hubs.hooked.connectors]]
+name = "crm"
+type = "pipedrive"
+api_token = "crm-token"
+[[hubs.hooked.connectors]]
+name = "gal"
+type = "m365-gal"
+direction = "to-hub"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "app"
+client_secret = "app-secret"
+[[hubs.hooked.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{cards}"
+
+[hubs.files]
+[[hubs.files.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{cards}"
+[[hubs.files.connectors]]
+name = "sheet"
+type = "csv"
+path = "{sheet}"
+"""
+
+
+def test_webhooks_command_prints_each_connectors_own_receiver(sqlite_url: str, tmp_path: Path) -> None:
+    """Each connector a vendor can notify gets that vendor's receiver only; folders and CSV
+    files get none (they printed all three vendors' receivers each)."""
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "sheet.csv").write_text("First Name,Last Name,E-mail Address\n", encoding="utf-8")
+    hub_file = tmp_path / "hubs.toml"
+    hub_file.write_text(WEBHOOK_HUBS.format(cards=tmp_path / "cards", sheet=tmp_path / "sheet.csv"))
+    runner = CliRunner()
+    applied = runner.invoke(cli_app, ["--database", sqlite_url, "apply", str(hub_file)])
+    assert applied.exit_code == 0, applied.output
+    args = ["--database", sqlite_url, "webhooks", "hooked", "--base-url", "https://hub.example.org/"]
+    masked = runner.invoke(cli_app, args)
     assert masked.exit_code == 0, masked.output
     assert "https://hub.example.org/hooks/graph/********" in masked.output
-    for secret in (tokens.url_token("hooked000", "a"), tokens.client_state("hooked000", "b")):
+    for secret in (tokens.url_token("hooked", "site"), tokens.client_state("hooked", "gal")):
         assert secret not in masked.output
-    result = CliRunner().invoke(cli_app, [*args, "--reveal"])
+    result = runner.invoke(cli_app, [*args, "--reveal"])
     assert result.exit_code == 0, result.output
-    assert f"https://hub.example.org/hooks/procore/{tokens.url_token('hooked000', 'a')}" in result.output
-    assert tokens.client_state("hooked000", "b") in result.output
-    assert tokens.basic_password("hooked000", "a") in result.output
-    missing = CliRunner().invoke(cli_app, ["--database", sqlite_url, "webhooks", "nope"])
+    blocks = {}
+    for line in result.output.splitlines():
+        if not line.startswith(" "):
+            name = line.split(" ", 1)[0]
+            blocks[name] = line
+        else:
+            blocks[name] += "\n" + line
+    root = "https://hub.example.org/hooks"
+    site, crm, gal = (tokens.url_token("hooked", n) for n in ("site", "crm", "gal"))
+    assert f"{root}/procore/{site}" in blocks["site"]
+    assert f"Bearer {tokens.bearer('hooked', 'site')}" in blocks["site"]
+    assert f"{root}/pipedrive/{crm}" in blocks["crm"]
+    assert tokens.basic_password("hooked", "crm") in blocks["crm"]
+    assert f"{root}/graph/{gal}" in blocks["gal"]
+    assert tokens.client_state("hooked", "gal") in blocks["gal"]
+    for name, own in (("site", "procore"), ("crm", "pipedrive"), ("gal", "graph")):
+        others = [s for s in tokens.SOURCES if s != own]
+        assert not any(f"/hooks/{s}/" in blocks[name] for s in others), blocks[name]
+    assert blocks["cards"] == "cards (vcard-dir): polled (no webhooks)"
+    assert tokens.url_token("hooked", "cards") not in result.output
+
+    files = runner.invoke(cli_app, ["--database", sqlite_url, "webhooks", "files", "--reveal"])
+    assert files.exit_code == 0, files.output
+    assert "has no connector that receives webhooks" in files.output
+    assert "/hooks/" not in files.output
+    missing = runner.invoke(cli_app, ["--database", sqlite_url, "webhooks", "nope"])
     assert missing.exit_code != 0 and "no hub named 'nope'" in missing.output
 
 

@@ -5,6 +5,7 @@ cookie flags and sign-in throttling."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,46 @@ def test_nobody_reaches_another_users_objects(
     admin = make_person(app, engine, "root@example.com", admin=True)
     assert [h["name"] for h in admin.client.get("/api/v1/hubs", headers=admin.auth).json()] == ["bobs"]
     assert admin.client.get(fill("/api/v1/runs/{run_id}", bobs_things), headers=admin.auth).status_code == 200
+
+
+def test_a_hub_name_another_user_has_is_refused_without_telling_of_their_hub(
+    app: FastAPI, engine: Engine, bob: Person, bobs_things: dict[str, Any]
+) -> None:
+    """Hub names are unique across users (``hubs.name``): taking one another user has is
+    refused with a neutral "not available" (it said "a hub named 'bobs' exists already"),
+    and that name opens nothing of theirs anywhere, in the API or the dashboard."""
+    eve = make_person(app, engine, "eve@example.com")
+    answer = eve.client.post("/api/v1/hubs", json={"name": "bobs"}, headers=eve.auth)
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["error"]
+    assert "not available" in message and "choose another" in message
+    assert "exists" not in message and "Bob" not in answer.text
+    page = eve.client.post("/hubs", data={"csrf": eve.csrf(), "name": " bobs "})
+    assert page.status_code == 400 and "not available" in page.text and "exists" not in page.text
+    assert eve.client.get("/api/v1/hubs", headers=eve.auth).json() == []
+    # bob's own duplicate is named as his
+    own = bob.client.post("/api/v1/hubs", json={"name": "bobs"}, headers=bob.auth)
+    assert own.status_code == 400 and "you have a hub named 'bobs'" in own.json()["error"]
+    # the name in place of an id reaches nothing
+    for method, path in api_routes(app):
+        if "{hub_id}" not in path:
+            continue
+        url = path.replace("{hub_id}", "bobs")
+        body = VALID_BODIES.get(path, {}) if method in ("POST", "PATCH") else None
+        got = eve.client.request(method, url, json=body, headers=eve.auth)
+        assert got.status_code in (404, 422), (method, url, got.text)
+        assert "Bob0" not in got.text and "b0@example.com" not in got.text
+    for page_path in ("/hubs/bobs", "/hubs/bobs/contacts"):
+        assert eve.client.get(page_path).status_code in (404, 422)
+    for action in ("/hubs/bobs/sync", "/hubs/bobs/preview", "/hubs/bobs/settings"):
+        got = eve.client.post(
+            action, data={"csrf": eve.csrf(), "conflict": "newest", "delete_threshold": "1"}
+        )
+        assert got.status_code in (404, 422), action
+    runs = bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}/runs", headers=bob.auth).json()
+    assert len(runs) == 3  # eve started none
+    hub = bob.client.get(f"/api/v1/hubs/{bobs_things['hub_id']}", headers=bob.auth).json()
+    assert hub["conflict"] == "manual"
 
 
 def test_changes_without_the_csrf_token_are_refused(app: FastAPI, alice: Person) -> None:
@@ -397,6 +438,32 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     assert secret["password"] == "HunterPW42" and "********" not in plain
 
 
+def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused_by_the_api(alice: Person) -> None:
+    """Stored in clear before, and printed in the connector's errors and test answers."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "crm"}, headers=auth).json()
+    sent = {"name": "pd", "type": "pipedrive", "settings": {"base_url": "http://u:SECRETX7@127.0.0.1:9/"}}
+    made = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=sent, headers=auth)
+    assert made.status_code == 400 and "base_url holds a password" in made.json()["error"]
+    assert "SECRETX7" not in made.text
+    fine = {
+        "name": "pd",
+        "type": "pipedrive",
+        "settings": {"base_url": "http://127.0.0.1:9/", "api_token": "t"},
+    }
+    made = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=fine, headers=auth)
+    assert made.status_code == 201, made.text
+    patched = c.patch(
+        f"/api/v1/connectors/{made.json()['id']}",
+        json={"settings": {"base_url": "http://u:SECRETX7@127.0.0.1:9/"}},
+        headers=auth,
+    )
+    assert patched.status_code == 400 and "SECRETX7" not in patched.text
+    assert c.get(f"/api/v1/connectors/{made.json()['id']}", headers=auth).json()["settings"]["base_url"] == (
+        "http://127.0.0.1:9/"
+    )
+
+
 def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> None:
     """Stored as given, they failed the hub's every run, its good connectors with it."""
     c, auth = alice.client, alice.auth
@@ -409,3 +476,30 @@ def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> N
         )
         assert answer.status_code == 400 and "path" in answer.json()["error"], answer.text
     assert c.get(f"/api/v1/hubs/{hub['id']}/connectors", headers=auth).json() == []
+
+
+def test_an_api_body_over_the_limit_is_refused_before_it_is_read(alice: Person) -> None:
+    """A 30 MB token was stored (encrypted) and every listing of hubs then took seconds."""
+    from contacthub.web.app import MAX_API_BODY
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "big"}, headers=auth).json()
+    huge = {"name": "pd", "type": "pipedrive", "settings": {"api_token": "x" * (MAX_API_BODY + 10)}}
+    answer = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=huge, headers=auth)
+    assert answer.status_code == 413 and "request body is over" in answer.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it comes
+        yield b'{"name": "pd", "type": "pipedrive", "settings": {"api_token": "'
+        for _ in range(MAX_API_BODY // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    streamed = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        content=chunks(),
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert c.get(f"/api/v1/hubs/{hub['id']}", headers=auth).json()["connectors"] == []
+    fine = {"name": "pd", "type": "pipedrive", "settings": {"api_token": "t" * 1000}}
+    assert c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=fine, headers=auth).status_code == 201

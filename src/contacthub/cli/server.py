@@ -178,7 +178,10 @@ def webhooks(
         bool, typer.Option("--reveal", help="Print the secret parts (to paste into the vendor's settings).")
     ] = False,
 ) -> None:
-    """Print the webhook receivers of HUB's connectors (secret parts masked unless --reveal)."""
+    """Print, for each of HUB's connectors that a vendor can notify, its receiver URL and
+    what to register with that vendor (secret parts masked unless --reveal). Only the
+    connector's own vendor: a folder or a CSV file has no vendor to call it, and a Graph
+    URL printed for a Procore connector was one more thing to paste in the wrong place."""
     from contacthub.store.repo import Store
     from contacthub.store.secrets import REDACTED
     from contacthub.webhooks import tokens
@@ -191,16 +194,32 @@ def webhooks(
         store = Store(conn)
         rows = store.connectors(store.hub(hub).id)
     root = base_url.rstrip("/")
+    hooked = [row for row in rows if row.type in tokens.RECEIVERS]
+    if not hooked:
+        typer.echo(
+            f"hub {hub!r} has no connector that receives webhooks (only "
+            + ", ".join(sorted(tokens.RECEIVERS))
+            + " do): its connectors are polled on the hub's schedule"
+        )
+        return
     for row in rows:
-        token = shown(tokens.url_token(hub, row.name))
+        source = tokens.RECEIVERS.get(row.type)
+        if source is None:
+            typer.echo(f"{row.name} ({row.type}): polled (no webhooks)")
+            continue
+        url = f"{root}/hooks/{source}/{shown(tokens.url_token(hub, row.name))}"
         typer.echo(f"{row.name} ({row.type}):")
-        typer.echo(f"  procore:   {root}/hooks/procore/{token}")
-        bearer = shown(tokens.bearer(hub, row.name))
-        typer.echo(f"             destination_headers Authorization: Bearer {bearer}")
-        typer.echo(f"  graph:     {root}/hooks/graph/{token}")
-        typer.echo(f"             clientState: {shown(tokens.client_state(hub, row.name))}")
-        typer.echo(f"  pipedrive: {root}/hooks/pipedrive/{token}")
-        password = shown(tokens.basic_password(hub, row.name))
-        typer.echo(f"             http_auth_user: {tokens.BASIC_USER}  http_auth_password: {password}")
+        if source == "procore":
+            typer.echo(f"  Procore webhook destination_url: {url}")
+            bearer = shown(tokens.bearer(hub, row.name))
+            typer.echo(f"  destination_headers Authorization: Bearer {bearer}")
+        elif source == "graph":
+            typer.echo(f"  Microsoft Graph notificationUrl: {url}")
+            typer.echo(f"  clientState: {shown(tokens.client_state(hub, row.name))}")
+            typer.echo(f'  (or set notify_url = "{root}": the connector subscribes and renews itself)')
+        else:
+            typer.echo(f"  Pipedrive webhook subscription_url: {url}")
+            password = shown(tokens.basic_password(hub, row.name))
+            typer.echo(f"  http_auth_user: {tokens.BASIC_USER}  http_auth_password: {password}")
     if not reveal:
         typer.echo("secret parts are masked: add --reveal to print them")

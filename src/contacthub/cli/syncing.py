@@ -173,9 +173,9 @@ def sync(
     bar, update = (None, None) if as_json else _progress()
     if bar is not None:
         with bar:
-            report = service.sync(engine, hub, dry_run=dry_run, progress=update)
+            report = service.sync(engine, hub, dry_run=dry_run, progress=update, on_wait=_waiting)
     else:
-        report = service.sync(engine, hub, dry_run=dry_run)
+        report = service.sync(engine, hub, dry_run=dry_run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -285,7 +285,7 @@ def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) 
     """Approve a held RUN: sync again, allowing the deletions it held."""
     from contacthub import service
 
-    report = service.approve(db(create=False), run)
+    report = service.approve(db(create=False), run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -296,7 +296,7 @@ def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -
     """Reject a held RUN: keep the records it would have deleted."""
     from contacthub import service
 
-    report = service.reject(db(create=False), run)
+    report = service.reject(db(create=False), run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -307,9 +307,14 @@ def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     """Undo RUN: apply the inverse of its changes as a new run."""
     from contacthub import service
 
-    report = service.undo(db(create=False), run)
+    report = service.undo(db(create=False), run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
+
+
+def _waiting() -> None:
+    """Said on stderr (``--json`` keeps stdout one object) when the hub is busy."""
+    typer.echo("another run of this hub is in progress; waiting for it to end ...", err=True)
 
 
 def _enqueue(engine: Engine, hub: str, dry_run: bool, as_json: bool) -> None:

@@ -400,8 +400,12 @@ class Inbound(Matching, Twins):
             # (comparing values alone is not enough: a connector may hold a value only in
             # part, as an Outlook file holds no email types, and then it never compares
             # equal) and what the connector holds of it differs (the rev alone is not enough
-            # either: a changed connector setting re-plans its links from rev 0)
-            edited = contact.rev > link.synced_rev and not fields_equal(hub_view, baseline)
+            # either: a record read that the hub does not hold exactly leaves its link
+            # behind). A changed connector setting keeps the rev last agreed, negated
+            # (``config._reconsider``): read as rev 0, a record deleted just after it (a user
+            # a Procore admin deactivated) whose values the connector holds only in part
+            # counted as edited, and was written back (which reactivated the user)
+            edited = contact.rev > abs(link.synced_rev) and not fields_equal(hub_view, baseline)
             if not spoke.writable:
                 # a to-hub connector never gets the hub's edits, so it never agrees: only an
                 # edit seen in this run can be one its deletion did not know of (an older one

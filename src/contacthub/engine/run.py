@@ -123,15 +123,17 @@ def run_hub(
     prepare: Prepare | None = None,
     progress: Progress | None = None,
     lock_wait: float | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> Report:
     """One run; see the module docstring. Returns the report whatever the outcome.
 
     The whole run holds the hub's lock (``scheduler.lock``), so a hub never runs twice at
     once whoever starts it; ``lock_wait`` is how long to wait for a run in progress
-    (``None``: until it ends), after which ``HubBusy`` is raised and nothing is recorded."""
+    (``None``: until it ends), after which ``HubBusy`` is raised and nothing is recorded;
+    ``on_wait`` is called once if it has to wait."""
     from contacthub.scheduler.lock import hub_lock
 
-    with hub_lock(engine, hub_name, wait=lock_wait):
+    with hub_lock(engine, hub_name, wait=lock_wait, on_wait=on_wait):
         return _run_hub(engine, hub_name, kind, options, parent_id, prepare, progress)
 
 

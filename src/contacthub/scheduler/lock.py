@@ -21,7 +21,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -52,20 +52,37 @@ def _lock_dir(engine: Engine) -> Path | None:
 
 
 @contextlib.contextmanager
-def hub_lock(engine: Engine, hub_name: str, *, wait: float | None = None) -> Iterator[None]:
+def hub_lock(
+    engine: Engine,
+    hub_name: str,
+    *,
+    wait: float | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Hold the hub's lock for the body. ``wait``: seconds to wait for a busy hub (``None``:
-    as long as it takes, ``0``: not at all); ``HubBusy`` when it stays busy."""
+    as long as it takes, ``0``: not at all); ``HubBusy`` when it stays busy. ``on_wait`` is
+    called once if the hub is busy and the caller is to wait: a command that sat silent
+    behind another run looked hung."""
     deadline = None if wait is None else time.monotonic() + wait
+    told = False
+
+    def waiting() -> bool:
+        nonlocal told
+        if not told and on_wait is not None and (deadline is None or deadline > time.monotonic()):
+            told = True
+            on_wait()
+        return _wait_more(deadline)
+
     if engine.dialect.name == "postgresql":
-        with _postgres_lock(engine, hub_name, deadline):
+        with _postgres_lock(engine, hub_name, waiting):
             yield
         return
     directory = _lock_dir(engine)
     if directory is not None:
-        with _file_lock(directory, hub_name, deadline):
+        with _file_lock(directory, hub_name, waiting):
             yield
         return
-    with _process_lock(hub_name, deadline):
+    with _process_lock(hub_name, deadline, on_wait):
         yield
 
 
@@ -81,7 +98,7 @@ def _wait_more(deadline: float | None) -> bool:
 
 
 @contextlib.contextmanager
-def _postgres_lock(engine: Engine, hub_name: str, deadline: float | None) -> Iterator[None]:
+def _postgres_lock(engine: Engine, hub_name: str, waiting: Callable[[], bool]) -> Iterator[None]:
     key = lock_key(hub_name)
     conn = engine.connect()
     try:
@@ -90,7 +107,7 @@ def _postgres_lock(engine: Engine, hub_name: str, deadline: float | None) -> Ite
             conn.commit()  # no transaction stays open while the run goes on
             if got:
                 break
-            if not _wait_more(deadline):
+            if not waiting():
                 raise _busy(hub_name)
         try:
             yield
@@ -102,7 +119,7 @@ def _postgres_lock(engine: Engine, hub_name: str, deadline: float | None) -> Ite
 
 
 @contextlib.contextmanager
-def _file_lock(directory: Path, hub_name: str, deadline: float | None) -> Iterator[None]:
+def _file_lock(directory: Path, hub_name: str, waiting: Callable[[], bool]) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / (hashlib.sha256(hub_name.encode()).hexdigest()[:32] + ".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -112,7 +129,7 @@ def _file_lock(directory: Path, hub_name: str, deadline: float | None) -> Iterat
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if not _wait_more(deadline):
+                if not waiting():
                     raise _busy(hub_name) from None
         try:
             yield
@@ -123,12 +140,19 @@ def _file_lock(directory: Path, hub_name: str, deadline: float | None) -> Iterat
 
 
 @contextlib.contextmanager
-def _process_lock(hub_name: str, deadline: float | None) -> Iterator[None]:
+def _process_lock(
+    hub_name: str, deadline: float | None, on_wait: Callable[[], None] | None
+) -> Iterator[None]:
     with _local_guard:
         lock = _local_locks.setdefault(hub_name, threading.Lock())
-    timeout = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-    if not lock.acquire(timeout=timeout):
-        raise _busy(hub_name)
+    if not lock.acquire(blocking=False):
+        timeout = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        if timeout == 0.0:
+            raise _busy(hub_name)
+        if on_wait is not None:
+            on_wait()
+        if not lock.acquire(timeout=timeout):
+            raise _busy(hub_name)
     try:
         yield
     finally:

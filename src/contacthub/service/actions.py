@@ -4,9 +4,10 @@ the engine (``engine/run.py``) with the options that say what kind of run it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
@@ -28,10 +29,19 @@ def sync(
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait: float | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> Report:
     """One run of ``hub``; ``lock_wait``: seconds to wait for a run of it in progress
-    elsewhere (``None``: until it ends; ``0``: raise ``HubBusy`` at once)."""
-    return run_hub(engine, hub, options=Options(dry_run=dry_run), progress=progress, lock_wait=lock_wait)
+    elsewhere (``None``: until it ends; ``0``: raise ``HubBusy`` at once); ``on_wait`` is
+    called once if it waits."""
+    return run_hub(
+        engine,
+        hub,
+        options=Options(dry_run=dry_run),
+        progress=progress,
+        lock_wait=lock_wait,
+        on_wait=on_wait,
+    )
 
 
 def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
@@ -172,14 +182,20 @@ def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
         return Store(conn).hub_by_id(row.hub_id).name, row
 
 
-def approve(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+def approve(
+    engine: Engine, run_id: int, progress: Progress | None = None, on_wait: Callable[[], None] | None = None
+) -> Report:
     """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
     hub, row = _held(engine, run_id, "approved")
     options = Options(approved=held_figures(row.counts))
-    return run_hub(engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress)
+    return run_hub(
+        engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress, on_wait=on_wait
+    )
 
 
-def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+def reject(
+    engine: Engine, run_id: int, progress: Progress | None = None, on_wait: Callable[[], None] | None = None
+) -> Report:
     """Refuse a held run's deletions: records that vanished are put back from the hub, and
     the connectors it would have deleted in keep their records (unlinked)."""
     hub, row = _held(engine, run_id, "rejected")
@@ -191,16 +207,30 @@ def reject(engine: Engine, run_id: int, progress: Progress | None = None) -> Rep
         options=Options(rejected=ids),
         parent_id=run_id,
         progress=progress,
+        on_wait=on_wait,
     )
 
 
-def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Report:
+def undo(
+    engine: Engine, run_id: int, progress: Progress | None = None, on_wait: Callable[[], None] | None = None
+) -> Report:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         if row.status not in ("applied", "failed"):
             # a failed run may have kept part of its changes (pages are committed as they
             # go); undo takes back exactly those. Held and planned runs changed nothing.
             raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
+        kept = conn.execute(
+            select(t.changes.c.id).where(t.changes.c.run_id == run_id, t.changes.c.status == "done").limit(1)
+        ).first()
+        if kept is None:  # an undo would only have been one more sync
+            raise UserError(f"run {run_id} changed nothing: there is nothing to undo")
+        undone_by = _standing_undo(conn, run_id)
+        if undone_by is not None:
+            raise UserError(
+                f"run {run_id} is already undone (by run {undone_by}); "
+                f"'contacthub undo {undone_by}' brings its changes back"
+            )
         hub = Store(conn).hub_by_id(row.hub_id).name
     return run_hub(
         engine,
@@ -210,7 +240,24 @@ def undo(engine: Engine, run_id: int, progress: Progress | None = None) -> Repor
         parent_id=run_id,
         prepare=undo_preparer(run_id),
         progress=progress,
+        on_wait=on_wait,
     )
+
+
+def _standing_undo(conn: Connection, run_id: int) -> int | None:
+    """The applied undo of ``run_id`` that still stands (no applied undo of its own), if
+    any. Undoing a run twice found every change "changed again since" (by the first undo)
+    and made an empty run with an error that blamed the user's edits."""
+    runs = t.runs.c
+    undos = conn.execute(
+        select(runs.id)
+        .where(runs.parent_id == run_id, runs.kind == "undo", runs.status == "applied")
+        .order_by(runs.id.desc())
+        .limit(1)
+    ).scalar()
+    if undos is None or _standing_undo(conn, undos) is not None:
+        return None
+    return int(undos)
 
 
 def connect(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contacthub.errors import NotFoundError, UserError
 from contacthub.store import tables as t
@@ -45,9 +46,7 @@ def _settings_in(cls: Any, settings: dict[str, Any], old_secret: dict[str, Any])
     "unchanged"."""
     from contacthub.store import secrets
 
-    if "password" not in cls.secret_settings:
-        return dict(settings)
-    out = secrets.url_credentials(settings)
+    out = secrets.settings_credentials(settings, cls.secret_settings, "settings")
     if out.get("password") == secrets.REDACTED:
         out.pop("password")
         if "password" in old_secret:
@@ -77,21 +76,38 @@ def create_hub(
         check_name(name)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    with engine.begin() as conn:
-        if conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).first() is not None:
-            raise UserError(f"a hub named {name!r} exists already: choose another name")
-        hub_id = conn.execute(
-            insert(t.hubs).values(
-                name=name,
-                conflict=spec.conflict,
-                delete_threshold=str(spec.delete_threshold),
-                settings=dumps({"phone_region": spec.phone_region}),
-                owner_id=owner_id,
-                created_at=now(),
-                updated_at=now(),
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
+    try:
+        with engine.begin() as conn:
+            taken = conn.execute(select(t.hubs.c.owner_id).where(t.hubs.c.name == name)).first()
+            if taken is not None:
+                raise UserError(_name_taken(name, mine=owner_id is not None and taken.owner_id == owner_id))
+            hub_id = conn.execute(
+                insert(t.hubs).values(
+                    name=name,
+                    conflict=spec.conflict,
+                    delete_threshold=str(spec.delete_threshold),
+                    settings=dumps({"phone_region": spec.phone_region}),
+                    owner_id=owner_id,
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+    except IntegrityError:  # the same name created at the same moment?
+        with engine.connect() as conn:
+            if conn.execute(select(t.hubs.c.id).where(t.hubs.c.name == name)).first() is None:
+                raise
+        raise UserError(_name_taken(name, mine=False)) from None
     return int(hub_id)
+
+
+def _name_taken(name: str, *, mine: bool) -> str:
+    """Hub names are unique across every user of the service (the command line names hubs),
+    so a name can be taken by someone else's hub. That is all the answer says: "exists
+    already" told a user that another's hub of that name was there (an admin's dashboard
+    and the command line show it; a user's own list never does)."""
+    if mine:
+        return f"you have a hub named {name!r} already: choose another name"
+    return f"the hub name {name!r} is not available: choose another name"
 
 
 def update_hub(engine: Engine, hub: str, changes: dict[str, Any]) -> None:

@@ -110,6 +110,24 @@ def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def settings_credentials(settings: dict[str, Any], secret_keys: frozenset[str], where: str) -> dict[str, Any]:
+    """Settings as stored, for a connector type whose secret settings are ``secret_keys``:
+    a password written into a URL moved out of it (``url_credentials``) where the type
+    signs in with one; refused (``ConfigError``) where it does not. A Pipedrive
+    ``base_url`` of ``https://user:pw@...`` was stored in clear, and its password printed
+    in every error that named the address."""
+    if "password" in secret_keys:
+        return url_credentials(settings)
+    for key, value in settings.items():
+        if _with_password(value) is not None:
+            raise ConfigError(
+                f"{key} holds a password (user:password@...), which this connector type does not "
+                "sign in with; remove it from the address",
+                where,
+            )
+    return dict(settings)
+
+
 def _with_password(value: Any) -> SplitResult | None:
     """``value`` split as a URL, if it is one with a password in it."""
     if not isinstance(value, str) or "://" not in value or "@" not in value:

@@ -158,6 +158,56 @@ def _wants_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/")
 
 
+MAX_API_BODY = 1 << 20  # bytes: a hub's or connector's settings are a few kilobytes
+
+
+class BodyLimit:
+    """Refuse an API request whose body is over ``MAX_API_BODY`` with 413, before any route
+    reads it: a signed-in user's 30 MB token was stored, and every listing of hubs then
+    decrypted it. The body is read here (up to the limit) and handed on unchanged;
+    webhook receivers keep their own limit and dashboard forms the form parser's."""
+
+    def __init__(self, app: Any, limit: int = MAX_API_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        given = False
+
+        async def replay() -> Any:
+            nonlocal given
+            if given:
+                return await receive()
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        too_big = JSONResponse(
+            {"error": f"the request body is over {self.limit // 1024} KiB"}, status_code=413
+        )
+        await too_big(scope, receive, send)
+
+
 def _install_errors(app: FastAPI) -> None:
     from contacthub.web import pages
 
@@ -255,6 +305,7 @@ def create_app(
     )
     app.state.web = WebState(engine, secure_cookies, throttle or Throttle())
     _install_errors(app)
+    app.add_middleware(BodyLimit)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -23,6 +23,9 @@ from contacthub.store import tables as t
 
 SOURCES = ("procore", "graph", "pipedrive")
 BASIC_USER = "contacthub"
+#: connector type -> the receiver its vendor calls; the other types (files, CardDAV) are
+#: only polled, so no receiver of theirs is registered anywhere
+RECEIVERS = {"procore": "procore", "m365-gal": "graph", "pipedrive": "pipedrive"}
 
 
 def url_token(hub: str, connector: str) -> str:
