@@ -17,7 +17,12 @@
             │                     next pull, never overwritten
             ├── ReadOnlyRecordError the system refuses changes to this record for good (a
             │                     user synced from on-premises AD, a contact we did not create)
-            └── RecordNotFoundError
+            ├── RejectedRecordError the system refuses the record's values as invalid (HTTP
+            │                     400/422: a name over 255 characters): not retried until
+            │                     the hub contact changes
+            └── RecordNotFoundError the record is gone: a write that finds so takes it for the
+                │                 record's deletion there (its link goes)
+                └── NotAPersonError the record is no person (a contact group card): left alone
 
 The grouping follows Meltano's fatal / retriable / skippable split: the engine decides what
 to do from the class alone, so connectors never need to know how a run is driven.
@@ -99,6 +104,13 @@ class ReadOnlyRecordError(RecordError):
     """The system will never accept a change to this record. Reported like any refusal; a
     connector that returns the record as it is (``WriteResult.fields``) with this error lets
     the engine agree on it, so the write is tried again only after the hub contact changes."""
+
+
+class RejectedRecordError(RecordError):
+    """The system refuses the record's values as invalid (a field too long, a value it does
+    not accept). Sending them again cannot succeed, so the engine does not, until the hub
+    contact changes; unlike a timeout, a rate limit, refused credentials or a server error,
+    which are tried again on every run."""
 
 
 class RecordNotFoundError(RecordError):

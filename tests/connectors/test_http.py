@@ -10,6 +10,7 @@ from contacthub.errors import (
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
+    RejectedRecordError,
     RetriableError,
     StaleVersionError,
 )
@@ -139,7 +140,18 @@ def test_retry_after_as_http_date() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(404, RecordNotFoundError), (412, StaleVersionError), (422, RecordError), (500, RetriableError)],
+    [
+        (404, RecordNotFoundError),
+        (412, StaleVersionError),
+        # invalid values: refused until the contact changes (``RejectedRecordError``)
+        (400, RejectedRecordError),
+        (422, RejectedRecordError),
+        # refused access or a rate limit: tried again on the next run
+        (401, RecordError),
+        (403, RecordError),
+        (429, RecordError),
+        (500, RetriableError),
+    ],
 )
 def test_errors_for_one_record(status: int, kind: type[Exception]) -> None:
     error = error_for(httpx.Response(status, json={"errors": {"email": ["is invalid"]}}), "c", record="42")

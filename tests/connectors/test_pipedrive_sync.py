@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from contacthub import config
 from contacthub.emulators.base import background
@@ -19,6 +19,8 @@ from contacthub.emulators.pipedrive import Settings, State, create_app
 from contacthub.emulators.pipedrive_data import Company
 from contacthub.engine.context import Options, Report
 from contacthub.engine.run import run_hub
+from contacthub.engine.undo import undo_preparer
+from contacthub.store import tables as t
 from contacthub.store.db import open_database
 
 TOKEN = "sync-token"
@@ -192,13 +194,78 @@ def test_a_refused_record_leaves_the_others_synced(
     folder.mkdir()
     (folder / "long.vcf").write_text(card("long", "L" * 300, "Name", "long@example.com"), encoding="utf-8")
     (folder / "ok.vcf").write_text(card("ok", "Fine", "Person", "fine@example.com"), encoding="utf-8")
-    report = Hub(url, sqlite_url, folder).sync()
+    hub = Hub(url, sqlite_url, folder)
+    report = hub.sync()
     assert report.status == "applied"
     assert [e["connector"] for e in report.errors] == ["pipedrive"]
     assert "255" in report.errors[0]["message"]
     emails = {primary_email(p) for p in live(state)}
     assert "fine@example.com" in emails and "long@example.com" not in emails
     assert len(cards(folder)) == 32
+
+    # refused as invalid (400): not POSTed again on every run, only once the card changes
+    again = hub.sync()
+    assert again.errors == [] and again.api_calls["pipedrive"].get("POST", 0) == 0, again
+    # an update refused as invalid: reported once, not PATCHed again until the card changes
+    (folder / "ok.vcf").write_text(card("ok", "Fine", "F" * 300, "fine@example.com"), encoding="utf-8")
+    refused = hub.sync()
+    assert ["255" in e["message"] for e in refused.errors] == [True]
+    again = hub.sync()
+    assert again.errors == [] and again.api_calls["pipedrive"].get("PATCH", 0) == 0, again
+    (folder / "long.vcf").write_text(card("long", "Lo", "Name", "long@example.com"), encoding="utf-8")
+    (folder / "ok.vcf").write_text(card("ok", "Fine", "Again", "fine@example.com"), encoding="utf-8")
+    fixed = hub.sync()
+    assert fixed.errors == [] and fixed.changes["pipedrive"] == {"create": 1, "update": 1, "delete": 0}
+    names = {primary_email(p): (p["first_name"], p["last_name"]) for p in live(state)}
+    assert names["long@example.com"] == ("Lo", "Name") and names["fine@example.com"] == ("Fine", "Again")
+
+
+def test_a_person_deleted_in_pipedrive_and_edited_on_a_card_comes_back(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """Pipedrive's incremental listing (``updated_since``) leaves deletions out: the update
+    found the person deleted, failed, and failed again on every run until the daily full
+    listing. It is taken as the deletion: the person is created again in the same run."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "x1.vcf").write_text(
+        card("x1", "Del", "Me", "delme@example.org", "TEL:+14155550100"), encoding="utf-8"
+    )
+    hub = Hub(url, sqlite_url, folder)  # a full listing once a day: the runs below are incremental
+    assert hub.sync().errors == []
+    old = next(p for p in live(state) if primary_email(p) == "delme@example.org")
+    state.company.delete_person(old["id"])
+    (folder / "x1.vcf").write_text(
+        card("x1", "Del", "Me", "delme@example.org", "TEL:+14155550199"), encoding="utf-8"
+    )
+    report = hub.sync()
+    assert report.status == "applied" and report.errors == [], report.errors
+    back = [p for p in live(state) if primary_email(p) == "delme@example.org"]
+    assert len(back) == 1 and back[0]["id"] != old["id"]
+    assert [ph["value"] for ph in back[0]["phones"]] == ["+14155550199"]
+    with hub.engine.connect() as conn:
+        journal = {
+            (r.op, r.status, r.native_id)
+            for r in conn.execute(
+                select(t.changes).where(
+                    t.changes.c.run_id == report.run_id, t.changes.c.connector_name == "pipedrive"
+                )
+            )
+        }
+    assert journal == {
+        ("update", "failed", str(old["id"])),  # it did not happen
+        ("unlink", "done", str(old["id"])),
+        ("create", "done", str(back[0]["id"])),
+    }
+    for _ in range(2):
+        quiet = hub.sync()
+        assert quiet.errors == [] and all(sum(c.values()) == 0 for c in quiet.changes.values())
+    # an undo of that run takes back the card's edit everywhere; the person stays
+    undo = run_hub(hub.engine, "crm", kind="undo", options=Options(), prepare=undo_preparer(report.run_id))
+    assert undo.status == "applied" and undo.errors == [], undo.errors
+    back = [p for p in live(state) if primary_email(p) == "delme@example.org"]
+    assert [[ph["value"] for ph in p["phones"]] for p in back] == [["+14155550100"]]
 
 
 def test_a_small_daily_budget_spreads_the_first_sync_over_runs(

@@ -130,6 +130,20 @@ def test_validation_errors_use_the_error_envelope(client: TestClient, body: Any,
     assert answer["success"] is False and answer["data"] is None and words in answer["error"]
 
 
+def test_name_parts_given_with_a_name_are_kept_as_given(client: TestClient) -> None:
+    """Only a name alone is split the v1 way (first word, the rest); parts sent with it are
+    the person's own ("Mary Ann" was stored as "Mary" / "Ann van der Berg")."""
+    body = {"name": "Mary Ann van der Berg", "first_name": "Mary Ann", "last_name": "van der Berg"}
+    r = client.post("/api/v2/persons", json=body, headers=H)
+    assert r.status_code == 200
+    person = r.json()["data"]
+    assert (person["name"], person["first_name"], person["last_name"]) == (
+        "Mary Ann van der Berg",
+        "Mary Ann",
+        "van der Berg",
+    )
+
+
 def test_v2_writes_take_json_only(client: TestClient) -> None:
     r = client.post("/api/v2/persons", data={"name": "A"}, headers=H)
     assert r.status_code == 400

@@ -36,6 +36,7 @@ from contacthub.errors import (
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
+    RejectedRecordError,
     RetriableError,
     StaleVersionError,
 )
@@ -326,6 +327,9 @@ def error_for(
             return RecordNotFoundError(f"not found ({message})", record, connector)
         if status == 412 or status == 409:
             return StaleVersionError(f"changed by someone else ({message})", record, connector)
+        if status == 400 or status == 422:
+            # the values are invalid (a validation message): refused until they change
+            return RejectedRecordError(f"refused with {status}: {message}", record, connector)
         if 400 <= status < 500:
             return RecordError(f"refused with {status}: {message}", record, connector)
         return RetriableError(f"{status} while writing {record}: {message}", connector)

@@ -25,6 +25,7 @@ from contacthub.connectors.procore_read import OVERLAP, SYNC_LIMIT, ProcoreReade
 from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
+    RejectedRecordError,
     StaleVersionError,
 )
 from contacthub.model import Fields
@@ -265,8 +266,13 @@ class ProcoreWriter(ProcoreReader):
                     out[i] = self._write_user(op, dict(attrs))
                 elif failure and "not found" in message.lower():
                     out[i] = WriteResult(op, error=RecordNotFoundError(message, where, self.name))
+                elif failure:
+                    # the record's values refused (its validation errors): as a 422 of the
+                    # one-record path, not sent again until the hub contact changes
+                    error = RejectedRecordError(f"refused: {message}", where, self.name)
+                    out[i] = WriteResult(op, error=error)
                 else:
-                    out[i] = WriteResult(op, error=RecordError(f"refused: {message}", where, self.name))
+                    out[i] = WriteResult(op, error=RecordError(message, where, self.name))
         return out
 
     def _add_to_projects(self, user_id: int) -> None:

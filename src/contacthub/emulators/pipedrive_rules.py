@@ -115,9 +115,16 @@ class PersonRules:
             if key in body and not isinstance(body[key], str):
                 raise Invalid(f"{key} must be a string")
         if "name" in body:
+            # the parts given with a name are kept as given ("Mary Ann" / "van der Berg"
+            # with "Mary Ann van der Berg"); only a part not given comes from the v1 split
+            # of the name (its first word, the rest), which a name alone gets
             name = body["name"].strip()
             first, _, last = name.partition(" ")
-            changes.update(name=name, first_name=first, last_name=last.strip())
+            changes.update(
+                name=name,
+                first_name=body.get("first_name", first).strip(),
+                last_name=body.get("last_name", last).strip(),
+            )
         elif "first_name" in body or "last_name" in body:
             first = body.get("first_name", person.get("first_name", "")).strip()
             last = body.get("last_name", person.get("last_name", "")).strip()

@@ -34,6 +34,9 @@ class Spoke:
     keep_records: bool = False
     #: nothing changed since the connector was last fully in step: no plan needed
     in_step: bool = False
+    #: a write found its record gone (``outbound.gone``): the plan may have passed its
+    #: contact already, so the connector is not taken as in step (the next run creates it)
+    found_gone: bool = False
     # filled by the pull
     deleted: set[str] = field(default_factory=set)
     complete: bool = False

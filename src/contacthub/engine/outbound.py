@@ -20,7 +20,13 @@ from typing import Any
 
 from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.errors import NotAPersonError, ReadOnlyRecordError
+from contacthub.errors import (
+    NotAPersonError,
+    ReadOnlyRecordError,
+    RecordError,
+    RecordNotFoundError,
+    RejectedRecordError,
+)
 from contacthub.model import NAME_GROUP, fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
 
@@ -332,13 +338,34 @@ def finish_page(
     drop: list[int] = []
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
+    notes: list[dict[str, Any]] = []
     for step, result, change_id in zip(started.writes, results, started.change_ids, strict=True):
         op = result.op
-        if result.error is not None:
-            statuses.append((change_id, "failed", str(result.error.message), op.native_id))
-            ctx.report.error(spoke.name, result.error.record, result.error.message)
-            refused = isinstance(result.error, ReadOnlyRecordError)
-            if isinstance(result.error, NotAPersonError) and step.link is not None:
+        error = result.error
+        if error is not None and gone(error) and step.link is not None:
+            # the record was deleted at the system and its listing did not say so yet (an
+            # incremental listing that leaves deletions out): taken as that deletion. Its
+            # link goes; a delete is done, and the contact of an update is created there
+            # again (modification beats deletion), later in this run where the plan has not
+            # yet passed it, else in the next; never the same error on every run
+            drop.append(step.link.id)
+            if op.kind in ("delete", "deactivate"):
+                statuses.append((change_id, "done", None, op.native_id))
+                ctx.report.count(spoke.name, op.kind)
+            else:  # the update did not happen: its row says so, an unlink row says why
+                spoke.found_gone = True
+                statuses.append((change_id, "failed", str(error.message), op.native_id))
+                notes.append(
+                    ctx.change_row(spoke, "unlink", step.contact.id, None, None, "done", op.native_id)
+                )
+            continue
+        if error is not None:
+            statuses.append((change_id, "failed", str(error.message), op.native_id))
+            ctx.report.error(spoke.name, error.record, error.message)
+            # refused for good (read-only, or a value the system rejects as invalid): not
+            # tried again until the hub contact changes
+            refused = isinstance(error, ReadOnlyRecordError | RejectedRecordError)
+            if isinstance(error, NotAPersonError) and step.link is not None:
                 # a record linked as a person that is none (a contact group's card): it
                 # stays as it is, unlinked, never written (it was retried every run)
                 step.link.state = "detached"
@@ -350,6 +377,11 @@ def finish_page(
                 insert.append(
                     LinkRow(0, spoke.id, step.contact.id, None, None, None, step.contact.rev, "excluded")
                 )
+            elif refused and op.kind == "create" and step.link is not None:
+                # refused again after the contact changed: its 'excluded' marker moves on to
+                # this revision (left behind, the create was retried on every run)
+                step.link.synced_rev = step.contact.rev
+                update.append(step.link)
             elif refused and step.link and op.kind in ("delete", "deactivate"):
                 # a deletion refused for good (a directory user is never deleted): the record
                 # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
@@ -367,6 +399,12 @@ def finish_page(
                 kept.version, kept.synced_rev = result.version, step.contact.rev
                 kept.baseline = project(result.fields, spoke.held)
                 update.append(kept)
+            elif refused and step.link and op.kind == "update":
+                # refused without the record read back: it holds what it held (its baseline
+                # and version stay), agreed up to this revision, so the update is tried again
+                # when the hub contact changes (or the record does), not on every run
+                step.link.synced_rev = step.contact.rev
+                update.append(step.link)
             continue
         statuses.append((change_id, "done", None, result.native_id))
         ctx.report.count(spoke.name, op.kind)
@@ -414,4 +452,11 @@ def finish_page(
     store.update_links(update)
     store.insert_links(insert)
     store.set_change_status(statuses)
+    store.add_changes(notes)
     commit()
+
+
+def gone(error: RecordError) -> bool:
+    """A write that found its record deleted at the system (not a record that is no person,
+    which is left alone, ``NotAPersonError``)."""
+    return isinstance(error, RecordNotFoundError) and not isinstance(error, NotAPersonError)

@@ -202,7 +202,7 @@ def _run_hub(
             errors = len(report.errors)
             apply_pages(ctx, spoke, plan_pages(ctx, spoke), tx.commit, _written(progress, spoke))
             # in step only when every write went through; otherwise plan again next time
-            clean = len(report.errors) == errors
+            clean = len(report.errors) == errors and not spoke.found_gone
             ctx.store.set_plan_mark(spoke.id, ctx.store.plan_mark(hub.id, spoke.id) if clean else None)
             tx.commit()
         for spoke in spokes:
