@@ -552,3 +552,20 @@ def test_a_mapped_custom_field_stays_out_of_google_custom_field_pairs(tmp_path: 
     )
     [record] = records(connector)
     assert "custom.trade" not in record.fields and result.error is None
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"])
+def test_a_file_is_written_back_with_its_own_line_ending(tmp_path: Path, newline: str) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: the line ending was read
+    from the text before the first LF (here, one inside a quoted note) and the file came back
+    with LF endings. The break inside the quotes is the note's own and stays as it is."""
+    path = tmp_path / "mac.csv"
+    rows = ["First Name,E-mail Address,Notes", '"Ann","ann@a.com","line 1\nline 2"', "Bob,bob@a.com,"]
+    path.write_bytes(newline.join([*rows, ""]).encode())
+    connector = connector_for(path)
+    bob = next(r for r in records(connector) if r.fields["given_name"] == "Bob")
+    rob = {**bob.fields, "given_name": "Rob"}
+    [res] = connector.write([WriteOp("update", "h", rob, bob.native_id, bob.version)])
+    assert res.error is None
+    data = path.read_bytes().decode()
+    assert data == newline.join([rows[0], 'Ann,ann@a.com,"line 1\nline 2"', "Rob,bob@a.com,", ""])

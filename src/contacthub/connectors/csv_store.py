@@ -35,6 +35,7 @@ from contacthub.model import Fields
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_LINE = re.compile(r'(?:[^"\r\n]|"[^"]*(?:"|\Z))*')  # a line: quoted parts may span breaks
 
 #: The longest cell the csv module reads, in characters. Its default (131,072) refused a
 #: note our own write had put in the file, and with it the whole file, every run after.
@@ -113,6 +114,24 @@ def _sniff(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def _first_line(text: str) -> tuple[str, str]:
+    """The header line and the file's line ending (CRLF, LF or CR), from the first line break
+    outside quotes. Decided from the text before the first LF, a CR-only file (Excel for
+    Mac's "CSV (Macintosh)") read as one line ending in LF and came back with LF endings."""
+    match = _LINE.match(text)
+    end = match.end() if match else 0
+    ending = text[end : end + 2]
+    newline = "\r\n" if ending == "\r\n" else "\r" if ending[:1] == "\r" else "\n"
+    return text[:end], newline
+
+
+class _Sink:
+    """A file for ``csv.writer`` that keeps each row it is given as one string."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.write = lines.append
 
 
 class _Lines:
@@ -214,9 +233,8 @@ class CsvStore:
             text, codec, bom = decode(data, self.encoding)
         except (OSError, UnicodeError, LookupError) as exc:
             raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
-        first = text.split("\n", 1)[0]
+        first, newline = _first_line(text)
         delimiter = self.delimiter or _sniff(first)
-        newline = "\r\n" if first.endswith("\r") else "\n"
         header, rows = _parse(text, delimiter, f"{self.path}", self.name)
         if self.delimiter and len(header) == 1 and _sniff(first) in first.replace(self.delimiter, ""):
             # a delimiter set to one the file does not use reads every row as one cell:
@@ -273,16 +291,22 @@ class CsvStore:
         An edit made by someone else since the file was read is never overwritten."""
         if self._stat_key() != table.stamp:
             raise RetriableError(f"{self.path} changed while it was being written", self.name)
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
+        # The csv module quotes a cell holding a character of its line terminator, and no
+        # other line break: written with CR alone, a note's LF went out bare and read back as
+        # the end of the row. So rows are spelled with CRLF, which quotes both, and then end
+        # in the file's own line ending (the writer calls ``write`` once per row).
+        lines: list[str] = []
+        writer = csv.writer(_Sink(lines), delimiter=table.delimiter, lineterminator="\r\n")
         writer.writerow(table.header)
+        lines[-1] = lines[-1][:-2] + table.newline
         for row in table.rows:
             if row.raw is None:
                 writer.writerow(row.cells)
+                lines[-1] = lines[-1][:-2] + table.newline
             else:  # as it was read; the last line of a file may have had no line ending
-                buf.write(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
+                lines.append(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
         strict = table.codec.startswith("utf-16")
-        data = table.bom + buf.getvalue().encode(table.codec, "strict" if strict else "surrogateescape")
+        data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
