@@ -569,3 +569,34 @@ def test_a_file_is_written_back_with_its_own_line_ending(tmp_path: Path, newline
     assert res.error is None
     data = path.read_bytes().decode()
     assert data == newline.join([rows[0], 'Ann,ann@a.com,"line 1\nline 2"', "Rob,bob@a.com,", ""])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "start"),
+    [("cp1252", b"Title"), ("latin-1", b"Title"), ("utf-8-sig", b"\xef\xbb\xbfT"), ("utf-16", b"\xff\xfeT")],
+)
+def test_a_new_file_is_written_in_the_encoding_set(tmp_path: Path, encoding: str, start: bytes) -> None:
+    """A file started with ``encoding = "cp1252"`` was written in UTF-8 with a BOM, then read
+    back as cp1252: "Jörg Müller" became "JÃ¶rg MÃ¼ller" in the hub and in every card."""
+    path = tmp_path / "new.csv"
+    connector = connector_for(path, create=True, format="outlook", encoding=encoding)
+    person = {"given_name": "Jörg", "family_name": "Müller", "emails": [{"value": "j@a.com", "type": ""}]}
+    [res] = connector.write([WriteOp("create", "h1", person)])
+    assert res.error is None and res.version is not None
+    data = path.read_bytes()
+    assert data.startswith(start) and ",Jörg,,Müller," in data.decode(encoding)
+    [record] = records(connector_for(path, encoding=encoding))
+    assert (record.fields["given_name"], record.fields["family_name"]) == ("Jörg", "Müller")
+    assert record.version == res.version  # the next run finds nothing changed
+
+
+def test_a_bom_says_what_the_file_is_whatever_the_encoding_set(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("First Name,Last Name,Job Title\r\nJörg,Müller,\r\n".encode("utf-8-sig"))
+    connector = connector_for(path, encoding="cp1252")
+    [record] = records(connector)
+    assert (record.fields["given_name"], record.fields["family_name"]) == ("Jörg", "Müller")
+    fields = {**record.fields, "job_title": "Koch"}
+    [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert res.error is None
+    assert path.read_bytes() == "First Name,Last Name,Job Title\r\nJörg,Müller,Koch\r\n".encode("utf-8-sig")

@@ -4,8 +4,9 @@ Settings: ``path`` (required); ``format`` = ``auto`` (default: chosen from the h
 ``plain`` | ``outlook`` | ``google`` | ``thunderbird``; ``encoding`` = ``auto`` (BOM, then
 UTF-8, then Shift_JIS when the bytes read as Japanese, then cp1252) or a codec name;
 ``delimiter`` (default: whichever of comma, semicolon or tab the header uses most);
-``create = true`` to start an empty file when there is none. The file is written back in the
-encoding, BOM, delimiter and line ending it was read with.
+``create = true`` to start an empty file when there is none (in the ``encoding`` set, else
+UTF-8). The file is written back in the encoding, BOM, delimiter and line ending it was read
+with; a BOM says what a file is whatever ``encoding`` says.
 
 The plain format's header is canonical field names (``id, display_name, given_name, ...,
 emails, phones, addresses, websites, notes, birthday, custom.<name>``). A multi-valued cell

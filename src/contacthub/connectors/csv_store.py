@@ -17,6 +17,7 @@ calls and tests can still patch them on ``CsvConnector``.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -85,9 +86,11 @@ class _Table:
 
 def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
     """Text, codec and BOM. Bytes no codec accepts become lone surrogates (surrogateescape):
-    their rows are reported as errors and written back byte for byte."""
+    their rows are reported as errors and written back byte for byte. A BOM says what the
+    file is whatever the setting: no cp1252 or Latin-1 file starts with "ï»¿" or "ÿþ", and
+    read with the setting, a UTF-8 file's header and every accented name came out garbled."""
     for bom, codec in _BOMS:
-        if data.startswith(bom) and (setting == "auto" or setting.startswith(codec[:6])):
+        if data.startswith(bom):
             return data[len(bom) :].decode(codec), codec, bom
     if setting != "auto":
         strict = setting.lower().replace("_", "-").startswith("utf-16")
@@ -282,8 +285,14 @@ class CsvStore:
         return fmt
 
     def _new_table(self) -> _Table:
+        """A file to start, in the ``encoding`` set (``utf-8-sig`` writes a BOM), else UTF-8,
+        with a BOM for Outlook (which reads a file without one in the system's code page).
+        Started in UTF-8 whatever the setting, a cp1252 file was read back as cp1252."""
         fmt = "plain" if self.format == "auto" else self.format
-        codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
+        if self.encoding != "auto":
+            codec = codecs.lookup(self.encoding).name
+        else:
+            codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
         return _Table(list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ",")
 
     def _save(self, table: _Table) -> None:
