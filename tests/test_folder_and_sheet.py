@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sheets import site
+from tests.sheets import app, runner, site
 
 
 @pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
@@ -286,3 +286,23 @@ def test_a_group_card_linked_as_a_person_before_is_never_deleted(tmp_path: Path)
     group.write_bytes(edited)
     hub.settled()
     assert group.read_bytes() == edited
+
+
+def test_a_sheet_that_cannot_be_written_fails_the_run_with_one_message(tmp_path: Path) -> None:
+    """A file whose folder cannot take the temporary file (here its name is too long for
+    one, which fails for root too): the run ends failed with one message, no traceback."""
+    hub = site(tmp_path, people=1)
+    sheet = tmp_path / ("s" * 244 + ".csv")
+    sheet.write_text("First Name,Last Name,E-mail Address\r\n", encoding="utf-8")
+    hub.apply('format = "outlook"', sheet=sheet)
+    result = runner.invoke(app, ["--database", hub.db, "sync", "h", "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    report = json.loads(result.output)
+    assert report["status"] == "failed"
+    assert [e["message"] for e in report["errors"]] == [
+        f"connector 'sheet': cannot write {sheet}: file name too long"
+    ]
+    [run] = [r for r in json.loads(hub.cli("runs", "h", "--json")) if r["id"] == report["run"]]
+    assert run["status"] == "failed"
+    assert sheet.read_bytes() == b"First Name,Last Name,E-mail Address\r\n"
+    assert hub.cards() == ["p1.vcf"]

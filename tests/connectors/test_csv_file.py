@@ -600,3 +600,19 @@ def test_a_bom_says_what_the_file_is_whatever_the_encoding_set(tmp_path: Path) -
     [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
     assert res.error is None
     assert path.read_bytes() == "First Name,Last Name,Job Title\r\nJörg,Müller,Koch\r\n".encode("utf-8-sig")
+
+
+def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> None:
+    """The temporary file beside it cannot be made (its name, the file's plus a suffix, is
+    too long: a failure root meets too, as it does a read-only share): the OSError got out
+    as a traceback and left the run "applying". The file and its folder stay as they were."""
+    path = tmp_path / ("x" * 244 + ".csv")
+    path.write_text("First Name,E-mail Address\r\nAnn,ann@a.com\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    [record] = records(connector)
+    fields = {**record.fields, "given_name": "Anne"}
+    with pytest.raises(FatalConnectorError) as info:
+        connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert info.value.message == f"cannot write {path}: file name too long"
+    assert path.read_bytes() == b"First Name,E-mail Address\r\nAnn,ann@a.com\r\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

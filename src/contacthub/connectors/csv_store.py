@@ -316,6 +316,16 @@ class CsvStore:
                 lines.append(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
         strict = table.codec.startswith("utf-16")
         data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
+        try:
+            self._replace(data)
+        except OSError as exc:
+            # a folder made read-only (a share), an immutable file, a full disk: one clear
+            # error that fails the run, which let through left it "applying" with a traceback
+            reason = (exc.strerror or str(exc)).lower()
+            raise FatalConnectorError(f"cannot write {self.path}: {reason}", self.name) from exc
+
+    def _replace(self, data: bytes) -> None:
+        """Write ``data`` to a temporary file beside the file, then rename it over the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
