@@ -616,3 +616,36 @@ def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> No
     assert info.value.message == f"cannot write {path}: file name too long"
     assert path.read_bytes() == b"First Name,E-mail Address\r\nAnn,ann@a.com\r\n"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_field_that_lost_a_column_is_held_again_once_a_run_saw_the_new_header(tmp_path: Path) -> None:
+    """The headers of runs not yet applied are kept in the connector's own directory: a
+    field a column of which went since one of them is not held (its rows' values there
+    would read as removed), and a write meanwhile leaves that field's cells as they are."""
+    path = tmp_path / "o.csv"
+    path.write_text("First Name,Job Title,E-mail Address,E-mail 2 Address\r\nAnn,,a@x.com,b@x.com\r\n")
+
+    def connector() -> CsvConnector:
+        made = connector_for(path)
+        made.config.local_dir = tmp_path / "local"
+        return made
+
+    first = connector()
+    before = first.pull(None, {})
+    list(before.records)
+    assert first.fields is not None and "emails" in first.fields
+    path.write_text("First Name,Job Title,E-mail Address\r\nAnn,,a@x.com\r\n")  # E-mail 2 deleted
+    run = connector()
+    assert run.fields is not None and "emails" not in run.fields and "job_title" in run.fields
+    pull = run.pull(before.cursor, {})
+    [record] = [r for r in pull.records if isinstance(r, Record)]
+    fields = {k: v for k, v in record.fields.items() if k != "emails"} | {"job_title": "Boss"}
+    [res] = run.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert (
+        res.error is None
+        and path.read_bytes() == b"First Name,Job Title,E-mail Address\r\nAnn,Boss,a@x.com\r\n"
+    )
+    after = connector()
+    assert after.fields is not None and "emails" not in after.fields  # that run is not applied yet
+    list(after.pull(pull.cursor, {}).records)  # it was: its cursor comes back
+    assert "emails" in (connector().fields or ())
