@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from contacthub.connectors.card_source import CardSource
+from contacthub.connectors.card_source import CardSource, file_version
 from contacthub.formats.vcard import VCardCodec
 from tests.sheets import HubCli
 
@@ -133,7 +133,7 @@ def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> 
     path = tmp_path / "ann.vcf"
     path.write_bytes(rich_card())
     st = path.stat()
-    source = CardSource(str(path), f"{st.st_mtime_ns}-{st.st_size}", True)
+    source = CardSource(str(path), file_version(st), True)
     assert source.read() == rich_card()
     path.write_bytes(rich_card(email="ann@elsewhere.example"))
     os.utime(path, ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))

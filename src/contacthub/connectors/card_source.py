@@ -33,9 +33,12 @@ _LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo al
 
 
 def file_version(st: os.stat_result) -> str:
-    """The version of a vCard file: its ``mtime_ns-size`` (here, where both the folder
-    connector and the sources it hands out need it)."""
-    return f"{st.st_mtime_ns}-{st.st_size}"
+    """The version of a vCard file: its ``mtime_ns-size-inode`` (here, where both the folder
+    connector and the sources it hands out need it). The inode because ``mv`` keeps a
+    file's mtime: two cards of one size swapping names kept their versions, went unread,
+    and the hub then wrote one person's data over the other's card. A hub whose links hold
+    the older ``mtime_ns-size`` form reads each file once more, then holds this form."""
+    return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
 
 @dataclass(frozen=True, slots=True)
