@@ -142,6 +142,19 @@ def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> 
     assert source.read() is None
 
 
+def test_a_card_over_16_mb_is_copied_with_its_photo(tmp_path: Path) -> None:
+    """A large PHOTO once made the source too big to read: the new card lost it, silently."""
+    line = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * (17 * 1024 * 1024 // 4)
+    folded = "\r\n ".join(line[i : i + 74] for i in range(0, len(line), 74))
+    data = rich_card().replace(PHOTO.encode(), folded.encode())
+    path = tmp_path / "ann.vcf"
+    path.write_bytes(data)
+    codec = VCardCodec()
+    fields = codec.read(data)[0]
+    made = CardSource(str(path), file_version(path.stat()), True).card(codec, fields, "ann-1")
+    assert made is not None and made[0] == data
+
+
 # --- through the command line -------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # types only: the codec is the one of the connector writing t
     from contacthub.model import Fields
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-_LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo album?)
 
 
 def file_version(st: os.stat_result) -> str:
@@ -64,7 +63,9 @@ class CardSource:
             return None
         try:
             st = os.fstat(fd)
-            if file_version(st) != self.version or st.st_size > _LARGEST:
+            # no limit of size: a card over 16 MB (a large PHOTO) was built from the hub's
+            # fields instead, and lost its photo silently; the folder reads any card whole
+            if file_version(st) != self.version:
                 return None
             chunks = []
             left = st.st_size
