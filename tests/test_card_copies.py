@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from contacthub.connectors.card_source import CardSource
+from contacthub.connectors.card_source import CardSource, file_version
 from contacthub.formats.vcard import VCardCodec
 from tests.sheets import HubCli
 
@@ -133,13 +133,26 @@ def test_a_source_that_changed_since_it_was_read_is_not_read(tmp_path: Path) -> 
     path = tmp_path / "ann.vcf"
     path.write_bytes(rich_card())
     st = path.stat()
-    source = CardSource(str(path), f"{st.st_mtime_ns}-{st.st_size}", True)
+    source = CardSource(str(path), file_version(st), True)
     assert source.read() == rich_card()
     path.write_bytes(rich_card(email="ann@elsewhere.example"))
     os.utime(path, ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))
     assert source.read() is None
     path.unlink()
     assert source.read() is None
+
+
+def test_a_card_over_16_mb_is_copied_with_its_photo(tmp_path: Path) -> None:
+    """A large PHOTO once made the source too big to read: the new card lost it, silently."""
+    line = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * (17 * 1024 * 1024 // 4)
+    folded = "\r\n ".join(line[i : i + 74] for i in range(0, len(line), 74))
+    data = rich_card().replace(PHOTO.encode(), folded.encode())
+    path = tmp_path / "ann.vcf"
+    path.write_bytes(data)
+    codec = VCardCodec()
+    fields = codec.read(data)[0]
+    made = CardSource(str(path), file_version(path.stat()), True).card(codec, fields, "ann-1")
+    assert made is not None and made[0] == data
 
 
 # --- through the command line -------------------------------------------------------
@@ -268,4 +281,44 @@ def test_a_new_card_never_copies_the_losing_side_of_an_open_conflict(tmp_path: P
     hub.sync()
     assert b"TITLE:Manager" in (c / "ann.vcf").read_bytes()
     assert b"TITLE:Manager" in next(iter(hub.files("b").values()))
+    assert hub.sync()["changes"] == {}
+
+
+def _person(uid: str, name: str, phone: str) -> bytes:
+    return (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\n"
+        f"EMAIL:{name}@example.com\r\nTEL:+1 555 111 {phone}\r\nEND:VCARD\r\n"
+    ).encode()
+
+
+def test_cards_swapping_names_and_files_named_by_position_keep_who_they_are(tmp_path: Path) -> None:
+    """Two cards of one size swap names (``mv`` keeps the mtime): each is read again and
+    known by its UID; an edit of Ann goes to Ann's card, not over Bob's. Then an exporter
+    writes its files again by position without Ann: Ann is deleted, the others stay."""
+    hub = Hub(tmp_path)
+    a = hub.add("a")
+    b = hub.add("b")
+    (a / "1.vcf").write_bytes(_person("uid-ann", "Ann", "1111"))
+    (a / "2.vcf").write_bytes(_person("uid-bob", "Bob", "2222"))
+    (a / "3.vcf").write_bytes(_person("uid-cyd", "Cyd", "3333"))
+    for name in ("1.vcf", "2.vcf"):  # written in one clock tick, as a script writes them
+        os.utime(a / name, ns=(10**18, 10**18))
+    hub.sync()
+    os.rename(a / "1.vcf", a / "t")
+    os.rename(a / "2.vcf", a / "1.vcf")
+    os.rename(a / "t", a / "2.vcf")
+    assert hub.sync()["changes"] == {}
+    ann_b = b / "uid-ann.vcf"
+    ann_b.write_bytes(ann_b.read_bytes().replace(b"111 1111", b"999 9999"))
+    hub.sync()
+    assert b"5559999999" in (a / "2.vcf").read_bytes() and b"FN:Ann" in (a / "2.vcf").read_bytes()
+    assert (a / "1.vcf").read_bytes() == _person("uid-bob", "Bob", "2222")
+    for name in ("1.vcf", "2.vcf", "3.vcf"):
+        (a / name).unlink()
+    (a / "1.vcf").write_bytes(_person("uid-bob", "Bob", "2222"))
+    (a / "2.vcf").write_bytes(_person("uid-cyd", "Cyd", "3333"))
+    report = hub.sync()
+    assert report["changes"]["b"] == {"create": 0, "update": 0, "delete": 1}, report["changes"]
+    assert sorted(hub.files("b")) == ["uid-bob.vcf", "uid-cyd.vcf"]
+    assert b"FN:Bob" in (b / "uid-bob.vcf").read_bytes() and b"FN:Cyd" in (b / "uid-cyd.vcf").read_bytes()
     assert hub.sync()["changes"] == {}

@@ -568,7 +568,7 @@ def test_create_leaves_no_temporary_file_and_never_overwrites(tmp_path: Path) ->
     [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])
     assert result.error is None and result.native_id == "h-1.vcf"
     st = (tmp_path / "h-1.vcf").stat()
-    assert result.version == f"{st.st_mtime_ns}-{st.st_size}"
+    assert result.version == f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
     assert result.fields == conn.get("h-1.vcf").fields
     (tmp_path / "h-2.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Other\r\nUID:x\r\nEND:VCARD\r\n")
     [result] = conn.write([WriteOp("create", "h-2", {"given_name": "Bob"})])
@@ -627,3 +627,38 @@ def test_a_contact_group_card_in_utf16_is_no_person(tmp_path: Path, codec: str) 
     with pytest.raises(RecordNotFoundError):
         connector.get("group.vcf")
     assert (tmp_path / "group.vcf").read_bytes() == data
+
+
+def _card(uid: str, name: str) -> bytes:
+    return f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nEND:VCARD\r\n".encode()
+
+
+def test_two_cards_of_one_size_swapping_names_are_read_again_and_not_written_over(
+    tmp_path: Path,
+) -> None:
+    """``mv`` keeps mtime and size: the inode in the version tells the swap."""
+    connector = make(tmp_path)
+    (tmp_path / "x.vcf").write_bytes(_card("uid-ann", "Ann"))
+    (tmp_path / "y.vcf").write_bytes(_card("uid-bob", "Bob"))
+    os.utime(tmp_path / "y.vcf", ns=(1, os.stat(tmp_path / "x.vcf").st_mtime_ns))
+    read = {r.native_id: r for r in connector.pull(None, {}).records if isinstance(r, Record)}
+    known = {nid: r.version for nid, r in read.items()}
+    os.rename(tmp_path / "x.vcf", tmp_path / "t")
+    os.rename(tmp_path / "y.vcf", tmp_path / "x.vcf")
+    os.rename(tmp_path / "t", tmp_path / "y.vcf")
+    again = {r.native_id: r.hub_id for r in connector.pull(None, known).records if isinstance(r, Record)}
+    assert again == {"x.vcf": "uid-bob", "y.vcf": "uid-ann"}
+    # a write with the version read before the swap is refused, not written over Bob's card
+    [result] = connector.write([WriteOp("update", "uid-ann", sample(1), "x.vcf", known["x.vcf"])])
+    assert result.error is not None
+    assert b"FN:Bob" in (tmp_path / "x.vcf").read_bytes()
+
+
+def test_versions_of_the_older_form_are_read_once_then_no_more(tmp_path: Path) -> None:
+    """A hub upgraded from ``mtime_ns-size`` versions reads each file once, no more."""
+    connector = make(tmp_path)
+    made = [create(connector, sample(i), f"hub-{i}") for i in range(3)]
+    old = {r.native_id or "": (r.version or "").rsplit("-", 1)[0] for r in made}
+    records = [r for r in connector.pull(None, old).records if isinstance(r, Record)]
+    assert sorted(r.native_id for r in records) == sorted(old)
+    assert list(connector.pull(None, {r.native_id: r.version for r in records}).records) == []

@@ -1063,6 +1063,70 @@ def test_a_record_moved_to_a_new_id_stays_the_same_contact(database_url: str) ->
     assert hub.sync().changes["b"]["update"] == 1 and only(b)["job_title"] == "Moved"
 
 
+def test_an_id_that_now_holds_another_person_is_not_an_edit_of_the_first(database_url: str) -> None:
+    """An exporter naming files by position writes them again once a person is gone:
+    1=Bob, 2=Cy where 1=Ann, 2=Bob, 3=Cy were. Each id holds another person (another
+    UID, one the hub knows): Ann is deleted, Bob and Cy stay who they were everywhere."""
+    hub = Hub(database_url, ["a", "b"], threshold="100")
+    a, b = hub.book("a"), hub.book("b")
+    for i, uid in enumerate(("uid-ann", "uid-bob", "uid-cy"), 1):
+        a.put(str(i), person(i), uid)
+    hub.sync()
+    held = {item.hub_id: (nid, item) for nid, item in b.items.items()}
+    a.items = {"1": a.items["2"], "2": a.items["3"]}
+    a.items["1"].version, a.items["2"].version = "w1", "w2"  # rewritten files
+    report = hub.sync()
+    assert report.changes == {
+        "hub": {"create": 0, "update": 0, "delete": 1},
+        "b": {"create": 0, "update": 0, "delete": 1},
+    }, report.changes
+    assert {item.hub_id: nid for nid, item in b.items.items()} == {
+        "uid-bob": held["uid-bob"][0],
+        "uid-cy": held["uid-cy"][0],
+    }
+    assert b.items[held["uid-bob"][0]] is held["uid-bob"][1]  # never deleted and made again
+    assert b.items[held["uid-cy"][0]].fields["given_name"] == "Given3"
+    assert hub.sync().changes == {}
+    # the id now linked to Bob is Bob's: an edit there flows on
+    a.edit("1", job_title="Moved")
+    assert hub.sync().changes["b"]["update"] == 1
+    assert b.items[held["uid-bob"][0]].fields["job_title"] == "Moved"
+
+
+def test_two_records_swapping_ids_keep_who_they_are(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"], threshold="100")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1), "uid-ann")
+    a.put("y", person(2), "uid-bob")
+    hub.sync()
+    before = {nid: dict(item.fields) for nid, item in b.items.items()}
+    a.items = {"x": a.items["y"], "y": a.items["x"]}
+    a.items["x"].version, a.items["y"].version = "w1", "w2"
+    report = hub.sync()
+    assert report.changes == {} and report.errors == []
+    assert {nid: item.fields for nid, item in b.items.items()} == before
+    a.edit("y", job_title="Ann's")  # y is Ann's now
+    hub.sync()
+    assert {i.hub_id: i.fields.get("job_title") for i in b.items.values()} == {
+        "uid-ann": "Ann's",
+        "uid-bob": None,
+    }
+
+
+def test_a_uid_changed_in_place_is_still_the_same_person(database_url: str) -> None:
+    """A new UID no other contact has is an edit of the record, not another person."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1), "uid-old")
+    hub.sync()
+    [bid] = b.items
+    b_item = b.items[bid]
+    a.put("x", person(1), "uid-new")
+    report = hub.sync()
+    assert report.changes == {} and report.errors == []
+    assert list(a.items) == ["x"] and b.items == {bid: b_item}
+
+
 def test_a_record_moved_and_edited_matches_by_its_other_keys(database_url: str) -> None:
     """A CSV row's id is its email: editing the email moves the row to a new id. The row
     is still found by phone and name, so the edit reaches the others as an update."""

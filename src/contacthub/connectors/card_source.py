@@ -29,13 +29,15 @@ if TYPE_CHECKING:  # types only: the codec is the one of the connector writing t
     from contacthub.model import Fields
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-_LARGEST = 16 * 1024 * 1024  # a card bigger than this is not copied (a photo album?)
 
 
 def file_version(st: os.stat_result) -> str:
-    """The version of a vCard file: its ``mtime_ns-size`` (here, where both the folder
-    connector and the sources it hands out need it)."""
-    return f"{st.st_mtime_ns}-{st.st_size}"
+    """The version of a vCard file: its ``mtime_ns-size-inode`` (here, where both the folder
+    connector and the sources it hands out need it). The inode because ``mv`` keeps a
+    file's mtime: two cards of one size swapping names kept their versions, went unread,
+    and the hub then wrote one person's data over the other's card. A hub whose links hold
+    the older ``mtime_ns-size`` form reads each file once more, then holds this form."""
+    return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,9 @@ class CardSource:
             return None
         try:
             st = os.fstat(fd)
-            if file_version(st) != self.version or st.st_size > _LARGEST:
+            # no limit of size: a card over 16 MB (a large PHOTO) was built from the hub's
+            # fields instead, and lost its photo silently; the folder reads any card whole
+            if file_version(st) != self.version:
                 return None
             chunks = []
             left = st.st_size

@@ -1,6 +1,6 @@
 """A folder of vCard files, one contact per file (the vdirsyncer / Radicale / khard layout).
 
-The version of a record is its file's ``mtime_ns-size``, so a pull with nothing new is one
+The version of a record is its file's ``mtime_ns-size-inode``, so a pull with nothing new is one
 ``os.scandir`` and a comparison with the versions the hub already knows: no file is opened.
 Only new or changed files are read, lazily, as the engine consumes the records.
 
@@ -391,7 +391,7 @@ class VCardDirConnector(VCardFiles, Connector):
         for attempt in range(5):
             try:
                 st = self._write_new(name, data, dir_fd)
-                result = WriteResult(op, name, f"{st.st_mtime_ns}-{st.st_size}", fields)
+                result = WriteResult(op, name, file_version(st), fields)
                 break
             except FileExistsError:
                 if attempt == 0:

@@ -2,7 +2,7 @@
 bytes read, writing a new file without ever leaving half of it under its name, replacing a
 file atomically unless it changed, and flushing a batch of writes to disk.
 
-The version of a record is its file's ``mtime_ns-size`` (``file_version``). Writes never
+The version of a record is its file's ``mtime_ns-size-inode`` (``file_version``). Writes never
 leave a half-written file: the new content goes to a hidden temporary file in the same
 folder that then replaces the target (``os.replace``), or is hard-linked to a new name
 (which fails, rather than overwrites, if the name was taken meanwhile); on Linux a new

@@ -59,6 +59,8 @@ class Inbound(Matching, Twins):
         self._settling = False
         #: records that may have moved from another id, with that id's link (``Matching``)
         self._set_aside: list[tuple[Record, LinkRow | None]] = []
+        #: links whose id holds another person's record now (``Matching._replaced_links``)
+        self._replaced: dict[int, str] = {}
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class Inbound(Matching, Twins):
         known = self.store.link_versions(spoke.id)
         cursor, spoke.seen_at = self.store.cursor_saved(spoke.id)
         pull = spoke.connector.pull(cursor, known)
+        self._replaced = {}
         self._matchable = None  # counted when the first unlinked record shows up
         done = 0
         for part in _chunks(iter(pull.records)):
@@ -90,7 +93,7 @@ class Inbound(Matching, Twins):
             done += len(part)
             if ctx.progress:
                 ctx.progress(f"reading {spoke.name}", done, None)
-        spoke.deleted = set(pull.deleted)
+        spoke.deleted = set(pull.deleted) | set(self._replaced.values())
         self._settle_moves(spoke)
         spoke.complete = pull.complete
         spoke.listed = pull.listed
@@ -120,6 +123,7 @@ class Inbound(Matching, Twins):
             return
         ctx, store = self.ctx, self.store
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
+        self._replaced_links(records, links)
         contacts = store.contacts(link.contact_id for link in links.values())
         self._taken = set()
         self._keys = {}

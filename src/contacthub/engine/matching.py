@@ -49,6 +49,7 @@ class Matching:
     _uids: set[str]  # uids given to new contacts in this chunk
     _index: dict[str, str]  # match key -> live contact, for the chunk's records
     _matchable: int | None  # live contacts the pulled connector has no record of
+    _replaced: dict[int, str]  # link id -> the placeholder id of a link whose record is another's
 
     def _may_have_moved(self, spoke: Spoke) -> bool:
         """Whether a record that matched nothing is set aside, to be compared with the
@@ -61,6 +62,8 @@ class Matching:
         moved: list[tuple[Record, LinkRow]] = []
         loose: list[Record] = []
         for record, link in aside:
+            if link is not None and link.id in self._replaced:  # (read before it was replaced)
+                link.native_id = self._replaced[link.id]
             if link is not None and link.native_id is not None and link.native_id in spoke.deleted:
                 spoke.deleted.discard(link.native_id)  # claimed: a second record of it is new
                 moved.append((record, link))
@@ -81,6 +84,42 @@ class Matching:
                 self.ctx.change_row(spoke, "link", link.contact_id, None, None, "done", record.native_id)
             )
         self.store.update_links([link for _, link in moved])
+
+    def _replaced_links(self, records: list[Record], links: dict[str, LinkRow]) -> None:
+        """Unlink the ids of ``records`` that now hold another person's record: one whose
+        hub id (a vCard UID) is another live hub contact's. An exporter naming files by
+        position writes ``1.vcf`` again with the second person once the first is gone, and
+        two cards swap names; read as edits, every identity shifted one place (the first
+        person renamed the second everywhere, the last one deleted).
+
+        The link moves to a placeholder id (``_GONE``: the unique index on native ids
+        stays whole) that the pull reports gone (``_settle_moves``), so its contact is
+        deleted as any record gone from here (or kept, if edited since); the record, taken
+        out of ``links``, is matched as a new one: by its UID to the contact it is, whose
+        own link here, when its id is gone or replaced too, moves to it (``_moves``). A
+        UID merely changed in place, to one no other contact has, is still an edit; a
+        record without one is not looked at."""
+        refs = {
+            r.hub_id
+            for r in records
+            if r.hub_id and (link := links.get(r.native_id)) is not None and link.state == "active"
+        }
+        if not refs:
+            return
+        owners = self.store.contacts_by_ref(self.ctx.hub.id, refs)
+        moved: list[LinkRow] = []
+        for record in records:
+            link = links.get(record.native_id)
+            owner = owners.get(record.hub_id or "")
+            if link is None or link.state != "active" or owner is None or owner.deleted:
+                continue
+            if owner.id == link.contact_id:
+                continue
+            del links[record.native_id]
+            link.native_id = f"{_GONE}{link.id}"
+            self._replaced[link.id] = link.native_id
+            moved.append(link)
+        self.store.update_links(moved)
 
     def _new_uid(self, record: Record) -> str | None:
         """A new hub contact keeps the id its record carries (a vCard UID), so the copies
@@ -248,5 +287,8 @@ _LIKENESS_SCALARS = (
     "job_title",
     "birthday",
 )
+#: the native id a link takes when its id now holds another person's record (``_replaced_links``):
+#: no connector's id starts with a line break
+_GONE = "\n(replaced) link "
 #: records that matched nothing, set aside per pull at most (kept in memory until it ends)
 SET_ASIDE = 1000
