@@ -519,3 +519,74 @@ def test_exchange_errors_are_read_from_the_cmdlet_details() -> None:
     with pytest.raises(FatalConnectorError, match="Exchange Recipient Administrator"):
         client.run("Get-Mailbox")
     api.close()
+
+
+def _failing(emu: Emulator, monkeypatch: pytest.MonkeyPatch, cmdlet: str, after: bool) -> dict[str, bool]:
+    """Make ``cmdlet`` answer 503 while ``on`` (``after``: done first, its answer lost)."""
+    from contacthub.emulators.m365_wire import Reply
+
+    switch = {"on": True}
+    real = type(emu.exchange).invoke
+
+    def invoke(self: Any, tenant: Any, base: str, body: Any, *rest: Any) -> Reply:
+        if switch["on"] and (body.get("CmdletInput") or {}).get("CmdletName") == cmdlet:
+            if after:
+                real(self, tenant, base, body, *rest)
+            return Reply(
+                503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, {"Retry-After": "0"}
+            )
+        return real(self, tenant, base, body, *rest)
+
+    monkeypatch.setattr(type(emu.exchange), "invoke", invoke)
+    return switch
+
+
+@pytest.mark.parametrize("lost", ["Set-MailContact", "New-MailContact"])
+def test_a_create_left_unmarked_by_a_failure_is_finished_later_and_only_ours(
+    env: Any, monkeypatch: pytest.MonkeyPatch, lost: str
+) -> None:
+    """New-MailContact takes no CustomAttribute: the anchor is a second call, and when it
+    (or the create's answer) is lost the contact exists unmarked. The next write for that
+    hub contact marks and finishes it; an admin's unmarked contact stays untouched."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    saved = MemoryCredentials()
+    conn = M365GalConnector(ConnectorConfig("gal", settings(info), credentials=saved))
+    switch = _failing(emu, monkeypatch, lost, after=lost == "New-MailContact")
+    fields = sample(5, job_title="Buyer")
+    with pytest.raises(Exception, match="503"):
+        conn.write([WriteOp("create", "hub-5", fields)])
+    switch["on"] = False
+    conn.close()
+    [made] = [
+        c
+        for c in tenant.live_contacts()
+        if str(c.props.get("ExternalEmailAddress")).lower() == "smtp:person5@example.com"
+    ]
+    assert not made.props.get("CustomAttribute15")
+    later = M365GalConnector(ConnectorConfig("gal", settings(info), credentials=saved))
+    theirs = next(
+        c for c in tenant.live_contacts() if c.id != made.id and not c.props.get("CustomAttribute15")
+    )
+    [refused] = later.write([WriteOp("update", "hub-5", fields, f"contacts/{theirs.id}", None)])
+    assert refused.error is not None and "not created by contacthub" in refused.error.message
+    if lost == "Set-MailContact":  # the engine found it by its address: an update
+        op = WriteOp("update", "hub-5", {**fields, "job_title": "Head Buyer"}, f"contacts/{made.id}", None)
+    else:  # the create is tried again
+        op = WriteOp("create", "hub-5", {**fields, "job_title": "Head Buyer"})
+    [done] = later.write([op])
+    assert done.error is None and done.native_id == f"contacts/{made.id}"
+    assert made.props["CustomAttribute15"] == "contacthub:hub-5"
+    assert made.props["Title"] == "Head Buyer" and made.props["MobilePhone"]
+    assert (
+        len(
+            [
+                c
+                for c in tenant.live_contacts()
+                if str(c.props.get("ExternalEmailAddress")).lower() == "smtp:person5@example.com"
+            ]
+        )
+        == 1
+    )
+    assert not saved.load().get("unmarked_creates")
+    later.close()
