@@ -590,3 +590,23 @@ def test_a_create_left_unmarked_by_a_failure_is_finished_later_and_only_ours(
     )
     assert not saved.load().get("unmarked_creates")
     later.close()
+
+
+def test_a_user_whose_address_is_only_in_proxy_addresses_is_read_with_it_and_never_added(env: Any) -> None:
+    """A user whose ``mail`` is empty has their primary SMTP proxy address as their email,
+    and no mail contact is made in their own tenant for it (nor for an alias of theirs)."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    user = next(u for u in tenant.users.values() if u.props["accountEnabled"])
+    proxies = ["smtp:adele@alias.example", "SMTP:adele@contoso.example"]
+    tenant.update_user(user.id, {"mail": None, "proxyAddresses": proxies})
+    conn = connector(info)
+    [record] = [r for r in pull_all(conn, None, {})[0] if r.native_id == f"users/{user.id}"]
+    assert [e["value"] for e in record.fields["emails"]] == ["adele@contoso.example"]
+    before = len(tenant.live_contacts())
+    for address in ("adele@contoso.example", "ADELE@alias.example"):
+        fields = {**sample(9), "emails": [{"value": address, "type": "work", "pref": True}]}
+        [refused] = conn.write([WriteOp("create", f"hub-{address}", fields)])
+        assert refused.error is not None and "directory user" in refused.error.message
+    assert len(tenant.live_contacts()) == before
+    conn.close()
