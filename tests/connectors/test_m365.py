@@ -610,3 +610,25 @@ def test_a_user_whose_address_is_only_in_proxy_addresses_is_read_with_it_and_nev
         assert refused.error is not None and "directory user" in refused.error.message
     assert len(tenant.live_contacts()) == before
     conn.close()
+
+
+def test_a_certificate_the_file_gives_wins_over_a_kept_secret(tmp_path: Any) -> None:
+    """Secrets a hub file no longer names are kept by the store; the file's key file and
+    thumbprint (plain settings, always the file's) decide the credential."""
+    from contacthub.connectors.m365_auth import client_credential
+
+    key = tmp_path / "app.key"
+    key.write_text("NEW KEY")
+    given = {"certificate_key_file": str(key), "certificate_thumbprint": "AB:CD"}
+    assert client_credential({"client_secret": "old", **given}, "x") == {
+        "private_key": "NEW KEY",
+        "thumbprint": "ABCD",
+    }
+    assert client_credential({"certificate_key": "OLD KEY", **given}, "x")["private_key"] == "NEW KEY"  # type: ignore[index]
+    assert client_credential({"client_secret": "s"}, "x") == "s"
+    assert client_credential(
+        {"client_secret": "s", "certificate_key": "K", "certificate_thumbprint": "AB"}, "x"
+    ) == {
+        "private_key": "K",
+        "thumbprint": "AB",
+    }

@@ -207,3 +207,32 @@ def test_a_person_without_an_email_is_said_once_and_added_once_they_have_one(
         sync()
         emails = [str(c.props.get("ExternalEmailAddress", "")).lower() for c in tenant.live_contacts()]
         assert any("desk@partner.example" in e for e in emails), emails
+
+
+def test_switching_from_a_client_secret_to_a_certificate_file_signs_in_with_the_certificate(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The store keeps a secret the hub file no longer names; a certificate the file now
+    gives must still be what signs in, and a wrong thumbprint is said to be one."""
+    emu = emulator(tenants=1, users=2, contacts=0)
+    key_file = tmp_path / "app.key"
+    key_file.write_text(emu.cert.private_key_pem)
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+
+        def apply_and_sync(**credential: Any) -> Any:
+            gal = {**settings(info), **credential, "name": "gal", "type": "m365-gal"}
+            if "client_secret" not in credential:
+                del gal["client_secret"]
+            spec = config.HubFile.model_validate({"hubs": {"h": {"connectors": [gal]}}})
+            config.apply(engine, spec)
+            return run_hub(engine, "h", options=Options())
+
+        stale = apply_and_sync(client_secret="typo-secret")
+        assert stale.status != "applied" and "AADSTS7000215" in str(stale.as_json())
+        cert = {"certificate_key_file": str(key_file), "certificate_thumbprint": emu.cert.thumbprint}
+        report = apply_and_sync(**cert)
+        assert report.status == "applied", report.as_json()
+        wrong = apply_and_sync(**{**cert, "certificate_thumbprint": "00" * 20})
+        text = str(wrong.as_json())
+        assert wrong.status != "applied" and "certificate_thumbprint" in text and "client_secret" not in text
