@@ -39,6 +39,7 @@ from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
     StaleVersionError,
+    UndeletableRecordError,
 )
 from contacthub.model import display_name_of
 
@@ -314,10 +315,17 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             )
             results[i] = WriteResult(op, error=error)
             continue
-        refusal = None
         if op.kind != "update":
-            refusal = "contacthub never deletes or disables directory users"
-        elif not conn.write_users:
+            # the hub keeps the person the directory keeps (the engine restores the contact)
+            kept = UndeletableRecordError(
+                "contacthub never deletes or disables directory users: the person stays in the hub",
+                record,
+                conn.name,
+            )
+            results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=kept)
+            continue
+        refusal = None
+        if not conn.write_users:
             refusal = "directory users are read-only for this connector (write_users = false)"
         elif current.get("onPremisesSyncEnabled"):
             refusal = ON_PREM_TEXT
