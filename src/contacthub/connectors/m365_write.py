@@ -124,12 +124,13 @@ def _mark(conn: M365GalConnector, oid: str, hub_id: str) -> dict[str, Any]:
 def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     results: dict[int, WriteResult] = {}
     user_ops: list[tuple[int, WriteOp]] = []
+    notes = _notes(conn)  # creates left unmarked by an earlier failure: read once a batch
     for index, op in enumerate(ops):
         if op.kind != "create" and (op.native_id or "").startswith("users/"):
             user_ops.append((index, op))
             continue
         try:
-            results[index] = _write_contact(conn, op)
+            results[index] = _write_contact(conn, op, notes)
         except RecordError as exc:
             results[index] = WriteResult(op, error=exc)
     if user_ops:
@@ -138,10 +139,10 @@ def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     return [results[i] for i in range(len(ops))]
 
 
-def _write_contact(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+def _write_contact(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[str, str]]) -> WriteResult:
     record = op.native_id or op.hub_id
     if op.kind == "create":
-        return _create(conn, op)
+        return _create(conn, op, notes)
     kind, _, oid = (op.native_id or "").partition("/")
     if kind != "contacts" or not oid:
         raise RecordNotFoundError("not a GAL contact id", record, conn.name)
@@ -149,7 +150,7 @@ def _write_contact(conn: M365GalConnector, op: WriteOp) -> WriteResult:
     if current is None:
         raise RecordNotFoundError("the contact is no longer in the GAL", record, conn.name)
     mail_row, row = current
-    if conn.owner_of(mail_row) is None and _ours_unmarked(conn, _notes(conn).get(op.hub_id), mail_row):
+    if conn.owner_of(mail_row) is None and _ours_unmarked(conn, notes.get(op.hub_id), mail_row):
         try:
             mail_row = {**mail_row, **_mark(conn, oid, op.hub_id)}  # our create, finished now
         except CmdletError as exc:
@@ -207,7 +208,7 @@ def _apply(
     return WriteResult(op, native_id=f"contacts/{oid}", version=version_of(fields), fields=fields)
 
 
-def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+def _create(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[str, str]]) -> WriteResult:
     record = op.hub_id
     exchange = conn.exchange()
     email = primary_email(op.fields)
@@ -222,7 +223,7 @@ def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
             oid = str(found[0]["ExternalDirectoryObjectId"])
             [row] = exchange.run("Get-Contact", Identity=oid)
             return _apply(conn, op, oid, row, found[0])
-        entry = _notes(conn).get(op.hub_id)
+        entry = notes.get(op.hub_id)
         if entry:  # an earlier create of this contact whose anchor was not set
             if entry.get("oid"):
                 current = conn._contact(entry["oid"], record)
