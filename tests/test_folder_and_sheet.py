@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sheets import site
+from tests.sheets import app, runner, site
 
 
 @pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
@@ -286,3 +286,75 @@ def test_a_group_card_linked_as_a_person_before_is_never_deleted(tmp_path: Path)
     group.write_bytes(edited)
     hub.settled()
     assert group.read_bytes() == edited
+
+
+def test_a_sheet_that_cannot_be_written_fails_the_run_with_one_message(tmp_path: Path) -> None:
+    """A file whose folder cannot take the temporary file (here its name is too long for
+    one, which fails for root too): the run ends failed with one message, no traceback."""
+    hub = site(tmp_path, people=1)
+    sheet = tmp_path / ("s" * 244 + ".csv")
+    sheet.write_text("First Name,Last Name,E-mail Address\r\n", encoding="utf-8")
+    hub.apply('format = "outlook"', sheet=sheet)
+    result = runner.invoke(app, ["--database", hub.db, "sync", "h", "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    report = json.loads(result.output)
+    assert report["status"] == "failed"
+    assert [e["message"] for e in report["errors"]] == [
+        f"connector 'sheet': cannot write {sheet}: file name too long"
+    ]
+    [run] = [r for r in json.loads(hub.cli("runs", "h", "--json")) if r["id"] == report["run"]]
+    assert run["status"] == "failed"
+    assert sheet.read_bytes() == b"First Name,Last Name,E-mail Address\r\n"
+    assert hub.cards() == ["p1.vcf"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "columns", "new_name"),
+    [
+        ("outlook", ("E-mail 2 Address",), ""),
+        ("outlook", ("E-mail 2 Address",), "Email 2"),
+        ("outlook", ("Trade",), "trade"),
+        ("google", ("E-mail 2 - Label", "E-mail 2 - Value"), ""),
+    ],
+)
+def test_a_column_deleted_or_renamed_in_a_sheet_empties_nothing(
+    tmp_path: Path, fmt: str, columns: tuple[str, ...], new_name: str
+) -> None:
+    """Deleting Outlook's ``E-mail 2 Address`` (or renaming it, or a mapped ``Trade``, or
+    deleting a Google slot) read as each person's value there removed: the second email,
+    or the trade, was removed from the hub and from every card."""
+    cards = 'mapping = {"custom.trade" = "X-TRADE"}'
+    extra = {"EMAIL;TYPE=home": "p{i}@home.example", "X-TRADE": "trade{i}"}
+    sheet = f'format = "{fmt}"\nmapping = {{"custom.trade" = "Trade"}}'
+    hub = site(tmp_path, sheet, cards, people=3, **extra)
+    hub.sync()
+    hub.settled()
+    bom = hub.sheet.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    where = [rows[0].index(column) for column in columns]
+    assert all(row[where[-1]] for row in rows[1:])  # every person had a value there
+    if new_name:
+        rows[0][where[0]] = new_name
+    else:
+        rows = [[cell for n, cell in enumerate(row) if n not in where] for row in rows]
+    with hub.sheet.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+    dry = json.loads(hub.cli("sync", "h", "--dry-run", "--json"))  # (it moves no cursor)
+    changes = hub.sync()["changes"]
+    assert "hub" not in changes and "cards" not in changes, (changes, dry)
+    hub.settled()
+
+    def kept() -> bool:
+        return all(
+            f"p{i}@home.example" in text and f"X-TRADE:trade{i}" in text
+            for i in range(1, 4)
+            for text in [(hub.folder / f"p{i}.vcf").read_text()]
+        )
+
+    assert kept()
+    # the file holds the field again: an edit elsewhere writes it where it can go
+    card = hub.folder / "p1.vcf"
+    card.write_text(card.read_text().replace("N:Person;1;;;", "N:Personne;1;;;"))
+    assert hub.sync()["changes"]["sheet"]["update"] == 1
+    hub.settled()
+    assert kept() and "p1@home.example" in hub.sheet.read_text(encoding="utf-8-sig")

@@ -552,3 +552,100 @@ def test_a_mapped_custom_field_stays_out_of_google_custom_field_pairs(tmp_path: 
     )
     [record] = records(connector)
     assert "custom.trade" not in record.fields and result.error is None
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"])
+def test_a_file_is_written_back_with_its_own_line_ending(tmp_path: Path, newline: str) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: the line ending was read
+    from the text before the first LF (here, one inside a quoted note) and the file came back
+    with LF endings. The break inside the quotes is the note's own and stays as it is."""
+    path = tmp_path / "mac.csv"
+    rows = ["First Name,E-mail Address,Notes", '"Ann","ann@a.com","line 1\nline 2"', "Bob,bob@a.com,"]
+    path.write_bytes(newline.join([*rows, ""]).encode())
+    connector = connector_for(path)
+    bob = next(r for r in records(connector) if r.fields["given_name"] == "Bob")
+    rob = {**bob.fields, "given_name": "Rob"}
+    [res] = connector.write([WriteOp("update", "h", rob, bob.native_id, bob.version)])
+    assert res.error is None
+    data = path.read_bytes().decode()
+    assert data == newline.join([rows[0], 'Ann,ann@a.com,"line 1\nline 2"', "Rob,bob@a.com,", ""])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "start"),
+    [("cp1252", b"Title"), ("latin-1", b"Title"), ("utf-8-sig", b"\xef\xbb\xbfT"), ("utf-16", b"\xff\xfeT")],
+)
+def test_a_new_file_is_written_in_the_encoding_set(tmp_path: Path, encoding: str, start: bytes) -> None:
+    """A file started with ``encoding = "cp1252"`` was written in UTF-8 with a BOM, then read
+    back as cp1252: "Jörg Müller" became "JÃ¶rg MÃ¼ller" in the hub and in every card."""
+    path = tmp_path / "new.csv"
+    connector = connector_for(path, create=True, format="outlook", encoding=encoding)
+    person = {"given_name": "Jörg", "family_name": "Müller", "emails": [{"value": "j@a.com", "type": ""}]}
+    [res] = connector.write([WriteOp("create", "h1", person)])
+    assert res.error is None and res.version is not None
+    data = path.read_bytes()
+    assert data.startswith(start) and ",Jörg,,Müller," in data.decode(encoding)
+    [record] = records(connector_for(path, encoding=encoding))
+    assert (record.fields["given_name"], record.fields["family_name"]) == ("Jörg", "Müller")
+    assert record.version == res.version  # the next run finds nothing changed
+
+
+def test_a_bom_says_what_the_file_is_whatever_the_encoding_set(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("First Name,Last Name,Job Title\r\nJörg,Müller,\r\n".encode("utf-8-sig"))
+    connector = connector_for(path, encoding="cp1252")
+    [record] = records(connector)
+    assert (record.fields["given_name"], record.fields["family_name"]) == ("Jörg", "Müller")
+    fields = {**record.fields, "job_title": "Koch"}
+    [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert res.error is None
+    assert path.read_bytes() == "First Name,Last Name,Job Title\r\nJörg,Müller,Koch\r\n".encode("utf-8-sig")
+
+
+def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> None:
+    """The temporary file beside it cannot be made (its name, the file's plus a suffix, is
+    too long: a failure root meets too, as it does a read-only share): the OSError got out
+    as a traceback and left the run "applying". The file and its folder stay as they were."""
+    path = tmp_path / ("x" * 244 + ".csv")
+    path.write_text("First Name,E-mail Address\r\nAnn,ann@a.com\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    [record] = records(connector)
+    fields = {**record.fields, "given_name": "Anne"}
+    with pytest.raises(FatalConnectorError) as info:
+        connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert info.value.message == f"cannot write {path}: file name too long"
+    assert path.read_bytes() == b"First Name,E-mail Address\r\nAnn,ann@a.com\r\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_field_that_lost_a_column_is_held_again_once_a_run_saw_the_new_header(tmp_path: Path) -> None:
+    """The headers of runs not yet applied are kept in the connector's own directory: a
+    field a column of which went since one of them is not held (its rows' values there
+    would read as removed), and a write meanwhile leaves that field's cells as they are."""
+    path = tmp_path / "o.csv"
+    path.write_text("First Name,Job Title,E-mail Address,E-mail 2 Address\r\nAnn,,a@x.com,b@x.com\r\n")
+
+    def connector() -> CsvConnector:
+        made = connector_for(path)
+        made.config.local_dir = tmp_path / "local"
+        return made
+
+    first = connector()
+    before = first.pull(None, {})
+    list(before.records)
+    assert first.fields is not None and "emails" in first.fields
+    path.write_text("First Name,Job Title,E-mail Address\r\nAnn,,a@x.com\r\n")  # E-mail 2 deleted
+    run = connector()
+    assert run.fields is not None and "emails" not in run.fields and "job_title" in run.fields
+    pull = run.pull(before.cursor, {})
+    [record] = [r for r in pull.records if isinstance(r, Record)]
+    fields = {k: v for k, v in record.fields.items() if k != "emails"} | {"job_title": "Boss"}
+    [res] = run.write([WriteOp("update", "h", fields, record.native_id, record.version)])
+    assert (
+        res.error is None
+        and path.read_bytes() == b"First Name,Job Title,E-mail Address\r\nAnn,Boss,a@x.com\r\n"
+    )
+    after = connector()
+    assert after.fields is not None and "emails" not in after.fields  # that run is not applied yet
+    list(after.pull(pull.cursor, {}).records)  # it was: its cursor comes back
+    assert "emails" in (connector().fields or ())

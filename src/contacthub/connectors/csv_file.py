@@ -4,8 +4,9 @@ Settings: ``path`` (required); ``format`` = ``auto`` (default: chosen from the h
 ``plain`` | ``outlook`` | ``google`` | ``thunderbird``; ``encoding`` = ``auto`` (BOM, then
 UTF-8, then Shift_JIS when the bytes read as Japanese, then cp1252) or a codec name;
 ``delimiter`` (default: whichever of comma, semicolon or tab the header uses most);
-``create = true`` to start an empty file when there is none. The file is written back in the
-encoding, BOM, delimiter and line ending it was read with.
+``create = true`` to start an empty file when there is none (in the ``encoding`` set, else
+UTF-8). The file is written back in the encoding, BOM, delimiter and line ending it was read
+with; a BOM says what a file is whatever ``encoding`` says.
 
 The plain format's header is canonical field names (``id, display_name, given_name, ...,
 emails, phones, addresses, websites, notes, birthday, custom.<name>``). A multi-valued cell
@@ -64,7 +65,7 @@ from contacthub.formats.csv_columns import (
     render,
     unprotect,
 )
-from contacthub.model import MULTI_FIELDS, Fields, name_key
+from contacthub.model import MULTI_FIELDS, Fields, name_key, project
 
 
 @dataclass(slots=True)
@@ -128,6 +129,8 @@ class CsvConnector(CsvStore, Connector):
         self._header_cache: tuple[str, str, list[str]] | None = None
         #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
         self._known: dict[str, str] = {}
+        #: the fields held when ``write`` began
+        self._held: frozenset[str] | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -203,8 +206,18 @@ class CsvConnector(CsvStore, Connector):
     def fields(self) -> frozenset[str] | None:
         """What the file's columns can hold (Google's numbered slots grow, so it holds every
         multi-valued field and custom fields; a plain file gains a column for each new
-        custom field). A column removed from a plain file is a field it no longer holds:
-        read as "every value removed", it emptied that field in every other connector."""
+        custom field; a mapped column is added when missing). A column removed from a plain
+        file is a field it no longer holds: read as "every value removed", it emptied that
+        field in every other connector.
+
+        So is a field a column of which the file lost since a header the hub may still know
+        it by (``_seen_headers``): Outlook's ``E-mail 2 Address`` deleted or renamed, a
+        mapped ``Trade`` renamed ``trade``, a Google slot deleted. Held, the rows that had a
+        value there read as that value removed, and the hub removed it everywhere (the
+        emails of the other columns too, and the whole field of a mapped column). Not held
+        for the runs until the hub has applied one with the new header, those rows' baselines
+        lose the field; held again, what they hold is merged as a first sighting (united
+        with the hub's, nothing removed), as in a file that never had the column."""
         key = self._stat_key()
         if self._header_cache is None or self._header_cache[0] != key:
             table = self._load() or self._new_table()
@@ -216,16 +229,33 @@ class CsvConnector(CsvStore, Connector):
             held |= {*MULTI_FIELDS, "custom.*"}
         if fmt == "plain":
             held.add("custom.*")
-        return frozenset(held)
+        removed = self._removed_fields(fmt, header)
+        if any(name.startswith("custom.") for name in removed):
+            held.discard("custom.*")  # a custom field cannot be left out of the wildcard
+        return frozenset(held - removed)
+
+    def _removed_fields(self, fmt: str, header: list[str]) -> set[str]:
+        """The fields a column of which a remembered header has and ``header`` lacks."""
+        present, out = set(header), set()
+        for _, columns in self._seen_headers():
+            lost = {c for c in columns if c not in present}
+            if lost:
+                handlers = handlers_for(fmt, columns, self.config.mapping)
+                out |= {h.field for h in handlers if any(c in lost for _, c in h.cols)}
+        return out
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self._known = dict(known)
         key = self._stat_key()
+        self._issued = key or "missing"
         if key is None:
+            self._note_header([], cursor, prune=True)
             return Pull(iter(()), deleted=set(known), complete=True, listed=0, cursor="missing")
         if cursor == key:
+            self._note_header([], cursor, prune=True)
             return Pull(iter(()), complete=False, cursor=key)
         table = self._load()
+        self._note_header(table.header if table else [], cursor, prune=True)
         entries = self._index(table) if table else []
         items: list[Record | RecordError] = []
         seen: set[str] = set()
@@ -264,6 +294,7 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
+        self._held = self.fields
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
             table.header.append("id")  # a plain file we write always has ids
             for old in table.rows:
@@ -281,6 +312,7 @@ class CsvConnector(CsvStore, Connector):
             if table.fmt == "plain" and "id" in table.header:
                 self._fill_ids(table)
             self._save(table)
+            self._note_header(table.header)
         final = {id(e.row): e for e in self._index(table)}
         results = []
         for op, row, err in done:
@@ -336,6 +368,12 @@ class CsvConnector(CsvStore, Connector):
                 row.cells.append("")
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
         view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
+        # a field the file does not hold now (a column of it was removed: ``fields``) keeps
+        # what the row has; rendered from ``fields``, which lack it, it was emptied
+        if any(not project({h.field: 1}, self._held) for h in handlers):
+            current = read_row(handlers, {h: c for h, c in view.items() if c}).to_fields(self.config.region)
+            held = project(current, self._held)
+            fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         for column, value in render(handlers, fields, view, self.config.region).items():
             cells[table.header.index(column)] = protect(value)

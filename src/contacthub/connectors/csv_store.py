@@ -17,9 +17,11 @@ calls and tests can still patch them on ``CsvConnector``.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import tempfile
@@ -35,6 +37,7 @@ from contacthub.model import Fields
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_LINE = re.compile(r'(?:[^"\r\n]|"[^"]*(?:"|\Z))*')  # a line: quoted parts may span breaks
 
 #: The longest cell the csv module reads, in characters. Its default (131,072) refused a
 #: note our own write had put in the file, and with it the whole file, every run after.
@@ -45,6 +48,9 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 #: can always be read back.
 FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
+
+#: headers remembered at most (a run the hub never applied, a dry run, leaves one more)
+_HEADERS_KEPT = 20
 
 
 @dataclass(slots=True, eq=False)
@@ -84,9 +90,11 @@ class _Table:
 
 def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
     """Text, codec and BOM. Bytes no codec accepts become lone surrogates (surrogateescape):
-    their rows are reported as errors and written back byte for byte."""
+    their rows are reported as errors and written back byte for byte. A BOM says what the
+    file is whatever the setting: no cp1252 or Latin-1 file starts with "ï»¿" or "ÿþ", and
+    read with the setting, a UTF-8 file's header and every accented name came out garbled."""
     for bom, codec in _BOMS:
-        if data.startswith(bom) and (setting == "auto" or setting.startswith(codec[:6])):
+        if data.startswith(bom):
             return data[len(bom) :].decode(codec), codec, bom
     if setting != "auto":
         strict = setting.lower().replace("_", "-").startswith("utf-16")
@@ -113,6 +121,24 @@ def _sniff(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def _first_line(text: str) -> tuple[str, str]:
+    """The header line and the file's line ending (CRLF, LF or CR), from the first line break
+    outside quotes. Decided from the text before the first LF, a CR-only file (Excel for
+    Mac's "CSV (Macintosh)") read as one line ending in LF and came back with LF endings."""
+    match = _LINE.match(text)
+    end = match.end() if match else 0
+    ending = text[end : end + 2]
+    newline = "\r\n" if ending == "\r\n" else "\r" if ending[:1] == "\r" else "\n"
+    return text[:end], newline
+
+
+class _Sink:
+    """A file for ``csv.writer`` that keeps each row it is given as one string."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.write = lines.append
 
 
 class _Lines:
@@ -186,6 +212,55 @@ class CsvStore:
     #: the file's modification time as of the last stat
     _mtime: datetime | None
 
+    #: the cursor this connector's pull gave out in this run (the headers of the run go under it)
+    _issued: str | None = None
+
+    # --- the headers the hub may still know the file by -----------------------------------
+
+    def _headers_file(self) -> Path | None:
+        local = self.config.local_dir
+        return local / "csv-headers.json" if local is not None else None
+
+    def _seen_headers(self) -> list[tuple[str, list[str]]]:
+        """The headers the file had in the runs since the last one the hub applied, oldest
+        first, each under the cursor its run gave out. What the hub last agreed with the file
+        (its baselines) was read or written under one of them: a column one of them has and
+        the file lost since is a column someone removed, not values they emptied."""
+        path = self._headers_file()
+        if path is None:
+            return []
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if not isinstance(data, list):
+            return []
+        return [(str(e[0]), [str(c) for c in e[1]]) for e in data if isinstance(e, list) and len(e) == 2]
+
+    def _note_header(self, header: list[str], applied: str | None = None, *, prune: bool = False) -> None:
+        """Remember ``header`` under the cursor of this run; with ``prune``, forget the
+        headers of runs before the one ``applied`` (the cursor the hub saved last): the hub
+        applied that run, so its baselines are of no header before it."""
+        path = self._headers_file()
+        if path is None:
+            return
+        entries = self._seen_headers()
+        keys = [key for key, _ in entries]
+        if prune and applied in keys:
+            entries = entries[keys.index(applied) :]
+        key = self._issued or ""
+        for n, (old_key, columns) in enumerate(entries):
+            if old_key == key:
+                entries[n] = (key, [*columns, *(c for c in header if c not in columns)])
+                break
+        else:
+            entries.append((key, list(header)))
+        with contextlib.suppress(OSError):  # no memory: columns are judged by the header alone
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps([list(e) for e in entries[-_HEADERS_KEPT:]]), encoding="utf-8")
+            os.replace(tmp, path)
+
     def _read_bytes(self) -> bytes:
         """The one place the file's contents are read (tests patch it to prove a no-op pull
         reads nothing)."""
@@ -214,9 +289,8 @@ class CsvStore:
             text, codec, bom = decode(data, self.encoding)
         except (OSError, UnicodeError, LookupError) as exc:
             raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
-        first = text.split("\n", 1)[0]
+        first, newline = _first_line(text)
         delimiter = self.delimiter or _sniff(first)
-        newline = "\r\n" if first.endswith("\r") else "\n"
         header, rows = _parse(text, delimiter, f"{self.path}", self.name)
         if self.delimiter and len(header) == 1 and _sniff(first) in first.replace(self.delimiter, ""):
             # a delimiter set to one the file does not use reads every row as one cell:
@@ -264,8 +338,14 @@ class CsvStore:
         return fmt
 
     def _new_table(self) -> _Table:
+        """A file to start, in the ``encoding`` set (``utf-8-sig`` writes a BOM), else UTF-8,
+        with a BOM for Outlook (which reads a file without one in the system's code page).
+        Started in UTF-8 whatever the setting, a cp1252 file was read back as cp1252."""
         fmt = "plain" if self.format == "auto" else self.format
-        codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
+        if self.encoding != "auto":
+            codec = codecs.lookup(self.encoding).name
+        else:
+            codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
         return _Table(list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ",")
 
     def _save(self, table: _Table) -> None:
@@ -273,16 +353,32 @@ class CsvStore:
         An edit made by someone else since the file was read is never overwritten."""
         if self._stat_key() != table.stamp:
             raise RetriableError(f"{self.path} changed while it was being written", self.name)
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=table.delimiter, lineterminator=table.newline)
+        # The csv module quotes a cell holding a character of its line terminator, and no
+        # other line break: written with CR alone, a note's LF went out bare and read back as
+        # the end of the row. So rows are spelled with CRLF, which quotes both, and then end
+        # in the file's own line ending (the writer calls ``write`` once per row).
+        lines: list[str] = []
+        writer = csv.writer(_Sink(lines), delimiter=table.delimiter, lineterminator="\r\n")
         writer.writerow(table.header)
+        lines[-1] = lines[-1][:-2] + table.newline
         for row in table.rows:
             if row.raw is None:
                 writer.writerow(row.cells)
+                lines[-1] = lines[-1][:-2] + table.newline
             else:  # as it was read; the last line of a file may have had no line ending
-                buf.write(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
+                lines.append(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
         strict = table.codec.startswith("utf-16")
-        data = table.bom + buf.getvalue().encode(table.codec, "strict" if strict else "surrogateescape")
+        data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
+        try:
+            self._replace(data)
+        except OSError as exc:
+            # a folder made read-only (a share), an immutable file, a full disk: one clear
+            # error that fails the run, which let through left it "applying" with a traceback
+            reason = (exc.strerror or str(exc)).lower()
+            raise FatalConnectorError(f"cannot write {self.path}: {reason}", self.name) from exc
+
+    def _replace(self, data: bytes) -> None:
+        """Write ``data`` to a temporary file beside the file, then rename it over the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
