@@ -106,6 +106,12 @@ class ReadOnlyRecordError(RecordError):
     the engine agree on it, so the write is tried again only after the hub contact changes."""
 
 
+class UndeletableRecordError(ReadOnlyRecordError):
+    """The system never deletes this record, whatever the hub does (a directory user of a
+    GAL). The person stays there, so the hub keeps them too: the engine restores the
+    contact instead of leaving the record unlinked, whose later edits would never arrive."""
+
+
 class RejectedRecordError(RecordError):
     """The system refuses the record's values as invalid (a field too long, a value it does
     not accept). Sending them again cannot succeed, so the engine does not, until the hub

@@ -519,3 +519,116 @@ def test_exchange_errors_are_read_from_the_cmdlet_details() -> None:
     with pytest.raises(FatalConnectorError, match="Exchange Recipient Administrator"):
         client.run("Get-Mailbox")
     api.close()
+
+
+def _failing(emu: Emulator, monkeypatch: pytest.MonkeyPatch, cmdlet: str, after: bool) -> dict[str, bool]:
+    """Make ``cmdlet`` answer 503 while ``on`` (``after``: done first, its answer lost)."""
+    from contacthub.emulators.m365_wire import Reply
+
+    switch = {"on": True}
+    real = type(emu.exchange).invoke
+
+    def invoke(self: Any, tenant: Any, base: str, body: Any, *rest: Any) -> Reply:
+        if switch["on"] and (body.get("CmdletInput") or {}).get("CmdletName") == cmdlet:
+            if after:
+                real(self, tenant, base, body, *rest)
+            return Reply(
+                503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, {"Retry-After": "0"}
+            )
+        return real(self, tenant, base, body, *rest)
+
+    monkeypatch.setattr(type(emu.exchange), "invoke", invoke)
+    return switch
+
+
+@pytest.mark.parametrize("lost", ["Set-MailContact", "New-MailContact"])
+def test_a_create_left_unmarked_by_a_failure_is_finished_later_and_only_ours(
+    env: Any, monkeypatch: pytest.MonkeyPatch, lost: str
+) -> None:
+    """New-MailContact takes no CustomAttribute: the anchor is a second call, and when it
+    (or the create's answer) is lost the contact exists unmarked. The next write for that
+    hub contact marks and finishes it; an admin's unmarked contact stays untouched."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    saved = MemoryCredentials()
+    conn = M365GalConnector(ConnectorConfig("gal", settings(info), credentials=saved))
+    switch = _failing(emu, monkeypatch, lost, after=lost == "New-MailContact")
+    fields = sample(5, job_title="Buyer")
+    with pytest.raises(Exception, match="503"):
+        conn.write([WriteOp("create", "hub-5", fields)])
+    switch["on"] = False
+    conn.close()
+    [made] = [
+        c
+        for c in tenant.live_contacts()
+        if str(c.props.get("ExternalEmailAddress")).lower() == "smtp:person5@example.com"
+    ]
+    assert not made.props.get("CustomAttribute15")
+    later = M365GalConnector(ConnectorConfig("gal", settings(info), credentials=saved))
+    theirs = next(
+        c for c in tenant.live_contacts() if c.id != made.id and not c.props.get("CustomAttribute15")
+    )
+    [refused] = later.write([WriteOp("update", "hub-5", fields, f"contacts/{theirs.id}", None)])
+    assert refused.error is not None and "not created by contacthub" in refused.error.message
+    if lost == "Set-MailContact":  # the engine found it by its address: an update
+        op = WriteOp("update", "hub-5", {**fields, "job_title": "Head Buyer"}, f"contacts/{made.id}", None)
+    else:  # the create is tried again
+        op = WriteOp("create", "hub-5", {**fields, "job_title": "Head Buyer"})
+    [done] = later.write([op])
+    assert done.error is None and done.native_id == f"contacts/{made.id}"
+    assert made.props["CustomAttribute15"] == "contacthub:hub-5"
+    assert made.props["Title"] == "Head Buyer" and made.props["MobilePhone"]
+    assert (
+        len(
+            [
+                c
+                for c in tenant.live_contacts()
+                if str(c.props.get("ExternalEmailAddress")).lower() == "smtp:person5@example.com"
+            ]
+        )
+        == 1
+    )
+    assert not saved.load().get("unmarked_creates")
+    later.close()
+
+
+def test_a_user_whose_address_is_only_in_proxy_addresses_is_read_with_it_and_never_added(env: Any) -> None:
+    """A user whose ``mail`` is empty has their primary SMTP proxy address as their email,
+    and no mail contact is made in their own tenant for it (nor for an alias of theirs)."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    user = next(u for u in tenant.users.values() if u.props["accountEnabled"])
+    proxies = ["smtp:adele@alias.example", "SMTP:adele@contoso.example"]
+    tenant.update_user(user.id, {"mail": None, "proxyAddresses": proxies})
+    conn = connector(info)
+    [record] = [r for r in pull_all(conn, None, {})[0] if r.native_id == f"users/{user.id}"]
+    assert [e["value"] for e in record.fields["emails"]] == ["adele@contoso.example"]
+    before = len(tenant.live_contacts())
+    for address in ("adele@contoso.example", "ADELE@alias.example"):
+        fields = {**sample(9), "emails": [{"value": address, "type": "work", "pref": True}]}
+        [refused] = conn.write([WriteOp("create", f"hub-{address}", fields)])
+        assert refused.error is not None and "directory user" in refused.error.message
+    assert len(tenant.live_contacts()) == before
+    conn.close()
+
+
+def test_a_certificate_the_file_gives_wins_over_a_kept_secret(tmp_path: Any) -> None:
+    """Secrets a hub file no longer names are kept by the store; the file's key file and
+    thumbprint (plain settings, always the file's) decide the credential."""
+    from contacthub.connectors.m365_auth import client_credential
+
+    key = tmp_path / "app.key"
+    key.write_text("NEW KEY")
+    given = {"certificate_key_file": str(key), "certificate_thumbprint": "AB:CD"}
+    assert client_credential({"client_secret": "old", **given}, "x") == {
+        "private_key": "NEW KEY",
+        "thumbprint": "ABCD",
+    }
+    assert client_credential({"certificate_key": "OLD KEY", **given}, "x")["private_key"] == "NEW KEY"  # type: ignore[index]
+    assert client_credential({"client_secret": "s"}, "x") == "s"
+    assert client_credential(
+        {"client_secret": "s", "certificate_key": "K", "certificate_thumbprint": "AB"}, "x"
+    ) == {
+        "private_key": "K",
+        "thumbprint": "AB",
+    }

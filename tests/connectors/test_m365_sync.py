@@ -127,8 +127,10 @@ def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
         report = sync()
         assert any("never deletes or disables" in e["message"] for e in report.errors), report.errors
         assert alive.id in tenant.users and alive.props.get("accountEnabled", True) is not False
-        again = sync()
-        assert again.errors == [] and again.changes == {}
+        again = sync()  # the directory keeps them, so the hub does: their card comes back
+        assert again.errors == [] and again.changes == {"phones": {"create": 1, "update": 0, "delete": 0}}
+        assert alive.props["mail"].lower() in cards(folder)
+        assert sync().changes == {}
 
 
 def folder_and_gal(sqlite_url: str, folder: Path, info: dict[str, Any]) -> Callable[[], Any]:
@@ -207,3 +209,63 @@ def test_a_person_without_an_email_is_said_once_and_added_once_they_have_one(
         sync()
         emails = [str(c.props.get("ExternalEmailAddress", "")).lower() for c in tenant.live_contacts()]
         assert any("desk@partner.example" in e for e in emails), emails
+
+
+def test_switching_from_a_client_secret_to_a_certificate_file_signs_in_with_the_certificate(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The store keeps a secret the hub file no longer names; a certificate the file now
+    gives must still be what signs in, and a wrong thumbprint is said to be one."""
+    emu = emulator(tenants=1, users=2, contacts=0)
+    key_file = tmp_path / "app.key"
+    key_file.write_text(emu.cert.private_key_pem)
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+
+        def apply_and_sync(**credential: Any) -> Any:
+            gal = {**settings(info), **credential, "name": "gal", "type": "m365-gal"}
+            if "client_secret" not in credential:
+                del gal["client_secret"]
+            spec = config.HubFile.model_validate({"hubs": {"h": {"connectors": [gal]}}})
+            config.apply(engine, spec)
+            return run_hub(engine, "h", options=Options())
+
+        stale = apply_and_sync(client_secret="typo-secret")
+        assert stale.status != "applied" and "AADSTS7000215" in str(stale.as_json())
+        cert = {"certificate_key_file": str(key_file), "certificate_thumbprint": emu.cert.thumbprint}
+        report = apply_and_sync(**cert)
+        assert report.status == "applied", report.as_json()
+        wrong = apply_and_sync(**{**cert, "certificate_thumbprint": "00" * 20})
+        text = str(wrong.as_json())
+        assert wrong.status != "applied" and "certificate_thumbprint" in text and "client_secret" not in text
+
+
+def test_deleting_a_directory_users_card_keeps_the_person_the_directory_keeps(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The GAL never deletes a user: the deletion of their card is refused there once, the
+    person stays in the hub, their card comes back, and their later GAL edits arrive (the
+    GAL record was left unlinked, and the person was gone from the hub for good)."""
+    emu = emulator(tenants=1, users=3, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    with served(emu) as info:
+        sync = folder_and_gal(sqlite_url, folder, info)
+
+        sync()
+        user = next(iter(tenant.users.values()))
+        mail = user.props["mail"].lower()
+        (folder / cards(folder)[mail]["_file"]).unlink()
+        refused = sync()
+        assert [e["connector"] for e in refused.errors] == ["gal"]
+        assert "never deletes or disables directory users" in refused.errors[0]["message"]
+        assert not tenant.users[user.id].deleted
+        again = sync()
+        assert again.errors == []  # said once
+        assert mail in cards(folder)  # the card is back
+        tenant.update_user(user.id, {"jobTitle": "Edited in Entra"})
+        sync()
+        assert cards(folder)[mail]["job_title"] == "Edited in Entra"
+        assert len(list(folder.glob("*.vcf"))) == 3
+        assert sync().changes == {}

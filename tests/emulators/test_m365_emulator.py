@@ -330,3 +330,26 @@ def test_contacthub_emulate_m365_announces_itself() -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_users_filter_on_proxy_addresses_takes_the_any_lambda(env: Any) -> None:
+    """Graph filters a string collection with ``any``: ``proxyAddresses/any(x:x eq '...')``,
+    compared without regard to case; a bare ``eq`` on a collection is not a query it takes."""
+    emu, _, graph, _ = env
+    user = next(iter(emu.tenants[0].users.values()))
+    emu.tenants[0].update_user(
+        user.id, {"mail": None, "proxyAddresses": ["SMTP:ann@x.example", "smtp:a@y.example"]}
+    )
+    for wanted in (
+        "proxyAddresses/any(x:x eq 'smtp:ann@x.example')",
+        "proxyAddresses/any(p: p eq 'SMTP:A@Y.EXAMPLE')",
+    ):
+        found = graph.get("/v1.0/users", params={"$filter": wanted, "$select": "id,mail"})
+        assert found.status_code == 200, found.text
+        check("/users", "get", found)
+        assert [u["id"] for u in found.json()["value"]] == [user.id]
+    none = graph.get("/v1.0/users", params={"$filter": "proxyAddresses/any(x:x eq 'smtp:nobody@x.example')"})
+    assert none.status_code == 200 and none.json()["value"] == []
+    for bad in ("proxyAddresses eq 'smtp:ann@x.example'", "displayName/any(x:x eq 'Ann')"):
+        refused = graph.get("/v1.0/users", params={"$filter": bad})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "Request_UnsupportedQuery"

@@ -27,22 +27,29 @@ MICROSOFT_HOSTS = frozenset(
 
 
 def client_credential(settings: dict[str, Any], where: str) -> str | dict[str, str]:
-    """A client secret, or a certificate (``certificate_key`` PEM text or
-    ``certificate_key_file``, with ``certificate_thumbprint``)."""
-    if settings.get("client_secret"):
-        return str(settings["client_secret"])
-    key = settings.get("certificate_key")
-    if not key and settings.get("certificate_key_file"):
+    """A certificate (``certificate_key_file`` or ``certificate_key`` PEM text, with
+    ``certificate_thumbprint``), else a client secret.
+
+    The certificate comes first, and a key file before a key text: the store keeps a
+    secret setting (``client_secret``, ``certificate_key``) that a later hub file no longer
+    names, while plain settings (the key file, the thumbprint) are always the file's own.
+    A hub file that switched from a secret to a certificate file must sign in with the
+    certificate, not with the secret it left behind."""
+    key = None
+    if settings.get("certificate_key_file"):
         path = Path(str(settings["certificate_key_file"])).expanduser()
         try:
             key = path.read_text()
         except OSError as exc:
             raise ConfigError(f"cannot read certificate_key_file {path}: {exc.strerror}", where) from None
-    if key:
-        thumbprint = str(settings.get("certificate_thumbprint") or "").replace(":", "").strip()
+    key = key or settings.get("certificate_key")
+    thumbprint = str(settings.get("certificate_thumbprint") or "").replace(":", "").strip()
+    if key and (thumbprint or not settings.get("client_secret")):
         if not thumbprint:
             raise ConfigError("certificate_thumbprint is needed with a certificate key", where)
         return {"private_key": str(key), "thumbprint": thumbprint}
+    if settings.get("client_secret"):
+        return str(settings["client_secret"])
     raise ConfigError("give client_secret, or certificate_key(_file) and certificate_thumbprint", where)
 
 
@@ -130,11 +137,16 @@ class TenantSignIn:
         text = _short(str(answer.get("error_description") or code))
         if code in ("temporarily_unavailable",):
             raise RetriableError(f"the sign-in server is unavailable ({text})", self.connector)
-        remedy = (
-            "the tenant's admin has not consented yet: run `contacthub connect HUB CONNECTOR --invite`"
-            if "AADSTS700016" in text
-            else "check client_id and the client secret or certificate"
-        )
+        if "AADSTS700016" in text:
+            remedy = (
+                "the tenant's admin has not consented yet: run `contacthub connect HUB CONNECTOR --invite`"
+            )
+        elif isinstance(self.credential, dict):
+            remedy = (
+                "check client_id, certificate_thumbprint and that this certificate is uploaded to the app"
+            )
+        else:
+            remedy = "check client_id and client_secret"
         raise FatalConnectorError(f"sign-in refused ({code}: {text}); {remedy}", self.connector)
 
 

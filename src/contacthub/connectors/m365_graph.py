@@ -62,10 +62,16 @@ class GraphClient:
             url = page.get("@odata.nextLink") or ""
 
     def user_with_mail(self, email: str) -> dict[str, Any] | None:
-        """The directory user whose mail is ``email`` (enabled or not), if there is one."""
+        """The directory user whose mail is ``email`` (enabled or not), if there is one: by
+        ``mail``, else by any of their SMTP ``proxyAddresses`` (a user whose ``mail`` is
+        empty, or an alias of theirs, is still a person of the tenant)."""
         value = email.replace("'", "''")
-        url = f"/v1.0/users?$filter=mail eq '{quote(value)}'&$select=id,userPrincipalName"
-        return next(iter(self.items(url)), None)
+        for wanted in (f"mail eq '{value}'", f"proxyAddresses/any(x:x eq 'smtp:{value}')"):
+            url = f"/v1.0/users?$filter={quote(wanted, safe='/:')}&$select=id,userPrincipalName"
+            found = next(iter(self.items(url)), None)
+            if found is not None:
+                return found
+        return None
 
     def group_ids(self, wanted: Sequence[str]) -> list[str]:
         """Group ids for ``member_of`` entries (ids as they are, names looked up)."""

@@ -125,6 +125,18 @@ def to_fields(
     )
 
 
+def primary_smtp(proxies: Any) -> str:
+    """The primary SMTP address among ``proxyAddresses`` (the one spelled ``SMTP:``): a
+    user's address when ``mail`` is empty (a mailbox whose ``mail`` was never filled in).
+    Secondary ``smtp:`` aliases are not read as emails: the GAL shows one address per
+    person, and aliases such as routing addresses would only clutter the cards."""
+    for proxy in proxies or []:
+        text = _text(proxy)
+        if text.startswith("SMTP:") and len(text) > 5:
+            return text[5:]
+    return ""
+
+
 def user_fields(user: Mapping[str, Any], region: str) -> Fields:
     phones = user.get("businessPhones") or []
     return to_fields(
@@ -136,7 +148,7 @@ def user_fields(user: Mapping[str, Any], region: str) -> Fields:
             "department": user.get("department"),
             "job_title": user.get("jobTitle"),
         },
-        _text(user.get("mail")),
+        _text(user.get("mail")) or primary_smtp(user.get("proxyAddresses")),
         (_text(phones[0] if phones else ""), _text(user.get("mobilePhone")), _text(user.get("faxNumber"))),
         {part: _text(user.get(prop)) for part, prop, _, _ in ADDRESS},
         region,

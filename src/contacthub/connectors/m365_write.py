@@ -4,7 +4,12 @@ users through Graph ``$batch`` PATCHes, both within the tenant's write budget.
 Mail contacts are created with ``New-MailContact`` and marked as ours with the anchor right
 away; before any change, hide or removal the contact is read again, must carry our anchor
 and must still have the version the hub saw (directory objects have no ETag). A create first
-looks for its anchor, so a create whose answer was lost is not made twice. Users are read in
+looks for its anchor, so a create whose answer was lost is not made twice. Exchange's
+``New-MailContact`` takes no ``CustomAttributeN``, so the anchor is a second call: when that
+call (or the create's own answer) fails, the connector keeps a note of the create in its saved
+state (``UNMARKED``: the contact's id, or the unique ``Name`` and address it sent); the next
+write for that hub contact finds the note, marks the contact and finishes it. Without such a
+note an unmarked contact is an admin's and is never touched. Users are read in
 ``$batch``es and PATCHed in ``$batch``es, only with ``write_users`` and only when mastered in
 the cloud; a refusal for good is a ``ReadOnlyRecordError`` carrying the record as it is.
 
@@ -34,6 +39,7 @@ from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
     StaleVersionError,
+    UndeletableRecordError,
 )
 from contacthub.model import display_name_of
 
@@ -68,15 +74,63 @@ class WriteBudget:
             self.times.append(self.api.clock())
 
 
+#: saved-state key: hub id -> a create whose anchor was not set ({"oid"} or {"name", "email"})
+UNMARKED = "unmarked_creates"
+
+
+def _notes(conn: M365GalConnector) -> dict[str, dict[str, str]]:
+    notes = conn.config.credentials.load().get(UNMARKED)
+    return dict(notes) if isinstance(notes, dict) else {}
+
+
+def _note(conn: M365GalConnector, hub_id: str, entry: dict[str, str] | None) -> None:
+    """Keep (or, with None, drop) the note of an unmarked create, durable before it counts."""
+    saved = conn.config.credentials.load()
+    notes = dict(saved.get(UNMARKED) or {})
+    if entry is None:
+        if notes.pop(hub_id, None) is None:
+            return
+    else:
+        notes[hub_id] = entry
+    saved[UNMARKED] = notes
+    conn.config.credentials.save(saved)
+
+
+def _ours_unmarked(conn: M365GalConnector, entry: dict[str, str] | None, mail_row: Mapping[str, Any]) -> bool:
+    """Whether ``mail_row`` is the contact of a create of ours whose anchor was never set:
+    it has no anchor at all, and is the contact that create answered with, or (its answer
+    lost) has the tenant-unique ``Name`` and the address that create sent."""
+    if not entry or str(mail_row.get(conn.anchor_name) or ""):
+        return False
+    if entry.get("oid"):
+        return str(mail_row.get("ExternalDirectoryObjectId") or "") == entry["oid"]
+    email = str(mail_row.get("ExternalEmailAddress") or "")
+    email = email[5:] if email[:5].lower() == "smtp:" else email
+    return (
+        str(mail_row.get("Name") or "") == entry.get("name")
+        and email.lower() == str(entry.get("email") or "").lower()
+    )
+
+
+def _mark(conn: M365GalConnector, oid: str, hub_id: str) -> dict[str, Any]:
+    """Set our anchor on a contact of ours that lacks it, then drop its note."""
+    anchor = conn.anchor(hub_id)
+    conn.budget().spend()
+    conn.exchange().run("Set-MailContact", Identity=oid, **{conn.anchor_name: anchor})
+    _note(conn, hub_id, None)
+    return {conn.anchor_name: anchor}
+
+
 def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     results: dict[int, WriteResult] = {}
     user_ops: list[tuple[int, WriteOp]] = []
+    notes = _notes(conn)  # creates left unmarked by an earlier failure: read once a batch
     for index, op in enumerate(ops):
         if op.kind != "create" and (op.native_id or "").startswith("users/"):
             user_ops.append((index, op))
             continue
         try:
-            results[index] = _write_contact(conn, op)
+            results[index] = _write_contact(conn, op, notes)
         except RecordError as exc:
             results[index] = WriteResult(op, error=exc)
     if user_ops:
@@ -85,10 +139,10 @@ def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     return [results[i] for i in range(len(ops))]
 
 
-def _write_contact(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+def _write_contact(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[str, str]]) -> WriteResult:
     record = op.native_id or op.hub_id
     if op.kind == "create":
-        return _create(conn, op)
+        return _create(conn, op, notes)
     kind, _, oid = (op.native_id or "").partition("/")
     if kind != "contacts" or not oid:
         raise RecordNotFoundError("not a GAL contact id", record, conn.name)
@@ -96,6 +150,11 @@ def _write_contact(conn: M365GalConnector, op: WriteOp) -> WriteResult:
     if current is None:
         raise RecordNotFoundError("the contact is no longer in the GAL", record, conn.name)
     mail_row, row = current
+    if conn.owner_of(mail_row) is None and _ours_unmarked(conn, notes.get(op.hub_id), mail_row):
+        try:
+            mail_row = {**mail_row, **_mark(conn, oid, op.hub_id)}  # our create, finished now
+        except CmdletError as exc:
+            raise error_of(exc, conn.name, record) from None
     if conn.owner_of(mail_row) is None:
         theirs = conn._exchange_fields(row, False)
         error = ReadOnlyRecordError(
@@ -149,7 +208,7 @@ def _apply(
     return WriteResult(op, native_id=f"contacts/{oid}", version=version_of(fields), fields=fields)
 
 
-def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
+def _create(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[str, str]]) -> WriteResult:
     record = op.hub_id
     exchange = conn.exchange()
     email = primary_email(op.fields)
@@ -164,6 +223,19 @@ def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
             oid = str(found[0]["ExternalDirectoryObjectId"])
             [row] = exchange.run("Get-Contact", Identity=oid)
             return _apply(conn, op, oid, row, found[0])
+        entry = notes.get(op.hub_id)
+        if entry:  # an earlier create of this contact whose anchor was not set
+            if entry.get("oid"):
+                current = conn._contact(entry["oid"], record)
+                mine = [current[0]] if current else []
+            else:
+                mine = exchange.run("Get-MailContact", Filter=f"Name -eq {opath(entry.get('name', ''))}")
+            if mine and _ours_unmarked(conn, entry, mine[0]):
+                oid = str(mine[0]["ExternalDirectoryObjectId"])
+                marked = _mark(conn, oid, op.hub_id)
+                [row] = exchange.run("Get-Contact", Identity=oid)
+                return _apply(conn, op, oid, row, {**mine[0], **marked})
+            _note(conn, op.hub_id, None)  # gone, or never made: make it now
         user = conn.graph().user_with_mail(email)
         if user is not None:
             # a person of the tenant (disabled, say, while their card was edited): never
@@ -184,16 +256,29 @@ def _create(conn: M365GalConnector, op: WriteOp) -> WriteResult:
         }
         base = {k: v for k, v in base.items() if v}
         conn.budget().spend()
+        name = _name(display)
         try:
-            [made] = exchange.run("New-MailContact", Name=_name(display), **base)
-        except CmdletError as exc:
-            if not (exc.exists and "ADObjectAlreadyExists" in exc.type_name):
-                raise
-            conn.budget().spend()  # another recipient has that name: make ours unique
-            [made] = exchange.run("New-MailContact", Name=_name(display, op.hub_id), **base)
+            try:
+                [made] = exchange.run("New-MailContact", Name=name, **base)
+            except CmdletError as exc:
+                if not (exc.exists and "ADObjectAlreadyExists" in exc.type_name):
+                    raise
+                conn.budget().spend()  # another recipient has that name: make ours unique
+                name = _name(display, op.hub_id)
+                [made] = exchange.run("New-MailContact", Name=name, **base)
+        except CmdletError:
+            raise  # Exchange refused it: nothing was made
+        except Exception:
+            # no answer (throttled, cut off): the contact may exist, unmarked
+            _note(conn, op.hub_id, {"name": name, "email": email})
+            raise
         oid = str(made["ExternalDirectoryObjectId"])
         conn.budget().spend()
-        exchange.run("Set-MailContact", Identity=oid, **{conn.anchor_name: anchor})
+        try:
+            exchange.run("Set-MailContact", Identity=oid, **{conn.anchor_name: anchor})
+        except Exception:
+            _note(conn, op.hub_id, {"oid": oid})  # ours, unmarked: the next write finishes it
+            raise
         [row] = exchange.run("Get-Contact", Identity=oid)
         return _apply(conn, op, oid, row, {**made, conn.anchor_name: anchor})
     except CmdletError as exc:
@@ -231,10 +316,17 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             )
             results[i] = WriteResult(op, error=error)
             continue
-        refusal = None
         if op.kind != "update":
-            refusal = "contacthub never deletes or disables directory users"
-        elif not conn.write_users:
+            # the hub keeps the person the directory keeps (the engine restores the contact)
+            kept = UndeletableRecordError(
+                "contacthub never deletes or disables directory users: the person stays in the hub",
+                record,
+                conn.name,
+            )
+            results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=kept)
+            continue
+        refusal = None
+        if not conn.write_users:
             refusal = "directory users are read-only for this connector (write_users = false)"
         elif current.get("onPremisesSyncEnabled"):
             refusal = ON_PREM_TEXT

@@ -26,6 +26,12 @@ from contacthub.emulators.m365_wire import Reply, decode_token, encode_token, er
 
 __all__ = ["GraphApi", "Reply", "decode_token", "encode_token", "error", "not_found"]
 
+#: string collections that take ``any`` with ``eq`` in ``$filter`` (Graph's user and
+#: orgContact pages: proxyAddresses supports eq; imAddresses, otherMails too for users)
+LAMBDA_FILTER = {
+    "users": ("proxyAddresses", "imAddresses", "otherMails"),
+    "contacts": ("proxyAddresses",),
+}
 USER_DEFAULT = (
     "businessPhones",
     "displayName",
@@ -181,10 +187,21 @@ class GraphApi:
         live = sorted((o for o in self._store(tenant, kind).values() if not o.deleted), key=lambda o: o.id)
         if wanted:
             match = re.fullmatch(r"(\w+) eq '((?:[^']|'')*)'", wanted)
-            if match is None:
+            # a collection of strings is filtered with a lambda, as Graph documents:
+            # proxyAddresses/any(x:x eq 'smtp:a@b.example'), any range variable name
+            lam = re.fullmatch(r"(\w+)/any\((\w+):\s*\2 eq '((?:[^']|'')*)'\)", wanted)
+            if match is not None and match.group(1) not in LAMBDA_FILTER.get(kind, ()):
+                name, value = match.group(1), match.group(2).replace("''", "'").lower()
+                live = [o for o in live if str(self._view(kind, o, [name]).get(name) or "").lower() == value]
+            elif lam is not None and lam.group(1) in LAMBDA_FILTER.get(kind, ()):
+                name, value = lam.group(1), lam.group(3).replace("''", "'").lower()
+                live = [
+                    o
+                    for o in live
+                    if value in {str(v).lower() for v in self._view(kind, o, [name]).get(name) or []}
+                ]
+            else:
                 return error(400, "Request_UnsupportedQuery", "Unsupported Query.")
-            name, value = match.group(1), match.group(2).replace("''", "'").lower()
-            live = [o for o in live if str(self._view(kind, o, [name]).get(name) or "").lower() == value]
         page = [o for o in live if o.id > after][:top]
         body: dict[str, Any] = {
             "@odata.context": self._context(base, kind, select),

@@ -26,6 +26,7 @@ from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
     RejectedRecordError,
+    UndeletableRecordError,
 )
 from contacthub.model import NAME_GROUP, fields_equal, held_view, holds_nothing, project
 from contacthub.store.repo import ContactRow, LinkRow
@@ -339,6 +340,7 @@ def finish_page(
     update: list[LinkRow] = []
     insert: list[LinkRow] = []
     notes: list[dict[str, Any]] = []
+    restored: list[ContactRow] = []
     for step, result, change_id in zip(started.writes, results, started.change_ids, strict=True):
         op = result.op
         error = result.error
@@ -382,6 +384,29 @@ def finish_page(
                 # this revision (left behind, the create was retried on every run)
                 step.link.synced_rev = step.contact.rev
                 update.append(step.link)
+            elif (
+                isinstance(error, UndeletableRecordError)
+                and step.link
+                and op.kind in ("delete", "deactivate")
+            ):
+                # a record the system never deletes (a directory user): the person stays
+                # there, so the hub keeps them, restored as modification beats deletion
+                # restores; the link agrees on the record as it is (the refusal is said
+                # once), and a connector that deleted its copy gets it again (later in this
+                # run where its plan has not passed yet, else in the next). Left unlinked,
+                # the record's later edits never reached the hub
+                contact = step.contact
+                if contact.deleted:
+                    contact.deleted = False
+                    contact.rev += 1
+                    restored.append(contact)
+                    notes.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
+                    ctx.report.count("hub", "create")
+                kept = step.link
+                kept.synced_rev = contact.rev
+                if result.fields is not None:
+                    kept.version, kept.baseline = result.version, project(result.fields, spoke.held)
+                update.append(kept)
             elif refused and step.link and op.kind in ("delete", "deactivate"):
                 # a deletion refused for good (a directory user is never deleted): the record
                 # stays, unlinked, as on_delete = "ignore" leaves it; it was retried every run
@@ -448,6 +473,7 @@ def finish_page(
             link.synced_rev = step.contact.rev
             link.state = "detached" if step.link_state == "detached" else "active"  # a revert
             update.append(link)
+    store.update_contacts(restored)
     store.delete_links(drop)
     store.update_links(update)
     store.insert_links(insert)
