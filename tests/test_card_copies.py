@@ -322,3 +322,29 @@ def test_cards_swapping_names_and_files_named_by_position_keep_who_they_are(tmp_
     assert sorted(hub.files("b")) == ["uid-bob.vcf", "uid-cyd.vcf"]
     assert b"FN:Bob" in (b / "uid-bob.vcf").read_bytes() and b"FN:Cyd" in (b / "uid-cyd.vcf").read_bytes()
     assert hub.sync()["changes"] == {}
+
+
+def test_a_person_inserted_before_files_named_by_position_takes_no_ones_card(tmp_path: Path) -> None:
+    """An exporter writes its files again by position with a new person first: ``1.vcf``
+    (Ann's) now holds Zed, with a UID no contact has. Read as an edit of Ann, Zed took Ann's
+    card in b, with what only that card held, and Ann came back as a stranger."""
+    hub = Hub(tmp_path)
+    a = hub.add("a")
+    b = hub.add("b")
+    (a / "1.vcf").write_bytes(_person("uid-ann", "Ann", "1111"))
+    (a / "2.vcf").write_bytes(_person("uid-bob", "Bob", "2222"))
+    hub.sync()
+    ann_b = b / "uid-ann.vcf"
+    ann_b.write_bytes(ann_b.read_bytes().replace(b"END:VCARD", b"X-SECRET:ann-private\r\nEND:VCARD"))
+    hub.sync()
+    for name in ("1.vcf", "2.vcf"):
+        (a / name).unlink()
+    (a / "1.vcf").write_bytes(_person("uid-zed", "Zed", "9999"))
+    (a / "2.vcf").write_bytes(_person("uid-ann", "Ann", "1111"))
+    (a / "3.vcf").write_bytes(_person("uid-bob", "Bob", "2222"))
+    report = hub.sync()
+    assert report["changes"]["b"] == {"create": 1, "update": 0, "delete": 0}, report["changes"]
+    assert sorted(hub.files("b")) == ["uid-ann.vcf", "uid-bob.vcf", "uid-zed.vcf"]
+    assert b"FN:Ann" in ann_b.read_bytes() and b"X-SECRET:ann-private" in ann_b.read_bytes()
+    assert b"X-SECRET" not in (b / "uid-zed.vcf").read_bytes()
+    assert hub.sync()["changes"] == {}

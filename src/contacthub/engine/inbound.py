@@ -123,8 +123,8 @@ class Inbound(Matching, Twins):
             return
         ctx, store = self.ctx, self.store
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
-        self._replaced_links(records, links)
         contacts = store.contacts(link.contact_id for link in links.values())
+        self._replaced_links(records, links, contacts)
         self._taken = set()
         self._keys = {}
         self._uids = set()

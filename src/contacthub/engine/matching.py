@@ -85,36 +85,46 @@ class Matching:
             )
         self.store.update_links([link for _, link in moved])
 
-    def _replaced_links(self, records: list[Record], links: dict[str, LinkRow]) -> None:
+    def _replaced_links(
+        self, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
+    ) -> None:
         """Unlink the ids of ``records`` that now hold another person's record: one whose
-        hub id (a vCard UID) is another live hub contact's. An exporter naming files by
-        position writes ``1.vcf`` again with the second person once the first is gone, and
-        two cards swap names; read as edits, every identity shifted one place (the first
-        person renamed the second everywhere, the last one deleted).
+        hub id (a vCard UID) is another live hub contact's, or a new one while the UID of
+        the contact linked there is carried by another record of the chunk. An exporter
+        naming files by position writes ``1.vcf`` again with the second person once the
+        first is gone (or with a new first person, the others one file on), and two cards
+        swap names; read as edits, every identity shifted one place (the first person
+        renamed the second everywhere, the last one deleted; a new first person took the
+        old first one's card, X- properties and all, in every other folder).
 
         The link moves to a placeholder id (``_GONE``: the unique index on native ids
         stays whole) that the pull reports gone (``_settle_moves``), so its contact is
         deleted as any record gone from here (or kept, if edited since); the record, taken
         out of ``links``, is matched as a new one: by its UID to the contact it is, whose
         own link here, when its id is gone or replaced too, moves to it (``_moves``). A
-        UID merely changed in place, to one no other contact has, is still an edit; a
-        record without one is not looked at."""
-        refs = {
-            r.hub_id
+        UID merely changed in place, to one no other contact or record has, is still an
+        edit; a record without one is not looked at."""
+        changed = [
+            r
             for r in records
-            if r.hub_id and (link := links.get(r.native_id)) is not None and link.state == "active"
-        }
-        if not refs:
+            if r.hub_id
+            and (link := links.get(r.native_id)) is not None
+            and link.state == "active"
+            and (mine := contacts.get(link.contact_id)) is not None
+            and r.hub_id not in (mine.uid, mine.id)
+        ]
+        if not changed:
             return
-        owners = self.store.contacts_by_ref(self.ctx.hub.id, refs)
+        carried = {r.hub_id for r in records if r.hub_id}
+        owners = self.store.contacts_by_ref(self.ctx.hub.id, {r.hub_id for r in changed if r.hub_id})
         moved: list[LinkRow] = []
-        for record in records:
-            link = links.get(record.native_id)
+        for record in changed:
+            link = links[record.native_id]
             owner = owners.get(record.hub_id or "")
-            if link is None or link.state != "active" or owner is None or owner.deleted:
+            if owner is not None and (owner.deleted or owner.id == link.contact_id):
                 continue
-            if owner.id == link.contact_id:
-                continue
+            if owner is None and contacts[link.contact_id].ref not in carried:
+                continue  # a UID changed in place: an edit
             del links[record.native_id]
             link.native_id = f"{_GONE}{link.id}"
             self._replaced[link.id] = link.native_id
