@@ -671,3 +671,19 @@ def test_a_cursor_of_a_plain_stat_key_knows_no_header_and_is_replaced(tmp_path: 
     assert list(same.records) == [] and json.loads(same.cursor or "")["header"][2] == "E-mail 2 Address"
     path.write_text("First Name,E-mail Address\r\nAnn,a@x.com\r\n")
     assert "emails" not in (connector_for(path).held_fields(same.cursor) or ())
+
+
+def test_a_column_deleted_between_judging_and_pulling_is_read_next_run(tmp_path: Path) -> None:
+    """What a run holds is judged before its pull: a column that goes in between was not
+    judged, and its rows would read as that field's values removed. The pull reads nothing
+    and gives back the cursor it got, so the next run judges the new header."""
+    path = tmp_path / "o.csv"
+    path.write_text("First Name,E-mail Address,E-mail 2 Address\r\nAnn,a@x.com,b@x.com\r\n")
+    first = connector_for(path)
+    cursor = first.pull(None, {}).cursor
+    run = connector_for(path)
+    assert "emails" in (run.held_fields(cursor) or ())
+    path.write_text("First Name,E-mail Address\r\nAnn,a@x.com\r\n")
+    pull = run.pull(cursor, {})
+    assert list(pull.records) == [] and pull.cursor == cursor and not pull.complete
+    assert "emails" not in (connector_for(path).held_fields(cursor) or ())
