@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contacthub.model_normalize import _SPACES
+from contacthub.model_normalize import _SPACES, without_accents
 from contacthub.model_normalize import DEFAULT_REGION as DEFAULT_REGION
 from contacthub.model_normalize import clean_text as clean_text
 from contacthub.model_normalize import name_key as name_key
@@ -32,7 +32,6 @@ from contacthub.model_normalize import normalize_email as normalize_email
 from contacthub.model_normalize import normalize_phone as normalize_phone
 from contacthub.model_normalize import normalize_type as normalize_type
 from contacthub.model_normalize import phone_key as phone_key
-from contacthub.model_normalize import unaccented_name_key as unaccented_name_key
 
 Fields = dict[str, Any]
 
@@ -356,16 +355,46 @@ def holds_nothing(fields: Mapping[str, Any]) -> bool:
     return all(v is None or v == "" or v == [] or v == {} for v in fields.values())
 
 
+PHONE_NAME = "phone+name:"
+#: the phone+name key of an accented name with its accents left out: stored beside the
+#: exact key, and looked up only by names written without them (``lookup_keys``)
+PHONE_NAME_PLAIN = "phone+name~:"
+
+
 def match_keys(fields: Mapping[str, Any]) -> list[str]:
     """Keys that identify a person across systems, strongest first: ``email:<addr>`` for
-    every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name
-    (the name without its accents: ``unaccented_name_key``)."""
+    every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name,
+    and for a name with accents ``phone+name~:<digits>|<name without them>`` as well: the
+    keys a hub stores for a contact. Records are looked up by ``lookup_keys``."""
     keys = [f"email:{e['value']}" for e in fields.get("emails", ())]
-    name = unaccented_name_key(fields)
+    name = name_key(fields)
     if name:
-        keys += [
-            f"phone+name:{phone_key(p['value'])}|{name}"
-            for p in fields.get("phones", ())
-            if phone_key(p["value"])
-        ]
+        plain = without_accents(name)
+        for p in fields.get("phones", ()):
+            digits = phone_key(p["value"])
+            if digits:
+                keys.append(f"{PHONE_NAME}{digits}|{name}")
+                if plain != name:
+                    keys.append(f"{PHONE_NAME_PLAIN}{digits}|{plain}")
     return keys
+
+
+def lookup_keys(keys: list[str]) -> list[str]:
+    """The keys a record with these ``match_keys`` finds a hub contact by. A name written
+    without its accents ("Jose Perez") finds the accented one ("José Pérez") by the same
+    phone, and the other way round; but two names whose accents differ (Vietnamese "Lê
+    Hùng" and "Lê Hưng", brothers sharing a landline) do not find each other: an accented
+    name never looks up the accent-free key other accented names store, only the exact
+    key of a name written without accents. (One shared accent-free key merged them, and
+    wrote one brother's name over the other's.)"""
+    out: list[str] = []
+    for key in keys:
+        if key.startswith(PHONE_NAME_PLAIN):
+            out.append(PHONE_NAME + key[len(PHONE_NAME_PLAIN) :])  # written without accents
+            continue
+        out.append(key)
+        if key.startswith(PHONE_NAME):
+            name = key.partition("|")[2]
+            if without_accents(name) == name:  # no accents: perhaps left out of an accented name
+                out.append(PHONE_NAME_PLAIN + key[len(PHONE_NAME) :])
+    return out

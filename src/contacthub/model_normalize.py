@@ -184,13 +184,8 @@ def name_key(fields: Mapping[str, Any]) -> str:
 _ACCENTS = re.compile("[\u0300-\u036f]")
 
 
-def unaccented_name_key(fields: Mapping[str, Any]) -> str:
-    """``name_key`` with the accents left out, for the phone+name match key: "José Pérez"
-    in one system and "Jose Perez" with the same phone in another (typed on a keyboard
-    without accents, or by a system that drops them) are one person. Only the key: names
-    keep their accents, and ``name_key`` (a CSV row's id) is unchanged. Stored keys made
-    before this were rewritten by migration 0009."""
-    key = name_key(fields)
-    if key.isascii():
-        return key
-    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFKD", key)))
+def without_accents(text: str) -> str:
+    """``text`` (a ``name_key``) with the accents left out: "josé pérez" -> "jose perez"."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFKD", text)))

@@ -1489,9 +1489,29 @@ def test_a_name_written_without_its_accents_is_the_same_person_by_phone(database
         )
 
 
+def test_two_names_whose_accents_differ_stay_two_people_on_one_phone(database_url: str) -> None:
+    """Vietnamese "Lê Hùng" and "Lê Hưng" (and "Nguyễn Hà", "Nguyễn Hạ") sharing a landline
+    are four people: with one accent-free key for all of them, each pair was merged and one
+    name written over the other's."""
+    hub = Hub(database_url, ["a", "b"])
+
+    def person(given: str, family: str) -> dict[str, Any]:
+        return Contact(given_name=given, family_name=family, phones=[Phone("+84 24 3825 1234")]).to_fields()
+
+    hub.book("a").put("hung", person("Hùng", "Lê"))
+    hub.book("a").put("ha", person("Hà", "Nguyễn"))
+    hub.book("b").put("hung2", person("Hưng", "Lê"))
+    hub.book("b").put("ha2", person("Hạ", "Nguyễn"))
+    hub.sync()
+    for name in ("a", "b"):
+        given = sorted(i.fields["given_name"] for i in hub.book(name).items.values())
+        assert given == ["Hà", "Hùng", "Hưng", "Hạ"]
+    assert hub.sync().changes == {}
+
+
 def test_a_hub_with_phone_name_keys_made_the_old_way_still_finds_its_people(database_url: str) -> None:
-    """A hub made before accents were left out of the phone+name key holds keys with them
-    ("josé pérez"): migration 0009 rewrites them, so "Jose Perez" synced after the upgrade
+    """A hub made before accent-free phone+name keys holds the exact one ("josé pérez")
+    only: migration 0009 adds the accent-free one, so "Jose Perez" synced after the upgrade
     in a connector added after the upgrade is found, not made a second person. Email keys
     are left as they were."""
     from alembic import command
@@ -1514,7 +1534,11 @@ def test_a_hub_with_phone_name_keys_made_the_old_way_still_finds_its_people(data
             t.match_keys.insert(), [{"hub_id": hub_id, "key": k, "contact_id": contact_id} for k in old]
         )
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
-    assert new_keys == ["email:josé@example.com", "phone+name:12025550147|jose perez"]
+    assert new_keys == [
+        "email:josé@example.com",
+        "phone+name:12025550147|josé pérez",
+        "phone+name~:12025550147|jose perez",
+    ]
     config = Config()
     config.set_main_option("script_location", str(db.MIGRATIONS))
     with hub.engine.begin() as conn:

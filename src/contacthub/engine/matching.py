@@ -15,7 +15,7 @@ from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.model import element_key, match_keys, name_key, project
+from contacthub.model import element_key, lookup_keys, match_keys, name_key, project
 from contacthub.store.repo import ContactRow, LinkRow, Store
 
 #: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
@@ -151,9 +151,9 @@ class Matching:
         # a record may also have moved here from another id (see the class docstring)
         lookup = bool(self._matchable) or (spoke.active_links > 0 and not self._settling)
         # only the keys this chunk asks for: a few new records never load the whole hub
-        keys = {k for r in unlinked for k in self._keys[r.native_id]}
+        keys = {k for r in unlinked for k in lookup_keys(self._keys[r.native_id])}
         index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if lookup else {}
-        wanted = {index[k] for r in unlinked for k in self._keys[r.native_id] if k in index}
+        wanted = {index[k] for k in keys if k in index}
         # by uid always (a uid stays unique in the hub); by our id only when a match is possible
         self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs, lookup) if refs else {}
         for contact in self._by_ref.values():
@@ -186,7 +186,7 @@ class Matching:
         record_keys = self._keys.get(record.native_id)
         if record_keys is None:
             record_keys = match_keys(record.fields)
-        candidates += [index[k] for k in record_keys if k in index]
+        candidates += [index[k] for k in lookup_keys(record_keys) if k in index]
         if not candidates:
             return None
         taken = self._taken

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from contacthub.engine.context import RunContext
-from contacthub.model import MULTI_FIELDS, element_key, field_equal, match_keys
+from contacthub.model import MULTI_FIELDS, element_key, field_equal, lookup_keys, match_keys
 from contacthub.store import tables as t
 from contacthub.store.repo import chunks, loads, now
 
@@ -81,7 +81,8 @@ def undo_preparer(run_id: int) -> Any:
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                found = set(store.match_lookup(ctx.hub.id, match_keys(data)).values()) - {contact.id}
+                found = set(store.match_lookup(ctx.hub.id, lookup_keys(match_keys(data))).values())
+                found.discard(contact.id)
                 again = found - undone_creates  # not a person the undone run itself took in
                 if again:
                     # the person was added again since (a new card, same email): restoring

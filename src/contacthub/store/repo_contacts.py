@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import bindparam, delete, func, select, update
 
 from contacthub.errors import NotFoundError
+from contacthub.model import PHONE_NAME_PLAIN
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
 from contacthub.store.rows import (
@@ -160,11 +161,17 @@ class ContactsMixin(StoreBase):
 
     def sharing_keys(self, hub_id: int, contact_ids: Iterable[str]) -> list[list[str]]:
         """For each match key of these contacts that another live contact of the hub holds
-        too, the contacts holding it (``engine.twins``)."""
+        too, the contacts holding it (``engine.twins``). Not the accent-free phone+name keys
+        (``model.PHONE_NAME_PLAIN``): two accented names share one when their accents differ
+        (Hùng, Hưng), and are two people."""
         mk, mine, c = t.match_keys.c, t.match_keys.alias("mine").c, t.contacts.c
         groups: dict[str, set[str]] = {}
         for part in chunks(sorted(contact_ids)):
-            theirs = select(mine.key).where(mine.hub_id == hub_id, mine.contact_id.in_(part))
+            theirs = select(mine.key).where(
+                mine.hub_id == hub_id,
+                mine.contact_id.in_(part),
+                mine.key.not_like(PHONE_NAME_PLAIN + "%"),
+            )
             query = (
                 select(mk.key, mk.contact_id)
                 .join(t.contacts, c.id == mk.contact_id)

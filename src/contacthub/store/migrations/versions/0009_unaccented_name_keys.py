@@ -1,13 +1,12 @@
-"""match_keys: the name in a phone+name key without its accents
+"""match_keys: an accented name's phone+name key without its accents, beside the exact one
 
-"José Pérez" and "Jose Perez" with one phone were two people: the phone+name key now
-compares names with their accents left out (``model_normalize.unaccented_name_key``). The
-keys a hub already holds were made with them, and a contact nobody edits keeps its keys:
-rewritten here, so an upgraded hub finds its people by their new keys. The name in a stored
-key is ``name_key``'s, so the new key is the old one with the same step applied to its name
-part (written out here, as the code did it on the day). Email keys are left as they were.
-Downgrade leaves the keys: older code finds an accented name by phone + name again once
-the contact is next written.
+"José Pérez" and "Jose Perez" with one phone were two people. A contact whose name has
+accents now also holds ``phone+name~:<digits>|<name without them>`` (``model.match_keys``),
+which a record written without the accents looks up (``model.lookup_keys``). The keys a
+hub already holds were made without it, and a contact nobody edits keeps its keys: added
+here, so an upgraded hub finds its people by them. The name in a stored key is
+``name_key``'s, so the new key is made from the old one's name part (written out here, as
+the code does it on the day). Downgrade removes them.
 
 Revision ID: 0009
 Revises: 0008
@@ -27,6 +26,12 @@ branch_labels = None
 depends_on = None
 
 _ACCENTS = re.compile("[\u0300-\u036f]")
+_KEYS = sa.table(
+    "match_keys",
+    sa.column("hub_id", sa.Integer),
+    sa.column("key", sa.String),
+    sa.column("contact_id", sa.String),
+)
 
 
 def _unaccented(name: str) -> str:
@@ -36,33 +41,20 @@ def _unaccented(name: str) -> str:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    keys = sa.table(
-        "match_keys",
-        sa.column("hub_id", sa.Integer),
-        sa.column("key", sa.String),
-        sa.column("contact_id", sa.String),
-    )
-    query = sa.select(keys.c.hub_id, keys.c.key, keys.c.contact_id).where(keys.c.key.like("phone+name:%"))
-    changes = []
+    keys = _KEYS.c
+    query = sa.select(keys.hub_id, keys.key, keys.contact_id).where(keys.key.like("phone+name:%"))
+    added = []
     for hub_id, key, contact_id in conn.execute(query):
         if key.isascii():
             continue  # no accent to leave out: the usual case
         head, bar, name = key.partition("|")
-        new = head + bar + _unaccented(name)
-        if new != key:
-            changes.append({"h": hub_id, "c": contact_id, "old": key, "new": new[:600]})
-    if changes:
-        conn.execute(
-            sa.update(keys)
-            .where(
-                keys.c.hub_id == sa.bindparam("h"),
-                keys.c.contact_id == sa.bindparam("c"),
-                keys.c.key == sa.bindparam("old"),
-            )
-            .values(key=sa.bindparam("new")),
-            changes,
-        )
+        plain = _unaccented(name)
+        if plain != name:
+            new = "phone+name~:" + head.removeprefix("phone+name:") + bar + plain
+            added.append({"hub_id": hub_id, "key": new[:600], "contact_id": contact_id})
+    if added:
+        conn.execute(sa.insert(_KEYS), added)
 
 
 def downgrade() -> None:
-    pass
+    op.get_bind().execute(sa.delete(_KEYS).where(_KEYS.c.key.like("phone+name~:%")))
