@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sheets import app, runner, site
+from tests.sheets import Site, app, runner, site
 
 
 @pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
@@ -342,6 +342,10 @@ def test_a_column_deleted_or_renamed_in_a_sheet_empties_nothing(
     dry = json.loads(hub.cli("sync", "h", "--dry-run", "--json"))  # (it moves no cursor)
     changes = hub.sync()["changes"]
     assert "hub" not in changes and "cards" not in changes, (changes, dry)
+    # the next run holds the field again and reads every row as a first sighting: the hub
+    # keeps its values, the file gets them back where it has room (a new ``Trade`` column)
+    again = hub.sync()["changes"]
+    assert set(again) <= {"sheet"}, again
     hub.settled()
 
     def kept() -> bool:
@@ -358,3 +362,78 @@ def test_a_column_deleted_or_renamed_in_a_sheet_empties_nothing(
     assert hub.sync()["changes"]["sheet"]["update"] == 1
     hub.settled()
     assert kept() and "p1@home.example" in hub.sheet.read_text(encoding="utf-8-sig")
+
+
+def _rewrite(sheet: Path, drop: str = "", edit: tuple[str, str] | None = None) -> None:
+    """Delete column ``drop`` of an Outlook sheet and/or set ``edit`` = (column, value) in
+    person 1's row, as a spreadsheet saves it."""
+    rows = list(csv.reader(sheet.read_text(encoding="utf-8-sig").splitlines()))
+    if edit is not None:
+        column, value = edit
+        [row] = [row for row in rows[1:] if "p1@example.com" in row]
+        row[rows[0].index(column)] = value
+    if drop:
+        where = rows[0].index(drop)
+        rows = [row[:where] + row[where + 1 :] for row in rows]
+    with sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+
+
+def _outlook_site(tmp_path: Path) -> Site:
+    # (a phone: a row whose primary email and other emails all change in one save is
+    # recognised as the same person by what else it holds, ``engine/matching``)
+    extra = {"EMAIL;TYPE=home": "p{i}@home.example", "TEL;TYPE=cell": "+1 212 555 010{i}"}
+    hub = site(tmp_path, 'format = "outlook"', people=2, **extra)
+    hub.sync()
+    hub.settled()
+    return hub
+
+
+def _emails_kept(hub: Site, *also: str) -> None:
+    """After two runs (the second puts back into the file what it has room for) a third
+    changes nothing, every person's two emails are still on their card, ``also`` on person 1's."""
+    hub.sync()
+    hub.sync()
+    hub.settled()
+    for i in (1, 2):
+        card = (hub.folder / f"p{i}.vcf").read_text()
+        assert f"p{i}@example.com" in card and f"p{i}@home.example" in card, card
+    card = (hub.folder / "p1.vcf").read_text()
+    assert all(value in card for value in also), card
+
+
+def test_an_email_edited_in_the_run_that_deletes_a_column_arrives(tmp_path: Path) -> None:
+    """QA repro-14: the run that first read a header without ``E-mail 2 Address`` left the
+    emails out, so the edit of the same save never reached the hub, and the next write of
+    the row put the old address back over it. The next run reads every row again."""
+    hub = _outlook_site(tmp_path)
+    _rewrite(hub.sheet, drop="E-mail 2 Address", edit=("E-mail Address", "p1@new.example"))
+    assert set(hub.sync()["changes"]) <= {"sheet"}
+    _emails_kept(hub, "p1@new.example")
+    card = hub.folder / "p1.vcf"  # a later write of the row keeps the edit
+    card.write_text(card.read_text().replace("N:Person;1;;;", "N:Personne;1;;;"))
+    hub.sync()
+    hub.settled()
+    assert "p1@new.example" in hub.sheet.read_text(encoding="utf-8-sig")
+
+
+def test_an_email_edited_in_the_run_after_a_column_was_deleted_arrives(tmp_path: Path) -> None:
+    """QA repro-15: the run after the deletion still left the emails out (what the file held
+    was decided before its pull forgot the old header), and the file unchanged since was
+    never read again: the address typed in then never arrived."""
+    hub = _outlook_site(tmp_path)
+    _rewrite(hub.sheet, drop="E-mail 2 Address")
+    hub.sync()
+    _rewrite(hub.sheet, edit=("E-mail 3 Address", "p1@third.example"))
+    _emails_kept(hub, "p1@third.example")
+
+
+def test_a_column_deleted_empties_nothing_whatever_the_database_url_spelling(tmp_path: Path) -> None:
+    """QA repro-11: the headers the hub knew were kept in a file of a data directory named
+    after the database's URL; the same database by another URL (or that directory removed)
+    knew none, and deleting ``E-mail 2 Address`` removed every second email again."""
+    hub = _outlook_site(tmp_path)
+    _rewrite(hub.sheet, drop="E-mail 2 Address")
+    hub.db = f"sqlite:///{tmp_path}/./hub.db"
+    assert set(hub.sync()["changes"]) <= {"sheet"}
+    _emails_kept(hub)

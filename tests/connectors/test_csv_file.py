@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -619,25 +620,22 @@ def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> No
 
 
 def test_a_field_that_lost_a_column_is_held_again_once_a_run_saw_the_new_header(tmp_path: Path) -> None:
-    """The headers of runs not yet applied are kept in the connector's own directory: a
-    field a column of which went since one of them is not held (its rows' values there
-    would read as removed), and a write meanwhile leaves that field's cells as they are."""
+    """The header a pull read goes into its cursor: a field a column of which the header of
+    the cursor the run gets has and the file lost is not held (its rows' values there would
+    read as removed), a write meanwhile leaves that field's cells as they are, and the next
+    run holds it again and reads every row, its cursor saying the field was left out."""
     path = tmp_path / "o.csv"
     path.write_text("First Name,Job Title,E-mail Address,E-mail 2 Address\r\nAnn,,a@x.com,b@x.com\r\n")
-
-    def connector() -> CsvConnector:
-        made = connector_for(path)
-        made.config.local_dir = tmp_path / "local"
-        return made
-
-    first = connector()
+    first = connector_for(path)
+    assert "emails" in (first.held_fields(None) or ())
     before = first.pull(None, {})
-    list(before.records)
-    assert first.fields is not None and "emails" in first.fields
+    [record] = [r for r in before.records if isinstance(r, Record)]
     path.write_text("First Name,Job Title,E-mail Address\r\nAnn,,a@x.com\r\n")  # E-mail 2 deleted
-    run = connector()
-    assert run.fields is not None and "emails" not in run.fields and "job_title" in run.fields
-    pull = run.pull(before.cursor, {})
+    run = connector_for(path)
+    assert "emails" in (run.fields or ())  # what the header can hold
+    held = run.held_fields(before.cursor)
+    assert held is not None and "emails" not in held and "job_title" in held
+    pull = run.pull(before.cursor, {record.native_id: record.version})
     [record] = [r for r in pull.records if isinstance(r, Record)]
     fields = {k: v for k, v in record.fields.items() if k != "emails"} | {"job_title": "Boss"}
     [res] = run.write([WriteOp("update", "h", fields, record.native_id, record.version)])
@@ -645,7 +643,47 @@ def test_a_field_that_lost_a_column_is_held_again_once_a_run_saw_the_new_header(
         res.error is None
         and path.read_bytes() == b"First Name,Job Title,E-mail Address\r\nAnn,Boss,a@x.com\r\n"
     )
-    after = connector()
-    assert after.fields is not None and "emails" not in after.fields  # that run is not applied yet
-    list(after.pull(pull.cursor, {}).records)  # it was: its cursor comes back
-    assert "emails" in (connector().fields or ())
+    assert "emails" not in (connector_for(path).held_fields(before.cursor) or ())  # not applied yet
+    after = connector_for(path)
+    assert "emails" in (after.held_fields(pull.cursor) or ())  # it was: its cursor comes back
+    # the row is known at its version, yet read again: that run left its emails out
+    again = after.pull(pull.cursor, {res.native_id or "": res.version or ""})
+    [record] = [r for r in again.records if isinstance(r, Record)]
+    assert [e["value"] for e in record.fields["emails"]] == ["a@x.com"] and record.fields[
+        "job_title"
+    ] == "Boss"
+    quiet = connector_for(path)
+    quiet.held_fields(again.cursor)
+    assert list(quiet.pull(again.cursor, {res.native_id or "": res.version or ""}).records) == []
+
+
+def test_a_cursor_of_a_plain_stat_key_knows_no_header_and_is_replaced(tmp_path: Path) -> None:
+    """A cursor saved before the header went into it judges nothing (every field the header
+    can hold is held, as before), reads nothing when the file did not change, and the pull
+    gives back the new form, so the next run knows the header."""
+    path = tmp_path / "o.csv"
+    path.write_text("First Name,E-mail Address,E-mail 2 Address\r\nAnn,a@x.com,b@x.com\r\n")
+    reader = connector_for(path)
+    old = json.loads(reader.pull(None, {}).cursor or "")["key"]
+    fresh = connector_for(path)
+    assert fresh.held_fields(old) == fresh.fields and "emails" in (fresh.fields or ())
+    same = fresh.pull(old, {})
+    assert list(same.records) == [] and json.loads(same.cursor or "")["header"][2] == "E-mail 2 Address"
+    path.write_text("First Name,E-mail Address\r\nAnn,a@x.com\r\n")
+    assert "emails" not in (connector_for(path).held_fields(same.cursor) or ())
+
+
+def test_a_column_deleted_between_judging_and_pulling_is_read_next_run(tmp_path: Path) -> None:
+    """What a run holds is judged before its pull: a column that goes in between was not
+    judged, and its rows would read as that field's values removed. The pull reads nothing
+    and gives back the cursor it got, so the next run judges the new header."""
+    path = tmp_path / "o.csv"
+    path.write_text("First Name,E-mail Address,E-mail 2 Address\r\nAnn,a@x.com,b@x.com\r\n")
+    first = connector_for(path)
+    cursor = first.pull(None, {}).cursor
+    run = connector_for(path)
+    assert "emails" in (run.held_fields(cursor) or ())
+    path.write_text("First Name,E-mail Address\r\nAnn,a@x.com\r\n")
+    pull = run.pull(cursor, {})
+    assert list(pull.records) == [] and pull.cursor == cursor and not pull.complete
+    assert "emails" not in (connector_for(path).held_fields(cursor) or ())

@@ -201,6 +201,15 @@ class Connector(ABC):
         no room for a field never looks changed because of it."""
         return None
 
+    def held_fields(self, cursor: str | None) -> frozenset[str] | None:
+        """The fields held in a run whose ``pull`` gets ``cursor`` (the one the hub saved when
+        it last applied a run; ``fields`` by default). The hub's baselines of this connector
+        were read or written as that run saw the system: a connector whose fields follow its
+        data (a CSV file's header) leaves out a field that lost a place since then, whose
+        records would otherwise read as its values removed, which the hub removed everywhere.
+        It is asked once a run, before ``pull``, with the cursor the pull will get."""
+        return self.fields
+
     @property
     def card_settings(self) -> tuple[Any, ...] | None:
         """For connectors whose records are vCards: the settings that decide how a card reads

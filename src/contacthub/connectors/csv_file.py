@@ -36,6 +36,7 @@ How the file is read into a table and written back (codecs, delimiter, atomic re
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,34 @@ class _Entry:
     fields: Fields = field(default_factory=dict)
     hub_id: str | None = None
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """What a pull saw: the file's stat key, its header, and whether the run left a field out
+    (``held_fields``). Saved by the hub only when it applies the run, it is what the hub last
+    agreed with the file, so it travels in the cursor rather than in a side file, which
+    another spelling of the database's URL, or a removed data directory, lost. An old cursor
+    (a plain stat key) knows no header."""
+
+    key: str | None
+    header: list[str] | None
+    left_out: bool
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _Cursor:
+        if cursor is None or not cursor.startswith("{"):
+            return cls(cursor, None, False)
+        try:
+            data = json.loads(cursor)
+            header = [str(c) for c in data["header"]]
+            return cls(str(data["key"]), header, bool(data.get("left_out")))
+        except (ValueError, KeyError, TypeError):
+            return cls(None, None, False)  # unreadable: the file is read again, as at first
+
+    def dump(self) -> str:
+        data = {"key": self.key, "header": self.header, "left_out": self.left_out}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def row_version(header: Sequence[str], cells: Sequence[str]) -> str:
@@ -129,8 +158,12 @@ class CsvConnector(CsvStore, Connector):
         self._header_cache: tuple[str, str, list[str]] | None = None
         #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
         self._known: dict[str, str] = {}
-        #: the fields held when ``write`` began
+        #: the fields this run holds (``held_fields``; ``fields`` when it was not asked)
         self._held: frozenset[str] | None = None
+        #: the header ``held_fields`` judged
+        self._judged: list[str] | None = None
+        #: the fields held when ``write`` began
+        self._writing: frozenset[str] | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -208,54 +241,77 @@ class CsvConnector(CsvStore, Connector):
         multi-valued field and custom fields; a plain file gains a column for each new
         custom field; a mapped column is added when missing). A column removed from a plain
         file is a field it no longer holds: read as "every value removed", it emptied that
-        field in every other connector.
-
-        So is a field a column of which the file lost since a header the hub may still know
-        it by (``_seen_headers``): Outlook's ``E-mail 2 Address`` deleted or renamed, a
-        mapped ``Trade`` renamed ``trade``, a Google slot deleted. Held, the rows that had a
-        value there read as that value removed, and the hub removed it everywhere (the
-        emails of the other columns too, and the whole field of a mapped column). Not held
-        for the runs until the hub has applied one with the new header, those rows' baselines
-        lose the field; held again, what they hold is merged as a first sighting (united
-        with the hub's, nothing removed), as in a file that never had the column."""
-        key = self._stat_key()
-        if self._header_cache is None or self._header_cache[0] != key:
-            table = self._load() or self._new_table()
-            self._header_cache = (str(key), table.fmt, table.header)
-        _, fmt, header = self._header_cache
+        field in every other connector. A run holds less: ``held_fields``."""
+        fmt, header = self._header()
         held = {h.field for h in handlers_for(fmt, header, self.config.mapping)}
         held |= set(self.config.mapping)
         if fmt == "google":
             held |= {*MULTI_FIELDS, "custom.*"}
         if fmt == "plain":
             held.add("custom.*")
-        removed = self._removed_fields(fmt, header)
-        if any(name.startswith("custom.") for name in removed):
-            held.discard("custom.*")  # a custom field cannot be left out of the wildcard
-        return frozenset(held - removed)
+        return frozenset(held)
 
-    def _removed_fields(self, fmt: str, header: list[str]) -> set[str]:
-        """The fields a column of which a remembered header has and ``header`` lacks."""
-        present, out = set(header), set()
-        for _, columns in self._seen_headers():
-            lost = {c for c in columns if c not in present}
-            if lost:
-                handlers = handlers_for(fmt, columns, self.config.mapping)
-                out |= {h.field for h in handlers if any(c in lost for _, c in h.cols)}
-        return out
+    def held_fields(self, cursor: str | None) -> frozenset[str] | None:
+        """``fields`` but those a column of which the header of the last applied run (in its
+        ``cursor``: ``_Cursor``) has and the file lost since: Outlook's ``E-mail 2 Address``
+        deleted or renamed, a mapped ``Trade`` renamed ``trade``, a Google slot deleted.
+        Held, the rows that had a value there read as that value removed, and the hub
+        removed it everywhere (the emails of the other columns too, and the whole field of a
+        mapped column). Left out of the run that first sees the new header, those rows'
+        baselines lose the field; the cursor it saves says so, and the next run reads every
+        row again (``pull``), holding the field: what they hold is merged as a first sighting
+        (united with the hub's, nothing removed), as in a file that never had the column.
+        The write of this run keeps the cells of a field left out (``_fill``)."""
+        held = self.fields or frozenset()
+        applied = _Cursor.parse(cursor).header
+        fmt, header = self._header()
+        self._judged = header
+        removed = self._removed_fields(fmt, header, applied)
+        if any(name.startswith("custom.") for name in removed):
+            held -= {"custom.*"}  # a custom field cannot be left out of the wildcard
+        self._held = held - removed
+        return self._held
+
+    def _header(self) -> tuple[str, list[str]]:
+        """The file's format and header (read again only when the file changed)."""
+        key = self._stat_key()
+        if self._header_cache is None or self._header_cache[0] != str(key):
+            table = self._load() or self._new_table()
+            self._header_cache = (str(key), table.fmt, table.header)
+        return self._header_cache[1], list(self._header_cache[2])
+
+    def _removed_fields(self, fmt: str, header: list[str], applied: list[str] | None) -> set[str]:
+        """The fields a column of which the ``applied`` header has and ``header`` lacks (none
+        when the file is missing: it has no header to lose columns from)."""
+        if applied is None or not self.path.exists():
+            return set()
+        lost = set(applied) - set(header)
+        if not lost:
+            return set()
+        return {
+            h.field
+            for h in handlers_for(fmt, applied, self.config.mapping)
+            if any(c in lost for _, c in h.cols)
+        }
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self._known = dict(known)
         key = self._stat_key()
-        self._issued = key or "missing"
+        saved = _Cursor.parse(cursor)
         if key is None:
-            self._note_header([], cursor, prune=True)
             return Pull(iter(()), deleted=set(known), complete=True, listed=0, cursor="missing")
-        if cursor == key:
-            self._note_header([], cursor, prune=True)
-            return Pull(iter(()), complete=False, cursor=key)
+        if saved.key == key and not saved.left_out:
+            if saved.header is None:  # an old cursor: the header goes into it from now on
+                cursor = _Cursor(key, self._header()[1], False).dump()
+            return Pull(iter(()), complete=False, cursor=cursor)
         table = self._load()
-        self._note_header(table.header if table else [], cursor, prune=True)
+        header = table.header if table else []
+        if self._judged is not None and set(self._judged) - set(header):
+            # a column went since ``held_fields`` judged the header: what the run holds was
+            # not judged for it, and its rows would read as values removed; the next run does
+            return Pull(iter(()), complete=False, cursor=cursor)
+        fmt = table.fmt if table else self._new_table().fmt
+        left_out = bool(self._removed_fields(fmt, header, saved.header))
         entries = self._index(table) if table else []
         items: list[Record | RecordError] = []
         seen: set[str] = set()
@@ -264,12 +320,13 @@ class CsvConnector(CsvStore, Connector):
                 items.append(self._error(entry))
                 continue
             seen.add(entry.native_id)
-            if known.get(entry.native_id) != entry.version:
+            # after a run that left a field out, every row's baseline may lack it: read all
+            if saved.left_out or known.get(entry.native_id) != entry.version:
                 items.append(self._record(entry))
         # A row that cannot be read may be a known record: absence then proves nothing.
         complete = not any(e.error for e in entries)
         deleted = set(known) - seen if complete else set()
-        return Pull(iter(items), deleted, complete, len(seen), key)
+        return Pull(iter(items), deleted, complete, len(seen), _Cursor(key, header, left_out).dump())
 
     def get(self, native_id: str) -> Record:
         table = self._load()
@@ -294,7 +351,7 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
-        self._held = self.fields
+        self._writing = self._held if self._held is not None else self.fields
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
             table.header.append("id")  # a plain file we write always has ids
             for old in table.rows:
@@ -312,7 +369,6 @@ class CsvConnector(CsvStore, Connector):
             if table.fmt == "plain" and "id" in table.header:
                 self._fill_ids(table)
             self._save(table)
-            self._note_header(table.header)
         final = {id(e.row): e for e in self._index(table)}
         results = []
         for op, row, err in done:
@@ -370,9 +426,9 @@ class CsvConnector(CsvStore, Connector):
         view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
         # a field the file does not hold now (a column of it was removed: ``fields``) keeps
         # what the row has; rendered from ``fields``, which lack it, it was emptied
-        if any(not project({h.field: 1}, self._held) for h in handlers):
+        if any(not project({h.field: 1}, self._writing) for h in handlers):
             current = read_row(handlers, {h: c for h, c in view.items() if c}).to_fields(self.config.region)
-            held = project(current, self._held)
+            held = project(current, self._writing)
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         for column, value in render(handlers, fields, view, self.config.region).items():

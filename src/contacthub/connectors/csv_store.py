@@ -21,7 +21,6 @@ import codecs
 import contextlib
 import csv
 import io
-import json
 import os
 import re
 import tempfile
@@ -48,9 +47,6 @@ _LINE = re.compile(r'(?:[^"\r\n]|"[^"]*(?:"|\Z))*')  # a line: quoted parts may 
 #: can always be read back.
 FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
-
-#: headers remembered at most (a run the hub never applied, a dry run, leaves one more)
-_HEADERS_KEPT = 20
 
 
 @dataclass(slots=True, eq=False)
@@ -211,55 +207,6 @@ class CsvStore:
     create: bool
     #: the file's modification time as of the last stat
     _mtime: datetime | None
-
-    #: the cursor this connector's pull gave out in this run (the headers of the run go under it)
-    _issued: str | None = None
-
-    # --- the headers the hub may still know the file by -----------------------------------
-
-    def _headers_file(self) -> Path | None:
-        local = self.config.local_dir
-        return local / "csv-headers.json" if local is not None else None
-
-    def _seen_headers(self) -> list[tuple[str, list[str]]]:
-        """The headers the file had in the runs since the last one the hub applied, oldest
-        first, each under the cursor its run gave out. What the hub last agreed with the file
-        (its baselines) was read or written under one of them: a column one of them has and
-        the file lost since is a column someone removed, not values they emptied."""
-        path = self._headers_file()
-        if path is None:
-            return []
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return []
-        if not isinstance(data, list):
-            return []
-        return [(str(e[0]), [str(c) for c in e[1]]) for e in data if isinstance(e, list) and len(e) == 2]
-
-    def _note_header(self, header: list[str], applied: str | None = None, *, prune: bool = False) -> None:
-        """Remember ``header`` under the cursor of this run; with ``prune``, forget the
-        headers of runs before the one ``applied`` (the cursor the hub saved last): the hub
-        applied that run, so its baselines are of no header before it."""
-        path = self._headers_file()
-        if path is None:
-            return
-        entries = self._seen_headers()
-        keys = [key for key, _ in entries]
-        if prune and applied in keys:
-            entries = entries[keys.index(applied) :]
-        key = self._issued or ""
-        for n, (old_key, columns) in enumerate(entries):
-            if old_key == key:
-                entries[n] = (key, [*columns, *(c for c in header if c not in columns)])
-                break
-        else:
-            entries.append((key, list(header)))
-        with contextlib.suppress(OSError):  # no memory: columns are judged by the header alone
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps([list(e) for e in entries[-_HEADERS_KEPT:]]), encoding="utf-8")
-            os.replace(tmp, path)
 
     def _read_bytes(self) -> bytes:
         """The one place the file's contents are read (tests patch it to prove a no-op pull

@@ -71,7 +71,12 @@ def local_dir(engine: Engine, connector_id: int) -> Path:
     return data_dir() / "connectors" / hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def _spokes(engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Options) -> list[Spoke]:
+def _spokes(
+    engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Options, cursors: dict[int, str | None]
+) -> list[Spoke]:
+    """Each connector as this run sees it; what it holds is judged by the cursor its pull
+    will get (``Connector.held_fields``): read before the pull, ``fields`` alone did not
+    know what the hub last applied of it."""
     spokes = []
     for row in rows:
         connector = connector_for(row, hub, engine)
@@ -85,7 +90,7 @@ def _spokes(engine: Engine, hub: HubRow, rows: list[ConnectorRow], options: Opti
                 row.on_delete,
                 connector,
                 compile_filter(row.filter, f"connector {row.name!r} filter"),
-                connector.fields,
+                connector.held_fields(cursors.get(row.id)),
                 keep_records=row.id in options.rejected,
             )
         )
@@ -155,10 +160,11 @@ def _run_hub(
             store.interrupted_runs(hub.id)
         run_id = store.start_run(hub.id, "dry-run" if options.dry_run else kind, parent_id)
         rows = store.connectors(hub.id)
+        cursors = {row.id: store.cursor(row.id) for row in rows}
     report = Report(run_id)
     started = datetime.now(UTC).isoformat()
     try:
-        spokes = _spokes(engine, hub, rows, options)
+        spokes = _spokes(engine, hub, rows, options, cursors)
         for spoke in spokes:
             spoke.connector.check()
     except (UserError, ConnectorError) as exc:
