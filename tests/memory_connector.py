@@ -120,7 +120,9 @@ class MemoryConnector(Connector):
                 out.append(WriteResult(op, error=StaleVersionError("writes fail", nid, self.name)))
                 continue
             if op.kind != "create" and item is None:
-                out.append(WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name)))
+                out.append(
+                    WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name))
+                )
                 continue
             if (
                 op.kind != "create"
@@ -128,7 +130,9 @@ class MemoryConnector(Connector):
                 and item is not None
                 and item.version != op.version
             ):
-                out.append(WriteResult(op, error=StaleVersionError("changed since read", nid, self.name)))
+                out.append(
+                    WriteResult(op, error=StaleVersionError("changed since read", nid, self.name))
+                )
                 continue
             if op.kind in ("delete", "deactivate") and nid in self.book.undeletable:
                 assert item is not None
