@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from contacthub.connectors import registry
 from contacthub.connectors.base import Capabilities, Connector, Pull, Record, WriteOp, WriteResult
-from contacthub.errors import RecordNotFoundError, StaleVersionError
+from contacthub.errors import RecordNotFoundError, StaleVersionError, UndeletableRecordError
 from contacthub.model import fields_equal
 
 _versions = itertools.count(1)
@@ -41,6 +41,8 @@ class Book:
     items: dict[str, Item] = field(default_factory=dict)
     fail_writes: bool = False
     writes: int = 0
+    #: ids the system never deletes nor deactivates (a GAL's directory users)
+    undeletable: set[str] = field(default_factory=set)
 
     def put(self, native_id: str, fields: dict[str, Any], hub_id: str | None = None) -> None:
         self.items[native_id] = Item(dict(fields), f"v{next(_versions)}", tick(), hub_id)
@@ -80,6 +82,9 @@ class MemoryConnector(Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self._fields
+
+    def undeletable(self, native_id: str) -> str | None:
+        return "this book never deletes it" if native_id in self.book.undeletable else None
 
     def _record(self, nid: str, item: Item) -> Record:
         from contacthub.model import project
@@ -128,6 +133,12 @@ class MemoryConnector(Connector):
                 out.append(
                     WriteResult(op, error=StaleVersionError("changed since read", nid, self.name))
                 )
+                continue
+            if op.kind in ("delete", "deactivate") and nid in self.book.undeletable:
+                assert item is not None
+                record = self._record(nid, item)
+                refused = UndeletableRecordError("this book never deletes it", nid, self.name)
+                out.append(WriteResult(op, nid, record.version, record.fields, error=refused))
                 continue
             if op.kind == "delete":
                 del self.book.items[nid]

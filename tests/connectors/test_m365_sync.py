@@ -124,13 +124,13 @@ def test_vcard_and_gal_two_way(tmp_path: Path, sqlite_url: str) -> None:
         # said once (it was retried, and reported, on every run after)
         alive = next(u for u in tenant.users.values() if u.props["mail"].lower() in cards(folder))
         (folder / cards(folder)[alive.props["mail"].lower()]["_file"]).unlink()
-        report = sync()
+        report = sync()  # the directory keeps them, so the hub does: their card comes back
         assert any("never deletes or disables" in e["message"] for e in report.errors), report.errors
+        assert report.changes == {"phones": {"create": 1, "update": 0, "delete": 0}}
         assert alive.id in tenant.users and alive.props.get("accountEnabled", True) is not False
-        again = sync()  # the directory keeps them, so the hub does: their card comes back
-        assert again.errors == [] and again.changes == {"phones": {"create": 1, "update": 0, "delete": 0}}
         assert alive.props["mail"].lower() in cards(folder)
-        assert sync().changes == {}
+        again = sync()
+        assert again.errors == [] and again.changes == {}
 
 
 def folder_and_gal(sqlite_url: str, folder: Path, info: dict[str, Any]) -> Callable[[], Any]:
@@ -269,3 +269,51 @@ def test_deleting_a_directory_users_card_keeps_the_person_the_directory_keeps(
         assert cards(folder)[mail]["job_title"] == "Edited in Entra"
         assert len(list(folder.glob("*.vcf"))) == 3
         assert sync().changes == {}
+
+
+def test_deleting_a_users_card_in_one_folder_leaves_the_other_folders_copy_alone(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Folders a and b and the GAL: the user's card deleted in a comes back there, and b's
+    copy is never touched (the GAL refused the deletion only after b had deleted its copy,
+    which the next run made again from the hub's fields: a new file without its photo)."""
+    emu = emulator(tenants=1, users=3, contacts=0)
+    tenant = emu.tenants[0]
+    folders = {name: tmp_path / name for name in ("a", "b")}
+    for path in folders.values():
+        path.mkdir()
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        books = [
+            {"name": "a", "type": "vcard-dir", "path": str(folders["a"])},
+            {"name": "b", "type": "vcard-dir", "path": str(folders["b"]), "trash_days": 0},
+            {"name": "gal", "type": "m365-gal", **settings(info)},
+        ]
+        spec = {"hubs": {"h": {"delete_threshold": 100, "connectors": books}}}
+        config.apply(engine, config.HubFile.model_validate(spec))
+
+        def sync() -> Any:
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied", report.as_json()
+            return report
+
+        sync()
+        user = next(iter(tenant.users.values()))
+        mail = user.props["mail"].lower()
+        in_b = folders["b"] / cards(folders["b"])[mail]["_file"]
+        extra = "X-KEEP:only-in-b\r\nPHOTO;VALUE=uri:https://example.com/p.jpg\r\nEND:VCARD"
+        in_b.write_text(in_b.read_text().replace("END:VCARD", extra))
+        sync()
+        kept = in_b.read_text()
+        (folders["a"] / cards(folders["a"])[mail]["_file"]).unlink()
+
+        report = sync()
+        assert [e["connector"] for e in report.errors] == ["gal"]
+        assert "never deletes or disables directory users" in report.errors[0]["message"]
+        assert report.changes == {"a": {"create": 1, "update": 0, "delete": 0}}
+        assert mail in cards(folders["a"])  # back in the same run
+        assert in_b.read_text() == kept  # b's card untouched, its photo and X- property too
+        assert not tenant.users[user.id].deleted
+        again = sync()
+        assert again.errors == [] and again.changes == {}
+        assert in_b.read_text() == kept and len(list(folders["b"].glob("*.vcf"))) == 3

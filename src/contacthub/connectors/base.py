@@ -233,6 +233,15 @@ class Connector(ABC):
         (all of them by default: records that are not vCards)."""
         return {}
 
+    def undeletable(self, native_id: str) -> str | None:
+        """Why this system never deletes (nor deactivates) the record, or None (the default:
+        it deletes what it is asked to). A GAL keeps its directory users whatever the hub
+        does, so the hub keeps the person too, and decides that when it reads a deletion
+        elsewhere, before any connector writes (``Inbound.deletions``): found out only when
+        the write was refused, the connectors before it had deleted their copies already,
+        and got them back next run rebuilt from the hub's fields (without their photos)."""
+        return None
+
     @abstractmethod
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         """New and changed records since ``cursor``, or since the ``known`` versions

@@ -299,6 +299,11 @@ class M365GalConnector(Connector):
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         return m365_write.write(self, ops)
 
+    def undeletable(self, native_id: str) -> str | None:
+        """Directory users: ``write`` refuses every delete and deactivate of one, whatever
+        ``write_users`` says (only mail contacts are ours to remove)."""
+        return m365_write.UNDELETABLE_TEXT if native_id.startswith("users/") else None
+
     # --- signing in a partner tenant ----------------------------------------------------
 
     @classmethod

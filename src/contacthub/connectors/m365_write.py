@@ -121,6 +121,10 @@ def _mark(conn: M365GalConnector, oid: str, hub_id: str) -> dict[str, Any]:
     return {conn.anchor_name: anchor}
 
 
+#: a deletion (or deactivation) of a directory user, refused (``M365GalConnector.undeletable``)
+UNDELETABLE_TEXT = "contacthub never deletes or disables directory users: the person stays in the hub"
+
+
 def write(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
     results: dict[int, WriteResult] = {}
     user_ops: list[tuple[int, WriteOp]] = []
@@ -318,11 +322,7 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             continue
         if op.kind != "update":
             # the hub keeps the person the directory keeps (the engine restores the contact)
-            kept = UndeletableRecordError(
-                "contacthub never deletes or disables directory users: the person stays in the hub",
-                record,
-                conn.name,
-            )
+            kept = UndeletableRecordError(UNDELETABLE_TEXT, record, conn.name)
             results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=kept)
             continue
         refusal = None

@@ -56,6 +56,17 @@ class Spoke:
         """The hub writes into it."""
         return self.direction in ("two-way", "from-hub")
 
+    @property
+    def sends_deletions(self) -> bool:
+        """A deleted hub contact's record here is deleted or deactivated (as
+        ``outbound.plan_link`` decides), not left unlinked."""
+        caps = self.connector.capabilities
+        if not self.writable or self.keep_records or "delete" not in self.operations:
+            return False
+        return (self.on_delete == "delete" and caps.delete) or (
+            self.on_delete == "deactivate" and caps.deactivate
+        )
+
     def passes(self, fields: dict[str, Any]) -> bool:
         return self.predicate is None or self.predicate(fields)
 

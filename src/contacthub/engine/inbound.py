@@ -61,6 +61,8 @@ class Inbound(Matching, Twins):
         self._set_aside: list[tuple[Record, LinkRow | None]] = []
         #: links whose id holds another person's record now (``Matching._replaced_links``)
         self._replaced: dict[int, str] = {}
+        #: records whose connector kept their person from a deletion, said in this run
+        self._said: set[tuple[int, str]] = set()
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -396,7 +398,7 @@ class Inbound(Matching, Twins):
         links = store.links_by_native(spoke.id, sorted(spoke.deleted))
         contacts = store.contacts(link.contact_id for link in links.values())
         drop: list[int] = []
-        gone: list[ContactRow] = []
+        doomed: list[tuple[str, ContactRow]] = []
         for nid, link in links.items():
             contact = contacts.get(link.contact_id)
             if link.state == "detached" and spoke.on_delete == "deactivate" and contact is not None:
@@ -431,6 +433,17 @@ class Inbound(Matching, Twins):
                 # contact; without the link the plan creates the record again
                 ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
                 continue
+            doomed.append((nid, contact))
+        kept = self._kept(spoke, [contact.id for _, contact in doomed])
+        gone: list[ContactRow] = []
+        for nid, contact in doomed:
+            if contact.id in kept:
+                # another connector never deletes its record of the person (a GAL's
+                # directory user): the hub keeps them, as modification beats deletion
+                # keeps them, and the plan creates the record here again; decided now,
+                # before any connector writes (else the others deleted their copies first)
+                ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
+                continue
             ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
             ctx.report.count("hub", "delete")
             contact.deleted = True
@@ -440,6 +453,30 @@ class Inbound(Matching, Twins):
         store.update_contacts(gone)
         self.ctx.flush_journal()
         return len(gone)
+
+    def _kept(self, spoke: Spoke, contact_ids: list[str]) -> set[str]:
+        """Of the contacts ``spoke``'s deletions would delete, those another connector
+        keeps: it holds an active record of theirs that a deletion would be sent to and
+        that it never deletes (``Connector.undeletable``). Its reason is reported once
+        (a ``to-hub`` connector gets no deletions: there the person may go)."""
+        keepers = {s.id: s for s in self.ctx.spokes if s is not spoke and s.sends_deletions}
+        if not keepers or not contact_ids:
+            return set()
+        kept: set[str] = set()
+        for contact_id, links in self.store.links_of_contacts(contact_ids).items():
+            for link in links:
+                keeper = keepers.get(link.connector_id)
+                if keeper is None or link.state != "active" or not link.native_id:
+                    continue
+                reason = keeper.connector.undeletable(link.native_id)
+                if reason is None:
+                    continue
+                kept.add(contact_id)
+                if (keeper.id, link.native_id) not in self._said:
+                    self._said.add((keeper.id, link.native_id))
+                    self.ctx.report.error(keeper.name, link.native_id, reason)
+                break
+        return kept
 
 
 def new_contact_id() -> str:
