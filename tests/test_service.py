@@ -238,6 +238,22 @@ def test_a_run_that_changed_nothing_has_nothing_to_undo(sqlite_url: str) -> None
     assert service.runs(hub.engine, "h")[0]["id"] == quiet.run_id  # no new run
 
 
+def test_a_run_that_only_found_records_again_has_nothing_to_undo(sqlite_url: str) -> None:
+    """A record moved to a new id is journalled as a link, which no undo takes back: the
+    undo was an empty run that then stood as "the undo" of it."""
+    hub = Hub(sqlite_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    hub.sync()
+    book = hub.book("a")
+    book.items["y"] = book.items.pop("x")  # renamed, as a file is
+    moved = hub.sync()
+    assert moved.changes == {}
+    rows = service.show_run(hub.engine, moved.run_id)["journal"]
+    assert rows and {r["op"] for r in rows} <= {"link", "unlink"}
+    with pytest.raises(UserError, match="changed nothing: there is nothing to undo"):
+        service.undo(hub.engine, moved.run_id)
+
+
 def test_a_run_undone_is_not_undone_twice_until_its_undo_is(database_url: str) -> None:
     """A second undo of a run found every change "changed again since" (by the first
     undo) and made an empty run whose error blamed the user's edits."""

@@ -146,6 +146,7 @@ def test_retry_after_as_http_date() -> None:
         # invalid values: refused until the contact changes (``RejectedRecordError``)
         (400, RejectedRecordError),
         (422, RejectedRecordError),
+        (413, RejectedRecordError),  # too large for the system (a CardDAV server's limit)
         # refused access or a rate limit: tried again on the next run
         (401, RecordError),
         (403, RecordError),

@@ -327,8 +327,9 @@ def error_for(
             return RecordNotFoundError(f"not found ({message})", record, connector)
         if status == 412 or status == 409:
             return StaleVersionError(f"changed by someone else ({message})", record, connector)
-        if status == 400 or status == 422:
-            # the values are invalid (a validation message): refused until they change
+        if status in (400, 413, 422):
+            # the values are invalid (a validation message) or too large for the system
+            # (a CardDAV server's size limit): refused until they change
             return RejectedRecordError(f"refused with {status}: {message}", record, connector)
         if 400 <= status < 500:
             return RecordError(f"refused with {status}: {message}", record, connector)

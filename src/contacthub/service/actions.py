@@ -221,7 +221,13 @@ def undo(
             # go); undo takes back exactly those. Held and planned runs changed nothing.
             raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
         kept = conn.execute(
-            select(t.changes.c.id).where(t.changes.c.run_id == run_id, t.changes.c.status == "done").limit(1)
+            select(t.changes.c.id)
+            .where(
+                t.changes.c.run_id == run_id,
+                t.changes.c.status == "done",
+                t.changes.c.op.not_in(("link", "unlink")),  # records found or let go: no change
+            )
+            .limit(1)
         ).first()
         if kept is None:  # an undo would only have been one more sync
             raise UserError(f"run {run_id} changed nothing: there is nothing to undo")
