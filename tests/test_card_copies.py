@@ -348,26 +348,3 @@ def test_a_person_inserted_before_files_named_by_position_takes_no_ones_card(tmp
     assert b"FN:Ann" in ann_b.read_bytes() and b"X-SECRET:ann-private" in ann_b.read_bytes()
     assert b"X-SECRET" not in (b / "uid-zed.vcf").read_bytes()
     assert hub.sync()["changes"] == {}
-
-
-def test_an_exporter_making_new_uids_keeps_who_is_who(tmp_path: Path) -> None:
-    """An exporter that makes new UIDs on every export writes Eve where Bob was (``2.vcf``)
-    and Bob under a new name: read as an edit of Bob into Eve, Bob's card in b became Eve's,
-    with what only Bob's card held, and Bob came back as a stranger."""
-    hub = Hub(tmp_path)
-    a = hub.add("a")
-    b = hub.add("b")
-    (a / "1.vcf").write_bytes(_person("uid-ann", "Ann", "1111"))
-    (a / "2.vcf").write_bytes(_person("uid-bob", "Bob", "2222"))
-    hub.sync()
-    bob_b = b / "uid-bob.vcf"
-    bob_b.write_bytes(bob_b.read_bytes().replace(b"END:VCARD", b"X-BOB-ONLY:bob-photo\r\nEND:VCARD"))
-    hub.sync()
-    (a / "2.vcf").write_bytes(_person("uid-eve-2", "Eve", "5555"))
-    (a / "7.vcf").write_bytes(_person("uid-bob-2", "Bob", "2222"))
-    report = hub.sync()
-    assert report["changes"]["b"] == {"create": 1, "update": 0, "delete": 0}, report["changes"]
-    assert b"FN:Bob" in bob_b.read_bytes() and b"X-BOB-ONLY" in bob_b.read_bytes()
-    [eve] = [p for p in hub.files("b") if b"FN:Eve" in (b / p).read_bytes()]
-    assert b"X-BOB-ONLY" not in (b / eve).read_bytes()
-    assert hub.sync()["changes"] == {}

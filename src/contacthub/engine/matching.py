@@ -95,9 +95,7 @@ class Matching:
         first is gone (or with a new first person, the others one file on), and two cards
         swap names; read as edits, every identity shifted one place (the first person
         renamed the second everywhere, the last one deleted; a new first person took the
-        old first one's card, X- properties and all, in every other folder). Also a new
-        UID on a record that shares no match key with its person while a new record of
-        the chunk does: an exporter making new UIDs on every export.
+        old first one's card, X- properties and all, in every other folder).
 
         The link moves to a placeholder id (``_GONE``: the unique index on native ids
         stays whole) that the pull reports gone (``_settle_moves``), so its contact is
@@ -119,25 +117,14 @@ class Matching:
             return
         carried = {r.hub_id for r in records if r.hub_id}
         owners = self.store.contacts_by_ref(self.ctx.hub.id, {r.hub_id for r in changed if r.hub_id})
-        newcomers: list[set[str]] | None = None  # the keys of the chunk's unlinked records
         moved: list[LinkRow] = []
         for record in changed:
             link = links[record.native_id]
             owner = owners.get(record.hub_id or "")
             if owner is not None and (owner.deleted or owner.id == link.contact_id):
                 continue
-            mine = contacts[link.contact_id]
-            if owner is None and mine.ref not in carried:
-                # a new UID: an edit in place, unless every key of the person left this
-                # record for one new here (an exporter making new UIDs on every export
-                # wrote another person under this name, and this one under a new name)
-                keys = set(match_keys(mine.data))
-                if newcomers is None:
-                    newcomers = [
-                        set(lookup_keys(match_keys(r.fields))) for r in records if r.native_id not in links
-                    ]
-                if keys & set(lookup_keys(match_keys(record.fields))) or not any(keys & n for n in newcomers):
-                    continue
+            if owner is None and contacts[link.contact_id].ref not in carried:
+                continue  # a UID changed in place: an edit
             del links[record.native_id]
             link.native_id = f"{_GONE}{link.id}"
             self._replaced[link.id] = link.native_id
