@@ -312,10 +312,6 @@ class CsvConnector(CsvStore, Connector):
             return Pull(iter(()), complete=False, cursor=cursor)
         fmt = table.fmt if table else self._new_table().fmt
         left_out = bool(self._removed_fields(fmt, header, saved.header))
-        # after a run that left a field out, every row's baseline may lack it; and a column
-        # added (back) may hold a field the baselines lack: read every row (else a column
-        # re-added empty stayed empty, its rows unread and taken as agreed)
-        read_all = saved.left_out or (saved.header is not None and bool(set(header) - set(saved.header)))
         entries = self._index(table) if table else []
         items: list[Record | RecordError] = []
         seen: set[str] = set()
@@ -324,7 +320,8 @@ class CsvConnector(CsvStore, Connector):
                 items.append(self._error(entry))
                 continue
             seen.add(entry.native_id)
-            if read_all or known.get(entry.native_id) != entry.version:
+            # after a run that left a field out, every row's baseline may lack it: read all
+            if saved.left_out or known.get(entry.native_id) != entry.version:
                 items.append(self._record(entry))
         # A row that cannot be read may be a known record: absence then proves nothing.
         complete = not any(e.error for e in entries)
