@@ -153,6 +153,13 @@ def display_name_of(fields: Mapping[str, Any]) -> str:
     return str(emails[0]["value"]) if emails else ""
 
 
+def made_name(fields: Mapping[str, Any]) -> str:
+    """The name ``display_name_of`` makes when there is no display name: from the name
+    parts, else the organization or email. What a display name is compared with to tell
+    one the parts made (which follows them) from one a person wrote."""
+    return display_name_of({**fields, "display_name": ""})
+
+
 def flat_fields(
     scalars: Mapping[str, Any],
     emails: Iterable[tuple[str, str | None, bool]] = (),

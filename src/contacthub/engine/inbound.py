@@ -27,6 +27,7 @@ from contacthub.model import (
     field_equal,
     fields_equal,
     held_view,
+    made_name,
     match_keys,
     project,
 )
@@ -494,10 +495,7 @@ def _split_dropped(fields: dict[str, Any] | None) -> dict[str, Any] | None:
     """``fields`` without name parts that only spell out its display name."""
     if fields is None or not fields.get("display_name") or not any(fields.get(n) for n in NAME_FIELDS):
         return fields
-    if (
-        display_name_of({**{n: fields.get(n) for n in NAME_FIELDS}, "display_name": ""})
-        != fields["display_name"]
-    ):
+    if made_name({n: fields.get(n) for n in NAME_FIELDS}) != fields["display_name"]:
         return fields
     return {k: v for k, v in fields.items() if k not in NAME_FIELDS}
 
@@ -531,8 +529,8 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     shown = before.get("display_name") or ""
     if not any(before.get(n) for n in NAME_FIELDS):  # shown there as its given name, or not
         before = {**before, "given_name": held_view(before, spoke.held).get("given_name")}
-    if shown == display_name_of({**before, "display_name": ""}):
-        name = display_name_of({**result.fields, "display_name": ""})
+    if shown == made_name(before):
+        name = made_name(result.fields)
     else:  # written another way ("Berg, Anna", "Mr. John Doe Sr."): the changed parts in it
         name = _respelled(shown, before, result.fields) or ""
     if name and name != result.fields.get("display_name"):

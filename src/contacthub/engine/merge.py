@@ -29,9 +29,9 @@ from contacthub.model import (
     MULTI_FIELDS,
     NAME_GROUP,
     Fields,
-    display_name_of,
     element_key,
     field_equal,
+    made_name,
     normalize_multi,
 )
 
@@ -271,7 +271,7 @@ def _one_name(
     for k in (*kept, *taken):
         source = source_of(sources, k)
         # a display name theirs does not hold: their name as the hub would show it
-        value = display_name_of({**theirs, "display_name": ""}) if k in unheld else theirs.get(k)
+        value = made_name(theirs) if k in unheld else theirs.get(k)
         out.conflicts.append(Conflict(k, ours.get(k), value, (source or [None])[0], winner))
     # every part as the winning side holds it (``_set`` leaves one already so as it is)
     for k in {c.field for c in rivals} | {*kept, *taken}:

@@ -13,7 +13,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import NAME_FIELDS, NAME_GROUP, display_name_of, match_keys
+from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -77,16 +77,12 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                     contact.data[name] = value
                 contact.sources[name] = [None, now().isoformat()]
             shown = old.get("display_name") or ""
-            if (
-                "display_name" not in chosen
-                and set(chosen) & set(NAME_FIELDS)
-                and shown == display_name_of({**old, "display_name": ""})
-            ):
+            if "display_name" not in chosen and set(chosen) & set(NAME_FIELDS) and shown == made_name(old):
                 # a display name made from the name parts follows the parts chosen (taken
                 # from a file with no display name, they went under the old one: "Alicia
                 # Jones" over given name Ally), as it does when such a file renames someone
                 before["display_name"] = shown
-                contact.data["display_name"] = display_name_of({**contact.data, "display_name": ""})
+                contact.data["display_name"] = made_name(contact.data)
                 chosen["display_name"] = contact.data["display_name"]
         contact.rev += 1
         store.update_contacts([contact])
