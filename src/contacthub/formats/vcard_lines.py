@@ -62,11 +62,9 @@ def _to_text(data: bytes) -> str:
     """Bytes as latin-1 text with ``\\n`` line ends; UTF-16 (BOM or not) becomes UTF-8 first."""
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
-    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        data = data.decode("utf-16", errors="replace").encode("utf-8")
-    elif len(data) >= 2 and (data[0] == 0) != (data[1] == 0):
-        codec = "utf-16-be" if data[0] == 0 else "utf-16-le"
-        data = data.decode(codec, errors="replace").encode("utf-8")
+    elif (utf16 := _utf16(data)) is not None:
+        codec, bom = utf16
+        data = data[len(bom) :].decode(codec, errors="replace").encode("utf-8")
     text = data.decode("latin-1")
     if "\r" in text:
         text = text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
@@ -297,18 +295,26 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
 # --- files of several cards (a folder keeps one card per file) ----------------------------
 
 
+def _utf16(data: bytes) -> tuple[str, bytes] | None:
+    """The codec and byte-order mark (``b""`` if none) of UTF-16 data: a BOM, or a zero
+    byte in one of the first two (a BOM-less card starts with ASCII); None for other data."""
+    if data[:2] == b"\xff\xfe":
+        return "utf-16-le", data[:2]
+    if data[:2] == b"\xfe\xff":
+        return "utf-16-be", data[:2]
+    if len(data) >= 2 and (data[0] == 0) != (data[1] == 0):
+        return ("utf-16-be" if data[0] == 0 else "utf-16-le"), b""
+    return None
+
+
 def utf16_as_utf8(data: bytes) -> tuple[bytes, str, bytes] | None:
-    """UTF-16 data (as ``_to_text`` tells it: a BOM, or a zero byte in one of the first two)
-    as UTF-8, with its codec and byte-order mark (``b""`` if none), so that what looks for
-    cards in bytes can look into it; ``None`` for other data, or UTF-16 that does not
-    decode (then not looked into: the bytes could not be given back as they were)."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        bom = data[:2]
-        codec = "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"
-    elif len(data) >= 2 and (data[0] == 0) != (data[1] == 0):
-        bom, codec = b"", "utf-16-be" if data[0] == 0 else "utf-16-le"
-    else:
+    """UTF-16 data (``_utf16``) as UTF-8, with its codec and byte-order mark, so that what
+    looks for cards in bytes can look into it; ``None`` for other data, or UTF-16 that does
+    not decode (then not looked into: the bytes could not be given back as they were)."""
+    found = _utf16(data)
+    if found is None:
         return None
+    codec, bom = found
     try:
         return data[len(bom) :].decode(codec).encode("utf-8"), codec, bom
     except UnicodeError:
