@@ -437,3 +437,45 @@ def test_a_column_deleted_empties_nothing_whatever_the_database_url_spelling(tmp
     hub.db = f"sqlite:///{tmp_path}/./hub.db"
     assert set(hub.sync()["changes"]) <= {"sheet"}
     _emails_kept(hub)
+
+
+def test_a_column_deleted_then_added_back_empty_gets_its_values_back(tmp_path: Path) -> None:
+    """QA: ``Job Title`` deleted (a run in between), then added back empty: its rows were
+    not read again (their values unchanged), so the cells stayed empty and every run said
+    nothing changed, the hub and the cards still holding the titles."""
+    hub = site(tmp_path, 'format = "outlook"', people=2, TITLE="Boss {i}")
+    hub.sync()
+    hub.settled()
+    _rewrite(hub.sheet, drop="Job Title")
+    hub.sync()
+    hub.sync()
+    rows = list(csv.reader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    added = [[*rows[0], "Job Title"], *([*r, ""] for r in rows[1:])]  # back, empty
+    with hub.sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        csv.writer(out, lineterminator="\r\n").writerows(added)
+    hub.sync()
+    hub.sync()
+    hub.settled()
+    sheet = hub.sheet.read_text(encoding="utf-8-sig")
+    assert "Boss 1" in sheet and "Boss 2" in sheet
+    assert "TITLE:Boss 1" in (hub.folder / "p1.vcf").read_text()
+
+
+def test_a_row_read_from_an_outlook_file_agrees_with_typed_emails(tmp_path: Path) -> None:
+    """Outlook's email columns have no types: a row the hub read (edited there, or every
+    row after a column came back) never equalled its person's typed emails, and the run
+    that read it wrote it back to the file unchanged."""
+    hub = site(tmp_path, 'format = "outlook"', people=2, **{"EMAIL;TYPE=home": "p{i}@home.example"})
+    hub.sync()
+    hub.settled()
+    _rewrite(hub.sheet, edit=("Job Title", "Foreman"))
+    written = hub.sheet.read_bytes()
+    changes = hub.sync()["changes"]
+    assert changes == {
+        "hub": {"create": 0, "update": 1, "delete": 0},
+        "cards": {"create": 0, "update": 1, "delete": 0},
+    }
+    assert hub.sheet.read_bytes() == written
+    card = (hub.folder / "p1.vcf").read_text()
+    assert "TITLE:Foreman" in card and "EMAIL;TYPE=home:p1@home.example" in card
+    hub.settled()

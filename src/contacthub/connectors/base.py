@@ -210,6 +210,14 @@ class Connector(ABC):
         It is asked once a run, before ``pull``, with the cursor the pull will get."""
         return self.fields
 
+    def read_back(self, fields: Fields) -> Fields:
+        """What a record written with ``fields`` reads as (the default: the same fields). A
+        system that cannot hold all of a value says so here: an Outlook file has no email
+        types, so a row the hub reads agrees with a hub contact whose emails are typed when
+        it holds everything else (``Inbound._merge``). Compared as they were, such a row was
+        written again, unchanged, after every run that read it."""
+        return fields
+
     @property
     def card_settings(self) -> tuple[Any, ...] | None:
         """For connectors whose records are vCards: the settings that decide how a card reads

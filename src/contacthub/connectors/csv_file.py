@@ -272,6 +272,17 @@ class CsvConnector(CsvStore, Connector):
         self._held = held - removed
         return self._held
 
+    def read_back(self, fields: Fields) -> Fields:
+        """A new row of ``fields`` (with the columns a write would add), read: what this file
+        can hold of them. Outlook's email columns have no types, a fourth phone of a kind
+        lands in "Other Phone"."""
+        fmt, header = self._header()
+        mapping = self.config.mapping
+        header += missing_columns(fmt, header, fields, mapping)
+        handlers = handlers_for(fmt, header, mapping)
+        cells = render(handlers, fields, {}, self.config.region)
+        return read_row(handlers, {c: v for c, v in cells.items() if v}).to_fields(self.config.region)
+
     def _header(self) -> tuple[str, list[str]]:
         """The file's format and header (read again only when the file changed)."""
         key = self._stat_key()
@@ -312,6 +323,10 @@ class CsvConnector(CsvStore, Connector):
             return Pull(iter(()), complete=False, cursor=cursor)
         fmt = table.fmt if table else self._new_table().fmt
         left_out = bool(self._removed_fields(fmt, header, saved.header))
+        # after a run that left a field out, every row's baseline may lack it; and a column
+        # added (back) may hold a field the baselines lack: read every row (else a column
+        # re-added empty stayed empty, its rows unread and taken as agreed)
+        read_all = saved.left_out or (saved.header is not None and bool(set(header) - set(saved.header)))
         entries = self._index(table) if table else []
         items: list[Record | RecordError] = []
         seen: set[str] = set()
@@ -320,8 +335,7 @@ class CsvConnector(CsvStore, Connector):
                 items.append(self._error(entry))
                 continue
             seen.add(entry.native_id)
-            # after a run that left a field out, every row's baseline may lack it: read all
-            if saved.left_out or known.get(entry.native_id) != entry.version:
+            if read_all or known.get(entry.native_id) != entry.version:
                 items.append(self._record(entry))
         # A row that cannot be read may be a known record: absence then proves nothing.
         complete = not any(e.error for e in entries)
