@@ -479,3 +479,21 @@ def test_a_row_read_from_an_outlook_file_agrees_with_typed_emails(tmp_path: Path
     card = (hub.folder / "p1.vcf").read_text()
     assert "TITLE:Foreman" in card and "EMAIL;TYPE=home:p1@home.example" in card
     hub.settled()
+
+
+def test_an_outlook_file_of_emails_only_is_not_rewritten_when_a_title_changes(tmp_path: Path) -> None:
+    """QA: a file whose only columns are Outlook's email addresses, of people with typed
+    emails: every change of a title or a company elsewhere wrote their rows again,
+    unchanged (the file's untyped emails never equalled the hub's)."""
+    hub = site(
+        tmp_path, 'format = "outlook"', people=2, TITLE="Boss {i}", **{"EMAIL;TYPE=home": "p{i}@home.example"}
+    )
+    hub.sheet.write_text("E-mail Address,E-mail 2 Address,E-mail 3 Address\r\n", encoding="utf-8")
+    hub.sync()
+    hub.settled()
+    written = hub.sheet.read_bytes()
+    card = hub.folder / "p1.vcf"
+    card.write_text(card.read_text().replace("TITLE:Boss 1", "TITLE:Foreman"))
+    assert hub.sync()["changes"] == {"hub": {"create": 0, "update": 1, "delete": 0}}
+    assert hub.sheet.read_bytes() == written
+    hub.settled()

@@ -1,3 +1,5 @@
+from typing import Any
+
 from tests.engine.harness import Hub
 from tests.memory_connector import same_people
 
@@ -37,6 +39,9 @@ def test_a_forgotten_version_is_no_version_to_check() -> None:
 
     class Writable:
         capabilities = Capabilities()
+
+        def read_back(self, fields: dict[str, Any]) -> dict[str, Any]:
+            return fields
 
     spoke = Spoke(
         1, "gal", 0, "two-way", frozenset({"create", "update", "delete"}), "delete", Writable(), None, None

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
-from contacthub.model import project
+from contacthub.model import fields_equal, project
 from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
@@ -83,6 +83,17 @@ class Spoke:
         view = {k: v for k, v in hub.items() if k not in own}
         view.update(fields)
         return self.predicate(view)
+
+    def holds(self, want: dict[str, Any], record: Mapping[str, Any]) -> bool:
+        """Whether a record holding ``record`` (projected on what this connector holds)
+        holds ``want``: exactly, or all of it the system can (``Connector.read_back``: an
+        Outlook file has no email types; compared as they were, a row of a person with
+        typed emails was written again, unchanged, after every run that read it and
+        whenever their title changed elsewhere)."""
+        if fields_equal(want, record):
+            return True
+        held = self.connector.read_back(want)
+        return held is not want and fields_equal(project(held, self.held), record)
 
 
 @dataclass(slots=True)

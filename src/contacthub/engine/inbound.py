@@ -265,12 +265,8 @@ class Inbound(Matching, Twins):
                 self.store.update_conflict_hub_value(contact.id, name, spoke.name, contact.data.get(name))
             ctx.report.count("hub", "update")
         self._agreed(spoke, contact, result, changed)
-        # agreed when the record holds the hub's view: exactly, or all of it the system can
-        # hold (a write would change nothing there)
-        view = held_view(contact.data, spoke.held)
-        if fields_equal(view, theirs) or fields_equal(
-            project(spoke.connector.read_back(view), spoke.held), theirs
-        ):
+        # agreed when the record holds the hub's view (all of it the system can hold)
+        if spoke.holds(held_view(contact.data, spoke.held), theirs):
             link.synced_rev = contact.rev
         else:
             link.synced_rev = min(link.synced_rev, contact.rev - 1)

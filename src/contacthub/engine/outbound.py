@@ -88,7 +88,7 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
         step.link_state = "filtered"  # left the filter: unlinked, never deleted
         return step
     want = desired(spoke, contact, link, open_fields)
-    if link.baseline is not None and fields_equal(want, project(link.baseline, spoke.held)):
+    if link.baseline is not None and spoke.holds(want, project(link.baseline, spoke.held)):
         step.link_state = "active"
     elif "update" in ops and caps.update:
         step.op = WriteOp("update", contact.ref, want, link.native_id, link.version or None)
