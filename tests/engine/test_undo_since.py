@@ -74,3 +74,35 @@ def test_an_edit_set_and_taken_back_since_does_not_keep_the_field(database_url: 
     undone = service.undo(hub.engine, first.run_id)
     assert undone.status == "applied" and undone.errors == [], undone.errors
     assert titles(hub, "a", "b") == ["T0", "T0"]
+
+
+def test_undoing_the_undo_of_a_resolve_keeps_a_later_resolve(database_url: str) -> None:
+    """Resolved for b, that undone (the conflict open again, the hub back on a's value),
+    then resolved for a: undoing the undo put b's value back over the person's last
+    decision, while the conflict said a won. The later resolve set the field (to the value
+    it already held): it stands, and the data and the conflict list agree."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", threshold="50")
+    hub.book("a").put("x", person(1))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="from a")
+    hub.book("b").edit(native(hub, "b"), job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    first = service.resolve(hub.engine, conflict["id"], "b")
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from b", "from b"]
+    reopened = service.undo(hub.engine, first["run"])
+    assert [c["id"] for c in service.conflicts(hub.engine, "h")] == [conflict["id"]]
+    service.resolve(hub.engine, conflict["id"], "a")  # the person's last decision
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from a", "from a"]
+    undone = service.undo(hub.engine, reopened.run_id)
+    assert [e["message"] for e in undone.errors] == [
+        f"job_title changed again since run {reopened.run_id}; kept"
+    ]
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from a", "from a"]
+    [settled] = service.conflicts(hub.engine, "h", include_settled=True)
+    assert (settled["id"], settled["status"], settled["winner"]) == (conflict["id"], "resolved", "a")
+    assert hub.sync().changes == {}
