@@ -106,3 +106,29 @@ def test_undoing_the_undo_of_a_resolve_keeps_a_later_resolve(database_url: str) 
     [settled] = service.conflicts(hub.engine, "h", include_settled=True)
     assert (settled["id"], settled["status"], settled["winner"]) == (conflict["id"], "resolved", "a")
     assert hub.sync().changes == {}
+
+
+def test_undoing_an_edit_of_a_person_deleted_since_says_to_restore_them_first(database_url: str) -> None:
+    """The undo set the title back on the deleted person and said so; undoing the deletion
+    then brought them back with the edit (the deletion's row holds them as they were). It
+    is skipped, saying which run to undo first, and can be done after the restore."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    edit = hub.sync()
+    del hub.book("b").items[native(hub, "b")]
+    deleted = hub.sync()
+    assert len(hub.book("a").items) == 1
+    undone = service.undo(hub.engine, edit.run_id)
+    assert undone.status == "applied", undone
+    assert [e["message"] for e in undone.errors] == [
+        f"Given1 Family1 was deleted since run {edit.run_id}; restore it first (undo run {deleted.run_id})"
+    ]
+    assert service.undo(hub.engine, deleted.run_id).status == "applied"
+    assert titles(hub, "a", "b") == ["E1", "E1"]  # back as the deletion left them
+    again = service.undo(hub.engine, edit.run_id)  # the skip did not stand in its way
+    assert again.status == "applied" and again.errors == [], again.errors
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    assert hub.sync().changes == {}

@@ -50,7 +50,7 @@ def undo_preparer(run_id: int) -> Any:
         ).one()
         written = _copies(store, contacts)
         later = store.hub_changes_after(run_id, list(contacts))
-        set_since = _set_since(later)
+        set_since, deleted_by = _set_since(later), _deleted_by(later)
         changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
         for r in store.conn.execute(
             select(
@@ -64,6 +64,7 @@ def undo_preparer(run_id: int) -> Any:
         ):
             changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
         touched: dict[str, Any] = {}
+        skipped: set[str] = set()  # people deleted since: said once
         undone_creates = {  # contacts this undo deletes (the run created or restored them)
             r.contact_id
             for r in rows
@@ -108,6 +109,20 @@ def undo_preparer(run_id: int) -> Any:
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             elif row.op == "update":
+                if contact.deleted:
+                    # set back on a tombstone, the fields came back as the run left them when
+                    # the deletion was undone (its journal row holds the person as deleted),
+                    # and this undo had said it was done: skipped, and said
+                    by = deleted_by.get(contact.id)
+                    if by is not None and contact.id not in skipped:
+                        skipped.add(contact.id)
+                        name = contact.data.get("display_name") or contact.id
+                        ctx.report.error(
+                            "hub",
+                            contact.id,
+                            f"{name} was deleted since run {run_id}; restore it first (undo run {by})",
+                        )
+                    continue  # (else the run's own deletion, not restored: said above)
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
                 for name, new_value in (after or {}).items():
@@ -192,6 +207,12 @@ def _set_since(later: list[HubChange]) -> dict[str, set[str]]:
         if runs:
             out.setdefault(contact_id, set()).add(name)
     return out
+
+
+def _deleted_by(later: list[HubChange]) -> dict[str, int]:
+    """contact id -> the latest run after the undone one that deleted them: its undo
+    restores them."""
+    return {c.contact_id: c.run_id for c in later if c.op == "delete"}  # oldest first
 
 
 def _same_values(name: str, a: Any, b: Any) -> bool:
