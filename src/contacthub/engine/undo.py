@@ -7,9 +7,10 @@ make them), a deleted one restored, each updated field set back. The new run the
 those hub changes to every connector exactly as it carries any other edit, so the systems
 follow without a special path.
 
-A field that changed again after the undone run is left alone (a later edit wins over an
-old undo) and reported; so is a contact a later run deleted or re-created, and a deleted
-person who was added again since (another contact now has their email or phone and name).
+A field a later run set again (any run: a sync, a resolve, an undo; the journal tells,
+whatever the value now) is left alone (a later edit wins over an old undo) and reported;
+so is a contact a later run deleted or re-created, and a deleted person who was added
+again since (another contact now has their email or phone and name).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contacthub.engine.context import RunContext
 from contacthub.model import MULTI_FIELDS, element_key, field_equal, lookup_keys, match_keys
 from contacthub.store import tables as t
 from contacthub.store.repo import chunks, loads, now
+from contacthub.store.repo_journal import HubChange
 
 
 def undo_preparer(run_id: int) -> Any:
@@ -47,6 +49,8 @@ def undo_preparer(run_id: int) -> Any:
             select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
         ).one()
         written = _copies(store, contacts)
+        later = store.hub_changes_after(run_id, list(contacts))
+        set_since, deleted_by = _set_since(later), _deleted_by(later)
         changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
         for r in store.conn.execute(
             select(
@@ -60,6 +64,7 @@ def undo_preparer(run_id: int) -> Any:
         ):
             changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
         touched: dict[str, Any] = {}
+        skipped: set[str] = set()  # people deleted since: said once
         undone_creates = {  # contacts this undo deletes (the run created or restored them)
             r.contact_id
             for r in rows
@@ -104,10 +109,29 @@ def undo_preparer(run_id: int) -> Any:
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             elif row.op == "update":
+                if contact.deleted:
+                    # set back on a tombstone, the fields came back as the run left them when
+                    # the deletion was undone (its journal row holds the person as deleted),
+                    # and this undo had said it was done: skipped, and said
+                    by = deleted_by.get(contact.id)
+                    if by is not None and contact.id not in skipped:
+                        skipped.add(contact.id)
+                        name = contact.data.get("display_name") or contact.id
+                        ctx.report.error(
+                            "hub",
+                            contact.id,
+                            f"{name} was deleted since run {run_id}; restore it first (undo run {by})",
+                        )
+                    continue  # (else the run's own deletion, not restored: said above)
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
                 for name, new_value in (after or {}).items():
-                    if not field_equal(name, contact.data.get(name), new_value):
+                    if name in set_since.get(contact.id, ()) or not field_equal(
+                        name, contact.data.get(name), new_value
+                    ):
+                        # the journal says a later run set it (E1 -> E2 -> E1 again: the
+                        # value alone looked untouched); a value other than the run's
+                        # was changed by something, whatever the journal holds
                         ctx.report.error("hub", contact.id, f"{name} changed again since run {run_id}; kept")
                         continue
                     old_value = (before or {}).get(name)
@@ -163,6 +187,32 @@ def _reopen_resolved(ctx: RunContext, contact_id: str, fields: list[str], run_id
         .where(c.contact_id == contact_id, c.field.in_(fields), c.run_id == run_id, c.status == "resolved")
         .values(status="open", winner=None, resolved_at=None)
     )
+
+
+def _set_since(later: list[HubChange]) -> dict[str, set[str]]:
+    """contact id -> the fields later runs set and that still stand: an undo of a later
+    run cancels that run's change of a field (both are left out), as the field holds what
+    it held before them (a run undone, that undo undone, then the run undone again: its
+    field was found "changed again" by the first undo)."""
+    live: dict[tuple[str, str], set[int]] = {}
+    for change in later:  # oldest first: a run comes before its undo
+        for name in change.fields:
+            runs = live.setdefault((change.contact_id, name), set())
+            if change.run_kind == "undo" and change.parent_id in runs:
+                runs.discard(change.parent_id)
+            else:
+                runs.add(change.run_id)
+    out: dict[str, set[str]] = {}
+    for (contact_id, name), runs in live.items():
+        if runs:
+            out.setdefault(contact_id, set()).add(name)
+    return out
+
+
+def _deleted_by(later: list[HubChange]) -> dict[str, int]:
+    """contact id -> the latest run after the undone one that deleted them: its undo
+    restores them."""
+    return {c.contact_id: c.run_id for c in later if c.op == "delete"}  # oldest first
 
 
 def _same_values(name: str, a: Any, b: Any) -> bool:

@@ -249,11 +249,19 @@ def undo(
 def _standing_undo(conn: Connection, run_id: int) -> int | None:
     """The applied undo of ``run_id`` that still stands (no applied undo of its own), if
     any. Undoing a run twice found every change "changed again since" (by the first undo)
-    and made an empty run with an error that blamed the user's edits."""
-    runs = t.runs.c
+    and made an empty run with an error that blamed the user's edits. An undo that changed
+    nothing (it skipped a person deleted since, saying "restore it first") does not stand:
+    it cannot be undone either, and the run could never be undone after the restore."""
+    runs, changes = t.runs.c, t.changes.c
+    changed = select(changes.id).where(
+        changes.run_id == runs.id,
+        changes.status == "done",
+        changes.op.not_in(("link", "unlink")),
+    )
     undos = conn.execute(
         select(runs.id)
         .where(runs.parent_id == run_id, runs.kind == "undo", runs.status == "applied")
+        .where(changed.exists())
         .order_by(runs.id.desc())
         .limit(1)
     ).scalar()

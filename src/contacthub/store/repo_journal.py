@@ -8,13 +8,27 @@ that an interrupted run can be recovered and a finished one undone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
-from contacthub.store.rows import OP_COUNT, dumps, loads, now
+from contacthub.store.rows import OP_COUNT, chunks, dumps, loads, now
+
+
+@dataclass(frozen=True, slots=True)
+class HubChange:
+    """One journal row of a change a run made to a hub contact: for an update, the fields
+    it set."""
+
+    run_id: int
+    run_kind: str
+    parent_id: int | None
+    contact_id: str
+    op: str
+    fields: frozenset[str]
 
 
 class JournalMixin(StoreBase):
@@ -183,6 +197,37 @@ class JournalMixin(StoreBase):
             ),
             [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
         )
+
+    def hub_changes_after(self, run_id: int, contact_ids: Sequence[str]) -> list[HubChange]:
+        """The hub's own changes to these contacts made by runs after ``run_id`` (of any
+        kind: syncs, resolves, undos), oldest first, each with its run's kind and parent:
+        what ``undo`` needs to tell a field changed again since from one left alone (the
+        value alone could not: a title set back to the undone run's value by later edits
+        was taken for untouched, and the old value written over them)."""
+        c, runs = t.changes.c, t.runs.c
+        out: list[HubChange] = []
+        for part in chunks(sorted(set(contact_ids))):
+            query = (
+                select(c.run_id, runs.kind, runs.parent_id, c.contact_id, c.op, c.after)
+                .select_from(t.changes.join(t.runs, runs.id == c.run_id))
+                .where(
+                    c.run_id > run_id,
+                    c.contact_id.in_(part),
+                    c.connector_id.is_(None),
+                    c.connector_name == "hub",
+                    c.status == "done",
+                    c.op.in_(("update", "delete")),
+                )
+                .order_by(c.id)
+            )
+            for r in self.conn.execute(query):
+                fields = frozenset(loads(r.after) or ()) if r.op == "update" else frozenset()
+                parent = None if r.parent_id is None else int(r.parent_id)
+                out.append(
+                    HubChange(int(r.run_id), str(r.kind), parent, str(r.contact_id), str(r.op), fields)
+                )
+        out.sort(key=lambda h: h.run_id)
+        return out
 
     # --- conflicts ----------------------------------------------------------------------
 

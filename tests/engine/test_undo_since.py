@@ -1,0 +1,134 @@
+"""Undo of a run after later runs changed the same people: what the later runs did stands
+(QA found an old edit's undo writing over later edits, a later resolve, and a deletion),
+on memory books and a real store, over SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contacthub import service
+from contacthub.model import Contact, Email
+from tests.engine.harness import Hub
+
+
+def person(i: int, **extra: object) -> dict[str, Any]:
+    fields = Contact(
+        given_name=f"Given{i}",
+        family_name=f"Family{i}",
+        emails=[Email(f"p{i}@example.com", "work")],
+    ).to_fields()
+    fields.update(extra)
+    return fields
+
+
+def titles(hub: Hub, *names: str) -> list[Any]:
+    """The job title of Given1 in each book."""
+    out = []
+    for name in names:
+        [fields] = [i.fields for i in hub.book(name).items.values() if i.fields["given_name"] == "Given1"]
+        out.append(fields.get("job_title"))
+    return out
+
+
+def native(hub: Hub, name: str) -> str:
+    [nid] = [n for n, i in hub.book(name).items.items() if i.fields["given_name"] == "Given1"]
+    return nid
+
+
+def test_undoing_an_edit_keeps_later_edits_that_set_the_same_value_again(database_url: str) -> None:
+    """Run 1 T0 -> E1 (in a), run 2 E1 -> E2 (in b), run 3 E2 -> E1 (in c): the hub holds
+    run 1's value again, and the undo of run 1 took that for untouched and wrote T0 over
+    the later edits."""
+    hub = Hub(database_url, ["a", "b", "c"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    first = hub.sync()
+    hub.book("b").edit(native(hub, "b"), job_title="E2")
+    hub.sync()
+    hub.book("c").edit(native(hub, "c"), job_title="E1")
+    hub.sync()
+    assert titles(hub, "a", "b", "c") == ["E1", "E1", "E1"]
+    undone = service.undo(hub.engine, first.run_id)
+    assert undone.status == "applied", undone
+    assert [e["message"] for e in undone.errors] == [
+        f"job_title changed again since run {first.run_id}; kept"
+    ]
+    hub.sync()
+    assert titles(hub, "a", "b", "c") == ["E1", "E1", "E1"]
+
+
+def test_an_edit_set_and_taken_back_since_does_not_keep_the_field(database_url: str) -> None:
+    """A later run and its own undo cancel out: the field holds what the undone run wrote,
+    and nothing since stands, so the undo sets it back."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    first = hub.sync()
+    hub.book("b").edit(native(hub, "b"), job_title="E2")
+    later = hub.sync()
+    assert service.undo(hub.engine, later.run_id).status == "applied"
+    assert titles(hub, "a", "b") == ["E1", "E1"]
+    undone = service.undo(hub.engine, first.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+
+
+def test_undoing_the_undo_of_a_resolve_keeps_a_later_resolve(database_url: str) -> None:
+    """Resolved for b, that undone (the conflict open again, the hub back on a's value),
+    then resolved for a: undoing the undo put b's value back over the person's last
+    decision, while the conflict said a won. The later resolve set the field (to the value
+    it already held): it stands, and the data and the conflict list agree."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", threshold="50")
+    hub.book("a").put("x", person(1))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="from a")
+    hub.book("b").edit(native(hub, "b"), job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    first = service.resolve(hub.engine, conflict["id"], "b")
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from b", "from b"]
+    reopened = service.undo(hub.engine, first["run"])
+    assert [c["id"] for c in service.conflicts(hub.engine, "h")] == [conflict["id"]]
+    service.resolve(hub.engine, conflict["id"], "a")  # the person's last decision
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from a", "from a"]
+    undone = service.undo(hub.engine, reopened.run_id)
+    assert [e["message"] for e in undone.errors] == [
+        f"job_title changed again since run {reopened.run_id}; kept"
+    ]
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from a", "from a"]
+    [settled] = service.conflicts(hub.engine, "h", include_settled=True)
+    assert (settled["id"], settled["status"], settled["winner"]) == (conflict["id"], "resolved", "a")
+    assert hub.sync().changes == {}
+
+
+def test_undoing_an_edit_of_a_person_deleted_since_says_to_restore_them_first(database_url: str) -> None:
+    """The undo set the title back on the deleted person and said so; undoing the deletion
+    then brought them back with the edit (the deletion's row holds them as they were). It
+    is skipped, saying which run to undo first, and can be done after the restore."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    edit = hub.sync()
+    del hub.book("b").items[native(hub, "b")]
+    deleted = hub.sync()
+    assert len(hub.book("a").items) == 1
+    undone = service.undo(hub.engine, edit.run_id)
+    assert undone.status == "applied", undone
+    assert [e["message"] for e in undone.errors] == [
+        f"Given1 Family1 was deleted since run {edit.run_id}; restore it first (undo run {deleted.run_id})"
+    ]
+    assert service.undo(hub.engine, deleted.run_id).status == "applied"
+    assert titles(hub, "a", "b") == ["E1", "E1"]  # back as the deletion left them
+    again = service.undo(hub.engine, edit.run_id)  # the skip did not stand in its way
+    assert again.status == "applied" and again.errors == [], again.errors
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    assert hub.sync().changes == {}
