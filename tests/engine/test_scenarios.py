@@ -731,6 +731,79 @@ def test_a_decision_killed_before_it_wrote_anything_goes_on_in_the_next_run(
     assert hub.sync().changes == {}
 
 
+def killed_in(monkeypatch: pytest.MonkeyPatch, hub: Hub, step: str, action: Any, book: Any = None) -> str:
+    """Do ``action`` as a process SIGKILLed at its first ``step`` ("pull" or "write"; with
+    ``book``, that book's): the status its run was left in, as the next run finds it."""
+    from tests.memory_connector import MemoryConnector
+
+    original = getattr(MemoryConnector, step)
+
+    def dies(self: MemoryConnector, *args: Any) -> Any:
+        if book is None or self.book is book:
+            raise Killed
+        return original(self, *args)
+
+    monkeypatch.setattr(MemoryConnector, step, dies)
+    with pytest.raises(Killed):
+        action()
+    monkeypatch.setattr(MemoryConnector, step, original)
+    with hub.engine.connect() as conn:
+        return str(conn.execute(select(t.runs.c.status).order_by(t.runs.c.id.desc()).limit(1)).scalar())
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_goes_on_however_many_runs_carrying_it_are_killed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, decision: str
+) -> None:
+    """The sync that carried a killed decision on was recorded as a plain sync: killed
+    too, the decision was lost and the next sync held the same deletions again (QA)."""
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    if decision == "approve":  # b's deletions made, c's not yet
+        assert (
+            killed_in(monkeypatch, hub, "write", lambda: service.approve(hub.engine, held.run_id), c)
+            == "applying"
+        )
+        assert len(b.items) == 4 and len(c.items) == 10
+    else:  # killed before it committed anything
+        assert (
+            killed_in(monkeypatch, hub, "pull", lambda: service.reject(hub.engine, held.run_id)) == "running"
+        )
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    assert killed_in(monkeypatch, hub, "write", hub.sync) == "applying"
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    expected = 4 if decision == "approve" else 10
+    assert len(a.items) == len(b.items) == len(c.items) == expected
+    assert hub.sync().changes == {}
+
+
+def test_an_undo_goes_on_when_the_run_carrying_it_is_killed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An undo killed once it had begun writing is not held by the syncs that finish it,
+    however many of them are killed too (the second one held the undo's deletions)."""
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for i in range(10, 16):
+        a.put(f"a{i}", person(i))
+    made = hub.sync()
+    assert len(b.items) == len(c.items) == 16
+    undo = lambda: service.undo(hub.engine, made.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", undo, c) == "applying"
+    assert len(b.items) == 10 and len(c.items) == 16
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(b.items) == len(c.items) == 10
+    assert hub.sync().changes == {}
+
+
 def test_dry_run_writes_nothing(database_url: str) -> None:
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")
