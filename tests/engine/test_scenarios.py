@@ -635,6 +635,32 @@ def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(databa
     assert hub.sync().changes == {}
 
 
+def test_a_held_run_a_later_run_superseded_cannot_be_approved_or_rejected(database_url: str) -> None:
+    """An old held run stayed approvable: approving or rejecting it after a later run was
+    held or applied made a run that said "applied" and did nothing of what it showed (QA:
+    "reject 5" after "approve 6"). It is refused, naming the run that is current."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:6]:
+        del b.items[nid]
+    old, current = hub.sync(), hub.sync()
+    assert old.status == current.status == "held"
+    for decide in (service.approve, service.reject):
+        with pytest.raises(UserError, match=f"run {current.run_id} is the held run to approve or reject"):
+            decide(hub.engine, old.run_id)
+    assert len(a.items) == 20  # nothing was written
+    assert service.approve(hub.engine, current.run_id).status == "applied"
+    assert len(a.items) == 14
+    with pytest.raises(UserError, match=f"run {old.run_id} is out of date: run .* was applied after it"):
+        service.reject(hub.engine, old.run_id)
+    assert len(a.items) == 14 and len(b.items) == 14
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(t.runs.c.status).where(t.runs.c.id == old.run_id)).scalar() == "held"
+
+
 def held_deletions(database_url: str) -> tuple[Hub, Any]:
     """Books a, b, c of 10 people, of whom 6 were then deleted from a: the run that held it."""
     hub = Hub(database_url, ["a", "b", "c"])
