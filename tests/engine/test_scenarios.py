@@ -635,6 +635,32 @@ def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(databa
     assert hub.sync().changes == {}
 
 
+def test_a_held_run_a_later_run_superseded_cannot_be_approved_or_rejected(database_url: str) -> None:
+    """An old held run stayed approvable: approving or rejecting it after a later run was
+    held or applied made a run that said "applied" and did nothing of what it showed (QA:
+    "reject 5" after "approve 6"). It is refused, naming the run that is current."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:6]:
+        del b.items[nid]
+    old, current = hub.sync(), hub.sync()
+    assert old.status == current.status == "held"
+    for decide in (service.approve, service.reject):
+        with pytest.raises(UserError, match=f"run {current.run_id} is the held run to approve or reject"):
+            decide(hub.engine, old.run_id)
+    assert len(a.items) == 20  # nothing was written
+    assert service.approve(hub.engine, current.run_id).status == "applied"
+    assert len(a.items) == 14
+    with pytest.raises(UserError, match=f"run {old.run_id} is out of date: run .* was applied after it"):
+        service.reject(hub.engine, old.run_id)
+    assert len(a.items) == 14 and len(b.items) == 14
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(t.runs.c.status).where(t.runs.c.id == old.run_id)).scalar() == "held"
+
+
 def held_deletions(database_url: str) -> tuple[Hub, Any]:
     """Books a, b, c of 10 people, of whom 6 were then deleted from a: the run that held it."""
     hub = Hub(database_url, ["a", "b", "c"])
@@ -728,6 +754,79 @@ def test_a_decision_killed_before_it_wrote_anything_goes_on_in_the_next_run(
     assert after.status == "applied", after.message
     expected = 4 if decision == "approve" else 10
     assert len(a.items) == len(b.items) == len(c.items) == expected
+    assert hub.sync().changes == {}
+
+
+def killed_in(monkeypatch: pytest.MonkeyPatch, hub: Hub, step: str, action: Any, book: Any = None) -> str:
+    """Do ``action`` as a process SIGKILLed at its first ``step`` ("pull" or "write"; with
+    ``book``, that book's): the status its run was left in, as the next run finds it."""
+    from tests.memory_connector import MemoryConnector
+
+    original = getattr(MemoryConnector, step)
+
+    def dies(self: MemoryConnector, *args: Any) -> Any:
+        if book is None or self.book is book:
+            raise Killed
+        return original(self, *args)
+
+    monkeypatch.setattr(MemoryConnector, step, dies)
+    with pytest.raises(Killed):
+        action()
+    monkeypatch.setattr(MemoryConnector, step, original)
+    with hub.engine.connect() as conn:
+        return str(conn.execute(select(t.runs.c.status).order_by(t.runs.c.id.desc()).limit(1)).scalar())
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_goes_on_however_many_runs_carrying_it_are_killed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, decision: str
+) -> None:
+    """The sync that carried a killed decision on was recorded as a plain sync: killed
+    too, the decision was lost and the next sync held the same deletions again (QA)."""
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    if decision == "approve":  # b's deletions made, c's not yet
+        assert (
+            killed_in(monkeypatch, hub, "write", lambda: service.approve(hub.engine, held.run_id), c)
+            == "applying"
+        )
+        assert len(b.items) == 4 and len(c.items) == 10
+    else:  # killed before it committed anything
+        assert (
+            killed_in(monkeypatch, hub, "pull", lambda: service.reject(hub.engine, held.run_id)) == "running"
+        )
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    assert killed_in(monkeypatch, hub, "write", hub.sync) == "applying"
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    expected = 4 if decision == "approve" else 10
+    assert len(a.items) == len(b.items) == len(c.items) == expected
+    assert hub.sync().changes == {}
+
+
+def test_an_undo_goes_on_when_the_run_carrying_it_is_killed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An undo killed once it had begun writing is not held by the syncs that finish it,
+    however many of them are killed too (the second one held the undo's deletions)."""
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(10):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for i in range(10, 16):
+        a.put(f"a{i}", person(i))
+    made = hub.sync()
+    assert len(b.items) == len(c.items) == 16
+    undo = lambda: service.undo(hub.engine, made.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", undo, c) == "applying"
+    assert len(b.items) == 10 and len(c.items) == 16
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    assert killed_in(monkeypatch, hub, "pull", hub.sync) == "running"
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(b.items) == len(c.items) == 10
     assert hub.sync().changes == {}
 
 

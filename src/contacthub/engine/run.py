@@ -155,10 +155,12 @@ def _run_hub(
     with engine.begin() as conn:
         store = Store(conn)
         hub = store.hub(hub_name)
-        options = _carried(store, hub.id, options)
-        if not options.dry_run:  # a dry run changes nothing: the next real run recovers them
+        options, carries = _carried(store, hub.id, options)
+        if options.dry_run:  # a dry run changes nothing: the next real run recovers them
+            run_id = store.start_run(hub.id, "dry-run", parent_id)
+        else:
             store.interrupted_runs(hub.id)
-        run_id = store.start_run(hub.id, "dry-run" if options.dry_run else kind, parent_id)
+            run_id = store.start_run(hub.id, kind, parent_id, carries)
         rows = store.connectors(hub.id)
         cursors = {row.id: store.cursor(row.id) for row in rows}
     report = Report(run_id)
@@ -370,18 +372,21 @@ def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
     return report
 
 
-def _carried(store: Store, hub_id: int, options: Options) -> Options:
+def _carried(store: Store, hub_id: int, options: Options) -> tuple[Options, dict[str, Any] | None]:
     """A person's decision that a killed run was carrying out goes on in the next run: an
     approve (or reject, or undo) killed after it had committed the hub's side left the rest
     of its writes to the next sync, which held them again, and a reject of that hold was
     held too (only a second approve got out). An approve or reject killed before it
     committed anything goes on the same way: its held run is marked decided already. (An
-    undo killed then did nothing, and can simply be asked for again.)"""
+    undo killed then did nothing, and can simply be asked for again.)
+
+    Also returns the decisions carried, which the new run records (``start_run``): killed
+    as well, it passes them on in turn, until a run carrying them ends."""
     rows = store.killed_decisions(hub_id)
-    if not rows:
-        return options
-    approved, rejected, no_hold = dict(options.approved), set(options.rejected), options.no_hold
-    for kind, parent_counts in rows:
+    approved: dict[int, int] = {}
+    rejected: set[int] = set()
+    no_hold = False
+    for kind, parent_counts, carried in rows:
         figures = held_figures(parent_counts) if parent_counts else {}
         if kind == "approve":
             for connector_id, deletes in figures.items():
@@ -390,7 +395,23 @@ def _carried(store: Store, hub_id: int, options: Options) -> Options:
             rejected.update(figures)
         elif kind == "undo":
             no_hold = True
-    return Options(options.dry_run, approved, frozenset(rejected), no_hold)
+        for key, deletes in (carried.get("approved") or {}).items():
+            approved[int(key)] = max(int(deletes), approved.get(int(key), 0))
+        rejected.update(int(i) for i in carried.get("rejected") or [])
+        no_hold = no_hold or bool(carried.get("no_hold"))
+    if not (approved or rejected or no_hold):
+        return options, None
+    carries = {
+        "approved": {str(k): v for k, v in approved.items()},
+        "rejected": sorted(rejected),
+        "no_hold": no_hold,
+    }
+    for connector_id, deletes in options.approved.items():
+        approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+    merged = Options(
+        options.dry_run, approved, frozenset(rejected | options.rejected), no_hold or options.no_hold
+    )
+    return merged, carries
 
 
 def held_figures(counts_json: str) -> dict[int, int]:

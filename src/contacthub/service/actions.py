@@ -174,8 +174,32 @@ def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
             raise UserError(
                 f"run {run_id} is {row.status}, not held; only a held run can be approved or rejected"
             )
+        _refuse_superseded(conn, row)
         conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=new_status))
         return Store(conn).hub_by_id(row.hub_id).name, row
+
+
+def _refuse_superseded(conn: Connection, row: Any) -> None:
+    """A held run that a later run of its hub held or applied is out of date: the deletions
+    it showed were counted again by that run. Approving or rejecting it made a run that
+    said "applied" and did none of what the person saw (a reject of an old hold after an
+    approve of the newer one), and it stayed ``held`` for good; it is refused, naming the
+    run that is current. A later run that failed or was a dry run does not count."""
+    runs = t.runs.c
+    later = conn.execute(
+        select(runs.id, runs.status)
+        .where(runs.hub_id == row.hub_id, runs.id > row.id, runs.status.in_(("applied", "held")))
+        .order_by(runs.id.desc())
+        .limit(1)
+    ).first()
+    if later is None:
+        return
+    if later.status == "held":
+        raise UserError(f"run {row.id} is out of date: run {later.id} is the held run to approve or reject")
+    raise UserError(
+        f"run {row.id} is out of date: run {later.id} was applied after it and nothing is held "
+        "now (a sync holds again any deletions still over the threshold)"
+    )
 
 
 def approve(

@@ -36,7 +36,12 @@ class JournalMixin(StoreBase):
 
     # --- runs and the journal -----------------------------------------------------------
 
-    def start_run(self, hub_id: int, kind: str, parent_id: int | None = None) -> int:
+    def start_run(
+        self, hub_id: int, kind: str, parent_id: int | None = None, carries: dict[str, Any] | None = None
+    ) -> int:
+        """A new run, ``running``; ``carries``: the decisions of killed runs it carries on,
+        kept in its counts until it finishes, so that ``killed_decisions`` finds them again
+        if it is killed too."""
         result = self.conn.execute(
             insert(t.runs).values(
                 hub_id=hub_id,
@@ -44,7 +49,7 @@ class JournalMixin(StoreBase):
                 status="running",
                 parent_id=parent_id,
                 started_at=now(),
-                counts="{}",
+                counts=dumps({"carries": carries}) if carries else "{}",
                 errors="[]",
             )
         )
@@ -76,22 +81,31 @@ class JournalMixin(StoreBase):
             values["message"] = message
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
-    def killed_decisions(self, hub_id: int) -> list[tuple[str, str | None]]:
-        """(kind, the stored counts of its parent run) of each run of the hub a dead process
-        left 'applying' (its hub side committed, its writes maybe not all done), and of each
-        approve or reject it left 'running' (nothing of it committed, but its held run was
-        marked decided before it started, and could not be decided again)."""
+    def killed_decisions(self, hub_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(kind, the stored counts of its parent run, the decisions it carried on) of each
+        run of the hub a dead process left 'applying' (its hub side committed, its writes
+        maybe not all done), of each approve or reject it left 'running' (nothing of it
+        committed, but its held run was marked decided before it started, and could not be
+        decided again), and of each run it left 'running' that carried on such a decision
+        (``start_run``'s ``carries``): the carrying run killed too lost the decision, and
+        the next sync held the deletions a person had approved."""
         runs, parents = t.runs, t.runs.alias("parent")
         query = (
-            select(runs.c.kind, parents.c.counts)
+            select(runs.c.kind, parents.c.counts, runs.c.counts)
             .select_from(runs.outerjoin(parents, parents.c.id == runs.c.parent_id))
             .where(
                 runs.c.hub_id == hub_id,
                 (runs.c.status == "applying")
-                | ((runs.c.status == "running") & runs.c.kind.in_(("approve", "reject"))),
+                | (
+                    (runs.c.status == "running")
+                    & (runs.c.kind.in_(("approve", "reject")) | runs.c.counts.contains('"carries"'))
+                ),
             )
         )
-        return [(str(kind), counts) for kind, counts in self.conn.execute(query)]
+        return [
+            (str(kind), parent, (loads(own) or {}).get("carries") or {})
+            for kind, parent, own in self.conn.execute(query)
+        ]
 
     def interrupted_runs(self, hub_id: int) -> list[int]:
         """Runs of the hub left 'running' by a process that died: marked failed here, with
