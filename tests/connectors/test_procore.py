@@ -18,7 +18,7 @@ from contacthub import config as hubconfig
 from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.procore import ProcoreConnector
 from contacthub.engine.run import run_hub
-from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError
+from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError, StaleVersionError
 from contacthub.signin import TerminalUI
 from contacthub.store import tables
 from contacthub.store.credentials import StoredCredentials
@@ -122,6 +122,42 @@ def test_vendor_names_are_organizations_and_vendors_are_contacts() -> None:
         [gone] = conn.write([WriteOp("delete", "hub-v", {}, made_vendor.native_id, made_vendor.version)])
         assert gone.error is None
         assert not srv.state.vendors[int(made_vendor.native_id[7:])]["is_active"]
+
+
+def test_deactivations_send_the_fields_procore_requires_and_change_nothing_else() -> None:
+    """A delete op carries no fields, yet Procore's PATCH bodies require user.last_name and
+    email_address, vendor.name, person.last_name: the connector sends the record's own
+    values with the flag (one user alone, two through users/sync, a vendor, a person)."""
+    with served(users=6, vendors=2, people=2) as srv:
+        conn = srv.connector(objects=["users", "vendors", "people"])
+        items, _ = records(conn)
+        users = [r for r in items if r.native_id.isdigit()][:3]
+        vendor = next(r for r in items if r.native_id.startswith("vendor:"))
+        person = next(r for r in items if r.native_id.startswith("person:"))
+        before = {int(r.native_id): dict(srv.state.users[int(r.native_id)]) for r in users}
+        alone = conn.write([WriteOp("delete", "h0", {}, users[0].native_id, users[0].version)])
+        batch = conn.write(
+            [WriteOp("deactivate", f"h{i}", {}, r.native_id, r.version) for i, r in enumerate(users[1:], 1)]
+        )
+        others = conn.write(
+            [
+                WriteOp("delete", "hv", {}, vendor.native_id, vendor.version),
+                WriteOp("delete", "hp", {}, person.native_id, person.version),
+            ]
+        )
+        assert [r.error for r in alone + batch + others] == [None] * 5
+        for uid, was in before.items():
+            now = srv.state.users[uid]
+            assert now["is_active"] is False
+            assert (now["last_name"], now["email_address"], now["first_name"]) == (
+                was["last_name"],
+                was["email_address"],
+                was["first_name"],
+            )
+        assert srv.state.vendors[int(vendor.native_id[7:])]["is_active"] is False
+        assert srv.state.people[int(person.native_id[7:])]["active"] is False
+        missing = conn.write([WriteOp("delete", "hx", {}, "vendor:999999", None)])[0]
+        assert isinstance(missing.error, RecordNotFoundError)
 
 
 def test_projects_limit_the_directory() -> None:

@@ -16,6 +16,7 @@ from contacthub.emulators.procore_http import (
     json_response,
     not_found,
     page_of,
+    present,
     read_body,
     refused,
     required,
@@ -114,6 +115,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         company(cid)
         body = await read_body(request)
         attrs = required(body, "user")
+        present(attrs, "last_name", "email_address")
         try:
             return json_response(state.user_json(state.update_user(uid, attrs), view="show"))
         except Refused as exc:
@@ -200,6 +202,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         body = await read_body(request)
         vendor_company(request, body)
         attrs = required(body, "vendor")
+        present(attrs, "name")
         try:
             return json_response(state.vendor_json(state.update_vendor(vid, attrs)))
         except Refused as exc:
@@ -263,6 +266,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     async def person_update(cid: int, pid: int, request: Request) -> Response:
         company(cid)
         attrs = required(await read_body(request), "person")
+        present(attrs, "last_name")
         try:
             return json_response(state.person_json(state.update_person(pid, attrs), "extended"))
         except Refused as exc:

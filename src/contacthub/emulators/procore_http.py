@@ -50,6 +50,15 @@ def required(body: dict[str, Any], key: str, kind: type = dict) -> Any:
     return value
 
 
+def present(attrs: dict[str, Any], *names: str) -> None:
+    """Procore's OpenAPI marks ``names`` required in its PATCH bodies too (``user.last_name``
+    and ``email_address``, ``vendor.name``, ``person.last_name``): a body without one is a
+    400 "missing required field", even when it changes only the active flag."""
+    missing = [name for name in names if name not in attrs]
+    if missing:
+        raise ApiError(400, {"errors": {name: ["can't be blank"] for name in missing}})
+
+
 def refused(exc: Refused) -> ApiError:
     return ApiError(exc.status, {"errors": exc.errors})
 
