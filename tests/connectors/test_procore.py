@@ -19,6 +19,7 @@ from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Recor
 from contacthub.connectors.procore import ProcoreConnector
 from contacthub.engine.run import run_hub
 from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.model import match_keys
 from contacthub.signin import TerminalUI
 from contacthub.store import tables
 from contacthub.store.credentials import StoredCredentials
@@ -158,6 +159,20 @@ def test_deactivations_send_the_fields_procore_requires_and_change_nothing_else(
         assert srv.state.people[int(person.native_id[7:])]["active"] is False
         missing = conn.write([WriteOp("delete", "hx", {}, "vendor:999999", None)])[0]
         assert isinstance(missing.error, RecordNotFoundError)
+
+
+def test_find_by_phone_and_name_searches_users_by_family_name() -> None:
+    """Procore's user search knows no full names: a phone+name key is searched by its
+    family name and the candidates checked against the whole key."""
+    with served(users=8) as srv:
+        conn = srv.connector()
+        items, _ = records(conn)
+        record = next(r for r in items if r.fields.get("phones") and r.fields.get("given_name"))
+        key = next(k for k in match_keys(record.fields) if k.startswith("phone+name:"))
+        found = conn.find([key])
+        assert found is not None and found.native_id == record.native_id
+        digits, _, name = key.partition("|")
+        assert conn.find([f"{digits}|someone else {name.split()[-1]}"]) is None
 
 
 def test_projects_limit_the_directory() -> None:

@@ -195,6 +195,22 @@ def test_vendors_people_projects_me_companies_conform(emu: tuple[ProcoreEmulator
     assert client.get("/rest/v1.0/projects/123/users").status_code == 404
 
 
+def test_user_search_matches_name_parts_not_the_full_name(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """Procore documents the company-user search over first name, last name, email, job
+    title and company name; unlike its people search, not over the full name."""
+    _, client = emu
+    user = client.get("/rest/v1.0/companies/1/users").json()[0]
+
+    def search(term: str) -> list[int]:
+        found = client.get("/rest/v1.0/companies/1/users", params={"filters[search]": term})
+        return [u["id"] for u in found.json()]
+
+    assert user["id"] in search(user["last_name"]) and user["id"] in search(user["first_name"])
+    assert search(f"{user['first_name']} {user['last_name']}") == []
+
+
 def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
     pages = []

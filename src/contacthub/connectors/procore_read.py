@@ -270,6 +270,10 @@ class ProcoreReader(Connector):
         return self._record(kind, native)
 
     def find(self, keys: Sequence[str]) -> Record | None:
+        """A record by email, or by phone and name. Procore's company-user search matches a
+        first name, last name, email, job title or company name, never a full name: users
+        are searched by the name's last word (the family name's, or the one name there is)
+        and the candidates checked here against the whole key."""
         wanted = set(keys)
         for key in keys:
             term = key.split(":", 1)[1] if key.startswith("email:") else key.rpartition("|")[2]
@@ -278,7 +282,8 @@ class ProcoreReader(Connector):
             for kind in self.objects:
                 if kind == "people":
                     continue
-                params: dict[str, Any] = {"filters[search]": term}
+                by_name = kind == "users" and not key.startswith("email:")
+                params: dict[str, Any] = {"filters[search]": term.split()[-1] if by_name else term}
                 path = self.users_path if kind == "users" else "/rest/v1.0/vendors"
                 if kind == "vendors":
                     params["company_id"] = self.company_id

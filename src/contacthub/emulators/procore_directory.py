@@ -34,11 +34,12 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     # --- company users ------------------------------------------------------------------------
 
     def user_search(u: dict[str, Any]) -> str:
-        """What ``filters[search]`` looks at: names, email, job title, company name."""
+        """What ``filters[search]`` looks at, as Procore documents it for company users: first
+        name, last name, email, job title, company name; not the full name (its people
+        search does match "first, last, or full" names; this one does not)."""
         vendor = state.vendors.get(u["vendor_id"]) if u["vendor_id"] else None
         parts = [u.get(n) for n in ("first_name", "last_name", "email_address", "job_title")]
-        full = f"{u.get('first_name') or ''} {u.get('last_name') or ''}"
-        return " | ".join(str(p) for p in (*parts, full, vendor["name"] if vendor else None) if p)
+        return " | ".join(str(p) for p in (*parts, vendor["name"] if vendor else None) if p)
 
     def user_rows(active: bool) -> list[dict[str, Any]]:
         return [u for u in state.users.values() if u["is_active"] == active]
