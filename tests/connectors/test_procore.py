@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import httpx
 import pytest
@@ -193,6 +194,25 @@ def test_projects_limit_the_directory() -> None:
         missing = srv.connector(projects=[424242])
         with pytest.raises(FatalConnectorError, match="Procore project 424242"):
             records(missing)
+
+
+def test_project_vendors_are_read_without_an_updated_at_filter() -> None:
+    """A project's vendor listing takes no filters[updated_at] (Procore documents search and
+    ids only): later runs list it whole and keep only what changed, by version."""
+    with served(users=6, vendors=3, projects=1) as srv:
+        pid = sorted(srv.state.projects)[0]
+        conn = srv.connector(projects=[pid], objects=["users", "vendors"])
+        items, pull = records(conn)
+        known = {r.native_id: r.version for r in items}
+        vid = sorted(srv.state.projects[pid]["vendor_ids"])[0]
+        srv.state.clock = lambda: time.time() + 5
+        srv.state.update_vendor(vid, {"trade_name": "Curtain Wall"})
+        srv.emu.log.clear()
+        changed, _ = records(srv.connector(projects=[pid], objects=["users", "vendors"]), pull.cursor, known)
+        assert [r.native_id for r in changed] == [f"vendor:{vid}"]
+        asked = [query for _, path, query in srv.emu.log if path.endswith(f"/projects/{pid}/vendors")]
+        assert asked and not any("updated_at" in unquote(q) for q in asked)
+        assert any("updated_at" in unquote(q) for _, p, q in srv.emu.log if p.endswith("/users"))
 
 
 def test_wrong_company_is_named() -> None:

@@ -211,6 +211,25 @@ def test_user_search_matches_name_parts_not_the_full_name(
     assert search(f"{user['first_name']} {user['last_name']}") == []
 
 
+def test_project_vendors_ignore_the_filters_procore_does_not_document_there(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """RestV10ProjectsProjectIdVendorsGet takes filters[search] and filters[id][], no
+    filters[updated_at] or filters[origin_id]: those are ignored, not applied."""
+    emulator, client = emu
+    pid = sorted(emulator.state.projects)[0]
+    members = sorted(emulator.state.projects[pid]["vendor_ids"])
+    assert members
+    far = "2100-01-01T00:00:00Z...2100-01-02T00:00:00Z"
+    path = f"/rest/v1.0/projects/{pid}/vendors"
+    listed = client.get(path, params={"filters[updated_at]": far, "filters[origin_id]": "nobody"})
+    assert listed.status_code == 200 and [v["id"] for v in listed.json()] == members
+    one = client.get(path, params={"filters[id][]": members[0]}).json()
+    assert [v["id"] for v in one] == members[:1]
+    company = client.get("/rest/v1.0/vendors", params={"company_id": 1, "filters[updated_at]": far})
+    assert company.json() == []  # the company listing documents it
+
+
 def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
     pages = []

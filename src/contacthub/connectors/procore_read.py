@@ -170,8 +170,11 @@ class ProcoreReader(Connector):
         )
 
     def _source(self, kind: str, since: str | None, now: str) -> Iterator[dict[str, Any]]:
+        """The records of ``kind`` (updated since ``since`` where Procore can filter so).
+        People, and a project's vendors, have no documented ``filters[updated_at]``: they
+        are listed whole, and the caller drops what the hub already has by its version."""
         params: dict[str, Any] = {}
-        if since and kind != "people":
+        if since and kind != "people" and not (kind == "vendors" and self.projects):
             params["filters[updated_at]"] = f"{since}...{now}"
         if kind == "people":
             params.update({"view": "extended", "filters[reference_users_only]": "true"})

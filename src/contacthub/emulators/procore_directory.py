@@ -297,7 +297,8 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
             raise not_found()
         members = project(pid)["vendor_ids"]
         rows = [r for r in vendor_rows(True) if r["id"] in members]
-        return vendor_page(request, filtered(rows, request, vendor_search))
+        # documented here: filters[search] and filters[id][] (no updated_at, origin_id)
+        return vendor_page(request, filtered(rows, request, vendor_search, frozenset({"search", "id"})))
 
     @app.post("/rest/v1.0/projects/{pid}/users/{uid}/actions/add")
     async def project_user_add(pid: int, uid: int) -> Response:
