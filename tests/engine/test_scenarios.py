@@ -1379,6 +1379,32 @@ def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(databa
     assert service.conflicts(hub.engine, "h") == []
 
 
+def test_a_record_first_seen_keeps_its_name_parts_and_types(database_url: str) -> None:
+    """QA: a file listed first that holds a display name and untyped emails and phones (a
+    CSV) made the person; the card of the same person, linked on the first sync, lost its
+    N parts (they spelt out its display name, read as a system's split) and its TYPE=home
+    labels (the hub's untyped elements won), and was written back so."""
+    hub = Hub(database_url, ["a", "b"], a={"fields": ["display_name", "emails", "phones"]})
+    a, b = hub.book("a"), hub.book("b")
+    mail, phone = {"value": "jane@example.com", "primary": True}, {"value": "+15551234567", "primary": True}
+    a.put(
+        "row",
+        {"display_name": "Jane Doe", "emails": [{**mail, "type": ""}], "phones": [{**phone, "type": ""}]},
+    )
+    card = {
+        "display_name": "Jane Doe",
+        "given_name": "Jane",
+        "family_name": "Doe",
+        "emails": [{**mail, "type": "home"}],
+        "phones": [{**phone, "type": "home"}],
+    }
+    b.put("card", card)
+    report = hub.sync()
+    assert "b" not in report.changes, report.changes
+    assert b.items["card"].fields == card
+    assert hub.sync().changes == {}
+
+
 def test_a_company_renamed_where_there_is_no_display_name_is_shown_by_its_new_name(
     database_url: str,
 ) -> None:

@@ -223,8 +223,11 @@ class Inbound(Matching, Twins):
                     mine = _without_given(theirs, stand_in) or {}  # else a given name now
             # name parts a system split out of the display name it was sent (Pipedrive's
             # "Loading Dock" -> first "Loading", last "Dock") are none of the hub's: a
-            # rename there is a new display name, not two name conflicts nobody made
-            base, mine = _split_dropped(base), _split_dropped(mine) or {}
+            # rename there is a new display name, not two name conflicts nobody made. A
+            # record first seen was sent nothing: its name parts are its own (a card's
+            # N:Doe;Jane, dropped, was then written back empty)
+            if base is not None:
+                base, mine = _split_dropped(base), _split_dropped(mine) or {}
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
         shown_by = ctx.shown_by.get(contact.id, spoke.id)

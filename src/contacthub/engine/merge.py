@@ -115,6 +115,11 @@ def merge_sets(
         # there to Home Phone, it is home (it went back to work, Other Phone, every run)
         if mine is not None and old is not None and not _same(mine, old) and _same_but_type(item, old):
             out.append({**mine, "primary": item.get("primary", False)} if "primary" in mine else dict(mine))
+        elif old is None and mine is not None and mine.get("type") and not item.get("type"):
+            # an element ours holds untyped (from a file that keeps no types), which theirs,
+            # never agreed on, gives a type: the type is news, not a change to undo (the
+            # card's TYPE=home was written away on the first sync)
+            out.append({**item, "type": mine["type"]} if _same_but_type(item, mine) else dict(item))
         else:
             out.append(dict(item))
     retyped = _types_kept(name, base_by, theirs_by, removed, ours)
