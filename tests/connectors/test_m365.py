@@ -135,6 +135,57 @@ def test_410_starts_a_full_resync_that_loses_nothing(env: Any) -> None:
     conn.close()
 
 
+def test_an_expired_delta_link_400_starts_a_full_round_and_a_new_cursor(env: Any) -> None:
+    """A deltaLink older than 7 days answers 400 syncStateNotFound: the run reads everything
+    again and saves a new cursor, instead of failing now and on every later run."""
+    emu, info = env
+    conn = connector(info)
+    records, pull = pull_all(conn, None, {})
+    known = {r.native_id: r.version for r in records}
+    tenant = emu.tenants[0]
+    users = sorted(u for u in tenant.users if f"users/{u}" in known)
+    tenant.update_user(users[0], {"department": "Estimating"})
+    tenant.delete_user(users[1])
+    real = emu.graph.clock
+    emu.graph.clock = lambda: real() + 8 * 24 * 3600
+    changed, resync = pull_all(conn, pull.cursor, known)
+    assert [r.native_id for r in changed] == [f"users/{users[0]}"]
+    assert resync.deleted == {f"users/{users[1]}"} and resync.complete
+    assert resync.cursor != pull.cursor
+    for record in changed:
+        known[record.native_id] = record.version
+    known.pop(f"users/{users[1]}")
+    again, quiet = pull_all(conn, resync.cursor, known)
+    assert again == [] and quiet.deleted == set()
+    conn.close()
+
+
+@pytest.mark.parametrize("code", ["syncStateNotFound", "syncStateInvalid", "resyncRequired"])
+def test_delta_answers_naming_a_lost_sync_state_raise_resync_needed(code: str) -> None:
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365_graph import GraphClient, ResyncNeeded
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": code, "message": "expired"}})
+
+    api = ApiClient("https://graph.example", connector="gal", transport=httpx.MockTransport(answer))
+    graph = GraphClient(api, "gal")
+    with pytest.raises(ResyncNeeded):
+        list(graph.delta("users", ["id"], "https://graph.example/v1.0/users/delta?$deltatoken=old"))
+
+
+def test_other_delta_400s_stay_errors() -> None:
+    from contacthub.connectors.http import ApiClient
+    from contacthub.connectors.m365_graph import GraphClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": "Request_BadRequest", "message": "bad"}})
+
+    api = ApiClient("https://graph.example", connector="gal", transport=httpx.MockTransport(answer))
+    with pytest.raises(FatalConnectorError):
+        list(GraphClient(api, "gal").delta("users", ["id"], None))
+
+
 def test_member_of_reads_only_the_group_and_follows_membership(env: Any) -> None:
     emu, info = env
     tenant = emu.tenants[0]

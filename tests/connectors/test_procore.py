@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ from contacthub import config as hubconfig
 from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.procore import ProcoreConnector
 from contacthub.engine.run import run_hub
-from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError
+from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.model import match_keys
 from contacthub.signin import TerminalUI
 from contacthub.store import tables
 from contacthub.store.credentials import StoredCredentials
@@ -124,6 +126,56 @@ def test_vendor_names_are_organizations_and_vendors_are_contacts() -> None:
         assert not srv.state.vendors[int(made_vendor.native_id[7:])]["is_active"]
 
 
+def test_deactivations_send_the_fields_procore_requires_and_change_nothing_else() -> None:
+    """A delete op carries no fields, yet Procore's PATCH bodies require user.last_name and
+    email_address, vendor.name, person.last_name: the connector sends the record's own
+    values with the flag (one user alone, two through users/sync, a vendor, a person)."""
+    with served(users=6, vendors=2, people=2) as srv:
+        conn = srv.connector(objects=["users", "vendors", "people"])
+        items, _ = records(conn)
+        users = [r for r in items if r.native_id.isdigit()][:3]
+        vendor = next(r for r in items if r.native_id.startswith("vendor:"))
+        person = next(r for r in items if r.native_id.startswith("person:"))
+        before = {int(r.native_id): dict(srv.state.users[int(r.native_id)]) for r in users}
+        alone = conn.write([WriteOp("delete", "h0", {}, users[0].native_id, users[0].version)])
+        batch = conn.write(
+            [WriteOp("deactivate", f"h{i}", {}, r.native_id, r.version) for i, r in enumerate(users[1:], 1)]
+        )
+        others = conn.write(
+            [
+                WriteOp("delete", "hv", {}, vendor.native_id, vendor.version),
+                WriteOp("delete", "hp", {}, person.native_id, person.version),
+            ]
+        )
+        assert [r.error for r in alone + batch + others] == [None] * 5
+        for uid, was in before.items():
+            now = srv.state.users[uid]
+            assert now["is_active"] is False
+            assert (now["last_name"], now["email_address"], now["first_name"]) == (
+                was["last_name"],
+                was["email_address"],
+                was["first_name"],
+            )
+        assert srv.state.vendors[int(vendor.native_id[7:])]["is_active"] is False
+        assert srv.state.people[int(person.native_id[7:])]["active"] is False
+        missing = conn.write([WriteOp("delete", "hx", {}, "vendor:999999", None)])[0]
+        assert isinstance(missing.error, RecordNotFoundError)
+
+
+def test_find_by_phone_and_name_searches_users_by_family_name() -> None:
+    """Procore's user search knows no full names: a phone+name key is searched by its
+    family name and the candidates checked against the whole key."""
+    with served(users=8) as srv:
+        conn = srv.connector()
+        items, _ = records(conn)
+        record = next(r for r in items if r.fields.get("phones") and r.fields.get("given_name"))
+        key = next(k for k in match_keys(record.fields) if k.startswith("phone+name:"))
+        found = conn.find([key])
+        assert found is not None and found.native_id == record.native_id
+        digits, _, name = key.partition("|")
+        assert conn.find([f"{digits}|someone else {name.split()[-1]}"]) is None
+
+
 def test_projects_limit_the_directory() -> None:
     with served(users=20, vendors=3, projects=2) as srv:
         pid = sorted(srv.state.projects)[0]
@@ -142,6 +194,25 @@ def test_projects_limit_the_directory() -> None:
         missing = srv.connector(projects=[424242])
         with pytest.raises(FatalConnectorError, match="Procore project 424242"):
             records(missing)
+
+
+def test_project_vendors_are_read_without_an_updated_at_filter() -> None:
+    """A project's vendor listing takes no filters[updated_at] (Procore documents search and
+    ids only): later runs list it whole and keep only what changed, by version."""
+    with served(users=6, vendors=3, projects=1) as srv:
+        pid = sorted(srv.state.projects)[0]
+        conn = srv.connector(projects=[pid], objects=["users", "vendors"])
+        items, pull = records(conn)
+        known = {r.native_id: r.version for r in items}
+        vid = sorted(srv.state.projects[pid]["vendor_ids"])[0]
+        srv.state.clock = lambda: time.time() + 5
+        srv.state.update_vendor(vid, {"trade_name": "Curtain Wall"})
+        srv.emu.log.clear()
+        changed, _ = records(srv.connector(projects=[pid], objects=["users", "vendors"]), pull.cursor, known)
+        assert [r.native_id for r in changed] == [f"vendor:{vid}"]
+        asked = [query for _, path, query in srv.emu.log if path.endswith(f"/projects/{pid}/vendors")]
+        assert asked and not any("updated_at" in unquote(q) for q in asked)
+        assert any("updated_at" in unquote(q) for _, p, q in srv.emu.log if p.endswith("/users"))
 
 
 def test_wrong_company_is_named() -> None:

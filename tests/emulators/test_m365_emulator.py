@@ -138,6 +138,29 @@ def test_delta_rounds_removed_and_410(env: Any) -> None:
     assert gone.headers["Location"].endswith("/v1.0/users/delta?$deltatoken=")
 
 
+def test_a_delta_link_older_than_seven_days_answers_400_sync_state_not_found(env: Any) -> None:
+    """Microsoft documents an expired directory delta token as 400 syncStateNotFound (not the
+    410 reset), with the message below (gal.md section 5)."""
+    emu, _, graph, _ = env
+    url = "/v1.0/contacts/delta?$select=id,displayName"
+    while True:
+        page = graph.get(url).json()
+        if "@odata.deltaLink" in page:
+            break
+        url = page["@odata.nextLink"]
+    fresh = graph.get(page["@odata.deltaLink"])
+    assert fresh.status_code == 200
+    real = emu.graph.clock
+    emu.graph.clock = lambda: real() + 8 * 24 * 3600
+    expired = graph.get(page["@odata.deltaLink"])
+    assert expired.status_code == 400
+    check("/contacts/delta()", "get", expired)
+    error = expired.json()["error"]
+    assert error["code"] == "syncStateNotFound"
+    assert error["message"].startswith("The sync state generation is not found.")
+    assert "Location" not in expired.headers
+
+
 def test_contacts_delta_shape(env: Any) -> None:
     _emu, _, graph, _ = env
     page = graph.get("/v1.0/contacts/delta?$select=id,displayName,mail,phones,addresses")

@@ -89,11 +89,13 @@ def test_users_list_show_create_update_sync_conform(emu: tuple[ProcoreEmulator, 
     )
     assert made.status_code == 201
     conforms("/rest/v1.0/companies/{company_id}/users", "post", 201, made.json())
+    required = {"last_name": "Kierkegaard", "email_address": "soren@example.dk"}
     changed = client.patch(
-        f"/rest/v1.0/companies/1/users/{made.json()['id']}", json={"user": {"job_title": "Foreman"}}
+        f"/rest/v1.0/companies/1/users/{made.json()['id']}",
+        json={"user": {**required, "job_title": "Foreman"}},
     )
     assert changed.status_code == 200 and changed.json()["job_title"] == "Foreman"
-    assert changed.json()["last_name"] == "Kierkegaard"  # PATCH is partial
+    assert changed.json()["first_name"] == "Søren"  # PATCH is partial beyond its required fields
     conforms("/rest/v1.0/companies/{company_id}/users/{id}", "patch", 200, changed.json())
     sync = client.patch(
         "/rest/v1.0/companies/1/users/sync",
@@ -114,8 +116,13 @@ def test_users_list_show_create_update_sync_conform(emu: tuple[ProcoreEmulator, 
 
 def test_inactive_users_and_reactivation(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
-    uid = client.get("/rest/v1.0/companies/1/users").json()[0]["id"]
-    client.patch(f"/rest/v1.0/companies/1/users/{uid}", json={"user": {"is_active": False}})
+    user = client.get("/rest/v1.0/companies/1/users").json()[0]
+    uid = user["id"]
+    required = {"last_name": user["last_name"], "email_address": user["email_address"]}
+    gone = client.patch(
+        f"/rest/v1.0/companies/1/users/{uid}", json={"user": {**required, "is_active": False}}
+    )
+    assert gone.status_code == 200
     assert uid not in {u["id"] for u in client.get("/rest/v1.0/companies/1/users").json()}
     inactive = client.get("/rest/v1.0/companies/1/users/inactive").json()
     assert [u["id"] for u in inactive] == [uid]
@@ -123,6 +130,46 @@ def test_inactive_users_and_reactivation(emu: tuple[ProcoreEmulator, httpx.Clien
     back = client.patch(f"/rest/v1.0/companies/1/users/inactive/{uid}")
     assert back.status_code == 200 and back.json()["is_active"] is True
     conforms("/rest/v1.0/companies/{company_id}/users/inactive/{id}", "patch", 200, back.json())
+
+
+def test_a_patch_without_a_field_the_docs_require_is_refused_400(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """Procore's OpenAPI marks user.last_name and user.email_address, vendor.name and
+    person.last_name required in the PATCH bodies: a deactivation sending only the flag is a
+    400 "missing required field", and the record stays active."""
+    emulator, client = emu
+    user = client.get("/rest/v1.0/companies/1/users").json()[0]
+    only_flag = client.patch(
+        f"/rest/v1.0/companies/1/users/{user['id']}",
+        json={"user": {"last_name": user["last_name"], "is_active": False}},
+    )
+    assert only_flag.status_code == 400
+    assert only_flag.json()["errors"] == {"email_address": ["can't be blank"]}
+    assert emulator.state.users[user["id"]]["is_active"] is True
+    vendor = client.get("/rest/v1.0/vendors", params={"company_id": 1}).json()[0]
+    no_name = client.patch(
+        f"/rest/v1.0/vendors/{vendor['id']}", json={"company_id": 1, "vendor": {"is_active": False}}
+    )
+    assert no_name.status_code == 400 and set(no_name.json()["errors"]) == {"name"}
+    assert emulator.state.vendors[vendor["id"]]["is_active"] is True
+    named = client.patch(
+        f"/rest/v1.0/vendors/{vendor['id']}",
+        json={"company_id": 1, "vendor": {"name": vendor["name"], "is_active": False}},
+    )
+    assert named.status_code == 200 and named.json()["is_active"] is False
+    person = client.get(
+        "/rest/v1.0/companies/1/people", params={"filters[reference_users_only]": "true"}
+    ).json()[0]
+    no_last = client.patch(
+        f"/rest/v1.0/companies/1/people/{person['id']}", json={"person": {"active": False}}
+    )
+    assert no_last.status_code == 400 and set(no_last.json()["errors"]) == {"last_name"}
+    kept = client.patch(
+        f"/rest/v1.0/companies/1/people/{person['id']}",
+        json={"person": {"last_name": person["last_name"], "active": False}},
+    )
+    assert kept.status_code == 200
 
 
 def test_vendors_people_projects_me_companies_conform(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
@@ -148,6 +195,41 @@ def test_vendors_people_projects_me_companies_conform(emu: tuple[ProcoreEmulator
     assert client.get("/rest/v1.0/projects/123/users").status_code == 404
 
 
+def test_user_search_matches_name_parts_not_the_full_name(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """Procore documents the company-user search over first name, last name, email, job
+    title and company name; unlike its people search, not over the full name."""
+    _, client = emu
+    user = client.get("/rest/v1.0/companies/1/users").json()[0]
+
+    def search(term: str) -> list[int]:
+        found = client.get("/rest/v1.0/companies/1/users", params={"filters[search]": term})
+        return [u["id"] for u in found.json()]
+
+    assert user["id"] in search(user["last_name"]) and user["id"] in search(user["first_name"])
+    assert search(f"{user['first_name']} {user['last_name']}") == []
+
+
+def test_project_vendors_ignore_the_filters_procore_does_not_document_there(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """RestV10ProjectsProjectIdVendorsGet takes filters[search] and filters[id][], no
+    filters[updated_at] or filters[origin_id]: those are ignored, not applied."""
+    emulator, client = emu
+    pid = sorted(emulator.state.projects)[0]
+    members = sorted(emulator.state.projects[pid]["vendor_ids"])
+    assert members
+    far = "2100-01-01T00:00:00Z...2100-01-02T00:00:00Z"
+    path = f"/rest/v1.0/projects/{pid}/vendors"
+    listed = client.get(path, params={"filters[updated_at]": far, "filters[origin_id]": "nobody"})
+    assert listed.status_code == 200 and [v["id"] for v in listed.json()] == members
+    one = client.get(path, params={"filters[id][]": members[0]}).json()
+    assert [v["id"] for v in one] == members[:1]
+    company = client.get("/rest/v1.0/vendors", params={"company_id": 1, "filters[updated_at]": far})
+    assert company.json() == []  # the company listing documents it
+
+
 def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
     pages = []
@@ -166,9 +248,11 @@ def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
 
 def test_filters(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     emulator, client = emu
-    uid = client.get("/rest/v1.0/companies/1/users").json()[3]["id"]
+    user = client.get("/rest/v1.0/companies/1/users").json()[3]
+    uid = user["id"]
+    required = {"last_name": user["last_name"], "email_address": user["email_address"]}
     emulator.state.clock = lambda: time.time() + 3600  # an edit an hour from now
-    client.patch(f"/rest/v1.0/companies/1/users/{uid}", json={"user": {"job_title": "Glazier"}})
+    client.patch(f"/rest/v1.0/companies/1/users/{uid}", json={"user": {**required, "job_title": "Glazier"}})
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1800))
     window = f"{later}...{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 7200))}"
     found = client.get("/rest/v1.0/companies/1/users", params={"filters[updated_at]": window}).json()

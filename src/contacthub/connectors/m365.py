@@ -3,7 +3,8 @@ the organisation's own or a partner's that consented through an invitation link.
 
 Reads go through Microsoft Graph delta queries (``/users/delta``, ``/contacts/delta``): the
 first run lists everything, later runs ask only for what changed, with the ``deltaLink`` as
-the cursor. ``@removed`` items are deletions; a ``410 Gone`` starts a full round again, and a
+the cursor. ``@removed`` items are deletions; a ``410 Gone`` or an expired token (``400
+syncStateNotFound``) starts a full round again, and a
 full round reports as deleted only what the hub knew and the tenant no longer lists.
 
 Writes create and change **mail contacts** through Exchange's ``InvokeCommand`` (Graph cannot

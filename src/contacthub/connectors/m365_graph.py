@@ -2,8 +2,9 @@
 JSON batches of up to 20 requests.
 
 A delta round follows ``@odata.nextLink`` until a page carries ``@odata.deltaLink``, which is
-the cursor for the next round. A ``410 Gone`` (the service lost the sync state, or the token
-expired after 7 days) raises ``ResyncNeeded``: the caller starts a full round again. Items
+the cursor for the next round. A ``410 Gone`` (the service lost the sync state) or a ``400``
+with code ``syncStateNotFound``/``syncStateInvalid``/``resyncRequired`` (the token expired
+after 7 days) raises ``ResyncNeeded``: the caller starts a full round again. Items
 with ``@removed`` are deletions. Requests inside a ``$batch`` that answer 429/503 are sent
 again, alone, after their ``Retry-After``; the others are not repeated.
 """
@@ -25,8 +26,28 @@ BATCH_SIZE = 20
 INNER_ATTEMPTS = 10
 
 
+#: error codes of a delta link Graph will not continue: a token older than 7 days answers
+#: 400 ``syncStateNotFound``; ``syncStateInvalid`` and ``resyncRequired`` ask the same
+RESYNC_CODES = frozenset({"syncStateNotFound", "syncStateInvalid", "resyncRequired"})
+
+
 class ResyncNeeded(Exception):
-    """Graph answered 410 Gone to a delta link: start over with a full round."""
+    """Graph will not continue a delta link (410 Gone, or an expired/invalid sync state):
+    start over with a full round."""
+
+
+def _resync(response: httpx.Response) -> bool:
+    """A 410, or a 400 whose error code says the sync state is gone. Kept as a failure, an
+    expired token would be saved again as the cursor and fail every later run."""
+    if response.status_code == 410:
+        return True
+    if response.status_code != 400:
+        return False
+    try:
+        code = response.json().get("error", {}).get("code")
+    except (ValueError, AttributeError):
+        return False
+    return code in RESYNC_CODES
 
 
 class GraphClient:
@@ -36,11 +57,11 @@ class GraphClient:
 
     def delta(self, kind: str, select: Sequence[str], link: str | None) -> Iterator[dict[str, Any]]:
         """Pages of one delta round (each page is Graph's JSON); starts a full round when
-        ``link`` is None. Raises ``ResyncNeeded`` on 410."""
+        ``link`` is None. Raises ``ResyncNeeded`` on 410 or an expired sync state."""
         url = link or f"/v1.0/{kind}/delta?$select={','.join(select)}"
         while url:
             response = self.api.request("GET", url)
-            if response.status_code == 410:
+            if _resync(response):
                 raise ResyncNeeded(kind)
             if response.status_code != 200:
                 raise error_for(response, self.connector, what=f"Graph /{kind}/delta")

@@ -1,7 +1,7 @@
 """Reading the Global Address List: Graph delta rounds, group scope, our contacts' notes.
 
 ``pull`` runs one delta round per object kind (``/users/delta``, ``/contacts/delta``) with
-the saved ``deltaLink`` as cursor; a ``410 Gone`` (``ResyncNeeded``) starts that kind over
+the saved ``deltaLink`` as cursor; a ``410 Gone`` or an expired token (``ResyncNeeded``) starts that kind over
 with a full round, and only a full round reports as deleted what the hub knew and the tenant
 no longer lists. Users outside the scope (``member_of``, ``user_types``, disabled) are
 dropped, and reported as deleted when the hub had them. ``Notes`` of the mail contacts we
@@ -74,7 +74,9 @@ def _pull(
         try:
             yield from _round(conn, kind, link, known, pull, seen, members, new_state)
         except ResyncNeeded:
-            log.warning("%s: Graph lost the %s delta state (410): reading everything again", conn.name, kind)
+            log.warning(
+                "%s: Graph lost or expired the %s delta state: reading everything again", conn.name, kind
+            )
             link = None
             seen.clear()
             yield from _round(conn, kind, None, known, pull, seen, members, new_state)

@@ -170,8 +170,11 @@ class ProcoreReader(Connector):
         )
 
     def _source(self, kind: str, since: str | None, now: str) -> Iterator[dict[str, Any]]:
+        """The records of ``kind`` (updated since ``since`` where Procore can filter so).
+        People, and a project's vendors, have no documented ``filters[updated_at]``: they
+        are listed whole, and the caller drops what the hub already has by its version."""
         params: dict[str, Any] = {}
-        if since and kind != "people":
+        if since and kind != "people" and not (kind == "vendors" and self.projects):
             params["filters[updated_at]"] = f"{since}...{now}"
         if kind == "people":
             params.update({"view": "extended", "filters[reference_users_only]": "true"})
@@ -270,6 +273,10 @@ class ProcoreReader(Connector):
         return self._record(kind, native)
 
     def find(self, keys: Sequence[str]) -> Record | None:
+        """A record by email, or by phone and name. Procore's company-user search matches a
+        first name, last name, email, job title or company name, never a full name: users
+        are searched by the name's last word (the family name's, or the one name there is)
+        and the candidates checked here against the whole key."""
         wanted = set(keys)
         for key in keys:
             term = key.split(":", 1)[1] if key.startswith("email:") else key.rpartition("|")[2]
@@ -278,7 +285,8 @@ class ProcoreReader(Connector):
             for kind in self.objects:
                 if kind == "people":
                     continue
-                params: dict[str, Any] = {"filters[search]": term}
+                by_name = kind == "users" and not key.startswith("email:")
+                params: dict[str, Any] = {"filters[search]": term.split()[-1] if by_name else term}
                 path = self.users_path if kind == "users" else "/rest/v1.0/vendors"
                 if kind == "vendors":
                     params["company_id"] = self.company_id

@@ -132,9 +132,34 @@ class ProcoreWriter(ProcoreReader):
         self._vendor_names[name.casefold()] = vid
         return vid
 
+    def _held(self, kind: str, number: int | None, where: str) -> dict[str, Any]:
+        """The record as Procore holds it now, for a deactivation: Procore's PATCH bodies
+        require ``user.last_name`` and ``user.email_address``, ``vendor.name``,
+        ``person.last_name`` even when only the flag changes, and a delete op carries no
+        fields. Its own current values, sent back, change nothing but the flag (the hub's
+        could be older than an edit made there). People have no single-record GET: the
+        listing is read. Not found is this record's error; anything else stops the run."""
+        if kind == "people":
+            for native in self._source("people", None, stamp(time.time())):
+                if native["id"] == number:
+                    return native
+            raise RecordNotFoundError("no such person", where, self.name)
+        path = f"{self.users_path}/{number}" if kind == "users" else f"/rest/v1.0/vendors/{number}"
+        params = {"company_id": self.company_id} if kind == "vendors" else None
+        response = self.client.request("GET", path, params=params)
+        if response.status_code != 200:
+            raise _record_error(error_for(response, self.name, record=where), where, self.name)
+        shown: dict[str, Any] = response.json()
+        return shown
+
     def _user_body(self, op: WriteOp) -> dict[str, Any]:
         if op.kind in ("delete", "deactivate"):
-            return {"is_active": False}
+            held = self._held("users", kind_of(op.native_id or "")[1], op.native_id or "")
+            return {
+                "last_name": held.get("last_name"),
+                "email_address": held.get("email_address"),
+                "is_active": False,
+            }
         attrs = user_attrs(op.fields, self.mapping)
         attrs["vendor_id"] = self._vendor_id(op.fields.get("organization"))
         if op.kind == "create":
@@ -285,9 +310,15 @@ class ProcoreWriter(ProcoreReader):
 
     def _write_other(self, kind: str, op: WriteOp, number: int | None, where: str) -> WriteResult:
         """Vendors and people, one call each (they are few)."""
+        gone, held = op.kind in ("delete", "deactivate"), {}
+        if gone:
+            try:
+                held = self._held(kind, number, where)
+            except RecordError as exc:
+                return WriteResult(op, error=exc)
         if kind == "vendors":
             attrs: dict[str, Any] = (
-                {"is_active": False} if op.kind in ("delete", "deactivate") else vendor_attrs(op.fields)
+                {"name": held.get("name"), "is_active": False} if gone else vendor_attrs(op.fields)
             )
             if op.kind == "create":
                 attrs["origin_id"] = op.hub_id
@@ -301,8 +332,7 @@ class ProcoreWriter(ProcoreReader):
                     json={"company_id": self.company_id, "vendor": attrs},
                 )
         else:
-            gone = op.kind in ("delete", "deactivate")
-            attrs = {"active": False} if gone else person_attrs(op.fields)
+            attrs = {"last_name": held.get("last_name"), "active": False} if gone else person_attrs(op.fields)
             base = f"/rest/v1.0/companies/{self.company_id}/people"
             if op.kind == "create":
                 attrs["origin_id"] = op.hub_id

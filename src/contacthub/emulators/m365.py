@@ -16,7 +16,8 @@ Microsoft does, ``?admin_consent=True&tenant=...&state=...``; ``decline_consent`
 Fault switches (attributes of ``Emulator``; also ``POST /_emulator/faults`` with JSON):
 ``throttle_rate`` (share of Graph and Exchange calls answered 429 with ``Retry-After``),
 ``retry_after`` (seconds), ``graph_limit`` (calls per 10 s per tenant), ``expire_delta``
-(delta tokens answer 410 Gone), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``.
+(delta tokens answer 410 Gone; without it a token older than 7 days answers 400
+``syncStateNotFound``), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``.
 ``GET /_emulator/stats`` counts the Graph and Exchange calls served (for benchmarks).
 
 This module holds the emulator's state (``Emulator``), the app with its Graph and Exchange

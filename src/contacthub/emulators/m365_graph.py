@@ -88,7 +88,7 @@ class GraphApi:
         self.page_size = page_size
         self.throttle = throttle
         self.clock = clock
-        self.expire_delta = False  # fault switch: every delta token answers 410 Gone
+        self.expire_delta = False  # fault switch: every delta token answers 410 Gone (state lost)
         self._rounds: dict[tuple[str, str, int, int], list[str]] = {}
         self.calls = 0
 
@@ -240,7 +240,7 @@ class GraphApi:
             if decoded is None or "since" not in decoded:
                 return error(400, "Request_BadRequest", "Invalid delta token.")
             if "$deltatoken" in query:
-                if self.expire_delta or now - float(decoded.get("t", 0)) > TOKEN_LIFETIME:
+                if self.expire_delta:  # the service lost the state: the documented 410 reset
                     location = f"{base}/v1.0/{kind}/delta?$deltatoken="
                     return error(
                         410,
@@ -248,6 +248,15 @@ class GraphApi:
                         "The sync state was not found or has expired. Please restart the sync "
                         "from the beginning (a full resync).",
                         {"Location": location},
+                    )
+                if now - float(decoded.get("t", 0)) > TOKEN_LIFETIME:
+                    # Microsoft documents a 7-day-old directory delta token as 400, not 410
+                    # (devblogs: "Duration of change tracking tokens for identity resources")
+                    return error(
+                        400,
+                        "syncStateNotFound",
+                        "The sync state generation is not found. The delta token is expired and "
+                        "data must be synchronized again.",
                     )
                 decoded = {
                     "since": decoded["since"],

@@ -16,6 +16,7 @@ from contacthub.emulators.procore_http import (
     json_response,
     not_found,
     page_of,
+    present,
     read_body,
     refused,
     required,
@@ -33,11 +34,12 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     # --- company users ------------------------------------------------------------------------
 
     def user_search(u: dict[str, Any]) -> str:
-        """What ``filters[search]`` looks at: names, email, job title, company name."""
+        """What ``filters[search]`` looks at, as Procore documents it for company users: first
+        name, last name, email, job title, company name; not the full name (its people
+        search does match "first, last, or full" names; this one does not)."""
         vendor = state.vendors.get(u["vendor_id"]) if u["vendor_id"] else None
         parts = [u.get(n) for n in ("first_name", "last_name", "email_address", "job_title")]
-        full = f"{u.get('first_name') or ''} {u.get('last_name') or ''}"
-        return " | ".join(str(p) for p in (*parts, full, vendor["name"] if vendor else None) if p)
+        return " | ".join(str(p) for p in (*parts, vendor["name"] if vendor else None) if p)
 
     def user_rows(active: bool) -> list[dict[str, Any]]:
         return [u for u in state.users.values() if u["is_active"] == active]
@@ -114,6 +116,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         company(cid)
         body = await read_body(request)
         attrs = required(body, "user")
+        present(attrs, "last_name", "email_address")
         try:
             return json_response(state.user_json(state.update_user(uid, attrs), view="show"))
         except Refused as exc:
@@ -200,6 +203,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         body = await read_body(request)
         vendor_company(request, body)
         attrs = required(body, "vendor")
+        present(attrs, "name")
         try:
             return json_response(state.vendor_json(state.update_vendor(vid, attrs)))
         except Refused as exc:
@@ -263,6 +267,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     async def person_update(cid: int, pid: int, request: Request) -> Response:
         company(cid)
         attrs = required(await read_body(request), "person")
+        present(attrs, "last_name")
         try:
             return json_response(state.person_json(state.update_person(pid, attrs), "extended"))
         except Refused as exc:
@@ -292,7 +297,8 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
             raise not_found()
         members = project(pid)["vendor_ids"]
         rows = [r for r in vendor_rows(True) if r["id"] in members]
-        return vendor_page(request, filtered(rows, request, vendor_search))
+        # documented here: filters[search] and filters[id][] (no updated_at, origin_id)
+        return vendor_page(request, filtered(rows, request, vendor_search, frozenset({"search", "id"})))
 
     @app.post("/rest/v1.0/projects/{pid}/users/{uid}/actions/add")
     async def project_user_add(pid: int, uid: int) -> Response:

@@ -50,6 +50,15 @@ def required(body: dict[str, Any], key: str, kind: type = dict) -> Any:
     return value
 
 
+def present(attrs: dict[str, Any], *names: str) -> None:
+    """Procore's OpenAPI marks ``names`` required in its PATCH bodies too (``user.last_name``
+    and ``email_address``, ``vendor.name``, ``person.last_name``): a body without one is a
+    400 "missing required field", even when it changes only the active flag."""
+    missing = [name for name in names if name not in attrs]
+    if missing:
+        raise ApiError(400, {"errors": {name: ["can't be blank"] for name in missing}})
+
+
 def refused(exc: Refused) -> ApiError:
     return ApiError(exc.status, {"errors": exc.errors})
 
@@ -138,29 +147,38 @@ def page_of(
     return json_response([serialize(item) for item in chunk], headers=headers)
 
 
+ALL_FILTERS = frozenset({"updated_at", "created_at", "search", "origin_id", "vendor_id", "id"})
+
+
 def filtered(
-    rows: Iterable[dict[str, Any]], request: Request, text: Callable[[dict[str, Any]], str]
+    rows: Iterable[dict[str, Any]],
+    request: Request,
+    text: Callable[[dict[str, Any]], str],
+    documented: frozenset[str] = ALL_FILTERS,
 ) -> list[dict[str, Any]]:
     """``filters[updated_at]``, ``filters[created_at]``, ``filters[search]``,
-    ``filters[origin_id]``, ``filters[vendor_id]``, ``filters[id]``, in id order."""
+    ``filters[origin_id]``, ``filters[vendor_id]``, ``filters[id]``, in id order; only the
+    ``documented`` ones of the listing: Procore ignores a filter a listing does not take."""
     query = request.query_params
     out = list(rows)
     for name in ("updated_at", "created_at"):
-        value = query.get(f"filters[{name}]")
+        value = query.get(f"filters[{name}]") if name in documented else None
         if value:
             try:
                 start, end = parse_range(value)
             except ValueError:
                 raise ApiError(400, {"errors": f"filters[{name}] must be a range START...END"}) from None
             out = [r for r in out if start <= r[name] <= end]
-    search = query.get("filters[search]")
+    search = query.get("filters[search]") if "search" in documented else None
     if search:
         needle = search.casefold()
         out = [r for r in out if needle in text(r).casefold()]
-    origin = query.get("filters[origin_id]")
+    origin = query.get("filters[origin_id]") if "origin_id" in documented else None
     if origin:
         out = [r for r in out if r.get("origin_id") == origin]
     for name in ("vendor_id", "id"):
+        if name not in documented:
+            continue
         wanted = query.getlist(f"filters[{name}][]") + query.getlist(f"filters[{name}]")
         if wanted:
             ids = {int(v) for v in wanted if v.isdigit()}
