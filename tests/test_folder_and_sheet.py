@@ -95,6 +95,50 @@ def test_a_field_mapped_to_another_column_is_emptied_nowhere(tmp_path: Path) -> 
     assert sorted(row.split(",")[job] for row in rows) == ["trade1", "trade2", "trade3", "trade4"]
 
 
+def test_a_field_mapped_onto_a_column_of_another_keeps_the_hubs_value(tmp_path: Path) -> None:
+    """The trade mapped onto the sheet's notes column: the notes there are no edit of the
+    trade. Read as a first sighting, they rivalled the trade and won under ``newest``:
+    every card's X-TRADE became its note. Where the hub has no trade, the column's value is
+    the first one seen, and taken."""
+    cards = 'mapping = {"custom.trade" = "X-TRADE"}'
+    hub = site(tmp_path, 'format = "plain"', cards, people=4, NOTE="note {i}", **{"X-TRADE": "trade{i}"})
+    p4 = hub.folder / "p4.vcf"
+    p4.write_bytes(p4.read_bytes().replace(b"X-TRADE:trade4\r\n", b""))
+    hub.sync()
+    hub.apply('format = "plain"\nmapping = {"custom.trade" = "notes"}', cards)
+    report = hub.sync()
+    assert report["conflicts"] == 0, report
+    hub.settled()
+    for i in range(1, 4):
+        card = (hub.folder / f"p{i}.vcf").read_text()
+        assert f"X-TRADE:trade{i}" in card and f"NOTE:note {i}" in card
+    assert "X-TRADE:note 4" in p4.read_text()
+    rows = {r["emails"]: r["notes"] for r in csv.DictReader(hub.sheet.read_text().splitlines())}
+    assert rows == {f"p{i}@example.com": f"trade{i}" for i in range(1, 4)} | {"p4@example.com": "note 4"}
+
+
+def test_a_property_mapped_away_and_back_keeps_the_trade_edited_meanwhile(tmp_path: Path) -> None:
+    """The folder's trade moved from X-TRADE to X-JOB and back: the cards kept their old
+    X-TRADE, stale once the trade was edited in the sheet. Mapped back, that stale value
+    was read as the trade and won under ``newest``, everywhere: the edit was lost."""
+    sheet = 'mapping = {"custom.trade" = "Trade"}'
+    hub = site(tmp_path, sheet, 'mapping = {"custom.trade" = "X-TRADE"}', people=3, **{"X-TRADE": "trade{i}"})
+    hub.sync()
+    hub.apply(sheet, 'mapping = {"custom.trade" = "X-JOB"}')
+    hub.sync()
+    hub.sheet.write_text(hub.sheet.read_text().replace("trade1", "new1"))
+    hub.sync()
+    card = (hub.folder / "p1.vcf").read_text()
+    assert "X-JOB:new1" in card and "X-TRADE:trade1" in card
+    hub.apply(sheet, 'mapping = {"custom.trade" = "X-TRADE"}')
+    report = hub.sync()
+    assert report["conflicts"] == 0, report
+    hub.settled()
+    assert "X-TRADE:new1" in (hub.folder / "p1.vcf").read_text()
+    assert "new1" in hub.sheet.read_text() and "trade1" not in hub.sheet.read_text()
+    assert all(f"X-TRADE:trade{i}" in (hub.folder / f"p{i}.vcf").read_text() for i in (2, 3))
+
+
 def test_edits_arrive_after_a_filter_comes_and_goes_on_an_unchanged_file(tmp_path: Path) -> None:
     hub = site(tmp_path, people=4, NOTE="note {i}")
     hub.sync()

@@ -43,6 +43,7 @@ from contacthub.model import is_known_field
 from contacthub.store import secrets
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
+from contacthub.store.rows import baseline_text, split_baseline
 
 Operation = Literal["create", "update", "delete"]
 
@@ -468,9 +469,14 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
 
     Baselines of the fields in ``forget`` go too (``None``: the links themselves, for
     another address book): a field mapped to another column reads empty until it is
-    written there, which against the old baseline was a removal to spread everywhere; with
-    no baseline it is a first sighting, which takes nothing away. And the records of a book
-    the connector no longer points at are not deletions at all."""
+    written there, which against the old baseline was a removal to spread everywhere. And
+    the fields are marked remapped in each link (``LinkRow.remapped``): what the new place
+    holds is no edit of the field (another field's column, or a stale value the property
+    kept from an older mapping), so the first read takes the hub's value where it has one
+    and the plan writes it there; taken as a first sighting, it rivalled the hub's value
+    and won under ``newest`` ("Met at expo" for the trade). Where the hub has none, what
+    the place holds is taken. And the records of a book the connector no longer points at
+    are not deletions at all."""
     links = t.links.c
     conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
     conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
@@ -497,10 +503,9 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
     )
     changed = []
     for link_id, text in conn.execute(query).all():
-        baseline = loads(text) or {}
-        if forget & baseline.keys():
-            kept = {k: v for k, v in baseline.items() if k not in forget}
-            changed.append({"b_id": link_id, "b_baseline": dumps(kept)})
+        baseline, remapped = split_baseline(text)
+        kept = {k: v for k, v in (baseline or {}).items() if k not in forget}
+        changed.append({"b_id": link_id, "b_baseline": baseline_text(kept, remapped | forget)})
     if changed:
         conn.execute(
             update(t.links).where(links.id == bindparam("b_id")).values(baseline=bindparam("b_baseline")),

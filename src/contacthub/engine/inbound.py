@@ -153,6 +153,8 @@ class Inbound(Matching, Twins):
                 and link.version != record.version
             )
             link.version = record.version
+            # read since its mapping changed: the mark has done its work after this read
+            remapped, link.remapped = link.remapped, frozenset()
             upd_links.append(link)
             ctx.reverts.pop(link.id, None)  # edited since the run an undo takes back: kept
             contact = contacts.get(link.contact_id)
@@ -176,7 +178,11 @@ class Inbound(Matching, Twins):
                     link.synced_rev = 0
                 continue
             if contact.deleted:
-                if not came_back and link.baseline is not None and fields_equal(theirs, link.baseline):
+                if (
+                    not came_back
+                    and link.baseline is not None
+                    and fields_equal(_without(theirs, remapped), link.baseline)
+                ):
                     continue  # unchanged record of a deleted contact: the plan deletes it
                 contact.deleted = False  # modification beats deletion
                 contact.rev += 1
@@ -184,7 +190,7 @@ class Inbound(Matching, Twins):
                 keys[contact.id] = match_keys(contact.data)
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
-            self._merge(spoke, record, theirs, link, contact, changed, keys)
+            self._merge(spoke, record, theirs, link, contact, changed, keys, remapped)
         new_ids = frozenset(c.id for c in new_contacts)
         store.insert_contacts(ctx.hub.id, new_contacts)
         store.update_contacts([c for c in changed.values() if c.id not in new_ids])
@@ -202,7 +208,11 @@ class Inbound(Matching, Twins):
         contact: ContactRow,
         changed: dict[str, ContactRow],
         keys: dict[str, list[str]],
+        remapped: frozenset[str] = frozenset(),
     ) -> None:
+        """Merge a linked record into its contact. ``remapped``: fields whose place in the
+        connector changed since it was last read (``LinkRow.remapped``), merged as
+        ``_remapped_base`` says."""
         ctx = self.ctx
         # a record without a modification time of its own (a CardDAV card without REV, on a
         # server that gives no getlastmodified; a directory user) changed after the hub last
@@ -228,6 +238,7 @@ class Inbound(Matching, Twins):
             # N:Doe;Jane, dropped, was then written back empty)
             if base is not None:
                 base, mine = _split_dropped(base), _split_dropped(mine) or {}
+        base = _remapped_base(base, contact.data, mine, remapped)
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
         shown_by = ctx.shown_by.get(contact.id, spoke.id)
@@ -501,6 +512,30 @@ def _split_dropped(fields: dict[str, Any] | None) -> dict[str, Any] | None:
     if made_name({n: fields.get(n) for n in NAME_FIELDS}) != fields["display_name"]:
         return fields
     return {k: v for k, v in fields.items() if k not in NAME_FIELDS}
+
+
+def _without(fields: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in names} if names else fields
+
+
+def _remapped_base(
+    base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any], remapped: frozenset[str]
+) -> dict[str, Any] | None:
+    """The baseline a record is merged against in its first read after fields of it were
+    remapped: what the new place holds is no edit of the field (another field's column,
+    "Met at expo" in Notes; or a value left there by an older mapping, a stale X-TRADE),
+    so where the hub has a value the field counts as unchanged there (its baseline is
+    theirs: the hub keeps its value, and the plan writes it there). Where the hub has none,
+    the field has no baseline: a first sighting, taken (a column of trades newly mapped)."""
+    if base is None or not remapped:
+        return base
+    out = dict(base)
+    for k in remapped:
+        if ours.get(k) in (None, "", []) or k not in theirs:
+            out.pop(k, None)  # (none there either: unchanged from nothing, the hub's stays)
+        else:
+            out[k] = theirs[k]
+    return out
 
 
 def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, Any] | None:

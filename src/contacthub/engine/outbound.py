@@ -406,6 +406,7 @@ def finish_page(
                 kept.synced_rev = contact.rev
                 if result.fields is not None:
                     kept.version, kept.baseline = result.version, project(result.fields, spoke.held)
+                    kept.remapped = frozenset()  # (read back: the mark of ``_reconsider`` is done)
                 update.append(kept)
             elif refused and step.link and op.kind in ("delete", "deactivate"):
                 # a deletion refused for good (a directory user is never deleted): the record
@@ -422,7 +423,7 @@ def finish_page(
                 # repeated every run, only when the hub contact changes again
                 kept = step.link
                 kept.version, kept.synced_rev = result.version, step.contact.rev
-                kept.baseline = project(result.fields, spoke.held)
+                kept.baseline, kept.remapped = project(result.fields, spoke.held), frozenset()
                 update.append(kept)
             elif refused and step.link and op.kind == "update":
                 # refused without the record read back: it holds what it held (its baseline
@@ -470,7 +471,9 @@ def finish_page(
                 result.version,
                 baseline,
             )
-            link.synced_rev = step.contact.rev
+            # written: the record holds the hub's values where a mapping moved them, and
+            # its next edit of them is an edit (``LinkRow.remapped``)
+            link.synced_rev, link.remapped = step.contact.rev, frozenset()
             link.state = "detached" if step.link_state == "detached" else "active"  # a revert
             update.append(link)
     store.update_contacts(restored)

@@ -17,6 +17,7 @@ from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
+from contacthub.store.rows import split_baseline
 
 if TYPE_CHECKING:
     from contacthub.connectors.base import ConnectUI
@@ -164,7 +165,7 @@ def _record_of(conn: Any, contact_id: str, hub_id: int, connector: str) -> dict[
         .where(lk.contact_id == contact_id, cn.hub_id == hub_id, cn.name == connector, lk.state == "active")
     )
     found = conn.execute(query).first()
-    return None if found is None else (loads(found.baseline) or {})
+    return None if found is None else (split_baseline(found.baseline)[0] or {})
 
 
 def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:

@@ -89,6 +89,31 @@ class LinkRow:
     state: str
     #: contacthub wrote the record (True), found it (False), or it is not known (None)
     made: bool | None = None
+    #: fields whose place in the connector changed (a mapping added, changed or restored:
+    #: ``config._reconsider``) since the record was last read; the first read after takes
+    #: the hub's value of them where it has one (``Inbound._merge``), then they are cleared
+    remapped: frozenset[str] = frozenset()
+
+
+#: the key under which a link's stored baseline keeps ``LinkRow.remapped`` (no field's name)
+REMAPPED = "~remapped"
+
+
+def split_baseline(text: str | None) -> tuple[dict[str, Any] | None, frozenset[str]]:
+    """A stored baseline as the record's fields and the fields remapped since it was read."""
+    baseline = loads(text)
+    if baseline is None or REMAPPED not in baseline:
+        return baseline, frozenset()
+    remapped = frozenset(baseline.pop(REMAPPED))
+    return baseline, remapped
+
+
+def baseline_text(baseline: dict[str, Any] | None, remapped: frozenset[str] = frozenset()) -> str | None:
+    """``split_baseline`` undone: what the links table stores (a link with no baseline
+    has no remapped field to mark: it has nothing to compare with anyway)."""
+    if baseline is None:
+        return None
+    return dumps({**baseline, REMAPPED: sorted(remapped)} if remapped else baseline)
 
 
 def _contact(row: Any) -> ContactRow:
@@ -96,16 +121,18 @@ def _contact(row: Any) -> ContactRow:
 
 
 def _link(row: Any) -> LinkRow:
+    baseline, remapped = split_baseline(row.baseline)
     return LinkRow(
         row.id,
         row.connector_id,
         row.contact_id,
         row.native_id,
         row.version,
-        loads(row.baseline),
+        baseline,
         row.synced_rev,
         row.state,
         row.made,
+        remapped,
     )
 
 
