@@ -294,6 +294,9 @@ def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -
     assert "bad.vcf" in report["errors"][0]["record"]
     assert len(list(b.glob("*.vcf"))) == 1
     assert (a / "bad.vcf").read_bytes() == b"\x00\x01garbage without any card\xff"
+    # QA: ``show`` without --json left the run's errors out
+    code, out = cli("show", str(report["run"]), db=db)
+    assert code == 0 and "skipped phones: " in out and "bad.vcf" in out
 
 
 @pytest.mark.parametrize(
