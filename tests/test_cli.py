@@ -392,6 +392,29 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     assert code == 1 and "skipped c: connector 'c': " in out and ": : " not in out
 
 
+@pytest.mark.parametrize("number", ["999", "99999999999999999999", "2147483648", "-99999999999999999999"])
+@pytest.mark.parametrize(
+    ("command", "missing"),
+    [
+        (["show"], "no run"),
+        (["undo"], "no run"),
+        (["approve"], "no run"),
+        (["reject"], "no run"),
+        (["resolve", "--take", "hub"], "no conflict"),
+        (["token", "revoke"], "no API token"),
+    ],
+)
+def test_an_id_no_row_can_have_is_no_such_id(
+    setup: tuple[str, Path, Path, Path], command: list[str], missing: str, number: str
+) -> None:
+    """An id beyond the store's integer range names nothing, as 999 does: the driver's
+    OverflowError (SQLite; an out-of-range error on PostgreSQL) ended in a traceback."""
+    db = setup[0]
+    code, out = cli(*command, "--", number, db=db)  # "--": a negative number is no option
+    assert code == 2, out
+    assert out.strip().startswith(f"error: {missing} {number}"), out
+
+
 def test_demo(tmp_path: Path) -> None:
     env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
     proc = subprocess.run(
