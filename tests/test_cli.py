@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -395,6 +396,29 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     assert code == 1 and "skipped c: connector 'c': " in out and ": : " not in out
 
 
+@pytest.mark.parametrize("number", ["999", "99999999999999999999", "2147483648", "-99999999999999999999"])
+@pytest.mark.parametrize(
+    ("command", "missing"),
+    [
+        (["show"], "no run"),
+        (["undo"], "no run"),
+        (["approve"], "no run"),
+        (["reject"], "no run"),
+        (["resolve", "--take", "hub"], "no conflict"),
+        (["token", "revoke"], "no API token"),
+    ],
+)
+def test_an_id_no_row_can_have_is_no_such_id(
+    setup: tuple[str, Path, Path, Path], command: list[str], missing: str, number: str
+) -> None:
+    """An id beyond the store's integer range names nothing, as 999 does: the driver's
+    OverflowError (SQLite; an out-of-range error on PostgreSQL) ended in a traceback."""
+    db = setup[0]
+    code, out = cli(*command, "--", number, db=db)  # "--": a negative number is no option
+    assert code == 2, out
+    assert out.strip().startswith(f"error: {missing} {number}"), out
+
+
 def test_demo(tmp_path: Path) -> None:
     env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
     proc = subprocess.run(
@@ -418,6 +442,26 @@ def test_demo(tmp_path: Path) -> None:
         env=env,
     )
     assert json.loads(again.stdout)["changes"] == {}
+
+
+def test_the_demo_hint_carries_its_database(tmp_path: Path) -> None:
+    """The commands the demo suggests once ran on the default store, not on the one
+    ``--database`` named: "no hub named 'demo'"."""
+    db = f"sqlite:///{tmp_path / 'my store.db'}"
+    env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
+    env.pop("CONTACTHUB_DATABASE_URL", None)
+    ch = [sys.executable, "-m", "contacthub"]
+    proc = subprocess.run([*ch, "--database", db, "demo"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    hint = proc.stdout.rsplit("try: edit a file, then\n", 1)[1].splitlines()
+    assert hint[0] == f"  contacthub --database '{db}' sync demo", proc.stdout
+    suggested = hint[1].strip()
+    assert suggested == f"contacthub --database '{db}' runs demo"
+    runs = subprocess.run(
+        [*ch, *shlex.split(suggested)[1:], "--json"], capture_output=True, text=True, env=env
+    )
+    assert runs.returncode == 0, runs.stderr
+    assert [r["status"] for r in json.loads(runs.stdout)] == ["applied", "applied"]
 
 
 def test_copies_keep_the_uid_and_two_hubs_share_a_folder(tmp_path: Path) -> None:

@@ -76,6 +76,18 @@ book = "book-a"
 # --- loading ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("depth", [150, 1000])
+def test_a_filter_nested_too_deep_is_one_error(tmp_path: Path, depth: int) -> None:
+    """150 groups deep passed and failed to be stored (orjson's recursion limit); 1000
+    exhausted Python's stack in tomllib: each a traceback with no file name."""
+    groups = "{all = [" * depth + '{field = "email", op = "is_not_empty"}' + "]}" * depth
+    err = load_error(write(tmp_path, MINIMAL + f"filter = {groups}\n"))
+    if depth == 150:
+        assert "hubs.team.connectors[0] (a) filter" in str(err) and "nest more than 32 deep" in str(err)
+    else:
+        assert "nested too deep to read" in str(err)
+
+
 def test_defaults(tmp_path: Path) -> None:
     spec = config.load(write(tmp_path, MINIMAL))
     hub = spec.hubs["team"]

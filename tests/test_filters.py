@@ -223,6 +223,39 @@ def test_deeply_nested_any_all() -> None:
 # --- validation --------------------------------------------------------------------------
 
 
+def nested(depth: int, kind: str = "all") -> dict[str, Any]:
+    spec: dict[str, Any] = {"field": "given_name", "op": "equals", "value": "ada"}
+    for _ in range(depth):
+        spec = {kind: [spec]}
+    return spec
+
+
+def test_groups_nest_at_most_max_nesting_deep() -> None:
+    """A filter nested 150 deep passed here and failed to be stored (orjson's recursion
+    limit), a traceback; deeper ones ended in Python's own RecursionError."""
+    from contacthub.filters import MAX_NESTING
+
+    pred = compile_filter(nested(MAX_NESTING, "any"))
+    assert pred is not None and pred(ADA) and not pred(NOBODY)
+    for depth in (MAX_NESTING + 1, 150, 5000):
+        err = error_of(nested(depth))
+        assert err.where == "hubs.h.connectors[0] filter"  # where the filter is, not its depth
+        assert f"more than {MAX_NESTING} deep" in err.message
+    # the deepest branch counts, wherever it is
+    err = error_of({"any": [{"field": "email", "op": "is_empty"}, {"all": [nested(MAX_NESTING)]}]})
+    assert f"more than {MAX_NESTING} deep" in err.message
+
+
+@pytest.mark.parametrize(
+    ("op", "value"),
+    [("in", [["x"]]), ("in", ["x", {"a": "b"}]), ("is_empty", [["x"]]), ("is_empty", {"a": "b"})],
+)
+def test_a_value_nests_nothing(op: str, value: Any) -> None:
+    """Nested lists mean nothing in a value, and 200 deep could not be stored either."""
+    err = error_of({"field": "email", "op": op, "value": value})
+    assert "'value' is a text, or a list of texts" in err.message
+
+
 def error_of(spec: Any, where: str = "hubs.h.connectors[0] filter") -> ConfigError:
     with pytest.raises(ConfigError) as info:
         compile_filter(spec, where)

@@ -541,3 +541,24 @@ def test_an_outlook_file_of_emails_only_is_not_rewritten_when_a_title_changes(tm
     assert hub.sync()["changes"] == {"hub": {"create": 0, "update": 1, "delete": 0}}
     assert hub.sheet.read_bytes() == written
     hub.settled()
+
+
+@pytest.mark.parametrize("gone", ["folder", "sheet"])
+def test_a_created_folder_or_sheet_that_goes_away_fails_the_run(tmp_path: Path, gone: str) -> None:
+    """``create = true`` starts a folder or file on first use only. Made again empty when
+    the one holding known people went away (an unmounted disk), the run was held wanting
+    to delete everyone everywhere: one ``approve`` away from wiping the hub."""
+    hub = site(tmp_path, people=3)
+    hub.apply(cards_settings="create = true")
+    assert hub.sync()["status"] == "applied"
+    path = hub.folder if gone == "folder" else hub.sheet
+    path.rename(tmp_path / "unmounted")
+    result = runner.invoke(app, ["--database", hub.db, "sync", "h", "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    report = json.loads(result.output)
+    assert report["status"] == "failed" and report["changes"] == {}
+    [error] = report["errors"]
+    assert f"{path} is gone" in error["message"], error
+    assert not path.exists()
+    (tmp_path / "unmounted").rename(path)  # mounted again: nothing was lost
+    hub.settled()

@@ -176,6 +176,10 @@ def load(path: Path) -> HubFile:
         raise ConfigError(f"cannot read: {exc}", str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", str(path)) from None
+    except RecursionError:
+        # tomllib parses nested tables and arrays recursively: a few hundred levels (a
+        # filter's groups) exhaust Python's stack, a traceback without a file name
+        raise ConfigError("invalid TOML: tables or arrays nested too deep to read", str(path)) from None
     try:
         spec = HubFile.model_validate(raw)
     except ValidationError as exc:

@@ -15,6 +15,7 @@ dashboard) running. Hub ``demo`` needs nothing running, so it keeps working afte
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -221,11 +222,23 @@ def run_demo(database: str | None, folder: Path | None, serve: bool = False, por
         if serve:
             _serve(engine, port)
             return
+    ch = _command(database)
     typer.echo(
         f"\nthe emulated systems of hub demo-cloud stopped with this command; 'contacthub demo "
-        f"--serve' keeps them and the dashboard running.\ntry: edit a file, then 'contacthub sync "
-        f"demo'; 'contacthub runs demo'; 'contacthub show {report.run_id}'"
+        f"--serve' keeps them and the dashboard running.\ntry: edit a file, then\n  {ch} sync "
+        f"demo\n  {ch} runs demo\n  {ch} show {report.run_id}"
     )
+
+
+def _command(database: str | None) -> str:
+    """``contacthub`` with the ``--database`` the demo was given: without it, the commands
+    suggested looked in the default store, which has no demo hub. The URL as ``safe_url``
+    shows it (a password is never printed: ``***`` to be replaced)."""
+    from contacthub.store.db import safe_url
+
+    if not database:
+        return "contacthub"
+    return f"contacthub --database {shlex.quote(safe_url(database))}"
 
 
 def _serve(engine: Any, port: int) -> None:

@@ -106,11 +106,38 @@ def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
     return tests[op]
 
 
+#: the deepest nesting of ``all``/``any`` groups a filter may have: a person writes two or
+#: three; one nested 150 deep failed to be stored (orjson's recursion limit), deeper ones
+#: hit Python's, each a traceback
+MAX_NESTING = 32
+
+
 def compile_filter(spec: Mapping[str, Any] | None, where: str = "filter") -> Predicate | None:
     """A predicate over flat contacts, or None for "no filter" (everything passes)."""
     if not spec:
         return None
+    if _nesting(spec) > MAX_NESTING:
+        raise ConfigError(f"groups nest more than {MAX_NESTING} deep: write the filter flatter", where)
     return _compile(spec, where)
+
+
+def _nesting(spec: Any) -> int:
+    """How deep ``all``/``any`` groups nest (a loop, not recursion: it runs before the
+    recursive ``_compile``), counted no further than one past ``MAX_NESTING``."""
+    deepest, level = 0, [spec]
+    while level and deepest <= MAX_NESTING:
+        groups = [
+            items
+            for node in level
+            if isinstance(node, Mapping)
+            for kind in ("all", "any")
+            if isinstance(items := node.get(kind), list)
+        ]
+        if not groups:
+            break
+        deepest += 1
+        level = [item for items in groups for item in items]
+    return deepest
 
 
 def _compile(spec: Any, where: str) -> Predicate:
@@ -131,11 +158,18 @@ def _compile(spec: Any, where: str) -> Predicate:
     unknown = set(spec) - {"field", "op", "value"}
     if unknown or "field" not in spec or "op" not in spec:
         raise ConfigError("a condition needs 'field', 'op' and (mostly) 'value'", where)
+    value = spec.get("value")
     try:
         values = _values(str(spec["field"]))
     except ConfigError as exc:
         raise ConfigError(exc.message, where) from None
-    test = _test(str(spec["op"]), spec.get("value"), where)
+    test = _test(str(spec["op"]), value, where)
+    if isinstance(value, Mapping) or (
+        isinstance(value, list) and any(isinstance(v, (list, Mapping)) for v in value)
+    ):
+        # what ``_test`` lets by ('in' items, an ignored value): nested lists mean nothing
+        # here, and 200 deep could not be stored (orjson's recursion limit)
+        raise ConfigError("'value' is a text, or a list of texts for 'in'", where)
     return lambda f: test(values(f))
 
 

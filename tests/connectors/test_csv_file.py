@@ -335,6 +335,20 @@ def test_missing_file(tmp_path: Path) -> None:
         connector_for(tmp_path / "nope.csv", create=True).get("x")
 
 
+def test_a_created_file_gone_later_fails_instead_of_reading_empty(tmp_path: Path) -> None:
+    """``create`` starts a file on first use only: a file with rows the hub knows that
+    is gone (an unmounted disk) read as empty, every person deleted everywhere."""
+    path = tmp_path / "book.csv"
+    connector = connector_for(path, create=True)
+    first = connector.pull(None, {})
+    assert list(first.records) == [] and first.deleted == set()
+    made = create(connector, sample(1), "hub-1")
+    path.rename(tmp_path / "away.csv")
+    with pytest.raises(FatalConnectorError, match=r"book\.csv is gone"):
+        connector_for(path, create=True).pull(first.cursor, {made.native_id: made.version})
+    assert not path.exists()
+
+
 def test_semicolon_file_and_derived_ids(tmp_path: Path) -> None:
     path = tmp_path / "o.csv"
     path.write_text("First Name;Last Name;E-mail Address\nAnn;Lee;ann@x.com\nAnn;Lee;ann@x.com\n")

@@ -260,7 +260,28 @@ def test_missing_folder_is_fatal_and_names_the_path(tmp_path: Path) -> None:
         assert str(missing) in str(info.value) and "create" in str(info.value)
     assert not missing.exists()
     make(missing, create=True).check()
+    assert not missing.exists()  # made by the first pull, not by a check
+    make(missing, create=True).pull(None, {})
     assert missing.is_dir()
+
+
+def test_a_created_folder_gone_later_fails_instead_of_being_made_again(tmp_path: Path) -> None:
+    """``create`` makes the folder on first use only: made again empty when the folder of
+    known cards had gone (an unmounted disk), every person read as deleted."""
+    folder = tmp_path / "cards"
+    connector = make(folder, create=True)
+    connector.check()
+    assert list(connector.pull(None, {}).records) == [] and folder.is_dir()
+    made = create(connector, sample(1), "hub-1")
+    folder.rename(tmp_path / "unmounted")
+    again = make(folder, create=True)
+    again.check()  # a run's check passes: only its pull knows the hub knows cards here
+    with pytest.raises(FatalConnectorError, match="is gone") as info:
+        again.pull(None, {made.native_id: made.version})
+    assert str(folder) in str(info.value)
+    with pytest.raises(FatalConnectorError, match="is gone"):
+        again.write([WriteOp("create", "hub-2", sample(2))])
+    assert not folder.exists()
 
 
 def test_replayed_create_is_not_duplicated(tmp_path: Path) -> None:

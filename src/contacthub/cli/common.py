@@ -44,6 +44,29 @@ def db(create: bool = True) -> Engine:
     return open_database(url)
 
 
+#: the largest id the store holds: its ids are ``Integer``, 32 bits on PostgreSQL
+ID_MAX = 2**31 - 1
+
+
+def _id_argument(not_found: str) -> Any:
+    """A command's id argument (a run, a conflict, a token) that names no row when outside
+    the store's integer range: said as for any other missing id, with ``not_found`` (its
+    ``{}`` the id), where the database driver raised OverflowError (SQLite) or an
+    out-of-range error (PostgreSQL), and the command ended in a traceback."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not -ID_MAX <= value <= ID_MAX:
+            fail(not_found.format(value))
+        return value
+
+    return typer.Argument(callback=check, show_default=False)
+
+
+RunId = Annotated[int, _id_argument("no run {}")]
+ConflictId = Annotated[int, _id_argument("no conflict {}")]
+TokenId = Annotated[int, _id_argument("no API token {}: see 'contacthub token list'")]
+
+
 @app.callback()
 def main_options(
     database: Annotated[

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from contacthub.cli.common import EXIT_HELD, _guard, app, db, fail
+from contacthub.cli.common import EXIT_HELD, ConflictId, RunId, _guard, app, db, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -210,7 +210,7 @@ def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
 @app.command()
 @_guard
-def show(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show RUN with every change and its values before and after."""
     from contacthub import service
 
@@ -271,7 +271,7 @@ def conflicts(
 @app.command()
 @_guard
 def resolve(
-    conflict: int, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]
+    conflict: ConflictId, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]
 ) -> None:
     """Settle CONFLICT with the value from connector NAME."""
     from contacthub import service
@@ -284,7 +284,7 @@ def resolve(
 
 @app.command()
 @_guard
-def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def approve(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Approve a held RUN: sync again, allowing the deletions it held."""
     from contacthub import service
 
@@ -295,7 +295,7 @@ def approve(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) 
 
 @app.command()
 @_guard
-def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def reject(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Reject a held RUN: keep the records it would have deleted."""
     from contacthub import service
 
@@ -306,7 +306,7 @@ def reject(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -
 
 @app.command()
 @_guard
-def undo(run: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def undo(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Undo RUN: apply the inverse of its changes as a new run."""
     from contacthub import service
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from contacthub.cli.common import _guard, app, db
+from contacthub.cli.common import TokenId, _guard, app, db
 
 user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -111,7 +111,7 @@ def token_list(
 
 @token_app.command("revoke")
 @_guard
-def token_revoke(token_id: int) -> None:
+def token_revoke(token_id: TokenId) -> None:
     """Revoke an API token by its id (see 'token list'): it stops working at once."""
     from contacthub.errors import UserError
     from contacthub.web import accounts

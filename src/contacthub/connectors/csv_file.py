@@ -55,7 +55,13 @@ from contacthub.connectors.base import (
     path_setting,
 )
 from contacthub.connectors.csv_store import FIELD_LIMIT, CsvStore, _Row, _Table
-from contacthub.errors import ConfigError, RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.errors import (
+    ConfigError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
 from contacthub.formats.csv_columns import (
     FORMATS,
     Handler,
@@ -310,7 +316,17 @@ class CsvConnector(CsvStore, Connector):
         key = self._stat_key()
         saved = _Cursor.parse(cursor)
         if key is None:
-            return Pull(iter(()), deleted=set(known), complete=True, listed=0, cursor="missing")
+            if known:
+                # ``create`` starts a file on first use only: a file that held rows the hub
+                # knows and is gone is an unmounted disk or a moved file, not an emptied one
+                # (read as empty, every person was deleted everywhere once approved)
+                raise FatalConnectorError(
+                    f"the CSV file {self.path} is gone, though it held rows the hub knows"
+                    " (an unmounted disk, a moved file?): bring it back or fix the 'path'"
+                    " setting; create = true only starts the file on first use",
+                    self.name,
+                )
+            return Pull(iter(()), complete=True, listed=0, cursor="missing")
         if saved.key == key and not saved.left_out:
             if saved.header is None:  # an old cursor: the header goes into it from now on
                 cursor = _Cursor(key, self._header()[1], False).dump()

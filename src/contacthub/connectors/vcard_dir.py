@@ -140,16 +140,33 @@ class VCardDirConnector(VCardFiles, Connector):
         if self.root.exists():
             raise FatalConnectorError(f"{self.root} is not a folder: fix the 'path' setting", self.name)
         if self.create_missing:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise FatalConnectorError(f"cannot create {self.root}: {exc}", self.name) from exc
-            return
+            return  # made by ``pull`` if this is a first use (``_folder``)
         raise FatalConnectorError(
             f"the vCard folder {self.root} does not exist: create it, fix the 'path' setting,"
             " or set create = true",
             self.name,
         )
+
+    def _folder(self, first_use: bool) -> None:
+        """Fail unless the folder is there; ``create`` makes it only while the hub knows no
+        card of this connector (a first use: ``pull`` with nothing ``known``). A folder that
+        held known cards and is gone is an unmounted disk or a moved folder, not an empty
+        book: made again empty, the run read every person as deleted and, once approved,
+        deleted them everywhere. Writes never make it (a run pulls first)."""
+        self.check()
+        if self.root.is_dir():
+            return
+        if not first_use:
+            raise FatalConnectorError(
+                f"the vCard folder {self.root} is gone, though it held cards the hub knows"
+                " (an unmounted disk, a moved folder?): bring it back or fix the 'path'"
+                " setting; create = true only makes the folder on first use",
+                self.name,
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FatalConnectorError(f"cannot create {self.root}: {exc}", self.name) from exc
 
     def _contact_files(self) -> Iterator[os.DirEntry[str]]:
         ext = self.extension.lower()
@@ -204,7 +221,7 @@ class VCardDirConnector(VCardFiles, Connector):
         return changed, {name for name in known if name not in present}, listed
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
-        self.check()
+        self._folder(first_use=not known)
         changed, deleted, listed = self._scan(known)
         return Pull(self._records(changed), deleted, True, listed, None)
 
@@ -327,7 +344,7 @@ class VCardDirConnector(VCardFiles, Connector):
             self._behind = None
 
     def _write(self, ops: Sequence[WriteOp], names: Sequence[str] | None = None) -> list[WriteResult]:
-        self.check()
+        self._folder(first_use=False)
         try:
             dir_fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
