@@ -675,6 +675,29 @@ def held_deletions(database_url: str) -> tuple[Hub, Any]:
     return hub, held
 
 
+@pytest.mark.parametrize("decide", ["approve", "reject"])
+def test_a_hold_superseded_by_one_whose_decision_was_killed_cannot_be_decided(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, decide: str
+) -> None:
+    """Held twice, the newer hold approved by a process killed half way: the newer run is
+    ``approved`` and its approve run never ended ``applied``, so a reject of the older hold
+    was accepted and put back half of what the approve had deleted (QA). Refused, naming
+    the newer run; the next sync finishes the approval."""
+    hub, old = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    current = hub.sync()
+    assert current.status == "held"
+    approve = lambda: service.approve(hub.engine, current.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", approve, c) == "applying"
+    assert len(b.items) == 4 and len(c.items) == 10
+    with pytest.raises(UserError, match=f"run {old.run_id} is out of date: run {current.run_id}, held"):
+        getattr(service, decide)(hub.engine, old.run_id)
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(a.items) == len(b.items) == len(c.items) == 4
+    assert hub.sync().changes == {}
+
+
 def test_rejecting_deletions_left_over_from_an_approved_run_is_not_held_again(database_url: str) -> None:
     """An approved run whose deletions in c did not all happen (failed, or the run was
     killed) leaves them for the next run, which holds them: rejecting that hold (keep c's

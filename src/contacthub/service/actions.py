@@ -185,11 +185,19 @@ def _refuse_superseded(conn: Connection, row: Any) -> None:
     it showed were counted again by that run. Approving or rejecting it made a run that
     said "applied" and did none of what the person saw (a reject of an old hold after an
     approve of the newer one), and it stayed ``held`` for good; it is refused, naming the
-    run that is current. A later run that failed or was a dry run does not count."""
+    run that is current. A later run that failed or was a dry run does not count. A later
+    hold that was approved or rejected counts whatever its decision run's fate: that
+    decision was made on the newer count, and a killed one goes on with the next sync
+    (``run._carried``); a reject of the old hold accepted then put back half of what the
+    approve had deleted, and the data stayed half-deleted for good."""
     runs = t.runs.c
     later = conn.execute(
         select(runs.id, runs.status)
-        .where(runs.hub_id == row.hub_id, runs.id > row.id, runs.status.in_(("applied", "held")))
+        .where(
+            runs.hub_id == row.hub_id,
+            runs.id > row.id,
+            runs.status.in_(("applied", "held", "approved", "rejected")),
+        )
         .order_by(runs.id.desc())
         .limit(1)
     ).first()
@@ -197,6 +205,8 @@ def _refuse_superseded(conn: Connection, row: Any) -> None:
         return
     if later.status == "held":
         raise UserError(f"run {row.id} is out of date: run {later.id} is the held run to approve or reject")
+    if later.status in ("approved", "rejected"):
+        raise UserError(f"run {row.id} is out of date: run {later.id}, held after it, was {later.status}")
     raise UserError(
         f"run {row.id} is out of date: run {later.id} was applied after it and nothing is held "
         "now (a sync holds again any deletions still over the threshold)"
