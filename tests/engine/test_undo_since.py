@@ -132,3 +132,30 @@ def test_undoing_an_edit_of_a_person_deleted_since_says_to_restore_them_first(da
     assert again.status == "applied" and again.errors == [], again.errors
     assert titles(hub, "a", "b") == ["T0", "T0"]
     assert hub.sync().changes == {}
+
+
+def test_the_name_is_set_back_whole_or_kept_whole(database_url: str) -> None:
+    """Renamed (given, family and display name), then only the given name changed: the
+    undo set the family name back alone, and every book showed "Xena Mlent" over the
+    parts Xena Family1 (QA). The name is one value: changed in part since, it is kept."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, display_name="Given1 Family1"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", given_name="Xavier", family_name="Mlent", display_name="Xavier Mlent")
+    renamed = hub.sync()
+    [nid] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Xavier"]
+    hub.book("b").edit(nid, given_name="Xena", display_name="Xena Mlent")
+    hub.sync()
+    undone = service.undo(hub.engine, renamed.run_id)
+    assert undone.status == "applied", undone
+    assert sorted(e["message"] for e in undone.errors) == [
+        f"display_name changed again since run {renamed.run_id}; kept",
+        f"family_name kept with the name, changed again since run {renamed.run_id}",
+        f"given_name changed again since run {renamed.run_id}; kept",
+    ]
+    hub.sync()
+    for name in ("a", "b"):
+        [fields] = [i.fields for i in hub.book(name).items.values() if i.fields.get("given_name") == "Xena"]
+        assert (fields["family_name"], fields["display_name"]) == ("Mlent", "Xena Mlent")
+    assert hub.sync().changes == {}

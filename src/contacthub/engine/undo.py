@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from contacthub.engine.context import RunContext
-from contacthub.model import MULTI_FIELDS, element_key, field_equal, lookup_keys, match_keys
+from contacthub.model import MULTI_FIELDS, NAME_GROUP, element_key, field_equal, lookup_keys, match_keys
 from contacthub.store import tables as t
 from contacthub.store.repo import chunks, loads, now
 from contacthub.store.repo_journal import HubChange
@@ -125,14 +125,22 @@ def undo_preparer(run_id: int) -> Any:
                     continue  # (else the run's own deletion, not restored: said above)
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
+                since = set_since.get(contact.id, set())
+                # the name is one value: the family name set back under a given name
+                # changed since gave "Xena Mlent" with N "Smith;Xena" everywhere
+                name_kept = bool(since & NAME_GROUP) or any(
+                    _kept(name, value, contact.data, since)
+                    for name, value in (after or {}).items()
+                    if name in NAME_GROUP
+                )
                 for name, new_value in (after or {}).items():
-                    if name in set_since.get(contact.id, ()) or not field_equal(
-                        name, contact.data.get(name), new_value
-                    ):
-                        # the journal says a later run set it (E1 -> E2 -> E1 again: the
-                        # value alone looked untouched); a value other than the run's
-                        # was changed by something, whatever the journal holds
+                    if _kept(name, new_value, contact.data, since):
                         ctx.report.error("hub", contact.id, f"{name} changed again since run {run_id}; kept")
+                        continue
+                    if name in NAME_GROUP and name_kept:
+                        ctx.report.error(
+                            "hub", contact.id, f"{name} kept with the name, changed again since run {run_id}"
+                        )
                         continue
                     old_value = (before or {}).get(name)
                     reverted_before[name] = new_value
@@ -207,6 +215,13 @@ def _set_since(later: list[HubChange]) -> dict[str, set[str]]:
         if runs:
             out.setdefault(contact_id, set()).add(name)
     return out
+
+
+def _kept(name: str, value: Any, data: dict[str, Any], since: set[str]) -> bool:
+    """Whether a field the undone run set to ``value`` changed since, and stays: the journal
+    says a later run set it (E1 -> E2 -> E1 again: the value alone looked untouched), or it
+    holds another value, whatever changed it."""
+    return name in since or not field_equal(name, data.get(name), value)
 
 
 def _deleted_by(later: list[HubChange]) -> dict[str, int]:
