@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from contacthub import service
+from contacthub.errors import UserError
 from contacthub.model import Contact, Email
 from tests.engine.harness import Hub
+from tests.engine.test_scenarios import killed_in
 
 
 def person(i: int, **extra: object) -> dict[str, Any]:
@@ -159,3 +163,52 @@ def test_the_name_is_set_back_whole_or_kept_whole(database_url: str) -> None:
         [fields] = [i.fields for i in hub.book(name).items.values() if i.fields.get("given_name") == "Xena"]
         assert (fields["family_name"], fields["display_name"]) == ("Mlent", "Xena Mlent")
     assert hub.sync().changes == {}
+
+
+def test_an_undo_that_set_nothing_back_does_not_stand_for_what_its_sync_carried(database_url: str) -> None:
+    """The undo kept the title (changed since) and set nothing back, but its sync carried
+    someone's unrelated edit: it stood as "the undo" of the run, which could then never be
+    undone, and the hint ("undo" the undo) took that person's edit back (QA)."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="T1")
+    first = hub.sync()
+    hub.book("a").edit("x", job_title="T2")
+    second = hub.sync()
+    hub.book("a").edit("y", notes="unrelated edit")
+    empty = service.undo(hub.engine, first.run_id)
+    assert [e["message"] for e in empty.errors] == [f"job_title changed again since run {first.run_id}; kept"]
+    assert empty.changes.get("hub", {}).get("update") == 1  # the note, carried by its sync
+    assert service.undo(hub.engine, second.run_id).status == "applied"
+    assert titles(hub, "a", "b") == ["T1", "T1"]
+    undone = service.undo(hub.engine, first.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    with pytest.raises(UserError, match=f"already undone \\(by run {undone.run_id}\\)"):
+        service.undo(hub.engine, first.run_id)
+
+
+def test_an_undo_killed_after_it_set_things_back_stands(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an applied undo stood: one killed (or failed) after its hub changes were
+    committed had set the run back all the same, and a second undo of the run made an
+    empty run blaming "changed again since" (QA)."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="T1")
+    edit = hub.sync()
+    undo = lambda: service.undo(hub.engine, edit.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", undo, hub.book("b")) == "applying"
+    assert hub.sync().status == "applied"  # carries the undo's writes on
+    killed = service.runs(hub.engine, "h")[1]
+    assert (killed["kind"], killed["status"]) == ("undo", "failed")
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    with pytest.raises(UserError, match=f"already undone \\(by run {killed['id']}\\)"):
+        service.undo(hub.engine, edit.run_id)
+    assert service.undo(hub.engine, killed["id"]).status == "applied"
+    assert titles(hub, "a", "b") == ["T1", "T1"]

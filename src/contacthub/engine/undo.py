@@ -32,6 +32,7 @@ def undo_preparer(run_id: int) -> Any:
 
     def prepare(ctx: RunContext) -> None:
         store = ctx.store
+        first = len(ctx.journal)
         rows = store.conn.execute(
             select(t.changes)
             .where(
@@ -165,6 +166,7 @@ def undo_preparer(run_id: int) -> Any:
         store.set_match_keys(
             ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted}
         )
+        store.mark_reverted(ctx.run_id, len(ctx.journal) - first)  # committed with them
         ctx.flush_journal()
 
     return prepare

@@ -282,11 +282,14 @@ def undo(
 
 
 def _standing_undo(conn: Connection, run_id: int) -> int | None:
-    """The applied undo of ``run_id`` that still stands (no applied undo of its own), if
-    any. Undoing a run twice found every change "changed again since" (by the first undo)
-    and made an empty run with an error that blamed the user's edits. An undo that changed
-    nothing (it skipped a person deleted since, saying "restore it first") does not stand:
-    it cannot be undone either, and the run could never be undone after the restore."""
+    """The undo of ``run_id`` that still stands (no undo of its own stands), if any: the
+    newest that set something back itself (``Store.mark_reverted``), applied, failed or
+    killed after that was committed (a failed undo had kept its hub changes, and a second
+    undo found every change "changed again since" and blamed the user's edits). An undo
+    that set nothing back (a field changed since, a person deleted since) does not stand,
+    even if its sync carried an edit made elsewhere: it cannot be undone either, and the
+    run could never be undone again. (An undo from before the mark: any done change of an
+    applied one.)"""
     runs, changes = t.runs.c, t.changes.c
     changed = select(changes.id).where(
         changes.run_id == runs.id,
@@ -294,15 +297,16 @@ def _standing_undo(conn: Connection, run_id: int) -> int | None:
         changes.op.not_in(("link", "unlink")),
     )
     undos = conn.execute(
-        select(runs.id)
-        .where(runs.parent_id == run_id, runs.kind == "undo", runs.status == "applied")
-        .where(changed.exists())
+        select(runs.id, runs.status, runs.counts, changed.exists().label("changed"))
+        .where(runs.parent_id == run_id, runs.kind == "undo")
         .order_by(runs.id.desc())
-        .limit(1)
-    ).scalar()
-    if undos is None or _standing_undo(conn, undos) is not None:
-        return None
-    return int(undos)
+    ).all()
+    for undo in undos:
+        reverted = (loads(undo.counts) or {}).get("reverted")
+        stands = bool(reverted) if reverted is not None else undo.status == "applied" and undo.changed
+        if stands:
+            return None if _standing_undo(conn, undo.id) is not None else int(undo.id)
+    return None
 
 
 def connect(

@@ -63,6 +63,12 @@ class JournalMixin(StoreBase):
         errors: list[Any],
         message: str | None = None,
     ) -> None:
+        """End the run. An undo's ``reverted`` mark (``mark_reverted``) stays in its counts as
+        its transaction committed it (an undo failed before that set nothing back)."""
+        stored = self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()
+        reverted = (loads(stored) or {}).get("reverted")
+        if reverted is not None:
+            counts = {**counts, "reverted": reverted}
         self.conn.execute(
             update(t.runs)
             .where(t.runs.c.id == run_id)
@@ -74,6 +80,15 @@ class JournalMixin(StoreBase):
                 message=message,
             )
         )
+
+    def mark_reverted(self, run_id: int, count: int) -> None:
+        """Note in an undo run's counts how many hub changes it set back itself, in the
+        transaction that writes them: what makes the undo stand (``actions._standing_undo``),
+        whether it ends applied, failed or killed. Its journal cannot tell: the changes its
+        sync picked up (an edit made elsewhere) are hub rows of the run too."""
+        stored = self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()
+        counts = {**(loads(stored) or {}), "reverted": count}
+        self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(counts=dumps(counts)))
 
     def set_run_status(self, run_id: int, status: str, message: str | None = None) -> None:
         values: dict[str, Any] = {"status": status}
