@@ -828,6 +828,27 @@ def test_a_decision_goes_on_however_many_runs_carrying_it_are_killed(
     assert hub.sync().changes == {}
 
 
+@pytest.mark.parametrize("step", ["pull", "write"])
+def test_a_killed_reject_carried_on_does_not_refuse_a_deletion_made_after_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """The sync carrying on a killed reject refused every deletion in the rejected
+    connector: a person deleted one more card after the reject, under the threshold, and
+    it was written back with the six they had refused to lose (QA). Only the deletions the
+    held run showed are refused."""
+    hub, held = held_deletions(database_url)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    reject = lambda: service.reject(hub.engine, held.run_id)  # noqa: E731
+    status = killed_in(monkeypatch, hub, step, reject, a if step == "write" else None)
+    assert status == ("running" if step == "pull" else "applying")
+    [later] = [nid for nid in a.items][:1]
+    del a.items[later]  # one more, after the reject: the person's own, not refused
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(a.items) == len(b.items) == len(c.items) == 9
+    assert hub.sync().changes == {}
+
+
 def test_an_undo_goes_on_when_the_run_carrying_it_is_killed(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,8 @@ class Spoke:
     active_links: int = 0
     #: deletions here were rejected by a person: detach instead of deleting
     keep_records: bool = False
+    #: of these contacts only (``Options.rejected_only``); ``None``: all
+    kept_only: frozenset[str] | None = None
     #: nothing changed since the connector was last fully in step: no plan needed
     in_step: bool = False
     #: a write found its record gone (``outbound.gone``): the plan may have passed its
@@ -61,11 +63,19 @@ class Spoke:
         """A deleted hub contact's record here is deleted or deactivated (as
         ``outbound.plan_link`` decides), not left unlinked."""
         caps = self.connector.capabilities
-        if not self.writable or self.keep_records or "delete" not in self.operations:
+        if (
+            not self.writable
+            or (self.keep_records and self.kept_only is None)
+            or "delete" not in self.operations
+        ):
             return False
         return (self.on_delete == "delete" and caps.delete) or (
             self.on_delete == "deactivate" and caps.deactivate
         )
+
+    def keeps(self, contact_id: str) -> bool:
+        """A person rejected the deletion of this contact's record here: detach it."""
+        return self.keep_records and (self.kept_only is None or contact_id in self.kept_only)
 
     def passes(self, fields: dict[str, Any]) -> bool:
         return self.predicate is None or self.predicate(fields)
@@ -105,6 +115,10 @@ class Options:
     rejected: frozenset[int] = frozenset()
     #: skip the delete hold (undo: a person asked for exactly this)
     no_hold: bool = False
+    #: the contacts those deletions were of, when a run carries on a killed reject
+    #: (``run._carried``): a deletion made after the reject is not the person's to refuse.
+    #: ``None``: every deletion in those connectors (the reject run itself)
+    rejected_only: frozenset[str] | None = None
 
 
 @dataclass(slots=True)

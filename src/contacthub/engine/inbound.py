@@ -440,9 +440,10 @@ class Inbound(Matching, Twins):
                 # edit seen in this run can be one its deletion did not know of (an older one
                 # was there when it was last read, and its deletion is newer)
                 edited = edited and contact.id in ctx.edited
-            restore = (
-                not spoke.readable or spoke.id in ctx.options.rejected or link.baseline is None or edited
+            rejected = spoke.id in ctx.options.rejected and (
+                ctx.options.rejected_only is None or contact.id in ctx.options.rejected_only
             )
+            restore = not spoke.readable or rejected or link.baseline is None or edited
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub
                 # contact; without the link the plan creates the record again

@@ -75,7 +75,7 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
             # a record outside the filter stays as it was, unlinked: dropping its link made
             # it a stranger, and its next edit brought the deleted person back everywhere
             step.link_state = "detached"
-        elif spoke.keep_records:
+        elif spoke.keeps(contact.id):
             step.link_state = "detached"  # a person rejected these deletions
         elif spoke.on_delete == "delete" and "delete" in ops and caps.delete:
             step.op = WriteOp("delete", contact.ref, {}, link.native_id, link.version or None)

@@ -92,6 +92,7 @@ def _spokes(
                 compile_filter(row.filter, f"connector {row.name!r} filter"),
                 connector.held_fields(cursors.get(row.id)),
                 keep_records=row.id in options.rejected,
+                kept_only=options.rejected_only,
             )
         )
     return spokes
@@ -381,35 +382,53 @@ def _carried(store: Store, hub_id: int, options: Options) -> tuple[Options, dict
     undo killed then did nothing, and can simply be asked for again.)
 
     Also returns the decisions carried, which the new run records (``start_run``): killed
-    as well, it passes them on in turn, until a run carrying them ends."""
+    as well, it passes them on in turn, until a run carrying them ends.
+
+    A reject is carried as the held runs it rejected, and refuses only the deletions they
+    showed (``Store.deleted_in_runs``): carried for its whole connectors, a deletion the
+    person made after the killed reject was written back too. (Carries recorded before
+    there were held runs in them still refuse every deletion of their connectors.)"""
     rows = store.killed_decisions(hub_id)
     approved: dict[int, int] = {}
     rejected: set[int] = set()
+    rejected_runs: set[int] = set()
+    whole = False  # a carried reject that does not say which runs it rejected
     no_hold = False
-    for kind, parent_counts, carried in rows:
+    for kind, parent_id, parent_counts, carried in rows:
         figures = held_figures(parent_counts) if parent_counts else {}
         if kind == "approve":
             for connector_id, deletes in figures.items():
                 approved[connector_id] = max(deletes, approved.get(connector_id, 0))
         elif kind == "reject":
             rejected.update(figures)
+            if parent_id is not None:
+                rejected_runs.add(int(parent_id))
         elif kind == "undo":
             no_hold = True
         for key, deletes in (carried.get("approved") or {}).items():
             approved[int(key)] = max(int(deletes), approved.get(int(key), 0))
         rejected.update(int(i) for i in carried.get("rejected") or [])
+        rejected_runs.update(int(i) for i in carried.get("rejected_runs") or [])
+        whole = whole or bool(carried.get("rejected") and "rejected_runs" not in carried)
         no_hold = no_hold or bool(carried.get("no_hold"))
     if not (approved or rejected or no_hold):
         return options, None
     carries = {
         "approved": {str(k): v for k, v in approved.items()},
         "rejected": sorted(rejected),
+        "rejected_runs": sorted(rejected_runs),
         "no_hold": no_hold,
     }
     for connector_id, deletes in options.approved.items():
         approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+    # a reject made now refuses every deletion of its connectors, as a reject always has
+    only = None if whole or options.rejected or not rejected else store.deleted_in_runs(sorted(rejected_runs))
     merged = Options(
-        options.dry_run, approved, frozenset(rejected | options.rejected), no_hold or options.no_hold
+        options.dry_run,
+        approved,
+        frozenset(rejected | options.rejected),
+        no_hold or options.no_hold,
+        rejected_only=only,
     )
     return merged, carries
 

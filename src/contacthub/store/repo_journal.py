@@ -96,8 +96,8 @@ class JournalMixin(StoreBase):
             values["message"] = message
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
-    def killed_decisions(self, hub_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
-        """(kind, the stored counts of its parent run, the decisions it carried on) of each
+    def killed_decisions(self, hub_id: int) -> list[tuple[str, int | None, str | None, dict[str, Any]]]:
+        """(kind, its parent run, the parent's stored counts, the decisions it carried on) of each
         run of the hub a dead process left 'applying' (its hub side committed, its writes
         maybe not all done), of each approve or reject it left 'running' (nothing of it
         committed, but its held run was marked decided before it started, and could not be
@@ -106,7 +106,7 @@ class JournalMixin(StoreBase):
         the next sync held the deletions a person had approved."""
         runs, parents = t.runs, t.runs.alias("parent")
         query = (
-            select(runs.c.kind, parents.c.counts, runs.c.counts)
+            select(runs.c.kind, runs.c.parent_id, parents.c.counts, runs.c.counts)
             .select_from(runs.outerjoin(parents, parents.c.id == runs.c.parent_id))
             .where(
                 runs.c.hub_id == hub_id,
@@ -118,8 +118,8 @@ class JournalMixin(StoreBase):
             )
         )
         return [
-            (str(kind), parent, (loads(own) or {}).get("carries") or {})
-            for kind, parent, own in self.conn.execute(query)
+            (str(kind), parent_id, parent, (loads(own) or {}).get("carries") or {})
+            for kind, parent_id, parent, own in self.conn.execute(query)
         ]
 
     def interrupted_runs(self, hub_id: int) -> list[int]:
@@ -226,6 +226,15 @@ class JournalMixin(StoreBase):
             ),
             [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
         )
+
+    def deleted_in_runs(self, run_ids: Sequence[int]) -> frozenset[str]:
+        """The contacts these (held) runs' journals delete or deactivate, in the hub or in a
+        connector: the deletions a person saw and rejected."""
+        c = t.changes.c
+        query = select(c.contact_id).where(
+            c.run_id.in_(list(run_ids)), c.op.in_(("delete", "deactivate")), c.contact_id.is_not(None)
+        )
+        return frozenset(str(r) for r in self.conn.execute(query.distinct()).scalars())
 
     def hub_changes_after(self, run_id: int, contact_ids: Sequence[str]) -> list[HubChange]:
         """The hub's own changes to these contacts made by runs after ``run_id`` (of any
