@@ -212,3 +212,34 @@ def test_an_undo_killed_after_it_set_things_back_stands(
         service.undo(hub.engine, edit.run_id)
     assert service.undo(hub.engine, killed["id"]).status == "applied"
     assert titles(hub, "a", "b") == ["T1", "T1"]
+
+
+def test_undoing_the_undo_of_a_resolve_settles_the_conflict_again(database_url: str) -> None:
+    """Resolved for b, that undone (the conflict open again), then the undo undone: the
+    value came back, but the conflict stayed open for good, waiting for a decision that
+    was in effect (QA). It is settled again as the resolve left it; undoing that once more
+    opens it again."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", threshold="50")
+    hub.book("a").put("x", person(1))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="from a")
+    hub.book("b").edit(native(hub, "b"), job_title="from b")
+    hub.sync()
+    [conflict] = service.conflicts(hub.engine, "h")
+    resolved = service.resolve(hub.engine, conflict["id"], "b")
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from b", "from b"]
+    reopened = service.undo(hub.engine, resolved["run"])
+    [again] = service.conflicts(hub.engine, "h")
+    assert (again["id"], again["winner"]) == (conflict["id"], None)
+    back = service.undo(hub.engine, reopened.run_id)
+    assert back.status == "applied" and back.errors == [], back.errors
+    assert service.conflicts(hub.engine, "h") == []
+    [settled] = service.conflicts(hub.engine, "h", include_settled=True)
+    assert (settled["status"], settled["winner"], settled["run"]) == ("resolved", "b", resolved["run"])
+    hub.sync()
+    assert titles(hub, "a", "b") == ["from b", "from b"]
+    assert hub.sync().changes == {}
+    service.undo(hub.engine, back.run_id)  # the resolve taken back once more
+    assert [c["id"] for c in service.conflicts(hub.engine, "h")] == [conflict["id"]]

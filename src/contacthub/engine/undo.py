@@ -50,6 +50,7 @@ def undo_preparer(run_id: int) -> Any:
             select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
         ).one()
         written = _copies(store, contacts)
+        decider, settle = _decision_run(store.conn, run_id)
         later = store.hub_changes_after(run_id, list(contacts))
         set_since, deleted_by = _set_since(later), _deleted_by(later)
         changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
@@ -153,7 +154,10 @@ def undo_preparer(run_id: int) -> Any:
                     contact.sources.pop(name, None)
                 if not reverted_after:
                     continue
-                _reopen_resolved(ctx, contact.id, list(reverted_after), run_id)
+                if settle:
+                    _settle_again(ctx, contact.id, list(reverted_after), decider)
+                else:
+                    _reopen_resolved(ctx, contact.id, list(reverted_after), decider)
                 ctx.journal.append(
                     ctx.change_row(None, "update", contact.id, reverted_before, reverted_after, "done")
                 )
@@ -190,13 +194,42 @@ def _reopen_resolved(ctx: RunContext, contact_id: str, fields: list[str], run_id
     its run in them) are open again: its decision is taken back, so each side keeps its
     own value until a person decides again (left resolved, the hub's old value went to
     every side, over the value of the side that had been chosen). A field changed again
-    since is not reverted, and its conflicts stay settled."""
+    since is not reverted, and its conflicts stay settled. The winner stays on the row
+    (not shown while it is open, ``views.conflicts``): an undo of this undo settles it
+    again as the resolve left it (``_settle_again``)."""
     c = t.conflicts.c
     ctx.store.conn.execute(
         update(t.conflicts)
         .where(c.contact_id == contact_id, c.field.in_(fields), c.run_id == run_id, c.status == "resolved")
-        .values(status="open", winner=None, resolved_at=None)
+        .values(status="open", resolved_at=None)
     )
+
+
+def _settle_again(ctx: RunContext, contact_id: str, fields: list[str], run_id: int) -> None:
+    """The conflicts on these fields that an undo of resolve run ``run_id`` opened again are
+    settled again as that resolve left it, its value being back: left open, they waited
+    for a decision that was in effect, for good. One a side changed since (it names a
+    later run) or that was decided again stays as it is."""
+    c = t.conflicts.c
+    ctx.store.conn.execute(
+        update(t.conflicts)
+        .where(c.contact_id == contact_id, c.field.in_(fields), c.run_id == run_id, c.status == "open")
+        .where(c.winner.is_not(None))
+        .values(status="resolved", resolved_at=now())
+    )
+
+
+def _decision_run(conn: Any, run_id: int) -> tuple[int, bool]:
+    """The run whose conflict decisions undoing ``run_id`` touches, and whether it settles
+    them again (an undo of an undo of it) rather than opening them: resolve R, its undo
+    U, U's undo V: undoing R or V opens R's conflicts again, undoing U settles them. The
+    conflicts keep naming R all along, so each step finds them."""
+    settle = False
+    while True:
+        row = conn.execute(select(t.runs.c.kind, t.runs.c.parent_id).where(t.runs.c.id == run_id)).first()
+        if row is None or row.kind != "undo" or row.parent_id is None:
+            return run_id, settle
+        run_id, settle = int(row.parent_id), not settle
 
 
 def _set_since(later: list[HubChange]) -> dict[str, set[str]]:

@@ -107,7 +107,9 @@ def conflicts(
                     "hub_source": r.hub_source,
                     "incoming": loads(r.value),
                     "source": r.source,
-                    "winner": r.winner,
+                    # an open conflict keeps the winner of a resolve an undo took back
+                    # (``undo._reopen_resolved``), for an undo of that undo; not its winner
+                    "winner": None if r.status == "open" else r.winner,
                     "run": r.run_id,
                 }
             )
