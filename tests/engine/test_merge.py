@@ -272,6 +272,18 @@ def test_primary_moved_on_their_side_is_followed() -> None:
     assert values_of(merged) == {"a@x.org", "b@x.org", "hub@x.org"}
 
 
+def test_an_element_edited_where_it_was_primary_by_default_moves_no_primary() -> None:
+    """QA: an Outlook file of Mobile and Other Phone columns read its first phone as the
+    primary; the person's mobile edited there (the element primary in that file edited
+    away, the new number primary by default) became their primary phone everywhere."""
+    base = {"emails": emails("m@x.org", "h@x.org", primary="m@x.org")}
+    ours = {"emails": emails("h@x.org", "m@x.org", "c@x.org", primary="h@x.org")}
+    theirs = {"emails": emails("m2@x.org", "h@x.org", primary="m2@x.org")}
+    merged = run(base, ours, theirs).fields["emails"]
+    assert [e["value"] for e in merged if e["primary"]] == ["h@x.org"]
+    assert values_of(merged) == {"h@x.org", "m2@x.org", "c@x.org"}
+
+
 def test_a_record_seen_for_the_first_time_does_not_move_the_primary() -> None:
     """Linked without a baseline, nothing of it moved: a Thunderbird file whose Work Phone
     column comes first made that number the person's primary, and their card said pref."""

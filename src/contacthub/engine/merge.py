@@ -126,10 +126,14 @@ def merge_sets(
     for key, item in theirs_by.items():
         if key not in seen and key not in base_by:
             out.append({**item, "type": retyped[key]} if key in retyped else dict(item))
-    # theirs moved the primary: follow it
+    # theirs moved the primary: follow it. Not when the element primary there before was
+    # edited or removed: the first of what is left is primary by default there (a file
+    # with no Primary Phone column), and an edit of a person's mobile made it their
+    # primary phone everywhere
     their_primary = next((element_key(name, e) for e in theirs or () if e.get("primary")), None)
     base_primary = next((element_key(name, e) for e in base or () if e.get("primary")), None)
-    if follow_primary and their_primary is not None and their_primary != base_primary:
+    moved = base_primary is None or base_primary in theirs_by
+    if follow_primary and moved and their_primary is not None and their_primary != base_primary:
         for item in out:
             item["primary"] = element_key(name, item) == their_primary
     return normalize_multi(name, out)
