@@ -242,8 +242,17 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
 
 def _short(value: Any) -> str:
     if isinstance(value, list):
-        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
+        return ", ".join(_element(v) for v in value) or "-"
     return "-" if value in (None, "") else str(value)
+
+
+def _element(item: Any) -> str:
+    """An email, phone or address as ``show`` prints it: its value, with its type (a
+    change of type alone showed as ``x -> x``)."""
+    if not isinstance(item, dict):
+        return str(item)
+    text = str(item.get("value", item))
+    return f"{text} ({item['type']})" if item.get("type") else text
 
 
 @app.command()
