@@ -226,7 +226,7 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
         console.print(data["message"], markup=False)
     for err in data["errors"]:  # (what was skipped or kept, and why: as ``sync`` says it)
         where = f"{err['record']}: " if err["record"] else ""
-        console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False)
+        console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False, soft_wrap=True)
     for c in data["journal"]:
         head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
         console.print(head, markup=False)
