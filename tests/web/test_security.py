@@ -349,6 +349,27 @@ def test_no_page_of_a_signed_in_user_is_kept_by_the_browser(
     assert "no-store" not in c.get("/static/favicon.svg").headers.get("cache-control", "")
 
 
+def test_metrics_answer_only_an_admin(engine: Engine, alice: Person, bob: Person) -> None:
+    """/metrics named every user's hubs and connectors to anyone who asked; each user sees
+    only their own hubs, so the metrics are for an admin (token or session) only."""
+    from contacthub.scheduler.metrics import metrics_router
+
+    app = create_app(engine, extra_routers=[metrics_router(engine)])
+    anyone = client_for(app)
+    refused = anyone.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    assert "contacthub_" not in refused.text
+    assert anyone.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert anyone.get("/metrics", headers=bob.auth).status_code == 401  # not an admin
+    assert sign_in(app, "bob@example.com").get("/metrics").status_code == 401
+    for answer in (
+        anyone.get("/metrics", headers=alice.auth),
+        sign_in(app, "alice@example.com").get("/metrics"),
+    ):
+        assert answer.status_code == 200 and "contacthub_runs_total" in answer.text
+        assert answer.headers["cache-control"] == "no-store"
+
+
 def test_sign_in_is_throttled(app: FastAPI, engine: Engine) -> None:
     accounts.add_user(engine, "dave@example.com", PASSWORD)
     client = client_for(app)
