@@ -54,7 +54,7 @@ class Inbound(Matching, Twins):
         self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
         self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
-        self._index: dict[str, str] = {}  # match key -> live contact, for the chunk's records
+        self._index: dict[str, list[str]] = {}  # match key -> live contacts, for the chunk's records
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
         self._moved_from: LinkRow | None = None
         self._settling = False
@@ -349,7 +349,7 @@ class Inbound(Matching, Twins):
             cached = self._keys.get(record.native_id) if exact else None
             keys[contact.id] = cached if cached is not None else match_keys(theirs)
             for key in keys[contact.id]:
-                self._index.setdefault(key, contact.id)
+                self._index.setdefault(key, []).append(contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
             ctx.report.count("hub", "create")
             ctx.made += 1
