@@ -161,7 +161,7 @@ class Matching:
         # a record may also have moved here from another id (see the class docstring)
         lookup = bool(self._matchable) or (spoke.active_links > 0 and not self._settling)
         # only the keys this chunk asks for: a few new records never load the whole hub
-        keys = {k for r in unlinked for k in lookup_keys(self._keys[r.native_id])}
+        keys = {k for r in unlinked for k in lookup_keys(self._keys[r.native_id])} if lookup else set()
         index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if lookup else {}
         wanted = {cid for k in keys for cid in index.get(k, ())}
         # by uid always (a uid stays unique in the hub); by our id only when a match is possible
