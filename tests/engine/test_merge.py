@@ -205,6 +205,50 @@ def test_no_baseline_conflict_on_different_scalars(policy: str, winner: str) -> 
     assert c.field == "job_title" and c.winner == winner
 
 
+SHORT = {"display_name": "Ann Lee", "given_name": "Ann", "family_name": "Lee"}
+LONG = {
+    "display_name": "Dr. Ann Marie Lee-Smith",
+    "name_prefix": "Dr.",
+    "given_name": "Ann",
+    "middle_name": "Marie",
+    "family_name": "Lee-Smith",
+}
+
+
+@pytest.mark.parametrize(
+    "ours,theirs,hub_time,whole",
+    [
+        (SHORT, LONG, LATE, SHORT),  # the hub's short name wins: theirs' extra parts stay out
+        (LONG, SHORT, EARLY, SHORT),  # theirs' short name wins: the hub's extra parts go
+        (SHORT, LONG, EARLY, LONG),
+    ],
+)
+def test_no_baseline_a_name_is_decided_whole(
+    ours: Fields, theirs: Fields, hub_time: str, whole: Fields
+) -> None:
+    """First sight of two names: the parts only one side has are part of its name, not
+    empty slots to fill in (the winner "Ann Lee" became "Lee;Ann;Marie;Dr.")."""
+    sources: Sources = {"*": [HUB_CONNECTOR, hub_time]}
+    result = run(
+        None, dict(ours), dict(theirs), sources=sources, by=side(modified="2026-01-01T12:00:00+00:00")
+    )
+    assert result.fields == whole
+    winners = {c.winner for c in result.conflicts}
+    assert winners == {"hub" if whole is ours else "incoming"}
+    assert {c.field for c in result.conflicts} >= {
+        "display_name",
+        "family_name",
+        "middle_name",
+        "name_prefix",
+    }
+
+
+def test_no_baseline_name_parts_fill_a_display_name_alone() -> None:
+    result = run(None, {"display_name": "Ann Lee"}, dict(SHORT))
+    assert result.fields == SHORT
+    assert result.conflicts == []
+
+
 # --- multi-valued fields merge as sets ---------------------------------------------------------
 
 

@@ -197,14 +197,20 @@ def merge(
 
     name_taken: list[str] = []  # parts of the name only theirs changed
     name_kept: list[str] = []  # parts of the name only the hub changed since theirs agreed
+    first_taken: list[str] = []  # no baseline: parts of the name only theirs holds
+    first_kept: list[str] = []  # no baseline: parts of the name only the hub holds
 
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
         if base is None:
             if _empty(t) or field_equal(k, o, t):
+                if k in NAME_GROUP and _empty(t) and not _empty(o):
+                    first_kept.append(k)
                 continue
             if _empty(o):
                 take(k, t)
+                if k in NAME_GROUP:
+                    first_taken.append(k)
                 continue
             if k in MULTI_FIELDS:
                 merged = merge_sets(k, None, o, t, follow_primary=False)
@@ -236,6 +242,14 @@ def merge(
         out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
+    if any(c.field in NAME_GROUP for c in out.conflicts):
+        # first sight with two names: each side's parts the other lacks are part of its
+        # rival name, decided whole with it. Filled in one by one, the hub's "Lee;Ann" that
+        # won took "Marie" and "Dr." from the "Dr. Ann Marie Lee-Smith" that lost, a name
+        # nobody typed. Without a rival, filling empty parts is no mix (a display name
+        # alone, from a file, gets its card's parts).
+        name_taken += first_taken
+        name_kept += first_kept
     _one_name(
         out, name_taken, [*name_kept, *sorted(unheld_renamed)], ours, theirs, sources, side,
         lambda source: _decide(policy, source, side, positions), unheld_renamed,
