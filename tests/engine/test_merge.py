@@ -369,7 +369,8 @@ def test_merge_sets_directly() -> None:
         [{"value": "https://a.example", "type": ""}, {"value": "https://b.example", "type": ""}],
         [{"value": "https://c.example", "type": ""}],
     )
-    assert [w["value"] for w in merged] == ["https://b.example", "https://c.example"]
+    # a removed there and c added: an edit of a, which keeps a's place
+    assert [w["value"] for w in merged] == ["https://c.example", "https://b.example"]
 
 
 # --- held limits the fields considered -------------------------------------------------------
@@ -509,3 +510,23 @@ def test_an_element_removed_there_with_another_added_of_another_type_is_not_pair
     ours = emails("a@x.org", types={"a@x.org": "work"})
     theirs = emails("b@x.org", types={"b@x.org": "home"})
     assert merge_sets("emails", base, ours, theirs) == theirs
+
+
+def test_an_element_edited_there_keeps_its_place() -> None:
+    """A file with three email slots, the hub four: the edit of E-mail 3 (to the set, e3
+    removed, e3x added) takes e3's place. At the end of the list, the same run wrote the
+    file back with e4 in that slot, and the person's edit vanished from their own file."""
+    ours = emails("e1@x.org", "e2@x.org", "e3@x.org", "e4@x.org", primary="e1@x.org")
+    base = emails("e1@x.org", "e2@x.org", "e3@x.org", primary="e1@x.org")
+    theirs = emails("e1@x.org", "e2@x.org", "e3x@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [e["value"] for e in merged] == ["e1@x.org", "e2@x.org", "e3x@x.org", "e4@x.org"]
+    # two edits pair in order; an addition with nothing removed still goes to the end
+    theirs = emails("e1@x.org", "e2x@x.org", "e3x@x.org", "e5@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [e["value"] for e in merged] == ["e1@x.org", "e2x@x.org", "e3x@x.org", "e4@x.org", "e5@x.org"]
+    # the hub's primary, edited there, stays primary
+    ours = emails("e1@x.org", "e2@x.org", "e3@x.org", primary="e2@x.org")
+    theirs = emails("e1@x.org", "e2x@x.org", "e3@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [(e["value"], e["primary"]) for e in merged][:2] == [("e2x@x.org", True), ("e1@x.org", False)]
