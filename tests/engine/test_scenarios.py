@@ -1375,6 +1375,25 @@ def test_a_rename_winning_a_first_link_takes_the_name_parts_along(database_url: 
     assert hub.sync().changes == {}
 
 
+def test_resolving_for_a_rename_where_there_are_no_name_parts_takes_them_along(database_url: str) -> None:
+    """Under ``manual`` the rename waits; taking it takes the parts along, as a sync does:
+    here no split of "Ann Lee-Smith" keeps "Ann Marie Lee"'s parts, so they are cleared."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", b={"fields": ["display_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", person(1, given_name="Ann", family_name="Lee", display_name="Ann Lee"))
+    hub.sync()
+    (nid,) = b.items
+    a.edit("ann", middle_name="Marie", display_name="Ann Marie Lee")
+    b.edit(nid, display_name="Ann Lee-Smith")
+    hub.sync()
+    [rename] = service.conflicts(hub.engine, "h")
+    service.resolve(hub.engine, rename["id"], "b")
+    hub.sync()
+    names = {k: v for k, v in a.items["ann"].fields.items() if k.endswith("_name") and v}
+    assert names == {"display_name": "Ann Lee-Smith"}
+    assert hub.sync().changes == {}
+
+
 @pytest.mark.parametrize(
     ("shown", "renamed"),
     [

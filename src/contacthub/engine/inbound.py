@@ -30,6 +30,7 @@ from contacthub.model import (
     made_name,
     match_keys,
     project,
+    split_renamed,
 )
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
@@ -581,7 +582,7 @@ def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: Merg
     """Name parts that spelled the display name follow it when a connector holding a
     display name but no parts (a plain CSV) renames someone: else the card showed "Ann
     Lee-Smith" over N:Lee;Ann. Parts still standing in their place in the new name are
-    kept and the one changed part takes the rest (``_split_renamed``); with no such one
+    kept and the one changed part takes the rest (``model.split_renamed``); with no such one
     split, the parts are cleared (a name nobody typed is worse than none). A conflict the
     rename won gets companions for the parts, so the name is decided whole there too."""
     held = spoke.held
@@ -593,7 +594,7 @@ def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: Merg
     if not parts or made_name(parts) != before.get("display_name"):
         return
     renamed = str(result.fields.get("display_name") or "")
-    new = _split_renamed(parts, renamed) or {}
+    new = split_renamed(parts, renamed) or {}
     moved = [n for n in NAME_FIELDS if parts.get(n) != new.get(n)]
     rival = next((c for c in result.conflicts if c.field == "display_name"), None)
     for n in moved:
@@ -606,50 +607,6 @@ def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: Merg
             result.changed.append(n)
         if rival is not None:
             result.conflicts.append(Conflict(n, parts.get(n), new.get(n), rival.ours_source, rival.winner))
-
-
-_WORD_PARTS = ("name_prefix", "given_name", "middle_name", "family_name")  # as made_name joins them
-
-
-def _split_renamed(parts: dict[str, Any], renamed: str) -> dict[str, Any] | None:
-    """The parts of ``renamed``: those still standing as whole words in their place kept,
-    the one that changed (or a missing given or family name) taking the words between
-    them ("Ann Lee" -> "Ann Lee-Smith": family Lee-Smith; "Ann" -> "Ann Lee": family Lee).
-    None when no such split exists or two keep as many parts ("Ann Marie Lee": a new
-    given name or a new family name?)."""
-    suffix = str(parts.get("name_suffix") or "")
-    text = renamed
-    if suffix:
-        if not renamed.endswith(f", {suffix}"):
-            return None
-        text = renamed[: -len(suffix) - 2]
-    words = text.split()
-    held = [(n, str(parts[n]).split()) for n in _WORD_PARTS if parts.get(n)]
-    if words == [w for _, ws in held for w in ws]:
-        return dict(parts)  # (spaces only)
-    splits: list[tuple[int, str, str]] = []
-    for at, slot in enumerate(_WORD_PARTS):
-        if not parts.get(slot) and slot not in ("given_name", "family_name"):
-            continue
-        lead = [w for n, ws in held if _WORD_PARTS.index(n) < at for w in ws]
-        tail = [w for n, ws in held if _WORD_PARTS.index(n) > at for w in ws]
-        if len(lead) + len(tail) > len(words) or words[: len(lead)] != lead:
-            continue
-        if words[len(words) - len(tail) :] != tail:
-            continue
-        rest = " ".join(words[len(lead) : len(words) - len(tail)])
-        if rest or parts.get(slot):
-            kept = sum(1 for n, _ in held if n != slot)
-            splits.append((kept, slot, rest))
-    if not splits:
-        return None
-    most = max(kept for kept, _, _ in splits)
-    best = [(slot, rest) for kept, slot, rest in splits if kept == most]
-    if len(best) != 1:
-        return None
-    slot, rest = best[0]
-    out = {**parts, slot: rest}
-    return {k: v for k, v in out.items() if v}
 
 
 def _respelled(shown: str, before: dict[str, Any], after: dict[str, Any]) -> str | None:
