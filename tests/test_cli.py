@@ -119,7 +119,12 @@ def test_sync_json_and_history(setup: tuple[str, Path, Path, Path]) -> None:
     assert "job_title: - -> Foreman" in out
     first = json.loads(cli("runs", "team", "--json", db=db)[1])[-1]["id"]
     code, out = cli("show", str(first), db=db)  # a create shows the values it made
-    assert code == 0 and "emails: - -> ann@example.com" in out and "given_name: - -> Ann" in out
+    assert code == 0 and "emails: - -> ann@example.com (work)" in out and "given_name: - -> Ann" in out
+    # a change of type alone shows (it printed "ann@example.com -> ann@example.com")
+    path.write_text(path.read_text().replace("EMAIL;TYPE=work:", "EMAIL;TYPE=home:"))
+    run_id = json.loads(cli("sync", "team", "--json", db=db)[1])["run"]
+    code, out = cli("show", str(run_id), db=db)
+    assert "emails: ann@example.com (work) -> ann@example.com (home)" in out
 
 
 def test_unknown_properties_survive(setup: tuple[str, Path, Path, Path]) -> None:

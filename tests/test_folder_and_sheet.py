@@ -562,3 +562,34 @@ def test_a_created_folder_or_sheet_that_goes_away_fails_the_run(tmp_path: Path, 
     assert not path.exists()
     (tmp_path / "unmounted").rename(path)  # mounted again: nothing was lost
     hub.settled()
+
+
+def test_a_folder_pointed_away_and_back_links_two_cards_of_one_person_again(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """Two cards of one John Doe (same name, email and phones) in one folder are two hub
+    people sharing every match key. Once the folder was pointed away and back (its links
+    forgotten), the key index held one of them only: the first card took it, and the
+    second, finding it taken, was made a third person, in every connector for good."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    for name in (
+        "apple-ios5__3.0__ezvcard_John_Doe_IPHONE",
+        "apple-macos__3.0__ezvcard_John_Doe_MAC_ADDRESS_BOOK",
+    ):
+        shutil.copy(corpus_dir / "vcards" / f"{name}.vcf", cards)
+    hub = site(tmp_path, 'format = "plain"')
+    assert hub.sync()["changes"]["hub"]["create"] == 2
+    hub.settled()
+    rows = hub.sheet.read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    hub.folder = empty
+    hub.apply('format = "plain"')
+    hub.folder = cards
+    hub.apply('format = "plain"')
+    report = hub.sync()
+    assert report["status"] == "applied", report
+    assert "hub" not in report["changes"], report["changes"]
+    assert len(list(cards.glob("*.vcf"))) == 2 and hub.sheet.read_text() == rows
+    hub.settled()

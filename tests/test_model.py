@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ from contacthub.model import (
     normalize_type,
     phone_key,
     project,
+    split_renamed,
 )
 
 # --- the reference: the model's first implementation, kept as the definition ----------------
@@ -463,3 +465,38 @@ def _ref_normalize_phone(value: str, region: str) -> str:
 def test_normalize_phone_matches_reference(text: str, region: str) -> None:
     """The shortcuts (``+<digits>``, US national numbers) give what phonenumbers gives."""
     assert normalize_phone(text, region) == _ref_normalize_phone(text, region)
+
+
+@pytest.mark.parametrize(
+    ("parts", "renamed", "split"),
+    [
+        (
+            {"given_name": "Ann", "family_name": "Lee"},
+            "Ann Lee-Smith",
+            {"given_name": "Ann", "family_name": "Lee-Smith"},
+        ),
+        (
+            {"given_name": "Ann", "family_name": "Lee"},
+            "Annie Lee",
+            {"given_name": "Annie", "family_name": "Lee"},
+        ),
+        (
+            {"given_name": "Ann", "family_name": "Lee"},
+            "Ann  Lee",
+            {"given_name": "Ann", "family_name": "Lee"},
+        ),
+        ({"given_name": "Ann", "family_name": "Lee"}, "Lee", {"family_name": "Lee"}),
+        ({"given_name": "Ann"}, "Ann Lee", {"given_name": "Ann", "family_name": "Lee"}),
+        ({"family_name": "Lee"}, "Ann Lee", {"given_name": "Ann", "family_name": "Lee"}),
+        (
+            {"name_prefix": "Dr.", "given_name": "Ann", "family_name": "Lee", "name_suffix": "PhD"},
+            "Dr. Ann Lee-Smith, PhD",
+            {"name_prefix": "Dr.", "given_name": "Ann", "family_name": "Lee-Smith", "name_suffix": "PhD"},
+        ),
+        ({"given_name": "Ann", "family_name": "Lee"}, "Ann Marie Lee", None),  # given or family?
+        ({"given_name": "Ann", "family_name": "Lee"}, "Bob Jones", None),
+        ({"given_name": "Ann", "family_name": "Lee", "name_suffix": "Jr."}, "Ann Lee", None),
+    ],
+)
+def test_split_renamed(parts: dict[str, Any], renamed: str, split: dict[str, Any] | None) -> None:
+    assert split_renamed(parts, renamed) == split

@@ -34,6 +34,10 @@ def test_serve_runs_dashboard_api_metrics_and_schedules(tmp_path: Path) -> None:
     env.pop("CONTACTHUB_BROKER_URL", None)
     cli = [sys.executable, "-m", "contacthub", "--database", f"sqlite:///{tmp_path / 'hub.db'}"]
     subprocess.run([*cli, "apply", str(hub)], check=True, env=env, capture_output=True)
+    add = [*cli, "user", "add", "ops@example.com", "--admin", "--password-stdin"]
+    subprocess.run(add, check=True, env=env, capture_output=True, input=b"correct horse battery\n")
+    made = subprocess.run([*cli, "token", "create"], check=True, env=env, capture_output=True, text=True)
+    admin = {"Authorization": f"Bearer {made.stdout.split()[0]}"}
     port = free_port()
     server = subprocess.Popen(
         [*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -49,6 +53,8 @@ def test_serve_runs_dashboard_api_metrics_and_schedules(tmp_path: Path) -> None:
                 assert server.poll() is None, server.stderr.read() if server.stderr else ""
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.2)
+        assert metrics.status_code == 401  # hub and connector names are for an admin
+        metrics = httpx.get(f"{base}/metrics", headers=admin, timeout=5)
         assert metrics.status_code == 200 and "contacthub_" in metrics.text
         assert httpx.get(f"{base}/api/v1/hubs", timeout=5).status_code == 401
         # the scheduler syncs hub t on its 1 s interval; hub s is "off" and is left alone

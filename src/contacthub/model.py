@@ -160,6 +160,50 @@ def made_name(fields: Mapping[str, Any]) -> str:
     return display_name_of({**fields, "display_name": ""})
 
 
+_WORD_PARTS = ("name_prefix", "given_name", "middle_name", "family_name")  # as made_name joins them
+
+
+def split_renamed(parts: dict[str, Any], renamed: str) -> dict[str, Any] | None:
+    """The parts of ``renamed``: those still standing as whole words in their place kept,
+    the one that changed (or a missing given or family name) taking the words between
+    them ("Ann Lee" -> "Ann Lee-Smith": family Lee-Smith; "Ann" -> "Ann Lee": family Lee).
+    None when no such split exists or two keep as many parts ("Ann Marie Lee": a new
+    given name or a new family name?)."""
+    suffix = str(parts.get("name_suffix") or "")
+    text = renamed
+    if suffix:
+        if not renamed.endswith(f", {suffix}"):
+            return None
+        text = renamed[: -len(suffix) - 2]
+    words = text.split()
+    held = [(n, str(parts[n]).split()) for n in _WORD_PARTS if parts.get(n)]
+    if words == [w for _, ws in held for w in ws]:
+        return dict(parts)  # (spaces only)
+    splits: list[tuple[int, str, str]] = []
+    for at, slot in enumerate(_WORD_PARTS):
+        if not parts.get(slot) and slot not in ("given_name", "family_name"):
+            continue
+        lead = [w for n, ws in held if _WORD_PARTS.index(n) < at for w in ws]
+        tail = [w for n, ws in held if _WORD_PARTS.index(n) > at for w in ws]
+        if len(lead) + len(tail) > len(words) or words[: len(lead)] != lead:
+            continue
+        if words[len(words) - len(tail) :] != tail:
+            continue
+        rest = " ".join(words[len(lead) : len(words) - len(tail)])
+        if rest or parts.get(slot):
+            kept = sum(1 for n, _ in held if n != slot)
+            splits.append((kept, slot, rest))
+    if not splits:
+        return None
+    most = max(kept for kept, _, _ in splits)
+    best = [(slot, rest) for kept, slot, rest in splits if kept == most]
+    if len(best) != 1:
+        return None
+    slot, rest = best[0]
+    out = {**parts, slot: rest}
+    return {k: v for k, v in out.items() if v}
+
+
 def flat_fields(
     scalars: Mapping[str, Any],
     emails: Iterable[tuple[str, str | None, bool]] = (),

@@ -317,3 +317,43 @@ def test_deleting_a_users_card_in_one_folder_leaves_the_other_folders_copy_alone
         again = sync()
         assert again.errors == [] and again.changes == {}
         assert in_b.read_text() == kept and len(list(folders["b"].glob("*.vcf"))) == 3
+
+
+def test_a_full_read_after_a_settings_save_writes_nothing(tmp_path: Path, sqlite_url: str) -> None:
+    """A mail contact holds one email, typed work (``read_back``): a card with an untyped
+    email and a second one settles, and the full read a settings save brings finds our
+    contact agreeing instead of writing it again, unchanged."""
+    emu = emulator(tenants=1, users=2, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        "UID:ann",
+        "N:Lee;Ann;;;",
+        "FN:Ann Lee",
+        "EMAIL:ann@partner.example",
+    ]
+    lines += ["EMAIL;TYPE=home:ann@home.example", "TEL;TYPE=pager:+1 206 555 0100", "END:VCARD", ""]
+    (folder / "ann.vcf").write_text("\r\n".join(lines))
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+
+        def sync(**gal: Any) -> Any:
+            connectors = [
+                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
+                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
+            ]
+            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied" and report.errors == [], report.as_json()
+            return report
+
+        assert sync().changes["gal"]["create"] == 1
+        [ann] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        assert ann.props["ExternalEmailAddress"][5:] == "ann@partner.example"
+        sync()
+        for budget in (2000, 1000):  # settings saves: every record is read again
+            report = sync(write_budget=budget)
+            assert report.changes.get("gal", {}).get("update", 0) == 0, report.changes

@@ -387,3 +387,31 @@ def test_renaming_the_connector_keeps_its_links(
     report = hub.sync()
     assert report.changes == {} and report.errors == []
     assert len(live(state)) == len(cards(folder))
+
+
+def test_a_full_read_after_settling_writes_nothing(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """What Pipedrive cannot hold as the hub has it (``read_back``): a display name other
+    than its name parts (Pipedrive names a person "first last"), an untyped email (read
+    as "work"), a pager (held as "other"), an organization spelled in another case. Once
+    settled, the full read a settings save brings finds the person agreeing and writes
+    nothing."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    org = next(o["name"] for o in state.company.orgs.values() if not o["is_deleted"])
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:e", "FN:Emma Stone (Supplier 0)", "N:Stone;Emma;;;"]
+    lines += ["EMAIL:emma@stone.example", "TEL;TYPE=PAGER:+1 206 555 0100", f"ORG:{org.upper()}"]
+    (folder / "e.vcf").write_text("\r\n".join([*lines, "END:VCARD", ""]), encoding="utf-8")
+    hub = Hub(url, sqlite_url, folder, full_every_hours=0)
+    assert hub.sync().errors == []
+    made = next(p for p in live(state) if primary_email(p) == "emma@stone.example")
+    assert made["name"] == "Emma Stone" and made["phones"][0]["label"] == "other"
+    assert made["org_id"] is not None and state.company.orgs[made["org_id"]]["name"] == org
+    hub.sync()
+    for size in (100, 200):  # a settings save: every person is read again
+        report = Hub(url, sqlite_url, folder, full_every_hours=0, page_size=size).sync()
+        assert report.errors == []
+        assert report.changes.get("pipedrive", {}).get("update", 0) == 0, report.changes
+        assert report.api_calls["pipedrive"].get("PATCH", 0) == 0

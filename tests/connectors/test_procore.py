@@ -437,3 +437,41 @@ def test_an_update_procore_has_no_room_for_makes_no_call() -> None:
         )
         assert real.error is None and real.version != made.version
         assert srv.state.users[int(made.native_id or 0)]["job_title"] == "Foreman"
+
+
+def test_read_back_is_what_a_write_reads_as(emulator: Served) -> None:
+    """``read_back`` tells, without a call, what the write of these fields makes of each
+    record type: compared with the fields the written record reads as."""
+    conn = emulator.connector(objects=["users", "vendors", "people"])
+    base: dict[str, Any] = {
+        "emails": [
+            {"value": "ann@lee.example", "type": "", "primary": True},
+            {"value": "ann@home.example", "type": "home", "primary": False},
+        ],
+        "phones": [{"value": "+12065550100", "type": "pager", "primary": True}],
+        "addresses": [
+            {
+                "street": "1 Main St",
+                "city": "Seattle",
+                "region": "wa",
+                "postal_code": "98101",
+                "country": "United States",
+                "type": "home",
+            }
+        ],
+    }
+    user = {**base, "given_name": "Ann", "family_name": "Lee", "organization": "Lee Builders"}
+    vendor = {**base, "organization": "Acme Concrete", "display_name": "Acme Concrete"}
+    person = {"given_name": "Bo", "family_name": "Ng", "job_title": "Driver"}
+    ops = [WriteOp("create", f"h{i}", fields) for i, fields in enumerate((user, vendor, person))]
+    results = conn.write(ops)
+    assert [r.native_id.split(":")[0] if ":" in (r.native_id or "") else "user" for r in results] == [
+        "user",
+        "vendor",
+        "person",
+    ]
+    for op, result in zip(ops, results, strict=True):
+        assert result.error is None and result.fields is not None
+        assert conn.read_back(op.fields) == result.fields
+    assert results[0].fields is not None and results[0].fields["addresses"][0]["country"] == "US"
+    conn.close()

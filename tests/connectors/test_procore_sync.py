@@ -400,3 +400,25 @@ def test_a_user_deactivated_just_after_a_settings_change_stays_deactivated(
     assert "zoe.l@example.com" not in site.cards()
     site.sync()
     assert state.users[made["id"]]["is_active"] is False
+
+
+def test_a_full_listing_after_settling_writes_nothing(site: Site) -> None:
+    """Procore keeps one email and the country as its ISO code (``read_back``): a card with
+    a second, untyped email and "United States" settles, and a full listing (daily, and
+    after every settings change) reads its user as agreeing, instead of writing it again."""
+    state = site.srv.state
+    site.sync()
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:new-1", "FN:Zoë Łukasiewicz", "N:Łukasiewicz;Zoë;;;"]
+    lines += ["EMAIL:zoe.l@example.com", "EMAIL;TYPE=home:zoe@home.example"]
+    lines += ["ADR;TYPE=work:;;1 Main Street;Seattle;WA;98101;United States", "END:VCARD", ""]
+    (site.folder / "new.vcf").write_text("\r\n".join(lines), encoding="utf-8")
+    assert site.sync().errors == []
+    made = active_users(site.srv)["zoe.l@example.com"]
+    assert made["country_code"] == "US"
+    site.sync()
+    for change in ({"full_every": "0s"}, {"per_page": 50}):
+        site.apply(**change)
+        report = site.sync()
+        assert report.errors == []
+        assert report.changes.get("procore", {}).get("update", 0) == 0, report.changes
+    assert state.users[made["id"]]["updated_at"] == made["updated_at"]

@@ -205,6 +205,50 @@ def test_no_baseline_conflict_on_different_scalars(policy: str, winner: str) -> 
     assert c.field == "job_title" and c.winner == winner
 
 
+SHORT = {"display_name": "Ann Lee", "given_name": "Ann", "family_name": "Lee"}
+LONG = {
+    "display_name": "Dr. Ann Marie Lee-Smith",
+    "name_prefix": "Dr.",
+    "given_name": "Ann",
+    "middle_name": "Marie",
+    "family_name": "Lee-Smith",
+}
+
+
+@pytest.mark.parametrize(
+    "ours,theirs,hub_time,whole",
+    [
+        (SHORT, LONG, LATE, SHORT),  # the hub's short name wins: theirs' extra parts stay out
+        (LONG, SHORT, EARLY, SHORT),  # theirs' short name wins: the hub's extra parts go
+        (SHORT, LONG, EARLY, LONG),
+    ],
+)
+def test_no_baseline_a_name_is_decided_whole(
+    ours: Fields, theirs: Fields, hub_time: str, whole: Fields
+) -> None:
+    """First sight of two names: the parts only one side has are part of its name, not
+    empty slots to fill in (the winner "Ann Lee" became "Lee;Ann;Marie;Dr.")."""
+    sources: Sources = {"*": [HUB_CONNECTOR, hub_time]}
+    result = run(
+        None, dict(ours), dict(theirs), sources=sources, by=side(modified="2026-01-01T12:00:00+00:00")
+    )
+    assert result.fields == whole
+    winners = {c.winner for c in result.conflicts}
+    assert winners == {"hub" if whole is ours else "incoming"}
+    assert {c.field for c in result.conflicts} >= {
+        "display_name",
+        "family_name",
+        "middle_name",
+        "name_prefix",
+    }
+
+
+def test_no_baseline_name_parts_fill_a_display_name_alone() -> None:
+    result = run(None, {"display_name": "Ann Lee"}, dict(SHORT))
+    assert result.fields == SHORT
+    assert result.conflicts == []
+
+
 # --- multi-valued fields merge as sets ---------------------------------------------------------
 
 
@@ -272,6 +316,18 @@ def test_primary_moved_on_their_side_is_followed() -> None:
     assert values_of(merged) == {"a@x.org", "b@x.org", "hub@x.org"}
 
 
+def test_an_element_edited_where_it_was_primary_by_default_moves_no_primary() -> None:
+    """QA: an Outlook file of Mobile and Other Phone columns read its first phone as the
+    primary; the person's mobile edited there (the element primary in that file edited
+    away, the new number primary by default) became their primary phone everywhere."""
+    base = {"emails": emails("m@x.org", "h@x.org", primary="m@x.org")}
+    ours = {"emails": emails("h@x.org", "m@x.org", "c@x.org", primary="h@x.org")}
+    theirs = {"emails": emails("m2@x.org", "h@x.org", primary="m2@x.org")}
+    merged = run(base, ours, theirs).fields["emails"]
+    assert [e["value"] for e in merged if e["primary"]] == ["h@x.org"]
+    assert values_of(merged) == {"h@x.org", "m2@x.org", "c@x.org"}
+
+
 def test_a_record_seen_for_the_first_time_does_not_move_the_primary() -> None:
     """Linked without a baseline, nothing of it moved: a Thunderbird file whose Work Phone
     column comes first made that number the person's primary, and their card said pref."""
@@ -325,7 +381,8 @@ def test_merge_sets_directly() -> None:
         [{"value": "https://a.example", "type": ""}, {"value": "https://b.example", "type": ""}],
         [{"value": "https://c.example", "type": ""}],
     )
-    assert [w["value"] for w in merged] == ["https://b.example", "https://c.example"]
+    # a removed there and c added: an edit of a, which keeps a's place
+    assert [w["value"] for w in merged] == ["https://c.example", "https://b.example"]
 
 
 # --- held limits the fields considered -------------------------------------------------------
@@ -465,3 +522,23 @@ def test_an_element_removed_there_with_another_added_of_another_type_is_not_pair
     ours = emails("a@x.org", types={"a@x.org": "work"})
     theirs = emails("b@x.org", types={"b@x.org": "home"})
     assert merge_sets("emails", base, ours, theirs) == theirs
+
+
+def test_an_element_edited_there_keeps_its_place() -> None:
+    """A file with three email slots, the hub four: the edit of E-mail 3 (to the set, e3
+    removed, e3x added) takes e3's place. At the end of the list, the same run wrote the
+    file back with e4 in that slot, and the person's edit vanished from their own file."""
+    ours = emails("e1@x.org", "e2@x.org", "e3@x.org", "e4@x.org", primary="e1@x.org")
+    base = emails("e1@x.org", "e2@x.org", "e3@x.org", primary="e1@x.org")
+    theirs = emails("e1@x.org", "e2@x.org", "e3x@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [e["value"] for e in merged] == ["e1@x.org", "e2@x.org", "e3x@x.org", "e4@x.org"]
+    # two edits pair in order; an addition with nothing removed still goes to the end
+    theirs = emails("e1@x.org", "e2x@x.org", "e3x@x.org", "e5@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [e["value"] for e in merged] == ["e1@x.org", "e2x@x.org", "e3x@x.org", "e4@x.org", "e5@x.org"]
+    # the hub's primary, edited there, stays primary
+    ours = emails("e1@x.org", "e2@x.org", "e3@x.org", primary="e2@x.org")
+    theirs = emails("e1@x.org", "e2x@x.org", "e3@x.org", primary="e1@x.org")
+    merged = merge_sets("emails", base, ours, theirs)
+    assert [(e["value"], e["primary"]) for e in merged][:2] == [("e2x@x.org", True), ("e1@x.org", False)]

@@ -1371,6 +1371,74 @@ def test_a_display_name_made_from_the_name_follows_a_rename(database_url: str) -
 
 
 @pytest.mark.parametrize(
+    ("renamed", "parts"),
+    [
+        ("Ann Lee-Smith", {"given_name": "Ann", "family_name": "Lee-Smith"}),
+        ("Annie Lee", {"given_name": "Annie", "family_name": "Lee"}),
+        ("Ann Marie Lee", {}),  # a new given name or a new family name? cleared
+        ("Bob Jones", {}),
+    ],
+)
+def test_name_parts_follow_a_rename_where_there_are_none(
+    database_url: str, renamed: str, parts: dict
+) -> None:
+    """A connector with a display name but no name parts (a plain CSV) renames someone:
+    the parts that spelled the old name follow (the card showed "Ann Lee-Smith" over
+    N:Lee;Ann), kept where they still stand in their place, cleared when no one split of
+    the new name says which part changed."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["display_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", person(1, given_name="Ann", family_name="Lee", display_name="Ann Lee"))
+    hub.sync()
+    (nid,) = b.items
+    b.edit(nid, display_name=renamed)
+    hub.sync()
+    names = {k: v for k, v in a.items["ann"].fields.items() if k.endswith("_name") and v}
+    assert names == {"display_name": renamed, **parts}
+    assert hub.sync().changes == {}
+
+
+def test_a_rename_winning_a_first_link_takes_the_name_parts_along(database_url: str) -> None:
+    """The same on a first link, where the rename is a conflict the newer side wins: the
+    parts are decided with it, and the conflicts list them."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["display_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", person(1, given_name="Ann", family_name="Lee", display_name="Ann Lee"))
+    b.put("ann", {"display_name": "Ann Lee-Smith", "emails": person(1)["emails"]})  # newer
+    hub.sync()
+    fields = a.items["ann"].fields
+    assert (fields["display_name"], fields["given_name"], fields["family_name"]) == (
+        "Ann Lee-Smith",
+        "Ann",
+        "Lee-Smith",
+    )
+    settled = {c["field"]: c for c in service.conflicts(hub.engine, "h", include_settled=True)}
+    assert set(settled) == {"display_name", "family_name"}
+    assert settled["family_name"]["hub"] == "Lee" and settled["family_name"]["incoming"] == "Lee-Smith"
+    assert {c["status"] for c in settled.values()} == {"auto"}
+    assert hub.sync().changes == {}
+
+
+def test_resolving_for_a_rename_where_there_are_no_name_parts_takes_them_along(database_url: str) -> None:
+    """Under ``manual`` the rename waits; taking it takes the parts along, as a sync does:
+    here no split of "Ann Lee-Smith" keeps "Ann Marie Lee"'s parts, so they are cleared."""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", b={"fields": ["display_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann", person(1, given_name="Ann", family_name="Lee", display_name="Ann Lee"))
+    hub.sync()
+    (nid,) = b.items
+    a.edit("ann", middle_name="Marie", display_name="Ann Marie Lee")
+    b.edit(nid, display_name="Ann Lee-Smith")
+    hub.sync()
+    [rename] = service.conflicts(hub.engine, "h")
+    service.resolve(hub.engine, rename["id"], "b")
+    hub.sync()
+    names = {k: v for k, v in a.items["ann"].fields.items() if k.endswith("_name") and v}
+    assert names == {"display_name": "Ann Lee-Smith"}
+    assert hub.sync().changes == {}
+
+
+@pytest.mark.parametrize(
     ("shown", "renamed"),
     [
         ("Smith, Cy", "Jones, Cy"),  # family first, as KAddressBook and Outlook file them

@@ -16,6 +16,7 @@ from contacthub.cli import app as cli_app
 from contacthub.scheduler import logs, metrics
 from contacthub.scheduler.runner import run_requested
 from contacthub.store.db import open_database
+from contacthub.web import accounts
 from contacthub.webhooks import tokens
 from tests.net import free_port
 from tests.scheduler.fleet import make_hubs, write_people
@@ -47,8 +48,10 @@ def test_runs_are_counted_and_timed(sqlite_url: str, tmp_path: Path) -> None:
     assert sample("contacthub_changes_total", hub="metered000", connector="b", kind="create") == created + 5
     assert run_requested(engine, "gone", time.time()).result == "missing"
     api = FastAPI()
-    api.include_router(metrics.metrics_router())
-    text = TestClient(api).get("/metrics").text
+    api.include_router(metrics.metrics_router(engine))
+    admin = accounts.add_user(engine, "ops@example.com", "correct horse battery", admin=True)
+    token = accounts.create_token(engine, admin)
+    text = TestClient(api).get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'contacthub_changes_total{connector="b",hub="metered000",kind="create"} ' in text
     assert "contacthub_queue_depth" in text
 

@@ -301,9 +301,9 @@ def test_match_lookup_skips_deleted_contacts(hub_engine: tuple[Engine, int, list
             hub_id, {live.id: ["email:a@x.org", "email:a@x.org"], gone.id: ["email:b@x.org"]}
         )
         keys = {"email:a@x.org", "email:b@x.org", "email:new@x.org"}
-        assert store.match_lookup(hub_id, keys) == {"email:a@x.org": live.id}
+        assert store.match_lookup(hub_id, keys) == {"email:a@x.org": [live.id]}
         store.set_match_keys(hub_id, {live.id: ["email:new@x.org"]})  # replaces
-        assert store.match_lookup(hub_id, keys) == {"email:new@x.org": live.id}
+        assert store.match_lookup(hub_id, keys) == {"email:new@x.org": [live.id]}
 
 
 def link(connector_id: int, contact_id: str, native: str | None, **kw: Any) -> LinkRow:

@@ -324,3 +324,38 @@ def test_a_renamed_connector_is_named_so_in_its_open_conflicts(
     assert "laptop" in conflict["values"] and "b" not in conflict["values"]
     done = c.post(f"/api/v1/conflicts/{conflict['id']}/resolve", json={"take": "laptop"}, headers=auth)
     assert done.status_code == 200 and done.json()["value"] == "From B"
+
+
+def test_a_connection_test_counts_a_hosted_systems_records(
+    alice: Person, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Pipedrive is read page by page: ``Pull.listed`` was read after the first record, so a
+    test said "connected; 0 record(s), e.g. Hannah Nowak". The records are counted as read
+    (up to a limit: a test is not a sync)."""
+    from contacthub.emulators.base import background
+    from contacthub.emulators.pipedrive import create_app as pipedrive_app
+    from contacthub.emulators.pipedrive_data import Company
+    from contacthub.emulators.pipedrive_wire import Settings
+    from contacthub.service import editing
+
+    crm = Company()
+    crm.seed(120, 7)
+    people = list(crm.persons.values())
+    assert len(people) > 100  # more than one page of Pipedrive's 100
+    c, auth = alice.client, alice.auth
+    with background(pipedrive_app(Settings(api_token="tok"), crm, tmp_path / "pd.json")) as url:
+        hub = c.post("/api/v1/hubs", json={"name": "crm"}, headers=auth).json()
+        made = c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": "pd", "type": "pipedrive", "settings": {"base_url": url, "api_token": "tok"}},
+            headers=auth,
+        )
+        assert made.status_code == 201, made.text
+        test = c.post(f"/api/v1/connectors/{made.json()['id']}/test", headers=auth).json()
+        assert test["ok"] and test["listed"] == len(people), test
+        assert test["message"].startswith(f"connected; {len(people)} record(s), e.g. ")
+        page = c.post(f"/connectors/{made.json()['id']}/test", data={"csrf": alice.csrf()}).text
+        assert f"connected; {len(people)} record(s)" in page
+        monkeypatch.setattr(editing, "TEST_READ_LIMIT", 50)
+        test = c.post(f"/api/v1/connectors/{made.json()['id']}/test", headers=auth).json()
+        assert test["listed"] == 50 and test["message"].startswith("connected; at least 50 record(s), e.g. ")

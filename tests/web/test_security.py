@@ -304,6 +304,72 @@ def test_session_cookie_flags_and_sign_out(app: FastAPI, engine: Engine) -> None
     assert client.get("/").status_code == 303  # the session is gone on the server too
 
 
+def test_no_page_of_a_signed_in_user_is_kept_by_the_browser(
+    app: FastAPI, alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """Back after "Sign out" showed the dashboard page again (contacts of a session that had
+    ended): only /api/ answers said ``no-store``. Now every answer but the static files does."""
+    from starlette.routing import Route
+
+    from contacthub.web import (
+        pages_connectors,
+        pages_contacts,
+        pages_hubs,
+        pages_login,
+        pages_runs,
+        pages_signin,
+    )
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}},
+        headers=auth,
+    ).json()
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    ids = {"hub_id": hub["id"], "connector_id": made["id"]}
+    groups = (pages_connectors, pages_contacts, pages_hubs, pages_login, pages_runs, pages_signin)
+    pages = [
+        fill(route.path, ids)
+        for group in groups
+        for route in group.router.routes
+        if isinstance(route, Route) and "GET" in (route.methods or ())
+    ]
+    contact = re.search(r'href="(/contacts/[^"]+)"', c.get(f"/hubs/{hub['id']}/contacts").text)
+    assert contact and "/login" in pages and f"/hubs/{hub['id']}" in pages
+    shown = 0
+    for path in [*pages, contact.group(1)]:
+        answer = c.get(path)
+        shown += answer.status_code == 200
+        assert answer.headers.get("cache-control") == "no-store", (path, answer.status_code)
+    assert shown >= 8  # the pages were shown, not only refused
+    signed_out = client_for(app).get("/login")
+    assert signed_out.status_code == 200 and signed_out.headers["cache-control"] == "no-store"
+    assert "no-store" not in c.get("/static/favicon.svg").headers.get("cache-control", "")
+
+
+def test_metrics_answer_only_an_admin(engine: Engine, alice: Person, bob: Person) -> None:
+    """/metrics named every user's hubs and connectors to anyone who asked; each user sees
+    only their own hubs, so the metrics are for an admin (token or session) only."""
+    from contacthub.scheduler.metrics import metrics_router
+
+    app = create_app(engine, extra_routers=[metrics_router(engine)])
+    anyone = client_for(app)
+    refused = anyone.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    assert "contacthub_" not in refused.text
+    assert anyone.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert anyone.get("/metrics", headers=bob.auth).status_code == 401  # not an admin
+    assert sign_in(app, "bob@example.com").get("/metrics").status_code == 401
+    for answer in (
+        anyone.get("/metrics", headers=alice.auth),
+        sign_in(app, "alice@example.com").get("/metrics"),
+    ):
+        assert answer.status_code == 200 and "contacthub_runs_total" in answer.text
+        assert answer.headers["cache-control"] == "no-store"
+
+
 def test_sign_in_is_throttled(app: FastAPI, engine: Engine) -> None:
     accounts.add_user(engine, "dave@example.com", PASSWORD)
     client = client_for(app)

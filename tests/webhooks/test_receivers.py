@@ -23,6 +23,7 @@ from contacthub.scheduler.inprocess import InProcessScheduler
 from contacthub.scheduler.serve import for_serve
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
+from contacthub.web import accounts
 from contacthub.webhooks import graph, tokens
 from contacthub.webhooks.router import webhook_router
 from tests.net import free_port
@@ -248,7 +249,10 @@ def test_for_serve_without_broker_mounts_metrics_and_receivers(engine: Engine) -
     try:
         client = TestClient(app)
         assert client.post(hook("procore", "hub000"), json=PROCORE_EVENT).status_code == 200
-        text = client.get("/metrics").text
+        assert client.get("/metrics").status_code == 401  # hub names are for an admin
+        admin = accounts.add_user(engine, "ops@example.com", "correct horse battery", admin=True)
+        token = accounts.create_token(engine, admin)
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
         assert 'contacthub_notifications_total{outcome="accepted",source="procore"}' in text
         assert "contacthub_queue_depth 1.0" in text
     finally:

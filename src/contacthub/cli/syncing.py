@@ -226,7 +226,7 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
         console.print(data["message"], markup=False)
     for err in data["errors"]:  # (what was skipped or kept, and why: as ``sync`` says it)
         where = f"{err['record']}: " if err["record"] else ""
-        console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False)
+        console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False, soft_wrap=True)
     for c in data["journal"]:
         head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
         console.print(head, markup=False)
@@ -242,8 +242,17 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
 
 def _short(value: Any) -> str:
     if isinstance(value, list):
-        return ", ".join(str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value) or "-"
+        return ", ".join(_element(v) for v in value) or "-"
     return "-" if value in (None, "") else str(value)
+
+
+def _element(item: Any) -> str:
+    """An email, phone or address as ``show`` prints it: its value, with its type (a
+    change of type alone showed as ``x -> x``)."""
+    if not isinstance(item, dict):
+        return str(item)
+    text = str(item.get("value", item))
+    return f"{text} ({item['type']})" if item.get("type") else text
 
 
 @app.command()

@@ -64,7 +64,14 @@ from contacthub.connectors.m365_consent import consent_link as consent_link
 from contacthub.connectors.m365_exchange import CmdletError, ExchangeClient, opath
 from contacthub.connectors.m365_exchange import error_of as error_of
 from contacthub.connectors.m365_graph import GraphClient
-from contacthub.connectors.m365_map import HELD, exchange_fields
+from contacthub.connectors.m365_map import (
+    HELD,
+    contact_params,
+    exchange_fields,
+    primary_email,
+    user_fields,
+    user_patch,
+)
 from contacthub.connectors.m365_read import KINDS as KINDS
 from contacthub.connectors.m365_write import ON_PREM as ON_PREM
 from contacthub.connectors.m365_write import ON_PREM_TEXT as ON_PREM_TEXT
@@ -273,6 +280,18 @@ class M365GalConnector(Connector):
         if not ours:
             fields.pop("notes", None)  # as pull reads it: notes only for our own contacts
         return fields
+
+    def read_back(self, fields: Fields) -> Fields:
+        """What a write of ``fields`` leaves, read as a pull reads it (no call): one email
+        (the first, as the external address, typed work), the first phone of each kind in
+        the business, mobile and fax slots, one address. Compared as they were, a full
+        read after a settings save wrote every contact of ours with a second or untyped
+        email again, unchanged. Read as a mail contact of ours (the records this connector
+        writes), or as a directory user where it reads users only: those hold no notes."""
+        email = primary_email(fields)
+        if self.objects == ["users"]:
+            return user_fields({**user_patch(fields), "mail": email}, self.config.region)
+        return exchange_fields({**contact_params(fields), "WindowsEmailAddress": email}, self.config.region)
 
     def _contact(self, oid: str, native_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(Get-MailContact row, Get-Contact row) of a mail contact, None when there is none."""

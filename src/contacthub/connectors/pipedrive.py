@@ -53,6 +53,7 @@ from contacthub.connectors.pipedrive_map import (
     DEFAULT_MAPPING,
     PersonSchema,
     Unwritable,
+    as_held,
     modified_of,
     to_body,
     to_fields,
@@ -65,7 +66,7 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
-from contacthub.model import match_keys
+from contacthub.model import Fields, match_keys
 
 PERSONS = "/api/v2/persons"
 ORGS = "/api/v2/organizations"
@@ -211,6 +212,28 @@ class PipedriveConnector(Connector):
         self._orgs()[oid] = name
         self._org_ids[name.casefold()] = oid
         return oid
+
+    def read_back(self, fields: Fields) -> Fields:
+        """The person a write of ``fields`` leaves (``to_body``, then ``as_held``), read as
+        a pull reads it, without a call: the name Pipedrive makes of the name parts ("Emma
+        Müller" for a hub's "Emma Müller (Supplier 0)"), the labels it can hold (an untyped
+        email is "work", a pager phone "other"), an option's own spelling, the organization
+        as it is named there (found by name, case aside). Compared as they were, a full
+        read (after a settings save, every ``full_every_hours``) wrote such persons again,
+        unchanged. A value it cannot hold (no such option) is no agreement: the write says
+        why."""
+        schema = self.schema()  # read once per run, already by ``fields``
+        try:
+            body = to_body(fields, schema, None)
+        except Unwritable:
+            return fields
+        name = str(fields.get("organization") or "").strip()
+        oid = self._org_ids.get(name.casefold()) if name else None
+        if oid is not None and self._org_names is not None:
+            name = self._org_names.get(oid, name)
+        elif self._org_names is not None and not self.create_orgs:
+            name = ""  # not found, and not made: the write leaves the person without one
+        return to_fields(as_held(body), schema, name, self.config.region)
 
     # --- reading --------------------------------------------------------------------------
 

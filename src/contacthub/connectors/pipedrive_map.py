@@ -245,3 +245,31 @@ def to_body(
     if custom:
         body["custom_fields"] = custom
     return body
+
+
+def as_held(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The person a create/update ``body`` (``to_body``) leaves in Pipedrive, in the shape
+    of its answers: the name made of the parts given (``first_name last_name``; a name alone
+    split at its first space), emails and phones with one primary (the first when none
+    is), the custom values as sent (``to_fields`` reads them back through their options)."""
+    if "name" in body:
+        name = str(body["name"]).strip()
+        first, _, last = name.partition(" ")
+    else:
+        first, last = str(body.get("first_name", "")).strip(), str(body.get("last_name", "")).strip()
+        name = " ".join(p for p in (first, last) if p)
+
+    def items(key: str) -> list[dict[str, Any]]:
+        out = [dict(i) for i in body.get(key) or []]
+        if out and not any(i.get("primary") for i in out):
+            out[0]["primary"] = True
+        return out
+
+    return {
+        "name": name,
+        "first_name": first.strip(),
+        "last_name": last.strip(),
+        "emails": items("emails"),
+        "phones": items("phones"),
+        "custom_fields": dict(body.get("custom_fields") or {}),
+    }

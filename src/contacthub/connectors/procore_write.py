@@ -15,10 +15,14 @@ from contacthub.connectors.http import error_for
 from contacthub.connectors.procore_map import (
     parse_time,
     person_attrs,
+    person_fields,
+    phone_slots,
+    primary_email,
     updated_of,
     user_attrs,
     user_fields,
     vendor_attrs,
+    vendor_fields,
     version_of,
 )
 from contacthub.connectors.procore_read import OVERLAP, SYNC_LIMIT, ProcoreReader, kind_of, stamp
@@ -43,6 +47,32 @@ class ProcoreWriter(ProcoreReader):
         if "people" in self.objects and fields.get("family_name"):
             return "people"
         return "users" if "users" in self.objects else self.objects[0]
+
+    def read_back(self, fields: Fields) -> Fields:
+        """The record a write of ``fields`` leaves, as a read maps it (no call): one email,
+        typed work; the country as its ISO code ("United States" reads "US"); three phone
+        slots; the fields of the record type a create would make (a vendor for an
+        organization without a person's name, a person without a login for one without an
+        email). Compared as they were, a full listing (daily, and after every settings
+        change) found every user whose hub contact has a second email or a country name
+        differing, and wrote each again, unchanged. The vendor is taken to be found or
+        made under the organization's name, and a person's email, phones and vendor,
+        which Procore's person body cannot carry, as the hub has them."""
+        region = self.config.region
+        org = fields.get("organization")
+        vendor = {"name": org} if org and self._vendor_held(str(org)) else None
+        kind = self._kind_for_create(fields)
+        if kind == "vendors":
+            return vendor_fields(vendor_attrs(fields), region)
+        if kind == "people":
+            native = {**person_attrs(fields), **phone_slots(fields), "email": primary_email(fields)}
+            return person_fields({**native, "vendor": vendor}, region)
+        return user_fields({**user_attrs(fields, self.mapping), "vendor": vendor}, self.mapping, region)
+
+    def _vendor_held(self, name: str) -> bool:
+        """Whether a write would find or make the vendor ``name`` (``_vendor_id``), told
+        without a call: unknown while the vendors were not listed yet."""
+        return self.create_vendors or self._vendor_names is None or name.casefold() in self._vendor_names
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}

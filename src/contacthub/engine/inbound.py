@@ -18,7 +18,7 @@ from typing import Any
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.matching import KEY_FIELDS, Matching
-from contacthub.engine.merge import MergeResult, Side, merge
+from contacthub.engine.merge import Conflict, MergeResult, Side, merge
 from contacthub.engine.twins import Twins
 from contacthub.errors import RecordError
 from contacthub.model import (
@@ -30,6 +30,7 @@ from contacthub.model import (
     made_name,
     match_keys,
     project,
+    split_renamed,
 )
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
@@ -54,7 +55,7 @@ class Inbound(Matching, Twins):
         self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
         self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
-        self._index: dict[str, str] = {}  # match key -> live contact, for the chunk's records
+        self._index: dict[str, list[str]] = {}  # match key -> live contacts, for the chunk's records
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
         self._moved_from: LinkRow | None = None
         self._settling = False
@@ -254,6 +255,7 @@ class Inbound(Matching, Twins):
             ctx.positions,
             frozenset({"display_name"}) if unheld else frozenset(),
         )
+        _parts_follow(spoke, side, contact.data, result)
         self._conflicts(spoke, contact, result.conflicts)
         _rename(spoke, contact.data, result)
         if "display_name" in result.changed:
@@ -349,7 +351,7 @@ class Inbound(Matching, Twins):
             cached = self._keys.get(record.native_id) if exact else None
             keys[contact.id] = cached if cached is not None else match_keys(theirs)
             for key in keys[contact.id]:
-                self._index.setdefault(key, contact.id)
+                self._index.setdefault(key, []).append(contact.id)
             ctx.journal.append(ctx.change_row(None, "create", contact.id, None, theirs, "done"))
             ctx.report.count("hub", "create")
             ctx.made += 1
@@ -575,6 +577,37 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     if name and name != result.fields.get("display_name"):
         result.fields["display_name"] = name
         result.changed.append("display_name")
+
+
+def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: MergeResult) -> None:
+    """Name parts that spelled the display name follow it when a connector holding a
+    display name but no parts (a plain CSV) renames someone: else the card showed "Ann
+    Lee-Smith" over N:Lee;Ann. Parts still standing in their place in the new name are
+    kept and the one changed part takes the rest (``model.split_renamed``); with no such one
+    split, the parts are cleared (a name nobody typed is worse than none). A conflict the
+    rename won gets companions for the parts, so the name is decided whole there too."""
+    held = spoke.held
+    if held is None or "display_name" not in held or set(NAME_FIELDS) & held:
+        return
+    if "display_name" not in result.changed:
+        return
+    parts = {n: before[n] for n in NAME_FIELDS if before.get(n)}
+    if not parts or made_name(parts) != before.get("display_name"):
+        return
+    renamed = str(result.fields.get("display_name") or "")
+    new = split_renamed(parts, renamed) or {}
+    moved = [n for n in NAME_FIELDS if parts.get(n) != new.get(n)]
+    rival = next((c for c in result.conflicts if c.field == "display_name"), None)
+    for n in moved:
+        if new.get(n):
+            result.fields[n] = new[n]
+        else:
+            result.fields.pop(n, None)
+        result.sources[n] = [side.connector_id, side.modified]
+        if n not in result.changed:
+            result.changed.append(n)
+        if rival is not None:
+            result.conflicts.append(Conflict(n, parts.get(n), new.get(n), rival.ours_source, rival.winner))
 
 
 def _respelled(shown: str, before: dict[str, Any], after: dict[str, Any]) -> str | None:

@@ -47,7 +47,7 @@ class Matching:
     _keys: dict[str, list[str]]  # native id -> match keys, for the current chunk
     _by_ref: dict[str, ContactRow]  # contacts by the ids records of the chunk carry
     _uids: set[str]  # uids given to new contacts in this chunk
-    _index: dict[str, str]  # match key -> live contact, for the chunk's records
+    _index: dict[str, list[str]]  # match key -> live contacts, for the chunk's records
     _matchable: int | None  # live contacts the pulled connector has no record of
     _replaced: dict[int, str]  # link id -> the placeholder id of a link whose record is another's
 
@@ -161,9 +161,9 @@ class Matching:
         # a record may also have moved here from another id (see the class docstring)
         lookup = bool(self._matchable) or (spoke.active_links > 0 and not self._settling)
         # only the keys this chunk asks for: a few new records never load the whole hub
-        keys = {k for r in unlinked for k in lookup_keys(self._keys[r.native_id])}
+        keys = {k for r in unlinked for k in lookup_keys(self._keys[r.native_id])} if lookup else set()
         index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if lookup else {}
-        wanted = {index[k] for k in keys if k in index}
+        wanted = {cid for k in keys for cid in index.get(k, ())}
         # by uid always (a uid stays unique in the hub); by our id only when a match is possible
         self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs, lookup) if refs else {}
         for contact in self._by_ref.values():
@@ -186,7 +186,10 @@ class Matching:
     ) -> ContactRow | None:
         """The hub contact this record is, if any: by the hub id it carries, then by match
         keys. A contact that already has a record in this connector is not matched again;
-        the first such record's link is left in ``_moved_from``."""
+        the first such record's link is left in ``_moved_from``. A key lists every contact
+        that has it: two cards of one person in one folder are two people sharing every
+        key, and once the folder's links were gone (pointed away and back) the second card,
+        finding only the contact the first took, was made a third person."""
         self._moved_from = None
         candidates: list[str] = []
         by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
@@ -196,7 +199,7 @@ class Matching:
         record_keys = self._keys.get(record.native_id)
         if record_keys is None:
             record_keys = match_keys(record.fields)
-        candidates += [index[k] for k in lookup_keys(record_keys) if k in index]
+        candidates += [cid for k in lookup_keys(record_keys) for cid in index.get(k, ())]
         if not candidates:
             return None
         taken = self._taken

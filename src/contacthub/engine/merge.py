@@ -100,11 +100,22 @@ def merge_sets(
     base_by = {element_key(name, e): e for e in base or ()}
     theirs_by = {element_key(name, e): e for e in theirs or ()}
     removed = base_by.keys() - theirs_by.keys()
+    retyped = _types_kept(name, base_by, theirs_by, removed, ours)
+    in_place = _edited_in_place(name, base_by, theirs_by, removed, ours)
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, ...]] = set()
     for item in ours or ():
         key = element_key(name, item)
         if key in removed:
+            new = in_place.get(key)
+            if new is not None:  # an element theirs edited stays where it was (and primary)
+                seen.add(new)
+                edited = dict(theirs_by[new])
+                if new in retyped:
+                    edited["type"] = retyped[new]
+                if "primary" in edited:
+                    edited["primary"] = item.get("primary", False)
+                out.append(edited)
             continue
         seen.add(key)
         mine = theirs_by.get(key)
@@ -122,17 +133,56 @@ def merge_sets(
             out.append({**item, "type": mine["type"]} if _same_but_type(item, mine) else dict(item))
         else:
             out.append(dict(item))
-    retyped = _types_kept(name, base_by, theirs_by, removed, ours)
     for key, item in theirs_by.items():
         if key not in seen and key not in base_by:
             out.append({**item, "type": retyped[key]} if key in retyped else dict(item))
-    # theirs moved the primary: follow it
+    # theirs moved the primary: follow it. Not when the element primary there before was
+    # edited or removed: the first of what is left is primary by default there (a file
+    # with no Primary Phone column), and an edit of a person's mobile made it their
+    # primary phone everywhere
     their_primary = next((element_key(name, e) for e in theirs or () if e.get("primary")), None)
     base_primary = next((element_key(name, e) for e in base or () if e.get("primary")), None)
-    if follow_primary and their_primary is not None and their_primary != base_primary:
+    moved = base_primary is None or base_primary in theirs_by
+    if follow_primary and moved and their_primary is not None and their_primary != base_primary:
         for item in out:
             item["primary"] = element_key(name, item) == their_primary
     return normalize_multi(name, out)
+
+
+def _edited_in_place(
+    name: str,
+    base_by: dict[tuple[str, ...], Any],
+    theirs_by: dict[tuple[str, ...], Any],
+    removed: set[tuple[str, ...]],
+    ours: list[Any] | None,
+) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Removed element's key -> the key of the element theirs added in its place: an edit
+    (to the set, one removed and one added) keeps the element's place in the list. At the
+    end, the edit of a file's E-mail 3 went past ours' fourth email, and the file, which
+    holds three, was written back without it: the person's edit vanished from their own
+    file. Paired in list order, of the same type first, as ``_types_kept`` pairs them; an
+    element ours holds too is no edit of one in ours' list."""
+    ours_keys = [element_key(name, e) for e in ours or ()]
+    gone = [k for k in ours_keys if k in removed]
+    added = [k for k in theirs_by if k not in base_by and k not in set(ours_keys)]
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for same_type in (True, False):
+        for key in gone:
+            if key in out:
+                continue
+            kind = base_by[key].get("type", "")
+            taken = set(out.values())
+            new = next(
+                (
+                    k
+                    for k in added
+                    if k not in taken and (not same_type or theirs_by[k].get("type", "") == kind)
+                ),
+                None,
+            )
+            if new is not None:
+                out[key] = new
+    return out
 
 
 def _types_kept(
@@ -197,14 +247,20 @@ def merge(
 
     name_taken: list[str] = []  # parts of the name only theirs changed
     name_kept: list[str] = []  # parts of the name only the hub changed since theirs agreed
+    first_taken: list[str] = []  # no baseline: parts of the name only theirs holds
+    first_kept: list[str] = []  # no baseline: parts of the name only the hub holds
 
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
         if base is None:
             if _empty(t) or field_equal(k, o, t):
+                if k in NAME_GROUP and _empty(t) and not _empty(o):
+                    first_kept.append(k)
                 continue
             if _empty(o):
                 take(k, t)
+                if k in NAME_GROUP:
+                    first_taken.append(k)
                 continue
             if k in MULTI_FIELDS:
                 merged = merge_sets(k, None, o, t, follow_primary=False)
@@ -236,6 +292,14 @@ def merge(
         out.conflicts.append(Conflict(k, o, t, (source or [None])[0], winner))
         if winner == "incoming":
             take(k, t)
+    if any(c.field in NAME_GROUP for c in out.conflicts):
+        # first sight with two names: each side's parts the other lacks are part of its
+        # rival name, decided whole with it. Filled in one by one, the hub's "Lee;Ann" that
+        # won took "Marie" and "Dr." from the "Dr. Ann Marie Lee-Smith" that lost, a name
+        # nobody typed. Without a rival, filling empty parts is no mix (a display name
+        # alone, from a file, gets its card's parts).
+        name_taken += first_taken
+        name_kept += first_kept
     _one_name(
         out, name_taken, [*name_kept, *sorted(unheld_renamed)], ours, theirs, sources, side,
         lambda source: _decide(policy, source, side, positions), unheld_renamed,

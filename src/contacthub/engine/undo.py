@@ -88,7 +88,8 @@ def undo_preparer(run_id: int) -> Any:
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                found = set(store.match_lookup(ctx.hub.id, lookup_keys(match_keys(data))).values())
+                index = store.match_lookup(ctx.hub.id, lookup_keys(match_keys(data)))
+                found = {ids[0] for ids in index.values()}  # the first per key, as ever
                 found.discard(contact.id)
                 again = found - undone_creates  # not a person the undone run itself took in
                 if again:

@@ -3,15 +3,17 @@
 Each process counts what it does itself: ``contacthub serve`` (and its in-process
 scheduler) answers ``/metrics``; a Celery worker started with ``--metrics-port`` answers
 on its own port, as Prometheus expects of a pool of workers. Label values are hub and
-connector names and fixed words, never record data or secrets.
+connector names and fixed words, never record data or secrets. Those names are every
+user's, so ``/metrics`` answers only an admin (see ``metrics_router``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Engine
 
 from contacthub.engine.context import Report
 
@@ -83,11 +85,36 @@ def observe_run(hub: str, report: Report, seconds: float) -> None:
             RATE_WAIT.labels(hub, connector).inc(waited)
 
 
-def metrics_router() -> APIRouter:
+def metrics_router(engine: Engine) -> APIRouter:
+    """``/metrics`` for an admin only: an admin's API token (``Authorization: Bearer``, which
+    Prometheus sends with ``bearer_token``) or a signed-in admin's session, else 401. It
+    answered anyone, naming every user's hubs and connectors, where each user sees only
+    their own. (A worker's ``--metrics-port`` listens on 127.0.0.1 only.)"""
+    from contacthub.web import accounts
+    from contacthub.web.app import SESSION_COOKIE
+
     router = APIRouter()
 
+    def admin(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            user = accounts.token_user(engine, header[7:].strip())
+        elif request.cookies.get(SESSION_COOKIE):
+            live = accounts.session_user(engine, request.cookies[SESSION_COOKIE])
+            user = live[0] if live else None
+        else:
+            user = None
+        return user is not None and user.is_admin
+
     @router.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if not admin(request):
+            return Response(
+                "metrics are for an admin: send 'Authorization: Bearer TOKEN' with an admin's API token\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -50,7 +50,7 @@ def for_serve(engine: Engine, *, broker: str | None = None, debounce: float = 2.
     from contacthub.webhooks.router import Dispatcher, webhook_router
 
     router = APIRouter()
-    router.include_router(metrics.metrics_router())
+    router.include_router(metrics.metrics_router(engine))
     url = broker or broker_url()
     dispatcher: Dispatcher
     if url:

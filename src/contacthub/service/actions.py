@@ -13,7 +13,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys
+from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, split_renamed
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -85,6 +85,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                 before["display_name"] = shown
                 contact.data["display_name"] = made_name(contact.data)
                 chosen["display_name"] = contact.data["display_name"]
+            elif "display_name" in chosen and not set(chosen) & set(NAME_FIELDS):
+                _parts_follow(conn, row, take, old, contact.data, chosen, before)
         contact.rev += 1
         store.update_contacts([contact])
         store.set_match_keys(row.hub_id, {contact.id: match_keys(contact.data)})
@@ -154,6 +156,36 @@ def _name_companions(conn: Any, row: Any, take: str) -> dict[str, Any]:
         if held is not None:
             out.update({field: held.get(field) for field in fields - set(out)})
     return out
+
+
+def _parts_follow(
+    conn: Any,
+    row: Any,
+    take: str,
+    old: dict[str, Any],
+    data: dict[str, Any],
+    chosen: dict[str, Any],
+    before: dict[str, Any],
+) -> None:
+    """A display name taken from a record with no name parts (a plain CSV's) takes the
+    parts that spelled the old one along, as a sync does (``inbound._parts_follow``): else
+    the card showed the chosen "Ann Lee-Smith" over N:Lee;Ann."""
+    parts = {n: old[n] for n in NAME_FIELDS if old.get(n)}
+    if not parts or made_name(parts) != old.get("display_name"):
+        return
+    record = _record_of(conn, row.contact_id, row.hub_id, take)
+    if record is None or any(record.get(n) for n in NAME_FIELDS):
+        return
+    new = split_renamed(parts, str(data.get("display_name") or "")) or {}
+    for n in NAME_FIELDS:
+        if parts.get(n) == new.get(n):
+            continue
+        before[n] = parts.get(n)
+        if new.get(n):
+            data[n] = new[n]
+        else:
+            data.pop(n, None)
+        chosen[n] = new.get(n)
 
 
 def _record_of(conn: Any, contact_id: str, hub_id: int, connector: str) -> dict[str, Any] | None:

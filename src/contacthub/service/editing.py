@@ -319,9 +319,17 @@ def remove_connector(engine: Engine, connector_id: int) -> None:
         conn.execute(delete(t.connectors).where(t.connectors.c.id == connector_id))
 
 
+TEST_READ_LIMIT = 1000  # records a connection test counts before it stops reading
+
+
 def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
-    """Reach the connector's system (sign-in, folder, server) and read one record: what a
-    person wants to know before the first sync. Never raises for the system's answer."""
+    """Reach the connector's system (sign-in, folder, server) and read its records: what a
+    person wants to know before the first sync. Never raises for the system's answer.
+
+    The records are counted as they are read: ``Pull.listed`` is only known once they all
+    have been, and for a hosted system (read page by page) it was still 0 after the first
+    ("0 record(s), e.g. Hannah Nowak"). The count stops at ``TEST_READ_LIMIT``: a test is
+    not a sync, and a large directory would cost minutes and API budget."""
     from contacthub.connectors.base import Record
     from contacthub.engine.run import connector_for
     from contacthub.errors import ContacthubError
@@ -337,16 +345,29 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
         connector = connector_for(crow, hub, engine)
     except ContacthubError as exc:
         return {"ok": False, "message": str(exc)}
+    first: Record | None = None
+    listed = unreadable = 0
+    more = False
     try:
         connector.check()
-        pull = connector.pull(None, {})
-        first = next((r for r in pull.records if isinstance(r, Record)), None)
-        listed = pull.listed
+        for item in connector.pull(None, {}).records:
+            if listed + unreadable >= TEST_READ_LIMIT:
+                more = True
+                break
+            if isinstance(item, Record):
+                listed += 1
+                first = first or item
+            else:
+                unreadable += 1
     except ContacthubError as exc:
         return {"ok": False, "message": str(exc)}
     finally:
         connector.close()
+    count = f"{'at least ' if more else ''}{listed} record(s)" + (
+        f", {unreadable} unreadable" if unreadable else ""
+    )
     if first is None:
-        return {"ok": True, "message": "connected; no contacts there yet", "listed": listed}
+        message = f"connected; {count}" if unreadable else "connected; no contacts there yet"
+        return {"ok": True, "message": message, "listed": listed}
     name = str(first.fields.get("display_name") or first.native_id)
-    return {"ok": True, "message": f"connected; {listed} record(s), e.g. {name}", "listed": listed}
+    return {"ok": True, "message": f"connected; {count}, e.g. {name}", "listed": listed}

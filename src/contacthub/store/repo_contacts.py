@@ -127,9 +127,12 @@ class ContactsMixin(StoreBase):
             ],
         )
 
-    def match_lookup(self, hub_id: int, keys: Iterable[str]) -> dict[str, str]:
-        """Match key -> a live hub contact with that key, for these keys."""
-        index: dict[str, str] = {}
+    def match_lookup(self, hub_id: int, keys: Iterable[str]) -> dict[str, list[str]]:
+        """Match key -> every live hub contact with that key (by id), for these keys. Not
+        just one: two people of the hub can share every key (one folder's two cards of one
+        person are two people), and a record that found only the one its twin took was
+        made a new person (see ``Matching._match``)."""
+        index: dict[str, list[str]] = {}
         for part in chunks(sorted(keys)):
             query = (
                 select(t.match_keys.c.key, t.match_keys.c.contact_id)
@@ -142,7 +145,7 @@ class ContactsMixin(StoreBase):
                 .order_by(t.match_keys.c.contact_id)
             )
             for key, contact_id in self.conn.execute(query):
-                index.setdefault(key, contact_id)
+                index.setdefault(key, []).append(contact_id)
         return index
 
     def set_match_keys(

@@ -319,7 +319,9 @@ def create_app(
                 "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                 "frame-ancestors 'none'; form-action 'self'",
             )
-        if request.url.path.startswith("/api/"):
+        if not request.url.path.startswith("/static/"):
+            # every answer but the static files: a dashboard page cached by the browser was
+            # shown again by Back after "Sign out" (contacts of a session that had ended)
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
+import re
 import tomllib
 from typing import Any
 
@@ -69,18 +72,63 @@ def parse_settings(text: str) -> dict[str, Any]:
 def settings_text(settings: dict[str, Any]) -> str:
     """The settings as ``parse_settings`` reads them back: a text as typed where it reads
     back the same (a path), quoted where it would not (a tab delimiter, a leading space,
-    "inf"), so that saving the page unchanged changes nothing."""
-    return "\n".join(f"{k} = {_shown(v)}" for k, v in settings.items())
+    "inf"), other values as TOML, so that saving the page unchanged changes nothing. A value
+    holding a none (sent through the API) has no TOML spelling: its line is left out, which
+    keeps it as it is (a save replaces only the keys it is given)."""
+    return "\n".join(f"{k} = {_shown(v)}" for k, v in settings.items() if not _holds_none(v))
+
+
+def _holds_none(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_none(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_none(v) for v in value)
+    return value is None
 
 
 def _shown(value: Any) -> str:
     if not isinstance(value, str):
-        return repr(value).lower()
+        return _toml(value)
     try:
         back = parse_settings(f"v = {value}").get("v")
     except UserError:
         back = None
-    return value if back == value else json.dumps(value, ensure_ascii=False)
+    return value if back == value else _toml(value)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# what ``str.splitlines`` breaks a line at, besides the control characters JSON escapes: left
+# raw in a quoted value, the settings box would be read as two lines
+_LINE_BREAKS = {"\x7f": "\\u007f", "\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _toml(value: Any) -> str:
+    """``value`` as a TOML value on one line. It was ``repr(value).lower()``, meant for
+    booleans: a list of user types ``["Member", "Guest"]`` came back ``['member', 'guest']``,
+    and a save of the page unchanged made every user of an m365 connector out of scope."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)  # JSON's escapes are TOML's
+        for char, escaped in _LINE_BREAKS.items():
+            text = text.replace(char, escaped)
+        return text
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (
+            f"{k if _BARE_KEY.fullmatch(str(k)) else _toml(str(k))} = {_toml(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, datetime.date | datetime.time):  # read from a hub file
+        return value.isoformat()
+    raise UserError(f"a setting of type {type(value).__name__} cannot be shown")
 
 
 def parse_filter(form: FormData) -> dict[str, Any] | None:
