@@ -15,7 +15,7 @@ from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.model import element_key, lookup_keys, match_keys, name_key, project
+from contacthub.model import element_key, field_equal, lookup_keys, match_keys, name_key, project
 from contacthub.store.repo import ContactRow, LinkRow, Store
 
 #: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
@@ -203,7 +203,8 @@ class Matching:
         if not candidates:
             return None
         taken = self._taken
-        for cid in candidates:
+        free: list[ContactRow] = []
+        for cid in dict.fromkeys(candidates):
             contact = contacts.get(cid)
             if contact is None or contact.deleted or cid in taken:
                 continue
@@ -212,10 +213,25 @@ class Matching:
                 if self._moved_from is None and here.state == "active" and not self._settling:
                     self._moved_from = here
                 continue
-            if cid in linked:  # an 'excluded' marker: the record is here after all
-                self.store.delete_links([linked.pop(cid).id])
-            return contact
-        return None
+            free.append(contact)
+        if not free:
+            return None
+        chosen = free[0]
+        if len(free) > 1 and (by_ref is None or chosen.id != by_ref.id):
+            # several people share the keys (two cards of one person in one folder): the
+            # one most alike, so that each card finds its own again; by the order of
+            # their ids, the two swapped half the time (ids made in one millisecond)
+            chosen = max(free, key=lambda c: _closeness(record.fields, c.data))
+        if chosen.id in linked:  # an 'excluded' marker: the record is here after all
+            self.store.delete_links([linked.pop(chosen.id).id])
+        return chosen
+
+
+def _closeness(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
+    """How alike a record and a contact are: minus the fields they differ in (a card
+    shares its values with a fuller card of the same person too, but differs less from
+    its own contact)."""
+    return -sum(1 for name in set(a) | set(b) if not field_equal(name, a.get(name), b.get(name)))
 
 
 def likeness(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[int, bool]:
