@@ -96,15 +96,10 @@ def metrics_router(engine: Engine) -> APIRouter:
     router = APIRouter()
 
     def admin(request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            user = accounts.token_user(engine, header[7:].strip())
-        elif request.cookies.get(SESSION_COOKIE):
-            live = accounts.session_user(engine, request.cookies[SESSION_COOKIE])
-            user = live[0] if live else None
-        else:
-            user = None
-        return user is not None and user.is_admin
+        who = accounts.request_user(
+            engine, request.headers.get("authorization", ""), request.cookies.get(SESSION_COOKIE)
+        )
+        return who is not None and who[0].is_admin
 
     @router.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

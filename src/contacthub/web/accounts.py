@@ -188,6 +188,18 @@ def token_user(engine: Engine, token: str) -> User | None:
     return None if row is None else _user(row)
 
 
+def request_user(engine: Engine, authorization: str, session: str | None) -> tuple[User, str | None] | None:
+    """Who a request's credentials name, with their session's CSRF token (None for an API
+    token, which browsers do not send on their own): ``Authorization: Bearer`` first, else
+    the session cookie. For the dashboard and API (``app.caller``) and ``/metrics``."""
+    if authorization.lower().startswith("bearer "):
+        user = token_user(engine, authorization[7:].strip())
+        return None if user is None else (user, None)
+    if session:
+        return session_user(engine, session)
+    return None
+
+
 def tokens(engine: Engine, user: User | None = None) -> list[dict[str, Any]]:
     """The API tokens (never the tokens themselves: only their hash is kept), of ``user``
     or of everyone: id, whose, label, when made and last used."""

@@ -115,16 +115,12 @@ def caller(request: Request) -> Caller:
     if isinstance(cached, Caller):
         return cached
     web = state(request)
-    header = request.headers.get("authorization", "")
-    found: Caller | None = None
-    if header.lower().startswith("bearer "):
-        user = accounts.token_user(web.engine, header[7:].strip())
-        found = Caller(user, None) if user else None
-    elif request.cookies.get(SESSION_COOKIE):
-        live = accounts.session_user(web.engine, request.cookies[SESSION_COOKIE])
-        found = Caller(*live) if live else None
-    if found is None:
+    who = accounts.request_user(
+        web.engine, request.headers.get("authorization", ""), request.cookies.get(SESSION_COOKIE)
+    )
+    if who is None:
         raise Unauthorized()
+    found = Caller(*who)
     request.state.caller = found
     return found
 
