@@ -204,6 +204,18 @@ def split_renamed(parts: dict[str, Any], renamed: str) -> dict[str, Any] | None:
     return {k: v for k, v in out.items() if v}
 
 
+def parts_renamed(before: Mapping[str, Any], renamed: str) -> dict[str, tuple[Any, Any]]:
+    """The name parts that change when the display name ``before``'s parts spelled becomes
+    ``renamed``, each as (old, new; None: cleared): split by ``split_renamed``, or all
+    cleared where no split is sure (a name nobody typed is worse than none). None change
+    when the parts did not spell the display name (written another way: not theirs)."""
+    parts = {n: before[n] for n in NAME_FIELDS if before.get(n)}
+    if not parts or made_name(parts) != before.get("display_name"):
+        return {}
+    new = split_renamed(parts, renamed) or {}
+    return {n: (parts.get(n), new.get(n)) for n in NAME_FIELDS if parts.get(n) != new.get(n)}
+
+
 def flat_fields(
     scalars: Mapping[str, Any],
     emails: Iterable[tuple[str, str | None, bool]] = (),

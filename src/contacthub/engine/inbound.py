@@ -29,8 +29,8 @@ from contacthub.model import (
     held_view,
     made_name,
     match_keys,
+    parts_renamed,
     project,
-    split_renamed,
 )
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 
@@ -591,23 +591,18 @@ def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: Merg
         return
     if "display_name" not in result.changed:
         return
-    parts = {n: before[n] for n in NAME_FIELDS if before.get(n)}
-    if not parts or made_name(parts) != before.get("display_name"):
-        return
-    renamed = str(result.fields.get("display_name") or "")
-    new = split_renamed(parts, renamed) or {}
-    moved = [n for n in NAME_FIELDS if parts.get(n) != new.get(n)]
+    moved = parts_renamed(before, str(result.fields.get("display_name") or ""))
     rival = next((c for c in result.conflicts if c.field == "display_name"), None)
-    for n in moved:
-        if new.get(n):
-            result.fields[n] = new[n]
+    for n, (old, new) in moved.items():
+        if new:
+            result.fields[n] = new
         else:
             result.fields.pop(n, None)
         result.sources[n] = [side.connector_id, side.modified]
         if n not in result.changed:
             result.changed.append(n)
         if rival is not None:
-            result.conflicts.append(Conflict(n, parts.get(n), new.get(n), rival.ours_source, rival.winner))
+            result.conflicts.append(Conflict(n, old, new, rival.ours_source, rival.winner))
 
 
 def _respelled(shown: str, before: dict[str, Any], after: dict[str, Any]) -> str | None:

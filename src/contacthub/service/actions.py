@@ -13,7 +13,7 @@ from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
-from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, split_renamed
+from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
 from contacthub.service.views import _run_row
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -170,22 +170,19 @@ def _parts_follow(
     """A display name taken from a record with no name parts (a plain CSV's) takes the
     parts that spelled the old one along, as a sync does (``inbound._parts_follow``): else
     the card showed the chosen "Ann Lee-Smith" over N:Lee;Ann."""
-    parts = {n: old[n] for n in NAME_FIELDS if old.get(n)}
-    if not parts or made_name(parts) != old.get("display_name"):
+    moved = parts_renamed(old, str(data.get("display_name") or ""))
+    if not moved:
         return
     record = _record_of(conn, row.contact_id, row.hub_id, take)
     if record is None or any(record.get(n) for n in NAME_FIELDS):
         return
-    new = split_renamed(parts, str(data.get("display_name") or "")) or {}
-    for n in NAME_FIELDS:
-        if parts.get(n) == new.get(n):
-            continue
-        before[n] = parts.get(n)
-        if new.get(n):
-            data[n] = new[n]
+    for n, (was, new) in moved.items():
+        before[n] = was
+        if new:
+            data[n] = new
         else:
             data.pop(n, None)
-        chosen[n] = new.get(n)
+        chosen[n] = new
 
 
 def _record_of(conn: Any, contact_id: str, hub_id: int, connector: str) -> dict[str, Any] | None:
