@@ -162,6 +162,38 @@ def test_deactivations_send_the_fields_procore_requires_and_change_nothing_else(
         assert isinstance(missing.error, RecordNotFoundError)
 
 
+def test_deactivating_many_people_lists_the_people_once_a_write() -> None:
+    """Procore documents no single-person GET, so a deactivation finds the person's own
+    values (for the PATCH's required last_name) in the people listing: one listing for a
+    write of many, not one per person. Users and vendors are shown one GET each."""
+    with served(users=4, vendors=3, people=6) as srv:
+        conn = srv.connector(objects=["users", "vendors", "people"], per_page=2)
+        items, _ = records(conn)
+        people = [r for r in items if r.native_id.startswith("person:")]
+        vendors = [r for r in items if r.native_id.startswith("vendor:")]
+        users = [r for r in items if r.native_id.isdigit()][:2]
+        assert len(people) == 6
+        srv.state.calls.clear()
+        ops = [
+            WriteOp("delete", f"h{i}", {}, r.native_id, r.version)
+            for i, r in enumerate([*people, *vendors, *users])
+        ]
+        ops.append(WriteOp("delete", "hx", {}, "person:999999", None))
+        results = conn.write(ops)
+        assert [r.error for r in results[:-1]] == [None] * 11
+        assert isinstance(results[-1].error, RecordNotFoundError)
+        assert all(srv.state.people[int(p.native_id[7:])]["active"] is False for p in people)
+        # one listing of the 6 reference people, 2 a page: 3 pages plus the empty 4th at most
+        assert srv.api_calls("GET", "/people") <= 4
+        assert srv.api_calls("PATCH", "/people/") == 6
+        assert srv.api_calls("GET", "/vendors/") == 3
+        assert srv.api_calls("GET", "/users/") == 2
+        srv.state.calls.clear()  # the next write reads the listing afresh (it may have changed)
+        again = conn.write([WriteOp("delete", "hy", {}, people[0].native_id, None)])[0]
+        assert isinstance(again.error, RecordNotFoundError)  # deactivated: gone from the list
+        assert 1 <= srv.api_calls("GET", "/people") <= 4
+
+
 def test_find_by_phone_and_name_searches_users_by_family_name() -> None:
     """Procore's user search knows no full names: a phone+name key is searched by its
     family name and the candidates checked against the whole key."""

@@ -36,6 +36,8 @@ from contacthub.model import Fields
 
 
 class ProcoreWriter(ProcoreReader):
+    _people_held: dict[int, dict[str, Any]] | None = None  # the people listed by this write
+
     # --- writing ----------------------------------------------------------------------------
 
     def _kind_for_create(self, fields: Fields) -> str:
@@ -75,6 +77,13 @@ class ProcoreWriter(ProcoreReader):
         return self.create_vendors or self._vendor_names is None or name.casefold() in self._vendor_names
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        self._people_held = None  # this write's people listing (``_held``), read when first needed
+        try:
+            return self._write(ops)
+        finally:
+            self._people_held = None
+
+    def _write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         bodies: dict[int, dict[str, Any]] = {}
         for i, op in enumerate(ops):  # refusals we can tell without a call, and no-op updates
@@ -167,13 +176,20 @@ class ProcoreWriter(ProcoreReader):
         require ``user.last_name`` and ``user.email_address``, ``vendor.name``,
         ``person.last_name`` even when only the flag changes, and a delete op carries no
         fields. Its own current values, sent back, change nothing but the flag (the hub's
-        could be older than an edit made there). People have no single-record GET: the
-        listing is read. Not found is this record's error; anything else stops the run."""
+        could be older than an edit made there). Users and vendors are shown one GET each;
+        people have no single-record GET (Procore documents none), so the people listing is
+        read once per write and kept for its other deactivations: read once per person, a
+        write deactivating 100 people listed the whole directory 100 times. Not found is
+        this record's error; anything else stops the run."""
         if kind == "people":
-            for native in self._source("people", None, stamp(time.time())):
-                if native["id"] == number:
-                    return native
-            raise RecordNotFoundError("no such person", where, self.name)
+            if self._people_held is None:
+                self._people_held = {
+                    int(native["id"]): native for native in self._source("people", None, stamp(time.time()))
+                }
+            found = self._people_held.get(number) if number is not None else None
+            if found is None:
+                raise RecordNotFoundError("no such person", where, self.name)
+            return found
         path = f"{self.users_path}/{number}" if kind == "users" else f"/rest/v1.0/vendors/{number}"
         params = {"company_id": self.company_id} if kind == "vendors" else None
         response = self.client.request("GET", path, params=params)
