@@ -357,3 +357,59 @@ def test_a_full_read_after_a_settings_save_writes_nothing(tmp_path: Path, sqlite
         for budget in (2000, 1000):  # settings saves: every record is read again
             report = sync(write_budget=budget)
             assert report.changes.get("gal", {}).get("update", 0) == 0, report.changes
+
+
+def test_a_directory_user_with_notes_agrees_with_the_hub_on_every_full_read(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Only our mail contacts hold notes: a directory user (and a contact not ours) reads
+    without them. Read back as one of ours because the connector reads contacts too, such
+    a person with notes in the hub never agreed, and every full read (a settings save)
+    wrote them again: a refusal with ``write_users = false``, a $batch for nothing with
+    it. Read back as what was read at their email, they agree; our contact keeps its notes."""
+    emu = emulator(tenants=1, users=3, contacts=1)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    user = next(iter(tenant.users.values())).props
+    foreign = tenant.live_contacts()[0].props
+    people = [
+        ("u", user["givenName"], user["surname"], user["mail"], user["displayName"]),
+        (
+            "f",
+            foreign["FirstName"],
+            foreign["LastName"],
+            foreign["ExternalEmailAddress"][5:],
+            foreign["DisplayName"],
+        ),
+        ("ann", "Ann", "Lee", "ann@partner.example", "Ann Lee"),
+    ]
+    for uid, given, family, email, shown in people:
+        text = card(uid, given, family, email).replace(f"FN:{given} {family}", f"FN:{shown}")
+        text = text.replace("END:VCARD", f"NOTE:met {uid} at the fair\r\nEND:VCARD")
+        (folder / f"{uid}.vcf").write_text(text)
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+
+        def sync(**gal: Any) -> Any:
+            connectors = [
+                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
+                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
+            ]
+            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied", report.as_json()
+            return report
+
+        first = sync()
+        assert first.errors == [] and first.changes["gal"] == {"create": 1, "update": 0, "delete": 0}
+        [ann] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        assert ann.props["Notes"] == "met ann at the fair"
+        for gal in ({}, {"write_budget": 2000}, {"write_budget": 1000}, {"write_users": True}):
+            report = sync(**gal)  # the last three save settings: every record is read again
+            assert report.errors == [] and "gal" not in report.changes, (gal, report.as_json())
+        assert {c["notes"] for c in cards(folder).values() if c.get("notes")} == {
+            "met u at the fair",
+            "met f at the fair",
+            "met ann at the fair",
+        }

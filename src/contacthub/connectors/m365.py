@@ -130,6 +130,9 @@ class M365GalConnector(Connector):
         self._budget: WriteBudget | None = None
         self._clients: list[ApiClient] = []
         self._all_notes: dict[str, str] | None = None
+        #: lowercased email -> what this connector read there: "users", "ours" (a mail
+        #: contact of ours, with notes) or "theirs" (a contact it reads without notes)
+        self._read_as: dict[str, str] = {}
 
     @property
     def fields(self) -> frozenset[str]:
@@ -286,12 +289,30 @@ class M365GalConnector(Connector):
         (the first, as the external address, typed work), the first phone of each kind in
         the business, mobile and fax slots, one address. Compared as they were, a full
         read after a settings save wrote every contact of ours with a second or untyped
-        email again, unchanged. Read as a mail contact of ours (the records this connector
-        writes), or as a directory user where it reads users only: those hold no notes."""
+        email again, unchanged.
+
+        Read as the kind of record this connector last read at that email (``saw``): a
+        directory user, or a contact not ours, holds no notes; else as a mail contact of
+        ours (the records it creates), or a user where it reads users only. Read as one of
+        ours whatever it was, a directory user whose hub contact has notes never agreed:
+        every full read (a settings save) wrote it again, a refusal with ``write_users =
+        false``, a $batch read for nothing with it."""
         email = primary_email(fields)
-        if self.objects == ["users"]:
+        kind = "users" if self.objects == ["users"] else self._read_as.get(email.lower(), "ours")
+        if kind == "users":
             return user_fields({**user_patch(fields), "mail": email}, self.config.region)
-        return exchange_fields({**contact_params(fields), "WindowsEmailAddress": email}, self.config.region)
+        held = exchange_fields({**contact_params(fields), "WindowsEmailAddress": email}, self.config.region)
+        if kind == "theirs":
+            held.pop("notes", None)
+        return held
+
+    def saw(self, kind: str, fields: Fields) -> None:
+        """Note what was read at the record's email (``read_back``): ``users``, ``ours``
+        or ``theirs``. Every read notes it; a full read (a settings save, a lost delta
+        state, the first run) so knows every record it may compare."""
+        email = primary_email(fields).lower()
+        if email:
+            self._read_as[email] = kind
 
     def _contact(self, oid: str, native_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(Get-MailContact row, Get-Contact row) of a mail contact, None when there is none."""

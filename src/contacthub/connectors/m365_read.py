@@ -142,9 +142,11 @@ def _round(
                     continue
                 fields = user_fields(item, region)
                 hub_id = None
+                conn.saw("users", fields)
             else:
                 hub_id = (owned or {}).get(oid)
                 fields = org_contact_fields(item, notes.get(oid, "") if hub_id else "", region)
+                conn.saw("ours" if hub_id else "theirs", fields)
             seen.add(nid)
             version = version_of(fields)
             if known.get(nid) == version:
@@ -202,6 +204,7 @@ def _membership_changes(
         if reply.get("status") != 200 or not _in_scope(conn, body, members):
             continue
         fields = user_fields(body, conn.config.region)
+        conn.saw("users", fields)
         yield Record(f"users/{oid}", version_of(fields), fields, where=f"{conn.name}: users {oid}")
 
 
@@ -216,6 +219,7 @@ def get(conn: M365GalConnector, native_id: str) -> Record:
         if response.status_code != 200:
             raise error_for(response, conn.name, record=native_id)
         fields = user_fields(response.json(), conn.config.region)
+        conn.saw("users", fields)
         return Record(native_id, version_of(fields), fields, where=f"{conn.name}: users {oid}")
     current = conn._contact(oid, native_id)
     if current is None:
@@ -223,6 +227,7 @@ def get(conn: M365GalConnector, native_id: str) -> Record:
     mail_row, row = current
     hub_id = conn.owner_of(mail_row)
     fields = conn._exchange_fields(row, hub_id is not None)
+    conn.saw("ours" if hub_id else "theirs", fields)
     return Record(native_id, version_of(fields), fields, hub_id=hub_id, where=f"{conn.name}: contacts {oid}")
 
 

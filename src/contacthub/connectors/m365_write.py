@@ -161,6 +161,7 @@ def _write_contact(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[st
             raise error_of(exc, conn.name, record) from None
     if conn.owner_of(mail_row) is None:
         theirs = conn._exchange_fields(row, False)
+        conn.saw("theirs", theirs)
         error = ReadOnlyRecordError(
             f"this GAL contact was not created by contacthub (no {conn.anchor_name} anchor): "
             "it is never changed, hidden or removed",
@@ -209,6 +210,7 @@ def _apply(
         exchange.run("Set-Contact", Identity=oid, **changes)
     [after] = exchange.run("Get-Contact", Identity=oid)
     fields = conn._exchange_fields(after, True)
+    conn.saw("ours", fields)
     return WriteResult(op, native_id=f"contacts/{oid}", version=version_of(fields), fields=fields)
 
 
@@ -313,6 +315,7 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             results[i] = WriteResult(op, error=error)
             continue
         fields = user_fields(current, conn.config.region)
+        conn.saw("users", fields)
         version = version_of(fields)
         if op.version is not None and version != op.version:
             error = StaleVersionError(
