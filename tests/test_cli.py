@@ -195,6 +195,49 @@ def test_dry_run_and_hold_exit_codes(setup: tuple[str, Path, Path, Path]) -> Non
     assert len(list(b.glob("*.vcf"))) == 10 and len(list(a.glob("*.vcf"))) == 10
 
 
+def test_a_superseded_hold_is_shown_superseded(setup: tuple[str, Path, Path, Path]) -> None:
+    """A held run that a later run held or applied stayed listed ``held`` by ``runs`` and
+    ``show``, as if it could be decided, and ``approve`` then refused it as out of date.
+    It says so now, naming the run that superseded it, by the rule ``approve`` refuses by;
+    a dry run or a failed run after it does not supersede it."""
+    db, a, b, _ = setup
+    for i in range(10):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"P{i}", "X", f"p{i}@example.com"))
+    cli("sync", "team", db=db)
+    for path in list(a.glob("*.vcf"))[:6]:
+        path.unlink()
+    old = json.loads(cli("sync", "team", "--json", db=db)[1])["run"]
+    cli("sync", "team", "--dry-run", db=db)  # a preview counts nothing: the hold stays current
+    listed = {r["id"]: r for r in json.loads(cli("runs", "team", "--json", db=db)[1])}
+    assert listed[old]["status"] == "held" and listed[old]["superseded_by"] is None
+    new = json.loads(cli("sync", "team", "--json", db=db)[1])["run"]
+
+    listed = {r["id"]: r for r in json.loads(cli("runs", "team", "--json", db=db)[1])}
+    assert listed[old]["status"] == "held" and listed[old]["superseded_by"] == new
+    why = f"run {old} is out of date: run {new} is the held run to approve or reject"
+    assert listed[old]["superseded_reason"] == why
+    assert listed[new]["status"] == "held" and listed[new]["superseded_by"] is None
+    wide = runner.invoke(app, ["--database", db, "runs", "team"], env={"COLUMNS": "160"})
+    assert wide.exit_code == 0 and f"held (superseded by run {new})" in wide.output, wide.output
+    assert wide.output.count("superseded") == 1, wide.output
+    code, out = cli("show", str(old), db=db)
+    assert out.splitlines()[0] == f"run {old} of hub team: sync, held (superseded by run {new})", out
+    assert why in out
+    shown = json.loads(cli("show", str(old), "--json", db=db)[1])
+    assert shown["status"] == "held" and shown["superseded_by"] == new
+    code, out = cli("show", str(new), db=db)
+    assert out.splitlines()[0] == f"run {new} of hub team: sync, held" and "out of date" not in out
+
+    # decided, the newer hold makes its approve run the one that superseded the old one,
+    # and what ``show`` said is what ``reject`` answers
+    decided = json.loads(cli("approve", str(new), "--json", db=db)[1])["run"]
+    shown = json.loads(cli("show", str(old), "--json", db=db)[1])
+    assert shown["superseded_by"] == decided
+    code, out = cli("reject", str(old), db=db)
+    assert code != 0 and shown["superseded_reason"] in " ".join(out.split()), out
+    assert len(list(b.glob("*.vcf"))) == 4
+
+
 def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()

@@ -219,6 +219,33 @@ def test_held_run_approved_through_the_api(alice: Person, folders: tuple[Path, P
     assert refused.status_code == 400 and "not held" in refused.json()["error"]
 
 
+def test_a_held_run_a_later_run_superseded_is_listed_as_such(
+    alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """A hold that a later hold superseded was listed ``held`` with nothing to tell it from
+    the current one, and approving it was refused as out of date. It keeps its status and
+    names the run that superseded it, in the listing and alone."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    for p in list(folders[0].glob("*.vcf"))[:5]:
+        p.unlink()
+    old = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    new = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert old["status"] == new["status"] == "held"
+    assert "superseded_by" not in new  # the run being made says what it is, as before
+    listed = {r["id"]: r for r in c.get(f"/api/v1/hubs/{hub['id']}/runs", headers=auth).json()}
+    assert listed[old["run"]]["status"] == "held" and listed[old["run"]]["superseded_by"] == new["run"]
+    assert listed[new["run"]]["superseded_by"] is None and listed[new["run"]]["superseded_reason"] is None
+    shown = c.get(f"/api/v1/runs/{old['run']}", headers=auth).json()
+    assert shown["status"] == "held" and shown["superseded_by"] == new["run"]
+    refused = c.post(f"/api/v1/runs/{old['run']}/approve", headers=auth)
+    assert refused.status_code == 400 and refused.json()["error"] == shown["superseded_reason"]
+    assert c.get(f"/api/v1/runs/{new['run']}", headers=auth).json()["superseded_by"] is None
+    assert c.post(f"/api/v1/runs/{new['run']}/approve", headers=auth).json()["status"] == "applied"
+    assert len(list(folders[1].glob("*.vcf"))) == 5
+
+
 def test_errors_are_json_a_person_can_act_on(alice: Person) -> None:
     c, auth = alice.client, alice.auth
     r = c.post("/api/v1/hubs", json={"name": "x", "delete_threshold": "lots"}, headers=auth)

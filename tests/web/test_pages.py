@@ -119,6 +119,41 @@ def test_preview_shows_before_and_after(alice: Person, folders: tuple[Path, Path
     assert "TITLE" not in next(p for p in folders[1].glob("*.vcf") if "Person4" in p.read_text()).read_text()
 
 
+def test_a_superseded_hold_offers_no_approve_or_reject(alice: Person, folders: tuple[Path, Path]) -> None:
+    """The hub's page listed every held run with Approve and Reject buttons, the run's page
+    too, though a hold a later run superseded is refused. Only the current hold offers
+    them; the old one's page says it is superseded, by which run, and why."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    for name, folder in zip("ab", folders, strict=True):
+        c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(folder)}},
+            headers=auth,
+        )
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    for p in list(folders[0].glob("*.vcf"))[:5]:
+        p.unlink()
+    old = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
+    new = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
+
+    page = c.get(f"/hubs/{hub['id']}").text
+    held = page[page.index('id="held"') : page.index('id="conflicts"')]
+    assert f'action="/runs/{new}/approve"' in held and f'action="/runs/{new}/reject"' in held
+    assert f"/runs/{old}/" not in held
+    history = page[page.index('id="runs"') :]
+    assert f'held (superseded by <a href="/runs/{new}">#{new}</a>)' in history
+
+    page = c.get(f"/runs/{old}").text
+    assert 'id="approve"' not in page and 'id="reject"' not in page
+    assert f"/runs/{old}/approve" not in page and f"/runs/{old}/reject" not in page
+    assert f'held (superseded by <a href="/runs/{new}">#{new}</a>)' in page
+    why = page[page.index('id="superseded"') :]
+    assert f"run {old} is out of date: run {new} is the held run to approve or reject" in why
+    page = c.get(f"/runs/{new}").text
+    assert 'id="approve"' in page and 'id="reject"' in page and "superseded" not in page
+
+
 def test_sign_in_goes_back_only_to_this_site(alice: Person) -> None:
     from tests.web.conftest import sign_in
 

@@ -199,7 +199,7 @@ def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         table.add_row(
             str(r["id"]),
             r["kind"],
-            r["status"],
+            _status(r),
             (r["started_at"] or "")[:19],
             "+{create} ~{update} -{delete}".format(**total),
             str(r["conflicts"]),
@@ -221,9 +221,11 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
     from rich.console import Console
 
     console = Console(highlight=False)
-    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {data['status']}", markup=False)
+    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {_status(data)}", markup=False)
     if data["message"]:
         console.print(data["message"], markup=False)
+    if data["superseded_reason"]:
+        console.print(data["superseded_reason"], markup=False)
     for err in data["errors"]:  # (what was skipped or kept, and why: as ``sync`` says it)
         where = f"{err['record']}: " if err["record"] else ""
         console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False, soft_wrap=True)
@@ -238,6 +240,14 @@ def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -
             console.print(f"            {name}: {_short(old)} -> {_short(new)}", markup=False)
         if c["error"]:
             console.print(f"            error: {c['error']}", markup=False)
+
+
+def _status(run: dict[str, Any]) -> str:
+    """A run's status as ``runs`` and ``show`` print it: a held run a later run superseded
+    says so, naming that run (``approve`` and ``reject`` refuse it)."""
+    if run["superseded_by"] is not None:
+        return f"{run['status']} (superseded by run {run['superseded_by']})"
+    return str(run["status"])
 
 
 def _short(value: Any) -> str:

@@ -14,7 +14,7 @@ from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
-from contacthub.service.views import _run_row
+from contacthub.service.views import _run_row, out_of_date, superseded
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
 from contacthub.store.rows import split_baseline
@@ -218,28 +218,11 @@ def _refuse_superseded(conn: Connection, row: Any) -> None:
     hold that was approved or rejected counts whatever its decision run's fate: that
     decision was made on the newer count, and a killed one goes on with the next sync
     (``run._carried``); a reject of the old hold accepted then put back half of what the
-    approve had deleted, and the data stayed half-deleted for good."""
-    runs = t.runs.c
-    later = conn.execute(
-        select(runs.id, runs.status)
-        .where(
-            runs.hub_id == row.hub_id,
-            runs.id > row.id,
-            runs.status.in_(("applied", "held", "approved", "rejected")),
-        )
-        .order_by(runs.id.desc())
-        .limit(1)
-    ).first()
-    if later is None:
-        return
-    if later.status == "held":
-        raise UserError(f"run {row.id} is out of date: run {later.id} is the held run to approve or reject")
-    if later.status in ("approved", "rejected"):
-        raise UserError(f"run {row.id} is out of date: run {later.id}, held after it, was {later.status}")
-    raise UserError(
-        f"run {row.id} is out of date: run {later.id} was applied after it and nothing is held "
-        "now (a sync holds again any deletions still over the threshold)"
-    )
+    approve had deleted, and the data stayed half-deleted for good. The rule is
+    ``views.superseded``, by which the listings show such a run as superseded."""
+    later = superseded(conn, row.hub_id, [row.id]).get(row.id)
+    if later is not None:
+        raise UserError(out_of_date(row.id, later))
 
 
 def approve(

@@ -21,7 +21,50 @@ def _run_row(conn: Any, run_id: int) -> Any:
     return row
 
 
-def _run_dict(row: Any, hub_name: str) -> dict[str, Any]:
+SUPERSEDING = ("applied", "held", "approved", "rejected")
+"""The statuses of a later run that make a held run out of date (``superseded``)."""
+
+
+def superseded(conn: Any, hub_id: int, held: Collection[int]) -> dict[int, Any]:
+    """Which of the hub's held runs ``held`` are out of date, each with the run that made it
+    so (``id``, ``status``): the hub's latest run after it that was held, applied, approved
+    or rejected. That run counted the held deletions again, or a hold after it was decided,
+    so deciding the old one would do nothing of what it showed: ``actions`` refuses it by
+    this rule and every listing shows it by this rule, so they cannot disagree. A later run
+    that failed, was a dry run or is still running does not count. One query for any
+    number of runs: the latest such run after the oldest of them is the latest after each
+    one it follows (the only held run it does not follow is itself, the current hold)."""
+    if not held:
+        return {}
+    runs = t.runs.c
+    later = conn.execute(
+        select(runs.id, runs.status)
+        .where(runs.hub_id == hub_id, runs.id > min(held), runs.status.in_(SUPERSEDING))
+        .order_by(runs.id.desc())
+        .limit(1)
+    ).first()
+    if later is None:
+        return {}
+    return {run_id: later for run_id in held if run_id < later.id}
+
+
+def out_of_date(run_id: int, later: Any) -> str:
+    """Why held run ``run_id`` can no longer be approved or rejected, ``later`` being the
+    run that superseded it (``superseded``): the refusal, and the dashboard's note."""
+    if later.status == "held":
+        return f"run {run_id} is out of date: run {later.id} is the held run to approve or reject"
+    if later.status in ("approved", "rejected"):
+        return f"run {run_id} is out of date: run {later.id}, held after it, was {later.status}"
+    return (
+        f"run {run_id} is out of date: run {later.id} was applied after it and nothing is held "
+        "now (a sync holds again any deletions still over the threshold)"
+    )
+
+
+def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
+    """A run as the listings show it. A held run that a later run superseded keeps
+    ``status: held`` (what it ended as; scripts match on it) and names that run in
+    ``superseded_by``, with ``superseded_reason`` saying why it cannot be decided."""
     counts = loads(row.counts) or {}
     return {
         "id": row.id,
@@ -37,6 +80,8 @@ def _run_dict(row: Any, hub_name: str) -> dict[str, Any]:
         "api_calls": counts.get("api_calls", {}),
         "errors": loads(row.errors) or [],
         "message": row.message,
+        "superseded_by": None if later is None else later.id,
+        "superseded_reason": None if later is None else out_of_date(row.id, later),
     }
 
 
@@ -46,14 +91,17 @@ def runs(engine: Engine, hub: str, limit: int = 50) -> list[dict[str, Any]]:
         rows = conn.execute(
             select(t.runs).where(t.runs.c.hub_id == hub_row.id).order_by(t.runs.c.id.desc()).limit(limit)
         ).all()
-        return [_run_dict(r, hub) for r in rows]
+        # (every run after a listed one is listed too; asking ``superseded`` keeps one rule)
+        held = superseded(conn, hub_row.id, [r.id for r in rows if r.status == "held"])
+        return [_run_dict(r, hub, held.get(r.id)) for r in rows]
 
 
 def show_run(engine: Engine, run_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         hub = Store(conn).hub_by_id(row.hub_id)
-        out = _run_dict(row, hub.name)
+        later = superseded(conn, row.hub_id, [row.id]).get(row.id) if row.status == "held" else None
+        out = _run_dict(row, hub.name, later)
         changes = conn.execute(
             select(t.changes).where(t.changes.c.run_id == run_id).order_by(t.changes.c.id)
         ).all()

@@ -63,7 +63,8 @@ def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
         who,
         hub=hub,
         runs=runs[:30],
-        held=[r for r in runs if r["status"] == "held"],
+        # only the hold that can still be decided: one a later run superseded is refused
+        held=[r for r in runs if r["status"] == "held" and r["superseded_by"] is None],
         conflicts=service.conflicts(engine, name),
         settled=service.conflicts(engine, name, settled_only=SETTLED_SHOWN),
         chart=chart(runs[:60]),
