@@ -1,8 +1,9 @@
 """Which hub and connector a change notification is for, and how the sender proves it.
 
-Every connector has its own receiver URL, ``/hooks/<source>/<token>``, where the token is
-derived from the secret key and the hub and connector names (``secrets.derive``): nothing
-to store, nothing to guess, and a new secret key changes every URL. The vendors add their
+Every connector its vendor can notify has its own receiver URL, ``/hooks/<source>/<token>``,
+where the token is derived from the secret key and the hub and connector names
+(``secrets.derive``): nothing to store, nothing to guess, and a new secret key changes every
+URL. Only the receiver of the connector's type (``RECEIVERS``) takes its token. The vendors add their
 own checks on top: Microsoft Graph echoes the subscription's ``clientState`` (derived the
 same way) in every notification; Pipedrive sends HTTP Basic credentials we gave it (user
 ``contacthub``, derived password); Procore sends the ``Authorization`` header we gave it
