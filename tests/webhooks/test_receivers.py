@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from contacthub import config
 from contacthub.connectors.http import ApiClient, HeaderAuth
@@ -259,6 +260,34 @@ def test_a_token_counts_only_at_the_receiver_of_its_connectors_vendor(
     # the right pairings, with the same proofs, still ask for a run
     assert [deliver(source, CONNECTOR[source]).status_code for source in tokens.SOURCES] == [200, 202, 200]
     assert recorder.hubs == ["hub001"] * 3
+
+
+def test_a_removed_connectors_token_stops_being_taken(engine: Engine, tmp_path: Path) -> None:
+    """Known tokens were answered from the first read for good: a Procore connector removed
+    from the hub file kept its receiver queuing runs until an unknown token came."""
+    directory = tokens.Directory(engine, refresh=0.2)
+    site, cards = tokens.url_token("hub001", "site"), tokens.url_token("hub001", "a")
+    assert directory.find(site) == tokens.Target("hub001", "site", "procore")
+    hub_file = tmp_path / "fewer.toml"
+    only_cards = connector_block("hub001", "a", "vcard-dir", {"path": str(tmp_path / "hub001" / "cards")})
+    hub_file.write_text(f'[hubs.hub001]\ninterval = "off"\n{only_cards}', encoding="utf-8")
+    config.apply(engine, config.load(hub_file))
+    assert directory.find(site) is not None  # read less than 0.2 s ago
+    time.sleep(0.25)
+    assert directory.find(site) is None
+    assert directory.find(cards) == tokens.Target("hub001", "a", "vcard-dir")
+
+
+def test_with_the_store_unreadable_the_last_read_serves(engine: Engine, tmp_path: Path) -> None:
+    directory = tokens.Directory(engine, refresh=0.1)
+    site = tokens.url_token("hub000", "site")
+    assert directory.find(site) is not None
+    (tmp_path / "hub.db").rename(tmp_path / "away.db")
+    engine.dispose()  # the next connection opens a new, empty file: no tables to read
+    time.sleep(0.15)
+    assert directory.find(site) == tokens.Target("hub000", "site", "procore")
+    with pytest.raises(DBAPIError):
+        tokens.Directory(engine).find(site)  # nothing read yet: nothing to answer from
 
 
 def test_graph_subscription_is_created_through_the_handshake_and_renewed(engine: Engine) -> None:
