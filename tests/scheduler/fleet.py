@@ -4,6 +4,7 @@ Redis server (Debian's ``redis-server``) on 127.0.0.1."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -40,11 +42,27 @@ def write_people(folder: Path, prefix: str, count: int, start: int = 0) -> None:
         (folder / f"{prefix}-{n}.vcf").write_text(card(f"{prefix}-{n}", n), encoding="utf-8")
 
 
+def connector_block(hub: str, name: str, type: str, settings: dict[str, Any]) -> str:
+    """One ``[[hubs.HUB.connectors]]`` table of a hub file (``make_hubs``'s ``extra``)."""
+    lines = [f"[[hubs.{hub}.connectors]]", f'name = "{name}"', f'type = "{type}"']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
 def make_hubs(
-    engine: Engine, root: Path, count: int, contacts: int, *, interval: str = "15m", prefix: str = "hub"
+    engine: Engine,
+    root: Path,
+    count: int,
+    contacts: int,
+    *,
+    interval: str = "15m",
+    prefix: str = "hub",
+    extra: dict[str, str] | None = None,
 ) -> dict[str, tuple[Path, Path]]:
     """``count`` hubs, each a folder ``a`` of ``contacts`` people synced two-way with an
-    empty folder ``b``; returns hub name -> (a, b)."""
+    empty folder ``b``; returns hub name -> (a, b). ``extra``: hub name -> more connector
+    tables for that hub (``connector_block``), e.g. the Procore company a webhook test
+    notifies for (a receiver takes only the token of a connector of its vendor)."""
     folders: dict[str, tuple[Path, Path]] = {}
     blocks = []
     for i in range(count):
@@ -57,6 +75,7 @@ def make_hubs(
             f'[hubs.{name}]\ninterval = "{interval}"\ndelete_threshold = "100%"\n'
             f'[[hubs.{name}.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
             f'[[hubs.{name}.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+            + (extra or {}).get(name, "")
         )
     hub_file = root / "hubs.toml"
     hub_file.write_text("\n".join(blocks), encoding="utf-8")

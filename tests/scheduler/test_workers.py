@@ -34,7 +34,8 @@ from contacthub.store.db import open_database
 from contacthub.webhooks import tokens
 from contacthub.webhooks.router import webhook_router
 from tests.conftest import _fresh_postgres_database
-from tests.scheduler.fleet import make_hubs, uids, write_people
+from tests.connectors.procore_helpers import served
+from tests.scheduler.fleet import connector_block, make_hubs, uids, write_people
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -146,12 +147,20 @@ class Beat:
                 self.proc.wait()
 
 
-def test_two_workers_twenty_hubs_kill_and_burst(postgres_url: str, redis_url: str, tmp_path: Path) -> None:
-    with _fresh_postgres_database(postgres_url) as db:
+def test_two_workers_twenty_hubs_kill_and_burst(
+    postgres_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the workers decrypt the Procore connector's client secret with the key this process uses
+    monkeypatch.setenv("CONTACTHUB_SECRET_KEY", "contacthub-test-workers")
+    with _fresh_postgres_database(postgres_url) as db, served() as procore:
         engine = open_database(db)
         folders = make_hubs(engine, tmp_path / "fleet", HUBS, CONTACTS, interval="4s")
         folders |= make_hubs(engine, tmp_path / "big", 1, BIG, interval="3s", prefix="big")
-        folders |= make_hubs(engine, tmp_path / "burst", 1, 5, interval="off", prefix="burst")
+        # the webhooks are Procore's, so the burst hub syncs an (empty) emulated company too
+        site = connector_block("burst000", "site", "procore", procore.settings())
+        folders |= make_hubs(
+            engine, tmp_path / "burst", 1, 5, interval="off", prefix="burst", extra={"burst000": site}
+        )
         home = tmp_path / "home"
         home.mkdir()
         env = {**os.environ, "CONTACTHUB_BROKER_URL": redis_url, "CONTACTHUB_HOME": str(home)}
@@ -189,7 +198,7 @@ def test_two_workers_twenty_hubs_kill_and_burst(postgres_url: str, redis_url: st
             burst_a = folders["burst000"][0]
             with background(app) as base, httpx.Client(base_url=base) as http:
                 write_people(burst_a, "late", 2)
-                url = f"/hooks/procore/{tokens.url_token('burst000', 'a')}"
+                url = f"/hooks/procore/{tokens.url_token('burst000', 'site')}"
                 event = {"event_type": "update", "resource_name": "Company Users", "resource_id": 1}
                 with ThreadPoolExecutor(8) as pool:
                     statuses = list(pool.map(lambda _: http.post(url, json=event).status_code, range(50)))

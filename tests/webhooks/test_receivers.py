@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
+from contacthub import config
 from contacthub.connectors.http import ApiClient, HeaderAuth
 from contacthub.emulators.base import background
 from contacthub.errors import FatalConnectorError
@@ -26,8 +30,9 @@ from contacthub.store.db import open_database
 from contacthub.web import accounts
 from contacthub.webhooks import graph, tokens
 from contacthub.webhooks.router import webhook_router
+from tests.connectors.procore_helpers import served
 from tests.net import free_port
-from tests.scheduler.fleet import make_hubs, uids, write_people
+from tests.scheduler.fleet import connector_block, make_hubs, uids, write_people
 
 
 class Recorder:
@@ -42,10 +47,62 @@ class Recorder:
         return True
 
 
+NOWHERE = "http://127.0.0.1:9"  # nothing listens: these hubs are never synced here
+
+HUB = """
+[hubs.{hub}]
+interval = "off"
+[[hubs.{hub}.connectors]]
+name = "a"
+type = "vcard-dir"
+path = "{cards}"
+[[hubs.{hub}.connectors]]
+name = "sheet"
+type = "csv"
+path = "{sheet}"
+[[hubs.{hub}.connectors]]
+name = "site"
+type = "procore"
+base_url = "{nowhere}"
+login_url = "{nowhere}"
+company_id = 1
+client_id = "app"
+client_secret = "app-secret"
+[[hubs.{hub}.connectors]]
+name = "crm"
+type = "pipedrive"
+base_url = "{nowhere}"
+api_token = "crm-token"
+[[hubs.{hub}.connectors]]
+name = "gal"
+type = "m365-gal"
+direction = "to-hub"
+authority_url = "{nowhere}"
+graph_url = "{nowhere}"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "app"
+client_secret = "app-secret"
+"""
+
+#: receiver -> the connector of that vendor in every hub of ``HUB``
+CONNECTOR = {"procore": "site", "graph": "gal", "pipedrive": "crm"}
+
+
 @pytest.fixture
 def engine(sqlite_url: str, tmp_path: Path) -> Engine:
+    """Hubs ``hub000`` and ``hub001`` (run only when asked), each with one connector per
+    vendor that calls a receiver, a vCard folder and a CSV file: the receivers only look
+    the connectors up, so the vendors are declared, never reached."""
     engine = open_database(sqlite_url)
-    make_hubs(engine, tmp_path, 2, 1, interval="off")  # runs only when asked
+    blocks = []
+    for hub in ("hub000", "hub001"):
+        (tmp_path / hub / "cards").mkdir(parents=True)
+        sheet = tmp_path / hub / "sheet.csv"
+        sheet.write_text("First Name,Last Name,E-mail Address\n", encoding="utf-8")
+        blocks.append(HUB.format(hub=hub, cards=tmp_path / hub / "cards", sheet=sheet, nowhere=NOWHERE))
+    hub_file = tmp_path / "hubs.toml"
+    hub_file.write_text("\n".join(blocks), encoding="utf-8")
+    config.apply(engine, config.load(hub_file))
     return engine
 
 
@@ -76,8 +133,9 @@ PROCORE_EVENT = {
 }
 
 
-def hook(source: str, hub: str = "hub001", connector: str = "a") -> str:
-    return f"/hooks/{source}/{tokens.url_token(hub, connector)}"
+def hook(source: str, hub: str = "hub001", connector: str | None = None) -> str:
+    """The receiver URL of ``connector`` (by default the hub's connector of that vendor)."""
+    return f"/hooks/{source}/{tokens.url_token(hub, connector or CONNECTOR[source])}"
 
 
 def test_procore(client: TestClient, recorder: Recorder) -> None:
@@ -99,7 +157,7 @@ def test_procore(client: TestClient, recorder: Recorder) -> None:
     ignored = client.post(hook("procore"), json={**PROCORE_EVENT, "resource_name": "RFIs"})
     assert ignored.status_code == 200 and ignored.json()["accepted"] is False
     assert client.post(hook("procore"), content=b"{not json").status_code == 400
-    bearer = {"Authorization": f"Bearer {tokens.bearer('hub001', 'a')}"}
+    bearer = {"Authorization": f"Bearer {tokens.bearer('hub001', 'site')}"}
     assert client.post(hook("procore"), json=PROCORE_EVENT, headers=bearer).status_code == 200
     wrong = client.post(hook("procore"), json=PROCORE_EVENT, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
@@ -116,10 +174,10 @@ def test_pipedrive_needs_basic_auth(client: TestClient, recorder: Recorder) -> N
         "data": {"id": 42, "name": "Ann"},
         "previous": {"name": "Anne"},
     }
-    good = basic("contacthub", tokens.basic_password("hub001", "a"))
+    good = basic("contacthub", tokens.basic_password("hub001", "crm"))
     assert client.post(hook("pipedrive"), json=event).status_code == 401
     assert client.post(hook("pipedrive"), json=event, headers=basic("contacthub", "guess")).status_code == 401
-    other_connector = basic("contacthub", tokens.basic_password("hub001", "b"))
+    other_connector = basic("contacthub", tokens.basic_password("hub001", "site"))
     assert client.post(hook("pipedrive"), json=event, headers=other_connector).status_code == 401
     assert recorder.hubs == []
     assert client.post(hook("pipedrive"), json=event, headers=good).status_code == 200
@@ -145,13 +203,91 @@ def test_graph_validation_and_client_state(client: TestClient, recorder: Recorde
     }
     forged = client.post(hook("graph"), json={"value": [{**note, "clientState": "guess"}]})
     assert forged.status_code == 202 and recorder.hubs == []
-    state = tokens.client_state("hub001", "a")
+    state = tokens.client_state("hub001", "gal")
     genuine = client.post(hook("graph"), json={"value": [{**note, "clientState": state}] * 3})
     assert genuine.status_code == 202
     lifecycle = {"subscriptionId": note["subscriptionId"], "lifecycleEvent": "missed", "clientState": state}
     assert client.post(hook("graph"), json={"value": [lifecycle]}).status_code == 202
     assert recorder.hubs == ["hub001", "hub001"]  # one request per delivery, not per item
     assert client.post(hook("graph"), json={"nothing": 1}).status_code == 400
+
+
+def rejected(source: str) -> float:
+    labels = {"source": source, "outcome": "rejected"}
+    return REGISTRY.get_sample_value("contacthub_notifications_total", labels) or 0.0
+
+
+def test_a_token_counts_only_at_the_receiver_of_its_connectors_vendor(
+    client: TestClient, recorder: Recorder
+) -> None:
+    """A folder's or a CSV file's token (no vendor calls for them), or one vendor's token at
+    another's receiver, answers exactly as a token of no connector: each was taken and
+    queued a run. The vendor's own proof is given too, so only the pairing is wrong."""
+    event = {"meta": {"action": "change", "entity": "person"}, "data": {}}
+    note = {"clientState": "", "changeType": "updated", "resource": "Users/1"}
+
+    def deliver(source: str, connector: str, query: str = "") -> httpx.Response:
+        proof: dict[str, Any] = {
+            "procore": {"headers": {"Authorization": f"Bearer {tokens.bearer('hub001', connector)}"}},
+            "pipedrive": {"headers": basic("contacthub", tokens.basic_password("hub001", connector))},
+            "graph": {},
+        }[source]
+        body = {
+            "procore": PROCORE_EVENT,
+            "pipedrive": event,
+            "graph": {"value": [{**note, "clientState": tokens.client_state("hub001", connector)}]},
+        }[source]
+        return client.post(hook(source, connector=connector) + query, json=body, **proof)
+
+    unknown = client.post("/hooks/procore/not-a-token", json=PROCORE_EVENT)
+    assert unknown.status_code == 404
+    answers, counted = {}, {}
+    for source in tokens.SOURCES:
+        wrong = [name for name in ("a", "sheet", *CONNECTOR.values()) if name != CONNECTOR[source]]
+        before = rejected(source)
+        for connector in wrong:
+            answer = deliver(source, connector)
+            answers[source, connector] = (answer.status_code, answer.json())
+        handshake = deliver(source, "a", "?validationToken=echo-me")  # Graph's, on a folder
+        answers[source, "a?validationToken"] = (handshake.status_code, handshake.text)
+        counted[source] = rejected(source) - before
+    assert answers == {
+        key: (404, unknown.text if key[1] == "a?validationToken" else unknown.json()) for key in answers
+    }
+    assert answers["procore", "crm"] == (404, {"detail": "unknown receiver"})
+    assert counted == {"procore": 5, "graph": 5, "pipedrive": 5}  # as rejected, as an unknown token
+    assert recorder.hubs == []
+    # the right pairings, with the same proofs, still ask for a run
+    assert [deliver(source, CONNECTOR[source]).status_code for source in tokens.SOURCES] == [200, 202, 200]
+    assert recorder.hubs == ["hub001"] * 3
+
+
+def test_a_removed_connectors_token_stops_being_taken(engine: Engine, tmp_path: Path) -> None:
+    """Known tokens were answered from the first read for good: a Procore connector removed
+    from the hub file kept its receiver queuing runs until an unknown token came."""
+    directory = tokens.Directory(engine, refresh=0.2)
+    site, cards = tokens.url_token("hub001", "site"), tokens.url_token("hub001", "a")
+    assert directory.find(site) == tokens.Target("hub001", "site", "procore")
+    hub_file = tmp_path / "fewer.toml"
+    only_cards = connector_block("hub001", "a", "vcard-dir", {"path": str(tmp_path / "hub001" / "cards")})
+    hub_file.write_text(f'[hubs.hub001]\ninterval = "off"\n{only_cards}', encoding="utf-8")
+    config.apply(engine, config.load(hub_file))
+    assert directory.find(site) is not None  # read less than 0.2 s ago
+    time.sleep(0.25)
+    assert directory.find(site) is None
+    assert directory.find(cards) == tokens.Target("hub001", "a", "vcard-dir")
+
+
+def test_with_the_store_unreadable_the_last_read_serves(engine: Engine, tmp_path: Path) -> None:
+    directory = tokens.Directory(engine, refresh=0.1)
+    site = tokens.url_token("hub000", "site")
+    assert directory.find(site) is not None
+    (tmp_path / "hub.db").rename(tmp_path / "away.db")
+    engine.dispose()  # the next connection opens a new, empty file: no tables to read
+    time.sleep(0.15)
+    assert directory.find(site) == tokens.Target("hub000", "site", "procore")
+    with pytest.raises(DBAPIError):
+        tokens.Directory(engine).find(site)  # nothing read yet: nothing to answer from
 
 
 def test_graph_subscription_is_created_through_the_handshake_and_renewed(engine: Engine) -> None:
@@ -183,21 +319,21 @@ def test_graph_subscription_is_created_through_the_handshake_and_renewed(engine:
     ours.include_router(webhook_router(engine, Recorder()))
     with background(ours) as base, background(fake) as graph_url:
         client = ApiClient(f"{graph_url}/v1.0", connector="gal", auth=HeaderAuth("Authorization", "Bearer x"))
-        sub = graph.create(client, base_url=base, hub="hub000", connector="a")
-        assert subs[sub.id]["clientState"] == tokens.client_state("hub000", "a")
-        assert subs[sub.id]["notificationUrl"].endswith(tokens.url_token("hub000", "a"))
-        kept = graph.keep(client, sub, base_url=base, hub="hub000", connector="a")
+        sub = graph.create(client, base_url=base, hub="hub000", connector="gal")
+        assert subs[sub.id]["clientState"] == tokens.client_state("hub000", "gal")
+        assert subs[sub.id]["notificationUrl"].endswith(tokens.url_token("hub000", "gal"))
+        kept = graph.keep(client, sub, base_url=base, hub="hub000", connector="gal")
         assert kept == sub  # plenty of time left: nothing to do
         soon = sub.expires - graph.RENEW_BEFORE + graph.RENEW_BEFORE / 2
-        renewed = graph.keep(client, sub, base_url=base, hub="hub000", connector="a", now=soon)
+        renewed = graph.keep(client, sub, base_url=base, hub="hub000", connector="gal", now=soon)
         assert renewed.id == sub.id and renewed.expires > sub.expires
         subs.clear()  # Graph dropped it: a new one is made
         near_end = renewed.expires - graph.RENEW_BEFORE / 2
-        again = graph.keep(client, renewed, base_url=base, hub="hub000", connector="a", now=near_end)
+        again = graph.keep(client, renewed, base_url=base, hub="hub000", connector="gal", now=near_end)
         assert again.id in subs
         # a receiver Graph cannot validate: creation fails with a clear error
         with pytest.raises(FatalConnectorError):
-            graph.create(client, base_url=base + "/nowhere", hub="hub000", connector="a")
+            graph.create(client, base_url=base + "/nowhere", hub="hub000", connector="gal")
         client.close()
 
 
@@ -207,8 +343,20 @@ def runs_of(engine: Engine, hub: str) -> list[Any]:
         return list(conn.execute(query).scalars())
 
 
-def test_a_burst_of_fifty_webhooks_gives_at_most_two_runs(engine: Engine, tmp_path: Path) -> None:
-    a_folder = tmp_path / "hub000" / "a"
+@pytest.fixture
+def burst(engine: Engine, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A hub ``burst000`` that really syncs when notified: folders ``a`` and ``b`` and an
+    emulated, empty Procore company ``site``; yields its folders."""
+    with served() as srv:
+        site = connector_block("burst000", "site", "procore", srv.settings())
+        folders = make_hubs(
+            engine, tmp_path / "burst", 1, 1, interval="off", prefix="burst", extra={"burst000": site}
+        )
+        yield folders["burst000"]
+
+
+def test_a_burst_of_fifty_webhooks_gives_at_most_two_runs(engine: Engine, burst: tuple[Path, Path]) -> None:
+    a_folder, b_folder = burst
     scheduler = InProcessScheduler(engine, tick=3600, debounce=1.0, gap=10.0)
     app = FastAPI()
     app.include_router(webhook_router(engine, scheduler))
@@ -217,7 +365,7 @@ def test_a_burst_of_fifty_webhooks_gives_at_most_two_runs(engine: Engine, tmp_pa
 
     def deliver(http: httpx.Client, i: int) -> int:
         started = time.monotonic()
-        answer = http.post(hook("procore", "hub000"), json={**PROCORE_EVENT, "id": i})
+        answer = http.post(hook("procore", "burst000"), json={**PROCORE_EVENT, "id": i})
         times.append(time.monotonic() - started)
         return answer.status_code
 
@@ -234,11 +382,10 @@ def test_a_burst_of_fifty_webhooks_gives_at_most_two_runs(engine: Engine, tmp_pa
     finally:
         scheduler.stop()
     slowest = max(times)
-    assert 1 <= len(runs_of(engine, "hub000")) <= 2
-    assert runs_of(engine, "hub001") == []  # nothing asked for the other hub
+    assert 1 <= len(runs_of(engine, "burst000")) <= 2
+    assert runs_of(engine, "hub000") == runs_of(engine, "hub001") == []  # nothing asked for the others
     assert slowest < 5  # Procore's deadline
-    b_folder = tmp_path / "hub000" / "b"
-    assert sorted(uids(b_folder)) == sorted(["hub000-0", "burst-0", "burst-1", "burst-2"])
+    assert sorted(uids(b_folder)) == sorted(["burst000-0", "burst-0", "burst-1", "burst-2"])
 
 
 def test_for_serve_without_broker_mounts_metrics_and_receivers(engine: Engine) -> None:

@@ -101,7 +101,12 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
 
     def target(source: str, token: str) -> Target:
         found = directory.find(token)
-        if found is None:
+        # Only the receiver of the connector's own type takes its token: a folder's, a CSV
+        # file's or a CardDAV book's token (no vendor calls for them), or a Pipedrive
+        # connector's token on /hooks/procore, queued a run for every request. Such a token
+        # answers exactly as an unknown one (same status, detail and metric), so a caller
+        # cannot tell that it names a connector at all.
+        if found is None or tokens.RECEIVERS.get(found.type) != source:
             raise _reject(source, 404, "unknown receiver")
         return found
 

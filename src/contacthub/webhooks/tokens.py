@@ -1,8 +1,9 @@
 """Which hub and connector a change notification is for, and how the sender proves it.
 
-Every connector has its own receiver URL, ``/hooks/<source>/<token>``, where the token is
-derived from the secret key and the hub and connector names (``secrets.derive``): nothing
-to store, nothing to guess, and a new secret key changes every URL. The vendors add their
+Every connector its vendor can notify has its own receiver URL, ``/hooks/<source>/<token>``,
+where the token is derived from the secret key and the hub and connector names
+(``secrets.derive``): nothing to store, nothing to guess, and a new secret key changes every
+URL. Only the receiver of the connector's type (``RECEIVERS``) takes its token. The vendors add their
 own checks on top: Microsoft Graph echoes the subscription's ``clientState`` (derived the
 same way) in every notification; Pipedrive sends HTTP Basic credentials we gave it (user
 ``contacthub``, derived password); Procore sends the ``Authorization`` header we gave it
@@ -12,14 +13,18 @@ same way) in every notification; Pipedrive sends HTTP Basic credentials we gave 
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from contacthub.store import secrets
 from contacthub.store import tables as t
+
+log = logging.getLogger("contacthub.webhooks")
 
 SOURCES = ("procore", "graph", "pipedrive")
 BASIC_USER = "contacthub"
@@ -63,8 +68,11 @@ class Target:
 
 
 class Directory:
-    """Token -> connector, read from the store and refreshed when an unknown token comes
-    (at most every ``refresh`` seconds, so unknown tokens cannot hammer the database)."""
+    """Token -> connector, read from the store again when a token comes ``refresh`` seconds
+    or more after the last read, known or not: a connector removed from its hub file (or a
+    hub or connector renamed) stops being taken within ``refresh`` seconds, and no stream
+    of tokens can hammer the database. When the database cannot be read, the last read
+    serves until it can (as a request is then kept by the broker, or tried again)."""
 
     def __init__(self, engine: Engine, refresh: float = 5.0) -> None:
         self.engine = engine
@@ -74,12 +82,16 @@ class Directory:
         self._guard = threading.Lock()
 
     def find(self, token: str) -> Target | None:
-        target = self._targets.get(token)
-        if target is not None:
-            return target
+        if time.monotonic() - self._loaded < self.refresh:
+            return self._targets.get(token)
         with self._guard:
             if time.monotonic() - self._loaded >= self.refresh:
-                self._targets = self._load()
+                try:
+                    self._targets = self._load()
+                except DBAPIError as exc:
+                    if self._loaded == float("-inf"):
+                        raise  # nothing read yet: nothing to answer from
+                    log.warning("webhook receivers: the connectors could not be read again: %s", exc)
                 self._loaded = time.monotonic()
         return self._targets.get(token)
 
