@@ -243,3 +243,59 @@ def test_undoing_the_undo_of_a_resolve_settles_the_conflict_again(database_url: 
     assert hub.sync().changes == {}
     service.undo(hub.engine, back.run_id)  # the resolve taken back once more
     assert [c["id"] for c in service.conflicts(hub.engine, "h")] == [conflict["id"]]
+
+
+def notes(hub: Hub, name: str, given: str) -> Any:
+    [fields] = [i.fields for i in hub.book(name).items.values() if i.fields["given_name"] == given]
+    return fields.get("notes")
+
+
+def test_undoing_an_undo_keeps_the_edits_its_sync_carried(database_url: str) -> None:
+    """An undo is a run: its sync carries what changed elsewhere meanwhile, as hub rows of
+    the undo run. Undoing the undo took those back with it: a note someone had typed into
+    another person's card, and into the same person's, was gone everywhere (QA)."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    hub.book("a").edit("x", job_title="T1")
+    edit = hub.sync()
+    hub.book("b").edit(native(hub, "b"), notes="typed meanwhile")  # the same person
+    [other] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Given2"]
+    hub.book("b").edit(other, notes="also meanwhile")  # someone else
+    undo = service.undo(hub.engine, edit.run_id)
+    assert undo.status == "applied" and undo.errors == [], undo.errors
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    assert [notes(hub, "a", g) for g in ("Given1", "Given2")] == ["typed meanwhile", "also meanwhile"]
+    again = service.undo(hub.engine, undo.run_id)
+    assert again.status == "applied" and again.errors == [], again.errors
+    assert titles(hub, "a", "b") == ["T1", "T1"]
+    for name in ("a", "b"):
+        assert [notes(hub, name, g) for g in ("Given1", "Given2")] == ["typed meanwhile", "also meanwhile"]
+    assert hub.sync().changes == {}
+
+
+def test_a_deletion_an_undo_carried_is_not_said_to_be_restored_by_undoing_it(database_url: str) -> None:
+    """A person deleted by what an undo's sync carried cannot be brought back by undoing
+    that undo (it takes back only what it set back itself): an older run's undo, finding
+    them deleted, said "restore it first (undo run N)" all the same."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2, job_title="B0"))
+    hub.book("a").put("z", person(3))
+    hub.sync()
+    hub.book("a").edit("x", job_title="T1")
+    edit = hub.sync()
+    hub.book("a").edit("y", job_title="B1")
+    other = hub.sync()
+    del hub.book("b").items[native(hub, "b")]  # Given1's card, deleted meanwhile
+    undo = service.undo(hub.engine, other.run_id)  # its sync carries the deletion
+    assert undo.status == "applied" and undo.changes["hub"]["delete"] == 1, undo.changes
+    undone = service.undo(hub.engine, edit.run_id)
+    assert [e["message"] for e in undone.errors] == [
+        f"Given1 Family1 was deleted since run {edit.run_id};"
+        f" its deletion came in with undo run {undo.run_id}'s sync; kept"
+    ]
+    again = service.undo(hub.engine, undo.run_id)  # takes back the title only
+    assert again.status == "applied" and again.errors == [], again.errors
+    assert [i.fields["given_name"] for i in hub.book("a").items.values()] == ["Given2", "Given3"]

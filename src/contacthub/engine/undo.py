@@ -33,25 +33,28 @@ def undo_preparer(run_id: int) -> Any:
     def prepare(ctx: RunContext) -> None:
         store = ctx.store
         first = len(ctx.journal)
-        rows = store.conn.execute(
-            select(t.changes)
-            .where(
-                t.changes.c.run_id == run_id,
-                # the hub's own rows: a removed connector's rows lose their connector id
-                # too, and were taken for hub changes (its creates undone as people's)
-                t.changes.c.connector_id.is_(None),
-                t.changes.c.connector_name == "hub",
-                t.changes.c.status == "done",
-            )
-            .order_by(t.changes.c.id.desc())
-        ).all()
+        # an undo's own rows only: what its sync carried (an edit made elsewhere meanwhile)
+        # is no part of it, and stands as a change since (``Store.undo_own_ends``)
+        own_end = store.undo_own_ends([run_id]).get(run_id)
+        c = t.changes.c
+        query = select(t.changes).where(
+            c.run_id == run_id,
+            # the hub's own rows: a removed connector's rows lose their connector id too,
+            # and were taken for hub changes (its creates undone as people's)
+            c.connector_id.is_(None),
+            c.connector_name == "hub",
+            c.status == "done",
+        )
+        if own_end is not None:
+            query = query.where(c.id <= own_end)
+        rows = store.conn.execute(query.order_by(c.id.desc())).all()
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         undone = store.conn.execute(
             select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
         ).one()
         written = _copies(store, contacts)
         decider, settle = _decision_run(store.conn, run_id)
-        later = store.hub_changes_after(run_id, list(contacts))
+        later = store.hub_changes_after(run_id, list(contacts), own_end)
         set_since, deleted_by = _set_since(later), _deleted_by(later)
         changed: dict[tuple[str, int], tuple[Any, Any]] = {}  # records it changed: (before, after)
         for r in store.conn.execute(
@@ -120,11 +123,12 @@ def undo_preparer(run_id: int) -> Any:
                     if by is not None and contact.id not in skipped:
                         skipped.add(contact.id)
                         name = contact.data.get("display_name") or contact.id
-                        ctx.report.error(
-                            "hub",
-                            contact.id,
-                            f"{name} was deleted since run {run_id}; restore it first (undo run {by})",
+                        how = (
+                            f"restore it first (undo run {by.run_id})"
+                            if not by.carried
+                            else f"its deletion came in with undo run {by.run_id}'s sync; kept"
                         )
+                        ctx.report.error("hub", contact.id, f"{name} was deleted since run {run_id}; {how}")
                     continue  # (else the run's own deletion, not restored: said above)
                 reverted_before: dict[str, Any] = {}
                 reverted_after: dict[str, Any] = {}
@@ -242,7 +246,7 @@ def _set_since(later: list[HubChange]) -> dict[str, set[str]]:
     for change in later:  # oldest first: a run comes before its undo
         for name in change.fields:
             runs = live.setdefault((change.contact_id, name), set())
-            if change.run_kind == "undo" and change.parent_id in runs:
+            if change.run_kind == "undo" and not change.carried and change.parent_id in runs:
                 runs.discard(change.parent_id)
             else:
                 runs.add(change.run_id)
@@ -260,10 +264,10 @@ def _kept(name: str, value: Any, data: dict[str, Any], since: set[str]) -> bool:
     return name in since or not field_equal(name, data.get(name), value)
 
 
-def _deleted_by(later: list[HubChange]) -> dict[str, int]:
-    """contact id -> the latest run after the undone one that deleted them: its undo
-    restores them."""
-    return {c.contact_id: c.run_id for c in later if c.op == "delete"}  # oldest first
+def _deleted_by(later: list[HubChange]) -> dict[str, HubChange]:
+    """contact id -> the latest deletion of them after the undone run: its run's undo
+    restores them, unless an undo's sync carried it (an undo takes back only its own)."""
+    return {c.contact_id: c for c in later if c.op == "delete"}  # oldest first
 
 
 def _same_values(name: str, a: Any, b: Any) -> bool:

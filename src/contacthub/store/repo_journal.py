@@ -7,11 +7,11 @@ that an interrupted run can be recovered and a finished one undone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
@@ -29,6 +29,8 @@ class HubChange:
     contact_id: str
     op: str
     fields: frozenset[str]
+    #: a row an undo run's sync carried (someone's edit elsewhere), not one it set back
+    carried: bool = False
 
 
 class JournalMixin(StoreBase):
@@ -236,20 +238,28 @@ class JournalMixin(StoreBase):
         )
         return frozenset(str(r) for r in self.conn.execute(query.distinct()).scalars())
 
-    def hub_changes_after(self, run_id: int, contact_ids: Sequence[str]) -> list[HubChange]:
+    def hub_changes_after(
+        self, run_id: int, contact_ids: Sequence[str], own_end: int | None = None
+    ) -> list[HubChange]:
         """The hub's own changes to these contacts made by runs after ``run_id`` (of any
         kind: syncs, resolves, undos), oldest first, each with its run's kind and parent:
         what ``undo`` needs to tell a field changed again since from one left alone (the
         value alone could not: a title set back to the undone run's value by later edits
-        was taken for untouched, and the old value written over them)."""
+        was taken for untouched, and the old value written over them). With ``own_end``
+        (``undo_own_ends``), ``run_id`` is an undo and its rows after that one, what its
+        sync carried, are changes since too. Rows an undo's sync carried say so
+        (``HubChange.carried``): they take nothing back."""
         c, runs = t.changes.c, t.runs.c
-        out: list[HubChange] = []
+        out: list[tuple[int, HubChange]] = []
+        after = c.run_id > run_id
+        if own_end is not None:
+            after = or_(after, and_(c.run_id == run_id, c.id > own_end))
         for part in chunks(sorted(set(contact_ids))):
             query = (
-                select(c.run_id, runs.kind, runs.parent_id, c.contact_id, c.op, c.after)
+                select(c.id, c.run_id, runs.kind, runs.parent_id, c.contact_id, c.op, c.after)
                 .select_from(t.changes.join(t.runs, runs.id == c.run_id))
                 .where(
-                    c.run_id > run_id,
+                    after,
                     c.contact_id.in_(part),
                     c.connector_id.is_(None),
                     c.connector_name == "hub",
@@ -262,9 +272,53 @@ class JournalMixin(StoreBase):
                 fields = frozenset(loads(r.after) or ()) if r.op == "update" else frozenset()
                 parent = None if r.parent_id is None else int(r.parent_id)
                 out.append(
-                    HubChange(int(r.run_id), str(r.kind), parent, str(r.contact_id), str(r.op), fields)
+                    (
+                        int(r.id),
+                        HubChange(int(r.run_id), str(r.kind), parent, str(r.contact_id), str(r.op), fields),
+                    )
                 )
-        out.sort(key=lambda h: h.run_id)
+        ends = self.undo_own_ends({h.run_id for _, h in out if h.run_kind == "undo"})
+        changes = [
+            replace(h, carried=True)
+            if (h.run_id == run_id and own_end is not None) or row_id > ends.get(h.run_id, row_id)
+            else h
+            for row_id, h in out
+        ]
+        changes.sort(key=lambda h: h.run_id)
+        return changes
+
+    def undo_own_ends(self, run_ids: Iterable[int]) -> dict[int, int]:
+        """For each of these undo runs that noted how many hub changes it set back itself
+        (``mark_reverted``), the id of its last such row (0: none). An undo's own rows come
+        first, written before its sync pulls anything; its hub rows after that one are
+        what the sync carried (someone's edit elsewhere), no part of the undo: undoing the
+        undo took them back too."""
+        c, runs = t.changes.c, t.runs.c
+        out: dict[int, int] = {}
+        for part in chunks(sorted(set(run_ids))):
+            query = select(runs.id, runs.counts).where(runs.id.in_(part), runs.kind == "undo")
+            for run_id, counts in self.conn.execute(query).all():
+                own = (loads(counts) or {}).get("reverted")
+                if not isinstance(own, int):
+                    continue  # (an undo older than the mark: all its rows are its own)
+                last = 0
+                if own > 0:
+                    last = (
+                        self.conn.execute(
+                            select(c.id)
+                            .where(
+                                c.run_id == run_id,
+                                c.connector_id.is_(None),
+                                c.connector_name == "hub",
+                                c.status == "done",
+                            )
+                            .order_by(c.id)
+                            .offset(own - 1)
+                            .limit(1)
+                        ).scalar()
+                        or 0
+                    )
+                out[int(run_id)] = int(last)
         return out
 
     # --- conflicts ----------------------------------------------------------------------
