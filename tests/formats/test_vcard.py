@@ -623,3 +623,16 @@ def test_a_rewritten_address_or_website_keeps_its_pref(vcards: Path) -> None:
     assert "item1.ADR;TYPE=pref,work:;;Birgistrasse 4a;Zürich;;8304;Switzerland".encode() in lines
     assert b"item2.URL;TYPE=pref,work:http\\://www.apple.ch" in lines
     assert CODEC.read(out)[0] == fields
+
+
+def test_a_quote_escaped_by_gmail_and_apple_reads_as_a_quote(vcards: Path) -> None:
+    """Gmail and macOS Address Book write ``\\"`` in text (no escape RFC 6350 defines): kept
+    as written, the backslashes went into every other system's copy of the note."""
+    for name in (
+        "google-gmail__3.0__ezvcard_John_Doe_GMAIL.vcf",
+        "apple-macos__3.0__ezvcard_John_Doe_MAC_ADDRESS_BOOK.vcf",
+    ):
+        [parsed] = CODEC.parse((vcards / name).read_bytes(), name)
+        note = parsed.fields["notes"]
+        assert 'CONTRIBUTORS "AS IS" AND' in note and "\\" not in note, (name, note)
+    assert unescape('say \\"hi\\", \\q') == 'say "hi", \\q'  # other unknown escapes stay

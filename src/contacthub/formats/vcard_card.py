@@ -67,7 +67,9 @@ class Card:
 # --- text values ------------------------------------------------------------------------
 
 _UNESCAPE = re.compile(r"\\(.)", re.S)
-_UNESCAPED = {"n": "\n", "N": "\n", "\\": "\\", ",": ",", ";": ";", ":": ":"}
+#: the escapes RFC 6350 defines, and ``\:`` and ``\"`` that Gmail and macOS Address Book
+#: write (kept as written, a note's backslashes went into every other system's copy)
+_UNESCAPED = {"n": "\n", "N": "\n", "\\": "\\", ",": ",", ";": ";", ":": ":", '"': '"'}
 #: what ``escape`` changes (``str.translate`` would cost ~1 µs even with nothing to do)
 _TO_ESCAPE = re.compile(r"[\\;,\n\r]")
 
@@ -78,8 +80,8 @@ def _unescape_match(match: re.Match[str]) -> str:
 
 
 def unescape(value: str) -> str:
-    """Text of an escaped value. Unknown escapes (``\\.``) are kept as written: dropping the
-    backslash would guess at what a broken producer meant."""
+    """Text of an escaped value. Other unknown escapes (``\\.``) are kept as written: dropping
+    the backslash would guess at what a broken producer meant."""
     if "\\" not in value:
         return value
     return _UNESCAPE.sub(_unescape_match, value)
