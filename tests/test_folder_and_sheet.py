@@ -593,3 +593,26 @@ def test_a_folder_pointed_away_and_back_links_two_cards_of_one_person_again(
     assert "hub" not in report["changes"], report["changes"]
     assert len(list(cards.glob("*.vcf"))) == 2 and hub.sheet.read_text() == rows
     hub.settled()
+
+
+def test_a_rows_own_number_stays_in_its_column(tmp_path: Path) -> None:
+    """A person's mobile number typed into Outlook's Mobile Phone moved to Other Phone when
+    the hub merged in a card's cell number, which took Mobile Phone: the row the user typed
+    was rearranged, and a Thunderbird user saw a mobile number as Home (QA). What a slot
+    holds stays there while its type still fits; the new number takes a free slot."""
+    hub = site(tmp_path, 'format = "outlook"')
+    (hub.folder / "simon.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:simon\r\nFN:Simon Perreault\r\nN:Perreault;Simon;;;\r\n"
+        "EMAIL:simon@example.com\r\nTEL;TYPE=CELL:+1 418 555 0199\r\nEND:VCARD\r\n"
+    )
+    with hub.sheet.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["First Name", "Last Name", "E-mail Address", "Mobile Phone", "Other Phone"])
+        writer.writerow(["Simon", "Perreault", "simon@example.com", "+1 418 555 0123", ""])
+    hub.sync()
+    (row,) = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert row["Mobile Phone"].lstrip("'") in ("+1 418 555 0123", "+14185550123"), row
+    assert row["Other Phone"].lstrip("'") == "+14185550199", row
+    card = (hub.folder / "simon.vcf").read_text()
+    assert "+14185550123" in card.replace(" ", "") and "0199" in card
+    hub.settled()

@@ -24,6 +24,7 @@ from contacthub.model import (
     Fields,
     Phone,
     Website,
+    element_key,
     field_equal,
 )
 
@@ -140,11 +141,11 @@ def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> di
             if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX) and k not in own}:
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
-            _write_group(group, fields.get(field), out)
+            _write_group(group, fields.get(field), out, old)
     return out
 
 
-def _write_group(group: list[Handler], value: Any, out: dict[str, str]) -> None:
+def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row) -> None:
     first = group[0]
     if first.kind == "scalar":
         for h in group:
@@ -161,17 +162,24 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str]) -> None:
         for role, column in first.cols:
             out[column] = parts[role]
     else:
-        _write_slots(group, list(value or []), out)
+        _write_slots(group, list(value or []), out, old)
 
 
-def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str]) -> None:
-    """Typed slots take elements of their type; then untyped or labelled slots take the rest
-    in order; then what is still left takes a free typed slot, an 'other' one first (an
-    untyped phone or address went nowhere in a file whose slots all have a type). Elements
-    with no room left are dropped: the read-back shows what the file kept."""
-    chosen: dict[int, dict[str, Any]] = {}
+def _write_slots(
+    slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str], old: Row | None = None
+) -> None:
+    """An element a typed slot of the row holds already stays there while its type fits
+    (``_in_place``); typed slots take elements of their type; then untyped or labelled
+    slots take the rest in order; then what is still left takes a free typed slot, an
+    'other' one first (an untyped phone or address went nowhere in a file whose slots all
+    have a type). Elements with no room left are dropped: the read-back shows what the
+    file kept."""
+    chosen = _in_place(slots, items, old or {})
     rest: list[dict[str, Any]] = []
+    placed = [id(item) for item in chosen.values()]
     for item in items:
+        if id(item) in placed:
+            continue
         kind = item.get("type", "")
         fits = [
             (_fit(s.fixed_type or "", kind), -i)
@@ -202,6 +210,29 @@ def _write_slots(slots: list[Handler], items: list[dict[str, Any]], out: dict[st
             out[column] = _slot_cell(role, item)
         if "street" in item and slot.col("street2"):
             out[slot.col("street") or ""] = item["street"]  # whole street in the first column
+
+
+def _in_place(slots: list[Handler], items: list[dict[str, Any]], old: Row) -> dict[int, dict[str, Any]]:
+    """The typed slots whose cell holds one of ``items`` already, with that element, where
+    its type fits the slot: a number typed into Mobile Phone stays there when another cell
+    number joins the person (it moved to Other Phone, a rearranged row the user never
+    asked for). Only single-cell slots (phones, emails), by the element's identity."""
+    kept: dict[int, dict[str, Any]] = {}
+    taken: set[int] = set()
+    for i, slot in enumerate(slots):
+        column = slot.col("value")
+        cell = old.get(column, "") if column else ""
+        if not cell or not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
+            continue
+        key = element_key(slot.field, {"value": cell})
+        for n, item in enumerate(items):
+            kind = str(item.get("type", ""))
+            fits = not kind or _fit(slot.fixed_type, kind) > 0
+            if n not in taken and fits and element_key(slot.field, item) == key:
+                kept[i] = item
+                taken.add(n)
+                break
+    return kept
 
 
 #: typed slots an element of no slot's type may take, best first (never fax or pager)
