@@ -31,7 +31,8 @@ def superseded(conn: Any, hub_id: int, held: Collection[int]) -> dict[int, Any]:
     or rejected. That run counted the held deletions again, or a hold after it was decided,
     so deciding the old one would do nothing of what it showed: ``actions`` refuses it by
     this rule and every listing shows it by this rule, so they cannot disagree. A later run
-    that failed, was a dry run or is still running does not count. One query for any
+    that failed, was a dry run or is still running does not count, nor does a ``resolve``,
+    which sets one hub value and syncs nothing (the next sync carries it). One query for any
     number of runs: the latest such run after the oldest of them is the latest after each
     one it follows (the only held run it does not follow is itself, the current hold)."""
     if not held:
@@ -40,6 +41,7 @@ def superseded(conn: Any, hub_id: int, held: Collection[int]) -> dict[int, Any]:
     later = conn.execute(
         select(runs.id, runs.status)
         .where(runs.hub_id == hub_id, runs.id > min(held), runs.status.in_(SUPERSEDING))
+        .where(runs.kind != "resolve")
         .order_by(runs.id.desc())
         .limit(1)
     ).first()
