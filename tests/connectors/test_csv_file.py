@@ -701,3 +701,29 @@ def test_a_column_deleted_between_judging_and_pulling_is_read_next_run(tmp_path:
     pull = run.pull(cursor, {})
     assert list(pull.records) == [] and pull.cursor == cursor and not pull.complete
     assert "emails" not in (connector_for(path).held_fields(cursor) or ())
+
+
+def test_a_row_of_thousands_of_custom_fields_is_written_into_a_file_that_had_none(tmp_path: Path) -> None:
+    """A file of 100,000 columns hung a run (each write looked every new column up in the
+    header list and in the list of those already added, then placed each value by a
+    header scan): its fields arrive in a small file, each once, in order, after the
+    file's own columns, and read back as written."""
+    from contacthub.formats.csv_columns import missing_columns
+
+    custom = {f"custom.c{i}": f"v{i}" for i in range(3000)}
+    fields = {"display_name": "Wide Row", "emails": [{"value": "w@example.com", "type": "", "primary": True}]}
+    fields |= custom
+    header = ["id", "display_name", "custom.c5"]
+    added = missing_columns("plain", header, fields, {})
+    assert added[:1] == ["emails"] and len(added) == len(set(added)) == 1 + 2999
+    assert added[1:4] == ["custom.c0", "custom.c1", "custom.c2"] and "custom.c5" not in added
+    path = tmp_path / "small.csv"
+    path.write_text("id,display_name,emails\r\nk1,Small One,k1@example.com\r\n", encoding="utf-8")
+    conn = connector_for(path)
+    [result] = conn.write([WriteOp("create", "hub-1", fields)])
+    assert result.error is None, result.error
+    header_line = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header_line[:5] == ["id", "display_name", "emails", "custom.c0", "custom.c1"]
+    assert len(header_line) == 3 + 3000
+    [wide] = [r for r in records(connector_for(path)) if r.fields.get("display_name") == "Wide Row"]
+    assert {k: v for k, v in wide.fields.items() if k.startswith("custom.")} == custom

@@ -461,8 +461,9 @@ class CsvConnector(CsvStore, Connector):
             held = project(current, self._writing)
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
+        place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
         for column, value in render(handlers, fields, view, self.config.region).items():
-            cells[table.header.index(column)] = protect(value)
+            cells[place[column]] = protect(value)
         if not any(cells):
             # a row with no values is a blank line, which reading skips: the record would
             # come back as deleted on the next run
