@@ -348,3 +348,32 @@ def test_a_person_inserted_before_files_named_by_position_takes_no_ones_card(tmp
     assert b"FN:Ann" in ann_b.read_bytes() and b"X-SECRET:ann-private" in ann_b.read_bytes()
     assert b"X-SECRET" not in (b / "uid-zed.vcf").read_bytes()
     assert hub.sync()["changes"] == {}
+
+
+def test_a_card_that_became_a_broken_link_is_an_error_not_a_deletion(tmp_path: Path) -> None:
+    """A card linked from another disk, unmounted now, is a link to nothing: skipped as
+    absent, the run deleted its person from every other folder, with no error said (QA).
+    So did a card file that became a folder. Each is an error of that file until it reads
+    again, and nobody is deleted."""
+    hub = Hub(tmp_path)
+    a = hub.add("a")
+    hub.add("b")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (disk / "ann.vcf").write_bytes(rich_card())
+    (a / "ann.vcf").symlink_to(disk / "ann.vcf")
+    (a / "bob.vcf").write_bytes(rich_card("bob-1", email="bob@example.com").replace(b"Ann", b"Bob"))
+    assert hub.sync()["changes"]["b"]["create"] == 2
+    copies = hub.files("b")
+    (disk / "ann.vcf").rename(tmp_path / "away.vcf")  # the disk is gone
+    (a / "bob.vcf").unlink()
+    (a / "bob.vcf").mkdir()
+    run = hub.sync()
+    assert run["status"] == "applied" and run["changes"] == {}, run
+    assert sorted((Path(e["record"]).name, e["message"][:13]) for e in run["errors"]) == [
+        ("ann.vcf", "cannot read: "),
+        ("bob.vcf", "cannot read: "),
+    ]
+    assert hub.files("b") == copies
+    (tmp_path / "away.vcf").rename(disk / "ann.vcf")  # mounted again
+    assert hub.sync()["changes"] == {}

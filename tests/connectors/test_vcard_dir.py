@@ -182,7 +182,8 @@ def test_pull_tells_new_changed_and_gone_files_apart(tmp_path: Path) -> None:
 
 def test_a_link_to_a_card_of_the_folder_is_not_a_second_card(tmp_path: Path) -> None:
     """A symlink naming a card of the same folder is one person, read once; a link to a
-    card elsewhere, a dangling link and a loop of links are read, skipped and skipped."""
+    card elsewhere is read; a dangling link and a loop of links are an error each (once
+    skipped without a word), as is a folder named like a card."""
     folder, elsewhere = tmp_path / "cards", tmp_path / "elsewhere"
     folder.mkdir()
     elsewhere.mkdir()
@@ -193,10 +194,16 @@ def test_a_link_to_a_card_of_the_folder_is_not_a_second_card(tmp_path: Path) -> 
     (folder / "far.vcf").symlink_to(elsewhere / "far.vcf")
     (folder / "dangling.vcf").symlink_to(folder / "missing.vcf")
     (folder / "loop.vcf").symlink_to(folder / "loop.vcf")
+    (folder / "box.vcf").mkdir()
     pull = connector.pull(None, {})
-    records = {r.native_id: r for r in pull.records if isinstance(r, Record)}
+    items = list(pull.records)
+    records = {r.native_id: r for r in items if isinstance(r, Record)}
     assert sorted(records) == sorted([made.native_id or "", "far.vcf"])
-    assert pull.listed == 2
+    assert pull.listed == 5  # the three unread ones are there all the same
+    errors = {Path(e.record).name: e.message for e in items if isinstance(e, RecordError)}
+    assert sorted(errors) == ["box.vcf", "dangling.vcf", "loop.vcf"]
+    assert f"a link to {str(folder / 'missing.vcf')!r}" in errors["dangling.vcf"]
+    assert "not a file" in errors["box.vcf"]
     far = records["far.vcf"]
     [result] = connector.write(
         [WriteOp("update", "h", {**far.fields, "job_title": "Far away"}, "far.vcf", far.version)]

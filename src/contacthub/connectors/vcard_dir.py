@@ -59,6 +59,13 @@ _SEPARATORS = frozenset(filter(None, ("/", "\\", "\0", os.sep, os.altsep)))
 _Written = tuple[str | None, str | None, Fields | None, RecordError | None]
 
 
+def _target(link: str) -> str:
+    try:
+        return repr(os.readlink(link))
+    except OSError:
+        return "a target that cannot be read"
+
+
 class VCardDirConnector(VCardFiles, Connector):
     """Settings: ``path`` (required), ``version`` ("3.0" or "4.0" for new cards), ``extension``
     (".vcf"), ``encoding`` (for files that are not UTF-8; default windows-1252), ``create``
@@ -191,43 +198,64 @@ class VCardDirConnector(VCardFiles, Connector):
             and target.is_file()
         )
 
-    def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int]:
+    def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int, dict[str, str]]:
         """The files new or changed since ``known`` (name -> version), the known names no
-        longer there, and how many contact files there are. Stats only, no content; and no
-        copy of the listing is kept: when every known name is still there (the usual run)
-        nothing else is needed, otherwise a second listing of names finds the gone ones."""
+        longer there, how many contact files there are (readable or not), and the names that are there but
+        cannot be read as files, each with why. Stats only, no content; and no copy of the
+        listing is kept: when every known name is still there (the usual run) nothing else
+        is needed, otherwise a second listing of names finds the gone ones.
+
+        A link whose target is missing (a card on a disk not mounted now) or that loops,
+        and a name that is no file (a folder called ``x.vcf``), are errors of that record,
+        never a deletion: skipped as absent, a person whose card had become a broken link
+        was deleted from every other connector, with no error said."""
         changed: list[str] = []
+        odd: dict[str, str] = {}
         listed = still_there = 0
         try:
             for entry in self._contact_files():
+                name = entry.name
                 try:
                     st = entry.stat()
-                except OSError:  # gone since listed, a dangling link, a loop of links
+                except OSError as exc:
+                    if not entry.is_symlink():
+                        continue  # gone since listed
+                    odd[name] = f"cannot read: a link to {_target(entry.path)} ({exc.strerror})"
+                    still_there += name in known
+                    listed += 1  # (there, though unread: no "emptied" folder to hold)
                     continue
                 if not stat.S_ISREG(st.st_mode):
+                    odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
+                    still_there += name in known
+                    listed += 1
                     continue
                 listed += 1
-                name = entry.name
                 old = known.get(name)
                 if old is not None:
                     still_there += 1
                 if old != file_version(st):
                     changed.append(name)
             if still_there == len(known):
-                return changed, set(), listed
-            present = {entry.name for entry in self._contact_files() if entry.is_file()}
+                return changed, set(), listed, odd
+            present = {entry.name for entry in self._contact_files() if entry.is_file()} | odd.keys()
         except OSError as exc:
             raise FatalConnectorError(f"cannot list {self.root}: {exc}", self.name) from exc
-        return changed, {name for name in known if name not in present}, listed
+        return changed, {name for name in known if name not in present}, listed, odd
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self._folder(first_use=not known)
-        changed, deleted, listed = self._scan(known)
-        return Pull(self._records(changed), deleted, True, listed, None)
+        changed, deleted, listed, odd = self._scan(known)
+        return Pull(self._records(changed, odd), deleted, True, listed, None)
 
-    def _records(self, names: list[str]) -> Iterator[Record | RecordError]:
+    def _records(
+        self, names: list[str], odd: Mapping[str, str] | None = None
+    ) -> Iterator[Record | RecordError]:
         """The records of ``names``, read and parsed ahead on the other core when there are
-        many (``connectors.readahead``: a first sync spends half its time here)."""
+        many (``connectors.readahead``: a first sync spends half its time here); first an
+        error for each name in ``odd`` (``_scan``), which is not opened at all (a pipe would
+        block the read)."""
+        for name, why in (odd or {}).items():
+            yield RecordError(why, str(self.root / name), self.name)
         for item in read_ahead(self._read_batch, names):
             if isinstance(item, tuple):
                 yield RecordError(item[0], item[1], self.name)

@@ -303,5 +303,5 @@ def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mappin
                 roles = [style, "Formatted", *(r for r in _GOOGLE_ADDRESS if r != "Formatted")]
             want += [f"{kind} {n} - {r}" for n in range(have + 1, need + 1) for r in roles]
     # sets, not the lists: a file of 100,000 columns made this quadratic, for every write
-    have = set(header)
-    return [c for c in dict.fromkeys(want) if c not in have]
+    present = set(header)
+    return [c for c in dict.fromkeys(want) if c not in present]
