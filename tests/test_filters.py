@@ -151,6 +151,17 @@ def test_operators_on_multi_valued(field: str, op: str, value: Any, expected: bo
     assert cond(field, op, value)(ADA) is expected
 
 
+def test_an_email_in_its_own_case_is_filtered_as_before() -> None:
+    """Emails keep their case now; filters see them lower-cased, as when they were stored so:
+    a ``matches`` written then still holds (else a linked record read again left the filter
+    and was unlinked)."""
+    bo = Contact(emails=[Email("Bo.Ek@Example.ORG")]).to_fields()
+    assert bo["emails"][0]["value"] == "Bo.Ek@Example.ORG"
+    assert cond("email", "matches", r"^bo\.ek@example\.org$")(bo)
+    assert cond("email", "ends_with", "@EXAMPLE.org")(bo)
+    assert cond("email", "equals", "bo.ek@example.org")(bo)
+
+
 @pytest.mark.parametrize("field", ["email", "phone", "website", "address", "address.city"])
 def test_multi_valued_empty(field: str) -> None:
     assert cond(field, "is_empty")(NOBODY)

@@ -10,7 +10,8 @@ A filter is a tree of conditions written in the hub file::
 a ``ConfigError`` that says where), so a run never fails half-way on a typo.
 
 Text comparisons ignore case (``matches`` excepted: write ``(?i)`` for that), because people
-type "ACME" and "Acme" for the same company. On multi-valued fields (emails, phones,
+type "ACME" and "Acme" for the same company. Emails are seen lower-cased (``email_key``),
+``matches`` included, as they were when the hub stored them so. On multi-valued fields (emails, phones,
 websites, addresses) a condition holds when any value satisfies it; ``not_equals`` holds when
 none equals, and ``is_empty`` when there is no value at all.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contacthub.errors import ConfigError
-from contacthub.model import ADDRESS_PARTS, CUSTOM_PREFIX, SCALAR_FIELDS
+from contacthub.model import ADDRESS_PARTS, CUSTOM_PREFIX, SCALAR_FIELDS, email_key
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -51,6 +52,11 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
     """A function returning the text values of field ``name`` of a flat contact."""
     if name in _MULTI_ALIASES:
         key = _MULTI_ALIASES[name]
+        if key == "emails":
+            # lower-cased, as emails were stored before they kept their case: a ``matches``
+            # written for those ("^sales@") still holds for "Sales@Example.com" (else a
+            # linked record read again left the filter, and was unlinked)
+            return lambda f: [email_key(str(e["value"])) for e in f.get(key, ())]
         return lambda f: [str(e["value"]) for e in f.get(key, ())]
     if name in ("address", "addresses"):
         return lambda f: [

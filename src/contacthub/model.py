@@ -27,6 +27,8 @@ from typing import Any
 from contacthub.model_normalize import _SPACES, without_accents
 from contacthub.model_normalize import DEFAULT_REGION as DEFAULT_REGION
 from contacthub.model_normalize import clean_text as clean_text
+from contacthub.model_normalize import email_fold as email_fold
+from contacthub.model_normalize import email_key as email_key
 from contacthub.model_normalize import name_key as name_key
 from contacthub.model_normalize import normalize_email as normalize_email
 from contacthub.model_normalize import normalize_phone as normalize_phone
@@ -297,6 +299,8 @@ def element_key(field_name: str, item: Mapping[str, Any]) -> tuple[str, ...]:
     value = item["value"]
     if field_name == "phones":
         return (phone_key(value) or str(value).casefold(),)
+    if field_name == "emails":
+        return (email_fold(str(value)),)
     return (str(value).casefold(),)
 
 
@@ -337,11 +341,15 @@ def _normalize_owned(field_name: str, items: list[dict[str, Any]]) -> list[dict[
         return out
     seen: set[str] = set()
     phones = field_name == "phones"
+    emails = field_name == "emails"
     for item in items:
         value = item.get("value")
         if not value:
             continue
-        key = (phone_key(value) or str(value).casefold()) if phones else str(value).casefold()
+        if phones:
+            key = phone_key(value) or str(value).casefold()
+        else:
+            key = email_fold(str(value)) if emails else str(value).casefold()
         if key not in seen:
             seen.add(key)
             out.append(item)
@@ -359,12 +367,17 @@ def _normalize_owned(field_name: str, items: list[dict[str, Any]]) -> list[dict[
 
 
 def _element_tuple(field_name: str, item: Mapping[str, Any]) -> tuple[Any, ...]:
+    if field_name == "emails":  # an email's case is its spelling, not another value
+        return tuple(sorted((k, email_fold(str(v)) if k == "value" else str(v)) for k, v in item.items()))
     return tuple(sorted((k, str(v)) for k, v in item.items()))
 
 
 def field_equal(name: str, a: Any, b: Any) -> bool:
     """Equality of one field's values; multi-valued fields compare as sets (order ignored,
-    except which element is primary)."""
+    except which element is primary). Emails compare ignoring case: the hub keeps the
+    spelling it saw first, and a system holding another ("Bo.Ek@Example.ORG" where the
+    hub has "bo.ek@example.org") holds the same value, neither an edit nor to be
+    written over."""
     if a is None or a == "" or a == []:
         return b is None or b == "" or b == []
     if b is None:
@@ -374,6 +387,21 @@ def field_equal(name: str, a: Any, b: Any) -> bool:
             return False
         return {_element_tuple(name, x) for x in a} == {_element_tuple(name, x) for x in b}
     return bool(a == b)
+
+
+def keep_spelling(name: str, wanted: Any, held: Any) -> Any:
+    """``wanted`` (a field's value to write) with each email spelled as ``held`` (what the
+    record holds now) spells the same address: writing a list because another email was
+    added must not change the case of those already there (the hub may hold them as
+    another system, or an older version that lower-cased every email, spelled them)."""
+    if name != "emails" or not wanted or not held:
+        return wanted
+    spelled = {email_fold(str(e["value"])): e["value"] for e in held}
+    out = []
+    for item in wanted:
+        value = spelled.get(email_fold(str(item["value"])))
+        out.append(item if value is None or value == item["value"] else {**item, "value": value})
+    return out
 
 
 def fields_equal(a: Mapping[str, Any], b: Mapping[str, Any], names: Iterable[str] | None = None) -> bool:
@@ -426,10 +454,11 @@ PHONE_NAME_PLAIN = "phone+name~:"
 
 def match_keys(fields: Mapping[str, Any]) -> list[str]:
     """Keys that identify a person across systems, strongest first: ``email:<addr>`` for
-    every email, then ``phone+name:<digits>|<name>`` for every phone when there is a name,
+    every email (lower-cased: ``email_key``), then ``phone+name:<digits>|<name>`` for
+    every phone when there is a name,
     and for a name with accents ``phone+name~:<digits>|<name without them>`` as well: the
     keys a hub stores for a contact. Records are looked up by ``lookup_keys``."""
-    keys = [f"email:{e['value']}" for e in fields.get("emails", ())]
+    keys = [f"email:{email_key(e['value'])}" for e in fields.get("emails", ())]
     name = name_key(fields)
     if name:
         plain = without_accents(name)

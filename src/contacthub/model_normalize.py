@@ -2,8 +2,9 @@
 
 Every value a connector hands the hub passes through here once (``model.flat_fields`` calls
 these per email, phone, address and type), so this is where text is trimmed, emails
-lower-cased, phones put in E.164 and types folded; ``phone_key`` and ``name_key`` are the
-pieces of ``model.match_keys``. Separate from ``model.py`` (the fields, the typed view, the
+unwrapped (``mailto:``, a name around them), phones put in E.164 and types folded;
+``email_key``, ``phone_key`` and ``name_key`` are the pieces of ``model.match_keys``.
+Separate from ``model.py`` (the fields, the typed view, the
 flat form and equality of whole contacts) because this is the per-value code of a first
 sync, with its own shortcuts around phonenumbers; ``model`` re-exports every public name here, so
 callers keep importing them from ``contacthub.model``.
@@ -51,11 +52,12 @@ def clean_text(value: object) -> str:
 
 
 def normalize_email(value: str) -> str:
-    """Emails compare case-insensitively and without surrounding space, ``mailto:``, or a
-    name around them ("Bob Roe <bob@example.com>", which Outlook cells hold). A Turkish
-    dotted capital I lower-cases to a plain i (``str.lower`` adds a combining dot no
-    address has), and a domain written in punycode (``xn--mnchen-3ya.de``) is read as the
-    name it encodes (``münchen.de``), so both spellings of one address are one."""
+    """An email as the person wrote it, without surrounding space, ``mailto:``, or a name
+    around it ("Bob Roe <bob@example.com>", which Outlook cells hold), and with a domain
+    written in punycode (``xn--mnchen-3ya.de``) read as the name it encodes
+    (``münchen.de``), so both spellings of one address are one. Its case is kept: the hub
+    stores and writes "Bo.Ek@Example.ORG" as it was typed; emails compare by ``email_key``
+    (``email_fold`` for the set identity), never by this value."""
     text = clean_text(value)
     if text[:7].lower() == "mailto:":
         text = text[7:].strip()
@@ -63,10 +65,29 @@ def normalize_email(value: str) -> str:
         angled = _ANGLED.fullmatch(text)
         if angled is not None:
             text = angled.group(1)
-    text = text.lower()
+    if "-" in text and "xn--" in text.lower():
+        return _unicode_domain(text)
+    return text
+
+
+def email_key(value: str) -> str:
+    """What an email (``normalize_email``'s) is compared and matched by: lower-cased, a
+    Turkish dotted capital I as a plain i (``str.lower`` adds a combining dot no address
+    has). The match key ``email:<this>`` is what earlier versions stored as the email
+    itself, so the keys a hub already holds keep matching."""
+    text = value.lower()
     if not text.isascii():
         text = text.replace("i\u0307", "i")
-    return _unicode_domain(text) if "xn--" in text else text
+    return text
+
+
+def email_fold(value: str) -> str:
+    """An email's set identity (``model.element_key``): ``email_key`` case-folded, so
+    that "STRASSE@x.de" and "straße@x.de" stay one element as they were."""
+    text = value.casefold()
+    if not text.isascii():
+        text = text.replace("i\u0307", "i")
+    return text
 
 
 def _unicode_domain(address: str) -> str:
@@ -81,12 +102,12 @@ def _unicode_domain(address: str) -> str:
 
     labels = []
     for label in domain.split("."):
-        if label.startswith("xn--"):
+        if label[:4].lower() == "xn--":
             try:
-                label = idna.decode(label)
+                label = idna.decode(label.lower())
             except (idna.IDNAError, UnicodeError, ValueError):
                 with contextlib.suppress(UnicodeError):
-                    label = label.encode("ascii").decode("idna")
+                    label = label.lower().encode("ascii").decode("idna")
         labels.append(label)
     return f"{local}@{'.'.join(labels)}"
 

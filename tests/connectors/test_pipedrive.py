@@ -372,3 +372,23 @@ def test_oauth_connect_then_sync_and_refresh(emulator: tuple[str, State]) -> Non
     assert creds.values["refresh_token"] == refresh and creds.saves == 2
     with pytest.raises(ConfigError):
         PipedriveConnector.connect(ConnectorConfig("pd", {"api_token": TOKEN}), ui)
+
+
+def test_an_update_keeps_the_spelling_of_the_emails_a_person_has(emulator: tuple[str, State]) -> None:
+    """Every update sends all of a person's emails: one the person has as "Bo.Ek@Example.ORG",
+    which the hub holds as "bo.ek@example.org" (the spelling it saw first, or one an older
+    version lower-cased), keeps its own; a new one is sent as the hub has it."""
+    url, state = emulator
+    connector = make(url)
+    typed = sample(1, emails=[{"value": "Bo.Ek@Example.ORG", "type": "work", "primary": True}])
+    made = create(connector, typed)
+    hub = sample(1)
+    hub["emails"] = [
+        {"value": "bo.ek@example.org", "type": "work", "primary": True},
+        {"value": "Bo@Home.Example", "type": "home", "primary": False},
+    ]
+    [result] = connector.write([WriteOp("update", "hub-1", hub, made.native_id, made.version)])
+    assert result.error is None, result.error
+    person = state.company.persons[int(made.native_id or 0)]
+    assert [e["value"] for e in person["emails"]] == ["Bo.Ek@Example.ORG", "Bo@Home.Example"]
+    assert connector.get(made.native_id or "").fields["emails"][0]["value"] == "Bo.Ek@Example.ORG"

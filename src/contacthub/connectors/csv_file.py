@@ -72,7 +72,7 @@ from contacthub.formats.csv_columns import (
     render,
     unprotect,
 )
-from contacthub.model import MULTI_FIELDS, Fields, name_key, project
+from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
 
 
 @dataclass(slots=True)
@@ -222,8 +222,10 @@ class CsvConnector(CsvStore, Connector):
     @staticmethod
     def _derive_id(fields: Fields, used: set[str]) -> str:
         emails = fields.get("emails") or []
-        if emails and emails[0]["value"] not in used:
-            return str(emails[0]["value"])
+        # lower-cased (``email_key``), as the ids of rows read before emails kept their case
+        first = email_key(str(emails[0]["value"])) if emails else ""
+        if first and first not in used:
+            return first
         key = name_key(fields) or fields.get("organization", "") or repr(sorted(fields.items()))
         base = "name-" + hashlib.sha1(str(key).encode()).hexdigest()[:12]
         n, candidate = 1, base

@@ -77,7 +77,7 @@ from contacthub.connectors.m365_write import ON_PREM as ON_PREM
 from contacthub.connectors.m365_write import ON_PREM_TEXT as ON_PREM_TEXT
 from contacthub.connectors.m365_write import WriteBudget as WriteBudget
 from contacthub.errors import ConfigError, ConnectorError, FatalConnectorError
-from contacthub.model import Fields
+from contacthub.model import Fields, email_key
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class M365GalConnector(Connector):
         every full read (a settings save) wrote it again, a refusal with ``write_users =
         false``, a $batch read for nothing with it."""
         email = primary_email(fields)
-        kind = "users" if self.objects == ["users"] else self._read_as.get(email.lower(), "ours")
+        kind = "users" if self.objects == ["users"] else self._read_as.get(email_key(email), "ours")
         if kind == "users":
             return user_fields({**user_patch(fields), "mail": email}, self.config.region)
         held = exchange_fields({**contact_params(fields), "WindowsEmailAddress": email}, self.config.region)
@@ -310,7 +310,7 @@ class M365GalConnector(Connector):
         """Note what was read at the record's email (``read_back``): ``users``, ``ours``
         or ``theirs``. Every read notes it; a full read (a settings save, a lost delta
         state, the first run) so knows every record it may compare."""
-        email = primary_email(fields).lower()
+        email = email_key(primary_email(fields))
         if email:
             self._read_as[email] = kind
 

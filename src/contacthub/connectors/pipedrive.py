@@ -66,7 +66,7 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
-from contacthub.model import Fields, match_keys
+from contacthub.model import Fields, keep_spelling, match_keys
 
 PERSONS = "/api/v2/persons"
 ORGS = "/api/v2/organizations"
@@ -384,7 +384,12 @@ class PipedriveConnector(Connector):
                 return WriteResult(op, native_id=native_id)
             if op.kind != "update":
                 raise RecordError(f"cannot {op.kind} a Pipedrive person", where, self.name)
-            body = to_body(op.fields, self.schema(), self._org_id(op.fields.get("organization", ""), where))
+            # the body sends every email: those it holds keep their spelling there (the
+            # hub may spell one otherwise, in another case)
+            fields, held = op.fields, self._record(current).fields.get("emails")
+            if fields.get("emails") and held:
+                fields = {**fields, "emails": keep_spelling("emails", fields["emails"], held)}
+            body = to_body(fields, self.schema(), self._org_id(op.fields.get("organization", ""), where))
             person = self.api.raw("PATCH", f"{PERSONS}/{native_id}", json=body, record=where)["data"]
         record = self._record(person)
         return WriteResult(op, native_id=record.native_id, version=record.version, fields=record.fields)

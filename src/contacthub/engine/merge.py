@@ -30,7 +30,9 @@ from contacthub.model import (
     NAME_GROUP,
     Fields,
     element_key,
+    email_fold,
     field_equal,
+    keep_spelling,
     made_name,
     normalize_multi,
 )
@@ -77,13 +79,19 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Equal apart from ``primary``, which is settled separately below."""
+def _same(name: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from ``primary``, which is settled separately below (and an email's
+    case: its spelling, which the hub keeps as it first saw it)."""
+    if name == "emails" and a.get("value") != b.get("value"):
+        if email_fold(str(a.get("value"))) != email_fold(str(b.get("value"))):
+            return False
+        b = {**b, "value": a.get("value")}
     return {k: v for k, v in a.items() if k != "primary"} == {k: v for k, v in b.items() if k != "primary"}
 
 
-def _same_but_type(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return _same({**a, "type": ""}, {**b, "type": ""})
+def _same_but_type(name: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """``_same`` but for the type."""
+    return _same(name, {**a, "type": ""}, {**b, "type": ""})
 
 
 def merge_sets(
@@ -124,13 +132,18 @@ def merge_sets(
         # differing from the baseline only in its type is no edit of ours but where the
         # file could hold it (a third work phone in Outlook's untyped Other Phone): moved
         # there to Home Phone, it is home (it went back to work, Other Phone, every run)
-        if mine is not None and old is not None and not _same(mine, old) and _same_but_type(item, old):
+        if (
+            mine is not None
+            and old is not None
+            and not _same(name, mine, old)
+            and _same_but_type(name, item, old)
+        ):
             out.append({**mine, "primary": item.get("primary", False)} if "primary" in mine else dict(mine))
         elif old is None and mine is not None and mine.get("type") and not item.get("type"):
             # an element ours holds untyped (from a file that keeps no types), which theirs,
             # never agreed on, gives a type: the type is news, not a change to undo (the
             # card's TYPE=home was written away on the first sync)
-            out.append({**item, "type": mine["type"]} if _same_but_type(item, mine) else dict(item))
+            out.append({**item, "type": mine["type"]} if _same_but_type(name, item, mine) else dict(item))
         else:
             out.append(dict(item))
     for key, item in theirs_by.items():
@@ -146,7 +159,7 @@ def merge_sets(
     if follow_primary and moved and their_primary is not None and their_primary != base_primary:
         for item in out:
             item["primary"] = element_key(name, item) == their_primary
-    return normalize_multi(name, out)
+    return normalize_multi(name, keep_spelling(name, out, ours))
 
 
 def _edited_in_place(

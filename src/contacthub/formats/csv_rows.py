@@ -26,6 +26,7 @@ from contacthub.model import (
     Website,
     element_key,
     field_equal,
+    keep_spelling,
 )
 
 Row = Mapping[str, str]
@@ -141,7 +142,7 @@ def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> di
             if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX) and k not in own}:
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
-            _write_group(group, fields.get(field), out, old)
+            _write_group(group, keep_spelling(field, fields.get(field), before.get(field)), out, old)
     return out
 
 

@@ -127,6 +127,8 @@ def _apply_multi(card: Card, kind: str, wanted: list[dict[str, Any]], version: s
             last = len(out)
             continue
         used.add(key)
+        if kind == "emails" and item["value"] != target["value"]:
+            target = {**target, "value": item["value"]}  # its case is the card's to keep
         if item == dict(target):
             out.append(prop)
         elif target.get("primary") and {**item, "primary": True} == dict(target):

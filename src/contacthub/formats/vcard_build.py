@@ -43,6 +43,8 @@ from contacthub.model import (
     clean_text,
     display_name_of,
     element_key,
+    email_fold,
+    normalize_email,
     normalize_phone,
     normalize_type,
     phone_key,
@@ -201,8 +203,10 @@ def build_card(
             continue
         elements = list(wanted or [])
         if len(elements) > 1:  # (one element is one element whatever its key)
-            if kind == "emails" or kind == "websites":
+            if kind == "websites":
                 keys: list[Any] = [str(item["value"]).casefold() for item in elements]
+            elif kind == "emails":
+                keys = [email_fold(str(item["value"])) for item in elements]
             elif kind == "phones":
                 keys = [phone_key(item["value"]) or str(item["value"]).casefold() for item in elements]
             else:
@@ -256,9 +260,7 @@ def build_card(
             lines.append(head + ":" + escape(text))
             if normal:
                 if kind == "emails":
-                    normal = (
-                        bool(text) and text.strip() == text and text.lower() == text and text[:7] != "mailto:"
-                    )
+                    normal = bool(text) and normalize_email(text) == text
                     checked.append(text)
                 else:  # E.164, or a number normalize_phone keeps as it is written
                     normal = _E164.fullmatch(text) is not None or (
