@@ -616,3 +616,36 @@ def test_a_rows_own_number_stays_in_its_column(tmp_path: Path) -> None:
     card = (hub.folder / "simon.vcf").read_text()
     assert "+14185550123" in card.replace(" ", "") and "0199" in card
     hub.settled()
+
+
+def test_people_with_no_email_or_phone_are_found_again_when_a_connector_comes_back(tmp_path: Path) -> None:
+    """A CSV connector removed from the hub file and added back (its links gone with it):
+    a row with a name and an address only had no key to be matched by, so each became a
+    new person, written as a second card into the folder. A contact with no email or
+    phone has its name as a key, and a record with none finds it by that name when it
+    holds exactly what the hub would write there; a namesake that differs is new."""
+    hub = site(tmp_path, 'format = "outlook"')
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{0}\r\nFN:{1}\r\nN:{2};{3};;;\r\n{4}END:VCARD\r\n"
+    address = "ADR;TYPE=home:;;1 Elm St;Springfield;;;\r\n"
+    (hub.folder / "ann.vcf").write_text(card.format("ann", "Ann Lee", "Lee", "Ann", address))
+    (hub.folder / "bo.vcf").write_text(card.format("bo", "Bo Ek", "Ek", "Bo", "ORG:Ek & Sons\r\n"))
+    first = hub.sync()
+    assert first["changes"]["sheet"]["create"] == 2
+    full = hub.hub.read_text()
+    hub.hub.write_text(full[: full.index('[[hubs.h.connectors]]\nname = "sheet"')])
+    hub.cli("apply", str(hub.hub))
+    hub.hub.write_text(full)
+    hub.cli("apply", str(hub.hub))
+    with hub.sheet.open("a", newline="", encoding="utf-8") as out:  # a namesake typed meanwhile
+        header = next(csv.reader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+        row = dict.fromkeys(header, "")
+        row.update({"First Name": "Bo", "Last Name": "Ek", "Company": "Other Co"})
+        csv.DictWriter(out, header).writerow(row)
+    again = hub.sync()
+    assert again["status"] == "applied", again
+    assert again["changes"] == {
+        "hub": {"create": 1, "update": 0, "delete": 0},
+        "cards": {"create": 1, "update": 0, "delete": 0},
+    }, again
+    assert len(list(hub.folder.glob("*.vcf"))) == 3
+    hub.settled()

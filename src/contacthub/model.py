@@ -450,6 +450,9 @@ PHONE_NAME = "phone+name:"
 #: the phone+name key of an accented name with its accents left out: stored beside the
 #: exact key, and looked up only by names written without them (``lookup_keys``)
 PHONE_NAME_PLAIN = "phone+name~:"
+#: the key of a person with no email and no phone: their name, a weak key that matches a
+#: record only when it holds exactly what the hub holds of them (``engine.matching``)
+NAME_ONLY = "name:"
 
 
 def match_keys(fields: Mapping[str, Any]) -> list[str]:
@@ -457,7 +460,9 @@ def match_keys(fields: Mapping[str, Any]) -> list[str]:
     every email (lower-cased: ``email_key``), then ``phone+name:<digits>|<name>`` for
     every phone when there is a name,
     and for a name with accents ``phone+name~:<digits>|<name without them>`` as well: the
-    keys a hub stores for a contact. Records are looked up by ``lookup_keys``."""
+    keys a hub stores for a contact. With none of those, ``name:<name>`` (``NAME_ONLY``):
+    a row of a name and an address, found again by it when its connector comes back (it
+    became a second person everywhere). Records are looked up by ``lookup_keys``."""
     keys = [f"email:{email_key(e['value'])}" for e in fields.get("emails", ())]
     name = name_key(fields)
     if name:
@@ -468,7 +473,15 @@ def match_keys(fields: Mapping[str, Any]) -> list[str]:
                 keys.append(f"{PHONE_NAME}{digits}|{name}")
                 if plain != name:
                     keys.append(f"{PHONE_NAME_PLAIN}{digits}|{plain}")
+        if not keys:
+            keys.append(f"{NAME_ONLY}{name}")
     return keys
+
+
+def strong_keys(keys: list[str]) -> list[str]:
+    """The keys that point at one person by themselves: not a name alone (``NAME_ONLY``),
+    which two people share as easily as one (twins of a run, a person "added again")."""
+    return [k for k in keys if not k.startswith(NAME_ONLY)]
 
 
 def lookup_keys(keys: list[str]) -> list[str]:

@@ -25,3 +25,23 @@ def test_only_contacts_that_share_a_key_pair() -> None:
 def test_contacts_of_earlier_runs_never_pair() -> None:
     assert twins([["old1", "old2"]], created=set()) == []
     assert twins([["old1", "old2", "n1"]], created={"n1"}) == [("old1", "n1")]
+
+
+def test_namesakes_with_no_email_or_phone_are_matched_only_when_alike(database_url: str) -> None:
+    """A person with no email and no phone has only their name as a key (``NAME_ONLY``): a
+    record of that name finds them only when it holds exactly what the hub holds; two
+    namesakes that differ stay two people, in the same run (no twins) and later."""
+    from tests.engine.harness import Hub as MemoryHub
+
+    hub = MemoryHub(database_url, ["a", "b", "c"], threshold="50")
+    ann = {"display_name": "Ann Lee", "given_name": "Ann", "family_name": "Lee"}
+    hub.book("a").put("x", {**ann, "organization": "X"})
+    hub.book("b").put("y", {**ann, "organization": "Y"})
+    hub.sync()
+    assert sorted(i.fields["organization"] for i in hub.book("c").items.values()) == ["X", "Y"]
+    hub.book("c").put("z", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek"})
+    hub.book("a").put("w", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek"})
+    report = hub.sync()
+    assert report.changes.get("hub", {}).get("create") == 1, report.changes
+    assert len(hub.book("b").items) == 3 and len(hub.book("a").items) == 3
+    assert hub.sync().changes == {}

@@ -15,7 +15,16 @@ from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
-from contacthub.model import element_key, field_equal, lookup_keys, match_keys, name_key, project
+from contacthub.model import (
+    element_key,
+    field_equal,
+    held_view,
+    lookup_keys,
+    match_keys,
+    name_key,
+    project,
+    strong_keys,
+)
 from contacthub.store.repo import ContactRow, LinkRow, Store
 
 #: the fields ``match_keys`` reads: a record's keys are its projection's when a connector
@@ -202,11 +211,21 @@ class Matching:
         candidates += [cid for k in lookup_keys(record_keys) for cid in index.get(k, ())]
         if not candidates:
             return None
+        # found by a name alone (no email, no phone on either side): the same person only
+        # when the record holds exactly what the hub would write there; a namesake differs
+        weak = bool(record_keys) and not strong_keys(record_keys)
+        theirs = project(record.fields, spoke.held) if weak else {}
         taken = self._taken
         free: list[ContactRow] = []
         for cid in dict.fromkeys(candidates):
             contact = contacts.get(cid)
             if contact is None or contact.deleted or cid in taken:
+                continue
+            if (
+                weak
+                and cid != getattr(by_ref, "id", None)
+                and not spoke.holds(held_view(contact.data, spoke.held), theirs)
+            ):
                 continue
             if cid in linked and linked[cid].state != "excluded":
                 here = linked[cid]

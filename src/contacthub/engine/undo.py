@@ -21,7 +21,15 @@ from typing import Any
 from sqlalchemy import select, update
 
 from contacthub.engine.context import RunContext
-from contacthub.model import MULTI_FIELDS, NAME_GROUP, element_key, field_equal, lookup_keys, match_keys
+from contacthub.model import (
+    MULTI_FIELDS,
+    NAME_GROUP,
+    element_key,
+    field_equal,
+    lookup_keys,
+    match_keys,
+    strong_keys,
+)
 from contacthub.store import tables as t
 from contacthub.store.repo import chunks, loads, now
 from contacthub.store.repo_journal import HubChange
@@ -91,7 +99,7 @@ def undo_preparer(run_id: int) -> Any:
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                index = store.match_lookup(ctx.hub.id, lookup_keys(match_keys(data)))
+                index = store.match_lookup(ctx.hub.id, lookup_keys(strong_keys(match_keys(data))))
                 found = {ids[0] for ids in index.values()}  # the first per key, as ever
                 found.discard(contact.id)
                 again = found - undone_creates  # not a person the undone run itself took in

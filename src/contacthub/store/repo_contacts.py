@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import bindparam, delete, func, select, update
 
 from contacthub.errors import NotFoundError
-from contacthub.model import PHONE_NAME_PLAIN
+from contacthub.model import NAME_ONLY, PHONE_NAME_PLAIN
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
 from contacthub.store.rows import (
@@ -175,6 +175,7 @@ class ContactsMixin(StoreBase):
                 mine.hub_id == hub_id,
                 mine.contact_id.in_(part),
                 mine.key.not_like(PHONE_NAME_PLAIN + "%"),
+                mine.key.not_like(NAME_ONLY + "%"),  # (namesakes are no twins)
             )
             query = (
                 select(mk.key, mk.contact_id)
