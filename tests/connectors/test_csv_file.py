@@ -727,3 +727,49 @@ def test_a_row_of_thousands_of_custom_fields_is_written_into_a_file_that_had_non
     assert len(header_line) == 3 + 3000
     [wide] = [r for r in records(connector_for(path)) if r.fields.get("display_name") == "Wide Row"]
     assert {k: v for k, v in wide.fields.items() if k.startswith("custom.")} == custom
+
+
+def test_a_header_naming_a_column_twice_is_refused_and_never_written(tmp_path: Path) -> None:
+    """``id,display_name,emails,emails,display_name``: a row was read from the last of two
+    columns of one name, so "First Name" and the first email were dropped without a word,
+    and a write filled the first and read back the last: the edit never stuck, and the
+    value of the first column was lost. The file is refused whole, named, and left as is."""
+    path = tmp_path / "dup.csv"
+    data = (
+        b"id,display_name,emails,emails,display_name\r\n"
+        b"ann,First Name,work:a@x.example,home:b@x.example,Second Name\r\n"
+    )
+    path.write_bytes(data)
+    connector = connector_for(path)
+    with pytest.raises(FatalConnectorError) as info:
+        connector.pull(None, {})
+    message = info.value.message
+    assert str(path) in message
+    assert "'display_name' (columns 2, 5)" in message and "'emails' (columns 3, 4)" in message
+    with pytest.raises(FatalConnectorError):
+        connector.get("ann")
+    fields = {"display_name": "New Name", "emails": [{"value": "c@x.example", "type": "", "primary": True}]}
+    with pytest.raises(FatalConnectorError):
+        connector.write([WriteOp("update", "ann", fields, "ann", None)])
+    with pytest.raises(FatalConnectorError):
+        connector.write([WriteOp("create", "bob", {"display_name": "Bob"})])
+    assert path.read_bytes() == data
+    # an Outlook file the same
+    outlook = tmp_path / "outlook.csv"
+    outlook.write_text("First Name,E-mail Address,First Name\r\nAnn,a@x.example,Anne\r\n")
+    with pytest.raises(FatalConnectorError, match=r"'First Name' \(columns 1, 3\)"):
+        connector_for(outlook).pull(None, {})
+
+
+def test_names_the_hub_does_not_read_may_repeat(tmp_path: Path) -> None:
+    """Empty names (Thunderbird ends its header with one; a spreadsheet may leave several)
+    and extra columns the hub never reads are left alone, and written back as they were."""
+    path = tmp_path / "extra.csv"
+    path.write_bytes(b"id,display_name,Comments,Comments,,\r\nann,Ann,c1,c2,,\r\n")
+    connector = connector_for(path)
+    [record] = records(connector)
+    assert record.fields == {"display_name": "Ann"}
+    fields = {"display_name": "Anne"}
+    [res] = connector.write([WriteOp("update", "ann", fields, record.native_id, record.version)])
+    assert res.error is None
+    assert path.read_bytes() == b"id,display_name,Comments,Comments,,\r\nann,Anne,c1,c2,,\r\n"

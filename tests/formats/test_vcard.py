@@ -321,7 +321,7 @@ def test_speed_print() -> None:
 
 
 def test_fast_path_reads_like_the_general_one(vcards: Path) -> None:
-    from contacthub.formats.vcard_lines import _fast_cards, _slow_cards, _to_text
+    from contacthub.formats.vcard_lines import _every_row, _fast_cards, _slow_cards, _to_text
 
     def key(cards: list[Card]) -> list[Any]:
         return [[(p.group, p.name, p.value, p.params, p.raw) for p in c.properties] for c in cards]
@@ -334,6 +334,9 @@ def test_fast_path_reads_like_the_general_one(vcards: Path) -> None:
         assert key(_fast_cards(text, "windows-1252")[0]) == key(_slow_cards(text, "windows-1252")[0]), (
             path.name
         )
+        # and read again with its unreadable lines, as parse_cards does for an empty card
+        every = _fast_cards(text, "windows-1252", _every_row(text))[0]
+        assert key(every) == key(_fast_cards(text, "windows-1252")[0]), path.name
         checked += 1
     assert checked >= 20
 
@@ -438,6 +441,9 @@ _odd_lines = st.sampled_from(
         "X-DEPARTMENT:Sales",
         "X-CUSTOM-TRADE:roofer",
         "junk line",
+        'FN;X-P="a"b"c;Y="""":Quote Person',
+        'EMAIL;TYPE="work:quote@x.example',
+        "EMAIL;TYPE=work",
         "",
         " continued",
         "\tcontinued",
@@ -637,3 +643,44 @@ def test_a_quote_escaped_by_gmail_and_apple_reads_as_a_quote(vcards: Path) -> No
         note = parsed.fields["notes"]
         assert 'CONTRIBUTORS "AS IS" AND' in note and "\\" not in note, (name, note)
     assert unescape('say \\"hi\\", \\q') == 'say "hi", \\q'  # other unknown escapes stay
+
+
+# --- lines that are not quite vCard --------------------------------------------------------
+
+_QUOTE_CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:quote-1\r\n{}END:VCARD\r\n"
+_OPEN_QUOTES = 'FN;X-P="a"b"c;Y="""":Quote Person\r\nEMAIL;TYPE="work:quote@example.com\r\n'
+
+
+@pytest.mark.parametrize("fold", ["", "NOTE:a long\r\n  note\r\n"])
+def test_a_quote_left_open_in_the_params_keeps_the_value(fold: str) -> None:
+    """No ':' outside quotes: the first ':' ends the params. The line was dropped, and a
+    card of such lines synced as a person with no data, without a word."""
+    data = _QUOTE_CARD.format(fold + _OPEN_QUOTES).encode()
+    [parsed] = CODEC.parse(data, "q.vcf")
+    expected = {"value": "quote@example.com", "type": "work", "primary": True}
+    assert parsed.fields["display_name"] == "Quote Person"
+    assert parsed.fields["emails"] == [expected]
+    assert CODEC.read(data, "q.vcf") == (parsed.fields, "quote-1", None)
+    fn = parsed.card.first("FN")
+    assert fn is not None and fn.params == {"X-P": ['a"b"c;Y="""']}
+    assert serialize_card(parsed.card) == data  # read leniently, written back as it was
+
+
+def test_a_card_with_nothing_read_but_unreadable_lines_is_an_error() -> None:
+    """A card whose only lines besides UID and VERSION are not properties (here: no ':')
+    is refused naming the file, on both readers, rather than synced as an empty person."""
+    for lines in ("FN Quote Person\r\nEMAIL;TYPE=work\r\n", "FN Quote\r\nNOTE\r\n  folded\r\n"):
+        data = _QUOTE_CARD.format(lines).encode()
+        for read in (CODEC.read, CODEC.parse, parse_cards):
+            with pytest.raises(RecordError) as exc:
+                read(data, "q.vcf")
+            assert exc.value.record == "q.vcf"
+            assert "could be read" in exc.value.message and "'FN Quote" in exc.value.message
+    # a card holding only a PHOTO, or an X- property, holds something: read as before
+    for lines in ("PHOTO;ENCODING=b:AAAA\r\n", "PHOTO;ENCODING=b:AAAA\r\njunk\r\n", "X-A:1\r\njunk\r\n", ""):
+        data = _QUOTE_CARD.format(lines).encode()
+        assert CODEC.read(data, "q.vcf") == ({}, "quote-1", None)
+        assert CODEC.parse(data, "q.vcf")[0].fields == {}
+    # a line with no ':' at all is skipped, as it always was, in a card holding something
+    data = _QUOTE_CARD.format("FN:Ann\r\nEMAIL;TYPE=work\r\n").encode()
+    assert CODEC.read(data, "q.vcf")[0] == CODEC.parse(data)[0].fields == {"display_name": "Ann"}

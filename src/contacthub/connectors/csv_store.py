@@ -248,6 +248,7 @@ class CsvStore:
                 self.name,
             )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
+        self._refuse_duplicates(table)
         table.stamp = stamp
         undecodable = _UNDECODED.search(text) is not None
         for row in rows:
@@ -283,6 +284,35 @@ class CsvStore:
                 self.name,
             )
         return fmt
+
+    def _refuse_duplicates(self, table: _Table) -> None:
+        """A header naming a column the hub reads twice fails the file: a row was read from
+        the last of the two and written into the first, so a value in the first was lost
+        without a word, and an edit written there never read back. Names the hub does not
+        read (an extra column of a spreadsheet, Thunderbird's empty last one) may repeat:
+        their cells are never looked at and are written back as they were."""
+        header = table.header
+        if len(set(header)) == len(header):
+            return
+        read = {c for h in handlers_for(table.fmt, header, self.config.mapping) for _, c in h.cols}
+        if table.fmt == "plain":
+            read.add("id")
+        where: dict[str, list[int]] = {}
+        for number, name in enumerate(header, 1):
+            if name in read:
+                where.setdefault(name, []).append(number)
+        twice = [
+            f"{name!r} (columns {', '.join(map(str, numbers))})"
+            for name, numbers in where.items()
+            if len(numbers) > 1
+        ]
+        if twice:
+            raise FatalConnectorError(
+                f"{self.path}: the header names {' and '.join(twice)} more than once: which of "
+                "the columns holds the value cannot be told, and a write would fill one and "
+                "read back the other; rename or remove the extra columns",
+                self.name,
+            )
 
     def _new_table(self) -> _Table:
         """A file to start, in the ``encoding`` set (``utf-8-sig`` writes a BOM), else UTF-8,

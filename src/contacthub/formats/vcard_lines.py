@@ -24,7 +24,7 @@ were first, as does ``parse_line``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from contacthub.errors import RecordError
 from contacthub.formats.vcard_card import (
@@ -76,16 +76,26 @@ def _to_text(data: bytes) -> str:
 _SIMPLE_LINE = re.compile(r"^(([A-Za-z0-9_-]+\.)?([A-Za-z0-9-]+)(;[^:\n]*)?:(.*))$", re.M)
 
 
-def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
+#: a line of a card that is not a property (no ':', no name), and the card it is in
+_Unreadable = list[tuple[Card, str]]
+_Row = tuple[str, str, str, str, str]
+
+
+def _fast_cards(
+    text: str, fallback: str, rows: Iterable[_Row] | None = None
+) -> tuple[list[Card], bool, _Unreadable]:
     """``parse_cards`` for text without folds or soft breaks, the common case: one regex
-    pass in C finds every line's parts, so the Python loop only builds properties."""
+    pass in C finds every line's parts, so the Python loop only builds properties. The
+    lines the regex does not match are not seen, so not among the unreadable lines given
+    back, unless ``rows`` is ``_every_row(text)`` (``parse_cards`` when it needs them)."""
     cards: list[Card] = []
     stack: list[Card] = []
     current: Card | None = None
     props: list[Property] = []
     saw_begin = False
+    unreadable: _Unreadable = []
     names = _NAME_MEMO
-    for line, group, raw_name, head, value in _SIMPLE_LINE.findall(text):
+    for line, group, raw_name, head, value in _SIMPLE_LINE.findall(text) if rows is None else rows:
         try:
             found = names[raw_name]
         except KeyError:
@@ -93,6 +103,8 @@ def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
             if len(names) < _MEMO_LIMIT:
                 names[raw_name] = found
         if found is None:
+            if current is not None:
+                unreadable.append((current, line))
             continue
         name = found[1]
         if (name == "BEGIN" or name == "END") and value.strip(_WS).upper() == "VCARD":
@@ -113,6 +125,7 @@ def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
         if head and '"' in head:
             prop = parse_line([line], fallback)  # quoted params may hold ':' or ';'
             if prop is None:
+                unreadable.append((current, line))
                 continue
         else:
             params = _params_of(head[1:], False) if head else {}
@@ -122,13 +135,32 @@ def _fast_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
         if name == "VERSION":
             current.version = prop.value.strip()
         props.append(prop)
-    return cards, saw_begin
+    return cards, saw_begin, unreadable
+
+
+def _every_row(text: str) -> Iterator[_Row]:
+    """The rows ``_SIMPLE_LINE.findall(text)`` gives, and a row with no name for each
+    other line that is not blank, which ``_fast_cards`` then counts as unreadable."""
+    for line in text.split("\n"):
+        match = _SIMPLE_LINE.fullmatch(line)
+        if match is not None:
+            line, group, raw_name, head, value = match.groups("")
+            yield line, group, raw_name, head, value
+        elif line.strip(_WS):
+            yield line, "", "", "", ""
+
+
+#: properties that say nothing about a person: a card holding only these holds nothing
+_BOOKKEEPING = frozenset({"VERSION", "UID", "REV", "PRODID"})
 
 
 def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") -> list[Card]:
     """Every card in ``data``, nested cards after their parent; junk lines are skipped.
     ``RecordError`` (with ``where``) when no card with at least one property can be found,
-    or when the last card has no END (``_cut_off``)."""
+    when the last card has no END (``_cut_off``), or when the first card holds nothing
+    but bookkeeping (UID, REV...) and has lines that are not properties: read as it is, it
+    would sync a person with no data, and say nothing of the lines it could not read. A
+    card with only a PHOTO or an X- property is read as before: it holds something."""
     text = _to_text(data)
     if _cut_off(text):
         raise RecordError(
@@ -136,16 +168,37 @@ def parse_cards(data: bytes, where: str = "", fallback: str = "windows-1252") ->
             "at its end to have it read)",
             where,
         )
-    if "\n " not in text and "\n\t" not in text and "=\n" not in text:
-        cards, saw_begin = _fast_cards(text, fallback)
+    fast = "\n " not in text and "\n\t" not in text and "=\n" not in text
+    if fast:
+        cards, saw_begin, unreadable = _fast_cards(text, fallback)
     else:
-        cards, saw_begin = _slow_cards(text, fallback)
+        cards, saw_begin, unreadable = _slow_cards(text, fallback)
     found = [c for c in cards if any(p.name != "VERSION" for p in c.properties)]
     if not found:
         if not saw_begin:
             raise RecordError("not a vCard: no BEGIN:VCARD line", where)
         raise RecordError("no vCard with any property could be read", where)
+    first = found[0]
+    if not any(p.name not in _BOOKKEEPING for p in first.properties):
+        if fast:  # the regex skipped the lines it does not match: read them too, this once
+            index = next(i for i, card in enumerate(cards) if card is first)
+            cards, _, unreadable = _fast_cards(text, fallback, _every_row(text))
+            first = cards[index]
+        lines = [line for card, line in unreadable if card is first]
+        if lines:
+            raise RecordError(_unreadable_message(first, lines), where)
     return found
+
+
+def _unreadable_message(card: Card, lines: list[str]) -> str:
+    kept = ", ".join(sorted({p.name for p in card.properties}))
+    shown = lines[0].encode("latin-1").decode("utf-8", "replace")
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return (
+        f"nothing in the card could be read but its {kept}: {len(lines)} line(s) are not "
+        f"vCard properties, such as {shown!r} (a property line is NAME;PARAMS:value); "
+        "mend them to have the card read"
+    )
 
 
 def _cut_off(text: str) -> bool:
@@ -193,7 +246,8 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
     as (NAME, params, escaped value), without building the cards: the reading hot path.
 
     ``None`` when the data is not the simple case, where a caller uses ``parse_cards``: a
-    nested card, a first card with none of ``names``, quoted-printable soft breaks, and,
+    nested card, a first card with none of ``names`` or with a line that is not a property
+    (``parse_cards`` may refuse the card), quoted-printable soft breaks, and,
     in folded data (which ``parse_cards`` reads line by line, with its own rules for odd
     lines), any line that the two readers could take differently. The params dicts may be
     shared: do not change them."""
@@ -211,8 +265,10 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
     for line in text.split("\n"):
         colon = line.find(":")
         if colon < 0:
-            if folded and line:
-                return None  # a junk line: the line-by-line reader has its own rules
+            if line and (folded or inside):
+                # a junk line: the line-by-line reader has its own rules, and parse_cards
+                # decides whether the card holds enough to be read
+                return None
             continue
         head = line[:colon]
         try:
@@ -222,8 +278,8 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
             if len(memo) < _MEMO_LIMIT:
                 memo[head] = info
         if info is None:
-            if folded:
-                return None
+            if folded or inside:
+                return None  # a junk line, as above
             continue
         group, name, params = info
         if name == "BEGIN" or name == "END":
@@ -246,8 +302,9 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
             continue
         if params is None:
             prop = parse_line([line], fallback)
-            if prop is not None:
-                items.append((prop.name, prop.params, prop.value))
+            if prop is None:
+                return None  # a junk line, as above
+            items.append((prop.name, prop.params, prop.value))
         elif (params and ("ENCODING" in params or "CHARSET" in params)) or not line.isascii():
             prop = Property(name, line[colon + 1 :], dict(params), group, [line])
             _decode_property(prop, fallback)
@@ -257,13 +314,14 @@ def first_card_items(data: bytes, names: frozenset[str], fallback: str = "window
     return items or None
 
 
-def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
+def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool, _Unreadable]:
     """``parse_cards`` for text with folds or quoted-printable soft breaks."""
     cards: list[Card] = []
     stack: list[Card] = []
     current: Card | None = None
     props: list[Property] = []
     saw_begin = False
+    unreadable: _Unreadable = []
     for parts in _logical_lines(text):
         first = parts[0]
         if first[0] in "BbEe" and len(first) < 24 and len(parts) == 1:
@@ -285,11 +343,12 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool]:
             continue
         prop = parse_line(parts, fallback)
         if prop is None:
+            unreadable.append((current, first))
             continue
         if prop.name == "VERSION":
             current.version = prop.value.strip()
         props.append(prop)
-    return cards, saw_begin
+    return cards, saw_begin, unreadable
 
 
 # --- files of several cards (a folder keeps one card per file) ----------------------------

@@ -83,6 +83,8 @@ def _parse_params(parts: list[str], quoted: bool) -> dict[str, list[str]]:
                     if name == "TYPE" and "," in piece:
                         values.extend(p.strip(_WS) for p in piece.split(",") if p.strip(_WS))
                         continue
+                elif piece[:1] == '"' and piece.count('"') == 1:
+                    piece = piece[1:]  # a quote left open (``parse_line``): TYPE="work is work
                 if "^" in piece:
                     piece = _caret_decode(piece)
                 if piece:
@@ -193,16 +195,21 @@ def _params_of(text: str, quoted: bool) -> dict[str, list[str]]:
 
 
 def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | None:
-    """One property from its physical lines (latin-1 text); ``None`` for junk lines."""
+    """One property from its physical lines (latin-1 text); ``None`` for junk lines: no
+    ':' at all, or no property name before it. A quote left open in the params (no ':'
+    outside quotes) is read leniently: the params end at the first ':', and the open quote
+    runs to their end."""
     line = parts[0] if len(parts) == 1 else _unfold(parts)
     colon = line.find(":")
     if colon < 0:
         return None
     quoted = '"' in line and line.find('"', 0, colon) >= 0
     if quoted:
+        # no ':' outside quotes: a quote is left open, and the first ':' ends the params
+        # (dropping the line lost a name or an email without a word)
         colon = _colon_outside_quotes(line)
         if colon < 0:
-            return None
+            colon = line.find(":")
     head = line[:colon]
     semi = head.find(";")
     if semi >= 0:
