@@ -218,3 +218,48 @@ def test_transport_loads_certificates_only_for_https(monkeypatch: pytest.MonkeyP
         client.get("https://contacts.example.test/")
         client.get("https://contacts.example.test/again")
     assert made == [{"verify": False, "retries": 2}, {"verify": "/etc/ca.pem", "retries": 2}]
+
+
+SECRET = "PDSECRETTOKEN123"
+
+
+def test_a_vendor_echoing_the_request_never_puts_a_secret_into_an_error() -> None:
+    """A server, a proxy or a debugging sign-in server that quotes the request in its
+    error put the API token or the client secret into the run's errors, shown to every
+    user of the hub and kept for good (QA). What the request carried in a header, the
+    query or a form body whose name says it is secret is masked in the vendor's words,
+    before they are cut short (a cut secret still gave its first letters)."""
+    clock = Clock()
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"message": f"bad request {dict(request.headers)} {request.url}"})
+
+    api = client(echo, clock, max_attempts=1, headers={"x-api-token": SECRET})
+    with pytest.raises(RetriableError) as info:
+        api.request("GET", "/persons", params={"api_token": SECRET + "Q"})
+    assert SECRET not in info.value.message and "bad request" in info.value.message
+    body = f"grant_type=client_credentials&client_id=cid&client_secret={SECRET}"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "Basic Y2lkOnNlY3JldC1iYXNpYy12YWx1ZQ==",  # cid:secret-basic-value
+    }
+    sent = httpx.Request("POST", "http://login.test/token", content=body.encode(), headers=headers)
+    for words in (body, body[:60], "client cid:secret-basic-value refused"):
+        answer = httpx.Response(
+            401, json={"error": "invalid_client", "error_description": words}, request=sent
+        )
+        said = message_of(answer)
+        assert SECRET[:6] not in said and "secret-basic-value" not in said, said
+
+
+def test_a_runs_errors_never_hold_a_connectors_secret_setting() -> None:
+    """Whatever said it (a sign-in library's error quoting the server, a vendor's words
+    about a request it got another way): a run's errors are stored and shown to every user
+    of the hub, so the connectors' secret settings are masked in them, URL-encoded too."""
+    from contacthub.engine.context import Report
+
+    report = Report(1, secrets=["s3cr3t/value+x", "tok"])
+    report.error("p", "row tok", "refused: client_secret s3cr3t/value+x, again s3cr3t%2Fvalue%2Bx")
+    [error] = report.errors
+    assert "s3cr3t" not in error["message"] and error["message"].count("********") == 2
+    assert error["record"] == "row tok"  # too short to mask: it would mask half of everything

@@ -287,6 +287,11 @@ class Connector(ABC):
                 return item
         return None
 
+    def secret_values(self) -> list[str]:
+        """The values of this connector's secret settings (decrypted): masked in every
+        error said of a run (``Report.unsaid``) and in a connection test's answer."""
+        return [str(v) for k, v in self.config.settings.items() if k in self.secret_settings and v]
+
     def check(self) -> None:
         """Raise ``FatalConnectorError`` with a remedy when the connector cannot work.
 

@@ -40,6 +40,7 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
+from contacthub.redact import mask, redact, sent_secrets
 
 
 class Transport(httpx.BaseTransport):
@@ -283,14 +284,26 @@ def retry_after(response: httpx.Response, now: float) -> float | None:
 
 def message_of(response: httpx.Response) -> str:
     """The vendor's own words for an error, short: the common JSON error shapes of the APIs
-    we speak, else the start of the body, else the status text."""
+    we speak, else the start of the body, else the status text; never a secret the request
+    carried, nor one of a known shape (``contacthub.redact``), masked before the words are
+    cut short (a cut secret still gave its first letters)."""
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return text[:200] if text and "<" not in text[:1] else f"HTTP {response.status_code}"
+        if not text or "<" in text[:1]:
+            return f"HTTP {response.status_code}"
+        return _unsaid(response, text)[:200]
     found = _find_message(body)
-    return (found or f"HTTP {response.status_code}")[:300]
+    return _unsaid(response, found)[:300] if found else f"HTTP {response.status_code}"
+
+
+def _unsaid(response: httpx.Response, text: str) -> str:
+    try:
+        request = response.request
+    except RuntimeError:  # (a response made without one, in tests)
+        return redact(text)
+    return redact(mask(text, sent_secrets(request)))
 
 
 def _find_message(body: Any) -> str | None:

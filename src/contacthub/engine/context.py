@@ -11,6 +11,7 @@ from typing import IO, Any
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
 from contacthub.model import fields_equal, project
+from contacthub.redact import mask, redact
 from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
@@ -136,6 +137,8 @@ class Report:
     api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     #: seconds each connector's API clients waited (rate limits, retries), read by metrics
     waited: dict[str, float] = field(default_factory=dict)
+    #: the secret settings of the run's connectors: never in an error (``unsaid``)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)
@@ -143,7 +146,15 @@ class Report:
             self.changes.setdefault(name, {"create": 0, "update": 0, "delete": 0})[kind] += n
 
     def error(self, connector: str, record: str, message: str) -> None:
-        self.errors.append({"connector": connector, "record": record, "message": message})
+        self.errors.append(
+            {"connector": connector, "record": self.unsaid(record), "message": self.unsaid(message)}
+        )
+
+    def unsaid(self, text: str) -> str:
+        """``text`` without the run's secrets: the errors are stored with the run, and shown
+        to every user of the hub, for good (``contacthub.redact``; the vendor's words are
+        masked where they are read too, ``http.message_of``)."""
+        return redact(mask(text, self.secrets))
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

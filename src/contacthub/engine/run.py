@@ -168,6 +168,7 @@ def _run_hub(
     started = datetime.now(UTC).isoformat()
     try:
         spokes = _spokes(engine, hub, rows, options, cursors)
+        report.secrets = [value for spoke in spokes for value in spoke.connector.secret_values()]
         for spoke in spokes:
             spoke.connector.check()
     except (UserError, ConnectorError) as exc:
@@ -262,7 +263,7 @@ def _waited(connector: Connector) -> float:
 def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Report:
     """End the run as failed, the error attributed to its connector (else to the hub)."""
     name = exc.connector if isinstance(exc, ConnectorError) and not isinstance(exc, RecordError) else None
-    message = f"connector {name!r}: {exc.message}" if name else str(exc)
+    message = report.unsaid(f"connector {name!r}: {exc.message}" if name else str(exc))
     report.status = "failed"
     report.message = message
     report.error(name or "hub", "", message)

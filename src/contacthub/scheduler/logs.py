@@ -11,35 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-MASK = "********"
-_PATTERNS = [
-    # scheme://user:password@host -> scheme://user:********@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), rf"\1{MASK}@"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
-    (
-        re.compile(
-            r"(?i)\b((?:access_|refresh_|id_|api_)?token|password|passwd|secret|client_secret|clientstate"
-            r"|api_key|validationtoken)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
-        ),
-        rf"\1\2{MASK}",
-    ),
-    (re.compile(r"(/hooks/[a-z0-9-]+/)[A-Za-z0-9_-]{8,}"), rf"\1{MASK}"),
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # https://user:password@host
-]
+from contacthub.redact import MASK as MASK
+from contacthub.redact import redact as redact
 
 # attributes every LogRecord has; anything else was passed with ``extra=`` and is kept
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-def redact(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class Redact(logging.Filter):

@@ -333,6 +333,7 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
     from contacthub.connectors.base import Record
     from contacthub.engine.run import connector_for
     from contacthub.errors import ContacthubError
+    from contacthub.redact import mask, redact
 
     with engine.connect() as conn:
         store = Store(conn)
@@ -344,7 +345,7 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
     try:
         connector = connector_for(crow, hub, engine)
     except ContacthubError as exc:
-        return {"ok": False, "message": str(exc)}
+        return {"ok": False, "message": redact(str(exc))}
     first: Record | None = None
     listed = unreadable = 0
     more = False
@@ -360,7 +361,7 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
             else:
                 unreadable += 1
     except ContacthubError as exc:
-        return {"ok": False, "message": str(exc)}
+        return {"ok": False, "message": redact(mask(str(exc), connector.secret_values()))}
     finally:
         connector.close()
     count = f"{'at least ' if more else ''}{listed} record(s)" + (

@@ -1,0 +1,111 @@
+"""Keeping secrets out of what contacthub says: log lines, run errors, test answers.
+
+Two ways, used together. ``redact`` knows the shapes secrets take in text (a password in a
+URL, ``Authorization`` values, ``token=``/``secret=`` pairs, a webhook receiver's token) and
+masks them whatever produced the text. ``mask`` masks given values wherever they appear,
+also URL-encoded: the secrets a request carried (``sent_secrets``: a vendor, a proxy or a
+debugging sign-in server that quotes the request in its error put the API token into the
+run's errors, shown to every user of the hub) and a connector's secret settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus
+
+MASK = "********"
+_PATTERNS = [
+    # scheme://user:password@host -> scheme://user:********@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), rf"\1{MASK}@"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (
+        re.compile(
+            r"(?i)\b((?:access_|refresh_|id_|api_)?token|password|passwd|secret|client_secret|clientstate"
+            r"|api_key|validationtoken)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    (re.compile(r"(/hooks/[a-z0-9-]+/)[A-Za-z0-9_-]{8,}"), rf"\1{MASK}"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # https://user:password@host
+]
+#: words in a header, query or form field name that say its value is secret
+_SECRET_NAMES = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "auth",
+    "cookie",
+    "assertion",
+    "code",
+    "signature",
+)
+#: values shorter than this are not masked: "id", "1" would mask half of every message
+_SHORTEST = 4
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret of a known shape masked."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def mask(text: str, values: Iterable[str]) -> str:
+    """``text`` with each of ``values`` masked, as it is and URL-encoded; longest first, so
+    a secret that contains another is masked whole."""
+    for value in sorted({v for v in values if v and len(v) >= _SHORTEST}, key=len, reverse=True):
+        for form in {value, quote(value, safe=""), quote_plus(value)}:
+            text = text.replace(form, MASK)
+    return text
+
+
+def sent_secrets(request: Any) -> list[str]:
+    """The secret values an ``httpx.Request`` carried: headers whose name says so (the value,
+    the credentials after its scheme, a Basic pair's password), and query and form or JSON
+    body fields whose name says so."""
+    out: list[str] = []
+    for name, value in request.headers.items():
+        if _secret_name(name):
+            out.append(value)
+            scheme, _, credentials = value.partition(" ")
+            if credentials:
+                out.append(credentials)
+                if scheme.lower() == "basic":
+                    out += _basic_pair(credentials)
+    out += [v for k, v in request.url.params.multi_items() if _secret_name(k)]
+    try:
+        body = request.content.decode("utf-8", "replace")
+    except Exception:  # a streamed body, never read here
+        return out
+    kind = request.headers.get("content-type", "")
+    if "x-www-form-urlencoded" in kind:
+        out += [v for k, v in parse_qsl(body) if _secret_name(k)]
+    elif "json" in kind:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return out
+        if isinstance(data, dict):
+            out += [str(v) for k, v in data.items() if _secret_name(str(k)) and isinstance(v, str | int)]
+    return out
+
+
+def _secret_name(name: str) -> bool:
+    lower = name.lower()
+    return any(word in lower for word in _SECRET_NAMES)
+
+
+def _basic_pair(credentials: str) -> list[str]:
+    try:
+        pair = base64.b64decode(credentials, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return []
+    _user, _, password = pair.partition(":")
+    return [pair, password] if password else [pair]
