@@ -260,8 +260,12 @@ class Throttle:
             stamps.popleft()
         return stamps
 
-    def wait(self, *keys: str) -> float:
-        """Seconds before another attempt is allowed for these keys (0: now)."""
+    def begin(self, *keys: str) -> tuple[float, float | None]:
+        """Start a sign-in attempt for these keys: the seconds to wait before one is allowed
+        (and ``None``), or 0 and the moment of this attempt, counted at once as a failure
+        (``succeeded`` takes it back). Counted only once the slow password check had
+        failed, every attempt sent at the same time passed: 17 of 60 were checked, where 5
+        per window are allowed."""
         moment = time.monotonic()
         with self._lock:
             waits = [
@@ -269,15 +273,21 @@ class Throttle:
                 for key in keys
                 if len(stamps := self._recent(key, moment)) >= self.limit
             ]
-        return max(waits, default=0.0)
-
-    def failed(self, *keys: str) -> None:
-        moment = time.monotonic()
-        with self._lock:
+            if waits:
+                return max(waits), None
             for key in keys:
                 self._recent(key, moment).append(moment)
+        return 0.0, moment
 
-    def succeeded(self, *keys: str) -> None:
+    def succeeded(
+        self, cleared: tuple[str, ...], released: tuple[str, ...] = (), moment: float | None = None
+    ) -> None:
+        """A sign-in went through: the ``cleared`` keys (the email) forget their failures;
+        the ``released`` ones (the address) take back only this attempt's count."""
         with self._lock:
-            for key in keys:
+            for key in cleared:
                 self._failures.pop(key, None)
+            for key in released:
+                stamps = self._failures.get(key)
+                if stamps is not None and moment is not None and moment in stamps:
+                    stamps.remove(moment)

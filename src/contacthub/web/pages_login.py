@@ -98,7 +98,7 @@ def login(
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         return message_page(request, 403, "the form's security token is missing: reload the page")
     keys = (f"email:{email.strip().lower()}", f"ip:{request.client.host if request.client else '?'}")
-    wait = web.throttle.wait(*keys)
+    wait, moment = web.throttle.begin(*keys)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         response = _login_form(
@@ -112,12 +112,11 @@ def login(
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
     user = accounts.authenticate(web.engine, email, password)
-    if user is None:
-        web.throttle.failed(*keys)
+    if user is None:  # (counted as a failure when it began)
         return _login_form(
             request, "login.html", 401, error="wrong email or password", email=email, next=next
         )
-    web.throttle.succeeded(keys[0])
+    web.throttle.succeeded(keys[:1], keys[1:], moment)
     return _start_session(request, user, next)
 
 
