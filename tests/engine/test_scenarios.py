@@ -1792,6 +1792,40 @@ def test_a_hub_with_phone_name_keys_made_the_old_way_still_finds_its_people(data
     assert len(hub.book("a").items) == 1 and len(hub.book("b").items) == 1
 
 
+def test_a_hub_made_before_name_keys_finds_its_people_with_no_email_or_phone(database_url: str) -> None:
+    """A hub made before ``name:`` keys holds no key at all for a person with no email or
+    phone, and a contact nobody edits keeps its keys: migration 0010 adds them, so such a
+    person is found again by a connector added after the upgrade (QA: an upgraded hub still
+    made them twice). A contact with other keys gets none."""
+    from alembic import command
+    from alembic.config import Config
+
+    from contacthub.store import db
+
+    hub = Hub(database_url, ["a"])
+    hub.book("a").put("x", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek", "notes": "n"})
+    hub.book("a").put("y", person(2))
+    hub.sync()
+    with hub.engine.begin() as conn:
+        new_keys = sorted(k for (k,) in conn.execute(select(t.match_keys.c.key)))
+        # the keys as the code before 0010 made them, and the schema back at 0009
+        conn.execute(t.match_keys.delete().where(t.match_keys.c.key.like("name:%")))
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0009'")
+    assert "name:bo ek" in new_keys and not any(k.startswith("name:given2") for k in new_keys)
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    with hub.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with hub.engine.connect() as conn:
+        assert sorted(k for (k,) in conn.execute(select(t.match_keys.c.key))) == new_keys
+    hub.names.append("b")
+    hub.apply()
+    hub.book("b").put("z", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek", "notes": "n"})
+    hub.sync()
+    assert len(hub.book("a").items) == 2 and len(hub.book("b").items) == 2
+
+
 def test_a_resolve_after_a_hold_leaves_the_hold_to_decide(database_url: str) -> None:
     """A resolve changes one hub value and syncs nothing: it neither counts the held
     deletions again nor decides them. Taken for a run applied after the hold, it made the

@@ -484,3 +484,14 @@ def test_conflicts(hub_engine: tuple[Engine, int, list[int]]) -> None:
             select(t.conflicts.c.value).where(t.conflicts.c.field == "job_title")
         ).scalar_one()
         assert value == '"C"'
+
+
+def test_a_database_a_newer_version_migrated_is_refused_with_one_message(sqlite_url: str) -> None:
+    """Going back to an older contacthub after an upgrade failed on every command with
+    Alembic's traceback ("Can't locate revision identified by '0011'"), QA."""
+    engine = db.open_database(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    with pytest.raises(ConfigError, match=r"upgraded by a newer contacthub \(schema 0099\);.* up to 00"):
+        db.open_database(sqlite_url)

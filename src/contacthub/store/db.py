@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -117,8 +117,16 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to ``HEAD_REVISION`` with Alembic (a no-op check when it is there)."""
-    if current_revision(engine) == HEAD_REVISION:
+    current = current_revision(engine)
+    if current == HEAD_REVISION:
         return
+    known = {path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("*_*.py")}
+    if current is not None and current not in known:
+        # a store a newer contacthub migrated: Alembic would fail with a traceback
+        raise ConfigError(
+            f"this database was upgraded by a newer contacthub (schema {current}); this version"
+            f" knows schemas up to {HEAD_REVISION}: install that newer version again"
+        )
     from alembic import command
     from alembic.config import Config
 
