@@ -375,5 +375,15 @@ def test_a_card_that_became_a_broken_link_is_an_error_not_a_deletion(tmp_path: P
         ("bob.vcf", "cannot read: "),
     ]
     assert hub.files("b") == copies
+    # edited elsewhere while the disk is gone: the card waits (a write of it, taken for
+    # gone, made a second card beside the link, and a second person once the disk was back)
+    [(name, data)] = [(n, d) for n, d in copies.items() if b"UID:ann-1" in d]
+    (hub.tmp / "b" / name).write_bytes(data.replace(b"END:VCARD", b"TITLE:Chief\r\nEND:VCARD"))
+    waiting = hub.sync()
+    assert waiting["changes"] == {"hub": {"create": 0, "update": 1, "delete": 0}}, waiting
+    assert sorted(p.name for p in a.iterdir()) == ["ann.vcf", "bob.vcf"]
     (tmp_path / "away.vcf").rename(disk / "ann.vcf")  # mounted again
+    back = hub.sync()
+    assert back["changes"] == {"a": {"create": 0, "update": 1, "delete": 0}}, back
+    assert b"TITLE:Chief" in (disk / "ann.vcf").read_bytes() and (a / "ann.vcf").is_symlink()
     assert hub.sync()["changes"] == {}

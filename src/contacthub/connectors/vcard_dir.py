@@ -36,7 +36,7 @@ from contacthub.connectors.base import (
 )
 from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.readahead import read_ahead
-from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles
+from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles, link_target
 from contacthub.connectors.vcard_files import file_version as file_version
 from contacthub.connectors.vcard_trash import Trash
 from contacthub.connectors.writebehind import WriteBehind
@@ -57,13 +57,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 _SEPARATORS = frozenset(filter(None, ("/", "\\", "\0", os.sep, os.altsep)))
 #: a write as it comes back from the write-behind worker: name, version, fields, error
 _Written = tuple[str | None, str | None, Fields | None, RecordError | None]
-
-
-def _target(link: str) -> str:
-    try:
-        return repr(os.readlink(link))
-    except OSError:
-        return "a target that cannot be read"
 
 
 class VCardDirConnector(VCardFiles, Connector):
@@ -220,7 +213,7 @@ class VCardDirConnector(VCardFiles, Connector):
                 except OSError as exc:
                     if not entry.is_symlink():
                         continue  # gone since listed
-                    odd[name] = f"cannot read: a link to {_target(entry.path)} ({exc.strerror})"
+                    odd[name] = f"cannot read: a link to {link_target(entry.path)} ({exc.strerror})"
                     still_there += name in known
                     listed += 1  # (there, though unread: no "emptied" folder to hold)
                     continue

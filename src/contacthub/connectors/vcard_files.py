@@ -33,7 +33,7 @@ from pathlib import Path
 
 from contacthub.connectors.base import WriteResult
 from contacthub.connectors.card_source import file_version as file_version
-from contacthub.errors import RecordNotFoundError, StaleVersionError
+from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
 
 _BINARY = getattr(os, "O_BINARY", 0)
 _READ_FLAGS = os.O_RDONLY | _BINARY
@@ -62,6 +62,14 @@ def _syncfs(fd: int) -> bool:
     return True
 
 
+def link_target(link: str | Path) -> str:
+    """What a link names, for messages."""
+    try:
+        return repr(os.readlink(link))
+    except OSError:
+        return "a target that cannot be read"
+
+
 class VCardFiles:
     """The file operations of ``VCardDirConnector`` (its mixin): what they need of it is the
     folder, the connector's name for errors, and the two switches below, which its
@@ -81,6 +89,11 @@ class VCardFiles:
             try:
                 fd = os.open(path, _READ_FLAGS)
             except (FileNotFoundError, NotADirectoryError):
+                if os.path.islink(path):
+                    # a link to a card on a disk not mounted now: the card is there, unread
+                    # (taken for gone, a write of it made a second card beside the link)
+                    message = f"cannot read: a link to {link_target(path)} (No such file)"
+                    raise RecordError(message, str(path), self.name) from None
                 raise RecordNotFoundError("no such file", str(path), self.name) from None
             try:
                 before = os.fstat(fd)
