@@ -39,9 +39,32 @@ def test_namesakes_with_no_email_or_phone_are_matched_only_when_alike(database_u
     hub.book("b").put("y", {**ann, "organization": "Y"})
     hub.sync()
     assert sorted(i.fields["organization"] for i in hub.book("c").items.values()) == ["X", "Y"]
-    hub.book("c").put("z", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek"})
-    hub.book("a").put("w", {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek"})
+    bo = {"display_name": "Bo Ek", "given_name": "Bo", "family_name": "Ek", "organization": "Ek & Sons"}
+    hub.book("c").put("z", bo)
+    hub.book("a").put("w", dict(bo))
     report = hub.sync()
     assert report.changes.get("hub", {}).get("create") == 1, report.changes
     assert len(hub.book("b").items) == 3 and len(hub.book("a").items) == 3
     assert hub.sync().changes == {}
+
+
+def test_a_record_of_a_name_alone_never_finds_a_person_by_it(database_url: str) -> None:
+    """A list that holds only names (a colleague "John Smith") held exactly what the hub
+    held of the plumber John Smith there, his name: it was linked to him, and removing
+    the row deleted his card everywhere (QA). A name alone proves nothing: a record found
+    by its name must agree on another value too."""
+    from tests.engine.harness import Hub as MemoryHub
+
+    hub = MemoryHub(database_url, ["a"], threshold="50")
+    smith = {"display_name": "John Smith", "given_name": "John", "family_name": "Smith", "notes": "plumber"}
+    hub.book("a").put("x", smith)
+    hub.sync()
+    hub.book("b").put("row", {"display_name": "John Smith"})  # a list of colleagues' names
+    hub.names.append("b")
+    hub.apply(b={"fields": ["display_name"]})
+    hub.sync()
+    assert hub.book("a").items["x"].fields["notes"] == "plumber"
+    assert len(hub.book("a").items) == 2 and len(hub.book("b").items) == 2  # two people
+    del hub.book("b").items["row"]  # the colleague leaves the list
+    hub.sync()
+    assert [i.fields.get("notes") for i in hub.book("a").items.values()] == ["plumber"]

@@ -16,6 +16,7 @@ from typing import Any
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.model import (
+    NAME_GROUP,
     element_key,
     field_equal,
     held_view,
@@ -212,9 +213,13 @@ class Matching:
         if not candidates:
             return None
         # found by a name alone (no email, no phone on either side): the same person only
-        # when the record holds exactly what the hub would write there; a namesake differs
+        # when the record holds exactly what the hub would write there, and something
+        # besides the name (a list of names alone held "exactly" the plumber's name: the
+        # colleague's row took him, and its removal deleted him everywhere)
         weak = bool(record_keys) and not strong_keys(record_keys)
         theirs = project(record.fields, spoke.held) if weak else {}
+        if weak and not any(v not in (None, "", [], {}) for k, v in theirs.items() if k not in NAME_GROUP):
+            candidates = [by_ref.id] if by_ref is not None else []
         taken = self._taken
         free: list[ContactRow] = []
         for cid in dict.fromkeys(candidates):
