@@ -395,3 +395,71 @@ def test_a_deleted_card_is_kept_for_a_create_of_the_same_person(
     assert not (tmp_path / "off").exists()
     with pytest.raises(ConfigError):
         CardDavConnector(ConnectorConfig("dav", {**config.settings, "trash_days": "forever"}))
+
+
+#: a card a vobject-based server (Radicale) refuses: its PROFILE line, once more as
+#: vobject adds its own ("This component already has a PROFILE")
+REFUSED = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nPROFILE:VCard\r\nUID:h-9\r\nFN:Given9 Family9\r\n"
+    b"N:Family9;Given9;;;\r\nX-KEPT:copied\r\nEND:VCARD\r\n"
+)
+
+
+def test_a_copied_card_the_server_refuses_is_sent_again_from_the_fields(
+    book: str, radicale: Radicale
+) -> None:
+    """A create that starts from another connector's card, refused by the server as it is
+    (400), is sent at once again built from the hub's fields: the person arrives, without
+    what only the copied card held. It once failed, and the engine does not send a refused
+    record again until the contact changes."""
+    from contacthub.connectors.card_source import CardSource
+
+    connector = make(book, radicale)
+    fields = sample(9)
+    source = CardSource("elsewhere/h-9.vcf", "1", data=REFUSED)
+    [result] = connector.write([WriteOp("create", "h-9", fields, source=source)])
+    assert result.error is None, result.error
+    assert connector.api_calls()["PUT"] == 2
+    with radicale.client() as http:
+        stored = http.get(f"{book}{result.native_id}").text
+    assert "X-KEPT" not in stored and "PROFILE" not in stored and "UID:h-9" in stored
+    assert connector.get(result.native_id or "").fields == result.fields
+    assert "person9@example.com" in stored and "Given9" in stored
+
+
+def test_a_card_refused_again_from_the_fields_says_why(
+    book: str, radicale: Radicale, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses the card built from the fields too: the record's error gives
+    the server's reason for both (a SabreDAV ``DAV:error`` body's message, which was
+    ``HTTP 415``), never a secret the request carried."""
+    from contacthub.connectors.card_source import CardSource
+
+    connector = make(book, radicale)
+    password = radicale.users["alice"]
+    real = connector.dav.request
+    puts: list[bytes] = []
+
+    def sabre(method: str, url: Any, body: Any = None, **headers: str) -> httpx.Response:
+        if method != "PUT":
+            return real(method, url, body, **headers)
+        puts.append(body)
+        xml = (
+            '<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" '
+            'xmlns:s="http://sabredav.org/ns"><s:sabredav-version>4.6.0</s:sabredav-version>'
+            "<s:exception>Sabre\\DAV\\Exception\\UnsupportedMediaType</s:exception>"
+            f"<s:message>Validation error in vCard: line {len(puts)} (password={password})"
+            "</s:message></d:error>"
+        )
+        request = httpx.Request("PUT", str(url), headers={"Authorization": "Basic x"})
+        return httpx.Response(415, content=xml.encode(), request=request)
+
+    monkeypatch.setattr(connector.dav, "request", sabre)
+    source = CardSource("elsewhere/h-9.vcf", "1", data=REFUSED)
+    [result] = connector.write([WriteOp("create", "h-9", sample(9), source=source)])
+    assert isinstance(result.error, RecordError) and len(puts) == 2
+    assert b"X-KEPT" in puts[0] and b"X-KEPT" not in puts[1]
+    said = str(result.error)
+    assert "refused with 415: Validation error in vCard: line 2" in said, said
+    assert "refused first (415: Validation error in vCard: line 1" in said, said
+    assert password not in said

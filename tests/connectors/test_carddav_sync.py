@@ -478,3 +478,40 @@ def test_a_password_given_with_connect_replaces_one_kept_from_the_file(
     setup.toml.write_text(with_right.replace(setup.password, "typo-again-32"))
     assert setup.cli("apply", str(setup.toml))[0] == 0
     assert setup.cli("sync", "team")[0] == 1
+
+
+#: real cards a vobject-based server (Radicale) refuses with 400 when copied as they are:
+#: a PROFILE line, two N lines, an unparseable line, a 4.0 card without FN
+REFUSED_AS_THEY_ARE = (
+    "apple-addressbook-6.1__3.0__ezvcard_John_Doe_LOTUS_NOTES.vcf",
+    "rfc2426__3.0__icaljs_vcard3.vcf",
+    "broken__3.0__eds_vcard_11.vcf",
+    "jscontact-test__4.0__audriga_vcard_altid_language.vcf",
+)
+
+
+def test_a_card_the_server_refuses_as_copied_arrives_built_from_the_fields(
+    setup: Setup, corpus_dir: Path
+) -> None:
+    """A first copy of a folder into a book sends each card as it is (or made from it); a
+    card the server refuses so is sent at once again built from the hub's fields, so the
+    person arrives. These people once never reached the book: run 1 said ``refused with
+    400`` and later runs nothing, as the engine does not retry a refused record until
+    the contact changes."""
+    for name in REFUSED_AS_THEY_ARE:
+        (setup.folder / name).write_bytes((corpus_dir / "vcards" / name).read_bytes())
+    report = setup.sync()
+    assert report["errors"] == [], report["errors"]
+    assert report["changes"]["dav"]["create"] == len(REFUSED_AS_THEY_ARE)
+    with setup.radicale.client() as http:
+        listing = http.request("PROPFIND", setup.book, headers={"Depth": "1"}).text
+        stored = [http.get(h).text for h in _hrefs(listing) if h.endswith(".vcf")]
+    assert len(stored) == len(REFUSED_AS_THEY_ARE)
+    names = sorted(props(text).get("FN", "") for text in stored)
+    assert "Invalid AttributeParam" in names and "Mr. Doe John I Johny" in names, names
+    assert "Mr. John Q. Public, Esq." in {n.replace("\\,", ",") for n in names}, names
+    titles = {props(text).get("TITLE") for text in stored}
+    assert "Chief Executive Officer" in titles or any("Chief Executive" in t for t in stored)
+    # the second run has nothing to write, and no error
+    report = setup.sync()
+    assert report["changes"] == {} and report["errors"] == [], report

@@ -174,6 +174,25 @@ def test_message_of_html_body_is_not_echoed() -> None:
     assert message_of(httpx.Response(502, text="<html>proxy</html>")) == "HTTP 502"
 
 
+def test_message_of_a_webdav_error_body_gives_its_words() -> None:
+    """A CardDAV server's reason for refusing a card comes in a ``DAV:error`` body: its
+    message (SabreDAV), else the precondition it names; both once read ``HTTP 4xx``."""
+    sabre = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">'
+        "<s:exception>Sabre\\DAV\\Exception\\BadRequest</s:exception>"
+        "<s:message>Invalid vCard:\n  two N properties; token=abc123secret</s:message></d:error>"
+    )
+    said = message_of(httpx.Response(400, text=sabre))
+    assert said == "Invalid vCard: two N properties; token=********", said
+    precondition = (
+        '<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><C:valid-address-data/></D:error>'
+    )
+    assert message_of(httpx.Response(403, text=precondition)) == "valid-address-data"
+    assert message_of(httpx.Response(400, text="<p>not <b>xml")) == "HTTP 400"
+    assert message_of(httpx.Response(400, text="<html><body><error>x</error></body></html>")) == "HTTP 400"
+    assert len(message_of(httpx.Response(400, text=sabre.replace("two N", "N " * 300)))) == 200
+
+
 def test_a_post_is_not_repeated_after_a_5xx_or_a_lost_answer() -> None:
     clock = Clock()
     sent = []

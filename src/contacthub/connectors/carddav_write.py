@@ -11,6 +11,9 @@ had no ETag are read back with one multiget (``_complete``). A card the hub dele
 fetched first (one multiget per batch) and kept in the connector's trash
 (``vcard_trash.Trash.at``): a create for that hub id (an undo, a restore) puts it back
 whole, as a vCard folder's trash does, instead of a card with only the hub's fields.
+A create that copies another connector's card (``WriteOp.source``) which the server
+refuses as it is (``_invalid_card``: its parser objects to a line) is sent again at once
+built from the hub's fields: refused for good, the person never reached the book.
 
 Separate from ``carddav.py`` (settings, discovery, member addressing) and
 ``carddav_read.py`` because writing has its own rules (conditional requests, names for new
@@ -20,6 +23,7 @@ cards, replayed creates); plain functions taking the connector, which keeps a th
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -29,7 +33,7 @@ import httpx
 
 from contacthub.connectors import carddav_read
 from contacthub.connectors.base import Record, WriteOp, WriteResult
-from contacthub.connectors.http import error_for
+from contacthub.connectors.http import error_for, message_of
 from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
 from contacthub.formats.vcard import refuse_group
 
@@ -39,6 +43,8 @@ if TYPE_CHECKING:
 #: hub ids usable as member names as they are (others get a random name)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 _VCARD = "text/vcard; charset=utf-8"
+
+log = logging.getLogger("contacthub.connectors.carddav")
 
 
 def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
@@ -89,6 +95,19 @@ def _put(conn: CardDavConnector, url: str, data: bytes, **headers: str) -> httpx
     return conn.dav.request("PUT", url, data, **{"Content-Type": _VCARD, **headers})
 
 
+def _invalid_card(response: httpx.Response) -> bool:
+    """The server refuses the card's content (not who sent it, nor a version check): a 400,
+    413, 415 or 422, or a 403/409 naming CardDAV's address-data preconditions (RFC 6352)."""
+    status = response.status_code
+    if status in (400, 413, 415, 422):
+        return True
+    return status in (403, 409) and b"address-data" in response.content
+
+
+def _reason(response: httpx.Response) -> str:
+    return f"{response.status_code}: {message_of(response)}"
+
+
 def _to_keep(found: tuple[bytes, str, str | None] | None) -> bytes | None:
     """A card the batch deletes, as fetched, for the trash."""
     if found is None:
@@ -109,9 +128,22 @@ def _create(conn: CardDavConnector, op: WriteOp, restoring: bool = False) -> Wri
     if restored is None and op.source is not None:
         copied = op.source.card(conn.codec, op.fields, hub_id)
     data, fields = restored or copied or conn.codec.create_read(op.fields, hub_id)
+    refused: httpx.Response | None = None
     for attempt in range(3):
         url = conn._member_url(name)
         response = _put(conn, url, data, **{"If-None-Match": "*"})
+        if copied is not None and _invalid_card(response):
+            # the server's parser refuses the copied card (a PROFILE line, two N lines, a
+            # line it cannot read): the person arrives with the hub's fields alone
+            refused, copied = response, None
+            data, fields = conn.codec.create_read(op.fields, hub_id)
+            log.warning(
+                "%s: %s refused the card copied from another connector (%s), sent the hub's fields alone",
+                conn.name,
+                url,
+                _reason(refused),
+            )
+            response = _put(conn, url, data, **{"If-None-Match": "*"})
         if response.status_code in (200, 201, 204):
             if restored is not None:
                 conn.trash.drop(hub_id)
@@ -124,7 +156,11 @@ def _create(conn: CardDavConnector, op: WriteOp, restoring: bool = False) -> Wri
                 conn.name,
             )
         if response.status_code != 412:
-            raise error_for(response, conn.name, record=url)
+            error = error_for(response, conn.name, record=url)
+            if refused is not None:
+                first = _reason(refused)
+                error.message += f"; the card copied from another connector was refused first ({first})"
+            raise error
         if attempt == 0:
             try:
                 existing = conn.get(name)

@@ -24,6 +24,7 @@ import email.utils
 import random
 import ssl
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -292,10 +293,39 @@ def message_of(response: httpx.Response) -> str:
     except ValueError:
         text = response.text.strip()
         if not text or "<" in text[:1]:
-            return f"HTTP {response.status_code}"
+            said = _dav_error(response.content) if text else None
+            return _unsaid(response, said)[:200] if said else f"HTTP {response.status_code}"
         return _unsaid(response, text)[:200]
     found = _find_message(body)
     return _unsaid(response, found)[:300] if found else f"HTTP {response.status_code}"
+
+
+def _dav_error(body: bytes) -> str | None:
+    """The words of a WebDAV error body (RFC 4918 ``DAV:error``), which CardDAV servers
+    send with a refused card: its ``message`` (SabreDAV's: Nextcloud, Baïkal), else the
+    preconditions it names (``valid-address-data``). None for any other markup: an HTML
+    page (a proxy's) is never echoed. Parsed as ``carddav_xml`` parses answers (expat
+    refuses entity bombs, fetches no external entity)."""
+    if len(body) > 65536:
+        return None
+    try:
+        root = ET.fromstring(body)
+    except (ET.ParseError, ValueError):
+        return None
+    if _local(root.tag) != "error":
+        return None
+    for element in root.iter():
+        if _local(element.tag) == "message" and element.text and element.text.strip():
+            return " ".join(element.text.split())
+    named = [_local(child.tag) for child in root if _local(child.tag) not in _SABRE_INFO]
+    return ", ".join(named) or None
+
+
+_SABRE_INFO = frozenset({"sabredav-version", "exception", "file", "line", "code"})
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _unsaid(response: httpx.Response, text: str) -> str:
