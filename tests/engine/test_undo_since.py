@@ -326,3 +326,37 @@ def test_an_undo_holds_the_deletions_its_sync_finds(database_url: str) -> None:
     again = service.undo(hub.engine, edit.run_id)
     assert again.status == "applied", again
     assert titles(hub, "a", "b") == ["T0", "T0"] and len(b.items) == 10
+
+
+def test_a_run_that_failed_while_writing_can_be_undone_whole(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server gone in the middle of a first copy fails the run; the creates it had sent
+    stayed "pending" for good (QA: a CardDAV book's 151 written cards among 500 pending),
+    so an undo of that run took them for records of the book's own, and kept them there.
+    A failed run's unconfirmed writes are "interrupted", as a killed run's are."""
+    from contacthub.errors import RetriableError
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    for i in range(10):
+        hub.book("a").put(f"x{i}", person(i))
+    write = MemoryConnector.write
+    calls = {"n": 0}
+
+    def then_gone(self: MemoryConnector, ops: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RetriableError("the server cannot be reached", self.name)
+        return write(self, ops)
+
+    monkeypatch.setattr(MemoryConnector, "write", then_gone)
+    failed = hub.sync()
+    assert failed.status == "failed" and 0 < len(hub.book("b").items) < 10
+    monkeypatch.setattr(MemoryConnector, "write", write)
+    journal = service.show_run(hub.engine, failed.run_id)["journal"]
+    assert {c["status"] for c in journal if c["connector"] == "b"} == {"interrupted"}
+    undone = service.undo(hub.engine, failed.run_id)
+    assert undone.status == "applied", undone
+    assert hub.book("b").items == {} and len(hub.book("a").items) == 10
+    assert hub.sync().changes == {}

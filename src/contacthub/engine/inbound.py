@@ -57,6 +57,7 @@ class Inbound(Matching, Twins):
         self._uids: set[str] = set()  # uids given to new contacts in this chunk
         self._index: dict[str, list[str]] = {}  # match key -> live contacts, for the chunk's records
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
+        self._unconfirmed: bool | None = None  # (``Matching._prefetch``)
         self._moved_from: LinkRow | None = None
         self._settling = False
         #: records that may have moved from another id, with that id's link (``Matching``)
@@ -85,6 +86,7 @@ class Inbound(Matching, Twins):
         pull = spoke.connector.pull(cursor, known)
         self._replaced = {}
         self._matchable = None  # counted when the first unlinked record shows up
+        self._unconfirmed = None
         done = 0
         for part in _chunks(iter(pull.records)):
             records: list[Record] = []
@@ -331,6 +333,8 @@ class Inbound(Matching, Twins):
         if not spoke.passes(record.fields):
             return
         contact = self._match(spoke, record, contacts, new_links, linked)
+        if contact is None and self._unconfirmed_copy(spoke, record, new_links, linked):
+            return
         if contact is None and (self._moved_from is not None or self._may_have_moved(spoke)):
             self._set_aside.append((record, self._moved_from))  # see ``_settle_moves``
             return
@@ -367,6 +371,24 @@ class Inbound(Matching, Twins):
                 link.baseline = theirs
         new_links.append(link)
         self._taken.add(link.contact_id)
+
+    def _unconfirmed_copy(
+        self, spoke: Spoke, record: Record, new_links: list[LinkRow], linked: dict[str, LinkRow]
+    ) -> bool:
+        """A record carrying the hub id of a deleted contact whose create here a failed or
+        killed run never heard back about is that create's copy, of a person deleted since
+        (an undo of that very run, say): linked to them, so the plan deletes it. Taken for
+        a new record, it brought the undone person back everywhere, or stayed behind."""
+        ref = self._by_ref.get(record.hub_id) if record.hub_id else None
+        if ref is None or not ref.deleted or ref.id in linked or ref.id in self._taken:
+            return False
+        if not self.store.interrupted_create(ref.id, spoke.id):
+            return False
+        link = LinkRow(0, spoke.id, ref.id, record.native_id, record.version, None, 0, "active", made=None)
+        link.baseline = project(record.fields, spoke.held)
+        new_links.append(link)
+        self._taken.add(ref.id)
+        return True
 
     def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> None:
         ctx = self.ctx

@@ -59,6 +59,7 @@ class Matching:
     _uids: set[str]  # uids given to new contacts in this chunk
     _index: dict[str, list[str]]  # match key -> live contacts, for the chunk's records
     _matchable: int | None  # live contacts the pulled connector has no record of
+    _unconfirmed: bool | None  # the pulled connector has creates no run heard back about
     _replaced: dict[int, str]  # link id -> the placeholder id of a link whose record is another's
 
     def _may_have_moved(self, spoke: Spoke) -> bool:
@@ -175,7 +176,12 @@ class Matching:
         index = self._index = self.store.match_lookup(self.ctx.hub.id, keys) if lookup else {}
         wanted = {cid for k in keys for cid in index.get(k, ())}
         # by uid always (a uid stays unique in the hub); by our id only when a match is possible
-        self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs, lookup) if refs else {}
+        if refs and not lookup and self._unconfirmed is None:
+            # a failed or killed run's unconfirmed creates here: their copies carry our ids
+            # (``Inbound._unconfirmed_copy``); one query per pull tells
+            self._unconfirmed = self.store.has_unconfirmed_creates(spoke.id)
+        by_id = lookup or bool(self._unconfirmed)
+        self._by_ref = self.store.contacts_by_ref(self.ctx.hub.id, refs, by_id) if refs else {}
         for contact in self._by_ref.values():
             contacts.setdefault(contact.id, contact)
             wanted.add(contact.id)

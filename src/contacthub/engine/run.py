@@ -268,7 +268,11 @@ def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Re
     report.message = message
     report.error(name or "hub", "", message)
     with engine.begin() as conn:
-        Store(conn).finish_run(report.run_id, "failed", _counts(report), report.errors, message)
+        store = Store(conn)
+        store.finish_run(report.run_id, "failed", _counts(report), report.errors, message)
+        # a page whose writes went out when the system failed (a server gone mid-copy):
+        # left "pending" for good, an undo took their copies for the system's own records
+        store.mark_interrupted([report.run_id])
     return report
 
 

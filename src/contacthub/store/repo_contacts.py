@@ -186,6 +186,24 @@ class ContactsMixin(StoreBase):
                 groups.setdefault(key, set()).add(cid)
         return [sorted(group) for group in groups.values() if len(group) > 1]
 
+    def has_unconfirmed_creates(self, connector_id: int) -> bool:
+        """Whether a failed (or killed, then marked failed) run left a create in this
+        connector unconfirmed. Through the failed runs, whose rows the run index finds: the
+        journal has no index by connector, and a long-lived hub's is large."""
+        c, runs = t.changes.c, t.runs.c
+        failed = select(runs.id).where(
+            runs.hub_id
+            == select(t.connectors.c.hub_id).where(t.connectors.c.id == connector_id).scalar_subquery(),
+            runs.status == "failed",
+        )
+        query = select(c.id).where(
+            c.run_id.in_(failed),
+            c.connector_id == connector_id,
+            c.op == "create",
+            c.status.in_(("interrupted", "pending")),
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
+
     def interrupted_create(self, contact_id: str, connector_id: int) -> bool:
         """Whether a killed run left a create of this contact in this connector unconfirmed:
         a record found there by the hub id it carries may be that create's copy."""

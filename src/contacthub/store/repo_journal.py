@@ -159,12 +159,18 @@ class JournalMixin(StoreBase):
                     counts=dumps({**counts, "changes": kept[run.id]}),
                 )
             )
+        self.mark_interrupted(ids)
+        return ids
+
+    def mark_interrupted(self, run_ids: Sequence[int]) -> None:
+        """The writes these runs journalled and never heard back about are ``interrupted``:
+        made or not, they may be there (an undo takes such a create's copy back, a record
+        found by the hub id it carries is not taken for the system's own)."""
         self.conn.execute(
             update(t.changes)
-            .where(t.changes.c.run_id.in_(ids), t.changes.c.status == "pending")
+            .where(t.changes.c.run_id.in_(list(run_ids)), t.changes.c.status == "pending")
             .values(status="interrupted")
         )
-        return ids
 
     def add_changes(self, rows: Sequence[dict[str, Any]], returning: bool = True) -> list[int]:
         """Journal rows; their ids in order when ``returning`` (the apply step needs them)."""
