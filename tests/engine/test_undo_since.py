@@ -301,33 +301,6 @@ def test_a_deletion_an_undo_carried_is_not_said_to_be_restored_by_undoing_it(dat
     assert [i.fields["given_name"] for i in hub.book("a").items.values()] == ["Given2", "Given3"]
 
 
-def test_an_undo_holds_the_deletions_its_sync_finds(database_url: str) -> None:
-    """An undo skipped the delete hold, meant for its own deletions: made while a hold
-    waited (6 of 10 cards gone from a folder, an unmounted disk say), the undo of an
-    unrelated edit deleted the 6 everywhere and superseded the hold (QA). The deletions
-    its sync finds are held as any run's; the undo waits for that decision."""
-    hub = Hub(database_url, ["a", "b"])
-    a, b = hub.book("a"), hub.book("b")
-    for i in range(10):
-        a.put(f"x{i}", person(i, job_title="T0"))
-    hub.sync()
-    a.edit("x1", job_title="T1")
-    edit = hub.sync()
-    for nid in ["x2", "x3", "x4", "x5", "x6", "x7"]:
-        del a.items[nid]
-    held = hub.sync()
-    assert held.status == "held"
-    undo = service.undo(hub.engine, edit.run_id)
-    assert undo.status == "held" and len(b.items) == 10, undo
-    assert f"then undo run {edit.run_id} again" in (undo.message or "")
-    assert titles(hub, "a", "b") == ["T1", "T1"]  # nothing of the undo was applied
-    rejected = service.reject(hub.engine, undo.run_id)
-    assert rejected.status == "applied" and len(a.items) == len(b.items) == 10
-    again = service.undo(hub.engine, edit.run_id)
-    assert again.status == "applied", again
-    assert titles(hub, "a", "b") == ["T0", "T0"] and len(b.items) == 10
-
-
 def test_a_run_that_failed_while_writing_can_be_undone_whole(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,8 +114,7 @@ class Options:
     approved: dict[int, int] = field(default_factory=dict)
     #: connector ids whose deletions a person rejected: restore instead of delete
     rejected: frozenset[int] = frozenset()
-    #: hold no deletion the hub makes (an undo's own: a person asked for exactly this);
-    #: deletions seen at the connectors are held all the same (``run._holds``)
+    #: skip the delete hold (undo: a person asked for exactly this)
     no_hold: bool = False
     #: the contacts those deletions were of, when a run carries on a killed reject
     #: (``run._carried``): a deletion made after the reject is not the person's to refuse.

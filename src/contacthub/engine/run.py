@@ -193,7 +193,7 @@ def _run_hub(
             if spoke.writable:
                 stored = ctx.store.stored_plan_mark(spoke.id)
                 spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
-        holds = _holds(ctx, deleted_by, outgoing=not options.no_hold)
+        holds = [] if options.no_hold else _holds(ctx, deleted_by)
         if options.dry_run or holds:
             ctx.spill_journal()
             _plan_only(ctx)
@@ -201,7 +201,7 @@ def _run_hub(
             tx.rollback()
             report.held = holds
             # a dry run is never held: nothing would be approved from it
-            return _record_plan(engine, ctx, "planned" if options.dry_run else "held", kind, parent_id)
+            return _record_plan(engine, ctx, "planned" if options.dry_run else "held")
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         # connectors that put deleted cards back whole write first: a restored person's new
@@ -290,14 +290,8 @@ def _note_calls(report: Report, spokes: list[Spoke]) -> None:
             report.api_calls[spoke.name] = dict(calls)
 
 
-def _holds(ctx: RunContext, deleted_by: dict[int, int], outgoing: bool = True) -> list[dict[str, Any]]:
-    """Why this run needs a person before it writes anything (empty: it does not).
-
-    Without ``outgoing`` (an undo, or a run carrying a killed undo on), the deletions the
-    hub would make are not held, as they are the undo's own (a person asked for exactly
-    that: an undo of a big import deletes what it made); the deletions seen at the
-    connectors are held as ever. Skipped too, an undo made while a hold waited (even one
-    of an unrelated edit) carried the held mass deletion out, and superseded the hold."""
+def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
+    """Why this run needs a person before it writes anything (empty: it does not)."""
     holds: list[dict[str, Any]] = []
     threshold = ctx.hub.delete_threshold
     approved, rejected = ctx.options.approved, ctx.options.rejected
@@ -325,7 +319,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int], outgoing: bool = True) -
                     "reason": f"{gone} of {linked} records deleted in {spoke.name} (threshold {threshold})",
                 }
             )
-    for spoke in ctx.spokes if outgoing else ():
+    for spoke in ctx.spokes:
         if (
             spoke.in_step
             or not spoke.writable
@@ -334,14 +328,14 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int], outgoing: bool = True) -
             or spoke.keep_records  # a person rejected its deletions: they become detaches
         ):
             continue
-        leaving = ctx.store.count_deleted_linked(spoke.id)
-        if over_threshold(threshold, leaving, spoke.active_links) and leaving > approved.get(spoke.id, -1):
+        outgoing = ctx.store.count_deleted_linked(spoke.id)
+        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
             holds.append(
                 {
                     "connector": spoke.name,
                     "connector_id": spoke.id,
-                    "deletes": leaving,
-                    "reason": f"would delete {leaving} of {spoke.active_links} records in {spoke.name} "
+                    "deletes": outgoing,
+                    "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name} "
                     f"(threshold {threshold})",
                 }
             )
@@ -366,20 +360,13 @@ def _plan_only(ctx: RunContext) -> None:
             ctx.spill_rows(rows)
 
 
-def _record_plan(
-    engine: Engine, ctx: RunContext, status: str, kind: str = "sync", parent_id: int | None = None
-) -> Report:
+def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
     """Record the journal of a run that is not applied, every row ``planned``."""
     report = ctx.report
     report.status = status
     message = "; ".join(h["reason"] for h in report.held) if report.held else None
     if message and status == "planned":
         message = f"a real run would be held: {message}"
-    elif message and kind == "undo":
-        message = (
-            f"the undo was not applied: its sync found deletions to hold ({message}); approve or "
-            f"reject this run, then undo run {parent_id} again"
-        )
     report.message = message
     with engine.begin() as conn:
         store = Store(conn)
