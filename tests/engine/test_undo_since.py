@@ -333,3 +333,27 @@ def test_a_run_that_failed_while_writing_can_be_undone_whole(
     assert undone.status == "applied", undone
     assert hub.book("b").items == {} and len(hub.book("a").items) == 10
     assert hub.sync().changes == {}
+
+
+def test_an_undo_waits_for_a_hold_to_be_decided(database_url: str) -> None:
+    """An undo is never held (its own deletions are what a person asked for), so one made
+    while a hold waited (6 of 10 cards gone from a folder, a disk not mounted say) carried
+    the held deletions out everywhere with its sync, and superseded the hold (QA). It is
+    refused until the hold is decided."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(10):
+        a.put(f"x{i}", person(i, job_title="T0"))
+    hub.sync()
+    a.edit("x1", job_title="T1")
+    edit = hub.sync()
+    for nid in ["x2", "x3", "x4", "x5", "x6", "x7"]:
+        del a.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    with pytest.raises(UserError, match=f"run {held.run_id} is held.*then undo run {edit.run_id}"):
+        service.undo(hub.engine, edit.run_id)
+    assert len(b.items) == 10 and titles(hub, "a", "b") == ["T1", "T1"]
+    assert service.reject(hub.engine, held.run_id).status == "applied"
+    assert service.undo(hub.engine, edit.run_id).status == "applied"
+    assert titles(hub, "a", "b") == ["T0", "T0"] and len(a.items) == len(b.items) == 10

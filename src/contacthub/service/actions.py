@@ -280,6 +280,14 @@ def undo(
                 f"run {run_id} is already undone (by run {undone_by}); "
                 f"'contacthub undo {undone_by}' brings its changes back"
             )
+        waiting = _waiting_hold(conn, row.hub_id)
+        if waiting is not None:
+            # an undo is never held (its own deletions are what a person asked for), and its
+            # sync carried the held deletions out with it: everywhere, the hold superseded
+            raise UserError(
+                f"run {waiting} is held, waiting for a decision on its deletions: approve or "
+                f"reject it first, then undo run {run_id}"
+            )
         hub = Store(conn).hub_by_id(row.hub_id).name
     return run_hub(
         engine,
@@ -291,6 +299,18 @@ def undo(
         progress=progress,
         on_wait=on_wait,
     )
+
+
+def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
+    """The hub's held run still to be decided, if any: its latest held run, unless a later
+    run superseded it (``views.superseded``)."""
+    runs = t.runs.c
+    held = conn.execute(
+        select(runs.id).where(runs.hub_id == hub_id, runs.status == "held").order_by(runs.id.desc()).limit(1)
+    ).scalar()
+    if held is None or superseded(conn, hub_id, [int(held)]):
+        return None
+    return int(held)
 
 
 def _standing_undo(conn: Connection, run_id: int) -> int | None:
