@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from contacthub import service
 from contacthub.errors import UserError
 from contacthub.model import Contact, Email
+from contacthub.store import tables as t
 from tests.engine.harness import Hub
 from tests.engine.test_scenarios import killed_in
 
@@ -329,9 +331,23 @@ def test_a_run_that_failed_while_writing_can_be_undone_whole(
     monkeypatch.setattr(MemoryConnector, "write", write)
     journal = service.show_run(hub.engine, failed.run_id)["journal"]
     assert {c["status"] for c in journal if c["connector"] == "b"} == {"interrupted"}
+    b = hub.book("b")
+    edited = sorted(b.items)[0]
+    b.edit(edited, job_title="typed into the copy")  # a person's edit: it stays
+    written = {i.hub_id for i in b.items.values()}
+    [never] = [c["contact"] for c in journal if c["connector"] == "b"][-1:]
+    with hub.engine.connect() as conn:
+        ref = conn.execute(select(t.contacts.c.uid, t.contacts.c.id).where(t.contacts.c.id == never)).one()
+    assert (ref.uid or ref.id) not in written
     undone = service.undo(hub.engine, failed.run_id)
     assert undone.status == "applied", undone
-    assert hub.book("b").items == {} and len(hub.book("a").items) == 10
+    assert list(b.items) == [edited]  # the other copies went back, the edited one stands
+    assert b.items[edited].fields["job_title"] == "typed into the copy"
+    # someone's own card carrying the id of an undone person whose copy was never written
+    own = {"display_name": "Someone Else", "emails": [{"value": "else@example.com"}]}
+    b.put("own", own, ref.uid or ref.id)
+    hub.sync()
+    assert "own" in b.items and edited in b.items
     assert hub.sync().changes == {}
 
 

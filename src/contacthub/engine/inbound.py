@@ -376,16 +376,21 @@ class Inbound(Matching, Twins):
         self, spoke: Spoke, record: Record, new_links: list[LinkRow], linked: dict[str, LinkRow]
     ) -> bool:
         """A record carrying the hub id of a deleted contact whose create here a failed or
-        killed run never heard back about is that create's copy, of a person deleted since
-        (an undo of that very run, say): linked to them, so the plan deletes it. Taken for
-        a new record, it brought the undone person back everywhere, or stayed behind."""
+        killed run never heard back about, holding what that create sent, is its copy, of a
+        person deleted since (an undo of that very run, say): linked to them, so the plan
+        deletes it. Taken for a new record, it brought the undone person back everywhere,
+        or stayed behind. One that holds anything else was edited since, or is someone's
+        own card with that id: it is left to be a record of its own (deleted, a person's
+        edit went with it)."""
         ref = self._by_ref.get(record.hub_id) if record.hub_id else None
         if ref is None or not ref.deleted or ref.id in linked or ref.id in self._taken:
             return False
-        if not self.store.interrupted_create(ref.id, spoke.id):
+        sent = self.store.unconfirmed_create(ref.id, spoke.id)
+        theirs = project(record.fields, spoke.held)
+        if sent is None or not spoke.holds(project(sent, spoke.held), theirs):
             return False
         link = LinkRow(0, spoke.id, ref.id, record.native_id, record.version, None, 0, "active", made=None)
-        link.baseline = project(record.fields, spoke.held)
+        link.baseline = theirs
         new_links.append(link)
         self._taken.add(ref.id)
         return True

@@ -8,6 +8,7 @@ connectors), each on many rows at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
@@ -203,6 +204,27 @@ class ContactsMixin(StoreBase):
             c.status.in_(("interrupted", "pending")),
         )
         return self.conn.execute(query.limit(1)).first() is not None
+
+    def unconfirmed_create(self, contact_id: str, connector_id: int) -> dict[str, Any] | None:
+        """What the latest create of this contact in this connector that a failed or killed
+        run never heard back about sent (its journal row's ``after``), if there is one."""
+        c = t.changes.c
+        query = (
+            select(c.after)
+            .where(
+                c.contact_id == contact_id,
+                c.connector_id == connector_id,
+                c.op == "create",
+                c.status.in_(("interrupted", "pending")),
+            )
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        sent = loads(row.after)
+        return sent if isinstance(sent, dict) else {}
 
     def interrupted_create(self, contact_id: str, connector_id: int) -> bool:
         """Whether a killed run left a create of this contact in this connector unconfirmed:
