@@ -14,6 +14,7 @@ from contacthub.connectors.base import ConnectorConfig
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.engine.context import Options
 from contacthub.engine.run import run_hub
+from contacthub.engine.undo import undo_preparer
 from contacthub.store.db import open_database
 from tests.connectors.m365_support import emulator, served, settings
 
@@ -413,3 +414,82 @@ def test_a_directory_user_with_notes_agrees_with_the_hub_on_every_full_read(
             "met f at the fair",
             "met ann at the fair",
         }
+
+
+def deactivating_hub(sqlite_url: str, info: dict[str, Any], *folders: dict[str, Any]) -> Callable[[], Any]:
+    """Hub "h" of these folders and the GAL with ``on_delete = "deactivate"``; a function
+    that syncs it and checks the run."""
+    engine = open_database(sqlite_url)
+    gal = {"name": "gal", "type": "m365-gal", "on_delete": "deactivate", **settings(info)}
+    spec = {"hubs": {"h": {"delete_threshold": "100%", "connectors": [*folders, gal]}}}
+    config.apply(engine, config.HubFile.model_validate(spec))
+
+    def sync() -> Any:
+        report = run_hub(engine, "h", options=Options())
+        assert report.status == "applied", report.as_json()
+        return report
+
+    return sync
+
+
+def test_an_undone_deletion_shows_the_hidden_gal_contact_again(tmp_path: Path, sqlite_url: str) -> None:
+    """Undoing a deletion restores the person everywhere: the mail contact the deletion hid
+    is visible again (the GAL's delta listing leaves a hidden contact out, so nothing read
+    it again, and its baseline already held the hub's fields: no write was planned)."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    with served(emu) as info:
+        sync = deactivating_hub(
+            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
+        )
+        sync()
+        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        (folder / "dana.vcf").unlink()
+        deletion = sync()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        engine = open_database(sqlite_url)
+        undo = run_hub(
+            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
+        )
+        assert undo.status == "applied" and undo.errors == [], undo.as_json()
+        assert "dana@example.org" in cards(folder)
+        assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
+        assert undo.changes["gal"]["update"] == 1
+        for _ in range(2):
+            assert sync().changes == {}  # written once: nothing moves after
+
+
+def test_a_person_an_edit_brings_back_is_shown_in_the_gal_again(tmp_path: Path, sqlite_url: str) -> None:
+    """Modification beats deletion: a card deleted in one folder and edited in a to-hub
+    folder brings the person back, and the mail contact the deletion hid is visible again
+    with the edit (its link stayed detached, never planned: hidden for good)."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    phones, archive = tmp_path / "cards", tmp_path / "archive"
+    phones.mkdir()
+    archive.mkdir()
+    for folder in (phones, archive):
+        (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    with served(emu) as info:
+        sync = deactivating_hub(
+            sqlite_url,
+            info,
+            {"name": "phones", "type": "vcard-dir", "path": str(phones)},
+            {"name": "archive", "type": "vcard-dir", "path": str(archive), "direction": "to-hub"},
+        )
+        sync()
+        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        (phones / "dana.vcf").unlink()
+        sync()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        (archive / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org", "Surveyor"))
+        back = sync()
+        assert back.errors == [], back.as_json()
+        assert cards(phones)["dana@example.org"]["job_title"] == "Surveyor"
+        assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
+        assert dana.props["Title"] == "Surveyor"
+        for _ in range(2):
+            assert sync().changes == {}

@@ -337,6 +337,29 @@ def test_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
     assert after.errors == [] and after.changes == {}
 
 
+def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
+    """``on_delete = "deactivate"`` keeps the deactivated user's link detached; the undo
+    rejoined it, but its baseline held the hub's fields, so nothing was written and the
+    user stayed inactive, for good, with every run reporting nothing to do."""
+    from contacthub import service
+
+    site.apply(on_delete="deactivate")
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    deleted = site.sync()
+    assert state.users[user["id"]]["is_active"] is False
+    undone = service.undo(site.engine, deleted.run_id)
+    assert undone.errors == [] and undone.status == "applied", undone.as_json()
+    assert state.users[user["id"]]["is_active"] is True
+    assert email in site.cards()
+    for _ in range(2):
+        after = site.sync()
+        assert after.errors == [] and after.changes == {}
+
+
 def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
     """Users the hub made, deactivated in Procore, hold the run; rejecting it writes them
     back, which for Procore is a reactivation: the writes found them (their emails taken)

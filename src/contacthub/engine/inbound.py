@@ -189,6 +189,7 @@ class Inbound(Matching, Twins):
                     continue  # unchanged record of a deleted contact: the plan deletes it
                 contact.deleted = False  # modification beats deletion
                 contact.rev += 1
+                self._reactivate(contact.id, link.id)
                 changed[contact.id] = contact
                 keys[contact.id] = match_keys(contact.data)
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
@@ -201,6 +202,18 @@ class Inbound(Matching, Twins):
         store.insert_links(new_links)
         store.update_links(upd_links)
         self.ctx.flush_journal()
+
+    def _reactivate(self, contact_id: str, read: int) -> None:
+        """A person an edit brought back rejoins the records a deactivation detached in
+        the other connectors (a hidden GAL contact, an inactive Procore user), read again
+        as an undo's restore rejoins them, and the plan writes each once, which reactivates
+        it (``RunContext.reactivate``). Left detached, they were never planned again: the
+        person stayed hidden there for good. ``read``: the link of the edited record."""
+        found = [i for i in self.store.deactivated_links([contact_id]) if i != read]
+        if not found:
+            return
+        self.ctx.reactivate.update(found)
+        self.store.rejoin_links(found)
 
     def _merge(
         self,

@@ -108,6 +108,27 @@ def revert(spoke: Spoke, link: LinkRow, contact: ContactRow, fields: dict[str, A
     return step
 
 
+def reactivate(spoke: Spoke, step: Step, links: set[int], open_fields: dict[str, int]) -> None:
+    """A record deactivated for a deleted contact who is back (``RunContext.reactivate``)
+    whose link agrees gets the hub's fields written all the same: the connector's update
+    is what shows a hidden GAL contact again or reactivates a Procore user. Without it
+    the record stayed deactivated, for good, while every run reported nothing to do."""
+    link = step.link
+    if (
+        link is None
+        or link.id not in links
+        or step.op is not None
+        or step.link_state != "active"
+        or step.contact.deleted
+        or "update" not in spoke.operations
+        or not spoke.connector.capabilities.update
+    ):
+        return
+    want = desired(spoke, step.contact, link, open_fields)
+    step.op = WriteOp("update", step.contact.ref, want, link.native_id, link.version or None)
+    step.link_state = None
+
+
 def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     """A live hub contact the connector has no record of."""
     step = Step(contact, None)
@@ -137,12 +158,16 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         if not rows:
             break
         after_link = rows[-1][0].id
-        yield [
+        page = [
             revert(spoke, link, c, ctx.reverts[link.id])
             if link.id in ctx.reverts
             else plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {}))
             for link, c in rows
         ]
+        if ctx.reactivate:
+            for step in page:
+                reactivate(spoke, step, ctx.reactivate, ctx.open_conflicts.get(step.contact.id, {}))
+        yield page
     after_contact = ""
     sources = card_sources(ctx, spoke)
     while True:

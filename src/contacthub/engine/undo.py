@@ -114,7 +114,9 @@ def undo_preparer(run_id: int) -> Any:
                 _reopen_conflicts(ctx, contact.id, undone)
                 # records the deletion left where they were (on_delete = ignore, outside a
                 # filter) rejoin their contact, read again: an edit made to one while it was
-                # detached is merged, not overwritten by the restored values
+                # detached is merged, not overwritten by the restored values; one that was
+                # deactivated (hidden, made inactive) is written, which reactivates it
+                ctx.reactivate.update(store.deactivated_links([contact.id]))
                 store.conn.execute(
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import delete, exists, func, insert, or_, select
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
@@ -84,6 +84,49 @@ class PlanMixin(StoreBase):
             for contact_id, connector_id, native_id, version, synced_rev in self.conn.execute(query):
                 out.setdefault(contact_id, []).append((connector_id, native_id, version, synced_rev))
         return out
+
+    def deactivated_links(self, contact_ids: list[str]) -> list[int]:
+        """The detached links of these contacts whose record contacthub's last write
+        deactivated (``on_delete = "deactivate"``: a hidden GAL contact, an inactive
+        Procore user), as opposed to one detached and left as it was (``on_delete =
+        "ignore"``, a deletion a person rejected or the system refused, no person). A
+        person back to life gets those written again, which reactivates them."""
+        lk, c = t.links.c, t.changes.c
+        out: list[int] = []
+        for part in chunks(contact_ids):
+            links = self.conn.execute(
+                select(lk.id, lk.contact_id, lk.connector_id, lk.native_id).where(
+                    lk.contact_id.in_(part), lk.state == "detached"
+                )
+            ).all()
+            if not links:
+                continue
+            last: dict[tuple[str, int], tuple[str, str | None]] = {}
+            for row in self.conn.execute(
+                select(c.contact_id, c.connector_id, c.op, c.native_id)
+                .where(
+                    c.contact_id.in_(part),
+                    c.connector_id.is_not(None),
+                    c.op.in_(("create", "update", "deactivate")),
+                    c.status == "done",
+                )
+                .order_by(c.id)
+            ):
+                last[(row.contact_id, row.connector_id)] = (row.op, row.native_id)
+            for link in links:
+                if last.get((link.contact_id, link.connector_id)) == ("deactivate", link.native_id):
+                    out.append(link.id)
+        return out
+
+    def rejoin_links(self, link_ids: list[int]) -> None:
+        """These detached links are active again, to be read again and planned (their
+        version forgotten: nothing is taken as unchanged since)."""
+        for part in chunks(link_ids):
+            self.conn.execute(
+                update(t.links)
+                .where(t.links.c.id.in_(part))
+                .values(state="active", synced_rev=0, version=None)
+            )
 
     def count_matchable(self, hub_id: int, connector_id: int) -> int:
         """Live contacts of the hub that have no record in the connector (or only an
