@@ -78,3 +78,23 @@ def test_a_burst_of_requests_gives_one_run_and_a_follow_up(sqlite_url: str, tmp_
     finally:
         scheduler.stop()
     assert "late-0" in uids(folders["hub000"][1])
+
+
+def test_a_stream_of_vendor_notifications_runs_a_hub_once_per_gap(sqlite_url: str, tmp_path: Path) -> None:
+    """The receivers name their vendor as a request's origin ("pipedrive"), and only
+    "notification" waited for the gap: a Pipedrive import's stream of notifications ran
+    the hub every 2 seconds instead of once per 5 (QA)."""
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2, interval="off")
+    scheduler = InProcessScheduler(engine, tick=0.2, debounce=0.1, gap=2.0)
+    scheduler.start()
+    try:
+        for origin in ("pipedrive", "procore", "graph"):
+            done = len(runs_of(engine, "hub000")) + 1
+            scheduler.request("hub000", origin=origin)
+            wait_for(lambda done=done: len(runs_of(engine, "hub000")) == done and not scheduler.running())
+    finally:
+        scheduler.stop()
+    starts = [start for _, start, _ in runs_of(engine, "hub000")]
+    assert len(starts) == 3
+    assert all((later - earlier).total_seconds() >= 1.9 for earlier, later in itertools.pairwise(starts))

@@ -138,10 +138,11 @@ def enqueue(
     from redis.exceptions import RedisError
 
     from contacthub.scheduler import metrics
+    from contacthub.scheduler.schedule import notified
 
     requested = time.time() if requested_at is None else requested_at
     try:
-        if origin == "notification":  # a stream of notifications: one run per GAP at most
+        if notified(origin):  # a stream of notifications: one run per GAP at most
             left = _redis().pttl(_started_key(hub))
             delay = max(delay, left / 1000 if left and left > 0 else 0.0)
         if not _redis().set(_queued_key(hub), str(requested), nx=True, ex=int(QUEUED_TTL + delay)):

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from contacthub.scheduler import metrics
 from contacthub.scheduler.runner import run_requested
-from contacthub.scheduler.schedule import due_hubs
+from contacthub.scheduler.schedule import due_hubs, notified
 
 log = logging.getLogger("contacthub.scheduler")
 
@@ -100,7 +100,7 @@ class InProcessScheduler:
                 metrics.REQUESTS.labels(origin, "coalesced").inc()
                 return False
             due = now + wait
-            if origin == "notification" and hub in self._started:
+            if notified(origin) and hub in self._started:
                 due = max(due, self._started[hub] + self.gap)
             self._queue[hub] = _Request(due, time.time(), origin)
         self._wake.set()
