@@ -373,3 +373,20 @@ def test_an_undo_waits_for_a_hold_to_be_decided(database_url: str) -> None:
     assert service.reject(hub.engine, held.run_id).status == "applied"
     assert service.undo(hub.engine, edit.run_id).status == "applied"
     assert titles(hub, "a", "b") == ["T0", "T0"] and len(a.items) == len(b.items) == 10
+
+
+def test_undoing_a_killed_run_before_it_is_recovered_says_how(database_url: str) -> None:
+    """A run killed while it wrote stays 'applying' until the hub's next run marks it
+    failed; undo refused it as "only an applied or failed run can be undone", which
+    left a person who had just killed it with no way forward (QA)."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1))
+    run = hub.sync()
+    with hub.engine.begin() as conn:
+        conn.execute(t.runs.update().where(t.runs.c.id == run.run_id).values(status="applying"))
+    said = r"run \d+ is applying: if its process was killed, run 'contacthub sync h'"
+    with pytest.raises(UserError, match=said):
+        service.undo(hub.engine, run.run_id)
+    hub.sync()  # recovers it: failed, with what it kept
+    assert service.undo(hub.engine, run.run_id).status == "applied"
+    assert hub.book("b").items == {}

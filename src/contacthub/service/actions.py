@@ -259,6 +259,14 @@ def undo(
 ) -> Report:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
+        if row.status in ("running", "applying"):
+            # a run whose process was killed is told from a live one under the hub's lock,
+            # by the next run of the hub, which marks it failed (``Store.interrupted_runs``)
+            hub_name = Store(conn).hub_by_id(row.hub_id).name
+            raise UserError(
+                f"run {run_id} is {row.status}: if its process was killed, run 'contacthub sync "
+                f"{hub_name}' first (it marks the run failed), then undo it"
+            )
         if row.status not in ("applied", "failed"):
             # a failed run may have kept part of its changes (pages are committed as they
             # go); undo takes back exactly those. Held and planned runs changed nothing.
