@@ -343,6 +343,7 @@ def test_a_run_that_failed_while_writing_can_be_undone_whole(
     assert undone.status == "applied", undone
     assert list(b.items) == [edited]  # the other copies went back, the edited one stands
     assert b.items[edited].fields["job_title"] == "typed into the copy"
+    assert len(hub.book("a").items) == 10  # detached: no second card of the person in a
     # someone's own card carrying the id of an undone person whose copy was never written
     own = {"display_name": "Someone Else", "emails": [{"value": "else@example.com"}]}
     b.put("own", own, ref.uid or ref.id)

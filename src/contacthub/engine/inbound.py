@@ -393,16 +393,19 @@ class Inbound(Matching, Twins):
         person deleted since (an undo of that very run, say): linked to them, so the plan
         deletes it. Taken for a new record, it brought the undone person back everywhere,
         or stayed behind. One that holds anything else was edited since, or is someone's
-        own card with that id: it is left to be a record of its own (deleted, a person's
-        edit went with it)."""
+        own card with that id: it stays where it is, detached, as the record a person was
+        read from stays after an undo of their creation (deleted, a person's edit went with
+        it; taken for a new person, it came back as a second card where the person was
+        read from)."""
         ref = self._by_ref.get(record.hub_id) if record.hub_id else None
         if ref is None or not ref.deleted or ref.id in linked or ref.id in self._taken:
             return False
         sent = self.store.unconfirmed_create(ref.id, spoke.id)
-        theirs = project(record.fields, spoke.held)
-        if sent is None or not spoke.holds(project(sent, spoke.held), theirs):
+        if sent is None:
             return False
-        link = LinkRow(0, spoke.id, ref.id, record.native_id, record.version, None, 0, "active", made=None)
+        theirs = project(record.fields, spoke.held)
+        state = "active" if spoke.holds(project(sent, spoke.held), theirs) else "detached"
+        link = LinkRow(0, spoke.id, ref.id, record.native_id, record.version, None, 0, state, made=None)
         link.baseline = theirs
         new_links.append(link)
         self._taken.add(ref.id)
