@@ -253,6 +253,15 @@ class Throttle:
         self.window = window
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        #: sign-ins of one email are checked one at a time (``one_at_a_time``); a fixed set
+        #: of locks, so a stream of made-up emails cannot grow it
+        self._stripes = [threading.Lock() for _ in range(64)]
+
+    def one_at_a_time(self, key: str) -> threading.Lock:
+        """The lock under which a sign-in for ``key`` (the email) is begun, checked and
+        ended: an attempt counts as failed until it ends (``begin``), so correct sign-ins
+        sent at once for one account were refused as if they had failed (3 of 8)."""
+        return self._stripes[hash(key) % len(self._stripes)]
 
     def _recent(self, key: str, moment: float) -> deque[float]:
         stamps = self._failures.setdefault(key, deque())

@@ -98,7 +98,13 @@ def login(
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         return message_page(request, 403, "the form's security token is missing: reload the page")
     keys = (f"email:{email.strip().lower()}", f"ip:{request.client.host if request.client else '?'}")
-    wait, moment = web.throttle.begin(*keys)
+    user: accounts.User | None = None
+    with web.throttle.one_at_a_time(keys[0]):
+        wait, moment = web.throttle.begin(*keys)
+        if wait <= 0:
+            user = accounts.authenticate(web.engine, email, password)
+            if user is not None:
+                web.throttle.succeeded(keys[:1], keys[1:], moment)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         response = _login_form(
@@ -111,12 +117,10 @@ def login(
         )
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    user = accounts.authenticate(web.engine, email, password)
     if user is None:  # (counted as a failure when it began)
         return _login_form(
             request, "login.html", 401, error="wrong email or password", email=email, next=next
         )
-    web.throttle.succeeded(keys[:1], keys[1:], moment)
     return _start_session(request, user, next)
 
 
