@@ -445,3 +445,26 @@ def test_a_full_listing_after_settling_writes_nothing(site: Site) -> None:
         assert report.errors == []
         assert report.changes.get("procore", {}).get("update", 0) == 0, report.changes
     assert state.users[made["id"]]["updated_at"] == made["updated_at"]
+
+
+def test_a_vendor_made_for_a_users_company_is_not_read_back_as_a_contact(site: Site) -> None:
+    """A new user's organization is found or made as their vendor (``create_vendors``);
+    with vendors synced too, the next run read a vendor made so as a new company-only
+    contact and wrote it everywhere: a card, a CSV row, a CRM "person" named "Newco Ltd"
+    (QA). A vendor the hub made for a company (its ``origin_code`` says so) and that holds
+    nothing but its name is no contact; filled in since in Procore, it is one."""
+    site.apply(objects=["users", "vendors"])
+    site.sync()
+    before = set(site.folder.glob("*.vcf"))
+    (site.folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@newco.example", ORG="Newco Ltd"))
+    first = site.sync()
+    assert first.errors == [] and first.changes["procore"]["create"] == 1
+    [vendor] = [v for v in site.srv.state.vendors.values() if v.get("name") == "Newco Ltd"]
+    assert vendor.get("origin_code") == "contacthub-company"
+    second = site.sync()
+    assert second.changes == {}, second.changes
+    assert set(site.folder.glob("*.vcf")) == before | {site.folder / "ann.vcf"}
+    state = site.srv.state
+    state.vendors[vendor["id"]].update(business_phone="+1 202 555 0188", updated_at=state.now())  # filled in
+    third = site.sync()
+    assert third.changes.get("cards", {}).get("create") == 1, third.changes

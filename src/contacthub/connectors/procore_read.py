@@ -35,6 +35,19 @@ from contacthub.errors import (
 from contacthub.model import match_keys
 
 OBJECTS = ("users", "vendors", "people")
+#: the ``origin_code`` of a vendor the hub made as the company of a user it created
+COMPANY_VENDOR = "contacthub-company"
+#: what makes a vendor a contact of its own: any of these filled in
+_CONTACT_DETAILS = ("email_address", "business_phone", "mobile_phone", "fax_number", "address", "website")
+
+
+def company_only(native: Mapping[str, Any]) -> bool:
+    """A vendor the hub made for a user's company that still holds only its name: no
+    contact. Read back, the next run made it a person in every connector (a CRM got
+    "Acme" / "Construction Inc." as first and last name). Filled in since, it is one."""
+    return native.get("origin_code") == COMPANY_VENDOR and not any(native.get(k) for k in _CONTACT_DETAILS)
+
+
 PREFIX = {"users": "", "vendors": "vendor:", "people": "person:"}
 OVERLAP = 60  # seconds re-read at the start of an incremental window (clock skew, same-second edits)
 SYNC_LIMIT = 1000
@@ -220,6 +233,8 @@ class ProcoreReader(Connector):
                 for native in self._source(kind, since, now):
                     if kind == "vendors" and native.get("name"):
                         names.setdefault(str(native["name"]).casefold(), int(native["id"]))
+                    if kind == "vendors" and company_only(native):
+                        continue
                     record = self._record(kind, native)
                     seen.add(record.native_id)
                     if known.get(record.native_id) != record.version:

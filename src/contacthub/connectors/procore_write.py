@@ -25,7 +25,14 @@ from contacthub.connectors.procore_map import (
     vendor_fields,
     version_of,
 )
-from contacthub.connectors.procore_read import OVERLAP, SYNC_LIMIT, ProcoreReader, kind_of, stamp
+from contacthub.connectors.procore_read import (
+    COMPANY_VENDOR,
+    OVERLAP,
+    SYNC_LIMIT,
+    ProcoreReader,
+    kind_of,
+    stamp,
+)
 from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
@@ -163,7 +170,9 @@ class ProcoreWriter(ProcoreReader):
         found = self._vendor_names.get(name.casefold())
         if found is not None or not self.create_vendors:
             return found
-        body = {"company_id": self.company_id, "vendor": {"name": name}}
+        # marked as a company made for its users (``procore_read.company_only``): read back
+        # as a contact, it went everywhere as a person named after the company
+        body = {"company_id": self.company_id, "vendor": {"name": name, "origin_code": COMPANY_VENDOR}}
         response = self.client.request("POST", "/rest/v1.0/vendors", json=body)
         if response.status_code not in (200, 201):
             raise error_for(response, self.name, record=f"vendor {name!r}")
