@@ -98,3 +98,25 @@ def test_a_stream_of_vendor_notifications_runs_a_hub_once_per_gap(sqlite_url: st
     starts = [start for _, start, _ in runs_of(engine, "hub000")]
     assert len(starts) == 3
     assert all((later - earlier).total_seconds() >= 1.9 for earlier, later in itertools.pairwise(starts))
+
+
+def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The gap counted only from runs this scheduler had started: a notification right
+    after a ``contacthub sync`` (or a run from the API, or another process) ran the hub
+    again at once (QA). It counts from the hub's last run, wherever it was started."""
+    from contacthub.engine.run import run_hub
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2, interval="off")
+    scheduler = InProcessScheduler(engine, tick=0.2, debounce=0.1, gap=2.0)
+    scheduler.start()
+    try:
+        run_hub(engine, "hub000")  # as the command line runs it
+        scheduler.request("hub000", origin="pipedrive")
+        wait_for(lambda: len(runs_of(engine, "hub000")) == 2 and not scheduler.running())
+    finally:
+        scheduler.stop()
+    first, second = (start for _, start, _ in runs_of(engine, "hub000"))
+    assert (second - first).total_seconds() >= 1.9

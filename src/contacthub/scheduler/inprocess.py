@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from contacthub.scheduler import metrics
 from contacthub.scheduler.runner import run_requested
-from contacthub.scheduler.schedule import due_hubs, notified
+from contacthub.scheduler.schedule import due_hubs, last_started, notified
 
 log = logging.getLogger("contacthub.scheduler")
 
@@ -95,16 +95,28 @@ class InProcessScheduler:
         when an earlier request is still waiting (this one is coalesced into it)."""
         wait = self.debounce if delay is None else delay
         now = time.monotonic()
+        elsewhere = self._started_elsewhere(hub, now) if notified(origin) else None
         with self._guard:
             if hub in self._queue:
                 metrics.REQUESTS.labels(origin, "coalesced").inc()
                 return False
             due = now + wait
-            if notified(origin) and hub in self._started:
-                due = max(due, self._started[hub] + self.gap)
+            if notified(origin):
+                started = max(self._started.get(hub, float("-inf")), elsewhere or float("-inf"))
+                due = max(due, started + self.gap)
             self._queue[hub] = _Request(due, time.time(), origin)
         self._wake.set()
         return True
+
+    def _started_elsewhere(self, hub: str, now: float) -> float | None:
+        """When the hub's last run started, wherever it was started (the command line, the
+        API, another process), on this scheduler's monotonic clock: the gap counts from it
+        too (counted only from this scheduler's own runs, a notification right after a
+        ``contacthub sync`` ran the hub again at once)."""
+        when = last_started(self.engine, hub)
+        if when is None:
+            return None
+        return now - max(0.0, time.time() - when.timestamp())
 
     def queue_depth(self) -> int:
         with self._guard:
