@@ -58,12 +58,22 @@ def redact(text: str) -> str:
 
 
 def mask(text: str, values: Iterable[str]) -> str:
-    """``text`` with each of ``values`` masked, as it is and URL-encoded; longest first, so
-    a secret that contains another is masked whole."""
+    """``text`` with each of ``values`` masked, as it is and in the encodings a server may
+    echo it in (URL-encoded, every sign percent-encoded, HTML entities: "Zq9%2Dhunter2" and
+    "Zq9&#45;hunter2" went through); longest first, so a secret that contains another is
+    masked whole."""
     for value in sorted({v for v in values if v and len(v) >= _SHORTEST}, key=len, reverse=True):
-        for form in {value, quote(value, safe=""), quote_plus(value)}:
-            text = text.replace(form, MASK)
+        for form in _forms(value):
+            if form in text:
+                text = text.replace(form, MASK)
     return text
+
+
+def _forms(value: str) -> set[str]:
+    upper = "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in value)
+    lower = "".join(c if c.isalnum() else f"%{ord(c):02x}" for c in value)
+    entities = "".join(c if c.isalnum() else f"&#{ord(c)};" for c in value)
+    return {value, quote(value, safe=""), quote_plus(value), upper, lower, entities}
 
 
 def sent_secrets(request: Any) -> list[str]:

@@ -282,3 +282,13 @@ def test_a_runs_errors_never_hold_a_connectors_secret_setting() -> None:
     [error] = report.errors
     assert "s3cr3t" not in error["message"] and error["message"].count("********") == 2
     assert error["record"] == "row tok"  # too short to mask: it would mask half of everything
+
+
+def test_a_secret_echoed_in_another_encoding_is_masked_too() -> None:
+    """A server quoting the request percent-encoded every sign ("Zq9%2Dhunter2%2Dpw"), or
+    as HTML entities ("Zq9&#45;hunter2&#45;pw"), put the password into the run's errors (QA)."""
+    from contacthub.redact import mask
+
+    secret = "Zq9-hunter2-pw"
+    for said in ("pw=Zq9%2Dhunter2%2Dpw", "pw=Zq9%2dhunter2%2dpw", "u:Zq9&#45;hunter2&#45;pw", secret):
+        assert "hunter2" not in mask(f"refused ({said})", [secret]), said
