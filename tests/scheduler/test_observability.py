@@ -268,3 +268,22 @@ def test_rate_limit_waits_reach_the_metrics() -> None:
     metrics.observe_run("team", report, 0.2)
     assert sample("contacthub_rate_limit_wait_seconds_total", hub="team", connector="crm") == before + 1.5
     assert sample("contacthub_api_calls_total", hub="team", connector="crm", method="GET") == calls + 3
+
+
+def test_a_failed_runs_log_line_says_why(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run's line said "failed ... 1 error(s)" and nothing more: an admin reading the
+    service's log had to run ``contacthub show`` for every failure (QA)."""
+    import shutil
+    import time
+
+    engine = open_database(sqlite_url)
+    folders = make_hubs(engine, tmp_path, 1, 2, prefix="logged")
+    assert run_requested(engine, "logged000", 0.0).result == "ran"
+    shutil.rmtree(folders["logged000"][0])  # the folder is gone (a disk not mounted)
+    with caplog.at_level(logging.INFO, logger="contacthub"):
+        assert run_requested(engine, "logged000", time.time()).result == "ran"
+    lines = [r.getMessage() for r in caplog.records]
+    [line] = [m for m in lines if "error(s)" in m and " failed " in m]
+    assert "error(s): " in line and "does not exist" in line, lines

@@ -74,14 +74,18 @@ def run_requested(
     metrics.REQUESTS.labels(origin, "ran").inc()
     metrics.observe_run(hub, report, seconds)
     changes = sum(sum(c.values()) for c in report.changes.values())
+    # why a run failed or was held, on its own line: "failed ... 1 error(s)" sent an admin
+    # to ``contacthub show`` for every failure (the message carries no secret: Report.unsaid)
+    why = f": {report.message}" if report.status in ("failed", "held") and report.message else ""
     log.info(
-        "hub %s: run %s %s in %.2fs, %d change(s), %d error(s)",
+        "hub %s: run %s %s in %.2fs, %d change(s), %d error(s)%s",
         hub,
         report.run_id,
         report.status,
         seconds,
         changes,
         len(report.errors),
+        why,
         extra={
             "hub": hub,
             "run": report.run_id,
