@@ -229,14 +229,7 @@ class ContactsMixin(StoreBase):
     def interrupted_create(self, contact_id: str, connector_id: int) -> bool:
         """Whether a killed run left a create of this contact in this connector unconfirmed:
         a record found there by the hub id it carries may be that create's copy."""
-        c = t.changes.c
-        query = select(c.id).where(
-            c.contact_id == contact_id,
-            c.connector_id == connector_id,
-            c.op == "create",
-            c.status.in_(("interrupted", "pending")),
-        )
-        return self.conn.execute(query.limit(1)).first() is not None
+        return self.unconfirmed_create(contact_id, connector_id) is not None
 
     def made_in_run(self, run_id: int, contact_ids: Iterable[str]) -> set[str]:
         """Which of these contacts run ``run_id`` made (its journal's hub creates)."""

@@ -284,11 +284,9 @@ class JournalMixin(StoreBase):
                     )
                 )
         ends = self.undo_own_ends({h.run_id for _, h in out if h.run_kind == "undo"})
+        # an undo's rows past its own (``run_id``'s here are all past ``own_end``): carried
         changes = [
-            replace(h, carried=True)
-            if (h.run_id == run_id and own_end is not None) or row_id > ends.get(h.run_id, row_id)
-            else h
-            for row_id, h in out
+            replace(h, carried=True) if row_id > ends.get(h.run_id, row_id) else h for row_id, h in out
         ]
         changes.sort(key=lambda h: h.run_id)
         return changes
