@@ -57,6 +57,12 @@ def redact(text: str) -> str:
     return text
 
 
+def scrub(text: str, values: Iterable[str] = ()) -> str:
+    """``text`` with ``values`` masked (``mask``), then every secret of a known shape
+    (``redact``): what every message said of a connector goes through."""
+    return redact(mask(text, values))
+
+
 def mask(text: str, values: Iterable[str]) -> str:
     """``text`` with each of ``values`` masked, as it is and in the encodings a server may
     echo it in (URL-encoded, every sign percent-encoded, HTML entities: "Zq9%2Dhunter2" and

@@ -41,7 +41,7 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
-from contacthub.redact import mask, redact, sent_secrets
+from contacthub.redact import redact, scrub, sent_secrets
 
 
 class Transport(httpx.BaseTransport):
@@ -333,7 +333,7 @@ def _unsaid(response: httpx.Response, text: str) -> str:
         request = response.request
     except RuntimeError:  # (a response made without one, in tests)
         return redact(text)
-    return redact(mask(text, sent_secrets(request)))
+    return scrub(text, sent_secrets(request))
 
 
 def _find_message(body: Any) -> str | None:

@@ -208,25 +208,19 @@ class VCardDirConnector(VCardFiles, Connector):
         try:
             for entry in self._contact_files():
                 name = entry.name
+                st: os.stat_result | None = None
                 try:
                     st = entry.stat()
                 except OSError as exc:
                     if not entry.is_symlink():
                         continue  # gone since listed
                     odd[name] = f"cannot read: a link to {link_target(entry.path)} ({exc.strerror})"
-                    still_there += name in known
-                    listed += 1  # (there, though unread: no "emptied" folder to hold)
-                    continue
-                if not stat.S_ISREG(st.st_mode):
+                if st is not None and not stat.S_ISREG(st.st_mode):
                     odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
-                    still_there += name in known
-                    listed += 1
-                    continue
-                listed += 1
+                listed += 1  # (one unread too: it is there, no "emptied" folder to hold)
                 old = known.get(name)
-                if old is not None:
-                    still_there += 1
-                if old != file_version(st):
+                still_there += old is not None
+                if name not in odd and st is not None and old != file_version(st):
                     changed.append(name)
             if still_there == len(known):
                 return changed, set(), listed, odd

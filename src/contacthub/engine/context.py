@@ -11,7 +11,7 @@ from typing import IO, Any
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
 from contacthub.model import fields_equal, project
-from contacthub.redact import mask, redact
+from contacthub.redact import scrub
 from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
 Progress = Callable[[str, int, int | None], None]  # phase, done, total (None: unknown)
@@ -154,7 +154,7 @@ class Report:
         """``text`` without the run's secrets: the errors are stored with the run, and shown
         to every user of the hub, for good (``contacthub.redact``; the vendor's words are
         masked where they are read too, ``http.message_of``)."""
-        return redact(mask(text, self.secrets))
+        return scrub(text, self.secrets)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

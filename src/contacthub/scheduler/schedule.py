@@ -25,17 +25,15 @@ from contacthub.store.repo import loads
 DEFAULT_INTERVAL = timedelta(minutes=15)
 #: run kinds that count as "the hub ran" for its schedule (a dry run writes nothing)
 SCHEDULED_KINDS = ("sync", "approve", "reject", "undo")
-#: the origins of run requests that vendors' notifications make: the webhook receivers name
-#: their vendor (``webhooks.tokens.SOURCES``), "notification" is the default
-NOTIFIED = frozenset({"notification", "procore", "graph", "pipedrive"})
-
-
 def notified(origin: str) -> bool:
     """Whether a run request came from a notification, which waits ``gap`` after the hub's
     last run started (a stream of them gives one run per gap). The receivers name their
-    vendor as the origin, and the check for "notification" alone held none of them back:
-    a Pipedrive import's stream ran the hub every 2 seconds."""
-    return origin in NOTIFIED
+    vendor as the origin (``webhooks.tokens.SOURCES``; "notification" is the default), and
+    the check for "notification" alone held none of them back: a Pipedrive import's stream
+    ran the hub every 2 seconds."""
+    from contacthub.webhooks.tokens import SOURCES  # (here: ``apply`` reads this module)
+
+    return origin == "notification" or origin in SOURCES
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")

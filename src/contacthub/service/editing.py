@@ -333,7 +333,7 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
     from contacthub.connectors.base import Record
     from contacthub.engine.run import connector_for
     from contacthub.errors import ContacthubError
-    from contacthub.redact import mask, redact
+    from contacthub.redact import redact, scrub
 
     with engine.connect() as conn:
         store = Store(conn)
@@ -361,7 +361,7 @@ def test_connector(engine: Engine, connector_id: int) -> dict[str, Any]:
             else:
                 unreadable += 1
     except ContacthubError as exc:
-        return {"ok": False, "message": redact(mask(str(exc), connector.secret_values()))}
+        return {"ok": False, "message": scrub(str(exc), connector.secret_values())}
     finally:
         connector.close()
     count = f"{'at least ' if more else ''}{listed} record(s)" + (
