@@ -381,7 +381,7 @@ def test_what_the_plan_reads(hub_engine: tuple[Engine, int, list[int]]) -> None:
         assert [c.id for c in store.unlinked_contacts(hub_id, a, "", 100)] == [unlinked.id]
         assert len(store.unlinked_contacts(hub_id, b, "", 100)) == 3  # deleted one excluded
         assert [c.id for c in store.unlinked_contacts(hub_id, b, synced.id, 1)] == [moved.id]
-        assert store.count_deleted_linked(a) == 1 and store.count_deleted_linked(b) == 0
+        assert store.count_deleted_linked(hub_id, a) == 1 and store.count_deleted_linked(hub_id, b) == 0
 
 
 def test_cursors(hub_engine: tuple[Engine, int, list[int]]) -> None:

@@ -328,7 +328,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
             or spoke.keep_records  # a person rejected its deletions: they become detaches
         ):
             continue
-        outgoing = ctx.store.count_deleted_linked(spoke.id)
+        outgoing = ctx.store.count_deleted_linked(ctx.hub.id, spoke.id)
         if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
             holds.append(
                 {

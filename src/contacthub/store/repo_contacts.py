@@ -269,10 +269,12 @@ class ContactsMixin(StoreBase):
     # --- links --------------------------------------------------------------------------
 
     def link_versions(self, connector_id: int) -> dict[str, str]:
-        query = select(t.links.c.native_id, t.links.c.version).where(
-            t.links.c.connector_id == connector_id, t.links.c.native_id.is_not(None)
-        )
-        return {nid: version or "" for nid, version in self.conn.execute(query)}
+        """native id -> version of every record of the connector. Rows without a native id
+        are dropped here, not in SQL: asked for ``native_id IS NOT NULL``, SQLite walks the
+        (connector, native id) index and looks up each row in native-id order, twice as
+        slow as ``ix_links_plan``'s rows in id order (a no-op run's largest query)."""
+        query = select(t.links.c.native_id, t.links.c.version).where(t.links.c.connector_id == connector_id)
+        return {nid: version or "" for nid, version in self.conn.execute(query) if nid is not None}
 
     def links_by_native(self, connector_id: int, native_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
