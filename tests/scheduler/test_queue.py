@@ -101,3 +101,34 @@ def test_a_message_delivered_again_leaves_a_newer_request_waiting(
         client.flushdb()
         client.close()
         celery_app._engine.cache_clear()
+
+
+def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
+    redis_url: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers counted the notification gap only from the runs they had started (a
+    Redis key): a webhook right after a ``contacthub sync`` ran the hub again at once. The
+    task now also asks the store when the hub last started, and sends an early request
+    again for the end of the gap."""
+    from contacthub.engine.run import run_hub
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, interval="off", prefix="gap")
+    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", sqlite_url)
+    celery_app.configure(redis_url)
+    celery_app._engine.cache_clear()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        run_hub(engine, "gap000")  # as the command line runs it: no Redis key
+        requested = time.time()
+        result = celery_app.sync_task("gap000", requested, "pipedrive")
+        assert result["result"] == "early" and result["run"] is None
+        assert client.get("contacthub:queued:gap000") == str(requested).encode()
+        assert [args for args, _ in sent(client)] == [["gap000", requested, "pipedrive"]]
+        # a request of the schedule or the command line is no notification: it runs
+        assert celery_app.sync_task("gap000", time.time(), "schedule")["result"] == "ran"
+    finally:
+        client.flushdb()
+        client.close()
+        celery_app._engine.cache_clear()

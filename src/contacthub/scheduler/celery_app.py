@@ -222,7 +222,7 @@ def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int
         _redis().set(_started_key(hub), "1", px=int(GAP * 1000))
 
     try:
-        outcome = run_requested(_engine(), hub, requested_at, origin=origin, on_start=starting)
+        outcome = run_requested(_engine(), hub, requested_at, origin=origin, on_start=starting, gap=GAP)
     except Exception as exc:
         # The message is acknowledged already: without sending the request again, it
         # would be lost (a hub with interval "off" would never get the change). A run the
@@ -252,6 +252,8 @@ def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int
         return {"hub": hub, "result": "retry", "run": None, "status": None}
     if outcome.result == "busy":
         enqueue(hub, delay=RETRY, requested_at=requested_at, origin=origin)
+    elif outcome.result == "early":  # a run started elsewhere within the gap
+        enqueue(hub, delay=outcome.wait, requested_at=requested_at, origin=origin)
     report = outcome.report
     return {
         "hub": hub,

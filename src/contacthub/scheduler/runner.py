@@ -22,7 +22,7 @@ from contacthub.engine.context import Report
 from contacthub.errors import NotFoundError
 from contacthub.scheduler import metrics
 from contacthub.scheduler.lock import HubBusy
-from contacthub.scheduler.schedule import last_started
+from contacthub.scheduler.schedule import last_started, notified
 
 log = logging.getLogger("contacthub.scheduler")
 
@@ -30,8 +30,10 @@ log = logging.getLogger("contacthub.scheduler")
 @dataclass(frozen=True, slots=True)
 class Outcome:
     hub: str
-    result: str  # ran | satisfied | busy | missing
+    result: str  # ran | satisfied | early | busy | missing
     report: Report | None = None
+    #: for ``early``: seconds until the notification gap after the hub's last start ends
+    wait: float = 0.0
 
 
 def run_requested(
@@ -41,11 +43,17 @@ def run_requested(
     *,
     origin: str = "queue",
     on_start: Callable[[], object] | None = None,
+    gap: float = 0.0,
 ) -> Outcome:
     """Run ``hub`` unless a run started after ``requested_at`` (epoch seconds) already did;
     never waits for a busy hub. ``on_start`` is called just before a run is tried (not for
     a request already satisfied): the Celery task starts its notification gap there, so a
-    message delivered a second time, long satisfied, holds nothing back."""
+    message delivered a second time, long satisfied, holds nothing back.
+
+    A request from a notification that comes within ``gap`` seconds of the hub's last start,
+    wherever that run was started (the command line, the API), is ``early``: the driver
+    sends it again for when the gap ends. The Celery task's own gap (a Redis key) knew only
+    the runs the workers had started."""
     from contacthub.engine.run import run_hub
 
     try:
@@ -55,6 +63,11 @@ def run_requested(
     if last is not None and last >= datetime.fromtimestamp(requested_at, UTC):
         metrics.REQUESTS.labels(origin, "satisfied").inc()
         return Outcome(hub, "satisfied")
+    if last is not None and gap > 0 and notified(origin):
+        left = gap - (datetime.now(UTC) - last).total_seconds()
+        if left > 0:
+            metrics.REQUESTS.labels(origin, "early").inc()
+            return Outcome(hub, "early", wait=left)
     start = time.monotonic()
     log.info("hub %s: run starting", hub, extra={"hub": hub, "origin": origin, "event": "start"})
     if on_start is not None:
