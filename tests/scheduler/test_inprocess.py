@@ -6,6 +6,7 @@ import itertools
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from contacthub.scheduler.inprocess import InProcessScheduler
@@ -120,3 +121,26 @@ def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
         scheduler.stop()
     first, second = (start for _, start, _ in runs_of(engine, "hub000"))
     assert (second - first).total_seconds() >= 1.9
+
+
+def test_coalesced_notifications_cost_no_query(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each notification asked the store when the hub last started, even those coalesced
+    into a request already waiting: a stream of them was a stream of queries."""
+    import contacthub.scheduler.inprocess as inprocess
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 2, interval="off")
+    asked: list[str] = []
+
+    def counted(engine_: object, hub: str) -> object:
+        asked.append(hub)
+        return last_started(engine_, hub)
+
+    last_started = inprocess.last_started
+    monkeypatch.setattr(inprocess, "last_started", counted)
+    scheduler = InProcessScheduler(engine, tick=0.2, debounce=30, gap=2.0)  # not started: requests wait
+    outcomes = [scheduler.request("hub000", origin="pipedrive") for _ in range(50)]
+    assert outcomes == [True] + [False] * 49
+    assert asked == ["hub000"]

@@ -95,7 +95,13 @@ class InProcessScheduler:
         when an earlier request is still waiting (this one is coalesced into it)."""
         wait = self.debounce if delay is None else delay
         now = time.monotonic()
-        elsewhere = self._started_elsewhere(hub, now) if notified(origin) else None
+        elsewhere = None
+        if notified(origin):
+            with self._guard:
+                if hub in self._queue:  # coalesced: no query of the store for each of a stream
+                    metrics.REQUESTS.labels(origin, "coalesced").inc()
+                    return False
+            elsewhere = self._started_elsewhere(hub, now)
         with self._guard:
             if hub in self._queue:
                 metrics.REQUESTS.labels(origin, "coalesced").inc()
