@@ -649,3 +649,16 @@ def test_people_with_no_email_or_phone_are_found_again_when_a_connector_comes_ba
     }, again
     assert len(list(hub.folder.glob("*.vcf"))) == 3
     hub.settled()
+
+
+def test_a_note_with_lone_crs_reaches_the_cards_with_its_line_breaks(tmp_path: Path) -> None:
+    """A note an old Mac program wrote, its lines broken by CR alone: its lines were glued
+    into one in every card, and the sheet itself was then rewritten with the glued note."""
+    hub = site(tmp_path, 'format = "outlook"')
+    sheet = 'First Name,Last Name,E-mail Address,Notes\r\nAnn,Lee,ann@a.com,"gate code 12\rring twice"\r\n'
+    hub.sheet.write_bytes(sheet.encode())
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    [card] = [p.read_text() for p in hub.folder.glob("*.vcf")]
+    assert "NOTE:gate code 12\\nring twice" in card
+    hub.settled()
+    assert hub.sheet.read_bytes() == sheet.encode()

@@ -773,3 +773,25 @@ def test_names_the_hub_does_not_read_may_repeat(tmp_path: Path) -> None:
     [res] = connector.write([WriteOp("update", "ann", fields, record.native_id, record.version)])
     assert res.error is None
     assert path.read_bytes() == b"id,display_name,Comments,Comments,,\r\nann,Anne,c1,c2,,\r\n"
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_a_lone_cr_in_a_quoted_note_is_a_line_break(tmp_path: Path, newline: str) -> None:
+    """A CR alone inside quotes (how classic Mac programs break a note's lines) was dropped:
+    the hub's values break lines with LF and drop any other control character, so "line 1"
+    and "line 2" came out as one line "line 1line 2" in every other system. It reads as a
+    line break; the cell keeps its CR while the note does not change, and nothing churns."""
+    path = tmp_path / "mac.csv"
+    rows = ["First Name,E-mail Address,Notes", 'Ann,ann@a.com,"line 1\rline 2\r\nline 3"']
+    path.write_bytes(newline.join([*rows, ""]).encode())
+    connector = connector_for(path)
+    [ann] = records(connector)
+    assert ann.fields["notes"] == "line 1\nline 2\nline 3"
+    edited = {**ann.fields, "given_name": "Anna"}
+    [res] = connector.write([WriteOp("update", "h", edited, ann.native_id, ann.version)])
+    assert res.error is None and res.fields is not None
+    assert res.fields["notes"] == "line 1\nline 2\nline 3"
+    assert path.read_bytes() == newline.join([rows[0], rows[1].replace("Ann", "Anna"), ""]).encode()
+    again = connector.pull(None, {ann.native_id: res.version or ""})
+    assert list(again.records) == [] and not again.deleted
+    assert connector.read_back(edited) == res.fields  # the engine sees the row holds the hub's

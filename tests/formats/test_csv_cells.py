@@ -1,10 +1,11 @@
-"""Cell values of CSV exports: dates as Outlook and European spreadsheets write them."""
+"""Cell values of CSV exports: dates as Outlook and European spreadsheets write them, and a
+cell's text as the hub reads it."""
 
 from __future__ import annotations
 
 import pytest
 
-from contacthub.formats.csv_cells import parse_date
+from contacthub.formats.csv_cells import parse_date, read_cell
 
 
 @pytest.mark.parametrize(
@@ -22,3 +23,17 @@ from contacthub.formats.csv_cells import parse_date
 )
 def test_parse_date(text: str, expect: str) -> None:
     assert parse_date(text) == expect
+
+
+@pytest.mark.parametrize(
+    "cell,expect",
+    [
+        ("line 1\rline 2", "line 1\nline 2"),  # a lone CR (old Mac) is a line break
+        ("line 1\r\nline 2\rline 3", "line 1\nline 2\nline 3"),  # a CRLF is one
+        ("'\rnote", "\nnote"),  # the formula guard first, then the break
+        ("'=1+2", "=1+2"),
+        ("plain", "plain"),
+    ],
+)
+def test_read_cell(cell: str, expect: str) -> None:
+    assert read_cell(cell) == expect

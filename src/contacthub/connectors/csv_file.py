@@ -27,7 +27,8 @@ matches (by another key, or by enough of its values: ``engine/matching``).
 
 A row's version is a hash of its non-empty cells, so an edit changes that row's version only.
 Every cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR is written after a single
-quote so spreadsheets never run it as a formula; reading removes that quote again.
+quote so spreadsheets never run it as a formula; reading removes that quote again, and reads
+a CR alone inside a cell as a line break (``read_cell``).
 
 How the file is read into a table and written back (codecs, delimiter, atomic replace) is in
 ``csv_store.py``.
@@ -62,6 +63,7 @@ from contacthub.errors import (
     RecordNotFoundError,
     StaleVersionError,
 )
+from contacthub.formats.csv_cells import read_cell
 from contacthub.formats.csv_columns import (
     FORMATS,
     Handler,
@@ -70,7 +72,6 @@ from contacthub.formats.csv_columns import (
     protect,
     read_row,
     render,
-    unprotect,
 )
 from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
 
@@ -215,7 +216,7 @@ class CsvConnector(CsvStore, Connector):
 
     def _map(self, table: _Table, handlers: list[Handler], row: _Row) -> Fields:
         if row.cache is None or row.cache[0] != row.cells:
-            view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True) if c}
+            view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True) if c}
             row.cache = (list(row.cells), read_row(handlers, view).to_fields(self.config.region))
         return dict(row.cache[1])
 
@@ -289,7 +290,8 @@ class CsvConnector(CsvStore, Connector):
         header += missing_columns(fmt, header, fields, mapping)
         handlers = handlers_for(fmt, header, mapping)
         cells = render(handlers, fields, {}, self.config.region)
-        return read_row(handlers, {c: v for c, v in cells.items() if v}).to_fields(self.config.region)
+        view = {c: read_cell(protect(v)) for c, v in cells.items() if v}  # as written, then read
+        return read_row(handlers, view).to_fields(self.config.region)
 
     def _header(self) -> tuple[str, list[str]]:
         """The file's format and header (read again only when the file changed)."""
@@ -455,7 +457,7 @@ class CsvConnector(CsvStore, Connector):
             if new:
                 row.cells.append("")
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
-        view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
+        view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True)}
         # a field the file does not hold now (a column of it was removed: ``fields``) keeps
         # what the row has; rendered from ``fields``, which lack it, it was emptied
         if any(not project({h.field: 1}, self._writing) for h in handlers):

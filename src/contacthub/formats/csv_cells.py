@@ -1,8 +1,8 @@
 """Single cells of contact CSV files: the spreadsheet formula-injection guard
-(``protect``/``unprotect``), the plain format's multi-valued cell (``type:value; type:value``,
-addresses as ``|``-separated parts) and dates as programs write them. Kept apart from the
-dialects and the row handlers because these are about one cell's text and know nothing
-about headers."""
+(``protect``/``unprotect``, and ``read_cell``, a cell's text as the hub reads it), the plain
+format's multi-valued cell (``type:value; type:value``, addresses as ``|``-separated parts)
+and dates as programs write them. Kept apart from the dialects and the row handlers because
+these are about one cell's text and know nothing about headers."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def protect(value: str) -> str:
 
 def unprotect(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and _needs_quote(cell[1:]) else cell
+
+
+def read_cell(cell: str) -> str:
+    """A cell of the file as the hub reads it: without the formula guard, and with a lone CR
+    (a line break as classic Mac programs and Excel for Mac write it) read as a line break.
+    The hub's values break lines with LF only (``clean_text`` drops a CR as a control
+    character), so "line 1\\rline 2" in a note became "line 1line 2": two lines glued into
+    one, in every other system. A CRLF is one line break. The cell itself is left as it is
+    in the file while its value does not change."""
+    text = unprotect(cell)
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 _TYPE_PREFIX = re.compile(r"((?!\d)\w[\w .-]{0,29}):(?!//)")
