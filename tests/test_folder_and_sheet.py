@@ -662,3 +662,26 @@ def test_a_note_with_lone_crs_reaches_the_cards_with_its_line_breaks(tmp_path: P
     assert "NOTE:gate code 12\\nring twice" in card
     hub.settled()
     assert hub.sheet.read_bytes() == sheet.encode()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "column", "cell"),
+    [("google", "Birthday", " --02-03"), ("plain", "birthday", " --02-03"), ("outlook", "Birthday", "")],
+)
+def test_a_birthday_without_a_year_goes_to_the_sheet_as_it_can_hold_it(
+    tmp_path: Path, fmt: str, column: str, cell: str
+) -> None:
+    """``BDAY:--0203`` went into the sheet as ``'--02-03``. Google and our plain format get
+    Google's `` --02-03``; Outlook, which has no date without a year, an empty cell, which
+    is no deletion of the birthday: an edit of that row elsewhere keeps the card's BDAY."""
+    hub = site(tmp_path, f'format = "{fmt}"', people=2, BDAY="--020{i}")
+    assert hub.sync()["changes"]["sheet"]["create"] == 2
+    hub.settled()
+    rows = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert sorted(row[column] for row in rows) == [cell.replace("3", "1"), cell.replace("3", "2")]
+    if fmt == "outlook":
+        _rewrite(hub.sheet, edit=("Job Title", "Foreman"))
+        assert hub.sync()["changes"]["cards"] == {"create": 0, "update": 1, "delete": 0}
+        hub.settled()
+    card = (hub.folder / "p1.vcf").read_text()
+    assert "BDAY:--0201" in card and (fmt != "outlook" or "TITLE:Foreman" in card)

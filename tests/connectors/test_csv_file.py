@@ -795,3 +795,53 @@ def test_a_lone_cr_in_a_quoted_note_is_a_line_break(tmp_path: Path, newline: str
     again = connector.pull(None, {ann.native_id: res.version or ""})
     assert list(again.records) == [] and not again.deleted
     assert connector.read_back(edited) == res.fields  # the engine sees the row holds the hub's
+
+
+@pytest.mark.parametrize(
+    ("fmt", "column", "cell"),
+    [("google", "Birthday", " --02-03"), ("plain", "birthday", " --02-03"), ("outlook", "Birthday", "")],
+)
+def test_a_birthday_without_a_year_is_written_as_the_format_spells_one(
+    tmp_path: Path, fmt: str, column: str, cell: str
+) -> None:
+    """``--02-03`` went through the formula guard as ``'--02-03``, a cell no program reads as
+    a date. Google's export writes `` --02-03`` (a space, so spreadsheets take it for text,
+    not for the sum -13); Outlook has no date without a year, so its cell stays empty and
+    the file says it cannot hold the birthday (``read_back``): no made-up year, no churn."""
+    path = tmp_path / "book.csv"
+    connector = connector_for(path, create=True, format=fmt)
+    wanted = sample(1, birthday="--02-03")
+    result = create(connector, wanted)
+    assert result.error is None and result.fields is not None
+    [row] = list(csv.DictReader(path.read_text("utf-8-sig").splitlines()))
+    assert row[column] == cell
+    assert result.fields.get("birthday") == ("--02-03" if cell else None)
+    assert connector.read_back(wanted) == result.fields
+    [record] = records(connector)
+    assert record.fields == result.fields
+
+
+@pytest.mark.parametrize("cell", [" --12-25", "--12-25", "'--12-25"])
+def test_a_google_birthday_without_a_year_reads_as_one(tmp_path: Path, cell: str) -> None:
+    """Google's own spelling, the bare vCard one, and the one this connector wrote before."""
+    path = tmp_path / "google.csv"
+    path.write_text(f"First Name,Birthday,E-mail 1 - Value\nAnn,{cell},ann@a.com\n")
+    [record] = records(connector_for(path))
+    assert record.fields["birthday"] == "--12-25"
+
+
+@pytest.mark.parametrize(("before", "after"), [("5/6/1980", ""), ("0/0/00", "0/0/00"), ("", "")])
+def test_an_outlook_birthday_losing_its_year_empties_its_cell(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    """The year a birthday lost elsewhere is not kept in Outlook's cell (it read back as that
+    year, into the hub again); a cell saying "no date" already is left as it was."""
+    path = tmp_path / "outlook.csv"
+    path.write_text(f"First Name,E-mail Address,Birthday\r\nAnn,ann@a.com,{before}\r\n")
+    connector = connector_for(path)
+    [ann] = records(connector)
+    wanted = {**ann.fields, "birthday": "--05-06"}
+    [res] = connector.write([WriteOp("update", "h", wanted, ann.native_id, ann.version)])
+    assert res.error is None and res.fields is not None and "birthday" not in res.fields
+    assert path.read_text().splitlines()[1] == f"Ann,ann@a.com,{after}"
+    assert connector.read_back(wanted) == res.fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacthub.formats.csv_cells import parse_date, read_cell
+from contacthub.formats.csv_cells import format_date, parse_date, read_cell
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,9 @@ from contacthub.formats.csv_cells import parse_date, read_cell
         ("4/31/1990", "4/31/1990"),
         ("3/4/80", "3/4/80"),  # a two-digit year: which century is a guess
         ("1980-03-14", "1980-03-14"),
+        (" --12-25", "--12-25"),  # Google's date without a year
+        ("--12-25", "--12-25"),
+        ("--13-25", "--13-25"),  # no such month: kept as written
     ],
 )
 def test_parse_date(text: str, expect: str) -> None:
@@ -37,3 +40,18 @@ def test_parse_date(text: str, expect: str) -> None:
 )
 def test_read_cell(cell: str, expect: str) -> None:
     assert read_cell(cell) == expect
+
+
+@pytest.mark.parametrize(
+    "value,yearless,expect",
+    [
+        ("--02-03", True, " --02-03"),  # Google's spelling: no formula guard, no arithmetic
+        ("--02-03", False, None),  # Outlook: no spelling for it
+        ("1980-02-03", False, "1980-02-03"),
+        ("spring", True, "spring"),
+    ],
+)
+def test_format_date(value: str, yearless: bool, expect: str | None) -> None:
+    assert format_date(value, yearless) == expect
+    if expect:
+        assert parse_date(expect) == value

@@ -1,8 +1,9 @@
 """Single cells of contact CSV files: the spreadsheet formula-injection guard
 (``protect``/``unprotect``, and ``read_cell``, a cell's text as the hub reads it), the plain
 format's multi-valued cell (``type:value; type:value``, addresses as ``|``-separated parts)
-and dates as programs write them. Kept apart from the dialects and the row handlers because
-these are about one cell's text and know nothing about headers."""
+and dates as programs write them (``parse_date``, ``format_date``). Kept apart from the
+dialects and the row handlers because these are about one cell's text and know nothing about
+headers."""
 
 from __future__ import annotations
 
@@ -107,11 +108,20 @@ def decode_items(field: str, text: str) -> list[dict[str, Any]]:
     return items
 
 
+#: a date without a year: vCard's ``--MM-DD``, which Google's CSV export writes after a space
+_YEARLESS = re.compile(r"--(\d\d)-(\d\d)")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})")
+
+
 def parse_date(text: str) -> str:
     """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy`` and European ``d.m.yyyy``; Outlook's
-    ``0/0/00`` means no date; anything else, a day that does not exist (2/29/2001)
-    included, is kept as written."""
-    m = re.fullmatch(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})", text.strip())
+    ``0/0/00`` means no date; a date without a year is ``--MM-DD`` (Google writes
+    `` --MM-DD``); anything else, a day that does not exist (2/29/2001) included, is kept
+    as written."""
+    yearless = _YEARLESS.fullmatch(text.strip())
+    if yearless and 1 <= int(yearless.group(1)) <= 12 and 1 <= int(yearless.group(2)) <= 31:
+        return yearless.group(0)
+    m = _NUMERIC_DATE.fullmatch(text.strip())
     if not m:
         return text
     a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
@@ -123,3 +133,16 @@ def parse_date(text: str) -> str:
     except ValueError:
         return text
     return f"{year}-{month:02d}-{day:02d}"
+
+
+def format_date(value: str, yearless: bool = True) -> str | None:
+    """A hub date as a date column spells it, read back by ``parse_date`` as the same value.
+    A date without a year is Google's `` --MM-DD`` (its own export's spelling): the space
+    keeps spreadsheets from taking ``--12-25`` for arithmetic (Excel shows -13) and the
+    formula guard from writing ``'--12-25``, which no program reads as a date (the value
+    cannot run anything, but a guard that made exceptions would be one more thing to get
+    wrong). A column with no spelling for it (``yearless`` false: Outlook's ``Birthday``)
+    gets ``None``, never a made-up year."""
+    if _YEARLESS.fullmatch(value):
+        return " " + value if yearless else None
+    return value

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contacthub.formats.csv_cells import decode_items, encode_items, parse_date
+from contacthub.formats.csv_cells import decode_items, encode_items, format_date, parse_date
 from contacthub.model import (
     ADDRESS_PARTS,
     CUSTOM_PREFIX,
@@ -36,15 +36,18 @@ Row = Mapping[str, str]
 class Handler:
     """Columns (``role -> header``) that together hold one canonical field.
 
-    kinds: ``scalar`` (one cell, one field), ``cell`` (a plain-format multi-valued cell),
-    ``slot`` (one element of a multi-valued field), ``parts`` (Thunderbird's birthday in three
-    columns), ``pair`` (Google's ``Custom Field n`` label + value)."""
+    kinds: ``scalar`` (one cell, one field), ``date`` (one cell holding a date: the birthday),
+    ``cell`` (a plain-format multi-valued cell), ``slot`` (one element of a multi-valued
+    field), ``parts`` (Thunderbird's birthday in three columns), ``pair`` (Google's ``Custom
+    Field n`` label + value)."""
 
     kind: str
     field: str
     cols: tuple[tuple[str, str], ...]
     fixed_type: str = ""
     split: bool = False
+    #: a ``date`` column has a spelling for a date without a year (Outlook's has none)
+    yearless: bool = True
 
     def col(self, role: str) -> str | None:
         return next((c for r, c in self.cols if r == role), None)
@@ -79,7 +82,9 @@ def read_row(handlers: list[Handler], row: Row) -> Contact:
             if h.field.startswith(CUSTOM_PREFIX):
                 c.custom[h.field[len(CUSTOM_PREFIX) :]] = value
             elif not getattr(c, h.field):
-                setattr(c, h.field, parse_date(value) if h.field == "birthday" else value)
+                setattr(c, h.field, value)
+        elif h.kind == "date":
+            c.birthday = c.birthday or parse_date(cells["value"])
         elif h.kind == "cell":
             for item in decode_items(h.field, cells["value"]):
                 _add(c, h.field, item)
@@ -151,6 +156,18 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row
     if first.kind == "scalar":
         for h in group:
             out[h.cols[0][1]] = str(value or "")
+    elif first.kind == "date":
+        for h in group:
+            column = h.cols[0][1]
+            text = format_date(str(value or ""), h.yearless)
+            if text is None:
+                # no spelling for this date here (a birthday without a year, in Outlook's
+                # column): the cell says there is no date, which the hub never takes for a
+                # deletion (``read_back`` says the file cannot hold it); one that says no date
+                # already (empty, Outlook's 0/0/00) stays as it is
+                cell = old.get(column, "")
+                text = cell if not parse_date(cell) else ""
+            out[column] = text
     elif first.kind == "cell":
         out[first.cols[0][1]] = encode_items(first.field, value or [])
     elif first.kind == "parts":
