@@ -685,3 +685,20 @@ def test_a_birthday_without_a_year_goes_to_the_sheet_as_it_can_hold_it(
         hub.settled()
     card = (hub.folder / "p1.vcf").read_text()
     assert "BDAY:--0201" in card and (fmt != "outlook" or "TITLE:Foreman" in card)
+
+
+def test_birthdays_go_to_an_outlook_sheet_in_its_own_date_style(tmp_path: Path) -> None:
+    """The people a folder adds to an Outlook export got ISO birthdays among its ``3/14/1980``."""
+    hub = site(tmp_path, 'format = "outlook"', people=2, BDAY="1980-01-0{i}")
+    hub.sheet.write_text("First Name,Last Name,E-mail Address,Birthday\r\nAnn,Lee,ann@a.com,3/14/1980\r\n")
+    assert hub.sync()["changes"]["sheet"]["create"] == 2
+    hub.settled()
+    rows = {r["E-mail Address"]: r["Birthday"] for r in csv.DictReader(hub.sheet.read_text().splitlines())}
+    assert rows == {"ann@a.com": "3/14/1980", "p1@example.com": "1/1/1980", "p2@example.com": "1/2/1980"}
+    _rewrite(hub.sheet, edit=("Birthday", "1/11/1980"))
+    assert hub.sync()["changes"]["cards"] == {"create": 0, "update": 1, "delete": 0}
+    hub.settled()
+    assert "BDAY:1980-01-11" in (hub.folder / "p1.vcf").read_text()
+    assert "BDAY:1980-03-14" in next(
+        p.read_text() for p in hub.folder.glob("*.vcf") if "ann@a.com" in p.read_text()
+    )

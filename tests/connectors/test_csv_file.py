@@ -845,3 +845,53 @@ def test_an_outlook_birthday_losing_its_year_empties_its_cell(
     assert res.error is None and res.fields is not None and "birthday" not in res.fields
     assert path.read_text().splitlines()[1] == f"Ann,ann@a.com,{after}"
     assert connector.read_back(wanted) == res.fields
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "edited"),
+    [
+        ("3/14/1980", "1/2/1980", "12/5/1981"),  # Outlook (US)
+        ("14.03.1980", "02.01.1980", "05.12.1981"),  # European, as German Outlook writes it
+        ("1980-03-14", "1980-01-02", "1981-12-05"),
+        ("", "1980-01-02", "1981-12-05"),  # no date to go by: ISO, as always
+    ],
+)
+def test_new_and_changed_dates_follow_the_files_style(
+    tmp_path: Path, existing: str, new: str, edited: str
+) -> None:
+    """A new row of an Outlook export got ``1980-01-02`` among rows of ``3/14/1980``."""
+    path = tmp_path / "outlook.csv"
+    path.write_text(f"First Name,E-mail Address,Birthday\r\nAnn,ann@a.com,{existing}\r\nEve,eve@a.com,\r\n")
+    connector = connector_for(path)
+    ann = next(r for r in records(connector) if r.native_id == "ann@a.com")
+    bob = {"given_name": "Bob", "emails": [{"value": "bob@a.com", "type": "", "primary": True}]}
+    bob["birthday"] = "1980-01-02"
+    changed = {**ann.fields, "birthday": "1981-12-05"}
+    results = connector.write(
+        [
+            WriteOp("create", "h2", bob, None, None),
+            WriteOp("update", "h1", changed, ann.native_id, ann.version),
+        ]
+    )
+    assert [r.error for r in results] == [None, None]
+    assert path.read_text().splitlines()[1:] == [
+        f"Ann,ann@a.com,{edited}",
+        "Eve,eve@a.com,",
+        f"Bob,bob@a.com,{new}",
+    ]
+    assert [r.fields and r.fields["birthday"] for r in results] == ["1980-01-02", "1981-12-05"]
+    known = {r.native_id or "": r.version or "" for r in results}
+    known["eve@a.com"] = next(r.version for r in records(connector) if r.native_id == "eve@a.com")
+    again = connector.pull(None, known)
+    assert list(again.records) == [] and not again.deleted  # the next run changes nothing
+
+
+def test_a_person_added_to_the_japanese_outlook_export_gets_its_day_first_date(tmp_path: Path) -> None:
+    path = tmp_path / "jp.csv"
+    path.write_bytes(corpus("outlook-japanese__ox_jpcontact.csv").read_bytes())
+    connector = connector_for(path)
+    fields = {**sample(2), "birthday": "1985-07-04"}
+    [res] = connector.write([WriteOp("create", "h2", fields, None, None)])
+    assert res.error is None and res.fields is not None and res.fields["birthday"] == "1985-07-04"
+    rows = list(csv.DictReader(path.read_text("utf-8").splitlines()))
+    assert [row["誕生日"] for row in rows] == ["01.01.1990", "04.07.1985"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacthub.formats.csv_cells import format_date, parse_date, read_cell
+from contacthub.formats.csv_cells import DATE_STYLES, date_style, format_date, parse_date, read_cell
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,36 @@ def test_read_cell(cell: str, expect: str) -> None:
     ],
 )
 def test_format_date(value: str, yearless: bool, expect: str | None) -> None:
-    assert format_date(value, yearless) == expect
+    assert format_date(value, "", yearless) == expect
     if expect:
         assert parse_date(expect) == value
+
+
+@pytest.mark.parametrize(
+    "cells,style",
+    [
+        ([], ""),  # no date: ISO, as before
+        (["3/14/1980", "1/2/1970"], "m/d/yyyy"),  # Outlook
+        (["03/14/1980", "12/25/1970"], "mm/dd/yyyy"),
+        (["12/25/1970"], "m/d/yyyy"),  # padding unknown: Outlook's habit
+        (["01.01.1990"], "dd.mm.yyyy"),  # the Japanese Outlook export of the corpus
+        (["25.12.1990"], "dd.mm.yyyy"),  # padding unknown: the European habit
+        (["1.1.1990", "14.3.1980"], "d.m.yyyy"),
+        (["1980-01-02", "3/14/1980"], ""),  # as many of each: ambiguous
+        (["1980-01-02", "3/14/1980", "1/2/1970"], "m/d/yyyy"),  # most of them
+        (["0/0/00", "", "--02-03", " --02-03", "2/29/2001", "3/4/80", "soon"], ""),  # no dates
+    ],
+)
+def test_date_style(cells: list[str], style: str) -> None:
+    assert date_style(cells) == style
+
+
+@pytest.mark.parametrize("style", DATE_STYLES)
+@pytest.mark.parametrize(
+    "value", ["1980-01-02", "1999-12-31", "2004-02-29", "1980-02-30", "--02-03", "spring"]
+)
+def test_a_date_written_in_a_style_reads_back_the_same(style: str, value: str) -> None:
+    written = format_date(value, style)
+    assert written is not None and parse_date(written) == value
+    if value == "1980-01-02" and style:  # a day and month that say whether they are padded
+        assert date_style([written]) == style

@@ -63,7 +63,7 @@ from contacthub.errors import (
     RecordNotFoundError,
     StaleVersionError,
 )
-from contacthub.formats.csv_cells import read_cell
+from contacthub.formats.csv_cells import date_style, read_cell
 from contacthub.formats.csv_columns import (
     FORMATS,
     Handler,
@@ -466,7 +466,8 @@ class CsvConnector(CsvStore, Connector):
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
-        for column, value in render(handlers, fields, view, self.config.region).items():
+        style = self._date_style(table, handlers)
+        for column, value in render(handlers, fields, view, self.config.region, style).items():
             cells[place[column]] = protect(value)
         if not any(cells):
             # a row with no values is a blank line, which reading skips: the record would
@@ -483,6 +484,16 @@ class CsvConnector(CsvStore, Connector):
             msg = f"a value cannot be written in the file's encoding {table.codec}: {exc.reason}"
             raise RecordError(msg, f"{self.path}:{row.line}", self.name) from exc
         row.cells = cells
+
+    @staticmethod
+    def _date_style(table: _Table, handlers: list[Handler]) -> str:
+        """How the file spells its dates, from the cells of its date columns (once a table):
+        new and changed dates are written the same way (``csv_cells.date_style``)."""
+        if table.date_style is None:
+            where = [table.header.index(c) for h in handlers if h.kind == "date" for _, c in h.cols]
+            cells = (read_cell(row.cells[i]) for row in table.rows if not row.problem for i in where)
+            table.date_style = date_style(cells)
+        return table.date_style
 
     def _fill_ids(self, table: _Table) -> None:
         """Rows added by hand without an id keep the derived one from now on."""

@@ -133,8 +133,11 @@ def _join_birthday(year: str, month: str, day: str) -> str:
 # --- writing --------------------------------------------------------------------------------
 
 
-def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> dict[str, str]:
-    """New values of the columns whose field changed, given the row's current cells."""
+def render(
+    handlers: list[Handler], fields: Fields, old: Row, region: str, date_style: str = ""
+) -> dict[str, str]:
+    """New values of the columns whose field changed, given the row's current cells; dates
+    spelled in ``date_style`` (``csv_cells.date_style``: the file's own)."""
     before = read_row(handlers, old).to_fields(region)
     own = _custom_in_columns(handlers)
     out: dict[str, str] = {}
@@ -147,11 +150,12 @@ def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> di
             if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX) and k not in own}:
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
-            _write_group(group, keep_spelling(field, fields.get(field), before.get(field)), out, old)
+            value = keep_spelling(field, fields.get(field), before.get(field))
+            _write_group(group, value, out, old, date_style)
     return out
 
 
-def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row) -> None:
+def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row, date_style: str) -> None:
     first = group[0]
     if first.kind == "scalar":
         for h in group:
@@ -159,7 +163,7 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row
     elif first.kind == "date":
         for h in group:
             column = h.cols[0][1]
-            text = format_date(str(value or ""), h.yearless)
+            text = format_date(str(value or ""), date_style, h.yearless)
             if text is None:
                 # no spelling for this date here (a birthday without a year, in Outlook's
                 # column): the cell says there is no date, which the hub never takes for a
