@@ -649,3 +649,56 @@ def test_people_with_no_email_or_phone_are_found_again_when_a_connector_comes_ba
     }, again
     assert len(list(hub.folder.glob("*.vcf"))) == 3
     hub.settled()
+
+
+def test_a_note_with_lone_crs_reaches_the_cards_with_its_line_breaks(tmp_path: Path) -> None:
+    """A note an old Mac program wrote, its lines broken by CR alone: its lines were glued
+    into one in every card, and the sheet itself was then rewritten with the glued note."""
+    hub = site(tmp_path, 'format = "outlook"')
+    sheet = 'First Name,Last Name,E-mail Address,Notes\r\nAnn,Lee,ann@a.com,"gate code 12\rring twice"\r\n'
+    hub.sheet.write_bytes(sheet.encode())
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    [card] = [p.read_text() for p in hub.folder.glob("*.vcf")]
+    assert "NOTE:gate code 12\\nring twice" in card
+    hub.settled()
+    assert hub.sheet.read_bytes() == sheet.encode()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "column", "cell"),
+    [("google", "Birthday", " --02-03"), ("plain", "birthday", " --02-03"), ("outlook", "Birthday", "")],
+)
+def test_a_birthday_without_a_year_goes_to_the_sheet_as_it_can_hold_it(
+    tmp_path: Path, fmt: str, column: str, cell: str
+) -> None:
+    """``BDAY:--0203`` went into the sheet as ``'--02-03``. Google and our plain format get
+    Google's `` --02-03``; Outlook, which has no date without a year, an empty cell, which
+    is no deletion of the birthday: an edit of that row elsewhere keeps the card's BDAY."""
+    hub = site(tmp_path, f'format = "{fmt}"', people=2, BDAY="--020{i}")
+    assert hub.sync()["changes"]["sheet"]["create"] == 2
+    hub.settled()
+    rows = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert sorted(row[column] for row in rows) == [cell.replace("3", "1"), cell.replace("3", "2")]
+    if fmt == "outlook":
+        _rewrite(hub.sheet, edit=("Job Title", "Foreman"))
+        assert hub.sync()["changes"]["cards"] == {"create": 0, "update": 1, "delete": 0}
+        hub.settled()
+    card = (hub.folder / "p1.vcf").read_text()
+    assert "BDAY:--0201" in card and (fmt != "outlook" or "TITLE:Foreman" in card)
+
+
+def test_birthdays_go_to_an_outlook_sheet_in_its_own_date_style(tmp_path: Path) -> None:
+    """The people a folder adds to an Outlook export got ISO birthdays among its ``3/14/1980``."""
+    hub = site(tmp_path, 'format = "outlook"', people=2, BDAY="1980-01-0{i}")
+    hub.sheet.write_text("First Name,Last Name,E-mail Address,Birthday\r\nAnn,Lee,ann@a.com,3/14/1980\r\n")
+    assert hub.sync()["changes"]["sheet"]["create"] == 2
+    hub.settled()
+    rows = {r["E-mail Address"]: r["Birthday"] for r in csv.DictReader(hub.sheet.read_text().splitlines())}
+    assert rows == {"ann@a.com": "3/14/1980", "p1@example.com": "1/1/1980", "p2@example.com": "1/2/1980"}
+    _rewrite(hub.sheet, edit=("Birthday", "1/11/1980"))
+    assert hub.sync()["changes"]["cards"] == {"create": 0, "update": 1, "delete": 0}
+    hub.settled()
+    assert "BDAY:1980-01-11" in (hub.folder / "p1.vcf").read_text()
+    assert "BDAY:1980-03-14" in next(
+        p.read_text() for p in hub.folder.glob("*.vcf") if "ann@a.com" in p.read_text()
+    )

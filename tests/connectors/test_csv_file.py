@@ -773,3 +773,125 @@ def test_names_the_hub_does_not_read_may_repeat(tmp_path: Path) -> None:
     [res] = connector.write([WriteOp("update", "ann", fields, record.native_id, record.version)])
     assert res.error is None
     assert path.read_bytes() == b"id,display_name,Comments,Comments,,\r\nann,Anne,c1,c2,,\r\n"
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_a_lone_cr_in_a_quoted_note_is_a_line_break(tmp_path: Path, newline: str) -> None:
+    """A CR alone inside quotes (how classic Mac programs break a note's lines) was dropped:
+    the hub's values break lines with LF and drop any other control character, so "line 1"
+    and "line 2" came out as one line "line 1line 2" in every other system. It reads as a
+    line break; the cell keeps its CR while the note does not change, and nothing churns."""
+    path = tmp_path / "mac.csv"
+    rows = ["First Name,E-mail Address,Notes", 'Ann,ann@a.com,"line 1\rline 2\r\nline 3"']
+    path.write_bytes(newline.join([*rows, ""]).encode())
+    connector = connector_for(path)
+    [ann] = records(connector)
+    assert ann.fields["notes"] == "line 1\nline 2\nline 3"
+    edited = {**ann.fields, "given_name": "Anna"}
+    [res] = connector.write([WriteOp("update", "h", edited, ann.native_id, ann.version)])
+    assert res.error is None and res.fields is not None
+    assert res.fields["notes"] == "line 1\nline 2\nline 3"
+    assert path.read_bytes() == newline.join([rows[0], rows[1].replace("Ann", "Anna"), ""]).encode()
+    again = connector.pull(None, {ann.native_id: res.version or ""})
+    assert list(again.records) == [] and not again.deleted
+    assert connector.read_back(edited) == res.fields  # the engine sees the row holds the hub's
+
+
+@pytest.mark.parametrize(
+    ("fmt", "column", "cell"),
+    [("google", "Birthday", " --02-03"), ("plain", "birthday", " --02-03"), ("outlook", "Birthday", "")],
+)
+def test_a_birthday_without_a_year_is_written_as_the_format_spells_one(
+    tmp_path: Path, fmt: str, column: str, cell: str
+) -> None:
+    """``--02-03`` went through the formula guard as ``'--02-03``, a cell no program reads as
+    a date. Google's export writes `` --02-03`` (a space, so spreadsheets take it for text,
+    not for the sum -13); Outlook has no date without a year, so its cell stays empty and
+    the file says it cannot hold the birthday (``read_back``): no made-up year, no churn."""
+    path = tmp_path / "book.csv"
+    connector = connector_for(path, create=True, format=fmt)
+    wanted = sample(1, birthday="--02-03")
+    result = create(connector, wanted)
+    assert result.error is None and result.fields is not None
+    [row] = list(csv.DictReader(path.read_text("utf-8-sig").splitlines()))
+    assert row[column] == cell
+    assert result.fields.get("birthday") == ("--02-03" if cell else None)
+    assert connector.read_back(wanted) == result.fields
+    [record] = records(connector)
+    assert record.fields == result.fields
+
+
+@pytest.mark.parametrize("cell", [" --12-25", "--12-25", "'--12-25"])
+def test_a_google_birthday_without_a_year_reads_as_one(tmp_path: Path, cell: str) -> None:
+    """Google's own spelling, the bare vCard one, and the one this connector wrote before."""
+    path = tmp_path / "google.csv"
+    path.write_text(f"First Name,Birthday,E-mail 1 - Value\nAnn,{cell},ann@a.com\n")
+    [record] = records(connector_for(path))
+    assert record.fields["birthday"] == "--12-25"
+
+
+@pytest.mark.parametrize(("before", "after"), [("5/6/1980", ""), ("0/0/00", "0/0/00"), ("", "")])
+def test_an_outlook_birthday_losing_its_year_empties_its_cell(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    """The year a birthday lost elsewhere is not kept in Outlook's cell (it read back as that
+    year, into the hub again); a cell saying "no date" already is left as it was."""
+    path = tmp_path / "outlook.csv"
+    path.write_text(f"First Name,E-mail Address,Birthday\r\nAnn,ann@a.com,{before}\r\n")
+    connector = connector_for(path)
+    [ann] = records(connector)
+    wanted = {**ann.fields, "birthday": "--05-06"}
+    [res] = connector.write([WriteOp("update", "h", wanted, ann.native_id, ann.version)])
+    assert res.error is None and res.fields is not None and "birthday" not in res.fields
+    assert path.read_text().splitlines()[1] == f"Ann,ann@a.com,{after}"
+    assert connector.read_back(wanted) == res.fields
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "edited"),
+    [
+        ("3/14/1980", "1/2/1980", "12/5/1981"),  # Outlook (US)
+        ("14.03.1980", "02.01.1980", "05.12.1981"),  # European, as German Outlook writes it
+        ("1980-03-14", "1980-01-02", "1981-12-05"),
+        ("", "1980-01-02", "1981-12-05"),  # no date to go by: ISO, as always
+    ],
+)
+def test_new_and_changed_dates_follow_the_files_style(
+    tmp_path: Path, existing: str, new: str, edited: str
+) -> None:
+    """A new row of an Outlook export got ``1980-01-02`` among rows of ``3/14/1980``."""
+    path = tmp_path / "outlook.csv"
+    path.write_text(f"First Name,E-mail Address,Birthday\r\nAnn,ann@a.com,{existing}\r\nEve,eve@a.com,\r\n")
+    connector = connector_for(path)
+    ann = next(r for r in records(connector) if r.native_id == "ann@a.com")
+    bob = {"given_name": "Bob", "emails": [{"value": "bob@a.com", "type": "", "primary": True}]}
+    bob["birthday"] = "1980-01-02"
+    changed = {**ann.fields, "birthday": "1981-12-05"}
+    results = connector.write(
+        [
+            WriteOp("create", "h2", bob, None, None),
+            WriteOp("update", "h1", changed, ann.native_id, ann.version),
+        ]
+    )
+    assert [r.error for r in results] == [None, None]
+    assert path.read_text().splitlines()[1:] == [
+        f"Ann,ann@a.com,{edited}",
+        "Eve,eve@a.com,",
+        f"Bob,bob@a.com,{new}",
+    ]
+    assert [r.fields and r.fields["birthday"] for r in results] == ["1980-01-02", "1981-12-05"]
+    known = {r.native_id or "": r.version or "" for r in results}
+    known["eve@a.com"] = next(r.version for r in records(connector) if r.native_id == "eve@a.com")
+    again = connector.pull(None, known)
+    assert list(again.records) == [] and not again.deleted  # the next run changes nothing
+
+
+def test_a_person_added_to_the_japanese_outlook_export_gets_its_day_first_date(tmp_path: Path) -> None:
+    path = tmp_path / "jp.csv"
+    path.write_bytes(corpus("outlook-japanese__ox_jpcontact.csv").read_bytes())
+    connector = connector_for(path)
+    fields = {**sample(2), "birthday": "1985-07-04"}
+    [res] = connector.write([WriteOp("create", "h2", fields, None, None)])
+    assert res.error is None and res.fields is not None and res.fields["birthday"] == "1985-07-04"
+    rows = list(csv.DictReader(path.read_text("utf-8").splitlines()))
+    assert [row["誕生日"] for row in rows] == ["01.01.1990", "04.07.1985"]

@@ -1,10 +1,11 @@
-"""Cell values of CSV exports: dates as Outlook and European spreadsheets write them."""
+"""Cell values of CSV exports: dates as Outlook and European spreadsheets write them, and a
+cell's text as the hub reads it."""
 
 from __future__ import annotations
 
 import pytest
 
-from contacthub.formats.csv_cells import parse_date
+from contacthub.formats.csv_cells import DATE_STYLES, date_style, format_date, parse_date, read_cell
 
 
 @pytest.mark.parametrize(
@@ -18,7 +19,69 @@ from contacthub.formats.csv_cells import parse_date
         ("4/31/1990", "4/31/1990"),
         ("3/4/80", "3/4/80"),  # a two-digit year: which century is a guess
         ("1980-03-14", "1980-03-14"),
+        (" --12-25", "--12-25"),  # Google's date without a year
+        ("--12-25", "--12-25"),
+        ("--13-25", "--13-25"),  # no such month: kept as written
     ],
 )
 def test_parse_date(text: str, expect: str) -> None:
     assert parse_date(text) == expect
+
+
+@pytest.mark.parametrize(
+    "cell,expect",
+    [
+        ("line 1\rline 2", "line 1\nline 2"),  # a lone CR (old Mac) is a line break
+        ("line 1\r\nline 2\rline 3", "line 1\nline 2\nline 3"),  # a CRLF is one
+        ("'\rnote", "\nnote"),  # the formula guard first, then the break
+        ("'=1+2", "=1+2"),
+        ("plain", "plain"),
+    ],
+)
+def test_read_cell(cell: str, expect: str) -> None:
+    assert read_cell(cell) == expect
+
+
+@pytest.mark.parametrize(
+    "value,yearless,expect",
+    [
+        ("--02-03", True, " --02-03"),  # Google's spelling: no formula guard, no arithmetic
+        ("--02-03", False, None),  # Outlook: no spelling for it
+        ("1980-02-03", False, "1980-02-03"),
+        ("spring", True, "spring"),
+    ],
+)
+def test_format_date(value: str, yearless: bool, expect: str | None) -> None:
+    assert format_date(value, "", yearless) == expect
+    if expect:
+        assert parse_date(expect) == value
+
+
+@pytest.mark.parametrize(
+    "cells,style",
+    [
+        ([], ""),  # no date: ISO, as before
+        (["3/14/1980", "1/2/1970"], "m/d/yyyy"),  # Outlook
+        (["03/14/1980", "12/25/1970"], "mm/dd/yyyy"),
+        (["12/25/1970"], "m/d/yyyy"),  # padding unknown: Outlook's habit
+        (["01.01.1990"], "dd.mm.yyyy"),  # the Japanese Outlook export of the corpus
+        (["25.12.1990"], "dd.mm.yyyy"),  # padding unknown: the European habit
+        (["1.1.1990", "14.3.1980"], "d.m.yyyy"),
+        (["1980-01-02", "3/14/1980"], ""),  # as many of each: ambiguous
+        (["1980-01-02", "3/14/1980", "1/2/1970"], "m/d/yyyy"),  # most of them
+        (["0/0/00", "", "--02-03", " --02-03", "2/29/2001", "3/4/80", "soon"], ""),  # no dates
+    ],
+)
+def test_date_style(cells: list[str], style: str) -> None:
+    assert date_style(cells) == style
+
+
+@pytest.mark.parametrize("style", DATE_STYLES)
+@pytest.mark.parametrize(
+    "value", ["1980-01-02", "1999-12-31", "2004-02-29", "1980-02-30", "--02-03", "spring"]
+)
+def test_a_date_written_in_a_style_reads_back_the_same(style: str, value: str) -> None:
+    written = format_date(value, style)
+    assert written is not None and parse_date(written) == value
+    if value == "1980-01-02" and style:  # a day and month that say whether they are padded
+        assert date_style([written]) == style

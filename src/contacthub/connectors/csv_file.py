@@ -27,7 +27,8 @@ matches (by another key, or by enough of its values: ``engine/matching``).
 
 A row's version is a hash of its non-empty cells, so an edit changes that row's version only.
 Every cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR is written after a single
-quote so spreadsheets never run it as a formula; reading removes that quote again.
+quote so spreadsheets never run it as a formula; reading removes that quote again, and reads
+a CR alone inside a cell as a line break (``read_cell``).
 
 How the file is read into a table and written back (codecs, delimiter, atomic replace) is in
 ``csv_store.py``.
@@ -62,6 +63,7 @@ from contacthub.errors import (
     RecordNotFoundError,
     StaleVersionError,
 )
+from contacthub.formats.csv_cells import date_style, read_cell
 from contacthub.formats.csv_columns import (
     FORMATS,
     Handler,
@@ -70,7 +72,6 @@ from contacthub.formats.csv_columns import (
     protect,
     read_row,
     render,
-    unprotect,
 )
 from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
 
@@ -215,7 +216,7 @@ class CsvConnector(CsvStore, Connector):
 
     def _map(self, table: _Table, handlers: list[Handler], row: _Row) -> Fields:
         if row.cache is None or row.cache[0] != row.cells:
-            view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True) if c}
+            view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True) if c}
             row.cache = (list(row.cells), read_row(handlers, view).to_fields(self.config.region))
         return dict(row.cache[1])
 
@@ -289,7 +290,8 @@ class CsvConnector(CsvStore, Connector):
         header += missing_columns(fmt, header, fields, mapping)
         handlers = handlers_for(fmt, header, mapping)
         cells = render(handlers, fields, {}, self.config.region)
-        return read_row(handlers, {c: v for c, v in cells.items() if v}).to_fields(self.config.region)
+        view = {c: read_cell(protect(v)) for c, v in cells.items() if v}  # as written, then read
+        return read_row(handlers, view).to_fields(self.config.region)
 
     def _header(self) -> tuple[str, list[str]]:
         """The file's format and header (read again only when the file changed)."""
@@ -455,7 +457,7 @@ class CsvConnector(CsvStore, Connector):
             if new:
                 row.cells.append("")
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
-        view = {h: unprotect(c) for h, c in zip(table.header, row.cells, strict=True)}
+        view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True)}
         # a field the file does not hold now (a column of it was removed: ``fields``) keeps
         # what the row has; rendered from ``fields``, which lack it, it was emptied
         if any(not project({h.field: 1}, self._writing) for h in handlers):
@@ -464,7 +466,8 @@ class CsvConnector(CsvStore, Connector):
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
-        for column, value in render(handlers, fields, view, self.config.region).items():
+        style = self._date_style(table, handlers)
+        for column, value in render(handlers, fields, view, self.config.region, style).items():
             cells[place[column]] = protect(value)
         if not any(cells):
             # a row with no values is a blank line, which reading skips: the record would
@@ -481,6 +484,16 @@ class CsvConnector(CsvStore, Connector):
             msg = f"a value cannot be written in the file's encoding {table.codec}: {exc.reason}"
             raise RecordError(msg, f"{self.path}:{row.line}", self.name) from exc
         row.cells = cells
+
+    @staticmethod
+    def _date_style(table: _Table, handlers: list[Handler]) -> str:
+        """How the file spells its dates, from the cells of its date columns (once a table):
+        new and changed dates are written the same way (``csv_cells.date_style``)."""
+        if table.date_style is None:
+            where = [table.header.index(c) for h in handlers if h.kind == "date" for _, c in h.cols]
+            cells = (read_cell(row.cells[i]) for row in table.rows if not row.problem for i in where)
+            table.date_style = date_style(cells)
+        return table.date_style
 
     def _fill_ids(self, table: _Table) -> None:
         """Rows added by hand without an id keep the derived one from now on."""

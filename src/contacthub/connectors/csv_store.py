@@ -77,6 +77,8 @@ class _Table:
     newline: str = "\r\n"
     delimiter: str = ","
     stamp: str | None = None
+    #: how its date cells are spelled (``csv_cells.date_style``), once a write has looked
+    date_style: str | None = None
 
     def broken_line(self) -> int | None:
         """The line of the first row with a problem: while there is one, no column is added

@@ -168,13 +168,20 @@ def _present(header: list[str]) -> dict[str, str]:
     return out
 
 
+def _scalar(field: str, column: str, yearless: bool = True) -> Handler:
+    """The handler of one column holding one field: a ``date`` one for the birthday."""
+    if field == "birthday":
+        return Handler("date", field, (("value", column),), yearless=yearless)
+    return Handler("scalar", field, (("value", column),))
+
+
 def _plain_handlers(cols: dict[str, str]) -> list[Handler]:
     out: list[Handler] = []
     for name, actual in cols.items():
         if name in MULTI_FIELDS:
             out.append(Handler("cell", name, (("value", actual),)))
         elif name in SCALAR_FIELDS or (name.startswith(CUSTOM_PREFIX) and name != CUSTOM_PREFIX):
-            out.append(Handler("scalar", name, (("value", actual),)))
+            out.append(_scalar(name, actual))
     return out
 
 
@@ -193,8 +200,9 @@ def _address_slots(cols: dict[str, str], areas: Any, parts: Mapping[str, str]) -
 
 
 def _outlook_handlers(cols: dict[str, str]) -> list[Handler]:
-    out = [Handler("scalar", f, (("value", cols[c]),)) for c, f in _OUTLOOK_SCALARS.items()
-           if c in cols]  # fmt: skip
+    # Outlook keeps a birthday as a whole date: a cell without a year reads as none, or as a
+    # year made up by whoever guesses it
+    out = [_scalar(f, cols[c], yearless=False) for c, f in _OUTLOOK_SCALARS.items() if c in cols]
     out += _fixed_slots(cols, "emails", [(c, "") for c in _OUTLOOK_EMAILS])
     out += _fixed_slots(cols, "phones", _OUTLOOK_PHONES)
     out += _fixed_slots(cols, "websites", [("Web Page", "")])
@@ -208,8 +216,7 @@ def _thunderbird_handlers(cols: dict[str, str]) -> list[Handler]:
         # Thunderbird's own "Home Country" is also an old Outlook spelling, which ALIASES
         # reads as "Home Country/Region": unmapped, every home country was dropped
         cols = {**cols, "Home Country": cols["Home Country/Region"]}
-    out = [Handler("scalar", f, (("value", cols[c]),)) for c, f in _TB_SCALARS.items()
-           if c in cols]  # fmt: skip
+    out = [_scalar(f, cols[c]) for c, f in _TB_SCALARS.items() if c in cols]
     out += _fixed_slots(cols, "emails", [("Primary Email", ""), ("Secondary Email", "")])
     out += _fixed_slots(cols, "phones", _TB_PHONES)
     out += _fixed_slots(cols, "websites", [("Web Page 1", "work"), ("Web Page 2", "home")])
@@ -222,8 +229,7 @@ def _thunderbird_handlers(cols: dict[str, str]) -> list[Handler]:
 
 
 def _google_handlers(cols: dict[str, str]) -> list[Handler]:
-    out = [Handler("scalar", f, (("value", cols[c]),)) for c, f in _GOOGLE_SCALARS.items()
-           if c in cols]  # fmt: skip
+    out = [_scalar(f, cols[c]) for c, f in _GOOGLE_SCALARS.items() if c in cols]
     slots: dict[tuple[str, int], list[tuple[str, str]]] = {}
     for name, actual in cols.items():
         m = _GOOGLE_SLOT.fullmatch(name)
@@ -258,8 +264,10 @@ def handlers_for(fmt: str, header: list[str], mapping: Mapping[str, str]) -> lis
     out = [h for h in _without(build(cols), taken) if h.field not in mapping]
     for field, column in mapping.items():
         if column in header:
-            kind = "cell" if field in MULTI_FIELDS else "scalar"
-            out.append(Handler(kind, field, (("value", column),)))
+            if field in MULTI_FIELDS:
+                out.append(Handler("cell", field, (("value", column),)))
+            else:
+                out.append(_scalar(field, column))
     return out
 
 

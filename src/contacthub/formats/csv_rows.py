@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contacthub.formats.csv_cells import decode_items, encode_items, parse_date
+from contacthub.formats.csv_cells import decode_items, encode_items, format_date, parse_date
 from contacthub.model import (
     ADDRESS_PARTS,
     CUSTOM_PREFIX,
@@ -36,15 +36,18 @@ Row = Mapping[str, str]
 class Handler:
     """Columns (``role -> header``) that together hold one canonical field.
 
-    kinds: ``scalar`` (one cell, one field), ``cell`` (a plain-format multi-valued cell),
-    ``slot`` (one element of a multi-valued field), ``parts`` (Thunderbird's birthday in three
-    columns), ``pair`` (Google's ``Custom Field n`` label + value)."""
+    kinds: ``scalar`` (one cell, one field), ``date`` (one cell holding a date: the birthday),
+    ``cell`` (a plain-format multi-valued cell), ``slot`` (one element of a multi-valued
+    field), ``parts`` (Thunderbird's birthday in three columns), ``pair`` (Google's ``Custom
+    Field n`` label + value)."""
 
     kind: str
     field: str
     cols: tuple[tuple[str, str], ...]
     fixed_type: str = ""
     split: bool = False
+    #: a ``date`` column has a spelling for a date without a year (Outlook's has none)
+    yearless: bool = True
 
     def col(self, role: str) -> str | None:
         return next((c for r, c in self.cols if r == role), None)
@@ -79,7 +82,9 @@ def read_row(handlers: list[Handler], row: Row) -> Contact:
             if h.field.startswith(CUSTOM_PREFIX):
                 c.custom[h.field[len(CUSTOM_PREFIX) :]] = value
             elif not getattr(c, h.field):
-                setattr(c, h.field, parse_date(value) if h.field == "birthday" else value)
+                setattr(c, h.field, value)
+        elif h.kind == "date":
+            c.birthday = c.birthday or parse_date(cells["value"])
         elif h.kind == "cell":
             for item in decode_items(h.field, cells["value"]):
                 _add(c, h.field, item)
@@ -128,8 +133,11 @@ def _join_birthday(year: str, month: str, day: str) -> str:
 # --- writing --------------------------------------------------------------------------------
 
 
-def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> dict[str, str]:
-    """New values of the columns whose field changed, given the row's current cells."""
+def render(
+    handlers: list[Handler], fields: Fields, old: Row, region: str, date_style: str = ""
+) -> dict[str, str]:
+    """New values of the columns whose field changed, given the row's current cells; dates
+    spelled in ``date_style`` (``csv_cells.date_style``: the file's own)."""
     before = read_row(handlers, old).to_fields(region)
     own = _custom_in_columns(handlers)
     out: dict[str, str] = {}
@@ -142,15 +150,28 @@ def render(handlers: list[Handler], fields: Fields, old: Row, region: str) -> di
             if new != {k: v for k, v in before.items() if k.startswith(CUSTOM_PREFIX) and k not in own}:
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
-            _write_group(group, keep_spelling(field, fields.get(field), before.get(field)), out, old)
+            value = keep_spelling(field, fields.get(field), before.get(field))
+            _write_group(group, value, out, old, date_style)
     return out
 
 
-def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row) -> None:
+def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row, date_style: str) -> None:
     first = group[0]
     if first.kind == "scalar":
         for h in group:
             out[h.cols[0][1]] = str(value or "")
+    elif first.kind == "date":
+        for h in group:
+            column = h.cols[0][1]
+            text = format_date(str(value or ""), date_style, h.yearless)
+            if text is None:
+                # no spelling for this date here (a birthday without a year, in Outlook's
+                # column): the cell says there is no date, which the hub never takes for a
+                # deletion (``read_back`` says the file cannot hold it); one that says no date
+                # already (empty, Outlook's 0/0/00) stays as it is
+                cell = old.get(column, "")
+                text = cell if not parse_date(cell) else ""
+            out[column] = text
     elif first.kind == "cell":
         out[first.cols[0][1]] = encode_items(first.field, value or [])
     elif first.kind == "parts":
