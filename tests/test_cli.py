@@ -620,6 +620,30 @@ def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -
     assert row.settings == {"url": "https://dav.example.com/books/", "username": "alice"}
 
 
+@pytest.mark.parametrize("field", ["token", "access_token", "key", "apikey", "password", "secret", "sig"])
+def test_a_token_in_a_urls_query_is_never_listed(tmp_path: Path, field: str) -> None:
+    """A CardDAV ``url`` with ``?token=...`` was listed by ``hubs`` (and the API, the
+    dashboard) as written. It is shown masked; the connector keeps the URL as written."""
+    url = f"https://dav.example.com/books/?user=ann&{field}=Tq7-secret%2Bvalue"
+    hub = tmp_path / "hub.toml"
+    hub.write_text(f'[[hubs.s.connectors]]\nname = "dav"\ntype = "carddav"\nurl = "{url}"\n')
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    code, out = cli("apply", str(hub), db=db)
+    assert code == 0 and "Tq7" not in out, out
+    for args in (("hubs",), ("hubs", "--json")):
+        code, out = cli(*args, db=db)
+        assert code == 0 and "Tq7" not in out, out
+        assert f"https://dav.example.com/books/?user=ann&{field}=********" in out
+    from contacthub.store.db import open_database
+    from contacthub.store.repo import Store
+
+    with open_database(db).connect() as conn:
+        store = Store(conn)
+        [row] = store.connectors(store.hub("s").id)
+    assert row.settings == {"url": url}
+    assert cli("apply", str(hub), db=db)[1].strip() == "nothing changed"
+
+
 def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused(tmp_path: Path) -> None:
     """A Pipedrive ``base_url`` with ``user:password@`` was stored in clear and its password
     printed in every error that named the address."""

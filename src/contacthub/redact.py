@@ -1,11 +1,12 @@
 """Keeping secrets out of what contacthub says: log lines, run errors, test answers.
 
 Two ways, used together. ``redact`` knows the shapes secrets take in text (a password in a
-URL, ``Authorization`` values, ``token=``/``secret=`` pairs, a webhook receiver's token) and
-masks them whatever produced the text. ``mask`` masks given values wherever they appear,
-also URL-encoded: the secrets a request carried (``sent_secrets``: a vendor, a proxy or a
-debugging sign-in server that quotes the request in its error put the API token into the
-run's errors, shown to every user of the hub) and a connector's secret settings.
+URL, ``Authorization`` values, ``token=``/``secret=`` pairs, a URL's query fields named like
+a secret, a webhook receiver's token) and masks them whatever produced the text. ``mask``
+masks given values wherever they appear, also URL-encoded: the secrets a request carried
+(``sent_secrets``: a vendor, a proxy or a debugging sign-in server that quotes the request
+in its error put the API token into the run's errors, shown to every user of the hub) and a
+connector's secret settings and its URLs' secret query values (``url_secrets``).
 """
 
 from __future__ import annotations
@@ -16,23 +17,9 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlsplit
 
 MASK = "********"
-_PATTERNS = [
-    # scheme://user:password@host -> scheme://user:********@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), rf"\1{MASK}@"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
-    (
-        re.compile(
-            r"(?i)\b((?:access_|refresh_|id_|api_)?token|password|passwd|secret|client_secret|clientstate"
-            r"|api_key|validationtoken)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
-        ),
-        rf"\1\2{MASK}",
-    ),
-    (re.compile(r"(/hooks/[a-z0-9-]+/)[A-Za-z0-9_-]{8,}"), rf"\1{MASK}"),
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # https://user:password@host
-]
 #: words in a header, query or form field name that say its value is secret
 _SECRET_NAMES = (
     "token",
@@ -46,6 +33,30 @@ _SECRET_NAMES = (
     "code",
     "signature",
 )
+#: whole names that say so (as words they are in too many others: "design", "assigned")
+_SECRET_FIELDS = frozenset({"sig"})
+_PATTERNS = [
+    # scheme://user:password@host -> scheme://user:********@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), rf"\1{MASK}@"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (
+        re.compile(
+            r"(?i)\b((?:access_|refresh_|id_|api_)?token|password|passwd|secret|client_secret|clientstate"
+            r"|api_key|validationtoken)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    # a URL's query field named like a secret (?apikey=, &sig=): a connector's URL said it
+    (
+        re.compile(
+            rf"(?i)([?&](?:[\w.~-]*(?:{'|'.join(_SECRET_NAMES)})[\w.~-]*|{'|'.join(_SECRET_FIELDS)})=)"
+            r"[^&#\s\"'<>]+"
+        ),
+        rf"\1{MASK}",
+    ),
+    (re.compile(r"(/hooks/[a-z0-9-]+/)[A-Za-z0-9_-]{8,}"), rf"\1{MASK}"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # https://user:password@host
+]
 #: values shorter than this are not masked: "id", "1" would mask half of every message
 _SHORTEST = 4
 
@@ -113,9 +124,51 @@ def sent_secrets(request: Any) -> list[str]:
     return out
 
 
+def url_secrets(url: str) -> list[str]:
+    """The values of a URL's query fields whose name says they are secret
+    (``https://dav.example/books/?token=...``): masked wherever the URL's connector is
+    spoken of."""
+    query = urlsplit(url).query
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if v and _secret_name(k)]
+
+
+def hide_url_secrets(url: str) -> str:
+    """``url`` as shown: the values of its query fields whose name says they are secret
+    masked (``?token=********``), the rest as written."""
+    head, fields, tail = _query(url)
+    shown = [(k, MASK if v and _secret_name(unquote_plus(k)) else v) for k, v in fields]
+    return _url(head, shown, tail)
+
+
+def unhide_url_secrets(url: str, stored: str) -> str:
+    """``url`` sent back as shown (``hide_url_secrets``): each masked query value is the one
+    the ``stored`` URL has in the field of that name."""
+    if f"={MASK}" not in url:
+        return url
+    old = {k: v for k, v in reversed(_query(stored)[1]) if v is not None}
+    head, fields, tail = _query(url)
+    return _url(head, [(k, old.get(k, v) if v == MASK else v) for k, v in fields], tail)
+
+
+def _query(url: str) -> tuple[str, list[tuple[str, str | None]], str]:
+    """``url`` cut around its query (up to and with the ``?``, its fields as written, the
+    fragment); a field without ``=`` has the value None."""
+    start = url.find("?")
+    if start < 0:
+        return url, [], ""
+    end = url.find("#", start)
+    end = len(url) if end < 0 else end
+    fields = [field.partition("=") for field in url[start + 1 : end].split("&")]
+    return url[: start + 1], [(k, v if eq else None) for k, eq, v in fields], url[end:]
+
+
+def _url(head: str, fields: list[tuple[str, str | None]], tail: str) -> str:
+    return head + "&".join(k if v is None else f"{k}={v}" for k, v in fields) + tail
+
+
 def _secret_name(name: str) -> bool:
     lower = name.lower()
-    return any(word in lower for word in _SECRET_NAMES)
+    return lower in _SECRET_FIELDS or any(word in lower for word in _SECRET_NAMES)
 
 
 def _basic_pair(credentials: str) -> list[str]:

@@ -336,6 +336,20 @@ def test_settings_are_checked() -> None:
     assert CardDavConnector.secret_settings == {"password", "token"}
 
 
+def test_a_token_in_the_urls_query_is_masked_in_what_is_said_of_a_run() -> None:
+    """Run errors mask the connector's ``secret_values``; a token in its URL's query was
+    not among them, so a server or library quoting it put it into the run's errors."""
+    from contacthub.engine.context import Report
+
+    url = "https://dav.example/books/?user=ann&apikey=Zq9%2Bkey1&sig=S1g-nature"
+    connector = CardDavConnector(ConnectorConfig("dav", {"url": url, "password": "pw-1234"}))
+    assert sorted(connector.secret_values()) == ["S1g-nature", "Zq9+key1", "pw-1234"]
+    report = Report(1, secrets=connector.secret_values())
+    report.error("dav", "", "refused: unknown key Zq9+key1 (sent as Zq9%2Bkey1), signed S1g-nature")
+    message = report.errors[0]["message"]
+    assert "Zq9" not in message and "S1g" not in message and message.startswith("refused: unknown key ")
+
+
 def test_get_missing_and_delete_missing(book: str, radicale: Radicale) -> None:
     connector = make(book, radicale)
     with pytest.raises(RecordNotFoundError):

@@ -515,3 +515,47 @@ def test_a_card_the_server_refuses_as_copied_arrives_built_from_the_fields(
     # the second run has nothing to write, and no error
     report = setup.sync()
     assert report["changes"] == {} and report["errors"] == [], report
+
+
+def test_a_token_in_the_urls_query_is_in_no_listing_and_no_error(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    """A ``url`` with ``?apikey=...&sig=...`` (a share link) was listed by ``hubs`` as
+    written, and a run that could not find the address book put it into the run's errors,
+    shown to every user of the hub. The connector still syncs with the URL as written."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com"))
+    secret = "Dv4vTokenX9"
+
+    def hub_file(url: str) -> Path:
+        toml = tmp_path / "hub.toml"
+        toml.write_text(
+            f'[[hubs.team.connectors]]\nname = "dav"\ntype = "carddav"\nurl = "{url}"\n'
+            f'username = "alice"\npassword = "{radicale.users["alice"]}"\n'
+            f'[[hubs.team.connectors]]\nname = "folder"\ntype = "vcard-dir"\npath = "{folder}"\n'
+        )
+        return toml
+
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["--database", db, *args])
+        return result.exit_code, result.output
+
+    assert cli("apply", str(hub_file(f"{book}?apikey={secret}&sig=S1gQ7x")))[0] == 0
+    code, out = cli("sync", "team", "--json")
+    assert code == 0 and json.loads(out)["status"] == "applied", out
+    assert set(server_cards(radicale, book)) == {"bob@example.com"}  # it reached the server
+    code, out = cli("hubs", "--json")
+    assert code == 0 and secret not in out and "S1gQ7x" not in out and "apikey=********" in out
+
+    missing = f"{radicale.url}/alice/no-such-book/?apikey={secret}&sig=S1gQ7x"
+    assert cli("apply", str(hub_file(missing)))[0] == 0
+    code, out = cli("sync", "team", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["status"] == "failed", out
+    assert "nothing was found at" in report["errors"][0]["message"]
+    assert secret not in out and "S1gQ7x" not in out
+    code, out = cli("runs", "team")
+    assert secret not in out and "S1gQ7x" not in out

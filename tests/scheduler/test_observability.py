@@ -63,8 +63,18 @@ SECRETS = [
     "client_secret=abcDEF123456",
     'refresh_token": "rt-0123456789"',
     "POST /hooks/procore/" + "A" * 32 + " HTTP/1.1",
+    'HTTP Request: PROPFIND https://dav.example/books/?apikey=K3yVal9&sig=S1gVal9 "HTTP/1.1 207"',
 ]
-LEAKS = ["hunter2pass", "s3cretPW", "eyJhbGciOiJIUzI1NiJ9", "abcDEF123456", "rt-0123456789", "A" * 32]
+LEAKS = [
+    "hunter2pass",
+    "s3cretPW",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "abcDEF123456",
+    "rt-0123456789",
+    "A" * 32,
+    "K3yVal9",
+    "S1gVal9",
+]
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])

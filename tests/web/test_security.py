@@ -505,6 +505,59 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     assert secret["password"] == "HunterPW42" and "********" not in plain
 
 
+def test_a_token_in_a_urls_query_is_never_shown_by_the_api_or_the_dashboard(
+    engine: Engine, alice: Person
+) -> None:
+    """A CardDAV ``url`` with ``?access_token=...`` was returned by the API and shown on the
+    connector's page as written. It is shown masked; saving the page's form, or PATCHing
+    the URL as shown, keeps the token the connector uses."""
+    from sqlalchemy import select
+
+    from contacthub.store import tables as t
+
+    c, auth = alice.client, alice.auth
+    real = "http://127.0.0.1:9/books/?access_token=Hx7tokenQ9&apikey=K3y-9%2Bz"
+    hub = c.post("/api/v1/hubs", json={"name": "dav"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "book", "type": "carddav", "settings": {"url": real}},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    shown = "http://127.0.0.1:9/books/?access_token=********&apikey=********"
+    url = f"/api/v1/connectors/{made.json()['id']}"
+    for answer in (made, c.get(url, headers=auth), c.get(f"/api/v1/hubs/{hub['id']}", headers=auth)):
+        assert answer.status_code in (200, 201) and "Hx7tokenQ9" not in answer.text, answer.text
+        assert "K3y" not in answer.text and "/books/?access_token=" in answer.text
+    assert c.get(url, headers=auth).json()["settings"]["url"] == shown
+
+    def stored() -> str:
+        with engine.connect() as conn:
+            text: str = conn.execute(
+                select(t.connectors.c.settings).where(t.connectors.c.id == made.json()["id"])
+            ).scalar_one()
+        return text
+
+    page = c.get(f"/connectors/{made.json()['id']}")
+    assert "Hx7tokenQ9" not in page.text and "K3y" not in page.text
+    text = re.search(r'<textarea[^>]*name="settings"[^>]*>([^<]*)</textarea>', page.text)
+    assert text is not None
+    import html
+
+    saved = c.post(
+        f"/connectors/{made.json()['id']}",
+        data={"csrf": alice.csrf(), "settings": html.unescape(text.group(1)), "direction": "to-hub"},
+    )
+    assert saved.status_code == 303, saved.text
+    assert real in stored()
+    # sent back as shown, also with another path: the masked values are the stored ones
+    assert c.patch(url, json={"settings": {"url": shown}}, headers=auth).status_code == 200
+    assert real in stored()
+    moved = shown.replace("/books/", "/team/")
+    assert c.patch(url, json={"settings": {"url": moved}}, headers=auth).status_code == 200
+    assert real.replace("/books/", "/team/") in stored()
+
+
 def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused_by_the_api(alice: Person) -> None:
     """Stored in clear before, and printed in the connector's errors and test answers."""
     c, auth = alice.client, alice.auth

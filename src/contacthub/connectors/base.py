@@ -288,9 +288,16 @@ class Connector(ABC):
         return None
 
     def secret_values(self) -> list[str]:
-        """The values of this connector's secret settings (decrypted): masked in every
-        error said of a run (``Report.unsaid``) and in a connection test's answer."""
-        return [str(v) for k, v in self.config.settings.items() if k in self.secret_settings and v]
+        """The values of this connector's secret settings (decrypted), and those of its URLs'
+        query fields named like a secret (``?token=``: the URL is stored as written, for the
+        connector to use): masked in every error said of a run (``Report.unsaid``) and in a
+        connection test's answer."""
+        from contacthub.redact import url_secrets
+
+        settings = self.config.settings
+        out = [str(v) for k, v in settings.items() if k in self.secret_settings and v]
+        urls = [v for v in settings.values() if isinstance(v, str) and "://" in v]
+        return out + [value for url in urls for value in url_secrets(url)]
 
     def check(self) -> None:
         """Raise ``FatalConnectorError`` with a remedy when the connector cannot work.

@@ -226,8 +226,9 @@ def update_connector(
 ) -> None:
     """Change how a connector syncs (direction, operations, on_delete, filter, mapping) and,
     with ``settings``, its settings: keys given replace the old values, a secret left out
-    keeps its stored value (secrets are never sent back to be edited). Its type stays.
-    A change of location (path, URL...) forgets its links, as in ``apply``."""
+    keeps its stored value (secrets are never sent back to be edited), and so does a URL's
+    query value sent back masked as it is shown. Its type stays. A change of location
+    (path, URL...) forgets its links, as in ``apply``."""
     from contacthub.config import _check_settings, _forgotten, _reconsider
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
@@ -258,6 +259,7 @@ def update_connector(
         # what it GETs); given another value, it is refused like any unknown key
         keys = cls.known_settings | cls.secret_settings
         sent = {k: v for k, v in (settings or {}).items() if k in keys or old_plain.get(k, object()) != v}
+        sent = {k: secrets.unhide_url_secrets(v, old_plain.get(k)) for k, v in sent.items()}
         given = _settings_in(cls, sent, old_secret)
         _admin_only(given, old_plain, admin, label)
         new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in keys} | given

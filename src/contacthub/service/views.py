@@ -168,9 +168,10 @@ def conflicts(
 
 def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, Any]]:
     """Every hub (or those whose id is in ``only``) with its connectors and their settings;
-    credentials are never included, only the names of the settings that hold one."""
+    credentials are never included, only the names of the settings that hold one, nor a
+    URL's password or query values named like a secret (``hide_url_secrets``)."""
     from contacthub.connectors.registry import TYPES
-    from contacthub.store.secrets import REDACTED, hide_url_password
+    from contacthub.store.secrets import REDACTED, hide_url_secrets
 
     out = []
     with engine.connect() as conn:
@@ -180,7 +181,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
                 continue
             connectors = []
             for row in store.connectors(hub.id):
-                settings = {k: hide_url_password(v) for k, v in row.settings.items()}
+                settings = {k: hide_url_secrets(v) for k, v in row.settings.items()}
                 if row.secrets and row.type in TYPES:
                     settings.update({k: REDACTED for k in _stored_secrets(row)})
                 connectors.append(

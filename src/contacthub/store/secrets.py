@@ -86,12 +86,29 @@ def redact(settings: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, A
     return {k: (REDACTED if k in secret_keys else v) for k, v in settings.items()}
 
 
-def hide_url_password(value: Any) -> Any:
-    """A URL with a password in it (``https://user:pw@host/``) as shown: the password masked."""
-    parts = _with_password(value)
-    if parts is None:
+def hide_url_secrets(value: Any) -> Any:
+    """A URL setting as shown: a password in it (``https://user:pw@host/``) masked, and the
+    values of its query fields named like a secret (``?token=``, ``?apikey=``...), which
+    are stored as written for the connector to use (``redact.hide_url_secrets``)."""
+    from contacthub.redact import hide_url_secrets as hide_query
+
+    if not isinstance(value, str) or "://" not in value:
         return value
-    return parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
+    parts = _with_password(value)
+    if parts is not None:
+        value = parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
+    return hide_query(value)
+
+
+def unhide_url_secrets(value: Any, stored: Any) -> Any:
+    """A URL setting sent back as shown (the dashboard's form, a client that PATCHes what it
+    GETs): its masked query values are those of the ``stored`` URL. Taken as given, the
+    mask was written into the URL the connector uses."""
+    from contacthub.redact import unhide_url_secrets as unhide_query
+
+    if not isinstance(value, str) or not isinstance(stored, str):
+        return value
+    return unhide_query(value, stored)
 
 
 def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
