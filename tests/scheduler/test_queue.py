@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from contacthub.scheduler import celery_app
@@ -34,6 +35,25 @@ def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Re
     client.flushdb()
     try:
         yield client
+    finally:
+        client.flushdb()
+        client.close()
+        celery_app._engine.cache_clear()
+
+
+@pytest.fixture
+def live_broker(
+    redis_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Engine, redis.Redis]]:
+    """Redis for the queue, and a store that answers (the task opens it from the URL)."""
+    engine = open_database(sqlite_url)
+    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", sqlite_url)
+    celery_app.configure(redis_url)
+    celery_app._engine.cache_clear()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield engine, client
     finally:
         client.flushdb()
         client.close()
@@ -69,42 +89,33 @@ def test_the_retries_end(broker: redis.Redis) -> None:
 
 
 def test_a_message_delivered_again_leaves_a_newer_request_waiting(
-    redis_url: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_broker: tuple[Engine, redis.Redis], tmp_path: Path
 ) -> None:
     """A dead worker's message comes back after the visibility timeout, its request long
     satisfied: it must run nothing, keep the marker of the request waiting behind it, and
     hold no notification back."""
-    make_hubs(open_database(sqlite_url), tmp_path, 1, 1, interval="off", prefix="again")
-    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", sqlite_url)
-    celery_app.configure(redis_url)
-    celery_app._engine.cache_clear()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    try:
-        first = time.time()
-        assert celery_app.sync_task("again000", first, "queue")["result"] == "ran"
-        client.delete("contacthub:started:again000")
-        assert celery_app.enqueue("again000", origin="cli")  # a newer request, waiting
-        newer = client.get("contacthub:queued:again000")
+    engine, client = live_broker
+    make_hubs(engine, tmp_path, 1, 1, interval="off", prefix="again")
+    first = time.time()
+    assert celery_app.sync_task("again000", first, "queue")["result"] == "ran"
+    client.delete("contacthub:started:again000")
+    assert celery_app.enqueue("again000", origin="cli")  # a newer request, waiting
+    newer = client.get("contacthub:queued:again000")
 
-        assert celery_app.sync_task("again000", first, "queue")["result"] == "satisfied"
-        assert client.get("contacthub:queued:again000") == newer
-        assert client.get("contacthub:started:again000") is None
-        assert celery_app.enqueue("again000", origin="cli") is False  # still coalesces
+    assert celery_app.sync_task("again000", first, "queue")["result"] == "satisfied"
+    assert client.get("contacthub:queued:again000") == newer
+    assert client.get("contacthub:started:again000") is None
+    assert celery_app.enqueue("again000", origin="cli") is False  # still coalesces
 
-        # the newer request's own message takes its marker and runs
-        (args, _kwargs), *_ = sent(client)
-        assert celery_app.sync_task(*args)["result"] == "ran"
-        assert client.get("contacthub:queued:again000") is None
-        assert client.pttl("contacthub:started:again000") > 0
-    finally:
-        client.flushdb()
-        client.close()
-        celery_app._engine.cache_clear()
+    # the newer request's own message takes its marker and runs
+    (args, _kwargs), *_ = sent(client)
+    assert celery_app.sync_task(*args)["result"] == "ran"
+    assert client.get("contacthub:queued:again000") is None
+    assert client.pttl("contacthub:started:again000") > 0
 
 
 def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
-    redis_url: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_broker: tuple[Engine, redis.Redis], tmp_path: Path
 ) -> None:
     """The workers counted the notification gap only from the runs they had started (a
     Redis key): a webhook right after a ``contacthub sync`` ran the hub again at once. The
@@ -112,23 +123,13 @@ def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
     again for the end of the gap."""
     from contacthub.engine.run import run_hub
 
-    engine = open_database(sqlite_url)
+    engine, client = live_broker
     make_hubs(engine, tmp_path, 1, 1, interval="off", prefix="gap")
-    monkeypatch.setenv("CONTACTHUB_DATABASE_URL", sqlite_url)
-    celery_app.configure(redis_url)
-    celery_app._engine.cache_clear()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    try:
-        run_hub(engine, "gap000")  # as the command line runs it: no Redis key
-        requested = time.time()
-        result = celery_app.sync_task("gap000", requested, "pipedrive")
-        assert result["result"] == "early" and result["run"] is None
-        assert client.get("contacthub:queued:gap000") == str(requested).encode()
-        assert [args for args, _ in sent(client)] == [["gap000", requested, "pipedrive"]]
-        # a request of the schedule or the command line is no notification: it runs
-        assert celery_app.sync_task("gap000", time.time(), "schedule")["result"] == "ran"
-    finally:
-        client.flushdb()
-        client.close()
-        celery_app._engine.cache_clear()
+    run_hub(engine, "gap000")  # as the command line runs it: no Redis key
+    requested = time.time()
+    result = celery_app.sync_task("gap000", requested, "pipedrive")
+    assert result["result"] == "early" and result["run"] is None
+    assert client.get("contacthub:queued:gap000") == str(requested).encode()
+    assert [args for args, _ in sent(client)] == [["gap000", requested, "pipedrive"]]
+    # a request of the schedule or the command line is no notification: it runs
+    assert celery_app.sync_task("gap000", time.time(), "schedule")["result"] == "ran"
