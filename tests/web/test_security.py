@@ -487,15 +487,7 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     page = c.get(f"/connectors/{made.json()['id']}")
     at = page.text.find("HunterPW42")
     assert at < 0, page.text[max(0, at - 300) : at + 50]
-    text = re.search(r'<textarea[^>]*name="settings"[^>]*>([^<]*)</textarea>', page.text)
-    assert text is not None
-    import html
-
-    saved = c.post(
-        f"/connectors/{made.json()['id']}",
-        data={"csrf": alice.csrf(), "settings": html.unescape(text.group(1)), "direction": "to-hub"},
-    )
-    assert saved.status_code == 303, saved.text
+    save_as_shown(alice, made.json()["id"], page.text)
     plain, secret = stored()
     assert secret["password"] == "HunterPW42" and "********" not in plain
     # a URL sent back as shown masked elsewhere (``hubs``, logs) keeps the password
@@ -503,6 +495,19 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     assert c.patch(f"/api/v1/connectors/{made.json()['id']}", json=masked, headers=auth).status_code == 200
     plain, secret = stored()
     assert secret["password"] == "HunterPW42" and "********" not in plain
+
+
+def save_as_shown(person: Person, connector_id: int, page: str) -> None:
+    """Save a connector's dashboard form with its settings as the page shows them."""
+    import html
+
+    text = re.search(r'<textarea[^>]*name="settings"[^>]*>([^<]*)</textarea>', page)
+    assert text is not None
+    saved = person.client.post(
+        f"/connectors/{connector_id}",
+        data={"csrf": person.csrf(), "settings": html.unescape(text.group(1)), "direction": "to-hub"},
+    )
+    assert saved.status_code == 303, saved.text
 
 
 def test_a_token_in_a_urls_query_is_never_shown_by_the_api_or_the_dashboard(
@@ -540,15 +545,7 @@ def test_a_token_in_a_urls_query_is_never_shown_by_the_api_or_the_dashboard(
 
     page = c.get(f"/connectors/{made.json()['id']}")
     assert "Hx7tokenQ9" not in page.text and "K3y" not in page.text
-    text = re.search(r'<textarea[^>]*name="settings"[^>]*>([^<]*)</textarea>', page.text)
-    assert text is not None
-    import html
-
-    saved = c.post(
-        f"/connectors/{made.json()['id']}",
-        data={"csrf": alice.csrf(), "settings": html.unescape(text.group(1)), "direction": "to-hub"},
-    )
-    assert saved.status_code == 303, saved.text
+    save_as_shown(alice, made.json()["id"], page.text)
     assert real in stored()
     # sent back as shown, also with another path: the masked values are the stored ones
     assert c.patch(url, json={"settings": {"url": shown}}, headers=auth).status_code == 200
