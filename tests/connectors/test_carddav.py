@@ -3,10 +3,13 @@ tokens, preconditions, authentication."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -477,3 +480,55 @@ def test_a_card_refused_again_from_the_fields_says_why(
     assert "refused with 415: Validation error in vCard: line 2" in said, said
     assert "refused first (415: Validation error in vCard: line 1" in said, said
     assert password not in said
+
+
+class _Gate(http.server.BaseHTTPRequestHandler):
+    """In front of Radicale: lets a request through only with ``?key=`` of the gate's key,
+    as servers that are entered by a token in the URL do (and counts what it saw)."""
+
+    def _any(self) -> None:
+        path, _, query = self.path.partition("?")
+        gate: Any = self.server
+        gate.seen.append((self.command, query))
+        if parse_qs(query).get("key") != [gate.key]:
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = httpx.request(self.command, gate.upstream + path, content=body, headers=headers)
+        self.send_response(answer.status_code)
+        for k, v in answer.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_token_in_the_urls_query_is_sent_with_every_request(book: str, radicale: Radicale) -> None:
+    """The query of the URL given (``?key=...``) was dropped: every request went to the
+    origin plus a path, so a server entered by a token in the URL refused them all."""
+    gate = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gate)
+    gate.key, gate.upstream, gate.seen = "K3y-9z", radicale.url, []  # type: ignore[attr-defined]
+    threading.Thread(target=gate.serve_forever, daemon=True).start()
+    try:
+        url = book.replace(radicale.url, f"http://127.0.0.1:{gate.server_address[1]}") + "?key=K3y-9z"
+        connector = make(url, radicale)
+        made = create(connector, sample(7))
+        listed = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
+        assert [r.native_id for r in listed] == [made.native_id]
+        assert listed[0].fields["family_name"] == "Family7"
+        connector.close()
+    finally:
+        gate.shutdown()
+        gate.server_close()
+    seen = gate.seen  # type: ignore[attr-defined]
+    assert {method for method, _ in seen} >= {"PUT", "REPORT"}
+    assert all(query == "key=K3y-9z" for _, query in seen), seen

@@ -25,6 +25,10 @@ class DavSession:
         self.client = client
         self.url = url
         self.origin = url.copy_with(path="/", query=None, fragment=None)
+        #: the query of the URL given (``?token=...``: some servers let in by it), added to
+        #: every request to its host (``request``), never to another host a redirect leads
+        #: to; kept out of the URLs the connector builds, which name records in what is said
+        self.query = url.query or None
         self.username = username
         self.name = connector
 
@@ -35,6 +39,8 @@ class DavSession:
         if isinstance(body, str):
             headers.setdefault("Content-Type", "application/xml; charset=utf-8")
             body = body.encode("utf-8")
+        if self.query is not None:
+            url = self._with_query(httpx.URL(str(url)))
         try:
             return self.client.request(method, str(url), content=body, headers=headers)
         except FatalConnectorError as exc:  # ApiClient.request raises it for a 401 only
@@ -45,6 +51,11 @@ class DavSession:
                 "`contacthub connect`",
                 self.name,
             ) from exc
+
+    def _with_query(self, url: httpx.URL) -> httpx.URL:
+        """``url`` with the query of the URL given, when it goes to that host and has none."""
+        same = (url.scheme, url.host, url.port) == (self.origin.scheme, self.origin.host, self.origin.port)
+        return url.copy_with(query=self.query) if same and not url.query else url
 
     def multistatus(
         self, method: str, url: httpx.URL, body: str, depth: str
@@ -69,7 +80,10 @@ class DavSession:
             response, status = self.multistatus("PROPFIND", url, dav.PROPFIND_DISCOVERY, "0")
             if response.status_code in _REDIRECTS and response.headers.get("Location"):
                 target = url.join(response.headers["Location"])
-                self.origin = target.copy_with(path="/", query=None, fragment=None)
+                origin = target.copy_with(path="/", query=None, fragment=None)
+                if origin != self.origin:
+                    self.query = None  # the token is for the host it was given for
+                self.origin = origin
                 path = target.path or "/"
                 continue
             missing = response.status_code in (404, 405, 410)
