@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from contacthub import config
 from contacthub.connectors.base import ConnectorConfig
 from contacthub.connectors.vcard_dir import VCardDirConnector
@@ -416,12 +418,14 @@ def test_a_directory_user_with_notes_agrees_with_the_hub_on_every_full_read(
         }
 
 
-def deactivating_hub(sqlite_url: str, info: dict[str, Any], *folders: dict[str, Any]) -> Callable[[], Any]:
+def deactivating_hub(
+    sqlite_url: str, info: dict[str, Any], *folders: dict[str, Any], threshold: str = "100%"
+) -> Callable[[], Any]:
     """Hub "h" of these folders and the GAL with ``on_delete = "deactivate"``; a function
     that syncs it and checks the run."""
     engine = open_database(sqlite_url)
     gal = {"name": "gal", "type": "m365-gal", "on_delete": "deactivate", **settings(info)}
-    spec = {"hubs": {"h": {"delete_threshold": "100%", "connectors": [*folders, gal]}}}
+    spec = {"hubs": {"h": {"delete_threshold": threshold, "connectors": [*folders, gal]}}}
     config.apply(engine, config.HubFile.model_validate(spec))
 
     def sync() -> Any:
@@ -493,3 +497,129 @@ def test_a_person_an_edit_brings_back_is_shown_in_the_gal_again(tmp_path: Path, 
         assert dana.props["Title"] == "Surveyor"
         for _ in range(2):
             assert sync().changes == {}
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_failed_reactivation_is_tried_again_by_the_next_run(
+    tmp_path: Path, sqlite_url: str, status: int
+) -> None:
+    """The write that shows a hidden GAL contact again fails (Exchange refuses the cmdlet:
+    the run reports it; or answers 500: the run fails): the next run writes it again. The
+    records to reactivate were the undo run's memory only, and the link agreed after it:
+    the contact stayed hidden for good while every run reported nothing to do."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    with served(emu) as info:
+        sync = deactivating_hub(
+            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
+        )
+        sync()
+        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        (folder / "dana.vcf").unlink()
+        deletion = sync()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        engine = open_database(sqlite_url)
+        emu.fail_cmdlets = {"Set-MailContact": status}
+        undo = run_hub(
+            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
+        )
+        assert undo.status == ("applied" if status < 500 else "failed"), undo.as_json()
+        assert undo.errors and "dana@example.org" in cards(folder)
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        emu.fail_cmdlets = {}
+        again = sync()
+        assert again.errors == [] and again.changes == {"gal": {"create": 0, "update": 1, "delete": 0}}
+        assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
+        for _ in range(2):
+            assert sync().changes == {}  # done: written once more, then nothing moves
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_failed_reactivation_is_written_by_the_run_a_person_lets_go(
+    tmp_path: Path, sqlite_url: str, decision: str
+) -> None:
+    """The reactivating write failed, and the next run is held (too many deletions in the
+    folder): the approve or reject of it shows the hidden GAL contact again."""
+    from contacthub import service
+
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    for i in range(5):
+        (folder / f"p{i}.vcf").write_text(card(f"p{i}", f"Pat{i}", "Roe", f"p{i}@example.org"))
+    with served(emu) as info:
+        sync = deactivating_hub(
+            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}, threshold="2"
+        )
+        sync()
+        [dana] = [
+            c for c in tenant.live_contacts() if c.props["CustomAttribute15"] and "dana" in str(c.props)
+        ]
+        (folder / "dana.vcf").unlink()
+        deletion = sync()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        engine = open_database(sqlite_url)
+        emu.fail_cmdlets = {"Set-MailContact": 400}
+        undo = service.undo(engine, deletion.run_id)
+        assert undo.status == "applied" and undo.errors, undo.as_json()
+        emu.fail_cmdlets = {}
+        for i in range(3):
+            (folder / f"p{i}.vcf").unlink()
+        held = run_hub(engine, "h")
+        assert held.status == "held", held.as_json()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True  # a held run writes nothing
+        decided = getattr(service, decision)(engine, held.run_id)
+        assert decided.status == "applied" and decided.errors == [], decided.as_json()
+        assert decided.changes["gal"]["update"] >= 1
+        assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
+        assert sync().changes == {}
+
+
+def test_a_contact_left_hidden_before_the_upgrade_is_shown_again_after_it(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A hub whose reactivating write failed before links kept the mark (schema 0010): the
+    link agreed, and the GAL contact stayed hidden. Migration 0011 finds it from the journal
+    (the last write of that contact there is the deactivation, and its person is live), so
+    the next run shows it again; once written, nothing more."""
+    from alembic import command
+    from alembic.config import Config
+
+    from contacthub.store import db
+
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    with served(emu) as info:
+        sync = deactivating_hub(
+            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
+        )
+        sync()
+        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
+        (folder / "dana.vcf").unlink()
+        deletion = sync()
+        engine = open_database(sqlite_url)
+        emu.fail_cmdlets = {"Set-MailContact": 400}
+        undo = run_hub(
+            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
+        )
+        assert undo.status == "applied" and undo.errors, undo.as_json()
+        emu.fail_cmdlets = {}
+        config = Config()
+        config.set_main_option("script_location", str(db.MIGRATIONS))
+        for target in ("0010", "head"):  # the schema (and links) as before the column, then now
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                (command.downgrade if target == "0010" else command.upgrade)(config, target)
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        again = sync()
+        assert again.changes == {"gal": {"create": 0, "update": 1, "delete": 0}}, again.as_json()
+        assert dana.props["HiddenFromAddressListsEnabled"] is False
+        assert sync().changes == {}

@@ -360,6 +360,38 @@ def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> 
         assert after.errors == [] and after.changes == {}
 
 
+@pytest.mark.parametrize("full_every", [None, "0s"])
+def test_a_reactivation_that_failed_is_written_by_the_next_run(site: Site, full_every: str | None) -> None:
+    """``on_delete = "deactivate"``: the undo's write that reactivates the user fails (Procore
+    answers 503 until the client gives up: the run fails after the hub's side committed).
+    The next run reactivates them. The users to reactivate were the undo run's memory
+    only: the next run found the link agreeing, and the user stayed inactive for good (with
+    full listings, where an inactive user is missing, their person was deleted again)."""
+    from contacthub import service
+
+    site.apply(on_delete="deactivate", **({"full_every": full_every} if full_every else {}))
+    state = site.srv.state
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = user["email_address"].lower()
+    site.card_path(email).unlink()
+    deleted = site.sync()
+    assert state.users[user["id"]]["is_active"] is False
+    site.srv.emu.faults.fail["PATCH /users/inactive/"] = 503
+    undone = service.undo(site.engine, deleted.run_id)
+    assert undone.status == "failed" and "503" in str(undone.message), undone.as_json()
+    assert state.users[user["id"]]["is_active"] is False
+    site.srv.emu.faults.fail.clear()
+    again = site.sync()
+    assert again.errors == [] and again.changes["procore"]["update"] == 1, again.as_json()
+    assert state.users[user["id"]]["is_active"] is True
+    assert email in site.cards()
+    assert hub_contacts(site, email) == [(hub_contacts(site, email)[0][0], False)]
+    for _ in range(2):
+        after = site.sync()
+        assert after.errors == [] and after.changes == {}
+
+
 def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
     """Users the hub made, deactivated in Procore, hold the run; rejecting it writes them
     back, which for Procore is a reactivation: the writes found them (their emails taken)

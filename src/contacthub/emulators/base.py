@@ -125,6 +125,9 @@ class Faults:
     error_rate: float = 0.0  # share of requests answered 500/503
     slow_seconds: float = 0.0  # delay before every answer
     expire_tokens: bool = False  # every access token is refused as expired
+    #: "METHOD /path/fragment" -> the status every such request is answered with, until the
+    #: entry is removed (a write that fails while the rest works, for tests)
+    fail: dict[str, int] = field(default_factory=dict)
     seed: int = 0
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -133,3 +136,11 @@ class Faults:
 
     def server_error(self) -> bool:
         return self.error_rate > 0 and self._random.random() < self.error_rate
+
+    def failing(self, method: str, path: str) -> int | None:
+        """The status ``fail`` answers this request with, if any."""
+        for key, status in self.fail.items():
+            want, _, fragment = key.partition(" ")
+            if want == method and fragment in path:
+                return status
+        return None

@@ -17,7 +17,9 @@ Fault switches (attributes of ``Emulator``; also ``POST /_emulator/faults`` with
 ``throttle_rate`` (share of Graph and Exchange calls answered 429 with ``Retry-After``),
 ``retry_after`` (seconds), ``graph_limit`` (calls per 10 s per tenant), ``expire_delta``
 (delta tokens answer 410 Gone; without it a token older than 7 days answers 400
-``syncStateNotFound``), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``.
+``syncStateNotFound``), ``decline_consent``, ``error_rate`` (500s), ``expire_tokens``,
+``fail_cmdlets`` (cmdlet name -> the status its every call is answered with: 500, or a
+cmdlet error such as 400, until the switch is cleared).
 ``GET /_emulator/stats`` counts the Graph and Exchange calls served (for benchmarks).
 
 This module holds the emulator's state (``Emulator``), the app with its Graph and Exchange
@@ -46,7 +48,7 @@ from fastapi.responses import JSONResponse, Response
 
 from contacthub.emulators.base import HOST, RateWindow, _bind, background, server_config
 from contacthub.emulators.m365_data import Tenant, seed
-from contacthub.emulators.m365_exchange import ExchangeApi
+from contacthub.emulators.m365_exchange import ExchangeApi, cmdlet_error
 from contacthub.emulators.m365_graph import GraphApi
 from contacthub.emulators.m365_signin import _base, add_signin_routes
 from contacthub.emulators.m365_subscriptions import Subscriptions
@@ -87,6 +89,7 @@ class Emulator:
         self.graph_limit = 0
         self.graph_window = 10.0  # seconds of the graph_limit window
         self.error_rate = 0.0
+        self.fail_cmdlets: dict[str, int] = {}
         self.expire_tokens = False
         self.decline_consent = False
         self.token_lifetime = 3599
@@ -159,6 +162,21 @@ def _json(reply: Reply) -> Response:
     if reply.body is None:
         return Response(status_code=reply.status, headers=reply.headers)
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _failed_cmdlet(emu: Emulator, body: Any) -> Reply | None:
+    """The answer of a cmdlet ``fail_cmdlets`` makes fail (a write that does not go
+    through, for the tests of what the next run does about it), else None."""
+    cmd = body.get("CmdletInput") if isinstance(body, dict) else None
+    name = cmd.get("CmdletName") if isinstance(cmd, dict) else None
+    status = emu.fail_cmdlets.get(name) if isinstance(name, str) else None
+    if status is None:
+        return None
+    if status >= 500:
+        return error(status, "InternalServerError", "The server encountered an internal error.")
+    return cmdlet_error(
+        status, "BadRequest", f"{name} failed (an injected fault)", "Microsoft.Exchange.Management.Fault"
+    )
 
 
 def create_app(emu: Emulator) -> FastAPI:
@@ -266,6 +284,9 @@ def create_app(emu: Emulator) -> FastAPI:
             body = await request.json()
         except ValueError:
             return _json(error(400, "BadRequest", "Invalid JSON."))
+        failed = _failed_cmdlet(emu, body)
+        if failed is not None:
+            return _json(failed)
         reply = emu.exchange.invoke(
             who,
             _base(request),
@@ -290,6 +311,7 @@ def create_app(emu: Emulator) -> FastAPI:
             "decline_consent",
             "error_rate",
             "expire_tokens",
+            "fail_cmdlets",
         }
         for key, value in body.items():
             if key in allowed:

@@ -124,6 +124,9 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
             return json_response({"errors": RATE_TEXT}, 429, headers)
         if emu.faults.server_error():
             return json_response({"errors": "Service Unavailable"}, 503, {**headers, "Retry-After": "1"})
+        failing = emu.faults.failing(request.method, path)
+        if failing is not None:
+            return json_response({"errors": "Service Unavailable"}, failing, {**headers, "Retry-After": "0"})
         if emu.faults.expire_tokens:
             emu.faults.expire_tokens = False
             state.expire_tokens()

@@ -202,11 +202,6 @@ class RunContext:
     made: int = 0
     #: link id -> what its record held before the run an undo takes back (``engine.undo``)
     reverts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    #: link ids of records deactivated for a deleted contact who is back (an undo of the
-    #: deletion, modification beats deletion): written once, though their baseline holds
-    #: the hub's fields, as the connector's update is what reactivates them (a hidden GAL
-    #: contact is not listed again, so nothing else ever moved it)
-    reactivate: set[int] = field(default_factory=set)
 
     def flush_journal(self) -> None:
         """Write the pending journal rows (one bulk insert)."""

@@ -206,14 +206,12 @@ class Inbound(Matching, Twins):
     def _reactivate(self, contact_id: str, read: int) -> None:
         """A person an edit brought back rejoins the records a deactivation detached in
         the other connectors (a hidden GAL contact, an inactive Procore user), read again
-        as an undo's restore rejoins them, and the plan writes each once, which reactivates
-        it (``RunContext.reactivate``). Left detached, they were never planned again: the
+        as an undo's restore rejoins them, and the plan writes each, which reactivates
+        it (``LinkRow.reactivate``). Left detached, they were never planned again: the
         person stayed hidden there for good. ``read``: the link of the edited record."""
         found = [i for i in self.store.deactivated_links([contact_id]) if i != read]
-        if not found:
-            return
-        self.ctx.reactivate.update(found)
-        self.store.rejoin_links(found)
+        if found:
+            self.store.rejoin_links(found)
 
     def _merge(
         self,
@@ -461,10 +459,14 @@ class Inbound(Matching, Twins):
         doomed: list[tuple[str, ContactRow]] = []
         for nid, link in links.items():
             contact = contacts.get(link.contact_id)
-            if link.state == "detached" and spoke.on_delete == "deactivate" and contact is not None:
+            if contact is not None and (
+                (link.state == "detached" and spoke.on_delete == "deactivate") or link.reactivate
+            ):
                 # the record this connector deactivated for a deleted contact is no longer
                 # listed, being inactive: the link stays, so that a reactivation restores
-                # that same contact (dropped, the reactivated record became a new person)
+                # that same contact (dropped, the reactivated record became a new person);
+                # so does one still waiting for the write that reactivates it (a failed
+                # one: dropped, its person was deleted again, or made a second user)
                 continue
             drop.append(link.id)
             if link.state != "active" or contact is None or contact.deleted:

@@ -108,15 +108,17 @@ def revert(spoke: Spoke, link: LinkRow, contact: ContactRow, fields: dict[str, A
     return step
 
 
-def reactivate(spoke: Spoke, step: Step, links: set[int], open_fields: dict[str, int]) -> None:
-    """A record deactivated for a deleted contact who is back (``RunContext.reactivate``)
+def reactivate(spoke: Spoke, step: Step, open_fields: dict[str, int]) -> None:
+    """A record deactivated for a deleted contact who is back (``LinkRow.reactivate``)
     whose link agrees gets the hub's fields written all the same: the connector's update
     is what shows a hidden GAL contact again or reactivates a Procore user. Without it
-    the record stayed deactivated, for good, while every run reported nothing to do."""
+    the record stayed deactivated, for good, while every run reported nothing to do. The
+    mark stays on the link until a write succeeds (``finish_page``): a failed write leaves
+    the link behind its contact (``synced_rev``), so the next run plans it again."""
     link = step.link
     if (
         link is None
-        or link.id not in links
+        or not link.reactivate
         or step.op is not None
         or step.link_state != "active"
         or step.contact.deleted
@@ -164,9 +166,9 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
             else plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {}))
             for link, c in rows
         ]
-        if ctx.reactivate:
-            for step in page:
-                reactivate(spoke, step, ctx.reactivate, ctx.open_conflicts.get(step.contact.id, {}))
+        for step in page:
+            if step.link is not None and step.link.reactivate:
+                reactivate(spoke, step, ctx.open_conflicts.get(step.contact.id, {}))
         yield page
     after_contact = ""
     sources = card_sources(ctx, spoke)
@@ -366,6 +368,7 @@ def finish_page(
     insert: list[LinkRow] = []
     notes: list[dict[str, Any]] = []
     restored: list[ContactRow] = []
+    reactivated: list[int] = []  # written: their reactivation is done
     for step, result, change_id in zip(started.writes, results, started.change_ids, strict=True):
         op = result.op
         error = result.error
@@ -460,6 +463,8 @@ def finish_page(
         statuses.append((change_id, "done", None, result.native_id))
         ctx.report.count(spoke.name, op.kind)
         link = step.link
+        if link is not None and link.reactivate:
+            reactivated.append(link.id)
         if op.kind == "delete":
             if link is not None:
                 drop.append(link.id)
@@ -505,6 +510,7 @@ def finish_page(
     store.delete_links(drop)
     store.update_links(update)
     store.insert_links(insert)
+    store.reactivated(reactivated)
     store.set_change_status(statuses)
     store.add_changes(notes)
     commit()

@@ -116,12 +116,13 @@ def undo_preparer(run_id: int) -> Any:
                 # filter) rejoin their contact, read again: an edit made to one while it was
                 # detached is merged, not overwritten by the restored values; one that was
                 # deactivated (hidden, made inactive) is written, which reactivates it
-                ctx.reactivate.update(store.deactivated_links([contact.id]))
+                deactivated = store.deactivated_links([contact.id])
                 store.conn.execute(
                     update(t.links)
                     .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
                     .values(state="active", synced_rev=0, version=None)
                 )
+                store.rejoin_links(deactivated)
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             elif row.op == "update":

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -119,14 +119,22 @@ class PlanMixin(StoreBase):
         return out
 
     def rejoin_links(self, link_ids: list[int]) -> None:
-        """These detached links are active again, to be read again and planned (their
-        version forgotten: nothing is taken as unchanged since)."""
+        """These detached links of deactivated records (``deactivated_links``) are active
+        again, to be read again and planned (their version forgotten: nothing is taken as
+        unchanged since), and marked to be written until a write succeeds (``reactivated``),
+        which reactivates their records: marked in the store, not in the run, so a held run
+        or a failed write leaves it to the next run."""
         for part in chunks(link_ids):
             self.conn.execute(
                 update(t.links)
                 .where(t.links.c.id.in_(part))
-                .values(state="active", synced_rev=0, version=None)
+                .values(state="active", synced_rev=0, version=None, reactivate=True)
             )
+
+    def reactivated(self, link_ids: list[int]) -> None:
+        """A write of these links' records succeeded: their reactivation is done."""
+        for part in chunks(link_ids):
+            self.conn.execute(update(t.links).where(t.links.c.id.in_(part)).values(reactivate=False))
 
     def count_matchable(self, hub_id: int, connector_id: int) -> int:
         """Live contacts of the hub that have no record in the connector (or only an

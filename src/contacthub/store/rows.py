@@ -93,6 +93,10 @@ class LinkRow:
     #: ``config._reconsider``) since the record was last read; the first read after takes
     #: the hub's value of them where it has one (``Inbound._merge``), then they are cleared
     remapped: frozenset[str] = frozenset()
+    #: deactivated for a deleted person who is back: written once though it agrees, which
+    #: reactivates it (``outbound.reactivate``); set and cleared by ``Store.rejoin_links``
+    #: and ``Store.reactivated`` only (``update_links`` leaves the column as it is)
+    reactivate: bool = False
 
 
 #: the key under which a link's stored baseline keeps ``LinkRow.remapped`` (no field's name)
@@ -133,6 +137,7 @@ def _link(row: Any) -> LinkRow:
         row.state,
         row.made,
         remapped,
+        bool(row.reactivate),
     )
 
 

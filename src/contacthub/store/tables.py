@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -104,6 +105,11 @@ links = Table(
     # link older than the column or found by the hub id it carries): an undo of a person's
     # creation deletes the copies and never the records they were read from
     Column("made", Boolean, nullable=True),
+    # the record was deactivated for a deleted person who is back: it is to be written
+    # (which reactivates it) though its baseline agrees, until a write of it succeeds
+    # (``outbound.reactivate``); kept here, not in a run's memory, so a failed write is
+    # tried again by the next run
+    Column("reactivate", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("connector_id", "native_id", name="uq_links_connector_native"),
     Index("ix_links_contact", "contact_id", "connector_id", "state", "synced_rev"),
     Index("ix_links_plan", "connector_id", "id", "state", "synced_rev", "contact_id"),
