@@ -688,3 +688,29 @@ def test_undoing_a_deletion_brings_the_cards_back_whole(setup: tuple[str, Path, 
     [back] = [p for p in b.glob("*.vcf") if "Ann" in p.read_text()]
     assert "PHOTO;VALUE=uri:https://x.example/ann.jpg" in back.read_text()
     assert (a / "ann.vcf").exists() or any("Ann" in p.read_text() for p in a.glob("*.vcf"))
+
+
+def test_an_undo_can_be_seen_first_with_dry_run(setup: tuple[str, Path, Path, Path]) -> None:
+    """An undo of a first copy deletes every copy it made, in every connector, and the
+    delete hold does not apply to it: ``undo --dry-run`` shows that and writes nothing;
+    the real undo is still possible after it."""
+    db, a, b, _ = setup
+    for name in ("ann", "bob", "cy"):
+        (a / f"{name}.vcf").write_text(card(name, name.title(), "Lee", f"{name}@example.com"))
+    first = json.loads(cli("sync", "team", "--json", db=db)[1])
+    assert first["changes"]["laptop"]["create"] == 3
+    before = {p.name: p.read_bytes() for folder in (a, b) for p in folder.glob("*.vcf")}
+
+    code, out = cli("undo", str(first["run"]), "--dry-run", "--json", db=db)
+    assert code == 0, out
+    planned = json.loads(out)
+    assert planned["status"] == "planned"
+    assert planned["changes"]["laptop"]["delete"] == 3 and planned["changes"]["hub"]["delete"] == 3
+    assert {p.name: p.read_bytes() for folder in (a, b) for p in folder.glob("*.vcf")} == before
+    shown = json.loads(cli("show", str(planned["run"]), "--json", db=db)[1])
+    assert sum(1 for c in shown["journal"] if c["connector"] == "laptop" and c["op"] == "delete") == 3
+    assert json.loads(cli("sync", "team", "--json", db=db)[1])["changes"] == {}  # nothing undone
+
+    code, out = cli("undo", str(first["run"]), "--json", db=db)
+    assert code == 0 and json.loads(out)["status"] == "applied", out
+    assert list(b.glob("*.vcf")) == [] and len(list(a.glob("*.vcf"))) == 3

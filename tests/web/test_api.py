@@ -66,6 +66,9 @@ def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[
     assert {r["connector"] for r in one["records"]} == {"a", "b"}
     assert any(h["op"] == "create" and h["connector"] == "b" for h in one["history"])
 
+    seen = c.post(f"/api/v1/runs/{run['run']}/undo", json={"dry_run": True}, headers=auth).json()
+    assert seen["status"] == "planned" and seen["changes"]["b"]["delete"] == 10
+    assert len(list(folders[1].glob("*.vcf"))) == 10  # an undo's preview writes nothing
     undone = c.post(f"/api/v1/runs/{run['run']}/undo", headers=auth).json()
     assert undone["status"] == "applied"
     assert list(folders[1].glob("*.vcf")) == []

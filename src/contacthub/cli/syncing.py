@@ -325,11 +325,17 @@ def reject(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False)
 
 @app.command()
 @_guard
-def undo(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def undo(
+    run: RunId,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show what the undo would change; write nothing")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Undo RUN: apply the inverse of its changes as a new run."""
     from contacthub import service
 
-    report = service.undo(db(create=False), run, on_wait=_waiting)
+    report = service.undo(db(create=False), run, on_wait=_waiting, dry_run=dry_run)
     _print_report(report, as_json)
     _exit_for(report)
 

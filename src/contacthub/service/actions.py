@@ -255,8 +255,16 @@ def reject(
 
 
 def undo(
-    engine: Engine, run_id: int, progress: Progress | None = None, on_wait: Callable[[], None] | None = None
+    engine: Engine,
+    run_id: int,
+    progress: Progress | None = None,
+    on_wait: Callable[[], None] | None = None,
+    dry_run: bool = False,
 ) -> Report:
+    """Apply the inverse of ``run_id``'s changes as a new run (never held: its deletions are
+    what a person asked for). ``dry_run``: the whole plan, with what the undo would delete
+    in each connector, and nothing written (an undo of a first copy deletes every copy it
+    made, in every connector: worth seeing first)."""
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         if row.status in ("running", "applying"):
@@ -301,7 +309,7 @@ def undo(
         engine,
         hub,
         kind="undo",
-        options=Options(no_hold=True),
+        options=Options(no_hold=True, dry_run=dry_run),
         parent_id=run_id,
         prepare=undo_preparer(run_id),
         progress=progress,

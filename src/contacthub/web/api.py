@@ -254,9 +254,11 @@ def reject_run(request: Request, run_id: Id, who: Who, db: Db) -> dict[str, Any]
 
 
 @router.post("/runs/{run_id}/undo", summary="Undo an applied run")
-def undo_run(request: Request, run_id: Id, who: Who, db: Db) -> dict[str, Any]:
+def undo_run(request: Request, run_id: Id, who: Who, db: Db, body: RunIn | None = None) -> dict[str, Any]:
+    """With ``{"dry_run": true}``: the undo's plan, nothing written (status ``planned``)."""
     hub_id, name = access.hub_of(db, who.user, "run", run_id)
-    return report_dict(state(request).run(hub_id, name, lambda: service.undo(db, run_id)))
+    dry_run = body is not None and body.dry_run
+    return report_dict(state(request).run(hub_id, name, lambda: service.undo(db, run_id, dry_run=dry_run)))
 
 
 # --- conflicts ------------------------------------------------------------------------------
