@@ -714,3 +714,26 @@ def test_an_undo_can_be_seen_first_with_dry_run(setup: tuple[str, Path, Path, Pa
     code, out = cli("undo", str(first["run"]), "--json", db=db)
     assert code == 0 and json.loads(out)["status"] == "applied", out
     assert list(b.glob("*.vcf")) == [] and len(list(a.glob("*.vcf"))) == 3
+
+
+def test_a_dry_run_makes_no_folder_that_create_would_make(tmp_path: Path) -> None:
+    """``create = true`` made a missing vCard folder in the pull, so a dry run, which
+    writes nothing, left an empty folder behind (on a mount a person was only checking).
+    The first write makes it now."""
+    a, new = tmp_path / "a", tmp_path / "mnt" / "new"
+    a.mkdir()
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    hub = tmp_path / "hub.toml"
+    hub.write_text(
+        f'[[hubs.t.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.t.connectors]]\nname = "n"\ntype = "vcard-dir"\npath = "{new}"\ncreate = true\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    code, out = cli("sync", "t", "--dry-run", "--json", db=db)
+    assert code == 0 and json.loads(out)["changes"]["n"]["create"] == 1, out
+    assert not (tmp_path / "mnt").exists()
+    code, out = cli("sync", "t", "--json", db=db)
+    assert code == 0 and json.loads(out)["changes"]["n"]["create"] == 1, out
+    assert [p.read_text().count("ann@example.com") for p in new.glob("*.vcf")] == [1]
+    assert json.loads(cli("sync", "t", "--json", db=db)[1])["changes"] == {}

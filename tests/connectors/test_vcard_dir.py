@@ -267,8 +267,11 @@ def test_missing_folder_is_fatal_and_names_the_path(tmp_path: Path) -> None:
         assert str(missing) in str(info.value) and "create" in str(info.value)
     assert not missing.exists()
     make(missing, create=True).check()
-    assert not missing.exists()  # made by the first pull, not by a check
-    make(missing, create=True).pull(None, {})
+    assert not missing.exists()  # made by the first write, not by a check
+    creating = make(missing, create=True)
+    assert list(creating.pull(None, {}).records) == []
+    assert not missing.exists()  # nor by the pull: a dry run stops after it
+    create(creating, sample(1), "hub-1")
     assert missing.is_dir()
 
 
@@ -278,7 +281,7 @@ def test_a_created_folder_gone_later_fails_instead_of_being_made_again(tmp_path:
     folder = tmp_path / "cards"
     connector = make(folder, create=True)
     connector.check()
-    assert list(connector.pull(None, {}).records) == [] and folder.is_dir()
+    assert list(connector.pull(None, {}).records) == [] and not folder.exists()
     made = create(connector, sample(1), "hub-1")
     folder.rename(tmp_path / "unmounted")
     again = make(folder, create=True)

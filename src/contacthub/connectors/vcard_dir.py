@@ -98,6 +98,9 @@ class VCardDirConnector(VCardFiles, Connector):
         #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
         self._behind: WriteBehind[tuple[WriteOp, str], _Written] | None = None
+        #: a first use found no folder and ``create`` is on: the first write makes it (a
+        #: dry run, which writes nothing, made it all the same when the pull did)
+        self._make_at_write = False
         self.codec = VCardCodec(config.mapping, config.region, version, encoding)
         self.trash = Trash.of(self.root, settings.get("trash_days", 30), config.name)
         self._trash_present = False
@@ -140,7 +143,7 @@ class VCardDirConnector(VCardFiles, Connector):
         if self.root.exists():
             raise FatalConnectorError(f"{self.root} is not a folder: fix the 'path' setting", self.name)
         if self.create_missing:
-            return  # made by ``pull`` if this is a first use (``_folder``)
+            return  # made by the first write if this is a first use (``_folder``)
         raise FatalConnectorError(
             f"the vCard folder {self.root} does not exist: create it, fix the 'path' setting,"
             " or set create = true",
@@ -152,7 +155,8 @@ class VCardDirConnector(VCardFiles, Connector):
         card of this connector (a first use: ``pull`` with nothing ``known``). A folder that
         held known cards and is gone is an unmounted disk or a moved folder, not an empty
         book: made again empty, the run read every person as deleted and, once approved,
-        deleted them everywhere. Writes never make it (a run pulls first)."""
+        deleted them everywhere. The first write makes it, when the first use's pull found
+        none (``_make_at_write``): a dry run, which writes nothing, leaves no folder."""
         self.check()
         if self.root.is_dir():
             return
@@ -230,6 +234,10 @@ class VCardDirConnector(VCardFiles, Connector):
         return changed, {name for name in known if name not in present}, listed, odd
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        if not known and self.create_missing and not os.path.lexists(self.root):
+            self.check()
+            self._make_at_write = True
+            return Pull(iter(()), set(), True, 0, None)
         self._folder(first_use=not known)
         changed, deleted, listed, odd = self._scan(known)
         return Pull(self._records(changed, odd), deleted, True, listed, None)
@@ -359,7 +367,7 @@ class VCardDirConnector(VCardFiles, Connector):
             self._behind = None
 
     def _write(self, ops: Sequence[WriteOp], names: Sequence[str] | None = None) -> list[WriteResult]:
-        self._folder(first_use=False)
+        self._folder(first_use=self._make_at_write)
         try:
             dir_fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
