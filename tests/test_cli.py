@@ -737,3 +737,27 @@ def test_a_dry_run_makes_no_folder_that_create_would_make(tmp_path: Path) -> Non
     assert code == 0 and json.loads(out)["changes"]["n"]["create"] == 1, out
     assert [p.read_text().count("ann@example.com") for p in new.glob("*.vcf")] == [1]
     assert json.loads(cli("sync", "t", "--json", db=db)[1])["changes"] == {}
+
+
+def test_a_record_let_go_is_said_in_the_report(tmp_path: Path) -> None:
+    """A card edited out of its connector's filter is let go, and its edit goes nowhere, as
+    documented; the run's report said "no changes" all the same."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    hub = tmp_path / "hub.toml"
+    only = '{all = [{field = "email", op = "ends_with", value = "@example.com"}]}'
+    hub.write_text(
+        f'[[hubs.t.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.t.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\nfilter = {only}\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli("apply", str(hub), db=db)[0] == 0
+    assert cli("sync", "t", db=db)[0] == 0
+    [copy] = b.glob("*.vcf")
+    copy.write_text(copy.read_text().replace("ann@example.com", "ann@elsewhere.org"))
+    code, out = cli("sync", "t", db=db)
+    assert code == 0, out
+    assert "no changes" in out and "b: 1 record(s) let go (out of its filter" in out
+    assert "let go" not in cli("sync", "t", db=db)[1]

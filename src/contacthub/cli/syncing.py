@@ -59,6 +59,11 @@ def _print_report(report: Report, as_json: bool) -> None:
     after = []
     if report.conflicts:
         after.append(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    for name, n in sorted(report.unlinked.items()):
+        after.append(
+            f"{name}: {n} record(s) let go (out of its filter, or a deletion it may not make): "
+            f"see 'contacthub show {report.run_id}'"
+        )
     for name, calls in sorted(report.api_calls.items()):
         spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
         after.append(f"{name}: API calls {spent}")

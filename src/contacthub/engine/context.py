@@ -139,6 +139,10 @@ class Report:
     waited: dict[str, float] = field(default_factory=dict)
     #: the secret settings of the run's connectors: never in an error (``unsaid``)
     secrets: list[str] = field(default_factory=list, repr=False)
+    #: records let go per connector (out of its filter, a deletion it may not make): no
+    #: change to count, but the text report says so, or an edit that went nowhere (made
+    #: to a record as it left the filter) ended in "no changes" (not in ``--json``)
+    unlinked: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)
@@ -264,6 +268,8 @@ class RunContext:
         status: str,
         native_id: str | None = None,
     ) -> dict[str, Any]:
+        if op == "unlink" and spoke is not None:
+            self.report.unlinked[spoke.name] = self.report.unlinked.get(spoke.name, 0) + 1
         return {
             "run_id": self.run_id,
             "connector_id": spoke.id if spoke else None,
