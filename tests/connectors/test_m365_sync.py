@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -436,30 +437,64 @@ def deactivating_hub(
     return sync
 
 
+@dataclass
+class Hidden:
+    """A GAL contact a deletion in a folder hid (``hidden_by_deletion``)."""
+
+    sync: Any
+    contact: Any
+    deletion: int
+    folder: Path
+
+
+def hidden_by_deletion(
+    emu: Any, info: Any, tmp_path: Path, sqlite_url: str, others: int = 0, threshold: str = "100%"
+) -> Hidden:
+    """Dana's card synced into the GAL, then deleted in its folder: her mail contact hidden.
+    ``others``: more people in the folder (for a later mass deletion to hold)."""
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
+    for i in range(others):
+        (folder / f"p{i}.vcf").write_text(card(f"p{i}", f"Pat{i}", "Roe", f"p{i}@example.org"))
+    sync = deactivating_hub(
+        sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}, threshold=threshold
+    )
+    sync()
+    [dana] = [
+        c
+        for c in emu.tenants[0].live_contacts()
+        if c.props["CustomAttribute15"] and "dana@example.org" in str(c.props)
+    ]
+    (folder / "dana.vcf").unlink()
+    deletion = sync()
+    assert dana.props["HiddenFromAddressListsEnabled"] is True
+    return Hidden(sync, dana, deletion.run_id, folder)
+
+
+def undo_with_failing(emu: Any, engine: Any, run_id: int, status: int) -> Any:
+    """The undo of ``run_id`` while Exchange answers ``status`` to Set-MailContact."""
+    emu.fail_cmdlets = {"Set-MailContact": status}
+    try:
+        return run_hub(engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(run_id))
+    finally:
+        emu.fail_cmdlets = {}
+
+
 def test_an_undone_deletion_shows_the_hidden_gal_contact_again(tmp_path: Path, sqlite_url: str) -> None:
     """Undoing a deletion restores the person everywhere: the mail contact the deletion hid
     is visible again (the GAL's delta listing leaves a hidden contact out, so nothing read
     it again, and its baseline already held the hub's fields: no write was planned)."""
     emu = emulator(tenants=1, users=1, contacts=0)
-    tenant = emu.tenants[0]
-    folder = tmp_path / "cards"
-    folder.mkdir()
-    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
     with served(emu) as info:
-        sync = deactivating_hub(
-            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
-        )
-        sync()
-        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
-        (folder / "dana.vcf").unlink()
-        deletion = sync()
-        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url)
+        sync, dana = hidden.sync, hidden.contact
         engine = open_database(sqlite_url)
         undo = run_hub(
-            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
+            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(hidden.deletion)
         )
         assert undo.status == "applied" and undo.errors == [], undo.as_json()
-        assert "dana@example.org" in cards(folder)
+        assert "dana@example.org" in cards(hidden.folder)
         assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
         assert undo.changes["gal"]["update"] == 1
         for _ in range(2):
@@ -508,28 +543,13 @@ def test_a_failed_reactivation_is_tried_again_by_the_next_run(
     records to reactivate were the undo run's memory only, and the link agreed after it:
     the contact stayed hidden for good while every run reported nothing to do."""
     emu = emulator(tenants=1, users=1, contacts=0)
-    tenant = emu.tenants[0]
-    folder = tmp_path / "cards"
-    folder.mkdir()
-    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
     with served(emu) as info:
-        sync = deactivating_hub(
-            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
-        )
-        sync()
-        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
-        (folder / "dana.vcf").unlink()
-        deletion = sync()
-        assert dana.props["HiddenFromAddressListsEnabled"] is True
-        engine = open_database(sqlite_url)
-        emu.fail_cmdlets = {"Set-MailContact": status}
-        undo = run_hub(
-            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
-        )
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url)
+        sync, dana = hidden.sync, hidden.contact
+        undo = undo_with_failing(emu, open_database(sqlite_url), hidden.deletion, status)
         assert undo.status == ("applied" if status < 500 else "failed"), undo.as_json()
-        assert undo.errors and "dana@example.org" in cards(folder)
+        assert undo.errors and "dana@example.org" in cards(hidden.folder)
         assert dana.props["HiddenFromAddressListsEnabled"] is True
-        emu.fail_cmdlets = {}
         again = sync()
         assert again.errors == [] and again.changes == {"gal": {"create": 0, "update": 1, "delete": 0}}
         assert not dana.deleted and dana.props["HiddenFromAddressListsEnabled"] is False
@@ -546,28 +566,12 @@ def test_a_failed_reactivation_is_written_by_the_run_a_person_lets_go(
     from contacthub import service
 
     emu = emulator(tenants=1, users=1, contacts=0)
-    tenant = emu.tenants[0]
-    folder = tmp_path / "cards"
-    folder.mkdir()
-    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
-    for i in range(5):
-        (folder / f"p{i}.vcf").write_text(card(f"p{i}", f"Pat{i}", "Roe", f"p{i}@example.org"))
     with served(emu) as info:
-        sync = deactivating_hub(
-            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}, threshold="2"
-        )
-        sync()
-        [dana] = [
-            c for c in tenant.live_contacts() if c.props["CustomAttribute15"] and "dana" in str(c.props)
-        ]
-        (folder / "dana.vcf").unlink()
-        deletion = sync()
-        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url, others=5, threshold="2")
+        sync, dana, folder = hidden.sync, hidden.contact, hidden.folder
         engine = open_database(sqlite_url)
-        emu.fail_cmdlets = {"Set-MailContact": 400}
-        undo = service.undo(engine, deletion.run_id)
+        undo = undo_with_failing(emu, engine, hidden.deletion, 400)
         assert undo.status == "applied" and undo.errors, undo.as_json()
-        emu.fail_cmdlets = {}
         for i in range(3):
             (folder / f"p{i}.vcf").unlink()
         held = run_hub(engine, "h")
@@ -593,25 +597,12 @@ def test_a_contact_left_hidden_before_the_upgrade_is_shown_again_after_it(
     from contacthub.store import db
 
     emu = emulator(tenants=1, users=1, contacts=0)
-    tenant = emu.tenants[0]
-    folder = tmp_path / "cards"
-    folder.mkdir()
-    (folder / "dana.vcf").write_text(card("dana", "Dana", "Doe", "dana@example.org"))
     with served(emu) as info:
-        sync = deactivating_hub(
-            sqlite_url, info, {"name": "phones", "type": "vcard-dir", "path": str(folder)}
-        )
-        sync()
-        [dana] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
-        (folder / "dana.vcf").unlink()
-        deletion = sync()
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url)
+        sync, dana = hidden.sync, hidden.contact
         engine = open_database(sqlite_url)
-        emu.fail_cmdlets = {"Set-MailContact": 400}
-        undo = run_hub(
-            engine, "h", kind="undo", options=Options(no_hold=True), prepare=undo_preparer(deletion.run_id)
-        )
+        undo = undo_with_failing(emu, engine, hidden.deletion, 400)
         assert undo.status == "applied" and undo.errors, undo.as_json()
-        emu.fail_cmdlets = {}
         config = Config()
         config.set_main_option("script_location", str(db.MIGRATIONS))
         for target in ("0010", "head"):  # the schema (and links) as before the column, then now
