@@ -337,6 +337,18 @@ def test_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
     assert after.errors == [] and after.changes == {}
 
 
+def deactivated_user(site: Site) -> tuple[dict[str, Any], str, Any]:
+    """A Procore user synced to the folder, then deactivated by the deletion of its card:
+    the user, its email and the deleting run's report."""
+    site.sync()
+    user = next(iter(active_users(site.srv).values()))
+    email = str(user["email_address"]).lower()
+    site.card_path(email).unlink()
+    deleted = site.sync()
+    assert site.srv.state.users[user["id"]]["is_active"] is False
+    return user, email, deleted
+
+
 def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
     """``on_delete = "deactivate"`` keeps the deactivated user's link detached; the undo
     rejoined it, but its baseline held the hub's fields, so nothing was written and the
@@ -345,12 +357,7 @@ def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> 
 
     site.apply(on_delete="deactivate")
     state = site.srv.state
-    site.sync()
-    user = next(iter(active_users(site.srv).values()))
-    email = user["email_address"].lower()
-    site.card_path(email).unlink()
-    deleted = site.sync()
-    assert state.users[user["id"]]["is_active"] is False
+    user, email, deleted = deactivated_user(site)
     undone = service.undo(site.engine, deleted.run_id)
     assert undone.errors == [] and undone.status == "applied", undone.as_json()
     assert state.users[user["id"]]["is_active"] is True
@@ -371,12 +378,7 @@ def test_a_reactivation_that_failed_is_written_by_the_next_run(site: Site, full_
 
     site.apply(on_delete="deactivate", **({"full_every": full_every} if full_every else {}))
     state = site.srv.state
-    site.sync()
-    user = next(iter(active_users(site.srv).values()))
-    email = user["email_address"].lower()
-    site.card_path(email).unlink()
-    deleted = site.sync()
-    assert state.users[user["id"]]["is_active"] is False
+    user, email, deleted = deactivated_user(site)
     site.srv.emu.faults.fail["PATCH /users/inactive/"] = 503
     undone = service.undo(site.engine, deleted.run_id)
     assert undone.status == "failed" and "503" in str(undone.message), undone.as_json()
