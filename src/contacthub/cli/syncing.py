@@ -64,6 +64,11 @@ def _print_report(report: Report, as_json: bool) -> None:
             f"{name}: {n} record(s) let go (out of its filter, or a deletion it may not make): "
             f"see 'contacthub show {report.run_id}'"
         )
+    for name, n in sorted(report.taken_up.items()):
+        after.append(
+            f"{name}: {n} record(s) left behind for a deleted person linked to the person "
+            f"added again, not made twice: see 'contacthub show {report.run_id}'"
+        )
     for name, calls in sorted(report.api_calls.items()):
         spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
         after.append(f"{name}: API calls {spent}")

@@ -143,6 +143,10 @@ class Report:
     #: change to count, but the text report says so, or an edit that went nowhere (made
     #: to a record as it left the filter) ended in "no changes" (not in ``--json``)
     unlinked: dict[str, int] = field(default_factory=dict)
+    #: records left behind for deleted people that people added again took up, per
+    #: connector (``engine.leftovers``): instead of a second record beside each (not in
+    #: ``--json`` either)
+    taken_up: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)

@@ -17,6 +17,7 @@ from typing import Any
 
 from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.leftovers import LeftBehind
 from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import Conflict, MergeResult, Side, merge
 from contacthub.engine.twins import Twins
@@ -45,7 +46,7 @@ def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterato
         yield part
 
 
-class Inbound(Matching, Twins):
+class Inbound(Matching, Twins, LeftBehind):
     """Pulls every connector and folds what changed into the hub contacts."""
 
     def __init__(self, ctx: RunContext) -> None:

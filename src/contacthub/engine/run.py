@@ -188,6 +188,7 @@ def _run_hub(
         inbound.pull_all()
         inbound.join_twins()
         deleted_by = {s.id: inbound.deletions(s) for s in spokes}
+        inbound.take_up_left_behind()  # (a person added again: no second record beside)
         ctx.store.close_conflicts(hub.id, of_deleted=True)  # nothing left to decide
         for spoke in spokes:
             if spoke.writable:

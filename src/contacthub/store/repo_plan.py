@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, func, insert, or_, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
-from contacthub.store.rows import ContactRow, LinkRow, _contact, _link, chunks, loads, now
+from contacthub.store.rows import CHUNK, ContactRow, LinkRow, _contact, _link, chunks, loads, now
 
 
 class PlanMixin(StoreBase):
@@ -117,6 +117,62 @@ class PlanMixin(StoreBase):
                 if last.get((link.contact_id, link.connector_id)) == ("deactivate", link.native_id):
                     out.append(link.id)
         return out
+
+    def has_left_behind(self, hub_id: int, connector_id: int) -> bool:
+        """Whether the connector keeps a record of a deleted hub contact (a detached link:
+        ``on_delete = "ignore"``, a deletion it may not make or a person rejected). Asked
+        from the hub's deleted contacts, as ``count_deleted_linked`` is: once per run,
+        before ``left_behind`` is asked anything (``engine.leftovers``)."""
+        c, lk = t.contacts, t.links
+        query = select(
+            exists().where(
+                c.c.hub_id == hub_id,
+                c.c.deleted.is_(True),
+                lk.c.contact_id == c.c.id,
+                lk.c.connector_id == connector_id,
+                lk.c.state == "detached",
+            )
+        )
+        return bool(self.conn.execute(query).scalar())
+
+    def left_behind(self, hub_id: int, connector_id: int, keys: list[str]) -> dict[int, LinkRow]:
+        """The connector's detached links of deleted hub contacts that held one of these
+        match keys (a deleted contact keeps its keys), by link id, in one query: the records
+        a person added again may be (``engine.leftovers``). Only those whose record is known
+        (native id and baseline)."""
+        c, lk, mk = t.contacts, t.links, t.match_keys
+        out: dict[int, LinkRow] = {}
+        if not keys:
+            return out
+        # one IN-list for a page of contacts (a few keys each): well under both limits;
+        # a link found by two keys comes twice, kept once
+        for part in chunks(sorted(set(keys)), 4 * CHUNK):
+            query = (
+                select(lk)
+                .join(c, c.c.id == lk.c.contact_id)
+                .join(mk, mk.c.contact_id == c.c.id)
+                .where(
+                    mk.c.hub_id == hub_id,
+                    mk.c.key.in_(part),
+                    c.c.deleted.is_(True),
+                    lk.c.connector_id == connector_id,
+                    lk.c.state == "detached",
+                    lk.c.native_id.is_not(None),
+                    lk.c.baseline.is_not(None),
+                )
+            )
+            for row in self.conn.execute(query):
+                out[row.id] = _link(row)
+        return dict(sorted(out.items()))
+
+    def take_up(self, moves: list[tuple[int, str]]) -> None:
+        """Move these (link id, contact id) links to a live contact: a record left behind
+        for a deleted person is the record of the person added again (``engine.leftovers``).
+        Found there, not made for them: an undo of their creation keeps it."""
+        for link_id, contact_id in moves:
+            self.conn.execute(
+                update(t.links).where(t.links.c.id == link_id).values(contact_id=contact_id, made=False)
+            )
 
     def rejoin_links(self, link_ids: list[int]) -> None:
         """These detached links of deactivated records (``deactivated_links``) are active

@@ -1,0 +1,192 @@
+"""Records left behind for deleted people, taken up by the person added again.
+
+A connector keeps its record of a deleted hub contact where it may not delete it
+(``on_delete = "ignore"``, no ``delete`` operation, a deletion a person rejected or the
+system refused): the link is ``detached`` and the record stays as it is. When the person
+is added again later (a new card with the same email), the new hub contact has no record
+in that connector, and the plan created a second one next to the one left behind: two
+cards for one person in one folder, two rows in one file, for good, with nothing said.
+
+So, once every connector is read (``LeftBehind.take_up_left_behind``, a mixin of
+``Inbound``), a left-behind record that the new person matches by the hub's match keys
+(``model.match_keys``, strong keys only, looked up as an unlinked record looks up a
+contact) is linked to them instead: the link moves to the new contact, active, the record
+is read (``Connector.get``) and merged like any linked record, with its baseline (what it
+held when last agreed) as common ancestor, and the plan writes the hub's values into it;
+no create is made. The baseline is what makes the hub's values win over the record's old
+ones: those are not edits, the new person's values came later; an edit made to the record
+while it was left behind is one, and the conflict policy decides it as any other.
+
+The candidates come from the keys the deleted contact had (a deleted contact keeps them),
+paired by the baseline's keys, and checked again on the record as read. Only where the plan
+would create the person (a writable connector that may create, the person in its filter),
+only for a connector that keeps such records (one cheap query a run), then one page of
+unlinked contacts and one lookup per page. A record ``on_delete = "deactivate"``
+deactivated is left to its own path (``Store.deactivated_links``). Each record is taken by
+one person, each person takes one record: a second person matching it is created as
+before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contacthub.connectors.base import Record
+from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.outbound import PAGE, plan_missing
+from contacthub.errors import RecordError
+from contacthub.model import (
+    PHONE_NAME,
+    PHONE_NAME_PLAIN,
+    fields_equal,
+    held_view,
+    lookup_keys,
+    match_keys,
+    project,
+    strong_keys,
+)
+from contacthub.store.repo import ContactRow, LinkRow, Store
+
+
+def asked_keys(keys: list[str]) -> list[str]:
+    """The stored keys a record may hold to find a contact with these ``keys`` (the inverse
+    of ``lookup_keys``, taken wide: a phone and name key with and without its accents); the
+    pairing checks exactly (``finds``)."""
+    out: list[str] = []
+    for key in keys:
+        out.append(key)
+        if key.startswith(PHONE_NAME_PLAIN):
+            out.append(PHONE_NAME + key[len(PHONE_NAME_PLAIN) :])
+        elif key.startswith(PHONE_NAME):
+            out.append(PHONE_NAME_PLAIN + key[len(PHONE_NAME) :])
+    return out
+
+
+def finds(record: dict[str, Any], keys: list[str]) -> str | None:
+    """The first key by which a record holding ``record`` finds a contact whose match keys
+    are ``keys``, as an unlinked record finds one (``Matching``): strong keys only."""
+    wanted = set(keys)
+    for key in lookup_keys(strong_keys(match_keys(record))):
+        if key in wanted:
+            return key
+    return None
+
+
+def pair(
+    contacts: list[tuple[ContactRow, list[str]]], found: dict[int, LinkRow], taken: set[int]
+) -> list[tuple[ContactRow, LinkRow]]:
+    """Each contact (with its keys, strongest first) with the first record not yet taken
+    that it matches, by its strongest key; one record per contact, one contact per record."""
+    out: list[tuple[ContactRow, LinkRow]] = []
+    for contact, keys in contacts:
+        best: tuple[int, int] | None = None  # (rank of the key, link id)
+        for link in found.values():
+            if link.id in taken:
+                continue
+            key = finds(link.baseline or {}, keys)
+            if key is not None and (best is None or (keys.index(key), link.id) < best):
+                best = (keys.index(key), link.id)
+        if best is not None:
+            taken.add(best[1])
+            out.append((contact, found[best[1]]))
+    return out
+
+
+class LeftBehind:
+    """The left-behind half of ``Inbound``; its merge of a record into a contact is
+    ``Inbound._merge``."""
+
+    ctx: RunContext
+    store: Store
+
+    def _merge(
+        self,
+        spoke: Spoke,
+        record: Record,
+        theirs: dict[str, Any],
+        link: LinkRow,
+        contact: ContactRow,
+        changed: dict[str, ContactRow],
+        keys: dict[str, list[str]],
+        remapped: frozenset[str] = frozenset(),
+    ) -> None:
+        raise NotImplementedError  # ``Inbound``'s
+
+    def take_up_left_behind(self) -> None:
+        """Link the records left behind for deleted people to the people added again that
+        they match, in every connector the plan would otherwise create them in."""
+        ctx = self.ctx
+        for spoke in ctx.spokes:
+            if (
+                spoke.writable
+                and "create" in spoke.operations
+                and spoke.connector.capabilities.create
+                and self.store.has_left_behind(ctx.hub.id, spoke.id)
+            ):
+                self._take_up(spoke)
+
+    def _take_up(self, spoke: Spoke) -> None:
+        ctx, store = self.ctx, self.store
+        taken: set[int] = set()
+        after = ""
+        while True:
+            page = store.unlinked_contacts(ctx.hub.id, spoke.id, after, PAGE)
+            if not page:
+                break
+            after = page[-1].id
+            # the contacts the plan would create here, with their keys
+            wanted = [(c, match_keys(c.data)) for c in page if plan_missing(spoke, c).op is not None]
+            wanted = [(c, keys) for c, keys in wanted if strong_keys(keys)]
+            if not wanted:
+                continue
+            asked = [k for _, keys in wanted for k in asked_keys(strong_keys(keys))]
+            found = store.left_behind(ctx.hub.id, spoke.id, asked)
+            if not found:
+                continue
+            deactivated = set(store.deactivated_links(sorted({lk.contact_id for lk in found.values()})))
+            found = {i: lk for i, lk in found.items() if i not in deactivated}
+            pairs = pair(wanted, found, taken)
+            if pairs:
+                self._link(spoke, pairs)
+
+    def _link(self, spoke: Spoke, pairs: list[tuple[ContactRow, LinkRow]]) -> None:
+        """Move each pair's link to its contact, read its record and merge it."""
+        ctx, store = self.ctx, self.store
+        changed: dict[str, ContactRow] = {}
+        keys: dict[str, list[str]] = {}
+        moved: list[LinkRow] = []
+        for contact, link in pairs:
+            try:
+                record = spoke.connector.get(link.native_id or "")
+            except RecordError:
+                continue  # gone, or unreadable: the person is created as before
+            theirs = project(record.fields, spoke.held)
+            if finds(theirs, match_keys(contact.data)) is None:
+                continue  # edited into someone else since it was left behind
+            if not spoke.record_passes(record.fields, contact.data):
+                continue
+            link.contact_id, link.state, link.version = contact.id, "active", record.version
+            link.made, link.synced_rev = False, 0
+            remapped, link.remapped = link.remapped, frozenset()
+            ctx.journal.append(
+                ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id)
+            )
+            ctx.report.taken_up[spoke.name] = ctx.report.taken_up.get(spoke.name, 0) + 1
+            if spoke.readable:
+                self._merge(spoke, record, theirs, link, contact, changed, keys, remapped)
+            else:
+                # from-hub: its edits do not flow in; the plan puts the hub's values there
+                link.baseline = theirs
+                if fields_equal(held_view(contact.data, spoke.held), theirs):
+                    link.synced_rev = contact.rev
+            moved.append(link)
+        if not moved:
+            return
+        # an 'excluded' marker behind its contact (the create the plan would now make) goes
+        markers = store.links_by_contact(spoke.id, [lk.contact_id for lk in moved])
+        store.delete_links([m.id for m in markers.values() if m.state == "excluded"])
+        store.take_up([(lk.id, lk.contact_id) for lk in moved])
+        store.update_contacts(list(changed.values()))
+        store.set_match_keys(ctx.hub.id, keys)
+        store.update_links(moved)
+        ctx.flush_journal()
