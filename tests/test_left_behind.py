@@ -227,3 +227,27 @@ def test_an_undo_of_the_run_gives_the_record_back_as_it_was(hub: Hub) -> None:
     assert path.exists() and "TITLE:Foreman" not in path.read_text()
     assert len(hub.cards(hub.b, "ann@example.com")) == 1 and len(hub.rows("ann@example.com")) == 1
     hub.stable()
+
+
+def test_a_run_with_nothing_to_create_does_not_look_for_left_behind_records(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector that keeps a left-behind record walked the hub's contacts on every run,
+    a no-op included; with its plan mark in step there is no one to create, and no walk."""
+    from contacthub.engine.leftovers import LeftBehind
+
+    ann_deleted(hub)
+    hub.stable()
+    walked: list[str] = []
+    take_up = LeftBehind._take_up
+
+    def counted(self: LeftBehind, spoke: object) -> None:
+        walked.append(str(getattr(spoke, "name", "")))
+        take_up(self, spoke)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LeftBehind, "_take_up", counted)
+    hub.stable()
+    assert walked == []
+    (hub.a / "cy.vcf").write_text(card("cy", "Cy", "Poe", "cy@example.com"))  # someone to create
+    hub.sync()
+    assert sorted(walked) == ["b", "c"]

@@ -122,8 +122,16 @@ class LeftBehind:
                 and "create" in spoke.operations
                 and spoke.connector.capabilities.create
                 and self.store.has_left_behind(ctx.hub.id, spoke.id)
+                and not self._in_step(spoke)
             ):
                 self._take_up(spoke)
+
+    def _in_step(self, spoke: Spoke) -> bool:
+        """Whether the plan would find nothing to do in ``spoke`` (its plan mark, as the run
+        asks it later): then it creates no one, and nothing is to be taken up. Spares a
+        no-op run the walk over the hub's contacts in a connector that keeps records."""
+        stored = self.store.stored_plan_mark(spoke.id)
+        return stored is not None and stored == self.store.plan_mark(self.ctx.hub.id, spoke.id)
 
     def _take_up(self, spoke: Spoke) -> None:
         ctx, store = self.ctx, self.store
