@@ -1857,3 +1857,55 @@ def test_a_resolve_after_a_hold_leaves_the_hold_to_decide(database_url: str) -> 
 def only_title(book: Any, given: str) -> Any:
     [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
     return fields.get("job_title")
+
+
+def test_an_approve_and_a_reject_of_one_run_sent_at_once_decide_it_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read "held" on PostgreSQL and both went ahead: the reject put the records back,
+    the approve ran after it, and the run said "approved" (QA). The second is refused now,
+    whichever comes first, and the run says what was done."""
+    import threading
+    import time
+
+    from contacthub.service import actions
+
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for nid in list(b.items)[:6]:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    read = actions._run_row
+    first = threading.Event()
+
+    def slow_read(conn: Any, run_id: int) -> Any:
+        row = read(conn, run_id)
+        if not first.is_set():  # the first decision holds its transaction open a while
+            first.set()
+            time.sleep(0.5)
+        return row
+
+    monkeypatch.setattr(actions, "_run_row", slow_read)
+    outcomes: dict[str, object] = {}
+
+    def decide(name: str) -> None:
+        try:
+            outcomes[name] = getattr(service, name)(hub.engine, held.run_id).status
+        except UserError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=decide, args=(name,)) for name in ("approve", "reject")]
+    threads[0].start()
+    first.wait(5)
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes["approve"] == "applied", outcomes
+    assert isinstance(outcomes["reject"], UserError) and "not held" in str(outcomes["reject"])
+    with hub.engine.connect() as conn:
+        status = conn.execute(select(t.runs.c.status).where(t.runs.c.id == held.run_id)).scalar_one()
+    assert status == "approved" and len(b.items) == 14 and len(a.items) == 14

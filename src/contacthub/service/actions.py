@@ -198,14 +198,21 @@ def _record_of(conn: Any, contact_id: str, hub_id: int, connector: str) -> dict[
 
 
 def _held(engine: Engine, run_id: int, new_status: str) -> tuple[str, Any]:
+    """The held run, marked decided. The mark comes first, one conditional update
+    (``status = 'held'``), and the checks after it (a refusal rolls it back): an approve and
+    a reject of one run sent at once both read "held" on PostgreSQL, both went ahead, and
+    the run said "approved" after a reject had put the records back. Now the second waits
+    for the first's transaction and is refused; on SQLite a write first also takes the
+    lock first, where a read then a write could fail on a snapshot another wrote since."""
     with engine.begin() as conn:
+        still = (t.runs.c.id == run_id, t.runs.c.status == "held")
+        decided = conn.execute(update(t.runs).where(*still).values(status=new_status)).rowcount
         row = _run_row(conn, run_id)
-        if row.status != "held":
+        if decided != 1:
             raise UserError(
                 f"run {run_id} is {row.status}, not held; only a held run can be approved or rejected"
             )
         _refuse_superseded(conn, row)
-        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=new_status))
         return Store(conn).hub_by_id(row.hub_id).name, row
 
 
