@@ -761,3 +761,33 @@ def test_a_record_let_go_is_said_in_the_report(tmp_path: Path) -> None:
     assert code == 0, out
     assert "no changes" in out and "b: 1 record(s) let go (out of its filter" in out
     assert "let go" not in cli("sync", "t", db=db)[1]
+
+
+def test_apply_waits_for_a_run_of_the_hub(setup: tuple[str, Path, Path, Path]) -> None:
+    """A connector removed by ``apply`` under a running run failed the run half-way with a
+    foreign-key traceback and left it "applying" (QA): apply waits for the run to end."""
+    import threading
+    import time
+
+    from contacthub.scheduler.lock import hub_lock
+    from contacthub.store.db import open_database
+
+    db, _, _, hub = setup
+    hub.write_text(hub.read_text().split('[[hubs.team.connectors]]\nname = "laptop"')[0])
+    running = threading.Event()
+
+    def a_run() -> None:  # holds the hub's lock a while, as a run does
+        with hub_lock(open_database(db), "team"):
+            running.set()
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=a_run)
+    thread.start()
+    running.wait(5)
+    start = time.monotonic()
+    code, out = cli("apply", str(hub), db=db)
+    waited = time.monotonic() - start
+    thread.join()
+    assert code == 0, out
+    assert "connector team/laptop: removed" in out and "waiting for it to end" in out
+    assert waited >= 0.5

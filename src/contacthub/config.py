@@ -29,6 +29,7 @@ import difflib
 import os
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,8 +217,18 @@ def connector_class_or_error(type_name: str, where: str) -> Any:
         raise ConfigError(exc.message, where) from None
 
 
-def apply(engine: Engine, spec: HubFile) -> list[str]:
-    """Make the store match the file; returns one line per change made."""
+def apply(engine: Engine, spec: HubFile, on_wait: Callable[[str], None] | None = None) -> list[str]:
+    """Make the store match the file; returns one line per change made. Waits for a run
+    of a hub it names to end (``on_wait(hub)`` is told): a connector removed or changed
+    under a running run failed the run half-way with a foreign-key traceback, and left it
+    "applying" (QA)."""
+    from contacthub.scheduler.lock import hub_locks
+
+    with hub_locks(engine, spec.hubs, on_wait):
+        return _apply(engine, spec)
+
+
+def _apply(engine: Engine, spec: HubFile) -> list[str]:
     lines: list[str] = []
     with engine.begin() as conn:
         for hub_name, hub in spec.hubs.items():

@@ -166,3 +166,34 @@ def test_a_second_sync_says_it_waits(sqlite_url: str, tmp_path: Path) -> None:
         proc.wait()
     assert "another run of this hub is in progress; waiting for it to end" in said
     assert json.loads(out)["status"] == "applied"
+
+
+def test_many_hubs_are_locked_together_and_a_busy_one_is_waited_for(database_url: str) -> None:
+    """``apply`` of a file naming 30 hubs holds all their locks (on PostgreSQL a connection
+    for each emptied the pool, and apply timed out), waiting for the one a run holds."""
+    from contacthub.scheduler.lock import hub_locks
+
+    engine = open_database(database_url)
+    names = [f"h{i:02d}" for i in range(30)]
+    told: list[str] = []
+    release = threading.Event()
+
+    def a_run() -> None:
+        with hub_lock(engine, "h07"):
+            held.set()
+            release.wait(10)
+
+    held = threading.Event()
+    thread = threading.Thread(target=a_run)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.5, release.set).start()
+    start = time.monotonic()
+    with hub_locks(engine, names, told.append):
+        waited = time.monotonic() - start
+        with pytest.raises(HubBusy), hub_lock(engine, "h29", wait=0):  # held by this caller
+            pass
+    thread.join()
+    assert told == ["h07"] and waited >= 0.4
+    with hub_lock(engine, "h29", wait=0):  # and all given back
+        pass

@@ -389,3 +389,30 @@ def test_a_connection_test_counts_a_hosted_systems_records(
         monkeypatch.setattr(editing, "TEST_READ_LIMIT", 50)
         test = c.post(f"/api/v1/connectors/{made.json()['id']}/test", headers=auth).json()
         assert test["listed"] == 50 and test["message"].startswith("connected; at least 50 record(s), e.g. ")
+
+
+def test_a_connector_is_not_changed_under_a_running_run(
+    alice: Person, folders: tuple[Path, Path], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change or removal of a connector waits for a run of its hub, then is refused as
+    busy (409), never made under the run (which it failed half-way)."""
+    from contacthub.scheduler.lock import hub_lock
+    from contacthub.service import editing
+
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    b = hub["connectors"][1]
+    monkeypatch.setattr(editing, "EDIT_WAIT", 0.3)
+    with hub_lock(engine, hub["name"]):  # as a run holds it
+        changed = c.patch(f"/api/v1/connectors/{b['id']}", json={"direction": "from-hub"}, headers=auth)
+        removed = c.delete(f"/api/v1/connectors/{b['id']}", headers=auth)
+    assert changed.status_code == 409 and "being synced" in changed.json()["error"], changed.text
+    assert removed.status_code == 409, removed.text
+    after = c.get(f"/api/v1/hubs/{hub['id']}", headers=auth).json()
+    assert [(x["name"], x["direction"]) for x in after["connectors"]] == [("a", "two-way"), ("b", "two-way")]
+    # with no run, both go through
+    assert (
+        c.patch(f"/api/v1/connectors/{b['id']}", json={"direction": "from-hub"}, headers=auth).status_code
+        == 200
+    )
+    assert c.delete(f"/api/v1/connectors/{b['id']}", headers=auth).status_code in (200, 204)

@@ -135,7 +135,11 @@ def apply(file: Annotated[Path, typer.Argument(help="TOML hub file")]) -> None:
     from contacthub import config
 
     spec = config.load(file)
-    lines = config.apply(db(), spec)
+
+    def waiting(hub: str) -> None:
+        typer.echo(f"hub {hub}: a run is in progress; waiting for it to end ...", err=True)
+
+    lines = config.apply(db(), spec, on_wait=waiting)
     for line in lines or ["nothing changed"]:
         typer.echo(line)
 

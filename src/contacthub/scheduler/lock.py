@@ -21,7 +21,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -84,6 +84,43 @@ def hub_lock(
         return
     with _process_lock(hub_name, deadline, on_wait):
         yield
+
+
+@contextlib.contextmanager
+def hub_locks(
+    engine: Engine, hub_names: Iterable[str], on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the locks of several hubs (``apply`` of a file naming them), waiting for each
+    as long as it takes, in one order (two callers never hold one each of two). On
+    PostgreSQL all on one connection: a connection per hub emptied the pool for a file of
+    twenty hubs."""
+    names = sorted(set(hub_names))
+    if engine.dialect.name != "postgresql":
+        with contextlib.ExitStack() as held:
+            for name in names:
+                told = (lambda n=name: on_wait(n)) if on_wait is not None else None
+                held.enter_context(hub_lock(engine, name, on_wait=told))
+            yield
+        return
+    conn = engine.connect()
+    taken: list[int] = []
+    try:
+        for name in names:
+            key, said = lock_key(name), False
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                conn.commit()
+                if not said and on_wait is not None:
+                    said = True
+                    on_wait(name)
+                time.sleep(POLL)
+            conn.commit()
+            taken.append(key)
+        yield
+    finally:
+        for key in taken:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        conn.commit()
+        conn.close()
 
 
 def _busy(hub_name: str) -> HubBusy:

@@ -5,6 +5,8 @@ secret settings are stored encrypted. Separate because it edits configuration, n
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -233,7 +235,7 @@ def update_connector(
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
-    with engine.begin() as conn:
+    with _between_runs(engine, connector_id), engine.begin() as conn:
         row = conn.execute(select(t.connectors).where(t.connectors.c.id == connector_id)).first()
         if row is None:
             raise NotFoundError(f"no connector {connector_id}")
@@ -317,8 +319,35 @@ def remove_connector(engine: Engine, connector_id: int) -> None:
     """Forget a connector and its links; the records stay in the system."""
     from sqlalchemy import delete
 
-    with engine.begin() as conn:
+    with _between_runs(engine, connector_id), engine.begin() as conn:
         conn.execute(delete(t.connectors).where(t.connectors.c.id == connector_id))
+
+
+EDIT_WAIT = 30.0  # seconds a change of a connector waits for a run of its hub to end
+
+
+@contextlib.contextmanager
+def _between_runs(engine: Engine, connector_id: int) -> Iterator[None]:
+    """Hold the lock of the connector's hub: a connector changed or removed under a running
+    run failed it half-way (a foreign-key error) and left it "applying". A request waits
+    ``EDIT_WAIT`` seconds, then is refused as busy (409): a page should not hang on a long
+    run (``HubBusy``: 409). (A connector that does not exist is the body's to say.)"""
+    from contacthub.scheduler.lock import HubBusy, hub_lock
+
+    with engine.connect() as conn:
+        hub = conn.execute(
+            select(t.hubs.c.name)
+            .join(t.connectors, t.connectors.c.hub_id == t.hubs.c.id)
+            .where(t.connectors.c.id == connector_id)
+        ).scalar()
+    if hub is None:
+        yield
+        return
+    try:
+        with hub_lock(engine, hub, wait=EDIT_WAIT):
+            yield
+    except HubBusy as exc:
+        raise HubBusy(f"hub {hub!r} is being synced; change its connectors when the run ends") from exc
 
 
 TEST_READ_LIMIT = 1000  # records a connection test counts before it stops reading

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contacthub.engine.context import Report
 from contacthub.errors import ConnectorError, NotFoundError, RetriableError, UserError
+from contacthub.scheduler.lock import HubBusy
 from contacthub.web import accounts
 from contacthub.web.accounts import Throttle, User
 from contacthub.web.signin import SignIns
@@ -231,7 +232,7 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
-        status = 409 if isinstance(exc, Busy) else 400
+        status = 409 if isinstance(exc, Busy | HubBusy) else 400
         if _wants_page(request):
             return pages.message_page(request, status, str(exc))
         return _error(status, str(exc))
