@@ -1909,3 +1909,38 @@ def test_an_approve_and_a_reject_of_one_run_sent_at_once_decide_it_once(
     with hub.engine.connect() as conn:
         status = conn.execute(select(t.runs.c.status).where(t.runs.c.id == held.run_id)).scalar_one()
     assert status == "approved" and len(b.items) == 14 and len(a.items) == 14
+
+
+def test_two_undos_of_one_run_sent_at_once_undo_it_once(database_url: str) -> None:
+    """Both passed the "already undone" check before either ran; the second then found
+    every change "changed again since" and said so of each person. It asks again under the
+    hub's lock now, and fails saying which undo stands."""
+    import threading
+    import time
+
+    from contacthub.scheduler.lock import hub_lock
+
+    hub = Hub(database_url, ["a", "b"])
+    a = hub.book("a")
+    for i in range(5):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for i in range(5):
+        a.edit(f"a{i}", job_title="edited")
+    edited = hub.sync()
+    outcomes: list[Any] = []
+    with hub_lock(hub.engine, "hub"):  # as a run of the hub does: both undos wait behind it
+        threads = [
+            threading.Thread(target=lambda: outcomes.append(service.undo(hub.engine, edited.run_id)))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # both past their first check, waiting for the lock
+    for thread in threads:
+        thread.join(60)
+    statuses = sorted(r.status for r in outcomes)
+    assert statuses == ["applied", "failed"], [r.as_json() for r in outcomes]
+    [failed] = [r for r in outcomes if r.status == "failed"]
+    assert "already undone" in (failed.message or "") and len(failed.errors) == 1
+    assert all(item.fields.get("job_title") is None for item in a.items.values())

@@ -15,7 +15,7 @@ again since (another contact now has their email or phone and name).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,11 +35,16 @@ from contacthub.store.repo import chunks, loads, now
 from contacthub.store.repo_journal import HubChange
 
 
-def undo_preparer(run_id: int) -> Any:
-    """A ``prepare`` hook for ``run_hub`` that reverts the hub changes of ``run_id``."""
+def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> Any:
+    """A ``prepare`` hook for ``run_hub`` that reverts the hub changes of ``run_id``.
+    ``recheck(conn)`` first asks again, under the hub's lock, what the caller checked
+    before it (raising ``UserError`` fails the run with its message): two undos of one run
+    sent at once both passed, and the second found every change "changed again since"."""
 
     def prepare(ctx: RunContext) -> None:
         store = ctx.store
+        if recheck is not None:
+            recheck(store.conn)
         first = len(ctx.journal)
         # an undo's own rows only: what its sync carried (an edit made elsewhere meanwhile)
         # is no part of it, and stands as a change since (``Store.undo_own_ends``)

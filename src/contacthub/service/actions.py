@@ -297,12 +297,7 @@ def undo(
         ).first()
         if kept is None:  # an undo would only have been one more sync
             raise UserError(f"run {run_id} changed nothing: there is nothing to undo")
-        undone_by = _standing_undo(conn, run_id)
-        if undone_by is not None:
-            raise UserError(
-                f"run {run_id} is already undone (by run {undone_by}); "
-                f"'contacthub undo {undone_by}' brings its changes back"
-            )
+        _refuse_undone(conn, run_id)
         waiting = _waiting_hold(conn, row.hub_id)
         if waiting is not None:
             # an undo is never held (its own deletions are what a person asked for), and its
@@ -318,10 +313,19 @@ def undo(
         kind="undo",
         options=Options(no_hold=True, dry_run=dry_run),
         parent_id=run_id,
-        prepare=undo_preparer(run_id),
+        prepare=undo_preparer(run_id, recheck=lambda conn: _refuse_undone(conn, run_id)),
         progress=progress,
         on_wait=on_wait,
     )
+
+
+def _refuse_undone(conn: Connection, run_id: int) -> None:
+    undone_by = _standing_undo(conn, run_id)
+    if undone_by is not None:
+        raise UserError(
+            f"run {run_id} is already undone (by run {undone_by}); "
+            f"'contacthub undo {undone_by}' brings its changes back"
+        )
 
 
 def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
