@@ -791,3 +791,20 @@ def test_apply_waits_for_a_run_of_the_hub(setup: tuple[str, Path, Path, Path]) -
     assert code == 0, out
     assert "connector team/laptop: removed" in out and "waiting for it to end" in out
     assert waited >= 0.5
+
+
+def test_a_record_written_back_is_not_said_to_be_let_go(setup: tuple[str, Path, Path, Path]) -> None:
+    """Every unlink was counted as a record let go: a card deleted in one folder and edited
+    in the other is written back (modification beats deletion), and the report said it
+    was let go (QA)."""
+    db, a, b, _ = setup
+    (a / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@example.com"))
+    (a / "bob.vcf").write_text(card("bob", "Bob", "Roe", "bob@example.com"))  # (not emptied)
+    cli("sync", "team", db=db)
+    [copy] = [p for p in b.glob("*.vcf") if "Ann" in p.read_text()]
+    (a / "ann.vcf").unlink()
+    copy.write_text(copy.read_text().replace("END:VCARD", "TITLE:Foreman\r\nEND:VCARD"))
+    code, out = cli("sync", "team", db=db)
+    assert code == 0, out
+    assert sorted(p.read_text().count("Foreman") for p in a.glob("*.vcf")) == [0, 1]  # written back
+    assert "let go" not in out, out

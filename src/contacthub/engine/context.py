@@ -262,6 +262,12 @@ class RunContext:
                 return spoke.name
         return "hub"
 
+    def let_go(self, spoke: Spoke) -> None:
+        """Count a record the connector lets go (out of its filter, a deletion it may not
+        make) for the report; not the unlinks of records gone, whose person is written
+        there again (modification beats deletion, a reject)."""
+        self.report.unlinked[spoke.name] = self.report.unlinked.get(spoke.name, 0) + 1
+
     def change_row(
         self,
         spoke: Spoke | None,
@@ -272,8 +278,6 @@ class RunContext:
         status: str,
         native_id: str | None = None,
     ) -> dict[str, Any]:
-        if op == "unlink" and spoke is not None:
-            self.report.unlinked[spoke.name] = self.report.unlinked.get(spoke.name, 0) + 1
         return {
             "run_id": self.run_id,
             "connector_id": spoke.id if spoke else None,

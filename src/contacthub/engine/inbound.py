@@ -172,6 +172,7 @@ class Inbound(Matching, Twins, LeftBehind):
                     ctx.journal.append(
                         ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id)
                     )
+                    ctx.let_go(spoke)
                 continue
             link.state = "active"
             if not spoke.readable:

@@ -268,6 +268,7 @@ def link_only(ctx: RunContext, spoke: Spoke, steps: list[Step]) -> list[dict[str
             continue
         if step.link_state in ("filtered", "detached") and link.state == "active":
             notes.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", link.native_id))
+            ctx.let_go(spoke)
         link.state = step.link_state
         link.synced_rev = contact.rev
         update.append(link)
