@@ -251,3 +251,37 @@ def test_a_run_with_nothing_to_create_does_not_look_for_left_behind_records(
     (hub.a / "cy.vcf").write_text(card("cy", "Cy", "Poe", "cy@example.com"))  # someone to create
     hub.sync()
     assert sorted(walked) == ["b", "c"]
+
+
+def test_a_card_whose_import_was_undone_is_never_taken_up(hub: Hub) -> None:
+    """An undo of the run that took Ann in leaves her card, detached, so that no run takes
+    it in again; a later Ann added elsewhere took it up as left behind and erased what its
+    owner had typed in it (QA)."""
+    (hub.a / "ann.vcf").write_text(
+        card("ann-a", "Ann", "Lee", "ann@example.com", "TITLE:Foreman", "NOTE:typed on my phone")
+    )
+    (hub.a / "bob.vcf").write_text(card("bob", "Bob", "Roe", "bob@example.com"))
+    imported = hub.sync()["run"]
+    hub.run("undo", str(imported))
+    own = (hub.a / "ann.vcf").read_text()
+    assert "TITLE:Foreman" in own
+    (hub.b / "ann-new.vcf").write_text(card("ann-b", "Ann", "Lee", "ann@example.com"))
+    hub.sync()
+    assert (hub.a / "ann.vcf").read_text() == own  # untouched, and not linked again
+    hub.stable()
+
+
+def test_undoing_the_take_up_then_the_deletion_fails_no_run(hub: Hub) -> None:
+    """Ann deleted, added again (her left-behind card taken up), that run undone, then the
+    deletion undone: restoring Ann made a card with her UID in b, where her old card (left
+    on the undone person) had that name, and every run failed on the links' key (QA)."""
+    ann_deleted(hub)
+    (hub.a / "ann2.vcf").write_text(card("ann-2", "Ann", "Lee", "ann@example.com", "TITLE:Foreman"))
+    again = hub.sync()["run"]
+    hub.run("undo", str(again))
+    deleted = json.loads(hub.run("runs", "team", "--json"))[-2]["id"]  # ann_deleted's second
+    hub.run("undo", str(deleted))
+    for _ in range(2):
+        result = runner.invoke(app, ["--database", hub.db, "sync", "team", "--json"])
+        assert result.exit_code == 0 and json.loads(result.output)["status"] == "applied", result.output
+    assert len(hub.cards(hub.b, "ann@example.com")) == 1

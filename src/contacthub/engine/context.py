@@ -48,6 +48,8 @@ class Spoke:
     pulled: bool = False
     #: the end of its last applied run: when its records without a time of their own changed
     seen_at: str | None = None
+    #: it keeps detached links (asked once, when a page first inserts links: ``outbound``)
+    has_detached: bool | None = None
 
     @property
     def readable(self) -> bool:

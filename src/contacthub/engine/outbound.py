@@ -510,6 +510,15 @@ def finish_page(
     store.update_contacts(restored)
     store.delete_links(drop)
     store.update_links(update)
+    if insert:
+        if spoke.has_detached is None:
+            spoke.has_detached = store.has_detached(spoke.id)
+        if spoke.has_detached:
+            # a record a create found there already (a replayed create, a card of that
+            # UID) may still be detached from another contact (one left behind and taken up,
+            # whose taker an undo removed): it is this contact's now; the link of both made
+            # the run fail on the (connector, native id) key
+            store.drop_detached(spoke.id, [r.native_id for r in insert if r.native_id])
     store.insert_links(insert)
     store.reactivated(reactivated)
     store.set_change_status(statuses)

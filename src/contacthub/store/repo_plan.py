@@ -140,10 +140,25 @@ class PlanMixin(StoreBase):
         match keys (a deleted contact keeps its keys), by link id, in one query: the records
         a person added again may be (``engine.leftovers``). Only those whose record is known
         (native id and baseline)."""
-        c, lk, mk = t.contacts, t.links, t.match_keys
+        c, lk, mk, ch = t.contacts, t.links, t.match_keys, t.changes
         out: dict[int, LinkRow] = {}
         if not keys:
             return out
+        # not the records of a person an undo took back (an import undone): those were
+        # never the hub's copies, and are left so that no run takes them in again (QA: a
+        # later card with the same email took one up and erased what its owner typed)
+        undone = (
+            select(ch.c.id)
+            .join(t.runs, t.runs.c.id == ch.c.run_id)
+            .where(
+                ch.c.contact_id == c.c.id,
+                ch.c.connector_id.is_(None),
+                ch.c.op == "delete",
+                ch.c.status == "done",
+                t.runs.c.kind == "undo",
+            )
+            .exists()
+        )
         # one IN-list for a page of contacts (a few keys each): well under both limits;
         # a link found by two keys comes twice, kept once
         for part in chunks(sorted(set(keys)), 4 * CHUNK):
@@ -159,11 +174,29 @@ class PlanMixin(StoreBase):
                     lk.c.state == "detached",
                     lk.c.native_id.is_not(None),
                     lk.c.baseline.is_not(None),
+                    ~undone,
                 )
             )
             for row in self.conn.execute(query):
                 out[row.id] = _link(row)
         return dict(sorted(out.items()))
+
+    def has_detached(self, connector_id: int) -> bool:
+        """Whether the connector keeps any detached link (asked once a run, where links are
+        inserted: ``drop_detached`` is needed only then)."""
+        lk = t.links.c
+        query = select(exists().where(lk.connector_id == connector_id, lk.state == "detached"))
+        return bool(self.conn.execute(query).scalar())
+
+    def drop_detached(self, connector_id: int, native_ids: list[str]) -> None:
+        """Forget the detached links of these records: a new link names each of them now."""
+        lk = t.links.c
+        for part in chunks(native_ids):
+            self.conn.execute(
+                delete(t.links).where(
+                    lk.connector_id == connector_id, lk.native_id.in_(part), lk.state == "detached"
+                )
+            )
 
     def take_up(self, moves: list[tuple[int, str]]) -> None:
         """Move these (link id, contact id) links to a live contact: a record left behind
