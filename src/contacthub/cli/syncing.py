@@ -137,7 +137,7 @@ def apply(file: Annotated[Path, typer.Argument(help="TOML hub file")]) -> None:
     spec = config.load(file)
 
     def waiting(hub: str) -> None:
-        typer.echo(f"hub {hub}: a run is in progress; waiting for it to end ...", err=True)
+        typer.echo(f"hub {hub}: a run (or another apply) is in progress; waiting for it to end ...", err=True)
 
     lines = config.apply(db(), spec, on_wait=waiting)
     for line in lines or ["nothing changed"]:
