@@ -553,6 +553,11 @@ def test_a_token_in_a_urls_query_is_never_shown_by_the_api_or_the_dashboard(
     moved = shown.replace("/books/", "/team/")
     assert c.patch(url, json={"settings": {"url": moved}}, headers=auth).status_code == 200
     assert real.replace("/books/", "/team/") in stored()
+    # another host with the masked values: refused, never sent the stored token (QA)
+    elsewhere = moved.replace("127.0.0.1:9", "evil.example:9")
+    refused = c.patch(url, json={"settings": {"url": elsewhere}}, headers=auth)
+    assert refused.status_code == 400 and "host changed" in refused.text, refused.text
+    assert real.replace("/books/", "/team/") in stored() and "evil" not in stored()
 
 
 def test_a_password_in_the_url_of_a_connector_that_takes_none_is_refused_by_the_api(alice: Person) -> None:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 from typing import Any
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, urlsplit
 
 import orjson
 
@@ -108,7 +108,22 @@ def unhide_url_secrets(value: Any, stored: Any) -> Any:
 
     if not isinstance(value, str) or not isinstance(stored, str):
         return value
+    if f"={REDACTED}" in value and _origin(value) != _origin(stored):
+        # the stored token was given for that host: sent on to another one, a person who
+        # may edit the URL but never sees the token could have it sent to their server
+        raise ConfigError(
+            "the URL's host changed, and its query still says ********: give the values for the new host"
+        )
     return unhide_query(value, stored)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
