@@ -289,8 +289,9 @@ class ContactsMixin(StoreBase):
     def links_by_contact(self, connector_id: int, contact_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
         for part in chunks(list(set(contact_ids))):
+            # by the contact's index, never the connector's (``PlanMixin.record_links``)
             query = select(t.links).where(
-                t.links.c.connector_id == connector_id, t.links.c.contact_id.in_(part)
+                t.links.c.connector_id + 0 == connector_id, t.links.c.contact_id.in_(part)
             )
             for row in self.conn.execute(query):
                 out[row.contact_id] = _link(row)

@@ -75,7 +75,10 @@ class PlanMixin(StoreBase):
             query = select(
                 lk.c.contact_id, lk.c.connector_id, lk.c.native_id, lk.c.version, lk.c.synced_rev
             ).where(
-                lk.c.connector_id.in_(connector_ids),
+                # ``+ 0``: never by the connector's index (ix_links_plan), which walked every
+                # link of the connector for each page of 500 contacts: a 50,000 first copy
+                # took 20 s instead of 11 whenever SQLite, without statistics, chose it
+                (lk.c.connector_id + 0).in_(connector_ids),
                 lk.c.contact_id.in_(part),
                 lk.c.state == "active",
                 lk.c.native_id.is_not(None),
