@@ -495,6 +495,12 @@ def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     assert c.patch(f"/api/v1/connectors/{made.json()['id']}", json=masked, headers=auth).status_code == 200
     plain, secret = stored()
     assert secret["password"] == "HunterPW42" and "********" not in plain
+    # with another host, the stored password is never sent there: refused
+    away = {"settings": {"url": "http://bob:********@evil.example:9/"}}
+    refused = c.patch(f"/api/v1/connectors/{made.json()['id']}", json=away, headers=auth)
+    assert refused.status_code == 400 and "host changed" in refused.text, refused.text
+    plain, secret = stored()
+    assert secret["password"] == "HunterPW42" and "evil" not in plain
 
 
 def save_as_shown(person: Person, connector_id: int, page: str) -> None:

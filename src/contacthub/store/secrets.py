@@ -103,16 +103,19 @@ def hide_url_secrets(value: Any) -> Any:
 def unhide_url_secrets(value: Any, stored: Any) -> Any:
     """A URL setting sent back as shown (the dashboard's form, a client that PATCHes what it
     GETs): its masked query values are those of the ``stored`` URL. Taken as given, the
-    mask was written into the URL the connector uses."""
+    mask was written into the URL the connector uses. With another host, a masked query
+    value or password (``user:********@``) is refused."""
     from contacthub.redact import unhide_url_secrets as unhide_query
 
     if not isinstance(value, str) or not isinstance(stored, str):
         return value
-    if f"={REDACTED}" in value and _origin(value) != _origin(stored):
+    masked = f"={REDACTED}" in value or f":{REDACTED}@" in value
+    if masked and _origin(value) != _origin(stored):
         # the stored token was given for that host: sent on to another one, a person who
         # may edit the URL but never sees the token could have it sent to their server
         raise ConfigError(
-            "the URL's host changed, and its query still says ********: give the values for the new host"
+            "the URL's host changed, and it still says ******** for a secret: give the "
+            "password or token for the new host"
         )
     return unhide_query(value, stored)
 
