@@ -1916,7 +1916,6 @@ def test_two_undos_of_one_run_sent_at_once_undo_it_once(database_url: str) -> No
     every change "changed again since" and said so of each person. It asks again under the
     hub's lock now, and fails saying which undo stands."""
     import threading
-    import time
 
     from contacthub.scheduler.lock import hub_lock
 
@@ -1929,14 +1928,17 @@ def test_two_undos_of_one_run_sent_at_once_undo_it_once(database_url: str) -> No
         a.edit(f"a{i}", job_title="edited")
     edited = hub.sync()
     outcomes: list[Any] = []
-    with hub_lock(hub.engine, "hub"):  # as a run of the hub does: both undos wait behind it
-        threads = [
-            threading.Thread(target=lambda: outcomes.append(service.undo(hub.engine, edited.run_id)))
-            for _ in range(2)
-        ]
+    waiting = threading.Semaphore(0)
+
+    def undo() -> None:
+        outcomes.append(service.undo(hub.engine, edited.run_id, on_wait=waiting.release))
+
+    with hub_lock(hub.engine, "h"):  # as a run of the hub does: both undos wait behind it
+        threads = [threading.Thread(target=undo) for _ in range(2)]
         for thread in threads:
             thread.start()
-        time.sleep(1.0)  # both past their first check, waiting for the lock
+        for _ in threads:  # both past their first check, waiting for the lock
+            assert waiting.acquire(timeout=60)
     for thread in threads:
         thread.join(60)
     statuses = sorted(r.status for r in outcomes)
