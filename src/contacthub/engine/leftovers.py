@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contacthub.connectors.base import Record
-from contacthub.engine.context import RunContext, Spoke
+from contacthub.engine.context import Spoke
 from contacthub.engine.outbound import PAGE, plan_missing
+from contacthub.engine.twins import MergesRecords
 from contacthub.errors import RecordError
 from contacthub.model import (
     PHONE_NAME,
@@ -45,7 +45,7 @@ from contacthub.model import (
     project,
     strong_keys,
 )
-from contacthub.store.repo import ContactRow, LinkRow, Store
+from contacthub.store.repo import ContactRow, LinkRow
 
 
 def asked_keys(keys: list[str]) -> list[str]:
@@ -92,25 +92,8 @@ def pair(
     return out
 
 
-class LeftBehind:
-    """The left-behind half of ``Inbound``; its merge of a record into a contact is
-    ``Inbound._merge``."""
-
-    ctx: RunContext
-    store: Store
-
-    def _merge(
-        self,
-        spoke: Spoke,
-        record: Record,
-        theirs: dict[str, Any],
-        link: LinkRow,
-        contact: ContactRow,
-        changed: dict[str, ContactRow],
-        keys: dict[str, list[str]],
-        remapped: frozenset[str] = frozenset(),
-    ) -> None:
-        raise NotImplementedError  # ``Inbound``'s
+class LeftBehind(MergesRecords):
+    """The left-behind half of ``Inbound``."""
 
     def take_up_left_behind(self) -> None:
         """Link the records left behind for deleted people to the people added again that

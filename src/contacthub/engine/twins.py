@@ -43,9 +43,10 @@ def twins(groups: Iterable[list[str]], created: set[str]) -> list[tuple[str, str
     return sorted(out, key=lambda pair: (oldest(pair[0]), oldest(pair[1])))
 
 
-class Twins:
-    """The twins half of ``Inbound``, run once every connector is read; its merge of a
-    record into a contact is ``Inbound._merge``."""
+class MergesRecords:
+    """A part of ``Inbound`` run once every connector is read (``Twins``,
+    ``leftovers.LeftBehind``): what it uses of the run, and ``Inbound._merge``, its merge
+    of a record into a contact."""
 
     ctx: RunContext
     store: Store
@@ -59,8 +60,13 @@ class Twins:
         contact: ContactRow,
         changed: dict[str, ContactRow],
         keys: dict[str, list[str]],
+        remapped: frozenset[str] = frozenset(),
     ) -> None:
         raise NotImplementedError  # ``Inbound``'s
+
+
+class Twins(MergesRecords):
+    """The twins half of ``Inbound``, run once every connector is read."""
 
     def join_twins(self) -> None:
         """Fold each contact this run made into an older contact it turns out to share a
