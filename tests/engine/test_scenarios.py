@@ -595,22 +595,33 @@ def test_a_deletion_in_a_to_hub_connector_after_an_edit_elsewhere(database_url: 
     assert hub.sync().changes == {}
 
 
-def test_delete_hold_approve_and_reject(database_url: str) -> None:
-    hub = Hub(database_url, ["a", "b"])
+def twenty_synced(database_url: str, **settings: Any) -> tuple[Hub, Any, Any]:
+    """Books a and b holding the same 20 people after one run: deleting 6 of them (30 %)
+    crosses the default delete threshold (over 10 % and at least 5)."""
+    hub = Hub(database_url, ["a", "b"], **settings)
     a, b = hub.book("a"), hub.book("b")
     for i in range(20):
         a.put(f"a{i}", person(i))
     hub.sync()
-    for nid in list(b.items)[:6]:  # 30 % > 10 % and >= 5
-        del b.items[nid]
+    return hub, a, b
+
+
+def delete_six(book: Any, keep: str | None = None) -> None:
+    """Delete six records of ``book`` (never the one whose given name is ``keep``)."""
+    for nid in [n for n, i in book.items.items() if i.fields["given_name"] != keep][:6]:
+        del book.items[nid]
+
+
+def test_delete_hold_approve_and_reject(database_url: str) -> None:
+    hub, a, b = twenty_synced(database_url)
+    delete_six(b)  # 30 % > 10 % and >= 5
     held = hub.sync()
     assert held.status == "held" and held.held
     assert len(a.items) == 20  # nothing written
     rejected = service.reject(hub.engine, held.run_id)
     assert rejected.status == "applied"
     assert len(a.items) == 20 and len(b.items) == 20  # put back
-    for nid in list(b.items)[:6]:
-        del b.items[nid]
+    delete_six(b)
     held = hub.sync()
     assert held.status == "held"
     approved = service.approve(hub.engine, held.run_id)
@@ -639,13 +650,8 @@ def test_a_held_run_a_later_run_superseded_cannot_be_approved_or_rejected(databa
     """An old held run stayed approvable: approving or rejecting it after a later run was
     held or applied made a run that said "applied" and did nothing of what it showed (QA:
     "reject 5" after "approve 6"). It is refused, naming the run that is current."""
-    hub = Hub(database_url, ["a", "b"])
-    a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i))
-    hub.sync()
-    for nid in list(b.items)[:6]:
-        del b.items[nid]
+    hub, a, b = twenty_synced(database_url)
+    delete_six(b)
     old, current = hub.sync(), hub.sync()
     assert old.status == current.status == "held"
     for decide in (service.approve, service.reject):
@@ -1666,8 +1672,7 @@ def test_a_dry_run_is_never_held(database_url: str) -> None:
     for i in range(10):
         a.put(f"a{i}", person(i))
     hub.sync()
-    for nid in list(b.items)[:6]:
-        del b.items[nid]
+    delete_six(b)
     report = hub.sync(dry_run=True)
     assert report.status == "planned" and "would be held" in (report.message or "")
     assert report.changes["a"]["delete"] == 6 and len(a.items) == 10  # planned, not done
@@ -1834,18 +1839,13 @@ def test_a_resolve_after_a_hold_leaves_the_hold_to_decide(database_url: str) -> 
     """A resolve changes one hub value and syncs nothing: it neither counts the held
     deletions again nor decides them. Taken for a run applied after the hold, it made the
     hold out of date, and approving it was refused for a conflict settled meanwhile."""
-    hub = Hub(database_url, ["a", "b"], conflict="manual")
-    a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i))
-    hub.sync()
+    hub, a, b = twenty_synced(database_url, conflict="manual")
     [bid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
     a.edit("a1", job_title="from a")
     b.edit(bid, job_title="from b")
     hub.sync()
     [conflict] = service.conflicts(hub.engine, "h")
-    for nid in [n for n, i in b.items.items() if i.fields["given_name"] != "Given1"][:6]:
-        del b.items[nid]
+    delete_six(b, keep="Given1")
     held = hub.sync()
     assert held.status == "held"
     service.resolve(hub.engine, conflict["id"], "a")
@@ -1870,13 +1870,8 @@ def test_an_approve_and_a_reject_of_one_run_sent_at_once_decide_it_once(
 
     from contacthub.service import actions
 
-    hub = Hub(database_url, ["a", "b"])
-    a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i))
-    hub.sync()
-    for nid in list(b.items)[:6]:
-        del b.items[nid]
+    hub, a, b = twenty_synced(database_url)
+    delete_six(b)
     held = hub.sync()
     assert held.status == "held"
     read = actions._run_row
