@@ -121,6 +121,9 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                 # filter) rejoin their contact, read again: an edit made to one while it was
                 # detached is merged, not overwritten by the restored values; one that was
                 # deactivated (hidden, made inactive) is written, which reactivates it
+                # (one taken up by a person added again, whose creation was undone since,
+                # is theirs again first: ``Store.take_back_left_behind``)
+                store.take_back_left_behind(run_id, contact.id)
                 deactivated = store.deactivated_links([contact.id])
                 store.conn.execute(
                     update(t.links)

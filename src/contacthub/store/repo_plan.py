@@ -210,6 +210,46 @@ class PlanMixin(StoreBase):
                 update(t.links).where(t.links.c.id == link_id).values(contact_id=contact_id, made=False)
             )
 
+    def take_back_left_behind(self, run_id: int, contact_id: str) -> None:
+        """The records run ``run_id``'s deletion of this contact left behind that another
+        person took up since (``take_up``) and let go again (detached on a deleted contact:
+        the taker's creation undone, or the taker deleted) are this contact's again,
+        detached, so that the restore rejoins them with its own (``engine.undo``). Left
+        where they were, the restored person was created beside them: a second card, or
+        in a plain CSV file a create with the id of its own old row, refused on every run.
+        Only in a connector where the contact has no link; ``made`` unknown again (the
+        journal says whether contacthub wrote the record for it)."""
+        c, lk, ch = t.contacts.c, t.links.c, t.changes.c
+        named = self.conn.execute(
+            select(ch.connector_id, ch.native_id)
+            .where(
+                ch.run_id == run_id,
+                ch.contact_id == contact_id,
+                ch.connector_id.is_not(None),
+                ch.native_id.is_not(None),
+            )
+            .distinct()
+        ).all()
+        if not named:
+            return
+        own = set(self.conn.execute(select(lk.connector_id).where(lk.contact_id == contact_id)).scalars())
+        taker_gone = exists().where(c.id == lk.contact_id, c.deleted.is_(True))
+        for connector_id, native_id in named:
+            if connector_id in own:
+                continue
+            own.add(connector_id)  # (one record a connector, as the links' key wants)
+            self.conn.execute(
+                update(t.links)
+                .where(
+                    lk.connector_id == connector_id,
+                    lk.native_id == native_id,
+                    lk.state == "detached",
+                    lk.contact_id != contact_id,
+                    taker_gone,
+                )
+                .values(contact_id=contact_id, made=None)
+            )
+
     def rejoin_links(self, link_ids: list[int]) -> None:
         """These detached links of deactivated records (``deactivated_links``) are active
         again, to be read again and planned (their version forgotten: nothing is taken as
