@@ -230,7 +230,11 @@ on_delete = "deactivate"
         ('opertions = ["update"]', "opertions", "'operations'"),
         ('delimeter = ";"', "delimeter", "'delimiter'"),
         ("encodng = 'utf-8'", "encodng", "'encoding'"),
-        ("colour = 'red'", "colour", "its settings are create, delimiter, encoding, format, path"),
+        (
+            "colour = 'red'",
+            "colour",
+            "its settings are create, date_order, delimiter, encoding, format, path",
+        ),
     ],
 )
 def test_a_misspelt_connector_key_is_refused(tmp_path: Path, line: str, key: str, hint: str) -> None:
@@ -262,6 +266,7 @@ def test_every_setting_the_readme_names_is_taken() -> None:
         named = set(re.findall(r"`([a-z_]+)", column))
         # values of settings and commands the column also names
         words = {"auto", "plain", "outlook", "google", "thunderbird", "users", "vendors", "people"}
+        words |= {"dmy", "mdy", "ymd"}
         refused = named - words - {"contacthub", "connect"} - cls.known_settings - cls.secret_settings
         assert not refused, f"{name}: the README names {sorted(refused)}"
     assert "certificate_key_file" in registry.connector_class("m365-gal").known_settings
@@ -590,6 +595,20 @@ def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
     twice = {"custom.a": "Trade", "custom.b": "Trade"}
     with pytest.raises(ConfigError, match="same CSV column 'Trade'"):  # apply checks it too
         config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": twice}]))
+
+
+def test_an_unknown_csv_date_order_is_refused(tmp_path: Path) -> None:
+    """A misspelt order read every slashed date month first, as if it were not there."""
+    path = tmp_path / "c.csv"
+    path.write_text("First Name,Birthday\r\nAnn,25/12/1980\r\n")
+    head = f'[hubs.team]\n[[hubs.team.connectors]]\nname = "c"\ntype = "csv"\npath = "{path}"\n'
+    err = load_error(write(tmp_path, head + 'date_order = "uk"\n'))
+    assert "connectors[0] (c)" in str(err)
+    assert err.message == "unknown csv date_order 'uk' (known: auto, mdy, dmy, ymd)"
+    config.load(write(tmp_path, head + 'date_order = "dmy"\n'))
+    engine = open_database("sqlite://")
+    with pytest.raises(ConfigError, match="unknown csv date_order 5"):  # apply checks it too
+        config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "date_order": 5}]))
 
 
 def test_a_connector_cannot_be_named_hub(tmp_path: Path) -> None:

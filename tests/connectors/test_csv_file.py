@@ -856,6 +856,8 @@ def test_an_outlook_birthday_losing_its_year_empties_its_cell(
         ("14.03.1980", "02.01.1980", "05.12.1981"),  # European, as German Outlook writes it
         ("1980-03-14", "1980-01-02", "1981-12-05"),
         ("", "1980-01-02", "1981-12-05"),  # no date to go by: ISO, as always
+        ("25/12/1980", "02/01/1980", "05/12/1981"),  # Outlook (UK): day first, zero-padded
+        ("1980/12/25", "1980/01/02", "1981/12/05"),  # Outlook (Japan): year first
     ],
 )
 def test_new_and_changed_dates_follow_the_files_style(
@@ -920,3 +922,100 @@ def test_a_page_of_writes_changes_no_other_rows_version(tmp_path: Path) -> None:
         "Ann Lee": "Foreman",
         "Bob Roe": "Clerk",
     }
+
+
+def _uk_file(path: Path, *birthdays: str) -> None:
+    rows = "".join(f"P{i},p{i}@a.com,{day}\r\n" for i, day in enumerate(birthdays))
+    path.write_text(f"First Name,E-mail Address,Birthday\r\n{rows}")
+
+
+def _birthdays(connector: CsvConnector) -> dict[str, str | RecordError]:
+    out: dict[str, str | RecordError] = {}
+    for item in connector.pull(None, {}).records:
+        if isinstance(item, RecordError):
+            out[item.record or ""] = item
+        else:
+            out[item.native_id or ""] = item.fields.get("birthday", "")
+    return out
+
+
+def test_a_uk_export_is_read_day_first_and_its_dates_written_back_so(tmp_path: Path) -> None:
+    """An Outlook export from a UK locale: ``25/12/1980`` was no date (kept as the text
+    "25/12/1980") and ``3/4/1980`` read as 4 March; a new row got ``1/2/1980``, month first,
+    into a day-first file. One cell that is a date only day first tells the whole file."""
+    path = tmp_path / "uk.csv"
+    _uk_file(path, "25/12/1980", "3/4/1980", "")
+    connector = connector_for(path)
+    assert _birthdays(connector) == {"p0@a.com": "1980-12-25", "p1@a.com": "1980-04-03", "p2@a.com": ""}
+    [p1] = [r for r in records(connector) if r.native_id == "p1@a.com"]
+    bob = {"given_name": "Bob", "emails": [{"value": "bob@a.com", "type": "", "primary": True}]}
+    results = connector.write(
+        [
+            WriteOp("create", "h1", {**bob, "birthday": "1980-01-02"}, None, None),
+            WriteOp("update", "h2", {**p1.fields, "given_name": "Pat"}, p1.native_id, p1.version),
+        ]
+    )
+    assert [r.error for r in results] == [None, None]
+    assert path.read_text().splitlines()[1:] == [
+        "P0,p0@a.com,25/12/1980",
+        "Pat,p1@a.com,3/4/1980",  # its date unchanged, its cell too
+        "P2,p2@a.com,",
+        "Bob,bob@a.com,2/1/1980",  # 2 January, spelled as the file's unpadded 3/4/1980
+    ]
+    assert _birthdays(connector)["bob@a.com"] == "1980-01-02"
+
+
+@pytest.mark.parametrize(
+    ("order", "expect"), [("dmy", "1980-04-03"), ("mdy", "1980-03-04"), ("auto", "1980-03-04")]
+)
+def test_the_date_order_setting_reads_a_file_whose_dates_could_be_either(
+    tmp_path: Path, order: str, expect: str
+) -> None:
+    """No cell of this file says its order: ``auto`` reads it month first, Outlook's
+    default; ``date_order = "dmy"`` reads it as the UK export it is."""
+    path = tmp_path / "uk.csv"
+    _uk_file(path, "3/4/1980", "5/5/1990", "14.03.1980", "1980-07-08")
+    assert _birthdays(connector_for(path, date_order=order)) == {
+        "p0@a.com": expect,
+        "p1@a.com": "1990-05-05",
+        "p2@a.com": "1980-03-14",  # dotted: day first whatever the setting
+        "p3@a.com": "1980-07-08",
+    }
+
+
+def test_a_file_of_both_orders_reports_the_dates_it_cannot_tell(tmp_path: Path) -> None:
+    """Edited in two locales, the file holds ``25/12/1980`` and ``12/24/1980``: ``3/4/1980``
+    there is no guess but an error naming the setting (and the pull is incomplete, so no
+    row goes for deleted); the setting then decides, and a cell it cannot read is an error
+    too, never a birthday of text."""
+    path = tmp_path / "mixed.csv"
+    _uk_file(path, "25/12/1980", "12/24/1980", "3/4/1980", "5/5/1980")
+    connector = connector_for(path)
+    pull = connector.pull(None, {})
+    assert not pull.complete
+    got = _birthdays(connector)
+    error = got.pop(f"{path}:4")
+    assert isinstance(error, RecordError)
+    assert "'3/4/1980'" in error.message and "Birthday" in error.message and "date_order" in error.message
+    assert got == {"p0@a.com": "1980-12-25", "p1@a.com": "1980-12-24", "p3@a.com": "1980-05-05"}
+    bob = {"given_name": "Bob", "emails": [{"value": "bob@a.com", "type": "", "primary": True}]}
+    [res] = connector.write([WriteOp("create", "h1", {**bob, "birthday": "1980-01-02"}, None, None)])
+    assert res.error is None and path.read_text().splitlines()[-1] == "Bob,bob@a.com,1980-01-02"  # ISO
+    got = _birthdays(connector_for(path, date_order="dmy"))
+    assert isinstance(got.pop(f"{path}:3"), RecordError)  # 12/24/1980 is no day-first date
+    assert got == {
+        "p0@a.com": "1980-12-25",
+        "p2@a.com": "1980-04-03",
+        "p3@a.com": "1980-05-05",
+        "bob@a.com": "1980-01-02",
+    }
+
+
+def test_an_unknown_date_order_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text("given_name\nAnn\n")
+    with pytest.raises(ConfigError) as info:
+        connector_for(path, date_order="european")
+    assert "unknown csv date_order 'european' (known: auto, mdy, dmy, ymd)" in info.value.message
+    for order in ("auto", "mdy", "dmy", "ymd"):
+        connector_for(path, date_order=order)

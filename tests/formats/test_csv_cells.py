@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from contacthub.formats.csv_cells import DATE_STYLES, date_style, format_date, parse_date, read_cell
+from contacthub.formats.csv_cells import (
+    DATE_STYLES,
+    DateOrderError,
+    date_order,
+    date_style,
+    format_date,
+    parse_date,
+    read_cell,
+    style_order,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +35,61 @@ from contacthub.formats.csv_cells import DATE_STYLES, date_style, format_date, p
 )
 def test_parse_date(text: str, expect: str) -> None:
     assert parse_date(text) == expect
+
+
+@pytest.mark.parametrize(
+    "text,order,expect",
+    [
+        ("3/4/1980", "mdy", "1980-03-04"),  # Outlook (US)
+        ("3/4/1980", "dmy", "1980-04-03"),  # Outlook (UK): 3 April
+        ("25/12/1980", "dmy", "1980-12-25"),
+        ("25/12/1980", "mixed", "1980-12-25"),  # a date one way only is that date
+        ("12/25/1980", "mixed", "1980-12-25"),
+        ("5/5/1980", "mixed", "1980-05-05"),  # the same both ways
+        ("5/5/1980", "ymd", "1980-05-05"),
+        ("14.3.1980", "mdy", "1980-03-14"),  # dotted: day first whatever the order
+        ("02.01.1980", "mdy", "1980-01-02"),
+        ("02.01.1980", "dmy", "1980-01-02"),
+        ("1980-03-04", "dmy", "1980-03-04"),  # ISO: ISO
+        ("1980/12/25", "mdy", "1980-12-25"),  # year first, as Japanese Windows writes it
+        ("1980/1/2", "dmy", "1980-01-02"),
+        ("1980/13/2", "ymd", "1980/13/2"),  # no such month: kept as written
+        ("31/4/1990", "dmy", "31/4/1990"),  # no such day either way: kept as written
+        ("0/0/00", "dmy", ""),
+        ("3/4/80", "dmy", "3/4/80"),
+    ],
+)
+def test_parse_date_in_an_order(text: str, order: str, expect: str) -> None:
+    assert parse_date(text, order) == expect
+
+
+@pytest.mark.parametrize(
+    "text,order,says",
+    [
+        ("3/4/1980", "mixed", "date_order"),  # both ways, in a file of both orders
+        ("12/25/1980", "dmy", "date_order = 'dmy'"),  # the setting says it is no date
+        ("25/12/1980", "mdy", "date_order = 'mdy'"),
+        ("3/4/1980", "ymd", "date_order = 'ymd'"),
+    ],
+)
+def test_a_date_the_order_cannot_read_is_an_error_not_a_guess(text: str, order: str, says: str) -> None:
+    with pytest.raises(DateOrderError, match=says):
+        parse_date(text, order)
+
+
+@pytest.mark.parametrize(
+    "cells,order",
+    [
+        ([], ""),
+        (["3/4/1980", "1/2/1970", "1980-01-02", "14.3.1980"], ""),  # nothing tells
+        (["3/4/1980", "25/12/1980"], "dmy"),  # a UK export
+        (["3/4/1980", "12/25/1980"], "mdy"),
+        (["25/12/1980", "12/25/1980", "3/4/1980"], "mixed"),
+        (["31/4/1990", "2/29/2001", "25/12/80", "soon"], ""),  # no date either way
+    ],
+)
+def test_date_order(cells: list[str], order: str) -> None:
+    assert date_order(cells) == order
 
 
 @pytest.mark.parametrize(
@@ -70,10 +134,27 @@ def test_format_date(value: str, yearless: bool, expect: str | None) -> None:
         (["1980-01-02", "3/14/1980"], ""),  # as many of each: ambiguous
         (["1980-01-02", "3/14/1980", "1/2/1970"], "m/d/yyyy"),  # most of them
         (["0/0/00", "", "--02-03", " --02-03", "2/29/2001", "3/4/80", "soon"], ""),  # no dates
+        (["1980/12/25", "1990/01/02"], "yyyy/mm/dd"),  # Japanese Windows
+        (["1980/12/25", "1990/1/2"], "yyyy/m/d"),
     ],
 )
 def test_date_style(cells: list[str], style: str) -> None:
     assert date_style(cells) == style
+
+
+@pytest.mark.parametrize(
+    "cells,order,style",
+    [
+        (["25/12/1980"], "dmy", "dd/mm/yyyy"),  # padding unknown: the UK's habit
+        (["25/12/1980", "3/4/1980"], "dmy", "d/m/yyyy"),
+        (["25/12/1980", "03/04/1980"], "dmy", "dd/mm/yyyy"),
+        (["25/12/1980", "12/24/1980"], "mixed", ""),  # a written 1/2/1980 could be read either way
+        (["14.03.1980", "3/4/1980"], "mixed", "dd.mm.yyyy"),  # a cell of no known date says nothing
+        (["1980/12/25", "3/4/1980"], "ymd", "yyyy/mm/dd"),  # 3/4/1980 is no date of this file
+    ],
+)
+def test_date_style_in_the_files_order(cells: list[str], order: str, style: str) -> None:
+    assert date_style(cells, order) == style
 
 
 @pytest.mark.parametrize("style", DATE_STYLES)
@@ -82,6 +163,7 @@ def test_date_style(cells: list[str], style: str) -> None:
 )
 def test_a_date_written_in_a_style_reads_back_the_same(style: str, value: str) -> None:
     written = format_date(value, style)
-    assert written is not None and parse_date(written) == value
+    order = style_order(style)
+    assert written is not None and parse_date(written, order) == value
     if value == "1980-01-02" and style:  # a day and month that say whether they are padded
-        assert date_style([written]) == style
+        assert date_style([written], order) == style

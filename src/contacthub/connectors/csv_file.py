@@ -5,8 +5,21 @@ Settings: ``path`` (required); ``format`` = ``auto`` (default: chosen from the h
 UTF-8, then Shift_JIS when the bytes read as Japanese, then cp1252) or a codec name;
 ``delimiter`` (default: whichever of comma, semicolon or tab the header uses most);
 ``create = true`` to start an empty file when there is none (in the ``encoding`` set, else
-UTF-8). The file is written back in the encoding, BOM, delimiter and line ending it was read
-with; a BOM says what a file is whatever ``encoding`` says.
+UTF-8); ``date_order`` = ``auto`` (default) | ``mdy`` | ``dmy`` | ``ymd``: how a slashed
+date with the year last (``3/4/1980``) is read, and written. The file is written back in
+the encoding, BOM, delimiter and line ending it was read with; a BOM says what a file is
+whatever ``encoding`` says.
+
+Dates: ISO, ``yyyy/m/d`` and the dotted ``d.m.yyyy`` say their own order. A slashed
+``3/4/1980`` does not: Outlook writes it month first in the US, day first in the UK and
+most of Europe. ``auto`` reads the order off the file's date cells (``csv_cells.date_order``):
+one that is a date only day first (``25/12/1980``) makes the file day first, one only month
+first (``12/25/1980``) month first; with neither the file is read month first, Outlook's
+default, as it always was. A file with both (edited in two locales) is not guessed at: each
+cell that is a date one way only is read that way, and a row whose date reads both ways is
+an error naming the setting to set. A cell the set order cannot read is an error for its row
+too, never a text birthday. New and changed dates are written in the order read
+(``date_style``), so a UK file gets UK dates.
 
 The plain format's header is canonical field names (``id, display_name, given_name, ...,
 emails, phones, addresses, websites, notes, birthday, custom.<name>``). A multi-valued cell
@@ -38,7 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -63,7 +76,7 @@ from contacthub.errors import (
     RecordNotFoundError,
     StaleVersionError,
 )
-from contacthub.formats.csv_cells import date_style, read_cell
+from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, read_cell
 from contacthub.formats.csv_columns import (
     FORMATS,
     Handler,
@@ -133,7 +146,7 @@ def _id_col(table: _Table) -> int:
 
 class CsvConnector(CsvStore, Connector):
     type = "csv"
-    known_settings = frozenset({"path", "format", "encoding", "delimiter", "create"})
+    known_settings = frozenset({"path", "format", "encoding", "delimiter", "create", "date_order"})
     capabilities = Capabilities(batch_size=10_000)
 
     def __init__(self, config: ConnectorConfig) -> None:
@@ -153,6 +166,10 @@ class CsvConnector(CsvStore, Connector):
                 f"the delimiter must be one character (or 'tab'), not {delimiter!r}", config.name
             )
         self.create = flag_setting(config, "create", False)
+        self.date_order = settings.get("date_order", "auto")
+        if self.date_order not in DATE_ORDERS:
+            known = ", ".join(DATE_ORDERS)
+            raise ConfigError(f"unknown csv date_order {self.date_order!r} (known: {known})", config.name)
         # a column holds one field: two fields mapped onto it were both read from it, and the
         # write of either overwrote the other (a column the format itself reads, like
         # Outlook's ``User 1``, is the mapped field's alone: ``handlers_for``)
@@ -189,6 +206,7 @@ class CsvConnector(CsvStore, Connector):
         """Map every row and give it its id; explicit ids are claimed before derived ones so
         a derived id never takes an id a row carries."""
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        self._date_order(table, handlers)
         id_col = _id_col(table)
         entries, used = [], set()
         for row in table.rows:
@@ -228,7 +246,8 @@ class CsvConnector(CsvStore, Connector):
     def _map(self, table: _Table, handlers: list[Handler], row: _Row) -> Fields:
         if row.cache is None or row.cache[0] != row.cells:
             view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True) if c}
-            row.cache = (list(row.cells), read_row(handlers, view).to_fields(self.config.region))
+            contact = read_row(handlers, view, table.date_order or "mdy")
+            row.cache = (list(row.cells), contact.to_fields(self.config.region))
         return dict(row.cache[1])
 
     @staticmethod
@@ -468,17 +487,19 @@ class CsvConnector(CsvStore, Connector):
             if new:
                 row.cells.append("")
         handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        order = self._date_order(table, handlers)
         view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True)}
         # a field the file does not hold now (a column of it was removed: ``fields``) keeps
         # what the row has; rendered from ``fields``, which lack it, it was emptied
         if any(not project({h.field: 1}, self._writing) for h in handlers):
-            current = read_row(handlers, {h: c for h, c in view.items() if c}).to_fields(self.config.region)
+            filled = {h: c for h, c in view.items() if c}
+            current = read_row(handlers, filled, order).to_fields(self.config.region)
             held = project(current, self._writing)
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
         style = self._date_style(table, handlers)
-        for column, value in render(handlers, fields, view, self.config.region, style).items():
+        for column, value in render(handlers, fields, view, self.config.region, style, order).items():
             cells[place[column]] = protect(value)
         if not any(cells):
             # a row with no values is a blank line, which reading skips: the record would
@@ -497,13 +518,29 @@ class CsvConnector(CsvStore, Connector):
         row.cells = cells
 
     @staticmethod
-    def _date_style(table: _Table, handlers: list[Handler]) -> str:
+    def _date_cells(table: _Table, handlers: list[Handler]) -> Iterator[str]:
+        where = [table.header.index(c) for h in handlers if h.kind == "date" for _, c in h.cols]
+        return (read_cell(row.cells[i]) for row in table.rows if not row.problem for i in where)
+
+    def _date_order(self, table: _Table, handlers: list[Handler]) -> str:
+        """The order the file's slashed dates are read in (once a table): the setting, else
+        what the cells of its date columns show (``csv_cells.date_order``), month first
+        when they show nothing. Read off the whole file, not row by row: ``3/4/1980`` is 3
+        April in a file that also holds ``25/12/1980``."""
+        if table.date_order is None:
+            order = self.date_order
+            if order == "auto":
+                order = date_order(self._date_cells(table, handlers)) or "mdy"
+            table.date_order = order
+        return table.date_order
+
+    def _date_style(self, table: _Table, handlers: list[Handler]) -> str:
         """How the file spells its dates, from the cells of its date columns (once a table):
-        new and changed dates are written the same way (``csv_cells.date_style``)."""
+        new and changed dates are written the same way, in the file's order
+        (``csv_cells.date_style``)."""
         if table.date_style is None:
-            where = [table.header.index(c) for h in handlers if h.kind == "date" for _, c in h.cols]
-            cells = (read_cell(row.cells[i]) for row in table.rows if not row.problem for i in where)
-            table.date_style = date_style(cells)
+            order = self._date_order(table, handlers)
+            table.date_style = date_style(self._date_cells(table, handlers), order)
         return table.date_style
 
     def _fill_ids(self, table: _Table) -> None:

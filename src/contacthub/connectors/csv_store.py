@@ -79,6 +79,8 @@ class _Table:
     stamp: str | None = None
     #: how its date cells are spelled (``csv_cells.date_style``), once a write has looked
     date_style: str | None = None
+    #: the order its slashed dates are read in (``csv_cells.parse_date``), once looked at
+    date_order: str | None = None
 
     def broken_line(self) -> int | None:
         """The line of the first row with a problem: while there is one, no column is added

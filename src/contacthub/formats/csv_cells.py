@@ -114,50 +114,130 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
 #: a date without a year: vCard's ``--MM-DD``, which Google's CSV export writes after a space
 _YEARLESS = re.compile(r"--(\d\d)-(\d\d)")
 _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{2,4})")
+#: year first, as Japanese and Chinese Windows write a date: ``1980/12/25``
+_YEAR_FIRST = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
+
+#: the csv connector's ``date_order`` setting: how a slashed date with the year last
+#: (``3/4/1980``) is read; ``auto`` is the order the file's own dates show (``date_order``)
+DATE_ORDERS = ("auto", "mdy", "dmy", "ymd")
 
 
-def parse_date(text: str) -> str:
-    """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy`` and European ``d.m.yyyy``; Outlook's
-    ``0/0/00`` means no date; a date without a year is ``--MM-DD`` (Google writes
-    `` --MM-DD``); anything else, a day that does not exist (2/29/2001) included, is kept
-    as written."""
-    yearless = _YEARLESS.fullmatch(text.strip())
-    if yearless and 1 <= int(yearless.group(1)) <= 12 and 1 <= int(yearless.group(2)) <= 31:
-        return yearless.group(0)
-    m = _NUMERIC_DATE.fullmatch(text.strip())
-    if not m:
-        return text
-    a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
-    month, day = (a, b) if m.group(2) == "/" else (b, a)
-    if not (1 <= month <= 12 and 1 <= day <= 31) or len(year) != 4:
-        return "" if a == b == 0 else text
+class DateOrderError(ValueError):
+    """A slashed date the file's order cannot read: one that reads both ways in a file whose
+    dates show both orders, or one that reads only in the order ``date_order`` says it is
+    not. Guessed, it would be a birthday moved to another month in every other system."""
+
+
+def _iso(year: str, month: int, day: int) -> str | None:
     try:
         date(int(year), month, day)
     except ValueError:
-        return text
+        return None
     return f"{year}-{month:02d}-{day:02d}"
 
 
+def _readings(text: str) -> tuple[str | None, str | None] | None:
+    """A slashed date with a four-digit year last read month first and day first (None for
+    the order it is no date in); None when ``text`` is no such date."""
+    m = _NUMERIC_DATE.fullmatch(text.strip())
+    if not m or m.group(2) != "/" or len(m.group(4)) != 4:
+        return None
+    a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
+    return _iso(year, a, b), _iso(year, b, a)
+
+
+def says_no_date(cell: str) -> bool:
+    """An empty cell, or Outlook's ``0/0/00`` ("no date")."""
+    m = _NUMERIC_DATE.fullmatch(cell.strip())
+    return not cell.strip() or bool(m and int(m.group(1)) == int(m.group(3)) == 0)
+
+
+def parse_date(text: str, order: str = "mdy") -> str:
+    """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy``, the UK's ``d/m/yyyy``, the
+    European ``d.m.yyyy`` (always day first) and ``yyyy/m/d`` (always year first);
+    Outlook's ``0/0/00`` means no date; a date without a year is ``--MM-DD`` (Google
+    writes `` --MM-DD``); anything else, a day that does not exist (2/29/2001) or a
+    two-digit year included, is kept as written.
+
+    ``order`` says how a slashed date with the year last is read: ``mdy`` (Outlook's US
+    default), ``dmy``, ``mixed`` (the file has dates of both orders: each read the one way
+    it can be a date) or ``ymd`` (the file's dates are year first). One that reads the
+    same both ways (``5/5/1980``) is that date whatever the order; one that reads only in
+    an order ``order`` excludes, or both ways in a ``mixed`` file, raises
+    ``DateOrderError``."""
+    yearless = _YEARLESS.fullmatch(text.strip())
+    if yearless and 1 <= int(yearless.group(1)) <= 12 and 1 <= int(yearless.group(2)) <= 31:
+        return yearless.group(0)
+    first = _YEAR_FIRST.fullmatch(text.strip())
+    if first:
+        return _iso(first.group(1), int(first.group(2)), int(first.group(3))) or text
+    m = _NUMERIC_DATE.fullmatch(text.strip())
+    if not m:
+        return text
+    if says_no_date(text):
+        return ""
+    readings = _readings(text)
+    if readings is None:  # dotted: day first; or a two-digit year
+        dotted = m.group(2) == "." and len(m.group(4)) == 4
+        return (dotted and _iso(m.group(4), int(m.group(3)), int(m.group(1)))) or text
+    month_first, day_first = readings
+    if month_first == day_first or (order == "mixed" and not (month_first and day_first)):
+        return month_first or day_first or text
+    if order == "mdy" and month_first:
+        return month_first
+    if order == "dmy" and day_first:
+        return day_first
+    if order == "mixed":
+        raise DateOrderError(
+            f"{text.strip()!r} reads as a date day first and month first, and this file has "
+            'dates of both orders: set the csv setting date_order ("dmy" or "mdy")'
+        )
+    raise DateOrderError(
+        f"{text.strip()!r} is no date in the order date_order = {order!r} says the file's "
+        "dates have: fix the cell, or the setting"
+    )
+
+
+def date_order(cells: Iterable[str]) -> str:
+    """The order a file's slashed dates show (``parse_date``): ``dmy`` when some read only
+    day first (``25/12/1980``), ``mdy`` when some read only month first (``12/25/1980``),
+    ``mixed`` when there are both, ``""`` when no cell tells (``3/4/1980`` reads both ways)."""
+    seen = set()
+    for cell in cells:
+        readings = _readings(cell)
+        if readings and bool(readings[0]) != bool(readings[1]):
+            seen.add("mdy" if readings[0] else "dmy")
+    return "mixed" if len(seen) == 2 else next(iter(seen), "")
+
+
 def _exists(year: str, month: str, day: str) -> bool:
-    try:
-        date(int(year), int(month), int(day))
-    except ValueError:
-        return False
-    return True
+    return _iso(year, int(month), int(day)) is not None
 
 
-#: how a file spells its dates (``date_style``): ISO, Outlook's (US), European
-DATE_STYLES = ("", "m/d/yyyy", "mm/dd/yyyy", "d.m.yyyy", "dd.mm.yyyy")
+#: how a file spells its dates (``date_style``): ISO, Outlook's (US), the UK's, European,
+#: year first (Japanese and Chinese Windows)
+DATE_STYLES = (
+    "", "m/d/yyyy", "mm/dd/yyyy", "d/m/yyyy", "dd/mm/yyyy", "d.m.yyyy", "dd.mm.yyyy", "yyyy/m/d",
+    "yyyy/mm/dd",
+)  # fmt: skip
 
 
-def date_style(cells: Iterable[str]) -> str:
+def style_order(style: str) -> str:
+    """The order a file spelling its dates in ``style`` reads them in (``parse_date``)."""
+    return "dmy" if style.startswith("d") else "ymd" if style.startswith("y") else "mdy"
+
+
+def date_style(cells: Iterable[str], order: str = "mdy") -> str:
     """The spelling most of ``cells`` (a file's date cells) have, one of ``DATE_STYLES``:
     ``""`` (ISO, what the hub writes when it cannot tell) with no date, or as many of one
     spelling as of another. Cells that are no full date (empty, Outlook's ``0/0/00``, a
-    yearless or a free-text date) say nothing. Zero-padding is what the padded and unpadded
-    cells say (``01.02.1980`` against ``1.2.1980``); cells that cannot tell (``12/25/1980``)
-    leave it to the separator's usual habit: Outlook's ``1/2/1980``, the European
-    ``01.02.1980``."""
+    yearless or a free-text date) say nothing. A slashed date with the year last is
+    spelled in the file's ``order`` (``parse_date``); in a file of both orders (``mixed``)
+    or of year-first dates (``ymd``) it is written as ISO, which reads back the same
+    whatever the order. Zero-padding is what the padded and unpadded cells say
+    (``01.02.1980`` against ``1.2.1980``); cells that cannot tell (``12/25/1980``) leave
+    it to the usual habit: Outlook's US ``1/2/1980``, the UK's ``02/01/1980``, the
+    European ``01.02.1980``, the Japanese ``1980/01/02``."""
     votes: Counter[str] = Counter()
     padding: Counter[tuple[str, bool]] = Counter()
     for cell in cells:
@@ -166,10 +246,19 @@ def date_style(cells: Iterable[str]) -> str:
         if iso and _exists(*iso.groups()):
             votes[""] += 1
             continue
+        first = _YEAR_FIRST.fullmatch(text)
         m = _NUMERIC_DATE.fullmatch(text)
-        if not m or len(m.group(4)) != 4 or parse_date(text) == text:
-            continue  # not a date this reads (2/29/2001), or a two-digit year
-        sep, a, b = m.group(2), m.group(1), m.group(3)
+        if first:
+            sep, a, b = "y", first.group(2), first.group(3)
+        elif m and len(m.group(4)) == 4:
+            sep, a, b = m.group(2), m.group(1), m.group(3)
+        else:
+            continue  # a two-digit year, or no date
+        try:
+            if parse_date(text, order) in (text, ""):
+                continue  # not a date this reads (2/29/2001)
+        except DateOrderError:
+            continue
         votes[sep] += 1
         if len(a) == 1 or len(b) == 1:
             padding[sep, False] += 1
@@ -180,10 +269,16 @@ def date_style(cells: Iterable[str]) -> str:
         return ""
     sep = ranked[0][0]
     padded, unpadded = padding[sep, True], padding[sep, False]
-    pad = padded > unpadded if padded != unpadded else sep == "."
-    if sep == "/":
+    pad = padded > unpadded if padded != unpadded else sep != "/" or order == "dmy"
+    if sep == "y":
+        return "yyyy/mm/dd" if pad else "yyyy/m/d"
+    if sep == ".":
+        return "dd.mm.yyyy" if pad else "d.m.yyyy"
+    if order == "mdy":
         return "mm/dd/yyyy" if pad else "m/d/yyyy"
-    return "dd.mm.yyyy" if pad else "d.m.yyyy"
+    if order == "dmy":
+        return "dd/mm/yyyy" if pad else "d/m/yyyy"
+    return ""
 
 
 def format_date(value: str, style: str = "", yearless: bool = True) -> str | None:
@@ -200,9 +295,13 @@ def format_date(value: str, style: str = "", yearless: bool = True) -> str | Non
     iso = _ISO_DATE.fullmatch(value)
     if iso and style and _exists(*iso.groups()):
         year, month, day = iso.groups()
-        if not style.startswith(("mm", "dd")):
+        if "mm" not in style:
             month, day = str(int(month)), str(int(day))
-        return f"{month}/{day}/{year}" if "/" in style else f"{day}.{month}.{year}"
+        if style.startswith("y"):
+            return f"{year}/{month}/{day}"
+        if "/" in style:
+            return f"{day}/{month}/{year}" if style.startswith("d") else f"{month}/{day}/{year}"
+        return f"{day}.{month}.{year}"
     if _YEARLESS.fullmatch(value):
         return " " + value if yearless else None
     return value

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contacthub.formats.csv_cells import decode_items, encode_items, format_date, parse_date
+from contacthub.formats.csv_cells import (
+    DateOrderError,
+    decode_items,
+    encode_items,
+    format_date,
+    parse_date,
+    says_no_date,
+)
 from contacthub.model import (
     ADDRESS_PARTS,
     CUSTOM_PREFIX,
@@ -67,9 +74,11 @@ def _label_type(label: str) -> tuple[str, bool]:
     return _GOOGLE_TYPES.get(text, text), primary
 
 
-def read_row(handlers: list[Handler], row: Row) -> Contact:
+def read_row(handlers: list[Handler], row: Row, date_order: str = "mdy") -> Contact:
     """The contact these columns hold (not yet normalised: call ``to_fields``). Empty slots
-    add nothing: an Outlook row has a dozen phone columns and usually one number."""
+    add nothing: an Outlook row has a dozen phone columns and usually one number. A
+    slashed date is read in the file's ``date_order`` (``csv_cells.parse_date``); one that
+    order cannot read raises ``DateOrderError`` naming its column."""
     c = Contact()
     own = _custom_in_columns(handlers)
     for h in handlers:
@@ -84,7 +93,10 @@ def read_row(handlers: list[Handler], row: Row) -> Contact:
             elif not getattr(c, h.field):
                 setattr(c, h.field, value)
         elif h.kind == "date":
-            c.birthday = c.birthday or parse_date(cells["value"])
+            try:
+                c.birthday = c.birthday or parse_date(cells["value"], date_order)
+            except DateOrderError as exc:
+                raise DateOrderError(f"{h.cols[0][1]}: {exc}") from None
         elif h.kind == "cell":
             for item in decode_items(h.field, cells["value"]):
                 _add(c, h.field, item)
@@ -134,11 +146,17 @@ def _join_birthday(year: str, month: str, day: str) -> str:
 
 
 def render(
-    handlers: list[Handler], fields: Fields, old: Row, region: str, date_style: str = ""
+    handlers: list[Handler],
+    fields: Fields,
+    old: Row,
+    region: str,
+    date_style: str = "",
+    date_order: str = "mdy",
 ) -> dict[str, str]:
-    """New values of the columns whose field changed, given the row's current cells; dates
-    spelled in ``date_style`` (``csv_cells.date_style``: the file's own)."""
-    before = read_row(handlers, old).to_fields(region)
+    """New values of the columns whose field changed, given the row's current cells (read
+    in the file's ``date_order``); dates spelled in ``date_style`` (``csv_cells.date_style``:
+    the file's own)."""
+    before = read_row(handlers, old, date_order).to_fields(region)
     own = _custom_in_columns(handlers)
     out: dict[str, str] = {}
     groups: dict[str, list[Handler]] = {}
@@ -170,7 +188,7 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row
                 # deletion (``read_back`` says the file cannot hold it); one that says no date
                 # already (empty, Outlook's 0/0/00) stays as it is
                 cell = old.get(column, "")
-                text = cell if not parse_date(cell) else ""
+                text = cell if says_no_date(cell) else ""
             out[column] = text
     elif first.kind == "cell":
         out[first.cols[0][1]] = encode_items(first.field, value or [])
