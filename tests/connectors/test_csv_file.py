@@ -965,6 +965,37 @@ def test_a_uk_export_is_read_day_first_and_its_dates_written_back_so(tmp_path: P
     assert _birthdays(connector)["bob@a.com"] == "1980-01-02"
 
 
+def test_the_order_a_file_told_is_kept_when_the_row_that_told_it_goes(tmp_path: Path) -> None:
+    """``25/12/1980`` told the file day first; when its row was deleted, ``auto`` read the
+    file month first again and the other row's 3 April became 4 March, everywhere. The
+    order told travels in the cursor; a cell that tells otherwise still decides."""
+    path = tmp_path / "uk.csv"
+    _uk_file(path, "25/12/1980", "3/4/1980")
+    first = connector_for(path).pull(None, {})
+    assert {r.native_id: r.fields["birthday"] for r in first.records if isinstance(r, Record)} == {
+        "p0@a.com": "1980-12-25",
+        "p1@a.com": "1980-04-03",
+    }
+    path.write_text("First Name,E-mail Address,Birthday\r\nP1,p1@a.com,3/4/1980\r\nP2,p2@a.com,\r\n")
+    again = connector_for(path).pull(first.cursor, {})
+    assert {r.native_id: r.fields.get("birthday") for r in again.records if isinstance(r, Record)} == {
+        "p1@a.com": "1980-04-03",
+        "p2@a.com": None,
+    }
+    bob = {"given_name": "Bob", "emails": [{"value": "bob@a.com", "type": "", "primary": True}]}
+    writer = connector_for(path)
+    writer.pull(again.cursor, {})
+    [res] = writer.write([WriteOp("create", "h1", {**bob, "birthday": "1980-01-02"}, None, None)])
+    assert res.error is None and path.read_text().splitlines()[-1] == "Bob,bob@a.com,2/1/1980"
+    assert _birthdays(connector_for(path))["p1@a.com"] == "1980-03-04"  # (no cursor: month first)
+    _uk_file(path, "12/25/1980", "3/4/1980")  # now a cell tells month first
+    told = connector_for(path).pull(again.cursor, {})
+    assert {r.native_id: r.fields["birthday"] for r in told.records if isinstance(r, Record)} == {
+        "p0@a.com": "1980-12-25",
+        "p1@a.com": "1980-03-04",
+    }
+
+
 @pytest.mark.parametrize(
     ("order", "expect"), [("dmy", "1980-04-03"), ("mdy", "1980-03-04"), ("auto", "1980-03-04")]
 )

@@ -101,8 +101,9 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class _Cursor:
-    """What a pull saw: the file's stat key, its header, and whether the run left a field out
-    (``held_fields``). Saved by the hub only when it applies the run, it is what the hub last
+    """What a pull saw: the file's stat key, its header, whether the run left a field out
+    (``held_fields``), and the order its slashed dates told (``dates``: ``dmy`` or ``mdy``,
+    ``""`` when no cell ever told). Saved by the hub only when it applies the run, it is what the hub last
     agreed with the file, so it travels in the cursor rather than in a side file, which
     another spelling of the database's URL, or a removed data directory, lost. An old cursor
     (a plain stat key) knows no header."""
@@ -110,6 +111,7 @@ class _Cursor:
     key: str | None
     header: list[str] | None
     left_out: bool
+    dates: str = ""
 
     @classmethod
     def parse(cls, cursor: str | None) -> _Cursor:
@@ -118,12 +120,16 @@ class _Cursor:
         try:
             data = json.loads(cursor)
             header = [str(c) for c in data["header"]]
-            return cls(str(data["key"]), header, bool(data.get("left_out")))
+            dates = str(data.get("dates") or "")
+            dates = dates if dates in ("dmy", "mdy") else ""
+            return cls(str(data["key"]), header, bool(data.get("left_out")), dates)
         except (ValueError, KeyError, TypeError):
             return cls(None, None, False)  # unreadable: the file is read again, as at first
 
     def dump(self) -> str:
-        data = {"key": self.key, "header": self.header, "left_out": self.left_out}
+        data: dict[str, object] = {"key": self.key, "header": self.header, "left_out": self.left_out}
+        if self.dates:
+            data["dates"] = self.dates
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -199,6 +205,10 @@ class CsvConnector(CsvStore, Connector):
         self._judged: list[str] | None = None
         #: the fields held when ``write`` began
         self._writing: frozenset[str] | None = None
+        #: the order of slashed dates the file told before (the saved cursor's ``dates``) and
+        #: the one it tells now, or still told when no cell tells any more (``_date_order``)
+        self._learned = ""
+        self._told = ""
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -349,6 +359,7 @@ class CsvConnector(CsvStore, Connector):
         self._known = dict(known)
         key = self._stat_key()
         saved = _Cursor.parse(cursor)
+        self._learned = self._told = saved.dates
         if key is None:
             if known:
                 # ``create`` starts a file on first use only: a file that held rows the hub
@@ -363,7 +374,7 @@ class CsvConnector(CsvStore, Connector):
             return Pull(iter(()), complete=True, listed=0, cursor="missing")
         if saved.key == key and not saved.left_out:
             if saved.header is None:  # an old cursor: the header goes into it from now on
-                cursor = _Cursor(key, self._header()[1], False).dump()
+                cursor = _Cursor(key, self._header()[1], False, saved.dates).dump()
             return Pull(iter(()), complete=False, cursor=cursor)
         table = self._load()
         header = table.header if table else []
@@ -390,7 +401,8 @@ class CsvConnector(CsvStore, Connector):
         # A row that cannot be read may be a known record: absence then proves nothing.
         complete = not any(e.error for e in entries)
         deleted = set(known) - seen if complete else set()
-        return Pull(iter(items), deleted, complete, len(seen), _Cursor(key, header, left_out).dump())
+        cursor = _Cursor(key, header, left_out, self._told).dump()
+        return Pull(iter(items), deleted, complete, len(seen), cursor)
 
     def get(self, native_id: str) -> Record:
         table = self._load()
@@ -524,13 +536,18 @@ class CsvConnector(CsvStore, Connector):
 
     def _date_order(self, table: _Table, handlers: list[Handler]) -> str:
         """The order the file's slashed dates are read in (once a table): the setting, else
-        what the cells of its date columns show (``csv_cells.date_order``), month first
-        when they show nothing. Read off the whole file, not row by row: ``3/4/1980`` is 3
-        April in a file that also holds ``25/12/1980``."""
+        what the cells of its date columns show (``csv_cells.date_order``), else what they
+        showed before (the cursor's ``dates``), else month first. Read off the whole file,
+        not row by row: ``3/4/1980`` is 3 April in a file that also holds ``25/12/1980``;
+        and it is remembered: when that row went, the file's ``3/4/1980`` stayed 3 April
+        (read month first again, it became 4 March everywhere)."""
         if table.date_order is None:
             order = self.date_order
             if order == "auto":
-                order = date_order(self._date_cells(table, handlers)) or "mdy"
+                told = date_order(self._date_cells(table, handlers))
+                if told in ("dmy", "mdy"):
+                    self._told = told
+                order = told or self._learned or "mdy"
             table.date_order = order
         return table.date_order
 
