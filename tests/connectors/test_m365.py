@@ -63,6 +63,20 @@ def test_first_pull_lists_users_and_contacts_then_a_noop_costs_one_call_per_type
     conn.close()
 
 
+@pytest.mark.parametrize("mail", ["ann+sales@contoso.example", "o'brien&co@contoso.example"])
+def test_find_looks_up_an_email_with_a_plus_a_quote_or_an_ampersand(env: Any, mail: str) -> None:
+    """The filter went into the URL as typed: the ``+`` of a plus-address was read as a space
+    and the user was not found; an ``&`` cut the filter short."""
+    emu, info = env
+    user = next(u for u in emu.tenants[0].users.values() if not u.deleted and u.props["accountEnabled"])
+    user.props["mail"] = mail
+    conn = connector(info)
+    found = conn.find([f"email:{mail}"])
+    assert found is not None and found.native_id == f"users/{user.id}"
+    assert conn.find(["email:ann sales@contoso.example"]) is None
+    conn.close()
+
+
 def test_delta_after_three_edits_fetches_only_those_three(env: Any) -> None:
     emu, info = env
     conn = connector(info)

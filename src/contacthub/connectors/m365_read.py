@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from contacthub.connectors.base import Pull, Record
 from contacthub.connectors.http import error_for
@@ -235,9 +236,11 @@ def find(conn: M365GalConnector, keys: Sequence[str]) -> Record | None:
     for key in keys:
         if not key.startswith("email:"):
             continue
-        mail = key[len("email:") :].replace("'", "''")
+        # encoded: in a query string a plus-address's ``+`` is a space, and ``&`` or ``#``
+        # ends the filter (``ann+sales@`` was looked for as ``ann sales@`` and not found)
+        wanted = quote("mail eq '" + key[len("email:") :].replace("'", "''") + "'", safe="")
         for kind in conn.objects:
             select = ",".join(USER_SELECT if kind == "users" else ("id",))
-            for item in conn.graph().items(f"/v1.0/{kind}?$filter=mail eq '{mail}'&$select={select}"):
+            for item in conn.graph().items(f"/v1.0/{kind}?$filter={wanted}&$select={select}"):
                 return conn.get(f"{kind}/{item['id']}")
     return None

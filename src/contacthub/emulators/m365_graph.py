@@ -284,7 +284,10 @@ class GraphApi:
         value: list[dict[str, Any]] = []
         for obj in page:
             if obj.deleted:
-                value.append({"id": obj.id, "@removed": {"reason": "deleted"}})
+                # a deleted user waits in deletedItems (restorable for 30 days): Graph says
+                # "changed"; "deleted" is for what is gone for good, as a removed org contact
+                reason = "changed" if kind == "users" else "deleted"
+                value.append({"id": obj.id, "@removed": {"reason": reason}})
             else:
                 value.append(self._view(kind, obj, select))
         body: dict[str, Any] = {"@odata.context": self._context(base, kind, select), "value": value}
