@@ -230,6 +230,26 @@ def test_project_vendors_ignore_the_filters_procore_does_not_document_there(
     assert company.json() == []  # the company listing documents it
 
 
+def test_company_users_and_inactive_vendors_ignore_filters_not_documented_there(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """RestV10CompaniesCompanyIdUsersGet documents no filters[id], and the inactive vendors
+    listing no filter at all: the emulator applied them, so a client relying on them would
+    pass here and get every row from Procore."""
+    emulator, client = emu
+    users = client.get("/rest/v1.0/companies/1/users", params={"per_page": 100}).json()
+    assert len(users) > 1
+    wanted = {"per_page": 100, "filters[id]": users[0]["id"]}
+    assert len(client.get("/rest/v1.0/companies/1/users", params=wanted).json()) == len(users)
+    [vid] = sorted(emulator.state.vendors)[:1]
+    emulator.state.vendors[vid]["is_active"] = False
+    path = "/rest/v1.0/companies/1/vendors/inactive"
+    inactive = [v["id"] for v in client.get(path).json()]
+    assert vid in inactive
+    searched = client.get(path, params={"filters[search]": "no such vendor"}).json()
+    assert [v["id"] for v in searched] == inactive
+
+
 def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     _, client = emu
     pages = []

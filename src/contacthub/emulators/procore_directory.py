@@ -23,6 +23,10 @@ from contacthub.emulators.procore_http import (
 )
 from contacthub.emulators.procore_state import ProcoreState, Refused
 
+#: the filters each listing documents (the OAS): Procore ignores any other one it is sent
+COMPANY_USER_FILTERS = frozenset({"created_at", "updated_at", "vendor_id", "origin_id", "search"})
+VENDOR_FILTERS = frozenset({"created_at", "updated_at", "origin_id", "search", "id"})
+
 
 def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     def company(cid: int) -> None:
@@ -79,7 +83,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     async def users_list(v: str, cid: int, request: Request) -> Response:
         version(v)
         company(cid)
-        rows = filtered(user_rows(True), request, user_search)
+        rows = filtered(user_rows(True), request, user_search, COMPANY_USER_FILTERS)
         if request.query_params.get("sort") in ("name", "full_name"):
             rows.sort(
                 key=lambda r: (
@@ -146,7 +150,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     @app.get("/rest/v1.0/vendors")
     async def vendors_list(request: Request) -> Response:
         vendor_company(request)
-        return vendor_page(request, filtered(vendor_rows(True), request, vendor_search))
+        return vendor_page(request, filtered(vendor_rows(True), request, vendor_search, VENDOR_FILTERS))
 
     @app.patch("/rest/v1.0/vendors/sync")
     async def vendors_sync(request: Request) -> Response:
@@ -212,7 +216,8 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     @app.get("/rest/v1.0/companies/{cid}/vendors/inactive")
     async def vendors_inactive(cid: int, request: Request) -> Response:
         company(cid)
-        return vendor_page(request, filtered(vendor_rows(False), request, vendor_search))
+        # documented with no filters at all: every one is ignored
+        return vendor_page(request, filtered(vendor_rows(False), request, vendor_search, frozenset()))
 
     @app.patch("/rest/v1.0/companies/{cid}/vendors/inactive/{vid}")
     async def vendor_reactivate(cid: int, vid: int) -> Response:
