@@ -123,3 +123,32 @@ def test_an_undo_after_two_connectors_swapped_folders_deletes_no_ones_own_card(t
     assert "X-MY-NOTE:only here" in (tmp_path / "P1" / "a.vcf").read_text()
     assert "X-MY-NOTE:only here" in (tmp_path / "P2" / "c.vcf").read_text()
     assert hub.sync()["changes"] == {}
+
+
+def test_an_undo_whose_sync_finds_8_of_20_cards_deleted_is_held_as_a_sync_is(tmp_path: Path) -> None:
+    """The undo's sync carried the deletion out, in the hub and the other folder, unheld,
+    where a sync was held: its own deletions are never held, the ones it finds are."""
+    hub = Hub(tmp_path)
+    (tmp_path / "X").mkdir()
+    for i in range(20):
+        (tmp_path / "X" / f"p{i:02}.vcf").write_text(card(f"p{i:02}", f"Pat {i}", f"pat{i}@x.test"))
+    hub.apply(("x", "X"), ("y", "Y"))
+    hub.sync()
+    path = tmp_path / "X" / "p00.vcf"
+    path.write_text(path.read_text().replace("FN:Pat 0", "FN:Pat Zero"))
+    edit = hub.sync()
+    for i in range(1, 9):
+        (tmp_path / "X" / f"p{i:02}.vcf").unlink()
+    result = runner.invoke(app, ["--database", hub.db, "undo", str(edit["run"]), "--json"])
+    assert result.exit_code == 3, result.output
+    held = json.loads(result.output)
+    assert held["status"] == "held"
+    assert {h["connector"]: h["deletes"] for h in held["held"]} == {"x": 8, "y": 8}
+    assert len(hub.files("Y")) == 20 and len(hub.files("X")) == 12
+    shown = json.loads(hub.cli("show", str(held["run"]), "--json"))
+    assert f"the undo of run {edit['run']} was not done" in shown["message"]
+    hub.cli("approve", str(held["run"]))
+    assert len(hub.files("Y")) == 12
+    undone = json.loads(hub.cli("undo", str(edit["run"]), "--json"))
+    assert undone["status"] == "applied" and "FN:Pat 0\n" in path.read_text()
+    assert hub.sync()["changes"] == {}

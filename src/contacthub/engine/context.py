@@ -116,7 +116,7 @@ class Options:
     approved: dict[int, int] = field(default_factory=dict)
     #: connector ids whose deletions a person rejected: restore instead of delete
     rejected: frozenset[int] = frozenset()
-    #: skip the delete hold (undo: a person asked for exactly this)
+    #: skip the delete hold (a run carrying on the writes of an undo that was killed)
     no_hold: bool = False
     #: the contacts those deletions were of, when a run carries on a killed reject
     #: (``run._carried``): a deletion made after the reject is not the person's to refuse.

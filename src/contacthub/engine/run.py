@@ -181,8 +181,13 @@ def _run_hub(
             # left open under "manual" before the policy changed: the hub keeps its value
             # and edits merge by the new policy (they stayed waiting for a person)
             ctx.store.close_conflicts(hub.id)
+        own: dict[int, int] = {}
         if prepare is not None:
+            pending = {s.id: ctx.store.count_deleted_linked(hub.id, s.id) for s in spokes}
             prepare(ctx)
+            # what the prepared changes delete themselves (an undo of a first copy deletes
+            # every copy it made): a person asked for exactly that, it is not held
+            own = {s.id: max(0, ctx.store.count_deleted_linked(hub.id, s.id) - pending[s.id]) for s in spokes}
         ctx.open_conflicts = ctx.store.open_conflicts(hub.id)  # an undo may reopen some
         inbound = Inbound(ctx)
         inbound.pull_all()
@@ -194,7 +199,7 @@ def _run_hub(
             if spoke.writable:
                 stored = ctx.store.stored_plan_mark(spoke.id)
                 spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
-        holds = [] if options.no_hold else _holds(ctx, deleted_by)
+        holds = [] if options.no_hold else _holds(ctx, deleted_by, own)
         if options.dry_run or holds:
             ctx.spill_journal()
             _plan_only(ctx)
@@ -202,7 +207,10 @@ def _run_hub(
             tx.rollback()
             report.held = holds
             # a dry run is never held: nothing would be approved from it
-            return _record_plan(engine, ctx, "planned" if options.dry_run else "held")
+            then = None
+            if holds and kind == "undo" and parent_id is not None:
+                then = f"the undo of run {parent_id} was not done: decide this run, then undo it again"
+            return _record_plan(engine, ctx, "planned" if options.dry_run else "held", then)
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         # connectors that put deleted cards back whole write first: a restored person's new
@@ -291,8 +299,13 @@ def _note_calls(report: Report, spokes: list[Spoke]) -> None:
             report.api_calls[spoke.name] = dict(calls)
 
 
-def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
-    """Why this run needs a person before it writes anything (empty: it does not)."""
+def _holds(ctx: RunContext, deleted_by: dict[int, int], own: dict[int, int]) -> list[dict[str, Any]]:
+    """Why this run needs a person before it writes anything (empty: it does not).
+
+    ``own``: connector id -> deletions the run's ``prepare`` made itself, which are not
+    counted (an undo's own deletions are what a person asked for). Those its sync found
+    are, as in any sync: skipping the whole check for an undo carried out a mass deletion
+    made meanwhile in one connector, in the hub and every other connector, unheld."""
     holds: list[dict[str, Any]] = []
     threshold = ctx.hub.delete_threshold
     approved, rejected = ctx.options.approved, ctx.options.rejected
@@ -329,7 +342,7 @@ def _holds(ctx: RunContext, deleted_by: dict[int, int]) -> list[dict[str, Any]]:
             or spoke.keep_records  # a person rejected its deletions: they become detaches
         ):
             continue
-        outgoing = ctx.store.count_deleted_linked(ctx.hub.id, spoke.id)
+        outgoing = ctx.store.count_deleted_linked(ctx.hub.id, spoke.id) - own.get(spoke.id, 0)
         if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
             holds.append(
                 {
@@ -361,13 +374,16 @@ def _plan_only(ctx: RunContext) -> None:
             ctx.spill_rows(rows)
 
 
-def _record_plan(engine: Engine, ctx: RunContext, status: str) -> Report:
-    """Record the journal of a run that is not applied, every row ``planned``."""
+def _record_plan(engine: Engine, ctx: RunContext, status: str, then: str | None = None) -> Report:
+    """Record the journal of a run that is not applied, every row ``planned``; ``then``
+    is said after the hold's reasons (what a held undo leaves to do)."""
     report = ctx.report
     report.status = status
     message = "; ".join(h["reason"] for h in report.held) if report.held else None
     if message and status == "planned":
         message = f"a real run would be held: {message}"
+    if message and then:
+        message = f"{message}; {then}"
     report.message = message
     with engine.begin() as conn:
         store = Store(conn)

@@ -268,10 +268,13 @@ def undo(
     on_wait: Callable[[], None] | None = None,
     dry_run: bool = False,
 ) -> Report:
-    """Apply the inverse of ``run_id``'s changes as a new run (never held: its deletions are
-    what a person asked for). ``dry_run``: the whole plan, with what the undo would delete
-    in each connector, and nothing written (an undo of a first copy deletes every copy it
-    made, in every connector: worth seeing first)."""
+    """Apply the inverse of ``run_id``'s changes as a new run. Its own deletions are never
+    held (they are what a person asked for); those its sync finds made meanwhile are, as
+    in a sync, and then the whole undo is held, nothing written, the undo not done: the
+    person decides those deletions (approve or reject), then asks for the undo again.
+    ``dry_run``: the whole plan, with what the undo would delete in each connector, and
+    nothing written (an undo of a first copy deletes every copy it made, in every
+    connector: worth seeing first)."""
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         if row.status in ("running", "applying"):
@@ -300,8 +303,8 @@ def undo(
         _refuse_undone(conn, run_id)
         waiting = _waiting_hold(conn, row.hub_id)
         if waiting is not None:
-            # an undo is never held (its own deletions are what a person asked for), and its
-            # sync carried the held deletions out with it: everywhere, the hold superseded
+            # its sync would count the held deletions again, and hold the undo for them in
+            # turn (or, when undos were never held, carried them out: the hold superseded)
             raise UserError(
                 f"run {waiting} is held, waiting for a decision on its deletions: approve or "
                 f"reject it first, then undo run {run_id}"
@@ -311,7 +314,7 @@ def undo(
         engine,
         hub,
         kind="undo",
-        options=Options(no_hold=True, dry_run=dry_run),
+        options=Options(dry_run=dry_run),
         parent_id=run_id,
         prepare=undo_preparer(run_id, recheck=lambda conn: _refuse_undone(conn, run_id)),
         progress=progress,

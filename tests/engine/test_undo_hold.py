@@ -1,0 +1,105 @@
+"""The delete hold and undo: an undo's own deletions are never held (a person asked for
+them), but the deletions its sync finds, made meanwhile in a connector, are held by the
+same rule as in a sync. They were carried out unheld, to the hub and every other
+connector, because an undo skipped the whole hold check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contacthub import service
+from contacthub.engine.context import Report
+from tests.engine.harness import Hub
+from tests.engine.test_scenarios import person
+
+
+def edited_then_deleted(database_url: str) -> tuple[Hub, Report]:
+    """Books a and b of 20 people; a run that edits Given0's title (the run to undo); then
+    8 of the 20 deleted from a."""
+    hub = Hub(database_url, ["a", "b"])
+    a = hub.book("a")
+    for i in range(20):
+        a.put(f"a{i}", person(i, job_title="T0"))
+    hub.sync()
+    a.edit("a0", job_title="E1")
+    edit = hub.sync()
+    assert edit.status == "applied" and edit.changes["b"]["update"] == 1
+    for i in range(1, 9):
+        del a.items[f"a{i}"]
+    return hub, edit
+
+
+def titles(hub: Hub, name: str) -> list[Any]:
+    items = hub.book(name).items.values()
+    return [i.fields.get("job_title") for i in items if i.fields["given_name"] == "Given0"]
+
+
+def test_an_undo_whose_sync_finds_a_mass_deletion_is_held_and_writes_nothing(database_url: str) -> None:
+    hub, edit = edited_then_deleted(database_url)
+    planned = service.undo(hub.engine, edit.run_id, dry_run=True)
+    assert planned.status == "planned" and {h["connector"] for h in planned.held} == {"a", "b"}
+
+    undo = service.undo(hub.engine, edit.run_id)
+    assert undo.status == "held", undo
+    assert {h["connector"]: h["deletes"] for h in undo.held} == {"a": 8, "b": 8}
+    assert f"the undo of run {edit.run_id} was not done" in (undo.message or "")
+    assert len(hub.book("b").items) == 20  # nothing deleted
+    assert titles(hub, "a") == titles(hub, "b") == ["E1"]  # nothing undone either
+    assert hub.sync().status == "held"  # a sync holds the same deletions
+
+
+@pytest.mark.parametrize("decide", ["approve", "reject"])
+def test_a_held_undo_is_decided_as_a_sync_and_the_undo_asked_again(database_url: str, decide: str) -> None:
+    """Approve lets the found deletions happen, reject puts the records back; neither undoes
+    the run (the person saw a hold of deletions, not the undo's plan): undo it again."""
+    hub, edit = edited_then_deleted(database_url)
+    held = service.undo(hub.engine, edit.run_id)
+    assert held.status == "held"
+    decided = getattr(service, decide)(hub.engine, held.run_id)
+    assert decided.status == "applied", decided
+    left = 12 if decide == "approve" else 20
+    assert len(hub.book("a").items) == len(hub.book("b").items) == left
+    assert titles(hub, "b") == ["E1"]
+    undo = service.undo(hub.engine, edit.run_id)
+    assert undo.status == "applied", undo
+    assert titles(hub, "a") == titles(hub, "b") == ["T0"]
+    assert hub.sync().changes == {}
+
+
+def test_an_undo_of_a_first_copy_is_not_held_for_its_own_deletions(database_url: str) -> None:
+    """It deletes every copy it made (20 of 20 in b), with a deletion made meanwhile under
+    the threshold: applied, as before."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    first = hub.sync()
+    assert first.changes["b"]["create"] == 20
+    del a.items["a0"]
+    undo = service.undo(hub.engine, first.run_id)
+    assert undo.status == "applied", undo
+    assert not undo.held and b.items == {} and len(a.items) == 19
+
+
+@pytest.mark.parametrize("on_delete", ["delete", "ignore"])
+def test_an_undo_of_an_approved_mass_deletion_restores_them_unheld(database_url: str, on_delete: str) -> None:
+    """Restoring 8 of 20 people is no deletion, whether their records elsewhere went with
+    them or stayed, detached (``on_delete = ignore``), and rejoin them."""
+    hub = Hub(database_url, ["a", "b"], b={"on_delete": on_delete})
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for i in range(8):
+        del a.items[f"a{i}"]
+    held = hub.sync()
+    assert held.status == "held"
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied", approved
+    assert len(b.items) == (12 if on_delete == "delete" else 20)
+    undo = service.undo(hub.engine, approved.run_id)
+    assert undo.status == "applied", undo
+    assert len(a.items) == len(b.items) == 20
+    assert hub.sync().changes == {}
