@@ -254,6 +254,97 @@ def _toml(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+@pytest.mark.parametrize(
+    "kind,base,line,message",
+    [
+        ("pipedrive", "", 'api_token = {x = "RIGHTTOKEN"}', "'api_token' of connector 'c' (pipedrive) of hub "
+         "'team' must be text, not an object (a table)"),
+        ("pipedrive", "", 'api_token = ["RIGHTTOKEN"]', "'api_token' of connector 'c' (pipedrive) of hub "
+         "'team' must be text, not a list"),
+        ("pipedrive", "", "api_token = 12345", "'api_token' of connector 'c' (pipedrive) of hub 'team' must "
+         "be text, not a number"),
+        ("pipedrive", 'api_token = "t"\n', "page_size = true", "'page_size' of connector 'c' (pipedrive) of "
+         "hub 'team' must be a whole number, not true or false (True)"),
+        ("pipedrive", 'api_token = "t"\n', "page_size = 2.5", "must be a whole number, not a number (2.5)"),
+        ("pipedrive", 'api_token = "t"\n', "create_organizations = 1", "'create_organizations' of connector "
+         "'c' (pipedrive) of hub 'team' must be true or false, not a number (1)"),
+        ("procore", "company_id = 1\n", 'objects = "users"', "'objects' of connector 'c' (procore) of hub "
+         "'team' must be a list of text, not text ('users')"),
+        ("procore", "company_id = 1\n", "projects = [1, true]", "must be a list of whole numbers or text"),
+        ("m365-gal", "", "write_users = 'yes'", "'write_users' of connector 'c' (m365-gal) of hub 'team' "
+         "must be true or false, not text ('yes')"),
+        ("carddav", 'url = "https://dav.example.com/"\n', "password = 1234", "'password' of connector 'c' "
+         "(carddav) of hub 'team' must be text, not a number"),
+        ("carddav", 'url = "https://dav.example.com/"\n', "timeout = '60'", "must be a number, not text"),
+        ("csv", "", "delimiter = 59", "'delimiter' of connector 'c' (csv) of hub 'team' must be text"),
+        ("vcard-dir", "", "extension = ['vcf']", "'extension' of connector 'c' (vcard-dir) of hub 'team' "
+         "must be text, not a list"),
+    ],
+)  # fmt: skip
+def test_a_setting_of_the_wrong_type_is_refused(
+    tmp_path: Path, kind: str, base: str, line: str, message: str
+) -> None:
+    """Every type's settings are checked against the JSON types it declares, by ``load``
+    and by ``apply``: an API token given as a table or a number was stored, and every run
+    then failed with "refused the credentials"; ``page_size = true`` was read as 1. A
+    secret's value is not repeated in the message."""
+    (tmp_path / "cards").mkdir()
+    path = tmp_path / ("x.csv" if kind == "csv" else "cards")
+    located = f'path = "{path}"\ncreate = true\n' if kind in ("csv", "vcard-dir") else ""
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "{kind}"\n{located}{base}{line}\n'
+    err = load_error(write(tmp_path, text))
+    assert message in err.message and "connectors[0] (c)" in str(err)
+    assert not any(secret in err.message for secret in ("RIGHTTOKEN", "1234"))
+    engine = open_database("sqlite://")
+    with pytest.raises(ConfigError, match="must be "):  # apply checks it too, before storing
+        config.apply(engine, config.HubFile.model_validate(_toml(text)))
+    with engine.connect() as conn:
+        assert conn.execute(select(t.connectors)).first() is None
+
+
+def test_settings_of_the_declared_types_are_taken(tmp_path: Path) -> None:
+    """What each type reads in either form stays taken: a version as text or a number, a
+    company id as a number or digits, a single name for a list of m365 names."""
+    (tmp_path / "cards").mkdir()
+    text = f"""
+[[hubs.team.connectors]]
+name = "cards"
+type = "vcard-dir"
+path = "{tmp_path / "cards"}"
+version = 4.0
+trash_days = 0.5
+[[hubs.team.connectors]]
+name = "pc"
+type = "procore"
+company_id = "17"
+projects = [1, "2"]
+full_every = 12
+[[hubs.team.connectors]]
+name = "gal"
+type = "m365-gal"
+user_types = "Member"
+verify_nothing_here = 1
+"""
+    err = load_error(write(tmp_path, text))  # only the unknown key of the last one
+    assert "unknown setting 'verify_nothing_here'" in err.message
+    config.load(write(tmp_path, text.replace("verify_nothing_here = 1\n", "")))
+
+
+def test_every_declared_setting_type_is_one_the_check_knows() -> None:
+    """A type expression ``config._fits`` cannot read would fail at the first check of it."""
+    for name in set(registry.TYPES) - {"memory", "memory-secret"}:
+        cls = registry.connector_class(name)
+        assert set(cls.setting_types) == cls.known_settings | cls.secret_settings, name
+        for key, declared in cls.setting_types.items():
+            assert config._kind(declared), (name, key)
+            config._fits("x", declared)
+
+
+def test_an_operation_named_twice_is_refused(tmp_path: Path) -> None:
+    err = load_error(write(tmp_path, MINIMAL + 'operations = ["create", "create"]\n'))
+    assert "operations names 'create' twice" in err.message and "operations" in str(err)
+
+
 def test_every_setting_the_readme_names_is_taken() -> None:
     """The README's table of connector types lists each type's settings: none is refused."""
     import re

@@ -28,6 +28,8 @@ import contextlib
 import difflib
 import os
 import tomllib
+import types
+import typing
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +73,16 @@ class ConnectorSpec(BaseModel):
         if value.strip().casefold() == "hub":
             raise ValueError("'hub' names the hub's own changes in the journal; choose another name")
         return check_name(value)
+
+    @field_validator("operations")
+    @classmethod
+    def _once_each(cls, value: list[Operation]) -> list[Operation]:
+        # refused, not collapsed: ["create", "create"] was stored as given, and is more likely
+        # a slip for another operation than a wish to say it twice
+        twice = sorted({op for op in value if value.count(op) > 1})
+        if twice:
+            raise ValueError(f"operations names {twice[0]!r} twice")
+        return value
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -390,6 +402,7 @@ def _check_settings(
 
     given = dict(spec.settings if settings is None else settings)
     _check_keys(cls, given, spec.name, hub_name, where)
+    _check_types(cls, given, spec.name, hub_name, where)
     try:
         connector = cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name))
         try:
@@ -411,6 +424,73 @@ def _check_keys(cls: Any, given: dict[str, Any], name: str, hub_name: str, where
         raise ConfigError(
             f"unknown setting {key!r} in connector {name!r} ({cls.type}) of hub {hub_name!r}; {hint}", where
         )
+
+
+def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, where: str) -> None:
+    """Refuse a setting whose value is not of the JSON type its connector type declares
+    (``Connector.setting_types``), in one place for every type: each connector read its
+    settings with ``str()`` and ``int()``, so ``api_token = 12345`` or ``{x = "..."}`` was
+    stored and every run then failed with "refused the credentials", and ``page_size =
+    true`` was read as 1. A secret's value is not repeated in the message."""
+    for key, value in given.items():
+        declared = cls.setting_types.get(key)
+        if declared is None or _fits(value, declared):
+            continue
+        shown = "" if key in cls.secret_settings or value is None else f" ({_short(value)})"
+        raise ConfigError(
+            f"the setting {key!r} of connector {name!r} ({cls.type}) of hub {hub_name!r} must be "
+            f"{_kind(declared)}, not {_json_kind(value)}{shown}",
+            where,
+        )
+
+
+def _fits(value: Any, declared: Any) -> bool:
+    """Whether ``value`` (as JSON or TOML gives it) is of the type expression ``declared``:
+    ``bool`` is no number here, and ``float`` takes any number."""
+    if isinstance(declared, types.UnionType):
+        return any(_fits(value, option) for option in typing.get_args(declared))
+    if typing.get_origin(declared) is list:
+        (item,) = typing.get_args(declared)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if declared is bool:
+        return isinstance(value, bool)
+    if declared in (int, float):
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (declared is float or isinstance(value, int))
+        )
+    return isinstance(value, declared)
+
+
+def _kind(declared: Any, plural: bool = False) -> str:
+    """A type expression of ``Connector.setting_types`` in words ("a list of text")."""
+    if isinstance(declared, types.UnionType):
+        return " or ".join(_kind(option, plural) for option in typing.get_args(declared))
+    if typing.get_origin(declared) is list:
+        return f"a list of {_kind(typing.get_args(declared)[0], plural=True)}"
+    words = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+    many = {str: "text", int: "whole numbers", float: "numbers", bool: "trues or falses"}
+    return (many if plural else words)[declared]
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object (a table)" if isinstance(value, dict) else type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def location_of(settings: dict[str, Any]) -> tuple[str, ...] | None:

@@ -126,6 +126,51 @@ def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: t
     assert bad.status_code == 400 and "phone_region" in bad.json()["error"]
 
 
+def test_a_setting_of_the_wrong_type_is_refused_through_the_api(
+    alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """Settings are checked against their declared JSON types before anything is stored
+    (400, naming the connector and the setting): an API token sent as an object, a list
+    or a number was stored, then every run failed with "refused the credentials";
+    ``page_size: true`` was read as 1; ``operations`` kept a duplicate."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    base = {"base_url": "http://127.0.0.1:9", "api_token": "tok"}
+    for token in [{"x": "RIGHTTOKEN"}, ["RIGHTTOKEN"], 12345]:
+        made = c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": "pd", "type": "pipedrive", "settings": {**base, "api_token": token}},
+            headers=auth,
+        )
+        assert made.status_code == 400, made.text
+        error = made.json()["error"]
+        assert "the setting 'api_token' of connector 'pd' (pipedrive)" in error and "must be text" in error
+        assert "RIGHTTOKEN" not in error and "12345" not in error
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "pd", "type": "pipedrive", "settings": {**base, "page_size": True}},
+        headers=auth,
+    )
+    assert made.status_code == 400 and "'page_size' of connector 'pd'" in made.json()["error"]
+    assert "must be a whole number" in made.json()["error"]
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "pd", "type": "pipedrive", "settings": {**base, "page_size": 50}},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    pd = made.json()["id"]
+    bad = c.patch(f"/api/v1/connectors/{pd}", json={"settings": {"page_size": "50"}}, headers=auth)
+    assert bad.status_code == 400 and "must be a whole number, not text ('50')" in bad.json()["error"]
+    bad = c.patch(f"/api/v1/connectors/{pd}", json={"operations": ["create", "create"]}, headers=auth)
+    assert bad.status_code == 400 and "operations names 'create' twice" in bad.json()["error"]
+    b = hub["connectors"][1]
+    bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"fsync": "no"}}, headers=auth)
+    assert bad.status_code == 400 and "'fsync' of connector" in bad.json()["error"]
+    stored = c.get(f"/api/v1/connectors/{pd}", headers=auth).json()
+    assert stored["settings"]["page_size"] == 50 and stored["operations"] == ["create", "update", "delete"]
+
+
 def test_a_connector_on_another_ones_folder_is_refused(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders)

@@ -306,6 +306,20 @@ def test_every_connector_types_settings_read_back_the_same() -> None:
     assert settings_text({"a": None, "b": [1, None], "c": 1}) == "c = 1"
 
 
+def test_a_text_setting_typed_bare_in_the_settings_box_stays_text() -> None:
+    """Settings of the wrong JSON type are refused (``config._check_types``): a client id
+    of digits typed without quotes is taken as the text typed, not refused as a number."""
+    from contacthub.web.forms import text_settings
+
+    typed = 'client_id = 12345\nhub_id_field = 1e5\nredirect_uri = "7"\npage_size = 50\n'
+    typed += "create_organizations = true"
+    assert parse_settings(typed, text_settings("pipedrive")) == {
+        "client_id": "12345", "hub_id_field": "1e5", "redirect_uri": "7", "page_size": 50,
+        "create_organizations": True,
+    }  # fmt: skip
+    assert parse_settings(typed)["client_id"] == 12345 and text_settings("no-such-type") == frozenset()
+
+
 def test_saving_a_connector_page_unchanged_keeps_its_list_settings(alice: Person) -> None:
     """Through the form handler: the settings box as the page shows it, sent back."""
     import html

@@ -187,8 +187,21 @@ class Connector(ABC):
     #: file and the web refuse any other key (``config._check_settings``), so a misspelt
     #: ``fliter`` or ``delimeter`` is an error instead of a setting nothing ever reads
     known_settings: ClassVar[frozenset[str]] = frozenset()
+    #: the JSON type of every setting of this type, ``secret_settings`` included, as a type
+    #: expression: ``str``, ``int`` (a whole number, not ``true``), ``float`` (any number),
+    #: ``bool``, ``list[str]``, or a union of these (``str | float`` for ``version``, given
+    #: as "4.0" or 4.0). A type that declares it has its ``known_settings`` made of its keys,
+    #: and the hub file and the web refuse a value of another type with one message
+    #: (``config._check_types``): ``api_token = 12345`` was stored, then every run failed
+    #: with "refused the credentials"; ``page_size = true`` was read as 1
+    setting_types: ClassVar[Mapping[str, Any]] = {}
     #: the default mapping (canonical field -> native field) users override per connector
     default_mapping: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "setting_types" in vars(cls):  # one declaration: the keys are the settings read
+            cls.known_settings = frozenset(cls.setting_types) - cls.secret_settings
 
     def __init__(self, config: ConnectorConfig) -> None:
         self.config = config

@@ -57,20 +57,11 @@ class CardDavConnector(Connector):
     )
     secret_settings: ClassVar[frozenset[str]] = frozenset({"password", "token"})
     connect_replaces: ClassVar[frozenset[str]] = secret_settings
-    known_settings: ClassVar[frozenset[str]] = frozenset(
-        {
-            "url",
-            "username",
-            "addressbook",
-            "create",
-            "version",
-            "batch",
-            "verify",
-            "timeout",
-            "attempts",
-            "trash_days",
-        }
-    )
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "url": str, "username": str, "addressbook": str, "create": bool, "version": str | float,
+        "batch": int, "verify": bool | str, "timeout": float, "attempts": int, "trash_days": float,
+        "password": str, "token": str,
+    }  # fmt: skip
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
 
     def __init__(self, config: ConnectorConfig) -> None:

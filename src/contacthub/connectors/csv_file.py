@@ -55,6 +55,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 from contacthub.connectors.base import (
     Capabilities,
@@ -152,7 +153,10 @@ def _id_col(table: _Table) -> int:
 
 class CsvConnector(CsvStore, Connector):
     type = "csv"
-    known_settings = frozenset({"path", "format", "encoding", "delimiter", "create", "date_order"})
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "path": str, "format": str, "encoding": str, "delimiter": str, "create": bool,
+        "date_order": str,
+    }  # fmt: skip
     capabilities = Capabilities(batch_size=10_000)
 
     def __init__(self, config: ConnectorConfig) -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from contacthub.connectors import m365_read, m365_write
 from contacthub.connectors.base import (
@@ -88,14 +88,14 @@ class M365GalConnector(Connector):
         create=True, update=True, delete=True, deactivate=True, delta=True, batch_size=100
     )
     secret_settings = frozenset({"client_secret", "certificate_key"})
-    known_settings = frozenset(
-        {
-            "tenant_id", "client_id", "certificate_key_file", "certificate_thumbprint", "objects",
-            "member_of", "user_types", "include_disabled", "write_users", "anchor_attribute",
-            "anchor_prefix", "authority_url", "graph_url", "exchange_url", "graph_scope",
-            "exchange_scope", "ca_file", "write_budget", "redirect_uri", "notify_url",
-        }
-    )  # fmt: skip
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "tenant_id": str, "client_id": str, "certificate_key_file": str, "certificate_thumbprint": str,
+        "objects": list[str] | str, "member_of": list[str] | str, "user_types": list[str] | str,
+        "include_disabled": bool, "write_users": bool, "anchor_attribute": int, "anchor_prefix": str,
+        "authority_url": str, "graph_url": str, "exchange_url": str, "graph_scope": str,
+        "exchange_scope": str, "ca_file": str, "write_budget": int, "redirect_uri": str,
+        "notify_url": str, "client_secret": str, "certificate_key": str,
+    }  # fmt: skip
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)

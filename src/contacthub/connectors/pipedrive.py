@@ -82,13 +82,12 @@ class PipedriveConnector(Connector):
         create=True, update=True, delete=True, deactivate=False, delta=True, batch_size=100
     )
     secret_settings: ClassVar[frozenset[str]] = frozenset({"api_token", "client_secret"})
-    known_settings: ClassVar[frozenset[str]] = frozenset(
-        {
-            "client_id", "base_url", "oauth_url", "redirect_uri", "daily_reserve",
-            "max_tokens_per_run", "create_organizations", "full_every_hours", "page_size",
-            "hub_id_field",
-        }
-    )  # fmt: skip
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "client_id": str, "base_url": str, "oauth_url": str, "redirect_uri": str,
+        "daily_reserve": str | float, "max_tokens_per_run": int, "create_organizations": bool,
+        "full_every_hours": float, "page_size": int, "hub_id_field": str, "api_token": str,
+        "client_secret": str,
+    }  # fmt: skip
     default_mapping: ClassVar[Mapping[str, str]] = DEFAULT_MAPPING
 
     def __init__(self, config: ConnectorConfig, transport: httpx.BaseTransport | None = None) -> None:

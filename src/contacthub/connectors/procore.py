@@ -23,6 +23,8 @@ connect`` with single-use refresh tokens saved before use (``oauth.OAuthSession`
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from contacthub.connectors.base import Capabilities, ConnectorConfig, ConnectUI
 from contacthub.connectors.oauth import OAuthClient, authorize, token_set
@@ -37,12 +39,12 @@ class ProcoreConnector(ProcoreWriter):
         create=True, update=True, delete=True, deactivate=True, delta=True, batch_size=SYNC_LIMIT
     )
     secret_settings = frozenset({"client_secret"})
-    known_settings = frozenset(
-        {
-            "company_id", "client_id", "grant", "redirect_uri", "objects", "projects", "per_page",
-            "full_every", "create_vendors", "base_url", "login_url", "rate_reserve",
-        }
-    )  # fmt: skip
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "company_id": int | str, "client_id": str, "grant": str, "redirect_uri": str,
+        "objects": list[str], "projects": list[int | str], "per_page": int, "full_every": str | float,
+        "create_vendors": bool, "base_url": str, "login_url": str, "rate_reserve": int,
+        "client_secret": str,
+    }  # fmt: skip
     default_mapping = USER_SCALARS
 
     @property

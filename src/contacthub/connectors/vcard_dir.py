@@ -66,9 +66,10 @@ class VCardDirConnector(VCardFiles, Connector):
     on disk before ``write`` returns; see ``vcard_files.py``)."""
 
     type: ClassVar[str] = "vcard-dir"
-    known_settings: ClassVar[frozenset[str]] = frozenset(
-        {"path", "version", "extension", "encoding", "create", "fsync", "trash_days"}
-    )
+    setting_types: ClassVar[Mapping[str, Any]] = {
+        "path": str, "version": str | float, "extension": str, "encoding": str, "create": bool,
+        "fsync": bool, "trash_days": float,
+    }  # fmt: skip
     capabilities: ClassVar[Capabilities] = Capabilities(
         create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
     )

@@ -50,9 +50,11 @@ def _base_connect() -> Any:
     return Connector.connect.__func__  # type: ignore[attr-defined]
 
 
-def parse_settings(text: str) -> dict[str, Any]:
+def parse_settings(text: str, text_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``key = value`` per line; a value is TOML when it parses as TOML (``true``, ``3``,
-    ``"quoted"``), else the text as typed (so a path needs no quotes)."""
+    ``"quoted"``), else the text as typed (so a path needs no quotes). A key of
+    ``text_keys`` (the type declares it text: ``text_settings``) takes what was typed as
+    text unless it is quoted: a client id of digits typed bare is not refused as a number."""
     out: dict[str, Any] = {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -66,7 +68,18 @@ def parse_settings(text: str) -> dict[str, Any]:
             out[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             out[key] = value
+        if key in text_keys and not isinstance(out[key], str):
+            out[key] = value
     return out
+
+
+def text_settings(type_name: str) -> frozenset[str]:
+    """The settings a connector type declares as text only (``Connector.setting_types``)."""
+    from contacthub.connectors.registry import TYPES, connector_class
+
+    if type_name not in TYPES:
+        return frozenset()
+    return frozenset(k for k, v in connector_class(type_name).setting_types.items() if v is str)
 
 
 def settings_text(settings: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from contacthub.web.forms import (
     parse_settings,
     settings_text,
     shown_filter,
+    text_settings,
     type_info,
 )
 from contacthub.web.pages_common import Changer, Id, Viewer, go, render
@@ -48,7 +49,7 @@ async def add_connector(request: Request, hub_id: Id, who: Changer) -> Response:
     hub_name = await run_in_threadpool(access.hub, engine, who.user, hub_id)
     form = await request.form()
     type_name = str(form.get("type") or "")
-    settings = parse_settings(str(form.get("settings") or ""))
+    settings = parse_settings(str(form.get("settings") or ""), text_settings(type_name))
     for key, value in form.multi_items():
         if key.startswith("secret_") and str(value):
             settings[key.removeprefix("secret_")] = str(value)
@@ -109,7 +110,7 @@ def connector_page(request: Request, connector_id: Id, who: Viewer) -> Response:
 async def save_connector(request: Request, connector_id: Id, who: Changer) -> Response:
     _, current = await run_in_threadpool(_connector, request, who, connector_id)
     form = await request.form()
-    settings = parse_settings(str(form.get("settings") or ""))
+    settings = parse_settings(str(form.get("settings") or ""), text_settings(current["type"]))
     for key, value in form.multi_items():
         if key.startswith("secret_") and str(value):
             settings[key.removeprefix("secret_")] = str(value)
