@@ -126,6 +126,85 @@ def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: t
     assert bad.status_code == 400 and "phone_region" in bad.json()["error"]
 
 
+def pages(person: Person, url: str, **params: Any) -> tuple[list[Any], list[str]]:
+    """Every page of a listing, following its ``Link: <...>; rel="next"`` headers: the pages
+    (each as the body says it) and the links followed."""
+    import re
+
+    answers, links = [], []
+    answer = person.client.get(url, params=params, headers=person.auth)
+    while True:
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+        link = answer.headers.get("link")
+        if link is None:
+            return answers, links
+        match = re.fullmatch(r'<(/api/v1/[^>]+)>; rel="next"', link)
+        assert match, link
+        links.append(match.group(1))
+        answer = person.client.get(match.group(1), headers=person.auth)
+
+
+def test_long_listings_are_paged(
+    alice: Person, folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs (newest first, ``before``), contacts (by id, ``after``, read page by page from
+    the database) and a run's changes (``after``, with the run's totals on every page) come
+    in pages, each saying where the next is in a Link header: runs past the newest 500, a
+    hub's contacts past 1000, and the journal of a first sync could not be had but whole."""
+    from contacthub.service import views
+
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    made = [c.post(f"/api/v1/hubs/{hub['id']}/runs", json={"dry_run": True}, headers=auth).json()["run"]]
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
+    made += [run] + [
+        c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"] for _ in range(3)
+    ]
+    newest_first = sorted(made, reverse=True)
+
+    listed, links = pages(alice, f"/api/v1/hubs/{hub['id']}/runs", limit=2)
+    assert [[r["id"] for r in page] for page in listed] == [
+        newest_first[0:2],
+        newest_first[2:4],
+        newest_first[4:],
+    ]
+    assert links[0] == f"/api/v1/hubs/{hub['id']}/runs?limit=2&before={newest_first[1]}"
+    one_page, links = pages(alice, f"/api/v1/hubs/{hub['id']}/runs")  # no more: no Link
+    assert [r["id"] for r in one_page[0]] == newest_first and links == []
+    older = c.get(f"/api/v1/hubs/{hub['id']}/runs", params={"before": run}, headers=auth).json()
+    assert [r["id"] for r in older] == [made[0]]
+
+    # (in the database's order of contact ids: its collation, not Python's, decides it)
+    everyone = [f["id"] for f in c.get(f"/api/v1/hubs/{hub['id']}/contacts", headers=auth).json()]
+    assert len(set(everyone)) == 10
+    listed, links = pages(alice, f"/api/v1/hubs/{hub['id']}/contacts", limit=3)
+    assert [len(page) for page in listed] == [3, 3, 3, 1]
+    assert [f["id"] for page in listed for f in page] == everyone  # by contact id, each once
+    assert links[0].endswith(f"contacts?limit=3&after={everyone[2]}")
+    # a search reads on, chunk after chunk, until a page is full
+    monkeypatch.setattr(views, "CONTACTS_CHUNK", 1)
+    listed, links = pages(alice, f"/api/v1/hubs/{hub['id']}/contacts", q="family", limit=4)
+    assert [f["id"] for page in listed for f in page] == everyone and [len(p) for p in listed] == [4, 4, 2]
+    assert "q=family" in links[0]
+    found, _ = pages(alice, f"/api/v1/hubs/{hub['id']}/contacts", q="person7", limit=1)
+    assert [[f["display_name"] for f in page] for page in found] == [["Person7 Family7"]]
+
+    whole = c.get(f"/api/v1/runs/{run}", headers=auth).json()
+    assert whole["journal_total"] == len(whole["journal"]) >= 10
+    listed, links = pages(alice, f"/api/v1/runs/{run}", limit=4)
+    assert [ch for page in listed for ch in page["journal"]] == whole["journal"]
+    assert len(listed[0]["journal"]) == 4 and len(links) == len(listed) - 1
+    assert links[0] == f"/api/v1/runs/{run}?limit=4&after={whole['journal'][3]['id']}"
+    for page in listed:  # the run itself, its totals included, on every page
+        assert {k: v for k, v in page.items() if k != "journal"} == {
+            k: v for k, v in whole.items() if k != "journal"
+        }
+    assert whole["changes"]["b"]["create"] == 10
+    bad = c.get(f"/api/v1/hubs/{hub['id']}/runs", params={"before": 0}, headers=auth)
+    assert bad.status_code == 422
+
+
 def test_a_setting_of_the_wrong_type_is_refused_through_the_api(
     alice: Person, folders: tuple[Path, Path]
 ) -> None:

@@ -17,7 +17,7 @@ from contacthub.service.editing import (
     update_connector,
     update_hub,
 )
-from contacthub.service.views import conflicts, contact, contacts_of, hubs, runs, show_run
+from contacthub.service.views import conflicts, contact, contacts_of, contacts_page, hubs, runs, show_run
 
 __all__ = [
     "CONNECTOR_KEYS",
@@ -27,6 +27,7 @@ __all__ = [
     "connect",
     "contact",
     "contacts_of",
+    "contacts_page",
     "create_hub",
     "hubs",
     "reject",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from contacthub.errors import NotFoundError
 from contacthub.store import tables as t
@@ -87,26 +87,40 @@ def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
     }
 
 
-def runs(engine: Engine, hub: str, limit: int = 50) -> list[dict[str, Any]]:
+def runs(engine: Engine, hub: str, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """The hub's ``limit`` newest runs, newest first; ``before``: those older than that run
+    (the API's next page: keyset paging on the run id, which the ``ix_runs_hub`` index serves
+    however many runs a hub has had)."""
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
-        rows = conn.execute(
-            select(t.runs).where(t.runs.c.hub_id == hub_row.id).order_by(t.runs.c.id.desc()).limit(limit)
-        ).all()
-        # (every run after a listed one is listed too; asking ``superseded`` keeps one rule)
+        query = select(t.runs).where(t.runs.c.hub_id == hub_row.id)
+        if before is not None:
+            query = query.where(t.runs.c.id < before)
+        rows = conn.execute(query.order_by(t.runs.c.id.desc()).limit(limit)).all()
+        # (``superseded`` looks at every later run, listed on this page or not: one rule)
         held = superseded(conn, hub_row.id, [r.id for r in rows if r.status == "held"])
         return [_run_dict(r, hub, held.get(r.id)) for r in rows]
 
 
-def show_run(engine: Engine, run_id: int) -> dict[str, Any]:
+def show_run(
+    engine: Engine, run_id: int, limit: int | None = None, after: int | None = None
+) -> dict[str, Any]:
+    """One run with its journal in change order: all of it (the command line, the
+    dashboard), or ``limit`` changes after the change ``after`` (the API's pages: a first
+    sync journals tens of thousands). ``journal_total`` counts the whole journal, and the
+    run's counts (``changes``) are those of the whole run whatever the page."""
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         hub = Store(conn).hub_by_id(row.hub_id)
         later = superseded(conn, row.hub_id, [row.id]).get(row.id) if row.status == "held" else None
         out = _run_dict(row, hub.name, later)
-        changes = conn.execute(
-            select(t.changes).where(t.changes.c.run_id == run_id).order_by(t.changes.c.id)
-        ).all()
+        query = select(t.changes).where(t.changes.c.run_id == run_id)
+        if after is not None:
+            query = query.where(t.changes.c.id > after)
+        changes = conn.execute(query.order_by(t.changes.c.id).limit(limit)).all()
+        out["journal_total"] = conn.execute(
+            select(func.count()).select_from(t.changes).where(t.changes.c.run_id == run_id)
+        ).scalar_one()
         out["journal"] = [
             {
                 "id": c.id,
@@ -220,7 +234,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
 
 
 def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dict[str, Any]]:
-    """The live hub contacts (``search``: a case-insensitive text anywhere in them)."""
+    """The live hub contacts (``search``: a case-insensitive text anywhere in them), by name."""
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         rows = conn.execute(
@@ -228,16 +242,51 @@ def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dic
                 t.contacts.c.hub_id == hub_row.id, t.contacts.c.deleted.is_(False)
             )
         ).all()
-    out = []
-    needle = (search or "").casefold()
-    for contact_id, data in rows:
-        if needle and needle not in data.casefold():
-            continue  # (a quick no on the stored text; then the values themselves)
-        fields = loads(data) or {}
-        if needle and needle not in "\n".join(_texts(fields)).casefold():
-            continue  # only in a field's name ("work", "primary"): every contact matched
-        out.append({"id": contact_id, **fields})
+    out = [found for contact_id, data in rows if (found := _found(contact_id, data, search)) is not None]
     return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
+
+
+#: contacts ``contacts_page`` reads at a time (a search reads on until enough match)
+CONTACTS_CHUNK = 500
+
+
+def contacts_page(
+    engine: Engine, hub: str, search: str | None = None, limit: int = 100, after: str | None = None
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` live hub contacts matching ``search``, in contact id order, after the
+    contact ``after``: the API's pages. The database reads them in id order from ``after``
+    (the ``ix_contacts_hub_live`` index) a chunk at a time and stops once ``limit`` match:
+    the API loaded every contact of the hub and sorted them by name to send the first 100."""
+    c = t.contacts.c
+    out: list[dict[str, Any]] = []
+    chunk = max(limit, CONTACTS_CHUNK)
+    with engine.connect() as conn:
+        hub_row = Store(conn).hub(hub)
+        while True:
+            query = select(c.id, c.data).where(c.hub_id == hub_row.id, c.deleted.is_(False))
+            if after is not None:
+                query = query.where(c.id > after)
+            rows = conn.execute(query.order_by(c.id).limit(chunk)).all()
+            for contact_id, data in rows:
+                found = _found(contact_id, data, search)
+                if found is not None:
+                    out.append(found)
+                    if len(out) == limit:
+                        return out
+            if len(rows) < chunk:
+                return out
+            after = rows[-1].id
+
+
+def _found(contact_id: str, data: str, search: str | None) -> dict[str, Any] | None:
+    """The contact as the listings show it, or None when it does not hold ``search``."""
+    needle = (search or "").casefold()
+    if needle and needle not in data.casefold():
+        return None  # (a quick no on the stored text; then the values themselves)
+    fields = loads(data) or {}
+    if needle and needle not in "\n".join(_texts(fields)).casefold():
+        return None  # only in a field's name ("work", "primary"): every contact matched
+    return {"id": contact_id, **fields}
 
 
 def _texts(value: Any) -> Iterator[str]:

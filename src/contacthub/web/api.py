@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -126,6 +126,16 @@ def connector_dict(engine: Engine, hub_id: int, connector_id: int) -> dict[str, 
     raise NotFoundError(f"no connector {connector_id}")
 
 
+def next_page(request: Request, response: Response, **params: Any) -> None:
+    """Say where the next page of a long listing is, the same way for every listing: a
+    ``Link: <...>; rel="next"`` header (RFC 8288) holding this request's path and query
+    with the keyset parameter of the next page (``before`` for runs, ``after`` for a run's
+    changes and for contacts). No header: this was the last page. A header, not a field:
+    the listings are JSON arrays, which a field would have turned into objects."""
+    url = request.url.include_query_params(**params)
+    response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
 def report_dict(report: Any) -> dict[str, Any]:
     out: dict[str, Any] = report.as_json()
     out["message"] = report.message
@@ -221,12 +231,22 @@ def test_connector(connector_id: Id, who: Who, db: Db) -> dict[str, Any]:
 # --- runs -----------------------------------------------------------------------------------
 
 
-@router.get("/hubs/{hub_id}/runs", summary="A hub's runs, newest first")
+@router.get("/hubs/{hub_id}/runs", summary="A hub's runs, newest first (paged: see the Link header)")
 def list_runs(
-    hub_id: Id, who: Who, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    request: Request,
+    response: Response,
+    hub_id: Id,
+    who: Who,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, description="only runs older than this run id")] = None,
 ) -> list[dict[str, Any]]:
     name = access.hub(db, who.user, hub_id)
-    return service.runs(db, name, limit)
+    found = service.runs(db, name, limit + 1, before)
+    if len(found) > limit:
+        found = found[:limit]
+        next_page(request, response, before=found[-1]["id"])
+    return found
 
 
 @router.post("/hubs/{hub_id}/runs", status_code=201, summary="Sync now, or preview (dry run)")
@@ -235,10 +255,25 @@ def start_run(request: Request, hub_id: Id, body: RunIn, who: Who, db: Db) -> di
     return report_dict(state(request).run(hub_id, name, lambda: service.sync(db, name, dry_run=body.dry_run)))
 
 
-@router.get("/runs/{run_id}", summary="One run with its changes (field values before and after)")
-def get_run(run_id: Id, who: Who, db: Db) -> dict[str, Any]:
+@router.get(
+    "/runs/{run_id}",
+    summary="One run with its changes (field values before and after; paged: see the Link header)",
+)
+def get_run(
+    request: Request,
+    response: Response,
+    run_id: Id,
+    who: Who,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="changes in this page")] = 1000,
+    after: Annotated[int | None, Query(ge=1, description="only changes after this change id")] = None,
+) -> dict[str, Any]:
     access.hub_of(db, who.user, "run", run_id)
-    return service.show_run(db, run_id)
+    found = service.show_run(db, run_id, limit + 1, after)
+    if len(found["journal"]) > limit:
+        found["journal"] = found["journal"][:limit]
+        next_page(request, response, after=found["journal"][-1]["id"])
+    return found
 
 
 @router.post("/runs/{run_id}/approve", summary="Let a held run's deletions happen")
@@ -279,16 +314,27 @@ def resolve_conflict(conflict_id: Id, body: ResolveIn, who: Who, db: Db) -> dict
 # --- contacts -------------------------------------------------------------------------------
 
 
-@router.get("/hubs/{hub_id}/contacts", summary="Search a hub's contacts")
+@router.get(
+    "/hubs/{hub_id}/contacts", summary="Search a hub's contacts, by contact id (paged: see the Link header)"
+)
 def search_contacts(
+    request: Request,
+    response: Response,
     hub_id: Id,
     who: Who,
     db: Db,
     q: Annotated[str | None, Query(max_length=200, description="text anywhere in the contact")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=36, description="only contacts after this contact id")
+    ] = None,
 ) -> list[dict[str, Any]]:
     name = access.hub(db, who.user, hub_id)
-    return service.contacts_of(db, name, q)[:limit]
+    found = service.contacts_page(db, name, q, limit + 1, after)
+    if len(found) > limit:
+        found = found[:limit]
+        next_page(request, response, after=found[-1]["id"])
+    return found
 
 
 @router.get(
