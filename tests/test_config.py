@@ -698,7 +698,10 @@ def test_an_unknown_csv_date_order_is_refused(tmp_path: Path) -> None:
     assert err.message == "unknown csv date_order 'uk' (known: auto, mdy, dmy, ymd)"
     config.load(write(tmp_path, head + 'date_order = "dmy"\n'))
     engine = open_database("sqlite://")
-    with pytest.raises(ConfigError, match="unknown csv date_order 5"):  # apply checks it too
+    with pytest.raises(
+        ConfigError,
+        match=r"'date_order' of connector 'c' \(csv\) of hub 'team' must be text, not a number",
+    ):  # apply checks it too
         config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "date_order": 5}]))
 
 
