@@ -408,13 +408,15 @@ def test_a_column_deleted_or_renamed_in_a_sheet_empties_nothing(
     assert kept() and "p1@home.example" in hub.sheet.read_text(encoding="utf-8-sig")
 
 
-def _rewrite(sheet: Path, drop: str = "", edit: tuple[str, str] | None = None) -> None:
+def _rewrite(
+    sheet: Path, drop: str = "", edit: tuple[str, str] | None = None, who: str = "p1@example.com"
+) -> None:
     """Delete column ``drop`` of an Outlook sheet and/or set ``edit`` = (column, value) in
-    person 1's row, as a spreadsheet saves it."""
+    the row of ``who`` (person 1's), as a spreadsheet saves it."""
     rows = list(csv.reader(sheet.read_text(encoding="utf-8-sig").splitlines()))
     if edit is not None:
         column, value = edit
-        [row] = [row for row in rows[1:] if "p1@example.com" in row]
+        [row] = [row for row in rows[1:] if who in row]
         row[rows[0].index(column)] = value
     if drop:
         where = rows[0].index(drop)
@@ -540,6 +542,44 @@ def test_an_outlook_file_of_emails_only_is_not_rewritten_when_a_title_changes(tm
     card.write_text(card.read_text().replace("TITLE:Boss 1", "TITLE:Foreman"))
     assert hub.sync()["changes"] == {"hub": {"create": 0, "update": 1, "delete": 0}}
     assert hub.sheet.read_bytes() == written
+    hub.settled()
+
+
+_NAMELESS = (
+    "BEGIN:VCARD\r\nVERSION:{}\r\nUID:x1\r\nN:;;;;\r\nFN:\r\n"
+    "EMAIL:forrest@example.com\r\nTEL:+1 217 555 0100\r\nEND:VCARD\r\n"
+)
+
+
+@pytest.mark.parametrize("card", ["3.0", "4.0", "empty-values__2.1__audriga_test_vcard_2.vcf"])
+def test_a_card_without_a_name_keeps_its_empty_fn(tmp_path: Path, corpus_dir: Path, card: str) -> None:
+    """QA: a card with an empty FN (and N), its person named in the hub by their email,
+    got ``FN:<the email>`` when only its Job Title was edited in an Outlook file; so did
+    the corpus card of empty values. README: an email standing in for a name is not
+    written as one. An edit of the card itself is no reason to write it again either."""
+    hub = site(tmp_path, 'format = "outlook"')
+    path = hub.folder / "x1.vcf"
+    if card.endswith(".vcf"):
+        shutil.copy(corpus_dir / "vcards" / card, path)
+    else:
+        path.write_bytes(_NAMELESS.format(card).encode())
+    who = "forrestgump@example.com" if card.endswith(".vcf") else "forrest@example.com"
+    hub.sync()
+    hub.settled()
+    _rewrite(hub.sheet, edit=("Job Title", "Runner"), who=who)
+    assert hub.sync()["changes"] == {
+        "hub": {"create": 0, "update": 1, "delete": 0},
+        "cards": {"create": 0, "update": 1, "delete": 0},
+    }
+    text = path.read_text()
+    assert "\nTITLE:Runner\n" in text and "\nFN:\n" in text and "FN:forrest" not in text, text
+    hub.settled()
+    path.write_text(text.replace("TITLE:Runner", "TITLE:Coach"))
+    assert hub.sync()["changes"] == {
+        "hub": {"create": 0, "update": 1, "delete": 0},
+        "sheet": {"create": 0, "update": 1, "delete": 0},
+    }
+    assert path.read_text() == text.replace("TITLE:Runner", "TITLE:Coach")
     hub.settled()
 
 

@@ -162,6 +162,26 @@ def made_name(fields: Mapping[str, Any]) -> str:
     return display_name_of({**fields, "display_name": ""})
 
 
+_LONE_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def email_stand_in(fields: Mapping[str, Any]) -> bool:
+    """Whether the display name is only an email address standing in for a name: a
+    person with no name parts and no organization, whom the hub names by an email
+    (``made_name``; the hub's contacts all have a name to show). Nobody typed it as a
+    name (or, if someone did, it says no more than the email), so it is not written as
+    one where a record may have no name: a card whose FN was empty keeps it empty
+    (``vcard_apply``). Any email counts, not only the contact's own: the stand-in stays
+    when the email it was made from changes."""
+    shown = fields.get("display_name")
+    return (
+        bool(shown)
+        and _LONE_EMAIL.fullmatch(str(shown)) is not None
+        and not fields.get("organization")
+        and not any(fields.get(n) for n in NAME_FIELDS)
+    )
+
+
 _WORD_PARTS = ("name_prefix", "given_name", "middle_name", "family_name")  # as made_name joins them
 
 

@@ -684,3 +684,45 @@ def test_a_card_with_nothing_read_but_unreadable_lines_is_an_error() -> None:
     # a line with no ':' at all is skipped, as it always was, in a card holding something
     data = _QUOTE_CARD.format("FN:Ann\r\nEMAIL;TYPE=work\r\n").encode()
     assert CODEC.read(data, "q.vcf")[0] == CODEC.parse(data)[0].fields == {"display_name": "Ann"}
+
+
+_NAMELESS = (
+    "BEGIN:VCARD\r\nVERSION:{}\r\nUID:x1\r\nN:;;;;\r\nFN:\r\n"
+    "EMAIL:forrest@example.com\r\nTEL:+1 217 555 0100\r\nEND:VCARD\r\n"
+)
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_a_card_without_a_name_is_not_given_an_email_as_one(version: str) -> None:
+    """QA: a card with an empty FN and N, whose hub contact is named by its email (every
+    hub contact has a name to show), got ``FN:forrest@example.com`` from the first write
+    of anything else (a title edited in an Outlook file). It keeps its empty FN, and a
+    card without FN gets an empty one (required), not the email."""
+    data = _NAMELESS.format(version).encode()
+    fields = {**CODEC.read(data)[0], "display_name": "forrest@example.com", "job_title": "Runner"}
+    out = CODEC.update([p.card for p in CODEC.parse(data)], fields, data=data)
+    assert out == data.replace(b"END:VCARD", b"TITLE:Runner\r\nEND:VCARD")
+    without_fn = data.replace(b"FN:\r\n", b"")
+    out = CODEC.update([p.card for p in CODEC.parse(without_fn)], fields, data=without_fn)
+    assert b"\r\nFN:\r\n" in out and b"FN:forrest" not in out
+    # what the card reads as agrees with the hub's fields (``read_back``), so a read of it
+    # after an edit does not plan a write of it again
+    read = CODEC.read(out)[0]
+    assert "display_name" not in read and read == CODEC.read_back(fields)
+    assert CODEC.read_back({**fields, "given_name": "Forrest"}) == {**fields, "given_name": "Forrest"}
+
+
+def test_a_name_cleared_elsewhere_leaves_fn_empty_not_the_email() -> None:
+    """A card whose name was cleared in another system (the hub then names the person by
+    their email) gets an empty FN; a card whose FN is an email, as the hub writes a new
+    card of a person with no name, keeps showing one."""
+    named = _NAMELESS.format("3.0").replace("N:;;;;\r\nFN:", "N:Gump;Forrest;;;\r\nFN:Forrest Gump").encode()
+    fields = {k: v for k, v in CODEC.read(named)[0].items() if k not in ("given_name", "family_name")}
+    fields["display_name"] = "forrest@example.com"
+    out = CODEC.update([p.card for p in CODEC.parse(named)], fields, data=named)
+    assert b"\r\nN:;;;;\r\nFN:\r\n" in out and b"FN:forrest" not in out
+    new = CODEC.create(fields, "x2")
+    assert b"\r\nFN:forrest@example.com\r\n" in new
+    moved = {**fields, "display_name": "forrest@new.example"}  # a card's email stand-in follows
+    out = CODEC.update([p.card for p in CODEC.parse(new)], moved, data=new)
+    assert b"\r\nFN:forrest@new.example\r\n" in out

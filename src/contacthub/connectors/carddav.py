@@ -41,6 +41,7 @@ from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.connectors.vcard_trash import Trash
 from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
+from contacthub.model import Fields
 
 
 class CardDavConnector(Connector):
@@ -118,6 +119,9 @@ class CardDavConnector(Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self.codec.fields
+
+    def read_back(self, fields: Fields) -> Fields:
+        return self.codec.read_back(fields)
 
     @property
     def keeps_deleted_cards(self) -> bool:

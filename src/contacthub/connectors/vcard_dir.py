@@ -110,6 +110,9 @@ class VCardDirConnector(VCardFiles, Connector):
     def fields(self) -> frozenset[str] | None:
         return self.codec.fields
 
+    def read_back(self, fields: Fields) -> Fields:
+        return self.codec.read_back(fields)
+
     @property
     def keeps_deleted_cards(self) -> bool:
         return self.trash.present()

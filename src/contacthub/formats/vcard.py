@@ -48,7 +48,7 @@ from contacthub.formats.vcard_map import (
     parse_rev,
     read_fields,
 )
-from contacthub.model import DEFAULT_REGION, Fields
+from contacthub.model import DEFAULT_REGION, Fields, email_stand_in
 
 __all__ = [
     "PRODID",
@@ -108,6 +108,16 @@ class VCardCodec:
     def settings(self) -> tuple[Any, ...]:
         """What decides the fields a card reads as: equal settings, equal fields."""
         return (tuple(sorted(self.mapping.items())), self.region, self.fallback)
+
+    def read_back(self, fields: Fields) -> Fields:
+        """What a card written with ``fields`` may read as, where that is not ``fields``:
+        one whose FN was empty keeps it so when the display name is only an email standing
+        in for a name (``model.email_stand_in``, ``apply_fields``), and reads without one.
+        Without this, such a card, read again after an edit, never agreed with the hub:
+        it was written again (to no effect) after each such read."""
+        if self.fmap.text.get("FN") == "display_name" and email_stand_in(fields):
+            return {k: v for k, v in fields.items() if k != "display_name"}
+        return fields
 
     def parse(self, data: bytes, where: str = "") -> list[ParsedCard]:
         """Every card of a file; ``RecordError`` naming ``where`` if none can be read."""

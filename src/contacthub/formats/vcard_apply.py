@@ -41,6 +41,7 @@ from contacthub.model import (
     Fields,
     display_name_of,
     element_key,
+    email_stand_in,
     field_equal,
 )
 
@@ -283,11 +284,21 @@ def apply_fields(
     if current is None:
         current = read_fields(card, fmap, region)
     changed = {f for f in (*fmap.fields, *fields) if not field_equal(f, current.get(f), fields.get(f))}
+    # an email standing in for a name (``email_stand_in``) is not written as one: a card
+    # with no name keeps none, one whose name was cleared gets none (an email in FN, a
+    # card's other stand-in, follows)
+    nameless = fmap.text.get("FN") == "display_name" and email_stand_in(fields)
+    if nameless and not current.get("display_name"):
+        changed.discard("display_name")
+    nameless = nameless and not email_stand_in(current)
     for prop_name, slots in fmap.struct.items():
         if changed.intersection(s for s in slots if s):
             _replace_first(card, prop_name, _struct_maker(prop_name, slots, fields))
     for prop_name, canonical in fmap.text.items():
         if canonical in changed:
+            if prop_name == "FN" and nameless:  # a name cleared: no email written in its place
+                _replace_first(card, prop_name, _text_maker(prop_name, "", {}, version))
+                continue
             text = str(fields.get(canonical, ""))
             _replace_first(card, prop_name, _text_maker(prop_name, text, fields, version))
     for kind in MULTI_FIELDS:
@@ -295,8 +306,8 @@ def apply_fields(
             _apply_multi(card, kind, list(fields.get(kind) or []), version, region)
     if changed:
         _touch_rev(card)
-    if card.first("FN") is None:
-        card.properties.append(Property("FN", escape(display_name_of(fields))))
+    if card.first("FN") is None:  # required (in 3.0 and 4.0): an empty one for a stand-in
+        card.properties.append(Property("FN", "" if nameless else escape(display_name_of(fields))))
     if card.first("N") is None and version != "4.0":
         card.properties.append(Property("N", ";;;;"))  # required in 3.0
 
