@@ -49,6 +49,13 @@ def test_a_name_that_only_adds_words_is_close_enough_to_be_the_record_moved() ->
     assert _names_close(name("Fay", "Lee"), name("Faye", "Lee"))
     assert not _names_close(name("Ann", "Lee"), name("Bob", "Lee"))
     assert not _names_close(name(family="Lee"), name("Ann", "Lee"))
+    # words split on hyphens too, in order, the first one kept: a married name
+    assert _names_close(name("Ann", "Lee"), name("Ann", "Lee-Smith"))
+    assert _names_close(name("Ann", "Smith"), name("Ann", "Lee-Smith"))
+    assert _names_close(name("Ann", "Lee-Smith"), name("Ann", "Lee"))
+    assert not _names_close(name("Ann", "Smith-Lee"), name("Bob", "Lee"))
+    assert not _names_close(name("Ann", "Lee"), name("Bob", "Lee-Smith"))
+    assert not _names_close(name(family="Smith"), name("Ann", "Lee-Smith"))
 
 
 def test_a_name_without_its_accents_finds_the_accented_one_and_no_other() -> None:

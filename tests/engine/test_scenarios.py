@@ -1346,6 +1346,31 @@ def test_a_new_record_like_a_gone_one_in_one_value_only_is_a_new_person(database
     assert "Mary" in [i.fields["given_name"] for i in a.items.values()]
 
 
+def test_two_rows_renamed_with_added_words_are_still_their_records(database_url: str) -> None:
+    """Rows without an email are known by their names: "Ann Lee" married, "Ann Lee-Smith",
+    moved to a new id, and "Lee-Smith" against "Lee" was too far for a name (no word
+    prefix, 0.7 alike): her card was deleted and made again. Two renamed in one run (so
+    only the phone and name can pair them), and Smith -> Lee-Smith too."""
+    hub = Hub(database_url, ["a", "b"], threshold="100")
+    a, b = hub.book("a"), hub.book("b")
+    people = (("ann", "Ann", "Lee", "+12025550121"), ("bo", "Bo", "Smith", "+12025550122"))
+    for nid, given, family, phone in people:
+        a.put(nid, {"given_name": given, "family_name": family, "phones": [{"value": phone, "type": "cell"}]})
+    hub.sync()
+    made = dict(b.items)
+    for nid, item in made.items():
+        del b.items[nid]
+        b.put(f"{nid}-renamed", {**item.fields, "family_name": "Lee-Smith"})
+    report = hub.sync()
+    assert report.changes["a"] == {"create": 0, "update": 2, "delete": 0}, report.changes
+    assert sorted(a.items) == ["ann", "bo"]
+    assert {i.fields["given_name"]: i.fields["family_name"] for i in a.items.values()} == {
+        "Ann": "Lee-Smith",
+        "Bo": "Lee-Smith",
+    }
+    assert hub.sync().changes == {}
+
+
 def test_a_second_record_of_the_same_person_is_not_taken_for_a_move(database_url: str) -> None:
     """Two records sharing an email in one connector, both still there: two contacts, as
     before moves were recognised (the one set aside is placed once the pull has ended)."""

@@ -9,6 +9,7 @@ contact already linked in the pulled connector is never matched twice. A mixin o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
@@ -317,16 +318,24 @@ def _pairs(
 
 def _names_close(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """The same name, one a typo away (Fay, Faye), or one that only adds words to the
-    other (Cher, Cher Bono: a family name typed into a file that had the first name
-    alone): a household or a company shares a phone, a family name, an address, and a
-    wife is not her husband's card renamed."""
+    other, hyphenated ones counting as words too, and keeps its first word (Cher, Cher
+    Bono: a family name typed into a file that had the first name alone; Ann Lee, Ann
+    Lee-Smith, Ann Smith: a married name): a household or a company shares a phone, a
+    family name, an address, and a wife is not her husband's card renamed (Ann Lee, Bob
+    Lee), nor the family's row ("Lee") one of its members."""
     mine, theirs = name_key(a), name_key(b)
     if not mine or not theirs:
         return True
-    short, long = sorted((mine.split(), theirs.split()), key=len)
-    if long[: len(short)] == short:
+    short, long = sorted(([w for w in _WORDS.split(name) if w] for name in (mine, theirs)), key=len)
+    if short and short[0] == long[0] and _in_order(short, long):
         return True
     return SequenceMatcher(None, mine, theirs).ratio() >= 0.8
+
+
+def _in_order(short: list[str], long: list[str]) -> bool:
+    """Whether every word of ``short`` appears in ``long``, in the same order."""
+    rest = iter(long)
+    return all(word in rest for word in short)
 
 
 def _only_best(options: list[tuple[int, int]]) -> int | None:
@@ -336,6 +345,8 @@ def _only_best(options: list[tuple[int, int]]) -> int | None:
     return winners[0] if len(winners) == 1 else None
 
 
+#: what separates the words of a name for ``_names_close``: spaces and hyphens (Lee-Smith)
+_WORDS = re.compile(r"[\s\-\u2010]+")
 #: values that count towards ``likeness`` (not the display name: it repeats the name parts)
 _LIKENESS_SCALARS = (
     "given_name",
