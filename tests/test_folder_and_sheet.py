@@ -691,6 +691,40 @@ def test_people_with_no_email_or_phone_are_found_again_when_a_connector_comes_ba
     hub.settled()
 
 
+@pytest.mark.parametrize("phone", ["TEL;TYPE=CELL:+1 217 555 0100\r\n", ""], ids=["phone", "no-phone"])
+def test_a_person_without_an_email_renamed_in_an_outlook_file_keeps_their_card(
+    tmp_path: Path, phone: str
+) -> None:
+    """An Outlook row without an email is known by its name: Lee -> Lee-Smith gave it a
+    new id, and the run deleted the card (to the trash) and wrote a new one, without its
+    UID, photo, categories and X- properties, under another file name. Now the row is
+    the same record renamed (by its phone and a name that only adds a word; without a
+    phone, as the only row gone and the only one new, one edit apart): the card is
+    updated in place."""
+    hub = site(tmp_path, 'format = "outlook"')
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ann-1\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\n"
+        f"{phone}ADR;TYPE=HOME:;;1 Main St;Springfield;IL;62701;USA\r\nCATEGORIES:Family\r\n"
+        "X-SPOUSE:Bob\r\nPHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ==\r\nEND:VCARD\r\n"
+    )
+    (hub.folder / "ann.vcf").write_text(card)
+    assert hub.sync()["changes"]["sheet"]["create"] == 1
+    text = hub.sheet.read_text(encoding="utf-8-sig")
+    assert text.count(",Lee,") == 1
+    hub.sheet.write_text(text.replace(",Lee,", ",Lee-Smith,"), encoding="utf-8")
+    report = hub.sync()
+    assert report["changes"] == {
+        "hub": {"create": 0, "update": 1, "delete": 0},
+        "cards": {"create": 0, "update": 1, "delete": 0},
+    }, report
+    assert hub.cards() == ["ann.vcf"]
+    written = (hub.folder / "ann.vcf").read_text()
+    assert "N:Lee-Smith;Ann;;;" in written and "UID:ann-1" in written
+    for kept in ("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ==", "CATEGORIES:Family", "X-SPOUSE:Bob"):
+        assert kept in written
+    hub.settled()
+
+
 def test_a_note_with_lone_crs_reaches_the_cards_with_its_line_breaks(tmp_path: Path) -> None:
     """A note an old Mac program wrote, its lines broken by CR alone: its lines were glued
     into one in every card, and the sheet itself was then rewritten with the glued note."""

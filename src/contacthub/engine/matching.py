@@ -44,8 +44,10 @@ class Matching:
     does (up to ``SET_ASIDE``) with any record that matched nothing while this connector has
     links. Then (``_moves``) a record whose noted id is gone is that record, moved; and one
     that matched nothing is the record of a gone id whose baseline it resembles most, and
-    enough: an email or phone and one more value in common, a name at most a typo away,
-    each the other's best. Without this, the rename was a deletion plus a new person, and
+    enough: an email or phone and one more value in common, a name at most a typo away
+    or only adding words, each the other's best; or, without an email or phone, the only
+    record left that matched nothing and the only id left gone, one edit apart
+    (``_sole_pair``). Without this, the rename was a deletion plus a new person, and
     the deletion reached every other connector (with what the hub does not model in its
     copy there, a photo say)."""
 
@@ -88,6 +90,9 @@ class Matching:
                 if link.state == "active" and link.baseline
             ]
             for record, link in _pairs(loose, gone, spoke.held):
+                spoke.deleted.discard(link.native_id or "")
+                moved.append((record, link))
+            for record, link in _sole_pair(aside, gone, spoke, moved):
                 spoke.deleted.discard(link.native_id or "")
                 moved.append((record, link))
         for record, link in moved:
@@ -314,6 +319,59 @@ def _pairs(
         if chosen is not None and _only_best(best_of_link[chosen]) == r:
             out.append((records[r], links[chosen]))
     return out
+
+
+def _sole_pair(
+    aside: list[tuple[Record, LinkRow | None]],
+    gone: list[LinkRow],
+    spoke: Spoke,
+    moved: list[tuple[Record, LinkRow]],
+) -> list[tuple[Record, LinkRow]]:
+    """The one record that matched nothing with the one record gone, when the pull has
+    exactly one of each left over and they are one edit apart (``_one_edit_apart``).
+
+    For records without an email or phone, which ``_pairs`` does not look at: an Outlook
+    row with a name and an address is known by its name, one without a name by a hash of
+    every value; renaming the first (Lee to Lee-Smith) or editing any value of the second
+    gave it a new id, and its card elsewhere was deleted and written again, without what
+    the hub does not model (photo, UID, X- properties). Only when nothing else in the run
+    could be meant: a second record gone or new (two rows removed, two added) is no pair,
+    as a guess could join two people; nor is a record carrying an id of its own (a vCard
+    UID the hub has never seen is another card) or one that matched a contact linked here
+    (a second record of someone)."""
+    paired = {record.native_id for record, _ in moved}
+    left = [record for record, link in aside if record.native_id not in paired]
+    if len(left) != 1 or len(spoke.deleted) != 1:
+        return []
+    (record,) = left
+    if record.hub_id or any(r is record and link is not None for r, link in aside):
+        return []
+    links = [link for link in gone if link.native_id in spoke.deleted]
+    if len(links) != 1 or not _one_edit_apart(project(record.fields, spoke.held), links[0].baseline or {}):
+        return []
+    return [(record, links[0])]
+
+
+def _one_edit_apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two records differ in one field at most (the name, all its parts and the
+    display name, counting as one and, when both have one, at most a typo or some added
+    words apart: ``_names_close``) and share at least one value (the name included): a
+    row renamed, or a nameless row whose job title was edited, but not a row removed and
+    an unrelated one added, nor a household member's row for another's."""
+    mine, theirs = name_key(a), name_key(b)
+    if mine and theirs and not _names_close(a, b):
+        return False
+    same_name = all(field_equal(name, a.get(name), b.get(name)) for name in NAME_GROUP)
+    edits = 0 if same_name else 1
+    shared = 1 if same_name and mine else 0
+    for name in (set(a) | set(b)) - NAME_GROUP:
+        if a.get(name) in (None, "", [], {}) and b.get(name) in (None, "", [], {}):
+            continue
+        if field_equal(name, a.get(name), b.get(name)):
+            shared += 1
+        else:
+            edits += 1
+    return edits <= 1 and shared >= 1
 
 
 def _names_close(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
