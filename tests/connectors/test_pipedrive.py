@@ -166,7 +166,7 @@ def test_organizations_are_found_by_name_created_once_and_cached(emulator: tuple
     connector = make(url)
     a = create(connector, sample(1, organization="bäckerei müller gmbh"), "a")
     b = create(connector, sample(2, organization="New Partner Ltd"), "b")
-    c = create(connector, sample(3, organization="New Partner Ltd"), "c")
+    c = create(connector, sample(3, organization="New  Partner Ltd "), "c")  # stray spaces, one company
     orgs = {o["name"]: o["id"] for o in state.company.orgs.values()}
     assert len(orgs) == 2
     by_id = {p["id"]: p["org_id"] for p in persons_of(state)}

@@ -181,7 +181,7 @@ class PipedriveConnector(Connector):
                 for org in chunk:
                     names[int(org["id"])] = str(org.get("name") or "")
             self._org_names = names
-            self._org_ids = {name.casefold(): oid for oid, name in sorted(names.items(), reverse=True)}
+            self._org_ids = {_org_key(name): oid for oid, name in sorted(names.items(), reverse=True)}
         return self._org_names
 
     def _org_name(self, org_id: Any) -> str:
@@ -203,13 +203,13 @@ class PipedriveConnector(Connector):
         if not name:
             return None
         self._orgs()
-        found = self._org_ids.get(name.casefold())
+        found = self._org_ids.get(_org_key(name))
         if found is not None or not self.create_orgs:
             return found
         body = self.api.raw("POST", ORGS, json={"name": name}, record=where)
         oid = int(body["data"]["id"])
         self._orgs()[oid] = name
-        self._org_ids[name.casefold()] = oid
+        self._org_ids[_org_key(name)] = oid
         return oid
 
     def read_back(self, fields: Fields) -> Fields:
@@ -227,7 +227,7 @@ class PipedriveConnector(Connector):
         except Unwritable:
             return fields
         name = str(fields.get("organization") or "").strip()
-        oid = self._org_ids.get(name.casefold()) if name else None
+        oid = self._org_ids.get(_org_key(name)) if name else None
         if oid is not None and self._org_names is not None:
             name = self._org_names.get(oid, name)
         elif self._org_names is not None and not self.create_orgs:
@@ -416,3 +416,9 @@ def _int_setting(settings: Mapping[str, Any], name: str, default: int, where: st
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {value!r}", where) from None
+
+
+def _org_key(name: str) -> str:
+    """An organization's name as its lookup compares it: case aside, and runs of spaces as
+    one ("Acme  Construction Inc. " typed on a phone made a second organization)."""
+    return " ".join(name.split()).casefold()
