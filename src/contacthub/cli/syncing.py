@@ -73,6 +73,8 @@ def _print_report(report: Report, as_json: bool) -> None:
         spent = ", ".join(f"{n} {method}" for method, n in sorted(calls.items()))
         after.append(f"{name}: API calls {spent}")
     for err in report.errors:
+        if not err["record"] and report.message and err["message"] in report.message:
+            continue  # the connector's failure the run failed with: said once, above
         # an error of a whole connector has no record: no empty place before its message
         where = f"{err['record']}: " if err["record"] else ""
         after.append(f"skipped {err['connector']}: {where}{err['message']}")
