@@ -776,3 +776,46 @@ def test_birthdays_go_to_an_outlook_sheet_in_its_own_date_style(tmp_path: Path) 
     assert "BDAY:1980-03-14" in next(
         p.read_text() for p in hub.folder.glob("*.vcf") if "ann@a.com" in p.read_text()
     )
+
+
+_CARDS_21 = (
+    "outlook-2003__2.1__ezvcard_outlook-2003.vcf",
+    "outlook__2.1__ezvcard_John_Doe_MS_OUTLOOK.vcf",
+    "windows-1252__2.1__roundcube_johndoe.vcf",
+    "japanese-feature-phone__2.1__aosp_v21_japanese_2.vcf",
+    "blackberry__2.1__ezvcard_John_Doe_BLACK_BERRY.vcf",
+    "android-aosp__2.1__aosp_v21_complicated.vcf",
+    "windows-mobile-6.5__2.1__aosp_v21_winmo_65.vcf",
+    "xing__2.1__nodevcf_xing.vcf",
+    "thebat__2.1__roundcube_thebat.vcf",
+)
+
+
+def test_a_21_card_edited_in_a_csv_file_stays_21(tmp_path: Path, corpus_dir: Path) -> None:
+    """QA: a Job Title edited in an Outlook file rewrote each vCard 2.1 card it reached as
+    3.0 (quoted-printable decoded, CHARSET dropped, ``TEL;WORK`` made ``TEL;TYPE=WORK``),
+    which the phone or Outlook that wrote it may not read. Now the card stays 2.1, and only
+    the title (with the REV the change dates, and the UID a card without one gets) differs."""
+    hub = site(tmp_path, 'format = "outlook"')
+    for name in _CARDS_21:
+        shutil.copy(corpus_dir / "vcards" / name, hub.folder / name)
+    assert hub.sync()["changes"]["sheet"]["create"] == len(_CARDS_21)
+    hub.settled()
+    with hub.sheet.open(encoding="utf-8-sig", newline="") as sheet:  # notes of several lines
+        rows = list(csv.reader(sheet))
+    for row in rows[1:]:
+        row[rows[0].index("Job Title")] = "QA Lead"
+    with hub.sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+    assert hub.sync()["changes"]["cards"]["update"] == len(_CARDS_21)
+    for name in _CARDS_21:
+        # (a file ending without a line break gets one)
+        old = (corpus_dir / "vcards" / name).read_bytes().rstrip(b"\r\n").split(b"\r\n")
+        new = (hub.folder / name).read_bytes().rstrip(b"\r\n").split(b"\r\n")
+        assert new[:2] == [b"BEGIN:VCARD", b"VERSION:2.1"], name
+        kept = [line for line in old if not line.startswith((b"TITLE", b"REV:"))]
+        assert [line for line in new if line in kept] == kept, name  # in order, byte for byte
+        added = [line for line in new if line not in kept]
+        assert b"TITLE:QA Lead" in added, name
+        assert all(line.startswith((b"TITLE:QA Lead", b"REV:", b"UID:")) for line in added), (name, added)
+    hub.settled()

@@ -102,7 +102,8 @@ class VCardDirConnector(VCardFiles, Connector):
         #: a first use found no folder and ``create`` is on: the first write makes it (a
         #: dry run, which writes nothing, made it all the same when the pull did)
         self._make_at_write = False
-        self.codec = VCardCodec(config.mapping, config.region, version, encoding)
+        # a 2.1 card (an old phone's, Outlook's) is updated as 2.1: its program reads only 2.1
+        self.codec = VCardCodec(config.mapping, config.region, version, encoding, keep_21=True)
         self.trash = Trash.of(self.root, settings.get("trash_days", 30), config.name)
         self._trash_present = False
 

@@ -7,7 +7,8 @@ know nothing about contacts (``vcard_card``: the card model, escapes, folding an
 field, and reading cards into fields), ``vcard_apply`` (updating an existing card in place)
 and ``vcard_build`` (a new card's bytes, directly).
 ``VCardCodec`` binds them to one connector's settings (its mapping, phone region, output
-version and fallback encoding), so callers never repeat them.
+version and fallback encoding, and whether a 2.1 card is updated as 2.1: ``vcard_21``), so
+callers never repeat them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from contacthub.errors import NotAPersonError, RecordError
+from contacthub.formats.vcard_21 import serialize_card_21
 from contacthub.formats.vcard_apply import apply_fields
 from contacthub.formats.vcard_build import build_card
 from contacthub.formats.vcard_card import (
@@ -89,12 +91,16 @@ class VCardCodec:
         region: str = DEFAULT_REGION,
         version: str | None = None,
         fallback_encoding: str = "windows-1252",
+        keep_21: bool = False,
     ) -> None:
         self.fmap = FieldMap(mapping)
         self.mapping = dict(mapping or {})
         self.region = region
         self.version = version
         self.fallback = fallback_encoding
+        #: an update of a 2.1 card writes 2.1 (a folder: the old phone or Outlook that wrote
+        #: the file reads only 2.1); else 3.0 (a CardDAV server may refuse 2.1)
+        self.keep_21 = keep_21
         #: the properties reading looks at (``first_card_items`` skips the others)
         self.names = frozenset(
             {"EMAIL", "TEL", "ADR", "URL", "UID", "REV", *self.fmap.text, *self.fmap.struct}
@@ -197,13 +203,17 @@ class VCardCodec:
         written again from their parsed form a 2.1 card became 3.0 (params, folds,
         quoted-printable). Without it (or when the file's first top-level card is not the
         first card read, an empty one) every card is written again. With it, the lines the
-        update did not edit also keep their line ends (``_keep_line_ends``)."""
+        update did not edit also keep their line ends (``_keep_line_ends``).
+
+        With ``keep_21`` a 2.1 card is written as 2.1 (``serialize_card_21``): the lines the
+        update did not edit as they were, quoted-printable, CHARSET and bare params included,
+        and the blank line that ends a 2.1 BASE64 value; else as 3.0."""
         card = cards[0]
         apply_fields(card, fields, self.fmap, self.region)
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))
         if data is None:
-            return b"".join(serialize_card(c) for c in cards)
+            return b"".join(self._serialize(c) for c in cards)
         utf16 = utf16_as_utf8(data)
         if utf16 is not None:
             # written back in UTF-16, as UTF-8 is: the other cards stay as they were, and a
@@ -217,11 +227,18 @@ class VCardCodec:
         # a UTF-8 byte-order mark stays: the file's other readers may look for it
         bom = _BOM if data.startswith(_BOM) else b""
         rest = _other_cards(data, len(cards), self.fallback)
+        blanks = self._is_21(cards[0])
         if rest is None:
-            return bom + _keep_line_ends(b"".join(serialize_card(c) for c in cards), data)
+            return bom + _keep_line_ends(b"".join(self._serialize(c) for c in cards), data, blanks)
         nested, tail = rest
-        new = b"".join(serialize_card(c) for c in cards[: 1 + nested])
-        return bom + _keep_line_ends(new, data[: len(data) - len(tail)]) + tail
+        new = b"".join(self._serialize(c) for c in cards[: 1 + nested])
+        return bom + _keep_line_ends(new, data[: len(data) - len(tail)], blanks) + tail
+
+    def _is_21(self, card: Card) -> bool:
+        return self.keep_21 and card.version == "2.1"
+
+    def _serialize(self, card: Card) -> bytes:
+        return serialize_card_21(card) if self._is_21(card) else serialize_card(card)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -281,14 +298,19 @@ def refuse_group(data: bytes, where: str, connector: str = "") -> None:
 _PHYSICAL_LINE = re.compile(rb"([^\r\n]*)(\r\r\n|\r\n|\n|\r)")
 
 
-def _keep_line_ends(new: bytes, old: bytes) -> bytes:
+def _keep_line_ends(new: bytes, old: bytes, blanks: bool = False) -> bytes:
     """``new`` (written with CRLF) with each line that ``old`` has too, in the same order,
     ending as it did in ``old``, and the others as ``old``'s first line does. A write
     changes the lines it edits only: a file of LF lines, an Apple photo folded with LF in
     a card of CRLF lines or an iPhone's ``\\r\\r\\n`` had every line rewritten. (The
-    reader takes any of these endings; UTF-16 data comes here as UTF-8.)"""
-    if b"\0" in old or old.count(b"\r\n") == old.count(b"\n") == old.count(b"\r"):
-        return new  # all CRLF already (the usual case), or UTF-16
+    reader takes any of these endings; UTF-16 data comes here as UTF-8.) ``blanks``: the
+    blank lines after such a line in ``old`` follow it again (a 2.1 card written as 2.1,
+    where a blank line ends a BASE64 value; the parser keeps no blank line)."""
+    if b"\0" in old:
+        return new  # UTF-16
+    all_crlf = old.count(b"\r\n") == old.count(b"\n") == old.count(b"\r")
+    if all_crlf and not (blanks and b"\n\r\n" in old):
+        return new  # all CRLF already (the usual case)
     olds = _PHYSICAL_LINE.findall(old)
     where: dict[bytes, list[int]] = {}
     for index, (line, _) in enumerate(olds):
@@ -302,6 +324,9 @@ def _keep_line_ends(new: bytes, old: bytes) -> bytes:
         if found and i < len(found):
             at = found[i] + 1
             out.append(line + olds[found[i]][1])
+            while blanks and at < len(olds) and not olds[at][0]:
+                out.append(olds[at][1])
+                at += 1
         else:
             out.append(line + default)
     return b"".join(out)

@@ -27,13 +27,16 @@ _WS = " \t"
 class Property:
     """One content line. ``params`` maps upper-case names to values (2.1 bare params such as
     ``TEL;WORK`` become ``TYPE``); ``raw`` holds the original physical lines while the
-    property is unchanged and safe to copy (set it to ``None`` after changing anything)."""
+    property is unchanged (set it to ``None`` after changing anything). ``legacy``: those
+    lines are in a syntax only vCard 2.1 has (quoted-printable, a CHARSET other than
+    UTF-8), so they are copied back into a 2.1 card only; a 3.0/4.0 card gets the value."""
 
     name: str
     value: str
     params: dict[str, list[str]] = field(default_factory=dict)
     group: str = ""
     raw: list[str] | None = None
+    legacy: bool = False
 
     def param(self, name: str) -> list[str]:
         return self.params.get(name, [])
@@ -182,9 +185,9 @@ def format_property(prop: Property) -> str:
 
 
 def serialize_card(card: Card, version: str | None = None) -> bytes:
-    """A card as bytes. ``version`` defaults to the card's own (3.0 for 2.1 or none: we do
-    not write quoted-printable). Unchanged properties are copied from their original lines
-    when the version is kept."""
+    """A card as bytes in 3.0 or 4.0. ``version`` defaults to the card's own (3.0 for 2.1 or
+    none; ``vcard_21`` writes a 2.1 card as 2.1). Unchanged properties are copied from their
+    original lines when the version is kept."""
     out_version = version or ("4.0" if card.version == "4.0" else "3.0")
     reuse = card.version == out_version
     chunks = [b"BEGIN:VCARD\r\n"]
@@ -197,7 +200,7 @@ def serialize_card(card: Card, version: str | None = None) -> bytes:
             if version_line:
                 chunks.append(version_line)
                 version_line = b""
-        elif reuse and prop.raw is not None:
+        elif reuse and prop.raw is not None and not prop.legacy:
             chunks.append("\r\n".join(prop.raw).encode("latin-1") + b"\r\n")
         else:
             chunks.append(fold(format_property(prop)))

@@ -5,8 +5,8 @@ Apart from the card-level readers in ``vcard_lines`` (BEGIN/END, nesting, collec
 properties) because all of them share it: the rules for one line live here once. The input is
 latin-1 text, one character a byte (see ``vcard_lines``); each logical line is re-decoded here
 as UTF-8, or its CHARSET, or the fallback encoding. The physical lines of a property are kept
-(``raw``) when they were valid UTF-8 and not quoted-printable, so that properties the hub does
-not model are written back byte for byte.
+(``raw``), so that properties the hub does not model are written back byte for byte; those
+in quoted-printable or a charset other than UTF-8 only into a 2.1 card (``legacy``).
 
 ``_fast_cards`` reads ``_NAME_MEMO`` directly in its loop (no call per line), so the memo
 tables are shared module state: clear them in place, never rebind them.
@@ -233,8 +233,9 @@ def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | N
 
 
 def _decode_property(prop: Property, fallback: str) -> None:
-    """Undo quoted-printable and non-UTF-8 charsets; such a property loses its raw lines
-    (they would not be valid in the UTF-8, QP-free 3.0/4.0 we write)."""
+    """Undo quoted-printable and non-UTF-8 charsets; such a property keeps its raw lines
+    marked ``legacy``: they are not valid in the UTF-8, QP-free 3.0/4.0 we write, but a 2.1
+    card written back as 2.1 keeps them byte for byte (``vcard_21``)."""
     params = prop.params
     charset = params.get("CHARSET")
     encoding = params.get("ENCODING")
@@ -246,12 +247,12 @@ def _decode_property(prop: Property, fallback: str) -> None:
         prop.value = value
         del params["ENCODING"]
         params.pop("CHARSET", None)
-        prop.raw = None
+        prop.legacy = True
     elif not prop.value.isascii():
         value, utf8 = _decode(prop.value.encode("latin-1"), charset[0] if charset else None, fallback)
         prop.value = value
         if not utf8:
-            prop.raw = None
+            prop.legacy = True
             params.pop("CHARSET", None)
     if any(not p.isascii() for values in params.values() for p in values):
         prop.params = {
