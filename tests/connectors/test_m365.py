@@ -7,6 +7,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,9 +17,9 @@ import pytest
 from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.m365 import M365GalConnector, complete_consent
 from contacthub.emulators.m365 import Emulator
-from contacthub.errors import FatalConnectorError, RecordError, StaleVersionError, UserError
+from contacthub.errors import ConfigError, FatalConnectorError, RecordError, StaleVersionError, UserError
 from tests.connectors.conformance import sample
-from tests.connectors.m365_support import connector, emulator, served, settings
+from tests.connectors.m365_support import app_cert, connector, emulator, served, settings
 
 
 @pytest.fixture
@@ -682,18 +683,129 @@ def test_a_certificate_the_file_gives_wins_over_a_kept_secret(tmp_path: Any) -> 
     thumbprint (plain settings, always the file's) decide the credential."""
     from contacthub.connectors.m365_auth import client_credential
 
+    new_key, old_key = app_cert().private_key_pem, other_key()
     key = tmp_path / "app.key"
-    key.write_text("NEW KEY")
+    key.write_text(new_key)
     given = {"certificate_key_file": str(key), "certificate_thumbprint": "AB:CD"}
     assert client_credential({"client_secret": "old", **given}, "x") == {
-        "private_key": "NEW KEY",
+        "private_key": new_key,
         "thumbprint": "ABCD",
     }
-    assert client_credential({"certificate_key": "OLD KEY", **given}, "x")["private_key"] == "NEW KEY"  # type: ignore[index]
+    assert client_credential({"certificate_key": old_key, **given}, "x")["private_key"] == new_key  # type: ignore[index]
     assert client_credential({"client_secret": "s"}, "x") == "s"
     assert client_credential(
-        {"client_secret": "s", "certificate_key": "K", "certificate_thumbprint": "AB"}, "x"
+        {"client_secret": "s", "certificate_key": old_key, "certificate_thumbprint": "AB"}, "x"
     ) == {
-        "private_key": "K",
+        "private_key": old_key,
         "thumbprint": "AB",
     }
+    # a key beside its certificate in one file signs in as well (PyJWT finds the key)
+    key.write_text(app_cert().certificate_pem + new_key)
+    assert client_credential(given, "x")["private_key"] == key.read_text()  # type: ignore[index]
+    # a stale key text the store kept is not read when a client secret is what signs in
+    assert client_credential({"client_secret": "s", "certificate_key": "OLD KEY"}, "x") == "s"
+
+
+def other_key(kind: str = "rsa", password: bytes | None = None) -> str:
+    """A PEM private key other than the app's (``kind`` rsa or ec), encrypted with
+    ``password`` if given."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    key: Any = (
+        rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    crypt: Any = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, crypt).decode()
+
+
+def bad_keys() -> dict[str, tuple[str | bytes, str]]:
+    """name -> (what a key file or text holds, what the error says of it)."""
+    key = app_cert().private_key_pem
+    return {
+        "garbage": ("not a key\n", "not a PEM private key (one begins with -----BEGIN PRIVATE KEY-----)"),
+        "empty": ("", "not a PEM private key"),
+        "certificate": (
+            app_cert().certificate_pem,
+            "not a PEM private key (a certificate? the key file is the one with PRIVATE KEY)",
+        ),
+        "encrypted": (other_key(password=b"pw"), "an encrypted private key: give it without its password"),
+        "damaged": (key[:200] + key[-30:], "a PEM private key that cannot be read"),
+        "ec": (other_key("ec"), "not an RSA private key"),
+        "binary": (b"\x30\x82\x04\xa4\x02\x01\x00\xff\xfe", "not a PEM private key but a binary file"),
+    }
+
+
+@pytest.mark.parametrize("name", list(bad_keys()))
+def test_a_key_that_is_no_usable_private_key_is_said_to_be_one_naming_the_setting(
+    tmp_path: Path, name: str
+) -> None:
+    """msal only handed the text to PyJWT when it signed its first request: a certificate
+    pasted for the key, an encrypted key or any other text ended the sync in a traceback
+    ("Could not parse the provided public key"). The error names the setting (and the
+    file), says what is wrong, and never repeats the key's text."""
+    from contacthub.connectors.m365_auth import client_credential
+
+    content, said = bad_keys()[name]
+    path = tmp_path / "app.key"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    thumb = {"certificate_thumbprint": "AB"}
+    cases = [({"certificate_key_file": str(path), **thumb}, f"certificate_key_file {path}: ")]
+    if isinstance(content, str) and content:  # (an empty key text is no key: the secret signs in)
+        cases.append(({"certificate_key": content, "client_secret": "s", **thumb}, "certificate_key: "))
+    for given, setting in cases:
+        with pytest.raises(ConfigError) as info:
+            client_credential(given, "gal")
+        assert info.value.where == "gal" and info.value.message.startswith(setting + said)
+        for line in str(content).splitlines()[1:-1]:  # the key's own lines
+            assert line not in str(info.value)
+
+
+def test_apply_refuses_a_bad_key_and_a_run_with_one_fails_with_the_message(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """``apply`` reads the key (no network) and refuses a file that holds the certificate;
+    a key file spoilt after apply fails the run with that message, the run recorded as
+    failed (it ended in a traceback and stayed "running"), and the next run after the key
+    is fixed gets past it (to the sign-in, which has no server here)."""
+    from contacthub import config
+    from contacthub.engine.context import Options
+    from contacthub.engine.run import run_hub
+    from contacthub.service import views
+    from contacthub.store.db import open_database
+
+    key_file = tmp_path / "app.key"
+    key_file.write_text(app_cert().certificate_pem)
+    gal = {
+        "name": "gal",
+        "type": "m365-gal",
+        "tenant_id": "t1",
+        "client_id": "c1",
+        "authority_url": "https://127.0.0.1:9",  # nothing listens: no sign-in is reached
+        "certificate_key_file": str(key_file),
+        "certificate_thumbprint": app_cert().thumbprint,
+    }
+    spec = config.HubFile.model_validate({"hubs": {"h": {"connectors": [gal]}}})
+    engine = open_database(sqlite_url)
+    with pytest.raises(ConfigError) as info:
+        config.apply(engine, spec)
+    assert "certificate_key_file" in str(info.value) and "a certificate?" in str(info.value)
+    inline = {**{k: v for k, v in gal.items() if k != "certificate_key_file"}, "certificate_key": "pasted"}
+    with pytest.raises(ConfigError, match="certificate_key: not a PEM private key"):
+        config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": [inline]}}}))
+
+    key_file.write_text(app_cert().private_key_pem)
+    config.apply(engine, spec)
+    key_file.write_text(other_key(password=b"pw"))
+    report = run_hub(engine, "h", options=Options())
+    assert report.status == "failed"
+    assert report.message is not None and "certificate_key_file" in report.message
+    assert "an encrypted private key" in report.message
+    [run] = views.runs(engine, "h")
+    assert run["status"] == "failed" and run["message"] == report.message
+    key_file.write_text(app_cert().private_key_pem)
+    again = run_hub(engine, "h", options=Options())
+    assert again.status == "failed" and "certificate_key" not in str(again.message)
+    assert "sign-in server" in str(again.message)

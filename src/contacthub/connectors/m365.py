@@ -164,6 +164,13 @@ class M365GalConnector(Connector):
             )
         return self._signin
 
+    def check_location(self) -> None:
+        # a certificate key that is no key (the certificate pasted instead, an encrypted
+        # key, a missing file) is refused by apply, not found by the first sync; read
+        # without the network. A client secret alone has nothing to check here.
+        if self.config.settings.get("certificate_key_file") or self.config.settings.get("certificate_key"):
+            client_credential(self.config.settings, self.name)
+
     def _client(self, base: str, scope: str) -> ApiClient:
         verify: ssl.SSLContext | bool = True
         if self.ca_file:

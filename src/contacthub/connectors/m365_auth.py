@@ -34,23 +34,65 @@ def client_credential(settings: dict[str, Any], where: str) -> str | dict[str, s
     secret setting (``client_secret``, ``certificate_key``) that a later hub file no longer
     names, while plain settings (the key file, the thumbprint) are always the file's own.
     A hub file that switched from a secret to a certificate file must sign in with the
-    certificate, not with the secret it left behind."""
-    key = None
+    certificate, not with the secret it left behind.
+
+    The key is read here (``private_key``), not left to msal: msal hands the text to PyJWT
+    when it signs its first request, and a key that was no key (the certificate pasted
+    instead, an encrypted key) ended the sync in a traceback from deep inside it."""
+    given: tuple[str, str] | None = None  # (the setting it came from, its text)
     if settings.get("certificate_key_file"):
         path = Path(str(settings["certificate_key_file"])).expanduser()
         try:
-            key = path.read_text()
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read certificate_key_file {path}: {exc.strerror}", where) from None
-    key = key or settings.get("certificate_key")
+        try:
+            given = (f"certificate_key_file {path}", data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"certificate_key_file {path}: not a PEM private key but a binary file (a .pfx or DER "
+                "key? convert it to PEM: openssl pkcs12 -in APP.pfx -nocerts -nodes -out APP.key)",
+                where,
+            ) from None
+    elif settings.get("certificate_key"):
+        given = ("certificate_key", str(settings["certificate_key"]))
     thumbprint = str(settings.get("certificate_thumbprint") or "").replace(":", "").strip()
-    if key and (thumbprint or not settings.get("client_secret")):
+    if given and (thumbprint or not settings.get("client_secret")):
         if not thumbprint:
             raise ConfigError("certificate_thumbprint is needed with a certificate key", where)
-        return {"private_key": str(key), "thumbprint": thumbprint}
+        return {"private_key": private_key(*given, where), "thumbprint": thumbprint}
     if settings.get("client_secret"):
         return str(settings["client_secret"])
     raise ConfigError("give client_secret, or certificate_key(_file) and certificate_thumbprint", where)
+
+
+def private_key(setting: str, text: str, where: str) -> str:
+    """``text`` when it holds an unencrypted RSA private key in PEM (what msal signs with;
+    a certificate beside it in the same text is fine), else a ``ConfigError`` naming
+    ``setting`` and saying what the text is instead. The key's text is never part of it."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(text.encode("utf-8"), password=None)
+    except TypeError:  # encrypted, and no password given
+        problem = (
+            "an encrypted private key: give it without its password "
+            "(openssl pkey -in APP.key -out APP-plain.key)"
+        )
+    except (ValueError, UnsupportedAlgorithm):
+        if "PRIVATE KEY-----" in text:
+            problem = "a PEM private key that cannot be read (cut short or damaged?)"
+        elif "-----BEGIN CERTIFICATE-----" in text:
+            problem = "not a PEM private key (a certificate? the key file is the one with PRIVATE KEY)"
+        else:
+            problem = "not a PEM private key (one begins with -----BEGIN PRIVATE KEY-----)"
+    else:
+        if isinstance(key, rsa.RSAPrivateKey):
+            return text
+        problem = "not an RSA private key (Microsoft sign-in takes RSA certificates only)"
+    raise ConfigError(f"{setting}: {problem}", where)
 
 
 class TenantSignIn:
