@@ -10,11 +10,14 @@
        (``engine.outbound``), then save cursors and close the run
 
 A record that is bad or refused is reported and skipped; the run still ends ``applied``.
+Any other exception (a bug) ends the run ``failed`` at once, saying "internal error" and
+what was raised, and is raised again for the command line or the worker to show.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import StatementError
 
 from contacthub.connectors.base import Connector, ConnectorConfig
 from contacthub.connectors.registry import build
@@ -34,6 +38,8 @@ from contacthub.store import secrets
 from contacthub.store.repo import ConnectorRow, HubRow, Store, loads
 
 Prepare = Callable[[RunContext], None]
+
+log = logging.getLogger(__name__)
 
 
 def over_threshold(threshold: str, count: int, linked: int) -> bool:
@@ -173,6 +179,9 @@ def _run_hub(
             spoke.connector.check()
     except (UserError, ConnectorError) as exc:
         return _fail(engine, report, exc)
+    except Exception as exc:
+        _fail_internal(engine, report, exc)
+        raise
     conn = engine.connect()
     tx = _Tx(conn, report)
     ctx = RunContext(Store(conn), hub, spokes, run_id, started, options, report, progress)
@@ -237,6 +246,15 @@ def _run_hub(
         report.changes = tx.kept
         _note_calls(report, spokes)
         return _fail(engine, report, exc)
+    except Exception as exc:
+        # a bug: ended as a connector's failure is (rolled back, what was committed kept),
+        # then raised again. Left "running" it was shown so until the next run took it
+        # for a killed one, and the hub was locked for nothing meanwhile in the dashboard
+        tx.rollback()
+        report.changes = tx.kept
+        _note_calls(report, spokes)
+        _fail_internal(engine, report, exc)
+        raise
     finally:
         tx.rollback()
         conn.close()
@@ -272,7 +290,27 @@ def _waited(connector: Connector) -> float:
 def _fail(engine: Engine, report: Report, exc: UserError | ConnectorError) -> Report:
     """End the run as failed, the error attributed to its connector (else to the hub)."""
     name = exc.connector if isinstance(exc, ConnectorError) and not isinstance(exc, RecordError) else None
-    message = report.unsaid(f"connector {name!r}: {exc.message}" if name else str(exc))
+    return _failed(engine, report, name, f"connector {name!r}: {exc.message}" if name else str(exc))
+
+
+def _fail_internal(engine: Engine, report: Report, exc: Exception) -> None:
+    """End the run as failed for an exception nobody raised on purpose (a bug), before the
+    caller raises it again: said as an internal error with its type and its text (the
+    database driver's words alone for a store error, never the statement, which holds
+    people's data), masked like any message of the run. When even that cannot be recorded
+    (the store is what failed), it is logged and the exception itself is what is raised."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    text = " ".join(str(cause).split())
+    said = f"{type(cause).__name__}: {text[:500]}" if text else type(cause).__name__
+    try:
+        _failed(engine, report, None, f"internal error: {said}")
+    except Exception:
+        log.exception("run %s: its failure could not be recorded", report.run_id)
+
+
+def _failed(engine: Engine, report: Report, name: str | None, text: str) -> Report:
+    """Record the run as failed with ``text`` (masked), attributed to connector ``name``."""
+    message = report.unsaid(text)
     report.status = "failed"
     report.message = message
     report.error(name or "hub", "", message)
