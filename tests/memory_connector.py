@@ -15,7 +15,12 @@ from typing import Any, ClassVar
 
 from contacthub.connectors import registry
 from contacthub.connectors.base import Capabilities, Connector, Pull, Record, WriteOp, WriteResult
-from contacthub.errors import RecordNotFoundError, StaleVersionError, UndeletableRecordError
+from contacthub.errors import (
+    FatalConnectorError,
+    RecordNotFoundError,
+    StaleVersionError,
+    UndeletableRecordError,
+)
 from contacthub.model import fields_equal
 
 _versions = itertools.count(1)
@@ -40,6 +45,8 @@ class Item:
 class Book:
     items: dict[str, Item] = field(default_factory=dict)
     fail_writes: bool = False
+    #: its listing fails (the system is down): the run fails
+    fail_pull: bool = False
     writes: int = 0
     #: ids the system never deletes nor deactivates (a GAL's directory users)
     undeletable: set[str] = field(default_factory=set)
@@ -66,7 +73,9 @@ BOOKS: dict[str, Book] = {}
 
 class MemoryConnector(Connector):
     type = "memory"
-    known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields"})
+    #: ``hidden``: native ids the book does not list, as a GAL leaves out the users outside
+    #: its ``member_of`` (a setting that narrows what a connector lists)
+    known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields", "hidden"})
     capabilities: ClassVar[Capabilities] = Capabilities(deactivate=True, batch_size=7)
 
     def __init__(self, config: Any) -> None:
@@ -74,6 +83,7 @@ class MemoryConnector(Connector):
         self.book = BOOKS.setdefault(config.settings["book"], Book())
         held = config.settings.get("fields")
         self._fields = frozenset(held) if held else None
+        self.hidden = frozenset(config.settings.get("hidden") or ())
         self.calls = {"LIST": 0, "WRITE": 0}
 
     def api_calls(self) -> dict[str, int]:
@@ -100,7 +110,9 @@ class MemoryConnector(Connector):
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self.calls["LIST"] += 1
-        items = dict(self.book.items)
+        if self.book.fail_pull:
+            raise FatalConnectorError("the book is down", self.name)
+        items = {n: i for n, i in self.book.items.items() if n not in self.hidden}
         changed = [self._record(n, i) for n, i in items.items() if known.get(n) != i.version]
         return Pull(iter(changed), set(known) - set(items), True, len(items), None)
 
@@ -120,9 +132,7 @@ class MemoryConnector(Connector):
                 out.append(WriteResult(op, error=StaleVersionError("writes fail", nid, self.name)))
                 continue
             if op.kind != "create" and item is None:
-                out.append(
-                    WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name))
-                )
+                out.append(WriteResult(op, error=RecordNotFoundError("no such record", nid, self.name)))
                 continue
             if (
                 op.kind != "create"
@@ -130,9 +140,7 @@ class MemoryConnector(Connector):
                 and item is not None
                 and item.version != op.version
             ):
-                out.append(
-                    WriteResult(op, error=StaleVersionError("changed since read", nid, self.name))
-                )
+                out.append(WriteResult(op, error=StaleVersionError("changed since read", nid, self.name)))
                 continue
             if op.kind in ("delete", "deactivate") and nid in self.book.undeletable:
                 assert item is not None

@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -523,6 +524,30 @@ def test_apply_settings_change(database_url: str) -> None:
         "connector team/a: changed settings"
     ]
     assert rows(engine)["a"].settings == {"book": "elsewhere"}
+
+
+def test_a_change_of_settings_marks_the_connector_for_its_next_run(database_url: str) -> None:
+    """Its own settings changed, not its address book (which starts afresh): the next
+    applied run lets go of what the connector no longer lists (``Inbound.deletions``); a
+    change of filter or mapping, or a save of the same settings from the web, does not."""
+    from contacthub.service.editing import update_connector
+
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([memory("a"), memory("b")]))
+    config.apply(engine, spec_of([memory("a", filter={"field": "email", "op": "is_not_empty"}), memory("b")]))
+    assert not rows(engine)["a"].settings_changed
+    config.apply(engine, spec_of([memory("a", hidden=["x"]), memory("b")]))
+    marked = rows(engine)
+    assert marked["a"].settings_changed and not marked["b"].settings_changed
+    old = SimpleNamespace(settings='{"path": "/a", "create": false}')
+    assert config._settings_changed(old, {"settings": '{"path": "/a", "create": true}'})
+    assert not config._settings_changed(old, {"settings": '{"path": "/b", "create": true}'})
+    with engine.begin() as conn:
+        Store(conn).settings_applied(marked["a"].id)
+    update_connector(engine, marked["a"].id, {"name": "a2"}, {"hidden": ["x"]})
+    assert not rows(engine)["a2"].settings_changed
+    update_connector(engine, marked["a"].id, {}, {"hidden": []})
+    assert rows(engine)["a2"].settings_changed
 
 
 def test_apply_refuses_a_type_change(sqlite_url: str, tmp_path: Path) -> None:

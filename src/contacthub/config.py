@@ -332,7 +332,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if diff:
             lines.append(f"{label}: changed " + ", ".join(diff))
             if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
-                _reconsider(conn, row.id, _forgotten(row, values))
+                _reconsider(conn, row.id, _forgotten(row, values), _settings_changed(row, values))
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
         lines.append(
@@ -556,7 +556,18 @@ def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
     return frozenset(k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k))
 
 
-def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = frozenset()) -> None:
+def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
+    """Whether a change gives the connector other settings, in the same address book (one
+    of ``LOCATION_SETTINGS`` changed starts afresh: ``_forgotten``)."""
+    old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
+    return old_settings != new_settings and all(
+        old_settings.get(k) == new_settings.get(k) for k in LOCATION_SETTINGS
+    )
+
+
+def _reconsider(
+    conn: Any, connector_id: int, forget: frozenset[str] | None = frozenset(), settings_changed: bool = False
+) -> None:
     """After a change of how a connector syncs, the next run looks at every record again:
     versions and the cursor are forgotten so each record is re-read (a new mapping brings
     new fields in), links are marked behind so each is re-planned (a new filter lets people
@@ -571,7 +582,13 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
     and the plan writes it there; taken as a first sighting, it rivalled the hub's value
     and won under ``newest`` ("Met at expo" for the trade). Where the hub has none, what
     the place holds is taken. And the records of a book the connector no longer points at
-    are not deletions at all."""
+    are not deletions at all.
+
+    With ``settings_changed`` (its own settings, not its address book), the connector is
+    marked until its next applied run (``connectors.settings_changed``), which lets go of
+    the records it no longer lists (``Inbound.deletions``): a GAL given ``member_of`` or
+    ``user_types`` lists fewer users, and each one left out was taken for a deletion, held,
+    and one approve deleted those people in every other connector."""
     links = t.links.c
     conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
     conn.execute(delete(t.plan_marks).where(t.plan_marks.c.connector_id == connector_id))
@@ -581,6 +598,10 @@ def _reconsider(conn: Any, connector_id: int, forget: frozenset[str] | None = fr
         # people written into it, and the book it left keeps its own
         conn.execute(delete(t.links).where(links.connector_id == connector_id))
         return
+    if settings_changed:
+        conn.execute(
+            update(t.connectors).where(t.connectors.c.id == connector_id).values(settings_changed=True)
+        )
     # behind: ``-synced_rev`` is below every rev, so each link is planned again, and it still
     # says which rev the connector last agreed with (``Inbound.deletions`` needs that: a
     # record deleted just then is not taken for one the hub edited since)

@@ -614,3 +614,44 @@ def test_a_contact_left_hidden_before_the_upgrade_is_shown_again_after_it(
         assert again.changes == {"gal": {"create": 0, "update": 1, "delete": 0}}, again.as_json()
         assert dana.props["HiddenFromAddressListsEnabled"] is False
         assert sync().changes == {}
+
+
+def test_a_narrower_member_of_lets_go_of_the_users_it_leaves_out(tmp_path: Path, sqlite_url: str) -> None:
+    """QA: given ``member_of`` and ``user_types`` after two clean syncs, the next run was
+    held for deleting the users they leave out, and one approve deleted their cards from
+    the folder. They are let go now: their cards stay, no mail contact is written for them;
+    a member who leaves the group later, the settings unchanged, is a deletion as before."""
+    emu = emulator(tenants=1, users=12, contacts=0)
+    tenant = emu.tenants[0]
+    [team] = [g for g in tenant.groups.values() if g.display_name == "Field Team"]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+
+        def sync(**gal: Any) -> Any:
+            connectors = [
+                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
+                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
+            ]
+            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
+            report = run_hub(engine, "h", options=Options())
+            assert report.status == "applied" and report.errors == [], report.as_json()
+            return report
+
+        sync()
+        assert sync().changes == {}
+        assert len(cards(folder)) == 12
+        scope = {"member_of": ["Field Team"], "user_types": ["Member"]}
+        report = sync(**scope)
+        assert report.held == [] and report.changes == {}, report.as_json()
+        assert report.unlinked == {"gal": 12 - len(team.members)}
+        assert len(cards(folder)) == 12
+        assert sync(**scope).changes == {}
+        assert [c for c in tenant.live_contacts() if c.props.get("CustomAttribute15")] == []
+        assert len(cards(folder)) == 12
+
+        gone = tenant.users[team.members.pop()].props["mail"].lower()
+        report = sync(**scope)
+        assert report.changes["phones"]["delete"] == 1, report.as_json()
+        assert gone not in cards(folder) and len(cards(folder)) == 11

@@ -61,8 +61,8 @@ def _print_report(report: Report, as_json: bool) -> None:
         after.append(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
     for name, n in sorted(report.unlinked.items()):
         after.append(
-            f"{name}: {n} record(s) let go (out of its filter, or a deletion it may not make): "
-            f"see 'contacthub show {report.run_id}'"
+            f"{name}: {n} record(s) let go (out of its filter or its new settings, or a deletion "
+            f"it may not make): see 'contacthub show {report.run_id}'"
         )
     for name, n in sorted(report.taken_up.items()):
         after.append(

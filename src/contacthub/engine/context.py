@@ -37,6 +37,9 @@ class Spoke:
     kept_only: frozenset[str] | None = None
     #: nothing changed since the connector was last fully in step: no plan needed
     in_step: bool = False
+    #: its settings changed since its last applied run: the records its read no longer
+    #: lists are let go, not deleted (``Inbound.deletions``)
+    settings_changed: bool = False
     #: a write found its record gone (``outbound.gone``): the plan may have passed its
     #: contact already, so the connector is not taken as in step (the next run creates it)
     found_gone: bool = False
@@ -265,9 +268,10 @@ class RunContext:
         return "hub"
 
     def let_go(self, spoke: Spoke) -> None:
-        """Count a record the connector lets go (out of its filter, a deletion it may not
-        make) for the report; not the unlinks of records gone, whose person is written
-        there again (modification beats deletion, a reject)."""
+        """Count a record the connector lets go (out of its filter, out of what its changed
+        settings list, a deletion it may not make) for the report; not the unlinks of
+        records gone, whose person is written there again (modification beats deletion,
+        a reject)."""
         self.report.unlinked[spoke.name] = self.report.unlinked.get(spoke.name, 0) + 1
 
     def change_row(

@@ -173,6 +173,8 @@ class Inbound(Matching, Twins, LeftBehind):
                         ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id)
                     )
                     ctx.let_go(spoke)
+                elif link.state == "unlisted":  # listed again (``deletions``), out of the filter
+                    link.state = "filtered"
                 continue
             link.state = "active"
             if not spoke.readable:
@@ -459,16 +461,40 @@ class Inbound(Matching, Twins, LeftBehind):
         contacts = store.contacts(link.contact_id for link in links.values())
         drop: list[int] = []
         doomed: list[tuple[str, ContactRow]] = []
+        # read whole for the first time since its settings changed: what they leave out
+        # (a GAL's users outside a new ``member_of``) is let go, not deleted (held, then
+        # approved, those people were deleted in every other connector)
+        rescoped = spoke.settings_changed and spoke.complete
+        unlisted: list[LinkRow] = []
         for nid, link in links.items():
             contact = contacts.get(link.contact_id)
             if contact is not None and (
-                (link.state == "detached" and spoke.on_delete == "deactivate") or link.reactivate
+                (link.state == "detached" and spoke.on_delete == "deactivate")
+                or link.reactivate
+                or link.state == "unlisted"
             ):
                 # the record this connector deactivated for a deleted contact is no longer
                 # listed, being inactive: the link stays, so that a reactivation restores
                 # that same contact (dropped, the reactivated record became a new person);
                 # so does one still waiting for the write that reactivates it (a failed
-                # one: dropped, its person was deleted again, or made a second user)
+                # one: dropped, its person was deleted again, or made a second user), and
+                # one let go after a settings change, still left out (dropped, the plan
+                # wrote the person into the connector again: a mail contact beside the
+                # user, a record its settings leave out, gone next run: a deletion)
+                continue
+            if (
+                rescoped
+                and contact is not None
+                and not contact.deleted
+                and link.state in ("active", "filtered")
+            ):
+                # kept as "unlisted": never planned (``dirty_links``), never created again
+                # (``unlinked_contacts``), active again if its record is listed again
+                if link.state == "active":
+                    ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
+                    ctx.let_go(spoke)
+                link.state = "unlisted"
+                unlisted.append(link)
                 continue
             drop.append(link.id)
             if link.state != "active" or contact is None or contact.deleted:
@@ -515,6 +541,7 @@ class Inbound(Matching, Twins, LeftBehind):
             contact.rev += 1
             gone.append(contact)
         store.delete_links(drop)
+        store.update_links(unlisted)
         store.update_contacts(gone)
         self.ctx.flush_journal()
         return len(gone)

@@ -99,6 +99,7 @@ def _spokes(
                 connector.held_fields(cursors.get(row.id)),
                 keep_records=row.id in options.rejected,
                 kept_only=options.rejected_only,
+                settings_changed=row.settings_changed,
             )
         )
     return spokes
@@ -236,6 +237,8 @@ def _run_hub(
         for spoke in spokes:
             if spoke.pulled:
                 ctx.store.set_cursor(spoke.id, spoke.cursor)
+                if spoke.settings_changed and spoke.complete:  # read whole under them
+                    ctx.store.settings_applied(spoke.id)
         report.status = "applied"
         _note_calls(report, spokes)
         ctx.store.finish_run(run_id, "applied", _counts(report), report.errors)

@@ -357,3 +357,10 @@ class PlanMixin(StoreBase):
     def set_cursor(self, connector_id: int, value: str | None) -> None:
         self.conn.execute(delete(t.cursors).where(t.cursors.c.connector_id == connector_id))
         self.conn.execute(insert(t.cursors).values(connector_id=connector_id, value=value, updated_at=now()))
+
+    def settings_applied(self, connector_id: int) -> None:
+        """A run read the connector under its new settings and was applied: the next one
+        takes records gone from it for deletions again (``tables.connectors``)."""
+        self.conn.execute(
+            update(t.connectors).where(t.connectors.c.id == connector_id).values(settings_changed=False)
+        )

@@ -60,6 +60,8 @@ class ConnectorRow:
     mapping: dict[str, str]
     settings: dict[str, Any]
     secrets: str | None
+    #: its settings changed since its last applied run (``tables.connectors``)
+    settings_changed: bool = False
 
 
 @dataclass(slots=True)
@@ -155,4 +157,5 @@ def _connector(row: Any) -> ConnectorRow:
         loads(row.mapping),
         loads(row.settings),
         row.secrets,
+        bool(row.settings_changed),
     )

@@ -59,6 +59,9 @@ connectors = Table(
     Column("secrets", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # its settings changed since its last applied run: that run lets go of the records its
+    # read no longer lists instead of taking them for deletions (``config._reconsider``)
+    Column("settings_changed", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("hub_id", "name", name="uq_connectors_hub_name"),
 )
 
