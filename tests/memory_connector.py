@@ -76,6 +76,7 @@ class MemoryConnector(Connector):
     #: ``hidden``: native ids the book does not list, as a GAL leaves out the users outside
     #: its ``member_of`` (a setting that narrows what a connector lists)
     known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields", "hidden"})
+    scope_settings: ClassVar[frozenset[str]] = frozenset({"hidden"})
     capabilities: ClassVar[Capabilities] = Capabilities(deactivate=True, batch_size=7)
 
     def __init__(self, config: Any) -> None:

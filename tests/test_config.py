@@ -539,9 +539,25 @@ def test_a_change_of_settings_marks_the_connector_for_its_next_run(database_url:
     config.apply(engine, spec_of([memory("a", hidden=["x"]), memory("b")]))
     marked = rows(engine)
     assert marked["a"].settings_changed and not marked["b"].settings_changed
-    old = SimpleNamespace(settings='{"path": "/a", "create": false}')
-    assert config._settings_changed(old, {"settings": '{"path": "/a", "create": true}'})
-    assert not config._settings_changed(old, {"settings": '{"path": "/b", "create": true}'})
+    # only the settings that say which records are listed (``scope_settings``): a page size
+    # or a full-read interval changed lists the same records, and a deletion then is one
+    old = SimpleNamespace(
+        type="m365-gal", settings='{"tenant_id": "t", "member_of": ["A"], "write_budget": 5}'
+    )
+    assert config._settings_changed(
+        old, {"settings": '{"tenant_id": "t", "member_of": ["B"], "write_budget": 5}'}
+    )
+    assert not config._settings_changed(
+        old, {"settings": '{"tenant_id": "t", "member_of": ["A"], "write_budget": 9}'}
+    )
+    assert not config._settings_changed(
+        old, {"settings": '{"tenant_id": "u", "member_of": ["B"], "write_budget": 5}'}
+    )
+    procore = SimpleNamespace(type="procore", settings='{"company_id": 1, "per_page": 100}')
+    assert not config._settings_changed(procore, {"settings": '{"company_id": 1, "per_page": 50}'})
+    assert config._settings_changed(
+        procore, {"settings": '{"company_id": 1, "per_page": 100, "projects": [7]}'}
+    )
     with engine.begin() as conn:
         Store(conn).settings_applied(marked["a"].id)
     update_connector(engine, marked["a"].id, {"name": "a2"}, {"hidden": ["x"]})

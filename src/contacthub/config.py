@@ -557,10 +557,16 @@ def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
 
 
 def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
-    """Whether a change gives the connector other settings, in the same address book (one
-    of ``LOCATION_SETTINGS`` changed starts afresh: ``_forgotten``)."""
+    """Whether a change gives the connector other ``scope_settings`` (which of the address
+    book's records it lists), in the same address book (one of ``LOCATION_SETTINGS``
+    changed starts afresh: ``_forgotten``). A page size or a full-read interval changed
+    lists the same records: a user deactivated just then is still a deletion."""
     old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
-    return old_settings != new_settings and all(
+    try:
+        scope = connector_class(row.type).scope_settings
+    except ConfigError:
+        return False
+    return any(old_settings.get(k) != new_settings.get(k) for k in scope) and all(
         old_settings.get(k) == new_settings.get(k) for k in LOCATION_SETTINGS
     )
 

@@ -195,6 +195,12 @@ class Connector(ABC):
     #: (``config._check_types``): ``api_token = 12345`` was stored, then every run failed
     #: with "refused the credentials"; ``page_size = true`` was read as 1
     setting_types: ClassVar[Mapping[str, Any]] = {}
+    #: the settings that say which of the address book's records the connector lists (a
+    #: GAL's ``member_of``, Procore's ``projects``): after a change of one, the records the
+    #: next read no longer lists are let go, not deleted (``connectors.settings_changed``).
+    #: Other settings (a page size, how often to read everything) list the same records,
+    #: and a record gone after a change of one of them is a deletion as at any other time
+    scope_settings: ClassVar[frozenset[str]] = frozenset()
     #: the default mapping (canonical field -> native field) users override per connector
     default_mapping: ClassVar[Mapping[str, str]] = {}
 

@@ -96,6 +96,7 @@ class M365GalConnector(Connector):
         "exchange_scope": str, "ca_file": str, "write_budget": int, "redirect_uri": str,
         "notify_url": str, "client_secret": str, "certificate_key": str,
     }  # fmt: skip
+    scope_settings = frozenset({"objects", "member_of", "user_types", "include_disabled"})
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)

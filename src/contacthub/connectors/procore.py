@@ -45,6 +45,7 @@ class ProcoreConnector(ProcoreWriter):
         "create_vendors": bool, "base_url": str, "login_url": str, "rate_reserve": int,
         "client_secret": str,
     }  # fmt: skip
+    scope_settings = frozenset({"objects", "projects"})
     default_mapping = USER_SCALARS
 
     @property
