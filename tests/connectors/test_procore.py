@@ -228,6 +228,30 @@ def test_projects_limit_the_directory() -> None:
             records(missing)
 
 
+def test_a_project_that_refuses_a_new_user_is_that_users_error_not_the_runs() -> None:
+    """A 403 on adding a new user to the connector's project was raised for the whole
+    connector: every run failed, the batch's other writes were lost, and users went on
+    being made in Procore unlinked. It is the new user's error now; the others are written,
+    and the next run (``origin_id``) makes no second user."""
+    with served(users=2, vendors=0, projects=1) as srv:
+        pid = sorted(srv.state.projects)[0]
+        conn = srv.connector(projects=[pid])
+        [member] = [u for u in records(conn)[0] if int(u.native_id) in srv.state.projects[pid]["user_ids"]][
+            :1
+        ]
+        srv.emu.faults.fail["POST /actions/add"] = 403
+        update = WriteOp("update", "hub-1", {**member.fields, "job_title": "Foreman"}, member.native_id, None)
+        made, updated = conn.write([WriteOp("create", "hub-new", sample(3)), update])
+        assert isinstance(made.error, RecordError) and not isinstance(made.error, FatalConnectorError)
+        assert f"not added to project {pid}" in made.error.message and "403" in made.error.message
+        assert updated.error is None and srv.state.users[int(member.native_id)]["job_title"] == "Foreman"
+        users = len(srv.state.users)
+        srv.emu.faults.fail.clear()
+        [again] = srv.connector(projects=[pid]).write([WriteOp("create", "hub-new", sample(3))])
+        assert again.error is None and len(srv.state.users) == users
+        assert int(again.native_id or 0) in srv.state.projects[pid]["user_ids"]
+
+
 def test_project_vendors_are_read_without_an_updated_at_filter() -> None:
     """A project's vendor listing takes no filters[updated_at] (Procore documents search and
     ids only): later runs list it whole and keep only what changed, by version."""

@@ -303,7 +303,7 @@ class ProcoreWriter(ProcoreReader):
             )
         result = self._user_result(op, response.json())
         if op.kind == "create" and result.error is None and self.projects:
-            self._add_to_projects(int(response.json()["id"]))
+            result = self._add_to_projects(result, where)
         return result
 
     def _sync_users(self, batch: list[tuple[int, WriteOp, dict[str, Any]]]) -> dict[int, WriteResult]:
@@ -337,7 +337,7 @@ class ProcoreWriter(ProcoreReader):
             if native is not None:
                 out[i] = self._user_result(op, native)
                 if op.kind == "create" and self.projects and out[i].error is None:
-                    self._add_to_projects(int(native["id"]))
+                    out[i] = self._add_to_projects(out[i], where)
             else:
                 message = _sync_message(failure) if failure else "no answer for this record"
                 if op.kind == "create" and failure and "taken" in message.lower():
@@ -355,13 +355,28 @@ class ProcoreWriter(ProcoreReader):
                     out[i] = WriteResult(op, error=RecordError(message, where, self.name))
         return out
 
-    def _add_to_projects(self, user_id: int) -> None:
+    def _add_to_projects(self, result: WriteResult, where: str) -> WriteResult:
+        """The new user ``result`` names added to each of the connector's projects. A refusal
+        (403: the app may not add people there) is that user's error, not the run's: raised
+        for the connector, it failed every run, and the batch's other writes were lost, while
+        users went on being made in Procore. The user stays unlinked, so the next run sends
+        the create again (``users/sync`` finds them by ``origin_id``) and tries the project
+        again. A project that is not there (404) is the settings' error, as before."""
         for pid in self.projects:
             response = self.client.request(
-                "POST", f"/rest/v1.0/projects/{pid}/users/{user_id}/actions/add", json={}
+                "POST", f"/rest/v1.0/projects/{pid}/users/{result.native_id}/actions/add", json={}
             )
-            if response.status_code not in (200, 201):
+            if response.status_code in (200, 201):
+                continue
+            if response.status_code == 404 or response.status_code >= 500:
                 raise error_for(response, self.name, what=f"Procore project {pid}")
+            refused = error_for(response, self.name, record=where)
+            message = (
+                f"created in Procore, but not added to project {pid} ({refused.message}); "
+                "the next run tries again"
+            )
+            return WriteResult(result.op, error=RecordError(message, where, self.name))
+        return result
 
     def _write_other(self, kind: str, op: WriteOp, number: int | None, where: str) -> WriteResult:
         """Vendors and people, one call each (they are few)."""
