@@ -495,3 +495,121 @@ def test_a_database_a_newer_version_migrated_is_refused_with_one_message(sqlite_
     engine.dispose()
     with pytest.raises(ConfigError, match=r"upgraded by a newer contacthub \(schema 0099\);.* up to 00"):
         db.open_database(sqlite_url)
+
+
+# --- upgrading an old store -----------------------------------------------------------------
+
+
+def old_store(url: str, revision: str) -> int:
+    """A store at schema ``revision`` holding a hub with linked contacts: its number of links."""
+    from alembic import command
+    from alembic.config import Config
+
+    register()
+    engine = open_database(url)
+    spec = config.HubFile.model_validate(
+        {"hubs": {"h": {"connectors": [{"name": "a", "type": "memory", "book": uuid.uuid4().hex}]}}}
+    )
+    config.apply(engine, spec)
+    people = [contact(i) for i in range(50)]
+    with engine.begin() as conn:
+        store = Store(conn)
+        hub = store.hub("h")
+        [connector] = store.connectors(hub.id)
+        store.insert_contacts(hub.id, people)
+        store.insert_links([link(connector.id, p.id, f"n{i}") for i, p in enumerate(people)])
+    with engine.connect() as conn:
+        # off: 0007's downgrade rebuilds hubs, and dropping it would cascade to everything
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
+    engine.dispose()
+    return len(people)
+
+
+def sqlite_tables(url: str) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(str(db.sqlite_path(url))) as conn:
+        return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def fail_at(statement: str) -> Any:
+    """A listener for every engine failing the first SQL statement that starts with
+    ``statement`` as SQLite does when the disk is full."""
+    import sqlite3
+
+    def before(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith(statement.upper()):
+            raise sqlite3.OperationalError("database or disk is full")
+
+    return before
+
+
+@pytest.mark.parametrize(
+    ("revision", "statement"),
+    [
+        ("0010", "DROP TABLE links"),  # 0011's batch copy: _alembic_tmp_links made, filled
+        ("0005", "UPDATE alembic_version"),  # after 0006 (credentials) is done
+        ("0005", "ALTER TABLE _alembic_tmp_links RENAME"),  # in 0008, six steps along
+    ],
+)
+def test_an_upgrade_interrupted_midway_leaves_the_store_as_it_was(
+    sqlite_url: str, revision: str, statement: str
+) -> None:
+    """QA: a Ctrl-C or kill during an upgrade left the DDL done so far (pysqlite runs DDL
+    outside its transaction): ``_alembic_tmp_links`` or ``credentials`` at the old revision,
+    and every later start failed with "table ... already exists". Now the whole upgrade is
+    one transaction: failed midway (here: a full disk), the store is exactly as before and
+    upgrades next time. (A real kill: the next test.)"""
+    from sqlalchemy import Engine as EngineClass
+    from sqlalchemy import event
+
+    count = old_store(sqlite_url, revision)
+    before_tables = sqlite_tables(sqlite_url)
+    listener = fail_at(statement)
+    event.listen(EngineClass, "before_cursor_execute", listener)
+    try:
+        with pytest.raises(ConfigError, match="disk is full"):
+            open_database(sqlite_url)
+    finally:
+        event.remove(EngineClass, "before_cursor_execute", listener)
+    assert sqlite_tables(sqlite_url) == before_tables
+    engine = open_database(sqlite_url, migrate=False)
+    assert current_revision(engine) == revision
+    engine.dispose()
+    engine = open_database(sqlite_url)
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        assert len(conn.execute(select(t.links)).all()) == count
+
+
+def test_an_upgrade_killed_midway_leaves_the_store_as_it_was(sqlite_url: str) -> None:
+    """As QA's kill during ``contacthub runs``: the process dies (SIGKILL) in 0011's batch
+    copy of links, after ``_alembic_tmp_links`` was made and filled; nothing of it stays."""
+    import subprocess
+    import sys
+
+    count = old_store(sqlite_url, "0010")
+    before_tables = sqlite_tables(sqlite_url)
+    child = (
+        "import os, signal, sys\n"
+        "from sqlalchemy import Engine, event\n"
+        "from contacthub.store.db import open_database\n"
+        "def before(conn, cursor, sql, *_):\n"
+        "    if sql.lstrip().upper().startswith('DROP TABLE LINKS'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "event.listen(Engine, 'before_cursor_execute', before)\n"
+        "open_database(sys.argv[1])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", child, sqlite_url], capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert sqlite_tables(sqlite_url) == before_tables
+    engine = open_database(sqlite_url)
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        assert len(conn.execute(select(t.links)).all()) == count

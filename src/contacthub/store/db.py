@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from contacthub.errors import ConfigError
 
@@ -116,7 +118,11 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to ``HEAD_REVISION`` with Alembic (a no-op check when it is there)."""
+    """Bring the schema to ``HEAD_REVISION`` with Alembic (a no-op check when it is there).
+
+    All the steps from the recorded revision to the newest run in one transaction, on
+    SQLite too: an upgrade interrupted anywhere (Ctrl-C, a kill, a full disk) leaves the
+    store exactly as it was, at its old revision, and the next start upgrades it again."""
     current = current_revision(engine)
     if current == HEAD_REVISION:
         return
@@ -132,6 +138,39 @@ def upgrade(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    migrating = _migration_engine(engine)
+    try:
+        with migrating.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _migration_engine(engine: Engine) -> Engine:
+    """The engine the upgrade runs on: ``engine`` itself, except on SQLite.
+
+    pysqlite opens a transaction only before INSERT/UPDATE/DELETE and runs DDL outside one
+    (autocommitted): a batch table copy (``_alembic_tmp_links``, the old table dropped, the
+    new one renamed) interrupted halfway stayed half done, and every later start failed
+    with "table _alembic_tmp_links already exists". Here pysqlite's own transaction
+    handling is off (``isolation_level = None``) and SQLAlchemy's begin emits ``BEGIN``
+    itself, so DDL and data changes share one transaction (SQLAlchemy's documented recipe
+    for SQLite; Alembic's ``transaction_per_migration`` stays off: one transaction for all
+    steps). A separate engine, so that the store's normal connections keep pysqlite's
+    defaults."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    migrating = create_engine(engine.url, poolclass=NullPool)
+
+    def connect(dbapi_conn: Any, record: object) -> None:
+        _sqlite_pragmas(dbapi_conn, record)
+        dbapi_conn.isolation_level = None
+
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    event.listen(migrating, "connect", connect)
+    event.listen(migrating, "begin", begin)
+    return migrating
