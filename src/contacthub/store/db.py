@@ -8,11 +8,12 @@ a no-op sync should not pay.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -51,10 +52,11 @@ def default_url() -> str:
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    # the wait first: switching a new file to WAL needs a lock another process may hold
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -122,10 +124,52 @@ def upgrade(engine: Engine) -> None:
 
     All the steps from the recorded revision to the newest run in one transaction, on
     SQLite too: an upgrade interrupted anywhere (Ctrl-C, a kill, a full disk) leaves the
-    store exactly as it was, at its old revision, and the next start upgrades it again."""
+    store exactly as it was, at its old revision, and the next start upgrades it again.
+
+    One process upgrades at a time: several starting on an old store at once (a scheduler,
+    workers, a command) ran the same steps together and failed with "table ... already
+    exists". The transaction takes the write lock first (SQLite's ``BEGIN IMMEDIATE``, a
+    PostgreSQL transaction advisory lock) and reads the revision again under it: a process
+    that waited finds the store upgraded and does nothing."""
     current = current_revision(engine)
     if current == HEAD_REVISION:
         return
+    _check_known(current)
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    migrating = _migration_engine(engine)
+    try:
+        with migrating.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            current = _revision_in(conn)
+            if current == HEAD_REVISION:
+                return
+            _check_known(current)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except CommandError as exc:  # not a SQLAlchemyError: it would end in a traceback
+        raise ConfigError(f"cannot upgrade database {safe_url(engine.url)}: {exc}") from None
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+#: the PostgreSQL advisory lock key of an upgrade (hub runs use keys from ``lock_key``)
+_UPGRADE_LOCK = int.from_bytes(
+    hashlib.blake2b(b"contacthub:schema-upgrade", digest_size=8).digest(), "big", signed=True
+)
+
+#: how long an upgrade waits for SQLite's write lock: another process's upgrade of a large
+#: store takes longer than the 30 s a normal connection waits
+_UPGRADE_WAIT_MS = 600_000
+
+
+def _check_known(current: str | None) -> None:
     known = {path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("*_*.py")}
     if current is not None and current not in known:
         # a store a newer contacthub migrated: Alembic would fail with a traceback
@@ -133,19 +177,15 @@ def upgrade(engine: Engine) -> None:
             f"this database was upgraded by a newer contacthub (schema {current}); this version"
             f" knows schemas up to {HEAD_REVISION}: install that newer version again"
         )
-    from alembic import command
-    from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    migrating = _migration_engine(engine)
-    try:
-        with migrating.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-    finally:
-        if migrating is not engine:
-            migrating.dispose()
+
+def _revision_in(conn: Connection) -> str | None:
+    """The recorded revision, read inside the upgrade's transaction (a failed SELECT of a
+    missing table would abort a PostgreSQL transaction, so look for the table first)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return str(row[0]) if row else None
 
 
 def _migration_engine(engine: Engine) -> Engine:
@@ -155,8 +195,8 @@ def _migration_engine(engine: Engine) -> Engine:
     (autocommitted): a batch table copy (``_alembic_tmp_links``, the old table dropped, the
     new one renamed) interrupted halfway stayed half done, and every later start failed
     with "table _alembic_tmp_links already exists". Here pysqlite's own transaction
-    handling is off (``isolation_level = None``) and SQLAlchemy's begin emits ``BEGIN``
-    itself, so DDL and data changes share one transaction (SQLAlchemy's documented recipe
+    handling is off (``isolation_level = None``) and SQLAlchemy's begin emits ``BEGIN
+    IMMEDIATE`` itself, so DDL and data changes share one transaction (SQLAlchemy's documented recipe
     for SQLite; Alembic's ``transaction_per_migration`` stays off: one transaction for all
     steps). A separate engine, so that the store's normal connections keep pysqlite's
     defaults."""
@@ -166,10 +206,13 @@ def _migration_engine(engine: Engine) -> Engine:
 
     def connect(dbapi_conn: Any, record: object) -> None:
         _sqlite_pragmas(dbapi_conn, record)
+        dbapi_conn.execute(f"PRAGMA busy_timeout={_UPGRADE_WAIT_MS}")
         dbapi_conn.isolation_level = None
 
     def begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE: the write lock now, not at the first write; a deferred transaction
+        # that read first cannot wait for a writer in WAL mode (SQLITE_BUSY at once)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     event.listen(migrating, "connect", connect)
     event.listen(migrating, "begin", begin)
