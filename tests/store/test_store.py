@@ -663,3 +663,33 @@ def test_an_alembic_error_is_one_message_not_a_traceback(sqlite_url: str) -> Non
     engine.dispose()
     with pytest.raises(ConfigError, match=r"cannot upgrade database sqlite:///.*: .*0006"):
         open_database(sqlite_url)
+
+
+@pytest.mark.parametrize("table", ["cards", "users"])  # users: a name contacthub uses too
+def test_another_programs_database_is_refused_untouched(database_url: str, table: str) -> None:
+    """QA: ``--database`` naming another program's SQLite file wrote contacthub's tables
+    into it, even for ``hubs``; one with a table name contacthub uses too was left with
+    half a schema. Tables and no ``alembic_version``: refused, nothing written."""
+    from sqlalchemy import create_engine
+
+    plain = create_engine(database_url)
+    with plain.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, fn VARCHAR(50))")
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 'Ann')")
+    plain.dispose()
+    path = db.sqlite_path(database_url)
+    before = path.read_bytes() if path else b""
+    with pytest.raises(ConfigError, match=rf"is not a contacthub store: it holds other tables \({table}\)"):
+        open_database(database_url)
+    if path:
+        assert path.read_bytes() == before  # not even switched to WAL
+        assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    plain = create_engine(database_url)
+    assert inspect(plain).get_table_names() == [table]
+    plain.dispose()
+
+
+def test_an_empty_database_file_is_made_a_store(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
+    engine = open_database(f"sqlite:///{tmp_path}/empty.db")
+    assert current_revision(engine) == HEAD_REVISION

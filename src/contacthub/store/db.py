@@ -131,10 +131,18 @@ def upgrade(engine: Engine) -> None:
     exists". The transaction takes the write lock first (SQLite's ``BEGIN IMMEDIATE``, a
     PostgreSQL transaction advisory lock) and reads the revision again under it: a process
     that waited finds the store upgraded and does nothing."""
-    current = current_revision(engine)
-    if current == HEAD_REVISION:
-        return
-    _check_known(current)
+    probe = _probe_engine(engine)
+    try:
+        with probe.connect() as conn:
+            current = _read_revision(conn)
+            if current == HEAD_REVISION:
+                return
+            _check_known(current)
+            if current is None:
+                _refuse_foreign(conn, engine.url)
+    finally:
+        if probe is not engine:
+            probe.dispose()
     from alembic import command
     from alembic.config import Config
     from alembic.util import CommandError
@@ -150,6 +158,8 @@ def upgrade(engine: Engine) -> None:
             if current == HEAD_REVISION:
                 return
             _check_known(current)
+            if current is None:
+                _refuse_foreign(conn, engine.url)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except CommandError as exc:  # not a SQLAlchemyError: it would end in a traceback
@@ -176,6 +186,41 @@ def _check_known(current: str | None) -> None:
         raise ConfigError(
             f"this database was upgraded by a newer contacthub (schema {current}); this version"
             f" knows schemas up to {HEAD_REVISION}: install that newer version again"
+        )
+
+
+def _probe_engine(engine: Engine) -> Engine:
+    """The engine that looks at the database before anything is written: on SQLite one
+    without the store's pragmas, so that another program's file is refused untouched (not
+    switched to WAL first)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return create_engine(engine.url, poolclass=NullPool)
+
+
+def _read_revision(conn: Connection) -> str | None:
+    """The recorded revision; ``None`` when there is no ``alembic_version`` table (the
+    failed SELECT is rolled back: PostgreSQL would refuse the next statement)."""
+    try:
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    except SQLAlchemyError:
+        conn.rollback()
+        if inspect(conn).has_table("alembic_version"):
+            raise  # the table is there: the error is real (the file is no database, ...)
+        return None
+    return str(row[0]) if row else None
+
+
+def _refuse_foreign(conn: Connection, url: URL) -> None:
+    """A database with tables but no schema version is another program's: contacthub's
+    tables written among them (QA: a read-only ``hubs`` did so) would mix two programs'
+    data, and a table name both use made the upgrade fail halfway. An empty one is fine."""
+    tables = sorted(inspect(conn).get_table_names())
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ConfigError(
+            f"{safe_url(url)} is not a contacthub store: it holds other tables ({shown}) and no"
+            " contacthub schema version; name an empty database or a contacthub store"
         )
 
 
