@@ -112,6 +112,7 @@ def test_migrate_false_leaves_an_empty_database(sqlite_url: str) -> None:
 
 def test_environment_url_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = tmp_path / "from-env" / "env.db"
+    path.parent.mkdir()  # named by the user: its folder is not made (the next test)
     monkeypatch.setenv("CONTACTHUB_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
     engine = open_database()
@@ -127,12 +128,31 @@ def test_explicit_url_beats_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert not (tmp_path / "env.db").exists()
 
 
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_a_named_sqlite_file_in_a_missing_folder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
+) -> None:
+    """QA: ``--database sqlite:////tmp/typo-dir/a/b/hub.db`` made the whole folder tree and
+    an empty store in it. Only the data directory is made (the default store's)."""
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    url = f"sqlite:///{tmp_path}/typo-dir/a/b/hub.db"
+    if how == "environment":
+        monkeypatch.setenv("CONTACTHUB_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match=rf"folder {tmp_path}/typo-dir/a/b does not exist"):
+        open_database(url if how == "argument" else None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_default_is_sqlite_in_the_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CONTACTHUB_DATABASE_URL", raising=False)
     monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
     engine = open_database()
     assert engine.dialect.name == "sqlite"
     assert (tmp_path / "home" / "contacthub.db").exists()
+    # named, as ``demo`` does with the default URL: the data directory is still made
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "other" / "home"))
+    open_database(db.default_url())
+    assert (tmp_path / "other" / "home" / "contacthub.db").exists()
 
 
 def test_sqlite_pragmas(sqlite_url: str) -> None:

@@ -67,8 +67,8 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
         path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None and not path.parent.exists():
+            _make_folder(path.parent, url)
         # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
         # timeout) is replaced at checkout instead of failing the next query of a long-lived
         # process (serve, a worker); SQLite has no server to lose
@@ -85,6 +85,18 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
                 f"cannot open database {safe_url(url)}: {getattr(exc, 'orig', None) or exc}"
             ) from None
     return engine
+
+
+def _make_folder(folder: Path, url: str) -> None:
+    """Create the data directory for the default store; any other missing folder is a
+    mistake to report (QA: ``--database sqlite:////tmp/typo-dir/a/b/hub.db`` silently made
+    the whole tree and a new empty store in it)."""
+    if os.path.abspath(folder) != os.path.abspath(data_dir()):
+        raise ConfigError(
+            f"cannot open database {safe_url(url)}: folder {folder} does not exist"
+            " (mistyped? create it first)"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 # query parameters that carry a secret: libpq (and psycopg) take ``password`` and
