@@ -205,9 +205,17 @@ def _probe_engine(engine: Engine) -> Engine:
     """The engine that looks at the database before anything is written: on SQLite one
     without the store's pragmas, so that another program's file is refused untouched (not
     switched to WAL first)."""
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite" or _in_memory(engine):
         return engine
     return create_engine(engine.url, poolclass=NullPool)
+
+
+def _in_memory(engine: Engine) -> bool:
+    """An in-memory SQLite database (``sqlite://``): one per connection, so the upgrade and
+    the look before it must use the engine's own (another engine saw an empty database, and
+    the store's tables were made where nobody would read them). Nothing to interrupt either."""
+    database = engine.url.database or ""
+    return database in ("", ":memory:") or engine.url.query.get("mode") == "memory"
 
 
 def _read_revision(conn: Connection) -> str | None:
@@ -257,7 +265,7 @@ def _migration_engine(engine: Engine) -> Engine:
     for SQLite; Alembic's ``transaction_per_migration`` stays off: one transaction for all
     steps). A separate engine, so that the store's normal connections keep pysqlite's
     defaults."""
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite" or _in_memory(engine):
         return engine
     migrating = create_engine(engine.url, poolclass=NullPool)
 
