@@ -1042,6 +1042,12 @@ def test_a_file_of_both_orders_reports_the_dates_it_cannot_tell(tmp_path: Path) 
     }
 
 
+def test_a_mapping_to_a_column_with_no_name_is_refused(tmp_path: Path) -> None:
+    for blank in ("", "  "):
+        with pytest.raises(ConfigError, match=r"'custom\.trade' in a column with no name"):
+            connector_for(tmp_path / "c.csv", mapping={"custom.trade": blank})
+
+
 def test_an_unknown_date_order_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     path.write_text("given_name\nAnn\n")

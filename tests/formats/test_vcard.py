@@ -297,6 +297,9 @@ def test_field_map_validation() -> None:
         FieldMap({"notes": "EMAIL"})
     with pytest.raises(ConfigError):
         FieldMap({"custom.a": "X-A", "custom.b": "X-A"})
+    for binary in ("PHOTO", "photo", "LOGO", "SOUND", "KEY"):  # their data is no text to sync
+        with pytest.raises(ConfigError, match=f"to vCard property {binary!r}"):
+            FieldMap({"custom.trade": binary})
     fmap = FieldMap({"job_title": "ROLE"})
     assert "ROLE" in fmap.text and "TITLE" not in fmap.text
 

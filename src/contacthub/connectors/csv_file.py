@@ -185,6 +185,9 @@ class CsvConnector(CsvStore, Connector):
         # Outlook's ``User 1``, is the mapped field's alone: ``handlers_for``)
         owner: dict[str, str] = {}
         for canonical, column in config.mapping.items():
+            if not column.strip():
+                # a column with no name is one readers skip: the field was written and never read
+                raise ConfigError(f"the mapping puts {canonical!r} in a column with no name", config.name)
             if column == "id":
                 # a plain file's ``id`` column holds the record ids: a field written there
                 # changed every row's id (and detection takes an ``id`` column for plain)

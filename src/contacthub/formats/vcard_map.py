@@ -48,7 +48,23 @@ _STRUCT_DEFAULTS: dict[str, tuple[str | None, ...]] = {
     "ORG": ("organization", "department"),
 }
 _MULTI_PROPS = {"emails": "EMAIL", "phones": "TEL", "addresses": "ADR", "websites": "URL"}
-_RESERVED = frozenset({"BEGIN", "END", "VERSION", "UID", "PRODID", "REV", *_MULTI_PROPS.values()})
+#: never a mapping's place: the card's frame and identity, the multi-valued properties, and
+#: the binary ones (a photo's data sent to other systems as text, and overwritten by a text)
+_RESERVED = frozenset(
+    {
+        "BEGIN",
+        "END",
+        "VERSION",
+        "UID",
+        "PRODID",
+        "REV",
+        *_MULTI_PROPS.values(),
+        "PHOTO",
+        "LOGO",
+        "SOUND",
+        "KEY",
+    }
+)
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 #: TYPE values that say nothing the canonical model keeps
 _NOISE = {
@@ -238,7 +254,6 @@ def _set(contact: Contact, canonical: str, value: str) -> None:
 def read_fields(card: Card, fmap: FieldMap, region: str = DEFAULT_REGION) -> Fields:
     """The canonical flat fields of a card."""
     return card_fields(card, fmap, region)[0]
-
 
 
 def card_fields(
