@@ -117,6 +117,35 @@ def test_a_field_mapped_onto_a_column_of_another_keeps_the_hubs_value(tmp_path: 
     assert rows == {f"p{i}@example.com": f"trade{i}" for i in range(1, 4)} | {"p4@example.com": "note 4"}
 
 
+def test_a_mapping_removed_gives_the_column_back_to_its_own_field_unchanged(tmp_path: Path) -> None:
+    """The job title mapped onto Outlook's "Notes", then the mapping removed: the column is
+    the notes' again and holds the job title. Only the job title's baseline was forgotten,
+    so the title read there was an edit of the notes, which won under ``newest``: every
+    note was replaced by the title, in the hub, the cards and the sheet."""
+    sheet = 'format = "outlook"'
+    hub = site(
+        tmp_path,
+        f'{sheet}\nmapping = {{"job_title" = "Notes"}}',
+        people=3,
+        TITLE="title {i}",
+        NOTE="note {i}",
+    )
+    hub.sync()
+    hub.settled()
+    assert "title 1" in hub.sheet.read_text(encoding="utf-8-sig")
+    hub.apply(sheet)
+    report = hub.sync()
+    assert report["conflicts"] == 0, report
+    hub.settled()
+    for i in range(1, 4):
+        card = (hub.folder / f"p{i}.vcf").read_text()
+        assert f"NOTE:note {i}" in card and f"TITLE:title {i}" in card
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    assert sorted((r["Job Title"], r["Notes"]) for r in rows) == [
+        (f"title {i}", f"note {i}") for i in (1, 2, 3)
+    ]
+
+
 def test_a_property_mapped_away_and_back_keeps_the_trade_edited_meanwhile(tmp_path: Path) -> None:
     """The folder's trade moved from X-TRADE to X-JOB and back: the cards kept their old
     X-TRADE, stale once the trade was edited in the sheet. Mapped back, that stale value

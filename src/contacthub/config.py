@@ -553,7 +553,21 @@ def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
     if any(old_settings.get(k) != new_settings.get(k) for k in LOCATION_SETTINGS):
         return None
     old_map, new_map = loads(row.mapping) or {}, loads(values["mapping"]) or {}
-    return frozenset(k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k))
+    moved = {k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k)}
+    try:
+        cls = connector_class(row.type)
+    except ConfigError:
+        return frozenset(moved)
+    # the places those fields left or took change meaning for the fields that hold them
+    # natively: a removed ``job_title = "Notes"`` gives Outlook's Notes back to ``notes``,
+    # and what it holds there (the job title) is no edit of the notes
+    default = cls.default_mapping
+    places = frozenset(
+        p for k in moved for p in (old_map.get(k, default.get(k)), new_map.get(k, default.get(k))) if p
+    )
+    native = cls.native_fields(new_settings, places) if places else frozenset()
+    steady = {k for k in native if k in old_map and old_map.get(k) == new_map.get(k)}
+    return frozenset(moved | (native - steady))
 
 
 def _settings_changed(row: Any, values: dict[str, Any]) -> bool:

@@ -204,6 +204,17 @@ class Connector(ABC):
     #: the default mapping (canonical field -> native field) users override per connector
     default_mapping: ClassVar[Mapping[str, str]] = {}
 
+    @classmethod
+    def native_fields(cls, settings: Mapping[str, Any], places: frozenset[str]) -> frozenset[str]:
+        """The fields this type reads from ``places`` (columns, properties, native fields)
+        when no mapping names them: a mapping that moves a field onto such a place, or off
+        it, changes what the place means for those fields too (``config._forgotten``). Too
+        many is safe (a field marked remapped once only lets the hub's value win); too few
+        let Outlook's "Notes", given back by a removed ``job_title`` mapping, read as an
+        edit of the notes that replaced them everywhere. By default: the default mapping's."""
+        wanted = {p.strip().casefold() for p in places}
+        return frozenset(f for f, p in cls.default_mapping.items() if p.strip().casefold() in wanted)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "setting_types" in vars(cls):  # one declaration: the keys are the settings read

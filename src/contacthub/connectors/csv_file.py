@@ -79,6 +79,7 @@ from contacthub.errors import (
 )
 from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, read_cell
 from contacthub.formats.csv_columns import (
+    DEFAULT_HEADERS,
     FORMATS,
     Handler,
     handlers_for,
@@ -158,6 +159,18 @@ class CsvConnector(CsvStore, Connector):
         "date_order": str,
     }  # fmt: skip
     capabilities = Capabilities(batch_size=10_000)
+
+    @classmethod
+    def native_fields(cls, settings: Mapping[str, Any], places: frozenset[str]) -> frozenset[str]:
+        """The fields the format's own handlers read from those columns (Outlook's "Notes"
+        is ``notes``, "User 1" is ``custom.user1``); every format's when it is detected."""
+        fmt = str(settings.get("format", "auto"))
+        out: set[str] = set()
+        for each in FORMATS if fmt not in FORMATS else (fmt,):
+            # the places first: the file's own spelling of a column wins (``_present``)
+            header = [*places, *(c for c in DEFAULT_HEADERS[each] if c not in places)]
+            out.update(h.field for h in handlers_for(each, header, {}) if {c for _, c in h.cols} & places)
+        return frozenset(out)
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)

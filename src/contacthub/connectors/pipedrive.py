@@ -66,7 +66,7 @@ from contacthub.errors import (
     RetriableError,
     StaleVersionError,
 )
-from contacthub.model import Fields, keep_spelling, match_keys
+from contacthub.model import CUSTOM_PREFIX, Fields, keep_spelling, match_keys
 
 PERSONS = "/api/v2/persons"
 ORGS = "/api/v2/organizations"
@@ -89,6 +89,13 @@ class PipedriveConnector(Connector):
         "client_secret": str,
     }  # fmt: skip
     default_mapping: ClassVar[Mapping[str, str]] = DEFAULT_MAPPING
+
+    @classmethod
+    def native_fields(cls, settings: Mapping[str, Any], places: frozenset[str]) -> frozenset[str]:
+        """The default mapping's fields, and each place as the custom field it is read as
+        when no mapping claims it (``PersonSchema``: "Trade" is ``custom.Trade``)."""
+        custom = {CUSTOM_PREFIX + p.strip() for p in places if p.strip()}
+        return super().native_fields(settings, places) | custom
 
     def __init__(self, config: ConnectorConfig, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(config)
