@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from contacthub.errors import NotAPersonError, RecordError
-from contacthub.formats.vcard_21 import serialize_card_21
 from contacthub.formats.vcard_apply import apply_fields
 from contacthub.formats.vcard_build import build_card
 from contacthub.formats.vcard_card import (
@@ -238,7 +237,12 @@ class VCardCodec:
         return self.keep_21 and card.version == "2.1"
 
     def _serialize(self, card: Card) -> bytes:
-        return serialize_card_21(card) if self._is_21(card) else serialize_card(card)
+        if self._is_21(card):
+            # imported here: a run that writes no 2.1 card (most) does not load it
+            from contacthub.formats.vcard_21 import serialize_card_21
+
+            return serialize_card_21(card)
+        return serialize_card(card)
 
 
 _BOM = b"\xef\xbb\xbf"
