@@ -146,6 +146,40 @@ def test_a_mapping_removed_gives_the_column_back_to_its_own_field_unchanged(tmp_
     ]
 
 
+def test_a_field_moved_to_another_column_leaves_no_copy_under_the_old_columns_name(tmp_path: Path) -> None:
+    """The trade moved from Outlook's "User 1" to "User 2": "User 1" still held the trades,
+    read (unmapped now) as a new custom field ``custom.user1`` and written to every card,
+    one value under two names. What the old column holds of the trade is a leftover: it
+    is emptied. A value of its own put there is still a new field, and taken."""
+    cards = 'mapping = {"custom.trade" = "X-TRADE"}'
+    sheet = 'format = "outlook"\nmapping = {{"custom.trade" = "{}"}}'
+    hub = site(tmp_path, sheet.format("User 1"), cards, people=3, **{"X-TRADE": "trade{i}"})
+    hub.sync()
+    hub.settled()
+    hub.apply(sheet.format("User 2"), cards)
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    assert sorted(r["User 1"] for r in rows) == ["trade1", "trade2", "trade3"]
+    for r in rows:
+        if r["E-mail Address"] == "p3@example.com":
+            r["User 1"] = "forklift"  # edited in the same save: the person's own value
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = hub.sync()
+    assert report["conflicts"] == 0, report
+    hub.settled()
+    for i in range(1, 4):
+        assert (hub.folder / f"p{i}.vcf").read_text().count(f"trade{i}") == 1
+    # (taken by the hub: a value it has none of is emptied, as the leftovers were)
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    assert sorted((r["User 1"], r["User 2"]) for r in rows) == [
+        ("", "trade1"),
+        ("", "trade2"),
+        ("forklift", "trade3"),
+    ]
+
+
 def test_a_property_mapped_away_and_back_keeps_the_trade_edited_meanwhile(tmp_path: Path) -> None:
     """The folder's trade moved from X-TRADE to X-JOB and back: the cards kept their old
     X-TRADE, stale once the trade was edited in the sheet. Mapped back, that stale value

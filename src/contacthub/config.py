@@ -31,9 +31,9 @@ import tomllib
 import types
 import typing
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -547,7 +547,23 @@ def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]],
 LOCATION_SETTINGS = ("path", "url", "addressbook", "base_url", "company_id", "tenant_id", "format")
 
 
-def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
+class Forgotten(NamedTuple):
+    """What a change of a connector's mapping makes its links forget (``_forgotten``)."""
+
+    #: the fields whose baselines go, marked remapped (``LinkRow.remapped``): those whose
+    #: place changed, and those a place they left or took holds natively
+    fields: frozenset[str]
+    #: of the latter, each one read from a place a field left -> that field (Outlook's
+    #: ``custom.user1`` -> ``custom.trade`` moved from "User 1" to "User 2"): what the
+    #: place still holds of it is a leftover, not a value of its own (``LinkRow.vacated``)
+    vacated: Mapping[str, str]
+
+
+#: nothing to forget (a filter or a direction changed)
+NOTHING = Forgotten(frozenset(), {})
+
+
+def _forgotten(row: Any, values: dict[str, Any]) -> Forgotten | None:
     """The fields whose baselines a change makes meaningless (``None``: all of them)."""
     old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
     if any(old_settings.get(k) != new_settings.get(k) for k in LOCATION_SETTINGS):
@@ -557,17 +573,26 @@ def _forgotten(row: Any, values: dict[str, Any]) -> frozenset[str] | None:
     try:
         cls = connector_class(row.type)
     except ConfigError:
-        return frozenset(moved)
+        return Forgotten(frozenset(moved), {})
     # the places those fields left or took change meaning for the fields that hold them
     # natively: a removed ``job_title = "Notes"`` gives Outlook's Notes back to ``notes``,
     # and what it holds there (the job title) is no edit of the notes
     default = cls.default_mapping
-    places = frozenset(
-        p for k in moved for p in (old_map.get(k, default.get(k)), new_map.get(k, default.get(k))) if p
-    )
+    left = {k: old_map.get(k, default.get(k)) for k in moved}
+    places = frozenset(p for k in moved for p in (left[k], new_map.get(k, default.get(k))) if p)
     native = cls.native_fields(new_settings, places) if places else frozenset()
     steady = {k for k in native if k in old_map and old_map.get(k) == new_map.get(k)}
-    return frozenset(moved | (native - steady))
+    forget = frozenset(moved | (native - steady))
+    # and a place a field left still holds its value: read as the field that holds the
+    # place natively, it was a new field (``custom.user1``) beside the one that moved
+    vacated: dict[str, str] = {}
+    for k in sorted(moved):
+        place = left[k]
+        if place and place != new_map.get(k, default.get(k)):
+            for f in sorted(cls.native_fields(new_settings, frozenset({place}))):
+                if f in forget and f not in moved:
+                    vacated.setdefault(f, k)
+    return Forgotten(forget, vacated)
 
 
 def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
@@ -586,7 +611,7 @@ def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
 
 
 def _reconsider(
-    conn: Any, connector_id: int, forget: frozenset[str] | None = frozenset(), settings_changed: bool = False
+    conn: Any, connector_id: int, forget: Forgotten | None = NOTHING, settings_changed: bool = False
 ) -> None:
     """After a change of how a connector syncs, the next run looks at every record again:
     versions and the cursor are forgotten so each record is re-read (a new mapping brings
@@ -602,7 +627,9 @@ def _reconsider(
     and the plan writes it there; taken as a first sighting, it rivalled the hub's value
     and won under ``newest`` ("Met at expo" for the trade). Where the hub has none, what
     the place holds is taken. And the records of a book the connector no longer points at
-    are not deletions at all.
+    are not deletions at all. A field read from a place another field's mapping left is
+    marked vacated too (``Forgotten.vacated``, ``LinkRow.vacated``): the value the field
+    that moved away left there is no value of its own (``inbound._remapped_base``).
 
     With ``settings_changed`` (its own settings, not its address book), the connector is
     marked until its next applied run (``connectors.settings_changed``), which lets go of
@@ -632,16 +659,18 @@ def _reconsider(
     )
     conn.execute(update(t.links).where(links.connector_id == connector_id).values(version=""))
     conn.execute(delete(t.links).where(links.connector_id == connector_id, links.state == "excluded"))
-    if not forget:
+    if not forget.fields:
         return
     query = select(links.id, links.baseline).where(
         links.connector_id == connector_id, links.baseline.is_not(None)
     )
     changed = []
     for link_id, text in conn.execute(query).all():
-        baseline, remapped = split_baseline(text)
-        kept = {k: v for k, v in (baseline or {}).items() if k not in forget}
-        changed.append({"b_id": link_id, "b_baseline": baseline_text(kept, remapped | forget)})
+        baseline, remapped, vacated = split_baseline(text)
+        kept = {k: v for k, v in (baseline or {}).items() if k not in forget.fields}
+        # a field remapped again before a read: its latest move says what its place holds
+        marks = {k: v for k, v in (vacated or {}).items() if k not in forget.fields} | dict(forget.vacated)
+        changed.append({"b_id": link_id, "b_baseline": baseline_text(kept, remapped | forget.fields, marks)})
     if changed:
         conn.execute(
             update(t.links).where(links.id == bindparam("b_id")).values(baseline=bindparam("b_baseline")),

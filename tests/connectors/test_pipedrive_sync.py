@@ -415,3 +415,41 @@ def test_a_full_read_after_settling_writes_nothing(
         assert report.errors == []
         assert report.changes.get("pipedrive", {}).get("update", 0) == 0, report.changes
         assert report.api_calls["pipedrive"].get("PATCH", 0) == 0
+
+
+def test_a_field_moved_to_another_custom_field_leaves_no_copy_under_the_old_name(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """The trade moved from Pipedrive's "Trade" to "Job": "Trade" still held it, read
+    (unmapped now) as a new custom field ``custom.Trade`` and written everywhere (a new
+    column of a plain CSV file), one value under two names. It is a leftover: emptied."""
+    url, state = emulator
+    trade, job = (state.company.add_field(name, "varchar", [])["key"] for name in ("Trade", "Job"))
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "a.vcf").write_text(card("a", "Ann", "Lee", "ann@lee.example", "X-TRADE:Electrician"))
+    sheet = tmp_path / "plain.csv"
+    engine = open_database(sqlite_url)
+
+    def apply(place: str) -> None:
+        crm = {"name": "pipedrive", "type": "pipedrive", "base_url": url, "api_token": TOKEN}
+        cards_map = {"custom.trade": "X-TRADE"}
+        connectors = [
+            {**crm, "mapping": {"custom.trade": place}},
+            {"name": "cards", "type": "vcard-dir", "path": str(folder), "mapping": cards_map},
+            {"name": "plain", "type": "csv", "format": "plain", "path": str(sheet), "create": True},
+        ]
+        config.apply(engine, config.HubFile.model_validate({"hubs": {"crm": {"connectors": connectors}}}))
+
+    apply("Trade")
+    assert run_hub(engine, "crm", options=Options()).errors == []
+    assert run_hub(engine, "crm", options=Options()).changes == {}
+    [ann] = [p for p in live(state) if primary_email(p) == "ann@lee.example"]
+    assert ann["custom_fields"][trade] == "Electrician"
+    apply("Job")
+    report = run_hub(engine, "crm", options=Options())
+    assert report.errors == [] and report.conflicts == 0, report
+    assert run_hub(engine, "crm", options=Options()).changes == {}
+    assert ann["custom_fields"][job] == "Electrician" and not ann["custom_fields"].get(trade)
+    header = sheet.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert "custom.trade" in header and "custom.Trade" not in header

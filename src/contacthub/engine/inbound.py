@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC
 from itertools import islice
 from typing import Any
@@ -256,7 +256,7 @@ class Inbound(Matching, Twins, LeftBehind):
             # N:Doe;Jane, dropped, was then written back empty)
             if base is not None:
                 base, mine = _split_dropped(base), _split_dropped(mine) or {}
-        base = _remapped_base(base, contact.data, mine, remapped)
+        base = _remapped_base(base, contact.data, mine, remapped, link.vacated)
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
         shown_by = ctx.shown_by.get(contact.id, spoke.id)
@@ -596,23 +596,42 @@ def _without(fields: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
 
 
 def _remapped_base(
-    base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any], remapped: frozenset[str]
+    base: dict[str, Any] | None,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    remapped: frozenset[str],
+    vacated: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The baseline a record is merged against in its first read after fields of it were
     remapped: what the new place holds is no edit of the field (another field's column,
     "Met at expo" in Notes; or a value left there by an older mapping, a stale X-TRADE),
     so where the hub has a value the field counts as unchanged there (its baseline is
     theirs: the hub keeps its value, and the plan writes it there). Where the hub has none,
-    the field has no baseline: a first sighting, taken (a column of trades newly mapped)."""
+    the field has no baseline: a first sighting, taken (a column of trades newly mapped).
+
+    Except in a place a field's mapping left (``vacated``: field -> the field that moved
+    away), where the hub's value of the field that moved is a leftover: the trade moved
+    from Outlook's "User 1" to "User 2" is still in "User 1", no new ``custom.user1`` to
+    spread everywhere. It counts as unchanged: the hub keeps none, and the plan empties
+    the place. A value of its own there (another than the hub's) is still taken."""
     if base is None or not remapped:
         return base
     out = dict(base)
     for k in remapped:
         if ours.get(k) in (None, "", []) or k not in theirs:
-            out.pop(k, None)  # (none there either: unchanged from nothing, the hub's stays)
+            moved = vacated.get(k) if vacated else None
+            if moved is not None and k in theirs and _left_behind(moved, theirs[k], ours):
+                out[k] = theirs[k]  # the moved field's value left behind: the hub's none stays
+            else:
+                out.pop(k, None)  # (none there either: unchanged from nothing, the hub's stays)
         else:
             out[k] = theirs[k]
     return out
+
+
+def _left_behind(moved: str, value: Any, ours: dict[str, Any]) -> bool:
+    """Whether a value read in the place ``moved`` left is the hub's value of ``moved``."""
+    return ours.get(moved) not in (None, "", []) and field_equal(moved, value, ours[moved])
 
 
 def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, Any] | None:

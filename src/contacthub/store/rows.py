@@ -7,7 +7,7 @@ encoding (orjson into TEXT columns, see ``tables``), not a connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,27 +99,48 @@ class LinkRow:
     #: reactivates it (``outbound.reactivate``); set and cleared by ``Store.rejoin_links``
     #: and ``Store.reactivated`` only (``update_links`` leaves the column as it is)
     reactivate: bool = False
+    #: of the remapped fields, those read from a place another field's mapping left (field
+    #: -> the field that moved away: Outlook's ``custom.user1`` -> ``custom.trade`` moved
+    #: from "User 1" to "User 2"): what the place still holds of that field is a leftover
+    #: (``inbound._remapped_base``). Only meaningful for fields still in ``remapped``
+    vacated: Mapping[str, str] | None = None
 
 
 #: the key under which a link's stored baseline keeps ``LinkRow.remapped`` (no field's name)
 REMAPPED = "~remapped"
+#: and the key of ``LinkRow.vacated`` (written only beside ``REMAPPED``)
+VACATED = "~vacated"
 
 
-def split_baseline(text: str | None) -> tuple[dict[str, Any] | None, frozenset[str]]:
-    """A stored baseline as the record's fields and the fields remapped since it was read."""
+def split_baseline(
+    text: str | None,
+) -> tuple[dict[str, Any] | None, frozenset[str], dict[str, str] | None]:
+    """A stored baseline as the record's fields, the fields remapped since it was read and,
+    of those, the ones read from a place another field's mapping left (``LinkRow.vacated``)."""
     baseline = loads(text)
     if baseline is None or REMAPPED not in baseline:
-        return baseline, frozenset()
+        return baseline, frozenset(), None
     remapped = frozenset(baseline.pop(REMAPPED))
-    return baseline, remapped
+    return baseline, remapped, baseline.pop(VACATED, None)
 
 
-def baseline_text(baseline: dict[str, Any] | None, remapped: frozenset[str] = frozenset()) -> str | None:
+def baseline_text(
+    baseline: dict[str, Any] | None,
+    remapped: frozenset[str] = frozenset(),
+    vacated: Mapping[str, str] | None = None,
+) -> str | None:
     """``split_baseline`` undone: what the links table stores (a link with no baseline
-    has no remapped field to mark: it has nothing to compare with anyway)."""
+    has no remapped field to mark: it has nothing to compare with anyway). A vacated mark
+    goes with its field's remapped mark: a link read or written since keeps neither."""
     if baseline is None:
         return None
-    return dumps({**baseline, REMAPPED: sorted(remapped)} if remapped else baseline)
+    if not remapped:
+        return dumps(baseline)
+    marked: dict[str, Any] = {**baseline, REMAPPED: sorted(remapped)}
+    left = {k: v for k, v in (vacated or {}).items() if k in remapped}
+    if left:
+        marked[VACATED] = left
+    return dumps(marked)
 
 
 def _contact(row: Any) -> ContactRow:
@@ -127,7 +148,7 @@ def _contact(row: Any) -> ContactRow:
 
 
 def _link(row: Any) -> LinkRow:
-    baseline, remapped = split_baseline(row.baseline)
+    baseline, remapped, vacated = split_baseline(row.baseline)
     return LinkRow(
         row.id,
         row.connector_id,
@@ -140,6 +161,7 @@ def _link(row: Any) -> LinkRow:
         row.made,
         remapped,
         bool(row.reactivate),
+        vacated,
     )
 
 
