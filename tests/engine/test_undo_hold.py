@@ -103,3 +103,131 @@ def test_an_undo_of_an_approved_mass_deletion_restores_them_unheld(database_url:
     assert undo.status == "applied", undo
     assert len(a.items) == len(b.items) == 20
     assert hub.sync().changes == {}
+
+
+def killed_undo_of_a_copy(database_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Hub, int]:
+    """Books a, b and c of 20 people; a run that copies 10 more from a (the run undone);
+    its undo killed once its hub side is committed, as it began to write c: the copies
+    in b are deleted, the 10 in c are left to the next run (its own, remaining)."""
+    from tests.engine.test_scenarios import killed_in
+
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    for i in range(20, 30):
+        a.put(f"a{i}", person(i))
+    made = hub.sync()
+    assert len(b.items) == len(c.items) == 30
+    undo = lambda: service.undo(hub.engine, made.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", undo, c) == "applying"
+    # (an undo of a copy leaves the records it was copied from: a keeps 30)
+    assert len(a.items) == 30 and len(b.items) == 20 and len(c.items) == 30
+    return hub, made.run_id
+
+
+def test_a_sync_carrying_a_killed_undo_holds_a_mass_deletion_made_meanwhile(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync that carries a killed undo on ran with no hold at all: 8 of 20 cards
+    removed from b were deleted in the hub, a and c, unheld. It is held for those 8 (c's
+    10 the undo still has to delete are not counted), and the undo goes on with the
+    approve that decides them."""
+    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for nid in list(b.items)[:8]:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held", held
+    assert {h["connector"]: h["deletes"] for h in held.held} == {"a": 8, "b": 8, "c": 8}
+    assert len(a.items) == 30 and len(b.items) == 12 and len(c.items) == 30  # nothing written
+    again = hub.sync()  # still carrying the undo: held alike, not for the undo's 10
+    assert again.status == "held" and {h["deletes"] for h in again.held} == {8}
+    approved = service.approve(hub.engine, again.run_id)
+    assert approved.status == "applied", approved
+    assert len(a.items) == 22 and len(b.items) == len(c.items) == 12
+    assert hub.sync().changes == {}
+
+
+def test_a_sync_carrying_a_killed_undo_rejected_puts_back_only_the_found_deletions(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for nid in list(b.items)[:8]:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held", held
+    rejected = service.reject(hub.engine, held.run_id)
+    assert rejected.status == "applied", rejected
+    assert len(a.items) == 30 and len(b.items) == len(c.items) == 20  # the undo's 10 gone from c
+    assert hub.sync().changes == {}
+
+
+@pytest.mark.parametrize("done", [3, 10])
+def test_the_undos_own_deletions_made_before_it_was_killed_are_not_held(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, done: int
+) -> None:
+    """Some of its deletions in c made before the kill, not yet recorded: c lists fewer
+    records, the undo's own, not a deletion to hold; with a deletion under the threshold
+    made meanwhile the sync goes on."""
+    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    copies = [nid for nid, item in c.items.items() if int(item.fields["given_name"][5:]) >= 20]
+    for nid in copies[:done]:
+        del c.items[nid]
+    del b.items[next(iter(b.items))]
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(a.items) == 29 and len(b.items) == len(c.items) == 19
+    assert hub.sync().changes == {}
+
+
+def test_a_killed_undo_that_emptied_a_connector_is_carried_on_unheld(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An undo of a first copy deletes every copy: killed after it deleted all of c's
+    (not yet recorded), c lists nothing where it had 20 links, all the undo's own."""
+    from tests.engine.test_scenarios import killed_in
+
+    hub = Hub(database_url, ["a", "b", "c"])
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    first = hub.sync()
+    undo = lambda: service.undo(hub.engine, first.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "write", undo, c) == "applying"
+    assert b.items == {} and len(c.items) == 20
+    c.items.clear()
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert b.items == c.items == {} and len(a.items) == 20
+
+
+def test_an_old_carry_of_a_killed_undo_still_skips_the_hold(database_url: str) -> None:
+    """A run killed while carrying an undo, recorded before carries named the undo run
+    (``"no_hold": true``): the next run goes on as it did then, with no hold."""
+    from sqlalchemy import insert
+
+    from contacthub.store import tables as t
+    from contacthub.store.rows import now
+
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    with hub.engine.begin() as conn:
+        hub_id = conn.execute(t.hubs.select()).first().id
+        carries = '{"carries": {"approved": {}, "rejected": [], "rejected_runs": [], "no_hold": true}}'
+        conn.execute(
+            insert(t.runs).values(
+                hub_id=hub_id, kind="sync", status="running", started_at=now(), counts=carries, errors="[]"
+            )
+        )
+    for i in range(8):
+        del a.items[f"a{i}"]
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    assert len(b.items) == 12

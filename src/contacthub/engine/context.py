@@ -119,12 +119,17 @@ class Options:
     approved: dict[int, int] = field(default_factory=dict)
     #: connector ids whose deletions a person rejected: restore instead of delete
     rejected: frozenset[int] = frozenset()
-    #: skip the delete hold (a run carrying on the writes of an undo that was killed)
+    #: skip the delete hold (a run carrying on an undo killed before carries said which:
+    #: ``run._carried``, carries stored by older versions)
     no_hold: bool = False
     #: the contacts those deletions were of, when a run carries on a killed reject
     #: (``run._carried``): a deletion made after the reject is not the person's to refuse.
     #: ``None``: every deletion in those connectors (the reject run itself)
     rejected_only: frozenset[str] | None = None
+    #: killed undo runs this run carries on: the deletions they left undone in connectors
+    #: are theirs, asked for by a person, and not held (``Store.count_undone_linked``);
+    #: any other deletion is held as in a sync
+    undo_runs: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)

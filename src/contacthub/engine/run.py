@@ -163,7 +163,7 @@ def _run_hub(
     with engine.begin() as conn:
         store = Store(conn)
         hub = store.hub(hub_name)
-        options, carries = _carried(store, hub.id, options)
+        options, carries = _carried(store, hub.id, options, parent_id if kind == "reject" else None)
         if options.dry_run:  # a dry run changes nothing: the next real run recovers them
             run_id = store.start_run(hub.id, "dry-run", parent_id)
         else:
@@ -192,6 +192,9 @@ def _run_hub(
             # and edits merge by the new policy (they stayed waiting for a person)
             ctx.store.close_conflicts(hub.id)
         own: dict[int, int] = {}
+        # a killed undo carried on: its deletions left undone are its own, also where it
+        # made them before it was killed (the connector lists fewer: not held either)
+        carried_own = {s.id: _undone(ctx, s) for s in spokes}
         if prepare is not None:
             pending = {s.id: ctx.store.count_deleted_linked(hub.id, s.id) for s in spokes}
             prepare(ctx)
@@ -209,7 +212,9 @@ def _run_hub(
             if spoke.writable:
                 stored = ctx.store.stored_plan_mark(spoke.id)
                 spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
-        holds = [] if options.no_hold else _holds(ctx, deleted_by, own)
+        for spoke in spokes:  # those still to delete, once inbound dropped the ones made
+            own[spoke.id] = own.get(spoke.id, 0) + _undone(ctx, spoke)
+        holds = [] if options.no_hold else _holds(ctx, deleted_by, own, carried_own)
         if options.dry_run or holds:
             ctx.spill_journal()
             _plan_only(ctx)
@@ -220,7 +225,10 @@ def _run_hub(
             then = None
             if holds and kind == "undo" and parent_id is not None:
                 then = f"the undo of run {parent_id} was not done: decide this run, then undo it again"
-            return _record_plan(engine, ctx, "planned" if options.dry_run else "held", then)
+            # held, it still carries the killed undo on: the run deciding it (or the next
+            # sync) does too (``Store.killed_decisions``)
+            kept = {"undo_runs": sorted(options.undo_runs)} if holds and options.undo_runs else None
+            return _record_plan(engine, ctx, "planned" if options.dry_run else "held", then, kept)
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         # connectors that put deleted cards back whole write first: a restored person's new
@@ -340,19 +348,33 @@ def _note_calls(report: Report, spokes: list[Spoke]) -> None:
             report.api_calls[spoke.name] = dict(calls)
 
 
-def _holds(ctx: RunContext, deleted_by: dict[int, int], own: dict[int, int]) -> list[dict[str, Any]]:
+def _undone(ctx: RunContext, spoke: Spoke) -> int:
+    """Active links of ``spoke`` to contacts the killed undos this run carries on deleted
+    (0 when it carries none)."""
+    if not ctx.options.undo_runs:
+        return 0
+    return ctx.store.count_undone_linked(ctx.hub.id, spoke.id, ctx.options.undo_runs)
+
+
+def _holds(
+    ctx: RunContext, deleted_by: dict[int, int], own: dict[int, int], own_linked: dict[int, int]
+) -> list[dict[str, Any]]:
     """Why this run needs a person before it writes anything (empty: it does not).
 
-    ``own``: connector id -> deletions the run's ``prepare`` made itself, which are not
-    counted (an undo's own deletions are what a person asked for). Those its sync found
-    are, as in any sync: skipping the whole check for an undo carried out a mass deletion
-    made meanwhile in one connector, in the hub and every other connector, unheld."""
+    ``own``: connector id -> deletions the run's ``prepare`` made itself, or a killed undo
+    it carries on left to do, which are not counted (an undo's own deletions are what a
+    person asked for). Those its sync found are, as in any sync: skipping the whole check
+    for an undo carried out a mass deletion made meanwhile in one connector, in the hub
+    and every other connector, unheld. ``own_linked``: the links of a carried undo's
+    deletions before the pull; a connector listing nothing where it had only those is the
+    undo's writes done before it was killed, not a connector emptied."""
     holds: list[dict[str, Any]] = []
     threshold = ctx.hub.delete_threshold
     approved, rejected = ctx.options.approved, ctx.options.rejected
     for spoke in ctx.spokes:
         linked = spoke.active_links
-        emptied = spoke.pulled and spoke.complete and spoke.listed == 0 and linked > 0
+        others = linked - own_linked.get(spoke.id, 0)
+        emptied = spoke.pulled and spoke.complete and spoke.listed == 0 and others > 0
         # a rejected one writes the records back: nothing of it is deleted to hold
         if emptied and spoke.id not in approved and spoke.id not in rejected:
             holds.append(
@@ -415,9 +437,16 @@ def _plan_only(ctx: RunContext) -> None:
             ctx.spill_rows(rows)
 
 
-def _record_plan(engine: Engine, ctx: RunContext, status: str, then: str | None = None) -> Report:
+def _record_plan(
+    engine: Engine,
+    ctx: RunContext,
+    status: str,
+    then: str | None = None,
+    carries: dict[str, Any] | None = None,
+) -> Report:
     """Record the journal of a run that is not applied, every row ``planned``; ``then``
-    is said after the hold's reasons (what a held undo leaves to do)."""
+    is said after the hold's reasons (what a held undo leaves to do); ``carries``: kept in
+    its counts, what the runs after it carry on (``Store.killed_decisions``)."""
     report = ctx.report
     report.status = status
     message = "; ".join(h["reason"] for h in report.held) if report.held else None
@@ -432,11 +461,16 @@ def _record_plan(engine: Engine, ctx: RunContext, status: str, then: str | None 
             for row in rows:
                 row["status"] = "planned"
             store.add_changes(rows, returning=False)
-        store.finish_run(report.run_id, status, _counts(report), report.errors, message)
+        counts = _counts(report)
+        if carries:
+            counts["carries"] = carries
+        store.finish_run(report.run_id, status, counts, report.errors, message)
     return report
 
 
-def _carried(store: Store, hub_id: int, options: Options) -> tuple[Options, dict[str, Any] | None]:
+def _carried(
+    store: Store, hub_id: int, options: Options, rejecting: int | None = None
+) -> tuple[Options, dict[str, Any] | None]:
     """A person's decision that a killed run was carrying out goes on in the next run: an
     approve (or reject, or undo) killed after it had committed the hub's side left the rest
     of its writes to the next sync, which held them again, and a reject of that hold was
@@ -450,14 +484,25 @@ def _carried(store: Store, hub_id: int, options: Options) -> tuple[Options, dict
     A reject is carried as the held runs it rejected, and refuses only the deletions they
     showed (``Store.deleted_in_runs``): carried for its whole connectors, a deletion the
     person made after the killed reject was written back too. (Carries recorded before
-    there were held runs in them still refuse every deletion of their connectors.)"""
+    there were held runs in them still refuse every deletion of their connectors.)
+
+    A killed undo is carried as its run (``Options.undo_runs``): the deletions it left to
+    do are its own, never held, while any other is held as in a sync (older carries said
+    only ``no_hold``, and the whole hold check is still skipped for them). ``rejecting``:
+    the held run a reject run decides, whose deletions it refuses (not the undo's)."""
     rows = store.killed_decisions(hub_id)
     approved: dict[int, int] = {}
     rejected: set[int] = set()
     rejected_runs: set[int] = set()
     whole = False  # a carried reject that does not say which runs it rejected
-    no_hold = False
-    for kind, parent_id, parent_counts, carried in rows:
+    no_hold = False  # carries stored before they named the undo runs
+    undo_runs: set[int] = set()
+    for run_id, kind, status, parent_id, parent_counts, carried in rows:
+        undo_runs.update(int(i) for i in carried.get("undo_runs") or [])
+        if status not in ("applying", "running"):
+            # held carrying an undo on: only that goes on (the decisions it carried were
+            # shown in its hold, decided by the person with it)
+            continue
         figures = held_figures(parent_counts) if parent_counts else {}
         if kind == "approve":
             for connector_id, deletes in figures.items():
@@ -467,31 +512,40 @@ def _carried(store: Store, hub_id: int, options: Options) -> tuple[Options, dict
             if parent_id is not None:
                 rejected_runs.add(int(parent_id))
         elif kind == "undo":
-            no_hold = True
+            # its remaining deletions are its own (not held); any other is held as in a
+            # sync (skipping the whole check carried out a mass deletion made meanwhile)
+            undo_runs.add(run_id)
         for key, deletes in (carried.get("approved") or {}).items():
             approved[int(key)] = max(int(deletes), approved.get(int(key), 0))
         rejected.update(int(i) for i in carried.get("rejected") or [])
         rejected_runs.update(int(i) for i in carried.get("rejected_runs") or [])
         whole = whole or bool(carried.get("rejected") and "rejected_runs" not in carried)
         no_hold = no_hold or bool(carried.get("no_hold"))
-    if not (approved or rejected or no_hold):
+    if not (approved or rejected or no_hold or undo_runs):
         return options, None
     carries = {
         "approved": {str(k): v for k, v in approved.items()},
         "rejected": sorted(rejected),
         "rejected_runs": sorted(rejected_runs),
         "no_hold": no_hold,
+        "undo_runs": sorted(undo_runs),
     }
     for connector_id, deletes in options.approved.items():
         approved[connector_id] = max(deletes, approved.get(connector_id, 0))
     # a reject made now refuses every deletion of its connectors, as a reject always has
     only = None if whole or options.rejected or not rejected else store.deleted_in_runs(sorted(rejected_runs))
+    if undo_runs and not whole and (rejected or options.rejected):
+        # a reject decides the deletions its held run showed, not the killed undo's own
+        # remaining ones, shown in that run's plan too (``rejecting``: the run rejected now)
+        shown = sorted(rejected_runs | ({rejecting} if rejecting is not None else set()))
+        only = store.deleted_in_runs(shown) - store.undone_contacts(undo_runs)
     merged = Options(
         options.dry_run,
         approved,
         frozenset(rejected | options.rejected),
         no_hold or options.no_hold,
         rejected_only=only,
+        undo_runs=frozenset(undo_runs | options.undo_runs),
     )
     return merged, carries
 

@@ -33,6 +33,10 @@ class HubChange:
     carried: bool = False
 
 
+#: a held run's statuses: held, and decided by a person
+HELD = ("held", "approved", "rejected")
+
+
 class JournalMixin(StoreBase):
     """Runs, changes and conflicts of a ``Store``."""
 
@@ -98,30 +102,42 @@ class JournalMixin(StoreBase):
             values["message"] = message
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
-    def killed_decisions(self, hub_id: int) -> list[tuple[str, int | None, str | None, dict[str, Any]]]:
-        """(kind, its parent run, the parent's stored counts, the decisions it carried on) of each
-        run of the hub a dead process left 'applying' (its hub side committed, its writes
-        maybe not all done), of each approve or reject it left 'running' (nothing of it
-        committed, but its held run was marked decided before it started, and could not be
-        decided again), and of each run it left 'running' that carried on such a decision
-        (``start_run``'s ``carries``): the carrying run killed too lost the decision, and
-        the next sync held the deletions a person had approved."""
+    def killed_decisions(
+        self, hub_id: int
+    ) -> list[tuple[int, str, str, int | None, str | None, dict[str, Any]]]:
+        """(run, kind, status, its parent run, the parent's stored counts, the decisions it
+        carried on) of each run of the hub a dead process left 'applying' (its hub side
+        committed, its writes maybe not all done), of each approve or reject it left
+        'running' (nothing of it committed, but its held run was marked decided before it
+        started, and could not be decided again), and of each run it left 'running' that
+        carried on such a decision (``start_run``'s ``carries``): the carrying run killed
+        too lost the decision, and the next sync held the deletions a person had approved.
+
+        Also each held run (decided or not) since the hub's last applied one that carried a
+        killed undo on (``run._record_plan`` keeps its carries): a run carrying an undo is
+        held for other deletions, and the undo's own remaining ones are still its own in
+        the run that decides them (or the next sync)."""
         runs, parents = t.runs, t.runs.alias("parent")
+        last_applied = (
+            select(func.coalesce(func.max(runs.c.id), 0))
+            .where(runs.c.hub_id == hub_id, runs.c.status == "applied")
+            .scalar_subquery()
+        )
+        carrying = runs.c.counts.contains('"carries"')
         query = (
-            select(runs.c.kind, runs.c.parent_id, parents.c.counts, runs.c.counts)
+            select(runs.c.id, runs.c.kind, runs.c.status, runs.c.parent_id, parents.c.counts, runs.c.counts)
             .select_from(runs.outerjoin(parents, parents.c.id == runs.c.parent_id))
             .where(
                 runs.c.hub_id == hub_id,
                 (runs.c.status == "applying")
-                | (
-                    (runs.c.status == "running")
-                    & (runs.c.kind.in_(("approve", "reject")) | runs.c.counts.contains('"carries"'))
-                ),
+                | ((runs.c.status == "running") & (runs.c.kind.in_(("approve", "reject")) | carrying))
+                | (runs.c.status.in_(HELD) & carrying & (runs.c.id > last_applied)),
             )
+            .order_by(runs.c.id)
         )
         return [
-            (str(kind), parent_id, parent, (loads(own) or {}).get("carries") or {})
-            for kind, parent_id, parent, own in self.conn.execute(query)
+            (int(run_id), str(kind), str(status), parent_id, parent, (loads(own) or {}).get("carries") or {})
+            for run_id, kind, status, parent_id, parent, own in self.conn.execute(query)
         ]
 
     def interrupted_runs(self, hub_id: int) -> list[int]:

@@ -8,9 +8,11 @@ next run can skip its plan or resume its pull.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC
+from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import Select, delete, exists, func, insert, or_, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
@@ -300,6 +302,31 @@ class PlanMixin(StoreBase):
         )
         return int(self.conn.execute(query).scalar_one())
 
+    def count_undone_linked(self, hub_id: int, connector_id: int, run_ids: Iterable[int]) -> int:
+        """Active links of the connector to contacts these (undo) runs deleted in the hub and
+        still deleted: the deletions a killed undo left for the runs that carry it on,
+        its own (``Options.undo_runs``), not held. Before the inbound step, also those the
+        undo made before it was killed and did not record (the connector lists fewer)."""
+        c, lk = t.contacts, t.links
+        undone = _undone_query(run_ids)
+        query = (
+            select(func.count())
+            .select_from(c.join(lk, c.c.id == lk.c.contact_id))
+            .where(
+                c.c.hub_id == hub_id,
+                c.c.deleted.is_(True),
+                c.c.id.in_(undone),
+                lk.c.connector_id == connector_id,
+                lk.c.state == "active",
+            )
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def undone_contacts(self, run_ids: Iterable[int]) -> frozenset[str]:
+        """The contacts these (undo) runs deleted in the hub: a reject carried with a killed
+        undo does not refuse the undo's own deletions (``run._carried``)."""
+        return frozenset(str(r) for r in self.conn.execute(_undone_query(run_ids).distinct()).scalars())
+
     # --- plan marks ---------------------------------------------------------------------
 
     def plan_mark(self, hub_id: int, connector_id: int) -> str:
@@ -364,3 +391,15 @@ class PlanMixin(StoreBase):
         self.conn.execute(
             update(t.connectors).where(t.connectors.c.id == connector_id).values(settings_changed=False)
         )
+
+
+def _undone_query(run_ids: Iterable[int]) -> Select[Any]:
+    """The contact ids of the hub-side deletions these runs made (done)."""
+    ch = t.changes.c
+    return select(ch.contact_id).where(
+        ch.run_id.in_(sorted(set(run_ids))),
+        ch.connector_id.is_(None),
+        ch.connector_name == "hub",
+        ch.op == "delete",
+        ch.status == "done",
+    )
