@@ -339,6 +339,20 @@ def test_settings_are_checked() -> None:
     assert CardDavConnector.secret_settings == {"password", "token"}
 
 
+def test_verify_is_true_false_or_a_ca_bundle_that_is_there(tmp_path: Path) -> None:
+    """``verify = "false"`` (quoted) was taken for a CA bundle's path: every run then ended
+    in a traceback about a missing file, and nothing named the setting."""
+    url = "https://dav.example.com/"
+    for slip in ("false", "True", "no"):
+        with pytest.raises(ConfigError, match="verify must be true or false without quotes"):
+            CardDavConnector(ConnectorConfig("dav", {"url": url, "verify": slip}))
+    with pytest.raises(ConfigError, match="is not a file"):
+        CardDavConnector(ConnectorConfig("dav", {"url": url, "verify": str(tmp_path / "ca.pem")}))
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    for fine in (False, True, str(tmp_path / "ca.pem")):
+        CardDavConnector(ConnectorConfig("dav", {"url": url, "verify": fine}))
+
+
 def test_a_token_in_the_urls_query_is_masked_in_what_is_said_of_a_run() -> None:
     """Run errors mask the connector's ``secret_values``; a token in its URL's query was
     not among them, so a server or library quoting it put it into the run's errors."""

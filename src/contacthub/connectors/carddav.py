@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -90,8 +91,7 @@ class CardDavConnector(Connector):
         # whole (``carddav_write``; the server keeps nothing once a card is deleted)
         trash_dir = config.local_dir / "trash" if config.local_dir is not None else None
         self.trash = Trash.at(trash_dir, settings.get("trash_days", 30), self.name)
-        verify = settings.get("verify", True)
-        transport = Transport(verify=verify if isinstance(verify, str | bool) else True)
+        transport = Transport(verify=_verify_setting(settings.get("verify", True), self.name))
         self.client = ApiClient(
             str(url.copy_with(path="/", query=None, fragment=None)),
             connector=self.name,
@@ -230,3 +230,20 @@ class CardDavConnector(Connector):
             probe.close()
         config.credentials.save({"password": password})
         ui.echo("the server accepted the password")
+
+
+def _verify_setting(value: object, connector: str) -> str | bool:
+    """``verify``: true, false, or the path of a CA bundle. ``"false"`` in quotes (a common
+    slip in TOML) was taken for a path, and every run then failed with a traceback about a
+    missing file; a path that is not there is said at ``apply``, naming the setting."""
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.strip().lower() in ("true", "false", "yes", "no", "on", "off", "0", "1"):
+        raise ConfigError(
+            f"verify must be true or false without quotes, or the path of a CA bundle, not {text!r}",
+            connector,
+        )
+    if not Path(text).expanduser().is_file():
+        raise ConfigError(f"verify: the CA bundle {text!r} is not a file", connector)
+    return str(Path(text).expanduser())
