@@ -110,6 +110,21 @@ def test_the_charset_of_a_new_value() -> None:
     assert b"\r\nTITLE:Boss\r\n" in new
 
 
+def test_a_name_edited_in_a_card_whose_only_charset_lines_were_its_name_keeps_the_charset() -> None:
+    """Roundcube's windows-1252 card names its CHARSET on N and FN only: renamed, both were
+    written as UTF-8, the card's charset taken from the lines left unchanged (none)."""
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=windows-1252:Doe;John;;;\r\n"
+        b"FN;CHARSET=windows-1252:John Doe\r\nEMAIL:john@example.com\r\nEND:VCARD\r\n"
+    )
+    fields, new = _update(
+        card, {"given_name": "J\u00f6hn", "family_name": "Do\u00eb", "display_name": "J\u00f6hn Do\u00eb"}
+    )
+    assert b"N;CHARSET=windows-1252;ENCODING=QUOTED-PRINTABLE:Do=EB;J=F6hn;;;\r\n" in new, new
+    assert b"FN;CHARSET=windows-1252;ENCODING=QUOTED-PRINTABLE:J=F6hn Do=EB\r\n" in new
+    assert CODEC.read(new)[0] == fields
+
+
 def test_a_long_value_is_broken_softly() -> None:
     fields, new = _update(CARD, {"notes": "é" * 60 + "\n" + "x" * 100})
     note = new[new.index(b"NOTE;") : new.index(b"\r\n", new.index(b"=0D=0A"))]

@@ -208,6 +208,10 @@ class VCardCodec:
         update did not edit as they were, quoted-printable, CHARSET and bare params included,
         and the blank line that ends a 2.1 BASE64 value; else as 3.0."""
         card = cards[0]
+        if self._is_21(card):
+            from contacthub.formats.vcard_21 import card_charset
+
+            card.charset_21 = card_charset(card) or ""  # before the edit replaces its lines
         apply_fields(card, fields, self.fmap, self.region)
         if uid and card.first("UID") is None:
             card.properties.append(Property("UID", escape(uid)))

@@ -34,7 +34,8 @@ _QP_LINE = 76
 
 def serialize_card_21(card: Card) -> bytes:
     """A 2.1 card as 2.1 bytes: unchanged properties as they were read, the others in 2.1."""
-    charset = _card_charset(card)
+    # as read: an edit of the card's only lines that named it (N and FN) left none to say it
+    charset = card_charset(card) if card.charset_21 is None else card.charset_21 or None
     chunks = [b"BEGIN:VCARD\r\n"]
     if card.first("VERSION") is None:
         chunks.append(b"VERSION:2.1\r\n")
@@ -49,7 +50,7 @@ def serialize_card_21(card: Card) -> bytes:
     return b"".join(chunks)
 
 
-def _card_charset(card: Card) -> str | None:
+def card_charset(card: Card) -> str | None:
     """The CHARSET every property of the card that names one names (as the card spells it),
     unless that is UTF-8; ``None`` when there is none, or more than one."""
     found: dict[str, str] = {}
@@ -114,7 +115,7 @@ def _quoted_printable(data: bytes, head: int) -> str:
 
 
 def format_property_21(prop: Property, charset: str | None = None) -> bytes:
-    """One property in 2.1 syntax, CRLF-terminated; ``charset`` is the card's (``_card_charset``)."""
+    """One property in 2.1 syntax, CRLF-terminated; ``charset`` is the card's (``card_charset``)."""
     head = f"{prop.group}.{prop.name}" if prop.group else prop.name
     base64 = any(v.upper() in ("BASE64", "B") for v in prop.params.get("ENCODING", ()))
     for name, values in prop.params.items():

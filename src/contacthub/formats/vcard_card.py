@@ -59,6 +59,9 @@ class Card:
 
     properties: list[Property] = field(default_factory=list)
     version: str | None = None
+    #: a 2.1 card's CHARSET as read, before an update changed its properties (``vcard_21``;
+    #: ``""`` for none, ``None`` when not looked at)
+    charset_21: str | None = None
 
     def first(self, name: str) -> Property | None:
         for prop in self.properties:
