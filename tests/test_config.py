@@ -271,7 +271,8 @@ def _toml(text: str) -> dict[str, Any]:
          "'c' (pipedrive) of hub 'team' must be true or false, not a number (1)"),
         ("procore", "company_id = 1\n", 'objects = "users"', "'objects' of connector 'c' (procore) of hub "
          "'team' must be a list of text, not text ('users')"),
-        ("procore", "company_id = 1\n", "projects = [1, true]", "must be a list of whole numbers or text"),
+        ("procore", "company_id = 1\n", "projects = [1, true]",
+         "must be a list of whole numbers or text, not a list holding true or false (True)"),
         ("m365-gal", "", "write_users = 'yes'", "'write_users' of connector 'c' (m365-gal) of hub 'team' "
          "must be true or false, not text ('yes')"),
         ("carddav", 'url = "https://dav.example.com/"\n', "password = 1234", "'password' of connector 'c' "

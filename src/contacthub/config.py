@@ -437,11 +437,25 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
         if declared is None or _fits(value, declared):
             continue
         shown = "" if key in cls.secret_settings or value is None else f" ({_short(value)})"
+        what = f"{_json_kind(value)}{shown}"
+        lists = [d for d in _options(declared) if typing.get_origin(d) is list]
+        odd = None
+        if lists and isinstance(value, list):
+            odd = next((v for v in value if not any(_fits([v], d) for d in lists)), None)
+        if odd is not None:  # the item that is wrong ("not a list")
+            what = f"a list holding {_json_kind(odd)}" + (
+                "" if key in cls.secret_settings else f" ({_short(odd)})"
+            )
         raise ConfigError(
             f"the setting {key!r} of connector {name!r} ({cls.type}) of hub {hub_name!r} must be "
-            f"{_kind(declared)}, not {_json_kind(value)}{shown}",
+            f"{_kind(declared)}, not {what}",
             where,
         )
+
+
+def _options(declared: Any) -> tuple[Any, ...]:
+    """The alternatives of a union type expression (``list[str] | str``), else itself."""
+    return typing.get_args(declared) if isinstance(declared, types.UnionType) else (declared,)
 
 
 def _fits(value: Any, declared: Any) -> bool:
