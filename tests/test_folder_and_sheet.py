@@ -646,6 +646,35 @@ def test_a_card_without_a_name_keeps_its_empty_fn(tmp_path: Path, corpus_dir: Pa
     hub.settled()
 
 
+@pytest.mark.parametrize("version", ["2.1", "3.0"])
+def test_a_name_given_to_a_nameless_card_in_a_sheet_keeps_its_parts(tmp_path: Path, version: str) -> None:
+    """QA: the row of a card with an empty FN and N (shown there by its email) given
+    "Zed Alpha" with given name Zed and family name Alpha: the card got FN:Zed Alpha over
+    an empty N, and the same run wrote the row back with the two parts emptied."""
+    hub = site(tmp_path, 'format = "plain"')
+    path = hub.folder / "x1.vcf"
+    path.write_bytes(_NAMELESS.format(version).encode())
+    hub.sync()
+    hub.settled()
+    rows = list(csv.reader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    [row] = rows[1:]
+    assert row[rows[0].index("display_name")] == "forrest@example.com"
+    for column, value in {"display_name": "Zed Alpha", "given_name": "Zed", "family_name": "Alpha"}.items():
+        row[rows[0].index(column)] = value
+    with hub.sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+    assert hub.sync()["changes"] == {
+        "hub": {"create": 0, "update": 1, "delete": 0},
+        "cards": {"create": 0, "update": 1, "delete": 0},
+    }
+    card = path.read_text()
+    assert "\nN:Alpha;Zed;;;\n" in card and "\nFN:Zed Alpha\n" in card, card
+    [written] = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines()))
+    typed = ("display_name", "given_name", "family_name")
+    assert [written[k] for k in typed] == ["Zed Alpha", "Zed", "Alpha"]
+    hub.settled()
+
+
 @pytest.mark.parametrize("gone", ["folder", "sheet"])
 def test_a_created_folder_or_sheet_that_goes_away_fails_the_run(tmp_path: Path, gone: str) -> None:
     """``create = true`` starts a folder or file on first use only. Made again empty when

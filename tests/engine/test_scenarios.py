@@ -1725,6 +1725,29 @@ def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(databa
     assert service.conflicts(hub.engine, "h") == []
 
 
+def test_name_parts_typed_for_someone_named_by_an_email_are_taken(database_url: str) -> None:
+    """QA: a person without a name, shown by their email, named "Zed Alpha" with its given
+    and family name in a plain CSV: the parts spelled the display name, so they were
+    dropped as a system's split of it (Pipedrive's, above); the card got no N, and the
+    row was written back without them. Typed with the first name the hub had for them,
+    they are taken with it."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["display_name", "given_name", "family_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("zed", {"emails": [{"value": "zed@x.example", "type": "", "primary": True}]})
+    hub.sync()
+    [nid] = b.items
+    assert b.items[nid].fields["display_name"] == "zed@x.example"
+    b.edit(nid, display_name="Zed Alpha", given_name="Zed", family_name="Alpha")
+    hub.sync()
+    names = {k: v for k, v in a.items["zed"].fields.items() if k.endswith("_name") and v}
+    assert names == {"display_name": "Zed Alpha", "given_name": "Zed", "family_name": "Alpha"}
+    row = b.items[nid].fields
+    typed = ("display_name", "given_name", "family_name")
+    assert [row.get(k) for k in typed] == ["Zed Alpha", "Zed", "Alpha"]
+    assert service.conflicts(hub.engine, "h") == []
+    assert hub.sync().changes == {}
+
+
 def test_a_record_first_seen_keeps_its_name_parts_and_types(database_url: str) -> None:
     """QA: a file listed first that holds a display name and untyped emails and phones (a
     CSV) made the person; the card of the same person, linked on the first sync, lost its

@@ -25,6 +25,7 @@ from contacthub.errors import RecordError
 from contacthub.model import (
     NAME_FIELDS,
     display_name_of,
+    email_stand_in,
     field_equal,
     fields_equal,
     held_view,
@@ -253,9 +254,14 @@ class Inbound(Matching, Twins, LeftBehind):
             # "Loading Dock" -> first "Loading", last "Dock") are none of the hub's: a
             # rename there is a new display name, not two name conflicts nobody made. A
             # record first seen was sent nothing: its name parts are its own (a card's
-            # N:Doe;Jane, dropped, was then written back empty)
+            # N:Doe;Jane, dropped, was then written back empty). So are those that came
+            # with a first name for someone the hub had none for (``_first_named``): a
+            # plain CSV's "Zed Alpha,Zed,Alpha" typed over an email standing in for a name
+            # was dropped to the display name alone, and written back without its parts
             if base is not None:
-                base, mine = _split_dropped(base), _split_dropped(mine) or {}
+                first = _first_named(contact.data, base, mine)
+                base = _split_dropped(base)
+                mine = mine if first else _split_dropped(mine) or {}
         base = _remapped_base(base, contact.data, mine, remapped, link.vacated)
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
@@ -589,6 +595,17 @@ def _split_dropped(fields: dict[str, Any] | None) -> dict[str, Any] | None:
     if made_name({n: fields.get(n) for n in NAME_FIELDS}) != fields["display_name"]:
         return fields
     return {k: v for k, v in fields.items() if k not in NAME_FIELDS}
+
+
+def _first_named(ours: dict[str, Any], base: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether ``theirs`` gives a name to a contact the hub knows by none (no display name,
+    or an email standing in for one: ``model.email_stand_in``), its display name changed
+    since ``base``: its name parts came with that name, split by no system from one the
+    hub sent (it sent none), so they are a name someone gave, taken whole."""
+    shown = theirs.get("display_name")
+    if not shown or shown == base.get("display_name") or email_stand_in(theirs):
+        return False
+    return not ours.get("display_name") or email_stand_in(ours)
 
 
 def _without(fields: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
