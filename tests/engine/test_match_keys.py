@@ -56,6 +56,22 @@ def test_a_name_that_only_adds_words_is_close_enough_to_be_the_record_moved() ->
     assert not _names_close(name("Ann", "Smith-Lee"), name("Bob", "Lee"))
     assert not _names_close(name("Ann", "Lee"), name("Bob", "Lee-Smith"))
     assert not _names_close(name(family="Smith"), name("Ann", "Lee-Smith"))
+    # a family name replaced outright is neither (the docstring said it was)
+    assert not _names_close(name("Ann", "Lee"), name("Ann", "Smith"))
+
+
+def test_one_edit_apart_takes_no_typo_and_no_name_given_or_taken_away() -> None:
+    """Without an email or phone, "Mark Lee" -> "Mary Lee" at one company (a typo's worth
+    of letters: a colleague) and Mark's row for the company's own, nameless, were paired."""
+    from contacthub.engine.matching import _one_edit_apart
+
+    mark = {"given_name": "Mark", "family_name": "Lee", "organization": "Acme"}
+    assert _one_edit_apart(mark, {**mark, "family_name": "Lee-Smith"})
+    assert _one_edit_apart(mark, {**mark, "job_title": "Foreman"})
+    assert not _one_edit_apart(mark, {**mark, "given_name": "Mary"})
+    assert not _one_edit_apart(mark, {"organization": "Acme"})
+    assert not _one_edit_apart({"organization": "Acme"}, mark)
+    assert _one_edit_apart({"organization": "Acme"}, {"organization": "Acme", "job_title": "HQ"})
 
 
 def test_a_name_without_its_accents_finds_the_accented_one_and_no_other() -> None:

@@ -1460,6 +1460,46 @@ def test_a_record_gone_and_another_person_new_in_one_run_stay_two(
     assert _plain(kept.fields, new) == _plain(new, new)
 
 
+_MARK = {"given_name": "Mark", "family_name": "Lee", "organization": "Acme", "addresses": _HOME}
+_NO_NAME = {"given_name": None, "family_name": None, "display_name": None}
+
+
+@pytest.mark.parametrize(
+    ("gone", "change"),
+    [
+        (_MARK, _NO_NAME),  # the company's own row (no name) for a person's at it
+        ({"organization": "Acme", "addresses": _HOME}, {"given_name": "Mark", "family_name": "Lee"}),
+        (_MARK, {"given_name": "Mary", "display_name": "Mary Lee"}),  # a colleague
+        ({**_MARK, "given_name": "Ann"}, {"family_name": "Smith", "display_name": "Ann Smith"}),
+    ],
+    ids=["name-taken-away", "name-given", "name-typo-away", "family-name-replaced"],
+)
+def test_a_row_with_another_name_or_none_is_not_the_one_gone(
+    database_url: str, gone: dict, change: dict
+) -> None:
+    """With no email or phone to back it, the only row gone and the only one new are one
+    record renamed only when the name adds words (Lee, Lee-Smith): Mark Lee's row removed
+    and the company's own row, or his colleague Mary Lee's, added in one run were paired,
+    and the new row took Mark's card (its UID, categories, X- properties) everywhere. A
+    name given or taken away, a typo's worth of letters or a family name replaced, sharing
+    every other value, stays a deletion and a new person."""
+    hub = Hub(database_url, ["a", "b"], threshold="100")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("gone", gone)
+    hub.sync()
+    [(bid, item)] = b.items.items()
+    del b.items[bid]
+    new = {k: v for k, v in {**item.fields, **change}.items() if v is not None}
+    b.put("new", new)
+    report = hub.sync()
+    assert report.changes["a"] == {"create": 1, "update": 0, "delete": 1}, report.changes
+    [kept] = a.items.values()
+    assert [kept.fields.get(k) for k in ("given_name", "family_name")] == [
+        new.get("given_name"),
+        new.get("family_name"),
+    ]
+
+
 def test_two_records_gone_and_two_new_are_not_paired_by_a_guess(database_url: str) -> None:
     """Each new nameless row is one edit from each gone one: which is which is a guess,
     and a guess could join two people, so none is paired (as before: deleted and new)."""

@@ -46,8 +46,8 @@ class Matching:
     that matched nothing is the record of a gone id whose baseline it resembles most, and
     enough: an email or phone and one more value in common, a name at most a typo away
     or only adding words, each the other's best; or, without an email or phone, the only
-    record left that matched nothing and the only id left gone, one edit apart
-    (``_sole_pair``). Without this, the rename was a deletion plus a new person, and
+    record left that matched nothing and the only id left gone, one edit apart and a name
+    only adding words, if any (``_sole_pair``). Without this, the rename was a deletion plus a new person, and
     the deletion reached every other connector (with what the hub does not model in its
     copy there, a photo say)."""
 
@@ -354,12 +354,17 @@ def _sole_pair(
 
 def _one_edit_apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two records differ in one field at most (the name, all its parts and the
-    display name, counting as one and, when both have one, at most a typo or some added
-    words apart: ``_names_close``) and share at least one value (the name included): a
+    display name, counting as one) and share at least one value (the name included): a
     row renamed, or a nameless row whose job title was edited, but not a row removed and
-    an unrelated one added, nor a household member's row for another's."""
+    an unrelated one added, nor a household member's row for another's.
+
+    With no email or phone to back the pairing, a name may only change by adding words
+    (``_adds_words``: Lee to Lee-Smith, Cher to Cher Bono), not by a typo's worth of
+    letters as in ``_pairs``: "Mark Lee" and "Mary Lee" of one company are two people.
+    And a record with a name is never the nameless one's (Mark Lee's row removed, his
+    company's own row added): a name given or taken away is no edit of the same record."""
     mine, theirs = name_key(a), name_key(b)
-    if mine and theirs and not _names_close(a, b):
+    if bool(mine) != bool(theirs) or (mine and not _adds_words(mine, theirs)):
         return False
     same_name = all(field_equal(name, a.get(name), b.get(name)) for name in NAME_GROUP)
     edits = 0 if same_name else 1
@@ -376,18 +381,24 @@ def _one_edit_apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def _names_close(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """The same name, one a typo away (Fay, Faye), or one that only adds words to the
-    other, hyphenated ones counting as words too, and keeps its first word (Cher, Cher
-    Bono: a family name typed into a file that had the first name alone; Ann Lee, Ann
-    Lee-Smith, Ann Smith: a married name): a household or a company shares a phone, a
-    family name, an address, and a wife is not her husband's card renamed (Ann Lee, Bob
-    Lee), nor the family's row ("Lee") one of its members."""
+    other (``_adds_words``: Cher, Cher Bono, a family name typed into a file that had the
+    first name alone; Ann Lee or Ann Smith, Ann Lee-Smith, a double married name): a
+    household or a company shares a phone, a family name, an address, and a wife is not
+    her husband's card renamed (Ann Lee, Bob Lee), nor the family's row ("Lee") one of its
+    members. A family name replaced outright (Ann Lee, Ann Smith) is not close: neither
+    a typo nor added words, it is told from another Ann only by what else the records
+    share, and is left a deletion plus a new person."""
     mine, theirs = name_key(a), name_key(b)
     if not mine or not theirs:
         return True
+    return _adds_words(mine, theirs) or SequenceMatcher(None, mine, theirs).ratio() >= 0.8
+
+
+def _adds_words(mine: str, theirs: str) -> bool:
+    """Whether one of two name keys is the other with words added, hyphenated ones
+    counting as words too, and keeps its first word (the same name included)."""
     short, long = sorted(([w for w in _WORDS.split(name) if w] for name in (mine, theirs)), key=len)
-    if short and short[0] == long[0] and _in_order(short, long):
-        return True
-    return SequenceMatcher(None, mine, theirs).ratio() >= 0.8
+    return bool(short) and short[0] == long[0] and _in_order(short, long)
 
 
 def _in_order(short: list[str], long: list[str]) -> bool:
