@@ -146,12 +146,8 @@ def upgrade(engine: Engine) -> None:
     probe = _probe_engine(engine)
     try:
         with probe.connect() as conn:
-            current = _read_revision(conn)
-            if current == HEAD_REVISION:
+            if _at_head(conn, _read_revision(conn), engine.url):
                 return
-            _check_known(current)
-            if current is None:
-                _refuse_foreign(conn, engine.url)
     finally:
         if probe is not engine:
             probe.dispose()
@@ -166,12 +162,8 @@ def upgrade(engine: Engine) -> None:
         with migrating.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-            current = _revision_in(conn)
-            if current == HEAD_REVISION:
+            if _at_head(conn, _revision_in(conn), engine.url):
                 return
-            _check_known(current)
-            if current is None:
-                _refuse_foreign(conn, engine.url)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except CommandError as exc:  # not a SQLAlchemyError: it would end in a traceback
@@ -189,6 +181,17 @@ _UPGRADE_LOCK = int.from_bytes(
 #: how long an upgrade waits for SQLite's write lock: another process's upgrade of a large
 #: store takes longer than the 30 s a normal connection waits
 _UPGRADE_WAIT_MS = 600_000
+
+
+def _at_head(conn: Connection, current: str | None, url: Any) -> bool:
+    """Whether the store is at ``HEAD_REVISION`` (nothing to do); else, before an upgrade,
+    a revision this version does not know, or another program's tables, are refused."""
+    if current == HEAD_REVISION:
+        return True
+    _check_known(current)
+    if current is None:
+        _refuse_foreign(conn, url)
+    return False
 
 
 def _check_known(current: str | None) -> None:

@@ -284,11 +284,12 @@ class PlanMixin(StoreBase):
         )
         return int(self.conn.execute(query).scalar_one())
 
-    def count_deleted_linked(self, hub_id: int, connector_id: int) -> int:
+    def count_deleted_linked(self, hub_id: int, connector_id: int, undone: Iterable[int] = ()) -> int:
         """Active links to deleted contacts: what the plan would delete. Asked from the
         hub's deleted contacts (its ``hub_id`` lets the index find them), a few as a rule,
         rather than from each of the connector's links (10,000 lookups a run, where
-        nothing is deleted)."""
+        nothing is deleted). With ``undone``, only those to contacts these (undo) runs
+        deleted (``count_undone_linked``)."""
         c, lk = t.contacts, t.links
         query = (
             select(func.count())
@@ -300,6 +301,8 @@ class PlanMixin(StoreBase):
                 lk.c.state == "active",
             )
         )
+        if undone:
+            query = query.where(c.c.id.in_(_undone_query(undone)))
         return int(self.conn.execute(query).scalar_one())
 
     def count_undone_linked(self, hub_id: int, connector_id: int, run_ids: Iterable[int]) -> int:
@@ -307,20 +310,8 @@ class PlanMixin(StoreBase):
         still deleted: the deletions a killed undo left for the runs that carry it on,
         its own (``Options.undo_runs``), not held. Before the inbound step, also those the
         undo made before it was killed and did not record (the connector lists fewer)."""
-        c, lk = t.contacts, t.links
-        undone = _undone_query(run_ids)
-        query = (
-            select(func.count())
-            .select_from(c.join(lk, c.c.id == lk.c.contact_id))
-            .where(
-                c.c.hub_id == hub_id,
-                c.c.deleted.is_(True),
-                c.c.id.in_(undone),
-                lk.c.connector_id == connector_id,
-                lk.c.state == "active",
-            )
-        )
-        return int(self.conn.execute(query).scalar_one())
+        runs = list(run_ids)
+        return self.count_deleted_linked(hub_id, connector_id, runs) if runs else 0
 
     def undone_contacts(self, run_ids: Iterable[int]) -> frozenset[str]:
         """The contacts these (undo) runs deleted in the hub: a reject carried with a killed
