@@ -1788,6 +1788,26 @@ def test_name_parts_typed_for_someone_named_by_an_email_are_taken(database_url: 
     assert hub.sync().changes == {}
 
 
+def test_name_parts_given_with_the_email_left_as_the_name_make_the_name(database_url: str) -> None:
+    """The parts filled in, the display name left as the email that stood in for a name:
+    the hub kept the email as the name to show, and the card's FN stayed the address."""
+    hub = Hub(database_url, ["a", "b"], b={"fields": ["display_name", "given_name", "family_name", "emails"]})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("zed", {"emails": [{"value": "zed@x.example", "type": "", "primary": True}]})
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, given_name="Zed", family_name="Alpha")  # display name still zed@x.example
+    hub.sync()
+    names = {k: v for k, v in a.items["zed"].fields.items() if k.endswith("_name") and v}
+    assert names == {"display_name": "Zed Alpha", "given_name": "Zed", "family_name": "Alpha"}
+    assert b.items[nid].fields["display_name"] == "Zed Alpha"
+    assert hub.sync().changes == {}
+    # an email typed as the name of someone with a name is left alone: only a stand-in goes
+    b.edit(nid, display_name="zed.alpha@x.example")
+    hub.sync()
+    assert a.items["zed"].fields["display_name"] == "zed.alpha@x.example"
+
+
 def test_a_record_first_seen_keeps_its_name_parts_and_types(database_url: str) -> None:
     """QA: a file listed first that holds a display name and untyped emails and phones (a
     CSV) made the person; the card of the same person, linked on the first sync, lost its

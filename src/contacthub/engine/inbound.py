@@ -285,6 +285,10 @@ class Inbound(Matching, Twins, LeftBehind):
             ctx.shown_by[contact.id] = spoke.id
         link.baseline = theirs
         if result.changed:
+            if _stand_in_named(contact.data, result):
+                result.fields["display_name"] = made_name(result.fields)
+                result.changed.append("display_name")
+                result.sources["display_name"] = [side.connector_id, side.modified]
             before = {k: contact.data.get(k) for k in result.changed}
             named = _named(result.fields)  # (a display name the merge dropped, made again)
             after = {k: named.get(k) for k in result.changed}
@@ -739,6 +743,20 @@ def _named(fields: dict[str, Any]) -> dict[str, Any]:
         if name:
             return {**fields, "display_name": name}
     return dict(fields)
+
+
+def _stand_in_named(ours: dict[str, Any], result: MergeResult) -> bool:
+    """Whether the merge gave name parts to someone the hub showed by an email standing in
+    for a name (``model.email_stand_in``) and left that email as the name: the parts filled
+    in, the display name not touched. The name to show is then made from the parts (the
+    hub kept the address, and a card's FN stayed it). An email typed as the name of
+    someone who has one is no stand-in, and stays."""
+    return (
+        email_stand_in(ours)
+        and "display_name" not in result.changed
+        and result.fields.get("display_name") == ours.get("display_name")
+        and any(result.fields.get(n) for n in NAME_FIELDS)
+    )
 
 
 def _iso(record: Record) -> str | None:
