@@ -126,14 +126,19 @@ def connector_dict(engine: Engine, hub_id: int, connector_id: int) -> dict[str, 
     raise NotFoundError(f"no connector {connector_id}")
 
 
-def next_page(request: Request, response: Response, **params: Any) -> None:
-    """Say where the next page of a long listing is, the same way for every listing: a
-    ``Link: <...>; rel="next"`` header (RFC 8288) holding this request's path and query
-    with the keyset parameter of the next page (``before`` for runs, ``after`` for a run's
-    changes and for contacts). No header: this was the last page. A header, not a field:
+def page_of(request: Request, response: Response, items: list[Any], limit: int, key: str) -> list[Any]:
+    """The first ``limit`` of ``items`` (asked for one more, to know whether there is a next
+    page), and where the next page is, the same way for every listing: a ``Link: <...>;
+    rel="next"`` header (RFC 8288) holding this request's path and query with ``key`` (the
+    keyset parameter: ``before`` for runs, ``after`` for a run's changes and for contacts)
+    set to the last item's id. No header: this was the last page. A header, not a field:
     the listings are JSON arrays, which a field would have turned into objects."""
-    url = request.url.include_query_params(**params)
+    if len(items) <= limit:
+        return items
+    items = items[:limit]
+    url = request.url.include_query_params(**{key: items[-1]["id"]})
     response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return items
 
 
 def report_dict(report: Any) -> dict[str, Any]:
@@ -242,11 +247,7 @@ def list_runs(
     before: Annotated[int | None, Query(ge=1, description="only runs older than this run id")] = None,
 ) -> list[dict[str, Any]]:
     name = access.hub(db, who.user, hub_id)
-    found = service.runs(db, name, limit + 1, before)
-    if len(found) > limit:
-        found = found[:limit]
-        next_page(request, response, before=found[-1]["id"])
-    return found
+    return page_of(request, response, service.runs(db, name, limit + 1, before), limit, "before")
 
 
 @router.post("/hubs/{hub_id}/runs", status_code=201, summary="Sync now, or preview (dry run)")
@@ -270,9 +271,7 @@ def get_run(
 ) -> dict[str, Any]:
     access.hub_of(db, who.user, "run", run_id)
     found = service.show_run(db, run_id, limit + 1, after)
-    if len(found["journal"]) > limit:
-        found["journal"] = found["journal"][:limit]
-        next_page(request, response, after=found["journal"][-1]["id"])
+    found["journal"] = page_of(request, response, found["journal"], limit, "after")
     return found
 
 
@@ -330,11 +329,7 @@ def search_contacts(
     ] = None,
 ) -> list[dict[str, Any]]:
     name = access.hub(db, who.user, hub_id)
-    found = service.contacts_page(db, name, q, limit + 1, after)
-    if len(found) > limit:
-        found = found[:limit]
-        next_page(request, response, after=found[-1]["id"])
-    return found
+    return page_of(request, response, service.contacts_page(db, name, q, limit + 1, after), limit, "after")
 
 
 @router.get(
