@@ -125,10 +125,9 @@ def safe_url(url: str | URL) -> str:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         try:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            return _revision_in(conn)
         except SQLAlchemyError:
             return None
-        return str(row[0]) if row else None
 
 
 def upgrade(engine: Engine) -> None:
@@ -146,7 +145,7 @@ def upgrade(engine: Engine) -> None:
     probe = _probe_engine(engine)
     try:
         with probe.connect() as conn:
-            if _at_head(conn, _read_revision(conn), engine.url):
+            if _at_head(conn, _revision_in(conn), engine.url):
                 return
     finally:
         if probe is not engine:
@@ -221,19 +220,6 @@ def _in_memory(engine: Engine) -> bool:
     return database in ("", ":memory:") or engine.url.query.get("mode") == "memory"
 
 
-def _read_revision(conn: Connection) -> str | None:
-    """The recorded revision; ``None`` when there is no ``alembic_version`` table (the
-    failed SELECT is rolled back: PostgreSQL would refuse the next statement)."""
-    try:
-        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-    except SQLAlchemyError:
-        conn.rollback()
-        if inspect(conn).has_table("alembic_version"):
-            raise  # the table is there: the error is real (the file is no database, ...)
-        return None
-    return str(row[0]) if row else None
-
-
 def _refuse_foreign(conn: Connection, url: URL) -> None:
     """A database with tables but no schema version is another program's: contacthub's
     tables written among them (QA: a read-only ``hubs`` did so) would mix two programs'
@@ -248,8 +234,9 @@ def _refuse_foreign(conn: Connection, url: URL) -> None:
 
 
 def _revision_in(conn: Connection) -> str | None:
-    """The recorded revision, read inside the upgrade's transaction (a failed SELECT of a
-    missing table would abort a PostgreSQL transaction, so look for the table first)."""
+    """The recorded revision; ``None`` without an ``alembic_version`` table (looked for
+    first: a failed SELECT of a missing table would abort a PostgreSQL transaction, the
+    upgrade's). A file that is no database fails here, as a ``SQLAlchemyError``."""
     if not inspect(conn).has_table("alembic_version"):
         return None
     row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
@@ -268,9 +255,9 @@ def _migration_engine(engine: Engine) -> Engine:
     for SQLite; Alembic's ``transaction_per_migration`` stays off: one transaction for all
     steps). A separate engine, so that the store's normal connections keep pysqlite's
     defaults."""
-    if engine.dialect.name != "sqlite" or _in_memory(engine):
+    migrating = _probe_engine(engine)
+    if migrating is engine:
         return engine
-    migrating = create_engine(engine.url, poolclass=NullPool)
 
     def connect(dbapi_conn: Any, record: object) -> None:
         _sqlite_pragmas(dbapi_conn, record)
