@@ -436,21 +436,24 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
         declared = cls.setting_types.get(key)
         if declared is None or _fits(value, declared):
             continue
-        shown = "" if key in cls.secret_settings or value is None else f" ({_short(value)})"
-        what = f"{_json_kind(value)}{shown}"
+        secret = key in cls.secret_settings
+        what = _said(value, secret)
         lists = [d for d in _options(declared) if typing.get_origin(d) is list]
-        odd = None
         if lists and isinstance(value, list):
-            odd = next((v for v in value if not any(_fits([v], d) for d in lists)), None)
-        if odd is not None:  # the item that is wrong ("not a list")
-            what = f"a list holding {_json_kind(odd)}" + (
-                "" if key in cls.secret_settings else f" ({_short(odd)})"
-            )
+            odd = [v for v in value if not any(_fits([v], d) for d in lists)]
+            if odd:  # the item that is wrong ("not a list" said nothing)
+                what = f"a list holding {_said(odd[0], secret)}"
         raise ConfigError(
             f"the setting {key!r} of connector {name!r} ({cls.type}) of hub {hub_name!r} must be "
             f"{_kind(declared)}, not {what}",
             where,
         )
+
+
+def _said(value: Any, secret: bool) -> str:
+    """A wrong value in words, with the value itself unless it is a secret's ("text")."""
+    shown = "" if secret or value is None else f" ({_short(value)})"
+    return f"{_json_kind(value)}{shown}"
 
 
 def _options(declared: Any) -> tuple[Any, ...]:
@@ -462,7 +465,7 @@ def _fits(value: Any, declared: Any) -> bool:
     """Whether ``value`` (as JSON or TOML gives it) is of the type expression ``declared``:
     ``bool`` is no number here, and ``float`` takes any number."""
     if isinstance(declared, types.UnionType):
-        return any(_fits(value, option) for option in typing.get_args(declared))
+        return any(_fits(value, option) for option in _options(declared))
     if typing.get_origin(declared) is list:
         (item,) = typing.get_args(declared)
         return isinstance(value, list) and all(_fits(v, item) for v in value)
@@ -480,7 +483,7 @@ def _fits(value: Any, declared: Any) -> bool:
 def _kind(declared: Any, plural: bool = False) -> str:
     """A type expression of ``Connector.setting_types`` in words ("a list of text")."""
     if isinstance(declared, types.UnionType):
-        return " or ".join(_kind(option, plural) for option in typing.get_args(declared))
+        return " or ".join(_kind(option, plural) for option in _options(declared))
     if typing.get_origin(declared) is list:
         return f"a list of {_kind(typing.get_args(declared)[0], plural=True)}"
     words = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
