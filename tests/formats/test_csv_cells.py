@@ -13,8 +13,12 @@ from contacthub.formats.csv_cells import (
     format_date,
     parse_date,
     read_cell,
-    style_order,
 )
+
+
+def style_order(style: str) -> str:
+    """The order a file spelling its dates in ``style`` reads them in (``parse_date``)."""
+    return "dmy" if style.startswith("d") else "ymd" if style.startswith("y") else "mdy"
 
 
 @pytest.mark.parametrize(

@@ -222,11 +222,6 @@ DATE_STYLES = (
 )  # fmt: skip
 
 
-def style_order(style: str) -> str:
-    """The order a file spelling its dates in ``style`` reads them in (``parse_date``)."""
-    return "dmy" if style.startswith("d") else "ymd" if style.startswith("y") else "mdy"
-
-
 def date_style(cells: Iterable[str], order: str = "mdy") -> str:
     """The spelling most of ``cells`` (a file's date cells) have, one of ``DATE_STYLES``:
     ``""`` (ISO, what the hub writes when it cannot tell) with no date, or as many of one
