@@ -332,7 +332,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if diff:
             lines.append(f"{label}: changed " + ", ".join(diff))
             if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
-                _reconsider(conn, row.id, _forgotten(row, values), _settings_changed(row, values))
+                _reconsider_change(conn, row, values)
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
         lines.append(
@@ -625,6 +625,12 @@ def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
     return any(old_settings.get(k) != new_settings.get(k) for k in scope) and all(
         old_settings.get(k) == new_settings.get(k) for k in LOCATION_SETTINGS
     )
+
+
+def _reconsider_change(conn: Any, row: Any, values: dict[str, Any]) -> None:
+    """``_reconsider`` the connector of ``row`` after a change to ``values`` (``apply``, the
+    web's edit): what its links forget, and whether its scope settings changed."""
+    _reconsider(conn, row.id, _forgotten(row, values), _settings_changed(row, values))
 
 
 def _reconsider(

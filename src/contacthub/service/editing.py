@@ -231,7 +231,7 @@ def update_connector(
     keeps its stored value (secrets are never sent back to be edited), and so does a URL's
     query value sent back masked as it is shown. Its type stays. A change of location
     (path, URL...) forgets its links, as in ``apply``."""
-    from contacthub.config import _check_settings, _forgotten, _reconsider, _settings_changed
+    from contacthub.config import _check_settings, _reconsider_change
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -298,7 +298,7 @@ def update_connector(
             )
         )
         stored = {"settings": dumps(plain), "mapping": dumps(spec.mapping)}
-        _reconsider(conn, connector_id, _forgotten(row, stored), _settings_changed(row, stored))
+        _reconsider_change(conn, row, stored)
 
 
 def _same_place(
