@@ -152,6 +152,25 @@ def folder_and_gal(sqlite_url: str, folder: Path, info: dict[str, Any]) -> Calla
     return sync
 
 
+def settings_sync(
+    engine: Any, folder: Path, info: dict[str, Any], errors: bool = False
+) -> Callable[..., Any]:
+    """A function that applies hub "h" of a vCard folder and the GAL with the GAL settings
+    it is given, syncs it and checks the run applied (and, unless ``errors``, clean)."""
+
+    def sync(**gal: Any) -> Any:
+        connectors = [
+            {"name": "phones", "type": "vcard-dir", "path": str(folder)},
+            {"name": "gal", "type": "m365-gal", **settings(info), **gal},
+        ]
+        config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
+        report = run_hub(engine, "h", options=Options())
+        assert report.status == "applied" and (errors or report.errors == []), report.as_json()
+        return report
+
+    return sync
+
+
 def test_a_disabled_user_kept_by_an_edit_is_not_added_as_a_contact(tmp_path: Path, sqlite_url: str) -> None:
     """Disabled while their card was edited, the person stays in the hub (modification
     beats deletion), and the hub wrote them into their own tenant as a mail contact; once
@@ -344,15 +363,7 @@ def test_a_full_read_after_a_settings_save_writes_nothing(tmp_path: Path, sqlite
     with served(emu) as info:
         engine = open_database(sqlite_url)
 
-        def sync(**gal: Any) -> Any:
-            connectors = [
-                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
-                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
-            ]
-            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
-            report = run_hub(engine, "h", options=Options())
-            assert report.status == "applied" and report.errors == [], report.as_json()
-            return report
+        sync = settings_sync(engine, folder, info)
 
         assert sync().changes["gal"]["create"] == 1
         [ann] = [c for c in tenant.live_contacts() if c.props["CustomAttribute15"]]
@@ -395,15 +406,7 @@ def test_a_directory_user_with_notes_agrees_with_the_hub_on_every_full_read(
     with served(emu) as info:
         engine = open_database(sqlite_url)
 
-        def sync(**gal: Any) -> Any:
-            connectors = [
-                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
-                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
-            ]
-            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
-            report = run_hub(engine, "h", options=Options())
-            assert report.status == "applied", report.as_json()
-            return report
+        sync = settings_sync(engine, folder, info, errors=True)
 
         first = sync()
         assert first.errors == [] and first.changes["gal"] == {"create": 1, "update": 0, "delete": 0}
@@ -629,15 +632,7 @@ def test_a_narrower_member_of_lets_go_of_the_users_it_leaves_out(tmp_path: Path,
     with served(emu) as info:
         engine = open_database(sqlite_url)
 
-        def sync(**gal: Any) -> Any:
-            connectors = [
-                {"name": "phones", "type": "vcard-dir", "path": str(folder)},
-                {"name": "gal", "type": "m365-gal", **settings(info), **gal},
-            ]
-            config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": connectors}}}))
-            report = run_hub(engine, "h", options=Options())
-            assert report.status == "applied" and report.errors == [], report.as_json()
-            return report
+        sync = settings_sync(engine, folder, info)
 
         sync()
         assert sync().changes == {}
