@@ -127,6 +127,17 @@ def killed_undo_of_a_copy(database_url: str, monkeypatch: pytest.MonkeyPatch) ->
     return hub, made.run_id
 
 
+def eight_gone_after_a_killed_undo(database_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Hub, Any]:
+    """``killed_undo_of_a_copy``, then 8 of b's 20 records deleted and a sync: held."""
+    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    b = hub.book("b")
+    for nid in list(b.items)[:8]:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held", held
+    return hub, held
+
+
 def test_a_sync_carrying_a_killed_undo_holds_a_mass_deletion_made_meanwhile(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,12 +145,8 @@ def test_a_sync_carrying_a_killed_undo_holds_a_mass_deletion_made_meanwhile(
     removed from b were deleted in the hub, a and c, unheld. It is held for those 8 (c's
     10 the undo still has to delete are not counted), and the undo goes on with the
     approve that decides them."""
-    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    hub, held = eight_gone_after_a_killed_undo(database_url, monkeypatch)
     a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
-    for nid in list(b.items)[:8]:
-        del b.items[nid]
-    held = hub.sync()
-    assert held.status == "held", held
     assert {h["connector"]: h["deletes"] for h in held.held} == {"a": 8, "b": 8, "c": 8}
     assert len(a.items) == 30 and len(b.items) == 12 and len(c.items) == 30  # nothing written
     again = hub.sync()  # still carrying the undo: held alike, not for the undo's 10
@@ -153,12 +160,8 @@ def test_a_sync_carrying_a_killed_undo_holds_a_mass_deletion_made_meanwhile(
 def test_a_sync_carrying_a_killed_undo_rejected_puts_back_only_the_found_deletions(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub, _ = killed_undo_of_a_copy(database_url, monkeypatch)
+    hub, held = eight_gone_after_a_killed_undo(database_url, monkeypatch)
     a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
-    for nid in list(b.items)[:8]:
-        del b.items[nid]
-    held = hub.sync()
-    assert held.status == "held", held
     rejected = service.reject(hub.engine, held.run_id)
     assert rejected.status == "applied", rejected
     assert len(a.items) == 30 and len(b.items) == len(c.items) == 20  # the undo's 10 gone from c
