@@ -517,6 +517,26 @@ def test_a_database_a_newer_version_migrated_is_refused_with_one_message(sqlite_
         db.open_database(sqlite_url)
 
 
+def test_a_database_with_another_programs_schema_version_is_not_called_newer(sqlite_url: str) -> None:
+    """Another program's Alembic revision (``ae1027a6acf``) was reported as "upgraded by a
+    newer contacthub", sending the person after a version that never existed (QA)."""
+    import sqlite3
+
+    with sqlite3.connect(str(db.sqlite_path(sqlite_url))) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    foreign = r"is not a contacthub store: its schema version \(ae1027a6acf\)"
+    with pytest.raises(ConfigError, match=foreign) as err:
+        db.open_database(sqlite_url)
+    assert "newer" not in str(err.value)
+    with sqlite3.connect(str(db.sqlite_path(sqlite_url))) as conn:  # left untouched
+        assert {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {
+            "alembic_version",
+            "invoices",
+        }
+
+
 # --- upgrading an old store -----------------------------------------------------------------
 
 

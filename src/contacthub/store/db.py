@@ -187,15 +187,23 @@ def _at_head(conn: Connection, current: str | None, url: Any) -> bool:
     a revision this version does not know, or another program's tables, are refused."""
     if current == HEAD_REVISION:
         return True
-    _check_known(current)
+    _check_known(current, url)
     if current is None:
         _refuse_foreign(conn, url)
     return False
 
 
-def _check_known(current: str | None) -> None:
+def _check_known(current: str | None, url: Any) -> None:
     known = {path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("*_*.py")}
     if current is not None and current not in known:
+        if not (len(current) == 4 and current.isdigit() and current > HEAD_REVISION):
+            # our revisions are numbered "0001", "0002"...: anything else was written by
+            # another program's Alembic (QA: it was called "upgraded by a newer contacthub",
+            # and the person went looking for a version that never existed)
+            raise ConfigError(
+                f"{safe_url(url)} is not a contacthub store: its schema version ({current}) is"
+                " another program's; name an empty database or a contacthub store"
+            )
         # a store a newer contacthub migrated: Alembic would fail with a traceback
         raise ConfigError(
             f"this database was upgraded by a newer contacthub (schema {current}); this version"
