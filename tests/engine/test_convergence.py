@@ -23,7 +23,6 @@ from contacthub.model import Contact, Email
 from tests.engine.harness import Hub
 
 FIELDS = ("job_title", "organization", "notes")
-counter = itertools.count()
 
 
 @dataclass
@@ -43,6 +42,10 @@ class SyncMachine(RuleBasedStateMachine):
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory()
         self.people: dict[str, Person] = {}
+        # one count per example, not per module: a replay of an example must make the same
+        # emails, or their sorted order (which the rules draw from) differs and hypothesis
+        # reports FlakyStrategyDefinition (seen in CI: "person10" sorts before "person9")
+        self.counter = itertools.count()
 
     @initialize(n=st.integers(min_value=2, max_value=4))
     def setup(self, n: int) -> None:
@@ -65,7 +68,7 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(where=st.integers(0, 3))
     def create(self, where: int) -> None:
         book = self.names[where % len(self.names)]
-        n = next(counter)
+        n = next(self.counter)
         email = f"person{n}@example.com"
         fields = Contact(given_name=f"P{n}", family_name="Test", emails=[Email(email)]).to_fields()
         self.hub.book(book).put(f"r{n}", fields)
@@ -79,7 +82,7 @@ class SyncMachine(RuleBasedStateMachine):
         nid = self._find(book, email)
         if nid is None:
             return
-        value = f"{name}-{next(counter)}"
+        value = f"{name}-{next(self.counter)}"
         self.hub.book(book).edit(nid, **{name: value})
         person = self.people[email]
         person.edited_by.add(book)
@@ -93,7 +96,7 @@ class SyncMachine(RuleBasedStateMachine):
         nid = self._find(book, email)
         if nid is None:
             return
-        extra = f"extra{next(counter)}@example.org"
+        extra = f"extra{next(self.counter)}@example.org"
         emails = [
             *self.hub.book(book).items[nid].fields["emails"],
             {"value": extra, "type": "", "primary": False},
@@ -122,7 +125,7 @@ class SyncMachine(RuleBasedStateMachine):
         nid = self._find(book, email)
         if nid is not None:
             items = self.hub.book(book).items
-            items[f"r{next(counter)}"] = items.pop(nid)
+            items[f"r{next(self.counter)}"] = items.pop(nid)
 
     @rule()
     def sync(self) -> None:
