@@ -810,3 +810,50 @@ def test_a_record_written_back_is_not_said_to_be_let_go(setup: tuple[str, Path, 
     assert code == 0, out
     assert sorted(p.read_text().count("Foreman") for p in a.glob("*.vcf")) == [0, 1]  # written back
     assert "let go" not in out, out
+
+
+def test_sync_json_prints_one_object_when_no_run_can_start(setup: tuple[str, Path, Path, Path]) -> None:
+    """``sync --json`` of an unknown hub printed only a line on stderr: a script parsing
+    stdout got an empty string where the README promises one JSON object (QA)."""
+    db, _, _, _ = setup
+    proc = subprocess.run(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", "taem", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "no hub named 'taem'" in proc.stderr
+    said = json.loads(proc.stdout)
+    assert said["run"] is None and said["status"] == "failed" and said["changes"] == {}
+    assert said["errors"] == [{"connector": "hub", "record": "", "message": proc.stderr[7:].strip()}]
+
+
+def test_ctrl_c_in_a_sync_says_what_to_do_and_the_next_run_finishes(
+    setup: tuple[str, Path, Path, Path],
+) -> None:
+    """Ctrl-C in a long sync ended with exit 130 and not a word (Typer's own handling): the
+    person did not know what state the hub was in, or what to do (QA)."""
+    import signal
+    import time
+
+    db, a, b, _ = setup
+    for i in range(3000):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Given{i}", f"Family{i}", f"p{i}@example.com"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "contacthub", "--database", db, "sync", "team"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(b.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the run writes its first cards
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run ended before the interrupt reached it")
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "interrupted: the run stopped part way; the next 'contacthub sync team' finishes it" in err
+    code, out = cli("sync", "team", db=db)
+    assert code == 0, out
+    cards = read_cards(b)
+    assert len(cards) == 3000 and len({c["email"] for c in cards.values()}) == 3000

@@ -21,6 +21,8 @@ app = typer.Typer(
 
 EXIT_HELD = 3
 EXIT_USER = 2
+#: Ctrl-C, as a shell reports a process interrupted by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 
 class State:

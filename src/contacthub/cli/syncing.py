@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from contacthub.cli.common import EXIT_HELD, ConflictId, RunId, _guard, app, db, fail
+from contacthub.cli.common import EXIT_HELD, EXIT_INTERRUPTED, ConflictId, RunId, _guard, app, db, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -180,20 +180,50 @@ def sync(
     ] = False,
 ) -> None:
     """Run one sync of HUB (waits while another run of it ends)."""
-    from contacthub import service
+    from sqlalchemy.exc import OperationalError
 
-    engine = db(create=False)
-    if queue:
-        _enqueue(engine, hub, dry_run, as_json)
-        return
-    bar, update = (None, None) if as_json else _progress()
-    if bar is not None:
-        with bar:
-            report = service.sync(engine, hub, dry_run=dry_run, progress=update, on_wait=_waiting)
-    else:
-        report = service.sync(engine, hub, dry_run=dry_run, on_wait=_waiting)
+    from contacthub import service
+    from contacthub.errors import ContacthubError
+
+    try:
+        engine = db(create=False)
+        if queue:
+            _enqueue(engine, hub, dry_run, as_json)
+            return
+        bar, update = (None, None) if as_json else _progress()
+        if bar is not None:
+            with bar:
+                report = service.sync(engine, hub, dry_run=dry_run, progress=update, on_wait=_waiting)
+        else:
+            report = service.sync(engine, hub, dry_run=dry_run, on_wait=_waiting)
+    except (ContacthubError, OperationalError) as exc:
+        if as_json:  # one JSON object on stdout whatever happened (a script reads it)
+            _print_unrun(
+                hub, queue, str(exc) if isinstance(exc, ContacthubError) else "the store cannot be used"
+            )
+        raise
+    except KeyboardInterrupt:
+        # Typer turned Ctrl-C into a silent exit 130: the person was left wondering what
+        # state the hub was in
+        fail(
+            f"interrupted: the run stopped part way; the next 'contacthub sync {hub}' finishes"
+            " it (nothing is made twice, no edit is lost)",
+            EXIT_INTERRUPTED,
+        )
     _print_report(report, as_json)
     _exit_for(report)
+
+
+def _print_unrun(hub: str, queue: bool, message: str) -> None:
+    """``sync --json``'s object when no run could start (an unknown hub, no broker): the
+    keys of a run's (of ``--queue``'s), ``run`` null (``queued`` false) and the reason as
+    the hub's error; the one-line error still goes to stderr, as ``_guard`` says it."""
+    error = {"connector": "hub", "record": "", "message": message}
+    if queue:
+        typer.echo(json.dumps({"hub": hub, "queued": False, "errors": [error]}, ensure_ascii=False))
+        return
+    empty = {"run": None, "status": "failed", "changes": {}, "conflicts": 0}
+    typer.echo(json.dumps({**empty, "errors": [error]}, ensure_ascii=False))
 
 
 @app.command()
