@@ -222,7 +222,7 @@ def _print_unrun(hub: str, queue: bool, message: str) -> None:
     if queue:
         typer.echo(json.dumps({"hub": hub, "queued": False, "errors": [error]}, ensure_ascii=False))
         return
-    empty = {"run": None, "status": "failed", "changes": {}, "conflicts": 0}
+    empty: dict[str, Any] = {"run": None, "status": "failed", "changes": {}, "conflicts": 0}
     typer.echo(json.dumps({**empty, "errors": [error]}, ensure_ascii=False))
 
 
