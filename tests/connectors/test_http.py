@@ -292,3 +292,24 @@ def test_a_secret_echoed_in_another_encoding_is_masked_too() -> None:
     secret = "Zq9-hunter2-pw"
     for said in ("pw=Zq9%2Dhunter2%2Dpw", "pw=Zq9%2dhunter2%2dpw", "u:Zq9&#45;hunter2&#45;pw", secret):
         assert "hunter2" not in mask(f"refused ({said})", [secret]), said
+
+
+def test_nothing_listening_on_this_machine_says_to_start_the_server() -> None:
+    """``sync demo-cloud`` after the demo had ended said "127.0.0.1:36789 cannot be reached;
+    try again later": no later try could work, the emulators were not running (QA)."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api = ApiClient(f"http://127.0.0.1:{port}", connector="c", max_attempts=1)
+    with pytest.raises(RetriableError) as info:
+        api.request("GET", "/x")
+    assert f"nothing answers at http://127.0.0.1:{port} on this machine" in info.value.message
+    assert "contacthub demo --serve" in info.value.message and "try again later" not in info.value.message
+    elsewhere = client(
+        lambda request: (_ for _ in ()).throw(httpx.ConnectError("refused")), Clock(), max_attempts=1
+    )
+    with pytest.raises(RetriableError) as info:
+        elsewhere.request("GET", "/x")
+    assert info.value.message == "http://api.test cannot be reached (ConnectError); try again later"

@@ -114,6 +114,8 @@ class RateHeaders:
     reset_is_epoch: bool = True
 
 
+#: hosts that are this machine: a refused connection there is a server not started
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 RETRY_STATUSES = frozenset({429, 503})
 BACKOFF_STATUSES = frozenset({500, 502, 504})
 
@@ -192,10 +194,7 @@ class ApiClient:
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if attempt >= self.max_attempts or (sent and not self._may_repeat(method)):
-                    raise RetriableError(
-                        f"{self._host()} cannot be reached ({type(exc).__name__}); try again later",
-                        self.connector,
-                    ) from exc
+                    raise RetriableError(self._unreachable(exc), self.connector) from exc
                 self._pause(self._backoff(attempt))
                 continue
             self._read_budget(response)
@@ -237,6 +236,17 @@ class ApiClient:
 
     def _host(self) -> str:
         return str(self._http.base_url.copy_with(path="/", query=None)).rstrip("/")
+
+    def _unreachable(self, exc: httpx.TransportError) -> str:
+        """Why the server could not be reached, and what to do. Nothing listening on this
+        machine is no passing outage: "try again later" never helped a person whose
+        server (the demo's emulators, say, which stop with ``demo``) was not started."""
+        if isinstance(exc, httpx.ConnectError) and self._http.base_url.host in _LOOPBACK:
+            return (
+                f"nothing answers at {self._host()} on this machine ({type(exc).__name__}): start"
+                " the server there (for the demo's hubs: `contacthub demo --serve`)"
+            )
+        return f"{self._host()} cannot be reached ({type(exc).__name__}); try again later"
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.max_wait, 0.5 * 2 ** (attempt - 1) * (1 + random.random() / 4)))
