@@ -733,3 +733,10 @@ def test_an_empty_database_file_is_made_a_store(tmp_path: Path) -> None:
     (tmp_path / "empty.db").touch()
     engine = open_database(f"sqlite:///{tmp_path}/empty.db")
     assert current_revision(engine) == HEAD_REVISION
+
+
+def test_a_path_given_for_the_database_url_says_how_to_write_it(tmp_path: Path) -> None:
+    """``--database /path/x.db`` said "cannot open database <unparseable URL>" (QA)."""
+    with pytest.raises(ConfigError, match=r"must be given as a URL, not a path: .*sqlite:////absolute/path"):
+        db.open_database(str(tmp_path / "x.db"))
+    assert not (tmp_path / "x.db").exists()

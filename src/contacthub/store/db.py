@@ -63,6 +63,11 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     """An engine on ``url`` (default: see module docstring), migrated to the newest schema."""
     url = url or default_url()
+    if "://" not in url:  # a file's path, most likely: not echoed (it might hold a password)
+        raise ConfigError(
+            "the database must be given as a URL, not a path: for a SQLite file"
+            " sqlite:////absolute/path/contacthub.db (or sqlite:///relative/path.db)"
+        )
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
