@@ -760,3 +760,28 @@ def test_a_connector_cannot_be_named_hub(tmp_path: Path) -> None:
     for name in (r"a\nb", r"a\u0085b", r"a\u2028b"):  # TOML escapes of line breaks, Unicode's too
         err = load_error(write(tmp_path, f'[[hubs.team.connectors]]\nname = "{name}"\ntype = "csv"\n'))
         assert "control character" in str(err)
+
+
+def test_paths_are_stored_absolute_from_the_hub_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``path = "cards"`` and ``path = "~/cards"`` were stored as typed: a later run from
+    cron or ``serve``, in another folder or with another home, failed with "the vCard
+    folder cards does not exist" or read another folder (QA)."""
+    home, where, elsewhere = tmp_path / "home", tmp_path / "conf", tmp_path / "elsewhere"
+    for folder in (home / "mine", where / "cards", elsewhere):
+        folder.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)  # applied from another folder than the hub file's
+    hub_file = where / "hub.toml"
+    hub_file.write_text(
+        "[hubs.team]\n"
+        '[[hubs.team.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "cards"\n'
+        '[[hubs.team.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "~/mine/"\n'
+        '[[hubs.team.connectors]]\nname = "c"\ntype = "csv"\npath = "../conf/./out.csv"\ncreate = true\n'
+    )
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    config.apply(engine, config.load(hub_file))
+    with engine.connect() as conn:
+        stored = {c.name: c.settings["path"] for c in Store(conn).connectors(Store(conn).hub("team").id)}
+    assert stored == {"a": str(where / "cards"), "b": str(home / "mine"), "c": str(where / "out.csv")}

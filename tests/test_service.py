@@ -288,3 +288,27 @@ def test_contacts_of_with_search(sqlite_url: str) -> None:
     # the names of the fields are not the contact's text: "value" or "primary" found everyone
     for word in ("value", "primary", "given_name", "true"):
         assert service.contacts_of(hub.engine, "h", word) == [], word
+
+
+def test_a_connectors_path_from_the_web_is_absolute(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard and the API have no hub file to take a relative path from: one is
+    refused (the server's own folder is nobody's guess), and ``~`` is stored expanded."""
+    from contacthub.errors import ConfigError
+    from contacthub.store.db import open_database
+    from contacthub.store.repo import Store
+
+    engine = open_database(sqlite_url)
+    service.create_hub(engine, "team")
+    (tmp_path / "cards").mkdir()
+    monkeypatch.chdir(tmp_path)  # where "cards" would be found
+    with pytest.raises(ConfigError, match=r"path must be an absolute path \(or start with ~/\), not 'cards'"):
+        service.add_connector(engine, "team", {"name": "a", "type": "vcard-dir"}, {"path": "cards"})
+    monkeypatch.setenv("HOME", str(tmp_path))
+    made = service.add_connector(engine, "team", {"name": "a", "type": "vcard-dir"}, {"path": "~/cards"})
+    with pytest.raises(ConfigError, match="path must be an absolute path"):
+        service.update_connector(engine, made, {}, {"path": "./cards"})
+    with engine.connect() as conn:
+        [row] = Store(conn).connectors(Store(conn).hub("team").id)
+    assert row.settings["path"] == str(tmp_path / "cards")

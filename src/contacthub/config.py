@@ -201,7 +201,12 @@ def load(path: Path) -> HubFile:
         raise ConfigError(f"{first['msg']} (at {where})", str(path)) from None
     except ConfigError as exc:
         raise ConfigError(exc.message, str(path)) from None
+    base = path.parent.absolute()
     for hub_name, hub in spec.hubs.items():
+        for i, conn in enumerate(hub.connectors):
+            with contextlib.suppress(ConfigError):  # an unknown type: said below, where it is
+                cls = connector_class(conn.type)
+                absolute_paths(cls, conn.model_extra or {}, base, f"{path}: hubs.{hub_name}.connectors[{i}]")
         names = [c.name for c in hub.connectors]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -220,6 +225,25 @@ def load(path: Path) -> HubFile:
                 )
             _check_settings(cls, conn, hub_name, where)
     return spec
+
+
+def absolute_paths(cls: Any, settings: dict[str, Any], base: Path | None, where: str) -> None:
+    """Make the type's ``path_settings`` absolute, in place (a spec's ``model_extra``):
+    ``~`` expanded, a relative path taken from ``base`` (the hub file's folder). Stored as
+    typed, ``contacts`` and ``~/contacts`` were looked up again by every run in whatever
+    folder and home it ran with: a run from cron or ``serve`` failed with "the vCard
+    folder ... does not exist", or read another folder (QA). Without a ``base`` (the web)
+    a relative path is refused."""
+    for key in sorted(cls.path_settings):
+        value = settings.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        path = os.path.expanduser(value)
+        if not os.path.isabs(path):
+            if base is None:
+                raise ConfigError(f"{key} must be an absolute path (or start with ~/), not {value!r}", where)
+            path = os.path.join(base, path)
+        settings[key] = os.path.normpath(path)
 
 
 def connector_class_or_error(type_name: str, where: str) -> Any:
@@ -271,6 +295,8 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
 
 def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
     lines: list[str] = []
+    for spec in specs:  # a hub file's are absolute already (``load``); a spec made in code
+        absolute_paths(connector_class(spec.type), spec.model_extra or {}, Path.cwd(), f"hubs.{hub_name}")
     check_locations(hub_name, [(s.name, s.settings) for s in specs], f"hubs.{hub_name}")
     existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
     renamed = _renamed(existing, specs)

@@ -201,6 +201,11 @@ class Connector(ABC):
     #: Other settings (a page size, how often to read everything) list the same records,
     #: and a record gone after a change of one of them is a deletion as at any other time
     scope_settings: ClassVar[frozenset[str]] = frozenset()
+    #: the settings that name a file or folder on this machine: ``apply`` stores them
+    #: absolute (``~`` expanded, a relative one taken from the hub file's folder), so that
+    #: a run from cron, ``serve`` or a worker, in another folder or as another user, finds
+    #: the place the person meant (``config.absolute_paths``)
+    path_settings: ClassVar[frozenset[str]] = frozenset()
     #: the default mapping (canonical field -> native field) users override per connector
     default_mapping: ClassVar[Mapping[str, str]] = {}
 

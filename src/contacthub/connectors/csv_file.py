@@ -154,6 +154,7 @@ def _id_col(table: _Table) -> int:
 
 class CsvConnector(CsvStore, Connector):
     type = "csv"
+    path_settings: ClassVar[frozenset[str]] = frozenset({"path"})
     setting_types: ClassVar[Mapping[str, Any]] = {
         "path": str, "format": str, "encoding": str, "delimiter": str, "create": bool,
         "date_order": str,

@@ -97,6 +97,7 @@ class M365GalConnector(Connector):
         "notify_url": str, "client_secret": str, "certificate_key": str,
     }  # fmt: skip
     scope_settings = frozenset({"objects", "member_of", "user_types", "include_disabled"})
+    path_settings = frozenset({"certificate_key_file", "ca_file"})
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)

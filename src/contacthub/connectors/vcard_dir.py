@@ -66,6 +66,7 @@ class VCardDirConnector(VCardFiles, Connector):
     on disk before ``write`` returns; see ``vcard_files.py``)."""
 
     type: ClassVar[str] = "vcard-dir"
+    path_settings: ClassVar[frozenset[str]] = frozenset({"path"})
     setting_types: ClassVar[Mapping[str, Any]] = {
         "path": str, "version": str | float, "extension": str, "encoding": str, "create": bool,
         "fsync": bool, "trash_days": float,

@@ -171,7 +171,7 @@ def add_connector(
     files or addresses the server opens are an ``admin``'s to give."""
     from sqlalchemy import func, insert
 
-    from contacthub.config import _check_settings
+    from contacthub.config import _check_settings, absolute_paths
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -183,6 +183,7 @@ def add_connector(
     spec = _connector_spec({**values, **settings}, where)
     cls = connector_class(spec.type)
     stored = _settings_in(cls, spec.settings, {})
+    absolute_paths(cls, stored, None, where)  # no hub file: no folder to start from
     _check_settings(cls, spec, hub, where, stored)
     secret = {k: v for k, v in stored.items() if k in cls.secret_settings}
     plain = {k: v for k, v in stored.items() if k not in cls.secret_settings}
@@ -231,7 +232,7 @@ def update_connector(
     keeps its stored value (secrets are never sent back to be edited), and so does a URL's
     query value sent back masked as it is shown. Its type stays. A change of location
     (path, URL...) forgets its links, as in ``apply``."""
-    from contacthub.config import _check_settings, _reconsider_change
+    from contacthub.config import _check_settings, _reconsider_change, absolute_paths
     from contacthub.connectors.registry import connector_class
     from contacthub.store import secrets
 
@@ -276,6 +277,7 @@ def update_connector(
             if taken is not None:
                 raise UserError(f"this hub has a connector named {values['name']!r} already")
         spec = _connector_spec({**current, **values, **new_settings}, label)
+        absolute_paths(cls, spec.model_extra or {}, None, label)
         hub_name = conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == row.hub_id)).scalar_one()
         _check_settings(cls, spec, hub_name, label)
         secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
