@@ -635,6 +635,37 @@ def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def test_a_path_that_is_a_symlink_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    """``contacts.csv -> shared/contacts.csv``: each write replaces the link's target (its
+    temporary file beside the target), resolved at every write; renamed over the link, the
+    link became a file of its own and the hub split from the file everyone else uses."""
+    shared, other = tmp_path / "shared", tmp_path / "other"
+    shared.mkdir()
+    other.mkdir()
+    (shared / "contacts.csv").write_text("First Name,E-mail Address\r\nAnn,ann@a.com\r\n", encoding="utf-8")
+    (other / "contacts.csv").write_text("First Name,E-mail Address\r\nBob,bob@b.com\r\n", encoding="utf-8")
+    link = tmp_path / "contacts.csv"
+    link.symlink_to(Path("shared") / "contacts.csv")  # relative, as ln -s makes them
+    connector = connector_for(link)
+    [ann] = records(connector)
+    op = WriteOp("update", "h", {**ann.fields, "given_name": "Anne"}, ann.native_id, ann.version)
+    [res] = connector.write([op])
+    assert res.error is None
+    assert link.is_symlink() and link.readlink() == Path("shared") / "contacts.csv"
+    assert (shared / "contacts.csv").read_bytes() == b"First Name,E-mail Address\r\nAnne,ann@a.com\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv", "other", "shared"]
+    assert [p.name for p in shared.iterdir()] == ["contacts.csv"]
+    # pointed elsewhere between runs: the next write goes to the new target
+    link.unlink()
+    link.symlink_to(other / "contacts.csv")
+    [bob] = records(connector)
+    op = WriteOp("update", "h", {**bob.fields, "given_name": "Rob"}, bob.native_id, bob.version)
+    [res] = connector.write([op])
+    assert res.error is None and link.is_symlink()
+    assert (other / "contacts.csv").read_bytes() == b"First Name,E-mail Address\r\nRob,bob@b.com\r\n"
+    assert (shared / "contacts.csv").read_bytes() == b"First Name,E-mail Address\r\nAnne,ann@a.com\r\n"
+
+
 def test_a_field_that_lost_a_column_is_held_again_once_a_run_saw_the_new_header(tmp_path: Path) -> None:
     """The header a pull read goes into its cursor: a field a column of which the header of
     the cursor the run gets has and the file lost is not held (its rows' values there would

@@ -5,8 +5,8 @@ kept as lone surrogates), the delimiter (``_sniff``), the line ending and the di
 header, and marks rows that cannot be trusted (wrong number of cells, undecodable bytes, a
 cell the csv module refuses: such a row is kept as its raw text and written back unchanged).
 Writing puts the table back in the same encoding, BOM, delimiter and line ending, in one
-atomic replace, and refuses when the file changed since it was read (the ``stamp``: mtime,
-size and inode).
+atomic replace (of a symbolic link's target, keeping the link), and refuses when the file
+changed since it was read (the ``stamp``: mtime, size and inode).
 
 Separate from ``csv_file.py`` (the connector: settings, ids and versions of rows, pull,
 get, write ops) because this is the one place that knows about bytes, codecs, the csv
@@ -359,17 +359,27 @@ class CsvStore:
             raise FatalConnectorError(f"cannot write {self.path}: {reason}", self.name) from exc
 
     def _replace(self, data: bytes) -> None:
-        """Write ``data`` to a temporary file beside the file, then rename it over the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        """Write ``data`` to a temporary file beside the file, then rename it over the file.
+
+        A ``path`` that is a symbolic link (``contacts.csv -> shared-drive/contacts.csv``) is
+        written through: the file replaced is the link's target, resolved at each write (the
+        link may be pointed elsewhere between runs), with the temporary file beside it, so
+        the rename stays on one file system. Renamed over the link itself, the link became a
+        file of its own, and the hub went on alone while everyone else used the target. A
+        link whose target's folder is gone (an unmounted share) fails the write; its folder
+        is not made, which would start a file nobody else sees."""
+        target = Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
+        if target == self.path:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
             with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, self.path.stat().st_mode & 0o7777)
-            os.replace(tmp, self.path)
+                os.chmod(tmp, target.stat().st_mode & 0o7777)
+            os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
