@@ -911,3 +911,29 @@ def test_a_21_card_edited_in_a_csv_file_stays_21(tmp_path: Path, corpus_dir: Pat
         assert b"TITLE:QA Lead" in added, name
         assert all(line.startswith((b"TITLE:QA Lead", b"REV:", b"UID:")) for line in added), (name, added)
     hub.settled()
+
+
+def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp_path: Path) -> None:
+    """QA: a note ``Café`` for a Shift_JIS (cp932) Outlook file refused the whole row, on
+    every run: an email added on the same card never arrived. Now the row gets the email,
+    the note cell keeps what it held, and the run reports the note once, naming it. The
+    baseline is what the file holds: the next runs neither report it again nor take the
+    old note back to the hub (the card keeps Café)."""
+    hub = site(tmp_path)
+    header = "名,姓,電子メール アドレス,電子メール 2 アドレス,メモ"
+    hub.sheet.write_bytes(f"{header}\r\n太郎,山田,taro@example.com,,古いメモ\r\n".encode("cp932"))
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    [name] = hub.cards()
+    card = hub.folder / name
+    text = card.read_text().replace("NOTE:古いメモ", "NOTE:Café")
+    card.write_text(text.replace("END:VCARD", "EMAIL:added@example.com\r\nEND:VCARD"))
+    report = hub.sync()
+    assert [e["message"] for e in report["errors"]] == [
+        "the note ('é') cannot be written in the file's encoding cp932; its other fields were written"
+    ]
+    row = hub.sheet.read_bytes().decode("cp932").splitlines()[1]
+    assert row == "太郎,山田,taro@example.com,added@example.com,古いメモ"
+    for _ in range(2):
+        again = hub.sync()
+        assert again["changes"] == {} and again["errors"] == [], again
+    assert "NOTE:Café" in card.read_text()

@@ -20,6 +20,7 @@ from contacthub.errors import (
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
+    RejectedRecordError,
     RetriableError,
 )
 from tests.connectors.conformance import ConnectorConformance, create, sample
@@ -617,6 +618,36 @@ def test_a_bom_says_what_the_file_is_whatever_the_encoding_set(tmp_path: Path) -
     [res] = connector.write([WriteOp("update", "h", fields, record.native_id, record.version)])
     assert res.error is None
     assert path.read_bytes() == "First Name,Last Name,Job Title\r\nJörg,Müller,Koch\r\n".encode("utf-8-sig")
+
+
+def test_a_field_the_encoding_cannot_hold_keeps_its_cell_and_the_rest_is_written(tmp_path: Path) -> None:
+    """Windows-1252 has no "Ł": the given name keeps its cell, the added email is written,
+    and the result is an error naming the field that still says what the row holds (the
+    hub's baseline). Only that field changed: nothing is written. A new row is refused
+    whole, as before (there is no old cell to keep)."""
+    path = tmp_path / "o.csv"
+    start = "First Name,Last Name,E-mail Address,E-mail 2 Address\r\nLukasz,Nowak,l@n.pl,\r\n"
+    path.write_bytes(start.encode("cp1252"))
+    connector = connector_for(path, encoding="cp1252")
+    [rec] = records(connector)
+    emails = [*rec.fields["emails"], {"value": "l2@n.pl", "type": "", "primary": False}]
+    fields = {**rec.fields, "given_name": "Łukasz", "emails": emails}
+    [res] = connector.write([WriteOp("update", "h", fields, rec.native_id, rec.version)])
+    assert isinstance(res.error, RejectedRecordError)
+    assert res.error.message == (
+        "the given name ('Ł') cannot be written in the file's encoding cp1252; its other fields were written"
+    )
+    assert path.read_bytes() == start.replace("l@n.pl,", "l@n.pl,l2@n.pl").encode("cp1252")
+    [now] = records(connector)
+    assert (res.native_id, res.version, res.fields) == (now.native_id, now.version, now.fields)
+    assert res.fields is not None and res.fields["given_name"] == "Lukasz"
+    [again] = connector.write(
+        [WriteOp("update", "h", {**now.fields, "given_name": "Łukasz"}, now.native_id, now.version)]
+    )
+    assert isinstance(again.error, RejectedRecordError) and again.fields is None
+    [made] = connector.write([WriteOp("create", "h2", {"given_name": "Łucja", "family_name": "Nowak"})])
+    assert isinstance(made.error, RecordError) and "the given name ('Ł')" in made.error.message
+    assert path.read_bytes() == start.replace("l@n.pl,", "l@n.pl,l2@n.pl").encode("cp1252")
 
 
 def test_a_file_that_cannot_be_replaced_is_one_clear_error(tmp_path: Path) -> None:

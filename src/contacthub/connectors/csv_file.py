@@ -75,6 +75,7 @@ from contacthub.errors import (
     FatalConnectorError,
     RecordError,
     RecordNotFoundError,
+    RejectedRecordError,
     StaleVersionError,
 )
 from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, read_cell
@@ -145,6 +146,19 @@ def row_version(header: Sequence[str], cells: Sequence[str], id_col: int = -1) -
         f"{h}\x1f{c}" for i, (h, c) in enumerate(zip(header, cells, strict=False)) if c and i != id_col
     )
     return hashlib.sha1(pairs.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _labels(unwritten: Mapping[str, str]) -> str:
+    """``{"notes": "é"}`` as "the note ('é')": the fields an error names, in words."""
+    words = {"notes": "note", "emails": "emails", "phones": "phone numbers", "websites": "web pages"}
+    named = []
+    for name, char in unwritten.items():
+        if name.startswith("custom."):
+            word = f"custom field {name[len('custom.') :]!r}"
+        else:
+            word = words.get(name, name.replace("_", " "))
+        named.append(f"the {word} ({char!r})")
+    return " and ".join(named)
 
 
 def _id_col(table: _Table) -> int:
@@ -230,6 +244,8 @@ class CsvConnector(CsvStore, Connector):
         #: the one it tells now, or still told when no cell tells any more (``_date_order``)
         self._learned = ""
         self._told = ""
+        #: rows a write left a field out of, by ``id``: the error each one's write reports
+        self._unwritten: dict[int, RecordError] = {}
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -458,11 +474,14 @@ class CsvConnector(CsvStore, Connector):
         done: list[tuple[WriteOp, _Row | None, RecordError | None]] = []
         for op in ops:
             try:
-                done.append((op, self._apply(table, entries, op), None))
+                row = self._apply(table, entries, op)
             except RecordError as exc:
                 done.append((op, None, exc))
+                continue
+            unwritten = self._unwritten.pop(id(row), None) if row is not None else None
+            done.append((op, row, unwritten))
         table.rows = [row for row in table.rows if not row.gone]
-        if any(err is None for _, _, err in done):
+        if any(err is None or row is not None for _, row, err in done):
             if table.fmt == "plain" and "id" in table.header:
                 self._fill_ids(table)
             self._save(table)
@@ -470,13 +489,16 @@ class CsvConnector(CsvStore, Connector):
         results = []
         for op, row, err in done:
             entry = final.get(id(row)) if row else None
-            if err is None and op.native_id:
+            if (err is None or row is not None) and op.native_id:
                 self._known.pop(op.native_id, None)
-            if err or op.kind == "delete" or entry is None:
+            if op.kind == "delete" or entry is None:
                 results.append(WriteResult(op, op.native_id, None, None, err))
             else:
+                # a row written without a field its encoding cannot hold (``_fill``) is an
+                # error that still says what the row holds now: the hub's baseline is the
+                # file's, so its old cell is no edit to take back to the hub next run
                 self._known[entry.native_id] = entry.version
-                results.append(WriteResult(op, entry.native_id, entry.version, entry.fields))
+                results.append(WriteResult(op, entry.native_id, entry.version, entry.fields, err))
         return results
 
     def _apply(self, table: _Table, entries: dict[str, _Entry], op: WriteOp) -> _Row | None:
@@ -543,12 +565,47 @@ class CsvConnector(CsvStore, Connector):
             # a longer cell is one no reader of this file would read back
             msg = f"a value is longer than the {FIELD_LIMIT} characters a CSV cell may hold"
             raise RecordError(msg, f"{self.path}:{row.line}", self.name)
-        try:
-            "\x1f".join(cells).encode(table.codec)
-        except UnicodeEncodeError as exc:
-            msg = f"a value cannot be written in the file's encoding {table.codec}: {exc.reason}"
-            raise RecordError(msg, f"{self.path}:{row.line}", self.name) from exc
+        unwritten = self._unencodable(table, handlers, row.cells, cells)
+        if unwritten:
+            msg = f"{_labels(unwritten)} cannot be written in the file's encoding {table.codec}"
+            if new:
+                raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+            if cells == row.cells:
+                raise RejectedRecordError(msg, f"{self.path}:{row.line}", self.name)
+            self._unwritten[id(row)] = RejectedRecordError(
+                f"{msg}; its other fields were written", f"{self.path}:{row.line}", self.name
+            )
         row.cells = cells
+
+    @staticmethod
+    def _unencodable(
+        table: _Table, handlers: list[Handler], old: list[str], cells: list[str]
+    ) -> dict[str, str]:
+        """The fields a changed cell of which the file's encoding cannot hold (a note
+        ``Café`` into a Shift_JIS file), each with the first character it lacks; their
+        cells in ``cells`` go back to ``old``, field by field (every column of the field:
+        an address or a list of emails is not written in part). The rest of the row is
+        written: refused whole, one character blocked every other edit of the row, on
+        every run."""
+        codec = table.codec
+        out: dict[str, str] = {}
+        columns: dict[str, list[int]] = {}
+        place = {column: i for i, column in reversed(list(enumerate(table.header)))}
+        for h in handlers:
+            columns.setdefault(h.field, []).extend(place[c] for _, c in h.cols)
+        for name, where in columns.items():
+            for i in where:
+                if i >= len(old) or cells[i] == old[i]:
+                    continue
+                try:
+                    cells[i].encode(codec)
+                except UnicodeEncodeError as exc:
+                    out[name] = exc.object[exc.start : exc.end]
+                    break
+            if name in out:
+                for i in where:
+                    cells[i] = old[i] if i < len(old) else ""
+        return out
 
     @staticmethod
     def _date_cells(table: _Table, handlers: list[Handler]) -> Iterator[str]:
