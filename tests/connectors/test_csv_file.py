@@ -271,6 +271,34 @@ def test_outlook_phone_with_plus_round_trips(tmp_path: Path) -> None:
     assert connector.get(result.native_id or "").fields["phones"][0]["value"] == "+12025551003"
 
 
+def test_a_phone_changed_leaves_the_rows_other_phones_as_typed(tmp_path: Path) -> None:
+    """QA: the work phone changed on the card, and the Home Phone cell nobody edited became
+    ``'+15554010004`` too (every phone of the row was written, in E.164). Now each cell
+    whose number did not change keeps its spelling, and the changed one is written as the
+    row spells its numbers, with no quote; a number typed into Mobile Phone stays there
+    when another cell phone joins, also when it is typed nationally."""
+    path = tmp_path / "o.csv"
+    head = "First Name,Last Name,Business Phone,Home Phone,Mobile Phone,Other Phone,E-mail Address\r\n"
+    path.write_bytes(f"{head}Dan,Ng,(555) 201-0004,555-401-0004,555 301 0004,,dan@ng.test\r\n".encode())
+    connector = connector_for(path)
+    [rec] = records(connector)
+    phones = [
+        {"value": "+15552019999", "type": "work", "primary": True},
+        {"value": "+15554010004", "type": "home", "primary": False},
+        {"value": "+442079460000", "type": "cell", "primary": False},
+        {"value": "+15553010004", "type": "cell", "primary": False},
+    ]
+    [res] = connector.write(
+        [WriteOp("update", "h", {**rec.fields, "phones": phones}, rec.native_id, rec.version)]
+    )
+    assert res.error is None
+    row = "Dan,Ng,(555) 201-9999,555-401-0004,555 301 0004,'+442079460000,dan@ng.test\r\n"
+    assert path.read_bytes() == f"{head}{row}".encode()
+    assert res.fields is not None and {p["value"] for p in res.fields["phones"]} == {
+        p["value"] for p in phones
+    }
+
+
 def test_unknown_columns_survive_update(tmp_path: Path) -> None:
     path = tmp_path / "tb.csv"
     path.write_bytes(corpus("thunderbird__roundcube_tb_plain.csv").read_bytes())

@@ -13,6 +13,7 @@ from contacthub.formats.csv_cells import (
     format_date,
     parse_date,
     read_cell,
+    spell_phone,
 )
 
 
@@ -171,3 +172,22 @@ def test_a_date_written_in_a_style_reads_back_the_same(style: str, value: str) -
     assert written is not None and parse_date(written, order) == value
     if value == "1980-01-02" and style:  # a day and month that say whether they are padded
         assert date_style([written], order) == style
+
+
+@pytest.mark.parametrize(
+    "value,templates,region,expect",
+    [
+        ("+15552019999", ["(555) 201-0004"], "US", "(555) 201-9999"),  # digit for digit
+        ("+15552019999", ["", "555.401.0004"], "US", "555.201.9999"),  # the row's other cell
+        ("+15552019999", ["1 555 401 0004"], "US", "(555) 201-9999"),  # other digits: usual notation
+        ("+15552019999", ["'+15554010004"], "US", "+15552019999"),  # the row writes E.164
+        ("+15552019999", [""], "US", "+15552019999"),  # nothing to go by
+        ("+442079460000", ["(555) 201-0004"], "US", "+442079460000"),  # another country
+        ("+442079460001", ["020 7946 0000"], "GB", "020 7946 0001"),
+        ("+12025550147 ext. 12", ["(555) 201-0004"], "US", "+12025550147 ext. 12"),
+    ],
+)
+def test_a_phone_is_spelled_as_the_row_spells_its_numbers(
+    value: str, templates: list[str], region: str, expect: str
+) -> None:
+    assert spell_phone(value, templates, region) == expect

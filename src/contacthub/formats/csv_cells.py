@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from contacthub.model import ADDRESS_PARTS
+from contacthub.model import ADDRESS_PARTS, normalize_phone
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +43,49 @@ def read_cell(cell: str) -> str:
     in the file while its value does not change."""
     text = unprotect(cell)
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+#: a phone number as dialled within its country: digits and punctuation, no ``+``
+_NATIONAL = re.compile(r"[0-9 ().-]*[0-9][0-9 ().-]*")
+
+
+def spell_phone(value: str, templates: Iterable[str], region: str) -> str:
+    """A phone number the hub holds (E.164) spelled as the file spells its numbers: in
+    national notation, like the first of ``templates`` (the cell it replaces, then the
+    row's other phone cells) that is a national number of ``region``, digit for digit
+    where it has as many digits (``(555) 201-0004`` makes ``+15552019999`` into
+    ``(555) 201-9999``), else in the usual national notation. A number of another
+    country, a row with no national number, or a spelling that would not read back as
+    ``value`` gets ``value`` itself (which the formula guard then writes after a quote:
+    a leading ``+`` is a formula in spreadsheets; a national number needs no guard)."""
+    if not value.startswith("+") or not region:
+        return value
+    import phonenumbers
+
+    code = f"+{phonenumbers.country_code_for_region(region)}"
+    if code == "+0" or not value.startswith(code):
+        return value
+    template = next(
+        (
+            t.strip()
+            for t in templates
+            if _NATIONAL.fullmatch(t.strip()) and normalize_phone(t, region).startswith(code)
+        ),
+        None,
+    )
+    if template is None:
+        return value
+    try:
+        national = phonenumbers.format_number(
+            phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return value
+    digits = re.sub(r"[^0-9]", "", national)
+    if sum(c.isdigit() for c in template) == len(digits):
+        given = iter(digits)
+        national = "".join(next(given) if c.isdigit() else c for c in template)
+    return national if normalize_phone(national, region) == value else value
 
 
 _TYPE_PREFIX = re.compile(r"((?!\d)\w[\w .-]{0,29}):(?!//)")

@@ -2,7 +2,9 @@
 one canonical field (or ``custom.*``). Reading asks every handler for its part of a
 ``Contact``; writing asks every handler whose field changed to fill its columns, so a cell
 whose meaning did not change keeps its original spelling (a phone stays ``(800) 000-0000``
-instead of becoming E.164) and columns no handler owns are never touched.
+instead of becoming E.164) and columns no handler owns are never touched. That holds per
+cell too: of a changed list, each slot that gets the element it held keeps its cells
+(``_holds``).
 
 Which handlers a header gets is the dialects' job (``csv_columns``); this module is the
 per-record code, the same for every dialect."""
@@ -21,10 +23,12 @@ from contacthub.formats.csv_cells import (
     format_date,
     parse_date,
     says_no_date,
+    spell_phone,
 )
 from contacthub.model import (
     ADDRESS_PARTS,
     CUSTOM_PREFIX,
+    DEFAULT_REGION,
     Address,
     Contact,
     Email,
@@ -169,11 +173,13 @@ def render(
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
             value = keep_spelling(field, fields.get(field), before.get(field))
-            _write_group(group, value, out, old, date_style)
+            _write_group(group, value, out, old, date_style, region)
     return out
 
 
-def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row, date_style: str) -> None:
+def _write_group(
+    group: list[Handler], value: Any, out: dict[str, str], old: Row, date_style: str, region: str
+) -> None:
     first = group[0]
     if first.kind == "scalar":
         for h in group:
@@ -202,19 +208,29 @@ def _write_group(group: list[Handler], value: Any, out: dict[str, str], old: Row
         for role, column in first.cols:
             out[column] = parts[role]
     else:
-        _write_slots(group, list(value or []), out, old)
+        _write_slots(group, list(value or []), out, old, region)
 
 
 def _write_slots(
-    slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str], old: Row | None = None
+    slots: list[Handler],
+    items: list[dict[str, Any]],
+    out: dict[str, str],
+    old: Row | None = None,
+    region: str = DEFAULT_REGION,
 ) -> None:
     """An element a typed slot of the row holds already stays there while its type fits
     (``_in_place``); typed slots take elements of their type; then untyped or labelled
     slots take the rest in order; then what is still left takes a free typed slot, an
     'other' one first (an untyped phone or address went nowhere in a file whose slots all
     have a type). Elements with no room left are dropped: the read-back shows what the
-    file kept."""
-    chosen = _in_place(slots, items, old or {})
+    file kept.
+
+    A slot given the element its cells hold already keeps its cells as they are
+    (``_holds``): changing one phone of a row rewrote its other phones, nobody edited, in
+    E.164. A phone written anew is spelled as the row spells its numbers
+    (``csv_cells.spell_phone``)."""
+    old = old or {}
+    chosen = _in_place(slots, items, old, region)
     rest: list[dict[str, Any]] = []
     placed = [id(item) for item in chosen.values()]
     for item in items:
@@ -244,27 +260,61 @@ def _write_slots(
         key=lambda i: _SPARE.index(slots[i].fixed_type or ""),
     )
     chosen.update(zip(spare, left, strict=False))
+    spelled = [old.get(s.col("value") or "", "") for s in slots] if slots[0].field == "phones" else []
     for i, slot in enumerate(slots):
         item = chosen.get(i, {})
+        if item and _holds(slot, item, old, region):
+            for _, column in slot.cols:
+                out[column] = old.get(column, "")
+            continue
         for role, column in slot.cols:
             out[column] = _slot_cell(role, item)
         if "street" in item and slot.col("street2"):
             out[slot.col("street") or ""] = item["street"]  # whole street in the first column
+        cell = slot.col("value")
+        if spelled and item and cell:
+            out[cell] = spell_phone(out[cell], [spelled[i], *spelled], region)
 
 
-def _in_place(slots: list[Handler], items: list[dict[str, Any]], old: Row) -> dict[int, dict[str, Any]]:
+def _elements(slot: Handler, old: Row, region: str) -> list[dict[str, Any]]:
+    """The elements one slot's cells hold, normalised as the hub holds them."""
+    cells = {column: old.get(column, "") for _, column in slot.cols}
+    if not any(cells.values()):
+        return []
+    found: list[dict[str, Any]] = read_row([slot], cells).to_fields(region).get(slot.field, [])
+    return found
+
+
+def _holds(slot: Handler, item: dict[str, Any], old: Row, region: str) -> bool:
+    """Whether the slot's cells say ``item`` already: the same element, and where the slot
+    has a label, the same type and primary mark. Its cells then keep their spelling."""
+    found = _elements(slot, old, region)
+    if len(found) != 1 or element_key(slot.field, found[0]) != element_key(slot.field, item):
+        return False
+    label = slot.col("type")
+    if label is None:
+        return True
+    primary = bool(item.get("primary")) if slot.field in ("emails", "phones") else False
+    return _label_type(old.get(label, "")) == (str(item.get("type", "")), primary)
+
+
+def _in_place(
+    slots: list[Handler], items: list[dict[str, Any]], old: Row, region: str
+) -> dict[int, dict[str, Any]]:
     """The typed slots whose cell holds one of ``items`` already, with that element, where
     its type fits the slot: a number typed into Mobile Phone stays there when another cell
     number joins the person (it moved to Other Phone, a rearranged row the user never
-    asked for). Only single-cell slots (phones, emails), by the element's identity."""
+    asked for). Only single-cell slots (phones, emails), by the element's identity, read
+    as the hub reads it (a national ``555-301-0001`` is the hub's ``+15553010001``)."""
     kept: dict[int, dict[str, Any]] = {}
     taken: set[int] = set()
     for i, slot in enumerate(slots):
-        column = slot.col("value")
-        cell = old.get(column, "") if column else ""
-        if not cell or not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
+        if not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
             continue
-        key = element_key(slot.field, {"value": cell})
+        found = _elements(slot, old, region)
+        if len(found) != 1:
+            continue
+        key = element_key(slot.field, found[0])
         for n, item in enumerate(items):
             kind = str(item.get("type", ""))
             fits = not kind or _fit(slot.fixed_type, kind) > 0
