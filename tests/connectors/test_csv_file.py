@@ -299,6 +299,43 @@ def test_a_phone_changed_leaves_the_rows_other_phones_as_typed(tmp_path: Path) -
     }
 
 
+def test_an_email_cell_of_several_addresses_is_read_as_those_addresses(tmp_path: Path) -> None:
+    """QA: two addresses typed into one Outlook cell (``a; b`` or ``"a, b"``) were one invalid
+    email on every card, in place of the valid one. A cell of which every part is an
+    address is those addresses; one that is not stays one value. Written back, the cell
+    stays as typed while the hub holds all its addresses; when one goes, it is respelled."""
+    path = tmp_path / "o.csv"
+    head = "First Name,Last Name,E-mail Address,E-mail 2 Address\r\n"
+    rows = [
+        "Cara,Diaz,cara@beta.test; cara2@beta.test,\r\n",
+        'Dan,Ng,"dan@ng.test, Dan Two <dan2@ng.test>",\r\n',
+        "Eve,Kim,eve@gamma.test; not an address,\r\n",
+    ]
+    path.write_bytes((head + "".join(rows)).encode())
+    connector = connector_for(path)
+    got = {r.fields["given_name"]: r for r in records(connector)}
+    assert [[e["value"] for e in got[n].fields["emails"]] for n in ("Cara", "Dan", "Eve")] == [
+        ["cara@beta.test", "cara2@beta.test"],
+        ["dan@ng.test", "dan2@ng.test"],
+        ["eve@gamma.test; not an address"],
+    ]
+    cara, dan = got["Cara"], got["Dan"]
+    more = [*cara.fields["emails"], {"value": "cara3@beta.test", "type": "", "primary": False}]
+    fewer = dan.fields["emails"][:1]
+    [added, dropped] = connector.write(
+        [
+            WriteOp("update", "h1", {**cara.fields, "emails": more}, cara.native_id, cara.version),
+            WriteOp("update", "h2", {**dan.fields, "emails": fewer}, dan.native_id, dan.version),
+        ]
+    )
+    assert added.error is None and dropped.error is None
+    assert path.read_bytes().decode().splitlines(keepends=True)[1:3] == [
+        "Cara,Diaz,cara@beta.test; cara2@beta.test,cara3@beta.test\r\n",
+        "Dan,Ng,dan@ng.test,\r\n",
+    ]
+    assert added.fields is not None and len(added.fields["emails"]) == 3
+
+
 def test_unknown_columns_survive_update(tmp_path: Path) -> None:
     path = tmp_path / "tb.csv"
     path.write_bytes(corpus("thunderbird__roundcube_tb_plain.csv").read_bytes())

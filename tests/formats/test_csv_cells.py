@@ -14,6 +14,7 @@ from contacthub.formats.csv_cells import (
     parse_date,
     read_cell,
     spell_phone,
+    split_emails,
 )
 
 
@@ -191,3 +192,19 @@ def test_a_phone_is_spelled_as_the_row_spells_its_numbers(
     value: str, templates: list[str], region: str, expect: str
 ) -> None:
     assert spell_phone(value, templates, region) == expect
+
+
+@pytest.mark.parametrize(
+    "cell,expect",
+    [
+        ("cara@beta.test; cara2@beta.test", ["cara@beta.test", "cara2@beta.test"]),
+        ("dan@ng.test,dan2@ng.test;", ["dan@ng.test", "dan2@ng.test"]),
+        ("Dan Ng <dan@ng.test>, Dan Two <dan2@ng.test>", ["Dan Ng <dan@ng.test>", "Dan Two <dan2@ng.test>"]),
+        ("ann@acme.test", ["ann@acme.test"]),
+        ("Ng, Dan <dan@ng.test>", ["Ng, Dan <dan@ng.test>"]),  # a name with a comma
+        ("eve@gamma.test; not an address", ["eve@gamma.test; not an address"]),
+        ("eve@gamma.test;", ["eve@gamma.test;"]),
+    ],
+)
+def test_an_email_cell_splits_only_into_addresses(cell: str, expect: list[str]) -> None:
+    assert split_emails(cell) == expect

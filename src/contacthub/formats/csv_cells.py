@@ -45,6 +45,25 @@ def read_cell(cell: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
+_ADDRESS = r'[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+'
+#: one address of several typed into one cell: bare, or with a name ("Dan Ng <dan@ng.test>")
+_ONE_EMAIL = re.compile(rf'{_ADDRESS}|[^<>,;"]*<\s*{_ADDRESS}\s*>')
+
+
+def split_emails(text: str) -> list[str]:
+    """The addresses of an email cell holding several, as Outlook and Thunderbird users type
+    them (``a@x.test; b@x.test``, ``a@x.test, b@x.test``), when every part is an address;
+    else the cell as one value, as before. Read as one, it was one invalid email that took
+    the place of the valid one on every card. (Google's own `` ::: `` is split first.)"""
+    if ";" not in text and "," not in text:
+        return [text]
+    parts = [part.strip() for part in re.split(r"[;,]", text)]
+    parts = [part for part in parts if part]
+    if len(parts) < 2 or not all(_ONE_EMAIL.fullmatch(part) for part in parts):
+        return [text]
+    return parts
+
+
 #: a phone number as dialled within its country: digits and punctuation, no ``+``
 _NATIONAL = re.compile(r"[0-9 ().-]*[0-9][0-9 ().-]*")
 

@@ -24,6 +24,7 @@ from contacthub.formats.csv_cells import (
     parse_date,
     says_no_date,
     spell_phone,
+    split_emails,
 )
 from contacthub.model import (
     ADDRESS_PARTS,
@@ -112,7 +113,10 @@ def read_row(handlers: list[Handler], row: Row, date_order: str = "mdy") -> Cont
                 _add(c, h.field, {"street": street, **parts, "type": kind})
                 continue
             value = get("value", "")
-            for i, text in enumerate(value.split(" ::: ") if h.split else [value]):
+            texts = value.split(" ::: ") if h.split else [value]
+            if h.field == "emails":
+                texts = [one for text in texts for one in split_emails(text)]
+            for i, text in enumerate(texts):
                 _add(c, h.field, {"value": text, "type": kind, "primary": primary and not i})
         elif h.kind == "parts":
             date = _join_birthday(get("year", ""), get("month", ""), get("day", ""))
@@ -230,7 +234,69 @@ def _write_slots(
     E.164. A phone written anew is spelled as the row spells its numbers
     (``csv_cells.spell_phone``)."""
     old = old or {}
-    chosen = _in_place(slots, items, old, region)
+    held = _held(slots, items, old, region)
+    if not held:
+        _place(slots, items, out, old, region, {})
+        return
+    # a cell holding several elements (``a@x.test; b@x.test``) stays as typed while the
+    # hub holds all of them, unless kept, the row would say less than with each element
+    # in a slot of its own: another primary element, another type, an element dropped
+    kept: dict[str, str] = {}
+    _place(slots, items, kept, old, region, held)
+    plain: dict[str, str] = {}
+    _place(slots, items, plain, old, region, {})
+    field = slots[0].field
+    said = [
+        [
+            (element_key(field, e), e.get("type", ""))
+            for e in read_row(slots, cells).to_fields(region).get(field, [])
+        ]
+        for cells in (kept, plain)
+    ]
+    same_primary = said[0][:1] == said[1][:1]
+    out.update(kept if same_primary and set(said[1]) <= set(said[0]) else plain)
+
+
+def _held(slots: list[Handler], items: list[dict[str, Any]], old: Row, region: str) -> dict[int, list[int]]:
+    """The slots whose cell holds several of ``items`` (two emails typed into one cell), with
+    the places of those items in ``items``."""
+    out: dict[int, list[int]] = {}
+    used: set[int] = set()
+    for i, slot in enumerate(slots):
+        found = _elements(slot, old, region)
+        if len(found) < 2:
+            continue
+        match: list[int] = []
+        for element in found:
+            key = element_key(slot.field, element)
+            n = next(
+                (n for n, item in enumerate(items) if n not in used and n not in match
+                 and element_key(slot.field, item) == key),
+                None,
+            )  # fmt: skip
+            if n is None:
+                break
+            match.append(n)
+        else:
+            out[i] = match
+            used.update(match)
+    return out
+
+
+def _place(
+    slots: list[Handler],
+    items: list[dict[str, Any]],
+    out: dict[str, str],
+    old: Row,
+    region: str,
+    held: dict[int, list[int]],
+) -> None:
+    """``_write_slots`` with the slots in ``held`` keeping their cells and the items they
+    hold."""
+    taken = {n for ns in held.values() for n in ns}
+    items = [item for n, item in enumerate(items) if n not in taken]
+    chosen: dict[int, dict[str, Any]] = {i: {} for i in held}
+    chosen.update(_in_place(slots, items, old, region, set(held)))
     rest: list[dict[str, Any]] = []
     placed = [id(item) for item in chosen.values()]
     for item in items:
@@ -263,7 +329,7 @@ def _write_slots(
     spelled = [old.get(s.col("value") or "", "") for s in slots] if slots[0].field == "phones" else []
     for i, slot in enumerate(slots):
         item = chosen.get(i, {})
-        if item and _holds(slot, item, old, region):
+        if i in held or (item and _holds(slot, item, old, region)):
             for _, column in slot.cols:
                 out[column] = old.get(column, "")
             continue
@@ -299,7 +365,7 @@ def _holds(slot: Handler, item: dict[str, Any], old: Row, region: str) -> bool:
 
 
 def _in_place(
-    slots: list[Handler], items: list[dict[str, Any]], old: Row, region: str
+    slots: list[Handler], items: list[dict[str, Any]], old: Row, region: str, skip: set[int]
 ) -> dict[int, dict[str, Any]]:
     """The typed slots whose cell holds one of ``items`` already, with that element, where
     its type fits the slot: a number typed into Mobile Phone stays there when another cell
@@ -309,7 +375,7 @@ def _in_place(
     kept: dict[int, dict[str, Any]] = {}
     taken: set[int] = set()
     for i, slot in enumerate(slots):
-        if not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
+        if i in skip or not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
             continue
         found = _elements(slot, old, region)
         if len(found) != 1:
