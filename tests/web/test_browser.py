@@ -197,3 +197,53 @@ def test_whole_flow_in_a_browser(
         tab.goto(where)
         assert tab.evaluate("document.documentElement.scrollWidth") <= 380, where
         shot("narrow-" + name)
+
+
+def test_a_bad_regex_comes_back_on_the_connector_form(
+    page: tuple[Any, str, list[str]], engine: Engine, folders: tuple[Path, Path], shots: Path
+) -> None:
+    """A refused save is the connector's form again, with the message beside it and what was
+    typed still there (it was a separate message page; only Back brought the values back)."""
+    from playwright.sync_api import expect
+
+    from contacthub import service
+
+    tab, url, dialogs = page
+    accounts.add_user(engine, "admin@example.com", PASSWORD, admin=True)
+    service.create_hub(engine, "team")
+    connector_id = service.add_connector(
+        engine, "team", {"name": "phones", "type": "vcard-dir"}, {"path": str(folders[0])}
+    )
+    tab.goto(url + "/login")
+    tab.fill("#email", "admin@example.com")
+    tab.fill("#password", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_selector("text=Create a hub")
+    tab.goto(f"{url}/connectors/{connector_id}")
+    row = tab.locator(".filter-row").last
+    row.locator("input[name=f_field]").fill("email")
+    row.locator("select[name=f_op]").select_option("matches")
+    row.locator("input[name=f_value]").fill("([")
+    tab.select_option("#direction", "to-hub")
+    tab.fill("#settings", f"path = {folders[0]}\n# <script>alert(1)</script>")
+    tab.click("#save")
+    problem = tab.locator("#form-error")
+    expect(problem).to_contain_text("Filter, row 1 (email matches): invalid regular expression '(['")
+    shot = shots / "bad-regex.png"
+    tab.screenshot(path=str(shot), full_page=True)
+    assert tab.url == f"{url}/connectors/{connector_id}"
+    kept = tab.locator(".filter-row").first
+    assert kept.locator("input[name=f_field]").input_value() == "email"
+    assert kept.locator("select[name=f_op]").input_value() == "matches"
+    assert kept.locator("input[name=f_value]").input_value() == "(["
+    assert tab.locator("#direction").input_value() == "to-hub"
+    assert tab.locator("#settings").input_value() == f"path = {folders[0]}\n# <script>alert(1)</script>"
+    assert dialogs == []  # the typed markup stayed text
+    # corrected on the page shown again (its CSRF token works): saved
+    kept.locator("input[name=f_value]").fill("@example")
+    tab.click("#save")
+    tab.wait_for_selector("#saved")
+    [hub] = service.hubs(engine)
+    [stored] = hub["connectors"]
+    assert stored["direction"] == "to-hub"
+    assert stored["filter"] == {"all": [{"field": "email", "op": "matches", "value": "@example"}]}

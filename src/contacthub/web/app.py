@@ -255,7 +255,12 @@ def _install_errors(app: FastAPI) -> None:
         first = problems[0] if problems else {"where": "request", "problem": "invalid"}
         message = f"{first['where']}: {first['problem']}"
         if _wants_page(request):
-            return pages.message_page(request, 422, message)
+            # a page says it in words: "Side to keep: this is required", not "body.take: Field required"
+            from contacthub.web.form_errors import problem
+
+            loc = [str(p) for p in (exc.errors()[0].get("loc", ()) if exc.errors() else ())]
+            field = loc[-1] if len(loc) > 1 and loc[0] in ("body", "query") else None
+            return pages.message_page(request, 422, problem(field, first["problem"]))
         return _error(422, message, problems=problems)
 
     @app.exception_handler(StarletteHTTPException)

@@ -63,7 +63,7 @@ def parse_settings(text: str, text_keys: frozenset[str] = frozenset()) -> dict[s
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise UserError(f"settings line {number}: write it as 'name = value'")
+            raise UserError(f"Settings, line {number}: write it as 'name = value'")
         try:
             out[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
@@ -161,6 +161,47 @@ def parse_filter(form: FormData) -> dict[str, Any] | None:
         rows.append((group, str(field), op, str(values[i]) if i < len(values) else ""))
     modes = [str(m) for m in form.getlist("g_mode")]
     return _build_filter(str(form.get("filter_mode") or "all"), modes, rows)
+
+
+def _form_rows(form: FormData) -> list[tuple[int, str, str, str]]:
+    """The builder's rows as sent: (group, field, operator, value), blank ones left out."""
+    fields, ops, values, groups = (form.getlist(k) for k in ("f_field", "f_op", "f_value", "f_group"))
+    rows = []
+    for i, field in enumerate(fields):
+        try:
+            group = int(str(groups[i])) if i < len(groups) else 0
+        except ValueError:
+            group = 0
+        op = str(ops[i]) if i < len(ops) else "equals"
+        value = str(values[i]) if i < len(values) else ""
+        if str(field).strip() or value.strip():
+            rows.append((max(0, min(group, 50)), str(field), op, value))
+    return rows
+
+
+def form_filter_rows(form: FormData) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """The builder as the person left it (``filter_rows``' shape), for a refused form shown
+    again: a row's text is what was typed, even where the filter could not be built."""
+    rows = [{"group": g, "field": f, "op": op, "text": text} for g, f, op, text in _form_rows(form)]
+    modes = [str(m) for m in form.getlist("g_mode")] or ["all"]
+    return str(form.get("filter_mode") or "all"), modes, rows
+
+
+def check_filter_rows(form: FormData) -> None:
+    """Each row of the builder on its own, so that a refusal says which row (the filter as a
+    whole was refused as ``filter.all[0]``, which no row of the page is called)."""
+    from contacthub.filters import compile_filter
+
+    for number, (_group, field, op, raw) in enumerate(_form_rows(form), 1):
+        if not field.strip():
+            raise UserError(f"Filter, row {number}: give a field for the value {raw!r}")
+        try:
+            built = _build_filter("all", [], [(0, field, op, raw)])
+            compile_filter(built, "filter")
+        except UserError as exc:
+            raise UserError(
+                f"Filter, row {number} ({field.strip()} {op.replace('_', ' ')}): {exc.message}"
+            ) from None
 
 
 def _build_filter(top: str, modes: list[str], rows: list[tuple[int, str, str, str]]) -> dict[str, Any] | None:

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from contacthub import service
+from contacthub.errors import UserError
 from contacthub.web import access
-from contacthub.web.app import state
+from contacthub.web.app import Caller, state
+from contacthub.web.form_errors import check_name, check_short, is_form_error, plain
 from contacthub.web.forms import type_info
 from contacthub.web.pages_common import Changer, Id, Viewer, go, render
 
@@ -21,30 +23,46 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def overview(request: Request, who: Viewer) -> Response:
+    return _overview(request, who)
+
+
+def _overview(request: Request, who: Caller, status: int = 200, **refused: Any) -> Response:
+    """The hubs, and the form to create one (``refused``: its ``error`` and ``typed`` values)."""
     engine = state(request).engine
     hubs = service.hubs(engine, only=access.visible_hub_ids(engine, who.user))
     next_run = state(request).next_run
     for hub in hubs:
         hub["next_run"] = next_run(hub["id"]) if next_run else None
         hub["open_conflicts"] = len(service.conflicts(engine, hub["name"]))
-    return render(request, "hubs.html", who, hubs=hubs)
+    return render(request, "hubs.html", who, status, hubs=hubs, **refused)
 
 
+# The form fields take any text (no ``Form(max_length=...)``): FastAPI's refusal was a bare
+# 422 page that lost what was typed; ``check_name`` and ``check_short`` say it on the form.
 @router.post("/hubs")
 def create_hub(
     request: Request,
     who: Changer,
-    name: Annotated[str, Form(max_length=200)],
-    conflict: Annotated[str, Form(max_length=20)] = "newest",
-    delete_threshold: Annotated[str, Form(max_length=20)] = "10%",
+    name: Annotated[str, Form()] = "",
+    conflict: Annotated[str, Form()] = "newest",
+    delete_threshold: Annotated[str, Form()] = "10%",
 ) -> Response:
-    hub_id = service.create_hub(
-        state(request).engine,
-        name,
-        conflict=conflict,
-        delete_threshold=delete_threshold,
-        owner_id=who.user.id,
-    )
+    typed = {"name": name, "conflict": conflict, "delete_threshold": delete_threshold}
+    try:
+        check_name(name)
+        check_short("conflict", conflict)
+        check_short("delete_threshold", delete_threshold)
+        hub_id = service.create_hub(
+            state(request).engine,
+            name,
+            conflict=conflict,
+            delete_threshold=delete_threshold,
+            owner_id=who.user.id,
+        )
+    except UserError as exc:
+        if not is_form_error(exc):
+            raise
+        return _overview(request, who, 400, error=plain(exc), typed=typed)
     return go(f"/hubs/{hub_id}")
 
 
@@ -53,6 +71,11 @@ SETTLED_SHOWN = 50  # settled conflicts on a hub's page, newest first (all: the 
 
 @router.get("/hubs/{hub_id}")
 def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
+    return _hub_page(request, who, hub_id)
+
+
+def _hub_page(request: Request, who: Caller, hub_id: int, status: int = 200, **refused: Any) -> Response:
+    """A hub's page (``refused``: the settings form's ``error`` and ``typed`` values)."""
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
     [hub] = service.hubs(engine, only=[hub_id])
@@ -61,6 +84,8 @@ def hub_page(request: Request, hub_id: Id, who: Viewer) -> Response:
         request,
         "hub.html",
         who,
+        status,
+        **refused,
         hub=hub,
         runs=runs[:30],
         # only the hold that can still be decided: one a later run superseded is refused
@@ -77,17 +102,23 @@ def hub_settings(
     request: Request,
     hub_id: Id,
     who: Changer,
-    conflict: Annotated[str, Form(max_length=20)],
-    delete_threshold: Annotated[str, Form(max_length=20)],
-    phone_region: Annotated[str, Form(max_length=2)] = "US",
+    conflict: Annotated[str, Form()] = "",
+    delete_threshold: Annotated[str, Form()] = "",
+    phone_region: Annotated[str, Form()] = "US",
 ) -> Response:
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    service.update_hub(
-        engine,
-        name,
-        {"conflict": conflict, "delete_threshold": delete_threshold, "phone_region": phone_region},
-    )
+    typed = {"conflict": conflict, "delete_threshold": delete_threshold, "phone_region": phone_region}
+    try:
+        for field, value in typed.items():
+            if not value.strip():  # the page always sends them: left empty, not "unchanged"
+                raise UserError(f"{field}: Field required")
+            check_short(field, value)
+        service.update_hub(engine, name, typed)
+    except UserError as exc:
+        if not is_form_error(exc):
+            raise
+        return _hub_page(request, who, hub_id, 400, error=plain(exc), typed=typed)
     return go(f"/hubs/{hub_id}")
 
 

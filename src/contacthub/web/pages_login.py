@@ -60,11 +60,19 @@ def setup_page(request: Request) -> Response:
     return _login_form(request, "setup.html")
 
 
+def _too_long(email: str, password: str) -> None:
+    """The fields' limits, said on the form (``Form(max_length=...)`` answered a bare 422 page)."""
+    if len(email) > 320:
+        raise UserError("Email: at most 320 characters")
+    if len(password) > 1000:
+        raise UserError("Password: at most 1000 characters")
+
+
 @router.post("/setup")
 def setup(
     request: Request,
-    email: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1000)],
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     engine = state(request).engine
@@ -73,9 +81,10 @@ def setup(
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         return message_page(request, 403, "the form's security token is missing: reload the page")
     try:
+        _too_long(email, password)
         user = accounts.add_user(engine, email, password, admin=True)
     except UserError as exc:
-        return _login_form(request, "setup.html", 400, error=str(exc), email=email)
+        return _login_form(request, "setup.html", 400, error=str(exc), email=email[:320])
     return _start_session(request, user, "/")
 
 
@@ -89,14 +98,18 @@ def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 def login(
     request: Request,
-    email: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1000)],
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     web = state(request)
     if not same(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         return message_page(request, 403, "the form's security token is missing: reload the page")
+    try:
+        _too_long(email, password)
+    except UserError as exc:
+        return _login_form(request, "login.html", 400, error=str(exc), email=email[:320], next=next)
     keys = (f"email:{email.strip().lower()}", f"ip:{request.client.host if request.client else '?'}")
     user: accounts.User | None = None
     with web.throttle.one_at_a_time(keys[0]):

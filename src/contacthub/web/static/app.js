@@ -3,3 +3,10 @@ document.addEventListener("htmx:configRequest", function (event) {
   var meta = document.querySelector('meta[name="csrf"]');
   if (meta) { event.detail.headers["X-CSRF-Token"] = meta.getAttribute("content"); }
 });
+
+// A form shown again with what was wrong: bring its message into view (the hub's settings
+// form is at the bottom of a long page).
+document.addEventListener("DOMContentLoaded", function () {
+  var problem = document.getElementById("form-error");
+  if (problem) { problem.scrollIntoView({block: "center"}); }
+});
