@@ -1,9 +1,10 @@
-"""The contact pages: a hub's contacts with a search (the htmx request gets only the rows) and
-one contact's page. Read-only: contacts change through syncs and conflict resolution."""
+"""The contact pages: a hub's contacts with a search (the htmx request gets only the rows),
+in pages of ``PAGE`` by name, and one contact's page. Read-only: contacts change through
+syncs and conflict resolution."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -15,16 +16,79 @@ from contacthub.web.pages_common import Id, Viewer, render
 
 router = APIRouter(include_in_schema=False)
 
+PAGE = 200  # contacts on one page of the list
+
+
+def name_key(contact: dict[str, Any]) -> tuple[str, str]:
+    """Where a contact is in the list: by name as a person sorts it, then by id, so that two
+    of one name have an order too (a page boundary between them loses neither)."""
+    return str(contact.get("display_name") or "").casefold(), str(contact["id"])
+
+
+def page_by_name(
+    found: list[dict[str, Any]], after: tuple[str, str] | None, before: tuple[str, str] | None
+) -> tuple[list[dict[str, Any]], int]:
+    """The page of ``found`` (sorted by ``name_key``) after the key ``after`` or, going back,
+    before ``before``: a keyset, as the API's ``page_of`` pages, but by name, the list's
+    order. A contact added or removed between clicks shifts no other one into or out of
+    view. Also the page's offset, for "201-400 of 450"."""
+    keys = [name_key(c) for c in found]
+    if before is not None:
+        end = sum(1 for k in keys if k < before)
+        start = max(0, end - PAGE)
+    else:
+        start = sum(1 for k in keys if after is not None and k <= after)
+        end = start + PAGE
+    return found[start:end], start
+
 
 @router.get("/hubs/{hub_id}/contacts")
-def contacts_page(request: Request, hub_id: Id, who: Viewer, q: str = "") -> Response:
+def contacts_page(
+    request: Request,
+    hub_id: Id,
+    who: Viewer,
+    q: str = "",
+    after: str = "",
+    after_id: str = "",
+    before: str = "",
+    before_id: str = "",
+) -> Response:
+    """``after`` and ``after_id`` (the last contact's name, folded, and id) ask for the page
+    that follows it; ``before`` and ``before_id`` for the one before the first."""
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    found = service.contacts_of(engine, name, q[:200] or None)
+    found = sorted(service.contacts_of(engine, name, q[:200] or None), key=name_key)
+    shown, start = page_by_name(
+        found,
+        (after, after_id) if after or after_id else None,
+        (before, before_id) if before or before_id else None,
+    )
+    pages: dict[str, str] = {}
+    if start > 0 and shown:
+        pages["previous"] = _link(request, "before", name_key(shown[0]))
+    if start + len(shown) < len(found) and shown:
+        pages["next"] = _link(request, "after", name_key(shown[-1]))
     template = "_contact_rows.html" if request.headers.get("hx-request") else "contacts.html"
     return render(
-        request, template, who, hub_id=hub_id, hub_name=name, q=q, contacts=found[:200], total=len(found)
+        request,
+        template,
+        who,
+        hub_id=hub_id,
+        hub_name=name,
+        q=q,
+        contacts=shown,
+        total=len(found),
+        start=start,
+        pages=pages,
+        page_size=PAGE,
     )
+
+
+def _link(request: Request, side: str, key: tuple[str, str]) -> str:
+    """This list (its search kept) on the page ``side`` (after, before) of ``key``."""
+    url = request.url.remove_query_params(["after", "after_id", "before", "before_id"])
+    url = url.include_query_params(**{side: key[0], f"{side}_id": key[1]})
+    return f"{url.path}?{url.query}"
 
 
 @router.get("/contacts/{contact_id}")

@@ -1,0 +1,76 @@
+"""The dashboard's contact list in pages: it showed the first 200 of a hub's contacts and said
+"first 200 shown"; the rest were reachable only by a search or the API. Next and Previous
+walk the list by name (a keyset of name and id), keeping the search."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from tests.web.conftest import Person, card
+
+
+def rows(page: str) -> list[tuple[str, str]]:
+    """(contact id, name) of each row of the list."""
+    return [
+        (cid, html.unescape(name))
+        for cid, name in re.findall(r'<a href="/contacts/([^"]+)">([^<]*)</a>', page)
+    ]
+
+
+def link(page: str, which: str) -> str | None:
+    found = re.search(rf'id="{which}-page" href="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_every_contact_is_reached_once_by_next_and_previous(alice: Person, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(450):
+        # a run of namesakes across the first page's end, and names that sort by case only
+        name = (
+            "Person190 Same"
+            if 190 <= i < 215
+            else (f"person{i:03d} Lower" if i % 7 == 0 else f"Person{i:03d} X")
+        )
+        (folder / f"c{i}.vcf").write_text(card(f"c{i}", name, f"c{i}@example.com"))
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "many"}, headers=auth).json()
+    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
+           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
+           headers=auth)  # fmt: skip
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+
+    url: str | None = f"/hubs/{hub['id']}/contacts"
+    pages: list[list[tuple[str, str]]] = []
+    while url:
+        page = c.get(url)
+        assert page.status_code == 200
+        pages.append(rows(page.text))
+        url = link(page.text, "next")
+    assert [len(p) for p in pages] == [200, 200, 50]
+    assert "450 contact(s): 1–200 shown" in c.get(f"/hubs/{hub['id']}/contacts").text
+    seen = [row for p in pages for row in p]
+    assert len({cid for cid, _ in seen}) == 450 == len(seen)
+    assert [name.casefold() for _, name in seen] == sorted(name.casefold() for _, name in seen)
+    # and back again, page by page, to the same pages
+    back: list[list[tuple[str, str]]] = [pages[-1]]
+    url = link(page.text, "previous")
+    while url:
+        page = c.get(url)
+        back.insert(0, rows(page.text))
+        url = link(page.text, "previous")
+    assert back == pages
+
+    assert [name for _, name in pages[0][-3:] + pages[1][:3]] == ["Person190 Same"] * 6  # namesakes split
+
+    # a search keeps its term from page to page
+    matching = {cid for p in pages for cid, name in p if name.endswith(" X")}
+    assert len(matching) > 200
+    first = c.get(f"/hubs/{hub['id']}/contacts", params={"q": " x"})
+    assert f"{len(matching)} contact(s): 1–200 shown" in first.text
+    following = link(first.text, "next")
+    assert following and "q=+x" in following
+    second = rows(c.get(following).text)
+    assert {cid for cid, _ in rows(first.text) + second} == matching and len(second) == len(matching) - 200
