@@ -247,3 +247,19 @@ def test_a_bad_regex_comes_back_on_the_connector_form(
     [stored] = hub["connectors"]
     assert stored["direction"] == "to-hub"
     assert stored["filter"] == {"all": [{"field": "email", "op": "matches", "value": "@example"}]}
+
+
+def test_the_message_pages_back_link_goes_back(page: tuple[Any, str, list[str]], engine: Engine) -> None:
+    """Its ``javascript:history.back()`` was blocked by the page's Content-Security-Policy:
+    clicking Back did nothing."""
+    tab, url, _ = page
+    accounts.add_user(engine, "admin@example.com", PASSWORD, admin=True)
+    tab.goto(url + "/login")
+    tab.fill("#email", "admin@example.com")
+    tab.fill("#password", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_selector("text=Create a hub")
+    tab.goto(url + "/hubs/999")
+    assert tab.locator("#message").count() == 1
+    tab.click("a:text-is('Back')")
+    tab.wait_for_url(url + "/", timeout=5_000)

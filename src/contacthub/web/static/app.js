@@ -10,3 +10,10 @@ document.addEventListener("DOMContentLoaded", function () {
   var problem = document.getElementById("form-error");
   if (problem) { problem.scrollIntoView({block: "center"}); }
 });
+
+// The message page's "Back": a javascript: link did nothing, as the Content-Security-Policy
+// (script-src 'self') blocks those; without history, it goes to the hubs.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-back]");
+  if (link && window.history.length > 1) { event.preventDefault(); window.history.back(); }
+});
