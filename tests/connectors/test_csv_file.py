@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -1183,3 +1185,20 @@ def test_an_unknown_date_order_is_refused(tmp_path: Path) -> None:
     assert "unknown csv date_order 'european' (known: auto, mdy, dmy, ymd)" in info.value.message
     for order in ("auto", "mdy", "dmy", "ymd"):
         connector_for(path, date_order=order)
+
+
+def test_a_file_the_hub_makes_gets_the_umasks_mode_and_a_file_keeps_its_own(tmp_path: Path) -> None:
+    """A CSV export the hub created was ``-rw-------`` (the temporary file's 0600), where
+    new cards are ``-rw-r--r--``: another account or program could not read the export (QA)."""
+    old = os.umask(0o022)
+    try:
+        made = tmp_path / "export.csv"
+        connector_for(made, create=True).write([WriteOp("create", "h1", sample(1))])
+        assert stat.S_IMODE(made.stat().st_mode) == 0o644
+        os.chmod(made, 0o640)  # the owner's choice, kept by the next write
+        connector = connector_for(made)
+        [rec] = records(connector)
+        connector.write([WriteOp("update", "h1", {**rec.fields, "notes": "x"}, rec.native_id, rec.version)])
+        assert stat.S_IMODE(made.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

@@ -377,10 +377,28 @@ class CsvStore:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
+            try:
+                mode = target.stat().st_mode & 0o7777  # the file's own, kept
+            except FileNotFoundError:
+                # a new file gets what any program's new file gets (0644 under umask 022),
+                # not mkstemp's 0600: an export for another account or program was unreadable
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def _umask() -> int:
+    """The process's umask, read from ``/proc`` where there is one: reading it with
+    ``os.umask`` means setting it for a moment, when another thread (the web server's)
+    could make a file open to everyone."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o077)  # (no /proc) the strictest for the moment it is changed
+    os.umask(mask)
+    return mask
