@@ -271,11 +271,12 @@ def test_a_new_card_never_copies_the_losing_side_of_an_open_conflict(tmp_path: P
     assert hub.sync()["status"] == "applied"
     sheet.write_text(sheet.read_text().replace("Engineer", "Manager"))
     (c / "ann.vcf").write_bytes((c / "ann.vcf").read_bytes().replace(b"Engineer", b"Director"))
-    assert hub.sync()["conflicts"] == 1
+    assert hub.sync()["conflicts"] == 2  # one per side: the hub keeps Engineer
     hub.add("b")
     assert hub.sync()["changes"]["b"]["create"] == 1
     (made,) = hub.files("b").values()
-    assert b"TITLE:Manager" in made and PHOTO.encode() in made  # the hub's value, in C's card
+    assert b"TITLE:Engineer" in made and PHOTO.encode() in made  # the hub's value, in C's card
+    assert b"Director" not in made
     conflict = json.loads(hub.cli("conflicts", "h", "--json"))[0]["id"]
     hub.cli("resolve", str(conflict), "--take", "sheet")
     hub.sync()

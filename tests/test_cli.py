@@ -256,10 +256,14 @@ def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:
     (a / "ann.vcf").write_text((a / "ann.vcf").read_text().replace("END:VCARD", "TITLE:Boss\r\nEND:VCARD"))
     copy.write_text(copy.read_text().replace("END:VCARD", "TITLE:Chief\r\nEND:VCARD"))
     code, out = cli("sync", "m", "--json", db=db)
-    assert json.loads(out)["conflicts"] == 1
+    assert json.loads(out)["conflicts"] == 2  # one per side: the hub keeps its value (none)
     code, out = cli("conflicts", "m", "--json", db=db)
-    [conflict] = json.loads(out)
-    assert conflict["field"] == "job_title" and {conflict["hub"], conflict["incoming"]} == {"Boss", "Chief"}
+    found = json.loads(out)
+    assert {(c["field"], c["hub"], c["incoming"]) for c in found} == {
+        ("job_title", None, "Boss"),
+        ("job_title", None, "Chief"),
+    }
+    [conflict] = [c for c in found if c["source"] == "b"]
     code, out = cli("resolve", str(conflict["id"]), "--take", "b", db=db)
     assert code == 0, out
     cli("sync", "m", db=db)
@@ -324,8 +328,8 @@ def test_resolving_for_a_side_that_edited_again_takes_its_newest_value(tmp_path:
     path = dirs[0] / "ann.vcf"
     path.write_text(path.read_text().replace("TITLE:T-a", "TITLE:T-a-newer"))
     cli("sync", "m", db=db)
-    (conflict,) = json.loads(cli("conflicts", "m", "--json", db=db)[1])
-    assert conflict["hub"] == "T-a-newer"
+    (conflict,) = [c for c in json.loads(cli("conflicts", "m", "--json", db=db)[1]) if c["source"] == "a"]
+    assert (conflict["hub"], conflict["incoming"]) == ("Base", "T-a-newer")
     assert cli("resolve", str(conflict["id"]), "--take", "a", db=db)[0] == 0
     cli("sync", "m", db=db)
     for d in dirs:

@@ -178,8 +178,13 @@ def test_resolving_one_part_of_a_name_decides_the_whole_name(database_url: str) 
     b.edit(bid, family_name="Lee", display_name="Given1 Lee")
     hub.sync()
     open_ = service.conflicts(hub.engine, "h")
-    assert sorted(x["field"] for x in open_) == ["display_name", "family_name"]
-    [family] = [x for x in open_ if x["field"] == "family_name"]
+    assert sorted((x["field"], x["source"]) for x in open_) == [
+        ("display_name", "a"),
+        ("display_name", "b"),
+        ("family_name", "a"),
+        ("family_name", "b"),
+    ]
+    [family] = [x for x in open_ if x["field"] == "family_name" and x["source"] == "b"]
     service.resolve(hub.engine, family["id"], "b")
     assert service.conflicts(hub.engine, "h") == []
     hub.sync()
@@ -230,7 +235,9 @@ def test_a_name_is_decided_whole(database_url: str, take: str) -> None:
     b.edit(bid, given_name="Chloe", family_name="Nowakowska", display_name="Chloe Nowakowska")
     hub.sync()
     assert only(a)["given_name"] == "Chloé" and only(b)["given_name"] == "Chloe"  # each keeps its name
-    [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
+    [family] = [
+        x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name" and x["source"] == "b"
+    ]
     service.resolve(hub.engine, family["id"], take)
     assert service.conflicts(hub.engine, "h") == []
     hub.sync()
@@ -258,7 +265,11 @@ def test_two_sides_renaming_different_parts_make_no_mixed_name(database_url: str
     if take is not None:
         assert (only(a)["display_name"], only(b)["display_name"]) == ("Alicia Jones", "Alice Smith")
         assert (only(b)["given_name"], only(b)["family_name"]) == ("Alice", "Smith")  # b's name, whole
-        [display] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "display_name"]
+        [display] = [
+            x
+            for x in service.conflicts(hub.engine, "h")
+            if x["field"] == "display_name" and x["source"] == "b"
+        ]
         service.resolve(hub.engine, display["id"], take)
         assert service.conflicts(hub.engine, "h") == []
         hub.sync()
@@ -281,7 +292,9 @@ def test_taking_the_name_of_a_file_without_display_names_renames_the_person(data
     a.edit("x", given_name="Alicia", display_name="Alicia Jones")
     c.edit(cid, given_name="Ally")
     hub.sync()
-    [given] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "given_name"]
+    [given] = [
+        x for x in service.conflicts(hub.engine, "h") if x["field"] == "given_name" and x["source"] == "c"
+    ]
     service.resolve(hub.engine, given["id"], "c")
     hub.sync()
     for book in (a, b):
@@ -327,9 +340,14 @@ def test_a_file_without_display_names_renaming_another_part_opens_a_conflict(dat
     a.edit("x", family_name="Jones", display_name="Alice Jones")
     c.edit(cid, given_name="Ally")
     hub.sync()
-    # (and a's new display name against c's name as the hub would show it)
-    rivals = {(x["field"], x["values"]["c"]) for x in service.conflicts(hub.engine, "h")}
-    assert rivals == {("given_name", "Ally"), ("family_name", "Smith"), ("display_name", "Ally Smith")}
+    # each side's name against the hub's of before, c's as the hub would show it
+    rivals = {(x["source"], x["field"], x["hub"], x["incoming"]) for x in service.conflicts(hub.engine, "h")}
+    assert rivals == {
+        ("a", "family_name", "Smith", "Jones"),
+        ("a", "display_name", "Alice Smith", "Alice Jones"),
+        ("c", "given_name", "Alice", "Ally"),
+        ("c", "display_name", "Alice Smith", "Ally Smith"),
+    }
     assert (only(a)["given_name"], only(a)["family_name"]) == ("Alice", "Jones")  # each keeps its name
     assert (only(c)["given_name"], only(c)["family_name"]) == ("Ally", "Smith")
     assert hub.sync().changes == {}
@@ -367,8 +385,12 @@ def test_a_new_display_name_and_a_new_family_name_elsewhere_make_no_mixed_name(
     else:
         assert names == {"a": ("Ally Smith", "Smith"), "b": (None, "Jones")}
         hub.sync()  # open until a person decides: b's rival name shown as it would read
-        rival = {(x["field"], x["values"]["b"]) for x in service.conflicts(hub.engine, "h")}
-        assert rival == {("family_name", "Jones"), ("display_name", "Alicia Jones")}
+        rival = {(x["source"], x["field"], x["incoming"]) for x in service.conflicts(hub.engine, "h")}
+        assert rival == {
+            ("a", "display_name", "Ally Smith"),
+            ("b", "family_name", "Jones"),
+            ("b", "display_name", "Alicia Jones"),
+        }
         [family] = [x for x in service.conflicts(hub.engine, "h") if x["field"] == "family_name"]
         service.resolve(hub.engine, family["id"], "b")
         hub.sync()
@@ -425,13 +447,20 @@ def test_manual_conflict_waits_then_resolves(database_url: str) -> None:
     b.edit(bid, job_title="from b")
     hub.sync()
     hub.sync()
-    [conflict] = service.conflicts(hub.engine, "h")
+    conflict = of_side(service.conflicts(hub.engine, "h"), "b")
     # until a person decides, each side keeps its own value: nothing is overwritten
     assert only(a)["job_title"] == "from a" and only(b)["job_title"] == "from b"
     service.resolve(hub.engine, conflict["id"], conflict["source"])
     hub.sync()
     assert only(a)["job_title"] == only(b)["job_title"] == conflict["incoming"]
     assert service.conflicts(hub.engine, "h") == []
+
+
+def of_side(conflicts: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Of two sides' conflicts on a field (one per side, the hub keeping its value), the
+    one holding ``source``'s value."""
+    [mine] = [x for x in conflicts if x["source"] == source]
+    return mine
 
 
 def open_manual_conflict(database_url: str) -> tuple[Hub, Any]:
@@ -444,8 +473,12 @@ def open_manual_conflict(database_url: str) -> tuple[Hub, Any]:
     a.edit("x", job_title="from a")
     b.edit(bid, job_title="from b")
     hub.sync()
-    [conflict] = service.conflicts(hub.engine, "h")
-    return hub, conflict
+    conflicts = service.conflicts(hub.engine, "h")
+    assert {(x["source"], x["hub"], x["incoming"]) for x in conflicts} == {
+        ("a", None, "from a"),
+        ("b", None, "from b"),
+    }
+    return hub, of_side(conflicts, "b")
 
 
 def test_a_conflict_closes_when_its_person_is_deleted(database_url: str) -> None:
@@ -467,7 +500,7 @@ def test_undoing_the_deletion_that_closed_a_conflict_opens_it_again(database_url
     deleted = hub.sync()
     undone = service.undo(hub.engine, deleted.run_id)
     assert undone.status == "applied", undone
-    [again] = service.conflicts(hub.engine, "h")
+    again = of_side(service.conflicts(hub.engine, "h"), "b")
     assert again["id"] == conflict["id"] and again["incoming"] == "from b"
     service.resolve(hub.engine, again["id"], again["source"])  # b's value is still there to take
     hub.sync()
@@ -484,7 +517,8 @@ def test_conflicts_left_open_close_when_the_policy_is_no_longer_manual(database_
     hub.apply()
     hub.sync()
     assert service.conflicts(hub.engine, "h") == []
-    assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"]
+    # closed, the hub's value kept: the one from before the conflict, both edits undone
+    assert only_given(a, "Given1").get("job_title") is only_given(b, "Given1").get("job_title") is None
     a.edit("x", job_title="newest in a")
     hub.sync()
     assert only_given(b, "Given1")["job_title"] == "newest in a"
@@ -502,19 +536,20 @@ def test_undoing_a_resolve_opens_its_conflict_again(database_url: str, synced: b
         hub.sync()
     assert service.undo(hub.engine, done["run"]).status == "applied"
     hub.sync()
-    [again] = service.conflicts(hub.engine, "h")
-    assert again["id"] == conflict["id"] and (again["hub"], again["incoming"]) == ("from a", "from b")
+    again = of_side(service.conflicts(hub.engine, "h"), "b")
+    assert again["id"] == conflict["id"] and (again["hub"], again["incoming"]) == (None, "from b")
     assert only_given(b, "Given1")["job_title"] == "from b"  # the chosen side keeps its value
     if not synced:  # nothing was carried yet: every side still holds its own
         assert only_given(a, "Given1")["job_title"] == "from a"
-    service.resolve(hub.engine, again["id"], "a")  # a person decides again
+    service.resolve(hub.engine, again["id"], "a")  # a person decides again (b's row offers a's value)
     hub.sync()
     assert only_given(a, "Given1")["job_title"] == only_given(b, "Given1")["job_title"] == "from a"
     assert hub.sync().changes == {}
 
 
 def three_sides_in_conflict(database_url: str) -> tuple[Hub, Any, Any, Any]:
-    """a says "from a" (the hub keeps it), b "from b", c still the old "Engineer"."""
+    """a says "from a", b "from b" (one conflict each), the hub and c still the old
+    "Engineer"."""
     hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
     a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
     a.put("x", person(1, job_title="Engineer"))
@@ -522,14 +557,19 @@ def three_sides_in_conflict(database_url: str) -> tuple[Hub, Any, Any, Any]:
     a.edit("x", job_title="from a")
     b.edit(next(iter(b.items)), job_title="from b")
     hub.sync()
-    [conflict] = service.conflicts(hub.engine, "h")
-    assert (conflict["hub"], conflict["incoming"]) == ("from a", "from b")
+    conflicts = service.conflicts(hub.engine, "h")
+    assert {(x["source"], x["hub"], x["incoming"]) for x in conflicts} == {
+        ("a", "Engineer", "from a"),
+        ("b", "Engineer", "from b"),
+    }
+    assert only(c)["job_title"] == "Engineer"
     return hub, a, b, c
 
 
-def test_a_side_that_comes_round_to_the_hubs_value_closes_its_conflict(database_url: str) -> None:
+def test_a_side_that_comes_round_to_the_other_sides_value_closes_the_conflict(database_url: str) -> None:
     """b's user typed a's value back: the conflict kept offering b's abandoned "from b", and
-    resolving it for b wrote that everywhere, over what the person had just typed."""
+    resolving it for b wrote that everywhere, over what the person had just typed. Its
+    sides agreeing, the value is the hub's, and reaches c."""
     hub, a, b, c = three_sides_in_conflict(database_url)
     b.edit(next(iter(b.items)), job_title="from a")
     hub.sync()
@@ -538,9 +578,9 @@ def test_a_side_that_comes_round_to_the_hubs_value_closes_its_conflict(database_
     assert hub.sync().changes == {}
 
 
-def test_the_hubs_side_taking_the_other_value_closes_the_conflict(database_url: str) -> None:
-    """a (whose value the hub held) took b's: the conflict stayed open as "from b" against
-    "from b", and c kept its old value until someone resolved it."""
+def test_the_first_side_taking_the_other_value_closes_the_conflict(database_url: str) -> None:
+    """a took b's: the conflict stayed open as "from b" against "from b", and c kept its
+    old value until someone resolved it."""
     hub, a, b, c = three_sides_in_conflict(database_url)
     a.edit("x", job_title="from b")
     hub.sync()
@@ -1596,7 +1636,8 @@ def test_a_rename_winning_a_first_link_takes_the_name_parts_along(database_url: 
 
 def test_resolving_for_a_rename_where_there_are_no_name_parts_takes_them_along(database_url: str) -> None:
     """Under ``manual`` the rename waits; taking it takes the parts along, as a sync does:
-    here no split of "Ann Lee-Smith" keeps "Ann Marie Lee"'s parts, so they are cleared."""
+    the hub kept "Ann Lee" (a's "Ann Marie Lee" is a conflict too), so "Ann Lee-Smith"
+    makes the family name Lee-Smith, and a's middle name, part of a's name, goes."""
     hub = Hub(database_url, ["a", "b"], conflict="manual", b={"fields": ["display_name", "emails"]})
     a, b = hub.book("a"), hub.book("b")
     a.put("ann", person(1, given_name="Ann", family_name="Lee", display_name="Ann Lee"))
@@ -1605,11 +1646,11 @@ def test_resolving_for_a_rename_where_there_are_no_name_parts_takes_them_along(d
     a.edit("ann", middle_name="Marie", display_name="Ann Marie Lee")
     b.edit(nid, display_name="Ann Lee-Smith")
     hub.sync()
-    [rename] = service.conflicts(hub.engine, "h")
+    [rename] = [x for x in service.conflicts(hub.engine, "h") if x["source"] == "b"]
     service.resolve(hub.engine, rename["id"], "b")
     hub.sync()
     names = {k: v for k, v in a.items["ann"].fields.items() if k.endswith("_name") and v}
-    assert names == {"display_name": "Ann Lee-Smith"}
+    assert names == {"display_name": "Ann Lee-Smith", "given_name": "Ann", "family_name": "Lee-Smith"}
     assert hub.sync().changes == {}
 
 
@@ -2056,7 +2097,7 @@ def test_a_resolve_after_a_hold_leaves_the_hold_to_decide(database_url: str) -> 
     a.edit("a1", job_title="from a")
     b.edit(bid, job_title="from b")
     hub.sync()
-    [conflict] = service.conflicts(hub.engine, "h")
+    conflict = of_side(service.conflicts(hub.engine, "h"), "b")
     delete_six(b, keep="Given1")
     held = hub.sync()
     assert held.status == "held"

@@ -19,11 +19,13 @@ from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.leftovers import LeftBehind
 from contacthub.engine.matching import KEY_FIELDS, Matching
-from contacthub.engine.merge import Conflict, MergeResult, Side, merge
+from contacthub.engine.merge import Conflict, MergeResult, Side, Unconfirmed, merge, source_of
 from contacthub.engine.twins import Twins
 from contacthub.errors import RecordError
 from contacthub.model import (
+    MULTI_FIELDS,
     NAME_FIELDS,
+    NAME_GROUP,
     display_name_of,
     email_stand_in,
     field_equal,
@@ -68,6 +70,9 @@ class Inbound(Matching, Twins, LeftBehind):
         self._replaced: dict[int, str] = {}
         #: records whose connector kept their person from a deletion, said in this run
         self._said: set[tuple[int, str]] = set()
+        #: under ``manual``, contact -> the values a side gave the hub in this run, which a
+        #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
+        self._given: dict[str, Unconfirmed] = {}
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -267,6 +272,11 @@ class Inbound(Matching, Twins, LeftBehind):
         # a rename here is a rival name (else its new part went into that display name)
         shown_by = ctx.shown_by.get(contact.id, spoke.id)
         unheld = spoke.held is not None and "display_name" not in spoke.held and shown_by != spoke.id
+        # under ``manual``, no side wins: not a value another side gave the hub earlier in
+        # this run (pulled first, it was a's rename that won), nor a field left open
+        manual = ctx.hub.conflict == "manual"
+        disputed = frozenset(ctx.open_conflicts.get(contact.id, ())) if manual else frozenset()
+        given = self._given.get(contact.id) if manual else None
         result = merge(
             base,
             contact.data,
@@ -277,9 +287,16 @@ class Inbound(Matching, Twins, LeftBehind):
             ctx.hub.conflict,
             ctx.positions,
             frozenset({"display_name"}) if unheld else frozenset(),
+            disputed,
+            {k: v for k, v in given.items() if v[2] != spoke.id} if given else None,
         )
+        if given and result.rolled_back:
+            for k in result.rolled_back:
+                given.pop(k, None)  # (its side's value is an open conflict now)
         _parts_follow(spoke, side, contact.data, result)
-        self._conflicts(spoke, contact, result.conflicts)
+        moved = self._conflicts(spoke, contact, result.conflicts)
+        if moved:
+            self._together(side, contact, result, moved)
         _rename(spoke, contact.data, result)
         if "display_name" in result.changed:
             ctx.shown_by[contact.id] = spoke.id
@@ -290,6 +307,8 @@ class Inbound(Matching, Twins, LeftBehind):
                 result.changed.append("display_name")
                 result.sources["display_name"] = [side.connector_id, side.modified]
             before = {k: contact.data.get(k) for k in result.changed}
+            if manual:
+                self._give(spoke, contact, before, result, disputed)
             named = _named(result.fields)  # (a display name the merge dropped, made again)
             after = {k: named.get(k) for k in result.changed}
             contact.data, contact.sources = named, result.sources
@@ -310,6 +329,25 @@ class Inbound(Matching, Twins, LeftBehind):
             link.synced_rev = contact.rev
         else:
             link.synced_rev = min(link.synced_rev, contact.rev - 1)
+
+    def _give(
+        self,
+        spoke: Spoke,
+        contact: ContactRow,
+        before: dict[str, Any],
+        result: MergeResult,
+        disputed: frozenset[str],
+    ) -> None:
+        """Note the single values ``spoke``'s record gives the hub (``_given``), with what
+        the hub held before this run, for a side pulled later that rivals one. Not a value
+        put back (``rolled_back``), nor one of a field left open, which its hub's side
+        moves (``merge._hub_side``); lists merge and never conflict."""
+        given = self._given.setdefault(contact.id, {})
+        for k in result.changed:
+            if k in MULTI_FIELDS or k in disputed or k in result.rolled_back or k in given:
+                continue
+            source = source_of(contact.sources, k)
+            given[k] = (before[k], source[1] if source else "", spoke.id)
 
     def _agreed(
         self, spoke: Spoke, contact: ContactRow, result: MergeResult, changed: dict[str, ContactRow]
@@ -423,19 +461,26 @@ class Inbound(Matching, Twins, LeftBehind):
         self._taken.add(ref.id)
         return True
 
-    def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> None:
+    def _conflicts(self, spoke: Spoke, contact: ContactRow, conflicts: list[Any]) -> dict[str, Any]:
+        """Record the merge's conflicts; returns the fields whose open conflict of
+        ``spoke``'s own took a new value (``_together``), with it."""
         ctx = self.ctx
         rows = []
+        moved: dict[str, Any] = {}
         for c in conflicts:
             ctx.report.conflicts += 1
+            # (another side's value, put back from the hub: ``merge.rolled_back``)
+            source = spoke.name if c.side is None else ctx.spoke_name(c.side)
             existing = ctx.open_conflicts.get(contact.id, {}).get(c.field)
             if existing is not None and c.winner == "open":
                 # the side's own open conflict takes its new value; another side's value is
                 # a conflict of its own (a third side's was dropped, or written over the
                 # second's under the second's name)
-                mine = self.store.open_conflict_from(contact.id, c.field, spoke.name)
+                mine = self.store.open_conflict_from(contact.id, c.field, source)
                 if mine is not None:
                     self.store.update_open_conflict(mine, c.theirs, c.ours, ctx.run_id)
+                    if c.side is None:
+                        moved[c.field] = c.theirs
                     continue
             rows.append(
                 {
@@ -446,7 +491,7 @@ class Inbound(Matching, Twins, LeftBehind):
                     "hub_value": dumps(c.ours),
                     "hub_source": ctx.spoke_name(c.ours_source),
                     "value": dumps(c.theirs),
-                    "source": spoke.name,
+                    "source": source,
                     "policy": ctx.hub.conflict,
                     "status": "open" if c.winner == "open" else "auto",
                     "winner": None
@@ -459,6 +504,36 @@ class Inbound(Matching, Twins, LeftBehind):
             if c.winner == "open":
                 ctx.open_conflicts.setdefault(contact.id, {})[c.field] = -1
         self.store.add_conflicts(rows)
+        return moved
+
+    def _together(self, side: Side, contact: ContactRow, result: MergeResult, moved: dict[str, Any]) -> None:
+        """A side of an open conflict that edited its value to another side's: when every
+        side of the field holds that one value now, nobody is left to disagree, and the hub
+        takes it (``_agreed`` then closes the rows, and the value reaches the sides that
+        kept their own). A name only whole: every part with open conflicts agreed so.
+        (Before, the hub held the first side's value, and a side came round to it; now
+        the hub holds the value from before the conflict, ``merge.rolled_back``.)"""
+        opened = self.ctx.open_conflicts.get(contact.id, {})
+        fields = set(moved)
+        if fields & NAME_GROUP:
+            fields |= set(opened) & NAME_GROUP
+        agree = {
+            k: k in moved
+            and all(field_equal(k, v, moved[k]) for _, v in self.store.open_conflict_values(contact.id, k))
+            for k in fields
+        }
+        if not all(agree[k] for k in fields & NAME_GROUP):
+            fields -= NAME_GROUP
+        for k in sorted(fields):
+            if not agree[k]:
+                continue
+            if moved[k] in (None, "", []):
+                result.fields.pop(k, None)
+            else:
+                result.fields[k] = moved[k]
+            result.sources[k] = [side.connector_id, side.modified]
+            if k not in result.changed:
+                result.changed.append(k)
 
     # --- deletions ----------------------------------------------------------------------
 
@@ -667,6 +742,8 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
     does a company's own contact's, shown by its organization, when that is renamed."""
     if spoke.held is None or "display_name" in spoke.held or "display_name" in result.changed:
         return  # (changed: decided by the merge with the rest of the name, ``merge._one_name``)
+    if NAME_GROUP & set(result.rolled_back):
+        return  # (the name went back to the hub's before this run: no rename to follow)
     company, renamed = before.get("organization"), result.fields.get("organization")
     if (
         "organization" in result.changed
@@ -703,8 +780,8 @@ def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: Merg
     held = spoke.held
     if held is None or "display_name" not in held or set(NAME_FIELDS) & held:
         return
-    if "display_name" not in result.changed:
-        return
+    if "display_name" not in result.changed or NAME_GROUP & set(result.rolled_back):
+        return  # (put back to the hub's name before this run: no rename, ``merge.rolled_back``)
     moved = parts_renamed(before, str(result.fields.get("display_name") or ""))
     rival = next((c for c in result.conflicts if c.field == "display_name"), None)
     for n, (old, new) in moved.items():

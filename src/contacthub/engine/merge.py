@@ -14,6 +14,13 @@ seen for the first time), ours (the hub contact now) and theirs (the record now)
   time), ``priority`` (the connector earlier in the hub's list), ``manual`` (the hub keeps its
   value and the conflict waits for a person). The losing value is kept in the conflict.
 
+Under ``manual`` nobody wins before a person decides, so two more rules (``rolled_back``):
+a value the hub took from another side earlier in this same run, which theirs rivals, is
+no hub value yet (connectors are pulled one after another: kept, it was the first side's
+value that won): the hub goes back to the value it held before the run, and that side's
+value is a conflict of its own beside theirs; and a field with an open conflict
+(``disputed``) takes no side's new value, which joins the conflict instead.
+
 With no baseline (a first link, or lost state) nothing is ever taken as a deletion: empty
 fields are filled from the other side, sets are united, and differing values are conflicts.
 Pure logic: no I/O, no clock; the caller passes the times.
@@ -62,6 +69,13 @@ class Conflict:
     theirs: Any
     ours_source: int | None
     winner: str  # "hub" | "incoming" | "open"
+    #: the connector whose value ``theirs`` is, when not the incoming side's (``rolled_back``)
+    side: int | None = None
+
+
+#: field -> (the hub's value before this run, the time it was set, the connector whose value
+#: replaced it earlier in this run): values not yet agreed by the other sides
+Unconfirmed = dict[str, tuple[Any, Any, int]]
 
 
 @dataclass(slots=True)
@@ -73,6 +87,8 @@ class MergeResult:
     #: fields theirs changed to the value ours already holds (nothing to merge, but a side
     #: of an open conflict on it came round to the hub's value: ``Inbound._agreed``)
     agreed: list[str] = field(default_factory=list)
+    #: fields put back to the value the hub held before this run (``rolled_back``)
+    rolled_back: list[str] = field(default_factory=list)
 
 
 def _empty(value: Any) -> bool:
@@ -235,20 +251,43 @@ def merge(
     policy: str,
     positions: dict[int, int],
     unheld_renamed: frozenset[str] = frozenset(),
+    disputed: frozenset[str] = frozenset(),
+    unconfirmed: Unconfirmed | None = None,
 ) -> MergeResult:
     """Merge ``theirs`` into ``ours``; see the module docstring. ``held`` limits the fields
     looked at to those the connector holds, so a field it cannot store is never taken as
     deleted there. ``positions`` maps connector ids to their order in the hub.
     ``unheld_renamed``: parts of the name the connector does not hold that the hub changed
     since it agreed (a display name another side changed in this run): a rename of theirs
-    then rivals that name (``_one_name``)."""
-    result = dict(ours)
-    new_sources = {k: list(v) for k, v in sources.items()}
-    out = MergeResult(result, new_sources)
+    then rivals that name (``_one_name``). Under ``manual`` only: ``disputed``, the fields
+    with an open conflict; ``unconfirmed``, the values other sides gave the hub earlier in
+    this run (``rolled_back``)."""
     keys = set(theirs) | set(ours) | (set(base) if base else set())
     if held is not None:
         wildcard = "custom.*" in held
         keys = {k for k in keys if k in held or (wildcard and k.startswith("custom."))}
+    manual = policy == "manual"
+    back = rolled_back(base, ours, theirs, keys, unconfirmed) if manual and unconfirmed else {}
+    was = ours
+    if back:
+        ours, sources = dict(ours), {k: list(v) for k, v in sources.items()}
+        for k, (value, at, _) in back.items():
+            if _empty(value):
+                ours.pop(k, None)
+            else:
+                ours[k] = value
+            sources[k] = [None, at]  # the hub's own value now, no side's (none holds it alone)
+    # a conflict left open is no hub value a side may replace (``_hub_side`` aside): a third
+    # side's edit joins it; any part of a name open holds the whole name
+    held_open = disputed if manual else frozenset()
+    contested = held_open | back.keys()
+    if contested & NAME_GROUP:
+        contested |= NAME_GROUP
+    result = dict(ours)
+    new_sources = {k: list(v) for k, v in sources.items()}
+    out = MergeResult(result, new_sources)
+    for k in sorted(back):  # the other side's value, rivalled: a conflict of its own
+        out.conflicts.append(Conflict(k, ours.get(k), was.get(k), None, "open", side=back[k][2]))
 
     def take(k: str, value: Any) -> None:
         if _empty(value):
@@ -265,7 +304,14 @@ def merge(
 
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
-        if base is None:
+        if (
+            k in contested
+            and k not in MULTI_FIELDS
+            and _changed(k, base, o, t)
+            and not (k in held_open and _hub_side(k, base, o, sources, side))
+        ):
+            pass  # under ``manual``, straight to the conflict below
+        elif base is None:
             if _empty(t) or field_equal(k, o, t):
                 if k in NAME_GROUP and _empty(t) and not _empty(o):
                     first_kept.append(k)
@@ -317,7 +363,54 @@ def merge(
         out, name_taken, [*name_kept, *sorted(unheld_renamed)], ours, theirs, sources, side,
         lambda source: _decide(policy, source, side, positions), unheld_renamed,
     )  # fmt: skip
+    for k in sorted(back):  # each goes back to the hub's value before the run
+        if not field_equal(k, result.get(k), was.get(k)) and k not in out.changed:
+            out.changed.append(k)
+        out.rolled_back.append(k)
     return out
+
+
+def rolled_back(
+    base: Fields | None, ours: Fields, theirs: Fields, keys: set[str], unconfirmed: Unconfirmed
+) -> Unconfirmed:
+    """The values another side gave the hub earlier in this run that theirs rivals (changed
+    too, to another value), to be put back under ``manual``: the hub holds the value both
+    sides last agreed on, and each side's value is a conflict of its own. Kept, the side
+    pulled first won (its value the hub's, it conflicted with the second side's only).
+    A name is one value: theirs changing any part of it rivals every part another side
+    gave the hub (else a's new given name stayed under b's new family name)."""
+    out = {
+        k: v
+        for k, v in unconfirmed.items()
+        if k in keys and k not in MULTI_FIELDS and _changed(k, base, ours.get(k), theirs.get(k))
+    }
+    names = {k: v for k, v in unconfirmed.items() if k in NAME_GROUP}
+    if names and any(_changed(k, base, ours.get(k), theirs.get(k)) for k in NAME_GROUP & keys):
+        out.update(names)
+    return out
+
+
+def _changed(k: str, base: Fields | None, o: Any, t: Any) -> bool:
+    """Whether theirs changed field ``k`` (since ``base``; with none, holds a value) to
+    another value than ours."""
+    if field_equal(k, o, t):
+        return False
+    if base is None:
+        return not _empty(t)
+    return not field_equal(k, t, base.get(k))
+
+
+def _hub_side(k: str, base: Fields | None, o: Any, sources: Sources, side: Side) -> bool:
+    """Whether theirs is the side whose value the hub holds in an open conflict, editing it
+    again (its baseline the hub's value): the hub follows it, as the conflict's rows do
+    (``Inbound._merge``); no new conflict of a side against its own older value."""
+    source = source_of(sources, k)
+    return (
+        base is not None
+        and source is not None
+        and source[0] == side.connector_id
+        and field_equal(k, o, base.get(k))
+    )
 
 
 def _one_name(

@@ -57,6 +57,15 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         choices = {row.source: loads(row.value), "hub": None}
         if row.hub_source and row.hub_source != "hub":
             choices[row.hub_source] = loads(row.hub_value)
+        if take not in choices and row.status == "open":
+            # the field's other sides, each with a row of its own (two sides renaming
+            # someone in one run under ``manual``): any of their values decides it
+            c = t.conflicts.c
+            query = select(c.source, c.value).where(
+                c.contact_id == row.contact_id, c.field == row.field, c.status == "open", c.id != row.id
+            )
+            for source, value in conn.execute(query):
+                choices.setdefault(source, loads(value))
         if take not in choices:
             raise UserError(
                 f"conflict {conflict_id} is between {', '.join(sorted(choices))}: take one of them"
@@ -85,7 +94,8 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
                 before["display_name"] = shown
                 contact.data["display_name"] = made_name(contact.data)
                 chosen["display_name"] = contact.data["display_name"]
-            elif "display_name" in chosen and not set(chosen) & set(NAME_FIELDS):
+            elif "display_name" in chosen and not any(chosen.get(n) for n in NAME_FIELDS):
+                # (parts chosen empty: those of a record that holds none, ``_name_companions``)
                 _parts_follow(conn, row, take, old, contact.data, chosen, before)
         contact.rev += 1
         store.update_contacts([contact])
