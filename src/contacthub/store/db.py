@@ -65,7 +65,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     url = url or default_url()
     if "://" not in url:  # a file's path, most likely: not echoed (it might hold a password)
         raise ConfigError(
-            "the database must be given as a URL, not a path: for a SQLite file"
+            "cannot open database: it must be given as a URL, not a path: for a SQLite file"
             " sqlite:////absolute/path/contacthub.db (or sqlite:///relative/path.db)"
         )
     if url.startswith("postgresql://"):
