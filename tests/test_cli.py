@@ -629,7 +629,8 @@ def test_a_password_written_into_a_url_is_kept_as_a_credential(tmp_path: Path) -
 @pytest.mark.parametrize("field", ["token", "access_token", "key", "apikey", "password", "secret", "sig"])
 def test_a_token_in_a_urls_query_is_never_listed(tmp_path: Path, field: str) -> None:
     """A CardDAV ``url`` with ``?token=...`` was listed by ``hubs`` (and the API, the
-    dashboard) as written. It is shown masked; the connector keeps the URL as written."""
+    dashboard) as written, and stored in clear. Every query value is shown and stored
+    masked; the URL as written is kept encrypted, for the connector."""
     url = f"https://dav.example.com/books/?user=ann&{field}=Tq7-secret%2Bvalue"
     hub = tmp_path / "hub.toml"
     hub.write_text(f'[[hubs.s.connectors]]\nname = "dav"\ntype = "carddav"\nurl = "{url}"\n')
@@ -639,14 +640,16 @@ def test_a_token_in_a_urls_query_is_never_listed(tmp_path: Path, field: str) -> 
     for args in (("hubs",), ("hubs", "--json")):
         code, out = cli(*args, db=db)
         assert code == 0 and "Tq7" not in out, out
-        assert f"https://dav.example.com/books/?user=ann&{field}=********" in out
+        assert f"https://dav.example.com/books/?user=********&{field}=********" in out
+    from contacthub.store import secrets
     from contacthub.store.db import open_database
     from contacthub.store.repo import Store
 
     with open_database(db).connect() as conn:
         store = Store(conn)
         [row] = store.connectors(store.hub("s").id)
-    assert row.settings == {"url": url}
+    assert row.settings == {"url": f"https://dav.example.com/books/?user=********&{field}=********"}
+    assert secrets.decrypt(row.secrets) == {"url": url}
     assert cli("apply", str(hub), db=db)[1].strip() == "nothing changed"
 
 

@@ -306,8 +306,8 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         # a password in a URL is a secret too
         settings = secrets.settings_credentials(spec.settings, cls.secret_settings, where)
         _check_settings(cls, spec, hub_name, where)
-        secret = {k: v for k, v in settings.items() if k in cls.secret_settings}
-        plain = {k: v for k, v in settings.items() if k not in cls.secret_settings}
+        # a URL's query values (a token) are kept encrypted with the secret settings
+        plain, secret = secrets.split_settings(settings, cls.secret_settings)
         values = {
             "position": position,
             "type": spec.type,
@@ -344,14 +344,19 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
                 f"hubs.{hub_name}",
             )
         diff = [k for k, v in values.items() if k != "name" and _differs(getattr(row, k), v)]
-        try:
-            old_secret = secrets.decrypt(row.secrets, label) if secret else {}
-        except ConfigError:
-            old_secret = None  # saved under another key: the file's credentials replace them
-        if secret and old_secret != secret:
+        old_plain = loads(row.settings) or {}
+        legacy = secrets.clear_url_secrets(old_plain)
+        if (
+            legacy
+            and "settings" in diff
+            and not _differs(dumps(secrets.masked(old_plain)), values["settings"])
+        ):
+            # stored before a URL's query values were kept encrypted: they move there now
+            diff.remove("settings")
+            lines.append(f"{label}: its URL's query values are now kept encrypted")
+        if _new_secrets(cls, row, secret, legacy, label, values):
             diff.append("credentials")
-            values["secrets"] = secrets.encrypt(secret)
-        if diff or "name" in values:
+        if diff or "name" in values or "secrets" in values or legacy:
             conn.execute(
                 update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values)
             )
@@ -365,6 +370,33 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
             f"connector {hub_name}/{name}: removed (its links are forgotten; records stay in the system)"
         )
     return lines
+
+
+def _new_secrets(
+    cls: Any, row: Any, secret: dict[str, Any], legacy: dict[str, Any], label: str, values: dict[str, Any]
+) -> bool:
+    """Put the connector's encrypted settings into ``values`` if they change; whether they
+    changed in a way to report ("credentials"). Secret settings the file gives replace the
+    stored ones, those it leaves out are kept (a password once given); the URLs with a
+    query (``secrets.split_settings``) are exactly the file's, so a query the file no longer
+    has is not sent on. ``legacy``: URLs stored in clear, moved in without a report."""
+    try:
+        stored: dict[str, Any] | None = secrets.decrypt(row.secrets, label) if row.secrets else {}
+    except ConfigError:
+        stored = None  # saved under another key: the file's credentials replace them
+    named = {k: v for k, v in secret.items() if k in cls.secret_settings}
+    urls = {k: v for k, v in secret.items() if k not in cls.secret_settings}
+    if stored is None:
+        if not secret:
+            return False
+        values["secrets"] = secrets.encrypt(secret)
+        return True
+    old_named = {k: v for k, v in stored.items() if k in cls.secret_settings}
+    old_urls = {k: v for k, v in stored.items() if k not in cls.secret_settings} | legacy
+    kept = (named or old_named) | urls
+    if kept != stored:
+        values["secrets"] = secrets.encrypt(kept)
+    return bool(named and named != old_named) or urls != old_urls
 
 
 def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, Any]:
@@ -399,6 +431,7 @@ def _place(kind: str, settings: dict[str, Any]) -> tuple[Any, ...]:
     place = location_of(settings)
     if place is not None:
         return (kind, *place)
+    settings = secrets.masked(settings)  # as stored: a URL's query values masked
     values = (settings.get(k) for k in LOCATION_SETTINGS)
     return (kind, *(v.rstrip("/") if isinstance(v, str) else str(v) for v in values))
 
@@ -407,13 +440,14 @@ def _same_secrets(spec: ConnectorSpec, row: Any) -> bool:
     """No credential the file gives differs from the one stored: another API token on the
     same URL is another company's account, not a rename."""
     cls = connector_class(spec.type)
-    given = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
+    given = secrets.split_settings(spec.settings, cls.secret_settings)[1]
     if not given:
         return True
     try:
         stored = secrets.decrypt(row.secrets, f"connector {row.name!r}")
     except ConfigError:
         return False
+    stored = {**secrets.clear_url_secrets(loads(row.settings) or {}), **stored}
     return all(stored.get(k) in (None, v) for k, v in given.items())
 
 
@@ -608,8 +642,11 @@ NOTHING = Forgotten(frozenset(), {})
 
 def _forgotten(row: Any, values: dict[str, Any]) -> Forgotten | None:
     """The fields whose baselines a change makes meaningless (``None``: all of them)."""
+    # compared as stored now (a URL's query values masked): a URL stored before with its
+    # token in clear is no other address book, nor is another token
     old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
-    if any(old_settings.get(k) != new_settings.get(k) for k in LOCATION_SETTINGS):
+    old_at, new_at = secrets.masked(old_settings), secrets.masked(new_settings)
+    if any(old_at.get(k) != new_at.get(k) for k in LOCATION_SETTINGS):
         return None
     old_map, new_map = loads(row.mapping) or {}, loads(values["mapping"]) or {}
     moved = {k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k)}
@@ -643,7 +680,8 @@ def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
     book's records it lists), in the same address book (one of ``LOCATION_SETTINGS``
     changed starts afresh: ``_forgotten``). A page size or a full-read interval changed
     lists the same records: a user deactivated just then is still a deletion."""
-    old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
+    old_settings = secrets.masked(loads(row.settings) or {})
+    new_settings = secrets.masked(loads(values["settings"]) or {})
     try:
         scope = connector_class(row.type).scope_settings
     except ConfigError:

@@ -6,7 +6,7 @@ a secret, a webhook receiver's token) and masks them whatever produced the text.
 masks given values wherever they appear, also URL-encoded: the secrets a request carried
 (``sent_secrets``: a vendor, a proxy or a debugging sign-in server that quotes the request
 in its error put the API token into the run's errors, shown to every user of the hub) and a
-connector's secret settings and its URLs' secret query values (``url_secrets``).
+connector's secret settings and its URLs' query values (``url_secrets``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 MASK = "********"
 #: words in a header, query or form field name that say its value is secret
@@ -125,19 +125,22 @@ def sent_secrets(request: Any) -> list[str]:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The values of a URL's query fields whose name says they are secret
-    (``https://dav.example/books/?token=...``): masked wherever the URL's connector is
-    spoken of."""
+    """The values of a URL's query fields (``https://dav.example/books/?token=...``), as
+    written and decoded: masked wherever the URL's connector is spoken of. Every value, not
+    only those named like a secret: a server that lets in by a token in the URL names the
+    field as it likes (``?t=``, ``?k=``, ``?share=``), and a connector's URL holds no query
+    otherwise."""
     query = urlsplit(url).query
-    return [v for k, v in parse_qsl(query, keep_blank_values=True) if v and _secret_name(k)]
+    decoded = [v for _k, v in parse_qsl(query, keep_blank_values=True) if v]
+    return decoded + [v for _k, v in _query(url)[1] if v]
 
 
 def hide_url_secrets(url: str) -> str:
-    """``url`` as shown: the values of its query fields whose name says they are secret
-    masked (``?token=********``), the rest as written."""
+    """``url`` as shown and stored (``store.secrets.split_settings``): every value of its
+    query masked (``?user=********&token=********``, see ``url_secrets`` for why every one),
+    the names, the rest of the URL and a field without a value as written."""
     head, fields, tail = _query(url)
-    shown = [(k, MASK if v and _secret_name(unquote_plus(k)) else v) for k, v in fields]
-    return _url(head, shown, tail)
+    return _url(head, [(k, MASK if v else v) for k, v in fields], tail)
 
 
 def unhide_url_secrets(url: str, stored: str) -> str:

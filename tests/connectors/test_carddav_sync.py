@@ -4,19 +4,23 @@ engine and command line: edits both ways, a concurrent edit on the server during
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from contacthub.cli import app
+from contacthub.connectors.base import Record
 from contacthub.engine.context import Options, Report
-from contacthub.engine.run import run_hub
+from contacthub.engine.run import connector_for, run_hub
 from contacthub.store.db import open_database
+from contacthub.store.repo import Store
 from tests.radicale_server import Radicale, new_book, serve
 
 runner = CliRunner()
@@ -559,3 +563,87 @@ def test_a_token_in_the_urls_query_is_in_no_listing_and_no_error(
     assert secret not in out and "S1gQ7x" not in out
     code, out = cli("runs", "team")
     assert secret not in out and "S1gQ7x" not in out
+
+
+def test_a_token_in_the_urls_query_is_stored_encrypted_and_still_sent(
+    tmp_path: Path, radicale: Radicale, book: str
+) -> None:
+    """The password of ``https://alice:PW@host/?token=...`` was taken out and encrypted, but
+    the ``?token=`` value, the credential of a server entered by a token in the URL, stayed
+    in clear in ``connectors.settings``, readable by anyone who could read the store. It is
+    kept encrypted with the password; the connector still sends it with every request; a
+    store holding it in clear has it moved by the next ``apply`` of the same file, links kept."""
+    import sqlite3
+
+    token = "TOK3NSECRETq7"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "bob.vcf").write_bytes(card("bob", "Bob", "Roe", "bob@example.com"))
+    password = radicale.users["alice"]
+    url = book.replace("http://", f"http://alice:{password}@") + f"?token={token}&x=1"
+    toml = tmp_path / "hub.toml"
+    toml.write_text(
+        f'[[hubs.team.connectors]]\nname = "dav"\ntype = "carddav"\nurl = "{url}"\n'
+        f'[[hubs.team.connectors]]\nname = "folder"\ntype = "vcard-dir"\npath = "{folder}"\n'
+    )
+    path = tmp_path / "hub.db"
+    db = f"sqlite:///{path}"
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["--database", db, *args])
+        return result.exit_code, result.output
+
+    def stored() -> tuple[str, str]:
+        with contextlib.closing(sqlite3.connect(path)) as plain:
+            settings, secrets = plain.execute(
+                "select settings, secrets from connectors where name='dav'"
+            ).fetchone()
+        return str(settings), str(secrets)
+
+    code, out = cli("apply", str(toml))
+    assert code == 0 and token not in out, out
+    settings, secrets = stored()
+    assert token not in settings and password not in settings and token not in secrets
+    assert json.loads(settings)["url"] == book + "?token=********&x=********"
+    for args in (("hubs",), ("hubs", "--json")):
+        code, out = cli(*args)
+        assert code == 0 and token not in out and "?token=********" in out, out
+    code, out = cli("sync", "team", "--json")
+    assert code == 0 and json.loads(out)["status"] == "applied" and token not in out, out
+    assert set(server_cards(radicale, book)) == {"bob@example.com"}  # it reached the server
+
+    # the connector a run builds from the store sends the token to the server, every time
+    engine = open_database(db)
+    with engine.connect() as conn:
+        store = Store(conn)
+        hub = store.hub("team")
+        [row] = [c for c in store.connectors(hub.id) if c.name == "dav"]
+    connector = connector_for(row, hub, engine)
+    sent: list[httpx.URL] = []
+    connector.client._http.event_hooks["request"].append(lambda request: sent.append(request.url))
+    try:
+        listed = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
+    finally:
+        connector.close()
+    assert [r.fields.get("display_name") for r in listed] == ["Bob Roe"]
+    assert sent and all(dict(u.params) == {"token": token, "x": "1"} for u in sent), sent
+
+    # a store of before, with the URL in clear: the next apply of the same file moves it
+    from contacthub.store import secrets as kept
+
+    clear = {"url": url.replace(f"alice:{password}@", ""), "username": "alice"}
+    with contextlib.closing(sqlite3.connect(path)) as plain, plain:
+        plain.execute(
+            "update connectors set settings = ?, secrets = ? where name='dav'",
+            [json.dumps(clear), kept.encrypt({"password": password})],
+        )
+    code, out = cli("apply", str(toml))
+    assert code == 0 and token not in out, out
+    assert out.strip() == "connector team/dav: its URL's query values are now kept encrypted", out
+    settings, secrets = stored()
+    assert token not in settings and token not in secrets
+    assert kept.decrypt(secrets) == {"password": password, "url": clear["url"]}
+    assert cli("apply", str(toml))[1].strip() == "nothing changed"
+    code, out = cli("sync", "team", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["status"] == "applied" and report["changes"] == {}, out

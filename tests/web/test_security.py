@@ -543,11 +543,17 @@ def test_a_token_in_a_urls_query_is_never_shown_by_the_api_or_the_dashboard(
     assert c.get(url, headers=auth).json()["settings"]["url"] == shown
 
     def stored() -> str:
+        """The URL the connector gets (kept encrypted); the clear settings never hold it."""
+        from contacthub.store import secrets
+
         with engine.connect() as conn:
-            text: str = conn.execute(
-                select(t.connectors.c.settings).where(t.connectors.c.id == made.json()["id"])
-            ).scalar_one()
-        return text
+            clear, kept = conn.execute(
+                select(t.connectors.c.settings, t.connectors.c.secrets).where(
+                    t.connectors.c.id == made.json()["id"]
+                )
+            ).one()
+        assert "Hx7tokenQ9" not in clear and "K3y" not in clear
+        return str(secrets.decrypt(kept)["url"])
 
     page = c.get(f"/connectors/{made.json()['id']}")
     assert "Hx7tokenQ9" not in page.text and "K3y" not in page.text

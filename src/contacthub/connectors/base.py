@@ -324,8 +324,8 @@ class Connector(ABC):
 
     def secret_values(self) -> list[str]:
         """The values of this connector's secret settings (decrypted), and those of its URLs'
-        query fields named like a secret (``?token=``: the URL is stored as written, for the
-        connector to use): masked in every error said of a run (``Report.unsaid``) and in a
+        query fields (``?token=``: kept encrypted, the connector gets the URL as written;
+        ``redact.url_secrets``): masked in every error said of a run (``Report.unsaid``) and in a
         connection test's answer."""
         from contacthub.redact import url_secrets
 

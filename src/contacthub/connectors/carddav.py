@@ -43,6 +43,7 @@ from contacthub.connectors.vcard_trash import Trash
 from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
 from contacthub.model import Fields
+from contacthub.store.secrets import hide_url_secrets
 
 
 class CardDavConnector(Connector):
@@ -77,7 +78,8 @@ class CardDavConnector(Connector):
         except (httpx.InvalidURL, TypeError) as exc:
             raise ConfigError(f"'url' is not a URL: {exc}", self.name) from None
         if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigError(f"'url' must be an http:// or https:// URL, not {raw!r}", self.name)
+            shown = hide_url_secrets(raw)  # the query may hold a token, kept encrypted
+            raise ConfigError(f"'url' must be an http:// or https:// URL, not {shown!r}", self.name)
         self.url = url
         version = settings.get("version")
         if version is not None and str(version) not in ("3.0", "4.0"):

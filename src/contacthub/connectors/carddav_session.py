@@ -14,6 +14,7 @@ import httpx
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.http import ApiClient, error_for
 from contacthub.errors import FatalConnectorError
+from contacthub.redact import hide_url_secrets
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -24,6 +25,8 @@ class DavSession:
     def __init__(self, client: ApiClient, url: httpx.URL, username: str, connector: str) -> None:
         self.client = client
         self.url = url
+        #: the URL as said in errors: its query (a token) masked (``redact.hide_url_secrets``)
+        self.shown = hide_url_secrets(str(url))
         self.origin = url.copy_with(path="/", query=None, fragment=None)
         #: the query of the URL given (``?token=...``: some servers let in by it), added to
         #: every request to its host (``request``), never to another host a redirect leads
@@ -92,7 +95,7 @@ class DavSession:
             if status is None:
                 raise error_for(response, self.name, what=str(url))
             return path, status.members[0] if status.members else None
-        raise FatalConnectorError(f"{self.url} redirects too often", self.name)
+        raise FatalConnectorError(f"{self.shown} redirects too often", self.name)
 
     def discover(self, wanted: str | None, create: bool) -> httpx.URL:
         """The address book's URL (with a trailing slash); see the module docstring."""
@@ -107,7 +110,7 @@ class DavSession:
             if path != "/" and create:
                 return self.mkcol(_slash(path))
             raise FatalConnectorError(
-                f"nothing was found at {self.url}: check 'url', or set create = true to make "
+                f"nothing was found at {self.shown}: check 'url', or set create = true to make "
                 "the address book there",
                 self.name,
             )

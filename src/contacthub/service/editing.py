@@ -185,8 +185,7 @@ def add_connector(
     stored = _settings_in(cls, spec.settings, {})
     absolute_paths(cls, stored, None, where)  # no hub file: no folder to start from
     _check_settings(cls, spec, hub, where, stored)
-    secret = {k: v for k, v in stored.items() if k in cls.secret_settings}
-    plain = {k: v for k, v in stored.items() if k not in cls.secret_settings}
+    plain, secret = secrets.split_settings(stored, cls.secret_settings)
     with engine.begin() as conn:
         row = Store(conn).hub(hub)
         query = select(t.connectors.c.name).where(t.connectors.c.hub_id == row.id)
@@ -242,8 +241,10 @@ def update_connector(
             raise NotFoundError(f"no connector {connector_id}")
         cls = connector_class(row.type)
         label = f"connector {row.name!r}"
-        old_plain = loads(row.settings) or {}
         old_secret = secrets.decrypt(row.secrets, label) if row.secrets else {}
+        # as the connector gets them: a URL with a query is whole in the secrets
+        old_plain = {**(loads(row.settings) or {}), **old_secret}
+        old_plain = {k: v for k, v in old_plain.items() if k not in cls.secret_settings}
         current = {
             "name": row.name,
             "type": row.type,
@@ -280,8 +281,7 @@ def update_connector(
         absolute_paths(cls, spec.model_extra or {}, None, label)
         hub_name = conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == row.hub_id)).scalar_one()
         _check_settings(cls, spec, hub_name, label)
-        secret = {k: v for k, v in spec.settings.items() if k in cls.secret_settings}
-        plain = {k: v for k, v in spec.settings.items() if k not in cls.secret_settings}
+        plain, secret = secrets.split_settings(spec.settings, cls.secret_settings)
         _same_place(conn, row.hub_id, hub_name, connector_id, spec.name, plain, label)
         Store(conn).rename_in_conflicts(row.hub_id, row.name, spec.name)
         conn.execute(

@@ -87,9 +87,9 @@ def redact(settings: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, A
 
 
 def hide_url_secrets(value: Any) -> Any:
-    """A URL setting as shown: a password in it (``https://user:pw@host/``) masked, and the
-    values of its query fields named like a secret (``?token=``, ``?apikey=``...), which
-    are stored as written for the connector to use (``redact.hide_url_secrets``)."""
+    """A URL setting as shown and as stored in the clear settings (``split_settings``): a
+    password in it (``https://user:pw@host/``) masked, and every value of its query
+    (``?token=********``; ``redact.hide_url_secrets``)."""
     from contacthub.redact import hide_url_secrets as hide_query
 
     if not isinstance(value, str) or "://" not in value:
@@ -97,6 +97,48 @@ def hide_url_secrets(value: Any) -> Any:
     parts = _with_password(value)
     if parts is not None:
         value = parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
+    return hide_query(value)
+
+
+def split_settings(
+    settings: dict[str, Any], secret_keys: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A connector's settings as stored: (clear, encrypted). The ``secret_keys`` go to the
+    encrypted part; so does every URL setting whose query holds a value, whole, while the
+    clear part keeps it with those values masked (``?token=********``). A token in a URL's
+    query is a credential (servers let in by it), and was stored and shown in clear. The
+    connector is built from both parts, the encrypted one last (``engine.run.connector_for``),
+    so it gets the URL as written."""
+    clear: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key in secret_keys:
+            secret[key] = value
+            continue
+        shown = _query_masked(value)
+        if shown != value:
+            secret[key] = value
+        clear[key] = shown
+    return clear, secret
+
+
+def clear_url_secrets(settings: dict[str, Any]) -> dict[str, Any]:
+    """The URL settings stored with their query values in clear (by contacthub before they
+    were kept encrypted): ``apply`` moves them into the secrets (``config``)."""
+    return {k: v for k, v in settings.items() if _query_masked(v) != v}
+
+
+def masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the query values of their URLs masked, as ``split_settings``
+    stores them: to compare settings stored before it with those stored after."""
+    return {k: _query_masked(v) for k, v in settings.items()}
+
+
+def _query_masked(value: Any) -> Any:
+    from contacthub.redact import hide_url_secrets as hide_query
+
+    if not isinstance(value, str) or "://" not in value or "?" not in value:
+        return value
     return hide_query(value)
 
 
