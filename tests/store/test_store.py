@@ -155,6 +155,56 @@ def test_default_is_sqlite_in_the_data_directory(monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "other" / "home" / "contacthub.db").exists()
 
 
+def test_the_store_its_folder_and_key_are_their_owners_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``contacthub.db`` was made -rw-r--r-- under the usual umask 022: every local user
+    could read every contact and what the store keeps in clear. The store, its -wal and
+    -shm files, the data directory and the key file contacthub makes are its owner's only,
+    whatever the umask; a store file that is there keeps the mode its owner gave it."""
+    import os
+    import shutil
+    import stat
+
+    from contacthub.store import secrets
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    monkeypatch.delenv("CONTACTHUB_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CONTACTHUB_SECRET_KEY", raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONTACTHUB_HOME", str(home))
+    for umask in (0o022, 0o000):
+        old = os.umask(umask)
+        try:
+            engine = open_database()
+            with engine.connect() as conn:  # a connection open: the -wal and -shm files are there
+                conn.execute(
+                    text(
+                        "insert into hubs (name, conflict, delete_threshold, settings, created_at,"
+                        " updated_at) values ('h', 'newest', '10%', '{}', 0, 0)"
+                    )
+                )
+                files = {p.name: mode(p) for p in home.iterdir() if p.name.startswith("contacthub.db")}
+                conn.rollback()
+            engine.dispose()
+            secrets.encrypt({"password": "pw"})  # makes the key file
+            named = tmp_path / f"named-{umask:o}.db"
+            open_database(f"sqlite:///{named}").dispose()
+        finally:
+            os.umask(old)
+        assert files == {"contacthub.db": 0o600, "contacthub.db-wal": 0o600, "contacthub.db-shm": 0o600}
+        assert mode(home) == 0o700 and mode(home / "secret.key") == 0o600 and mode(named) == 0o600
+        shutil.rmtree(home)
+    # a store that is there keeps its owner's choice
+    kept = tmp_path / "shared.db"
+    kept.touch()
+    kept.chmod(0o640)
+    open_database(f"sqlite:///{kept}").dispose()
+    assert mode(kept) == 0o640
+
+
 def test_sqlite_pragmas(sqlite_url: str) -> None:
     engine = open_database(sqlite_url)
     with engine.connect() as conn:

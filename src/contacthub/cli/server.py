@@ -159,11 +159,11 @@ def beat(
     """Run the schedule: every TICK seconds, queue the hubs that are due (one beat only)."""
     _worker_env(log_format, log_level)
     from contacthub.scheduler import celery_app
-    from contacthub.store.db import data_dir
+    from contacthub.store.db import data_dir, make_data_dir
 
     app_ = celery_app.configure(tick=tick)
     db()
-    data_dir().mkdir(parents=True, exist_ok=True)
+    make_data_dir()
     app_.start(celery_app.beat_argv(log_level.upper(), str(data_dir() / "celerybeat-schedule")))
 
 

@@ -157,7 +157,7 @@ def _postgres_lock(engine: Engine, hub_name: str, waiting: Callable[[], bool]) -
 
 @contextlib.contextmanager
 def _file_lock(directory: Path, hub_name: str, waiting: Callable[[], bool]) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # beside the store: its owner's
     path = directory / (hashlib.sha256(hub_name.encode()).hexdigest()[:32] + ".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from contacthub.store import secrets
-from contacthub.store.db import data_dir
+from contacthub.store.db import data_dir, make_data_dir
 from contacthub.store.tables import credentials
 
 
@@ -81,6 +81,7 @@ class StoredCredentials:
 
 
 def _write_atomic(path: Path, content: str) -> None:
+    make_data_dir()  # owner only, when this is the first file in it
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

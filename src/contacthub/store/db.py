@@ -8,6 +8,7 @@ a no-op sync should not pay.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -31,6 +32,35 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("contacthub", appauthor=False))
+
+
+def make_data_dir() -> Path:
+    """The data directory, made readable by its owner only (0700, whatever the umask) when
+    it is not there: it holds the store, the key and the connectors' trash, which every
+    local user could read under the usual umask 022. One that is there keeps its mode."""
+    folder = data_dir()
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)  # the umask may have taken more than group and others
+    return folder
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` empty (SQLite takes it for a new database) and
+    readable by its owner only (0600, whatever the umask), before SQLite would create it
+    0644: every local user could read every contact and the store's settings. SQLite gives
+    its ``-wal`` and ``-shm`` files the database file's mode. A file that is there keeps its
+    mode, as its owner set it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def sqlite_path(url: str | URL) -> Path | None:
@@ -74,6 +104,8 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         path = sqlite_path(url)
         if path is not None and not path.parent.exists():
             _make_folder(path.parent, url)
+        if path is not None and not path.exists() and "mode=ro" not in url:
+            _private_file(path)
         # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
         # timeout) is replaced at checkout instead of failing the next query of a long-lived
         # process (serve, a worker); SQLite has no server to lose
@@ -101,7 +133,7 @@ def _make_folder(folder: Path, url: str) -> None:
             f"cannot open database {safe_url(url)}: folder {folder} does not exist"
             " (mistyped? create it first)"
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    make_data_dir()
 
 
 # query parameters that carry a secret: libpq (and psycopg) take ``password`` and

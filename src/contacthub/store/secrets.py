@@ -32,11 +32,10 @@ def _key() -> bytes:
             return raw.encode()
         except ValueError:
             return base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest())
-    from contacthub.store.db import data_dir
+    from contacthub.store.db import make_data_dir
 
-    path = data_dir() / "secret.key"
+    path = make_data_dir() / "secret.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())
