@@ -126,3 +126,28 @@ def test_next_run_for_the_dashboard(sqlite_url: str, tmp_path: Path) -> None:
 def select_hub_id_of(engine: object, name: str) -> int:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         return select_hub_id(conn, name)
+
+
+def test_a_cron_that_never_fires_is_refused_and_stops_no_other_hub(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``cron = "0 0 31 2 *"`` (31 February) passed croniter's syntax check; from its first
+    run on, working out its next date raised at every tick, and the whole tick failed with
+    it: every other hub's schedule stopped too, and the log named neither (QA)."""
+    hub_file = tmp_path / "hubs.toml"
+    hub_file.write_text('[hubs.feb]\ncron = "0 0 31 2 *"\n')
+    with pytest.raises(ConfigError, match=r"'0 0 31 2 \*' never fires"):
+        config.load(hub_file)
+    assert config.HubSpec.model_validate({"cron": "0 0 29 2 *"}).cron == "0 0 29 2 *"  # leap years
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 2, 1, interval="10m")
+    for hub in ("hub000", "hub001"):
+        run_hub(engine, hub)
+    with engine.begin() as conn:  # one stored before the refusal: its schedule says so
+        conn.execute(
+            update(t.hubs).where(t.hubs.c.name == "hub000").values(settings='{"cron": "0 0 31 2 *"}')
+        )
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    with caplog.at_level("WARNING"):
+        assert due_hubs(engine, later) == ["hub001"]
+    assert "hub hub000 is not run on a schedule: cron '0 0 31 2 *' never fires" in caplog.text

@@ -11,6 +11,7 @@ agrees on them and a restart neither skips nor repeats a run.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,13 @@ from contacthub.errors import ConfigError
 from contacthub.store import tables as t
 from contacthub.store.repo import loads
 
+log = logging.getLogger(__name__)
+
 DEFAULT_INTERVAL = timedelta(minutes=15)
 #: run kinds that count as "the hub ran" for its schedule (a dry run writes nothing)
 SCHEDULED_KINDS = ("sync", "approve", "reject", "undo")
+
+
 def notified(origin: str) -> bool:
     """Whether a run request came from a notification, which waits ``gap`` after the hub's
     last run started (a stream of them gives one run per gap). The receivers name their
@@ -34,6 +39,7 @@ def notified(origin: str) -> bool:
     from contacthub.webhooks.tokens import SOURCES  # (here: ``apply`` reads this module)
 
     return origin == "notification" or origin in SOURCES
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
@@ -63,6 +69,10 @@ def check_cron(expression: str) -> str:
 
     if not croniter.is_valid(expression):
         raise ConfigError(f"cron expression {expression!r} is not valid (e.g. '*/15 * * * *')")
+    if Schedule(None, expression).next_after(datetime.now(UTC)) is None:
+        # valid syntax, no date: croniter raised at every tick, and the scheduler's whole
+        # tick failed with it, every other hub's schedule included (QA)
+        raise ConfigError(f"cron expression {expression!r} never fires (no such date, as 31 February)")
     return expression
 
 
@@ -82,9 +92,12 @@ class Schedule:
     def next_after(self, last: datetime) -> datetime | None:
         """When a hub last run at ``last`` is due again (``None``: not on a schedule)."""
         if self.cron:
-            from croniter import croniter
+            from croniter import CroniterError, croniter
 
-            nxt: datetime = croniter(self.cron, last).get_next(datetime)
+            try:
+                nxt: datetime = croniter(self.cron, last).get_next(datetime)
+            except (CroniterError, ValueError):
+                return None  # an expression that never fires (stored before it was refused)
             return nxt
         if self.interval is None:
             return None
@@ -116,13 +129,19 @@ def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(t.hubs.c.name)).all()
     for name, settings, last in rows:
-        schedule = Schedule.of(loads(settings) or {})
+        try:
+            schedule = Schedule.of(loads(settings) or {})
+        except ConfigError as exc:  # one hub's bad schedule does not stop the others'
+            log.warning("hub %s is not run on a schedule: %s", name, exc.message)
+            continue
         if schedule.interval is None and schedule.cron is None:
             continue
         if last is None:
             due.append(name)
             continue
         nxt = schedule.next_after(_aware(last))
+        if nxt is None and schedule.cron:
+            log.warning("hub %s is not run on a schedule: cron %r never fires", name, schedule.cron)
         if nxt is not None and nxt <= at:
             due.append(name)
     return due
