@@ -133,3 +133,17 @@ def test_a_notification_right_after_a_run_from_the_command_line_waits_the_gap(
     assert [args for args, _ in sent(client)] == [["gap000", requested, "pipedrive"]]
     # a request of the schedule or the command line is no notification: it runs
     assert celery_app.sync_task("gap000", time.time(), "schedule")["result"] == "ran"
+
+
+def test_a_tick_that_finds_the_database_unreachable_says_so_in_one_line(
+    broker: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each beat tick of a database outage raised, and Celery logged a whole traceback for
+    it every two seconds (QA: 195 error lines in 20 s); one warning a tick, nothing sent."""
+    with caplog.at_level("WARNING", logger="contacthub.scheduler"):
+        assert celery_app.tick_task() == []
+    [record] = [r for r in caplog.records if r.name == "contacthub.scheduler"]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert record.getMessage().startswith("the database cannot be reached (")
+    assert "schedules looked at again next tick" in record.getMessage()
+    assert sent(broker) == []
