@@ -275,10 +275,8 @@ def tick_task() -> list[str]:
             raise
         # one line a tick, not Celery's traceback every two seconds of an outage (QA: 195
         # error lines in 20 s); the next tick looks again, nothing is lost
-        _, reason, _ = str(getattr(exc, "orig", None) or exc).strip().partition("\n")
-        log.warning(
-            "the database cannot be reached (%s); the schedules are looked at again next tick", _ or reason
-        )
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        log.warning("the database cannot be reached (%s); schedules looked at again next tick", reason)
         return []
     sent = []
     for hub in due:
