@@ -785,3 +785,49 @@ def test_paths_are_stored_absolute_from_the_hub_files_folder(
     with engine.connect() as conn:
         stored = {c.name: c.settings["path"] for c in Store(conn).connectors(Store(conn).hub("team").id)}
     assert stored == {"a": str(where / "cards"), "b": str(home / "mine"), "c": str(where / "out.csv")}
+
+
+@pytest.mark.parametrize("stored", ["relative", "symlink"])
+def test_a_path_spelt_another_way_is_the_same_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str
+) -> None:
+    """A store from before paths were stored absolute holds ``cards``; applying the same
+    hub file again stores ``/.../cards``, and a folder reached through a symlink is spelt
+    another way. Taken for another address book, the links went, and a card deleted in the
+    other folder meanwhile was written back instead of deleted everywhere (QA)."""
+    conf, other = tmp_path / "conf", tmp_path / "conf" / "other"
+    (conf / "cards").mkdir(parents=True)
+    other.mkdir()
+    for i in range(3):
+        (conf / "cards" / f"p{i}.vcf").write_text(
+            f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:p{i}\r\nFN:Person {i}\r\nEMAIL:p{i}@x.test\r\nEND:VCARD\r\n"
+        )
+    (tmp_path / "link").symlink_to(conf)
+    monkeypatch.chdir(conf)
+    text = (
+        '[hubs.m]\ndelete_threshold = "100%"\n'
+        '[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "cards"\n'
+        '[[hubs.m.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "other"\n'
+    )
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    config.apply(engine, config.load(write(conf, text)))
+    assert run_hub(engine, "m").status == "applied" and len(list(other.glob("*.vcf"))) == 3
+
+    def link_ids() -> list[int]:
+        with engine.connect() as conn:
+            return sorted(conn.execute(select(t.links.c.id)).scalars())
+
+    before = link_ids()
+    if stored == "relative":  # as an older contacthub stored it
+        with engine.begin() as conn:
+            conn.execute(
+                t.connectors.update().where(t.connectors.c.name == "a").values(settings='{"path": "cards"}')
+            )
+        config.apply(engine, config.load(conf / "hubs.toml"))
+    else:
+        config.apply(engine, config.load(write(tmp_path / "link", text)))
+    assert link_ids() == before  # one folder: its links hold
+    (other / "p1.vcf").unlink()
+    report = run_hub(engine, "m")
+    assert report.status == "applied" and report.changes["a"]["delete"] == 1
+    assert sorted(p.name for p in (conf / "cards").glob("*.vcf")) == ["p0.vcf", "p2.vcf"]

@@ -577,7 +577,7 @@ def location_of(settings: dict[str, Any]) -> tuple[str, ...] | None:
     ``addressbook``. None for the others (their accounts are not told apart here)."""
     path = settings.get("path")
     if isinstance(path, str) and path:
-        return ("path", str(Path(path).expanduser().resolve()))
+        return ("path", _real(path))  # (a symlink loop: RuntimeError from Path.resolve)
     url = settings.get("url")
     if isinstance(url, str) and url:
         import httpx
@@ -624,6 +624,33 @@ def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]],
 LOCATION_SETTINGS = ("path", "url", "addressbook", "base_url", "company_id", "tenant_id", "format")
 
 
+def _same_book(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two connectors' ``LOCATION_SETTINGS`` name one address book. A ``path`` is
+    one place however it is spelt: a symlink to its folder, and a relative path stored by
+    an older contacthub (``cards``) that ``apply`` now stores absolute (taken for another
+    book, the links went, and a card deleted meanwhile came back instead of going)."""
+    for key in LOCATION_SETTINGS:
+        was, now = old.get(key), new.get(key)
+        if was == now:
+            continue
+        if key != "path" or not isinstance(was, str) or not isinstance(now, str) or not was or not now:
+            return False
+        if _real(was) == _real(now):
+            continue
+        parts = Path(os.path.normpath(os.path.expanduser(was))).parts
+        if os.path.isabs(was) or ".." in parts or Path(_real(now)).parts[-len(parts) :] != parts:
+            return False
+    return True
+
+
+def _real(path: str) -> str:
+    """``path`` with ``~`` expanded and its links resolved (a loop left as it is)."""
+    try:
+        return os.path.realpath(os.path.expanduser(path), strict=False)
+    except (OSError, RuntimeError, ValueError):
+        return os.path.abspath(os.path.expanduser(path))
+
+
 class Forgotten(NamedTuple):
     """What a change of a connector's mapping makes its links forget (``_forgotten``)."""
 
@@ -645,8 +672,7 @@ def _forgotten(row: Any, values: dict[str, Any]) -> Forgotten | None:
     # compared as stored now (a URL's query values masked): a URL stored before with its
     # token in clear is no other address book, nor is another token
     old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
-    old_at, new_at = secrets.masked(old_settings), secrets.masked(new_settings)
-    if any(old_at.get(k) != new_at.get(k) for k in LOCATION_SETTINGS):
+    if not _same_book(secrets.masked(old_settings), secrets.masked(new_settings)):
         return None
     old_map, new_map = loads(row.mapping) or {}, loads(values["mapping"]) or {}
     moved = {k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k)}
@@ -686,8 +712,8 @@ def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
         scope = connector_class(row.type).scope_settings
     except ConfigError:
         return False
-    return any(old_settings.get(k) != new_settings.get(k) for k in scope) and all(
-        old_settings.get(k) == new_settings.get(k) for k in LOCATION_SETTINGS
+    return any(old_settings.get(k) != new_settings.get(k) for k in scope) and _same_book(
+        old_settings, new_settings
     )
 
 

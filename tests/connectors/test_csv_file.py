@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from contacthub import config
 from contacthub.connectors.base import Connector, ConnectorConfig, Record, WriteOp
 from contacthub.connectors.csv_file import CsvConnector
 from contacthub.errors import (
@@ -1202,3 +1203,18 @@ def test_a_file_the_hub_makes_gets_the_umasks_mode_and_a_file_keeps_its_own(tmp_
         assert stat.S_IMODE(made.stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+def test_a_symlink_loop_is_one_clear_error_at_apply_and_at_run_time(tmp_path: Path) -> None:
+    """``contacts.csv`` a link in a loop: ``apply`` ended in ``RuntimeError: Symlink loop``
+    and a run in an ``OSError`` traceback (QA)."""
+    from contacthub.errors import ConfigError, FatalConnectorError
+
+    (tmp_path / "loop1.csv").symlink_to("loop2.csv")
+    (tmp_path / "loop2.csv").symlink_to("loop1.csv")
+    connector = connector_for(tmp_path / "loop1.csv", create=True)
+    with pytest.raises(ConfigError, match=r"cannot read .*loop1\.csv: too many levels of symbolic links"):
+        connector.check_location()
+    with pytest.raises(FatalConnectorError, match=r"cannot read .*loop1\.csv: too many levels"):
+        list(connector.pull(None, {}).records)
+    assert config.location_of({"path": str(tmp_path / "loop1.csv")}) is not None  # no RuntimeError

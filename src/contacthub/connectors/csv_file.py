@@ -452,6 +452,14 @@ class CsvConnector(CsvStore, Connector):
         self._load()
 
     def check_location(self) -> None:
+        try:
+            self.path.stat()
+        except FileNotFoundError:
+            pass  # (below: wanted unless ``create``)
+        except OSError as exc:  # a symlink loop: refused by apply, not found by every run
+            raise ConfigError(
+                f"cannot read {self.path}: {(exc.strerror or str(exc)).lower()}", self.name
+            ) from None
         if self.path.is_dir():
             raise ConfigError(f"{self.path} is a folder: 'path' names the CSV file", self.name)
         if not self.create and not self.path.exists():

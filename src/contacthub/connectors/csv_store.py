@@ -224,6 +224,9 @@ class CsvStore:
             if not self.create:
                 raise FatalConnectorError(f"{self.path}: no such file", self.name) from None
             return None
+        except OSError as exc:  # a symlink loop, no permission on its folder: a traceback
+            reason = (exc.strerror or str(exc)).lower()
+            raise FatalConnectorError(f"cannot read {self.path}: {reason}", self.name) from None
         # a row has no time of its own: the file's is the best "modified" there is (for the
         # newest conflict policy), and never later than the edit it stands for
         self._mtime = datetime.fromtimestamp(st.st_mtime, UTC)
