@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -834,33 +836,56 @@ def test_sync_json_prints_one_object_when_no_run_can_start(setup: tuple[str, Pat
     assert said["errors"] == [{"connector": "hub", "record": "", "message": proc.stderr[7:].strip()}]
 
 
-def test_ctrl_c_in_a_sync_says_what_to_do_and_the_next_run_finishes(
-    setup: tuple[str, Path, Path, Path],
-) -> None:
-    """Ctrl-C in a long sync ended with exit 130 and not a word (Typer's own handling): the
-    person did not know what state the hub was in, or what to do (QA)."""
+def _interrupt(args: list[str], db: str, started: Callable[[], bool]) -> subprocess.CompletedProcess[str]:
+    """Run ``contacthub`` with ``args``, send it SIGINT (Ctrl-C) once ``started()`` says its
+    run is under way, and return how it ended."""
     import signal
     import time
 
-    db, a, b, _ = setup
-    for i in range(3000):
-        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Given{i}", f"Family{i}", f"p{i}@example.com"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contacthub", "--database", db, "sync", "team"],
+        [sys.executable, "-m", "contacthub", "--database", db, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not any(b.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)  # until the run writes its first cards
+    while not started() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
-        pytest.skip("the run ended before the interrupt reached it")
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    assert "interrupted: the run stopped part way; the next 'contacthub sync team' finishes it" in err
-    code, out = cli("sync", "team", db=db)
+        pytest.skip(f"{args[0]} ended before the interrupt reached it")
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def test_ctrl_c_in_a_sync_or_an_undo_says_what_to_do_and_the_next_run_finishes(
+    setup: tuple[str, Path, Path, Path],
+) -> None:
+    """Ctrl-C in a long sync (or undo, approve, apply) ended with exit 130 and not a word
+    (Typer's own handling): the person did not know what state the hub was in, or what to
+    do; ``sync --json`` printed no JSON at all (QA)."""
+    db, a, b, _ = setup
+    for i in range(3000):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Given{i}", f"Family{i}", f"p{i}@example.com"))
+    done = _interrupt(["sync", "team", "--json"], db, lambda: any(b.iterdir()))
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    said = "interrupted: the run stopped part way; the next 'contacthub sync team' finishes it"
+    assert said in done.stderr
+    out = json.loads(done.stdout)
+    assert out["run"] is None and out["status"] == "failed" and said in out["errors"][0]["message"]
+    code, out = cli("sync", "team", "--json", db=db)
     assert code == 0, out
     cards = read_cards(b)
     assert len(cards) == 3000 and len({c["email"] for c in cards.values()}) == 3000
+    finished = json.loads(out)["run"]
+    import sqlite3
+
+    def undo_started() -> bool:  # its run is in the store: past start-up, in the work
+        with contextlib.closing(sqlite3.connect(db.removeprefix("sqlite:///"))) as store:
+            return bool(store.execute("SELECT count(*) FROM runs WHERE kind = 'undo'").fetchone()[0])
+
+    done = _interrupt(["undo", str(finished)], db, undo_started)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    assert "interrupted: nothing more was done; a run it cut short" in done.stderr
+    code, out = cli("sync", "team", db=db)
+    assert code == 0, out

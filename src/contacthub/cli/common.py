@@ -97,5 +97,13 @@ def _guard(func: Any) -> Any:
             # the store itself refused (read-only, full disk, server gone): the driver's own
             # words, never the statement or the URL, which may hold a password
             fail(f"the store cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}")
+        except KeyboardInterrupt:
+            # Typer made Ctrl-C a silent exit 130: the person did not know what state the hub
+            # was in (``sync`` says it with the hub's name)
+            fail(
+                "interrupted: nothing more was done; a run it cut short (an undo, an approve)"
+                " is finished by the next 'contacthub sync' of its hub, with nothing made twice",
+                EXIT_INTERRUPTED,
+            )
 
     return wrapper

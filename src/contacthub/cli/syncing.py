@@ -205,11 +205,13 @@ def sync(
     except KeyboardInterrupt:
         # Typer turned Ctrl-C into a silent exit 130: the person was left wondering what
         # state the hub was in
-        fail(
+        said = (
             f"interrupted: the run stopped part way; the next 'contacthub sync {hub}' finishes"
-            " it (nothing is made twice, no edit is lost)",
-            EXIT_INTERRUPTED,
+            " it (nothing is made twice, no edit is lost)"
         )
+        if as_json:
+            _print_unrun(hub, queue, said)
+        fail(said, EXIT_INTERRUPTED)
     _print_report(report, as_json)
     _exit_for(report)
 
