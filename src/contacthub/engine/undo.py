@@ -31,7 +31,7 @@ from contacthub.model import (
     strong_keys,
 )
 from contacthub.store import tables as t
-from contacthub.store.repo import chunks, loads, now
+from contacthub.store.repo import CHUNK, chunks, loads, now
 from contacthub.store.repo_journal import HubChange
 
 
@@ -88,10 +88,21 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
             for r in rows
             if r.op in ("create", "restore") and not getattr(contacts.get(r.contact_id), "deleted", True)
         }
+        # the people it may restore, looked up at once (the index does not change meanwhile:
+        # restored people are written at the end); asked per person, each lookup was a query
+        keys_of = {
+            r.id: lookup_keys(strong_keys(match_keys(dict(loads(r.before) or contacts[r.contact_id].data))))
+            for r in rows
+            if r.op == "delete" and r.contact_id in contacts
+        }
+        index = store.match_lookup(ctx.hub.id, {k for keys in keys_of.values() for k in keys})
+        restoring: dict[str, None] = {}  # restored, their links and conflicts not yet set back
         for row in rows:
             contact = contacts.get(row.contact_id)
             if contact is None:
                 continue
+            if restoring and contact.id in restoring:
+                _restore_links(ctx, run_id, undone, restoring)  # a later row reads them
             before, after = loads(row.before), loads(row.after)
             if row.op in ("create", "restore"):  # a restore is undone as a create is
                 if contact.deleted:
@@ -104,8 +115,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                index = store.match_lookup(ctx.hub.id, lookup_keys(strong_keys(match_keys(data))))
-                found = {ids[0] for ids in index.values()}  # the first per key, as ever
+                found = {index[k][0] for k in keys_of.get(row.id, ()) if k in index}  # the first per key
                 found.discard(contact.id)
                 again = found - undone_creates  # not a person the undone run itself took in
                 if again:
@@ -116,21 +126,9 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                     continue
                 contact.deleted = False
                 contact.data = data
-                _reopen_conflicts(ctx, contact.id, undone)
-                # records the deletion left where they were (on_delete = ignore, outside a
-                # filter) rejoin their contact, read again: an edit made to one while it was
-                # detached is merged, not overwritten by the restored values; one that was
-                # deactivated (hidden, made inactive) is written, which reactivates it
-                # (one taken up by a person added again, whose creation was undone since,
-                # is theirs again first: ``Store.take_back_left_behind``)
-                store.take_back_left_behind(run_id, contact.id)
-                deactivated = store.deactivated_links([contact.id])
-                store.conn.execute(
-                    update(t.links)
-                    .where(t.links.c.contact_id == contact.id, t.links.c.state == "detached")
-                    .values(state="active", synced_rev=0, version=None)
-                )
-                store.rejoin_links(deactivated)
+                restoring[contact.id] = None  # its links and conflicts: ``_restore_links``
+                if len(restoring) >= CHUNK:
+                    _restore_links(ctx, run_id, undone, restoring)
                 ctx.journal.append(ctx.change_row(None, "restore", contact.id, None, contact.data, "done"))
                 ctx.report.count("hub", "create")
             elif row.op == "update":
@@ -190,6 +188,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                 continue
             contact.rev += 1
             touched[contact.id] = contact
+        _restore_links(ctx, run_id, undone, restoring)
         store.update_contacts(list(touched.values()))
         store.set_match_keys(
             ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted}
@@ -200,15 +199,43 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
     return prepare
 
 
-def _reopen_conflicts(ctx: RunContext, contact_id: str, run: Any) -> None:
-    """The conflicts of a restored person that the undone ``run``'s deletion closed are open
+def _restore_links(ctx: RunContext, run_id: int, run: Any, restoring: dict[str, None]) -> None:
+    """What the restore of these people changes besides them, for all of them at once
+    (emptying ``restoring``): a few queries a page of people, not a few a person (an undo
+    of an undo of 20,000 took 390 s, the undo 6).
+
+    Records the deletion left where they were (on_delete = ignore, outside a filter)
+    rejoin their contact, read again: an edit made to one while it was detached is
+    merged, not overwritten by the restored values; one that was deactivated (hidden, made
+    inactive) is written, which reactivates it (one taken up by a person added again, whose
+    creation was undone since, is theirs again first: ``Store.take_back_left_behind``).
+    The conflicts the undone ``run``'s deletion closed are open again
+    (``_reopen_conflicts``)."""
+    if not restoring:
+        return
+    store = ctx.store
+    store.take_back_left_behind(run_id, list(restoring))
+    for part in chunks(sorted(restoring)):
+        deactivated = store.deactivated_links(list(part))
+        store.conn.execute(
+            update(t.links)
+            .where(t.links.c.contact_id.in_(part), t.links.c.state == "detached")
+            .values(state="active", synced_rev=0, version=None)
+        )
+        store.rejoin_links(deactivated)
+        _reopen_conflicts(ctx, part, run)
+    restoring.clear()
+
+
+def _reopen_conflicts(ctx: RunContext, contact_ids: Iterable[str], run: Any) -> None:
+    """The conflicts of restored people that the undone ``run``'s deletion closed are open
     again: each side's value is still in its connector, waiting for a person to decide
     (closed, the next run wrote the hub's value over the other side's)."""
     c = t.conflicts.c
     ctx.store.conn.execute(
         update(t.conflicts)
-        .where(c.contact_id == contact_id, c.status == "closed", c.resolved_at >= run.started_at)
-        .where(c.resolved_at <= (run.finished_at or now()))
+        .where(c.hub_id == ctx.hub.id, c.status == "closed", c.contact_id.in_(list(contact_ids)))
+        .where(c.resolved_at >= run.started_at, c.resolved_at <= (run.finished_at or now()))
         .values(status="open", winner=None, resolved_at=None)
     )
 
