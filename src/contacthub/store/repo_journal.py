@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from contacthub.store import tables as t
 from contacthub.store.repo_base import StoreBase
@@ -59,7 +59,32 @@ class JournalMixin(StoreBase):
                 errors="[]",
             )
         )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        self.drop_stale_plans(hub_id, run_id)
+        return run_id
+
+    def drop_stale_plans(self, hub_id: int, run_id: int) -> None:
+        """The journals of the hub's dry runs before ``run_id`` go: a plan is stale once
+        another run of the hub starts, and each dry run kept its whole plan for good (one
+        preview of undoing a 20,000-person run added 40,000 rows and 35 MB). The run rows
+        and their counts stay, their message saying the plan was discarded. A held run's
+        plan (status ``held``, its rows ``planned`` too) stays until a person decides it:
+        ``approve`` and ``reject`` read it."""
+        runs, c = t.runs.c, t.changes.c
+        has_plan = select(c.id).where(c.run_id == runs.id).exists()
+        stale = self.conn.execute(
+            select(runs.id, runs.message).where(
+                runs.hub_id == hub_id, runs.status == "planned", runs.id < run_id, has_plan
+            )
+        ).all()
+        for old, message in stale:
+            self.conn.execute(delete(t.changes).where(c.run_id == old))
+            note = f"its plan was discarded when run {run_id} started"
+            self.conn.execute(
+                update(t.runs)
+                .where(runs.id == old)
+                .values(message=f"{message}; {note}" if message else note.capitalize())
+            )
 
     def finish_run(
         self,
