@@ -56,3 +56,21 @@ def test_a_held_runs_plan_stays_until_decided(database_url: str) -> None:
     assert approved.status == "applied", approved
     assert len(hub.book("b").items) == 5
     assert journal_rows(hub, held.run_id) == rows
+
+
+def test_an_undo_says_how_many_of_the_people_it_deletes_were_edited_since(database_url: str) -> None:
+    """QA: a preview of undoing a first copy planned to delete 4,000 people edited since
+    without a word; the report (and ``--json``) counts them."""
+    hub = Hub(database_url, ["a", "b"], threshold="1000000")
+    for i in range(5):
+        hub.book("a").put(f"x{i}", person(i))
+    first = hub.sync()
+    hub.book("a").edit("x1", job_title="edited")
+    hub.book("a").edit("x3", job_title="edited")
+    assert hub.sync().status == "applied"
+    preview = service.undo(hub.engine, first.run_id, dry_run=True)
+    assert preview.edited_since == 2 and preview.as_json()["edited_since"] == 2
+    undone = service.undo(hub.engine, first.run_id)
+    assert undone.status == "applied" and undone.changes["hub"]["delete"] == 5
+    assert undone.as_json()["edited_since"] == 2
+    assert "edited_since" not in hub.sync().as_json()  # a sync's report has no such key

@@ -59,6 +59,11 @@ def _print_report(report: Report, as_json: bool) -> None:
     after = []
     if report.conflicts:
         after.append(f"{report.conflicts} conflict(s); see 'contacthub conflicts'")
+    if report.edited_since:
+        after.append(
+            f"{report.edited_since} of the people it deletes were edited since the run it undoes:"
+            " their edits go with them"
+        )
     for name, n in sorted(report.unlinked.items()):
         after.append(
             f"{name}: {n} record(s) let go (out of its filter or its new settings, or a deletion "

@@ -157,6 +157,10 @@ class Report:
     #: connector (``engine.leftovers``): instead of a second record beside each (not in
     #: ``--json`` either)
     taken_up: dict[str, int] = field(default_factory=dict)
+    #: an undo's: of the people it deletes (the undone run created or restored them), how
+    #: many a later run edited, the edit still standing: they go with their edits, which a
+    #: person should see before going ahead (``None``: not an undo)
+    edited_since: int | None = None
 
     def count(self, name: str, op: str, n: int = 1) -> None:
         kind = OP_COUNT.get(op)
@@ -184,6 +188,8 @@ class Report:
         }
         if self.api_calls:
             out["api_calls"] = self.api_calls
+        if self.edited_since is not None:
+            out["edited_since"] = self.edited_since
         if self.held:  # a held run's reasons, or a dry run's: what a real run would hold
             out["held"] = [
                 {"connector": h["connector"], "deletes": h["deletes"], "reason": h["reason"]}
