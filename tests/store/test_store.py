@@ -790,3 +790,29 @@ def test_a_path_given_for_the_database_url_says_how_to_write_it(tmp_path: Path) 
     with pytest.raises(ConfigError, match=r"must be given as a URL, not a path: .*sqlite:////absolute/path"):
         db.open_database(str(tmp_path / "x.db"))
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_contacts_conflicts_are_found_by_an_index(sqlite_url: str) -> None:
+    """The inbound looks up a person's conflicts on a field for each of their records; the
+    only index was by hub and status, so each lookup read every conflict of the hub."""
+    from sqlalchemy import event
+
+    engine = open_database(sqlite_url)
+    seen: list[tuple[str, Any]] = []
+
+    def remember(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if "FROM conflicts" in statement:
+            seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    with engine.connect() as conn:
+        Store(conn).open_conflict_values("someone", "notes")
+        Store(conn).open_conflict_from("someone", "notes", "phones")
+    event.remove(engine, "before_cursor_execute", remember)
+    assert len(seen) == 2
+    with engine.connect() as conn:
+        for statement, params in seen:
+            plan = " ".join(
+                str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+            )
+            assert "USING INDEX ix_conflicts_contact" in plan, plan

@@ -196,6 +196,7 @@ conflicts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Index("ix_conflicts_hub", "hub_id", "status"),
+    Index("ix_conflicts_contact", "contact_id", "field", "status"),
 )
 
 credentials = Table(
