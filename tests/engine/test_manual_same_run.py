@@ -132,3 +132,66 @@ def test_other_policies_still_pick_a_winner(database_url: str, policy: str, want
     renamed(hub, a="Name From A", b="Name From B")
     assert hub_contact(hub)["display_name"] == want
     assert {only(book)["display_name"] for book in (a, b, c)} == {want}
+
+
+def titled(hub: Hub, **titles: str) -> None:
+    """Set the job title in each book named, all in one run's window, and sync."""
+    for book, title in titles.items():
+        hub.book(book).edit(next(iter(hub.book(book).items)), job_title=title)
+    hub.sync()
+
+
+@pytest.mark.parametrize("same", ["ab", "ac", "bc"])
+def test_a_side_changing_a_field_to_the_value_another_gave_is_a_side_of_its_own(
+    database_url: str, same: str
+) -> None:
+    """Two sides give the same new value, a third another, in one run. The second of the
+    two found the hub already holding it (the first's, not yet agreed): nothing to merge,
+    so it had no row when the third put the hub back; later, when the first came round to
+    the third's value, the sides seemed to agree and the second's card was overwritten,
+    though it still said "Boss" and nobody had chosen."""
+    hub = Hub(database_url, ["a", "b", "c", "d"], conflict="manual")
+    books = {n: hub.book(n) for n in "abcd"}
+    books["a"].put("x", person(1, job_title="Eng"))
+    hub.sync()
+    [rival] = set("abc") - set(same)
+    titled(hub, **{n: "Boss" for n in same}, **{rival: "Chief"})
+    assert hub_contact(hub)["job_title"] == "Eng"
+    assert open_rows(hub) == {
+        *((n, "job_title", "Eng", "Boss") for n in same),
+        (rival, "job_title", "Eng", "Chief"),
+    }
+    assert hub.sync().changes == {}
+    # one of the two comes round to the rival's value: the other still says "Boss"
+    first, second = same
+    titled(hub, **{first: "Chief"})
+    assert hub_contact(hub)["job_title"] == "Eng"
+    assert only(books[second])["job_title"] == "Boss"
+    assert (second, "job_title", "Eng", "Boss") in open_rows(hub)
+    # the other too: now every side holds one value, and the hub takes it
+    titled(hub, **{second: "Chief"})
+    assert service.conflicts(hub.engine, "h") == []
+    hub.sync()
+    assert {only(book)["job_title"] for book in books.values()} == {"Chief"}
+    assert hub.sync().changes == {}
+
+
+def test_a_side_giving_the_name_another_gave_is_a_side_of_its_own(database_url: str) -> None:
+    """The same with a name part: a and b give the same new given name, c another."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict="manual")
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put("x", person(1, display_name=OLD))
+    hub.sync()
+    for book, given in ((a, "Alicia"), (b, "Alicia"), (c, "Bella")):
+        book.edit(next(iter(book.items)), given_name=given)
+    hub.sync()
+    assert hub_contact(hub)["given_name"] == "Given1"
+    assert {r for r in open_rows(hub) if r[1] == "given_name"} == {
+        ("a", "given_name", "Given1", "Alicia"),
+        ("b", "given_name", "Given1", "Alicia"),
+        ("c", "given_name", "Given1", "Bella"),
+    }
+    a.edit("x", given_name="Bella")
+    hub.sync()
+    assert hub_contact(hub)["given_name"] == "Given1"
+    assert only(b)["given_name"] == "Alicia"

@@ -288,11 +288,12 @@ class Inbound(Matching, Twins, LeftBehind):
             ctx.positions,
             frozenset({"display_name"}) if unheld else frozenset(),
             disputed,
-            {k: v for k, v in given.items() if v[2] != spoke.id} if given else None,
+            {k: v for k, v in given.items() if spoke.id not in v[2]} if given else None,
         )
-        if given and result.rolled_back:
+        if given:
             for k in result.rolled_back:
-                given.pop(k, None)  # (its side's value is an open conflict now)
+                given.pop(k, None)  # (its sides' values are open conflicts now)
+            _seconded(spoke, base, mine, given, result)
         _parts_follow(spoke, side, contact.data, result)
         moved = self._conflicts(spoke, contact, result.conflicts)
         if moved:
@@ -347,7 +348,7 @@ class Inbound(Matching, Twins, LeftBehind):
             if k in MULTI_FIELDS or k in disputed or k in result.rolled_back or k in given:
                 continue
             source = source_of(contact.sources, k)
-            given[k] = (before[k], source[1] if source else "", spoke.id)
+            given[k] = (before[k], source[1] if source else "", (spoke.id,))
 
     def _agreed(
         self, spoke: Spoke, contact: ContactRow, result: MergeResult, changed: dict[str, ContactRow]
@@ -728,6 +729,26 @@ def _remapped_base(
 def _left_behind(moved: str, value: Any, ours: dict[str, Any]) -> bool:
     """Whether a value read in the place ``moved`` left is the hub's value of ``moved``."""
     return ours.get(moved) not in (None, "", []) and field_equal(moved, value, ours[moved])
+
+
+def _seconded(
+    spoke: Spoke, base: dict[str, Any] | None, mine: dict[str, Any], given: Unconfirmed, result: MergeResult
+) -> None:
+    """Under ``manual``: ``spoke``'s record changed a field to the value another side gave
+    the hub earlier in this run (nothing to merge: ``MergeResult.agreed``; first linked, it
+    holds that value), so it is a side of that value too. A side pulled later that rivals
+    the value then puts the hub back and opens a conflict for each of them (left out, its
+    value had no row, and when the others later agreed on another value its card was
+    overwritten though nobody had chosen)."""
+    for k, (before, at, sides) in given.items():
+        if spoke.id in sides:
+            continue
+        if k in result.agreed or (
+            base is None
+            and mine.get(k) not in (None, "", [])
+            and field_equal(k, mine.get(k), result.fields.get(k))
+        ):
+            given[k] = (before, at, (*sides, spoke.id))
 
 
 def _without_given(fields: dict[str, Any] | None, stand_in: str) -> dict[str, Any] | None:

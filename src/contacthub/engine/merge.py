@@ -17,9 +17,10 @@ seen for the first time), ours (the hub contact now) and theirs (the record now)
 Under ``manual`` nobody wins before a person decides, so two more rules (``rolled_back``):
 a value the hub took from another side earlier in this same run, which theirs rivals, is
 no hub value yet (connectors are pulled one after another: kept, it was the first side's
-value that won): the hub goes back to the value it held before the run, and that side's
-value is a conflict of its own beside theirs; and a field with an open conflict
-(``disputed``) takes no side's new value, which joins the conflict instead.
+value that won): the hub goes back to the value it held before the run, and each side that
+had given it (or changed it to that same value) has a conflict of its own beside theirs;
+and a field with an open conflict (``disputed``) takes no side's new value, which joins
+the conflict instead.
 
 With no baseline (a first link, or lost state) nothing is ever taken as a deletion: empty
 fields are filled from the other side, sets are united, and differing values are conflicts.
@@ -73,9 +74,10 @@ class Conflict:
     side: int | None = None
 
 
-#: field -> (the hub's value before this run, the time it was set, the connector whose value
-#: replaced it earlier in this run): values not yet agreed by the other sides
-Unconfirmed = dict[str, tuple[Any, Any, int]]
+#: field -> (the hub's value before this run, the time it was set, the connectors whose value
+#: replaced it earlier in this run: the one that gave it, then those that changed it to the
+#: same value, ``Inbound._seconded``): values not yet agreed by the other sides
+Unconfirmed = dict[str, tuple[Any, Any, tuple[int, ...]]]
 
 
 @dataclass(slots=True)
@@ -286,8 +288,9 @@ def merge(
     result = dict(ours)
     new_sources = {k: list(v) for k, v in sources.items()}
     out = MergeResult(result, new_sources)
-    for k in sorted(back):  # the other side's value, rivalled: a conflict of its own
-        out.conflicts.append(Conflict(k, ours.get(k), was.get(k), None, "open", side=back[k][2]))
+    for k in sorted(back):  # the other sides' value, rivalled: a conflict of each one's own
+        for other in back[k][2]:
+            out.conflicts.append(Conflict(k, ours.get(k), was.get(k), None, "open", side=other))
 
     def take(k: str, value: Any) -> None:
         if _empty(value):
