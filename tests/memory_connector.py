@@ -74,8 +74,9 @@ BOOKS: dict[str, Book] = {}
 class MemoryConnector(Connector):
     type = "memory"
     #: ``hidden``: native ids the book does not list, as a GAL leaves out the users outside
-    #: its ``member_of`` (a setting that narrows what a connector lists)
-    known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields", "hidden"})
+    #: its ``member_of`` (a setting that narrows what a connector lists); ``split_names``:
+    #: a name written without parts is held split at its first space, as Pipedrive does
+    known_settings: ClassVar[frozenset[str]] = frozenset({"book", "fields", "hidden", "split_names"})
     scope_settings: ClassVar[frozenset[str]] = frozenset({"hidden"})
     capabilities: ClassVar[Capabilities] = Capabilities(deactivate=True, batch_size=7)
 
@@ -85,6 +86,7 @@ class MemoryConnector(Connector):
         held = config.settings.get("fields")
         self._fields = frozenset(held) if held else None
         self.hidden = frozenset(config.settings.get("hidden") or ())
+        self.split_names = bool(config.settings.get("split_names"))
         self.calls = {"LIST": 0, "WRITE": 0}
 
     def api_calls(self) -> dict[str, int]:
@@ -93,6 +95,15 @@ class MemoryConnector(Connector):
     @property
     def fields(self) -> frozenset[str] | None:
         return self._fields
+
+    def read_back(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """With ``split_names``, a display name without parts comes back split (Pipedrive's
+        first and last name, ``pipedrive_map.as_held``)."""
+        name = str(fields.get("display_name") or "")
+        if not self.split_names or not name or fields.get("given_name") or fields.get("family_name"):
+            return dict(fields)
+        first, _, last = name.partition(" ")
+        return {**fields, **{k: v for k, v in (("given_name", first), ("family_name", last)) if v}}
 
     def undeletable(self, native_id: str) -> str | None:
         return "this book never deletes it" if native_id in self.book.undeletable else None
@@ -158,7 +169,7 @@ class MemoryConnector(Connector):
             else:
                 from contacthub.model import Contact
 
-                clean = Contact.from_fields(op.fields).to_fields()
+                clean = self.read_back(Contact.from_fields(op.fields).to_fields())
                 self.book.put(nid, clean, op.hub_id)
             record = self._record(nid, self.book.items[nid])
             out.append(WriteResult(op, nid, record.version, record.fields))

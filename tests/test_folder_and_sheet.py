@@ -937,3 +937,22 @@ def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp
         again = hub.sync()
         assert again["changes"] == {} and again["errors"] == [], again
     assert "NOTE:Café" in card.read_text()
+
+
+def test_name_parts_typed_in_a_card_with_a_new_name_are_kept(tmp_path: Path) -> None:
+    """QA: a card the hub made from a plain CSV row (a display name, so N:;;;;) gets its N
+    filled in and its FN changed in one edit. The parts spelled the new name, so they were
+    taken for a system's split of it and dropped: the hub took the display name alone and
+    wrote the card back with N:;;;;, erasing what its owner had just typed."""
+    hub = site(tmp_path, 'format = "plain"')
+    hub.sheet.write_text("id,display_name,emails\n1,Ann Lee,work:ann@x.test\n")
+    hub.sync()
+    [card] = hub.folder.glob("*.vcf")
+    assert "N:;;;;" in card.read_text().splitlines()
+    card.write_text(card.read_text().replace("N:;;;;", "N:Lee;Anna;;;").replace("FN:Ann Lee", "FN:Anna Lee"))
+    hub.sync()
+    lines = card.read_text().splitlines()
+    assert "N:Lee;Anna;;;" in lines and "FN:Anna Lee" in lines
+    [row] = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert row["display_name"] == "Anna Lee"
+    hub.settled()

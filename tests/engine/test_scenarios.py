@@ -1784,8 +1784,10 @@ def test_two_records_of_one_book_are_never_folded_into_one_contact(database_url:
 def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(database_url: str) -> None:
     """Pipedrive splits "Loading Dock" into first and last name. Under manual, its rename
     to "Dock Office" opened two name conflicts the card never made; the split alone
-    gave the card name parts."""
-    hub = Hub(database_url, ["a", "b"], conflict="manual")
+    gave the card name parts. (The book holds a name written without parts split, as
+    Pipedrive does: a record that held its name unsplit and renames it with parts had them
+    typed, ``test_name_parts_typed_with_a_new_display_name_are_kept``.)"""
+    hub = Hub(database_url, ["a", "b"], conflict="manual", b={"split_names": True})
     a, b = hub.book("a"), hub.book("b")
     a.put(
         "dock",
@@ -1796,14 +1798,39 @@ def test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs(databa
     )
     hub.sync()
     [nid] = b.items
-    b.edit(nid, given_name="Loading", family_name="Dock")  # as the system reads it back
-    hub.sync()
+    assert (b.items[nid].fields["given_name"], b.items[nid].fields["family_name"]) == ("Loading", "Dock")
+    assert hub.sync().changes == {}
     assert "given_name" not in a.items["dock"].fields and "family_name" not in a.items["dock"].fields
     b.edit(nid, display_name="Dock Office", given_name="Dock", family_name="Office")
     hub.sync()
     assert a.items["dock"].fields["display_name"] == "Dock Office"
     assert "given_name" not in a.items["dock"].fields
     assert service.conflicts(hub.engine, "h") == []
+
+
+@pytest.mark.parametrize("policy", ["manual", "newest", "priority"])
+def test_name_parts_typed_with_a_new_display_name_are_kept(database_url: str, policy: str) -> None:
+    """QA: a card the hub made from a plain CSV row has a display name and an empty N; its
+    owner fills in N (Lee;Anna) and changes FN to "Anna Lee" in one edit. The parts spelled
+    the new display name, so they were dropped as a system's split of it (Pipedrive's,
+    above): the hub took the display name alone and wrote the card back with N emptied,
+    erasing what was just typed. The record held the old name unsplit, so no system split
+    the new one: the parts are taken with it, and spread."""
+    hub = Hub(database_url, ["a", "b", "c"], conflict=policy, a={"fields": ["display_name", "emails"]})
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    email = [{"value": "ann@x.example", "type": "", "primary": True}]
+    a.put("ann", {"display_name": "Ann Lee", "emails": email})
+    hub.sync()
+    [nid] = b.items
+    assert not b.items[nid].fields.get("given_name") and not b.items[nid].fields.get("family_name")
+    b.edit(nid, display_name="Anna Lee", given_name="Anna", family_name="Lee")
+    hub.sync()
+    want = {"display_name": "Anna Lee", "given_name": "Anna", "family_name": "Lee"}
+    for book in (b, c):
+        assert {k: v for k, v in only(book).items() if k.endswith("_name") and v} == want
+    assert only(a)["display_name"] == "Anna Lee"
+    assert service.conflicts(hub.engine, "h") == []
+    assert hub.sync().changes == {}
 
 
 def test_name_parts_typed_for_someone_named_by_an_email_are_taken(database_url: str) -> None:

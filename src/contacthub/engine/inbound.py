@@ -262,9 +262,11 @@ class Inbound(Matching, Twins, LeftBehind):
             # N:Doe;Jane, dropped, was then written back empty). So are those that came
             # with a first name for someone the hub had none for (``_first_named``): a
             # plain CSV's "Zed Alpha,Zed,Alpha" typed over an email standing in for a name
-            # was dropped to the display name alone, and written back without its parts
+            # was dropped to the display name alone, and written back without its parts;
+            # nor those typed with a new display name where the record held none (a card's
+            # N filled in with a new FN: ``_typed_with_rename``)
             if base is not None:
-                first = _first_named(contact.data, base, mine)
+                first = _first_named(contact.data, base, mine) or _typed_with_rename(base, mine)
                 base = _split_dropped(base)
                 mine = mine if first else _split_dropped(mine) or {}
         base = _remapped_base(base, contact.data, mine, remapped, link.vacated)
@@ -686,6 +688,23 @@ def _first_named(ours: dict[str, Any], base: dict[str, Any], theirs: dict[str, A
     if not shown or shown == base.get("display_name") or email_stand_in(theirs):
         return False
     return not ours.get("display_name") or email_stand_in(ours)
+
+
+def _typed_with_rename(base: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether ``theirs`` renames a record that held its display name unsplit when it last
+    agreed (no name parts at all: a card the hub wrote with an empty N) and gives name parts
+    with the new name: they were typed with it, not split out of a name the hub sent (a
+    system that splits names, Pipedrive, held the old name split too). Dropped as a split,
+    the hub took the display name alone and wrote the card back with N emptied: the parts
+    its owner had just typed were erased."""
+    shown = theirs.get("display_name")
+    return (
+        bool(shown)
+        and bool(base.get("display_name"))
+        and shown != base.get("display_name")
+        and not any(base.get(n) for n in NAME_FIELDS)
+        and any(theirs.get(n) for n in NAME_FIELDS)
+    )
 
 
 def _without(fields: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
