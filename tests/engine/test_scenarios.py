@@ -1833,6 +1833,28 @@ def test_name_parts_typed_with_a_new_display_name_are_kept(database_url: str, po
     assert hub.sync().changes == {}
 
 
+def test_name_parts_typed_to_spell_the_unchanged_display_name_are_kept(database_url: str) -> None:
+    """QA: the same card, its owner filling in N (Lee;Ann) to spell the FN as it is. Only a
+    system that splits a display name it is sent (Pipedrive, ``Spoke.splits_names``) makes
+    such parts; guessed from the data alone, they were dropped and the card written back
+    with N emptied, erasing what was just typed. A system that does split still has its
+    split dropped (``test_name_parts_a_system_split_out_of_a_display_name_are_not_the_hubs``)."""
+    hub = Hub(database_url, ["a", "b", "c"], a={"fields": ["display_name", "emails"]})
+    a, b, c = hub.book("a"), hub.book("b"), hub.book("c")
+    a.put(
+        "ann",
+        {"display_name": "Ann Lee", "emails": [{"value": "ann@x.example", "type": "", "primary": True}]},
+    )
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, given_name="Ann", family_name="Lee")
+    hub.sync()
+    want = {"display_name": "Ann Lee", "given_name": "Ann", "family_name": "Lee"}
+    for book in (b, c):
+        assert {k: v for k, v in only(book).items() if k.endswith("_name") and v} == want
+    assert hub.sync().changes == {}
+
+
 def test_name_parts_typed_for_someone_named_by_an_email_are_taken(database_url: str) -> None:
     """QA: a person without a name, shown by their email, named "Zed Alpha" with its given
     and family name in a plain CSV: the parts spelled the display name, so they were

@@ -53,6 +53,26 @@ class Spoke:
     seen_at: str | None = None
     #: it keeps detached links (asked once, when a page first inserts links: ``outbound``)
     has_detached: bool | None = None
+    #: it makes name parts of a display name sent alone (asked once: ``splits_names``)
+    splits: bool | None = None
+
+    def splits_names(self) -> bool:
+        """Whether the system splits a display name it is sent without name parts into
+        parts of its own (Pipedrive's first and last name), as its ``read_back`` says: only
+        such a system's parts that spell the display name are none of the hub's. Guessed
+        from the data alone, parts a person typed into a card to spell its unchanged FN
+        were taken for a split, and the card was written back with N emptied (QA)."""
+        if self.splits is None:
+            sample = {
+                "display_name": "Ann Lee",
+                "emails": [{"value": "ann@example.com", "type": "", "primary": True}],
+            }
+            try:
+                back = self.connector.read_back(sample)
+            except Exception:  # (a connector that cannot say: taken to split, as before)
+                back = {"given_name": "Ann"}
+            self.splits = any(back.get(n) for n in ("given_name", "family_name", "middle_name"))
+        return self.splits
 
     @property
     def readable(self) -> bool:

@@ -265,7 +265,7 @@ class Inbound(Matching, Twins, LeftBehind):
             # was dropped to the display name alone, and written back without its parts;
             # nor those typed with a new display name where the record held none (a card's
             # N filled in with a new FN: ``_typed_with_rename``)
-            if base is not None:
+            if base is not None and spoke.splits_names():
                 first = _first_named(contact.data, base, mine) or _typed_with_rename(base, mine)
                 base = _split_dropped(base)
                 mine = mine if first else _split_dropped(mine) or {}
