@@ -235,30 +235,59 @@ def _print_unrun(hub: str, queue: bool, message: str) -> None:
 
 @app.command()
 @_guard
-def runs(hub: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the runs of HUB, newest first."""
+def runs(
+    hub: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 50,
+    before: Annotated[
+        int | None, typer.Option("--before", min=1, help="Only runs older than this run.")
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Every run of the hub.")] = False,
+    paged: Annotated[
+        bool,
+        typer.Option(
+            "--paged", help="With --json: one object, the runs with their total and the next page's --before."
+        ),
+    ] = False,
+) -> None:
+    """List the runs of HUB, newest first (the 50 newest; --limit, --before, --all)."""
     from contacthub import service
 
-    items = service.runs(db(create=False), hub)
+    engine = db(create=False)
+    items = service.runs(engine, hub, None if show_all else limit + 1, before)
+    # one more than asked for says whether older runs were left out (as the API's pages)
+    older = not show_all and len(items) > limit
+    items = items if show_all else items[:limit]
+    total = service.run_count(engine, hub)
+    # the list was cut: the oldest run of the first copy could not be found, and nothing said so
+    cut = f"{len(items)} of {total} runs shown; --before {items[-1]['id']} for older ones" if older else None
     if as_json:
-        typer.echo(json.dumps(items, ensure_ascii=False))
+        if paged:
+            page = {"runs": items, "total": total, "before": items[-1]["id"] if older else None}
+            typer.echo(json.dumps(page, ensure_ascii=False))
+            return
+        typer.echo(json.dumps(items, ensure_ascii=False))  # (the array it always was)
+        if cut:
+            typer.echo(cut, err=True)
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table("run", "kind", "status", "started", "changes", "conflicts", "errors")
     for r in items:
-        total = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
+        total_of = {k: sum(c[k] for c in r["changes"].values()) for k in ("create", "update", "delete")}
         table.add_row(
             str(r["id"]),
             r["kind"],
             _status(r),
             (r["started_at"] or "")[:19],
-            "+{create} ~{update} -{delete}".format(**total),
+            "+{create} ~{update} -{delete}".format(**total_of),
             str(r["conflicts"]),
             str(len(r["errors"])),
         )
     Console().print(table)
+    if cut:
+        typer.echo(cut)
 
 
 @app.command()

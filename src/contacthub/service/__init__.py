@@ -17,7 +17,16 @@ from contacthub.service.editing import (
     update_connector,
     update_hub,
 )
-from contacthub.service.views import conflicts, contact, contacts_of, contacts_page, hubs, runs, show_run
+from contacthub.service.views import (
+    conflicts,
+    contact,
+    contacts_of,
+    contacts_page,
+    hubs,
+    run_count,
+    runs,
+    show_run,
+)
 
 __all__ = [
     "CONNECTOR_KEYS",
@@ -33,6 +42,7 @@ __all__ = [
     "reject",
     "remove_connector",
     "resolve",
+    "run_count",
     "runs",
     "show_run",
     "sync",

@@ -87,10 +87,10 @@ def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
     }
 
 
-def runs(engine: Engine, hub: str, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
-    """The hub's ``limit`` newest runs, newest first; ``before``: those older than that run
-    (the API's next page: keyset paging on the run id, which the ``ix_runs_hub`` index serves
-    however many runs a hub has had)."""
+def runs(engine: Engine, hub: str, limit: int | None = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """The hub's ``limit`` newest runs (``None``: all of them), newest first; ``before``:
+    those older than that run (the API's next page: keyset paging on the run id, which the
+    ``ix_runs_hub`` index serves however many runs a hub has had)."""
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         query = select(t.runs).where(t.runs.c.hub_id == hub_row.id)
@@ -100,6 +100,15 @@ def runs(engine: Engine, hub: str, limit: int = 50, before: int | None = None) -
         # (``superseded`` looks at every later run, listed on this page or not: one rule)
         held = superseded(conn, hub_row.id, [r.id for r in rows if r.status == "held"])
         return [_run_dict(r, hub, held.get(r.id)) for r in rows]
+
+
+def run_count(engine: Engine, hub: str) -> int:
+    """How many runs the hub has had (kept in the store): what a cut listing says it shows
+    a part of (the ``ix_runs_hub`` index counts them)."""
+    with engine.connect() as conn:
+        hub_row = Store(conn).hub(hub)
+        query = select(func.count()).select_from(t.runs).where(t.runs.c.hub_id == hub_row.id)
+        return int(conn.execute(query).scalar_one())
 
 
 def show_run(
