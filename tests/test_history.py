@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -100,3 +104,112 @@ def test_runs_json_stays_an_array_and_says_the_cut_on_stderr(hub: tuple[str, Pat
     assert [r["id"] for r in page["runs"]] == [ids[0]] and page["before"] is None
     code, out, err = cli(db, "runs", "h", "--json")
     assert len(json.loads(out)) == 4 and err == ""
+
+
+# --- show: the journal read in chunks, printed plain, its JSON streamed ------------------------
+
+
+def note_cards(folder: Path, count: int, note: str) -> None:
+    for n in range(count):
+        text = card(f"p{n:04d}", f"Person{n} Family{n}").replace("END:VCARD", f"NOTE:{note}\r\nEND:VCARD")
+        (folder / f"p{n:04d}.vcf").write_text(text)
+
+
+def journal_reads(engine_url: str) -> tuple[Any, list[str]]:
+    """Every SELECT on the journal a command makes, through the engine ``open_database``
+    hands out (counted, not replaced: the real queries run)."""
+    from sqlalchemy import event
+
+    import contacthub.store.db as store_db
+
+    seen: list[str] = []
+    real = store_db.open_database
+
+    def counted(url: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        engine = real(url, *args, **kwargs)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def note(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            query = statement.lstrip().upper()
+            if query.startswith("SELECT") and "FROM CHANGES" in query and "COUNT(" not in query:
+                seen.append(statement)
+
+        return engine
+
+    return counted, seen
+
+
+def test_show_json_streams_the_same_object_in_chunks(
+    hub: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, a, _ = hub
+    note_cards(a, 20, "a note")
+    assert cli(db, "sync", "h")[0] == 0
+    from contacthub import service
+
+    engine = open_database(db)
+    whole = service.show_run(engine, 1)
+    assert whole["journal_total"] == 46  # 23 hub creates, 23 copies
+    from contacthub.service import views
+
+    monkeypatch.setattr(views, "JOURNAL_CHUNK", 10, raising=False)
+    counted, reads = journal_reads(db)
+    monkeypatch.setattr("contacthub.store.db.open_database", counted)
+    code, out, _ = cli(db, "show", "1", "--json")
+    assert code == 0
+    assert out == json.dumps(whole, ensure_ascii=False) + "\n"  # the shape, byte for byte
+    assert len(reads) == 5  # 46 changes, 10 a query: never the whole journal at once
+    reads.clear()
+    code, out, _ = cli(db, "show", "1", "--json", "--limit", "12")
+    shown = json.loads(out)
+    assert [c["id"] for c in shown["journal"]] == [c["id"] for c in whole["journal"][:12]]
+    assert shown["journal_total"] == 46 and len(reads) == 2
+    engine.dispose()
+
+
+def test_show_prints_plain_unwrapped_lines_a_chunk_at_a_time(
+    hub: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, a, _ = hub
+    long_note = "Call before delivery " + "x" * 150 + " gate code 4471"
+    note_cards(a, 20, long_note)
+    assert cli(db, "sync", "h")[0] == 0
+    from contacthub.service import views
+
+    monkeypatch.setattr(views, "JOURNAL_CHUNK", 10, raising=False)
+    counted, reads = journal_reads(db)
+    monkeypatch.setattr("contacthub.store.db.open_database", counted)
+    code, out, _ = cli(db, "show", "1")
+    assert code == 0, out
+    # piped: one line per value, never wrapped at 80 columns (grep finds the whole note)
+    assert sum(1 for line in out.splitlines() if f"notes: - -> {long_note}" in line) == 40
+    assert len(reads) == 5
+    code, out, _ = cli(db, "show", "1", "--limit", "3")
+    lines = [line for line in out.splitlines() if line.startswith("     done")]
+    assert len(lines) == 3
+    from contacthub import service
+
+    third = service.show_run(open_database(db), 1, limit=3)["journal"][-1]["id"]
+    assert f"3 of 46 changes shown; --after {third} for the next ones" in out
+    code, out, _ = cli(db, "show", "1", "--after", str(third), "--limit", "50")
+    assert len([line for line in out.splitlines() if line.startswith("     done")]) == 43
+    assert "changes shown" not in out
+
+
+def test_show_into_a_closed_pipe_ends_quietly(hub: tuple[str, Path, Path]) -> None:
+    db, a, _ = hub
+    note_cards(a, 150, "n" * 400)  # far more than a pipe holds
+    assert cli(db, "sync", "h")[0] == 0
+    src = Path(__file__).resolve().parent.parent / "src"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "contacthub", "--database", db, "show", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"run 1 of hub h")
+    proc.stdout.close()  # as `| head -n 1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == b""

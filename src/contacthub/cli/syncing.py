@@ -292,36 +292,87 @@ def runs(
 
 @app.command()
 @_guard
-def show(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show(
+    run: RunId,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most N changes.")] = None,
+    after: Annotated[
+        int | None, typer.Option("--after", min=0, help="Only changes after this change id.")
+    ] = None,
+) -> None:
     """Show RUN with every change and its values before and after."""
     from contacthub import service
 
-    data = service.show_run(db(create=False), run)
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
-        return
-    from rich.console import Console
+    engine = db(create=False)
+    data = service.show_run(engine, run, limit=0)  # the run; its journal is read in chunks
+    chunks = service.journal_chunks(engine, run, after=after, limit=limit)
+    try:
+        if as_json:
+            _stream_json(data, chunks)
+        else:
+            shown, last = _print_run(data, chunks)
+            more = limit is not None and shown == limit and last is not None
+            if more and next(service.journal_chunks(engine, run, after=last, limit=1), None):
+                typer.echo(
+                    f"{shown} of {data['journal_total']} changes shown; --after {last} for the next ones"
+                )
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``show 1 | head``): what it wanted it has; end quietly, and
+        # keep Python from complaining again when it flushes stdout at exit
+        import os
 
-    console = Console(highlight=False)
-    console.print(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {_status(data)}", markup=False)
-    if data["message"]:
-        console.print(data["message"], markup=False)
-    if data["superseded_reason"]:
-        console.print(data["superseded_reason"], markup=False)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+def _stream_json(data: dict[str, Any], chunks: Any) -> None:
+    """``show --json``'s one object, the shape ``json.dumps(show_run(...))`` gives, written
+    a chunk of the journal at a time: the whole object of a 40,000-change run was one 34 MB
+    string built in 400 MB of memory."""
+    out = sys.stdout
+    head = json.dumps({k: v for k, v in data.items() if k != "journal"}, ensure_ascii=False)
+    out.write(head[:-1] + ', "journal": [')
+    first = True
+    for chunk in chunks:
+        body = ", ".join(json.dumps(c, ensure_ascii=False) for c in chunk)
+        out.write(body if first else ", " + body)
+        first = False
+    out.write("]}\n")
+
+
+def _print_run(data: dict[str, Any], chunks: Any) -> tuple[int, int | None]:
+    """The run and its changes as plain lines, whatever the output: Rich wrapped them at 80
+    columns when piped (a value split in two, lost to grep) and cost a minute for a first
+    sync's 40,000 changes; a terminal wraps long lines itself. Returns how many changes it
+    showed and the last one's id."""
+    write = sys.stdout.write
+    write(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {_status(data)}\n")
+    for line in (data["message"], data["superseded_reason"]):
+        if line:
+            write(f"{line}\n")
     for err in data["errors"]:  # (what was skipped or kept, and why: as ``sync`` says it)
         where = f"{err['record']}: " if err["record"] else ""
-        console.print(f"skipped {err['connector']}: {where}{err['message']}", markup=False, soft_wrap=True)
-    for c in data["journal"]:
-        head = f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
-        console.print(head, markup=False)
-        # every change with its values: an update's fields, a create's (or restore's) new
-        # values, a deletion's last ones
-        before, after = c["before"] or {}, c["after"] or {}
-        for name in [*after, *(k for k in before if k not in after)]:
-            old, new = before.get(name), after.get(name)
-            console.print(f"            {name}: {_short(old)} -> {_short(new)}", markup=False)
-        if c["error"]:
-            console.print(f"            error: {c['error']}", markup=False)
+        write(f"skipped {err['connector']}: {where}{err['message']}\n")
+    shown, last = 0, None
+    for chunk in chunks:
+        lines = []
+        for c in chunk:
+            lines.append(
+                f"{c['status']:>9} {c['op']:<8} {c['connector']:<12} {c['record'] or c['contact'] or ''}"
+            )
+            # every change with its values: an update's fields, a create's (or restore's)
+            # new values, a deletion's last ones
+            before, after_values = c["before"] or {}, c["after"] or {}
+            for name in [*after_values, *(k for k in before if k not in after_values)]:
+                old, new = before.get(name), after_values.get(name)
+                lines.append(f"            {name}: {_short(old)} -> {_short(new)}")
+            if c["error"]:
+                lines.append(f"            error: {c['error']}")
+        write("\n".join(lines) + "\n")
+        shown += len(chunk)
+        last = chunk[-1]["id"]
+    return shown, last
 
 
 def _status(run: dict[str, Any]) -> str:

@@ -111,40 +111,96 @@ def run_count(engine: Engine, hub: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+#: journal rows ``journal_chunks`` reads at a time: a first sync journals tens of thousands,
+#: and ``show`` held them all (and their values) in memory before printing the first
+JOURNAL_CHUNK = 1000
+
+
 def show_run(
-    engine: Engine, run_id: int, limit: int | None = None, after: int | None = None
+    engine: Engine,
+    run_id: int,
+    limit: int | None = None,
+    after: int | None = None,
+    before: int | None = None,
 ) -> dict[str, Any]:
-    """One run with its journal in change order: all of it (the command line, the
-    dashboard), or ``limit`` changes after the change ``after`` (the API's pages: a first
-    sync journals tens of thousands). ``journal_total`` counts the whole journal, and the
-    run's counts (``changes``) are those of the whole run whatever the page."""
+    """One run with its journal in change order: all of it, or ``limit`` changes after the
+    change ``after`` (the API's pages: a first sync journals tens of thousands), or the
+    ``limit`` changes just before the change ``before`` (the dashboard's previous page).
+    ``journal_total`` counts the whole journal, and the run's counts (``changes``) are
+    those of the whole run whatever the page. ``limit=0``: the run without its journal,
+    what ``show`` prints first before it reads the journal in chunks (``journal_chunks``)."""
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
         hub = Store(conn).hub_by_id(row.hub_id)
         later = superseded(conn, row.hub_id, [row.id]).get(row.id) if row.status == "held" else None
         out = _run_dict(row, hub.name, later)
-        query = select(t.changes).where(t.changes.c.run_id == run_id)
-        if after is not None:
-            query = query.where(t.changes.c.id > after)
-        changes = conn.execute(query.order_by(t.changes.c.id).limit(limit)).all()
         out["journal_total"] = conn.execute(
             select(func.count()).select_from(t.changes).where(t.changes.c.run_id == run_id)
         ).scalar_one()
-        out["journal"] = [
-            {
-                "id": c.id,
-                "connector": c.connector_name,
-                "contact": c.contact_id,
-                "record": c.native_id,
-                "op": c.op,
-                "status": c.status,
-                "before": loads(c.before),
-                "after": loads(c.after),
-                "error": c.error,
-            }
-            for c in changes
-        ]
+        if limit == 0:
+            out["journal"] = []
+            return out
+        c = t.changes.c
+        query = select(t.changes).where(c.run_id == run_id)
+        if before is not None:
+            query = query.where(c.id < before).order_by(c.id.desc()).limit(limit)
+            changes = list(reversed(conn.execute(query).all()))
+        else:
+            if after is not None:
+                query = query.where(c.id > after)
+            changes = list(conn.execute(query.order_by(c.id).limit(limit)).all())
+        out["journal"] = [_change_dict(change) for change in changes]
         return out
+
+
+def journal_chunks(
+    engine: Engine, run_id: int, after: int | None = None, limit: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """A run's journal (``limit`` changes at most, after the change ``after``) in change
+    order, ``JOURNAL_CHUNK`` at a time, each read by its own keyset query (the run index
+    ``ix_changes_run`` serves it) on a connection held only for that query: ``show`` of a
+    40,000-change run held it all, and printing to a slow pipe kept a read open."""
+    left = limit
+    c = t.changes.c
+    while left is None or left > 0:
+        size = JOURNAL_CHUNK if left is None else min(JOURNAL_CHUNK, left)
+        query = select(t.changes).where(c.run_id == run_id)
+        if after is not None:
+            query = query.where(c.id > after)
+        with engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.id).limit(size)).all()
+        if not rows:
+            return
+        yield [_change_dict(row) for row in rows]
+        if len(rows) < size:
+            return
+        after = rows[-1].id
+        if left is not None:
+            left -= len(rows)
+
+
+def journal_position(engine: Engine, run_id: int, change_id: int) -> int:
+    """How many of the run's changes come before the change ``change_id``: where a page of
+    its journal starts ("changes 501-1000 of 40,005"), counted on the run index."""
+    c = t.changes.c
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(t.changes).where(c.run_id == run_id, c.id < change_id)
+        return int(conn.execute(query).scalar_one())
+
+
+def _change_dict(c: Any) -> dict[str, Any]:
+    """A journal row as ``show``, the API and the dashboard give it."""
+    return {
+        "id": c.id,
+        "connector": c.connector_name,
+        "contact": c.contact_id,
+        "record": c.native_id,
+        "op": c.op,
+        "status": c.status,
+        "before": loads(c.before),
+        "after": loads(c.after),
+        "error": c.error,
+    }
 
 
 def conflicts(
