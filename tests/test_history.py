@@ -213,3 +213,89 @@ def test_show_into_a_closed_pipe_ends_quietly(hub: tuple[str, Path, Path]) -> No
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0, err
     assert err == b""
+
+
+# --- prune: old runs' journals go, the runs stay, marked ---------------------------------------
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_prune_deletes_old_journals_keeps_the_runs_and_refuses_their_undo(
+    hub: tuple[str, Path, Path],
+) -> None:
+    from contacthub import service
+
+    db, a, _ = hub
+    assert cli(db, "sync", "h")[0] == 0  # run 1: the first copy
+    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    assert cli(db, "sync", "h")[0] == 0  # run 2
+    assert cli(db, "sync", "h", "--dry-run")[0] == 0  # run 3: a preview, journalled too
+    edit(a / "bob.vcf", "END:VCARD", "TITLE:Clerk\r\nEND:VCARD")
+    assert cli(db, "sync", "h")[0] == 0  # run 4: the newest applied
+    engine = open_database(db)
+    before = {r: service.show_run(engine, r, limit=0)["journal_total"] for r in (1, 2, 3, 4)}
+    assert before[1] == 6 and before[2] == 2 and before[4] == 2
+
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0", "--dry-run")
+    assert code == 0, out
+    assert "hub h: would delete 8 changes of 2 run(s) (runs 1 to 2)" in out  # (run 3 planned nothing)
+    assert "kept whole: run 4 (the newest applied) and later ones" in out
+    assert {r: service.show_run(engine, r, limit=0)["journal_total"] for r in (1, 2, 3, 4)} == before
+
+    code, out, _ = cli(db, "prune", "h", "--before", "2")
+    assert code == 0 and "deleted 6 changes of 1 run(s) (run 1)" in out
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0", "--vacuum")
+    assert code == 0 and "deleted 2 changes of 1 run(s) (run 2)" in out and "vacuumed" in out
+    after = {r: service.show_run(engine, r, limit=0) for r in (1, 2, 3, 4)}
+    assert after[1]["journal_total"] == 0 and after[2]["journal_total"] == 0
+    assert after[4]["journal_total"] == 2  # the newest applied run is kept whole
+    assert after[1]["pruned"] and after[4]["pruned"] is None
+    assert after[1]["changes"]["b"]["create"] == 3 and after[1]["status"] == "applied"  # its counts stay
+    code, out, _ = cli(db, "show", "1")
+    assert f"its changes were pruned on {after[1]['pruned'][:10]}" in out
+    code, out, err = cli(db, "undo", "1")
+    assert code == 2 and "run 1 can no longer be undone: its changes were pruned on" in err
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0")
+    assert "nothing to prune" in out  # pruned once
+    assert cli(db, "undo", "4")[0] == 0  # the newest applied run can still be undone
+    engine.dispose()
+
+
+def test_prune_leaves_held_runs_and_runs_with_open_conflicts(tmp_path: Path) -> None:
+    from contacthub import service
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for uid, name in (("ann", "Ann Lee"), ("bob", "Bob Roe"), ("cy", "Cy Diaz")):
+        (a / f"{uid}.vcf").write_text(card(uid, name))
+    (tmp_path / "hub.toml").write_text(
+        f'[hubs.h]\ninterval = "off"\nconflict = "manual"\ndelete_threshold = "1"\n'
+        f'[[hubs.h.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.h.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli(db, "apply", str(tmp_path / "hub.toml"))[0] == 0
+    assert cli(db, "sync", "h")[0] == 0  # run 1
+    [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
+    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    edit(ann_b, "END:VCARD", "TITLE:Manager\r\nEND:VCARD")
+    cli(db, "sync", "h")  # run 2: an open conflict
+    assert json.loads(cli(db, "conflicts", "h", "--json")[1])[0]["run"] == 2
+    saved = {p: p.read_text() for p in (a / "bob.vcf", a / "cy.vcf")}
+    for p in saved:
+        p.unlink()
+    assert cli(db, "sync", "h")[0] == 3  # run 3: held
+    for p, text in saved.items():
+        p.write_text(text)
+    assert cli(db, "sync", "h")[0] == 0  # run 4: applied
+    engine = open_database(db)
+    totals = {r: service.show_run(engine, r, limit=0)["journal_total"] for r in (2, 3)}
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0")
+    assert code == 0 and "(run 1)" in out
+    shown = {r: service.show_run(engine, r, limit=0) for r in (1, 2, 3)}
+    assert shown[1]["pruned"] and shown[2]["pruned"] is None and shown[3]["pruned"] is None
+    assert {r: shown[r]["journal_total"] for r in (2, 3)} == totals
+    engine.dispose()

@@ -12,7 +12,19 @@ from __future__ import annotations
 # Importing a module registers its commands on ``app``; ``contacthub --help`` lists them in
 # the order the modules are imported here.
 from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, db, fail, main_options
-from contacthub.cli.syncing import apply, approve, conflicts, hubs, reject, resolve, runs, show, sync, undo
+from contacthub.cli.syncing import (
+    apply,
+    approve,
+    conflicts,
+    hubs,
+    prune,
+    reject,
+    resolve,
+    runs,
+    show,
+    sync,
+    undo,
+)
 from contacthub.cli.server import LogFormat, LogLevel, beat, connect, demo, emulate, serve, webhooks, worker
 from contacthub.cli.users import token_app, token_create, user_add, user_app
 
@@ -37,6 +49,7 @@ __all__ = [
     "hubs",
     "main",
     "main_options",
+    "prune",
     "reject",
     "resolve",
     "runs",

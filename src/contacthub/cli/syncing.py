@@ -348,6 +348,9 @@ def _print_run(data: dict[str, Any], chunks: Any) -> tuple[int, int | None]:
     showed and the last one's id."""
     write = sys.stdout.write
     write(f"run {data['id']} of hub {data['hub']}: {data['kind']}, {_status(data)}\n")
+    if data["pruned"]:
+        kept = f" ({data['journal_total']} kept that later syncs still read)" if data["journal_total"] else ""
+        write(f"its changes were pruned on {data['pruned'][:10]}{kept}\n")
     for line in (data["message"], data["superseded_reason"]):
         if line:
             write(f"{line}\n")
@@ -373,6 +376,51 @@ def _print_run(data: dict[str, Any], chunks: Any) -> tuple[int, int | None]:
         shown += len(chunk)
         last = chunk[-1]["id"]
     return shown, last
+
+
+@app.command()
+@_guard
+def prune(
+    hub: str,
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=0, help="Prune runs started more than D days ago.")
+    ] = None,
+    before: Annotated[int | None, typer.Option("--before", min=1, help="Prune runs older than RUN.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="Then VACUUM and ANALYZE the store (gives the space back).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Delete the changes (journal) of HUB's old runs; the runs stay, marked pruned."""
+    from contacthub import service
+
+    result = service.prune(
+        db(create=False), hub, keep_days=keep_days, before=before, dry_run=dry_run, vacuum=vacuum
+    )
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    runs = result["runs"]
+    verb = "would delete" if dry_run else "deleted"
+    if runs:
+        span = f"run {runs[0]}" if len(runs) == 1 else f"runs {runs[0]} to {runs[-1]}"
+        typer.echo(f"hub {hub}: {verb} {result['changes']:,} changes of {len(runs)} run(s) ({span})")
+        if result["kept"]:
+            typer.echo(f"{result['kept']:,} change(s) of them kept: later syncs still read them")
+    else:
+        typer.echo(f"hub {hub}: nothing to prune")
+    if result["protected_from"] is not None:
+        typer.echo(
+            f"kept whole: run {result['protected_from']} (the newest applied) and later ones,"
+            " held and running runs, runs with open conflicts"
+        )
+    if runs and not dry_run:
+        typer.echo("the pruned runs keep their counts and status; they can no longer be undone")
+    if result["vacuumed"]:
+        typer.echo("store vacuumed and analyzed")
+    elif vacuum and dry_run:
+        typer.echo("(--vacuum does nothing with --dry-run)")
 
 
 def _status(run: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from contacthub.service.editing import (
     update_connector,
     update_hub,
 )
+from contacthub.service.history import prune
 from contacthub.service.views import (
     conflicts,
     contact,
@@ -43,6 +44,7 @@ __all__ = [
     "hubs",
     "journal_chunks",
     "journal_position",
+    "prune",
     "reject",
     "remove_connector",
     "resolve",

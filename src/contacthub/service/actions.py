@@ -299,6 +299,14 @@ def undo(
             # a failed run may have kept part of its changes (pages are committed as they
             # go); undo takes back exactly those. Held and planned runs changed nothing.
             raise UserError(f"run {run_id} is {row.status}; only an applied or failed run can be undone")
+        pruned = (loads(row.counts) or {}).get("pruned")
+        if pruned:
+            # its journal, what an undo puts back, is gone: an undo would set nothing back
+            # (or, from the rows a prune keeps, half of it)
+            raise UserError(
+                f"run {run_id} can no longer be undone: its changes were pruned on {pruned[:10]}"
+                " ('contacthub prune'); only its counts are kept"
+            )
         kept = conn.execute(
             select(t.changes.c.id)
             .where(

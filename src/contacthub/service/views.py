@@ -82,6 +82,8 @@ def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
         "api_calls": counts.get("api_calls", {}),
         "errors": loads(row.errors) or [],
         "message": row.message,
+        # when ``contacthub prune`` deleted its journal (``store.history``); None: never
+        "pruned": counts.get("pruned"),
         "superseded_by": None if later is None else later.id,
         "superseded_reason": None if later is None else out_of_date(row.id, later),
     }

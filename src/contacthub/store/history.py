@@ -1,0 +1,118 @@
+"""Pruning a hub's history: deleting the journal rows (changes) of old runs, the runs kept.
+
+Separate from ``repo_journal`` because nothing in a run uses it: it is housekeeping a person
+asks for (``contacthub prune``). The journal grows with every change of every run, dry runs
+included (168,700 rows for a 20,000-contact hub after a few weeks); the runs' own rows are
+small and stay, with their counts and status, marked ``pruned`` in their counts.
+
+Some journal rows are more than history: later syncs read them as state. Those stay
+(``_still_read``), so a prune never changes what a sync does:
+
+- a write never confirmed (``pending``, ``interrupted``): a record found later carrying
+  the hub's id may be that create's copy (``Store.unconfirmed_create``);
+- the creates, updates and deactivations of a record whose link is detached now: whether
+  contacthub deactivated it, to reactivate it when the person comes back
+  (``Store.deactivated_links``);
+- an undo's deletions of hub contacts: the records of an import undone are not taken up
+  again (``Store.left_behind``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+
+from contacthub.store import tables as t
+from contacthub.store.rows import dumps, loads
+
+#: statuses of runs whose journal is never pruned: still going, or waiting for a person
+KEPT_STATUSES = ("running", "applying", "held")
+
+
+@dataclass(frozen=True, slots=True)
+class PruneRun:
+    """A run a prune deletes the journal of, and how many of its rows go and stay."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: datetime
+    rows: int
+    kept: int
+
+
+def _still_read(run_kind: str) -> Any:
+    """The journal rows of a run of kind ``run_kind`` that later syncs read as state (see
+    the module docstring)."""
+    c, lk = t.changes.c, t.links.c
+    detached = exists().where(
+        lk.contact_id == c.contact_id, lk.connector_id == c.connector_id, lk.state == "detached"
+    )
+    read = [
+        c.status.in_(("pending", "interrupted")),
+        and_(
+            c.connector_id.is_not(None),
+            c.status == "done",
+            c.op.in_(("create", "update", "deactivate")),
+            detached,
+        ),
+    ]
+    if run_kind == "undo":
+        hub_delete = and_(
+            c.connector_id.is_(None), c.connector_name == "hub", c.op == "delete", c.status == "done"
+        )
+        read.append(hub_delete)
+    return or_(*read)
+
+
+def prunable_runs(
+    conn: Connection, hub_id: int, *, before: int | None = None, started_before: datetime | None = None
+) -> tuple[list[PruneRun], int | None]:
+    """The hub's runs whose journal a prune deletes: older than run ``before`` or started
+    before ``started_before``, not pruned yet, with rows to delete, and none of these:
+    running or applying (a run going on, or a killed one the next sync recovers), held (a
+    person's decision waits on its journal), one an open conflict came from, and the hub's
+    newest applied run and every run after it (the one a person would undo first, and the
+    decisions since that later syncs may still carry). Also returns that newest applied
+    run's id (``None``: none yet), which the dry run names."""
+    runs, c = t.runs.c, t.changes.c
+    newest_applied = conn.execute(
+        select(func.max(runs.id)).where(runs.hub_id == hub_id, runs.status == "applied")
+    ).scalar()
+    if newest_applied is None:
+        return [], None
+    query = select(runs.id, runs.kind, runs.status, runs.started_at, runs.counts).where(
+        runs.hub_id == hub_id,
+        runs.id < newest_applied,
+        runs.status.not_in(KEPT_STATUSES),
+        ~exists().where(t.conflicts.c.run_id == runs.id, t.conflicts.c.status == "open"),
+    )
+    if before is not None:
+        query = query.where(runs.id < before)
+    if started_before is not None:
+        query = query.where(runs.started_at < started_before)
+    out = []
+    for row in conn.execute(query.order_by(runs.id)).all():
+        if (loads(row.counts) or {}).get("pruned"):
+            continue
+        total, kept = conn.execute(
+            select(func.count(), func.count().filter(_still_read(row.kind))).where(c.run_id == row.id)
+        ).one()
+        if total > kept:
+            out.append(PruneRun(int(row.id), row.kind, row.status, row.started_at, int(total), int(kept)))
+    return out, int(newest_applied)
+
+
+def prune_run(conn: Connection, run: PruneRun, when: datetime) -> int:
+    """Delete the run's journal rows but those later syncs read, and mark the run pruned
+    (``pruned``: when, ``pruned_changes``: how many rows went) in its counts, which the
+    listings and ``undo`` read. Returns how many rows went."""
+    c = t.changes.c
+    gone = conn.execute(delete(t.changes).where(c.run_id == run.id, ~_still_read(run.kind))).rowcount
+    stored = conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run.id)).scalar()
+    counts = {**(loads(stored) or {}), "pruned": when.isoformat(), "pruned_changes": int(gone or 0)}
+    conn.execute(update(t.runs).where(t.runs.c.id == run.id).values(counts=dumps(counts)))
+    return int(gone or 0)
