@@ -453,3 +453,55 @@ def test_a_field_moved_to_another_custom_field_leaves_no_copy_under_the_old_name
     assert ann["custom_fields"][job] == "Electrician" and not ann["custom_fields"].get(trade)
     header = sheet.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert "custom.trade" in header and "custom.Trade" not in header
+
+
+def test_a_birthday_without_a_year_leaves_the_date_field_empty_and_the_rest_written(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """Pipedrive's date field holds no date without a year (``BDAY:--0412``, as phones
+    write it). Refused whole, such a person never reached Pipedrive, and a person whose
+    birthday lost its year took no later edit. The field is emptied (an older date there
+    removed, never given a made-up year), the rest written, and the hub keeps the
+    birthday: the empty field is no deletion, and the runs after are quiet."""
+    url, state = emulator
+    birthday = next(f["key"] for f in state.company.fields if f["name"] == "Birthday" and f["edit_flag"])
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "a.vcf").write_text(
+        card("a", "Ann", "Lee", "ann@lee.example", "TEL:+1 202 555 0100", "BDAY:--0412")
+    )
+    (folder / "b.vcf").write_text(
+        card("b", "Bo", "Ek", "bo@ek.example", "TEL:+1 202 555 0111", "BDAY:1980-05-06")
+    )
+    hub = Hub(url, sqlite_url, folder)
+    first = hub.sync()
+    assert first.errors == [], first.errors
+    by_email = {primary_email(p): p for p in live(state)}
+    ann, bo = by_email["ann@lee.example"], by_email["bo@ek.example"]
+    assert (ann["name"], ann["phones"][0]["value"]) == ("Ann Lee", "+12025550100")
+    assert not ann["custom_fields"].get(birthday)
+    assert bo["custom_fields"][birthday] == "1980-05-06"
+    for _ in range(2):
+        quiet = hub.sync()
+        assert quiet.errors == [] and quiet.changes == {}, quiet
+    assert "BDAY:--0412" in cards(folder)["ann@lee.example"]
+
+    # the year leaves a card, with a new phone: the phone arrives, the old date goes
+    (folder / "b.vcf").write_text(
+        card("b", "Bo", "Ek", "bo@ek.example", "TEL:+1 202 555 0199", "BDAY:--0506")
+    )
+    edit = hub.sync()
+    assert edit.errors == [], edit.errors
+    assert edit.changes["pipedrive"]["update"] == 1
+    assert bo["phones"] == [{"value": "+12025550199", "primary": True, "label": "work"}]
+    assert not bo["custom_fields"].get(birthday)
+    for _ in range(2):
+        quiet = hub.sync()
+        assert quiet.errors == [] and quiet.changes == {}, quiet
+    assert "BDAY:--0506" in cards(folder)["bo@ek.example"]
+
+    # a full date set in Pipedrive later is an edit, taken everywhere
+    state.company.update_person(ann["id"], {"custom_fields": {birthday: "1990-04-12"}})
+    taken = hub.sync()
+    assert taken.errors == [], taken.errors
+    assert "BDAY:1990-04-12" in cards(folder)["ann@lee.example"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,10 @@ WRITABLE_TYPES = frozenset(
 )
 PHONE_LABELS = {"work": "work", "home": "home", "cell": "mobile", "mobile": "mobile", "other": "other"}
 EMAIL_LABELS = {"work": "work", "home": "home", "other": "other"}
+
+
+#: a birthday without a year (``BDAY:--0412``, common from phones), as the hub holds it
+_YEARLESS = re.compile(r"--\d\d-\d\d")
 
 
 class Unwritable(ValueError):
@@ -201,6 +206,8 @@ def _value(text: str, field: Mapping[str, Any]) -> Any:
             raise Unwritable(f"{field.get('name')!r} needs an amount and a currency, not {text!r}") from None
         return {"value": int(number) if number.is_integer() else number, "currency": currency.strip() or None}
     if kind == "date":
+        if _YEARLESS.fullmatch(text):
+            return None  # no date without a year there: emptied, the hub keeps it (``to_body``)
         try:
             datetime.strptime(text, "%Y-%m-%d")
         except ValueError:
@@ -212,7 +219,16 @@ def to_body(
     fields: Mapping[str, Any], schema: PersonSchema, org_id: int | None, hub_id: str | None = None
 ) -> dict[str, Any]:
     """The v2 create/update body for a whole desired record (fields left out are cleared);
-    ``hub_id`` goes to the hub id field on creates."""
+    ``hub_id`` goes to the hub id field on creates.
+
+    A date field cannot hold a date without a year (a birthday ``--04-12``): it is emptied,
+    as Outlook's Birthday cell is, never given a made-up year, and the rest of the person
+    is written (refused whole, such a person never reached Pipedrive, and one whose
+    birthday lost its year there took no later edit). Emptied rather than left as it was:
+    an older date kept there would be a birthday the hub no longer has, a disagreement
+    every run wrote again. ``as_held`` reads the body without the date, so the person
+    agrees with the hub (``PipedriveConnector.read_back``) and the empty field read back
+    is the baseline, no edit that erases the birthday elsewhere."""
     body: dict[str, Any] = {}
     given, family = str(fields.get("given_name", "")), str(fields.get("family_name", ""))
     if given or family:
