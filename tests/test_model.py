@@ -34,6 +34,7 @@ from contacthub.model import (
     normalize_phone,
     normalize_type,
     phone_key,
+    phone_same_key,
     project,
     split_renamed,
 )
@@ -525,3 +526,55 @@ def test_normalize_phone_matches_reference(text: str, region: str) -> None:
 )
 def test_split_renamed(parts: dict[str, Any], renamed: str, split: dict[str, Any] | None) -> None:
     assert split_renamed(parts, renamed) == split
+
+
+_EXTENSION_SPELLINGS = [
+    "+1 202 555 0147 ext. 12",
+    "+1 (202) 555-0147 ext. 12",
+    "+1-202-555-0147 Ext 12",
+    "+1 202 555 0147 x12",
+    "+1.202.555.0147 x. 12",
+    "+1 202 555 0147 #12",
+    "+1 202 555 0147 extension 12",
+    "+1 202 555 0147;ext=12",
+    "+1 202 555 0147, 12",
+    "+12025550147 ext12",
+]
+
+
+@pytest.mark.parametrize("spelling", _EXTENSION_SPELLINGS)
+def test_a_phone_with_an_extension_compares_by_number_and_extension(spelling: str) -> None:
+    """A number with an extension is kept as written (E.164 has none), so re-punctuated in
+    a CRM it differed as text: an edit, written over every other copy. It compares by its
+    number and extension, split where phonenumbers splits them."""
+    import phonenumbers
+
+    parsed = phonenumbers.parse(spelling, None)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert phone_same_key(spelling) == f"{e164};ext={parsed.extension}"
+    hub = [{"value": "+1 202 555 0147 ext. 12", "type": "work", "primary": True}]
+    assert field_equal("phones", hub, [{**hub[0], "value": spelling}])
+    assert fields_equal({"phones": hub}, {"phones": [{**hub[0], "value": spelling}]})
+
+
+def test_another_extension_or_number_is_another_phone() -> None:
+    hub = [{"value": "+1 202 555 0147 ext. 12", "type": "work", "primary": True}]
+    for other in (
+        "+1 202 555 0147 ext. 13",
+        "+1 202 555 01471 ext. 2",
+        "+1 202 555 0147",
+        "+1 202 555 0148 x12",
+    ):
+        assert not field_equal("phones", hub, [{**hub[0], "value": other}]), other
+    assert not field_equal("phones", hub, [{**hub[0], "type": "home"}])  # the type still counts
+    # local numbers kept as written compare by their digits; text with letters as written
+    local = [{"value": "555-0100", "type": "", "primary": True}]
+    assert field_equal("phones", local, [{**local[0], "value": "555 0100"}])
+    assert not field_equal("phones", local, [{**local[0], "value": "+555 0100"}])
+    words = [{"value": "1-800-FLOWERS", "type": "", "primary": True}]
+    assert field_equal("phones", words, [{**words[0], "value": "1-800-flowers"}])
+    assert not field_equal("phones", words, [{**words[0], "value": "1-800-FLOWERZ"}])
+    assert phone_same_key("+44 (0)20 7946 0958 x5") == "+442079460958;ext=5"
+    # digits of other scripts compare as written (not dropped, every such number one)
+    arabic = [{"value": "٣٣٣ ٤٤٤", "type": "", "primary": True}]
+    assert not field_equal("phones", arabic, [{**arabic[0], "value": "٣٣٣ ٥٥٥"}])

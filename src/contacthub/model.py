@@ -34,6 +34,7 @@ from contacthub.model_normalize import normalize_email as normalize_email
 from contacthub.model_normalize import normalize_phone as normalize_phone
 from contacthub.model_normalize import normalize_type as normalize_type
 from contacthub.model_normalize import phone_key as phone_key
+from contacthub.model_normalize import phone_same_key as phone_same_key
 
 Fields = dict[str, Any]
 
@@ -392,12 +393,18 @@ def _element_tuple(field_name: str, item: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, str(v)) for k, v in item.items()))
 
 
+def _phone_tuple(item: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, phone_same_key(str(v)) if k == "value" else str(v)) for k, v in item.items()))
+
+
 def field_equal(name: str, a: Any, b: Any) -> bool:
     """Equality of one field's values; multi-valued fields compare as sets (order ignored,
     except which element is primary). Emails compare ignoring case: the hub keeps the
     spelling it saw first, and a system holding another ("Bo.Ek@Example.ORG" where the
     hub has "bo.ek@example.org") holds the same value, neither an edit nor to be
-    written over."""
+    written over. Phones the hub keeps as written (with an extension, say) compare by
+    their number and extension (``phone_same_key``): re-punctuated in a CRM, such a phone
+    was an edit, written over every other copy."""
     if a is None or a == "" or a == []:
         return b is None or b == "" or b == []
     if b is None:
@@ -405,7 +412,10 @@ def field_equal(name: str, a: Any, b: Any) -> bool:
     if name in MULTI_FIELDS:
         if len(a) != len(b):
             return False
-        return {_element_tuple(name, x) for x in a} == {_element_tuple(name, x) for x in b}
+        if {_element_tuple(name, x) for x in a} == {_element_tuple(name, x) for x in b}:
+            return True
+        # (only when they differ as written: most phones are E.164, and equal lists common)
+        return name == "phones" and {_phone_tuple(x) for x in a} == {_phone_tuple(x) for x in b}
     return bool(a == b)
 
 

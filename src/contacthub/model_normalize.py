@@ -188,6 +188,39 @@ def phone_key(value: str) -> str:
     return "".join(c for c in value if c.isdigit())  # str.isdigit: Unicode digits too
 
 
+#: a number followed by its extension, in the markers phonenumbers reads as one ("ext. 12",
+#: "ext12", "extension 12", "x12", "#12", ";ext=12", ", 12"); the tests check them against it
+_EXTENSION = re.compile(
+    r"(.*?\d[\s().\-/]*?)\s*(?:;\s*ext=|,|#|(?:ext(?:ension|n)?|x)\.?)\s*(\d{1,7})#?", re.I | re.A
+)
+#: a number as dialled: ASCII digits, an optional leading +, and punctuation only (other
+#: digits compare as written: ``_NOT_ASCII_DIGIT`` would drop them)
+_DIALLED_NUMBER = re.compile(r"\+?[\s().\-/]*\d[\d\s().\-/]*", re.A)
+
+
+def phone_same_key(value: str) -> str:
+    """What a phone's value compares by (``model.field_equal``): where the value is a
+    number as dialled (digits and punctuation, a ``+``), that number's digits and its
+    extension's, apart: ``+1 202 555 0147 ext. 12`` and ``+1 (202) 555-0147 x12`` are one
+    value, re-punctuating it in a CRM no edit, while another extension is one. A country
+    code's trunk ``(0)`` is left out (``+44 (0)20 ...`` as phonenumbers reads it). Text
+    with letters (``1-800-FLOWERS``) compares as written, case aside. Values the hub
+    holds as E.164 are their own key; ``normalize_phone`` keeps these others as
+    written, and ``phone_key``'s digits alone run a number into its extension."""
+    if _E164.fullmatch(value):
+        return value
+    found = _EXTENSION.fullmatch(value)
+    number, extension = (found.group(1), found.group(2)) if found else (value, "")
+    number = number.strip()
+    if not _DIALLED_NUMBER.fullmatch(number):
+        return value.casefold()
+    if number[0] == "+":
+        number = "+" + _NOT_ASCII_DIGIT.sub("", _TRUNK.sub("", number))
+    else:
+        number = _NOT_ASCII_DIGIT.sub("", number)
+    return f"{number};ext={extension}" if extension else number
+
+
 def name_key(fields: Mapping[str, Any]) -> str:
     """A match key for a name: given + family, else the display name, case- and space-folded,
     and in compatibility form (NFKC): a Japanese address book's full-width "Ｋｅｎ Ｓａｔｏ" is

@@ -505,3 +505,34 @@ def test_a_birthday_without_a_year_leaves_the_date_field_empty_and_the_rest_writ
     taken = hub.sync()
     assert taken.errors == [], taken.errors
     assert "BDAY:1990-04-12" in cards(folder)["ann@lee.example"]
+
+
+def test_a_phone_with_an_extension_re_punctuated_in_pipedrive_is_no_edit(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """A phone with an extension stays as written in the hub (E.164 has no extension).
+    Re-punctuated in Pipedrive, same number and extension, it was taken for an edit: the
+    hub's value replaced and the card rewritten. Another extension is an edit."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "a.vcf").write_text(
+        card("a", "Ann", "Lee", "ann@lee.example", "TEL;TYPE=WORK:+1 202 555 0147 ext. 12")
+    )
+    hub = Hub(url, sqlite_url, folder)
+    assert hub.sync().errors == []
+    assert hub.sync().changes == {}
+    before = (folder / "a.vcf").read_bytes()
+    [ann] = [p for p in live(state) if primary_email(p) == "ann@lee.example"]
+    phone = {"value": "+1 (202) 555-0147 ext. 12", "primary": True, "label": "work"}
+    state.company.update_person(ann["id"], {"phones": [phone]})
+    for _ in range(2):
+        quiet = hub.sync()
+        assert quiet.errors == [] and quiet.changes == {}, quiet
+    assert (folder / "a.vcf").read_bytes() == before
+    assert ann["phones"] == [phone]  # Pipedrive keeps its spelling
+
+    state.company.update_person(ann["id"], {"phones": [{**phone, "value": "+1 (202) 555-0147 ext. 13"}]})
+    edit = hub.sync()
+    assert edit.errors == [] and edit.changes["cards"]["update"] == 1, edit
+    assert "555-0147 ext. 13" in (folder / "a.vcf").read_text()
