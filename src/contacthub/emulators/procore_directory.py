@@ -119,8 +119,7 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
         version(v)
         company(cid)
         body = await read_body(request)
-        attrs = required(body, "user")
-        present(attrs, "last_name", "email_address")
+        attrs = required(body, "user")  # partial: see ``present``
         try:
             return json_response(state.user_json(state.update_user(uid, attrs), view="show"))
         except Refused as exc:

@@ -51,9 +51,13 @@ def required(body: dict[str, Any], key: str, kind: type = dict) -> Any:
 
 
 def present(attrs: dict[str, Any], *names: str) -> None:
-    """Procore's OpenAPI marks ``names`` required in its PATCH bodies too (``user.last_name``
-    and ``email_address``, ``vendor.name``, ``person.last_name``): a body without one is a
-    400 "missing required field", even when it changes only the active flag."""
+    """Procore's OpenAPI marks ``names`` required in its PATCH bodies too (``vendor.name``,
+    ``person.last_name``): a body without one is a 400 "missing required field", even when
+    it changes only the active flag. Not a company user's: Procore documents PATCH as a
+    partial update, deactivation as ``{"user": {"is_active": false}}``, and an update that
+    includes ``email_address`` as refused without Directory Admin permission, so the
+    OpenAPI's ``required: [email_address, last_name]`` there is create's, copied (a blank
+    one sent is still refused: ``validate_user``)."""
     missing = [name for name in names if name not in attrs]
     if missing:
         raise ApiError(400, {"errors": {name: ["can't be blank"] for name in missing}})
