@@ -6,6 +6,7 @@ large first sync over runs without losing or doubling anyone."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -500,11 +501,16 @@ def test_a_birthday_without_a_year_leaves_the_date_field_empty_and_the_rest_writ
         assert quiet.errors == [] and quiet.changes == {}, quiet
     assert "BDAY:--0506" in cards(folder)["bo@ek.example"]
 
-    # a full date set in Pipedrive later is an edit, taken everywhere
+    # a full date typed in Pipedrive later differs from the hub's birthday, which Pipedrive
+    # never held: a conflict, settled by the policy (``newest``: the date typed, two
+    # seconds on, past update_time's one-second resolution)
+    state.company._last_time = time.time() + 2
     state.company.update_person(ann["id"], {"custom_fields": {birthday: "1990-04-12"}})
     taken = hub.sync()
-    assert taken.errors == [], taken.errors
+    assert taken.errors == [] and taken.conflicts == 1, taken
     assert "BDAY:1990-04-12" in cards(folder)["ann@lee.example"]
+    assert ann["custom_fields"][birthday] == "1990-04-12"
+    assert hub.sync().changes == {}
 
 
 def test_a_phone_with_an_extension_re_punctuated_in_pipedrive_is_no_edit(
