@@ -241,7 +241,7 @@ def test_prune_deletes_old_journals_keeps_the_runs_and_refuses_their_undo(
     code, out, _ = cli(db, "prune", "h", "--keep-days", "0", "--dry-run")
     assert code == 0, out
     assert "hub h: would delete 8 changes of 2 run(s) (runs 1 to 2)" in out  # (run 3 planned nothing)
-    assert "kept whole: run 4 (the newest applied) and later ones" in out
+    assert "kept whole: run 4 and every later run" in out
     assert {r: service.show_run(engine, r, limit=0)["journal_total"] for r in (1, 2, 3, 4)} == before
 
     code, out, _ = cli(db, "prune", "h", "--before", "2")
@@ -299,3 +299,45 @@ def test_prune_leaves_held_runs_and_runs_with_open_conflicts(tmp_path: Path) -> 
     assert shown[1]["pruned"] and shown[2]["pruned"] is None and shown[3]["pruned"] is None
     assert {r: shown[r]["journal_total"] for r in (2, 3)} == totals
     engine.dispose()
+
+
+def test_prune_keeps_the_runs_after_one_an_open_conflict_came_from(tmp_path: Path) -> None:
+    """QA: run 2 opened a conflict (kept), runs 3 and 4 set Bob's organization and set it
+    back, run 5 changed nothing; ``prune --before 5`` pruned runs 3 and 4, and ``undo 2``
+    then found nothing changed since and emptied the organization set again, unsaid. An
+    undo asks the runs after the one it undoes: none of them may go. And another hub's run
+    id is refused, not taken as a number."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for uid, name in (("ann", "Ann Lee"), ("bob", "Bob Roe")):
+        (a / f"{uid}.vcf").write_text(card(uid, name))
+    (tmp_path / "hub.toml").write_text(
+        f'[hubs.h]\ninterval = "off"\nconflict = "manual"\ndelete_threshold = "100%"\n'
+        f'[[hubs.h.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.h.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+        f'[hubs.other]\ninterval = "off"\n'
+        f'[[hubs.other.connectors]]\nname = "x"\ntype = "vcard-dir"\n'
+        f'path = "{tmp_path / "x"}"\ncreate = true\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli(db, "apply", str(tmp_path / "hub.toml"))[0] == 0
+    assert cli(db, "sync", "h")[0] == 0  # run 1
+    [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
+    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    edit(ann_b, "END:VCARD", "TITLE:Manager\r\nEND:VCARD")
+    edit(a / "bob.vcf", "END:VCARD", "ORG:Acme\r\nEND:VCARD")
+    cli(db, "sync", "h")  # run 2: Bob's organization, and an open conflict on Ann's title
+    edit(a / "bob.vcf", "ORG:Acme", "ORG:Globex")
+    assert cli(db, "sync", "h")[0] == 0  # run 3
+    edit(a / "bob.vcf", "ORG:Globex", "ORG:Acme")
+    assert cli(db, "sync", "h")[0] == 0  # run 4: set back
+    assert cli(db, "sync", "h")[0] == 0  # run 5: nothing
+    code, out, _ = cli(db, "prune", "h", "--before", "5")
+    assert code == 0 and "(run 1)" in out and "kept whole: run 2 and every later run" in out
+    code, out, err = cli(db, "undo", "2")
+    assert code == 0 and "organization changed again since run 2; kept" in out + err
+    assert "ORG:Acme" in (a / "bob.vcf").read_text()
+    assert cli(db, "sync", "other")[0] == 0  # run 7, of another hub
+    code, out, err = cli(db, "prune", "h", "--before", "7")
+    assert code == 2 and "run 7 is not a run of hub 'h'" in err

@@ -412,8 +412,9 @@ def prune(
         typer.echo(f"hub {hub}: nothing to prune")
     if result["protected_from"] is not None:
         typer.echo(
-            f"kept whole: run {result['protected_from']} (the newest applied) and later ones,"
-            " held and running runs, runs with open conflicts"
+            f"kept whole: run {result['protected_from']} and every later run (from the newest"
+            " applied run, or from an older held or running run, or one an open conflict came"
+            " from, which an undo compares with the runs after it)"
         )
     if runs and not dry_run:
         typer.echo("the pruned runs keep their counts and status; they can no longer be undone")

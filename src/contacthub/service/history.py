@@ -35,6 +35,8 @@ def prune(
     cutoff = when - timedelta(days=keep_days) if keep_days is not None else None
     with engine.begin() as conn:
         hub_row = Store(conn).hub(hub)
+        if before is not None and not history.is_run_of(conn, hub_row.id, before):
+            raise UserError(f"run {before} is not a run of hub {hub!r}")
         runs, newest_applied = history.prunable_runs(conn, hub_row.id, before=before, started_before=cutoff)
         deleted = 0
         if not dry_run:

@@ -76,19 +76,29 @@ def prunable_runs(
     running or applying (a run going on, or a killed one the next sync recovers), held (a
     person's decision waits on its journal), one an open conflict came from, and the hub's
     newest applied run and every run after it (the one a person would undo first, and the
-    decisions since that later syncs may still carry). Also returns that newest applied
-    run's id (``None``: none yet), which the dry run names."""
+    decisions since that later syncs may still carry). Nor any run after one of those kept:
+    an undo of a kept run asks the journal of every run after it what changed since (QA:
+    pruned, an undo of the run an open conflict came from emptied a field set again since,
+    and said nothing). Also returns the first run kept from there on (``None``: no applied
+    run yet), which the dry run names."""
     runs, c = t.runs.c, t.changes.c
     newest_applied = conn.execute(
         select(func.max(runs.id)).where(runs.hub_id == hub_id, runs.status == "applied")
     ).scalar()
     if newest_applied is None:
         return [], None
+    kept = conn.execute(
+        select(func.min(runs.id)).where(
+            runs.hub_id == hub_id,
+            or_(
+                runs.status.in_(KEPT_STATUSES),
+                exists().where(t.conflicts.c.run_id == runs.id, t.conflicts.c.status == "open"),
+            ),
+        )
+    ).scalar()
+    first_kept = int(newest_applied if kept is None else min(kept, newest_applied))
     query = select(runs.id, runs.kind, runs.status, runs.started_at, runs.counts).where(
-        runs.hub_id == hub_id,
-        runs.id < newest_applied,
-        runs.status.not_in(KEPT_STATUSES),
-        ~exists().where(t.conflicts.c.run_id == runs.id, t.conflicts.c.status == "open"),
+        runs.hub_id == hub_id, runs.id < first_kept
     )
     if before is not None:
         query = query.where(runs.id < before)
@@ -103,7 +113,7 @@ def prunable_runs(
         ).one()
         if total > kept:
             out.append(PruneRun(int(row.id), row.kind, row.status, row.started_at, int(total), int(kept)))
-    return out, int(newest_applied)
+    return out, first_kept
 
 
 def prune_run(conn: Connection, run: PruneRun, when: datetime) -> int:
@@ -116,3 +126,10 @@ def prune_run(conn: Connection, run: PruneRun, when: datetime) -> int:
     counts = {**(loads(stored) or {}), "pruned": when.isoformat(), "pruned_changes": int(gone or 0)}
     conn.execute(update(t.runs).where(t.runs.c.id == run.id).values(counts=dumps(counts)))
     return int(gone or 0)
+
+
+def is_run_of(conn: Connection, hub_id: int, run_id: int) -> bool:
+    """Whether run ``run_id`` is one of the hub's (``prune --before``: another hub's run id
+    was taken as a plain number, and pruned this hub up to it)."""
+    runs = t.runs.c
+    return conn.execute(select(runs.id).where(runs.id == run_id, runs.hub_id == hub_id)).first() is not None
