@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.web.conftest import Person
 
@@ -51,3 +52,29 @@ def test_the_run_page_pages_its_journal(
     last = c.get(f"/runs/{run}?after={ids[17]}").text
     assert len(rows(last)) == 2 and "Changes 19–20 of 20" in last
     assert 'id="next-page"' not in last and f'href="/runs/{run}?before={ids[18]}"' in last
+
+
+def test_a_pruned_runs_page_says_so_and_offers_no_undo(
+    alice: Person, folders: tuple[Path, Path], engine: Engine
+) -> None:
+    """QA: a pruned run's page showed its counts and an "Undo this run" button, no changes
+    and no word of the prune; the button then answered 400."""
+    from contacthub import service
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
+    for name, folder in zip("ab", folders, strict=True):
+        c.post(
+            f"/api/v1/hubs/{hub['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(folder)}},
+            headers=auth,
+        )
+    first = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
+    assert 'id="undo"' in c.get(f"/runs/{first}").text
+    card = next(folders[0].glob("*.vcf"))
+    card.write_text(card.read_text().replace("END:VCARD", "TITLE:X\r\nEND:VCARD"))
+    c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth)
+    assert service.prune(engine, "t", before=first + 1)["runs"] == [first]
+    page = c.get(f"/runs/{first}").text
+    assert 'id="pruned"' in page and "its changes were pruned on" in page.lower()
+    assert 'id="undo"' not in page
