@@ -341,3 +341,19 @@ def test_prune_keeps_the_runs_after_one_an_open_conflict_came_from(tmp_path: Pat
     assert cli(db, "sync", "other")[0] == 0  # run 7, of another hub
     code, out, err = cli(db, "prune", "h", "--before", "7")
     assert code == 2 and "run 7 is not a run of hub 'h'" in err
+
+
+def test_empty_listings_say_so(hub: tuple[str, Path, Path]) -> None:
+    """QA: ``runs --before 1`` printed an empty table, ``show`` of a run with no changes
+    only its header, and ``runs --paged`` without ``--json`` was ignored without a word."""
+    db, _, _ = hub
+    assert cli(db, "sync", "h")[0] == 0  # run 1
+    assert cli(db, "sync", "h")[0] == 0  # run 2: nothing to do
+    code, out, _ = cli(db, "runs", "h", "--before", "1")
+    assert code == 0 and out.strip() == "no runs of hub h older than run 1"
+    code, out, _ = cli(db, "show", "2")
+    assert code == 0 and out.splitlines()[-1] == "no changes"
+    code, out, _ = cli(db, "show", "1", "--after", "999999")
+    assert code == 0 and out.splitlines()[-1] == "no changes after change 999999"
+    code, _, err = cli(db, "runs", "h", "--paged")
+    assert code == 2 and "--paged is a form of --json" in err

@@ -253,6 +253,8 @@ def runs(
     """List the runs of HUB, newest first (the 50 newest; --limit, --before, --all)."""
     from contacthub import service
 
+    if paged and not as_json:
+        fail("--paged is a form of --json: give both")
     engine = db(create=False)
     items = service.runs(engine, hub, None if show_all else limit + 1, before)
     # one more than asked for says whether older runs were left out (as the API's pages)
@@ -269,6 +271,11 @@ def runs(
         typer.echo(json.dumps(items, ensure_ascii=False))  # (the array it always was)
         if cut:
             typer.echo(cut, err=True)
+        return
+    if not items:
+        typer.echo(
+            f"no runs of hub {hub} older than run {before}" if before else f"hub {hub} has no runs yet"
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -311,6 +318,8 @@ def show(
             _stream_json(data, chunks)
         else:
             shown, last = _print_run(data, chunks)
+            if not shown:  # a header alone read as if the changes had failed to print
+                typer.echo(f"no changes after change {after}" if after is not None else "no changes")
             more = limit is not None and shown == limit and last is not None
             if more and next(service.journal_chunks(engine, run, after=last, limit=1), None):
                 typer.echo(
