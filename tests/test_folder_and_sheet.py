@@ -931,6 +931,13 @@ def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp
     assert [e["message"] for e in report["errors"]] == [
         "the note ('é') cannot be written in the file's encoding cp932; its other fields were written"
     ]
+    # the row changed: counted and journalled as done, not "failed" (QA)
+    assert report["changes"]["sheet"]["update"] == 1
+    shown = json.loads(
+        runner.invoke(app, ["--database", hub.db, "show", str(report["run"]), "--json"]).stdout
+    )
+    [row_change] = [c for c in shown["journal"] if c["connector"] == "sheet"]
+    assert row_change["status"] == "done" and "its other fields were written" in row_change["error"]
     row = hub.sheet.read_bytes().decode("cp932").splitlines()[1]
     assert row == "太郎,山田,taro@example.com,added@example.com,古いメモ"
     for _ in range(2):

@@ -18,8 +18,10 @@
             ├── ReadOnlyRecordError the system refuses changes to this record for good (a
             │                     user synced from on-premises AD, a contact we did not create)
             ├── RejectedRecordError the system refuses the record's values as invalid (HTTP
-            │                     400/422: a name over 255 characters): not retried until
-            │                     the hub contact changes
+            │   │                 400/422: a name over 255 characters): not retried until
+            │   │                 the hub contact changes
+            │   └── PartlyWrittenError some values written, the others refused (a CSV file's
+            │                     encoding): done, with the refusal said as its error
             └── RecordNotFoundError the record is gone: a write that finds so takes it for the
                 │                 record's deletion there (its link goes)
                 └── NotAPersonError the record is no person (a contact group card): left alone
@@ -117,6 +119,13 @@ class RejectedRecordError(RecordError):
     not accept). Sending them again cannot succeed, so the engine does not, until the hub
     contact changes; unlike a timeout, a rate limit, refused credentials or a server error,
     which are tried again on every run."""
+
+
+class PartlyWrittenError(RejectedRecordError):
+    """Some of the record's values were written and the system refused the others (a CSV
+    file's encoding that cannot hold one of them): the write happened, and says what it
+    left out. Journalled as done, with the refusal said as the record's error; taken for a
+    plain refusal, the run said "failed" and counted nothing, though the record changed."""
 
 
 class RecordNotFoundError(RecordError):

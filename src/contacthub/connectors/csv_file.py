@@ -73,6 +73,7 @@ from contacthub.connectors.csv_store import FIELD_LIMIT, CsvStore, _Row, _Table
 from contacthub.errors import (
     ConfigError,
     FatalConnectorError,
+    PartlyWrittenError,
     RecordError,
     RecordNotFoundError,
     RejectedRecordError,
@@ -580,7 +581,7 @@ class CsvConnector(CsvStore, Connector):
                 raise RecordError(msg, f"{self.path}:{row.line}", self.name)
             if cells == row.cells:
                 raise RejectedRecordError(msg, f"{self.path}:{row.line}", self.name)
-            self._unwritten[id(row)] = RejectedRecordError(
+            self._unwritten[id(row)] = PartlyWrittenError(
                 f"{msg}; its other fields were written", f"{self.path}:{row.line}", self.name
             )
         row.cells = cells

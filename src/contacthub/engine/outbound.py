@@ -22,6 +22,7 @@ from contacthub.connectors.base import WriteOp, WriteResult, check_ops
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.errors import (
     NotAPersonError,
+    PartlyWrittenError,
     ReadOnlyRecordError,
     RecordError,
     RecordNotFoundError,
@@ -391,7 +392,11 @@ def finish_page(
                 )
             continue
         if error is not None:
-            statuses.append((change_id, "failed", str(error.message), op.native_id))
+            if isinstance(error, PartlyWrittenError):  # it changed: done, with what it left out
+                statuses.append((change_id, "done", str(error.message), op.native_id))
+                ctx.report.count(spoke.name, op.kind)
+            else:
+                statuses.append((change_id, "failed", str(error.message), op.native_id))
             ctx.report.error(spoke.name, error.record, error.message)
             # refused for good (read-only, or a value the system rejects as invalid): not
             # tried again until the hub contact changes
