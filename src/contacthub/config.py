@@ -35,7 +35,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from contacthub.connectors.registry import connector_class
@@ -162,6 +170,12 @@ class HubFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hubs: dict[str, HubSpec]
+    #: the folder of the file it was read from (``load``): relative paths are read from it
+    _base: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base(self) -> Path | None:
+        return self._base
 
     @field_validator("hubs")
     @classmethod
@@ -202,6 +216,7 @@ def load(path: Path) -> HubFile:
     except ConfigError as exc:
         raise ConfigError(exc.message, str(path)) from None
     base = path.parent.absolute()
+    spec._base = base
     for hub_name, hub in spec.hubs.items():
         for i, conn in enumerate(hub.connectors):
             with contextlib.suppress(ConfigError):  # an unknown type: said below, where it is
@@ -289,11 +304,15 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                         update(t.hubs).where(t.hubs.c.id == hub_id).values(updated_at=now(), **values)
                     )
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
-            lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors)
+            lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors, spec.base)
     return lines
 
 
-def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec]) -> list[str]:
+def _apply_connectors(
+    conn: Any, hub_id: int, hub_name: str, specs: list[ConnectorSpec], base: Path | None = None
+) -> list[str]:
+    """Create, change and remove the hub's connectors as ``specs`` say; ``base``: the hub
+    file's folder (``HubFile.base``), where a relative path stored before was read from."""
     lines: list[str] = []
     for spec in specs:  # a hub file's are absolute already (``load``); a spec made in code
         absolute_paths(connector_class(spec.type), spec.model_extra or {}, Path.cwd(), f"hubs.{hub_name}")
@@ -363,7 +382,7 @@ def _apply_connectors(conn: Any, hub_id: int, hub_name: str, specs: list[Connect
         if diff:
             lines.append(f"{label}: changed " + ", ".join(diff))
             if {"filter", "mapping", "direction", "operations", "on_delete", "settings"} & set(diff):
-                _reconsider_change(conn, row, values)
+                _reconsider_change(conn, row, values, base)
     for name, row in existing.items():
         conn.execute(delete(t.connectors).where(t.connectors.c.id == row.id))
         lines.append(
@@ -624,21 +643,26 @@ def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]],
 LOCATION_SETTINGS = ("path", "url", "addressbook", "base_url", "company_id", "tenant_id", "format")
 
 
-def _same_book(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def _same_book(old: dict[str, Any], new: dict[str, Any], base: Path | None = None) -> bool:
     """Whether two connectors' ``LOCATION_SETTINGS`` name one address book. A ``path`` is
-    one place however it is spelt: a symlink to its folder, and a relative path stored by
-    an older contacthub (``cards``) that ``apply`` now stores absolute (taken for another
-    book, the links went, and a card deleted meanwhile came back instead of going)."""
+    one place however it is spelt: a symlink to its folder, and a relative path an older
+    contacthub stored as typed (``cards``, ``../cards``), which ``apply`` now stores
+    absolute: taken for another book, the links went, and a card deleted meanwhile came
+    back instead of going. Such a path is read from the hub file's folder (``base``: the
+    same file applied again, from wherever; without one, this process's folder, where its
+    runs read it); any other folder of the same name is another book (QA: taken for the
+    same by its last name, the next run deleted every person the other folder did not
+    hold)."""
     for key in LOCATION_SETTINGS:
         was, now = old.get(key), new.get(key)
         if was == now:
             continue
         if key != "path" or not isinstance(was, str) or not isinstance(now, str) or not was or not now:
             return False
-        if _real(was) == _real(now):
-            continue
-        parts = Path(os.path.normpath(os.path.expanduser(was))).parts
-        if os.path.isabs(was) or ".." in parts or Path(_real(now)).parts[-len(parts) :] != parts:
+        if os.path.isabs(os.path.expanduser(was)):
+            if _real(was) != _real(now):
+                return False
+        elif _real(os.path.join(base or Path.cwd(), was)) != _real(now):
             return False
     return True
 
@@ -667,12 +691,12 @@ class Forgotten(NamedTuple):
 NOTHING = Forgotten(frozenset(), {})
 
 
-def _forgotten(row: Any, values: dict[str, Any]) -> Forgotten | None:
+def _forgotten(row: Any, values: dict[str, Any], base: Path | None = None) -> Forgotten | None:
     """The fields whose baselines a change makes meaningless (``None``: all of them)."""
     # compared as stored now (a URL's query values masked): a URL stored before with its
     # token in clear is no other address book, nor is another token
     old_settings, new_settings = loads(row.settings) or {}, loads(values["settings"]) or {}
-    if not _same_book(secrets.masked(old_settings), secrets.masked(new_settings)):
+    if not _same_book(secrets.masked(old_settings), secrets.masked(new_settings), base):
         return None
     old_map, new_map = loads(row.mapping) or {}, loads(values["mapping"]) or {}
     moved = {k for k in {*old_map, *new_map} if old_map.get(k) != new_map.get(k)}
@@ -701,7 +725,7 @@ def _forgotten(row: Any, values: dict[str, Any]) -> Forgotten | None:
     return Forgotten(forget, vacated)
 
 
-def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
+def _settings_changed(row: Any, values: dict[str, Any], base: Path | None = None) -> bool:
     """Whether a change gives the connector other ``scope_settings`` (which of the address
     book's records it lists), in the same address book (one of ``LOCATION_SETTINGS``
     changed starts afresh: ``_forgotten``). A page size or a full-read interval changed
@@ -713,14 +737,14 @@ def _settings_changed(row: Any, values: dict[str, Any]) -> bool:
     except ConfigError:
         return False
     return any(old_settings.get(k) != new_settings.get(k) for k in scope) and _same_book(
-        old_settings, new_settings
+        old_settings, new_settings, base
     )
 
 
-def _reconsider_change(conn: Any, row: Any, values: dict[str, Any]) -> None:
+def _reconsider_change(conn: Any, row: Any, values: dict[str, Any], base: Path | None = None) -> None:
     """``_reconsider`` the connector of ``row`` after a change to ``values`` (``apply``, the
     web's edit): what its links forget, and whether its scope settings changed."""
-    _reconsider(conn, row.id, _forgotten(row, values), _settings_changed(row, values))
+    _reconsider(conn, row.id, _forgotten(row, values, base), _settings_changed(row, values, base))
 
 
 def _reconsider(
