@@ -611,6 +611,9 @@ def test_a_token_in_the_urls_query_is_stored_encrypted_and_still_sent(
     code, out = cli("sync", "team", "--json")
     assert code == 0 and json.loads(out)["status"] == "applied" and token not in out, out
     assert set(server_cards(radicale, book)) == {"bob@example.com"}  # it reached the server
+    with contextlib.closing(sqlite3.connect(path)) as plain:  # nor in the cursor (QA)
+        cursors = [str(v) for (v,) in plain.execute("select value from cursors")]
+    assert cursors and not any(token in v or password in v for v in cursors), cursors
 
     # the connector a run builds from the store sends the token to the server, every time
     engine = open_database(db)

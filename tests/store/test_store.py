@@ -816,3 +816,17 @@ def test_a_contacts_conflicts_are_found_by_an_index(sqlite_url: str) -> None:
                 str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
             )
             assert "USING INDEX ix_conflicts_contact" in plan, plan
+
+
+def test_a_url_sent_back_masked_takes_the_stored_values_and_refuses_a_mask_of_nothing() -> None:
+    """A dashboard form or a client sends a URL back as it was shown (``?token=********``):
+    each mask is the stored value of that field. A mask of a field the stored URL has no
+    value of was kept as given, and ``********`` was then sent to the server as the value
+    (QA): refused, and said."""
+    from contacthub.store import secrets
+
+    stored = "https://dav.example/book1/?token=TOK1"
+    assert secrets.unhide_url_secrets("https://dav.example/book1/?token=********", stored) == stored
+    sent = "https://dav.example/book1/?token=********&share=********"
+    with pytest.raises(ConfigError, match=r"says \*\*\*\*\*\*\*\* for a query value it never had"):
+        secrets.unhide_url_secrets(sent, stored)

@@ -41,8 +41,12 @@ _NO_SYNC = frozenset({400, 403, 404, 405, 409, 412, 415, 422, 501})
 
 def _where(conn: CardDavConnector) -> str:
     """What the cursor's address book was found from: another ``url`` or ``addressbook``
-    setting means discovering it again."""
-    return f"{conn.url}#{conn.addressbook or ''}"
+    setting means discovering it again. Its query values masked: the cursor is stored in
+    clear, and a ``?token=`` kept encrypted in the settings was written there as it is
+    (QA); another token is the same address book anyway."""
+    from contacthub.redact import hide_url_secrets
+
+    return f"{hide_url_secrets(str(conn.url))}#{conn.addressbook or ''}"
 
 
 def _state(conn: CardDavConnector, cursor: str | None) -> dict[str, Any]:

@@ -158,7 +158,14 @@ def unhide_url_secrets(value: Any, stored: Any) -> Any:
             "the URL's host changed, and it still says ******** for a secret: give the "
             "password or token for the new host"
         )
-    return unhide_query(value, stored)
+    unhidden = unhide_query(value, stored)
+    if f"={REDACTED}" in unhidden:
+        # a mask for a field the stored URL has no value of: taken as given, the mask itself
+        # was sent to the server as the value (QA), and the person thought it was kept
+        raise ConfigError(
+            "the URL says ******** for a query value it never had: give the value itself"
+        )
+    return unhidden
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
