@@ -889,3 +889,30 @@ def test_ctrl_c_in_a_sync_or_an_undo_says_what_to_do_and_the_next_run_finishes(
     assert "interrupted: nothing more was done; a run it cut short" in done.stderr
     code, out = cli("sync", "team", db=db)
     assert code == 0, out
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_whose_run_fails_leaves_the_run_held(
+    setup: tuple[str, Path, Path, Path], decision: str
+) -> None:
+    """QA: ``approve`` of a held run whose run failed (a folder not there just then) marked
+    it "approved" with its deletions, though nothing was done, and it could no longer be
+    approved or rejected. It is held again, and says so; decided once the folder is back."""
+    db, a, b, _ = setup
+    for i in range(10):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"P{i}", "X", f"p{i}@example.com"))
+    cli("sync", "team", db=db)
+    for path in list(a.glob("*.vcf"))[:6]:
+        path.unlink()
+    code, out = cli("sync", "team", "--json", db=db)
+    held = json.loads(out)["run"]
+    assert code == 3
+    b.rename(b.with_name("away"))  # an unmounted disk
+    code, out = cli(decision, str(held), "--json", db=db)
+    assert code == 1 and json.loads(out)["status"] == "failed", out
+    code, out = cli("runs", "team", "--json", db=db)
+    assert [r["status"] for r in json.loads(out) if r["id"] == held] == ["held"]
+    b.with_name("away").rename(b)
+    code, out = cli(decision, str(held), "--json", db=db)
+    assert code == 0, out
+    assert len(list(b.glob("*.vcf"))) == (4 if decision == "approve" else 10)

@@ -248,9 +248,10 @@ def approve(
     """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
     hub, row = _held(engine, run_id, "approved")
     options = Options(approved=held_figures(row.counts))
-    return run_hub(
+    report = run_hub(
         engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress, on_wait=on_wait
     )
+    return _held_again_if_failed(engine, run_id, "approved", report)
 
 
 def reject(
@@ -260,7 +261,7 @@ def reject(
     the connectors it would have deleted in keep their records (unlinked)."""
     hub, row = _held(engine, run_id, "rejected")
     ids = frozenset(held_figures(row.counts))
-    return run_hub(
+    report = run_hub(
         engine,
         hub,
         kind="reject",
@@ -269,6 +270,22 @@ def reject(
         progress=progress,
         on_wait=on_wait,
     )
+    return _held_again_if_failed(engine, run_id, "rejected", report)
+
+
+def _held_again_if_failed(engine: Engine, run_id: int, decided: str, report: Report) -> Report:
+    """A decision whose run failed (a folder not there, a system down) leaves the held run
+    held, to be decided again: marked "approved" though nothing was done, the history said
+    deletions were approved, and the run could no longer be approved or rejected (QA). A
+    run killed mid-way is not this: its decision is carried on by the next sync."""
+    if report.status != "failed":
+        return report
+    with engine.begin() as conn:
+        still = (t.runs.c.id == run_id, t.runs.c.status == decided)
+        conn.execute(update(t.runs).where(*still).values(status="held"))
+    again = f"run {run_id} is held again: decide it once the run can go through"
+    report.message = f"{report.message}; {again}" if report.message else again
+    return report
 
 
 def undo(
