@@ -833,41 +833,45 @@ def test_a_path_spelt_another_way_is_the_same_folder(
     assert sorted(p.name for p in (conf / "cards").glob("*.vcf")) == ["p0.vcf", "p2.vcf"]
 
 
-def test_an_older_stores_relative_path_is_read_from_the_hub_files_folder(
+def test_an_older_stores_relative_path_is_the_same_folder_only_when_read_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """QA, both ways: a stored ``../cards`` applied again from another folder was taken for
-    another book (links gone, a deletion made meanwhile undone); and a stored ``cards``
-    was taken for any folder named ``cards`` (``/elsewhere/cards``), links kept, and the
-    next run deleted everyone that folder did not hold. A relative path stored before is
-    read from the hub file's folder (or this process's), nowhere else."""
+    """A relative path an older contacthub stored (``../cards``) is the folder its runs
+    read from their own folder. Applied again from the hub file's folder, both readings
+    agree: one folder, links kept. Read from the hub file's folder alone, another hub file
+    elsewhere with its own ``cards`` was taken for it, links kept, and the next run deleted
+    everyone that folder did not hold (QA); by its last name alone, any ``/x/cards`` was.
+    Whenever the readings differ it is another book: links go, records matched again."""
     from sqlalchemy import update
 
     from contacthub.store.repo import ContactRow, LinkRow, dumps
 
-    conf, cards, elsewhere = tmp_path / "conf", tmp_path / "cards", tmp_path / "elsewhere" / "cards"
-    for folder in (conf, cards, elsewhere):
-        folder.mkdir(parents=True)
+    conf, other = tmp_path / "conf", tmp_path / "other"
+    for folder in (conf, tmp_path / "cards", other / "cards", tmp_path / "elsewhere" / "deeper"):
+        folder.mkdir(parents=True, exist_ok=True)
 
-    def links_kept(path: str, stored: str, name: str) -> bool:
-        monkeypatch.chdir(conf)
+    def links_kept(hub_dir: Path, path: str, stored: str, applied_from: Path, name: str) -> bool:
+        monkeypatch.chdir(hub_dir)
         engine = open_database(f"sqlite:///{tmp_path / name}")
         head = '[hubs.m]\n[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\n'
-        config.apply(engine, config.load(write(conf, head + f'path = "{path}"\n')))
+        hub_file = write(hub_dir, head + f'path = "{path}"\n')
+        config.apply(engine, config.load(hub_file))
         with engine.begin() as conn:
             store = Store(conn)
             hub_id = store.hub("m").id
             [row] = store.connectors(hub_id)
             store.insert_contacts(hub_id, [ContactRow("p1", {"display_name": "P"}, {}, 1, False)])
             store.insert_links([LinkRow(0, row.id, "p1", "p1.vcf", "v1", {"display_name": "P"}, 1, "active")])
-            # as an older contacthub stored it
+            # as an older contacthub stored it, its runs reading it from ``conf``
             conn.execute(update(t.connectors).values(settings=dumps({"path": stored})))
-        monkeypatch.chdir(tmp_path / "elsewhere")  # applied again from another folder
-        config.apply(engine, config.load(conf / "hubs.toml"))
+        monkeypatch.chdir(applied_from)
+        config.apply(engine, config.load(hub_file))
         with engine.connect() as conn:
             kept = bool(list(conn.execute(select(t.links.c.id)).scalars()))
         engine.dispose()
         return kept
 
-    assert links_kept("../cards", "../cards", "one.db")  # the same folder: its link kept
-    assert not links_kept(str(elsewhere), "cards", "two.db")  # another folder called cards
+    assert links_kept(conf, "../cards", "../cards", conf, "one.db")  # the same file, from its folder
+    assert not links_kept(conf, "../cards", "../cards", tmp_path / "elsewhere" / "deeper", "two.db")  # unsure
+    assert not links_kept(other, "cards", "cards", conf, "three.db")  # a hub file elsewhere, its own cards
+    assert not links_kept(conf, str(other / "cards"), "cards", conf, "four.db")  # another folder called cards

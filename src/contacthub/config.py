@@ -648,11 +648,13 @@ def _same_book(old: dict[str, Any], new: dict[str, Any], base: Path | None = Non
     one place however it is spelt: a symlink to its folder, and a relative path an older
     contacthub stored as typed (``cards``, ``../cards``), which ``apply`` now stores
     absolute: taken for another book, the links went, and a card deleted meanwhile came
-    back instead of going. Such a path is read from the hub file's folder (``base``: the
-    same file applied again, from wherever; without one, this process's folder, where its
-    runs read it); any other folder of the same name is another book (QA: taken for the
-    same by its last name, the next run deleted every person the other folder did not
-    hold)."""
+    back instead of going. Such a path is the same folder only when read from this
+    process's folder (where its runs read it) and from the hub file's folder (``base``)
+    alike: the same file applied again from its folder. Read either way alone, another
+    folder of the same name was taken for it (QA: a hub file elsewhere with its own
+    ``cards``), links kept, and the next run deleted every person that folder did not
+    hold. When the readings differ it is another book: its links go and its records are
+    matched again (a deletion made meanwhile may come back; nobody is deleted)."""
     for key in LOCATION_SETTINGS:
         was, now = old.get(key), new.get(key)
         if was == now:
@@ -662,7 +664,7 @@ def _same_book(old: dict[str, Any], new: dict[str, Any], base: Path | None = Non
         if os.path.isabs(os.path.expanduser(was)):
             if _real(was) != _real(now):
                 return False
-        elif _real(os.path.join(base or Path.cwd(), was)) != _real(now):
+        elif any(_real(os.path.join(at, was)) != _real(now) for at in {Path.cwd(), base or Path.cwd()}):
             return False
     return True
 
