@@ -715,6 +715,7 @@ def test_a_field_the_encoding_cannot_hold_keeps_its_cell_and_the_rest_is_written
     assert isinstance(again.error, RejectedRecordError) and again.fields is None
     [made] = connector.write([WriteOp("create", "h2", {"given_name": "Łucja", "family_name": "Nowak"})])
     assert isinstance(made.error, RecordError) and "the given name ('Ł')" in made.error.message
+    assert made.error.record == str(path)  # no line yet (it said "o.csv:0", QA)
     assert path.read_bytes() == start.replace("l@n.pl,", "l@n.pl,l2@n.pl").encode("cp1252")
 
 

@@ -539,11 +539,13 @@ class CsvConnector(CsvStore, Connector):
 
     def _fill(self, table: _Table, row: _Row, fields: Fields, new: bool = False) -> None:
         """Write ``fields`` into the columns that hold them; every other cell stays as is."""
+        # a new row has no line yet ("o.csv:0" named none): the file is where it goes
+        where = str(self.path) if new else f"{self.path}:{row.line}"
         for column in missing_columns(table.fmt, table.header, fields, self.config.mapping):
             broken = table.broken_line()
             if broken is not None:
                 msg = f"needs a new column {column!r}, which waits until line {broken} can be read"
-                raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+                raise RecordError(msg, where, self.name)
             table.header.append(column)
             for other in table.rows:
                 if not other.problem:
@@ -569,20 +571,20 @@ class CsvConnector(CsvStore, Connector):
             # a row with no values is a blank line, which reading skips: the record would
             # come back as deleted on the next run
             msg = "nothing to write: none of the contact's values has a column in this file"
-            raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+            raise RecordError(msg, where, self.name)
         if max(map(len, cells), default=0) > FIELD_LIMIT:
             # a longer cell is one no reader of this file would read back
             msg = f"a value is longer than the {FIELD_LIMIT} characters a CSV cell may hold"
-            raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+            raise RecordError(msg, where, self.name)
         unwritten = self._unencodable(table, handlers, row.cells, cells)
         if unwritten:
             msg = f"{_labels(unwritten)} cannot be written in the file's encoding {table.codec}"
             if new:
-                raise RecordError(msg, f"{self.path}:{row.line}", self.name)
+                raise RecordError(msg, where, self.name)
             if cells == row.cells:
-                raise RejectedRecordError(msg, f"{self.path}:{row.line}", self.name)
+                raise RejectedRecordError(msg, where, self.name)
             self._unwritten[id(row)] = PartlyWrittenError(
-                f"{msg}; its other fields were written", f"{self.path}:{row.line}", self.name
+                f"{msg}; its other fields were written", where, self.name
             )
         row.cells = cells
 
