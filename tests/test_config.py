@@ -823,7 +823,8 @@ def test_a_path_spelt_another_way_is_the_same_folder(
             conn.execute(
                 t.connectors.update().where(t.connectors.c.name == "a").values(settings='{"path": "cards"}')
             )
-        config.apply(engine, config.load(conf / "hubs.toml"))
+        said = config.apply(engine, config.load(conf / "hubs.toml"))
+        assert said == ["connector m/a: its paths are now stored absolute"]  # not "changed settings"
     else:
         config.apply(engine, config.load(write(tmp_path / "link", text)))
     assert link_ids() == before  # one folder: its links hold

@@ -373,9 +373,15 @@ def _apply_connectors(
             # stored before a URL's query values were kept encrypted: they move there now
             diff.remove("settings")
             lines.append(f"{label}: its URL's query values are now kept encrypted")
+        respelt = "settings" in diff and _only_respelt(cls, old_plain, plain, base)
+        if respelt:
+            # a path an older contacthub stored as typed, now stored absolute: the same
+            # place, nothing to read again ("changed settings" alarmed every upgrade, QA)
+            diff.remove("settings")
+            lines.append(f"{label}: its paths are now stored absolute")
         if _new_secrets(cls, row, secret, legacy, label, values):
             diff.append("credentials")
-        if diff or "name" in values or "secrets" in values or legacy:
+        if diff or "name" in values or "secrets" in values or legacy or respelt:
             conn.execute(
                 update(t.connectors).where(t.connectors.c.id == row.id).values(updated_at=now(), **values)
             )
@@ -667,6 +673,14 @@ def _same_book(old: dict[str, Any], new: dict[str, Any], base: Path | None = Non
         elif any(_real(os.path.join(at, was)) != _real(now) for at in {Path.cwd(), base or Path.cwd()}):
             return False
     return True
+
+
+def _only_respelt(cls: Any, old: dict[str, Any], new: dict[str, Any], base: Path | None) -> bool:
+    """Whether two settings differ only in how their ``path_settings`` spell one place."""
+    keys = {k for k in {*old, *new} if old.get(k) != new.get(k)}
+    if not keys or not keys <= set(cls.path_settings):
+        return False
+    return all(_same_book({"path": old.get(k)}, {"path": new.get(k)}, base) for k in keys)
 
 
 def _real(path: str) -> str:
