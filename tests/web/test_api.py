@@ -542,3 +542,15 @@ def test_a_connector_is_not_changed_under_a_running_run(
         == 200
     )
     assert c.delete(f"/api/v1/connectors/{b['id']}", headers=auth).status_code in (200, 204)
+
+
+def test_a_paging_id_too_big_for_the_database_is_a_422(alice: Person, folders: tuple[Path, Path]) -> None:
+    """``?before=9223372036854775808`` was a 500 (SQLite: OverflowError; PostgreSQL: int4) (QA)."""
+    c, auth = alice.client, alice.auth
+    hub = make_hub(alice, folders)
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
+    for url, key in ((f"/api/v1/hubs/{hub['id']}/runs", "before"), (f"/api/v1/runs/{run}", "after")):
+        answer = c.get(url, params={key: 2**63}, headers=auth)
+        assert c.get(url, params={key: 2**31}, headers=auth).status_code == 422
+        assert answer.status_code == 422 and "error" in answer.json(), answer.text
+        assert c.get(url, params={key: 2**31 - 1}, headers=auth).status_code == 200

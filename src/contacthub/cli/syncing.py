@@ -240,7 +240,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 50,
     before: Annotated[
-        int | None, typer.Option("--before", min=1, help="Only runs older than this run.")
+        int | None, typer.Option("--before", min=1, max=2**31 - 1, help="Only runs older than this run.")
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Every run of the hub.")] = False,
     paged: Annotated[
@@ -304,7 +304,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most N changes.")] = None,
     after: Annotated[
-        int | None, typer.Option("--after", min=0, help="Only changes after this change id.")
+        int | None, typer.Option("--after", min=0, max=2**31 - 1, help="Only changes after this change id.")
     ] = None,
 ) -> None:
     """Show RUN with every change and its values before and after."""
@@ -394,7 +394,9 @@ def prune(
     keep_days: Annotated[
         int | None, typer.Option("--keep-days", min=0, help="Prune runs started more than D days ago.")
     ] = None,
-    before: Annotated[int | None, typer.Option("--before", min=1, help="Prune runs older than RUN.")] = None,
+    before: Annotated[
+        int | None, typer.Option("--before", min=1, max=2**31 - 1, help="Prune runs older than RUN.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="Then VACUUM and ANALYZE the store (gives the space back).")

@@ -33,6 +33,10 @@ async def who(request: Request, caller: Annotated[Caller, Depends(api_caller)]) 
 
 
 Who = Annotated[Caller, Depends(who)]
+
+#: the largest id an INTEGER column holds (PostgreSQL: 32 bits): a bigger one was a 500
+ID_MAX = 2**31 - 1
+
 router = APIRouter(prefix="/api/v1", tags=["contacthub"])
 
 
@@ -244,7 +248,9 @@ def list_runs(
     who: Who,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="only runs older than this run id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="only runs older than this run id")
+    ] = None,
 ) -> list[dict[str, Any]]:
     name = access.hub(db, who.user, hub_id)
     return page_of(request, response, service.runs(db, name, limit + 1, before), limit, "before")
@@ -267,7 +273,9 @@ def get_run(
     who: Who,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=10_000, description="changes in this page")] = 1000,
-    after: Annotated[int | None, Query(ge=1, description="only changes after this change id")] = None,
+    after: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="only changes after this change id")
+    ] = None,
 ) -> dict[str, Any]:
     access.hub_of(db, who.user, "run", run_id)
     found = service.show_run(db, run_id, limit + 1, after)
