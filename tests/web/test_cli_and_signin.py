@@ -84,6 +84,32 @@ def test_tokens_revoked_and_users_removed(sqlite_url: str, app: FastAPI) -> None
     engine.dispose()
 
 
+def test_a_users_password_is_changed_and_their_sessions_end(sqlite_url: str, app: FastAPI) -> None:
+    """There was no way to change a password: removing and adding the user again was the
+    only one, and it took their hubs from them for good (QA)."""
+    from tests.web.conftest import sign_in
+
+    engine = open_database(sqlite_url)
+    ben = accounts.add_user(engine, "ben@example.com", PASSWORD)
+    token = accounts.create_token(engine, ben)
+    web = sign_in(app, "ben@example.com")
+    assert web.get("/api/v1/hubs").status_code == 200
+    args = ["--database", sqlite_url, "user", "password", "Ben@example.com", "--password-stdin"]
+    done = runner.invoke(cli, args, input="a new one, long enough\n")
+    assert done.exit_code == 0 and "new password set; signed out everywhere" in done.output, done.output
+    assert web.get("/api/v1/hubs").status_code == 401  # signed out
+    assert accounts.authenticate(engine, "ben@example.com", PASSWORD) is None
+    assert accounts.authenticate(engine, "ben@example.com", "a new one, long enough") is not None
+    assert accounts.token_user(engine, token) is not None  # tokens stay (revoke them on their own)
+    short = runner.invoke(cli, args, input="short\n")
+    assert short.exit_code == 2 and "at least" in short.output
+    nobody = runner.invoke(
+        cli, [*args[:4], "nobody@example.com", "--password-stdin"], input="long enough pw\n"
+    )
+    assert nobody.exit_code == 2 and "no user nobody@example.com" in nobody.output
+    engine.dispose()
+
+
 @pytest.mark.parametrize("invite", [False, True])
 def test_sign_in_from_the_dashboard(
     app: FastAPI, alice: Person, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invite: bool

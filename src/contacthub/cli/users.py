@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from contacthub.cli.common import TokenId, _guard, app, db
+from contacthub.cli.common import TokenId, _guard, app, db, fail
 
 user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -64,6 +64,26 @@ def token_create(
         owner = everyone[0]
     typer.echo(accounts.create_token(engine, owner, name))
     typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)
+
+
+@user_app.command("password")
+@_guard
+def user_password(
+    email: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Give a user a new password (asked for, never an argument); their sessions end."""
+    from contacthub.web import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if not accounts.set_password(db(), email, password):
+        fail(f"no user {email}")
+    typer.echo(f"user {email.strip().lower()}: new password set; signed out everywhere")
 
 
 @user_app.command("list")
