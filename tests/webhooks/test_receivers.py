@@ -433,3 +433,76 @@ def test_lifespan_hook_starts_the_scheduler_and_tells_the_dashboard(engine: Engi
             assert parts.router.routes  # /metrics and /hooks
 
     asyncio.run(serve_once())
+
+
+class HungBroker:
+    """A dispatcher whose broker accepts the connection and never answers (a dead network
+    path): each request blocks, as a Redis call does until its socket timeout."""
+
+    def request(self, hub: str, *, delay: float | None = None, origin: str = "notification") -> bool:
+        time.sleep(6)
+        return True
+
+
+def test_a_hung_broker_holds_neither_the_server_nor_the_sender(engine: Engine) -> None:
+    """The broker call ran on the event loop: with a broker that stopped answering, every
+    notification took 5 s before its 503 and held the dashboard and the API meanwhile (a
+    sign-in page took 25 s, QA); Graph, which waits 3 s, never got its answer. It is made off
+    the loop, and answered 503 with Retry-After within ``ANSWER_IN`` seconds."""
+    app = FastAPI()
+    app.include_router(webhook_router(engine, HungBroker()))
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    client = TestClient(app)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = time.monotonic()
+        pending = pool.submit(client.post, hook("procore", "hub000"), json=PROCORE_EVENT)
+        time.sleep(0.3)  # the notification is waiting on the broker now
+        quick = time.monotonic()
+        assert client.get("/ping").json() == {"ok": True}
+        assert time.monotonic() - quick < 1.5  # the server answers meanwhile
+        answer = pending.result(timeout=20)
+    assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
+    assert time.monotonic() - started < 4.5  # before Graph's 3 s and our own ANSWER_IN
+
+
+def test_a_huge_notification_is_refused_before_it_is_read(engine: Engine) -> None:
+    """A receiver read a notification of any size into memory before its 1 MB check (400 MB
+    took the server to 861 MB, QA); the served app refuses it as it comes in."""
+    import asyncio
+
+    from contacthub.web.app import BodyLimit
+
+    app = FastAPI()
+    app.include_router(webhook_router(engine, Recorder()))
+    pulled: list[int] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        pulled.append(1)  # 50 MB in 1 MB pieces, no Content-Length
+        return {"type": "http.request", "body": b" " * (1 << 20), "more_body": len(pulled) < 50}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = hook("procore", "hub000")
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "app": app,
+    }
+    asyncio.run(BodyLimit(app)(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert len(pulled) <= 2  # stopped at the limit, not after reading all 50 MB

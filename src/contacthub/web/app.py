@@ -159,16 +159,18 @@ MAX_API_BODY = 1 << 20  # bytes: a hub's or connector's settings are a few kilob
 
 
 class BodyLimit:
-    """Refuse an API request whose body is over ``MAX_API_BODY`` with 413, before any route
-    reads it: a signed-in user's 30 MB token was stored, and every listing of hubs then
-    decrypted it. The body is read here (up to the limit) and handed on unchanged;
-    webhook receivers keep their own limit and dashboard forms the form parser's."""
+    """Refuse an API request or a webhook notification whose body is over ``MAX_API_BODY``
+    with 413, before any route reads it: a signed-in user's 30 MB token was stored, and
+    every listing of hubs then decrypted it; a receiver read a 400 MB notification whole
+    before its own check (the server grew to 861 MB, QA: its URL is the only secret some
+    vendors send). The body is read here (up to the limit) and handed on unchanged;
+    dashboard forms keep the form parser's limit."""
 
     def __init__(self, app: Any, limit: int = MAX_API_BODY) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/hooks/")):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 from typing import Any, Protocol
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
@@ -30,6 +33,7 @@ log = logging.getLogger("contacthub.webhooks")
 
 RETRY_AFTER = 30  # seconds a sender is asked to wait while the broker is unreachable
 MAX_BODY = 1_000_000  # bytes; notifications are small, anything larger is not one
+ANSWER_IN = 2.5  # seconds to ask for a run before answering 503 (Graph waits 3 s)
 PROCORE_RESOURCES = {"companyusers", "companyvendors", "projectusers", "projectvendors", "users", "vendors"}
 PROCORE_EVENTS = {"create", "update", "delete"}
 PIPEDRIVE_ACTIONS = {"create", "change", "delete", "added", "updated", "deleted", "merged"}
@@ -39,10 +43,24 @@ class Dispatcher(Protocol):
     def request(self, hub: str, *, delay: float | None = None, origin: str = "notification") -> bool: ...
 
 
-def _accepted(source: str, target: Target, dispatcher: Dispatcher, status: int = 200) -> Response:
+async def _accepted(source: str, target: Target, dispatcher: Dispatcher, status: int = 200) -> Response:
+    """Ask for a run of the hub, off the event loop: the broker call blocks (Redis, up to its
+    socket timeout), and made on the loop, a broker that stopped answering held the whole
+    server, dashboard and API included, for 5 s a notification (QA). At most ``ANSWER_IN``
+    seconds: the vendors want an answer within a few (Graph: 3 s); a request still under
+    way then is answered as the broker being unavailable (the vendor sends it again, and a
+    request that went through after all is coalesced with the next)."""
     try:
-        queued = dispatcher.request(target.hub, origin=source)
-    except UnavailableError as exc:
+        with anyio.fail_after(ANSWER_IN):
+            queued = await anyio.to_thread.run_sync(
+                functools.partial(dispatcher.request, target.hub, origin=source), abandon_on_cancel=True
+            )
+    except TimeoutError:
+        queued = None
+        exc: Exception = UnavailableError(f"the run queue did not answer within {ANSWER_IN:g} s")
+    except UnavailableError as caught:
+        queued, exc = None, caught
+    if queued is None:
         # the broker is down: the request cannot be kept here, so the sender must keep it.
         # Every vendor sends a notification again after an answer other than 2xx.
         metrics.NOTIFICATIONS.labels(source, "unavailable").inc()
@@ -125,7 +143,7 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
             return _ignored("procore", f"resource {resource!r} is not a directory resource")
         if kind not in PROCORE_EVENTS:
             return _ignored("procore", f"event {kind!r}")
-        return _accepted("procore", found, dispatcher)
+        return await _accepted("procore", found, dispatcher)
 
     @router.post("/pipedrive/{token}")
     async def pipedrive(token: str, request: Request) -> Response:
@@ -146,7 +164,7 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
             return _ignored("pipedrive", f"entity {entity!r}")
         if action not in PIPEDRIVE_ACTIONS:
             return _ignored("pipedrive", f"action {action!r}")
-        return _accepted("pipedrive", found, dispatcher)
+        return await _accepted("pipedrive", found, dispatcher)
 
     @router.post("/graph/{token}")
     async def graph(token: str, request: Request) -> Response:
@@ -186,7 +204,7 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
         if not genuine:
             # Graph retries anything but 2xx; a forged notification gets nothing either way
             return _ignored("graph", "no notification with the expected clientState", 202)
-        return _accepted("graph", found, dispatcher, status=202)
+        return await _accepted("graph", found, dispatcher, status=202)
 
     return router
 
