@@ -116,6 +116,25 @@ def test_subscription_created_kept_renewed_and_recreated(sqlite_url: str, tmp_pa
         assert httpx.post(current["notificationUrl"], json=note, timeout=10).status_code == 202
         assert requests.hubs == ["gal-hub"]
 
+        # Graph removes it and says so: the next run makes a new one (it kept the saved one,
+        # a day or more left, and no notification came for up to 36 hours: QA)
+        emu.subscriptions.items.clear()
+        removed = {
+            "value": [
+                {
+                    "subscriptionId": current["id"],
+                    "clientState": current["clientState"],
+                    "lifecycleEvent": "subscriptionRemoved",
+                }
+            ]
+        }
+        assert httpx.post(current["notificationUrl"], json=removed, timeout=10).status_code == 202
+        after = gal()
+        after.check()
+        after.close()
+        assert emu.subscriptions.validations == 3 and saved()["id"] != current["id"]
+        assert len(emu.subscriptions.items) == 1
+
     with engine.connect() as conn:
         raw = conn.execute(select(t.credentials.c.data)).scalars().all()
     assert all(current["clientState"] not in value for value in raw)

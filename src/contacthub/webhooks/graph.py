@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contacthub.connectors.http import ApiClient, error_for
 from contacthub.webhooks import tokens
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MAX_LIFETIME = timedelta(minutes=41760)
 DEFAULT_LIFETIME = timedelta(days=2)
@@ -106,3 +109,36 @@ def keep(
     return create(
         client, base_url=base_url, hub=hub, connector=connector, resource=resource, lifetime=lifetime
     )
+
+
+#: lifecycle events after which the saved subscription is no use as it is: removed by Graph,
+#: or waiting to be renewed (reauthorized); "missed" notifications need only the run itself
+RENEW_ON = frozenset({"subscriptionRemoved", "reauthorizationRequired"})
+
+
+def forget(engine: Engine, hub: str, connector: str) -> bool:
+    """Mark the connector's saved subscription as ended, so that the next run's ``keep``
+    renews it or makes a new one. Graph's ``subscriptionRemoved`` was only logged, and the
+    saved one, with a day or more left, was kept: no notification came for up to 36 hours
+    (QA). False when the connector or its saved subscription is not there."""
+    from sqlalchemy import select
+
+    from contacthub.store import tables as t
+    from contacthub.store.credentials import StoredCredentials
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.connectors.c.id)
+            .join(t.hubs, t.hubs.c.id == t.connectors.c.hub_id)
+            .where(t.hubs.c.name == hub, t.connectors.c.name == connector)
+        ).first()
+    if row is None:
+        return False
+    kept = StoredCredentials(engine, int(row.id), f"connector {connector!r}")
+    saved = kept.load()
+    if not isinstance(saved.get("graph_subscription"), dict):
+        return False
+    ended = datetime(1970, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    saved["graph_subscription"] = {**saved["graph_subscription"], "expirationDateTime": ended}
+    kept.save(saved)
+    return True

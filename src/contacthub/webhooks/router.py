@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from contacthub.errors import UnavailableError
 from contacthub.scheduler import metrics
+from contacthub.webhooks import graph as graph_hooks
 from contacthub.webhooks import tokens
 from contacthub.webhooks.tokens import Directory, Target
 
@@ -201,6 +202,9 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
                     item.get("lifecycleEvent"),
                     extra={"hub": found.hub, "connector": found.connector},
                 )
+                if item.get("lifecycleEvent") in graph_hooks.RENEW_ON:
+                    # the run this asks for renews it, or makes a new one (``graph.keep``)
+                    await anyio.to_thread.run_sync(graph_hooks.forget, engine, found.hub, found.connector)
         if not genuine:
             # Graph retries anything but 2xx; a forged notification gets nothing either way
             return _ignored("graph", "no notification with the expected clientState", 202)
