@@ -868,7 +868,8 @@ def test_ctrl_c_in_a_sync_or_an_undo_says_what_to_do_and_the_next_run_finishes(
     for i in range(3000):
         (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Given{i}", f"Family{i}", f"p{i}@example.com"))
     done = _interrupt(["sync", "team", "--json"], db, lambda: any(b.iterdir()))
-    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    # 130, or ended by the signal itself once it was said (-2: a shell shows both as 130)
+    assert done.returncode in (130, -2) and "Traceback" not in done.stderr, done.stderr
     said = "interrupted: the run stopped part way; the next 'contacthub sync team' finishes it"
     assert said in done.stderr
     out = json.loads(done.stdout)
@@ -885,7 +886,8 @@ def test_ctrl_c_in_a_sync_or_an_undo_says_what_to_do_and_the_next_run_finishes(
             return bool(store.execute("SELECT count(*) FROM runs WHERE kind = 'undo'").fetchone()[0])
 
     done = _interrupt(["undo", str(finished)], db, undo_started)
-    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    # 130, or ended by the signal itself once it was said (-2: a shell shows both as 130)
+    assert done.returncode in (130, -2) and "Traceback" not in done.stderr, done.stderr
     assert "interrupted: nothing more was done; a run it cut short" in done.stderr
     code, out = cli("sync", "team", db=db)
     assert code == 0, out
