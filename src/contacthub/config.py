@@ -315,7 +315,9 @@ def _apply_connectors(
     file's folder (``HubFile.base``), where a relative path stored before was read from."""
     lines: list[str] = []
     for spec in specs:  # a hub file's are absolute already (``load``); a spec made in code
-        absolute_paths(connector_class(spec.type), spec.model_extra or {}, Path.cwd(), f"hubs.{hub_name}")
+        absolute_paths(
+            connector_class(spec.type), spec.model_extra or {}, base or Path.cwd(), f"hubs.{hub_name}"
+        )
     check_locations(hub_name, [(s.name, s.settings) for s in specs], f"hubs.{hub_name}")
     existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
     renamed = _renamed(existing, specs)

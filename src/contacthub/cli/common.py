@@ -79,6 +79,12 @@ def main_options(
     State.database = database
 
 
+def store_refusal(exc: Any) -> str:
+    """What to say when the store itself refused (read-only, full disk, server gone): the
+    driver's own words, never the statement or the URL, which may hold a password."""
+    return f"the store cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}"
+
+
 def _guard(func: Any) -> Any:
     """Turn our errors into one line and an exit code."""
     from functools import wraps
@@ -94,9 +100,7 @@ def _guard(func: Any) -> Any:
         except ContacthubError as exc:
             fail(str(exc))
         except OperationalError as exc:
-            # the store itself refused (read-only, full disk, server gone): the driver's own
-            # words, never the statement or the URL, which may hold a password
-            fail(f"the store cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}")
+            fail(store_refusal(exc))
         except KeyboardInterrupt:
             # Typer made Ctrl-C a silent exit 130: the person did not know what state the hub
             # was in (``sync`` says it with the hub's name)

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from contacthub.cli.common import EXIT_HELD, EXIT_INTERRUPTED, ConflictId, RunId, _guard, app, db, fail
+from contacthub.cli.common import (
+    EXIT_HELD,
+    EXIT_INTERRUPTED,
+    ConflictId,
+    RunId,
+    _guard,
+    app,
+    db,
+    fail,
+    store_refusal,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -203,9 +213,7 @@ def sync(
             report = service.sync(engine, hub, dry_run=dry_run, on_wait=_waiting)
     except (ContacthubError, OperationalError) as exc:
         if as_json:  # one JSON object on stdout whatever happened (a script reads it)
-            _print_unrun(
-                hub, queue, str(exc) if isinstance(exc, ContacthubError) else "the store cannot be used"
-            )
+            _print_unrun(hub, queue, str(exc) if isinstance(exc, ContacthubError) else store_refusal(exc))
         raise
     except KeyboardInterrupt:
         # Typer turned Ctrl-C into a silent exit 130: the person was left wondering what

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from contacthub.connectors.base import Connector
 from contacthub.filters import Predicate
-from contacthub.model import fields_equal, project
+from contacthub.model import NAME_FIELDS, fields_equal, project
 from contacthub.redact import scrub
 from contacthub.store.repo import OP_COUNT, HubRow, Store, dumps, now
 
@@ -70,8 +70,9 @@ class Spoke:
             try:
                 back = self.connector.read_back(sample)
             except Exception:  # (a connector that cannot say: taken to split, as before)
-                back = {"given_name": "Ann"}
-            self.splits = any(back.get(n) for n in ("given_name", "family_name", "middle_name"))
+                self.splits = True
+            else:
+                self.splits = any(back.get(n) for n in NAME_FIELDS)
         return self.splits
 
     @property

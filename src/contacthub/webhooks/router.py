@@ -44,6 +44,26 @@ class Dispatcher(Protocol):
     def request(self, hub: str, *, delay: float | None = None, origin: str = "notification") -> bool: ...
 
 
+def _unavailable(source: str, target: Target, why: str) -> Response:
+    """503 with Retry-After: the broker is down or did not answer, so the request cannot be
+    kept here and the sender must keep it (every vendor sends a notification again after
+    an answer other than 2xx)."""
+    metrics.NOTIFICATIONS.labels(source, "unavailable").inc()
+    log.error(
+        "%s notification for hub %s connector %s not taken: %s",
+        source,
+        target.hub,
+        target.connector,
+        why,
+        extra={"hub": target.hub, "connector": target.connector, "source": source},
+    )
+    return JSONResponse(
+        {"accepted": False, "error": "the run queue is unavailable; send the notification again later"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
 async def _accepted(source: str, target: Target, dispatcher: Dispatcher, status: int = 200) -> Response:
     """Ask for a run of the hub, off the event loop: the broker call blocks (Redis, up to its
     socket timeout), and made on the loop, a broker that stopped answering held the whole
@@ -57,27 +77,9 @@ async def _accepted(source: str, target: Target, dispatcher: Dispatcher, status:
                 functools.partial(dispatcher.request, target.hub, origin=source), abandon_on_cancel=True
             )
     except TimeoutError:
-        queued = None
-        exc: Exception = UnavailableError(f"the run queue did not answer within {ANSWER_IN:g} s")
-    except UnavailableError as caught:
-        queued, exc = None, caught
-    if queued is None:
-        # the broker is down: the request cannot be kept here, so the sender must keep it.
-        # Every vendor sends a notification again after an answer other than 2xx.
-        metrics.NOTIFICATIONS.labels(source, "unavailable").inc()
-        log.error(
-            "%s notification for hub %s connector %s not taken: %s",
-            source,
-            target.hub,
-            target.connector,
-            exc,
-            extra={"hub": target.hub, "connector": target.connector, "source": source},
-        )
-        return JSONResponse(
-            {"accepted": False, "error": "the run queue is unavailable; send the notification again later"},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
+        return _unavailable(source, target, f"the run queue did not answer within {ANSWER_IN:g} s")
+    except UnavailableError as exc:
+        return _unavailable(source, target, str(exc))
     metrics.NOTIFICATIONS.labels(source, "accepted").inc()
     log.info(
         "%s notification for hub %s connector %s: %s",
