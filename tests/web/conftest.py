@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -96,3 +97,20 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     for i in range(10):
         (a / f"p{i}.vcf").write_text(card(f"p{i}", f"Person{i} Family{i}", f"p{i}@example.com"))
     return a, b
+
+
+def make_hub(person: Person, folders: tuple[Path, Path], **hub: Any) -> dict[str, Any]:
+    """A hub of ``person``'s (``name`` "team" unless given) with the two ``folders`` as
+    vCard-folder connectors ``a`` and ``b``, made through the API; the API's view of it."""
+    c = person.client
+    answer = c.post("/api/v1/hubs", json={"name": hub.pop("name", "team"), **hub}, headers=person.auth)
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    for name, path in zip(("a", "b"), folders, strict=True):
+        r = c.post(
+            f"/api/v1/hubs/{created['id']}/connectors",
+            json={"name": name, "type": "vcard-dir", "settings": {"path": str(path)}},
+            headers=person.auth,
+        )
+        assert r.status_code == 201, r.text
+    return dict(c.get(f"/api/v1/hubs/{created['id']}", headers=person.auth).json())

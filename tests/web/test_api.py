@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from contacthub.store.db import open_database
-from tests.web.conftest import Person, card
+from tests.web.conftest import Person, card, make_hub
 
 
 @pytest.fixture
@@ -20,21 +20,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = open_database(database_url)
     yield engine
     engine.dispose()
-
-
-def make_hub(person: Person, folders: tuple[Path, Path], **hub: Any) -> dict[str, Any]:
-    c = person.client
-    answer = c.post("/api/v1/hubs", json={"name": hub.pop("name", "team"), **hub}, headers=person.auth)
-    assert answer.status_code == 201, answer.text
-    created = answer.json()
-    for name, path in zip(("a", "b"), folders, strict=True):
-        r = c.post(
-            f"/api/v1/hubs/{created['id']}/connectors",
-            json={"name": name, "type": "vcard-dir", "settings": {"path": str(path)}},
-            headers=person.auth,
-        )
-        assert r.status_code == 201, r.text
-    return dict(c.get(f"/api/v1/hubs/{created['id']}", headers=person.auth).json())
 
 
 def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[Path, Path]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.web.conftest import Person
+from tests.web.conftest import Person, make_hub
 
 
 def rows(page: str) -> list[str]:
@@ -24,13 +24,7 @@ def test_the_run_page_pages_its_journal(
 
     monkeypatch.setattr(pages_runs, "PAGE", 6, raising=False)
     c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
-    for name, folder in zip("ab", folders, strict=True):
-        c.post(
-            f"/api/v1/hubs/{hub['id']}/connectors",
-            json={"name": name, "type": "vcard-dir", "settings": {"path": str(folder)}},
-            headers=auth,
-        )
+    hub = make_hub(alice, folders, name="t")
     run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
     ids = [ch["id"] for ch in c.get(f"/api/v1/runs/{run}", headers=auth).json()["journal"]]
     assert len(ids) == 20  # 10 hub creates, 10 copies
@@ -62,13 +56,7 @@ def test_a_pruned_runs_page_says_so_and_offers_no_undo(
     from contacthub import service
 
     c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "t"}, headers=auth).json()
-    for name, folder in zip("ab", folders, strict=True):
-        c.post(
-            f"/api/v1/hubs/{hub['id']}/connectors",
-            json={"name": name, "type": "vcard-dir", "settings": {"path": str(folder)}},
-            headers=auth,
-        )
+    hub = make_hub(alice, folders, name="t")
     first = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()["run"]
     assert 'id="undo"' in c.get(f"/runs/{first}").text
     card = next(folders[0].glob("*.vcf"))
