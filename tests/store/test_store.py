@@ -818,6 +818,46 @@ def test_a_contacts_conflicts_are_found_by_an_index(sqlite_url: str) -> None:
             assert "USING INDEX ix_conflicts_contact" in plan, plan
 
 
+def test_migration_0014_adds_and_drops_the_token_expiry(database_url: str) -> None:
+    """0014 adds ``api_tokens.expires_at`` (nullable: the tokens already made never expire)
+    and its downgrade takes it away again, the tokens kept both ways."""
+    from alembic import command
+    from alembic.config import Config
+
+    from contacthub.web import accounts
+
+    engine = open_database(database_url)
+    ann = accounts.add_user(engine, "ann@example.com", "a long password")
+    token = accounts.create_token(engine, ann, "ci")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+
+    def columns() -> list[str]:
+        return [c["name"] for c in inspect(engine).get_columns("api_tokens")]
+
+    assert "expires_at" in columns()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    assert current_revision(engine) == "0013" and "expires_at" not in columns()
+    with engine.begin() as conn:  # a token made by the version before
+        conn.exec_driver_sql(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at)"
+            f" VALUES ({ann.id}, 'old', '{'0' * 64}', CURRENT_TIMESTAMP)"
+        )
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert current_revision(engine) == HEAD_REVISION and "expires_at" in columns()
+    listed = accounts.tokens(engine)
+    assert [(r["name"], r["expires_at"], r["expired"]) for r in listed] == [
+        ("ci", None, False),
+        ("old", None, False),
+    ]
+    assert accounts.token_user(engine, token) == ann
+    engine.dispose()
+
+
 def test_a_url_sent_back_masked_takes_the_stored_values_and_refuses_a_mask_of_nothing() -> None:
     """A dashboard form or a client sends a URL back as it was shown (``?token=********``):
     each mask is the stored value of that field. A mask of a field the stored URL has no

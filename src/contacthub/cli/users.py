@@ -3,7 +3,9 @@ API tokens they use. Separate because they manage accounts, not hubs."""
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -43,6 +45,15 @@ def token_create(
         str | None, typer.Option("--user", help="Whose token (needed when there are several users).")
     ] = None,
     name: Annotated[str, typer.Option("--name", help="A label to recognise it by.")] = "api",
+    expires_days: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-days",
+            min=1,
+            max=36500,  # accounts.MAX_TOKEN_DAYS (the web modules are imported only when run)
+            help="Refuse the token from this many days on (default: it never expires).",
+        ),
+    ] = None,
 ) -> None:
     """Create an API token (Authorization: Bearer TOKEN). It is printed once and kept only hashed."""
     from contacthub.errors import UserError
@@ -62,8 +73,9 @@ def token_create(
                 else "no user yet: add one with 'contacthub user add EMAIL'"
             )
         owner = everyone[0]
-    typer.echo(accounts.create_token(engine, owner, name))
-    typer.echo(f"token for {owner.email}: shown this once, keep it safe", err=True)
+    typer.echo(accounts.create_token(engine, owner, name, expires_days))
+    until = f"; it expires in {expires_days} days" if expires_days else ""
+    typer.echo(f"token for {owner.email}: shown this once, keep it safe{until}", err=True)
 
 
 @user_app.command("password")
@@ -113,8 +125,10 @@ def user_remove(email: str) -> None:
 @_guard
 def token_list(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
-    """The API tokens: id, whose, label, made, last used (the tokens themselves are never kept)."""
+    """The API tokens: id, whose, label, made, last used, expiry (the tokens themselves are
+    never kept). Times are UTC."""
     from contacthub.errors import UserError
     from contacthub.web import accounts
 
@@ -124,9 +138,32 @@ def token_list(
         owner = accounts.find_user(engine, user)
         if owner is None:
             raise UserError(f"no user {user}")
-    for row in accounts.tokens(engine, owner):
-        used = row["last_used_at"] or "never used"
-        typer.echo(f"{row['id']}\t{row['email']}\t{row['name']}\tmade {row['created_at']}\t{used}")
+    rows = accounts.tokens(engine, owner)
+    if as_json:
+        items = [
+            {
+                **row,
+                **{k: _when(row[k]) for k in ("created_at", "last_used_at", "expires_at")},
+            }
+            for row in rows
+        ]
+        typer.echo(json.dumps(items, ensure_ascii=False))
+        return
+    for row in rows:
+        used = _when(row["last_used_at"]) or "never used"
+        expiry = (
+            "never expires"
+            if row["expires_at"] is None
+            else f"{'expired' if row['expired'] else 'expires'} {_when(row['expires_at'])}"
+        )
+        typer.echo(
+            f"{row['id']}\t{row['email']}\t{row['name']}\tmade {_when(row['created_at'])}\t{used}\t{expiry}"
+        )
+
+
+def _when(moment: datetime | None) -> str | None:
+    """A time of ``token list``, in UTC to the second (``2025-01-31T09:00:00+00:00``)."""
+    return None if moment is None else moment.isoformat(timespec="seconds")
 
 
 @token_app.command("revoke")

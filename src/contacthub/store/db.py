@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from contacthub.errors import ConfigError
 
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -237,4 +237,6 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
+    # after this moment the token is refused as an unknown one; NULL: it never expires
+    Column("expires_at", DateTime(timezone=True), nullable=True),
 )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -28,6 +28,9 @@ from contacthub.store import tables as t
 from contacthub.store.repo import now
 
 SESSION_DAYS = 14
+#: the longest ``expires_days`` a token may be given (a century): past Python's year 9999 a
+#: date cannot be made at all
+MAX_TOKEN_DAYS = 36500
 TOKEN_PREFIX = "chub_"
 MIN_PASSWORD = 8
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -50,6 +53,12 @@ class User:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time: SQLite hands times back naive (they are stored in
+    UTC), PostgreSQL in the connection's time zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _user(row: object) -> User:
@@ -143,10 +152,7 @@ def session_user(engine: Engine, token: str) -> tuple[User, str] | None:
         ).first()
     if row is None:
         return None
-    expires = row.expires_at
-    if expires.tzinfo is None:  # SQLite hands times back naive; they are stored in UTC
-        expires = expires.replace(tzinfo=now().tzinfo)
-    if expires < now():
+    if _utc(row.expires_at) < now():
         return None
     return _user(row), str(row.csrf)
 
@@ -159,33 +165,46 @@ def end_session(engine: Engine, token: str) -> None:
 # --- API tokens -----------------------------------------------------------------------------
 
 
-def create_token(engine: Engine, user: User, name: str = "api") -> str:
-    """A new API token for ``user``; only its hash is kept, so this is the one time it is seen."""
+def create_token(engine: Engine, user: User, name: str = "api", expires_days: int | None = None) -> str:
+    """A new API token for ``user``; only its hash is kept, so this is the one time it is seen.
+    With ``expires_days``, it is refused from that many days on (a token pasted into a
+    script and forgotten should not stay good for ever); without, it never expires."""
+    if expires_days is not None and not 1 <= expires_days <= MAX_TOKEN_DAYS:
+        raise UserError(f"a token expires after 1 to {MAX_TOKEN_DAYS} days, not {expires_days}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    made = now()
+    expires = None if expires_days is None else made + timedelta(days=expires_days)
     with engine.begin() as conn:
         conn.execute(
             insert(t.api_tokens).values(
-                user_id=user.id, name=name[:200], token_hash=_digest(token), created_at=now()
+                user_id=user.id,
+                name=name[:200],
+                token_hash=_digest(token),
+                created_at=made,
+                expires_at=expires,
             )
         )
     return token
 
 
 def token_user(engine: Engine, token: str) -> User | None:
+    """The user of a live API token, else None: an expired token is refused as an unknown
+    one (nothing tells a caller that it existed) and its last use is left as it was."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     digest = _digest(token)
     with engine.begin() as conn:
         row = conn.execute(
-            select(t.users)
+            select(t.users, t.api_tokens.c.expires_at)
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
             .where(t.api_tokens.c.token_hash == digest)
         ).first()
-        if row is not None:
-            conn.execute(
-                update(t.api_tokens).where(t.api_tokens.c.token_hash == digest).values(last_used_at=now())
-            )
-    return None if row is None else _user(row)
+        if row is None or (row.expires_at is not None and _utc(row.expires_at) <= now()):
+            return None
+        conn.execute(
+            update(t.api_tokens).where(t.api_tokens.c.token_hash == digest).values(last_used_at=now())
+        )
+    return _user(row)
 
 
 def request_user(engine: Engine, authorization: str, session: str | None) -> tuple[User, str | None] | None:
@@ -202,7 +221,9 @@ def request_user(engine: Engine, authorization: str, session: str | None) -> tup
 
 def tokens(engine: Engine, user: User | None = None) -> list[dict[str, Any]]:
     """The API tokens (never the tokens themselves: only their hash is kept), of ``user``
-    or of everyone: id, whose, label, when made and last used."""
+    or of everyone: id, whose, label, when made, last used and expires (aware UTC times;
+    ``expires_at`` None: never) and whether it has ``expired``. Expired tokens stay listed
+    until revoked, so that one can see which script stopped working and why."""
     query = (
         select(
             t.api_tokens.c.id,
@@ -210,14 +231,21 @@ def tokens(engine: Engine, user: User | None = None) -> list[dict[str, Any]]:
             t.api_tokens.c.name,
             t.api_tokens.c.created_at,
             t.api_tokens.c.last_used_at,
+            t.api_tokens.c.expires_at,
         )
         .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
         .order_by(t.api_tokens.c.id)
     )
     if user is not None:
         query = query.where(t.api_tokens.c.user_id == user.id)
+    moment = now()
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        for key in ("created_at", "last_used_at", "expires_at"):
+            row[key] = row[key] and _utc(row[key])
+        row["expired"] = row["expires_at"] is not None and row["expires_at"] <= moment
+    return rows
 
 
 def revoke_token(engine: Engine, token_id: int) -> bool:
