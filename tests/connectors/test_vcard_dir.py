@@ -693,3 +693,51 @@ def test_versions_of_the_older_form_are_read_once_then_no_more(tmp_path: Path) -
     records = [r for r in connector.pull(None, old).records if isinstance(r, Record)]
     assert sorted(r.native_id for r in records) == sorted(old)
     assert list(connector.pull(None, {r.native_id: r.version for r in records}).records) == []
+
+
+def test_a_file_over_max_card_mb_is_an_error_of_its_record_and_not_read(tmp_path: Path) -> None:
+    """A file bigger than ``max_card_mb`` is an error saying its size and the limit, told
+    from the listing's stat: a stray 300 MB ``.vcf`` was read whole on every run (1 GB of
+    memory, 10 s). Not read, its bytes (not a card at all) give no parse error; known,
+    it is no deletion; and no write or ``get`` reads it either."""
+    connector = make(tmp_path, max_card_mb=0.001)  # 1048 bytes
+    good = create(connector, sample(1), "good")
+    (tmp_path / "junk.vcf").write_bytes(b"\0" * 5000)
+    big = tmp_path / "big.vcf"
+    big.write_bytes(_card("big-1", "Big").replace(b"END:VCARD", b"NOTE:" + b"x" * 2000 + b"\r\nEND:VCARD"))
+    pull = connector.pull(None, {})
+    items = list(pull.records)
+    assert [r.native_id for r in items if isinstance(r, Record)] == [good.native_id]
+    errors = {Path(e.record).name: e.message for e in items if isinstance(e, RecordError)}
+    assert sorted(errors) == ["big.vcf", "junk.vcf"]
+    assert "5000 bytes, over the limit of 1048 bytes" in errors["junk.vcf"]
+    assert "max_card_mb" in errors["junk.vcf"]
+    assert pull.listed == 3
+    # linked before it grew past the limit: an error each run, never a deletion
+    known = {good.native_id or "": good.version or "", "big.vcf": "1-1-1"}
+    pull = connector.pull(None, known)
+    assert pull.deleted == set()
+    errors = {Path(e.record).name: e.message for e in pull.records if isinstance(e, RecordError)}
+    assert "over the limit" in errors["big.vcf"]
+    version = "-".join(str(x) for x in (big.stat().st_mtime_ns, big.stat().st_size, big.stat().st_ino))
+    # known at this very version (the hub wrote it so): unchanged, nothing to say
+    pull = connector.pull(None, {**known, "big.vcf": version})
+    assert pull.deleted == set()
+    assert [Path(e.record).name for e in pull.records if isinstance(e, RecordError)] == ["junk.vcf"]
+    before = big.read_bytes()
+    with pytest.raises(RecordError, match="over the limit"):
+        connector.get("big.vcf")
+    results = connector.write(
+        [
+            WriteOp("update", "h-big", {"display_name": "Smaller"}, "big.vcf", version),
+            WriteOp("delete", "h-big", {}, "big.vcf", version),
+        ]
+    )
+    assert all(r.error is not None and "over the limit" in r.error.message for r in results)
+    assert big.read_bytes() == before
+
+
+@pytest.mark.parametrize("value", [0, -1, "20", True])
+def test_max_card_mb_must_be_a_positive_number(tmp_path: Path, value: Any) -> None:
+    with pytest.raises(ConfigError, match="max_card_mb"):
+        make(tmp_path, max_card_mb=value)

@@ -381,6 +381,21 @@ def flag_setting(config: ConnectorConfig, key: str, default: bool) -> bool:
     return value
 
 
+#: the largest card a connector reads by default (``max_card_mb``), in MB: a card with
+#: several photos is a few MB; a bigger ``.vcf`` is a stray download or disk image, or a
+#: card no program uses, which read whole cost its size several times over in memory (a
+#: 300 MB file took 1 GB, every run) and stored, as much again in the hub's database
+MAX_CARD_MB = 20
+
+
+def size_setting(config: ConnectorConfig, key: str, default: float) -> int:
+    """A size setting in MB (a positive number), in bytes."""
+    value = config.settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"the setting {key!r} must be a number of MB above 0, not {value!r}", config.name)
+    return int(value * 2**20)
+
+
 def encoding_setting(config: ConnectorConfig, default: str) -> str:
     """The ``encoding`` setting, refused unless it is a text encoding: ``codecs.lookup``
     also knows ``rot13``, ``base64`` and ``zlib``, which would turn every card or row into

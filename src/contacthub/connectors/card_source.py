@@ -31,6 +31,22 @@ if TYPE_CHECKING:  # types only: the codec is the one of the connector writing t
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
+def too_big(size: int, limit: int) -> str | None:
+    """Why a card of ``size`` bytes is not read, when it is over ``limit`` (the connector's
+    ``max_card_mb``); None when it is not."""
+    if size <= limit:
+        return None
+    return (
+        f"not read: {_size(size)}, over the limit of {_size(limit)} for one card (a card"
+        " with photos is a few MB); if it is a card to sync, raise the connector's"
+        " max_card_mb setting"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB" if n >= 2**20 else f"{n} bytes"
+
+
 def file_version(st: os.stat_result) -> str:
     """The version of a vCard file: its ``mtime_ns-size-inode`` (here, where both the folder
     connector and the sources it hands out need it). The inode because ``mv`` keeps a

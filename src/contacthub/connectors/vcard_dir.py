@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from contacthub.connectors.base import (
+    MAX_CARD_MB,
     Capabilities,
     Connector,
     ConnectorConfig,
@@ -33,8 +34,9 @@ from contacthub.connectors.base import (
     encoding_setting,
     flag_setting,
     path_setting,
+    size_setting,
 )
-from contacthub.connectors.card_source import CardSource
+from contacthub.connectors.card_source import CardSource, too_big
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles, link_target
 from contacthub.connectors.vcard_files import file_version as file_version
@@ -63,13 +65,14 @@ class VCardDirConnector(VCardFiles, Connector):
     """Settings: ``path`` (required), ``version`` ("3.0" or "4.0" for new cards), ``extension``
     (".vcf"), ``encoding`` (for files that are not UTF-8; default windows-1252), ``create``
     (make a missing folder instead of failing), ``fsync`` (default true: written files are
-    on disk before ``write`` returns; see ``vcard_files.py``)."""
+    on disk before ``write`` returns; see ``vcard_files.py``), ``max_card_mb`` (20: a file
+    bigger is an error of its record, never read)."""
 
     type: ClassVar[str] = "vcard-dir"
     path_settings: ClassVar[frozenset[str]] = frozenset({"path"})
     setting_types: ClassVar[Mapping[str, Any]] = {
         "path": str, "version": str | float, "extension": str, "encoding": str, "create": bool,
-        "fsync": bool, "trash_days": float,
+        "fsync": bool, "trash_days": float, "max_card_mb": float,
     }  # fmt: skip
     capabilities: ClassVar[Capabilities] = Capabilities(
         create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
@@ -96,6 +99,7 @@ class VCardDirConnector(VCardFiles, Connector):
         encoding = encoding_setting(config, "windows-1252")
         self.create_missing = flag_setting(config, "create", False)
         self.fsync = flag_setting(config, "fsync", True)
+        self.max_card = size_setting(config, "max_card_mb", MAX_CARD_MB)
         self._sync_each = False  # fsync every file: where the file system cannot be synced
         #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
@@ -204,7 +208,8 @@ class VCardDirConnector(VCardFiles, Connector):
     def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int, dict[str, str]]:
         """The files new or changed since ``known`` (name -> version), the known names no
         longer there, how many contact files there are (readable or not), and the names that are there but
-        cannot be read as files, each with why. Stats only, no content; and no copy of the
+        cannot be read as files, each with why (a file over ``max_card_mb`` among them, told
+        from the stat). Stats only, no content; and no copy of the
         listing is kept: when every known name is still there (the usual run) nothing else
         is needed, otherwise a second listing of names finds the gone ones.
 
@@ -229,6 +234,18 @@ class VCardDirConnector(VCardFiles, Connector):
                     odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
                 listed += 1  # (one unread too: it is there, no "emptied" folder to hold)
                 old = known.get(name)
+                if (
+                    name not in odd
+                    and st is not None
+                    and st.st_size > self.max_card
+                    and old != file_version(st)
+                ):
+                    # read whole, a stray 300 MB file took 1 GB of memory on every run
+                    # (its error means it is never known, so never skipped as unchanged);
+                    # an error of the record, like any unread file: a person linked to
+                    # it is kept as they are, not deleted (and one the hub holds at this
+                    # very version, as it wrote it, is unchanged: nothing to say)
+                    odd[name] = too_big(st.st_size, self.max_card) or ""
                 still_there += old is not None
                 if name not in odd and st is not None and old != file_version(st):
                     changed.append(name)
@@ -478,6 +495,7 @@ class VCardDirConnector(VCardFiles, Connector):
             st = os.stat(path)
         except FileNotFoundError:
             return WriteResult(op, path.name)  # already gone: a replayed delete is done
+        self._refuse_big(st, path)
         data = path.read_bytes()
         refuse_group(data, str(path), self.name)
         self._check_version(op, st, path)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from contacthub.connectors.base import WriteResult
 from contacthub.connectors.card_source import file_version as file_version
+from contacthub.connectors.card_source import too_big
 from contacthub.errors import RecordError, RecordNotFoundError, StaleVersionError
 
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -81,10 +82,20 @@ class VCardFiles:
     _sync_each: bool
     #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
     _tmpfile: bool
+    #: the largest file read, in bytes (``max_card_mb``)
+    max_card: int
+
+    def _refuse_big(self, st: os.stat_result, path: Path) -> None:
+        """A ``RecordError`` for a file over ``max_card``, before anything of it is read."""
+        why = too_big(st.st_size, self.max_card)
+        if why is not None:
+            raise RecordError(why, str(path), self.name)
 
     def _read(self, path: Path) -> tuple[bytes, os.stat_result]:
         """The bytes of a file and the stat of exactly those bytes: re-read if the file
-        changed while it was read, so a record's version never runs ahead of its fields."""
+        changed while it was read, so a record's version never runs ahead of its fields.
+        A file over ``max_card`` is a ``RecordError``, unread (one that grew since the
+        folder's listing, or one read to be written or for ``get``)."""
         for _attempt in range(3):
             try:
                 fd = os.open(path, _READ_FLAGS)
@@ -97,12 +108,17 @@ class VCardFiles:
                 raise RecordNotFoundError("no such file", str(path), self.name) from None
             try:
                 before = os.fstat(fd)
+                self._refuse_big(before, path)
                 size = before.st_size
                 data = os.read(fd, size + 1)  # one call for a whole card; +1 sees growth
                 if len(data) > size:
                     chunks = [data]
+                    read = len(data)
                     while chunk := os.read(fd, 1 << 20):
                         chunks.append(chunk)
+                        read += len(chunk)
+                        if read > self.max_card:  # growing while read: not past the limit
+                            raise RecordError(too_big(read, self.max_card) or "", str(path), self.name)
                     data = b"".join(chunks)
                 after = os.fstat(fd)
             finally:
