@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from contacthub.connectors.card_source import CardSource, file_version
+from contacthub.errors import RecordError
 from contacthub.formats.vcard import VCardCodec
 from tests.sheets import HubCli
 
@@ -153,6 +154,20 @@ def test_a_card_over_16_mb_is_copied_with_its_photo(tmp_path: Path) -> None:
     fields = codec.read(data)[0]
     made = CardSource(str(path), file_version(path.stat()), True).card(codec, fields, "ann-1")
     assert made is not None and made[0] == data
+
+
+def test_a_source_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    """Over the writer's ``max_card_mb`` (a card linked before there were limits, or read
+    by a folder allowing more): an error naming its size and the limit, whether a file's
+    or already fetched; at or under it, read as before."""
+    data = rich_card()
+    path = tmp_path / "ann.vcf"
+    path.write_bytes(data)
+    fetched = CardSource("book/ann.vcf", "1", data=data)
+    for source in (CardSource(str(path), file_version(path.stat())), fetched):
+        with pytest.raises(RecordError, match=rf"{len(data)} bytes, over the limit of {len(data) - 1} bytes"):
+            source.read(len(data) - 1)
+        assert source.read(len(data)) == data
 
 
 # --- through the command line -------------------------------------------------------
@@ -388,3 +403,25 @@ def test_a_card_that_became_a_broken_link_is_an_error_not_a_deletion(tmp_path: P
     assert back["changes"] == {"a": {"create": 0, "update": 1, "delete": 0}}, back
     assert b"TITLE:Chief" in (disk / "ann.vcf").read_bytes() and (a / "ann.vcf").is_symlink()
     assert hub.sync()["changes"] == {}
+
+
+def test_a_card_over_the_limit_of_the_folder_copied_into_is_an_error_there(tmp_path: Path) -> None:
+    """A folder that allows bigger cards than the one the hub copies them into: the copy
+    is an error of that person there, saying the sizes (neither made from the hub's fields
+    without its photo, nor written as a card its folder then would not read)."""
+    hub = Hub(tmp_path)
+    a = hub.add("a")
+    hub.add("b", max_card_mb="0.001")  # 1048 bytes
+    big = rich_card().replace(b"END:VCARD", b"NOTE:" + b"n" * 2000 + b"\r\nEND:VCARD")
+    (a / "ann.vcf").write_bytes(big)
+    (a / "bob.vcf").write_bytes(rich_card(uid="bob-2", email="bob@example.com").replace(b"Ann", b"Bob"))
+    report = hub.sync()
+    [error] = report["errors"]
+    assert error["connector"] == "b" and "over the limit of 1048 bytes" in error["message"]
+    assert str(a / "ann.vcf") in error["message"]
+    assert [n for n, d in hub.files("b").items() if b"bob@example.com" in d]
+    assert not [n for n, d in hub.files("b").items() if b"ann@example.com" in d]
+    assert (a / "ann.vcf").read_bytes() == big
+    hub.add("c")  # a folder that takes it: copied whole
+    hub.sync()
+    assert big.replace(b"UID:ann-1", b"") in [d.replace(b"UID:ann-1", b"") for d in hub.files("c").values()]

@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from contacthub.errors import RecordError
+
 if TYPE_CHECKING:  # types only: the codec is the one of the connector writing the card
     from contacthub.formats.vcard import VCardCodec
     from contacthub.model import Fields
@@ -31,13 +33,13 @@ if TYPE_CHECKING:  # types only: the codec is the one of the connector writing t
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
-def too_big(size: int, limit: int) -> str | None:
-    """Why a card of ``size`` bytes is not read, when it is over ``limit`` (the connector's
-    ``max_card_mb``); None when it is not."""
+def too_big(size: int, limit: int, done: str = "not read") -> str | None:
+    """Why a card of ``size`` bytes is not read (or not ``done``), when it is over
+    ``limit`` (the connector's ``max_card_mb``); None when it is not."""
     if size <= limit:
         return None
     return (
-        f"not read: {_size(size)}, over the limit of {_size(limit)} for one card (a card"
+        f"{done}: {_size(size)}, over the limit of {_size(limit)} for one card (a card"
         " with photos is a few MB); if it is a card to sync, raise the connector's"
         " max_card_mb setting"
     )
@@ -68,10 +70,15 @@ class CardSource:
     exact: bool = False
     data: bytes | None = None
 
-    def read(self) -> bytes | None:
+    def read(self, limit: int | None = None) -> bytes | None:
         """The card's bytes if the file is still at ``version``, else None (it changed since
-        the hub read it, so it may no longer say what the hub agreed on)."""
+        the hub read it, so it may no longer say what the hub agreed on). A card over
+        ``limit`` (the writing connector's ``max_card_mb``) is a ``RecordError``, unread:
+        the source's own limit may be higher, and a card linked before there were limits
+        may be any size (read whole, a 300 MB card took 1.8 GB); the new card is then not
+        made rather than made without the photos that made it big."""
         if self.data is not None:
+            self._refuse(len(self.data), limit)
             return self.data
         try:
             fd = os.open(self.path, _FLAGS)
@@ -79,10 +86,11 @@ class CardSource:
             return None
         try:
             st = os.fstat(fd)
-            # no limit of size: a card over 16 MB (a large PHOTO) was built from the hub's
-            # fields instead, and lost its photo silently; the folder reads any card whole
+            # the writer's limit, not a fixed one: a card over 16 MB (a large PHOTO) was
+            # built from the hub's fields instead, and lost its photo silently
             if file_version(st) != self.version:
                 return None
+            self._refuse(st.st_size, limit)
             chunks = []
             left = st.st_size
             while left > 0:
@@ -97,8 +105,16 @@ class CardSource:
         finally:
             os.close(fd)
 
-    def card(self, codec: VCardCodec, fields: Fields, uid: str) -> tuple[bytes, Fields] | None:
+    def _refuse(self, size: int, limit: int | None) -> None:
+        why = None if limit is None else too_big(size, limit, f"not copied from {self.path}")
+        if why is not None:
+            raise RecordError(why, self.path)
+
+    def card(
+        self, codec: VCardCodec, fields: Fields, uid: str, limit: int | None = None
+    ) -> tuple[bytes, Fields] | None:
         """The new card made from this one with ``codec`` (``VCardCodec.create_from``): its
-        bytes and the fields they read as; None when the card cannot be read or used."""
-        template = self.read()
+        bytes and the fields they read as; None when the card cannot be read or used; a
+        ``RecordError`` when it is over ``limit`` (``read``)."""
+        template = self.read(limit)
         return None if template is None else codec.create_from(template, fields, uid, self.exact)

@@ -448,7 +448,10 @@ class VCardDirConnector(VCardFiles, Connector):
             name = self.trash.origin(hub_id) or name  # back under its own file name
         copied = None
         if restored is None and op.source is not None:  # the person's card elsewhere
-            copied = op.source.card(self.codec, op.fields, hub_id)
+            try:
+                copied = op.source.card(self.codec, op.fields, hub_id, self.max_card)
+            except RecordError as exc:  # over this folder's limit: it would not read it
+                raise RecordError(exc.message, str(self.root / name), self.name) from None
         # the fields a read of the new file gives, known from building it (tested)
         data, fields = restored or copied or self.codec.create_read(op.fields, hub_id)
         for attempt in range(5):
