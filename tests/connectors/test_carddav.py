@@ -4,6 +4,7 @@ tokens, preconditions, authentication."""
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -547,3 +548,37 @@ def test_a_token_in_the_urls_query_is_sent_with_every_request(book: str, radical
     seen = gate.seen  # type: ignore[attr-defined]
     assert {method for method, _ in seen} >= {"PUT", "REPORT"}
     assert all(query == "key=K3y-9z" for _, query in seen), seen
+
+
+def test_a_card_over_max_card_mb_is_an_error_of_its_record(book: str, radicale: Radicale) -> None:
+    """A server answering a huge card: an error saying its size and the limit, not a
+    record (a 300 MB card was stored six times its size, then copied everywhere); known,
+    it is no deletion; updating or deleting it is refused the same way."""
+    big = card("big", "Big", NOTE="n" * 3000)
+    with radicale.client() as http:
+        assert http.put(f"{book}big.vcf", content=big).status_code == 201
+        assert http.put(f"{book}small.vcf", content=card("small", "Small")).status_code == 201
+    connector = make(book, radicale, max_card_mb=0.001, trash_days=1)  # 1048 bytes
+    pull = connector.pull(None, {})
+    items = list(pull.records)
+    assert [r.native_id for r in items if isinstance(r, Record)] == ["small.vcf"]
+    [error] = [e for e in items if isinstance(e, RecordError)]
+    assert error.record.endswith("big.vcf")
+    assert re.search(r"not synced: \d{4} bytes, over the limit of 1048 bytes", error.message)
+    again = connector.pull(None, {"big.vcf": "old-etag"})
+    assert again.deleted == set()
+    assert [e.record for e in again.records if isinstance(e, RecordError)] == [error.record]
+    with pytest.raises(RecordError, match="over the limit"):
+        connector.get("big.vcf")
+    with radicale.client() as http:
+        stored = http.get(f"{book}big.vcf").content
+    results = connector.write(
+        [
+            WriteOp("update", "h-big", {"display_name": "Smaller"}, "big.vcf", None),
+            WriteOp("delete", "h-big", {}, "big.vcf", None),
+        ]
+    )
+    assert [r.error is not None and "over the limit" in r.error.message for r in results] == [True, True]
+    with radicale.client() as http:
+        assert http.get(f"{book}big.vcf").content == stored
+    assert connector.pull(None, {}).listed == 2

@@ -25,6 +25,7 @@ import httpx
 from contacthub.connectors import carddav_read, carddav_write
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import (
+    MAX_CARD_MB,
     Capabilities,
     Connector,
     ConnectorConfig,
@@ -34,6 +35,7 @@ from contacthub.connectors.base import (
     WriteOp,
     WriteResult,
     flag_setting,
+    size_setting,
 )
 from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.carddav_session import DavSession
@@ -52,7 +54,8 @@ class CardDavConnector(Connector):
     ``addressbook`` (which one, by path name or display name), ``create`` (make it when
     missing), ``version`` (3.0 or 4.0 for new cards), ``batch`` (cards per multiget),
     ``verify`` (false, or a CA bundle path, for self-signed servers), ``timeout``,
-    ``trash_days`` (how long a card the hub deleted is kept for an undo; 30, 0: not kept)."""
+    ``trash_days`` (how long a card the hub deleted is kept for an undo; 30, 0: not kept),
+    ``max_card_mb`` (20: a bigger card the server sends is an error of its record)."""
 
     type: ClassVar[str] = "carddav"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -63,6 +66,7 @@ class CardDavConnector(Connector):
     setting_types: ClassVar[Mapping[str, Any]] = {
         "url": str, "username": str, "addressbook": str, "create": bool, "version": str | float,
         "batch": int, "verify": bool | str, "timeout": float, "attempts": int, "trash_days": float,
+        "max_card_mb": float,
         "password": str, "token": str,
     }  # fmt: skip
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
@@ -87,6 +91,7 @@ class CardDavConnector(Connector):
         self.addressbook = str(settings.get("addressbook") or "").strip("/") or None
         self.create_missing = flag_setting(config, "create", False)
         self.batch = max(1, int(settings.get("batch", 500)))
+        self.max_card = size_setting(config, "max_card_mb", MAX_CARD_MB)
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
         # cards the hub deletes are kept on this machine, so that an undo puts them back

@@ -29,6 +29,7 @@ import httpx
 
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import Connector, Pull, Record
+from contacthub.connectors.card_source import too_big
 from contacthub.connectors.http import error_for
 from contacthub.errors import FatalConnectorError, NotAPersonError, RecordError, RecordNotFoundError
 
@@ -200,6 +201,7 @@ def multiget(conn: CardDavConnector, names: Sequence[str]) -> dict[str, Record |
 def _record(
     conn: CardDavConnector, nid: str, where: str, data: bytes, etag: str, last_modified: str | None = None
 ) -> Record:
+    refuse_big(conn, data, where)
     try:
         fields, uid, rev = conn.codec.read(data, where)
     except NotAPersonError as exc:  # a contact group: as if it were not there
@@ -215,6 +217,17 @@ def _record(
         if stamp is not None and (modified is None or stamp > modified):
             modified = stamp
     return Record(nid, etag, fields, modified, uid, where)
+
+
+def refuse_big(conn: CardDavConnector, data: bytes, where: str, done: str = "not synced") -> None:
+    """A ``RecordError`` for a card over the connector's ``max_card_mb``: a server answering
+    a 300 MB card had it parsed, stored in the hub's database (six times its size) and
+    copied into every other connector; an error of its record instead, which leaves a
+    person linked to it as they are. (The answer holding it was read whole all the same:
+    ``ApiClient`` reads every answer whole.)"""
+    why = too_big(len(data), conn.max_card, done)
+    if why is not None:
+        raise RecordError(why, where, conn.name)
 
 
 def get(conn: CardDavConnector, native_id: str) -> Record:

@@ -126,7 +126,10 @@ def _create(conn: CardDavConnector, op: WriteOp, restoring: bool = False) -> Wri
     restored = conn.trash.restored(hub_id, op.fields, conn.codec) if restoring else None
     copied = None
     if restored is None and op.source is not None:
-        copied = op.source.card(conn.codec, op.fields, hub_id)
+        try:
+            copied = op.source.card(conn.codec, op.fields, hub_id, conn.max_card)
+        except RecordError as exc:  # over this book's limit: it would not read it
+            raise RecordError(exc.message, conn._member_url(name), conn.name) from None
     data, fields = restored or copied or conn.codec.create_read(op.fields, hub_id)
     refused: httpx.Response | None = None
     for attempt in range(3):
@@ -179,6 +182,7 @@ def _update(
     if current is None:
         raise RecordNotFoundError("not found", url, conn.name)
     old, etag, _ = current
+    carddav_read.refuse_big(conn, old, url, "not updated")
     refuse_group(old, url, conn.name)
     expected = op.version or etag
     if etag != expected:
@@ -201,6 +205,7 @@ def _delete(conn: CardDavConnector, op: WriteOp, card: bytes | None = None) -> W
     crash between the two loses nothing; a refused DELETE takes it out again."""
     url = conn._member_url(op.native_id or "")
     if card is not None:
+        carddav_read.refuse_big(conn, card, url, "not deleted")
         refuse_group(card, url, conn.name)
     headers = {"If-Match": op.version} if op.version else {}
     if card is not None:
