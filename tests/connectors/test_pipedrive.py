@@ -392,3 +392,17 @@ def test_an_update_keeps_the_spelling_of_the_emails_a_person_has(emulator: tuple
     person = state.company.persons[int(made.native_id or 0)]
     assert [e["value"] for e in person["emails"]] == ["Bo.Ek@Example.ORG", "Bo@Home.Example"]
     assert connector.get(made.native_id or "").fields["emails"][0]["value"] == "Bo.Ek@Example.ORG"
+
+
+def test_an_update_time_utc_cannot_hold_is_no_time() -> None:
+    """``update_time`` at the edge of the calendar with an offset is no time: kept as it was,
+    the engine's conversion to UTC raised OverflowError and failed every run."""
+    from datetime import UTC, datetime
+
+    from contacthub.connectors.pipedrive_map import modified_of
+
+    assert modified_of({"update_time": "9999-12-31T23:00:00-01:00"}) is None
+    assert modified_of({"update_time": "0001-01-01T00:00:00+01:00"}) is None
+    got = modified_of({"update_time": "2026-03-04T05:06:07+02:00"})
+    assert got == datetime(2026, 3, 4, 3, 6, 7, tzinfo=UTC) and got.utcoffset() == UTC.utcoffset(None)
+    assert modified_of({"update_time": "2026-03-04 05:06:07"}) == datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -531,3 +531,22 @@ def test_read_back_is_what_a_write_reads_as(emulator: Served) -> None:
         assert conn.read_back(op.fields) == result.fields
     assert results[0].fields is not None and results[0].fields["addresses"][0]["country"] == "US"
     conn.close()
+
+
+def test_an_updated_at_utc_cannot_hold_is_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the edge of the calendar with an offset, ``astimezone`` raised OverflowError and
+    failed the run: no time instead. One without a zone is UTC, not the machine's time."""
+    from datetime import UTC, datetime
+
+    from contacthub.connectors.procore_map import parse_time
+
+    assert parse_time("9999-12-31T23:00:00-01:00") is None
+    assert parse_time("0001-01-01T00:00:00+01:00") is None
+    assert parse_time("2026-03-04T05:06:07Z") == datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert parse_time("2026-03-04T05:06:07") == datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

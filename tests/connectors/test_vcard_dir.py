@@ -594,6 +594,17 @@ def test_modified_is_the_later_of_rev_and_mtime(tmp_path: Path) -> None:
     assert conn.get("a.vcf").modified == edited  # no REV: the mtime
 
 
+def test_a_rev_off_the_calendar_in_utc_reads_as_no_rev(tmp_path: Path) -> None:
+    """``REV:99991231T230000-0100`` is past year 9999 in UTC: reading it raised
+    OverflowError, which failed every run of the hub; it is no REV, the mtime counts."""
+    path = tmp_path / "a.vcf"
+    path.write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nREV:99991231T230000-0100\r\nEND:VCARD\r\n")
+    edited = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    os.utime(path, ns=(0, int(edited.timestamp()) * 10**9))
+    [record] = make(tmp_path).pull(None, {}).records
+    assert isinstance(record, Record) and record.modified == edited
+
+
 def test_create_leaves_no_temporary_file_and_never_overwrites(tmp_path: Path) -> None:
     conn = make(tmp_path)
     [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])

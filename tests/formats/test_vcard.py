@@ -204,6 +204,17 @@ def test_rev() -> None:
     assert parse_rev("2014722T222710Z") is None
 
 
+@pytest.mark.parametrize("rev", ["99991231T230000-0100", "00010101T000000+0100", "9999-12-31T23:30:00-00:45"])
+def test_a_rev_utc_cannot_hold_is_no_rev(rev: str) -> None:
+    """Shifted to UTC it falls off the calendar: its OverflowError crashed every run of the
+    hub; it is as unusable as a REV that does not parse (the file's mtime is used)."""
+    assert parse_rev(rev) is None
+    card = f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:Ann Lee\r\nREV:{rev}\r\nEND:VCARD\r\n"
+    fields, uid, stamp = CODEC.read(card.encode())
+    assert fields["display_name"] == "Ann Lee" and uid == "u1" and stamp is None
+    assert parse_rev("99991231T225959+0100") is not None  # the edge itself, held
+
+
 # --- writing ----------------------------------------------------------------------------
 
 

@@ -19,10 +19,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from contacthub.model import CUSTOM_PREFIX, Contact, Email, Fields, Phone, display_name_of
+from contacthub.times import utc
 
 BASE_FIELDS = frozenset({"display_name", "given_name", "family_name", "organization", "emails", "phones"})
 DEFAULT_MAPPING: dict[str, str] = {
@@ -108,7 +109,7 @@ def modified_of(person: Mapping[str, Any]) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utc(parsed)  # at an offset UTC cannot hold, none: the engine's conversion crashed
 
 
 def _text(value: Any, field: Mapping[str, Any]) -> str:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from contacthub.model import Fields, flat_fields
+from contacthub.times import utc
 
 USER_SCALARS: dict[str, str] = {
     "given_name": "first_name",
@@ -81,10 +82,12 @@ def updated_of(version: str | None) -> str:
 
 
 def parse_time(text: str | None) -> datetime | None:
+    """An ``updated_at`` in UTC; one without a zone is UTC (``astimezone`` took it for the
+    machine's local time), one UTC cannot hold is none (its OverflowError crashed the run)."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         return None
 

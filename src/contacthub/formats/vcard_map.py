@@ -129,7 +129,8 @@ def parse_bday(text: str) -> str:
 
 
 def parse_rev(text: str) -> datetime | None:
-    """A REV timestamp as an aware UTC datetime, or None when it does not parse."""
+    """A REV timestamp as an aware UTC datetime, or None when it does not parse or UTC
+    cannot hold it (``99991231T230000-0100``: its OverflowError crashed every run)."""
     match = _STAMP.fullmatch(text.strip())
     if not match:
         return None
@@ -141,7 +142,10 @@ def parse_rev(text: str) -> datetime | None:
     if zone and zone != "Z":
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        stamp = stamp - offset if zone[0] == "+" else stamp + offset
+        try:
+            stamp = stamp - offset if zone[0] == "+" else stamp + offset
+        except OverflowError:
+            return None
     return stamp
 
 
