@@ -5,9 +5,14 @@ engine and command line: edits both ways, a concurrent edit on the server during
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
+import re
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -650,3 +655,77 @@ def test_a_token_in_the_urls_query_is_stored_encrypted_and_still_sent(
     code, out = cli("sync", "team", "--json")
     report = json.loads(out)
     assert code == 0 and report["status"] == "applied" and report["changes"] == {}, out
+
+
+class _UnzonedDates(http.server.BaseHTTPRequestHandler):
+    """In front of Radicale: says every card's ``getlastmodified`` (multiget) and
+    ``Last-Modified`` (GET) as ``email.utils.formatdate`` writes them by default, at
+    ``-0000`` (RFC 5322's UTC of unknown origin), which parses to a time without a zone."""
+
+    def _any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        upstream: str = self.server.upstream  # type: ignore[attr-defined]
+        answer = httpx.request(self.command, upstream + self.path, content=body, headers=headers)
+        stamp = formatdate()  # 'Fri, 27 Nov 2026 03:53:00 -0000'
+        assert stamp.endswith("-0000")
+        content = answer.content
+        if self.command == "REPORT":
+            content = re.sub(
+                rb"(<(\w+:)?getetag>[^<]*</\2?getetag>)",
+                lambda m: (
+                    m.group(1)
+                    + b"<%sgetlastmodified>%s</%sgetlastmodified>"
+                    % (m.group(2) or b"", stamp.encode(), m.group(2) or b"")
+                ),
+                content,
+            )
+        self.send_response(answer.status_code)
+        for k, v in answer.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                self.send_header(k, stamp if k.lower() == "last-modified" else v)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_time_without_a_zone_is_utc(tmp_path: Path, radicale: Radicale, book: str) -> None:
+    """A ``getlastmodified`` at ``-0000`` gave a time without a zone, and comparing it with
+    the card's REV raised TypeError: every run failed with an internal error. It is UTC."""
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _UnzonedDates)
+    proxy.upstream = radicale.url  # type: ignore[attr-defined]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        setup = Setup(tmp_path, radicale, book)
+        setup.toml.write_text(
+            setup.toml.read_text().replace(radicale.url, f"http://127.0.0.1:{proxy.server_address[1]}")
+        )
+        assert setup.cli("apply", str(setup.toml))[0] == 0
+        rev = "REV:20260101T000000Z"  # earlier than the server's time, which counts then
+        setup.put("ann.vcf", card("ann", "Ann", "Lee", "ann@example.com", "TITLE:Clerk", rev))
+        report = setup.sync()
+        assert report["status"] == "applied", report
+        assert folder_cards(setup.folder)["ann@example.com"]["TITLE"] == "Clerk"
+        engine = open_database(setup.db)
+        with engine.connect() as conn:
+            store = Store(conn)
+            hub = store.hub("team")
+            [row] = [c for c in store.connectors(hub.id) if c.name == "dav"]
+        connector = connector_for(row, hub, engine)
+        try:
+            [listed] = [r for r in connector.pull(None, {}).records if isinstance(r, Record)]
+            got = connector.get(listed.native_id)  # the GET's Last-Modified header, at -0000 too
+        finally:
+            connector.close()
+        for record in (listed, got):
+            assert record.modified is not None and record.modified.utcoffset() == timedelta(0)
+            assert abs(record.modified - datetime.now(UTC)) < timedelta(minutes=5)
+        assert setup.sync()["changes"] == {}
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

@@ -32,6 +32,7 @@ from contacthub.connectors.base import Connector, Pull, Record
 from contacthub.connectors.card_source import too_big
 from contacthub.connectors.http import error_for
 from contacthub.errors import FatalConnectorError, NotAPersonError, RecordError, RecordNotFoundError
+from contacthub.times import utc
 
 if TYPE_CHECKING:
     from contacthub.connectors.carddav import CardDavConnector
@@ -210,8 +211,11 @@ def _record(
         raise RecordError(exc.message, where, conn.name) from exc
     modified: datetime | None = rev
     if last_modified:
+        # "-0000" (RFC 5322's UTC of unknown origin, what email.utils.formatdate writes)
+        # parses without a zone: compared with the REV's aware time it raised TypeError.
+        # ``utc``: such a time is UTC; one UTC cannot hold is none
         try:
-            stamp = parsedate_to_datetime(last_modified)
+            stamp = utc(parsedate_to_datetime(last_modified))
         except (TypeError, ValueError):
             stamp = None
         if stamp is not None and (modified is None or stamp > modified):
