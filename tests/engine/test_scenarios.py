@@ -3,6 +3,8 @@ a real store, over SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -1167,6 +1169,49 @@ def test_directions(database_url: str) -> None:
     dst.put("own", person(9))  # a target's own record is left alone
     hub.sync()
     assert len(src.items) == 1 and "own" in dst.items
+
+
+def _source_times(hub: Hub) -> list[str]:
+    """Every time the hub keeps for when a contact's values were set."""
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(t.contacts.c.sources)).scalars().all()
+    return [at for row in rows for _, at in json.loads(row).values()]
+
+
+def test_a_clock_running_ahead_does_not_win_every_later_conflict(database_url: str) -> None:
+    """A card whose REV says 2100 (a to-hub folder b holding the same card): the hub kept
+    2100 as the time a's edit set the title, and every later real edit of it in b lost
+    silently, for good. A time past the run's start (by more than a clock's slack) counts
+    as the run's start: b's edit made after that run wins."""
+    hub = Hub(database_url, ["a", "b"], b={"direction": "to-hub"})
+    a, b = hub.book("a"), hub.book("b")
+    ahead = datetime(2100, 1, 1, tzinfo=UTC)
+    a.put("x", person(1, job_title="Start"))
+    b.put("y", person(1, job_title="Start"))
+    a.items["x"].modified = ahead
+    hub.sync()
+    a.edit("x", job_title="From a")  # its program keeps the REV of 2100
+    a.items["x"].modified = ahead
+    hub.sync()
+    assert all(at < (datetime.now(UTC) + timedelta(minutes=5)).isoformat() for at in _source_times(hub))
+    b.edit("y", job_title="From b")
+    b.items["y"].modified = datetime.now(UTC)  # a real edit, after a's run
+    report = hub.sync()
+    assert report.conflicts == 1
+    assert only(a)["job_title"] == "From b"
+    settled = service.conflicts(hub.engine, "h", include_settled=True)
+    assert [(c["values"], c["winner"]) for c in settled] == [({"a": "From a", "b": "From b"}, "b")]
+
+
+def test_a_clock_a_little_fast_keeps_its_time(database_url: str) -> None:
+    """Within ``CLOCK_SKEW`` of the run's start a record's time is its own: a system's
+    clock a minute fast is no clock running ahead."""
+    hub = Hub(database_url, ["a"])
+    fast = (datetime.now(UTC) + timedelta(minutes=2)).replace(microsecond=0)
+    hub.book("a").put("x", person(1))
+    hub.book("a").items["x"].modified = fast
+    hub.sync()
+    assert _source_times(hub) == [fast.isoformat()]
 
 
 def test_operations_limit_writes(database_url: str) -> None:

@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -37,8 +37,12 @@ from contacthub.model import (
     project,
 )
 from contacthub.store.repo import ContactRow, LinkRow, dumps, now
+from contacthub.times import utc
 
 CHUNK = 500
+#: how far past the run's start a record's modification time may be and still count as it
+#: is (a system's clock a little fast); later, it counts as the run's start (``Inbound._when``)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
@@ -73,6 +77,24 @@ class Inbound(Matching, Twins, LeftBehind):
         #: under ``manual``, contact -> the values a side gave the hub in this run, which a
         #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
         self._given: dict[str, Unconfirmed] = {}
+        #: a record's time later than this counts as the run's start (``_when``)
+        self._latest = datetime.fromisoformat(ctx.started) + CLOCK_SKEW
+
+    def _when(self, record: Record) -> str | None:
+        """The record's modification time as ``newest`` weighs it (ISO, UTC), None when it
+        says none. A time later than the run's start by more than ``CLOCK_SKEW`` (a card's
+        REV of 2100, a system whose clock runs ahead) counts as the run's start: kept, the
+        hub stored it as the time its value was set, and that value then beat every later
+        edit elsewhere for good. A time UTC cannot hold (before year 1) is none."""
+        moment = record.modified
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if moment > self._latest:
+            return self.ctx.started
+        stamp = utc(moment)
+        return stamp.isoformat() if stamp is not None else None
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -243,7 +265,7 @@ class Inbound(Matching, Twins, LeftBehind):
         # read its connector, not now: taken as now, it won every `newest` conflict against
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
-        side = Side(spoke.id, spoke.position, _iso(record) or spoke.seen_at or "")
+        side = Side(spoke.id, spoke.position, self._when(record) or spoke.seen_at or "")
         base, mine = link.baseline, theirs
         if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only
             stand_in = held_view(contact.data, spoke.held).get("given_name")
@@ -413,7 +435,7 @@ class Inbound(Matching, Twins, LeftBehind):
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
             contact = ContactRow(new_contact_id(), _named(theirs), {}, 1, False, self._new_uid(record))
-            at = _iso(record) or ctx.started
+            at = self._when(record) or ctx.started
             contact.sources = {"*": [spoke.id, at]}
             new_contacts.append(contact)
             contacts[contact.id] = contact
@@ -874,12 +896,3 @@ def _stand_in_named(ours: dict[str, Any], result: MergeResult) -> bool:
         and result.fields.get("display_name") == ours.get("display_name")
         and any(result.fields.get(n) for n in NAME_FIELDS)
     )
-
-
-def _iso(record: Record) -> str | None:
-    if record.modified is None:
-        return None
-    moment = record.modified
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
