@@ -315,3 +315,37 @@ def test_a_connectors_path_from_the_web_is_absolute(
     with engine.connect() as conn:
         [row] = Store(conn).connectors(Store(conn).hub("team").id)
     assert row.settings["path"] == str(tmp_path / "cards")
+
+
+def test_every_time_given_is_utc_with_its_zone(database_url: str) -> None:
+    """SQLite hands stored times back without a zone: ``runs --json``, ``show --json``, the
+    API's runs and a contact's history said ``2026-11-27T03:51:05.889782`` there, and
+    ``+00:00`` on PostgreSQL. Each is UTC, and says so, on both."""
+    from datetime import UTC, datetime, timedelta
+
+    from contacthub.web import accounts
+
+    hub = Hub(database_url, ["a", "b"])
+    hub.book("a").put("x", person(1))
+    run = hub.sync().run_id
+    [listed] = service.runs(hub.engine, "h")
+    shown = service.show_run(hub.engine, run)
+    [last] = [h["last_run"] for h in service.hubs(hub.engine) if h["name"] == "h"]
+    [contact] = service.contacts_page(hub.engine, "h")
+    history = service.contact(hub.engine, contact["id"])["history"]
+    user = accounts.add_user(hub.engine, "ann@example.com", "correct horse battery")
+    accounts.create_token(hub.engine, user, "ci")
+    [token] = [t for t in accounts.tokens(hub.engine) if t["email"] == "ann@example.com"]
+    given = [
+        listed["started_at"],
+        listed["finished_at"],
+        shown["started_at"],
+        shown["finished_at"],
+        last["started_at"],
+        *(h["at"] for h in history),
+        token["created_at"],
+    ]
+    assert len(given) == 8 and token["last_used_at"] is None
+    for text in given:
+        assert text.endswith("+00:00"), text
+        assert abs(datetime.fromisoformat(text) - datetime.now(UTC)) < timedelta(minutes=5)

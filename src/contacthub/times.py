@@ -21,3 +21,12 @@ def utc(moment: datetime) -> datetime | None:
         return moment.astimezone(UTC)
     except OverflowError:
         return None
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored time as we print and serve it: ISO 8601 in UTC, with its ``+00:00``. Every
+    time the hub stores is UTC, but SQLite hands it back without a zone (``runs --json``
+    said ``2026-11-27T03:51:05.889782``) and PostgreSQL in the session's time zone."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from contacthub.errors import NotFoundError
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, loads
+from contacthub.times import iso
 
 
 def _run_row(conn: Any, run_id: int) -> Any:
@@ -74,8 +75,8 @@ def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
         "kind": row.kind,
         "status": row.status,
         "parent": row.parent_id,
-        "started_at": row.started_at.isoformat() if row.started_at else None,
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
         "changes": counts.get("changes", {}),
         "conflicts": counts.get("conflicts", 0),
         "held": counts.get("held", []),
@@ -294,7 +295,7 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
                     "connectors": connectors,
                     "last_run": None
                     if last is None
-                    else {"id": last.id, "status": last.status, "started_at": last.started_at.isoformat()},
+                    else {"id": last.id, "status": last.status, "started_at": iso(last.started_at)},
                 }
             )
     return out
@@ -419,7 +420,7 @@ def contact(engine: Engine, contact_id: str) -> dict[str, Any]:
                 "run": h.run_id,
                 "run_kind": h.kind,
                 "run_status": h.run_status,
-                "at": h.at.isoformat(),
+                "at": iso(h.at),
                 "connector": h.connector_name,
                 "op": h.op,
                 "status": h.status,
