@@ -681,6 +681,48 @@ def test_delete_hold_approve_and_reject(database_url: str) -> None:
     assert len(a.items) == 14 and len(b.items) == 14
 
 
+def test_an_approve_lets_through_only_the_deletions_its_held_run_showed(database_url: str) -> None:
+    """Six deleted from b, held; before the approve the person edits those six in a (the
+    edit beats the deletion: they stay) and deletes six others from b. The approve let
+    through "up to the held figures", a count, and deleted the six others everywhere
+    though nobody saw them deleted (QA). Those are judged as in a sync: held again."""
+    hub, a, b = twenty_synced(database_url)
+    shown = [nid for nid in b.items][:6]
+    names = {b.items[nid].fields["given_name"] for nid in shown}
+    for nid in shown:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    for nid, item in a.items.items():
+        if item.fields["given_name"] in names:
+            a.edit(nid, job_title="Kept")
+    others = [nid for nid in b.items][:6]
+    for nid in others:
+        del b.items[nid]
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "held", approved.message
+    said = f"6 of 20 records deleted in b that held run {held.run_id} did not show"
+    assert said in (approved.message or "")
+    assert len(a.items) == 20 and len(b.items) == 8  # nothing written: the edited six not back yet
+    again = service.approve(hub.engine, approved.run_id)
+    assert again.status == "applied", again.message
+    assert len(a.items) == len(b.items) == 14
+    assert {i.fields["given_name"] for i in a.items.values()} >= names
+    assert hub.sync().changes == {}
+
+
+def test_an_approve_lets_through_a_few_deletions_made_after_its_hold(database_url: str) -> None:
+    """One deletion made after the hold is under the threshold, as in a sync: it goes
+    with the approved ones, not held again."""
+    hub, a, b = twenty_synced(database_url)
+    delete_six(b)
+    held = hub.sync()
+    del b.items[next(iter(b.items))]
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied", approved.message
+    assert len(a.items) == len(b.items) == 13
+
+
 def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(database_url: str) -> None:
     """The reject run is not held again for the same empty listing (it was, forever)."""
     hub = Hub(database_url, ["a", "b"], threshold="1000")

@@ -45,6 +45,8 @@ class Spoke:
     found_gone: bool = False
     # filled by the pull
     deleted: set[str] = field(default_factory=set)
+    #: the hub contacts its deletions deleted in this run (``Inbound.deletions``), for the hold
+    gone: list[str] = field(default_factory=list)
     complete: bool = False
     listed: int = 0
     cursor: str | None = None
@@ -151,6 +153,12 @@ class Options:
     #: are theirs, asked for by a person, and not held (``Store.count_undone_linked``);
     #: any other deletion is held as in a sync
     undo_runs: frozenset[int] = frozenset()
+    #: the held runs a person approved: what their journals showed deleted goes through,
+    #: any other deletion is held as in a sync (``run._holds``); a count let through
+    #: deletions nobody saw, made after the hold
+    approved_runs: frozenset[int] = frozenset()
+    #: an approval carried by an older version, which named no run: up to the figures
+    approved_by_count: bool = False
 
 
 @dataclass(slots=True)

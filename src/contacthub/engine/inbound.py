@@ -654,6 +654,7 @@ class Inbound(Matching, Twins, LeftBehind):
         store.update_links(unlisted)
         store.update_contacts(gone)
         self.ctx.flush_journal()
+        spoke.gone = [contact.id for contact in gone]
         return len(gone)
 
     def _kept(self, spoke: Spoke, contact_ids: list[str]) -> set[str]:

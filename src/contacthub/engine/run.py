@@ -371,6 +371,13 @@ def _holds(
     holds: list[dict[str, Any]] = []
     threshold = ctx.hub.delete_threshold
     approved, rejected = ctx.options.approved, ctx.options.rejected
+    # an approve lets through the deletions its held run showed, each by its contact (in
+    # the hub) or its contact and connector (outbound); any other is judged as in a sync.
+    # Up to the held figures, it deleted people a person edited back and nobody saw
+    # deleted instead: others deleted after the hold, in the same numbers
+    shown_runs = sorted(ctx.options.approved_runs) if not ctx.options.approved_by_count else []
+    shown = ctx.store.shown_deleted(shown_runs) if shown_runs else frozenset()
+    unseen = f" that held run {', '.join(map(str, shown_runs))} did not show" if shown_runs else ""
     for spoke in ctx.spokes:
         linked = spoke.active_links
         others = linked - own_linked.get(spoke.id, 0)
@@ -387,13 +394,18 @@ def _holds(
             )
             continue
         gone = deleted_by.get(spoke.id, 0)
-        if over_threshold(threshold, gone, linked) and gone > approved.get(spoke.id, -1):
+        if shown_runs:
+            gone = len([contact_id for contact_id in spoke.gone if contact_id not in shown])
+        elif gone <= approved.get(spoke.id, -1):
+            gone = 0
+        if over_threshold(threshold, gone, linked):
             holds.append(
                 {
                     "connector": spoke.name,
                     "connector_id": spoke.id,
                     "deletes": gone,
-                    "reason": f"{gone} of {linked} records deleted in {spoke.name} (threshold {threshold})",
+                    "reason": f"{gone} of {linked} records deleted in {spoke.name}{unseen} "
+                    f"(threshold {threshold})",
                 }
             )
     for spoke in ctx.spokes:
@@ -405,15 +417,18 @@ def _holds(
             or spoke.keep_records  # a person rejected its deletions: they become detaches
         ):
             continue
-        outgoing = ctx.store.count_deleted_linked(ctx.hub.id, spoke.id) - own.get(spoke.id, 0)
-        if over_threshold(threshold, outgoing, spoke.active_links) and outgoing > approved.get(spoke.id, -1):
+        deleted = ctx.store.count_deleted_linked(ctx.hub.id, spoke.id, unshown_by=shown_runs)
+        outgoing = max(0, deleted - own.get(spoke.id, 0))
+        if not shown_runs and outgoing <= approved.get(spoke.id, -1):
+            outgoing = 0
+        if over_threshold(threshold, outgoing, spoke.active_links):
             holds.append(
                 {
                     "connector": spoke.name,
                     "connector_id": spoke.id,
                     "deletes": outgoing,
-                    "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name} "
-                    f"(threshold {threshold})",
+                    "reason": f"would delete {outgoing} of {spoke.active_links} records in {spoke.name}"
+                    f"{unseen} (threshold {threshold})",
                 }
             )
     return holds
@@ -486,12 +501,18 @@ def _carried(
     person made after the killed reject was written back too. (Carries recorded before
     there were held runs in them still refuse every deletion of their connectors.)
 
+    An approve is carried as the held runs it approved (``Options.approved_runs``), and
+    lets through only the deletions they showed (``_holds``); older carries, which name
+    no run, still let through up to the held figures.
+
     A killed undo is carried as its run (``Options.undo_runs``): the deletions it left to
     do are its own, never held, while any other is held as in a sync (older carries said
     only ``no_hold``, and the whole hold check is still skipped for them). ``rejecting``:
     the held run a reject run decides, whose deletions it refuses (not the undo's)."""
     rows = store.killed_decisions(hub_id)
     approved: dict[int, int] = {}
+    approved_runs: set[int] = set()
+    by_count = False  # a carried approve that does not say which runs it approved
     rejected: set[int] = set()
     rejected_runs: set[int] = set()
     whole = False  # a carried reject that does not say which runs it rejected
@@ -507,6 +528,8 @@ def _carried(
         if kind == "approve":
             for connector_id, deletes in figures.items():
                 approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+            if parent_id is not None:
+                approved_runs.add(int(parent_id))
         elif kind == "reject":
             rejected.update(figures)
             if parent_id is not None:
@@ -517,6 +540,8 @@ def _carried(
             undo_runs.add(run_id)
         for key, deletes in (carried.get("approved") or {}).items():
             approved[int(key)] = max(int(deletes), approved.get(int(key), 0))
+        approved_runs.update(int(i) for i in carried.get("approved_runs") or [])
+        by_count = by_count or bool(carried.get("approved") and "approved_runs" not in carried)
         rejected.update(int(i) for i in carried.get("rejected") or [])
         rejected_runs.update(int(i) for i in carried.get("rejected_runs") or [])
         whole = whole or bool(carried.get("rejected") and "rejected_runs" not in carried)
@@ -525,6 +550,7 @@ def _carried(
         return options, None
     carries = {
         "approved": {str(k): v for k, v in approved.items()},
+        "approved_runs": sorted(approved_runs),
         "rejected": sorted(rejected),
         "rejected_runs": sorted(rejected_runs),
         "no_hold": no_hold,
@@ -546,6 +572,8 @@ def _carried(
         no_hold or options.no_hold,
         rejected_only=only,
         undo_runs=frozenset(undo_runs | options.undo_runs),
+        approved_runs=frozenset(approved_runs | options.approved_runs),
+        approved_by_count=by_count or options.approved_by_count,
     )
     return merged, carries
 

@@ -245,9 +245,10 @@ def _refuse_superseded(conn: Connection, row: Any) -> None:
 def approve(
     engine: Engine, run_id: int, progress: Progress | None = None, on_wait: Callable[[], None] | None = None
 ) -> Report:
-    """Let a held run's deletions happen: a new run, allowed up to the figures that were held."""
+    """Let a held run's deletions happen: a new run, in which the deletions that run showed
+    go through (``run._holds``); any other is held as in a sync."""
     hub, row = _held(engine, run_id, "approved")
-    options = Options(approved=held_figures(row.counts))
+    options = Options(approved=held_figures(row.counts), approved_runs=frozenset({run_id}))
     report = run_hub(
         engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress, on_wait=on_wait
     )

@@ -312,12 +312,16 @@ class PlanMixin(StoreBase):
         )
         return int(self.conn.execute(query).scalar_one())
 
-    def count_deleted_linked(self, hub_id: int, connector_id: int, undone: Iterable[int] = ()) -> int:
+    def count_deleted_linked(
+        self, hub_id: int, connector_id: int, undone: Iterable[int] = (), unshown_by: Iterable[int] = ()
+    ) -> int:
         """Active links to deleted contacts: what the plan would delete. Asked from the
         hub's deleted contacts (its ``hub_id`` lets the index find them), a few as a rule,
         rather than from each of the connector's links (10,000 lookups a run, where
         nothing is deleted). With ``undone``, only those to contacts these (undo) runs
-        deleted (``count_undone_linked``)."""
+        deleted (``count_undone_linked``). With ``unshown_by``, only those whose deletion
+        in this connector the journals of these (held, approved) runs did not show: an
+        approve lets through what its held run showed, not a count (``run._holds``)."""
         c, lk = t.contacts, t.links
         query = (
             select(func.count())
@@ -331,7 +335,23 @@ class PlanMixin(StoreBase):
         )
         if undone:
             query = query.where(c.c.id.in_(_undone_query(undone)))
+        shown_runs = sorted(set(unshown_by))
+        if shown_runs:
+            query = query.where(c.c.id.not_in(_shown_query(shown_runs, connector_id)))
         return int(self.conn.execute(query).scalar_one())
+
+    def count_live(self, hub_id: int) -> int:
+        """The hub's contacts not deleted: what a run's deletions are a share of, for the
+        hub's own hold (``run._holds``)."""
+        c = t.contacts.c
+        query = select(func.count()).where(c.hub_id == hub_id, c.deleted.is_(False))
+        return int(self.conn.execute(query).scalar_one())
+
+    def shown_deleted(self, run_ids: Iterable[int]) -> frozenset[str]:
+        """The contacts these (held) runs' journals delete in the hub: the hub-side
+        deletions a person saw and approved (``run._holds``)."""
+        query = _shown_query(sorted(set(run_ids)), None).distinct()
+        return frozenset(str(r) for r in self.conn.execute(query).scalars())
 
     def count_undone_linked(self, hub_id: int, connector_id: int, run_ids: Iterable[int]) -> int:
         """Active links of the connector to contacts these (undo) runs deleted in the hub and
@@ -410,6 +430,16 @@ class PlanMixin(StoreBase):
         self.conn.execute(
             update(t.connectors).where(t.connectors.c.id == connector_id).values(settings_changed=False)
         )
+
+
+def _shown_query(run_ids: list[int], connector_id: int | None) -> Select[Any]:
+    """The contact ids these (held) runs' journals delete or deactivate in the connector
+    (``None``: in the hub). Never a NULL id: ``NOT IN`` a list holding one is never true."""
+    ch = t.changes.c
+    where = ch.connector_id.is_(None) if connector_id is None else ch.connector_id == connector_id
+    return select(ch.contact_id).where(
+        ch.run_id.in_(run_ids), where, ch.op.in_(("delete", "deactivate")), ch.contact_id.is_not(None)
+    )
 
 
 def _undone_query(run_ids: Iterable[int]) -> Select[Any]:
