@@ -723,6 +723,54 @@ def test_an_approve_lets_through_a_few_deletions_made_after_its_hold(database_ur
     assert len(a.items) == len(b.items) == 13
 
 
+def test_deletions_spread_over_connectors_are_held_by_the_hubs_share(database_url: str) -> None:
+    """4 people deleted in a and 4 others in b, of 50: each connector's count stayed under
+    "at least 5", and 16 % of the hub went from everywhere unheld (QA). The hub's own loss
+    is held by the same threshold; reject keeps them all, approve lets them go."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(50):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+
+    def spread() -> None:
+        for book, names in ((a, range(4)), (b, range(46, 50))):
+            gone = {f"Given{i}" for i in names}
+            for nid in [n for n, item in book.items.items() if item.fields["given_name"] in gone]:
+                del book.items[nid]
+
+    spread()
+    held = hub.sync()
+    assert held.status == "held", held.changes
+    assert held.message == "8 of 50 hub contacts deleted (4 in a, 4 in b; threshold 10%)"
+    assert [h["connector"] for h in held.as_json()["held"]] == ["hub"]
+    assert len(a.items) == len(b.items) == 46  # nothing written
+    rejected = service.reject(hub.engine, held.run_id)
+    assert rejected.status == "applied", rejected.message
+    assert len(a.items) == len(b.items) == 50
+    spread()
+    held = hub.sync()
+    assert held.status == "held"
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied", approved.message
+    assert len(a.items) == len(b.items) == 42
+    assert hub.sync().changes == {}
+
+
+def test_deletions_under_the_hubs_share_in_two_connectors_go_through(database_url: str) -> None:
+    """2 in a and 2 in b of 50: under every threshold, not held."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(50):
+        a.put(f"a{i}", person(i))
+    hub.sync()
+    del a.items["a0"], a.items["a1"]
+    for nid in [n for n, item in b.items.items() if item.fields["given_name"] in ("Given48", "Given49")]:
+        del b.items[nid]
+    assert hub.sync().status == "applied"
+    assert len(a.items) == len(b.items) == 46
+
+
 def test_emptied_connector_is_held_not_wiped_and_rejecting_writes_it_back(database_url: str) -> None:
     """The reject run is not held again for the same empty listing (it was, forever)."""
     hub = Hub(database_url, ["a", "b"], threshold="1000")

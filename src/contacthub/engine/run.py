@@ -378,6 +378,7 @@ def _holds(
     shown_runs = sorted(ctx.options.approved_runs) if not ctx.options.approved_by_count else []
     shown = ctx.store.shown_deleted(shown_runs) if shown_runs else frozenset()
     unseen = f" that held run {', '.join(map(str, shown_runs))} did not show" if shown_runs else ""
+    lost: dict[int, int] = {}  # connector id -> the hub contacts its deletions deleted, unapproved
     for spoke in ctx.spokes:
         linked = spoke.active_links
         others = linked - own_linked.get(spoke.id, 0)
@@ -398,6 +399,7 @@ def _holds(
             gone = len([contact_id for contact_id in spoke.gone if contact_id not in shown])
         elif gone <= approved.get(spoke.id, -1):
             gone = 0
+        lost[spoke.id] = gone
         if over_threshold(threshold, gone, linked):
             holds.append(
                 {
@@ -408,6 +410,8 @@ def _holds(
                     f"(threshold {threshold})",
                 }
             )
+    if not holds:
+        holds += _hub_hold(ctx, lost, unseen)
     for spoke in ctx.spokes:
         if (
             spoke.in_step
@@ -432,6 +436,31 @@ def _holds(
                 }
             )
     return holds
+
+
+def _hub_hold(ctx: RunContext, lost: dict[int, int], unseen: str) -> list[dict[str, Any]]:
+    """The hub's own hold: its deletions over all connectors against its live contacts, by
+    the same threshold. Counted per connector alone, 4 deleted in one folder and 4 others
+    in another of 50 people each stayed under "at least 5", and 16 % of the hub went from
+    everywhere unheld (QA). Its entry names the connectors (``by``) whose deletions an
+    approve or a reject decides (``held_figures``)."""
+    total = sum(lost.values())
+    if not total:
+        return []
+    threshold = ctx.hub.delete_threshold
+    live = ctx.store.count_live(ctx.hub.id) + sum(len(spoke.gone) for spoke in ctx.spokes)
+    if not over_threshold(threshold, total, live):
+        return []
+    where = ", ".join(f"{lost[spoke.id]} in {spoke.name}" for spoke in ctx.spokes if lost.get(spoke.id))
+    return [
+        {
+            "connector": "hub",
+            "connector_id": None,
+            "by": {str(connector_id): n for connector_id, n in lost.items() if n},
+            "deletes": total,
+            "reason": f"{total} of {live} hub contacts deleted{unseen} ({where}; threshold {threshold})",
+        }
+    ]
 
 
 def _plan_only(ctx: RunContext) -> None:
@@ -581,7 +610,14 @@ def _carried(
 def held_figures(counts_json: str) -> dict[int, int]:
     """connector id -> deletions, from a held run's stored counts (for ``approve``)."""
     counts = loads(counts_json) or {}
-    return {int(h["connector_id"]): int(h["deletes"]) for h in counts.get("held", [])}
+    figures: dict[int, int] = {}
+    for h in counts.get("held", []):
+        if h.get("connector_id") is None:  # the hub's own hold: its connectors' deletions
+            for key, deletes in (h.get("by") or {}).items():
+                figures[int(key)] = max(int(deletes), figures.get(int(key), 0))
+        else:
+            figures[int(h["connector_id"])] = int(h["deletes"])
+    return figures
 
 
 def check_threshold(value: str) -> str:
