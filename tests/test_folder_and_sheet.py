@@ -963,3 +963,41 @@ def test_name_parts_typed_in_a_card_with_a_new_name_are_kept(tmp_path: Path) -> 
     [row] = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
     assert row["display_name"] == "Anna Lee"
     hub.settled()
+
+
+def test_a_quote_left_open_in_the_sheet_deletes_no_one_and_the_sheet_is_not_written(tmp_path: Path) -> None:
+    """A note edited to ``"note 4 edited`` without its closing quote: the rows after it were
+    read as part of the note, so their people were deleted from the hub and the folder, and
+    their text written into person 4's card. Now the row is an error naming the line, no
+    one is deleted, and while the quote stays open the sheet is not written (an edit in
+    the folder waits, as an error saying why) and is left byte for byte as it was."""
+    hub = site(tmp_path, 'format = "plain"', people=6, NOTE="note {i}")
+    assert hub.sync()["changes"]["sheet"]["create"] == 6
+    hub.settled()
+    text = hub.sheet.read_text(encoding="utf-8")
+    assert text.count(",note 4") == 1
+    hub.sheet.write_text(text.replace(",note 4", ',"note 4 edited'), encoding="utf-8")
+    broken = hub.sheet.read_bytes()
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if ",note 4" in row)
+    report = hub.sync()
+    assert report["status"] == "applied"
+    assert all(counts["delete"] == 0 for counts in report["changes"].values()), report
+    assert [e["message"] for e in report["errors"]] == [
+        f"the quote opened on line {line} is never closed: the rest of the file reads as one cell, "
+        "so this row and the lines after it are not read (close the quote)"
+    ]
+    assert hub.cards() == [f"p{i}.vcf" for i in range(1, 7)]
+    assert "NOTE:note 4\n" in (hub.folder / "p4.vcf").read_text()
+    card = hub.folder / "p5.vcf"
+    card.write_text(card.read_text().replace("NOTE:note 5", "NOTE:note 5 changed"))
+    report = hub.sync()
+    assert [e["message"] for e in report["errors"]] == [
+        f"not written: the quote opened on line {line} is never closed, so the file could not be "
+        "read whole; the hub writes nothing into it until the quote is closed"
+    ]
+    assert hub.sheet.read_bytes() == broken
+    hub.sheet.write_bytes(broken.replace(b'"note 4 edited', b'"note 4 edited"'))
+    report = hub.sync()
+    assert report["errors"] == [] and "note 5 changed" in hub.sheet.read_text(encoding="utf-8")
+    assert "NOTE:note 4 edited" in (hub.folder / "p4.vcf").read_text()
+    assert hub.cards() == [f"p{i}.vcf" for i in range(1, 7)]

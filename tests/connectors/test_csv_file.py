@@ -522,10 +522,11 @@ def test_a_row_the_csv_module_refuses_is_an_error_of_that_row(tmp_path: Path) ->
     assert bob.fields["notes"] == big.replace("\r\n", "\n")
 
 
-def test_a_row_with_a_quote_left_open_is_written_back_as_it_was(tmp_path: Path) -> None:
+def test_a_row_with_a_quote_left_open_is_an_error_and_the_file_is_not_written(tmp_path: Path) -> None:
     """The csv module reads a quote left open to the end of the file (the rows after it in
     its cell): a row of too few cells, which the next write put back as cells, adding a
-    line of one quote that became a broken row of its own once the quote was closed."""
+    line of one quote that became a broken row of its own once the quote was closed. Now
+    the file is not written at all while the quote is open (``test_a_quote_never_closed...``)."""
     path = tmp_path / "p.csv"
     path.write_bytes(b'id,given_name,notes\n1,Ann,a\n2,"Bob,b\n3,Cy,c\n')
     before = path.read_bytes()
@@ -535,8 +536,60 @@ def test_a_row_with_a_quote_left_open_is_written_back_as_it_was(tmp_path: Path) 
     assert [i.native_id for i in items if isinstance(i, Record)] == ["1"]
     assert [i.record for i in items if isinstance(i, RecordError)] == [f"{path}:3"]
     assert pull.deleted == set()
-    connector.write([WriteOp("update", "h", {"given_name": "Anna", "notes": "a"}, "1", None)])
-    assert path.read_bytes() == before.replace(b"1,Ann,", b"1,Anna,")
+    [result] = connector.write([WriteOp("update", "h", {"given_name": "Anna", "notes": "a"}, "1", None)])
+    assert isinstance(result.error, RecordError) and "line 3 is never closed" in str(result.error)
+    assert path.read_bytes() == before
+
+
+def test_a_quote_never_closed_is_an_error_naming_its_line_and_deletes_no_one(tmp_path: Path) -> None:
+    """A note edited to ``"note 3 edited`` with no closing quote made the rest of the file
+    its cell, the row still of the right number of cells: read without a word, the rows
+    after it were deleted everywhere and their text put in the note. Now the row is an
+    error naming the line the quote opened on (here the second line of the row: its first
+    quoted cell spans a line break and is closed), nothing is deleted, and nothing is
+    written into the file until the quote is closed."""
+    path = tmp_path / "p.csv"
+    rows = ["id,given_name,emails,notes"] + [f"{i},P{i},p{i}@x.test,note {i}" for i in range(1, 7)]
+    rows[3] = '3,"P\n3",p3@x.test,"note 3 edited'  # line 4 opens a cell closed on line 5...
+    path.write_bytes(("\n".join(rows) + "\n").encode())  # ...and line 5 one never closed
+    before = path.read_bytes()
+    known = {str(i): "v" for i in range(1, 7)}
+    connector = connector_for(path)
+    pull = connector.pull(None, known)
+    items = list(pull.records)
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["1", "2"]
+    (error,) = [i for i in items if isinstance(i, RecordError)]
+    assert error.record == f"{path}:4" and "the quote opened on line 5 is never closed" in str(error)
+    assert pull.deleted == set()  # rows 4 to 6 may be anywhere in the unread part
+    results = connector.write(
+        [
+            WriteOp("update", "h1", {"given_name": "Ann"}, "1", None),
+            WriteOp("create", "h9", sample(9)),
+            WriteOp("delete", "h5", {}, "5", None),
+        ]
+    )
+    assert all(isinstance(r.error, RecordError) and "line 5 is never closed" in str(r.error) for r in results)
+    assert path.read_bytes() == before
+    # closed again, every row reads back as it was
+    path.write_bytes(before.replace(b'"note 3 edited\n', b'"note 3 edited"\n'))
+    again = connector_for(path).pull(None, known)
+    assert sorted(i.native_id for i in again.records if isinstance(i, Record)) == list("123456")
+
+
+def test_a_quote_never_closed_on_the_last_line_without_a_line_ending(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b'id,given_name,notes\r\n1,Ann,a\r\n2,Bob,"b')
+    items = list(connector_for(path).pull(None, {}).records)
+    assert [i.native_id for i in items if isinstance(i, Record)] == ["1"]
+    (error,) = [i for i in items if isinstance(i, RecordError)]
+    assert error.record == f"{path}:3" and "line 3 is never closed" in str(error)
+
+
+def test_a_quote_never_closed_in_the_header_fails_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b'id,given_name,"notes\n1,Ann,a\n')
+    with pytest.raises(FatalConnectorError, match=r"p\.csv:1: a quote opened in the header is never closed"):
+        connector_for(path).pull(None, {"1": "v"})
 
 
 def test_a_row_of_one_cell_too_many_stays_an_error_when_the_hub_writes(tmp_path: Path) -> None:

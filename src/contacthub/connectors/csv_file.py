@@ -473,6 +473,16 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
+        opened = table.unclosed()
+        if opened is not None:
+            # the rest of the file is one row's text: a row added went inside the open
+            # quote, and the rows the hub knows there cannot be found. The file is left as
+            # it is, every write an error saying why, until the quote is closed
+            msg = (
+                f"not written: the quote opened on line {opened} is never closed, so the file "
+                "could not be read whole; the hub writes nothing into it until the quote is closed"
+            )
+            return [self._refused(op, msg) for op in ops]
         self._writing = self._held if self._held is not None else self.fields
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
             table.header.append("id")  # a plain file we write always has ids
@@ -509,6 +519,10 @@ class CsvConnector(CsvStore, Connector):
                 self._known[entry.native_id] = entry.version
                 results.append(WriteResult(op, entry.native_id, entry.version, entry.fields, err))
         return results
+
+    def _refused(self, op: WriteOp, msg: str) -> WriteResult:
+        error = RecordError(msg, f"{self.path}:{op.native_id}", self.name)
+        return WriteResult(op, op.native_id, None, None, error)
 
     def _apply(self, table: _Table, entries: dict[str, _Entry], op: WriteOp) -> _Row | None:
         where = f"{self.path}:{op.native_id}"

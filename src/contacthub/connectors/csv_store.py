@@ -36,6 +36,7 @@ from contacthub.model import Fields
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_BREAK = re.compile(r"\r\n|\r|\n")  # a line break, as the csv module splits lines
 _LINE = re.compile(r'(?:[^"\r\n]|"[^"]*(?:"|\Z))*')  # a line: quoted parts may span breaks
 
 #: The longest cell the csv module reads, in characters. Its default (131,072) refused a
@@ -63,6 +64,9 @@ class _Row:
     #: read it; it has more or fewer cells than the header, as when a quote left open took
     #: the rows after it in): written back as it was, never as cells, which would change it
     raw: str | None = None
+    #: the line of a quote this row leaves open to the end of the file (0: none): the rest
+    #: of the file is this row's text, and which rows it held cannot be told
+    opened: int = 0
 
 
 @dataclass(slots=True)
@@ -86,6 +90,11 @@ class _Table:
         """The line of the first row with a problem: while there is one, no column is added
         (kept as its text, a row of one cell too many then read as a good row)."""
         return next((row.line for row in self.rows if row.problem), None)
+
+    def unclosed(self) -> int | None:
+        """The line of a quote left open to the end of the file, if one is: the file was not
+        read whole, and is not written (``CsvConnector.write``)."""
+        return next((row.opened for row in self.rows if row.opened), None)
 
 
 def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
@@ -149,12 +158,19 @@ class _Lines:
         self._lines = iter(io.StringIO(text, newline=""))
         self.count = 0
         self.taken: list[str] = []
+        #: the csv module asked for a line after the last: it reads on past a line's end
+        #: only inside quotes, so a row it then returns ran into the end of the file there
+        self.ended = False
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
+        try:
+            line = next(self._lines)
+        except StopIteration:
+            self.ended = True
+            raise
         self.count += 1
         self.taken.append(line)
         return line
@@ -170,13 +186,26 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
     ``FIELD_LIMIT``) becomes a row with a problem, reported for its line, and reading goes on
     after it: the reader drops the rest of the line it failed on, and the lines after it that
     are still inside a quoted cell (an odd number of quotes so far) are that row's too, not
-    rows of their own. Only a header that cannot be read fails the file."""
+    rows of their own. Only a header that cannot be read fails the file.
+
+    A quote never closed makes the rest of the file one cell, which the csv module gives
+    as the row's last without a word: the rows after it were read as a note, and every
+    person in them deleted everywhere. Such a row is a problem naming the line the quote
+    opened on, kept as its text (the rest of the file), and marked (``opened``): the file
+    was not read whole. In the header, it fails the file."""
     lines = _Lines(text)
     reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader, [])
     except csv.Error as exc:
         raise FatalConnectorError(f"{path}:1: {exc}", connector) from exc
+    if header and lines.ended:
+        opened = _opened_on("".join(lines.taken), 1, header[-1])
+        raise FatalConnectorError(
+            f"{path}:{opened}: a quote opened in the header is never closed (the rest of the file "
+            "reads as one column name); close it",
+            connector,
+        )
     rows: list[_Row] = []
     while True:
         line = lines.start()
@@ -186,15 +215,36 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             return header, rows
         except csv.Error as exc:
             raw = "".join(lines.taken)
+            opened = 0
             while raw.count('"') % 2:
                 more = next(lines, None)
                 if more is None:
+                    opened = line  # (where in the row it opened is not worth a second parse)
                     break
                 raw += more
-            rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw))
+            rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw, opened=opened))
+            continue
+        if lines.ended:
+            raw = "".join(lines.taken)
+            opened = _opened_on(raw, line, cells[-1])
+            problem = (
+                f"the quote opened on line {opened} is never closed: the rest of the file reads "
+                "as one cell, so this row and the lines after it are not read (close the quote)"
+            )
+            rows.append(_Row(line, [], problem=problem, raw=raw, opened=opened))
             continue
         if any(cells):
             rows.append(_Row(line, cells, raw="".join(lines.taken)))  # kept if it is wrong
+
+
+def _opened_on(raw: str, line: int, last: str) -> int:
+    """The line on which the quote left open at the end of ``raw`` (a row from ``line``)
+    opened: the one before its last cell ``last``, which inside quotes holds every quote
+    doubled and nothing else of the csv syntax (a lone quote would have closed it)."""
+    start = len(raw) - len(last.replace('"', '""')) - 1
+    if start < 0 or raw[start] != '"':
+        return line  # (cannot happen; the row's first line is near enough)
+    return line + len(_BREAK.findall(raw, 0, start))
 
 
 class CsvStore:
