@@ -164,3 +164,38 @@ def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
             assert got[email]["title"] == title
         for email, note in edits_b.items():
             assert got[email]["note"] == note
+
+
+def test_killed_first_copy_into_a_csv_file_recovers_without_duplicates(tmp_path: Path) -> None:
+    """The CSV file is written a page at a time from the table kept in memory between pages
+    (``CsvStore._kept``): killed between pages or in the middle of one, the file on disk
+    is always a whole page's, and the run after it ends with every person once."""
+    import csv
+
+    db, a, _ = setup_hub(tmp_path)
+    sheet = tmp_path / "b.csv"
+    hub_file = tmp_path / "hub.toml"
+    hub_file.write_text(
+        f'[hubs.s]\ndelete_threshold = "10%"\n'
+        f'[[hubs.s.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.s.connectors]]\nname = "b"\ntype = "csv"\npath = "{sheet}"\n'
+        'format = "plain"\ncreate = true\n'
+    )
+    subprocess.run([sys.executable, "-m", "contacthub", "--database", db, "apply", str(hub_file)], check=True)
+
+    def rows() -> int:
+        try:
+            return sheet.read_bytes().count(b"@example.com")
+        except FileNotFoundError:
+            return 0
+
+    kills = 0
+    for target in (1, 700):
+        if kill_when(start(db, "s"), lambda t=target: rows() >= t):
+            kills += 1
+    assert kills >= 1
+    sync(db, "s")
+    assert '"changes": {}' in sync(db, "s")
+    with sheet.open(encoding="utf-8", newline="") as f:
+        emails = [row["emails"] for row in csv.DictReader(f)]
+    assert len(emails) == len(set(emails)) == N

@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -101,6 +101,19 @@ class _Entry:
     fields: Fields = field(default_factory=dict)
     hub_id: str | None = None
     error: str = ""
+
+
+@dataclass(slots=True)
+class _Index:
+    """The good rows of a table by id, as its last write left them. ``own``: every row
+    that is not an error carries its id in the plain format's ``id`` column (a file the hub
+    wrote), so a write changes the entries of its own rows only and the next page need
+    not index the whole file again; derived ids (the other formats) can move when any row
+    changes, and are worked out again over the whole file."""
+
+    table: _Table
+    entries: dict[str, _Entry]
+    own: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +246,11 @@ class CsvConnector(CsvStore, Connector):
                 )
             owner[column] = canonical
         self._header_cache: tuple[str, str, list[str]] | None = None
+        self._kept = None
+        self._handler_cache: tuple[tuple[str, tuple[str, ...]], list[Handler]] | None = None
+        #: the rows of ``_kept`` by id as its last write left them, and whether each
+        #: page's write can update them for its own rows alone (``_Index``)
+        self._ids: _Index | None = None
         #: native id -> row version, as the hub knows them (from ``pull``, kept up by ``write``)
         self._known: dict[str, str] = {}
         #: the fields this run holds (``held_fields``; ``fields`` when it was not asked)
@@ -253,7 +271,7 @@ class CsvConnector(CsvStore, Connector):
     def _index(self, table: _Table) -> list[_Entry]:
         """Map every row and give it its id; explicit ids are claimed before derived ones so
         a derived id never takes an id a row carries."""
-        handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        handlers = self._handlers(table)
         self._date_order(table, handlers)
         id_col = _id_col(table)
         entries, used = [], set()
@@ -263,11 +281,10 @@ class CsvConnector(CsvStore, Connector):
             if entry.error:
                 continue
             try:
-                entry.fields = self._map(table, handlers, row)
+                entry.fields, entry.version = self._read(table, handlers, row, id_col)
             except Exception as exc:  # one bad row must not stop the file
                 entry.error = f"cannot map row: {exc}"
                 continue
-            entry.version = row_version(table.header, row.cells, id_col)
             if id_col >= 0 and row.cells[id_col].strip():
                 entry.native_id = entry.hub_id = row.cells[id_col].strip()
                 if entry.native_id in used:
@@ -291,12 +308,22 @@ class CsvConnector(CsvStore, Connector):
                 used.add(entry.native_id)
         return entries
 
-    def _map(self, table: _Table, handlers: list[Handler], row: _Row) -> Fields:
+    def _handlers(self, table: _Table) -> list[Handler]:
+        """``handlers_for`` the table's header, worked out again only when it changes (each
+        write of a row needs them, and working them out cost more than the write)."""
+        key = (table.fmt, tuple(table.header))
+        if self._handler_cache is None or self._handler_cache[0] != key:
+            self._handler_cache = (key, handlers_for(table.fmt, table.header, self.config.mapping))
+        return self._handler_cache[1]
+
+    def _read(self, table: _Table, handlers: list[Handler], row: _Row, id_col: int) -> tuple[Fields, str]:
+        """The row's fields and version, worked out once for its cells (``_Row.cache``)."""
         if row.cache is None or row.cache[0] != row.cells:
             view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True) if c}
             contact = read_row(handlers, view, table.date_order or "mdy")
-            row.cache = (list(row.cells), contact.to_fields(self.config.region))
-        return dict(row.cache[1])
+            version = row_version(table.header, row.cells, id_col)
+            row.cache = (list(row.cells), contact.to_fields(self.config.region), version)
+        return dict(row.cache[1]), row.cache[2]
 
     @staticmethod
     def _derive_id(fields: Fields, used: set[str]) -> str:
@@ -395,6 +422,9 @@ class CsvConnector(CsvStore, Connector):
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self._known = dict(known)
+        # read afresh: reading tells the order of the file's dates for the cursor (``_told``),
+        # and the ids derived from now on go by the hub's ``known``
+        self._kept, self._ids = None, None
         key = self._stat_key()
         saved = _Cursor.parse(cursor)
         self._learned = self._told = saved.dates
@@ -473,6 +503,9 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
+        if table.stamp is not None:  # the header as read, for ``fields`` (else read again)
+            self._header_cache = (table.stamp, table.fmt, list(table.header))
+        self._writing = self._held if self._held is not None else self.fields
         opened = table.unclosed()
         if opened is not None:
             # the rest of the file is one row's text: a row added went inside the open
@@ -483,13 +516,16 @@ class CsvConnector(CsvStore, Connector):
                 "could not be read whole; the hub writes nothing into it until the quote is closed"
             )
             return [self._refused(op, msg) for op in ops]
-        self._writing = self._held if self._held is not None else self.fields
+        # changed below: kept again once saved (``_save``), else read again next time
+        self._kept, index, self._ids = None, self._ids, None
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
             table.header.append("id")  # a plain file we write always has ids
             for old in table.rows:
                 if not old.problem:
                     old.cells.append("")
-        entries = {e.native_id: e for e in self._index(table) if not e.error}
+        if index is None or index.table is not table:
+            index = self._indexed(table)
+        entries = dict(index.entries)
         done: list[tuple[WriteOp, _Row | None, RecordError | None]] = []
         for op in ops:
             try:
@@ -499,12 +535,14 @@ class CsvConnector(CsvStore, Connector):
                 continue
             unwritten = self._unwritten.pop(id(row), None) if row is not None else None
             done.append((op, row, unwritten))
-        table.rows = [row for row in table.rows if not row.gone]
-        if any(err is None or row is not None for _, row, err in done):
-            if table.fmt == "plain" and "id" in table.header:
-                self._fill_ids(table)
-            self._save(table)
-        final = {id(e.row): e for e in self._index(table)}
+        if any(op.kind == "delete" and err is None for op, _, err in done):
+            table.rows = [row for row in table.rows if not row.gone]
+        if not any(err is None or row is not None for _, row, err in done):
+            return [WriteResult(op, op.native_id, None, None, err) for op, _, err in done]
+        if table.fmt == "plain" and "id" in table.header and not index.own:
+            self._fill_ids(table)
+        self._save(table)
+        final = self._after(table, index, [row for _, row, _ in done if row is not None])
         results = []
         for op, row, err in done:
             entry = final.get(id(row)) if row else None
@@ -519,6 +557,50 @@ class CsvConnector(CsvStore, Connector):
                 self._known[entry.native_id] = entry.version
                 results.append(WriteResult(op, entry.native_id, entry.version, entry.fields, err))
         return results
+
+    def _indexed(self, table: _Table, entries: list[_Entry] | None = None) -> _Index:
+        """``_index`` of the whole table (unless given), as an ``_Index``."""
+        entries = self._index(table) if entries is None else entries
+        col = _id_col(table)
+        own = col >= 0 and all(e.row.problem or (not e.error and e.row.cells[col].strip()) for e in entries)
+        if own:
+            # each row is read again only when written (``_after``): what it mapped to is
+            # not needed again, and held for the run it cost a big file's memory twice
+            for entry in entries:
+                entry.row.cache, entry.fields = None, {}
+        return _Index(table, {e.native_id: e for e in entries if not e.error}, own)
+
+    def _after(self, table: _Table, before: _Index, written: list[_Row]) -> dict[int, _Entry]:
+        """The entries of the ``written`` rows as saved, by ``id`` of the row; and the index
+        the next page starts from (``_ids``). Where every row carries its id (``_Index.own``)
+        only the written rows are read again; else the whole table is indexed again."""
+        col = _id_col(table)
+        if before.own and col >= 0:
+            entries = {nid: e for nid, e in before.entries.items() if not e.row.gone}
+            handlers = self._handlers(table)
+            self._date_order(table, handlers)
+            out: dict[int, _Entry] = {}
+            for row in written:
+                nid = row.cells[col].strip()
+                entry = _Entry(row, nid, hub_id=nid)
+                try:
+                    entry.fields, entry.version = self._read(table, handlers, row, col)
+                except Exception:  # an error of its own now: worked out over the whole file
+                    out.clear()
+                    break
+                if not nid or entries.get(nid, entry).row is not row:
+                    out.clear()  # (cannot happen: a create's id was checked free)
+                    break
+                out[id(row)] = entry
+                entries[nid] = _Entry(row, nid, entry.version, hub_id=nid)  # (held for the run)
+            else:
+                self._ids = _Index(table, entries, True)
+                return out
+        every = self._index(table)
+        mine = {id(row) for row in written}
+        out = {id(e.row): replace(e) for e in every if id(e.row) in mine}  # (``_indexed`` slims them)
+        self._ids = self._indexed(table, every)
+        return out
 
     def _refused(self, op: WriteOp, msg: str) -> WriteResult:
         error = RecordError(msg, f"{self.path}:{op.native_id}", self.name)
@@ -566,7 +648,7 @@ class CsvConnector(CsvStore, Connector):
                     other.cells.append("")
             if new:
                 row.cells.append("")
-        handlers = handlers_for(table.fmt, table.header, self.config.mapping)
+        handlers = self._handlers(table)
         order = self._date_order(table, handlers)
         view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True)}
         # a field the file does not hold now (a column of it was removed: ``fields``) keeps

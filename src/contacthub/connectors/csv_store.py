@@ -58,8 +58,12 @@ class _Row:
     cells: list[str]
     problem: str = ""
     gone: bool = False
-    #: the cells last mapped and what they mapped to: a write maps each row once
-    cache: tuple[list[str], Fields] | None = None
+    #: the cells last mapped, what they mapped to and their version: a write maps each
+    #: row once, and a run's later pages not again (``CsvStore._kept``)
+    cache: tuple[list[str], Fields, str] | None = None
+    #: the cells last written, as the text written and its number of line breaks: a run's
+    #: pages write the whole file each time, each row spelled out once
+    text: tuple[list[str], str, int] | None = None
     #: the row's text as in the file, for a row with a problem (the csv module could not
     #: read it; it has more or fewer cells than the header, as when a quote left open took
     #: the rows after it in): written back as it was, never as cells, which would change it
@@ -261,6 +265,14 @@ class CsvStore:
     create: bool
     #: the file's modification time as of the last stat
     _mtime: datetime | None
+    #: the table as this process last wrote the file (``_save``), its ``stamp`` the file's
+    #: stat key then: while the file's key is that, it is the file, and is not read again.
+    #: A run writes a big file a page (500 ops) at a time, and each page read and parsed
+    #: it whole, and mapped every row: a first copy of 10,000 rows took 13 s, 50,000
+    #: minutes. ``write`` takes it, and it is kept again only once saved (a write that
+    #: failed changed it). A table only read is not kept: held for the run, a big file
+    #: that is only read cost its memory for nothing
+    _kept: _Table | None
 
     def _read_bytes(self) -> bytes:
         """The one place the file's contents are read (tests patch it to prove a no-op pull
@@ -280,14 +292,16 @@ class CsvStore:
         # a row has no time of its own: the file's is the best "modified" there is (for the
         # newest conflict policy), and never later than the edit it stands for
         self._mtime = datetime.fromtimestamp(st.st_mtime, UTC)
-        # The inode too: mtimes tick coarsely, and every write of ours is a new inode.
-        return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
+        return _key(st)
 
     def _load(self) -> _Table | None:
-        """The table, or None for a missing file that ``create`` allows."""
+        """The table, or None for a missing file that ``create`` allows: ``_kept`` while the
+        file is as this process left it, else read."""
         stamp = self._stat_key()
         if stamp is None:
             return None
+        if self._kept is not None and self._kept.stamp == stamp:
+            return self._kept
         try:
             data = self._read_bytes()
             text, codec, bom = decode(data, self.encoding)
@@ -384,35 +398,49 @@ class CsvStore:
 
     def _save(self, table: _Table) -> None:
         """Replace the file in one step: readers see the old file or the new, never half.
-        An edit made by someone else since the file was read is never overwritten."""
+        An edit made by someone else since the file was read is never overwritten. The
+        table is then what the file holds (``_kept``), its rows numbered by the lines they
+        now start on."""
         if self._stat_key() != table.stamp:
             raise RetriableError(f"{self.path} changed while it was being written", self.name)
         # The csv module quotes a cell holding a character of its line terminator, and no
         # other line break: written with CR alone, a note's LF went out bare and read back as
         # the end of the row. So rows are spelled with CRLF, which quotes both, and then end
         # in the file's own line ending (the writer calls ``write`` once per row).
-        lines: list[str] = []
-        writer = csv.writer(_Sink(lines), delimiter=table.delimiter, lineterminator="\r\n")
+        spelled: list[str] = []
+        writer = csv.writer(_Sink(spelled), delimiter=table.delimiter, lineterminator="\r\n")
         writer.writerow(table.header)
-        lines[-1] = lines[-1][:-2] + table.newline
+        lines = [spelled.pop()[:-2] + table.newline]
+        number = 1 + len(_BREAK.findall(lines[0]))
         for row in table.rows:
-            if row.raw is None:
+            row.line = number
+            if row.raw is not None:  # as it was read; the last line of a file may have had no line ending
+                text = row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline
+                number += len(_BREAK.findall(text))
+            elif row.text is not None and row.text[0] == row.cells:
+                text = row.text[1]
+                number += row.text[2]
+            else:
                 writer.writerow(row.cells)
-                lines[-1] = lines[-1][:-2] + table.newline
-            else:  # as it was read; the last line of a file may have had no line ending
-                lines.append(row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline)
+                text = spelled.pop()[:-2] + table.newline
+                row.text = (list(row.cells), text, len(_BREAK.findall(text)))
+                number += row.text[2]
+            lines.append(text)
         strict = table.codec.startswith("utf-16")
         data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
         try:
-            self._replace(data)
+            table.stamp = self._replace(data)
         except OSError as exc:
             # a folder made read-only (a share), an immutable file, a full disk: one clear
             # error that fails the run, which let through left it "applying" with a traceback
             reason = (exc.strerror or str(exc)).lower()
             raise FatalConnectorError(f"cannot write {self.path}: {reason}", self.name) from exc
+        self._kept = table
 
-    def _replace(self, data: bytes) -> None:
-        """Write ``data`` to a temporary file beside the file, then rename it over the file.
+    def _replace(self, data: bytes) -> str:
+        """Write ``data`` to a temporary file beside the file, then rename it over the file;
+        the new file's stat key (taken before the rename, so an edit made just after it is
+        never taken for ours).
 
         A ``path`` that is a symbolic link (``contacts.csv -> shared-drive/contacts.csv``) is
         written through: the file replaced is the link's target, resolved at each write (the
@@ -430,6 +458,7 @@ class CsvStore:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
+                key = _key(os.fstat(out.fileno()))  # a rename and a chmod change no mtime
             try:
                 mode = target.stat().st_mode & 0o7777  # the file's own, kept
             except FileNotFoundError:
@@ -442,6 +471,13 @@ class CsvStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        return key
+
+
+def _key(st: os.stat_result) -> str:
+    """A file's stat key: the inode too, as mtimes tick coarsely, and every write of ours is
+    a new inode."""
+    return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
 
 def _umask() -> int:
