@@ -282,6 +282,7 @@ def apply(engine: Engine, spec: HubFile, on_wait: Callable[[str], None] | None =
 def _apply(engine: Engine, spec: HubFile) -> list[str]:
     lines: list[str] = []
     with engine.begin() as conn:
+        _refuse_owned(conn, spec.hubs)
         for hub_name, hub in spec.hubs.items():
             values = {
                 "conflict": hub.conflict,
@@ -306,6 +307,29 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
             lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors, spec.base)
     return lines
+
+
+def _refuse_owned(conn: Any, names: Mapping[str, Any]) -> None:
+    """Refuse, before anything is changed, a hub file naming a hub a dashboard or API user
+    made (one with an owner): found by name alone, it was taken over: its connectors
+    replaced by the file's (a server folder's path the user may not set), its own removed
+    as "no longer named", and the user, still its owner, read the folder's contacts (QA).
+    Hubs a file makes have no owner; a user's hub is theirs to change."""
+    if not names:
+        return
+    query = (
+        select(t.hubs.c.name, t.users.c.email)
+        .join(t.users, t.users.c.id == t.hubs.c.owner_id, isouter=True)
+        .where(t.hubs.c.name.in_(list(names)), t.hubs.c.owner_id.is_not(None))
+        .order_by(t.hubs.c.name)
+    )
+    row = conn.execute(query).first()
+    if row is not None:
+        whose = f"the user {row.email}" if row.email else "a dashboard user (since removed)"
+        raise ConfigError(
+            f"hub {row.name!r} was made by {whose} on the dashboard or API: a hub file cannot"
+            " change it (nothing was applied); give the file's hub another name"
+        )
 
 
 def _apply_connectors(
