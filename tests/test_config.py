@@ -876,3 +876,20 @@ def test_an_older_stores_relative_path_is_the_same_folder_only_when_read_alike(
     assert not links_kept(conf, "../cards", "../cards", tmp_path / "elsewhere" / "deeper", "two.db")  # unsure
     assert not links_kept(other, "cards", "cards", conf, "three.db")  # a hub file elsewhere, its own cards
     assert not links_kept(conf, str(other / "cards"), "cards", conf, "four.db")  # another folder called cards
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t ", "x" * 201, "x" * 1000])
+def test_a_hub_name_is_1_to_200_characters_as_on_the_dashboard(tmp_path: Path, name: str) -> None:
+    """``[hubs.""]``, ``[hubs." "]`` and a name of 1,000 characters made hubs the dashboard
+    refuses to make and showed as empty links nobody could click (QA)."""
+    err = load_error(write(tmp_path, f'[hubs."{name}"]\n'))
+    assert "a hub needs a name of 1 to 200 characters" in str(err)
+    assert len(str(err)) < 400, "a long name is not printed whole"
+
+
+def test_a_hub_name_is_kept_without_surrounding_blanks(tmp_path: Path) -> None:
+    spec = config.load(write(tmp_path, '[hubs."  team "]\n'))
+    assert list(spec.hubs) == ["team"]
+    assert list(config.load(write(tmp_path, f'[hubs."{"y" * 200}"]\n')).hubs) == ["y" * 200]
+    err = load_error(write(tmp_path, '[hubs.team]\n[hubs." team"]\n'))
+    assert "are one name: 'team'" in str(err)

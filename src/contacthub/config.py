@@ -180,9 +180,32 @@ class HubFile(BaseModel):
     @field_validator("hubs")
     @classmethod
     def _hub_names(cls, value: dict[str, HubSpec]) -> dict[str, HubSpec]:
-        for name in value:
-            check_name(name)
-        return value
+        """The names as ``hub_name`` makes them: the dashboard's and the API's rule. Taken
+        as written, ``[hubs.""]``, ``[hubs." "]`` or a name of 1,000 characters made hubs
+        the dashboard showed as empty links nobody could click, or never let a user make."""
+        out: dict[str, HubSpec] = {}
+        for written, hub in value.items():
+            try:
+                name = hub_name(written)
+            except ValueError as exc:
+                raise ValueError(f"hub {_short(written)}: {exc}") from None
+            if name in out:
+                raise ValueError(f"hubs {_short(written)} and {_short(name)} are one name: {name!r}")
+            out[name] = hub
+        return out
+
+
+#: the longest hub or connector name (the dashboard's and the API's rule)
+NAME_MAX = 200
+
+
+def hub_name(name: str) -> str:
+    """A hub's name as stored, wherever it comes from (a hub file, the dashboard, the API):
+    without surrounding blanks, 1 to ``NAME_MAX`` characters, and passing ``check_name``."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValueError(f"a hub needs a name of 1 to {NAME_MAX} characters")
+    return check_name(name)
 
 
 def check_name(name: str) -> str:

@@ -68,14 +68,11 @@ def create_hub(
     """A new empty hub; its id. Hub names are unique across the store (the CLI names hubs)."""
     from sqlalchemy import insert
 
-    from contacthub.config import HubSpec, check_name
+    from contacthub.config import HubSpec, hub_name
 
     spec = _hub_spec(HubSpec, conflict=conflict, delete_threshold=delete_threshold, phone_region=phone_region)
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise UserError("a hub needs a name of 1 to 200 characters")
     try:
-        check_name(name)
+        name = hub_name(name)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:
