@@ -46,6 +46,7 @@ from pydantic import (
 )
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
+from contacthub import names
 from contacthub.connectors.registry import connector_class
 from contacthub.engine.run import check_threshold
 from contacthub.errors import ConfigError
@@ -202,18 +203,24 @@ NAME_MAX = 200
 def hub_name(name: str) -> str:
     """A hub's name as stored, wherever it comes from (a hub file, the dashboard, the API):
     without surrounding blanks, 1 to ``NAME_MAX`` characters, and passing ``check_name``."""
-    name = name.strip()
+    name = names.nfc(name).strip()
     if not name or len(name) > NAME_MAX:
         raise ValueError(f"a hub needs a name of 1 to {NAME_MAX} characters")
     return check_name(name)
 
 
 def check_name(name: str) -> str:
-    """A hub's or connector's name: no control characters (a line break printed broken
-    lines in every listing, and the name could not be typed back to ``sync``)."""
+    """A hub's or connector's name, in NFC (``names``): no control characters (a line
+    break printed broken lines in every listing, and the name could not be typed back to
+    ``sync``), no bidi override nor zero-width character (a name that reads as another)."""
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         raise ValueError(f"the name {name!r} holds a control character (a line break, a tab...)")
-    return name
+    hidden = names.invisible(name)
+    if hidden:
+        raise ValueError(
+            f"the name {name!r} holds an invisible character ({hidden}: a bidi control or a zero-width one)"
+        )
+    return names.nfc(name)
 
 
 def load(path: Path) -> HubFile:
@@ -312,7 +319,10 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                 "delete_threshold": str(hub.delete_threshold),
                 "settings": dumps(hub.settings),
             }
-            row = conn.execute(select(t.hubs).where(t.hubs.c.name == hub_name)).first()
+            row = _stored_hub(conn, hub_name)
+            if row is not None and row.name != hub_name:  # an NFD name stored before
+                conn.execute(update(t.hubs).where(t.hubs.c.id == row.id).values(name=hub_name))
+                lines.append(f"hub {hub_name}: renamed from {row.name!r} (the same name, in NFC)")
             if row is None:
                 hub_id = conn.execute(
                     insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
@@ -332,18 +342,26 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
     return lines
 
 
-def _refuse_owned(conn: Any, names: Mapping[str, Any]) -> None:
+def _stored_hub(conn: Any, name: str) -> Any:
+    """The hub row ``name`` means (``names.pick``: also one stored in NFD before), or None."""
+    rows = {r.name: r for r in conn.execute(select(t.hubs).where(t.hubs.c.name.in_(names.spellings(name))))}
+    found = names.pick(rows, name)
+    return None if found is None else rows[found]
+
+
+def _refuse_owned(conn: Any, hubs: Mapping[str, Any]) -> None:
     """Refuse, before anything is changed, a hub file naming a hub a dashboard or API user
     made (one with an owner): found by name alone, it was taken over: its connectors
     replaced by the file's (a server folder's path the user may not set), its own removed
     as "no longer named", and the user, still its owner, read the folder's contacts (QA).
     Hubs a file makes have no owner; a user's hub is theirs to change."""
-    if not names:
+    if not hubs:
         return
+    spelt = [form for name in hubs for form in names.spellings(name)]
     query = (
         select(t.hubs.c.name, t.users.c.email)
         .join(t.users, t.users.c.id == t.hubs.c.owner_id, isouter=True)
-        .where(t.hubs.c.name.in_(list(names)), t.hubs.c.owner_id.is_not(None))
+        .where(t.hubs.c.name.in_(spelt), t.hubs.c.owner_id.is_not(None))
         .order_by(t.hubs.c.name)
     )
     row = conn.execute(query).first()
@@ -386,7 +404,8 @@ def _apply_connectors(
             "mapping": dumps(spec.mapping),
             "settings": dumps(plain),
         }
-        row = existing.pop(spec.name, None) or renamed.get(spec.name)
+        stored = names.pick(existing, spec.name)  # (one stored in NFD before: renamed to NFC)
+        row = (existing.pop(stored) if stored is not None else None) or renamed.get(spec.name)
         label = f"connector {hub_name}/{spec.name}"
         if row is not None and row.name != spec.name:
             values["name"] = spec.name
@@ -482,13 +501,17 @@ def _renamed(existing: dict[str, Any], specs: list[ConnectorSpec]) -> dict[str, 
     everywhere, or left copies behind), and a CRM's record deleted or detached meanwhile
     was taken in again. Only a place one old and one new connector share is a rename.
     ``existing`` loses the rows taken."""
-    named = {spec.name for spec in specs}
+    named = {names.nfc(spec.name) for spec in specs}  # (a name stored in NFD is the NFC one's)
     gone = {
         name: _place(row.type, loads(row.settings) or {})
         for name, row in existing.items()
-        if name not in named
+        if names.nfc(name) not in named
     }
-    new = {spec.name: (spec, _place(spec.type, spec.settings)) for spec in specs if spec.name not in existing}
+    new = {
+        spec.name: (spec, _place(spec.type, spec.settings))
+        for spec in specs
+        if names.pick(existing, spec.name) is None
+    }
     out: dict[str, Any] = {}
     for spec, place in new.values():
         rivals = sum(1 for _, other in new.values() if other == place)

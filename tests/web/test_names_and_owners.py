@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from contacthub import config
 from contacthub.cli import app as cli
+from contacthub.errors import ConfigError, UserError
+from contacthub.service.editing import create_hub
 from contacthub.store import tables as t
-from tests.web.conftest import Person
+from contacthub.store.repo import now
+from contacthub.web import accounts
+from tests.web.conftest import PASSWORD, Person, sign_in
 
 runner = CliRunner()
 
@@ -47,3 +53,119 @@ def test_apply_refuses_a_hub_a_user_made(
         connectors = conn.execute(select(t.connectors.c.name, t.connectors.c.settings)).all()
     assert hubs == ["sales"], "nothing of the file was applied, not even its other hub"
     assert [c.name for c in connectors] == ["phones"] and str(private) not in connectors[0].settings
+
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"  # one name, composed and decomposed
+
+
+def test_an_email_is_one_user_in_either_unicode_form(sqlite_url: str, engine: Engine, app: FastAPI) -> None:
+    """``user add`` of an NFD and an NFC address made two users that print alike, and the
+    NFD admin could not sign in (browsers send NFC)."""
+    added = runner.invoke(
+        cli,
+        ["--database", sqlite_url, "user", "add", f"{NFD}@example.com", "--admin", "--password-stdin"],
+        input="nfd-password-1\n",
+    )
+    assert added.exit_code == 0, added.output
+    again = runner.invoke(
+        cli,
+        ["--database", sqlite_url, "user", "add", f"{NFC}@example.com", "--password-stdin"],
+        input="nfc-password-1\n",
+    )
+    assert again.exit_code == 2 and "exists already" in again.output
+    with engine.connect() as conn:
+        assert conn.execute(select(t.users.c.email)).scalars().all() == [f"{NFC.lower()}@example.com"]
+    assert sign_in(app, f"{NFC}@example.com", "nfd-password-1") is not None
+
+
+def test_an_email_stored_in_nfd_before_still_signs_in(engine: Engine, app: FastAPI) -> None:
+    with engine.begin() as conn:  # as an older contacthub stored it
+        conn.execute(
+            t.users.insert().values(
+                email=f"{NFD.lower()}@example.com",
+                password_hash=accounts._hasher.hash(PASSWORD),
+                is_admin=True,
+                created_at=now(),
+            )
+        )
+    assert accounts.authenticate(engine, f"{NFC}@example.com", PASSWORD) is not None
+    assert sign_in(app, f"{NFC}@example.com") is not None
+    assert accounts.find_user(engine, f"{NFC}@example.com") is not None
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\u200d", "\ufeff"])
+def test_bidi_and_zero_width_characters_are_refused(engine: Engine, tmp_path: Path, hidden: str) -> None:
+    with pytest.raises(UserError, match="invisible character"):
+        accounts.add_user(engine, f"ann{hidden}@example.com", PASSWORD)
+    with pytest.raises(UserError, match="invisible character"):
+        create_hub(engine, f"sales{hidden}")
+    for text in (
+        f'[hubs."sales{hidden}"]\n',
+        f'[[hubs.sales.connectors]]\nname = "a{hidden}"\ntype = "csv"\n',
+    ):
+        path = tmp_path / "h.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match="invisible character"):
+            config.load(path)
+
+
+def test_hub_and_connector_names_are_one_name_in_either_form(
+    sqlite_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text(f'[hubs."{NFC}"]\n[hubs."{NFD}"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="are one name"):
+        config.load(path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    path.write_text(
+        f'[[hubs.team.connectors]]\nname = "{NFC}"\ntype = "vcard-dir"\npath = "{tmp_path / "a"}"\n'
+        f'[[hubs.team.connectors]]\nname = "{NFD}"\ntype = "vcard-dir"\npath = "{tmp_path / "b"}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="names the connector"):
+        config.load(path)
+    create_hub(engine, NFD)  # the API and the dashboard: stored NFC
+    with pytest.raises(UserError, match="not available"):
+        create_hub(engine, NFC)
+    with engine.connect() as conn:
+        assert conn.execute(select(t.hubs.c.name)).scalars().all() == [NFC]
+
+
+def test_a_name_stored_in_nfd_before_is_found_and_made_nfc(
+    sqlite_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    with engine.begin() as conn:  # as an older contacthub stored them
+        hub_id = conn.execute(
+            t.hubs.insert().values(
+                name=NFD,
+                conflict="newest",
+                delete_threshold="10%",
+                settings="{}",
+                created_at=now(),
+                updated_at=now(),
+            )
+        ).inserted_primary_key[0]
+    path = tmp_path / "h.toml"
+    text = f'[hubs."{NFD}"]\n[[hubs."{NFD}".connectors]]\nname = "{NFD}"\ntype = "vcard-dir"\n'
+    text += f'path = "{tmp_path / "a"}"\n'
+    path.write_text(text, encoding="utf-8")
+    with engine.begin() as conn:  # a connector stored in NFD too: applied before as typed
+        spec = config.load(path).hubs[NFC].connectors
+        conn.execute(
+            t.connectors.insert().values(
+                hub_id=hub_id, name=NFD, position=0, type="vcard-dir", direction="two-way",
+                operations='["create", "update", "delete"]', on_delete="delete", filter="null",
+                mapping="{}", settings=f'{{"path": "{tmp_path / "a"}"}}', created_at=now(), updated_at=now(),
+            )
+        )  # fmt: skip
+    assert spec[0].name == NFC
+    synced = runner.invoke(cli, ["--database", sqlite_url, "sync", NFC])
+    assert synced.exit_code == 0, synced.output
+    applied = runner.invoke(cli, ["--database", sqlite_url, "apply", str(path)])
+    assert applied.exit_code == 0, applied.output
+    assert "renamed from" in applied.output and "created" not in applied.output
+    with engine.connect() as conn:
+        assert conn.execute(select(t.hubs.c.id, t.hubs.c.name)).all() == [(hub_id, NFC)]
+        assert conn.execute(select(t.connectors.c.name)).scalars().all() == [NFC]

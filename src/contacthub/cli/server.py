@@ -192,7 +192,9 @@ def webhooks(
     engine = db()
     with engine.connect() as conn:
         store = Store(conn)
-        rows = store.connectors(store.hub(hub).id)
+        found = store.hub(hub)
+        rows = store.connectors(found.id)
+    hub = found.name  # as stored: the receivers' tokens are made from it
     root = base_url.rstrip("/")
     hooked = [row for row in rows if row.type in tokens.RECEIVERS]
     if not hooked:

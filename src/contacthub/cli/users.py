@@ -95,7 +95,7 @@ def user_password(
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     if not accounts.set_password(db(), email, password):
         fail(f"no user {email}")
-    typer.echo(f"user {email.strip().lower()}: new password set; signed out everywhere")
+    typer.echo(f"user {accounts.email_key(email)}: new password set; signed out everywhere")
 
 
 @user_app.command("list")

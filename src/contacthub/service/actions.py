@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from contacthub import names
 from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub
 from contacthub.engine.undo import undo_preparer
@@ -66,6 +67,7 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
             )
             for source, value in conn.execute(query):
                 choices.setdefault(source, loads(value))
+        take = names.pick(choices, take) or take  # (typed in another Unicode form)
         if take not in choices:
             raise UserError(
                 f"conflict {conflict_id} is between {', '.join(sorted(choices))}: take one of them"
@@ -418,9 +420,10 @@ def connect(
         store = Store(conn)
         hub = store.hub(hub_name)
         rows = {row.name: row for row in store.connectors(hub.id)}
-    if connector_name not in rows:
+    found = names.pick(rows, connector_name)  # (typed in another Unicode form)
+    if found is None:
         raise NotFoundError(f"hub {hub_name!r} has no connector {connector_name!r}")
-    row = rows[connector_name]
+    row = rows[found]
     cls = connector_class(row.type)
     config = connector_for(row, hub, engine).config
     cls.connect(config, ui, invite=invite)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contacthub import names
 from contacthub.errors import NotFoundError, UserError
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -77,7 +78,9 @@ def create_hub(
         raise UserError(str(exc)) from None
     try:
         with engine.begin() as conn:
-            taken = conn.execute(select(t.hubs.c.owner_id).where(t.hubs.c.name == name)).first()
+            taken = conn.execute(  # (one stored in NFD before looks the same)
+                select(t.hubs.c.owner_id).where(t.hubs.c.name.in_(names.spellings(name)))
+            ).first()
             if taken is not None:
                 raise UserError(_name_taken(name, mine=owner_id is not None and taken.owner_id == owner_id))
             hub_id = conn.execute(
@@ -186,8 +189,8 @@ def add_connector(
     with engine.begin() as conn:
         row = Store(conn).hub(hub)
         query = select(t.connectors.c.name).where(t.connectors.c.hub_id == row.id)
-        names = set(conn.execute(query).scalars())
-        if spec.name in names:
+        taken = set(conn.execute(query).scalars())
+        if names.pick(taken, spec.name) is not None:  # (one stored in NFD looks the same)
             raise UserError(f"hub {hub!r} has a connector named {spec.name!r} already: choose another name")
         _same_place(conn, row.id, hub, None, spec.name, plain, where)
         position = conn.execute(
@@ -266,13 +269,15 @@ def update_connector(
         new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in keys} | given
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
+        if isinstance(values.get("name"), str):  # compared and stored as NFC (``names``)
+            values = {**values, "name": names.nfc(values["name"])}
         if "name" in values and values["name"] != row.name:
-            taken = conn.execute(
-                select(t.connectors.c.id).where(
-                    t.connectors.c.hub_id == row.hub_id, t.connectors.c.name == values["name"]
+            others = conn.execute(
+                select(t.connectors.c.name).where(
+                    t.connectors.c.hub_id == row.hub_id, t.connectors.c.id != connector_id
                 )
-            ).first()
-            if taken is not None:
+            ).scalars()
+            if names.pick(others, values["name"]) is not None:
                 raise UserError(f"this hub has a connector named {values['name']!r} already")
         spec = _connector_spec({**current, **values, **new_settings}, label)
         absolute_paths(cls, spec.model_extra or {}, None, label)

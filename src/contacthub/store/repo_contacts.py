@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
+from contacthub import names
 from contacthub.errors import NotFoundError
 from contacthub.model import NAME_ONLY, PHONE_NAME_PLAIN
 from contacthub.store import tables as t
@@ -38,10 +39,15 @@ class ContactsMixin(StoreBase):
     # --- hubs and connectors ------------------------------------------------------------
 
     def hub(self, name: str) -> HubRow:
-        row = self.conn.execute(select(t.hubs).where(t.hubs.c.name == name)).first()
+        """The hub named ``name`` in any Unicode form (``names.spellings``): typed in NFD,
+        or stored so by an older contacthub, it is the same name."""
+        query = select(t.hubs).where(t.hubs.c.name.in_(names.spellings(name)))
+        rows = {r.name: r for r in self.conn.execute(query)}
+        found = names.pick(rows, name)
+        row = None if found is None else rows[found]
         if row is None:
-            names = self.conn.execute(select(t.hubs.c.name).order_by(t.hubs.c.name)).scalars().all()
-            known = ", ".join(names) or "none yet: create one with 'contacthub apply FILE'"
+            every = self.conn.execute(select(t.hubs.c.name).order_by(t.hubs.c.name)).scalars().all()
+            known = ", ".join(every) or "none yet: create one with 'contacthub apply FILE'"
             raise NotFoundError(f"no hub named {name!r} (hubs: {known})")
         return HubRow(row.id, row.name, row.conflict, row.delete_threshold, loads(row.settings))
 

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contacthub import names
 from contacthub.errors import UserError
 from contacthub.store import tables as t
 from contacthub.store.repo import now
@@ -65,11 +66,31 @@ def _user(row: object) -> User:
     return User(row.id, row.email, bool(row.is_admin))  # type: ignore[attr-defined]
 
 
+def email_key(email: str) -> str:
+    """An email as stored and compared: NFC (``names``: a browser sends ``José`` composed,
+    a script may pass it decomposed), without surrounding blanks, in lower case."""
+    return names.nfc(email).strip().lower()
+
+
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
+    """``email_key``, refused when it is no address or holds a bidi or zero-width character
+    (an address that reads as another's)."""
+    email = email_key(email)
     if len(email) > 320 or not _EMAIL.match(email):
         raise UserError(f"{email[:80]!r} is not an email address")
+    hidden = names.invisible(email)
+    if hidden:
+        raise UserError(f"{email[:80]!r} holds an invisible character ({hidden}): type the address plainly")
     return email
+
+
+def _user_row(conn: Any, email: str) -> Any:
+    """The user row of ``email``, also one an older contacthub stored in NFD."""
+    key = email_key(email)
+    query = select(t.users).where(t.users.c.email.in_(names.spellings(key)))
+    rows = {r.email: r for r in conn.execute(query)}
+    found = names.pick(rows, key)
+    return None if found is None else rows[found]
 
 
 def add_user(engine: Engine, email: str, password: str, *, admin: bool = False) -> User:
@@ -100,14 +121,14 @@ def users(engine: Engine) -> list[User]:
 
 def find_user(engine: Engine, email: str) -> User | None:
     with engine.connect() as conn:
-        row = conn.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
+        row = _user_row(conn, email)
     return None if row is None else _user(row)
 
 
 def authenticate(engine: Engine, email: str, password: str) -> User | None:
     """The user when the password is right, else None (the same time either way)."""
     with engine.connect() as conn:
-        row = conn.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
+        row = _user_row(conn, email)
     try:
         _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
@@ -263,7 +284,7 @@ def set_password(engine: Engine, email: str, password: str) -> bool:
     if len(password) < MIN_PASSWORD:
         raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
     with engine.begin() as conn:
-        row = conn.execute(select(t.users.c.id).where(t.users.c.email == normalize_email(email))).first()
+        row = _user_row(conn, normalize_email(email))
         if row is None:
             return False
         conn.execute(
@@ -277,7 +298,7 @@ def remove_user(engine: Engine, email: str) -> bool:
     """Remove a user with their sessions (signed out everywhere) and API tokens; their hubs
     stay, seen by admins only (an id reused by a later user must not hand them over)."""
     with engine.begin() as conn:
-        row = conn.execute(select(t.users.c.id).where(t.users.c.email == normalize_email(email))).first()
+        row = _user_row(conn, normalize_email(email))
         if row is None:
             return False
         conn.execute(delete(t.sessions).where(t.sessions.c.user_id == row.id))

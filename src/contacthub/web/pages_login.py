@@ -110,7 +110,7 @@ def login(
         _too_long(email, password)
     except UserError as exc:
         return _login_form(request, "login.html", 400, error=str(exc), email=email[:320], next=next)
-    keys = (f"email:{email.strip().lower()}", f"ip:{request.client.host if request.client else '?'}")
+    keys = (f"email:{accounts.email_key(email)}", f"ip:{request.client.host if request.client else '?'}")
     user: accounts.User | None = None
     with web.throttle.one_at_a_time(keys[0]):
         wait, moment = web.throttle.begin(*keys)
