@@ -475,6 +475,37 @@ def test_an_id_no_row_can_have_is_no_such_id(
     assert out.strip().startswith(f"error: {missing} {number}"), out
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["runs", "team", "--limit", "9223372036854775807"], "Invalid value for '--limit'"),
+        (["runs", "team", "--limit", "99999999999999999999"], "Invalid value for '--limit'"),
+        (["show", "1", "--limit", "9223372036854775807"], "Invalid value for '--limit'"),
+        (["prune", "team", "--keep-days", "740000", "--dry-run"], "Invalid value for '--keep-days'"),
+        (["prune", "team", "--keep-days", "1000000000", "--dry-run"], "Invalid value for '--keep-days'"),
+        (["prune", "team", "--keep-days", "99999999999999999999"], "Invalid value for '--keep-days'"),
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
+        (["demo", "--port", "0"], "Invalid value for '--port'"),
+        (["emulate", "procore", "--port", "-5"], "Invalid value for '--port'"),
+        (["emulate", "pipedrive", "--port", "70000"], "Invalid value for '--port'"),
+        (["demo", "--dir", "/proc/contacthub-nope"], "the folder cannot be made"),
+        (["demo", "--dir", "{file}"], "is a file, not a folder"),
+    ],
+)
+def test_numbers_and_folders_out_of_range_are_one_error(
+    setup: tuple[str, Path, Path, Path], tmp_path: Path, args: list[str], said: str
+) -> None:
+    """Each ended in a traceback: OverflowError (SQLite's INTEGER, a date before year 1),
+    bind()'s "port must be 0-65535", FileNotFoundError, NotADirectoryError (QA)."""
+    db = setup[0]
+    (tmp_path / "afile").write_text("x")
+    args = [a.replace("{file}", str(tmp_path / "afile")) for a in args]
+    result = runner.invoke(app, ["--database", db, *args])
+    assert result.exit_code == 2, result.output
+    assert said in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
 def test_demo(tmp_path: Path) -> None:
     env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
     proc = subprocess.run(

@@ -57,19 +57,32 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve", help="Keep the emulated systems and the dashboard running.")
     ] = False,
-    port: Annotated[int, typer.Option(help="Dashboard port with --serve.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port with --serve.")] = 8080,
 ) -> None:
     """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it."""
     from contacthub.demo import run_demo
 
+    if folder is not None:
+        _demo_folder(folder)
     run_demo(State.database, folder, serve=serve, port=port)
+
+
+def _demo_folder(folder: Path) -> None:
+    """Make ``--dir`` (a folder that is there is used): a file, or a place it cannot be
+    made (``/proc/nope``), ended in a NotADirectoryError or FileNotFoundError traceback."""
+    if folder.exists() and not folder.is_dir():
+        fail(f"--dir {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--dir {folder}: the folder cannot be made ({exc.strerror or exc})")
 
 
 @app.command()
 @_guard
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     secure_cookies: Annotated[
         bool | None,
         typer.Option(
@@ -128,7 +141,8 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Hubs this worker runs at the same time.")] = 1,
     name: Annotated[str | None, typer.Option(help="Celery node name (default: celery@HOST).")] = None,
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+        int | None,
+        typer.Option("--metrics-port", min=1, max=65535, help="Serve Prometheus metrics on 127.0.0.1:PORT."),
     ] = None,
     log_format: LogFormat = "text",
     log_level: LogLevel = "info",

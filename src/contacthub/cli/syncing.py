@@ -15,6 +15,7 @@ import typer
 from contacthub.cli.common import (
     EXIT_HELD,
     EXIT_INTERRUPTED,
+    ID_MAX,
     ConflictId,
     RunId,
     _guard,
@@ -246,7 +247,7 @@ def _print_unrun(hub: str, queue: bool, message: str) -> None:
 def runs(
     hub: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=ID_MAX, help="How many runs to list.")] = 50,
     before: Annotated[
         int | None, typer.Option("--before", min=1, max=2**31 - 1, help="Only runs older than this run.")
     ] = None,
@@ -310,7 +311,9 @@ def runs(
 def show(
     run: RunId,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most N changes.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, max=ID_MAX, help="Show at most N changes.")
+    ] = None,
     after: Annotated[
         int | None, typer.Option("--after", min=0, max=2**31 - 1, help="Only changes after this change id.")
     ] = None,
@@ -400,7 +403,9 @@ def _print_run(data: dict[str, Any], chunks: Any) -> tuple[int, int | None]:
 def prune(
     hub: str,
     keep_days: Annotated[
-        int | None, typer.Option("--keep-days", min=0, help="Prune runs started more than D days ago.")
+        int | None,
+        # (a century: from 740,000 days on the date is before year 1, an OverflowError)
+        typer.Option("--keep-days", min=0, max=36500, help="Prune runs started more than D days ago."),
     ] = None,
     before: Annotated[
         int | None, typer.Option("--before", min=1, max=2**31 - 1, help="Prune runs older than RUN.")

@@ -350,7 +350,7 @@ cli = typer.Typer(add_completion=False, help="Run the Microsoft 365 emulator (En
 
 @cli.command()
 def main(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
     tenants: Annotated[int, typer.Option(help="How many tenants (the first is the app's home).")] = 2,
     users: Annotated[int, typer.Option(help="Users per tenant.")] = 20,
     contacts: Annotated[int, typer.Option(help="External mail contacts per tenant.")] = 5,

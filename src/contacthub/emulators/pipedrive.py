@@ -308,7 +308,7 @@ cli = typer.Typer(add_completion=False, help="Emulate Pipedrive's Persons API on
 
 @cli.command()
 def run(
-    port: Annotated[int, typer.Option(help="port to listen on (0: a free one)")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on (0: a free one)")] = 0,
     persons: Annotated[int, typer.Option(help="persons to seed")] = 50,
     api_token: Annotated[str, typer.Option(help="the company's API token")] = "pd-emulator-token",
     client_id: Annotated[str, typer.Option(help="OAuth client id")] = "pd-client",

@@ -277,7 +277,7 @@ cli = typer.Typer(add_completion=False, help="Emulate Procore's company director
 
 @cli.command()
 def main(
-    port: int = typer.Option(..., help="port on 127.0.0.1 (0 picks a free one)"),
+    port: int = typer.Option(..., min=0, max=65535, help="port on 127.0.0.1 (0 picks a free one)"),
     company_id: int = typer.Option(1, help="the company's id"),
     company_name: str = typer.Option("Summit Builders Inc.", help="the company's name"),
     users: int = typer.Option(40, help="seeded company users"),
