@@ -949,3 +949,16 @@ def test_a_decision_whose_run_fails_leaves_the_run_held(
     code, out = cli(decision, str(held), "--json", db=db)
     assert code == 0, out
     assert len(list(b.glob("*.vcf"))) == (4 if decision == "approve" else 10)
+
+
+def test_an_empty_database_option_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--database "$DB_URL"`` with the variable unset ran against the default store."""
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    for empty in ("", "  "):
+        result = runner.invoke(app, ["--database", empty, "hubs"])
+        assert result.exit_code == 2, result.output
+        assert "error: --database is empty" in result.output
+    assert not (tmp_path / "home").exists(), "the default store was not made"
+    # an empty variable is an unset one: the default store, as for any other tool
+    result = runner.invoke(app, ["hubs"], env={"CONTACTHUB_DATABASE_URL": ""})
+    assert result.exit_code == 0, result.output

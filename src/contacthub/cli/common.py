@@ -76,6 +76,14 @@ def main_options(
         typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
     ] = None,
 ) -> None:
+    """``--database ""`` is refused: a script's ``--database "$DB_URL"`` with the variable
+    unset ran against the default store. An empty ``CONTACTHUB_DATABASE_URL`` is taken as
+    unset (as Click and ``store.db`` take it, and as most tools take an empty variable)."""
+    if database is not None and not database.strip():
+        fail(
+            '--database is empty (an unset variable in --database "$VAR"?): give the store\'s URL,'
+            " or leave the option out for the default store"
+        )
     State.database = database
 
 
