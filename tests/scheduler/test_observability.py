@@ -189,6 +189,42 @@ def test_webhooks_command_prints_each_connectors_own_receiver(sqlite_url: str, t
     assert missing.exit_code != 0 and "no hub named 'nope'" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("base_url", "said"),
+    [
+        ("https://h.example/x?y=1", "leave out the query"),
+        ("https://h.example/#frag", "leave out the query"),
+        ("https://h.example/?", "leave out the query"),
+        ("h.example", "with a host"),
+        ("", "with a host"),
+        ("ftp://h.example", "with a host"),
+        ("https://", "with a host"),
+        ("https://h.example:port", "with a host"),
+        ("https://user:secret@h.example", "leave out the user and password"),
+        ("https://user:se?cret@h.example", "leave out the user and password"),
+    ],
+)
+def test_webhooks_base_url_is_an_http_url_with_a_host_and_nothing_after_its_path(
+    sqlite_url: str, tmp_path: Path, base_url: str, said: str
+) -> None:
+    """The base URL was joined as given: a query or fragment came before the receiver's
+    path, no scheme or "" gave relative URLs, and a password was printed in clear (QA)."""
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "sheet.csv").write_text("First Name,Last Name,E-mail Address\n", encoding="utf-8")
+    hub_file = tmp_path / "hubs.toml"
+    hub_file.write_text(WEBHOOK_HUBS.format(cards=tmp_path / "cards", sheet=tmp_path / "sheet.csv"))
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["--database", sqlite_url, "apply", str(hub_file)]).exit_code == 0
+    args = ["--database", sqlite_url, "webhooks", "hooked", "--reveal", "--base-url", base_url]
+    result = runner.invoke(cli_app, args)
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "/hooks/" not in result.output
+    assert "secret" not in result.output and "se?cret" not in result.output
+    ok = runner.invoke(cli_app, [*args[:-1], "http://127.0.0.1:8080/base/"])
+    assert ok.exit_code == 0, ok.output
+    assert "http://127.0.0.1:8080/base/hooks/graph/" in ok.output
+
+
 def test_sync_queue_needs_a_broker(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = open_database(sqlite_url)
     make_hubs(engine, tmp_path, 1, 1, prefix="queued")

@@ -181,6 +181,31 @@ def beat(
     app_.start(celery_app.beat_argv(log_level.upper(), str(data_dir() / "celerybeat-schedule")))
 
 
+def _base_url(value: str) -> str:
+    """``webhooks --base-url`` checked, without its last slash: an http(s) URL with a host,
+    no query and no fragment (joined to them, ``?y=1`` and ``#frag`` ended up before the
+    receiver's path, and ``h.example`` or "" gave relative URLs no vendor can call), and no
+    ``user:password@`` (printed in clear, though URL passwords are masked everywhere else;
+    refused, and masked in the message: a vendor calls the receiver by its token)."""
+    import re
+    from urllib.parse import urlsplit
+
+    said = re.sub(r"(?<=//).*@", "********@", value)  # never the password, however spelt
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port that is no number raises ValueError)
+    except ValueError:
+        parts, host = None, None
+    if "@" in value.partition("//")[2].split("/", 1)[0]:
+        fail(f"--base-url {said}: leave out the user and password; the receivers are called by their token")
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        fail(f"--base-url {said!r}: give an http:// or https:// URL with a host (https://hub.example.com)")
+    if "?" in value or "#" in value:
+        fail(f"--base-url {said!r}: leave out the query (?...) and the fragment (#...)")
+    return parts.geturl().rstrip("/")
+
+
 @app.command()
 @_guard
 def webhooks(
@@ -209,7 +234,7 @@ def webhooks(
         found = store.hub(hub)
         rows = store.connectors(found.id)
     hub = found.name  # as stored: the receivers' tokens are made from it
-    root = base_url.rstrip("/")
+    root = _base_url(base_url)
     hooked = [row for row in rows if row.type in tokens.RECEIVERS]
     if not hooked:
         typer.echo(
