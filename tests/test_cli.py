@@ -452,7 +452,7 @@ def test_unknown_hub_and_missing_folder(tmp_path: Path) -> None:
     assert "skipped" not in out and out.count("connector 'c'") == 1
 
 
-@pytest.mark.parametrize("number", ["999", "99999999999999999999", "2147483648", "-99999999999999999999"])
+@pytest.mark.parametrize("number", ["999", "99999999999999999999", "2147483648"])
 @pytest.mark.parametrize(
     ("command", "missing"),
     [
@@ -504,6 +504,33 @@ def test_numbers_and_folders_out_of_range_are_one_error(
     assert result.exit_code == 2, result.output
     assert said in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+@pytest.mark.parametrize("number", ["-1", "-5", "0", "-99999999999999999999"])
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [
+        (["show"], "RUN"),
+        (["undo"], "RUN"),
+        (["approve"], "RUN"),
+        (["reject", "--json"], "RUN"),
+        (["resolve", "--take", "hub"], "CONFLICT"),
+        (["token", "revoke"], "TOKEN_ID"),
+    ],
+)
+def test_an_id_below_one_is_no_id(
+    setup: tuple[str, Path, Path, Path], command: list[str], label: str, number: str
+) -> None:
+    """``show -1`` answered "No such option '-1'" (Click reads a word starting with "-"
+    as an option); with or without "--", it is said as the id's error."""
+    db = setup[0]
+    for args in ([*command, number], [*command, "--", number]):
+        code, out = cli(*args, db=db)
+        assert code == 2, out
+        assert f"{label} must be a positive number, not {number}" in out, out
+        assert "No such option" not in out
+    code, out = cli("show", "--jsn", "1", db=db)  # a misspelt option is still one
+    assert code == 2 and "No such option '--jsn'" in out
 
 
 def test_demo(tmp_path: Path) -> None:

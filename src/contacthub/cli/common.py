@@ -5,9 +5,12 @@ imports nothing heavy: every command module imports it at start-up."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import click
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -50,23 +53,43 @@ def db(create: bool = True) -> Engine:
 ID_MAX = 2**31 - 1
 
 
-def _id_argument(not_found: str) -> Any:
-    """A command's id argument (a run, a conflict, a token) that names no row when outside
-    the store's integer range: said as for any other missing id, with ``not_found`` (its
-    ``{}`` the id), where the database driver raised OverflowError (SQLite) or an
-    out-of-range error (PostgreSQL), and the command ended in a traceback."""
+def _id_argument(label: str, not_found: str) -> Any:
+    """A command's id argument (a run, a conflict, a token): one below 1 is refused as no
+    id at all (``label`` names it), and one above the store's integer range names no row,
+    said as for any other missing id, with ``not_found`` (its ``{}`` the id), where the
+    database driver raised OverflowError (SQLite) or an out-of-range error (PostgreSQL),
+    and the command ended in a traceback."""
 
     def check(value: int | None) -> int | None:
-        if value is not None and not -ID_MAX <= value <= ID_MAX:
+        if value is not None and value < 1:
+            fail(f"{label} must be a positive number, not {value}")
+        if value is not None and value > ID_MAX:
             fail(not_found.format(value))
         return value
 
-    return typer.Argument(callback=check, show_default=False)
+    return typer.Argument(callback=check, show_default=False, metavar=label)
 
 
-RunId = Annotated[int, _id_argument("no run {}")]
-ConflictId = Annotated[int, _id_argument("no conflict {}")]
-TokenId = Annotated[int, _id_argument("no API token {}: see 'contacthub token list'")]
+RunId = Annotated[int, _id_argument("RUN", "no run {}")]
+ConflictId = Annotated[int, _id_argument("CONFLICT", "no conflict {}")]
+TokenId = Annotated[int, _id_argument("TOKEN_ID", "no API token {}: see 'contacthub token list'")]
+
+
+class IdCommand(TyperCommand):
+    """A command taking an id (``RunId``...): ``show -1`` answered "No such option '-1'",
+    Click reading any word that starts with "-" as an option; said as the id's error."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # (Click's parser takes them off the list)
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            # (Click names the first letter of ``-12``, read as short options: ``-1``)
+            number = next((a for a in given if re.fullmatch(r"-\d+", a)), None)
+            if number is None or not re.fullmatch(r"-\d", exc.option_name):
+                raise
+            label = next((p.metavar for p in self.params if isinstance(p, click.Argument)), None) or "the id"
+            ctx.fail(f"{label} must be a positive number, not {number}")
 
 
 @app.callback()

@@ -17,6 +17,7 @@ from contacthub.cli.common import (
     EXIT_INTERRUPTED,
     ID_MAX,
     ConflictId,
+    IdCommand,
     RunId,
     _guard,
     app,
@@ -306,7 +307,7 @@ def runs(
         typer.echo(cut)
 
 
-@app.command()
+@app.command(cls=IdCommand)
 @_guard
 def show(
     run: RunId,
@@ -493,7 +494,7 @@ def conflicts(
         typer.echo(f"    {c['source']}: {_short(c['incoming'])}")
 
 
-@app.command()
+@app.command(cls=IdCommand)
 @_guard
 def resolve(
     conflict: ConflictId, take: Annotated[str, typer.Option("--take", help="Connector name, or 'hub'.")]
@@ -507,7 +508,7 @@ def resolve(
     )
 
 
-@app.command()
+@app.command(cls=IdCommand)
 @_guard
 def approve(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Approve a held RUN: sync again, allowing the deletions it held."""
@@ -518,7 +519,7 @@ def approve(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False
     _exit_for(report)
 
 
-@app.command()
+@app.command(cls=IdCommand)
 @_guard
 def reject(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Reject a held RUN: keep the records it would have deleted."""
@@ -529,7 +530,7 @@ def reject(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False)
     _exit_for(report)
 
 
-@app.command()
+@app.command(cls=IdCommand)
 @_guard
 def undo(
     run: RunId,

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from contacthub.cli.common import TokenId, _guard, app, db, fail
+from contacthub.cli.common import IdCommand, TokenId, _guard, app, db, fail
 
 user_app = typer.Typer(help="Dashboard and API users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -166,7 +166,7 @@ def _when(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="seconds")
 
 
-@token_app.command("revoke")
+@token_app.command("revoke", cls=IdCommand)
 @_guard
 def token_revoke(token_id: TokenId) -> None:
     """Revoke an API token by its id (see 'token list'): it stops working at once."""
