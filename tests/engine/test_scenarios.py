@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from contacthub import service
+from contacthub.engine import inbound
+from contacthub.engine import run as run_module
 from contacthub.errors import UserError
 from contacthub.model import Contact, Email, Phone
 from contacthub.store import tables as t
@@ -1268,11 +1270,24 @@ def _source_times(hub: Hub) -> list[str]:
     return [at for row in rows for _, at in json.loads(row).values()]
 
 
-def test_a_clock_running_ahead_does_not_win_every_later_conflict(database_url: str) -> None:
+def _runs_start_later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> None:
+    """The hub's next runs start ``by`` later than now: a test's way to let time pass."""
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + by
+
+    monkeypatch.setattr(run_module, "datetime", Later)
+
+
+def test_a_clock_running_ahead_does_not_win_every_later_conflict(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A card whose REV says 2100 (a to-hub folder b holding the same card): the hub kept
     2100 as the time a's edit set the title, and every later real edit of it in b lost
     silently, for good. A time past the run's start (by more than a clock's slack) counts
-    as the run's start: b's edit made after that run wins."""
+    as at most a second past that slack: b's edit made after it wins."""
     hub = Hub(database_url, ["a", "b"], b={"direction": "to-hub"})
     a, b = hub.book("a"), hub.book("b")
     ahead = datetime(2100, 1, 1, tzinfo=UTC)
@@ -1283,14 +1298,50 @@ def test_a_clock_running_ahead_does_not_win_every_later_conflict(database_url: s
     a.edit("x", job_title="From a")  # its program keeps the REV of 2100
     a.items["x"].modified = ahead
     hub.sync()
-    assert all(at < (datetime.now(UTC) + timedelta(minutes=5)).isoformat() for at in _source_times(hub))
+    limit = datetime.now(UTC) + inbound.CLOCK_SKEW + timedelta(seconds=1)
+    assert all(datetime.fromisoformat(at) < limit for at in _source_times(hub))
+    _runs_start_later(monkeypatch, timedelta(minutes=10))
     b.edit("y", job_title="From b")
-    b.items["y"].modified = datetime.now(UTC)  # a real edit, after a's run
+    b.items["y"].modified = datetime.now(UTC) + timedelta(minutes=6)  # a real edit, after it
     report = hub.sync()
     assert report.conflicts == 1
     assert only(a)["job_title"] == "From b"
     settled = service.conflicts(hub.engine, "h", include_settled=True)
     assert [(c["values"], c["winner"]) for c in settled] == [({"a": "From a", "b": "From b"}, "b")]
+
+
+@pytest.mark.parametrize("order", [["a", "b"], ["b", "a"]])
+def test_clocks_running_ahead_keep_the_order_of_their_edits(database_url: str, order: list[str]) -> None:
+    """Two books whose clocks both run ten minutes ahead: a edits, b a minute later, one
+    run reads both. Both times counted as the run's start, a tie the side read first won,
+    and b's later edit was lost when a came first. Bounded in their order, b's wins."""
+    hub = Hub(database_url, order)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Start"))
+    b.put("y", person(1, job_title="Start"))
+    hub.sync()
+    now = datetime.now(UTC)
+    a.edit("x", job_title="From a")
+    a.items["x"].modified = now + timedelta(minutes=10)
+    b.edit("y", job_title="From b")
+    b.items["y"].modified = now + timedelta(minutes=11)
+    report = hub.sync()
+    assert report.conflicts == 1
+    assert only(a)["job_title"] == only(b)["job_title"] == "From b"
+
+
+def test_a_time_ahead_is_bounded_in_its_order() -> None:
+    """Past ``CLOCK_SKEW`` a time keeps its order, never more than a second past the slack."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    skew = inbound.CLOCK_SKEW
+    assert inbound.ahead(start + skew, start) == start + skew  # a clock a little fast: as it is
+    past = [skew + timedelta(seconds=1), timedelta(minutes=10), timedelta(minutes=11), timedelta(hours=9)]
+    times = [start + d for d in [*past, timedelta(days=1)]]
+    bounded = [inbound.ahead(moment, start) for moment in times]
+    assert bounded == sorted(set(bounded))
+    assert all(start + skew < at < start + skew + timedelta(seconds=1) for at in bounded)
+    far = inbound.ahead(datetime(2100, 1, 1, tzinfo=UTC), start)
+    assert bounded[-1] < far <= start + skew + timedelta(seconds=1)
 
 
 def test_a_clock_a_little_fast_keeps_its_time(database_url: str) -> None:

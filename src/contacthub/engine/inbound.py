@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -41,8 +41,24 @@ from contacthub.times import utc
 
 CHUNK = 500
 #: how far past the run's start a record's modification time may be and still count as it
-#: is (a system's clock a little fast); later, it counts as the run's start (``Inbound._when``)
+#: is (a system's clock a little fast); later, it is bounded (``ahead``)
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def ahead(moment: datetime, started: datetime) -> datetime:
+    """A record's time (UTC) as ``newest`` weighs it in a run started at ``started``: as it
+    is up to ``CLOCK_SKEW`` past the start; a time ``d`` past it, ``d`` over ``CLOCK_SKEW``,
+    counts as ``started + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds: never a second more
+    than ``started + CLOCK_SKEW``, so an edit made elsewhere a little after that run wins,
+    and in the same order as the times themselves (increasing in ``d``). Counted as the
+    run's start, two books whose clocks both ran ahead tied, and the connector read first
+    kept its value over a later edit of the other's. Times decades apart, or ahead by days
+    and minutes apart, may tie at a microsecond's precision (the one read first then keeps
+    its value)."""
+    past = moment - started
+    if past <= CLOCK_SKEW:
+        return moment
+    return started + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / past)
 
 
 def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
@@ -77,24 +93,18 @@ class Inbound(Matching, Twins, LeftBehind):
         #: under ``manual``, contact -> the values a side gave the hub in this run, which a
         #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
         self._given: dict[str, Unconfirmed] = {}
-        #: a record's time later than this counts as the run's start (``_when``)
-        self._latest = datetime.fromisoformat(ctx.started) + CLOCK_SKEW
+        #: the run's start, which a record's time is bounded by (``_when``)
+        self._started = datetime.fromisoformat(ctx.started)
 
     def _when(self, record: Record) -> str | None:
         """The record's modification time as ``newest`` weighs it (ISO, UTC), None when it
-        says none. A time later than the run's start by more than ``CLOCK_SKEW`` (a card's
-        REV of 2100, a system whose clock runs ahead) counts as the run's start: kept, the
-        hub stored it as the time its value was set, and that value then beat every later
-        edit elsewhere for good. A time UTC cannot hold (before year 1) is none."""
-        moment = record.modified
-        if moment is None:
+        says none (a time UTC cannot hold, before year 1, is none), bounded by ``ahead``: a
+        card's REV of 2100, kept as it was, was stored as the time its value was set, and
+        that value then beat every later edit elsewhere for good."""
+        if record.modified is None:
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        if moment > self._latest:
-            return self.ctx.started
-        stamp = utc(moment)
-        return stamp.isoformat() if stamp is not None else None
+        stamp = utc(record.modified)
+        return ahead(stamp, self._started).isoformat() if stamp is not None else None
 
     # --- pull ---------------------------------------------------------------------------
 
