@@ -129,6 +129,19 @@ def test_newest_keeps_the_hub_value_when_it_is_later() -> None:
     assert result.sources["job_title"] == [HUB_CONNECTOR, LATE]
 
 
+def test_newest_a_stored_time_past_the_horizon_is_none() -> None:
+    """A time an older version stored ahead (a REV of 2100, kept as it was) beat every real
+    edit for good; past the latest time the hub itself stores now (``Side.horizon``) it is
+    no time: a record with a time of its own wins, one that says none (never read) not."""
+    ahead = {"job_title": [HUB_CONNECTOR, "2100-01-01T00:00:00+00:00"]}
+    horizon = "2026-01-02T00:05:01+00:00"
+    assert conflicting("newest", ahead, Side(INCOMING, 1, LATE, horizon)).conflicts[0].winner == "incoming"
+    assert conflicting("newest", ahead, Side(INCOMING, 1, "", horizon)).conflicts[0].winner == "hub"
+    # within it, a time stored is weighed as it is
+    held = {"job_title": [HUB_CONNECTOR, "2026-01-02T00:05:00.5+00:00"]}
+    assert conflicting("newest", held, Side(INCOMING, 1, LATE, horizon)).conflicts[0].winner == "hub"
+
+
 def test_newest_without_a_known_hub_time_takes_theirs() -> None:
     result = conflicting("newest", {}, side(EARLY))
     assert result.fields["job_title"] == "Their value"

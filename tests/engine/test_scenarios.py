@@ -1310,6 +1310,30 @@ def test_a_clock_running_ahead_does_not_win_every_later_conflict(
     assert [(c["values"], c["winner"]) for c in settled] == [({"a": "From a", "b": "From b"}, "b")]
 
 
+def test_a_time_an_older_version_stored_ahead_does_not_win_every_later_conflict(database_url: str) -> None:
+    """An older version kept a REV of 2100 as the time a's value was set: after the upgrade
+    it still beat every real edit elsewhere (b's title never arrived). A stored time past
+    any the hub stores now counts as none: b's edit, with its own time, wins."""
+    hub = Hub(database_url, ["a", "b"], b={"direction": "to-hub"})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Start"))
+    b.put("y", person(1, job_title="Start"))
+    hub.sync()
+    a.edit("x", job_title="From a")
+    hub.sync()
+    with hub.engine.begin() as conn:  # as the older version stored a's edit
+        for row in conn.execute(select(t.contacts.c.id, t.contacts.c.sources)).all():
+            ahead = {k: [by, "2100-01-01T00:00:00+00:00"] for k, (by, _) in json.loads(row.sources).items()}
+            conn.execute(
+                t.contacts.update().where(t.contacts.c.id == row.id).values(sources=json.dumps(ahead))
+            )
+    b.edit("y", job_title="From b")
+    b.items["y"].modified = datetime.now(UTC)
+    report = hub.sync()
+    assert report.conflicts == 1
+    assert only(a)["job_title"] == "From b"
+
+
 @pytest.mark.parametrize("order", [["a", "b"], ["b", "a"]])
 def test_clocks_running_ahead_keep_the_order_of_their_edits(database_url: str, order: list[str]) -> None:
     """Two books whose clocks both run ten minutes ahead: a edits, b a minute later, one

@@ -95,6 +95,8 @@ class Inbound(Matching, Twins, LeftBehind):
         self._given: dict[str, Unconfirmed] = {}
         #: the run's start, which a record's time is bounded by (``_when``)
         self._started = datetime.fromisoformat(ctx.started)
+        #: the bound of ``_when``'s times: a stored time past it is none (``Side.horizon``)
+        self._horizon = (self._started + CLOCK_SKEW + timedelta(seconds=1)).isoformat()
 
     def _when(self, record: Record) -> str | None:
         """The record's modification time as ``newest`` weighs it (ISO, UTC), None when it
@@ -275,7 +277,7 @@ class Inbound(Matching, Twins, LeftBehind):
         # read its connector, not now: taken as now, it won every `newest` conflict against
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
-        side = Side(spoke.id, spoke.position, self._when(record) or spoke.seen_at or "")
+        side = Side(spoke.id, spoke.position, self._when(record) or spoke.seen_at or "", self._horizon)
         base, mine = link.baseline, theirs
         if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only
             stand_in = held_view(contact.data, spoke.held).get("given_name")

@@ -56,11 +56,14 @@ def source_of(sources: Sources, field_name: str) -> list[Any] | None:
 
 @dataclass(slots=True)
 class Side:
-    """Who brings ``theirs``: connector id, its position in the hub, the record's time."""
+    """Who brings ``theirs``: connector id, its position in the hub, the record's time;
+    ``horizon``, the latest time the hub itself stores in this run (``Inbound._when``
+    bounds every record's time below it): a stored time past it is none (``_decide``)."""
 
     connector_id: int
     position: int
     modified: str  # ISO 8601, comparable as text (always UTC)
+    horizon: str = ""  # ISO 8601 as ``modified``; "" for none
 
 
 @dataclass(slots=True)
@@ -484,4 +487,9 @@ def _decide(policy: str, source: list[Any] | None, side: Side, positions: dict[i
         return "incoming" if holder is None or side.position < holder else "hub"
     # newest: the record's own modification time against the time the hub value was set
     held_at = source[1] if source else None
+    if held_at and side.horizon and held_at > side.horizon:
+        # past any time this hub stores: an older version kept a REV of 2100 as it was, and
+        # that value beat every real edit for good. Its real time is unknown: none, as a
+        # side never read has (a time of the record's own, or its connector's read, wins)
+        held_at = ""
     return "incoming" if held_at is None or side.modified > held_at else "hub"
