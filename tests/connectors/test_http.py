@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -136,6 +138,27 @@ def test_401_after_refresh_is_fatal_and_names_no_token() -> None:
 def test_retry_after_as_http_date() -> None:
     response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"})
     assert retry_after(response, 1445412480.0) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Los_Angeles"])
+def test_retry_after_as_http_date_at_minus_0000_is_utc(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-0000`` (``email.utils.formatdate``'s default) parses without a zone: read as local
+    time, Tokyo waited 0 s (and the run failed "answered 429 N times"), Los Angeles the
+    longest wait. It is UTC."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:10 -0000"})
+        assert retry_after(response, 1445412480.0) == pytest.approx(10.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_retry_after_beyond_utc_is_none() -> None:
+    """A date UTC cannot hold is no date (not an OverflowError out of the client)."""
+    response = httpx.Response(429, headers={"Retry-After": "Fri, 31 Dec 9999 23:00:00 -0100"})
+    assert retry_after(response, 1445412480.0) is None
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from contacthub.errors import (
     StaleVersionError,
 )
 from contacthub.redact import redact, scrub, sent_secrets
+from contacthub.times import utc
 
 
 class Transport(httpx.BaseTransport):
@@ -279,7 +280,9 @@ class ApiClient:
 
 
 def retry_after(response: httpx.Response, now: float) -> float | None:
-    """``Retry-After`` in seconds from now (it may be a number or an HTTP date)."""
+    """``Retry-After`` in seconds from now (it may be a number or an HTTP date). A date at
+    ``-0000`` parses without a zone: it is UTC (``times.utc``), not the machine's local time,
+    which made Tokyo wait 0 s and fail the run on its retries; one UTC cannot hold is none."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -290,7 +293,8 @@ def retry_after(response: httpx.Response, now: float) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - now)
+    moment = utc(when)
+    return max(0.0, moment.timestamp() - now) if moment is not None else None
 
 
 def message_of(response: httpx.Response) -> str:
