@@ -745,6 +745,9 @@ def test_a_file_over_max_card_mb_is_an_error_of_its_record_and_not_read(tmp_path
         ]
     )
     assert all(r.error is not None and "over the limit" in r.error.message for r in results)
+    # a deletion that waits says so (the pull's "not read" line was said again, word for word)
+    said = [r.error.message.split(":")[0] if r.error else None for r in results]
+    assert said == ["not read", "not deleted"]
     assert big.read_bytes() == before
 
 

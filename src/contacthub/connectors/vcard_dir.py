@@ -498,7 +498,8 @@ class VCardDirConnector(VCardFiles, Connector):
             st = os.stat(path)
         except FileNotFoundError:
             return WriteResult(op, path.name)  # already gone: a replayed delete is done
-        self._refuse_big(st, path)
+        # not "not read": the pull's line for it said again, and no word of the deletion waiting
+        self._refuse_big(st, path, "not deleted")
         data = path.read_bytes()
         refuse_group(data, str(path), self.name)
         self._check_version(op, st, path)

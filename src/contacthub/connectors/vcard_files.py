@@ -85,9 +85,10 @@ class VCardFiles:
     #: the largest file read, in bytes (``max_card_mb``)
     max_card: int
 
-    def _refuse_big(self, st: os.stat_result, path: Path) -> None:
-        """A ``RecordError`` for a file over ``max_card``, before anything of it is read."""
-        why = too_big(st.st_size, self.max_card)
+    def _refuse_big(self, st: os.stat_result, path: Path, done: str = "not read") -> None:
+        """A ``RecordError`` for a file over ``max_card``, before anything of it is read;
+        ``done``, what did not happen to it ("not deleted": a deletion that waits)."""
+        why = too_big(st.st_size, self.max_card, done)
         if why is not None:
             raise RecordError(why, str(path), self.name)
 
