@@ -79,7 +79,8 @@ def test_token_list_shows_the_expiry(sqlite_url: str, engine: Engine) -> None:
     assert made.exit_code == 0, made.output
     assert "expires in 30 days" in made.stderr
     assert accounts.token_user(engine, made.stdout.strip()) == ann
-    assert runner.invoke(cli, [*base, "create", "--name", "old", "--expires-days", "2"]).exit_code == 0
+    made = runner.invoke(cli, [*base, "create", "--name", "old", "--expires-days", "1"])
+    assert made.exit_code == 0 and made.stderr.rstrip().endswith("it expires in 1 day")  # not "1 days"
     assert runner.invoke(cli, [*base, "create", "--name", "laptop"]).exit_code == 0
     for days in ("0", "-3"):
         refused = runner.invoke(cli, [*base, "create", "--expires-days", days])

@@ -74,7 +74,8 @@ def token_create(
             )
         owner = everyone[0]
     typer.echo(accounts.create_token(engine, owner, name, expires_days))
-    until = f"; it expires in {expires_days} days" if expires_days else ""
+    days = "1 day" if expires_days == 1 else f"{expires_days} days"
+    until = f"; it expires in {days}" if expires_days else ""
     typer.echo(f"token for {owner.email}: shown this once, keep it safe{until}", err=True)
 
 
