@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sheets import Site, app, runner, site
+from tests.sheets import Site, app, person_card, runner, site
 
 
 @pytest.mark.parametrize("fmt", ["thunderbird", "outlook", "google", "plain"])
@@ -1001,3 +1001,79 @@ def test_a_quote_left_open_in_the_sheet_deletes_no_one_and_the_sheet_is_not_writ
     assert report["errors"] == [] and "note 5 changed" in hub.sheet.read_text(encoding="utf-8")
     assert "NOTE:note 4 edited" in (hub.folder / "p4.vcf").read_text()
     assert hub.cards() == [f"p{i}.vcf" for i in range(1, 7)]
+
+
+def test_a_quote_opened_and_a_stray_one_rows_later_delete_no_one(tmp_path: Path) -> None:
+    """QA: one note edited to ``"note 1 edited`` (a quote opened) and the note three rows
+    down to ``note 4 edited"`` (a stray quote): by the rules of CSV one cell spanning four
+    lines, in a row of just the header's number of cells. Read as such, the run applied
+    without an error, the three people whose rows were swallowed were deleted from the hub
+    and the folder, and the first person's card got the last one's email. Now that row is
+    an error naming the line the quote opened on, no one is deleted, no email moves, and
+    the sheet is not written (nor changed) until the quotes are put right."""
+    hub = site(tmp_path, 'format = "plain"', people=10, NOTE="note {i}")
+    assert hub.sync()["changes"]["sheet"]["create"] == 10
+    hub.settled()
+    lines = hub.sheet.read_bytes().decode().split("\r\n")
+    first = 2  # (file line 3)
+    notes = lines[0].split(",").index("notes")
+    opened, closed = (int(lines[n].split(",")[notes].split()[1]) for n in (first, first + 3))
+    lines[first] = lines[first].replace(f",note {opened},", f',"note {opened} edited,')
+    lines[first + 3] = lines[first + 3].replace(f",note {closed},", f',note {closed} edited",')
+    hub.sheet.write_bytes("\r\n".join(lines).encode())
+    broken = hub.sheet.read_bytes()
+    report = hub.sync()
+    assert report["status"] == "applied"
+    assert all(counts["delete"] == 0 for counts in report["changes"].values()), report
+    assert [e["message"] for e in report["errors"]] == [
+        "the quoted cell opened on line 3 seems to hold whole rows of the file (line 4 reads as "
+        "one): a quote left open there and a stray one further on? This row and the rows in it "
+        "are not read (fix the quotes)"
+    ]
+    assert hub.cards() == sorted(f"p{i}.vcf" for i in range(1, 11))
+    for i in range(1, 11):
+        card = (hub.folder / f"p{i}.vcf").read_text()
+        assert [x for x in card.splitlines() if x.startswith(("EMAIL", "NOTE"))] == [
+            f"EMAIL:p{i}@example.com",
+            f"NOTE:note {i}",
+        ], card
+    five = 5 if 5 not in (opened, closed) else 6 if 6 not in (opened, closed) else 7
+    card = hub.folder / f"p{five}.vcf"
+    card.write_text(card.read_text().replace(f"NOTE:note {five}", f"NOTE:note {five} changed"))
+    report = hub.sync()
+    assert [e["message"] for e in report["errors"]] == [
+        "not written: the quoted cell opened on line 3 seems to hold whole rows of the "
+        "file, so the file could not be read whole; the hub writes nothing into it until the "
+        "quotes are fixed"
+    ]
+    assert hub.sheet.read_bytes() == broken
+    hub.sheet.write_bytes(broken.replace(b' edited"', b" edited").replace(b',"note ', b",note "))
+    report = hub.sync()
+    assert report["errors"] == [] and f"note {five} changed" in hub.sheet.read_text(encoding="utf-8")
+    assert hub.cards() == sorted(f"p{i}.vcf" for i in range(1, 11))
+    for i in (opened, closed):
+        card = (hub.folder / f"p{i}.vcf").read_text()
+        assert f"NOTE:note {i} edited" in card and f"EMAIL:p{i}@example.com" in card
+
+
+def test_a_quoted_note_of_several_lines_with_commas_still_syncs(tmp_path: Path) -> None:
+    """What the check for a cell holding rows must leave alone: a real note of several
+    lines, one of them with as many commas as a row of the sheet has."""
+    hub = site(tmp_path, 'format = "plain"', people=4, NOTE="note {i}")
+    hub.sync()
+    hub.settled()
+    text = hub.sheet.read_bytes().decode()
+    header = text.split("\r\n")[0].split(",")
+    many = ", ".join(f"item {n}" for n in range(len(header)))  # a line of more cells than a row
+    note = f'first line\r\nsecond, line "q"\r\n{many}'
+    quoted = note.replace('"', '""')
+    hub.sheet.write_bytes(text.replace(",note 3,", f',"{quoted}",').encode())
+    report = hub.sync()
+    assert report["errors"] == [] and report["changes"]["cards"]["update"] == 1
+    card = (hub.folder / "p3.vcf").read_text()
+    assert 'NOTE:first line\\nsecond\\, line "q"\\nitem 0\\, item 1' in card
+    hub.settled()
+    (hub.folder / "p2.vcf").write_text(person_card(2, NOTE="note 2 changed"))
+    report = hub.sync()
+    assert report["errors"] == [] and report["changes"]["sheet"]["update"] == 1
+    assert f',"{quoted}",' in hub.sheet.read_bytes().decode()

@@ -576,6 +576,94 @@ def test_a_quote_never_closed_is_an_error_naming_its_line_and_deletes_no_one(tmp
     assert sorted(i.native_id for i in again.records if isinstance(i, Record)) == list("123456")
 
 
+def _people(n: int) -> list[str]:
+    """A plain file's lines: the header, then person ``i`` as ``i,P{i},Q,note {i},p{i}@x.test``."""
+    rows = [f"{i},P{i},Q,note {i},p{i}@x.test" for i in range(1, n + 1)]
+    return ["id,given_name,family_name,notes,emails", *rows]
+
+
+def test_a_cell_holding_whole_rows_is_an_error_and_the_file_is_not_written(tmp_path: Path) -> None:
+    """A note edited to ``"note 2 edited`` (a quote opened) and the note three rows down to
+    ``note 5 edited"`` (a stray quote closing it) make, by the rules of CSV, one cell of
+    four lines, in a row of just the header's number of cells: it read as person 2 with
+    person 5's email, and persons 3 to 5 as deleted. A line in the cell that reads as a
+    row of the file (its id one the hub knows) makes the row an error naming the line the
+    quote opened on; nothing is deleted, the file is not written while so, and once the
+    quotes are put right every row reads back."""
+    path = tmp_path / "p.csv"
+    lines = _people(7)
+    lines[2] = lines[2].replace(",note 2", ',"note 2 edited')
+    lines[5] = lines[5].replace(",note 5", ',note 5 edited"')
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    before = path.read_bytes()
+    known = {str(i): "v" for i in range(1, 8)}
+    connector = connector_for(path)
+    pull = connector.pull(None, known)
+    items = list(pull.records)
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["1", "6", "7"]
+    (error,) = [i for i in items if isinstance(i, RecordError)]
+    assert error.record == f"{path}:3"
+    assert "the quoted cell opened on line 3 seems to hold whole rows of the file (line 4 " in str(error)
+    assert pull.deleted == set() and not pull.complete
+    results = connector.write(
+        [
+            WriteOp("update", "h1", {"given_name": "Ann"}, "1", None),
+            WriteOp("create", "h9", sample(9)),
+            WriteOp("delete", "h3", {}, "3", None),
+        ]
+    )
+    assert len(results) == 3
+    assert all(
+        isinstance(r.error, RecordError) and "cell opened on line 3 seems to hold whole rows" in str(r.error)
+        for r in results
+    )
+    assert path.read_bytes() == before
+    path.write_bytes(before.replace(b'"note 2 edited', b"note 2 edited").replace(b'edited"', b"edited"))
+    again = [i for i in connector_for(path).pull(None, known).records if isinstance(i, Record)]
+    assert sorted(i.native_id for i in again) == list("1234567")
+    assert {i.native_id: i.fields["emails"][0]["value"] for i in again}["2"] == "p2@x.test"
+
+
+def test_a_stray_quote_on_the_next_row_is_caught_too(tmp_path: Path) -> None:
+    """A quote closed on the very next row swallows no line whole, but that row's line,
+    read alone, is still a row of the file: its person (3) read as deleted, and person 2
+    took its email. The line named is the one the quote opened on, here the second of a
+    row whose first quoted cell spans a line break and is closed."""
+    path = tmp_path / "p.csv"
+    lines = _people(4)
+    lines[1] = '1,P1,Q,"note\non two lines",p1@x.test'  # (lines 2 and 3)
+    lines[2] = '2,P2,"Q\nR","note 2 edited,p2@x.test'  # line 4; the note opens on line 5
+    lines[3] = lines[3].replace(",note 3", ',note 3 edited"')  # line 6
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    pull = connector_for(path).pull(None, {str(i): "v" for i in range(1, 5)})
+    items = list(pull.records)
+    assert sorted(i.native_id for i in items if isinstance(i, Record)) == ["1", "4"]
+    (error,) = [i for i in items if isinstance(i, RecordError)]
+    assert error.record == f"{path}:4"
+    assert "the quoted cell opened on line 5 seems to hold whole rows of the file (line 6 " in str(error)
+    assert pull.deleted == set()
+
+
+def test_a_note_of_many_lines_and_commas_is_no_cell_holding_rows(tmp_path: Path) -> None:
+    """Real multi-line notes keep reading: a line of a note of as many cells as the header
+    (or more) is no row while its first cell is no id the hub knows; in a file without
+    ids, no note line is one in a header of fewer than 4 columns."""
+    path = tmp_path / "p.csv"
+    lines = _people(3)
+    note = 'first line\na, b, c, d, e\nmilk, eggs, bread, tea, jam, figs\nlast, line "q"'
+    quoted = note.replace('"', '""')
+    lines[2] = f'2,P2,Q,"{quoted}",p2@x.test'
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    pull = connector_for(path).pull(None, {str(i): "v" for i in range(1, 4)})
+    got = {i.native_id: i for i in pull.records if isinstance(i, Record)}
+    assert got["2"].fields["notes"] == note and got["2"].fields["emails"][0]["value"] == "p2@x.test"
+    assert pull.complete and sorted(got) == ["1", "2", "3"]
+    small = tmp_path / "small.csv"
+    small.write_bytes(b'First Name,E-mail Address,Notes\r\nAnn,a@x.test,"shopping:\r\nmilk, eggs, bread"\r\n')
+    (ann,) = records(connector_for(small))
+    assert ann.fields["notes"] == "shopping:\nmilk, eggs, bread"
+
+
 def test_a_quote_never_closed_on_the_last_line_without_a_line_ending(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes(b'id,given_name,notes\r\n1,Ann,a\r\n2,Bob,"b')

@@ -516,6 +516,16 @@ class CsvConnector(CsvStore, Connector):
                 "could not be read whole; the hub writes nothing into it until the quote is closed"
             )
             return [self._refused(op, msg) for op in ops]
+        holding = table.holding()
+        if holding is not None:
+            # as with a quote never closed: the rows the hub knows in that cell cannot be
+            # found, and the file is left as it is until the quotes are put right
+            msg = (
+                f"not written: the quoted cell opened on line {holding} seems to hold whole rows "
+                "of the file, so the file could not be read whole; the hub writes nothing into "
+                "it until the quotes are fixed"
+            )
+            return [self._refused(op, msg) for op in ops]
         # changed below: kept again once saved (``_save``), else read again next time
         self._kept, index, self._ids = None, self._ids, None
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:

@@ -3,7 +3,8 @@
 Reading finds the encoding (``decode``: BOM, UTF-8, Shift_JIS, cp1252; undecodable bytes
 kept as lone surrogates), the delimiter (``_sniff``), the line ending and the dialect of the
 header, and marks rows that cannot be trusted (wrong number of cells, undecodable bytes, a
-cell the csv module refuses: such a row is kept as its raw text and written back unchanged).
+cell the csv module refuses, a quote never closed or a quoted cell that seems to hold whole
+rows: such a row is kept as its raw text and written back unchanged).
 Writing puts the table back in the same encoding, BOM, delimiter and line ending, in one
 atomic replace (of a symbolic link's target, keeping the link), and refuses when the file
 changed since it was read (the ``stamp``: mtime, size and inode).
@@ -24,6 +25,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +73,9 @@ class _Row:
     #: the line of a quote this row leaves open to the end of the file (0: none): the rest
     #: of the file is this row's text, and which rows it held cannot be told
     opened: int = 0
+    #: the line of a quote whose cell seems to hold whole rows of the file (0: none):
+    #: opened by mistake and closed by another stray quote rows later (``_holds_rows``)
+    holds: int = 0
 
 
 @dataclass(slots=True)
@@ -99,6 +104,11 @@ class _Table:
         """The line of a quote left open to the end of the file, if one is: the file was not
         read whole, and is not written (``CsvConnector.write``)."""
         return next((row.opened for row in self.rows if row.opened), None)
+
+    def holding(self) -> int | None:
+        """The line of a quote whose cell seems to hold whole rows of the file, if one
+        does: the file was not read whole either, and is not written."""
+        return next((row.holds for row in self.rows if row.holds), None)
 
 
 def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
@@ -241,6 +251,51 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             rows.append(_Row(line, cells, raw="".join(lines.taken)))  # kept if it is wrong
 
 
+def _holds_rows(
+    raw: str, first: int, header: list[str], delimiter: str, id_col: int, known: Collection[str]
+) -> tuple[int, int] | None:
+    """Where a good row (``raw``, from line ``first``) seems to hold whole rows of the file
+    in a quoted cell: the line its quote opened on and the line that reads as a row; None
+    when it does not.
+
+    A note edited to ``"note 0 edited`` (opened) and one three rows down to ``note 1
+    edited"`` (closed) is, by the rules of CSV, one cell spanning four lines, and the
+    row it makes has just the header's number of cells: read without a word, the rows
+    between were missing, their people deleted everywhere, and the first row took the last
+    one's email. Every line of a row after its first starts inside a quoted cell (the csv
+    module reads on only there); one that, read alone, has at least as many cells as the
+    header looks like a row of the file. A note's own lines rarely do, but a line of a note
+    can hold commas, so it must also look like a row by more than that: in a file with an
+    id column, the hub knows its rows' ids (``known``: the pull's), and the line's id cell
+    must be one of them (an id cell left empty, or no id known yet, falls to the rule for
+    files without ids); in a file without one, the header must have at least 4 columns
+    (a note line ``milk, eggs, bread`` is a whole row of a 3-column file). "At least" as
+    many cells, not just as many: a row may run on in empty cells past the header.
+
+    A note taken for rows all the same costs a wait, not data: its row is an error and the
+    file is not written until the note changes; in a plain file it reads again once the hub
+    knows the file's ids (the next run), unless its line starts with one of them."""
+    lines = list(io.StringIO(raw, newline=""))
+    for k in range(1, len(lines)):
+        try:
+            cells = next(csv.reader([lines[k]], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if len(cells) < len(header):
+            continue
+        nid = cells[id_col].strip() if id_col >= 0 else ""
+        if not (nid in known if nid and known else len(header) >= 4):
+            continue
+        opened = k - 1
+        # back over the lines the cell runs through whole: a lone quote (not a doubled
+        # one) in a line that starts inside quotes closes a cell, so the one holding
+        # line ``k`` opened there
+        while opened > 0 and '"' not in lines[opened].replace('""', ""):
+            opened -= 1
+        return first + opened, first + k
+    return None
+
+
 def _opened_on(raw: str, line: int, last: str) -> int:
     """The line on which the quote left open at the end of ``raw`` (a row from ``line``)
     opened: the one before its last cell ``last``, which inside quotes holds every quote
@@ -263,6 +318,9 @@ class CsvStore:
     encoding: str
     delimiter: str | None
     create: bool
+    #: native id -> row version, as the hub knows them (set by the connector's ``pull``):
+    #: a line inside a quoted cell is taken for a row of the file by its id (``_holds_rows``)
+    _known: dict[str, str]
     #: the file's modification time as of the last stat
     _mtime: datetime | None
     #: the table as this process last wrote the file (``_save``), its ``stamp`` the file's
@@ -322,6 +380,7 @@ class CsvStore:
         self._refuse_duplicates(table)
         table.stamp = stamp
         undecodable = _UNDECODED.search(text) is not None
+        id_col = header.index("id") if table.fmt == "plain" and "id" in header else -1
         for row in rows:
             if row.problem:
                 continue
@@ -331,6 +390,18 @@ class CsvStore:
                 row.problem = f"{len(row.cells)} cells where the header has {len(header)}"
             elif undecodable and _UNDECODED.search("".join(row.cells)):
                 row.problem = f"bytes that are not {codec}"
+            elif (
+                row.raw
+                and '"' in row.raw  # (a row of one line: nothing to look at)
+                and _BREAK.search(row.raw.rstrip("\r\n"))
+                and (held := _holds_rows(row.raw, row.line, header, delimiter, id_col, self._known))
+            ):
+                row.holds, looks = held
+                row.problem = (
+                    f"the quoted cell opened on line {row.holds} seems to hold whole rows of the file "
+                    f"(line {looks} reads as one): a quote left open there and a stray one further "
+                    "on? This row and the rows in it are not read (fix the quotes)"
+                )
             else:
                 row.raw = None  # a good row is written from its cells
         return table
