@@ -197,3 +197,41 @@ def test_many_hubs_are_locked_together_and_a_busy_one_is_waited_for(database_url
     assert told == ["h07"] and waited >= 0.4
     with hub_lock(engine, "h29", wait=0):  # and all given back
         pass
+
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"  # one name, composed and decomposed
+
+
+@pytest.mark.parametrize(("stored", "typed"), [(NFC, NFD), (NFD, NFC)])
+def test_a_hub_is_one_lock_whatever_spelling_its_name_is_given_in(
+    database_url: str, tmp_path: Path, stored: str, typed: str
+) -> None:
+    """``Store.hub`` finds a hub by the other Unicode form of its name (or one an older
+    contacthub stored in NFD), but ``sync`` and ``apply`` locked the name as typed: another
+    lock file (advisory key) than the scheduler's, which locks the stored name, and the
+    two ran the hub at once (QA)."""
+    from sqlalchemy import update
+
+    from contacthub import config
+
+    engine = open_database(database_url)
+    make_hubs(engine, tmp_path, 1, 2)
+    with engine.begin() as conn:
+        conn.execute(update(t.hubs).values(name=stored))
+    hub_file = tmp_path / "again.toml"
+    hub_file.write_text(f'[hubs."{typed}"]\n', encoding="utf-8")
+
+    def waits(name: str) -> None:
+        raise TimeoutError(f"apply waits for {name}")
+
+    with hub_lock(engine, stored):  # as a run the scheduler, dashboard or a webhook started
+        with pytest.raises(HubBusy):
+            run_hub(engine, typed, lock_wait=0)
+        with pytest.raises(TimeoutError, match="apply waits for"):
+            config.apply(engine, config.load(hub_file), waits)
+        with pytest.raises(HubBusy), hub_lock(engine, typed, wait=0):
+            pass
+    with engine.connect() as conn:
+        assert conn.execute(select(t.runs)).all() == []
+        assert len(conn.execute(select(t.connectors)).all()) == 2  # apply changed nothing
+    assert run_hub(engine, typed, lock_wait=0).status == "applied"

@@ -11,6 +11,11 @@ The lock lives where every process that can run a hub already meets: the databas
 
 The lock is held for the whole run, from before the run's row is written (which is also
 where runs left behind by a dead process are marked interrupted) to after it is closed.
+
+It is keyed by the hub's name as stored (``stored_name``), whatever spelling the caller
+was given: ``sync`` typed with the decomposed (NFD) spelling of a composed name, which
+``Store.hub`` finds, took another file, advisory key or dict entry than the scheduler's run
+of the same hub, and the two ran at once (QA).
 """
 
 from __future__ import annotations
@@ -44,6 +49,28 @@ def lock_key(hub_name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def stored_name(engine: Engine, hub_name: str) -> str:
+    """The name the hub ``hub_name`` means is stored under (``stored_names``)."""
+    return stored_names(engine, [hub_name])[hub_name]
+
+
+def stored_names(engine: Engine, hub_names: Iterable[str]) -> dict[str, str]:
+    """Each name -> the name its hub is stored under (``names.pick`` among its
+    ``names.spellings``, as ``Store.hub`` finds it), in one query; a hub not stored (yet:
+    ``apply`` is about to create it) is keyed by its NFC name, the one it will be stored
+    under."""
+    from sqlalchemy import select
+
+    from contacthub import names
+    from contacthub.store import tables as t
+
+    given = list(dict.fromkeys(hub_names))
+    spelt = sorted({form for name in given for form in names.spellings(name)})
+    with engine.connect() as conn:
+        found = conn.execute(select(t.hubs.c.name).where(t.hubs.c.name.in_(spelt))).scalars().all()
+    return {name: names.pick(found, name) or names.nfc(name) for name in given}
+
+
 def _lock_dir(engine: Engine) -> Path | None:
     from contacthub.store.db import sqlite_path
 
@@ -51,18 +78,29 @@ def _lock_dir(engine: Engine) -> Path | None:
     return None if database is None else Path(f"{database}.locks")
 
 
-@contextlib.contextmanager
 def hub_lock(
     engine: Engine,
     hub_name: str,
     *,
     wait: float | None = None,
     on_wait: Callable[[], None] | None = None,
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """Hold the hub's lock for the body. ``wait``: seconds to wait for a busy hub (``None``:
     as long as it takes, ``0``: not at all); ``HubBusy`` when it stays busy. ``on_wait`` is
     called once if the hub is busy and the caller is to wait: a command that sat silent
-    behind another run looked hung."""
+    behind another run looked hung. ``hub_name`` may be any spelling (``stored_name``)."""
+    return _hub_lock(engine, stored_name(engine, hub_name), wait=wait, on_wait=on_wait)
+
+
+@contextlib.contextmanager
+def _hub_lock(
+    engine: Engine,
+    hub_name: str,
+    *,
+    wait: float | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """``hub_lock`` of the name as stored."""
     deadline = None if wait is None else time.monotonic() + wait
     told = False
 
@@ -93,13 +131,13 @@ def hub_locks(
     """Hold the locks of several hubs (``apply`` of a file naming them), waiting for each
     as long as it takes, in one order (two callers never hold one each of two). On
     PostgreSQL all on one connection: a connection per hub emptied the pool for a file of
-    twenty hubs."""
-    names = sorted(set(hub_names))
+    twenty hubs. Each keyed by its stored name (``stored_name``)."""
+    names = sorted(set(stored_names(engine, hub_names).values()))
     if engine.dialect.name != "postgresql":
         with contextlib.ExitStack() as held:
             for name in names:
                 told = (lambda n=name: on_wait(n)) if on_wait is not None else None
-                held.enter_context(hub_lock(engine, name, on_wait=told))
+                held.enter_context(_hub_lock(engine, name, on_wait=told))
             yield
         return
     conn = engine.connect()
