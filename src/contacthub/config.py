@@ -319,10 +319,9 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                 "delete_threshold": str(hub.delete_threshold),
                 "settings": dumps(hub.settings),
             }
+            # one stored in NFD by an older version keeps that spelling: its webhook
+            # receivers' URLs and secrets are made from it (``_stored_hub``)
             row = _stored_hub(conn, hub_name)
-            if row is not None and row.name != hub_name:  # an NFD name stored before
-                conn.execute(update(t.hubs).where(t.hubs.c.id == row.id).values(name=hub_name))
-                lines.append(f"hub {hub_name}: renamed from {row.name!r} (the same name, in NFC)")
             if row is None:
                 hub_id = conn.execute(
                     insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
@@ -343,7 +342,11 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
 
 
 def _stored_hub(conn: Any, name: str) -> Any:
-    """The hub row ``name`` means (``names.pick``: also one stored in NFD before), or None."""
+    """The hub row ``name`` means (``names.pick``: also one stored in NFD before), or None.
+    Such a hub is not renamed to NFC: the webhook receivers' URL tokens, basic passwords,
+    clientStates and bearers are derived from the stored hub and connector names
+    (``webhooks.tokens``), and a rename changed every one of them, so the webhooks vendors
+    had been given answered 404 (QA). Every lookup finds it by either spelling."""
     rows = {r.name: r for r in conn.execute(select(t.hubs).where(t.hubs.c.name.in_(names.spellings(name))))}
     found = names.pick(rows, name)
     return None if found is None else rows[found]
@@ -404,10 +407,11 @@ def _apply_connectors(
             "mapping": dumps(spec.mapping),
             "settings": dumps(plain),
         }
-        stored = names.pick(existing, spec.name)  # (one stored in NFD before: renamed to NFC)
+        # one stored in NFD before is the same connector, its spelling kept (``_stored_hub``)
+        stored = names.pick(existing, spec.name)
         row = (existing.pop(stored) if stored is not None else None) or renamed.get(spec.name)
         label = f"connector {hub_name}/{spec.name}"
-        if row is not None and row.name != spec.name:
+        if row is not None and names.nfc(row.name) != names.nfc(spec.name):
             values["name"] = spec.name
             Store(conn).rename_in_conflicts(hub_id, row.name, spec.name)
             lines.append(f"{label}: renamed from {row.name!r}")

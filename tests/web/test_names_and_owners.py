@@ -132,9 +132,17 @@ def test_hub_and_connector_names_are_one_name_in_either_form(
         assert conn.execute(select(t.hubs.c.name)).scalars().all() == [NFC]
 
 
-def test_a_name_stored_in_nfd_before_is_found_and_made_nfc(
+def test_a_name_stored_in_nfd_before_is_found_and_kept(
     sqlite_url: str, engine: Engine, tmp_path: Path
 ) -> None:
+    """A hub and connector an older contacthub stored in NFD are found by either spelling,
+    and ``apply`` of the unchanged file keeps them as stored: renamed to NFC, every webhook
+    receiver's URL and secret (derived from the names) changed, and the vendors' registered
+    webhooks got 404 (QA)."""
+    from contacthub.store import secrets
+    from contacthub.store.repo import Store
+    from contacthub.webhooks import tokens
+
     (tmp_path / "a").mkdir()
     with engine.begin() as conn:  # as an older contacthub stored them
         hub_id = conn.execute(
@@ -142,7 +150,7 @@ def test_a_name_stored_in_nfd_before_is_found_and_made_nfc(
                 name=NFD,
                 conflict="newest",
                 delete_threshold="10%",
-                settings="{}",
+                settings='{"phone_region":"US"}',
                 created_at=now(),
                 updated_at=now(),
             )
@@ -150,22 +158,41 @@ def test_a_name_stored_in_nfd_before_is_found_and_made_nfc(
     path = tmp_path / "h.toml"
     text = f'[hubs."{NFD}"]\n[[hubs."{NFD}".connectors]]\nname = "{NFD}"\ntype = "vcard-dir"\n'
     text += f'path = "{tmp_path / "a"}"\n'
+    text += f'[[hubs."{NFD}".connectors]]\nname = "cr{NFD}"\ntype = "pipedrive"\napi_token = "abc123"\n'
     path.write_text(text, encoding="utf-8")
-    with engine.begin() as conn:  # a connector stored in NFD too: applied before as typed
+    with engine.begin() as conn:  # connectors stored in NFD too: applied before as typed
         spec = config.load(path).hubs[NFC].connectors
+        common = {
+            "hub_id": hub_id, "direction": "two-way", "operations": '["create", "update", "delete"]',
+            "on_delete": "delete", "filter": "null", "mapping": "{}", "created_at": now(),
+            "updated_at": now(),
+        }  # fmt: skip
         conn.execute(
             t.connectors.insert().values(
-                hub_id=hub_id, name=NFD, position=0, type="vcard-dir", direction="two-way",
-                operations='["create", "update", "delete"]', on_delete="delete", filter="null",
-                mapping="{}", settings=f'{{"path": "{tmp_path / "a"}"}}', created_at=now(), updated_at=now(),
+                name=NFD, position=0, type="vcard-dir", settings=f'{{"path": "{tmp_path / "a"}"}}', **common
+            )
+        )
+        conn.execute(
+            t.connectors.insert().values(
+                name=f"cr{NFD}", position=1, type="pipedrive", settings="{}",
+                secrets=secrets.encrypt({"api_token": "abc123"}), **common,
             )
         )  # fmt: skip
-    assert spec[0].name == NFC
-    synced = runner.invoke(cli, ["--database", sqlite_url, "sync", NFC])
-    assert synced.exit_code == 0, synced.output
+    assert [c.name for c in spec] == [NFC, f"cr{NFC}"]
+    hooks = ["--database", sqlite_url, "webhooks", NFD, "--base-url", "https://hub.example.com", "--reveal"]
+    given = runner.invoke(cli, hooks)  # what the vendor was given
+    assert given.exit_code == 0 and tokens.url_token(NFD, f"cr{NFD}") in given.output, given.output
     applied = runner.invoke(cli, ["--database", sqlite_url, "apply", str(path)])
     assert applied.exit_code == 0, applied.output
-    assert "renamed from" in applied.output and "created" not in applied.output
+    assert applied.output.strip() == "nothing changed"
     with engine.connect() as conn:
-        assert conn.execute(select(t.hubs.c.id, t.hubs.c.name)).all() == [(hub_id, NFC)]
-        assert conn.execute(select(t.connectors.c.name)).scalars().all() == [NFC]
+        assert conn.execute(select(t.hubs.c.id, t.hubs.c.name)).all() == [(hub_id, NFD)]
+        stored = conn.execute(select(t.connectors.c.name).order_by(t.connectors.c.position)).scalars()
+        assert stored.all() == [NFD, f"cr{NFD}"]
+    for spelling in (NFC, NFD):  # found by either spelling, the receivers unchanged
+        shown = runner.invoke(cli, [*hooks[:3], spelling, *hooks[4:]])
+        assert shown.exit_code == 0 and shown.output == given.output, shown.output
+        with engine.connect() as conn:  # as sync, approve, connect and the API find it
+            assert Store(conn).hub(spelling).id == hub_id
+    target = tokens.Directory(engine).find(tokens.url_token(NFD, f"cr{NFD}"))
+    assert target == tokens.Target(NFD, f"cr{NFD}", "pipedrive")
