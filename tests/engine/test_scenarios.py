@@ -1270,15 +1270,20 @@ def _source_times(hub: Hub) -> list[str]:
     return [at for row in rows for _, at in json.loads(row).values()]
 
 
-def _runs_start_later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> None:
-    """The hub's next runs start ``by`` later than now: a test's way to let time pass."""
-
-    class Later(datetime):
+def _shifted(by: timedelta) -> type[datetime]:
+    class Shifted(datetime):
         @classmethod
         def now(cls, tz: Any = None) -> Any:
             return datetime.now(tz) + by
 
-    monkeypatch.setattr(run_module, "datetime", Later)
+    return Shifted
+
+
+def _runs_start_later(monkeypatch: pytest.MonkeyPatch, by: timedelta) -> None:
+    """The hub's next runs start, and read, ``by`` later than now: a test's way to let
+    time pass."""
+    monkeypatch.setattr(run_module, "datetime", _shifted(by))
+    monkeypatch.setattr(inbound, "datetime", _shifted(by))
 
 
 def test_a_clock_running_ahead_does_not_win_every_later_conflict(
@@ -1286,8 +1291,8 @@ def test_a_clock_running_ahead_does_not_win_every_later_conflict(
 ) -> None:
     """A card whose REV says 2100 (a to-hub folder b holding the same card): the hub kept
     2100 as the time a's edit set the title, and every later real edit of it in b lost
-    silently, for good. A time past the run's start (by more than a clock's slack) counts
-    as at most a second past that slack: b's edit made after it wins."""
+    silently, for good. A time past the time it was read (by more than a clock's slack)
+    counts as at most a second past that slack: b's edit made after it wins."""
     hub = Hub(database_url, ["a", "b"], b={"direction": "to-hub"})
     a, b = hub.book("a"), hub.book("b")
     ahead = datetime(2100, 1, 1, tzinfo=UTC)
@@ -1354,6 +1359,40 @@ def test_clocks_running_ahead_keep_the_order_of_their_edits(database_url: str, o
     assert only(a)["job_title"] == only(b)["job_title"] == "From b"
 
 
+@pytest.mark.parametrize("b_read", ["by the next run", "later in the run"])
+def test_an_edit_read_late_in_a_long_run_keeps_its_time(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, b_read: str
+) -> None:
+    """Every clock right, in a run that started 12 minutes before it read a (a big CRM read
+    first): a's edit made 2 minutes ago was bounded to that run's start + ``CLOCK_SKEW``
+    (as a clock running ahead), so b's edit, made 2 minutes before a's, beat it when read
+    by the next run; and read later in the same run, b beat the time a's read had stored
+    (past the run's start + ``CLOCK_SKEW`` + 1 s: counted as none). A record's time is
+    bounded by the time it was read, a stored time by the time of the merge (QA)."""
+    hub = Hub(database_url, ["a", "b"], b={"direction": "to-hub"})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Start"))
+    b.put("y", person(1, job_title="Start"))
+    hub.sync()
+    now = datetime.now(UTC).replace(microsecond=0)
+    a.edit("x", job_title="From a")
+    a.items["x"].modified = now - timedelta(minutes=2)
+    if b_read == "later in the run":
+        b.edit("y", job_title="From b")
+        b.items["y"].modified = now - timedelta(minutes=4)
+    with monkeypatch.context() as patched:  # the run started 12 minutes ago
+        patched.setattr(run_module, "datetime", _shifted(-timedelta(minutes=12)))
+        hub.sync()
+    assert (now - timedelta(minutes=2)).isoformat() in _source_times(hub)
+    if b_read == "by the next run":
+        b.edit("y", job_title="From b")
+        b.items["y"].modified = now - timedelta(minutes=4)
+        hub.sync()
+    assert only(a)["job_title"] == "From a"
+    settled = service.conflicts(hub.engine, "h", include_settled=True)
+    assert [(c["values"], c["winner"]) for c in settled] == [({"a": "From a", "b": "From b"}, "hub")]
+
+
 def test_a_time_ahead_is_bounded_in_its_order() -> None:
     """Past ``CLOCK_SKEW`` a time keeps its order, never more than a second past the slack."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -1369,7 +1408,7 @@ def test_a_time_ahead_is_bounded_in_its_order() -> None:
 
 
 def test_a_clock_a_little_fast_keeps_its_time(database_url: str) -> None:
-    """Within ``CLOCK_SKEW`` of the run's start a record's time is its own: a system's
+    """Within ``CLOCK_SKEW`` of its read a record's time is its own: a system's
     clock a minute fast is no clock running ahead."""
     hub = Hub(database_url, ["a"])
     fast = (datetime.now(UTC) + timedelta(minutes=2)).replace(microsecond=0)

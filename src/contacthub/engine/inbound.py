@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -40,25 +40,28 @@ from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 from contacthub.times import utc
 
 CHUNK = 500
-#: how far past the run's start a record's modification time may be and still count as it
-#: is (a system's clock a little fast); later, it is bounded (``ahead``)
+#: how far past the time it was read a record's modification time may be and still count
+#: as it is (a system's clock a little fast); later, it is bounded (``ahead``)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def ahead(moment: datetime, started: datetime) -> datetime:
-    """A record's time (UTC) as ``newest`` weighs it in a run started at ``started``: as it
-    is up to ``CLOCK_SKEW`` past the start; a time ``d`` past it, ``d`` over ``CLOCK_SKEW``,
-    counts as ``started + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds: never a second more
-    than ``started + CLOCK_SKEW``, so an edit made elsewhere a little after that run wins,
-    and in the same order as the times themselves (increasing in ``d``). Counted as the
-    run's start, two books whose clocks both ran ahead tied, and the connector read first
-    kept its value over a later edit of the other's. Times decades apart, or ahead by days
-    and minutes apart, may tie at a microsecond's precision (the one read first then keeps
-    its value)."""
-    past = moment - started
+def ahead(moment: datetime, read: datetime) -> datetime:
+    """A record's time (UTC) as ``newest`` weighs it, for a record read by ``read``: as it
+    is up to ``CLOCK_SKEW`` past ``read``; a time ``d`` past it, ``d`` over ``CLOCK_SKEW``,
+    counts as ``read + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds: never a second more
+    than ``read + CLOCK_SKEW``, so an edit made elsewhere a little after that read wins,
+    and in the same order as the times themselves (increasing in ``d``). Counted as one
+    time, two books whose clocks both ran ahead tied, and the connector read first kept its
+    value over a later edit of the other's. Times decades apart, or ahead by days and
+    minutes apart, may tie at a microsecond's precision (the one read first then keeps its
+    value). ``read`` is when the record was read, not the run's start: in a run longer than
+    ``CLOCK_SKEW`` (a big CRM read first), an edit made during the run, read late, was
+    bounded below its own real time, and an older edit elsewhere beat it, with every clock
+    right (QA)."""
+    past = moment - read
     if past <= CLOCK_SKEW:
         return moment
-    return started + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / past)
+    return read + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / past)
 
 
 def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
@@ -93,20 +96,29 @@ class Inbound(Matching, Twins, LeftBehind):
         #: under ``manual``, contact -> the values a side gave the hub in this run, which a
         #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
         self._given: dict[str, Unconfirmed] = {}
-        #: the run's start, which a record's time is bounded by (``_when``)
-        self._started = datetime.fromisoformat(ctx.started)
-        #: the bound of ``_when``'s times: a stored time past it is none (``Side.horizon``)
-        self._horizon = (self._started + CLOCK_SKEW + timedelta(seconds=1)).isoformat()
+        self._read_at = datetime.now(UTC)
+        self._horizon = ""
+        self._reading()
+
+    def _reading(self) -> None:
+        """Take the time now, once for the records about to be merged (a chunk of a pull,
+        the twins, records taken up), all read by then: ``_when`` bounds their times by it,
+        and a stored time past it + ``CLOCK_SKEW`` + 1 s, beyond any time ``_when`` has given
+        (each bounded by its own read), is none (``Side.horizon``). Taken once, at the
+        run's start, it bounded an edit made during a long run below its real time (QA)."""
+        self._read_at = datetime.now(UTC)
+        self._horizon = (self._read_at + CLOCK_SKEW + timedelta(seconds=1)).isoformat()
 
     def _when(self, record: Record) -> str | None:
         """The record's modification time as ``newest`` weighs it (ISO, UTC), None when it
-        says none (a time UTC cannot hold, before year 1, is none), bounded by ``ahead``: a
-        card's REV of 2100, kept as it was, was stored as the time its value was set, and
-        that value then beat every later edit elsewhere for good."""
+        says none (a time UTC cannot hold, before year 1, is none), bounded by ``ahead``
+        against the time it was read by (``_reading``): a card's REV of 2100, kept as it
+        was, was stored as the time its value was set, and that value then beat every later
+        edit elsewhere for good."""
         if record.modified is None:
             return None
         stamp = utc(record.modified)
-        return ahead(stamp, self._started).isoformat() if stamp is not None else None
+        return ahead(stamp, self._read_at).isoformat() if stamp is not None else None
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -168,6 +180,7 @@ class Inbound(Matching, Twins, LeftBehind):
     def _chunk(self, spoke: Spoke, records: list[Record]) -> None:
         if not records:
             return
+        self._reading()
         ctx, store = self.ctx, self.store
         links = store.links_by_native(spoke.id, [r.native_id for r in records])
         contacts = store.contacts(link.contact_id for link in links.values())

@@ -151,6 +151,7 @@ class LeftBehind(MergesRecords):
                 record = spoke.connector.get(link.native_id or "")
             except RecordError:
                 continue  # gone, or unreadable: the person is created as before
+            self._reading()  # (one read each, rare: its time is weighed against this one)
             theirs = project(record.fields, spoke.held)
             if finds(theirs, match_keys(contact.data)) is None:
                 continue  # edited into someone else since it was left behind

@@ -57,8 +57,9 @@ def source_of(sources: Sources, field_name: str) -> list[Any] | None:
 @dataclass(slots=True)
 class Side:
     """Who brings ``theirs``: connector id, its position in the hub, the record's time;
-    ``horizon``, the latest time the hub itself stores in this run (``Inbound._when``
-    bounds every record's time below it): a stored time past it is none (``_decide``)."""
+    ``horizon``, the time of the merge + ``CLOCK_SKEW`` + 1 s (``Inbound._reading``): past
+    every time the hub has stored, each bounded by the time its record was read
+    (``Inbound._when``), so a stored time past it is none (``_decide``)."""
 
     connector_id: int
     position: int

@@ -64,6 +64,10 @@ class MergesRecords:
     ) -> None:
         raise NotImplementedError  # ``Inbound``'s
 
+    def _reading(self) -> None:
+        """Take the time the records about to be merged were read by (``Inbound``'s)."""
+        raise NotImplementedError
+
 
 class Twins(MergesRecords):
     """The twins half of ``Inbound``, run once every connector is read."""
@@ -89,6 +93,7 @@ class Twins(MergesRecords):
         links = {cid: found.get(cid, []) for cid in contacts}
         spokes = {s.id: s for s in ctx.spokes}
         oldest = order(created)
+        self._reading()
         into: dict[str, str] = {}  # folded -> the contact it went into
         changed: dict[str, ContactRow] = {}
         keys: dict[str, list[str]] = {}
