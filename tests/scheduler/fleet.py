@@ -72,9 +72,9 @@ def make_hubs(
         b.mkdir(parents=True, exist_ok=True)
         folders[name] = (a, b)
         blocks.append(
-            f'[hubs.{name}]\ninterval = "{interval}"\ndelete_threshold = "100%"\n'
-            f'[[hubs.{name}.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
-            f'[[hubs.{name}.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+            f'[hubs."{name}"]\ninterval = "{interval}"\ndelete_threshold = "100%"\n'
+            f'[[hubs."{name}".connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+            f'[[hubs."{name}".connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
             + (extra or {}).get(name, "")
         )
     hub_file = root / "hubs.toml"

@@ -292,6 +292,31 @@ def test_sync_queue_enqueues_once(sqlite_url: str, tmp_path: Path, redis_url: st
         client.close()
 
 
+def test_sync_queue_goes_by_the_stored_spelling_of_the_hub(
+    sqlite_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    """``sync --queue`` with the other Unicode spelling of a hub's name (NFD typed, NFC
+    stored) queued the name as typed: the queue's marker missed the run already queued."""
+    import unicodedata
+
+    import redis
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 1, 1, prefix="jos\u00e9")
+    stored, typed = "jos\u00e9000", unicodedata.normalize("NFD", "jos\u00e9000")
+    env = {"CONTACTHUB_BROKER_URL": redis_url}
+    runner = CliRunner()
+    first = runner.invoke(cli_app, ["--database", sqlite_url, "sync", stored, "--queue", "--json"], env=env)
+    again = runner.invoke(cli_app, ["--database", sqlite_url, "sync", typed, "--queue", "--json"], env=env)
+    assert json.loads(first.output) == {"hub": stored, "queued": True}
+    assert json.loads(again.output) == {"hub": stored, "queued": False}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete("contacthub", f"contacthub:queued:{stored}")
+    finally:
+        client.close()
+
+
 def test_rate_limit_waits_reach_the_metrics() -> None:
     """``run_hub`` reads the waits of a connector's API clients as it closes it."""
     from contacthub.connectors.http import ApiClient

@@ -559,7 +559,9 @@ def _enqueue(engine: Engine, hub: str, dry_run: bool, as_json: bool) -> None:
     if dry_run:
         fail("--queue runs real syncs; a dry run is done here, without --queue")
     with engine.connect() as conn:
-        Store(conn).hub(hub)  # a clear error for a name that is not a hub
+        # a clear error for a name that is not a hub; the stored spelling (NFC or NFD) is
+        # the one the queue's marker and the scheduler's last start go by
+        hub = Store(conn).hub(hub).name
     celery_app.configure()
     queued = celery_app.enqueue(hub, origin="cli")
     if as_json:
