@@ -1407,6 +1407,39 @@ def test_a_time_ahead_is_bounded_in_its_order() -> None:
     assert bounded[-1] < far <= start + skew + timedelta(seconds=1)
 
 
+@pytest.mark.parametrize("order", [["a", "b"], ["b", "a"]])
+def test_two_clocks_ahead_keep_the_order_of_their_edits_whichever_is_read_first(
+    database_url: str, order: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two books whose clocks both run ten minutes fast, b edited a minute after a, read a
+    moment apart (a big folder, a CRM page): each time bounded from its own read, the book
+    read last won, and with b read first a's earlier edit was written over b's (QA)."""
+    import time
+
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, order)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1, job_title="Start"))
+    b.put("y", person(1, job_title="Start"))
+    hub.sync()
+    plain = MemoryConnector.pull
+
+    def slow(self: MemoryConnector, cursor: str | None, known: Any) -> Any:
+        pulled = plain(self, cursor, known)
+        time.sleep(0.15)  # the next connector is read a moment later
+        return pulled
+
+    monkeypatch.setattr(MemoryConnector, "pull", slow)
+    now = datetime.now(UTC)
+    a.edit("x", job_title="From a, earlier")
+    a.items["x"].modified = now + timedelta(minutes=10)
+    b.edit("y", job_title="From b, later")
+    b.items["y"].modified = now + timedelta(minutes=11)
+    hub.sync()
+    assert only(a)["job_title"] == only(b)["job_title"] == "From b, later"
+
+
 def test_a_clock_a_little_fast_keeps_its_time(database_url: str) -> None:
     """Within ``CLOCK_SKEW`` of its read a record's time is its own: a system's
     clock a minute fast is no clock running ahead."""

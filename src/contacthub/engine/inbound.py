@@ -45,23 +45,27 @@ CHUNK = 500
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def ahead(moment: datetime, read: datetime) -> datetime:
-    """A record's time (UTC) as ``newest`` weighs it, for a record read by ``read``: as it
-    is up to ``CLOCK_SKEW`` past ``read``; a time ``d`` past it, ``d`` over ``CLOCK_SKEW``,
-    counts as ``read + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds: never a second more
-    than ``read + CLOCK_SKEW``, so an edit made elsewhere a little after that read wins,
-    and in the same order as the times themselves (increasing in ``d``). Counted as one
-    time, two books whose clocks both ran ahead tied, and the connector read first kept its
-    value over a later edit of the other's. Times decades apart, or ahead by days and
-    minutes apart, may tie at a microsecond's precision (the one read first then keeps its
-    value). ``read`` is when the record was read, not the run's start: in a run longer than
-    ``CLOCK_SKEW`` (a big CRM read first), an edit made during the run, read late, was
-    bounded below its own real time, and an older edit elsewhere beat it, with every clock
-    right (QA)."""
-    past = moment - read
-    if past <= CLOCK_SKEW:
+def ahead(moment: datetime, read: datetime, start: datetime | None = None) -> datetime:
+    """A record's time (UTC) as ``newest`` weighs it, for a record read by ``read`` in a run
+    that started at ``start`` (``read`` when not given): as it is up to ``CLOCK_SKEW`` past
+    ``read``; a time further ahead (a card's REV of 2100, a clock running fast) counts as
+    ``start + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds, ``d`` its distance from
+    ``start``: never a second more than ``start + CLOCK_SKEW``, so an edit made elsewhere a
+    little after that wins, and in the same order as the times themselves.
+
+    Why two references. The bound's threshold goes by ``read``: measured from the run's
+    start, an edit made during a run longer than ``CLOCK_SKEW`` (a big CRM read first), read
+    late, was bounded below its real time and an older edit elsewhere beat it, with every
+    clock right (QA). The squeeze goes by ``start``, the same for every record of the run:
+    measured from each record's own read, two books whose clocks both ran ahead were
+    ordered by when they were read, not by their times, and the one read last kept its
+    value over a later edit of the other's (QA); counted as one time, they tied. Times
+    decades apart, or ahead by days and minutes apart, may still tie at a microsecond's
+    precision (the one read first then keeps its value)."""
+    if moment - read <= CLOCK_SKEW:
         return moment
-    return read + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / past)
+    base = read if start is None else min(start, read)
+    return base + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / (moment - base))
 
 
 def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
@@ -97,6 +101,7 @@ class Inbound(Matching, Twins, LeftBehind):
         #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
         self._given: dict[str, Unconfirmed] = {}
         self._read_at = datetime.now(UTC)
+        self._started = datetime.fromisoformat(ctx.started)
         self._horizon = ""
         self._reading()
 
@@ -118,7 +123,7 @@ class Inbound(Matching, Twins, LeftBehind):
         if record.modified is None:
             return None
         stamp = utc(record.modified)
-        return ahead(stamp, self._read_at).isoformat() if stamp is not None else None
+        return ahead(stamp, self._read_at, self._started).isoformat() if stamp is not None else None
 
     # --- pull ---------------------------------------------------------------------------
 
