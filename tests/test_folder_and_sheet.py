@@ -1025,10 +1025,11 @@ def test_a_quote_opened_and_a_stray_one_rows_later_delete_no_one(tmp_path: Path)
     report = hub.sync()
     assert report["status"] == "applied"
     assert all(counts["delete"] == 0 for counts in report["changes"].values()), report
+    swallowed = lines[first + 1].split(",")[lines[0].split(",").index("id")]  # (file line 4)
     assert [e["message"] for e in report["errors"]] == [
         "the quoted cell opened on line 3 seems to hold whole rows of the file (line 4 reads as "
-        "one): a quote left open there and a stray one further on? This row and the rows in it "
-        "are not read (fix the quotes)"
+        f"the row {swallowed!r}, found nowhere else in the file): a quote left open there and a "
+        "stray one further on? This row and the rows in it are not read (fix the quotes)"
     ]
     assert hub.cards() == sorted(f"p{i}.vcf" for i in range(1, 11))
     for i in range(1, 11):
@@ -1077,3 +1078,66 @@ def test_a_quoted_note_of_several_lines_with_commas_still_syncs(tmp_path: Path) 
     report = hub.sync()
     assert report["errors"] == [] and report["changes"]["sheet"]["update"] == 1
     assert f',"{quoted}",' in hub.sheet.read_bytes().decode()
+
+
+def test_stray_quotes_in_an_outlook_sheet_of_three_columns_delete_no_one(tmp_path: Path) -> None:
+    """QA: an Outlook export of 3 columns (no id column: the rows' ids are derived from
+    their emails) synced with a folder; a quote opened on row 2's last name and a stray one
+    three rows down. The check for a cell holding whole rows then asked for a header of 4
+    columns or more: the run applied, 3 people were deleted from the hub and the folder, and
+    P1's card got p4's email. Now the lines in the cell give the ids of rows the hub knows
+    and finds nowhere else: that row is an error, no one is deleted, no email moves."""
+    rows = [f"P{i},Last{i},p{i}@example.com" for i in range(8)]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes(("\r\n".join(["First Name,Last Name,E-mail Address", *rows]) + "\r\n").encode())
+    hub = site(tmp_path)
+    assert hub.sync()["changes"]["cards"]["create"] == 8
+    hub.settled()
+    emails = {p.name: p.read_text() for p in hub.folder.glob("*.vcf")}
+    rows[1] = rows[1].replace(",Last1", ',"Last1 jr')
+    rows[4] = rows[4].replace(",Last4", ',Last4 sr"')
+    sheet.write_bytes(("\r\n".join(["First Name,Last Name,E-mail Address", *rows]) + "\r\n").encode())
+    report = hub.sync()
+    assert report["status"] == "applied"
+    assert all(counts["delete"] == 0 for counts in report["changes"].values()), report
+    assert [e["message"] for e in report["errors"]] == [
+        "the quoted cell opened on line 3 seems to hold whole rows of the file (line 4 reads as "
+        "the row 'p2@example.com', found nowhere else in the file): a quote left open there and a "
+        "stray one further on? This row and the rows in it are not read (fix the quotes)"
+    ]
+    assert {p.name: p.read_text() for p in hub.folder.glob("*.vcf")} == emails
+    sheet.write_bytes(sheet.read_bytes().replace(b'"Last1 jr', b"Last1 jr").replace(b'sr"', b"sr"))
+    report = hub.sync()
+    assert report["errors"] == [] and all(c["delete"] == 0 for c in report["changes"].values())
+    cards = [p.read_text() for p in hub.folder.glob("*.vcf")]
+    assert sorted(x for c in cards for x in c.splitlines() if x.startswith("EMAIL")) == [
+        f"EMAIL;TYPE=pref:p{i}@example.com" for i in range(8)
+    ]
+    assert any("Last1 jr" in c and "p1@example.com" in c for c in cards)
+
+
+def test_a_shopping_list_note_in_a_sheet_without_ids_syncs(tmp_path: Path) -> None:
+    """QA: a hand-made plain sheet of 4 columns without an id column, one note of two
+    lines, the second ``milk, eggs, bread, butter`` (4 cells read alone). It was taken for a
+    cell holding whole rows on every run: Ann never reached the hub, and every write (even
+    the id column's) was refused, for good. A line names no row the hub knows: it is a note."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes(
+        b"display_name,emails,phones,notes\r\n"
+        b'Ann Lee,ann@example.com,+1 212 555 0100,"Shopping list:\r\nmilk, eggs, bread, butter"\r\n'
+        + b"".join(f"P{i},p{i}@example.com,,\r\n".encode() for i in range(3))
+    )
+    hub = site(tmp_path)
+    report = hub.sync()
+    assert report["errors"] == [] and report["changes"]["cards"]["create"] == 4
+    (ann,) = [p.read_text() for p in hub.folder.glob("*.vcf") if "Ann Lee" in p.read_text()]
+    assert "NOTE:Shopping list:\\nmilk\\, eggs\\, bread\\, butter" in ann
+    hub.settled()
+    card = next(p for p in hub.folder.glob("*.vcf") if "P1" in p.read_text())
+    card.write_text(card.read_text().replace("FN:P1", "FN:P1 changed"))
+    report = hub.sync()
+    assert report["errors"] == [] and report["changes"]["sheet"]["update"] == 1
+    text = sheet.read_bytes().decode()
+    assert text.startswith("display_name,emails,phones,notes,id\r\n")  # (a plain file we write has ids)
+    assert "P1 changed" in text and '"Shopping list:\r\nmilk, eggs, bread, butter"' in text
+    hub.settled()

@@ -646,11 +646,12 @@ def test_a_stray_quote_on_the_next_row_is_caught_too(tmp_path: Path) -> None:
 
 def test_a_note_of_many_lines_and_commas_is_no_cell_holding_rows(tmp_path: Path) -> None:
     """Real multi-line notes keep reading: a line of a note of as many cells as the header
-    (or more) is no row while its first cell is no id the hub knows; in a file without
-    ids, no note line is one in a header of fewer than 4 columns."""
+    (or more) is no row unless it gives the id of a row the hub knows that is nowhere else
+    in the file (here ``a``, unknown, and ``3``, person 3's own row being there too); nor
+    is a shopping list in a file without ids, whatever its number of columns."""
     path = tmp_path / "p.csv"
     lines = _people(3)
-    note = 'first line\na, b, c, d, e\nmilk, eggs, bread, tea, jam, figs\nlast, line "q"'
+    note = 'first line\na, b, c, d, e\n3, see, P3, above, too\nmilk, eggs, bread, tea, jam\nlast, line "q"'
     quoted = note.replace('"', '""')
     lines[2] = f'2,P2,Q,"{quoted}",p2@x.test'
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
@@ -662,6 +663,45 @@ def test_a_note_of_many_lines_and_commas_is_no_cell_holding_rows(tmp_path: Path)
     small.write_bytes(b'First Name,E-mail Address,Notes\r\nAnn,a@x.test,"shopping:\r\nmilk, eggs, bread"\r\n')
     (ann,) = records(connector_for(small))
     assert ann.fields["notes"] == "shopping:\nmilk, eggs, bread"
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(
+        b"display_name,emails,phones,notes\r\n"
+        b'Ann Lee,ann@x.test,+1 212 555 0100,"Shopping list:\r\nmilk, eggs, bread, butter"\r\n'
+        b"Bob,bob@x.test,,\r\n"
+    )
+    first = connector_for(plain).pull(None, {})
+    known = {i.native_id: i.version for i in first.records if isinstance(i, Record)}
+    assert sorted(known) == ["ann@x.test", "bob@x.test"]
+    again = connector_for(plain).pull(None, known)  # (the hub knows the file's rows now)
+    assert [i.native_id for i in again.records] == [] and again.complete and again.deleted == set()
+
+
+def test_a_cell_holding_rows_of_derived_ids_is_caught(tmp_path: Path) -> None:
+    """An Outlook export of 3 columns has no id column: its rows' ids are derived (the
+    email here). A quote opened in row 2's last name and a stray one three rows down took
+    three rows into one cell: read so, persons 2 to 4 were deleted everywhere and P1 got
+    p4's email. A line in the cell whose derived id is that of a row the hub knows, and
+    nowhere else in the file, makes the row an error; nothing is deleted. On a first read
+    (the hub knows no row) nothing is flagged: nothing can be deleted then."""
+    path = tmp_path / "o.csv"
+    rows = [f"P{i},Last{i},p{i}@x.test" for i in range(8)]
+    path.write_bytes(("\r\n".join(["First Name,Last Name,E-mail Address", *rows]) + "\r\n").encode())
+    known = {i.native_id: i.version for i in records(connector_for(path))}
+    assert sorted(known) == [f"p{i}@x.test" for i in range(8)]
+    rows[1] = rows[1].replace(",Last1", ',"Last1 jr')
+    rows[4] = rows[4].replace(",Last4", ',Last4 sr"')
+    path.write_bytes(("\r\n".join(["First Name,Last Name,E-mail Address", *rows]) + "\r\n").encode())
+    pull = connector_for(path).pull(None, known)
+    items = list(pull.records)
+    assert [i.native_id for i in items if isinstance(i, Record)] == []  # (the others unchanged)
+    (error,) = [i for i in items if isinstance(i, RecordError)]
+    assert error.record == f"{path}:3"
+    assert "opened on line 3 seems to hold whole rows of the file (line 4 reads as the row 'p2@x.test', " in (
+        error.message
+    )
+    assert pull.deleted == set() and not pull.complete
+    fresh = connector_for(path).pull(None, {})
+    assert fresh.complete and len([i for i in fresh.records if isinstance(i, Record)]) == 5
 
 
 def test_a_quote_never_closed_on_the_last_line_without_a_line_ending(tmp_path: Path) -> None:

@@ -308,6 +308,74 @@ class CsvConnector(CsvStore, Connector):
                 used.add(entry.native_id)
         return entries
 
+    def _judge_spanning(self, table: _Table, spanning: list[_Row]) -> None:
+        """A row spanning lines is a problem row when one of its lines, read alone as a row
+        of this file (``csv_store._lines_as_rows``), has the id of a row the hub knows that
+        no other row of the file has: that row is inside the quoted cell, swallowed by a
+        quote opened by mistake and closed by a stray one further on. Read as it is, the
+        swallowed people were deleted everywhere, and the row took the last one's cells.
+
+        It looks at exactly what is at risk: the hub's rows (``_known``) that this read would
+        report deleted. A line's id is found as ``_index`` finds a row's: its ``id`` cell in
+        a plain file that has one, else derived (the known id of a row of the same version,
+        its primary email, its name's ``name-`` id and repeats). A note line with commas that
+        names no such row is no row, whatever the header (a shopping list in a 4-column
+        file is a note). Before the hub knows any row of the file (a first read), nothing is
+        flagged: nothing can be deleted then, and the rows the cell holds were never the
+        hub's. A row flagged is kept as its text, so the pull is incomplete and deletes no
+        one, and ``write`` refuses every op until the quotes are fixed."""
+        if not spanning:
+            return
+        flagged: dict[int, tuple[int, int, str]] = {}
+        if self._known:
+            handlers = self._handlers(table)
+            id_col = _id_col(table)
+            ids = {id(e.row): e.native_id for e in self._index(table) if not e.error}
+            for row in spanning:
+                present = {nid for key, nid in ids.items() if key != id(row)}
+                for opened, line, cells in row.spans or []:
+                    gone = sorted(self._line_ids(table, handlers, cells, id_col) - present)
+                    if gone:
+                        flagged[id(row)] = (opened, line, gone[0])
+                        break
+        for row in spanning:
+            row.spans = None
+            if id(row) not in flagged:
+                row.raw = None  # a good row is written from its cells
+                continue
+            row.holds, line, nid = flagged[id(row)]
+            row.problem = (
+                f"the quoted cell opened on line {row.holds} seems to hold whole rows of the file "
+                f"(line {line} reads as the row {nid!r}, found nowhere else in the file): a quote "
+                "left open there and a stray one further on? This row and the rows in it are not "
+                "read (fix the quotes)"
+            )
+        if flagged:  # read without them from now on, as every problem row is
+            table.date_order = table.date_style = None
+
+    def _line_ids(self, table: _Table, handlers: list[Handler], cells: list[str], id_col: int) -> set[str]:
+        """The ids of the hub's rows that a line read as a row (``cells``) would have: its
+        ``id`` cell, else every id ``_index`` could derive for it."""
+        if id_col >= 0 and cells[id_col].strip():
+            nid = cells[id_col].strip()
+            return {nid} if nid in self._known else set()
+        try:
+            fields, version = self._read(table, handlers, _Row(0, cells), id_col)
+        except Exception:  # (as ``_index``: a row that cannot be mapped has no id)
+            return set()
+        out = {nid for nid, known in self._known.items() if known == version}
+        email = self._email_id(fields)
+        if email in self._known:
+            out.add(email)
+        base = self._name_id(fields)
+        out.update(nid for nid in self._known if nid == base or self._repeat_of(nid, base))
+        return out
+
+    @staticmethod
+    def _repeat_of(nid: str, base: str) -> bool:
+        """Whether ``nid`` is ``base`` with a repeat's number (``-2``, ``-3``...)."""
+        return nid.startswith(f"{base}-") and nid[len(base) + 1 :].isdigit()
+
     def _handlers(self, table: _Table) -> list[Handler]:
         """``handlers_for`` the table's header, worked out again only when it changes (each
         write of a row needs them, and working them out cost more than the write)."""
@@ -326,14 +394,25 @@ class CsvConnector(CsvStore, Connector):
         return dict(row.cache[1]), row.cache[2]
 
     @staticmethod
-    def _derive_id(fields: Fields, used: set[str]) -> str:
+    def _email_id(fields: Fields) -> str:
+        """The id a row is derived first: its primary email, lower-cased (``email_key``), as
+        the ids of rows read before emails kept their case; "" when it has none."""
         emails = fields.get("emails") or []
-        # lower-cased (``email_key``), as the ids of rows read before emails kept their case
-        first = email_key(str(emails[0]["value"])) if emails else ""
+        return email_key(str(emails[0]["value"])) if emails else ""
+
+    @staticmethod
+    def _name_id(fields: Fields) -> str:
+        """The id a row is derived when its email is taken or missing: ``name-`` and a hash
+        of its name (``-2``, ``-3``... added for repeats)."""
+        key = name_key(fields) or fields.get("organization", "") or repr(sorted(fields.items()))
+        return "name-" + hashlib.sha1(str(key).encode()).hexdigest()[:12]
+
+    @classmethod
+    def _derive_id(cls, fields: Fields, used: set[str]) -> str:
+        first = cls._email_id(fields)
         if first and first not in used:
             return first
-        key = name_key(fields) or fields.get("organization", "") or repr(sorted(fields.items()))
-        base = "name-" + hashlib.sha1(str(key).encode()).hexdigest()[:12]
+        base = cls._name_id(fields)
         n, candidate = 1, base
         while candidate in used:
             n += 1

@@ -25,7 +25,6 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,8 +73,12 @@ class _Row:
     #: of the file is this row's text, and which rows it held cannot be told
     opened: int = 0
     #: the line of a quote whose cell seems to hold whole rows of the file (0: none):
-    #: opened by mistake and closed by another stray quote rows later (``_holds_rows``)
+    #: opened by mistake and closed by another stray quote rows later (``CsvConnector._judge_spanning``)
     holds: int = 0
+    #: a good row spanning lines: those of its lines that, read alone, are rows of the file,
+    #: each as (line its quoted cell opened on, line, cells), for the connector to judge by
+    #: their ids (``CsvConnector._judge_spanning``); None once judged
+    spans: list[tuple[int, int, list[str]]] | None = None
 
 
 @dataclass(slots=True)
@@ -251,40 +254,29 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             rows.append(_Row(line, cells, raw="".join(lines.taken)))  # kept if it is wrong
 
 
-def _holds_rows(
-    raw: str, first: int, header: list[str], delimiter: str, id_col: int, known: Collection[str]
-) -> tuple[int, int] | None:
-    """Where a good row (``raw``, from line ``first``) seems to hold whole rows of the file
-    in a quoted cell: the line its quote opened on and the line that reads as a row; None
-    when it does not.
+def _lines_as_rows(raw: str, first: int, width: int, delimiter: str) -> list[tuple[int, int, list[str]]]:
+    """The lines of a good row (``raw``, from line ``first``) after its first that, read
+    alone, are rows of a file of ``width`` columns: each as the line its quoted cell opened
+    on, the line, and its cells.
 
     A note edited to ``"note 0 edited`` (opened) and one three rows down to ``note 1
-    edited"`` (closed) is, by the rules of CSV, one cell spanning four lines, and the
-    row it makes has just the header's number of cells: read without a word, the rows
-    between were missing, their people deleted everywhere, and the first row took the last
-    one's email. Every line of a row after its first starts inside a quoted cell (the csv
-    module reads on only there); one that, read alone, has at least as many cells as the
-    header looks like a row of the file. A note's own lines rarely do, but a line of a note
-    can hold commas, so it must also look like a row by more than that: in a file with an
-    id column, the hub knows its rows' ids (``known``: the pull's), and the line's id cell
-    must be one of them (an id cell left empty, or no id known yet, falls to the rule for
-    files without ids); in a file without one, the header must have at least 4 columns
-    (a note line ``milk, eggs, bread`` is a whole row of a 3-column file). "At least" as
-    many cells, not just as many: a row may run on in empty cells past the header.
-
-    A note taken for rows all the same costs a wait, not data: its row is an error and the
-    file is not written until the note changes; in a plain file it reads again once the hub
-    knows the file's ids (the next run), unless its line starts with one of them."""
+    edited"`` (closed) is, by the rules of CSV, one cell spanning four lines, and the row it
+    makes has just the header's number of cells: read without a word, the rows between were
+    missing, their people deleted everywhere, and the first row took the last one's email.
+    Every line of a row after its first starts inside a quoted cell (the csv module reads on
+    only there), so a line that reads alone as a row (the header's number of cells, as
+    ``_load`` counts them) is where such rows would be. Whether one is (its id that of a row
+    the hub knows and finds nowhere else) only the connector can tell: it derives the ids."""
     lines = list(io.StringIO(raw, newline=""))
+    out = []
     for k in range(1, len(lines)):
         try:
             cells = next(csv.reader([lines[k]], delimiter=delimiter), [])
         except csv.Error:
             continue
-        if len(cells) < len(header):
-            continue
-        nid = cells[id_col].strip() if id_col >= 0 else ""
-        if not (nid in known if nid and known else len(header) >= 4):
+        while len(cells) > width and not cells[-1]:
+            cells.pop()
+        if len(cells) != width:
             continue
         opened = k - 1
         # back over the lines the cell runs through whole: a lone quote (not a doubled
@@ -292,8 +284,8 @@ def _holds_rows(
         # line ``k`` opened there
         while opened > 0 and '"' not in lines[opened].replace('""', ""):
             opened -= 1
-        return first + opened, first + k
-    return None
+        out.append((first + opened, first + k, cells))
+    return out
 
 
 def _opened_on(raw: str, line: int, last: str) -> int:
@@ -318,9 +310,6 @@ class CsvStore:
     encoding: str
     delimiter: str | None
     create: bool
-    #: native id -> row version, as the hub knows them (set by the connector's ``pull``):
-    #: a line inside a quoted cell is taken for a row of the file by its id (``_holds_rows``)
-    _known: dict[str, str]
     #: the file's modification time as of the last stat
     _mtime: datetime | None
     #: the table as this process last wrote the file (``_save``), its ``stamp`` the file's
@@ -380,7 +369,6 @@ class CsvStore:
         self._refuse_duplicates(table)
         table.stamp = stamp
         undecodable = _UNDECODED.search(text) is not None
-        id_col = header.index("id") if table.fmt == "plain" and "id" in header else -1
         for row in rows:
             if row.problem:
                 continue
@@ -394,17 +382,20 @@ class CsvStore:
                 row.raw
                 and '"' in row.raw  # (a row of one line: nothing to look at)
                 and _BREAK.search(row.raw.rstrip("\r\n"))
-                and (held := _holds_rows(row.raw, row.line, header, delimiter, id_col, self._known))
+                and (spans := _lines_as_rows(row.raw, row.line, len(header), delimiter))
             ):
-                row.holds, looks = held
-                row.problem = (
-                    f"the quoted cell opened on line {row.holds} seems to hold whole rows of the file "
-                    f"(line {looks} reads as one): a quote left open there and a stray one further "
-                    "on? This row and the rows in it are not read (fix the quotes)"
-                )
+                row.spans = spans  # its text kept until judged: it may be a problem row
             else:
                 row.raw = None  # a good row is written from its cells
+        self._judge_spanning(table, [row for row in rows if row.spans is not None])
         return table
+
+    def _judge_spanning(self, table: _Table, spanning: list[_Row]) -> None:
+        """The connector's: which of the ``spanning`` rows (``_Row.spans``) hold rows the hub
+        knows, each made a problem row naming the line its quote opened on (``holds``) and
+        kept as its text; the others are good rows, written from their cells. By ids, which
+        only the connector derives."""
+        raise NotImplementedError
 
     def _format_of(self, header: list[str]) -> str:
         if not header:
