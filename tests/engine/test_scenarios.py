@@ -826,6 +826,45 @@ def held_deletions(database_url: str) -> tuple[Hub, Any]:
 
 
 @pytest.mark.parametrize("decide", ["approve", "reject"])
+def test_a_hold_a_sync_put_out_of_date_while_its_decision_waited_is_refused(
+    database_url: str, decide: str
+) -> None:
+    """A decision waiting for the hub's lock behind a sync (the scheduler's, another
+    shell's) that held a newer count: checked before the wait, the decision went ahead on
+    the older hold when the lock came (QA). Checked under the lock, it is refused, naming
+    the newer run, and nothing is written."""
+    import threading
+
+    from contacthub.engine.context import Options
+    from contacthub.scheduler.lock import hub_lock
+
+    hub, old = held_deletions(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    del a.items[next(iter(a.items))]  # one more deletion: the next sync holds a newer count
+    waiting, outcome = threading.Event(), []
+
+    def decision() -> None:
+        try:
+            getattr(service, decide)(hub.engine, old.run_id, on_wait=waiting.set)
+            outcome.append("went ahead")
+        except UserError as exc:
+            outcome.append(str(exc))
+
+    with hub_lock(hub.engine, "h"):
+        thread = threading.Thread(target=decision)
+        thread.start()
+        assert waiting.wait(10), "the decision never waited for the lock"
+        # the sync that holds the lock (run_hub's body: the lock is this thread's already)
+        newer = run_module._run_hub(hub.engine, "h", "sync", Options(), None, None, None)
+        assert newer.status == "held"
+    thread.join(30)
+    assert outcome == [
+        f"run {old.run_id} is out of date: run {newer.run_id} is the held run to approve or reject"
+    ]
+    assert len(b.items) == 10  # nothing deleted, nothing put back
+
+
+@pytest.mark.parametrize("decide", ["approve", "reject"])
 def test_a_hold_superseded_by_one_whose_decision_was_killed_cannot_be_decided(
     database_url: str, monkeypatch: pytest.MonkeyPatch, decide: str
 ) -> None:

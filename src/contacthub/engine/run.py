@@ -150,6 +150,21 @@ def run_hub(
         return _run_hub(engine, hub_name, kind, options, parent_id, prepare, progress)
 
 
+def run_locked(
+    engine: Engine,
+    hub_name: str,
+    *,
+    kind: str,
+    options: Options,
+    parent_id: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """``run_hub`` for a caller already holding the hub's lock: one that must decide what
+    the run does under the lock (an approve or a reject, whose held run a sync finished
+    while it waited may have put out of date)."""
+    return _run_hub(engine, hub_name, kind, options, parent_id, None, progress)
+
+
 def _run_hub(
     engine: Engine,
     hub_name: str,

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from contacthub import names
 from contacthub.engine.context import Options, Progress, Report
-from contacthub.engine.run import held_figures, run_hub
+from contacthub.engine.run import held_figures, run_hub, run_locked
 from contacthub.engine.undo import undo_preparer
 from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
@@ -249,12 +249,11 @@ def approve(
 ) -> Report:
     """Let a held run's deletions happen: a new run, in which the deletions that run showed
     go through (``run._holds``); any other is held as in a sync."""
-    hub, row = _held(engine, run_id, "approved")
-    options = Options(approved=held_figures(row.counts), approved_runs=frozenset({run_id}))
-    report = run_hub(
-        engine, hub, kind="approve", options=options, parent_id=run_id, progress=progress, on_wait=on_wait
-    )
-    return _held_again_if_failed(engine, run_id, "approved", report)
+
+    def options(row: Any) -> Options:
+        return Options(approved=held_figures(row.counts), approved_runs=frozenset({run_id}))
+
+    return _decide(engine, run_id, "approved", options, progress, on_wait)
 
 
 def reject(
@@ -262,18 +261,37 @@ def reject(
 ) -> Report:
     """Refuse a held run's deletions: records that vanished are put back from the hub, and
     the connectors it would have deleted in keep their records (unlinked)."""
-    hub, row = _held(engine, run_id, "rejected")
-    ids = frozenset(held_figures(row.counts))
-    report = run_hub(
-        engine,
-        hub,
-        kind="reject",
-        options=Options(rejected=ids),
-        parent_id=run_id,
-        progress=progress,
-        on_wait=on_wait,
-    )
-    return _held_again_if_failed(engine, run_id, "rejected", report)
+
+    def options(row: Any) -> Options:
+        return Options(rejected=frozenset(held_figures(row.counts)))
+
+    return _decide(engine, run_id, "rejected", options, progress, on_wait)
+
+
+def _decide(
+    engine: Engine,
+    run_id: int,
+    decided: str,
+    options: Callable[[Any], Options],
+    progress: Progress | None,
+    on_wait: Callable[[], None] | None,
+) -> Report:
+    """The run of an approve or a reject, the held run checked and marked under the hub's
+    lock: checked before it, a sync that ran while the decision waited for the lock (the
+    scheduler's, another shell's) held a newer count, and the decision still went ahead on
+    the older one, which it should have refused as out of date (QA)."""
+    from contacthub.scheduler.lock import hub_lock
+
+    with engine.connect() as conn:
+        hub_id = conn.execute(select(t.runs.c.hub_id).where(t.runs.c.id == run_id)).scalar()
+        if hub_id is None:
+            raise NotFoundError(f"no run {run_id}")
+        hub = Store(conn).hub_by_id(hub_id).name
+    with hub_lock(engine, hub, on_wait=on_wait):
+        hub, row = _held(engine, run_id, decided)
+        kind = "approve" if decided == "approved" else "reject"
+        report = run_locked(engine, hub, kind=kind, options=options(row), parent_id=run_id, progress=progress)
+    return _held_again_if_failed(engine, run_id, decided, report)
 
 
 def _held_again_if_failed(engine: Engine, run_id: int, decided: str, report: Report) -> Report:
