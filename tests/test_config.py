@@ -21,7 +21,7 @@ from contacthub.errors import ConfigError
 from contacthub.store import secrets
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
-from contacthub.store.repo import Store
+from contacthub.store.repo import Store, loads
 from tests.memory_connector import MemoryConnector, register
 
 TOKEN = "tok-3f9a-very-secret"
@@ -302,6 +302,60 @@ def test_a_setting_of_the_wrong_type_is_refused(
         config.apply(engine, config.HubFile.model_validate(_toml(text)))
     with engine.connect() as conn:
         assert conn.execute(select(t.connectors)).first() is None
+
+
+@pytest.mark.parametrize(
+    "kind,line,message",
+    [
+        ("vcard-dir", "trash_days = inf", "'trash_days' of connector 'c' (vcard-dir) of hub 'team' must be a "
+         "finite number, not inf"),
+        ("vcard-dir", "trash_days = nan", "'trash_days' of connector 'c' (vcard-dir) of hub 'team' must be a "
+         "finite number, not nan"),
+        ("vcard-dir", "max_card_mb = inf", "'max_card_mb' of connector 'c' (vcard-dir) of hub 'team' must be "
+         "a finite number, not inf"),
+        ("vcard-dir", "max_card_mb = -inf", "must be a finite number, not -inf"),
+        ("vcard-dir", "trash_days = 100000000000000000000", "'trash_days' of connector 'c' (vcard-dir) of "
+         "hub 'team' must be a whole number that fits in 64 bits, not 100000000000000000000"),
+        ("vcard-dir", "trash_days = 36501", "'trash_days' of connector 'c' (vcard-dir) of hub 'team' must be "
+         "at most 36500, not 36501"),
+        ("vcard-dir", "max_card_mb = 4097", "'max_card_mb' of connector 'c' (vcard-dir) of hub 'team' must "
+         "be at most 4096, not 4097"),
+        ("carddav", "trash_days = 1e300", "'trash_days' of connector 'c' (carddav) of hub 'team' must be at "
+         "most 36500, not 1e+300"),
+        ("carddav", "timeout = inf", "'timeout' of connector 'c' (carddav) of hub 'team' must be a finite "
+         "number, not inf"),
+        ("procore", "projects = [1, 100000000000000000000]", "'projects' of connector 'c' (procore) of hub "
+         "'team' must be a whole number that fits in 64 bits"),
+    ],
+)  # fmt: skip
+def test_a_number_setting_json_cannot_hold_or_too_big_is_refused(
+    tmp_path: Path, kind: str, line: str, message: str
+) -> None:
+    """JSON has no infinity nor NaN, and the store's writer no whole number beyond 64 bits:
+    ``trash_days = inf`` was stored as null, and every run after failed on it; ``max_card_mb
+    = inf`` and a 21-digit number ended ``apply`` in a traceback. They are refused with one
+    message, by ``load`` and ``apply``, as are a trash kept longer than a century and a
+    card limit above 4 GB; the largest allowed values are taken."""
+    (tmp_path / "cards").mkdir()
+    located = {
+        "vcard-dir": f'path = "{tmp_path / "cards"}"\n',
+        "carddav": 'url = "https://dav.example.com/"\n',
+        "procore": "company_id = 1\n",
+    }[kind]
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "{kind}"\n{located}{line}\n'
+    err = load_error(write(tmp_path, text))
+    assert message in err.message and "connectors[0] (c)" in str(err)
+    engine = open_database("sqlite://")
+    with pytest.raises(ConfigError, match="must be "):  # apply checks it too, before storing
+        config.apply(engine, config.HubFile.model_validate(_toml(text)))
+    with engine.connect() as conn:
+        assert conn.execute(select(t.connectors)).first() is None
+    if kind == "vcard-dir":
+        most = f"{text.split(line)[0]}trash_days = 36500\nmax_card_mb = 4096\n"
+        config.apply(engine, config.HubFile.model_validate(_toml(most)))
+        with engine.connect() as conn:
+            stored = loads(conn.execute(select(t.connectors.c.settings)).scalar_one())
+        assert stored["trash_days"] == 36500 and stored["max_card_mb"] == 4096
 
 
 def test_settings_of_the_declared_types_are_taken(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import tomllib
 import types
@@ -595,7 +596,15 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
     true`` was read as 1. A secret's value is not repeated in the message."""
     for key, value in given.items():
         declared = cls.setting_types.get(key)
-        if declared is None or _fits(value, declared):
+        if declared is None:
+            continue
+        if _fits(value, declared):
+            fault = _number_fault(value, cls.setting_maxima.get(key))
+            if fault:
+                raise ConfigError(
+                    f"the setting {key!r} of connector {name!r} ({cls.type}) of hub {hub_name!r} {fault}",
+                    where,
+                )
             continue
         secret = key in cls.secret_settings
         what = _said(value, secret)
@@ -609,6 +618,31 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
             f"{_kind(declared)}, not {what}",
             where,
         )
+
+
+#: the range of a whole number a setting may hold: a signed 64-bit one (the store's JSON
+#: writer refuses a bigger one, and no setting needs one)
+_INT_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _number_fault(value: Any, maximum: float | None) -> str | None:
+    """What is wrong with a number setting (or a number in a list), in words, else None.
+    JSON has no infinity nor NaN: ``trash_days = inf`` (or 1e999 sent to the API) was
+    stored as null, and every run and every later change of the connector refused it; a
+    whole number beyond 64 bits failed the store's writer (a 500); ``max_card_mb = inf``
+    failed the conversion to bytes. One rule here, for the hub file, the API and the
+    dashboard, so that what passes is stored as the connector reads it."""
+    if isinstance(value, list):
+        return next((f for f in (_number_fault(v, maximum) for v in value) if f), None)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if isinstance(value, int) and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        return f"must be a whole number that fits in 64 bits, not {_short(value)}"
+    if maximum is not None and value > maximum:
+        return f"must be at most {maximum:g}, not {value:g}"
+    return None
 
 
 def _said(value: Any, secret: bool) -> str:

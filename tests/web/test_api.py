@@ -235,6 +235,39 @@ def test_a_setting_of_the_wrong_type_is_refused_through_the_api(
     assert stored["settings"]["page_size"] == 50 and stored["operations"] == ["create", "update", "delete"]
 
 
+def test_a_number_json_cannot_hold_is_refused_through_the_api(
+    alice: Person, folders: tuple[Path, Path]
+) -> None:
+    """``trash_days: 1e999`` (infinity to Python's JSON reader) was stored as null: every
+    sync then failed on it and every later change of the connector was refused; infinity
+    for ``max_card_mb`` and a whole number beyond 64 bits were 500s. Each is a 400 naming
+    the setting, nothing is stored, and the hub still syncs."""
+    c, auth = alice.client, {**alice.auth, "Content-Type": "application/json"}
+    hub = make_hub(alice, folders)
+    b = hub["connectors"][1]
+    for raw, said in [
+        ('{"settings": {"trash_days": 1e999}}',
+         "'trash_days' of connector 'b' (vcard-dir) of hub 'team' must be a finite number, not inf"),
+        ('{"settings": {"max_card_mb": 1e999}}',
+         "'max_card_mb' of connector 'b' (vcard-dir) of hub 'team' must be a finite number, not inf"),
+        ('{"settings": {"trash_days": NaN}}',
+         "'trash_days' of connector 'b' (vcard-dir) of hub 'team' must be a finite number, not nan"),
+        ('{"settings": {"max_card_mb": 100000000000000000000}}',
+         "'max_card_mb' of connector 'b' (vcard-dir) of hub 'team' must be a whole number that fits in 64 "
+         "bits"),
+        ('{"settings": {"trash_days": 40000}}', "must be at most 36500, not 40000"),
+    ]:  # fmt: skip
+        bad = c.patch(f"/api/v1/connectors/{b['id']}", content=raw, headers=auth)
+        assert bad.status_code == 400, (raw, bad.text)
+        assert said in bad.json()["error"], bad.json()["error"]
+    stored = c.get(f"/api/v1/connectors/{b['id']}", headers=auth).json()["settings"]
+    assert "trash_days" not in stored and "max_card_mb" not in stored
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert run["status"] == "applied", run
+    ok = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"trash_days": 36500}}, headers=auth)
+    assert ok.status_code == 200 and ok.json()["settings"]["trash_days"] == 36500
+
+
 def test_a_connector_on_another_ones_folder_is_refused(alice: Person, folders: tuple[Path, Path]) -> None:
     c, auth = alice.client, alice.auth
     hub = make_hub(alice, folders)

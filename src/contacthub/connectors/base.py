@@ -195,6 +195,11 @@ class Connector(ABC):
     #: (``config._check_types``): ``api_token = 12345`` was stored, then every run failed
     #: with "refused the credentials"; ``page_size = true`` was read as 1
     setting_types: ClassVar[Mapping[str, Any]] = {}
+    #: the largest value a number setting may have, where one makes sense (a trash kept
+    #: for a century, a card of 4 GB). Every number is also refused unless finite and,
+    #: when whole, within 64 bits (``config._check_types``): ``trash_days = inf`` was stored
+    #: as null (JSON has no infinity), and every run after refused it
+    setting_maxima: ClassVar[Mapping[str, float]] = {}
     #: the settings that say which of the address book's records the connector lists (a
     #: GAL's ``member_of``, Procore's ``projects``): after a change of one, the records the
     #: next read no longer lists are let go, not deleted (``connectors.settings_changed``).
@@ -386,6 +391,8 @@ def flag_setting(config: ConnectorConfig, key: str, default: bool) -> bool:
 #: card no program uses, which read whole cost its size several times over in memory (a
 #: 300 MB file took 1 GB, every run) and stored, as much again in the hub's database
 MAX_CARD_MB = 20
+#: the largest ``max_card_mb`` (``Connector.setting_maxima``): 4 GB, far above any card
+MAX_CARD_MB_LIMIT = 4096
 
 
 def size_setting(config: ConnectorConfig, key: str, default: float) -> int:

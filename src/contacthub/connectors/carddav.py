@@ -26,6 +26,7 @@ from contacthub.connectors import carddav_read, carddav_write
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import (
     MAX_CARD_MB,
+    MAX_CARD_MB_LIMIT,
     Capabilities,
     Connector,
     ConnectorConfig,
@@ -41,7 +42,7 @@ from contacthub.connectors.card_source import CardSource
 from contacthub.connectors.carddav_session import DavSession
 from contacthub.connectors.http import ApiClient, Auth, HeaderAuth, NoAuth, Transport
 from contacthub.connectors.vcard_dir import VCardDirConnector
-from contacthub.connectors.vcard_trash import Trash
+from contacthub.connectors.vcard_trash import MAX_TRASH_DAYS, Trash
 from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
 from contacthub.model import Fields
@@ -69,6 +70,10 @@ class CardDavConnector(Connector):
         "max_card_mb": float,
         "password": str, "token": str,
     }  # fmt: skip
+    setting_maxima: ClassVar[Mapping[str, float]] = {
+        "trash_days": MAX_TRASH_DAYS,
+        "max_card_mb": MAX_CARD_MB_LIMIT,
+    }
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
 
     def __init__(self, config: ConnectorConfig) -> None:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from contacthub.connectors.base import (
     MAX_CARD_MB,
+    MAX_CARD_MB_LIMIT,
     Capabilities,
     Connector,
     ConnectorConfig,
@@ -40,7 +41,7 @@ from contacthub.connectors.card_source import CardSource, too_big
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles, link_target
 from contacthub.connectors.vcard_files import file_version as file_version
-from contacthub.connectors.vcard_trash import Trash
+from contacthub.connectors.vcard_trash import MAX_TRASH_DAYS, Trash
 from contacthub.connectors.writebehind import WriteBehind
 from contacthub.errors import (
     ConfigError,
@@ -74,6 +75,10 @@ class VCardDirConnector(VCardFiles, Connector):
         "path": str, "version": str | float, "extension": str, "encoding": str, "create": bool,
         "fsync": bool, "trash_days": float, "max_card_mb": float,
     }  # fmt: skip
+    setting_maxima: ClassVar[Mapping[str, float]] = {
+        "trash_days": MAX_TRASH_DAYS,
+        "max_card_mb": MAX_CARD_MB_LIMIT,
+    }
     capabilities: ClassVar[Capabilities] = Capabilities(
         create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
     )

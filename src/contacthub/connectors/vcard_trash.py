@@ -29,6 +29,8 @@ from contacthub.formats.vcard import VCardCodec
 from contacthub.model import Fields
 
 TRASH = ".contacthub-trash"
+#: the longest ``trash_days`` (``Connector.setting_maxima``): a century
+MAX_TRASH_DAYS = 36500
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
 
 
