@@ -213,13 +213,14 @@ def hub_name(name: str) -> str:
 def check_name(name: str) -> str:
     """A hub's or connector's name, in NFC (``names``): no control characters (a line
     break printed broken lines in every listing, and the name could not be typed back to
-    ``sync``), no bidi override nor zero-width character (a name that reads as another)."""
+    ``sync``), no invisible character (``names.invisible``: a name that reads as another)."""
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         raise ValueError(f"the name {name!r} holds a control character (a line break, a tab...)")
     hidden = names.invisible(name)
     if hidden:
         raise ValueError(
-            f"the name {name!r} holds an invisible character ({hidden}: a bidi control or a zero-width one)"
+            f"the name {name!r} holds an invisible character ({hidden}: a bidi mark, a zero-width or "
+            "another format character)"
         )
     return names.nfc(name)
 

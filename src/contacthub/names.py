@@ -6,24 +6,24 @@ keyboards send) or decomposed (NFD, ``e`` and a combining accent, what some tool
 macOS file names give). Stored as typed, the two were two users, hubs or connectors that
 print alike, and a user added in NFD could not sign in from a browser. So names and emails
 are made NFC where they come in, and looked up by ``spellings``, which also finds one an
-older contacthub stored in NFD. Bidi overrides and zero-width characters are refused: they
-make a name read as another (``moc.elpmaxe`` shown as ``example.com``) or two names look
-the same."""
+older contacthub stored in NFD. Characters that are not seen are refused: they make a name
+read as another (``moc.elpmaxe`` shown as ``example.com``) or two names look the same
+(``team`` and ``team`` with a word joiner were two hubs)."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
 
-#: bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), zero-width
-#: space, non-joiner and joiner (U+200B-U+200D), and the byte order mark / zero-width
-#: no-break space (U+FEFF)
-INVISIBLE = frozenset(
-    [chr(c) for c in range(0x202A, 0x202F)]
-    + [chr(c) for c in range(0x2066, 0x206A)]
-    + [chr(c) for c in range(0x200B, 0x200E)]
-    + ["\ufeff"]
-)
+#: invisible characters that are not format characters (``invisible`` refuses every one of
+#: Unicode category Cf: bidi marks, embeddings, overrides and isolates, zero-width space,
+#: non-joiner and joiner, word joiner, soft hyphen, the Arabic letter mark, the Mongolian
+#: vowel separator, the byte order mark, tag characters...): the combining grapheme joiner
+#: (U+034F, a mark that joins nothing visible) and the Hangul fillers, blank letters
+#: (U+115F, U+1160, U+3164, U+FFA0). A list of the Cf ones missed six that the category
+#: catches. A name needs none of them: the joiner of an emoji sequence (shown without it
+#: as its emojis side by side) and the non-joiner of a Persian word were refused before too
+INVISIBLE = frozenset(["\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"])
 
 
 def nfc(text: str) -> str:
@@ -31,9 +31,10 @@ def nfc(text: str) -> str:
 
 
 def invisible(text: str) -> str | None:
-    """The first bidi control or zero-width character of ``text``, as ``U+XXXX``, or None."""
+    """The first character of ``text`` that is not seen (a format character, Unicode
+    category Cf, or one of ``INVISIBLE``), as ``U+XXXX``, or None."""
     for ch in text:
-        if ch in INVISIBLE:
+        if ch in INVISIBLE or unicodedata.category(ch) == "Cf":
             return f"U+{ord(ch):04X}"
     return None
 

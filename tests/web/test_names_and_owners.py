@@ -93,8 +93,18 @@ def test_an_email_stored_in_nfd_before_still_signs_in(engine: Engine, app: FastA
     assert accounts.find_user(engine, f"{NFC}@example.com") is not None
 
 
-@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\u200d", "\ufeff"])
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u202e", "\u2066", "\u200b", "\u200d", "\ufeff",
+        # LRM, RLM, Arabic letter mark, word joiner, soft hyphen, Mongolian vowel separator,
+        # combining grapheme joiner, a tag character, a Hangul filler: missed by a list
+        "\u200e", "\u200f", "\u061c", "\u2060", "\u00ad", "\u180e", "\u034f", "\U000e0041", "\u3164",
+    ],
+)  # fmt: skip
 def test_bidi_and_zero_width_characters_are_refused(engine: Engine, tmp_path: Path, hidden: str) -> None:
+    """``team`` and ``team`` with a word joiner (or a soft hyphen, an LRM...) were two hubs
+    that print alike: every character that is not seen is refused, in emails too."""
     with pytest.raises(UserError, match="invisible character"):
         accounts.add_user(engine, f"ann{hidden}@example.com", PASSWORD)
     with pytest.raises(UserError, match="invisible character"):
@@ -107,6 +117,31 @@ def test_bidi_and_zero_width_characters_are_refused(engine: Engine, tmp_path: Pa
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match="invisible character"):
             config.load(path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "فريق المبيعات",  # Arabic
+        "צוות מכירות",  # Hebrew
+        "बिक्री टीम",  # Hindi: virama and vowel signs (combining marks)
+        "ทีมขาย",  # Thai: above and below vowels
+        "销售团队",  # Chinese
+        "営業チーム",  # Japanese
+        "영업팀",  # Korean
+        "Ελληνικά",
+        "Ærø Śląsk",
+        "sales 🚀",
+        "❤️ team",  # a variation selector (Mn) stays
+    ],
+)
+def test_names_in_every_script_are_taken(engine: Engine, tmp_path: Path, name: str) -> None:
+    """Refusing every format character takes nothing a name is written with."""
+    create_hub(engine, name)
+    accounts.add_user(engine, f"{name.replace(' ', '')}@example.com", PASSWORD)
+    path = tmp_path / "h.toml"
+    path.write_text(f'[hubs."{name}"]\n', encoding="utf-8")
+    assert list(config.load(path).hubs) == [name]
 
 
 def test_hub_and_connector_names_are_one_name_in_either_form(
