@@ -65,10 +65,17 @@ def _all_operations() -> list[Operation]:
     return ["create", "update", "delete"]
 
 
+#: the longest hub or connector name, counted as stored: in NFC, a hub's without its
+#: surrounding blanks (``hub_name``, ``ConnectorSpec``; the dashboard and the API count
+#: the same way: a name typed decomposed, or with blanks around it, was refused by them
+#: as too long and created by ``apply``)
+NAME_MAX = 200
+
+
 class ConnectorSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1)
     type: str
     direction: Literal["two-way", "to-hub", "from-hub"] = "two-way"
     operations: list[Operation] = Field(default_factory=_all_operations)
@@ -82,6 +89,9 @@ class ConnectorSpec(BaseModel):
         # the journal and the run reports call the hub's own changes "hub"
         if value.strip().casefold() == "hub":
             raise ValueError("'hub' names the hub's own changes in the journal; choose another name")
+        length = len(names.nfc(value))
+        if length > NAME_MAX:
+            raise ValueError(f"a connector's name is at most {NAME_MAX} characters; this one has {length}")
         return check_name(value)
 
     @field_validator("operations")
@@ -197,16 +207,12 @@ class HubFile(BaseModel):
         return out
 
 
-#: the longest hub or connector name (the dashboard's and the API's rule)
-NAME_MAX = 200
-
-
 def hub_name(name: str) -> str:
     """A hub's name as stored, wherever it comes from (a hub file, the dashboard, the API):
     without surrounding blanks, 1 to ``NAME_MAX`` characters, and passing ``check_name``."""
     name = names.nfc(name).strip()
     if not name or len(name) > NAME_MAX:
-        raise ValueError(f"a hub needs a name of 1 to {NAME_MAX} characters")
+        raise ValueError(f"a hub needs a name of 1 to {NAME_MAX} characters (this one has {len(name)})")
     return check_name(name)
 
 

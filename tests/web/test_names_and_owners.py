@@ -231,3 +231,59 @@ def test_a_name_stored_in_nfd_before_is_found_and_kept(
             assert Store(conn).hub(spelling).id == hub_id
     target = tokens.Directory(engine).find(tokens.url_token(NFD, f"cr{NFD}"))
     assert target == tokens.Target(NFD, f"cr{NFD}", "pipedrive")
+
+
+PADDED = "  " + "p" * 200 + "  "  # 200 characters once the blanks go
+DECOMPOSED = "u\u0308" * 150  # "ü" typed in NFD: 300 code points, 150 characters in NFC
+
+
+@pytest.mark.parametrize("door", ["api", "dashboard", "apply"])
+def test_a_name_is_counted_as_stored_at_every_door(
+    sqlite_url: str, engine: Engine, alice: Person, tmp_path: Path, door: str
+) -> None:
+    """The 200 characters of a name are counted after surrounding blanks go and in NFC, as
+    ``apply`` counts: the API and the dashboard counted what was typed, and refused a name
+    padded with blanks or typed decomposed that ``apply`` created. 201 is too long at each."""
+    c = alice.client
+    hub_id = None
+    for name, fine in ((PADDED, True), (DECOMPOSED, True), ("q" * 201, False), (" " + "r" * 201, False)):
+        if door == "api":
+            answer = c.post("/api/v1/hubs", json={"name": name}, headers=alice.auth)
+            assert answer.status_code == (201 if fine else 400), answer.text
+            if fine:
+                hub_id = answer.json()["id"]
+        elif door == "dashboard":
+            form = {"csrf": alice.csrf(), "name": name, "conflict": "newest", "delete_threshold": "10%"}
+            answer = c.post("/hubs", data=form, follow_redirects=False)
+            assert answer.status_code == (303 if fine else 400), answer.text[:300]
+            if not fine:
+                assert "at most 200 characters; this one has 201" in answer.text
+        else:
+            path = tmp_path / "h.toml"
+            path.write_text(f'[hubs."{name}"]\n', encoding="utf-8")
+            result = runner.invoke(cli, ["--database", sqlite_url, "apply", str(path)])
+            assert result.exit_code == (0 if fine else 2), result.output
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(t.hubs.c.name)).scalars())
+    assert {"p" * 200, "\u00fc" * 150} <= stored and not any(len(n) > 200 for n in stored)
+    if hub_id is not None:  # a connector's name is counted in NFC too (the API keeps its blanks)
+        made = c.post(
+            f"/api/v1/hubs/{hub_id}/connectors",
+            json={
+                "name": DECOMPOSED,
+                "type": "csv",
+                "settings": {"path": str(tmp_path / "x.csv"), "create": True},
+            },
+            headers=alice.auth,
+        )
+        assert made.status_code == 201, made.text
+        long = c.post(
+            f"/api/v1/hubs/{hub_id}/connectors",
+            json={
+                "name": "c" * 201,
+                "type": "csv",
+                "settings": {"path": str(tmp_path / "y.csv"), "create": True},
+            },
+            headers=alice.auth,
+        )
+        assert long.status_code == 400 and "at most 200 characters; this one has 201" in long.text

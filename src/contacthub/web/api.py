@@ -47,12 +47,17 @@ def engine_of(request: Request) -> Engine:
 Db = Annotated[Engine, Depends(engine_of)]
 
 
+#: the name rule, as ``config`` counts: in NFC (``names``), a hub's without surrounding blanks
+HUB_NAME = "1 to 200 characters, counted in NFC without surrounding blanks (as `apply` counts)"
+CONNECTOR_NAME = "1 to 200 characters, counted in NFC (as `apply` counts)"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class HubIn(Strict):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    name: str = Field(min_length=1, pattern=r"^[^\x00-\x1f]+$", description=HUB_NAME)
     conflict: Policy = "newest"
     delete_threshold: str = Field("10%", max_length=20, description="a count, or a percentage like 10%")
     phone_region: str = Field("US", pattern=r"^[A-Z]{2}$")
@@ -65,7 +70,7 @@ class HubPatch(Strict):
 
 
 class ConnectorIn(Strict):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    name: str = Field(min_length=1, pattern=r"^[^\x00-\x1f]+$", description=CONNECTOR_NAME)
     type: str = Field(max_length=50, description="see GET /api/v1/connector-types")
     direction: Direction = "two-way"
     operations: list[Operation] = Field(default_factory=lambda: list(ALL_OPERATIONS))
@@ -78,7 +83,7 @@ class ConnectorIn(Strict):
 
 
 class ConnectorPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    name: str | None = Field(None, min_length=1, pattern=r"^[^\x00-\x1f]+$", description=CONNECTOR_NAME)
     direction: Direction | None = None
     operations: list[Operation] | None = None
     on_delete: OnDelete | None = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from contacthub import names
+from contacthub.config import NAME_MAX
 from contacthub.errors import NotFoundError, UserError
 
 #: a form field's name as the page labels it
@@ -33,7 +35,7 @@ LABELS = {
     "password": "Password",
     "take": "Side to keep",
 }
-NAME_LIMIT = 200
+NAME_LIMIT = NAME_MAX
 #: longest text a short form field takes (a threshold such as "10%", a policy, a region)
 SHORT_LIMIT = 20
 
@@ -79,11 +81,15 @@ def plain(exc: UserError) -> str:
 
 
 def check_name(name: str) -> None:
-    """A hub's or connector's name as the forms take it (the service checks the rest)."""
-    if not name.strip():
-        raise UserError(problem("name", "this is required (1 to 200 characters)"))
-    if len(name) > NAME_LIMIT:
-        raise UserError(problem("name", f"at most {NAME_LIMIT} characters; this one has {len(name)}"))
+    """A hub's or connector's name as the forms take it (the service checks the rest),
+    counted as stored (``config.NAME_MAX``): in NFC, without surrounding blanks. Counted as
+    typed, a name in NFD (``ü`` as two code points) or with blanks around it was refused
+    here and created by ``apply``."""
+    stored = names.nfc(name).strip()
+    if not stored:
+        raise UserError(problem("name", f"this is required (1 to {NAME_LIMIT} characters)"))
+    if len(stored) > NAME_LIMIT:
+        raise UserError(problem("name", f"at most {NAME_LIMIT} characters; this one has {len(stored)}"))
 
 
 def check_short(field: str, value: str) -> None:
