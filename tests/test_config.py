@@ -322,6 +322,14 @@ def test_a_setting_of_the_wrong_type_is_refused(
          "be at most 4096, not 4097"),
         ("carddav", "trash_days = 1e300", "'trash_days' of connector 'c' (carddav) of hub 'team' must be at "
          "most 36500, not 1e+300"),
+        ("vcard-dir", "trash_days = 36500.01", "must be at most 36500, not 36500.01"),
+        ("carddav", "timeout = 1e300", "'timeout' of connector 'c' (carddav) of hub 'team' must be at most "
+         "3600, not 1e+300"),
+        ("carddav", "timeout = -1", "'timeout' of connector 'c' (carddav) of hub 'team' must be at least "
+         "0.1, not -1"),
+        ("carddav", "attempts = 9223372036854775807", "'attempts' of connector 'c' (carddav) of hub 'team' "
+         "must be at most 100, not 9223372036854775807"),
+        ("carddav", "batch = 0", "'batch' of connector 'c' (carddav) of hub 'team' must be at least 1, not 0"),
         ("carddav", "timeout = inf", "'timeout' of connector 'c' (carddav) of hub 'team' must be a finite "
          "number, not inf"),
         ("procore", "projects = [1, 100000000000000000000]", "'projects' of connector 'c' (procore) of hub "

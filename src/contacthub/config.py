@@ -606,7 +606,7 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
         if declared is None:
             continue
         if _fits(value, declared):
-            fault = _number_fault(value, cls.setting_maxima.get(key))
+            fault = _number_fault(value, cls.setting_maxima.get(key), cls.setting_minima.get(key))
             if fault:
                 raise ConfigError(
                     f"the setting {key!r} of connector {name!r} ({cls.type}) of hub {hub_name!r} {fault}",
@@ -632,7 +632,7 @@ def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, wher
 _INT_RANGE = (-(2**63), 2**63 - 1)
 
 
-def _number_fault(value: Any, maximum: float | None) -> str | None:
+def _number_fault(value: Any, maximum: float | None, minimum: float | None = None) -> str | None:
     """What is wrong with a number setting (or a number in a list), in words, else None.
     JSON has no infinity nor NaN: ``trash_days = inf`` (or 1e999 sent to the API) was
     stored as null, and every run and every later change of the connector refused it; a
@@ -640,15 +640,18 @@ def _number_fault(value: Any, maximum: float | None) -> str | None:
     failed the conversion to bytes. One rule here, for the hub file, the API and the
     dashboard, so that what passes is stored as the connector reads it."""
     if isinstance(value, list):
-        return next((f for f in (_number_fault(v, maximum) for v in value) if f), None)
+        return next((f for f in (_number_fault(v, maximum, minimum) for v in value) if f), None)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value!r}"
     if isinstance(value, int) and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
         return f"must be a whole number that fits in 64 bits, not {_short(value)}"
+    # the value as given: rounded (``:g``), 36500.01 was "at most 36500, not 36500"
     if maximum is not None and value > maximum:
-        return f"must be at most {maximum:g}, not {value:g}"
+        return f"must be at most {maximum:g}, not {value!r}"
+    if minimum is not None and value < minimum:
+        return f"must be at least {minimum:g}, not {value!r}"
     return None
 
 

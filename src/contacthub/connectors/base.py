@@ -200,6 +200,9 @@ class Connector(ABC):
     #: when whole, within 64 bits (``config._check_types``): ``trash_days = inf`` was stored
     #: as null (JSON has no infinity), and every run after refused it
     setting_maxima: ClassVar[Mapping[str, float]] = {}
+    #: the smallest, where a value below it is no setting at all: a CardDAV ``timeout`` of
+    #: -1 (or ``attempts`` of 1e300 above) passed, and every run then ended in a traceback
+    setting_minima: ClassVar[Mapping[str, float]] = {}
     #: the settings that say which of the address book's records the connector lists (a
     #: GAL's ``member_of``, Procore's ``projects``): after a change of one, the records the
     #: next read no longer lists are let go, not deleted (``connectors.settings_changed``).

@@ -73,7 +73,11 @@ class CardDavConnector(Connector):
     setting_maxima: ClassVar[Mapping[str, float]] = {
         "trash_days": MAX_TRASH_DAYS,
         "max_card_mb": MAX_CARD_MB_LIMIT,
+        "timeout": 3600,  # seconds for one request: an hour is already no answer
+        "attempts": 100,
+        "batch": 10_000,
     }
+    setting_minima: ClassVar[Mapping[str, float]] = {"timeout": 0.1, "attempts": 1, "batch": 1}
     default_mapping: ClassVar[Mapping[str, str]] = VCardDirConnector.default_mapping
 
     def __init__(self, config: ConnectorConfig) -> None:
