@@ -329,7 +329,8 @@ def test_a_setting_of_the_wrong_type_is_refused(
          "0.1, not -1"),
         ("carddav", "attempts = 9223372036854775807", "'attempts' of connector 'c' (carddav) of hub 'team' "
          "must be at most 100, not 9223372036854775807"),
-        ("carddav", "batch = 0", "'batch' of connector 'c' (carddav) of hub 'team' must be at least 1, not 0"),
+        ("carddav", "batch = 0", "'batch' of connector 'c' (carddav) of hub 'team' must be at least 1, "
+         "not 0"),
         ("carddav", "timeout = inf", "'timeout' of connector 'c' (carddav) of hub 'team' must be a finite "
          "number, not inf"),
         ("procore", "projects = [1, 100000000000000000000]", "'projects' of connector 'c' (procore) of hub "
