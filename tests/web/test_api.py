@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,36 @@ def test_a_number_json_cannot_hold_is_refused_through_the_api(
     assert run["status"] == "applied", run
     ok = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"trash_days": 36500}}, headers=auth)
     assert ok.status_code == 200 and ok.json()["settings"]["trash_days"] == 36500
+
+
+def test_a_null_setting_an_older_version_stored_is_as_if_not_set(
+    alice: Person, folders: tuple[Path, Path], engine: Engine
+) -> None:
+    """``trash_days = inf`` was stored as null by an older version: every sync then failed
+    ("not None"), and every later change of the connector was refused until a person
+    worked out that the setting itself had to be given again. Null is no value any setting
+    can have: it counts as not set (the connector's default), and an edit drops it."""
+    from sqlalchemy import select, update
+
+    from contacthub.store import tables as t
+
+    c, auth = alice.client, {**alice.auth, "Content-Type": "application/json"}
+    hub = make_hub(alice, folders)
+    b = hub["connectors"][1]
+    with engine.begin() as conn:
+        stored = json.loads(
+            conn.execute(select(t.connectors.c.settings).where(t.connectors.c.id == b["id"])).scalar_one()
+        )
+        conn.execute(
+            update(t.connectors)
+            .where(t.connectors.c.id == b["id"])
+            .values(settings=json.dumps({**stored, "trash_days": None}))
+        )
+    run = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).json()
+    assert run["status"] == "applied", run
+    ok = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"max_card_mb": 30}}, headers=auth)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["settings"]["max_card_mb"] == 30 and "trash_days" not in ok.json()["settings"]
 
 
 def test_a_connector_on_another_ones_folder_is_refused(alice: Person, folders: tuple[Path, Path]) -> None:

@@ -58,6 +58,9 @@ def connector_for(row: ConnectorRow, hub: HubRow, engine: Engine | None = None) 
     """The connector of a stored row, its secrets decrypted; with ``engine``, the tokens it
     obtains by signing in are kept in the store (``store.credentials``)."""
     settings = {**row.settings, **secrets.decrypt(row.secrets, f"connector {row.name!r}")}
+    # null is no value of any setting: an older version stored ``trash_days = inf`` so, and
+    # every run failed on it ("not None"); it counts as not set, the type's default
+    settings = {key: value for key, value in settings.items() if value is not None}
     config = ConnectorConfig(row.name, settings, dict(row.mapping), hub.settings.get("phone_region", "US"))
     config.hub = hub.name
     if engine is not None:

@@ -266,7 +266,10 @@ def update_connector(
         sent = {k: secrets.unhide_url_secrets(v, old_plain.get(k)) for k, v in sent.items()}
         given = _settings_in(cls, sent, old_secret)
         _admin_only(given, old_plain, admin, label)
-        new_settings = {k: v for k, v in {**old_plain, **old_secret}.items() if k in keys} | given
+        # a stored null (``trash_days = inf`` by an older version) is dropped, not refused:
+        # refused, no other change of the connector could be made (``run.connector_for``)
+        kept = {**old_plain, **old_secret}.items()
+        new_settings = {k: v for k, v in kept if k in keys and v is not None} | given
         if "type" in values and values["type"] != row.type:
             raise UserError("the type of a connector cannot change: add a new connector instead")
         if isinstance(values.get("name"), str):  # compared and stored as NFC (``names``)
