@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -27,6 +27,7 @@ from contacthub import names
 from contacthub.errors import UserError
 from contacthub.store import tables as t
 from contacthub.store.repo import now
+from contacthub.times import as_utc
 
 SESSION_DAYS = 14
 #: the longest ``expires_days`` a token may be given (a century): past Python's year 9999 a
@@ -54,12 +55,6 @@ class User:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC time: SQLite hands times back naive (they are stored in
-    UTC), PostgreSQL in the connection's time zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _user(row: object) -> User:
@@ -173,7 +168,7 @@ def session_user(engine: Engine, token: str) -> tuple[User, str] | None:
         ).first()
     if row is None:
         return None
-    if _utc(row.expires_at) < now():
+    if as_utc(row.expires_at) < now():
         return None
     return _user(row), str(row.csrf)
 
@@ -220,7 +215,7 @@ def token_user(engine: Engine, token: str) -> User | None:
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
             .where(t.api_tokens.c.token_hash == digest)
         ).first()
-        if row is None or (row.expires_at is not None and _utc(row.expires_at) <= now()):
+        if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= now()):
             return None
         conn.execute(
             update(t.api_tokens).where(t.api_tokens.c.token_hash == digest).values(last_used_at=now())
@@ -264,7 +259,7 @@ def tokens(engine: Engine, user: User | None = None) -> list[dict[str, Any]]:
         rows = [dict(row._mapping) for row in conn.execute(query)]
     for row in rows:
         for key in ("created_at", "last_used_at", "expires_at"):
-            row[key] = row[key] and _utc(row[key])
+            row[key] = row[key] and as_utc(row[key])
         row["expired"] = row["expires_at"] is not None and row["expires_at"] <= moment
     return rows
 
