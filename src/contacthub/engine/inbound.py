@@ -100,9 +100,9 @@ class Inbound(Matching, Twins, LeftBehind):
         #: under ``manual``, contact -> the values a side gave the hub in this run, which a
         #: side pulled later may rival (``merge.rolled_back``); only contacts a merge changed
         self._given: dict[str, Unconfirmed] = {}
-        self._read_at = datetime.now(UTC)
         self._started = datetime.fromisoformat(ctx.started)
-        self._horizon = ""
+        self._read_at: datetime
+        self._horizon: str
         self._reading()
 
     def _reading(self) -> None:
