@@ -327,9 +327,12 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                 "delete_threshold": str(hub.delete_threshold),
                 "settings": dumps(hub.settings),
             }
-            # one stored in NFD by an older version keeps that spelling: its webhook
-            # receivers' URLs and secrets are made from it (``_stored_hub``)
-            row = _stored_hub(conn, hub_name)
+            # one stored in NFD by an older version is found (``Store.hub_row``) and keeps
+            # that spelling, not renamed to NFC: the webhook receivers' URL tokens, basic
+            # passwords, clientStates and bearers are derived from the stored hub and
+            # connector names (``webhooks.tokens``), and a rename changed every one of
+            # them, so the webhooks vendors had been given answered 404 (QA)
+            row = Store(conn).hub_row(hub_name)
             if row is None:
                 hub_id = conn.execute(
                     insert(t.hubs).values(name=hub_name, created_at=now(), updated_at=now(), **values)
@@ -347,17 +350,6 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
             lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors, spec.base)
     return lines
-
-
-def _stored_hub(conn: Any, name: str) -> Any:
-    """The hub row ``name`` means (``names.pick``: also one stored in NFD before), or None.
-    Such a hub is not renamed to NFC: the webhook receivers' URL tokens, basic passwords,
-    clientStates and bearers are derived from the stored hub and connector names
-    (``webhooks.tokens``), and a rename changed every one of them, so the webhooks vendors
-    had been given answered 404 (QA). Every lookup finds it by either spelling."""
-    rows = {r.name: r for r in conn.execute(select(t.hubs).where(t.hubs.c.name.in_(names.spellings(name))))}
-    found = names.pick(rows, name)
-    return None if found is None else rows[found]
 
 
 def _refuse_owned(conn: Any, hubs: Mapping[str, Any]) -> None:
@@ -415,7 +407,7 @@ def _apply_connectors(
             "mapping": dumps(spec.mapping),
             "settings": dumps(plain),
         }
-        # one stored in NFD before is the same connector, its spelling kept (``_stored_hub``)
+        # one stored in NFD before is the same connector, its spelling kept (as a hub's)
         stored = names.pick(existing, spec.name)
         row = (existing.pop(stored) if stored is not None else None) or renamed.get(spec.name)
         label = f"connector {hub_name}/{spec.name}"

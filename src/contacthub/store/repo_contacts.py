@@ -38,13 +38,17 @@ class ContactsMixin(StoreBase):
 
     # --- hubs and connectors ------------------------------------------------------------
 
-    def hub(self, name: str) -> HubRow:
-        """The hub named ``name`` in any Unicode form (``names.spellings``): typed in NFD,
-        or stored so by an older contacthub, it is the same name."""
+    def hub_row(self, name: str) -> Any | None:
+        """The ``hubs`` row named ``name`` in any Unicode form (``names.spellings``): typed
+        in NFD, or stored so by an older contacthub, it is the same name; None if none."""
         query = select(t.hubs).where(t.hubs.c.name.in_(names.spellings(name)))
         rows = {r.name: r for r in self.conn.execute(query)}
         found = names.pick(rows, name)
-        row = None if found is None else rows[found]
+        return None if found is None else rows[found]
+
+    def hub(self, name: str) -> HubRow:
+        """The hub named ``name`` (``hub_row``); ``NotFoundError`` naming the hubs there are."""
+        row = self.hub_row(name)
         if row is None:
             every = self.conn.execute(select(t.hubs.c.name).order_by(t.hubs.c.name)).scalars().all()
             known = ", ".join(every) or "none yet: create one with 'contacthub apply FILE'"
