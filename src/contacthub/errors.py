@@ -9,7 +9,9 @@
     └── ConnectorError            raised at a connector boundary (vendor errors are wrapped
         │                         there with ``raise ... from exc``)
         ├── FatalConnectorError   the connector cannot work at all this run (missing folder,
-        │                         refused credentials): the run fails, nothing is written
+        │   │                     refused credentials): the run fails, nothing is written
+        │   └── AnswerTooLargeError a server's answer over the bound its request set: unread
+        │                         past it (a listing's is fatal, a card's an error of its record)
         ├── RetriableError        try again later (a timeout, a rate limit); nothing is lost
         └── RecordError           one record is bad or refused: it is reported with where it
             │                     is and skipped, the rest of the run goes on
@@ -78,6 +80,17 @@ class ConnectorError(ContacthubError):
 
 class FatalConnectorError(ConnectorError):
     """The connector cannot work this run; the run fails before anything is written."""
+
+
+class AnswerTooLargeError(FatalConnectorError):
+    """A server's answer longer than the bound its request set (``ApiClient.request``'s
+    ``limit``): the client stopped reading it there, so a hostile or broken server cannot
+    make the process hold gigabytes. Fatal for a listing (nothing may be concluded from a
+    part of one); a connector reading one record turns it into that record's error."""
+
+    def __init__(self, message: str, connector: str | None = None, limit: int = 0) -> None:
+        self.limit = limit
+        super().__init__(message, connector)
 
 
 class RetriableError(ConnectorError):

@@ -48,6 +48,11 @@ from contacthub.formats.vcard import VCardCodec
 from contacthub.model import Fields
 from contacthub.store.secrets import hide_url_secrets
 
+#: the most of one answer (a listing, a multiget of a batch) read by default, in MB
+#: (``max_answer_mb``): a sync-collection listing of 100,000 cards is about 40 MB, a batch
+#: of 500 cards with photos a few tens; the XML parser then needs several times it
+MAX_ANSWER_MB = 100
+
 
 class CardDavConnector(Connector):
     """Settings: ``url`` (server or address book), ``username`` + ``password`` (basic auth;
@@ -56,7 +61,9 @@ class CardDavConnector(Connector):
     missing), ``version`` (3.0 or 4.0 for new cards), ``batch`` (cards per multiget),
     ``verify`` (false, or a CA bundle path, for self-signed servers), ``timeout``,
     ``trash_days`` (how long a card the hub deleted is kept for an undo; 30, 0: not kept),
-    ``max_card_mb`` (20: a bigger card the server sends is an error of its record)."""
+    ``max_card_mb`` (20: a bigger card the server sends is an error of its record, unread
+    past that), ``max_answer_mb`` (100: the most of one listing or multiget answer read; a
+    listing over it fails the run, a multiget over it is asked again in smaller parts)."""
 
     type: ClassVar[str] = "carddav"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -67,12 +74,13 @@ class CardDavConnector(Connector):
     setting_types: ClassVar[Mapping[str, Any]] = {
         "url": str, "username": str, "addressbook": str, "create": bool, "version": str | float,
         "batch": int, "verify": bool | str, "timeout": float, "attempts": int, "trash_days": float,
-        "max_card_mb": float,
+        "max_card_mb": float, "max_answer_mb": float,
         "password": str, "token": str,
     }  # fmt: skip
     setting_maxima: ClassVar[Mapping[str, float]] = {
         "trash_days": MAX_TRASH_DAYS,
         "max_card_mb": MAX_CARD_MB_LIMIT,
+        "max_answer_mb": MAX_CARD_MB_LIMIT,
         "timeout": 3600,  # seconds for one request: an hour is already no answer
         "attempts": 100,
         "batch": 10_000,
@@ -101,6 +109,7 @@ class CardDavConnector(Connector):
         self.create_missing = flag_setting(config, "create", False)
         self.batch = max(1, int(settings.get("batch", 500)))
         self.max_card = size_setting(config, "max_card_mb", MAX_CARD_MB)
+        self.max_answer = size_setting(config, "max_answer_mb", MAX_ANSWER_MB)
         self.username = str(settings.get("username") or "")
         self.codec = VCardCodec(config.mapping, config.region, str(version) if version else None)
         # cards the hub deletes are kept on this machine, so that an undo puts them back
@@ -116,7 +125,7 @@ class CardDavConnector(Connector):
             transport=transport,
             max_attempts=int(settings.get("attempts", 6)),
         )
-        self.dav = DavSession(self.client, url, self.username, self.name)
+        self.dav = DavSession(self.client, url, self.username, self.name, self.max_answer)
         self.book: httpx.URL | None = None  # the address book, once known
         self._base = ""  # its URL as text, members' URLs are this + their quoted name
         self._prefix = ""  # its decoded path, members' paths are this + their name
@@ -218,7 +227,7 @@ class CardDavConnector(Connector):
             except ConnectorError:
                 return out
             for nid, got in found.items():
-                if got is not None and got[1] == want[nid][0]:
+                if isinstance(got, tuple) and got[1] == want[nid][0]:
                     data = got[0]
                     if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
                         data = data.replace(b"\n", b"\r\n")

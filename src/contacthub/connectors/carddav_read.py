@@ -10,6 +10,13 @@ means a full listing: the same REPORT without a token, compared with the known e
 nothing is lost and deletions are seen by absence. Servers without sync support are
 listed with a PROPFIND of etags (Depth 1).
 
+Answers are read up to a bound (``http.ApiClient.request``'s ``limit``): a listing up to
+``max_answer_mb`` (over it, the connector's run fails: a listing cut short would make every
+card after the cut look deleted); a card's ``GET`` up to ``max_card_mb`` and a multiget of
+one card up to ``_card_answer`` (over them, an error of that record); a multiget of several
+up to ``max_answer_mb``, and over it asked again in two halves, down to single cards, so one
+huge card costs its own record and nothing else.
+
 Separate from ``carddav.py`` (settings, discovery, member addressing) and
 ``carddav_write.py`` because reading is its own path: cursors, listings and the
 multiget of cards, which writing only borrows (``cards``, ``multiget``) to rewrite a card
@@ -30,8 +37,14 @@ import httpx
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import Connector, Pull, Record
 from contacthub.connectors.card_source import too_big
-from contacthub.connectors.http import error_for
-from contacthub.errors import FatalConnectorError, NotAPersonError, RecordError, RecordNotFoundError
+from contacthub.connectors.http import error_for, size_text
+from contacthub.errors import (
+    AnswerTooLargeError,
+    FatalConnectorError,
+    NotAPersonError,
+    RecordError,
+    RecordNotFoundError,
+)
 from contacthub.times import utc
 
 if TYPE_CHECKING:
@@ -70,6 +83,8 @@ def pull(conn: CardDavConnector, cursor: str | None, known: Mapping[str, str]) -
         conn._set_book(httpx.URL(str(state["book"])))
         try:
             return _pull(conn, state, known)
+        except AnswerTooLargeError:
+            raise  # the book is there, its answer too big: discovering it again changes nothing
         except FatalConnectorError:
             # the address book the cursor names is gone (deleted, moved): find it again
             conn.book = None
@@ -161,19 +176,41 @@ def _fetch(
             yield found
 
 
-def cards(conn: CardDavConnector, names: Sequence[str]) -> dict[str, tuple[bytes, str, str | None] | None]:
-    """One ``addressbook-multiget``: native id -> (card bytes, etag, last modified), None
-    when missing."""
+#: a card as a multiget gives it: (card bytes, etag, last modified)
+Card = tuple[bytes, str, str | None]
+
+
+def _card_answer(conn: CardDavConnector) -> int:
+    """The most of a multiget answer for one card read: the card (``max_card_mb``) escaped
+    in XML (``&amp;`` is five bytes for one; photos in base64 escape nothing), with room for
+    the multistatus around it."""
+    return 2 * conn.max_card + 65536
+
+
+def cards(conn: CardDavConnector, names: Sequence[str]) -> dict[str, Card | RecordError | None]:
+    """One ``addressbook-multiget``: native id -> its ``Card``, None when missing, a
+    ``RecordError`` when the server's answer for that card alone is over the limit (read
+    no further). An answer for several over ``max_answer_mb`` (or over the single cards'
+    bound times their number) is asked again in two halves."""
     book = conn._book()
     urls = {nid: conn._member_url(nid) for nid in names}
     if not urls:
         return {}
+    one = _card_answer(conn)
+    limit = one if len(urls) == 1 else max(one, min(conn.max_answer, one * len(urls)))
     body = dav.multiget(dav.path_of(u) for u in urls.values())
-    response, status = conn.dav.multistatus("REPORT", book, body, "1")
+    try:
+        response, status = conn.dav.multistatus("REPORT", book, body, "1", limit=limit)
+    except AnswerTooLargeError:
+        if len(urls) == 1:
+            nid, where = next(iter(urls.items()))
+            return {nid: RecordError(too_big_answer(one), where, conn.name)}
+        half = len(names) // 2
+        return {**cards(conn, names[:half]), **cards(conn, names[half:])}
     if status is None:
         raise error_for(response, conn.name, what=f"the address book {book}")
     by_id = {conn._native_id(m.href): m for m in status.members}
-    out: dict[str, tuple[bytes, str, str | None] | None] = {}
+    out: dict[str, Card | RecordError | None] = {}
     for nid in urls:
         member = by_id.get(nid)
         if member is None or not 200 <= member.status < 300 or not member.data:
@@ -191,6 +228,9 @@ def multiget(conn: CardDavConnector, names: Sequence[str]) -> dict[str, Record |
         where = conn._member_url(nid)
         if found is None:
             out[nid] = RecordNotFoundError("not found", where, conn.name)
+            continue
+        if isinstance(found, RecordError):  # its answer was over the limit: an error, no deletion
+            out[nid] = found
             continue
         try:
             out[nid] = _record(conn, nid, where, *found)
@@ -227,16 +267,28 @@ def refuse_big(conn: CardDavConnector, data: bytes, where: str, done: str = "not
     """A ``RecordError`` for a card over the connector's ``max_card_mb``: a server answering
     a 300 MB card had it parsed, stored in the hub's database (six times its size) and
     copied into every other connector; an error of its record instead, which leaves a
-    person linked to it as they are. (The answer holding it was read whole all the same:
-    ``ApiClient`` reads every answer whole.)"""
+    person linked to it as they are. (The answer holding it was read up to its bound,
+    ``_card_answer`` or ``max_answer_mb``, which is more than the card: checked here.)"""
     why = too_big(len(data), conn.max_card, done)
     if why is not None:
         raise RecordError(why, where, conn.name)
 
 
+def too_big_answer(limit: int, done: str = "not synced") -> str:
+    """Why a card whose answer was cut off at ``limit`` bytes is not read."""
+    return (
+        f"{done}: the server sent more than {size_text(limit)} for this card, over the limit for"
+        " one card (a card with photos is a few MB), and was read no further; if it is a card"
+        " to sync, raise the connector's max_card_mb setting"
+    )
+
+
 def get(conn: CardDavConnector, native_id: str) -> Record:
     url = conn._member_url(native_id)
-    response = conn.dav.request("GET", url)
+    try:
+        response = conn.dav.send("GET", url, limit=conn.max_card)
+    except AnswerTooLargeError:
+        raise RecordError(too_big_answer(conn.max_card), url, conn.name) from None
     if response.status_code != 200:
         raise error_for(response, conn.name, record=url)
     etag = response.headers.get("ETag")

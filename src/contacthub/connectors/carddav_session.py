@@ -5,6 +5,11 @@ otherwise ``/.well-known/carddav`` (redirects followed, also to another host), t
 ``current-user-principal``, its ``addressbook-home-set``, and the address books in that
 home, picked by path name or display name. A missing address book is made with an
 extended MKCOL (RFC 5689) when the connector says ``create = true``.
+
+Every answer is read up to a bound (``ApiClient.request``'s ``limit``): the connector's
+``max_answer_mb`` unless the request names another (a card's ``GET``: ``max_card_mb``). A
+server answering a listing with more than that fails the connector's run, naming the
+setting, before anything is concluded from a listing it did not finish.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import httpx
 
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.http import ApiClient, error_for
-from contacthub.errors import FatalConnectorError
+from contacthub.errors import AnswerTooLargeError, FatalConnectorError
 from contacthub.redact import hide_url_secrets
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -22,8 +27,12 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class DavSession:
     """One server's requests, through the project's ``ApiClient`` (retries, Retry-After)."""
 
-    def __init__(self, client: ApiClient, url: httpx.URL, username: str, connector: str) -> None:
+    def __init__(
+        self, client: ApiClient, url: httpx.URL, username: str, connector: str, max_answer: int
+    ) -> None:
         self.client = client
+        #: the largest answer read, in bytes, when a request names no other bound
+        self.max_answer = max_answer
         self.url = url
         #: the URL as said in errors: its query (a token) masked (``redact.hide_url_secrets``)
         self.shown = hide_url_secrets(str(url))
@@ -38,14 +47,40 @@ class DavSession:
     def request(
         self, method: str, url: httpx.URL | str, body: str | bytes | None = None, **headers: str
     ) -> httpx.Response:
-        """One request; a refused login becomes one clear fatal error (no credential in it)."""
+        """One request, its answer read up to ``max_answer``; see ``send``."""
+        return self.send(method, url, body, headers)
+
+    def send(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        limit: int | None = None,
+    ) -> httpx.Response:
+        """One request; a refused login becomes one clear fatal error (no credential in it).
+        Its answer is read up to ``limit`` bytes (``max_answer`` when None): past it, an
+        ``AnswerTooLargeError`` naming the setting (the caller of an explicit ``limit``
+        says its own)."""
+        headers = dict(headers or {})
         if isinstance(body, str):
             headers.setdefault("Content-Type", "application/xml; charset=utf-8")
             body = body.encode("utf-8")
         if self.query is not None:
             url = self._with_query(httpx.URL(str(url)))
         try:
-            return self.client.request(method, str(url), content=body, headers=headers)
+            return self.client.request(
+                method, str(url), content=body, headers=headers, limit=limit or self.max_answer
+            )
+        except AnswerTooLargeError as exc:
+            if limit is not None:
+                raise
+            raise AnswerTooLargeError(
+                f"the CardDAV server {self.origin}: {exc.message}; if the address book is that "
+                "big, raise the connector's max_answer_mb setting",
+                self.name,
+                exc.limit,
+            ) from None
         except FatalConnectorError as exc:  # ApiClient.request raises it for a 401 only
             who = f"user {self.username!r}" if self.username else "the credentials"
             raise FatalConnectorError(
@@ -61,10 +96,10 @@ class DavSession:
         return url.copy_with(query=self.query) if same and not url.query else url
 
     def multistatus(
-        self, method: str, url: httpx.URL, body: str, depth: str
+        self, method: str, url: httpx.URL, body: str, depth: str, limit: int | None = None
     ) -> tuple[httpx.Response, dav.MultiStatus | None]:
         """The answer, and its multistatus when it is a 207 (``None`` otherwise)."""
-        response = self.request(method, url, body, Depth=depth)
+        response = self.send(method, url, body, {"Depth": depth}, limit)
         if response.status_code != 207:
             return response, None
         return response, dav.parse_multistatus(response.content, str(url), self.name, url.path)

@@ -64,9 +64,9 @@ def write(conn: CardDavConnector, ops: Sequence[WriteOp]) -> list[WriteResult]:
             if op.kind == "create":
                 result = _create(conn, op, restoring)
             elif op.kind == "update":
-                result = _update(conn, op, current.get(op.native_id or ""))
+                result = _update(conn, op, _card(current.get(op.native_id or "")))
             elif op.kind == "delete":
-                result = _delete(conn, op, _to_keep(current.get(op.native_id or "")))
+                result = _delete(conn, op, _to_keep(_card(current.get(op.native_id or ""))))
             else:
                 raise RecordError(f"CardDAV address books cannot {op.kind}", op.hub_id, conn.name)
         except RecordError as exc:
@@ -102,6 +102,14 @@ def _invalid_card(response: httpx.Response) -> bool:
     if status in (400, 413, 415, 422):
         return True
     return status in (403, 409) and b"address-data" in response.content
+
+
+def _card(found: carddav_read.Card | RecordError | None) -> carddav_read.Card | None:
+    """A card the batch fetched; one whose answer was over the limit is its record's error
+    (neither rewritten nor deleted, as a card over ``max_card_mb`` is not)."""
+    if isinstance(found, RecordError):
+        raise found
+    return found
 
 
 def _reason(response: httpx.Response) -> str:

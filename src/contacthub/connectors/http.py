@@ -10,6 +10,11 @@ servers) fails in the same few ways, and each way has one right answer:
     401                            ask the ``Auth`` to refresh once, then ``FatalConnectorError``
     any other status               returned; ``error_for`` turns it into the right error
 
+Answers are streamed and read here; a request given a ``limit`` (bytes, decoded) stops
+reading past it with ``AnswerTooLargeError`` (a ``Content-Length`` over it: nothing of the
+body is read), so a server answering with gigabytes costs at most the limit of memory. It is
+never retried: the same server would send the same answer.
+
 Rate limits are read from the response headers the vendor names (``RateHeaders``): when the
 remaining budget reaches ``reserve`` the client sleeps until the window resets instead of
 running into a 429. Failed calls count too, because vendors count them. ``calls`` counts
@@ -33,6 +38,7 @@ from typing import Any, Protocol
 import httpx
 
 from contacthub.errors import (
+    AnswerTooLargeError,
     ConnectorError,
     FatalConnectorError,
     RecordError,
@@ -171,9 +177,11 @@ class ApiClient:
         files: Any = None,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: int | None = None,
     ) -> httpx.Response:
         """Send one request with the retries of the module docstring; the response of any
-        status that is not retried (the caller checks it, ``error_for`` translates it)."""
+        status that is not retried (the caller checks it, ``error_for`` translates it),
+        read whole unless its body is over ``limit`` bytes (``AnswerTooLargeError``)."""
         refreshed = False
         attempt = 0
         while True:
@@ -182,7 +190,7 @@ class ApiClient:
             merged = {**self.auth.headers(), **(headers or {})}
             self.calls[method.upper()] += 1
             try:
-                response = self._http.request(
+                request = self._http.build_request(
                     method,
                     url,
                     params=params,
@@ -192,6 +200,11 @@ class ApiClient:
                     content=content,
                     headers=merged,
                 )
+                response = self._http.send(request, stream=True)
+                try:
+                    _read_within(response, limit, self.connector)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if attempt >= self.max_attempts or (sent and not self._may_repeat(method)):
@@ -277,6 +290,40 @@ class ApiClient:
         self.remaining = None
         if delay > 0:
             self._pause(delay + 0.05)
+
+
+def _read_within(response: httpx.Response, limit: int | None, connector: str) -> None:
+    """Read a streamed answer into ``response.content``, stopping past ``limit`` bytes of
+    its decoded body (a compressed answer is counted as it unpacks). httpx's own ``read``
+    keeps what it read in ``_content``; so does this, the one place outside httpx that
+    sets it, which is what lets every caller keep using ``response.content``."""
+    if limit is None:
+        response.read()
+        return
+    said = _int(response.headers.get("Content-Length"))
+    parts: list[bytes] = []
+    size = 0
+    if said is None or said <= limit:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                break
+            parts.append(chunk)
+        else:
+            response._content = b"".join(parts)
+            return
+    path = response.request.url.path
+    raise AnswerTooLargeError(
+        f"the answer to {response.request.method} {path} is over {size_text(limit)}"
+        f"{f' ({size_text(said)})' if said is not None and said > limit else ''}: not read further",
+        connector,
+        limit,
+    )
+
+
+def size_text(n: int) -> str:
+    """A size as said to people: ``20 MB``, ``1.5 MB``, ``512 bytes``."""
+    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB" if n >= 2**20 else f"{n} bytes"
 
 
 def retry_after(response: httpx.Response, now: float) -> float | None:
