@@ -197,12 +197,50 @@ def test_the_store_its_folder_and_key_are_their_owners_alone(
         assert files == {"contacthub.db": 0o600, "contacthub.db-wal": 0o600, "contacthub.db-shm": 0o600}
         assert mode(home) == 0o700 and mode(home / "secret.key") == 0o600 and mode(named) == 0o600
         shutil.rmtree(home)
-    # a store that is there keeps its owner's choice
+    # a store that is there keeps its owner's choice of a group (no version made it 0640)
     kept = tmp_path / "shared.db"
     kept.touch()
     kept.chmod(0o640)
     open_database(f"sqlite:///{kept}").dispose()
     assert mode(kept) == 0o640
+
+
+def test_an_old_stores_mode_is_made_owner_only_once_with_a_warning(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store an older version made 0644 (under umask 022, before stores were made 0600)
+    kept that mode through its upgrade: every local user could read every contact and the
+    encrypted secrets. Opening it makes it, its -wal and -shm owner-only, saying so once;
+    a mode only the file's group shares (0640) stays, as the previous test says."""
+    import os
+    import sqlite3
+    import stat
+
+    path = db.sqlite_path(sqlite_url)
+    assert path is not None
+    assert old_store(sqlite_url, "0013") == 50  # at an older revision: the next open upgrades it
+    path.chmod(0o644)
+    held = sqlite3.connect(path)  # another process's connection: its -wal and -shm are there
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("create table scratch (x)")
+    siblings = [path.with_name(path.name + tail) for tail in ("-wal", "-shm")]
+    for sibling in siblings:
+        os.chmod(sibling, 0o644)
+    try:
+        with caplog.at_level("WARNING", logger="contacthub.store"):
+            open_database(sqlite_url).dispose()
+        assert current_revision(open_database(sqlite_url, migrate=False)) == HEAD_REVISION
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (path, *siblings)}
+        assert modes == {"hub.db": 0o600, "hub.db-wal": 0o600, "hub.db-shm": 0o600}
+        [said] = [r.getMessage() for r in caplog.records if r.name == "contacthub.store"]
+        assert str(path) in said and "hub.db 0644" in said and "hub.db-wal 0644" in said
+        assert "owner only" in said
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="contacthub.store"):
+            open_database(sqlite_url).dispose()
+        assert [r for r in caplog.records if r.name == "contacthub.store"] == []  # said once
+    finally:
+        held.close()
 
 
 def test_sqlite_pragmas(sqlite_url: str) -> None:

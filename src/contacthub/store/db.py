@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from contacthub.errors import ConfigError
+
+log = logging.getLogger("contacthub.store")
 
 HEAD_REVISION = "0014"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,8 +55,8 @@ def _private_file(path: Path) -> None:
     """Create the SQLite file ``path`` empty (SQLite takes it for a new database) and
     readable by its owner only (0600, whatever the umask), before SQLite would create it
     0644: every local user could read every contact and the store's settings. SQLite gives
-    its ``-wal`` and ``-shm`` files the database file's mode. A file that is there keeps its
-    mode, as its owner set it."""
+    its ``-wal`` and ``-shm`` files the database file's mode. A file that is there is
+    ``_tighten``-ed instead."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -61,6 +65,41 @@ def _private_file(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+#: what SQLite keeps beside a database file, with the file's mode
+_SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def _tighten(path: Path) -> None:
+    """Make a store that is there, and the files SQLite keeps beside it, owner-only (0600)
+    when every local user can read or write them (any "other" permission) and the current
+    user owns them. A store made before ``_private_file`` (0644 under the usual umask 022,
+    0664 under 002) kept that mode through every upgrade: every local user could read
+    every contact, the journal and the encrypted secrets. Said once, as a warning: the
+    next start finds it owner-only. A mode giving the file's group access and others
+    none (0640) is its owner's choice (no version made it) and is kept, as is a file of
+    another user's (a root's command on a service's store), which is not ours to change."""
+    if not hasattr(os, "geteuid"):  # (not a POSIX system: modes mean nothing there)
+        return
+    changed: list[str] = []
+    for file in (path, *(path.with_name(path.name + tail) for tail in _SIBLINGS)):
+        try:
+            st = file.stat()
+            mode = stat.S_IMODE(st.st_mode)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or not mode & 0o007:
+                continue
+            file.chmod(mode & 0o700)
+        except OSError:  # gone meanwhile (a -wal at its checkpoint), or not changeable
+            continue
+        changed.append(f"{file.name} {mode:04o}")
+    if changed:
+        log.warning(
+            "the store %s could be read by other users of this machine (%s; it holds every "
+            "contact and the connectors' encrypted secrets): made readable by its owner only",
+            path,
+            ", ".join(changed),
+        )
 
 
 def sqlite_path(url: str | URL) -> Path | None:
@@ -111,6 +150,8 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
             _make_folder(path.parent, url)
         if path is not None and not path.exists() and "mode=ro" not in url:
             _private_file(path)
+        elif path is not None:
+            _tighten(path)
         # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
         # timeout) is replaced at checkout instead of failing the next query of a long-lived
         # process (serve, a worker); SQLite has no server to lose
