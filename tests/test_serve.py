@@ -66,3 +66,83 @@ def test_serve_runs_dashboard_api_metrics_and_schedules(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=20)
     assert server.returncode is not None
+
+
+def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``contacthub serve`` on a free port of 127.0.0.1 with ``options``, once it answers."""
+    env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
+    env.pop("CONTACTHUB_BROKER_URL", None)
+    env.pop("CONTACTHUB_FORWARDED_ALLOW_IPS", None)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own: the default must not depend on it
+    cli = [sys.executable, "-m", "contacthub", "--database", f"sqlite:///{tmp_path / 'hub.db'}"]
+    port = free_port()
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port), *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/login", timeout=2)
+            return server, base
+        except httpx.TransportError:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+
+
+def _sign_in(client: httpx.Client, email: str, forwarded: str) -> int:
+    """A wrong password for ``email``, sent saying it comes from ``forwarded``: the status."""
+    import re
+
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token
+    answer = client.post(
+        "/login",
+        data={"email": email, "password": "guess-123", "csrf": token.group(1)},
+        headers={"X-Forwarded-For": forwarded},
+    )
+    return answer.status_code
+
+
+def test_the_sign_in_throttle_believes_no_forwarded_address_unless_told(tmp_path: Path) -> None:
+    """uvicorn believed X-Forwarded-For from 127.0.0.1: a guesser on this machine (or
+    through a local proxy that does not set it) sent a new address with each attempt and
+    was never throttled by address. By default the address is the socket's peer; with
+    --forwarded-allow-ips naming the proxy, the address it forwards."""
+    from contacthub.store.db import open_database
+    from contacthub.web import accounts
+
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    accounts.add_user(engine, "ops@example.com", "correct horse battery", admin=True)  # no first-run page
+    engine.dispose()
+    server, base = _serve(tmp_path)
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            said = [_sign_in(client, f"u{i}@example.com", f"203.0.113.{i}") for i in range(6)]
+        assert said == [401] * 5 + [429]  # five from 127.0.0.1, whatever the header said
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    server, base = _serve(tmp_path, "--forwarded-allow-ips", "127.0.0.1")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            said = [_sign_in(client, f"v{i}@example.com", "198.51.100.7") for i in range(6)]
+            assert said == [401] * 5 + [429]  # the proxy's client, throttled as one
+            assert _sign_in(client, "w@example.com", "198.51.100.8") == 401  # another client
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_a_forwarded_allow_ips_that_is_no_address_is_refused(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from contacthub.cli import app
+
+    database = f"sqlite:///{tmp_path / 'hub.db'}"
+    result = CliRunner().invoke(app, ["--database", database, "serve", "--forwarded-allow-ips", "proxy.lan"])
+    assert result.exit_code != 0 and "'proxy.lan' is not an IP address" in result.output

@@ -256,4 +256,5 @@ def _serve(engine: Any, port: int) -> None:
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
     web = served_app(engine, secure_cookies=False)
-    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # no forwarded header is believed (uvicorn's default believes 127.0.0.1's): ``web.forwarded``
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)

@@ -93,15 +93,26 @@ def serve(
     log_format: Annotated[
         str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")
     ] = "text",
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For"
+            " and X-Forwarded-Proto are believed. Default: none, the client is the socket's peer.",
+            envvar="CONTACTHUB_FORWARDED_ALLOW_IPS",
+        ),
+    ] = "",
 ) -> None:
     """Serve the dashboard, the REST API (/api/docs), webhooks and /metrics, and run the schedules."""
     import uvicorn
 
     from contacthub.scheduler import logs
     from contacthub.scheduler.serve import served_app
+    from contacthub.web.forwarded import uvicorn_options
 
     if log_format not in ("text", "json"):
         fail(f"--log-format {log_format!r}: use text or json")
+    proxies = uvicorn_options(forwarded_allow_ips)
     logs.configure(log_format, "INFO")
     engine = db()
     loopback = host in ("127.0.0.1", "localhost", "::1")
@@ -114,7 +125,7 @@ def serve(
         typer.echo("cookies are Secure: serve this behind HTTPS (a reverse proxy), or sign-in will not stick")
     # no access log: webhook receiver paths carry their token
     web = served_app(engine, secure_cookies=secure)
-    uvicorn.run(web, host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+    uvicorn.run(web, host=host, port=port, log_config=None, access_log=False, **proxies)
 
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="text or json", envvar="CONTACTHUB_LOG_FORMAT")]
