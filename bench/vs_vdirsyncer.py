@@ -5,7 +5,10 @@ both tools on identical copies of the data, with the working folders on a RAM-ba
 
   1. initial: sync of folder A (N contacts) into the empty folder B;
   2. no-op:   a sync with no change;
-  3. changes: a sync after 1% of A's contacts were edited and 0.1% deleted.
+  3. changes: a sync after 1% of A's contacts were edited and 0.1% deleted;
+  4. touched: a sync after every file of A was touched (a newer mtime, the same bytes),
+     as a backup restored or a folder copied again leaves it: every card is read again
+     and nothing is to be written (not one of issue 2's phases; reported beside them).
 
 Each command runs as a subprocess; its wall time and peak RSS (``os.wait4`` rusage) are
 recorded. B is checked after every phase. The figures are printed as a table and written to
@@ -44,7 +47,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 VDIRSYNCER_VENV = BENCH_DIR / ".venv-vdirsyncer"
-PHASES = ("initial", "no-op", "changes")
+PHASES = ("initial", "no-op", "changes", "touched")
 TOOLS = ("contacthub", "vdirsyncer")
 HUB = "bench"
 OUTPUT_TAIL = 4000
@@ -371,6 +374,13 @@ def apply_changes(folder: Path, changes: ChangeSet) -> None:
         (folder / f"{uid}.vcf").unlink()
 
 
+def touch_all(folder: Path) -> None:
+    """Give every file of ``folder`` a newer mtime, its bytes unchanged."""
+    mtime = time.time() + 2
+    for path in folder.glob("*.vcf"):
+        os.utime(path, (mtime, mtime))
+
+
 def content_key(lines: list[str]) -> str:
     """A contact's identity without its UID: formatted name and e-mail addresses."""
     fn = next((unescape(prop_value(ln)) for ln in lines if prop_name(ln) == "FN"), "")
@@ -532,12 +542,18 @@ def bench_count(
 
 def run_phases(tool: Tool, master: Path, changes: ChangeSet, result: ToolResult, rep: int) -> None:
     tool.prepare(master)
+    before: dict[str, list[str]] = {}
     for phase in PHASES:
         if phase == "changes":
             apply_changes(tool.a, changes)
+        elif phase == "touched":
+            before = read_cards(tool.b)
+            touch_all(tool.a)
         m = tool.sync()
         result.samples[phase].append({"seconds": m.seconds, "peak_mb": m.peak_mb})
         problems, notes = check_folders(tool, phase, changes)
+        if phase == "touched" and read_cards(tool.b) != before:
+            problems.append("B changed, though no card of A did")
         status = "ok" if not problems else "WRONG: " + "; ".join(problems)
         if notes:
             status += " (" + "; ".join(notes) + ")"
