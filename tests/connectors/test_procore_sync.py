@@ -502,3 +502,36 @@ def test_a_vendor_made_for_a_users_company_is_not_read_back_as_a_contact(site: S
     state.vendors[vendor["id"]].update(business_phone="+1 202 555 0188", updated_at=state.now())  # filled in
     third = site.sync()
     assert third.changes.get("cards", {}).get("create") == 1, third.changes
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_vendor_deactivated_in_procore_is_deleted_when_the_list_shows_inactive_vendors(
+    sqlite_url: str, tmp_path: Path, full: bool
+) -> None:
+    """Procore documents the vendors list as "all Vendors associated with a Company"; if
+    that takes in the inactive ones, a vendor deactivated there was still listed, so never
+    missing from a full listing: its contact lived on and was copied everywhere (QA of the
+    emulator). A listed vendor that is not active is gone, from an incremental listing
+    (the deactivation updated it) as from a full one, and is matched to no one."""
+    with served(users=0, vendors=3, projects=0, vendors_list_inactive=True) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["vendors"], **({"full_every": 0} if full else {}))
+        site.sync()
+        state = srv.state
+        named = [v for v in state.vendors.values() if v["is_active"] and v.get("email_address")]
+        assert len(named) >= 2
+        gone, kept = named[0], named[1]
+        assert gone["email_address"].lower() in site.cards()
+        state.vendors[gone["id"]].update(is_active=False, updated_at=state.now())
+        report = site.sync()
+        assert report.errors == []
+        cards = site.cards()
+        assert gone["email_address"].lower() not in cards
+        assert kept["email_address"].lower() in cards
+        # the person typed again as a new card is no match for the inactive vendor
+        (folder / "again.vcf").write_text(
+            card("again", "Again", "Vendor", gone["email_address"], ORG=gone["name"]), encoding="utf-8"
+        )
+        site.sync()
+        assert state.vendors[gone["id"]]["is_active"] is False

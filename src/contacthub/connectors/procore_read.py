@@ -231,6 +231,16 @@ class ProcoreReader(Connector):
                 seen: set[str] = set()
                 names: dict[str, int] = {}
                 for native in self._source(kind, since, now):
+                    if native.get("is_active") is False:
+                        # deactivated, though listed: the vendors list is documented as
+                        # "all Vendors", inactive ones perhaps among them. Such a record is
+                        # gone, as one a full listing leaves out (by then it was never
+                        # missing, and its contact lived on everywhere). In a project's
+                        # list it may be inactive there only: ``_gone`` asks the company
+                        gone = PREFIX[kind] + str(native["id"])
+                        if since is not None and gone in known and not self.projects:
+                            pull.deleted.add(gone)
+                        continue
                     if kind == "vendors" and native.get("name"):
                         names.setdefault(str(native["name"]).casefold(), int(native["id"]))
                     if kind == "vendors" and company_only(native):
@@ -306,6 +316,8 @@ class ProcoreReader(Connector):
                 if kind == "vendors":
                     params["company_id"] = self.company_id
                 for native in self._list(path, params, self._what()):
+                    if native.get("is_active") is False:
+                        continue  # (a deactivated record listed: no one to link to)
                     record = self._record(kind, native)
                     if wanted.intersection(match_keys(record.fields)):
                         return record

@@ -293,6 +293,9 @@ def main(
     slow: float = typer.Option(0.0, help="seconds added to every answer"),
     token_lifetime: int = typer.Option(5400, help="access token lifetime in seconds (short: tokens expire)"),
     max_per_page: int = typer.Option(1000, help="largest per_page honoured"),
+    vendors_list_inactive: bool = typer.Option(
+        False, help="list inactive vendors too in GET /rest/v1.0/vendors (documented as 'all Vendors')"
+    ),
     state_file: str = typer.Option("", "--state", help="keep the directory in this JSON file"),
 ) -> None:
     """Serve the emulator; the first stdout line is JSON with everything a connector needs."""
@@ -311,6 +314,7 @@ def main(
         client_secret=client_secret,
         seed=seed,
         max_per_page=max_per_page,
+        vendors_list_inactive=vendors_list_inactive,
         token_lifetime=token_lifetime,
         state_file=state_file or None,
     )

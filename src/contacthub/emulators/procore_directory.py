@@ -149,7 +149,8 @@ def add_directory_routes(app: FastAPI, state: ProcoreState) -> None:
     @app.get("/rest/v1.0/vendors")
     async def vendors_list(request: Request) -> Response:
         vendor_company(request)
-        return vendor_page(request, filtered(vendor_rows(True), request, vendor_search, VENDOR_FILTERS))
+        rows = list(state.vendors.values()) if state.vendors_list_inactive else vendor_rows(True)
+        return vendor_page(request, filtered(rows, request, vendor_search, VENDOR_FILTERS))
 
     @app.patch("/rest/v1.0/vendors/sync")
     async def vendors_sync(request: Request) -> Response:

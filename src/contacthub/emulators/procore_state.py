@@ -54,6 +54,7 @@ class ProcoreState(OAuthGrants, PartnerRecords):
         client_secret: str = "procore-emulator-secret",
         seed: int = 7,
         max_per_page: int = 1000,
+        vendors_list_inactive: bool = False,
         token_lifetime: int = ACCESS_LIFETIME,
         clock: Callable[[], float] = time.time,
         state_file: str | None = None,
@@ -62,6 +63,10 @@ class ProcoreState(OAuthGrants, PartnerRecords):
         self.company_name = company_name
         self.clients = {client_id: client_secret}
         self.max_per_page = max_per_page
+        # the vendors list is documented as "all Vendors associated with a Company"
+        # (RestV10VendorsGet); whether the inactive ones are among them is unconfirmed, so
+        # both readings can be served (default: active only, as the users list)
+        self.vendors_list_inactive = vendors_list_inactive
         self.token_lifetime = token_lifetime
         self.clock = clock
         self.lock = threading.RLock()
