@@ -991,9 +991,11 @@ def test_a_quote_left_open_in_the_sheet_deletes_no_one_and_the_sheet_is_not_writ
     card = hub.folder / "p5.vcf"
     card.write_text(card.read_text().replace("NOTE:note 5", "NOTE:note 5 changed"))
     report = hub.sync()
-    assert [e["message"] for e in report["errors"]] == [
+    assert [e["message"] for e in report["errors"]] == [  # the row, still bad, is said again
+        f"the quote opened on line {line} is never closed: the rest of the file reads as one cell, "
+        "so this row and the lines after it are not read (close the quote)",
         f"not written: the quote opened on line {line} is never closed, so the file could not be "
-        "read whole; the hub writes nothing into it until the quote is closed"
+        "read whole; the hub writes nothing into it until the quote is closed",
     ]
     assert hub.sheet.read_bytes() == broken
     hub.sheet.write_bytes(broken.replace(b'"note 4 edited', b'"note 4 edited"'))
@@ -1042,10 +1044,13 @@ def test_a_quote_opened_and_a_stray_one_rows_later_delete_no_one(tmp_path: Path)
     card = hub.folder / f"p{five}.vcf"
     card.write_text(card.read_text().replace(f"NOTE:note {five}", f"NOTE:note {five} changed"))
     report = hub.sync()
-    assert [e["message"] for e in report["errors"]] == [
+    assert [e["message"] for e in report["errors"]] == [  # the row, still bad, is said again
+        "the quoted cell opened on line 3 seems to hold whole rows of the file (line 4 reads as "
+        f"the row {swallowed!r}, found nowhere else in the file): a quote left open there and a "
+        "stray one further on? This row and the rows in it are not read (fix the quotes)",
         "not written: the quoted cell opened on line 3 seems to hold whole rows of the "
         "file, so the file could not be read whole; the hub writes nothing into it until the "
-        "quotes are fixed"
+        "quotes are fixed",
     ]
     assert hub.sheet.read_bytes() == broken
     hub.sheet.write_bytes(broken.replace(b' edited"', b" edited").replace(b',"note ', b",note "))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from contacthub import config
-from contacthub.connectors.base import Connector, ConnectorConfig, Record, WriteOp
+from contacthub.connectors.base import Connector, ConnectorConfig, Pull, Record, WriteOp
 from contacthub.connectors.csv_file import CsvConnector
 from contacthub.errors import (
     ConfigError,
@@ -374,6 +374,133 @@ def test_noop_pull_reads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(CsvConnector, "_read_bytes", refuse)
     again = connector.pull(first.cursor, known)
     assert list(again.records) == [] and again.deleted == set()
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times a CSV file was parsed (``csv_store._parse``), as a one-item list."""
+    from contacthub.connectors import csv_store
+
+    real, count = csv_store._parse, [0]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(csv_store, "_parse", counting)
+    return count
+
+
+def _run(path: Path, cursor: str | None, known: dict[str, str]) -> tuple[CsvConnector, Pull]:
+    """A connector asked as a run asks it: what it holds, whether it works, then its pull."""
+    connector = connector_for(path)
+    connector.held_fields(cursor)
+    connector.check()
+    return connector, connector.pull(cursor, known)
+
+
+def _versions(pull: Pull) -> dict[str, str]:
+    return {r.native_id: r.version for r in pull.records if isinstance(r, Record)}
+
+
+def test_a_touched_file_is_not_parsed_and_a_file_edited_since_is(tmp_path: Path, parses: list[int]) -> None:
+    """A file whose stat key moved but whose bytes did not (``touch``, a backup putting it
+    back) is known unchanged by the hash of its bytes kept in the cursor: nothing parsed,
+    by the run's ``held_fields`` and ``check`` neither. Its new stat key goes into the
+    cursor; an edit by another program after that is read."""
+    path = tmp_path / "p.csv"
+    path.write_text("id,given_name,emails\n1,Ann,a@x.com\n2,Bob,b@x.com\n")
+    _, first = _run(path, None, {})
+    known = _versions(first)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    parses[0] = 0
+    _, touched = _run(path, first.cursor, known)
+    assert list(touched.records) == [] and touched.deleted == set() and parses == [0]
+    assert json.loads(touched.cursor or "")["key"] != json.loads(first.cursor or "")["key"]
+    path.write_text("id,given_name,emails\n1,Ann,a@x.com\n2,Rob,b@x.com\n")  # another program
+    _, edited = _run(path, touched.cursor, known)
+    assert [r.native_id for r in edited.records if isinstance(r, Record)] == ["2"] and parses[0] >= 1
+
+
+PAIR = "id,display_name,given_name,emails\n1,Ann,Ann,work:a@x.com\n2,Bob,Bob,work:b@x.com\n"
+
+
+def _anna(ann: Record) -> dict[str, Any]:
+    return {**ann.fields, "given_name": "Anna", "display_name": "Anna"}
+
+
+def test_the_hubs_own_write_moves_the_cursor_and_a_run_killed_after_it_reads_again(
+    tmp_path: Path, parses: list[int]
+) -> None:
+    """The cursor a run saves (``applied_cursor``) is the one of the file its writes left:
+    the next run parses nothing. A run killed after its write saves none: the next one,
+    given the cursor before, reads the file and finds the row the hub wrote."""
+    path = tmp_path / "p.csv"
+    path.write_text(PAIR)
+    writer, first = _run(path, None, {})
+    [ann, bob] = [r for r in first.records if isinstance(r, Record)]
+    known = {"1": ann.version, "2": bob.version}
+    [res] = writer.write([WriteOp("update", "h", _anna(ann), "1", ann.version)])
+    assert res.error is None and res.version and res.version != ann.version
+    applied = writer.applied_cursor(first.cursor)
+    assert applied != first.cursor
+    parses[0] = 0
+    _, quiet = _run(path, applied, {**known, "1": res.version})
+    assert list(quiet.records) == [] and parses == [0]
+    _, killed = _run(path, first.cursor, known)  # (the links as before the write, too)
+    [record] = [r for r in killed.records if isinstance(r, Record)]
+    assert record.native_id == "1" and record.fields["given_name"] == "Anna" and parses[0] >= 1
+
+
+def test_a_write_over_a_file_edited_since_the_pull_leaves_the_pulls_cursor(tmp_path: Path) -> None:
+    """Edited by another program between the pull and the hub's write, the file the write
+    starts from is not the one the pull agreed with: the run saves the pull's cursor, so
+    the next run reads the other program's edit, which the write kept."""
+    path = tmp_path / "p.csv"
+    path.write_text(PAIR)
+    writer, first = _run(path, None, {})
+    records = {r.native_id: r for r in first.records if isinstance(r, Record)}
+    path.write_text(PAIR.replace("Bob", "Rob"))
+    ann = records["1"]
+    [res] = writer.write([WriteOp("update", "h", _anna(ann), "1", ann.version)])
+    assert res.error is None and "Rob" in path.read_text()
+    assert writer.applied_cursor(first.cursor) == first.cursor
+    known = {"1": res.version or "", "2": records["2"].version}
+    _, later = _run(path, first.cursor, known)
+    assert [r.fields["given_name"] for r in later.records if isinstance(r, Record)] == ["Rob"]
+
+
+def test_a_bad_row_is_reported_again_by_a_pull_that_parses_nothing(
+    tmp_path: Path, parses: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad row is said on every run until it is fixed, not only by the run that first read
+    it: the cursor keeps the file's row errors, and a pull of the unchanged file reports
+    them (and deletes no one: it is not complete). A file with more bad rows than the
+    cursor keeps is read every run. A write into a file with a bad row keeps the pull's
+    cursor: the next run reads it, and says the row again."""
+    path = tmp_path / "p.csv"
+    path.write_text("id,given_name,emails\n1,Ann,a@x.com\n2,Bob\n3,Cy,c@x.com,,x\n")
+    writer, first = _run(path, None, {})
+    items = list(first.records)
+    said = [(e.record, e.message) for e in items if isinstance(e, RecordError)]
+    assert [where for where, _ in said] == [f"{path}:3", f"{path}:4"]
+    known = {r.native_id: r.version for r in items if isinstance(r, Record)}
+    parses[0] = 0
+    _, again = _run(path, first.cursor, known)
+    assert [(e.record, e.message) for e in again.records if isinstance(e, RecordError)] == said
+    assert again.deleted == set() and not again.complete and parses == [0]
+    [res] = writer.write([WriteOp("update", "h", {"given_name": "Anna"}, "1", known["1"])])
+    assert res.error is None and writer.applied_cursor(first.cursor) == first.cursor
+    from contacthub.connectors import csv_file
+
+    monkeypatch.setattr(csv_file, "KEPT_ERRORS", 1)
+    path.write_text("id,given_name,emails\n1,Ann,a@x.com\n2,Bob\n3,Cy,c@x.com,,x\n")
+    _, many = _run(path, None, {})
+    list(many.records)
+    parses[0] = 0
+    _, read = _run(path, many.cursor, known)
+    assert len([e for e in read.records if isinstance(e, RecordError)]) == 2 and parses[0] >= 1
 
 
 def test_bad_row_is_reported_and_the_rest_read(tmp_path: Path) -> None:

@@ -298,6 +298,13 @@ class Connector(ABC):
         """New and changed records since ``cursor``, or since the ``known`` versions
         (native id -> version) for systems that list instead of keeping a change feed."""
 
+    def applied_cursor(self, cursor: str | None) -> str | None:
+        """The cursor the hub saves once the run is applied, given the one its ``pull``
+        returned (the default: that one). Asked after the run's writes: a connector whose
+        own writes move what its cursor stands for (a file's stat key and hash) gives the
+        cursor of what it wrote, so the next run does not read its own writes back."""
+        return cursor
+
     @abstractmethod
     def get(self, native_id: str) -> Record:
         """One record; ``RecordNotFoundError`` when there is none."""

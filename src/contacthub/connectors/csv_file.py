@@ -116,6 +116,11 @@ class _Index:
     own: bool
 
 
+#: the most row errors a cursor keeps (``_Cursor.errors``): a file with more is read again
+#: every run, as before, rather than carry a cursor of megabytes
+KEPT_ERRORS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class _Cursor:
     """What a pull saw: the file's stat key, its header, whether the run left a field out
@@ -123,12 +128,22 @@ class _Cursor:
     ``""`` when no cell ever told). Saved by the hub only when it applies the run, it is what the hub last
     agreed with the file, so it travels in the cursor rather than in a side file, which
     another spelling of the database's URL, or a removed data directory, lost. An old cursor
-    (a plain stat key) knows no header."""
+    (a plain stat key) knows no header.
+
+    ``digest`` is the hash of the file's bytes, and ``errors`` its rows that could not be
+    read, as (line, message): a file whose stat key moved but whose bytes did not (touched,
+    copied back by a backup) is as unchanged as one whose key did not, and a run that finds
+    it so reads no row, yet reports each bad row again, until it is fixed (said once, on the
+    run that first read it, a bad row was then forgotten). ``errors`` is ``None`` when the
+    file had more than ``KEPT_ERRORS``: it is then read every run. A cursor from before
+    these were kept has no digest (a touch reads the file once) and no errors."""
 
     key: str | None
     header: list[str] | None
     left_out: bool
     dates: str = ""
+    digest: str = ""
+    errors: tuple[tuple[int, str], ...] | None = ()
 
     @classmethod
     def parse(cls, cursor: str | None) -> _Cursor:
@@ -139,7 +154,10 @@ class _Cursor:
             header = [str(c) for c in data["header"]]
             dates = str(data.get("dates") or "")
             dates = dates if dates in ("dmy", "mdy") else ""
-            return cls(str(data["key"]), header, bool(data.get("left_out")), dates)
+            kept = data.get("errors", [])
+            errors = None if kept is None else tuple((int(line), str(msg)) for line, msg in kept)
+            digest = str(data.get("digest") or "")
+            return cls(str(data["key"]), header, bool(data.get("left_out")), dates, digest, errors)
         except (ValueError, KeyError, TypeError):
             return cls(None, None, False)  # unreadable: the file is read again, as at first
 
@@ -147,6 +165,10 @@ class _Cursor:
         data: dict[str, object] = {"key": self.key, "header": self.header, "left_out": self.left_out}
         if self.dates:
             data["dates"] = self.dates
+        if self.digest:
+            data["digest"] = self.digest
+        if self.errors is None or self.errors:
+            data["errors"] = None if self.errors is None else [list(e) for e in self.errors]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -265,6 +287,18 @@ class CsvConnector(CsvStore, Connector):
         self._told = ""
         #: rows a write left a field out of, by ``id``: the error each one's write reports
         self._unwritten: dict[int, RecordError] = {}
+        self._digested = None
+        #: the cursor this run was given (``held_fields``, ``pull``): while the file is the
+        #: one it describes (``_unchanged``), its header is the file's, read from no file
+        self._given: _Cursor | None = None
+        #: the cursor of the file as the hub will agree with it once the run is applied: the
+        #: pull's, then, after each page written over exactly that file, the one of the file
+        #: written (``applied_cursor``). None when no write may move it: the pull saw a bad
+        #: row (the next full read reports it), or the file a write started from was not
+        #: the one the pull saw (another program's edit since, which the next run must read)
+        self._agreed: _Cursor | None = None
+        #: the table this run's last page wrote, if any
+        self._wrote: _Table | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -455,8 +489,9 @@ class CsvConnector(CsvStore, Connector):
         row again (``pull``), holding the field: what they hold is merged as a first sighting
         (united with the hub's, nothing removed), as in a file that never had the column.
         The write of this run keeps the cells of a field left out (``_fill``)."""
+        self._given = _Cursor.parse(cursor)
         held = self.fields or frozenset()
-        applied = _Cursor.parse(cursor).header
+        applied = self._given.header
         fmt, header = self._header()
         self._judged = header
         removed = self._removed_fields(fmt, header, applied)
@@ -478,12 +513,29 @@ class CsvConnector(CsvStore, Connector):
         return read_row(handlers, view).to_fields(self.config.region)
 
     def _header(self) -> tuple[str, list[str]]:
-        """The file's format and header (read again only when the file changed)."""
+        """The file's format and header (read again only when the file changed): the
+        header of the cursor the run was given when the file is the one it describes, so
+        a run over an unchanged file parses it nowhere (a 50,000-row file was read whole
+        three times over by a run with nothing to do)."""
         key = self._stat_key()
         if self._header_cache is None or self._header_cache[0] != str(key):
-            table = self._load() or self._new_table()
-            self._header_cache = (str(key), table.fmt, table.header)
+            given = self._given
+            if (
+                key is not None
+                and given is not None
+                and given.header is not None
+                and self._unchanged(given, key)
+            ):
+                self._header_cache = (key, self._format_of(given.header), list(given.header))
+            else:
+                table = self._load() or self._new_table()
+                self._header_cache = (str(key), table.fmt, table.header)
         return self._header_cache[1], list(self._header_cache[2])
+
+    def _unchanged(self, saved: _Cursor, key: str) -> bool:
+        """Whether the file (of stat key ``key``) is byte for byte the one ``saved`` describes:
+        its stat key, else the hash of its bytes (a touch, a copy put back), never parsed."""
+        return saved.key == key or (bool(saved.digest) and self._file_digest(key) == saved.digest)
 
     def _removed_fields(self, fmt: str, header: list[str], applied: list[str] | None) -> set[str]:
         """The fields a column of which the ``applied`` header has and ``header`` lacks (none
@@ -500,12 +552,18 @@ class CsvConnector(CsvStore, Connector):
         }
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        """The rows new or changed since ``known``; nothing, without parsing a row, when the
+        file is byte for byte the one of ``cursor`` (its stat key, else the hash of its
+        bytes: ``_unchanged``), which the hub's own writes move too (``applied_cursor``).
+        Such a pull still reports the file's bad rows, kept in the cursor
+        (``_Cursor.errors``), and is not complete: absence proves nothing unread."""
         self._known = dict(known)
         # read afresh: reading tells the order of the file's dates for the cursor (``_told``),
         # and the ids derived from now on go by the hub's ``known``
         self._kept, self._ids = None, None
+        self._agreed, self._wrote = None, None
         key = self._stat_key()
-        saved = _Cursor.parse(cursor)
+        saved = self._given = _Cursor.parse(cursor)
         self._learned = self._told = saved.dates
         if key is None:
             if known:
@@ -518,11 +576,16 @@ class CsvConnector(CsvStore, Connector):
                     " setting; create = true only starts the file on first use",
                     self.name,
                 )
+            self._agreed = _Cursor(None, None, False)  # (a write starts the file)
             return Pull(iter(()), complete=True, listed=0, cursor="missing")
-        if saved.key == key and not saved.left_out:
+        if not saved.left_out and saved.errors is not None and self._unchanged(saved, key):
             if saved.header is None:  # an old cursor: the header goes into it from now on
-                cursor = _Cursor(key, self._header()[1], False, saved.dates).dump()
-            return Pull(iter(()), complete=False, cursor=cursor)
+                now = _Cursor(key, self._header()[1], False, saved.dates)
+            else:  # (a new stat key for the same bytes: the next run need not hash them)
+                now = replace(saved, key=key)
+            self._agreed = None if now.errors else now
+            bad = (RecordError(msg, f"{self.path}:{line}", self.name) for line, msg in now.errors or ())
+            return Pull(bad, complete=False, cursor=now.dump())
         table = self._load()
         header = table.header if table else []
         if self._judged is not None and set(self._judged) - set(header):
@@ -548,8 +611,25 @@ class CsvConnector(CsvStore, Connector):
         # A row that cannot be read may be a known record: absence then proves nothing.
         complete = not any(e.error for e in entries)
         deleted = set(known) - seen if complete else set()
-        cursor = _Cursor(key, header, left_out, self._told).dump()
-        return Pull(iter(items), deleted, complete, len(seen), cursor)
+        errors = tuple((e.row.line, e.error) for e in entries if e.error)
+        stamp, digest = (table.stamp, table.digest) if table else (key, "")
+        now = _Cursor(
+            stamp, header, left_out, self._told, digest, errors if len(errors) <= KEPT_ERRORS else None
+        )
+        self._agreed = None if errors else now
+        return Pull(iter(items), deleted, complete, len(seen), now.dump())
+
+    def applied_cursor(self, cursor: str | None) -> str | None:
+        """The cursor of the file as this run's writes left it, when every page was written
+        over exactly the file the pull agreed with (``_agreed``): the next run then finds the
+        file unchanged instead of reading back, row by row, what the hub wrote. Otherwise
+        the pull's: a file another program edited since the pull, or one with a bad row,
+        is read again next run. A run killed after a write saves no cursor at all, so the
+        next run, given the one before, reads the file as it now is."""
+        agreed, wrote = self._agreed, self._wrote
+        if wrote is None or agreed is None:
+            return cursor
+        return replace(agreed, digest=wrote.hashed() if wrote.stamp == agreed.key else "").dump()
 
     def get(self, native_id: str) -> Record:
         table = self._load()
@@ -559,7 +639,9 @@ class CsvConnector(CsvStore, Connector):
         raise RecordNotFoundError(f"no row with id {native_id!r}", str(self.path), self.name)
 
     def check(self) -> None:
-        self._load()
+        """The file can be read: its header, as ``_header`` has it (from the run's cursor
+        while the file is unchanged, else the file read whole, which fails as it would)."""
+        self._header()
 
     def check_location(self) -> None:
         try:
@@ -582,6 +664,8 @@ class CsvConnector(CsvStore, Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         table = self._load() or self._new_table()
+        if self._agreed is not None and table.stamp != self._agreed.key:
+            self._agreed = None  # not the file the pull saw (nor the last page wrote)
         if table.stamp is not None:  # the header as read, for ``fields`` (else read again)
             self._header_cache = (table.stamp, table.fmt, list(table.header))
         self._writing = self._held if self._held is not None else self.fields
@@ -631,7 +715,14 @@ class CsvConnector(CsvStore, Connector):
         if table.fmt == "plain" and "id" in table.header and not index.own:
             self._fill_ids(table)
         self._save(table)
+        self._header_cache = (str(table.stamp), table.fmt, list(table.header))  # (the file's now)
         final = self._after(table, index, [row for _, row, _ in done if row is not None])
+        if self._agreed is not None:
+            header = list(table.header)
+            dates = self._told or self._agreed.dates
+            # (its digest once the run asks: ``applied_cursor``)
+            self._agreed = replace(self._agreed, key=table.stamp, header=header, dates=dates, digest="")
+            self._wrote = table
         results = []
         for op, row, err in done:
             entry = final.get(id(row)) if row else None
@@ -686,6 +777,8 @@ class CsvConnector(CsvStore, Connector):
                 self._ids = _Index(table, entries, True)
                 return out
         every = self._index(table)
+        if any(e.error for e in every):
+            self._agreed = None  # (a row the next full read reports: it is read)
         mine = {id(row) for row in written}
         out = {id(e.row): replace(e) for e in every if id(e.row) in mine}  # (``_indexed`` slims them)
         self._ids = self._indexed(table, every)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import re
@@ -93,10 +94,23 @@ class _Table:
     newline: str = "\r\n"
     delimiter: str = ","
     stamp: str | None = None
+    #: the hash of the file's bytes as read or written (``digest``): what a cursor keeps, so
+    #: that a file only touched since (a backup tool, ``touch``) is known unchanged unparsed.
+    #: Of a write, worked out only when asked (``hashed``): a run writes a big file a page
+    #: at a time, and only the last page's bytes go into a cursor
+    digest: str = ""
+    #: the bytes last written, until ``hashed``
+    written: bytes | None = None
     #: how its date cells are spelled (``csv_cells.date_style``), once a write has looked
     date_style: str | None = None
     #: the order its slashed dates are read in (``csv_cells.parse_date``), once looked at
     date_order: str | None = None
+
+    def hashed(self) -> str:
+        """``digest``, worked out now if the table was written since."""
+        if self.written is not None:
+            self.digest, self.written = digest(self.written), None
+        return self.digest
 
     def broken_line(self) -> int | None:
         """The line of the first row with a problem: while there is one, no column is added
@@ -141,6 +155,11 @@ def decode(data: bytes, setting: str = "auto") -> tuple[str, str, bytes]:
     if any(ord(c) > 127 and not "\udc80" <= c <= "\udcff" for c in text):
         return text, "utf-8", b""
     return data.decode("cp1252", "surrogateescape"), "cp1252", b""
+
+
+def digest(data: bytes) -> str:
+    """The hash of a file's bytes, as a CSV cursor keeps it (``CsvConnector.pull``)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _sniff(first_line: str) -> str:
@@ -320,11 +339,24 @@ class CsvStore:
     #: failed changed it). A table only read is not kept: held for the run, a big file
     #: that is only read cost its memory for nothing
     _kept: _Table | None
+    #: the stat key and ``digest`` of the file's bytes last hashed (``_file_digest``)
+    _digested: tuple[str, str] | None
 
     def _read_bytes(self) -> bytes:
         """The one place the file's contents are read (tests patch it to prove a no-op pull
         reads nothing)."""
         return self.path.read_bytes()
+
+    def _file_digest(self, stamp: str) -> str:
+        """``digest`` of the file's bytes, whose stat key is ``stamp``: read once a stat key
+        (a run may ask in ``held_fields``, ``check`` and ``pull``), never parsed."""
+        if self._digested is None or self._digested[0] != stamp:
+            try:
+                data = self._read_bytes()
+            except OSError as exc:
+                raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
+            self._digested = (stamp, digest(data))
+        return self._digested[1]
 
     def _stat_key(self) -> str | None:
         try:
@@ -367,7 +399,8 @@ class CsvStore:
             )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
         self._refuse_duplicates(table)
-        table.stamp = stamp
+        table.stamp, table.digest = stamp, digest(data)
+        self._digested = (stamp, table.digest)
         undecodable = _UNDECODED.search(text) is not None
         for row in rows:
             if row.problem:
@@ -491,7 +524,7 @@ class CsvStore:
         strict = table.codec.startswith("utf-16")
         data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
         try:
-            table.stamp = self._replace(data)
+            table.stamp, table.digest, table.written = self._replace(data), "", data
         except OSError as exc:
             # a folder made read-only (a share), an immutable file, a full disk: one clear
             # error that fails the run, which let through left it "applying" with a traceback

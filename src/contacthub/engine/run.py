@@ -262,7 +262,7 @@ def _run_hub(
             tx.commit()
         for spoke in spokes:
             if spoke.pulled:
-                ctx.store.set_cursor(spoke.id, spoke.cursor)
+                ctx.store.set_cursor(spoke.id, spoke.connector.applied_cursor(spoke.cursor))
                 if spoke.settings_changed and spoke.complete:  # read whole under them
                     ctx.store.settings_applied(spoke.id)
         report.status = "applied"
