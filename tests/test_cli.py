@@ -230,14 +230,56 @@ def test_a_superseded_hold_is_shown_superseded(setup: tuple[str, Path, Path, Pat
     code, out = cli("show", str(new), db=db)
     assert out.splitlines()[0] == f"run {new} of hub team: sync, held" and "out of date" not in out
 
-    # decided, the newer hold makes its approve run the one that superseded the old one,
-    # and what ``show`` said is what ``reject`` answers
-    decided = json.loads(cli("approve", str(new), "--json", db=db)[1])["run"]
+    # decided, the newer hold is still the run that superseded the old one (it named the
+    # approve run, then each newer run in turn), and what ``show`` said is what ``reject``
+    # answers
+    cli("approve", str(new), "--json", db=db)
     shown = json.loads(cli("show", str(old), "--json", db=db)[1])
-    assert shown["superseded_by"] == decided
+    assert shown["superseded_by"] == new
+    assert shown["superseded_reason"] == f"run {old} is out of date: run {new}, held after it, was approved"
     code, out = cli("reject", str(old), db=db)
     assert code != 0 and shown["superseded_reason"] in " ".join(out.split()), out
     assert len(list(b.glob("*.vcf"))) == 4
+
+
+def test_a_superseded_hold_names_the_run_that_superseded_it_for_good(
+    setup: tuple[str, Path, Path, Path],
+) -> None:
+    """QA: "superseded by run N" named the hub's newest run, and moved on with every sync:
+    right after run 4 was held, run 3 was "superseded by run 4", and after more syncs "by
+    run 8". It names the run that superseded it, the next hold (or applied run) after it,
+    for good, in ``runs``, ``show`` and their JSON alike; a hold superseded in turn says so
+    rather than call itself the one to decide."""
+    db, a, b, _ = setup
+    for i in range(10):
+        (a / f"p{i}.vcf").write_text(card(f"p{i}", f"P{i}", "X", f"p{i}@example.com"))
+    cli("sync", "team", db=db)
+    for path in sorted(a.glob("*.vcf"))[:6]:
+        path.unlink()
+    first, second, third = (json.loads(cli("sync", "team", "--json", db=db)[1])["run"] for _ in range(3))
+
+    listed = {r["id"]: r for r in json.loads(cli("runs", "team", "--json", db=db)[1])}
+    assert [listed[r]["superseded_by"] for r in (first, second, third)] == [second, third, None]
+    assert listed[first]["superseded_reason"] == (
+        f"run {first} is out of date: run {second} was held after it, and is out of date in turn"
+    )
+    assert listed[second]["superseded_reason"] == (
+        f"run {second} is out of date: run {third} is the held run to approve or reject"
+    )
+    cli("approve", str(third), db=db)
+    assert len(list(b.glob("*.vcf"))) == 4
+    (a / "p9.vcf").write_text(card("p9", "P9", "Y", "p9@example.com"))
+    assert json.loads(cli("sync", "team", "--json", db=db)[1])["status"] == "applied"
+    for shown in (
+        {r["id"]: r for r in json.loads(cli("runs", "team", "--json", db=db)[1])},
+        {r: json.loads(cli("show", str(r), "--json", db=db)[1]) for r in (first, second)},
+    ):
+        assert [shown[r]["superseded_by"] for r in (first, second)] == [second, third]
+    wide = runner.invoke(app, ["--database", db, "runs", "team"], env={"COLUMNS": "160"})
+    assert f"held (superseded by run {second})" in wide.output, wide.output
+    assert f"held (superseded by run {third})" in wide.output, wide.output
+    code, out = cli("approve", str(second), db=db)
+    assert code != 0 and f"run {second} is out of date: run {third}, held after it, was approved" in out
 
 
 def test_manual_conflict_from_the_command_line(tmp_path: Path) -> None:

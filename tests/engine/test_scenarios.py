@@ -804,7 +804,10 @@ def test_a_held_run_a_later_run_superseded_cannot_be_approved_or_rejected(databa
     assert len(a.items) == 20  # nothing was written
     assert service.approve(hub.engine, current.run_id).status == "applied"
     assert len(a.items) == 14
-    with pytest.raises(UserError, match=f"run {old.run_id} is out of date: run .* was applied after it"):
+    # (the run that superseded it stays the one named: the hold after it, now approved)
+    with pytest.raises(
+        UserError, match=f"run {old.run_id} is out of date: run {current.run_id}, held after it, was approved"
+    ):
         service.reject(hub.engine, old.run_id)
     assert len(a.items) == 14 and len(b.items) == 14
     with hub.engine.connect() as conn:

@@ -17,6 +17,7 @@ from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
 from contacthub.service.views import _run_row, out_of_date, superseded
 from contacthub.store import tables as t
+from contacthub.store.holds import live_hold
 from contacthub.store.repo import Store, dumps, loads, now
 from contacthub.store.rows import split_baseline
 
@@ -389,14 +390,8 @@ def _refuse_undone(conn: Connection, run_id: int) -> None:
 
 def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
     """The hub's held run still to be decided, if any: its latest held run, unless a later
-    run superseded it (``views.superseded``)."""
-    runs = t.runs.c
-    held = conn.execute(
-        select(runs.id).where(runs.hub_id == hub_id, runs.status == "held").order_by(runs.id.desc()).limit(1)
-    ).scalar()
-    if held is None or superseded(conn, hub_id, [int(held)]):
-        return None
-    return int(held)
+    run superseded it (``store.holds``, the rule of ``views.superseded``)."""
+    return live_hold(conn, hub_id)
 
 
 def _standing_undo(conn: Connection, run_id: int) -> int | None:

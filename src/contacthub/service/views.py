@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from contacthub.errors import NotFoundError
 from contacthub.store import tables as t
+from contacthub.store.holds import Superseder, superseders
 from contacthub.store.repo import Store, loads
 from contacthub.times import iso
 
@@ -22,40 +23,23 @@ def _run_row(conn: Any, run_id: int) -> Any:
     return row
 
 
-SUPERSEDING = ("applied", "held", "approved", "rejected")
-"""The statuses of a later run that make a held run out of date (``superseded``)."""
+def superseded(conn: Any, hub_id: int, held: Collection[int]) -> dict[int, Superseder]:
+    """Which of the hub's held runs ``held`` are out of date, each with the run that
+    superseded it (``store.holds``: the first run after it that was held, applied, approved
+    or rejected). ``actions`` refuses a decision by this rule and every listing shows it by
+    this rule, so they cannot disagree; ``prune`` lets such a run go by the same rule."""
+    return superseders(conn, hub_id, held)
 
 
-def superseded(conn: Any, hub_id: int, held: Collection[int]) -> dict[int, Any]:
-    """Which of the hub's held runs ``held`` are out of date, each with the run that made it
-    so (``id``, ``status``): the hub's latest run after it that was held, applied, approved
-    or rejected. That run counted the held deletions again, or a hold after it was decided,
-    so deciding the old one would do nothing of what it showed: ``actions`` refuses it by
-    this rule and every listing shows it by this rule, so they cannot disagree. A later run
-    that failed, was a dry run or is still running does not count, nor does a ``resolve``,
-    which sets one hub value and syncs nothing (the next sync carries it). One query for any
-    number of runs: the latest such run after the oldest of them is the latest after each
-    one it follows (the only held run it does not follow is itself, the current hold)."""
-    if not held:
-        return {}
-    runs = t.runs.c
-    later = conn.execute(
-        select(runs.id, runs.status)
-        .where(runs.hub_id == hub_id, runs.id > min(held), runs.status.in_(SUPERSEDING))
-        .where(runs.kind != "resolve")
-        .order_by(runs.id.desc())
-        .limit(1)
-    ).first()
-    if later is None:
-        return {}
-    return {run_id: later for run_id in held if run_id < later.id}
-
-
-def out_of_date(run_id: int, later: Any) -> str:
+def out_of_date(run_id: int, later: Superseder) -> str:
     """Why held run ``run_id`` can no longer be approved or rejected, ``later`` being the
-    run that superseded it (``superseded``): the refusal, and the dashboard's note."""
-    if later.status == "held":
+    run that superseded it (``superseded``): the refusal, and the dashboard's note. It
+    speaks of that run as it is now: still the hold to decide, out of date in turn,
+    decided, or applied."""
+    if later.status == "held" and later.live:
         return f"run {run_id} is out of date: run {later.id} is the held run to approve or reject"
+    if later.status == "held":
+        return f"run {run_id} is out of date: run {later.id} was held after it, and is out of date in turn"
     if later.status in ("approved", "rejected"):
         return f"run {run_id} is out of date: run {later.id}, held after it, was {later.status}"
     return (
@@ -64,7 +48,7 @@ def out_of_date(run_id: int, later: Any) -> str:
     )
 
 
-def _run_dict(row: Any, hub_name: str, later: Any = None) -> dict[str, Any]:
+def _run_dict(row: Any, hub_name: str, later: Superseder | None = None) -> dict[str, Any]:
     """A run as the listings show it. A held run that a later run superseded keeps
     ``status: held`` (what it ended as; scripts match on it) and names that run in
     ``superseded_by``, with ``superseded_reason`` saying why it cannot be decided."""
