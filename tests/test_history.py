@@ -343,6 +343,92 @@ def test_prune_keeps_the_runs_after_one_an_open_conflict_came_from(tmp_path: Pat
     assert code == 2 and "run 7 is not a run of hub 'h'" in err
 
 
+def held_hub(tmp_path: Path, conflict: str = "newest") -> tuple[str, Path, Path]:
+    """A hub ``h`` of vCard folders ``a`` (five cards) and ``b``, synced once (run 1), that
+    holds any deletion over one."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    people = ("Ann Lee", "Bob Roe", "Cy Diaz", "Di Fox", "Ed Gray")
+    for name in people:
+        (a / f"{name.split()[0].lower()}.vcf").write_text(card(name.split()[0].lower(), name))
+    (tmp_path / "hub.toml").write_text(
+        f'[hubs.h]\ninterval = "off"\nconflict = "{conflict}"\ndelete_threshold = "1"\n'
+        f'[[hubs.h.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{a}"\n'
+        f'[[hubs.h.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{b}"\n'
+    )
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert cli(db, "apply", str(tmp_path / "hub.toml"))[0] == 0
+    assert cli(db, "sync", "h")[0] == 0  # run 1
+    return db, a, b
+
+
+def test_prune_frees_the_runs_after_a_superseded_hold(tmp_path: Path) -> None:
+    """QA: synced again while a run was held (cron does), the older hold stays ``held``,
+    superseded, and can never be decided; prune kept it "held" and, with it, every run
+    after it whole, for good: the weekly prune freed nothing more on that hub. Such a hold
+    needs nothing: it and the runs after it go up to the newest applied run, which is kept
+    and can still be undone."""
+    from contacthub import service
+
+    db, a, _ = held_hub(tmp_path)
+    (a / "ann.vcf").unlink()
+    (a / "bob.vcf").unlink()
+    assert cli(db, "sync", "h")[0] == 3  # run 2: held
+    assert cli(db, "sync", "h")[0] == 3  # run 3: held again, run 2 superseded
+    assert cli(db, "approve", "3")[0] == 0  # run 4
+    edit(a / "cy.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    assert cli(db, "sync", "h")[0] == 0  # run 5
+    edit(a / "di.vcf", "END:VCARD", "TITLE:Clerk\r\nEND:VCARD")
+    assert cli(db, "sync", "h")[0] == 0  # run 6: the newest applied
+    engine = open_database(db)
+    listed = {r["id"]: r for r in service.runs(engine, "h")}
+    assert listed[2]["status"] == "held" and listed[2]["superseded_by"] == 3
+
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0", "--dry-run")
+    assert code == 0 and "would delete" in out and "(runs 1 to 5)" in out, out
+    assert "kept whole: run 6 and every later run" in out
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0")
+    assert code == 0 and "(runs 1 to 5)" in out, out
+    shown = {r: service.show_run(engine, r, limit=0) for r in range(1, 7)}
+    assert all(shown[r]["pruned"] for r in range(1, 6)) and shown[6]["pruned"] is None
+    assert shown[2]["status"] == "held" and shown[2]["journal_total"] == 0
+    assert shown[6]["journal_total"] == 2
+    code, out, err = cli(db, "approve", "2")
+    assert code != 0 and "run 2 is out of date: run 3, held after it, was approved" in out + err
+    assert cli(db, "undo", "6")[0] == 0  # the newest applied run can still be undone
+    engine.dispose()
+
+
+def test_prune_keeps_the_hold_still_to_decide_before_a_resolve(tmp_path: Path) -> None:
+    """The hold still to decide keeps its journal (the deletions an approve lets through
+    are those it shows) and the runs after it, even when a ``resolve`` after it, an
+    applied run that supersedes no hold, is the hub's newest applied run."""
+    from contacthub import service
+
+    db, a, b = held_hub(tmp_path, conflict="manual")
+    [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
+    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    edit(ann_b, "END:VCARD", "TITLE:Manager\r\nEND:VCARD")
+    cli(db, "sync", "h")  # run 2: an open conflict
+    (a / "cy.vcf").unlink()
+    (a / "di.vcf").unlink()
+    assert cli(db, "sync", "h")[0] == 3  # run 3: held
+    conflict = json.loads(cli(db, "conflicts", "h", "--json")[1])[0]  # (a's and b's title)
+    assert cli(db, "resolve", str(conflict["id"]), "--take", "a")[0] == 0  # run 4: applied
+    assert json.loads(cli(db, "conflicts", "h", "--json")[1]) == []  # (both settled)
+    engine = open_database(db)
+    assert [r["status"] for r in service.runs(engine, "h")] == ["applied", "held", "applied", "applied"]
+
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0")
+    assert code == 0 and "(runs 1 to 2)" in out and "kept whole: run 3 and every later run" in out, out
+    assert service.show_run(engine, 3, limit=0)["pruned"] is None
+    assert cli(db, "approve", "3")[0] == 0  # its deletions, as it showed them, go through
+    assert sorted(p.name for p in a.glob("*.vcf")) == ["ann.vcf", "bob.vcf", "ed.vcf"]
+    assert len(list(b.glob("*.vcf"))) == 3
+    engine.dispose()
+
+
 def test_empty_listings_say_so(hub: tuple[str, Path, Path]) -> None:
     """QA: ``runs --before 1`` printed an empty table, ``show`` of a run with no changes
     only its header, and ``runs --paged`` without ``--json`` was ignored without a word."""

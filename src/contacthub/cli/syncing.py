@@ -438,8 +438,8 @@ def prune(
     if result["protected_from"] is not None:
         typer.echo(
             f"kept whole: run {result['protected_from']} and every later run (from the newest"
-            " applied run, or from an older held or running run, or one an open conflict came"
-            " from, which an undo compares with the runs after it)"
+            " applied run, or from an older running run, the hold still to decide, or a run an"
+            " open conflict came from, which an undo compares with the runs after it)"
         )
     if runs and not dry_run:
         typer.echo("the pruned runs keep their counts and status; they can no longer be undone")

@@ -26,10 +26,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
 
 from contacthub.store import tables as t
+from contacthub.store.holds import live_hold
 from contacthub.store.rows import dumps, loads
 
-#: statuses of runs whose journal is never pruned: still going, or waiting for a person
-KEPT_STATUSES = ("running", "applying", "held")
+#: statuses of runs whose journal is never pruned: still going (or killed, for the next
+#: sync to recover). A held run is kept only while it is the hold to decide
+#: (``holds.live_hold``): one a later run superseded can never be decided, and kept it
+#: pinned every run after it for good (cron syncs again while a run is held).
+KEPT_STATUSES = ("running", "applying")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +77,17 @@ def prunable_runs(
 ) -> tuple[list[PruneRun], int | None]:
     """The hub's runs whose journal a prune deletes: older than run ``before`` or started
     before ``started_before``, not pruned yet, with rows to delete, and none of these:
-    running or applying (a run going on, or a killed one the next sync recovers), held (a
-    person's decision waits on its journal), one an open conflict came from, and the hub's
+    running or applying (a run going on, or a killed one the next sync recovers), the hold
+    still to decide (a person's decision waits on its journal: an approve lets through the
+    deletions it shows), one an open conflict came from, and the hub's
     newest applied run and every run after it (the one a person would undo first, and the
     decisions since that later syncs may still carry). Nor any run after one of those kept:
     an undo of a kept run asks the journal of every run after it what changed since (QA:
     pruned, an undo of the run an open conflict came from emptied a field set again since,
-    and said nothing). Also returns the first run kept from there on (``None``: no applied
-    run yet), which the dry run names."""
+    and said nothing). A hold a later run superseded (``holds``) is none of these: it can
+    be neither decided nor undone, its journal only plans, and no sync reads it. Also
+    returns the first run kept from there on (``None``: no applied run yet), which the dry
+    run names."""
     runs, c = t.runs.c, t.changes.c
     newest_applied = conn.execute(
         select(func.max(runs.id)).where(runs.hub_id == hub_id, runs.status == "applied")
@@ -96,7 +103,8 @@ def prunable_runs(
             ),
         )
     ).scalar()
-    first_kept = int(newest_applied if kept is None else min(kept, newest_applied))
+    live = live_hold(conn, hub_id)  # (after the newest applied run, but for a resolve's)
+    first_kept = min(int(i) for i in (newest_applied, kept, live) if i is not None)
     query = select(runs.id, runs.kind, runs.status, runs.started_at, runs.counts).where(
         runs.hub_id == hub_id, runs.id < first_kept
     )
