@@ -936,6 +936,59 @@ def test_sync_json_prints_one_object_when_no_run_can_start(setup: tuple[str, Pat
     assert said["errors"] == [{"connector": "hub", "record": "", "message": proc.stderr[7:].strip()}]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync", "team", "--json"],
+        ["sync", "team", "--queue", "--json"],
+        ["approve", "1", "--json"],
+        ["reject", "1", "--json"],
+        ["undo", "1", "--json"],
+    ],
+)
+def test_the_json_object_is_printed_for_a_store_missing_or_not_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """A store file that is not there, and ``--database ""``, ended ``sync --json`` with a
+    line on stderr and nothing on stdout, where the README promises the object with "run":
+    null (QA); ``approve``, ``reject`` and ``undo --json`` print the same run report, and
+    now the same object. Neither makes a store."""
+    monkeypatch.setenv("CONTACTHUB_HOME", str(tmp_path / "home"))
+    missing = tmp_path / "typo.db"
+    for database, said in (
+        (f"sqlite:///{missing}", f"no store at {missing}"),
+        ("", "--database is empty"),
+    ):
+        result = runner.invoke(app, ["--database", database, *args])
+        assert result.exit_code == 2, result.output
+        assert f"error: {said}" in result.stderr
+        out = json.loads(result.stdout)
+        [error] = out["errors"]
+        assert error["connector"] == "hub" and error["message"].startswith(said)
+        if "--queue" in args:
+            assert out["hub"] == "team" and out["queued"] is False
+        else:
+            assert out["run"] is None and out["status"] == "failed" and out["changes"] == {}
+    assert not missing.exists() and not (tmp_path / "home").exists()
+
+
+def test_the_json_object_is_printed_for_an_unknown_run_or_a_queued_dry_run(
+    setup: tuple[str, Path, Path, Path],
+) -> None:
+    """``approve``/``reject``/``undo --json`` of a run that is not there, and ``sync
+    --queue --dry-run --json`` (refused before it reached the broker), printed no object."""
+    db, _, _, _ = setup
+    for verb in ("approve", "reject", "undo"):
+        result = runner.invoke(app, ["--database", db, verb, "99", "--json"])
+        assert result.exit_code == 2 and "no run 99" in result.stderr, result.output
+        out = json.loads(result.stdout)
+        assert out["run"] is None and "no run 99" in out["errors"][0]["message"]
+    result = runner.invoke(app, ["--database", db, "sync", "team", "--queue", "--dry-run", "--json"])
+    assert result.exit_code == 2, result.output
+    out = json.loads(result.stdout)
+    assert out["queued"] is False and "a dry run is done here" in out["errors"][0]["message"]
+
+
 def _interrupt(args: list[str], db: str, started: Callable[[], bool]) -> subprocess.CompletedProcess[str]:
     """Run ``contacthub`` with ``args``, send it SIGINT (Ctrl-C) once ``started()`` says its
     run is under way, and return how it ended."""

@@ -30,6 +30,13 @@ EXIT_INTERRUPTED = 130
 
 class State:
     database: str | None = None
+    #: why ``--database`` cannot be used, said when a command opens the store (``db``)
+    refusal: str | None = None
+
+
+#: the commands that print one JSON object with ``--json`` whatever happens: a refused
+#: ``--database`` is said by them (``db`` raises it), not before they start
+JSON_ALWAYS = ("sync", "approve", "reject", "undo")
 
 
 def fail(message: str, code: int = EXIT_USER) -> NoReturn:
@@ -39,13 +46,18 @@ def fail(message: str, code: int = EXIT_USER) -> NoReturn:
 
 def db(create: bool = True) -> Engine:
     """The store; with ``create=False``, a store file named with ``--database`` must exist
-    (a mistyped path made an empty store, and the user saw "no hubs yet")."""
+    (a mistyped path made an empty store, and the user saw "no hubs yet"). A store that
+    cannot be used is a ``UserError``, not an exit here: ``sync --json`` (and the commands
+    of ``JSON_ALWAYS``) still print their object for it, as for any other reason."""
+    from contacthub.errors import UserError
     from contacthub.store.db import open_database, sqlite_path
 
+    if State.refusal:
+        raise UserError(State.refusal)
     url = State.database
     path = sqlite_path(url) if url and not create else None
     if path is not None and not path.exists():
-        fail(f"no store at {path} (mistyped? `contacthub apply` creates one)")
+        raise UserError(f"no store at {path} (mistyped? `contacthub apply` creates one)")
     return open_database(url)
 
 
@@ -94,6 +106,7 @@ class IdCommand(TyperCommand):
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     database: Annotated[
         str | None,
         typer.Option("--database", envvar="CONTACTHUB_DATABASE_URL", help="SQLAlchemy URL of the store."),
@@ -101,13 +114,25 @@ def main_options(
 ) -> None:
     """``--database ""`` is refused: a script's ``--database "$DB_URL"`` with the variable
     unset ran against the default store. An empty ``CONTACTHUB_DATABASE_URL`` is taken as
-    unset (as Click and ``store.db`` take it, and as most tools take an empty variable)."""
+    unset (as Click and ``store.db`` take it, and as most tools take an empty variable).
+    The commands of ``JSON_ALWAYS`` say the refusal themselves, when they open the store:
+    ``sync --json`` printed nothing on stdout for it."""
+    State.database, State.refusal = database, None
     if database is not None and not database.strip():
-        fail(
+        said = (
             '--database is empty (an unset variable in --database "$VAR"?): give the store\'s URL,'
             " or leave the option out for the default store"
         )
-    State.database = database
+        if ctx.invoked_subcommand not in JSON_ALWAYS:
+            fail(said)
+        State.refusal = said
+
+
+#: what Ctrl-C in a command says (``sync`` says its own, with the hub's name)
+INTERRUPTED = (
+    "interrupted: nothing more was done; a run it cut short (an undo, an approve)"
+    " is finished by the next 'contacthub sync' of its hub, with nothing made twice"
+)
 
 
 def store_refusal(exc: Any) -> str:
@@ -135,10 +160,6 @@ def _guard(func: Any) -> Any:
         except KeyboardInterrupt:
             # Typer made Ctrl-C a silent exit 130: the person did not know what state the hub
             # was in (``sync`` says it with the hub's name)
-            fail(
-                "interrupted: nothing more was done; a run it cut short (an undo, an approve)"
-                " is finished by the next 'contacthub sync' of its hub, with nothing made twice",
-                EXIT_INTERRUPTED,
-            )
+            fail(INTERRUPTED, EXIT_INTERRUPTED)
 
     return wrapper

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +18,7 @@ from contacthub.cli.common import (
     EXIT_HELD,
     EXIT_INTERRUPTED,
     ID_MAX,
+    INTERRUPTED,
     ConflictId,
     IdCommand,
     RunId,
@@ -197,12 +200,15 @@ def sync(
     ] = False,
 ) -> None:
     """Run one sync of HUB (waits while another run of it ends)."""
-    from sqlalchemy.exc import OperationalError
-
     from contacthub import service
-    from contacthub.errors import ContacthubError
 
-    try:
+    # Typer turned Ctrl-C into a silent exit 130: the person was left wondering what state
+    # the hub was in
+    interrupted = (
+        f"interrupted: the run stopped part way; the next 'contacthub sync {hub}' finishes"
+        " it (nothing is made twice, no edit is lost)"
+    )
+    with _one_object(as_json, interrupted, queue=hub if queue else None):
         engine = db(create=False)
         if queue:
             _enqueue(engine, hub, dry_run, as_json)
@@ -213,31 +219,39 @@ def sync(
                 report = service.sync(engine, hub, dry_run=dry_run, progress=update, on_wait=_waiting)
         else:
             report = service.sync(engine, hub, dry_run=dry_run, on_wait=_waiting)
-    except (ContacthubError, OperationalError) as exc:
-        if as_json:  # one JSON object on stdout whatever happened (a script reads it)
-            _print_unrun(hub, queue, str(exc) if isinstance(exc, ContacthubError) else store_refusal(exc))
-        raise
-    except KeyboardInterrupt:
-        # Typer turned Ctrl-C into a silent exit 130: the person was left wondering what
-        # state the hub was in
-        said = (
-            f"interrupted: the run stopped part way; the next 'contacthub sync {hub}' finishes"
-            " it (nothing is made twice, no edit is lost)"
-        )
-        if as_json:
-            _print_unrun(hub, queue, said)
-        fail(said, EXIT_INTERRUPTED)
     _print_report(report, as_json)
     _exit_for(report)
 
 
-def _print_unrun(hub: str, queue: bool, message: str) -> None:
-    """``sync --json``'s object when no run could start (an unknown hub, no broker): the
-    keys of a run's (of ``--queue``'s), ``run`` null (``queued`` false) and the reason as
-    the hub's error; the one-line error still goes to stderr, as ``_guard`` says it."""
+@contextmanager
+def _one_object(as_json: bool, interrupted: str, queue: str | None = None) -> Iterator[None]:
+    """Where ``--json`` promises one JSON object on stdout whatever happened (``sync``,
+    ``approve``, ``reject``, ``undo``): when no run could start (an unknown hub or run, a
+    store that cannot be opened or was not there, no broker) or Ctrl-C stopped it, the
+    object is printed for it; the one-line error still goes to stderr, as ``_guard`` says
+    it, and the exit code is the same as without ``--json``."""
+    from sqlalchemy.exc import OperationalError
+
+    from contacthub.errors import ContacthubError
+
+    try:
+        yield
+    except (ContacthubError, OperationalError) as exc:
+        if as_json:  # one JSON object on stdout whatever happened (a script reads it)
+            _print_unrun(queue, str(exc) if isinstance(exc, ContacthubError) else store_refusal(exc))
+        raise
+    except KeyboardInterrupt:
+        if as_json:
+            _print_unrun(queue, interrupted)
+        fail(interrupted, EXIT_INTERRUPTED)
+
+
+def _print_unrun(queue: str | None, message: str) -> None:
+    """The object when no run could start: the keys of a run's (of ``--queue``'s, for hub
+    ``queue``), ``run`` null (``queued`` false) and the reason as the hub's error."""
     error = {"connector": "hub", "record": "", "message": message}
-    if queue:
-        typer.echo(json.dumps({"hub": hub, "queued": False, "errors": [error]}, ensure_ascii=False))
+    if queue is not None:
+        typer.echo(json.dumps({"hub": queue, "queued": False, "errors": [error]}, ensure_ascii=False))
         return
     empty: dict[str, Any] = {"run": None, "status": "failed", "changes": {}, "conflicts": 0}
     typer.echo(json.dumps({**empty, "errors": [error]}, ensure_ascii=False))
@@ -514,7 +528,8 @@ def approve(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False
     """Approve a held RUN: sync again, allowing the deletions it held."""
     from contacthub import service
 
-    report = service.approve(db(create=False), run, on_wait=_waiting)
+    with _one_object(as_json, INTERRUPTED):
+        report = service.approve(db(create=False), run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -525,7 +540,8 @@ def reject(run: RunId, as_json: Annotated[bool, typer.Option("--json")] = False)
     """Reject a held RUN: keep the records it would have deleted."""
     from contacthub import service
 
-    report = service.reject(db(create=False), run, on_wait=_waiting)
+    with _one_object(as_json, INTERRUPTED):
+        report = service.reject(db(create=False), run, on_wait=_waiting)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -542,7 +558,8 @@ def undo(
     """Undo RUN: apply the inverse of its changes as a new run."""
     from contacthub import service
 
-    report = service.undo(db(create=False), run, on_wait=_waiting, dry_run=dry_run)
+    with _one_object(as_json, INTERRUPTED):
+        report = service.undo(db(create=False), run, on_wait=_waiting, dry_run=dry_run)
     _print_report(report, as_json)
     _exit_for(report)
 
@@ -553,11 +570,12 @@ def _waiting() -> None:
 
 
 def _enqueue(engine: Engine, hub: str, dry_run: bool, as_json: bool) -> None:
+    from contacthub.errors import UserError
     from contacthub.scheduler import celery_app
     from contacthub.store.repo import Store
 
-    if dry_run:
-        fail("--queue runs real syncs; a dry run is done here, without --queue")
+    if dry_run:  # (raised, not ``fail``: ``--json`` prints its object for it)
+        raise UserError("--queue runs real syncs; a dry run is done here, without --queue")
     with engine.connect() as conn:
         # a clear error for a name that is not a hub; the stored spelling (NFC or NFD) is
         # the one the queue's marker and the scheduler's last start go by
