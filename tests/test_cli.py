@@ -600,6 +600,44 @@ def test_demo(tmp_path: Path) -> None:
     assert json.loads(again.stdout)["changes"] == {}
 
 
+def test_a_second_demo_keeps_the_demo_hub_and_its_files(tmp_path: Path) -> None:
+    """A second ``demo`` (``demo --serve`` after ``demo``, as the first suggests) dropped
+    hub demo, its runs and history, and rewrote the files: the edit the first run told the
+    person to make was gone, and it said only "hub demo: created" (QA). It keeps them now,
+    says so, and syncs; ``--reset`` starts over."""
+    env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
+    env.pop("CONTACTHUB_DATABASE_URL", None)
+
+    def ch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "contacthub", *args], capture_output=True, text=True, env=env
+        )
+
+    def runs() -> list[int]:
+        return [r["id"] for r in json.loads(ch("runs", "demo", "--json").stdout)]
+
+    first = ch("demo")
+    assert first.returncode == 0, first.stderr
+    held = first.stdout.split("hub demo now holds ", 1)[1].split(" people")[0]
+    export = tmp_path / "home" / "demo" / "outlook.csv"
+    export.write_text(export.read_text().replace("Met at the engine demo", "Met at the engine demo AGAIN"))
+    assert ch("sync", "demo").returncode == 0
+    before = runs()
+    second = ch("demo")
+    assert second.returncode == 0, second.stderr
+    assert "hub demo: kept, with its 3 run(s)" in second.stdout and "hub demo: created" not in second.stdout
+    assert runs()[-len(before) :] == before and len(runs()) == len(before) + 2
+    assert "AGAIN" in export.read_text()
+    assert any("AGAIN" in p.read_text() for p in (tmp_path / "home" / "demo" / "phone").glob("*.vcf"))
+    assert f"hub demo now holds {held} people" in second.stdout  # (no one twice from demo-cloud)
+    elsewhere = ch("demo", "--dir", str(tmp_path / "other"))
+    assert elsewhere.returncode == 2 and "--reset" in elsewhere.stderr, elsewhere.stderr
+    assert not (tmp_path / "other").exists()
+    reset = ch("demo", "--reset")
+    assert reset.returncode == 0 and "hub demo: created" in reset.stdout, reset.stderr
+    assert len(runs()) == 2 and "AGAIN" not in export.read_text()
+
+
 def test_the_demo_hint_carries_its_database(tmp_path: Path) -> None:
     """The commands the demo suggests once ran on the default store, not on the one
     ``--database`` named: "no hub named 'demo'"."""

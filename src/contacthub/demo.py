@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,8 +92,14 @@ def write_files(folder: Path, cloud: list[dict[str, Any]] | None = None) -> Path
             old.unlink()
         for name, text in cards.items():
             (path / name).write_text(text, encoding="utf-8", newline="")
-    csv_path = folder / "outlook.csv"
-    csv_path.write_text(CSV_EXPORT, encoding="utf-8", newline="")
+    (folder / "outlook.csv").write_text(CSV_EXPORT, encoding="utf-8", newline="")
+    return write_hub_file(folder, cloud)
+
+
+def write_hub_file(folder: Path, cloud: list[dict[str, Any]] | None = None) -> Path:
+    """Write the demo's hub file into ``folder`` (the address books' places in it), and
+    returns it: written again by every ``demo``, as the emulators' addresses change."""
+    phone, office, csv_path = folder / "phone", folder / "office", folder / "outlook.csv"
     hub_file = folder / "hub.toml"
     text = HUB_FILE.format(phone=phone.as_posix(), office=office.as_posix(), csv=csv_path.as_posix())
     if cloud:
@@ -180,21 +186,48 @@ def demo_cloud(folder: Path) -> Iterator[list[dict[str, Any]]]:
         yield connectors
 
 
-def run_demo(database: str | None, folder: Path | None, serve: bool = False, port: int = 8080) -> None:
+def run_demo(
+    database: str | None,
+    folder: Path | None,
+    serve: bool = False,
+    port: int = 8080,
+    reset: bool = False,
+    prepare: Callable[[Path], None] | None = None,
+) -> None:
+    """Run the demo. A store that holds hub ``demo`` already keeps it (its runs, and its
+    files with what the person edited, as the first demo told them to), and syncs it
+    again: a second ``demo`` (``demo --serve`` after ``demo``, as the first one suggests)
+    dropped the hub and rewrote the files, silently. ``reset`` starts over, as before.
+    Hub ``demo-cloud`` is made afresh every time: its emulated systems live as long as the
+    command. ``prepare`` makes a fresh demo's ``--dir`` (after the kept one was looked for)."""
     from sqlalchemy import delete
 
     from contacthub import config, service
     from contacthub.store import tables as t
     from contacthub.store.db import data_dir, default_url, open_database, safe_url
 
-    folder = (folder or data_dir() / "demo").resolve()
     url = database or default_url()
     engine = open_database(url)
+    kept = None if reset else _kept(engine, folder)
+    if kept is not None:
+        folder = kept[0]
+    else:
+        if folder is not None and prepare is not None:
+            prepare(folder)
+        folder = (folder or data_dir() / "demo").resolve()
     with demo_cloud(folder) as cloud:
-        hub_file = write_files(folder, cloud)
-        with engine.begin() as conn:  # a fresh demo every time: the old demo hubs go
-            conn.execute(delete(t.hubs).where(t.hubs.c.name.in_(["demo", "demo-cloud"])))
-        for line in config.apply(engine, config.load(hub_file)):
+        hub_file = write_hub_file(folder, cloud) if kept else write_files(folder, cloud)
+        gone = ["demo-cloud"] if kept else ["demo", "demo-cloud"]
+        with engine.begin() as conn:  # (kept: demo-cloud's emulators are new ones)
+            conn.execute(delete(t.hubs).where(t.hubs.c.name.in_(gone)))
+        spec = config.load(hub_file)
+        if kept is not None:
+            del spec.hubs["demo"]  # as it is: settings changed since are not undone
+            typer.echo(
+                f"hub demo: kept, with its {kept[1]} run(s) and the files in {folder}"
+                " ('contacthub demo --reset' starts it over)"
+            )
+        for line in config.apply(engine, spec):
             typer.echo(line)
         for hub in ("demo", "demo-cloud", "demo"):
             report = service.sync(engine, hub)
@@ -228,6 +261,43 @@ def run_demo(database: str | None, folder: Path | None, serve: bool = False, por
         f"--serve' keeps them and the dashboard running.\ntry: edit a file, then\n  {ch} sync "
         f"demo\n  {ch} runs demo\n  {ch} show {report.run_id}"
     )
+
+
+def _kept(engine: Any, folder: Path | None) -> tuple[Path, int] | None:
+    """The folder and the number of runs of the store's demo hub, or None when there is
+    none. A hub named ``demo`` whose phone, office and outlook connectors are not the
+    demo's files in one folder (someone's own hub), one whose folder is gone, or a
+    ``--dir`` other than its folder, is refused, naming ``--reset``: nothing is guessed."""
+    from sqlalchemy import func, select
+
+    from contacthub.errors import ConfigError
+    from contacthub.store import tables as t
+    from contacthub.store.repo import Store
+
+    with engine.connect() as conn:
+        store = Store(conn)
+        row = store.hub_row("demo")
+        if row is None:
+            return None
+        paths = {c.name: c.settings.get("path") for c in store.connectors(row.id)}
+        runs = conn.execute(select(func.count()).select_from(t.runs).where(t.runs.c.hub_id == row.id))
+        count = int(runs.scalar_one())
+    office = paths.get("office")
+    home = Path(office).parent if isinstance(office, str) else None
+    books = {"phone": "phone", "office": "office", "outlook": "outlook.csv"}
+    if home is None or any(paths.get(name) != str(home / place) for name, place in books.items()):
+        raise ConfigError(
+            "this store has a hub named demo that is not the demo's (its connectors are not"
+            " the demo's files): 'contacthub demo --reset' replaces it, its runs and history"
+        )
+    if not home.is_dir():
+        raise ConfigError(f"the demo's files in {home} are gone: 'contacthub demo --reset' makes them again")
+    if folder is not None and folder.resolve() != home.resolve():
+        raise ConfigError(
+            f"hub demo keeps its files in {home}: leave out --dir to sync it again there, or add"
+            f" --reset to start the demo over in {folder}"
+        )
+    return home, count
 
 
 def _command(database: str | None) -> str:

@@ -58,13 +58,18 @@ def demo(
         bool, typer.Option("--serve", help="Keep the emulated systems and the dashboard running.")
     ] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port with --serve.")] = 8080,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Start over: drop the demo hubs, their runs and history, and rewrite the files."
+        ),
+    ] = False,
 ) -> None:
-    """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it."""
+    """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it.
+    Run again, it keeps hub demo, its runs and the files as they are, and syncs them."""
     from contacthub.demo import run_demo
 
-    if folder is not None:
-        _demo_folder(folder)
-    run_demo(State.database, folder, serve=serve, port=port)
+    run_demo(State.database, folder, serve=serve, port=port, reset=reset, prepare=_demo_folder)
 
 
 def _demo_folder(folder: Path) -> None:
