@@ -818,6 +818,35 @@ def test_every_command_has_help(command: str) -> None:
     assert f"Usage: contacthub {command}" in result.output
 
 
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command of the app, subcommands of ``user`` and ``token`` included."""
+    import click
+
+    out = []
+    for name, command in sorted(getattr(group, "commands", {}).items()):
+        out.append((*path, name))
+        if isinstance(command, click.Group):
+            out += _commands(command, (*path, name))
+    return out
+
+
+def test_the_help_texts_say_what_a_command_does_not_its_history() -> None:
+    """``webhooks --help`` read "a Graph URL printed for a Procore connector was one more
+    thing to paste in the wrong place": the docstring's why, shown as the help (QA). The
+    why goes into comments; the help of every command and option says what it does."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands = _commands(group)
+    assert ("webhooks",) in commands and ("token", "create") in commands
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], prog_name="contacthub", env={"COLUMNS": "400"})
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        for word in (" was ", " were ", "(QA)"):
+            assert word not in text, f"{' '.join(command)} --help: {text}"
+
+
 def test_undoing_a_deletion_brings_the_cards_back_whole(setup: tuple[str, Path, Path, Path]) -> None:
     """What only the laptop's copy held (a photo added there) is back after the undo."""
     db, a, b, _ = setup

@@ -66,7 +66,9 @@ def demo(
     ] = False,
 ) -> None:
     """Create a demo hub (vCard folders, a CSV file and emulated hosted systems) and sync it.
-    Run again, it keeps hub demo, its runs and the files as they are, and syncs them."""
+
+    Run again, it keeps hub demo, its runs and the files as they are, and syncs them
+    (--reset starts over)."""
     from contacthub.demo import run_demo
 
     run_demo(State.database, folder, serve=serve, port=port, reset=reset, prepare=_demo_folder)
@@ -234,9 +236,14 @@ def webhooks(
     ] = False,
 ) -> None:
     """Print, for each of HUB's connectors that a vendor can notify, its receiver URL and
-    what to register with that vendor (secret parts masked unless --reveal). Only the
-    connector's own vendor: a folder or a CSV file has no vendor to call it, and a Graph
-    URL printed for a Procore connector was one more thing to paste in the wrong place."""
+    what to register with that vendor (secret parts masked unless --reveal).
+
+    Each connector gets its own vendor's settings only (Procore, Pipedrive or Microsoft
+    Graph); a folder, a CSV file or a CardDAV book is listed as polled on the hub's
+    schedule."""
+    # (the docstring is the --help text: what the command does. Only the connector's own
+    # vendor is printed: a Graph URL printed for a Procore connector was one more thing to
+    # paste in the wrong place)
     from contacthub.store.repo import Store
     from contacthub.store.secrets import REDACTED
     from contacthub.webhooks import tokens
