@@ -33,15 +33,25 @@ def connect(
     typer.echo(f"connector {hub}/{connector}: signed in")
 
 
+def _systems() -> str:
+    """The emulated systems, for ``emulate``'s help: "m365, pipedrive or procore"."""
+    from contacthub.emulators import SYSTEMS
+
+    *rest, last = sorted(SYSTEMS)
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,
+    # the systems named from the emulators' own list (an argument's help is not shown by
+    # every Typer and Click pair: with Click 8.5, Typer 0.25 drops it)
+    help=f"Run an emulator of a hosted API on 127.0.0.1. SYSTEM is {_systems()}.\n\n"
+    "'contacthub emulate SYSTEM --help' lists that emulator's options.",
 )
 @_guard
-def emulate(
-    ctx: typer.Context, system: Annotated[str, typer.Argument(help="procore, pipedrive or m365")]
-) -> None:
-    """Run an emulator of a hosted API on 127.0.0.1 (see `contacthub emulate SYSTEM --help`)."""
+def emulate(ctx: typer.Context, system: Annotated[str, typer.Argument(metavar="SYSTEM")]) -> None:
+    """Run an emulator (the help is ``app.command``'s, with the systems there are)."""
     from contacthub.emulators import main as run_emulator
 
     if system in ("--help", "-h"):  # help is the system's own, so the option is off here
