@@ -263,6 +263,29 @@ def test_prune_deletes_old_journals_keeps_the_runs_and_refuses_their_undo(
     engine.dispose()
 
 
+def test_prune_with_keep_days_and_before_prunes_the_runs_older_than_both(hub: tuple[str, Path, Path]) -> None:
+    """``prune`` took ``--keep-days`` and ``--before`` together while its synopsis read
+    ``--keep-days D | --before RUN``, and nothing said what both meant (QA): a run goes
+    when it is older than both, so each option can only keep more."""
+    db, a, _ = hub
+    for uid in ("ann", "bob", "cy"):
+        assert cli(db, "sync", "h")[0] == 0  # runs 1 to 3, then 4: the newest applied
+        edit(a / f"{uid}.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    assert cli(db, "sync", "h")[0] == 0
+
+    def pruned(*options: str) -> list[int]:
+        code, out, err = cli(db, "prune", "h", *options, "--dry-run", "--json")
+        assert code == 0, err
+        return list(json.loads(out)["runs"])
+
+    assert pruned("--keep-days", "0") == [1, 2, 3]
+    assert pruned("--before", "3") == [1, 2]
+    assert pruned("--keep-days", "0", "--before", "3") == [1, 2]  # older than run 3, too
+    assert pruned("--keep-days", "1", "--before", "3") == []  # started today: none a day old
+    out = runner.invoke(app, ["prune", "--help"], env={"COLUMNS": "400"}).stdout
+    assert "Given both, a run goes only when it is older than both" in " ".join(out.split())
+
+
 def test_prune_leaves_held_runs_and_runs_with_open_conflicts(tmp_path: Path) -> None:
     from contacthub import service
 

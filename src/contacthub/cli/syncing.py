@@ -431,7 +431,10 @@ def prune(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Delete the changes (journal) of HUB's old runs; the runs stay, marked pruned."""
+    """Delete the changes (journal) of HUB's old runs; the runs stay, marked pruned.
+
+    Say which with --keep-days D, --before RUN, or both. Given both, a run goes only when it
+    is older than both: started more than D days ago and older than RUN."""
     from contacthub import service
 
     result = service.prune(
