@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -856,6 +857,28 @@ def test_the_help_texts_say_what_a_command_does_not_its_history() -> None:
         text = " ".join(result.output.split())
         for word in (" was ", " were ", "(QA)"):
             assert word not in text, f"{' '.join(command)} --help: {text}"
+
+
+def test_every_option_of_every_command_is_in_the_readme() -> None:
+    """``connect --no-browser``, ``worker --name`` and ``--log-level``, ``token create
+    --name``, ``token list --user``, ``demo --port``: options --help lists that the README
+    never named (QA). Each option, in one of its spellings, is in the README."""
+    import click
+    import typer.main
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for command in _commands(typer.main.get_command(app)):
+        found = typer.main.get_command(app)
+        for name in command:
+            found = found.commands[name]  # type: ignore[attr-defined]
+        for param in found.params:
+            spellings = [o for o in (*param.opts, *param.secondary_opts) if o.startswith("--")]
+            if not isinstance(param, click.Option) or spellings == ["--help"]:
+                continue
+            if not any(re.search(re.escape(o) + r"(?![\w-])", readme) for o in spellings):
+                missing.append(f"{' '.join(command)} {spellings[0]}")
+    assert not missing, missing
 
 
 def test_undoing_a_deletion_brings_the_cards_back_whole(setup: tuple[str, Path, Path, Path]) -> None:
