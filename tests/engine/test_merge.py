@@ -56,6 +56,28 @@ def test_only_theirs_changed_takes_theirs_and_records_the_source() -> None:
     assert result.sources["job_title"] == [INCOMING, LATE]
 
 
+def test_newest_a_change_of_one_side_by_a_record_older_than_the_hub_value_is_no_edit() -> None:
+    """A folder restored from a backup: its card changed since the hub last agreed with it,
+    but the card is older than the hub's value (set since, elsewhere). Under ``newest`` the
+    hub keeps its value, and the card's is kept in a conflict the hub won. Within the
+    clocks' 5 minutes, or with no time of the record's own, or under ``priority``, it is an
+    edit as before."""
+    base = {"job_title": "Clerk"}
+    hub = {"job_title": "Clerk"}
+    sources: Sources = {"job_title": [HUB_CONNECTOR, LATE]}
+    older = Side(INCOMING, 1, EARLY, own=True)
+    result = run(base, hub, {"job_title": "Fitter"}, sources=sources, by=older)
+    assert result.fields == hub and result.changed == []
+    [c] = result.conflicts
+    assert (c.ours, c.theirs, c.winner) == ("Clerk", "Fitter", "hub")
+    slack = Side(INCOMING, 1, "2026-01-01T23:56:00+00:00", own=True)  # 4 minutes before
+    assert run(base, hub, {"job_title": "Fitter"}, sources=sources, by=slack).changed == ["job_title"]
+    timeless = Side(INCOMING, 1, EARLY, own=False)  # its connector's last read, not its own
+    assert run(base, hub, {"job_title": "Fitter"}, sources=sources, by=timeless).changed == ["job_title"]
+    ranked = run(base, hub, {"job_title": "Fitter"}, sources=sources, by=older, policy="priority")
+    assert ranked.changed == ["job_title"]
+
+
 def test_only_ours_changed_keeps_ours() -> None:
     base = {"job_title": "Clerk"}
     result = run(base, {"job_title": "Foreman"}, dict(base))

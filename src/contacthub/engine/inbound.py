@@ -19,7 +19,7 @@ from contacthub.connectors.base import Record
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.leftovers import LeftBehind
 from contacthub.engine.matching import KEY_FIELDS, Matching
-from contacthub.engine.merge import Conflict, MergeResult, Side, Unconfirmed, merge, source_of
+from contacthub.engine.merge import CLOCK_SKEW, Conflict, MergeResult, Side, Unconfirmed, merge, source_of
 from contacthub.engine.twins import Twins
 from contacthub.errors import RecordError
 from contacthub.model import (
@@ -42,7 +42,6 @@ from contacthub.times import utc
 CHUNK = 500
 #: how far past the time it was read a record's modification time may be and still count
 #: as it is (a system's clock a little fast); later, it is bounded (``ahead``)
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 def ahead(moment: datetime, read: datetime, start: datetime | None = None) -> datetime:
@@ -297,7 +296,8 @@ class Inbound(Matching, Twins, LeftBehind):
         # read its connector, not now: taken as now, it won every `newest` conflict against
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
-        side = Side(spoke.id, spoke.position, self._when(record) or spoke.seen_at or "", self._horizon)
+        own = self._when(record)
+        side = Side(spoke.id, spoke.position, own or spoke.seen_at or "", self._horizon, own is not None)
         base, mine = link.baseline, theirs
         if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only
             stand_in = held_view(contact.data, spoke.held).get("given_name")

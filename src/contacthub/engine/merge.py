@@ -4,7 +4,9 @@ Inputs: the baseline (what this connector and the hub last agreed on, ``None`` f
 seen for the first time), ours (the hub contact now) and theirs (the record now). Per field:
 
 - theirs equals the baseline: this side did not change it, keep ours;
-- ours equals the baseline: only this side changed it, take theirs;
+- ours equals the baseline: only this side changed it, take theirs; under ``newest`` not
+  when the record is older than the hub's value by more than ``CLOCK_SKEW`` (``_older``:
+  an older version put back, a folder restored from a backup), a conflict the hub wins;
 - both equal: nothing to decide (a false conflict); when theirs changed to ours' value it
   is noted (``agreed``): an open manual conflict of that side's may be over;
 - multi-valued fields merge as sets: elements theirs added are added, elements theirs
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contacthub.model import (
@@ -44,6 +47,11 @@ from contacthub.model import (
     made_name,
     normalize_multi,
 )
+
+#: how far apart the clocks of two systems may be: a time up to this far ahead of the
+#: record's read is believed (``Inbound.ahead``), and a value older than the hub's by no more
+#: than this is no older one (``_older``)
+CLOCK_SKEW = timedelta(minutes=5)
 
 #: field -> [connector id, ISO time the value was set]; the key "*" holds the source of
 #: every field without its own entry (a contact made from one record has only "*")
@@ -65,6 +73,9 @@ class Side:
     position: int
     modified: str  # ISO 8601, comparable as text (always UTC)
     horizon: str = ""  # ISO 8601 as ``modified``; "" for none
+    #: ``modified`` is the record's own time (not its connector's last read, for a record
+    #: that has none): only then can it say the record is older than a value (``_older``)
+    own: bool = False
 
 
 @dataclass(slots=True)
@@ -343,6 +354,15 @@ def merge(
                 out.agreed.append(k)
                 continue
             if field_equal(k, o, b):
+                source = source_of(sources, k)
+                if policy == "newest" and _older(side, source):
+                    # changed on this side only, but the record is older than the hub's
+                    # value: an older version put back (a folder restored from a backup),
+                    # not an edit made since the hub's value was set. Taken, it undid the
+                    # week's edits made elsewhere, everywhere, since no policy weighs a
+                    # change of one side; the hub keeps its value and writes it back
+                    out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
+                    continue
                 take(k, t)
                 if k in NAME_GROUP:
                     name_taken.append(k)
@@ -478,6 +498,23 @@ def _set(out: MergeResult, k: str, values: Fields, sources: Sources, side: Side,
         out.sources.pop(k, None)
     if k in out.changed:
         out.changed.remove(k)
+
+
+def _older(side: Side, source: list[Any] | None) -> bool:
+    """Whether the record is older than the hub's value of a field (set at ``source``'s
+    time) by more than ``CLOCK_SKEW``: it cannot hold an edit made after that value was
+    set, and its change of the field is a step back (``newest``). Only the record's own
+    time says so, and only a stored time the hub believes (see ``_decide``)."""
+    held_at = source[1] if source else None
+    if not side.own or not side.modified or not held_at or (side.horizon and held_at > side.horizon):
+        return False
+    try:
+        mine, theirs = datetime.fromisoformat(side.modified), datetime.fromisoformat(held_at)
+    except (TypeError, ValueError):
+        return False
+    mine = mine if mine.tzinfo else mine.replace(tzinfo=UTC)
+    theirs = theirs if theirs.tzinfo else theirs.replace(tzinfo=UTC)
+    return mine < theirs - CLOCK_SKEW
 
 
 def _decide(policy: str, source: list[Any] | None, side: Side, positions: dict[int, int]) -> str:

@@ -1,0 +1,66 @@
+"""A folder put back from a backup, after edits made elsewhere since were copied into it.
+
+Under ``newest``, a value a record changed to, whose record is older than the time the
+hub's value was set (by more than the clocks' slack), is the older value: the hub keeps
+its own and writes it back, and the overruled value is kept in a conflict. Before, a
+restored card counted as an edit of one side only, which no policy weighs: the week's
+edits made elsewhere were undone everywhere (QA).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tests.sheets import site
+
+
+def _age(folder: Path, days: float) -> None:
+    moment = time.time() - days * 86400
+    for path in folder.glob("*.vcf"):
+        os.utime(path, (moment, moment))
+
+
+def _edit_sheet(sheet: Path, old: str, new: str) -> None:
+    text = sheet.read_text(encoding="utf-8-sig")
+    assert old in text
+    sheet.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_a_folder_restored_from_a_backup_does_not_undo_newer_edits(tmp_path: Path) -> None:
+    hub = site(tmp_path, people=4, TITLE="Fitter {i}")
+    hub.sync()
+    hub.settled()
+    _age(hub.folder, 8)  # last week's cards...
+    backup = tmp_path / "backup"
+    shutil.copytree(hub.folder, backup)  # ...and a copy of them (copy2: the times kept)
+    hub.settled()
+    _edit_sheet(hub.sheet, "Fitter 1", "Site Manager")  # edited in the sheet this week
+    assert hub.sync()["changes"]["cards"]["update"] == 1
+    assert "TITLE:Site Manager" in (hub.folder / "p1.vcf").read_text()
+    shutil.rmtree(hub.folder)
+    shutil.copytree(backup, hub.folder)  # the backup put back
+    report = hub.sync()
+    assert report["status"] == "applied"
+    assert "hub" not in report["changes"], report  # the hub took nothing from the old cards
+    assert report["conflicts"] >= 1
+    assert "TITLE:Site Manager" in (hub.folder / "p1.vcf").read_text()  # written back
+    assert "Site Manager" in hub.sheet.read_text(encoding="utf-8-sig")
+    hub.settled()
+
+
+def test_a_card_edited_after_the_hub_wrote_it_is_still_an_edit(tmp_path: Path) -> None:
+    """The rule weighs the record's own time: a card edited now (its mtime now), even one
+    whose REV is old, is newer than the value the hub wrote into it."""
+    hub = site(tmp_path, people=2, TITLE="Fitter {i}", REV="20150101T000000Z")
+    hub.sync()
+    hub.settled()
+    _edit_sheet(hub.sheet, "Fitter 1", "Site Manager")
+    hub.sync()
+    card = hub.folder / "p1.vcf"
+    card.write_text(card.read_text().replace("TITLE:Site Manager", "TITLE:Foreman"))
+    report = hub.sync()
+    assert report["changes"]["hub"]["update"] == 1, report
+    assert "Foreman" in hub.sheet.read_text(encoding="utf-8-sig")
