@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -535,3 +536,48 @@ def test_a_vendor_deactivated_in_procore_is_deleted_when_the_list_shows_inactive
         )
         site.sync()
         assert state.vendors[gone["id"]]["is_active"] is False
+
+
+def test_a_vendor_renamed_in_procore_reaches_a_hub_whose_values_came_from_a_folder(tmp_path: Path) -> None:
+    """QA: a vendor renamed in Procore changes its users' organization, but not their
+    ``updated_at``. With the contacts made from a folder listed first (their values timed
+    now), the users, 30 days older, were taken for an older version put back (the rule for
+    a folder restored from a backup): the rename was undone, written back, and a vendor of
+    the old name made again. A Procore user's time does not cover every field it holds
+    (``Capabilities.dated_whole``), so that rule is not for it."""
+    with served(users=3, vendors=2, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        export = Site(f"sqlite:///{tmp_path / 'export.db'}", srv, folder, objects=["users"])
+        export.sync()  # the folder: an export of the company's users
+        engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+        spec = config.HubFile.model_validate(
+            {
+                "hubs": {
+                    "site": {
+                        "connectors": [
+                            {"name": "cards", "type": "vcard-dir", "path": str(folder)},
+                            {
+                                "name": "procore",
+                                "type": "procore",
+                                **srv.settings(objects=["users"], full_every="1s"),
+                            },
+                        ]
+                    }
+                }
+            }
+        )
+        config.apply(engine, spec)
+        run_hub(engine, "site")
+        state = srv.state
+        user = next(u for u in state.users.values() if u["is_active"] and u.get("vendor_id"))
+        vendor_id = user["vendor_id"]
+        vendors_before = set(state.vendors)
+        state.vendors[vendor_id].update(name="Renamed Builders Pty", updated_at=state.now())
+        time.sleep(1.1)  # (full_every = 1 s: the next run lists every user)
+        report = run_hub(engine, "site")
+        assert report.errors == []
+        assert set(state.vendors) == vendors_before  # no vendor made again
+        assert state.vendors[vendor_id]["name"] == "Renamed Builders Pty"
+        card = next(p for p in folder.glob("*.vcf") if user["email_address"].lower() in p.read_text().lower())
+        assert "ORG:Renamed Builders Pty" in card.read_text()

@@ -105,6 +105,13 @@ class Capabilities:
     deactivate: bool = False
     delta: bool = False
     batch_size: int = 500
+    #: a record's modification time moves with every change of anything it holds (a file's
+    #: mtime): only then is a record older than a hub value one that cannot hold an edit
+    #: made since (``merge._older``, a folder restored from a backup). Not so a Procore
+    #: user, whose organization is its vendor's name: a vendor renamed moves no user's
+    #: ``updated_at``, and the rename was taken for an old value put back, undone, and a
+    #: vendor of the old name made again
+    dated_whole: bool = False
 
 
 class Credentials(Protocol):

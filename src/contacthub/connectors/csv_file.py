@@ -209,7 +209,7 @@ class CsvConnector(CsvStore, Connector):
         "path": str, "format": str, "encoding": str, "delimiter": str, "create": bool,
         "date_order": str,
     }  # fmt: skip
-    capabilities = Capabilities(batch_size=10_000)
+    capabilities = Capabilities(batch_size=10_000, dated_whole=True)  # (a row's time: the file's)
 
     @classmethod
     def native_fields(cls, settings: Mapping[str, Any], places: frozenset[str]) -> frozenset[str]:

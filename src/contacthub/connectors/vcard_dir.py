@@ -80,7 +80,7 @@ class VCardDirConnector(VCardFiles, Connector):
         "max_card_mb": MAX_CARD_MB_LIMIT,
     }
     capabilities: ClassVar[Capabilities] = Capabilities(
-        create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500
+        create=True, update=True, delete=True, deactivate=False, delta=False, batch_size=500, dated_whole=True
     )
     default_mapping: ClassVar[Mapping[str, str]] = {
         "display_name": "FN",

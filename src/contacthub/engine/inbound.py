@@ -297,7 +297,8 @@ class Inbound(Matching, Twins, LeftBehind):
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
         own = self._when(record)
-        side = Side(spoke.id, spoke.position, own or spoke.seen_at or "", self._horizon, own is not None)
+        dated = own is not None and spoke.connector.capabilities.dated_whole
+        side = Side(spoke.id, spoke.position, own or spoke.seen_at or "", self._horizon, dated)
         base, mine = link.baseline, theirs
         if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only
             stand_in = held_view(contact.data, spoke.held).get("given_name")

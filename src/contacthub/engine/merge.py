@@ -74,7 +74,8 @@ class Side:
     modified: str  # ISO 8601, comparable as text (always UTC)
     horizon: str = ""  # ISO 8601 as ``modified``; "" for none
     #: ``modified`` is the record's own time (not its connector's last read, for a record
-    #: that has none): only then can it say the record is older than a value (``_older``)
+    #: that has none), moved by every change of it (``Capabilities.dated_whole``): only
+    #: then can it say the record is older than a value (``_older``)
     own: bool = False
 
 
