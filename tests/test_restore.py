@@ -48,6 +48,8 @@ def test_a_folder_restored_from_a_backup_does_not_undo_newer_edits(tmp_path: Pat
     assert report["conflicts"] >= 1
     assert "TITLE:Site Manager" in (hub.folder / "p1.vcf").read_text()  # written back
     assert "Site Manager" in hub.sheet.read_text(encoding="utf-8-sig")
+    listed = hub.cli("conflicts", "h", "--all")  # the overruled old value, and which stayed
+    assert "sheet: Site Manager  (kept)" in listed and "cards: Fitter 1\n" in listed, listed
     hub.settled()
 
 

@@ -507,8 +507,14 @@ def conflicts(
         typer.echo("no open conflicts")
     for c in items:
         typer.echo(f"conflict {c['id']} [{c['status']}] {c['name']}: {c['field']}")
-        typer.echo(f"    {c['hub_source'] or 'hub'}: {_short(c['hub'])}")
-        typer.echo(f"    {c['source']}: {_short(c['incoming'])}")
+        # a settled conflict says which value stayed: under ``newest`` the hub's may have
+        # beaten a record older than it (a folder put back from a backup), which the two
+        # values alone did not tell
+        winner = c.get("winner")
+        kept_hub = winner == "hub" or (winner is not None and winner == c["hub_source"])
+        kept_theirs = not kept_hub and winner is not None and winner == c["source"]
+        typer.echo(f"    {c['hub_source'] or 'hub'}: {_short(c['hub'])}{'  (kept)' if kept_hub else ''}")
+        typer.echo(f"    {c['source']}: {_short(c['incoming'])}{'  (kept)' if kept_theirs else ''}")
 
 
 @app.command(cls=IdCommand)
