@@ -452,6 +452,54 @@ def test_prune_keeps_the_hold_still_to_decide_before_a_resolve(tmp_path: Path) -
     engine.dispose()
 
 
+class Killed(BaseException):
+    """What a SIGKILL is to a run: nothing of it runs after, not even its error handling."""
+
+
+def test_prune_keeps_the_hold_a_killed_approve_still_carries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: an approve killed halfway is carried on by the next sync, which lets through
+    the deletions its held run showed, read from that run's journal. With a ``resolve``
+    after the hold (the newest applied run), a prune deleted that journal (the run was no
+    longer the hold to decide, it was approved), and the next sync held the deletions the
+    person had approved again. The held run a killed decision carries keeps its journal."""
+    from contacthub import service
+    from contacthub.connectors.vcard_dir import VCardDirConnector
+
+    db, a, b = held_hub(tmp_path, conflict="manual")
+    [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
+    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
+    edit(ann_b, "END:VCARD", "TITLE:Manager\r\nEND:VCARD")
+    cli(db, "sync", "h")  # run 2: an open conflict
+    (a / "cy.vcf").unlink()
+    (a / "di.vcf").unlink()
+    assert cli(db, "sync", "h")[0] == 3  # run 3: held
+    conflict = json.loads(cli(db, "conflicts", "h", "--json")[1])[0]
+    assert cli(db, "resolve", str(conflict["id"]), "--take", "a")[0] == 0  # run 4: applied
+    write = VCardDirConnector.write
+
+    def dies_in_b(self: VCardDirConnector, ops: Any) -> Any:
+        if self.root == b:
+            raise Killed
+        return write(self, ops)
+
+    engine = open_database(db)
+    monkeypatch.setattr(VCardDirConnector, "write", dies_in_b)
+    with pytest.raises(Killed):
+        service.approve(engine, 3)  # run 5, killed before b's deletions
+    monkeypatch.setattr(VCardDirConnector, "write", write)
+    assert len(list(b.glob("*.vcf"))) == 5
+    code, out, _ = cli(db, "prune", "h", "--keep-days", "0")
+    assert code == 0, out
+    assert service.show_run(engine, 3, limit=0)["pruned"] is None, out
+    code, out, _ = cli(db, "sync", "h", "--json")
+    assert code == 0 and json.loads(out)["status"] == "applied", out  # not held again
+    assert sorted(p.name for p in a.glob("*.vcf")) == ["ann.vcf", "bob.vcf", "ed.vcf"]
+    assert len(list(b.glob("*.vcf"))) == 3
+    engine.dispose()
+
+
 def test_empty_listings_say_so(hub: tuple[str, Path, Path]) -> None:
     """QA: ``runs --before 1`` printed an empty table, ``show`` of a run with no changes
     only its header, and ``runs --paged`` without ``--json`` was ignored without a word."""

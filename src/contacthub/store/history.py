@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, delete, exists, func, or_, select, upda
 
 from contacthub.store import tables as t
 from contacthub.store.holds import live_hold
+from contacthub.store.repo_journal import JournalMixin
 from contacthub.store.rows import dumps, loads
 
 #: statuses of runs whose journal is never pruned: still going (or killed, for the next
@@ -72,6 +73,22 @@ def _still_read(run_kind: str) -> Any:
     return or_(*read)
 
 
+def _carried_holds(conn: Connection, hub_id: int) -> set[int]:
+    """The held runs a killed approve or reject (or a killed run that carried one on)
+    still decides: the next sync lets through, or refuses, the deletions their journals
+    show (``run._carried``). Decided, such a run is no longer the hold to decide, and a
+    ``resolve`` after it is the newest applied run: pruned, the next sync held the
+    deletions a person had approved again (QA)."""
+    out: set[int] = set()
+    for _run, kind, status, parent_id, _counts, carries in JournalMixin(conn).killed_decisions(hub_id):
+        if status not in KEPT_STATUSES:
+            continue
+        if kind in ("approve", "reject") and parent_id is not None:
+            out.add(int(parent_id))
+        out.update(int(i) for key in ("approved_runs", "rejected_runs") for i in carries.get(key) or [])
+    return out
+
+
 def prunable_runs(
     conn: Connection, hub_id: int, *, before: int | None = None, started_before: datetime | None = None
 ) -> tuple[list[PruneRun], int | None]:
@@ -85,7 +102,8 @@ def prunable_runs(
     an undo of a kept run asks the journal of every run after it what changed since (QA:
     pruned, an undo of the run an open conflict came from emptied a field set again since,
     and said nothing). A hold a later run superseded (``holds``) is none of these: it can
-    be neither decided nor undone, its journal only plans, and no sync reads it. Also
+    be neither decided nor undone, its journal only plans, and no sync reads it. Nor a
+    held run a killed decision still carries (``_carried_holds``). Also
     returns the first run kept from there on (``None``: no applied run yet), which the dry
     run names."""
     runs, c = t.runs.c, t.changes.c
@@ -112,9 +130,10 @@ def prunable_runs(
         query = query.where(runs.id < before)
     if started_before is not None:
         query = query.where(runs.started_at < started_before)
+    carried = _carried_holds(conn, hub_id)
     out = []
     for row in conn.execute(query.order_by(runs.id)).all():
-        if (loads(row.counts) or {}).get("pruned"):
+        if (loads(row.counts) or {}).get("pruned") or row.id in carried:
             continue
         total, kept = conn.execute(
             select(func.count(), func.count().filter(_still_read(row.kind))).where(c.run_id == row.id)
