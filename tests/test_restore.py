@@ -66,33 +66,3 @@ def test_a_card_edited_after_the_hub_wrote_it_is_still_an_edit(tmp_path: Path) -
     report = hub.sync()
     assert report["changes"]["hub"]["update"] == 1, report
     assert "Foreman" in hub.sheet.read_text(encoding="utf-8-sig")
-
-
-def test_a_card_of_a_person_deleted_since_put_back_brings_the_same_person_back(tmp_path: Path) -> None:
-    """QA: a card put back (from a backup) of someone deleted elsewhere since came back as a
-    new person: a hub-made UID, new file names and row ids everywhere, the deleted contact
-    left beside it. An edit of a deleted person's record restores them (modification beats
-    deletion); their card put back does the same, as the same contact, under its own UID."""
-    from sqlalchemy import select
-
-    from contacthub.store import tables as t
-    from contacthub.store.db import open_database
-
-    hub = site(tmp_path, people=3)
-    hub.sync()
-    hub.settled()
-    kept = (hub.folder / "p2.vcf").read_bytes()
-    sheet_before = hub.sheet.read_text(encoding="utf-8-sig")
-    row = next(line for line in sheet_before.splitlines() if "p2@example.com" in line)
-    _edit_sheet(hub.sheet, row + "\r\n" if row + "\r\n" in sheet_before else row + "\n", "")
-    hub.sync()
-    assert not (hub.folder / "p2.vcf").exists()
-    (hub.folder / "p2.vcf").write_bytes(kept)  # put back
-    report = hub.sync()
-    assert report["changes"]["hub"]["create"] == 1, report
-    assert row in hub.sheet.read_text(encoding="utf-8-sig")  # the same row, its id included
-    engine = open_database(hub.db)
-    with engine.connect() as conn:
-        rows = conn.execute(select(t.contacts.c.uid, t.contacts.c.deleted)).all()
-    assert sorted(rows) == [("u1", False), ("u2", False), ("u3", False)], rows
-    hub.settled()

@@ -481,8 +481,6 @@ class Inbound(Matching, Twins, LeftBehind):
         if contact is None and (self._moved_from is not None or self._may_have_moved(spoke)):
             self._set_aside.append((record, self._moved_from))  # see ``_settle_moves``
             return
-        if contact is None and spoke.readable:
-            contact = self._revived(record, linked, changed, keys)
         link = LinkRow(0, spoke.id, "", record.native_id, record.version, None, 0, "active", made=False)
         if contact is not None and record.hub_id and self._by_ref.get(record.hub_id) is contact:
             # found by the hub id it carries: a killed run's copy, or the person's own card
@@ -516,32 +514,6 @@ class Inbound(Matching, Twins, LeftBehind):
                 link.baseline = theirs
         new_links.append(link)
         self._taken.add(link.contact_id)
-
-    def _revived(
-        self,
-        record: Record,
-        linked: dict[str, LinkRow],
-        changed: dict[str, ContactRow],
-        keys: dict[str, list[str]],
-    ) -> ContactRow | None:
-        """The deleted hub contact whose id (a card's UID) an unlinked record carries, no
-        record here linked to them, restored: their card put back from a backup, or typed
-        in again, brings them back as an edit of a deleted person's record does
-        (modification beats deletion). Made anew, they came back under a hub-made UID, with
-        new file names and row ids everywhere, the deleted contact left beside them (QA).
-        The caller merges the record into them as into any contact it matched."""
-        ref = self._by_ref.get(record.hub_id) if record.hub_id else None
-        if ref is None or not ref.deleted or ref.id in linked or ref.id in self._taken:
-            return None
-        ctx = self.ctx
-        ref.deleted = False
-        ref.rev += 1
-        self._reactivate(ref.id, 0)
-        changed[ref.id] = ref
-        keys[ref.id] = match_keys(ref.data)
-        ctx.journal.append(ctx.change_row(None, "restore", ref.id, None, ref.data, "done"))
-        ctx.report.count("hub", "create")
-        return ref
 
     def _unconfirmed_copy(
         self, spoke: Spoke, record: Record, new_links: list[LinkRow], linked: dict[str, LinkRow]
