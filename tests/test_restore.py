@@ -66,3 +66,31 @@ def test_a_card_edited_after_the_hub_wrote_it_is_still_an_edit(tmp_path: Path) -
     report = hub.sync()
     assert report["changes"]["hub"]["update"] == 1, report
     assert "Foreman" in hub.sheet.read_text(encoding="utf-8-sig")
+
+
+def test_a_new_row_carrying_a_deleted_persons_id_is_a_new_person(tmp_path: Path) -> None:
+    """QA: a plain CSV's next row number (or a card copied from a template) may carry the
+    id of someone deleted: merged into them, the new person got the deleted one's email,
+    phone and notes in their own row and card. Such a record is a new person."""
+    hub = site(tmp_path, 'format = "plain"', people=3, NOTE="private {i}")
+    hub.sync()
+    hub.settled()
+    text = hub.sheet.read_text(encoding="utf-8-sig")
+    header, *rows = text.splitlines()
+    row = next(r for r in rows if "p3@example.com" in r)
+    assert row.startswith("u3,")
+    hub.sheet.write_text("\n".join([header, *(r for r in rows if r != row)]) + "\n", encoding="utf-8")
+    hub.sync()
+    assert not (hub.folder / "p3.vcf").exists()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    cells.update(display_name="Frank Newman", given_name="Frank", family_name="Newman", notes="")
+    cells["emails"] = "frank@example.com"
+    with hub.sheet.open("a", encoding="utf-8") as out:
+        out.write(",".join(cells[h] for h in header.split(",")) + "\n")
+    report = hub.sync()
+    assert report["changes"]["hub"]["create"] == 1, report
+    everything = hub.sheet.read_text(encoding="utf-8-sig") + "".join(
+        p.read_text() for p in hub.folder.glob("*.vcf")
+    )
+    assert "p3@example.com" not in everything and "private 3" not in everything
+    assert "frank@example.com" in everything
