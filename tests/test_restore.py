@@ -14,6 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.sheets import site
 
 
@@ -50,6 +52,45 @@ def test_a_folder_restored_from_a_backup_does_not_undo_newer_edits(tmp_path: Pat
     assert "Site Manager" in hub.sheet.read_text(encoding="utf-8-sig")
     listed = hub.cli("conflicts", "h", "--all")  # the overruled old value, and which stayed
     assert "sheet: Site Manager  (kept)" in listed and "cards: Fitter 1\n" in listed, listed
+    hub.settled()
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_people_missing_from_a_restored_folder_are_held_not_deleted(tmp_path: Path, decision: str) -> None:
+    """QA: people added since the backup are not in it, and were deleted everywhere with
+    the restore, under the delete threshold (2 of 42), with nothing said. A connector
+    whose records went back in time in a run (older versions put back) holds its
+    deletions for a person: approved, they go; rejected, they are written back."""
+    from contacthub.cli import app
+    from tests.sheets import runner
+
+    hub = site(tmp_path, people=20, TITLE="Fitter {i}")
+    hub.sync()
+    hub.settled()
+    _age(hub.folder, 8)
+    backup = tmp_path / "backup"
+    shutil.copytree(hub.folder, backup)
+    hub.settled()
+    _edit_sheet(hub.sheet, "Fitter 1,", "Site Manager,")
+    with hub.sheet.open("a", encoding="utf-8") as out:  # a person added this week
+        out.write("u99,Person 99,99,Person,,,,,,Fitter 99,,p99@example.com,,,,\n")
+    hub.sync()
+    assert any("p99@" in p.read_text() for p in hub.folder.glob("*.vcf"))
+    shutil.rmtree(hub.folder)
+    shutil.copytree(backup, hub.folder)
+    result = runner.invoke(app, ["--database", hub.db, "sync", "h", "--json"])
+    assert result.exit_code == 3, result.output
+    import json
+
+    report = json.loads(result.output)
+    assert report["status"] == "held"
+    assert "p99@example.com" in hub.sheet.read_text(encoding="utf-8-sig")  # nothing written
+    assert "went back to older versions" in hub.cli("show", str(report["run"]))
+    hub.cli(decision, str(report["run"]))
+    kept = decision == "reject"
+    assert any("p99@" in p.read_text() for p in hub.folder.glob("*.vcf")) is kept  # written back
+    assert ("p99@example.com" in hub.sheet.read_text(encoding="utf-8-sig")) is kept
+    assert "TITLE:Site Manager" in (hub.folder / "p1.vcf").read_text()
     hub.settled()
 
 

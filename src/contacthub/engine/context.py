@@ -47,6 +47,9 @@ class Spoke:
     deleted: set[str] = field(default_factory=set)
     #: the hub contacts its deletions deleted in this run (``Inbound.deletions``), for the hold
     gone: list[str] = field(default_factory=list)
+    #: its records read in this run that went back in time (``MergeResult.older``: older
+    #: versions put back, a backup): its deletions are then held whatever their number
+    went_back: int = 0
     complete: bool = False
     listed: int = 0
     cursor: str | None = None

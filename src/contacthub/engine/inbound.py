@@ -347,6 +347,8 @@ class Inbound(Matching, Twins, LeftBehind):
             disputed,
             {k: v for k, v in given.items() if spoke.id not in v[2]} if given else None,
         )
+        if result.older:
+            spoke.went_back += 1
         if given:
             for k in result.rolled_back:
                 given.pop(k, None)  # (its sides' values are open conflicts now)

@@ -107,6 +107,9 @@ class MergeResult:
     agreed: list[str] = field(default_factory=list)
     #: fields put back to the value the hub held before this run (``rolled_back``)
     rolled_back: list[str] = field(default_factory=list)
+    #: theirs changed a field to a value older than the hub's (``_older``): the record
+    #: went back in time, an older version put back
+    older: bool = False
 
 
 def _empty(value: Any) -> bool:
@@ -363,6 +366,7 @@ def merge(
                     # week's edits made elsewhere, everywhere, since no policy weighs a
                     # change of one side; the hub keeps its value and writes it back
                     out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
+                    out.older = True
                     continue
                 take(k, t)
                 if k in NAME_GROUP:
