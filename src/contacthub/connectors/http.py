@@ -10,10 +10,15 @@ servers) fails in the same few ways, and each way has one right answer:
     401                            ask the ``Auth`` to refresh once, then ``FatalConnectorError``
     any other status               returned; ``error_for`` turns it into the right error
 
-Answers are streamed and read here; a request given a ``limit`` (bytes, decoded) stops
-reading past it with ``AnswerTooLargeError`` (a ``Content-Length`` over it: nothing of the
-body is read), so a server answering with gigabytes costs at most the limit of memory. It is
-never retried: the same server would send the same answer.
+Answers are streamed and read here; a request given a ``limit`` (bytes) stops reading past
+it with ``AnswerTooLargeError`` (a ``Content-Length`` over it: nothing of the body is read),
+so a server answering with gigabytes costs at most the limit of memory. It is never retried:
+the same server would send the same answer. Such a request asks for ``gzip``, ``deflate`` or
+no compression (``ACCEPT_ENCODING``) and unpacks the answer itself, a bounded step at a time
+(``_Unpacker``): httpx unpacks a whole wire chunk at once, and 64 KB of gzip can be 64 MB,
+so a 3 KB answer gzipped twice made the process hold gigabytes before the bound was checked.
+An answer in another encoding, or in several stacked, is refused unread (``RetriableError``:
+nothing is concluded from it), as is one that does not unpack.
 
 Rate limits are read from the response headers the vendor names (``RateHeaders``): when the
 remaining budget reaches ``reserve`` the client sleeps until the window resets instead of
@@ -30,8 +35,9 @@ import random
 import ssl
 import time
 import xml.etree.ElementTree as ET
+import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -200,6 +206,8 @@ class ApiClient:
                     content=content,
                     headers=merged,
                 )
+                if limit is not None and "accept-encoding" not in {k.lower() for k in merged}:
+                    request.headers["Accept-Encoding"] = ACCEPT_ENCODING
                 response = self._http.send(request, stream=True)
                 try:
                     _read_within(response, limit, self.connector)
@@ -292,11 +300,18 @@ class ApiClient:
             self._pause(delay + 0.05)
 
 
+#: what a request with a ``limit`` accepts: what ``_Unpacker`` unpacks a step at a time
+ACCEPT_ENCODING = "gzip, deflate, identity"
+#: the most one unpacking step makes, so the memory held past the bound is at most this
+_STEP = 64 * 1024
+
+
 def _read_within(response: httpx.Response, limit: int | None, connector: str) -> None:
     """Read a streamed answer into ``response.content``, stopping past ``limit`` bytes of
-    its decoded body (a compressed answer is counted as it unpacks). httpx's own ``read``
-    keeps what it read in ``_content``; so does this, the one place outside httpx that
-    sets it, which is what lets every caller keep using ``response.content``."""
+    it, counted both as sent and as unpacked (``_Unpacker``: never more than ``_STEP`` at
+    once). httpx's own ``read`` keeps what it read in ``_content``; so does this, the one
+    place outside httpx that sets it, which is what lets every caller keep using
+    ``response.content``. Without a limit, httpx reads and unpacks it as it always did."""
     if limit is None:
         response.read()
         return
@@ -304,12 +319,19 @@ def _read_within(response: httpx.Response, limit: int | None, connector: str) ->
     parts: list[bytes] = []
     size = 0
     if said is None or said <= limit:
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
+        unpacker = _Unpacker(response, connector)
+        sent = 0
+        for raw in response.iter_raw():
+            sent += len(raw)
+            for chunk in unpacker.feed(raw):
+                size += len(chunk)
+                if size > limit:
+                    break
+                parts.append(chunk)
+            if size > limit or sent > limit:
                 break
-            parts.append(chunk)
         else:
+            unpacker.end()
             response._content = b"".join(parts)
             return
     path = response.request.url.path
@@ -319,6 +341,70 @@ def _read_within(response: httpx.Response, limit: int | None, connector: str) ->
         connector,
         limit,
     )
+
+
+class _Unpacker:
+    """The body of an answer as sent (``iter_raw``) unpacked by its ``Content-Encoding``
+    (``gzip``, ``deflate``, ``identity`` or none: ``ACCEPT_ENCODING``), each ``feed``
+    giving pieces of at most ``_STEP`` bytes, so the caller can stop at its bound before
+    more is made (zlib's ``max_length``; what is left waits in ``unconsumed_tail``).
+    Another encoding, or two stacked (``gzip, gzip``: a 3 KB answer that is 2 GB
+    unpacked), is refused before anything is read; a body that does not unpack too. As
+    httpx does, a gzip body ends with its first member, and ``deflate`` is zlib's format
+    or, as some servers send it, a raw deflate stream."""
+
+    def __init__(self, response: httpx.Response, connector: str) -> None:
+        self.response = response
+        self.connector = connector
+        said = response.headers.get("Content-Encoding", "")
+        codings = [c.strip().lower() for c in said.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise self._refused(f"is encoded {said.strip()!r}, which contacthub does not unpack")
+        self.coding = codings[0] if codings else None
+        self._zlib: Any = None
+        self._head = b""  # (deflate: the first bytes, until they say which format it is)
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        if self.coding is None:
+            if raw:
+                yield raw
+            return
+        if self._zlib is None:
+            if self.coding != "deflate":
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            else:
+                self._head += raw
+                if len(self._head) < 2:
+                    return
+                raw, self._head = self._head, b""
+                cmf, flg = raw[0], raw[1]
+                wrapped = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        unpack = self._zlib
+        while not unpack.eof:
+            try:
+                piece = unpack.decompress(raw, _STEP)
+            except zlib.error as exc:
+                raise self._refused(f"does not unpack as {self.coding} ({exc})") from None
+            if piece:
+                yield piece
+            raw = unpack.unconsumed_tail
+            if not raw and len(piece) < _STEP:
+                return  # (a full step may leave more made from input already given)
+
+    def end(self) -> None:
+        """After the last ``feed``: a deflate body of one byte is no body."""
+        if self._head:
+            raise self._refused(f"does not unpack as {self.coding} (1 byte)")
+
+    def _refused(self, why: str) -> RetriableError:
+        request = self.response.request
+        return RetriableError(
+            f"the answer to {request.method} {request.url.path} {why}: not read (it asks for "
+            f"{ACCEPT_ENCODING})",
+            self.connector,
+        )
 
 
 def size_text(n: int) -> str:
