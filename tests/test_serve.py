@@ -146,3 +146,36 @@ def test_a_forwarded_allow_ips_that_is_no_address_is_refused(tmp_path: Path) -> 
     database = f"sqlite:///{tmp_path / 'hub.db'}"
     result = CliRunner().invoke(app, ["--database", database, "serve", "--forwarded-allow-ips", "proxy.lan"])
     assert result.exit_code != 0 and "'proxy.lan' is not an IP address" in result.output
+
+
+def test_a_proxy_named_by_a_network_with_host_bits_is_believed(tmp_path: Path) -> None:
+    """``127.0.0.1/8`` was taken, then given to uvicorn as written: its strict parsing
+    refused it and the proxy was trusted by no one, so every client behind it was
+    throttled as one (QA). Passed on as the network it names, 127.0.0.0/8."""
+    from contacthub.store.db import open_database
+    from contacthub.web import accounts
+
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    accounts.add_user(engine, "ops@example.com", "correct horse battery", admin=True)
+    engine.dispose()
+    server, base = _serve(tmp_path, "--forwarded-allow-ips", "127.0.0.1/8")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            said = [_sign_in(client, f"v{i}@example.com", "198.51.100.7") for i in range(6)]
+            assert said == [401] * 5 + [429]  # the proxy's client, throttled as one
+            assert _sign_in(client, "w@example.com", "198.51.100.8") == 401  # another client
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_every_peer_among_addresses_is_refused_at_start(tmp_path: Path) -> None:
+    """(A process of its own: taken, as it was, the server would run and not return.)"""
+    env = {**os.environ, "CONTACTHUB_HOME": str(tmp_path / "home")}
+    env.pop("CONTACTHUB_BROKER_URL", None)
+    env["CONTACTHUB_FORWARDED_ALLOW_IPS"] = "10.0.0.1, *"
+    cli = [sys.executable, "-m", "contacthub", "--database", f"sqlite:///{tmp_path / 'hub.db'}"]
+    done = subprocess.run(
+        [*cli, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "'*' trusts every peer and goes alone" in done.stdout + done.stderr

@@ -21,21 +21,36 @@ from contacthub.errors import ConfigError
 
 
 def trusted_proxies(value: str | None) -> list[str]:
-    """The addresses or networks of ``--forwarded-allow-ips`` (comma-separated; ``*``:
-    every peer). A value that is neither is refused at start, naming it: uvicorn would take
-    it for a socket path and trust nobody, silently."""
+    """The addresses or networks of ``--forwarded-allow-ips`` (comma-separated; ``*``
+    alone: every peer), written as uvicorn reads them. uvicorn reads a network with
+    ``ip_network``'s strict parsing and trusts ``*`` only as the whole value; anything it
+    cannot read it keeps as a literal name no peer has, trusting nobody, silently. So a
+    network with host bits set (``10.0.0.5/24``, ``127.0.0.1/8``) is passed on as the
+    network it is in (``10.0.0.0/24``), and what uvicorn would not read is refused at
+    start, naming it: a name (``proxy.lan``), or ``*`` among addresses."""
     items = [item.strip() for item in (value or "").split(",") if item.strip()]
-    for item in items:
-        if item == "*":
-            continue
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
+    if "*" in items:
+        if len(items) > 1:
             raise ConfigError(
-                f"--forwarded-allow-ips: {item!r} is not an IP address or network (e.g. "
-                "127.0.0.1, 10.0.0.0/8, or * for every peer)"
-            ) from None
-    return items
+                "--forwarded-allow-ips: '*' trusts every peer and goes alone, not among "
+                f"addresses ({value!r}); name the proxies, or give * by itself"
+            )
+        return items
+    return [_written(item) for item in items]
+
+
+def _written(item: str) -> str:
+    """One address or network as uvicorn parses it (``ip_address``, or ``ip_network`` with
+    ``strict``): the same one, its host bits cleared."""
+    try:
+        if "/" in item:
+            return str(ipaddress.ip_network(item, strict=False))
+        return str(ipaddress.ip_address(item))
+    except ValueError:
+        raise ConfigError(
+            f"--forwarded-allow-ips: {item!r} is not an IP address or network (e.g. "
+            "127.0.0.1, 10.0.0.0/8, or * for every peer)"
+        ) from None
 
 
 def uvicorn_options(value: str | None) -> dict[str, Any]:
