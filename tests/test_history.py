@@ -423,12 +423,10 @@ def test_prune_frees_the_runs_after_a_superseded_hold(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_prune_keeps_the_hold_still_to_decide_before_a_resolve(tmp_path: Path) -> None:
-    """The hold still to decide keeps its journal (the deletions an approve lets through
-    are those it shows) and the runs after it, even when a ``resolve`` after it, an
-    applied run that supersedes no hold, is the hub's newest applied run."""
-    from contacthub import service
-
+def held_then_resolved(tmp_path: Path) -> tuple[str, Path, Path]:
+    """``held_hub`` under ``manual``: run 2 opens a conflict (a's and b's title for Ann),
+    run 3 is held (two cards deleted from a), run 4 resolves the conflict: an applied run
+    after the hold that supersedes no hold, the hub's newest applied run."""
     db, a, b = held_hub(tmp_path, conflict="manual")
     [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
     edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
@@ -437,8 +435,18 @@ def test_prune_keeps_the_hold_still_to_decide_before_a_resolve(tmp_path: Path) -
     (a / "cy.vcf").unlink()
     (a / "di.vcf").unlink()
     assert cli(db, "sync", "h")[0] == 3  # run 3: held
-    conflict = json.loads(cli(db, "conflicts", "h", "--json")[1])[0]  # (a's and b's title)
+    conflict = json.loads(cli(db, "conflicts", "h", "--json")[1])[0]
     assert cli(db, "resolve", str(conflict["id"]), "--take", "a")[0] == 0  # run 4: applied
+    return db, a, b
+
+
+def test_prune_keeps_the_hold_still_to_decide_before_a_resolve(tmp_path: Path) -> None:
+    """The hold still to decide keeps its journal (the deletions an approve lets through
+    are those it shows) and the runs after it, even when a ``resolve`` after it, an
+    applied run that supersedes no hold, is the hub's newest applied run."""
+    from contacthub import service
+
+    db, a, b = held_then_resolved(tmp_path)
     assert json.loads(cli(db, "conflicts", "h", "--json")[1]) == []  # (both settled)
     engine = open_database(db)
     assert [r["status"] for r in service.runs(engine, "h")] == ["applied", "held", "applied", "applied"]
@@ -467,16 +475,7 @@ def test_prune_keeps_the_hold_a_killed_approve_still_carries(
     from contacthub import service
     from contacthub.connectors.vcard_dir import VCardDirConnector
 
-    db, a, b = held_hub(tmp_path, conflict="manual")
-    [ann_b] = [p for p in b.glob("*.vcf") if "ann@example.com" in p.read_text()]
-    edit(a / "ann.vcf", "END:VCARD", "TITLE:Foreman\r\nEND:VCARD")
-    edit(ann_b, "END:VCARD", "TITLE:Manager\r\nEND:VCARD")
-    cli(db, "sync", "h")  # run 2: an open conflict
-    (a / "cy.vcf").unlink()
-    (a / "di.vcf").unlink()
-    assert cli(db, "sync", "h")[0] == 3  # run 3: held
-    conflict = json.loads(cli(db, "conflicts", "h", "--json")[1])[0]
-    assert cli(db, "resolve", str(conflict["id"]), "--take", "a")[0] == 0  # run 4: applied
+    db, a, b = held_then_resolved(tmp_path)
     write = VCardDirConnector.write
 
     def dies_in_b(self: VCardDirConnector, ops: Any) -> Any:
