@@ -40,13 +40,12 @@ from contacthub.store.repo import ContactRow, LinkRow, dumps, now
 from contacthub.times import utc
 
 CHUNK = 500
-#: how far past the time it was read a record's modification time may be and still count
-#: as it is (a system's clock a little fast); later, it is bounded (``ahead``)
 
 
 def ahead(moment: datetime, read: datetime, start: datetime | None = None) -> datetime:
     """A record's time (UTC) as ``newest`` weighs it, for a record read by ``read`` in a run
-    that started at ``start`` (``read`` when not given): as it is up to ``CLOCK_SKEW`` past
+    that started at ``start`` (``read`` when not given): as it is up to ``CLOCK_SKEW`` (a
+    system's clock a little fast: ``merge.CLOCK_SKEW``) past
     ``read``; a time further ahead (a card's REV of 2100, a clock running fast) counts as
     ``start + CLOCK_SKEW + (1 - CLOCK_SKEW / d)`` seconds, ``d`` its distance from
     ``start``: never a second more than ``start + CLOCK_SKEW``, so an edit made elsewhere a
