@@ -135,3 +135,25 @@ def test_a_new_row_carrying_a_deleted_persons_id_is_a_new_person(tmp_path: Path)
     )
     assert "p3@example.com" not in everything and "private 3" not in everything
     assert "frank@example.com" in everything
+
+
+def test_a_field_newly_mapped_on_an_old_folder_is_taken_not_put_back(tmp_path: Path) -> None:
+    """QA: an old folder (copied with its times kept) added to a hub whose people came from
+    the sheet, then ``custom.trade`` mapped to its ``X-TRADE``: the trades, a first
+    sighting the hub has no value for, were taken for older versions put back, and wiped
+    from the cards. A field the hub has no value of, or one whose place just moved, is no
+    step back."""
+    hub = site(tmp_path, people=4)
+    cards = hub.folder
+    hub.sync()
+    hub.settled()
+    for i in range(1, 5):  # the cards now carry a trade the hub does not read yet
+        card = cards / f"p{i}.vcf"
+        card.write_text(card.read_text().replace("END:VCARD", f"X-TRADE:Plumber {i}\r\nEND:VCARD"))
+    _age(cards, 400)
+    hub.settled()
+    hub.apply(cards_settings='mapping = { "custom.trade" = "X-TRADE" }')
+    report = hub.sync()
+    assert report["status"] == "applied", report
+    assert all(f"X-TRADE:Plumber {i}" in (cards / f"p{i}.vcf").read_text() for i in range(1, 5))
+    hub.settled()

@@ -76,6 +76,9 @@ def test_newest_a_change_of_one_side_by_a_record_older_than_the_hub_value_is_no_
     assert run(base, hub, {"job_title": "Fitter"}, sources=sources, by=timeless).changed == ["job_title"]
     ranked = run(base, hub, {"job_title": "Fitter"}, sources=sources, by=older, policy="priority")
     assert ranked.changed == ["job_title"]
+    # a value where the hub has none is a first sighting (a column added back), taken
+    first = run({}, {}, {"job_title": "Fitter"}, sources={"*": [HUB_CONNECTOR, LATE]}, by=older)
+    assert first.changed == ["job_title"] and not first.older
 
 
 def test_only_ours_changed_keeps_ours() -> None:

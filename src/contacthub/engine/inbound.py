@@ -296,7 +296,9 @@ class Inbound(Matching, Twins, LeftBehind):
         # later timed edits. Never read (a new connector, or one just pointed elsewhere), it
         # has no time at all ("", before every time): a value whose time is known wins
         own = self._when(record)
-        dated = own is not None and spoke.connector.capabilities.dated_whole
+        # (a record read with its fields' places moved is no step back in time, its values
+        # in new places are news: ``_remapped_base``)
+        dated = own is not None and spoke.connector.capabilities.dated_whole and not remapped
         side = Side(spoke.id, spoke.position, own or spoke.seen_at or "", self._horizon, dated)
         base, mine = link.baseline, theirs
         if not any(contact.data.get(n) for n in NAME_FIELDS):  # the hub has a display name only

@@ -359,12 +359,14 @@ def merge(
                 continue
             if field_equal(k, o, b):
                 source = source_of(sources, k)
-                if policy == "newest" and _older(side, source):
+                if policy == "newest" and not _empty(o) and _older(side, source):
                     # changed on this side only, but the record is older than the hub's
                     # value: an older version put back (a folder restored from a backup),
                     # not an edit made since the hub's value was set. Taken, it undid the
                     # week's edits made elsewhere, everywhere, since no policy weighs a
-                    # change of one side; the hub keeps its value and writes it back
+                    # change of one side; the hub keeps its value and writes it back. Not
+                    # where the hub has none: a first sighting (a column newly mapped, or
+                    # added back), the only copy of which went from the record (QA)
                     out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
                     out.older = True
                     continue
