@@ -157,3 +157,37 @@ def test_a_field_newly_mapped_on_an_old_folder_is_taken_not_put_back(tmp_path: P
     assert report["status"] == "applied", report
     assert all(f"X-TRADE:Plumber {i}" in (cards / f"p{i}.vcf").read_text() for i in range(1, 5))
     hub.settled()
+
+
+def test_a_restored_folder_keeps_the_weeks_emails_when_the_list_changed_again_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """QA: with the sheet read first, an email added to it in the same run as the folder
+    was put back changed the hub's list before the card was merged: the card's list then
+    merged as an edit of both sides, and the email added this week, which the backup
+    lacks, went from everywhere. A record that went back in time (its title older than
+    the hub's) is an older version for its lists too."""
+    hub = site(tmp_path, people=3, TITLE="Fitter {i}")
+    cards_block, sheet_block = hub.hub.read_text().split("[[hubs.h.connectors]]")[1:]
+    hub.hub.write_text(f"[[hubs.h.connectors]]{sheet_block}[[hubs.h.connectors]]{cards_block}")
+    hub.cli("apply", str(hub.hub))  # the sheet read first
+    hub.sync()
+    hub.settled()
+    _age(hub.folder, 8)
+    backup = tmp_path / "backup"
+    shutil.copytree(hub.folder, backup)
+    hub.settled()
+    _edit_sheet(
+        hub.sheet, ",Fitter 1,,p1@example.com,", ",Site Manager,,p1@example.com; work:new1@example.com,"
+    )
+    hub.sync()
+    assert "new1@example.com" in (hub.folder / "p1.vcf").read_text()
+    shutil.rmtree(hub.folder)
+    shutil.copytree(backup, hub.folder)
+    _edit_sheet(hub.sheet, "work:new1@example.com,", "work:new1@example.com; home:third1@example.com,")
+    hub.sync()
+    card = (hub.folder / "p1.vcf").read_text()
+    sheet = hub.sheet.read_text(encoding="utf-8-sig")
+    for email in ("new1@example.com", "third1@example.com"):
+        assert email in card and email in sheet, (email, card, sheet)
+    assert "TITLE:Site Manager" in card

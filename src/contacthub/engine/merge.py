@@ -324,6 +324,16 @@ def merge(
     first_taken: list[str] = []  # no baseline: parts of the name only theirs holds
     first_kept: list[str] = []  # no baseline: parts of the name only the hub holds
 
+    # a record that went back in time (a field it changed is older than the hub's value:
+    # ``_stepped_back``) is an older version put back, for its lists too: where the hub's
+    # list also changed (a side pulled before it, in this run), its removals were applied
+    # as edits, and this week's emails went from everywhere (QA)
+    stale = (
+        policy == "newest"
+        and side.own
+        and base is not None
+        and any(_stepped_back(k, base, ours, theirs, sources, side) for k in keys)
+    )
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
         if (
@@ -359,14 +369,12 @@ def merge(
                 continue
             if field_equal(k, o, b):
                 source = source_of(sources, k)
-                if policy == "newest" and not _empty(o) and _older(side, source):
+                if stale and _stepped_back(k, base, ours, theirs, sources, side):
                     # changed on this side only, but the record is older than the hub's
                     # value: an older version put back (a folder restored from a backup),
                     # not an edit made since the hub's value was set. Taken, it undid the
                     # week's edits made elsewhere, everywhere, since no policy weighs a
-                    # change of one side; the hub keeps its value and writes it back. Not
-                    # where the hub has none: a first sighting (a column newly mapped, or
-                    # added back), the only copy of which went from the record (QA)
+                    # change of one side; the hub keeps its value and writes it back
                     out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
                     out.older = True
                     continue
@@ -376,6 +384,10 @@ def merge(
                 continue
             if k in MULTI_FIELDS:
                 merged = merge_sets(k, b, o, t)
+                if stale and not field_equal(k, merged, o):
+                    source = source_of(sources, k)
+                    out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
+                    continue
                 if not field_equal(k, merged, o):
                     take(k, merged)
                 continue
@@ -505,6 +517,21 @@ def _set(out: MergeResult, k: str, values: Fields, sources: Sources, side: Side,
         out.sources.pop(k, None)
     if k in out.changed:
         out.changed.remove(k)
+
+
+def _stepped_back(k: str, base: Fields, ours: Fields, theirs: Fields, sources: Sources, side: Side) -> bool:
+    """Whether theirs changed field ``k`` on its side only (the hub still holds the
+    baseline's value) to an older value (``_older``). Not where the hub has none: a first
+    sighting (a column newly mapped, or added back), the only copy of which went from the
+    record (QA)."""
+    o, t, b = ours.get(k), theirs.get(k), base.get(k)
+    return (
+        not _empty(o)
+        and not field_equal(k, t, b)
+        and not field_equal(k, o, t)
+        and field_equal(k, o, b)
+        and _older(side, source_of(sources, k))
+    )
 
 
 def _older(side: Side, source: list[Any] | None) -> bool:
