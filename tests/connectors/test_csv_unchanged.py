@@ -180,3 +180,23 @@ def test_a_run_killed_after_writing_the_target_is_read_again(
     assert notes == ["note 1", "note 2 new", "note 3", "note 4", "note 5"]
     parses[0] = 0
     assert hub.sync()["changes"] == {} and parses == [0]
+
+
+def test_an_edit_that_keeps_the_files_size_and_mtime_is_read(tmp_path: Path) -> None:
+    """QA: after the hub wrote the target, another program changed a name in it in place,
+    same length, and its mtime stayed as it was (a restored mtime, or a file system whose
+    mtimes tick in seconds: FAT, SMB): the stat key matched the cursor's, and the edit
+    was never read while the file stayed so. The bytes' hash decides."""
+    hub = two(tmp_path, [_row(1), _row(2)])
+    hub.sync()
+    assert hub.sync()["changes"] == {}
+    st = hub.target.stat()
+    text = hub.target.read_text(encoding="utf-8")
+    assert "Person 2" in text
+    with hub.target.open("r+", encoding="utf-8", newline="") as out:  # in place: same inode
+        out.write(text.replace("Person 2", "Persox 2"))
+    os.utime(hub.target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert hub.target.stat().st_size == st.st_size
+    report = hub.sync()
+    assert report["changes"].get("hub", {}).get("update") == 1, report
+    assert "Persox 2" in hub.source.read_text(encoding="utf-8")
