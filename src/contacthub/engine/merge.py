@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from contacthub.model import (
@@ -47,6 +47,7 @@ from contacthub.model import (
     made_name,
     normalize_multi,
 )
+from contacthub.times import utc
 
 #: how far apart the clocks of two systems may be: a time up to this far ahead of the
 #: record's read is believed (``Inbound.ahead``), and a value older than the hub's by no more
@@ -324,15 +325,14 @@ def merge(
     first_taken: list[str] = []  # no baseline: parts of the name only theirs holds
     first_kept: list[str] = []  # no baseline: parts of the name only the hub holds
 
-    # a record that went back in time (a field it changed is older than the hub's value:
-    # ``_stepped_back``) is an older version put back, for its lists too: where the hub's
-    # list also changed (a side pulled before it, in this run), its removals were applied
-    # as edits, and this week's emails went from everywhere (QA)
-    stale = (
-        policy == "newest"
-        and side.own
-        and base is not None
-        and any(_stepped_back(k, base, ours, theirs, sources, side) for k in keys)
+    # the fields theirs changed on its side only to values older than the hub's
+    # (``_stepped_back``): any one makes the record an older version put back, for its
+    # lists too: where the hub's list also changed (a side pulled before it, in this run),
+    # its removals were applied as edits, and this week's emails went from everywhere (QA)
+    stepped = (
+        {k for k in keys if _stepped_back(k, base, ours, theirs, sources, side)}
+        if policy == "newest" and side.own and base is not None
+        else set()
     )
     for k in sorted(keys):
         o, t = ours.get(k), theirs.get(k)
@@ -368,13 +368,13 @@ def merge(
                 out.agreed.append(k)
                 continue
             if field_equal(k, o, b):
-                source = source_of(sources, k)
-                if stale and _stepped_back(k, base, ours, theirs, sources, side):
+                if k in stepped:
                     # changed on this side only, but the record is older than the hub's
                     # value: an older version put back (a folder restored from a backup),
                     # not an edit made since the hub's value was set. Taken, it undid the
                     # week's edits made elsewhere, everywhere, since no policy weighs a
                     # change of one side; the hub keeps its value and writes it back
+                    source = source_of(sources, k)
                     out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
                     out.older = True
                     continue
@@ -384,7 +384,7 @@ def merge(
                 continue
             if k in MULTI_FIELDS:
                 merged = merge_sets(k, b, o, t)
-                if stale and not field_equal(k, merged, o):
+                if stepped and not field_equal(k, merged, o):
                     source = source_of(sources, k)
                     out.conflicts.append(Conflict(k, o, t, (source or [None])[0], "hub"))
                     continue
@@ -543,12 +543,10 @@ def _older(side: Side, source: list[Any] | None) -> bool:
     if not side.own or not side.modified or not held_at or (side.horizon and held_at > side.horizon):
         return False
     try:
-        mine, theirs = datetime.fromisoformat(side.modified), datetime.fromisoformat(held_at)
-    except (TypeError, ValueError):
+        mine, theirs = utc(datetime.fromisoformat(side.modified)), utc(datetime.fromisoformat(held_at))
+        return mine is not None and theirs is not None and mine < theirs - CLOCK_SKEW
+    except (TypeError, ValueError, OverflowError):
         return False
-    mine = mine if mine.tzinfo else mine.replace(tzinfo=UTC)
-    theirs = theirs if theirs.tzinfo else theirs.replace(tzinfo=UTC)
-    return mine < theirs - CLOCK_SKEW
 
 
 def _decide(policy: str, source: list[Any] | None, side: Side, positions: dict[int, int]) -> str:
