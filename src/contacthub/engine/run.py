@@ -418,27 +418,22 @@ def _holds(
         elif gone <= approved.get(spoke.id, -1):
             gone = 0
         lost[spoke.id] = gone
-        if gone and spoke.went_back and not over_threshold(threshold, gone, linked):
-            # records that went back in time (a folder put back from a backup): the people
-            # missing from it were added since, and went from everywhere with the restore,
-            # under the threshold, with nothing said (QA)
-            holds.append(
-                {
-                    "connector": spoke.name,
-                    "connector_id": spoke.id,
-                    "deletes": gone,
-                    "reason": f"{gone} of {linked} records deleted in {spoke.name}{unseen}, where "
-                    f"{spoke.went_back} record(s) went back to older versions (a backup put back?)",
-                }
+        over = over_threshold(threshold, gone, linked)
+        # or records that went back in time (a folder put back from a backup): the people
+        # missing from it were added since, and went from everywhere with the restore,
+        # under the threshold, with nothing said (QA)
+        if over or (gone and spoke.went_back):
+            why = (
+                f" (threshold {threshold})"
+                if over
+                else f", where {spoke.went_back} record(s) went back to older versions (a backup put back?)"
             )
-        elif over_threshold(threshold, gone, linked):
             holds.append(
                 {
                     "connector": spoke.name,
                     "connector_id": spoke.id,
                     "deletes": gone,
-                    "reason": f"{gone} of {linked} records deleted in {spoke.name}{unseen} "
-                    f"(threshold {threshold})",
+                    "reason": f"{gone} of {linked} records deleted in {spoke.name}{unseen}{why}",
                 }
             )
     if not holds:
