@@ -326,5 +326,10 @@ def _serve(engine: Any, port: int) -> None:
         typer.echo(f"\ndashboard user: demo@example.com  password: {password}  (shown once)")
     typer.echo(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C stops it and the emulators)")
     web = served_app(engine, secure_cookies=False)
-    # no forwarded header is believed (uvicorn's default believes 127.0.0.1's): ``web.forwarded``
-    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)
+    # no forwarded header is believed (uvicorn's default believes 127.0.0.1's), as ``serve``
+    # without --forwarded-allow-ips
+    from contacthub.web.forwarded import uvicorn_options
+
+    uvicorn.run(
+        web, host="127.0.0.1", port=port, log_level="warning", access_log=False, **uvicorn_options(None)
+    )

@@ -39,13 +39,14 @@ def too_big(size: int, limit: int, done: str = "not read") -> str | None:
     if size <= limit:
         return None
     return (
-        f"{done}: {_size(size)}, over the limit of {_size(limit)} for one card (a card"
+        f"{done}: {size_text(size)}, over the limit of {size_text(limit)} for one card (a card"
         " with photos is a few MB); if it is a card to sync, raise the connector's"
         " max_card_mb setting"
     )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A size as said to people: ``20 MB``, ``1.5 MB``, ``512 bytes``."""
     return f"{n / 2**20:.1f}".removesuffix(".0") + " MB" if n >= 2**20 else f"{n} bytes"
 
 

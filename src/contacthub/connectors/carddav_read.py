@@ -36,8 +36,8 @@ import httpx
 
 from contacthub.connectors import carddav_xml as dav
 from contacthub.connectors.base import Connector, Pull, Record
-from contacthub.connectors.card_source import too_big
-from contacthub.connectors.http import error_for, size_text
+from contacthub.connectors.card_source import size_text, too_big
+from contacthub.connectors.http import error_for
 from contacthub.errors import (
     AnswerTooLargeError,
     FatalConnectorError,

@@ -43,6 +43,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from contacthub.connectors.card_source import size_text
 from contacthub.errors import (
     AnswerTooLargeError,
     ConnectorError,
@@ -405,11 +406,6 @@ class _Unpacker:
             f"{ACCEPT_ENCODING})",
             self.connector,
         )
-
-
-def size_text(n: int) -> str:
-    """A size as said to people: ``20 MB``, ``1.5 MB``, ``512 bytes``."""
-    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB" if n >= 2**20 else f"{n} bytes"
 
 
 def retry_after(response: httpx.Response, now: float) -> float | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
@@ -33,9 +34,9 @@ class Superseder:
     live: bool
 
 
-def _counts() -> tuple[ColumnElement[bool], ...]:
-    """The runs that count (``SUPERSEDING``, not a ``resolve``)."""
-    runs = t.runs.c
+def _counts(runs: Any = t.runs.c) -> tuple[ColumnElement[bool], ...]:
+    """The runs that count (``SUPERSEDING``, not a ``resolve``), of ``runs`` (the table's
+    columns, or an alias's)."""
     return (runs.status.in_(SUPERSEDING), runs.kind != "resolve")
 
 
@@ -50,8 +51,7 @@ def superseders(conn: Connection, hub_id: int, held: Collection[int]) -> dict[in
     runs, later = t.runs.c, t.runs.alias("later").c
     first = (
         select(func.min(later.id))
-        .where(later.hub_id == hub_id, later.id > runs.id)
-        .where(later.status.in_(SUPERSEDING), later.kind != "resolve")
+        .where(later.hub_id == hub_id, later.id > runs.id, *_counts(later))
         .scalar_subquery()
     )
     by = {
@@ -66,10 +66,9 @@ def superseders(conn: Connection, hub_id: int, held: Collection[int]) -> dict[in
     status = dict(
         conn.execute(select(runs.id, runs.status).where(runs.id.in_(sorted(set(by.values()))))).all()
     )
-    latest = _latest(conn, hub_id)
+    live = live_hold(conn, hub_id)
     return {
-        run_id: Superseder(later_id, status[later_id], status[later_id] == "held" and later_id == latest)
-        for run_id, later_id in by.items()
+        run_id: Superseder(later_id, status[later_id], later_id == live) for run_id, later_id in by.items()
     }
 
 
@@ -84,9 +83,3 @@ def live_hold(conn: Connection, hub_id: int) -> int | None:
         .limit(1)
     ).first()
     return int(latest.id) if latest is not None and latest.status == "held" else None
-
-
-def _latest(conn: Connection, hub_id: int) -> int | None:
-    runs = t.runs.c
-    found = conn.execute(select(func.max(runs.id)).where(runs.hub_id == hub_id, *_counts())).scalar()
-    return None if found is None else int(found)
