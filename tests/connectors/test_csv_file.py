@@ -376,21 +376,6 @@ def test_noop_pull_reads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert list(again.records) == [] and again.deleted == set()
 
 
-@pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many times a CSV file was parsed (``csv_store._parse``), as a one-item list."""
-    from contacthub.connectors import csv_store
-
-    real, count = csv_store._parse, [0]
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(csv_store, "_parse", counting)
-    return count
-
-
 def _run(path: Path, cursor: str | None, known: dict[str, str]) -> tuple[CsvConnector, Pull]:
     """A connector asked as a run asks it: what it holds, whether it works, then its pull."""
     connector = connector_for(path)

@@ -10,7 +10,6 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -62,19 +61,6 @@ def two(tmp_path: Path, rows: list[str]) -> Two:
     made = Two(f"sqlite:///{tmp_path / 'hub.db'}", source, tmp_path / "target.csv", tmp_path / "hub.toml")
     made.apply()
     return made
-
-
-@pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many times a CSV file was parsed (``csv_store._parse``), as a one-item list."""
-    real, count = csv_store._parse, [0]
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(csv_store, "_parse", counting)
-    return count
 
 
 def _touch(*paths: Path) -> None:
