@@ -121,6 +121,28 @@ class _Index:
 KEPT_ERRORS = 500
 
 
+def _not_read_whole(table: _Table) -> str | None:
+    """Why nothing is written into a file that could not be read whole, if it could not:
+    a quote never closed (the rest of the file is one row's text, a row added went inside
+    it) or a quoted cell that seems to hold whole rows. Either way the rows the hub knows
+    there cannot be found, so the file is left as it is, every write an error saying why,
+    until the quotes are put right."""
+    opened = table.unclosed()
+    if opened is not None:
+        return (
+            f"not written: the quote opened on line {opened} is never closed, so the file "
+            "could not be read whole; the hub writes nothing into it until the quote is closed"
+        )
+    holding = table.holding()
+    if holding is not None:
+        return (
+            f"not written: the quoted cell opened on line {holding} seems to hold whole rows "
+            "of the file, so the file could not be read whole; the hub writes nothing into "
+            "it until the quotes are fixed"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Cursor:
     """What a pull saw: the file's stat key, its header, whether the run left a field out
@@ -675,26 +697,9 @@ class CsvConnector(CsvStore, Connector):
         if table.stamp is not None:  # the header as read, for ``fields`` (else read again)
             self._header_cache = (table.stamp, table.fmt, list(table.header))
         self._writing = self._held if self._held is not None else self.fields
-        opened = table.unclosed()
-        if opened is not None:
-            # the rest of the file is one row's text: a row added went inside the open
-            # quote, and the rows the hub knows there cannot be found. The file is left as
-            # it is, every write an error saying why, until the quote is closed
-            msg = (
-                f"not written: the quote opened on line {opened} is never closed, so the file "
-                "could not be read whole; the hub writes nothing into it until the quote is closed"
-            )
-            return [self._refused(op, msg) for op in ops]
-        holding = table.holding()
-        if holding is not None:
-            # as with a quote never closed: the rows the hub knows in that cell cannot be
-            # found, and the file is left as it is until the quotes are put right
-            msg = (
-                f"not written: the quoted cell opened on line {holding} seems to hold whole rows "
-                "of the file, so the file could not be read whole; the hub writes nothing into "
-                "it until the quotes are fixed"
-            )
-            return [self._refused(op, msg) for op in ops]
+        unread = _not_read_whole(table)
+        if unread is not None:
+            return [self._refused(op, unread) for op in ops]
         # changed below: kept again once saved (``_save``), else read again next time
         self._kept, index, self._ids = None, self._ids, None
         if table.fmt == "plain" and "id" not in table.header and table.broken_line() is None:
