@@ -819,6 +819,14 @@ def test_every_command_has_help(command: str) -> None:
     assert f"Usage: contacthub {command}" in result.output
 
 
+def test_an_arguments_help_is_shown() -> None:
+    """Click 8.5 set an argument's help back to none after Typer 0.25 had set it: ``apply
+    --help`` said nothing of FILE (click is pinned below 8.5)."""
+    result = runner.invoke(app, ["apply", "--help"], prog_name="contacthub", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "TOML hub file" in result.output
+
+
 def test_emulate_help_names_the_systems() -> None:
     """``emulate --help`` named no system (its argument's help is not shown with Click
     8.5): nothing said what SYSTEM could be but an error after a wrong guess (QA)."""
