@@ -65,7 +65,7 @@ def db(create: bool = True) -> Engine:
 ID_MAX = 2**31 - 1
 
 
-def _id_argument(label: str, not_found: str) -> Any:
+def _id_argument(label: str, not_found: str, help: str) -> Any:
     """A command's id argument (a run, a conflict, a token): one below 1 is refused as no
     id at all (``label`` names it), and one above the store's integer range names no row,
     said as for any other missing id, with ``not_found`` (its ``{}`` the id), where the
@@ -79,12 +79,20 @@ def _id_argument(label: str, not_found: str) -> Any:
             fail(not_found.format(value))
         return value
 
-    return typer.Argument(callback=check, show_default=False, metavar=label)
+    return typer.Argument(callback=check, show_default=False, metavar=label, help=help)
 
 
-RunId = Annotated[int, _id_argument("RUN", "no run {}")]
-ConflictId = Annotated[int, _id_argument("CONFLICT", "no conflict {}")]
-TokenId = Annotated[int, _id_argument("TOKEN_ID", "no API token {}: see 'contacthub token list'")]
+RunId = Annotated[int, _id_argument("RUN", "no run {}", "A run's number, as 'runs' lists it.")]
+ConflictId = Annotated[
+    int, _id_argument("CONFLICT", "no conflict {}", "A conflict's number, as 'conflicts' lists it.")
+]
+TokenId = Annotated[
+    int,
+    _id_argument(
+        "TOKEN_ID", "no API token {}: see 'contacthub token list'", "A token's number ('token list')."
+    ),
+]
+HubName = Annotated[str, typer.Argument(help="The hub's name, as its hub file declares it.")]
 
 
 class IdCommand(TyperCommand):

@@ -10,14 +10,14 @@ from typing import Annotated
 
 import typer
 
-from contacthub.cli.common import State, _guard, app, db, fail
+from contacthub.cli.common import HubName, State, _guard, app, db, fail
 
 
 @app.command()
 @_guard
 def connect(
-    hub: str,
-    connector: str,
+    hub: HubName,
+    connector: Annotated[str, typer.Argument(help="The connector's name in that hub.")],
     invite: Annotated[
         bool, typer.Option("--invite", help="Ask another organisation's admin to consent (partner tenants).")
     ] = False,
@@ -237,7 +237,7 @@ def _base_url(value: str) -> str:
 @app.command()
 @_guard
 def webhooks(
-    hub: str,
+    hub: HubName,
     base_url: Annotated[
         str, typer.Option("--base-url", help="Where the vendors reach 'contacthub serve'.")
     ] = "https://contacthub.example.com",

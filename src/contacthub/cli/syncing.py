@@ -20,6 +20,7 @@ from contacthub.cli.common import (
     ID_MAX,
     INTERRUPTED,
     ConflictId,
+    HubName,
     IdCommand,
     RunId,
     _guard,
@@ -192,7 +193,7 @@ def hubs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 @_guard
 def sync(
-    hub: str,
+    hub: HubName,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     queue: Annotated[
@@ -260,7 +261,7 @@ def _print_unrun(queue: str | None, message: str) -> None:
 @app.command()
 @_guard
 def runs(
-    hub: str,
+    hub: HubName,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=ID_MAX, help="How many runs to list.")] = 50,
     before: Annotated[
@@ -416,7 +417,7 @@ def _print_run(data: dict[str, Any], chunks: Any) -> tuple[int, int | None]:
 @app.command()
 @_guard
 def prune(
-    hub: str,
+    hub: HubName,
     keep_days: Annotated[
         int | None,
         # (a century: from 740,000 days on the date is before year 1, an OverflowError)
@@ -492,7 +493,7 @@ def _element(item: Any) -> str:
 @app.command()
 @_guard
 def conflicts(
-    hub: str,
+    hub: HubName,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Include conflicts settled by the policy.")] = False,
 ) -> None:
