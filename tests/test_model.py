@@ -193,6 +193,10 @@ def test_normalize_phone_e164_with_region() -> None:
 
 def test_normalize_phone_keeps_what_does_not_parse() -> None:
     assert normalize_phone("020 7946 0958") == "020 7946 0958"  # not a possible US number
+    # ten digits after a 0 are no US number either (they were made +10351223344: QA, corpus)
+    for foreign in ("0351 223344", "0311111111", "(0351) 223344", "0351/223344"):
+        assert normalize_phone(foreign) == foreign
+        assert normalize_phone(foreign, "CA") == foreign
     # E.164 would lose what these say: an extension; the area code a local number lacks
     assert normalize_phone("(202) 555-0199 ext. 12") == "(202) 555-0199 ext. 12"
     assert normalize_phone("+1 202 555 0199 x12") == "+1 202 555 0199 x12"
@@ -474,6 +478,8 @@ def _ref_normalize_phone(value: str, region: str) -> str:
     if number.extension:
         return text
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return text
+    if number.country_code == 1 and number.italian_leading_zero:  # no NANP number starts with 0
         return text
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

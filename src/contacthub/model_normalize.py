@@ -121,8 +121,8 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     numbers in their usual notations (``(202) 555-0147``, ``202.555.0147``): ten digits not
     starting with 0 or 1 are always a possible NANP number, ``+1`` and the digits; a NANP
     number with an extension stays as written (below); and, with region US, digits starting
-    with a 0 that cannot be a US number (neither 7 nor 10 of them, no 011 prefix) stay as
-    written. The tests check these shortcuts against
+    with a 0 (no 011 prefix) stay as written: no North American number starts with 0, where
+    phonenumbers calls any ten digits possible. The tests check these shortcuts against
     phonenumbers.
 
     Two kinds of numbers that parse stay as written too, because E.164 would lose what
@@ -141,13 +141,8 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     if region == "US":
         if _NANP_NATIONAL.fullmatch(text):
             return "+1" + compact
-        if (
-            text[0] == "0"
-            and _DIALLED.fullmatch(text)
-            and len(compact) not in (7, 10)
-            and compact[:3] != "011"
-        ):
-            return text  # a foreign national number: not a possible US number
+        if text[0] == "0" and _DIALLED.fullmatch(text) and compact[:3] != "011":
+            return text  # a foreign national number: no US number starts with 0
         ext = _NANP_EXTENSION.fullmatch(text)
         if ext is not None and _NANP_E164.fullmatch(_PHONE_PUNCT.sub("", ext.group(1))):
             return text  # a NANP number with an extension: kept as written (see above)
@@ -159,6 +154,8 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
         return text
     if number.extension or phonenumbers.is_possible_number_with_reason(number) != _POSSIBLE:
         return text
+    if number.country_code == 1 and number.italian_leading_zero:
+        return text  # no NANP number starts with 0: 0351 223344 was made +10351223344
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
