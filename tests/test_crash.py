@@ -127,6 +127,42 @@ def test_a_killed_run_counts_what_it_kept_and_can_be_undone(tmp_path: Path) -> N
     assert len(list(b.glob("*.vcf"))) == N - made
 
 
+def test_a_killed_undo_counts_the_people_it_brought_back(tmp_path: Path) -> None:
+    """A killed undo of an undo had brought every person back in the hub (its journal held
+    their ``restore`` rows, done) and said +0 once recovered: a killed run's counts left
+    out the op an applied undo counts as a creation."""
+    import json
+
+    db, _, b = setup_hub(tmp_path)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "contacthub", "--database", db, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    sync(db, "h")  # run 1: copies everyone into b
+    first_undo = cli("undo", "1", "--json")  # run 2: deletes them everywhere but a
+    assert first_undo.returncode == 0, first_undo.stdout + first_undo.stderr
+    assert not list(b.glob("*.vcf"))
+    proc = subprocess.Popen(  # run 3: brings them back, killed while it writes b
+        [sys.executable, "-m", "contacthub", "--database", db, "undo", "2", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert kill_when(proc, lambda: len(os.listdir(b)) >= 200)
+    sync(db, "h")
+
+    runs = {r["id"]: r for r in json.loads(cli("runs", "h", "--json").stdout)}
+    killed = runs[3]
+    assert (killed["kind"], killed["status"]) == ("undo", "failed")
+    journal = json.loads(cli("show", "3", "--json").stdout)["journal"]
+    restored = sum((c["connector"], c["op"], c["status"]) == ("hub", "restore", "done") for c in journal)
+    assert restored == N  # the hub's part is one transaction: all of it was kept
+    # counted as the applied undo counts a restore, a creation in the hub
+    assert killed["changes"]["hub"] == {"create": restored, "update": 0, "delete": 0}
+    written = sum(c["connector"] == "b" and c["status"] == "done" for c in journal)
+    assert killed["changes"].get("b", {}).get("create", 0) == written
+
+
 def test_killed_run_loses_no_edit(tmp_path: Path) -> None:
     db, a, b = setup_hub(tmp_path)
     sync(db, "h")

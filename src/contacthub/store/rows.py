@@ -16,8 +16,18 @@ import orjson
 
 CHUNK = 500  # rows per IN-list: well under SQLite's and PostgreSQL's parameter limits
 
-#: journal ops as a run counts them in its ``changes`` (a deactivation is a deletion there)
-OP_COUNT = {"create": "create", "update": "update", "delete": "delete", "deactivate": "delete"}
+#: journal ops as a run counts them in its ``changes``: a deactivation is a deletion there,
+#: and the hub's ``restore`` (a deleted person back: an undo of a deletion, modification
+#: beats deletion) a creation, as the engine counts it when it makes one. One table, read
+#: also where a killed run's changes are counted from its journal: without ``restore``
+#: there, a killed undo that had brought 900 people back said +0
+OP_COUNT = {
+    "create": "create",
+    "update": "update",
+    "delete": "delete",
+    "deactivate": "delete",
+    "restore": "create",
+}
 
 
 def dumps(value: Any) -> str:
