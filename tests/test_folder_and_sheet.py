@@ -1146,3 +1146,28 @@ def test_a_shopping_list_note_in_a_sheet_without_ids_syncs(tmp_path: Path) -> No
     assert text.startswith("display_name,emails,phones,notes,id\r\n")  # (a plain file we write has ids)
     assert "P1 changed" in text and '"Shopping list:\r\nmilk, eggs, bread, butter"' in text
     hub.settled()
+
+
+def test_a_plain_csv_files_name_column_is_the_display_name_both_ways(tmp_path: Path) -> None:
+    """A plain sheet headed ``name`` (not ``display_name``): its names went unread, so its
+    people got their organisation as their name (``FN:Acme``), and people written into it
+    got no name and no name column either."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("name,organization,emails\r\nAnn Smith,Acme,ann@example.com\r\n", encoding="utf-8")
+    hub = site(tmp_path, people=1)
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    [ann] = [p for p in hub.folder.glob("*.vcf") if "ann@example.com" in p.read_text()]
+    assert "FN:Ann Smith" in ann.read_text()
+    with sheet.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["name", "organization", "emails", "id"]  # the header as written
+    assert {row["emails"]: row["name"] for row in rows} == {
+        "ann@example.com": "Ann Smith",
+        "p1@example.com": "Person 1",
+    }
+    hub.settled()
+    # a name edited in the sheet arrives as the display name
+    sheet.write_text(sheet.read_text(encoding="utf-8").replace("Ann Smith", "Ann Jones"), encoding="utf-8")
+    hub.sync()
+    assert "FN:Ann Jones" in ann.read_text()
+    hub.settled()

@@ -1610,3 +1610,92 @@ def test_an_error_of_a_later_page_names_the_line_the_row_is_on_now(
     [result] = connector.write([WriteOp("update", "h", {"notes": "n" * 1001}, "r4", None)])
     assert isinstance(result.error, RecordError) and result.error.record == f"{path}:4"
     assert path.read_text(encoding="utf-8").splitlines()[3].startswith("r4,")
+
+
+def test_a_plain_files_common_spellings_of_fields_are_read_and_written_there(tmp_path: Path) -> None:
+    """A hand-made plain sheet names its columns as people do (``Full_Name``, ``E-mail``,
+    ``Mobile``): each is read and written as its field, in that column, one value a cell;
+    no column of the field's own name is added beside it."""
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "Full_Name,E-mail,Mobile,Phone,Company,Title\r\n"
+        "Ann Smith,ann@example.com,+1 555 201 0001,+1 555 201 0002,Acme,Boss\r\n",
+        encoding="utf-8",
+    )
+    connector = connector_for(path, format="plain")
+    [ann] = records(connector)
+    assert ann.fields["display_name"] == "Ann Smith"
+    assert ann.fields["organization"] == "Acme" and ann.fields["job_title"] == "Boss"
+    assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
+    assert {(p["value"], p["type"]) for p in ann.fields["phones"]} == {
+        ("+15552010001", "cell"),
+        ("+15552010002", ""),
+    }
+    bob = {
+        "display_name": "Bob Jones",
+        "organization": "Bobco",
+        "emails": [{"value": "bob@example.com", "type": "work", "primary": True}],
+        "phones": [{"value": "+15552019999", "type": "work"}, {"value": "+15552018888", "type": "cell"}],
+    }
+    create(connector, bob)
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["Full_Name", "E-mail", "Mobile", "Phone", "Company", "Title", "id"]
+    assert rows[1]["Full_Name"] == "Bob Jones" and rows[1]["E-mail"] == "bob@example.com"
+    assert rows[1]["Mobile"].endswith("+15552018888") and rows[1]["Phone"].endswith("+15552019999")
+
+
+def test_a_plain_files_own_field_column_wins_over_a_spelling_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``name`` beside ``display_name`` is some other column: the field is read from its
+    own, and the other is said to be unread."""
+    path = tmp_path / "book.csv"
+    path.write_text("display_name,name,emails\r\nAnn Smith,ann,ann@example.com\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        connector.check()
+        [ann] = records(connector)
+    assert ann.fields["display_name"] == "Ann Smith"
+    assert ["column 'name' is not read" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_a_plain_files_unread_columns_are_said_with_the_mapping_that_reads_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A column the hub does not read was left alone without a word: its values synced
+    nowhere, and the user never learned why. Said once in each run (its check), with the
+    mapping that would read it; never a column the plain format reads, nor an empty name."""
+    path = tmp_path / "book.csv"
+    path.write_text("id,name,Nick Name,emails,\r\n1,Ann,annie,ann@example.com,\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        connector.check()
+        records(connector)
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "column 'Nick Name' is not read" in said
+    assert 'mapping = { "custom.nick_name" = "Nick Name" }' in said
+    caplog.clear()
+    mapped = connector_for(path, mapping={"custom.nick_name": "Nick Name"})
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        mapped.check()
+        [ann] = records(mapped)
+    assert not caplog.records
+    assert ann.fields["custom.nick_name"] == "annie" and ann.fields["display_name"] == "Ann"
+
+
+def test_a_sheet_of_common_spellings_alone_is_plain(tmp_path: Path) -> None:
+    """``name, email, phone`` is no column any format knows: the run failed ("no known
+    column"); it is a plain sheet. Spellings decide nothing where a format knows a column:
+    ``First Name, Last Name, Company`` stays Outlook's."""
+    path = tmp_path / "book.csv"
+    path.write_text("name,email,phone\r\nAnn Smith,ann@example.com,+15552010001\r\n", encoding="utf-8")
+    [ann] = records(connector_for(path))
+    assert ann.fields["display_name"] == "Ann Smith"
+    assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
+    outlook = tmp_path / "outlook.csv"
+    outlook.write_text("First Name,Last Name,Company\r\nAnn,Smith,Acme\r\n", encoding="utf-8")
+    connector = connector_for(outlook)
+    [ann] = records(connector)
+    assert connector._header()[0] == "outlook"
+    assert ann.fields["given_name"] == "Ann" and ann.fields["organization"] == "Acme"

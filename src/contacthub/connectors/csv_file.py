@@ -27,6 +27,9 @@ holds ``type:value`` items separated by ``;``, the first being the primary one, 
 ``work:ann@example.com; home:ann@home.example``. A backslash escapes ``;``, ``|`` and
 itself; an item without a type is the bare value (written ``:value`` when the value itself
 looks like ``word:...``); an address is ``type:street|city|region|postal code|country``.
+A header people write by hand (``name``, ``E-mail``, ``Mobile``) is read as its field while
+the file has no column of that field's own name (``csv_columns.PLAIN_SPELLINGS``); a
+column still unread is warned of once a run (``check``).
 
 Native ids: the plain format's ``id`` column (the hub id for rows this connector creates; a
 row with an empty id gets one the next time the file is written). Outlook, Google and
@@ -51,6 +54,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -91,6 +96,14 @@ from contacthub.formats.csv_columns import (
     render,
 )
 from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
+
+log = logging.getLogger(__name__)
+
+
+def _custom_name(column: str) -> str:
+    """The custom field a warning suggests mapping onto ``column``: ``Nick Name`` is
+    ``custom.nick_name``."""
+    return "custom." + (re.sub(r"\W+", "_", column.lower()).strip("_") or "field")
 
 
 @dataclass(slots=True)
@@ -668,8 +681,33 @@ class CsvConnector(CsvStore, Connector):
 
     def check(self) -> None:
         """The file can be read: its header, as ``_header`` has it (from the run's cursor
-        while the file is unchanged, else the file read whole, which fails as it would)."""
-        self._header()
+        while the file is unchanged, else the file read whole, which fails as it would).
+        Each run checks its connectors once: the columns of a plain file it leaves unread
+        are said here (``_say_unread``)."""
+        self._say_unread(*self._header())
+
+    def _say_unread(self, fmt: str, header: list[str]) -> None:
+        """A warning naming the plain file's columns the hub does not read, and the mapping
+        that would: a column named by hand (``nickname``, or ``name`` before the plain
+        format read it) was left alone without a word, its values synced nowhere. Only the
+        plain format's: an Outlook or Google export has dozens of columns no contact field
+        needs (``Categories``, ``Priority``), that program's own. Empty names are a
+        spreadsheet's spare columns, left alone."""
+        if fmt != "plain":
+            return
+        read = {c for h in handlers_for(fmt, header, self.config.mapping) for _, c in h.cols}
+        unread = [c for c in dict.fromkeys(header) if c.strip() and c.strip() != "id" and c not in read]
+        if not unread:
+            return
+        hint = ", ".join(f"{json.dumps(_custom_name(c))} = {json.dumps(c)}" for c in unread[:2])
+        log.warning(
+            "%s: %s: %s not read (no field of the plain format has that name); "
+            "to sync it, map a field onto it, e.g. mapping = { %s }",
+            self.name,
+            self.path,
+            f"column {unread[0]!r} is" if len(unread) == 1 else f"columns {', '.join(map(repr, unread))} are",
+            hint,
+        )
 
     def check_location(self) -> None:
         try:

@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_HEADERS",
     "FORMATS",
     "PLAIN_COLUMNS",
+    "PLAIN_SPELLINGS",
     "Handler",
     "Row",
     "canonical_header",
@@ -47,6 +48,7 @@ __all__ = [
     "protect",
     "read_row",
     "render",
+    "spelling",
     "unprotect",
 ]
 
@@ -127,6 +129,31 @@ _GOOGLE_ADDRESS = {
 }
 
 PLAIN_COLUMNS = ("id", *SCALAR_FIELDS[:10], *MULTI_FIELDS, *SCALAR_FIELDS[10:])
+
+#: a plain file's header as people write it by hand: each spelling (matched without case,
+#: ``_`` read as a space) is read and written as its field, in the column as the user named
+#: it, while the file has no column of the field's own name. A header ``name`` went unread
+#: (people got their organisation as their name, and the hub's names were never written
+#: there). A list field so spelled is one value a cell, as typed by hand (the type said by
+#: the column: ``mobile`` holds a cell phone), like Outlook's columns; the rest of the list
+#: is not in the file. Not counted when detecting a format: ``Title`` or ``Company`` are
+#: Outlook's too, and an Outlook file read as plain gains an ``id`` column
+PLAIN_SPELLINGS: dict[str, tuple[str, str]] = {
+    "name": ("display_name", ""), "full name": ("display_name", ""),
+    "display name": ("display_name", ""),
+    "first name": ("given_name", ""), "given name": ("given_name", ""),
+    "middle name": ("middle_name", ""),
+    "last name": ("family_name", ""), "surname": ("family_name", ""),
+    "family name": ("family_name", ""),
+    "company": ("organization", ""), "organisation": ("organization", ""),
+    "title": ("job_title", ""), "job title": ("job_title", ""),
+    "email": ("emails", ""), "e-mail": ("emails", ""), "mail": ("emails", ""),
+    "email address": ("emails", ""), "e-mail address": ("emails", ""),
+    "phone": ("phones", ""), "telephone": ("phones", ""), "tel": ("phones", ""),
+    "phone number": ("phones", ""), "mobile": ("phones", "cell"),
+    "mobile phone": ("phones", "cell"),
+    "website": ("websites", ""), "url": ("websites", ""),
+}  # fmt: skip
 _OUTLOOK_ORDER = (
     "Title,First Name,Middle Name,Last Name,Suffix,Company,Department,Job Title,"
     + ",".join(f"{a} {p}" for a, _ in _OUTLOOK_AREAS for p in _OUTLOOK_ADDRESS)
@@ -175,13 +202,36 @@ def _scalar(field: str, column: str, yearless: bool = True) -> Handler:
     return Handler("scalar", field, (("value", column),))
 
 
-def _plain_handlers(cols: dict[str, str]) -> list[Handler]:
+def _plain_handlers(cols: dict[str, str], spellings: bool = True) -> list[Handler]:
     out: list[Handler] = []
     for name, actual in cols.items():
         if name in MULTI_FIELDS:
             out.append(Handler("cell", name, (("value", actual),)))
         elif name in SCALAR_FIELDS or (name.startswith(CUSTOM_PREFIX) and name != CUSTOM_PREFIX):
             out.append(_scalar(name, actual))
+    return out + _spelled(cols) if spellings else out
+
+
+def spelling(name: str) -> str:
+    """A header as ``PLAIN_SPELLINGS`` matches it: ``First_Name`` is ``first name``."""
+    return " ".join(name.lower().replace("_", " ").split())
+
+
+def _spelled(cols: dict[str, str]) -> list[Handler]:
+    """The handlers of the columns ``PLAIN_SPELLINGS`` reads: for a field the file has no
+    column of its own name for, the first column spelling it (each one, of a list field:
+    ``phone`` and ``mobile`` are two phones)."""
+    out: list[Handler] = []
+    seen: set[str] = set()
+    for name, actual in cols.items():
+        field, kind = PLAIN_SPELLINGS.get(spelling(name), ("", ""))
+        if not field or field in cols or (field in seen and field not in MULTI_FIELDS):
+            continue
+        seen.add(field)
+        if field in MULTI_FIELDS:
+            out.append(Handler("slot", field, (("value", actual),), kind))
+        else:
+            out.append(_scalar(field, actual))
     return out
 
 
@@ -251,14 +301,17 @@ def _google_handlers(cols: dict[str, str]) -> list[Handler]:
     return out
 
 
-def handlers_for(fmt: str, header: list[str], mapping: Mapping[str, str]) -> list[Handler]:
+def handlers_for(
+    fmt: str, header: list[str], mapping: Mapping[str, str], spellings: bool = True
+) -> list[Handler]:
     """The handlers of ``fmt`` for this header; the user's mapping replaces the handlers of
     the fields it names (a multi-valued field mapped to one column uses the plain spelling)
     and owns the columns it names: mapped onto Outlook's ``User 1``, a field is that
     column's only meaning (``_without``), else the column was also read as
-    ``custom.user1`` and an edit to either field overwrote the other."""
+    ``custom.user1`` and an edit to either field overwrote the other. ``spellings``: a
+    plain file's ``PLAIN_SPELLINGS`` are read too (not when detecting the format)."""
     cols = _present(header)
-    build = {"plain": _plain_handlers, "outlook": _outlook_handlers,
+    build = {"plain": lambda c: _plain_handlers(c, spellings), "outlook": _outlook_handlers,
              "google": _google_handlers, "thunderbird": _thunderbird_handlers}[fmt]  # fmt: skip
     taken = {column for column in mapping.values() if column in header}
     out = [h for h in _without(build(cols), taken) if h.field not in mapping]
@@ -286,9 +339,13 @@ def _without(handlers: list[Handler], taken: set[str]) -> list[Handler]:
 
 
 def detect(header: list[str]) -> tuple[str, int]:
-    """The format whose known columns the header matches most, and how many matched."""
+    """The format whose known columns the header matches most, and how many matched. A
+    plain file's spellings (``PLAIN_SPELLINGS``) count only where no format knows a
+    column: a sheet headed ``name, email, phone`` is plain (it failed the run)."""
     cols = _present(header)
-    scores = {fmt: sum(len(h.cols) for h in handlers_for(fmt, header, {})) for fmt in FORMATS}
+    scores = {fmt: sum(len(h.cols) for h in handlers_for(fmt, header, {}, False)) for fmt in FORMATS}
+    if not any(scores.values()):
+        scores["plain"] = len(_spelled(cols))
     scores["plain"] += 2 * ("id" in cols)
     best = max(FORMATS, key=lambda f: scores[f])
     return best, scores[best]
@@ -298,7 +355,12 @@ def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mappin
     """Columns to add so ``fields`` fit: mapped and plain columns, more Google slots."""
     want = [c for f, c in mapping.items() if f in fields and c not in header]
     if fmt == "plain":
-        want += [f for f in (*PLAIN_COLUMNS, *fields) if f in fields and f not in mapping]
+        # a field a column spells (``name``) has its column: one of its own name beside it
+        # took the field from it
+        taken = set(mapping.values())
+        cols = {k: v for k, v in _present(header).items() if v not in taken}
+        placed = {*mapping, *(h.field for h in _spelled(cols))}
+        want += [f for f in (*PLAIN_COLUMNS, *fields) if f in fields and f not in placed]
     elif fmt == "google":
         style = "Label" if any(h.endswith(" - Label") for h in header) else "Type"
         handlers = _google_handlers(_present(header))
