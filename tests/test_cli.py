@@ -1193,3 +1193,21 @@ def test_an_empty_database_option_is_refused(tmp_path: Path, monkeypatch: pytest
     # an empty variable is an unset one: the default store, as for any other tool
     result = runner.invoke(app, ["hubs"], env={"CONTACTHUB_DATABASE_URL": ""})
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'type = "carddav"\nurl = "http:/alice:SECRETPW@dav.example.com/"',
+        'type = "carddav"\nurl = "alice:SECRETPW@dav.example.com/dav/"',
+        'type = "carddav"\nurl = "dav.example.com/?token=SECRETPW"',
+        'type = "pipedrive"\napi_token = "t"\nbase_url = "https//alice:SECRETPW@api.example.com/"',
+    ],
+)
+def test_apply_refuses_a_url_that_is_none_without_its_secret(tmp_path: Path, line: str) -> None:
+    """It printed the refused URL whole, password or token and all."""
+    hub = tmp_path / "hub.toml"
+    hub.write_text(f'[[hubs.team.connectors]]\nname = "book"\n{line}\n')
+    code, out = cli("apply", str(hub), db=f"sqlite:///{tmp_path / 'hub.db'}")
+    assert code != 0 and "SECRETPW" not in out, out
+    assert "book" in out and "url" in out and "********" in out, out

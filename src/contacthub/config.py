@@ -564,6 +564,7 @@ def _check_settings(
     given = dict(spec.settings if settings is None else settings)
     _check_keys(cls, given, spec.name, hub_name, where)
     _check_types(cls, given, spec.name, hub_name, where)
+    _check_urls(given, where)
     try:
         connector = cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name))
         try:
@@ -585,6 +586,31 @@ def _check_keys(cls: Any, given: dict[str, Any], name: str, hub_name: str, where
         raise ConfigError(
             f"unknown setting {key!r} in connector {name!r} ({cls.type}) of hub {hub_name!r}; {hint}", where
         )
+
+
+#: settings that are the address of a server (a CardDAV ``url`` is checked by its connector)
+URL_SETTINGS = frozenset(
+    {
+        "base_url", "login_url", "oauth_url", "authority_url", "graph_url", "exchange_url",
+        "notify_url", "redirect_uri",
+    }
+)  # fmt: skip
+
+
+def _check_urls(given: dict[str, Any], where: str) -> None:
+    """Refuse a server address (``URL_SETTINGS``) that is not an http:// or https:// URL with
+    a host, quoted with its password and query masked (``secrets.shown_url``): a Pipedrive
+    ``base_url`` of ``http:/alice:pw@host`` (one slash) was stored and shown in clear, its
+    password with it, as no password was found in what is no URL, and failed every run."""
+    for key, value in given.items():
+        if key not in URL_SETTINGS or not isinstance(value, str):
+            continue
+        parts = secrets.split_url(value.strip())
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"{key!r} must be an http:// or https:// URL with a host, not {secrets.shown_url(value)!r}",
+                where,
+            )
 
 
 def _check_types(cls: Any, given: dict[str, Any], name: str, hub_name: str, where: str) -> None:

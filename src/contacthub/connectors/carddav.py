@@ -46,7 +46,7 @@ from contacthub.connectors.vcard_trash import MAX_TRASH_DAYS, Trash
 from contacthub.errors import ConfigError, ConnectorError, RecordError
 from contacthub.formats.vcard import VCardCodec
 from contacthub.model import Fields
-from contacthub.store.secrets import hide_url_secrets
+from contacthub.store.secrets import shown_url
 
 #: the most of one answer (a listing, a multiget of a batch) read by default, in MB
 #: (``max_answer_mb``): a sync-collection listing of 100,000 cards is about 40 MB, a batch
@@ -99,7 +99,8 @@ class CardDavConnector(Connector):
         except (httpx.InvalidURL, TypeError) as exc:
             raise ConfigError(f"'url' is not a URL: {exc}", self.name) from None
         if url.scheme not in ("http", "https") or not url.host:
-            shown = hide_url_secrets(raw)  # the query may hold a token, kept encrypted
+            # its password and query (a token) masked, also when it is no URL (``http:/u:pw@h``)
+            shown = shown_url(raw)
             raise ConfigError(f"'url' must be an http:// or https:// URL, not {shown!r}", self.name)
         self.url = url
         version = settings.get("version")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -97,6 +98,43 @@ def hide_url_secrets(value: Any) -> Any:
     if parts is not None:
         value = parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
     return hide_query(value)
+
+
+def shown_url(value: str) -> str:
+    """``value``, meant as a URL, as an error may quote it: its password and its query
+    values masked (``hide_url_secrets``) also when it is no URL (``http:/alice:pw@host``,
+    ``alice:pw@host``, ``host/?token=...``, ``http://alice:pw@[::1``), which was quoted whole
+    by the error that refused it. Unparseable, the password is taken to be what follows the
+    first ``:`` of the text before the last ``@`` (after a ``scheme:/`` or ``scheme//``) and
+    is masked up to that ``@``."""
+    from contacthub.redact import hide_url_secrets as hide_query
+    from contacthub.redact import redact
+
+    if "://" in value and split_url(value) is not None:
+        return str(hide_url_secrets(value))
+    cut = min((i for i in (value.find("?"), value.find("#")) if i >= 0), default=len(value))
+    head, rest = value[:cut], hide_query(value[cut:]) if value[cut:].startswith("?") else value[cut:]
+    at = head.rfind("@")
+    if at >= 0:
+        scheme = _SCHEME.match(head[:at])
+        start = scheme.end() if scheme else 0
+        user, colon, _password = head[start:at].partition(":")
+        if colon:
+            head = f"{head[:start]}{user}:{REDACTED}{head[at:]}"
+    return redact(head + rest)
+
+
+#: a scheme and the slashes after it, as typed (``http:/``, ``https//``, ``http://``)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*(?::/+|/+)")
+
+
+def split_url(value: str) -> SplitResult | None:
+    """``value`` split as a URL; None when ``urlsplit`` cannot (``ValueError``: a ``[`` not
+    closed, a host in brackets that is not an IPv6 address)."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None
 
 
 def split_settings(

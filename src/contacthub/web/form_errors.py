@@ -100,16 +100,19 @@ def check_short(field: str, value: str) -> None:
 def refill_settings(text: str, secret_keys: frozenset[str]) -> tuple[str, list[str]]:
     """The settings box as typed, for the form shown again, without the lines that hold a
     secret: a secret setting typed there, or an address with a password or a token in it
-    (the page shows those masked, ``secrets.hide_url_secrets``; a line sent back masked, as
-    the page showed it, holds none and stays). Also the names of the lines left out."""
-    from contacthub.store.secrets import REDACTED, hide_url_secrets
+    (the page shows those masked, ``secrets.hide_url_secrets``; ``secrets.shown_url`` finds
+    them also in an address that is no URL; a line sent back masked, as the page showed it,
+    holds none and stays). Also the names of the lines left out."""
+    from contacthub.store.secrets import REDACTED, shown_url
 
     kept: list[str] = []
     dropped: list[str] = []
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip().strip("\"'")
-        if sep and (key in secret_keys or (REDACTED not in value and hide_url_secrets(value) != value)):
+        # ``shown_url``: also an address that is none, the reason the form is refused
+        # (``http:/alice:pw@host``, ``host/?token=...``): the page quoted it back whole
+        if sep and (key in secret_keys or (REDACTED not in value and shown_url(value) != value)):
             dropped.append(key)
             continue
         kept.append(line)
