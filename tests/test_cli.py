@@ -1201,7 +1201,9 @@ def test_an_empty_database_option_is_refused(tmp_path: Path, monkeypatch: pytest
         'type = "carddav"\nurl = "http:/alice:SECRETPW@dav.example.com/"',
         'type = "carddav"\nurl = "alice:SECRETPW@dav.example.com/dav/"',
         'type = "carddav"\nurl = "dav.example.com/?token=SECRETPW"',
+        'type = "carddav"\nurl = "http://alice:SECRETPW@[::1"',
         'type = "pipedrive"\napi_token = "t"\nbase_url = "https//alice:SECRETPW@api.example.com/"',
+        'type = "pipedrive"\napi_token = "t"\noauth_url = "http://alice:SECRETPW@[zz]/"',
     ],
 )
 def test_apply_refuses_a_url_that_is_none_without_its_secret(tmp_path: Path, line: str) -> None:

@@ -564,6 +564,7 @@ def _check_settings(
     given = dict(spec.settings if settings is None else settings)
     _check_keys(cls, given, spec.name, hub_name, where)
     _check_types(cls, given, spec.name, hub_name, where)
+    secrets.check_urls(given, where)  # as the API says it, before the connector does
     _check_urls(given, where)
     try:
         connector = cls(ConnectorConfig(spec.name, given, dict(spec.mapping), hub=hub_name))

@@ -130,7 +130,10 @@ def url_secrets(url: str) -> list[str]:
     only those named like a secret: a server that lets in by a token in the URL names the
     field as it likes (``?t=``, ``?k=``, ``?share=``), and a connector's URL holds no query
     otherwise."""
-    query = urlsplit(url).query
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # no URL (``http://[::1``): its query as written, cut by ``_query``
+        query = "&".join(k if v is None else f"{k}={v}" for k, v in _query(url)[1])
     decoded = [v for _k, v in parse_qsl(query, keep_blank_values=True) if v]
     return decoded + [v for _k, v in _query(url)[1] if v]
 

@@ -43,13 +43,15 @@ def _admin_only(settings: dict[str, Any], old: dict[str, Any], admin: bool, wher
         )
 
 
-def _settings_in(cls: Any, settings: dict[str, Any], old_secret: dict[str, Any]) -> dict[str, Any]:
+def _settings_in(
+    cls: Any, settings: dict[str, Any], old_secret: dict[str, Any], where: str = "settings"
+) -> dict[str, Any]:
     """Settings as stored: a password written into a URL taken out of it (kept encrypted,
     as ``apply`` does), and a masked one (the dashboard shows ``user:********@``) read as
     "unchanged"."""
     from contacthub.store import secrets
 
-    out = secrets.settings_credentials(settings, cls.secret_settings, "settings")
+    out = secrets.settings_credentials(settings, cls.secret_settings, where)
     if out.get("password") == secrets.REDACTED:
         out.pop("password")
         if "password" in old_secret:
@@ -182,7 +184,7 @@ def add_connector(
     _admin_only(settings, {}, admin, where)
     spec = _connector_spec({**values, **settings}, where)
     cls = connector_class(spec.type)
-    stored = _settings_in(cls, spec.settings, {})
+    stored = _settings_in(cls, spec.settings, {}, where)
     absolute_paths(cls, stored, None, where)  # no hub file: no folder to start from
     _check_settings(cls, spec, hub, where, stored)
     plain, secret = secrets.split_settings(stored, cls.secret_settings)
@@ -264,7 +266,7 @@ def update_connector(
         keys = cls.known_settings | cls.secret_settings
         sent = {k: v for k, v in (settings or {}).items() if k in keys or old_plain.get(k, object()) != v}
         sent = {k: secrets.unhide_url_secrets(v, old_plain.get(k)) for k, v in sent.items()}
-        given = _settings_in(cls, sent, old_secret)
+        given = _settings_in(cls, sent, old_secret, label)
         _admin_only(given, old_plain, admin, label)
         # a stored null (``trash_days = inf`` by an older version) is dropped, not refused:
         # refused, no other change of the connector could be made (``run.connector_for``)

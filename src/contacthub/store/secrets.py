@@ -94,6 +94,8 @@ def hide_url_secrets(value: Any) -> Any:
 
     if not isinstance(value, str) or "://" not in value:
         return value
+    if split_url(value) is None:  # no URL to take apart: its secrets masked as they look
+        return shown_url(value)
     parts = _with_password(value)
     if parts is not None:
         value = parts._replace(netloc=f"{parts.username}:{REDACTED}@{_host(parts)}").geturl()
@@ -126,6 +128,32 @@ def shown_url(value: str) -> str:
 
 #: a scheme and the slashes after it, as typed (``http:/``, ``https//``, ``http://``)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*(?::/+|/+)")
+
+
+def check_urls(settings: dict[str, Any], where: str) -> None:
+    """Refuse a setting that looks like a URL (``scheme://``) but cannot be taken apart as
+    one (``http://u:pw@[::1``: a ``[`` not closed, ``[zz]`` no IPv6 address), naming it,
+    before ``url_credentials`` looks for a password in it: ``urlsplit``'s ``ValueError``
+    went up as a 500 (its connection reset) where a URL without a password was a 400."""
+    for key, value in settings.items():
+        if isinstance(value, str) and "://" in value and split_url(value) is None:
+            raise ConfigError(f"{key!r} is not a URL ({_why_not(value)}): {shown_url(value)!r}", where)
+
+
+def _why_not(value: str) -> str:
+    """Why ``urlsplit`` refuses ``value``, in words that quote none of it (its message for a
+    host with odd characters quotes the user and password)."""
+    try:
+        urlsplit(value)
+    except ValueError as exc:
+        said = str(exc)
+        if "Invalid IPv6 URL" in said:
+            return "a '[' or ']' of its host is not closed"
+        if "IPv4 or IPv6" in said:
+            return "its host in [brackets] is not an IPv6 address"
+        if "NFKC" in said:
+            return "its host or user holds characters that Unicode normalization changes"
+    return "it cannot be taken apart as a URL"
 
 
 def split_url(value: str) -> SplitResult | None:
@@ -200,14 +228,14 @@ def unhide_url_secrets(value: Any, stored: Any) -> Any:
     if f"={REDACTED}" in unhidden:
         # a mask for a field the stored URL has no value of: taken as given, the mask itself
         # was sent to the server as the value (QA), and the person thought it was kept
-        raise ConfigError(
-            "the URL says ******** for a query value it never had: give the value itself"
-        )
+        raise ConfigError("the URL says ******** for a query value it never had: give the value itself")
     return unhidden
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
+    parts = split_url(url)
+    if parts is None:  # no URL: no host the stored secret could go to, and refused later
+        return "", url, None
     try:
         port = parts.port
     except ValueError:
@@ -215,11 +243,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
-def url_credentials(settings: dict[str, Any]) -> dict[str, Any]:
+def url_credentials(settings: dict[str, Any], where: str = "settings") -> dict[str, Any]:
     """Settings with a password written into a URL moved out of it into ``username`` and
-    ``password`` (which a connector keeps encrypted): the URL is stored without it."""
+    ``password`` (which a connector keeps encrypted): the URL is stored without it. A
+    setting that looks like a URL but is none is refused (``check_urls``)."""
     from urllib.parse import unquote
 
+    check_urls(settings, where)
     out = dict(settings)
     for key, value in settings.items():
         parts = _with_password(value)
@@ -238,7 +268,8 @@ def settings_credentials(settings: dict[str, Any], secret_keys: frozenset[str], 
     ``base_url`` of ``https://user:pw@...`` was stored in clear, and its password printed
     in every error that named the address."""
     if "password" in secret_keys:
-        return url_credentials(settings)
+        return url_credentials(settings, where)
+    check_urls(settings, where)
     for key, value in settings.items():
         if _with_password(value) is not None:
             raise ConfigError(
@@ -250,13 +281,12 @@ def settings_credentials(settings: dict[str, Any], secret_keys: frozenset[str], 
 
 
 def _with_password(value: Any) -> SplitResult | None:
-    """``value`` split as a URL, if it is one with a password in it."""
+    """``value`` split as a URL, if it is one with a password in it (not when it cannot be
+    split: ``check_urls`` refuses those)."""
     if not isinstance(value, str) or "://" not in value or "@" not in value:
         return None
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    return parts if parts.password is not None else None
+    parts = split_url(value)
+    return parts if parts is not None and parts.password is not None else None
 
 
 def _host(parts: SplitResult) -> str:
