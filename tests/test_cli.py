@@ -1213,3 +1213,16 @@ def test_apply_refuses_a_url_that_is_none_without_its_secret(tmp_path: Path, lin
     code, out = cli("apply", str(hub), db=f"sqlite:///{tmp_path / 'hub.db'}")
     assert code != 0 and "SECRETPW" not in out, out
     assert "book" in out and "url" in out and "********" in out, out
+
+
+@pytest.mark.parametrize("extension", ["/../../escape.vcf", ".vcf\\u0000x", "../x", "."])
+def test_apply_refuses_an_extension_that_is_no_plain_suffix(tmp_path: Path, extension: str) -> None:
+    (tmp_path / "cards").mkdir()
+    hub = tmp_path / "hub.toml"
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{tmp_path / "cards"}"\n'
+    hub.write_text(text + f'extension = "{extension}"\n')
+    code, out = cli("apply", str(hub), db=f"sqlite:///{tmp_path / 'hub.db'}")
+    assert code != 0 and "'extension' must be a plain suffix" in out, out
+    hub.write_text(text + 'extension = "vcard"\n')  # without its dot, as before: ".vcard"
+    code, out = cli("apply", str(hub), db=f"sqlite:///{tmp_path / 'hub.db'}")
+    assert code == 0, out

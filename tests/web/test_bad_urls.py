@@ -87,3 +87,26 @@ def test_the_dashboard_shows_the_form_again_without_the_secret(alice: Person) ->
             retype = re.search(r'id="retype">(.*?)</p>', answer.text, re.S)
             assert retype and "url" in retype.group(1)
     assert c.get(f"/api/v1/hubs/{hub}/connectors", headers=alice.auth).json() == []
+
+
+@pytest.mark.parametrize("extension", ["/../../escape.vcf", ".vcf\x00x", ".v/cf", ".vcf\\x", ".vc\nf", "."])
+def test_a_vcard_extension_that_is_no_plain_suffix_is_refused(
+    bob: Person, alice: Person, folders: tuple[Path, Path], extension: str
+) -> None:
+    """Stored as given (200 for a user who is not an admin), ``/../../escape.vcf`` named
+    files outside the folder and ``.vcf\\x00x`` failed every run."""
+    hub = hub_of(bob, "bobs")
+    made = alice.client.post(  # a folder is an admin's to give
+        f"/api/v1/hubs/{hub}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}},
+        headers=alice.auth,
+    )
+    assert made.status_code == 201, made.text
+    url = f"/api/v1/connectors/{made.json()['id']}"
+    answer = bob.client.patch(url, json={"settings": {"extension": extension}}, headers=bob.auth)
+    assert answer.status_code == 400, answer.text
+    assert "'extension'" in answer.json()["error"] and "plain suffix" in answer.json()["error"]
+    assert bob.client.get(url, headers=bob.auth).json()["settings"].get("extension") is None
+    fine = bob.client.patch(url, json={"settings": {"extension": ".vcard"}}, headers=bob.auth)
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["settings"]["extension"] == ".vcard"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -62,6 +63,21 @@ _SEPARATORS = frozenset(filter(None, ("/", "\\", "\0", os.sep, os.altsep)))
 _Written = tuple[str | None, str | None, Fields | None, RecordError | None]
 
 
+def _extension(value: str, connector: str) -> str:
+    """The ``extension`` setting as the suffix of the folder's file names (``vcf`` is
+    ``.vcf``), refused when it is no plain suffix: stored unchecked, ``/../../escape.vcf``
+    named new files outside the folder, and ``.vcf\\x00x`` failed every run that wrote."""
+    suffix = value if value.startswith(".") else f".{value}"
+    bad = [c for c in suffix if c in "/\\" or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    if not suffix.strip(".") or bad:
+        why = f"it holds {bad[0]!r}" if bad else "it is no more than dots"
+        raise ConfigError(
+            f"'extension' must be a plain suffix of file names such as '.vcf' ({why}), not {value!r}",
+            connector,
+        )
+    return suffix
+
+
 class VCardDirConnector(VCardFiles, Connector):
     """Settings: ``path`` (required), ``version`` ("3.0" or "4.0" for new cards), ``extension``
     (".vcf"), ``encoding`` (for files that are not UTF-8; default windows-1252), ``create``
@@ -99,8 +115,7 @@ class VCardDirConnector(VCardFiles, Connector):
             version = str(version)
             if version not in ("3.0", "4.0"):
                 raise ConfigError(f"version must be 3.0 or 4.0, not {version!r}", config.name)
-        extension = str(settings.get("extension", ".vcf"))
-        self.extension = extension if extension.startswith(".") else f".{extension}"
+        self.extension = _extension(str(settings.get("extension", ".vcf")), config.name)
         encoding = encoding_setting(config, "windows-1252")
         self.create_missing = flag_setting(config, "create", False)
         self.fsync = flag_setting(config, "fsync", True)
