@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
@@ -542,3 +543,43 @@ def test_a_phone_with_an_extension_re_punctuated_in_pipedrive_is_no_edit(
     edit = hub.sync()
     assert edit.errors == [] and edit.changes["cards"]["update"] == 1, edit
     assert "555-0147 ext. 13" in (folder / "a.vcf").read_text()
+
+
+@pytest.mark.parametrize("policy", ["manual", "newest"])
+def test_a_first_name_edited_in_pipedrive_under_a_display_name_it_cannot_hold_is_no_conflict(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path, policy: str
+) -> None:
+    """Pipedrive makes a person's name of the first and last name it is sent: the plain
+    CSV's "Zoë Ł. Müller" (Zoë, Müller) is "Zoë Müller" there. Her first name edited there
+    alone (API v2 PATCH) is a rename only Pipedrive made: compared with that baseline as it
+    was, the hub's unchanged name seemed changed too, and the rename was two name conflicts
+    naming the CSV file as a side (held open under ``manual``). It applies, and the hub's
+    name takes the new first name where it stands in it."""
+    url, state = emulator
+    sheet = tmp_path / "plain.csv"
+    sheet.write_text(
+        "display_name,given_name,family_name,emails\nZoë Ł. Müller,Zoë,Müller,work:zoe@acme.test\n",
+        encoding="utf-8",
+    )
+    engine = open_database(sqlite_url)
+    crm = {"name": "pipedrive", "type": "pipedrive", "base_url": url, "api_token": TOKEN}
+    plain = {"name": "plain", "type": "csv", "format": "plain", "path": str(sheet)}
+    hub = {"conflict": policy, "connectors": [plain, crm]}
+    config.apply(engine, config.HubFile.model_validate({"hubs": {"crm": hub}}))
+    assert run_hub(engine, "crm", options=Options()).errors == []
+    assert run_hub(engine, "crm", options=Options()).changes == {}
+    [zoe] = [p for p in live(state) if primary_email(p) == "zoe@acme.test"]
+    assert (zoe["name"], zoe["first_name"], zoe["last_name"]) == ("Zoë Müller", "Zoë", "Müller")
+    answer = httpx.patch(
+        f"{url}/api/v2/persons/{zoe['id']}",
+        params={"api_token": TOKEN},
+        json={"first_name": "Zara", "last_name": "Müller"},
+    )
+    answer.raise_for_status()
+    report = run_hub(engine, "crm", options=Options())
+    assert report.errors == [] and report.conflicts == 0, report
+    with engine.connect() as conn:
+        assert conn.execute(select(t.conflicts)).all() == []
+    assert "Zara Ł. Müller,Zara,Müller," in sheet.read_text(encoding="utf-8")
+    assert (zoe["name"], zoe["first_name"]) == ("Zara Müller", "Zara")
+    assert run_hub(engine, "crm", options=Options()).changes == {}

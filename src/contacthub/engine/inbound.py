@@ -325,6 +325,9 @@ class Inbound(Matching, Twins, LeftBehind):
                 first = _first_named(contact.data, base, mine) or _typed_with_rename(base, mine)
                 base = _split_dropped(base)
                 mine = mine if first else _split_dropped(mine) or {}
+        # the hub's display name as the system keeps it (Pipedrive's, made of the parts),
+        # unchanged since they agreed: compared as the hub has it
+        base, shown_made = _shown_as_held(spoke, base, contact.data, mine)
         base = _remapped_base(base, contact.data, mine, remapped, link.vacated)
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
@@ -355,6 +358,8 @@ class Inbound(Matching, Twins, LeftBehind):
                 given.pop(k, None)  # (its sides' values are open conflicts now)
             _seconded(spoke, base, mine, given, result)
         _parts_follow(spoke, side, contact.data, result)
+        if shown_made:
+            _shown_follows(contact.data, mine, result)
         moved = self._conflicts(spoke, contact, result.conflicts)
         if moved:
             self._together(side, contact, result, moved)
@@ -786,6 +791,57 @@ def _typed_with_rename(base: dict[str, Any], theirs: dict[str, Any]) -> bool:
         and not any(base.get(n) for n in NAME_FIELDS)
         and any(theirs.get(n) for n in NAME_FIELDS)
     )
+
+
+def _shown_as_held(
+    spoke: Spoke, base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any]
+) -> tuple[dict[str, Any] | None, bool]:
+    """The baseline with the hub's display name in it where the record held that name as
+    the system keeps it (``Connector.read_back``), which is not the hub's: Pipedrive makes
+    a person's name of the first and last name it is sent, so the hub's "Zoë Ł. Müller" is
+    "Zoë Müller" there, and was when they last agreed. Compared as it was, the hub seemed
+    to have renamed her since, and a first name edited in Pipedrive alone was a name
+    conflict whose other side was the hub's unchanged name (open under ``manual``, the
+    rename held until resolved). Returns whether the name was so put (``_shown_follows``).
+    Asked only when both sides seem to have changed the name (read_back is not free), and
+    for the display name alone: a value a system cannot hold at all (a birthday without a
+    year, emptied in Pipedrive) was never seen there, and one typed over it stays a
+    conflict."""
+    k = "display_name"
+    if base is None or (spoke.held is not None and k not in spoke.held):
+        return base, False
+    o, t, b = ours.get(k), theirs.get(k), base.get(k)
+    if field_equal(k, o, b) or field_equal(k, t, b) or field_equal(k, o, t):
+        return base, False
+    view = held_view(ours, spoke.held)
+    try:
+        back = spoke.connector.read_back(view)
+    except Exception:  # (a connector that cannot say: compared as they are, as before)
+        return base, False
+    if back is view or not field_equal(k, back.get(k), b):
+        return base, False
+    out = dict(base)
+    if view.get(k) in (None, ""):
+        out.pop(k, None)
+    else:
+        out[k] = view[k]
+    return out, True
+
+
+def _shown_follows(ours: dict[str, Any], theirs: dict[str, Any], result: MergeResult) -> None:
+    """A display name the system makes of the name parts, renamed there with the parts
+    (``_shown_as_held``): the change is the parts', and the hub's name, written another
+    way ("Zoë Ł. Müller"), takes the changed parts where they stand in it, as ``_rename``
+    does for a system that holds no display name ("Zara Ł. Müller", not Pipedrive's "Zara
+    Müller": the middle initial stays in every other copy). Where they do not stand in it
+    once (a name someone chose, "Boss"), the system's new name is taken as it is."""
+    if "display_name" not in result.changed or not set(NAME_FIELDS) & set(result.changed):
+        return
+    if result.fields.get("display_name") != theirs.get("display_name"):
+        return  # (not theirs: the hub's, or another side's rival name won)
+    name = _respelled(str(ours.get("display_name") or ""), ours, result.fields)
+    if name:
+        result.fields["display_name"] = name
 
 
 def _without(fields: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
