@@ -19,7 +19,13 @@ from contacthub import config as hubconfig
 from contacthub.connectors.base import ConnectorConfig, MemoryCredentials, Record, WriteOp
 from contacthub.connectors.procore import ProcoreConnector
 from contacthub.engine.run import run_hub
-from contacthub.errors import FatalConnectorError, RecordError, RecordNotFoundError, StaleVersionError
+from contacthub.errors import (
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    RetriableError,
+    StaleVersionError,
+)
 from contacthub.model import match_keys
 from contacthub.signin import TerminalUI
 from contacthub.store import tables
@@ -64,6 +70,48 @@ def test_paging_follows_link_with_the_largest_page() -> None:
         conn = srv.connector()  # default: 1000 a page
         records(conn)
         assert srv.api_calls("GET", "/users") == 4
+
+
+def test_a_listing_short_of_its_total_header_is_retriable_and_deletes_nothing() -> None:
+    """Page 2 answered with page 3 (``--skip-page``): every header still looks right, but
+    15 distinct users came of ``Total: 25``. Taken whole, the 10 left out were deleted."""
+    with served(users=25) as srv:
+        conn = srv.connector(per_page=5, full_every="0s")
+        everyone, _ = records(conn)
+        known = {r.native_id: r.version for r in everyone}
+        srv.emu.faults.skip_page = 2
+        pull = conn.pull(None, known)
+        with pytest.raises(RetriableError) as caught:
+            list(pull.records)
+        assert caught.value.connector == "procore"
+        said = caught.value.message
+        assert "came up short: 20 of Total 25" in said and "the next run tries again" in said, said
+        assert pull.deleted == set()
+        assert srv.emu.faults.skip_page == 0  # (the switch fires once)
+        _, pull = records(conn, None, known)
+        assert pull.deleted == set() and pull.listed == 25
+
+
+def test_records_added_or_deactivated_during_a_listing_are_no_short_listing() -> None:
+    """``Total`` moves with the records while a listing runs: a user added after page 1
+    makes it 26, one deactivated on a page not yet read 25 again; neither is a short listing
+    (the smallest ``Total`` seen is what the distinct records must reach)."""
+    with served(users=25) as srv:
+        conn = srv.connector(per_page=10)
+        last = max(srv.state.users)
+        known = {str(uid): "an older version" for uid in srv.state.users}  # every one yielded
+        pull = conn.pull(None, known)
+        stream = iter(pull.records)
+        first = [next(stream) for _ in range(10)]  # page 1; page 2 not asked for yet
+        srv.state.create_user({"last_name": "Newcomer", "email_address": "new.comer@example.com"})
+        rest = list(stream)
+        assert len({r.native_id for r in first + rest}) == 26 and pull.deleted == set()
+        pull = conn.pull(None, known)
+        stream = iter(pull.records)
+        first = [next(stream) for _ in range(10)]
+        srv.state.update_user(last, {"is_active": False})  # on page 3
+        rest = list(stream)
+        assert len(first + rest) == 25 and pull.deleted == {str(last)}
 
 
 def test_no_op_run_is_one_call_per_object_type() -> None:

@@ -581,3 +581,27 @@ def test_a_vendor_renamed_in_procore_reaches_a_hub_whose_values_came_from_a_fold
         assert state.vendors[vendor_id]["name"] == "Renamed Builders Pty"
         card = next(p for p in folder.glob("*.vcf") if user["email_address"].lower() in p.read_text().lower())
         assert "ORG:Renamed Builders Pty" in card.read_text()
+
+
+def test_a_page_skipped_on_the_way_deletes_no_one(sqlite_url: str, tmp_path: Path) -> None:
+    """Procore answers ``page=3`` with page 4 (``Total: 40`` still): 2 of 40 users missing
+    from a full listing, under the 10 % deletion threshold, were deleted from the hub and
+    the folder, and made again by the next run. A listing short of its ``Total`` is
+    incomplete: the run fails as a retriable one and deletes nothing."""
+    with served(users=40) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, per_page=2, full_every="0s")
+        assert site.sync().status == "applied"
+        assert len(site.cards()) == 40
+        srv.emu.faults.skip_page = 3
+        report = site.sync()
+        assert report.status == "failed", report.as_json()
+        assert "connector 'procore'" in str(report.message)
+        assert "came up short: 38 of Total 40" in str(report.message), report.message
+        assert len(site.cards()) == 40 and len(active_users(srv)) == 40
+        assert sum(deleted for _, deleted in hub_contacts(site, "@")) == 0
+        again = site.sync()
+        assert again.status == "applied" and again.errors == []
+        assert not any(n for counts in again.changes.values() for n in counts.values()), again.changes
+        assert len(site.cards()) == 40

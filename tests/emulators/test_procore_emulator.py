@@ -278,6 +278,22 @@ def test_paging_headers(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     assert capped.headers["Per-Page"] == "1000"
 
 
+def test_skip_page_answers_the_next_page_once_headers_and_all(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """``--skip-page 2``: page 2 comes back as page 3 would (``Total`` unchanged, no
+    ``next``), once; the same call then gets page 2."""
+    emulator, client = emu
+    emulator.faults.skip_page = 2
+    path, params = "/rest/v1.0/companies/1/users", {"page": 2, "per_page": 10}
+    skipped = client.get(path, params=params)
+    assert skipped.headers["Total"] == "30" and "next" not in skipped.links
+    third = client.get(path, params={"page": 3, "per_page": 10})
+    assert skipped.json() == third.json() and emulator.faults.skip_page == 0
+    second = client.get(path, params=params)
+    assert {u["id"] for u in second.json()}.isdisjoint(u["id"] for u in third.json())
+
+
 def test_filters(emu: tuple[ProcoreEmulator, httpx.Client]) -> None:
     emulator, client = emu
     user = client.get("/rest/v1.0/companies/1/users").json()[3]

@@ -31,6 +31,7 @@ from contacthub.connectors.procore_map import (
 from contacthub.errors import (
     ConfigError,
     RecordNotFoundError,
+    RetriableError,
 )
 from contacthub.model import match_keys
 
@@ -147,9 +148,24 @@ class ProcoreReader(Connector):
         return f"Procore company {self.company_id}"
 
     def _list(self, path: str, params: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
-        """Every item of a paged listing, following ``Link`` rel="next"."""
+        """Every item of a paged listing, following ``Link`` rel="next"; a listing that
+        comes up short of the ``Total`` header Procore sends is a ``RetriableError`` at
+        its end, before its caller takes what it did not list for deactivated.
+
+        A page can go missing on the way (a server or proxy answering ``page=5`` with page
+        6, an empty page with a ``next`` link) while every header still looks right: the
+        records on it were then taken for deleted everywhere. The rule, since records may
+        come and go while the listing runs (``Total`` moves with them): the distinct ids
+        listed (one listed twice, as an insertion shifts the pages, counts once) must be
+        at least the smallest ``Total`` any page sent. A listing longer than that is fine
+        (records added meanwhile); one shorter missed records that were there on every
+        page asked for, which only a page skipped (or a deactivation shifting one past
+        us, a record that was missed all the same) explains. A listing with no ``Total``
+        (Procore does not page every endpoint) is taken as it comes."""
         url: str | None = path
         query: dict[str, Any] | None = {**params, "per_page": self.per_page, "page": 1}
+        ids: set[Any] = set()
+        total: int | None = None
         while url:
             response = self.client.request("GET", url, params=query)
             if response.status_code != 200:
@@ -157,9 +173,20 @@ class ProcoreReader(Connector):
             items = response.json()
             if not isinstance(items, list):
                 raise error_for(response, self.name, what=what)
+            said = response.headers.get("Total", "").strip()
+            if said.isdigit():
+                total = int(said) if total is None else min(total, int(said))
+            ids.update(item.get("id") if isinstance(item, dict) else None for item in items)
             yield from items
             nxt = response.links.get("next", {}).get("url")
             url, query = (nxt, None) if nxt and items else (None, None)
+        if total is not None and len(ids) < total:
+            raise RetriableError(
+                f"{what}: the listing of {path} came up short: {len(ids)} of Total {total} "
+                "records (a page went missing on the way); nothing is taken for deleted from "
+                "it, the next run tries again",
+                self.name,
+            )
 
     # --- reading ----------------------------------------------------------------------------
 

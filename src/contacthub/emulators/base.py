@@ -125,6 +125,10 @@ class Faults:
     error_rate: float = 0.0  # share of requests answered 500/503
     slow_seconds: float = 0.0  # delay before every answer
     expire_tokens: bool = False  # every access token is refused as expired
+    #: (Procore) the next listing call asking for this page is answered with the page after
+    #: it, headers and all (``Total`` unchanged, ``Link`` next past it): a page skipped on
+    #: the way, as a proxy or a server whose pages moved can do. Once, then back to 0
+    skip_page: int = 0
     #: "METHOD /path/fragment" -> the status every such request is answered with, until the
     #: entry is removed (a write that fails while the rest works, for tests)
     fail: dict[str, int] = field(default_factory=dict)

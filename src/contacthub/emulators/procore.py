@@ -8,7 +8,7 @@ inactive), vendors, people and project directories; ``page``/``per_page`` paging
 ``Link``, ``Total`` and ``Per-Page``; ``filters[updated_at]`` and ``filters[search]``;
 ``X-Rate-Limit-*`` headers on every answer with a spike (10 s) and an hourly window, 429 with
 ``Retry-After`` beyond them; ``Procore-Company-Id`` required on every call. Fault switches
-make it slow, fail with 5xx, or expire every token.
+make it slow, fail with 5xx, expire every token, or skip a page of a listing once.
 
 Run it with ``contacthub emulate procore --port 8801``; tests build ``ProcoreEmulator`` and
 serve ``.app`` with ``emulators.base.background``.
@@ -97,6 +97,17 @@ class ProcoreEmulator:
         return allowed, headers
 
 
+def skip_page(request: Request, faults: Faults) -> None:
+    """``Faults.skip_page``: a listing asked for that page gets the next one instead (the
+    route reads the query the scope now holds); the switch turns itself off."""
+    pairs = request.query_params.multi_items()
+    if ("page", str(faults.skip_page)) not in pairs:
+        return
+    moved = [(k, str(faults.skip_page + 1) if k == "page" else v) for k, v in pairs]
+    request.scope["query_string"] = urlencode(moved).encode("latin-1")
+    faults.skip_page = 0
+
+
 def build_app(emu: ProcoreEmulator) -> FastAPI:
     state = emu.state
     app = FastAPI(title="Procore emulator", docs_url=None, redoc_url=None, openapi_url=None)
@@ -141,6 +152,8 @@ def build_app(emu: ProcoreEmulator) -> FastAPI:
             return json_response({"errors": "Missing Procore-Company-Id header!"}, 400, headers)
         if company is not None and company.strip() != str(state.company_id):
             return json_response({"errors": "App is not connected to this company"}, 403, headers)
+        if emu.faults.skip_page and request.method == "GET":
+            skip_page(request, emu.faults)
         response = await call_next(request)
         for key, value in headers.items():
             response.headers[key] = value
@@ -291,6 +304,9 @@ def main(
     rate_hour: int = typer.Option(3600, help="calls allowed per hour (0: no limit)"),
     error_rate: float = typer.Option(0.0, help="share of API calls answered 503"),
     slow: float = typer.Option(0.0, help="seconds added to every answer"),
+    skip_page: int = typer.Option(
+        0, "--skip-page", min=0, help="answer the first listing call for page N with page N+1 (once)"
+    ),
     token_lifetime: int = typer.Option(5400, help="access token lifetime in seconds (short: tokens expire)"),
     max_per_page: int = typer.Option(1000, help="largest per_page honoured"),
     vendors_list_inactive: bool = typer.Option(
@@ -319,7 +335,10 @@ def main(
         state_file=state_file or None,
     )
     emu = ProcoreEmulator(
-        state, rate_10s=rate_10s, rate_hour=rate_hour, faults=Faults(error_rate=error_rate, slow_seconds=slow)
+        state,
+        rate_10s=rate_10s,
+        rate_hour=rate_hour,
+        faults=Faults(error_rate=error_rate, slow_seconds=slow, skip_page=skip_page),
     )
     sock = _bind(port)
     bound = sock.getsockname()[1]
