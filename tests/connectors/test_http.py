@@ -319,7 +319,9 @@ def test_a_secret_echoed_in_another_encoding_is_masked_too() -> None:
 
 def test_nothing_listening_on_this_machine_says_to_start_the_server() -> None:
     """``sync demo-cloud`` after the demo had ended said "127.0.0.1:36789 cannot be reached;
-    try again later": no later try could work, the emulators were not running (QA)."""
+    try again later": no later try could work, the emulators were not running (QA). Then
+    every hub's server on this machine was told to run ``contacthub demo --serve``, which
+    starts the demo's emulators (on new ports), never the server the hub points at (QA)."""
     import socket
 
     with socket.socket() as sock:  # a port nothing listens on once closed
@@ -329,7 +331,9 @@ def test_nothing_listening_on_this_machine_says_to_start_the_server() -> None:
     with pytest.raises(RetriableError) as info:
         api.request("GET", "/x")
     assert f"nothing answers at http://127.0.0.1:{port} on this machine" in info.value.message
-    assert "contacthub demo --serve" in info.value.message and "try again later" not in info.value.message
+    said = info.value.message
+    assert "check the server address in the hub file and that the server there is running" in said
+    assert "demo" not in said and "try again later" not in said
     elsewhere = client(
         lambda request: (_ for _ in ()).throw(httpx.ConnectError("refused")), Clock(), max_attempts=1
     )

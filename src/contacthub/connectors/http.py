@@ -263,11 +263,15 @@ class ApiClient:
     def _unreachable(self, exc: httpx.TransportError) -> str:
         """Why the server could not be reached, and what to do. Nothing listening on this
         machine is no passing outage: "try again later" never helped a person whose
-        server (the demo's emulators, say, which stop with ``demo``) was not started."""
+        server (the demo's emulators, say, which stop with ``demo``) was not started. What
+        to check is said, not a command: the client cannot tell the demo's emulators from
+        a person's own server on this machine, and `contacthub demo --serve` was suggested
+        for every hub (it starts new emulators on other ports, and never a person's own
+        server); the demo says itself that its emulators stop with it."""
         if isinstance(exc, httpx.ConnectError) and self._http.base_url.host in _LOOPBACK:
             return (
-                f"nothing answers at {self._host()} on this machine ({type(exc).__name__}): start"
-                " the server there (for the demo's hubs: `contacthub demo --serve`)"
+                f"nothing answers at {self._host()} on this machine ({type(exc).__name__}): check"
+                " the server address in the hub file and that the server there is running"
             )
         return f"{self._host()} cannot be reached ({type(exc).__name__}); try again later"
 
