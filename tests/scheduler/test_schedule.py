@@ -151,3 +151,54 @@ def test_a_cron_that_never_fires_is_refused_and_stops_no_other_hub(
     with caplog.at_level("WARNING"):
         assert due_hubs(engine, later) == ["hub001"]
     assert "hub hub000 is not run on a schedule: cron '0 0 31 2 *' never fires" in caplog.text
+
+
+def test_an_interval_past_the_bound_is_refused_and_a_stored_one_stops_no_other_hub(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``interval = "4000000d"`` was taken; once the hub had run, its next date lay past the
+    year 9999 and ``due_hubs`` raised OverflowError at every tick: no hub ran on its schedule
+    any more, and the dashboard's list of hubs (``next_run``) failed too. "99999999999d" ended
+    ``apply`` in a traceback (QA)."""
+    from contacthub.scheduler.schedule import next_run
+
+    assert parse_interval("366d") == timedelta(days=366)
+    for text in ("367d", "4000000d", "99999999999d", "9" * 400):
+        with pytest.raises(ConfigError, match=r"longer than 366 days"):
+            parse_interval(text)
+    with pytest.raises(ConfigError, match=r"'4000000d' is longer than 366 days.*at hubs\.team\.interval"):
+        config.load(_hub_file(tmp_path, 'interval = "4000000d"'))
+    with pytest.raises(ConfigError, match=r"at hubs\.team\.interval"):
+        config.load(_hub_file(tmp_path, 'interval = "99999999999d"'))
+
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 3, 1, interval="10m")
+    for hub in ("hub000", "hub001", "hub002"):
+        run_hub(engine, hub)
+    with engine.begin() as conn:  # stored before the bound, and one that overflows anyway
+        conn.execute(
+            update(t.hubs).where(t.hubs.c.name == "hub000").values(settings='{"interval": "4000000d"}')
+        )
+        conn.execute(update(t.hubs).where(t.hubs.c.name == "hub002").values(settings='{"interval": "366d"}'))
+        conn.execute(
+            update(t.runs)
+            .where(t.runs.c.hub_id == select_hub_id(conn, "hub002"))
+            .values(started_at=datetime(9999, 6, 1, tzinfo=UTC))
+        )
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    with caplog.at_level("WARNING"):
+        assert due_hubs(engine, later) == ["hub001"]
+        assert due_hubs(engine, later) == ["hub001"]
+        assert next_run(engine, select_hub_id_of(engine, "hub000")) is None
+        assert next_run(engine, select_hub_id_of(engine, "hub002")) is None
+        upcoming = next_run(engine, select_hub_id_of(engine, "hub001"))
+    assert upcoming is not None and upcoming - datetime.now(UTC) <= timedelta(minutes=10)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        warned.count(
+            "hub hub000 is not run on a schedule: interval '4000000d' is longer than 366 days "
+            "(use 'off' for manual runs only)"
+        )
+        == 1
+    )  # once, not at every tick
+    assert sum(m.startswith("hub hub002 is not run on a schedule: every 366 days") for m in warned) == 1

@@ -26,6 +26,10 @@ from contacthub.store.repo import loads
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(minutes=15)
+#: the longest interval a hub file may give: "4000000d" was taken, and once the hub had run
+#: its next date lay past the year 9999, so working it out raised at every tick and every
+#: other hub's schedule stopped with it (QA); "99999999999d" ended ``apply`` in a traceback
+MAX_INTERVAL = timedelta(days=366)
 #: run kinds that count as "the hub ran" for its schedule (a dry run writes nothing)
 SCHEDULED_KINDS = ("sync", "approve", "reject", "undo")
 
@@ -61,6 +65,10 @@ def parse_interval(text: str) -> timedelta | None:
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds < 1:
         raise ConfigError(f"interval {text!r} is shorter than one second")
+    if seconds > MAX_INTERVAL.total_seconds():  # (before timedelta(), which overflows)
+        raise ConfigError(
+            f"interval {text!r} is longer than {MAX_INTERVAL.days} days (use 'off' for manual runs only)"
+        )
     return timedelta(seconds=seconds)
 
 
@@ -113,6 +121,43 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: the (hub, reason) pairs warned about in this process: a tick every few seconds repeated
+#: the same warning thousands of times a day
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(hub: str, reason: str) -> None:
+    if (hub, reason) not in _warned:
+        _warned.add((hub, reason))
+        log.warning("hub %s is not run on a schedule: %s", hub, reason)
+
+
+def _next_due(hub: str, settings: str | None, last: datetime | None, at: datetime) -> datetime | None:
+    """When the hub is due by its stored schedule (``at`` if it never ran); ``None``: manual
+    only, or a schedule that cannot be worked out. That one is warned about (once) and
+    skipped: a stored value from before a check refused it (an interval past the year 9999,
+    a cron that never fires) raised at every tick, and the whole tick failed with it, every
+    other hub's schedule and the dashboard's list of hubs included (QA)."""
+    schedule: Schedule | None = None
+    try:
+        schedule = Schedule.of(loads(settings) or {})
+        if schedule.interval is None and schedule.cron is None:
+            return None
+        if last is None:
+            return at
+        nxt = schedule.next_after(_aware(last))
+    except ConfigError as exc:
+        _warn_once(hub, exc.message)
+        return None
+    except (OverflowError, ValueError) as exc:  # (a stored value no check saw)
+        what = schedule.describe() if schedule is not None else "its schedule"
+        _warn_once(hub, f"{what} gives no next date ({exc})")
+        return None
+    if nxt is None and schedule.cron:
+        _warn_once(hub, f"cron {schedule.cron!r} never fires")
+    return nxt
+
+
 def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
     """Names of the hubs whose schedule says they should run now."""
     at = at or datetime.now(UTC)
@@ -129,19 +174,7 @@ def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(t.hubs.c.name)).all()
     for name, settings, last in rows:
-        try:
-            schedule = Schedule.of(loads(settings) or {})
-        except ConfigError as exc:  # one hub's bad schedule does not stop the others'
-            log.warning("hub %s is not run on a schedule: %s", name, exc.message)
-            continue
-        if schedule.interval is None and schedule.cron is None:
-            continue
-        if last is None:
-            due.append(name)
-            continue
-        nxt = schedule.next_after(_aware(last))
-        if nxt is None and schedule.cron:
-            log.warning("hub %s is not run on a schedule: cron %r never fires", name, schedule.cron)
+        nxt = _next_due(name, settings, last, at)
         if nxt is not None and nxt <= at:
             due.append(name)
     return due
@@ -160,22 +193,17 @@ def last_started(engine: Engine, hub: str) -> datetime | None:
 
 
 def next_run(engine: Engine, hub_id: int, at: datetime | None = None) -> datetime | None:
-    """When the hub's schedule runs it next (``None``: manual only); a hub that is due
-    already, or never ran, answers ``at`` (now)."""
+    """When the hub's schedule runs it next (``None``: manual only, or a schedule that
+    cannot be worked out); a hub that is due already, or never ran, answers ``at`` (now)."""
     at = at or datetime.now(UTC)
     with engine.connect() as conn:
-        settings = conn.execute(select(t.hubs.c.settings).where(t.hubs.c.id == hub_id)).scalar()
-        if settings is None:
+        hub = conn.execute(select(t.hubs.c.name, t.hubs.c.settings).where(t.hubs.c.id == hub_id)).first()
+        if hub is None or hub.settings is None:
             return None
         last = conn.execute(
             select(func.max(t.runs.c.started_at)).where(
                 t.runs.c.hub_id == hub_id, t.runs.c.kind.in_(SCHEDULED_KINDS)
             )
         ).scalar()
-    schedule = Schedule.of(loads(settings) or {})
-    if schedule.interval is None and schedule.cron is None:
-        return None
-    if last is None:
-        return at
-    nxt = schedule.next_after(_aware(last))
+    nxt = _next_due(hub.name, hub.settings, last, at)
     return None if nxt is None else max(nxt, at)
