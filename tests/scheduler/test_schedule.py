@@ -202,3 +202,39 @@ def test_an_interval_past_the_bound_is_refused_and_a_stored_one_stops_no_other_h
         == 1
     )  # once, not at every tick
     assert sum(m.startswith("hub hub002 is not run on a schedule: every 366 days") for m in warned) == 1
+
+
+@pytest.mark.parametrize("expression", ["* * * * * *", "0 */5 * * * *", "0 0 12 * * ? 2030", "* * * *"])
+def test_a_cron_of_other_than_five_fields_is_refused_and_a_stored_one_never_runs(
+    expression: str, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """croniter reads a sixth field as seconds: ``cron = "* * * * * *"`` was taken and ran
+    its hub back to back, at every tick; a Quartz-style ``"0 */5 * * * *"`` meant every
+    second of minute 0 of hours 0, 5, 10... (QA). The README says five fields."""
+    fields = len(expression.split())
+    with pytest.raises(
+        ConfigError,
+        match=rf"has {fields} fields: five are expected \(minute hour day month weekday.*at hubs\.team\.cron",
+    ):
+        config.load(_hub_file(tmp_path, f'cron = "{expression}"'))
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path, 2, 1, interval="10m")
+    for hub in ("hub000", "hub001"):
+        run_hub(engine, hub)
+    with engine.begin() as conn:  # one stored before the refusal: not run every second
+        conn.execute(
+            update(t.hubs).where(t.hubs.c.name == "hub000").values(settings=f'{{"cron": "{expression}"}}')
+        )
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    with caplog.at_level("WARNING"):
+        assert due_hubs(engine, later) == ["hub001"]
+    assert (
+        f"hub hub000 is not run on a schedule: cron expression {expression!r} has {fields} fields"
+        in caplog.text
+    )
+
+
+@pytest.mark.parametrize("macro", ["@hourly", "@daily", "@weekly", "@monthly", "@yearly"])
+def test_cron_macros_stay_accepted(macro: str) -> None:
+    assert config.HubSpec.model_validate({"cron": macro}).cron == macro
+    assert Schedule.of({"cron": macro}).next_after(datetime(2026, 1, 1, 10, 7, tzinfo=UTC)) is not None

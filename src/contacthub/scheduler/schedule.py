@@ -72,9 +72,23 @@ def parse_interval(text: str) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
+def _five_fields(expression: str) -> str:
+    """A cron expression of five fields, or a macro (``@hourly``, ``@daily``...). croniter
+    takes a sixth field as seconds and a seventh as years: ``"* * * * * *"`` ran its hub
+    back to back, and a Quartz-style ``"0 */5 * * * *"`` every second of minute 0 (QA)."""
+    fields = expression.split()
+    if not expression.strip().startswith("@") and len(fields) != 5:
+        raise ConfigError(
+            f"cron expression {expression!r} has {len(fields)} fields: five are expected "
+            "(minute hour day month weekday, e.g. '*/15 * * * *')"
+        )
+    return expression
+
+
 def check_cron(expression: str) -> str:
     from croniter import croniter
 
+    _five_fields(expression)
     if not croniter.is_valid(expression):
         raise ConfigError(f"cron expression {expression!r} is not valid (e.g. '*/15 * * * *')")
     if Schedule(None, expression).next_after(datetime.now(UTC)) is None:
@@ -91,8 +105,8 @@ class Schedule:
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Schedule:
-        if settings.get("cron"):
-            return cls(None, str(settings["cron"]))
+        if settings.get("cron"):  # (one stored before the check: skipped, not run every second)
+            return cls(None, _five_fields(str(settings["cron"])))
         if settings.get("interval"):
             return cls(parse_interval(str(settings["interval"])))
         return cls()
