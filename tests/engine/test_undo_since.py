@@ -142,6 +142,53 @@ def test_undoing_an_edit_of_a_person_deleted_since_says_to_restore_them_first(da
     assert hub.sync().changes == {}
 
 
+def test_an_undo_that_skipped_a_person_deleted_since_takes_them_up_after_the_restore(
+    database_url: str,
+) -> None:
+    """Two people edited, one deleted since: the undo set the other back and said to undo
+    the deletion first; done, the undo of the edit was refused as "already undone" by the
+    first undo, and the restored person kept the edit for good (QA). The undo again takes up
+    only what was skipped, as a new run: the other person, set back already and edited
+    since, is not touched (not even said kept); with nothing left skipped, a third is refused."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2, job_title="T0"))
+    hub.book("a").put("z", person(3))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    hub.book("a").edit("y", job_title="E1")
+    edit = hub.sync()
+    [gone] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Given2"]
+    del hub.book("b").items[gone]
+    deleted = hub.sync()
+    first = service.undo(hub.engine, edit.run_id)
+    assert [e["message"] for e in first.errors] == [
+        f"Given2 Family2 was deleted since run {edit.run_id}; restore it first (undo run {deleted.run_id})"
+    ]
+    assert titles(hub, "a", "b") == ["T0", "T0"]
+    hub.book("a").edit("x", job_title="later")  # an edit of the person set back: it stays
+    hub.sync()
+    assert service.undo(hub.engine, deleted.run_id).status == "applied"
+    assert [
+        i.fields.get("job_title") for i in hub.book("a").items.values() if i.fields["given_name"] == "Given2"
+    ] == ["E1"]
+    again = service.undo(hub.engine, edit.run_id)
+    assert again.status == "applied" and again.errors == [], again.errors
+    assert again.changes["hub"]["update"] == 1  # only the one skipped
+    assert again.run_id > first.run_id
+    hub.sync()
+    for name in ("a", "b"):
+        got = {i.fields["given_name"]: i.fields.get("job_title") for i in hub.book(name).items.values()}
+        assert got == {"Given1": "later", "Given2": "T0", "Given3": None}, (name, got)
+    with pytest.raises(UserError, match=f"already undone \\(by runs {first.run_id} and {again.run_id}\\)"):
+        service.undo(hub.engine, edit.run_id)
+    # the second undo undone, what it set back is to undo again: only that, once more
+    assert service.undo(hub.engine, again.run_id).status == "applied"
+    third = service.undo(hub.engine, edit.run_id)
+    assert third.status == "applied" and third.errors == [] and third.changes["hub"]["update"] == 1
+    assert hub.sync().changes == {}
+
+
 def test_the_name_is_set_back_whole_or_kept_whole(database_url: str) -> None:
     """Renamed (given, family and display name), then only the given name changed: the
     undo set the family name back alone, and every book showed "Xena Mlent" over the

@@ -11,11 +11,18 @@ A field a later run set again (any run: a sync, a resolve, an undo; the journal 
 whatever the value now) is left alone (a later edit wins over an old undo) and reported;
 so is a contact a later run deleted or re-created, and a deleted person who was added
 again since (another contact now has their email or phone and name).
+
+The last two are deferred, not kept: another undo (of the deletion, of the person's
+creation) lifts what stood in the way, and the run can then be undone again. The undo
+notes the rows it deferred (``Store.mark_reverted``); while it stands, a new undo of the
+run takes up only those (``Remaining``), as the rest is undone already: walked whole,
+every field the first undo set back was "changed again since" (by that undo), and said so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,16 +42,25 @@ from contacthub.store.repo import CHUNK, chunks, loads, now
 from contacthub.store.repo_journal import HubChange
 
 
-def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> Any:
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """What is left to undo of a run an undo of it stands for: the rows of its journal that
+    undo (``after``, the last of a chain of them) deferred."""
+
+    after: int
+    rows: frozenset[int]
+
+
+def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None = None) -> Any:
     """A ``prepare`` hook for ``run_hub`` that reverts the hub changes of ``run_id``.
     ``recheck(conn)`` first asks again, under the hub's lock, what the caller checked
     before it (raising ``UserError`` fails the run with its message): two undos of one run
-    sent at once both passed, and the second found every change "changed again since"."""
+    sent at once both passed, and the second found every change "changed again since".
+    It returns what an undo of the run that stands left to undo (``None``: all of it)."""
 
     def prepare(ctx: RunContext) -> None:
         store = ctx.store
-        if recheck is not None:
-            recheck(store.conn)
+        remaining = recheck(store.conn) if recheck is not None else None
         first = len(ctx.journal)
         # an undo's own rows only: what its sync carried (an edit made elsewhere meanwhile)
         # is no part of it, and stands as a change since (``Store.undo_own_ends``)
@@ -61,6 +77,8 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
         if own_end is not None:
             query = query.where(c.id <= own_end)
         rows = store.conn.execute(query.order_by(c.id.desc())).all()
+        if remaining is not None:  # the rest is undone: taken up again, each said kept
+            rows = [r for r in rows if r.id in remaining.rows]
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         undone = store.conn.execute(
             select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
@@ -83,6 +101,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
             changed[(r.contact_id, r.connector_id)] = (loads(r.before), loads(r.after))
         touched: dict[str, Any] = {}
         skipped: set[str] = set()  # people deleted since: said once
+        deferred: list[int] = []  # rows left until another run is undone (``Remaining``)
         undone_creates = {  # contacts this undo deletes (the run created or restored them)
             r.contact_id
             for r in rows
@@ -127,6 +146,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                     # them too made them twice in every connector
                     name = data.get("display_name") or contact.id
                     ctx.report.error("hub", contact.id, f"{name} was added again since run {run_id}; kept")
+                    deferred.append(row.id)  # (undone once that person's creation is)
                     continue
                 contact.deleted = False
                 contact.data = data
@@ -141,6 +161,8 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
                     # the deletion was undone (its journal row holds the person as deleted),
                     # and this undo had said it was done: skipped, and said
                     by = deleted_by.get(contact.id)
+                    if by is not None and not by.carried:
+                        deferred.append(row.id)  # (undone once the deletion is)
                     if by is not None and contact.id not in skipped:
                         skipped.add(contact.id)
                         name = contact.data.get("display_name") or contact.id
@@ -197,7 +219,12 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], None] | None = None) -> 
         store.set_match_keys(
             ctx.hub.id, {c.id: match_keys(c.data) for c in touched.values() if not c.deleted}
         )
-        store.mark_reverted(ctx.run_id, len(ctx.journal) - first)  # committed with them
+        store.mark_reverted(  # committed with them
+            ctx.run_id,
+            len(ctx.journal) - first,
+            deferred,
+            remaining.after if remaining is not None else None,
+        )
         ctx.flush_journal()
 
     return prepare

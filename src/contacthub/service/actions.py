@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, select, update
 from contacthub import names
 from contacthub.engine.context import Options, Progress, Report
 from contacthub.engine.run import held_figures, run_hub, run_locked
-from contacthub.engine.undo import undo_preparer
+from contacthub.engine.undo import Remaining, undo_preparer
 from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
 from contacthub.service.views import _run_row, out_of_date, superseded
@@ -379,13 +379,26 @@ def undo(
     )
 
 
-def _refuse_undone(conn: Connection, run_id: int) -> None:
-    undone_by = _standing_undo(conn, run_id)
-    if undone_by is not None:
+def _refuse_undone(conn: Connection, run_id: int) -> Remaining | None:
+    """Refuse an undo of a run that is undone already; returns what the undo that stands
+    left of it (``None``: none stands, all of it is to undo). An undo that stands but
+    deferred some of the run (a person deleted since: "restore it first") leaves those
+    to a new undo of the run, which takes up only them: refused, the person who followed
+    its advice and restored them could never have the run's edit of them undone."""
+    standing = _standing(conn, run_id)
+    if standing is None:
+        return None
+    chain, left = standing
+    if left:
+        return Remaining(chain[-1], frozenset(left))
+    if len(chain) == 1:
         raise UserError(
-            f"run {run_id} is already undone (by run {undone_by}); "
-            f"'contacthub undo {undone_by}' brings its changes back"
+            f"run {run_id} is already undone (by run {chain[0]}); "
+            f"'contacthub undo {chain[0]}' brings its changes back"
         )
+    by = ", ".join(map(str, chain[:-1])) + f" and {chain[-1]}"
+    back = ", then ".join(f"'contacthub undo {i}'" for i in reversed(chain))
+    raise UserError(f"run {run_id} is already undone (by runs {by}); {back} bring its changes back")
 
 
 def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
@@ -394,15 +407,20 @@ def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
     return live_hold(conn, hub_id)
 
 
-def _standing_undo(conn: Connection, run_id: int) -> int | None:
-    """The undo of ``run_id`` that still stands (no undo of its own stands), if any: the
-    newest that set something back itself (``Store.mark_reverted``), applied, failed or
-    killed after that was committed (a failed undo had kept its hub changes, and a second
-    undo found every change "changed again since" and blamed the user's edits). An undo
-    that set nothing back (a field changed since, a person deleted since) does not stand,
-    even if its sync carried an edit made elsewhere: it cannot be undone either, and the
-    run could never be undone again. (An undo from before the mark: any done change of an
-    applied one.)"""
+def _standing(conn: Connection, run_id: int) -> tuple[list[int], list[int]] | None:
+    """The undos of ``run_id`` that still stand (no undo of their own stands), oldest first,
+    and the rows of its journal the newest of them deferred (``Store.mark_reverted``), if
+    any stands. An undo stands when it set something back itself (``mark_reverted``),
+    applied, failed or killed after that was committed (a failed undo had kept its hub
+    changes, and a second undo found every change "changed again since" and blamed the
+    user's edits). An undo that set nothing back (a field changed since, a person deleted
+    since) does not stand, even if its sync carried an edit made elsewhere: it cannot be
+    undone either, and the run could never be undone again. (An undo from before the mark:
+    any done change of an applied one.)
+
+    An undo that took up what an earlier one deferred (``continues``) stands only with it:
+    that one undone, the run is undone whole again, and what the later one set back is
+    found changed since and kept."""
     runs, changes = t.runs.c, t.changes.c
     changed = select(changes.id).where(
         changes.run_id == runs.id,
@@ -412,14 +430,23 @@ def _standing_undo(conn: Connection, run_id: int) -> int | None:
     undos = conn.execute(
         select(runs.id, runs.status, runs.counts, changed.exists().label("changed"))
         .where(runs.parent_id == run_id, runs.kind == "undo")
-        .order_by(runs.id.desc())
+        .order_by(runs.id)
     ).all()
+    stands: dict[int, dict[str, Any]] = {}
     for undo in undos:
-        reverted = (loads(undo.counts) or {}).get("reverted")
-        stands = bool(reverted) if reverted is not None else undo.status == "applied" and undo.changed
-        if stands:
-            return None if _standing_undo(conn, undo.id) is not None else int(undo.id)
-    return None
+        counts = loads(undo.counts) or {}
+        reverted = counts.get("reverted")
+        sets = bool(reverted) if reverted is not None else undo.status == "applied" and undo.changed
+        after = counts.get("continues")
+        if sets and (after is None or int(after) in stands) and _standing(conn, undo.id) is None:
+            stands[int(undo.id)] = counts
+    if not stands:
+        return None
+    newest = max(stands)
+    chain = [newest]
+    while (after := stands[chain[0]].get("continues")) is not None:
+        chain.insert(0, int(after))
+    return chain, [int(i) for i in stands[newest].get("deferred") or []]
 
 
 def connect(

@@ -33,6 +33,9 @@ class HubChange:
     carried: bool = False
 
 
+#: what an undo notes in its counts as it sets things back (``mark_reverted``), kept at its end
+UNDO_MARKS = ("reverted", "deferred", "continues")
+
 #: a held run's statuses: held, and decided by a person
 HELD = ("held", "approved", "rejected")
 
@@ -94,12 +97,12 @@ class JournalMixin(StoreBase):
         errors: list[Any],
         message: str | None = None,
     ) -> None:
-        """End the run. An undo's ``reverted`` mark (``mark_reverted``) stays in its counts as
-        its transaction committed it (an undo failed before that set nothing back)."""
-        stored = self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()
-        reverted = (loads(stored) or {}).get("reverted")
-        if reverted is not None:
-            counts = {**counts, "reverted": reverted}
+        """End the run. An undo's marks (``mark_reverted``) stay in its counts as its
+        transaction committed them (an undo failed before that set nothing back)."""
+        stored = loads(self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()) or {}
+        marks = {key: stored[key] for key in UNDO_MARKS if key in stored}
+        if marks:
+            counts = {**counts, **marks}
         self.conn.execute(
             update(t.runs)
             .where(t.runs.c.id == run_id)
@@ -112,13 +115,24 @@ class JournalMixin(StoreBase):
             )
         )
 
-    def mark_reverted(self, run_id: int, count: int) -> None:
+    def mark_reverted(
+        self, run_id: int, count: int, deferred: Sequence[int] = (), continues: int | None = None
+    ) -> None:
         """Note in an undo run's counts how many hub changes it set back itself, in the
-        transaction that writes them: what makes the undo stand (``actions._standing_undo``),
+        transaction that writes them: what makes the undo stand (``actions._standing``),
         whether it ends applied, failed or killed. Its journal cannot tell: the changes its
-        sync picked up (an edit made elsewhere) are hub rows of the run too."""
+        sync picked up (an edit made elsewhere) are hub rows of the run too.
+
+        ``deferred``: the undone run's journal rows it skipped until another run is undone
+        (a person deleted since, or added again since), which an undo of the run again
+        takes up; ``continues``: the undo whose deferred rows this one took up (it undid
+        only those)."""
         stored = self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()
         counts = {**(loads(stored) or {}), "reverted": count}
+        if deferred:
+            counts["deferred"] = sorted(deferred)
+        if continues is not None:
+            counts["continues"] = continues
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(counts=dumps(counts)))
 
     def set_run_status(self, run_id: int, status: str, message: str | None = None) -> None:
