@@ -713,6 +713,75 @@ def test_an_approve_lets_through_only_the_deletions_its_held_run_showed(database
     assert hub.sync().changes == {}
 
 
+def approve_held_again(database_url: str) -> tuple[Hub, Any, Any, Any, set[str], set[str]]:
+    """Six deleted from b and held; six others deleted, then the held run approved: the
+    approve's own run is held for the six its held run did not show. Returns the hub, the
+    books, the held approve and the given names of the six approved and of the six later."""
+    hub, a, b = twenty_synced(database_url)
+    first = [nid for nid in b.items][:6]
+    approved_names = {b.items[nid].fields["given_name"] for nid in first}
+    for nid in first:
+        del b.items[nid]
+    held = hub.sync()
+    assert held.status == "held"
+    later = [nid for nid in b.items][:6]
+    later_names = {b.items[nid].fields["given_name"] for nid in later}
+    for nid in later:
+        del b.items[nid]
+    approve = service.approve(hub.engine, held.run_id)
+    assert approve.status == "held", approve.message
+    assert f"6 of 20 records deleted in b that held run {held.run_id} did not show" in (approve.message or "")
+    return hub, a, b, approve, approved_names, later_names
+
+
+def given_names(book: Any) -> set[str]:
+    return {i.fields["given_name"] for i in book.items.values()}
+
+
+def test_rejecting_an_approves_hold_refuses_only_what_that_hold_showed(database_url: str) -> None:
+    """Rejecting the approve's own hold put back all twelve, the six the person had
+    approved too, while the history still said the first hold was approved (QA). The
+    reject refuses the six its hold named (put back) and carries out the approval: the six
+    approved go everywhere, and both held runs say what happened."""
+    hub, a, b, approve, approved_names, later_names = approve_held_again(database_url)
+    rejected = service.reject(hub.engine, approve.run_id)
+    assert rejected.status == "applied", rejected.message
+    for book in (a, b):
+        assert not given_names(book) & approved_names  # deleted, as approved
+        assert given_names(book) >= later_names  # put back, as rejected
+        assert len(book.items) == 14
+    statuses = {r["id"]: r["status"] for r in service.runs(hub.engine, "h")}
+    assert statuses[approve.run_id] == "rejected"
+    assert statuses[approve.run_id - 1] == "approved"  # (the held run it approved)
+    assert hub.sync().changes == {}
+    assert len(a.items) == len(b.items) == 14
+
+
+def test_a_killed_reject_of_an_approves_hold_carries_the_approval_on(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same reject killed before it committed anything: the sync carrying it on
+    decides as the reject would have."""
+    hub, a, b, approve, approved_names, later_names = approve_held_again(database_url)
+    reject = lambda: service.reject(hub.engine, approve.run_id)  # noqa: E731
+    assert killed_in(monkeypatch, hub, "pull", reject) == "running"
+    after = hub.sync()
+    assert after.status == "applied", after.message
+    for book in (a, b):
+        assert not given_names(book) & approved_names and given_names(book) >= later_names
+    assert hub.sync().changes == {}
+
+
+def test_approving_an_approves_hold_deletes_both(database_url: str) -> None:
+    """The other way round: approving the approve's hold lets all twelve go."""
+    hub, a, b, approve, approved_names, later_names = approve_held_again(database_url)
+    again = service.approve(hub.engine, approve.run_id)
+    assert again.status == "applied", again.message
+    for book in (a, b):
+        assert len(book.items) == 8 and not given_names(book) & (approved_names | later_names)
+    assert hub.sync().changes == {}
+
+
 def test_an_approve_lets_through_a_few_deletions_made_after_its_hold(database_url: str) -> None:
     """One deletion made after the hold is under the threshold, as in a sync: it goes
     with the approved ones, not held again."""

@@ -560,6 +560,11 @@ def _carried(
     lets through only the deletions they showed (``_holds``); older carries, which name
     no run, still let through up to the held figures.
 
+    A reject of an approve's own hold (held for deletions its held run did not show),
+    made now or carried, refuses only the deletions that hold showed besides those of
+    the approved run, whose approval is carried out (``Options.approved_runs``): the
+    deletions a person approved happen, as the history says.
+
     A killed undo is carried as its run (``Options.undo_runs``): the deletions it left to
     do are its own, never held, while any other is held as in a sync (older carries said
     only ``no_hold``, and the whole hold check is still skipped for them). ``rejecting``:
@@ -601,8 +606,14 @@ def _carried(
         rejected_runs.update(int(i) for i in carried.get("rejected_runs") or [])
         whole = whole or bool(carried.get("rejected") and "rejected_runs" not in carried)
         no_hold = no_hold or bool(carried.get("no_hold"))
-    if not (approved or rejected or no_hold or undo_runs):
+    # a reject of an approve's own hold: the approval stands (its held run says "approved"),
+    # only what the approve's hold showed besides is refused. Rejected whole, the reject
+    # put back what the person had approved, and the history said it was approved
+    rejecting_runs = rejected_runs | ({rejecting} if rejecting is not None else set())
+    approvals = store.approvals_held(rejecting_runs) if rejecting_runs else {}
+    if not (approved or rejected or no_hold or undo_runs or approvals):
         return options, None
+    carried_any = bool(approved or rejected or no_hold or undo_runs)
     carries = {
         "approved": {str(k): v for k, v in approved.items()},
         "approved_runs": sorted(approved_runs),
@@ -620,6 +631,14 @@ def _carried(
         # remaining ones, shown in that run's plan too (``rejecting``: the run rejected now)
         shown = sorted(rejected_runs | ({rejecting} if rejecting is not None else set()))
         only = store.deleted_in_runs(shown) - store.undone_contacts(undo_runs)
+    if approvals and not whole:
+        approved_now = sorted({held for held, _counts in approvals.values()})
+        base = only if only is not None else store.deleted_in_runs(sorted(rejecting_runs))
+        only = base - store.deleted_in_runs(approved_now)
+        approved_runs.update(approved_now)
+        for _held, counts in approvals.values():  # (figures: for a carry that names no run)
+            for connector_id, deletes in (held_figures(counts) if counts else {}).items():
+                approved[connector_id] = max(deletes, approved.get(connector_id, 0))
     merged = Options(
         options.dry_run,
         approved,
@@ -630,7 +649,7 @@ def _carried(
         approved_runs=frozenset(approved_runs | options.approved_runs),
         approved_by_count=by_count or options.approved_by_count,
     )
-    return merged, carries
+    return merged, carries if carried_any else None
 
 
 def held_figures(counts_json: str) -> dict[int, int]:

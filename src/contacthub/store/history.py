@@ -86,6 +86,8 @@ def _carried_holds(conn: Connection, hub_id: int) -> set[int]:
         if kind in ("approve", "reject") and parent_id is not None:
             out.add(int(parent_id))
         out.update(int(i) for key in ("approved_runs", "rejected_runs") for i in carries.get(key) or [])
+    # a rejected approve's hold carries that approval on: its held run's journal too
+    out.update(held for held, _counts in JournalMixin(conn).approvals_held(out).values())
     return out
 
 

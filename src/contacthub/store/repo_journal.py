@@ -290,6 +290,20 @@ class JournalMixin(StoreBase):
             [{"b_id": i, "b_status": s, "b_error": e, "b_native": n} for i, s, e, n in updates],
         )
 
+    def approvals_held(self, run_ids: Iterable[int]) -> dict[int, tuple[int, str | None]]:
+        """Of these (held) runs, the approves, each -> the held run it approved and that
+        run's stored counts. An approve's own run is held for deletions its held run did
+        not show; rejecting that refuses those alone, and the approval it carried stands
+        (``run._carried``)."""
+        approved = t.runs.alias("approved")
+        runs, parent = t.runs.c, approved.c
+        query = (
+            select(runs.id, parent.id, parent.counts)
+            .join_from(t.runs, approved, parent.id == runs.parent_id)
+            .where(runs.id.in_(sorted(set(run_ids))), runs.kind == "approve")
+        )
+        return {int(run_id): (int(held), counts) for run_id, held, counts in self.conn.execute(query).all()}
+
     def deleted_in_runs(self, run_ids: Sequence[int]) -> frozenset[str]:
         """The contacts these (held) runs' journals delete or deactivate, in the hub or in a
         connector: the deletions a person saw and rejected."""
