@@ -242,8 +242,10 @@ def latency_samples(
         _, uid = edit_card(a, marker)
         url = f"{base}/hooks/procore/{tokens.url_token(hub, 'procore')}"
         event = {"event_type": "update", "resource_name": "Company Users", "resource_id": i}
+        # the header the hook is registered with (``webhooks --reveal``); it is required
+        auth = {"Authorization": f"Bearer {tokens.bearer(hub, 'procore')}"}
         started = time.monotonic()
-        httpx.post(url, json=event, timeout=10).raise_for_status()
+        httpx.post(url, json=event, headers=auth, timeout=10).raise_for_status()
         while not written(b, uid, marker):
             if time.monotonic() - started > timeout:
                 print(f"  sample {i} ({hub}) not written within {timeout}s", file=sys.stderr)

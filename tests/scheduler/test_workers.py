@@ -200,8 +200,13 @@ def test_two_workers_twenty_hubs_kill_and_burst(
                 write_people(burst_a, "late", 2)
                 url = f"/hooks/procore/{tokens.url_token('burst000', 'site')}"
                 event = {"event_type": "update", "resource_name": "Company Users", "resource_id": 1}
+                auth = {"Authorization": f"Bearer {tokens.bearer('burst000', 'site')}"}
+
+                def post(_: int) -> int:
+                    return http.post(url, json=event, headers=auth).status_code
+
                 with ThreadPoolExecutor(8) as pool:
-                    statuses = list(pool.map(lambda _: http.post(url, json=event).status_code, range(50)))
+                    statuses = list(pool.map(post, range(50)))
             assert statuses == [200] * 50
 
             # 3. keep going until the big hub was finished by a later run, and a while more

@@ -138,12 +138,21 @@ def hook(source: str, hub: str = "hub001", connector: str | None = None) -> str:
     return f"/hooks/{source}/{tokens.url_token(hub, connector or CONNECTOR[source])}"
 
 
+def procore_auth(hub: str = "hub001", connector: str = "site") -> dict[str, str]:
+    """The ``Authorization`` header ``webhooks --reveal`` has registered with a Procore hook
+    (``destination_headers``): Procore sends it with every delivery, and it is required."""
+    return {"Authorization": f"Bearer {tokens.bearer(hub, connector)}"}
+
+
 def test_procore(client: TestClient, recorder: Recorder) -> None:
-    assert client.post("/hooks/procore/not-a-token", json=PROCORE_EVENT).status_code == 404
-    assert client.post(hook("procore"), json=PROCORE_EVENT).status_code == 200
+    bearer = procore_auth()
+    assert client.post("/hooks/procore/not-a-token", json=PROCORE_EVENT, headers=bearer).status_code == 404
+    assert client.post(hook("procore"), json=PROCORE_EVENT, headers=bearer).status_code == 200
     for kind in ("create", "delete"):
         client.post(
-            hook("procore"), json={**PROCORE_EVENT, "event_type": kind, "resource_name": "Company Vendors"}
+            hook("procore"),
+            json={**PROCORE_EVENT, "event_type": kind, "resource_name": "Company Vendors"},
+            headers=bearer,
         )
     v4 = {
         "id": "01JM",
@@ -152,16 +161,29 @@ def test_procore(client: TestClient, recorder: Recorder) -> None:
         "resource_type": "Company Users",
         "resource_id": "3",
     }
-    assert client.post(hook("procore", "hub000"), json=v4).status_code == 200
+    assert client.post(hook("procore", "hub000"), json=v4, headers=procore_auth("hub000")).status_code == 200
     assert recorder.hubs == ["hub001", "hub001", "hub001", "hub000"]
-    ignored = client.post(hook("procore"), json={**PROCORE_EVENT, "resource_name": "RFIs"})
+    ignored = client.post(hook("procore"), json={**PROCORE_EVENT, "resource_name": "RFIs"}, headers=bearer)
     assert ignored.status_code == 200 and ignored.json()["accepted"] is False
-    assert client.post(hook("procore"), content=b"{not json").status_code == 400
-    bearer = {"Authorization": f"Bearer {tokens.bearer('hub001', 'site')}"}
+    assert client.post(hook("procore"), content=b"{not json", headers=bearer).status_code == 400
     assert client.post(hook("procore"), json=PROCORE_EVENT, headers=bearer).status_code == 200
+    assert len(recorder.hubs) == 5
+    # each connector has its own header; a wrong one, or another connector's, is refused
+    before = rejected("procore")
     wrong = client.post(hook("procore"), json=PROCORE_EVENT, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    assert len(recorder.hubs) == 5
+    other = client.post(hook("procore"), json=PROCORE_EVENT, headers=procore_auth("hub000"))
+    assert (other.status_code, other.json()) == (401, wrong.json())
+    assert rejected("procore") - before == 2
+    # A missing header was taken (checked only when present): the URL token alone queued
+    # a run. The hook is registered with it, so a request without it is not Procore's:
+    # refused exactly as a wrong one (status, detail, counted as rejected).
+    before = rejected("procore")
+    for headers in ({}, {"Authorization": ""}):
+        missing = client.post(hook("procore"), json=PROCORE_EVENT, headers=headers)
+        assert (missing.status_code, missing.json()) == (401, wrong.json())
+    assert rejected("procore") - before == 2
+    assert len(recorder.hubs) == 5  # none of them asked for a run
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -365,7 +387,9 @@ def test_a_burst_of_fifty_webhooks_gives_at_most_two_runs(engine: Engine, burst:
 
     def deliver(http: httpx.Client, i: int) -> int:
         started = time.monotonic()
-        answer = http.post(hook("procore", "burst000"), json={**PROCORE_EVENT, "id": i})
+        answer = http.post(
+            hook("procore", "burst000"), json={**PROCORE_EVENT, "id": i}, headers=procore_auth("burst000")
+        )
         times.append(time.monotonic() - started)
         return answer.status_code
 
@@ -395,7 +419,8 @@ def test_for_serve_without_broker_mounts_metrics_and_receivers(engine: Engine) -
     parts.start()
     try:
         client = TestClient(app)
-        assert client.post(hook("procore", "hub000"), json=PROCORE_EVENT).status_code == 200
+        answer = client.post(hook("procore", "hub000"), json=PROCORE_EVENT, headers=procore_auth("hub000"))
+        assert answer.status_code == 200
         assert client.get("/metrics").status_code == 401  # hub names are for an admin
         admin = accounts.add_user(engine, "ops@example.com", "correct horse battery", admin=True)
         token = accounts.create_token(engine, admin)
@@ -411,7 +436,7 @@ def test_with_the_broker_down_a_receiver_answers_503_so_the_sender_sends_again(e
     app = FastAPI()
     app.include_router(parts.router)
     client = TestClient(app, raise_server_exceptions=False)
-    response = client.post(hook("procore", "hub000"), json=PROCORE_EVENT)
+    response = client.post(hook("procore", "hub000"), json=PROCORE_EVENT, headers=procore_auth("hub000"))
     assert response.status_code == 503
     assert response.json()["accepted"] is False and "unavailable" in response.json()["error"]
     assert int(response.headers["retry-after"]) > 0
@@ -459,7 +484,9 @@ def test_a_hung_broker_holds_neither_the_server_nor_the_sender(engine: Engine) -
     client = TestClient(app)
     with ThreadPoolExecutor(max_workers=2) as pool:
         started = time.monotonic()
-        pending = pool.submit(client.post, hook("procore", "hub000"), json=PROCORE_EVENT)
+        pending = pool.submit(
+            client.post, hook("procore", "hub000"), json=PROCORE_EVENT, headers=procore_auth("hub000")
+        )
         time.sleep(0.3)  # the notification is waiting on the broker now
         quick = time.monotonic()
         assert client.get("/ping").json() == {"ok": True}
@@ -495,7 +522,10 @@ def test_a_huge_notification_is_refused_before_it_is_read(engine: Engine) -> Non
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", procore_auth("hub000")["Authorization"].encode()),
+        ],
         "http_version": "1.1",
         "scheme": "http",
         "server": ("127.0.0.1", 80),

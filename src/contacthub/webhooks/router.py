@@ -2,12 +2,13 @@
 notifications and Pipedrive webhooks.
 
 A notification is a hint that something changed, not the change: each receiver checks
-that it comes from the sender we registered (``tokens``), asks the dispatcher for a run of
-the connector's hub (after a short debounce, so a burst gives one run) and answers at
-once; it never syncs while the sender waits (Procore allows 5 s, Pipedrive 10 s, Graph
-3 s for notifications and 10 s for the validation handshake). Duplicates and losses are
-expected and harmless: requests coalesce, and the hub's schedule still runs full
-reconciliations.
+that it comes from the sender we registered (``tokens``: the URL token and the vendor's
+own proof, both required; a request without the proof is treated exactly as one with a
+wrong one), asks the dispatcher for a run of the connector's hub (after a short debounce,
+so a burst gives one run) and answers at once; it never syncs while the sender waits
+(Procore allows 5 s, Pipedrive 10 s, Graph 3 s for notifications and 10 s for the
+validation handshake). Duplicates and losses are expected and harmless: requests coalesce,
+and the hub's schedule still runs full reconciliations.
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
     @router.post("/procore/{token}")
     async def procore(token: str, request: Request) -> Response:
         found = target("procore", token)
-        auth = request.headers.get("authorization")
-        if auth is not None and not tokens.same(auth, f"Bearer {tokens.bearer(found.hub, found.connector)}"):
+        # Required: ``webhooks --reveal`` has it registered as the hook's
+        # ``destination_headers``, so Procore sends it with every delivery. It was once
+        # checked only when present, and the URL token alone then queued runs; a missing
+        # header answers exactly as a wrong one (401, same detail, counted as rejected).
+        auth = request.headers.get("authorization") or ""
+        if not tokens.same(auth, f"Bearer {tokens.bearer(found.hub, found.connector)}"):
             raise _reject("procore", 401, "wrong Authorization header")
         event = await _json(request, "procore")
         if not isinstance(event, dict):

@@ -7,7 +7,9 @@ URL. Only the receiver of the connector's type (``RECEIVERS``) takes its token. 
 own checks on top: Microsoft Graph echoes the subscription's ``clientState`` (derived the
 same way) in every notification; Pipedrive sends HTTP Basic credentials we gave it (user
 ``contacthub``, derived password); Procore sends the ``Authorization`` header we gave it
-(``Bearer`` + derived value), checked when present.
+(``Bearer`` + derived value, registered as the hook's ``destination_headers``), required: a
+request without it cannot come from the hook we registered, and is refused with 401 like
+a wrong one, so the URL token alone never queues a run.
 """
 
 from __future__ import annotations
