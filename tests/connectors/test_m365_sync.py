@@ -587,6 +587,35 @@ def test_a_failed_reactivation_is_written_by_the_run_a_person_lets_go(
         assert sync().changes == {}
 
 
+@pytest.mark.parametrize("title", ["", "Surveyor"])
+def test_a_person_added_again_takes_up_the_contact_their_deletion_hid(
+    tmp_path: Path, sqlite_url: str, title: str
+) -> None:
+    """QA: Dana deleted (her mail contact hidden), then added again as a new card (a new
+    hub contact: a partner's user disabled and enabled again, a card typed anew). The plan
+    created a second mail contact beside the hidden one; Exchange refused it on every run
+    (the address is the hidden contact's), and Dana stayed hidden for good. Her hidden
+    contact is hers now: shown again, with her values and her mark, and nothing is created;
+    also when her values are the ones it already holds (no title)."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    with served(emu) as info:
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url)
+        sync, dana = hidden.sync, hidden.contact
+        again = card("dana-again", "Dana", "Doe", "dana@example.org", title)
+        (hidden.folder / "dana-again.vcf").write_text(again)
+        back = sync()
+        assert back.errors == [], back.as_json()
+        assert back.changes["gal"] == {"create": 0, "update": 1, "delete": 0}
+        assert back.taken_up == {"gal": 1}
+        assert [c.id for c in tenant.live_contacts() if c.props["CustomAttribute15"]] == [dana.id]
+        assert dana.props["HiddenFromAddressListsEnabled"] is False
+        assert dana.props["CustomAttribute15"] == "contacthub:dana-again"
+        assert (dana.props.get("Title") or "") == title
+        for _ in range(2):
+            assert sync().changes == {}  # written once: nothing moves after
+
+
 def test_a_contact_left_hidden_before_the_upgrade_is_shown_again_after_it(
     tmp_path: Path, sqlite_url: str
 ) -> None:

@@ -200,6 +200,12 @@ def _apply(
         mail_changes["ExternalEmailAddress"] = email
     if mail_row.get("HiddenFromAddressListsEnabled"):
         mail_changes["HiddenFromAddressListsEnabled"] = False  # back in the hub: visible again
+    anchor = conn.anchor(op.hub_id)
+    if str(mail_row.get(conn.anchor_name) or "") != anchor:
+        # ours, made for another hub contact: a deleted person's, taken up by the person
+        # added again (``engine.leftovers``); marked as theirs now, so that a create's
+        # look-up by anchor and the hub id a read carries name the contact it is
+        mail_changes[conn.anchor_name] = anchor
     if mail_changes:
         conn.budget().spend()
         exchange.run("Set-MailContact", Identity=oid, **mail_changes)

@@ -21,10 +21,19 @@ The candidates come from the keys the deleted contact had (a deleted contact kee
 paired by the baseline's keys, and checked again on the record as read. Only where the plan
 would create the person (a writable connector that may create, the person in its filter),
 only for a connector that keeps such records (one cheap query a run), then one page of
-unlinked contacts and one lookup per page. A record ``on_delete = "deactivate"``
-deactivated is left to its own path (``Store.deactivated_links``). Each record is taken by
-one person, each person takes one record: a second person matching it is created as
-before.
+unlinked contacts and one lookup per page. Each record is taken by one person, each
+person takes one record: a second person matching it is created as before.
+
+A record ``on_delete = "deactivate"`` deactivated (a hidden GAL contact:
+``Store.deactivated_links``) is taken up the same way, and marked to be written though
+it agrees (``LinkRow.reactivate``, as a restored person's is): that write is what shows
+it again. Left to its own person, who is not coming back (the person added again is a new
+hub contact), the plan created a second record beside the hidden one, which a system that
+keeps an address unique refuses (Exchange: "the proxy address is already being used"), on
+every run, while the person stayed hidden. Unchanged since the deactivation (its version),
+it is merged as its baseline: an inactive mark the connector reads is no edit. Only where
+the connector can read it as it is (``Connector.get``: a Procore user deactivated is "not
+found", and stays as it was).
 """
 
 from __future__ import annotations
@@ -135,13 +144,14 @@ class LeftBehind(MergesRecords):
             if not found:
                 continue
             deactivated = set(store.deactivated_links(sorted({lk.contact_id for lk in found.values()})))
-            found = {i: lk for i, lk in found.items() if i not in deactivated}
             pairs = pair(wanted, found, taken)
             if pairs:
-                self._link(spoke, pairs)
+                self._link(spoke, pairs, deactivated)
 
-    def _link(self, spoke: Spoke, pairs: list[tuple[ContactRow, LinkRow]]) -> None:
-        """Move each pair's link to its contact, read its record and merge it."""
+    def _link(self, spoke: Spoke, pairs: list[tuple[ContactRow, LinkRow]], deactivated: set[int]) -> None:
+        """Move each pair's link to its contact, read its record and merge it; a record
+        contacthub deactivated (a link id in ``deactivated``) is to be written, which
+        reactivates it."""
         ctx, store = self.ctx, self.store
         changed: dict[str, ContactRow] = {}
         keys: dict[str, list[str]] = {}
@@ -157,8 +167,13 @@ class LeftBehind(MergesRecords):
                 continue  # edited into someone else since it was left behind
             if not spoke.record_passes(record.fields, contact.data):
                 continue
+            if link.id in deactivated and record.version == link.version and link.baseline is not None:
+                # unchanged since contacthub deactivated it: what the deactivation itself
+                # changed (an inactive mark the connector reads) is no edit to merge
+                theirs = dict(link.baseline)
             link.contact_id, link.state, link.version = contact.id, "active", record.version
             link.made, link.synced_rev = False, 0
+            link.reactivate = link.id in deactivated
             remapped, link.remapped = link.remapped, frozenset()
             ctx.journal.append(
                 ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id)
@@ -171,13 +186,15 @@ class LeftBehind(MergesRecords):
                 link.baseline = theirs
                 if fields_equal(held_view(contact.data, spoke.held), theirs):
                     link.synced_rev = contact.rev
+            if link.reactivate:
+                link.synced_rev = 0  # behind its contact: the plan writes it, agreeing or not
             moved.append(link)
         if not moved:
             return
         # an 'excluded' marker behind its contact (the create the plan would now make) goes
         markers = store.links_by_contact(spoke.id, [lk.contact_id for lk in moved])
         store.delete_links([m.id for m in markers.values() if m.state == "excluded"])
-        store.take_up([(lk.id, lk.contact_id) for lk in moved])
+        store.take_up([(lk.id, lk.contact_id) for lk in moved], [lk.id for lk in moved if lk.reactivate])
         store.update_contacts(list(changed.values()))
         store.set_match_keys(ctx.hub.id, keys)
         store.update_links(moved)

@@ -203,13 +203,18 @@ class PlanMixin(StoreBase):
                 )
             )
 
-    def take_up(self, moves: list[tuple[int, str]]) -> None:
+    def take_up(self, moves: list[tuple[int, str]], reactivate: Sequence[int] = ()) -> None:
         """Move these (link id, contact id) links to a live contact: a record left behind
         for a deleted person is the record of the person added again (``engine.leftovers``).
-        Found there, not made for them: an undo of their creation keeps it."""
+        Found there, not made for them: an undo of their creation keeps it. The links in
+        ``reactivate`` (records contacthub deactivated) are marked to be written until a
+        write succeeds, as ``rejoin_links`` marks a restored person's (``reactivated``)."""
+        again = set(reactivate)
         for link_id, contact_id in moves:
             self.conn.execute(
-                update(t.links).where(t.links.c.id == link_id).values(contact_id=contact_id, made=False)
+                update(t.links)
+                .where(t.links.c.id == link_id)
+                .values(contact_id=contact_id, made=False, reactivate=link_id in again)
             )
 
     def take_back_left_behind(self, run_id: int, contact_ids: Sequence[str]) -> None:
