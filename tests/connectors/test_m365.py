@@ -305,6 +305,73 @@ def test_users_are_patched_in_batches_only_when_allowed(env: Any) -> None:
     writer.close()
 
 
+def test_a_users_properties_the_hub_did_not_change_are_not_written(env: Any) -> None:
+    """QA: only the title changed, yet the PATCH rewrote the user's phones as the hub
+    spells them ("+1 (206) 555-7003" as "+12065557003") and their business phones as the
+    one the hub reads (the second dropped): every property whose raw value differed from
+    the hub's normalised one was sent. Only a change of meaning is sent now; a changed work
+    phone is sent as the one number Graph lets an app set."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    user = tenant.add_user(
+        {
+            "displayName": "Two Phones",
+            "givenName": "Two",
+            "surname": "Phones",
+            "mail": "two.phones@contoso.example",
+            "userPrincipalName": "two.phones@contoso.example",
+            "businessPhones": ["+1 206 555 7001", "+1 206 555 7002"],
+            "mobilePhone": "+1 (206) 555-7003",
+            "jobTitle": "Old",
+            "accountEnabled": True,
+            "userType": "Member",
+        }
+    )
+    writer = connector(info, objects=["users"], write_users=True)
+    record = writer.get(f"users/{user.id}")
+    assert [p["value"] for p in record.fields["phones"]] == ["+12065557001", "+12065557003"]
+    [done] = writer.write(
+        [WriteOp("update", "h", {**record.fields, "job_title": "New"}, record.native_id, record.version)]
+    )
+    assert done.error is None, done.error
+    assert user.props["jobTitle"] == "New"
+    assert user.props["businessPhones"] == ["+1 206 555 7001", "+1 206 555 7002"]
+    assert user.props["mobilePhone"] == "+1 (206) 555-7003"
+    assert done.version == writer.get(record.native_id).version
+    phones = [{"value": "+12065557009", "type": "work"}, {"value": "+12065557003", "type": "cell"}]
+    [moved] = writer.write(
+        [WriteOp("update", "h", {**done.fields, "phones": phones}, record.native_id, None)]
+    )
+    assert moved.error is None, moved.error
+    assert user.props["businessPhones"] == ["+12065557009"]  # Graph sets one number only
+    assert user.props["mobilePhone"] == "+1 (206) 555-7003"
+    writer.close()
+
+
+def test_a_mail_contacts_properties_the_hub_did_not_change_are_not_written(env: Any) -> None:
+    """The same for our mail contacts: a phone typed in Exchange in its own spelling stays
+    as typed when only the title changes (Set-Contact sent every phone in E.164)."""
+    emu, info = env
+    tenant = emu.tenants[0]
+    conn = connector(info)
+    [made] = conn.write([WriteOp("create", "hub-p", sample(3))])
+    assert made.error is None, made.error
+    contact = tenant.contacts[(made.native_id or "")[len("contacts/") :]]
+    tenant.update_contact(contact.id, {"MobilePhone": "+1 (202) 555-1003", "Phone": "+1 202-555-1004"})
+    record = conn.get(made.native_id or "")
+    [done] = conn.write(
+        [
+            WriteOp(
+                "update", "hub-p", {**record.fields, "job_title": "Foreman"}, record.native_id, record.version
+            )
+        ]
+    )
+    assert done.error is None, done.error
+    assert contact.props["Title"] == "Foreman"
+    assert (contact.props["MobilePhone"], contact.props["Phone"]) == ("+1 (202) 555-1003", "+1 202-555-1004")
+    conn.close()
+
+
 def test_a_throttling_storm_converges(env: Any) -> None:
     emu, info = env
     emu.retry_after = 0

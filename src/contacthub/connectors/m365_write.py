@@ -209,8 +209,7 @@ def _apply(
     if mail_changes:
         conn.budget().spend()
         exchange.run("Set-MailContact", Identity=oid, **mail_changes)
-    wanted = contact_params(op.fields)
-    changes = {k: v for k, v in wanted.items() if str(row.get(k) or "") != v}
+    changes = changed(contact_params(op.fields), contact_params(conn._exchange_fields(row, True)))
     if changes:
         conn.budget().spend()
         exchange.run("Set-Contact", Identity=oid, **changes)
@@ -343,7 +342,7 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             error = ReadOnlyRecordError(refusal, record, conn.name)
             results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=error)
             continue
-        body = {k: v for k, v in user_patch(op.fields).items() if current.get(k) != v}
+        body = changed(user_patch(op.fields), user_patch(fields))
         if not body:
             results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields)
             continue
@@ -372,6 +371,16 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
                 error = RecordError(f"Graph refused the update ({status}: {message})", record, conn.name)
                 results[i] = WriteResult(op, error=error)
     return [r for r in results if r is not None]
+
+
+def changed(wanted: Mapping[str, Any], held: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties of ``wanted`` whose meaning differs from what the record holds,
+    ``held`` being the record as read, mapped back the same way (normalised as the hub
+    normalises: a phone in E.164, a name trimmed). Compared with the raw properties, a
+    write of one field sent every property whose spelling was not the hub's: a title
+    changed in a card rewrote the user's "+1 (206) 555-7003" as "+12065557003", and the
+    business phones, of which only the first is read, as that one, dropping the others."""
+    return {k: v for k, v in wanted.items() if held.get(k) != v}
 
 
 def _name(display: str, hub_id: str | None = None) -> str:
