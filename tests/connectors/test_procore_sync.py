@@ -369,6 +369,103 @@ def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> 
 
 
 @pytest.mark.parametrize("full_every", [None, "0s"])
+@pytest.mark.parametrize("made", [False, True])
+def test_with_deactivate_a_person_added_again_takes_up_their_user(
+    site: Site, made: bool, full_every: str | None
+) -> None:
+    """QA: a user deactivated by their card's deletion, then the person typed again as a
+    new card (a new hub contact; the hub made the user from a card, or read it from
+    Procore). Read to be taken up, the user was "not found" (deactivated), so the plan
+    created one: Procore refused it (its email is the inactive user's), and the person
+    stayed out of Procore for good. Their user is theirs now: reactivated, with the new
+    card's values, one user for the email, and nothing moves after."""
+    site.apply(on_delete="deactivate", **({"full_every": full_every} if full_every else {}))
+    state = site.srv.state
+    if made:
+        site.sync()
+        (site.folder / "solo.vcf").write_text(card("card-solo", "Solo", "Folder", "solo@folder.example"))
+        site.sync()
+        email = "solo@folder.example"
+        [user] = [u for u in state.users.values() if u["email_address"] == email]
+        site.card_path(email).unlink()
+        site.sync()
+        assert state.users[user["id"]]["is_active"] is False
+    else:
+        user, email, _ = deactivated_user(site)
+    again = card("again-1", user["first_name"], user["last_name"], email, TITLE="Back on site")
+    (site.folder / "again.vcf").write_text(again)
+    back = site.sync()
+    assert back.errors == [], back.as_json()
+    assert back.changes["procore"] == {"create": 0, "update": 1, "delete": 0}
+    assert back.taken_up == {"procore": 1}
+    assert [u["id"] for u in state.users.values() if u["email_address"].lower() == email] == [user["id"]]
+    assert state.users[user["id"]]["is_active"] is True
+    assert state.users[user["id"]]["job_title"] == "Back on site"
+    assert [deleted for _, deleted in hub_contacts(site, email)].count(False) == 1
+    for _ in range(2):
+        after = site.sync()
+        assert after.errors == [] and after.changes == {}, after.as_json()
+    assert state.users[user["id"]]["is_active"] is True
+    assert email in site.cards()
+
+
+def test_with_deactivate_an_organization_added_again_takes_up_its_vendor(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The same for a vendor: read as "not found", the organization typed again was made a
+    second vendor beside the inactive one. Taken up, its update left it inactive (only
+    Procore's reactivation call brings a vendor back), and the next full listing took it for
+    deleted, and the contact with it. It is reactivated, and stays."""
+    with served(users=0, vendors=3, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["vendors"], on_delete="deactivate")
+        site.sync()
+        state = srv.state
+        vendor = next(v for v in state.vendors.values() if v["is_active"] and v.get("email_address"))
+        email, name = vendor["email_address"].lower(), vendor["name"]
+        site.card_path(email).unlink()
+        assert site.sync().changes["procore"]["delete"] == 1
+        assert state.vendors[vendor["id"]]["is_active"] is False
+        lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:v-again", f"FN:{name}", "N:;;;;", f"ORG:{name}"]
+        lines += [f"EMAIL;TYPE=work:{email}", "NOTE:back in business", "END:VCARD", ""]
+        (folder / "again.vcf").write_text("\r\n".join(lines))
+        back = site.sync()
+        assert back.errors == [], back.as_json()
+        assert back.changes["procore"] == {"create": 0, "update": 1, "delete": 0}
+        assert back.taken_up == {"procore": 1}
+        same = [v["id"] for v in state.vendors.values() if (v.get("email_address") or "").lower() == email]
+        assert same == [vendor["id"]]
+        assert state.vendors[vendor["id"]]["is_active"] is True
+        assert state.vendors[vendor["id"]]["notes"] == "back in business"
+        site.apply(objects=["vendors"], on_delete="deactivate", full_every="0s")  # a full listing
+        for _ in range(2):
+            after = site.sync()
+            assert after.errors == [] and after.changes == {}, after.as_json()
+        assert email in site.cards()
+
+
+def test_with_deactivate_undoing_a_vendors_deletion_reactivates_it(sqlite_url: str, tmp_path: Path) -> None:
+    """The undo's write of a vendor the deletion deactivated was an update, which left it
+    inactive: only Procore's reactivation call brings a vendor back."""
+    from contacthub import service
+
+    with served(users=0, vendors=3, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["vendors"], on_delete="deactivate")
+        site.sync()
+        state = srv.state
+        vendor = next(v for v in state.vendors.values() if v["is_active"] and v.get("email_address"))
+        site.card_path(vendor["email_address"].lower()).unlink()
+        deleted = site.sync()
+        assert state.vendors[vendor["id"]]["is_active"] is False
+        undone = service.undo(site.engine, deleted.run_id)
+        assert undone.errors == [] and undone.status == "applied", undone.as_json()
+        assert state.vendors[vendor["id"]]["is_active"] is True
+
+
+@pytest.mark.parametrize("full_every", [None, "0s"])
 def test_a_reactivation_that_failed_is_written_by_the_next_run(site: Site, full_every: str | None) -> None:
     """``on_delete = "deactivate"``: the undo's write that reactivates the user fails (Procore
     answers 503 until the client gives up: the run fails after the hub's side committed).

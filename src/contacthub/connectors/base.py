@@ -316,6 +316,14 @@ class Connector(ABC):
     def get(self, native_id: str) -> Record:
         """One record; ``RecordNotFoundError`` when there is none."""
 
+    def get_deactivated(self, native_id: str) -> Record:
+        """One record ``on_delete = "deactivate"`` deactivated, as it is now, inactive or not
+        (for ``engine.leftovers``: a person added again takes it up, and its write
+        reactivates it). The default is ``get``: a hidden GAL contact is read so anyway. A
+        system whose ``get`` calls an inactive record not found (a Procore user: no one to
+        sync with) reads it here."""
+        return self.get(native_id)
+
     @abstractmethod
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Apply a batch; one result per op, in order. A refused record is a result with an

@@ -306,6 +306,19 @@ class ProcoreReader(Connector):
         return missing & inactive
 
     def get(self, native_id: str) -> Record:
+        return self._get(native_id, inactive=False)
+
+    def get_deactivated(self, native_id: str) -> Record:
+        """A user or vendor the hub deactivated, shown whatever its state (Procore's show
+        answers for an inactive one): a person added again takes it up, and the write
+        reactivates it. Read with ``get``, it was "not found", so the person's create
+        followed, which Procore refuses for a user (the email is the inactive user's) and
+        takes for a vendor (a second one beside the inactive one). Not a person without a
+        login: Procore shows them in listings only, which carry no active flag of theirs, and
+        an update leaves them inactive; one added again is created as before."""
+        return self._get(native_id, inactive=True)
+
+    def _get(self, native_id: str, *, inactive: bool) -> Record:
         kind, number = kind_of(native_id)
         if number is None:
             raise RecordNotFoundError("not a Procore id", native_id, self.name)
@@ -320,7 +333,7 @@ class ProcoreReader(Connector):
         if response.status_code != 200:
             raise error_for(response, self.name, record=native_id)
         native = response.json()
-        if not native.get("is_active", True):
+        if not inactive and not native.get("is_active", True):
             raise RecordNotFoundError("deactivated in Procore", native_id, self.name)
         return self._record(kind, native)
 

@@ -414,12 +414,30 @@ class ProcoreWriter(ProcoreReader):
                 op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
             )
         native = response.json()
+        if kind == "vendors" and not gone and native.get("is_active") is False:
+            native = self._reactivated_vendor(native)
         if kind == "vendors" and native.get("name") and self._vendor_names is not None:
             self._vendor_names[str(native["name"]).casefold()] = int(native["id"])
         record = self._record(kind, native)
         if op.kind in ("delete", "deactivate"):
             return WriteResult(op, record.native_id, record.version)
+        if native.get("is_active") is False:
+            return WriteResult(op, error=RecordNotFoundError("deactivated in Procore", where, self.name))
         return WriteResult(op, record.native_id, record.version, record.fields)
+
+    def _reactivated_vendor(self, native: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A vendor the hub writes for a live contact, found deactivated (one the hub
+        deactivated, taken up by a person added again or written back for a person
+        restored), reactivated with Procore's own call, as a user is (``_reactivated``):
+        the update alone left it inactive, unlisted, and the next full listing took it for
+        deleted, and the contact with it. Refused, the vendor is as it was, and the caller
+        reports that."""
+        response = self.client.request(
+            "PATCH", f"/rest/v1.0/companies/{self.company_id}/vendors/inactive/{native['id']}"
+        )
+        if response.status_code != 200:
+            return native
+        return {**native, **response.json()}
 
 
 def _record_error(error: Exception, where: str, connector: str) -> RecordError:

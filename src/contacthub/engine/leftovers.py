@@ -31,9 +31,10 @@ it again. Left to its own person, who is not coming back (the person added again
 hub contact), the plan created a second record beside the hidden one, which a system that
 keeps an address unique refuses (Exchange: "the proxy address is already being used"), on
 every run, while the person stayed hidden. Unchanged since the deactivation (its version),
-it is merged as its baseline: an inactive mark the connector reads is no edit. Only where
-the connector can read it as it is (``Connector.get``: a Procore user deactivated is "not
-found", and stays as it was).
+it is merged as its baseline: an inactive mark the connector reads is no edit. It is read
+with ``Connector.get_deactivated``: a Procore user or vendor deactivated is "not found" to
+``get`` (no one to sync with), and the person's create that followed was refused for a
+user (the email is the inactive user's) or made a second vendor beside the inactive one.
 """
 
 from __future__ import annotations
@@ -157,8 +158,9 @@ class LeftBehind(MergesRecords):
         keys: dict[str, list[str]] = {}
         moved: list[LinkRow] = []
         for contact, link in pairs:
+            read = spoke.connector.get_deactivated if link.id in deactivated else spoke.connector.get
             try:
-                record = spoke.connector.get(link.native_id or "")
+                record = read(link.native_id or "")
             except RecordError:
                 continue  # gone, or unreadable: the person is created as before
             self._reading()  # (one read each, rare: its time is weighed against this one)
