@@ -83,7 +83,8 @@ class Inbound(Matching, Twins, LeftBehind):
         self._taken: set[str] = set()  # hub contacts linked to a record of the current chunk
         self._keys: dict[str, list[str]] = {}  # native id -> match keys, for the current chunk
         self._by_ref: dict[str, ContactRow] = {}  # contacts by the ids records of the chunk carry
-        self._uids: set[str] = set()  # uids given to new contacts in this chunk
+        self._uids: dict[str, str] = {}  # uids given to new contacts in this chunk -> native id
+        self._first: dict[str, str] = {}  # uid -> the first of the chunk's records claiming it
         self._index: dict[str, list[str]] = {}  # match key -> live contacts, for the chunk's records
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
         self._unconfirmed: bool | None = None  # (``Matching._prefetch``)
@@ -190,7 +191,7 @@ class Inbound(Matching, Twins, LeftBehind):
         self._replaced_links(records, links, contacts)
         self._taken = set()
         self._keys = {}
-        self._uids = set()
+        self._uids = {}
         linked_here = self._prefetch(spoke, records, links, contacts)
         new_contacts: list[ContactRow] = []
         changed: dict[str, ContactRow] = {}
@@ -497,6 +498,16 @@ class Inbound(Matching, Twins, LeftBehind):
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
+            held_by = self._copy_of(record, linked, new_links)
+            if held_by is not None:
+                # a second record of one UID here (``Matching._copy_of``): said, not synced
+                ctx.report.error(
+                    spoke.name,
+                    record.where or record.native_id,
+                    f"holds the same UID as '{held_by}' (a copy?): not synced; delete one, "
+                    "or give it its own UID",
+                )
+                return
             contact = ContactRow(new_contact_id(), _named(theirs), {}, 1, False, self._new_uid(record))
             at = self._when(record) or ctx.started
             contact.sources = {"*": [spoke.id, at]}

@@ -59,7 +59,8 @@ class Matching:
     _taken: set[str]  # hub contacts linked to a record of the current chunk
     _keys: dict[str, list[str]]  # native id -> match keys, for the current chunk
     _by_ref: dict[str, ContactRow]  # contacts by the ids records of the chunk carry
-    _uids: set[str]  # uids given to new contacts in this chunk
+    _uids: dict[str, str]  # uid given to a new contact in this chunk -> its record's native id
+    _first: dict[str, str]  # uid several unlinked records of the chunk carry -> the first's id
     _index: dict[str, list[str]]  # match key -> live contacts, for the chunk's records
     _matchable: int | None  # live contacts the pulled connector has no record of
     _unconfirmed: bool | None  # the pulled connector has creates no run heard back about
@@ -129,6 +130,7 @@ class Matching:
             and link.state == "active"
             and (mine := contacts.get(link.contact_id)) is not None
             and r.hub_id not in (mine.uid, mine.id)
+            and not _uid_kept(link, mine)
         ]
         if not changed:
             return
@@ -154,8 +156,47 @@ class Matching:
         uid = record.hub_id
         if not uid or len(uid) > 255 or uid in self._by_ref or uid in self._uids:
             return None
-        self._uids.add(uid)
+        self._uids[uid] = record.native_id
         return uid
+
+    def _copy_of(self, record: Record, linked: Mapping[str, LinkRow], new_links: list[LinkRow]) -> str | None:
+        """The native id of another record of this connector that is the person whose UID
+        ``record`` carries, when ``record`` is about to be made a new person: ``record`` is
+        then a second record of that UID (a file manager's copy, ``ann (1).vcf``), not
+        synced. The person's record is the one linked to the contact holding the UID (its
+        id here), else, of records new in this chunk, the first by native id.
+
+        Made a person of its own (under a hub-made UID: the hub keeps a UID unique), the copy
+        was one more Ann everywhere, and its UID, another contact's, later read its edit
+        as another person's record at its id (``_replaced_links``): deleted and made again
+        everywhere. Asked only where a new person would be made, after a move had its
+        chance (``_moves``): a copy kept while the original is deleted is that card renamed."""
+        uid = record.hub_id
+        if not uid:
+            return None
+        first = self._first.get(uid)
+        if first is not None and first != record.native_id:
+            return first
+        made = self._uids.get(uid)
+        if made is not None:
+            return made
+        owner = self._by_ref.get(uid)
+        if owner is None or owner.deleted:
+            return None
+        here = linked.get(owner.id)
+        # (not a record a deactivation detached, nor an 'excluded' marker: no record here)
+        if (
+            here is not None
+            and here.state in ("active", "filtered", "unlisted")
+            and here.native_id
+            and not here.native_id.startswith(_GONE)
+        ):
+            return here.native_id
+        if owner.id in self._taken:
+            return next(
+                (link.native_id for link in new_links if link.contact_id == owner.id and link.native_id), None
+            )
+        return None
 
     def _prefetch(
         self, spoke: Spoke, records: list[Record], links: dict[str, LinkRow], contacts: dict[str, ContactRow]
@@ -164,10 +205,15 @@ class Matching:
         could match (by the id it carries, by match keys) and that contact's link here, so
         matching costs no query per record."""
         unlinked = [r for r in records if r.native_id not in links]
-        self._by_ref, self._index = {}, {}
+        self._by_ref, self._index, self._first = {}, {}, {}
         if not unlinked:
             return {}
         refs = {r.hub_id for r in unlinked if r.hub_id}
+        if refs and len(refs) < sum(1 for r in unlinked if r.hub_id):
+            # records claiming one UID (a card and its copy): the first by id is its person's
+            # when none is linked yet (``_copy_of``), whatever order they were read in
+            for r in sorted((r for r in unlinked if r.hub_id), key=lambda r: r.native_id):
+                self._first.setdefault(r.hub_id or "", r.native_id)
         for record in unlinked:
             self._keys[record.native_id] = match_keys(record.fields)
         if self._matchable is None:
@@ -261,6 +307,19 @@ class Matching:
         if chosen.id in linked:  # an 'excluded' marker: the record is here after all
             self.store.delete_links([linked.pop(chosen.id).id])
         return chosen
+
+
+def _uid_kept(link: LinkRow, contact: ContactRow) -> bool:
+    """Whether the record at ``link`` carries, as far as the hub can tell, the UID it
+    carried when it was last read, though that UID is not its contact's: the contact has
+    no UID of its own and was found here, not written by the hub (``made``). Such a contact
+    was made from a record whose UID another contact had already (a copy of a card read
+    before copies were refused, ``_copy_of``) or could not keep (over 255 characters):
+    the record carries that UID still, and an edit of it is an edit of its own person, not
+    another person's record at its id (``_replaced_links``: read so, its edit deleted
+    that person everywhere and made a third). The link keeps no UID of its own; a record
+    the hub wrote carries the contact's id, and a UID changed there still counts."""
+    return contact.uid is None and link.made is False
 
 
 def _closeness(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
