@@ -44,3 +44,18 @@ def test_extra_routers_lifespan_hooks_and_next_run(engine: Engine) -> None:
         assert pong.json() == {"user": "ops@example.com"}
         assert "in 5 minutes (hub 1)" in sign_in(app, "ops@example.com").get("/").text
     assert events == ["start", "stop"]
+
+
+def test_the_next_run_reads_like_every_other_time_on_the_dashboard(engine: Engine) -> None:
+    """The scheduler's next run was printed as Python's ``str`` of a datetime
+    ("2026-11-27 10:19:01.872662+00:00"); every other time reads "2026-11-27T10:19" (UTC)."""
+    from datetime import datetime, timedelta, timezone
+
+    app = create_app(engine)
+    user = accounts.add_user(engine, "ops@example.com", PASSWORD)
+    service.create_hub(engine, "team", owner_id=user.id)
+    at = datetime(2026, 11, 27, 11, 19, 1, 872662, tzinfo=timezone(timedelta(hours=1)))
+    app.state.web.next_run = lambda hub_id: at
+    page = sign_in(app, "ops@example.com").get("/").text
+    assert "next run: 2026-11-27T10:19\n" in page
+    assert "10:19:01" not in page and "+00:00" not in page

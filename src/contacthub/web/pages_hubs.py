@@ -5,6 +5,7 @@ and contacts have their own modules."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 
 from contacthub import service
 from contacthub.errors import UserError
+from contacthub.times import iso
 from contacthub.web import access
 from contacthub.web.app import Caller, state
 from contacthub.web.form_errors import check_name, check_short, is_form_error, plain
@@ -32,9 +34,16 @@ def _overview(request: Request, who: Caller, status: int = 200, **refused: Any) 
     hubs = service.hubs(engine, only=access.visible_hub_ids(engine, who.user))
     next_run = state(request).next_run
     for hub in hubs:
-        hub["next_run"] = next_run(hub["id"]) if next_run else None
+        hub["next_run"] = _minute(next_run(hub["id"])) if next_run else None
         hub["open_conflicts"] = len(service.conflicts(engine, hub["name"]))
     return render(request, "hubs.html", who, status, hubs=hubs, **refused)
+
+
+def _minute(moment: Any) -> Any:
+    """The scheduler's next run as the page shows every time: ISO 8601 in UTC to the minute,
+    as the last run beside it (it was the datetime's ``str``, "2026-11-27 10:19:01.872662+00:00").
+    A hook that answers text ("in 5 minutes") is shown as it says."""
+    return (iso(moment) or "")[:16] if isinstance(moment, datetime) else moment
 
 
 # The form fields take any text (no ``Form(max_length=...)``): FastAPI's refusal was a bare
