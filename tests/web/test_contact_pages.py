@@ -74,3 +74,51 @@ def test_every_contact_is_reached_once_by_next_and_previous(alice: Person, tmp_p
     assert following and "q=+x" in following
     second = rows(c.get(following).text)
     assert {cid for cid, _ in rows(first.text) + second} == matching and len(second) == len(matching) - 200
+
+
+def test_a_search_finds_a_name_typed_decomposed_and_a_phone_as_dialled(alice: Person, tmp_path: Path) -> None:
+    """A name typed decomposed (``e`` and a combining accent, as macOS and some keyboards
+    give it) found nothing: the hub holds names composed (NFC) and the search compared the
+    query as typed. A phone typed as dialled found nothing either: the hub holds it in E.164."""
+    folder = tmp_path / "people"
+    folder.mkdir()
+    people = [
+        ("José Pérez", "TEL;TYPE=cell:(415) 555-0005\r\n"),
+        ("Renée Lefèvre", "TEL:+44 20 7946 0018\r\n"),
+        ('Ann O"Brien', ""),
+        ("Ann Lee", ""),
+    ]
+    for i, (name, extra) in enumerate(people):
+        (folder / f"c{i}.vcf").write_text(card(f"c{i}", name, f"c{i}@example.com", extra))
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "people"}, headers=auth).json()
+    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
+           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
+           headers=auth)  # fmt: skip
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+
+    def found(q: str) -> dict[str, list[str]]:
+        """The names each way of searching finds: the page, the live search, the API."""
+        page = c.get(f"/hubs/{hub['id']}/contacts", params={"q": q}).text
+        live = c.get(f"/hubs/{hub['id']}/contacts", params={"q": q}, headers={"HX-Request": "true"}).text
+        api = c.get(f"/api/v1/hubs/{hub['id']}/contacts", params={"q": q}, headers=auth).json()
+        return {
+            "page": [name for _, name in rows(page)],
+            "live": [name for _, name in rows(live)],
+            "api": sorted(contact["display_name"] for contact in api),
+        }
+
+    def everywhere(*names: str) -> dict[str, list[str]]:
+        return {"page": list(names), "live": list(names), "api": sorted(names)}
+
+    assert found("José") == found("Jose\u0301") == found("JOSE\u0301") == everywhere("José Pérez")
+    assert found("Renée") == found("Rene\u0301e") == found("LEFE\u0300VRE") == everywhere("Renée Lefèvre")
+    assert found("(415) 555-0005") == found("415.555.0005") == found("555-0005") == everywhere("José Pérez")
+    assert found("+44 (0)20 7946 0018") == found("+44 20 7946 0018") == everywhere("Renée Lefèvre")
+    assert found("020 7946 0018") == everywhere()  # a US hub: not a number it can read
+    assert found('o"brien') == everywhere('Ann O"Brien')
+    assert found("ann ") == everywhere("Ann Lee", 'Ann O"Brien')
+
+    # a number without its country code is read in the hub's phone region
+    assert c.patch(f"/api/v1/hubs/{hub['id']}", json={"phone_region": "GB"}, headers=auth).status_code == 200
+    assert found("020 7946 0018") == everywhere("Renée Lefèvre")

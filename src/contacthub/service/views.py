@@ -4,12 +4,15 @@ nothing; what changes the hubs is in ``actions.py`` and ``editing.py``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from contacthub.errors import NotFoundError
+from contacthub.model_normalize import DEFAULT_REGION, normalize_phone, phone_key
+from contacthub.names import nfc
 from contacthub.store import tables as t
 from contacthub.store.holds import Superseder, superseders
 from contacthub.store.repo import Store, loads
@@ -286,7 +289,8 @@ def hubs(engine: Engine, only: Collection[int] | None = None) -> list[dict[str, 
 
 
 def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dict[str, Any]]:
-    """The live hub contacts (``search``: a case-insensitive text anywhere in them), by name."""
+    """The live hub contacts (``search``: a text anywhere in them, as ``search_terms``
+    reads it), by name."""
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
         rows = conn.execute(
@@ -294,7 +298,8 @@ def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dic
                 t.contacts.c.hub_id == hub_row.id, t.contacts.c.deleted.is_(False)
             )
         ).all()
-    out = [found for contact_id, data in rows if (found := _found(contact_id, data, search)) is not None]
+    terms = search_terms(search, _region(hub_row.settings))
+    out = [found for contact_id, data in rows if (found := _found(contact_id, data, terms)) is not None]
     return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
 
 
@@ -314,13 +319,14 @@ def contacts_page(
     chunk = max(limit, CONTACTS_CHUNK)
     with engine.connect() as conn:
         hub_row = Store(conn).hub(hub)
+        terms = search_terms(search, _region(hub_row.settings))
         while True:
             query = select(c.id, c.data).where(c.hub_id == hub_row.id, c.deleted.is_(False))
             if after is not None:
                 query = query.where(c.id > after)
             rows = conn.execute(query.order_by(c.id).limit(chunk)).all()
             for contact_id, data in rows:
-                found = _found(contact_id, data, search)
+                found = _found(contact_id, data, terms)
                 if found is not None:
                     out.append(found)
                     if len(out) == limit:
@@ -330,15 +336,55 @@ def contacts_page(
             after = rows[-1].id
 
 
-def _found(contact_id: str, data: str, search: str | None) -> dict[str, Any] | None:
-    """The contact as the listings show it, or None when it does not hold ``search``."""
-    needle = (search or "").casefold()
-    if needle and needle not in data.casefold():
-        return None  # (a quick no on the stored text; then the values themselves)
+def search_terms(search: str | None, region: str = DEFAULT_REGION) -> tuple[str, ...]:
+    """What a search for ``search`` looks for, case-folded (none: every contact): the text
+    in the Unicode form every stored value is in (NFC, ``clean_text``), so a name typed
+    decomposed, ``e`` and a combining accent as macOS and some keyboards give it, finds the
+    composed one the hub holds (it found nothing). A number as dialled, "(415) 555-0005",
+    is also looked for in the form the hub stores phones in (E.164 by ``normalize_phone``,
+    with the hub's ``phone_region``) and without its punctuation, so that a part of one,
+    "415 555", finds "+14155550005" too. Spaces are kept: " x" looks for a word that
+    starts with x."""
+    text = nfc(search or "")
+    if not text:
+        return ()
+    terms = [text.casefold()]
+    if _DIALLED.fullmatch(text) and len(phone_key(text)) >= 3:
+        for form in (normalize_phone(text, region), _PHONE_PUNCT.sub("", text)):
+            if form.casefold() not in terms:
+                terms.append(form.casefold())
+    return tuple(terms)
+
+
+#: a search that may be (a part of) a phone number: ASCII digits, an optional leading +,
+#: and the punctuation people write numbers with
+_DIALLED = re.compile(r"\+?[\d\s().\-/]+", re.A)
+_PHONE_PUNCT = re.compile(r"[\s().\-/]")
+
+
+def _region(settings: dict[str, Any] | None) -> str:
+    return str((settings or {}).get("phone_region") or DEFAULT_REGION)
+
+
+def _found(contact_id: str, data: str, terms: tuple[str, ...]) -> dict[str, Any] | None:
+    """The contact as the listings show it, or None when it holds none of ``terms``."""
+    if terms:
+        folded = data.casefold()
+        # a quick no on the stored JSON, for the terms it holds as they are (JSON writes a
+        # quote, a backslash or a control character escaped: a search for O"Brien found none)
+        if not any(term in folded or not _as_in_json(term) for term in terms):
+            return None
     fields = loads(data) or {}
-    if needle and needle not in "\n".join(_texts(fields)).casefold():
-        return None  # only in a field's name ("work", "primary"): every contact matched
+    if terms:
+        texts = "\n".join(_texts(fields)).casefold()
+        if not any(term in texts for term in terms):
+            return None  # only in a field's name ("work", "primary"): every contact matched
     return {"id": contact_id, **fields}
+
+
+def _as_in_json(term: str) -> bool:
+    """Whether ``term`` is written in a JSON document as it is (no escapes)."""
+    return term.isprintable() and '"' not in term and "\\" not in term
 
 
 def _texts(value: Any) -> Iterator[str]:
