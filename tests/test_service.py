@@ -293,6 +293,19 @@ def test_contacts_of_with_search(sqlite_url: str) -> None:
         assert service.contacts_of(hub.engine, "h", word) == [], word
 
 
+def test_names_sort_as_people_file_them() -> None:
+    """The letters NFKD does not take apart go with the ones people file them under; case
+    and accents aside (the list sorted them by code point, after Z)."""
+    from contacthub.names import sort_key
+
+    assert sort_key("Łukasz Øster") == "lukasz oster" == sort_key("LUKASZ OSTER")
+    assert [sort_key(n) for n in ("Ærø", "Œuvre", "Þór", "Đorđe", "Straße", "Émile", "Ｋｅｎ")] == [
+        "aero", "oeuvre", "thor", "dorde", "strasse", "emile", "ken",
+    ]  # fmt: skip
+    names = ["Zoë", "Émile", "Ángel", "Łukasz", "Eve", "Adam", "Lars"]
+    assert sorted(names, key=sort_key) == ["Adam", "Ángel", "Émile", "Eve", "Lars", "Łukasz", "Zoë"]
+
+
 def test_a_connectors_path_from_the_web_is_absolute(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

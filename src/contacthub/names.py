@@ -12,6 +12,7 @@ read as another (``moc.elpmaxe`` shown as ``example.com``) or two names look the
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -57,3 +58,24 @@ def pick(found: Iterable[str], name: str) -> str | None:
         if form in stored:
             return form
     return None
+
+
+#: the accents of Latin, Greek and Cyrillic letters once decomposed (NFKD), as
+#: ``model.without_accents`` leaves them out: not every combining mark, as a kana's voicing
+#: mark or a Devanagari vowel sign makes another letter rather than an accented one
+_ACCENTS = re.compile("[\u0300-\u036f]")
+#: letters NFKD does not take apart, sorted as the letters people file them under
+_LETTERS = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
+)
+
+
+def sort_key(name: str) -> str:
+    """Where ``name`` goes in a list sorted as a person sorts names: case and accents aside
+    (NFKD without its accents, case-folded, so ß is ss; ł, ø, đ, æ, œ, þ as l, o, d, ae, oe,
+    th). By code point, Ángel, Émile and Łukasz came after Zoë. Names equal by this key
+    need another to have an order (the name itself: ``service.by_name``)."""
+    if name.isascii():
+        return name.casefold()
+    text = _ACCENTS.sub("", unicodedata.normalize("NFKD", name))
+    return text.casefold().translate(_LETTERS)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from contacthub.errors import NotFoundError
 from contacthub.model_normalize import DEFAULT_REGION, normalize_phone, phone_key
-from contacthub.names import nfc
+from contacthub.names import nfc, sort_key
 from contacthub.store import tables as t
 from contacthub.store.holds import Superseder, superseders
 from contacthub.store.repo import Store, loads
@@ -300,7 +300,20 @@ def contacts_of(engine: Engine, hub: str, search: str | None = None) -> list[dic
         ).all()
     terms = search_terms(search, _region(hub_row.settings))
     out = [found for contact_id, data in rows if (found := _found(contact_id, data, terms)) is not None]
-    return sorted(out, key=lambda c: str(c.get("display_name", "")).casefold())
+    return sorted(out, key=by_name)
+
+
+def by_name(contact: dict[str, Any]) -> tuple[str, str, str]:
+    """Where a contact (``contacts_of``'s) is in a list by name: as a person sorts names
+    (``names.sort_key``: Émile among the E's, Łukasz among the L's; by code point they came
+    after Z), then by the name as written and by id, so that every two have one order (the
+    dashboard pages by this key: a tie would repeat or skip a contact at a page's edge)."""
+    return name_place(str(contact.get("display_name") or ""), str(contact["id"]))
+
+
+def name_place(name: str, contact_id: str) -> tuple[str, str, str]:
+    """``by_name``'s key of a contact named ``name`` with id ``contact_id``."""
+    return sort_key(name), name, contact_id
 
 
 #: contacts ``contacts_page`` reads at a time (a search reads on until enough match)

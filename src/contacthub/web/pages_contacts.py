@@ -4,12 +4,14 @@ syncs and conflict resolution."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from contacthub import service
+from contacthub.service.views import by_name, name_place
 from contacthub.web import access
 from contacthub.web.app import state
 from contacthub.web.pages_common import Id, Viewer, render
@@ -19,25 +21,25 @@ router = APIRouter(include_in_schema=False)
 PAGE = 200  # contacts on one page of the list
 
 
-def name_key(contact: dict[str, Any]) -> tuple[str, str]:
-    """Where a contact is in the list: by name as a person sorts it, then by id, so that two
-    of one name have an order too (a page boundary between them loses neither)."""
-    return str(contact.get("display_name") or "").casefold(), str(contact["id"])
+def name_key(contact: dict[str, Any]) -> tuple[str, str, str]:
+    """Where a contact is in the list: by name as a person sorts it (accents and case aside),
+    then by the name as written and by id, so that two of one name have an order too (a
+    page boundary between them loses neither): ``service.views.by_name``."""
+    return by_name(contact)
 
 
 def page_by_name(
-    found: list[dict[str, Any]], after: tuple[str, str] | None, before: tuple[str, str] | None
+    found: list[dict[str, Any]], after: tuple[str, str, str] | None, before: tuple[str, str, str] | None
 ) -> tuple[list[dict[str, Any]], int]:
     """The page of ``found`` (sorted by ``name_key``) after the key ``after`` or, going back,
     before ``before``: a keyset, as the API's ``page_of`` pages, but by name, the list's
     order. A contact added or removed between clicks shifts no other one into or out of
     view. Also the page's offset, for "201-400 of 450"."""
-    keys = [name_key(c) for c in found]
     if before is not None:
-        end = sum(1 for k in keys if k < before)
+        end = bisect_left(found, before, key=name_key)
         start = max(0, end - PAGE)
     else:
-        start = sum(1 for k in keys if after is not None and k <= after)
+        start = 0 if after is None else bisect_right(found, after, key=name_key)
         end = start + PAGE
     return found[start:end], start
 
@@ -53,15 +55,18 @@ def contacts_page(
     before: str = "",
     before_id: str = "",
 ) -> Response:
-    """``after`` and ``after_id`` (the last contact's name, folded, and id) ask for the page
-    that follows it; ``before`` and ``before_id`` for the one before the first."""
+    """``after`` and ``after_id`` (the last contact's name, as written, and id) ask for the
+    page that follows it; ``before`` and ``before_id`` for the one before the first. The
+    link carries the name, not its sort key, which the server works out again: the key is
+    the server's to change (it was the name case-folded, which a link from then still
+    pages by, nearly in place)."""
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    found = sorted(service.contacts_of(engine, name, q[:200] or None), key=name_key)
+    found = service.contacts_of(engine, name, q[:200] or None)  # by name_key
     shown, start = page_by_name(
         found,
-        (after, after_id) if after or after_id else None,
-        (before, before_id) if before or before_id else None,
+        name_place(after, after_id) if after or after_id else None,
+        name_place(before, before_id) if before or before_id else None,
     )
     pages: dict[str, str] = {}
     if start > 0 and shown:
@@ -84,10 +89,10 @@ def contacts_page(
     )
 
 
-def _link(request: Request, side: str, key: tuple[str, str]) -> str:
+def _link(request: Request, side: str, key: tuple[str, str, str]) -> str:
     """This list (its search kept) on the page ``side`` (after, before) of ``key``."""
     url = request.url.remove_query_params(["after", "after_id", "before", "before_id"])
-    url = url.include_query_params(**{side: key[0], f"{side}_id": key[1]})
+    url = url.include_query_params(**{side: key[1], f"{side}_id": key[2]})
     return f"{url.path}?{url.query}"
 
 
