@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 from tests.web.conftest import Person, card
 
@@ -24,6 +25,17 @@ def link(page: str, which: str) -> str | None:
     return html.unescape(found.group(1)) if found else None
 
 
+def synced_folder(person: Person, name: str, folder: Path) -> dict[str, Any]:
+    """A hub of ``person``'s named ``name`` reading ``folder``, synced once."""
+    c, auth = person.client, person.auth
+    hub: dict[str, Any] = c.post("/api/v1/hubs", json={"name": name}, headers=auth).json()
+    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
+           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
+           headers=auth)  # fmt: skip
+    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+    return hub
+
+
 def test_every_contact_is_reached_once_by_next_and_previous(alice: Person, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
@@ -35,12 +47,8 @@ def test_every_contact_is_reached_once_by_next_and_previous(alice: Person, tmp_p
             else (f"person{i:03d} Lower" if i % 7 == 0 else f"Person{i:03d} X")
         )
         (folder / f"c{i}.vcf").write_text(card(f"c{i}", name, f"c{i}@example.com"))
-    c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "many"}, headers=auth).json()
-    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
-           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
-           headers=auth)  # fmt: skip
-    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+    c = alice.client
+    hub = synced_folder(alice, "many", folder)
 
     url: str | None = f"/hubs/{hub['id']}/contacts"
     pages: list[list[tuple[str, str]]] = []
@@ -91,11 +99,7 @@ def test_a_search_finds_a_name_typed_decomposed_and_a_phone_as_dialled(alice: Pe
     for i, (name, extra) in enumerate(people):
         (folder / f"c{i}.vcf").write_text(card(f"c{i}", name, f"c{i}@example.com", extra))
     c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "people"}, headers=auth).json()
-    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
-           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
-           headers=auth)  # fmt: skip
-    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+    hub = synced_folder(alice, "people", folder)
 
     def found(q: str) -> dict[str, list[str]]:
         """The names each way of searching finds: the page, the live search, the API."""
@@ -138,11 +142,7 @@ def test_the_list_sorts_names_as_people_do_accents_and_case_aside(alice: Person,
     for i, name in enumerate(reversed(order)):
         (folder / f"c{i}.vcf").write_text(card(f"c{i}", name, f"c{i}@example.com"))
     c, auth = alice.client, alice.auth
-    hub = c.post("/api/v1/hubs", json={"name": "people"}, headers=auth).json()
-    c.post(f"/api/v1/hubs/{hub['id']}/connectors",
-           json={"name": "f", "type": "vcard-dir", "direction": "to-hub", "settings": {"path": str(folder)}},
-           headers=auth)  # fmt: skip
-    assert c.post(f"/api/v1/hubs/{hub['id']}/runs", json={}, headers=auth).status_code == 201
+    hub = synced_folder(alice, "people", folder)
     assert [name for _, name in rows(c.get(f"/hubs/{hub['id']}/contacts").text)] == order
 
     # over three pages, namesakes (alike but for accents and case, or the same) at their edges
