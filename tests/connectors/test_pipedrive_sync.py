@@ -583,3 +583,43 @@ def test_a_first_name_edited_in_pipedrive_under_a_display_name_it_cannot_hold_is
     assert "Zara Ł. Müller,Zara,Müller," in sheet.read_text(encoding="utf-8")
     assert (zoe["name"], zoe["first_name"]) == ("Zara Müller", "Zara")
     assert run_hub(engine, "crm", options=Options()).changes == {}
+
+
+def test_an_edit_leaves_a_person_in_its_own_organization_of_a_shared_name(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """Two organizations named alike: an edit of the job title does not move the person to
+    the other (older) one; a move to that name joins the oldest of them."""
+    url, state = emulator
+    company = state.company
+    older, newer = company.add_org("Twin Corp")["id"], company.add_org("Twin Corp")["id"]
+    person = company.persons[5]
+    company.update_person(5, {"org_id": newer})
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    hub = Hub(url, sqlite_url, folder, full_every_hours=0)
+    assert hub.sync().errors == []
+    path = next(p for p in folder.glob("*.vcf") if "Twin Corp" in p.read_text(encoding="utf-8"))
+    job = next(f["key"] for f in company.fields if f["name"] == "Job title" and f["edit_flag"])
+    retitle(path, "TITLE", "TITLE:Chief estimator")
+    assert hub.sync().errors == []
+    assert person["custom_fields"][job] == "Chief estimator"
+    assert person["org_id"] == newer
+    other = next(p for p in company.persons.values() if p["id"] != 5 and not p["is_deleted"])
+    other_path = next(
+        p for p in folder.glob("*.vcf") if primary_email(other) in p.read_text(encoding="utf-8").lower()
+    )
+    retitle(other_path, "ORG", "ORG:twin  corp")
+    assert hub.sync().errors == []
+    assert other["org_id"] == older and person["org_id"] == newer
+
+
+def retitle(path: Path, prop: str, line: str) -> None:
+    """The card at ``path`` with its ``prop`` lines replaced by ``line``."""
+    lines = [
+        ln
+        for ln in path.read_text(encoding="utf-8").splitlines()
+        if ln and not ln.upper().startswith((prop + ":", prop + ";"))
+    ]
+    lines.insert(len(lines) - 1, line)
+    path.write_text("\r\n".join([*lines, ""]), encoding="utf-8")

@@ -19,7 +19,10 @@ Why versions are checked by hand: Pipedrive has no conditional update, so an upd
 delete reads the person first (1 token) and refuses with ``StaleVersionError`` when it
 changed since the hub read it. A person's organization is a name in the hub: organizations
 are listed once per run and cached; a name Pipedrive does not have yet is created (unless
-``create_organizations = false``, which leaves such persons without one).
+``create_organizations = false``, which leaves such persons without one). An update sends
+``org_id`` only when the name changed (case and spacing aside): with two organizations of
+one name, the person stays in its own; moved to a name several carry, it joins the oldest
+(lowest id).
 
 Why writes can stop early: see ``pipedrive_api`` (the daily token budget). When one more
 write would eat into the reserve, it and the rest of the batch come back as errors saying
@@ -188,6 +191,8 @@ class PipedriveConnector(Connector):
                 for org in chunk:
                     names[int(org["id"])] = str(org.get("name") or "")
             self._org_names = names
+            # several organizations of one name: the oldest (lowest id) is the one a person
+            # moved to that name joins; a person already in one of them stays (``_write_one``)
             self._org_ids = {_org_key(name): oid for oid, name in sorted(names.items(), reverse=True)}
         return self._org_names
 
@@ -395,7 +400,14 @@ class PipedriveConnector(Connector):
             fields, held = op.fields, self._record(current).fields.get("emails")
             if fields.get("emails") and held:
                 fields = {**fields, "emails": keep_spelling("emails", fields["emails"], held)}
-            body = to_body(fields, self.schema(), self._org_id(op.fields.get("organization", ""), where))
+            body = to_body(fields, self.schema(), None)
+            wanted = str(op.fields.get("organization") or "")
+            if _org_key(wanted) == _org_key(self._org_name(current.get("org_id"))):
+                # same name: the person stays where it is (another organization of that
+                # name, as ``_org_id`` would find, is not this one)
+                del body["org_id"]
+            else:
+                body["org_id"] = self._org_id(wanted, where)
             person = self.api.raw("PATCH", f"{PERSONS}/{native_id}", json=body, record=where)["data"]
         record = self._record(person)
         return WriteResult(op, native_id=record.native_id, version=record.version, fields=record.fields)
