@@ -117,6 +117,44 @@ def test_unknown_option_refuses_that_record_only(emulator: tuple[str, State]) ->
     assert [p["first_name"] for p in persons_of(state)] == ["Given2"]
 
 
+def test_a_multiple_option_field_round_trips_and_money_needs_a_currency() -> None:
+    """A set field is written as its options' ids (v2's array of numbers), read back as their
+    labels, and what the hub wanted agrees with what was read (``read_back``): the next run
+    writes nothing. An amount without a currency is refused before anything is sent: v2
+    holds "a numeric value and a currency value"."""
+    company = Company()
+    skills = company.add_field("Skills", "set", ["Welding", "Roofing", "Glazing"])
+    with background(create_app(Settings(api_token=TOKEN, burst=400), company)) as url:
+        connector = make(url)
+        wanted = sample(1, **{"custom.Skills": "roofing, Welding", "custom.Annual value": "2300 EUR"})
+        made = create(connector, wanted)
+        ids = {o["label"]: o["id"] for o in skills["options"]}
+        [person] = [p for p in company.persons.values() if not p["is_deleted"]]
+        assert person["custom_fields"][skills["key"]] == [ids["Roofing"], ids["Welding"]]
+        got = connector.get(made.native_id or "")
+        assert got.fields["custom.Skills"] == "Roofing, Welding"
+        assert connector.read_back(wanted) == got.fields
+        pull = connector.pull(None, {got.native_id: got.version})
+        assert list(pull.records) == []
+        [refused] = connector.write(
+            [
+                WriteOp(
+                    "update", "hub-1", {**wanted, "custom.Annual value": "2300"}, got.native_id, got.version
+                )
+            ]
+        )
+        assert refused.error is not None and "currency" in refused.error.message
+        assert person["custom_fields"][key_of_company(company, "Annual value")] == {
+            "value": 2300,
+            "currency": "EUR",
+        }
+        connector.close()
+
+
+def key_of_company(company: Company, name: str) -> str:
+    return next(f["key"] for f in company.fields if f["name"] == name and f["edit_flag"])
+
+
 def test_a_mapping_to_a_missing_field_is_not_held(emulator: tuple[str, State]) -> None:
     connector = PipedriveConnector(
         ConnectorConfig(

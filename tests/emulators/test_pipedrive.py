@@ -130,6 +130,35 @@ def test_validation_errors_use_the_error_envelope(client: TestClient, body: Any,
     assert answer["success"] is False and answer["data"] is None and words in answer["error"]
 
 
+def test_set_and_monetary_custom_values_take_the_v2_shapes_only(client: TestClient) -> None:
+    """The migration guide's v2 shapes: a multiple-option field takes an array of numeric
+    option ids (v1's "123,456" is refused), a monetary field a value and a currency."""
+    company: Company = client.app.state.pd.company  # type: ignore[attr-defined]
+    skills = company.add_field("Skills", "set", ["Welding", "Roofing"])
+    money = next(f for f in company.custom_fields() if f["field_type"] == "monetary")
+    ids = [o["id"] for o in skills["options"]]
+    r = client.post("/api/v2/persons", json={"name": "A", "custom_fields": {skills["key"]: ids}}, headers=H)
+    assert r.status_code == 200, r.text
+    pid = r.json()["data"]["id"]
+    assert r.json()["data"]["custom_fields"][skills["key"]] == ids
+    v1 = client.get(f"/v1/persons/{pid}", headers=H).json()["data"]
+    assert v1[skills["key"]] == f"{ids[0]},{ids[1]}"
+    for bad in ("Welding", f"{ids[0]},{ids[1]}", [str(ids[0])], [ids[0], 999999], ids[0]):
+        r = client.patch(f"/api/v2/persons/{pid}", json={"custom_fields": {skills["key"]: bad}}, headers=H)
+        assert r.status_code == 400 and "Skills" in r.json()["error"], bad
+    for bad in (
+        {"value": 2300, "currency": None},
+        {"value": 2300},
+        {"value": "2300", "currency": "EUR"},
+        2300,
+    ):
+        r = client.patch(f"/api/v2/persons/{pid}", json={"custom_fields": {money["key"]: bad}}, headers=H)
+        assert r.status_code == 400 and money["name"] in r.json()["error"], bad
+    good = {"value": 2300, "currency": "EUR"}
+    r = client.patch(f"/api/v2/persons/{pid}", json={"custom_fields": {money["key"]: good}}, headers=H)
+    assert r.status_code == 200 and r.json()["data"]["custom_fields"][money["key"]] == good
+
+
 def test_name_parts_given_with_a_name_are_kept_as_given(client: TestClient) -> None:
     """Only a name alone is split the v1 way (first word, the rest); parts sent with it are
     the person's own ("Mary Ann" was stored as "Mary" / "Ann van der Berg")."""

@@ -205,7 +205,10 @@ def _value(text: str, field: Mapping[str, Any]) -> Any:
             number = float(amount)
         except ValueError:
             raise Unwritable(f"{field.get('name')!r} needs an amount and a currency, not {text!r}") from None
-        return {"value": int(number) if number.is_integer() else number, "currency": currency.strip() or None}
+        if not currency.strip():
+            # v2 holds "a numeric value and a currency value"; no currency is refused there
+            raise Unwritable(f"{field.get('name')!r} needs an amount and a currency (2300 EUR), not {text!r}")
+        return {"value": int(number) if number.is_integer() else number, "currency": currency.strip()}
     if kind == "date":
         if _YEARLESS.fullmatch(text):
             return None  # no date without a year there: emptied, the hub keeps it (``to_body``)

@@ -202,6 +202,8 @@ def person_v1(company: Company, p: dict[str, Any]) -> dict[str, Any]:
         if f["field_type"] == "monetary":
             out[f["key"]] = value["value"] if value else None
             out[f["key"] + "_currency"] = value.get("currency") if value else None
+        elif f["field_type"] == "set":
+            out[f["key"]] = ",".join(str(v) for v in value) if value else None  # v1: "123,456"
         else:
             out[f["key"]] = value
     return out
@@ -213,6 +215,7 @@ def v1_body_to_v2(company: Company, body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     custom_keys = {f["key"] for f in company.custom_fields()}
     custom: dict[str, Any] = {}
+    currencies: dict[str, Any] = {}
     for key, value in body.items():
         if key in ("email", "phone"):
             items = [{"value": value}] if isinstance(value, str) else value
@@ -223,8 +226,16 @@ def v1_body_to_v2(company: Company, body: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(value)
         elif key in custom_keys:
             custom[key] = value
+        elif key.endswith("_currency") and key.removesuffix("_currency") in custom_keys:
+            currencies[key.removesuffix("_currency")] = value
         else:
             out[key] = value
+    kinds = {f["key"]: f["field_type"] for f in company.custom_fields()}
+    for key, value in list(custom.items()):
+        if kinds[key] == "set" and isinstance(value, str):  # v1: "123,456"
+            custom[key] = [int(v) if v.strip().isdigit() else v for v in value.split(",") if v.strip()]
+        elif kinds[key] == "monetary" and value is not None:
+            custom[key] = {"value": value, "currency": currencies.get(key)}
     if custom:
         out["custom_fields"] = custom
     return out

@@ -65,9 +65,20 @@ class PersonRules:
                 ids = {o["id"] for o in field.get("options", [])}
                 if type(value) is not int or value not in ids:
                     raise Invalid(f"Invalid option id for custom field {field['name']!r}: {value!r}")
+            elif kind == "set":
+                # v2: the chosen options' ids, an array of numbers (v1's "123,456" string is
+                # refused, as numbers are never coerced from strings)
+                ids = {o["id"] for o in field.get("options", [])}
+                if not isinstance(value, list) or any(type(v) is not int or v not in ids for v in value):
+                    raise Invalid(f"Invalid option ids for custom field {field['name']!r}: {value!r}")
+                value = list(dict.fromkeys(value))
             elif kind == "monetary":
-                if not (isinstance(value, dict) and isinstance(value.get("value"), int | float)):
-                    raise Invalid(f"Monetary field {field['name']!r} needs {{value, currency}}")
+                # "a numeric value and a currency value": {value, currency}, both given
+                amount, currency = (
+                    (value.get("value"), value.get("currency")) if isinstance(value, dict) else (None, None)
+                )
+                if type(amount) not in (int, float) or not isinstance(currency, str) or not currency.strip():
+                    raise Invalid(f"Monetary field {field['name']!r} needs {{value: number, currency: code}}")
             elif kind == "date":
                 try:
                     datetime.strptime(str(value), "%Y-%m-%d")
