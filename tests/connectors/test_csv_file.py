@@ -175,6 +175,27 @@ def test_write_back_keeps_encoding(tmp_path: Path) -> None:
 # --- file-level promises -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("content", [b"", b"\r\n  \n"])
+@pytest.mark.parametrize("fmt", ["auto", "outlook"])
+def test_an_empty_file_is_started_as_a_missing_one(tmp_path: Path, content: bytes, fmt: str) -> None:
+    """A file that exists but holds nothing (``touch people.csv``) gets the configured
+    format's whole header, as a missing one does: read as a header of no column, it got
+    only ``id`` and the custom columns, and every create wrote a row of no name or email."""
+    missing, empty = tmp_path / "missing.csv", tmp_path / "empty.csv"
+    empty.write_bytes(content)
+    wanted = sample(1, **{"custom.Trade": "Roofing"})
+    for path in (missing, empty):
+        connector = connector_for(path, create=True, format=fmt)
+        assert connector.fields is not None and {"given_name", "emails"} <= connector.fields
+        assert list(connector.pull(None, {}).records) == []
+        create(connector, wanted)
+    header = empty.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == missing.read_text(encoding="utf-8-sig").splitlines()[0]
+    [got] = records(connector_for(empty, format=fmt))
+    assert got.fields["given_name"] == "Given1" and got.fields["emails"][0]["value"] == "person1@example.com"
+    assert fmt == "outlook" or got.fields["custom.Trade"] == "Roofing"  # (no custom in Outlook's)
+
+
 def test_a_row_with_no_values_is_refused(tmp_path: Path) -> None:
     """A row with no values is a blank line, which reading skips: written, the record would
     read back as deleted. Neither a create nor an update may leave one; the file stays as

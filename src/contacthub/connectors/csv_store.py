@@ -386,6 +386,14 @@ class CsvStore:
             text, codec, bom = decode(data, self.encoding)
         except (OSError, UnicodeError, LookupError) as exc:
             raise FatalConnectorError(f"{self.path}: cannot read: {exc}", self.name) from exc
+        if not text.strip():
+            # an empty file (``touch people.csv``) is started as a missing one is: the
+            # configured format's whole header (read as a header of no column, only ``id``
+            # and custom columns were added, and no name, email or phone was ever written)
+            table = self._new_table()
+            table.stamp, table.digest = stamp, digest(data)
+            self._digested = (stamp, table.digest)
+            return table
         first, newline = _first_line(text)
         delimiter = self.delimiter or _sniff(first)
         header, rows = _parse(text, delimiter, f"{self.path}", self.name)
