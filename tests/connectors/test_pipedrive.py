@@ -256,6 +256,44 @@ def test_incremental_pull_asks_for_changes_since_the_newest_update(emulator: tup
     assert full.complete and full.deleted == {made[0].native_id}
 
 
+def test_an_edit_made_during_a_listing_is_seen_by_the_next_incremental_run(
+    emulator: tuple[str, State],
+) -> None:
+    """A person edited after its page was read, then a person not yet listed edited later:
+    the next run's ``updated_since`` must not pass the first edit. It did (the newest
+    ``update_time`` the listing saw, the second edit's), so the first edit waited for the
+    next full listing, ``full_every_hours`` later."""
+    url, state = emulator
+    company = state.company
+    writer = make(url)
+    made = [create(writer, sample(i), f"h{i}") for i in range(6)]
+    known = {r.native_id or "": r.version or "" for r in made}
+    first, last = int(made[0].native_id or 0), int(made[-1].native_id or 0)
+    connector = make(url, page_size=2)  # a full listing (no cursor) sorted by id, 3 pages
+    pull = connector.pull(None, known)
+    # the first page is read, then both edits land, the already-listed person's first, the
+    # other seconds later (``update_time`` has whole seconds: the emulator's clock is moved)
+    listing = connector.api.pages
+
+    def pages(path: str, params: Any, what: str) -> Any:
+        for number, chunk in enumerate(listing(path, params, what)):
+            yield chunk
+            if number == 0:
+                company.update_person(first, {"name": "Edited During Listing"})
+                with company.lock:
+                    company._last_time += 5
+                company.update_person(last, {"name": "Also Edited"})
+
+    connector.api.pages = pages  # type: ignore[method-assign]
+    seen = [r for r in pull.records if isinstance(r, Record)]
+    assert [r.fields["display_name"] for r in seen] == ["Also Edited"]
+    known.update({r.native_id or "": r.version or "" for r in seen})
+    later = make(url).pull(pull.cursor, known)
+    again = [r for r in later.records if isinstance(r, Record)]
+    assert not later.complete  # an incremental run, not the next full listing
+    assert [r.fields["display_name"] for r in again] == ["Edited During Listing"]
+
+
 def test_burst_limit_is_waited_for_not_run_into(emulator: tuple[str, State]) -> None:
     url, state = emulator
     for i in range(9):

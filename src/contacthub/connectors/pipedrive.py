@@ -11,7 +11,9 @@ of a text custom field to keep the hub's contact id in; see ``pipedrive_map``).
 
 How a run reads: with no cursor, one listing of every person (500 a page, 10 tokens a page),
 compared with the versions the hub knows; afterwards only persons changed since the last
-run (``updated_since`` = the newest ``update_time`` seen, ``sort_by=update_time``). A
+run (``updated_since`` = the newest ``update_time`` seen, but never past a minute before the
+listing's first answer by Pipedrive's ``Date``: a person edited after its page was read,
+while later pages were, is asked for again; ``sort_by=update_time``). A
 soft-deleted person drops out of the lists, so a full listing is made again every
 ``full_every_hours`` to see deletions.
 
@@ -75,6 +77,9 @@ PERSONS = "/api/v2/persons"
 ORGS = "/api/v2/organizations"
 # a write's worst case in tokens: read (1) + write (5) + a new organization (5)
 WRITE_COST = {"create": 10, "update": 11, "delete": 4}
+#: seconds the next ``updated_since`` stays before a listing's first answer: edits that land
+#: while the answer is made, and ``update_time``'s whole seconds
+LISTING_SLACK = 60.0
 
 
 class PipedriveConnector(Connector):
@@ -273,7 +278,10 @@ class PipedriveConnector(Connector):
         def records() -> Iterator[Record | RecordError]:
             since = state.get("since") if state else None
             seen: set[str] = set()
+            bound = ""
             for chunk in self.api.pages(PERSONS, params, "the persons"):
+                if not bound:  # the listing's start, by Pipedrive's clock when it tells it
+                    bound = _stamp((self.api.answered_at or started) - LISTING_SLACK)
                 for person in chunk:
                     pid = str(person.get("id", ""))
                     stamp = str(person.get("update_time") or "")
@@ -296,6 +304,10 @@ class PipedriveConnector(Connector):
                 result.deleted |= set(known) - seen
             result.deleted &= set(known)
             result.listed = len(seen)
+            # never past the listing's start: a person edited after its page was read but
+            # before a later page's (newer) person was, is not listed by this run, and the
+            # next must still ask for it; a person listed twice is known by its version
+            since = min(since, bound) if since and bound else since or bound
             result.cursor = json.dumps(
                 {"since": since or "", "full": started if full else state.get("full", 0) if state else 0}
             )
@@ -427,6 +439,12 @@ def _parse_cursor(cursor: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return state if isinstance(state, dict) and state.get("since") else None
+
+
+def _stamp(ts: float) -> str:
+    """A time as Pipedrive's v2 ``update_time`` spells it (RFC 3339, whole seconds, UTC):
+    so that it compares with those as text."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _int_setting(settings: Mapping[str, Any], name: str, default: int, where: str) -> int:

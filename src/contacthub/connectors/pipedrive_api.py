@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -191,6 +192,7 @@ class PipedriveApi:
         what: str = "",
     ) -> Any:
         response = self.client.request(method, path, params=params, json=json)
+        self.answered_at = _date_of(response)
         if response.status_code >= 300:
             raise error_for(response, self.connector, record=record, what=what or "Pipedrive")
         try:
@@ -200,6 +202,9 @@ class PipedriveApi:
         if not isinstance(body, dict) or body.get("success") is False:
             raise error_for(response, self.connector, record=record, what=what or "Pipedrive")
         return body
+
+    #: the server's clock (its ``Date`` header) at the last answer, when it sent one
+    answered_at: float | None = None
 
     def pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[list[dict[str, Any]]]:
         """Every page of a v2 cursor-paged list."""
@@ -227,3 +232,11 @@ class PipedriveApi:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _date_of(response: httpx.Response) -> float | None:
+    """The answer's ``Date`` header as a timestamp (whole seconds), or None."""
+    try:
+        return parsedate_to_datetime(response.headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
