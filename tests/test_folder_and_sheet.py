@@ -1171,3 +1171,25 @@ def test_a_plain_csv_files_name_column_is_the_display_name_both_ways(tmp_path: P
     hub.sync()
     assert "FN:Ann Jones" in ann.read_text()
     hub.settled()
+
+
+def test_an_edit_of_only_values_the_files_encoding_lacks_is_said_on_every_run(tmp_path: Path) -> None:
+    """The row's only change a note the file's encoding cannot hold: nothing is written
+    (``RejectedRecordError``), so the row stays out of step and the note is reported on
+    every run until it changes (said once, the row kept the old note without a word)."""
+    hub = site(tmp_path)
+    header = "名,姓,電子メール アドレス,メモ"
+    hub.sheet.write_bytes(f"{header}\r\n太郎,山田,taro@example.com,古いメモ\r\n".encode("cp932"))
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    [name] = hub.cards()
+    card = hub.folder / name
+    card.write_text(card.read_text().replace("NOTE:古いメモ", "NOTE:Café"))
+    for _ in range(3):
+        report = hub.sync()
+        assert ["the note ('é') cannot be written" in e["message"] for e in report["errors"]] == [True], (
+            report
+        )
+    card.write_text(card.read_text().replace("NOTE:Café", "NOTE:新しいメモ"))
+    assert hub.sync()["errors"] == []
+    assert hub.sheet.read_bytes().decode("cp932").splitlines()[1] == "太郎,山田,taro@example.com,新しいメモ"
+    assert hub.sync()["errors"] == []

@@ -20,8 +20,8 @@
             ├── ReadOnlyRecordError the system refuses changes to this record for good (a
             │                     user synced from on-premises AD, a contact we did not create)
             ├── RejectedRecordError the system refuses the record's values as invalid (HTTP
-            │   │                 400/422: a name over 255 characters): not retried until
-            │   │                 the hub contact changes
+            │   │                 400/413/422: a name over 255 characters): out of step,
+            │   │                 tried and said again on every run
             │   └── PartlyWrittenError some values written, the others refused (a CSV file's
             │                     encoding): done, with the refusal said as its error
             └── RecordNotFoundError the record is gone: a write that finds so takes it for the
@@ -129,9 +129,10 @@ class UndeletableRecordError(ReadOnlyRecordError):
 
 class RejectedRecordError(RecordError):
     """The system refuses the record's values as invalid (a field too long, a value it does
-    not accept). Sending them again cannot succeed, so the engine does not, until the hub
-    contact changes; unlike a timeout, a rate limit, refused credentials or a server error,
-    which are tried again on every run."""
+    not accept). The record stays out of step: the engine sends the write again, once, on
+    every run and reports it each time, until it is written or the values change. Taken
+    as refused for good (agreed on, said once), a job title too long kept a person's new
+    phone out of Pipedrive for good, and every later run said "no changes"."""
 
 
 class PartlyWrittenError(RejectedRecordError):

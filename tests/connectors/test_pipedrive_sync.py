@@ -205,21 +205,60 @@ def test_a_refused_record_leaves_the_others_synced(
     assert "fine@example.com" in emails and "long@example.com" not in emails
     assert len(cards(folder)) == 32
 
-    # refused as invalid (400): not POSTed again on every run, only once the card changes
-    again = hub.sync()
-    assert again.errors == [] and again.api_calls["pipedrive"].get("POST", 0) == 0, again
-    # an update refused as invalid: reported once, not PATCHed again until the card changes
-    (folder / "ok.vcf").write_text(card("ok", "Fine", "F" * 300, "fine@example.com"), encoding="utf-8")
-    refused = hub.sync()
-    assert ["255" in e["message"] for e in refused.errors] == [True]
-    again = hub.sync()
-    assert again.errors == [] and again.api_calls["pipedrive"].get("PATCH", 0) == 0, again
+    # refused as invalid (400): the person is not in Pipedrive, so every run tries the
+    # create again and says why it failed (said once, the person stayed out for good)
+    for _ in range(2):
+        again = hub.sync()
+        assert ["255" in e["message"] for e in again.errors] == [True], again.errors
+        assert again.api_calls["pipedrive"].get("POST", 0) == 1, again
+        assert "long@example.com" not in {primary_email(p) for p in live(state)}
     (folder / "long.vcf").write_text(card("long", "Lo", "Name", "long@example.com"), encoding="utf-8")
-    (folder / "ok.vcf").write_text(card("ok", "Fine", "Again", "fine@example.com"), encoding="utf-8")
     fixed = hub.sync()
-    assert fixed.errors == [] and fixed.changes["pipedrive"] == {"create": 1, "update": 1, "delete": 0}
+    assert fixed.errors == [] and fixed.changes["pipedrive"] == {"create": 1, "update": 0, "delete": 0}
     names = {primary_email(p): (p["first_name"], p["last_name"]) for p in live(state)}
-    assert names["long@example.com"] == ("Lo", "Name") and names["fine@example.com"] == ("Fine", "Again")
+    assert names["long@example.com"] == ("Lo", "Name")
+    assert hub.sync().errors == []
+
+
+def test_a_refused_update_is_tried_and_said_on_every_run_until_it_is_written(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """A job title over Pipedrive's 255 characters beside a new phone (QA): the update was
+    refused with 400 once, then the link agreed on the person as they were, and every later
+    run said "no changes" while Pipedrive kept the old phone and title for good. The person
+    stays out of step: the update is sent, and its error said, on every run until it is
+    written."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    hub = Hub(url, sqlite_url, folder)
+    assert hub.sync().errors == []
+    person = state.company.persons[4]
+    email = primary_email(person)
+    path = next(p for p in folder.glob("*.vcf") if email in p.read_text(encoding="utf-8").lower())
+    job = next(f["key"] for f in state.company.fields if f["name"] == "Job title" and f["edit_flag"])
+    old_title, old_phones = person["custom_fields"][job], person["phones"]
+    given, family = person["first_name"], person["last_name"]
+    long_title = "Senior " * 40 + "estimator"
+    extra = (f"TITLE:{long_title}", "TEL;TYPE=work:+4930111222")
+    path.write_text(card(path.stem, given, family, email, *extra), encoding="utf-8")
+
+    for _ in range(3):
+        refused = hub.sync()
+        assert refused.status == "applied"
+        assert ["longer than 255" in e["message"] for e in refused.errors] == [True], refused.errors
+        assert refused.api_calls["pipedrive"].get("PATCH", 0) == 1, refused.api_calls
+        kept = state.company.persons[4]
+        assert (kept["custom_fields"][job], kept["phones"]) == (old_title, old_phones)
+
+    path.write_text(card(path.stem, given, family, email, "TITLE:Estimator", extra[1]), encoding="utf-8")
+    fixed = hub.sync()
+    assert fixed.errors == [] and fixed.changes["pipedrive"]["update"] == 1, fixed
+    written = state.company.persons[4]
+    assert written["custom_fields"][job] == "Estimator"
+    assert [p["value"] for p in written["phones"]] == ["+4930111222"]
+    quiet = hub.sync()
+    assert quiet.errors == [] and quiet.api_calls["pipedrive"].get("PATCH", 0) == 0
 
 
 def test_a_person_deleted_in_pipedrive_and_edited_on_a_card_comes_back(

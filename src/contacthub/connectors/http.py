@@ -519,7 +519,8 @@ def error_for(
             return StaleVersionError(f"changed by someone else ({message})", record, connector)
         if status in (400, 413, 422):
             # the values are invalid (a validation message) or too large for the system
-            # (a CardDAV server's size limit): refused until they change
+            # (a CardDAV server's size limit): tried and reported on every run until
+            # they change
             return RejectedRecordError(f"refused with {status}: {message}", record, connector)
         if 400 <= status < 500:
             return RecordError(f"refused with {status}: {message}", record, connector)

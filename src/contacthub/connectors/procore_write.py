@@ -348,7 +348,7 @@ class ProcoreWriter(ProcoreReader):
                     out[i] = WriteResult(op, error=RecordNotFoundError(message, where, self.name))
                 elif failure:
                     # the record's values refused (its validation errors): as a 422 of the
-                    # one-record path, not sent again until the hub contact changes
+                    # one-record path, tried and reported again on every run
                     error = RejectedRecordError(f"refused: {message}", where, self.name)
                     out[i] = WriteResult(op, error=error)
                 else:

@@ -26,7 +26,6 @@ from contacthub.errors import (
     ReadOnlyRecordError,
     RecordError,
     RecordNotFoundError,
-    RejectedRecordError,
     UndeletableRecordError,
 )
 from contacthub.model import NAME_GROUP, fields_equal, held_view, holds_nothing, project
@@ -398,9 +397,14 @@ def finish_page(
             else:
                 statuses.append((change_id, "failed", str(error.message), op.native_id))
             ctx.report.error(spoke.name, error.record, error.message)
-            # refused for good (read-only, or a value the system rejects as invalid): not
-            # tried again until the hub contact changes
-            refused = isinstance(error, ReadOnlyRecordError | RejectedRecordError)
+            # refused for good (a record the system never lets us change, or values written
+            # but for some, ``PartlyWrittenError``): said once, not tried again until the
+            # hub contact changes. Values the system refuses as invalid (400/413/422,
+            # ``RejectedRecordError``) are not: the record stays out of step, its link as
+            # it was, so the write is tried again, and its error said, on every run until
+            # the values change (agreed on, a job title too long kept the person's new
+            # phone out of Pipedrive for good, and a new person out of it, without a word)
+            refused = isinstance(error, ReadOnlyRecordError | PartlyWrittenError)
             if isinstance(error, NotAPersonError) and step.link is not None:
                 # a record linked as a person that is none (a contact group's card): it
                 # stays as it is, unlinked, never written (it was retried every run)
