@@ -1705,6 +1705,23 @@ def test_a_plain_files_unread_columns_are_said_with_the_mapping_that_reads_them(
     assert ann.fields["custom.nick_name"] == "annie" and ann.fields["display_name"] == "Ann"
 
 
+def test_a_spelled_column_beside_its_fields_own_is_said_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``email`` beside ``emails``: the field's own column is read, and the other was said
+    to be a name "no field of the plain format has", though ``email`` is one (QA)."""
+    path = tmp_path / "book.csv"
+    path.write_text("id,name,emails,email\r\n1,Ann,ann@example.com,ann@x.test\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        connector.check()
+        [ann] = records(connector)
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "column 'email' is not read: the file's 'emails' column holds that field" in said
+    assert "no field" not in said
+    assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
+
+
 def test_a_sheet_of_common_spellings_alone_is_plain(tmp_path: Path) -> None:
     """``name, email, phone`` is no column any format knows: the run failed ("no known
     column"); it is a plain sheet. Spellings decide nothing where a format knows a column:

@@ -88,12 +88,15 @@ from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, re
 from contacthub.formats.csv_columns import (
     DEFAULT_HEADERS,
     FORMATS,
+    PLAIN_SPELLINGS,
     Handler,
+    canonical_header,
     handlers_for,
     missing_columns,
     protect,
     read_row,
     render,
+    spelling,
 )
 from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
 
@@ -697,6 +700,22 @@ class CsvConnector(CsvStore, Connector):
             return
         read = {c for h in handlers_for(fmt, header, self.config.mapping) for _, c in h.cols}
         unread = [c for c in dict.fromkeys(header) if c.strip() and c.strip() != "id" and c not in read]
+        own = {canonical_header(c) for c in header}
+        shadowed = [
+            c for c in unread if spelling(c) in PLAIN_SPELLINGS and PLAIN_SPELLINGS[spelling(c)][0] in own
+        ]
+        for c in shadowed:
+            # a spelling of a field whose own column the file has too ("email" beside
+            # "emails"): said as such, not as a name no field has
+            log.warning(
+                "%s: %s: column %r is not read: the file's %r column holds that field; "
+                "move its values there, or map a custom field onto it",
+                self.name,
+                self.path,
+                c,
+                PLAIN_SPELLINGS[spelling(c)][0],
+            )
+        unread = [c for c in unread if c not in shadowed]
         if not unread:
             return
         hint = ", ".join(f"{json.dumps(_custom_name(c))} = {json.dumps(c)}" for c in unread[:2])
