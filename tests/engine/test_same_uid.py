@@ -18,7 +18,7 @@ def _copy_errors(report: Report) -> list[tuple[str, str]]:
 
 
 def test_records_new_in_one_pull_with_one_uid_make_one_person(database_url: str) -> None:
-    """None linked yet: the first by id is the person's record, whatever order they come in."""
+    """None linked yet: the shortest id is the person's record, whatever order they come in."""
     hub = Hub(database_url, ["a", "b"])
     a, b = hub.book("a"), hub.book("b")
     a.put("y", person(1, job_title="Copy"), "uid-ann")
@@ -32,6 +32,24 @@ def test_records_new_in_one_pull_with_one_uid_make_one_person(database_url: str)
     assert item.hub_id == "uid-ann" and "job_title" not in item.fields  # x's, not y's
     again = hub.sync()
     assert again.changes == {} and len(_copy_errors(again)) == 1  # said on every run
+
+
+def test_a_file_managers_copy_named_longer_is_the_copy_at_a_first_sync(database_url: str) -> None:
+    """ "ann (1).vcf" sorts before "ann.vcf" (a space before a dot): taken first by id, the
+    copy was the person, its details synced, and the original was named the copy (QA)."""
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    a.put("ann.vcf", person(1), "uid-ann")
+    a.put("ann (1).vcf", person(1, job_title="Copy"), "uid-ann")
+    report = hub.sync()
+    assert _copy_errors(report) == [
+        (
+            "memory:ann (1).vcf",
+            "holds the same UID as 'ann.vcf' (a copy?): not synced; delete one, or give it its own UID",
+        )
+    ]
+    [item] = b.items.values()
+    assert "job_title" not in item.fields  # the original's details, not the copy's
 
 
 def test_a_copy_of_a_linked_record_is_not_synced_and_its_edit_changes_nothing(database_url: str) -> None:

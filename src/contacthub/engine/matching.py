@@ -164,7 +164,7 @@ class Matching:
         ``record`` carries, when ``record`` is about to be made a new person: ``record`` is
         then a second record of that UID (a file manager's copy, ``ann (1).vcf``), not
         synced. The person's record is the one linked to the contact holding the UID (its
-        id here), else, of records new in this chunk, the first by native id.
+        id here), else, of records new in this chunk, the one of the shortest native id.
 
         Made a person of its own (under a hub-made UID: the hub keeps a UID unique), the copy
         was one more Ann everywhere, and its UID, another contact's, later read its edit
@@ -210,9 +210,12 @@ class Matching:
             return {}
         refs = {r.hub_id for r in unlinked if r.hub_id}
         if refs and len(refs) < sum(1 for r in unlinked if r.hub_id):
-            # records claiming one UID (a card and its copy): the first by id is its person's
-            # when none is linked yet (``_copy_of``), whatever order they were read in
-            for r in sorted((r for r in unlinked if r.hub_id), key=lambda r: r.native_id):
+            # records claiming one UID (a card and its copy): the shortest id is its person's
+            # when none is linked yet (``_copy_of``), whatever order they were read in: a
+            # file manager names a copy longer ("ann (1).vcf", "ann copy.vcf"), and by id
+            # alone "ann (1).vcf" came first (a space sorts before a dot), the original
+            # named the copy and the copy's details synced
+            for r in sorted((r for r in unlinked if r.hub_id), key=lambda r: (len(r.native_id), r.native_id)):
                 self._first.setdefault(r.hub_id or "", r.native_id)
         for record in unlinked:
             self._keys[record.native_id] = match_keys(record.fields)
