@@ -908,3 +908,18 @@ def test_a_url_sent_back_masked_takes_the_stored_values_and_refuses_a_mask_of_no
     sent = "https://dav.example/book1/?token=********&share=********"
     with pytest.raises(ConfigError, match=r"says \*\*\*\*\*\*\*\* for a query value it never had"):
         secrets.unhide_url_secrets(sent, stored)
+
+
+def test_a_store_error_never_carries_the_statements_values(database_url: str) -> None:
+    """SQLAlchemy writes a failed statement's values into its error's text (``[parameters:
+    ...]``), and so into every traceback and log line showing it: a database restarted
+    mid-sync printed hundreds of people's emails (QA). The store's engines hide them; the
+    driver's words and the statement stay, to say what failed."""
+    from sqlalchemy.exc import DBAPIError
+
+    engine = open_database(database_url)
+    with pytest.raises(DBAPIError) as raised, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table WHERE x = :x"), {"x": "ann.private@example.com"})
+    said = str(raised.value)
+    assert "ann.private@example.com" not in said and "no_such_table" in said
+    engine.dispose()

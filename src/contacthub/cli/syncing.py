@@ -209,7 +209,8 @@ def sync(
         f"interrupted: the run stopped part way; the next 'contacthub sync {hub}' finishes"
         " it (nothing is made twice, no edit is lost)"
     )
-    with _one_object(as_json, interrupted, queue=hub if queue else None):
+    cut_short = f"a run it cut short is finished by the next 'contacthub sync {hub}'{_AGAIN}"
+    with _one_object(as_json, interrupted, cut_short, queue=hub if queue else None):
         engine = db(create=False)
         if queue:
             _enqueue(engine, hub, dry_run, as_json)
@@ -224,22 +225,40 @@ def sync(
     _exit_for(report)
 
 
+_AGAIN = ", with nothing made twice; check the database, then run the command again"
+
+#: what ``approve``, ``reject`` and ``undo`` say after the store failed (``_one_object``)
+CUT_SHORT = f"a run it cut short is finished by the next 'contacthub sync' of its hub{_AGAIN}"
+
+
 @contextmanager
-def _one_object(as_json: bool, interrupted: str, queue: str | None = None) -> Iterator[None]:
+def _one_object(
+    as_json: bool, interrupted: str, cut_short: str = CUT_SHORT, queue: str | None = None
+) -> Iterator[None]:
     """Where ``--json`` promises one JSON object on stdout whatever happened (``sync``,
     ``approve``, ``reject``, ``undo``): when no run could start (an unknown hub or run, a
     store that cannot be opened or was not there, no broker) or Ctrl-C stopped it, the
     object is printed for it; the one-line error still goes to stderr, as ``_guard`` says
-    it, and the exit code is the same as without ``--json``."""
+    it, and the exit code is the same as without ``--json``.
+
+    The store failing (a database restarted or gone mid-run) is said in one line too, the
+    driver's words followed by ``cut_short``: what becomes of a run it stopped, and what to
+    do (QA: a restart mid-sync said only the driver's words, after four tracebacks)."""
     from sqlalchemy.exc import OperationalError
 
     from contacthub.errors import ContacthubError
 
     try:
         yield
-    except (ContacthubError, OperationalError) as exc:
+    except OperationalError as exc:
+        # (``--queue`` starts no run here: nothing of one to say)
+        said = store_refusal(exc) if queue is not None else f"{store_refusal(exc)}; {cut_short}"
         if as_json:  # one JSON object on stdout whatever happened (a script reads it)
-            _print_unrun(queue, str(exc) if isinstance(exc, ContacthubError) else store_refusal(exc))
+            _print_unrun(queue, said)
+        fail(said)
+    except ContacthubError as exc:
+        if as_json:
+            _print_unrun(queue, str(exc))
         raise
     except KeyboardInterrupt:
         if as_json:

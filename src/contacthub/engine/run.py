@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from contacthub.connectors.base import Connector, ConnectorConfig
 from contacthub.connectors.registry import build
@@ -327,14 +327,31 @@ def _fail_internal(engine: Engine, report: Report, exc: Exception) -> None:
     caller raises it again: said as an internal error with its type and its text (the
     database driver's words alone for a store error, never the statement, which holds
     people's data), masked like any message of the run. When even that cannot be recorded
-    (the store is what failed), it is logged and the exception itself is what is raised."""
-    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-    text = " ".join(str(cause).split())
-    said = f"{type(cause).__name__}: {text[:500]}" if text else type(cause).__name__
+    (the store is what failed), one line says so and the exception itself is what is raised;
+    the run stays "running" until the hub's next run marks it interrupted and finishes it."""
+    said = _said(exc)
     try:
         _failed(engine, report, None, f"internal error: {said}")
-    except Exception:
-        log.exception("run %s: its failure could not be recorded", report.run_id)
+    except Exception as failure:
+        # one line, no traceback: a database restarted mid-sync printed four chained ones
+        # to the terminal (and cron's mail), with the statements' values, people's emails
+        # (QA). When the run's own error was the store's too, whoever catches it says so
+        # (the command line, a worker): this is only the log's detail, not a warning
+        level = logging.INFO if isinstance(exc, DBAPIError) else logging.WARNING
+        log.log(
+            level,
+            "run %s: its failure could not be recorded (%s); the hub's next run finishes it",
+            report.run_id,
+            report.unsaid(_said(failure)),
+        )
+
+
+def _said(exc: BaseException) -> str:
+    """An exception in one line, its type and its text: for a store error the database
+    driver's words alone, never the statement."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    text = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {text[:500]}" if text else type(cause).__name__
 
 
 def _failed(engine: Engine, report: Report, name: str | None, text: str) -> Report:

@@ -154,8 +154,11 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
             _tighten(path)
         # pre-ping: a pooled connection the server dropped (a restart, a failover, an idle
         # timeout) is replaced at checkout instead of failing the next query of a long-lived
-        # process (serve, a worker); SQLite has no server to lose
-        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        # process (serve, a worker); SQLite has no server to lose. ``hide_parameters``: an
+        # error's text (a traceback, a log line, a message) otherwise ends with the
+        # statement's values, people's emails and names (QA: a database restart mid-sync
+        # printed hundreds of them); the statement and the driver's words are kept
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
@@ -300,7 +303,7 @@ def _probe_engine(engine: Engine) -> Engine:
     switched to WAL first)."""
     if engine.dialect.name != "sqlite" or _in_memory(engine):
         return engine
-    return create_engine(engine.url, poolclass=NullPool)
+    return create_engine(engine.url, poolclass=NullPool, hide_parameters=True)
 
 
 def _in_memory(engine: Engine) -> bool:

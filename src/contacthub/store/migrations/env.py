@@ -25,6 +25,6 @@ def _run(conn: object) -> None:
 if connection is not None:
     _run(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://", hide_parameters=True)
     with engine.connect() as conn:
         _run(conn)
