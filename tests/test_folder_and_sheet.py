@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -1193,3 +1194,49 @@ def test_an_edit_of_only_values_the_files_encoding_lacks_is_said_on_every_run(tm
     assert hub.sync()["errors"] == []
     assert hub.sheet.read_bytes().decode("cp932").splitlines()[1] == "太郎,山田,taro@example.com,新しいメモ"
     assert hub.sync()["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("card_name", "row_name", "parts"),
+    [("Ann Lee-Smith", "Anna Lee", "N:Lee;Anna;;;"), ("Bob Jones", "Carl Brown", "N:;;;;")],
+)
+@pytest.mark.parametrize("card_newer", [True, False])
+def test_a_person_renamed_in_a_card_and_a_plain_sheet_takes_the_newer_name_whole(
+    tmp_path: Path, card_name: str, row_name: str, parts: str, card_newer: bool
+) -> None:
+    """QA: renamed in a card (its FN only, N left as it was) and in a plain sheet's display
+    name in one run, under ``newest``. The newer name wins everywhere and the other stays
+    an [auto] conflict. The sheet's rename takes the name parts along (they spelled the name
+    it renamed); with the card read first they did not: the hub's name was the card's by
+    then, which they did not spell, and the card was left N:Lee;Ann under FN:Anna Lee,
+    where the same edits with the sheet listed first gave N:Lee;Anna."""
+    now = time.time()
+    hub = site(tmp_path, 'format = "plain"')
+    hub.hub.write_text('[hubs.h]\nconflict = "newest"\n' + hub.hub.read_text())
+    hub.cli("apply", str(hub.hub))
+    hub.sheet.write_text("id,display_name,emails\r\n1,Ann Lee,ann@example.com\r\n")
+    card = hub.folder / "ann.vcf"
+    card.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ann\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\n"
+        "EMAIL:ann@example.com\r\nEND:VCARD\r\n"
+    )
+    for path in (card, hub.sheet):  # (times before the renames': no older version put back)
+        os.utime(path, (now - 10000, now - 10000))
+    hub.sync()
+    hub.settled()
+    card.write_text(card.read_text().replace("FN:Ann Lee", f"FN:{card_name}"))
+    hub.sheet.write_text(hub.sheet.read_text().replace("Ann Lee", row_name))
+    newer, older = (card, hub.sheet) if card_newer else (hub.sheet, card)
+    os.utime(newer, (now - 1000, now - 1000))
+    os.utime(older, (now - 3000, now - 3000))
+    hub.sync()
+    won, lost = (card_name, row_name) if card_newer else (row_name, card_name)
+    lines = card.read_text().splitlines()
+    assert f"FN:{won}" in lines
+    assert ("N:Lee;Ann;;;" if card_newer else parts) in lines  # (the card's own N, or the rename's)
+    [row] = csv.DictReader(hub.sheet.read_text(encoding="utf-8-sig").splitlines())
+    assert row["display_name"] == won
+    listed = hub.cli("conflicts", "h", "--all")
+    assert "[auto]" in listed and f": {lost}\n" in listed and f": {won}  (kept)" in listed
+    assert hub.cli("conflicts", "h").count("[open]") == 0
+    hub.settled()

@@ -358,7 +358,7 @@ class Inbound(Matching, Twins, LeftBehind):
             for k in result.rolled_back:
                 given.pop(k, None)  # (its sides' values are open conflicts now)
             _seconded(spoke, base, mine, given, result)
-        _parts_follow(spoke, side, contact.data, result)
+        _parts_follow(spoke, side, contact.data, result, base)
         if shown_made:
             _shown_follows(contact.data, mine, result)
         moved = self._conflicts(spoke, contact, result.conflicts)
@@ -958,20 +958,30 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
         result.changed.append("display_name")
 
 
-def _parts_follow(spoke: Spoke, side: Side, before: dict[str, Any], result: MergeResult) -> None:
+def _parts_follow(
+    spoke: Spoke, side: Side, before: dict[str, Any], result: MergeResult, base: dict[str, Any] | None = None
+) -> None:
     """Name parts that spelled the display name follow it when a connector holding a
     display name but no parts (a plain CSV) renames someone: else the card showed "Ann
     Lee-Smith" over N:Lee;Ann. Parts still standing in their place in the new name are
     kept and the one changed part takes the rest (``model.split_renamed``); with no such one
     split, the parts are cleared (a name nobody typed is worse than none). A conflict the
-    rename won gets companions for the parts, so the name is decided whole there too."""
+    rename won gets companions for the parts, so the name is decided whole there too. The
+    rival it won against (a card's new FN, its N left as it was, read earlier in the run)
+    is a display name the parts no longer spell: they are split from the name this record
+    renamed (``base``'s), else with the card listed first the parts stayed the old name's
+    under the winning one (N:Lee;Ann under "Anna Lee"), and with it listed last they
+    followed (QA)."""
     held = spoke.held
     if held is None or "display_name" not in held or set(NAME_FIELDS) & held:
         return
     if "display_name" not in result.changed or NAME_GROUP & set(result.rolled_back):
         return  # (put back to the hub's name before this run: no rename, ``merge.rolled_back``)
-    moved = parts_renamed(before, str(result.fields.get("display_name") or ""))
     rival = next((c for c in result.conflicts if c.field == "display_name"), None)
+    renamed = base.get("display_name") if base else None
+    if rival is not None and rival.winner == "incoming" and renamed:
+        before = {**before, "display_name": renamed}
+    moved = parts_renamed(before, str(result.fields.get("display_name") or ""))
     for n, (old, new) in moved.items():
         if new:
             result.fields[n] = new
