@@ -144,3 +144,22 @@ def test_coalesced_notifications_cost_no_query(
     outcomes = [scheduler.request("hub000", origin="pipedrive") for _ in range(50)]
     assert outcomes == [True] + [False] * 49
     assert asked == ["hub000"]
+
+
+def test_a_database_away_is_one_line_a_tick_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the database was away (a restart, a failover), ``serve`` logged a traceback
+    at every tick, and one for every run it cut short (QA): one line says it now, with the
+    database's own words; an error of another kind keeps its traceback."""
+    from sqlalchemy import create_engine
+
+    gone = create_engine(f"sqlite:///{tmp_path / 'no such folder' / 'hub.db'}")  # cannot be opened
+    scheduler = InProcessScheduler(gone, workers=1, tick=60)
+    with caplog.at_level("WARNING", logger="contacthub.scheduler"):
+        scheduler._request_due()
+    [said] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert said.exc_info is None
+    assert "could not read the hubs' schedules: the database is away (unable to open database file)" in (
+        said.getMessage()
+    )

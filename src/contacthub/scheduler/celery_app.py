@@ -194,16 +194,6 @@ class CeleryDispatcher:
         return queue_depth()
 
 
-def _lost_database(exc: Exception) -> bool:
-    """The database could not be reached or dropped the connection: worth trying again
-    (a restart, a failover), unlike an error in a statement."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    )
-
-
 def db_retry_delay(attempt: int) -> float:
     """Seconds before try ``attempt`` (1, 2, ...) of a request that found the database
     unreachable: 5, 10, 20, 40, then every 60 s (about 6 minutes over ``DB_RETRIES``)."""
@@ -212,7 +202,7 @@ def db_retry_delay(attempt: int) -> float:
 
 @app.task(name="contacthub.sync")  # type: ignore[untyped-decorator]
 def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int = 0) -> dict[str, Any]:
-    from contacthub.scheduler.runner import run_requested
+    from contacthub.scheduler.runner import lost_database, run_requested
 
     # From now on a new request needs a new run. Only this request's marker goes: a message
     # delivered again (a dead worker's, after VISIBILITY) must not free a newer request's.
@@ -227,7 +217,7 @@ def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int
         # The message is acknowledged already: without sending the request again, it
         # would be lost (a hub with interval "off" would never get the change). A run the
         # failure cut short is marked interrupted and completed by the next one.
-        if not _lost_database(exc):
+        if not lost_database(exc):
             raise
         if attempt >= DB_RETRIES:
             log.error(
@@ -266,17 +256,19 @@ def sync_task(hub: str, requested_at: float, origin: str = "queue", attempt: int
 @app.task(name="contacthub.tick")  # type: ignore[untyped-decorator]
 def tick_task() -> list[str]:
     """Enqueue every hub whose schedule is due."""
+    from contacthub.scheduler.runner import database_words, lost_database
     from contacthub.scheduler.schedule import due_hubs
 
     try:
         due = due_hubs(_engine())
     except Exception as exc:
-        if not _lost_database(exc):
+        if not lost_database(exc):
             raise
         # one line a tick, not Celery's traceback every two seconds of an outage (QA: 195
         # error lines in 20 s); the next tick looks again, nothing is lost
-        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
-        log.warning("the database cannot be reached (%s); schedules looked at again next tick", reason)
+        log.warning(
+            "the database cannot be reached (%s); schedules looked at again next tick", database_words(exc)
+        )
         return []
     sent = []
     for hub in due:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from contacthub.scheduler import metrics
-from contacthub.scheduler.runner import run_requested
+from contacthub.scheduler.runner import database_words, lost_database, run_requested
 from contacthub.scheduler.schedule import due_hubs, last_started, notified
 
 log = logging.getLogger("contacthub.scheduler")
@@ -148,8 +148,14 @@ class InProcessScheduler:
     def _request_due(self) -> None:
         try:
             hubs = due_hubs(self.engine)
-        except Exception:  # the database may be away for a moment; try at the next tick
-            log.exception("could not read the hubs' schedules")
+        except Exception as exc:  # the database may be away for a moment; try at the next tick
+            if not lost_database(exc):
+                log.exception("could not read the hubs' schedules")
+            else:  # (one line each tick while it is away, not a traceback)
+                log.warning(
+                    "could not read the hubs' schedules: the database is away (%s)",
+                    database_words(exc),
+                )
             return
         for hub in hubs:
             self.request(hub, delay=0, origin="schedule")
@@ -179,8 +185,16 @@ class InProcessScheduler:
                         self._queue[hub] = request
                     else:  # keep the older request time: it is the stricter one
                         waiting.requested_at = min(waiting.requested_at, request.requested_at)
-        except Exception:
-            log.exception("run of hub %s failed", hub, extra={"hub": hub})
+        except Exception as exc:
+            if not lost_database(exc):
+                log.exception("run of hub %s failed", hub, extra={"hub": hub})
+            else:  # a restart or failover: the next run finishes what this one began
+                log.warning(
+                    "run of hub %s stopped: the database is away (%s); its next run finishes it",
+                    hub,
+                    database_words(exc),
+                    extra={"hub": hub},
+                )
         finally:
             with self._guard:
                 self._running.discard(hub)

@@ -111,3 +111,20 @@ def run_requested(
         },
     )
     return Outcome(hub, "ran", report)
+
+
+def lost_database(exc: Exception) -> bool:
+    """The database could not be reached or dropped the connection: worth trying again
+    (a restart, a failover), unlike an error in a statement."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
+def database_words(exc: Exception) -> str:
+    """The first line of the database's own words, without SQLAlchemy's statement and
+    background lines: what a log line about a lost database says."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
