@@ -189,6 +189,33 @@ def test_an_undo_that_skipped_a_person_deleted_since_takes_them_up_after_the_res
     assert hub.sync().changes == {}
 
 
+def test_prune_keeps_a_run_an_undo_left_people_of_to_undo_later(database_url: str) -> None:
+    """Pruned between "restore it first" and the undo again, the run's journal was gone,
+    that undo was refused as pruned, and the person restored as told kept the edit for
+    good (QA). Kept, with the runs after it, until an undo took up what was left."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    hub.book("a").put("x", person(1, job_title="T0"))
+    hub.book("a").put("y", person(2, job_title="T0"))
+    hub.sync()
+    hub.book("a").edit("x", job_title="E1")
+    hub.book("a").edit("y", job_title="E1")
+    edit = hub.sync()
+    [gone] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Given2"]
+    del hub.book("b").items[gone]
+    deleted = hub.sync()
+    first = service.undo(hub.engine, edit.run_id)
+    assert len(first.errors) == 1  # "restore it first"
+    assert service.undo(hub.engine, deleted.run_id).status == "applied"
+    newest = hub.sync().run_id
+    pruned = service.prune(hub.engine, "h", before=newest)
+    assert pruned["runs"] and edit.run_id not in pruned["runs"], pruned
+    again = service.undo(hub.engine, edit.run_id)
+    assert again.status == "applied" and again.errors == [] and again.changes["hub"]["update"] == 1
+    # taken up whole, the run is prunable again
+    later = hub.sync().run_id
+    assert edit.run_id in service.prune(hub.engine, "h", before=later)["runs"]
+
+
 def test_the_name_is_set_back_whole_or_kept_whole(database_url: str) -> None:
     """Renamed (given, family and display name), then only the given name changed: the
     undo set the family name back alone, and every book showed "Xena Mlent" over the

@@ -91,6 +91,27 @@ def _carried_holds(conn: Connection, hub_id: int) -> set[int]:
     return out
 
 
+def _undone_in_part(conn: Connection, hub_id: int) -> set[int]:
+    """The runs an undo left people of to undo later (its ``deferred`` rows: a person
+    deleted since, "restore it first"), none of its undos since having taken up all that
+    was left: a new undo of the run takes them up from its journal, and asks the runs
+    after it what changed since. Pruned, that undo was refused, and the person restored
+    as told kept the run's edit for good (QA). Read from the undos' counts; an undo since
+    undone counts still (kept a while longer, never too short)."""
+    runs = t.runs.c
+    rows = conn.execute(
+        select(runs.id, runs.parent_id, runs.counts)
+        .where(runs.hub_id == hub_id, runs.kind == "undo", runs.parent_id.is_not(None))
+        .order_by(runs.id)
+    ).all()
+    left: dict[int, bool] = {}
+    for row in rows:
+        counts = loads(row.counts) or {}
+        if "deferred" in counts or "continues" in counts:
+            left[int(row.parent_id)] = bool(counts.get("deferred"))
+    return {run for run, deferred in left.items() if deferred}
+
+
 def prunable_runs(
     conn: Connection, hub_id: int, *, before: int | None = None, started_before: datetime | None = None
 ) -> tuple[list[PruneRun], int | None]:
@@ -105,7 +126,8 @@ def prunable_runs(
     pruned, an undo of the run an open conflict came from emptied a field set again since,
     and said nothing). A hold a later run superseded (``holds``) is none of these: it can
     be neither decided nor undone, its journal only plans, and no sync reads it. Nor a
-    held run a killed decision still carries (``_carried_holds``). Also
+    held run a killed decision still carries (``_carried_holds``), nor a run an undo left
+    people of to undo later, or any run after it (``_undone_in_part``). Also
     returns the first run kept from there on (``None``: no applied run yet), which the dry
     run names."""
     runs, c = t.runs.c, t.changes.c
@@ -124,7 +146,8 @@ def prunable_runs(
         )
     ).scalar()
     live = live_hold(conn, hub_id)  # (after the newest applied run, but for a resolve's)
-    first_kept = min(int(i) for i in (newest_applied, kept, live) if i is not None)
+    deferring = _undone_in_part(conn, hub_id)
+    first_kept = min(int(i) for i in (newest_applied, kept, live, *deferring) if i is not None)
     query = select(runs.id, runs.kind, runs.status, runs.started_at, runs.counts).where(
         runs.hub_id == hub_id, runs.id < first_kept
     )
