@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -603,8 +603,7 @@ def _carried(
             continue
         figures = held_figures(parent_counts) if parent_counts else {}
         if kind == "approve":
-            for connector_id, deletes in figures.items():
-                approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+            _at_least(approved, figures)
             if parent_id is not None:
                 approved_runs.add(int(parent_id))
         elif kind == "reject":
@@ -615,8 +614,7 @@ def _carried(
             # its remaining deletions are its own (not held); any other is held as in a
             # sync (skipping the whole check carried out a mass deletion made meanwhile)
             undo_runs.add(run_id)
-        for key, deletes in (carried.get("approved") or {}).items():
-            approved[int(key)] = max(int(deletes), approved.get(int(key), 0))
+        _at_least(approved, {int(k): int(d) for k, d in (carried.get("approved") or {}).items()})
         approved_runs.update(int(i) for i in carried.get("approved_runs") or [])
         by_count = by_count or bool(carried.get("approved") and "approved_runs" not in carried)
         rejected.update(int(i) for i in carried.get("rejected") or [])
@@ -639,14 +637,13 @@ def _carried(
         "no_hold": no_hold,
         "undo_runs": sorted(undo_runs),
     }
-    for connector_id, deletes in options.approved.items():
-        approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+    _at_least(approved, options.approved)
     # a reject made now refuses every deletion of its connectors, as a reject always has
     only = None if whole or options.rejected or not rejected else store.deleted_in_runs(sorted(rejected_runs))
     if undo_runs and not whole and (rejected or options.rejected):
         # a reject decides the deletions its held run showed, not the killed undo's own
         # remaining ones, shown in that run's plan too (``rejecting``: the run rejected now)
-        shown = sorted(rejected_runs | ({rejecting} if rejecting is not None else set()))
+        shown = sorted(rejecting_runs)
         only = store.deleted_in_runs(shown) - store.undone_contacts(undo_runs)
     if approvals and not whole:
         approved_now = sorted({held for held, _counts in approvals.values()})
@@ -654,8 +651,7 @@ def _carried(
         only = base - store.deleted_in_runs(approved_now)
         approved_runs.update(approved_now)
         for _held, counts in approvals.values():  # (figures: for a carry that names no run)
-            for connector_id, deletes in (held_figures(counts) if counts else {}).items():
-                approved[connector_id] = max(deletes, approved.get(connector_id, 0))
+            _at_least(approved, held_figures(counts) if counts else {})
     merged = Options(
         options.dry_run,
         approved,
@@ -667,6 +663,13 @@ def _carried(
         approved_by_count=by_count or options.approved_by_count,
     )
     return merged, carries if carried_any else None
+
+
+def _at_least(approved: dict[int, int], figures: Mapping[int, int]) -> None:
+    """Each connector's approved deletions raised to ``figures``' where those are more:
+    every approval carried lets through the most any of them showed."""
+    for connector_id, deletes in figures.items():
+        approved[connector_id] = max(deletes, approved.get(connector_id, 0))
 
 
 def held_figures(counts_json: str) -> dict[int, int]:

@@ -100,9 +100,7 @@ class JournalMixin(StoreBase):
         """End the run. An undo's marks (``mark_reverted``) stay in its counts as its
         transaction committed them (an undo failed before that set nothing back)."""
         stored = loads(self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()) or {}
-        marks = {key: stored[key] for key in UNDO_MARKS if key in stored}
-        if marks:
-            counts = {**counts, **marks}
+        counts = {**counts, **{key: stored[key] for key in UNDO_MARKS if key in stored}}
         self.conn.execute(
             update(t.runs)
             .where(t.runs.c.id == run_id)
@@ -119,7 +117,7 @@ class JournalMixin(StoreBase):
         self, run_id: int, count: int, deferred: Sequence[int] = (), continues: int | None = None
     ) -> None:
         """Note in an undo run's counts how many hub changes it set back itself, in the
-        transaction that writes them: what makes the undo stand (``actions._standing``),
+        transaction that writes them: what makes the undo stand (``history.standing_undos``),
         whether it ends applied, failed or killed. Its journal cannot tell: the changes its
         sync picked up (an edit made elsewhere) are hub rows of the run too.
 
