@@ -17,6 +17,7 @@ from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
 from contacthub.service.views import _run_row, out_of_date, superseded
 from contacthub.store import tables as t
+from contacthub.store.history import standing_undos
 from contacthub.store.holds import live_hold
 from contacthub.store.repo import Store, dumps, loads, now
 from contacthub.store.rows import split_baseline
@@ -385,7 +386,7 @@ def _refuse_undone(conn: Connection, run_id: int) -> Remaining | None:
     deferred some of the run (a person deleted since: "restore it first") leaves those
     to a new undo of the run, which takes up only them: refused, the person who followed
     its advice and restored them could never have the run's edit of them undone."""
-    standing = _standing(conn, run_id)
+    standing = standing_undos(conn, run_id)
     if standing is None:
         return None
     chain, left = standing
@@ -405,48 +406,6 @@ def _waiting_hold(conn: Connection, hub_id: int) -> int | None:
     """The hub's held run still to be decided, if any: its latest held run, unless a later
     run superseded it (``store.holds``, the rule of ``views.superseded``)."""
     return live_hold(conn, hub_id)
-
-
-def _standing(conn: Connection, run_id: int) -> tuple[list[int], list[int]] | None:
-    """The undos of ``run_id`` that still stand (no undo of their own stands), oldest first,
-    and the rows of its journal the newest of them deferred (``Store.mark_reverted``), if
-    any stands. An undo stands when it set something back itself (``mark_reverted``),
-    applied, failed or killed after that was committed (a failed undo had kept its hub
-    changes, and a second undo found every change "changed again since" and blamed the
-    user's edits). An undo that set nothing back (a field changed since, a person deleted
-    since) does not stand, even if its sync carried an edit made elsewhere: it cannot be
-    undone either, and the run could never be undone again. (An undo from before the mark:
-    any done change of an applied one.)
-
-    An undo that took up what an earlier one deferred (``continues``) stands only with it:
-    that one undone, the run is undone whole again, and what the later one set back is
-    found changed since and kept."""
-    runs, changes = t.runs.c, t.changes.c
-    changed = select(changes.id).where(
-        changes.run_id == runs.id,
-        changes.status == "done",
-        changes.op.not_in(("link", "unlink")),
-    )
-    undos = conn.execute(
-        select(runs.id, runs.status, runs.counts, changed.exists().label("changed"))
-        .where(runs.parent_id == run_id, runs.kind == "undo")
-        .order_by(runs.id)
-    ).all()
-    stands: dict[int, dict[str, Any]] = {}
-    for undo in undos:
-        counts = loads(undo.counts) or {}
-        reverted = counts.get("reverted")
-        sets = bool(reverted) if reverted is not None else undo.status == "applied" and undo.changed
-        after = counts.get("continues")
-        if sets and (after is None or int(after) in stands) and _standing(conn, undo.id) is None:
-            stands[int(undo.id)] = counts
-    if not stands:
-        return None
-    newest = max(stands)
-    chain = [newest]
-    while (after := stands[chain[0]].get("continues")) is not None:
-        chain.insert(0, int(after))
-    return chain, [int(i) for i in stands[newest].get("deferred") or []]
 
 
 def connect(

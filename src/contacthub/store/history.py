@@ -91,25 +91,62 @@ def _carried_holds(conn: Connection, hub_id: int) -> set[int]:
     return out
 
 
-def _undone_in_part(conn: Connection, hub_id: int) -> set[int]:
-    """The runs an undo left people of to undo later (its ``deferred`` rows: a person
-    deleted since, "restore it first"), none of its undos since having taken up all that
-    was left: a new undo of the run takes them up from its journal, and asks the runs
-    after it what changed since. Pruned, that undo was refused, and the person restored
-    as told kept the run's edit for good (QA). Read from the undos' counts; an undo since
-    undone counts still (kept a while longer, never too short)."""
-    runs = t.runs.c
-    rows = conn.execute(
-        select(runs.id, runs.parent_id, runs.counts)
-        .where(runs.hub_id == hub_id, runs.kind == "undo", runs.parent_id.is_not(None))
+def standing_undos(conn: Connection, run_id: int) -> tuple[list[int], list[int]] | None:
+    """The undos of ``run_id`` that still stand (no undo of their own stands), oldest first,
+    and the rows of its journal the newest of them deferred (``Store.mark_reverted``), if
+    any stands. An undo stands when it set something back itself (``mark_reverted``),
+    applied, failed or killed after that was committed (a failed undo had kept its hub
+    changes, and a second undo found every change "changed again since" and blamed the
+    user's edits). An undo that set nothing back (a field changed since, a person deleted
+    since) does not stand, even if its sync carried an edit made elsewhere: it cannot be
+    undone either, and the run could never be undone again. (An undo from before the mark:
+    any done change of an applied one.)
+
+    An undo that took up what an earlier one deferred (``continues``) stands only with it:
+    that one undone, the run is undone whole again, and what the later one set back is
+    found changed since and kept. (``service.actions`` refuses or continues an undo by it;
+    ``prunable_runs`` keeps a run it left people of to undo.)"""
+    runs, changes = t.runs.c, t.changes.c
+    changed = select(changes.id).where(
+        changes.run_id == runs.id,
+        changes.status == "done",
+        changes.op.not_in(("link", "unlink")),
+    )
+    undos = conn.execute(
+        select(runs.id, runs.status, runs.counts, changed.exists().label("changed"))
+        .where(runs.parent_id == run_id, runs.kind == "undo")
         .order_by(runs.id)
     ).all()
-    left: dict[int, bool] = {}
-    for row in rows:
-        counts = loads(row.counts) or {}
-        if "deferred" in counts or "continues" in counts:
-            left[int(row.parent_id)] = bool(counts.get("deferred"))
-    return {run for run, deferred in left.items() if deferred}
+    stands: dict[int, dict[str, Any]] = {}
+    for undo in undos:
+        counts = loads(undo.counts) or {}
+        reverted = counts.get("reverted")
+        sets = bool(reverted) if reverted is not None else undo.status == "applied" and undo.changed
+        after = counts.get("continues")
+        if sets and (after is None or int(after) in stands) and standing_undos(conn, undo.id) is None:
+            stands[int(undo.id)] = counts
+    if not stands:
+        return None
+    newest = max(stands)
+    chain = [newest]
+    while (after := stands[chain[0]].get("continues")) is not None:
+        chain.insert(0, int(after))
+    return chain, [int(i) for i in stands[newest].get("deferred") or []]
+
+
+def _undone_in_part(conn: Connection, hub_id: int) -> set[int]:
+    """The runs an undo that stands left people of to undo later (its ``deferred`` rows: a
+    person deleted since, "restore it first"): a new undo of the run takes them up from its
+    journal, and asks the runs after it what changed since. Pruned, that undo was refused,
+    and the person restored as told kept the run's edit for good (QA)."""
+    runs = t.runs.c
+    parents = conn.execute(
+        select(runs.parent_id, runs.counts).where(
+            runs.hub_id == hub_id, runs.kind == "undo", runs.parent_id.is_not(None)
+        )
+    ).all()
+    deferring = {int(p) for p, counts in parents if (loads(counts) or {}).get("deferred")}
+    return {run for run in deferring if (standing := standing_undos(conn, run)) is not None and standing[1]}
 
 
 def prunable_runs(
