@@ -195,6 +195,12 @@ _EXTENSION = re.compile(
 _DIALLED_NUMBER = re.compile(r"\+?[\s().\-/]*\d[\d\s().\-/]*", re.A)
 
 
+def dialled(text: str) -> str | None:
+    """``text`` without its punctuation where it is a number as dialled (ASCII digits, an
+    optional leading ``+``, punctuation only): "+1 (415) 555" is "+1415555"; else None."""
+    return _PHONE_PUNCT.sub("", text) if _DIALLED_NUMBER.fullmatch(text) else None
+
+
 def phone_same_key(value: str) -> str:
     """What a phone's value compares by (``model.field_equal``): where the value is a
     number as dialled (digits and punctuation, a ``+``), that number's digits and its

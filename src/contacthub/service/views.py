@@ -4,14 +4,13 @@ nothing; what changes the hubs is in ``actions.py`` and ``editing.py``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from contacthub.errors import NotFoundError
-from contacthub.model_normalize import DEFAULT_REGION, normalize_phone, phone_key
+from contacthub.model_normalize import DEFAULT_REGION, dialled, normalize_phone, phone_key
 from contacthub.names import nfc, sort_key
 from contacthub.store import tables as t
 from contacthub.store.holds import Superseder, superseders
@@ -362,17 +361,12 @@ def search_terms(search: str | None, region: str = DEFAULT_REGION) -> tuple[str,
     if not text:
         return ()
     terms = [text.casefold()]
-    if _DIALLED.fullmatch(text) and len(phone_key(text)) >= 3:
-        for form in (normalize_phone(text, region), _PHONE_PUNCT.sub("", text)):
+    compact = dialled(text)
+    if compact is not None and len(phone_key(text)) >= 3:
+        for form in (normalize_phone(text, region), compact):
             if form.casefold() not in terms:
                 terms.append(form.casefold())
     return tuple(terms)
-
-
-#: a search that may be (a part of) a phone number: ASCII digits, an optional leading +,
-#: and the punctuation people write numbers with
-_DIALLED = re.compile(r"\+?[\d\s().\-/]+", re.A)
-_PHONE_PUNCT = re.compile(r"[\s().\-/]")
 
 
 def _region(settings: dict[str, Any] | None) -> str:

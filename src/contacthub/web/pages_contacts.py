@@ -21,25 +21,19 @@ router = APIRouter(include_in_schema=False)
 PAGE = 200  # contacts on one page of the list
 
 
-def name_key(contact: dict[str, Any]) -> tuple[str, str, str]:
-    """Where a contact is in the list: by name as a person sorts it (accents and case aside),
-    then by the name as written and by id, so that two of one name have an order too (a
-    page boundary between them loses neither): ``service.views.by_name``."""
-    return by_name(contact)
-
-
 def page_by_name(
     found: list[dict[str, Any]], after: tuple[str, str, str] | None, before: tuple[str, str, str] | None
 ) -> tuple[list[dict[str, Any]], int]:
-    """The page of ``found`` (sorted by ``name_key``) after the key ``after`` or, going back,
+    """The page of ``found`` (sorted by ``service.views.by_name``: a tie-free order, so a
+    page boundary between two of one name loses neither) after the key ``after`` or, going back,
     before ``before``: a keyset, as the API's ``page_of`` pages, but by name, the list's
     order. A contact added or removed between clicks shifts no other one into or out of
     view. Also the page's offset, for "201-400 of 450"."""
     if before is not None:
-        end = bisect_left(found, before, key=name_key)
+        end = bisect_left(found, before, key=by_name)
         start = max(0, end - PAGE)
     else:
-        start = 0 if after is None else bisect_right(found, after, key=name_key)
+        start = 0 if after is None else bisect_right(found, after, key=by_name)
         end = start + PAGE
     return found[start:end], start
 
@@ -62,7 +56,7 @@ def contacts_page(
     pages by, nearly in place)."""
     engine = state(request).engine
     name = access.hub(engine, who.user, hub_id)
-    found = service.contacts_of(engine, name, q[:200] or None)  # by name_key
+    found = service.contacts_of(engine, name, q[:200] or None)  # (sorted by by_name)
     shown, start = page_by_name(
         found,
         name_place(after, after_id) if after or after_id else None,
@@ -70,9 +64,9 @@ def contacts_page(
     )
     pages: dict[str, str] = {}
     if start > 0 and shown:
-        pages["previous"] = _link(request, "before", name_key(shown[0]))
+        pages["previous"] = _link(request, "before", by_name(shown[0]))
     if start + len(shown) < len(found) and shown:
-        pages["next"] = _link(request, "after", name_key(shown[-1]))
+        pages["next"] = _link(request, "after", by_name(shown[-1]))
     template = "_contact_rows.html" if request.headers.get("hx-request") else "contacts.html"
     return render(
         request,
