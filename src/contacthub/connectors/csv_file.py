@@ -701,10 +701,9 @@ class CsvConnector(CsvStore, Connector):
         read = {c for h in handlers_for(fmt, header, self.config.mapping) for _, c in h.cols}
         unread = [c for c in dict.fromkeys(header) if c.strip() and c.strip() != "id" and c not in read]
         own = {canonical_header(c) for c in header}
-        shadowed = [
-            c for c in unread if spelling(c) in PLAIN_SPELLINGS and PLAIN_SPELLINGS[spelling(c)][0] in own
-        ]
-        for c in shadowed:
+        spelled = {c: PLAIN_SPELLINGS.get(spelling(c), ("", ""))[0] for c in unread}
+        shadowed = {c: name for c, name in spelled.items() if name and name in own}
+        for c, name in shadowed.items():
             # a spelling of a field whose own column the file has too ("email" beside
             # "emails"): said as such, not as a name no field has
             log.warning(
@@ -713,7 +712,7 @@ class CsvConnector(CsvStore, Connector):
                 self.name,
                 self.path,
                 c,
-                PLAIN_SPELLINGS[spelling(c)][0],
+                name,
             )
         unread = [c for c in unread if c not in shadowed]
         if not unread:

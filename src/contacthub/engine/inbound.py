@@ -959,7 +959,7 @@ def _rename(spoke: Spoke, before: dict[str, Any], result: MergeResult) -> None:
 
 
 def _parts_follow(
-    spoke: Spoke, side: Side, before: dict[str, Any], result: MergeResult, base: dict[str, Any] | None = None
+    spoke: Spoke, side: Side, before: dict[str, Any], result: MergeResult, base: dict[str, Any] | None
 ) -> None:
     """Name parts that spelled the display name follow it when a connector holding a
     display name but no parts (a plain CSV) renames someone: else the card showed "Ann

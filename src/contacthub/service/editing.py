@@ -44,7 +44,7 @@ def _admin_only(settings: dict[str, Any], old: dict[str, Any], admin: bool, wher
 
 
 def _settings_in(
-    cls: Any, settings: dict[str, Any], old_secret: dict[str, Any], where: str = "settings"
+    cls: Any, settings: dict[str, Any], old_secret: dict[str, Any], where: str
 ) -> dict[str, Any]:
     """Settings as stored: a password written into a URL taken out of it (kept encrypted,
     as ``apply`` does), and a masked one (the dashboard shows ``user:********@``) read as

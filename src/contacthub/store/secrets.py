@@ -243,7 +243,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
-def url_credentials(settings: dict[str, Any], where: str = "settings") -> dict[str, Any]:
+def url_credentials(settings: dict[str, Any], where: str) -> dict[str, Any]:
     """Settings with a password written into a URL moved out of it into ``username`` and
     ``password`` (which a connector keeps encrypted): the URL is stored without it. A
     setting that looks like a URL but is none is refused (``check_urls``)."""
