@@ -142,15 +142,9 @@ def test_undoing_an_edit_of_a_person_deleted_since_says_to_restore_them_first(da
     assert hub.sync().changes == {}
 
 
-def test_an_undo_that_skipped_a_person_deleted_since_takes_them_up_after_the_restore(
-    database_url: str,
-) -> None:
-    """Two people edited, one deleted since: the undo set the other back and said to undo
-    the deletion first; done, the undo of the edit was refused as "already undone" by the
-    first undo, and the restored person kept the edit for good (QA). The undo again takes up
-    only what was skipped, as a new run: the other person, set back already and edited
-    since, is not touched (not even said kept); with nothing left skipped, a third is refused."""
-    hub = Hub(database_url, ["a", "b"], threshold="50")
+def _two_edited_one_deleted_since(hub: Hub) -> tuple[Any, Any]:
+    """Three people synced; a run that edits two of them (Given1, Given2), then one that
+    deletes Given2 (its card in b gone): those two runs' reports."""
     hub.book("a").put("x", person(1, job_title="T0"))
     hub.book("a").put("y", person(2, job_title="T0"))
     hub.book("a").put("z", person(3))
@@ -160,7 +154,19 @@ def test_an_undo_that_skipped_a_person_deleted_since_takes_them_up_after_the_res
     edit = hub.sync()
     [gone] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Given2"]
     del hub.book("b").items[gone]
-    deleted = hub.sync()
+    return edit, hub.sync()
+
+
+def test_an_undo_that_skipped_a_person_deleted_since_takes_them_up_after_the_restore(
+    database_url: str,
+) -> None:
+    """Two people edited, one deleted since: the undo set the other back and said to undo
+    the deletion first; done, the undo of the edit was refused as "already undone" by the
+    first undo, and the restored person kept the edit for good (QA). The undo again takes up
+    only what was skipped, as a new run: the other person, set back already and edited
+    since, is not touched (not even said kept); with nothing left skipped, a third is refused."""
+    hub = Hub(database_url, ["a", "b"], threshold="50")
+    edit, deleted = _two_edited_one_deleted_since(hub)
     first = service.undo(hub.engine, edit.run_id)
     assert [e["message"] for e in first.errors] == [
         f"Given2 Family2 was deleted since run {edit.run_id}; restore it first (undo run {deleted.run_id})"
@@ -194,15 +200,7 @@ def test_prune_keeps_a_run_an_undo_left_people_of_to_undo_later(database_url: st
     that undo was refused as pruned, and the person restored as told kept the edit for
     good (QA). Kept, with the runs after it, until an undo took up what was left."""
     hub = Hub(database_url, ["a", "b"], threshold="50")
-    hub.book("a").put("x", person(1, job_title="T0"))
-    hub.book("a").put("y", person(2, job_title="T0"))
-    hub.sync()
-    hub.book("a").edit("x", job_title="E1")
-    hub.book("a").edit("y", job_title="E1")
-    edit = hub.sync()
-    [gone] = [n for n, i in hub.book("b").items.items() if i.fields["given_name"] == "Given2"]
-    del hub.book("b").items[gone]
-    deleted = hub.sync()
+    edit, deleted = _two_edited_one_deleted_since(hub)
     first = service.undo(hub.engine, edit.run_id)
     assert len(first.errors) == 1  # "restore it first"
     assert service.undo(hub.engine, deleted.run_id).status == "applied"
