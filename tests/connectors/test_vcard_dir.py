@@ -6,12 +6,14 @@ import builtins
 import os
 import re
 from datetime import UTC, datetime
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contacthub.connectors.base import ConnectorConfig, Record, WriteOp
+from contacthub.connectors.base import ConnectorConfig, Record, Unchanged, WriteOp
+from contacthub.connectors.card_source import content_version, stat_part
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.errors import ConfigError, FatalConnectorError, RecordError, RecordNotFoundError
 from tests.connectors.conformance import ConnectorConformance, create, sample
@@ -213,16 +215,71 @@ def test_a_link_to_a_card_of_the_folder_is_not_a_second_card(tmp_path: Path) -> 
     assert "TITLE:Far away" in (elsewhere / "far.vcf").read_text()
 
 
-def test_touched_file_yields_identical_fields(tmp_path: Path) -> None:
+def _counting_reads(connector: VCardDirConnector) -> list[str]:
+    """The paths the connector's codec parses from now on (a spy: each is still parsed)."""
+    seen: list[str] = []
+    read = connector.codec.read
+
+    def counted(data: bytes, where: str) -> Any:
+        seen.append(Path(where).name)
+        return read(data, where)
+
+    connector.codec.read = counted  # type: ignore[method-assign]
+    return seen
+
+
+def test_touched_file_is_unchanged_and_not_parsed(tmp_path: Path) -> None:
+    """A file touched (a newer mtime, the same bytes) is read, not parsed: ``Unchanged``,
+    with its new version and the one the hub knew; ``get`` still reads it whole."""
     connector = make(tmp_path)
     made = create(connector, sample(1))
-    path = tmp_path / (made.native_id or "")
+    nid = made.native_id or ""
+    path = tmp_path / nid
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    [record] = connector.pull(None, {made.native_id or "": made.version or ""}).records
-    assert isinstance(record, Record)
-    assert record.version != made.version
-    assert record.fields == made.fields
+    parsed = _counting_reads(connector)
+    [item] = connector.pull(None, {nid: made.version or ""}).records
+    assert item == Unchanged(nid, content_version(path.stat(), path.read_bytes()), made.version or "")
+    assert item.version != made.version and parsed == []
+    assert connector.get(nid).fields == made.fields and parsed == [nid]
+
+
+def test_touched_file_read_whole_where_the_hub_knows_no_digest(tmp_path: Path) -> None:
+    """A version stored before versions had digests (``mtime-size-inode``), or forgotten
+    ("": a mapping changed), says nothing of the bytes: the touched file is read whole."""
+    connector = make(tmp_path)
+    made = create(connector, sample(1))
+    nid = made.native_id or ""
+    path = tmp_path / nid
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    for known in (stat_part(made.version or ""), ""):
+        [record] = connector.pull(None, {nid: known}).records
+        assert isinstance(record, Record) and record.fields == made.fields
+        assert record.version == content_version(path.stat(), path.read_bytes())
+
+
+def test_file_with_other_bytes_is_a_record_though_size_and_mtime_are_kept(tmp_path: Path) -> None:
+    """An edit of the same size, its mtime put back (``cp -p`` of another card, ``touch -r``):
+    the inode or the digest tells it, and it is parsed; one copied back from a backup with
+    the same bytes, a new inode, is ``Unchanged``."""
+    connector = make(tmp_path)
+    made = create(connector, {"given_name": "Ann", "family_name": "Lee"})
+    nid = made.native_id or ""
+    path = tmp_path / nid
+    old = path.stat()
+    data = path.read_bytes()
+    edited = tmp_path / "edited.tmp"
+    edited.write_bytes(data.replace(b"Ann", b"Bob"))
+    os.utime(edited, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(edited, path)
+    [record] = connector.pull(None, {nid: made.version or ""}).records
+    assert isinstance(record, Record) and record.fields["given_name"] == "Bob"
+    backup = tmp_path / "backup.tmp"
+    backup.write_bytes(path.read_bytes())
+    os.replace(backup, path)
+    [item] = connector.pull(None, {nid: record.version}).records
+    assert isinstance(item, Unchanged) and item.was == record.version
 
 
 def test_bad_file_is_a_record_error_and_others_are_read(tmp_path: Path) -> None:
@@ -610,7 +667,8 @@ def test_create_leaves_no_temporary_file_and_never_overwrites(tmp_path: Path) ->
     [result] = conn.write([WriteOp("create", "h-1", {"given_name": "Ann"})])
     assert result.error is None and result.native_id == "h-1.vcf"
     st = (tmp_path / "h-1.vcf").stat()
-    assert result.version == f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
+    digest = blake2b((tmp_path / "h-1.vcf").read_bytes(), digest_size=16).hexdigest()
+    assert result.version == f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}:{digest}"
     assert result.fields == conn.get("h-1.vcf").fields
     (tmp_path / "h-2.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Other\r\nUID:x\r\nEND:VCARD\r\n")
     [result] = conn.write([WriteOp("create", "h-2", {"given_name": "Bob"})])

@@ -50,6 +50,20 @@ class Record:
 
 
 @dataclass(slots=True)
+class Unchanged:
+    """A record read again that holds byte for byte what it held at ``was``, the version the
+    hub knows: only its version moved, to ``version`` (a touched file, one copied back from
+    a backup). A connector may say this instead of the ``Record`` when ``known`` gave it
+    ``was``; the engine then moves the link to ``version`` without merging anything, as if
+    the record had not been read at all, or asks ``get`` for the whole record where the
+    link is no longer as plain as that (``Inbound._unchanged``)."""
+
+    native_id: str
+    version: str
+    was: str
+
+
+@dataclass(slots=True)
 class Pull:
     """What a pull found.
 
@@ -61,7 +75,7 @@ class Pull:
     ``cursor`` is read after ``records`` is exhausted and saved only once the run is applied.
     """
 
-    records: Iterator[Record | RecordError]
+    records: Iterator[Record | Unchanged | RecordError]
     deleted: set[str] = field(default_factory=set)
     complete: bool = True
     listed: int = 0

@@ -31,6 +31,7 @@ from contacthub.connectors.base import (
     ConnectorConfig,
     Pull,
     Record,
+    Unchanged,
     WriteOp,
     WriteResult,
     encoding_setting,
@@ -38,7 +39,7 @@ from contacthub.connectors.base import (
     path_setting,
     size_setting,
 )
-from contacthub.connectors.card_source import CardSource, too_big
+from contacthub.connectors.card_source import CardSource, content_version, digest_part, stat_part, too_big
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles, link_target
 from contacthub.connectors.vcard_files import file_version as file_version
@@ -131,6 +132,8 @@ class VCardDirConnector(VCardFiles, Connector):
         self.codec = VCardCodec(config.mapping, config.region, version, encoding, keep_21=True)
         self.trash = Trash.of(self.root, settings.get("trash_days", 30), config.name)
         self._trash_present = False
+        #: the files the last scan found changed, each with the version the hub knows
+        self._was: dict[str, str] = {}
 
     @property
     def fields(self) -> frozenset[str] | None:
@@ -240,6 +243,7 @@ class VCardDirConnector(VCardFiles, Connector):
         changed: list[str] = []
         odd: dict[str, str] = {}
         listed = still_there = 0
+        self._was = {}
         try:
             for entry in self._contact_files():
                 name = entry.name
@@ -254,11 +258,12 @@ class VCardDirConnector(VCardFiles, Connector):
                     odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
                 listed += 1  # (one unread too: it is there, no "emptied" folder to hold)
                 old = known.get(name)
+                old_stat = None if old is None else stat_part(old)
                 if (
                     name not in odd
                     and st is not None
                     and st.st_size > self.max_card
-                    and old != file_version(st)
+                    and old_stat != file_version(st)
                 ):
                     # read whole, a stray 300 MB file took 1 GB of memory on every run
                     # (its error means it is never known, so never skipped as unchanged);
@@ -267,8 +272,10 @@ class VCardDirConnector(VCardFiles, Connector):
                     # very version, as it wrote it, is unchanged: nothing to say)
                     odd[name] = too_big(st.st_size, self.max_card) or ""
                 still_there += old is not None
-                if name not in odd and st is not None and old != file_version(st):
+                if name not in odd and st is not None and old_stat != file_version(st):
                     changed.append(name)
+                    if old:  # read again: ``Unchanged`` if it still holds what ``old`` did
+                        self._was[name] = old
             if still_there == len(known):
                 return changed, set(), listed, odd
             present = {entry.name for entry in self._contact_files() if entry.is_file()} | odd.keys()
@@ -287,7 +294,7 @@ class VCardDirConnector(VCardFiles, Connector):
 
     def _records(
         self, names: list[str], odd: Mapping[str, str] | None = None
-    ) -> Iterator[Record | RecordError]:
+    ) -> Iterator[Record | Unchanged | RecordError]:
         """The records of ``names``, read and parsed ahead on the other core when there are
         many (``connectors.readahead``: a first sync spends half its time here); first an
         error for each name in ``odd`` (``_scan``), which is not opened at all (a pipe would
@@ -300,13 +307,14 @@ class VCardDirConnector(VCardFiles, Connector):
             else:
                 yield item
 
-    def _read_batch(self, names: list[str]) -> list[Record | tuple[str, str]]:
-        """Records, and (message, where) for each file that cannot be read: plain values, as
-        they may come back from the read-ahead worker."""
-        out: list[Record | tuple[str, str]] = []
+    def _read_batch(self, names: list[str]) -> list[Record | Unchanged | tuple[str, str]]:
+        """Records, ``Unchanged`` for each file that holds the bytes of the version the hub
+        knows (``_scan``'s ``_was``: not parsed), and (message, where) for each file that
+        cannot be read: plain values, as they may come back from the read-ahead worker."""
+        out: list[Record | Unchanged | tuple[str, str]] = []
         for name in names:
             try:
-                record, more = self._read_record(name)
+                record, more = self._read_record(name, self._was.get(name))
                 out.append(record)
                 if more:
                     # a folder keeps one card per file: an address book exported whole and
@@ -315,7 +323,7 @@ class VCardDirConnector(VCardFiles, Connector):
                         f"the file holds {more + 1} cards; a vCard folder keeps one card per "
                         "file, so only the first is synced: split the file to sync the others"
                     )
-                    out.append((message, record.where or name))
+                    out.append((message, str(self.root / name)))
             except RecordNotFoundError:
                 continue  # removed since the listing: the next pull reports it
             except RecordError as exc:
@@ -337,12 +345,22 @@ class VCardDirConnector(VCardFiles, Connector):
             raise RecordError(exc.message, str(path), self.name) from exc
 
     def _record(self, native_id: str) -> Record:
-        return self._read_record(native_id)[0]
+        path = self._path(native_id)
+        return self._parsed(native_id, path, *self._read(path))[0]
 
-    def _read_record(self, native_id: str) -> tuple[Record, int]:
-        """A file's record, and how many cards the file holds after its first."""
+    def _read_record(self, native_id: str, was: str | None) -> tuple[Record | Unchanged, int]:
+        """A file's record, and how many cards the file holds after its first; or
+        ``Unchanged`` when it holds the bytes it held at ``was`` (a version the hub knows)."""
         path = self._path(native_id)
         data, st = self._read(path)
+        if was is not None:
+            version = content_version(st, data)
+            if digest_part(version) == digest_part(was):
+                return Unchanged(native_id, version, was), 0
+        return self._parsed(native_id, path, data, st)
+
+    def _parsed(self, native_id: str, path: Path, data: bytes, st: os.stat_result) -> tuple[Record, int]:
+        """The record of a file's ``data`` read at ``st``, and how many cards follow its first."""
         try:
             fields, uid, rev = self.codec.read(data, str(path))
         except NotAPersonError as exc:  # a contact group: not listed as a record
@@ -353,10 +371,14 @@ class VCardDirConnector(VCardFiles, Connector):
         modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
         if rev is not None and rev > modified:
             modified = rev
-        return Record(native_id, file_version(st), fields, modified, uid, str(path)), cards_after_first(data)
+        version = content_version(st, data)
+        return Record(native_id, version, fields, modified, uid, str(path)), cards_after_first(data)
 
     def get(self, native_id: str) -> Record:
-        return self._record(native_id)
+        try:
+            return self._record(native_id)
+        except OSError as exc:  # (a pull says the same of the file, as an error of it)
+            raise RecordError(f"cannot read: {exc}", str(self.root / native_id), self.name) from exc
 
     # --- writing ----------------------------------------------------------------------
 
@@ -477,7 +499,7 @@ class VCardDirConnector(VCardFiles, Connector):
         for attempt in range(5):
             try:
                 st = self._write_new(name, data, dir_fd)
-                result = WriteResult(op, name, file_version(st), fields)
+                result = WriteResult(op, name, content_version(st, data), fields)
                 break
             except FileExistsError:
                 if attempt == 0:
@@ -508,9 +530,9 @@ class VCardDirConnector(VCardFiles, Connector):
         except RecordError as exc:
             raise RecordError(exc.message, str(path), self.name) from exc
         if new == data:
-            return WriteResult(op, path.name, file_version(st), fields)
+            return WriteResult(op, path.name, content_version(st, data), fields)
         st = self._replace(path, new, st)
-        return WriteResult(op, path.name, file_version(st), fields)
+        return WriteResult(op, path.name, content_version(st, new), fields)
 
     def _delete(self, op: WriteOp) -> WriteResult:
         path = self._path(op.native_id or "")
@@ -537,9 +559,9 @@ class VCardDirConnector(VCardFiles, Connector):
         return WriteResult(op, path.name)
 
     def _check_version(self, op: WriteOp, st: os.stat_result, path: Path) -> None:
-        if op.version is not None and op.version != file_version(st):
+        if op.version is not None and stat_part(op.version) != file_version(st):
             raise StaleVersionError(
-                f"changed since it was read (version {file_version(st)}, expected {op.version})",
+                f"changed since it was read (version {file_version(st)}, expected {stat_part(op.version)})",
                 str(path),
                 self.name,
             )

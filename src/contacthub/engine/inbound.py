@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from contacthub.connectors.base import Record
+from contacthub.connectors.base import Record, Unchanged
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.leftovers import LeftBehind
 from contacthub.engine.matching import KEY_FIELDS, Matching
 from contacthub.engine.merge import CLOCK_SKEW, Conflict, MergeResult, Side, Unconfirmed, merge, source_of
 from contacthub.engine.twins import Twins
-from contacthub.errors import RecordError
+from contacthub.errors import RecordError, RecordNotFoundError
 from contacthub.model import (
     MULTI_FIELDS,
     NAME_FIELDS,
@@ -66,7 +66,9 @@ def ahead(moment: datetime, read: datetime, start: datetime | None = None) -> da
     return base + CLOCK_SKEW + timedelta(seconds=1 - CLOCK_SKEW / (moment - base))
 
 
-def _chunks(items: Iterator[Record | RecordError], size: int = CHUNK) -> Iterator[list[Record | RecordError]]:
+def _chunks(
+    items: Iterator[Record | Unchanged | RecordError], size: int = CHUNK
+) -> Iterator[list[Record | Unchanged | RecordError]]:
     while True:
         part = list(islice(items, size))
         if not part:
@@ -147,11 +149,16 @@ class Inbound(Matching, Twins, LeftBehind):
         done = 0
         for part in _chunks(iter(pull.records)):
             records: list[Record] = []
+            same: list[Unchanged] = []
             for item in part:
                 if isinstance(item, RecordError):
                     ctx.report.error(spoke.name, item.record, item.message)
+                elif isinstance(item, Unchanged):
+                    same.append(item)
                 else:
                     records.append(item)
+            if same:
+                records += self._unchanged(spoke, same)
             self._chunk(spoke, records)
             done += len(part)
             if ctx.progress:
@@ -162,6 +169,29 @@ class Inbound(Matching, Twins, LeftBehind):
         spoke.listed = pull.listed
         spoke.cursor = pull.cursor
         spoke.pulled = True
+
+    def _unchanged(self, spoke: Spoke, items: list[Unchanged]) -> list[Record]:
+        """Move the links of records that hold what they held (``Unchanged``) to their new
+        versions, and nothing else: what a record not read at all leaves, which is what a
+        touched file is. Only links still active at that very version: any other (a record
+        filtered out, unlisted or detached, whose read decides something) takes the whole
+        record, read again with ``get``, which is returned to be merged as any record."""
+        plain = self.store.active_versions(spoke.id, [item.native_id for item in items])
+        moves: list[tuple[int, str]] = []
+        records: list[Record] = []
+        for item in items:
+            found = plain.get(item.native_id)
+            if found is not None and found[1] == item.was:
+                moves.append((found[0], item.version))
+                continue
+            try:
+                records.append(spoke.connector.get(item.native_id))
+            except RecordNotFoundError:
+                continue  # gone since it was listed: the next pull says so
+            except RecordError as exc:
+                self.ctx.report.error(spoke.name, exc.record, exc.message)
+        self.store.move_versions(moves)
+        return records
 
     def _settle_moves(self, spoke: Spoke) -> None:
         """Place the records set aside by matching, now that the pull has said which ids

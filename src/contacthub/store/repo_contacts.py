@@ -296,6 +296,28 @@ class ContactsMixin(StoreBase):
                 out[row.native_id] = _link(row)
         return out
 
+    def active_versions(self, connector_id: int, native_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """native id -> (link id, version) of those of ``native_ids`` whose links are active:
+        the few columns ``Inbound._unchanged`` needs, without a baseline to load."""
+        links = t.links.c
+        out: dict[str, tuple[int, str]] = {}
+        for part in chunks(list(native_ids)):
+            query = select(links.native_id, links.id, links.version).where(
+                links.connector_id == connector_id, links.native_id.in_(part), links.state == "active"
+            )
+            for nid, link_id, version in self.conn.execute(query):
+                out[nid] = (link_id, version or "")
+        return out
+
+    def move_versions(self, moves: Sequence[tuple[int, str]]) -> None:
+        """Set the version of each link id of ``moves``; nothing else of them changes."""
+        if moves:
+            by_id = update(t.links).where(t.links.c.id == bindparam("b_id"))
+            self.conn.execute(
+                by_id.values(version=bindparam("b_version")),
+                [{"b_id": link_id, "b_version": version} for link_id, version in moves],
+            )
+
     def links_by_contact(self, connector_id: int, contact_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
         for part in chunks(list(set(contact_ids))):
