@@ -11,7 +11,7 @@ from __future__ import annotations
 # isort: off
 # Importing a module registers its commands on ``app``; ``contacthub --help`` lists them in
 # the order the modules are imported here.
-from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, db, fail, main_options
+from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, close_stores, db, fail, main_options
 from contacthub.cli.syncing import (
     apply,
     approve,
@@ -73,4 +73,34 @@ def main() -> None:
     # walk them again and again for nothing (our data has no reference cycles to free)
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            _exit_now(exc.code or 0)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """End the process once a command is done, without the interpreter's teardown, which
+    frees every object and module one by one: 50-60 ms of a 0.5 s sync, for memory the
+    operating system takes back at once (mypy ends its runs the same way). Everything an
+    exit does that anyone sees is done first: the stores closed (``close_stores``), the exit
+    handlers run (log handlers flushed, temporary files removed, forked workers joined),
+    the output flushed. Not while another thread runs (``serve``'s): a normal exit joins it.
+    Returns, for the normal exit, if the output cannot be flushed (a closed pipe)."""
+    import atexit
+    import os
+    import sys
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    close_stores()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
