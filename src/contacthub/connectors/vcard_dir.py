@@ -210,7 +210,7 @@ class VCardDirConnector(VCardFiles, Connector):
         with os.scandir(self.root) as entries:
             for entry in entries:
                 name = entry.name
-                if name[0] != "." and name.lower().endswith(ext):
+                if name[0] != "." and (name.endswith(ext) or name.lower().endswith(ext)):
                     if entry.is_symlink() and self._names_a_file_here(entry.path):
                         continue
                     yield entry
@@ -243,39 +243,41 @@ class VCardDirConnector(VCardFiles, Connector):
         changed: list[str] = []
         odd: dict[str, str] = {}
         listed = still_there = 0
-        self._was = {}
+        self._was = was = {}
+        max_card, get = self.max_card, known.get
         try:
             for entry in self._contact_files():
+                # (run for every file of every run: the usual file, known and unchanged,
+                # takes one stat, one version string and one comparison)
                 name = entry.name
-                st: os.stat_result | None = None
                 try:
-                    st = entry.stat()
+                    st: os.stat_result | None = entry.stat()
                 except OSError as exc:
                     if not entry.is_symlink():
                         continue  # gone since listed
+                    st = None
                     odd[name] = f"cannot read: a link to {link_target(entry.path)} ({exc.strerror})"
-                if st is not None and not stat.S_ISREG(st.st_mode):
-                    odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
                 listed += 1  # (one unread too: it is there, no "emptied" folder to hold)
-                old = known.get(name)
-                old_stat = None if old is None else stat_part(old)
-                if (
-                    name not in odd
-                    and st is not None
-                    and st.st_size > self.max_card
-                    and old_stat != file_version(st)
-                ):
+                old = get(name)
+                still_there += old is not None
+                if st is None:
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
+                    continue
+                if old is not None and old.partition(":")[0] == file_version(st):
+                    continue  # the version the hub knows (``stat_part``): unchanged
+                if st.st_size > max_card:
                     # read whole, a stray 300 MB file took 1 GB of memory on every run
                     # (its error means it is never known, so never skipped as unchanged);
                     # an error of the record, like any unread file: a person linked to
                     # it is kept as they are, not deleted (and one the hub holds at this
                     # very version, as it wrote it, is unchanged: nothing to say)
-                    odd[name] = too_big(st.st_size, self.max_card) or ""
-                still_there += old is not None
-                if name not in odd and st is not None and old_stat != file_version(st):
-                    changed.append(name)
-                    if old:  # read again: ``Unchanged`` if it still holds what ``old`` did
-                        self._was[name] = old
+                    odd[name] = too_big(st.st_size, max_card) or ""
+                    continue
+                changed.append(name)
+                if old:  # read again: ``Unchanged`` if it still holds what ``old`` did
+                    was[name] = old
             if still_there == len(known):
                 return changed, set(), listed, odd
             present = {entry.name for entry in self._contact_files() if entry.is_file()} | odd.keys()
