@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contacthub.connectors.base import ConnectorConfig, Record, Unchanged, WriteOp
+from contacthub.connectors.base import ConnectorConfig, Record, Unchanged, WriteOp, WriteResult
 from contacthub.connectors.card_source import content_version, stat_part
 from contacthub.connectors.vcard_dir import VCardDirConnector
 from contacthub.errors import ConfigError, FatalConnectorError, RecordError, RecordNotFoundError
@@ -228,15 +228,21 @@ def _counting_reads(connector: VCardDirConnector) -> list[str]:
     return seen
 
 
+def _touched_card(tmp_path: Path) -> tuple[VCardDirConnector, WriteResult, Path]:
+    """A card the connector wrote, then touched: a newer mtime, the same bytes."""
+    connector = make(tmp_path)
+    made = create(connector, sample(1))
+    path = tmp_path / (made.native_id or "")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    return connector, made, path
+
+
 def test_touched_file_is_unchanged_and_not_parsed(tmp_path: Path) -> None:
     """A file touched (a newer mtime, the same bytes) is read, not parsed: ``Unchanged``,
     with its new version and the one the hub knew; ``get`` still reads it whole."""
-    connector = make(tmp_path)
-    made = create(connector, sample(1))
-    nid = made.native_id or ""
-    path = tmp_path / nid
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    connector, made, path = _touched_card(tmp_path)
+    nid = path.name
     parsed = _counting_reads(connector)
     [item] = connector.pull(None, {nid: made.version or ""}).records
     assert item == Unchanged(nid, content_version(path.stat(), path.read_bytes()), made.version or "")
@@ -247,12 +253,8 @@ def test_touched_file_is_unchanged_and_not_parsed(tmp_path: Path) -> None:
 def test_touched_file_read_whole_where_the_hub_knows_no_digest(tmp_path: Path) -> None:
     """A version stored before versions had digests (``mtime-size-inode``), or forgotten
     ("": a mapping changed), says nothing of the bytes: the touched file is read whole."""
-    connector = make(tmp_path)
-    made = create(connector, sample(1))
-    nid = made.native_id or ""
-    path = tmp_path / nid
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    connector, made, path = _touched_card(tmp_path)
+    nid = path.name
     for known in (stat_part(made.version or ""), ""):
         [record] = connector.pull(None, {nid: known}).records
         assert isinstance(record, Record) and record.fields == made.fields
