@@ -3,6 +3,8 @@ no change, no file parsed, and the next run reads none (``Unchanged``)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,41 @@ def test_a_hub_whose_versions_have_no_digest_reads_touched_cards_whole(
     hub.settled()
     assert spied["parsed"] == ["p1.vcf"]
     assert ":" in versions(hub.db)["p1.vcf"] and ":" not in versions(hub.db)["p2.vcf"]
+
+
+def test_two_cards_swapped_behind_their_stats_are_found_and_nobody_is_overwritten(tmp_path: Path) -> None:
+    """Two cards of one size given one mtime, then swapped in place keeping size, mtime and
+    inode (``cp -p`` over each other): no listing can see it. An edit of the first person
+    in the sheet then found the second person's card under the first's name: it was
+    written there (one person's card with the other's UID, and the first person twice in
+    the folder, for good). Now the write is refused, and the next run reads every file and
+    finds both where they are."""
+    hub = site(tmp_path, people=2)
+    hub.sync()
+    one, two = hub.folder / "p1.vcf", hub.folder / "p2.vcf"
+    stamp = one.stat().st_mtime_ns + 5_000_000_000
+    for path in (one, two):
+        os.utime(path, ns=(stamp, stamp))
+    hub.settled()
+    first, second = one.read_bytes(), two.read_bytes()
+    for path, data in ((one, second), (two, first)):
+        with path.open("r+b") as handle:
+            handle.write(data)
+        os.utime(path, ns=(stamp, stamp))
+    hub.settled()  # (nothing any listing can see)
+    rows = list(csv.DictReader(io.StringIO(hub.sheet.read_text())))
+    for row in rows:
+        if row["id"] == "u1":
+            row["notes"] = "from the sheet"
+    with hub.sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    refused = hub.sync()
+    assert [e["record"] for e in refused["errors"]] == [str(one)]
+    assert one.read_bytes() == second and two.read_bytes() == first  # nobody overwritten
+    hub.sync()
+    assert "UID:u2" in one.read_text() and "from the sheet" not in one.read_text()
+    assert "UID:u1" in two.read_text() and "from the sheet" in two.read_text()
+    assert hub.cards() == ["p1.vcf", "p2.vcf"]
+    hub.settled()

@@ -15,7 +15,13 @@ import pytest
 from contacthub.connectors.base import ConnectorConfig, Record, Unchanged, WriteOp, WriteResult
 from contacthub.connectors.card_source import content_version, stat_part
 from contacthub.connectors.vcard_dir import VCardDirConnector
-from contacthub.errors import ConfigError, FatalConnectorError, RecordError, RecordNotFoundError
+from contacthub.errors import (
+    ConfigError,
+    FatalConnectorError,
+    RecordError,
+    RecordNotFoundError,
+    StaleVersionError,
+)
 from tests.connectors.conformance import ConnectorConformance, create, sample
 
 
@@ -259,6 +265,49 @@ def test_touched_file_read_whole_where_the_hub_knows_no_digest(tmp_path: Path) -
         [record] = connector.pull(None, {nid: known}).records
         assert isinstance(record, Record) and record.fields == made.fields
         assert record.version == content_version(path.stat(), path.read_bytes())
+
+
+def test_a_write_refuses_a_file_whose_bytes_changed_behind_its_stat(tmp_path: Path) -> None:
+    """Two cards of one size swapped in place, size, mtime and inode kept (``cp -p`` over
+    each other after a ``touch`` gave them one mtime): the stat says nothing, the write
+    finds other bytes than its version's digest and refuses, rather than write one person's
+    edit into the other's card; and the next pull reads every file, parsing only those
+    whose bytes changed."""
+    connector = make(tmp_path)
+    ann = create(connector, {"given_name": "Ann", "family_name": "Lee"}, "ann")
+    bob = create(connector, {"given_name": "Bob", "family_name": "Lee"}, "bob")
+    a_path, b_path = tmp_path / (ann.native_id or ""), tmp_path / (bob.native_id or "")
+    a_bytes, b_bytes = a_path.read_bytes(), b_path.read_bytes()
+    assert len(a_bytes) == len(b_bytes)
+    a_st, b_st = a_path.stat(), b_path.stat()
+    for path, data, st in ((a_path, b_bytes, a_st), (b_path, a_bytes, b_st)):
+        with path.open("r+b") as handle:  # in place: the inode stays
+            handle.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert stat_part(ann.version or "") == stat_part(content_version(a_path.stat(), b""))
+    assert connector.applied_cursor(None) is None
+    [result] = connector.write(
+        [
+            WriteOp(
+                "update",
+                "ann",
+                {"given_name": "Ann", "family_name": "Lee", "note": "x"},
+                ann.native_id,
+                ann.version,
+            )
+        ]
+    )
+    assert isinstance(result.error, StaleVersionError) and a_path.read_bytes() == b_bytes
+    cursor = connector.applied_cursor(None)
+    assert cursor is not None
+    known = {ann.native_id or "": ann.version or "", bob.native_id or "": bob.version or ""}
+    parsed = _counting_reads(connector)
+    items = {item.native_id: item for item in connector.pull(cursor, known).records}
+    assert sorted(parsed) == sorted(known)  # both files changed: both parsed
+    assert isinstance(items[a_path.name], Record) and items[a_path.name].fields["given_name"] == "Bob"
+    # a pull with that cursor again (nothing changed since): every file read, none parsed
+    again = connector.pull(cursor, {n: i.version for n, i in items.items() if isinstance(i, Record)})
+    assert [type(item) for item in again.records] == [Unchanged, Unchanged] and len(parsed) == 2
 
 
 def test_file_with_other_bytes_is_a_record_though_size_and_mtime_are_kept(tmp_path: Path) -> None:

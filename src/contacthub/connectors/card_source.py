@@ -68,7 +68,12 @@ def content_version(st: os.stat_result, data: bytes) -> str:
     copied back from a backup, is then no change at all (``Unchanged``), and is neither
     parsed nor merged (a touched folder of 10,000 cards took longer than its first copy).
     128 bits of BLAKE2b: a collision would be an edit ignored."""
-    return f"{file_version(st)}:{blake2b(data, digest_size=16).hexdigest()}"
+    return f"{file_version(st)}:{digest(data)}"
+
+
+def digest(data: bytes) -> str:
+    """The digest part of ``content_version`` for ``data``."""
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def stat_part(version: str) -> str:

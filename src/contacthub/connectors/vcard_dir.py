@@ -39,7 +39,14 @@ from contacthub.connectors.base import (
     path_setting,
     size_setting,
 )
-from contacthub.connectors.card_source import CardSource, content_version, digest_part, stat_part, too_big
+from contacthub.connectors.card_source import (
+    CardSource,
+    content_version,
+    digest,
+    digest_part,
+    stat_part,
+    too_big,
+)
 from contacthub.connectors.readahead import read_ahead
 from contacthub.connectors.vcard_files import _TMPFILE, VCardFiles, link_target
 from contacthub.connectors.vcard_files import file_version as file_version
@@ -56,6 +63,9 @@ from contacthub.errors import (
 from contacthub.formats.vcard import ParsedCard, VCardCodec, refuse_group
 from contacthub.formats.vcard_lines import cards_after_first, utf16_as_utf8, without_first_card
 from contacthub.model import Fields
+
+#: the cursor that makes the next pull read every file (``applied_cursor``)
+REREAD = "read every file"
 
 #: hub ids that can be used as file names as they are
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
@@ -134,6 +144,9 @@ class VCardDirConnector(VCardFiles, Connector):
         self._trash_present = False
         #: the files the last scan found changed, each with the version the hub knows
         self._was: dict[str, str] = {}
+        #: a write found a file changed behind a stat as it was: the next pull reads every
+        #: file (``applied_cursor``, ``_check_version``)
+        self._reread = False
 
     @property
     def fields(self) -> frozenset[str] | None:
@@ -228,7 +241,9 @@ class VCardDirConnector(VCardFiles, Connector):
             and target.is_file()
         )
 
-    def _scan(self, known: Mapping[str, str]) -> tuple[list[str], set[str], int, dict[str, str]]:
+    def _scan(
+        self, known: Mapping[str, str], every: bool = False
+    ) -> tuple[list[str], set[str], int, dict[str, str]]:
         """The files new or changed since ``known`` (name -> version), the known names no
         longer there, how many contact files there are (readable or not), and the names that are there but
         cannot be read as files, each with why (a file over ``max_card_mb`` among them, told
@@ -265,7 +280,7 @@ class VCardDirConnector(VCardFiles, Connector):
                 if not stat.S_ISREG(st.st_mode):
                     odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
                     continue
-                if old is not None and old.partition(":")[0] == file_version(st):
+                if old is not None and not every and old.partition(":")[0] == file_version(st):
                     continue  # the version the hub knows (``stat_part``): unchanged
                 if st.st_size > max_card:
                     # read whole, a stray 300 MB file took 1 GB of memory on every run
@@ -291,8 +306,13 @@ class VCardDirConnector(VCardFiles, Connector):
             self._make_at_write = True
             return Pull(iter(()), set(), True, 0, None)
         self._folder(first_use=not known)
-        changed, deleted, listed, odd = self._scan(known)
+        # after a write found a file changed behind its stat, every file is read (and only
+        # those whose bytes differ from the hub's are parsed): its neighbours may be too
+        changed, deleted, listed, odd = self._scan(known, every=cursor == REREAD)
         return Pull(self._records(changed, odd), deleted, True, listed, None)
+
+    def applied_cursor(self, cursor: str | None) -> str | None:
+        return REREAD if self._reread else cursor
 
     def _records(
         self, names: list[str], odd: Mapping[str, str] | None = None
@@ -524,7 +544,7 @@ class VCardDirConnector(VCardFiles, Connector):
         path = self._path(op.native_id or "")
         data, st = self._read(path)
         refuse_group(data, str(path), self.name)
-        self._check_version(op, st, path)
+        self._check_version(op, st, data, path)
         cards = [parsed.card for parsed in self._parse(data, path)]
         new = self.codec.update(cards, op.fields, uid=op.hub_id, data=data)
         try:
@@ -546,7 +566,7 @@ class VCardDirConnector(VCardFiles, Connector):
         self._refuse_big(st, path, "not deleted")
         data = path.read_bytes()
         refuse_group(data, str(path), self.name)
-        self._check_version(op, st, path)
+        self._check_version(op, st, data, path)
         if cards_after_first(data):
             # the other cards of the file were never the hub's to delete: only the record's
             # card goes, and the next pull reads the file's new first card as a new record;
@@ -560,10 +580,27 @@ class VCardDirConnector(VCardFiles, Connector):
             self.trash.keep(path, op.hub_id)  # kept a while, for an undo (``vcard_trash``)
         return WriteResult(op, path.name)
 
-    def _check_version(self, op: WriteOp, st: os.stat_result, path: Path) -> None:
-        if op.version is not None and stat_part(op.version) != file_version(st):
+    def _check_version(self, op: WriteOp, st: os.stat_result, data: bytes, path: Path) -> None:
+        """Refuse a write to a file that is not at the version the hub knows: its stat, and
+        its bytes where the version has their digest. The bytes because a copy can keep a
+        file's size, mtime and inode (``cp -p`` over it): two cards of one size swapped so
+        after a ``touch`` gave both one mtime went unread, and the hub then wrote one
+        person's edit into the other's card (QA). Refused, and the next pull reads every
+        file (``applied_cursor``): the other card of such a swap is as stale, and unseen."""
+        if op.version is None:
+            return
+        if stat_part(op.version) != file_version(st):
             raise StaleVersionError(
                 f"changed since it was read (version {file_version(st)}, expected {stat_part(op.version)})",
+                str(path),
+                self.name,
+            )
+        known = digest_part(op.version)
+        if known and known != digest(data):
+            self._reread = True  # ... and, as its neighbours may be too, every other file
+            raise StaleVersionError(
+                "changed since it was read, though its size, time and inode are as they were"
+                " (a copy that kept them?): read again on the next run",
                 str(path),
                 self.name,
             )

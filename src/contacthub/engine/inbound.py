@@ -182,7 +182,8 @@ class Inbound(Matching, Twins, LeftBehind):
         for item in items:
             found = plain.get(item.native_id)
             if found is not None and found[1] == item.was:
-                moves.append((found[0], item.version))
+                if item.version != item.was:
+                    moves.append((found[0], item.version))
                 continue
             try:
                 records.append(spoke.connector.get(item.native_id))
