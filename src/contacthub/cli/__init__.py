@@ -11,7 +11,7 @@ from __future__ import annotations
 # isort: off
 # Importing a module registers its commands on ``app``; ``contacthub --help`` lists them in
 # the order the modules are imported here.
-from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, close_stores, db, fail, main_options
+from contacthub.cli.common import EXIT_HELD, EXIT_USER, State, app, db, fail, main_options
 from contacthub.cli.syncing import (
     apply,
     approve,
@@ -85,22 +85,26 @@ def _exit_now(code: int) -> None:
     """End the process once a command is done, without the interpreter's teardown, which
     frees every object and module one by one: 50-60 ms of a 0.5 s sync, for memory the
     operating system takes back at once (mypy ends its runs the same way). Everything an
-    exit does that anyone sees is done first: the stores closed (``close_stores``), the exit
-    handlers run (log handlers flushed, temporary files removed, forked workers joined),
-    the output flushed. Not while another thread runs (``serve``'s): a normal exit joins it.
-    Returns, for the normal exit, if the output cannot be flushed (a closed pipe)."""
+    exit does that anyone sees is done first: the stores closed (``close_databases``), the
+    exit handlers run (log handlers flushed, temporary files removed, forked workers
+    joined), the output flushed. Returns, for the normal exit, while another thread runs
+    (``serve``'s: a normal exit joins it), under a profiler or tracer (``python -m cProfile``
+    writes its figures once ``main`` returns), or if the output cannot be flushed."""
     import atexit
     import os
     import sys
     import threading
 
-    if threading.active_count() > 1:
+    from contacthub.store.db import close_databases
+
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         return
-    close_stores()
+    close_databases()
     atexit._run_exitfuncs()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (None: the descriptor was closed, ``>&-``)
+                stream.flush()
     except (OSError, ValueError):
         return
     os._exit(code)

@@ -58,20 +58,7 @@ def db(create: bool = True) -> Engine:
     path = sqlite_path(url) if url and not create else None
     if path is not None and not path.exists():
         raise UserError(f"no store at {path} (mistyped? `contacthub apply` creates one)")
-    engine = open_database(url)
-    OPENED.append(engine)
-    return engine
-
-
-#: the stores the command opened, closed by ``close_stores`` before a quick exit
-OPENED: list[Engine] = []
-
-
-def close_stores() -> None:
-    """Close every store the command opened: SQLite writes back its WAL file as the last
-    connection goes, a PostgreSQL server sees a session end rather than a lost client."""
-    while OPENED:
-        OPENED.pop().dispose()
+    return open_database(url)
 
 
 #: the largest id the store holds: its ids are ``Integer``, 32 bits on PostgreSQL

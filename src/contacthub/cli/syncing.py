@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 def _progress() -> Any:
     """A rich progress display on a terminal; nothing when output is piped."""
-    if not sys.stderr.isatty():
+    if sys.stderr is None or not sys.stderr.isatty():  # (None: closed, ``2>&-``)
         return None, None
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -132,7 +132,7 @@ def _print_report(report: Report, as_json: bool) -> None:
 
 
 def _terminal() -> bool:
-    return sys.stdout.isatty()
+    return sys.stdout is not None and sys.stdout.isatty()  # (None: closed, ``>&-``)
 
 
 def _plain_table(rows: list[tuple[str, int, int, int]]) -> str:

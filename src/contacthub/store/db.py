@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import stat
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,20 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.close()
 
 
+#: the engines ``open_database`` made that are still in use, for ``close_databases``
+_OPENED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def close_databases() -> None:
+    """Close every engine ``open_database`` made that is still in use, before a process
+    ends without its teardown (``cli._exit_now``): SQLite writes its WAL file back into the
+    database as the last connection goes (left, a copy of the file alone held no hubs), and
+    a PostgreSQL server sees a session end rather than a lost client."""
+    for engine in list(_OPENED):
+        engine.dispose()
+    _OPENED.clear()
+
+
 def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     """An engine on ``url`` (default: see module docstring), migrated to the newest schema."""
     url = url or default_url()
@@ -163,6 +178,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _OPENED.add(engine)
     if migrate:
         try:
             upgrade(engine)
