@@ -295,10 +295,16 @@ class VCardDirConnector(VCardFiles, Connector):
                     was[name] = old
             if still_there == len(known):
                 return changed, set(), listed, odd
-            present = {entry.name for entry in self._contact_files() if entry.is_file()} | odd.keys()
+            # the known names, less those listed again: a set of the names ``known`` holds
+            # already, not of new ones (a set of every name listed, then its union with
+            # ``odd``, was 2 MB of a 10,000-card folder's peak, more than the rest of a run)
+            gone = set(known).difference(odd)
+            for entry in self._contact_files():
+                if entry.is_file():
+                    gone.discard(entry.name)
         except OSError as exc:
             raise FatalConnectorError(f"cannot list {self.root}: {exc}", self.name) from exc
-        return changed, {name for name in known if name not in present}, listed, odd
+        return changed, set(gone), listed, odd
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         if not known and self.create_missing and not os.path.lexists(self.root):

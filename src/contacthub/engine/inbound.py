@@ -140,9 +140,10 @@ class Inbound(Matching, Twins, LeftBehind):
     def pull(self, spoke: Spoke) -> None:
         ctx = self.ctx
         spoke.active_links = self.store.count_links(spoke.id)
-        known = self.store.link_versions(spoke.id)
         cursor, spoke.seen_at = self.store.cursor_saved(spoke.id)
-        pull = spoke.connector.pull(cursor, known)
+        # (the versions go once the connector has them: a folder's scan is done by then,
+        # and 50,000 of them are 10 MB the records read next need not share the peak with)
+        pull = spoke.connector.pull(cursor, self.store.link_versions(spoke.id))
         self._replaced = {}
         self._matchable = None  # counted when the first unlinked record shows up
         self._unconfirmed = None
