@@ -304,6 +304,7 @@ def test_a_write_refuses_a_file_whose_bytes_changed_behind_its_stat(tmp_path: Pa
     parsed = _counting_reads(connector)
     items = {item.native_id: item for item in connector.pull(cursor, known).records}
     assert sorted(parsed) == sorted(known)  # both files changed: both parsed
+    assert connector.applied_cursor(None) is None  # (the reread is said once: a run's writes say it)
     assert isinstance(items[a_path.name], Record) and items[a_path.name].fields["given_name"] == "Bob"
     # a pull with that cursor again (nothing changed since): every file read, none parsed
     again = connector.pull(cursor, {n: i.version for n, i in items.items() if isinstance(i, Record)})

@@ -307,6 +307,7 @@ class VCardDirConnector(VCardFiles, Connector):
         return changed, set(gone), listed, odd
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
+        self._reread = False  # (a run's own writes say whether the next must read every file)
         if not known and self.create_missing and not os.path.lexists(self.root):
             self.check()
             self._make_at_write = True
