@@ -101,7 +101,7 @@ def test_a_touched_card_the_filter_left_out_is_read_whole(
     tmp_path: Path, spied: dict[str, list[str]]
 ) -> None:
     """Only a link active at the version the hub knows moves without a read: the card of a
-    person who left the folder's filter (its link "filtered") is read and weighed as any
+    person who left the folder's filter (its link "left") is read and weighed as any
     changed card (the read decides whether it is in the filter now); its version moves too."""
     flt = 'filter = {all = [{field = "family_name", op = "not_equals", value = "Gone"}]}'
     hub = site(tmp_path, cards_settings=flt, people=2)
@@ -114,7 +114,7 @@ def test_a_touched_card_the_filter_left_out_is_read_whole(
     with engine.connect() as conn:
         states = dict(conn.execute(sa.select(t.links.c.native_id, t.links.c.state)).all())
     engine.dispose()
-    assert states["p1.vcf"] == "filtered" and states["p2.vcf"] == "active"
+    assert states["p1.vcf"] == "left" and states["p2.vcf"] == "active"
     touch(hub.folder)
     forget(spied)
     assert hub.sync()["changes"] == {}

@@ -1299,6 +1299,33 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
     assert only(b)["emails"][0]["value"] == "p1@example.com"
 
 
+def test_a_record_whose_own_edit_left_the_filter_is_not_written_until_it_comes_back(
+    database_url: str,
+) -> None:
+    """b's record of a person was edited out of b's filter (its email): the person's next
+    edit in a was written into it, putting the email back, the edit that took it out lost
+    everywhere and in no journal (QA). It is left as it is until an edit of it brings it
+    back into the filter; then it takes the person's edits made meanwhile."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=flt)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    assert hub.sync().changes == {}  # let go
+    phone = [{"value": "+14155550100", "type": "", "primary": False}]
+    a.edit("x", phones=phone)
+    hub.sync()
+    assert only(b)["emails"][0]["value"] == "p1@other.org" and not only(b).get("phones")
+    assert hub.sync().changes == {}
+    b.edit(nid, emails=[{"value": "p1@example.com", "type": "", "primary": True}], job_title="Back")
+    hub.sync()
+    assert [p["value"] for p in only(b)["phones"]] == ["+14155550100"]
+    assert only(a)["job_title"] == "Back" and only(a)["emails"][0]["value"] == "p1@example.com"
+    assert hub.sync().changes == {}
+
+
 def test_a_filter_on_a_field_the_connector_cannot_hold_reads_the_hubs(database_url: str) -> None:
     """b holds no custom fields but its filter asks for the trade: each record b edited
     left the filter (no trade in it), and its edit never reached the hub."""

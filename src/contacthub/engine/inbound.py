@@ -256,14 +256,17 @@ class Inbound(Matching, Twins, LeftBehind):
             if contact is None or (came_back and not contact.deleted):
                 continue
             if not spoke.record_passes(record.fields, contact.data):
+                # the record itself left the filter (or is listed again outside it): "left",
+                # which the plan never writes, until a read finds it in the filter again.
+                # As "filtered" (the hub's contact left it), the next edit of the person
+                # anywhere wrote the hub's values over it, the edit that took it out lost
+                # with no word in the journal (QA)
                 if link.state == "active":
-                    link.state = "filtered"
                     ctx.journal.append(
                         ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id)
                     )
                     ctx.let_go(spoke)
-                elif link.state == "unlisted":  # listed again (``deletions``), out of the filter
-                    link.state = "filtered"
+                link.state = "left"
                 continue
             link.state = "active"
             if not spoke.readable:
@@ -702,7 +705,7 @@ class Inbound(Matching, Twins, LeftBehind):
                 rescoped
                 and contact is not None
                 and not contact.deleted
-                and link.state in ("active", "filtered")
+                and link.state in ("active", "filtered", "left")
             ):
                 # kept as "unlisted": never planned (``dirty_links``), never created again
                 # (``unlinked_contacts``), active again if its record is listed again

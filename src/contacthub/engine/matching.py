@@ -187,7 +187,7 @@ class Matching:
         # (not a record a deactivation detached, nor an 'excluded' marker: no record here)
         if (
             here is not None
-            and here.state in ("active", "filtered", "unlisted")
+            and here.state in ("active", "filtered", "left", "unlisted")
             and here.native_id
             and not here.native_id.startswith(_GONE)
         ):
