@@ -362,7 +362,7 @@ def test_batches_go_through_sync_and_refusals_stay_per_record() -> None:
         )
         assert "need an email address" in (results[6].error.message if results[6].error else "")
         assert srv.api_calls("PATCH", "/users/sync") == 1 and srv.api_calls("POST", "/users") == 0
-        # updates in a batch: one listing for the version check, one sync call
+        # updates in a batch: one listing of the users (version check, vendors), one sync call
         srv.emu.log.clear()
         updates = [
             WriteOp("update", r.op.hub_id, sample(i, job_title="Foreman"), r.native_id, r.version)
@@ -598,3 +598,95 @@ def test_an_updated_at_utc_cannot_hold_is_no_time(monkeypatch: pytest.MonkeyPatc
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_an_update_that_keeps_the_organization_sends_no_vendor() -> None:
+    """QA: every user update resolved the hub's organization by name. A vendor renamed in
+    Procore moves no user's ``updated_at``: the hub kept the old name, and the first
+    unrelated edit (a job title) found no vendor of it, made one ("old name",
+    ``contacthub-company``) and moved the user onto it. Now an update sends the vendor
+    only when the organization is not the user's vendor's name, and a user whose vendor
+    was renamed since its version is stale, not written."""
+    with served(users=6, vendors=2) as srv:
+        conn = srv.connector(objects=["users", "vendors"])
+        items, _ = records(conn)
+        by_id = {r.native_id: r for r in items}
+        state = srv.state
+        user = next(u for u in state.users.values() if u["vendor_id"])
+        vid, old = user["vendor_id"], state.vendors[user["vendor_id"]]["name"]
+        read = by_id[str(user["id"])]
+        # a second vendor of the same name: the user stays on its own, none is looked up
+        twin = state.create_vendor({"name": old})
+        fresh = srv.connector(objects=["users", "vendors"])  # (no vendor names held)
+        srv.emu.log.clear()
+        [same] = fresh.write(
+            [
+                WriteOp(
+                    "update",
+                    read.hub_id or "h",
+                    {**read.fields, "job_title": "Estimator"},
+                    read.native_id,
+                    read.version,
+                )
+            ]
+        )
+        assert same.error is None and state.users[user["id"]]["vendor_id"] == vid
+        assert not [p for _, p, _ in srv.emu.log if p.startswith("/rest/v1.0/vendors")]
+        assert twin["id"] != vid
+        # the vendor renamed in Procore: the hub's old name is no edit of the organization
+        state.update_vendor(vid, {"name": "Renamed Plumbing GmbH"})
+        vendors_before = set(state.vendors)
+        [stale] = fresh.write(
+            [
+                WriteOp(
+                    "update",
+                    read.hub_id or "h",
+                    {**read.fields, "job_title": "Chief"},
+                    same.native_id,
+                    same.version,
+                )
+            ]
+        )
+        assert isinstance(stale.error, StaleVersionError)
+        assert set(state.vendors) == vendors_before and state.users[user["id"]]["vendor_id"] == vid
+        # an organization the hub changed moves the user, as before
+        again = fresh.get(str(user["id"]))
+        [moved] = fresh.write(
+            [
+                WriteOp(
+                    "update",
+                    "h",
+                    {**again.fields, "organization": "Brand New Co"},
+                    again.native_id,
+                    again.version,
+                )
+            ]
+        )
+        assert moved.error is None and moved.fields is not None
+        assert moved.fields["organization"] == "Brand New Co"
+        assert state.vendors[state.users[user["id"]]["vendor_id"]]["name"] == "Brand New Co"
+
+
+def test_an_incremental_read_gives_the_users_of_a_renamed_vendor_its_new_name() -> None:
+    """A vendor renamed moves no user's ``updated_at``: the users' filtered listing never
+    showed them again, and the hub kept the old organization until the daily full
+    listing. The users of the vendors changed since the last run are read again (one
+    listing), with the vendors synced or not."""
+    for objects in (["users", "vendors"], ["users"]):
+        with served(users=8, vendors=3) as srv:
+            conn = srv.connector(objects=objects)
+            items, pull = records(conn)
+            known = {r.native_id: r.version for r in items}
+            state = srv.state
+            vid = next(u["vendor_id"] for u in state.users.values() if u["vendor_id"])
+            theirs = {str(u["id"]) for u in state.users.values() if u["vendor_id"] == vid}
+            state.update_vendor(vid, {"name": "Renamed Plumbing GmbH"})
+            changed, _ = records(conn, pull.cursor, known)
+            users = {r.native_id: r for r in changed if not r.native_id.startswith("vendor:")}
+            assert set(users) == theirs, objects
+            assert {r.fields["organization"] for r in users.values()} == {"Renamed Plumbing GmbH"}
+            # nothing changed since: no user read again
+            known.update({r.native_id: r.version for r in changed})
+            _, second = records(conn, pull.cursor, known)
+            again, _ = records(conn, second.cursor, known)
+            assert again == []

@@ -705,3 +705,34 @@ def test_a_page_skipped_on_the_way_deletes_no_one(sqlite_url: str, tmp_path: Pat
         assert again.status == "applied" and again.errors == []
         assert not any(n for counts in again.changes.values() for n in counts.values()), again.changes
         assert len(site.cards()) == 40
+
+
+def test_a_vendor_renamed_in_procore_then_a_users_card_edited_makes_no_vendor(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """QA: a vendor renamed in Procore; its users kept the old organization (the users'
+    ``filters[updated_at]`` listing did not show them), and a job title edited on one's
+    card was written with it: no vendor of that name, so one was made and the user moved
+    onto it. The rename reaches the cards, and the edit leaves the user where it is."""
+    with served(users=8, vendors=3, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["users", "vendors"])
+        site.sync()
+        state = srv.state
+        user = next(u for u in state.users.values() if u["vendor_id"])
+        vid, email = user["vendor_id"], user["email_address"].lower()
+        state.update_vendor(vid, {"name": "Muller Plumbing GmbH"})
+        assert site.sync().errors == []
+        path = site.card_path(email)
+        assert "ORG:Muller Plumbing GmbH" in path.read_text(encoding="utf-8")
+        lines = [
+            line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("TITLE")
+        ]
+        lines.insert(-1, "TITLE:Chief Estimator")
+        path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+        vendors_before = set(state.vendors)
+        report = site.sync()
+        assert report.errors == [], report.as_json()
+        assert state.users[user["id"]]["job_title"] == "Chief Estimator"
+        assert state.users[user["id"]]["vendor_id"] == vid and set(state.vendors) == vendors_before

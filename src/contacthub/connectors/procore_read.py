@@ -254,6 +254,8 @@ class ProcoreReader(Connector):
         def records() -> Iterator[Record]:
             listed = 0
             new_state: dict[str, Any] = {}
+            changed_vendors: list[int] = []  # listed by an incremental listing: maybe renamed
+            users_seen: set[str] = set()
             for kind, since in plan.items():
                 seen: set[str] = set()
                 names: dict[str, int] = {}
@@ -270,6 +272,8 @@ class ProcoreReader(Connector):
                         continue
                     if kind == "vendors" and native.get("name"):
                         names.setdefault(str(native["name"]).casefold(), int(native["id"]))
+                    if kind == "vendors" and since is not None:
+                        changed_vendors.append(int(native["id"]))
                     if kind == "vendors" and company_only(native):
                         continue
                     record = self._record(kind, native)
@@ -277,6 +281,8 @@ class ProcoreReader(Connector):
                     if known.get(record.native_id) != record.version:
                         yield record
                 listed += len(seen)
+                if kind == "users":
+                    users_seen = seen
                 if kind == "vendors" and since is None:
                     self._vendor_names = names  # every vendor: no listing needed to resolve names
                 if since is None:  # a full listing: what the hub knew and is gone was deactivated
@@ -289,11 +295,46 @@ class ProcoreReader(Connector):
                 new_state[kind] = {"since": now_ts, "full": full}
                 if kind == "users":
                     self._pulled_at = now_ts
+            if plan.get("users") is not None and not self.projects:
+                yield from self._users_of_vendors(plan, now, changed_vendors, users_seen, known)
             pull.listed = listed
             pull.cursor = orjson.dumps(new_state).decode()
 
         pull.records = records()
         return pull
+
+    def _users_of_vendors(
+        self,
+        plan: Mapping[str, str | None],
+        now: str,
+        changed: list[int],
+        seen: set[str],
+        known: Mapping[str, str],
+    ) -> Iterator[Record]:
+        """The users of the vendors changed since the last run, read again for an
+        incremental run: a user's organization is its vendor's name, and a vendor renamed
+        moves no user's ``updated_at``, so the users' ``filters[updated_at]`` listing never
+        showed them with the new name. The hub kept the old one, and an edit of such a user
+        made elsewhere was written with it (``ProcoreWriter._user_body`` now sends the vendor
+        only for an organization changed in the hub, and takes a user whose vendor was
+        renamed since its version for stale). One listing of the vendors changed, where
+        they are not synced themselves (none for a run where none changed), and one of
+        their users (``filters[vendor_id][]``) when some were."""
+        if "vendors" not in plan:
+            changed = [
+                int(v["id"])
+                for v in self._source("vendors", plan["users"], now)
+                if v.get("is_active") is not False
+            ]
+        if not changed:
+            return
+        mine = {"filters[vendor_id][]": sorted(set(changed))}
+        for native in self._list(self.users_path, mine, self._what()):
+            if native.get("is_active") is False:
+                continue
+            record = self._record("users", native)
+            if record.native_id not in seen and known.get(record.native_id) != record.version:
+                yield record
 
     def _gone(self, kind: str, missing: set[str]) -> set[str]:
         """Of the records a full listing no longer shows, those that were deleted. Within

@@ -41,6 +41,9 @@ from contacthub.errors import (
 )
 from contacthub.model import Fields
 
+#: at most this many users updated in one write are shown one GET each; more, by one listing
+CURRENT_BY_GET = 1
+
 
 class ProcoreWriter(ProcoreReader):
     _people_held: dict[int, dict[str, Any]] | None = None  # the people listed by this write
@@ -92,23 +95,33 @@ class ProcoreWriter(ProcoreReader):
 
     def _write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
-        bodies: dict[int, dict[str, Any]] = {}
+        updates: list[int] = []  # user updates that would write something
         for i, op in enumerate(ops):  # refusals we can tell without a call, and no-op updates
             kind = self._kind_for_create(op.fields) if op.kind == "create" else kind_of(op.native_id or "")[0]
             where = op.native_id or f"new Procore {kind} for {op.hub_id}"
             if op.kind != "create" and kind_of(op.native_id or "")[1] is None:
                 results[i] = WriteResult(op, error=RecordNotFoundError("not a Procore id", where, self.name))
-            elif kind == "users":
-                try:
-                    bodies[i] = self._user_body(op)
-                except RecordError as exc:
-                    results[i] = WriteResult(op, error=exc)
-                    continue
-                unchanged = self._unchanged(op, bodies[i])
+            elif kind == "users" and op.kind == "update":
+                unchanged = self._unchanged(op)
                 if unchanged is not None:
                     results[i] = unchanged
+                else:
+                    updates.append(i)
+        current = self._current_users([kind_of(ops[i].native_id or "")[1] or 0 for i in updates])
+        stale = self._stale([(i, ops[i]) for i in range(len(ops)) if i not in results], current)
+        bodies: dict[int, dict[str, Any]] = {}
+        for i, op in enumerate(ops):
+            if i in results or i in stale:
+                continue
+            if op.kind == "create" and self._kind_for_create(op.fields) != "users":
+                continue
+            if op.kind != "create" and kind_of(op.native_id or "")[0] != "users":
+                continue
+            try:
+                bodies[i] = self._user_body(op, current.get(kind_of(op.native_id or "")[1] or 0))
+            except RecordError as exc:
+                results[i] = WriteResult(op, error=exc)
         pending = [i for i in range(len(ops)) if i not in results]
-        stale = self._stale([(i, ops[i]) for i in pending])
         users: list[tuple[int, WriteOp, dict[str, Any]]] = []
         for i in pending:
             op = ops[i]
@@ -130,12 +143,50 @@ class ProcoreWriter(ProcoreReader):
                 results.update(self._sync_users(users[start : start + SYNC_LIMIT]))
         return [results[i] for i in range(len(ops))]
 
-    def _stale(self, ops: Sequence[tuple[int, WriteOp]]) -> dict[int, StaleVersionError]:
-        """Ops whose record changed since the version they carry. One filtered listing per
-        object type: everything updated since the oldest version (or since this instance's
-        last pull, which saw everything older)."""
+    def _current_users(self, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The users these updates write, as Procore holds them now: a few shown one GET
+        each, more by one listing of the company's users (cheaper than a GET each). One
+        not found is left out (its write says so). An update sends the vendor only when
+        the hub's organization is not the one the user is on (``_user_body``), and a user
+        whose record reads otherwise than its version says is stale (``_stale``): a vendor
+        renamed moves no user's ``updated_at``, so no filtered listing shows it, and the
+        hub's old name, resolved by name, found no vendor and made one ("Old Name",
+        ``contacthub-company``), moving the user onto it, at the first unrelated edit."""
+        wanted = {n for n in numbers if n}
+        out: dict[int, dict[str, Any]] = {}
+        if len(wanted) > CURRENT_BY_GET:
+            # the active ones; a deactivated one (a deletion undone) is shown below
+            out = {
+                int(u["id"]): u
+                for u in self._list(self.users_path, {}, self._what())
+                if int(u["id"]) in wanted
+            }
+        for number in sorted(wanted - set(out)):
+            response = self.client.request("GET", f"{self.users_path}/{number}")
+            if response.status_code == 404:
+                continue
+            if response.status_code != 200:
+                raise error_for(response, self.name, record=str(number))
+            out[number] = response.json()
+        return out
+
+    def _stale(
+        self, ops: Sequence[tuple[int, WriteOp]], shown: Mapping[int, Mapping[str, Any]]
+    ) -> dict[int, StaleVersionError]:
+        """Ops whose record changed since the version they carry. Users whose updates
+        read them now (``shown``) by what they read as; other users, and vendors, by
+        one filtered listing per object type: everything updated since the oldest version
+        (or since this instance's last pull, which saw everything older)."""
         checked = [(i, op) for i, op in ops if op.kind != "create" and op.version and op.native_id]
         out: dict[int, StaleVersionError] = {}
+        for i, op in checked:
+            kind, number = kind_of(op.native_id or "")
+            held = shown.get(number or 0) if kind == "users" else None
+            if held is not None and self._record("users", held).version != op.version:
+                out[i] = StaleVersionError(
+                    "changed in Procore since it was read", op.native_id or "", self.name
+                )
+        checked = [(i, op) for i, op in checked if kind_of(op.native_id or "")[1] not in shown]
         for kind in ("users", "vendors"):
             mine = [(i, op) for i, op in checked if kind_of(op.native_id or "")[0] == kind]
             if not mine:
@@ -207,7 +258,11 @@ class ProcoreWriter(ProcoreReader):
         shown: dict[str, Any] = response.json()
         return shown
 
-    def _user_body(self, op: WriteOp) -> dict[str, Any]:
+    def _user_body(self, op: WriteOp, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``current``: the user as Procore holds it, for an update (``_current_users``).
+        Its vendor is sent only when the hub's organization is not that vendor's name
+        (case aside): the same name, the user stays where it is (another vendor of that
+        name, as ``_vendor_id`` would find, is not its own)."""
         if op.kind in ("delete", "deactivate"):
             held = self._held("users", kind_of(op.native_id or "")[1], op.native_id or "")
             return {
@@ -216,7 +271,11 @@ class ProcoreWriter(ProcoreReader):
                 "is_active": False,
             }
         attrs = user_attrs(op.fields, self.mapping)
-        attrs["vendor_id"] = self._vendor_id(op.fields.get("organization"))
+        org = str(op.fields.get("organization") or "")
+        vendor = (current or {}).get("vendor") or {}
+        held_name = str(vendor.get("name") or "") if isinstance(vendor, dict) else ""
+        if op.kind == "create" or (current is not None and org.casefold() != held_name.casefold()):
+            attrs["vendor_id"] = self._vendor_id(org or None)
         if op.kind == "create":
             missing = [
                 n
@@ -232,15 +291,17 @@ class ProcoreWriter(ProcoreReader):
             attrs["origin_id"] = op.hub_id
         return attrs
 
-    def _unchanged(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult | None:
+    def _unchanged(self, op: WriteOp) -> WriteResult | None:
         """An update that would write what the user already holds (the hub changed a field
         Procore has no room for) is answered without a call: the version's digest is of
-        the record's mapped fields, so equal digests mean an equal record."""
+        the record's mapped fields, so equal digests mean an equal record. (The vendor is
+        taken to be the organization's, as ``read_back`` takes it.)"""
         if op.kind != "update" or not op.version or "~" not in op.version:
             return None
+        org = op.fields.get("organization")
         native = {
-            **attrs,
-            "vendor": {"name": op.fields.get("organization")} if attrs.get("vendor_id") else None,
+            **user_attrs(op.fields, self.mapping),
+            "vendor": {"name": org} if org and self._vendor_held(str(org)) else None,
         }
         fields = user_fields(native, self.mapping, self.config.region)
         if version_of(updated_of(op.version), fields) != op.version:
