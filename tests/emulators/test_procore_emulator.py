@@ -506,3 +506,44 @@ def test_command_line_prints_connection_details_first() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_origin_ids_are_unique_among_vendors_and_among_people(
+    emu: tuple[ProcoreEmulator, httpx.Client],
+) -> None:
+    """ "Origin IDs are unique within a company", a duplicate is 409: served for users only,
+    a second vendor or person with an origin id taken (by an inactive one too) was made."""
+    _, client = emu
+    vendors, people = "/rest/v1.0/vendors", "/rest/v1.0/companies/1/people"
+    first = client.post(vendors, json={"company_id": 1, "vendor": {"name": "Dup 1", "origin_id": "same-v"}})
+    assert first.status_code == 201
+    vid = first.json()["id"]
+    gone = client.patch(
+        f"{vendors}/{vid}", json={"company_id": 1, "vendor": {"name": "Dup 1", "is_active": False}}
+    )
+    assert gone.status_code == 200
+    second = client.post(vendors, json={"company_id": 1, "vendor": {"name": "Dup 2", "origin_id": "same-v"}})
+    assert second.status_code == 409
+    other = client.post(vendors, json={"company_id": 1, "vendor": {"name": "Other", "origin_id": "other-v"}})
+    assert other.status_code == 201
+    taken = client.patch(
+        f"{vendors}/{other.json()['id']}",
+        json={"company_id": 1, "vendor": {"name": "Other", "origin_id": "same-v"}},
+    )
+    assert taken.status_code == 409
+    same = client.patch(
+        f"{vendors}/{vid}", json={"company_id": 1, "vendor": {"name": "Dup 1", "origin_id": "same-v"}}
+    )
+    assert same.status_code == 200  # its own origin id, written again
+    made = client.post(people, json={"person": {"last_name": "Dup1", "origin_id": "same-p"}})
+    assert made.status_code == 201
+    assert (
+        client.post(people, json={"person": {"last_name": "Dup2", "origin_id": "same-p"}}).status_code == 409
+    )
+    again = client.patch(
+        f"{people}/{made.json()['id']}", json={"person": {"last_name": "Dup1", "origin_id": "same-p"}}
+    )
+    assert again.status_code == 200
+    assert [
+        v["name"] for v in client.get(vendors, params={"company_id": 1}).json() if v["origin_id"] == "same-v"
+    ] == []
