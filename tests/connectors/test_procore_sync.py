@@ -736,3 +736,53 @@ def test_a_vendor_renamed_in_procore_then_a_users_card_edited_makes_no_vendor(
         assert report.errors == [], report.as_json()
         assert state.users[user["id"]]["job_title"] == "Chief Estimator"
         assert state.users[user["id"]]["vendor_id"] == vid and set(state.vendors) == vendors_before
+
+
+def test_undoing_a_deletion_reactivates_the_vendor_and_the_person(sqlite_url: str, tmp_path: Path) -> None:
+    """QA: a vendor and a person without a login made from cards, deleted (deactivated),
+    then the deletion undone: the undo creates them again (the deletion took their links),
+    and Procore refuses an origin id taken (409). A user's create finds the inactive user
+    by it and reactivates it; a vendor's or person's create made a second one beside the
+    inactive one (the emulator did not refuse), or failed on every run (Procore does). They
+    are found by origin id, updated and reactivated, as a user is."""
+    from contacthub import service
+
+    with served(users=2, vendors=1, people=1, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
+        site.sync()
+        lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:v1", "FN:Beta Concrete LLC", "ORG:Beta Concrete LLC"]
+        (folder / "v1.vcf").write_text("\r\n".join([*lines, "EMAIL:info@beta.example", "END:VCARD", ""]))
+        lines = [
+            "BEGIN:VCARD",
+            "VERSION:3.0",
+            "UID:p1",
+            "FN:Bjork Gudmundsdottir",
+            "N:Gudmundsdottir;Bjork;;;",
+        ]
+        (folder / "p1.vcf").write_text("\r\n".join([*lines, "TEL:(805) 555-0177", "END:VCARD", ""]))
+        assert site.sync().errors == []
+        state = srv.state
+        [vendor] = [v for v in state.vendors.values() if v["name"] == "Beta Concrete LLC"]
+        [person] = [p for p in state.people.values() if p["last_name"] == "Gudmundsdottir"]
+        (folder / "v1.vcf").unlink()
+        (folder / "p1.vcf").unlink()
+        deleted = site.sync()
+        assert deleted.changes["procore"]["delete"] == 2, deleted.as_json()
+        assert (
+            state.vendors[vendor["id"]]["is_active"] is False
+            and state.people[person["id"]]["active"] is False
+        )
+        undone = service.undo(site.engine, deleted.run_id)
+        assert undone.errors == [] and undone.status == "applied", undone.as_json()
+        assert [v["id"] for v in state.vendors.values() if v["name"] == "Beta Concrete LLC"] == [vendor["id"]]
+        assert [p["id"] for p in state.people.values() if p["last_name"] == "Gudmundsdottir"] == [
+            person["id"]
+        ]
+        assert (
+            state.vendors[vendor["id"]]["is_active"] is True and state.people[person["id"]]["active"] is True
+        )
+        for _ in range(2):
+            after = site.sync()
+            assert after.errors == [] and after.changes == {}, after.as_json()

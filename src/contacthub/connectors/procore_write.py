@@ -456,6 +456,15 @@ class ProcoreWriter(ProcoreReader):
                 response = self.client.request(
                     "POST", "/rest/v1.0/vendors", json={"company_id": self.company_id, "vendor": attrs}
                 )
+                found = self._ours(kind, op.hub_id) if response.status_code in (409, 422) else None
+                if found is not None:
+                    attrs.pop("origin_id", None)
+                    number = int(found["id"])
+                    response = self.client.request(
+                        "PATCH",
+                        f"/rest/v1.0/vendors/{number}",
+                        json={"company_id": self.company_id, "vendor": attrs},
+                    )
             else:
                 response = self.client.request(
                     "PATCH",
@@ -468,6 +477,11 @@ class ProcoreWriter(ProcoreReader):
             if op.kind == "create":
                 attrs["origin_id"] = op.hub_id
                 response = self.client.request("POST", base, json={"person": attrs})
+                found = self._ours(kind, op.hub_id) if response.status_code in (409, 422) else None
+                if found is not None:  # its PATCH takes ``active``: that reactivates it
+                    attrs = {**attrs, "active": True}
+                    attrs.pop("origin_id", None)
+                    response = self.client.request("PATCH", f"{base}/{found['id']}", json={"person": attrs})
             else:
                 response = self.client.request("PATCH", f"{base}/{number}", json={"person": attrs})
         if response.status_code not in (200, 201):
@@ -485,6 +499,32 @@ class ProcoreWriter(ProcoreReader):
         if native.get("is_active") is False:
             return WriteResult(op, error=RecordNotFoundError("deactivated in Procore", where, self.name))
         return WriteResult(op, record.native_id, record.version, record.fields)
+
+    def _ours(self, kind: str, hub_id: str) -> dict[str, Any] | None:
+        """The vendor or person without a login we made for this contact (its origin_id is
+        the hub id), active or deactivated, for a create Procore refused because the origin
+        id is taken (409: unique within a company): a create whose answer was lost, or an
+        undo of the contact's deletion, which deactivated it (the hub's link went with the
+        deletion, so the undo creates). As for a user (``_write_user``), it is updated with
+        the contact's values and reactivated (a vendor by ``_reactivated_vendor``, a person
+        by ``active`` in the update). Before, the vendor's create made a second vendor
+        beside the inactive one where the origin id was not checked, and was refused on
+        every run where it was. Procore's inactive listings take no filters; vendors take
+        ``filters[origin_id]``, people none (checked here on each record)."""
+        if kind == "vendors":
+            active = self._list(
+                "/rest/v1.0/vendors",
+                {"company_id": self.company_id, "filters[origin_id]": hub_id},
+                self._what(),
+            )
+        else:
+            active = self._source("people", None, stamp(time.time()))
+        inactive = self._list(f"/rest/v1.0/companies/{self.company_id}/{kind}/inactive", {}, self._what())
+        for listing in (active, inactive):
+            for native in listing:
+                if str(native.get("origin_id") or "") == hub_id and not native.get("user_id"):
+                    return native
+        return None
 
     def _reactivated_vendor(self, native: Mapping[str, Any]) -> Mapping[str, Any]:
         """A vendor the hub writes for a live contact, found deactivated (one the hub
