@@ -1724,8 +1724,8 @@ def test_a_spelled_column_beside_its_fields_own_is_said_as_such(
 
 def test_a_sheet_of_common_spellings_alone_is_plain(tmp_path: Path) -> None:
     """``name, email, phone`` is no column any format knows: the run failed ("no known
-    column"); it is a plain sheet. Spellings decide nothing where a format knows a column:
-    ``First Name, Last Name, Company`` stays Outlook's."""
+    column"); it is a plain sheet. ``First Name, Last Name, Company`` stays Outlook's:
+    Outlook reads each of them as the plain format would."""
     path = tmp_path / "book.csv"
     path.write_text("name,email,phone\r\nAnn Smith,ann@example.com,+15552010001\r\n", encoding="utf-8")
     [ann] = records(connector_for(path))
@@ -1737,3 +1737,57 @@ def test_a_sheet_of_common_spellings_alone_is_plain(tmp_path: Path) -> None:
     [ann] = records(connector)
     assert connector._header()[0] == "outlook"
     assert ann.fields["given_name"] == "Ann" and ann.fields["organization"] == "Acme"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Name,Email,Phone",
+        "Name,E-Mail,Phone",
+        "Display Name,Email,Phone",
+        "Name,Email Address,Mobile",
+        "Company,Email,Phone,Notes",
+        "Title,Name,Email,Phone",
+    ],
+)
+def test_a_hand_made_sheet_with_capitalised_spellings_is_plain(tmp_path: Path, header: str) -> None:
+    """``Name`` (Google's legacy export has one), ``Title`` (Outlook's name prefix) or
+    ``Display Name`` (Thunderbird's) made a hand-made sheet that export: its ``Email`` and
+    ``Phone`` were never read, without a word, and the person was made twice (QA). Only
+    columns no plain spelling names make a sheet an export."""
+    path = tmp_path / "book.csv"
+    cells = {"Company": "Acme", "Title": "CFO", "Notes": "met at fair", "Mobile": "+15552010001"}
+    cells |= {"Phone": "+15552010001"}
+    row = [cells.get(c, "ann@example.com" if "mail" in c.lower() else "Ann Smith") for c in header.split(",")]
+    path.write_text(f"{header}\r\n{','.join(row)}\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    [ann] = records(connector)
+    assert connector._header()[0] == "plain"
+    assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
+    assert [p["value"] for p in ann.fields["phones"]] == ["+15552010001"]
+    if "Company" in header:
+        assert ann.fields["organization"] == "Acme" and ann.fields["notes"] == "met at fair"
+    else:
+        assert ann.fields["display_name"] == "Ann Smith"
+    if "Title" in header:
+        assert ann.fields["job_title"] == "CFO" and "name_prefix" not in ann.fields
+
+
+def test_an_exports_columns_spelling_a_field_it_does_not_read_are_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sheet an export's own column makes that export (``Business Phone``: Outlook's) does
+    not read ``Email`` or ``Phone``: said each run, with the setting that reads them. The
+    export's own columns no field needs (``Categories``) are not."""
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "First Name,Business Phone,Email,Phone,Categories\r\nAnn,+15552010001,ann@x.test,,VIP\r\n",
+        encoding="utf-8",
+    )
+    connector = connector_for(path)
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        connector.check()
+    assert connector._header()[0] == "outlook"
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "columns 'Email', 'Phone' are not read: the file reads as a outlook export" in said
+    assert 'set format = "plain"' in said and "Categories" not in said

@@ -88,7 +88,6 @@ from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, re
 from contacthub.formats.csv_columns import (
     DEFAULT_HEADERS,
     FORMATS,
-    PLAIN_SPELLINGS,
     Handler,
     canonical_header,
     handlers_for,
@@ -96,7 +95,7 @@ from contacthub.formats.csv_columns import (
     protect,
     read_row,
     render,
-    spelling,
+    spelled_field,
 )
 from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
 
@@ -693,15 +692,17 @@ class CsvConnector(CsvStore, Connector):
         """A warning naming the plain file's columns the hub does not read, and the mapping
         that would: a column named by hand (``nickname``, or ``name`` before the plain
         format read it) was left alone without a word, its values synced nowhere. Only the
-        plain format's: an Outlook or Google export has dozens of columns no contact field
-        needs (``Categories``, ``Priority``), that program's own. Empty names are a
-        spreadsheet's spare columns, left alone."""
-        if fmt != "plain":
-            return
+        plain format's, and in an export's only those spelling a field (``_say_unspelled``):
+        an Outlook or Google export has dozens of columns no contact field needs
+        (``Categories``, ``Priority``), that program's own. Empty names are a spreadsheet's
+        spare columns, left alone."""
         read = {c for h in handlers_for(fmt, header, self.config.mapping) for _, c in h.cols}
         unread = [c for c in dict.fromkeys(header) if c.strip() and c.strip() != "id" and c not in read]
+        if fmt != "plain":
+            self._say_unspelled(fmt, [c for c in unread if spelled_field(c)])
+            return
         own = {canonical_header(c) for c in header}
-        spelled = {c: PLAIN_SPELLINGS.get(spelling(c), ("", ""))[0] for c in unread}
+        spelled = {c: spelled_field(c) for c in unread}
         shadowed = {c: name for c, name in spelled.items() if name and name in own}
         for c, name in shadowed.items():
             # a spelling of a field whose own column the file has too ("email" beside
@@ -725,6 +726,21 @@ class CsvConnector(CsvStore, Connector):
             self.path,
             f"column {unread[0]!r} is" if len(unread) == 1 else f"columns {', '.join(map(repr, unread))} are",
             hint,
+        )
+
+    def _say_unspelled(self, fmt: str, unread: list[str]) -> None:
+        """A warning naming an export's columns that spell a field (``Email``, ``Phone``)
+        and that its format does not read: a sheet taken for an export lost them without a
+        word (``Name, Email, Phone`` read as Google's legacy export)."""
+        if not unread:
+            return
+        log.warning(
+            "%s: %s: %s not read: the file reads as a %s export, which has no such column; "
+            'set format = "plain" to read it as a plain sheet, or map a field onto it',
+            self.name,
+            self.path,
+            f"column {unread[0]!r} is" if len(unread) == 1 else f"columns {', '.join(map(repr, unread))} are",
+            fmt,
         )
 
     def check_location(self) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "protect",
     "read_row",
     "render",
+    "spelled_field",
     "spelling",
     "unprotect",
 ]
@@ -136,8 +137,10 @@ PLAIN_COLUMNS = ("id", *SCALAR_FIELDS[:10], *MULTI_FIELDS, *SCALAR_FIELDS[10:])
 #: (people got their organisation as their name, and the hub's names were never written
 #: there). A list field so spelled is one value a cell, as typed by hand (the type said by
 #: the column: ``mobile`` holds a cell phone), like Outlook's columns; the rest of the list
-#: is not in the file. Not counted when detecting a format: ``Title`` or ``Company`` are
-#: Outlook's too, and an Outlook file read as plain gains an ``id`` column
+#: is not in the file. A scalar field's own name spelled otherwise (``Notes``, ``Birthday``,
+#: ``Name Prefix``) is one too (``_FIELD_SPELLINGS``). Detection counts none of these for
+#: an export (``detect``): ``Name`` or ``Title`` alone made a hand-made sheet Google's or
+#: Outlook's, and its ``Email`` and ``Phone`` went unread
 PLAIN_SPELLINGS: dict[str, tuple[str, str]] = {
     "name": ("display_name", ""), "full name": ("display_name", ""),
     "display name": ("display_name", ""),
@@ -154,6 +157,10 @@ PLAIN_SPELLINGS: dict[str, tuple[str, str]] = {
     "mobile phone": ("phones", "cell"),
     "website": ("websites", ""), "url": ("websites", ""),
 }  # fmt: skip
+#: the scalar fields' own names as a header may spell them (``Notes``, ``Job_Title``): read
+#: as those fields, as ``PLAIN_SPELLINGS`` are (a list field's own name is a list cell, and
+#: only as written: ``emails``)
+_FIELD_SPELLINGS: dict[str, tuple[str, str]] = {" ".join(f.split("_")): (f, "") for f in SCALAR_FIELDS}
 _OUTLOOK_ORDER = (
     "Title,First Name,Middle Name,Last Name,Suffix,Company,Department,Job Title,"
     + ",".join(f"{a} {p}" for a, _ in _OUTLOOK_AREAS for p in _OUTLOOK_ADDRESS)
@@ -217,6 +224,13 @@ def spelling(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").split())
 
 
+def spelled_field(name: str) -> str:
+    """The field a column of this name holds in a plain file when the file has no column
+    of the field's own name (``PLAIN_SPELLINGS``, ``_FIELD_SPELLINGS``); "" for none."""
+    key = spelling(name)
+    return (PLAIN_SPELLINGS.get(key) or _FIELD_SPELLINGS.get(key, ("", "")))[0]
+
+
 def _spelled(cols: dict[str, str]) -> list[Handler]:
     """The handlers of the columns ``PLAIN_SPELLINGS`` reads: for a field the file has no
     column of its own name for, the first column spelling it (each one, of a list field:
@@ -224,7 +238,8 @@ def _spelled(cols: dict[str, str]) -> list[Handler]:
     out: list[Handler] = []
     seen: set[str] = set()
     for name, actual in cols.items():
-        field, kind = PLAIN_SPELLINGS.get(spelling(name), ("", ""))
+        key = spelling(name)
+        field, kind = PLAIN_SPELLINGS.get(key) or _FIELD_SPELLINGS.get(key, ("", ""))
         if not field or field in cols or (field in seen and field not in MULTI_FIELDS):
             continue
         seen.add(field)
@@ -339,11 +354,24 @@ def _without(handlers: list[Handler], taken: set[str]) -> list[Handler]:
 
 
 def detect(header: list[str]) -> tuple[str, int]:
-    """The format whose known columns the header matches most, and how many matched. A
-    plain file's spellings (``PLAIN_SPELLINGS``) count only where no format knows a
-    column: a sheet headed ``name, email, phone`` is plain (it failed the run)."""
+    """The format whose known columns the header matches most, and how many matched. An
+    export that would leave a column spelling a field (case aside: ``spelled_field``)
+    unread, or read it as another field, counts only when it has a column of its own, one
+    no plain spelling names (``E-mail 2 Address``, ``Phone 1 - Value``, ``Primary Email``):
+    Google's legacy ``Name`` or Outlook's ``Title`` alone made a hand-made ``Name, Email,
+    Phone`` sheet an export, whose ``Email`` and ``Phone`` were never read (the person was
+    made twice, Google's columns added to the sheet). One that reads every such column as
+    the plain format would still counts (``First Name, Last Name, Company`` stays
+    Outlook's: read alike, and a file detected so before keeps its ids). The spellings
+    count only where nothing else does: a sheet headed ``name, email, phone`` is plain."""
     cols = _present(header)
-    scores = {fmt: sum(len(h.cols) for h in handlers_for(fmt, header, {}, False)) for fmt in FORMATS}
+    spelled = {c: spelled_field(c) for c in header if c.strip()}
+    scores: dict[str, int] = {}
+    for fmt in FORMATS:
+        read = {c: h.field for h in handlers_for(fmt, header, {}, False) for _, c in h.cols}
+        own = any(not spelled.get(c) for c in read)
+        lost = fmt != "plain" and any(f and read.get(c) != f for c, f in spelled.items())
+        scores[fmt] = len(read) if own or not lost else 0
     if not any(scores.values()):
         scores["plain"] = len(_spelled(cols))
     scores["plain"] += 2 * ("id" in cols)
