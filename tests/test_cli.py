@@ -416,6 +416,7 @@ def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -
             "connectors[0] (c): unknown setting 'pth' in connector 'c' (csv) of hub 'x'; did you mean 'path'",
         ),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/x.csv"\ndelimiter = ";;"\n', "delimiter"),
+        ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/x"\ndelimiter = \'"\'\n', "delimiter"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = 5\n', "'path'"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\ncreate = "yes"\n', "'create'"),
         (

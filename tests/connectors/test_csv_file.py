@@ -887,6 +887,17 @@ def test_a_value_no_reader_would_read_back_is_refused(
     assert [r.fields["given_name"] for r in records(connector_for(path))] == ["Bob"]
 
 
+@pytest.mark.parametrize("delimiter", ['"', "\n", "\r", "\u2028", "\0", "a", "7", ";;"])
+def test_a_delimiter_the_file_needs_otherwise_is_refused(tmp_path: Path, delimiter: str) -> None:
+    """A quote or a line break as the delimiter was taken, and the file written with it
+    read back as other cells and rows, or not at all (QA); a letter or digit is a typo.
+    Each is refused as a two-character one is, with one line; a space or tab is not."""
+    with pytest.raises(ConfigError, match="the delimiter must be one character"):
+        connector_for(tmp_path / "book.csv", delimiter=delimiter, create=True)
+    for fine in (" ", "tab", "|"):
+        assert connector_for(tmp_path / "book.csv", delimiter=fine, create=True).delimiter in " \t|"
+
+
 def test_a_delimiter_the_file_does_not_use_is_refused_not_read_as_one_column(tmp_path: Path) -> None:
     """Set to ";" on a comma file, every row read as one cell: every person looked deleted
     everywhere else and came back as a junk contact."""

@@ -239,6 +239,18 @@ def _id_col(table: _Table) -> int:
     return table.header.index("id") if table.fmt == "plain" and "id" in table.header else -1
 
 
+def _fit_delimiter(value: object) -> bool:
+    """Whether ``value`` can separate a file's cells: one character, and not one the file
+    needs otherwise. ``"`` quotes cells and a line break ends rows: a file written with
+    either read back as other rows and cells, or not at all (QA); a letter or digit is a
+    typo (``delimiter = "t"``) that quotes every cell holding it. A space is allowed (a file
+    so written reads back: cells holding one are quoted)."""
+    if not isinstance(value, str) or len(value) != 1:
+        return False
+    breaks = len(f"a{value}b".splitlines()) > 1  # \n, \r and the others Python splits at
+    return value not in '"\0' and not breaks and not value.isalnum()
+
+
 class CsvConnector(CsvStore, Connector):
     type = "csv"
     path_settings: ClassVar[frozenset[str]] = frozenset({"path"})
@@ -272,9 +284,11 @@ class CsvConnector(CsvStore, Connector):
         self.encoding = encoding_setting(config, "auto")
         delimiter = settings.get("delimiter")
         self.delimiter = {"tab": "\t", "\\t": "\t"}.get(str(delimiter), delimiter)
-        if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):
+        if self.delimiter is not None and not _fit_delimiter(self.delimiter):
             raise ConfigError(
-                f"the delimiter must be one character (or 'tab'), not {delimiter!r}", config.name
+                "the delimiter must be one character (or 'tab') other than a quote, a line "
+                f"break, a letter or a digit, not {delimiter!r}",
+                config.name,
             )
         self.create = flag_setting(config, "create", False)
         self.date_order = settings.get("date_order", "auto")
