@@ -417,6 +417,7 @@ def test_bad_file_is_reported_and_skipped(setup: tuple[str, Path, Path, Path]) -
         ),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/x.csv"\ndelimiter = ";;"\n', "delimiter"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/x"\ndelimiter = \'"\'\n', "delimiter"),
+        ('[[hubs.x.connectors]]\nname = "c"\ntype = "csv"\npath = "/p\\u0000.csv"\n', "NUL character"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = 5\n', "'path'"),
         ('[[hubs.x.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "/x"\ncreate = "yes"\n', "'create'"),
         (

@@ -187,6 +187,15 @@ def test_connector_named_twice(tmp_path: Path) -> None:
     assert "'team'" in err.message and "twice" in err.message
 
 
+def test_a_nul_in_a_path_is_one_error_naming_the_connector(tmp_path: Path) -> None:
+    """``path = "p\\u0000.csv"`` crashed ``apply`` with "embedded null byte" (a traceback,
+    from the check that two connectors share no file): one error naming the connector."""
+    text = '[[hubs.team.connectors]]\nname = "c"\ntype = "csv"\npath = "p\\u0000.csv"\n'
+    err = load_error(write(tmp_path, text))
+    assert "path holds a NUL character" in err.message
+    assert "hubs.team.connectors[0] (c)" in str(err)
+
+
 def test_unknown_connector_type(tmp_path: Path) -> None:
     err = load_error(write(tmp_path, MINIMAL.replace('"memory"', '"carrier-pigeon"')))
     assert "unknown connector type 'carrier-pigeon'" in err.message and "vcard-dir" in err.message

@@ -257,9 +257,12 @@ def load(path: Path) -> HubFile:
     spec._base = base
     for hub_name, hub in spec.hubs.items():
         for i, conn in enumerate(hub.connectors):
-            with contextlib.suppress(ConfigError):  # an unknown type: said below, where it is
+            try:
                 cls = connector_class(conn.type)
-                absolute_paths(cls, conn.model_extra or {}, base, f"{path}: hubs.{hub_name}.connectors[{i}]")
+            except ConfigError:
+                continue  # an unknown type: said below, where it is
+            where = f"{path}: hubs.{hub_name}.connectors[{i}] ({conn.name})"
+            absolute_paths(cls, conn.model_extra or {}, base, where)
         names = [c.name for c in hub.connectors]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -286,11 +289,17 @@ def absolute_paths(cls: Any, settings: dict[str, Any], base: Path | None, where:
     typed, ``contacts`` and ``~/contacts`` were looked up again by every run in whatever
     folder and home it ran with: a run from cron or ``serve`` failed with "the vCard
     folder ... does not exist", or read another folder (QA). Without a ``base`` (the web)
-    a relative path is refused."""
+    a relative path is refused, and so is a NUL character, which no file name holds (every
+    look at the path raised "embedded null byte", a traceback from ``apply``)."""
     for key in sorted(cls.path_settings):
         value = settings.get(key)
         if not isinstance(value, str) or not value:
             continue
+        if "\0" in value:
+            raise ConfigError(
+                f"{key} holds a NUL character (\\u0000), which no file name can: {value!r}",
+                where,
+            )
         path = os.path.expanduser(value)
         if not os.path.isabs(path):
             if base is None:
@@ -384,7 +393,10 @@ def _apply_connectors(
     lines: list[str] = []
     for spec in specs:  # a hub file's are absolute already (``load``); a spec made in code
         absolute_paths(
-            connector_class(spec.type), spec.model_extra or {}, base or Path.cwd(), f"hubs.{hub_name}"
+            connector_class(spec.type),
+            spec.model_extra or {},
+            base or Path.cwd(),
+            f"hubs.{hub_name}, connector {spec.name!r}",
         )
     check_locations(hub_name, [(s.name, s.settings) for s in specs], f"hubs.{hub_name}")
     existing = {r.name: r for r in conn.execute(select(t.connectors).where(t.connectors.c.hub_id == hub_id))}
@@ -768,7 +780,7 @@ def check_locations(hub_name: str, connectors: list[tuple[str, dict[str, Any]]],
         what = place[1] + (f" (address book {place[2]!r})" if place[0] == "url" and place[2] else "")
         same = [place]
         if place[0] == "path":
-            with contextlib.suppress(OSError):  # a hard link is the same file by another name
+            with contextlib.suppress(OSError, ValueError):  # a hard link: the same file by another name
                 st = os.stat(place[1])
                 same.append(("inode", str(st.st_dev), str(st.st_ino)))
         for key in same:
