@@ -1802,3 +1802,31 @@ def test_an_exports_columns_spelling_a_field_it_does_not_read_are_said(
     [said] = [r.getMessage() for r in caplog.records]
     assert "columns 'Email', 'Phone' are not read: the file reads as a outlook export" in said
     assert 'set format = "plain"' in said and "Categories" not in said
+
+
+def test_a_google_rows_phones_stay_in_their_slots_when_one_is_added(tmp_path: Path) -> None:
+    """Google's slots are labelled: a pager number was held back for a "column of its
+    kind" after the others, so adding one phone moved every number a slot on, each
+    rewritten in E.164 (QA). A number a slot holds stays there, as typed; only the label
+    of one whose type or primary mark changed is written."""
+    path = tmp_path / "google.csv"
+    header = "Name,E-mail 1 - Type,E-mail 1 - Value," + ",".join(
+        f"Phone {n} - Type,Phone {n} - Value" for n in range(1, 5)
+    )
+    row = "Ann Lee,* Home,ann@x.test,Pager,+1 555-201-0001,Main,+1 555-201-0002,Home,+1 555-201-0003,,"
+    path.write_text(f"{header}\r\n{row}\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    [ann] = records(connector)
+    phones = [{**p, "primary": p["value"] == "+15552010001"} for p in ann.fields["phones"]]
+    wanted = {**ann.fields, "phones": [*phones, {"value": "+15552010009", "type": "cell"}]}
+    [res] = connector.write([WriteOp("update", "h", wanted, ann.native_id, ann.version)])
+    assert res.error is None
+    with path.open(encoding="utf-8", newline="") as f:
+        [written] = list(csv.DictReader(f))
+    slots = [(written[f"Phone {n} - Type"], written[f"Phone {n} - Value"]) for n in range(1, 5)]
+    assert slots == [
+        ("* Pager", "'+1 555-201-0001"),
+        ("Main", "'+1 555-201-0002"),
+        ("Home", "'+1 555-201-0003"),
+        ("Mobile", "'+15552010009"),
+    ]

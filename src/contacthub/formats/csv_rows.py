@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from contacthub.formats.csv_cells import (
@@ -340,6 +340,8 @@ def _place(
         cell = slot.col("value")
         if spelled and item and cell:
             out[cell] = spell_phone(out[cell], [spelled[i], *spelled], region)
+        if item and cell and _holds(replace(slot, cols=(("value", cell),)), item, old, region):
+            out[cell] = old.get(cell, "")  # only its label changed: the number stays as typed
 
 
 def _elements(slot: Handler, old: Row, region: str) -> list[dict[str, Any]]:
@@ -371,11 +373,19 @@ def _in_place(
     its type fits the slot: a number typed into Mobile Phone stays there when another cell
     number joins the person (it moved to Other Phone, a rearranged row the user never
     asked for). Only single-cell slots (phones, emails), by the element's identity, read
-    as the hub reads it (a national ``555-301-0001`` is the hub's ``+15553010001``)."""
+    as the hub reads it (a national ``555-301-0001`` is the hub's ``+15553010001``). A
+    labelled slot (Google's) fits any type: a pager number there was held back for a
+    column of its kind, and adding a phone moved every number of the row a slot on."""
     kept: dict[int, dict[str, Any]] = {}
     taken: set[int] = set()
     for i, slot in enumerate(slots):
-        if i in skip or not slot.fixed_type or slot.col("type") or len(slot.cols) != 1:
+        # a labelled slot (Google's ``Phone 1 - Type``) fits any type: its label says it
+        labelled = slot.col("type") is not None
+        if (
+            i in skip
+            or not (slot.fixed_type or labelled)
+            or [r for r, _ in slot.cols if r != "type"] != ["value"]
+        ):
             continue
         found = _elements(slot, old, region)
         if len(found) != 1:
@@ -383,7 +393,7 @@ def _in_place(
         key = element_key(slot.field, found[0])
         for n, item in enumerate(items):
             kind = str(item.get("type", ""))
-            fits = not kind or _fit(slot.fixed_type, kind) > 0
+            fits = labelled or not kind or _fit(slot.fixed_type or "", kind) > 0
             if n not in taken and fits and element_key(slot.field, item) == key:
                 kept[i] = item
                 taken.add(n)
