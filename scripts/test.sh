@@ -8,7 +8,7 @@
 #      (installs the Debian 'postgresql' package when they do not; needs root or sudo),
 #      Debian's redis-server (for the scale-out tests),
 #      and Debian's 'chromium' for the Playwright browser tests (same rule),
-#   4. ruff check, 5. mypy (configured in pyproject.toml), 6. pytest.
+#   4. ruff check and ruff format --check, 5. mypy (configured in pyproject.toml), 6. pytest.
 # Steps 4-6 all run even when one fails; the exit status is non-zero if any step failed.
 # The tests start their own throwaway PostgreSQL server (tests/conftest.py); nothing is
 # exported by this script.
@@ -153,8 +153,8 @@ LINT_DIRS=()
 for dir in src tests bench; do
     [ -d "$dir" ] && LINT_DIRS+=("$dir")
 done
-echo "+ ruff check ${LINT_DIRS[*]}"
-"$VENV/bin/ruff" check "${LINT_DIRS[@]}"
+echo "+ ruff check ${LINT_DIRS[*]} && ruff format --check ${LINT_DIRS[*]}"
+"$VENV/bin/ruff" check "${LINT_DIRS[@]}" && "$VENV/bin/ruff" format --check "${LINT_DIRS[@]}"
 step_done "ruff" $?
 
 # ---------------------------------------------------------------------------------------

@@ -91,9 +91,7 @@ class ConnectorConformance:
     def test_update_with_version(self, connector: Connector) -> None:
         result = create(connector, sample(1))
         changed = sample(1, job_title="Site manager")
-        [upd] = connector.write(
-            [WriteOp("update", "hub-1", changed, result.native_id, result.version)]
-        )
+        [upd] = connector.write([WriteOp("update", "hub-1", changed, result.native_id, result.version)])
         assert upd.error is None, upd.error
         assert upd.version != result.version
         got = connector.get(result.native_id or "")
@@ -107,11 +105,7 @@ class ConnectorConformance:
         )
         assert first.error is None
         [stale] = connector.write(
-            [
-                WriteOp(
-                    "update", "hub-1", sample(1, notes="second"), result.native_id, result.version
-                )
-            ]
+            [WriteOp("update", "hub-1", sample(1, notes="second"), result.native_id, result.version)]
         )
         assert isinstance(stale.error, StaleVersionError)
         assert connector.get(result.native_id or "").fields.get("notes") == "first"

@@ -28,9 +28,7 @@ FIELDS = ("job_title", "organization", "notes")
 @dataclass
 class Person:
     email: str
-    values: dict[str, tuple[int, str]] = field(
-        default_factory=dict
-    )  # field -> (record time, value)
+    values: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (record time, value)
     extra: set[str] = field(default_factory=set)
     pending_extra: dict[str, set[str]] = field(default_factory=dict)  # book -> emails added
     deleted_by: set[str] = field(default_factory=set)
