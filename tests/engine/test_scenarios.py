@@ -1326,6 +1326,67 @@ def test_a_record_whose_own_edit_left_the_filter_is_not_written_until_it_comes_b
     assert hub.sync().changes == {}
 
 
+def test_a_from_hub_record_edited_out_of_its_filter_gets_the_hubs_values_back(database_url: str) -> None:
+    """A from-hub connector takes no edits of its own: its record edited out of the filter
+    is put back, and later edits reach it (taken for "left", it was never written again)."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b={**flt, "direction": "from-hub"})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    hub.sync()
+    [nid] = b.items
+    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub.sync()
+    a.edit("x", job_title="Foreman")
+    hub.sync()
+    assert only(b)["emails"][0]["value"] == "p1@example.com" and only(b)["job_title"] == "Foreman"
+    assert hub.sync().changes == {}
+
+
+def test_a_record_the_hubs_value_took_out_of_its_filter_is_written_once_back_in(database_url: str) -> None:
+    """b cannot hold the trade its filter asks for (read from the hub): the person left b's
+    filter by a's edit, not by b's; once a puts the trade back, a's new phone reaches b
+    (taken for "left", b's record was stranded for good)."""
+    flt = {"filter": {"all": [{"field": "custom.trade", "op": "equals", "value": "electric"}]}}
+    held = ["given_name", "family_name", "display_name", "emails", "phones", "job_title"]
+    hub = Hub(database_url, ["a", "b"], b={**flt, "fields": held})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", {**person(1), "custom.trade": "electric"})
+    hub.sync()
+    [nid] = b.items
+    a.edit("x", **{"custom.trade": "plumbing"})
+    hub.sync()
+    b.edit(nid, job_title="Edited while out")
+    hub.sync()
+    phone = [{"value": "+14155550100", "type": "", "primary": True}]
+    a.edit("x", phones=phone, **{"custom.trade": "electric"})
+    hub.sync()
+    assert [p["value"] for p in only(b)["phones"]] == ["+14155550100"]
+    assert hub.sync().changes == {}
+
+
+def test_a_person_deleted_while_their_record_is_out_of_the_filter_stays_deleted(database_url: str) -> None:
+    """b's record left b's filter by its own edit, then the person was deleted in a: the
+    record stays in b, detached; an edit bringing it back into the filter later brought
+    the person back everywhere."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b=flt)
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("y", person(2))
+    hub.sync()
+    [nid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
+    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub.sync()
+    del a.items["x"]
+    assert hub.sync().status == "applied"
+    assert nid in b.items  # (outside the filter: not b's to delete)
+    b.edit(nid, emails=[{"value": "p1@example.com", "type": "", "primary": True}], job_title="Back")
+    hub.sync()
+    assert list(a.items) == ["y"]
+    assert hub.sync().changes == {}
+
+
 def test_a_filter_on_a_field_the_connector_cannot_hold_reads_the_hubs(database_url: str) -> None:
     """b holds no custom fields but its filter asks for the trade: each record b edited
     left the filter (no trade in it), and its edit never reached the hub."""

@@ -256,17 +256,23 @@ class Inbound(Matching, Twins, LeftBehind):
             if contact is None or (came_back and not contact.deleted):
                 continue
             if not spoke.record_passes(record.fields, contact.data):
-                # the record itself left the filter (or is listed again outside it): "left",
-                # which the plan never writes, until a read finds it in the filter again.
-                # As "filtered" (the hub's contact left it), the next edit of the person
-                # anywhere wrote the hub's values over it, the edit that took it out lost
-                # with no word in the journal (QA)
                 if link.state == "active":
                     ctx.journal.append(
                         ctx.change_row(spoke, "unlink", contact.id, None, None, "done", record.native_id)
                     )
                     ctx.let_go(spoke)
-                link.state = "left"
+                if spoke.readable and spoke.passes(contact.data):
+                    # the hub's person is in the filter: the record's own edit took it out
+                    # (or it is listed again outside it). "left": the plan never writes it
+                    # until a read finds it back in. As "filtered", the next edit of the
+                    # person anywhere wrote the hub's values over it, the edit that took it
+                    # out lost, with no word in the journal (QA). A from-hub connector's
+                    # record gets the hub's values back as before, and one the hub's own
+                    # values took out (a field the connector cannot hold) stays "filtered":
+                    # written again once the person is back in the filter
+                    link.state = "left"
+                elif link.state in ("active", "unlisted"):
+                    link.state = "filtered"
                 continue
             link.state = "active"
             if not spoke.readable:

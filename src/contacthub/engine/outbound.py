@@ -84,6 +84,11 @@ def plan_link(spoke: Spoke, link: LinkRow, contact: ContactRow, open_fields: dic
         else:
             step.link_state = "detached"  # on_delete = ignore: the record stays, unlinked
         return step
+    if link.state == "left":
+        # its own edit took it out of the filter: never written until a read finds it back
+        # in (``Inbound._chunk``); planned only so that the person's deletion detaches it
+        step.link_state = "left"
+        return step
     if not spoke.passes(contact.data):
         step.link_state = "filtered"  # left the filter: unlinked, never deleted
         return step

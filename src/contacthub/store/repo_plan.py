@@ -33,7 +33,7 @@ class PlanMixin(StoreBase):
             .where(
                 lk.c.connector_id == connector_id,
                 lk.c.id > after,
-                lk.c.state.in_(("active", "filtered")),
+                lk.c.state.in_(("active", "filtered", "left")),
                 or_(lk.c.synced_rev < c.c.rev, c.c.deleted.is_(True)),
             )
             .order_by(lk.c.id)
