@@ -1830,3 +1830,28 @@ def test_a_google_rows_phones_stay_in_their_slots_when_one_is_added(tmp_path: Pa
         ("Home", "'+1 555-201-0003"),
         ("Mobile", "'+15552010009"),
     ]
+
+
+def test_a_trimmed_outlook_export_with_title_and_job_title_stays_outlook(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Title`` and ``Job Title`` both spell the job title, so a plain reading of the two
+    is no reading: taken for plain (1af042b), Outlook's name prefix ("Dr.") became the job
+    title, ``Job Title`` went unread with a warning, and a hub made before saw every job
+    title change to "Dr." (QA). The sheet is Outlook's: each column read as Outlook's."""
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "Title,First Name,Last Name,Job Title,E-mail Address,Mobile Phone\r\n"
+        "Dr.,Ann,Lee,Surveyor,ann@example.com,+1 415 555 0100\r\n",
+        encoding="utf-8",
+    )
+    connector = connector_for(path)
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        connector.check()
+    [ann] = records(connector)
+    assert connector._header()[0] == "outlook"
+    assert ann.fields["name_prefix"] == "Dr." and ann.fields["job_title"] == "Surveyor"
+    assert ann.fields["given_name"] == "Ann" and ann.fields["family_name"] == "Lee"
+    assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
+    assert [(p["value"], p.get("type")) for p in ann.fields["phones"]] == [("+14155550100", "cell")]
+    assert not caplog.records

@@ -16,6 +16,7 @@ see ``contacthub.connectors.csv_file`` for how its multi-valued cells are spelle
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -362,15 +363,21 @@ def detect(header: list[str]) -> tuple[str, int]:
     Phone`` sheet an export, whose ``Email`` and ``Phone`` were never read (the person was
     made twice, Google's columns added to the sheet). One that reads every such column as
     the plain format would still counts (``First Name, Last Name, Company`` stays
-    Outlook's: read alike, and a file detected so before keeps its ids). The spellings
+    Outlook's: read alike, and a file detected so before keeps its ids). Columns spelling
+    one scalar field twice (Outlook's ``Title`` beside its ``Job Title``) have no plain
+    reading, so an export reading them otherwise loses neither: an Outlook export trimmed
+    to ``Title, First Name, Last Name, Job Title, E-mail Address`` was read as plain, its
+    name prefix ("Dr.") as the job title and ``Job Title`` left unread. The spellings
     count only where nothing else does: a sheet headed ``name, email, phone`` is plain."""
     cols = _present(header)
     spelled = {c: spelled_field(c) for c in header if c.strip()}
+    twice = Counter(f for f in spelled.values() if f and f not in MULTI_FIELDS)
+    plain_read = {c: f for c, f in spelled.items() if f and twice[f] < 2}
     scores: dict[str, int] = {}
     for fmt in FORMATS:
         read = {c: h.field for h in handlers_for(fmt, header, {}, False) for _, c in h.cols}
         own = any(not spelled.get(c) for c in read)
-        lost = fmt != "plain" and any(f and read.get(c) != f for c, f in spelled.items())
+        lost = fmt != "plain" and any(read.get(c) != f for c, f in plain_read.items())
         scores[fmt] = len(read) if own or not lost else 0
     if not any(scores.values()):
         scores["plain"] = len(_spelled(cols))
