@@ -469,6 +469,42 @@ def test_with_deactivate_undoing_a_vendors_deletion_reactivates_it(sqlite_url: s
 
 
 @pytest.mark.parametrize("full_every", [None, "0s"])
+def test_with_deactivate_undoing_a_persons_deletion_reactivates_them(
+    sqlite_url: str, tmp_path: Path, full_every: str | None
+) -> None:
+    """QA: a person without a login the hub made, deactivated by their card's deletion; the
+    undo's write was an update without ``active``, which left them inactive, and the next
+    run, not listing them, deleted the card again. The update sends ``active: true``."""
+    from contacthub import service
+
+    with served(users=0, vendors=0, people=0, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        more = {"full_every": full_every} if full_every else {}
+        site = Site(sqlite_url, srv, folder, objects=["people"], on_delete="deactivate", **more)
+        site.sync()
+        for uid, given, family in (("pat", "Pat", "Quinn"), ("kim", "Kim", "Okafor")):
+            lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"FN:{given} {family}"]
+            lines += [f"N:{family};{given};;;", "TEL;TYPE=cell:+14155550124", "END:VCARD", ""]
+            (folder / f"{uid}.vcf").write_text("\r\n".join(lines))
+        assert site.sync().changes["procore"]["create"] == 2
+        state = srv.state
+        person = next(p for p in state.people.values() if p.get("origin_id") == "pat")
+        (folder / "pat.vcf").unlink()
+        deleted = site.sync()
+        assert deleted.status == "applied", deleted.as_json()
+        assert state.people[person["id"]]["active"] is False
+        undone = service.undo(site.engine, deleted.run_id)
+        assert undone.errors == [] and undone.status == "applied", undone.as_json()
+        assert state.people[person["id"]]["active"] is True
+        for _ in range(2):
+            after = site.sync()
+            assert after.errors == [] and after.changes == {}, after.as_json()
+        assert state.people[person["id"]]["active"] is True
+        assert any("Quinn" in p.read_text(encoding="utf-8") for p in folder.glob("*.vcf"))
+
+
+@pytest.mark.parametrize("full_every", [None, "0s"])
 def test_a_reactivation_that_failed_is_written_by_the_next_run(site: Site, full_every: str | None) -> None:
     """``on_delete = "deactivate"``: the undo's write that reactivates the user fails (Procore
     answers 503 until the client gives up: the run fails after the hub's side committed).

@@ -355,8 +355,9 @@ class ProcoreReader(Connector):
         reactivates it. Read with ``get``, it was "not found", so the person's create
         followed, which Procore refuses for a user (the email is the inactive user's) and
         takes for a vendor (a second one beside the inactive one). Not a person without a
-        login: Procore shows them in listings only, which carry no active flag of theirs, and
-        an update leaves them inactive; one added again is created as before."""
+        login: Procore shows them in listings only, which carry no active flag of theirs; one
+        added again is created as before (``ProcoreWriter._ours`` finds ours). A person's
+        update sends ``active: true``, which reactivates them."""
         return self._get(native_id, inactive=True)
 
     def _get(self, native_id: str, *, inactive: bool) -> Record:

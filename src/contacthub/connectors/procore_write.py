@@ -483,6 +483,15 @@ class ProcoreWriter(ProcoreReader):
                     attrs.pop("origin_id", None)
                     response = self.client.request("PATCH", f"{base}/{found['id']}", json={"person": attrs})
             else:
+                if not gone:
+                    # ``active`` too: a person the hub deactivated and now writes for a live
+                    # contact (an undo of the deletion, deactivations rejected) stayed
+                    # inactive without it, as a user or vendor would without its reactivation
+                    # call, and the next run, not listing them, deleted the contact again.
+                    # People have no reactivation call and no show GET to tell the inactive
+                    # ones first; the flag costs nothing, and an update only goes to a person
+                    # the hub holds live (a user found inactive is reactivated all the same).
+                    attrs["active"] = True
                 response = self.client.request("PATCH", f"{base}/{number}", json={"person": attrs})
         if response.status_code not in (200, 201):
             return WriteResult(
