@@ -184,6 +184,15 @@ def test_procore(client: TestClient, recorder: Recorder) -> None:
         assert (missing.status_code, missing.json()) == (401, wrong.json())
     assert rejected("procore") - before == 2
     assert len(recorder.hubs) == 5  # none of them asked for a run
+    # the scheme's case aside (HTTP auth schemes are case-insensitive); another scheme with
+    # the right token is no bearer
+    token = procore_auth()["Authorization"].split(" ", 1)[1]
+    lower = client.post(hook("procore"), json=PROCORE_EVENT, headers={"Authorization": f"bearer {token}"})
+    assert lower.status_code == 200 and len(recorder.hubs) == 6
+    basic_scheme = client.post(
+        hook("procore"), json=PROCORE_EVENT, headers={"Authorization": f"Basic {token}"}
+    )
+    assert (basic_scheme.status_code, basic_scheme.json()) == (401, wrong.json())
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -139,8 +139,11 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
         # ``destination_headers``, so Procore sends it with every delivery. It was once
         # checked only when present, and the URL token alone then queued runs; a missing
         # header answers exactly as a wrong one (401, same detail, counted as rejected).
-        auth = request.headers.get("authorization") or ""
-        if not tokens.same(auth, f"Bearer {tokens.bearer(found.hub, found.connector)}"):
+        # (the scheme's case aside, as HTTP says of every scheme: ``bearer x`` is ``Bearer x``)
+        scheme, _, credentials = (request.headers.get("authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not tokens.same(
+            credentials.strip(), tokens.bearer(found.hub, found.connector)
+        ):
             raise _reject("procore", 401, "wrong Authorization header")
         event = await _json(request, "procore")
         if not isinstance(event, dict):
