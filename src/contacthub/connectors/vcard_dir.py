@@ -280,8 +280,8 @@ class VCardDirConnector(VCardFiles, Connector):
                 if not stat.S_ISREG(st.st_mode):
                     odd[name] = "cannot read: not a file (a folder, a device or a pipe)"
                     continue
-                if old is not None and not every and old.partition(":")[0] == file_version(st):
-                    continue  # the version the hub knows (``stat_part``): unchanged
+                if old is not None and not every and stat_part(old) == file_version(st):
+                    continue  # the version the hub knows: unchanged
                 if st.st_size > max_card:
                     # read whole, a stray 300 MB file took 1 GB of memory on every run
                     # (its error means it is never known, so never skipped as unchanged);
@@ -375,21 +375,24 @@ class VCardDirConnector(VCardFiles, Connector):
 
     def _record(self, native_id: str) -> Record:
         path = self._path(native_id)
-        return self._parsed(native_id, path, *self._read(path))[0]
+        data, st = self._read(path)
+        return self._parsed(native_id, path, data, st, content_version(st, data))[0]
 
     def _read_record(self, native_id: str, was: str | None) -> tuple[Record | Unchanged, int]:
         """A file's record, and how many cards the file holds after its first; or
         ``Unchanged`` when it holds the bytes it held at ``was`` (a version the hub knows)."""
         path = self._path(native_id)
         data, st = self._read(path)
-        if was is not None:
-            version = content_version(st, data)
-            if digest_part(version) == digest_part(was):
-                return Unchanged(native_id, version, was), 0
-        return self._parsed(native_id, path, data, st)
+        version = content_version(st, data)
+        if was is not None and digest_part(version) == digest_part(was):
+            return Unchanged(native_id, version, was), 0
+        return self._parsed(native_id, path, data, st, version)
 
-    def _parsed(self, native_id: str, path: Path, data: bytes, st: os.stat_result) -> tuple[Record, int]:
-        """The record of a file's ``data`` read at ``st``, and how many cards follow its first."""
+    def _parsed(
+        self, native_id: str, path: Path, data: bytes, st: os.stat_result, version: str
+    ) -> tuple[Record, int]:
+        """The record of a file's ``data`` read at ``st`` (``version``: their
+        ``content_version``), and how many cards follow its first."""
         try:
             fields, uid, rev = self.codec.read(data, str(path))
         except NotAPersonError as exc:  # a contact group: not listed as a record
@@ -400,7 +403,6 @@ class VCardDirConnector(VCardFiles, Connector):
         modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
         if rev is not None and rev > modified:
             modified = rev
-        version = content_version(st, data)
         return Record(native_id, version, fields, modified, uid, str(path)), cards_after_first(data)
 
     def get(self, native_id: str) -> Record:
