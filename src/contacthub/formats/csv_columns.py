@@ -225,11 +225,17 @@ def spelling(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").split())
 
 
-def spelled_field(name: str) -> str:
-    """The field a column of this name holds in a plain file when the file has no column
-    of the field's own name (``PLAIN_SPELLINGS``, ``_FIELD_SPELLINGS``); "" for none."""
+def _spelled_as(name: str) -> tuple[str, str]:
+    """The field, and the type its values take, a column of this name holds in a plain
+    file that has no column of the field's own name (``PLAIN_SPELLINGS``,
+    ``_FIELD_SPELLINGS``); ("", "") for none."""
     key = spelling(name)
-    return (PLAIN_SPELLINGS.get(key) or _FIELD_SPELLINGS.get(key, ("", "")))[0]
+    return PLAIN_SPELLINGS.get(key) or _FIELD_SPELLINGS.get(key, ("", ""))
+
+
+def spelled_field(name: str) -> str:
+    """The field of ``_spelled_as``; "" for none."""
+    return _spelled_as(name)[0]
 
 
 def _spelled(cols: dict[str, str]) -> list[Handler]:
@@ -239,8 +245,7 @@ def _spelled(cols: dict[str, str]) -> list[Handler]:
     out: list[Handler] = []
     seen: set[str] = set()
     for name, actual in cols.items():
-        key = spelling(name)
-        field, kind = PLAIN_SPELLINGS.get(key) or _FIELD_SPELLINGS.get(key, ("", ""))
+        field, kind = _spelled_as(name)
         if not field or field in cols or (field in seen and field not in MULTI_FIELDS):
             continue
         seen.add(field)

@@ -139,10 +139,8 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
         # ``destination_headers``, so Procore sends it with every delivery. It was once
         # checked only when present, and the URL token alone then queued runs; a missing
         # header answers exactly as a wrong one (401, same detail, counted as rejected).
-        # (the scheme's case aside, as HTTP says of every scheme: ``bearer x`` is ``Bearer x``)
-        scheme, _, credentials = (request.headers.get("authorization") or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not tokens.same(
-            credentials.strip(), tokens.bearer(found.hub, found.connector)
+        if not tokens.same(
+            _bearer(request.headers.get("authorization")), tokens.bearer(found.hub, found.connector)
         ):
             raise _reject("procore", 401, "wrong Authorization header")
         event = await _json(request, "procore")
@@ -221,6 +219,14 @@ def webhook_router(engine: Engine, dispatcher: Dispatcher) -> APIRouter:
         return await _accepted("graph", found, dispatcher, status=202)
 
     return router
+
+
+def _bearer(header: str | None) -> str:
+    """The token of ``Authorization: Bearer TOKEN``, "" for none; the scheme's case aside,
+    as HTTP says of every scheme (``bearer x`` is ``Bearer x``), as ``_basic``'s."""
+    if not header or not header.lower().startswith("bearer "):
+        return ""
+    return header[7:].strip()
 
 
 def _basic(header: str | None) -> tuple[str, str]:
