@@ -1299,6 +1299,21 @@ def test_filters_unlink_never_delete(database_url: str) -> None:
     assert only(b)["emails"][0]["value"] == "p1@example.com"
 
 
+def _edited_out_of_bs_filter(database_url: str, people: int = 1, **b: Any) -> tuple[Hub, Any, Any, str]:
+    """a and b (filter: emails at example.com, and ``b``'s other settings) synced with
+    ``people`` people (a's ids x, y...), then b's record of person 1 edited out of b's
+    filter, not yet synced: the hub, its books a and b, and that record's id in b."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
+    hub = Hub(database_url, ["a", "b"], b={**flt, **b})
+    a, b_book = hub.book("a"), hub.book("b")
+    for i in range(1, people + 1):
+        a.put("xyz"[i - 1], person(i))
+    hub.sync()
+    [nid] = [n for n, i in b_book.items.items() if i.fields["given_name"] == "Given1"]
+    b_book.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    return hub, a, b_book, nid
+
+
 def test_a_record_whose_own_edit_left_the_filter_is_not_written_until_it_comes_back(
     database_url: str,
 ) -> None:
@@ -1306,13 +1321,7 @@ def test_a_record_whose_own_edit_left_the_filter_is_not_written_until_it_comes_b
     edit in a was written into it, putting the email back, the edit that took it out lost
     everywhere and in no journal (QA). It is left as it is until an edit of it brings it
     back into the filter; then it takes the person's edits made meanwhile."""
-    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
-    hub = Hub(database_url, ["a", "b"], b=flt)
-    a, b = hub.book("a"), hub.book("b")
-    a.put("x", person(1))
-    hub.sync()
-    [nid] = b.items
-    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub, a, b, nid = _edited_out_of_bs_filter(database_url)
     assert hub.sync().changes == {}  # let go
     phone = [{"value": "+14155550100", "type": "", "primary": False}]
     a.edit("x", phones=phone)
@@ -1329,13 +1338,7 @@ def test_a_record_whose_own_edit_left_the_filter_is_not_written_until_it_comes_b
 def test_a_from_hub_record_edited_out_of_its_filter_gets_the_hubs_values_back(database_url: str) -> None:
     """A from-hub connector takes no edits of its own: its record edited out of the filter
     is put back, and later edits reach it (taken for "left", it was never written again)."""
-    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
-    hub = Hub(database_url, ["a", "b"], b={**flt, "direction": "from-hub"})
-    a, b = hub.book("a"), hub.book("b")
-    a.put("x", person(1))
-    hub.sync()
-    [nid] = b.items
-    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub, a, b, _ = _edited_out_of_bs_filter(database_url, direction="from-hub")
     hub.sync()
     a.edit("x", job_title="Foreman")
     hub.sync()
@@ -1369,14 +1372,7 @@ def test_a_person_deleted_while_their_record_is_out_of_the_filter_stays_deleted(
     """b's record left b's filter by its own edit, then the person was deleted in a: the
     record stays in b, detached; an edit bringing it back into the filter later brought
     the person back everywhere."""
-    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
-    hub = Hub(database_url, ["a", "b"], b=flt)
-    a, b = hub.book("a"), hub.book("b")
-    a.put("x", person(1))
-    a.put("y", person(2))
-    hub.sync()
-    [nid] = [n for n, i in b.items.items() if i.fields["given_name"] == "Given1"]
-    b.edit(nid, emails=[{"value": "p1@other.org", "type": "", "primary": True}])
+    hub, a, b, nid = _edited_out_of_bs_filter(database_url, people=2)
     hub.sync()
     del a.items["x"]
     assert hub.sync().status == "applied"
