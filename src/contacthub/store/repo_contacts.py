@@ -283,8 +283,15 @@ class ContactsMixin(StoreBase):
         are dropped here, not in SQL: asked for ``native_id IS NOT NULL``, SQLite walks the
         (connector, native id) index and looks up each row in native-id order, twice as
         slow as ``ix_links_plan``'s rows in id order (a no-op run's largest query)."""
-        query = select(t.links.c.native_id, t.links.c.version).where(t.links.c.connector_id == connector_id)
-        return {nid: version or "" for nid, version in self.conn.execute(query) if nid is not None}
+        rows: Iterable[Any]
+        if self._native:
+            sql = f"SELECT native_id, version FROM links WHERE connector_id = {self._mark}"
+            rows = self._driver_rows(sql, (connector_id,))
+        else:
+            rows = self.conn.execute(
+                select(t.links.c.native_id, t.links.c.version).where(t.links.c.connector_id == connector_id)
+            )
+        return {nid: version or "" for nid, version in rows if nid is not None}
 
     def links_by_native(self, connector_id: int, native_ids: Iterable[str]) -> dict[str, LinkRow]:
         out: dict[str, LinkRow] = {}
