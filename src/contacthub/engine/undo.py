@@ -21,7 +21,7 @@ every field the first undo set back was "changed again since" (by that undo), an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,10 +79,14 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
         rows = store.conn.execute(query.order_by(c.id.desc())).all()
         if remaining is not None:  # the rest is undone: taken up again, each said kept
             rows = [r for r in rows if r.id in remaining.rows]
-        contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         undone = store.conn.execute(
-            select(t.runs.c.started_at, t.runs.c.finished_at).where(t.runs.c.id == run_id)
+            select(t.runs.c.started_at, t.runs.c.finished_at, t.runs.c.kind, t.runs.c.parent_id).where(
+                t.runs.c.id == run_id
+            )
         ).one()
+        if undone.kind == "approve" and undone.parent_id is not None:
+            rows = _approved_only(store, rows, int(undone.parent_id))
+        contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         written = _copies(store, contacts)
         decider, settle = _decision_run(store.conn, run_id)
         later = store.hub_changes_after(run_id, list(contacts), own_end)
@@ -228,6 +232,16 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
         ctx.flush_journal()
 
     return prepare
+
+
+def _approved_only(store: Any, rows: Sequence[Any], held_id: int) -> list[Any]:
+    """Of an approve's hub rows, its own: the deletions its held run showed, which the
+    person let through. The rest its sync carried, as any sync would have (a reject
+    carries them too): an edit made before the hold or meanwhile, a deletion made after
+    it that went along under the threshold. Undone with the approve, someone's edit was
+    taken back everywhere; kept, they are changes since for any older run's undo."""
+    shown = store.shown_deleted([held_id])
+    return [r for r in rows if r.op == "delete" and r.contact_id in shown]
 
 
 def _restore_links(ctx: RunContext, run_id: int, run: Any, restoring: dict[str, None]) -> None:

@@ -1,0 +1,52 @@
+"""Undoing an approve: the approve's own change is the deletions its held run showed and
+the person let through; the edits its sync carried (made before the hold, which a reject
+carries as well, or made meanwhile) are someone's edits, no part of the decision. Undone
+with it, they were taken back everywhere, the edit lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contacthub import service
+from tests.engine.harness import Hub
+from tests.engine.test_scenarios import person
+
+
+def native_of(hub: Hub, book: str, given: str) -> str:
+    return next(k for k, v in hub.book(book).items.items() if v.fields["given_name"] == given)
+
+
+def title(hub: Hub, book: str, given: str) -> Any:
+    return hub.book(book).items[native_of(hub, book, given)].fields.get("job_title")
+
+
+def test_undoing_an_approve_restores_its_deletions_and_keeps_the_edits_it_carried(database_url: str) -> None:
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i, job_title="T0"))
+    hub.sync()
+    b.edit(native_of(hub, "b", "Given11"), job_title="before the hold")
+    for i in range(8):
+        del a.items[f"a{i}"]
+    held = hub.sync()
+    assert held.status == "held"
+    b.edit(native_of(hub, "b", "Given10"), job_title="meanwhile")  # someone else's update
+    approved = service.approve(hub.engine, held.run_id)
+    assert approved.status == "applied", approved
+    assert len(a.items) == len(b.items) == 12
+    assert title(hub, "a", "Given10") == "meanwhile" and title(hub, "a", "Given11") == "before the hold"
+
+    undo = service.undo(hub.engine, approved.run_id)
+    assert undo.status == "applied", undo
+    assert len(a.items) == len(b.items) == 20  # the approved deletions are taken back
+    for book in ("a", "b"):
+        assert title(hub, book, "Given10") == "meanwhile"
+        assert title(hub, book, "Given11") == "before the hold"
+    assert hub.sync().changes == {}
+
+    # undoing the undo deletes them again, and still leaves the edits alone
+    again = service.undo(hub.engine, undo.run_id)
+    assert again.status == "applied", again
+    assert len(a.items) == len(b.items) == 12
+    assert title(hub, "b", "Given10") == "meanwhile" and title(hub, "a", "Given11") == "before the hold"
