@@ -25,7 +25,7 @@ from contacthub.errors import ConfigError
 
 log = logging.getLogger("contacthub.store")
 
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
