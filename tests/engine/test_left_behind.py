@@ -47,3 +47,28 @@ def test_a_record_left_behind_in_a_connector_that_may_not_create_stays(database_
     assert "b" not in report.changes
     assert "job_title" not in b.items["mine"].fields and len(b.items) == 1
     assert hub.sync().changes == {}
+
+
+def test_a_record_left_behind_by_a_person_whose_restore_was_undone_is_taken_up(database_url: str) -> None:
+    """A person deleted, restored by an undo, and that restore undone in turn is a deleted
+    person like any other: their record left behind is taken up when they are added again,
+    not a second one made beside it (only an undone import's records are never taken up)."""
+    from contacthub import service
+
+    hub = Hub(database_url, ["a", "b"], threshold="50", b={"on_delete": "ignore"})
+    a, b = hub.book("a"), hub.book("b")
+    a.put("x", person(1))
+    a.put("other", person(2))
+    assert hub.sync().errors == []
+    del a.items["x"]
+    deletion = hub.sync()
+    restore = service.undo(hub.engine, deletion.run_id)
+    assert restore.status == "applied", restore
+    undone = service.undo(hub.engine, restore.run_id)
+    assert undone.status == "applied", undone
+    assert len(b.items) == 2
+    a.put("y", person(1, job_title="Foreman"))
+    report = hub.sync()
+    assert report.taken_up == {"b": 1}, report
+    assert len(b.items) == 2
+    assert hub.sync().changes == {}

@@ -152,6 +152,20 @@ class PlanMixin(StoreBase):
         # not the records of a person an undo took back (an import undone): those were
         # never the hub's copies, and are left so that no run takes them in again (QA: a
         # later card with the same email took one up and erased what its owner typed)
+        # (an undo of a restore is no such undo: the person lived before it, and their
+        # records left behind are taken up as any deleted person's; they got a second row)
+        restored = t.changes.alias("restored")
+        undid_restore = (
+            select(restored.c.id)
+            .where(
+                restored.c.run_id == t.runs.c.parent_id,
+                restored.c.contact_id == c.c.id,
+                restored.c.connector_id.is_(None),
+                restored.c.op == "restore",
+                restored.c.status == "done",
+            )
+            .exists()
+        )
         undone = (
             select(ch.c.id)
             .join(t.runs, t.runs.c.id == ch.c.run_id)
@@ -161,6 +175,7 @@ class PlanMixin(StoreBase):
                 ch.c.op == "delete",
                 ch.c.status == "done",
                 t.runs.c.kind == "undo",
+                ~undid_restore,
             )
             .exists()
         )
