@@ -806,7 +806,7 @@ class CsvConnector(CsvStore, Connector):
             unwritten = self._unwritten.pop(id(row), None) if row is not None else None
             done.append((op, row, unwritten))
         if any(op.kind == "delete" and err is None for op, _, err in done):
-            table.rows = [row for row in table.rows if not row.gone]
+            table.drop_gone()
         if not any(err is None or row is not None for _, row, err in done):
             return [WriteResult(op, op.native_id, None, None, err) for op, _, err in done]
         if table.fmt == "plain" and "id" in table.header and not index.own:

@@ -80,6 +80,9 @@ class _Row:
     #: each as (line its quoted cell opened on, line, cells), for the connector to judge by
     #: their ids (``CsvConnector._judge_spanning``); None once judged
     spans: list[tuple[int, int, list[str]]] | None = None
+    #: the blank lines just before this row (empty, or only delimiters), as in the file: a
+    #: user's separators between groups of people, no rows, written back where they were
+    lead: str = ""
 
 
 @dataclass(slots=True)
@@ -105,6 +108,21 @@ class _Table:
     date_style: str | None = None
     #: the order its slashed dates are read in (``csv_cells.parse_date``), once looked at
     date_order: str | None = None
+    #: the blank lines after the last row, as in the file (``_Row.lead``)
+    tail: str = ""
+
+    def drop_gone(self) -> None:
+        """Remove the deleted rows; the blank lines before one stay, before the next row.
+        Dropped with it, the separator above a group of people went when its first went."""
+        kept: list[_Row] = []
+        lead = ""
+        for row in self.rows:
+            if row.gone:
+                lead += row.lead
+                continue
+            row.lead, lead = lead + row.lead, ""
+            kept.append(row)
+        self.rows, self.tail = kept, lead + self.tail
 
     def hashed(self) -> str:
         """``digest``, worked out now if the table was written since."""
@@ -217,12 +235,15 @@ class _Lines:
         return self.count + 1
 
 
-def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[str], list[_Row]]:
-    """The header and the non-blank rows. A row the csv module refuses (a cell over
-    ``FIELD_LIMIT``) becomes a row with a problem, reported for its line, and reading goes on
-    after it: the reader drops the rest of the line it failed on, and the lines after it that
-    are still inside a quoted cell (an odd number of quotes so far) are that row's too, not
-    rows of their own. Only a header that cannot be read fails the file.
+def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[str], list[_Row], str]:
+    """The header, the non-blank rows and the blank lines after the last. A blank line
+    (empty, or only delimiters) is no row: it is kept as text before the next row
+    (``_Row.lead``), so a write puts the user's separators back where they were (dropped,
+    they went at the first write). A row the csv module refuses (a cell over
+    ``FIELD_LIMIT``) becomes a row with a problem, reported for its line, and reading goes
+    on after it: the reader drops the rest of the line it failed on, and the lines after it
+    that are still inside a quoted cell (an odd number of quotes so far) are that row's too,
+    not rows of their own. Only a header that cannot be read fails the file.
 
     A quote never closed makes the rest of the file one cell, which the csv module gives
     as the row's last without a word: the rows after it were read as a note, and every
@@ -243,12 +264,13 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             connector,
         )
     rows: list[_Row] = []
+    blank = ""  # the blank lines read since the last row
     while True:
         line = lines.start()
         try:
             cells = next(reader)
         except StopIteration:
-            return header, rows
+            return header, rows, blank
         except csv.Error as exc:
             raw = "".join(lines.taken)
             opened = 0
@@ -258,7 +280,8 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
                     opened = line  # (where in the row it opened is not worth a second parse)
                     break
                 raw += more
-            rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw, opened=opened))
+            rows.append(_Row(line, [], problem=f"cannot be read: {exc}", raw=raw, opened=opened, lead=blank))
+            blank = ""
             continue
         if lines.ended:
             raw = "".join(lines.taken)
@@ -267,10 +290,14 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
                 f"the quote opened on line {opened} is never closed: the rest of the file reads "
                 "as one cell, so this row and the lines after it are not read (close the quote)"
             )
-            rows.append(_Row(line, [], problem=problem, raw=raw, opened=opened))
+            rows.append(_Row(line, [], problem=problem, raw=raw, opened=opened, lead=blank))
+            blank = ""
             continue
         if any(cells):
-            rows.append(_Row(line, cells, raw="".join(lines.taken)))  # kept if it is wrong
+            rows.append(_Row(line, cells, raw="".join(lines.taken), lead=blank))  # kept if it is wrong
+            blank = ""
+        else:
+            blank += "".join(lines.taken)
 
 
 def _lines_as_rows(raw: str, first: int, width: int, delimiter: str) -> list[tuple[int, int, list[str]]]:
@@ -396,7 +423,7 @@ class CsvStore:
             return table
         first, newline = _first_line(text)
         delimiter = self.delimiter or _sniff(first)
-        header, rows = _parse(text, delimiter, f"{self.path}", self.name)
+        header, rows, tail = _parse(text, delimiter, f"{self.path}", self.name)
         if self.delimiter and len(header) == 1 and _sniff(first) in first.replace(self.delimiter, ""):
             # a delimiter set to one the file does not use reads every row as one cell:
             # every person would look deleted and come back as a junk contact
@@ -406,6 +433,7 @@ class CsvStore:
                 self.name,
             )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
+        table.tail = tail
         self._refuse_duplicates(table)
         table.stamp, table.digest = stamp, digest(data)
         self._digested = (stamp, table.digest)
@@ -516,6 +544,9 @@ class CsvStore:
         lines = [spelled.pop()[:-2] + table.newline]
         number = 1 + len(_BREAK.findall(lines[0]))
         for row in table.rows:
+            if row.lead:  # (blank lines before it, as read: one ends in a line break)
+                lines.append(row.lead)
+                number += len(_BREAK.findall(row.lead))
             row.line = number
             if row.raw is not None:  # as it was read; the last line of a file may have had no line ending
                 text = row.raw if row.raw.endswith(("\n", "\r")) else row.raw + table.newline
@@ -529,6 +560,7 @@ class CsvStore:
                 row.text = (list(row.cells), text, len(_BREAK.findall(text)))
                 number += row.text[2]
             lines.append(text)
+        lines.append(table.tail)
         strict = table.codec.startswith("utf-16")
         data = table.bom + "".join(lines).encode(table.codec, "strict" if strict else "surrogateescape")
         try:
