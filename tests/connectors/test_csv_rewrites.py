@@ -3,6 +3,7 @@ primary markers never typed, and which columns a mapping moved away from (QA).""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,42 @@ def test_a_sheet_only_partly_like_outlooks_stays_plain(tmp_path: Path, header: s
     assert connector._header()[0] == "plain"
     assert al.fields["job_title"] == "CFO"
 
+
+GOOGLE = "Name,E-mail 1 - Type,E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value"
+
+
+def _google_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_google_row_without_primary_marks_gains_none_on_a_rewrite(tmp_path: Path) -> None:
+    """The hub holds one primary of each list (``model.normalize_multi``: the first when the
+    row marks none); written back, that primary got a ``* `` the user never wrote (QA)."""
+    path = tmp_path / "google.csv"
+    path.write_text(f"{GOOGLE}\r\nAnn Lee,Home,ann@x.test,Mobile,+1 555-201-0001,,\r\n", encoding="utf-8")
+    connector = connector_for(path)
+    [ann] = records(connector)
+    phones = [*ann.fields["phones"], {"value": "+15552010009", "type": "work"}]
+    emails = [*ann.fields["emails"], {"value": "ann@work.test", "type": "work"}]
+    wanted = {**ann.fields, "phones": phones, "emails": emails}
+    [res] = connector.write([WriteOp("update", "h", wanted, ann.native_id, ann.version)])
+    assert res.error is None
+    [row] = _google_rows(path)
+    assert (row["Phone 1 - Type"], row["Phone 2 - Type"], row["E-mail 1 - Type"]) == (
+        "Mobile",
+        "Work",
+        "Home",
+    )
+    assert res.fields is not None and res.fields["phones"][0]["value"] == "+15552010001"
+    # a primary that really changed is marked
+    [ann] = records(connector)
+    phones = [{**p, "primary": p["value"] == "+15552010009"} for p in ann.fields["phones"]]
+    [res] = connector.write(
+        [WriteOp("update", "h", {**ann.fields, "phones": phones}, ann.native_id, ann.version)]
+    )
+    assert res.error is None
+    [row] = _google_rows(path)
+    assert (row["Phone 1 - Type"], row["Phone 2 - Type"]) == ("Mobile", "* Work")
+    [ann] = records(connector)
+    assert [p["value"] for p in ann.fields["phones"] if p.get("primary")] == ["+15552010009"]

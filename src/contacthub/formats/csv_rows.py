@@ -232,8 +232,46 @@ def _write_slots(
     A slot given the element its cells hold already keeps its cells as they are
     (``_holds``): changing one phone of a row rewrote its other phones, nobody edited, in
     E.164. A phone written anew is spelled as the row spells its numbers
-    (``csv_cells.spell_phone``)."""
+    (``csv_cells.spell_phone``).
+
+    A row whose labels mark no primary (no ``* ``) gets none while the hub's primary is
+    the one it read there (``_unmarked``)."""
     old = old or {}
+    bare = _unmarked(slots, items, old, region)
+    if bare is not None:
+        tried: dict[str, str] = {}
+        _write_kept(slots, bare, tried, old, region)
+        primary = next(item for item in items if item.get("primary"))
+        back = read_row(slots, {**old, **tried}).to_fields(region).get(slots[0].field, [])
+        if back and element_key(slots[0].field, back[0]) == element_key(slots[0].field, primary):
+            out.update(tried)
+            return
+    _write_kept(slots, items, out, old, region)
+
+
+def _unmarked(
+    slots: list[Handler], items: list[dict[str, Any]], old: Row, region: str
+) -> list[dict[str, Any]] | None:
+    """``items`` with no element primary, when the row's labels mark none and the hub's
+    primary is the one it read there (``model.normalize_multi`` makes the first element
+    primary when none is marked); None otherwise. Written as the hub holds them, the
+    first phone of a row whose user never wrote a ``* `` gained one (QA). A new row, or a
+    primary changed in the hub, is marked as before."""
+    field = slots[0].field
+    labels = [old.get(column, "") for s in slots if (column := s.col("type"))]
+    if field not in ("emails", "phones") or not labels or any(x.startswith("* ") for x in labels):
+        return None
+    before = read_row(slots, old).to_fields(region).get(field, [])
+    primary = next((item for item in items if item.get("primary")), None)
+    if not before or primary is None or element_key(field, primary) != element_key(field, before[0]):
+        return None
+    return [{**item, "primary": False} if item is primary else item for item in items]
+
+
+def _write_kept(
+    slots: list[Handler], items: list[dict[str, Any]], out: dict[str, str], old: Row, region: str
+) -> None:
+    """``_write_slots`` of these items as they are."""
     held = _held(slots, items, old, region)
     if not held:
         _place(slots, items, out, old, region, {})
