@@ -134,3 +134,23 @@ def test_a_google_row_without_primary_marks_gains_none_on_a_rewrite(tmp_path: Pa
     assert (row["Phone 1 - Type"], row["Phone 2 - Type"]) == ("Mobile", "* Work")
     [ann] = records(connector)
     assert [p["value"] for p in ann.fields["phones"] if p.get("primary")] == ["+15552010009"]
+
+
+def test_a_field_mapped_to_another_column_leaves_the_old_one_as_it_was_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Moving ``custom.trade`` from ``Trade`` to ``Craft`` writes the trade into ``Craft``;
+    ``Trade`` is then a column the hub does not read, left as the user has it (the hub
+    no longer owns it, and a mapping change forgets the cursor that knew it did), and each
+    run names it as unread, so the stale copy is said, not silent."""
+    path = tmp_path / "p.csv"
+    path.write_text("id,display_name,Trade\r\na,Ann,plumber\r\n", encoding="utf-8")
+    [ann] = records(connector_for(path, mapping={"custom.trade": "Trade"}))
+    assert ann.fields["custom.trade"] == "plumber"
+    moved = connector_for(path, mapping={"custom.trade": "Craft"})
+    [res] = moved.write([WriteOp("update", "h", ann.fields, "a", None)])
+    assert res.error is None
+    assert path.read_bytes() == b"id,display_name,Trade,Craft\r\na,Ann,plumber,plumber\r\n"
+    with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
+        moved.check()
+    assert any("'Trade'" in r.getMessage() for r in caplog.records)
