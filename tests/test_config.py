@@ -965,3 +965,44 @@ def test_a_hub_name_is_kept_without_surrounding_blanks(tmp_path: Path) -> None:
     assert list(config.load(write(tmp_path, f'[hubs."{"y" * 200}"]\n')).hubs) == ["y" * 200]
     err = load_error(write(tmp_path, '[hubs.team]\n[hubs." team"]\n'))
     assert "are one name: 'team'" in str(err)
+
+
+def _region_hub(where: Path, region: str) -> str:
+    return (
+        f'[hubs.m]\nphone_region = "{region}"\n'
+        f'[[hubs.m.connectors]]\nname = "a"\ntype = "vcard-dir"\npath = "{where / "a"}"\n'
+        f'[[hubs.m.connectors]]\nname = "b"\ntype = "vcard-dir"\npath = "{where / "b"}"\n'
+    )
+
+
+def _phones(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.contacts.c.data)).scalars().all()
+    return sorted(p["value"] for data in rows for p in (loads(data) or {}).get("phones", []))
+
+
+@pytest.mark.parametrize("how", ["hub file", "dashboard"])
+def test_a_changed_phone_region_reads_every_record_again(tmp_path: Path, how: str) -> None:
+    """A number written without a country code is read under the hub's ``phone_region``.
+    Changed (US to GB), the records already read stayed as the old region read them:
+    nothing told the connectors to read them again, as a changed mapping does (QA)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "p.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:p\r\nFN:Pat\r\nTEL;TYPE=WORK:020 7946 0958\r\nEND:VCARD\r\n"
+    )
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    config.apply(engine, config.load(write(tmp_path, _region_hub(tmp_path, "US"))))
+    assert run_hub(engine, "m").status == "applied"
+    assert _phones(engine) == ["020 7946 0958"]  # no US number: kept as typed
+    if how == "hub file":
+        said = config.apply(engine, config.load(write(tmp_path, _region_hub(tmp_path, "GB"))))
+        assert any("phone_region" in line for line in said)
+    else:
+        from contacthub.service.editing import update_hub
+
+        update_hub(engine, "m", {"phone_region": "GB"})
+    assert run_hub(engine, "m").status == "applied"
+    assert _phones(engine) == ["+442079460958"]
+    # each folder's card is the same number under GB: left as typed, nothing written
+    assert "020 7946 0958" in (tmp_path / "b" / "p.vcf").read_text()

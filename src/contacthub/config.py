@@ -357,6 +357,7 @@ def _apply(engine: Engine, spec: HubFile) -> list[str]:
                         update(t.hubs).where(t.hubs.c.id == hub_id).values(updated_at=now(), **values)
                     )
                     lines.append(f"hub {hub_name}: " + ", ".join(diff))
+                    reread_for_region(conn, hub_id, loads(row.settings) or {}, hub.settings)
             lines += _apply_connectors(conn, hub_id, hub_name, hub.connectors, spec.base)
     return lines
 
@@ -980,6 +981,20 @@ def _reconsider(
             update(t.links).where(links.id == bindparam("b_id")).values(baseline=bindparam("b_baseline")),
             changed,
         )
+
+
+def reread_for_region(conn: Any, hub_id: int, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """After a hub's ``phone_region`` changed, have every connector of the hub read each of
+    its records again (``_reconsider``, as a changed mapping does); whether it changed. A
+    number written without a country code is read under the region, and the records read
+    before kept the old reading ("020 7946 0958" as typed under US, never +44 under GB)
+    until each one happened to be edited (QA)."""
+    if old.get("phone_region", "US") == new.get("phone_region", "US"):  # ("" is no region)
+        return False
+    query = select(t.connectors.c.id).where(t.connectors.c.hub_id == hub_id)
+    for connector_id in conn.execute(query).scalars().all():
+        _reconsider(conn, connector_id)
+    return True
 
 
 def _differs(old: Any, new: Any) -> bool:

@@ -115,8 +115,9 @@ def _name_taken(name: str, *, mine: bool) -> str:
 
 
 def update_hub(engine: Engine, hub: str, changes: dict[str, Any]) -> None:
-    """Change a hub's conflict policy, deletion threshold or phone region."""
-    from contacthub.config import HubSpec
+    """Change a hub's conflict policy, deletion threshold or phone region (another region
+    has each record read again: ``config.reread_for_region``)."""
+    from contacthub.config import HubSpec, reread_for_region
 
     with engine.begin() as conn:
         row = Store(conn).hub(hub)
@@ -136,6 +137,7 @@ def update_hub(engine: Engine, hub: str, changes: dict[str, Any]) -> None:
                 updated_at=now(),
             )
         )
+        reread_for_region(conn, row.id, row.settings, {"phone_region": spec.phone_region})
 
 
 def _hub_spec(cls: Any, **values: Any) -> Any:
