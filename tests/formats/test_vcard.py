@@ -204,6 +204,32 @@ def test_rev() -> None:
     assert parse_rev("2014722T222710Z") is None
 
 
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The machine's local zone is UTC+9 (a POSIX TZ: no tz database needed)."""
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_rev_without_a_zone_is_local_time(tokyo: None) -> None:
+    """RFC 6350: a time without a zone is local time. Read as UTC, a card edited at 10:15
+    in Tokyo (01:15 UTC) counted as edited at 10:15 UTC, newer than an edit made at 05:00
+    UTC elsewhere, and won under ``newest`` (QA)."""
+    from datetime import UTC, datetime
+
+    assert parse_rev("20231015T101500") == datetime(2023, 10, 15, 1, 15, tzinfo=UTC)
+    assert parse_rev("2023-10-15T10:15:00") == datetime(2023, 10, 15, 1, 15, tzinfo=UTC)
+    assert parse_rev("20231015") == datetime(2023, 10, 14, 15, 0, tzinfo=UTC)  # local midnight
+    assert parse_rev("20231015T101500Z") == datetime(2023, 10, 15, 10, 15, tzinfo=UTC)  # zoned: as said
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u\r\nFN:A\r\nREV:{}\r\nEND:VCARD\r\n"
+    local = CODEC.read(card.format("20231015T101500").encode())
+    other = CODEC.read(card.format("20231015T050000Z").encode())
+    assert local[2] is not None and other[2] is not None and local[2] < other[2]
+
+
 @pytest.mark.parametrize("rev", ["99991231T230000-0100", "00010101T000000+0100", "9999-12-31T23:30:00-00:45"])
 def test_a_rev_utc_cannot_hold_is_no_rev(rev: str) -> None:
     """Shifted to UTC it falls off the calendar: its OverflowError crashed every run of the

@@ -130,16 +130,27 @@ def parse_bday(text: str) -> str:
 
 def parse_rev(text: str) -> datetime | None:
     """A REV timestamp as an aware UTC datetime, or None when it does not parse or UTC
-    cannot hold it (``99991231T230000-0100``: its OverflowError crashed every run)."""
+    cannot hold it (``99991231T230000-0100``: its OverflowError crashed every run).
+
+    One without a zone (``20231015T101500``, or a date alone) is local time, as RFC 6350
+    says: the local time of this machine, the clock the file's own mtime is read by. Taken
+    as UTC, a card edited at 10:15 in Tokyo counted as nine hours newer than it was and
+    won ``newest`` against a later edit elsewhere (QA)."""
     match = _STAMP.fullmatch(text.strip())
     if not match:
         return None
     y, mo, d, h, mi, s, zone = match.groups()
     try:
-        stamp = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC)
+        stamp = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
     except ValueError:
         return None
-    if zone and zone != "Z":
+    if not zone:
+        try:
+            return stamp.astimezone(UTC)  # a naive time is read in the local zone
+        except (OverflowError, OSError, ValueError):  # off the calendar (year 1, 9999)
+            return None
+    stamp = stamp.replace(tzinfo=UTC)
+    if zone != "Z":
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         try:
