@@ -865,3 +865,22 @@ def test_a_file_over_max_card_mb_is_an_error_of_its_record_and_not_read(tmp_path
 def test_max_card_mb_must_be_a_positive_number(tmp_path: Path, value: Any) -> None:
     with pytest.raises(ConfigError, match="max_card_mb"):
         make(tmp_path, max_card_mb=value)
+
+
+def test_new_file_names_never_differ_only_in_case(tmp_path: Path) -> None:
+    """Cards whose UIDs differ only in case (``ABC``, ``abc``) are two people, but their
+    files ``ABC.vcf`` and ``abc.vcf`` are one file on macOS and Windows: the folder synced
+    or copied there lost one of them (QA). A new file's name differs from every file's in
+    the folder by more than case; a create replayed under its own name still finds it."""
+    (tmp_path / "Kim.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:Kim\r\nFN:Kim\r\nEND:VCARD\r\n")
+    conn = make(tmp_path)
+    ops = [WriteOp("create", uid, {"display_name": uid}) for uid in ("ABC", "abc", "aBc", "KIM")]
+    results = conn.write(ops)
+    assert [r.error for r in results] == [None] * 4
+    names = sorted(p.name for p in tmp_path.glob("*.vcf"))
+    assert len(names) == 5 and len({n.lower() for n in names}) == 5, names
+    assert results[0].native_id == "ABC.vcf"  # the first keeps its UID's name
+    assert {conn.get(r.native_id or "").hub_id for r in results} == {"ABC", "abc", "aBc", "KIM"}
+    # a create replayed (after a crash) under the name it took is that file, not a new one
+    [again] = make(tmp_path).write([WriteOp("create", "ABC", {"display_name": "ABC"})])
+    assert again.native_id == "ABC.vcf" and len(list(tmp_path.glob("*.vcf"))) == 5

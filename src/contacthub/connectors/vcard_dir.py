@@ -147,6 +147,9 @@ class VCardDirConnector(VCardFiles, Connector):
         #: a write found a file changed behind a stat as it was: the next pull reads every
         #: file (``applied_cursor``, ``_check_version``)
         self._reread = False
+        #: the folder's file names by their lower case -> as spelt (``_new_name``), listed
+        #: at the first new name a run picks
+        self._names: dict[str, str] | None = None
 
     @property
     def fields(self) -> frozenset[str] | None:
@@ -506,10 +509,24 @@ class VCardDirConnector(VCardFiles, Connector):
         return results
 
     def _new_name(self, hub_id: str) -> str:
-        """The file name of a new card: its hub id where that is a safe name."""
+        """The file name of a new card: its hub id where that is a safe name, and no other
+        file's name in the folder but for case. UIDs ``ABC`` and ``abc`` are two people,
+        but ``ABC.vcf`` and ``abc.vcf`` are one file on macOS and Windows, where the folder
+        synced or copied lost one of them (QA): the second is named by a random id. The
+        very same name is kept: a create replayed after a crash finds its file (``_create``)."""
         if _SAFE_NAME.fullmatch(hub_id) and hub_id[-1] != ".":
-            return f"{hub_id}{self.extension}"
-        return f"{uuid.uuid4().hex}{self.extension}"
+            name = f"{hub_id}{self.extension}"
+            if self._names is None:
+                try:
+                    self._names = {n.lower(): n for n in os.listdir(self.root)}
+                except OSError:  # no folder yet: it is made at the first write
+                    self._names = {}
+            if self._names.setdefault(name.lower(), name) == name:
+                return name
+        name = f"{uuid.uuid4().hex}{self.extension}"
+        if self._names is not None:
+            self._names[name.lower()] = name
+        return name
 
     def _create(self, op: WriteOp, dir_fd: int | None = None, name: str | None = None) -> WriteResult:
         ext = self.extension
