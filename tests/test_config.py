@@ -1006,3 +1006,11 @@ def test_a_changed_phone_region_reads_every_record_again(tmp_path: Path, how: st
     assert _phones(engine) == ["+442079460958"]
     # each folder's card is the same number under GB: left as typed, nothing written
     assert "020 7946 0958" in (tmp_path / "b" / "p.vcf").read_text()
+
+
+def test_a_filter_in_an_empty_text_is_refused_naming_the_connector(tmp_path: Path) -> None:
+    """``{field = "email", op = "in", value = [""]}`` never matches (a field with no value
+    has no text): it was taken without a word, and the connector let nobody in (QA)."""
+    text = MINIMAL + "filter = {field = 'email', op = 'in', value = ['']}\n"
+    err = load_error(write(tmp_path, text))
+    assert "hubs.team.connectors[0] (a) filter" in str(err) and "is_empty" in err.message

@@ -399,3 +399,28 @@ def test_a_regex_is_matched_in_linear_time() -> None:
     note = Contact(display_name="X", notes="a" * 5000 + "b").to_fields()
     assert not evil(note)
     assert evil(Contact(display_name="X", notes="aaaa").to_fields())
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "instead"),
+    [
+        ("in", [""], "is_empty"),
+        ("in", ["a@x.test", ""], "is_empty"),
+        ("equals", "", "is_empty"),
+        ("not_equals", "", "is_not_empty"),
+    ],
+)
+def test_an_empty_text_to_compare_with_is_refused_where_a_filter_is_set(
+    op: str, value: Any, instead: str
+) -> None:
+    """A field with no value has no text to compare: ``in [""]`` matched nobody (QA: it
+    was meant as ``is_empty``, and the connector let nobody in), ``not_equals ""`` everyone
+    with a value. Where a filter is set (``strict``), that is refused, naming the operator
+    to write; a filter stored before is still read (a run does not fail on it)."""
+    spec = {"field": "email", "op": op, "value": value}
+    with pytest.raises(ConfigError) as info:
+        compile_filter(spec, "hubs.h.connectors[0] filter", strict=True)
+    assert info.value.where == "hubs.h.connectors[0] filter"
+    assert "empty text" in info.value.message and instead in info.value.message
+    held = compile_filter(spec)  # as a run reads a stored one
+    assert held is not None and held({"emails": []}) is (op == "not_equals")

@@ -271,7 +271,7 @@ def load(path: Path) -> HubFile:
         for i, conn in enumerate(hub.connectors):
             where = f"{path}: hubs.{hub_name}.connectors[{i}] ({conn.name})"
             cls = connector_class_or_error(conn.type, where)
-            compile_filter(conn.filter, f"{where} filter")
+            compile_filter(conn.filter, f"{where} filter", strict=True)
             for field in conn.mapping:
                 if not is_known_field(field):
                     raise ConfigError(f"mapping names unknown field {field!r}", where)

@@ -84,10 +84,36 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
     raise ConfigError(f"unknown field {name!r} (fields: {known})")
 
 
-def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
-    """The test one operator applies to a field's list of values."""
+#: what to write instead of comparing with an empty text (``_no_empty_text``)
+_INSTEAD = {
+    "in": 'op = "is_empty" (or any = [{op = "is_empty"}, {op = "in", value = [...]}])',
+    "equals": 'op = "is_empty"',
+    "not_equals": 'op = "is_not_empty"',
+}
+
+
+def _no_empty_text(op: str, value: Any, where: str) -> None:
+    """Refuse an empty text to compare with (``in [""]``, ``equals ""``): a field with no
+    value has no text at all, so ``in [""]`` and ``equals ""`` never match, and
+    ``not_equals ""`` matches every field with a value. Taken without a word, a filter
+    meant as ``is_empty`` let nobody in (QA). An error, not a warning: such a filter
+    is always a slip, and a warning in ``apply``'s output went unread."""
+    texts = value if op == "in" and isinstance(value, list) else [value]
+    if op in _INSTEAD and any(isinstance(v, str) and v == "" for v in texts):
+        raise ConfigError(
+            f'{op!r} with an empty text ("") never holds as meant: a field with no value has no'
+            f" text to compare; for an empty field write {_INSTEAD[op]}",
+            where,
+        )
+
+
+def _test(op: str, value: Any, where: str, strict: bool = False) -> Callable[[list[str]], bool]:
+    """The test one operator applies to a field's list of values (``strict``:
+    ``_no_empty_text`` too)."""
     if op not in OPERATORS:
         raise ConfigError(f"unknown operator {op!r} (operators: {', '.join(OPERATORS)})", where)
+    if strict:
+        _no_empty_text(op, value, where)
     if op in ("is_empty", "is_not_empty"):
         return (lambda vs: not vs) if op == "is_empty" else (lambda vs: bool(vs))
     if op == "in":
@@ -118,13 +144,18 @@ def _test(op: str, value: Any, where: str) -> Callable[[list[str]], bool]:
 MAX_NESTING = 32
 
 
-def compile_filter(spec: Mapping[str, Any] | None, where: str = "filter") -> Predicate | None:
-    """A predicate over flat contacts, or None for "no filter" (everything passes)."""
+def compile_filter(
+    spec: Mapping[str, Any] | None, where: str = "filter", *, strict: bool = False
+) -> Predicate | None:
+    """A predicate over flat contacts, or None for "no filter" (everything passes).
+    ``strict`` where a filter is set (a hub file, the dashboard, the API): an empty text to
+    compare with is refused too (``_no_empty_text``); a run reads a filter stored before
+    as it was, rather than fail every run of the hub."""
     if not spec:
         return None
     if _nesting(spec) > MAX_NESTING:
         raise ConfigError(f"groups nest more than {MAX_NESTING} deep: write the filter flatter", where)
-    return _compile(spec, where)
+    return _compile(spec, where, strict)
 
 
 def _nesting(spec: Any) -> int:
@@ -146,7 +177,7 @@ def _nesting(spec: Any) -> int:
     return deepest
 
 
-def _compile(spec: Any, where: str) -> Predicate:
+def _compile(spec: Any, where: str, strict: bool = False) -> Predicate:
     if not isinstance(spec, Mapping):
         raise ConfigError("a condition must be a table such as {field=..., op=..., value=...}", where)
     groups = [k for k in ("all", "any") if k in spec]
@@ -157,7 +188,7 @@ def _compile(spec: Any, where: str) -> Predicate:
         items = spec[kind]
         if not isinstance(items, list) or not items:
             raise ConfigError(f"'{kind}' needs a non-empty list of conditions", where)
-        parts = [_compile(item, f"{where}.{kind}[{i}]") for i, item in enumerate(items)]
+        parts = [_compile(item, f"{where}.{kind}[{i}]", strict) for i, item in enumerate(items)]
         if kind == "all":
             return lambda f: all(p(f) for p in parts)
         return lambda f: any(p(f) for p in parts)
@@ -169,7 +200,7 @@ def _compile(spec: Any, where: str) -> Predicate:
         values = _values(str(spec["field"]))
     except ConfigError as exc:
         raise ConfigError(exc.message, where) from None
-    test = _test(str(spec["op"]), value, where)
+    test = _test(str(spec["op"]), value, where, strict)
     if isinstance(value, Mapping) or (
         isinstance(value, list) and any(isinstance(v, (list, Mapping)) for v in value)
     ):

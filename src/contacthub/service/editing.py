@@ -158,7 +158,7 @@ def _connector_spec(values: dict[str, Any], where: str) -> Any:
 
     spec = _hub_spec(ConnectorSpec, **values)
     cls = connector_class_or_error(spec.type, where)
-    compile_filter(spec.filter, f"{where} filter")
+    compile_filter(spec.filter, f"{where} filter", strict=True)
     for field in spec.mapping:
         if not is_known_field(field):
             raise UserError(f"mapping names unknown field {field!r}", where)
