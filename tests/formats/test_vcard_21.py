@@ -164,3 +164,30 @@ def test_values_written_in_21_read_back_as_they_were(title: str, notes: str, org
         "notes": notes,
         "organization": org,
     }
+
+
+AGENT = (
+    b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Gump;Forrest\r\nFN:Forrest Gump\r\n"
+    b"AGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:Friday;Fred\r\nTEL;WORK;VOICE:+1-213-555-1234\r\n"
+    b"END:VCARD\r\nEMAIL:f@x.test\r\nEND:VCARD\r\n"
+)
+
+
+def test_an_agents_embedded_card_stays_in_its_agent() -> None:
+    """vCard 2.1 writes an AGENT's card after ``AGENT:``, whole (BEGIN:VCARD to END:VCARD).
+    It was read as a second card of the file, and an update wrote it after the person's
+    card, a second person in the file (QA). It is the AGENT's value: kept in its place, and
+    its telephone is not the person's."""
+    fields, new = _update(AGENT, {"job_title": "Boss"})
+    assert fields["display_name"] == "Forrest Gump" and not fields.get("phones")
+    embedded = AGENT[AGENT.index(b"AGENT:") : AGENT.index(b"EMAIL")]
+    assert embedded in new and new.count(b"BEGIN:VCARD") == 2
+    assert new.rstrip(b"\r\n").endswith(b"END:VCARD") and new.index(b"EMAIL") > new.index(embedded)
+    assert len(CODEC.parse(new)) == 1
+    # in 3.0 the embedded card is the AGENT's text value (RFC 2426)
+    _, as30 = _update(AGENT, {"job_title": "Boss"}, VCardCodec())
+    assert (
+        b"AGENT:BEGIN:VCARD\\nVERSION:2.1\\nN:Friday\\;Fred\\nTEL\\;WORK\\;VOICE:+1-213-555-1234\\nEND:VCARD"
+        in as30.replace(b"\r\n ", b"")
+    )
+    assert len(VCardCodec().parse(as30)) == 1 and b"\r\nBEGIN:VCARD" not in as30

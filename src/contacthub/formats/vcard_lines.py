@@ -94,6 +94,7 @@ def _fast_cards(
     props: list[Property] = []
     saw_begin = False
     unreadable: _Unreadable = []
+    agents: dict[int, Property] = {}
     names = _NAME_MEMO
     for line, group, raw_name, head, value in _SIMPLE_LINE.findall(text) if rows is None else rows:
         try:
@@ -113,9 +114,14 @@ def _fast_cards(
                 if current is not None:
                     stack.append(current)
                 current = Card()
+                if stack and _embeds(props):
+                    agents[id(current)] = props[-1]
+                else:
+                    cards.append(current)
                 props = current.properties
-                cards.append(current)
             else:
+                if current is not None and agents:
+                    _embed(agents, current, line)
                 current = stack.pop() if stack else None
                 if current is not None:
                     props = current.properties
@@ -136,6 +142,34 @@ def _fast_cards(
             current.version = prop.value.strip()
         props.append(prop)
     return cards, saw_begin, unreadable
+
+
+def _embeds(props: list[Property]) -> bool:
+    """Whether a BEGIN:VCARD after these properties starts an AGENT's card: vCard 2.1 writes
+    it on the lines after ``AGENT:`` (an empty value). Read as a card of its own, an
+    update wrote it after the person's card, a second person in the file (QA)."""
+    return bool(props) and props[-1].name == "AGENT" and not props[-1].value.strip(_WS)
+
+
+def _embed(agents: dict[int, Property], card: Card, end: str) -> None:
+    """At the END of an AGENT's card (``_embeds``): its lines become the AGENT's, written
+    back as they were into a 2.1 card, and its value the card's text (as 3.0's AGENT holds
+    one, ``AGENT:BEGIN:VCARD\nFN:...``) for a 3.0/4.0 card."""
+    agent = agents.pop(id(card), None)
+    if agent is None:
+        return
+    lines = ["BEGIN:VCARD"]
+    for prop in card.properties:
+        lines.extend(prop.raw or [format_property(prop)])
+    lines.append(end)
+    agent.raw = [*(agent.raw or ["AGENT:"]), *lines]
+    # its own lines where they are plain text (quoted-printable or another charset: the value)
+    text = [
+        p.raw[0] if p.raw and len(p.raw) == 1 and not p.legacy else format_property(p)
+        for p in card.properties
+    ]
+    agent.value = escape("\n".join(["BEGIN:VCARD", *text, "END:VCARD"]))
+    agent.legacy = True  # its lines are 2.1's own syntax: a 3.0/4.0 card gets the value
 
 
 def _every_row(text: str) -> Iterator[_Row]:
@@ -322,6 +356,7 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool, _Unreadable
     props: list[Property] = []
     saw_begin = False
     unreadable: _Unreadable = []
+    agents: dict[int, Property] = {}
     for parts in _logical_lines(text):
         first = parts[0]
         if first[0] in "BbEe" and len(first) < 24 and len(parts) == 1:
@@ -331,10 +366,15 @@ def _slow_cards(text: str, fallback: str) -> tuple[list[Card], bool, _Unreadable
                 if current is not None:
                     stack.append(current)
                 current = Card()
+                if stack and _embeds(props):
+                    agents[id(current)] = props[-1]
+                else:
+                    cards.append(current)
                 props = current.properties
-                cards.append(current)
                 continue
             if upper == "END:VCARD":
+                if current is not None and agents:
+                    _embed(agents, current, first)
                 current = stack.pop() if stack else None
                 if current is not None:
                     props = current.properties
