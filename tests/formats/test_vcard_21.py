@@ -8,6 +8,7 @@ program that reads only 2.1 might no longer read its own file.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -191,3 +192,18 @@ def test_an_agents_embedded_card_stays_in_its_agent() -> None:
         in as30.replace(b"\r\n ", b"")
     )
     assert len(VCardCodec().parse(as30)) == 1 and b"\r\nBEGIN:VCARD" not in as30
+
+
+def test_a_soft_break_that_lost_its_line_end_is_no_character(corpus_dir: Path) -> None:
+    """audriga's card writes ``=0D=0A=Baytown`` in a quoted-printable LABEL: a soft break
+    whose line end was lost. Decoded as ``=Ba``, it read ``ºytown``, and a card written
+    again as 3.0 (a CardDAV book) said so. No encoder writes a hex pair of mixed case, so
+    ``=`` before one is the lost soft break, dropped. A 2.1 card keeps its line as it was."""
+    data = (corpus_dir / "vcards" / "empty-values__2.1__audriga_test_vcard_2.vcf").read_bytes()
+    label = next(line for line in data.splitlines() if line.startswith(b"LABEL;HOME"))
+    _, new = _update(data, {"job_title": "Boss"})
+    assert label in new.splitlines()  # 2.1: untouched
+    _, as30 = _update(data, {"job_title": "Boss"}, VCardCodec())
+    written = as30.decode("utf-8").replace("\r\n ", "").replace("\n ", "")
+    assert "LABEL;TYPE=HOME:42 Plantation St.\\nBaytown, LA 30314\\nUnited States of America" in written
+    assert "º" not in written

@@ -15,6 +15,7 @@ tables are shared module state: clear them in place, never rebind them.
 from __future__ import annotations
 
 import binascii
+import re
 
 from contacthub.formats.vcard_card import _WS, Property
 
@@ -232,6 +233,12 @@ def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | N
     return prop
 
 
+#: an ``=`` before a hex pair of mixed case (``=0D=0A=Baytown``): no encoder writes ``=Ba``
+#: for a byte (RFC 2045 says upper case; a lower-case one writes ``=ba``), so it is a soft
+#: break whose line end was lost, dropped; decoded, it read ``ºytown`` (QA, audriga's card)
+_LOST_SOFT_BREAK = re.compile(r"=(?=[A-F][a-f]|[a-f][A-F])")
+
+
 def _decode_property(prop: Property, fallback: str) -> None:
     """Undo quoted-printable and non-UTF-8 charsets; such a property keeps its raw lines
     marked ``legacy``: they are not valid in the UTF-8, QP-free 3.0/4.0 we write, but a 2.1
@@ -240,7 +247,10 @@ def _decode_property(prop: Property, fallback: str) -> None:
     charset = params.get("CHARSET")
     encoding = params.get("ENCODING")
     if encoding and encoding[0].upper() == "QUOTED-PRINTABLE":
-        data = binascii.a2b_qp(prop.value.encode("latin-1"))
+        raw = prop.value
+        if "=" in raw:
+            raw = _LOST_SOFT_BREAK.sub("", raw)
+        data = binascii.a2b_qp(raw.encode("latin-1"))
         value, _ = _decode(data, charset[0] if charset else None, fallback)
         if "\n" in value or "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
