@@ -565,7 +565,32 @@ def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
     report = site.sync()
     assert state.users[theirs["id"]]["is_active"] is False
     assert state.users[theirs["id"]].get("mobile_phone") == phone
-    assert any("taken" in e["message"] for e in report.errors)
+    assert any("taken" in e["message"] and "deactivated in Procore" in e["message"] for e in report.errors)
+
+
+def test_undoing_a_deletion_made_in_procore_reactivates_the_user(site: Site) -> None:
+    """A user a Procore admin deactivated (never made by the hub, no origin id of ours):
+    the deletion spread to the hub, then was undone. The undo's create was refused
+    (their email is the inactive user's) and every run after failed the same way: only a
+    user whose origin id was the hub's was looked for among the inactive ones."""
+    from contacthub import service
+
+    state = site.srv.state
+    site.apply(full_every="0s")
+    site.sync()
+    user = next(u for u in state.users.values() if not u.get("origin_id") and u["is_active"])
+    email = str(user["email_address"]).lower()
+    state.update_user(user["id"], {"is_active": False})  # by an admin, in Procore
+    deleted = site.sync()
+    assert email not in site.cards()
+    undone = service.undo(site.engine, deleted.run_id)
+    assert undone.errors == [] and undone.status == "applied", undone.as_json()
+    assert state.users[user["id"]]["is_active"] is True
+    assert [u["id"] for u in state.users.values() if u["email_address"].lower() == email] == [user["id"]]
+    assert email in site.cards()
+    for _ in range(2):
+        after = site.sync()
+        assert after.errors == [] and after.changes == {}, after.as_json()
 
 
 @pytest.mark.parametrize("change", [{"full_every": "0s"}, {"per_page": 50}])
