@@ -584,3 +584,13 @@ def test_another_extension_or_number_is_another_phone() -> None:
     # digits of other scripts compare as written (not dropped, every such number one)
     arabic = [{"value": "٣٣٣ ٤٤٤", "type": "", "primary": True}]
     assert not field_equal("phones", arabic, [{**arabic[0], "value": "٣٣٣ ٥٥٥"}])
+
+
+def test_split_extension_is_the_extension_phone_same_key_compares_by() -> None:
+    from contacthub.model import split_extension
+
+    for text in ("+1 (212) 555-0103 ext. 315", "+1 212 555 0103 x315", "+1 212-555-0103;ext=315"):
+        number, ext = split_extension(text)
+        assert ext == "315" and phone_same_key(f"{number} ext. {ext}") == phone_same_key(text)
+    assert split_extension("+1 212 555 0103") == ("+1 212 555 0103", "")
+    assert split_extension("1-800-FLOWERS x5") == ("1-800-FLOWERS x5", "")

@@ -35,6 +35,7 @@ from contacthub.model_normalize import normalize_phone as normalize_phone
 from contacthub.model_normalize import normalize_type as normalize_type
 from contacthub.model_normalize import phone_key as phone_key
 from contacthub.model_normalize import phone_same_key as phone_same_key
+from contacthub.model_normalize import split_extension as split_extension
 
 Fields = dict[str, Any]
 

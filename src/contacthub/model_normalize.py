@@ -195,6 +195,17 @@ _EXTENSION = re.compile(
 _DIALLED_NUMBER = re.compile(r"\+?[\s().\-/]*\d[\d\s().\-/]*", re.A)
 
 
+def split_extension(value: str) -> tuple[str, str]:
+    """A phone as its number and its extension ("" when none), for systems that keep the
+    extension in a field of its own (Procore's ``business_phone_extension``): read by the
+    same markers ``phone_same_key`` compares by, so the number and extension joined again
+    as "<number> ext. <extension>" is the same value. Text with letters has none."""
+    found = _EXTENSION.fullmatch(value)
+    if found is None or not _DIALLED_NUMBER.fullmatch(found.group(1).strip()):
+        return value, ""
+    return found.group(1).strip(), found.group(2)
+
+
 def dialled(text: str) -> str | None:
     """``text`` without its punctuation where it is a number as dialled (ASCII digits, an
     optional leading ``+``, punctuation only): "+1 (415) 555" is "+1415555"; else None."""

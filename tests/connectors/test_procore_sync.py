@@ -593,6 +593,27 @@ def test_undoing_a_deletion_made_in_procore_reactivates_the_user(site: Site) -> 
         assert after.errors == [] and after.changes == {}, after.as_json()
 
 
+def test_a_business_phones_extension_goes_to_its_own_field(site: Site) -> None:
+    """Procore keeps a user's business phone extension in ``business_phone_extension``
+    (an integer); the whole text went into ``business_phone``. Read back, the extension is
+    part of the phone again, so the round trip writes nothing more; one edited in Procore
+    reaches the card."""
+    state = site.srv.state
+    site.sync()
+    tel = {"TEL;TYPE=WORK": "+1 (212) 555-0103 ext. 315"}
+    (site.folder / "ext.vcf").write_text(card("card-ext", "Ext", "Tension", "ext@example.com", **tel))
+    assert site.sync().errors == []
+    [user] = [u for u in state.users.values() if u["email_address"] == "ext@example.com"]
+    assert (user["business_phone"], user["business_phone_extension"]) == ("+1 (212) 555-0103", 315)
+    for _ in range(2):
+        after = site.sync()
+        assert after.errors == [] and after.changes == {}, after.as_json()
+    state.update_user(user["id"], {"business_phone_extension": 316})
+    assert site.sync().errors == []
+    assert "ext. 316" in site.cards()["ext@example.com"]
+    assert site.sync().changes == {}
+
+
 @pytest.mark.parametrize("change", [{"full_every": "0s"}, {"per_page": 50}])
 def test_a_user_deactivated_just_after_a_settings_change_stays_deactivated(
     site: Site, change: dict[str, Any]

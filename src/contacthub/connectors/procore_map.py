@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from contacthub.model import Fields, flat_fields
+from contacthub.model import Fields, flat_fields, split_extension
 from contacthub.times import utc
 
 USER_SCALARS: dict[str, str] = {
@@ -98,12 +98,31 @@ def _address(native: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, s
 
 
 def _phones(native: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """A user's ``business_phone_extension`` is part of its business phone, read as
+    "<number> ext. <extension>" (``business_extension`` writes it so)."""
     out: list[tuple[str, str, bool]] = []
     for slot, kind in PHONE_SLOTS:
         value = native.get(slot)
         if value:
-            out.append((str(value), kind, not out))
+            ext = native.get("business_phone_extension") if slot == "business_phone" else None
+            text = f"{value} ext. {ext}" if ext not in (None, "") else str(value)
+            out.append((text, kind, not out))
     return out
+
+
+def business_extension(phone: str | None) -> tuple[str | None, int | None]:
+    """A user's business phone as Procore keeps it: the number in ``business_phone`` and
+    its extension in ``business_phone_extension``, an integer (the OAS's type). Written
+    whole, "+1 (212) 555-0103 ext. 315" stayed in the phone's text and the extension
+    field was never used. An extension an integer cannot hold as written (a leading 0,
+    one too long) stays in the text: read back otherwise, it would be another phone, and
+    written again on every run."""
+    if not phone:
+        return phone, None
+    number, ext = split_extension(phone)
+    if not ext or ext[0] == "0" or len(ext) > 9:
+        return phone, None
+    return number, int(ext)
 
 
 def user_fields(native: Mapping[str, Any], mapping: Mapping[str, str], region: str) -> Fields:
@@ -219,6 +238,7 @@ def user_attrs(fields: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
         attrs[attr] = str(value) if value else None
     attrs["email_address"] = primary_email(fields)
     attrs.update(phone_slots(fields))
+    attrs["business_phone"], attrs["business_phone_extension"] = business_extension(attrs["business_phone"])
     attrs.update(address_attrs(fields))
     return attrs
 
