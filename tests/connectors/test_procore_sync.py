@@ -372,6 +372,43 @@ def test_with_deactivate_undoing_a_deletion_reactivates_the_user(site: Site) -> 
 
 
 @pytest.mark.parametrize("full_every", [None, "0s"])
+def test_with_deactivate_a_person_without_a_login_added_again_takes_them_up(
+    sqlite_url: str, tmp_path: Path, full_every: str | None
+) -> None:
+    """QA: a person without a login (one of Procore's, with an email) deactivated by their
+    card's deletion, then typed again as a new card: read to be taken up, they were "no
+    such person" (only the active people were looked at), so a second person was made
+    beside the inactive one. Procore documents ``GET .../people/inactive``: they are found
+    there, taken up and reactivated (the update sends ``active: true``)."""
+    with served(users=0, vendors=0, people=4, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        more = {"full_every": full_every} if full_every else {}
+        site = Site(sqlite_url, srv, folder, objects=["people"], on_delete="deactivate", **more)
+        site.sync()
+        state = srv.state
+        person = next(p for p in state.people.values() if p.get("email_address"))
+        email = str(person["email_address"]).lower()
+        site.card_path(email).unlink()
+        gone = site.sync()
+        assert gone.status == "applied", gone.as_json()
+        assert state.people[person["id"]]["active"] is False
+        again = card("again-1", person["first_name"], person["last_name"], email, TITLE="Back on site")
+        (folder / "again.vcf").write_text(again)
+        back = site.sync()
+        assert back.errors == [], back.as_json()
+        assert back.changes["procore"] == {"create": 0, "update": 1, "delete": 0}, back.as_json()
+        assert back.taken_up == {"procore": 1}
+        same = [p["id"] for p in state.people.values() if str(p.get("email_address")).lower() == email]
+        assert same == [person["id"]]
+        assert state.people[person["id"]]["active"] is True
+        assert state.people[person["id"]]["job_title"] == "Back on site"
+        for _ in range(2):
+            after = site.sync()
+            assert after.errors == [] and after.changes == {}, after.as_json()
+
+
+@pytest.mark.parametrize("full_every", [None, "0s"])
 @pytest.mark.parametrize("made", [False, True])
 def test_with_deactivate_a_person_added_again_takes_up_their_user(
     site: Site, made: bool, full_every: str | None

@@ -367,10 +367,11 @@ class ProcoreReader(Connector):
         answers for an inactive one): a person added again takes it up, and the write
         reactivates it. Read with ``get``, it was "not found", so the person's create
         followed, which Procore refuses for a user (the email is the inactive user's) and
-        takes for a vendor (a second one beside the inactive one). Not a person without a
-        login: Procore shows them in listings only, which carry no active flag of theirs; one
-        added again is created as before (``ProcoreWriter._ours`` finds ours). A person's
-        update sends ``active: true``, which reactivates them."""
+        takes for a vendor (a second one beside the inactive one). A person without a login
+        has no show GET; Procore lists the inactive ones (``people/inactive``), read
+        through here when the active listing has them not: looked for among the active
+        ones only, one added again was made a second time beside the inactive one. A
+        person's update sends ``active: true``, which reactivates them."""
         return self._get(native_id, inactive=True)
 
     def _get(self, native_id: str, *, inactive: bool) -> Record:
@@ -378,9 +379,15 @@ class ProcoreReader(Connector):
         if number is None:
             raise RecordNotFoundError("not a Procore id", native_id, self.name)
         if kind == "people":
-            for native in self._source("people", None, stamp(time.time())):
-                if native["id"] == number:
-                    return self._record(kind, native)
+            listings = [self._source("people", None, stamp(time.time()))]
+            if inactive:  # Procore's inactive people, documented as a listing of its own
+                mine = {"view": "extended", "filters[reference_users_only]": "true"}
+                path = f"/rest/v1.0/companies/{self.company_id}/people/inactive"
+                listings.append(self._list(path, mine, self._what()))
+            for listing in listings:
+                for native in listing:
+                    if native["id"] == number:
+                        return self._record(kind, native)
             raise RecordNotFoundError("no such person", native_id, self.name)
         path = f"{self.users_path}/{number}" if kind == "users" else f"/rest/v1.0/vendors/{number}"
         params = {"company_id": self.company_id} if kind == "vendors" else None
