@@ -1825,9 +1825,9 @@ def test_a_google_rows_phones_stay_in_their_slots_when_one_is_added(tmp_path: Pa
         [written] = list(csv.DictReader(f))
     slots = [(written[f"Phone {n} - Type"], written[f"Phone {n} - Value"]) for n in range(1, 5)]
     assert slots == [
-        ("Pager", "'+1 555-201-0001"),  # the primary read there: no ``* `` added
-        ("Main", "'+1 555-201-0002"),
-        ("Home", "'+1 555-201-0003"),
+        ("Pager", "+1 555-201-0001"),  # the primary read there: no ``* `` added
+        ("Main", "+1 555-201-0002"),  # as typed: no guard quote added (QA)
+        ("Home", "+1 555-201-0003"),
         ("Mobile", "'+15552010009"),
     ]
 

@@ -183,3 +183,45 @@ def test_a_field_mapped_to_another_column_leaves_the_old_one_as_it_was_and_said(
     with caplog.at_level("WARNING", logger="contacthub.connectors.csv_file"):
         moved.check()
     assert any("'Trade'" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "edit", "typed"),
+    [
+        (
+            GOOGLE,
+            "Ann,Home,ann@x.test,Mobile,+1 555 201 0001,Work,+1 555 201 0002",
+            "phones",
+            "+1 555 201 0002",
+        ),
+        ("id,display_name,phones,emails", "a,Ann,+1 555 201 0002,=ann@x.test", "display_name", "=ann@x.test"),
+        (
+            "First Name,Mobile Phone,Business Phone",
+            "Ann,+1 555 201 0001,+1 555 201 0002",
+            "phones",
+            "+1 555 201 0002",
+        ),
+    ],
+)
+def test_cells_whose_value_does_not_change_stay_as_typed(
+    tmp_path: Path, header: str, row: str, edit: str, typed: str
+) -> None:
+    """A cell the user typed with a formula trigger (``+``, ``=``) and no guard quote is
+    written back as typed when another value of the row changes; the quote went before it
+    (QA). A value written new is guarded."""
+    path = tmp_path / "p.csv"
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode())
+    connector = connector_for(path)
+    [rec] = records(connector)
+    fields = dict(rec.fields)
+    if edit == "phones":
+        fields["phones"] = [
+            {**p, "value": "+15552010009"} if p["value"].endswith("0001") else p for p in fields["phones"]
+        ]
+    else:
+        fields["display_name"] = "Annie"
+    [res] = connector.write([WriteOp("update", "h", fields, rec.native_id, rec.version)])
+    assert res.error is None
+    text = path.read_bytes().decode()
+    assert f",{typed}" in text and f"'{typed}" not in text
+    assert ("'+15552010009" in text or "Annie" in text) and text != f"{header}\r\n{row}\r\n"

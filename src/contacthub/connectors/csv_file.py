@@ -941,7 +941,11 @@ class CsvConnector(CsvStore, Connector):
         place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
         style = self._date_style(table, handlers)
         for column, value in render(handlers, fields, view, self.config.region, style, order).items():
-            cells[place[column]] = protect(value)
+            # a cell whose value does not change stays as typed: guarded anew, a number the
+            # user typed "+1 555 201 0002" beside a changed phone became "'+1 555 ..." (QA)
+            at = place[column]
+            if read_cell(row.cells[at]) != value:
+                cells[at] = protect(value)
         if not any(cells):
             # a row with no values is a blank line, which reading skips: the record would
             # come back as deleted on the next run
