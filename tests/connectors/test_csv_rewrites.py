@@ -14,7 +14,7 @@ from tests.connectors.test_csv_file import connector_for, records
 from tests.sheets import site
 
 
-@pytest.mark.parametrize("blank", ["", ",,"])
+@pytest.mark.parametrize("blank", ["", ",,", "   ", "\t", " , ,"])
 def test_blank_separator_rows_stay_where_they_were(tmp_path: Path, blank: str) -> None:
     path = tmp_path / "p.csv"
     lines = [

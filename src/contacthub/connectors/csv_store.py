@@ -80,7 +80,7 @@ class _Row:
     #: each as (line its quoted cell opened on, line, cells), for the connector to judge by
     #: their ids (``CsvConnector._judge_spanning``); None once judged
     spans: list[tuple[int, int, list[str]]] | None = None
-    #: the blank lines just before this row (empty, or only delimiters), as in the file: a
+    #: the blank lines just before this row (empty, or only delimiters and whitespace), as in the file: a
     #: user's separators between groups of people, no rows, written back where they were
     lead: str = ""
 
@@ -237,7 +237,7 @@ class _Lines:
 
 def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[str], list[_Row], str]:
     """The header, the non-blank rows and the blank lines after the last. A blank line
-    (empty, or only delimiters) is no row: it is kept as text before the next row
+    (empty, or only delimiters and spaces or tabs) is no row: it is kept as text before the next row
     (``_Row.lead``), so a write puts the user's separators back where they were (dropped,
     they went at the first write). A row the csv module refuses (a cell over
     ``FIELD_LIMIT``) becomes a row with a problem, reported for its line, and reading goes
@@ -293,7 +293,7 @@ def _parse(text: str, delimiter: str, path: str, connector: str) -> tuple[list[s
             rows.append(_Row(line, [], problem=problem, raw=raw, opened=opened, lead=blank))
             blank = ""
             continue
-        if any(cells):
+        if any(c.strip() for c in cells):  # a line of spaces or a tab is blank too (QA)
             rows.append(_Row(line, cells, raw="".join(lines.taken), lead=blank))  # kept if it is wrong
             blank = ""
         else:
