@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,8 +198,8 @@ def test_an_agents_embedded_card_stays_in_its_agent() -> None:
 def test_a_soft_break_that_lost_its_line_end_is_no_character(corpus_dir: Path) -> None:
     """audriga's card writes ``=0D=0A=Baytown`` in a quoted-printable LABEL: a soft break
     whose line end was lost. Decoded as ``=Ba``, it read ``ºytown``, and a card written
-    again as 3.0 (a CardDAV book) said so. No encoder writes a hex pair of mixed case, so
-    ``=`` before one is the lost soft break, dropped. A 2.1 card keeps its line as it was."""
+    again as 3.0 (a CardDAV book) said so. 0xBA breaks the UTF-8 the LABEL declares, so
+    ``=`` before it is the lost soft break, dropped. A 2.1 card keeps its line as it was."""
     data = (corpus_dir / "vcards" / "empty-values__2.1__audriga_test_vcard_2.vcf").read_bytes()
     label = next(line for line in data.splitlines() if line.startswith(b"LABEL;HOME"))
     _, new = _update(data, {"job_title": "Boss"})
@@ -207,3 +208,40 @@ def test_a_soft_break_that_lost_its_line_end_is_no_character(corpus_dir: Path) -
     written = as30.decode("utf-8").replace("\r\n ", "").replace("\n ", "")
     assert "LABEL;TYPE=HOME:42 Plantation St.\\nBaytown, LA 30314\\nUnited States of America" in written
     assert "º" not in written
+
+
+def _note(value: str, charset: str = ";CHARSET=UTF-8") -> str:
+    note = f"NOTE{charset};ENCODING=QUOTED-PRINTABLE:{value}"
+    card = f"BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\n{note}\r\nEND:VCARD\r\n"
+    return str(VCardCodec().parse(card.encode("latin-1"))[0].fields["notes"])
+
+
+@pytest.mark.parametrize(
+    ("value", "charset", "text"),
+    [
+        # QA: one '=XY' that is no real byte made the whole value invalid UTF-8, read as Latin-1
+        ("caf=C3=A9 line=0D=0A=ABERDEEN", ";CHARSET=UTF-8", "café line\nABERDEEN"),
+        ("Stra=C3=9Fe=0D=0A=bad news", ";CHARSET=UTF-8", "Straße\nbad news"),
+        ("caf=C3=A9=0D=0A=Deerfield=0D=0A=C3=A9", ";CHARSET=UTF-8", "café\nDeerfield\né"),
+        ("line=0D=0A=ABERDEEN", ";CHARSET=UTF-8", "line\nABERDEEN"),  # all ASCII: declared
+        ("Stra=C3=9Fe=0D=0A=bad news", "", "Straße\nbad news"),  # no CHARSET, UTF-8 beside
+        # real multi-byte escapes read as before
+        ("caf=c3=a9 =e2=80=9cq=e2=80=9d", ";CHARSET=UTF-8", "café “q”"),
+        ("Zo=C3=\r\n=AB", ";CHARSET=UTF-8", "Zoë"),
+        ("a=3Db", ";CHARSET=UTF-8", "a=b"),
+        # no CHARSET and nothing else in UTF-8: windows-1252 (The Bat!), not 'IksiF1ski'
+        ("Iksi=F1ski", "", "Iksiñski"),
+        ("Stra=DFe", "", "Straße"),
+    ],
+)
+def test_an_escape_that_breaks_utf8_is_a_lost_soft_break(value: str, charset: str, text: str) -> None:
+    """QA: ``=0D=0A=ABERDEEN`` (a soft break whose line end was lost) read ``=AB`` as a byte,
+    which made ``caf=C3=A9`` beside it ``cafÃ©``. Where UTF-8 is meant, an escape whose byte
+    breaks the UTF-8 is the lost break: ``=`` dropped, ``AB`` kept as text."""
+    assert _note(value, charset) == text
+
+
+def test_the_corpus_thebat_card_stays_windows_1252(corpus_dir: Path) -> None:
+    """A card without CHARSET whose escapes are Latin-1 letters is not taken for lost breaks."""
+    data = (corpus_dir / "vcards" / "thebat__2.1__roundcube_thebat.vcf").read_bytes()
+    assert VCardCodec().parse(data)[0].fields["family_name"] == "Iksiñski"

@@ -15,6 +15,7 @@ tables are shared module state: clear them in place, never rebind them.
 from __future__ import annotations
 
 import binascii
+import codecs
 import re
 
 from contacthub.formats.vcard_card import _WS, Property
@@ -235,8 +236,102 @@ def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | N
 
 #: an ``=`` before a hex pair of mixed case (``=0D=0A=Baytown``): no encoder writes ``=Ba``
 #: for a byte (RFC 2045 says upper case; a lower-case one writes ``=ba``), so it is a soft
-#: break whose line end was lost, dropped; decoded, it read ``ºytown`` (QA, audriga's card)
+#: break whose line end was lost, dropped. The last resort of a value that is not UTF-8
+#: (``_qp_text``); one that is has the broader rule of ``_utf8_without_lost_breaks``
 _LOST_SOFT_BREAK = re.compile(r"=(?=[A-F][a-f]|[a-f][A-F])")
+
+_HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+def _utf8_length(data: bytes, i: int) -> int:
+    """Length of the well-formed UTF-8 sequence at ``data[i]`` (1 for ASCII), 0 when there is
+    none: a continuation byte without its lead, or a lead without its continuations."""
+    lead = data[i]
+    if lead < 0x80:
+        return 1
+    if 0xC2 <= lead <= 0xDF:
+        need, low, high = 1, 0x80, 0xBF
+    elif 0xE0 <= lead <= 0xEF:
+        need = 2
+        low, high = (0xA0, 0xBF) if lead == 0xE0 else (0x80, 0x9F) if lead == 0xED else (0x80, 0xBF)
+    elif 0xF0 <= lead <= 0xF4:
+        need = 3
+        low, high = (0x90, 0xBF) if lead == 0xF0 else (0x80, 0x8F) if lead == 0xF4 else (0x80, 0xBF)
+    else:
+        return 0
+    if i + need >= len(data) or not low <= data[i + 1] <= high:
+        return 0
+    if any(not 0x80 <= data[i + k] <= 0xBF for k in range(2, need + 1)):
+        return 0
+    return need + 1
+
+
+def _utf8_without_lost_breaks(raw: str, data: bytes) -> tuple[bytes, bool] | None:
+    """``data`` (``raw`` decoded) again, with each ``=XY`` whose byte breaks the UTF-8 (a
+    continuation byte without its lead, a lead without its continuations) read as a soft
+    break that lost its line end: the ``=`` dropped, ``XY`` kept as text (``=0D=0A=ABERDEEN``,
+    ``Stra=C3=9Fe=0D=0A=bad news``). Without it one such ``=`` made the whole value invalid
+    UTF-8, read as Latin-1 (``cafÃ©``). With whether the value holds a multi-byte character.
+    None when ``raw`` is not plain escapes and bytes (its reading would differ from ``data``)."""
+    tokens: list[tuple[int, str]] = []  # (byte, the escape's hex pair or "")
+    i = 0
+    n = len(raw)
+    while i < n:
+        char = raw[i]
+        pair = raw[i + 1 : i + 3]
+        if char == "=" and len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:
+            tokens.append((int(pair, 16), pair))
+            i += 3
+        else:
+            tokens.append((ord(char), ""))
+            i += 1
+    if bytes(byte for byte, _ in tokens) != data:
+        return None  # a soft break or something a2b_qp reads otherwise: not ours to guess
+    out = bytearray()
+    multibyte = False
+    i = 0
+    while i < len(data):
+        length = _utf8_length(data, i)
+        if length:
+            out += data[i : i + length]
+            multibyte = multibyte or length > 1
+            i += length
+            continue
+        pair = tokens[i][1]
+        out += pair.encode("ascii") if pair else data[i : i + 1]
+        i += 1
+    return bytes(out), multibyte
+
+
+def _is_utf8(charset: str | None) -> bool:
+    try:
+        return charset is not None and codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _qp_text(raw: str, charset: str | None, fallback: str) -> str:
+    """A quoted-printable value's text. UTF-8 first; when it is not, and UTF-8 is meant (a
+    CHARSET of UTF-8, or none with the value's other characters in UTF-8 or a UTF-8
+    ``encoding``), escapes that break it are lost soft breaks (``_utf8_without_lost_breaks``);
+    only a value still not UTF-8 is read in its charset or the fallback, as before. A value
+    without a CHARSET is not repaired on its own word: ``Iksi=F1ski`` (The Bat!) is
+    windows-1252, and read as a lost break would say ``IksiF1ski``."""
+    data = binascii.a2b_qp(raw.encode("latin-1"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if charset is None or _is_utf8(charset):
+        repaired = _utf8_without_lost_breaks(raw, data)
+        if repaired is not None and (charset or repaired[1] or _is_utf8(fallback)):
+            try:
+                return repaired[0].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+    if _LOST_SOFT_BREAK.search(raw):
+        data = binascii.a2b_qp(_LOST_SOFT_BREAK.sub("", raw).encode("latin-1"))
+    return _decode(data, charset, fallback)[0]
 
 
 def _decode_property(prop: Property, fallback: str) -> None:
@@ -247,11 +342,7 @@ def _decode_property(prop: Property, fallback: str) -> None:
     charset = params.get("CHARSET")
     encoding = params.get("ENCODING")
     if encoding and encoding[0].upper() == "QUOTED-PRINTABLE":
-        raw = prop.value
-        if "=" in raw:
-            raw = _LOST_SOFT_BREAK.sub("", raw)
-        data = binascii.a2b_qp(raw.encode("latin-1"))
-        value, _ = _decode(data, charset[0] if charset else None, fallback)
+        value = _qp_text(prop.value, charset[0] if charset else None, fallback)
         if "\n" in value or "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
         prop.value = value
