@@ -1014,3 +1014,10 @@ def test_a_filter_in_an_empty_text_is_refused_naming_the_connector(tmp_path: Pat
     text = MINIMAL + "filter = {field = 'email', op = 'in', value = ['']}\n"
     err = load_error(write(tmp_path, text))
     assert "hubs.team.connectors[0] (a) filter" in str(err) and "is_empty" in err.message
+
+
+def test_a_filter_with_a_blank_text_is_refused_naming_the_connector(tmp_path: Path) -> None:
+    """QA: ``equals " "`` (blank once trimmed, as every value is) let nobody in, as ``""`` did."""
+    text = MINIMAL + "filter = {field = 'job_title', op = 'starts_with', value = '\u00a0'}\n"
+    err = load_error(write(tmp_path, text))
+    assert "hubs.team.connectors[0] (a) filter" in str(err) and "is_not_empty" in err.message

@@ -408,6 +408,15 @@ def test_a_regex_is_matched_in_linear_time() -> None:
         ("in", ["a@x.test", ""], "is_empty"),
         ("equals", "", "is_empty"),
         ("not_equals", "", "is_not_empty"),
+        # QA: blank once trimmed, as a field's value is (or not seen at all)
+        ("in", [" "], "is_empty"),
+        ("in", ["a@x.test", "\u00a0"], "is_empty"),
+        ("equals", "\u200b", "is_empty"),
+        ("not_equals", " \t", "is_not_empty"),
+        # these held for every field with a value
+        ("contains", "", "is_not_empty"),
+        ("starts_with", " ", "is_not_empty"),
+        ("ends_with", "\u200b", "is_not_empty"),
     ],
 )
 def test_an_empty_text_to_compare_with_is_refused_where_a_filter_is_set(
@@ -424,3 +433,13 @@ def test_an_empty_text_to_compare_with_is_refused_where_a_filter_is_set(
     assert "empty text" in info.value.message and instead in info.value.message
     held = compile_filter(spec)  # as a run reads a stored one
     assert held is not None and held({"emails": []}) is (op == "not_equals")
+
+
+@pytest.mark.parametrize(
+    ("op", "value"),
+    [("contains", " x"), ("equals", "a b"), ("in", ["x\u200by"]), ("matches", " "), ("matches", "\\s")],
+)
+def test_a_text_with_something_seen_in_it_is_taken(op: str, value: Any) -> None:
+    """Only a text that is nothing once trimmed (and invisible characters left out) is
+    refused: one with a character seen in it means something."""
+    assert compile_filter({"field": "job_title", "op": op, "value": value}, strict=True) is not None

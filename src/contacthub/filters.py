@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contacthub.errors import ConfigError
-from contacthub.model import ADDRESS_PARTS, CUSTOM_PREFIX, SCALAR_FIELDS, email_key
+from contacthub.model import ADDRESS_PARTS, CUSTOM_PREFIX, SCALAR_FIELDS, clean_text, email_key
+from contacthub.names import invisible
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -84,25 +85,47 @@ def _values(name: str) -> Callable[[Mapping[str, Any]], list[str]]:
     raise ConfigError(f"unknown field {name!r} (fields: {known})")
 
 
-#: what to write instead of comparing with an empty text (``_no_empty_text``)
+#: what to write instead of comparing with an empty or blank text (``_no_empty_text``)
 _INSTEAD = {
     "in": 'op = "is_empty" (or any = [{op = "is_empty"}, {op = "in", value = [...]}])',
     "equals": 'op = "is_empty"',
     "not_equals": 'op = "is_not_empty"',
 }
+#: operators for which an empty text holds for every field with a value
+_HAS_A_VALUE = frozenset({"contains", "starts_with", "ends_with"})
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` is nothing once normalised as a field's value is (``clean_text``:
+    trimmed, so ``" "`` and a no-break space are nothing) with the characters that are not
+    seen (a zero-width space, ``names.invisible``) left out too: no field holds it as a
+    value one could mean."""
+    cleaned = clean_text(text)
+    return not cleaned or all(invisible(ch) for ch in cleaned)
 
 
 def _no_empty_text(op: str, value: Any, where: str) -> None:
-    """Refuse an empty text to compare with (``in [""]``, ``equals ""``): a field with no
-    value has no text at all, so ``in [""]`` and ``equals ""`` never match, and
-    ``not_equals ""`` matches every field with a value. Taken without a word, a filter
-    meant as ``is_empty`` let nobody in (QA). An error, not a warning: such a filter
-    is always a slip, and a warning in ``apply``'s output went unread."""
+    """Refuse an empty or blank text to compare with (``in [""]``, ``equals " "``): a field
+    with no value has no text at all, and a field's value is trimmed, so ``in [""]`` and
+    ``equals " "`` never match, and ``not_equals ""`` matches every field with a value.
+    Taken without a word, a filter meant as ``is_empty`` let nobody in (QA); ``contains ""``
+    (``starts_with``, ``ends_with``) held for every field with a value. An error, not a
+    warning: such a filter is always a slip, and a warning in ``apply``'s output went unread."""
     texts = value if op == "in" and isinstance(value, list) else [value]
-    if op in _INSTEAD and any(isinstance(v, str) and v == "" for v in texts):
+    blank = next((v for v in texts if isinstance(v, str) and _blank(v)), None)
+    if blank is None:
+        return
+    if op in _INSTEAD:
         raise ConfigError(
-            f'{op!r} with an empty text ("") never holds as meant: a field with no value has no'
-            f" text to compare; for an empty field write {_INSTEAD[op]}",
+            f"{op!r} with an empty text ({blank!r}) never holds as meant: a field with no value"
+            f" has no text to compare, and a value is trimmed; for an empty field write {_INSTEAD[op]}",
+            where,
+        )
+    if op in _HAS_A_VALUE:
+        raise ConfigError(
+            f"{op!r} with an empty text ({blank!r}) does not test what it seems to: an empty one"
+            " holds for every field with a value, and a value is trimmed; for a field with a value"
+            """ write op = "is_not_empty" (for a blank inside a value, op = "matches", value = '\\s')""",
             where,
         )
 
