@@ -223,7 +223,10 @@ def _note(value: str, charset: str = ";CHARSET=UTF-8") -> str:
         ("caf=C3=A9 line=0D=0A=ABERDEEN", ";CHARSET=UTF-8", "café line\nABERDEEN"),
         ("Stra=C3=9Fe=0D=0A=bad news", ";CHARSET=UTF-8", "Straße\nbad news"),
         ("caf=C3=A9=0D=0A=Deerfield=0D=0A=C3=A9", ";CHARSET=UTF-8", "café\nDeerfield\né"),
-        ("line=0D=0A=ABERDEEN", ";CHARSET=UTF-8", "line\nABERDEEN"),  # all ASCII: declared
+        # nothing else in UTF-8: the declared charset over Latin-1 bytes (a phone's), not
+        # lost breaks; 'cafE9' was the repair's reading
+        ("caf=E9 au lait", ";CHARSET=UTF-8", "café au lait"),
+        ("Stra=DFe", ";CHARSET=UTF-8", "Straße"),
         ("Stra=C3=9Fe=0D=0A=bad news", "", "Straße\nbad news"),  # no CHARSET, UTF-8 beside
         # real multi-byte escapes read as before
         ("caf=c3=a9 =e2=80=9cq=e2=80=9d", ";CHARSET=UTF-8", "café “q”"),

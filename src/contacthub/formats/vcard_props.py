@@ -314,9 +314,12 @@ def _qp_text(raw: str, charset: str | None, fallback: str) -> str:
     """A quoted-printable value's text. UTF-8 first; when it is not, and UTF-8 is meant (a
     CHARSET of UTF-8, or none with the value's other characters in UTF-8 or a UTF-8
     ``encoding``), escapes that break it are lost soft breaks (``_utf8_without_lost_breaks``);
-    only a value still not UTF-8 is read in its charset or the fallback, as before. A value
-    without a CHARSET is not repaired on its own word: ``Iksi=F1ski`` (The Bat!) is
-    windows-1252, and read as a lost break would say ``IksiF1ski``."""
+    only a value still not UTF-8 is read in its charset or the fallback, as before. The
+    repair needs the value's other characters in UTF-8 (or, without a CHARSET, a UTF-8
+    ``encoding``): ``Iksi=F1ski`` without a CHARSET (The Bat!) is windows-1252, and
+    ``caf=E9`` under a CHARSET=UTF-8 that a phone wrote over Latin-1 bytes is ``café``; read
+    as lost breaks they said ``IksiF1ski`` and ``cafE9``. A lost break in an otherwise ASCII
+    value is then read as the byte it spells, as before (``=ABERDEEN``: ``«ERDEEN``)."""
     data = binascii.a2b_qp(raw.encode("latin-1"))
     try:
         return data.decode("utf-8")
@@ -324,7 +327,7 @@ def _qp_text(raw: str, charset: str | None, fallback: str) -> str:
         pass
     if charset is None or _is_utf8(charset):
         repaired = _utf8_without_lost_breaks(raw, data)
-        if repaired is not None and (charset or repaired[1] or _is_utf8(fallback)):
+        if repaired is not None and (repaired[1] or (charset is None and _is_utf8(fallback))):
             try:
                 return repaired[0].decode("utf-8")
             except UnicodeDecodeError:
