@@ -34,6 +34,7 @@ from contacthub.connectors.procore_read import (
     stamp,
 )
 from contacthub.errors import (
+    ReadOnlyRecordError,
     RecordError,
     RecordNotFoundError,
     RejectedRecordError,
@@ -47,7 +48,7 @@ CURRENT_BY_GET = 1
 
 class ProcoreWriter(ProcoreReader):
     _people_held: dict[int, dict[str, Any]] | None = None  # the people listed by this write
-    _taken_by: dict[str, Any] | None = None  # an inactive user holding a create's email (not theirs)
+    _taken_by: dict[str, Any] | None = None  # an inactive user, not ours, holding a create's email
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -333,25 +334,20 @@ class ProcoreWriter(ProcoreReader):
         return {**native, **response.json()}
 
     def _inactive_user(self, hub_id: str, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The deactivated user of this person: the one we made (its origin_id is the hub
-        id), else one a Procore admin deactivated that holds the person's email and name
-        (``_same_person``). Procore keeps a deactivated user's email, so the create of a
-        person whose deletion came from Procore and was then undone (or whose record came
-        back) was refused ("email taken") on every run, the user never found: it was never
-        ours by origin_id. Its email alone is not enough: a card with a reused address and
-        someone else's name is refused as before, with the reason said. Procore's inactive
-        listing takes no filters, so it is read through here."""
-        by_email = None
+        """The deactivated user we made for this person (its origin_id is the hub id). Not
+        one that only shares their email: a user a Procore admin deactivated is theirs to
+        bring back, as a ``reject`` of deactivations seen in Procore leaves them; a card (or
+        an undo of the deletion that deactivation spread) does not give a login back. Such a
+        user is kept (``_taken_by``) for the refusal's message. Procore's inactive listing
+        takes no filters, so it is read through here."""
+        self._taken_by = None
         email = str(attrs.get("email_address") or "").casefold()
         for user in self._list(f"{self.users_path}/inactive", {}, self._what()):
             if str(user.get("origin_id") or "") == hub_id:
                 return user
-            if email and by_email is None and str(user.get("email_address") or "").casefold() == email:
-                by_email = user
-        if by_email is not None and not _same_person(by_email, attrs):
-            self._taken_by = by_email
-            return None
-        return by_email
+            if email and self._taken_by is None and str(user.get("email_address") or "").casefold() == email:
+                self._taken_by = user
+        return None
 
     def _write_user(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult:
         where = op.native_id or f"new Procore user for {op.hub_id}"
@@ -373,12 +369,14 @@ class ProcoreWriter(ProcoreReader):
         if response.status_code not in (200, 201):
             taken, self._taken_by = self._taken_by, None
             if taken is not None:
+                # refused for good, said once: tried again when the contact changes, and
+                # linked once an admin reactivates the user (the listing shows them again)
                 message = (
-                    f"email already taken by Procore user {taken['id']} ({taken.get('name') or ''}), "
-                    "deactivated in Procore, whose name differs: reactivate or edit them in "
-                    "Procore, or give the contact another email"
+                    f"email taken by Procore user {taken['id']} ({taken.get('name') or ''}), "
+                    "deactivated in Procore: contacthub brings back only the users it made; "
+                    "reactivate them in Procore to sync them, or give the contact another email"
                 )
-                return WriteResult(op, error=RejectedRecordError(message, where, self.name))
+                return WriteResult(op, error=ReadOnlyRecordError(message, where, self.name))
             return WriteResult(
                 op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
             )
@@ -577,20 +575,6 @@ def _record_error(error: Exception, where: str, connector: str) -> RecordError:
     if isinstance(error, RecordError):
         return error
     raise error
-
-
-def _same_person(user: Mapping[str, Any], attrs: Mapping[str, Any]) -> bool:
-    """Whether a user found by email has the name a user body gives (case and spacing
-    aside; a first name only where both have one): the same person, not an address
-    reused for someone else."""
-
-    def norm(value: Any) -> str:
-        return " ".join(str(value or "").split()).casefold()
-
-    if norm(user.get("last_name")) != norm(attrs.get("last_name")):
-        return False
-    first, theirs = norm(attrs.get("first_name")), norm(user.get("first_name"))
-    return not first or not theirs or first == theirs
 
 
 def _sync_message(failure: Mapping[str, Any]) -> str:
