@@ -254,8 +254,7 @@ class ProcoreReader(Connector):
         def records() -> Iterator[Record]:
             listed = 0
             new_state: dict[str, Any] = {}
-            changed_vendors: dict[int, Any] = {}  # listed by an incremental listing (maybe
-            # renamed): their updated_at
+            changed_vendors: list[int] = []  # listed by an incremental listing: maybe renamed
             users_seen: set[str] = set()
             for kind, since in plan.items():
                 seen: set[str] = set()
@@ -274,7 +273,7 @@ class ProcoreReader(Connector):
                     if kind == "vendors" and native.get("name"):
                         names.setdefault(str(native["name"]).casefold(), int(native["id"]))
                     if kind == "vendors" and since is not None:
-                        changed_vendors[int(native["id"])] = native.get("updated_at")
+                        changed_vendors.append(int(native["id"]))
                     if kind == "vendors" and company_only(native):
                         continue
                     record = self._record(kind, native)
@@ -308,7 +307,7 @@ class ProcoreReader(Connector):
         self,
         plan: Mapping[str, str | None],
         now: str,
-        changed: dict[int, Any],
+        changed: list[int],
         seen: set[str],
         known: Mapping[str, str],
     ) -> Iterator[Record]:
@@ -320,33 +319,21 @@ class ProcoreReader(Connector):
         only for an organization changed in the hub, and takes a user whose vendor was
         renamed since its version for stale). One listing of the vendors changed, where
         they are not synced themselves (none for a run where none changed), and one of
-        their users (``filters[vendor_id][]``) when some were.
-
-        Such a user's change is its vendor's: its ``modified`` is the vendor's
-        ``updated_at`` where that is later than its own. With its own (older than the
-        rename), a hub edit made between the two, a case-only change of the
-        organization say, which Procore keeps as the vendor's spelling, was taken for
-        newer under ``conflict = "newest"``: the rename lost, and the old name, no
-        vendor's any more, was made a vendor of its own, the user moved onto it."""
+        their users (``filters[vendor_id][]``) when some were."""
         if "vendors" not in plan:
-            changed = {
-                int(v["id"]): v.get("updated_at")
+            changed = [
+                int(v["id"])
                 for v in self._source("vendors", plan["users"], now)
                 if v.get("is_active") is not False
-            }
+            ]
         if not changed:
             return
-        mine = {"filters[vendor_id][]": sorted(changed)}
+        mine = {"filters[vendor_id][]": sorted(set(changed))}
         for native in self._list(self.users_path, mine, self._what()):
             if native.get("is_active") is False:
                 continue
             record = self._record("users", native)
             if record.native_id not in seen and known.get(record.native_id) != record.version:
-                vendor = native.get("vendor") or {}
-                vid = vendor.get("id") if isinstance(vendor, dict) else None
-                renamed = parse_time(changed.get(int(vid))) if vid is not None else None
-                if renamed is not None and (record.modified is None or renamed > record.modified):
-                    record.modified = renamed
                 yield record
 
     def _gone(self, kind: str, missing: set[str]) -> set[str]:
