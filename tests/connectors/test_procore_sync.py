@@ -845,6 +845,42 @@ def test_a_vendor_renamed_in_procore_then_a_users_card_edited_makes_no_vendor(
         assert state.users[user["id"]]["vendor_id"] == vid and set(state.vendors) == vendors_before
 
 
+@pytest.mark.parametrize("objects", [["users"], ["users", "vendors"]])
+def test_a_card_moving_a_user_to_another_vendor_beats_that_vendors_rename(
+    sqlite_url: str, tmp_path: Path, objects: list[str]
+) -> None:
+    """QA, ``conflict = "newest"``: a card moves a user to another existing vendor, then
+    the user's old vendor is renamed in Procore, both seen by one run. The rename changed
+    the company's name, not where the person works: the move stands (the user on the other
+    vendor, the card as edited). With the vendor's time given to its users (reverted), the
+    rename won and the move was gone without a word."""
+    import os
+
+    with served(users=8, vendors=3, projects=0) as srv:
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=objects)
+        site.sync()
+        state = srv.state
+        user = next(u for u in state.users.values() if u["vendor_id"])
+        vid, email = user["vendor_id"], user["email_address"].lower()
+        other = next(v for v in state.vendors if v != vid and state.vendors[v]["is_active"])
+        path = site.card_path(email)
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("ORG")]
+        lines.insert(-1, f"ORG:{state.vendors[other]['name']}")
+        path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+        edited = time.time() - 10  # the card's edit, ten seconds before the rename
+        os.utime(path, (edited, edited))
+        time.sleep(1.1)  # Procore's times have whole seconds
+        vendors_before = set(state.vendors)
+        state.update_vendor(vid, {"name": "Renamed Holdings"})
+        report = site.sync()
+        assert report.errors == [], report.as_json()
+        assert state.users[user["id"]]["vendor_id"] == other and set(state.vendors) == vendors_before
+        assert f"ORG:{state.vendors[other]['name']}" in path.read_text(encoding="utf-8")
+        assert site.sync().changes == {}
+
+
 def test_undoing_a_deletion_reactivates_the_vendor_and_the_person(sqlite_url: str, tmp_path: Path) -> None:
     """QA: a vendor and a person without a login made from cards, deleted (deactivated),
     then the deletion undone: the undo creates them again (the deletion took their links),
