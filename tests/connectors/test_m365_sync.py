@@ -616,6 +616,37 @@ def test_a_person_added_again_takes_up_the_contact_their_deletion_hid(
             assert sync().changes == {}  # written once: nothing moves after
 
 
+def test_undoing_the_run_a_returning_person_took_up_a_hidden_contact_in_hides_it_again(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Dana deleted (her mail contact hidden), added again as a new card, which took up the
+    hidden contact and showed it; that run undone, Dana's new card is no person of the hub
+    again and her mail contact is hidden again, as before the run (it stayed visible, a
+    contact of no one's in the address list). Undoing the undo shows it again."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    with served(emu) as info:
+        hidden = hidden_by_deletion(emu, info, tmp_path, sqlite_url)
+        sync, dana = hidden.sync, hidden.contact
+        (hidden.folder / "dana-again.vcf").write_text(card("dana-again", "Dana", "Doe", "dana@example.org"))
+        back = sync()
+        assert back.taken_up == {"gal": 1} and dana.props["HiddenFromAddressListsEnabled"] is False
+        engine = open_database(sqlite_url)
+        undo = run_hub(engine, "h", kind="undo", options=Options(), prepare=undo_preparer(back.run_id))
+        assert undo.status == "applied" and undo.errors == [], undo.as_json()
+        assert dana.props["HiddenFromAddressListsEnabled"] is True
+        assert (hidden.folder / "dana-again.vcf").exists()  # the card it was read from stays
+        assert [c.id for c in tenant.live_contacts() if c.props["CustomAttribute15"]] == [dana.id]
+        for _ in range(2):
+            assert sync().changes == {}
+        again = run_hub(engine, "h", kind="undo", options=Options(), prepare=undo_preparer(undo.run_id))
+        assert again.status == "applied" and again.errors == [], again.as_json()
+        assert dana.props["HiddenFromAddressListsEnabled"] is False
+        assert [c.id for c in tenant.live_contacts() if c.props["CustomAttribute15"]] == [dana.id]
+        for _ in range(2):
+            assert sync().changes == {}
+
+
 def test_a_contact_left_hidden_before_the_upgrade_is_shown_again_after_it(
     tmp_path: Path, sqlite_url: str
 ) -> None:

@@ -72,3 +72,29 @@ def test_a_record_left_behind_by_a_person_whose_restore_was_undone_is_taken_up(d
     assert report.taken_up == {"b": 1}, report
     assert len(b.items) == 2
     assert hub.sync().changes == {}
+
+
+def test_undoing_the_run_that_took_up_a_deactivated_record_deactivates_it_again(database_url: str) -> None:
+    """The run in which a person added again took up a record contacthub had deactivated
+    (and so showed it again) is undone: the record is deactivated again, as before that
+    run, and detached; left detached as it was, it stayed visible (a GAL contact of no
+    one's back in the address list). An undo of that undo takes it up again."""
+    from contacthub import service
+
+    hub = Hub(database_url, ["a", "d"], threshold="50", d={"on_delete": "deactivate"})
+    a, d = hub.book("a"), hub.book("d")
+    a.put("x", person(1))
+    a.put("other", person(2))
+    assert hub.sync().errors == []
+    [old] = [n for n, i in d.items.items() if i.fields["emails"] == person(1)["emails"]]
+    del a.items["x"]
+    hub.sync()
+    a.put("y", person(1, job_title="Foreman"))
+    taking = hub.sync()
+    assert taking.taken_up == {"d": 1}
+    assert "custom.active" not in d.items[old].fields
+    undone = service.undo(hub.engine, taking.run_id)
+    assert undone.status == "applied", undone
+    assert d.items[old].fields.get("custom.active") == "false"  # hidden again
+    assert "y" in a.items and len(d.items) == 2  # the card it was read from stays
+    assert hub.sync().changes == {}

@@ -258,6 +258,9 @@ class RunContext:
     made: int = 0
     #: link id -> what its record held before the run an undo takes back (``engine.undo``)
     reverts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: link ids of records an undone run took up and showed again, to hide again
+    #: (``engine.undo._taken_up_hidden``, ``outbound.hide_again``)
+    hide_again: set[int] = field(default_factory=set)
 
     def flush_journal(self) -> None:
         """Write the pending journal rows (one bulk insert)."""

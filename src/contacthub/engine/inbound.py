@@ -250,6 +250,7 @@ class Inbound(Matching, Twins, LeftBehind):
             remapped, link.remapped = link.remapped, frozenset()
             upd_links.append(link)
             ctx.reverts.pop(link.id, None)  # edited since the run an undo takes back: kept
+            ctx.hide_again.discard(link.id)
             contact = contacts.get(link.contact_id)
             if link.state == "excluded" or (link.state == "detached" and not came_back):
                 continue

@@ -113,6 +113,20 @@ def revert(spoke: Spoke, link: LinkRow, contact: ContactRow, fields: dict[str, A
     return step
 
 
+def hide_again(spoke: Spoke, link: LinkRow, contact: ContactRow) -> Step:
+    """A record an undone run took up and showed again (a hidden GAL contact, an inactive
+    Procore user: ``engine.undo._taken_up_hidden``), whose contact the undo deletes, is
+    deactivated again, then detached as it was before the run (``finish_page``); where
+    the connector may no longer deactivate, only detached. The values the run wrote
+    into it stay: hidden, no one sees them, and whoever takes it up next (the first
+    person restored, a person added again) has theirs written."""
+    step = Step(contact, link, link_state="detached")
+    if "delete" in spoke.operations and spoke.connector.capabilities.deactivate:
+        step.op = WriteOp("deactivate", contact.ref, {}, link.native_id, link.version or None)
+        step.link_state = None
+    return step
+
+
 def reactivate(spoke: Spoke, step: Step, open_fields: dict[str, int]) -> None:
     """A record deactivated for a deleted contact who is back (``LinkRow.reactivate``)
     whose link agrees gets the hub's fields written all the same: the connector's update
@@ -166,7 +180,9 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
             break
         after_link = rows[-1][0].id
         page = [
-            revert(spoke, link, c, ctx.reverts[link.id])
+            hide_again(spoke, link, c)
+            if link.id in ctx.hide_again
+            else revert(spoke, link, c, ctx.reverts[link.id])
             if link.id in ctx.reverts
             else plan_link(spoke, link, c, ctx.open_conflicts.get(c.id, {}))
             for link, c in rows

@@ -22,6 +22,7 @@ every field the first undo set back was "changed again since" (by that undo), an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
             rows = _approved_only(store, rows, int(undone.parent_id))
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         written = _copies(store, contacts)
+        hidden = _taken_up_hidden(store, run_id)
         decider, settle = _decision_run(store.conn, run_id)
         later = store.hub_changes_after(run_id, list(contacts), own_end)
         set_since, deleted_by = _set_since(later), _deleted_by(later)
@@ -137,7 +139,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
                 ctx.journal.append(ctx.change_row(None, "delete", contact.id, contact.data, None, "done"))
                 ctx.report.count("hub", "delete")
                 contact.deleted = True
-                _keep_records_it_found(ctx, contact.id, written, changed)
+                _keep_records_it_found(ctx, contact.id, written, changed, hidden)
             elif row.op == "delete":
                 if not contact.deleted:
                     continue
@@ -395,6 +397,38 @@ def _copies(store: Any, contact_ids: Iterable[str]) -> Written:
     return out
 
 
+def _taken_up_hidden(store: Any, run_id: int) -> set[tuple[int, str]]:
+    """(connector, native id) of the records run ``run_id`` took up for a person added
+    again (``engine.leftovers``: a ``link`` row) that contacthub had deactivated before
+    (a hidden GAL contact, an inactive Procore user: its last write before the run was a
+    deactivation), which the run's write showed again. An undo of the person's creation
+    hides them again: detached as they were, they stayed visible, a contact of nobody's in
+    the address list. A few rows per run: take-ups are rare."""
+    c = t.changes.c
+    out: set[tuple[int, str]] = set()
+    taken = store.conn.execute(
+        select(c.id, c.connector_id, c.native_id).where(
+            c.run_id == run_id, c.op == "link", c.connector_id.is_not(None), c.native_id.is_not(None)
+        )
+    ).all()
+    for row in taken:
+        last = store.conn.execute(
+            select(c.op)
+            .where(
+                c.connector_id == row.connector_id,
+                c.native_id == row.native_id,
+                c.id < row.id,
+                c.op.in_(("create", "update", "deactivate")),
+                c.status == "done",
+            )
+            .order_by(c.id.desc())
+            .limit(1)
+        ).scalar()
+        if last == "deactivate":
+            out.add((int(row.connector_id), str(row.native_id)))
+    return out
+
+
 def _wrote(written: Written, contact_id: str, connector_id: int, native_id: str | None) -> bool:
     return (contact_id, connector_id, native_id) in written or (contact_id, connector_id, None) in written
 
@@ -404,6 +438,7 @@ def _keep_records_it_found(
     contact_id: str,
     written: Written,
     changed: dict[tuple[str, int], tuple[Any, Any]],
+    hidden: AbstractSet[tuple[int, str]] = frozenset(),
 ) -> None:
     """The records a contact was made from (a card typed into a phone, a row of a CSV file,
     a server's card) were there before the run: undoing it takes back what it wrote
@@ -418,6 +453,9 @@ def _keep_records_it_found(
             continue  # a copy contacthub wrote: it goes with the person
         if link.made is None and _wrote(written, contact_id, link.connector_id, link.native_id):
             continue  # a link older than ``made``, or found by the hub id: the journal says
+        if (link.connector_id, link.native_id) in hidden:
+            ctx.hide_again.add(link.id)  # hidden again, as before the run (``outbound.hide_again``)
+            continue
         before, after = changed.get((contact_id, link.connector_id), (None, None))
         current = link.baseline or {}
         target = dict(current)
