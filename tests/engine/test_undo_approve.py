@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from contacthub import service
 from tests.engine.harness import Hub
 from tests.engine.test_scenarios import person
@@ -50,3 +52,46 @@ def test_undoing_an_approve_restores_its_deletions_and_keeps_the_edits_it_carrie
     assert again.status == "applied", again
     assert len(a.items) == len(b.items) == 12
     assert title(hub, "b", "Given10") == "meanwhile" and title(hub, "a", "Given11") == "before the hold"
+
+
+def test_undoing_the_sync_that_carried_a_killed_approve_on_is_undoing_the_approve(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approve killed before it committed anything is carried out by the next sync (a
+    run of kind ``sync``). Undoing that run took back the whole run, the edit it carried
+    too (made meanwhile, someone's), where undoing the approve itself takes back only the
+    deletions its held run showed. The two agree: the carrying run's undo is the approve's
+    (and says so in its counts), the edit stays everywhere."""
+    from tests.engine.test_scenarios import Killed
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i, job_title="T0"))
+    hub.sync()
+    for i in range(8):
+        del a.items[f"a{i}"]
+    held = hub.sync()
+    assert held.status == "held"
+    pull = MemoryConnector.pull
+
+    def dies(self: MemoryConnector, cursor: Any, known: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(MemoryConnector, "pull", dies)
+    with pytest.raises(Killed):
+        service.approve(hub.engine, held.run_id)
+    monkeypatch.setattr(MemoryConnector, "pull", pull)
+    b.edit(native_of(hub, "b", "Given10"), job_title="meanwhile")
+    carrying = hub.sync()
+    assert carrying.status == "applied", carrying
+    assert len(a.items) == len(b.items) == 12
+    assert title(hub, "a", "Given10") == "meanwhile"
+
+    undo = service.undo(hub.engine, carrying.run_id)
+    assert undo.status == "applied", undo
+    assert len(a.items) == len(b.items) == 20  # the approved deletions are taken back
+    for book in ("a", "b"):
+        assert title(hub, book, "Given10") == "meanwhile"  # the edit it carried stays
+    assert hub.sync().changes == {}

@@ -98,9 +98,15 @@ class JournalMixin(StoreBase):
         message: str | None = None,
     ) -> None:
         """End the run. An undo's marks (``mark_reverted``) stay in its counts as its
-        transaction committed them (an undo failed before that set nothing back)."""
+        transaction committed them (an undo failed before that set nothing back). The held
+        runs whose killed approve it carried out stay as ``carried_approvals`` (its
+        ``carries`` go, ``killed_decisions`` looks for them): an undo of it is an undo of
+        that approve (``engine.undo``)."""
         stored = loads(self.conn.execute(select(t.runs.c.counts).where(t.runs.c.id == run_id)).scalar()) or {}
         counts = {**counts, **{key: stored[key] for key in UNDO_MARKS if key in stored}}
+        approved = (stored.get("carries") or {}).get("approved_runs")
+        if approved and "carried_approvals" not in counts:
+            counts["carried_approvals"] = approved
         self.conn.execute(
             update(t.runs)
             .where(t.runs.c.id == run_id)
