@@ -234,3 +234,36 @@ def test_an_old_carry_of_a_killed_undo_still_skips_the_hold(database_url: str) -
     after = hub.sync()
     assert after.status == "applied", after.message
     assert len(b.items) == 12
+
+
+def test_an_undos_own_record_gone_meanwhile_does_not_hide_a_deletion_from_the_hold(database_url: str) -> None:
+    """c holds the people at c.org. A run adds 10 of them (the run to undo); then one of
+    their copies is deleted in c, and 5 of c's other people are deleted in a (under the
+    threshold in a and in the hub, 5 of c's 20 records: over it in c). The undo's own
+    deletions were counted before its sync read c: the copy gone from c was still one of
+    them, so only 4 of the others were counted against c's threshold, and the 5 went
+    unheld. Counted after the pull, they hold the undo."""
+    flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@c.org"}]}}
+    hub = Hub(database_url, ["a", "c"], c=flt)
+    a, c = hub.book("a"), hub.book("c")
+
+    def at_c(i: int) -> dict[str, Any]:
+        return person(i, emails=[{"value": f"p{i}@c.org", "type": "work", "primary": True}])
+
+    for i in range(40):
+        a.put(f"x{i}", person(i))
+    for i in range(40, 50):
+        a.put(f"c{i}", at_c(i))
+    assert hub.sync().errors == []
+    for i in range(50, 60):
+        a.put(f"c{i}", at_c(i))
+    added = hub.sync()
+    assert added.changes["c"]["create"] == 10 and len(c.items) == 20
+    gone = next(k for k, v in c.items.items() if v.fields["emails"][0]["value"] == "p50@c.org")
+    del c.items[gone]
+    for i in range(40, 45):
+        del a.items[f"c{i}"]
+    undo = service.undo(hub.engine, added.run_id)
+    assert undo.status == "held", undo
+    assert {h["connector"]: h["deletes"] for h in undo.held} == {"c": 5}
+    assert len(c.items) == 19  # nothing written

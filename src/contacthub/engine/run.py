@@ -213,12 +213,10 @@ def _run_hub(
         # a killed undo carried on: its deletions left undone are its own, also where it
         # made them before it was killed (the connector lists fewer: not held either)
         carried_own = {s.id: _undone(ctx, s) for s in spokes}
+        prepared = 0  # the last journal row of the prepared changes
         if prepare is not None:
-            pending = {s.id: ctx.store.count_deleted_linked(hub.id, s.id) for s in spokes}
             prepare(ctx)
-            # what the prepared changes delete themselves (an undo of a first copy deletes
-            # every copy it made): a person asked for exactly that, it is not held
-            own = {s.id: max(0, ctx.store.count_deleted_linked(hub.id, s.id) - pending[s.id]) for s in spokes}
+            prepared = ctx.store.last_change(run_id)
         ctx.open_conflicts = ctx.store.open_conflicts(hub.id)  # an undo may reopen some
         inbound = Inbound(ctx)
         inbound.pull_all()
@@ -231,6 +229,12 @@ def _run_hub(
                 stored = ctx.store.stored_plan_mark(spoke.id)
                 spoke.in_step = stored is not None and stored == ctx.store.plan_mark(hub.id, spoke.id)
         for spoke in spokes:  # those still to delete, once inbound dropped the ones made
+            # what the prepared changes delete themselves (an undo of a first copy deletes
+            # every copy it made): a person asked for exactly that, it is not held. Counted
+            # now: one of them gone from the connector meanwhile is none to make (counted
+            # before the pull, it hid another deletion there from the hold)
+            if prepared:
+                own[spoke.id] = ctx.store.count_prepared_linked(hub.id, spoke.id, run_id, prepared)
             own[spoke.id] = own.get(spoke.id, 0) + _undone(ctx, spoke)
         holds = [] if options.no_hold else _holds(ctx, deleted_by, own, carried_own)
         if options.dry_run or holds:

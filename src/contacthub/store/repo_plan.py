@@ -381,6 +381,36 @@ class PlanMixin(StoreBase):
         runs = list(run_ids)
         return self.count_deleted_linked(hub_id, connector_id, runs) if runs else 0
 
+    def last_change(self, run_id: int) -> int:
+        """The id of the run's last journal row so far (0: none)."""
+        ch = t.changes.c
+        return int(
+            self.conn.execute(
+                select(func.coalesce(func.max(ch.id), 0)).where(ch.run_id == run_id)
+            ).scalar_one()
+        )
+
+    def count_prepared_linked(self, hub_id: int, connector_id: int, run_id: int, last: int) -> int:
+        """Active links of the connector to contacts run ``run_id``'s own hub rows (up to
+        row ``last``: what its ``prepare`` wrote, an undo's) deleted and still deleted:
+        its own deletions, not held (``run._holds``). Asked after the inbound step: a
+        record of theirs gone from the connector meanwhile is no deletion left to make
+        (counted before the pull, it was taken off the other deletions there)."""
+        c, lk = t.contacts, t.links
+        mine = _undone_query([run_id]).where(t.changes.c.id <= last)
+        query = (
+            select(func.count())
+            .select_from(c.join(lk, c.c.id == lk.c.contact_id))
+            .where(
+                c.c.hub_id == hub_id,
+                c.c.deleted.is_(True),
+                lk.c.connector_id == connector_id,
+                lk.c.state == "active",
+                c.c.id.in_(mine),
+            )
+        )
+        return int(self.conn.execute(query).scalar_one())
+
     def undone_contacts(self, run_ids: Iterable[int]) -> frozenset[str]:
         """The contacts these (undo) runs deleted in the hub: a reject carried with a killed
         undo does not refuse the undo's own deletions (``run._carried``)."""
