@@ -105,3 +105,29 @@ def test_only_a_change_of_settings_lets_go(database_url: str) -> None:
     report = hub.sync()
     assert report.changes["hub"]["delete"] == 1 and report.unlinked == {}
     assert len(b.items) == 9
+
+
+def test_undoing_the_run_that_let_records_go_says_how_to_link_them_again(database_url: str) -> None:
+    """The run that let records go after a settings change changed nothing in the hub, and
+    its undo was refused as of any run that changed nothing, with no word of the six
+    records: the undo cannot link them again (linked while the settings leave them out,
+    the next complete read took them for deletions, the people gone everywhere). The
+    refusal says so and how: the settings changed back, they are linked again."""
+    import pytest
+
+    from contacthub import service
+    from contacthub.errors import UserError
+
+    hub = synced(database_url, 10)
+    a, b = hub.book("a"), hub.book("b")
+    hub.apply(a={"hidden": [f"x{i}" for i in range(6)]})
+    report = hub.sync()
+    assert report.unlinked == {"a": 6}
+    said = r"nothing to undo \(the 6 in a record\(s\) it let go after a settings change are linked again"
+    with pytest.raises(UserError, match=said):
+        service.undo(hub.engine, report.run_id)
+    hub.apply(a={"hidden": []})
+    hub.sync()
+    a.edit("x1", job_title="Foreman")
+    hub.sync()
+    assert [i.fields.get("job_title") for i in b.items.values()].count("Foreman") == 1

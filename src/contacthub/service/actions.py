@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from contacthub import names
 from contacthub.engine.context import Options, Progress, Report
@@ -357,7 +357,7 @@ def undo(
             .limit(1)
         ).first()
         if kept is None:  # an undo would only have been one more sync
-            raise UserError(f"run {run_id} changed nothing: there is nothing to undo")
+            raise UserError(f"run {run_id} changed nothing: there is nothing to undo{_let_go(conn, run_id)}")
         _refuse_undone(conn, run_id)
         waiting = _waiting_hold(conn, row.hub_id)
         if waiting is not None:
@@ -377,6 +377,33 @@ def undo(
         prepare=undo_preparer(run_id, recheck=lambda conn: _refuse_undone(conn, run_id)),
         progress=progress,
         on_wait=on_wait,
+    )
+
+
+def _let_go(conn: Any, run_id: int) -> str:
+    """What a run that changed nothing let go after a settings change, said with the
+    refusal to undo it: those records are linked again when their connector lists them
+    again (its settings changed back), which an undo cannot do. Linked by the undo while
+    the settings still leave them out, the next complete read took them for deletions,
+    and the people went from every connector."""
+    ch, lk, cn = t.changes.c, t.links.c, t.connectors.c
+    rows = conn.execute(
+        select(cn.name, func.count())
+        .select_from(
+            t.changes.join(
+                t.links, (lk.connector_id == ch.connector_id) & (lk.native_id == ch.native_id)
+            ).join(t.connectors, cn.id == ch.connector_id)
+        )
+        .where(ch.run_id == run_id, ch.op == "unlink", ch.status == "done", lk.state == "unlisted")
+        .group_by(cn.name)
+        .order_by(cn.name)
+    ).all()
+    if not rows:
+        return ""
+    where = ", ".join(f"{n} in {name}" for name, n in rows)
+    return (
+        f" (the {where} record(s) it let go after a settings change are linked again when"
+        " the connector lists them again: change its settings back)"
     )
 
 
