@@ -593,39 +593,6 @@ def test_the_first_side_taking_the_other_value_closes_the_conflict(database_url:
     assert hub.sync().changes == {}
 
 
-def test_a_side_going_back_to_the_old_value_leaves_the_other_sides_edit_uncontested(
-    database_url: str,
-) -> None:
-    """a typed the old "Engineer" back: its conflict closed, and b's stayed open against a
-    hub value no side disputes any more, waiting for a person, though b's edit alone would
-    have gone through. With nobody left to disagree, b's value is the hub's and reaches a
-    and c, as if a had never changed the field; its conflict is closed with b the winner."""
-    hub, a, b, c = three_sides_in_conflict(database_url)
-    a.edit("x", job_title="Engineer")
-    hub.sync()
-    assert service.conflicts(hub.engine, "h") == []
-    assert only(a)["job_title"] == only(b)["job_title"] == only(c)["job_title"] == "from b"
-    assert hub.sync().changes == {}
-    [kept] = [x for x in service.conflicts(hub.engine, "h", include_settled=True) if x["source"] == "b"]
-    assert kept["winner"] == "b"
-
-
-def test_a_side_going_back_while_two_others_disagree_leaves_their_conflicts_open(database_url: str) -> None:
-    """Only when the sides left hold one value: b and d still disagree, a person decides."""
-    hub = Hub(database_url, ["a", "b", "d"], conflict="manual")
-    a, b, d = hub.book("a"), hub.book("b"), hub.book("d")
-    a.put("x", person(1, job_title="Engineer"))
-    hub.sync()
-    a.edit("x", job_title="from a")
-    b.edit(next(iter(b.items)), job_title="from b")
-    d.edit(next(iter(d.items)), job_title="from d")
-    hub.sync()
-    a.edit("x", job_title="Engineer")
-    hub.sync()
-    assert {x["source"] for x in service.conflicts(hub.engine, "h")} == {"b", "d"}
-    assert only(a)["job_title"] == "Engineer"
-
-
 def only_given(book: Any, given: str) -> dict:
     [fields] = [i.fields for i in book.items.values() if i.fields["given_name"] == given]
     return fields

@@ -496,7 +496,6 @@ class Inbound(Matching, Twins, LeftBehind):
         store = self.store
         for name in sorted((set(result.agreed) | set(result.changed)) & set(opened)):
             value = contact.data.get(name)
-            mine = None
             if name in result.agreed:
                 mine = store.open_conflict_from(contact.id, name, spoke.name)
                 if mine is not None:
@@ -504,61 +503,12 @@ class Inbound(Matching, Twins, LeftBehind):
             rows = store.open_conflict_values(contact.id, name)
             done = [i for i, theirs in rows if field_equal(name, theirs, value)]
             store.close_conflict_ids(done)
-            if mine is not None and len(done) < len(rows):
-                # withdrawn: what the others hold may be uncontested now
-                self._uncontested(contact, name, [r for r in rows if r[0] not in done], changed)
-                continue
             if len(done) == len(rows):
                 del opened[name]
                 if not opened:
                     del self.ctx.open_conflicts[contact.id]
                 contact.rev += 1
                 changed[contact.id] = contact
-
-    def _uncontested(
-        self,
-        contact: ContactRow,
-        name: str,
-        rows: list[tuple[int, Any]],
-        changed: dict[str, ContactRow],
-    ) -> None:
-        """A side of an open conflict went back to the hub's value (the one from before the
-        conflict; ``_agreed`` closed its row): where the sides left all hold one value,
-        nobody disputes it any more, and the hub takes it, as it would have taken that
-        edit alone (under ``manual`` only two sides that disagree wait for a person). It
-        stayed open against a value no side held as its own edit, waiting for a decision
-        nobody needed. Not a name part (a name is decided whole) nor a list (whose edits
-        merge as sets), nor where the hub's value is another side's own edit (the hub
-        took it in an earlier run: that side disputes it). Its rows are closed with their
-        side the winner; the value is
-        journalled as a hub update (an undo sets it back) and reaches every side."""
-        if name in NAME_GROUP or name in MULTI_FIELDS or not rows:
-            return
-        value = rows[0][1]
-        if not all(field_equal(name, v, value) for _, v in rows[1:]):
-            return  # two sides still disagree: a person decides
-        sides = self.store.conflict_sources([i for i, _ in rows])
-        if any(hub_side not in (None, "hub") for _, hub_side in sides):
-            return  # the hub's value is a side's own edit (taken in an earlier run): disputed
-        sources = [source for source, _ in sides]
-        ctx = self.ctx
-        before = {name: contact.data.get(name)}
-        if value in (None, "", []):
-            contact.data.pop(name, None)
-        else:
-            contact.data[name] = value
-        ids = {s.id for s in ctx.spokes if s.name in sources}
-        if len(ids) == 1:  # (the time of its edit is not known here)
-            contact.sources[name] = [ids.pop(), None]
-        self.store.take_conflict_ids([i for i, _ in rows], sources)
-        ctx.journal.append(ctx.change_row(None, "update", contact.id, before, {name: value}, "done"))
-        ctx.report.count("hub", "update")
-        opened = ctx.open_conflicts.get(contact.id, {})
-        opened.pop(name, None)
-        if not opened:
-            ctx.open_conflicts.pop(contact.id, None)
-        contact.rev += 1
-        changed[contact.id] = contact
 
     def _unlinked(
         self,

@@ -477,25 +477,6 @@ class JournalMixin(StoreBase):
                 .values(status="closed", winner="hub", resolved_at=now())
             )
 
-    def conflict_sources(self, ids: Sequence[int]) -> list[tuple[str, str | None]]:
-        """(its side, the side of the hub's value: "hub" where it is no side's edit) of
-        each of these conflicts, by connector name, in the order given."""
-        c = t.conflicts.c
-        query = select(c.id, c.source, c.hub_source).where(c.id.in_(list(ids)))
-        by_id = {int(i): (str(s), h) for i, s, h in self.conn.execute(query)}
-        return [by_id[int(i)] for i in ids]
-
-    def take_conflict_ids(self, ids: Sequence[int], sources: Sequence[str]) -> None:
-        """Close open conflicts whose side's value the hub took, nobody disputing it any
-        more (``Inbound._uncontested``): ``closed``, that side the winner."""
-        c = t.conflicts.c
-        for conflict_id, source in zip(ids, sources, strict=True):
-            self.conn.execute(
-                update(t.conflicts)
-                .where(c.id == conflict_id, c.status == "open")
-                .values(status="closed", winner=source, resolved_at=now())
-            )
-
     def rename_in_conflicts(self, hub_id: int, old: str, new: str) -> None:
         """A renamed connector's conflicts name it by its new name: their sides are names,
         and a conflict kept offering the old one (``resolve`` refused the new name, and a
