@@ -95,3 +95,49 @@ def test_undoing_the_sync_that_carried_a_killed_approve_on_is_undoing_the_approv
     for book in ("a", "b"):
         assert title(hub, book, "Given10") == "meanwhile"  # the edit it carried stays
     assert hub.sync().changes == {}
+
+
+def test_undoing_the_sync_after_an_approve_killed_mid_write_points_to_the_approve(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: an approve killed while writing, its hub deletions committed, then carried out by
+    the next sync (which deleted the rest in the folders). That sync holds none of the
+    approved deletions, so its undo brought nobody back and said "applied". It is refused,
+    naming the approve's run, whose undo brings them back with the edit made meanwhile kept."""
+    from contacthub.errors import UserError
+    from tests.engine.test_scenarios import Killed
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b"])
+    a, b = hub.book("a"), hub.book("b")
+    for i in range(20):
+        a.put(f"a{i}", person(i, job_title="T0"))
+    hub.sync()
+    for i in range(8):
+        del a.items[f"a{i}"]
+    held = hub.sync()
+    assert held.status == "held"
+    write = MemoryConnector.write
+
+    def dies(self: MemoryConnector, ops: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(MemoryConnector, "write", dies)
+    with pytest.raises(Killed):
+        service.approve(hub.engine, held.run_id)
+    monkeypatch.setattr(MemoryConnector, "write", write)
+    b.edit(native_of(hub, "b", "Given10"), job_title="meanwhile")
+    carrying = hub.sync()
+    assert carrying.status == "applied", carrying
+    assert len(a.items) == len(b.items) == 12
+    approve_run = max(r["id"] for r in service.runs(hub.engine, "h") if r["kind"] == "approve")
+
+    with pytest.raises(UserError) as refused:
+        service.undo(hub.engine, carrying.run_id)
+    assert f"undo run {approve_run}" in str(refused.value)
+    undo = service.undo(hub.engine, approve_run)
+    assert undo.status == "applied", undo
+    assert len(a.items) == len(b.items) == 20
+    for book in ("a", "b"):
+        assert title(hub, book, "Given10") == "meanwhile"
+    assert hub.sync().changes == {}

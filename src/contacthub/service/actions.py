@@ -359,6 +359,9 @@ def undo(
         if kept is None:  # an undo would only have been one more sync
             raise UserError(f"run {run_id} changed nothing: there is nothing to undo{_let_go(conn, run_id)}")
         _refuse_undone(conn, run_id)
+        carried = (loads(row.counts) or {}).get("carried_approvals")
+        if carried:
+            _refuse_split_approve(conn, run_id, [int(i) for i in carried])
         waiting = _waiting_hold(conn, row.hub_id)
         if waiting is not None:
             # its sync would count the held deletions again, and hold the undo for them in
@@ -377,6 +380,37 @@ def undo(
         prepare=undo_preparer(run_id, recheck=lambda conn: _refuse_undone(conn, run_id)),
         progress=progress,
         on_wait=on_wait,
+    )
+
+
+def _refuse_split_approve(conn: Any, run_id: int, held_ids: list[int]) -> None:
+    """A sync that carried out an approve killed part way is undone as that approve is: the
+    deletions its held runs showed come back, the edits it carried stay (``engine.undo``).
+    Where the killed approve had made all of those deletions in the hub itself, this run
+    holds none of them, and its undo brought nobody back while it said "applied" (QA): the
+    person is sent to the approve's own run, which holds them."""
+    shown = Store(conn).shown_deleted(held_ids)
+    own = conn.execute(
+        select(t.changes.c.contact_id).where(
+            t.changes.c.run_id == run_id,
+            t.changes.c.connector_id.is_(None),
+            t.changes.c.op == "delete",
+            t.changes.c.status == "done",
+        )
+    ).scalars()
+    if any(contact in shown for contact in own):
+        return
+    killed = conn.execute(
+        select(t.runs.c.id)
+        .where(t.runs.c.kind == "approve", t.runs.c.parent_id.in_(held_ids), t.runs.c.id < run_id)
+        .order_by(t.runs.c.id.desc())
+    ).first()
+    held = ", ".join(str(i) for i in held_ids)
+    where = f"run {killed[0]}" if killed else "the approve's own run"
+    raise UserError(
+        f"run {run_id} finished the approve of held run {held}, which was killed part way: the "
+        f"deletions it let through were made by {where}; undo {where} to bring them back "
+        f"(the edits run {run_id} carried stay either way)"
     )
 
 
