@@ -884,3 +884,16 @@ def test_new_file_names_never_differ_only_in_case(tmp_path: Path) -> None:
     # a create replayed (after a crash) under the name it took is that file, not a new one
     [again] = make(tmp_path).write([WriteOp("create", "ABC", {"display_name": "ABC"})])
     assert again.native_id == "ABC.vcf" and len(list(tmp_path.glob("*.vcf"))) == 5
+
+
+def test_a_capitalised_name_after_its_lower_case_twin_is_another_name(tmp_path: Path) -> None:
+    """The other order: ``abc`` made first (a lower-case name, kept as a hash only), then
+    ``ABC``, whose name would be the same file on macOS and Windows; and a lower-case file
+    there before the run."""
+    (tmp_path / "kim.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:kim\r\nFN:Kim\r\nEND:VCARD\r\n")
+    conn = make(tmp_path)
+    results = conn.write([WriteOp("create", uid, {"display_name": uid}) for uid in ("abc", "ABC", "Kim")])
+    assert [r.error for r in results] == [None] * 3
+    names = sorted(p.name for p in tmp_path.glob("*.vcf"))
+    assert len(names) == 4 and len({n.lower() for n in names}) == 4, names
+    assert results[0].native_id == "abc.vcf"
