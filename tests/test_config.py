@@ -21,7 +21,7 @@ from contacthub.errors import ConfigError
 from contacthub.store import secrets
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
-from contacthub.store.repo import Store, loads
+from contacthub.store.repo import Store, dumps, loads
 from tests.memory_connector import MemoryConnector, register
 
 TOKEN = "tok-3f9a-very-secret"
@@ -637,6 +637,28 @@ def test_a_change_of_settings_marks_the_connector_for_its_next_run(database_url:
     assert not rows(engine)["a2"].settings_changed
     update_connector(engine, marked["a"].id, {}, {"hidden": []})
     assert rows(engine)["a2"].settings_changed
+
+
+def test_a_connector_with_a_filter_stored_before_the_check_can_still_be_edited(database_url: str) -> None:
+    """QA: a filter an older version stored (``in [..., ""]``, refused where a filter is set
+    since) kept every other edit of its connector from the API and the dashboard (a
+    direction, a rename): only a filter being set is checked so; one left as it is stored
+    is read as runs read it."""
+    from sqlalchemy import update
+
+    from contacthub.errors import UserError
+    from contacthub.service.editing import update_connector
+
+    engine = open_database(database_url)
+    config.apply(engine, spec_of([memory("a"), memory("b")]))
+    old = {"field": "display_name", "op": "in", "value": ["Ann Lee", ""]}
+    with engine.begin() as conn:  # as an older version stored it
+        conn.execute(update(t.connectors).where(t.connectors.c.name == "b").values(filter=dumps(old)))
+    b = rows(engine)["b"]
+    update_connector(engine, b.id, {"direction": "from-hub"})
+    assert rows(engine)["b"].direction == "from-hub" and rows(engine)["b"].filter == old
+    with pytest.raises(UserError, match="empty text"):  # set anew: refused
+        update_connector(engine, b.id, {"filter": {"field": "email", "op": "equals", "value": ""}})
 
 
 def test_apply_refuses_a_type_change(sqlite_url: str, tmp_path: Path) -> None:

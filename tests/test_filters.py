@@ -443,3 +443,16 @@ def test_a_text_with_something_seen_in_it_is_taken(op: str, value: Any) -> None:
     """Only a text that is nothing once trimmed (and invisible characters left out) is
     refused: one with a character seen in it means something."""
     assert compile_filter({"field": "job_title", "op": op, "value": value}, strict=True) is not None
+
+
+def test_contains_a_blank_is_a_real_test() -> None:
+    """QA: ``contains " "`` selected the names of two words (a value is trimmed at its ends,
+    not inside) and was refused as a blank text; only ``contains ""`` holds for every value."""
+    two_words = compile_filter({"field": "display_name", "op": "contains", "value": " "}, strict=True)
+    assert two_words is not None
+    assert two_words(Contact(display_name="Ann Lee").to_fields())
+    assert not two_words(Contact(display_name="Cher").to_fields())
+    with pytest.raises(ConfigError):
+        compile_filter({"field": "display_name", "op": "contains", "value": ""}, strict=True)
+    with pytest.raises(ConfigError):  # a trimmed value never starts with one
+        compile_filter({"field": "display_name", "op": "starts_with", "value": " "}, strict=True)

@@ -112,6 +112,10 @@ def _no_empty_text(op: str, value: Any, where: str) -> None:
     (``starts_with``, ``ends_with``) held for every field with a value. An error, not a
     warning: such a filter is always a slip, and a warning in ``apply``'s output went unread."""
     texts = value if op == "in" and isinstance(value, list) else [value]
+    if op == "contains":
+        # only the empty text: a blank one is a real test (``contains " "``, a name of two
+        # words), where a value, trimmed, never starts or ends with one
+        texts = [v for v in texts if v == ""]
     blank = next((v for v in texts if isinstance(v, str) and _blank(v)), None)
     if blank is None:
         return
@@ -125,7 +129,7 @@ def _no_empty_text(op: str, value: Any, where: str) -> None:
         raise ConfigError(
             f"{op!r} with an empty text ({blank!r}) does not test what it seems to: an empty one"
             " holds for every field with a value, and a value is trimmed; for a field with a value"
-            """ write op = "is_not_empty" (for a blank inside a value, op = "matches", value = '\\s')""",
+            """ write op = "is_not_empty" (for a blank inside a value, op = "contains", value = " ")""",
             where,
         )
 

@@ -150,15 +150,17 @@ def _hub_spec(cls: Any, **values: Any) -> Any:
         raise UserError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
 
 
-def _connector_spec(values: dict[str, Any], where: str) -> Any:
-    """A validated ``config.ConnectorSpec`` (type, filter and mapping checked as a hub file's)."""
+def _connector_spec(values: dict[str, Any], where: str, stored_filter: Any = None) -> Any:
+    """A validated ``config.ConnectorSpec`` (type, filter and mapping checked as a hub file's).
+    A filter as it is stored (``stored_filter``) is checked as runs read it: one an older
+    version took (``in [""]``) must not keep the connector from any other edit (QA)."""
     from contacthub.config import ConnectorSpec, connector_class_or_error
     from contacthub.filters import compile_filter
     from contacthub.model import is_known_field
 
     spec = _hub_spec(ConnectorSpec, **values)
     cls = connector_class_or_error(spec.type, where)
-    compile_filter(spec.filter, f"{where} filter", strict=True)
+    compile_filter(spec.filter, f"{where} filter", strict=spec.filter != stored_filter)
     for field in spec.mapping:
         if not is_known_field(field):
             raise UserError(f"mapping names unknown field {field!r}", where)
@@ -286,7 +288,7 @@ def update_connector(
             ).scalars()
             if names.pick(others, values["name"]) is not None:
                 raise UserError(f"this hub has a connector named {values['name']!r} already")
-        spec = _connector_spec({**current, **values, **new_settings}, label)
+        spec = _connector_spec({**current, **values, **new_settings}, label, current["filter"])
         absolute_paths(cls, spec.model_extra or {}, None, label)
         hub_name = conn.execute(select(t.hubs.c.name).where(t.hubs.c.id == row.hub_id)).scalar_one()
         _check_settings(cls, spec, hub_name, label)
