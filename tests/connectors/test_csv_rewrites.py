@@ -11,7 +11,6 @@ import pytest
 from contacthub.connectors.base import WriteOp
 from contacthub.errors import RecordError
 from tests.connectors.test_csv_file import connector_for, records
-from tests.sheets import site
 
 
 @pytest.mark.parametrize("blank", ["", ",,", "   ", "\t", " , ,"])
@@ -95,34 +94,6 @@ def test_a_sheet_only_partly_like_outlooks_stays_plain(tmp_path: Path, header: s
     [al] = records(connector)
     assert connector._header()[0] == "plain"
     assert al.fields["job_title"] == "CFO"
-
-
-@pytest.mark.parametrize(
-    "header",
-    [
-        "Title,First Name,Last Name,Company,id",
-        "Title,First Name,Last Name,E-mail Address,id",
-        "id,Title,First Name,Last Name,E-mail Address",
-        "Title,First Name,Last Name,Company,custom.trade",
-    ],
-)
-def test_a_plain_sheet_contacthub_synced_stays_plain(tmp_path: Path, header: str) -> None:
-    """A header with a column only the plain format writes (``id``, ``custom.``) is plain,
-    whatever else it looks like: ``Title,First Name,Last Name,Company,id`` was a plain sheet
-    synced before the rule for trimmed Outlook exports, and became Outlook's on the upgrade,
-    each job title a name prefix (QA)."""
-    values = {"Title": "CEO", "First Name": "Ann", "Last Name": "Lee", "Company": "Acme"}
-    values |= {"E-mail Address": "ann@x.test", "id": "ann", "custom.trade": "roofer"}
-    text = f"{header}\r\n{','.join(values[c] for c in header.split(','))}\r\n"
-    made = site(tmp_path)
-    made.sheet.write_text(text, encoding="utf-8")
-    made.sync()
-    [card] = (made.folder / name for name in made.cards())
-    lines = card.read_text(encoding="utf-8").splitlines()
-    assert "TITLE:CEO" in lines and "N:Lee;Ann;;;" in lines
-    made.settled()
-    assert made.sheet.read_text(encoding="utf-8").startswith(header)
-    assert "CEO" in made.sheet.read_text(encoding="utf-8")
 
 
 GOOGLE = "Name,E-mail 1 - Type,E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Phone 2 - Type,Phone 2 - Value"

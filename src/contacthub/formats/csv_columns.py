@@ -377,38 +377,20 @@ def detect(header: list[str]) -> tuple[str, int]:
     spellings count only where nothing else does: a sheet headed ``name, email, phone`` is
     plain."""
     cols = _present(header)
-    ours = any(_ours(c) for c in cols)
     spelled = {c: spelled_field(c) for c in header if c.strip()}
     twice = Counter(f for f in spelled.values() if f and f not in MULTI_FIELDS)
     plain_read = {c: f for c, f in spelled.items() if f and twice[f] < 2}
     scores: dict[str, int] = {}
-    owned = False
     for fmt in FORMATS:
         read = {c: h.field for h in handlers_for(fmt, header, {}, False) for _, c in h.cols}
         own = any(not spelled.get(c) for c in read)
         lost = fmt != "plain" and any(read.get(c) != f for c, f in plain_read.items())
-        owned = owned or (own and fmt != "plain")
-        trimmed = _as_exported(fmt, header, read, plain_read)
-        scores[fmt] = len(read) if own or not lost or trimmed else 0
-    if ours and not owned:
-        scores = {fmt: 0 for fmt in FORMATS}
+        scores[fmt] = len(read) if own or not lost or _as_exported(fmt, header, read, plain_read) else 0
     if not any(scores.values()):
         scores["plain"] = len(_spelled(cols))
     scores["plain"] += 2 * ("id" in cols)
     best = max(FORMATS, key=lambda f: scores[f])
     return best, scores[best]
-
-
-def _ours(column: str) -> bool:
-    """Whether a (canonical) column is one only the plain format writes: ``id``, which
-    contacthub adds to every plain file it writes, or a ``custom.`` field. A header with one
-    is no trimmed export (``_as_exported``): ``Title, First Name, Last Name, Company,
-    id`` was a plain sheet contacthub had synced, its ``Title`` the job title, and the rule
-    for trimmed exports made it Outlook's on the upgrade, every job title a name prefix (QA).
-    Such a header is plain, unless an export has a column of its own in it (``E-mail 2
-    Address``: an export a user added an ``id`` to, detected so before, whose rows the
-    column would re-key)."""
-    return column == "id" or (column.startswith(CUSTOM_PREFIX) and column != CUSTOM_PREFIX)
 
 
 def _as_exported(fmt: str, header: list[str], read: Mapping[str, str], plain_read: Mapping[str, str]) -> bool:
