@@ -372,10 +372,8 @@ def detect(header: list[str]) -> tuple[str, int]:
     one scalar field twice (Outlook's ``Title`` beside its ``Job Title``) have no plain
     reading, so an export reading them otherwise loses neither: an Outlook export trimmed
     to ``Title, First Name, Last Name, Job Title, E-mail Address`` was read as plain, its
-    name prefix ("Dr.") as the job title and ``Job Title`` left unread. So does a header that
-    is the export's own columns, as it spells and places them (``_as_exported``). The
-    spellings count only where nothing else does: a sheet headed ``name, email, phone`` is
-    plain."""
+    name prefix ("Dr.") as the job title and ``Job Title`` left unread. The spellings
+    count only where nothing else does: a sheet headed ``name, email, phone`` is plain."""
     cols = _present(header)
     spelled = {c: spelled_field(c) for c in header if c.strip()}
     twice = Counter(f for f in spelled.values() if f and f not in MULTI_FIELDS)
@@ -385,35 +383,12 @@ def detect(header: list[str]) -> tuple[str, int]:
         read = {c: h.field for h in handlers_for(fmt, header, {}, False) for _, c in h.cols}
         own = any(not spelled.get(c) for c in read)
         lost = fmt != "plain" and any(read.get(c) != f for c, f in plain_read.items())
-        scores[fmt] = len(read) if own or not lost or _as_exported(fmt, header, read, plain_read) else 0
+        scores[fmt] = len(read) if own or not lost else 0
     if not any(scores.values()):
         scores["plain"] = len(_spelled(cols))
     scores["plain"] += 2 * ("id" in cols)
     best = max(FORMATS, key=lambda f: scores[f])
     return best, scores[best]
-
-
-def _as_exported(fmt: str, header: list[str], read: Mapping[str, str], plain_read: Mapping[str, str]) -> bool:
-    """Whether a header every column of which is also a plain spelling is still the
-    export's, trimmed: an Outlook export cut down to ``Title, First Name, Last Name, E-mail
-    Address`` has no column of its own, and read as plain its name prefix ("Mr.") was the
-    job title (QA). It is the export's when every column a plain reading reads the export
-    reads too, at least three of them, each spelled exactly as the export spells it (case and
-    spaces: ``e-mail address`` or ``Email`` is someone's typing), and each column the two
-    read otherwise (``Title``) stands where the export puts it among the others (Outlook's
-    ``Title`` is its first: ``First Name, Last Name, Title`` is a job title, plain). The
-    other columns may have been moved."""
-    order = {c: i for i, c in enumerate(DEFAULT_HEADERS[fmt])}
-    mine = [c for c in header if c in read]
-    if (
-        len(mine) < 3
-        or any(c not in read for c in plain_read)
-        or any(canonical_header(c) not in order for c in mine)
-    ):
-        return False
-    at = {c: order[canonical_header(c)] for c in mine}
-    disputed = [c for c, f in plain_read.items() if read[c] != f]
-    return all((mine.index(d) < mine.index(c)) == (at[d] < at[c]) for d in disputed for c in mine if c != d)
 
 
 def missing_columns(fmt: str, header: list[str], fields: Fields, mapping: Mapping[str, str]) -> list[str]:
