@@ -54,6 +54,33 @@ def test_undoing_an_approve_restores_its_deletions_and_keeps_the_edits_it_carrie
     assert title(hub, "b", "Given10") == "meanwhile" and title(hub, "a", "Given11") == "before the hold"
 
 
+def _held_approve_killed_in(database_url: str, monkeypatch: pytest.MonkeyPatch, step: str) -> Hub:
+    """A hub of two books, 20 people, 8 deleted in a (held), and the approve of that hold
+    killed in the memory connectors' ``step`` (``pull``: before it committed anything;
+    ``write``: its hub deletions committed, no book written)."""
+    from tests.engine.test_scenarios import Killed
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b"])
+    a = hub.book("a")
+    for i in range(20):
+        a.put(f"a{i}", person(i, job_title="T0"))
+    hub.sync()
+    for i in range(8):
+        del a.items[f"a{i}"]
+    held = hub.sync()
+    assert held.status == "held"
+
+    def dies(*_: Any) -> Any:
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(MemoryConnector, step, dies)
+        with pytest.raises(Killed):
+            service.approve(hub.engine, held.run_id)
+    return hub
+
+
 def test_undoing_the_sync_that_carried_a_killed_approve_on_is_undoing_the_approve(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,27 +89,8 @@ def test_undoing_the_sync_that_carried_a_killed_approve_on_is_undoing_the_approv
     too (made meanwhile, someone's), where undoing the approve itself takes back only the
     deletions its held run showed. The two agree: the carrying run's undo is the approve's
     (and says so in its counts), the edit stays everywhere."""
-    from tests.engine.test_scenarios import Killed
-    from tests.memory_connector import MemoryConnector
-
-    hub = Hub(database_url, ["a", "b"])
+    hub = _held_approve_killed_in(database_url, monkeypatch, "pull")
     a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i, job_title="T0"))
-    hub.sync()
-    for i in range(8):
-        del a.items[f"a{i}"]
-    held = hub.sync()
-    assert held.status == "held"
-    pull = MemoryConnector.pull
-
-    def dies(self: MemoryConnector, cursor: Any, known: Any) -> Any:
-        raise Killed
-
-    monkeypatch.setattr(MemoryConnector, "pull", dies)
-    with pytest.raises(Killed):
-        service.approve(hub.engine, held.run_id)
-    monkeypatch.setattr(MemoryConnector, "pull", pull)
     b.edit(native_of(hub, "b", "Given10"), job_title="meanwhile")
     carrying = hub.sync()
     assert carrying.status == "applied", carrying
@@ -105,27 +113,9 @@ def test_undoing_the_sync_after_an_approve_killed_mid_write_points_to_the_approv
     approved deletions, so its undo brought nobody back and said "applied". It is refused,
     naming the approve's run, whose undo brings them back with the edit made meanwhile kept."""
     from contacthub.errors import UserError
-    from tests.engine.test_scenarios import Killed
-    from tests.memory_connector import MemoryConnector
 
-    hub = Hub(database_url, ["a", "b"])
+    hub = _held_approve_killed_in(database_url, monkeypatch, "write")
     a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i, job_title="T0"))
-    hub.sync()
-    for i in range(8):
-        del a.items[f"a{i}"]
-    held = hub.sync()
-    assert held.status == "held"
-    write = MemoryConnector.write
-
-    def dies(self: MemoryConnector, ops: Any) -> Any:
-        raise Killed
-
-    monkeypatch.setattr(MemoryConnector, "write", dies)
-    with pytest.raises(Killed):
-        service.approve(hub.engine, held.run_id)
-    monkeypatch.setattr(MemoryConnector, "write", write)
     b.edit(native_of(hub, "b", "Given10"), job_title="meanwhile")
     carrying = hub.sync()
     assert carrying.status == "applied", carrying
