@@ -85,12 +85,11 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
                 t.runs.c.started_at, t.runs.c.finished_at, t.runs.c.kind, t.runs.c.parent_id, t.runs.c.counts
             ).where(t.runs.c.id == run_id)
         ).one()
-        if undone.kind == "approve" and undone.parent_id is not None:
-            rows = _approved_only(store, rows, [int(undone.parent_id)])
-        elif carried := (loads(undone.counts) or {}).get("carried_approvals"):
-            # a sync that carried a killed approve out is that approve: undone alike (it
-            # took back the edits it carried too, the approve's undo only its deletions)
-            rows = _approved_only(store, rows, [int(i) for i in carried])
+        approve = undone.kind == "approve" and undone.parent_id is not None
+        # a sync that carried a killed approve out is that approve: undone alike (it took
+        # back the edits it carried too, the approve's undo only its deletions)
+        if approve or (loads(undone.counts) or {}).get("carried_approvals"):
+            rows = _approves_deletions(rows)
         contacts = store.contacts(r.contact_id for r in rows if r.contact_id)
         written = _copies(store, contacts)
         hidden = _taken_up_hidden(store, run_id)
@@ -240,15 +239,15 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
     return prepare
 
 
-def _approved_only(store: Any, rows: Sequence[Any], held_ids: list[int]) -> list[Any]:
-    """Of an approve's hub rows, its own: the deletions its held run showed, which the
-    person let through. The rest its sync carried, as any sync would have (a reject
-    carries them too): an edit made before the hold or meanwhile, a deletion made after
-    it that went along under the threshold. Undone with the approve, someone's edit was
-    taken back everywhere; kept, they are changes since for any older run's undo. The
-    same holds for a sync that carried a killed approve out (``carried_approvals``)."""
-    shown = store.shown_deleted(held_ids)
-    return [r for r in rows if r.op == "delete" and r.contact_id in shown]
+def _approves_deletions(rows: Sequence[Any]) -> list[Any]:
+    """Of an approve's hub rows, those its undo takes back: the deletions, the ones its
+    held run showed (the person let them through) and any made after the hold that went
+    along. Its edits (made before the hold or meanwhile, carried as any sync, or a reject,
+    would have) stay: undone with the approve, someone's edit was taken back everywhere.
+    A deletion that went along is restored, not kept: kept, no undo could ever bring that
+    person back (QA). The same holds for a sync that carried a killed approve out
+    (``carried_approvals``)."""
+    return [r for r in rows if r.op == "delete"]
 
 
 def _restore_links(ctx: RunContext, run_id: int, run: Any, restoring: dict[str, None]) -> None:

@@ -385,10 +385,11 @@ def undo(
 
 def _refuse_split_approve(conn: Any, run_id: int, held_ids: list[int]) -> None:
     """A sync that carried out an approve killed part way is undone as that approve is: the
-    deletions its held runs showed come back, the edits it carried stay (``engine.undo``).
-    Where the killed approve had made all of those deletions in the hub itself, this run
-    holds none of them, and its undo brought nobody back while it said "applied" (QA): the
-    person is sent to the approve's own run, which holds them."""
+    people it deleted come back, the edits it carried stay (``engine.undo``). Where the
+    killed approve had made the approved deletions in the hub itself, this run holds none
+    of them, and its undo brought none back while it said "applied" (QA): while that
+    approve's run stands (not undone), the person is sent to it first. Once it is undone,
+    this run's undo takes back its own deletions (one made meanwhile that went along)."""
     shown = Store(conn).shown_deleted(held_ids)
     own = conn.execute(
         select(t.changes.c.contact_id).where(
@@ -405,12 +406,14 @@ def _refuse_split_approve(conn: Any, run_id: int, held_ids: list[int]) -> None:
         .where(t.runs.c.kind == "approve", t.runs.c.parent_id.in_(held_ids), t.runs.c.id < run_id)
         .order_by(t.runs.c.id.desc())
     ).first()
+    if killed is None or standing_undos(conn, killed[0]) is not None:
+        return
     held = ", ".join(str(i) for i in held_ids)
-    where = f"run {killed[0]}" if killed else "the approve's own run"
     raise UserError(
         f"run {run_id} finished the approve of held run {held}, which was killed part way: the "
-        f"deletions it let through were made by {where}; undo {where} to bring them back "
-        f"(the edits run {run_id} carried stay either way)"
+        f"deletions it let through were made by run {killed[0]}; undo run {killed[0]} to bring "
+        f"them back, then run {run_id} for any it made of its own (the edits run {run_id} "
+        "carried stay either way)"
     )
 
 
