@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.web.conftest import Person
 
@@ -231,3 +232,38 @@ def test_sign_in_with_a_too_long_email_is_the_form_again(alice: Person) -> None:
     answer = client.post("/login", data={"csrf": token.group(1), "email": "a" * 400, "password": "x"})
     assert answer.status_code == 400 and "Email: at most 320 characters" in answer.text
     assert 'id="password"' in answer.text
+
+
+def test_a_connector_whose_stored_filter_is_in_an_empty_text_saves_its_other_settings(
+    alice: Person, folders: tuple[Path, Path], engine: Engine
+) -> None:
+    """QA: a filter an older version stored (``in [""]``) is shown as a row with no text;
+    saved untouched with a new direction, the row was refused as ``in []`` and nothing
+    could be saved from the page. Left as shown, it is the stored filter, kept."""
+    from sqlalchemy import update
+
+    from contacthub.store import tables as t
+    from contacthub.store.repo import dumps
+
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "team"}, headers=auth).json()
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "a", "type": "vcard-dir", "settings": {"path": str(folders[0])}},
+        headers=auth,
+    ).json()
+    old = {"all": [{"field": "display_name", "op": "in", "value": [""]}]}
+    with engine.begin() as conn:
+        conn.execute(update(t.connectors).where(t.connectors.c.id == made["id"]).values(filter=dumps(old)))
+    form = {"csrf": alice.csrf(), "settings": f"path = {folders[0]}", "direction": "from-hub",
+            "operations": ["create", "update", "delete"], "on_delete": "delete", "filter_mode": "all",
+            "g_mode": ["all"], "f_group": ["0"], "f_field": ["display_name"], "f_op": ["in"],
+            "f_value": [""]}  # fmt: skip
+    answer = c.post(f"/connectors/{made['id']}", data=form)
+    assert answer.status_code in (200, 303), message(answer.text)
+    after = c.get(f"/api/v1/connectors/{made['id']}", headers=auth).json()
+    assert after["direction"] == "from-hub" and after["filter"] == old
+    # a row typed anew is checked as any filter set
+    form |= {"f_op": ["equals"], "f_value": [""]}
+    refused = c.post(f"/connectors/{made['id']}", data=form)
+    assert refused.status_code == 400

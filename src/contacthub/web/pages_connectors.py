@@ -208,7 +208,15 @@ async def save_connector(request: Request, connector_id: Id, who: Changer) -> Re
         for key, value in form.multi_items():
             if key.startswith("secret_") and str(value):
                 settings[key.removeprefix("secret_")] = str(value)
-        check_filter_rows(form)
+        try:
+            kept = _filter_saved(form, current["filter"]) is current["filter"]
+        except UserError:
+            kept = False  # said below, row by row
+        if not kept:
+            # rows left as the stored filter showed them are that filter, read as runs
+            # read it: one an older version stored (``in [""]``, shown as a row with no
+            # text) kept every other setting of the page from being saved (QA)
+            check_filter_rows(form)
         values = {
             "direction": str(form.get("direction") or "two-way"),
             "operations": [str(op) for op in form.getlist("operations")],
