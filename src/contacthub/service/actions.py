@@ -390,16 +390,8 @@ def _refuse_split_approve(conn: Any, run_id: int, held_ids: list[int]) -> None:
     of them, and its undo brought none back while it said "applied" (QA): while that
     approve's run stands (not undone), the person is sent to it first. Once it is undone,
     this run's undo takes back its own deletions (one made meanwhile that went along)."""
-    shown = Store(conn).shown_deleted(held_ids)
-    own = conn.execute(
-        select(t.changes.c.contact_id).where(
-            t.changes.c.run_id == run_id,
-            t.changes.c.connector_id.is_(None),
-            t.changes.c.op == "delete",
-            t.changes.c.status == "done",
-        )
-    ).scalars()
-    if any(contact in shown for contact in own):
+    store = Store(conn)
+    if store.shown_deleted(held_ids) & store.undone_contacts([run_id]):
         return
     killed = conn.execute(
         select(t.runs.c.id)

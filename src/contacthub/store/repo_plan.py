@@ -333,13 +333,19 @@ class PlanMixin(StoreBase):
         return int(self.conn.execute(query).scalar_one())
 
     def count_deleted_linked(
-        self, hub_id: int, connector_id: int, undone: Iterable[int] = (), unshown_by: Iterable[int] = ()
+        self,
+        hub_id: int,
+        connector_id: int,
+        undone: Iterable[int] = (),
+        unshown_by: Iterable[int] = (),
+        up_to: int | None = None,
     ) -> int:
         """Active links to deleted contacts: what the plan would delete. Asked from the
         hub's deleted contacts (its ``hub_id`` lets the index find them), a few as a rule,
         rather than from each of the connector's links (10,000 lookups a run, where
         nothing is deleted). With ``undone``, only those to contacts these (undo) runs
-        deleted (``count_undone_linked``). With ``unshown_by``, only those whose deletion
+        deleted (``count_undone_linked``), in their journal rows up to id ``up_to`` where
+        given (``count_prepared_linked``). With ``unshown_by``, only those whose deletion
         in this connector the journals of these (held, approved) runs did not show: an
         approve lets through what its held run showed, not a count (``run._holds``)."""
         c, lk = t.contacts, t.links
@@ -354,7 +360,10 @@ class PlanMixin(StoreBase):
             )
         )
         if undone:
-            query = query.where(c.c.id.in_(_undone_query(undone)))
+            deleting = _undone_query(undone)
+            if up_to is not None:
+                deleting = deleting.where(t.changes.c.id <= up_to)
+            query = query.where(c.c.id.in_(deleting))
         shown_runs = sorted(set(unshown_by))
         if shown_runs:
             query = query.where(c.c.id.not_in(_shown_query(shown_runs, connector_id)))
@@ -396,24 +405,12 @@ class PlanMixin(StoreBase):
         its own deletions, not held (``run._holds``). Asked after the inbound step: a
         record of theirs gone from the connector meanwhile is no deletion left to make
         (counted before the pull, it was taken off the other deletions there)."""
-        c, lk = t.contacts, t.links
-        mine = _undone_query([run_id]).where(t.changes.c.id <= last)
-        query = (
-            select(func.count())
-            .select_from(c.join(lk, c.c.id == lk.c.contact_id))
-            .where(
-                c.c.hub_id == hub_id,
-                c.c.deleted.is_(True),
-                lk.c.connector_id == connector_id,
-                lk.c.state == "active",
-                c.c.id.in_(mine),
-            )
-        )
-        return int(self.conn.execute(query).scalar_one())
+        return self.count_deleted_linked(hub_id, connector_id, [run_id], up_to=last)
 
     def undone_contacts(self, run_ids: Iterable[int]) -> frozenset[str]:
-        """The contacts these (undo) runs deleted in the hub: a reject carried with a killed
-        undo does not refuse the undo's own deletions (``run._carried``)."""
+        """The contacts these runs deleted in the hub: a reject carried with a killed undo
+        does not refuse the undo's own deletions (``run._carried``); a sync that carried a
+        killed approve out holds the approved ones or not (``actions._refuse_split_approve``)."""
         return frozenset(str(r) for r in self.conn.execute(_undone_query(run_ids).distinct()).scalars())
 
     # --- plan marks ---------------------------------------------------------------------
