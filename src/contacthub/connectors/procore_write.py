@@ -48,7 +48,6 @@ CURRENT_BY_GET = 1
 
 class ProcoreWriter(ProcoreReader):
     _people_held: dict[int, dict[str, Any]] | None = None  # the people listed by this write
-    _taken_by: dict[str, Any] | None = None  # an inactive user, not ours, holding a create's email
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -333,24 +332,27 @@ class ProcoreWriter(ProcoreReader):
             return native
         return {**native, **response.json()}
 
-    def _inactive_user(self, hub_id: str, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The deactivated user we made for this person (its origin_id is the hub id). Not
-        one that only shares their email: a user a Procore admin deactivated is theirs to
-        bring back, as a ``reject`` of deactivations seen in Procore leaves them; a card (or
-        an undo of the deletion that deactivation spread) does not give a login back. Such a
-        user is kept (``_taken_by``) for the refusal's message. Procore's inactive listing
-        takes no filters, so it is read through here."""
-        self._taken_by = None
+    def _inactive_user(
+        self, hub_id: str, attrs: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The deactivated user we made for this person (its origin_id is the hub id), and
+        where there is none, the inactive user holding their email, for the refusal's
+        message. Not one that only shares their email: a user a Procore admin deactivated
+        is theirs to bring back, as a ``reject`` of deactivations seen in Procore leaves
+        them; a card (or an undo of the deletion that deactivation spread) does not give a
+        login back. Procore's inactive listing takes no filters, so it is read through here."""
+        taken = None
         email = str(attrs.get("email_address") or "").casefold()
         for user in self._list(f"{self.users_path}/inactive", {}, self._what()):
             if str(user.get("origin_id") or "") == hub_id:
-                return user
-            if email and self._taken_by is None and str(user.get("email_address") or "").casefold() == email:
-                self._taken_by = user
-        return None
+                return user, None
+            if email and taken is None and str(user.get("email_address") or "").casefold() == email:
+                taken = user
+        return None, taken
 
     def _write_user(self, op: WriteOp, attrs: dict[str, Any]) -> WriteResult:
         where = op.native_id or f"new Procore user for {op.hub_id}"
+        taken = None  # an inactive user, not ours, holding a create's email
         if op.kind == "create":
             response = self.client.request("POST", self.users_path, json={"user": attrs})
             if response.status_code in (409, 422):  # maybe ours: a create whose answer was lost
@@ -358,7 +360,7 @@ class ProcoreWriter(ProcoreReader):
                 mine = {"filters[origin_id]": op.hub_id}
                 found = next(self._list(self.users_path, mine, self._what()), None)
                 if found is None:
-                    found = self._inactive_user(op.hub_id, attrs)
+                    found, taken = self._inactive_user(op.hub_id, attrs)
                 if found is not None:
                     attrs.pop("origin_id", None)
                     response = self.client.request(
@@ -367,7 +369,6 @@ class ProcoreWriter(ProcoreReader):
         else:
             response = self.client.request("PATCH", f"{self.users_path}/{op.native_id}", json={"user": attrs})
         if response.status_code not in (200, 201):
-            taken, self._taken_by = self._taken_by, None
             if taken is not None:
                 # refused for good, said once: tried again when the contact changes, and
                 # linked once an admin reactivates the user (the listing shows them again)
@@ -380,7 +381,6 @@ class ProcoreWriter(ProcoreReader):
             return WriteResult(
                 op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
             )
-        self._taken_by = None
         result = self._user_result(op, response.json())
         if op.kind == "create" and result.error is None and self.projects:
             result = self._add_to_projects(result, where)
