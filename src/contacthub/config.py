@@ -52,7 +52,7 @@ from contacthub.connectors.registry import connector_class
 from contacthub.engine.run import check_threshold
 from contacthub.errors import ConfigError
 from contacthub.filters import compile_filter
-from contacthub.model import is_known_field
+from contacthub.model import DEFAULT_REGION, is_known_field
 from contacthub.store import secrets
 from contacthub.store import tables as t
 from contacthub.store.repo import Store, dumps, loads, now
@@ -989,7 +989,7 @@ def reread_for_region(conn: Any, hub_id: int, old: Mapping[str, Any], new: Mappi
     number written without a country code is read under the region, and the records read
     before kept the old reading ("020 7946 0958" as typed under US, never +44 under GB)
     until each one happened to be edited (QA)."""
-    if old.get("phone_region", "US") == new.get("phone_region", "US"):  # ("" is no region)
+    if old.get("phone_region", DEFAULT_REGION) == new.get("phone_region", DEFAULT_REGION):  # ("": none)
         return False
     query = select(t.connectors.c.id).where(t.connectors.c.hub_id == hub_id)
     for connector_id in conn.execute(query).scalars().all():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
+import string
 
 from contacthub.formats.vcard_card import _WS, Property
 
@@ -240,30 +241,7 @@ def parse_line(parts: list[str], fallback: str = "windows-1252") -> Property | N
 #: (``_qp_text``); one that is has the broader rule of ``_utf8_without_lost_breaks``
 _LOST_SOFT_BREAK = re.compile(r"=(?=[A-F][a-f]|[a-f][A-F])")
 
-_HEX = frozenset("0123456789ABCDEFabcdef")
-
-
-def _utf8_length(data: bytes, i: int) -> int:
-    """Length of the well-formed UTF-8 sequence at ``data[i]`` (1 for ASCII), 0 when there is
-    none: a continuation byte without its lead, or a lead without its continuations."""
-    lead = data[i]
-    if lead < 0x80:
-        return 1
-    if 0xC2 <= lead <= 0xDF:
-        need, low, high = 1, 0x80, 0xBF
-    elif 0xE0 <= lead <= 0xEF:
-        need = 2
-        low, high = (0xA0, 0xBF) if lead == 0xE0 else (0x80, 0x9F) if lead == 0xED else (0x80, 0xBF)
-    elif 0xF0 <= lead <= 0xF4:
-        need = 3
-        low, high = (0x90, 0xBF) if lead == 0xF0 else (0x80, 0x8F) if lead == 0xF4 else (0x80, 0xBF)
-    else:
-        return 0
-    if i + need >= len(data) or not low <= data[i + 1] <= high:
-        return 0
-    if any(not 0x80 <= data[i + k] <= 0xBF for k in range(2, need + 1)):
-        return 0
-    return need + 1
+_HEX = frozenset(string.hexdigits)
 
 
 def _utf8_without_lost_breaks(raw: str, data: bytes) -> tuple[bytes, bool] | None:
@@ -289,18 +267,20 @@ def _utf8_without_lost_breaks(raw: str, data: bytes) -> tuple[bytes, bool] | Non
         return None  # a soft break or something a2b_qp reads otherwise: not ours to guess
     out = bytearray()
     multibyte = False
-    i = 0
-    while i < len(data):
-        length = _utf8_length(data, i)
-        if length:
-            out += data[i : i + length]
-            multibyte = multibyte or length > 1
-            i += length
-            continue
-        pair = tokens[i][1]
-        out += pair.encode("ascii") if pair else data[i : i + 1]
-        i += 1
-    return bytes(out), multibyte
+    at = 0
+    while True:  # each stretch UTF-8's own decoder takes, then the byte it stops at
+        try:
+            data[at:].decode("utf-8")
+            bad = len(data)
+        except UnicodeDecodeError as exc:
+            bad = at + exc.start
+        multibyte = multibyte or any(byte >= 0x80 for byte in data[at:bad])
+        out += data[at:bad]
+        if bad == len(data):
+            return bytes(out), multibyte
+        pair = tokens[bad][1]
+        out += pair.encode("ascii") if pair else data[bad : bad + 1]
+        at = bad + 1
 
 
 def _is_utf8(charset: str | None) -> bool:
