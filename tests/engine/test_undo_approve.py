@@ -54,13 +54,8 @@ def test_undoing_an_approve_restores_its_deletions_and_keeps_the_edits_it_carrie
     assert title(hub, "b", "Given10") == "meanwhile" and title(hub, "a", "Given11") == "before the hold"
 
 
-def _held_approve_killed_in(database_url: str, monkeypatch: pytest.MonkeyPatch, step: str) -> Hub:
-    """A hub of two books, 20 people, 8 deleted in a (held), and the approve of that hold
-    killed in the memory connectors' ``step`` (``pull``: before it committed anything;
-    ``write``: its hub deletions committed, no book written)."""
-    from tests.engine.test_scenarios import Killed
-    from tests.memory_connector import MemoryConnector
-
+def _held(database_url: str) -> tuple[Hub, Any]:
+    """A hub of two books, 20 people, 8 of them deleted in a: its held run."""
     hub = Hub(database_url, ["a", "b"])
     a = hub.book("a")
     for i in range(20):
@@ -70,6 +65,17 @@ def _held_approve_killed_in(database_url: str, monkeypatch: pytest.MonkeyPatch, 
         del a.items[f"a{i}"]
     held = hub.sync()
     assert held.status == "held"
+    return hub, held
+
+
+def _held_approve_killed_in(database_url: str, monkeypatch: pytest.MonkeyPatch, step: str) -> Hub:
+    """``_held``'s hub, and the approve of its hold killed in the memory connectors'
+    ``step`` (``pull``: before it committed anything; ``write``: its hub deletions
+    committed, no book written)."""
+    from tests.engine.test_scenarios import Killed
+    from tests.memory_connector import MemoryConnector
+
+    hub, held = _held(database_url)
 
     def dies(*_: Any) -> Any:
         raise Killed
@@ -167,15 +173,8 @@ def test_a_deletion_made_meanwhile_that_went_along_comes_back_with_the_undo(
 def test_undoing_an_approve_brings_back_a_deletion_that_went_along(database_url: str) -> None:
     """A person deleted after the hold went along with the approve, under the threshold:
     kept by the approve's undo (an earlier rule), no undo could ever bring them back."""
-    hub = Hub(database_url, ["a", "b"])
+    hub, held = _held(database_url)
     a, b = hub.book("a"), hub.book("b")
-    for i in range(20):
-        a.put(f"a{i}", person(i, job_title="T0"))
-    hub.sync()
-    for i in range(8):
-        del a.items[f"a{i}"]
-    held = hub.sync()
-    assert held.status == "held"
     del b.items[native_of(hub, "b", "Given15")]  # meanwhile
     approved = service.approve(hub.engine, held.run_id)
     assert approved.status == "applied" and len(a.items) == len(b.items) == 11, approved
