@@ -7,11 +7,9 @@ from tests.engine.harness import Hub
 from tests.engine.test_scenarios import person
 
 
-def test_a_deactivated_record_is_taken_up_and_reactivated(database_url: str) -> None:
-    """A record ``on_delete = "deactivate"`` deactivated is taken up by a person added
-    again (a new hub contact) as a record left as it was is, and written, which reactivates
-    it: created beside it, the person had two records there, one of them inactive (in the
-    GAL a create Exchange refuses on every run, the address being the hidden contact's)."""
+def _deactivated(database_url: str) -> tuple[Hub, str]:
+    """A hub whose d deactivates (``on_delete = "deactivate"``) what a deletes, and the
+    native id of person 1's record in d, deactivated since their card in a went."""
     hub = Hub(database_url, ["a", "d"], threshold="50", d={"on_delete": "deactivate"})
     a, d = hub.book("a"), hub.book("d")
     a.put("x", person(1))
@@ -20,6 +18,16 @@ def test_a_deactivated_record_is_taken_up_and_reactivated(database_url: str) -> 
     [old] = [n for n, i in d.items.items() if i.fields["emails"] == person(1)["emails"]]
     del a.items["x"]
     hub.sync()
+    return hub, old
+
+
+def test_a_deactivated_record_is_taken_up_and_reactivated(database_url: str) -> None:
+    """A record ``on_delete = "deactivate"`` deactivated is taken up by a person added
+    again (a new hub contact) as a record left as it was is, and written, which reactivates
+    it: created beside it, the person had two records there, one of them inactive (in the
+    GAL a create Exchange refuses on every run, the address being the hidden contact's)."""
+    hub, old = _deactivated(database_url)
+    a, d = hub.book("a"), hub.book("d")
     assert d.items[old].fields.get("custom.active") == "false"
     a.put("y", person(1, job_title="Foreman"))
     report = hub.sync()
@@ -81,14 +89,8 @@ def test_undoing_the_run_that_took_up_a_deactivated_record_deactivates_it_again(
     one's back in the address list). An undo of that undo takes it up again."""
     from contacthub import service
 
-    hub = Hub(database_url, ["a", "d"], threshold="50", d={"on_delete": "deactivate"})
+    hub, old = _deactivated(database_url)
     a, d = hub.book("a"), hub.book("d")
-    a.put("x", person(1))
-    a.put("other", person(2))
-    assert hub.sync().errors == []
-    [old] = [n for n, i in d.items.items() if i.fields["emails"] == person(1)["emails"]]
-    del a.items["x"]
-    hub.sync()
     a.put("y", person(1, job_title="Foreman"))
     taking = hub.sync()
     assert taking.taken_up == {"d": 1}
