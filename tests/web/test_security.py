@@ -455,6 +455,35 @@ def test_only_an_admin_gives_a_connector_a_file_or_an_address(
     assert eve.client.get(url, headers=eve.auth).json()["settings"]["path"] == str(folder)
 
 
+def test_a_user_cannot_test_guesses_of_the_admins_token_in_a_url(
+    app: FastAPI, engine: Engine, alice: Person
+) -> None:
+    """An admin set a CardDAV URL with a token in its query on another user's hub. That
+    user PATCHing the URL with a guessed token got 400 for a wrong guess and 200 for the
+    right one: an answer to as many guesses as they liked (QA). A URL that spells a query
+    value out is a change of the address, the admin's to make, whatever the value."""
+    eve = make_person(app, engine, "eve@example.com")
+    hub = eve.client.post("/api/v1/hubs", json={"name": "eves"}, headers=eve.auth).json()
+    real = "http://127.0.0.1:9/dav/?token=QTOKEN1&x=1"
+    made = alice.client.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "dav", "type": "carddav", "settings": {"url": real}},
+        headers=alice.auth,
+    )
+    assert made.status_code == 201, made.text
+    url = f"/api/v1/connectors/{made.json()['id']}"
+    answers = [
+        eve.client.patch(url, json={"settings": {"url": real.replace("QTOKEN1", guess)}}, headers=eve.auth)
+        for guess in ("WRONG", "QTOKEN1")
+    ]
+    assert [a.status_code for a in answers] == [400, 400], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json() and "only an admin" in answers[1].json()["error"]
+    shown = eve.client.get(url, headers=eve.auth).json()["settings"]["url"]
+    assert "QTOKEN1" not in shown
+    assert eve.client.patch(url, json={"settings": {"url": shown}}, headers=eve.auth).status_code == 200
+    assert alice.client.patch(url, json={"settings": {"url": real}}, headers=alice.auth).status_code == 200
+
+
 def test_a_password_in_a_url_given_to_the_api_is_kept_encrypted(
     engine: Engine, alice: Person, tmp_path: Path
 ) -> None:

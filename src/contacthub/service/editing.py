@@ -30,12 +30,26 @@ SERVER_SIDE = frozenset(
 )  # fmt: skip
 
 
-def _admin_only(settings: dict[str, Any], old: dict[str, Any], admin: bool, where: str) -> None:
+def _admin_only(
+    settings: dict[str, Any], old: dict[str, Any], admin: bool, where: str, sent: dict[str, Any] | None = None
+) -> None:
     """Refuse a non-admin's change of a ``SERVER_SIDE`` setting (unchanged ones may be sent
-    back, as the dashboard's settings box does)."""
+    back, as the dashboard's settings box does). ``sent``: the values as the request gave
+    them, before masked query values were filled in from the stored URL. A URL sent back
+    unchanged comes as it is shown, its query values masked; one that spells a value out
+    is a change even when the value is the stored one: taken as unchanged, the answer told
+    the hub's owner whether a guess of the admin's token was right (200 against 400), as
+    often as they liked (QA)."""
     if admin:
         return
-    changed = sorted(k for k in SERVER_SIDE & set(settings) if settings[k] != old.get(k))
+    from contacthub.redact import hide_url_secrets as hide_query
+
+    spelt = {
+        k
+        for k, v in (sent or {}).items()
+        if k in SERVER_SIDE and isinstance(v, str) and "://" in v and hide_query(v) != v
+    }
+    changed = sorted(k for k in SERVER_SIDE & set(settings) if k in spelt or settings[k] != old.get(k))
     if changed:
         raise UserError(
             f"only an admin may set {', '.join(changed)}: they name files or addresses the server opens",
@@ -269,9 +283,10 @@ def update_connector(
         # what it GETs); given another value, it is refused like any unknown key
         keys = cls.known_settings | cls.secret_settings
         sent = {k: v for k, v in (settings or {}).items() if k in keys or old_plain.get(k, object()) != v}
+        raw = sent
         sent = {k: secrets.unhide_url_secrets(v, old_plain.get(k)) for k, v in sent.items()}
         given = _settings_in(cls, sent, old_secret, label)
-        _admin_only(given, old_plain, admin, label)
+        _admin_only(given, old_plain, admin, label, raw)
         # a stored null (``trash_days = inf`` by an older version) is dropped, not refused:
         # refused, no other change of the connector could be made (``run.connector_for``)
         kept = {**old_plain, **old_secret}.items()
