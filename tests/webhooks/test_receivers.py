@@ -545,3 +545,25 @@ def test_a_huge_notification_is_refused_before_it_is_read(engine: Engine) -> Non
     asyncio.run(BodyLimit(app)(scope, receive, send))
     assert sent[0]["status"] == 413
     assert len(pulled) <= 2  # stopped at the limit, not after reading all 50 MB
+
+
+def test_the_receivers_errors_are_json_in_the_whole_app(engine: Engine, recorder: Recorder) -> None:
+    """In the app ``serve`` runs, an unknown receiver (404) and a GET on one (405) came back
+    as the dashboard's HTML error page, with links to sign in, while the receivers' other
+    errors are JSON: only vendors' servers call them, and their delivery logs showed HTML."""
+    from fastapi import APIRouter
+
+    from contacthub.web import create_app
+
+    router = APIRouter()
+    router.include_router(webhook_router(engine, recorder))
+    client = TestClient(create_app(engine, extra_routers=[router]))
+    for answer, status in (
+        (client.post("/hooks/procore/not-a-token", json=PROCORE_EVENT, headers=procore_auth()), 404),
+        (client.post("/hooks/graph/unknown?validationToken=x"), 404),
+        (client.get("/hooks/pipedrive/not-a-token"), 405),
+    ):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"].startswith("application/json"), answer.text
+        assert answer.json()["error"]
+    assert "text/html" in client.get("/no-such-page").headers["content-type"]  # pages stay pages

@@ -152,7 +152,10 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _wants_page(request: Request) -> bool:
-    return not request.url.path.startswith("/api/")
+    """Whether an error is answered as a dashboard page: not for the API, nor for the
+    webhook receivers, which only vendors' servers call (their 404 and 405 came back as the
+    dashboard's HTML page, with links to sign in, while their other errors were JSON)."""
+    return not request.url.path.startswith(("/api/", "/hooks/"))
 
 
 MAX_API_BODY = 1 << 20  # bytes: a hub's or connector's settings are a few kilobytes
