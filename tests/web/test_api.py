@@ -32,6 +32,11 @@ def test_hub_connectors_preview_sync_and_contacts(alice: Person, folders: tuple[
     test = c.post(f"/api/v1/connectors/{hub['connectors'][0]['id']}/test", headers=auth).json()
     assert test["ok"] and test["listed"] == 10
 
+    # "yes", "no", 1: refused, not read as true or false (a "no" taken loosely is a real run)
+    for loose in ("yes", "no", 1, "true"):
+        refused = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={"dry_run": loose}, headers=auth)
+        assert refused.status_code == 422 and "dry_run" in refused.json()["error"], refused.text
+    assert list(folders[1].glob("*.vcf")) == []
     preview = c.post(f"/api/v1/hubs/{hub['id']}/runs", json={"dry_run": True}, headers=auth).json()
     assert preview["status"] == "planned"
     assert preview["changes"]["b"]["create"] == 10

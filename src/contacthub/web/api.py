@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import Engine
 
 from contacthub import service
@@ -88,7 +88,7 @@ class ConnectorPatch(Strict):
     operations: list[Operation] | None = None
     on_delete: OnDelete | None = None
     filter: dict[str, Any] | None = None
-    clear_filter: bool = False
+    clear_filter: StrictBool = False
     mapping: dict[str, str] | None = None
     settings: dict[str, Any] | None = Field(
         None, description="settings to change; a secret left out keeps its stored value"
@@ -96,7 +96,7 @@ class ConnectorPatch(Strict):
 
 
 class RunIn(Strict):
-    dry_run: bool = Field(False, description="plan only: nothing is written (the preview)")
+    dry_run: StrictBool = Field(False, description="plan only: nothing is written (the preview)")
 
 
 class ResolveIn(Strict):
