@@ -470,6 +470,31 @@ def test_an_update_keeps_the_spelling_of_the_emails_a_person_has(emulator: tuple
     assert connector.get(made.native_id or "").fields["emails"][0]["value"] == "Bo.Ek@Example.ORG"
 
 
+def test_a_type_of_several_words_gets_the_label_of_its_place_or_kind(emulator: tuple[str, State]) -> None:
+    """A card's ``TEL;TYPE=home,x-useless`` (a phone app's own type beside the place) is
+    the hub's type "home x-useless", and ``TYPE=cell,home`` "home cell": taken whole, both
+    were labelled "other" in Pipedrive (QA). The label is found among the words, a phone's
+    kind first; what the write leaves is what the hub reads back, so the next run writes
+    nothing."""
+    url, state = emulator
+    connector = make(url)
+    wanted = sample(1)
+    wanted["phones"] = [
+        {"value": "+12025557101", "type": "home x-useless", "primary": True},
+        {"value": "+12025557102", "type": "home cell", "primary": False},
+        {"value": "+12025557103", "type": "x-useless", "primary": False},
+        {"value": "+12025557104", "type": "", "primary": False},
+    ]
+    wanted["emails"] = [{"value": "a@home.example", "type": "home x-private", "primary": True}]
+    made = create(connector, wanted)
+    person = state.company.persons[int(made.native_id or 0)]
+    assert [p["label"] for p in person["phones"]] == ["home", "mobile", "other", "work"]
+    assert [e["label"] for e in person["emails"]] == ["home"]
+    got = connector.get(made.native_id or "")
+    assert connector.read_back(wanted) == got.fields
+    assert list(connector.pull(None, {got.native_id: got.version}).records) == []
+
+
 def test_an_update_time_utc_cannot_hold_is_no_time() -> None:
     """``update_time`` at the edge of the calendar with an offset is no time: kept as it was,
     the engine's conversion to UTC raised OverflowError and failed every run."""

@@ -36,8 +36,21 @@ DEFAULT_MAPPING: dict[str, str] = {
 WRITABLE_TYPES = frozenset(
     {"varchar", "varchar_auto", "text", "phone", "date", "double", "enum", "set", "monetary"}
 )
-PHONE_LABELS = {"work": "work", "home": "home", "cell": "mobile", "mobile": "mobile", "other": "other"}
+#: Pipedrive's label for a canonical type word, in the order the words are looked for: a
+#: phone's kind (a mobile) before its place
+PHONE_LABELS = {"cell": "mobile", "mobile": "mobile", "work": "work", "home": "home", "other": "other"}
 EMAIL_LABELS = {"work": "work", "home": "home", "other": "other"}
+
+
+def _label(kind: Any, labels: Mapping[str, str]) -> str:
+    """The label for a canonical type, which may be several words (``home x-useless``, a
+    phone app's own type beside the place; ``home cell``): taken whole, such a home number
+    was labelled "other". An untyped value is "work"; one with no word Pipedrive has,
+    "other"."""
+    words = str(kind or "").split()
+    if not words:
+        return "work"
+    return next((label for word, label in labels.items() if word in words), "other")
 
 
 #: a birthday without a year (``BDAY:--0412``, common from phones), as the hub holds it
@@ -243,7 +256,7 @@ def to_body(
         {
             "value": e["value"],
             "primary": bool(e.get("primary")),
-            "label": EMAIL_LABELS.get(e.get("type") or "work", "other"),
+            "label": _label(e.get("type"), EMAIL_LABELS),
         }
         for e in fields.get("emails", ())
     ]
@@ -251,7 +264,7 @@ def to_body(
         {
             "value": p["value"],
             "primary": bool(p.get("primary")),
-            "label": PHONE_LABELS.get(p.get("type") or "work", "other"),
+            "label": _label(p.get("type"), PHONE_LABELS),
         }
         for p in fields.get("phones", ())
     ]
