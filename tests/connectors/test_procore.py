@@ -690,3 +690,25 @@ def test_an_incremental_read_gives_the_users_of_a_renamed_vendor_its_new_name() 
             _, second = records(conn, pull.cursor, known)
             again, _ = records(conn, second.cursor, known)
             assert again == []
+
+
+def test_a_phone_type_of_several_words_finds_its_slot_by_its_kind() -> None:
+    """A card's ``TEL;TYPE=cell,home`` is the hub's "home cell" and a phone app's own type
+    beside the place makes "work x-main": taken whole, neither was a type Procore has, and
+    the mobile filled the business slot (the first free one)."""
+    from contacthub.connectors.procore_map import phone_slots
+
+    phones = [
+        {"value": "+12025550101", "type": "home cell"},
+        {"value": "+12025550102", "type": "work x-main"},
+        {"value": "+12025550103", "type": "work fax"},
+    ]
+    assert phone_slots({"phones": phones}) == {
+        "business_phone": "+12025550102",
+        "mobile_phone": "+12025550101",
+        "fax_number": "+12025550103",
+    }
+    # untyped ones still fill the free slots in order, business first
+    assert (
+        phone_slots({"phones": [{"value": "+12025550104", "type": ""}]})["business_phone"] == "+12025550104"
+    )

@@ -201,7 +201,11 @@ def phone_slots(fields: Mapping[str, Any]) -> dict[str, str | None]:
     slots: dict[str, str | None] = {"business_phone": None, "mobile_phone": None, "fax_number": None}
     rest = []
     for phone in fields.get("phones") or ():
-        slot = PHONE_TYPES.get(str(phone.get("type") or ""))
+        # by the type's words, its kind first: "home cell" (a card's TYPE=cell,home) and
+        # "work x-main" (a phone app's own type beside the place), taken whole, were no
+        # type, and a mobile filled the business slot
+        words = str(phone.get("type") or "").split()
+        slot = next((PHONE_TYPES[w] for w in ("fax", "cell", "mobile", "work") if w in words), None)
         if slot and slots[slot] is None:
             slots[slot] = str(phone["value"])
         else:
