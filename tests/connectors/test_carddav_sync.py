@@ -461,6 +461,51 @@ def test_an_undone_deletion_brings_the_server_card_back_whole(
     assert setup.sync()["changes"] == {}
 
 
+@pytest.mark.parametrize("first", ["dav", "folder"])
+def test_an_undone_run_that_deleted_on_both_sides_brings_both_cards_back_whole(
+    tmp_path: Path, radicale: Radicale, book: str, first: str
+) -> None:
+    """The run undone deleted a card on the server (the user deleted its folder copy) and a
+    folder card (the user deleted its server copy): each connector puts back one card from
+    its trash and makes a new copy of the other person, which starts from the card put back
+    there. Both connectors keep deleted cards, so no order of connectors serves both: the
+    folder, first in the hub, made its new card from the hub's fields alone, before the book
+    had put the card back (the photo and X- properties were lost); the book, first, lost
+    those of the folder's card."""
+    setup = Setup(tmp_path, radicale, book)
+    if first == "folder":
+        dav, folder = setup.toml.read_text().split("[[hubs.team.connectors]]")[1:]
+        setup.toml.write_text(
+            '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
+            + folder
+            + "[[hubs.team.connectors]]"
+            + dav
+        )
+        assert setup.cli("apply", str(setup.toml))[0] == 0
+    extras = ("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf", "X-FAV:blue")
+    (setup.folder / "paula.vcf").write_bytes(card("pic-1", "Paula", "Pic", "paula@example.org", *extras))
+    (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
+    setup.put("vic.vcf", card("vic-1", "Vic", "Vee", "vic@example.org", "X-FAV:green", "NICKNAME:V"))
+    setup.sync()
+    assert set(folder_cards(setup.folder)) == set(server_cards(setup.radicale, setup.book))
+
+    (setup.folder / "paula.vcf").unlink()  # the user deletes one card here...
+    with setup.radicale.client() as http:  # ...and another one on the server
+        assert http.delete(f"{setup.book}vic.vcf").status_code in (200, 204)
+    report = setup.sync()
+    assert report["changes"]["dav"]["delete"] == 1 and report["changes"]["folder"]["delete"] == 1
+    assert set(folder_cards(setup.folder)) == {"cy@example.com"}
+
+    code, out = setup.cli("undo", str(report["run"]))
+    assert code == 0, out
+    setup.sync()
+    for where in (server_cards(setup.radicale, setup.book), folder_cards(setup.folder)):
+        paula, vic = where["paula@example.org"], where["vic@example.org"]
+        assert paula["X-FAV"] == "blue" and paula["PHOTO"].startswith("iVBORw0KGgo"), paula
+        assert vic["X-FAV"] == "green" and vic["NICKNAME"] == "V", vic
+    assert setup.sync()["changes"] == {}
+
+
 @pytest.mark.parametrize("kept", ['password = "typo-pass-31"', 'token = "stale-token-31"'])
 def test_a_password_given_with_connect_replaces_one_kept_from_the_file(
     tmp_path: Path, radicale: Radicale, book: str, kept: str

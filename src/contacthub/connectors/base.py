@@ -298,6 +298,13 @@ class Connector(ABC):
         start from the card put back, with its photo, instead of the hub's fields alone."""
         return False
 
+    def kept_cards(self, hub_ids: Sequence[str]) -> set[str]:
+        """Which of these hub ids a create would put back whole from this connector's kept
+        cards (``keeps_deleted_cards``); none by default. When two connectors keep cards,
+        no order of connectors lets each start its new copies from the other's card put
+        back, so a run first writes these creates alone (``outbound.restore_pages``)."""
+        return set()
+
     def card_sources(self, wanted: Sequence[tuple[str, str, bool]]) -> dict[str, CardSource]:
         """For (native id, version, exact) of some of this connector's records: where another
         connector can read each as a vCard at that version, to start a new card from

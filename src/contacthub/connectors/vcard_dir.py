@@ -166,6 +166,9 @@ class VCardDirConnector(VCardFiles, Connector):
     def keeps_deleted_cards(self) -> bool:
         return self.trash.present()
 
+    def kept_cards(self, hub_ids: Sequence[str]) -> set[str]:
+        return self.trash.holding(hub_ids)
+
     @property
     def card_settings(self) -> tuple[Any, ...] | None:
         return self.codec.settings

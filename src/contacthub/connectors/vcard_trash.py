@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,12 @@ class Trash:
             return (self.dir / _name(hub_id)).read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
+
+    def holding(self, hub_ids: Iterable[str]) -> set[str]:
+        """Those of ``hub_ids`` the trash keeps a card for (a stat each, none when empty)."""
+        if not self.present():
+            return set()
+        return {hub_id for hub_id in hub_ids if (self.dir / _name(hub_id)).is_file()}
 
     def restored(
         self, hub_id: str, fields: Mapping[str, Any], codec: VCardCodec

@@ -43,6 +43,9 @@ class Spoke:
     #: a write found its record gone (``outbound.gone``): the plan may have passed its
     #: contact already, so the connector is not taken as in step (the next run creates it)
     found_gone: bool = False
+    #: the contacts whose cards it was asked to put back before any other write
+    #: (``outbound.restore_pages``): one that failed is not tried a second time in the run
+    restoring: set[str] = field(default_factory=set)
     # filled by the pull
     deleted: set[str] = field(default_factory=set)
     #: the hub contacts its deletions deleted in this run (``Inbound.deletions``), for the hold

@@ -198,6 +198,10 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         if not contacts:
             break
         after_contact = contacts[-1].id
+        if spoke.restoring:  # (a restore that failed: said once, tried again next run)
+            contacts = [c for c in contacts if c.id not in spoke.restoring]
+            if not contacts:
+                continue
         ids = [c.id for c in contacts]
         existing = store.links_by_contact(spoke.id, ids)
         held_elsewhere = store.record_links(list(sources), ids) if sources else {}
@@ -209,6 +213,36 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
         if held_elsewhere:
             start_from_cards(steps, held_elsewhere, sources, ctx.open_conflicts)
         yield steps
+
+
+def restore_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
+    """Only the creates of ``spoke`` that put a card it deleted back whole from its trash
+    (``Connector.kept_cards``), a page at a time, to be written before any connector's
+    other writes: the other connectors' new copies of those people then start from the
+    card put back (``start_from_cards``). Ordering connectors could not do it when two
+    keep cards: an undo of a run that deleted a card in each put one back in the book
+    after the folder, first in the hub, had made its copy from the hub's fields alone."""
+    store = ctx.store
+    after_contact = ""
+    while True:
+        contacts = store.unlinked_contacts(ctx.hub.id, spoke.id, after_contact, PAGE)
+        if not contacts:
+            break
+        after_contact = contacts[-1].id
+        kept = spoke.connector.kept_cards([c.ref for c in contacts])
+        chosen = [c for c in contacts if c.ref in kept]
+        if not chosen:
+            continue
+        existing = store.links_by_contact(spoke.id, [c.id for c in chosen])
+        steps = []
+        for contact in chosen:
+            step = plan_missing(spoke, contact)
+            if step.op is not None:  # (one now filtered out is recorded with the rest)
+                step.link = existing.get(contact.id)
+                steps.append(step)
+                spoke.restoring.add(contact.id)
+        if steps:
+            yield steps
 
 
 def card_sources(ctx: RunContext, spoke: Spoke) -> dict[int, tuple[Spoke, bool]]:

@@ -31,7 +31,7 @@ from contacthub.connectors.base import Connector, ConnectorConfig
 from contacthub.connectors.registry import build
 from contacthub.engine.context import Options, Progress, Report, RunContext, Spoke
 from contacthub.engine.inbound import Inbound
-from contacthub.engine.outbound import apply_pages, describe, link_only, plan_pages
+from contacthub.engine.outbound import apply_pages, describe, link_only, plan_pages, restore_pages
 from contacthub.errors import ConfigError, ConnectorError, RecordError, UserError
 from contacthub.filters import compile_filter
 from contacthub.store import secrets
@@ -254,14 +254,22 @@ def _run_hub(
         ctx.store.set_run_status(run_id, "applying")
         tx.commit()
         # connectors that put deleted cards back whole write first: a restored person's new
-        # copies elsewhere then start from the card with its photo (``start_from_cards``)
-        for spoke in sorted(spokes, key=lambda s: not s.connector.keeps_deleted_cards):
-            if not spoke.writable or spoke.in_step:
-                continue
+        # copies elsewhere then start from the card with its photo (``start_from_cards``).
+        # When two or more keep cards, no order serves each (an undo of a run that deleted
+        # a card in each): their cards put back are written first, alone (``restore_pages``)
+        writing = [s for s in spokes if s.writable and not s.in_step]
+        keeping = [s for s in writing if s.connector.keeps_deleted_cards]
+        failed: set[int] = set()
+        for spoke in keeping if len(keeping) > 1 else []:
+            errors = len(report.errors)
+            apply_pages(ctx, spoke, restore_pages(ctx, spoke), tx.commit, _written(progress, spoke))
+            if len(report.errors) != errors:
+                failed.add(spoke.id)
+        for spoke in sorted(writing, key=lambda s: not s.connector.keeps_deleted_cards):
             errors = len(report.errors)
             apply_pages(ctx, spoke, plan_pages(ctx, spoke), tx.commit, _written(progress, spoke))
             # in step only when every write went through; otherwise plan again next time
-            clean = len(report.errors) == errors and not spoke.found_gone
+            clean = len(report.errors) == errors and spoke.id not in failed and not spoke.found_gone
             ctx.store.set_plan_mark(spoke.id, ctx.store.plan_mark(hub.id, spoke.id) if clean else None)
             tx.commit()
         for spoke in spokes:
