@@ -50,7 +50,7 @@ def _ref_phone_key(value: str) -> str:
 
 def _ref_element_key(field_name: str, item: dict[str, Any]) -> tuple[str, ...]:
     if field_name == "addresses":
-        return tuple(_SPACES.sub(" ", str(item.get(p, ""))).casefold() for p in ADDRESS_PARTS)
+        return tuple(_SPACES.sub(" ", str(item.get(p, ""))).casefold().strip(" ,;") for p in ADDRESS_PARTS)
     if field_name == "phones":
         return (_ref_phone_key(item["value"]) or str(item["value"]).casefold(),)
     if field_name == "emails":  # emails keep their case now: a Turkish İ folds as lower() did
@@ -301,7 +301,10 @@ _items = st.lists(
 _addresses = st.lists(
     st.fixed_dictionaries(
         {},
-        optional={p: st.sampled_from(["", "a", "A ", "a\tb", "a  b"]) for p in (*ADDRESS_PARTS, "type")},
+        optional={
+            p: st.sampled_from(["", "a", "A ", "a\tb", "a  b", "a,", ", a;", ",", "a, b"])
+            for p in (*ADDRESS_PARTS, "type")
+        },
     ),
     max_size=5,
 )

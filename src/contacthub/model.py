@@ -327,16 +327,26 @@ def element_key(field_name: str, item: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _address_key(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """Each part case-folded, its spaces made one, and without the commas and semicolons
+    (vCard's list and component separators) at its ends: "Silicon Alley 5," (an iPhone
+    card's street, its comma unescaped) and the "Silicon Alley 5" a CardDAV server stores
+    for it are one address. As two, a record linked afresh (a book's ``url`` re-spelled)
+    gave the person both. A change of only those characters is still an edit of the
+    address in place (``merge._same`` compares it as written)."""
     key = []
     for part in ADDRESS_PARTS:
         text = str(item.get(part, ""))
         if text:
             text = _SPACES.sub(" ", text).casefold() if _ANY_SPACE.search(text) else text.casefold()
+            if text[0] in _EDGES or text[-1] in _EDGES:
+                text = text.strip(_EDGES)
         key.append(text)
     return tuple(key)
 
 
 _ANY_SPACE = re.compile(r"\s")
+#: what an address part's key drops at its ends (``_address_key``)
+_EDGES = " ,;"
 
 
 def normalize_multi(field_name: str, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -365,6 +366,31 @@ def test_same_people_are_matched_not_duplicated(setup: Setup) -> None:
     assert len(list(setup.folder.glob("*.vcf"))) == 1
     ann = server_cards(setup.radicale, setup.book)["ann@example.com"]
     assert ann["NOTE"] == "hi" and ann["TITLE"] == "Clerk"
+
+
+def test_a_renamed_url_relinks_an_address_the_server_trimmed_without_doubling_it(setup: Setup) -> None:
+    """A card's street ends in a comma left unescaped ("Silicon Alley 5,", as an iPhone
+    export writes it), which Radicale stores without it. Re-spelling the book's ``url``
+    (127.0.0.1 -> localhost) makes the next run read every card afresh and link it again,
+    with no baseline: the two spellings were two addresses to the set merge, and the
+    person ended with both, written into their own folder card."""
+    adr = "ADR;TYPE=home:;;Silicon Alley 5,;New York;;12345;USA"
+    (setup.folder / "jd.vcf").write_bytes(card("jd-1", "John", "Doe", "jd@example.com", adr))
+    setup.sync()
+    # (what makes the two spellings: the server's own)
+    assert (
+        server_cards(setup.radicale, setup.book)["jd@example.com"]["ADR"]
+        == ";;Silicon Alley 5;New York;;12345;USA"
+    )
+    setup.toml.write_text(setup.toml.read_text().replace("http://127.0.0.1:", "http://localhost:"))
+    assert setup.cli("apply", str(setup.toml))[0] == 0
+    setup.sync()
+    lines = (setup.folder / "jd.vcf").read_text().splitlines()
+    assert [line for line in lines if line.startswith("ADR")] == [adr]
+    with sqlite3.connect(setup.db.removeprefix("sqlite:///")) as db:
+        (data,) = db.execute("SELECT data FROM contacts WHERE NOT deleted").fetchone()
+    assert [a["street"] for a in json.loads(data)["addresses"]] == ["Silicon Alley 5,"]
+    assert setup.sync()["changes"] == {}
 
 
 def test_config_apply_keeps_the_password_encrypted(tmp_path: Path, radicale: Radicale, book: str) -> None:

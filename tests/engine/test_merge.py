@@ -555,6 +555,27 @@ def test_an_element_edited_there_keeps_the_type_ours_gave_it() -> None:
     assert merge_sets("addresses", base, ours, theirs)[1] == {**b, "city": "Brooklyn", "type": "home"}
 
 
+def test_an_address_spelt_with_a_separator_at_an_end_is_the_same_address() -> None:
+    """ "Silicon Alley 5," (a card's comma left unescaped) and the "Silicon Alley 5" a
+    CardDAV server stores for it: linked afresh (no baseline), the record's spelling is no
+    second address (the person had both). Removing the comma there is still an edit, as
+    is any other change of the street."""
+    home = {"street": "Silicon Alley 5,", "city": "New York", "region": "", "postal_code": "", "country": ""}
+    trimmed = {**home, "street": "Silicon Alley 5"}
+    assert element_key("addresses", home) == element_key("addresses", trimmed)
+    assert merge_sets("addresses", None, [home], [trimmed], follow_primary=False) == [home]
+    assert merge_sets("addresses", [home], [home], [trimmed]) == [trimmed]
+    moved = {**home, "street": "Silicon Alley 6"}
+    assert merge_sets("addresses", [home], [home], [moved]) == [moved]
+    assert not fields_equal({"addresses": [home]}, {"addresses": [trimmed]})
+    assert element_key("addresses", {**home, "street": "; Silicon Alley 5 ;"}) == element_key(
+        "addresses", trimmed
+    )
+    assert element_key("addresses", {**home, "street": "Silicon, Alley 5"}) != element_key(
+        "addresses", trimmed
+    )
+
+
 def test_an_element_removed_there_with_another_added_of_another_type_is_not_paired() -> None:
     base = emails("a@x.org", types={"a@x.org": ""})
     ours = emails("a@x.org", types={"a@x.org": "work"})
