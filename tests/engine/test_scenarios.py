@@ -1285,6 +1285,57 @@ def test_undoing_a_run_that_deleted_and_took_a_person_in_again_restores_them(dat
     assert hub.sync().changes == {}
 
 
+def _john_does(database_url: str, *, folders: list[str] | None = None) -> tuple[Hub, Any]:
+    """a holds two John Does with one email (two people: one folder's cards), copied to b;
+    then b's copy of the iPhone one deleted: the hub and the run that deleted him."""
+    hub = Hub(database_url, folders or ["a", "b"], threshold="50")
+    a, b = hub.book("a"), hub.book("b")
+    for uid, label, tel in (("iphone", "iPhone", "+14155551111"), ("work", "work", "+14155552222")):
+        phones = [{"value": tel, "type": "", "primary": True}]
+        a.put(uid, person(1, given_name="John", family_name=f"Doe ({label})", phones=phones))
+    hub.sync()
+    assert len(b.items) == 2
+    [copy] = [n for n, i in b.items.items() if i.fields["family_name"] == "Doe (iPhone)"]
+    del b.items[copy]
+    deleted = hub.sync()
+    assert deleted.changes["hub"]["delete"] == 1 and sorted(a.items) == ["work"]
+    return hub, deleted
+
+
+def test_undoing_a_deletion_restores_a_person_who_shares_an_email_with_one_there_all_along(
+    database_url: str,
+) -> None:
+    """QA: one folder's two John Does share an email; one was deleted, and the undo of that
+    kept him deleted, "added again since", for the other John Doe, who had been there all
+    along (the rule is for a new card of the person added after the deletion)."""
+    hub, deleted = _john_does(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    assert undone.changes["hub"]["create"] == 1
+    for book in (a, b):
+        assert sorted(i.fields["family_name"] for i in book.items.values()) == ["Doe (iPhone)", "Doe (work)"]
+    assert hub.sync().changes == {}
+
+
+def test_a_person_added_again_beside_one_who_shares_their_email_still_keeps_the_deletion(
+    database_url: str,
+) -> None:
+    """The John Doe there all along does not hide a John Doe (iPhone) added again since in c
+    (a new card, same email): the deletion's undo is still kept, not made him twice. (The
+    lookup took the first contact a key found, the older John Doe, and missed the new one.)"""
+    hub, deleted = _john_does(database_url, folders=["a", "b", "c"])
+    a, c = hub.book("a"), hub.book("c")
+    c.put("back", person(1, given_name="John", family_name="Doe (iPhone)", job_title="Back"))  # (no phone)
+    hub.sync()
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied"
+    assert any("added again" in e["message"] for e in undone.errors), undone.errors
+    iphones = [i.fields for i in a.items.values() if i.fields["family_name"] == "Doe (iPhone)"]
+    assert len(iphones) == 1 and iphones[0].get("job_title") == "Back"
+    assert hub.sync().changes == {}
+
+
 def test_filters_unlink_never_delete(database_url: str) -> None:
     flt = {"filter": {"all": [{"field": "email", "op": "ends_with", "value": "@example.com"}]}}
     hub = Hub(database_url, ["a", "b"], b=flt)

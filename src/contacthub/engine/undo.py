@@ -124,6 +124,11 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
             if r.op == "delete" and r.contact_id in contacts
         }
         index = store.match_lookup(ctx.hub.id, {k for keys in keys_of.values() for k in keys})
+        # of those, the ones made or restored since the run (the others were there when it
+        # went), asked at once too
+        came_since = store.came_alive_after(
+            run_id, {cid for keys in keys_of.values() for k in keys for cid in index.get(k, ())}, own_end
+        )
         # said before anything is deleted (and by a dry run): the people it deletes whose
         # edits since stand go with those edits (QA: a preview of undoing a first copy
         # deleted 4,000 people edited since, without a word)
@@ -147,9 +152,14 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
                 if not contact.deleted:
                     continue
                 data = dict(before or contact.data)
-                found = {index[k][0] for k in keys_of.get(row.id, ()) if k in index}  # the first per key
+                # every live contact with a key of theirs (one folder's two cards of one
+                # person are two people: the first alone was one there all along, and a
+                # person added again beside them went unseen)
+                found = {cid for k in keys_of.get(row.id, ()) for cid in index.get(k, ())}
                 found.discard(contact.id)
-                again = found - undone_creates  # not a person the undone run itself took in
+                # not a person the undone run itself took in, nor one that was there when
+                # it went (people who share an email stay two): made or restored since
+                again = (found - undone_creates) & came_since
                 if again:
                     # the person was added again since (a new card, same email): restoring
                     # them too made them twice in every connector

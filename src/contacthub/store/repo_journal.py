@@ -317,6 +317,33 @@ class JournalMixin(StoreBase):
         )
         return frozenset(str(r) for r in self.conn.execute(query.distinct()).scalars())
 
+    def came_alive_after(
+        self, run_id: int, contact_ids: Iterable[str], own_end: int | None = None
+    ) -> frozenset[str]:
+        """Of these hub contacts, those a run after ``run_id`` created or restored (with
+        ``own_end``, as in ``hub_changes_after``, also what that undo's sync carried).
+        The others were alive when run ``run_id`` went (a live contact that neither a later
+        run nor the run itself made was there before it): to ``undo``, a person that shares
+        an email with one it would restore is "added again since" only if one of those
+        (QA: one folder's two John Does with one email, the deletion of one undone, was
+        kept as "added again": the other had been there all along)."""
+        c = t.changes.c
+        after = c.run_id > run_id
+        if own_end is not None:
+            after = or_(after, and_(c.run_id == run_id, c.id > own_end))
+        found: set[str] = set()
+        for part in chunks(sorted(set(contact_ids))):
+            query = select(c.contact_id).where(
+                after,
+                c.contact_id.in_(part),
+                c.connector_id.is_(None),
+                c.connector_name == "hub",
+                c.status == "done",
+                c.op.in_(("create", "restore")),
+            )
+            found.update(str(r) for r in self.conn.execute(query.distinct()).scalars())
+        return frozenset(found)
+
     def hub_changes_after(
         self, run_id: int, contact_ids: Sequence[str], own_end: int | None = None
     ) -> list[HubChange]:
