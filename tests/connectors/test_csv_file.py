@@ -979,7 +979,7 @@ def test_a_file_is_written_back_with_its_own_line_ending(tmp_path: Path, newline
     [res] = connector.write([WriteOp("update", "h", rob, bob.native_id, bob.version)])
     assert res.error is None
     data = path.read_bytes().decode()
-    assert data == newline.join([rows[0], 'Ann,ann@a.com,"line 1\nline 2"', "Rob,bob@a.com,", ""])
+    assert data == newline.join([rows[0], rows[1], "Rob,bob@a.com,", ""])  # (Ann's row as it was)
 
 
 @pytest.mark.parametrize(
@@ -1855,3 +1855,49 @@ def test_a_trimmed_outlook_export_with_title_and_job_title_stays_outlook(
     assert [e["value"] for e in ann.fields["emails"]] == ["ann@example.com"]
     assert [(p["value"], p.get("type")) for p in ann.fields["phones"]] == [("+14155550100", "cell")]
     assert not caplog.records
+
+
+def test_rows_a_write_does_not_change_are_written_back_byte_for_byte(tmp_path: Path) -> None:
+    """QA: Thunderbird quotes a cell holding a tab (``"custom<TAB>2"``), which the csv
+    module does not, and a sync that only added another row wrote it back without its
+    quotes. A row whose cells a write leaves alone is now written back as it was read: its
+    quoting, a note over two lines, its own line ending (LF in a CRLF file), the BOM; so is
+    a quoted header."""
+    path = tmp_path / "t.csv"
+    head = '"First Name",Last Name,Display Name,Primary Email,Custom 1,Notes\r\n'
+    rows = (
+        'contact,two,contact two,c2@x.test,"custom\t2",hi\r\n'
+        'Bo,Ek,"Bo Ek",bo@x.test,,"line one\nline two"\n'
+        '"Cy",Fa,Cy Fa,cy@x.test,"plain",""\r\n'
+    )
+    before = b"\xef\xbb\xbf" + (head + rows).encode()
+    path.write_bytes(before)
+    connector = connector_for(path, format="thunderbird")
+    assert len(records(connector)) == 3
+    create(connector, sample(1))
+    after = path.read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1
+    assert len(records(connector_for(path, format="thunderbird"))) == 4
+
+
+def test_a_changed_row_keeps_the_quotes_of_the_cells_it_did_not_change(tmp_path: Path) -> None:
+    """An edit of one cell of a row respells that cell only: the others keep their quotes
+    (the csv module would drop them), and the row still reads back as its cells."""
+    path = tmp_path / "t.csv"
+    head = "First Name,Last Name,Display Name,Primary Email,Custom 1,Notes\r\n"
+    path.write_bytes(f'{head}"contact",two,contact two,c2@x.test,"custom\t2","hi"\r\n'.encode())
+    connector = connector_for(path, format="thunderbird")
+    [rec] = records(connector)
+    fields = {**rec.fields, "notes": "hi, there"}
+    [res] = connector.write([WriteOp("update", "h", fields, rec.native_id, rec.version)])
+    assert res.error is None
+    row = '"contact",two,contact two,c2@x.test,"custom\t2","hi, there"\r\n'
+    assert path.read_bytes() == f"{head}{row}".encode()
+    fields = {**fields, "notes": "bye"}
+    [rec] = records(connector_for(path, format="thunderbird"))
+    [res] = connector.write([WriteOp("update", "h", fields, rec.native_id, rec.version)])
+    assert res.error is None
+    row = '"contact",two,contact two,c2@x.test,"custom\t2",bye\r\n'
+    assert path.read_bytes() == f"{head}{row}".encode()
+    [rec] = records(connector_for(path, format="thunderbird"))
+    assert rec.fields["notes"] == "bye" and rec.fields["given_name"] == "contact"

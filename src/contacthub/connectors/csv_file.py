@@ -426,7 +426,7 @@ class CsvConnector(CsvStore, Connector):
         for row in spanning:
             row.spans = None
             if id(row) not in flagged:
-                row.raw = None  # a good row is written from its cells
+                row.as_read(table.newline)  # a good row is written from its cells
                 continue
             row.holds, line, nid = flagged[id(row)]
             row.problem = (

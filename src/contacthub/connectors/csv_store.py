@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from contacthub.connectors.base import ConnectorConfig
 from contacthub.errors import FatalConnectorError, RetriableError
@@ -63,8 +64,10 @@ class _Row:
     #: the cells last mapped, what they mapped to and their version: a write maps each
     #: row once, and a run's later pages not again (``CsvStore._kept``)
     cache: tuple[list[str], Fields, str] | None = None
-    #: the cells last written, as the text written and its number of line breaks: a run's
-    #: pages write the whole file each time, each row spelled out once
+    #: the cells last read or written, as the text read or written and its number of line
+    #: breaks: while the cells are these, the row is written back as this text (as read:
+    #: its quoting and line ending, QA: a quoted cell the csv module would not quote lost
+    #: its quotes in a write of other rows), and a run's pages spell each row out once
     text: tuple[list[str], str, int] | None = None
     #: the row's text as in the file, for a row with a problem (the csv module could not
     #: read it; it has more or fewer cells than the header, as when a quote left open took
@@ -83,6 +86,15 @@ class _Row:
     #: the blank lines just before this row (empty, or only delimiters and whitespace), as in the file: a
     #: user's separators between groups of people, no rows, written back where they were
     lead: str = ""
+
+    def as_read(self, newline: str) -> None:
+        """A good row: written from its cells from now on, and while they are the cells
+        read, as the text read (``text``; the last line of a file gets the file's line
+        ending, a row may be written after it)."""
+        raw = self.raw or ""
+        if not raw.endswith(("\n", "\r")):
+            raw += newline
+        self.text, self.raw = (list(self.cells), raw, len(_BREAK.findall(raw))), None
 
 
 @dataclass(slots=True)
@@ -110,6 +122,8 @@ class _Table:
     date_order: str | None = None
     #: the blank lines after the last row, as in the file (``_Row.lead``)
     tail: str = ""
+    #: the header as read and its text (quoting and line ending): written so while unchanged
+    head: tuple[list[str], str] | None = None
 
     def drop_gone(self) -> None:
         """Remove the deleted rows; the blank lines before one stay, before the next row.
@@ -344,6 +358,61 @@ def _opened_on(raw: str, line: int, last: str) -> int:
     return line + len(_BREAK.findall(raw, 0, start))
 
 
+def _cells(text: str, delimiter: str) -> list[str] | None:
+    """The cells of ``text`` read as the one row it must be (None: it is not one)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
+def _spellings(text: str, delimiter: str) -> list[str]:
+    """How each cell of a row's ``text`` is spelled, as the csv module splits it: a quoted
+    cell (quotes doubled inside; what follows its closing quote up to the delimiter is
+    still its own) or a plain one. Only a guess, which ``_respelled`` checks."""
+    d = re.escape(delimiter)
+    cell = re.compile(f'"(?:[^"]|"")*"[^{d}\r\n]*|[^{d}\r\n]*')
+    body = text[: len(text) - len(m.group())] if (m := re.search(r"(?:\r\n|\r|\n)\Z", text)) else text
+    out: list[str] = []
+    at = 0
+    while True:
+        found = cell.match(body, at)
+        assert found is not None  # (the plain alternative matches the empty string)
+        out.append(found.group())
+        at = found.end()
+        if at >= len(body) or body[at] != delimiter:
+            return out if at >= len(body) else []
+        at += 1
+
+
+def _respelled(row: _Row, writer: Any, spelled: list[str], delimiter: str, newline: str) -> str:
+    """The text of a changed row: each cell the write did not change spelled as in the
+    text it was read or last written as (``_Row.text``: its quotes, though the csv module
+    would not put them), the others as the csv module spells them, then the file's line
+    ending. Only when that reads back as the row's cells (it always should: each cell's
+    own spelling read as that cell in the file); else the csv module spells it all."""
+    cells = row.cells
+    writer.writerow(cells)
+    plain = spelled.pop()[:-2] + newline
+    if row.text is None:
+        return plain
+    before, old = row.text[0], _spellings(row.text[1], delimiter)
+    if len(old) < len(before):
+        return plain
+    parts = []
+    for i, value in enumerate(cells):
+        if i < len(before) and before[i] == value:
+            parts.append(old[i])
+        elif value:
+            writer.writerow([value])
+            parts.append(spelled.pop()[:-2])
+        else:
+            parts.append("")
+    text = delimiter.join(parts) + newline
+    return text if text == plain or _cells(text, delimiter) == cells else plain
+
+
 class CsvStore:
     """The file operations of ``CsvConnector`` (its mixin): what they need of it is set by
     its ``__init__``: the path and the settings that say how to read the file, and the
@@ -434,6 +503,8 @@ class CsvStore:
             )
         table = _Table(header, rows, self._format_of(header), codec, bom, newline, delimiter)
         table.tail = tail
+        if _cells(first + newline, delimiter) == header:  # (the line it was read from)
+            table.head = (list(header), first + newline)
         self._refuse_duplicates(table)
         table.stamp, table.digest = stamp, digest(data)
         self._digested = (stamp, table.digest)
@@ -455,7 +526,7 @@ class CsvStore:
             ):
                 row.spans = spans  # its text kept until judged: it may be a problem row
             else:
-                row.raw = None  # a good row is written from its cells
+                row.as_read(newline)  # a good row is written from its cells
         self._judge_spanning(table, [row for row in rows if row.spans is not None])
         return table
 
@@ -540,8 +611,11 @@ class CsvStore:
         # in the file's own line ending (the writer calls ``write`` once per row).
         spelled: list[str] = []
         writer = csv.writer(_Sink(spelled), delimiter=table.delimiter, lineterminator="\r\n")
-        writer.writerow(table.header)
-        lines = [spelled.pop()[:-2] + table.newline]
+        if table.head is not None and table.head[0] == table.header:
+            lines = [table.head[1]]
+        else:
+            writer.writerow(table.header)
+            lines = [spelled.pop()[:-2] + table.newline]
         number = 1 + len(_BREAK.findall(lines[0]))
         for row in table.rows:
             if row.lead:  # (blank lines before it, as read: one ends in a line break)
@@ -555,8 +629,7 @@ class CsvStore:
                 text = row.text[1]
                 number += row.text[2]
             else:
-                writer.writerow(row.cells)
-                text = spelled.pop()[:-2] + table.newline
+                text = _respelled(row, writer, spelled, table.delimiter, table.newline)
                 row.text = (list(row.cells), text, len(_BREAK.findall(text)))
                 number += row.text[2]
             lines.append(text)
