@@ -98,6 +98,32 @@ def test_due_hubs_follow_the_runs_table(database_url: str, tmp_path: Path) -> No
     assert due_hubs(engine) == ["hub001"]
 
 
+def test_an_interval_is_due_at_the_tick_a_moment_short_of_it_but_a_cron_is_not(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A run starts a moment after the tick that found its hub due; one interval later, at
+    the next tick, the hub was a few milliseconds short of due and ran a tick late (QA:
+    ``interval = "5s"`` on the 5 s tick ran every 10 s). Within ``early`` (half a tick) an
+    interval is due; a cron is not: started early, its run would find its minute due again."""
+    engine = open_database(sqlite_url)
+    make_hubs(engine, tmp_path / "i", 1, 1, interval="5s")
+    make_hubs(engine, tmp_path / "c", 1, 1, prefix="cron")
+    for hub in ("hub000", "cron000"):
+        run_hub(engine, hub)
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.hubs).where(t.hubs.c.name == "cron000").values(settings='{"cron": "* * * * *"}')
+        )
+        started = datetime(2026, 1, 1, 10, 0, 0, 5000, tzinfo=UTC)  # 5 ms after the tick
+        conn.execute(update(t.runs).values(started_at=started))
+    next_tick = datetime(2026, 1, 1, 10, 0, 5, tzinfo=UTC)
+    assert due_hubs(engine, next_tick) == []
+    assert due_hubs(engine, next_tick, early=timedelta(seconds=2.5)) == ["hub000"]
+    minute = datetime(2026, 1, 1, 10, 0, 58, tzinfo=UTC)  # 2 s before the cron's minute
+    assert due_hubs(engine, minute, early=timedelta(seconds=2.5)) == ["hub000"]
+    assert "cron000" in due_hubs(engine, minute + timedelta(seconds=2), early=timedelta(seconds=2.5))
+
+
 def select_hub_id(conn: object, name: str) -> int:
     from sqlalchemy import select
 

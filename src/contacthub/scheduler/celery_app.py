@@ -36,6 +36,7 @@ import contextlib
 import logging
 import os
 import time
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -260,7 +261,8 @@ def tick_task() -> list[str]:
     from contacthub.scheduler.schedule import due_hubs
 
     try:
-        due = due_hubs(_engine())
+        tick = float(app.conf.beat_schedule["contacthub-tick"]["schedule"])
+        due = due_hubs(_engine(), early=timedelta(seconds=tick / 2))
     except Exception as exc:
         if not lost_database(exc):
             raise
