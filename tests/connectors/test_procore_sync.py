@@ -639,48 +639,6 @@ def test_undoing_a_deletion_made_in_procore_leaves_the_admins_user_inactive(site
     assert email in site.cards()
 
 
-def test_a_card_edit_made_while_an_admin_had_the_user_deactivated_survives_the_reactivation(
-    site: Site,
-) -> None:
-    """QA, ``conflict = "newest"``: a Procore admin deactivates a user (one the hub never
-    made); their card is edited meanwhile, which beats the deletion the full listing saw
-    (the card stays; the hub's create is refused once: the email is the inactive user's).
-    The admin reactivates the user: the reactivation made the user newer than the edit,
-    and, its link dropped when the edit beat the deletion, the user was matched with no
-    baseline: every field that differed was a conflict, which Procore's old values won.
-    The baseline is kept (on the contact's 'excluded' marker): what Procore did not
-    change is no edit, so the card's edit stands and reaches Procore, and what the admin
-    changed on the way (a phone) reaches the card."""
-    site.apply(full_every="0s")
-    state = site.srv.state
-    site.sync()
-    user = next(u for u in state.users.values() if not u.get("origin_id") and u["is_active"])
-    email = str(user["email_address"]).lower()
-    assert user["job_title"] != "Night Foreman"
-    time.sleep(1.1)  # (Procore's times have whole seconds)
-    state.update_user(user["id"], {"is_active": False})  # by an admin, in Procore
-    path = site.card_path(email)
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("TITLE")]
-    lines.insert(-1, "TITLE:Night Foreman")
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    edited = site.sync()
-    assert [e["record"] for e in edited.errors if "deactivated in Procore" in e["message"]], edited.as_json()
-    assert state.users[user["id"]]["is_active"] is False
-    assert site.sync().errors == []  # (refused once)
-    time.sleep(1.1)
-    state.update_user(user["id"], {"is_active": True, "mobile_phone": "+1 805 555 0199"})  # the admin
-    back = site.sync()
-    assert back.errors == [], back.as_json()
-    assert state.users[user["id"]]["job_title"] == "Night Foreman"
-    assert state.users[user["id"]]["is_active"] is True
-    text = site.cards()[email]
-    assert "TITLE:Night Foreman" in text and "+18055550199" in text.replace(" ", ""), text
-    assert [u["id"] for u in state.users.values() if u["email_address"].lower() == email] == [user["id"]]
-    assert [deleted for _, deleted in hub_contacts(site, email)] == [False]
-    settled = site.sync()
-    assert settled.errors == [] and settled.changes == {}, settled.as_json()
-
-
 @pytest.mark.parametrize("change", [{"full_every": "0s"}, {"per_page": 50}])
 def test_a_user_deactivated_just_after_a_settings_change_stays_deactivated(
     site: Site, change: dict[str, Any]

@@ -91,7 +91,6 @@ class Inbound(Matching, Twins, LeftBehind):
         self._matchable: int | None = None  # live contacts the pulled connector has no record of
         self._unconfirmed: bool | None = None  # (``Matching._prefetch``)
         self._moved_from: LinkRow | None = None
-        self._kept_baseline: dict[str, Any] | None = None
         self._settling = False
         #: records that may have moved from another id, with that id's link (``Matching``)
         self._set_aside: list[tuple[Record, LinkRow | None]] = []
@@ -571,7 +570,6 @@ class Inbound(Matching, Twins, LeftBehind):
                 ctx.change_row(spoke, "link", contact.id, None, None, "done", record.native_id)
             )
             if spoke.readable:
-                link.baseline = self._kept_baseline  # (what its marker kept, if anything)
                 self._merge(spoke, record, theirs, link, contact, changed, keys)
             else:
                 link.baseline = theirs
@@ -694,7 +692,6 @@ class Inbound(Matching, Twins, LeftBehind):
         # approved, those people were deleted in every other connector)
         rescoped = spoke.settings_changed and spoke.complete
         unlisted: list[LinkRow] = []
-        markers: list[LinkRow] = []
         for nid, link in links.items():
             contact = contacts.get(link.contact_id)
             if contact is not None and (
@@ -725,8 +722,8 @@ class Inbound(Matching, Twins, LeftBehind):
                 link.state = "unlisted"
                 unlisted.append(link)
                 continue
+            drop.append(link.id)
             if link.state != "active" or contact is None or contact.deleted:
-                drop.append(link.id)
                 continue
             hub_view, baseline = held_view(contact.data, spoke.held), project(link.baseline or {}, spoke.held)
             # edited since this connector last agreed with the hub: the contact's rev moved on
@@ -750,19 +747,9 @@ class Inbound(Matching, Twins, LeftBehind):
             restore = not spoke.readable or rejected or link.baseline is None or edited
             if restore:
                 # modification beats deletion (or a person rejected it): keep the hub
-                # contact; without the link the plan creates the record again. What the
-                # record held stays, on an 'excluded' marker that asks for that create
-                # (``synced_rev`` 0): a record that was only hidden (a user a Procore admin
-                # deactivated, whose create is refused) and is listed again is matched to
-                # the contact and merged against it (``Matching._match``). Matched with no
-                # baseline, every field the edit changed was a conflict, which the
-                # reactivation, newer than the edit, won with the record's old values
+                # contact; without the link the plan creates the record again
                 ctx.journal.append(ctx.change_row(spoke, "unlink", contact.id, None, None, "done", nid))
-                link.native_id, link.version, link.state, link.synced_rev = None, None, "excluded", 0
-                link.remapped, link.vacated = frozenset(), None
-                markers.append(link)
                 continue
-            drop.append(link.id)
             doomed.append((nid, contact))
         kept = self._kept(spoke, [contact.id for _, contact in doomed])
         gone: list[ContactRow] = []
@@ -780,7 +767,7 @@ class Inbound(Matching, Twins, LeftBehind):
             contact.rev += 1
             gone.append(contact)
         store.delete_links(drop)
-        store.update_links(unlisted + markers)
+        store.update_links(unlisted)
         store.update_contacts(gone)
         self.ctx.flush_journal()
         spoke.gone = [contact.id for contact in gone]

@@ -54,7 +54,6 @@ class Matching:
     ctx: RunContext
     store: Store
     _moved_from: LinkRow | None  # set by ``_match``: the link this record may have moved from
-    _kept_baseline: dict[str, Any] | None  # set by ``_match``: the baseline its marker kept
     _settling: bool  # records set aside are being placed: no more setting aside
     _set_aside: list[tuple[Record, LinkRow | None]]
     _taken: set[str]  # hub contacts linked to a record of the current chunk
@@ -262,7 +261,7 @@ class Matching:
         that has it: two cards of one person in one folder are two people sharing every
         key, and once the folder's links were gone (pointed away and back) the second card,
         finding only the contact the first took, was made a third person."""
-        self._moved_from = self._kept_baseline = None
+        self._moved_from = None
         candidates: list[str] = []
         by_ref = self._by_ref.get(record.hub_id) if record.hub_id else None
         if by_ref is not None:
@@ -309,11 +308,7 @@ class Matching:
             # their ids, the two swapped half the time (ids made in one millisecond)
             chosen = max(free, key=lambda c: _closeness(record.fields, c.data))
         if chosen.id in linked:  # an 'excluded' marker: the record is here after all
-            marker = linked.pop(chosen.id)
-            # one a deletion an edit beat left keeps what the gone record held (a user a
-            # Procore admin deactivated, now back): the record is merged against it
-            self._kept_baseline = marker.baseline
-            self.store.delete_links([marker.id])
+            self.store.delete_links([linked.pop(chosen.id).id])
         return chosen
 
 
