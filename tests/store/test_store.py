@@ -923,3 +923,26 @@ def test_a_store_error_never_carries_the_statements_values(database_url: str) ->
     said = str(raised.value)
     assert "ann.private@example.com" not in said and "no_such_table" in said
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_database_not_in_utf8_is_refused_with_one_clear_message(postgres_url: str) -> None:
+    """A cluster made by ``initdb`` without ``--encoding`` under the C locale makes every
+    database SQL_ASCII; the driver then hands text back as bytes, and every command ended
+    in an 80-line traceback from SQLAlchemy's version check (QA). It is refused, saying how
+    to make a UTF8 one."""
+    name = f"contacthub_ascii_{uuid.uuid4().hex[:12]}"
+    with _admin_connect(postgres_url) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    try:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        with pytest.raises(ConfigError) as info:
+            open_database(url)
+        assert "SQL_ASCII" in info.value.message and "UTF8" in info.value.message, info.value.message
+    finally:
+        with _admin_connect(postgres_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

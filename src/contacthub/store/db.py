@@ -120,6 +120,28 @@ def default_url() -> str:
     return os.environ.get("CONTACTHUB_DATABASE_URL") or f"sqlite:///{data_dir() / 'contacthub.db'}"
 
 
+def _utf8_only(dbapi_conn: object, _record: object) -> None:
+    """Refuse a PostgreSQL database whose encoding is not UTF8. A cluster made by ``initdb``
+    without ``--encoding`` under the C locale makes every database SQL_ASCII; the driver
+    then hands text back as bytes, and every command ended in a traceback from SQLAlchemy's
+    check of the server's version (QA)."""
+    cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    try:
+        cursor.execute("SHOW server_encoding")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    found = row[0] if row else None
+    if isinstance(found, bytes):
+        found = found.decode("ascii", "replace")
+    if found != "UTF8":
+        raise ConfigError(
+            f"the database's encoding is {found}; contacthub needs UTF8: create it with"
+            " 'createdb -E UTF8 -T template0 NAME' (or CREATE DATABASE ... ENCODING 'UTF8'"
+            " TEMPLATE template0)"
+        )
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
     # the wait first: switching a new file to WAL needs a lock another process may hold
@@ -178,6 +200,9 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         raise ConfigError(f"cannot open database {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        # before SQLAlchemy's own first look at the server (``insert``), which fails on it
+        event.listen(engine.pool, "first_connect", _utf8_only, insert=True)
     _OPENED.add(engine)
     if migrate:
         try:
