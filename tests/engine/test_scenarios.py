@@ -1318,6 +1318,27 @@ def test_undoing_a_deletion_restores_a_person_who_shares_an_email_with_one_there
     assert hub.sync().changes == {}
 
 
+def test_undoing_both_twins_deletions_one_after_the_other_brings_both_back(database_url: str) -> None:
+    """QA: the other John Doe was deleted too, in a later run, and that run undone first:
+    restored since, he counted as the iPhone one "added again", and the first deletion's
+    undo kept the iPhone one deleted. A restore brings back a person of their own; only a
+    new contact made since is someone added again."""
+    hub, deleted = _john_does(database_url)
+    a, b = hub.book("a"), hub.book("b")
+    [work] = [n for n, i in b.items.items() if i.fields["family_name"] == "Doe (work)"]
+    del b.items[work]
+    later = hub.sync()
+    assert later.status == "held"  # (b emptied)
+    later = service.approve(hub.engine, later.run_id)
+    assert later.changes["hub"]["delete"] == 1 and a.items == {}
+    assert service.undo(hub.engine, later.run_id).status == "applied"
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    for book in (a, b):
+        assert sorted(i.fields["family_name"] for i in book.items.values()) == ["Doe (iPhone)", "Doe (work)"]
+    assert hub.sync().changes == {}
+
+
 def test_a_person_added_again_beside_one_who_shares_their_email_still_keeps_the_deletion(
     database_url: str,
 ) -> None:

@@ -124,7 +124,7 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
             if r.op == "delete" and r.contact_id in contacts
         }
         index = store.match_lookup(ctx.hub.id, {k for keys in keys_of.values() for k in keys})
-        # of those, the ones made or restored since the run (the others were there when it
+        # of those, the ones made since the run (the others were there when it
         # went), asked at once too
         came_since = store.came_alive_after(
             run_id, {cid for keys in keys_of.values() for k in keys for cid in index.get(k, ())}, own_end

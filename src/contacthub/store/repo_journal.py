@@ -320,13 +320,14 @@ class JournalMixin(StoreBase):
     def came_alive_after(
         self, run_id: int, contact_ids: Iterable[str], own_end: int | None = None
     ) -> frozenset[str]:
-        """Of these hub contacts, those a run after ``run_id`` created or restored (with
-        ``own_end``, as in ``hub_changes_after``, also what that undo's sync carried).
-        The others were alive when run ``run_id`` went (a live contact that neither a later
-        run nor the run itself made was there before it): to ``undo``, a person that shares
-        an email with one it would restore is "added again since" only if one of those
-        (QA: one folder's two John Does with one email, the deletion of one undone, was
-        kept as "added again": the other had been there all along)."""
+        """Of these hub contacts, those a run after ``run_id`` created (with ``own_end``, as
+        in ``hub_changes_after``, also what that undo's sync carried). To ``undo``, a person
+        that shares an email with one it would restore is "added again since" only if one
+        of those (QA: one folder's two John Does with one email, the deletion of one undone,
+        was kept as "added again": the other had been there all along). A contact restored
+        since is no re-addition either: a record added again is matched to live contacts
+        only, so it makes a new one; a restore brings back a person of their own (QA: the
+        twin's deletion undone first, the other's undo then kept it as "added again")."""
         c = t.changes.c
         after = c.run_id > run_id
         if own_end is not None:
@@ -339,7 +340,7 @@ class JournalMixin(StoreBase):
                 c.connector_id.is_(None),
                 c.connector_name == "hub",
                 c.status == "done",
-                c.op.in_(("create", "restore")),
+                c.op == "create",
             )
             found.update(str(r) for r in self.conn.execute(query.distinct()).scalars())
         return frozenset(found)
