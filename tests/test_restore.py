@@ -191,3 +191,33 @@ def test_a_restored_folder_keeps_the_weeks_emails_when_the_list_changed_again_el
     for email in ("new1@example.com", "third1@example.com"):
         assert email in card and email in sheet, (email, card, sheet)
     assert "TITLE:Site Manager" in card
+
+
+def test_a_settled_conflict_of_a_connector_with_its_own_older_value_marks_the_newer_kept(
+    tmp_path: Path,
+) -> None:
+    """QA (Microsoft 365): a GAL user's deletion undone brought back their old title as the
+    hub's, from that same GAL; reactivated with a new title, the conflict was the GAL's
+    against the GAL's, and ``conflicts --all`` marked the old value "(kept)" though the
+    new one had won (the winner named is the connector, which both sides were)."""
+    from sqlalchemy import create_engine, insert, select
+
+    from contacthub.store import tables as t
+    from contacthub.store.repo import now
+
+    hub = site(tmp_path, people=1, TITLE="Engineer")
+    hub.sync()
+    engine = create_engine(hub.db)
+    with engine.begin() as conn:
+        contact_id = conn.execute(select(t.contacts.c.id)).scalar_one()
+        hub_id, run_id = conn.execute(select(t.runs.c.hub_id, t.runs.c.id)).first() or (0, 0)
+        conn.execute(
+            insert(t.conflicts).values(
+                hub_id=hub_id, contact_id=contact_id, run_id=run_id, field="job_title",
+                hub_value='"Engineer"', hub_source="cards", value='"Returned"', source="cards",
+                policy="newest", status="auto", winner="cards", created_at=now(), resolved_at=now(),
+            )
+        )  # fmt: skip
+    engine.dispose()
+    listed = hub.cli("conflicts", "h", "--all")
+    assert "cards: Returned  (kept)" in listed and "cards: Engineer\n" in listed, listed

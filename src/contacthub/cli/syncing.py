@@ -530,9 +530,13 @@ def conflicts(
         # a settled conflict says which value stayed: under ``newest`` the hub's may have
         # beaten a record older than it (a folder put back from a backup), which the two
         # values alone did not tell
+        # (the winner is the connector whose value stayed, or "hub"; when the hub's value
+        # came from that same connector, its newer reading is the one that stayed: a
+        # connector that brought back a user's old title after an undo showed the old
+        # value "(kept)", QA)
         winner = c.get("winner")
-        kept_hub = winner == "hub" or (winner is not None and winner == c["hub_source"])
-        kept_theirs = not kept_hub and winner is not None and winner == c["source"]
+        kept_theirs = winner is not None and winner == c["source"]
+        kept_hub = not kept_theirs and (winner == "hub" or (winner is not None and winner == c["hub_source"]))
         typer.echo(f"    {c['hub_source'] or 'hub'}: {_short(c['hub'])}{'  (kept)' if kept_hub else ''}")
         typer.echo(f"    {c['source']}: {_short(c['incoming'])}{'  (kept)' if kept_theirs else ''}")
 
