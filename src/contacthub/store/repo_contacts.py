@@ -178,23 +178,34 @@ class ContactsMixin(StoreBase):
         """For each match key of these contacts that another live contact of the hub holds
         too, the contacts holding it (``engine.twins``). Not the accent-free phone+name keys
         (``model.PHONE_NAME_PLAIN``): two accented names share one when their accents differ
-        (Hùng, Hưng), and are two people."""
-        mk, mine, c = t.match_keys.c, t.match_keys.alias("mine").c, t.contacts.c
+        (Hùng, Hưng), and are two people.
+
+        Driven by the contacts' ids alone: each of their keys is looked up by the hub and
+        key it carries, through ``ix_match_keys_hub_key``. The query names no hub: on a
+        first sync the hub's keys are rows of the open transaction, which PostgreSQL's
+        statistics never saw, so ``hub_id = :hub`` looked like a few rows; the planner
+        scanned the whole hub once per key of ours, and a second hub's first sync of
+        12,000 contacts ran for hours (bench/README.md). Ours of another hub are dropped
+        here, as the query's ``hub_id`` once did."""
+        ours = t.match_keys.alias("mine")
+        mk, mine, c = t.match_keys.c, ours.c, t.contacts.c
         groups: dict[str, set[str]] = {}
         for part in chunks(sorted(contact_ids)):
-            theirs = select(mine.key).where(
-                mine.hub_id == hub_id,
-                mine.contact_id.in_(part),
-                mine.key.not_like(PHONE_NAME_PLAIN + "%"),
-                mine.key.not_like(NAME_ONLY + "%"),  # (namesakes are no twins)
-            )
             query = (
-                select(mk.key, mk.contact_id)
+                select(mine.hub_id, mk.key, mk.contact_id)
+                .select_from(ours)
+                .join(t.match_keys, (mk.hub_id == mine.hub_id) & (mk.key == mine.key))
                 .join(t.contacts, c.id == mk.contact_id)
-                .where(mk.hub_id == hub_id, mk.key.in_(theirs), c.deleted.is_(False))
+                .where(
+                    mine.contact_id.in_(part),
+                    mine.key.not_like(PHONE_NAME_PLAIN + "%"),
+                    mine.key.not_like(NAME_ONLY + "%"),  # (namesakes are no twins)
+                    c.deleted.is_(False),
+                )
             )
-            for key, cid in self.conn.execute(query):
-                groups.setdefault(key, set()).add(cid)
+            for hub, key, cid in self.conn.execute(query):
+                if hub == hub_id:
+                    groups.setdefault(key, set()).add(cid)
         return [sorted(group) for group in groups.values() if len(group) > 1]
 
     def has_unconfirmed_creates(self, connector_id: int) -> bool:
