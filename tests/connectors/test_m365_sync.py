@@ -710,3 +710,88 @@ def test_a_narrower_member_of_lets_go_of_the_users_it_leaves_out(tmp_path: Path,
         report = sync(**scope)
         assert report.changes["phones"]["delete"] == 1, report.as_json()
         assert gone not in cards(folder) and len(cards(folder)) == 11
+
+
+def dry_then_real(engine: Any, hub: str = "h") -> tuple[Any, Any]:
+    """A dry run, then the real run it plans: both reports, the real one checked applied."""
+    dry = run_hub(engine, hub, options=Options(dry_run=True))
+    assert dry.status == "planned", dry.as_json()
+    real = run_hub(engine, hub, options=Options())
+    assert real.status == "applied", real.as_json()
+    return dry, real
+
+
+def test_a_dry_run_says_the_gal_refuses_a_person_without_an_email_as_the_real_run_does(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A GAL contact needs an email, which the connector says before any call: a dry run
+    counted such a person as a GAL create (and no error), which the real run then refused.
+    It says the real run's error instead, and counts what the real run counts: for the
+    create, for the create again once the person changed without getting an email, and for
+    the update that takes the email away from a contact of ours."""
+    emu = emulator(tenants=1, users=1, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    desk = ["BEGIN:VCARD", "VERSION:3.0", "UID:desk", "FN:Front Desk", "TEL;TYPE=work:+12025550100"]
+    (folder / "desk.vcf").write_text("\r\n".join([*desk, "END:VCARD", ""]))
+    (folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@partner.example"))
+    no_email = [{"connector": "gal", "record": "desk", "message": "a GAL contact needs an email address"}]
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        gal = {"name": "gal", "type": "m365-gal", **settings(info)}
+        phones = {"name": "phones", "type": "vcard-dir", "path": str(folder)}
+        config.apply(engine, config.HubFile.model_validate({"hubs": {"h": {"connectors": [phones, gal]}}}))
+
+        dry, real = dry_then_real(engine)
+        assert dry.errors == no_email, dry.as_json()
+        assert dry.changes["gal"] == {"create": 1, "update": 0, "delete": 0}  # Ann only
+        assert (real.errors, real.changes) == (dry.errors, dry.changes)
+        ours = [c for c in tenant.live_contacts() if c.props.get("CustomAttribute15")]
+        assert [c.props["ExternalEmailAddress"][5:] for c in ours] == ["ann@partner.example"]
+
+        dry, real = dry_then_real(engine)  # refused once: said once, by both
+        assert (dry.errors, dry.changes) == ([], {}) == (real.errors, real.changes)
+
+        (folder / "desk.vcf").write_text("\r\n".join([*desk, "TITLE:Reception", "END:VCARD", ""]))
+        dry, real = dry_then_real(engine)  # changed, still no email: refused again
+        assert dry.errors == no_email and "gal" not in dry.changes, dry.as_json()
+        assert (real.errors, real.changes) == (dry.errors, dry.changes)
+
+        (folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "x").replace("EMAIL;TYPE=work:x\r\n", ""))
+        dry, real = dry_then_real(engine)  # an update that takes the email away
+        [ann] = ours
+        gone = "a GAL contact needs an email address"
+        wanted = [{"connector": "gal", "record": f"contacts/{ann.id}", "message": gone}]
+        assert dry.errors == wanted and "gal" not in dry.changes, dry.as_json()
+        assert (real.errors, real.changes) == (dry.errors, dry.changes)
+        assert tenant.live_contacts()[0].props["ExternalEmailAddress"][5:] == "ann@partner.example"
+
+
+def test_a_dry_run_says_directory_users_are_read_only_as_the_real_run_does(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """With ``write_users = false`` an edit of a user's card is refused by the GAL (said
+    once): a dry run counted it as a GAL update. It says the real run's error instead."""
+    emu = emulator(tenants=1, users=2, contacts=0)
+    tenant = emu.tenants[0]
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    with served(emu) as info:
+        engine = open_database(sqlite_url)
+        sync = settings_sync(engine, folder, info, errors=True)
+        sync()
+        user = next(iter(tenant.users.values()))
+        path = folder / cards(folder)[user.props["mail"].lower()]["_file"]
+        text, n = re.subn(r"^TITLE:.*$", "TITLE:Edited on a phone", path.read_text(), flags=re.M)
+        assert n == 1
+        path.write_text(text)
+
+        dry, real = dry_then_real(engine)
+        read_only = "directory users are read-only for this connector (write_users = false)"
+        wanted = [{"connector": "gal", "record": f"users/{user.id}", "message": read_only}]
+        assert dry.errors == wanted and "gal" not in dry.changes, dry.as_json()
+        assert (real.errors, real.changes) == (dry.errors, dry.changes)
+        assert tenant.users[user.id].props.get("jobTitle") != "Edited on a phone"
+        dry, real = dry_then_real(engine)  # said once
+        assert (dry.errors, dry.changes) == ([], {}) == (real.errors, real.changes)

@@ -662,3 +662,47 @@ def retitle(path: Path, prop: str, line: str) -> None:
     ]
     lines.insert(len(lines) - 1, line)
     path.write_text("\r\n".join([*lines, ""]), encoding="utf-8")
+
+
+def test_a_dry_run_says_an_option_pipedrive_lacks_as_the_real_run_does(
+    emulator: tuple[str, State], sqlite_url: str, tmp_path: Path
+) -> None:
+    """A value Pipedrive cannot hold (no such option) is refused before anything is sent
+    (``Unwritable``), on every run until it changes: a dry run counted it as a create or
+    an update, and said nothing. It says the real run's error instead, and counts what the
+    real run counts."""
+    url, state = emulator
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "a.vcf").write_text(card("a", "Ann", "Lee", "ann@lee.example", "X-KIND:Alien"))
+    engine = open_database(sqlite_url)
+    crm = {"name": "pipedrive", "type": "pipedrive", "base_url": url, "api_token": TOKEN}
+    cards_map = {"custom.Customer type": "X-KIND"}
+    connectors = [crm, {"name": "cards", "type": "vcard-dir", "path": str(folder), "mapping": cards_map}]
+    config.apply(engine, config.HubFile.model_validate({"hubs": {"crm": {"connectors": connectors}}}))
+    refused = "'Customer type' has no option 'Alien'"
+
+    def dry_then_real() -> tuple[Report, Report]:
+        dry = run_hub(engine, "crm", options=Options(dry_run=True))
+        real = run_hub(engine, "crm", options=Options())
+        assert (dry.status, real.status) == ("planned", "applied"), (dry, real)
+        assert (real.errors, real.changes) == (dry.errors, dry.changes), (dry.as_json(), real.as_json())
+        return dry, real
+
+    for _ in range(2):  # refused as invalid: tried, and said, on every run
+        dry, _real = dry_then_real()
+        wanted = [{"connector": "pipedrive", "record": "new pipedrive person for a", "message": refused}]
+        assert dry.errors == wanted and "pipedrive" not in dry.changes, dry.as_json()
+    assert "ann@lee.example" not in {primary_email(p) for p in live(state)}
+
+    person = state.company.persons[4]
+    email = primary_email(person)
+    path = next(p for p in folder.glob("*.vcf") if email in p.read_text(encoding="utf-8").lower())
+    path.write_text(card(path.stem, person["first_name"], person["last_name"], email, "X-KIND:Alien"))
+    dry, _real = dry_then_real()
+    wanted = [
+        {"connector": "pipedrive", "record": "new pipedrive person for a", "message": refused},
+        {"connector": "pipedrive", "record": f"pipedrive person {person['id']}", "message": refused},
+    ]
+    assert sorted(dry.errors, key=str) == sorted(wanted, key=str), dry.as_json()
+    assert dry.changes.get("pipedrive", {}).get("update", 0) == 0, dry.as_json()

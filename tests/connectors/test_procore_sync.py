@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from contacthub import config
-from contacthub.engine.context import Report
+from contacthub.engine.context import Options, Report
 from contacthub.engine.run import run_hub
 from contacthub.store.db import open_database
 from tests.connectors.procore_helpers import Served, served
@@ -929,3 +929,24 @@ def test_undoing_a_deletion_reactivates_the_vendor_and_the_person(sqlite_url: st
         for _ in range(2):
             after = site.sync()
             assert after.errors == [] and after.changes == {}, after.as_json()
+
+
+def test_a_dry_run_says_procore_refuses_a_user_without_an_email_or_last_name(site: Site) -> None:
+    """A Procore user needs an email address and a last name, which the connector says
+    before sending anything for the user: a dry run counted such a person as a Procore
+    create, and said nothing. It says the real run's error instead, on every run the real
+    one says it (refused as invalid: tried again until the person changes)."""
+    site.sync()
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:desk", "FN:Front Desk", "N:;Front;;;"]
+    (site.folder / "desk.vcf").write_text("\r\n".join([*lines, "TEL:+12065550100", "END:VCARD", ""]))
+    (site.folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@lee.example"))
+    message = "Procore users need an email address and a last name"
+    wanted = [{"connector": "procore", "record": "new Procore user for desk", "message": message}]
+    for creates in (1, 0):
+        dry = run_hub(site.engine, "site", options=Options(dry_run=True))
+        real = site.sync()
+        assert (dry.status, real.status) == ("planned", "applied")
+        assert dry.errors == wanted, dry.as_json()
+        assert dry.changes.get("procore", {}).get("create", 0) == creates, dry.as_json()  # Ann only
+        assert (real.errors, real.changes) == (dry.errors, dry.changes), (dry.as_json(), real.as_json())
+    assert "ann@lee.example" in active_users(site.srv)

@@ -321,6 +321,20 @@ class Connector(ABC):
         and got them back next run rebuilt from the hub's fields (without their photos)."""
         return None
 
+    def refusal(self, op: WriteOp) -> RecordError | None:
+        """The error ``write`` would answer ``op`` with, where the op alone tells it (a GAL
+        contact without an email, a Pipedrive option the field does not have), or None
+        (the default: nothing is refused without asking the system). Pure: no call, no
+        file, only the op and what the connector already holds in memory this run.
+
+        A dry run (and a held run's plan) asks it of every planned write (``run._plan_only``)
+        and reports a refused one among the run's errors instead of counting it: counted, a
+        dry run showed a GAL create the real run then refused. A real run does not ask it:
+        ``write`` refuses the same op with the same error, in its own order of checks, and
+        at no extra cost. So the error must be the one ``write`` gives (its message, record
+        and class); a connector builds both from one place."""
+        return None
+
     @abstractmethod
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         """New and changed records since ``cursor``, or since the ``known`` versions

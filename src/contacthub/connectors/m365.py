@@ -76,7 +76,7 @@ from contacthub.connectors.m365_read import KINDS as KINDS
 from contacthub.connectors.m365_write import ON_PREM as ON_PREM
 from contacthub.connectors.m365_write import ON_PREM_TEXT as ON_PREM_TEXT
 from contacthub.connectors.m365_write import WriteBudget as WriteBudget
-from contacthub.errors import ConfigError, ConnectorError, FatalConnectorError
+from contacthub.errors import ConfigError, ConnectorError, FatalConnectorError, RecordError
 from contacthub.model import Fields, email_key
 
 log = logging.getLogger(__name__)
@@ -348,6 +348,11 @@ class M365GalConnector(Connector):
 
     def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         return m365_write.write(self, ops)
+
+    def refusal(self, op: WriteOp) -> RecordError | None:
+        """A mail contact without an email, a user with ``write_users = false``
+        (``m365_write.refusal``)."""
+        return m365_write.refusal(self, op)
 
     def undeletable(self, native_id: str) -> str | None:
         """Directory users: ``write`` refuses every delete and deactivate of one, whatever

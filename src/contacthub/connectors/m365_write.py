@@ -121,6 +121,30 @@ def _mark(conn: M365GalConnector, oid: str, hub_id: str) -> dict[str, Any]:
     return {conn.anchor_name: anchor}
 
 
+#: a mail contact's write whose fields have no email (``refusal``)
+NO_EMAIL = "a GAL contact needs an email address"
+#: a directory user's update with ``write_users = false`` (``refusal``)
+USERS_READ_ONLY = "directory users are read-only for this connector (write_users = false)"
+
+
+def refusal(conn: M365GalConnector, op: WriteOp) -> RecordError | None:
+    """What ``write`` refuses ``op`` with before it sends anything, told from the op alone
+    (``Connector.refusal``): a mail contact's create or update without an email (a create
+    refused for good, as ``_create`` says it; an update as ``_apply`` does), a directory
+    user's update with ``write_users = false`` (said after the user is read, with the user
+    as it is: refused for good)."""
+    user = (op.native_id or "").startswith("users/")
+    if op.kind == "create" and not primary_email(op.fields):
+        # refused until the person has one: the engine leaves it out until they change
+        # (said on every run before, with the calls of a run that had nothing to do)
+        return ReadOnlyRecordError(NO_EMAIL, op.hub_id, conn.name)
+    if op.kind == "update" and not user and not primary_email(op.fields):
+        return RecordError(NO_EMAIL, op.native_id or op.hub_id, conn.name)
+    if op.kind == "update" and user and not conn.write_users:
+        return ReadOnlyRecordError(USERS_READ_ONLY, op.native_id or op.hub_id, conn.name)
+    return None
+
+
 #: a deletion (or deactivation) of a directory user, refused (``M365GalConnector.undeletable``)
 UNDELETABLE_TEXT = "contacthub never deletes or disables directory users: the person stays in the hub"
 
@@ -194,7 +218,7 @@ def _apply(
     exchange = conn.exchange()
     email = primary_email(op.fields)
     if not email:
-        raise RecordError("a GAL contact needs an email address", op.native_id or op.hub_id, conn.name)
+        raise RecordError(NO_EMAIL, op.native_id or op.hub_id, conn.name)
     mail_changes: dict[str, Any] = {}
     if email.lower() != str(row.get("WindowsEmailAddress") or "").lower():
         mail_changes["ExternalEmailAddress"] = email
@@ -223,10 +247,9 @@ def _create(conn: M365GalConnector, op: WriteOp, notes: dict[str, dict[str, str]
     record = op.hub_id
     exchange = conn.exchange()
     email = primary_email(op.fields)
-    if not email:
-        # refused until the person has one: the engine leaves it out until they change
-        # (said on every run before, with the calls of a run that had nothing to do)
-        raise ReadOnlyRecordError("a GAL contact needs an email address", record, conn.name)
+    refused = refusal(conn, op)
+    if refused is not None:  # no email: refused until the person has one (``refusal``)
+        raise refused
     anchor = conn.anchor(op.hub_id)
     try:
         found = exchange.run("Get-MailContact", Filter=f"{conn.anchor_name} -eq {opath(anchor)}")
@@ -333,13 +356,13 @@ def _write_users(conn: M365GalConnector, ops: Sequence[WriteOp]) -> list[WriteRe
             kept = UndeletableRecordError(UNDELETABLE_TEXT, record, conn.name)
             results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=kept)
             continue
-        refusal = None
+        why = None
         if not conn.write_users:
-            refusal = "directory users are read-only for this connector (write_users = false)"
+            why = USERS_READ_ONLY
         elif current.get("onPremisesSyncEnabled"):
-            refusal = ON_PREM_TEXT
-        if refusal:
-            error = ReadOnlyRecordError(refusal, record, conn.name)
+            why = ON_PREM_TEXT
+        if why:
+            error = ReadOnlyRecordError(why, record, conn.name)
             results[i] = WriteResult(op, native_id=op.native_id, version=version, fields=fields, error=error)
             continue
         body = changed(user_patch(op.fields), user_patch(fields))

@@ -360,11 +360,7 @@ class PipedriveConnector(Connector):
         results: list[WriteResult] = []
         stop: str | None = None
         for op in ops:
-            where = (
-                f"pipedrive person {op.native_id}"
-                if op.native_id
-                else f"new pipedrive person for {op.hub_id}"
-            )
+            where = _where(op)
             if stop is None and not self.budget.allows(WRITE_COST[op.kind], write=True):
                 stop = (
                     "deferred to the next run: Pipedrive's daily token budget is nearly used "
@@ -391,6 +387,18 @@ class PipedriveConnector(Connector):
                 stop = f"not written, the next run retries: {exc.message}"
                 results.append(WriteResult(op, error=RecordError(stop, where, self.name)))
         return results
+
+    def refusal(self, op: WriteOp) -> RecordError | None:
+        """A create or update with a value Pipedrive cannot hold (an option the field does
+        not have, an amount without a currency: ``Unwritable``), told by the person
+        fields read this run (none read yet: nothing told, as a read is a call)."""
+        if op.kind not in ("create", "update") or self._schema is None:
+            return None
+        try:
+            to_body(op.fields, self._schema, None)
+        except Unwritable as exc:
+            return RecordError(str(exc), _where(op), self.name)
+        return None
 
     def _write_one(self, op: WriteOp, where: str) -> WriteResult:
         if op.kind == "create":
@@ -429,6 +437,11 @@ class PipedriveConnector(Connector):
 
     def close(self) -> None:
         self.api.close()
+
+
+def _where(op: WriteOp) -> str:
+    """The record a write's error names."""
+    return f"pipedrive person {op.native_id}" if op.native_id else f"new pipedrive person for {op.hub_id}"
 
 
 def _parse_cursor(cursor: str | None) -> dict[str, Any] | None:

@@ -278,19 +278,28 @@ class ProcoreWriter(ProcoreReader):
         if op.kind == "create" or (current is not None and org.casefold() != held_name.casefold()):
             attrs["vendor_id"] = self._vendor_id(org or None)
         if op.kind == "create":
-            missing = [
-                n
-                for n, a in (("an email address", "email_address"), ("a last name", "last_name"))
-                if not attrs.get(a)
-            ]
-            if missing:
-                raise RecordError(
-                    f"Procore users need {' and '.join(missing)}",
-                    f"new Procore user for {op.hub_id}",
-                    self.name,
-                )
+            refused = self._new_user_refusal(op, attrs)
+            if refused is not None:
+                raise refused
             attrs["origin_id"] = op.hub_id
         return attrs
+
+    def refusal(self, op: WriteOp) -> RecordError | None:
+        """A new user without an email address or a last name, which Procore's user body
+        requires (``_user_body`` refuses it so, before anything is sent for it)."""
+        if op.kind != "create" or self._kind_for_create(op.fields) != "users":
+            return None
+        return self._new_user_refusal(op, user_attrs(op.fields, self.mapping))
+
+    def _new_user_refusal(self, op: WriteOp, attrs: Mapping[str, Any]) -> RecordError | None:
+        """Why a create of a user of ``attrs`` (``user_attrs``) is refused, or None."""
+        needs = (("an email address", "email_address"), ("a last name", "last_name"))
+        missing = [what for what, attr in needs if not attrs.get(attr)]
+        if not missing:
+            return None
+        return RecordError(
+            f"Procore users need {' and '.join(missing)}", f"new Procore user for {op.hub_id}", self.name
+        )
 
     def _unchanged(self, op: WriteOp) -> WriteResult | None:
         """An update that would write what the user already holds (the hub changed a field

@@ -519,7 +519,9 @@ def _hub_hold(ctx: RunContext, lost: dict[int, int], unseen: str) -> list[dict[s
 
 
 def _plan_only(ctx: RunContext) -> None:
-    """The outbound plan as journal rows (spilled with the rest), without writing anything."""
+    """The outbound plan as journal rows (spilled with the rest), without writing anything.
+    A planned write the connector refuses without a call (``Connector.refusal``) is one of
+    the run's errors, as the real run would say it, not a planned change."""
     for spoke in ctx.spokes:
         if not spoke.writable or spoke.in_step:
             continue
@@ -527,6 +529,10 @@ def _plan_only(ctx: RunContext) -> None:
             rows = link_only(ctx, spoke, page)
             for step in page:
                 if step.op is None:
+                    continue
+                refused = spoke.connector.refusal(step.op)
+                if refused is not None:
+                    ctx.report.error(spoke.name, refused.record, refused.message)
                     continue
                 op, before, after = describe(step)
                 rows.append(
