@@ -115,6 +115,9 @@ def test_unknown_option_refuses_that_record_only(emulator: tuple[str, State]) ->
     assert results[1].error is None
     assert results[2].error is not None and "255" in results[2].error.message
     assert [p["first_name"] for p in persons_of(state)] == ["Given2"]
+    # the refused person's organization was never made (it was, before the refusal, and
+    # again on every run that tried the person again)
+    assert "Org 1" not in {o["name"] for o in state.company.orgs.values()}
 
 
 def test_a_multiple_option_field_round_trips_and_money_needs_a_currency() -> None:

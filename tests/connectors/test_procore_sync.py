@@ -937,7 +937,7 @@ def test_a_dry_run_says_procore_refuses_a_user_without_an_email_or_last_name(sit
     create, and said nothing. It says the real run's error instead, on every run the real
     one says it (refused as invalid: tried again until the person changes)."""
     site.sync()
-    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:desk", "FN:Front Desk", "N:;Front;;;"]
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:desk", "FN:Front Desk", "N:;Front;;;", "ORG:Desk Works"]
     (site.folder / "desk.vcf").write_text("\r\n".join([*lines, "TEL:+12065550100", "END:VCARD", ""]))
     (site.folder / "ann.vcf").write_text(card("ann", "Ann", "Lee", "ann@lee.example"))
     message = "Procore users need an email address and a last name"
@@ -950,3 +950,6 @@ def test_a_dry_run_says_procore_refuses_a_user_without_an_email_or_last_name(sit
         assert dry.changes.get("procore", {}).get("create", 0) == creates, dry.as_json()  # Ann only
         assert (real.errors, real.changes) == (dry.errors, dry.changes), (dry.as_json(), real.as_json())
     assert "ann@lee.example" in active_users(site.srv)
+    # its company was never made as a vendor for a user it refuses (it was, before the
+    # refusal, on every run that tried the user again)
+    assert "Desk Works" not in {v["name"] for v in site.srv.state.vendors.values()}

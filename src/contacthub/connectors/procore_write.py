@@ -272,15 +272,18 @@ class ProcoreWriter(ProcoreReader):
                 "is_active": False,
             }
         attrs = user_attrs(op.fields, self.mapping)
+        if op.kind == "create":
+            # refused before its vendor is found or made: made first, a user refused for
+            # a missing email left a new vendor behind
+            refused = self._new_user_refusal(op, attrs)
+            if refused is not None:
+                raise refused
         org = str(op.fields.get("organization") or "")
         vendor = (current or {}).get("vendor") or {}
         held_name = str(vendor.get("name") or "") if isinstance(vendor, dict) else ""
         if op.kind == "create" or (current is not None and org.casefold() != held_name.casefold()):
             attrs["vendor_id"] = self._vendor_id(org or None)
         if op.kind == "create":
-            refused = self._new_user_refusal(op, attrs)
-            if refused is not None:
-                raise refused
             attrs["origin_id"] = op.hub_id
         return attrs
 
