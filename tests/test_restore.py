@@ -205,19 +205,29 @@ def test_a_settled_conflict_of_a_connector_with_its_own_older_value_marks_the_ne
     from contacthub.store import tables as t
     from contacthub.store.repo import now
 
-    hub = site(tmp_path, people=1, TITLE="Engineer")
+    hub = site(tmp_path, people=2, TITLE="Engineer")
     hub.sync()
     engine = create_engine(hub.db)
     with engine.begin() as conn:
-        contact_id = conn.execute(select(t.contacts.c.id)).scalar_one()
+        first, second = conn.execute(select(t.contacts.c.id).order_by(t.contacts.c.id)).scalars()
         hub_id, run_id = conn.execute(select(t.runs.c.hub_id, t.runs.c.id)).first() or (0, 0)
-        conn.execute(
-            insert(t.conflicts).values(
-                hub_id=hub_id, contact_id=contact_id, run_id=run_id, field="job_title",
-                hub_value='"Engineer"', hub_source="cards", value='"Returned"', source="cards",
-                policy="newest", status="auto", winner="cards", created_at=now(), resolved_at=now(),
-            )
-        )  # fmt: skip
-    engine.dispose()
+        for contact_id, status in ((first, "auto"), (second, "open")):
+            conn.execute(
+                insert(t.conflicts).values(
+                    hub_id=hub_id, contact_id=contact_id, run_id=run_id, field="job_title",
+                    hub_value='"Engineer"', hub_source="cards", value='"Returned"', source="cards",
+                    policy="newest", status=status, winner="cards" if status == "auto" else None,
+                    created_at=now(), resolved_at=now() if status == "auto" else None,
+                )
+            )  # fmt: skip
+        opened = conn.execute(select(t.conflicts.c.id).where(t.conflicts.c.status == "open")).scalar_one()
     listed = hub.cli("conflicts", "h", "--all")
     assert "cards: Returned  (kept)" in listed and "cards: Engineer\n" in listed, listed
+    # a person takes the connector's side by its name: its value as it is now (the hub's
+    # name overwrote it, and --take cards kept the older value, QA), and the listing says so
+    hub.cli("resolve", str(opened), "--take", "cards")
+    with engine.connect() as conn:
+        data = conn.execute(select(t.contacts.c.data).where(t.contacts.c.id == second)).scalar_one()
+    engine.dispose()
+    assert '"job_title":"Returned"' in data.replace(" ", ""), data
+    assert hub.cli("conflicts", "h", "--all").count("cards: Returned  (kept)") == 2

@@ -58,7 +58,12 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         if row.status != "open":
             raise UserError(f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})")
         choices = {row.source: loads(row.value), "hub": None}
-        if row.hub_source and row.hub_source != "hub":
+        # the hub's value by the name of the connector it came from, unless that is the
+        # conflict's own connector (its older value against its newer one, as after an
+        # undo brought an old value back): then the name takes the connector's value as
+        # it is now and "hub" keeps the hub's; the hub's name overwrote it, and no name
+        # took the newer value
+        if row.hub_source and row.hub_source not in ("hub", row.source):
             choices[row.hub_source] = loads(row.hub_value)
         if take not in choices and row.status == "open":
             # the field's other sides, each with a row of its own (two sides renaming
