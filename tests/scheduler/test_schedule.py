@@ -47,7 +47,7 @@ def test_off_means_manual_only() -> None:
 
 def test_default_is_fifteen_minutes_and_cron_fires_on_its_minutes() -> None:
     last = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)
-    assert Schedule.of({}).next_after(last) == last + timedelta(minutes=15)
+    assert Schedule.of({}).next_after(last) == last + timedelta(minutes=15) - timedelta(seconds=1)
     assert Schedule.of({"cron": "*/10 * * * *"}).next_after(last) == datetime(2026, 1, 1, 10, 10, tzinfo=UTC)
 
 
@@ -98,13 +98,15 @@ def test_due_hubs_follow_the_runs_table(database_url: str, tmp_path: Path) -> No
     assert due_hubs(engine) == ["hub001"]
 
 
-def test_an_interval_is_due_at_the_tick_a_moment_short_of_it_but_a_cron_is_not(
+def test_an_interval_is_due_at_the_tick_a_moment_short_of_it_but_not_sooner_and_a_cron_never_early(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """A run starts a moment after the tick that found its hub due; one interval later, at
-    the next tick, the hub was a few milliseconds short of due and ran a tick late (QA:
-    ``interval = "5s"`` on the 5 s tick ran every 10 s). Within ``early`` (half a tick) an
-    interval is due; a cron is not: started early, its run would find its minute due again."""
+    the next tick, the hub was that moment short of due and ran a tick late (QA:
+    ``interval = "5s"`` on the 5 s tick ran every 10 s). It is due up to a second (a tenth
+    of a short interval) sooner, whatever the tick: half of Celery beat's tick, which the
+    worker does not know, let a 5 s hub run every 3 s on a 1 s tick (QA). A cron is due at
+    its minutes, never sooner: its run would find its own minute due again."""
     engine = open_database(sqlite_url)
     make_hubs(engine, tmp_path / "i", 1, 1, interval="5s")
     make_hubs(engine, tmp_path / "c", 1, 1, prefix="cron")
@@ -116,12 +118,10 @@ def test_an_interval_is_due_at_the_tick_a_moment_short_of_it_but_a_cron_is_not(
         )
         started = datetime(2026, 1, 1, 10, 0, 0, 5000, tzinfo=UTC)  # 5 ms after the tick
         conn.execute(update(t.runs).values(started_at=started))
-    next_tick = datetime(2026, 1, 1, 10, 0, 5, tzinfo=UTC)
-    assert due_hubs(engine, next_tick) == []
-    assert due_hubs(engine, next_tick, early=timedelta(seconds=2.5)) == ["hub000"]
-    minute = datetime(2026, 1, 1, 10, 0, 58, tzinfo=UTC)  # 2 s before the cron's minute
-    assert due_hubs(engine, minute, early=timedelta(seconds=2.5)) == ["hub000"]
-    assert "cron000" in due_hubs(engine, minute + timedelta(seconds=2), early=timedelta(seconds=2.5))
+    assert due_hubs(engine, datetime(2026, 1, 1, 10, 0, 5, tzinfo=UTC)) == ["hub000"]  # the next 5 s tick
+    assert due_hubs(engine, datetime(2026, 1, 1, 10, 0, 4, tzinfo=UTC)) == []  # a 1 s tick: not yet
+    assert due_hubs(engine, datetime(2026, 1, 1, 10, 0, 59, 900000, tzinfo=UTC)) == ["hub000"]
+    assert due_hubs(engine, datetime(2026, 1, 1, 10, 1, 0, tzinfo=UTC)) == ["cron000", "hub000"]
 
 
 def select_hub_id(conn: object, name: str) -> int:

@@ -36,7 +36,6 @@ import contextlib
 import logging
 import os
 import time
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -261,8 +260,7 @@ def tick_task() -> list[str]:
     from contacthub.scheduler.schedule import due_hubs
 
     try:
-        tick = float(app.conf.beat_schedule["contacthub-tick"]["schedule"])
-        due = due_hubs(_engine(), early=timedelta(seconds=tick / 2))
+        due = due_hubs(_engine())
     except Exception as exc:
         if not lost_database(exc):
             raise

@@ -15,7 +15,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -148,7 +147,7 @@ class InProcessScheduler:
 
     def _request_due(self) -> None:
         try:
-            hubs = due_hubs(self.engine, early=timedelta(seconds=self.tick / 2))
+            hubs = due_hubs(self.engine)
         except Exception as exc:  # the database may be away for a moment; try at the next tick
             if not lost_database(exc):
                 log.exception("could not read the hubs' schedules")

@@ -2,7 +2,8 @@
 
 Both live in the hub's settings (``interval = "15m"`` or ``cron = "*/5 * * * *"`` in the
 hub file). A hub is due when its last scheduled kind of run started at least one interval
-ago (or the cron expression has fired since); a hub that never ran is due at once.
+ago, less ``START_LAG`` (or the cron expression has fired since); a hub that never ran is
+due at once.
 ``interval = "off"`` leaves a hub to manual runs and change notifications only.
 
 The times come from the runs table, so every process (the in-process scheduler, ``beat``)
@@ -30,6 +31,13 @@ DEFAULT_INTERVAL = timedelta(minutes=15)
 #: its next date lay past the year 9999, so working it out raised at every tick and every
 #: other hub's schedule stopped with it (QA); "99999999999d" ended ``apply`` in a traceback
 MAX_INTERVAL = timedelta(days=366)
+#: how much sooner than one interval after its last start a hub on an interval is due (a
+#: tenth of a shorter interval). A run starts a moment after the tick that found it due;
+#: one interval later the hub was that moment short of due at the tick, and ran a tick
+#: late: ``interval = "5s"`` on the 5 s tick ran every 10 s (QA). Fixed, not half the
+#: tick: the worker that looks does not know the tick beat uses, and half of a 1 s tick
+#: let a 5 s hub run every 3 s (QA). A cron is due at its minutes, never sooner.
+START_LAG = timedelta(seconds=1)
 #: run kinds that count as "the hub ran" for its schedule (a dry run writes nothing)
 SCHEDULED_KINDS = ("sync", "approve", "reject", "undo")
 
@@ -123,7 +131,7 @@ class Schedule:
             return nxt
         if self.interval is None:
             return None
-        return last + self.interval
+        return last + self.interval - min(START_LAG, self.interval / 10)
 
     def describe(self) -> str:
         if self.cron:
@@ -146,9 +154,7 @@ def _warn_once(hub: str, reason: str) -> None:
         log.warning("hub %s is not run on a schedule: %s", hub, reason)
 
 
-def _next_due(
-    hub: str, settings: str | None, last: datetime | None, at: datetime, early: timedelta = timedelta(0)
-) -> datetime | None:
+def _next_due(hub: str, settings: str | None, last: datetime | None, at: datetime) -> datetime | None:
     """When the hub is due by its stored schedule (``at`` if it never ran); ``None``: manual
     only, or a schedule that cannot be worked out. That one is warned about (once) and
     skipped: a stored value from before a check refused it (an interval past the year 9999,
@@ -162,9 +168,6 @@ def _next_due(
         if last is None:
             return at
         nxt = schedule.next_after(_aware(last))
-        if nxt is not None and not schedule.cron:
-            # (an interval only: a cron run started early would find its own minute due again)
-            nxt -= early
     except ConfigError as exc:
         _warn_once(hub, exc.message)
         return None
@@ -177,11 +180,8 @@ def _next_due(
     return nxt
 
 
-def due_hubs(engine: Engine, at: datetime | None = None, early: timedelta = timedelta(0)) -> list[str]:
-    """Names of the hubs whose schedule says they should run now, or, on an interval,
-    within ``early``: the schedulers pass half their tick. A run starts a moment after the tick that found it
-    due, so at the tick one interval later its hub was a few milliseconds short of due,
-    and ran a tick late: ``interval = "5s"`` ran every 10 s on the 5 s tick (QA)."""
+def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
+    """Names of the hubs whose schedule says they should run now."""
     at = at or datetime.now(UTC)
     last_run = (
         select(t.runs.c.hub_id, func.max(t.runs.c.started_at).label("last"))
@@ -196,7 +196,7 @@ def due_hubs(engine: Engine, at: datetime | None = None, early: timedelta = time
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(t.hubs.c.name)).all()
     for name, settings, last in rows:
-        nxt = _next_due(name, settings, last, at, early)
+        nxt = _next_due(name, settings, last, at)
         if nxt is not None and nxt <= at:
             due.append(name)
     return due
