@@ -1339,6 +1339,37 @@ def test_undoing_both_twins_deletions_one_after_the_other_brings_both_back(datab
     assert hub.sync().changes == {}
 
 
+def test_undoing_a_deletion_and_then_that_of_the_person_added_again_keeps_one_of_them(
+    database_url: str,
+) -> None:
+    """QA: a person deleted (run R0), added again as a new card, and that card deleted too
+    (run R1); R0 undone, then R1: with only creates since counted as "added again", the
+    second undo restored the new card's contact beside the one the first had brought back,
+    two copies in every book. The two contacts were never alive at one time: the second is
+    the person added again, and the deletion stays, said."""
+    hub = Hub(database_url, ["a", "b"], threshold="90%")
+    a, b = hub.book("a"), hub.book("b")
+    for i in (1, 2, 3):
+        a.put(f"p{i}", person(i))
+    hub.sync()
+    del a.items["p1"]
+    first = hub.sync()
+    a.put("p1-again", person(1, job_title="Back"))
+    hub.sync()
+    del a.items["p1-again"]
+    second = hub.sync()
+    assert (first.changes["hub"]["delete"], second.changes["hub"]["delete"]) == (1, 1)
+    assert service.undo(hub.engine, first.run_id).status == "applied"
+    undone = service.undo(hub.engine, second.run_id)
+    assert undone.status == "applied" and undone.changes == {}
+    assert [e["message"] for e in undone.errors] == [
+        f"Given1 Family1 was added again since run {second.run_id}; kept"
+    ]
+    for book in (a, b):
+        assert [i.fields["family_name"] for i in book.items.values()].count("Family1") == 1
+    assert hub.sync().changes == {}
+
+
 def test_a_person_added_again_beside_one_who_shares_their_email_still_keeps_the_deletion(
     database_url: str,
 ) -> None:

@@ -124,10 +124,10 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
             if r.op == "delete" and r.contact_id in contacts
         }
         index = store.match_lookup(ctx.hub.id, {k for keys in keys_of.values() for k in keys})
-        # of those, the ones made since the run (the others were there when it
-        # went), asked at once too
-        came_since = store.came_alive_after(
-            run_id, {cid for keys in keys_of.values() for k in keys for cid in index.get(k, ())}, own_end
+        # when each of them, and each person it may restore, was alive, asked at once too
+        lives = store.lives(
+            {cid for keys in keys_of.values() for k in keys for cid in index.get(k, ())}
+            | {r.contact_id for r in rows if r.id in keys_of}
         )
         # said before anything is deleted (and by a dry run): the people it deletes whose
         # edits since stand go with those edits (QA: a preview of undoing a first copy
@@ -157,9 +157,14 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
                 # person added again beside them went unseen)
                 found = {cid for k in keys_of.get(row.id, ()) for cid in index.get(k, ())}
                 found.discard(contact.id)
-                # not a person the undone run itself took in, nor one that was there when
-                # it went (people who share an email stay two): made or restored since
-                again = (found - undone_creates) & came_since
+                # not a person the undone run itself took in, nor one alive beside them at
+                # some time (people who share an email stay two: one folder's two John
+                # Does, whichever deletion is undone first): one who only lived after
+                # them is the person added again (a new card, or that card's contact
+                # brought back since by another undo)
+                again = {
+                    cid for cid in found - undone_creates if not _together(lives[cid], lives[contact.id])
+                }
                 if again:
                     # the person was added again since (a new card, same email): restoring
                     # them too made them twice in every connector
@@ -486,3 +491,13 @@ def _keep_records_it_found(
             found.append(link.id)
     if found:
         ctx.store.conn.execute(update(t.links).where(t.links.c.id.in_(found)).values(state="detached"))
+
+
+def _together(one: list[tuple[int, int | None]], other: list[tuple[int, int | None]]) -> bool:
+    """Whether two contacts' lives (``Store.lives``) overlap: alive at one time."""
+    never = float("inf")  # (a life not ended)
+    return any(
+        start < (end2 if end2 is not None else never) and start2 < (end if end is not None else never)
+        for start, end in one
+        for start2, end2 in other
+    )

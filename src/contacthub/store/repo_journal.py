@@ -317,33 +317,44 @@ class JournalMixin(StoreBase):
         )
         return frozenset(str(r) for r in self.conn.execute(query.distinct()).scalars())
 
-    def came_alive_after(
-        self, run_id: int, contact_ids: Iterable[str], own_end: int | None = None
-    ) -> frozenset[str]:
-        """Of these hub contacts, those a run after ``run_id`` created (with ``own_end``, as
-        in ``hub_changes_after``, also what that undo's sync carried). To ``undo``, a person
-        that shares an email with one it would restore is "added again since" only if one
-        of those (QA: one folder's two John Does with one email, the deletion of one undone,
-        was kept as "added again": the other had been there all along). A contact restored
-        since is no re-addition either: a record added again is matched to live contacts
-        only, so it makes a new one; a restore brings back a person of their own (QA: the
-        twin's deletion undone first, the other's undo then kept it as "added again")."""
+    def lives(self, contact_ids: Iterable[str]) -> dict[str, list[tuple[int, int | None]]]:
+        """For each of these hub contacts, the stretches of the journal it was alive in:
+        (the hub change that created or restored it, the one that deleted it, or None while
+        it lives), in order. ``undo`` asks it to tell a person added again since a deletion
+        (never alive beside the deleted person) from one who shares their email and was
+        there beside them (alive together at some time). History pruned away: a contact
+        whose journal begins with its deletion lived from the start (0), one with no journal
+        lives from the start; a life before a first restore is not known, and not counted."""
         c = t.changes.c
-        after = c.run_id > run_id
-        if own_end is not None:
-            after = or_(after, and_(c.run_id == run_id, c.id > own_end))
-        found: set[str] = set()
+        lives: dict[str, list[tuple[int, int | None]]] = {}
+        since: dict[str, int | None] = {}  # alive since that change; None: deleted
         for part in chunks(sorted(set(contact_ids))):
-            query = select(c.contact_id).where(
-                after,
-                c.contact_id.in_(part),
-                c.connector_id.is_(None),
-                c.connector_name == "hub",
-                c.status == "done",
-                c.op == "create",
+            query = (
+                select(c.contact_id, c.id, c.op)
+                .where(
+                    c.contact_id.in_(part),
+                    c.connector_id.is_(None),
+                    c.connector_name == "hub",
+                    c.status == "done",
+                    c.op.in_(("create", "restore", "delete")),
+                )
+                .order_by(c.id)
             )
-            found.update(str(r) for r in self.conn.execute(query.distinct()).scalars())
-        return frozenset(found)
+            for contact_id, change_id, op in self.conn.execute(query):
+                first = contact_id not in since
+                alive = 0 if first and op == "delete" else since.get(contact_id)
+                if op == "delete":
+                    if alive is not None:
+                        lives.setdefault(contact_id, []).append((alive, change_id))
+                    since[contact_id] = None
+                elif alive is None:
+                    since[contact_id] = change_id
+        for contact_id in set(contact_ids):
+            alive = since.get(contact_id, 0)
+            found = lives.setdefault(contact_id, [])
+            if alive is not None:
+                found.append((alive, None))
+        return lives
 
     def hub_changes_after(
         self, run_id: int, contact_ids: Sequence[str], own_end: int | None = None
