@@ -47,7 +47,8 @@ def test_off_means_manual_only() -> None:
 
 def test_default_is_fifteen_minutes_and_cron_fires_on_its_minutes() -> None:
     last = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)
-    assert Schedule.of({}).next_after(last) == last + timedelta(minutes=15) - timedelta(seconds=1)
+    assert Schedule.of({}).next_after(last) == last + timedelta(minutes=15)
+    assert Schedule.of({}).due_after(last) == last + timedelta(minutes=15) - timedelta(seconds=1)
     assert Schedule.of({"cron": "*/10 * * * *"}).next_after(last) == datetime(2026, 1, 1, 10, 10, tzinfo=UTC)
 
 
@@ -122,6 +123,14 @@ def test_an_interval_is_due_at_the_tick_a_moment_short_of_it_but_not_sooner_and_
     assert due_hubs(engine, datetime(2026, 1, 1, 10, 0, 4, tzinfo=UTC)) == []  # a 1 s tick: not yet
     assert due_hubs(engine, datetime(2026, 1, 1, 10, 0, 59, 900000, tzinfo=UTC)) == ["hub000"]
     assert due_hubs(engine, datetime(2026, 1, 1, 10, 1, 0, tzinfo=UTC)) == ["cron000", "hub000"]
+    # the dashboard shows the interval's own time: the sooner one, cut to the minute there,
+    # showed a minute early (QA)
+    from contacthub.scheduler.schedule import next_run
+
+    hub_id = select_hub_id_of(engine, "hub000")
+    assert next_run(engine, hub_id, datetime(2026, 1, 1, 10, 0, 1, tzinfo=UTC)) == started + timedelta(
+        seconds=5
+    )
 
 
 def select_hub_id(conn: object, name: str) -> int:

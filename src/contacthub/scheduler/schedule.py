@@ -131,7 +131,16 @@ class Schedule:
             return nxt
         if self.interval is None:
             return None
-        return last + self.interval - min(START_LAG, self.interval / 10)
+        return last + self.interval
+
+    def due_after(self, last: datetime) -> datetime | None:
+        """When the scheduler runs a hub last run at ``last``: ``next_after``, or on an
+        interval up to ``START_LAG`` (a tenth of a shorter interval) sooner. The dashboard
+        shows ``next_after``: cut to the minute, the sooner time showed a minute early."""
+        nxt = self.next_after(last)
+        if nxt is None or self.cron or self.interval is None:
+            return nxt
+        return nxt - min(START_LAG, self.interval / 10)
 
     def describe(self) -> str:
         if self.cron:
@@ -154,7 +163,9 @@ def _warn_once(hub: str, reason: str) -> None:
         log.warning("hub %s is not run on a schedule: %s", hub, reason)
 
 
-def _next_due(hub: str, settings: str | None, last: datetime | None, at: datetime) -> datetime | None:
+def _next_due(
+    hub: str, settings: str | None, last: datetime | None, at: datetime, run_at: bool = False
+) -> datetime | None:
     """When the hub is due by its stored schedule (``at`` if it never ran); ``None``: manual
     only, or a schedule that cannot be worked out. That one is warned about (once) and
     skipped: a stored value from before a check refused it (an interval past the year 9999,
@@ -167,7 +178,7 @@ def _next_due(hub: str, settings: str | None, last: datetime | None, at: datetim
             return None
         if last is None:
             return at
-        nxt = schedule.next_after(_aware(last))
+        nxt = schedule.due_after(_aware(last)) if run_at else schedule.next_after(_aware(last))
     except ConfigError as exc:
         _warn_once(hub, exc.message)
         return None
@@ -196,7 +207,7 @@ def due_hubs(engine: Engine, at: datetime | None = None) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(t.hubs.c.name)).all()
     for name, settings, last in rows:
-        nxt = _next_due(name, settings, last, at)
+        nxt = _next_due(name, settings, last, at, run_at=True)
         if nxt is not None and nxt <= at:
             due.append(name)
     return due
