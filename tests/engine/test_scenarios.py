@@ -1370,6 +1370,37 @@ def test_undoing_a_deletion_and_then_that_of_the_person_added_again_keeps_one_of
     assert hub.sync().changes == {}
 
 
+def test_a_twin_whose_restore_was_pruned_is_still_alive_beside_the_person_deleted_later(
+    database_url: str,
+) -> None:
+    """QA: Anna's deletion by an undo, and its undo, then the history pruned: prune keeps
+    the undo's deletion (later runs read it) but not the restore. Read from the journal
+    alone Anna was dead since, so Bob, a card of the same folder with her email, deleted
+    and his deletion undone, was kept deleted as her "added again"."""
+
+    def card(given: str, email: str = "shared@example.com") -> dict[str, Any]:
+        return Contact(given_name=given, family_name="Smith", emails=[Email(email, "home")]).to_fields()
+
+    hub = Hub(database_url, ["a", "b"], threshold="100%")
+    a, b = hub.book("a"), hub.book("b")
+    a.put("anna", card("Anna"))
+    first = hub.sync()
+    gone = service.undo(hub.engine, first.run_id)
+    assert service.undo(hub.engine, gone.run_id).changes["hub"]["create"] == 1  # Anna back
+    a.put("x", card("Other", "x@example.com"))
+    later = hub.sync()
+    service.prune(hub.engine, "h", before=later.run_id)
+    a.put("bob", card("Bob"))
+    hub.sync()
+    del a.items["bob"]
+    deleted = hub.sync()
+    assert deleted.changes["hub"]["delete"] == 1
+    undone = service.undo(hub.engine, deleted.run_id)
+    assert undone.status == "applied" and undone.errors == [], undone.errors
+    for book in (a, b):
+        assert sorted(i.fields["given_name"] for i in book.items.values()) == ["Anna", "Bob", "Other"]
+
+
 def test_a_person_added_again_beside_one_who_shares_their_email_still_keeps_the_deletion(
     database_url: str,
 ) -> None:

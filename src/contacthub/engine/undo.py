@@ -125,10 +125,8 @@ def undo_preparer(run_id: int, recheck: Callable[[Any], Remaining | None] | None
         }
         index = store.match_lookup(ctx.hub.id, {k for keys in keys_of.values() for k in keys})
         # when each of them, and each person it may restore, was alive, asked at once too
-        lives = store.lives(
-            {cid for keys in keys_of.values() for k in keys for cid in index.get(k, ())}
-            | {r.contact_id for r in rows if r.id in keys_of}
-        )
+        live = frozenset(cid for keys in keys_of.values() for k in keys for cid in index.get(k, ()))
+        lives = store.lives(live | {r.contact_id for r in rows if r.id in keys_of}, live)
         # said before anything is deleted (and by a dry run): the people it deletes whose
         # edits since stand go with those edits (QA: a preview of undoing a first copy
         # deleted 4,000 people edited since, without a word)

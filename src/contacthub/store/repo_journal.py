@@ -317,17 +317,24 @@ class JournalMixin(StoreBase):
         )
         return frozenset(str(r) for r in self.conn.execute(query.distinct()).scalars())
 
-    def lives(self, contact_ids: Iterable[str]) -> dict[str, list[tuple[int, int | None]]]:
+    def lives(
+        self, contact_ids: Iterable[str], live: frozenset[str] = frozenset()
+    ) -> dict[str, list[tuple[int, int | None]]]:
         """For each of these hub contacts, the stretches of the journal it was alive in:
         (the hub change that created or restored it, the one that deleted it, or None while
         it lives), in order. ``undo`` asks it to tell a person added again since a deletion
         (never alive beside the deleted person) from one who shares their email and was
         there beside them (alive together at some time). History pruned away: a contact
         whose journal begins with its deletion lived from the start (0), one with no journal
-        lives from the start; a life before a first restore is not known, and not counted."""
+        lives from the start; a life before a first restore is not known, and not counted.
+        One of ``live`` (alive now) whose journal ends with a deletion was restored by a run
+        pruned since (prune keeps an undo's deletions, which later runs still read): it
+        lives from that deletion on. Taken as dead, a person deleted beside them later was
+        kept deleted as them "added again" (QA)."""
         c = t.changes.c
         lives: dict[str, list[tuple[int, int | None]]] = {}
         since: dict[str, int | None] = {}  # alive since that change; None: deleted
+        ended: dict[str, int] = {}  # the last deletion
         for part in chunks(sorted(set(contact_ids))):
             query = (
                 select(c.contact_id, c.id, c.op)
@@ -347,10 +354,13 @@ class JournalMixin(StoreBase):
                     if alive is not None:
                         lives.setdefault(contact_id, []).append((alive, change_id))
                     since[contact_id] = None
+                    ended[contact_id] = change_id
                 elif alive is None:
                     since[contact_id] = change_id
         for contact_id in set(contact_ids):
             alive = since.get(contact_id, 0)
+            if alive is None and contact_id in live:
+                alive = ended[contact_id]
             found = lives.setdefault(contact_id, [])
             if alive is not None:
                 found.append((alive, None))
