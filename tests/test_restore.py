@@ -223,6 +223,11 @@ def test_a_settled_conflict_of_a_connector_with_its_own_older_value_marks_the_ne
         opened = conn.execute(select(t.conflicts.c.id).where(t.conflicts.c.status == "open")).scalar_one()
     listed = hub.cli("conflicts", "h", "--all")
     assert "cards: Returned  (kept)" in listed and "cards: Engineer\n" in listed, listed
+    from contacthub import service
+
+    # the dashboard's two sides, each a "Keep this" (under one name, only the newer one)
+    shown = service.conflicts(engine, "h")
+    assert [c["values"] for c in shown] == [{"hub": "Engineer", "cards": "Returned"}]
     # a person takes the connector's side by its name: its value as it is now (the hub's
     # name overwrote it, and --take cards kept the older value, QA), and the listing says so
     hub.cli("resolve", str(opened), "--take", "cards")

@@ -220,7 +220,13 @@ def conflicts(
                     "name": data.get("display_name", ""),
                     "field": r.field,
                     "status": r.status,
-                    "values": {r.hub_source or "hub": loads(r.hub_value), r.source: loads(r.value)},
+                    # the hub's value under the name it came from, or "hub" when that is
+                    # the conflict's own connector (its older value against its newer
+                    # one): under one name, the dashboard offered the newer value only
+                    "values": {
+                        (r.hub_source if r.hub_source not in (None, r.source) else "hub"): loads(r.hub_value),
+                        r.source: loads(r.value),
+                    },
                     "hub": loads(r.hub_value),
                     "hub_source": r.hub_source,
                     "incoming": loads(r.value),
