@@ -317,11 +317,16 @@ def hub_contacts(site: Site, email: str) -> list[tuple[str, bool]]:
     return [(cid, bool(deleted)) for cid, deleted, data in rows if email in str(data).lower()]
 
 
-def test_undoing_a_deletion_reactivates_the_user(site: Site) -> None:
+@pytest.mark.parametrize("objects", [None, ["users", "vendors", "people"]])
+def test_undoing_a_deletion_reactivates_the_user(site: Site, objects: list[str] | None) -> None:
     """The deletion deactivated the user; the undo's create found it (email taken) but left
-    it inactive, and every run after failed on "deactivated in Procore"."""
+    it inactive, and every run after failed on "deactivated in Procore". With people read
+    too (whose inactive ones a create looks at first), the user is still the one brought
+    back: a user's person is no person without a login."""
     from contacthub import service
 
+    if objects:
+        site.apply(objects=objects)
     state = site.srv.state
     site.sync()
     (site.folder / "solo.vcf").write_text(card("card-solo", "Solo", "Folder", "solo@folder.example"))
@@ -605,17 +610,21 @@ def test_rejecting_deactivations_reactivates_our_users_only(site: Site) -> None:
     assert any("taken" in e["message"] and "deactivated in Procore" in e["message"] for e in report.errors)
 
 
-def test_undoing_a_deletion_made_in_procore_leaves_the_admins_user_inactive(site: Site) -> None:
+@pytest.mark.parametrize("objects", [None, ["users", "vendors", "people"]])
+def test_undoing_a_deletion_made_in_procore_leaves_the_admins_user_inactive(
+    site: Site, objects: list[str] | None
+) -> None:
     """A user a Procore admin deactivated (never made by the hub, no origin id of ours):
     the deletion spread to the hub, then was undone. The undo does not give the login back
     (as a ``reject`` of such deactivations does not): its create is refused once, with the
     reason, and not tried on every run after (it was, "email taken", each run); once the
     admin reactivates the user in Procore, the next run links them to the person, no
-    second user made."""
+    second user made. So too with people read (a create looks at the inactive people
+    without a login first: the user's person is none of them)."""
     from contacthub import service
 
     state = site.srv.state
-    site.apply(full_every="0s")
+    site.apply(full_every="0s", **({"objects": objects} if objects else {}))
     site.sync()
     user = next(u for u in state.users.values() if not u.get("origin_id") and u["is_active"])
     email = str(user["email_address"]).lower()
@@ -929,6 +938,80 @@ def test_undoing_a_deletion_reactivates_the_vendor_and_the_person(sqlite_url: st
         for _ in range(2):
             after = site.sync()
             assert after.errors == [] and after.changes == {}, after.as_json()
+
+
+def card_of(folder: Path, person: dict[str, Any]) -> Path:
+    """The one card of a Procore person, by the full name it was written with."""
+    [path] = [
+        p
+        for p in folder.glob("*.vcf")
+        if f"FN:{person['first_name']} {person['last_name']}" in p.read_text(encoding="utf-8")
+    ]
+    return path
+
+
+@pytest.mark.parametrize("known_by", ["email", "phone"])
+def test_undoing_the_deletion_of_a_person_without_a_login_reactivates_them(
+    sqlite_url: str, tmp_path: Path, known_by: str
+) -> None:
+    """QA: a person without a login read from Procore (no origin id of ours), their card
+    deleted: with the default ``on_delete = "delete"`` the run deactivated them and took the
+    link, so the undo's restore was a create. One with an email and a last name went to the
+    users: a new user with a login was made beside the inactive person; one known by a phone
+    only was made again as a second person. The create finds them in Procore's inactive
+    people by the email or the phone (and name) their record holds, and reactivates them
+    with the hub's values: nothing made, no login given."""
+    from contacthub import service
+
+    with served(users=2, vendors=1, people=3, projects=0) as srv:
+        state = srv.state
+        person = next(p for p in state.people.values() if p.get("email_address") and p.get("mobile_phone"))
+        email = str(person["email_address"]).lower()
+        if known_by == "phone":
+            person["email_address"] = None
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
+        assert site.sync().errors == []
+        users, people = set(state.users), set(state.people)
+        card_of(folder, person).unlink()
+        deleted = site.sync()
+        assert deleted.changes["procore"]["delete"] == 1, deleted.as_json()
+        assert state.people[person["id"]]["active"] is False
+        undone = service.undo(site.engine, deleted.run_id)
+        assert undone.errors == [] and undone.status == "applied", undone.as_json()
+        assert state.people[person["id"]]["active"] is True
+        assert (set(state.users), set(state.people)) == (users, people)  # no user, no second person
+        assert not any(str(u.get("email_address")).lower() == email for u in state.users.values())
+        assert card_of(folder, person).exists()
+        for _ in range(2):
+            after = site.sync()
+            assert after.errors == [] and after.changes == {}, after.as_json()
+        assert state.people[person["id"]]["active"] is True
+
+
+def test_a_new_contact_like_no_inactive_person_still_becomes_a_user(sqlite_url: str, tmp_path: Path) -> None:
+    """A create looks at Procore's inactive people without a login first; one matching none
+    of them (another email, another phone) with an email and a last name is a new user, as
+    before, and the inactive person stays inactive."""
+    with served(users=2, vendors=1, people=3, projects=0) as srv:
+        state = srv.state
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
+        site.sync()
+        person = next(p for p in state.people.values() if p.get("email_address"))
+        card_of(folder, person).unlink()
+        site.sync()
+        assert state.people[person["id"]]["active"] is False
+        (folder / "new.vcf").write_text(
+            card("new-1", person["first_name"], person["last_name"], "someone.else@new.example")
+        )
+        made = site.sync()
+        assert made.errors == [] and made.changes["procore"]["create"] == 1, made.as_json()
+        assert "someone.else@new.example" in active_users(srv)
+        assert state.people[person["id"]]["active"] is False
+        assert site.sync().changes == {}
 
 
 def test_a_dry_run_says_procore_refuses_a_user_without_an_email_or_last_name(site: Site) -> None:

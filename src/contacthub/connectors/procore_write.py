@@ -40,7 +40,7 @@ from contacthub.errors import (
     RejectedRecordError,
     StaleVersionError,
 )
-from contacthub.model import Fields
+from contacthub.model import Fields, lookup_keys, match_keys, strong_keys
 
 #: at most this many users updated in one write are shown one GET each; more, by one listing
 CURRENT_BY_GET = 1
@@ -97,7 +97,11 @@ class ProcoreWriter(ProcoreReader):
     def _write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         updates: list[int] = []  # user updates that would write something
+        for i, person in self._inactive_people_for(ops).items():
+            results[i] = self._revived_person(ops[i], person)
         for i, op in enumerate(ops):  # refusals we can tell without a call, and no-op updates
+            if i in results:
+                continue
             kind = self._kind_for_create(op.fields) if op.kind == "create" else kind_of(op.native_id or "")[0]
             where = op.native_id or f"new Procore {kind} for {op.hub_id}"
             if op.kind != "create" and kind_of(op.native_id or "")[1] is None:
@@ -143,6 +147,64 @@ class ProcoreWriter(ProcoreReader):
             for start in range(0, len(users), SYNC_LIMIT):
                 results.update(self._sync_users(users[start : start + SYNC_LIMIT]))
         return [results[i] for i in range(len(ops))]
+
+    def _inactive_people_for(self, ops: Sequence[WriteOp]) -> dict[int, dict[str, Any]]:
+        """The creates (by index) that are a deactivated person without a login coming back,
+        and that person: one Procore lists among its inactive people (``people/inactive``,
+        reference users only: no login) whose record holds the contact's email, or a phone
+        and the name, or whose ``origin_id`` is the contact's hub id. Told by the record's
+        own keys, as a record left behind is taken up (``engine.leftovers``); a name alone
+        is no sure match. With ``on_delete = "delete"`` the deletion took the link, so the
+        undo of a deletion that deactivated a person read from Procore (no origin id of
+        ours) arrives as a create, and one with an email and a last name went to the users:
+        a new user with a login was made beside the inactive person. The person is
+        reactivated instead (``_revived_person``); no login is given. A user (a login) is
+        not among them: an inactive user stays as ``_write_user`` has it (ours by origin
+        id, reactivated; an admin's, refused). Only with ``people`` in ``objects`` (one
+        listing a write that creates users or people): otherwise the hub reads no people,
+        and a person reactivated would be no record of it."""
+        if "people" not in self.objects:
+            return {}
+        creates = [
+            i
+            for i, op in enumerate(ops)
+            if op.kind == "create" and self._kind_for_create(op.fields) in ("users", "people")
+        ]
+        if not creates:
+            return {}
+        path = f"/rest/v1.0/companies/{self.company_id}/people/inactive"
+        params = {"view": "extended", "filters[reference_users_only]": "true"}
+        pool = [p for p in self._list(path, params, self._what()) if not p.get("user_id")]
+        out: dict[int, dict[str, Any]] = {}
+        for i in creates:
+            op = ops[i]
+            wanted = set(match_keys(op.fields))
+            for person in pool:
+                keys = lookup_keys(strong_keys(match_keys(self._record("people", person).fields)))
+                if str(person.get("origin_id") or "") == op.hub_id or wanted.intersection(keys):
+                    out[i] = person
+                    pool.remove(person)  # each person comes back once
+                    break
+        return out
+
+    def _revived_person(self, op: WriteOp, person: Mapping[str, Any]) -> WriteResult:
+        """A create answered by the inactive person without a login it matched
+        (``_inactive_people_for``): updated with the hub's values and reactivated (the
+        person PATCH takes ``active``), as a person of ours found by origin id is."""
+        attrs = {**person_attrs(op.fields), "active": True}
+        path = f"/rest/v1.0/companies/{self.company_id}/people/{person['id']}"
+        response = self.client.request("PATCH", path, json={"person": attrs})
+        where = f"Procore person {person['id']} (inactive) for {op.hub_id}"
+        if response.status_code not in (200, 201):
+            return WriteResult(
+                op, error=_record_error(error_for(response, self.name, record=where), where, self.name)
+            )
+        native = response.json()
+        contact = native.get("contact")
+        if isinstance(contact, dict) and contact.get("is_active") is False:
+            return WriteResult(op, error=RecordNotFoundError("deactivated in Procore", where, self.name))
+        record = self._record("people", native)
+        return WriteResult(op, record.native_id, record.version, record.fields)
 
     def _current_users(self, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
         """The users these updates write, as Procore holds them now: a few shown one GET
