@@ -950,25 +950,21 @@ def card_of(folder: Path, person: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("known_by", ["email", "phone"])
 def test_undoing_the_deletion_of_a_person_without_a_login_reactivates_them(
-    sqlite_url: str, tmp_path: Path, known_by: str
+    sqlite_url: str, tmp_path: Path
 ) -> None:
     """QA: a person without a login read from Procore (no origin id of ours), their card
     deleted: with the default ``on_delete = "delete"`` the run deactivated them and took the
     link, so the undo's restore was a create. One with an email and a last name went to the
-    users: a new user with a login was made beside the inactive person; one known by a phone
-    only was made again as a second person. The create finds them in Procore's inactive
-    people by the email or the phone (and name) their record holds, and reactivates them
-    with the hub's values: nothing made, no login given."""
+    users: a new user with a login was made beside the inactive person. The create finds
+    them in Procore's inactive people by the email their record holds under their name, and
+    reactivates them with the hub's values: nothing made, no login given."""
     from contacthub import service
 
     with served(users=2, vendors=1, people=3, projects=0) as srv:
         state = srv.state
         person = next(p for p in state.people.values() if p.get("email_address") and p.get("mobile_phone"))
         email = str(person["email_address"]).lower()
-        if known_by == "phone":
-            person["email_address"] = None
         folder = tmp_path / "cards"
         folder.mkdir()
         site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
@@ -988,6 +984,44 @@ def test_undoing_the_deletion_of_a_person_without_a_login_reactivates_them(
             after = site.sync()
             assert after.errors == [] and after.changes == {}, after.as_json()
         assert state.people[person["id"]]["active"] is True
+
+
+def test_an_inactive_person_comes_back_only_by_their_own_email_and_name(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """QA: two inactive people without a login sharing a crew email (Chris and Dana Park):
+    a card for Dana took over Chris's record (the first by id), renamed it, kept Chris's
+    phone. A new hire given a departed person's email took over their record too. Only the
+    one person holding the email under the card's own name comes back; otherwise the card
+    is created as before (a user here), and the inactive people stay as they are."""
+    with served(users=2, vendors=1, people=3, projects=0) as srv:
+        state = srv.state
+        folder = tmp_path / "cards"
+        folder.mkdir()
+        site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
+        chris, dana, left = list(state.people.values())[:3]
+        for p, first, last, email in (
+            (chris, "Chris", "Park", "crew@parkbros.example"),
+            (dana, "Dana", "Park", "crew@parkbros.example"),
+            (left, "Lou", "Gone", "lou@gone.example"),
+        ):
+            p.update(first_name=first, last_name=last, email_address=email, active=False, user_id=None)
+        assert site.sync().errors == []
+        users, people = set(state.users), set(state.people)
+        (folder / "dana.vcf").write_text(card("dana", "Dana", "Park", "crew@parkbros.example"))
+        (folder / "hire.vcf").write_text(card("hire", "Nia", "New", "lou@gone.example"))
+        report = site.sync()
+        assert report.errors == [], report.as_json()
+        assert state.people[dana["id"]]["active"] is True and state.people[dana["id"]]["first_name"] == "Dana"
+        assert (
+            state.people[chris["id"]]["active"] is False
+            and state.people[chris["id"]]["first_name"] == "Chris"
+        )
+        assert state.people[left["id"]]["active"] is False and state.people[left["id"]]["first_name"] == "Lou"
+        made = {u["email_address"].lower() for i, u in state.users.items() if i not in users}
+        assert made == {"lou@gone.example"} and set(state.people) - people <= {
+            p["id"] for p in state.people.values() if p.get("user_id") in set(state.users) - users
+        }
 
 
 def test_a_new_contact_like_no_inactive_person_still_becomes_a_user(sqlite_url: str, tmp_path: Path) -> None:
