@@ -46,7 +46,7 @@ from vs_vdirsyncer import prop_name  # noqa: E402
 
 from contacthub import config, service  # noqa: E402
 from contacthub.store.db import close_databases, open_database  # noqa: E402
-from contacthub.store.repo_contacts import ContactsMixin  # noqa: E402
+from contacthub.store.repo import Store  # noqa: E402
 
 TWINS = 200
 
@@ -106,26 +106,35 @@ class Spent:
         self.seconds = dict.fromkeys(names, 0.0)
         self.calls = dict.fromkeys(names, 0)
         self.groups = 0
+        self._inside = False
 
     def wrap(self) -> Callable[[], None]:
-        """Wrap the methods on ``ContactsMixin``; returns what puts them back."""
-        originals = {name: getattr(ContactsMixin, name) for name in self.names}
-        for name, original in originals.items():
-            setattr(ContactsMixin, name, self._timed(name, original))
+        """Wrap the methods on the ``Store`` mixin that defines each; returns what puts
+        them back."""
+        originals: dict[str, tuple[type, Any]] = {}
+        for name in self.names:
+            owner = next(k for k in Store.__mro__ if name in vars(k))
+            originals[name] = (owner, vars(owner)[name])
+        for name, (owner, original) in originals.items():
+            setattr(owner, name, self._timed(name, original))
 
         def restore() -> None:
-            for name, original in originals.items():
-                setattr(ContactsMixin, name, original)
+            for name, (owner, original) in originals.items():
+                setattr(owner, name, original)
 
         return restore
 
     def _timed(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._inside:  # a store method calling another: counted once, in the outer
+                return original(*args, **kwargs)
+            self._inside = True
             started = time.perf_counter()
             try:
                 out = original(*args, **kwargs)
             finally:
+                self._inside = False
                 self.seconds[name] += time.perf_counter() - started
                 self.calls[name] += 1
             if name == "sharing_keys":
@@ -144,10 +153,23 @@ class Spent:
         return out
 
 
-def run_database(label: str, url: str, hub_files: list[Path]) -> list[dict[str, Any]]:
-    """Apply and sync each hub file in turn on the database at ``url``; one row per sync."""
+def store_methods() -> tuple[str, ...]:
+    """Every public method of ``Store`` (for ``--top``)."""
+    names = {
+        name
+        for klass in Store.__mro__
+        if klass.__module__.startswith("contacthub.")
+        for name, value in vars(klass).items()
+        if callable(value) and not name.startswith("_")
+    }
+    return tuple(sorted(names | {"sharing_keys", "match_lookup"}))
+
+
+def run_database(label: str, url: str, hub_files: list[Path], top: int = 0) -> list[dict[str, Any]]:
+    """Apply and sync each hub file in turn on the database at ``url``; one row per sync.
+    With ``top``, also print the ``top`` store methods by seconds spent in each sync."""
     engine = open_database(url)
-    spent = Spent(("sharing_keys", "match_lookup"))
+    spent = Spent(store_methods() if top else ("sharing_keys", "match_lookup"))
     restore = spent.wrap()
     rows: list[dict[str, Any]] = []
     try:
@@ -185,6 +207,8 @@ def run_database(label: str, url: str, hub_files: list[Path]) -> list[dict[str, 
                 f" {row['conflicts']} conflicts",
                 flush=True,
             )
+            for name in sorted(seconds, key=lambda n: -seconds[n])[:top]:
+                print(f"{'':10}   {name:28} {seconds[name]:7.2f} s  {calls[name]:6} calls", flush=True)
     finally:
         restore()
         close_databases()
@@ -214,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     )
+    parser.add_argument(
+        "--top", type=int, default=0, help="also print the N store methods most seconds went to"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
@@ -235,10 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             took = time.perf_counter() - started
             print(f"{database}: folders of {count} + {TWINS} twins per hub made in {took:.1f} s")
             if database == "sqlite":
-                rows += run_database(database, f"sqlite:///{root}/hub.db", files)
+                rows += run_database(database, f"sqlite:///{root}/hub.db", files, args.top)
             else:
                 with postgres_server(args.database_url) as server, _fresh_postgres_database(server) as url:
-                    rows += run_database(database, url, files)
+                    rows += run_database(database, url, files, args.top)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if args.json:
