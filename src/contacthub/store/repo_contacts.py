@@ -44,6 +44,29 @@ _BY_EACH_KEY = text(
 )
 
 
+def _by_each(table: str, columns: str, where: str, column: str) -> Any:
+    """A PostgreSQL query finding rows of ``table`` by each value of the array ``:refs``
+    by itself (``WHERE <where> AND <column> = ref``), in a subquery the planner may not
+    merge into a join (``OFFSET 0``): as ``_BY_EACH_KEY``, a plan no estimate of a hub's or
+    a connector's rows can turn into a walk over all of them per IN-list. ``ref`` comes
+    back with each row."""
+    return text(
+        f"SELECT r.ref, x.* FROM unnest(CAST(:refs AS VARCHAR[])) AS r(ref)"
+        f" CROSS JOIN LATERAL (SELECT {columns} FROM {table}"
+        f" WHERE {where} AND {table}.{column} = r.ref OFFSET 0) AS x"
+    )
+
+
+_CONTACT_COLUMNS = ", ".join(f"contacts.{col.name}" for col in t.CONTACT_ROW)
+#: ``ContactsMixin.contacts_by_ref`` on PostgreSQL, by id and by uid. By id, the hub is
+#: no index condition (``+ 0``): only the primary key can find the id, never an index led
+#: by the hub (``ix_contacts_hub_live``) with the id one more condition on each of its rows
+_CONTACTS_BY = {
+    "id": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id + 0 = :hub", "id"),
+    "uid": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id = :hub", "uid"),
+}
+
+
 class ContactsMixin(StoreBase):
     """Hubs, connectors, contacts, match keys and links of a ``Store``."""
 
@@ -91,9 +114,22 @@ class ContactsMixin(StoreBase):
 
     def contacts_by_ref(self, hub_id: int, refs: Iterable[str], by_id: bool = True) -> dict[str, ContactRow]:
         """The hub's contacts whose id or uid is one of ``refs``, by that ref. Two indexed
-        lookups: an OR of both would make the database scan the whole hub."""
+        lookups: an OR of both would make the database scan the whole hub.
+
+        On PostgreSQL each ref is looked up by itself (``_CONTACTS_BY``), as
+        ``match_lookup``'s keys are: on a hub's first sync its contacts are rows of the
+        open transaction the statistics never saw, and ``hub_id = :hub AND uid IN (...)``
+        could be planned as a walk over the hub's contacts per IN-list. SQLite, without
+        such statistics, keeps its IN-lists."""
         out: dict[str, ContactRow] = {}
         c = t.contacts
+        if self.conn.dialect.name == "postgresql":
+            for part in chunks(list(set(refs))):
+                for name in ("id", "uid") if by_id else ("uid",):
+                    rows = self.conn.execute(_CONTACTS_BY[name], {"refs": part, "hub": hub_id})
+                    for row in rows:
+                        out[row.ref] = _contact(row)
+            return out
         for part in chunks(list(set(refs))):
             for column in (c.c.id, c.c.uid) if by_id else (c.c.uid,):
                 query = select(*t.CONTACT_ROW).where(c.c.hub_id == hub_id, column.in_(part))

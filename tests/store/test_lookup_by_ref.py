@@ -1,0 +1,131 @@
+"""``Store.contacts_by_ref`` and ``Store.links_by_native``, what inbound reads a page of
+records' contacts and links by: what they return, and that on PostgreSQL a hub's first
+sync looks each contact's ref up by index, whatever the statistics say of the hub
+(``bench/two_hubs.py`` measures the time). ``links_by_native`` keeps its IN-list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, insert
+
+from contacthub.store import tables as t
+from contacthub.store.db import open_database
+from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
+from tests.conftest import _fresh_postgres_database
+from tests.store.test_match_lookup import _generic_plan, _hub
+
+
+def _connector(engine: Engine, hub_id: int, name: str) -> int:
+    at = now()
+    values = dict(
+        hub_id=hub_id, name=name, position=0, type="vcard-dir", direction="both", operations="[]",
+        on_delete="delete", created_at=at, updated_at=at,
+    )  # fmt: skip
+    with engine.begin() as conn:
+        return int(
+            conn.execute(insert(t.connectors).values(**values).returning(t.connectors.c.id)).scalar_one()
+        )
+
+
+def _people(store: Store, hub_id: int, ids: list[str], deleted: frozenset[str] = frozenset()) -> None:
+    rows = [ContactRow(cid, {"display_name": cid}, {}, 2, cid in deleted, f"uid-{cid}") for cid in ids]
+    store.insert_contacts(hub_id, rows)
+
+
+def _links(store: Store, connector_id: int, ids: list[str]) -> None:
+    rows = [LinkRow(0, connector_id, cid, f"n-{cid}", "v1", {"fn": cid}, 2, "active") for cid in ids]
+    store.insert_links(rows)
+
+
+def test_contacts_and_links_by_ref(database_url: str) -> None:
+    engine = open_database(database_url)
+    hub, other = _hub(engine, "h"), _hub(engine, "other")
+    mine, theirs = _connector(engine, hub, "a"), _connector(engine, other, "a")
+    ids = [f"c-{i:04d}" for i in range(CHUNK + 10)]  # two IN-lists
+    with engine.begin() as conn:
+        store = Store(conn)
+        _people(store, hub, ids, deleted=frozenset({"c-0003"}))
+        _people(store, other, ["o-1"])
+        _links(store, mine, ids[:-1])
+        _links(store, theirs, ["o-1"])
+        refs = ["c-0001", "uid-c-0002", "c-0003", "uid-o-1", "o-1", "nobody", ids[-1], f"uid-{ids[-2]}"]
+        by_both = store.contacts_by_ref(hub, refs)
+        by_uid = store.contacts_by_ref(hub, refs, by_id=False)
+        every = store.contacts_by_ref(hub, ids)
+        links = store.links_by_native(mine, [f"n-{cid}" for cid in ids] + ["n-o-1", "nobody"])
+        none = store.links_by_native(theirs, ["n-c-0001"])
+    engine.dispose()
+    assert {ref: (row.id, row.uid, row.deleted, row.rev, row.data) for ref, row in by_both.items()} == {
+        "c-0001": ("c-0001", "uid-c-0001", False, 2, {"display_name": "c-0001"}),
+        "uid-c-0002": ("c-0002", "uid-c-0002", False, 2, {"display_name": "c-0002"}),
+        "c-0003": ("c-0003", "uid-c-0003", True, 2, {"display_name": "c-0003"}),  # deleted: found
+        ids[-1]: (ids[-1], f"uid-{ids[-1]}", False, 2, {"display_name": ids[-1]}),
+        f"uid-{ids[-2]}": (ids[-2], f"uid-{ids[-2]}", False, 2, {"display_name": ids[-2]}),
+    }
+    assert {ref: row.id for ref, row in by_uid.items()} == {"uid-c-0002": "c-0002", f"uid-{ids[-2]}": ids[-2]}
+    assert sorted(every) == ids and all(every[cid].id == cid for cid in ids)
+    assert sorted(links) == [f"n-{cid}" for cid in ids[:-1]]
+    link = links["n-c-0001"]
+    assert (link.connector_id, link.contact_id, link.version, link.baseline, link.synced_rev, link.state) == (
+        mine, "c-0001", "v1", {"fn": "c-0001"}, 2, "active",
+    )  # fmt: skip
+    assert none == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no-statistics", "first-hub-analyzed"])
+def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyzed: bool) -> None:
+    """As ``match_lookup`` (``test_match_lookup``): on a hub's first sync its contacts are
+    rows of the open transaction the statistics never saw; ``hub_id = :hub AND uid IN
+    (...)`` could be planned as a walk over all of them per IN-list, the ref a filter.
+    Each uid and id must be an index condition, never through the hub's rows, in the custom
+    and the generic plan."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        first, second = _hub(engine, "first"), _hub(engine, "second")
+        one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
+        count = 2000
+        with engine.begin() as conn:
+            _people(Store(conn), first, [f"a-{i:05d}" for i in range(count)])
+            _links(Store(conn), one, [f"a-{i:05d}" for i in range(count)])
+        if analyzed:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        statements: list[tuple[str, Any]] = []
+
+        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if re.search(r"FROM (contacts|links)\b", statement) and "EXPLAIN" not in statement:
+                statements.append((statement, parameters))
+
+        ids = [f"b-{i:05d}" for i in range(count)]
+        with engine.begin() as conn:
+            store = Store(conn)
+            _people(store, second, ids)
+            _links(store, two, ids)
+            asked = ids[::4]
+            event.listen(engine, "before_cursor_execute", grab)
+            try:
+                found = store.contacts_by_ref(second, [f"uid-{cid}" for cid in asked], by_id=False)
+                by_id = store.contacts_by_ref(second, asked)
+            finally:
+                event.remove(engine, "before_cursor_execute", grab)
+            plans = []
+            for statement, parameters in statements:
+                plans.append(
+                    "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+                )
+                plans.append(_generic_plan(conn, statement, parameters))
+                conn.exec_driver_sql("DEALLOCATE lookup")
+        engine.dispose()
+    assert {ref: row.id for ref, row in found.items()} == {f"uid-{cid}": cid for cid in asked}
+    assert {ref: row.id for ref, row in by_id.items()} == {cid: cid for cid in asked}
+    assert len(plans) == 6  # uid; id, uid
+    for plan, column in zip(plans, ["uid", "uid", "id", "id", "uid", "uid"], strict=True):
+        assert re.search(rf"Index Cond: .*\({column}\)::text = ", plan), plan
+        assert "Seq Scan on contacts" not in plan, plan
+        assert not re.search(rf"Filter: .*\({column}\)::text", plan), plan
+        assert "ix_contacts_hub_live" not in plan, plan  # (the hub's, an id a condition on each)
