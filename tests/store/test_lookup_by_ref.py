@@ -129,3 +129,49 @@ def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyze
         assert "Seq Scan on contacts" not in plan, plan
         assert not re.search(rf"Filter: .*\({column}\)::text", plan), plan
         assert "ix_contacts_hub_live" not in plan, plan  # (the hub's, an id a condition on each)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no-statistics", "first-hub-analyzed"])
+def test_a_hubs_first_plan_asks_each_contact_for_its_link(postgres_url: str, analyzed: bool) -> None:
+    """``unlinked_contacts`` on a hub's first sync: its connectors' links are rows of the
+    open transaction, ``connector_id = :c`` taken for a row or so; whether a contact has a
+    link must be asked through the contact's links (``ix_links_contact``), never by
+    walking the connector's (``ix_links_plan``) once per contact (28 s of a 12,200-contact
+    second hub's first sync). Same contacts either way."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        first, second = _hub(engine, "first"), _hub(engine, "second")
+        one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
+        count = 2000
+        with engine.begin() as conn:
+            _people(Store(conn), first, [f"a-{i:05d}" for i in range(count)])
+            _links(Store(conn), one, [f"a-{i:05d}" for i in range(count)])
+        if analyzed:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        statements: list[tuple[str, Any]] = []
+
+        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if "FROM contacts" in statement and "EXPLAIN" not in statement:
+                statements.append((statement, parameters))
+
+        ids = [f"b-{i:05d}" for i in range(count)]
+        with engine.begin() as conn:
+            store = Store(conn)
+            _people(store, second, ids)
+            _links(store, two, ids[::2])  # every other contact linked
+            event.listen(engine, "before_cursor_execute", grab)
+            try:
+                found = store.unlinked_contacts(second, two, "", 300)
+            finally:
+                event.remove(engine, "before_cursor_execute", grab)
+            statement, parameters = statements[0]
+            custom = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            generic = _generic_plan(conn, statement, parameters)
+        engine.dispose()
+    assert [row.id for row in found] == ids[1::2][:300]
+    for plan in (custom, generic):
+        assert "ix_links_plan" not in plan, plan
+        assert "ix_links_contact" in plan, plan
