@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event, insert, select
 
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
@@ -175,3 +175,66 @@ def test_a_hubs_first_plan_asks_each_contact_for_its_link(postgres_url: str, ana
     for plan in (custom, generic):
         assert "ix_links_plan" not in plan, plan
         assert "ix_links_contact" in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no-statistics", "first-run-analyzed"])
+def test_a_fold_finds_the_runs_rows_of_its_contact_by_the_contact(postgres_url: str, analyzed: bool) -> None:
+    """``fold_contact`` in a first sync: the run's journal rows are rows of the open
+    transaction, ``run_id = :run`` taken for a row or so; the rows of the folded contact
+    must be found by the contact (``ix_changes_contact``), never by walking the run's
+    rows (``ix_changes_run``) for each of the 200 twins folded. Same rows moved."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        first, second = _hub(engine, "first"), _hub(engine, "second")
+        one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
+        count = 2000
+
+        def journal(store: Store, run: int, connector: int, ids: list[str]) -> None:
+            rows = [
+                dict(run_id=run, connector_id=cid, connector_name=name, contact_id=contact,
+                     native_id=None, op="create", status="done", at=now())
+                for contact in ids
+                for cid, name in ((None, "hub"), (connector, "a"))
+            ]  # fmt: skip
+            store.add_changes(rows, returning=False)
+
+        with engine.begin() as conn:
+            store = Store(conn)
+            ids = [f"a-{i:05d}" for i in range(count)]
+            _people(store, first, ids)
+            journal(store, store.start_run(first, "sync"), one, ids)
+        if analyzed:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        statements: list[tuple[str, Any]] = []
+
+        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            if re.match(r"(UPDATE|DELETE FROM) changes", statement):
+                statements.append((statement, parameters))
+
+        ids = [f"b-{i:05d}" for i in range(count)]
+        with engine.begin() as conn:
+            store = Store(conn)
+            _people(store, second, ids)
+            run = store.start_run(second, "sync")
+            journal(store, run, two, ids)
+            event.listen(engine, "before_cursor_execute", grab)
+            try:
+                store.fold_contact(run, "b-00007", "b-00003")
+            finally:
+                event.remove(engine, "before_cursor_execute", grab)
+            plans = ["\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + s, p)) for s, p in statements]
+            c = t.changes.c
+            left = conn.execute(
+                select(c.contact_id, c.connector_name).where(
+                    c.run_id == run, c.contact_id.in_(["b-00003", "b-00007"])
+                )
+            ).all()
+        engine.dispose()
+    assert sorted(left) == [("b-00003", "a"), ("b-00003", "a"), ("b-00003", "hub")]
+    assert len(plans) == 2
+    for plan in plans:
+        assert "ix_changes_run" not in plan, plan
+        assert "ix_changes_contact" in plan, plan
