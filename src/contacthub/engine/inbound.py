@@ -7,15 +7,14 @@ inside the run's inbound transaction, which commits only if the run goes on to a
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from contacthub.connectors.base import Record, Unchanged
+from contacthub.engine.contact_ids import new_contact_id
 from contacthub.engine.context import RunContext, Spoke
 from contacthub.engine.leftovers import LeftBehind
 from contacthub.engine.matching import KEY_FIELDS, Matching
@@ -796,17 +795,6 @@ class Inbound(Matching, Twins, LeftBehind):
                     self.ctx.report.error(keeper.name, link.native_id, reason)
                 break
         return kept
-
-
-def new_contact_id() -> str:
-    """A UUID whose first 48 bits are the time in milliseconds (the layout of UUIDv7):
-    ids made one after another sort together, so the many indexes keyed by contact id grow
-    at their end instead of at random places, which keeps large first syncs fast."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis << 80) | (0x7 << 76) | (int.from_bytes(os.urandom(10)) & ((1 << 76) - 1))
-    value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 4122 variant bits
-    h = f"{value:032x}"  # (str(uuid.UUID(int=value)), without two objects per contact)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _split_dropped(fields: dict[str, Any] | None) -> dict[str, Any] | None:
