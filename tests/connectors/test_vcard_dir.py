@@ -897,3 +897,31 @@ def test_a_capitalised_name_after_its_lower_case_twin_is_another_name(tmp_path: 
     names = sorted(p.name for p in tmp_path.glob("*.vcf"))
     assert len(names) == 4 and len({n.lower() for n in names}) == 4, names
     assert results[0].native_id == "abc.vcf"
+
+
+def test_files_are_read_in_name_order_whatever_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder's listing order is the filesystem's (tmpfs lists the newest first, ext4
+    by a hash of the name): records came in that order, and matching and twins, which go
+    by the order records are read, gave one folder and its ``cp -a`` copy other people."""
+    folder = tmp_path
+    connector = make(folder)
+    names = [create(connector, sample(i), hub_id=f"hub-{i}").native_id for i in range(6)]
+    listed = os.scandir
+
+    class Reversed:
+        def __init__(self, path: Any) -> None:
+            with listed(path) as entries:
+                self.entries = sorted(entries, key=lambda e: e.name, reverse=True)
+
+        def __enter__(self) -> list[os.DirEntry[str]]:
+            return self.entries
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(os, "scandir", Reversed)
+    pull = make(folder).pull(None, {})
+    read = [r.native_id for r in pull.records if isinstance(r, Record)]
+    assert read == sorted(names)

@@ -326,6 +326,10 @@ class VCardDirConnector(VCardFiles, Connector):
         # after a write found a file changed behind its stat, every file is read (and only
         # those whose bytes differ from the hub's are parsed): its neighbours may be too
         changed, deleted, listed, odd = self._scan(known, every=cursor == REREAD)
+        # by name, not in the order the folder lists them: records are matched in the
+        # order read, and which of two new contacts is older decides twins; a folder
+        # copied elsewhere (tmpfs lists newest first, ext4 by hash) synced differently
+        changed.sort()
         return Pull(self._records(changed, odd), deleted, True, listed, None)
 
     def applied_cursor(self, cursor: str | None) -> str | None:
