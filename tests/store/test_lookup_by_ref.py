@@ -40,6 +40,23 @@ def _links(store: Store, connector_id: int, ids: list[str]) -> None:
     store.insert_links(rows)
 
 
+def _second_hub(engine: Engine, analyzed: bool) -> tuple[int, int, int]:
+    """A store holding a first hub of 2,000 linked people (analysed, or never), and a second
+    hub with one connector, both empty, as a second hub's first sync finds them: the second
+    hub, its connector and the count of people to give it."""
+    first, second = _hub(engine, "first"), _hub(engine, "second")
+    one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
+    count = 2000
+    with engine.begin() as conn:
+        _people(Store(conn), first, [f"a-{i:05d}" for i in range(count)])
+        _links(Store(conn), one, [f"a-{i:05d}" for i in range(count)])
+    if analyzed:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    return second, two, count
+
+
 def test_contacts_and_links_by_ref(database_url: str) -> None:
     engine = open_database(database_url)
     hub, other = _hub(engine, "h"), _hub(engine, "other")
@@ -85,16 +102,7 @@ def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyze
     and the generic plan."""
     with _fresh_postgres_database(postgres_url) as url:
         engine = open_database(url)
-        first, second = _hub(engine, "first"), _hub(engine, "second")
-        one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
-        count = 2000
-        with engine.begin() as conn:
-            _people(Store(conn), first, [f"a-{i:05d}" for i in range(count)])
-            _links(Store(conn), one, [f"a-{i:05d}" for i in range(count)])
-        if analyzed:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-                conn.commit()
+        second, two, count = _second_hub(engine, analyzed)
         statements: list[tuple[str, Any]] = []
 
         def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
@@ -141,16 +149,7 @@ def test_a_hubs_first_plan_asks_each_contact_for_its_link(postgres_url: str, ana
     second hub's first sync). Same contacts either way."""
     with _fresh_postgres_database(postgres_url) as url:
         engine = open_database(url)
-        first, second = _hub(engine, "first"), _hub(engine, "second")
-        one, two = _connector(engine, first, "a"), _connector(engine, second, "a")
-        count = 2000
-        with engine.begin() as conn:
-            _people(Store(conn), first, [f"a-{i:05d}" for i in range(count)])
-            _links(Store(conn), one, [f"a-{i:05d}" for i in range(count)])
-        if analyzed:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-                conn.commit()
+        second, two, count = _second_hub(engine, analyzed)
         statements: list[tuple[str, Any]] = []
 
         def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:

@@ -9,30 +9,12 @@ from typing import Any
 
 import psycopg.sql
 import pytest
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import event
 
-from contacthub.store import tables as t
 from contacthub.store.db import open_database
-from contacthub.store.repo import CHUNK, ContactRow, Store, now
+from contacthub.store.repo import CHUNK, Store
 from tests.conftest import _fresh_postgres_database
-
-
-def _hub(engine: Engine, name: str) -> int:
-    at = now()
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                insert(t.hubs).values(name=name, created_at=at, updated_at=at).returning(t.hubs.c.id)
-            ).scalar_one()
-        )
-
-
-def _people(
-    store: Store, hub_id: int, keys: dict[str, list[str]], deleted: frozenset[str] = frozenset()
-) -> None:
-    rows = [ContactRow(cid, {"display_name": cid}, {}, 1, cid in deleted) for cid in keys]
-    store.insert_contacts(hub_id, rows)
-    store.set_match_keys(hub_id, keys, new=frozenset(keys))
+from tests.store.test_sharing_keys import _hub, _people
 
 
 def test_every_live_contact_of_the_hub_holding_a_key_by_id(database_url: str) -> None:
