@@ -950,21 +950,26 @@ def card_of(folder: Path, person: dict[str, Any]) -> Path:
     return path
 
 
+@pytest.mark.parametrize("known_by", ["email", "phone"])
 def test_undoing_the_deletion_of_a_person_without_a_login_reactivates_them(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, known_by: str
 ) -> None:
     """QA: a person without a login read from Procore (no origin id of ours), their card
     deleted: with the default ``on_delete = "delete"`` the run deactivated them and took the
     link, so the undo's restore was a create. One with an email and a last name went to the
-    users: a new user with a login was made beside the inactive person. The create finds
-    them in Procore's inactive people by the email their record holds under their name, and
-    reactivates them with the hub's values: nothing made, no login given."""
+    users: a new user with a login was made beside the inactive person; one known by a phone
+    only was made again as a second person (field staff often have no email). The create
+    finds them in Procore's inactive people by the email their record holds under their
+    name, or, neither holding an email, by the phone and the name, and reactivates them with
+    the hub's values: nothing made, no login given."""
     from contacthub import service
 
     with served(users=2, vendors=1, people=3, projects=0) as srv:
         state = srv.state
         person = next(p for p in state.people.values() if p.get("email_address") and p.get("mobile_phone"))
         email = str(person["email_address"]).lower()
+        if known_by == "phone":
+            person["email_address"] = None
         folder = tmp_path / "cards"
         folder.mkdir()
         site = Site(sqlite_url, srv, folder, objects=["users", "vendors", "people"])
@@ -1010,6 +1015,9 @@ def test_an_inactive_person_comes_back_only_by_their_own_email_and_name(
         users, people = set(state.users), set(state.people)
         (folder / "dana.vcf").write_text(card("dana", "Dana", "Park", "crew@parkbros.example"))
         (folder / "hire.vcf").write_text(card("hire", "Nia", "New", "lou@gone.example"))
+        # Lou's phone and name, but a new email: not Lou's record under the old address
+        left["mobile_phone"] = "+12125550140"
+        (folder / "lou.vcf").write_text(card("lou", "Lou", "Gone", "lou@newsub.example", TEL="+12125550140"))
         report = site.sync()
         assert report.errors == [], report.as_json()
         assert state.people[dana["id"]]["active"] is True and state.people[dana["id"]]["first_name"] == "Dana"
@@ -1019,7 +1027,7 @@ def test_an_inactive_person_comes_back_only_by_their_own_email_and_name(
         )
         assert state.people[left["id"]]["active"] is False and state.people[left["id"]]["first_name"] == "Lou"
         made = {u["email_address"].lower() for i, u in state.users.items() if i not in users}
-        assert made == {"lou@gone.example"} and set(state.people) - people <= {
+        assert made == {"lou@gone.example", "lou@newsub.example"} and set(state.people) - people <= {
             p["id"] for p in state.people.values() if p.get("user_id") in set(state.users) - users
         }
 

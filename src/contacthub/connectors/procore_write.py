@@ -40,7 +40,7 @@ from contacthub.errors import (
     RejectedRecordError,
     StaleVersionError,
 )
-from contacthub.model import Fields, email_key
+from contacthub.model import PHONE_NAME, Fields, email_key, match_keys
 
 #: at most this many users updated in one write are shown one GET each; more, by one listing
 CURRENT_BY_GET = 1
@@ -157,11 +157,13 @@ class ProcoreWriter(ProcoreReader):
         that deactivated a person read from Procore (no origin id of ours) arrives as a
         create, and one with an email and a last name went to the users: a new user with a
         login was made beside the inactive person. The person is reactivated instead
-        (``_revived_person``); no login is given. Not by an email alone, nor by a phone and
-        the name, nor among two alike (QA: two inactive people sharing a crew email, the
-        first by id was taken over by the other's card and renamed; a card with a new email
-        revived the person under the old one; a new hire given a departed person's email
-        took over their record): those are created as before. A user (a login) is not
+        (``_revived_person``); no login is given. A contact with no email, and a person with
+        none, are found by a phone and the name. Not by an email alone, nor by a phone and
+        the name where either holds an email, nor among two alike (QA: two inactive people
+        sharing a crew email, the first by id was taken over by the other's card and
+        renamed; a card with a new email revived the person under the old one; a new hire
+        given a departed person's email took over their record): those are created as
+        before. A user (a login) is not
         among them: an inactive user stays as ``_write_user`` has it (ours by origin id,
         reactivated; an admin's, refused). Only with ``people`` in ``objects`` (one listing
         a write that creates users or people): otherwise the hub reads no people, and a
@@ -181,6 +183,7 @@ class ProcoreWriter(ProcoreReader):
         # (QA: 2,000 creates against 2,000 inactive people, 58 s of CPU)
         by_origin: dict[str, dict[str, Any]] = {}
         by_email: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        by_phone: dict[str, list[dict[str, Any]]] = {}  # a phone+name key -> people with no email
         for person in self._list(path, params, self._what()):
             if person.get("user_id"):
                 continue
@@ -191,6 +194,9 @@ class ProcoreWriter(ProcoreReader):
             for email in {email_key(str(e.get("value") or "")) for e in fields.get("emails") or ()} - {""}:
                 if name:
                     by_email.setdefault((email, name), []).append(person)
+            if not fields.get("emails"):
+                for key in _phone_keys(fields):
+                    by_phone.setdefault(key, []).append(person)
         out: dict[int, dict[str, Any]] = {}
         taken: set[Any] = set()
         for i in creates:
@@ -203,6 +209,9 @@ class ProcoreWriter(ProcoreReader):
                     for e in op.fields.get("emails") or ()
                     for p in by_email.get((email_key(str(e.get("value") or "")), name), ())
                 }
+                if not op.fields.get("emails"):
+                    # (a person known by a phone only: field staff often have no email)
+                    alike = {p["id"]: p for key in _phone_keys(op.fields) for p in by_phone.get(key, ())}
                 found = next(iter(alike.values())) if len(alike) == 1 and name else None
             if found is not None and found["id"] not in taken:
                 out[i] = found
@@ -688,3 +697,9 @@ def _name_of(fields: Mapping[str, Any]) -> str:
     family = " ".join(str(fields.get("family_name") or "").split()).casefold()
     given = " ".join(str(fields.get("given_name") or "").split()).casefold()
     return f"{given}|{family}" if family else ""
+
+
+def _phone_keys(fields: Mapping[str, Any]) -> set[str]:
+    """The phone+name match keys of a person (``model.match_keys``), for a person and a
+    contact without an email (``_inactive_people_for``)."""
+    return {k for k in match_keys(fields) if k.startswith(PHONE_NAME)}
