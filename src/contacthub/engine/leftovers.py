@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import Any
 
 from contacthub.engine.context import Spoke
-from contacthub.engine.outbound import PAGE, plan_missing
+from contacthub.engine.outbound import plan_missing, unlinked_pages
 from contacthub.engine.twins import MergesRecords
 from contacthub.errors import RecordError
 from contacthub.model import (
@@ -129,12 +129,7 @@ class LeftBehind(MergesRecords):
     def _take_up(self, spoke: Spoke) -> None:
         ctx, store = self.ctx, self.store
         taken: set[int] = set()
-        after = ""
-        while True:
-            page = store.unlinked_contacts(ctx.hub.id, spoke.id, after, PAGE)
-            if not page:
-                break
-            after = page[-1].id
+        for page in unlinked_pages(ctx, spoke):
             # the contacts the plan would create here, with their keys
             wanted = [(c, match_keys(c.data)) for c in page if plan_missing(spoke, c).op is not None]
             wanted = [(c, keys) for c, keys in wanted if strong_keys(keys)]

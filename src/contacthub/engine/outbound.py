@@ -170,6 +170,16 @@ def plan_missing(spoke: Spoke, contact: ContactRow) -> Step:
     return step
 
 
+def unlinked_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[ContactRow]]:
+    """The hub's live contacts ``spoke`` has no record of (``Store.unlinked_contacts``), a
+    page at a time by id: keyset paging, each page asked for once the one before is done
+    with, so a page never repeats though its contacts get records meanwhile."""
+    after = ""
+    while contacts := ctx.store.unlinked_contacts(ctx.hub.id, spoke.id, after, PAGE):
+        after = contacts[-1].id
+        yield contacts
+
+
 def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
     """Every step for ``spoke``, a page at a time (keyset paging, so pages never repeat)."""
     store = ctx.store
@@ -191,13 +201,8 @@ def plan_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
             if step.link is not None and step.link.reactivate:
                 reactivate(spoke, step, ctx.open_conflicts.get(step.contact.id, {}))
         yield page
-    after_contact = ""
     sources = card_sources(ctx, spoke)
-    while True:
-        contacts = store.unlinked_contacts(ctx.hub.id, spoke.id, after_contact, PAGE)
-        if not contacts:
-            break
-        after_contact = contacts[-1].id
+    for contacts in unlinked_pages(ctx, spoke):
         if spoke.restoring:  # (a restore that failed: said once, tried again next run)
             contacts = [c for c in contacts if c.id not in spoke.restoring]
             if not contacts:
@@ -223,12 +228,7 @@ def restore_pages(ctx: RunContext, spoke: Spoke) -> Iterator[list[Step]]:
     keep cards: an undo of a run that deleted a card in each put one back in the book
     after the folder, first in the hub, had made its copy from the hub's fields alone."""
     store = ctx.store
-    after_contact = ""
-    while True:
-        contacts = store.unlinked_contacts(ctx.hub.id, spoke.id, after_contact, PAGE)
-        if not contacts:
-            break
-        after_contact = contacts[-1].id
+    for contacts in unlinked_pages(ctx, spoke):
         kept = spoke.connector.kept_cards([c.ref for c in contacts])
         chosen = [c for c in contacts if c.ref in kept]
         if not chosen:
