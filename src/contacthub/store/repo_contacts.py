@@ -32,38 +32,36 @@ from contacthub.store.rows import (
     now,
 )
 
-#: ``ContactsMixin.match_lookup`` on PostgreSQL: each key of the array looked up by itself
-#: with the hub (``ix_match_keys_hub_key``), in a subquery the planner may not merge into
-#: a join (``OFFSET 0``), so that no estimate of the hub's rows can make it read them all
-_BY_EACH_KEY = text(
-    "SELECT k.key, m.contact_id FROM unnest(CAST(:keys AS VARCHAR[])) AS k(key)"
-    " CROSS JOIN LATERAL (SELECT match_keys.contact_id FROM match_keys"
-    " JOIN contacts ON contacts.id = match_keys.contact_id"
-    " WHERE match_keys.hub_id = :hub AND match_keys.key = k.key AND contacts.deleted IS FALSE"
-    " OFFSET 0) AS m"
-)
 
-
-def _by_each(table: str, columns: str, where: str, column: str) -> Any:
-    """A PostgreSQL query finding rows of ``table`` by each value of the array ``:refs``
-    by itself (``WHERE <where> AND <column> = ref``), in a subquery the planner may not
-    merge into a join (``OFFSET 0``): as ``_BY_EACH_KEY``, a plan no estimate of a hub's or
-    a connector's rows can turn into a walk over all of them per IN-list. ``ref`` comes
-    back with each row."""
+def _by_each(source: str, columns: str, where: str, ref: str) -> Any:
+    """A PostgreSQL query finding rows of ``source`` by each value of the array ``:refs``
+    by itself (``WHERE <where> AND <ref> = the value``), in a subquery the planner may not
+    merge into a join (``OFFSET 0``): a plan no estimate of a hub's or a connector's rows
+    can turn into a walk over all of them per IN-list (on a hub's first sync they are rows
+    of the open transaction, which the statistics never saw). The value comes back first
+    in each row, as ``ref``."""
     return text(
         f"SELECT r.ref, x.* FROM unnest(CAST(:refs AS VARCHAR[])) AS r(ref)"
-        f" CROSS JOIN LATERAL (SELECT {columns} FROM {table}"
-        f" WHERE {where} AND {table}.{column} = r.ref OFFSET 0) AS x"
+        f" CROSS JOIN LATERAL (SELECT {columns} FROM {source}"
+        f" WHERE {where} AND {ref} = r.ref OFFSET 0) AS x"
     )
 
 
+#: ``ContactsMixin.match_lookup`` on PostgreSQL: each key looked up by itself with the hub
+#: (``ix_match_keys_hub_key``)
+_BY_EACH_KEY = _by_each(
+    "match_keys JOIN contacts ON contacts.id = match_keys.contact_id",
+    "match_keys.contact_id",
+    "match_keys.hub_id = :hub AND contacts.deleted IS FALSE",
+    "match_keys.key",
+)
 _CONTACT_COLUMNS = ", ".join(f"contacts.{col.name}" for col in t.CONTACT_ROW)
 #: ``ContactsMixin.contacts_by_ref`` on PostgreSQL, by id and by uid. By id, the hub is
 #: no index condition (``+ 0``): only the primary key can find the id, never an index led
 #: by the hub (``ix_contacts_hub_live``) with the id one more condition on each of its rows
 _CONTACTS_BY = {
-    "id": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id + 0 = :hub", "id"),
-    "uid": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id = :hub", "uid"),
+    "id": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id + 0 = :hub", "contacts.id"),
+    "uid": _by_each("contacts", _CONTACT_COLUMNS, "contacts.hub_id = :hub", "contacts.uid"),
 }
 
 
@@ -203,7 +201,7 @@ class ContactsMixin(StoreBase):
         if self.conn.dialect.name == "postgresql":
             found: list[tuple[str, str]] = []
             for part in chunks(sorted(set(keys))):
-                rows = self.conn.execute(_BY_EACH_KEY, {"keys": list(part), "hub": hub_id})
+                rows = self.conn.execute(_BY_EACH_KEY, {"refs": list(part), "hub": hub_id})
                 found += [(key, contact_id) for key, contact_id in rows]
             for key, contact_id in sorted(found, key=lambda row: row[1]):
                 index.setdefault(key, []).append(contact_id)
