@@ -402,11 +402,10 @@ class PipedriveConnector(Connector):
 
     def _write_one(self, op: WriteOp, where: str) -> WriteResult:
         if op.kind == "create":
-            # refused (``Unwritable``) before its organization is made: made first, a person
-            # refused for an option left a new organization behind, run after run
-            to_body(op.fields, self.schema(), None)
-            org_id = self._org_id(op.fields.get("organization", ""), where)
-            body = to_body(op.fields, self.schema(), org_id, op.hub_id)
+            # the body first, its organization after: made first, a person refused for an
+            # option (``Unwritable``) left a new organization behind
+            body = to_body(op.fields, self.schema(), None, op.hub_id)
+            body["org_id"] = self._org_id(op.fields.get("organization", ""), where)
             person = self.api.raw("POST", PERSONS, json=body, record=where)["data"]
         else:
             native_id = op.native_id or ""

@@ -163,11 +163,11 @@ class ProcoreWriter(ProcoreReader):
         sharing a crew email, the first by id was taken over by the other's card and
         renamed; a card with a new email revived the person under the old one; a new hire
         given a departed person's email took over their record): those are created as
-        before. A user (a login) is not
-        among them: an inactive user stays as ``_write_user`` has it (ours by origin id,
-        reactivated; an admin's, refused). Only with ``people`` in ``objects`` (one listing
-        a write that creates users or people): otherwise the hub reads no people, and a
-        person reactivated would be no record of it."""
+        before. A user (a login) is not among them: an inactive user stays as
+        ``_write_user`` has it (ours by origin id, reactivated; an admin's, refused). Only
+        with ``people`` in ``objects`` (one listing a write that creates users or people):
+        otherwise the hub reads no people, and a person reactivated would be no record of
+        it."""
         if "people" not in self.objects:
             return {}
         creates = [
@@ -204,13 +204,13 @@ class ProcoreWriter(ProcoreReader):
             found = by_origin.get(op.hub_id)
             if found is None:
                 name = _name_of(op.fields)
-                alike = {
-                    p["id"]: p
-                    for e in op.fields.get("emails") or ()
-                    for p in by_email.get((email_key(str(e.get("value") or "")), name), ())
-                }
-                if not op.fields.get("emails"):
-                    # (a person known by a phone only: field staff often have no email)
+                if op.fields.get("emails"):
+                    alike = {
+                        p["id"]: p
+                        for e in op.fields["emails"]
+                        for p in by_email.get((email_key(str(e.get("value") or "")), name), ())
+                    }
+                else:  # (a person known by a phone only: field staff often have no email)
                     alike = {p["id"]: p for key in _phone_keys(op.fields) for p in by_phone.get(key, ())}
                 found = next(iter(alike.values())) if len(alike) == 1 and name else None
             if found is not None and found["id"] not in taken:
