@@ -15,7 +15,7 @@ from contacthub.engine.run import held_figures, run_hub, run_locked
 from contacthub.engine.undo import Remaining, undo_preparer
 from contacthub.errors import NotFoundError, UserError
 from contacthub.model import NAME_FIELDS, NAME_GROUP, made_name, match_keys, parts_renamed
-from contacthub.service.views import _run_row, out_of_date, superseded
+from contacthub.service.views import _run_row, hub_side, out_of_date, superseded
 from contacthub.store import tables as t
 from contacthub.store.history import standing_undos
 from contacthub.store.holds import live_hold
@@ -58,13 +58,9 @@ def resolve(engine: Engine, conflict_id: int, take: str) -> dict[str, Any]:
         if row.status != "open":
             raise UserError(f"conflict {conflict_id} is already settled ({row.status}, took {row.winner})")
         choices = {row.source: loads(row.value), "hub": None}
-        # the hub's value by the name of the connector it came from, unless that is the
-        # conflict's own connector (its older value against its newer one, as after an
-        # undo brought an old value back): then the name takes the connector's value as
-        # it is now and "hub" keeps the hub's; the hub's name overwrote it, and no name
-        # took the newer value
-        if row.hub_source and row.hub_source not in ("hub", row.source):
-            choices[row.hub_source] = loads(row.hub_value)
+        side = hub_side(row.hub_source, row.source)  # ("hub" keeps the hub's value)
+        if side != "hub":
+            choices[side] = loads(row.hub_value)
         if take not in choices and row.status == "open":
             # the field's other sides, each with a row of its own (two sides renaming
             # someone in one run under ``manual``): any of their values decides it

@@ -192,6 +192,15 @@ def _change_dict(c: Any) -> dict[str, Any]:
     }
 
 
+def hub_side(hub_source: str | None, source: str) -> str:
+    """The name a conflict's hub value is offered under (``conflicts``' values, what
+    ``resolve --take`` takes): the connector it came from, or "hub" when it came from none
+    or from the conflict's own connector (its older value against its newer one, as after
+    an undo brought an old value back). Under that one name, the dashboard offered only
+    the newer value, and ``--take NAME`` took the older one."""
+    return hub_source if hub_source and hub_source != source else "hub"
+
+
 def conflicts(
     engine: Engine, hub: str, include_settled: bool = False, *, settled_only: int | None = None
 ) -> list[dict[str, Any]]:
@@ -220,11 +229,8 @@ def conflicts(
                     "name": data.get("display_name", ""),
                     "field": r.field,
                     "status": r.status,
-                    # the hub's value under the name it came from, or "hub" when that is
-                    # the conflict's own connector (its older value against its newer
-                    # one): under one name, the dashboard offered the newer value only
                     "values": {
-                        (r.hub_source if r.hub_source not in (None, r.source) else "hub"): loads(r.hub_value),
+                        hub_side(r.hub_source, r.source): loads(r.hub_value),
                         r.source: loads(r.value),
                     },
                     "hub": loads(r.hub_value),
