@@ -46,8 +46,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gen_contacts  # noqa: E402
 import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from servers import postgres  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
-from tests.conftest import _fresh_postgres_database, _throwaway_server, find_postgres_bindir  # noqa: E402
+from tests.conftest import _fresh_postgres_database  # noqa: E402
 from tests.scheduler.fleet import redis_binary, redis_server  # noqa: E402
 
 from contacthub import config  # noqa: E402
@@ -57,18 +58,6 @@ from contacthub.store import tables as t  # noqa: E402
 from contacthub.store.db import open_database  # noqa: E402
 from contacthub.webhooks import tokens  # noqa: E402
 from contacthub.webhooks.router import webhook_router  # noqa: E402
-
-
-@contextlib.contextmanager
-def postgres(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    bindir = find_postgres_bindir()
-    if bindir is None:
-        sys.exit("no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)")
-    with _throwaway_server(bindir) as server:
-        yield server
 
 
 @contextlib.contextmanager

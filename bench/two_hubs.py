@@ -24,7 +24,6 @@ file go to ``--workdir`` (default ``/dev/shm``). Nothing about time is asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import os
@@ -32,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import gen_contacts as gen  # noqa: E402
-from tests.conftest import _fresh_postgres_database, _throwaway_server, find_postgres_bindir  # noqa: E402
+from servers import postgres  # noqa: E402
+from tests.conftest import _fresh_postgres_database  # noqa: E402
 from vs_vdirsyncer import prop_name  # noqa: E402
 
 from contacthub import config, service  # noqa: E402
@@ -216,18 +216,6 @@ def run_database(label: str, url: str, hub_files: list[Path], top: int = 0) -> l
     return rows
 
 
-@contextlib.contextmanager
-def postgres_server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    bindir = find_postgres_bindir()
-    if bindir is None:
-        sys.exit("no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)")
-    with _throwaway_server(bindir) as server:
-        yield server
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="people of hub 1 (the QA case: 12200)")
@@ -264,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             if database == "sqlite":
                 rows += run_database(database, f"sqlite:///{root}/hub.db", files, args.top)
             else:
-                with postgres_server(args.database_url) as server, _fresh_postgres_database(server) as url:
+                with postgres(args.database_url) as server, _fresh_postgres_database(server) as url:
                     rows += run_database(database, url, files, args.top)
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -115,6 +115,18 @@ mapping = {{"custom.trade" = "X-TRADE"}}
         result = runner.invoke(app, ["--database", self.db, *args])
         return result.exit_code, result.output
 
+    def folder_first(self) -> None:
+        """The hub file applied again with the folder before the book."""
+        dav, folder = self.toml.read_text().split("[[hubs.team.connectors]]")[1:]
+        self.toml.write_text(
+            '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
+            + folder
+            + "[[hubs.team.connectors]]"
+            + dav
+        )
+        code, out = self.cli("apply", str(self.toml))
+        assert code == 0, out
+
     def sync(self) -> dict[str, Any]:
         code, out = self.cli("sync", "team", "--json")
         report: dict[str, Any] = json.loads(out)
@@ -457,15 +469,7 @@ def test_an_undone_deletion_brings_the_server_card_back_whole(
     both once came back with the hub's fields only. The folder is first in the hub, so this
     also checks that the book that puts a card back writes first."""
     setup = Setup(tmp_path, radicale, book)
-    text = setup.toml.read_text()
-    dav, folder = text.split("[[hubs.team.connectors]]")[1:]
-    setup.toml.write_text(
-        '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
-        + folder
-        + "[[hubs.team.connectors]]"
-        + dav
-    )
-    assert setup.cli("apply", str(setup.toml))[0] == 0
+    setup.folder_first()
     extras = ("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf", "X-FAV:blue")
     (setup.folder / "paula.vcf").write_bytes(card("pic-1", "Paula", "Pic", "paula@example.org", *extras))
     (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))
@@ -500,14 +504,7 @@ def test_an_undone_run_that_deleted_on_both_sides_brings_both_cards_back_whole(
     those of the folder's card."""
     setup = Setup(tmp_path, radicale, book)
     if first == "folder":
-        dav, folder = setup.toml.read_text().split("[[hubs.team.connectors]]")[1:]
-        setup.toml.write_text(
-            '[hubs.team]\nconflict = "newest"\n[[hubs.team.connectors]]'
-            + folder
-            + "[[hubs.team.connectors]]"
-            + dav
-        )
-        assert setup.cli("apply", str(setup.toml))[0] == 0
+        setup.folder_first()
     extras = ("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf", "X-FAV:blue")
     (setup.folder / "paula.vcf").write_bytes(card("pic-1", "Paula", "Pic", "paula@example.org", *extras))
     (setup.folder / "cy.vcf").write_bytes(card("cy", "Cy", "Poe", "cy@example.com"))

@@ -6,16 +6,15 @@ sync looks each contact's ref up by index, whatever the statistics say of the hu
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, select
+from sqlalchemy import Engine, insert, select
 
 from contacthub.store import tables as t
 from contacthub.store.db import open_database
 from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
 from tests.conftest import _fresh_postgres_database
-from tests.store.test_match_lookup import _generic_plan, _hub
+from tests.store.test_match_lookup import _generic_plan, _hub, sent
 
 
 def _connector(engine: Engine, hub_id: int, name: str) -> int:
@@ -103,11 +102,6 @@ def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyze
     with _fresh_postgres_database(postgres_url) as url:
         engine = open_database(url)
         second, two, count = _second_hub(engine, analyzed)
-        statements: list[tuple[str, Any]] = []
-
-        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            if re.search(r"FROM (contacts|links)\b", statement) and "EXPLAIN" not in statement:
-                statements.append((statement, parameters))
 
         ids = [f"b-{i:05d}" for i in range(count)]
         with engine.begin() as conn:
@@ -115,12 +109,9 @@ def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyze
             _people(store, second, ids)
             _links(store, two, ids)
             asked = ids[::4]
-            event.listen(engine, "before_cursor_execute", grab)
-            try:
+            with sent(engine, r"FROM (contacts|links)\b") as statements:
                 found = store.contacts_by_ref(second, [f"uid-{cid}" for cid in asked], by_id=False)
                 by_id = store.contacts_by_ref(second, asked)
-            finally:
-                event.remove(engine, "before_cursor_execute", grab)
             plans = []
             for statement, parameters in statements:
                 plans.append(
@@ -150,22 +141,14 @@ def test_a_hubs_first_plan_asks_each_contact_for_its_link(postgres_url: str, ana
     with _fresh_postgres_database(postgres_url) as url:
         engine = open_database(url)
         second, two, count = _second_hub(engine, analyzed)
-        statements: list[tuple[str, Any]] = []
-
-        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            if "FROM contacts" in statement and "EXPLAIN" not in statement:
-                statements.append((statement, parameters))
 
         ids = [f"b-{i:05d}" for i in range(count)]
         with engine.begin() as conn:
             store = Store(conn)
             _people(store, second, ids)
             _links(store, two, ids[::2])  # every other contact linked
-            event.listen(engine, "before_cursor_execute", grab)
-            try:
+            with sent(engine, "FROM contacts") as statements:
                 found = store.unlinked_contacts(second, two, "", 300)
-            finally:
-                event.remove(engine, "before_cursor_execute", grab)
             statement, parameters = statements[0]
             custom = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
             generic = _generic_plan(conn, statement, parameters)
@@ -207,11 +190,6 @@ def test_a_fold_finds_the_runs_rows_of_its_contact_by_the_contact(postgres_url: 
             with engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
                 conn.commit()
-        statements: list[tuple[str, Any]] = []
-
-        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            if re.match(r"(UPDATE|DELETE FROM) changes", statement):
-                statements.append((statement, parameters))
 
         ids = [f"b-{i:05d}" for i in range(count)]
         with engine.begin() as conn:
@@ -219,11 +197,8 @@ def test_a_fold_finds_the_runs_rows_of_its_contact_by_the_contact(postgres_url: 
             _people(store, second, ids)
             run = store.start_run(second, "sync")
             journal(store, run, two, ids)
-            event.listen(engine, "before_cursor_execute", grab)
-            try:
+            with sent(engine, r"^(UPDATE|DELETE FROM) changes") as statements:
                 store.fold_contact(run, "b-00007", "b-00003")
-            finally:
-                event.remove(engine, "before_cursor_execute", grab)
             plans = ["\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + s, p)) for s, p in statements]
             c = t.changes.c
             left = conn.execute(

@@ -4,12 +4,14 @@ statistics say of the hub (``bench/two_hubs.py`` measures the time)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg.sql
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from contacthub.store.db import open_database
 from contacthub.store.repo import CHUNK, Store
@@ -79,21 +81,12 @@ def test_a_hubs_first_sync_looks_each_key_up_by_the_key(postgres_url: str, analy
             with engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")  # as autovacuum does once the first hub committed
                 conn.commit()
-        statements: list[tuple[str, Any]] = []
-
-        def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            if "FROM match_keys" in statement and "EXPLAIN" not in statement:
-                statements.append((statement, parameters))
-
         with engine.begin() as conn:
             store = Store(conn)
             _people(store, second, keys("b"))
             asked = [f"email:p{i}@x.example" for i in range(0, count, 4)]
-            event.listen(engine, "before_cursor_execute", grab)
-            try:
+            with sent(engine, "FROM match_keys") as statements:
                 found = store.match_lookup(second, asked)
-            finally:
-                event.remove(engine, "before_cursor_execute", grab)
             statement, parameters = statements[0]
             custom = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
             generic = _generic_plan(conn, statement, parameters)
@@ -103,6 +96,23 @@ def test_a_hubs_first_sync_looks_each_key_up_by_the_key(postgres_url: str, analy
         assert re.search(r"Index Cond: .*\(key\)::text = ", plan), plan
         assert "Seq Scan on match_keys" not in plan, plan
         assert not re.search(r"Filter: .*\(key\)::text", plan), plan
+
+
+@contextlib.contextmanager
+def sent(engine: Engine, pattern: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements ``engine`` sends while the block runs whose text ``pattern`` (a
+    regular expression) is found in, each with its parameters, to ``EXPLAIN`` after it."""
+    found: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if re.search(pattern, statement) and "EXPLAIN" not in statement:
+            found.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
 
 
 def _generic_plan(conn: Any, statement: str, parameters: dict[str, Any]) -> str:

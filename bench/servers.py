@@ -1,0 +1,23 @@
+"""The PostgreSQL server a benchmark runs against, shared by the scripts that need one."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from tests.conftest import _throwaway_server, find_postgres_bindir
+
+
+@contextlib.contextmanager
+def postgres(url: str | None) -> Iterator[str]:
+    """``url`` (a server of the user's), else a throwaway server started here: Debian's
+    binaries, 127.0.0.1, as the tests start theirs."""
+    if url:
+        yield url
+        return
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        sys.exit("no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)")
+    with _throwaway_server(bindir) as server:
+        yield server
