@@ -55,6 +55,16 @@ _BY_EACH_KEY = _by_each(
     "match_keys.hub_id = :hub AND contacts.deleted IS FALSE",
     "match_keys.key",
 )
+#: ``ContactsMixin.sharing_keys`` on PostgreSQL: each contact's own keys by the contact
+#: (``ix_match_keys_contact``), no hub named (its rows are dropped after)
+_KEYS_OF_EACH = _by_each(
+    "match_keys",
+    "match_keys.hub_id, match_keys.key",
+    "match_keys.key NOT LIKE :plain AND match_keys.key NOT LIKE :name_only",
+    "match_keys.contact_id",
+)
+#: the keys two people can share (``sharing_keys``), as ``LIKE`` patterns
+_NOT_TWIN_KEYS = {"plain": PHONE_NAME_PLAIN + "%", "name_only": NAME_ONLY + "%"}
 _CONTACT_COLUMNS = ", ".join(f"contacts.{col.name}" for col in t.CONTACT_ROW)
 #: ``ContactsMixin.contacts_by_ref`` on PostgreSQL, by id and by uid. By id, the hub is
 #: no index condition (``+ 0``): only the primary key can find the id, never an index led
@@ -249,6 +259,8 @@ class ContactsMixin(StoreBase):
         scanned the whole hub once per key of ours, and a second hub's first sync of
         12,000 contacts ran for hours (bench/README.md). Ours of another hub are dropped
         here, as the query's ``hub_id`` once did."""
+        if self.conn.dialect.name == "postgresql":
+            return self._sharing_keys_each(hub_id, contact_ids)
         ours = t.match_keys.alias("mine")
         mk, mine, c = t.match_keys.c, ours.c, t.contacts.c
         groups: dict[str, set[str]] = {}
@@ -269,6 +281,20 @@ class ContactsMixin(StoreBase):
                 if hub == hub_id:
                     groups.setdefault(key, set()).add(cid)
         return [sorted(group) for group in groups.values() if len(group) > 1]
+
+    def _sharing_keys_each(self, hub_id: int, contact_ids: Iterable[str]) -> list[list[str]]:
+        """``sharing_keys`` on PostgreSQL in two steps that each look up one value at a
+        time: the contacts' keys by contact (``_KEYS_OF_EACH``), then those keys' holders
+        by ``match_lookup``. As one join of a chunk of ids, the planner took the second
+        hub's keys for few and sorted every key of the store once per chunk: 25-35 s of a
+        second hub's first sync at 12,200 contacts (``bench/two_hubs.py``)."""
+        keys: set[str] = set()
+        for part in chunks(sorted(set(contact_ids))):
+            for _ref, hub, key in self.conn.execute(_KEYS_OF_EACH, {"refs": list(part), **_NOT_TWIN_KEYS}):
+                if hub == hub_id:
+                    keys.add(key)
+        holders = self.match_lookup(hub_id, keys)
+        return [sorted(set(group)) for group in holders.values() if len(set(group)) > 1]
 
     def has_unconfirmed_creates(self, connector_id: int) -> bool:
         """Whether a failed (or killed, then marked failed) run left a create in this
