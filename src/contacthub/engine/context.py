@@ -245,6 +245,10 @@ class RunContext:
     progress: Progress | None = None
     #: journal rows not yet written (see ``flush_journal``)
     journal: list[dict[str, Any]] = field(default_factory=list)
+    #: conflicts the policy settled (``auto``), written with the journal: one insert a
+    #: chunk, where each merge's own cost a first sync of overlapping books a round trip
+    #: per contact; open ones are written at once, as the run reads them back
+    settled: list[dict[str, Any]] = field(default_factory=list)
     #: the journal of a run that ends held or planned, copied to a temporary file before its
     #: transaction is rolled back and recorded again from there (``spill_journal``), without
     #: keeping a large run's journal in memory
@@ -265,8 +269,15 @@ class RunContext:
     #: (``engine.undo._taken_up_hidden``, ``outbound.hide_again``)
     hide_again: set[int] = field(default_factory=set)
 
+    def flush_settled(self) -> None:
+        """Write the pending settled conflicts (one bulk insert)."""
+        if self.settled:
+            self.store.add_conflicts(self.settled)
+            self.settled = []
+
     def flush_journal(self) -> None:
-        """Write the pending journal rows (one bulk insert)."""
+        """Write the pending journal rows and settled conflicts (a bulk insert each)."""
+        self.flush_settled()
         if not self.journal:
             return
         self.store.add_changes(self.journal, returning=False)

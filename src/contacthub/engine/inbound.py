@@ -643,7 +643,8 @@ class Inbound(Matching, Twins, LeftBehind):
             )
             if c.winner == "open":
                 ctx.open_conflicts.setdefault(contact.id, {})[c.field] = -1
-        self.store.add_conflicts(rows)
+        self.store.add_conflicts([row for row in rows if row["status"] == "open"])
+        ctx.settled += [row for row in rows if row["status"] != "open"]
         return moved
 
     def _together(self, side: Side, contact: ContactRow, result: MergeResult, moved: dict[str, Any]) -> None:

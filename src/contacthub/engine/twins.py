@@ -111,6 +111,7 @@ class Twins(MergesRecords):
                 continue
             if {lk.connector_id for lk in links[keep_id]} & {lk.connector_id for lk in links[fold_id]}:
                 continue
+            ctx.flush_settled()  # (the fold's own go with it)
             ctx.report.conflicts -= store.fold_contact(ctx.run_id, fold_id, keep_id)
             ctx.open_conflicts.pop(fold_id, None)
             ctx.report.count("hub", "create", -1)
