@@ -104,6 +104,48 @@ def test_apples_escaped_colon_is_written_plainly_in_a_copy() -> None:
         assert codec.read(made[0])[0] == fields
 
 
+def test_a_copy_leaves_out_the_hub_data_its_settings_do_not_read() -> None:
+    """The source reads ``custom.trade`` in X-TRADE and the department in X-DEPARTMENT; a
+    target mapping neither keeps no X-TRADE (never written again there, it stayed the value
+    at the copy for good) and writes the department in ORG. What the source does not read
+    either is kept."""
+    source = VCardCodec({"custom.trade": "X-TRADE", "department": "X-DEPARTMENT"})
+    data = rich_card().replace(
+        b"END:VCARD", b"X-TRADE:mason\r\nX-DEPARTMENT:Rigging\r\nORG:Acme;Old unit\r\nEND:VCARD"
+    )
+    fields, _, _ = source.read(data)
+    assert fields["custom.trade"] == "mason" and fields["department"] == "Rigging"
+    target = VCardCodec()
+    wanted = {k: v for k, v in fields.items() if k != "custom.trade"}
+    made = target.create_from(data, wanted, "ann-1", exact=False, mapped=source.fmap)
+    assert made is not None
+    text = made[0].decode()
+    assert "X-TRADE" not in text and "X-DEPARTMENT" not in text and "Old unit" not in text
+    assert "ORG:Acme;Rigging\r\n" in text and made[1]["department"] == "Rigging"
+    for kept in ("NICKNAME:Annie", "CATEGORIES:Friends,Climbing", PHOTO, "X-ABUID:", "item1.X-ABLabel"):
+        assert kept in text
+    assert made[1] == target.read(made[0])[0]
+
+
+def test_a_copy_whose_settings_read_the_property_as_another_field_writes_that_field() -> None:
+    """The target reads X-TRADE as ``custom.job``: the copy's X-TRADE says the hub's job,
+    or nothing when the hub has none (not the source's trade); the target's department,
+    read from ORG's second component by the source, is its own X-DEPARTMENT."""
+    source = VCardCodec({"custom.trade": "X-TRADE"})
+    data = rich_card().replace(b"END:VCARD", b"X-TRADE:mason\r\nORG:Acme;Rigging\r\nEND:VCARD")
+    fields, _, _ = source.read(data)
+    target = VCardCodec({"custom.job": "X-TRADE", "department": "X-DEPARTMENT"})
+    wanted = {k: v for k, v in fields.items() if k not in ("custom.trade", "department")}
+    for job, line in ((None, None), ("welder", "X-TRADE:welder\r\n")):
+        want = wanted if job is None else {**wanted, "custom.job": job}
+        made = target.create_from(data, want, "ann-1", exact=False, mapped=source.fmap)
+        assert made is not None
+        text = made[0].decode()
+        assert "mason" not in text and "Rigging" not in text and "ORG:Acme\r\n" in text
+        assert (line in text) if line else ("X-TRADE" not in text)
+        assert made[1] == target.read(made[0])[0] == want
+
+
 def test_only_the_first_card_of_a_file_is_copied() -> None:
     codec = VCardCodec()
     data = rich_card() + rich_card(uid="bob-2", email="bob@example.com").replace(b"Ann", b"Bob")
@@ -247,14 +289,38 @@ def test_a_card_merged_with_another_system_starts_from_the_card(tmp_path: Path) 
 
 def test_a_folder_with_its_own_mapping_gets_a_copy_read_its_own_way(tmp_path: Path) -> None:
     """Settings that read cards differently make the copy go through the fields: the custom
-    field lands in the target's own property, and the source's stays as an unmodelled line."""
+    field lands in the target's own property, and the source's is left out (hub data
+    there, which the target would never write again)."""
     hub = Hub(tmp_path)
     a = hub.add("a", mapping='{"custom.trade" = "X-TRADE"}')
     (a / "ann.vcf").write_bytes(rich_card().replace(b"END:VCARD", b"X-TRADE:Rigging\r\nEND:VCARD"))
     hub.add("b", mapping='{"custom.trade" = "X-JOB"}')
     assert hub.sync()["changes"]["b"]["create"] == 1
     (made,) = hub.files("b").values()
-    assert b"X-JOB:Rigging" in made and PHOTO.encode() in made
+    assert b"X-JOB:Rigging" in made and PHOTO.encode() in made and b"X-TRADE" not in made
+    assert hub.sync()["changes"] == {}
+
+
+@pytest.mark.parametrize("direction", ['"to-hub"', '"two-way"'])
+def test_a_copy_into_a_folder_that_does_not_map_a_field_keeps_no_stale_value(
+    tmp_path: Path, direction: str
+) -> None:
+    """QA: a folder mapping ``custom.trade`` to X-TRADE fed a ``from-hub`` folder mapping
+    nothing; the copy kept X-TRADE:mason, which no run wrote again, so after the trade was
+    edited to carpenter the copy said mason for good. The copy has no X-TRADE at all, and
+    keeps what neither folder reads."""
+    hub = Hub(tmp_path)
+    src = hub.add("src", direction=direction, mapping='{"custom.trade" = "X-TRADE"}')
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:ben-uid", "FN:Ben Doe", "N:Doe;Ben;;;"]
+    lines += ["EMAIL:ben@example.com", "X-TRADE:mason", "X-ABUID:B3E1:ABPerson", PHOTO, "END:VCARD", ""]
+    (src / "ben.vcf").write_bytes("\r\n".join(lines).encode())
+    hub.add("out", direction='"from-hub"')
+    assert hub.sync()["changes"]["out"]["create"] == 1
+    (made,) = hub.files("out").values()
+    assert b"X-TRADE" not in made and b"X-ABUID:B3E1:ABPerson" in made and PHOTO.encode() in made
+    (src / "ben.vcf").write_bytes((src / "ben.vcf").read_bytes().replace(b"mason", b"carpenter"))
+    hub.sync()
+    assert b"mason" not in next(iter(hub.files("out").values()))
     assert hub.sync()["changes"] == {}
 
 

@@ -582,3 +582,26 @@ def test_a_card_over_max_card_mb_is_an_error_of_its_record(book: str, radicale: 
     with radicale.client() as http:
         assert http.get(f"{book}big.vcf").content == stored
     assert connector.pull(None, {}).listed == 2
+
+
+def test_a_card_fetched_to_copy_says_what_the_book_reads_as_hub_fields(book: str, radicale: Radicale) -> None:
+    """A book mapping ``custom.trade`` to X-TRADE hands out its cards with its field map: a
+    copy into a folder that maps no trade leaves the X-TRADE line out (it stayed the value
+    at the copy for good) and keeps what neither reads."""
+    from contacthub.connectors.card_source import CardSource
+    from contacthub.formats.vcard import VCardCodec
+
+    values = {"url": book, "username": "alice", "password": radicale.users["alice"]}
+    connector = CardDavConnector(ConnectorConfig("dav", values, {"custom.trade": "X-TRADE"}))
+    data = card("ben-1", "Ben", EMAIL="ben@example.com", **{"X-TRADE": "mason", "X-ABUID": "B3E1"})
+    fields = connector.codec.read(data)[0]
+    copy = WriteOp("create", "ben-1", fields, source=CardSource("f/b.vcf", "1", data=data))
+    [made] = connector.write([copy])
+    assert made.fields["custom.trade"] == "mason"
+    found = connector.card_sources([(made.native_id or "", made.version or "", False)])
+    source = found[made.native_id or ""]
+    assert source.mapped is connector.codec.fmap
+    wanted = {k: v for k, v in made.fields.items() if k != "custom.trade"}
+    copied = source.card(VCardCodec(), wanted, "ben-1")
+    assert copied is not None
+    assert b"X-TRADE" not in copied[0] and b"X-ABUID:B3E1" in copied[0] and b"ben@example.com" in copied[0]

@@ -10,7 +10,11 @@ connector writing the new card reads it (``read``) and writes the hub's fields i
 into any existing card (``VCardCodec.create_from``); everything the hub does not model is
 copied as it is. ``exact`` says the card, at that version, reads as exactly the fields to
 write under the same settings (the link agreed on the contact's current revision): the
-bytes are then copied without parsing, the way vdirsyncer copies them.
+bytes are then copied without parsing, the way vdirsyncer copies them. ``mapped`` is the
+source connector's field map: a property it reads as a hub field (``custom.trade`` in
+``X-TRADE``) is hub data, not something the hub does not model, and a copy into a
+connector that does not read it there leaves it out (kept, it stayed as first copied
+while the hub field changed).
 
 The source is only a starting point: a card that changed, went away or cannot be read is
 ignored and the new card is built from the fields, as before.
@@ -29,6 +33,7 @@ from contacthub.errors import RecordError
 
 if TYPE_CHECKING:  # types only: the codec is the one of the connector writing the card
     from contacthub.formats.vcard import VCardCodec
+    from contacthub.formats.vcard_map import FieldMap
     from contacthub.model import Fields
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
@@ -92,12 +97,15 @@ class CardSource:
     """A card another connector of the hub holds, at the version the hub agreed on, and
     whether it reads as exactly the fields to write: a vCard file's path (read when the new
     card is written, by whichever process writes it), or a card's bytes already fetched (a
-    CardDAV book's, fetched a page at a time, at that version)."""
+    CardDAV book's, fetched a page at a time, at that version), and the field map it was
+    read with (``mapped``: which of its properties are hub fields there; None: unknown,
+    every property is kept)."""
 
     path: str
     version: str
     exact: bool = False
     data: bytes | None = None
+    mapped: FieldMap | None = None
 
     def read(self, limit: int | None = None) -> bytes | None:
         """The card's bytes if the file is still at ``version``, else None (it changed since
@@ -146,4 +154,6 @@ class CardSource:
         bytes and the fields they read as; None when the card cannot be read or used; a
         ``RecordError`` when it is over ``limit`` (``read``)."""
         template = self.read(limit)
-        return None if template is None else codec.create_from(template, fields, uid, self.exact)
+        if template is None:
+            return None
+        return codec.create_from(template, fields, uid, self.exact, self.mapped)

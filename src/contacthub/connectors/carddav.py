@@ -235,7 +235,7 @@ class CardDavConnector(Connector):
                     data = got[0]
                     if b"\r\n" not in data:  # XML parsing made the card's CRLF line ends LF
                         data = data.replace(b"\n", b"\r\n")
-                    out[nid] = CardSource(self._member_url(nid), got[1], want[nid][1], data)
+                    out[nid] = CardSource(self._member_url(nid), got[1], want[nid][1], data, self.codec.fmap)
         return out
 
     # --- signing in -----------------------------------------------------------------------

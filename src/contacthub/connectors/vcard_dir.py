@@ -178,7 +178,7 @@ class VCardDirConnector(VCardFiles, Connector):
         # files are read by the process that writes the new cards
         root, join = self._root_text, os.path.join
         return {
-            nid: CardSource(join(root, nid), version, exact)
+            nid: CardSource(join(root, nid), version, exact, mapped=self.codec.fmap)
             for nid, version, exact in wanted
             if nid and nid[0] != "." and not _SEPARATORS.intersection(nid)
         }

@@ -152,11 +152,19 @@ class VCardCodec:
         return build_card(fields, self.fmap, uid, self.version or "3.0", self.region)
 
     def create_from(
-        self, template: bytes, fields: Fields, uid: str, exact: bool = False
+        self,
+        template: bytes,
+        fields: Fields,
+        uid: str,
+        exact: bool = False,
+        mapped: FieldMap | None = None,
     ) -> tuple[bytes, Fields] | None:
         """A new card made from another card of the same person (``template``): its first
         card with ``fields`` written into it, as into any existing card, and UID ``uid``, so
         that everything the hub does not model is copied too; and the fields it reads as.
+        ``mapped``, the field map the template was read with, says what in it is hub data
+        rather than unmodelled: what of that these settings do not read is left out
+        (``_without_fields_of``).
 
         ``exact`` (the caller knows the template reads as ``fields`` under these settings)
         copies the bytes as they are when the template is one card whose UID is ``uid``: no
@@ -180,6 +188,8 @@ class VCardCodec:
         if card.version not in wanted:
             return None
         card.properties = [p for p in card.properties if p.name != "UID"]
+        if mapped is not None:
+            _without_fields_of(card, mapped, self.fmap)
         at = next((i + 1 for i, p in enumerate(card.properties) if p.name == "VERSION"), 0)
         card.properties.insert(at, Property("UID", escape(uid)))
         apply_fields(card, fields, self.fmap, self.region)
@@ -352,6 +362,43 @@ def _plain_colons(data: bytes) -> bytes:
     if b"\\://" not in data:
         return data
     return _ESCAPED_URL.sub(rb"\1:\2", data)
+
+
+#: the params a rewritten value drops: they said how the old one was written
+_RAW_PARAMS = frozenset({"CHARSET", "ENCODING"})
+
+
+def _without_fields_of(card: Card, source: FieldMap, target: FieldMap) -> None:
+    """``card`` (read with ``source``, to be written with ``target``) without the hub data
+    that ``target`` does not read where ``source`` does: a property the source maps to a
+    field (``X-TRADE`` for ``custom.trade``) that the target maps nowhere or elsewhere, and
+    a component of N or ORG the source reads a field from and the target does not. The
+    target writes the hub's values of what it does read (``apply_fields``). Kept, such a
+    line was the value at the copy, for good: the target never writes it again, so an edit
+    of the field elsewhere never reached it. Properties the source does not read (PHOTO,
+    X-ABUID, CATEGORIES, groups) are kept, and so are ORG units past the mapped ones."""
+    out: list[Property] = []
+    for prop in card.properties:
+        if prop.name in source.text and prop.name not in target.text:
+            continue
+        slots = source.struct.get(prop.name)
+        if slots is not None:
+            theirs = target.struct.get(prop.name, [])
+            stale = [i for i, s in enumerate(slots) if s and not (i < len(theirs) and theirs[i])]
+            parts = split_unescaped(prop.value)
+            if any(i < len(parts) and parts[i] for i in stale):
+                for i in stale:
+                    if i < len(parts):
+                        parts[i] = ""
+                if prop.name != "N":  # an ORG left empty is no ORG (as ``apply_fields``)
+                    while parts and not parts[-1]:
+                        parts.pop()
+                    if not parts:
+                        continue
+                prop.value, prop.raw = ";".join(parts), None
+                prop.params = {k: v for k, v in prop.params.items() if k not in _RAW_PARAMS}
+        out.append(prop)
+    card.properties = out
 
 
 def _one_card_with_uid(data: bytes, uid: str) -> bool:
