@@ -146,6 +146,32 @@ def test_a_copy_whose_settings_read_the_property_as_another_field_writes_that_fi
         assert made[1] == target.read(made[0])[0] == want
 
 
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_card_is_copied_in_utf8_with_what_the_hub_does_not_model(codec: str, exact: bool) -> None:
+    """The version was looked for as the bytes ``\\nVERSION:3.0``, which UTF-16 never has:
+    a UTF-16 card was built from the fields, its photo and X- lines left behind. The copy
+    is in UTF-8, as every new card is (and as a CardDAV server takes it)."""
+    target = VCardCodec()
+    data = rich_card(uid="phone-uid")
+    fields, _, _ = target.read(data)
+    made = target.create_from(
+        b"\xff\xfe" * (codec == "utf-16-le") + data.decode().encode(codec), fields, "ann-1", exact
+    )
+    assert made is not None
+    text = made[0].decode("utf-8")
+    assert "UID:ann-1\r\n" in text and PHOTO in text and "X-ABUID:" in text and "item1.X-ABLabel" in text
+    assert made[1] == target.read(made[0])[0] == fields
+
+
+def test_a_card_saying_its_version_in_lower_case_is_copied() -> None:
+    target = VCardCodec()
+    data = rich_card().replace(b"VERSION:3.0", b"version:3.0")
+    fields, _, _ = target.read(data)
+    made = target.create_from(data, fields, "ann-1", exact=False)
+    assert made is not None and PHOTO.encode() in made[0] and b"NICKNAME:Annie" in made[0]
+
+
 def test_only_the_first_card_of_a_file_is_copied() -> None:
     codec = VCardCodec()
     data = rich_card() + rich_card(uid="bob-2", email="bob@example.com").replace(b"Ann", b"Bob")
@@ -260,6 +286,23 @@ def test_a_first_copy_of_a_folder_keeps_every_card_whole(tmp_path: Path, corpus_
             copied += 1
     assert copied >= 20, f"only {copied} corpus cards were copied whole"
     assert hub.sync()["changes"] == {}
+    assert hub.sync()["changes"] == {}
+
+
+def test_a_utf16_card_copied_into_a_new_folder_keeps_its_unmodelled_lines(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """QA: the corpus's UTF-16 Roundcube card, synced into an empty folder, arrived without
+    its ``item1.X-ABADR`` and ``X-ABUID`` lines. It arrives with them, in UTF-8."""
+    hub = Hub(tmp_path)
+    a = hub.add("a")
+    hub.add("b")
+    shutil.copy(corpus_dir / "vcards" / "utf16be__3.0__roundcube_utf-16_sample.vcf", a / "rc.vcf")
+    assert hub.sync()["changes"]["b"]["create"] == 1
+    (made,) = hub.files("b").values()
+    text = made.decode("utf-8")
+    assert "item1.X-ABADR:us\r\n" in text and "X-ABUID:DC88726E-3E31-4B75-AEB5-C51BC6326779" in text
+    assert "item1.ADR;type=WORK;type=pref:" in text and "Conceptión" in text
     assert hub.sync()["changes"] == {}
 
 

@@ -173,12 +173,21 @@ class VCardCodec:
         a 2.1 card is built anew rather than copied into a CardDAV book that refuses it).
         Apple's ``http\\://`` (an escape vCard does not have) is written ``http://``: a
         server that stores the card through another parser (Radicale) keeps the backslash,
-        and the next reading of the card spread a URL with a backslash everywhere."""
+        and the next reading of the card spread a URL with a backslash everywhere.
+
+        A UTF-16 template is copied in UTF-8, as every new card is written (vCard 4.0 and
+        CardDAV know only UTF-8); its version is the parsed card's, not bytes looked for:
+        ``\\nVERSION:3.0`` is never in UTF-16 (nor in ``version:3.0``), and such a card was
+        built from the fields, without its photo and X- lines."""
+        utf16 = utf16_as_utf8(template)
+        if utf16 is not None:
+            template = utf16[0]
         template = _plain_colons(template)
         wanted = (self.version,) if self.version else ("3.0", "4.0")
-        if not any(b"\nVERSION:" + v.encode() in template for v in wanted):
-            return None
-        if exact and _one_card_with_uid(template, uid):
+        says = any(b"\nVERSION:" + v.encode() in template for v in wanted)
+        if not says and b"\nVERSION:" in template:
+            return None  # another version, as most cards spell it: refused without parsing
+        if exact and says and _one_card_with_uid(template, uid):
             return template, fields
         try:
             cards = parse_cards(template, "", self.fallback)
