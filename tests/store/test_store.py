@@ -946,3 +946,31 @@ def test_a_database_not_in_utf8_is_refused_with_one_clear_message(postgres_url: 
     finally:
         with _admin_connect(postgres_url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_each_statement_for_its_own_values(postgres_url: str) -> None:
+    """psycopg prepares a statement the sixth time it runs, and the server's generic plan
+    of an IN-list of parameters tests each row against every value in turn: a first sync's
+    ``links_by_native`` grew to 0.2-0.3 s an IN-list (``bench/two_hubs.py``). Every
+    connection of the store's engine plans for the values, also after a rollback and on
+    a prepared statement."""
+    with _fresh_postgres_database(postgres_url) as url:
+        engine = open_database(url)
+        try:
+            with engine.connect() as conn:
+                conn.rollback()
+                assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+                query = text("SELECT count(*) FROM links WHERE connector_id = :c AND native_id IN (:a, :b)")
+                for _ in range(10):  # prepared from the sixth on
+                    conn.execute(query, {"c": 1, "a": "x", "b": "y"})
+                plans = conn.execute(
+                    text(
+                        "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                        " WHERE statement LIKE :s"
+                    ),
+                    {"s": "SELECT count(*) FROM links%"},
+                ).all()
+                assert plans and all(generic == 0 and custom > 0 for generic, custom in plans), plans
+        finally:
+            engine.dispose()
