@@ -1240,3 +1240,42 @@ def test_a_person_renamed_in_a_card_and_a_plain_sheet_takes_the_newer_name_whole
     assert "[auto]" in listed and f": {lost}\n" in listed and f": {won}  (kept)" in listed
     assert hub.cli("conflicts", "h").count("[open]") == 0
     hub.settled()
+
+
+def test_with_the_order_set_a_date_cell_of_text_becomes_no_birthday(tmp_path: Path) -> None:
+    """QA: a Google file with ``date_order = "dmy"`` holding ``31/31/1980`` and ``tomorrow``
+    gave the cards ``BDAY:31/31/1980`` and ``BDAY:tomorrow`` (no valid 3.0 card). Each row
+    is an error naming its line until its cell is fixed; the other rows sync. A birthday of
+    text from a vCard 4.0 card is not written into that file (its cell stays empty, which
+    deletes nothing)."""
+    hub = site(tmp_path, 'format = "google"\ndate_order = "dmy"')
+    (hub.folder / "dee.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:dee\r\nFN:Dee Ng\r\nN:Ng;Dee;;;\r\n"
+        "EMAIL:dee@example.com\r\nBDAY;VALUE=text:circa 1800\r\nEND:VCARD\r\n"
+    )
+    hub.sheet.write_text(
+        "First Name,Last Name,Birthday,E-mail 1 - Value\r\n"
+        "Ann,Lee,31/31/1980,ann@example.com\r\nBob,Roe,tomorrow,bob@example.com\r\n"
+        "Cy,Wu,25/12/1980,cy@example.com\r\n"
+    )
+    report = hub.sync()
+    assert [(e["record"], e["message"]) for e in report["errors"]] == [
+        (f"{hub.sheet}:2", "cannot map row: Birthday: '31/31/1980' is no date (with date_order = 'dmy' set, "
+         "a date cell holds a date or nothing): fix the cell"),
+        (f"{hub.sheet}:3", "cannot map row: Birthday: 'tomorrow' is no date (with date_order = 'dmy' set, "
+         "a date cell holds a date or nothing): fix the cell"),
+    ]  # fmt: skip
+    cards = {p.name: p.read_text() for p in hub.folder.glob("*.vcf")}
+    assert len(cards) == 2 and sum("BDAY:1980-12-25" in card for card in cards.values()) == 1
+    assert not any("31/31" in card or "tomorrow" in card for card in cards.values())
+    rows = {r["E-mail 1 - Value"]: r["Birthday"] for r in csv.DictReader(hub.sheet.read_text().splitlines())}
+    assert rows == {
+        "ann@example.com": "31/31/1980",
+        "bob@example.com": "tomorrow",
+        "cy@example.com": "25/12/1980",
+        "dee@example.com": "",
+    }
+    hub.sheet.write_text(hub.sheet.read_text().replace("31/31/1980", "30/1/1980"))
+    assert hub.sync()["changes"]["cards"] == {"create": 1, "update": 0, "delete": 0}
+    assert "BDAY;VALUE=text:circa 1800" in (hub.folder / "dee.vcf").read_text()
+    assert any("BDAY:1980-01-30" in p.read_text() for p in hub.folder.glob("*.vcf"))

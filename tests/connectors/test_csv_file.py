@@ -1498,6 +1498,56 @@ def test_a_file_of_both_orders_reports_the_dates_it_cannot_tell(tmp_path: Path) 
     }
 
 
+@pytest.mark.parametrize(
+    ("fmt", "header"),
+    [("google", "First Name,Last Name,Birthday,E-mail 1 - Value"),
+     ("outlook", "First Name,Last Name,Birthday,E-mail Address")],
+)  # fmt: skip
+def test_with_the_order_set_a_date_cell_of_text_is_an_error_of_its_row(
+    tmp_path: Path, fmt: str, header: str
+) -> None:
+    """``31/31/1980`` and ``tomorrow`` under ``date_order = "dmy"`` were the birthdays
+    ``31/31/1980`` and ``tomorrow`` in every card (``BDAY:tomorrow``) and every other file.
+    Each is an error of its row naming the line, the pull is incomplete (no one deleted),
+    the row is left as it is, and the other rows read on."""
+    path = tmp_path / "book.csv"
+    text = (
+        f"{header}\r\nAnn,Lee,31/31/1980,ann@example.com\r\nBob,Roe,tomorrow,bob@example.com\r\n"
+        "Cy,Wu,25/12/1980,cy@example.com\r\n"
+    )
+    path.write_text(text)
+    connector = connector_for(path, format=fmt, date_order="dmy")
+    pull = connector.pull(None, {})
+    assert not pull.complete
+    got = _birthdays(connector)
+    for line, cell in ((2, "31/31/1980"), (3, "tomorrow")):
+        error = got.pop(f"{path}:{line}")
+        assert isinstance(error, RecordError)
+        assert f"Birthday: {cell!r} is no date" in error.message and "date_order = 'dmy'" in error.message
+    assert got == {"cy@example.com": "1980-12-25"}
+    [res] = connector.write([WriteOp("update", "ann@example.com", sample(1), None, None)])
+    assert isinstance(res.error, RecordNotFoundError)
+    assert path.read_bytes() == text.encode()
+    assert len(records(connector_for(path, format=fmt))) == 3  # (``auto``: text, as before)
+
+
+def test_a_birthday_of_text_is_not_written_where_the_order_is_set(tmp_path: Path) -> None:
+    """A birthday of text the hub holds (a vCard 4.0 ``BDAY;VALUE=text:circa 1800``)
+    written into a file whose ``date_order`` is set made a row that was an error on every
+    read after: its cell stays empty, and the file says it cannot hold the birthday."""
+    path = tmp_path / "book.csv"
+    path.write_text("First Name,Birthday,E-mail 1 - Value\r\nCy,25/12/1980,cy@example.com\r\n")
+    connector = connector_for(path, date_order="dmy")
+    records(connector)
+    wanted = sample(1, birthday="circa 1800")
+    result = create(connector, wanted)
+    assert result.error is None and result.fields is not None
+    assert "birthday" not in result.fields
+    assert connector.read_back(wanted) == result.fields
+    assert path.read_text().splitlines()[-1].split(",")[1] == ""
+    assert len(records(connector_for(path, date_order="dmy"))) == 2
+
+
 def test_a_mapping_to_a_column_with_no_name_is_refused(tmp_path: Path) -> None:
     for blank in ("", "  "):
         with pytest.raises(ConfigError, match=r"'custom\.trade' in a column with no name"):

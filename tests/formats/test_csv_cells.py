@@ -83,6 +83,27 @@ def test_a_date_the_order_cannot_read_is_an_error_not_a_guess(text: str, order: 
         parse_date(text, order)
 
 
+@pytest.mark.parametrize("text", ["31/31/1980", "tomorrow", "2/29/2001", "3/4/80", "1980-02-30", "--13-25"])
+@pytest.mark.parametrize("order", ["dmy", "mdy", "ymd"])
+def test_with_the_order_set_a_cell_that_is_no_date_is_an_error(text: str, order: str) -> None:
+    """With ``date_order`` set (``strict``) text that is no date was kept as written: a
+    birthday ``31/31/1980`` or ``tomorrow`` in every card (``BDAY:tomorrow``, no valid 3.0
+    card). Without the setting it still is (``test_parse_date``)."""
+    with pytest.raises(DateOrderError, match=f"{text!r} is no date .*date_order = {order!r}"):
+        parse_date(text, order, strict=True)
+    assert parse_date(text, order) == text
+    assert format_date(text, strict=True) is None  # and never written into such a file
+
+
+@pytest.mark.parametrize(
+    "text,expect",
+    [("25/12/1980", "1980-12-25"), ("1980-03-04", "1980-03-04"), (" --02-29", "--02-29"),
+     ("14.3.1980", "1980-03-14"), ("1980/1/2", "1980-01-02"), ("0/0/00", ""), ("", "")],
+)  # fmt: skip
+def test_with_the_order_set_dates_and_empty_cells_read_as_before(text: str, expect: str) -> None:
+    assert parse_date(text, "dmy", strict=True) == expect
+
+
 @pytest.mark.parametrize(
     "cells,order",
     [

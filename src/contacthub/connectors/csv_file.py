@@ -291,7 +291,7 @@ class CsvConnector(CsvStore, Connector):
                 config.name,
             )
         self.create = flag_setting(config, "create", False)
-        self.date_order = settings.get("date_order", "auto")
+        self.date_order: str = settings.get("date_order", "auto")
         if self.date_order not in DATE_ORDERS:
             known = ", ".join(DATE_ORDERS)
             raise ConfigError(f"unknown csv date_order {self.date_order!r} (known: {known})", config.name)
@@ -473,7 +473,7 @@ class CsvConnector(CsvStore, Connector):
         """The row's fields and version, worked out once for its cells (``_Row.cache``)."""
         if row.cache is None or row.cache[0] != row.cells:
             view = {h: read_cell(c) for h, c in zip(table.header, row.cells, strict=True) if c}
-            contact = read_row(handlers, view, table.date_order or "mdy")
+            contact = read_row(handlers, view, table.date_order or "mdy", self._strict_dates)
             version = row_version(table.header, row.cells, id_col)
             row.cache = (list(row.cells), contact.to_fields(self.config.region), version)
         return dict(row.cache[1]), row.cache[2]
@@ -559,7 +559,7 @@ class CsvConnector(CsvStore, Connector):
         mapping = self.config.mapping
         header += missing_columns(fmt, header, fields, mapping)
         handlers = handlers_for(fmt, header, mapping)
-        cells = render(handlers, fields, {}, self.config.region)
+        cells = render(handlers, fields, {}, self.config.region, strict_dates=self._strict_dates)
         view = {c: read_cell(protect(v)) for c, v in cells.items() if v}  # as written, then read
         return read_row(handlers, view).to_fields(self.config.region)
 
@@ -934,13 +934,14 @@ class CsvConnector(CsvStore, Connector):
         # what the row has; rendered from ``fields``, which lack it, it was emptied
         if any(not project({h.field: 1}, self._writing) for h in handlers):
             filled = {h: c for h, c in view.items() if c}
-            current = read_row(handlers, filled, order).to_fields(self.config.region)
+            current = read_row(handlers, filled, order, self._strict_dates).to_fields(self.config.region)
             held = project(current, self._writing)
             fields = {**{k: v for k, v in current.items() if k not in held}, **fields}
         cells = list(row.cells)
         place = {column: i for i, column in reversed(list(enumerate(table.header)))}  # (the first)
         style = self._date_style(table, handlers)
-        for column, value in render(handlers, fields, view, self.config.region, style, order).items():
+        changed = render(handlers, fields, view, self.config.region, style, order, self._strict_dates)
+        for column, value in changed.items():
             # a cell whose value does not change stays as typed: guarded anew, a number the
             # user typed "+1 555 201 0002" beside a changed phone became "'+1 555 ..." (QA)
             at = place[column]
@@ -1018,6 +1019,13 @@ class CsvConnector(CsvStore, Connector):
                 order = told or self._learned or "mdy"
             table.date_order = order
         return table.date_order
+
+    @property
+    def _strict_dates(self) -> bool:
+        """Whether a date cell that is no date is an error of its row (``csv_cells.parse_date``):
+        when ``date_order`` is set, which says what the file's dates are. With ``auto`` such
+        text is kept as written, as it always was (a file of ``circa 1980``s stays readable)."""
+        return self.date_order != "auto"
 
     def _date_style(self, table: _Table, handlers: list[Handler]) -> str:
         """How the file spells its dates, from the cells of its date columns (once a table):

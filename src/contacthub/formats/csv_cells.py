@@ -214,19 +214,45 @@ def says_no_date(cell: str) -> bool:
     return not cell.strip() or bool(m and int(m.group(1)) == int(m.group(3)) == 0)
 
 
-def parse_date(text: str, order: str = "mdy") -> str:
+def is_date(value: str) -> bool:
+    """Whether ``value`` is a date as the hub holds one: an ISO day that exists, or a
+    ``--MM-DD`` of a month and a day that can be."""
+    iso = _ISO_DATE.fullmatch(value.strip())
+    if iso:
+        return _exists(*iso.groups())
+    yearless = _YEARLESS.fullmatch(value.strip())
+    return yearless is not None and _exists("2000", *yearless.groups())  # (2000: a leap year)
+
+
+def parse_date(text: str, order: str = "mdy", strict: bool = False) -> str:
     """ISO ``YYYY-MM-DD`` from Outlook's ``m/d/yyyy``, the UK's ``d/m/yyyy``, the
     European ``d.m.yyyy`` (always day first) and ``yyyy/m/d`` (always year first);
     Outlook's ``0/0/00`` means no date; a date without a year is ``--MM-DD`` (Google
     writes `` --MM-DD``); anything else, a day that does not exist (2/29/2001) or a
-    two-digit year included, is kept as written.
+    two-digit year included, is kept as written, unless ``strict``.
 
     ``order`` says how a slashed date with the year last is read: ``mdy`` (Outlook's US
     default), ``dmy``, ``mixed`` (the file has dates of both orders: each read the one way
     it can be a date) or ``ymd`` (the file's dates are year first). One that reads the
     same both ways (``5/5/1980``) is that date whatever the order; one that reads only in
     an order ``order`` excludes, or both ways in a ``mixed`` file, raises
-    ``DateOrderError``."""
+    ``DateOrderError``.
+
+    ``strict`` (the connector's ``date_order`` is set, not ``auto``): a cell that is no
+    date at all (``31/31/1980``, ``tomorrow``) raises ``DateOrderError`` too. Kept as
+    written, it was a birthday of text in every other system, ``BDAY:tomorrow`` in a
+    card, though the setting says what the file's dates are."""
+    value = _read_date(text, order)
+    if strict and value and not is_date(value):
+        raise DateOrderError(
+            f"{text.strip()!r} is no date (with date_order = {order!r} set, a date cell holds a "
+            "date or nothing): fix the cell"
+        )
+    return value
+
+
+def _read_date(text: str, order: str) -> str:
+    """``parse_date`` but for ``strict``: the text itself when it is no date."""
     yearless = _YEARLESS.fullmatch(text.strip())
     if yearless and 1 <= int(yearless.group(1)) <= 12 and 1 <= int(yearless.group(2)) <= 31:
         return yearless.group(0)
@@ -338,7 +364,7 @@ def date_style(cells: Iterable[str], order: str = "mdy") -> str:
     return ""
 
 
-def format_date(value: str, style: str = "", yearless: bool = True) -> str | None:
+def format_date(value: str, style: str = "", yearless: bool = True, strict: bool = False) -> str | None:
     """A hub date as a date column of ``style`` (``date_style``) spells it, read back by
     ``parse_date`` as the same value: a new row of an Outlook file gets ``1/2/1980`` like
     the rows Outlook wrote, not ``1980-01-02``. A date without a year is Google's
@@ -348,7 +374,11 @@ def format_date(value: str, style: str = "", yearless: bool = True) -> str | Non
     guard that made exceptions would be one more thing to get wrong). A column with no
     spelling for it (``yearless`` false: Outlook's ``Birthday``) gets ``None``, never a
     made-up year. A day that does not exist (1980-02-30) and free text are written as they
-    are: respelled, they would read back as another value."""
+    are: respelled, they would read back as another value; with ``strict`` (the file's
+    ``date_order`` is set, so reading such a cell is an error: ``parse_date``) they get
+    ``None`` instead, as a date the column cannot spell."""
+    if strict and not is_date(value):
+        return None
     iso = _ISO_DATE.fullmatch(value)
     if iso and style and _exists(*iso.groups()):
         year, month, day = iso.groups()

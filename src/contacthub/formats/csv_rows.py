@@ -79,11 +79,14 @@ def _label_type(label: str) -> tuple[str, bool]:
     return _GOOGLE_TYPES.get(text, text), primary
 
 
-def read_row(handlers: list[Handler], row: Row, date_order: str = "mdy") -> Contact:
+def read_row(
+    handlers: list[Handler], row: Row, date_order: str = "mdy", strict_dates: bool = False
+) -> Contact:
     """The contact these columns hold (not yet normalised: call ``to_fields``). Empty slots
     add nothing: an Outlook row has a dozen phone columns and usually one number. A
     slashed date is read in the file's ``date_order`` (``csv_cells.parse_date``); one that
-    order cannot read raises ``DateOrderError`` naming its column."""
+    order cannot read, or with ``strict_dates`` (the order is the connector's setting) a
+    cell that is no date at all, raises ``DateOrderError`` naming its column."""
     c = Contact()
     own = _custom_in_columns(handlers)
     for h in handlers:
@@ -99,7 +102,7 @@ def read_row(handlers: list[Handler], row: Row, date_order: str = "mdy") -> Cont
                 setattr(c, h.field, value)
         elif h.kind == "date":
             try:
-                c.birthday = c.birthday or parse_date(cells["value"], date_order)
+                c.birthday = c.birthday or parse_date(cells["value"], date_order, strict_dates)
             except DateOrderError as exc:
                 raise DateOrderError(f"{h.cols[0][1]}: {exc}") from None
         elif h.kind == "cell":
@@ -160,11 +163,14 @@ def render(
     region: str,
     date_style: str = "",
     date_order: str = "mdy",
+    strict_dates: bool = False,
 ) -> dict[str, str]:
     """New values of the columns whose field changed, given the row's current cells (read
     in the file's ``date_order``); dates spelled in ``date_style`` (``csv_cells.date_style``:
-    the file's own)."""
-    before = read_row(handlers, old, date_order).to_fields(region)
+    the file's own). With ``strict_dates`` (``read_row``) a birthday that is no date (text
+    from a vCard 4.0 ``BDAY;VALUE=text``) is not written: its cell would make the row an
+    error on every read."""
+    before = read_row(handlers, old, date_order, strict_dates).to_fields(region)
     own = _custom_in_columns(handlers)
     out: dict[str, str] = {}
     groups: dict[str, list[Handler]] = {}
@@ -177,12 +183,18 @@ def render(
                 _write_pairs(group, new, out)
         elif not field_equal(field, fields.get(field), before.get(field)):
             value = keep_spelling(field, fields.get(field), before.get(field))
-            _write_group(group, value, out, old, date_style, region)
+            _write_group(group, value, out, old, date_style, region, strict_dates)
     return out
 
 
 def _write_group(
-    group: list[Handler], value: Any, out: dict[str, str], old: Row, date_style: str, region: str
+    group: list[Handler],
+    value: Any,
+    out: dict[str, str],
+    old: Row,
+    date_style: str,
+    region: str,
+    strict_dates: bool = False,
 ) -> None:
     first = group[0]
     if first.kind == "scalar":
@@ -191,12 +203,13 @@ def _write_group(
     elif first.kind == "date":
         for h in group:
             column = h.cols[0][1]
-            text = format_date(str(value or ""), date_style, h.yearless)
+            text = format_date(str(value or ""), date_style, h.yearless, strict_dates)
             if text is None:
                 # no spelling for this date here (a birthday without a year, in Outlook's
-                # column): the cell says there is no date, which the hub never takes for a
-                # deletion (``read_back`` says the file cannot hold it); one that says no date
-                # already (empty, Outlook's 0/0/00) stays as it is
+                # column; text, where date_order is set): the cell says there is no date,
+                # which the hub never takes for a deletion (``read_back`` says the file
+                # cannot hold it); one that says no date already (empty, Outlook's 0/0/00)
+                # stays as it is
                 cell = old.get(column, "")
                 text = cell if says_no_date(cell) else ""
             out[column] = text
