@@ -824,6 +824,24 @@ def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
         config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": twice}]))
 
 
+@pytest.mark.parametrize("column", ["=cmd|x!A1", "+1", "-x", "@SUM(A1)", "\tTrade", "\rTrade"])
+def test_a_csv_column_name_that_reads_as_a_formula_is_refused(tmp_path: Path, column: str) -> None:
+    """A mapped column's name is written into the header as it is (values get the formula
+    guard's ``'``, headers did not): ``=cmd|x!A1`` was a formula run by the spreadsheet
+    program that opened the file. ``apply`` refuses it, naming the mapping entry."""
+    path = tmp_path / "c.csv"
+    path.write_text("First Name,E-mail Address\r\nAnn,ann@a.com\r\n")
+    engine = open_database("sqlite://")
+    mapping = {"job_title": column}
+    with pytest.raises(ConfigError) as info:
+        config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": mapping}]))
+    assert f"'job_title' in the CSV column {column!r}" in info.value.message
+    assert "spreadsheet formula" in info.value.message
+    config.apply(
+        engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": {"job_title": "a=b"}}])
+    )
+
+
 def test_an_unknown_csv_date_order_is_refused(tmp_path: Path) -> None:
     """A misspelt order read every slashed date month first, as if it were not there."""
     path = tmp_path / "c.csv"

@@ -641,6 +641,34 @@ def test_settings_a_connector_refuses_are_refused_by_the_api(alice: Person) -> N
     assert c.get(f"/api/v1/hubs/{hub['id']}/connectors", headers=auth).json() == []
 
 
+def test_a_csv_column_name_that_reads_as_a_formula_is_refused_by_the_api(
+    app: FastAPI, engine: Engine, alice: Person, tmp_path: Path
+) -> None:
+    """A hub's owner who is no admin may change a CSV connector's mapping: a column named
+    ``=cmd|x!A1`` went into the file's header as it is, a formula for whoever opens it."""
+    eve = make_person(app, engine, "eve@example.com")
+    hub = eve.client.post("/api/v1/hubs", json={"name": "eves"}, headers=eve.auth).json()
+    sheet = tmp_path / "eve.csv"
+    made = alice.client.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "sheet", "type": "csv", "settings": {"path": str(sheet), "create": True}},
+        headers=alice.auth,
+    ).json()
+    url = f"/api/v1/connectors/{made['id']}"
+    bad = eve.client.patch(url, json={"mapping": {"job_title": "=cmd|x!A1"}}, headers=eve.auth)
+    assert bad.status_code == 400 and "'job_title' in the CSV column '=cmd|x!A1'" in bad.json()["error"]
+    assert eve.client.get(url, headers=eve.auth).json()["mapping"] == {}
+    added = alice.client.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "other", "type": "csv", "settings": {"path": str(tmp_path / "o.csv"), "create": True},
+              "mapping": {"notes": "@SUM(A1)"}},
+        headers=alice.auth,
+    )  # fmt: skip
+    assert added.status_code == 400 and "spreadsheet formula" in added.json()["error"]
+    ok = eve.client.patch(url, json={"mapping": {"job_title": "Role"}}, headers=eve.auth)
+    assert ok.status_code == 200, ok.text
+
+
 def test_an_api_body_over_the_limit_is_refused_before_it_is_read(alice: Person) -> None:
     """A 30 MB token was stored (encrypted) and every listing of hubs then took seconds."""
     from contacthub.web.app import MAX_API_BODY

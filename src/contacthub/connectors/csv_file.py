@@ -84,7 +84,7 @@ from contacthub.errors import (
     RejectedRecordError,
     StaleVersionError,
 )
-from contacthub.formats.csv_cells import DATE_ORDERS, date_order, date_style, read_cell
+from contacthub.formats.csv_cells import DATE_ORDERS, FORMULA_TRIGGERS, date_order, date_style, read_cell
 from contacthub.formats.csv_columns import (
     DEFAULT_HEADERS,
     FORMATS,
@@ -303,6 +303,16 @@ class CsvConnector(CsvStore, Connector):
             if not column.strip():
                 # a column with no name is one readers skip: the field was written and never read
                 raise ConfigError(f"the mapping puts {canonical!r} in a column with no name", config.name)
+            if column.startswith(FORMULA_TRIGGERS):
+                # a header cell is a cell: ``=cmd|' /C calc'!A1`` as a new column's name was
+                # written as it is (values get the ``'`` guard) and run by the spreadsheet
+                # program that opened the file; guarded, it would read back as another name
+                raise ConfigError(
+                    f"the mapping puts {canonical!r} in the CSV column {column!r}, whose name "
+                    "starts like a spreadsheet formula (=, +, -, @, a tab or a line break): "
+                    "choose a name that does not",
+                    config.name,
+                )
             if column == "id":
                 # a plain file's ``id`` column holds the record ids: a field written there
                 # changed every row's id (and detection takes an ``id`` column for plain)

@@ -15,11 +15,12 @@ from typing import Any
 
 from contacthub.model import ADDRESS_PARTS, normalize_phone
 
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: what a spreadsheet program runs a cell starting with as a formula (OWASP's list)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _needs_quote(value: str) -> bool:
-    return value.startswith(_TRIGGERS) or (value[:1] == "'" and value[1:2].startswith(_TRIGGERS)
+    return value.startswith(FORMULA_TRIGGERS) or (value[:1] == "'" and value[1:2].startswith(FORMULA_TRIGGERS)
                                            and value[1:2] != "")  # fmt: skip
 
 
