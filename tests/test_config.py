@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -824,7 +825,7 @@ def test_two_fields_on_one_csv_column_are_refused(tmp_path: Path) -> None:
         config.apply(engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": twice}]))
 
 
-@pytest.mark.parametrize("column", ["=cmd|x!A1", "+1", "-x", "@SUM(A1)", "\tTrade", "\rTrade"])
+@pytest.mark.parametrize("column", ["=cmd|x!A1", "+1", "-x", "@SUM(A1)"])  # (tab, CR: control)
 def test_a_csv_column_name_that_reads_as_a_formula_is_refused(tmp_path: Path, column: str) -> None:
     """A mapped column's name is written into the header as it is (values get the formula
     guard's ``'``, headers did not): ``=cmd|x!A1`` was a formula run by the spreadsheet
@@ -839,6 +840,37 @@ def test_a_csv_column_name_that_reads_as_a_formula_is_refused(tmp_path: Path, co
     assert "spreadsheet formula" in info.value.message
     config.apply(
         engine, spec_of([{"name": "c", "type": "csv", "path": str(path), "mapping": {"job_title": "a=b"}}])
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "native", "says"),
+    [
+        ("custom.a\nb", "Trade", "its field name holds a control character"),
+        ("custom.trade", "Col\r\nInjected,Row", "its column or property name holds a control character"),
+        ("custom.a\u202eb", "Trade", "its field name holds an invisible character (U+202E"),
+        ("custom.trade", "Tr\u200bade", "its column or property name holds an invisible character (U+200B"),
+        ("custom.trade", "Tr\u2028ade", "control character"),
+        ("custom.trade", "\tTrade", "control character"),
+    ],
+)
+def test_a_mapping_with_control_or_invisible_characters_is_refused(
+    tmp_path: Path, field: str, native: str, says: str
+) -> None:
+    """``"custom.a\\nb" = "Col\\r\\nInjected,Row"`` was taken: the line break went into the
+    CSV header (a row of its own to other readers) and every listing; a right-to-left
+    override made ``custom.a\u202eb`` read as another name. Mapping names are held to the
+    rule of hub and connector names, in the hub file as through the API."""
+    path = tmp_path / "c.csv"
+    path.write_text("First Name,Trade\r\nAnn,plumber\r\n")
+    mapping = "{" + json.dumps(field) + " = " + json.dumps(native) + "}"
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "csv"\npath = "{path}"\nmapping = {mapping}\n'
+    err = load_error(write(tmp_path, text))
+    assert f"the mapping {field!r} = {native!r}: " in err.message and says in err.message
+    config.load(
+        write(
+            tmp_path, text.replace(json.dumps(field), '"custom.trade"').replace(json.dumps(native), '"Trade"')
+        )
     )
 
 

@@ -94,6 +94,11 @@ class ConnectorSpec(BaseModel):
             raise ValueError(f"a connector's name is at most {NAME_MAX} characters; this one has {length}")
         return check_name(value)
 
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_seen(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_mapping(value)
+
     @field_validator("operations")
     @classmethod
     def _once_each(cls, value: list[Operation]) -> list[Operation]:
@@ -220,15 +225,34 @@ def check_name(name: str) -> str:
     """A hub's or connector's name, in NFC (``names``): no control characters (a line
     break printed broken lines in every listing, and the name could not be typed back to
     ``sync``), no invisible character (``names.invisible``: a name that reads as another)."""
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
-        raise ValueError(f"the name {name!r} holds a control character (a line break, a tab...)")
-    hidden = names.invisible(name)
-    if hidden:
-        raise ValueError(
-            f"the name {name!r} holds an invisible character ({hidden}: a bidi mark, a zero-width or "
-            "another format character)"
-        )
+    unseen = unseen_character(name)
+    if unseen:
+        raise ValueError(f"the name {name!r} holds {unseen}")
     return names.nfc(name)
+
+
+def unseen_character(text: str) -> str | None:
+    """What ``text`` holds that no name may (``check_name``), said for an error message: a
+    control character or an invisible one; None when it holds neither."""
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        return "a control character (a line break, a tab...)"
+    hidden = names.invisible(text)
+    if hidden:
+        return f"an invisible character ({hidden}: a bidi mark, a zero-width or another format character)"
+    return None
+
+
+def check_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """A connector's ``mapping`` held to ``check_name``'s rule, field names (``custom.*``)
+    and the column or property names they map to alike: ``"custom.a\\nb" = "Col\\r\\nRow"``
+    put a line break into a CSV header (a row of its own to every other reader) and into
+    every listing of the field, and a bidi override (U+202E) made a name read as another."""
+    for field, native in mapping.items():
+        for what, text in (("field", field), ("column or property", native)):
+            unseen = unseen_character(text)
+            if unseen:
+                raise ValueError(f"the mapping {field!r} = {native!r}: its {what} name holds {unseen}")
+    return mapping
 
 
 def load(path: Path) -> HubFile:

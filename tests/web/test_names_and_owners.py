@@ -287,3 +287,38 @@ def test_a_name_is_counted_as_stored_at_every_door(
             headers=alice.auth,
         )
         assert long.status_code == 400 and "at most 200 characters; this one has 201" in long.text
+
+
+@pytest.mark.parametrize(
+    ("mapping", "says"),
+    [
+        ({"custom.a\nb": "Col\r\nInjected,Row"},
+         "'custom.a\\nb' = 'Col\\r\\nInjected,Row': its field name holds a control character"),
+        ({"custom.trade": "Col\r\nInjected,Row"},
+         "its column or property name holds a control character"),
+        ({"custom.a\u202eb": "X-TRADE"}, "its field name holds an invisible character (U+202E"),
+        ({"custom.trade": "X-\u200bTRADE"},
+         "its column or property name holds an invisible character (U+200B"),
+    ],
+)  # fmt: skip
+def test_a_mapping_with_control_or_invisible_characters_is_refused_by_the_api(
+    alice: Person, tmp_path: Path, mapping: dict[str, str], says: str
+) -> None:
+    """``{"custom.a\\nb": "Col\\r\\nInjected,Row"}`` and ``custom.a\\u202eb`` were taken (201):
+    a line break in a CSV header, a name reading as another. Refused (400) as in a hub file,
+    when a connector is added and when its mapping changes."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "team"}, headers=auth).json()
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    connector = {"name": "cards", "type": "vcard-dir", "settings": {"path": str(folder)}}
+    added = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors", json={**connector, "mapping": mapping}, headers=auth
+    )
+    assert added.status_code == 400 and says in added.json()["error"], added.text
+    made = c.post(f"/api/v1/hubs/{hub['id']}/connectors", json=connector, headers=auth)
+    assert made.status_code == 201, made.text
+    url = f"/api/v1/connectors/{made.json()['id']}"
+    changed = c.patch(url, json={"mapping": mapping}, headers=auth)
+    assert changed.status_code == 400 and says in changed.json()["error"], changed.text
+    assert c.get(url, headers=auth).json()["mapping"] == {}
