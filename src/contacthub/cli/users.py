@@ -87,7 +87,9 @@ def user_password(
         bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
     ] = False,
 ) -> None:
-    """Give a user a new password (asked for, never an argument); their sessions end."""
+    """Give a user a new password (asked for, never an argument); their dashboard sessions
+    end. Their API tokens are credentials of their own and stay valid (``token revoke``):
+    the message says so, as "signed out everywhere" had a leaked token taken for revoked."""
     from contacthub.web import accounts
 
     if password_stdin:
@@ -96,7 +98,12 @@ def user_password(
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     if not accounts.set_password(db(), email, password):
         fail(f"no user {email}")
-    typer.echo(f"user {accounts.email_key(email)}: new password set; signed out everywhere")
+    user = accounts.email_key(email)
+    typer.echo(
+        f"user {user}: new password set; their dashboard sessions are signed out; their API "
+        f"tokens stay valid (see them with: contacthub token list --user {user}; revoke one with: "
+        "contacthub token revoke ID)"
+    )
 
 
 @user_app.command("list")
