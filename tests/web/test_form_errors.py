@@ -267,3 +267,30 @@ def test_a_connector_whose_stored_filter_is_in_an_empty_text_saves_its_other_set
     form |= {"f_op": ["equals"], "f_value": [""]}
     refused = c.post(f"/connectors/{made['id']}", data=form)
     assert refused.status_code == 400
+
+
+def test_a_form_error_is_a_sentence_before_nothing_was_saved(alice: Person) -> None:
+    """QA: "…, username, verify, version Nothing was saved": a message ending in a list of
+    settings ran into the sentence after it. Each ends with a full stop, once."""
+    c, auth = alice.client, alice.auth
+    hub = c.post("/api/v1/hubs", json={"name": "team"}, headers=auth).json()
+    answer = c.post(
+        f"/hubs/{hub['id']}/connectors",
+        data={"csrf": alice.csrf(), "type": "carddav", "name": "book",
+              "settings": 'url = "https://dav.example.com/"\nzzz = 1', "direction": "two-way",
+              "operations": ["create", "update", "delete"], "on_delete": "delete"},
+    )  # fmt: skip
+    assert answer.status_code == 400, answer.text[:500]
+    said = message(answer.text)
+    assert "unknown setting 'zzz'" in said and said.endswith(
+        ", username, verify, version. Nothing was saved: the form below holds what you typed."
+    ), said
+    asked = c.post(  # a message ending with its own question mark gets no full stop after it
+        f"/hubs/{hub['id']}/connectors",
+        data={"csrf": alice.csrf(), "type": "carddav", "name": "book",
+              "settings": 'url = "https://dav.example.com/"\nverfy = 1', "direction": "two-way",
+              "operations": ["create", "update", "delete"], "on_delete": "delete"},
+    )  # fmt: skip
+    assert message(asked.text).endswith(
+        "did you mean 'verify'? Nothing was saved: the form below holds what you typed."
+    )

@@ -67,8 +67,16 @@ def problem(field: str | None, text: str) -> str:
 
 
 def plain(exc: UserError) -> str:
-    """A refusal by the service in plain words. Its ``where`` names the connector whose form
-    this is (left out) or its filter; its message may be pydantic's ``key: message``."""
+    """A refusal by the service in plain words, as a sentence: it ends with a full stop
+    where it has none, as the connector forms go on with "Nothing was saved" (a message
+    ending in a list of settings read "username, verify, version Nothing was saved")."""
+    text = _words(exc)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _words(exc: UserError) -> str:
+    """``plain``'s words. Its ``where`` names the connector whose form this is (left out) or
+    its filter; its message may be pydantic's ``key: message``."""
     where = exc.where or ""
     match = _LOC.match(exc.message)
     if match and match.group(1) in LABELS:
