@@ -1279,3 +1279,35 @@ def test_with_the_order_set_a_date_cell_of_text_becomes_no_birthday(tmp_path: Pa
     assert hub.sync()["changes"]["cards"] == {"create": 1, "update": 0, "delete": 0}
     assert "BDAY;VALUE=text:circa 1800" in (hub.folder / "dee.vcf").read_text()
     assert any("BDAY:1980-01-30" in p.read_text() for p in hub.folder.glob("*.vcf"))
+
+
+def test_a_linked_row_whose_date_cell_turns_to_no_date_waits_for_its_fix(tmp_path: Path) -> None:
+    """QA: a linked row's birthday typed as ``30/02/2000`` (``date_order`` set) made the row
+    unreadable; the card's edit then found no row by its id, the row was unlinked and the
+    person written into the file again (two rows of one email), and once the cell was fixed
+    the old row came back as a second person everywhere. While a row cannot be read, a
+    change for a row the file no longer shows waits, saying why; the cell fixed, the edit
+    lands in the same row and nobody is doubled."""
+    hub = site(tmp_path, 'format = "google"\ndate_order = "dmy"')
+    hub.sheet.write_text(
+        "First Name,Last Name,Birthday,E-mail 1 - Value\r\n"
+        "Leap,Year,29/02/2000,leap@example.com\r\nCy,Wu,25/12/1980,cy@example.com\r\n"
+    )
+    hub.sync()
+    (card,) = [p for p in hub.folder.glob("*.vcf") if "leap@example.com" in p.read_text()]
+    hub.sheet.write_text(hub.sheet.read_text().replace("29/02/2000", "30/02/2000"))
+    card.write_text(card.read_text().replace("Year", "Yearling"))  # (FN and N)
+    report = hub.sync()
+    assert [e["record"] for e in report["errors"]][:1] == [f"{hub.sheet}:2"], report["errors"]
+    assert any("could not be read" in e["message"] for e in report["errors"]), report["errors"]
+    assert report["changes"].get("sheet", {}).get("create", 0) == 0, report
+    assert hub.sheet.read_text().count("leap@example.com") == 1
+    hub.sheet.write_text(hub.sheet.read_text().replace("30/02/2000", "29/02/2000"))
+    report = hub.sync()
+    assert not report["errors"], report["errors"]
+    rows = list(csv.DictReader(hub.sheet.read_text().splitlines()))
+    assert [(r["Last Name"], r["E-mail 1 - Value"]) for r in rows if "leap" in r["E-mail 1 - Value"]] == [
+        ("Yearling", "leap@example.com")
+    ]
+    assert sum("leap@example.com" in p.read_text() for p in hub.folder.glob("*.vcf")) == 1
+    assert not any(any(counts.values()) for counts in hub.sync()["changes"].values())

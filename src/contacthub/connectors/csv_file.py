@@ -129,6 +129,9 @@ class _Index:
     table: _Table
     entries: dict[str, _Entry]
     own: bool
+    #: the lines of the rows that could not be read (any of them may be a row of an id
+    #: ``entries`` lacks: ``_apply``)
+    unread: tuple[int, ...] = ()
 
 
 #: the most row errors a cursor keeps (``_Cursor.errors``): a file with more is read again
@@ -809,7 +812,7 @@ class CsvConnector(CsvStore, Connector):
         done: list[tuple[WriteOp, _Row | None, RecordError | None]] = []
         for op in ops:
             try:
-                row = self._apply(table, entries, op)
+                row = self._apply(table, entries, op, index.unread)
             except RecordError as exc:
                 done.append((op, None, exc))
                 continue
@@ -855,7 +858,8 @@ class CsvConnector(CsvStore, Connector):
             # not needed again, and held for the run it cost a big file's memory twice
             for entry in entries:
                 entry.row.cache, entry.fields = None, {}
-        return _Index(table, {e.native_id: e for e in entries if not e.error}, own)
+        unread = tuple(e.row.line for e in entries if e.error)
+        return _Index(table, {e.native_id: e for e in entries if not e.error}, own, unread)
 
     def _after(self, table: _Table, before: _Index, written: list[_Row]) -> dict[int, _Entry]:
         """The entries of the ``written`` rows as saved, by ``id`` of the row; and the index
@@ -881,7 +885,7 @@ class CsvConnector(CsvStore, Connector):
                 out[id(row)] = entry
                 entries[nid] = _Entry(row, nid, entry.version, hub_id=nid)  # (held for the run)
             else:
-                self._ids = _Index(table, entries, True)
+                self._ids = _Index(table, entries, True, before.unread)
                 return out
         every = self._index(table)
         if any(e.error for e in every):
@@ -895,7 +899,13 @@ class CsvConnector(CsvStore, Connector):
         error = RecordError(msg, f"{self.path}:{op.native_id}", self.name)
         return WriteResult(op, op.native_id, None, None, error)
 
-    def _apply(self, table: _Table, entries: dict[str, _Entry], op: WriteOp) -> _Row | None:
+    def _apply(
+        self, table: _Table, entries: dict[str, _Entry], op: WriteOp, unread: tuple[int, ...] = ()
+    ) -> _Row | None:
+        """Apply one write to the table. A row the file no longer shows while some row
+        cannot be read (a typo in a date cell) may be that row: not "not found", which
+        unlinked it and wrote the person into the file again (QA: two rows of one email, and
+        two people everywhere once the cell was fixed), but an error until it is fixed."""
         where = f"{self.path}:{op.native_id}"
         if op.kind == "create":
             row = _Row(0, [""] * len(table.header))
@@ -909,6 +919,14 @@ class CsvConnector(CsvStore, Connector):
             row.line = len(table.rows) + 1
             return row
         entry = entries.get(op.native_id or "")
+        if entry is None and unread:
+            lines = ", ".join(map(str, unread[:5])) + (", ..." if len(unread) > 5 else "")
+            raise RecordError(
+                f"no readable row has id {op.native_id!r}, and line {lines} could not be read"
+                " (it may be that row): fix it and this change is written on the next sync",
+                where,
+                self.name,
+            )
         if entry is None or entry.row.gone:
             raise RecordNotFoundError(f"no row with id {op.native_id!r}", where, self.name)
         current = row_version(table.header, entry.row.cells, _id_col(table))
