@@ -914,6 +914,49 @@ def test_a_21_card_edited_in_a_csv_file_stays_21(tmp_path: Path, corpus_dir: Pat
     hub.settled()
 
 
+#: cards with no VERSION line, in 2.1's syntax (Evolution's): QA's and two of the corpus
+_ANN = (
+    b"BEGIN:VCARD\nFN:Ann Lee\nN:Lee;Ann\nLABEL;QUOTED-PRINTABLE;WORK:1 Main St=0ABoston\n"
+    b"TEL;WORK;VOICE:(617) 236-0442\nX-EVOLUTION-FILE-AS:Lee, Ann\nEND:VCARD\n"
+)
+_VERSIONLESS = ("evolution-ximian__none__kcontacts_vcard4.vcf", "no-version__none__eds_sorted-7.vcf")
+
+
+def test_a_card_without_a_version_edited_in_a_csv_file_keeps_its_lines(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """QA: a job title edited in the sheet rewrote a card with no VERSION line whole, as
+    3.0: VERSION:3.0 added, ``LABEL;QUOTED-PRINTABLE;WORK`` (unmodelled) made
+    ``LABEL;TYPE=WORK`` with ``\\n``, the unchanged ``TEL;WORK;VOICE`` made
+    ``TEL;TYPE=WORK,VOICE``. Now it is updated as a 2.1 card is: only the title (and the UID
+    a card without one gets, the FN one without a readable FN gets) is new, no VERSION."""
+    hub = site(tmp_path, 'format = "plain"')
+    originals = {"ann.vcf": _ANN}
+    for name in _VERSIONLESS:
+        originals[name] = (corpus_dir / "vcards" / name).read_bytes()
+    for name, data in originals.items():
+        (hub.folder / name).write_bytes(data)
+    assert hub.sync()["changes"]["sheet"]["create"] == len(originals)
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8").splitlines()))
+    for row in rows:
+        row["job_title"] = "Boss"
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert hub.sync()["changes"]["cards"]["update"] == len(originals)
+    for name, data in originals.items():
+        old = data.rstrip(b"\n").split(b"\n")
+        new = (hub.folder / name).read_bytes().rstrip(b"\n").split(b"\n")
+        assert not [line for line in new if line.startswith(b"VERSION")], name
+        kept = [line for line in old if b":" in line]  # (Ximian's bare "FN" is no property)
+        assert [line for line in new if line in kept] == kept, name  # in order, byte for byte
+        added = [line for line in new if line not in kept]
+        assert b"TITLE:Boss" in added, name
+        assert all(line.startswith((b"TITLE:Boss", b"UID:", b"FN")) for line in added), (name, added)
+    hub.settled()
+
+
 def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp_path: Path) -> None:
     """QA: a note ``Café`` for a Shift_JIS (cp932) Outlook file refused the whole row, on
     every run: an email added on the same card never arrived. Now the row gets the email,

@@ -223,9 +223,10 @@ class VCardCodec:
         first card read, an empty one) every card is written again. With it, the lines the
         update did not edit also keep their line ends (``_keep_line_ends``).
 
-        With ``keep_21`` a 2.1 card is written as 2.1 (``serialize_card_21``): the lines the
-        update did not edit as they were, quoted-printable, CHARSET and bare params included,
-        and the blank line that ends a 2.1 BASE64 value; else as 3.0."""
+        With ``keep_21`` a 2.1 card, or one with no VERSION (``_is_21``), is written as 2.1
+        (``serialize_card_21``): the lines the update did not edit as they were,
+        quoted-printable, CHARSET and bare params included, and the blank line that ends a
+        2.1 BASE64 value, and no VERSION added where there was none; else as 3.0."""
         card = cards[0]
         if self._is_21(card):
             from contacthub.formats.vcard_21 import card_charset
@@ -257,7 +258,11 @@ class VCardCodec:
         return bom + _keep_line_ends(new, data[: len(data) - len(tail)], blanks) + tail
 
     def _is_21(self, card: Card) -> bool:
-        return self.keep_21 and card.version == "2.1"
+        """Whether ``card`` is updated as 2.1 (``keep_21``): a 2.1 card, or one with no
+        VERSION at all, which its producers (Evolution, old phones) write in 2.1's syntax
+        (bare params, quoted-printable). Written as 3.0, such a card gained VERSION:3.0
+        and had every line rewritten, the unedited ones too (QA)."""
+        return self.keep_21 and (card.version == "2.1" or card.version is None)
 
     def _serialize(self, card: Card) -> bytes:
         if self._is_21(card):

@@ -10,8 +10,11 @@ and no ``\\,``), and a value holding a line break or non-ASCII text in quoted-pr
 every CHARSET of the card names, where there is one and it can hold the text, else UTF-8.
 The reader (``vcard_props``) reads all of this back as it was written.
 
-Apart from ``vcard_card`` (3.0/4.0 writing) because only an in-place update of a 2.1 card
-in a folder comes here: new cards and copies are built in the target's version, and a
+A card with no VERSION line is written the same way (its producers, Evolution and old
+phones, write 2.1's syntax), and no VERSION is added to it.
+
+Apart from ``vcard_card`` (3.0/4.0 writing) because only an in-place update of a 2.1 (or
+versionless) card in a folder comes here: new cards and copies are built in the target's version, and a
 CardDAV server may refuse 2.1 (there a 2.1 card is rewritten as 3.0).
 """
 
@@ -36,9 +39,8 @@ def serialize_card_21(card: Card) -> bytes:
     """A 2.1 card as 2.1 bytes: unchanged properties as they were read, the others in 2.1."""
     # as read: an edit of the card's only lines that named it (N and FN) left none to say it
     charset = card_charset(card) if card.charset_21 is None else card.charset_21 or None
+    # a card with no VERSION (Evolution writes them) keeps none: no version is added
     chunks = [b"BEGIN:VCARD\r\n"]
-    if card.first("VERSION") is None:
-        chunks.append(b"VERSION:2.1\r\n")
     for prop in card.properties:
         if prop.raw is not None:
             chunks.append("\r\n".join(prop.raw).encode("latin-1") + b"\r\n")
