@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -955,6 +956,26 @@ def test_a_card_without_a_version_edited_in_a_csv_file_keeps_its_lines(
         assert b"TITLE:Boss" in added, name
         assert all(line.startswith((b"TITLE:Boss", b"UID:", b"FN")) for line in added), (name, added)
     hub.settled()
+
+
+def test_a_card_cut_off_and_edited_elsewhere_says_why_in_words(tmp_path: Path) -> None:
+    """QA: the card lost its END:VCARD and the sheet's row was edited: after the right
+    error, the refused write said "changed since it was read (version
+    1795810356733260681-314-2147447, expected ...)", the file's internal versions."""
+    hub = site(tmp_path, 'format = "plain"', people=1)
+    hub.sync()
+    card = hub.folder / "p1.vcf"
+    card.write_bytes(card.read_bytes().replace(b"END:VCARD\r\n", b""))
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8").splitlines()))
+    rows[0]["job_title"] = "Boss"
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    messages = [error["message"] for error in hub.sync()["errors"]]
+    assert len(messages) == 2 and "no END:VCARD" in messages[0], messages
+    assert "changed since the hub last read it" in messages[1], messages
+    assert "next sync" in messages[1] and not re.search(r"\d+-\d+-\d+", messages[1]), messages
 
 
 def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp_path: Path) -> None:

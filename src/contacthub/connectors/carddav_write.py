@@ -194,8 +194,10 @@ def _update(
     refuse_group(old, url, conn.name)
     expected = op.version or etag
     if etag != expected:
+        # (the etags themselves, the server's opaque tokens, tell a user nothing they can use)
         raise StaleVersionError(
-            f"changed by someone else since it was read (etag {etag}, expected {expected})",
+            "changed by someone else since the hub last read it, so it was not written (the"
+            " change is not overwritten): it is read again and the edit retried on the next sync",
             url,
             conn.name,
         )

@@ -644,8 +644,10 @@ class VCardDirConnector(VCardFiles, Connector):
         if op.version is None:
             return
         if stat_part(op.version) != file_version(st):
+            # (the versions themselves, mtime-size-inode, tell a user nothing they can use)
             raise StaleVersionError(
-                f"changed since it was read (version {file_version(st)}, expected {stat_part(op.version)})",
+                "the file changed since the hub last read it, so it was not written (the"
+                " change is not overwritten): it is read again and the edit retried on the next sync",
                 str(path),
                 self.name,
             )
