@@ -698,6 +698,22 @@ def test_a_created_folder_or_sheet_that_goes_away_fails_the_run(tmp_path: Path, 
     hub.settled()
 
 
+def test_a_folder_to_create_is_made_by_the_first_sync_with_nothing_to_write(tmp_path: Path) -> None:
+    """QA: ``create = true`` made the folder only at the first card written into it: with
+    a sheet of no rows the first sync said "no changes" and left no folder to find or fill.
+    A dry run still makes none."""
+    hub = Site(
+        f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "cards", tmp_path / "sheet.csv", tmp_path / "hub.toml"
+    )
+    hub.sheet.write_text("display_name,emails\n", encoding="utf-8")
+    hub.apply(cards_settings="create = true")
+    hub.cli("sync", "h", "--dry-run")
+    assert not hub.folder.exists()
+    assert hub.sync()["changes"] == {}
+    assert hub.folder.is_dir() and hub.cards() == []
+    hub.settled()
+
+
 def test_a_folder_pointed_away_and_back_links_two_cards_of_one_person_again(
     tmp_path: Path, corpus_dir: Path
 ) -> None:

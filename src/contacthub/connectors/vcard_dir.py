@@ -135,8 +135,9 @@ class VCardDirConnector(VCardFiles, Connector):
         #: new files via O_TMPFILE + link (off once the kernel, file system or /proc refuses)
         self._tmpfile = bool(_TMPFILE) and os.path.isdir("/proc/self/fd")
         self._behind: WriteBehind[tuple[WriteOp, str], _Written] | None = None
-        #: a first use found no folder and ``create`` is on: the first write makes it (a
-        #: dry run, which writes nothing, made it all the same when the pull did)
+        #: a first use found no folder and ``create`` is on: the first write makes it, or
+        #: the run once applied (``applied_cursor``; a dry run, which writes nothing, made
+        #: it all the same when the pull did)
         self._make_at_write = False
         # a 2.1 card (an old phone's, Outlook's) is updated as 2.1: its program reads only 2.1
         self.codec = VCardCodec(config.mapping, config.region, version, encoding, keep_21=True)
@@ -212,7 +213,8 @@ class VCardDirConnector(VCardFiles, Connector):
         held known cards and is gone is an unmounted disk or a moved folder, not an empty
         book: made again empty, the run read every person as deleted and, once approved,
         deleted them everywhere. The first write makes it, when the first use's pull found
-        none (``_make_at_write``): a dry run, which writes nothing, leaves no folder."""
+        none (``_make_at_write``), or else the run once applied: a dry run, which writes
+        nothing, leaves no folder."""
         self.check()
         if self.root.is_dir():
             return
@@ -333,6 +335,11 @@ class VCardDirConnector(VCardFiles, Connector):
         return Pull(self._records(changed, odd), deleted, True, listed, None)
 
     def applied_cursor(self, cursor: str | None) -> str | None:
+        """Also makes the folder ``create`` is for when the run is applied (asked only
+        then, never in a dry run or a held run) and no write made it: with nothing to
+        write, the first sync left none, so the user had no folder to find or fill."""
+        if self._make_at_write:
+            self._folder(first_use=True)
         return REREAD if self._reread else cursor
 
     def _records(
