@@ -483,6 +483,23 @@ def test_a_folder_or_file_that_is_not_there_is_refused(tmp_path: Path) -> None:
         config.apply(engine, spec_of([{"name": "c", "type": "vcard-dir", "path": str(tmp_path / "nope")}]))
 
 
+@pytest.mark.parametrize("create", ["", "create = true\n"])
+def test_a_folder_name_too_long_for_the_disk_is_refused_naming_the_setting(
+    tmp_path: Path, create: str
+) -> None:
+    """QA: a vCard folder's name over 255 characters was a traceback from apply ("File
+    name too long" from ``is_dir``), and a 500 from the web API: now refused as a missing
+    folder is, saying why, as the CSV connector's "cannot read" does."""
+    long = tmp_path / ("a" * 300)
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{long}"\n{create}'
+    err = load_error(write(tmp_path, text))
+    assert f"cannot use {long} as the vCard folder: file name too long" in err.message
+    assert "'path' setting" in err.message and "connectors[0] (c)" in str(err)
+    engine = open_database("sqlite://")
+    with pytest.raises(ConfigError, match="file name too long"):  # apply checks it too
+        config.apply(engine, spec_of([{"name": "c", "type": "vcard-dir", "path": str(long)}]))
+
+
 def test_two_connectors_of_a_hub_on_one_place_are_refused(tmp_path: Path) -> None:
     """Each would read the cards the other wrote as new people: a copy more every run."""
     (tmp_path / "cards").mkdir()

@@ -113,6 +113,15 @@ def test_a_misspelt_setting_is_refused_through_the_api(alice: Person, folders: t
     gone = str(folders[0] / "nope")
     bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"path": gone}}, headers=auth)
     assert bad.status_code == 400 and f"the vCard folder {gone} does not exist" in bad.json()["error"]
+    long = str(folders[0] / ("a" * 300))  # a name too long for the disk: was a 500
+    bad = c.patch(f"/api/v1/connectors/{b['id']}", json={"settings": {"path": long}}, headers=auth)
+    assert bad.status_code == 400 and "file name too long" in bad.json()["error"]
+    made = c.post(
+        f"/api/v1/hubs/{hub['id']}/connectors",
+        json={"name": "x", "type": "vcard-dir", "settings": {"path": long, "create": True}},
+        headers=auth,
+    )
+    assert made.status_code == 400 and "file name too long" in made.json()["error"]
     bad = c.patch(f"/api/v1/hubs/{hub['id']}", json={"phone_region": "XX"}, headers=auth)
     assert bad.status_code == 400 and "phone_region" in bad.json()["error"]
 

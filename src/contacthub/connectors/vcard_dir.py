@@ -188,16 +188,21 @@ class VCardDirConnector(VCardFiles, Connector):
 
     def check_location(self) -> None:
         # what ``check`` would refuse, said by apply (a folder create = true makes is fine)
-        if not self.root.is_dir() and (self.root.exists() or not self.create_missing):
-            try:
-                self.check()
-            except FatalConnectorError as exc:
-                raise ConfigError(exc.message, self.name) from None
+        try:
+            self.check()
+        except FatalConnectorError as exc:
+            raise ConfigError(exc.message, self.name) from None
 
     def check(self) -> None:
-        if self.root.is_dir():
+        try:
+            mode: int | None = os.stat(self.root).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise FatalConnectorError(self._unusable(exc), self.name) from None
+        if mode is not None and stat.S_ISDIR(mode):
             return
-        if self.root.exists():
+        if mode is not None:
             raise FatalConnectorError(f"{self.root} is not a folder: fix the 'path' setting", self.name)
         if self.create_missing:
             return  # made by the first write if this is a first use (``_folder``)
@@ -206,6 +211,12 @@ class VCardDirConnector(VCardFiles, Connector):
             " or set create = true",
             self.name,
         )
+
+    def _unusable(self, exc: OSError) -> str:
+        """Why the folder's path cannot be looked at, as a user can mend it: a name over
+        255 characters was a traceback (``is_dir`` raises for it), a 500 from the web API."""
+        why = (exc.strerror or str(exc)).lower()
+        return f"cannot use {self.root} as the vCard folder: {why}: fix the 'path' setting"
 
     def _folder(self, first_use: bool) -> None:
         """Fail unless the folder is there; ``create`` makes it only while the hub knows no
