@@ -500,6 +500,19 @@ def test_a_folder_name_too_long_for_the_disk_is_refused_naming_the_setting(
         config.apply(engine, spec_of([{"name": "c", "type": "vcard-dir", "path": str(long)}]))
 
 
+@pytest.mark.parametrize("under", ["sub", "sub/deeper"])
+def test_a_folder_under_a_file_is_refused_naming_the_file(tmp_path: Path, under: str) -> None:
+    """QA: a vCard folder ``afile/sub`` where ``afile`` is a file passed apply with
+    ``create = true`` (taken for a folder not there yet) and failed only at the first run;
+    the CSV connector refuses the same up front. Now so does the folder, naming the file."""
+    (tmp_path / "afile").write_text("x")
+    path = tmp_path / "afile" / under
+    text = f'[[hubs.team.connectors]]\nname = "c"\ntype = "vcard-dir"\npath = "{path}"\ncreate = true\n'
+    err = load_error(write(tmp_path, text))
+    assert f"{path} cannot be a folder: {tmp_path / 'afile'} is a file" in err.message, err.message
+    assert "'path' setting" in err.message and "connectors[0] (c)" in str(err)
+
+
 def test_two_connectors_of_a_hub_on_one_place_are_refused(tmp_path: Path) -> None:
     """Each would read the cards the other wrote as new people: a copy more every run."""
     (tmp_path / "cards").mkdir()

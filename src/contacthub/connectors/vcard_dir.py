@@ -213,8 +213,19 @@ class VCardDirConnector(VCardFiles, Connector):
         )
 
     def _unusable(self, exc: OSError) -> str:
-        """Why the folder's path cannot be looked at, as a user can mend it: a name over
-        255 characters was a traceback (``is_dir`` raises for it), a 500 from the web API."""
+        """Why the folder's path cannot be looked at, as a user can mend it. Taken for a
+        folder not there, a path under a file (``/x/afile/sub``) passed apply with
+        ``create = true`` and failed only the first run; a name over 255 characters was a
+        traceback (``is_dir`` raises for it), a 500 from the web API."""
+        if isinstance(exc, NotADirectoryError):
+            for parent in self.root.parents:  # the nearest that is there
+                try:
+                    mode = os.stat(parent).st_mode
+                except OSError:
+                    continue
+                if not stat.S_ISDIR(mode):
+                    return f"{self.root} cannot be a folder: {parent} is a file: fix the 'path' setting"
+                break
         why = (exc.strerror or str(exc)).lower()
         return f"cannot use {self.root} as the vCard folder: {why}: fix the 'path' setting"
 
