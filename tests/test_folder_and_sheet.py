@@ -994,6 +994,34 @@ def test_a_card_cut_off_and_edited_elsewhere_says_why_in_words(tmp_path: Path) -
     assert "next sync" in messages[1] and not re.search(r"\d+-\d+-\d+", messages[1]), messages
 
 
+def test_a_file_of_several_cards_is_said_on_every_run_until_split(tmp_path: Path, corpus_dir: Path) -> None:
+    """QA: "the file holds 6 cards" was said by the first run only: once the hub wrote into
+    the file (an edit of its first person), no run read it again, and the five others went
+    unsynced without a word. Said on every run, also those that read no file, until the
+    file is split."""
+    name = "android__2.1__ezvcard_John_Doe_ANDROID.multi.vcf"
+    hub = site(tmp_path, 'format = "plain"')
+    data = (corpus_dir / "vcards" / name).read_bytes()
+    (hub.folder / name).write_bytes(data)
+
+    def said() -> list[str]:
+        return [e["message"] for e in hub.sync()["errors"] if e["record"] == str(hub.folder / name)]
+
+    [message] = said()
+    assert message.startswith("the file holds 6 cards") and "only the first is synced" in message
+    rows = list(csv.DictReader(hub.sheet.read_text(encoding="utf-8").splitlines()))
+    rows[0]["job_title"] = "Boss"
+    with hub.sheet.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for _ in range(3):  # the run that writes into the file, then runs that read nothing
+        assert said() == [message] and b"TITLE:Boss" in (hub.folder / name).read_bytes()
+    first = (hub.folder / name).read_bytes().split(b"END:VCARD\r\n")[0] + b"END:VCARD\r\n"
+    (hub.folder / name).write_bytes(first)  # split: the others moved elsewhere
+    assert said() == [] and said() == []
+
+
 def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp_path: Path) -> None:
     """QA: a note ``Café`` for a Shift_JIS (cp932) Outlook file refused the whole row, on
     every run: an email added on the same card never arrived. Now the row gets the email,

@@ -13,12 +13,14 @@ the scan of the folder, pull and records, and the write operations.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,6 +68,45 @@ from contacthub.model import Fields
 
 #: the cursor that makes the next pull read every file (``applied_cursor``)
 REREAD = "read every file"
+
+
+@dataclass(frozen=True, slots=True)
+class _Several:
+    """A file read that holds several cards: its name and how many (a plain value, as it
+    may come back from the read-ahead worker)."""
+
+    name: str
+    cards: int
+
+
+def _several_message(cards: int) -> str:
+    # a folder keeps one card per file: an address book exported whole and dropped in
+    # would otherwise sync one person, and say nothing
+    return (
+        f"the file holds {cards} cards; a vCard folder keeps one card per file, so only the "
+        "first is synced: split the file to sync the others"
+    )
+
+
+def _read_cursor(cursor: str | None) -> tuple[bool, dict[str, int]]:
+    """Whether the pull reads every file, and the files of several cards the last applied
+    run knew (name -> cards): ``None``, ``REREAD`` or, with such files, JSON of both
+    (``_cursor``). One that does not read so (no cursor of ours) reads every file."""
+    if cursor is None or cursor == REREAD:
+        return cursor == REREAD, {}
+    try:
+        saved = json.loads(cursor)
+        return bool(saved["reread"]), {str(k): int(v) for k, v in saved["several"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return True, {}
+
+
+def _cursor(reread: bool, several: Mapping[str, int]) -> str | None:
+    """The cursor ``_read_cursor`` reads, as it always was when no file holds several cards."""
+    if not several:
+        return REREAD if reread else None
+    return json.dumps({"reread": reread, "several": dict(sorted(several.items()))})
+
 
 #: hub ids that can be used as file names as they are
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
@@ -148,6 +189,10 @@ class VCardDirConnector(VCardFiles, Connector):
         #: a write found a file changed behind a stat as it was: the next pull reads every
         #: file (``applied_cursor``, ``_check_version``)
         self._reread = False
+        #: the files of several cards (name -> cards), said on every run until split: kept
+        #: in the cursor, as a run reads no file that did not change (our own writes into
+        #: one included), and the warning was said once and never again (QA)
+        self._several: dict[str, int] = {}
         #: the folder's file names as ``_new_name`` tells case twins apart, listed at the
         #: first new name a run picks: the names with a capital, by their lower case -> as
         #: spelt, and the hashes of the others (all lower case, most of them: a first copy
@@ -342,6 +387,8 @@ class VCardDirConnector(VCardFiles, Connector):
 
     def pull(self, cursor: str | None, known: Mapping[str, str]) -> Pull:
         self._reread = False  # (a run's own writes say whether the next must read every file)
+        every, several = _read_cursor(cursor)
+        self._several = {}
         if not known and self.create_missing and not os.path.lexists(self.root):
             self.check()
             self._make_at_write = True
@@ -349,11 +396,14 @@ class VCardDirConnector(VCardFiles, Connector):
         self._folder(first_use=not known)
         # after a write found a file changed behind its stat, every file is read (and only
         # those whose bytes differ from the hub's are parsed): its neighbours may be too
-        changed, deleted, listed, odd = self._scan(known, every=cursor == REREAD)
+        changed, deleted, listed, odd = self._scan(known, every=every)
         # by name, not in the order the folder lists them: records are matched in the
         # order read, and which of two new contacts is older decides twins; a folder
         # copied elsewhere (tmpfs lists newest first, ext4 by hash) synced differently
         changed.sort()
+        # the files of several cards this run does not read (still there, unchanged)
+        unread = set(changed).union(deleted, odd)
+        self._several = {n: c for n, c in several.items() if n in known and n not in unread}
         return Pull(self._records(changed, odd), deleted, True, listed, None)
 
     def applied_cursor(self, cursor: str | None) -> str | None:
@@ -362,7 +412,7 @@ class VCardDirConnector(VCardFiles, Connector):
         write, the first sync left none, so the user had no folder to find or fill."""
         if self._make_at_write:
             self._folder(first_use=True)
-        return REREAD if self._reread else cursor
+        return _cursor(self._reread, self._several)
 
     def _records(
         self, names: list[str], odd: Mapping[str, str] | None = None
@@ -370,32 +420,33 @@ class VCardDirConnector(VCardFiles, Connector):
         """The records of ``names``, read and parsed ahead on the other core when there are
         many (``connectors.readahead``: a first sync spends half its time here); first an
         error for each name in ``odd`` (``_scan``), which is not opened at all (a pipe would
-        block the read)."""
+        block the read), and for each file of several cards not read (``_several``, as the
+        pull left it); then one for each such file read."""
         for name, why in (odd or {}).items():
             yield RecordError(why, str(self.root / name), self.name)
+        for name, cards in list(self._several.items()):
+            yield RecordError(_several_message(cards), str(self.root / name), self.name)
         for item in read_ahead(self._read_batch, names):
-            if isinstance(item, tuple):
+            if isinstance(item, _Several):
+                self._several[item.name] = item.cards
+                yield RecordError(_several_message(item.cards), str(self.root / item.name), self.name)
+            elif isinstance(item, tuple):
                 yield RecordError(item[0], item[1], self.name)
             else:
                 yield item
 
-    def _read_batch(self, names: list[str]) -> list[Record | Unchanged | tuple[str, str]]:
+    def _read_batch(self, names: list[str]) -> list[Record | Unchanged | _Several | tuple[str, str]]:
         """Records, ``Unchanged`` for each file that holds the bytes of the version the hub
-        knows (``_scan``'s ``_was``: not parsed), and (message, where) for each file that
-        cannot be read: plain values, as they may come back from the read-ahead worker."""
-        out: list[Record | Unchanged | tuple[str, str]] = []
+        knows (``_scan``'s ``_was``: not parsed), ``_Several`` after each of a file that
+        holds several cards, and (message, where) for each file that cannot be read: plain
+        values, as they may come back from the read-ahead worker."""
+        out: list[Record | Unchanged | _Several | tuple[str, str]] = []
         for name in names:
             try:
                 record, more = self._read_record(name, self._was.get(name))
                 out.append(record)
                 if more:
-                    # a folder keeps one card per file: an address book exported whole and
-                    # dropped in would otherwise sync one person, and say nothing
-                    message = (
-                        f"the file holds {more + 1} cards; a vCard folder keeps one card per "
-                        "file, so only the first is synced: split the file to sync the others"
-                    )
-                    out.append((message, str(self.root / name)))
+                    out.append(_Several(name, more + 1))
             except RecordNotFoundError:
                 continue  # removed since the listing: the next pull reports it
             except RecordError as exc:
@@ -428,7 +479,7 @@ class VCardDirConnector(VCardFiles, Connector):
         data, st = self._read(path)
         version = content_version(st, data)
         if was is not None and digest_part(version) == digest_part(was):
-            return Unchanged(native_id, version, was), 0
+            return Unchanged(native_id, version, was), cards_after_first(data)
         return self._parsed(native_id, path, data, st, version)
 
     def _parsed(
