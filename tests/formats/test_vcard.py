@@ -766,3 +766,17 @@ def test_a_name_cleared_elsewhere_leaves_fn_empty_not_the_email() -> None:
     moved = {**fields, "display_name": "forrest@new.example"}  # a card's email stand-in follows
     out = CODEC.update([p.card for p in CODEC.parse(new)], moved, data=new)
     assert b"\r\nFN:forrest@new.example\r\n" in out
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_a_birthday_of_text_is_written_as_text(version: str) -> None:
+    """``BDAY:circa 1800`` is no valid 3.0 (or 4.0) card: a date is expected there. A
+    birthday of text is written ``VALUE=text`` in both, and reads back as that text."""
+    codec = VCardCodec()
+    fields = {"display_name": "Dee Ng", "birthday": "circa 1800"}
+    _check_build(codec, fields, version)
+    from contacthub.formats.vcard_map import build_card
+
+    data, result = build_card(fields, codec.fmap, "uid-1", version, codec.region)
+    assert b"\r\nBDAY;VALUE=text:circa 1800\r\n" in data
+    assert result["birthday"] == "circa 1800"

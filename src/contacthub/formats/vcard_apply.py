@@ -51,14 +51,16 @@ _ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d|--\d\d-\d\d")
 
 
 def format_bday(value: str, version: str) -> tuple[str, dict[str, list[str]]]:
-    """A canonical birthday as a BDAY value and params (4.0 allows only basic ISO dates)."""
+    """A canonical birthday as a BDAY value and params (4.0 allows only basic ISO dates).
+    A birthday of text (``circa 1800``: a 4.0 card's ``VALUE=text``, a CSV cell) says so in
+    3.0 too: ``BDAY:circa 1800`` is no date, so not a valid 3.0 card (QA)."""
     if _ISO_DAY.fullmatch(value):
         if version != "4.0":
             return value, {}
         if value[0] == "-":
             return "--" + value[2:].replace("-", ""), {}
         return value.replace("-", ""), {}
-    return escape(value), ({"VALUE": ["text"]} if version == "4.0" else {})
+    return escape(value), ({"VALUE": ["text"]} if version in ("3.0", "4.0") else {})
 
 
 _ADR_PARTS = ("street", "city", "region", "postal_code", "country")
