@@ -3,6 +3,7 @@ through the command line: the set-up of the end-to-end tests of a folder and a s
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,15 @@ create = true
 
     def cards(self) -> list[str]:
         return sorted(p.name for p in self.folder.glob("*.vcf"))
+
+    def edit_first_row(self, **cells: str) -> None:
+        """Set these cells of the sheet's first row, as a spreadsheet program saves it."""
+        rows = list(csv.DictReader(self.sheet.read_text(encoding="utf-8").splitlines()))
+        rows[0].update(cells)
+        with self.sheet.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 def site(
