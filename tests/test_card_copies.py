@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from contacthub.connectors.card_source import CardSource, file_version
 from contacthub.errors import RecordError
 from contacthub.formats.vcard import VCardCodec
+from tests.radicale_server import Radicale, new_book, serve
 from tests.sheets import HubCli
 
 PHOTO = (
@@ -255,7 +257,8 @@ class Hub(HubCli):
         path = Path(settings.pop("path", str(self.tmp / name)))
         if type_ == "vcard-dir":
             path.mkdir(exist_ok=True)
-        lines = [f'name = "{name}"', f'type = "{type_}"', f'path = "{path}"']
+        lines = [f'name = "{name}"', f'type = "{type_}"']
+        lines += [] if type_ == "carddav" else [f'path = "{path}"']
         lines += [f"{key} = {value}" for key, value in settings.items()]
         self.toml.write_text(self.toml.read_text() + "\n[[hubs.h.connectors]]\n" + "\n".join(lines) + "\n")
         self.cli("apply", str(self.toml))
@@ -364,6 +367,61 @@ def test_a_copy_into_a_folder_that_does_not_map_a_field_keeps_no_stale_value(
     (src / "ben.vcf").write_bytes((src / "ben.vcf").read_bytes().replace(b"mason", b"carpenter"))
     hub.sync()
     assert b"mason" not in next(iter(hub.files("out").values()))
+    assert hub.sync()["changes"] == {}
+
+
+GUS = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:gus-1\r\nFN:Gus Fring\r\nN:Fring;Gus;;;\r\n"
+    b"X-TRADE:UnmappedHere\r\nX-FOO:bar\r\nEMAIL:gus@example.com\r\nEND:VCARD\r\n"
+)
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_a_copy_starts_from_the_card_found_in_its_system_not_from_a_copy(tmp_path: Path, later: bool) -> None:
+    """QA: ``a`` maps ``custom.trade`` to X-TRADE, ``c`` (the card's own folder) to X-CRAFT
+    and ``b`` maps nothing. ``a``'s copy rightly has no X-TRADE (hub data there, and the hub
+    has no trade); ``b``'s copy, started from ``a``'s because ``a`` comes first, lost the
+    X-TRADE line neither ``c`` nor ``b`` reads. It starts from ``c``'s card, the one found
+    there, whether ``a``'s copy was written earlier in the run or in an earlier run."""
+    hub = Hub(tmp_path)
+    hub.add("a", mapping='{"custom.trade" = "X-TRADE"}')
+    c = hub.add("c", mapping='{"custom.trade" = "X-CRAFT"}')
+    (c / "gus.vcf").write_bytes(GUS)
+    if later:
+        assert hub.sync()["changes"]["a"]["create"] == 1
+    hub.add("b")
+    assert hub.sync()["changes"]["b"]["create"] == 1
+    (copy_a,) = hub.files("a").values()
+    (copy_b,) = hub.files("b").values()
+    assert b"X-TRADE" not in copy_a and b"X-FOO:bar" in copy_a
+    assert b"X-TRADE:UnmappedHere\r\n" in copy_b and b"X-FOO:bar\r\n" in copy_b
+    assert hub.sync()["changes"] == {}
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    yield from serve(tmp_path_factory)
+
+
+def test_a_copy_starts_from_the_card_found_in_a_carddav_book_not_from_a_copy(
+    tmp_path: Path, radicale: Radicale
+) -> None:
+    """The same with the card in a Radicale book mapping ``custom.trade`` to X-CRAFT,
+    listed between the two folders: the second folder's copy keeps X-TRADE."""
+    book = new_book(radicale)
+    with radicale.client() as http:
+        assert http.put(f"{book}gus.vcf", content=GUS).status_code in (201, 204)
+    hub = Hub(tmp_path)
+    hub.add("a", mapping='{"custom.trade" = "X-TRADE"}')
+    dav = {"url": f'"{radicale.url}"', "addressbook": f'"{book.rstrip("/").rsplit("/", 1)[-1]}"'}
+    dav |= {"username": '"alice"', "password": f'"{radicale.users["alice"]}"'}
+    hub.add("c", "carddav", mapping='{"custom.trade" = "X-CRAFT"}', **dav)
+    hub.add("b")
+    assert hub.sync()["changes"]["b"]["create"] == 1
+    (copy_a,) = hub.files("a").values()
+    (copy_b,) = hub.files("b").values()
+    assert b"X-TRADE" not in copy_a
+    assert b"X-TRADE:UnmappedHere\r\n" in copy_b and b"X-FOO:bar\r\n" in copy_b
     assert hub.sync()["changes"] == {}
 
 

@@ -260,34 +260,47 @@ def card_sources(ctx: RunContext, spoke: Spoke) -> dict[int, tuple[Spoke, bool]]
     }
 
 
+#: the order in which a person's cards elsewhere are tried, by their link's ``made``: a
+#: card found in its system, then one of unknown origin, then a copy the hub wrote
+FIRST_HAND: tuple[bool | None, ...] = (False, None, True)
+
+
 def start_from_cards(
     steps: list[Step],
-    held_elsewhere: dict[str, list[tuple[int, str, str, int]]],
+    held_elsewhere: dict[str, list[tuple[int, str, str, int, bool | None]]],
     sources: dict[int, tuple[Spoke, bool]],
     open_conflicts: Mapping[str, Mapping[str, int]],
 ) -> None:
-    """Give each create of a page the first card of its contact elsewhere that can be read,
-    asking each source connector once for the page. A card is exact when its link agreed on
+    """Give each create of a page the first card of its contact elsewhere that can be read:
+    the cards found in their systems first, in hub order, then the hub's own copies
+    (``FIRST_HAND``), asking each source connector once for the page and kind of card. A
+    copy lacks what its connector maps that the hub has no value for (``X-TRADE`` in a
+    folder mapping ``custom.trade``, ``VCardCodec.create_from``), though a connector that does
+    not map it would keep it: started from an earlier copy, a new card lost such lines or
+    kept them by the order of the connectors. A card is exact when its link agreed on
     the contact's current revision: at that version it holds exactly the contact's fields,
     which are what the new card is to hold. Not while the contact has an open (manual)
     conflict: a link then agrees while its record keeps its own value of the field, which
     may be the one the hub did not keep (a new folder got the losing value, for good)."""
     waiting = {s.contact.id: s for s in steps if s.op is not None and s.contact.id in held_elsewhere}
-    for source_id, (other, same) in sources.items():
-        if not waiting:
-            return
-        asked: dict[str, Step] = {}  # by native id there
-        wanted = []
-        for contact_id, step in waiting.items():
-            for connector_id, native_id, version, synced_rev in held_elsewhere[contact_id]:
-                if connector_id == source_id:
-                    asked[native_id] = step
-                    exact = same and synced_rev == step.contact.rev and contact_id not in open_conflicts
-                    wanted.append((native_id, version, exact))
-        for native_id, found in other.connector.card_sources(wanted).items():
-            step = asked[native_id]
-            if step.op is not None and waiting.pop(step.contact.id, None) is not None:
-                step.op.source = found
+    for made in FIRST_HAND:
+        for source_id, (other, same) in sources.items():
+            if not waiting:
+                return
+            asked: dict[str, Step] = {}  # by native id there
+            wanted = []
+            for contact_id, step in waiting.items():
+                for connector_id, native_id, version, synced_rev, made_here in held_elsewhere[contact_id]:
+                    if connector_id == source_id and made_here is made:
+                        asked[native_id] = step
+                        exact = same and synced_rev == step.contact.rev and contact_id not in open_conflicts
+                        wanted.append((native_id, version, exact))
+            if not wanted:
+                continue
+            for native_id, found in other.connector.card_sources(wanted).items():
+                step = asked[native_id]
+                if step.op is not None and waiting.pop(step.contact.id, None) is not None:
+                    step.op.source = found
 
 
 def describe(step: Step) -> tuple[str, Any, Any]:

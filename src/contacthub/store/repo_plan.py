@@ -73,17 +73,18 @@ class PlanMixin(StoreBase):
 
     def record_links(
         self, connector_ids: list[int], contact_ids: list[str]
-    ) -> dict[str, list[tuple[int, str, str, int]]]:
+    ) -> dict[str, list[tuple[int, str, str, int, bool | None]]]:
         """The active records the connectors hold of these contacts, per contact: (connector
-        id, native id, version, synced rev); for a new card to start from the same person's
-        card elsewhere (``connectors.card_source``)."""
+        id, native id, version, synced rev, made: whether the hub wrote the record); for a
+        new card to start from the same person's card elsewhere (``connectors.card_source``),
+        one found there before a copy."""
         lk = t.links
-        out: dict[str, list[tuple[int, str, str, int]]] = {}
+        out: dict[str, list[tuple[int, str, str, int, bool | None]]] = {}
         if not connector_ids or not contact_ids:
             return out
         for part in chunks(contact_ids):
             query = select(
-                lk.c.contact_id, lk.c.connector_id, lk.c.native_id, lk.c.version, lk.c.synced_rev
+                lk.c.contact_id, lk.c.connector_id, lk.c.native_id, lk.c.version, lk.c.synced_rev, lk.c.made
             ).where(
                 # ``+ 0``: never by the connector's index (ix_links_plan), which walked every
                 # link of the connector for each page of 500 contacts: a 50,000 first copy
@@ -94,8 +95,8 @@ class PlanMixin(StoreBase):
                 lk.c.native_id.is_not(None),
                 lk.c.version.is_not(None),
             )
-            for contact_id, connector_id, native_id, version, synced_rev in self.conn.execute(query):
-                out.setdefault(contact_id, []).append((connector_id, native_id, version, synced_rev))
+            for contact_id, connector_id, native_id, version, synced_rev, made in self.conn.execute(query):
+                out.setdefault(contact_id, []).append((connector_id, native_id, version, synced_rev, made))
         return out
 
     def deactivated_links(self, contact_ids: list[str]) -> list[int]:
