@@ -16,9 +16,13 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from contacthub.connectors.vcard_dir import REREAD, VCardDirConnector
+from contacthub.store import tables as t
 from tests.sheets import Site, app, person_card, runner, site
 
 
@@ -1010,6 +1014,41 @@ def test_a_file_of_several_cards_is_said_on_every_run_until_split(tmp_path: Path
     first = (hub.folder / name).read_bytes().split(b"END:VCARD\r\n")[0] + b"END:VCARD\r\n"
     (hub.folder / name).write_bytes(first)  # split: the others moved elsewhere
     assert said() == [] and said() == []
+
+
+@pytest.mark.parametrize("old", [None, REREAD])
+def test_a_file_of_several_cards_is_said_again_after_an_upgrade(
+    tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, old: str | None
+) -> None:
+    """A hub synced by the version before the files of several cards were kept in the
+    folder's cursor has the cursor of that version (none, or "read every file" after a
+    stale write): read as "no file of several cards", the upgraded hub read no file it
+    knew unchanged, and the file's warning was never said again. The first run after the
+    upgrade reads every file once and says it; the runs after say it and open no file."""
+    name = "android__2.1__ezvcard_John_Doe_ANDROID.multi.vcf"
+    hub = site(tmp_path, 'format = "plain"')
+    (hub.folder / name).write_bytes((corpus_dir / "vcards" / name).read_bytes())
+
+    def said() -> list[str]:
+        return [e["message"] for e in hub.sync()["errors"] if e["record"] == str(hub.folder / name)]
+
+    [message] = said()
+    engine = sa.create_engine(hub.db)
+    with engine.begin() as conn:  # the cursor as the version before saved it
+        cards = sa.select(t.connectors.c.id).where(t.connectors.c.name == "cards").scalar_subquery()
+        conn.execute(sa.update(t.cursors).where(t.cursors.c.connector_id == cards).values(value=old))
+    engine.dispose()
+    read: list[str] = []
+    reading = VCardDirConnector._read
+
+    def spy(self: VCardDirConnector, path: Path) -> Any:
+        read.append(path.name)
+        return reading(self, path)
+
+    monkeypatch.setattr(VCardDirConnector, "_read", spy)
+    assert said() == [message] and read == [name]  # every file read once
+    read.clear()
+    assert said() == [message] and said() == [message] and read == []
 
 
 def test_a_value_the_files_encoding_lacks_leaves_the_rest_of_the_row_written(tmp_path: Path) -> None:

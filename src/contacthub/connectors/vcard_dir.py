@@ -66,7 +66,8 @@ from contacthub.formats.vcard import ParsedCard, VCardCodec, refuse_group
 from contacthub.formats.vcard_lines import cards_after_first, utf16_as_utf8, without_first_card
 from contacthub.model import Fields
 
-#: the cursor that makes the next pull read every file (``applied_cursor``)
+#: the cursor that made the next pull read every file, as versions before the files of
+#: several cards were kept in it saved it (``_read_cursor``)
 REREAD = "read every file"
 
 
@@ -90,10 +91,14 @@ def _several_message(cards: int) -> str:
 
 def _read_cursor(cursor: str | None) -> tuple[bool, dict[str, int]]:
     """Whether the pull reads every file, and the files of several cards the last applied
-    run knew (name -> cards): ``None``, ``REREAD`` or, with such files, JSON of both
-    (``_cursor``). One that does not read so (no cursor of ours) reads every file."""
-    if cursor is None or cursor == REREAD:
-        return cursor == REREAD, {}
+    run knew (name -> cards), from JSON of both (``_cursor``). Any other cursor reads every
+    file: none (a first sync, or one a new mapping cleared), or one of an older version
+    (``None`` or ``REREAD``), which kept no files of several cards. Read as "none", after
+    an upgrade no run read such a file again (the hub knew it unchanged), and its warning
+    was never said again though README promises it on every run until the file is split;
+    a read of every file finds them, and only files whose bytes differ are parsed."""
+    if cursor is None:
+        return True, {}
     try:
         saved = json.loads(cursor)
         return bool(saved["reread"]), {str(k): int(v) for k, v in saved["several"].items()}
@@ -101,10 +106,9 @@ def _read_cursor(cursor: str | None) -> tuple[bool, dict[str, int]]:
         return True, {}
 
 
-def _cursor(reread: bool, several: Mapping[str, int]) -> str | None:
-    """The cursor ``_read_cursor`` reads, as it always was when no file holds several cards."""
-    if not several:
-        return REREAD if reread else None
+def _cursor(reread: bool, several: Mapping[str, int]) -> str:
+    """The cursor ``_read_cursor`` reads: always JSON, also with no file of several cards,
+    so that a cursor of an older version is told from it."""
     return json.dumps({"reread": reread, "several": dict(sorted(several.items()))})
 
 
@@ -395,7 +399,8 @@ class VCardDirConnector(VCardFiles, Connector):
             return Pull(iter(()), set(), True, 0, None)
         self._folder(first_use=not known)
         # after a write found a file changed behind its stat, every file is read (and only
-        # those whose bytes differ from the hub's are parsed): its neighbours may be too
+        # those whose bytes differ from the hub's are parsed): its neighbours may be too;
+        # so too under a cursor of an older version (``_read_cursor``)
         changed, deleted, listed, odd = self._scan(known, every=every)
         # by name, not in the order the folder lists them: records are matched in the
         # order read, and which of two new contacts is older decides twins; a folder
@@ -406,7 +411,7 @@ class VCardDirConnector(VCardFiles, Connector):
         self._several = {n: c for n, c in several.items() if n in known and n not in unread}
         return Pull(self._records(changed, odd), deleted, True, listed, None)
 
-    def applied_cursor(self, cursor: str | None) -> str | None:
+    def applied_cursor(self, cursor: str | None) -> str:
         """Also makes the folder ``create`` is for when the run is applied (asked only
         then, never in a dry run or a held run) and no write made it: with nothing to
         write, the first sync left none, so the user had no folder to find or fill."""
