@@ -1528,9 +1528,49 @@ def test_with_the_order_set_a_date_cell_of_text_is_an_error_of_its_row(
     [res] = connector.write([WriteOp("update", "ann@example.com", sample(1), "ann@example.com", None)])
     # (not "not found", which unlinked the row and wrote the person again: it may be that row)
     assert isinstance(res.error, RecordError) and not isinstance(res.error, RecordNotFoundError)
-    assert "line 2, 3 could not be read" in res.error.message, res.error.message
+    assert res.error.message == (
+        "Given1 Family1: no readable row is theirs, and lines 2, 3 could not be read (one may be "
+        "theirs): fix them and this change is written on the next sync"
+    )
     assert path.read_bytes() == text.encode()
     assert len(records(connector_for(path, format=fmt))) == 3  # (``auto``: text, as before)
+
+
+def test_an_unreadable_row_whose_id_cell_names_another_is_not_the_row_written(tmp_path: Path) -> None:
+    """While a row cannot be read, a write for an id no readable row has waits for it, as
+    it may be that row; in a file with an ``id`` column, a row whose ``id`` cell names
+    another id cannot be: it is left out, and with no row left that may be, the row is not
+    there (``RecordNotFoundError``, as with every row readable). A row with an empty ``id``
+    cell, or one whose cells cannot be read at all, may be any row."""
+    path = tmp_path / "book.csv"
+    head = "id,given_name,family_name,emails,birthday\r\n"
+    ann = "ann,Ann,Lee,ann@example.com,31/31/1980\r\n"  # (no date: line 2 is unreadable)
+    cy = "cy,Cy,Wu,cy@example.com,25/12/1980\r\n"
+
+    def written(text: str, nid: str, fields: dict[str, Any], kind: str = "update") -> RecordError | None:
+        path.write_bytes(text.encode())
+        connector = connector_for(path, date_order="dmy")
+        list(connector.pull(None, {}).records)
+        [res] = connector.write([WriteOp(kind, nid, fields, nid, None)])
+        assert path.read_bytes() == text.encode()  # nothing written
+        return res.error
+
+    bob = sample(2, display_name="Bob Roe")
+    error = written(head + ann + cy, "bob", bob)
+    assert isinstance(error, RecordNotFoundError), error
+    error = written(head + ann + cy, "ann", sample(1))  # that row itself: it waits
+    assert error is not None and not isinstance(error, RecordNotFoundError)
+    assert error.message.startswith("Given1 Family1: no readable row is theirs, and line 2 could")
+    for other in (",Bo,Roe,bo@example.com,tomorrow\r\n", "zed,Zed,Roe\r\n"):
+        error = written(head + ann + cy + other, "bob", bob)  # an empty id cell, no cells to trust
+        assert error is not None and not isinstance(error, RecordNotFoundError), error
+        assert error.message == (
+            "Bob Roe: no readable row is theirs, and line 4 could not be read (it may be "
+            "theirs): fix it and this change is written on the next sync"
+        )
+    # no name or email in the write (a deletion): the person is named by the id
+    error = written(head + ann + cy + ",Bo,Roe,bo@example.com,tomorrow\r\n", "bob", {}, "delete")
+    assert error is not None and error.message.startswith("bob: no readable row is theirs"), error
 
 
 def test_a_birthday_of_text_is_not_written_where_the_order_is_set(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ from contacthub.formats.csv_columns import (
     render,
     spelled_field,
 )
-from contacthub.model import MULTI_FIELDS, Fields, email_key, name_key, project
+from contacthub.model import MULTI_FIELDS, Fields, display_name_of, email_key, name_key, project
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,10 @@ class _Index:
     table: _Table
     entries: dict[str, _Entry]
     own: bool
-    #: the lines of the rows that could not be read (any of them may be a row of an id
-    #: ``entries`` lacks: ``_apply``)
-    unread: tuple[int, ...] = ()
+    #: the rows that could not be read, each as its line and the id its ``id`` cell holds
+    #: ("": none, or no cell to trust): any of them may be a row of an id ``entries``
+    #: lacks, unless its cell names another (``_apply``)
+    unread: tuple[tuple[int, str], ...] = ()
 
 
 #: the most row errors a cursor keeps (``_Cursor.errors``): a file with more is read again
@@ -240,6 +241,26 @@ def _labels(unwritten: Mapping[str, str]) -> str:
 def _id_col(table: _Table) -> int:
     """The place of the plain format's ``id`` column (-1: none)."""
     return table.header.index("id") if table.fmt == "plain" and "id" in table.header else -1
+
+
+def _id_cell(row: _Row, id_col: int) -> str:
+    """The id a row's ``id`` cell holds, as ``_index`` reads it; "" without one, and for a
+    row with a problem, whose cells (if any) may not be under their columns."""
+    if id_col < 0 or row.problem or id_col >= len(row.cells):
+        return ""
+    return row.cells[id_col].strip()
+
+
+def _maybe_theirs(op: WriteOp, lines: Sequence[int]) -> str:
+    """Why a write for a row no readable row is waits for unreadable ``lines``, naming the
+    person by the write's fields (a derived id such as ``name-26ad60e9b7f1`` tells a user
+    nothing), or by the id when they hold no name or email."""
+    who = display_name_of(op.fields) or op.native_id or op.hub_id
+    listed = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    some = f"line {listed} could not be read (it may be theirs): fix it"
+    if len(lines) > 1:
+        some = f"lines {listed} could not be read (one may be theirs): fix them"
+    return f"{who}: no readable row is theirs, and {some} and this change is written on the next sync"
 
 
 def _fit_delimiter(value: object) -> bool:
@@ -858,7 +879,7 @@ class CsvConnector(CsvStore, Connector):
             # not needed again, and held for the run it cost a big file's memory twice
             for entry in entries:
                 entry.row.cache, entry.fields = None, {}
-        unread = tuple(e.row.line for e in entries if e.error)
+        unread = tuple((e.row.line, _id_cell(e.row, col)) for e in entries if e.error)
         return _Index(table, {e.native_id: e for e in entries if not e.error}, own, unread)
 
     def _after(self, table: _Table, before: _Index, written: list[_Row]) -> dict[int, _Entry]:
@@ -900,12 +921,18 @@ class CsvConnector(CsvStore, Connector):
         return WriteResult(op, op.native_id, None, None, error)
 
     def _apply(
-        self, table: _Table, entries: dict[str, _Entry], op: WriteOp, unread: tuple[int, ...] = ()
+        self,
+        table: _Table,
+        entries: dict[str, _Entry],
+        op: WriteOp,
+        unread: tuple[tuple[int, str], ...] = (),
     ) -> _Row | None:
         """Apply one write to the table. A row the file no longer shows while some row
         cannot be read (a typo in a date cell) may be that row: not "not found", which
         unlinked it and wrote the person into the file again (QA: two rows of one email, and
-        two people everywhere once the cell was fixed), but an error until it is fixed."""
+        two people everywhere once the cell was fixed), but an error until it is fixed. An
+        unreadable row whose ``id`` cell names another id is not that row: with no other,
+        the row is not there (``RecordNotFoundError``), as with no unreadable row at all."""
         where = f"{self.path}:{op.native_id}"
         if op.kind == "create":
             row = _Row(0, [""] * len(table.header))
@@ -919,14 +946,9 @@ class CsvConnector(CsvStore, Connector):
             row.line = len(table.rows) + 1
             return row
         entry = entries.get(op.native_id or "")
-        if entry is None and unread:
-            lines = ", ".join(map(str, unread[:5])) + (", ..." if len(unread) > 5 else "")
-            raise RecordError(
-                f"no readable row has id {op.native_id!r}, and line {lines} could not be read"
-                " (it may be that row): fix it and this change is written on the next sync",
-                where,
-                self.name,
-            )
+        maybe = [line for line, nid in unread if nid in ("", op.native_id)] if entry is None else []
+        if maybe:
+            raise RecordError(_maybe_theirs(op, maybe), where, self.name)
         if entry is None or entry.row.gone:
             raise RecordNotFoundError(f"no row with id {op.native_id!r}", where, self.name)
         current = row_version(table.header, entry.row.cells, _id_col(table))
