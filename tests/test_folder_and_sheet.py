@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from contacthub.connectors.csv_file import CsvConnector
 from contacthub.connectors.vcard_dir import REREAD, VCardDirConnector
+from contacthub.formats.csv_columns import PLAIN_COLUMNS
 from contacthub.store import tables as t
 from tests.sheets import Site, app, person_card, runner, site
 
@@ -716,6 +718,39 @@ def test_a_folder_to_create_is_made_by_the_first_sync_with_nothing_to_write(tmp_
     assert hub.sync()["changes"] == {}
     assert hub.folder.is_dir() and hub.cards() == []
     hub.settled()
+
+
+@pytest.mark.parametrize("people", [0, 2])
+def test_a_sheet_to_create_is_written_by_the_first_sync_with_nothing_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, people: int
+) -> None:
+    """README: with ``create = true`` "the first sync writes the file (an empty one too:
+    whole header)"; with an empty hub, or everyone filtered out of the sheet, no sync wrote
+    one. The first applied sync writes the format's whole header (a dry run writes
+    nothing), the runs after find the file as written (no row read, nothing written), and
+    a file that goes away holding no row the hub knows is started again, as on first use."""
+    nobody = 'filter = {all = [{field = "email", op = "ends_with", value = "@nowhere.example"}]}'
+    hub = site(tmp_path, nobody if people else "", people=people)
+    hub.cli("sync", "h", "--dry-run")
+    assert not hub.sheet.exists()
+    assert hub.sync()["changes"].get("sheet", {}).get("create", 0) == 0
+    assert hub.sheet.read_bytes() == (",".join(PLAIN_COLUMNS) + "\r\n").encode()
+    written = hub.sheet.stat()
+    loads: list[Path] = []
+    load = CsvConnector._load
+
+    def spy(self: CsvConnector) -> Any:
+        loads.append(self.path)
+        return load(self)
+
+    monkeypatch.setattr(CsvConnector, "_load", spy)
+    hub.settled()
+    hub.settled()
+    assert loads == [] and hub.sheet.stat().st_mtime_ns == written.st_mtime_ns
+    assert hub.sheet.stat().st_ino == written.st_ino
+    hub.sheet.unlink()  # (one holding rows the hub knows fails the run: above)
+    assert hub.sync()["status"] == "applied"
+    assert hub.sheet.read_bytes() == (",".join(PLAIN_COLUMNS) + "\r\n").encode()
 
 
 def test_a_folder_pointed_away_and_back_links_two_cards_of_one_person_again(

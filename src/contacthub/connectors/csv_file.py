@@ -82,6 +82,7 @@ from contacthub.errors import (
     RecordError,
     RecordNotFoundError,
     RejectedRecordError,
+    RetriableError,
     StaleVersionError,
 )
 from contacthub.formats.csv_cells import DATE_ORDERS, FORMULA_TRIGGERS, date_order, date_style, read_cell
@@ -384,6 +385,9 @@ class CsvConnector(CsvStore, Connector):
         self._agreed: _Cursor | None = None
         #: the table this run's last page wrote, if any
         self._wrote: _Table | None = None
+        #: the pull found no file on a first use (``create``): the run once applied starts
+        #: it if no write did (``applied_cursor``)
+        self._start_at_apply = False
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -653,6 +657,7 @@ class CsvConnector(CsvStore, Connector):
         # and the ids derived from now on go by the hub's ``known``
         self._kept, self._ids = None, None
         self._agreed, self._wrote = None, None
+        self._start_at_apply = False
         key = self._stat_key()
         saved = self._given = _Cursor.parse(cursor)
         self._learned = self._told = saved.dates
@@ -668,6 +673,7 @@ class CsvConnector(CsvStore, Connector):
                     self.name,
                 )
             self._agreed = _Cursor(None, None, False)  # (a write starts the file)
+            self._start_at_apply = True  # (or else the run, once applied)
             return Pull(iter(()), complete=True, listed=0, cursor="missing")
         if not saved.left_out and saved.errors is not None and self._unchanged(saved, key):
             if saved.header is None:  # an old cursor: the header goes into it from now on
@@ -716,11 +722,35 @@ class CsvConnector(CsvStore, Connector):
         file unchanged instead of reading back, row by row, what the hub wrote. Otherwise
         the pull's: a file another program edited since the pull, or one with a bad row,
         is read again next run. A run killed after a write saves no cursor at all, so the
-        next run, given the one before, reads the file as it now is."""
+        next run, given the one before, reads the file as it now is.
+
+        Also starts the file ``create`` is for, when the pull found none and no write
+        started it (asked only of a run applied, never of a dry run or a held one): with
+        nothing to write (an empty hub, everyone filtered out) the first sync left no file
+        for the user to find, fill or import."""
+        if self._start_at_apply and self._wrote is None:
+            self._start()
         agreed, wrote = self._agreed, self._wrote
         if wrote is None or agreed is None:
             return cursor
         return replace(agreed, digest=wrote.hashed() if wrote.stamp == agreed.key else "").dump()
+
+    def _start(self) -> None:
+        """Write the file as a first write of no row would: the format's whole header (as
+        an empty file is read), and what the run agrees with it is that file
+        (``applied_cursor``), so the next run finds it unchanged. A file there by now
+        (made by someone else since the pull) is left alone: the next run reads it."""
+        if self._stat_key() is not None:
+            return
+        table = self._new_table()
+        try:
+            self._save(table)
+        except RetriableError:  # made meanwhile: as above
+            return
+        self._agreed = replace(
+            self._agreed or _Cursor(None, None, False), key=table.stamp, header=list(table.header)
+        )
+        self._wrote = table
 
     def get(self, native_id: str) -> Record:
         table = self._load()
