@@ -1993,3 +1993,30 @@ def test_a_changed_row_keeps_the_quotes_of_the_cells_it_did_not_change(tmp_path:
     assert path.read_bytes() == f"{head}{row}".encode()
     [rec] = records(connector_for(path, format="thunderbird"))
     assert rec.fields["notes"] == "bye" and rec.fields["given_name"] == "contact"
+
+
+def test_a_new_person_waits_while_an_unreadable_row_holds_their_email(tmp_path: Path) -> None:
+    """QA: a row typed by hand with a bad date (unreadable under ``date_order``) and the
+    same person's card arriving elsewhere: the hub wrote a second row beside it, and once
+    the date was fixed that row was a second person in every connector. A new person waits
+    while an unreadable row holds one of their emails (any case), saying which line; one
+    whose email no unreadable row holds is written."""
+    path = tmp_path / "book.csv"
+    text = (
+        "id,given_name,family_name,emails,birthday\r\n"
+        ",Dan,Poe,PERSON1@example.com,31/02/1980\r\n"  # (no date: line 2 is unreadable)
+        "cy,Cy,Wu,cy@example.com,25/12/1980\r\n"
+    )
+    path.write_bytes(text.encode())
+    connector = connector_for(path, date_order="dmy")
+    list(connector.pull(None, {}).records)
+    waits, written = connector.write(
+        [WriteOp("create", "h-1", sample(1), None, None), WriteOp("create", "h-2", sample(2), None, None)]
+    )
+    assert waits.error is not None and waits.native_id is None
+    assert waits.error.message.startswith("Given1 Family1: no readable row is theirs, and line 2 could not")
+    assert waits.error.record == str(path)  # (no "book.csv:None")
+    assert written.error is None and written.native_id
+    rows = path.read_text().splitlines()
+    assert len(rows) == 4 and rows[1].startswith(",Dan,Poe,PERSON1@example.com,31/02/1980")
+    assert "person2@example.com" in rows[3] and "person1@example.com" not in path.read_text()

@@ -133,7 +133,7 @@ class _Index:
     #: the rows that could not be read, each as its line and the id its ``id`` cell holds
     #: ("": none, or no cell to trust): any of them may be a row of an id ``entries``
     #: lacks, unless its cell names another (``_apply``)
-    unread: tuple[tuple[int, str], ...] = ()
+    unread: tuple[tuple[int, str, str], ...] = ()
 
 
 #: the most row errors a cursor keeps (``_Cursor.errors``): a file with more is read again
@@ -909,7 +909,9 @@ class CsvConnector(CsvStore, Connector):
             # not needed again, and held for the run it cost a big file's memory twice
             for entry in entries:
                 entry.row.cache, entry.fields = None, {}
-        unread = tuple((e.row.line, _id_cell(e.row, col)) for e in entries if e.error)
+        unread = tuple(
+            (e.row.line, _id_cell(e.row, col), "\n".join(e.row.cells).casefold()) for e in entries if e.error
+        )
         return _Index(table, {e.native_id: e for e in entries if not e.error}, own, unread)
 
     def _after(self, table: _Table, before: _Index, written: list[_Row]) -> dict[int, _Entry]:
@@ -955,16 +957,23 @@ class CsvConnector(CsvStore, Connector):
         table: _Table,
         entries: dict[str, _Entry],
         op: WriteOp,
-        unread: tuple[tuple[int, str], ...] = (),
+        unread: tuple[tuple[int, str, str], ...] = (),
     ) -> _Row | None:
         """Apply one write to the table. A row the file no longer shows while some row
         cannot be read (a typo in a date cell) may be that row: not "not found", which
         unlinked it and wrote the person into the file again (QA: two rows of one email, and
         two people everywhere once the cell was fixed), but an error until it is fixed. An
         unreadable row whose ``id`` cell names another id is not that row: with no other,
-        the row is not there (``RecordNotFoundError``), as with no unreadable row at all."""
-        where = f"{self.path}:{op.native_id}"
+        the row is not there (``RecordNotFoundError``), as with no unreadable row at all.
+        A new person waits too while an unreadable row holds one of their emails: it may be
+        their row, which a fix makes readable, and a row written beside it was a second
+        person everywhere once it was (QA)."""
+        where = f"{self.path}:{op.native_id}" if op.native_id else str(self.path)
         if op.kind == "create":
+            emails = [str(e.get("value", "")).casefold() for e in op.fields.get("emails") or ()]
+            holding = [line for line, _, text in unread if any(m and m in text for m in emails)]
+            if holding:
+                raise RecordError(_maybe_theirs(op, holding), where, self.name)
             row = _Row(0, [""] * len(table.header))
             if table.fmt == "plain" and "id" in table.header:
                 if op.hub_id in entries:
@@ -976,7 +985,7 @@ class CsvConnector(CsvStore, Connector):
             row.line = len(table.rows) + 1
             return row
         entry = entries.get(op.native_id or "")
-        maybe = [line for line, nid in unread if nid in ("", op.native_id)] if entry is None else []
+        maybe = [line for line, nid, _ in unread if nid in ("", op.native_id)] if entry is None else []
         if maybe:
             raise RecordError(_maybe_theirs(op, maybe), where, self.name)
         if entry is None or entry.row.gone:
