@@ -592,3 +592,30 @@ def test_a_card_over_the_limit_of_the_folder_copied_into_is_an_error_there(tmp_p
     hub.add("c")  # a folder that takes it: copied whole
     hub.sync()
     assert big.replace(b"UID:ann-1", b"") in [d.replace(b"UID:ann-1", b"") for d in hub.files("c").values()]
+
+
+def test_among_copies_a_copy_starts_from_one_read_as_its_own_folder_reads(tmp_path: Path) -> None:
+    """QA: with the original card out of the filter of its folder ``c``, a new folder's
+    copy started from the first copy in hub order: ``a``'s, mapping ``custom.trade`` to
+    X-TRADE, which has no X-TRADE line of the original's, where ``b``'s (mapping nothing,
+    as the new folder) has it. Among copies, one whose folder reads cards as the new one
+    does comes first, whatever the order."""
+    hub = Hub(tmp_path)
+    hub.add("a", mapping='{"custom.trade" = "X-TRADE"}')
+    c = hub.add(
+        "c",
+        mapping='{"custom.trade" = "X-CRAFT"}',
+        filter='{all = [{field = "email", op = "ends_with", value = "@example.com"}]}',
+    )
+    hub.add("b")
+    (c / "gus.vcf").write_bytes(GUS)
+    hub.sync()
+    (copy_b,) = hub.files("b").values()
+    assert b"X-TRADE:UnmappedHere\r\n" in copy_b
+    (c / "gus.vcf").write_bytes(GUS.replace(b"@example.com", b"@elsewhere.org"))  # leaves c's filter
+    hub.sync()
+    hub.add("e")
+    assert hub.sync()["changes"]["e"]["create"] == 1
+    (copy_e,) = hub.files("e").values()
+    assert b"X-TRADE:UnmappedHere\r\n" in copy_e and b"X-FOO:bar\r\n" in copy_e
+    assert hub.sync()["changes"] == {}

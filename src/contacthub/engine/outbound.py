@@ -272,19 +272,23 @@ def start_from_cards(
     open_conflicts: Mapping[str, Mapping[str, int]],
 ) -> None:
     """Give each create of a page the first card of its contact elsewhere that can be read:
-    the cards found in their systems first, in hub order, then the hub's own copies
-    (``FIRST_HAND``), asking each source connector once for the page and kind of card. A
-    copy lacks what its connector maps that the hub has no value for (``X-TRADE`` in a
-    folder mapping ``custom.trade``, ``VCardCodec.create_from``), though a connector that does
-    not map it would keep it: started from an earlier copy, a new card lost such lines or
-    kept them by the order of the connectors. A card is exact when its link agreed on
-    the contact's current revision: at that version it holds exactly the contact's fields,
-    which are what the new card is to hold. Not while the contact has an open (manual)
-    conflict: a link then agrees while its record keeps its own value of the field, which
-    may be the one the hub did not keep (a new folder got the losing value, for good)."""
+    the cards found in their systems first, then the hub's own copies (``FIRST_HAND``);
+    within each, those of connectors reading cards as this one does, then hub order;
+    asking each source connector once for the page and kind of card. A copy lacks what
+    its connector maps that the hub has no value for (``X-TRADE`` in a folder mapping
+    ``custom.trade``, ``VCardCodec.create_from``), though a connector that does not map it
+    would keep it: started from an earlier copy, a new card lost such lines or kept them
+    by the order of the connectors. A card is exact when its link agreed on the contact's
+    current revision: at that version it holds exactly the contact's fields, which are
+    what the new card is to hold. Not while the contact has an open (manual) conflict: a
+    link then agrees while its record keeps its own value of the field, which may be the
+    one the hub did not keep (a new folder got the losing value, for good)."""
     waiting = {s.contact.id: s for s in steps if s.op is not None and s.contact.id in held_elsewhere}
+    # (a copy in a folder reading cards as this one does lacks nothing this one would
+    # keep: one in a folder mapping X-TRADE has no X-TRADE line of the original's, QA)
+    ordered = sorted(sources.items(), key=lambda item: not item[1][1])
     for made in FIRST_HAND:
-        for source_id, (other, same) in sources.items():
+        for source_id, (other, same) in ordered:
             if not waiting:
                 return
             asked: dict[str, Step] = {}  # by native id there
