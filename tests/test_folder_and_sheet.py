@@ -1488,3 +1488,21 @@ def test_a_linked_row_whose_date_cell_turns_to_no_date_waits_for_its_fix(tmp_pat
     ]
     assert sum("leap@example.com" in p.read_text() for p in hub.folder.glob("*.vcf")) == 1
     hub.settled()
+
+
+def test_a_sheet_started_empty_has_the_mapped_columns_to_fill_in(tmp_path: Path) -> None:
+    """QA: the header-only file the first sync starts had the format's columns but not
+    the mapped ones (``custom.trade = "Trade"``): added only by the first row written, a
+    person filling the empty file in by hand had no column for the trade. A row typed there
+    with a trade reaches the cards."""
+    hub = site(tmp_path, 'mapping = {"custom.trade" = "Trade"}', 'mapping = {"custom.trade" = "X-TRADE"}')
+    hub.sync()
+    assert hub.sheet.read_text().splitlines() == [",".join([*PLAIN_COLUMNS, "Trade"])]
+    row = {column: "" for column in [*PLAIN_COLUMNS, "Trade"]}
+    row |= {"display_name": "Ann Lee", "emails": "ann@example.com", "Trade": "mason"}
+    with hub.sheet.open("a", encoding="utf-8", newline="") as out:
+        csv.DictWriter(out, fieldnames=list(row)).writerow(row)
+    assert hub.sync()["changes"]["cards"]["create"] == 1
+    (card,) = hub.folder.glob("*.vcf")
+    assert b"X-TRADE:mason\r\n" in card.read_bytes()
+    hub.settled()

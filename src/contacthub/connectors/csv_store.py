@@ -596,7 +596,11 @@ class CsvStore:
             codec = codecs.lookup(self.encoding).name
         else:
             codec = "utf-8-sig" if fmt == "outlook" else "utf-8"
-        return _Table(list(DEFAULT_HEADERS[fmt]), [], fmt, codec, b"", "\r\n", self.delimiter or ",")
+        # the mapped columns too: a file started empty is filled in by hand (a column the
+        # first row written added was not there to fill, QA)
+        header = list(DEFAULT_HEADERS[fmt])
+        header += [c for c in dict.fromkeys(self.config.mapping.values()) if c not in header]
+        return _Table(header, [], fmt, codec, b"", "\r\n", self.delimiter or ",")
 
     def _save(self, table: _Table) -> None:
         """Replace the file in one step: readers see the old file or the new, never half.
