@@ -1078,3 +1078,28 @@ def test_a_dry_run_says_procore_refuses_a_user_without_an_email_or_last_name(sit
     # its company was never made as a vendor for a user it refuses (it was, before the
     # refusal, on every run that tried the user again)
     assert "Desk Works" not in {v["name"] for v in site.srv.state.vendors.values()}
+
+
+def test_an_address_edited_in_procore_replaces_the_one_it_held(site: Site) -> None:
+    """QA: a card's address "Springfield, IL ... United States" is "US" in Procore (one
+    address, ISO codes: ``read_back``); the admin then moved the user to another city in
+    Procore. Merged against what Procore held, the hub's address (not that one as spelt)
+    stayed beside the new one: two ADR lines in the card, both sent back to Procore. The
+    address Procore held is the hub's, as the system keeps it: the new one replaces it."""
+    state = site.srv.state
+    site.sync()
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "UID:new-1", "FN:Zoë Ångström", "N:Ångström;Zoë;;;"]
+    lines += ["EMAIL:zoe.a@example.com", "ADR;TYPE=WORK:;;1 Main St;Springfield;IL;62701;United States"]
+    (site.folder / "zoe.vcf").write_text("\r\n".join([*lines, "END:VCARD", ""]), encoding="utf-8")
+    assert site.sync().errors == []
+    made = active_users(site.srv)["zoe.a@example.com"]
+    assert (made["city"], made["state_code"], made["country_code"]) == ("Springfield", "IL", "US")
+    state.update_user(made["id"], {"city": "Chicago", "zip": "60601"})
+    report = site.sync()
+    assert report.errors == []
+    text = (site.folder / "zoe.vcf").read_text(encoding="utf-8")
+    adr = [line for line in text.splitlines() if line.upper().startswith("ADR")]
+    assert len(adr) == 1 and "Chicago" in adr[0] and "60601" in adr[0], adr
+    assert report.changes.get("procore", {}).get("update", 0) == 0, report.changes
+    after = site.sync()
+    assert after.changes == {} or not any(any(c.values()) for c in after.changes.values()), after.changes

@@ -370,6 +370,7 @@ class Inbound(Matching, Twins, LeftBehind):
         # the hub's display name as the system keeps it (Pipedrive's, made of the parts),
         # unchanged since they agreed: compared as the hub has it
         base, shown_made = _shown_as_held(spoke, base, contact.data, mine)
+        base = _addresses_as_held(spoke, base, contact.data, mine)
         base = _remapped_base(base, contact.data, mine, remapped, link.vacated)
         # a display name another record changed in this run, where this one holds none:
         # a rename here is a rival name (else its new part went into that display name)
@@ -868,6 +869,39 @@ def _shown_as_held(
     else:
         out[k] = view[k]
     return out, True
+
+
+def _addresses_as_held(
+    spoke: Spoke, base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The baseline with each address the record held as the system keeps one of the hub's
+    (``Connector.read_back``: Procore's one address, its country an ISO code) put back as
+    the hub has it. Compared as it was ("US" where the hub says "United States"), an
+    address edited there removed an address the hub never had, and the hub's stayed beside
+    the new one: two addresses in every copy, both sent back (QA). Element by element, so
+    the hub's addresses the system never held are not taken as removed there. Asked only
+    when both sides seem to have changed them (``_shown_as_held``)."""
+    k = "addresses"
+    if base is None or (spoke.held is not None and k not in spoke.held):
+        return base
+    o, t, b = ours.get(k) or [], theirs.get(k) or [], base.get(k) or []
+    if not b or field_equal(k, o, b) or field_equal(k, t, b) or field_equal(k, o, t):
+        return base
+    put: list[Any] = []
+    for held in b:
+        found = held
+        for address in o:
+            if field_equal(k, [address], [held]):
+                break  # (held as the hub has it)
+            try:
+                back = spoke.connector.read_back({k: [address]})
+            except Exception:  # (a connector that cannot say: compared as it is, as before)
+                return base
+            if field_equal(k, back.get(k) or [], [held]):
+                found = address
+                break
+        put.append(found)
+    return base if put == b else {**base, k: put}
 
 
 def _shown_follows(ours: dict[str, Any], theirs: dict[str, Any], result: MergeResult) -> None:
