@@ -465,3 +465,42 @@ def test_undoing_a_killed_run_before_it_is_recovered_says_how(database_url: str)
     hub.sync()  # recovers it: failed, with what it kept
     assert service.undo(hub.engine, run.run_id).status == "applied"
     assert hub.book("b").items == {}
+
+
+@pytest.mark.parametrize("conflict", ["priority", "manual"])
+def test_an_edit_to_a_copy_a_killed_run_wrote_is_that_sides_edit(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, conflict: str
+) -> None:
+    """QA: a first copy killed just after writing a page, a copy it wrote edited in its
+    folder, then the next run: found by the hub id it carries, the copy was linked with no
+    baseline, so its edited title was a conflict with the hub's. Under ``priority`` the
+    first folder won and the edit went back everywhere; under ``manual`` every copy
+    written was an open conflict. What the unconfirmed create sent is the common
+    ancestor: the edit is the copy's side's, and nothing else conflicts."""
+    from tests.engine.test_scenarios import Killed
+    from tests.memory_connector import MemoryConnector
+
+    hub = Hub(database_url, ["a", "b"], conflict=conflict, threshold="50")
+    for i in range(10):
+        hub.book("a").put(f"x{i}", person(i, job_title="Engineer"))
+    write = MemoryConnector.write
+
+    def writes_then_dies(self: MemoryConnector, ops: Any) -> Any:
+        write(self, ops)
+        raise Killed
+
+    monkeypatch.setattr(MemoryConnector, "write", writes_then_dies)
+    with pytest.raises(Killed):
+        hub.sync()
+    monkeypatch.setattr(MemoryConnector, "write", write)
+    b = hub.book("b")
+    assert b.items  # (written, never recorded)
+    edited = sorted(b.items)[0]
+    b.edit(edited, job_title="typed into the copy")
+    email = b.items[edited].fields["emails"][0]["value"]
+    report = hub.sync()
+    assert report.status == "applied" and report.conflicts == 0, report
+    assert b.items[edited].fields["job_title"] == "typed into the copy"
+    [there] = [i for i in hub.book("a").items.values() if i.fields["emails"][0]["value"] == email]
+    assert there.fields["job_title"] == "typed into the copy"
+    assert len(b.items) == 10 and len(hub.book("a").items) == 10

@@ -536,7 +536,14 @@ class Inbound(Matching, Twins, LeftBehind):
         if contact is not None and record.hub_id and self._by_ref.get(record.hub_id) is contact:
             # found by the hub id it carries: a killed run's copy, or the person's own card
             # (its UID is theirs); only the journal can tell, and only for a killed create
-            link.made = None if self.store.interrupted_create(contact.id, spoke.id) else False
+            sent = self.store.unconfirmed_create(contact.id, spoke.id)
+            link.made = None if sent is not None else False
+            if sent is not None:
+                # what that create sent is the common ancestor of an edit made there since:
+                # merged with none, an edited title was a conflict with the hub's (lost to
+                # a connector before it under ``priority``; under ``manual`` every copy the
+                # run wrote was an open conflict, QA)
+                link.baseline = _as_sent(spoke, sent)
         if contact is None:
             if not spoke.readable:
                 return  # a target's own record the hub never had: not ours to touch
@@ -869,6 +876,16 @@ def _shown_as_held(
     else:
         out[k] = view[k]
     return out, True
+
+
+def _as_sent(spoke: Spoke, sent: dict[str, Any]) -> dict[str, Any]:
+    """A record written with ``sent`` as its system reads it (``Connector.read_back``),
+    of the fields the connector holds."""
+    try:
+        back = spoke.connector.read_back(sent)
+    except Exception:  # (a connector that cannot say: as sent)
+        back = sent
+    return project(back, spoke.held)
 
 
 def _addresses_as_held(

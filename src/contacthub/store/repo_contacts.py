@@ -335,11 +335,6 @@ class ContactsMixin(StoreBase):
         sent = loads(row.after)
         return sent if isinstance(sent, dict) else {}
 
-    def interrupted_create(self, contact_id: str, connector_id: int) -> bool:
-        """Whether a killed run left a create of this contact in this connector unconfirmed:
-        a record found there by the hub id it carries may be that create's copy."""
-        return self.unconfirmed_create(contact_id, connector_id) is not None
-
     def made_in_run(self, run_id: int, contact_ids: Iterable[str]) -> set[str]:
         """Which of these contacts run ``run_id`` made (its journal's hub creates)."""
         c = t.changes.c
