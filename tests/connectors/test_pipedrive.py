@@ -326,8 +326,12 @@ def test_429_storm_is_retried(emulator: tuple[str, State]) -> None:
     state.settings.storm, state.settings.storm_wait = 0.4, 0
     try:
         connector = make(url, page_size=1)
+        spent = state.spent
         assert len(all_records(connector)) == 5
         assert state.rate_limited > 0
+        # what Pipedrive charged: a call it refused with a 429 ran nothing (QA: "480 tokens
+        # spent by this run" of a 400-token day)
+        assert connector.budget.spent == state.spent - spent
     finally:
         state.settings.storm = 0.0
 

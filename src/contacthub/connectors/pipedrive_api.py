@@ -123,8 +123,17 @@ class _Watch(httpx.BaseTransport):
         self.budget = budget
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.budget.spent += cost_of(request.method, request.url.path)
-        response = self.inner.handle_request(request)
+        cost = cost_of(request.method, request.url.path)
+        try:
+            response = self.inner.handle_request(request)
+        except BaseException:
+            self.budget.spent += cost  # (it may have run before the answer was lost)
+            raise
+        if response.status_code != 429:
+            # a call refused with a 429 was not run: counted, a 429 storm spent a run's
+            # tokens (``max_tokens_per_run``) on nothing, and the deferral said "480 tokens
+            # spent" of a 400-token day (QA)
+            self.budget.spent += cost
         self.budget.observe(response.headers)
         if response.status_code == 429 and response.headers.get(DAILY_REMAINING, "").strip() == "0":
             response.close()
