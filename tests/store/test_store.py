@@ -974,3 +974,17 @@ def test_postgresql_plans_each_statement_for_its_own_values(postgres_url: str) -
                 assert plans and all(generic == 0 and custom > 0 for generic, custom in plans), plans
         finally:
             engine.dispose()
+
+
+def test_a_sqlite_file_that_cannot_be_opened_says_what_to_check(tmp_path: Path) -> None:
+    """QA: a store on a read-only folder said only "unable to open database file" (a full
+    disk, "disk I/O error"): SQLite's words name no cause. The message says what to check:
+    the file, the folder its journal goes in, the disk. (A folder given as the file is the
+    case a test run as root can make.)"""
+    where = tmp_path / "store"
+    where.mkdir()
+    with pytest.raises(ConfigError) as info:
+        open_database(f"sqlite:///{where}")
+    message = info.value.message
+    assert "unable to open database file" in message
+    assert f"check that {where} is a file" in message and f"its folder {tmp_path}" in message

@@ -228,10 +228,28 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
         try:
             upgrade(engine)
         except SQLAlchemyError as exc:
+            said = f"{getattr(exc, 'orig', None) or exc}"
             raise ConfigError(
-                f"cannot open database {safe_url(url)}: {getattr(exc, 'orig', None) or exc}"
+                f"cannot open database {safe_url(url)}: {said}{_sqlite_hint(url, said)}"
             ) from None
     return engine
+
+
+#: what SQLite says when it cannot open or write its file, for whatever reason
+_SQLITE_CANNOT = ("unable to open database file", "disk i/o error", "readonly database")
+
+
+def _sqlite_hint(url: str, said: str) -> str:
+    """What to check when SQLite cannot open or write its file: its words name no cause
+    (QA: a store on a read-only folder said only "unable to open database file", a full
+    disk "disk I/O error")."""
+    path = sqlite_path(url)
+    if path is None or not any(words in said.casefold() for words in _SQLITE_CANNOT):
+        return ""
+    return (
+        f" (check that {path} is a file, that this user can write it and its folder"
+        f" {path.parent}, where SQLite keeps its journal, and that the disk has room)"
+    )
 
 
 def _make_folder(folder: Path, url: str) -> None:
