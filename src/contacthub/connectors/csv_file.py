@@ -130,9 +130,10 @@ class _Index:
     table: _Table
     entries: dict[str, _Entry]
     own: bool
-    #: the rows that could not be read, each as its line and the id its ``id`` cell holds
-    #: ("": none, or no cell to trust): any of them may be a row of an id ``entries``
-    #: lacks, unless its cell names another (``_apply``)
+    #: the rows that could not be read, each as its line, the id its ``id`` cell holds
+    #: ("": none, or no cell to trust) and its cells' text (case-folded): any of them may
+    #: be a row of an id ``entries`` lacks, unless its cell names another, or the row of a
+    #: new person whose email its text holds (``_apply``)
     unread: tuple[tuple[int, str, str], ...] = ()
 
 

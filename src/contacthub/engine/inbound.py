@@ -864,11 +864,8 @@ def _shown_as_held(
     if field_equal(k, o, b) or field_equal(k, t, b) or field_equal(k, o, t):
         return base, False
     view = held_view(ours, spoke.held)
-    try:
-        back = spoke.connector.read_back(view)
-    except Exception:  # (a connector that cannot say: compared as they are, as before)
-        return base, False
-    if back is view or not field_equal(k, back.get(k), b):
+    back = spoke.read_back(view)
+    if back is None or back is view or not field_equal(k, back.get(k), b):
         return base, False
     out = dict(base)
     if view.get(k) in (None, ""):
@@ -879,13 +876,10 @@ def _shown_as_held(
 
 
 def _as_sent(spoke: Spoke, sent: dict[str, Any]) -> dict[str, Any]:
-    """A record written with ``sent`` as its system reads it (``Connector.read_back``),
-    of the fields the connector holds."""
-    try:
-        back = spoke.connector.read_back(sent)
-    except Exception:  # (a connector that cannot say: as sent)
-        back = sent
-    return project(back, spoke.held)
+    """A record written with ``sent`` as its system reads it (``Spoke.read_back``; as sent
+    where it cannot say), of the fields the connector holds."""
+    back = spoke.read_back(sent)
+    return project(sent if back is None else back, spoke.held)
 
 
 def _addresses_as_held(
@@ -910,10 +904,9 @@ def _addresses_as_held(
         for address in o:
             if field_equal(k, [address], [held]):
                 break  # (held as the hub has it)
-            try:
-                back = spoke.connector.read_back({k: [address]})
-            except Exception:  # (a connector that cannot say: compared as it is, as before)
-                return base
+            back = spoke.read_back({k: [address]})
+            if back is None:
+                return base  # (a connector that cannot say: compared as it is, as before)
             if field_equal(k, back.get(k) or [], [held]):
                 found = address
                 break

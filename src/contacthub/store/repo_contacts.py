@@ -293,8 +293,8 @@ class ContactsMixin(StoreBase):
             for _ref, hub, key in self.conn.execute(_KEYS_OF_EACH, {"refs": list(part), **_NOT_TWIN_KEYS}):
                 if hub == hub_id:
                     keys.add(key)
-        holders = self.match_lookup(hub_id, keys)
-        return [sorted(set(group)) for group in holders.values() if len(set(group)) > 1]
+        groups = (sorted(set(group)) for group in self.match_lookup(hub_id, keys).values())
+        return [group for group in groups if len(group) > 1]
 
     def has_unconfirmed_creates(self, connector_id: int) -> bool:
         """Whether a failed (or killed, then marked failed) run left a create in this
