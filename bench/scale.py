@@ -46,10 +46,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gen_contacts  # noqa: E402
 import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
-from servers import postgres  # noqa: E402
+from servers import postgres, redis  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
 from tests.conftest import _fresh_postgres_database  # noqa: E402
-from tests.scheduler.fleet import redis_binary, redis_server  # noqa: E402
 
 from contacthub import config  # noqa: E402
 from contacthub.emulators.base import background  # noqa: E402
@@ -58,18 +57,6 @@ from contacthub.store import tables as t  # noqa: E402
 from contacthub.store.db import open_database  # noqa: E402
 from contacthub.webhooks import tokens  # noqa: E402
 from contacthub.webhooks.router import webhook_router  # noqa: E402
-
-
-@contextlib.contextmanager
-def redis(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    binary = redis_binary()
-    if binary is None:
-        sys.exit("no redis-server (apt-get install redis-server)")
-    with redis_server(binary) as server:
-        yield server
 
 
 @contextlib.contextmanager

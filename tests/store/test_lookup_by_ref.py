@@ -14,7 +14,7 @@ from contacthub.store import tables as t
 from contacthub.store.db import open_database
 from contacthub.store.repo import CHUNK, ContactRow, LinkRow, Store, now
 from tests.conftest import _fresh_postgres_database
-from tests.store.test_match_lookup import _generic_plan, _hub, sent
+from tests.store.test_match_lookup import _custom_plan, _generic_plan, _hub, sent
 
 
 def _connector(engine: Engine, hub_id: int, name: str) -> int:
@@ -114,9 +114,7 @@ def test_a_hubs_first_sync_looks_each_ref_up_by_index(postgres_url: str, analyze
                 by_id = store.contacts_by_ref(second, asked)
             plans = []
             for statement, parameters in statements:
-                plans.append(
-                    "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-                )
+                plans.append(_custom_plan(conn, statement, parameters))
                 plans.append(_generic_plan(conn, statement, parameters))
                 conn.exec_driver_sql("DEALLOCATE lookup")
         engine.dispose()
@@ -150,7 +148,7 @@ def test_a_hubs_first_plan_asks_each_contact_for_its_link(postgres_url: str, ana
             with sent(engine, "FROM contacts") as statements:
                 found = store.unlinked_contacts(second, two, "", 300)
             statement, parameters = statements[0]
-            custom = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            custom = _custom_plan(conn, statement, parameters)
             generic = _generic_plan(conn, statement, parameters)
         engine.dispose()
     assert [row.id for row in found] == ids[1::2][:300]
@@ -199,7 +197,7 @@ def test_a_fold_finds_the_runs_rows_of_its_contact_by_the_contact(postgres_url: 
             journal(store, run, two, ids)
             with sent(engine, r"^(UPDATE|DELETE FROM) changes") as statements:
                 store.fold_contact(run, "b-00007", "b-00003")
-            plans = ["\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + s, p)) for s, p in statements]
+            plans = [_custom_plan(conn, s, p) for s, p in statements]
             c = t.changes.c
             left = conn.execute(
                 select(c.contact_id, c.connector_name).where(

@@ -88,7 +88,7 @@ def test_a_hubs_first_sync_looks_each_key_up_by_the_key(postgres_url: str, analy
             with sent(engine, "FROM match_keys") as statements:
                 found = store.match_lookup(second, asked)
             statement, parameters = statements[0]
-            custom = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            custom = _custom_plan(conn, statement, parameters)
             generic = _generic_plan(conn, statement, parameters)
         engine.dispose()
     assert found == {key: [f"b-{int(key[7:-10]):05d}"] for key in asked}
@@ -113,6 +113,11 @@ def sent(engine: Engine, pattern: str) -> Iterator[list[tuple[str, Any]]]:
         yield found
     finally:
         event.remove(engine, "before_cursor_execute", grab)
+
+
+def _custom_plan(conn: Any, statement: str, parameters: dict[str, Any]) -> str:
+    """The plan PostgreSQL runs ``statement`` with for these values (``EXPLAIN``)."""
+    return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
 
 
 def _generic_plan(conn: Any, statement: str, parameters: dict[str, Any]) -> str:
